@@ -1,0 +1,105 @@
+/* The `dlut` command: dispatches to the subcommands in cli/cmd_*.c. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <math.h>
+
+#include "cli.h"
+
+int cli_fail(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "dlut %s: ", cmd);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return DLUT_EXIT_FAIL;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "dlut %s: ", cmd);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, " (see 'dlut %s --help')\n", cmd);
+  return DLUT_EXIT_USAGE;
+}
+
+int cli_is_help(const char *s) { return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0; }
+
+int cli_parse_int(const char *s, int *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < -2147483647L || v > 2147483647L) return -1;
+  *out = (int)v;
+  return 0;
+}
+
+int cli_parse_float(const char *s, float *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v)) return -1;
+  *out = (float)v;
+  return 0;
+}
+
+/* Subcommands are weak references: a command whose file is not linked in
+ * is simply not offered. */
+#define CMD(name) int dlut_cmd_##name(int argc, char **argv) __attribute__((weak));
+CMD(apply) CMD(convert) CMD(info) CMD(strip) CMD(grade) CMD(fit) CMD(looks) CMD(embed) CMD(tokenize)
+CMD(refcheck)
+#undef CMD
+
+typedef struct {
+  const char *name;                 /* subcommand */
+  int (*fn)(int argc, char **argv); /* its entry point, NULL if not built */
+  const char *summary;              /* one line for `dlut --help` */
+} command_t;
+
+static const command_t k_commands[] = {
+    {"grade", dlut_cmd_grade, "grade a photo towards a sentence or a reference photo; writes a LUT"},
+    {"apply", dlut_cmd_apply, "apply a LUT to images"},
+    {"convert", dlut_cmd_convert, "convert a LUT between .cube, .3dl and Hald .png, or resize it"},
+    {"info", dlut_cmd_info, "describe a LUT file"},
+    {"strip", dlut_cmd_strip, "draw a LUT as a strip of blue slices (PNG)"},
+    {"fit", dlut_cmd_fit, "fit the LUT that turns one photo into its graded version"},
+    {"looks", dlut_cmd_looks, "list the grading vocabulary understood without a model"},
+    {"embed", dlut_cmd_embed, "CLIP image/text embeddings as JSON"},
+    {"tokenize", dlut_cmd_tokenize, "the token ids a CLIP text tower receives"},
+    {"refcheck", dlut_cmd_refcheck, "check the CLIP engine against an upstream reference case"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "dlut - natural-language colour grading to standard 3D LUTs\n\n"
+          "usage: dlut COMMAND [ARGS...]   (dlut COMMAND --help for each)\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+    if (k_commands[i].fn) fprintf(f, "  %-10s %s\n", k_commands[i].name, k_commands[i].summary);
+  fprintf(f,
+          "\nenvironment:\n"
+          "  DLUT_THREADS  worker threads (default: all cores)\n"
+          "  DLUT_MODEL    CLIP model folder used when --model is not given\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return DLUT_EXIT_USAGE;
+  }
+  if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return DLUT_EXIT_OK;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("dlut 0.1.0\n");
+    return DLUT_EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+    if (k_commands[i].fn && strcmp(argv[1], k_commands[i].name) == 0) return k_commands[i].fn(argc - 1, argv + 1);
+  fprintf(stderr, "dlut: unknown command '%s' (see 'dlut --help')\n", argv[1]);
+  return DLUT_EXIT_USAGE;
+}

@@ -1,0 +1,100 @@
+/* dlut/image.h - images in memory, and reading/writing them.
+ *
+ * A dlut_image is a tightly packed, interleaved RGB or RGBA raster in one of
+ * three sample types: 8-bit, 16-bit (native-endian uint16) or float
+ * (nominal range [0,1], values outside allowed). Rows are top to bottom,
+ * `stride` = width * channels * bytes-per-sample. Colours are sRGB-encoded
+ * after loading: an embedded ICC profile (e.g. Display P3) is converted to
+ * sRGB on load, and EXIF orientation is applied so pixels are upright.
+ *
+ * Ownership: dlut_image_alloc/dlut_image_load return images the caller
+ * frees with dlut_image_free. Metadata blobs (exif, xmp) are owned by the
+ * image and copied by dlut_image_copy_meta.
+ *
+ * Limits (hostile input): width and height at most DLUT_IMAGE_MAX_DIM, and
+ * width*height at most DLUT_IMAGE_MAX_PIXELS; every size computation is
+ * overflow-checked. Failures return NULL / -1 with dlut_last_error() set.
+ */
+#ifndef DLUT_IMAGE_H
+#define DLUT_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DLUT_IMAGE_MAX_DIM 65535
+#define DLUT_IMAGE_MAX_PIXELS ((int64_t)1 << 28) /* 268 megapixels */
+
+typedef enum dlut_pixel_type {
+  DLUT_PIXEL_U8 = 1,  /* uint8_t, 0..255 */
+  DLUT_PIXEL_U16 = 2, /* uint16_t, 0..65535 */
+  DLUT_PIXEL_F32 = 4, /* float, nominal 0..1 */
+} dlut_pixel_type;
+
+typedef struct dlut_image {
+  int width;              /* pixels */
+  int height;             /* pixels */
+  int channels;           /* 3 (RGB) or 4 (RGBA; alpha is carried through untouched) */
+  dlut_pixel_type type;   /* sample type; also the number of bytes per sample */
+  size_t stride;          /* bytes per row */
+  void *data;             /* height * stride bytes, owned */
+  uint8_t *exif;          /* raw EXIF block (TIFF header onwards) or NULL; owned */
+  size_t exif_size;       /* bytes in exif */
+  uint8_t *xmp;           /* raw XMP packet or NULL; owned */
+  size_t xmp_size;        /* bytes in xmp */
+} dlut_image;
+
+typedef enum dlut_image_format {
+  DLUT_IMAGE_FORMAT_UNKNOWN = 0,
+  DLUT_IMAGE_FORMAT_JPEG,
+  DLUT_IMAGE_FORMAT_PNG,
+  DLUT_IMAGE_FORMAT_WEBP,
+  DLUT_IMAGE_FORMAT_TIFF,
+  DLUT_IMAGE_FORMAT_PPM,
+} dlut_image_format;
+
+/* A new image with uninitialised pixels (NULL on bad size or no memory). */
+dlut_image *dlut_image_alloc(int width, int height, int channels, dlut_pixel_type type);
+void dlut_image_free(dlut_image *img);
+
+/* Pointer to pixel (x, y). */
+static inline void *dlut_image_pixel(const dlut_image *img, int x, int y) {
+  return (uint8_t *)img->data + (size_t)y * img->stride + (size_t)x * (size_t)img->channels * (size_t)img->type;
+}
+
+/* A copy converted to another sample type and/or channel count (3 <-> 4;
+ * dropping alpha discards it, adding it sets it opaque). Rounds to nearest
+ * and clamps when narrowing. Metadata is copied. */
+dlut_image *dlut_image_convert(const dlut_image *img, int channels, dlut_pixel_type type);
+
+/* Copy exif/xmp from src to dst (replacing dst's). */
+int dlut_image_copy_meta(dlut_image *dst, const dlut_image *src);
+
+/* Format from the file name's extension (.jpg .jpeg .png .webp .tif .tiff
+ * .ppm .pnm), or UNKNOWN. */
+dlut_image_format dlut_image_format_from_path(const char *path);
+
+/* Load an image (format sniffed from content). 8-bit sources load as U8,
+ * 16-bit sources as U16; float TIFF as F32. */
+dlut_image *dlut_image_load(const char *path);
+dlut_image *dlut_image_load_memory(const void *data, size_t size, const char *name_for_errors);
+
+/* Save options; zero-initialise for defaults. */
+typedef struct dlut_image_save_opts {
+  int quality;  /* JPEG/WebP quality 1..100; 0 = default (95) */
+  int lossless; /* WebP: nonzero for lossless */
+} dlut_image_save_opts;
+
+/* Save atomically, format from the extension. U16 images keep 16 bits in
+ * PNG, TIFF and PPM; JPEG and WebP are 8-bit only (rounded). F32 is saved
+ * as 16-bit where the format allows, else 8-bit. Metadata is kept where the
+ * format allows. opts may be NULL. */
+int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_save_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

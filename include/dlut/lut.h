@@ -1,0 +1,122 @@
+/* dlut/lut.h - the canonical in-memory LUT, its application and its file formats.
+ *
+ * One representation that every loader converts into and every writer
+ * converts from (as darktable's lut3d does):
+ *
+ *   - an optional 1D shaper: `shaper_size` entries of RGB, applied per
+ *     channel first, input range [shaper_min, shaper_max] per channel;
+ *   - an optional 3D table: size^3 entries of RGB, **red fastest**:
+ *         table[((b * size + g) * size + r) * 3 + c]
+ *     input range [domain_min, domain_max] per channel (the shaper's output,
+ *     or the pixel when there is no shaper, is mapped from that range onto
+ *     the lattice [0, size-1] and clamped to it).
+ *
+ * A 1D-only LUT has size == 0; a 3D-only LUT has shaper_size == 0.
+ * Entries are floats and may lie outside [0,1].
+ *
+ * Ownership: dlut_lut_alloc/dlut_lut_load/dlut_lut_resample return LUTs
+ * the caller frees with dlut_lut_free. Errors: NULL / -1 with
+ * dlut_last_error() set, naming the file and line.
+ */
+#ifndef DLUT_LUT_H
+#define DLUT_LUT_H
+
+#include <stdint.h>
+
+#include "dlut/image.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DLUT_LUT_MAX_SIZE 256     /* largest 3D lattice accepted (.cube allows 2..256) */
+#define DLUT_LUT_MAX_1D 65536     /* largest 1D table accepted */
+
+typedef struct dlut_lut {
+  int size;             /* 3D lattice points per axis (2..256), 0 = no 3D table */
+  float *table;         /* size^3 * 3 floats, red fastest; owned */
+  float domain_min[3];  /* 3D input range, per channel (default 0) */
+  float domain_max[3];  /* (default 1) */
+  int shaper_size;      /* 1D entries (2..65536), 0 = no 1D table */
+  float *shaper;        /* shaper_size * 3 floats; owned */
+  float shaper_min[3];  /* 1D input range, per channel (default 0) */
+  float shaper_max[3];  /* (default 1) */
+  char title[256];      /* TITLE, may be empty */
+} dlut_lut;
+
+typedef enum dlut_interp {
+  DLUT_INTERP_TETRAHEDRAL = 0, /* default: as FFmpeg lut3d interp=tetrahedral, OCIO INTERP_TETRAHEDRAL */
+  DLUT_INTERP_TRILINEAR = 1,
+} dlut_interp;
+
+/* ==== Construction ==== */
+
+/* A LUT with a 3D table of `size` (0 for none) and a shaper of
+ * `shaper_size` (0 for none), both set to the identity, domains [0,1]. */
+dlut_lut *dlut_lut_alloc(int size, int shaper_size);
+dlut_lut *dlut_lut_clone(const dlut_lut *lut);
+void dlut_lut_free(dlut_lut *lut);
+
+/* Trilinear or tetrahedral resampling of the whole LUT (shaper folded in)
+ * onto a new 3D lattice of new_size over [0,1]. */
+dlut_lut *dlut_lut_resample(const dlut_lut *lut, int new_size, dlut_interp interp);
+
+/* ==== Application ==== */
+
+/* Evaluate one colour (shaper then 3D). */
+void dlut_lut_eval(const dlut_lut *lut, const float in[3], float out[3], dlut_interp interp);
+
+/* Apply to (n,3) float RGB arrays; in and out may alias. Multi-threaded. */
+void dlut_lut_apply_f32(const dlut_lut *lut, const float *in, float *out, int64_t n, dlut_interp interp);
+
+/* Naive references of the same (one pixel at a time, double precision,
+ * written for clarity); the fast kernels are tested against these. */
+void dlut_lut_apply_f32_ref(const dlut_lut *lut, const float *in, float *out, int64_t n, dlut_interp interp);
+
+/* Apply to an image of any sample type; dst has the same size and type as
+ * src and may be src itself (in place). strength in [0,1] blends the result
+ * with the input (1 = full LUT). Alpha is copied. Multi-threaded and
+ * vectorised. Returns 0 or -1. */
+int dlut_lut_apply_image(const dlut_lut *lut, const dlut_image *src, dlut_image *dst, dlut_interp interp,
+                         float strength);
+
+/* Backward of the 3D application (no shaper; domain [0,1]) for (n,3)
+ * inputs: given dL/dout (n,3), ACCUMULATES dL/dtable into d_table
+ * (size^3*3, same layout as table) and WRITES dL/din into d_in (n,3).
+ * Either output may be NULL. Inputs are clamped to [0,1] as in the forward,
+ * so d_in is 0 where an input lies outside. */
+void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *d_out, int64_t n,
+                             dlut_interp interp, float *d_table, float *d_in);
+
+/* ==== Files ==== */
+
+typedef enum dlut_lut_format {
+  DLUT_LUT_FORMAT_UNKNOWN = 0,
+  DLUT_LUT_FORMAT_CUBE, /* .cube (Adobe 1.0 and Resolve variants) */
+  DLUT_LUT_FORMAT_3DL,  /* .3dl (Autodesk/Lustre style, blue fastest, integers) */
+  DLUT_LUT_FORMAT_HALD, /* .png Hald CLUT (8/16 bit) */
+} dlut_lut_format;
+
+dlut_lut_format dlut_lut_format_from_path(const char *path);
+
+/* Load any supported format (by extension, then by content). */
+dlut_lut *dlut_lut_load(const char *path);
+
+typedef struct dlut_lut_save_opts {
+  int hald_level;  /* Hald level (2..16) for .png; 0 = from the LUT size */
+  int hald_bits;   /* 8 or 16 (default 16) */
+  int bits_3dl;    /* output bit depth of .3dl integers (default 12) */
+} dlut_lut_save_opts;
+
+/* Save atomically, format from the extension. opts may be NULL. */
+int dlut_lut_save(const dlut_lut *lut, const char *path, const dlut_lut_save_opts *opts);
+
+/* The picture of a LUT, as the original CLIP-DLUT draws it: `size` blue
+ * slices side by side, each a size x size tile with red across and green
+ * down; 8-bit RGB, size*size wide and size tall (scaled up by `scale`). */
+dlut_image *dlut_lut_strip(const dlut_lut *lut, int scale);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
