@@ -26,7 +26,7 @@ WARN     = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow=local -Wvla -Wno
 CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE -MMD -MP
 CFLAGS  += -std=c11 $(OPT) -g $(ARCH) $(WARN) $(SANFLAGS) -fno-math-errno -pthread
 LDFLAGS += $(SANFLAGS) -pthread
-LDLIBS   = -ljpeg -lpng -lwebp -lwebpmux -lwebpdemux -ltiff -llcms2 -lopenblas -lcjson -lz -lm
+LDLIBS   = -ljpeg -lpng -lwebp -lwebpmux -lwebpdemux -ltiff -llcms2 -lopenblas -lcjson -lutf8proc -lz -lm
 
 LIB_SRCS   := $(shell find src -name '*.c' -not -path '*/cuda/*' | sort)
 CLI_SRCS   := $(sort $(wildcard cli/*.c))
