@@ -13,7 +13,13 @@ OPT      ?= -O2
 SANITIZE ?=
 CUDA     ?=
 
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+# Library objects instrumented for libFuzzer (clang), used by `make fuzz`.
+CC        = clang
+BUILD    ?= build-fuzz
+SANFLAGS  = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+OPT       = -O1
+else ifeq ($(SANITIZE),1)
 BUILD    ?= build-san
 SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT       = -O1
@@ -22,7 +28,11 @@ BUILD    ?= build
 SANFLAGS  =
 endif
 
+ifeq ($(FUZZ),1)
+WARN     = -Wall -Wno-unused-parameter
+else
 WARN     = -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow=local -Wvla -Wno-format-truncation
+endif
 CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE -MMD -MP
 CFLAGS  += -std=c11 $(OPT) -g $(ARCH) $(WARN) $(SANFLAGS) -fno-math-errno -pthread
 LDFLAGS += $(SANFLAGS) -pthread
@@ -40,7 +50,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCH_BINS:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all test bench fuzz clean format
+.PHONY: all test bench fuzz fuzz-targets clean format
 all: $(BUILD)/dlut $(TEST_BINS)
 
 $(BUILD)/libdlut.a: $(LIB_OBJS)
@@ -65,18 +75,20 @@ test: all
 
 bench: $(BUILD)/dlut $(BENCH_BINS)
 
-# libFuzzer targets: clang only, with ASan+UBSan; built against the library sources directly.
-FUZZ_CC ?= clang
-fuzz: $(FUZZ_BINS)
-$(BUILD)/fuzz/%: fuzz/%.c $(LIB_SRCS)
+# libFuzzer targets (clang): the library is rebuilt instrumented in build-fuzz/
+# (or $(BUILD) when given), each fuzz/fuzz_*.c links against it.
+fuzz:
+	$(MAKE) FUZZ=1 BUILD=$(if $(filter command line,$(origin BUILD)),$(BUILD),build-fuzz) fuzz-targets
+fuzz-targets: $(FUZZ_BINS)
+$(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/libdlut.a
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -std=c11 -g -O1 $(ARCH) -Iinclude -Isrc -D_GNU_SOURCE -pthread \
-	  -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) -std=c11 -g -O1 $(ARCH) -pthread -fsanitize=fuzzer,address,undefined \
+	  -o $@ $< $(BUILD)/libdlut.a $(LDLIBS)
 
 format:
 	clang-format -i $$(find include src cli tests bench fuzz -name '*.[ch]')
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}
-make -j"$(nproc)" fuzz BUILD=build-fuzz >/dev/null
+make -j"$(nproc)" fuzz >/dev/null
 for f in build-fuzz/fuzz/fuzz_*; do
   [ -x "$f" ] || continue
   name=$(basename "$f")
