@@ -13,6 +13,22 @@
  *   cJSON *cfg = dlut_ckpt_config(ck);               // parsed config.json, owned by ck
  *   dlut_ckpt_close(ck);                             // unmaps, frees conversions
  *
+ * Details (beyond the contract):
+ *   - Layouts, in order of preference: model.safetensors,
+ *     model.safetensors.index.json (shards), pytorch_model.bin,
+ *     pytorch_model.bin.index.json (shards).
+ *   - dlut_ckpt_f32 with ndim < 0 skips the shape check (any shape).
+ *     Other dtypes (I64 position_ids buffers, ...) are listed with
+ *     DLUT_DTYPE_OTHER and refused by dlut_ckpt_f32.
+ *   - Pointers returned stay valid until dlut_ckpt_close. dlut_ckpt_f32 may
+ *     be called from several threads (conversions are done under a lock).
+ *   - pytorch_model.bin storages are CRC-32 checked the first time a tensor
+ *     from them is read through dlut_ckpt_f32 (not by dlut_ckpt_find).
+ *   - The files must not be modified while open (they are mapped; a file
+ *     truncated underneath a mapping faults on access, SIGBUS).
+ *   - Limits: 8 dims, 2^20 tensors, names up to 1024 bytes, safetensors
+ *     header up to 100 MB, data.pkl up to 256 MB. See docs/checkpoints.md.
+ *
  * pytorch_model.bin is read with a small, safe unpickler that understands
  * only what torch.save writes for a state dict (OrderedDict of tensors
  * rebuilt by torch._utils._rebuild_tensor_v2 over typed storages) and
@@ -56,6 +72,12 @@ const dlut_tensor_info *dlut_ckpt_at(const dlut_ckpt *ck, int i);
 /* The tensor as F32 with the expected shape (ndim, shape), or NULL with an
  * error naming the tensor and what was wrong. */
 const float *dlut_ckpt_f32(dlut_ckpt *ck, const char *name, int ndim, const int64_t *shape);
+
+/* The weights file (first shard) the tensors came from, for messages. */
+const char *dlut_ckpt_weights_path(const dlut_ckpt *ck);
+
+/* "F32", "F16", "BF16" or "other". */
+const char *dlut_dtype_name(dlut_dtype d);
 
 #ifdef __cplusplus
 }

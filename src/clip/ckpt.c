@@ -1,0 +1,444 @@
+/* ckpt.c - Hugging Face model folders: config.json plus the weights, from
+ * model.safetensors (or its sharded index), else pytorch_model.bin (or its
+ * sharded index). Weight files are memory-mapped read-only and tensors
+ * point into the map, so the weights exist once in memory (the page cache);
+ * only F16/BF16 conversions, unaligned F32 tensors, deflated zip entries and
+ * strided views get owned copies. The format parsers live in
+ * safetensors.c, zip.c, pickle.c and ckpt_bin.c; see docs/checkpoints.md.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clip/ckpt_internal.h"
+#include "dlut/ckpt.h"
+#include "dlut/error.h"
+#include "dlut/file.h"
+
+#define CKPT_MAX_CONFIG (16u << 20)  /* config.json / index json files */
+#define CKPT_MAX_SHARDS 4096
+
+/* One memory-mapped weights file. */
+typedef struct ckpt_file {
+  char *path;        /* owned: "<dir>/model.safetensors" */
+  uint8_t *map;      /* read-only mapping of the whole file */
+  size_t size;       /* bytes mapped */
+  int is_bin;        /* pytorch_model.bin (zip) rather than safetensors */
+  ckpt_bin bin;      /* zip directory and inflated storages, when is_bin */
+} ckpt_file;
+
+struct dlut_ckpt {
+  char *dir;             /* owned copy of the folder name */
+  cJSON *config;         /* parsed config.json */
+  ckpt_file *files;      /* nfiles weights files (more than one for sharded checkpoints) */
+  int nfiles;
+  ckpt_list t;           /* every tensor, in file order */
+  int *by_name;          /* t.n indices sorted by name, for bsearch */
+  pthread_mutex_t mu;    /* guards lazy F32 conversion and CRC checks */
+};
+
+/* ==== Half floats ==== */
+
+/* binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits (IEEE 754-2008 3.6). */
+float ckpt_f16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | man << 13; /* inf / NaN (payload kept) */
+  } else if (exp != 0) {
+    bits = sign | (exp + 112) << 23 | man << 13; /* normal: rebias 15 -> 127 */
+  } else if (man == 0) {
+    bits = sign; /* signed zero */
+  } else {
+    /* subnormal: value = man * 2^-24; normalise the mantissa */
+    int e = -1;
+    do {
+      e++;
+      man <<= 1;
+    } while (!(man & 0x400));
+    bits = sign | (uint32_t)(112 - e) << 23 | (man & 0x3ff) << 13;
+  }
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+/* bfloat16 is the top half of a binary32, so widening is a shift. */
+float ckpt_bf16_to_f32(uint16_t h) {
+  uint32_t bits = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+/* ==== Files ==== */
+
+static int file_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static char *path_join(const char *dir, const char *name) {
+  size_t a = strlen(dir), b = strlen(name);
+  char *p = malloc(a + b + 2);
+  if (!p) {
+    dlut_error("out of memory");
+    return NULL;
+  }
+  memcpy(p, dir, a);
+  p[a] = '/';
+  memcpy(p + a + 1, name, b + 1);
+  return p;
+}
+
+static int map_file(ckpt_file *f) {
+  int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return dlut_error("%s: cannot open: %s", f->path, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return dlut_error("%s: cannot stat: %s", f->path, strerror(e));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return dlut_error("%s: not a regular file", f->path);
+  }
+  if (st.st_size <= 0) {
+    close(fd);
+    return dlut_error("%s: empty file", f->path);
+  }
+  if ((uint64_t)st.st_size > SIZE_MAX) {
+    close(fd);
+    return dlut_error("%s: too large to map", f->path);
+  }
+  void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  int e = errno;
+  close(fd);
+  if (m == MAP_FAILED) return dlut_error("%s: cannot map: %s", f->path, strerror(e));
+  f->map = m;
+  f->size = (size_t)st.st_size;
+  return 0;
+}
+
+/* Map and parse one weights file into ck->files[ck->nfiles]. */
+static int add_file(dlut_ckpt *ck, const char *name, int is_bin) {
+  ckpt_file *f = &ck->files[ck->nfiles];
+  memset(f, 0, sizeof *f);
+  f->is_bin = is_bin;
+  f->path = path_join(ck->dir, name);
+  if (!f->path) return -1;
+  ck->nfiles++; /* from here on close() cleans it up */
+  if (map_file(f) != 0) return -1;
+  if (is_bin) return ckpt_bin_open(&f->bin, f->map, f->size, f->path, ck->nfiles - 1, &ck->t);
+  return ckpt_safetensors_parse(f->map, f->size, f->path, ck->nfiles - 1, &ck->t);
+}
+
+static cJSON *read_json(const char *path) {
+  size_t n = 0;
+  char *text = dlut_file_read_all(path, CKPT_MAX_CONFIG, &n);
+  if (!text) return NULL;
+  const char *end = NULL;
+  cJSON *j = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+  if (!j) {
+    size_t at = end && end >= text && end <= text + n ? (size_t)(end - text) : 0;
+    int line = 1;
+    for (size_t i = 0; i < at; i++) line += text[i] == '\n';
+    dlut_error("%s:%d: invalid JSON", path, line);
+  }
+  free(text);
+  return j;
+}
+
+/* A sharded checkpoint: "<name>.index.json" = {"weight_map": {tensor: file}}.
+ * Maps every distinct shard file once, then checks the map's tensors exist. */
+static int add_sharded(dlut_ckpt *ck, const char *index_name, int is_bin) {
+  char *ipath = path_join(ck->dir, index_name);
+  cJSON *idx = NULL;
+  int rc = -1;
+  if (!ipath) goto done;
+  idx = read_json(ipath);
+  if (!idx) goto done;
+  const cJSON *wm = cJSON_GetObjectItemCaseSensitive(idx, "weight_map");
+  if (!cJSON_IsObject(wm)) {
+    dlut_error("%s: no \"weight_map\" object", ipath);
+    goto done;
+  }
+  for (const cJSON *e = wm->child; e; e = e->next) {
+    if (!cJSON_IsString(e) || !e->valuestring[0] || strchr(e->valuestring, '/') || e->valuestring[0] == '.') {
+      dlut_error("%s: tensor '%s': shard name must be a plain file name in the folder", ipath,
+                 e->string ? e->string : "");
+      goto done;
+    }
+    int seen = 0;
+    for (int i = 0; i < ck->nfiles && !seen; i++) {
+      const char *base = strrchr(ck->files[i].path, '/') + 1;
+      seen = strcmp(base, e->valuestring) == 0;
+    }
+    if (seen) continue;
+    if (ck->nfiles >= CKPT_MAX_SHARDS) {
+      dlut_error("%s: more than %d shards", ipath, CKPT_MAX_SHARDS);
+      goto done;
+    }
+    if (add_file(ck, e->valuestring, is_bin) != 0) goto done;
+  }
+  rc = 0;
+done:
+  free(ipath);
+  cJSON_Delete(idx);
+  return rc;
+}
+
+/* ==== Name index ==== */
+
+static const ckpt_list *g_sort_list; /* qsort has no context argument; guarded by g_sort_mu */
+static pthread_mutex_t g_sort_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int by_name_cmp(const void *a, const void *b) {
+  return strcmp(g_sort_list->v[*(const int *)a].name, g_sort_list->v[*(const int *)b].name);
+}
+
+static int build_index(dlut_ckpt *ck) {
+  ck->by_name = malloc((size_t)(ck->t.n > 0 ? ck->t.n : 1) * sizeof *ck->by_name);
+  if (!ck->by_name) return dlut_error("out of memory");
+  for (int i = 0; i < ck->t.n; i++) ck->by_name[i] = i;
+  pthread_mutex_lock(&g_sort_mu);
+  g_sort_list = &ck->t;
+  qsort(ck->by_name, (size_t)ck->t.n, sizeof *ck->by_name, by_name_cmp);
+  g_sort_list = NULL;
+  pthread_mutex_unlock(&g_sort_mu);
+  for (int i = 1; i < ck->t.n; i++) {
+    const ckpt_tensor *a = &ck->t.v[ck->by_name[i - 1]], *b = &ck->t.v[ck->by_name[i]];
+    if (strcmp(a->name, b->name) == 0)
+      return dlut_error("%s: tensor '%s' appears twice", ck->files[b->file].path, b->name);
+  }
+  return 0;
+}
+
+static ckpt_tensor *lookup(const dlut_ckpt *ck, const char *name) {
+  int lo = 0, hi = ck->t.n - 1;
+  while (lo <= hi) {
+    int mid = lo + (hi - lo) / 2;
+    ckpt_tensor *t = &ck->t.v[ck->by_name[mid]];
+    int c = strcmp(name, t->name);
+    if (c == 0) return t;
+    if (c < 0) hi = mid - 1;
+    else lo = mid + 1;
+  }
+  return NULL;
+}
+
+/* ==== Public API ==== */
+
+dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
+  if (!model_dir || !*model_dir) {
+    dlut_error("checkpoint: no model folder given");
+    return NULL;
+  }
+  dlut_ckpt *ck = calloc(1, sizeof *ck);
+  char *cfg_path = NULL, *probe = NULL;
+  if (!ck) {
+    dlut_error("out of memory");
+    return NULL;
+  }
+  pthread_mutex_init(&ck->mu, NULL);
+  size_t dl = strlen(model_dir);
+  while (dl > 1 && model_dir[dl - 1] == '/') dl--; /* "models/clip/" -> "models/clip" */
+  ck->dir = strndup(model_dir, dl);
+  if (!ck->dir) {
+    dlut_error("out of memory");
+    goto fail;
+  }
+  struct stat st;
+  if (stat(ck->dir, &st) != 0) {
+    dlut_error("%s: cannot open model folder: %s", ck->dir, strerror(errno));
+    goto fail;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    dlut_error("%s: not a folder (a model is a Hugging Face folder with config.json and the weights)", ck->dir);
+    goto fail;
+  }
+  cfg_path = path_join(ck->dir, "config.json");
+  if (!cfg_path) goto fail;
+  if (!file_exists(cfg_path)) {
+    dlut_error("%s: no config.json (a Hugging Face model folder has config.json and the weights)", ck->dir);
+    goto fail;
+  }
+  ck->config = read_json(cfg_path);
+  if (!ck->config) goto fail;
+  if (!cJSON_IsObject(ck->config)) {
+    dlut_error("%s: not a JSON object", cfg_path);
+    goto fail;
+  }
+  ck->files = calloc(CKPT_MAX_SHARDS, sizeof *ck->files);
+  if (!ck->files) {
+    dlut_error("out of memory");
+    goto fail;
+  }
+  /* Preference order as in transformers' modeling_utils: safetensors first. */
+  static const struct {
+    const char *name;
+    int is_bin, sharded;
+  } layouts[] = {
+      {"model.safetensors", 0, 0},
+      {"model.safetensors.index.json", 0, 1},
+      {"pytorch_model.bin", 1, 0},
+      {"pytorch_model.bin.index.json", 1, 1},
+  };
+  int found = -1;
+  for (int i = 0; i < 4 && found < 0; i++) {
+    free(probe);
+    probe = path_join(ck->dir, layouts[i].name);
+    if (!probe) goto fail;
+    if (file_exists(probe)) found = i;
+  }
+  if (found < 0) {
+    dlut_error("%s: no weights (expected model.safetensors or pytorch_model.bin, or a sharded .index.json)",
+               ck->dir);
+    goto fail;
+  }
+  int rc = layouts[found].sharded ? add_sharded(ck, layouts[found].name, layouts[found].is_bin)
+                                  : add_file(ck, layouts[found].name, layouts[found].is_bin);
+  if (rc != 0) goto fail;
+  if (ck->t.n == 0) {
+    dlut_error("%s: the checkpoint holds no tensors", ck->files[0].path);
+    goto fail;
+  }
+  if (build_index(ck) != 0) goto fail;
+  free(cfg_path);
+  free(probe);
+  return ck;
+fail:
+  free(cfg_path);
+  free(probe);
+  dlut_ckpt_close(ck);
+  return NULL;
+}
+
+void dlut_ckpt_close(dlut_ckpt *ck) {
+  if (!ck) return;
+  ckpt_list_free(&ck->t);
+  for (int i = 0; i < ck->nfiles; i++) {
+    ckpt_file *f = &ck->files[i];
+    if (f->is_bin) ckpt_bin_close(&f->bin);
+    if (f->map) munmap(f->map, f->size);
+    free(f->path);
+  }
+  free(ck->files);
+  free(ck->by_name);
+  cJSON_Delete(ck->config);
+  free(ck->dir);
+  pthread_mutex_destroy(&ck->mu);
+  free(ck);
+}
+
+struct cJSON *dlut_ckpt_config(const dlut_ckpt *ck) { return ck ? ck->config : NULL; }
+
+const dlut_tensor_info *dlut_ckpt_find(const dlut_ckpt *ck, const char *name) {
+  if (!ck || !name) return NULL;
+  const ckpt_tensor *t = lookup(ck, name);
+  return t ? &t->info : NULL;
+}
+
+int dlut_ckpt_count(const dlut_ckpt *ck) { return ck ? ck->t.n : 0; }
+
+const dlut_tensor_info *dlut_ckpt_at(const dlut_ckpt *ck, int i) {
+  if (!ck || i < 0 || i >= ck->t.n) return NULL;
+  return &ck->t.v[i].info;
+}
+
+const char *dlut_ckpt_weights_path(const dlut_ckpt *ck) {
+  return ck && ck->nfiles > 0 ? ck->files[0].path : NULL;
+}
+
+const char *dlut_dtype_name(dlut_dtype d) {
+  switch (d) {
+  case DLUT_DTYPE_F32: return "F32";
+  case DLUT_DTYPE_F16: return "F16";
+  case DLUT_DTYPE_BF16: return "BF16";
+  default: return "other";
+  }
+}
+
+static void fmt_shape(char *buf, size_t cap, int ndim, const int64_t *shape) {
+  size_t n = 0;
+  n += (size_t)snprintf(buf + n, cap - n, "[");
+  for (int i = 0; i < ndim && n < cap; i++)
+    n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)shape[i]);
+  if (n < cap) snprintf(buf + n, cap - n, "]");
+}
+
+const float *dlut_ckpt_f32(dlut_ckpt *ck, const char *name, int ndim, const int64_t *shape) {
+  if (!ck || !name) {
+    dlut_error("checkpoint: no checkpoint or tensor name");
+    return NULL;
+  }
+  const char *what = ck->files[0].path;
+  ckpt_tensor *t = lookup(ck, name);
+  if (!t) {
+    dlut_error("%s: no tensor '%s'", what, name);
+    return NULL;
+  }
+  what = ck->files[t->file].path;
+  const dlut_tensor_info *in = &t->info;
+  if (ndim >= 0) {
+    int same = ndim == in->ndim && (ndim == 0 || shape);
+    for (int i = 0; same && i < ndim; i++) same = shape[i] == in->shape[i];
+    if (!same) {
+      char got[256], want[256];
+      fmt_shape(got, sizeof got, in->ndim, in->shape);
+      fmt_shape(want, sizeof want, ndim > CKPT_MAX_DIMS ? CKPT_MAX_DIMS : ndim, shape);
+      dlut_error("%s: tensor '%s' has shape %s, config expects %s", what, name, got, shape ? want : "?");
+      return NULL;
+    }
+  }
+  if (in->dtype == DLUT_DTYPE_OTHER) {
+    dlut_error("%s: tensor '%s' is not floating point F32/F16/BF16, cannot read it as F32", what, name);
+    return NULL;
+  }
+  const float *res = NULL;
+  pthread_mutex_lock(&ck->mu);
+  if (t->f32) {
+    res = t->f32;
+    goto done;
+  }
+  if (t->zip_entry >= 0) {
+    ckpt_file *f = &ck->files[t->file];
+    if (!f->bin.zip.e[t->zip_entry].checked) {
+      const uint8_t *d;
+      void *owned = NULL;
+      if (ckpt_zip_data(&f->bin.zip, t->zip_entry, what, 1, &d, &owned) != 0) goto done;
+      free(owned); /* deflated entries were inflated and checked at open; this only verifies */
+    }
+  }
+  size_t numel = in->nbytes / (in->dtype == DLUT_DTYPE_F32 ? 4 : 2);
+  if (in->dtype == DLUT_DTYPE_F32 && ((uintptr_t)in->data & 3) == 0) {
+    res = in->data; /* straight from the map: the common case */
+    goto done;
+  }
+  float *out = malloc(numel ? numel * sizeof(float) : 1);
+  if (!out) {
+    dlut_error("%s: tensor '%s': out of memory converting %zu elements", what, name, numel);
+    goto done;
+  }
+  const uint8_t *src = in->data;
+  if (in->dtype == DLUT_DTYPE_F32) {
+    memcpy(out, src, numel * 4); /* unaligned F32 (safetensors offsets need not be multiples of 4) */
+  } else {
+    /* File data is little-endian (safetensors spec; torch writes byteorder "little"). */
+    float (*cvt)(uint16_t) = in->dtype == DLUT_DTYPE_F16 ? ckpt_f16_to_f32 : ckpt_bf16_to_f32;
+    for (size_t i = 0; i < numel; i++) out[i] = cvt((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+  }
+  t->f32 = out;
+  res = out;
+done:
+  pthread_mutex_unlock(&ck->mu);
+  return res;
+}
