@@ -1,0 +1,112 @@
+/* dlut/tensor.h - the dense float kernels the CLIP towers are made of, each
+ * a forward function with its backward next to it (llm.c style).
+ *
+ * Usage:
+ *     const dlut_tensor_backend *be = dlut_tensor_backend_cpu();
+ *     be->matmul_forward(out, OC, inp, w, bias, N, C, OC);   // out = inp @ w^T + bias
+ *     be->matmul_backward(dinp, dout, OC, w, N, C, OC);       // dinp += dout @ w
+ *
+ * Layout: every tensor is a plain row-major float array; shapes are given
+ * in the comments as (rows, cols). Linear weights use the Hugging Face /
+ * PyTorch nn.Linear layout (out_features, in_features), so a forward is
+ * `out = inp @ w^T + bias`.
+ *
+ * Backward convention (llm.c): every backward ADDS into its input
+ * gradients (`dinp += ...`), so a residual stream can collect the
+ * gradients of both of its branches in place; callers zero a gradient
+ * buffer before its first use. Only gradients with respect to the inputs
+ * are computed, never with respect to weights (the optimiser changes the
+ * pixels, not the model).
+ *
+ * Backends: a dlut_tensor_backend is a table of function pointers. The CPU
+ * backend (OpenBLAS cblas_sgemm + the dlut thread pool) is canonical; the
+ * reference backend is naive loops accumulating in double, kept to check
+ * the fast one (tests/test_tensor.c) and usable for a whole model. A CUDA
+ * backend would be a third table with the same signatures.
+ *
+ * Threads: the CPU backend uses dlut_threads_get() threads for its own
+ * loops and sets OpenBLAS to the same count (dlut_tensor_threads_sync).
+ * No kernel allocates memory except the attention kernels' none: all
+ * scratch is passed in by the caller.
+ */
+#ifndef DLUT_TENSOR_H
+#define DLUT_TENSOR_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Activation functions a tower can use. */
+typedef enum dlut_act {
+  DLUT_ACT_QUICK_GELU = 1, /* x * sigmoid(1.702 x)  (OpenAI CLIP, clip/model.py QuickGELU) */
+  DLUT_ACT_GELU = 2,       /* x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2))  (BERT, exact form) */
+  DLUT_ACT_GELU_TANH = 3,  /* 0.5 x (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3)))  ("gelu_new") */
+} dlut_act;
+
+typedef struct dlut_tensor_backend {
+  const char *name; /* "cpu", "ref" */
+
+  /* out (N, ld_out) columns [0,OC) = inp (N, C) @ w^T + bias;  w is (OC, C),
+   * bias (OC) or NULL. ld_out >= OC lets a caller write into a slice of a
+   * wider buffer (q, k, v side by side). */
+  void (*matmul_forward)(float *out, int ld_out, const float *inp, const float *w, const float *bias, int N, int C,
+                         int OC);
+  /* dinp (N, C) += dout (N, ld_dout)[:, 0:OC] @ w (OC, C). */
+  void (*matmul_backward)(float *dinp, const float *dout, int ld_dout, const float *w, int N, int C, int OC);
+
+  /* out (N, C) = (inp - mean) * rstd * w + b per row; mean, rstd (N) are
+   * saved for the backward. Biased variance, eps inside the sqrt
+   * (torch.nn.LayerNorm). out may equal inp. */
+  void (*layernorm_forward)(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+                            int N, int C, float eps);
+  /* dinp (N, C) += d LN / d inp . dout, from the forward's inp, mean, rstd. */
+  void (*layernorm_backward)(float *dinp, const float *dout, const float *inp, const float *w, const float *mean,
+                             const float *rstd, int N, int C);
+
+  /* out (n) = act(inp (n)). out may equal inp. */
+  void (*act_forward)(float *out, const float *inp, int64_t n, dlut_act act);
+  /* dinp (n) += act'(inp) * dout. */
+  void (*act_backward)(float *dinp, const float *inp, const float *dout, int64_t n, dlut_act act);
+
+  /* Multi-head self-attention core (no projections).
+   * qkv (T, ld_qkv): q in columns [0,C), k in [C,2C), v in [2C,3C); head h
+   * uses columns h*hd .. h*hd+hd-1 of each (hd = C/NH).
+   * out (T, C) = per head softmax(q k^T / sqrt(hd) + mask) v, heads side by side.
+   * att (NH, T, T): the probabilities, saved for the backward.
+   * causal: query i sees keys 0..i only. key_bias (T) or NULL: added to
+   * every query's logit for key j (BERT's (1 - mask) * -10000). */
+  void (*attention_forward)(float *out, float *att, const float *qkv, int ld_qkv, int T, int C, int NH, int causal,
+                            const float *key_bias);
+  /* dqkv (T, ld_qkv) += d/dqkv; datt (NH, T, T) is scratch. */
+  void (*attention_backward)(float *dqkv, float *datt, const float *dout, const float *qkv, int ld_qkv,
+                             const float *att, int T, int C, int NH);
+
+  /* Patch embedding = conv2d(pixels, w, stride p, no bias), as im2col + GEMM.
+   * pixels (3, S, S) planar; w (D, 3, p, p); out (G*G, ld_out), G = S/p,
+   * patches row-major (index gy*G + gx). cols (G*G, 3*p*p) is scratch. */
+  void (*patch_forward)(float *out, int ld_out, float *cols, const float *pixels, const float *w, int S, int p, int D);
+  /* dpixels (3, S, S) += from dout (G*G, ld_dout); dcols (G*G, 3*p*p) scratch. */
+  void (*patch_backward)(float *dpixels, float *dcols, const float *dout, int ld_dout, const float *w, int S, int p,
+                         int D);
+} dlut_tensor_backend;
+
+const dlut_tensor_backend *dlut_tensor_backend_cpu(void);
+const dlut_tensor_backend *dlut_tensor_backend_ref(void);
+
+/* Give OpenBLAS the dlut thread count (dlut_threads_get()). Cheap; the CPU
+ * backend's callers run it before a forward/backward pass. */
+void dlut_tensor_threads_sync(void);
+
+/* Scalar activation helpers (also used by the reference backend). */
+float dlut_act_value(float x, dlut_act act);
+float dlut_act_grad(float x, dlut_act act);
+
+/* FLOP counts used by the benchmark (multiply-add = 2). */
+static inline double dlut_matmul_flops(int N, int C, int OC) { return 2.0 * N * C * OC; }
+
+#ifdef __cplusplus
+}
+#endif
+#endif
