@@ -1,0 +1,313 @@
+/* tests/test_grade_losses.c - every loss term and parameterisation of the
+ * grading engine against finite differences; the fast MLP field against its
+ * naive reference; AdamW and the cosine schedule against PyTorch's
+ * formulas worked by hand. */
+#include <stdint.h>
+
+#include "dlut/grade.h"
+#include "test.h"
+
+static uint64_t g_rng = 12345;
+static double frand(void) { /* [0,1) */
+  g_rng ^= g_rng << 13;
+  g_rng ^= g_rng >> 7;
+  g_rng ^= g_rng << 17;
+  return (g_rng >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static void identity(float *t, int n) {
+  for (int b = 0; b < n; b++)
+    for (int g = 0; g < n; g++)
+      for (int r = 0; r < n; r++) {
+        float *p = t + (((int64_t)b * n + g) * n + r) * 3;
+        p[0] = (float)r / (n - 1);
+        p[1] = (float)g / (n - 1);
+        p[2] = (float)b / (n - 1);
+      }
+}
+
+/* relative error, tolerant of tiny values */
+static double rel(double a, double b) { return fabs(a - b) / fmax(1e-6, fmax(fabs(a), fabs(b))); }
+
+static void test_lattice(void) {
+  enum { N = 5 };
+  static float t[N * N * N * 3], d[N * N * N * 3];
+  identity(t, N);
+  double mono = -1, smooth = -1;
+  dlut_grade_lattice_forward(t, N, &mono, &smooth);
+  CHECK(mono == 0.0); /* exactly 0 for the identity, as the brief asks */
+  CHECK(smooth == 0.0);
+  /* a non-monotone, curved LUT */
+  for (int i = 0; i < N * N * N * 3; i++) t[i] += (float)(0.3 * (frand() - 0.5));
+  dlut_grade_lattice_forward(t, N, &mono, &smooth);
+  CHECK(mono > 0 && smooth > 0);
+  memset(d, 0, sizeof d);
+  dlut_grade_lattice_backward(t, N, 0.7, 1.3, d);
+  int bad = 0;
+  for (int k = 0; k < 40; k++) {
+    int i = (int)(frand() * N * N * N * 3);
+    float keep = t[i];
+    const float h = 1e-3f;
+    double mp, sp, mm, sm;
+    t[i] = keep + h;
+    dlut_grade_lattice_forward(t, N, &mp, &sp);
+    t[i] = keep - h;
+    dlut_grade_lattice_forward(t, N, &mm, &sm);
+    t[i] = keep;
+    double fd = (0.7 * (mp - mm) + 1.3 * (sp - sm)) / (2.0 * h);
+    if (fabs(fd - d[i]) > 2e-3 * fmax(1e-3, fabs(fd))) {
+      bad++;
+      fprintf(stderr, "lattice entry %d: fd %g analytic %g\n", i, fd, d[i]);
+    }
+  }
+  CHECK(bad <= 1); /* one sample may straddle a relu kink */
+}
+
+static void test_eig3(void) {
+  for (int trial = 0; trial < 20; trial++) {
+    double m[9], a[9];
+    for (int i = 0; i < 9; i++) m[i] = frand() - 0.5;
+    for (int i = 0; i < 3; i++) /* A = M M^T + small */
+      for (int j = 0; j < 3; j++) {
+        double s = 0;
+        for (int k = 0; k < 3; k++) s += m[i * 3 + k] * m[j * 3 + k];
+        a[i * 3 + j] = s + (i == j ? 1e-3 : 0);
+      }
+    double vals[3], vecs[9];
+    dlut_grade_eig3(a, vals, vecs);
+    CHECK(vals[0] <= vals[1] && vals[1] <= vals[2]);
+    for (int c = 0; c < 3; c++)
+      for (int i = 0; i < 3; i++) {
+        double av = 0;
+        for (int k = 0; k < 3; k++) av += a[i * 3 + k] * vecs[k * 3 + c];
+        CHECK_NEAR(av, vals[c] * vecs[i * 3 + c], 1e-10);
+      }
+    double det = a[0] * (a[4] * a[8] - a[5] * a[7]) - a[1] * (a[3] * a[8] - a[5] * a[6]) +
+                 a[2] * (a[3] * a[7] - a[4] * a[6]);
+    CHECK(rel(det, vals[0] * vals[1] * vals[2]) < 1e-9);
+  }
+}
+
+static double color_total(const dlut_grade_stats *o, const float *lab, int m, double wv, double we, double ws) {
+  dlut_grade_stats e;
+  if (dlut_grade_stats_compute(lab, m, &e) != 0) return NAN;
+  double v, g, s;
+  dlut_grade_color_forward(o, &e, &v, &g, &s);
+  return wv * v + we * g + ws * s;
+}
+
+static void test_color(void) {
+  enum { M = 60 };
+  static float lo[M * 3], le[M * 3], d[M * 3];
+  for (int i = 0; i < M * 3; i++) lo[i] = (float)(frand() - 0.5);
+  /* the edit shrinks the spread (so vol and eigen are active) and shifts */
+  for (int i = 0; i < M * 3; i++) le[i] = 0.6f * lo[i] + 0.05f + (float)(0.05 * (frand() - 0.5));
+  dlut_grade_stats so, se;
+  CHECK(dlut_grade_stats_compute(lo, M, &so) == 0);
+  CHECK(dlut_grade_stats_compute(le, M, &se) == 0);
+  double v, g, s;
+  dlut_grade_color_forward(&so, &so, &v, &g, &s);
+  CHECK(v == 0 && g == 0 && s == 0);
+  dlut_grade_color_forward(&so, &se, &v, &g, &s);
+  CHECK(v > 0 && g > 0 && s > 0);
+  const double wv = 1, we = 30, ws = 20;
+  dlut_grade_color_backward(&so, &se, le, M, wv, we, ws, d);
+  double maxerr = 0;
+  for (int i = 0; i < M * 3; i++) {
+    float keep = le[i];
+    const float h = 1e-3f;
+    le[i] = keep + h;
+    double p = color_total(&so, le, M, wv, we, ws);
+    le[i] = keep - h;
+    double q = color_total(&so, le, M, wv, we, ws);
+    le[i] = keep;
+    double fd = (p - q) / (2.0 * h);
+    double err = fabs(fd - d[i]) / fmax(1e-2, fabs(fd));
+    if (err > maxerr) maxerr = err;
+  }
+  CHECK_MSG(maxerr < 2e-2, "colour terms: max relative error %g", maxerr);
+  /* and the three terms one at a time, so one cannot hide another */
+  double wsets[3][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}};
+  for (int w = 0; w < 3; w++) {
+    dlut_grade_color_backward(&so, &se, le, M, wsets[w][0], wsets[w][1], wsets[w][2], d);
+    double me = 0, scale = 0;
+    for (int i = 0; i < M * 3; i += 7) {
+      float keep = le[i];
+      const float h = 1e-3f;
+      le[i] = keep + h;
+      double p = color_total(&so, le, M, wsets[w][0], wsets[w][1], wsets[w][2]);
+      le[i] = keep - h;
+      double q = color_total(&so, le, M, wsets[w][0], wsets[w][1], wsets[w][2]);
+      le[i] = keep;
+      double fd = (p - q) / (2.0 * h);
+      me = fmax(me, fabs(fd - d[i]));
+      scale = fmax(scale, fabs(fd));
+    }
+    CHECK_MSG(scale > 0 && me < 2e-2 * scale, "term %d: err %g scale %g", w, me, scale);
+  }
+}
+
+static void unit(float *v, int n) {
+  double s = 0;
+  for (int i = 0; i < n; i++) s += (double)v[i] * v[i];
+  s = sqrt(s);
+  for (int i = 0; i < n; i++) v[i] = (float)(v[i] / s);
+}
+
+static void test_clip_loss(void) {
+  enum { D = 24 };
+  float e[D], fo[D], ft[D], st[D], d[D];
+  for (int i = 0; i < D; i++) {
+    fo[i] = (float)(frand() - 0.5);
+    ft[i] = (float)(frand() - 0.5);
+    st[i] = (float)(frand() - 0.5);
+  }
+  unit(fo, D);
+  unit(ft, D);
+  unit(st, D);
+  /* at the identity: e is a multiple of f_orig; loss = 10 + 0.7 (1 - f.t) */
+  for (int i = 0; i < D; i++) e[i] = 3 * fo[i];
+  double ft_dot = 0;
+  for (int i = 0; i < D; i++) ft_dot += (double)fo[i] * ft[i];
+  double l0 = dlut_grade_clip_loss(e, fo, ft, st, D, 10, 0.7, 1e-3, d);
+  CHECK_NEAR(l0, 10 + 0.7 * (1 - ft_dot), 2e-4); /* float rounding of 3 f_orig */
+  for (int i = 0; i < D; i++) CHECK(isfinite(d[i]));
+  /* away from it: finite differences */
+  for (int i = 0; i < D; i++) e[i] = 2 * fo[i] + (float)(0.3 * (frand() - 0.5));
+  dlut_grade_clip_loss(e, fo, ft, st, D, 10, 0.7, 1e-3, d);
+  double maxerr = 0;
+  for (int i = 0; i < D; i++) {
+    float keep = e[i];
+    const float h = 1e-3f;
+    e[i] = keep + h;
+    double p = dlut_grade_clip_loss(e, fo, ft, st, D, 10, 0.7, 1e-3, NULL);
+    e[i] = keep - h;
+    double q = dlut_grade_clip_loss(e, fo, ft, st, D, 10, 0.7, 1e-3, NULL);
+    e[i] = keep;
+    double fd = (p - q) / (2.0 * h);
+    maxerr = fmax(maxerr, fabs(fd - d[i]) / fmax(1e-2, fabs(fd)));
+  }
+  CHECK_MSG(maxerr < 1e-2, "clip loss: max relative error %g", maxerr);
+  /* moving e along -d lowers the loss */
+  double before = dlut_grade_clip_loss(e, fo, ft, st, D, 10, 0.7, 1e-3, d);
+  for (int i = 0; i < D; i++) e[i] -= 1e-3f * d[i];
+  CHECK(dlut_grade_clip_loss(e, fo, ft, st, D, 10, 0.7, 1e-3, NULL) < before);
+}
+
+static double field_loss(dlut_grade_field *f, const float *in, const float *R, float *out, int n) {
+  dlut_grade_field_forward(f, in, out, n);
+  double s = 0;
+  for (int i = 0; i < n * 3; i++) s += (double)out[i] * R[i];
+  return s;
+}
+
+static void test_field(void) {
+  enum { N = 37, H = 8 };
+  dlut_grade_field f;
+  CHECK(dlut_grade_field_init(&f, H, 7) == 0);
+  float in[N * 3], out[N * 3], ref[N * 3], R[N * 3];
+  for (int i = 0; i < N * 3; i++) {
+    in[i] = (float)frand();
+    R[i] = (float)(frand() - 0.5);
+  }
+  /* zero last layer: phi = 0 */
+  dlut_grade_field_forward(&f, in, out, N);
+  double mx = 0;
+  for (int i = 0; i < N * 3; i++) mx = fmax(mx, fabs(out[i]));
+  CHECK(mx == 0);
+  for (int64_t k = 0; k < f.n_params; k++) f.params[k] += (float)(0.4 * (frand() - 0.5));
+  dlut_grade_field_forward(&f, in, out, N);
+  dlut_grade_field_forward_ref(&f, in, ref, N);
+  mx = 0;
+  for (int i = 0; i < N * 3; i++) mx = fmax(mx, fabs(out[i] - ref[i]));
+  CHECK_MSG(mx < 1e-5, "field sgemm vs reference: %g", mx);
+  memset(f.grads, 0, (size_t)f.n_params * sizeof(float));
+  field_loss(&f, in, R, out, N);
+  dlut_grade_field_backward(&f, in, R, N);
+  /* LeakyReLU has kinks: a step that crosses one changes the slope, so a
+   * parameter whose one-sided differences disagree is skipped (counted). */
+  double maxerr = 0;
+  int kinks = 0;
+  for (int64_t k = 0; k < f.n_params; k++) {
+    float keep = f.params[k];
+    const float h = 1e-3f;
+    double l0 = field_loss(&f, in, R, out, N);
+    f.params[k] = keep + h;
+    double p = field_loss(&f, in, R, out, N);
+    f.params[k] = keep - h;
+    double q = field_loss(&f, in, R, out, N);
+    f.params[k] = keep;
+    double fp = (p - l0) / h, fm = (l0 - q) / h, fd = (p - q) / (2.0 * h);
+    if (fabs(fp - fm) > 1e-2 * fmax(1e-2, fabs(fd))) {
+      kinks++;
+      continue;
+    }
+    maxerr = fmax(maxerr, fabs(fd - f.grads[k]) / fmax(1e-2, fabs(fd)));
+  }
+  CHECK_MSG(maxerr < 2e-2, "field backward: max relative error %g", maxerr);
+  CHECK_MSG(kinks < f.n_params / 10, "field backward: %d of %lld parameters straddle a kink", kinks,
+            (long long)f.n_params);
+  dlut_grade_field_free(&f);
+}
+
+static void test_adamw(void) {
+  dlut_adamw a;
+  CHECK(dlut_adamw_init(&a, 1, 0.01f) == 0);
+  float p = 1.0f;
+  const float g1 = 0.5f, g2 = -0.25f, lr = 0.1f;
+  dlut_adamw_step(&a, &p, &g1, lr);
+  /* step 1: p = 1 (1 - 0.001) - 0.1 * m1/(1-0.9) / (sqrt(v1/(1-0.999)) + 1e-8) = 0.999 - 0.1 * 0.5/0.5 */
+  double e1 = 0.999 - 0.1 * (0.05 / 0.1) / (sqrt(0.00025 / 0.001) + 1e-8);
+  CHECK_NEAR(p, e1, 1e-6);
+  dlut_adamw_step(&a, &p, &g2, lr);
+  double m2 = 0.9 * 0.05 + 0.1 * g2, v2 = 0.999 * 0.00025 + 0.001 * g2 * g2;
+  double e2 = e1 * (1 - 0.001) - 0.1 * (m2 / (1 - 0.81)) / (sqrt(v2 / (1 - 0.999 * 0.999)) + 1e-8);
+  CHECK_NEAR(p, e2, 1e-6);
+  dlut_adamw_free(&a);
+  CHECK_NEAR(dlut_cosine_lr(0, 100, 2e-4f, 1e-6f), 2e-4, 1e-10);
+  CHECK_NEAR(dlut_cosine_lr(100, 100, 2e-4f, 1e-6f), 1e-6, 1e-10);
+  CHECK_NEAR(dlut_cosine_lr(50, 100, 2e-4f, 1e-6f), (2e-4 + 1e-6) / 2, 1e-10);
+}
+
+static void test_lattice_param(void) {
+  enum { K = 4, N = 7 };
+  static float res[K * K * K * 3], table[N * N * N * 3], R[N * N * N * 3], d[K * K * K * 3];
+  memset(res, 0, sizeof res);
+  dlut_grade_lattice_param_forward(res, K, table, N);
+  static float id[N * N * N * 3];
+  identity(id, N);
+  CHECK(memcmp(id, table, sizeof id) == 0);
+  for (int i = 0; i < K * K * K * 3; i++) /* |res| >= 0.01: no entry sits on a clamp edge */
+    res[i] = (float)((frand() < 0.5 ? -1 : 1) * (0.01 + 0.04 * frand()));
+  for (int i = 0; i < N * N * N * 3; i++) R[i] = (float)(frand() - 0.5);
+  memset(d, 0, sizeof d);
+  dlut_grade_lattice_param_forward(res, K, table, N);
+  dlut_grade_lattice_param_backward(res, K, table, R, N, d);
+  double maxerr = 0;
+  for (int k = 0; k < K * K * K * 3; k++) {
+    float keep = res[k];
+    const float h = 1e-4f;
+    double s[2];
+    for (int sgn = 0; sgn < 2; sgn++) {
+      res[k] = keep + (sgn ? -h : h);
+      dlut_grade_lattice_param_forward(res, K, table, N);
+      s[sgn] = 0;
+      for (int i = 0; i < N * N * N * 3; i++) s[sgn] += (double)table[i] * R[i];
+    }
+    res[k] = keep;
+    double fd = (s[0] - s[1]) / (2.0 * h);
+    maxerr = fmax(maxerr, fabs(fd - d[k]) / fmax(1e-2, fabs(fd)));
+  }
+  CHECK_MSG(maxerr < 2e-2, "lattice param backward: max relative error %g", maxerr);
+}
+
+int main(void) {
+  test_lattice();
+  test_eig3();
+  test_color();
+  test_clip_loss();
+  test_field();
+  test_adamw();
+  test_lattice_param();
+  return test_summary("grade_losses");
+}
