@@ -80,6 +80,13 @@ void dlut_lut_apply_f32_ref(const dlut_lut *lut, const float *in, float *out, in
 int dlut_lut_apply_image(const dlut_lut *lut, const dlut_image *src, dlut_image *dst, dlut_interp interp,
                          float strength);
 
+/* Naive reference of dlut_lut_apply_image (double precision, one pixel at a
+ * time): integer samples v map to v / (2^bits - 1), results are blended
+ * in + strength * (lut - in), then rounded to nearest and clamped. The fast
+ * path stays within 1 LSB of it for U8/U16 and 1e-5 for F32. */
+int dlut_lut_apply_image_ref(const dlut_lut *lut, const dlut_image *src, dlut_image *dst, dlut_interp interp,
+                             float strength);
+
 /* Backward of the 3D application (no shaper; domain [0,1]) for (n,3)
  * inputs: given dL/dout (n,3), ACCUMULATES dL/dtable into d_table
  * (size^3*3, same layout as table) and WRITES dL/din into d_in (n,3).
