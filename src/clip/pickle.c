@@ -365,7 +365,7 @@ static int run(pk_vm *vm, pk_obj **result) {
     if (vm->p >= vm->end) return vm_err(vm, "%s", "truncated (no STOP opcode)");
     uint8_t op = *vm->p++;
     pk_obj *a, *b, *c;
-    int from;
+    int from = 0;
     uint64_t n;
     switch (op) {
     case 0x80: /* PROTO */
