@@ -1,0 +1,169 @@
+/* LUT files: format detection, dlut_lut_load and dlut_lut_save (the Files
+ * section of dlut/lut.h). The per-format code lives in io_cube.c, io_3dl.c
+ * and io_hald.c; this file picks the format, reads the file with a size cap,
+ * adapts the LUT to what the target format can hold (resampling when it
+ * cannot), and writes through an atomic temporary file so that a failure
+ * leaves no output behind.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlut/error.h"
+#include "dlut/file.h"
+#include "lut/io_internal.h"
+
+/* dlut_lut_resample lives in src/lut/resample.c (another module); until it
+ * is linked in everywhere, a weak reference keeps binaries that only read
+ * and write LUTs linkable, and saving a LUT that needs resampling fails
+ * with a clear message instead. */
+#pragma weak dlut_lut_resample
+
+static dlut_lut *resample(const dlut_lut *lut, int n) {
+  if (!dlut_lut_resample) {
+    dlut_error("resampling is not available in this build");
+    return NULL;
+  }
+  return dlut_lut_resample(lut, n, DLUT_INTERP_TETRAHEDRAL);
+}
+
+dlut_lut_format dlut_lut_format_from_path(const char *path) {
+  char buf[16];
+  if (!path) return DLUT_LUT_FORMAT_UNKNOWN;
+  const char *ext = dlut_file_ext(path, buf);
+  if (!strcmp(ext, "cube")) return DLUT_LUT_FORMAT_CUBE;
+  if (!strcmp(ext, "3dl")) return DLUT_LUT_FORMAT_3DL;
+  if (!strcmp(ext, "png")) return DLUT_LUT_FORMAT_HALD;
+  return DLUT_LUT_FORMAT_UNKNOWN;
+}
+
+/* Content sniffing for files whose extension says nothing: PNG magic, then
+ * .cube keywords, else .3dl (lines of integers). */
+static dlut_lut_format sniff(const unsigned char *p, size_t n) {
+  static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (n >= 8 && memcmp(p, png, 8) == 0) return DLUT_LUT_FORMAT_HALD;
+  size_t m = n < 65536 ? n : 65536;
+  if (memmem(p, m, "LUT_3D_SIZE", 11) || memmem(p, m, "LUT_1D_SIZE", 11)) return DLUT_LUT_FORMAT_CUBE;
+  return DLUT_LUT_FORMAT_3DL;
+}
+
+int lut_io_check(const dlut_lut *lut) {
+  if (!lut) return dlut_error("no LUT");
+  if (!lut->size && !lut->shaper_size) return dlut_error("the LUT has neither a 3D table nor a 1D table");
+  if (lut->size && (lut->size < 2 || lut->size > DLUT_LUT_MAX_SIZE || !lut->table))
+    return dlut_error("bad 3D LUT size %d", lut->size);
+  if (lut->shaper_size && (lut->shaper_size < 2 || lut->shaper_size > DLUT_LUT_MAX_1D || !lut->shaper))
+    return dlut_error("bad 1D LUT size %d", lut->shaper_size);
+  for (int c = 0; c < 3; c++) {
+    if (!isfinite(lut->domain_min[c]) || !isfinite(lut->domain_max[c]) || !(lut->domain_min[c] < lut->domain_max[c]))
+      return dlut_error("bad 3D domain [%g, %g]", (double)lut->domain_min[c], (double)lut->domain_max[c]);
+    if (!isfinite(lut->shaper_min[c]) || !isfinite(lut->shaper_max[c]) || !(lut->shaper_min[c] < lut->shaper_max[c]))
+      return dlut_error("bad 1D input range [%g, %g]", (double)lut->shaper_min[c], (double)lut->shaper_max[c]);
+  }
+  size_t n3 = (size_t)lut->size * lut->size * lut->size * 3;
+  for (size_t i = 0; i < n3; i++)
+    if (!isfinite(lut->table[i])) return dlut_error("the 3D table holds a non-finite value");
+  for (size_t i = 0; i < (size_t)lut->shaper_size * 3; i++)
+    if (!isfinite(lut->shaper[i])) return dlut_error("the 1D table holds a non-finite value");
+  return 0;
+}
+
+dlut_lut *dlut_lut_load(const char *path) {
+  size_t n = 0;
+  dlut_lut *lut = NULL;
+  unsigned char *data = dlut_file_read_all(path, DLUT_LUT_MAX_FILE_BYTES, &n);
+  if (!data) return NULL;
+  dlut_lut_format fmt = dlut_lut_format_from_path(path);
+  if (fmt == DLUT_LUT_FORMAT_UNKNOWN) fmt = sniff(data, n);
+  switch (fmt) {
+    case DLUT_LUT_FORMAT_CUBE: lut = dlut_lut_parse_cube(data, n, path); break;
+    case DLUT_LUT_FORMAT_3DL: lut = dlut_lut_parse_3dl(data, n, path); break;
+    case DLUT_LUT_FORMAT_HALD: lut = dlut_lut_parse_hald(data, n, path); break;
+    default: dlut_error("%s: unknown LUT format", path); break;
+  }
+  free(data);
+  return lut;
+}
+
+/* ==== Saving ==== */
+
+static int is_plain_3d(const dlut_lut *lut) {
+  if (!lut->size || lut->shaper_size) return 0;
+  for (int c = 0; c < 3; c++)
+    if (lut->domain_min[c] != 0.f || lut->domain_max[c] != 1.f) return 0;
+  return 1;
+}
+
+/* The Hald level for a LUT when none is asked for: the one whose lattice
+ * (L^2 points) matches the LUT's size, else the nearest, else 8 (64 points). */
+static int hald_level_for(const dlut_lut *lut) {
+  if (!lut->size) return 8;
+  int best = 2;
+  for (int l = 2; l <= 16; l++)
+    if (abs(l * l - lut->size) < abs(best * best - lut->size)) best = l;
+  return best;
+}
+
+int dlut_lut_save(const dlut_lut *lut, const char *path, const dlut_lut_save_opts *opts) {
+  dlut_lut_save_opts o = {0, 16, 12};
+  dlut_lut *tmp = NULL;
+  dlut_image *img = NULL;
+  dlut_atomic out = {0};
+  int rc = -1;
+  if (opts) {
+    if (opts->hald_level) o.hald_level = opts->hald_level;
+    if (opts->hald_bits) o.hald_bits = opts->hald_bits;
+    if (opts->bits_3dl) o.bits_3dl = opts->bits_3dl;
+  }
+  if (lut_io_check(lut) != 0) return dlut_error_prefix(path);
+  dlut_lut_format fmt = dlut_lut_format_from_path(path);
+  const dlut_lut *src = lut;
+  switch (fmt) {
+    case DLUT_LUT_FORMAT_CUBE:
+      if (dlut_atomic_begin(&out, path) != 0) goto fail;
+      if (dlut_lut_write_cube(src, out.fp, path) != 0) goto fail;
+      if (dlut_atomic_commit(&out) != 0) goto fail;
+      break;
+    case DLUT_LUT_FORMAT_3DL:
+      if (o.bits_3dl != 10 && o.bits_3dl != 12 && o.bits_3dl != 16) {
+        dlut_error("%s: .3dl bit depth must be 10, 12 or 16, not %d", path, o.bits_3dl);
+        goto fail;
+      }
+      /* .3dl has no domain and no separate shaper: fold them in. */
+      if (!is_plain_3d(lut)) {
+        if (!(tmp = resample(lut, lut->size ? lut->size : 33))) goto fail;
+        src = tmp;
+      }
+      if (dlut_atomic_begin(&out, path) != 0) goto fail;
+      if (dlut_lut_write_3dl(src, out.fp, o.bits_3dl, path) != 0) goto fail;
+      if (dlut_atomic_commit(&out) != 0) goto fail;
+      break;
+    case DLUT_LUT_FORMAT_HALD: {
+      int level = o.hald_level ? o.hald_level : hald_level_for(lut);
+      if (level < 2 || level > 16) {
+        dlut_error("%s: Hald level must be 2..16, not %d", path, level);
+        goto fail;
+      }
+      if (o.hald_bits != 8 && o.hald_bits != 16) {
+        dlut_error("%s: Hald bit depth must be 8 or 16, not %d", path, o.hald_bits);
+        goto fail;
+      }
+      if (!is_plain_3d(lut) || lut->size != level * level) {
+        if (!(tmp = resample(lut, level * level))) goto fail;
+        src = tmp;
+      }
+      if (!(img = dlut_lut_to_hald_image(src, o.hald_bits, path))) goto fail;
+      if (dlut_image_save(img, path, NULL) != 0) goto fail; /* atomic itself */
+      break;
+    }
+    default:
+      dlut_error("%s: unknown LUT file extension (use .cube, .3dl or .png)", path);
+      goto fail;
+  }
+  rc = 0;
+fail:
+  if (out.fp) dlut_atomic_abort(&out);
+  dlut_image_free(img);
+  dlut_lut_free(tmp);
+  return rc;
+}

@@ -1,0 +1,196 @@
+/* Line scanning, number parsing and number formatting shared by the .cube
+ * and .3dl readers and writers. Nothing here depends on the process locale:
+ * numbers are validated by a small grammar and converted with strtod_l in
+ * the "C" locale (a German LC_NUMERIC would otherwise make strtod stop at
+ * the '.' of "0.5"), and written by integer arithmetic, never by "%f".
+ */
+#include "lut/io_internal.h"
+
+#include <errno.h>
+#include <float.h>
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlut/error.h"
+
+/* ==== Lines ==== */
+
+void lut_text_init(lut_text *t, const void *data, size_t size, const char *name) {
+  t->p = (const char *)data;
+  t->end = (const char *)data + size;
+  t->name = name ? name : "<memory>";
+  t->line = 0;
+}
+
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\f' || c == '\v'; }
+
+int lut_text_next(lut_text *t, lut_line *ln) {
+  if (t->p >= t->end) return 0;
+  const char *s = t->p, *e = s;
+  while (e < t->end && *e != '\n' && *e != '\r') e++;
+  /* Consume the terminator: "\r\n", "\n" or a lone "\r" (classic Mac). */
+  const char *next = e;
+  if (next < t->end) {
+    if (*next == '\r' && next + 1 < t->end && next[1] == '\n') next += 2;
+    else next += 1;
+  }
+  t->p = next;
+  t->line++;
+  ln->start = s;
+  ln->stop = e;
+  ln->n = 0;
+  const char *q = s;
+  while (q < e) {
+    while (q < e && is_blank(*q)) q++;
+    if (q >= e) break;
+    const char *b = q;
+    while (q < e && !is_blank(*q)) q++;
+    if (ln->n < LUT_TEXT_MAX_TOKENS) {
+      ln->tok[ln->n] = b;
+      ln->len[ln->n] = (int)(q - b > 1 << 20 ? 1 << 20 : q - b);
+    }
+    if (ln->n < (1 << 30)) ln->n++;
+  }
+  return 1;
+}
+
+int lut_text_error(const lut_text *t, const char *fmt, ...) {
+  char msg[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (t->line > 0) return dlut_error("%s:%d: %s", t->name, t->line, msg);
+  return dlut_error("%s: %s", t->name, msg);
+}
+
+int lut_tok_is(const char *tok, int len, const char *kw) {
+  size_t n = strlen(kw);
+  return (size_t)len == n && memcmp(tok, kw, n) == 0;
+}
+
+/* ==== Numbers ==== */
+
+static locale_t g_c_locale;
+static pthread_once_t g_c_locale_once = PTHREAD_ONCE_INIT;
+static void c_locale_init(void) { g_c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+
+/* Quote a token for a message: at most 24 bytes, non-printables as '?'. */
+static const char *quote_tok(const char *tok, int len, char buf[32]) {
+  int n = len > 24 ? 24 : len;
+  for (int i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)tok[i];
+    buf[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+  }
+  if (len > 24) {
+    memcpy(buf + n, "...", 3);
+    n += 3;
+  }
+  buf[n] = '\0';
+  return buf;
+}
+
+static int ieq(const char *tok, int len, const char *w) {
+  size_t n = strlen(w);
+  if ((size_t)len != n) return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = tok[i];
+    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+    if (c != w[i]) return 0;
+  }
+  return 1;
+}
+
+int lut_parse_float(const lut_text *t, const char *tok, int len, float *out) {
+  char q[32];
+  const char *s = tok[0] == '+' || tok[0] == '-' ? tok + 1 : tok;
+  int sl = len - (int)(s - tok);
+  if (ieq(s, sl, "nan") || ieq(s, sl, "inf") || ieq(s, sl, "infinity") || ieq(s, sl, "1.#inf") ||
+      ieq(s, sl, "1.#qnan") || ieq(s, sl, "1.#ind"))
+    return lut_text_error(t, "'%s' is not a finite number", quote_tok(tok, len, q));
+  /* Grammar: [+-] digits [. digits] [(e|E) [+-] digits], at least one
+   * mantissa digit. Anything else (hex, ',' decimals, junk) is refused. */
+  int i = 0, digits = 0;
+  if (i < len && (tok[i] == '+' || tok[i] == '-')) i++;
+  while (i < len && tok[i] >= '0' && tok[i] <= '9') i++, digits++;
+  if (i < len && tok[i] == '.') {
+    i++;
+    while (i < len && tok[i] >= '0' && tok[i] <= '9') i++, digits++;
+  }
+  if (digits == 0) return lut_text_error(t, "'%s' is not a number", quote_tok(tok, len, q));
+  if (i < len && (tok[i] == 'e' || tok[i] == 'E')) {
+    i++;
+    if (i < len && (tok[i] == '+' || tok[i] == '-')) i++;
+    int ed = 0;
+    while (i < len && tok[i] >= '0' && tok[i] <= '9') i++, ed++;
+    if (ed == 0) return lut_text_error(t, "'%s' is not a number (bad exponent)", quote_tok(tok, len, q));
+  }
+  if (i != len) return lut_text_error(t, "'%s' is not a number", quote_tok(tok, len, q));
+  if (len > 255) return lut_text_error(t, "number '%s' is too long", quote_tok(tok, len, q));
+  char buf[256];
+  memcpy(buf, tok, (size_t)len);
+  buf[len] = '\0';
+  pthread_once(&g_c_locale_once, c_locale_init);
+  if (!g_c_locale) return lut_text_error(t, "cannot create the C locale for number parsing");
+  errno = 0;
+  char *endp;
+  double v = strtod_l(buf, &endp, g_c_locale);
+  if (endp != buf + len) return lut_text_error(t, "'%s' is not a number", quote_tok(tok, len, q));
+  if (!isfinite(v) || fabs(v) > (double)FLT_MAX)
+    return lut_text_error(t, "'%s' is out of range for a float", quote_tok(tok, len, q));
+  /* Underflow to a denormal or zero is harmless for colour values. */
+  *out = (float)v;
+  return 0;
+}
+
+int lut_parse_int(const lut_text *t, const char *tok, int len, long lo, long hi, long *out) {
+  char q[32];
+  int i = 0, neg = 0;
+  if (i < len && (tok[i] == '+' || tok[i] == '-')) neg = tok[i++] == '-';
+  if (i >= len) return lut_text_error(t, "'%s' is not an integer", quote_tok(tok, len, q));
+  long v = 0;
+  int big = 0;
+  for (; i < len; i++) {
+    if (tok[i] < '0' || tok[i] > '9') return lut_text_error(t, "'%s' is not an integer", quote_tok(tok, len, q));
+    if (v > 100000000L) big = 1;
+    else v = v * 10 + (tok[i] - '0');
+  }
+  if (neg) v = -v;
+  if (big || v < lo || v > hi)
+    return lut_text_error(t, "%s is out of range (%ld to %ld)", quote_tok(tok, len, q), lo, hi);
+  *out = v;
+  return 0;
+}
+
+char *lut_format_float(float v, char buf[64]) {
+  double d = (double)v;
+  if (!isfinite(d)) { /* writers never get here: loaders refuse non-finite values */
+    snprintf(buf, 64, "0");
+    return buf;
+  }
+  double a = fabs(d);
+  if (a >= 1e9) {
+    /* Floats this large are integers; "%.0f" has no decimal point, so the
+     * locale cannot change it. */
+    snprintf(buf, 64, "%.0f", d);
+    return buf;
+  }
+  /* Fixed point with 9 decimals by integer arithmetic: |error| <= 5e-10,
+   * below half a float ulp for every |value| >= 2^-6 (ulp 1.9e-9), so those
+   * read back as the very same float; smaller values keep 5e-10 absolute
+   * accuracy, far below a 16-bit code (1.5e-5). */
+  long long scaled = llround(a * 1e9);
+  long long ip = scaled / 1000000000LL, fp = scaled % 1000000000LL;
+  const char *sign = (d < 0 && scaled != 0) ? "-" : "";
+  if (fp == 0) {
+    snprintf(buf, 64, "%s%lld", sign, ip);
+    return buf;
+  }
+  int n = snprintf(buf, 64, "%s%lld.%09lld", sign, ip, fp);
+  while (n > 0 && buf[n - 1] == '0') buf[--n] = '\0';
+  return buf;
+}
