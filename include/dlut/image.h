@@ -14,6 +14,42 @@
  * Limits (hostile input): width and height at most DLUT_IMAGE_MAX_DIM, and
  * width*height at most DLUT_IMAGE_MAX_PIXELS; every size computation is
  * overflow-checked. Failures return NULL / -1 with dlut_last_error() set.
+ *
+ * USAGE
+ *     dlut_image *img = dlut_image_load("photo.jpg");      // upright, sRGB
+ *     if (!img) { fprintf(stderr, "%s\n", dlut_last_error()); return 1; }
+ *     dlut_image *f = dlut_image_convert(img, 3, DLUT_PIXEL_F32); // 0..1 floats
+ *     ... grade f ...
+ *     dlut_image_copy_meta(f, img);                          // keep EXIF/XMP
+ *     dlut_image_save(f, "graded.png", NULL);               // 16-bit PNG, atomic
+ *     dlut_image_free(f); dlut_image_free(img);
+ *
+ * FORMATS (docs/image.md has the details)
+ *   load  JPEG (8-bit; grey, YCbCr, CMYK/YCCK), PNG (1..16-bit, grey,
+ *         palette, alpha), WebP (still images), TIFF (8/16-bit integer and
+ *         32-bit float RGB/RGBA/grey, strips or tiles; other layouts through
+ *         libtiff's RGBA reader at 8 bits), PPM/PGM binary P6/P5 (any
+ *         maxval 1..65535, rescaled to the full 8- or 16-bit range).
+ *         Grey and palette images come out RGB; grey+alpha as RGBA.
+ *   save  .jpg/.jpeg (8-bit, 4:4:4 at quality >= 90, sRGB ICC embedded),
+ *         .png (8/16-bit, sRGB chunk), .webp (8-bit, lossy or lossless),
+ *         .tif/.tiff (8/16-bit, or 32-bit float with opts.float_tiff,
+ *         deflate), .ppm/.pnm (P6 8/16-bit, alpha dropped).
+ *   Colour: embedded ICC profiles are converted to sRGB with LittleCMS,
+ *   relative colorimetric intent, at the image's own precision.
+ *   Orientation: EXIF (JPEG, PNG eXIf, WebP) or the TIFF tag is applied on
+ *   load; the EXIF kept on the image then says orientation 1, and savers
+ *   also force 1 in what they write.
+ *   Metadata: EXIF and XMP are read from and written to JPEG, PNG, WebP;
+ *   TIFF carries XMP (EXIF is read for orientation only, see docs).
+ *
+ * ERRORS
+ *   Messages start with the file name ("photo.jpg: truncated JPEG data").
+ *   Truncated or corrupt compressed data is an error, never a grey image.
+ *
+ * THREADS
+ *   Loading/saving different images from different threads is safe. The
+ *   ICC conversion and dlut_image_convert use dlut_parallel_for.
  */
 #ifndef DLUT_IMAGE_H
 #define DLUT_IMAGE_H
@@ -86,6 +122,8 @@ dlut_image *dlut_image_load_memory(const void *data, size_t size, const char *na
 typedef struct dlut_image_save_opts {
   int quality;  /* JPEG/WebP quality 1..100; 0 = default (95) */
   int lossless; /* WebP: nonzero for lossless */
+  int float_tiff; /* TIFF: nonzero saves F32 images as 32-bit float samples */
+  int strip_meta; /* nonzero: write no EXIF/XMP even if the image has them */
 } dlut_image_save_opts;
 
 /* Save atomically, format from the extension. U16 images keep 16 bits in
@@ -93,6 +131,29 @@ typedef struct dlut_image_save_opts {
  * as 16-bit where the format allows, else 8-bit. Metadata is kept where the
  * format allows. opts may be NULL. */
 int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_save_opts *opts);
+
+/* ---- Extras (added by the image module) ---- */
+
+/* Format from the first bytes of a file (magic numbers), or UNKNOWN. */
+dlut_image_format dlut_image_format_sniff(const void *data, size_t size);
+
+/* Lower the pixel cap for this process (servers, fuzzers): loads of images
+ * with more than max_pixels pixels fail before allocating. max_pixels <= 0
+ * or above DLUT_IMAGE_MAX_PIXELS restores DLUT_IMAGE_MAX_PIXELS. */
+void dlut_image_set_max_pixels(int64_t max_pixels);
+
+/* A copy transformed as EXIF orientation `orientation` (1..8) says, i.e.
+ * the upright version of an image stored that way (5..8 swap width and
+ * height). Metadata is copied unchanged. NULL on error. */
+dlut_image *dlut_image_orient(const dlut_image *img, int orientation);
+
+/* The orientation tag (1..8) of an EXIF block (TIFF header onwards, or
+ * with a leading "Exif\0\0"), or 0 if it has none or is malformed. */
+int dlut_image_exif_orientation(const uint8_t *exif, size_t size);
+
+/* Set the orientation tag of an EXIF block in place (the tag must exist).
+ * Returns 0 if it was found and set, -1 if not. */
+int dlut_image_exif_set_orientation(uint8_t *exif, size_t size, int orientation);
 
 #ifdef __cplusplus
 }
