@@ -1,0 +1,236 @@
+/* `dlut apply`: apply a LUT file (.cube, .3dl, Hald .png) to one or more
+ * images, keeping each image's bit depth and metadata. Outputs are written
+ * atomically (temporary name, then rename), so a failure never leaves a
+ * partial file and never touches an input. */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dlut/error.h"
+#include "dlut/image.h"
+#include "dlut/lut.h"
+
+static const char *const k_cmd = "apply";
+
+static void help(void) {
+  printf(
+      "usage: dlut apply INPUT... --lut LUT -o OUTPUT [options]\n"
+      "\n"
+      "Apply a 3D LUT to images. The LUT is a .cube (Adobe or Resolve, with or\n"
+      "without a 1D shaper), a .3dl or a Hald CLUT .png. Each output keeps its\n"
+      "input's bit depth (8 or 16 bit; JPEG and WebP are 8-bit only), alpha and\n"
+      "EXIF/XMP metadata; the output format follows OUTPUT's extension\n"
+      "(.jpg .png .webp .tif .ppm).\n"
+      "\n"
+      "With one INPUT, OUTPUT is the output file (or, if it is an existing\n"
+      "folder or ends in '/', the folder to write INPUT's name into). With\n"
+      "several INPUTs, OUTPUT is a folder, created if needed, and each output\n"
+      "is named like its input. An input is never overwritten.\n"
+      "\n"
+      "options:\n"
+      "  -l, --lut LUT         the LUT file (required)\n"
+      "  -o, --output OUTPUT   output file or folder (required)\n"
+      "  --interp MODE         tetrahedral (default) or trilinear; the same\n"
+      "                        interpolation as FFmpeg lut3d interp=... and\n"
+      "                        OpenColorIO INTERP_TETRAHEDRAL / INTERP_LINEAR\n"
+      "  --strength S          blend with the original, 0..1 (default 1 = full LUT)\n"
+      "  -q, --quality Q       JPEG/WebP quality 1..100 (default 95)\n"
+      "  -h, --help            this help\n"
+      "\n"
+      "A progress line per file goes to a terminal on stderr. Exit status: 0 all\n"
+      "written, 1 some input failed (one line each), 2 usage error.\n"
+      "\n"
+      "examples:\n"
+      "  dlut apply photo.jpg --lut look.cube -o graded.jpg\n"
+      "  dlut apply shots/*.png --lut look.3dl --strength 0.7 -o graded/\n");
+}
+
+static int is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path) {
+  char buf[PATH_MAX];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof buf) return dlut_error("%s: bad folder name", path);
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] != '/' && buf[i] != '\0') continue;
+    char c = buf[i];
+    buf[i] = '\0';
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return dlut_error("%s: cannot create folder: %s", buf, strerror(errno));
+    buf[i] = c;
+  }
+  if (!is_dir(path)) return dlut_error("%s: not a folder", path);
+  return 0;
+}
+
+static const char *base_name(const char *p) {
+  const char *s = strrchr(p, '/');
+  return s ? s + 1 : p;
+}
+
+/* Same file (by device and inode) - guards inputs against being overwritten. */
+static int same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static int apply_one(const dlut_lut *lut, const char *in, const char *out, dlut_interp interp, float strength,
+                     const dlut_image_save_opts *opts) {
+  int rc = -1;
+  dlut_image *img = dlut_image_load(in);
+  if (!img) return -1;
+  if (dlut_lut_apply_image(lut, img, img, interp, strength) != 0) {
+    dlut_error_prefix(in);
+    goto done;
+  }
+  if (dlut_image_save(img, out, opts) != 0) goto done;
+  rc = 0;
+done:
+  dlut_image_free(img);
+  return rc;
+}
+
+int dlut_cmd_apply(int argc, char **argv) {
+  const char *lut_path = NULL, *out = NULL;
+  dlut_interp interp = DLUT_INTERP_TETRAHEDRAL;
+  float strength = 1.0f;
+  dlut_image_save_opts opts = {0};
+  const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+  char **outs = NULL;
+  dlut_lut *lut = NULL;
+  int n_in = 0, status = DLUT_EXIT_FAIL;
+  if (!inputs) return cli_fail(k_cmd, "out of memory");
+
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int has_val = i + 1 < argc;
+    if (cli_is_help(a)) {
+      help();
+      status = DLUT_EXIT_OK;
+      goto done;
+    } else if (!strcmp(a, "-l") || !strcmp(a, "--lut")) {
+      if (!has_val) goto missing;
+      lut_path = argv[++i];
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+      if (!has_val) goto missing;
+      out = argv[++i];
+    } else if (!strcmp(a, "--interp")) {
+      if (!has_val) goto missing;
+      const char *m = argv[++i];
+      if (!strcmp(m, "tetrahedral")) interp = DLUT_INTERP_TETRAHEDRAL;
+      else if (!strcmp(m, "trilinear")) interp = DLUT_INTERP_TRILINEAR;
+      else {
+        status = cli_usage(k_cmd, "--interp must be tetrahedral or trilinear, not '%s'", m);
+        goto done;
+      }
+    } else if (!strcmp(a, "--strength")) {
+      if (!has_val) goto missing;
+      if (cli_parse_float(argv[++i], &strength) != 0 || strength < 0.0f || strength > 1.0f) {
+        status = cli_usage(k_cmd, "--strength must be a number from 0 to 1, not '%s'", argv[i]);
+        goto done;
+      }
+    } else if (!strcmp(a, "-q") || !strcmp(a, "--quality")) {
+      if (!has_val) goto missing;
+      if (cli_parse_int(argv[++i], &opts.quality) != 0 || opts.quality < 1 || opts.quality > 100) {
+        status = cli_usage(k_cmd, "--quality must be an integer from 1 to 100, not '%s'", argv[i]);
+        goto done;
+      }
+    } else if (a[0] == '-' && a[1] != '\0') {
+      status = cli_usage(k_cmd, "unknown option '%s'", a);
+      goto done;
+    } else {
+      inputs[n_in++] = a;
+    }
+    continue;
+  missing:
+    status = cli_usage(k_cmd, "%s needs a value", a);
+    goto done;
+  }
+  if (!n_in) {
+    status = cli_usage(k_cmd, "no input images");
+    goto done;
+  }
+  if (!lut_path) {
+    status = cli_usage(k_cmd, "--lut LUT is required");
+    goto done;
+  }
+  if (!out) {
+    status = cli_usage(k_cmd, "-o OUTPUT is required");
+    goto done;
+  }
+  size_t ol = strlen(out);
+  int folder = n_in > 1 || (ol && out[ol - 1] == '/') || is_dir(out);
+  if (!folder && dlut_image_format_from_path(out) == DLUT_IMAGE_FORMAT_UNKNOWN) {
+    status = cli_usage(k_cmd, "%s: unknown image extension (use .jpg .png .webp .tif .ppm)", out);
+    goto done;
+  }
+
+  /* Plan every output name first, so that a collision or an input that
+   * would be overwritten stops the command before anything is written. */
+  outs = calloc((size_t)n_in, sizeof *outs);
+  if (!outs) {
+    status = cli_fail(k_cmd, "out of memory");
+    goto done;
+  }
+  for (int i = 0; i < n_in; i++) {
+    if (folder) {
+      size_t n = ol + strlen(base_name(inputs[i])) + 2;
+      if (!(outs[i] = malloc(n))) {
+        status = cli_fail(k_cmd, "out of memory");
+        goto done;
+      }
+      snprintf(outs[i], n, "%s%s%s", out, (ol && out[ol - 1] == '/') ? "" : "/", base_name(inputs[i]));
+      if (dlut_image_format_from_path(outs[i]) == DLUT_IMAGE_FORMAT_UNKNOWN) {
+        status = cli_usage(k_cmd, "%s: unknown image extension (use .jpg .png .webp .tif .ppm)", inputs[i]);
+        goto done;
+      }
+      for (int j = 0; j < i; j++)
+        if (!strcmp(outs[i], outs[j])) {
+          status = cli_usage(k_cmd, "%s and %s would both be written to %s", inputs[j], inputs[i], outs[i]);
+          goto done;
+        }
+    } else if (!(outs[i] = strdup(out))) {
+      status = cli_fail(k_cmd, "out of memory");
+      goto done;
+    }
+    for (int j = 0; j < n_in; j++)
+      if (!strcmp(outs[i], inputs[j]) || same_file(outs[i], inputs[j])) {
+        status = cli_usage(k_cmd, "%s would overwrite the input %s", outs[i], inputs[j]);
+        goto done;
+      }
+  }
+
+  if (!(lut = dlut_lut_load(lut_path))) {
+    status = cli_fail(k_cmd, "%s", dlut_last_error());
+    goto done;
+  }
+  if (folder && make_dirs(out) != 0) {
+    status = cli_fail(k_cmd, "%s", dlut_last_error());
+    goto done;
+  }
+  int tty = isatty(2), failures = 0;
+  for (int i = 0; i < n_in; i++) {
+    if (tty) fprintf(stderr, "[%d/%d] %s -> %s\n", i + 1, n_in, inputs[i], outs[i]);
+    if (apply_one(lut, inputs[i], outs[i], interp, strength, &opts) != 0) {
+      cli_fail(k_cmd, "%s", dlut_last_error());
+      failures++;
+    }
+  }
+  status = failures ? DLUT_EXIT_FAIL : DLUT_EXIT_OK;
+done:
+  if (outs)
+    for (int i = 0; i < n_in; i++) free(outs[i]);
+  free(outs);
+  free(inputs);
+  dlut_lut_free(lut);
+  return status;
+}
