@@ -24,11 +24,45 @@
  * Threading: a dlut_clip holds its own activation arena; calls on one
  * model must not run concurrently. Errors: NULL / -1 with
  * dlut_last_error() set (naming the file or tensor).
+ *
+ * ADDITIONS (beyond the contract above):
+ *
+ *   - Models: a Hugging Face folder holding config.json and
+ *     model.safetensors (or pytorch_model.bin) of a CLIPModel or a
+ *     ChineseCLIPModel, any size config.json can describe (ViT-B/32 ...
+ *     ViT-H/14); missing config fields take the transformers defaults.
+ *     Tokenizer files (vocab.json + merges.txt, or vocab.txt) are only
+ *     needed for text: without them images still work and the text calls
+ *     fail with a message. dlut_clip_create_random() builds a model of a
+ *     given shape with random weights and no files (benchmarks, tests).
+ *   - Preprocessing follows the upstream code of each family: OpenAI
+ *     CLIP (clip._transform) resizes the SHORT side to S (the long side to
+ *     int(S * long / short)), centre-crops S x S (offsets rounded half to
+ *     even, as Python's round), then normalises; Chinese-CLIP
+ *     (cn_clip image_transform) resizes straight to S x S, no crop.
+ *     Resizing is Pillow's bicubic (antialiased when shrinking), see
+ *     dlut/resize.h. dlut_clip_preprocess_u8 is the bit-exact 8-bit path
+ *     (what `dlut embed` feeds the model); dlut_clip_preprocess is the same
+ *     map in float without the uint8 rounding, differentiable.
+ *   - dlut_clip_encode_ids: the text tower on given token ids.
+ *   - dlut_clip_image_patch_tokens: the projected patch tokens of the
+ *     last encoded image (post-LayerNorm then projection applied to every
+ *     patch token, as to the CLS token), for region maps.
+ *   - dlut_clip_activation: named intermediate activations (the names of
+ *     the reference cases, e.g. "vision.block0.ln_1_out"), for refcheck.
+ *
+ * Memory: weights are used in place from the memory-mapped checkpoint
+ * (F32) and one activation arena per tower is allocated at load; the
+ * encode/backward calls allocate nothing. The vision arena keeps what the
+ * backward needs for every layer (residual streams, q/k/v, attention
+ * probabilities, MLP pre-activations); see docs/clip.md for sizes.
  */
 #ifndef DLUT_CLIP_H
 #define DLUT_CLIP_H
 
 #include <stdint.h>
+
+#include "dlut/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,7 +88,44 @@ typedef struct dlut_clip_info {
   float std[3];
   float logit_scale;   /* exp(logit_scale parameter) */
   const char *name;    /* model folder */
+  /* additions */
+  int center_crop;     /* 1: short side -> S then centre crop (OpenAI); 0: resize to S x S (Chinese-CLIP) */
+  int vision_layers, vision_heads, text_layers, text_heads;
 } dlut_clip_info;
+
+/* The shape of a model: what config.json describes. Used by
+ * dlut_clip_create_random; dlut_clip_load fills one from config.json. */
+typedef struct dlut_clip_tower_config {
+  int width;        /* hidden size */
+  int layers;       /* transformer blocks */
+  int heads;        /* attention heads (width % heads == 0) */
+  int intermediate; /* MLP hidden size */
+  float ln_eps;     /* LayerNorm epsilon */
+  dlut_act act;     /* MLP activation */
+} dlut_clip_tower_config;
+
+typedef struct dlut_clip_config {
+  dlut_clip_family family;
+  int image_size, patch_size;   /* vision input side and patch side */
+  dlut_clip_tower_config vision, text;
+  int vocab_size;               /* text vocabulary */
+  int max_positions;            /* rows of the text position table */
+  int type_vocab_size;          /* BERT token types (Chinese-CLIP); 0 for OpenAI */
+  int context_length;           /* tokens the tokenizer produces at most */
+  int projection_dim;           /* embed_dim */
+  int eos_token_id;             /* OpenAI pooling: first position of this id; 2 = legacy argmax */
+  float logit_scale_init;       /* log-space logit scale for random models */
+} dlut_clip_config;
+
+/* Shapes of the public checkpoints: "ViT-B/32", "ViT-B/16", "ViT-L/14",
+ * "ViT-L/14-336" (openai/clip-vit-*), "ViT-H/14" (laion CLIP-ViT-H-14),
+ * "CN-ViT-B/16" (OFA-Sys/chinese-clip-vit-base-patch16). 0 or -1. */
+int dlut_clip_config_preset(const char *name, dlut_clip_config *cfg);
+
+/* A model of the given shape with deterministic random weights (no
+ * tokenizer). NULL on a bad config or no memory. */
+dlut_clip *dlut_clip_create_random(const dlut_clip_config *cfg, uint64_t seed);
+const dlut_clip_config *dlut_clip_get_config(const dlut_clip *m);
 
 dlut_clip *dlut_clip_load(const char *model_dir);
 void dlut_clip_free(dlut_clip *m);
@@ -74,6 +145,34 @@ int dlut_clip_encode_image(dlut_clip *m, const float *pixels, float *embed);
 /* dL/dpixels (3,S,S) from dL/dembed (embed_dim), for the last encoded image.
  * No weight gradients are computed. */
 int dlut_clip_image_backward(dlut_clip *m, const float *d_embed, float *d_pixels);
+
+/* Text embedding from token ids (as dlut_clip_tokenize returns them).
+ * n_ctx >= n_ids is the number of positions the tower runs (the rest padded
+ * with id 0 and, for BERT, masked); 0 means n_ids. The embedding does not
+ * depend on n_ctx (causal mask / padding mask); the per-position
+ * activations do. */
+int dlut_clip_encode_ids(dlut_clip *m, const int32_t *ids, int n_ids, int n_ctx, float *embed);
+
+/* Projected patch tokens of the last encoded image: out (n_patch_tokens,
+ * embed_dim), row-major patches (gy * G + gx). Each is
+ * post_layernorm(token) @ visual_projection^T, like the CLS embedding. */
+int dlut_clip_image_patch_tokens(dlut_clip *m, float *out);
+
+/* Keep every intermediate activation of every layer (for
+ * dlut_clip_activation; costs memory). Reallocates the arenas. */
+int dlut_clip_set_keep_activations(dlut_clip *m, int on);
+/* A named activation of the last encode_image / encode_text call, in the
+ * reference cases' naming ("vision.embeddings", "vision.block3.mlp_act",
+ * "text.block0_out", "text.pooled", "image_embeds", ...). Returns the
+ * data and its element count, or NULL (unknown name, not computed yet, or
+ * per-layer internals without keep_activations). */
+const float *dlut_clip_activation(const dlut_clip *m, const char *name, int64_t *count);
+
+/* Bit-exact 8-bit preprocessing as the upstream processor (Pillow bicubic
+ * on uint8, crop, /255, normalise in float32): rgb (h, w, 3) uint8. */
+int dlut_clip_preprocess_u8(const dlut_clip_info *info, const uint8_t *rgb, int w, int h, float *pixels);
+/* The size the image is resized to before the crop. */
+void dlut_clip_preprocess_size(const dlut_clip_info *info, int w, int h, int *rw, int *rh, int *top, int *left);
 
 /* Differentiable preprocessing: rgb (h, w, 3) in [0,1] -> pixels (3,S,S). */
 int dlut_clip_preprocess(const dlut_clip_info *info, const float *rgb, int w, int h, float *pixels);

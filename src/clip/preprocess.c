@@ -1,0 +1,107 @@
+/* Image preprocessing as the upstream processors do it.
+ * OpenAI CLIP (clip/clip.py _transform): torchvision Resize(S, BICUBIC) of
+ * the short side (long side int(S * long / short), Python truncation),
+ * CenterCrop(S) with offsets int(round((h - S) / 2.0)) (round half to even),
+ * ToTensor (/255), Normalize. Chinese-CLIP (cn_clip/clip/utils.py
+ * image_transform): Resize((S, S), BICUBIC), no crop. Resizing is Pillow's
+ * (dlut/resize.h), which torchvision calls for PIL images.
+ *
+ * Two paths: dlut_clip_preprocess_u8 reproduces the uint8 pipeline bit for
+ * bit (normalising in float32 like torch); dlut_clip_preprocess is the same
+ * linear map in float without rounding, and its backward is the transpose
+ * (normalise^T, crop^T = zero padding, resize^T). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlut/clip.h"
+#include "dlut/error.h"
+#include "dlut/resize.h"
+
+void dlut_clip_preprocess_size(const dlut_clip_info *info, int w, int h, int *rw, int *rh, int *top, int *left) {
+  int S = info->image_size;
+  if (!info->center_crop) {
+    *rw = *rh = S;
+    *top = *left = 0;
+    return;
+  }
+  /* torchvision.transforms.functional.resize with an int size */
+  if (w <= h) {
+    *rw = S;
+    *rh = (int)((long long)S * h / w);
+  } else {
+    *rh = S;
+    *rw = (int)((long long)S * w / h);
+  }
+  *top = (int)nearbyint((*rh - S) / 2.0); /* default rounding mode: half to even, as Python round */
+  *left = (int)nearbyint((*rw - S) / 2.0);
+}
+
+static int check_input(const dlut_clip_info *info, int w, int h) {
+  if (!info || w < 1 || h < 1 || w > DLUT_RESIZE_MAX_DIM || h > DLUT_RESIZE_MAX_DIM)
+    return dlut_error("clip preprocess: bad image size %dx%d", w, h);
+  int rw, rh, top, left;
+  dlut_clip_preprocess_size(info, w, h, &rw, &rh, &top, &left);
+  if (rw > DLUT_RESIZE_MAX_DIM || rh > DLUT_RESIZE_MAX_DIM)
+    return dlut_error("clip preprocess: %dx%d is too elongated", w, h);
+  return 0;
+}
+
+int dlut_clip_preprocess_u8(const dlut_clip_info *info, const uint8_t *rgb, int w, int h, float *pixels) {
+  if (check_input(info, w, h) != 0) return -1;
+  int S = info->image_size, rw, rh, top, left;
+  dlut_clip_preprocess_size(info, w, h, &rw, &rh, &top, &left);
+  uint8_t *tmp = malloc((size_t)rw * rh * 3);
+  if (!tmp) return dlut_error("clip preprocess: out of memory");
+  if (dlut_resize_u8(rgb, w, h, 3, tmp, rw, rh) != 0) {
+    free(tmp);
+    return -1;
+  }
+  for (int c = 0; c < 3; c++) {
+    float mean = info->mean[c], sd = info->std[c];
+    for (int y = 0; y < S; y++)
+      for (int x = 0; x < S; x++) {
+        float v = (float)tmp[((size_t)(y + top) * rw + x + left) * 3 + c] / 255.0f; /* ToTensor, float32 */
+        pixels[((size_t)c * S + y) * S + x] = (v - mean) / sd;                      /* Normalize, float32 */
+      }
+  }
+  free(tmp);
+  return 0;
+}
+
+int dlut_clip_preprocess(const dlut_clip_info *info, const float *rgb, int w, int h, float *pixels) {
+  if (check_input(info, w, h) != 0) return -1;
+  int S = info->image_size, rw, rh, top, left;
+  dlut_clip_preprocess_size(info, w, h, &rw, &rh, &top, &left);
+  float *tmp = malloc(sizeof(float) * (size_t)rw * rh * 3);
+  if (!tmp) return dlut_error("clip preprocess: out of memory");
+  if (dlut_resize_f32(rgb, w, h, 3, tmp, rw, rh) != 0) {
+    free(tmp);
+    return -1;
+  }
+  for (int c = 0; c < 3; c++) {
+    float mean = info->mean[c], sd = info->std[c];
+    for (int y = 0; y < S; y++)
+      for (int x = 0; x < S; x++)
+        pixels[((size_t)c * S + y) * S + x] = (tmp[((size_t)(y + top) * rw + x + left) * 3 + c] - mean) / sd;
+  }
+  free(tmp);
+  return 0;
+}
+
+int dlut_clip_preprocess_backward(const dlut_clip_info *info, int w, int h, const float *d_pixels, float *d_rgb) {
+  if (check_input(info, w, h) != 0) return -1;
+  int S = info->image_size, rw, rh, top, left;
+  dlut_clip_preprocess_size(info, w, h, &rw, &rh, &top, &left);
+  float *tmp = calloc((size_t)rw * rh * 3, sizeof(float));
+  if (!tmp) return dlut_error("clip preprocess: out of memory");
+  for (int c = 0; c < 3; c++) {
+    float inv = 1.0f / info->std[c];
+    for (int y = 0; y < S; y++)
+      for (int x = 0; x < S; x++)
+        tmp[((size_t)(y + top) * rw + x + left) * 3 + c] = d_pixels[((size_t)c * S + y) * S + x] * inv;
+  }
+  int rc = dlut_resize_f32_backward(tmp, rw, rh, 3, d_rgb, w, h);
+  free(tmp);
+  return rc;
+}
