@@ -121,7 +121,7 @@ typedef struct dlut_grade_opts {
   float ref_scale;           /* s, in units of one unit-norm embedding (default 1) */
   int ref_transfer_init;     /* nonzero: start from a Reinhard Lab transfer towards ref */
   int lut_size;              /* output lattice (2..65; default 33) */
-  int steps;                 /* optimisation steps (default 200) */
+  int steps;                 /* optimisation steps; 0 = 200 (lattice) or 1000 (field, as the original) */
   uint64_t seed;             /* pixel sample and initialisation (default 0) */
   dlut_grade_param param;    /* parameterisation (default LATTICE) */
   dlut_grade_losses weights; /* default 1,1,1,1,20,10000 (total ignored) */
@@ -153,6 +153,18 @@ void dlut_grade_opts_init(dlut_grade_opts *o);
 /* Grade `photo` (any pixel type, RGB or RGBA) with `model`. */
 int dlut_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_grade_opts *o, dlut_grade_result *res);
 void dlut_grade_result_free(dlut_grade_result *res);
+
+/* The grading problem without the optimiser: set up once (working image,
+ * pixel sample, features, starting table), then score any table (n^3,3)
+ * and, if d_table is not NULL, write dL_total/dtable. The server and the
+ * tests use it; dlut_grade_run is built on it. The model is borrowed and
+ * must outlive the problem; opts' strings and images are not kept. */
+typedef struct dlut_grade_problem dlut_grade_problem;
+dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *photo, const dlut_grade_opts *o);
+void dlut_grade_problem_free(dlut_grade_problem *p);
+int dlut_grade_problem_lut_size(const dlut_grade_problem *p);
+const float *dlut_grade_problem_start(const dlut_grade_problem *p); /* the starting table */
+int dlut_grade_problem_eval(dlut_grade_problem *p, const float *table, dlut_grade_losses *losses, float *d_table);
 
 /* ==== Fitting a LUT to a before/after pair ==== */
 
@@ -261,6 +273,11 @@ float dlut_cosine_lr(int t, int T, float lr_max, float lr_min);
 void dlut_grade_lattice_param_forward(const float *res, int k, float *table, int n);
 void dlut_grade_lattice_param_backward(const float *res, int k, const float *table, const float *d_table, int n,
                                        float *d_res);
+/* The same around a starting table `base` (n^3,3) instead of the identity
+ * (NULL = identity): table = clamp(base + up(res), 0, 1). */
+void dlut_grade_lattice_param_forward_base(const float *res, int k, const float *base, float *table, int n);
+void dlut_grade_lattice_param_backward_base(const float *res, int k, const float *base, const float *d_table, int n,
+                                            float *d_res);
 
 #ifdef __cplusplus
 }

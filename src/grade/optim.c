@@ -71,8 +71,8 @@ static void coarse_pos(int i, int n, int k, int *i0, float *w1) {
   *w1 = k > 1 ? (float)(u - j) : 0.0f;
 }
 
-/* pre-clamp value of every output entry: identity + trilinear(res) */
-static void lattice_pre(const float *res, int k, int n, float *pre) {
+/* pre-clamp value of every output entry: base (or the identity) + trilinear(res) */
+static void lattice_pre(const float *res, int k, const float *base, int n, float *pre) {
   for (int b = 0; b < n; b++) {
     int b0;
     float wb;
@@ -85,8 +85,10 @@ static void lattice_pre(const float *res, int k, int n, float *pre) {
         int r0;
         float wr;
         coarse_pos(r, n, k, &r0, &wr);
+        const int64_t at = (((int64_t)b * n + g) * n + r) * 3;
         float id[3] = {(float)r / (n - 1), (float)g / (n - 1), (float)b / (n - 1)};
-        float *o = pre + (((int64_t)b * n + g) * n + r) * 3;
+        if (base) memcpy(id, base + at, sizeof id);
+        float *o = pre + at;
         for (int c = 0; c < 3; c++) {
           double acc = 0;
           for (int db = 0; db < 2; db++)
@@ -104,17 +106,26 @@ static void lattice_pre(const float *res, int k, int n, float *pre) {
 }
 
 void dlut_grade_lattice_param_forward(const float *res, int k, float *table, int n) {
-  lattice_pre(res, k, n, table);
-  for (int64_t i = 0; i < (int64_t)n * n * n * 3; i++) table[i] = table[i] < 0 ? 0 : table[i] > 1 ? 1 : table[i];
+  dlut_grade_lattice_param_forward_base(res, k, NULL, table, n);
 }
 
 void dlut_grade_lattice_param_backward(const float *res, int k, const float *table, const float *d_table, int n,
                                        float *d_res) {
-  (void)table; /* the clamp mask is taken from the pre-clamp values, recomputed here */
+  (void)table; /* the clamp mask is taken from the pre-clamp values, recomputed */
+  dlut_grade_lattice_param_backward_base(res, k, NULL, d_table, n, d_res);
+}
+
+void dlut_grade_lattice_param_forward_base(const float *res, int k, const float *base, float *table, int n) {
+  lattice_pre(res, k, base, n, table);
+  for (int64_t i = 0; i < (int64_t)n * n * n * 3; i++) table[i] = table[i] < 0 ? 0 : table[i] > 1 ? 1 : table[i];
+}
+
+void dlut_grade_lattice_param_backward_base(const float *res, int k, const float *base, const float *d_table, int n,
+                                            float *d_res) {
   int64_t total = (int64_t)n * n * n * 3;
   float *pre = malloc((size_t)total * sizeof(float));
   if (!pre) return; /* cannot happen for n <= 65 on any real machine; gradients then stay 0 */
-  lattice_pre(res, k, n, pre);
+  lattice_pre(res, k, base, n, pre);
   for (int b = 0; b < n; b++) {
     int b0;
     float wb;

@@ -1,0 +1,712 @@
+/* src/grade/grade.c - the grading loop: a photo and a sentence (or a
+ * reference photo) to a 3D LUT by gradient descent through CLIP.
+ *
+ * One step (CLIP-DLUT's loop, re-derived for C; see docs/grading.md):
+ *   params -> table T (field: clamp(L + eps/2 phi(L)); lattice: clamp(B + up(R)))
+ *   working image W (photo reduced once, short side = model side)
+ *     -> dlut_lut_apply_f32(T) -> dlut_clip_preprocess -> dlut_clip_encode_image -> e
+ *     -> L_clip(e)      backward: clip_image_backward -> preprocess_backward
+ *                                 -> lut_apply_backward (dL/dT)
+ *   fixed pixel sample P of the photo -> apply(T) -> sRGB->Lab -> scaled
+ *     -> stats -> L_vol, L_eigen, L_shift   backward: colour backward ->
+ *        Lab backward -> lut_apply_backward (dL/dT)
+ *   T -> L_mono, L_smooth                   backward: lattice backward
+ *   dL/dT -> parameterisation backward -> AdamW step (cosine schedule).
+ * Everything is allocated once before the first step.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dlut/clip.h"
+#include "dlut/color.h"
+#include "dlut/error.h"
+#include "dlut/grade.h"
+#include "dlut/image.h"
+#include "dlut/lut.h"
+#include "dlut/resize.h"
+
+#define INTERP DLUT_INTERP_TETRAHEDRAL
+
+void dlut_grade_opts_init(dlut_grade_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->ref_mode = DLUT_GRADE_REF_IMAGE;
+  o->ref_scale = 1.0f;
+  o->lut_size = 33;
+  o->steps = 0;
+  o->seed = 0;
+  o->param = DLUT_GRADE_PARAM_LATTICE;
+  o->weights = (dlut_grade_losses){0, 1, 1, 1, 1, 20, 10000};
+  o->weight_decay = 0.01f;
+  o->field_eps = 2e-3f;
+  o->field_hidden = 512;
+  o->lattice_coarse = 9;
+  o->samples = 16384;
+  o->dir_eps = 1e-3f;
+}
+
+void dlut_grade_result_free(dlut_grade_result *res) {
+  if (!res) return;
+  dlut_lut_free(res->lut);
+  res->lut = NULL;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t rng_next(uint64_t *s) {
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+static void unit_vec(float *v, int n) {
+  double s = 0;
+  for (int i = 0; i < n; i++) s += (double)v[i] * v[i];
+  s = sqrt(s);
+  if (!(s > 0)) return;
+  for (int i = 0; i < n; i++) v[i] = (float)(v[i] / s);
+}
+
+/* ==== The state of one grade ==== */
+
+typedef struct grade {
+  dlut_clip *m;
+  const dlut_clip_info *info;
+  int dim, S;
+  dlut_grade_losses w;
+  double dir_eps;
+  /* working image (wh, ww, 3) and its graded copy / gradient */
+  int ww, wh;
+  int64_t npx;
+  float *work, *graded, *d_graded;
+  float *pixels, *d_pixels; /* (3, S, S) */
+  float *e, *d_e;           /* embed_dim */
+  float *f_orig, *f_target, *style;
+  /* pixel sample of the photo for the colour terms */
+  int64_t ns;
+  float *samp, *samp_out, *lab, *d_lab, *d_samp;
+  dlut_grade_stats st_orig;
+  /* the LUT being evaluated and dL/dtable */
+  int n;
+  dlut_lut *lut;
+  float *d_table;
+} grade;
+
+static void grade_free(grade *g) {
+  free(g->work);
+  free(g->graded);
+  free(g->d_graded);
+  free(g->pixels);
+  free(g->d_pixels);
+  free(g->e);
+  free(g->d_e);
+  free(g->f_orig);
+  free(g->f_target);
+  free(g->style);
+  free(g->samp);
+  free(g->samp_out);
+  free(g->lab);
+  free(g->d_lab);
+  free(g->d_samp);
+  dlut_lut_free(g->lut);
+  free(g->d_table);
+}
+
+/* Lab (L 0..100, a, b) -> the original's scale (L/100, a/128, b/128) */
+static const float k_lab_scale[3] = {1.0f / 100.0f, 1.0f / 128.0f, 1.0f / 128.0f};
+
+/* Reduce an image to float RGB (h, w, 3) whose short side is at most `side`
+ * (Pillow bicubic, antialiased), so a step costs the same for any photo. */
+static float *working_image(const dlut_image *img, int side, int *ow, int *oh) {
+  dlut_image *f = dlut_image_convert(img, 3, DLUT_PIXEL_F32);
+  if (!f) return NULL;
+  int w = img->width, h = img->height, rw = w, rh = h;
+  int sh = w < h ? w : h;
+  if (sh > side) {
+    if (w <= h) {
+      rw = side;
+      rh = (int)((double)h * side / w + 0.5);
+    } else {
+      rh = side;
+      rw = (int)((double)w * side / h + 0.5);
+    }
+    if (rw < 1) rw = 1;
+    if (rh < 1) rh = 1;
+  }
+  float *out = malloc((size_t)rw * rh * 3 * sizeof(float));
+  if (!out) {
+    dlut_image_free(f);
+    dlut_error("grade: out of memory");
+    return NULL;
+  }
+  int rc;
+  if (rw == w && rh == h) {
+    for (int y = 0; y < h; y++)
+      memcpy(out + (size_t)y * w * 3, (const uint8_t *)f->data + (size_t)y * f->stride, (size_t)w * 3 * sizeof(float));
+    rc = 0;
+  } else {
+    /* dlut_image_convert gives tightly packed rows for F32 RGB */
+    rc = dlut_resize_f32((const float *)f->data, w, h, 3, out, rw, rh);
+  }
+  dlut_image_free(f);
+  if (rc != 0) {
+    free(out);
+    return NULL;
+  }
+  for (int64_t i = 0; i < (int64_t)rw * rh * 3; i++) out[i] = out[i] < 0 ? 0 : out[i] > 1 ? 1 : out[i];
+  *ow = rw;
+  *oh = rh;
+  return out;
+}
+
+/* Unit image embedding of a float RGB image. */
+static int embed_rgb(grade *g, const float *rgb, int w, int h, float *out) {
+  if (dlut_clip_preprocess(g->info, rgb, w, h, g->pixels) != 0) return -1;
+  if (dlut_clip_encode_image(g->m, g->pixels, out) != 0) return -1;
+  for (int k = 0; k < g->dim; k++)
+    if (!isfinite(out[k])) return dlut_error("grade: the model's image embedding is not finite");
+  unit_vec(out, g->dim);
+  return 0;
+}
+
+static int embed_text(grade *g, const char *text, float *out) {
+  if (dlut_clip_encode_text(g->m, text, out) != 0) return -1;
+  for (int k = 0; k < g->dim; k++)
+    if (!isfinite(out[k])) return dlut_error("grade: the model's text embedding is not finite");
+  unit_vec(out, g->dim);
+  return 0;
+}
+
+/* All loss terms of g->lut; with grad, dL_total/dtable into g->d_table (overwritten). */
+static int evaluate(grade *g, dlut_grade_losses *L, int grad) {
+  const int64_t nt = (int64_t)g->n * g->n * g->n * 3;
+  if (grad) memset(g->d_table, 0, (size_t)nt * sizeof(float));
+  /* CLIP term on the working image */
+  dlut_lut_apply_f32(g->lut, g->work, g->graded, g->npx, INTERP);
+  if (dlut_clip_preprocess(g->info, g->graded, g->ww, g->wh, g->pixels) != 0) return -1;
+  if (dlut_clip_encode_image(g->m, g->pixels, g->e) != 0) return -1;
+  L->clip = dlut_grade_clip_loss(g->e, g->f_orig, g->f_target, g->style, g->dim, 10.0, 0.7, g->dir_eps,
+                                 grad ? g->d_e : NULL);
+  if (grad && g->w.clip != 0) {
+    for (int k = 0; k < g->dim; k++) g->d_e[k] *= (float)g->w.clip;
+    if (dlut_clip_image_backward(g->m, g->d_e, g->d_pixels) != 0) return -1;
+    if (dlut_clip_preprocess_backward(g->info, g->ww, g->wh, g->d_pixels, g->d_graded) != 0) return -1;
+    dlut_lut_apply_backward(g->lut, g->work, g->d_graded, g->npx, INTERP, g->d_table, NULL);
+  }
+  /* colour terms on the photo's pixel sample */
+  dlut_lut_apply_f32(g->lut, g->samp, g->samp_out, g->ns, INTERP);
+  dlut_color_srgb_to_lab(g->samp_out, g->lab, g->ns);
+  for (int64_t i = 0; i < g->ns * 3; i++) g->lab[i] *= k_lab_scale[i % 3];
+  dlut_grade_stats se;
+  int stats_ok = dlut_grade_stats_compute(g->lab, g->ns, &se) == 0;
+  if (stats_ok) {
+    dlut_grade_color_forward(&g->st_orig, &se, &L->vol, &L->eigen, &L->shift);
+  } else { /* non-finite colours: reported as NaN losses, the caller stops safely */
+    dlut_error_clear();
+    L->vol = L->eigen = L->shift = NAN;
+  }
+  if (grad && stats_ok) {
+    dlut_grade_color_backward(&g->st_orig, &se, g->lab, g->ns, g->w.vol, g->w.eigen, g->w.shift, g->d_lab);
+    for (int64_t i = 0; i < g->ns * 3; i++) g->d_lab[i] *= k_lab_scale[i % 3];
+    dlut_color_srgb_to_lab_backward(g->samp_out, g->d_lab, g->d_samp, g->ns);
+    dlut_lut_apply_backward(g->lut, g->samp, g->d_samp, g->ns, INTERP, g->d_table, NULL);
+  }
+  /* lattice terms */
+  dlut_grade_lattice_forward(g->lut->table, g->n, &L->mono, &L->smooth);
+  if (grad) dlut_grade_lattice_backward(g->lut->table, g->n, g->w.mono, g->w.smooth, g->d_table);
+  L->total = g->w.clip * L->clip + g->w.mono * L->mono + g->w.smooth * L->smooth + g->w.vol * L->vol +
+             g->w.shift * L->shift + g->w.eigen * L->eigen;
+  return 0;
+}
+
+/* Reinhard et al. 2001, "Color Transfer between Images", in CIELAB (the
+ * brief's variant): per channel (x - mean_src) * std_ref / std_src + mean_ref,
+ * baked into a table. */
+static int reinhard_table(const float *src, int64_t ns, const float *ref, int64_t nr, int n, float *table) {
+  double ms[3] = {0}, mr[3] = {0}, vs[3] = {0}, vr[3] = {0};
+  float *ls = malloc((size_t)ns * 3 * sizeof(float)), *lr = malloc((size_t)nr * 3 * sizeof(float));
+  if (!ls || !lr) {
+    free(ls);
+    free(lr);
+    return dlut_error("grade: out of memory");
+  }
+  dlut_color_srgb_to_lab(src, ls, ns);
+  dlut_color_srgb_to_lab(ref, lr, nr);
+  for (int64_t i = 0; i < ns; i++)
+    for (int c = 0; c < 3; c++) ms[c] += ls[i * 3 + c] / (double)ns;
+  for (int64_t i = 0; i < nr; i++)
+    for (int c = 0; c < 3; c++) mr[c] += lr[i * 3 + c] / (double)nr;
+  for (int64_t i = 0; i < ns; i++)
+    for (int c = 0; c < 3; c++) vs[c] += (ls[i * 3 + c] - ms[c]) * (ls[i * 3 + c] - ms[c]) / (double)ns;
+  for (int64_t i = 0; i < nr; i++)
+    for (int c = 0; c < 3; c++) vr[c] += (lr[i * 3 + c] - mr[c]) * (lr[i * 3 + c] - mr[c]) / (double)nr;
+  free(ls);
+  free(lr);
+  const int64_t nodes = (int64_t)n * n * n;
+  for (int b = 0; b < n; b++)
+    for (int g = 0; g < n; g++)
+      for (int r = 0; r < n; r++) {
+        float *t = table + (((int64_t)b * n + g) * n + r) * 3;
+        t[0] = (float)r / (n - 1);
+        t[1] = (float)g / (n - 1);
+        t[2] = (float)b / (n - 1);
+      }
+  dlut_color_srgb_to_lab(table, table, nodes);
+  for (int64_t i = 0; i < nodes; i++)
+    for (int c = 0; c < 3; c++) {
+      double sd = sqrt(vs[c]), rd = sqrt(vr[c]);
+      double k = sd > 1e-3 ? rd / sd : 1.0;
+      if (k > 4) k = 4; /* a flat photo must not explode */
+      table[i * 3 + c] = (float)((table[i * 3 + c] - ms[c]) * k + mr[c]);
+    }
+  dlut_color_lab_to_srgb(table, table, nodes);
+  for (int64_t i = 0; i < nodes * 3; i++) {
+    float v = table[i];
+    table[i] = !isfinite(v) ? 0.5f : v < 0 ? 0 : v > 1 ? 1 : v;
+  }
+  return 0;
+}
+
+/* Fixed pixel sample (with replacement beyond the photo's size) as float RGB. */
+static float *pixel_sample(const dlut_image *img, int64_t want, uint64_t seed, int64_t *got) {
+  dlut_image *f = dlut_image_convert(img, 3, DLUT_PIXEL_F32);
+  if (!f) return NULL;
+  const int64_t np = (int64_t)img->width * img->height;
+  const int64_t m = np < want ? np : want;
+  float *s = malloc((size_t)m * 3 * sizeof(float));
+  if (!s) {
+    dlut_image_free(f);
+    dlut_error("grade: out of memory");
+    return NULL;
+  }
+  uint64_t st = seed ^ 0xa54ff53a5f1d36f1ull;
+  for (int64_t k = 0; k < m; k++) {
+    int64_t p = m == np ? k : (int64_t)(rng_next(&st) % (uint64_t)np);
+    const float *px = (const float *)((const uint8_t *)f->data + (size_t)(p / img->width) * f->stride) +
+                      (p % img->width) * 3;
+    for (int c = 0; c < 3; c++) {
+      float v = px[c];
+      s[k * 3 + c] = !isfinite(v) ? 0 : v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+  }
+  dlut_image_free(f);
+  *got = m;
+  return s;
+}
+
+static dlut_image *preview_image(const grade *g) {
+  dlut_image *p = dlut_image_alloc(g->ww, g->wh, 3, DLUT_PIXEL_U8);
+  if (!p) return NULL;
+  for (int y = 0; y < g->wh; y++) {
+    uint8_t *row = (uint8_t *)p->data + (size_t)y * p->stride;
+    const float *src = g->graded + (int64_t)y * g->ww * 3;
+    for (int x = 0; x < g->ww * 3; x++) {
+      float v = src[x] * 255.0f + 0.5f;
+      row[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+  }
+  return p;
+}
+
+static int finite_losses(const dlut_grade_losses *l) {
+  return isfinite(l->total) && isfinite(l->clip) && isfinite(l->mono) && isfinite(l->smooth) && isfinite(l->vol) &&
+         isfinite(l->shift) && isfinite(l->eigen);
+}
+
+/* ==== The problem: everything a step needs, set up once ==== */
+
+struct dlut_grade_problem {
+  grade g;
+  dlut_grade_opts o; /* with defaults resolved */
+  float *base;       /* the starting table (identity or a colour transfer) */
+  int has_prompt;
+};
+
+void dlut_grade_problem_free(dlut_grade_problem *p) {
+  if (!p) return;
+  grade_free(&p->g);
+  free(p->base);
+  free(p);
+}
+
+dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *photo, const dlut_grade_opts *o_in) {
+  dlut_grade_problem *P = calloc(1, sizeof *P);
+  if (!P) {
+    dlut_error("grade: out of memory");
+    return NULL;
+  }
+  float *ref_work = NULL, *text_tmp = NULL, *ref_samp = NULL;
+  grade *g = &P->g;
+  if (o_in)
+    P->o = *o_in;
+  else
+    dlut_grade_opts_init(&P->o);
+  dlut_grade_opts *o = &P->o;
+
+  /* ---- validate ---- */
+  if (!model) {
+    dlut_error("grade: no model");
+    goto fail;
+  }
+  if (!photo || photo->width < 1 || photo->height < 1) {
+    dlut_error("grade: no photo");
+    goto fail;
+  }
+  P->has_prompt = o->prompt && *o->prompt;
+  if (!P->has_prompt && !o->ref) {
+    dlut_error("grade: empty prompt (say what the grade should look like, or give a reference photo)");
+    goto fail;
+  }
+  if (o->ref && o->ref_mode != DLUT_GRADE_REF_IMAGE && !P->has_prompt) {
+    dlut_error("grade: this reference mode edits the reference with text, but the prompt is empty");
+    goto fail;
+  }
+  if (o->lut_size < 2 || o->lut_size > 65) {
+    dlut_error("grade: LUT size %d out of range 2..65", o->lut_size);
+    goto fail;
+  }
+  if (o->steps == 0) o->steps = o->param == DLUT_GRADE_PARAM_FIELD ? 1000 : 200;
+  if (o->steps < 1 || o->steps > 1000000) {
+    dlut_error("grade: steps %d out of range 1..1000000", o->steps);
+    goto fail;
+  }
+  if (o->param != DLUT_GRADE_PARAM_FIELD && o->param != DLUT_GRADE_PARAM_LATTICE) {
+    dlut_error("grade: unknown parameterisation %d", (int)o->param);
+    goto fail;
+  }
+  if (o->lattice_coarse < 2 || o->lattice_coarse > 65) {
+    dlut_error("grade: coarse lattice %d out of range 2..65", o->lattice_coarse);
+    goto fail;
+  }
+  if (o->field_hidden < 1 || o->field_hidden > 8192) {
+    dlut_error("grade: field width %d out of range 1..8192", o->field_hidden);
+    goto fail;
+  }
+  if (o->samples < 16) o->samples = 16;
+  if (!(o->dir_eps > 0)) o->dir_eps = 1e-3f;
+  if (!(o->lr > 0)) o->lr = o->param == DLUT_GRADE_PARAM_FIELD ? 2e-4f : 2e-2f;
+  if (!(o->lr_min > 0)) o->lr_min = o->param == DLUT_GRADE_PARAM_FIELD ? 1e-6f : o->lr / 100;
+
+  g->m = model;
+  g->info = dlut_clip_get_info(model);
+  g->dim = g->info->embed_dim;
+  g->S = g->info->image_size;
+  g->w = o->weights;
+  g->dir_eps = o->dir_eps;
+  g->n = o->lut_size;
+  const int n = g->n;
+  const int64_t nt = (int64_t)n * n * n * 3;
+  if (g->dim < 1 || g->S < 1) {
+    dlut_error("grade: the model reports no embedding or image size");
+    goto fail;
+  }
+
+  /* ---- allocate everything once ---- */
+  if (!(g->work = working_image(photo, g->S, &g->ww, &g->wh))) goto fail;
+  g->npx = (int64_t)g->ww * g->wh;
+  g->graded = malloc((size_t)g->npx * 3 * sizeof(float));
+  g->d_graded = malloc((size_t)g->npx * 3 * sizeof(float));
+  g->pixels = malloc((size_t)3 * g->S * g->S * sizeof(float));
+  g->d_pixels = malloc((size_t)3 * g->S * g->S * sizeof(float));
+  g->e = malloc((size_t)g->dim * sizeof(float));
+  g->d_e = malloc((size_t)g->dim * sizeof(float));
+  g->f_orig = malloc((size_t)g->dim * sizeof(float));
+  g->f_target = malloc((size_t)g->dim * sizeof(float));
+  g->style = malloc((size_t)g->dim * sizeof(float));
+  text_tmp = malloc((size_t)g->dim * 2 * sizeof(float));
+  g->lut = dlut_lut_alloc(n, 0);
+  g->d_table = malloc((size_t)nt * sizeof(float));
+  P->base = malloc((size_t)nt * sizeof(float));
+  if (!g->graded || !g->d_graded || !g->pixels || !g->d_pixels || !g->e || !g->d_e || !g->f_orig || !g->f_target ||
+      !g->style || !text_tmp || !g->lut || !g->d_table || !P->base)
+    goto oom;
+  if (!(g->samp = pixel_sample(photo, o->samples, o->seed, &g->ns))) goto fail;
+  if (g->ns < 2) {
+    dlut_error("grade: the photo has too few pixels for colour statistics");
+    goto fail;
+  }
+  g->samp_out = malloc((size_t)g->ns * 3 * sizeof(float));
+  g->lab = malloc((size_t)g->ns * 3 * sizeof(float));
+  g->d_lab = malloc((size_t)g->ns * 3 * sizeof(float));
+  g->d_samp = malloc((size_t)g->ns * 3 * sizeof(float));
+  if (!g->samp_out || !g->lab || !g->d_lab || !g->d_samp) goto oom;
+
+  /* ---- features ---- */
+  if (embed_rgb(g, g->work, g->ww, g->wh, g->f_orig) != 0) goto fail;
+  dlut_color_srgb_to_lab(g->samp, g->lab, g->ns);
+  for (int64_t i = 0; i < g->ns * 3; i++) g->lab[i] *= k_lab_scale[i % 3];
+  if (dlut_grade_stats_compute(g->lab, g->ns, &g->st_orig) != 0) goto fail;
+  const char *src_prompt = o->source_prompt && *o->source_prompt ? o->source_prompt
+                           : g->info->family == DLUT_CLIP_CHINESE ? "一张相机直出的相片"
+                                                                  : "a straight-out-of-camera photo";
+  if (!o->ref) {
+    /* text: style = unit(f_target - f_src) */
+    if (embed_text(g, o->prompt, g->f_target) != 0) goto fail;
+    if (embed_text(g, src_prompt, text_tmp) != 0) goto fail;
+    for (int k = 0; k < g->dim; k++) g->style[k] = g->f_target[k] - text_tmp[k];
+  } else {
+    int rw, rh;
+    if (!(ref_work = working_image(o->ref, g->S, &rw, &rh))) goto fail;
+    float *v = g->f_target;
+    if (embed_rgb(g, ref_work, rw, rh, v) != 0) goto fail;
+    if (o->ref_mode != DLUT_GRADE_REF_IMAGE) {
+      /* ColorizeDiffusion (Yan et al. 2024) zero-shot manipulation of the
+       * reference embedding; all vectors unit, so s is in units of the
+       * embedding norm and one scale suits every model. */
+      float *t = text_tmp, *a = text_tmp + g->dim;
+      const char *anchor = o->ref_anchor && *o->ref_anchor ? o->ref_anchor : src_prompt;
+      if (embed_text(g, o->prompt, t) != 0) goto fail;
+      if (embed_text(g, anchor, a) != 0) goto fail;
+      double va = 0, vt = 0, s = o->ref_scale;
+      for (int k = 0; k < g->dim; k++) {
+        va += (double)v[k] * a[k];
+        vt += (double)v[k] * t[k];
+      }
+      for (int k = 0; k < g->dim; k++) {
+        if (o->ref_mode == DLUT_GRADE_REF_ANCHOR) v[k] = (float)(v[k] + s * (t[k] - a[k]));
+        else if (o->ref_mode == DLUT_GRADE_REF_ENHANCE) v[k] = (float)(v[k] - va * a[k] + s * t[k]);
+        else v[k] = (float)(v[k] + (s - vt) * t[k]);
+      }
+      unit_vec(v, g->dim);
+    }
+    /* the direction from the photo towards the (edited) reference */
+    for (int k = 0; k < g->dim; k++) g->style[k] = g->f_target[k] - g->f_orig[k];
+  }
+  {
+    double ns2 = 0;
+    for (int k = 0; k < g->dim; k++) ns2 += (double)g->style[k] * g->style[k];
+    if (!(ns2 > 1e-16)) {
+      dlut_error("grade: the target is indistinguishable from the %s for this model; nothing to grade towards",
+                 o->ref ? "photo" : "source prompt");
+      goto fail;
+    }
+    unit_vec(g->style, g->dim);
+  }
+
+  /* ---- the starting table ---- */
+  for (int b = 0; b < n; b++)
+    for (int gg = 0; gg < n; gg++)
+      for (int r = 0; r < n; r++) {
+        float *t = P->base + (((int64_t)b * n + gg) * n + r) * 3;
+        t[0] = (float)r / (n - 1);
+        t[1] = (float)gg / (n - 1);
+        t[2] = (float)b / (n - 1);
+      }
+  if (o->ref && o->ref_transfer_init) {
+    int64_t nr;
+    if (!(ref_samp = pixel_sample(o->ref, o->samples, o->seed + 1, &nr))) goto fail;
+    if (reinhard_table(g->samp, g->ns, ref_samp, nr, n, P->base) != 0) goto fail;
+  }
+  /* options that point into the caller's memory are not kept */
+  o->prompt = o->source_prompt = o->ref_anchor = NULL;
+  o->ref = NULL;
+  free(ref_work);
+  free(ref_samp);
+  free(text_tmp);
+  return P;
+oom:
+  dlut_error("grade: out of memory");
+fail:
+  free(ref_work);
+  free(ref_samp);
+  free(text_tmp);
+  dlut_grade_problem_free(P);
+  return NULL;
+}
+
+int dlut_grade_problem_lut_size(const dlut_grade_problem *p) { return p->g.n; }
+
+const float *dlut_grade_problem_start(const dlut_grade_problem *p) { return p->base; }
+
+int dlut_grade_problem_eval(dlut_grade_problem *p, const float *table, dlut_grade_losses *losses, float *d_table) {
+  grade *g = &p->g;
+  const int64_t nt = (int64_t)g->n * g->n * g->n * 3;
+  memcpy(g->lut->table, table, (size_t)nt * sizeof(float));
+  dlut_grade_losses L;
+  if (evaluate(g, &L, d_table != NULL) != 0) return -1;
+  if (d_table) memcpy(d_table, g->d_table, (size_t)nt * sizeof(float));
+  if (losses) *losses = L;
+  return 0;
+}
+
+/* ==== The loop ==== */
+
+int dlut_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_grade_opts *o_in, dlut_grade_result *res) {
+  if (!res) return dlut_error("grade: no result given");
+  memset(res, 0, sizeof *res);
+  dlut_grade_opts user;
+  if (o_in)
+    user = *o_in;
+  else
+    dlut_grade_opts_init(&user);
+  const double t0 = now_s();
+  dlut_grade_problem *P = dlut_grade_problem_new(model, photo, &user);
+  if (!P) return -1;
+  grade *g = &P->g;
+  const dlut_grade_opts o = P->o;
+  const int n = g->n;
+  const int64_t nt = (int64_t)n * n * n * 3;
+  float *best = NULL, *params = NULL, *pgrad = NULL, *state = NULL, *phi = NULL;
+  dlut_grade_field field;
+  memset(&field, 0, sizeof field);
+  dlut_adamw opt;
+  memset(&opt, 0, sizeof opt);
+  int rc = -1;
+
+  best = malloc((size_t)nt * sizeof(float));
+  if (!best) goto oom;
+  /* ---- the parameterisation ---- */
+  int64_t np;
+  if (o.param == DLUT_GRADE_PARAM_FIELD) {
+    if (dlut_grade_field_init(&field, o.field_hidden, o.seed) != 0) goto fail;
+    np = field.n_params;
+    state = malloc((size_t)nt * sizeof(float));
+    phi = malloc((size_t)nt * sizeof(float));
+    if (!state || !phi) goto oom;
+    memcpy(state, P->base, (size_t)nt * sizeof(float));
+    params = field.params;
+    pgrad = field.grads;
+  } else {
+    const int k = o.lattice_coarse;
+    np = (int64_t)k * k * k * 3;
+    params = calloc((size_t)np, sizeof(float));
+    pgrad = malloc((size_t)np * sizeof(float));
+    if (!params || !pgrad) goto oom;
+  }
+  if (dlut_adamw_init(&opt, np, o.weight_decay) != 0) goto fail;
+
+  /* ---- the loop ---- */
+  double best_total = INFINITY;
+  dlut_grade_losses L;
+  for (int step = 0; step < o.steps; step++) {
+    /* params -> table */
+    if (o.param == DLUT_GRADE_PARAM_FIELD) {
+      if (dlut_grade_field_forward(&field, state, phi, nt / 3) != 0) goto fail;
+      const float h = 0.5f * o.field_eps;
+      for (int64_t i = 0; i < nt; i++) {
+        float v = state[i] + h * phi[i];
+        g->lut->table[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+      }
+    } else {
+      dlut_grade_lattice_param_forward_base(params, o.lattice_coarse, P->base, g->lut->table, n);
+    }
+    int table_ok = 1;
+    for (int64_t i = 0; i < nt; i++) table_ok &= isfinite(g->lut->table[i]);
+    if (!table_ok) {
+      res->stopped = 2;
+      snprintf(res->stop_reason, sizeof res->stop_reason,
+               "the parameters became non-finite at step %d; kept the best LUT", step + 1);
+      break;
+    }
+    if (evaluate(g, &L, 1) != 0) goto fail;
+    if (step == 0) res->start = L;
+    res->steps_done = step + 1;
+    if (!finite_losses(&L)) {
+      res->stopped = 2;
+      snprintf(res->stop_reason, sizeof res->stop_reason, "the loss became non-finite at step %d; kept the best LUT",
+               step + 1);
+      break;
+    }
+    if (L.total < best_total) {
+      best_total = L.total;
+      res->end = L;
+      memcpy(best, g->lut->table, (size_t)nt * sizeof(float));
+    }
+    int bad = 0;
+    for (int64_t i = 0; i < nt; i++) bad |= !isfinite(g->d_table[i]);
+    if (bad) {
+      res->stopped = 2;
+      snprintf(res->stop_reason, sizeof res->stop_reason,
+               "the gradient became non-finite at step %d; kept the best LUT", step + 1);
+      break;
+    }
+    /* table gradient -> parameter gradient */
+    memset(pgrad, 0, (size_t)np * sizeof(float));
+    if (o.param == DLUT_GRADE_PARAM_FIELD) {
+      /* through the clamp and the one step: d phi = eps/2 dT where unclamped */
+      const float h = 0.5f * o.field_eps;
+      for (int64_t i = 0; i < nt; i++) {
+        float v = state[i] + h * phi[i];
+        phi[i] = (v < 0 || v > 1) ? 0.0f : h * g->d_table[i];
+      }
+      dlut_grade_field_backward(&field, state, phi, nt / 3);
+    } else {
+      dlut_grade_lattice_param_backward_base(params, o.lattice_coarse, P->base, g->d_table, n, pgrad);
+    }
+    dlut_adamw_step(&opt, params, pgrad, dlut_cosine_lr(step, o.steps, o.lr, o.lr_min));
+    if (o.param == DLUT_GRADE_PARAM_FIELD) memcpy(state, g->lut->table, (size_t)nt * sizeof(float));
+    if (o.callback) {
+      dlut_grade_progress p;
+      memset(&p, 0, sizeof p);
+      p.step = step + 1;
+      p.steps = o.steps;
+      p.seconds = now_s() - t0;
+      p.losses = L;
+      p.lut = g->lut;
+      dlut_image *pv = NULL;
+      if (o.preview_every > 0 && ((step + 1) % o.preview_every == 0 || step + 1 == o.steps)) pv = preview_image(g);
+      p.preview = pv;
+      int stop = o.callback(o.user, &p);
+      dlut_image_free(pv);
+      if (stop) {
+        res->stopped = 1;
+        snprintf(res->stop_reason, sizeof res->stop_reason, "cancelled after step %d; kept the best LUT", step + 1);
+        break;
+      }
+    }
+  }
+  if (o.param == DLUT_GRADE_PARAM_LATTICE && res->stopped == 0) {
+    /* the last update has not been scored yet */
+    dlut_grade_lattice_param_forward_base(params, o.lattice_coarse, P->base, g->lut->table, n);
+    if (evaluate(g, &L, 0) != 0) goto fail;
+    if (finite_losses(&L) && L.total < best_total) {
+      best_total = L.total;
+      res->end = L;
+      memcpy(best, g->lut->table, (size_t)nt * sizeof(float));
+    }
+  }
+  if (!(best_total < INFINITY)) {
+    dlut_error("grade: the loss was never finite (the model or the photo gives NaN)");
+    goto fail;
+  }
+  res->lut = dlut_lut_alloc(n, 0);
+  if (!res->lut) goto oom;
+  memcpy(res->lut->table, best, (size_t)nt * sizeof(float));
+  {
+    /* TITLE: the prompt, made safe for every text format */
+    char t[200];
+    snprintf(t, sizeof t, "dlut grade: %s", P->has_prompt ? user.prompt : "reference photo");
+    for (char *c = t; *c; c++)
+      if ((unsigned char)*c < 32 || *c == '"' || *c == '\\') *c = ' ';
+    snprintf(res->lut->title, sizeof res->lut->title, "%s", t);
+  }
+  res->seconds = now_s() - t0;
+  rc = 0;
+  goto done;
+oom:
+  dlut_error("grade: out of memory");
+fail:
+  dlut_lut_free(res->lut);
+  res->lut = NULL;
+  rc = -1;
+done:
+  if (o.param == DLUT_GRADE_PARAM_FIELD) {
+    dlut_grade_field_free(&field);
+  } else {
+    free(params);
+    free(pgrad);
+  }
+  dlut_adamw_free(&opt);
+  free(state);
+  free(phi);
+  free(best);
+  dlut_grade_problem_free(P);
+  return rc;
+}
