@@ -1,0 +1,443 @@
+#!/usr/bin/python3
+"""Checkpoint loading against independent readers (numpy + json, Python's
+pickle and zipfile), through `$BUILD/tests/test_ckpt --dump DIR OUT`, which
+writes OUT.txt (name dtype dims...) and OUT.bin (each float tensor as F32,
+via dlut_ckpt_f32).
+
+1. The reference folders' model.safetensors, parsed by hand with numpy,
+   equal what dlut reads, bitwise.
+2. F16, BF16 and unaligned-F32 safetensors variants written here by hand:
+   dlut's values equal the F32 ones rounded (numpy float16 / round-to-
+   nearest-even bfloat16).
+3. pytorch_model.bin re-zipped deflated, and with zip64 records written by a
+   tiny zip writer here: same tensors.
+4. A torch-style state dict pickled by Python's own pickle module (fake
+   torch globals, protocols 2 and 4): half/bfloat16 storages, a transposed
+   view, a shared storage, nn.Parameter, _metadata: values equal numpy's.
+5. Hostile archives: forbidden globals (os.system via a hand-made pickle,
+   never executed), a missing storage, a view past its storage, a lying
+   storage size, encrypted flag: clear errors, exit status 1, no crash.
+6. tools/download-models.sh passes `bash -n` and `--help`.
+"""
+import io
+import json
+import os
+import pickle
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import types
+import zipfile
+import zlib
+from collections import OrderedDict
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("BUILD", "build")
+TOOL = os.path.join(ROOT, BUILD, "tests", "test_ckpt")
+SHARED = os.environ.get("DLUT_SHARED", os.path.join(ROOT, "..", "shared"))
+REF = os.path.join(SHARED, "data", "clip-ref")
+failures = 0
+checks = 0
+
+
+def check(cond, msg):
+    global failures, checks
+    checks += 1
+    if not cond:
+        failures += 1
+        print("FAIL:", msg, file=sys.stderr)
+
+
+# ==== dlut side ====
+
+
+def dlut_dump(folder, tmp):
+    out = os.path.join(tmp, "dump")
+    r = subprocess.run([TOOL, "--dump", folder, out], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    tensors = OrderedDict()
+    raw = np.fromfile(out + ".bin", dtype="<f4")
+    pos = 0
+    for line in open(out + ".txt"):
+        f = line.split()
+        name, dtype, shape = f[0], f[1], tuple(int(x) for x in f[2:])
+        if dtype == "other":
+            tensors[name] = None
+            continue
+        n = int(np.prod(shape)) if shape else 1
+        tensors[name] = raw[pos:pos + n].reshape(shape)
+        pos += n
+    check(pos == raw.size, f"{folder}: dump has {raw.size} floats, listing needs {pos}")
+    return tensors, ""
+
+
+def expect_error(folder, tmp, substr, what):
+    t, err = dlut_dump(folder, tmp)
+    check(t is None, f"{what}: dlut accepted it")
+    check(substr in err, f"{what}: expected {substr!r} in error, got {err!r}")
+
+
+# ==== safetensors by hand ====
+
+ST_DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8", "U8": "u1"}
+
+
+def read_safetensors(path):
+    buf = open(path, "rb").read()
+    (n,) = struct.unpack("<Q", buf[:8])
+    header = json.loads(buf[8:8 + n])
+    header.pop("__metadata__", None)
+    data = buf[8 + n:]
+    out = OrderedDict()
+    for name, e in header.items():
+        b, end = e["data_offsets"]
+        if e["dtype"] == "BF16":
+            out[name] = bf16_to_f32(np.frombuffer(data[b:end], dtype="<u2")).reshape(e["shape"])
+        else:
+            out[name] = np.frombuffer(data[b:end], dtype=ST_DTYPES[e["dtype"]]).reshape(e["shape"])
+    return out
+
+
+def write_safetensors(path, tensors, lead_pad=0):
+    """tensors: name -> (dtype string, numpy array with the raw values)."""
+    header, blobs, off = {"__metadata__": {"format": "pt"}}, [], 0
+    if lead_pad:  # a U8 tensor first makes every later offset odd: unaligned F32
+        pad = np.arange(lead_pad, dtype=np.uint8)
+        header["pad"] = {"dtype": "U8", "shape": [lead_pad], "data_offsets": [0, lead_pad]}
+        blobs.append(pad.tobytes())
+        off = lead_pad
+    for name, (dt, arr) in tensors.items():
+        raw = np.ascontiguousarray(arr).tobytes()
+        header[name] = {"dtype": dt, "shape": list(arr.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def to_bf16_bits(x):
+    """float32 -> bfloat16 bits, round to nearest even (what torch's .to(bfloat16) does)."""
+    u = x.astype(np.float32).view(np.uint32).astype(np.int64)
+    u = (u + 0x7FFF + ((u >> 16) & 1)) >> 16
+    return u.astype(np.uint16)
+
+
+def bf16_to_f32(bits):
+    u = np.atleast_1d(bits).astype(np.uint32) << np.uint32(16)
+    return u.view(np.float32).reshape(np.shape(bits))
+
+
+def make_folder(tmp, name, src_model):
+    d = os.path.join(tmp, name)
+    os.makedirs(d, exist_ok=True)
+    shutil.copy(os.path.join(src_model, "config.json"), d)
+    return d
+
+
+# ==== A small zip writer (stored or with forced zip64 records) ====
+
+
+def write_zip(path, entries, zip64=False, flags=0):
+    """entries: list of (name, bytes). Stored, 64-byte aligned data like torch.
+    zip64=True puts every size and offset in zip64 extra fields and writes
+    the zip64 end record and locator (APPNOTE 4.3.14-15, 4.5.3)."""
+    out = io.BytesIO()
+    central = []
+    for name, data in entries:
+        nb = name.encode()
+        crc = zlib.crc32(data) & 0xFFFFFFFF
+        off = out.tell()
+        x64 = struct.pack("<HHQQ", 1, 16, len(data), len(data)) if zip64 else b""
+        base = off + 30 + len(nb) + len(x64)
+        pad = (-(base + 4)) % 64
+        extra = x64 + struct.pack("<HH", 0x4246, pad) + b"Z" * pad  # torch's "FB" padding field
+        sz = 0xFFFFFFFF if zip64 else len(data)
+        out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 45 if zip64 else 20, flags, 0, 0, 0x21, crc, sz, sz,
+                              len(nb), len(extra)) + nb + extra)
+        out.write(data)
+        central.append((nb, crc, len(data), off))
+    cd_off = out.tell()
+    for nb, crc, n, off in central:
+        if zip64:
+            extra = struct.pack("<HHQQQ", 1, 24, n, n, off)
+            s32, o32 = 0xFFFFFFFF, 0xFFFFFFFF
+        else:
+            extra, s32, o32 = b"", n, off
+        out.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 45, 45 if zip64 else 20, flags, 0, 0, 0x21, crc,
+                              s32, s32, len(nb), len(extra), 0, 0, 0, 0, o32) + nb + extra)
+    cd_size = out.tell() - cd_off
+    count = len(central)
+    if zip64:
+        z64 = out.tell()
+        out.write(struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, count, count, cd_size, cd_off))
+        out.write(struct.pack("<IIQI", 0x07064B50, 0, z64, 1))
+        out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0))
+    else:
+        out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, cd_size, cd_off, 0))
+    with open(path, "wb") as f:
+        f.write(out.getvalue())
+
+
+# ==== A torch-style pickle without torch ====
+# Fake modules so that Python's pickler writes the same GLOBALs torch does.
+
+torch_mod = types.ModuleType("torch")
+utils_mod = types.ModuleType("torch._utils")
+torch_mod._utils = utils_mod
+
+
+def _rebuild_tensor_v2(*a):
+    raise RuntimeError("never called")
+
+
+def _rebuild_parameter(*a):
+    raise RuntimeError("never called")
+
+
+_rebuild_tensor_v2.__module__ = "torch._utils"
+_rebuild_parameter.__module__ = "torch._utils"
+utils_mod._rebuild_tensor_v2 = _rebuild_tensor_v2
+utils_mod._rebuild_parameter = _rebuild_parameter
+STORAGE_TYPES = {}
+for tname in ["FloatStorage", "HalfStorage", "BFloat16Storage", "LongStorage"]:
+    cls = type(tname, (), {})
+    cls.__module__ = "torch"
+    setattr(torch_mod, tname, cls)
+    STORAGE_TYPES[tname] = cls
+sys.modules["torch"] = torch_mod
+sys.modules["torch._utils"] = utils_mod
+
+
+class Storage:
+    def __init__(self, key, stype, raw, numel):
+        self.key, self.stype, self.raw, self.numel = key, stype, raw, numel
+
+
+class Tensor:
+    def __init__(self, storage, offset, size, stride, param=False):
+        self.storage, self.offset, self.size, self.stride, self.param = storage, offset, size, stride, param
+
+    def __reduce__(self):
+        if self.param:  # nn.Parameter: _rebuild_parameter(tensor, requires_grad, hooks)
+            return (_rebuild_parameter, (_Inner(self), True, OrderedDict()))
+        return (_rebuild_tensor_v2, (self.storage, self.offset, self.size, self.stride, False, OrderedDict()))
+
+
+class _Inner:
+    """The tensor inside an nn.Parameter."""
+
+    def __init__(self, t):
+        self.t = t
+
+    def __reduce__(self):
+        t = self.t
+        return (_rebuild_tensor_v2, (t.storage, t.offset, t.size, t.stride, False, OrderedDict()))
+
+
+class TorchPickler(pickle.Pickler):
+    def persistent_id(self, obj):
+        if isinstance(obj, Storage):
+            return ("storage", STORAGE_TYPES[obj.stype], obj.key, "cpu", obj.numel)
+        return None
+
+
+def torch_zip(path, sd, storages, prefix="archive", protocol=2, metadata=True, zip64=False):
+    buf = io.BytesIO()
+    if metadata:  # state_dict()'s _metadata attribute, pickled through BUILD
+        sd._metadata = OrderedDict([("", {"version": 1})])
+    TorchPickler(buf, protocol=protocol).dump(sd)
+    entries = [(f"{prefix}/data.pkl", buf.getvalue()), (f"{prefix}/byteorder", b"little")]
+    entries += [(f"{prefix}/data/{s.key}", s.raw) for s in storages]
+    entries.append((f"{prefix}/version", b"3\n"))
+    write_zip(path, entries, zip64=zip64)
+
+
+def synthetic_state_dict():
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal(24).astype(np.float32)
+    h = rng.standard_normal(12).astype(np.float16)
+    b = to_bf16_bits(rng.standard_normal(8).astype(np.float32))
+    s0 = Storage("0", "FloatStorage", a.tobytes(), 24)
+    s1 = Storage("1", "HalfStorage", h.tobytes(), 12)
+    s2 = Storage("2", "BFloat16Storage", b.tobytes(), 8)
+    s3 = Storage("3", "LongStorage", np.arange(5, dtype="<i8").tobytes(), 5)
+    sd = OrderedDict()
+    expect = {}
+    sd["f.weight"] = Tensor(s0, 0, (4, 3), (3, 1))
+    expect["f.weight"] = a[:12].reshape(4, 3)
+    sd["f.weight_t"] = Tensor(s0, 0, (3, 4), (1, 3))  # transposed view of the same storage
+    expect["f.weight_t"] = a[:12].reshape(4, 3).T
+    sd["f.bias"] = Tensor(s0, 12, (12,), (1,), param=True)
+    expect["f.bias"] = a[12:]
+    sd["h.weight"] = Tensor(s1, 2, (2, 5), (5, 1))
+    expect["h.weight"] = h[2:12].astype(np.float32).reshape(2, 5)
+    sd["b.scale"] = Tensor(s2, 0, (2, 2, 2), (4, 2, 1))
+    expect["b.scale"] = bf16_to_f32(b).reshape(2, 2, 2)
+    sd["scalar"] = Tensor(s0, 23, (), ())
+    expect["scalar"] = a[23].reshape(())
+    sd["position_ids"] = Tensor(s3, 0, (1, 5), (5, 1))
+    expect["position_ids"] = None
+    return sd, [s0, s1, s2, s3], expect
+
+
+def compare(tag, got, expect, exact=True):
+    check(got is not None, f"{tag}: dlut failed")
+    if got is None:
+        return
+    check(list(got.keys()) == list(expect.keys()) or set(got) == set(expect),
+          f"{tag}: names differ: {sorted(set(got) ^ set(expect))[:5]}")
+    bad = []
+    for k, v in expect.items():
+        g = got.get(k, "missing")
+        if v is None:
+            if g is not None:
+                bad.append(k)
+            continue
+        if isinstance(g, str) or g.shape != v.shape:
+            bad.append(k)
+            continue
+        v32 = v.astype(np.float32)
+        if exact and not np.array_equal(g.view(np.uint32), v32.view(np.uint32)):
+            bad.append(k)
+    check(not bad, f"{tag}: {len(bad)} tensors differ, e.g. {bad[:3]}")
+
+
+def main():
+    check(os.access(TOOL, os.X_OK), f"{TOOL} not built")
+    tmp = tempfile.mkdtemp(prefix="dlut-t_ckpt-")
+    try:
+        for model in ["openai_tiny", "chinese_clip_tiny"]:
+            src = os.path.join(REF, model)
+            ref = read_safetensors(os.path.join(src, "model.safetensors"))
+            # 1. reference safetensors, bitwise
+            got, err = dlut_dump(src, tmp)
+            compare(f"{model} safetensors", got, {k: (None if v.dtype.kind in "iu" else v) for k, v in ref.items()})
+
+            floats = {k: v for k, v in ref.items() if v.dtype == np.float32}
+            # 2. F16 / BF16 / unaligned F32 variants
+            d = make_folder(tmp, f"{model}-f16", src)
+            write_safetensors(os.path.join(d, "model.safetensors"),
+                              {k: ("F16", v.astype(np.float16)) for k, v in floats.items()})
+            got, err = dlut_dump(d, tmp)
+            compare(f"{model} F16", got, {k: v.astype(np.float16) for k, v in floats.items()})
+
+            d = make_folder(tmp, f"{model}-bf16", src)
+            bf = {k: to_bf16_bits(v) for k, v in floats.items()}
+            write_safetensors(os.path.join(d, "model.safetensors"), {k: ("BF16", v) for k, v in bf.items()})
+            got, err = dlut_dump(d, tmp)
+            compare(f"{model} BF16", got,
+                    {k: bf16_to_f32(v) for k, v in bf.items()})
+            # the rounding is real: BF16 differs from F32 but by at most 2^-8 relative
+            if got is not None:
+                w = "visual_projection.weight"
+                diff = np.abs(got[w] - floats[w])
+                check(diff.max() > 0 and np.all(diff <= np.abs(floats[w]) * 2.0 ** -8 + 1e-30),
+                      f"{model} BF16 rounding out of bounds")
+
+            d = make_folder(tmp, f"{model}-unaligned", src)
+            write_safetensors(os.path.join(d, "model.safetensors"), {k: ("F32", v) for k, v in floats.items()},
+                              lead_pad=3)
+            got, err = dlut_dump(d, tmp)
+            exp = dict(floats)
+            exp["pad"] = None
+            compare(f"{model} unaligned F32", got, exp)
+
+            # 3. pytorch_model.bin deflated, and with zip64 records
+            zin = zipfile.ZipFile(os.path.join(src, "pytorch_model.bin"))
+            d = make_folder(tmp, f"{model}-deflated", src)
+            with zipfile.ZipFile(os.path.join(d, "pytorch_model.bin"), "w", zipfile.ZIP_DEFLATED) as zout:
+                for info in zin.infolist():
+                    zout.writestr(info.filename, zin.read(info.filename))
+            got, err = dlut_dump(d, tmp)
+            compare(f"{model} deflated bin", got, floats)
+            check(got is not None or print(err), err)
+
+            d = make_folder(tmp, f"{model}-zip64", src)
+            write_zip(os.path.join(d, "pytorch_model.bin"), [(i.filename, zin.read(i.filename)) for i in zin.infolist()],
+                      zip64=True)
+            got, err = dlut_dump(d, tmp)
+            compare(f"{model} zip64 bin", got, floats)
+            check(got is not None or print(err), err)
+
+        # 4. torch-style pickles from Python's pickler
+        src = os.path.join(REF, "openai_tiny")
+        for proto in (2, 4):
+            for z64 in (False, True):
+                sd, storages, expect = synthetic_state_dict()
+                d = make_folder(tmp, f"synthetic-p{proto}-z{int(z64)}", src)
+                torch_zip(os.path.join(d, "pytorch_model.bin"), sd, storages, prefix="some_name", protocol=proto,
+                          zip64=z64)
+                got, err = dlut_dump(d, tmp)
+                check(got is not None, f"synthetic protocol {proto}: {err}")
+                compare(f"synthetic protocol {proto} zip64={z64}", got, expect)
+
+        # 5. hostile archives
+        evil = b"\x80\x02cos\nsystem\nq\x00X\x0b\x00\x00\x00touch /tmp/dlut-pwnedq\x01\x85q\x02Rq\x03."
+        d = make_folder(tmp, "evil", src)
+        write_zip(os.path.join(d, "pytorch_model.bin"), [("archive/data.pkl", evil)])
+        expect_error(d, tmp, "refusing pickle global 'os.system'", "os.system pickle")
+        check(not os.path.exists("/tmp/dlut-pwned"), "the forbidden global ran")
+
+        # a pickled builtins.eval via Python's own pickler (protocol 2 REDUCE)
+        class Evil:
+            def __reduce__(self):
+                return (eval, ("1+1",))
+
+        d = make_folder(tmp, "evil2", src)
+        write_zip(os.path.join(d, "pytorch_model.bin"),
+                  [("archive/data.pkl", pickle.dumps({"w": Evil()}, protocol=2))])
+        expect_error(d, tmp, "eval' (not part of a torch state dict)", "builtins.eval pickle")  # __builtin__ in protocol 2
+        d = make_folder(tmp, "evil4", src)
+        write_zip(os.path.join(d, "pytorch_model.bin"),
+                  [("archive/data.pkl", pickle.dumps({"w": Evil()}, protocol=4))])
+        expect_error(d, tmp, "refusing pickle global 'builtins.eval'", "builtins.eval pickle, protocol 4")
+
+        cases = []
+        sd, storages, _ = synthetic_state_dict()
+        cases.append(("missing storage", sd, storages[1:], "storage entry 'archive/data/0' is missing"))
+        sd, storages, _ = synthetic_state_dict()
+        sd["f.weight"] = Tensor(storages[0], 20, (4, 3), (3, 1))
+        cases.append(("view past storage", sd, storages, "runs past the end of its storage"))
+        sd, storages, _ = synthetic_state_dict()
+        storages[0].numel = 25
+        cases.append(("storage size lie", sd, storages, "expected 25 elements"))
+        sd, storages, _ = synthetic_state_dict()
+        sd["x"] = 3
+        cases.append(("non-tensor value", sd, storages, "is not a tensor"))
+        for i, (what, sd, st, err) in enumerate(cases):
+            d = make_folder(tmp, f"hostile{i}", src)
+            torch_zip(os.path.join(d, "pytorch_model.bin"), sd, st)
+            expect_error(d, tmp, err, what)
+
+        d = make_folder(tmp, "encrypted", src)
+        write_zip(os.path.join(d, "pytorch_model.bin"), [("archive/data.pkl", b"\x80\x02}.")], flags=1)
+        expect_error(d, tmp, "encrypted", "encrypted entry")
+        d = make_folder(tmp, "legacy", src)
+        with open(os.path.join(d, "pytorch_model.bin"), "wb") as f:
+            f.write(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2))  # torch < 1.6 starts with its magic number
+        expect_error(d, tmp, "legacy", "pre-1.6 torch file")
+
+        # 6. the download script parses and explains itself
+        script = os.path.join(ROOT, "tools", "download-models.sh")
+        r = subprocess.run(["bash", "-n", script], capture_output=True, text=True)
+        check(r.returncode == 0, f"bash -n download-models.sh: {r.stderr}")
+        r = subprocess.run(["bash", script, "--help"], capture_output=True, text=True)
+        check(r.returncode == 0 and "huggingface.co" in r.stdout and "DLUT_MODELS" in r.stdout,
+              "download-models.sh --help")
+        r = subprocess.run(["bash", script, "no-such-model"], capture_output=True, text=True,
+                           env=dict(os.environ, DLUT_MODELS=os.path.join(tmp, "models")))
+        check(r.returncode == 2 and "unknown model" in r.stderr, f"download-models.sh bad name: {r.stderr}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"t_ckpt: {checks} checks, {failures} failed", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
