@@ -1,12 +1,453 @@
-/* TIFF: placeholder until the libtiff codec lands (same increment series). */
+/* TIFF through libtiff 4.5 (TIFF 6.0 specification, Adobe 1992).
+ *
+ * Load: contiguous 8/16-bit unsigned and 32-bit IEEE float samples,
+ * photometric RGB or grey (min-is-black or min-is-white), with or without
+ * an alpha extra sample, in strips or tiles, any compression libtiff has
+ * (none, LZW, Deflate, PackBits, ...). 16-bit stays U16 and float comes
+ * out F32, unscaled. Everything else libtiff can decode (palette, 1/2/4-bit,
+ * YCbCr, CMYK, separate planes, ...) goes through TIFFRGBAImage at 8 bits
+ * (with req_orientation = the file's, so libtiff does not flip anything:
+ * image.c applies the orientation tag, all 8 values, for every path).
+ * Metadata: ICC profile tag (converted to sRGB by image.c), XMP
+ * (XMLPacket tag), and the EXIF IFD, which is rebuilt into a stand-alone
+ * EXIF block (header, IFD0 pointing at a copy of the EXIF IFD with its
+ * out-of-line values relocated) so it can travel on to JPEG/PNG/WebP.
+ *
+ * Hostile input: the file is read through a bounds-checked in-memory client
+ * (never mapped: some codecs work in place), libtiff's error handler is
+ * per-open (TIFFOpenOptions, no global state) and its single allocations
+ * are capped; sizes are checked before allocating; a strip or tile that
+ * decodes short is an error.
+ *
+ * Save: 8/16-bit unsigned or (opts.float_tiff) 32-bit float, RGB/RGBA
+ * (unassociated alpha), Deflate with the horizontal (integer) or
+ * floating-point predictor, an sRGB ICC profile, XMP. The file is written
+ * by libtiff on a dup of the temporary file's descriptor from dlut/file.h.
+ * EXIF is not written into TIFF (libtiff would need every EXIF tag set one
+ * by one with its C type); see docs/image.md. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tiffio.h>
+#include <unistd.h>
+
 #include "dlut/error.h"
 #include "image/image_private.h"
 
-int dlut__tiff_load(const uint8_t *data, size_t size, dlut__decoded *out) {
-  (void)data, (void)size, (void)out;
-  return dlut_error("TIFF support is not built yet");
+/* ==== libtiff plumbing ==== */
+
+typedef struct {
+  const uint8_t *p; /* the file */
+  uint64_t n;       /* its size */
+  uint64_t pos;     /* read position */
+  char msg[256];    /* first error libtiff reported */
+} tiff_src;
+
+static int on_error(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
+  (void)tif;
+  (void)module;
+  tiff_src *s = user;
+  if (s && !s->msg[0]) vsnprintf(s->msg, sizeof s->msg, fmt, ap);
+  return 1; /* handled: libtiff must not print */
 }
+
+/* Warnings are dropped, except the ones libtiff gives when a tag's data
+ * cannot be read ("IO error during reading of ...; tag ignored"): that is
+ * a truncated file, which we refuse like any other truncated image. */
+static int on_warning(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
+  (void)tif, (void)module;
+  tiff_src *s = user;
+  char m[256];
+  vsnprintf(m, sizeof m, fmt, ap);
+  if (s && !s->msg[0] && (strstr(m, "IO error") || strstr(m, "Read error") || strstr(m, "Seek error")))
+    snprintf(s->msg, sizeof s->msg, "truncated TIFF: %s", m);
+  return 1;
+}
+
+static tmsize_t mem_read(thandle_t h, void *buf, tmsize_t n) {
+  tiff_src *s = (tiff_src *)h;
+  if (n < 0) return -1;
+  uint64_t k = (uint64_t)n;
+  if (k > s->n - s->pos) k = s->n - s->pos;
+  memcpy(buf, s->p + s->pos, (size_t)k);
+  s->pos += k;
+  return (tmsize_t)k;
+}
+
+static tmsize_t mem_write(thandle_t h, void *buf, tmsize_t n) {
+  (void)h, (void)buf, (void)n;
+  return -1;
+}
+
+static toff_t mem_seek(thandle_t h, toff_t off, int whence) {
+  tiff_src *s = (tiff_src *)h;
+  uint64_t base = whence == SEEK_CUR ? s->pos : whence == SEEK_END ? s->n : 0;
+  if (off > UINT64_MAX - base) return (toff_t)-1;
+  uint64_t np = base + off;
+  if (np > s->n) return (toff_t)-1; /* libtiff only seeks past the end to write */
+  s->pos = np;
+  return np;
+}
+
+static int mem_close(thandle_t h) {
+  (void)h;
+  return 0;
+}
+
+static toff_t mem_size(thandle_t h) { return ((tiff_src *)h)->n; }
+
+static int mem_map(thandle_t h, void **base, toff_t *size) {
+  (void)h, (void)base, (void)size;
+  return 0;
+}
+
+static void mem_unmap(thandle_t h, void *base, toff_t size) { (void)h, (void)base, (void)size; }
+
+static TIFFOpenOptions *make_opts(tiff_src *s) {
+  TIFFOpenOptions *o = TIFFOpenOptionsAlloc();
+  if (!o) return NULL;
+  TIFFOpenOptionsSetErrorHandlerExtR(o, on_error, s);
+  TIFFOpenOptionsSetWarningHandlerExtR(o, on_warning, s);
+  /* The largest single buffer libtiff may allocate: one strip or tile of
+   * the largest image we accept, or 64 MB, whichever is larger. */
+  int64_t cap = dlut__max_pixels() * 16;
+  if (cap < ((int64_t)64 << 20)) cap = (int64_t)64 << 20;
+  TIFFOpenOptionsSetMaxSingleMemAlloc(o, (tmsize_t)cap);
+  return o;
+}
+
+/* ==== EXIF IFD -> stand-alone EXIF block ==== */
+
+static uint32_t rd(const uint8_t *p, int be, int bytes) {
+  uint32_t v = 0;
+  for (int i = 0; i < bytes; i++) v |= (uint32_t)p[be ? i : bytes - 1 - i] << (8 * (bytes - 1 - i));
+  return v;
+}
+
+static void wr(uint8_t *p, int be, int bytes, uint32_t v) {
+  for (int i = 0; i < bytes; i++) p[be ? bytes - 1 - i : i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Bytes per value of TIFF field types 1..13 (TIFF 6.0 section 2, plus IFD). */
+static int type_size(uint32_t t) {
+  static const int sz[14] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4};
+  return t < 14 ? sz[t] : 0;
+}
+
+/* Copy the classic-TIFF IFD at `off` of file p[0..n) into a new EXIF block
+ * whose IFD0 has a single ExifIFD pointer (tag 0x8769) to it. */
+static int exif_from_ifd(const uint8_t *p, size_t n, uint64_t off, uint8_t **out, size_t *out_n) {
+  int be = p[0] == 'M';
+  if (off < 8 || off > n - 2) return 0;
+  uint32_t count = rd(p + off, be, 2);
+  if (count == 0 || count > 1000 || (n - off - 2) / 12 < count) return 0;
+  /* Values are at most n bytes in total (each one lies inside the file). */
+  size_t head = 8 + 2 + 12 + 4, ifd = 2 + 12 * (size_t)count + 4;
+  size_t cap = head + ifd + n + 2 * (size_t)count;
+  if (cap > DLUT__MAX_META_BYTES) cap = DLUT__MAX_META_BYTES;
+  uint8_t *b = calloc(1, cap);
+  if (!b) return dlut_error("out of memory");
+  memcpy(b, be ? "MM\0*" : "II*\0", 4);
+  wr(b + 4, be, 4, 8);
+  wr(b + 8, be, 2, 1);
+  wr(b + 10, be, 2, 0x8769);
+  wr(b + 12, be, 2, 4);
+  wr(b + 14, be, 4, 1);
+  wr(b + 18, be, 4, (uint32_t)head);
+  wr(b + 22, be, 4, 0);
+  size_t vpos = head + ifd, kept = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    const uint8_t *e = p + off + 2 + 12 * i;
+    uint32_t tag = rd(e, be, 2), type = rd(e + 2, be, 2), cnt = rd(e + 4, be, 4);
+    int ts = type_size(type);
+    if (!ts || tag == 0xA005 || type == 13) continue; /* unknown type; Interop/sub-IFD pointers not followed */
+    uint64_t bytes = (uint64_t)cnt * (uint64_t)ts;
+    uint8_t *d = b + head + 2 + 12 * kept;
+    memcpy(d, e, 8);
+    if (bytes <= 4) {
+      memcpy(d + 8, e + 8, 4);
+    } else {
+      uint64_t src = rd(e + 8, be, 4);
+      if (src > n || bytes > n - src || bytes > cap - vpos) continue; /* dangling or too big: drop the field */
+      memcpy(b + vpos, p + src, (size_t)bytes);
+      wr(d + 8, be, 4, (uint32_t)vpos);
+      vpos += (size_t)bytes + (bytes & 1); /* values start on word boundaries */
+    }
+    kept++;
+  }
+  if (kept == 0) {
+    free(b);
+    return 0;
+  }
+  wr(b + head, be, 2, (uint32_t)kept);
+  /* Entries were packed; the next-IFD offset (0) follows the last one. */
+  memset(b + head + 2 + 12 * kept, 0, 4);
+  *out = b;
+  *out_n = vpos;
+  return 0;
+}
+
+/* ==== Load ==== */
+
+typedef struct {
+  int spp, bytes, is_float, gray, alpha_index, min_white; /* source layout */
+  int ch;                                                 /* output channels */
+} layout;
+
+/* Convert n source pixels to the output row (same sample type). */
+static void convert_pixels(const layout *L, const uint8_t *src, int n, void *dst) {
+  for (int i = 0; i < n; i++) {
+    const uint8_t *s = src + (size_t)i * L->spp * L->bytes;
+    for (int c = 0; c < L->ch; c++) {
+      int si = c == 3 ? L->alpha_index : (L->gray ? 0 : c);
+      size_t di = (size_t)i * L->ch + c;
+      int inv = L->min_white && c < 3;
+      if (L->bytes == 1) {
+        uint8_t v = s[si];
+        ((uint8_t *)dst)[di] = inv ? (uint8_t)(255 - v) : v;
+      } else if (L->bytes == 2) {
+        uint16_t v;
+        memcpy(&v, s + 2 * si, 2);
+        ((uint16_t *)dst)[di] = inv ? (uint16_t)(65535 - v) : v;
+      } else {
+        float v;
+        memcpy(&v, s + 4 * si, 4);
+        ((float *)dst)[di] = inv ? 1.0f - v : v;
+      }
+    }
+  }
+}
+
+static int read_direct(TIFF *tif, const layout *L, dlut_image *img, tiff_src *src) {
+  uint8_t *buf = NULL;
+  size_t px = (size_t)L->spp * (size_t)L->bytes;
+  int rc = -1;
+  if (TIFFIsTiled(tif)) {
+    uint32_t tw = 0, th = 0;
+    TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw);
+    TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
+    if (tw == 0 || th == 0 || tw > 65536 || th > 65536) return dlut_error("bad TIFF tile size %ux%u", tw, th);
+    uint64_t tsize = (uint64_t)tw * th * px;
+    if (tsize > ((uint64_t)1 << 31) || (uint64_t)TIFFTileSize64(tif) != tsize) return dlut_error("bad TIFF tile size");
+    buf = malloc((size_t)tsize);
+    if (!buf) return dlut_error("out of memory");
+    for (uint32_t ty = 0; ty < (uint32_t)img->height; ty += th)
+      for (uint32_t tx = 0; tx < (uint32_t)img->width; tx += tw) {
+        tmsize_t got = TIFFReadEncodedTile(tif, TIFFComputeTile(tif, tx, ty, 0, 0), buf, (tmsize_t)tsize);
+        if (got != (tmsize_t)tsize) {
+          dlut_error("%s", src->msg[0] ? src->msg : "truncated TIFF tile");
+          goto done;
+        }
+        uint32_t cols = (uint32_t)img->width - tx < tw ? (uint32_t)img->width - tx : tw;
+        for (uint32_t r = 0; r < th && ty + r < (uint32_t)img->height; r++)
+          convert_pixels(L, buf + (size_t)r * tw * px, (int)cols,
+                         (uint8_t *)img->data + (size_t)(ty + r) * img->stride + (size_t)tx * L->ch * L->bytes);
+      }
+  } else {
+    uint32_t rps = 0;
+    TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &rps);
+    if (rps == 0 || rps > (uint32_t)img->height) rps = (uint32_t)img->height;
+    uint64_t row = (uint64_t)img->width * px;
+    if ((uint64_t)TIFFScanlineSize64(tif) != row) return dlut_error("bad TIFF scanline size");
+    uint64_t ssize = row * rps;
+    if (ssize > ((uint64_t)1 << 32)) return dlut_error("TIFF strip too large");
+    buf = malloc((size_t)ssize);
+    if (!buf) return dlut_error("out of memory");
+    for (uint32_t y = 0, s = 0; y < (uint32_t)img->height; y += rps, s++) {
+      uint32_t rows = (uint32_t)img->height - y < rps ? (uint32_t)img->height - y : rps;
+      tmsize_t want = (tmsize_t)(row * rows);
+      if (TIFFReadEncodedStrip(tif, s, buf, want) != want) {
+        dlut_error("%s", src->msg[0] ? src->msg : "truncated TIFF strip");
+        goto done;
+      }
+      for (uint32_t r = 0; r < rows; r++)
+        convert_pixels(L, buf + (size_t)r * row, img->width, (uint8_t *)img->data + (size_t)(y + r) * img->stride);
+    }
+  }
+  rc = 0;
+done:
+  free(buf);
+  return rc;
+}
+
+/* Anything else libtiff understands, at 8 bits, through TIFFRGBAImage. */
+static int read_rgba(TIFF *tif, dlut_image *img, tiff_src *src) {
+  char emsg[1024] = "";
+  TIFFRGBAImage r;
+  if (!TIFFRGBAImageOK(tif, emsg) || !TIFFRGBAImageBegin(&r, tif, 0, emsg))
+    return dlut_error("unsupported TIFF layout: %s", emsg);
+  r.req_orientation = r.orientation; /* rows as stored; image.c orients */
+  size_t n = (size_t)img->width * (size_t)img->height;
+  uint32_t *raster = malloc(n * sizeof *raster);
+  if (!raster) {
+    TIFFRGBAImageEnd(&r);
+    return dlut_error("out of memory");
+  }
+  int ok = TIFFRGBAImageGet(&r, raster, (uint32_t)img->width, (uint32_t)img->height);
+  int assoc = r.alpha == EXTRASAMPLE_ASSOCALPHA || r.alpha == EXTRASAMPLE_UNASSALPHA;
+  TIFFRGBAImageEnd(&r);
+  if (!ok) {
+    free(raster);
+    return dlut_error("%s", src->msg[0] ? src->msg : "corrupt TIFF");
+  }
+  uint8_t *d = img->data;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t v = raster[i];
+    uint32_t a = TIFFGetA(v), c[3] = {TIFFGetR(v), TIFFGetG(v), TIFFGetB(v)};
+    for (int k = 0; k < 3; k++) {
+      /* TIFFRGBAImage premultiplies; undo it so alpha stays "carried through". */
+      if (img->channels == 4 && assoc && a > 0 && a < 255) c[k] = c[k] * 255 + a / 2 > 255 * a ? 255 : (c[k] * 255 + a / 2) / a;
+      d[i * img->channels + k] = (uint8_t)c[k];
+    }
+    if (img->channels == 4) d[i * 4 + 3] = (uint8_t)a;
+  }
+  free(raster);
+  return 0;
+}
+
+int dlut__tiff_load(const uint8_t *data, size_t size, dlut__decoded *out) {
+  tiff_src src = {data, size, 0, {0}};
+  TIFFOpenOptions *opts = make_opts(&src);
+  if (!opts) return dlut_error("out of memory");
+  TIFF *tif = TIFFClientOpenExt("tiff", "rm", (thandle_t)&src, mem_read, mem_write, mem_seek, mem_close, mem_size,
+                                mem_map, mem_unmap, opts);
+  TIFFOpenOptionsFree(opts);
+  if (!tif) return dlut_error("%s", src.msg[0] ? src.msg : "invalid TIFF");
+  uint32_t w = 0, h = 0;
+  uint16_t spp = 1, bps = 1, fmt = SAMPLEFORMAT_UINT, photo = 0, planar = PLANARCONFIG_CONTIG, orient = 1;
+  uint16_t nextra = 0, *extra = NULL;
+  if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w) || !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h)) {
+    dlut_error("TIFF has no image size");
+    goto fail;
+  }
+  if (dlut__check_dims(w, h) != 0) goto fail;
+  TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &spp);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &bps);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &fmt);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &planar);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_ORIENTATION, &orient);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_EXTRASAMPLES, &nextra, &extra);
+  if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photo)) photo = spp >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
+  layout L = {0};
+  L.spp = spp;
+  L.gray = photo == PHOTOMETRIC_MINISBLACK || photo == PHOTOMETRIC_MINISWHITE;
+  L.min_white = photo == PHOTOMETRIC_MINISWHITE;
+  int color = L.gray ? 1 : 3;
+  int has_alpha = spp > color && nextra > 0 && extra &&
+                  (extra[0] == EXTRASAMPLE_ASSOCALPHA || extra[0] == EXTRASAMPLE_UNASSALPHA);
+  L.alpha_index = color;
+  L.ch = has_alpha ? 4 : 3;
+  int direct = planar == PLANARCONFIG_CONTIG && (photo == PHOTOMETRIC_RGB || L.gray) && spp >= color &&
+               ((fmt == SAMPLEFORMAT_UINT && (bps == 8 || bps == 16)) || (fmt == SAMPLEFORMAT_IEEEFP && bps == 32));
+  if (!direct && (fmt == SAMPLEFORMAT_IEEEFP || bps > 16)) {
+    dlut_error("unsupported TIFF layout (%u-bit %s samples, photometric %u, planar %u)", bps,
+               fmt == SAMPLEFORMAT_IEEEFP ? "float" : "integer", photo, planar);
+    goto fail;
+  }
+  dlut_pixel_type t = !direct ? DLUT_PIXEL_U8 : bps == 8 ? DLUT_PIXEL_U8 : bps == 16 ? DLUT_PIXEL_U16 : DLUT_PIXEL_F32;
+  L.bytes = (int)t;
+  L.is_float = t == DLUT_PIXEL_F32;
+  out->img = dlut_image_alloc((int)w, (int)h, L.ch, t);
+  if (!out->img) goto fail;
+  if ((direct ? read_direct(tif, &L, out->img, &src) : read_rgba(tif, out->img, &src)) != 0) goto fail;
+  out->orientation = orient >= 1 && orient <= 8 ? orient : 1;
+  uint32_t n = 0;
+  void *blob = NULL;
+  if (TIFFGetField(tif, TIFFTAG_ICCPROFILE, &n, &blob) && blob && n > 0) {
+    if (dlut__set_blob(&out->icc, &out->icc_size, blob, n, 0) != 0) goto fail;
+  }
+  if (TIFFGetField(tif, TIFFTAG_XMLPACKET, &n, &blob) && blob && n > 0) {
+    if (dlut__set_blob(&out->img->xmp, &out->img->xmp_size, blob, n, 0) != 0) goto fail;
+  }
+  toff_t exif_off = 0;
+  /* Classic TIFF only (BigTIFF, magic 43, has 8-byte offsets in its IFDs). */
+  if (size >= 8 && data[2] != 43 && data[3] != 43 && TIFFGetField(tif, TIFFTAG_EXIFIFD, &exif_off) && exif_off > 0) {
+    if (exif_from_ifd(data, size, exif_off, &out->img->exif, &out->img->exif_size) != 0) goto fail;
+  }
+  /* libtiff reports some damage (a tag whose data lies past the end of a
+   * truncated file, ...) as an error yet goes on without that field; a
+   * damaged file is an error here, as for the other formats. */
+  if (src.msg[0]) {
+    dlut_error("%s", src.msg);
+    goto fail;
+  }
+  TIFFClose(tif);
+  return 0;
+fail:
+  TIFFClose(tif);
+  dlut__decoded_free(out);
+  return -1;
+}
+
+/* ==== Save ==== */
+
 int dlut__tiff_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const dlut_image_save_opts *o) {
-  (void)img, (void)fp, (void)m, (void)o;
-  return dlut_error("TIFF support is not built yet");
+  (void)o;
+  tiff_src err = {0};
+  TIFFOpenOptions *opts = make_opts(&err);
+  if (!opts) return dlut_error("out of memory");
+  int fd = dup(fileno(fp));
+  if (fd < 0) {
+    TIFFOpenOptionsFree(opts);
+    return dlut_error("cannot duplicate the output descriptor");
+  }
+  uint64_t bytes = img->stride * (uint64_t)img->height;
+  TIFF *tif = TIFFFdOpenExt(fd, "out.tif", bytes > ((uint64_t)3 << 30) ? "w8" : "w", opts);
+  TIFFOpenOptionsFree(opts);
+  if (!tif) {
+    close(fd);
+    return dlut_error("%s", err.msg[0] ? err.msg : "cannot open TIFF for writing");
+  }
+  int rc = -1;
+  uint8_t *buf = NULL;
+  int is_float = img->type == DLUT_PIXEL_F32;
+  TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t)img->width);
+  TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t)img->height);
+  TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)(8 * img->type));
+  TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)img->channels);
+  TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, is_float ? SAMPLEFORMAT_IEEEFP : SAMPLEFORMAT_UINT);
+  TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
+  TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+  TIFFSetField(tif, TIFFTAG_ORIENTATION, ORIENTATION_TOPLEFT);
+  TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
+  TIFFSetField(tif, TIFFTAG_PREDICTOR, is_float ? PREDICTOR_FLOATINGPOINT : PREDICTOR_HORIZONTAL);
+  if (img->channels == 4) {
+    uint16_t ex = EXTRASAMPLE_UNASSALPHA;
+    TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, 1, &ex);
+  }
+  size_t icc_n = 0;
+  const uint8_t *icc = dlut__srgb_icc(&icc_n);
+  if (icc && icc_n) TIFFSetField(tif, TIFFTAG_ICCPROFILE, (uint32_t)icc_n, icc);
+  if (m->xmp && m->xmp_size && m->xmp_size < UINT32_MAX)
+    TIFFSetField(tif, TIFFTAG_XMLPACKET, (uint32_t)m->xmp_size, m->xmp);
+  uint32_t rps = TIFFDefaultStripSize(tif, 0);
+  if (rps == 0) rps = 1;
+  if (rps > (uint32_t)img->height) rps = (uint32_t)img->height;
+  TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, rps);
+  /* The predictor works in place on what it is given, so strips go
+   * through a scratch copy and the caller's image stays untouched. */
+  size_t ssize = img->stride * rps;
+  buf = malloc(ssize);
+  if (!buf) {
+    dlut_error("out of memory");
+    goto done;
+  }
+  for (uint32_t y = 0, s = 0; y < (uint32_t)img->height; y += rps, s++) {
+    uint32_t rows = (uint32_t)img->height - y < rps ? (uint32_t)img->height - y : rps;
+    size_t n = img->stride * rows;
+    memcpy(buf, (const uint8_t *)img->data + (size_t)y * img->stride, n);
+    if (TIFFWriteEncodedStrip(tif, s, buf, (tmsize_t)n) < 0) {
+      dlut_error("%s", err.msg[0] ? err.msg : "TIFF write failed");
+      goto done;
+    }
+  }
+  if (!TIFFWriteDirectory(tif)) {
+    dlut_error("%s", err.msg[0] ? err.msg : "TIFF write failed");
+    goto done;
+  }
+  rc = 0;
+done:
+  free(buf);
+  TIFFClose(tif); /* closes fd (the dup); the FILE is committed or aborted by image.c */
+  return rc;
 }
