@@ -1,16 +1,26 @@
 /* Fast LUT application: float arrays and images (U8, U16, F32; RGB/RGBA),
  * multi-threaded with dlut_parallel_for and vectorised with AVX2+FMA.
  *
- * Pixels go through in blocks of BLK: (1) a type-specific loader turns a
- * block into three planar arrays of clamped lattice coordinates (the shaper
- * and the domain mapping folded in; for 8-bit input through three 256-entry
- * tables built once per call, so no division or floor per pixel); (2) one
- * 8-pixels-at-a-time kernel interpolates the 3D table with AVX2 gathers;
- * (3) a type-specific storer blends with the input (strength), rounds to
- * nearest, clamps, and copies alpha. The planar block lives in L1, so the
- * extra pass costs little, and each stage stays simple. 8-bit RGB/RGBA
- * with no strength blend has a fused path (apply_u8.c) that skips the
- * planar round trip.
+ * Pixels go through in blocks of BLK:
+ *   1. a type-specific loader turns the block into three planar arrays of
+ *      clamped lattice coordinates, the shaper and the domain mapping folded
+ *      in (8-bit input through three 256-entry tables built once per call,
+ *      so no division or floor per pixel);
+ *   2. a vectorised pass, 8 pixels at a time, splits the coordinates into
+ *      cell, fractions and (tetrahedral) the case: the offsets of the four
+ *      vertices and the sorted fractions, without branches;
+ *   3. a per-pixel pass fetches each vertex as one 16-byte load from a copy
+ *      of the table padded to 4 floats per entry (RGB_) and blends them with
+ *      three FMAs on 4-wide vectors, leaving one RGB_ vector per pixel;
+ *   4. a type-specific storer blends with the input (strength), rounds to
+ *      nearest, clamps, copies alpha (8-bit: 4 pixels per step with packs
+ *      and a byte shuffle).
+ * Step 3 avoids AVX2 gathers on purpose: on the Zen 3 machines this was
+ * tuned on a vgatherdps of 8 lanes costs about 4 ns, so the 12 gathers of a
+ * gather-based tetrahedral kernel alone cap it near 170 MP/s per thread
+ * (docs/lut-apply.md has the measurements). The gather kernels are kept
+ * for tables too large to pad (size > PAD_MAX_SIZE) and for small calls
+ * where padding the table would cost more than it saves.
  *
  * Semantics and the tetrahedral split: lut/apply_internal.h. The naive
  * references in apply_ref.c are the specification these are tested
@@ -29,9 +39,10 @@
 #include "dlut/parallel.h"
 #include "lut/apply_internal.h"
 
-#define BLK 256 /* pixels per block; the planar scratch is 6 * BLK floats */
+#define BLK 256          /* pixels per block */
+#define PAD_MAX_SIZE 129 /* largest lattice padded to RGB_ (129^3 * 16 bytes = 34 MB) */
 
-/* ==== 3D kernels on planar lattice coordinates ==== */
+/* ==== Gather kernels on planar lattice coordinates (large tables) ==== */
 
 /* x0..x2: (n) clamped lattice coordinates; o0..o2: (n) outputs. n is a
  * multiple of 8 (callers pad). */
@@ -141,6 +152,93 @@ static void trilinear_planar(const lut_prep *p, const float *x0, const float *x1
 }
 #endif
 
+/* ==== Padded-table kernels (step 3) ==== */
+
+/* Per-block scratch; 32-byte aligned members for the SIMD passes. */
+typedef struct blk {
+  float x[3][BLK] __attribute__((aligned(32)));  /* lattice coordinates, planar */
+  float o4[BLK * 4] __attribute__((aligned(32))); /* results, RGB_ per pixel */
+  int32_t i0[BLK] __attribute__((aligned(32)));   /* first vertex, in floats from the padded table */
+  int32_t i1[BLK] __attribute__((aligned(32)));   /* tetrahedral: offset of the second vertex from i0 */
+  int32_t i2[BLK] __attribute__((aligned(32)));   /* tetrahedral: offset of the third vertex from i0 */
+  float w[3][BLK] __attribute__((aligned(32)));   /* tetrahedral: sorted fractions; trilinear: fr, fg, fb */
+} blk;
+
+#ifdef LUT_HAVE_AVX2
+/* Step 2: cells, fractions and the tetrahedral case for n (multiple of 8)
+ * pixels; offsets are in floats of a table with 4 floats per entry. */
+static void split_cells(const lut_prep *p, blk *b, int n, int tetra) {
+  const int S = p->size;
+  const __m256i smax = _mm256_set1_epi32(S - 2);
+  const __m256i vdr = _mm256_set1_epi32(4), vdg = _mm256_set1_epi32(4 * S), vdb = _mm256_set1_epi32(4 * S * S);
+  const __m256i vsum = _mm256_set1_epi32(4 + 4 * S + 4 * S * S);
+  const __m256 s_dr = _mm256_castsi256_ps(vdr), s_dg = _mm256_castsi256_ps(vdg), s_db = _mm256_castsi256_ps(vdb);
+  for (int i = 0; i < n; i += 8) {
+    __m256 xr = _mm256_load_ps(b->x[0] + i), xg = _mm256_load_ps(b->x[1] + i), xb = _mm256_load_ps(b->x[2] + i);
+    __m256i ir = _mm256_min_epi32(_mm256_cvttps_epi32(xr), smax);
+    __m256i ig = _mm256_min_epi32(_mm256_cvttps_epi32(xg), smax);
+    __m256i ib = _mm256_min_epi32(_mm256_cvttps_epi32(xb), smax);
+    __m256 fr = _mm256_sub_ps(xr, _mm256_cvtepi32_ps(ir));
+    __m256 fg = _mm256_sub_ps(xg, _mm256_cvtepi32_ps(ig));
+    __m256 fb = _mm256_sub_ps(xb, _mm256_cvtepi32_ps(ib));
+    __m256i base = _mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32(ir, 2), _mm256_mullo_epi32(ig, vdg)),
+                                    _mm256_mullo_epi32(ib, vdb));
+    _mm256_store_si256((__m256i *)(b->i0 + i), base);
+    if (!tetra) {
+      _mm256_store_ps(b->w[0] + i, fr);
+      _mm256_store_ps(b->w[1] + i, fg);
+      _mm256_store_ps(b->w[2] + i, fb);
+      continue;
+    }
+    /* Sorted fractions x1 >= x2 >= x3, the step along the largest, and the
+     * two steps along all axes but the smallest's (see tetra_planar). */
+    __m256 mx = _mm256_max_ps(fr, fg), mn = _mm256_min_ps(fr, fg);
+    _mm256_store_ps(b->w[0] + i, _mm256_max_ps(mx, fb));
+    _mm256_store_ps(b->w[1] + i, _mm256_max_ps(mn, _mm256_min_ps(mx, fb)));
+    _mm256_store_ps(b->w[2] + i, _mm256_min_ps(mn, fb));
+    __m256 r_max = _mm256_and_ps(_mm256_cmp_ps(fr, fg, _CMP_GE_OQ), _mm256_cmp_ps(fr, fb, _CMP_GE_OQ));
+    __m256 g_ge_b = _mm256_cmp_ps(fg, fb, _CMP_GE_OQ);
+    __m256 b_min = _mm256_and_ps(_mm256_cmp_ps(fb, fr, _CMP_LE_OQ), _mm256_cmp_ps(fb, fg, _CMP_LE_OQ));
+    __m256 g_le_r = _mm256_cmp_ps(fg, fr, _CMP_LE_OQ);
+    __m256i off1 = _mm256_castps_si256(_mm256_blendv_ps(_mm256_blendv_ps(s_db, s_dg, g_ge_b), s_dr, r_max));
+    __m256i omin = _mm256_castps_si256(_mm256_blendv_ps(_mm256_blendv_ps(s_dr, s_dg, g_le_r), s_db, b_min));
+    _mm256_store_si256((__m256i *)(b->i1 + i), off1);
+    _mm256_store_si256((__m256i *)(b->i2 + i), _mm256_sub_epi32(vsum, omin));
+  }
+}
+
+/* Step 3, tetrahedral: T4 is the table padded to 4 floats per entry. */
+static void tetra_padded(const float *T4, int S, blk *b, int n) {
+  const int o3 = 4 + 4 * S + 4 * S * S;
+  for (int i = 0; i < n; i++) {
+    const float *c = T4 + b->i0[i];
+    __m128 c0 = _mm_load_ps(c), c1 = _mm_load_ps(c + b->i1[i]);
+    __m128 c2 = _mm_load_ps(c + b->i2[i]), c3 = _mm_load_ps(c + o3);
+    __m128 o = _mm_fmadd_ps(_mm_broadcast_ss(b->w[0] + i), _mm_sub_ps(c1, c0), c0);
+    o = _mm_fmadd_ps(_mm_broadcast_ss(b->w[1] + i), _mm_sub_ps(c2, c1), o);
+    o = _mm_fmadd_ps(_mm_broadcast_ss(b->w[2] + i), _mm_sub_ps(c3, c2), o);
+    _mm_store_ps(b->o4 + i * 4, o);
+  }
+}
+
+static void trilinear_padded(const float *T4, int S, blk *b, int n) {
+  const int dg = 4 * S, db = 4 * S * S;
+  for (int i = 0; i < n; i++) {
+    const float *c = T4 + b->i0[i];
+    __m128 fr = _mm_broadcast_ss(b->w[0] + i), fg = _mm_broadcast_ss(b->w[1] + i);
+    __m128 fb = _mm_broadcast_ss(b->w[2] + i);
+#define L(k) _mm_load_ps(c + (k))
+#define LERP(a, bb, f) _mm_fmadd_ps(f, _mm_sub_ps(bb, a), a)
+    __m128 c00 = LERP(L(0), L(4), fr), c10 = LERP(L(dg), L(dg + 4), fr);
+    __m128 c01 = LERP(L(db), L(db + 4), fr), c11 = LERP(L(db + dg), L(db + dg + 4), fr);
+    __m128 c0 = LERP(c00, c10, fg), c1 = LERP(c01, c11, fg);
+    _mm_store_ps(b->o4 + i * 4, LERP(c0, c1, fb));
+#undef L
+#undef LERP
+  }
+}
+#endif
+
 /* ==== Block pipeline ==== */
 
 typedef struct apply_ctx {
@@ -154,6 +252,7 @@ typedef struct apply_ctx {
   size_t src_stride;     /* bytes per source row */
   size_t dst_stride;     /* bytes per destination row */
   int64_t row_pixels;    /* pixels per row (the whole image when packed) */
+  float *t4;             /* the table padded to RGB_ (64-byte aligned, owned), or NULL: gather kernels */
   float u8tab[3][256];   /* U8: lattice coordinate (or 1D-only output) per code value */
 } apply_ctx;
 
@@ -164,16 +263,47 @@ static inline float pre_3d(const lut_prep *p, int c, float v) {
   return p->size ? lut_lattice_coord(p, c, v) : v;
 }
 
-typedef struct blk {
-  float x[3][BLK]; /* lattice coordinates */
-  float o[3][BLK]; /* interpolated outputs */
-} blk;
-
+/* Step 1. */
 static void load_block(const apply_ctx *a, const void *src, int n, blk *b) {
   const int ch = a->channels;
   if (a->type == DLUT_PIXEL_U8) {
     const uint8_t *s = src;
-    for (int i = 0; i < n; i++) {
+    int i = 0;
+#ifdef LUT_HAVE_AVX2
+    if (!a->p.shaper_size && a->p.size) {
+      /* 8 pixels per step: bytes to 32-bit lanes with one shuffle per
+       * channel, then the same float operations as u8tab's (v * (1/255) -
+       * dmin) * dscale, clamped (so the results are identical). */
+      /* shuffle masks: channel c of pixel j to the low byte of lane j */
+      __m256i masks[3];
+      for (int c = 0; c < 3; c++) {
+        int8_t m[32];
+        for (int j = 0; j < 32; j++) m[j] = -1;
+        for (int j = 0; j < 4; j++) {
+          m[j * 4] = (int8_t)(ch == 3 ? j * 3 + c : j * 4 + c);             /* lane 0: pixels 0-3 */
+          m[16 + j * 4] = (int8_t)(ch == 3 ? 4 + j * 3 + c : j * 4 + c);    /* lane 1: pixels 4-7 */
+        }
+        masks[c] = _mm256_loadu_si256((const __m256i *)m);
+      }
+      const __m256 k = _mm256_set1_ps(1.0f / 255.0f), hi = _mm256_set1_ps(a->p.hi), zero = _mm256_setzero_ps();
+      __m256 lo_c[3], sc_c[3];
+      for (int c = 0; c < 3; c++) lo_c[c] = _mm256_set1_ps(a->p.dmin[c]), sc_c[c] = _mm256_set1_ps(a->p.dscale[c]);
+      for (; i + 8 <= n; i += 8) {
+        __m256i v;
+        if (ch == 3) /* pixels 0-3 from bytes 0..11, pixels 4-7 from bytes 12..23 (lane 1 = bytes 8..23) */
+          v = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)(s + i * 3 + 8)),
+                               _mm_loadu_si128((const __m128i *)(s + i * 3)));
+        else
+          v = _mm256_loadu_si256((const __m256i *)(s + i * 4));
+        for (int c = 0; c < 3; c++) {
+          __m256 f = _mm256_cvtepi32_ps(_mm256_shuffle_epi8(v, masks[c]));
+          f = _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(f, k), lo_c[c]), sc_c[c]);
+          _mm256_store_ps(b->x[c] + i, _mm256_min_ps(_mm256_max_ps(f, zero), hi));
+        }
+      }
+    }
+#endif
+    for (; i < n; i++) {
       b->x[0][i] = a->u8tab[0][s[i * ch]];
       b->x[1][i] = a->u8tab[1][s[i * ch + 1]];
       b->x[2][i] = a->u8tab[2][s[i * ch + 2]];
@@ -181,8 +311,16 @@ static void load_block(const apply_ctx *a, const void *src, int n, blk *b) {
   } else if (a->type == DLUT_PIXEL_U16) {
     const uint16_t *s = src;
     const float k = 1.0f / 65535.0f;
-    for (int i = 0; i < n; i++)
-      for (int c = 0; c < 3; c++) b->x[c][i] = pre_3d(&a->p, c, (float)s[i * ch + c] * k);
+    if (!a->p.shaper_size && a->p.size) {
+      for (int c = 0; c < 3; c++) {
+        const float lo = a->p.dmin[c], sc = a->p.dscale[c], hi = a->p.hi;
+        float *x = b->x[c];
+        for (int i = 0; i < n; i++) x[i] = lut_clampf(((float)s[i * ch + c] * k - lo) * sc, hi);
+      }
+    } else {
+      for (int i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++) b->x[c][i] = pre_3d(&a->p, c, (float)s[i * ch + c] * k);
+    }
   } else {
     const float *s = src;
     if (!a->p.shaper_size && a->p.size) {
@@ -196,8 +334,32 @@ static void load_block(const apply_ctx *a, const void *src, int n, blk *b) {
         for (int c = 0; c < 3; c++) b->x[c][i] = pre_3d(&a->p, c, s[i * ch + c]);
     }
   }
-  /* Pad to a multiple of 8 with a valid coordinate for the SIMD kernel. */
+  /* Pad to a multiple of 8 with a valid coordinate for the SIMD passes. */
   for (int i = n; i < ((n + 7) & ~7); i++) b->x[0][i] = b->x[1][i] = b->x[2][i] = 0.0f;
+}
+
+/* Steps 2 and 3: b->x -> b->o4. */
+static void interp_block(const apply_ctx *a, blk *b, int n) {
+  const int n8 = (n + 7) & ~7;
+  if (!a->p.size) { /* 1D only: the loader's values are the result */
+    for (int i = 0; i < n; i++)
+      for (int c = 0; c < 3; c++) b->o4[i * 4 + c] = b->x[c][i];
+    return;
+  }
+#ifdef LUT_HAVE_AVX2
+  if (a->t4) {
+    int tetra = a->interp != DLUT_INTERP_TRILINEAR;
+    split_cells(&a->p, b, n8, tetra);
+    if (tetra) tetra_padded(a->t4, a->p.size, b, n);
+    else trilinear_padded(a->t4, a->p.size, b, n);
+    return;
+  }
+#endif
+  /* Gather kernels write planar results (into the w arrays, free here). */
+  float *o0 = b->w[0], *o1 = b->w[1], *o2 = b->w[2];
+  if (a->interp == DLUT_INTERP_TRILINEAR) trilinear_planar(&a->p, b->x[0], b->x[1], b->x[2], o0, o1, o2, n8);
+  else tetra_planar(&a->p, b->x[0], b->x[1], b->x[2], o0, o1, o2, n8);
+  for (int i = 0; i < n; i++) b->o4[i * 4] = o0[i], b->o4[i * 4 + 1] = o1[i], b->o4[i * 4 + 2] = o2[i];
 }
 
 static inline int quantize(float v, float maxv) {
@@ -207,32 +369,86 @@ static inline int quantize(float v, float maxv) {
   return (int)q;
 }
 
+/* Step 4 for 8-bit samples. */
+static void store_u8(const apply_ctx *a, const uint8_t *in, uint8_t *out, int n, const blk *b) {
+  const int ch = a->channels;
+  const float s = a->strength;
+  const int blend = s != 1.0f;
+  int i = 0;
+#ifdef LUT_HAVE_AVX2
+  const __m256 k255 = _mm256_set1_ps(255.0f), half = _mm256_set1_ps(0.5f), zero = _mm256_setzero_ps();
+  const __m256 vs = _mm256_set1_ps(s), k1_255 = _mm256_set1_ps(1.0f / 255.0f);
+  /* RGB_ RGB_ RGB_ RGB_ -> RGBRGBRGBRGB, and 3 bytes -> one 32-bit lane. */
+  const __m128i compress = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+  const __m128i expand = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
+  const __m128i amask = _mm_setr_epi8(0, 0, 0, -1, 0, 0, 0, -1, 0, 0, 0, -1, 0, 0, 0, -1);
+  for (; i + 4 <= n; i += 4) {
+    __m256 v01 = _mm256_load_ps(b->o4 + i * 4), v23 = _mm256_load_ps(b->o4 + i * 4 + 8);
+    __m128i src4 = _mm_setzero_si128();
+    if (ch == 3) {
+      if (blend) { /* the input as RGB_ (16-byte load when it stays inside the span) */
+        if (i + 6 <= n) {
+          src4 = _mm_loadu_si128((const __m128i *)(in + i * 3));
+        } else {
+          uint8_t tmp[16] = {0};
+          memcpy(tmp, in + i * 3, 12);
+          src4 = _mm_loadu_si128((const __m128i *)tmp);
+        }
+        src4 = _mm_shuffle_epi8(src4, expand);
+      }
+    } else {
+      src4 = _mm_loadu_si128((const __m128i *)(in + i * 4));
+    }
+    if (blend) { /* x + s (v - x), x the input in [0,1] */
+      __m256 x01 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(src4)), k1_255);
+      __m256 x23 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(src4, 8))), k1_255);
+      v01 = _mm256_fmadd_ps(vs, _mm256_sub_ps(v01, x01), x01);
+      v23 = _mm256_fmadd_ps(vs, _mm256_sub_ps(v23, x23), x23);
+    }
+    /* round to nearest: trunc(v*255 + 0.5) after clamping (max first: NaN -> 0) */
+    v01 = _mm256_min_ps(_mm256_max_ps(_mm256_fmadd_ps(v01, k255, half), zero), k255);
+    v23 = _mm256_min_ps(_mm256_max_ps(_mm256_fmadd_ps(v23, k255, half), zero), k255);
+    __m256i q = _mm256_packus_epi32(_mm256_cvttps_epi32(v01), _mm256_cvttps_epi32(v23)); /* [p0 p2 | p1 p3] */
+    q = _mm256_packus_epi16(q, q);                                                       /* bytes, same order */
+    __m128i px = _mm_unpacklo_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)); /* p0 p1 p2 p3 */
+    if (ch == 3) {
+      px = _mm_shuffle_epi8(px, compress);
+      _mm_storel_epi64((__m128i *)(out + i * 3), px);
+      uint32_t last = (uint32_t)_mm_extract_epi32(px, 2);
+      memcpy(out + i * 3 + 8, &last, 4);
+    } else {
+      _mm_storeu_si128((__m128i *)(out + i * 4), _mm_blendv_epi8(px, src4, amask));
+    }
+  }
+#endif
+  const float k = 1.0f / 255.0f;
+  for (; i < n; i++) {
+    for (int c = 0; c < 3; c++) {
+      float v = b->o4[i * 4 + c];
+      if (blend) {
+        float x = (float)in[i * ch + c] * k;
+        v = x + s * (v - x);
+      }
+      out[i * ch + c] = (uint8_t)quantize(v, 255.0f);
+    }
+    if (ch == 4) out[i * 4 + 3] = in[i * 4 + 3];
+  }
+}
+
+/* Step 4 for 16-bit and float samples. */
 static void store_block(const apply_ctx *a, const void *src, void *dst, int n, const blk *b) {
   const int ch = a->channels;
   const float s = a->strength;
   const int blend = s != 1.0f;
   if (a->type == DLUT_PIXEL_U8) {
-    const uint8_t *in = src;
-    uint8_t *out = dst;
-    const float k = 1.0f / 255.0f;
-    for (int i = 0; i < n; i++) {
-      for (int c = 0; c < 3; c++) {
-        float v = b->o[c][i];
-        if (blend) {
-          float x = (float)in[i * ch + c] * k;
-          v = x + s * (v - x);
-        }
-        out[i * ch + c] = (uint8_t)quantize(v, 255.0f);
-      }
-      if (ch == 4) out[i * 4 + 3] = in[i * 4 + 3];
-    }
+    store_u8(a, src, dst, n, b);
   } else if (a->type == DLUT_PIXEL_U16) {
     const uint16_t *in = src;
     uint16_t *out = dst;
     const float k = 1.0f / 65535.0f;
     for (int i = 0; i < n; i++) {
       for (int c = 0; c < 3; c++) {
-        float v = b->o[c][i];
+        float v = b->o4[i * 4 + c];
         if (blend) {
           float x = (float)in[i * ch + c] * k;
           v = x + s * (v - x);
@@ -246,7 +462,7 @@ static void store_block(const apply_ctx *a, const void *src, void *dst, int n, c
     float *out = dst;
     for (int i = 0; i < n; i++) {
       for (int c = 0; c < 3; c++) {
-        float v = b->o[c][i];
+        float v = b->o4[i * 4 + c];
         if (blend) {
           float x = in[i * ch + c];
           v = x + s * (v - x);
@@ -267,13 +483,7 @@ static void apply_span(const apply_ctx *a, const uint8_t *src, uint8_t *dst, int
     const uint8_t *s = src + (size_t)i * px;
     uint8_t *d = dst + (size_t)i * px;
     load_block(a, s, m, &b);
-    int m8 = (m + 7) & ~7;
-    if (!a->p.size)
-      memcpy(b.o, b.x, sizeof b.o);
-    else if (a->interp == DLUT_INTERP_TRILINEAR)
-      trilinear_planar(&a->p, b.x[0], b.x[1], b.x[2], b.o[0], b.o[1], b.o[2], m8);
-    else
-      tetra_planar(&a->p, b.x[0], b.x[1], b.x[2], b.o[0], b.o[1], b.o[2], m8);
+    interp_block(a, &b, m);
     store_block(a, s, d, m, &b);
   }
 }
@@ -295,16 +505,42 @@ static void apply_task(void *ctx, int64_t begin, int64_t end, int thread) {
   }
 }
 
+/* Fill the context; pads the table when that pays (n_pixels large enough
+ * compared with the table). Returns 0, or -1 on no memory (then the gather
+ * kernels are used, so callers may ignore it). */
 static void ctx_init(apply_ctx *a, const dlut_lut *lut, dlut_interp interp, dlut_pixel_type type, int channels,
-                     float strength) {
+                     float strength, int64_t n_pixels) {
   lut_prep_init(&a->p, lut);
   a->interp = interp == DLUT_INTERP_TRILINEAR ? DLUT_INTERP_TRILINEAR : DLUT_INTERP_TETRAHEDRAL;
   a->type = type;
   a->channels = channels;
   a->strength = strength;
+  a->t4 = NULL;
   if (type == DLUT_PIXEL_U8)
     for (int c = 0; c < 3; c++)
       for (int v = 0; v < 256; v++) a->u8tab[c][v] = pre_3d(&a->p, c, (float)v * (1.0f / 255.0f));
+#ifdef LUT_HAVE_AVX2
+  const int S = a->p.size;
+  if (S && S <= PAD_MAX_SIZE && n_pixels >= (int64_t)S * S * S / 4) {
+    size_t entries = (size_t)S * S * S;
+    a->t4 = aligned_alloc(64, entries * 4 * sizeof(float));
+    if (a->t4)
+      for (size_t j = 0; j < entries; j++) {
+        a->t4[j * 4 + 0] = a->p.table[j * 3 + 0];
+        a->t4[j * 4 + 1] = a->p.table[j * 3 + 1];
+        a->t4[j * 4 + 2] = a->p.table[j * 3 + 2];
+        a->t4[j * 4 + 3] = 0.0f;
+      }
+  }
+#else
+  (void)n_pixels;
+#endif
+}
+
+static void ctx_free(apply_ctx *a) {
+  if (!a) return;
+  free(a->t4);
+  free(a);
 }
 
 /* Pixels per parallel chunk: large enough to amortise the hand-off. */
@@ -313,20 +549,20 @@ static void ctx_init(apply_ctx *a, const dlut_lut *lut, dlut_interp interp, dlut
 void dlut_lut_apply_f32(const dlut_lut *lut, const float *in, float *out, int64_t n, dlut_interp interp) {
   if (!lut || n <= 0) return;
   apply_ctx *a = malloc(sizeof *a);
-  if (!a) { /* no memory for the context: fall back to the slow, allocation-free path */
+  if (!a) { /* no memory for the context: the slow, allocation-free path */
     for (int64_t i = 0; i < n; i++) {
       float v[3] = {in[i * 3], in[i * 3 + 1], in[i * 3 + 2]};
       dlut_lut_eval(lut, v, out + i * 3, interp);
     }
     return;
   }
-  ctx_init(a, lut, interp, DLUT_PIXEL_F32, 3, 1.0f);
+  ctx_init(a, lut, interp, DLUT_PIXEL_F32, 3, 1.0f, n);
   a->src = (const uint8_t *)in;
   a->dst = (uint8_t *)out;
   a->row_pixels = n;
-  a->src_stride = a->dst_stride = (size_t)n * 3 * sizeof(float);
+  a->src_stride = a->dst_stride = 0;
   dlut_parallel_for(n, GRAIN, apply_task, a);
-  free(a);
+  ctx_free(a);
 }
 
 int dlut_lut_apply_image(const dlut_lut *lut, const dlut_image *src, dlut_image *dst, dlut_interp interp,
@@ -345,14 +581,14 @@ int dlut_lut_apply_image(const dlut_lut *lut, const dlut_image *src, dlut_image 
   if (lut->shaper_size && !lut->shaper) return dlut_error("apply: LUT has a shaper size but no shaper");
   const size_t row = (size_t)src->width * (size_t)src->channels * (size_t)src->type;
   if (src->stride < row || dst->stride < row) return dlut_error("apply: row stride smaller than a row");
+  int64_t total = (int64_t)src->width * src->height;
   apply_ctx *a = malloc(sizeof *a);
   if (!a) return dlut_error("apply: out of memory");
-  ctx_init(a, lut, interp, src->type, src->channels, strength);
+  ctx_init(a, lut, interp, src->type, src->channels, strength, total);
   a->src = src->data;
   a->dst = dst->data;
   a->src_stride = src->stride;
   a->dst_stride = dst->stride;
-  int64_t total = (int64_t)src->width * src->height;
   if (src->stride == row && dst->stride == row) { /* packed: one long row, chunks ignore row ends */
     a->row_pixels = total;
     a->src_stride = a->dst_stride = 0;
@@ -360,6 +596,6 @@ int dlut_lut_apply_image(const dlut_lut *lut, const dlut_image *src, dlut_image 
     a->row_pixels = src->width;
   }
   dlut_parallel_for(total, GRAIN, apply_task, a);
-  free(a);
+  ctx_free(a);
   return 0;
 }
