@@ -154,6 +154,16 @@ void dlut_grade_opts_init(dlut_grade_opts *o);
 int dlut_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_grade_opts *o, dlut_grade_result *res);
 void dlut_grade_result_free(dlut_grade_result *res);
 
+/* Without a model: Reinhard et al.'s colour transfer in CIELAB (means and
+ * standard deviations per channel) from photo towards ref, baked into a
+ * LUT of `size` (the starting point --transfer uses). */
+dlut_lut *dlut_grade_transfer(const dlut_image *photo, const dlut_image *ref, int size, uint64_t seed);
+
+/* The model-free loss terms of any LUT on a photo (clip = NaN; total
+ * leaves it out). weights NULL = the defaults. */
+int dlut_grade_lut_losses(const dlut_image *photo, const dlut_lut *lut, const dlut_grade_losses *weights, int samples,
+                          uint64_t seed, dlut_grade_losses *out);
+
 /* The grading problem without the optimiser: set up once (working image,
  * pixel sample, features, starting table), then score any table (n^3,3)
  * and, if d_table is not NULL, write dL_total/dtable. The server and the

@@ -320,6 +320,68 @@ static int finite_losses(const dlut_grade_losses *l) {
          isfinite(l->shift) && isfinite(l->eigen);
 }
 
+/* ==== Without a model: a colour transfer, and the model-free loss terms ==== */
+
+dlut_lut *dlut_grade_transfer(const dlut_image *photo, const dlut_image *ref, int size, uint64_t seed) {
+  if (!photo || !ref) {
+    dlut_error("grade: transfer needs a photo and a reference");
+    return NULL;
+  }
+  if (size < 2 || size > 65) {
+    dlut_error("grade: LUT size %d out of range 2..65", size);
+    return NULL;
+  }
+  int64_t ns = 0, nr = 0;
+  float *a = pixel_sample(photo, 65536, seed, &ns);
+  float *b = a ? pixel_sample(ref, 65536, seed + 1, &nr) : NULL;
+  dlut_lut *lut = b ? dlut_lut_alloc(size, 0) : NULL;
+  if (lut && reinhard_table(a, ns, b, nr, size, lut->table) != 0) {
+    dlut_lut_free(lut);
+    lut = NULL;
+  }
+  if (lut) snprintf(lut->title, sizeof lut->title, "dlut grade: colour transfer (Reinhard, Lab)");
+  free(a);
+  free(b);
+  return lut;
+}
+
+int dlut_grade_lut_losses(const dlut_image *photo, const dlut_lut *lut, const dlut_grade_losses *w_in, int samples,
+                          uint64_t seed, dlut_grade_losses *out) {
+  if (!photo || !lut || !lut->table || lut->size < 2) return dlut_error("grade: losses need a photo and a 3D LUT");
+  dlut_grade_losses w = {0, 1, 1, 1, 1, 20, 10000};
+  if (w_in) w = *w_in;
+  int64_t ns = 0;
+  float *s = pixel_sample(photo, samples < 16 ? 16 : samples, seed, &ns);
+  if (!s) return -1;
+  float *lab = malloc((size_t)ns * 3 * sizeof(float)), *o = malloc((size_t)ns * 3 * sizeof(float));
+  int rc = -1;
+  if (!lab || !o) {
+    dlut_error("grade: out of memory");
+    goto done;
+  }
+  dlut_grade_stats so, se;
+  dlut_color_srgb_to_lab(s, lab, ns);
+  for (int64_t i = 0; i < ns * 3; i++) lab[i] *= k_lab_scale[i % 3];
+  if (dlut_grade_stats_compute(lab, ns, &so) != 0) goto done;
+  dlut_lut_apply_f32(lut, s, o, ns, INTERP);
+  for (int64_t i = 0; i < ns * 3; i++) o[i] = !isfinite(o[i]) ? 0 : o[i] < 0 ? 0 : o[i] > 1 ? 1 : o[i];
+  dlut_color_srgb_to_lab(o, lab, ns);
+  for (int64_t i = 0; i < ns * 3; i++) lab[i] *= k_lab_scale[i % 3];
+  if (dlut_grade_stats_compute(lab, ns, &se) != 0) goto done;
+  memset(out, 0, sizeof *out);
+  dlut_grade_color_forward(&so, &se, &out->vol, &out->eigen, &out->shift);
+  dlut_grade_lattice_forward(lut->table, lut->size, &out->mono, &out->smooth);
+  out->clip = NAN;
+  out->total = w.mono * out->mono + w.smooth * out->smooth + w.vol * out->vol + w.shift * out->shift +
+               w.eigen * out->eigen;
+  rc = 0;
+done:
+  free(s);
+  free(lab);
+  free(o);
+  return rc;
+}
+
 /* ==== The problem: everything a step needs, set up once ==== */
 
 struct dlut_grade_problem {
