@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""tests/t_grade.py - `dlut grade` and `dlut fit` end to end, checked by tools
+nobody here wrote: the outputs must load in FFmpeg (lut3d) and OpenColorIO
+(FileTransform), and both must reproduce graded.png from the photo and
+look.cube. Uses the tiny random CLIP models of the shared reference set.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import PyOpenColorIO as ocio
+
+DLUT = os.environ.get("DLUT", "build/dlut")
+SHARED = os.environ.get("DLUT_SHARED", "../shared")
+PHOTO = f"{SHARED}/data/photos/chelsea.png"
+TINY = f"{SHARED}/data/clip-ref/openai_tiny"
+TINY_ZH = f"{SHARED}/data/clip-ref/chinese_clip_tiny"
+
+fails = 0
+
+
+def check(cond, what):
+    global fails
+    if not cond:
+        fails += 1
+        print(f"FAIL: {what}", file=sys.stderr)
+    else:
+        print(f"ok: {what}")
+
+
+def run(*args, env=None):
+    e = dict(os.environ)
+    e.pop("DLUT_MODEL", None)
+    e["DLUT_MODELS"] = "/nonexistent-dlut-models"
+    if env:
+        e.update(env)
+    return subprocess.run([DLUT, *args], capture_output=True, text=True, env=e)
+
+
+def ffmpeg_rgb(path, vf=None):
+    """Decode an image with FFmpeg to an (h, w, 3) uint8 array."""
+    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                            "stream=width,height", "-of", "csv=p=0", path], capture_output=True, text=True, check=True)
+    w, h = map(int, probe.stdout.strip().split(","))
+    cmd = ["ffmpeg", "-v", "error", "-i", path]
+    if vf:
+        cmd += ["-vf", vf]
+    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    out = subprocess.run(cmd, capture_output=True, check=True).stdout
+    return np.frombuffer(out, np.uint8).reshape(h, w, 3)
+
+
+def ocio_apply(lut_path, rgb8):
+    cfg = ocio.Config.CreateRaw()
+    t = ocio.FileTransform(src=lut_path, interpolation=ocio.INTERP_TETRAHEDRAL,
+                           direction=ocio.TRANSFORM_DIR_FORWARD)
+    cpu = cfg.getProcessor(t).getDefaultCPUProcessor()
+    img = (rgb8.astype(np.float32) / 255.0).copy()
+    cpu.applyRGB(img)
+    return img
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    out = f"{tmp}/out"
+    r = run("grade", PHOTO, "cold teal night, high contrast", "--model", TINY, "--steps", "30", "--size", "17",
+            "--seed", "7", "-o", out)
+    check(r.returncode == 0, f"dlut grade runs (rc {r.returncode}: {r.stderr.strip()})")
+    for name in ("look.cube", "graded.png", "strip.png", "report.json"):
+        check(os.path.exists(f"{out}/{name}"), f"writes {name}")
+    rep = json.load(open(f"{out}/report.json"))
+    for k in ("prompt", "model", "settings", "seed", "steps", "seconds", "start", "end"):
+        check(k in rep, f"report.json has {k}")
+    for k in ("total", "clip", "mono", "smooth", "vol", "shift", "eigen"):
+        check(k in rep["start"] and k in rep["end"], f"report.json start/end have {k}")
+    check(rep["end"]["total"] < rep["start"]["total"],
+          f"L_total decreases: {rep['start']['total']:.4f} -> {rep['end']['total']:.4f}")
+    w = rep["settings"]["weights"]
+    tot = sum(w[k] * rep["end"][k] for k in ("clip", "mono", "smooth", "vol", "shift", "eigen"))
+    check(abs(tot - rep["end"]["total"]) < 1e-6 * max(1, abs(tot)), "total is the weighted sum of the terms")
+    check(rep["steps"] == 30 and rep["seed"] == 7, "report records steps and seed")
+    # the strip: size*size wide, size tall (scaled up for small LUTs)
+    strip = ffmpeg_rgb(f"{out}/strip.png")
+    check(strip.shape[1] == strip.shape[0] * 17, f"strip.png is 17 slices side by side ({strip.shape[1]}x{strip.shape[0]})")
+
+    photo = ffmpeg_rgb(PHOTO)
+    graded = ffmpeg_rgb(f"{out}/graded.png").astype(np.int32)
+    check(np.abs(graded - photo.astype(np.int32)).mean() > 0.5, "the grade changes the photo")
+    # FFmpeg applies the LUT to the photo (and loads graded.png with it, as the brief's example)
+    ff = ffmpeg_rgb(PHOTO, f"lut3d=file={out}/look.cube:interp=tetrahedral").astype(np.int32)
+    ffmpeg_rgb(f"{out}/graded.png", f"lut3d=file={out}/look.cube")
+    d = np.abs(ff - graded)
+    check(d.max() <= 2 and d.mean() < 0.5, f"FFmpeg lut3d reproduces graded.png (max {d.max()}, mean {d.mean():.3f})")
+    # OpenColorIO
+    oc = np.clip(np.rint(ocio_apply(f"{out}/look.cube", photo) * 255), 0, 255).astype(np.int32)
+    d = np.abs(oc - graded)
+    check(d.max() <= 1 and d.mean() < 0.1, f"OpenColorIO reproduces graded.png (max {d.max()}, mean {d.mean():.3f})")
+
+    # determinism: the same inputs and seed give the same LUT file
+    out2 = f"{tmp}/out2"
+    r = run("grade", PHOTO, "cold teal night, high contrast", "--model", TINY, "--steps", "30", "--size", "17",
+            "--seed", "7", "-q", "-o", out2)
+    check(r.returncode == 0 and open(f"{out}/look.cube", "rb").read() == open(f"{out2}/look.cube", "rb").read(),
+          "same seed, same look.cube (bitwise)")
+
+    # Chinese-CLIP with a Chinese prompt, the original field parameterisation
+    out3 = f"{tmp}/out3"
+    r = run("grade", PHOTO, "温暖的日落胶片风", "--model", TINY_ZH, "--steps", "8", "--size", "9", "--param", "field",
+            "--lr", "0.002", "-q", "-o", out3)
+    check(r.returncode == 0, f"Chinese-CLIP, field parameterisation ({r.stderr.strip()})")
+    rep3 = json.load(open(f"{out3}/report.json"))
+    check(rep3["end"]["total"] < rep3["start"]["total"] and rep3["settings"]["param"] == "field",
+          f"field lowers the loss: {rep3['start']['total']:.4f} -> {rep3['end']['total']:.4f}")
+
+    # a reference photo, through $DLUT_MODEL
+    out4 = f"{tmp}/out4"
+    r = run("grade", PHOTO, "--ref", f"{SHARED}/data/photos/coffee.png", "--transfer", "--steps", "10", "--size", "9",
+            "-q", "-o", out4, env={"DLUT_MODEL": TINY})
+    check(r.returncode == 0 and json.load(open(f"{out4}/report.json"))["model"] == TINY,
+          f"--ref with the model from $DLUT_MODEL ({r.stderr.strip()})")
+
+    # the download folder is searched when nothing else is given
+    models = f"{tmp}/models"
+    os.makedirs(models)
+    os.symlink(TINY, f"{models}/a-tiny")
+    out5 = f"{tmp}/out5"
+    r = run("grade", PHOTO, "vivid", "--steps", "3", "--size", "5", "-q", "-o", out5, env={"DLUT_MODELS": models})
+    check(r.returncode == 0 and json.load(open(f"{out5}/report.json"))["model"].endswith("a-tiny"),
+          "finds a model in $DLUT_MODELS")
+
+    # no model: the offline looks, said in one line
+    out6 = f"{tmp}/out6"
+    r = run("grade", PHOTO, "warm film", "-o", out6)
+    check(r.returncode == 0 and "offline looks" in r.stderr and "download-models.sh" in r.stderr,
+          "without a model: offline looks, and how to get a model")
+    check(os.path.exists(f"{out6}/look.cube") and json.load(open(f"{out6}/report.json"))["start"]["clip"] is None,
+          "offline looks still write every output")
+
+    # bad input: clear one-line errors, right exit codes, never a crash
+    r = run("grade", PHOTO, "", "--model", TINY)
+    check(r.returncode == 2 and "empty prompt" in r.stderr, "empty prompt is a usage error")
+    r = run("grade", PHOTO, "warm", "--model", f"{tmp}/no-such-model")
+    check(r.returncode == 1 and r.stderr.count("\n") == 1 and "model" in r.stderr, "missing model folder: one line")
+    os.makedirs(f"{tmp}/broken-model")
+    open(f"{tmp}/broken-model/config.json", "w").write("{ not json")
+    r = run("grade", PHOTO, "warm", "--model", f"{tmp}/broken-model")
+    check(r.returncode == 1 and r.stderr.startswith("dlut grade:"), f"unreadable model: {r.stderr.strip()}")
+    open(f"{tmp}/bad.png", "wb").write(b"\x89PNG\r\n\x1a\nnot really")
+    r = run("grade", f"{tmp}/bad.png", "warm", "--model", TINY)
+    check(r.returncode == 1 and r.stderr.startswith("dlut grade:"), "unreadable photo: an error, not a crash")
+    r = run("grade", PHOTO, "warm", "--model", TINY, "--size", "1")
+    check(r.returncode == 2, "bad --size is a usage error")
+
+    # dlut fit: recover the graded look from the before/after pair
+    fitted = f"{tmp}/fit.cube"
+    r = run("fit", PHOTO, f"{out}/graded.png", "-o", fitted, "--size", "17")
+    check(r.returncode == 0, f"dlut fit runs ({r.stderr.strip()})")
+    fo = np.clip(np.rint(ocio_apply(fitted, photo) * 255), 0, 255).astype(np.int32)
+    d = np.abs(fo - graded)
+    check(d.mean() < 1.0, f"fitted LUT (through OpenColorIO) reproduces the grade: mean {d.mean():.3f}/255")
+    r = run("fit", PHOTO, f"{SHARED}/data/photos/coffee.png", "-o", fitted)
+    check(r.returncode == 1 and "size" in r.stderr, "fit refuses photos of different sizes")
+
+print(f"{fails} failed")
+sys.exit(1 if fails else 0)
