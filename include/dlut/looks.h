@@ -111,7 +111,7 @@ typedef struct dlut_look {
 /* What the parser understood: one entry per matched term. */
 #define DLUT_LOOKS_MAX_MATCHES 64
 typedef struct dlut_looks_match {
-  int term;       /* index into the vocabulary (dlut_looks_term_get) */
+  int term;       /* >= 0: index into the vocabulary (dlut_looks_term_get); < 0: named colour number -1-term */
   float weight;   /* the degree it was applied with (1 = plain; negative = reversed) */
   int capped;     /* nonzero: "not too"/"no": the term's direction is capped */
   char text[64];  /* the words as written (NFKC-normalised), with their modifiers */
@@ -171,6 +171,16 @@ typedef struct dlut_looks_modifier {
 } dlut_looks_modifier;
 int dlut_looks_modifier_count(void);
 const dlut_looks_modifier *dlut_looks_modifier_get(int i);
+
+/* Named colours (CSS/X11 named colours and Chinese traditional colours;
+ * see docs/looks.md for the sources). en or zh may be NULL ('|'-separated
+ * forms); rgb is 8-bit sRGB. Returns 0, or -1 when i is out of range. */
+int dlut_looks_color_count(void);
+int dlut_looks_color_get(int i, const char **en, const char **zh, unsigned char rgb[3]);
+
+/* The canonical name of a match (its term's or colour's first English
+ * form, else its first Chinese form), copied into buf. Returns buf. */
+const char *dlut_looks_match_name(const dlut_looks_match *m, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,157 @@
+/* `dlut looks`: the grading vocabulary understood without a model.
+ *   dlut looks                 list it (grouped, English and Chinese)
+ *   dlut looks "PROMPT"        what was understood and ignored, the look's parameters
+ *   dlut looks "PROMPT" -o look.cube   also bake the look into a LUT file */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dlut/error.h"
+#include "dlut/looks.h"
+#include "dlut/lut.h"
+
+static const char *k_cmd = "looks";
+
+static void help(void) {
+  printf(
+      "usage: dlut looks [PROMPT] [options]\n"
+      "\n"
+      "Without a prompt, list the grading vocabulary that dlut understands without a\n"
+      "CLIP model: colour temperature and tint, tone, saturation, split toning,\n"
+      "monochrome, film stocks, looks, light and seasons, moods, named colours, and\n"
+      "the degree words (very, slightly, not too, 非常, 一点, 不要太 ...).\n"
+      "With a prompt, show what was understood and what was ignored, and the\n"
+      "parameters of the resulting look; with -o, also write it as a LUT.\n"
+      "`dlut grade PHOTO \"PROMPT\"` uses the same look when no model is given.\n"
+      "\n"
+      "options:\n"
+      "  -o, --output FILE   write the look as a LUT (.cube, .3dl or Hald .png)\n"
+      "  -s, --size N        lattice points per axis for -o (2..256, default %d)\n"
+      "  --group NAME        list only one group (temperature, tint, tone, saturation,\n"
+      "                      toning, monochrome, film, look, light, season, mood, colour)\n"
+      "  --colors            list the named colours too (CSS/X11 and 中国传统色)\n"
+      "  -h, --help          this help\n"
+      "\n"
+      "examples:\n"
+      "  dlut looks\n"
+      "  dlut looks \"cold teal night, high contrast\"\n"
+      "  dlut looks \"温暖的日落胶片风，不要太饱和\" -o sunset.cube\n",
+      DLUT_LOOKS_DEFAULT_SIZE);
+}
+
+static void print_forms(const char *label, const char *forms) {
+  if (!forms || !*forms) return;
+  printf("      %s ", label);
+  for (const char *p = forms; *p; p++) fputs(*p == '|' ? ", " : (char[2]){*p, 0}, stdout);
+  putchar('\n');
+}
+
+static int list_vocab(const char *only, int colors) {
+  static const char *const groups[] = {"temperature", "tint", "tone", "saturation", "toning", "monochrome",
+                                       "film",        "look", "light", "season",    "mood"};
+  int shown = 0;
+  for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
+    if (only && strcmp(only, groups[g]) != 0) continue;
+    printf("== %s ==\n", groups[g]);
+    for (int i = 0; i < dlut_looks_term_count(); i++) {
+      const dlut_looks_term *t = dlut_looks_term_get(i);
+      if (strcmp(t->group, groups[g]) != 0) continue;
+      char name[64];
+      size_t n = strcspn(t->en, "|");
+      snprintf(name, sizeof name, "%.*s", (int)n, t->en);
+      printf("  %-18s %s\n", name, t->what);
+      print_forms("en:", t->en);
+      print_forms("zh:", t->zh);
+      printf("      does: %s\n", t->effect);
+      shown++;
+    }
+  }
+  if (!only || strcmp(only, "modifiers") == 0) {
+    printf("== modifiers (degree and negation) ==\n");
+    for (int i = 0; i < dlut_looks_modifier_count(); i++) {
+      const dlut_looks_modifier *m = dlut_looks_modifier_get(i);
+      printf("  %s\n", m->what);
+      print_forms("en:", m->en);
+      print_forms("zh:", m->zh);
+      shown++;
+    }
+  }
+  if (colors || (only && strcmp(only, "colour") == 0)) {
+    printf("== colour (named colours tint the image towards their hue) ==\n");
+    for (int i = 0; i < dlut_looks_color_count(); i++) {
+      const char *en, *zh;
+      unsigned char rgb[3];
+      dlut_looks_color_get(i, &en, &zh, rgb);
+      printf("  #%02x%02x%02x  %-22s %s\n", rgb[0], rgb[1], rgb[2], en ? en : "", zh ? zh : "");
+      shown++;
+    }
+  } else if (!only) {
+    printf("== colour ==\n  %d named colours (CSS/X11 and 中国传统色): 'dlut looks --colors' lists them\n",
+           dlut_looks_color_count());
+  }
+  if (only && !shown) return cli_usage(k_cmd, "unknown group '%s'", only);
+  return DLUT_EXIT_OK;
+}
+
+int dlut_cmd_looks(int argc, char **argv) {
+  const char *prompt = NULL, *output = NULL, *group = NULL;
+  int size = DLUT_LOOKS_DEFAULT_SIZE, colors = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (cli_is_help(a)) {
+      help();
+      return DLUT_EXIT_OK;
+    } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
+      if (++i >= argc) return cli_usage(k_cmd, "%s needs a file name", a);
+      output = argv[i];
+    } else if (strcmp(a, "-s") == 0 || strcmp(a, "--size") == 0) {
+      if (++i >= argc || cli_parse_int(argv[i], &size) != 0 || size < 2 || size > DLUT_LUT_MAX_SIZE)
+        return cli_usage(k_cmd, "%s needs a whole number from 2 to %d", a, DLUT_LUT_MAX_SIZE);
+    } else if (strcmp(a, "--group") == 0) {
+      if (++i >= argc) return cli_usage(k_cmd, "--group needs a name");
+      group = argv[i];
+    } else if (strcmp(a, "--colors") == 0 || strcmp(a, "--colours") == 0) {
+      colors = 1;
+    } else if (a[0] == '-' && a[1] != '\0') {
+      return cli_usage(k_cmd, "unknown option '%s'", a);
+    } else if (!prompt) {
+      prompt = a;
+    } else {
+      return cli_usage(k_cmd, "one prompt only (quote it: dlut looks \"warm film\")");
+    }
+  }
+  if (!prompt) {
+    if (output) return cli_usage(k_cmd, "-o needs a prompt");
+    return list_vocab(group, colors);
+  }
+  dlut_look look;
+  dlut_looks_report *rep = malloc(sizeof *rep);
+  if (!rep) return cli_fail(k_cmd, "out of memory");
+  if (dlut_looks_parse(prompt, &look, rep) != 0) {
+    free(rep);
+    return cli_fail(k_cmd, "%s", dlut_last_error());
+  }
+  printf("understood: %s\n", rep->n_matches ? rep->understood : "(nothing)");
+  printf("ignored:    %s\n", rep->ignored[0] ? rep->ignored : "(nothing)");
+  for (int i = 0; i < rep->n_matches; i++) {
+    char name[64];
+    dlut_looks_match_name(&rep->matches[i], name, sizeof name);
+    printf("  %-24s -> %-18s x%+.2f%s\n", rep->matches[i].text, name, rep->matches[i].weight,
+           rep->matches[i].capped ? " (capped)" : "");
+  }
+  char desc[2048];
+  dlut_look_describe(&look, desc, sizeof desc);
+  printf("look:       %s\n", desc[0] ? desc : "(identity)");
+  free(rep);
+  if (output) {
+    dlut_lut *lut = dlut_look_bake(&look, size);
+    if (!lut) return cli_fail(k_cmd, "%s", dlut_last_error());
+    snprintf(lut->title, sizeof lut->title, "dlut looks: %.200s", prompt);
+    int rc = dlut_lut_save(lut, output, NULL);
+    dlut_lut_free(lut);
+    if (rc != 0) return cli_fail(k_cmd, "%s", dlut_last_error());
+    printf("wrote %s (%d^3)\n", output, size);
+  }
+  return DLUT_EXIT_OK;
+}

@@ -1,0 +1,59 @@
+/* looks/looks_internal.h - shared between the files of src/looks/ (not public). */
+#ifndef DLUT_LOOKS_INTERNAL_H
+#define DLUT_LOOKS_INTERNAL_H
+
+#include "dlut/looks.h"
+
+#define LOOKS_GAMUT_KNEE 0.85     /* soft gamut compression starts at 85% of the way to the boundary */
+#define LOOKS_BAND_COS_HALF 0.70710678118654752 /* cos(45 deg), the band half width */
+
+/* A look turned into the numbers both evaluation paths use. */
+typedef struct looks_prepared {
+  double wb[9];          /* linear sRGB white-balance matrix, row-major, white normalised to not clip */
+  double exposure;       /* linear gain 2^ev */
+  int shoulder;          /* nonzero when exposure > 1: soft shoulder mapping `exposure` to 1 */
+  double mono_w[3];      /* channel-mixer weights, sum 1 */
+  double mono;           /* blend towards the mixer output */
+  double ctrl_y[7];      /* tone curve control values at x = 0 .1 .25 .5 .75 .9 1 */
+  double ctrl_m[7];      /* their Fritsch-Carlson tangents */
+  double sat, vib;       /* chroma multiplier, vibrance */
+  double shadow_ab[2], highlight_ab[2], cast_ab[2];
+  int any_band;          /* nonzero if any hue band is active */
+  double band_hue[DLUT_LOOK_NBANDS], band_sat[DLUT_LOOK_NBANDS], band_lum[DLUT_LOOK_NBANDS];
+  double band_cos[DLUT_LOOK_NBANDS], band_sin[DLUT_LOOK_NBANDS]; /* unit vectors of the band centres */
+  int clip;              /* hard clip instead of soft gamut compression */
+} looks_prepared;
+
+extern const float dlut_looks_band_center[DLUT_LOOK_NBANDS];
+extern const char *const dlut_looks_band_name[DLUT_LOOK_NBANDS];
+
+void looks_prepare(const dlut_look *look, looks_prepared *p);
+double looks_tone(const looks_prepared *p, double x); /* the tone curve on encoded values */
+void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3]);
+
+/* dlut_look seen as an array of floats (all its fields are floats). */
+#define LOOKS_NFIELDS 47
+float looks_field_scale(int field); /* typical magnitude of a field, for comparing them */
+
+/* Apply an effect string ("temp=+1 shadow=200@8 hue.green=+20") scaled by
+ * weight to a look. Returns 0, or -1 on a malformed string (a bug in the
+ * vocabulary table; the tests parse every entry). */
+int looks_effect_apply(const char *effect, float weight, dlut_look *look);
+
+/* Named colours (CSS/X11 and Chinese traditional colours): sRGB 0..255. */
+typedef struct looks_color_name {
+  const char *en;   /* English name ("teal"), may be NULL */
+  const char *zh;   /* Chinese name(s), '|' separated, may be NULL */
+  unsigned char rgb[3];
+  const char *src;  /* "css" or "zh" */
+} looks_color_name;
+int looks_color_count(void);
+const looks_color_name *looks_color_get(int i);
+
+/* Stop words and clause separators (vocab.c); zh selects the Chinese list. */
+int looks_stop_count(int zh);
+const char *looks_stop_get(int zh, int i);
+int looks_sep_count(int zh);
+const char *looks_sep_get(int zh, int i);
+
+#endif

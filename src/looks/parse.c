@@ -1,0 +1,544 @@
+/* The prompt parser: NFKC normalisation, segmentation (English by words
+ * and longest phrase, Chinese by longest match against the vocabulary),
+ * modifiers (degree, direction, negation, cap) and the sum of the matched
+ * terms into a dlut_look. See dlut/looks.h for the rules.
+ *
+ * The lexicon (every form of every term, modifier, colour name, stop word
+ * and separator) is built once, sorted, and searched by binary search;
+ * it is read-only afterwards, so parsing is thread-safe. */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "dlut/color.h"
+#include "dlut/error.h"
+#include "dlut/looks.h"
+#include "looks/looks_internal.h"
+
+/* ==== The lexicon ==== */
+
+enum { LEX_TERM, LEX_COLOR, LEX_MOD, LEX_STOP, LEX_SEP };
+enum { MOD_INTENS, MOD_MORE, MOD_LESS, MOD_SOFT, MOD_NEG, MOD_CAP, MOD_COUNT };
+static const float k_mod_weight[MOD_COUNT] = {1.6f, 1.3f, -0.8f, 0.5f, -0.5f, -0.3f};
+
+typedef struct lex_entry {
+  const char *s; /* normalised form (English: words joined by one space) */
+  uint16_t len;  /* strlen(s) */
+  uint8_t kind;  /* LEX_* */
+  int16_t id;    /* term index, colour index or MOD_* */
+} lex_entry;
+
+#define MAX_FORM 96 /* bytes of one normalised form */
+
+static struct {
+  lex_entry *entries;
+  int n;
+  char *arena;          /* all normalised strings */
+  dlut_look *term_delta; /* (n_terms) the effect of each term at weight 1 */
+  dlut_look *color_delta; /* (n_colors) */
+  int ok;
+  char error[256];
+} g_lex;
+static pthread_once_t g_lex_once = PTHREAD_ONCE_INIT;
+
+/* Normalise a form the way prompts are normalised: NFKC + case fold; ASCII
+ * runs are split into words at anything that is not a letter or digit
+ * (apostrophes are dropped: "don't" -> "dont"), words joined by one space.
+ * Returns the length written into out (cap bytes), or -1. */
+static int normalise_form(const char *in, char *out, size_t cap) {
+  utf8proc_uint8_t *n = utf8proc_NFKC_Casefold((const utf8proc_uint8_t *)in);
+  if (!n) return -1;
+  size_t o = 0;
+  int pending_space = 0;
+  for (const unsigned char *p = n; *p; p++) {
+    unsigned char c = *p;
+    if (c == '\'') continue;
+    int word = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80;
+    if (!word) {
+      pending_space = o > 0;
+      continue;
+    }
+    if (pending_space) {
+      if (o + 1 >= cap) goto too_long;
+      out[o++] = ' ';
+      pending_space = 0;
+    }
+    if (o + 1 >= cap) goto too_long;
+    out[o++] = (char)c;
+  }
+  out[o] = '\0';
+  free(n);
+  return (int)o;
+too_long:
+  free(n);
+  return -1;
+}
+
+static int lex_cmp(const void *a, const void *b) {
+  const lex_entry *x = a, *y = b;
+  int c = strcmp(x->s, y->s);
+  if (c) return c;
+  return x->kind != y->kind ? x->kind - y->kind : x->id - y->id; /* stable: terms win over colours etc. */
+}
+
+/* Add each '|'-separated form of `forms` to the lexicon (count only when entries is NULL). */
+static int add_forms(const char *forms, int kind, int id, size_t *n, size_t *bytes, int fill) {
+  if (!forms) return 0;
+  const char *p = forms;
+  while (*p) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    char raw[MAX_FORM], norm[MAX_FORM];
+    if (len == 0 || len >= sizeof raw) return -1;
+    memcpy(raw, p, len);
+    raw[len] = '\0';
+    int nl = normalise_form(raw, norm, sizeof norm);
+    if (nl < 0) return -1;
+    if (nl > 0) {
+      if (fill) {
+        char *dst = g_lex.arena + *bytes;
+        memcpy(dst, norm, (size_t)nl + 1);
+        g_lex.entries[*n] = (lex_entry){dst, (uint16_t)nl, (uint8_t)kind, (int16_t)id};
+      }
+      (*n)++;
+      *bytes += (size_t)nl + 1;
+    }
+    p += len;
+    if (*p == '|') p++;
+  }
+  return 0;
+}
+
+static int add_all(size_t *n, size_t *bytes, int fill) {
+  *n = *bytes = 0;
+  for (int i = 0; i < dlut_looks_term_count(); i++) {
+    const dlut_looks_term *t = dlut_looks_term_get(i);
+    if (add_forms(t->en, LEX_TERM, i, n, bytes, fill) || add_forms(t->zh, LEX_TERM, i, n, bytes, fill)) return -1;
+  }
+  for (int i = 0; i < dlut_looks_modifier_count(); i++) {
+    const dlut_looks_modifier *m = dlut_looks_modifier_get(i);
+    if (add_forms(m->en, LEX_MOD, i, n, bytes, fill) || add_forms(m->zh, LEX_MOD, i, n, bytes, fill)) return -1;
+  }
+  for (int i = 0; i < looks_color_count(); i++) {
+    const looks_color_name *c = looks_color_get(i);
+    if (add_forms(c->en, LEX_COLOR, i, n, bytes, fill) || add_forms(c->zh, LEX_COLOR, i, n, bytes, fill)) return -1;
+  }
+  for (int zh = 0; zh < 2; zh++) {
+    for (int i = 0; i < looks_stop_count(zh); i++)
+      if (add_forms(looks_stop_get(zh, i), LEX_STOP, 0, n, bytes, fill)) return -1;
+    for (int i = 0; i < looks_sep_count(zh); i++)
+      if (add_forms(looks_sep_get(zh, i), LEX_SEP, 0, n, bytes, fill)) return -1;
+  }
+  return 0;
+}
+
+/* The effect of a named colour: tint the image towards its hue, in
+ * proportion to its chroma; near-neutral colours desaturate and move the
+ * brightness towards their lightness. */
+static void color_effect(const looks_color_name *c, dlut_look *d) {
+  float rgb[3] = {c->rgb[0] / 255.0f, c->rgb[1] / 255.0f, c->rgb[2] / 255.0f}, lab[3], lch[3];
+  dlut_color_srgb_to_lab(rgb, lab, 1);
+  dlut_color_lab_to_lch(lab, lch, 1);
+  dlut_look_init(d);
+  if (lch[1] < 10.0f) {
+    d->saturation = -0.3f;
+    d->brightness = (lch[0] - 50.0f) / 100.0f * 0.5f;
+    return;
+  }
+  float cc = fminf(lch[1], 60.0f), h = lch[2] * (float)M_PI / 180.0f;
+  float ca = cosf(h), sa = sinf(h);
+  d->cast_ab[0] = 0.13f * cc * ca;
+  d->cast_ab[1] = 0.13f * cc * sa;
+  d->shadow_ab[0] = 0.10f * cc * ca;
+  d->shadow_ab[1] = 0.10f * cc * sa;
+  d->highlight_ab[0] = 0.06f * cc * ca;
+  d->highlight_ab[1] = 0.06f * cc * sa;
+}
+
+static void lex_build(void) {
+  size_t n, bytes;
+  if (add_all(&n, &bytes, 0) != 0) {
+    snprintf(g_lex.error, sizeof g_lex.error, "looks: a vocabulary form is too long or not UTF-8");
+    return;
+  }
+  g_lex.entries = malloc(n * sizeof *g_lex.entries);
+  g_lex.arena = malloc(bytes ? bytes : 1);
+  int nt = dlut_looks_term_count(), nc = looks_color_count();
+  g_lex.term_delta = calloc((size_t)nt, sizeof(dlut_look));
+  g_lex.color_delta = calloc((size_t)nc, sizeof(dlut_look));
+  if (!g_lex.entries || !g_lex.arena || !g_lex.term_delta || !g_lex.color_delta) {
+    snprintf(g_lex.error, sizeof g_lex.error, "looks: out of memory building the vocabulary");
+    return;
+  }
+  if (add_all(&n, &bytes, 1) != 0) return;
+  qsort(g_lex.entries, n, sizeof *g_lex.entries, lex_cmp);
+  /* drop duplicate forms: the first (by kind: term, colour, modifier, stop, separator) wins */
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++)
+    if (w == 0 || strcmp(g_lex.entries[w - 1].s, g_lex.entries[i].s) != 0) g_lex.entries[w++] = g_lex.entries[i];
+  g_lex.n = (int)w;
+  for (int i = 0; i < nt; i++) {
+    dlut_look_init(&g_lex.term_delta[i]);
+    if (looks_effect_apply(dlut_looks_term_get(i)->effect, 1.0f, &g_lex.term_delta[i]) != 0) {
+      snprintf(g_lex.error, sizeof g_lex.error, "looks: term %d: %s", i, dlut_last_error());
+      return;
+    }
+  }
+  for (int i = 0; i < nc; i++) color_effect(looks_color_get(i), &g_lex.color_delta[i]);
+  g_lex.ok = 1;
+}
+
+static int lex_ready(void) {
+  pthread_once(&g_lex_once, lex_build);
+  if (!g_lex.ok) return dlut_error("%s", g_lex.error[0] ? g_lex.error : "looks: vocabulary not available");
+  return 0;
+}
+
+/* Exact lookup of s[0..len). */
+static const lex_entry *lex_find(const char *s, size_t len) {
+  int lo = 0, hi = g_lex.n - 1;
+  while (lo <= hi) {
+    int mid = (lo + hi) / 2;
+    const lex_entry *e = &g_lex.entries[mid];
+    size_t m = e->len < len ? e->len : len;
+    int c = memcmp(e->s, s, m);
+    if (c == 0) c = e->len < len ? -1 : e->len > len ? 1 : 0;
+    if (c == 0) return e;
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return NULL;
+}
+
+/* ==== Tokens ==== */
+
+enum { TOK_TERM, TOK_COLOR, TOK_MOD, TOK_STOP, TOK_SEP, TOK_UNKNOWN };
+
+typedef struct token {
+  int kind; /* TOK_* */
+  int id;   /* term / colour / modifier id */
+  int at;   /* byte offset in the normalised prompt */
+  int len;  /* bytes */
+} token;
+
+#define MAX_TOKENS 1024
+#define MAX_PHRASE_WORDS 5
+
+static int is_word_byte(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '\''; }
+
+/* English fallback: try simple suffixes ("warmish", "greens", "contrasty") for terms and colours only. */
+static const lex_entry *find_stemmed(const char *w, size_t len) {
+  static const char *const suffixes[] = {"ish", "es", "s", "er", "est", "y", "ly", "ed", "ness"};
+  for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+    size_t sl = strlen(suffixes[i]);
+    if (len > sl + 2 && memcmp(w + len - sl, suffixes[i], sl) == 0) {
+      const lex_entry *e = lex_find(w, len - sl);
+      if (e && (e->kind == LEX_TERM || e->kind == LEX_COLOR)) return e;
+    }
+  }
+  return NULL;
+}
+
+static int lex_kind_to_tok(int kind) {
+  switch (kind) {
+    case LEX_TERM: return TOK_TERM;
+    case LEX_COLOR: return TOK_COLOR;
+    case LEX_MOD: return TOK_MOD;
+    case LEX_STOP: return TOK_STOP;
+    default: return TOK_SEP;
+  }
+}
+
+/* Split the normalised prompt into tokens. English words inside the
+ * prompt have been separated by single spaces already (see normalise). */
+static int tokenize(const char *s, token *toks, int max) {
+  int n = 0, len = (int)strlen(s), i = 0;
+  int max_len = 0;
+  for (int k = 0; k < g_lex.n; k++)
+    if (g_lex.entries[k].len > max_len) max_len = g_lex.entries[k].len;
+#define PUSH(K, ID, AT, LEN)                                                      \
+  do {                                                                            \
+    if (n >= max) return dlut_error("looks: prompt has too many words (max %d)", max); \
+    toks[n++] = (token){(K), (ID), (AT), (LEN)};                                  \
+  } while (0)
+  while (i < len) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == ' ') {
+      i++;
+      continue;
+    }
+    if (is_word_byte(c)) {
+      /* word boundaries of up to MAX_PHRASE_WORDS words from i (stopping at non-word characters) */
+      int ends[MAX_PHRASE_WORDS], nw = 0, j = i;
+      while (nw < MAX_PHRASE_WORDS) {
+        while (j < len && is_word_byte((unsigned char)s[j])) j++;
+        ends[nw++] = j;
+        if (j + 1 < len && s[j] == ' ' && is_word_byte((unsigned char)s[j + 1])) j++;
+        else break;
+      }
+      const lex_entry *e = NULL;
+      int w;
+      for (w = nw; w >= 1 && !e; w--) e = lex_find(s + i, (size_t)(ends[w - 1] - i));
+      if (e) {
+        int end = ends[w];
+        PUSH(lex_kind_to_tok(e->kind), e->id, i, end - i);
+        i = end;
+        continue;
+      }
+      e = find_stemmed(s + i, (size_t)(ends[0] - i));
+      if (e) PUSH(lex_kind_to_tok(e->kind), e->id, i, ends[0] - i);
+      else PUSH(TOK_UNKNOWN, 0, i, ends[0] - i);
+      i = ends[0];
+      continue;
+    }
+    if (c < 0x80) { /* ASCII punctuation: clause separators; other symbols are skipped */
+      if (strchr(",.;:!?()[]{}\n\t", c)) PUSH(TOK_SEP, 0, i, 1);
+      i++;
+      continue;
+    }
+    /* non-ASCII: longest match at character boundaries */
+    const lex_entry *e = NULL;
+    int best = 0;
+    for (int l = (len - i < max_len ? len - i : max_len); l > 0 && !e; l--) {
+      if (i + l < len && ((unsigned char)s[i + l] & 0xC0) == 0x80) continue; /* not a character boundary */
+      e = lex_find(s + i, (size_t)l);
+      if (e) best = l;
+    }
+    if (e) {
+      PUSH(lex_kind_to_tok(e->kind), e->id, i, best);
+      i += best;
+      continue;
+    }
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t cl = utf8proc_iterate((const utf8proc_uint8_t *)s + i, len - i, &cp);
+    if (cl <= 0) return dlut_error("looks: prompt is not valid UTF-8");
+    utf8proc_category_t cat = utf8proc_category(cp);
+    if ((cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO) || (cat >= UTF8PROC_CATEGORY_ZS && cat <= UTF8PROC_CATEGORY_ZP)) {
+      PUSH(TOK_SEP, 0, i, (int)cl);
+    } else if (cat >= UTF8PROC_CATEGORY_SM && cat <= UTF8PROC_CATEGORY_SO) {
+      /* symbols and emoji: skipped */
+    } else if (n > 0 && toks[n - 1].kind == TOK_UNKNOWN && toks[n - 1].at + toks[n - 1].len == i &&
+               (unsigned char)s[toks[n - 1].at] >= 0x80) {
+      toks[n - 1].len += (int)cl; /* grow the unknown Chinese run */
+    } else {
+      PUSH(TOK_UNKNOWN, 0, i, (int)cl);
+    }
+    i += (int)cl;
+  }
+#undef PUSH
+  return n;
+}
+
+/* ==== Interpretation ==== */
+
+static void append_list(char *buf, size_t cap, const char *text, int tlen) {
+  size_t at = strlen(buf);
+  if (at + (at ? 2 : 0) + (size_t)tlen + 1 > cap) return; /* full: drop rather than cut a character */
+  if (at) {
+    memcpy(buf + at, ", ", 2);
+    at += 2;
+  }
+  memcpy(buf + at, text, (size_t)tlen);
+  buf[at + (size_t)tlen] = '\0';
+}
+
+/* Combine a modifier into a running weight. Two softeners do not compound
+ * ("稍微暖一点" is one "a bit", not a quarter). */
+static void combine(float *w, int *soft, int *cap, int mod) {
+  if (mod == MOD_SOFT) {
+    if (*soft) return;
+    *soft = 1;
+  }
+  if (mod == MOD_NEG || mod == MOD_CAP) *cap = 1;
+  *w *= k_mod_weight[mod];
+}
+
+/* Append s[at..at+len) to a match's text (with a space between English words). */
+static void match_text_add(dlut_looks_match *m, const char *s, int at, int len) {
+  size_t cur = strlen(m->text);
+  int space = cur > 0 && (unsigned char)s[at] < 0x80 && (unsigned char)m->text[cur - 1] < 0x80;
+  if (cur + (size_t)space + (size_t)len + 1 > sizeof m->text) return;
+  if (space) m->text[cur++] = ' ';
+  memcpy(m->text + cur, s + at, (size_t)len);
+  m->text[cur + (size_t)len] = '\0';
+}
+
+int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *report) {
+  token *toks = NULL;
+  dlut_looks_report *rep = NULL;
+  char *norm = NULL;
+  int ret = -1;
+  if (!prompt || !look) return dlut_error("looks: NULL argument");
+  dlut_look_init(look);
+  if (report) memset(report, 0, sizeof *report);
+  if (lex_ready() != 0) return -1;
+  size_t plen = strlen(prompt);
+  if (plen > DLUT_LOOKS_MAX_PROMPT)
+    return dlut_error("looks: prompt is %zu bytes (max %d)", plen, DLUT_LOOKS_MAX_PROMPT);
+  if (utf8proc_decompose((const utf8proc_uint8_t *)prompt, (utf8proc_ssize_t)plen, NULL, 0, 0) < 0)
+    return dlut_error("looks: prompt is not valid UTF-8");
+  /* normalise: NFKC + case fold, then English words separated by single spaces */
+  utf8proc_uint8_t *nf = utf8proc_NFKC_Casefold((const utf8proc_uint8_t *)prompt);
+  if (!nf) return dlut_error("looks: prompt is not valid UTF-8");
+  size_t nlen = strlen((char *)nf);
+  norm = malloc(nlen + 1);
+  toks = malloc(MAX_TOKENS * sizeof *toks);
+  rep = calloc(1, sizeof *rep);
+  if (!norm || !toks || !rep) {
+    free(nf);
+    dlut_error("looks: out of memory");
+    goto fail;
+  }
+  {
+    size_t o = 0;
+    for (size_t i = 0; i < nlen; i++) {
+      unsigned char c = nf[i];
+      if (c == '\'') continue;
+      if (c < 0x80 && !is_word_byte(c) && !strchr(",.;:!?()[]{}", c)) c = ' '; /* '-', '&', '_' ... join words */
+      if (c == ' ' && (o == 0 || norm[o - 1] == ' ')) continue;
+      norm[o++] = (char)c;
+    }
+    while (o > 0 && norm[o - 1] == ' ') o--;
+    norm[o] = '\0';
+  }
+  free(nf);
+  int nt = tokenize(norm, toks, MAX_TOKENS);
+  if (nt < 0) goto fail;
+
+  /* interpret */
+  float pre_w = 1.0f;
+  int pre_soft = 0, pre_cap = 0;
+  char pre_text[64] = "";
+  int pre_text_at = -1, pre_text_end = -1; /* span of pending prefix modifiers */
+  int last = -1;                           /* the match postfix modifiers attach to */
+  int last_soft = 0;
+  for (int i = 0; i < nt; i++) {
+    token *t = &toks[i];
+    if (t->kind == TOK_STOP) continue;
+    if (t->kind == TOK_SEP) {
+      pre_w = 1.0f, pre_soft = pre_cap = 0, pre_text_at = -1, last = -1;
+      continue;
+    }
+    if (t->kind == TOK_UNKNOWN) {
+      append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
+      continue;
+    }
+    if (t->kind == TOK_MOD) {
+      int nx = i + 1;
+      while (nx < nt && (toks[nx].kind == TOK_STOP || toks[nx].kind == TOK_UNKNOWN)) nx++;
+      int next_is_term = nx < nt && (toks[nx].kind == TOK_TERM || toks[nx].kind == TOK_COLOR);
+      int next_is_mod_then_term = 0;
+      if (nx < nt && toks[nx].kind == TOK_MOD) {
+        int n2 = nx + 1;
+        while (n2 < nt && (toks[n2].kind == TOK_STOP || toks[n2].kind == TOK_UNKNOWN)) n2++;
+        next_is_mod_then_term = n2 < nt && (toks[n2].kind == TOK_TERM || toks[n2].kind == TOK_COLOR);
+      }
+      if (last >= 0 && pre_text_at < 0 && !next_is_term && !next_is_mod_then_term) {
+        dlut_looks_match *m = &rep->matches[last];
+        combine(&m->weight, &last_soft, &m->capped, t->id);
+        match_text_add(m, norm, t->at, t->len);
+      } else {
+        combine(&pre_w, &pre_soft, &pre_cap, t->id);
+        if (pre_text_at < 0) pre_text_at = t->at;
+        pre_text_end = t->at + t->len;
+      }
+      continue;
+    }
+    /* a term or a colour */
+    if (rep->n_matches >= DLUT_LOOKS_MAX_MATCHES) {
+      append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
+      continue;
+    }
+    dlut_looks_match *m = &rep->matches[rep->n_matches];
+    memset(m, 0, sizeof *m);
+    m->term = t->kind == TOK_TERM ? t->id : -1 - t->id; /* colours are stored as -1 - index */
+    m->weight = pre_w;
+    m->capped = pre_cap;
+    if (pre_text_at >= 0) match_text_add(m, norm, pre_text_at, pre_text_end - pre_text_at);
+    match_text_add(m, norm, t->at, t->len);
+    last = rep->n_matches++;
+    last_soft = pre_soft;
+    pre_w = 1.0f, pre_soft = pre_cap = 0, pre_text_at = -1;
+    (void)pre_text;
+  }
+
+  /* sum the terms */
+  float *f = (float *)look;
+  for (int k = 0; k < rep->n_matches; k++) {
+    const dlut_looks_match *m = &rep->matches[k];
+    /* a term named twice ("cyberpunk 赛博朋克") counts once, at its strongest */
+    int dup = 0;
+    for (int j = 0; j < rep->n_matches && !dup; j++)
+      if (j != k && rep->matches[j].term == m->term &&
+          (fabsf(rep->matches[j].weight) > fabsf(m->weight) || (fabsf(rep->matches[j].weight) == fabsf(m->weight) && j < k)))
+        dup = 1;
+    if (dup) continue;
+    const float *d = (const float *)(m->term >= 0 ? &g_lex.term_delta[m->term] : &g_lex.color_delta[-1 - m->term]);
+    for (int j = 0; j < LOOKS_NFIELDS; j++) f[j] += m->weight * d[j];
+  }
+  /* caps: a capped term's main fields may not move the way the term (without its negation) pushes */
+  for (int k = 0; k < rep->n_matches; k++) {
+    const dlut_looks_match *m = &rep->matches[k];
+    if (!m->capped) continue;
+    const float *d = (const float *)(m->term >= 0 ? &g_lex.term_delta[m->term] : &g_lex.color_delta[-1 - m->term]);
+    float dmax = 0;
+    for (int j = 0; j < LOOKS_NFIELDS; j++) dmax = fmaxf(dmax, fabsf(d[j]) / looks_field_scale(j));
+    for (int j = 0; j < LOOKS_NFIELDS; j++) {
+      if (fabsf(d[j]) / looks_field_scale(j) < 0.5f * dmax || d[j] == 0) continue;
+      float push = (m->weight < 0 ? 1.0f : -1.0f) * (d[j] > 0 ? 1.0f : -1.0f); /* the way the plain term pushes */
+      if (push > 0 && f[j] > 0) f[j] = 0;
+      if (push < 0 && f[j] < 0) f[j] = 0;
+    }
+  }
+  for (int k = 0; k < rep->n_matches; k++)
+    append_list(rep->understood, sizeof rep->understood, rep->matches[k].text, (int)strlen(rep->matches[k].text));
+  if (report) memcpy(report, rep, sizeof *rep);
+  ret = 0;
+fail:
+  free(norm);
+  free(toks);
+  free(rep);
+  return ret;
+}
+
+const char *dlut_looks_match_name(const dlut_looks_match *m, char *buf, size_t len) {
+  const char *forms = "";
+  if (!buf || !len) return buf;
+  if (m->term >= 0 && m->term < dlut_looks_term_count()) forms = dlut_looks_term_get(m->term)->en;
+  else if (m->term < 0 && -1 - m->term < looks_color_count()) {
+    const looks_color_name *c = looks_color_get(-1 - m->term);
+    forms = c->en ? c->en : c->zh;
+  }
+  size_t n = strcspn(forms, "|");
+  if (n >= len) n = len - 1;
+  memcpy(buf, forms, n);
+  buf[n] = '\0';
+  return buf;
+}
+
+int dlut_looks_from_prompt(const char *prompt, int lut_size, dlut_lut **out, char *understood, size_t ulen,
+                           char *ignored, size_t ilen) {
+  dlut_look look;
+  dlut_looks_report *rep = NULL;
+  if (!out) return dlut_error("looks: NULL output");
+  *out = NULL;
+  if (lut_size == 0) lut_size = DLUT_LOOKS_DEFAULT_SIZE;
+  if (lut_size < 2 || lut_size > DLUT_LUT_MAX_SIZE)
+    return dlut_error("looks: LUT size %d out of range (2..%d)", lut_size, DLUT_LUT_MAX_SIZE);
+  rep = malloc(sizeof *rep);
+  if (!rep) return dlut_error("looks: out of memory");
+  if (dlut_looks_parse(prompt, &look, rep) != 0) goto fail;
+  if (understood && ulen) snprintf(understood, ulen, "%s", rep->understood);
+  if (ignored && ilen) snprintf(ignored, ilen, "%s", rep->ignored);
+  *out = dlut_look_bake(&look, lut_size);
+  if (!*out) goto fail;
+  free(rep);
+  return 0;
+fail:
+  free(rep);
+  return -1;
+}
