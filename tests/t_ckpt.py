@@ -439,5 +439,40 @@ def main():
     return 1 if failures else 0
 
 
+def make_corpus(out):
+    """Seeds for fuzz/fuzz_ckpt.c: first byte = parser (0 safetensors, 1 pickle, 2 zip, 3 torch zip)."""
+    os.makedirs(out, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="dlut-corpus-")
+    seeds = {}
+    p = os.path.join(tmp, "x")
+    rng = np.random.default_rng(1)
+    write_safetensors(p, {"a": ("F32", rng.standard_normal((2, 3)).astype(np.float32)),
+                          "b": ("F16", rng.standard_normal(4).astype(np.float16)),
+                          "c": ("BF16", to_bf16_bits(rng.standard_normal(3).astype(np.float32)))}, lead_pad=1)
+    seeds["st_small"] = b"\0" + open(p, "rb").read()
+    for proto in (2, 4):
+        sd, storages, _ = synthetic_state_dict()
+        torch_zip(p, sd, storages, protocol=proto, zip64=proto == 4)
+        raw = open(p, "rb").read()
+        seeds[f"bin_p{proto}"] = b"\3" + raw
+        seeds[f"zip_p{proto}"] = b"\2" + raw
+        seeds[f"pkl_p{proto}"] = b"\1" + zipfile.ZipFile(p).read("archive/data.pkl")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+        z.writestr("archive/data/0", b"\0" * 64)
+    seeds["zip_deflated"] = b"\2" + buf.getvalue()
+    seeds["bin_deflated"] = b"\3" + buf.getvalue()
+    seeds["pkl_openai_tiny"] = b"\1" + zipfile.ZipFile(os.path.join(REF, "openai_tiny", "pytorch_model.bin")).read(
+        "pytorch_model/data.pkl")
+    for k, v in seeds.items():
+        with open(os.path.join(out, k), "wb") as f:
+            f.write(v)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--make-corpus":
+        make_corpus(sys.argv[2])
+        sys.exit(0)
     sys.exit(main())

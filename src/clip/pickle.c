@@ -29,9 +29,9 @@
 #include "clip/ckpt_internal.h"
 #include "dlut/error.h"
 
-#define PK_MAX_OBJECTS (1 << 22)
-#define PK_MAX_MEMO (1 << 22)
-#define PK_MAX_STACK (1 << 22)
+#define PK_MAX_OBJECTS (1 << 20) /* a ViT-H state dict needs ~20k */
+#define PK_MAX_MEMO (1 << 20)
+#define PK_MAX_STACK (1 << 20)
 #define PK_MAX_GLOBAL 256
 
 /* ==== Values ==== */
