@@ -675,7 +675,37 @@ static void test_photos(void) {
   }
 }
 
-int main(void) {
+/* Tool mode for tests/t_image.py, which compares our loader with
+ * ImageMagick:  test_image convert IN OUT [quality] [lossless]
+ *               test_image info IN   (prints "W H channels type exif xmp orientation") */
+static int tool(int argc, char **argv) {
+  dlut_image *img = argc >= 3 ? dlut_image_load(argv[2]) : NULL;
+  if (!img) {
+    fprintf(stderr, "test_image %s: %s\n", argv[1], argc >= 3 ? dlut_last_error() : "missing input");
+    return 1;
+  }
+  int rc = 0;
+  if (!strcmp(argv[1], "info")) {
+    printf("%d %d %d %d %zu %zu %d\n", img->width, img->height, img->channels, (int)img->type, img->exif_size,
+           img->xmp_size, dlut_image_exif_orientation(img->exif, img->exif_size));
+  } else if (!strcmp(argv[1], "convert") && argc >= 4) {
+    dlut_image_save_opts o = {0};
+    if (argc >= 5) o.quality = atoi(argv[4]);
+    if (argc >= 6) o.lossless = atoi(argv[5]);
+    if (dlut_image_save(img, argv[3], &o) != 0) {
+      fprintf(stderr, "test_image convert: %s\n", dlut_last_error());
+      rc = 1;
+    }
+  } else {
+    fprintf(stderr, "test_image: unknown tool command %s\n", argv[1]);
+    rc = 2;
+  }
+  dlut_image_free(img);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1) return tool(argc, argv);
   g_dir = test_tmpdir("image");
   test_alloc_convert();
   test_orientation();
