@@ -4,7 +4,7 @@
 
 #include "dlut/looks.h"
 
-#define LOOKS_GAMUT_KNEE 0.85     /* soft gamut compression starts at 85% of the way to the boundary */
+#define LOOKS_GAMUT_KNEE 0.85     /* for strong looks, soft gamut compression starts at 85% of the way to the boundary */
 #define LOOKS_BAND_COS_HALF 0.70710678118654752 /* cos(45 deg), the band half width */
 
 /* A look turned into the numbers both evaluation paths use. */
@@ -22,6 +22,7 @@ typedef struct looks_prepared {
   double band_hue[DLUT_LOOK_NBANDS], band_sat[DLUT_LOOK_NBANDS], band_lum[DLUT_LOOK_NBANDS];
   double band_cos[DLUT_LOOK_NBANDS], band_sin[DLUT_LOOK_NBANDS]; /* unit vectors of the band centres */
   int clip;              /* hard clip instead of soft gamut compression */
+  double knee;           /* soft gamut compression starts at this excursion (1 = only beyond the boundary) */
 } looks_prepared;
 
 extern const float dlut_looks_band_center[DLUT_LOOK_NBANDS];

@@ -151,6 +151,14 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
     p->band_sin[k] = sin(dlut_looks_band_center[k] * M_PI / 180.0);
   }
   p->clip = lk->clip > 0.5f;
+  /* How hard the look pushes colours outwards decides where the soft gamut
+   * compression starts: nowhere for the identity (so it bakes to the exact
+   * identity), from 85% of the way to the boundary for strong looks. */
+  double push = fmax(p->sat - 1.0, 0.0) + fmax(p->vib, 0.0) + fabs(softlim(lk->temp, 3.0)) / 3.0 +
+                fabs(softlim(lk->tint, 3.0)) / 3.0 + fmax(ev, 0.0) / 2.0;
+  for (int k = 0; k < 3; k++) push += hypot(dst_ab[k][0], dst_ab[k][1]) / 20.0;
+  for (int k = 0; k < DLUT_LOOK_NBANDS; k++) push += fmax(p->band_sat[k], 0.0) / 2.0 + fabs(p->band_hue[k]) / 120.0;
+  p->knee = 1.0 - (1.0 - LOOKS_GAMUT_KNEE) * fmin(push, 1.0);
 }
 
 double looks_tone(const looks_prepared *p, double x) {
@@ -179,7 +187,7 @@ static double band_weight(double h, double center) {
 
 /* Soft gamut compression of linear rgb towards the grey of luminance Y:
  * the excursion e (1 = on the gamut boundary) is mapped through a C1 knee. */
-static void gamut_compress(double rgb[3], double Y, int hard) {
+static void gamut_compress(double rgb[3], double Y, int hard, double knee) {
   if (hard) {
     for (int c = 0; c < 3; c++) rgb[c] = clampd(rgb[c], 0.0, 1.0);
     return;
@@ -191,9 +199,8 @@ static void gamut_compress(double rgb[3], double Y, int hard) {
     if (d > 0) e = fmax(e, d / fmax(1.0 - Y, 1e-9));
     if (d < 0) e = fmax(e, -d / fmax(Y, 1e-9));
   }
-  const double knee = LOOKS_GAMUT_KNEE;
   if (e > knee) {
-    double e2 = knee + (1.0 - knee) * tanh((e - knee) / (1.0 - knee));
+    double e2 = knee < 1.0 ? knee + (1.0 - knee) * tanh((e - knee) / (1.0 - knee)) : 1.0;
     for (int c = 0; c < 3; c++) rgb[c] = Y + (rgb[c] - Y) * (e2 / e);
   }
   for (int c = 0; c < 3; c++) rgb[c] = clampd(rgb[c], 0.0, 1.0); /* float dust only */
@@ -218,14 +225,19 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
   /* 2. channel mixer towards mono */
   double ym = p->mono_w[0] * lin[0] + p->mono_w[1] * lin[1] + p->mono_w[2] * lin[2];
   for (int c = 0; c < 3; c++) lin[c] += p->mono * (ym - lin[c]);
-  /* 3. tone curve per encoded channel, back to linear */
+  /* 3. tone curve. Lightness: the curve applied to the luminance, so L* is
+   *    monotone in every input channel. Colour: the curve applied to each
+   *    encoded channel (as a film print or a per-channel grade does, which
+   *    adds saturation with contrast); only its a*, b* are kept. */
+  const double *M = dlut_color_rgb_to_xyz_matrix;
+  double y_in = M[3] * lin[0] + M[4] * lin[1] + M[5] * lin[2];
+  double y_tone = srgb_dec(looks_tone(p, srgb_enc(clampd(y_in, 0.0, 1.0))));
   for (int c = 0; c < 3; c++) lin[c] = srgb_dec(looks_tone(p, srgb_enc(clampd(lin[c], 0.0, 1.0))));
   /* 4. Lab */
-  const double *M = dlut_color_rgb_to_xyz_matrix;
   double X = M[0] * lin[0] + M[1] * lin[1] + M[2] * lin[2];
   double Yv = M[3] * lin[0] + M[4] * lin[1] + M[5] * lin[2];
   double Z = M[6] * lin[0] + M[7] * lin[1] + M[8] * lin[2];
-  double fy = lab_f(Yv), L = 116.0 * fy - 16.0;
+  double fy = lab_f(Yv), L = 116.0 * lab_f(y_tone) - 16.0;
   double a = 500.0 * (lab_f(X / DLUT_D65_X) - fy), bb = 200.0 * (fy - lab_f(Z / DLUT_D65_Z));
   double C = sqrt(a * a + bb * bb);
   double h = atan2(bb, a) * 180.0 / M_PI; /* hue before any change */
@@ -264,7 +276,7 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
   const double *N = dlut_color_xyz_to_rgb_matrix;
   double rgb[3];
   for (int r = 0; r < 3; r++) rgb[r] = N[3 * r] * X + N[3 * r + 1] * Yv + N[3 * r + 2] * Z;
-  gamut_compress(rgb, Yv, p->clip);
+  gamut_compress(rgb, Yv, p->clip, p->knee);
   for (int c = 0; c < 3; c++) out[c] = (float)srgb_enc(rgb[c]);
 }
 
@@ -308,7 +320,7 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
   const int shoulder = p->shoulder, any_band = p->any_band, hard_clip = p->clip;
   const float mono = (float)p->mono, mw0 = (float)p->mono_w[0], mw1 = (float)p->mono_w[1], mw2 = (float)p->mono_w[2];
   const float k_sat = (float)p->sat, k_vib = (float)p->vib;
-  const float knee = (float)LOOKS_GAMUT_KNEE;
+  const float knee = (float)p->knee;
   const float sh_a = (float)p->shadow_ab[0], sh_b = (float)p->shadow_ab[1];
   const float hi_a = (float)p->highlight_ab[0], hi_b = (float)p->highlight_ab[1];
   const float ca_a = (float)p->cast_ab[0], ca_b = (float)p->cast_ab[1];
@@ -342,11 +354,13 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
         lin[c] = v;
       }
       float ym = mw0 * lin[0] + mw1 * lin[1] + mw2 * lin[2];
-      for (int c = 0; c < 3; c++) lin[c] = tab_sqrt(tone, lin[c] + mono * (ym - lin[c]));
+      for (int c = 0; c < 3; c++) lin[c] += mono * (ym - lin[c]);
+      float y_tone = tab_sqrt(tone, M[3] * lin[0] + M[4] * lin[1] + M[5] * lin[2]);
+      for (int c = 0; c < 3; c++) lin[c] = tab_sqrt(tone, lin[c]);
       float X = M[0] * lin[0] + M[1] * lin[1] + M[2] * lin[2];
       float Y = M[3] * lin[0] + M[4] * lin[1] + M[5] * lin[2];
       float Z = M[6] * lin[0] + M[7] * lin[1] + M[8] * lin[2];
-      float fy = tab_sqrt(labf, Y), L = 116.0f * fy - 16.0f;
+      float fy = tab_sqrt(labf, Y), L = 116.0f * tab_sqrt(labf, y_tone) - 16.0f;
       float a = 500.0f * (tab_sqrt(labf, X * (1.0f / DLUT_D65_X)) - fy);
       float bb = 200.0f * (fy - tab_sqrt(labf, Z * (1.0f / DLUT_D65_Z)));
       float C = sqrtf(a * a + bb * bb);
@@ -396,7 +410,7 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
           e = ex > e ? ex : e;
         }
         if (e > knee) {
-          float e2 = knee + (1.0f - knee) * tanhf((e - knee) * (1.0f / (1.0f - knee)));
+          float e2 = knee < 1.0f ? knee + (1.0f - knee) * tanhf((e - knee) * (1.0f / (1.0f - knee))) : 1.0f;
           for (int c = 0; c < 3; c++) rgb[c] = Yc + (rgb[c] - Yc) * (e2 / e);
         }
       }

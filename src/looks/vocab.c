@@ -133,7 +133,7 @@ static const dlut_looks_term k_terms[] = {
      "fade=+0.3 contrast=+0.15 rolloff=+0.5 temp=+0.35 sat=-0.05 sat.green=-0.15 shadow=190@3 highlight=75@3"},
     {"portra|kodak portra|portra 400|portra 160", "波特拉|人像胶片", "film",
      "Kodak Portra: warm, low-contrast, creamy skin, muted greens, soft highlights",
-     "temp=+0.7 sat=-0.1 vib=+0.1 fade=+0.25 rolloff=+0.6 contrast=-0.1 hue.orange=+4 lum.orange=+0.3 hue.green=-8 "
+     "temp=+0.7 sat=-0.1 vib=+0.1 fade=+0.25 rolloff=+0.6 contrast=-0.1 hue.orange=+4 hue.green=-8 "
      "sat.green=-0.25 highlight=70@3"},
     {"velvia|fuji velvia|fujichrome|slide film|reversal film|chrome", "维尔维亚|反转片|正片", "film",
      "Fuji Velvia slide film: very saturated, contrasty, deep blacks, rich greens and blues",
@@ -280,9 +280,9 @@ static const dlut_looks_modifier k_modifiers[] = {
     {"very|really|super|extremely|highly|strongly|so|heavily|heavy|strong|much|intensely|deeply|totally|ultra|deep",
      "非常|很|超|超级|特别|十分|极|极其|太|浓|强烈|相当|格外|超级无敌|重度|深度", "intensify x1.6 (prefix)"},
     {"more|extra|plus|boost|boosted|increase|increased|add|higher|high|up|stronger|raise|raised|enhance|enhanced",
-     "更|更加|多一点|多些|多|提高|提升|增加|增强|加强|加|高|高一点|强|再|加大|偏高", "more / higher: x1.3 (prefix, or postfix as in 对比度高)"},
+     "更|更加|多|提高|提升|增加|增强|加强|加|高|强|再|加大|偏高", "more / higher: x1.3 (prefix, or postfix as in 对比度高)"},
     {"less|lower|low|reduce|reduced|decrease|decreased|minus|down|weaker|lessen|tone down|toned down|cut",
-     "少一点|少些|少|降低|减少|减弱|减|低|低一点|弱|偏低|淡化", "less / lower: reverses the term, x-0.8 (prefix or postfix)"},
+     "少|降低|减少|减弱|减|低|弱|偏低|淡化", "less / lower: reverses the term, x-0.8 (prefix or postfix)"},
     {"slightly|slight|a bit|a little|a little bit|a touch of|touch of|somewhat|mild|mildly|subtle|subtly|gently|"
      "kind of|kinda|sort of|bit|little|lightly|faintly|hint of|a hint of|barely",
      "稍微|稍|有点|有些|一点|一点点|一些|些|点|略|略微|微|轻微|淡淡|淡淡的|些许|轻度|一丢丢", "soften x0.5 (prefix, or postfix as in 暖一点)"},

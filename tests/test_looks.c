@@ -1,0 +1,362 @@
+/* Tests for dlut/looks.h: the vocabulary is well formed, the parser
+ * understands degrees, negations, Chinese segmentation and reports what it
+ * ignored, the fast bake agrees with the naive reference, and the baked LUT
+ * of every vocabulary entry has the lattice properties of a good LUT
+ * (finite, inside [0,1], monotone luminance, distinct inputs stay distinct,
+ * smooth). */
+#include <stdint.h>
+
+#include "dlut/color.h"
+#include "dlut/error.h"
+#include "dlut/looks.h"
+#include "dlut/lut.h"
+#include "test.h"
+
+/* ==== Helpers ==== */
+
+static uint64_t g_rng = 0x243F6A8885A308D3ull;
+static double rnd(void) {
+  g_rng ^= g_rng >> 12;
+  g_rng ^= g_rng << 25;
+  g_rng ^= g_rng >> 27;
+  return (double)((g_rng * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static dlut_look parse(const char *prompt, dlut_looks_report *rep) {
+  dlut_look look;
+  int rc = dlut_looks_parse(prompt, &look, rep);
+  CHECK_MSG(rc == 0, "parse '%s': %s", prompt, dlut_last_error());
+  return look;
+}
+
+/* Relative luminance of an sRGB-encoded colour. */
+static double luma(const float *rgb) {
+  return 0.2126 * dlut_srgb_to_linear(rgb[0]) + 0.7152 * dlut_srgb_to_linear(rgb[1]) +
+         0.0722 * dlut_srgb_to_linear(rgb[2]);
+}
+
+static const float *node(const dlut_lut *lut, int r, int g, int b) {
+  return lut->table + 3 * (((size_t)b * lut->size + g) * lut->size + r);
+}
+
+/* ==== Vocabulary ==== */
+
+static void test_vocabulary(void) {
+  int n = dlut_looks_term_count();
+  CHECK(n >= 80);
+  CHECK(dlut_looks_term_get(n) == NULL && dlut_looks_term_get(-1) == NULL);
+  CHECK(dlut_looks_color_count() >= 148 + 30); /* all CSS names and the Chinese traditional colours */
+  dlut_looks_report rep;
+  for (int i = 0; i < n; i++) {
+    const dlut_looks_term *t = dlut_looks_term_get(i);
+    CHECK(t->en && *t->en && t->zh && *t->zh && t->what && *t->what && t->effect && *t->effect);
+    /* every term's first English form and first Chinese form parse to that very term */
+    char form[128];
+    for (int lang = 0; lang < 2; lang++) {
+      const char *forms = lang ? t->zh : t->en;
+      size_t k = strcspn(forms, "|");
+      snprintf(form, sizeof form, "%.*s", (int)k, forms);
+      dlut_look look = parse(form, &rep);
+      CHECK_MSG(rep.n_matches == 1 && rep.matches[0].term == i && rep.matches[0].weight == 1.0f,
+                "'%s' parses to %d matches, first term %d (want term %d)", form, rep.n_matches,
+                rep.n_matches ? rep.matches[0].term : -99, i);
+      CHECK_MSG(rep.ignored[0] == '\0', "'%s': ignored '%s'", form, rep.ignored);
+      /* and it does something */
+      const float *f = (const float *)&look;
+      float mag = 0;
+      for (size_t j = 0; j < sizeof look / sizeof(float); j++) mag += fabsf(f[j]);
+      CHECK_MSG(mag > 0.05f, "'%s' has no effect", form);
+    }
+  }
+  /* named colours: English and Chinese */
+  dlut_look look = parse("teal", &rep); /* "teal" is also a toning term: the term wins */
+  CHECK(rep.n_matches == 1 && rep.matches[0].term >= 0);
+  look = parse("crimson", &rep);
+  CHECK(rep.n_matches == 1 && rep.matches[0].term < 0);
+  CHECK(look.cast_ab[0] > 0); /* crimson is red: +a* */
+  look = parse("霁青色", &rep);
+  CHECK(rep.n_matches == 1 && rep.matches[0].term < 0);
+  CHECK(look.cast_ab[1] < 0); /* a blue-grey: -b* */
+  char name[64];
+  look = parse("胭脂", &rep);
+  CHECK(rep.n_matches == 1 && strcmp(dlut_looks_match_name(&rep.matches[0], name, sizeof name), "胭脂") == 0);
+  CHECK(look.cast_ab[0] > 0);
+  for (int i = 0; i < dlut_looks_modifier_count(); i++) CHECK(dlut_looks_modifier_get(i)->what != NULL);
+}
+
+/* ==== Parser ==== */
+
+static void test_parser(void) {
+  dlut_looks_report rep;
+  dlut_look l;
+  /* the examples of the brief */
+  l = parse("温暖的日落胶片风", &rep);
+  CHECK_MSG(rep.n_matches == 3 && strcmp(rep.understood, "温暖, 日落, 胶片风") == 0, "understood '%s'", rep.understood);
+  CHECK(rep.ignored[0] == '\0');
+  CHECK(l.temp > 2.0f);
+  l = parse("cold teal night, high contrast", &rep);
+  CHECK_MSG(strcmp(rep.understood, "cold, teal, night, high contrast") == 0, "understood '%s'", rep.understood);
+  CHECK(l.temp < -1.0f && l.contrast > 0.5f);
+  l = parse("warm film vibes", &rep);
+  CHECK(strcmp(rep.understood, "warm, film") == 0);
+  CHECK_MSG(strcmp(rep.ignored, "vibes") == 0, "ignored '%s'", rep.ignored);
+  /* unknown Chinese runs are grouped and reported */
+  parse("暖色调的猫咪照片", &rep);
+  CHECK(rep.n_matches == 1);
+  CHECK_MSG(strcmp(rep.ignored, "猫咪") == 0, "ignored '%s'", rep.ignored);
+
+  /* degrees: very > plain > slightly > 0, in both languages */
+  float t_very = parse("very warm", NULL).temp, t_plain = parse("warm", NULL).temp;
+  float t_slight = parse("slightly warm", NULL).temp;
+  CHECK(t_very > t_plain && t_plain > t_slight && t_slight > 0);
+  float z_very = parse("非常暖", NULL).temp, z_plain = parse("暖", NULL).temp, z_slight = parse("稍微暖", NULL).temp;
+  CHECK(z_very > z_plain && z_plain > z_slight && z_slight > 0);
+  CHECK(parse("暖一点", NULL).temp == z_slight);      /* postfix softener */
+  CHECK(parse("稍微暖一点", NULL).temp == z_slight);  /* two softeners do not compound */
+  CHECK(parse("a bit warmer", NULL).temp == t_slight); /* comparative form */
+  /* direction words, prefix and postfix */
+  CHECK(parse("low contrast", NULL).contrast < 0);
+  CHECK(parse("high contrast", NULL).contrast > 0);
+  CHECK(parse("对比度高", NULL).contrast > 0);
+  CHECK(parse("对比度低", NULL).contrast < 0);
+  float s_low_bit = parse("饱和度低一点", NULL).saturation, s_low = parse("饱和度低", NULL).saturation;
+  CHECK(s_low < s_low_bit && s_low_bit < 0);
+  CHECK(parse("less saturation", NULL).saturation < 0);
+  CHECK(parse("少一点饱和", NULL).saturation < 0);
+  CHECK(parse("更暖", NULL).temp > z_plain);
+  /* negation and caps */
+  CHECK(parse("not warm", NULL).temp < 0);
+  CHECK(parse("不要暖色", NULL).temp < 0);
+  l = parse("不要太饱和", &rep);
+  CHECK(l.saturation <= 0 && rep.matches[0].capped);
+  CHECK(parse("vivid, not too saturated", NULL).saturation <= 0); /* the cap holds against another term */
+  CHECK(parse("鲜艳但别太饱和", NULL).saturation <= 0);
+  CHECK(parse("golden hour but not too warm", NULL).temp <= 0);
+  CHECK(parse("不要黑白", NULL).mono <= 0);
+  CHECK(parse("no black and white, no sepia", NULL).mono <= 0);
+  CHECK(parse("sepia, not black and white", NULL).mono <= 0);
+  CHECK(parse("not low contrast", NULL).contrast >= 0);
+  /* a modifier does not cross a clause */
+  CHECK(parse("very, warm", NULL).temp == t_plain);
+  CHECK(parse("不要，暖", NULL).temp == z_plain);
+  /* normalisation: full-width letters and punctuation, case, hyphens */
+  l = parse("ＷＡＲＭ，Ｆｉｌｍ", &rep);
+  CHECK_MSG(strcmp(rep.understood, "warm, film") == 0, "understood '%s'", rep.understood);
+  CHECK(parse("Cross-Processed", &rep).contrast > 0 && rep.n_matches == 1);
+  CHECK(parse("B&W", &rep).mono == 1 && rep.n_matches == 1);
+  /* simple English stems */
+  parse("warmish greens", &rep);
+  CHECK(rep.n_matches == 2);
+  /* a repeated term counts once */
+  CHECK(parse("cyberpunk 赛博朋克", NULL).temp == parse("cyberpunk", NULL).temp);
+  /* nothing understood is not an error */
+  l = parse("", &rep);
+  CHECK(rep.n_matches == 0 && rep.understood[0] == '\0');
+  l = parse("lorem ipsum 你好", &rep);
+  CHECK(rep.n_matches == 0 && strcmp(rep.ignored, "lorem, ipsum, 你好") == 0);
+  const float *f = (const float *)&l;
+  for (size_t j = 0; j < sizeof l / sizeof(float); j++) CHECK(f[j] == 0);
+  /* hostile input */
+  dlut_look out;
+  CHECK(dlut_looks_parse("\xff\xfe warm", &out, NULL) == -1 && strstr(dlut_last_error(), "UTF-8"));
+  CHECK(dlut_looks_parse("warm \xe6\x9a", &out, NULL) == -1); /* truncated sequence */
+  static char big[DLUT_LOOKS_MAX_PROMPT + 2];
+  memset(big, 'a', sizeof big - 1);
+  CHECK(dlut_looks_parse(big, &out, NULL) == -1);
+  /* the longest allowed prompt, full of words and modifiers, works and reports bounded lists */
+  static char many[DLUT_LOOKS_MAX_PROMPT + 1];
+  many[0] = '\0';
+  while (strlen(many) + 20 < DLUT_LOOKS_MAX_PROMPT) strcat(many, "very warm xyzzy 不要 ");
+  CHECK(dlut_looks_parse(many, &out, &rep) == 0);
+  CHECK(rep.n_matches == DLUT_LOOKS_MAX_MATCHES);
+  CHECK(strlen(rep.understood) < sizeof rep.understood && strlen(rep.ignored) < sizeof rep.ignored);
+  CHECK(dlut_looks_parse(NULL, &out, NULL) == -1);
+  /* describe */
+  char desc[256];
+  l = parse("very warm", NULL);
+  dlut_look_describe(&l, desc, sizeof desc);
+  CHECK_MSG(strcmp(desc, "temp=+2.56") == 0, "describe '%s'", desc);
+  dlut_look_describe(&l, desc, 5);
+  CHECK(strlen(desc) == 4);
+}
+
+/* ==== Bake vs reference ==== */
+
+static dlut_look random_look(void) {
+  dlut_look l;
+  dlut_look_init(&l);
+  l.temp = (float)(rnd() * 6 - 3);
+  l.tint = (float)(rnd() * 4 - 2);
+  l.exposure = (float)(rnd() * 2 - 1);
+  l.brightness = (float)(rnd() * 2 - 1);
+  l.contrast = (float)(rnd() * 2 - 1);
+  l.shadows = (float)(rnd() * 2 - 1);
+  l.highlights = (float)(rnd() * 2 - 1);
+  l.fade = (float)rnd();
+  l.crush = (float)rnd();
+  l.rolloff = (float)rnd();
+  l.saturation = (float)(rnd() * 2 - 1);
+  l.vibrance = (float)(rnd() * 2 - 1);
+  l.mono = rnd() < 0.3 ? (float)rnd() : 0;
+  for (int i = 0; i < 2; i++) {
+    l.shadow_ab[i] = (float)(rnd() * 30 - 15);
+    l.highlight_ab[i] = (float)(rnd() * 30 - 15);
+    l.cast_ab[i] = (float)(rnd() * 10 - 5);
+  }
+  for (int k = 0; k < DLUT_LOOK_NBANDS; k++) {
+    l.band_hue[k] = (float)(rnd() * 60 - 30);
+    l.band_sat[k] = (float)(rnd() - 0.5);
+    l.band_lum[k] = (float)(rnd() - 0.5);
+  }
+  return l;
+}
+
+static void test_bake_matches_reference(void) {
+  for (int trial = 0; trial < 6; trial++) {
+    dlut_look l = random_look();
+    if (trial == 0) dlut_look_init(&l);
+    int n = trial == 5 ? 33 : 9 + trial * 2;
+    dlut_lut *lut = dlut_look_bake(&l, n);
+    CHECK(lut != NULL);
+    if (!lut) continue;
+    double worst = 0;
+    for (int b = 0; b < n; b++)
+      for (int g = 0; g < n; g++)
+        for (int r = 0; r < n; r++) {
+          float in[3] = {(float)r / (n - 1), (float)g / (n - 1), (float)b / (n - 1)}, ref[3];
+          dlut_look_eval(&l, in, ref);
+          const float *o = node(lut, r, g, b);
+          for (int c = 0; c < 3; c++) {
+            worst = fmax(worst, fabs((double)o[c] - ref[c]));
+            if (trial == 0) worst = fmax(worst, fabs((double)o[c] - in[c])); /* identity look = identity LUT */
+          }
+        }
+    /* 1e-3 = a quarter of an 8-bit step: the bake interpolates 4096-entry tables */
+    CHECK_MSG(worst < 1e-3, "trial %d (size %d): bake differs from the reference by %g", trial, n, worst);
+    dlut_lut_free(lut);
+  }
+  dlut_look l;
+  dlut_look_init(&l);
+  CHECK(dlut_look_bake(&l, 1) == NULL && dlut_look_bake(&l, DLUT_LUT_MAX_SIZE + 1) == NULL);
+  CHECK(dlut_look_bake(NULL, 17) == NULL);
+  dlut_lut *lut = NULL;
+  char u[8], ig[8];
+  CHECK(dlut_looks_from_prompt("very warm film look, kind of vibey", 0, &lut, u, sizeof u, ig, sizeof ig) == 0);
+  CHECK(lut && lut->size == DLUT_LOOKS_DEFAULT_SIZE);
+  CHECK(strcmp(u, "very w") == 0 || strlen(u) < sizeof u); /* truncated to the buffer */
+  dlut_lut_free(lut);
+  CHECK(dlut_looks_from_prompt("warm", 1, &lut, NULL, 0, NULL, 0) == -1 && lut == NULL);
+}
+
+/* ==== Lattice properties of every vocabulary entry ==== */
+
+/* Checks one baked LUT; returns the number of failed properties. */
+static int check_lattice(const dlut_lut *lut, const char *what, int allow_clip) {
+  int n = lut->size, fails = 0;
+  double worst_mono = 0, worst_bend = 0, min_step = 1;
+  int out_of_range = 0;
+  for (size_t i = 0; i < (size_t)n * n * n * 3; i++)
+    if (!(lut->table[i] >= 0.0f && lut->table[i] <= 1.0f)) out_of_range++;
+  /* monotone luminance along every lattice line of each axis, and no bends */
+  for (int axis = 0; axis < 3; axis++)
+    for (int u = 0; u < n; u++)
+      for (int v = 0; v < n; v++) {
+        double prev = -1, d_prev = 0;
+        for (int k = 0; k < n; k++) {
+          int idx[3];
+          idx[axis] = k;
+          idx[(axis + 1) % 3] = u;
+          idx[(axis + 2) % 3] = v;
+          const float *o = node(lut, idx[0], idx[1], idx[2]);
+          double y = luma(o);
+          if (k > 0) {
+            double d = y - prev;
+            worst_mono = fmin(worst_mono, d);
+            if (k > 1) worst_bend = fmax(worst_bend, fabs(d - d_prev));
+            d_prev = d;
+          }
+          prev = y;
+        }
+      }
+  /* the grey axis: strictly increasing lightness (distinct inputs stay distinct), in L* */
+  for (int k = 1; k < n; k++) {
+    double y1 = luma(node(lut, k, k, k)), y0 = luma(node(lut, k - 1, k - 1, k - 1));
+    double l1 = y1 > 0.008856 ? 116 * cbrt(y1) - 16 : 903.3 * y1, l0 = y0 > 0.008856 ? 116 * cbrt(y0) - 16 : 903.3 * y0;
+    min_step = fmin(min_step, l1 - l0);
+  }
+  if (out_of_range) fails++, fprintf(stderr, "%s: %d entries outside [0,1] or not finite\n", what, out_of_range);
+  /* a tolerance of 2e-3 per step: the soft gamut compression may trade a hair of luminance near the boundary */
+  if (worst_mono < -2e-3) fails++, fprintf(stderr, "%s: luminance falls by %g along an axis\n", what, -worst_mono);
+  if (!allow_clip && min_step < 0.02)
+    fails++, fprintf(stderr, "%s: grey axis flattens (step %g): clipping\n", what, min_step);
+  /* smoothness: luminance steps change by less than this between neighbours (17^3 lattice, step 1/16) */
+  if (worst_bend > 0.08) fails++, fprintf(stderr, "%s: luminance bends by %g between neighbours\n", what, worst_bend);
+  return fails;
+}
+
+static void test_lattice_properties(void) {
+  const int n = 17;
+  int total_fails = 0;
+  /* every vocabulary term, plain and "very" */
+  for (int i = 0; i < dlut_looks_term_count(); i++) {
+    const dlut_looks_term *t = dlut_looks_term_get(i);
+    for (int very = 0; very < 2; very++) {
+      char prompt[160];
+      size_t k = strcspn(t->en, "|");
+      snprintf(prompt, sizeof prompt, "%s%.*s", very ? "very " : "", (int)k, t->en);
+      dlut_look l = parse(prompt, NULL);
+      dlut_lut *lut = dlut_look_bake(&l, n);
+      CHECK(lut != NULL);
+      if (!lut) continue;
+      int f = check_lattice(lut, prompt, l.clip > 0.5f || l.crush > 0.5f);
+      CHECK_MSG(f == 0, "lattice properties of '%s'", prompt);
+      total_fails += f;
+      dlut_lut_free(lut);
+    }
+  }
+  /* every named colour, and a few heavy combinations */
+  for (int i = 0; i < dlut_looks_color_count(); i++) {
+    const char *en, *zh;
+    dlut_looks_color_get(i, &en, &zh, NULL);
+    char prompt[96];
+    snprintf(prompt, sizeof prompt, "very %.40s", en ? en : zh);
+    if (!en) { /* first Chinese form */
+      size_t k = strcspn(zh, "|");
+      snprintf(prompt, sizeof prompt, "非常%.*s", (int)k, zh);
+    }
+    dlut_look l = parse(prompt, NULL);
+    dlut_lut *lut = dlut_look_bake(&l, n);
+    if (!lut) continue;
+    CHECK_MSG(check_lattice(lut, prompt, 0) == 0, "lattice properties of '%s'", prompt);
+    dlut_lut_free(lut);
+  }
+  const char *combos[] = {"very warm golden hour sunset, very saturated, very high contrast",
+                          "cyberpunk neon teal and orange, very vivid, crushed blacks",
+                          "very cold moonlight, very faded, very bright, high key",
+                          "非常暖的日落胶片风，非常鲜艳，高对比",
+                          "very magenta, very green tint, very overexposed"};
+  for (size_t i = 0; i < sizeof combos / sizeof *combos; i++) {
+    dlut_look l = parse(combos[i], NULL);
+    dlut_lut *lut = dlut_look_bake(&l, n);
+    CHECK(lut != NULL);
+    if (!lut) continue;
+    CHECK_MSG(check_lattice(lut, combos[i], l.crush > 0.5f) == 0, "lattice properties of '%s'", combos[i]);
+    dlut_lut_free(lut);
+  }
+  /* the checker itself catches a bad LUT: a hard threshold (clipping) and a non-monotone curve */
+  dlut_lut *bad = dlut_lut_alloc(n, 0);
+  for (size_t i = 0; i < (size_t)n * n * n * 3; i++) bad->table[i] = bad->table[i] > 0.5f ? 1.0f : bad->table[i] * 1.2f;
+  CHECK(check_lattice(bad, "(deliberately clipped LUT, expected to fail)", 0) > 0);
+  for (size_t i = 0; i < (size_t)n * n * n * 3; i++) bad->table[i] = 0.5f + 0.4f * sinf(bad->table[i] * 12.0f);
+  CHECK(check_lattice(bad, "(deliberately wavy LUT, expected to fail)", 0) > 0);
+  dlut_lut_free(bad);
+  (void)total_fails;
+}
+
+int main(void) {
+  test_vocabulary();
+  test_parser();
+  test_bake_matches_reference();
+  test_lattice_properties();
+  return test_summary("looks");
+}
