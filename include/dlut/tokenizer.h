@@ -90,6 +90,11 @@ int dlut_tokenizer_context_length(const dlut_tokenizer *tk);
 int dlut_tokenizer_vocab_size(const dlut_tokenizer *tk); /* 1 + the largest id */
 dlut_tokenizer_kind dlut_tokenizer_get_kind(const dlut_tokenizer *tk);
 
+/* The vocabulary string of an id (NOT NUL-terminated: *len bytes; BPE
+ * strings are in bytes_to_unicode form with "</w>" ending a word), or NULL
+ * for an id no token has. Valid while tk lives. */
+const char *dlut_tokenizer_token(const dlut_tokenizer *tk, int id, size_t *len);
+
 /* The tokenizer a model folder (config.json) uses, and its context length. */
 int dlut_tokenizer_model_info(const char *model_dir, dlut_tokenizer_kind *kind, int *context_length);
 dlut_tokenizer *dlut_tokenizer_load_model(const char *model_dir);

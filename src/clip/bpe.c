@@ -194,7 +194,7 @@ static const dlut_tok_merge *merges_get(const dlut_tokenizer *tk, int32_t a, int
 static int load_vocab_json(dlut_tokenizer *tk, const char *path) {
   size_t size = 0;
   char *text = dlut_file_read_all(path, DLUT_TOK_MAX_FILE_BYTES, &size);
-  if (!text) return dlut_error_prefix(path);
+  if (!text) return -1; /* the message names the file */
   int rc = -1;
   cJSON *root = cJSON_ParseWithLength(text, size);
   if (!root || !cJSON_IsObject(root)) {
@@ -262,10 +262,7 @@ int dlut_tok_bpe_load(dlut_tokenizer *tk, const char *path) {
   int32_t *creator = NULL;
   const char *mname = have_json ? merges_path : gz_path;
   text = have_json ? dlut_file_read_all(merges_path, DLUT_TOK_MAX_FILE_BYTES, &len) : gz_read_all(gz_path, &len);
-  if (!text) {
-    if (have_json) dlut_error_prefix(merges_path);
-    goto fail;
-  }
+  if (!text) goto fail; /* the message names the file */
   if (have_json) {
     /* transformers: read().strip().split("\n") - the strip only matters at the ends. */
     while (len > 0 && (is_ws(text[len - 1]) || text[len - 1] == '\n')) len--;

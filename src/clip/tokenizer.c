@@ -126,10 +126,16 @@ dlut_tokenizer *dlut_tokenizer_load(const char *path, dlut_tokenizer_kind kind, 
   tk->kind = kind;
   tk->context_length = context_length;
   int rc = kind == DLUT_TOKENIZER_BPE ? dlut_tok_bpe_load(tk, path) : dlut_tok_wordpiece_load(tk, path);
+  if (rc == 0) {
+    tk->id_entry = malloc((size_t)(tk->vocab_size > 0 ? tk->vocab_size : 1) * sizeof *tk->id_entry);
+    if (!tk->id_entry) rc = dlut_error("tokenizer: out of memory");
+  }
   if (rc != 0) {
     dlut_tokenizer_free(tk);
     return NULL;
   }
+  for (int32_t i = 0; i < tk->vocab_size; i++) tk->id_entry[i] = -1;
+  for (size_t e = 0; e < tk->vocab.count; e++) tk->id_entry[tk->vocab.values[e]] = (int32_t)e;
   return tk;
 }
 
@@ -137,6 +143,7 @@ void dlut_tokenizer_free(dlut_tokenizer *tk) {
   if (!tk) return;
   dlut_tok_map_free(&tk->vocab);
   free(tk->merges);
+  free(tk->id_entry);
   free(tk);
 }
 
@@ -183,6 +190,13 @@ int dlut_tokenizer_context_length(const dlut_tokenizer *tk) { return tk->context
 int dlut_tokenizer_vocab_size(const dlut_tokenizer *tk) { return tk->vocab_size; }
 dlut_tokenizer_kind dlut_tokenizer_get_kind(const dlut_tokenizer *tk) { return tk->kind; }
 
+const char *dlut_tokenizer_token(const dlut_tokenizer *tk, int id, size_t *len) {
+  if (!tk || id < 0 || id >= tk->vocab_size || tk->id_entry[id] < 0) return NULL;
+  uint64_t ent = tk->vocab.entries[tk->id_entry[id]];
+  if (len) *len = (size_t)(ent & 0xFFFFFF);
+  return tk->vocab.keys + (ent >> 24);
+}
+
 /* ==== Model folders ==== */
 
 static cJSON *read_json(const char *dir, const char *name, int required) {
@@ -192,10 +206,7 @@ static cJSON *read_json(const char *dir, const char *name, int required) {
   if (!required && stat(path, &st) != 0) return NULL;
   size_t size = 0;
   char *text = dlut_file_read_all(path, 1 << 20, &size);
-  if (!text) {
-    dlut_error_prefix(path);
-    return NULL;
-  }
+  if (!text) return NULL; /* the message names the file */
   cJSON *j = cJSON_ParseWithLength(text, size);
   free(text);
   if (!j || !cJSON_IsObject(j)) {

@@ -139,6 +139,7 @@ struct dlut_tokenizer {
   int32_t end_id;           /* <|endoftext|> or [SEP] */
   int32_t pad_id;           /* 0 for both (upstream tokenize() pads with zeros) */
   int32_t unk_id;           /* [UNK] (WordPiece), -1 for BPE */
+  int32_t *id_entry;        /* id -> index of its vocab entry (-1: no token has this id) */
   /* BPE only */
   int32_t byte_id[256];     /* id of bytes_to_unicode(b) */
   int32_t byte_eow_id[256]; /* id of bytes_to_unicode(b) + "</w>" */

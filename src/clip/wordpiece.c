@@ -32,7 +32,7 @@ int dlut_tok_wordpiece_load(dlut_tokenizer *tk, const char *path) {
   }
   size_t size = 0;
   char *text = dlut_file_read_all(path, DLUT_TOK_MAX_FILE_BYTES, &size);
-  if (!text) return dlut_error_prefix(path);
+  if (!text) return -1; /* the message names the file */
   int rc = -1;
   dlut_tok_str line = {0};
   int32_t id = 0;
