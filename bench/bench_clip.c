@@ -1,0 +1,154 @@
+/* bench/bench_clip.c - speed and memory of the CLIP vision tower at the
+ * real shapes of ViT-B/32, ViT-B/16 and ViT-L/14-336 (random weights made
+ * in memory, no download), forward and forward+backward to the pixels, on
+ * 1 and 2 threads (or the counts given).
+ *
+ * Throughput is reported as achieved GFLOP/s (analytic FLOP count of the
+ * tower, multiply-add = 2) and as a fraction of the rate the same OpenBLAS
+ * reaches on the tower's largest GEMM shape (T x C) @ (C x I) measured in
+ * the same run at the same thread count. The reference backend (naive
+ * loops) is timed once on ViT-B/32 forward for the fast/naive ratio. Each
+ * model runs in a child process so its peak RSS (getrusage ru_maxrss, via
+ * wait4) is its own.
+ *
+ *   build/bench/bench_clip                 all three models, 1 and 2 threads
+ *   build/bench/bench_clip ViT-B/16 2      one model, one thread count
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clip/clip_internal.h"
+#include "dlut/clip.h"
+#include "dlut/error.h"
+#include "dlut/parallel.h"
+#include "dlut/tensor.h"
+
+#include <cblas.h> /* last: it pulls in complex.h, whose I macro would clash */
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* FLOPs of one vision forward; the input-gradient backward does the same
+ * GEMMs again for every Linear and the patch conv, and twice the attention
+ * products (dP = dO V^T, dV = P^T dO, dQ = dS K, dK = dS^T Q). */
+static void vision_flops(const dlut_clip_config *c, double *fwd, double *bwd) {
+  double G = c->image_size / c->patch_size, P = G * G, T = 1 + P, C = c->vision.width, H = c->vision.intermediate;
+  double K = 3.0 * c->patch_size * c->patch_size, L = c->vision.layers, E = c->projection_dim;
+  double lin = 2 * T * C * 3 * C + 2 * T * C * C + 2 * 2 * T * C * H; /* qkv, out, fc1+fc2 */
+  double att = 2 * 2 * T * T * C;                                   /* QK^T and PV over all heads */
+  *fwd = 2 * P * K * C + L * (lin + att) + 2 * C * E;
+  *bwd = 2 * P * K * C + L * (lin + 2 * att) + 2 * C * E;
+}
+
+/* OpenBLAS rate on an (M x K) @ (K x N) GEMM, GFLOP/s. */
+static double sgemm_rate(int M, int K, int N) {
+  float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * K * N), *c = malloc(sizeof(float) * M * N);
+  for (int i = 0; i < M * K; i++) a[i] = (float)(i % 17) * 0.01f;
+  for (int i = 0; i < K * N; i++) b[i] = (float)(i % 13) * 0.01f;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N); /* warm up */
+  int reps = 0;
+  double t0 = now(), t;
+  do {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
+    reps++;
+  } while ((t = now() - t0) < 0.5 || reps < 3);
+  free(a), free(b), free(c);
+  return 2.0 * M * K * N * reps / t * 1e-9;
+}
+
+static int run_model(const char *name, int threads, int with_ref) {
+  dlut_clip_config cfg;
+  if (dlut_clip_config_preset(name, &cfg) != 0) {
+    fprintf(stderr, "%s\n", dlut_last_error());
+    return 1;
+  }
+  dlut_threads_set(threads);
+  dlut_tensor_threads_sync();
+  double t0 = now();
+  dlut_clip *m = dlut_clip_create_random(&cfg, 1);
+  if (!m) {
+    fprintf(stderr, "%s: %s\n", name, dlut_last_error());
+    return 1;
+  }
+  double t_init = now() - t0;
+  const dlut_clip_info *info = dlut_clip_get_info(m);
+  int S = info->image_size, E = info->embed_dim, T = 1 + info->n_patch_tokens;
+  float *pix = malloc(sizeof(float) * 3 * S * S), *dpix = malloc(sizeof(float) * 3 * S * S);
+  float *e = malloc(sizeof(float) * E), *de = malloc(sizeof(float) * E);
+  for (int i = 0; i < 3 * S * S; i++) pix[i] = (float)((i * 7919) % 1000) / 500.0f - 1.0f;
+  for (int i = 0; i < E; i++) de[i] = (i % 3) - 1.0f;
+  double ff, fb;
+  vision_flops(&cfg, &ff, &fb);
+  double peak = sgemm_rate(T, cfg.vision.width, cfg.vision.intermediate);
+  dlut_clip_encode_image(m, pix, e); /* warm up */
+  int reps = 0;
+  double t = 0;
+  t0 = now();
+  do {
+    dlut_clip_encode_image(m, pix, e);
+    reps++;
+  } while ((t = now() - t0) < 1.0 || reps < 2);
+  double t_fwd = t / reps;
+  reps = 0;
+  t0 = now();
+  do {
+    dlut_clip_encode_image(m, pix, e);
+    dlut_clip_image_backward(m, de, dpix);
+    reps++;
+  } while ((t = now() - t0) < 1.0 || reps < 2);
+  double t_fb = t / reps;
+  double g_fwd = ff / t_fwd * 1e-9, g_fb = (ff + fb) / t_fb * 1e-9;
+  printf("%-13s %d thr  fwd %8.1f ms %6.1f GFLOP/s (%3.0f%%)   fwd+bwd %8.1f ms %6.1f GFLOP/s (%3.0f%%)   "
+         "sgemm %6.1f GFLOP/s  [%.1f GFLOP fwd, init %.1f s]\n",
+         name, threads, t_fwd * 1e3, g_fwd, 100 * g_fwd / peak, t_fb * 1e3, g_fb, 100 * g_fb / peak, peak, ff * 1e-9,
+         t_init);
+  if (with_ref) {
+    m->be = dlut_tensor_backend_ref();
+    t0 = now();
+    dlut_clip_encode_image(m, pix, e);
+    double t_ref = now() - t0;
+    printf("%-13s %d thr  reference backend fwd %8.1f ms: cpu backend is %.0fx faster\n", name, threads, t_ref * 1e3,
+           t_ref / t_fwd);
+  }
+  fflush(stdout);
+  free(pix), free(dpix), free(e), free(de);
+  dlut_clip_free(m);
+  return 0;
+}
+
+/* Run one configuration in a child to get its own peak RSS. */
+static int spawn(const char *name, int threads, int with_ref) {
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) return 1;
+  if (pid == 0) _exit(run_model(name, threads, with_ref));
+  int st = 0;
+  struct rusage ru;
+  if (wait4(pid, &st, 0, &ru) < 0) return 1;
+  printf("%-13s %d thr  peak RSS %.0f MiB\n", name, threads, ru.ru_maxrss / 1024.0);
+  fflush(stdout);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+int main(int argc, char **argv) {
+  const char *models[] = {"ViT-B/32", "ViT-B/16", "ViT-L/14-336"};
+  int threads[2] = {1, 2}, nt = 2, rc = 0;
+  if (argc >= 2) {
+    models[0] = argv[1];
+    if (argc >= 3) threads[0] = atoi(argv[2]), nt = 1;
+  }
+  int nm = argc >= 2 ? 1 : 3;
+  printf("dlut CLIP vision tower, one image, random weights (%s)\n", openblas_get_config());
+  for (int i = 0; i < nm; i++)
+    for (int k = 0; k < nt; k++) rc |= spawn(models[i], threads[k], i == 0 && k == 0 && strcmp(models[0], "ViT-B/32") == 0);
+  return rc;
+}
