@@ -37,6 +37,19 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Process CPU time (all threads). On a shared machine the wall clock
+ * includes time slices given to other processes; rates per CPU-second are
+ * reported next to the wall-clock ones so the ratios stay meaningful. */
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+  double wall, cpu; /* seconds per repetition */
+} timing;
+
 /* FLOPs of one vision forward; the input-gradient backward does the same
  * GEMMs again for every Linear and the patch conv, and twice the attention
  * products (dP = dO V^T, dV = P^T dO, dQ = dS K, dK = dS^T Q). */
@@ -49,20 +62,21 @@ static void vision_flops(const dlut_clip_config *c, double *fwd, double *bwd) {
   *bwd = 2 * P * K * C + L * (lin + 2 * att) + 2 * C * E;
 }
 
-/* OpenBLAS rate on an (M x K) @ (K x N) GEMM, GFLOP/s. */
-static double sgemm_rate(int M, int K, int N) {
+/* OpenBLAS on an (M x K) @ (K x N) GEMM: seconds per call, wall and CPU. */
+static timing sgemm_time(int M, int K, int N) {
   float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * K * N), *c = malloc(sizeof(float) * M * N);
   for (int i = 0; i < M * K; i++) a[i] = (float)(i % 17) * 0.01f;
   for (int i = 0; i < K * N; i++) b[i] = (float)(i % 13) * 0.01f;
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N); /* warm up */
   int reps = 0;
-  double t0 = now(), t;
+  double t0 = now(), c0 = cpu_now(), t;
   do {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
     reps++;
   } while ((t = now() - t0) < 0.5 || reps < 3);
+  timing r = {t / reps, (cpu_now() - c0) / reps};
   free(a), free(b), free(c);
-  return 2.0 * M * K * N * reps / t * 1e-9;
+  return r;
 }
 
 static int run_model(const char *name, int threads, int with_ref) {
@@ -88,29 +102,38 @@ static int run_model(const char *name, int threads, int with_ref) {
   for (int i = 0; i < E; i++) de[i] = (i % 3) - 1.0f;
   double ff, fb;
   vision_flops(&cfg, &ff, &fb);
-  double peak = sgemm_rate(T, cfg.vision.width, cfg.vision.intermediate);
+  int M = T, K = cfg.vision.width, N = cfg.vision.intermediate;
+  double gf = 2.0 * M * K * N * 1e-9;
+  timing g1 = sgemm_time(M, K, N);
   dlut_clip_encode_image(m, pix, e); /* warm up */
   int reps = 0;
   double t = 0;
   t0 = now();
+  double c0 = cpu_now();
   do {
     dlut_clip_encode_image(m, pix, e);
     reps++;
   } while ((t = now() - t0) < 1.0 || reps < 2);
-  double t_fwd = t / reps;
+  timing tf = {t / reps, (cpu_now() - c0) / reps};
   reps = 0;
   t0 = now();
+  c0 = cpu_now();
   do {
     dlut_clip_encode_image(m, pix, e);
     dlut_clip_image_backward(m, de, dpix);
     reps++;
   } while ((t = now() - t0) < 1.0 || reps < 2);
-  double t_fb = t / reps;
-  double g_fwd = ff / t_fwd * 1e-9, g_fb = (ff + fb) / t_fb * 1e-9;
-  printf("%-13s %d thr  fwd %8.1f ms %6.1f GFLOP/s (%3.0f%%)   fwd+bwd %8.1f ms %6.1f GFLOP/s (%3.0f%%)   "
-         "sgemm %6.1f GFLOP/s  [%.1f GFLOP fwd, init %.1f s]\n",
-         name, threads, t_fwd * 1e3, g_fwd, 100 * g_fwd / peak, t_fb * 1e3, g_fb, 100 * g_fb / peak, peak, ff * 1e-9,
-         t_init);
+  timing tb = {t / reps, (cpu_now() - c0) / reps};
+  timing g2 = sgemm_time(M, K, N); /* again: the machine's load may have changed */
+  double sg_wall = gf / ((g1.wall + g2.wall) / 2), sg_cpu = gf / ((g1.cpu + g2.cpu) / 2);
+  double gfw = ff * 1e-9 / tf.wall, gbw = (ff + fb) * 1e-9 / tb.wall;
+  double gfc = ff * 1e-9 / tf.cpu, gbc = (ff + fb) * 1e-9 / tb.cpu;
+  printf("%-13s %d thr  fwd %7.1f ms %6.1f GFLOP/s = %3.0f%% of sgemm   fwd+bwd %7.1f ms %6.1f GFLOP/s = %3.0f%%   "
+         "sgemm %dx%dx%d %6.1f GFLOP/s | per CPU-second: fwd %3.0f%%, fwd+bwd %3.0f%% of sgemm [%.1f+%.1f GFLOP]\n",
+         name, threads, tf.wall * 1e3, gfw, 100 * gfw / sg_wall, tb.wall * 1e3, gbw, 100 * gbw / sg_wall, M, K, N,
+         sg_wall, 100 * gfc / sg_cpu, 100 * gbc / sg_cpu, ff * 1e-9, fb * 1e-9);
+  double t_fwd = tf.wall;
+  (void)t_init;
   if (with_ref) {
     m->be = dlut_tensor_backend_ref();
     t0 = now();
@@ -147,7 +170,14 @@ int main(int argc, char **argv) {
     if (argc >= 3) threads[0] = atoi(argv[2]), nt = 1;
   }
   int nm = argc >= 2 ? 1 : 3;
-  printf("dlut CLIP vision tower, one image, random weights (%s)\n", openblas_get_config());
+  double la[3] = {0};
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (fscanf(f, "%lf %lf %lf", &la[0], &la[1], &la[2]) != 3) la[0] = -1;
+    fclose(f);
+  }
+  printf("dlut CLIP vision tower, one image, random weights (%s; load average %.1f on %ld CPUs)\n",
+         openblas_get_config(), la[0], sysconf(_SC_NPROCESSORS_ONLN));
   for (int i = 0; i < nm; i++)
     for (int k = 0; k < nt; k++) rc |= spawn(models[i], threads[k], i == 0 && k == 0 && strcmp(models[0], "ViT-B/32") == 0);
   return rc;
