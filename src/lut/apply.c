@@ -523,7 +523,7 @@ static void ctx_init(apply_ctx *a, const dlut_lut *lut, dlut_interp interp, dlut
   const int S = a->p.size;
   if (S && S <= PAD_MAX_SIZE && n_pixels >= (int64_t)S * S * S / 4) {
     size_t entries = (size_t)S * S * S;
-    a->t4 = aligned_alloc(64, entries * 4 * sizeof(float));
+    a->t4 = aligned_alloc(64, (entries * 4 * sizeof(float) + 63) & ~(size_t)63); /* C11: size a multiple of 64 */
     if (a->t4)
       for (size_t j = 0; j < entries; j++) {
         a->t4[j * 4 + 0] = a->p.table[j * 3 + 0];
