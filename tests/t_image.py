@@ -249,6 +249,7 @@ def test_variants(tmp):
         ("planar.tif", ("-interlace", "Plane"), 8, 0),
         ("rgb16.tif", DEEP + ("-compress", "Zip"), 16, 0),
         ("float.tif", ("-depth", "32", "-define", "quantum:format=floating-point"), 16, 1),
+        ("half.tif", ("-type", "TrueColor", "-depth", "16", "-define", "quantum:format=floating-point"), 16, 1),
         ("grey.tif", ("-colorspace", "Gray"), 8, 0),
         # libtiff's RGBA reader truncates the 16-bit colour map (>> 8); ImageMagick rounds
         ("palette.tif", ("-type", "Palette"), 8, 1),

@@ -1,10 +1,10 @@
 /* TIFF through libtiff 4.5 (TIFF 6.0 specification, Adobe 1992).
  *
- * Load: contiguous 8/16-bit unsigned and 32-bit IEEE float samples,
+ * Load: contiguous 8/16-bit unsigned and 16/32-bit IEEE float samples,
  * photometric RGB or grey (min-is-black or min-is-white), with or without
  * an alpha extra sample, in strips or tiles, any compression libtiff has
- * (none, LZW, Deflate, PackBits, ...). 16-bit stays U16 and float comes
- * out F32, unscaled. Everything else libtiff can decode (palette, 1/2/4-bit,
+ * (none, LZW, Deflate, PackBits, ...). 16-bit stays U16 and float (half
+ * or single) comes out F32, unscaled. Everything else libtiff can decode (palette, 1/2/4-bit,
  * YCbCr, CMYK, separate planes, ...) goes through TIFFRGBAImage at 8 bits
  * (with req_orientation = the file's, so libtiff does not flip anything:
  * image.c applies the orientation tag, all 8 values, for every path).
@@ -190,9 +190,34 @@ static int exif_from_ifd(const uint8_t *p, size_t n, uint64_t off, uint8_t **out
 /* ==== Load ==== */
 
 typedef struct {
-  int spp, bytes, is_float, gray, alpha_index, min_white; /* source layout */
-  int ch;                                                 /* output channels */
+  int spp, bytes, gray, alpha_index, min_white; /* source layout (bytes per source sample) */
+  int half;                                     /* 16-bit IEEE floats, written out as float */
+  int ch;                                       /* output channels */
 } layout;
+
+/* IEEE 754 binary16 -> binary32, exactly (subnormals, inf, NaN included). */
+static float half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 31, man = h & 1023, bits;
+  if (exp == 0) {
+    if (man == 0) {
+      bits = sign;
+    } else { /* subnormal: renormalise */
+      int e = -1;
+      do {
+        man <<= 1;
+        e++;
+      } while (!(man & 1024));
+      bits = sign | (uint32_t)(127 - 15 - e) << 23 | (man & 1023) << 13;
+    }
+  } else if (exp == 31) {
+    bits = sign | 0x7f800000u | man << 13;
+  } else {
+    bits = sign | (exp + 112) << 23 | man << 13;
+  }
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
 
 /* Convert n source pixels to the output row (same sample type). */
 static void convert_pixels(const layout *L, const uint8_t *src, int n, void *dst) {
@@ -205,6 +230,11 @@ static void convert_pixels(const layout *L, const uint8_t *src, int n, void *dst
       if (L->bytes == 1) {
         uint8_t v = s[si];
         ((uint8_t *)dst)[di] = inv ? (uint8_t)(255 - v) : v;
+      } else if (L->bytes == 2 && L->half) {
+        uint16_t v;
+        memcpy(&v, s + 2 * si, 2);
+        float f = half_to_float(v);
+        ((float *)dst)[di] = inv ? 1.0f - f : f;
       } else if (L->bytes == 2) {
         uint16_t v;
         memcpy(&v, s + 2 * si, 2);
@@ -241,7 +271,7 @@ static int read_direct(TIFF *tif, const layout *L, dlut_image *img, tiff_src *sr
         uint32_t cols = (uint32_t)img->width - tx < tw ? (uint32_t)img->width - tx : tw;
         for (uint32_t r = 0; r < th && ty + r < (uint32_t)img->height; r++)
           convert_pixels(L, buf + (size_t)r * tw * px, (int)cols,
-                         (uint8_t *)img->data + (size_t)(ty + r) * img->stride + (size_t)tx * L->ch * L->bytes);
+                         (uint8_t *)img->data + (size_t)(ty + r) * img->stride + (size_t)tx * L->ch * img->type);
       }
   } else {
     uint32_t rps = 0;
@@ -338,15 +368,19 @@ int dlut__tiff_load(const uint8_t *data, size_t size, dlut__decoded *out) {
   L.alpha_index = color;
   L.ch = has_alpha ? 4 : 3;
   int direct = planar == PLANARCONFIG_CONTIG && (photo == PHOTOMETRIC_RGB || L.gray) && spp >= color &&
-               ((fmt == SAMPLEFORMAT_UINT && (bps == 8 || bps == 16)) || (fmt == SAMPLEFORMAT_IEEEFP && bps == 32));
+               ((fmt == SAMPLEFORMAT_UINT && (bps == 8 || bps == 16)) ||
+                (fmt == SAMPLEFORMAT_IEEEFP && (bps == 16 || bps == 32)));
   if (!direct && (fmt == SAMPLEFORMAT_IEEEFP || bps > 16)) {
     dlut_error("unsupported TIFF layout (%u-bit %s samples, photometric %u, planar %u)", bps,
                fmt == SAMPLEFORMAT_IEEEFP ? "float" : "integer", photo, planar);
     goto fail;
   }
-  dlut_pixel_type t = !direct ? DLUT_PIXEL_U8 : bps == 8 ? DLUT_PIXEL_U8 : bps == 16 ? DLUT_PIXEL_U16 : DLUT_PIXEL_F32;
-  L.bytes = (int)t;
-  L.is_float = t == DLUT_PIXEL_F32;
+  L.half = fmt == SAMPLEFORMAT_IEEEFP && bps == 16;
+  dlut_pixel_type t = !direct                      ? DLUT_PIXEL_U8
+                      : fmt == SAMPLEFORMAT_IEEEFP ? DLUT_PIXEL_F32
+                      : bps == 16                  ? DLUT_PIXEL_U16
+                                                   : DLUT_PIXEL_U8;
+  L.bytes = bps / 8;
   out->img = dlut_image_alloc((int)w, (int)h, L.ch, t);
   if (!out->img) goto fail;
   if ((direct ? read_direct(tif, &L, out->img, &src) : read_rgba(tif, out->img, &src)) != 0) goto fail;
