@@ -3,7 +3,6 @@
  * tokenizer. Embeddings are printed before normalisation, as the model's
  * projections return them; logits are logit_scale * cosine similarity,
  * as CLIPModel's logits_per_image. */
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,13 +129,7 @@ int dlut_cmd_embed(int argc, char **argv) {
       status = cli_fail(CMD, "text %d: %s", t + 1, dlut_last_error());
       goto done;
     }
-  for (int i = 0; i < ni; i++)
-    for (int t = 0; t < nt; t++) {
-      const float *a = ie + (size_t)i * E, *b = te + (size_t)t * E;
-      double ab = 0, aa = 0, bb = 0;
-      for (int k = 0; k < E; k++) ab += (double)a[k] * b[k], aa += (double)a[k] * a[k], bb += (double)b[k] * b[k];
-      logits[(size_t)i * nt + t] = (float)(info->logit_scale * ab / sqrt(aa * bb));
-    }
+  dlut_clip_logits(m, ie, ni, te, nt, logits);
   printf("{\n");
   print_rows("image_embeds", ie, ni, E, 0);
   print_rows("text_embeds", te, nt, E, 0);

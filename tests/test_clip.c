@@ -172,6 +172,9 @@ static void test_bad_configs(void) {
   c.image_size = 18; /* not a multiple of the patch */
   CHECK(dlut_clip_create_random(&c, 1) == NULL);
   c = tiny_config(DLUT_CLIP_OPENAI);
+  c.image_size = 4096, c.patch_size = 1; /* 16.7 M patches: over the cap, not an overflow */
+  CHECK(dlut_clip_create_random(&c, 1) == NULL);
+  c = tiny_config(DLUT_CLIP_OPENAI);
   c.context_length = 13; /* more than max_positions */
   CHECK(dlut_clip_create_random(&c, 1) == NULL);
   c.context_length = 10;
@@ -219,6 +222,19 @@ static void test_reference_case(const char *name) {
     CHECK(dlut_clip_encode_image(m, pix, e) == 0);
     for (int k = 0; k < E; k++) ref[k] = (float)dlut_npy_get(&ie, k);
     CHECK_MSG(max_rel(e, ref, E) < 1e-4, "%s image 0: %g", name, max_rel(e, ref, E));
+    /* logits_per_image[0][0] from the two embeddings */
+    float img_e[64], txt_e[64], lg = 0;
+    dlut_npy lr;
+    snprintf(path, sizeof path, "%s/ref/f64/logits_per_image.npy", dir);
+    CHECK(dlut_npy_load(path, &lr) == 0 && E <= 64);
+    if (E <= 64 && lr.count > 0) {
+      memcpy(img_e, e, sizeof(float) * E);
+      CHECK(dlut_clip_encode_text(m, t0, txt_e) == 0);
+      CHECK(dlut_clip_logits(m, img_e, 1, txt_e, 1, &lg) == 0);
+      CHECK_MSG(fabs(lg - dlut_npy_get(&lr, 0)) < 1e-4 * fabs(dlut_npy_get(&lr, 0)) + 1e-5, "logit %g vs %g", lg,
+                dlut_npy_get(&lr, 0));
+    }
+    dlut_npy_free(&lr);
     /* the float preprocessing of the same photo is close to the 8-bit one */
     float *rgbf = malloc(sizeof(float) * rgb->width * rgb->height * 3), *pixf = malloc(sizeof(float) * 3 * S * S);
     for (int i = 0; i < rgb->width * rgb->height * 3; i++) rgbf[i] = packed[i] / 255.0f;

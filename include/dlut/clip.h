@@ -153,6 +153,12 @@ int dlut_clip_image_backward(dlut_clip *m, const float *d_embed, float *d_pixels
  * activations do. */
 int dlut_clip_encode_ids(dlut_clip *m, const int32_t *ids, int n_ids, int n_ctx, float *embed);
 
+/* logits (n_images, n_texts) = logit_scale * cos(image i, text t), as
+ * CLIPModel's logits_per_image; embeddings (n, embed_dim) as returned by
+ * the encoders (un-normalised). */
+int dlut_clip_logits(const dlut_clip *m, const float *image_embeds, int n_images, const float *text_embeds,
+                     int n_texts, float *logits);
+
 /* Projected patch tokens of the last encoded image: out (n_patch_tokens,
  * embed_dim), row-major patches (gy * G + gx). Each is
  * post_layernorm(token) @ visual_projection^T, like the CLS embedding. */

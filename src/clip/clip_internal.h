@@ -17,6 +17,7 @@
 #define CLIP_MAX_WIDTH 16384
 #define CLIP_MAX_LAYERS 256
 #define CLIP_MAX_IMAGE 4096
+#define CLIP_MAX_PATCHES 65536
 #define CLIP_MAX_CONTEXT 4096
 #define CLIP_MAX_VOCAB 10000000
 #define CLIP_MAX_ARENA ((size_t)64 << 30) /* bytes */

@@ -72,6 +72,9 @@ static int config_check(const dlut_clip_config *c) {
       c->image_size % c->patch_size != 0)
     return dlut_error("config: image_size %d is not a multiple of patch_size %d (or out of range)", c->image_size,
                       c->patch_size);
+  if ((c->image_size / c->patch_size) * (c->image_size / c->patch_size) > CLIP_MAX_PATCHES)
+    return dlut_error("config: %d x %d patches is more than %d", c->image_size / c->patch_size,
+                      c->image_size / c->patch_size, CLIP_MAX_PATCHES);
   if (c->vocab_size < 1 || c->vocab_size > CLIP_MAX_VOCAB || c->max_positions < 1 ||
       c->max_positions > CLIP_MAX_CONTEXT || c->context_length < 2 || c->context_length > c->max_positions)
     return dlut_error("config: bad text sizes (vocab %d, positions %d, context %d)", c->vocab_size,
@@ -662,6 +665,23 @@ int dlut_clip_encode_text(dlut_clip *m, const char *text, float *embed) {
   int n = dlut_clip_tokenize(m, text, m->ids_scratch, m->cfg.context_length);
   if (n < 0) return -1;
   return dlut_clip_encode_ids(m, m->ids_scratch, n, 0, embed);
+}
+
+/* ==== Similarity ==== */
+
+int dlut_clip_logits(const dlut_clip *m, const float *image_embeds, int n_images, const float *text_embeds,
+                     int n_texts, float *logits) {
+  int E = m->cfg.projection_dim;
+  if (n_images < 0 || n_texts < 0) return dlut_error("clip: negative counts");
+  for (int i = 0; i < n_images; i++)
+    for (int t = 0; t < n_texts; t++) {
+      const float *a = image_embeds + (size_t)i * E, *b = text_embeds + (size_t)t * E;
+      double ab = 0, aa = 0, bb = 0;
+      for (int k = 0; k < E; k++) ab += (double)a[k] * b[k], aa += (double)a[k] * a[k], bb += (double)b[k] * b[k];
+      /* normalize(v) = v / ||v|| without epsilon, as CLIPModel; a zero vector gives 0 */
+      logits[(size_t)i * n_texts + t] = aa > 0 && bb > 0 ? (float)(m->info.logit_scale * ab / sqrt(aa * bb)) : 0.0f;
+    }
+  return 0;
 }
 
 /* ==== Image entry points ==== */
