@@ -86,7 +86,7 @@ extern "C" {
  * their degrees, and the sum is clamped to the ranges given here. */
 typedef struct dlut_look {
   float temp;         /* white balance, + warmer / - cooler, 1 = 25 mired (about 6500 K -> 5600 K); -4..4 */
-  float tint;         /* + magenta / - green; 1 = 0.006 in CIE 1960 v; -4..4 */
+  float tint;         /* + magenta / - green; 1 = 0.01 in CIE 1960 v (soft-limited to 3); -4..4 */
   float exposure;     /* stops, -3..3 (positive with a soft shoulder, whites do not clip) */
   float brightness;   /* midtone lift, -1..1 (endpoints fixed) */
   float contrast;     /* S-curve around mid grey, -1..1.5 */

@@ -65,7 +65,7 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
   dlut_color_cct_to_xy(1e6 / mired, xy1);
   double x = 0.31271 + (xy1[0] - xy0[0]), y = 0.32902 + (xy1[1] - xy0[1]);
   double den = -2.0 * x + 12.0 * y + 3.0, u = 4.0 * x / den, v = 6.0 * y / den;
-  v -= 0.006 * softlim(lk->tint, 3.0); /* below the locus is magenta */
+  v -= 0.01 * softlim(lk->tint, 3.0); /* below the locus is magenta */
   den = 2.0 * u - 8.0 * v + 4.0;
   double xyt[2] = {3.0 * u / den, 2.0 * v / den}, dst[3];
   dlut_color_xy_to_xyz(xyt, dst);

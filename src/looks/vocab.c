@@ -39,9 +39,9 @@ static const dlut_looks_term k_terms[] = {
      "temp=-2.2 sat=-0.2 bright=+0.2 highlight=240@5"},
     {"tungsten|incandescent|candlelight|candle light|lamplight", "钨丝灯|烛光|灯光|暖光|白炽灯", "temperature",
      "the amber of tungsten light: strongly warm, soft highlights", "temp=+2.4 bright=-0.1 rolloff=+0.4"},
-    {"magenta tint|pinkish|rosy", "偏粉|偏品红|粉调|粉嫩", "tint", "tint towards magenta (away from green)", "tint=+1.5"},
+    {"magenta tint|pinkish|rosy", "偏粉|偏品红|粉调|粉嫩", "tint", "tint towards magenta (away from green)", "tint=+2.2"},
     {"green tint|greenish|fluorescent", "偏绿|绿调|荧光灯", "tint", "tint towards green (as under fluorescent light)",
-     "tint=-1.5"},
+     "tint=-2.2"},
 
     /* ==== Tone ==== */
     {"bright|brighter|brightness|light|lighter|brighten|luminous", "亮|明亮|亮度|提亮|光亮|亮堂|明快", "tone",
@@ -101,8 +101,7 @@ static const dlut_looks_term k_terms[] = {
     /* ==== Split toning ==== */
     {"teal and orange|orange and teal|teal orange|orange teal|blockbuster", "青橙|橙青|青橙色调|橙青色调|好莱坞|大片感",
      "toning", "teal shadows, orange highlights and skin; greens pushed towards teal; more contrast",
-     "shadow=200@16 highlight=65@10 hue.green=+30 hue.aqua=+5 hue.yellow=-15 sat.orange=+0.15 contrast=+0.25 "
-     "sat=+0.1"},
+     "shadow=200@20 highlight=65@10 hue.green=+30 hue.aqua=+5 hue.yellow=-15 sat.orange=+0.1 contrast=+0.25"},
     {"split toning|split tone|split toned", "分离色调|分离色|色调分离", "toning",
      "the classic split tone: cool shadows, warm highlights", "shadow=230@9 highlight=75@9"},
     {"warm highlights", "暖高光|高光偏暖", "toning", "amber in the highlights only", "highlight=70@12"},
@@ -160,7 +159,7 @@ static const dlut_looks_term k_terms[] = {
      "sat=-0.6 contrast=+0.7 crush=+0.2 shadow=220@2"},
     {"cross process|cross processed|cross processing|xpro|x-pro", "交叉冲洗|正片负冲|负冲|交叉冲印", "film",
      "cross-processing: cyan-blue shadows, yellow highlights, high contrast and saturation",
-     "contrast=+0.4 sat=+0.3 shadow=230@14 highlight=100@16 tint=-0.4 hue.green=+10"},
+     "contrast=+0.4 sat=+0.15 shadow=230@20 highlight=100@16 tint=-0.4 hue.green=+10"},
     {"lomo|lomography|toy camera", "乐魔|lomo风|玩具相机", "film",
      "Lomo: saturated, contrasty, crushed blacks, blue shadows and yellow highlights",
      "contrast=+0.5 sat=+0.4 crush=+0.25 shadow=240@6 highlight=95@6"},
@@ -197,7 +196,7 @@ static const dlut_looks_term k_terms[] = {
      "moonlight: cold blue, dark, desaturated (day-for-night)",
      "temp=-2.0 bright=-0.4 exposure=-0.3 sat=-0.35 shadow=250@8 contrast=+0.2"},
     {"night|nighttime|midnight", "夜|夜晚|夜景|夜色|深夜|午夜", "light", "night: darker, cooler, deeper blacks",
-     "bright=-0.35 temp=-0.8 crush=+0.2 contrast=+0.15 shadow=250@6"},
+     "bright=-0.25 temp=-0.8 crush=+0.1 contrast=+0.1 shadow=250@6"},
     {"daylight|midday|noon|sunlight|sunny|sunshine", "日光|正午|阳光|晴天|晴朗", "light",
      "bright daylight: slightly warm, brighter, clear colours", "bright=+0.3 temp=+0.5 sat=+0.15 contrast=+0.15"},
     {"overcast|cloudy|rainy|rain|storm|stormy", "阴天|多云|雨天|下雨|雨|暴雨", "light",
@@ -217,7 +216,7 @@ static const dlut_looks_term k_terms[] = {
      "sat.green=-0.2 highlight=200@3"},
     {"hong kong|hong kong film|hk film|wong kar wai|wong kar-wai|hk style", "港风|港式|港片|王家卫|老港片|香港电影|港味",
      "look", "Hong Kong film (港风): contrasty, green-cyan shadows, warm highlights, rich but dirty colour",
-     "contrast=+0.35 sat=+0.2 temp=+0.6 tint=-0.3 shadow=170@10 highlight=60@8 hue.green=+10 crush=+0.1 fade=+0.1 "
+     "contrast=+0.55 sat=+0.1 temp=+0.5 tint=-0.3 shadow=170@16 highlight=60@8 hue.green=+10 crush=+0.1 "
      "hue.red=-6"},
     {"morandi|muted pastel|dusty|dusty colors|dusty colours", "莫兰迪|莫兰迪色|莫兰迪色系|脏粉|灰粉", "look",
      "Morandi (莫兰迪): greyed, dusty, low-contrast colours with a faint warm cast",

@@ -1,0 +1,347 @@
+/* The semantic suite (tests/semantic_prompts.tsv): each prompt is graded
+ * with the offline looks on several real photos and a measurable property
+ * of the graded photo in CIELAB is checked on every photo ("warm": mean b*
+ * rises; "黑白": chroma near 0; "very warm" warmer than "slightly warm" ...).
+ * The file's header documents the checks.
+ *
+ * Two modes:
+ *   test_looks_semantic
+ *       runs the whole table with the offline looks (the unit test);
+ *   test_looks_semantic --check ORIGINAL GRADED "CHECKS" [GRADED_COMPARE]
+ *       checks one graded image against its original (any path: used by
+ *       tests/t_looks_semantic.sh to test `dlut grade`, with or without a
+ *       CLIP model). Exit 0 if every check holds, 1 if not, 2 on bad usage. */
+#include <stdint.h>
+
+#include "dlut/color.h"
+#include "dlut/error.h"
+#include "dlut/file.h"
+#include "dlut/image.h"
+#include "dlut/looks.h"
+#include "dlut/lut.h"
+#include "test.h"
+
+#define MAX_PIX 16000 /* pixels kept per photo (a regular subsample) */
+
+/* ==== Photos as (n,3) float sRGB ==== */
+
+typedef struct photo {
+  const char *name;
+  float *rgb; /* (n,3) */
+  int64_t n;
+} photo;
+
+static int photo_load(const char *path, photo *ph, int64_t max_pix) {
+  dlut_image *img = dlut_image_load(path);
+  if (!img) return -1;
+  dlut_image *f = dlut_image_convert(img, 3, DLUT_PIXEL_F32);
+  dlut_image_free(img);
+  if (!f) return -1;
+  int64_t total = (int64_t)f->width * f->height;
+  int step = 1;
+  while (total / ((int64_t)step * step) > max_pix) step++;
+  ph->n = 0;
+  ph->rgb = malloc(sizeof(float) * 3 * (size_t)(total / ((int64_t)step * step) + f->width + f->height + 1));
+  if (!ph->rgb) {
+    dlut_image_free(f);
+    return -1;
+  }
+  for (int y = 0; y < f->height; y += step)
+    for (int x = 0; x < f->width; x += step) {
+      const float *p = dlut_image_pixel(f, x, y);
+      memcpy(ph->rgb + 3 * ph->n++, p, 3 * sizeof(float));
+    }
+  dlut_image_free(f);
+  return 0;
+}
+
+/* ==== Metrics ==== */
+
+typedef struct stats {
+  double b, a, L, C; /* means over all pixels */
+  double spread;     /* standard deviation of L* */
+  double black;      /* mean L* of the original's darkest quarter (pure black, L* < 3, left out) */
+  double white;      /* mean L* of the original's brightest quarter (pure white, L* > 97, left out) */
+  double nb, na;     /* mean b*, a* of the pixels that were near-neutral (C* < 12) in the original */
+} stats;
+
+static int cmp_float(const void *x, const void *y) {
+  float a = *(const float *)x, b = *(const float *)y;
+  return a < b ? -1 : a > b;
+}
+
+/* Statistics of `lab` (n,3); `orig` (n,3) selects the pixel groups (it may
+ * be lab itself). scratch holds n floats. */
+static stats lab_stats(const float *lab, const float *orig, int64_t n, float *scratch) {
+  stats s = {0};
+  for (int64_t i = 0; i < n; i++) scratch[i] = orig[3 * i];
+  qsort(scratch, (size_t)n, sizeof(float), cmp_float);
+  double q25 = scratch[(int64_t)(0.25 * (n - 1))], q75 = scratch[(int64_t)(0.75 * (n - 1))];
+  double sb = 0, sw = 0, snb = 0, sna = 0, l2 = 0;
+  int64_t nb = 0, nw = 0, nn = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double L = lab[3 * i], a = lab[3 * i + 1], b = lab[3 * i + 2], Lo = orig[3 * i];
+    s.L += L, s.a += a, s.b += b, s.C += sqrt(a * a + b * b), l2 += L * L;
+    if (Lo <= q25 && Lo >= 3) sb += L, nb++;
+    if (Lo >= q75 && Lo <= 97) sw += L, nw++;
+    if (orig[3 * i + 1] * orig[3 * i + 1] + orig[3 * i + 2] * orig[3 * i + 2] < 144) snb += b, sna += a, nn++;
+  }
+  s.L /= n, s.a /= n, s.b /= n, s.C /= n;
+  s.spread = sqrt(fmax(l2 / n - s.L * s.L, 0.0));
+  s.black = nb ? sb / nb : NAN;
+  s.white = nw ? sw / nw : NAN;
+  s.nb = nn > n / 50 ? snb / nn : NAN; /* needs 2% near-neutral pixels */
+  s.na = nn > n / 50 ? sna / nn : NAN;
+  return s;
+}
+
+/* Over the pixels whose original L* is in [lo, hi]: the mean (a,b) shift
+ * from orig to graded projected on hue h (returned), and the mean (a,b)
+ * of each (for the hue-rotation test). *count gets how many there were. */
+static double hue_shift(const float *orig, const float *graded, int64_t n, double h_deg, double lo, double hi,
+                        int64_t *count, double mean_o[2], double mean_g[2]) {
+  double ca = cos(h_deg * M_PI / 180.0), sa = sin(h_deg * M_PI / 180.0), sum = 0;
+  int64_t cnt = 0;
+  mean_o[0] = mean_o[1] = mean_g[0] = mean_g[1] = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (orig[3 * i] < lo || orig[3 * i] > hi) continue;
+    sum += (graded[3 * i + 1] - orig[3 * i + 1]) * ca + (graded[3 * i + 2] - orig[3 * i + 2]) * sa;
+    mean_o[0] += orig[3 * i + 1], mean_o[1] += orig[3 * i + 2];
+    mean_g[0] += graded[3 * i + 1], mean_g[1] += graded[3 * i + 2];
+    cnt++;
+  }
+  *count = cnt;
+  if (!cnt) return 0.0;
+  for (int k = 0; k < 2; k++) mean_o[k] /= cnt, mean_g[k] /= cnt;
+  return sum / cnt;
+}
+
+/* Angle in degrees (0..180) between the direction of (a,b) and hue h. */
+static double hue_dist(const double ab[2], double h_deg) {
+  double d = fabs(atan2(ab[1], ab[0]) * 180.0 / M_PI - h_deg);
+  d = fmod(d, 360.0);
+  return d > 180.0 ? 360.0 - d : d;
+}
+
+static double metric(const stats *s, const char *name, size_t len) {
+#define M(field) \
+  if (len == strlen(#field) && memcmp(name, #field, len) == 0) return s->field
+  M(b);
+  M(a);
+  M(L);
+  M(C);
+  M(spread);
+  M(black);
+  M(white);
+  M(nb);
+  M(na);
+#undef M
+  return NAN;
+}
+
+static double metric_step(const char *name, size_t len) {
+  return len == 6 && memcmp(name, "spread", 6) == 0 ? 0.5 : 1.0;
+}
+
+/* Check one space-separated list of checks on one photo; lab arrays are
+ * (n,3). cmp may be NULL when no check compares. Prints each failure with
+ * `label`. Returns the number of failed checks, or -1 on a malformed check. */
+static int run_checks(const char *checks, const float *orig, const float *graded, const float *cmp, int64_t n,
+                      float *scratch, const char *label) {
+  stats so = lab_stats(orig, orig, n, scratch), sg = lab_stats(graded, orig, n, scratch), sc = {0};
+  if (cmp) sc = lab_stats(cmp, orig, n, scratch);
+  int fails = 0;
+  const char *p = checks;
+  while (*p) {
+    while (*p == ' ') p++;
+    if (!*p) break;
+    size_t len = strcspn(p, " ");
+    char item[48];
+    if (len >= sizeof item) return -1;
+    memcpy(item, p, len);
+    item[len] = '\0';
+    p += len;
+    int ok;
+    double got = 0, want = 0;
+    char *at = strchr(item, '@');
+    if (strcmp(item, "mono") == 0) {
+      got = sg.C, want = 2.0;
+      ok = got <= want;
+    } else if (at) {
+      double h = atof(at + 1);
+      size_t nl = (size_t)(at - item);
+      if (nl == 4 && memcmp(item, "cast", 4) == 0) { /* the graded photo's mean colour lies towards h */
+        double ca = cos(h * M_PI / 180.0), sa = sin(h * M_PI / 180.0);
+        double proj = sg.a * ca + sg.b * sa, perp = -sg.a * sa + sg.b * ca;
+        got = proj - fabs(perp), want = 1.0;
+        ok = proj >= 2.0 && got >= 0;
+      } else {
+        double lo = -1e9, hi = 1e9;
+        if (nl == 2 && memcmp(item, "sh", 2) == 0) hi = 35; /* absolute bands: the looks work on absolute L* */
+        else if (nl == 2 && memcmp(item, "hi", 2) == 0) lo = 65;
+        else if (!(nl == 3 && memcmp(item, "all", 3) == 0)) return -1;
+        int64_t cnt;
+        double mo[2], mg[2];
+        got = hue_shift(orig, graded, n, h, lo, hi, &cnt, mo, mg), want = 1.0;
+        /* towards H: either at least 1 unit more of H, or, for a coloured band, its mean hue
+         * turned at least 5 degrees closer to H (a hue rotation, as yellow -> orange) */
+        int rotated = hypot(mo[0], mo[1]) >= 5.0 && hypot(mg[0], mg[1]) >= 5.0 && hue_dist(mg, h) <= hue_dist(mo, h) - 5.0;
+        ok = (got >= want || rotated) && cnt >= n / 100; /* at least 1% of the photo in the band */
+      }
+    } else {
+      size_t nl = strcspn(item, "+-<>=");
+      if (nl == 0 || nl == len) return -1;
+      const char *op = item + nl;
+      double go = metric(&so, item, nl), gg = metric(&sg, item, nl), step = metric_step(item, nl);
+      if (isnan(go) && !(nl == 2 && (memcmp(item, "nb", 2) == 0 || memcmp(item, "na", 2) == 0))) return -1;
+      if (strcmp(op, "+") == 0) got = gg - go, want = step, ok = got >= want;
+      else if (strcmp(op, "-") == 0) got = gg - go, want = -step, ok = got <= want;
+      else if (strcmp(op, "<=") == 0) got = gg - go, want = 0.3, ok = got <= want;
+      else if (strcmp(op, ">=") == 0) got = gg - go, want = -0.3, ok = got >= want;
+      else if (strcmp(op, ">") == 0 || strcmp(op, "<") == 0) {
+        if (!cmp) return -1;
+        double gc = metric(&sc, item, nl);
+        got = gg - gc, want = (*op == '>' ? 0.5 : -0.5) * step;
+        ok = *op == '>' ? got >= want : got <= want;
+      } else
+        return -1;
+    }
+    if (!ok) {
+      fprintf(stderr, "  %s: %s failed (measured %+.2f, needed %+.2f)\n", label, item, got, want);
+      fails++;
+    }
+  }
+  return fails;
+}
+
+/* ==== --check mode ==== */
+
+static int check_mode(int argc, char **argv) {
+  if (argc < 5 || argc > 6) {
+    fprintf(stderr, "usage: %s --check ORIGINAL GRADED \"CHECKS\" [GRADED_COMPARE]\n", argv[0]);
+    return 2;
+  }
+  photo ph[3] = {{0}};
+  int rc = 2;
+  const char *paths[3] = {argv[2], argv[3], argc == 6 ? argv[5] : NULL};
+  for (int i = 0; i < 3; i++)
+    if (paths[i] && photo_load(paths[i], &ph[i], 1 << 30) != 0) {
+      fprintf(stderr, "%s: %s\n", paths[i], dlut_last_error());
+      goto done;
+    }
+  for (int i = 1; i < 3; i++)
+    if (paths[i] && ph[i].n != ph[0].n) {
+      fprintf(stderr, "%s: size differs from %s\n", paths[i], paths[0]);
+      goto done;
+    }
+  float *scratch = malloc(sizeof(float) * (size_t)ph[0].n);
+  if (!scratch) goto done;
+  for (int i = 0; i < 3; i++)
+    if (paths[i]) dlut_color_srgb_to_lab(ph[i].rgb, ph[i].rgb, ph[i].n);
+  int f = run_checks(argv[4], ph[0].rgb, ph[1].rgb, paths[2] ? ph[2].rgb : NULL, ph[0].n, scratch, argv[3]);
+  free(scratch);
+  if (f < 0) fprintf(stderr, "malformed checks '%s'\n", argv[4]);
+  rc = f < 0 ? 2 : f > 0 ? 1 : 0;
+done:
+  for (int i = 0; i < 3; i++) free(ph[i].rgb);
+  return rc;
+}
+
+/* ==== The whole table with the offline looks ==== */
+
+static dlut_lut *look_lut(const char *prompt) {
+  dlut_lut *lut = NULL;
+  if (dlut_looks_from_prompt(prompt, 33, &lut, NULL, 0, NULL, 0) != 0) fprintf(stderr, "'%s': %s\n", prompt, dlut_last_error());
+  return lut;
+}
+
+/* The photo graded with lut, in Lab (n,3); NULL on failure. */
+static float *grade(const dlut_lut *lut, const photo *ph) {
+  if (!lut) return NULL;
+  float *out = malloc(sizeof(float) * 3 * (size_t)ph->n);
+  if (!out) return NULL;
+  dlut_lut_apply_f32(lut, ph->rgb, out, ph->n, DLUT_INTERP_TETRAHEDRAL);
+  dlut_color_srgb_to_lab(out, out, ph->n);
+  return out;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--check") == 0) return check_mode(argc, argv);
+  static const char *names[] = {"astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"};
+  enum { NPH = 4 };
+  photo ph[NPH];
+  float *lab[NPH] = {0}, *scratch = malloc(sizeof(float) * MAX_PIX * 2);
+  char rel[128];
+  for (int i = 0; i < NPH; i++) {
+    snprintf(rel, sizeof rel, "data/photos/%s", names[i]);
+    ph[i].name = names[i];
+    int rc = photo_load(test_shared(rel), &ph[i], MAX_PIX);
+    CHECK_MSG(rc == 0, "%s: %s", names[i], dlut_last_error());
+    if (rc != 0) return test_summary("looks_semantic");
+    lab[i] = malloc(sizeof(float) * 3 * (size_t)ph[i].n);
+    dlut_color_srgb_to_lab(ph[i].rgb, lab[i], ph[i].n);
+  }
+  /* the table: run from the repository root (tests/run.sh does), or name it in $DLUT_SEMANTIC_TSV */
+  const char *tsv_path = getenv("DLUT_SEMANTIC_TSV");
+  if (!tsv_path || !*tsv_path) tsv_path = "tests/semantic_prompts.tsv";
+  size_t size;
+  char *tsv = dlut_file_read_all(tsv_path, 1 << 20, &size);
+  CHECK_MSG(tsv != NULL, "%s: %s", tsv_path, dlut_last_error());
+  int rows = 0, zh_rows = 0, failed_rows = 0;
+  for (char *line = tsv; line && *line;) {
+    char *next = strchr(line, '\n');
+    if (next) *next++ = '\0';
+    if (*line && *line != '#') {
+      char *cols[3] = {line, NULL, NULL};
+      for (int c = 1; c < 3; c++) {
+        char *tab = cols[c - 1] ? strchr(cols[c - 1], '\t') : NULL;
+        if (tab) *tab = '\0', cols[c] = tab + 1;
+      }
+      CHECK_MSG(cols[1] != NULL, "malformed row '%s'", line);
+      if (cols[1]) {
+        rows++;
+        int zh = 0;
+        for (const unsigned char *q = (const unsigned char *)cols[0]; *q; q++) zh |= *q >= 0xE4 && *q <= 0xE9;
+        zh_rows += zh;
+        int row_fails = 0;
+        dlut_lut *lut = look_lut(cols[0]), *lut_c = cols[2] ? look_lut(cols[2]) : NULL;
+        for (int i = 0; i < NPH; i++) {
+          float *g = grade(lut, &ph[i]), *gc = cols[2] ? grade(lut_c, &ph[i]) : NULL;
+          CHECK(g != NULL && (!cols[2] || gc != NULL));
+          if (g && (!cols[2] || gc)) {
+            char label[256];
+            snprintf(label, sizeof label, "'%s' on %s", cols[0], ph[i].name);
+            int f = run_checks(cols[1], lab[i], g, gc, ph[i].n, scratch, label);
+            CHECK_MSG(f >= 0, "malformed checks '%s'", cols[1]);
+            if (f > 0) row_fails++;
+          }
+          free(g);
+          free(gc);
+        }
+        dlut_lut_free(lut);
+        dlut_lut_free(lut_c);
+        CHECK_MSG(row_fails == 0, "'%s' (%s) fails on %d of %d photos", cols[0], cols[1], row_fails, NPH);
+        failed_rows += row_fails > 0;
+      }
+    }
+    line = next;
+  }
+  /* the suite is as large and as bilingual as promised */
+  CHECK_MSG(rows >= 60, "only %d prompts", rows);
+  CHECK_MSG(2 * zh_rows >= rows, "only %d of %d prompts in Chinese", zh_rows, rows);
+  fprintf(stderr, "semantic suite: %d prompts (%d Chinese) on %d photos, %d failed\n", rows, zh_rows, NPH, failed_rows);
+  /* the checker catches a wrong grade: the identity fails "warm", and warm fails "cool" */
+  {
+    dlut_lut *lut = look_lut("warm");
+    float *g = grade(lut, &ph[0]);
+    dlut_lut_free(lut);
+    CHECK(g && run_checks("b-", lab[0], g, NULL, ph[0].n, scratch, "(expected to fail) warm as b-") == 1);
+    CHECK(run_checks("b+", lab[0], lab[0], NULL, ph[0].n, scratch, "(expected to fail) identity as b+") == 1);
+    CHECK(run_checks("b+ nonsense+", lab[0], g, NULL, ph[0].n, scratch, "x") == -1);
+    free(g);
+  }
+  free(tsv);
+  for (int i = 0; i < NPH; i++) free(ph[i].rgb), free(lab[i]);
+  free(scratch);
+  return test_summary("looks_semantic");
+}
