@@ -9,10 +9,6 @@
 
 static const char *const k_cmd = "convert";
 
-/* Resampling comes from src/lut/resample.c; a weak reference keeps the
- * command linkable in builds without it (resizing then fails cleanly). */
-#pragma weak dlut_lut_resample
-
 static void help(void) {
   printf(
       "usage: dlut convert LUT_IN LUT_OUT [options]\n"
@@ -110,10 +106,6 @@ int dlut_cmd_convert(int argc, char **argv) {
   const dlut_lut *src = lut;
   if (size || (level && !(lut->size == level * level && !lut->shaper_size))) {
     int n = size ? size : level * level;
-    if (!dlut_lut_resample) {
-      cli_fail(k_cmd, "resampling is not available in this build");
-      goto done;
-    }
     if (!(res = dlut_lut_resample(lut, n, interp))) {
       cli_fail(k_cmd, "%s: %s", in, dlut_last_error());
       goto done;

@@ -13,17 +13,7 @@
 #include "dlut/file.h"
 #include "lut/io_internal.h"
 
-/* dlut_lut_resample lives in src/lut/resample.c (another module); until it
- * is linked in everywhere, a weak reference keeps binaries that only read
- * and write LUTs linkable, and saving a LUT that needs resampling fails
- * with a clear message instead. */
-#pragma weak dlut_lut_resample
-
 static dlut_lut *resample(const dlut_lut *lut, int n) {
-  if (!dlut_lut_resample) {
-    dlut_error("resampling is not available in this build");
-    return NULL;
-  }
   return dlut_lut_resample(lut, n, DLUT_INTERP_TETRAHEDRAL);
 }
 

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The LUT commands of `dlut` as a user meets them: apply, convert, info,
+# strip. Exit statuses (0 ok, 1 failure, 2 usage), one-line messages that
+# name the file and line, no output file on failure, inputs never
+# overwritten, bit depth kept, several inputs into a folder, --help on each.
+set -u
+DLUT=${DLUT:-$PWD/build/dlut}
+PY=${PY:-/usr/bin/python3}
+SHARED=${DLUT_SHARED:-../shared}
+PHOTO=$SHARED/data/photos/astronaut.png
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+ok() { echo "ok   $*"; }
+bad() { echo "FAIL $*"; fails=$((fails + 1)); }
+# expect STATUS DESCRIPTION CMD...: run, check the exit status, keep stderr in $T/err
+expect() {
+  local want=$1 what=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"
+  local got=$?
+  if [ "$got" = "$want" ]; then ok "$what (exit $got)"; else bad "$what: exit $got, want $want: $(head -3 "$T/err")"; fi
+}
+contains() { if grep -qF -- "$2" "$1"; then ok "$3"; else bad "$3: '$2' not in $(head -3 "$1")"; fi; }
+one_line() { if [ "$(wc -l <"$T/err")" = 1 ]; then ok "$1: one line"; else bad "$1: $(wc -l <"$T/err") lines on stderr"; fi; }
+absent() { if [ ! -e "$1" ]; then ok "no output $1"; else bad "output $1 exists after a failure"; fi; }
+
+# An identity 17^3 .cube, a channel-swapping 2^3 .cube and a broken one.
+"$PY" - "$T" <<'EOF'
+import sys
+t = sys.argv[1]
+n = 17
+with open(t + "/id.cube", "w") as f:
+    f.write("TITLE \"identity\"\nLUT_3D_SIZE %d\n" % n)
+    for b in range(n):
+        for g in range(n):
+            for r in range(n):
+                f.write("%.7f %.7f %.7f\n" % (r / (n - 1), g / (n - 1), b / (n - 1)))
+with open(t + "/rev.cube", "w") as f:  # reverses red: not monotone
+    f.write("LUT_3D_SIZE 2\n")
+    for b in range(2):
+        for g in range(2):
+            for r in range(2):
+                f.write("%d %d %d\n" % (1 - r, g, b))
+with open(t + "/rev4.cube", "w") as f:  # 4^3, red reversed: a Hald level 2 as it is
+    f.write("LUT_3D_SIZE 4\n")
+    for b in range(4):
+        for g in range(4):
+            for r in range(4):
+                f.write("%g %g %g\n" % ((3 - r) / 3, g / 3, b / 3))
+with open(t + "/bad.cube", "w") as f:
+    f.write("LUT_3D_SIZE 2\n0 0 0\n1 0 0 0\n")
+EOF
+
+# ---- --help everywhere, usage errors exit 2
+for c in apply convert info strip; do
+  expect 0 "$c --help" "$DLUT" "$c" --help
+  contains "$T/out" "usage: dlut $c" "$c --help shows usage"
+  contains "$T/out" "example" "$c --help has an example"
+done
+expect 2 "apply without arguments" "$DLUT" apply
+one_line "apply without arguments"
+expect 2 "apply unknown option" "$DLUT" apply "$PHOTO" --lut "$T/id.cube" -o "$T/x.png" --bogus
+expect 2 "apply --strength 2" "$DLUT" apply "$PHOTO" --lut "$T/id.cube" -o "$T/x.png" --strength 2
+expect 2 "apply --interp cubic" "$DLUT" apply "$PHOTO" --lut "$T/id.cube" -o "$T/x.png" --interp cubic
+expect 2 "apply unknown output extension" "$DLUT" apply "$PHOTO" --lut "$T/id.cube" -o "$T/x.xyz"
+expect 2 "convert one argument" "$DLUT" convert "$T/id.cube"
+expect 2 "convert --size 1" "$DLUT" convert "$T/id.cube" "$T/y.cube" --size 1
+expect 2 "convert unknown extension" "$DLUT" convert "$T/id.cube" "$T/y.txt"
+expect 2 "info without a file" "$DLUT" info
+expect 2 "strip without -o" "$DLUT" strip "$T/id.cube"
+absent "$T/x.png"
+
+# ---- failures exit 1, one line naming file and line, no output
+expect 1 "apply with a malformed LUT" "$DLUT" apply "$PHOTO" --lut "$T/bad.cube" -o "$T/x.png"
+one_line "malformed LUT"
+contains "$T/err" "dlut apply: $T/bad.cube:3: expected 3 numbers (R G B), found 4" "message names file and line"
+absent "$T/x.png"
+expect 1 "apply with a missing input" "$DLUT" apply "$T/missing.png" --lut "$T/id.cube" -o "$T/x.png"
+absent "$T/x.png"
+expect 1 "convert a malformed LUT" "$DLUT" convert "$T/bad.cube" "$T/y.3dl"
+contains "$T/err" "bad.cube:3:" "convert names file and line"
+absent "$T/y.3dl"
+expect 1 "info on a malformed LUT" "$DLUT" info "$T/bad.cube"
+expect 1 "strip of a malformed LUT" "$DLUT" strip "$T/bad.cube" -o "$T/s.png"
+absent "$T/s.png"
+ls "$T" | grep -q '\.tmp\.' && bad "temporary files left behind" || ok "no temporary files left"
+
+# ---- inputs are never overwritten
+cp "$PHOTO" "$T/in.png"
+sum0=$(md5sum <"$T/in.png")
+expect 2 "apply onto its own input" "$DLUT" apply "$T/in.png" --lut "$T/rev.cube" -o "$T/in.png"
+expect 2 "apply into the input's folder" "$DLUT" apply "$T/in.png" --lut "$T/rev.cube" -o "$T/"
+[ "$(md5sum <"$T/in.png")" = "$sum0" ] && ok "input unchanged" || bad "input changed"
+
+# ---- identity LUT and strength 0 leave pixels as they are; bit depth kept
+pixels() { "$PY" -c "
+import sys, subprocess
+fmt = sys.argv[2]
+sys.stdout.buffer.write(subprocess.run(['ffmpeg', '-v', 'error', '-i', sys.argv[1], '-f', 'rawvideo', '-pix_fmt', fmt, '-'], capture_output=True, check=True).stdout)
+" "$1" "$2" | md5sum; }
+expect 0 "apply identity" "$DLUT" apply "$PHOTO" --lut "$T/id.cube" -o "$T/id.png"
+[ "$(pixels "$T/id.png" rgb24)" = "$(pixels "$PHOTO" rgb24)" ] && ok "identity LUT keeps 8-bit pixels" || bad "identity LUT changed pixels"
+expect 0 "apply strength 0" "$DLUT" apply "$PHOTO" --lut "$T/rev.cube" --strength 0 -o "$T/s0.png"
+[ "$(pixels "$T/s0.png" rgb24)" = "$(pixels "$PHOTO" rgb24)" ] && ok "strength 0 keeps pixels" || bad "strength 0 changed pixels"
+ffmpeg -v error -i "$PHOTO" -vf format=rgb48be -pix_fmt rgb48be "$T/in16.png"
+expect 0 "apply to a 16-bit PNG" "$DLUT" apply "$T/in16.png" --lut "$T/rev.cube" -o "$T/out16.png"
+file "$T/out16.png" | grep -q "16-bit/color RGB" && ok "16-bit in, 16-bit out" || bad "16-bit depth lost: $(file "$T/out16.png")"
+expect 0 "apply 16-bit identity" "$DLUT" apply "$T/in16.png" --lut "$T/id.cube" -o "$T/id16.png"
+[ "$(pixels "$T/id16.png" rgb48le)" = "$(pixels "$T/in16.png" rgb48le)" ] && ok "identity keeps 16-bit pixels" || bad "identity changed 16-bit pixels"
+expect 0 "apply 8-bit PNG" "$DLUT" apply "$PHOTO" --lut "$T/rev.cube" -o "$T/out8.png"
+file "$T/out8.png" | grep -q "8-bit/color RGB" && ok "8-bit in, 8-bit out" || bad "8-bit depth changed"
+
+# ---- several inputs: -o is a folder, created, outputs named like inputs
+cp "$SHARED/data/photos/rocket.jpg" "$T/rocket.jpg"
+expect 0 "apply two inputs" "$DLUT" apply "$PHOTO" "$T/rocket.jpg" --lut "$T/rev.cube" -o "$T/graded/deeper"
+[ -s "$T/graded/deeper/astronaut.png" ] && [ -s "$T/graded/deeper/rocket.jpg" ] && ok "folder created, names kept" ||
+  bad "folder outputs missing: $(ls -R "$T/graded" 2>&1)"
+file "$T/graded/deeper/rocket.jpg" | grep -q JPEG && ok "JPEG stays JPEG" || bad "rocket.jpg is not a JPEG"
+cp "$PHOTO" "$T/graded/astronaut2.png"
+expect 2 "two inputs with the same name" "$DLUT" apply "$PHOTO" "$T/in.png" "$T/in.png" --lut "$T/id.cube" -o "$T/dup"
+absent "$T/dup"
+
+# ---- convert and info
+expect 0 "convert .cube -> .3dl" "$DLUT" convert "$T/id.cube" "$T/id.3dl"
+expect 0 "convert .3dl -> .cube" "$DLUT" convert "$T/id.3dl" "$T/id2.cube"
+expect 0 "info --json of the round trip" "$DLUT" info --json "$T/id2.cube"
+"$PY" - "$T/out" <<'EOF' && ok "info: identity round trip through .3dl is identity-close, monotone, size 17" || bad "info json: $(cat "$T/out")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["kind"] == "3D" and j["size"] == 17 and j["format"] == "cube", j
+assert j["monotone"] is True and j["identity_close"] is True, j
+assert j["identity_max_deviation"] <= 0.5 / 4095 + 1e-6, j
+EOF
+expect 0 "info of the reversing LUT" "$DLUT" info "$T/rev.cube"
+contains "$T/out" "monotone:  no (red decreases along red" "info says a reversed channel is not monotone"
+contains "$T/out" "identity:  no" "info says it is not the identity"
+expect 0 "info of the identity" "$DLUT" info "$T/id.cube"
+contains "$T/out" "title:     identity" "info shows the TITLE"
+contains "$T/out" "identity:  close" "info says identity-close"
+expect 0 "convert .cube -> Hald level 2" "$DLUT" convert "$T/rev4.cube" "$T/rev.png" --hald-level 2 --bits 8
+file "$T/rev.png" | grep -q "8 x 8, 8-bit/color RGB" && ok "Hald level 2 is 8x8 8-bit" || bad "Hald: $(file "$T/rev.png")"
+expect 0 "info of the Hald" "$DLUT" info --json "$T/rev.png"
+"$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['size']==4 and j['format']=='hald' and not j['monotone'], j" "$T/out" 2>/dev/null &&
+  ok "Hald reads back as a 4^3 LUT" || bad "Hald info: $(cat "$T/out")"
+expect 0 "convert --size 9" "$DLUT" convert "$T/id.cube" "$T/id9.cube" --size 9
+expect 0 "info of the resized" "$DLUT" info --json "$T/id9.cube"
+"$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['size']==9 and j['identity_close'], j" "$T/out" 2>/dev/null &&
+  ok "resampled identity is size 9 and identity" || bad "resize: $(cat "$T/out")"
+
+# ---- strip
+expect 0 "strip" "$DLUT" strip "$T/id.cube" -o "$T/strip.png" --scale 2
+file "$T/strip.png" | grep -q "578 x 34, 8-bit/color RGB" && ok "strip of 17^3 at scale 2 is 578x34" || bad "strip: $(file "$T/strip.png")"
+
+echo "$fails failed"
+[ "$fails" = 0 ]
