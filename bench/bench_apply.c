@@ -5,6 +5,7 @@
  * pass on a 224x224 image (the grading engine's hot path).
  *
  *     build/bench/bench_apply [megapixels=16] [lut_size=33]
+ *     build/bench/bench_apply --image IMG --lut LUT [--threads N] [--interp trilinear]
  *
  * The image is a smooth gradient with noise (so the tetrahedron case and the
  * cell change from pixel to pixel as in photographs, not in a constant
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dlut/error.h"
 #include "dlut/lut.h"
 #include "dlut/parallel.h"
 
@@ -72,7 +74,40 @@ static double time_apply(const dlut_lut *lut, const dlut_image *src, dlut_image 
   return best;
 }
 
+/* `bench_apply --image IMG --lut LUT [--threads N] [--interp trilinear]`:
+ * one line, the per-thread MP/s of applying that LUT file to that image
+ * (used by bench/apply_vs_ffmpeg.sh to measure on the same data as FFmpeg). */
+static int bench_files(int argc, char **argv) {
+  const char *img_path = NULL, *lut_path = NULL;
+  int threads = 1;
+  dlut_interp interp = DLUT_INTERP_TETRAHEDRAL;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--image")) img_path = argv[i + 1];
+    else if (!strcmp(argv[i], "--lut")) lut_path = argv[i + 1];
+    else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--interp")) interp = strcmp(argv[i + 1], "trilinear") ? DLUT_INTERP_TETRAHEDRAL : DLUT_INTERP_TRILINEAR;
+  }
+  dlut_image *img = img_path ? dlut_image_load(img_path) : NULL;
+  dlut_lut *lut = lut_path ? dlut_lut_load(lut_path) : NULL;
+  if (!img || !lut) {
+    fprintf(stderr, "bench_apply: %s\n", (img_path && lut_path) ? dlut_last_error() : "need --image and --lut");
+    dlut_image_free(img);
+    dlut_lut_free(lut);
+    return 1;
+  }
+  dlut_image *dst = dlut_image_alloc(img->width, img->height, img->channels, img->type);
+  if (!dst) return 1;
+  dlut_threads_set(threads);
+  double t = time_apply(lut, img, dst, interp, 0);
+  printf("%.1f\n", (double)img->width * img->height / 1e6 / t);
+  dlut_image_free(dst);
+  dlut_image_free(img);
+  dlut_lut_free(lut);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && !strncmp(argv[1], "--", 2)) return bench_files(argc, argv);
   double mp = argc > 1 ? atof(argv[1]) : 16.0;
   int size = argc > 2 ? atoi(argv[2]) : 33;
   int side = 1;
