@@ -573,8 +573,10 @@ static double srgb_encode(double v) {
   return v <= 0.0031308 ? v * 12.92 : 1.055 * pow(v, 1 / 2.4) - 0.055;
 }
 
-/* Write a 16-bit PNG with an iCCP chunk directly with libpng. */
-static int write_png_with_icc(const char *path, const uint16_t *rgb, int w, int h, const void *icc, size_t icc_n) {
+/* Write a 16-bit RGB (or, with grey set, 8-bit grey) PNG with an iCCP
+ * chunk directly with libpng. */
+static int write_png_with_icc(const char *path, const void *px, int w, int h, const void *icc, size_t icc_n,
+                              int grey) {
   FILE *f = fopen(path, "wb");
   if (!f) return -1;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -585,11 +587,13 @@ static int write_png_with_icc(const char *path, const uint16_t *rgb, int w, int 
     return -1;
   }
   png_init_io(png, f);
-  png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 16, PNG_COLOR_TYPE_RGB, 0, 0, 0);
-  png_set_iCCP(png, info, "Display P3 (test)", 0, icc, (png_uint_32)icc_n);
+  png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, grey ? 8 : 16, grey ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
+               0, 0, 0);
+  png_set_iCCP(png, info, "test profile", 0, icc, (png_uint_32)icc_n);
   png_write_info(png, info);
-  png_set_swap(png);
-  for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * w * 3));
+  if (!grey) png_set_swap(png);
+  size_t row = grey ? (size_t)w : (size_t)w * 6;
+  for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)px + (size_t)y * row);
   png_write_end(png, info);
   png_destroy_write_struct(&png, &info);
   fclose(f);
@@ -619,7 +623,7 @@ static void test_icc(void) {
   const double cols[6][3] = {{1, 0, 0}, {0.8, 0.4, 0.2}, {0.3, 0.6, 0.5}, {0.5, 0.5, 0.5}, {0.1, 0.2, 0.7}, {1, 1, 1}};
   uint16_t px[6 * 3];
   for (int i = 0; i < 18; i++) px[i] = (uint16_t)(cols[i / 3][i % 3] * 65535 + 0.5);
-  CHECK(write_png_with_icc(tmp("p3.png"), px, 6, 1, icc, icc_n) == 0);
+  CHECK(write_png_with_icc(tmp("p3.png"), px, 6, 1, icc, icc_n, 0) == 0);
   free(icc);
   dlut_image *img = dlut_image_load(tmp("p3.png"));
   CHECK_MSG(img != NULL, "%s", dlut_last_error());
@@ -648,6 +652,30 @@ static void test_icc(void) {
   const uint16_t *d = img->data;
   CHECK(d[0] == 65535 && d[1] < 200 && d[2] < 200);
   dlut_image_free(img);
+
+  /* A grey image tagged with a linear (gamma 1) grey profile: code v means
+   * linear light v/255, so the sRGB result is encode(v/255) in all three
+   * channels. */
+  cmsToneCurve *lin = cmsBuildGamma(NULL, 1.0);
+  cmsHPROFILE g = cmsCreateGrayProfile(&white, lin);
+  cmsFreeToneCurve(lin);
+  cmsUInt32Number gn = 0;
+  CHECK(g && cmsSaveProfileToMem(g, NULL, &gn) && gn > 0);
+  void *gicc = malloc(gn);
+  CHECK(cmsSaveProfileToMem(g, gicc, &gn));
+  cmsCloseProfile(g);
+  uint8_t grey[8] = {0, 1, 10, 50, 100, 128, 200, 255};
+  CHECK(write_png_with_icc(tmp("grey-linear.png"), grey, 8, 1, gicc, gn, 1) == 0);
+  free(gicc);
+  dlut_image *gi = dlut_image_load(tmp("grey-linear.png"));
+  CHECK_MSG(gi != NULL, "%s", dlut_last_error());
+  for (int i = 0; gi && i < 8; i++) {
+    double want = 255.0 * srgb_encode(grey[i] / 255.0);
+    const uint8_t *q = (const uint8_t *)gi->data + 3 * i;
+    CHECK_MSG(fabs(q[0] - want) <= 1.0 && q[0] == q[1] && q[1] == q[2], "linear grey %d -> %d %d %d, want %.2f", grey[i],
+              q[0], q[1], q[2], want);
+  }
+  dlut_image_free(gi);
 }
 
 /* ==== Shared photos ==== */

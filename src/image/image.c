@@ -409,7 +409,7 @@ dlut_image *dlut_image_load(const char *path) {
    * and the decoders only ever read their input once. */
   if (S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size <= SIZE_MAX) {
     size_t n = (size_t)st.st_size;
-    void *map = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    void *map = mmap(NULL, n, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     close(fd);
     if (map == MAP_FAILED) {
       dlut_error("%s: cannot map: %s", path, strerror(errno));
