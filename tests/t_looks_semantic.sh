@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The semantic suite through the command line: `dlut grade PHOTO "PROMPT"`
+# writes graded photos, and the checker of tests/test_looks_semantic.c
+# (--check mode) measures each against its original, with the checks of
+# tests/semantic_prompts.tsv. Without a model (the default here) this
+# tests the offline looks end to end (parser, bake, LUT application, image
+# encode); with DLUT_SEMANTIC_MODEL=DIR it grades with that CLIP model
+# instead, so the same table judges the CLIP path. Also checks the
+# `dlut looks` command: listing, reporting, LUT output, usage errors.
+set -u
+BUILD=${BUILD:-build}
+DLUT=${DLUT:-$BUILD/dlut}
+CHECK=$BUILD/tests/test_looks_semantic
+SHARED=${DLUT_SHARED:-../shared}
+TSV=tests/semantic_prompts.tsv
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+
+[ -x "$DLUT" ] || { echo "no $DLUT"; exit 1; }
+[ -x "$CHECK" ] || { echo "no $CHECK"; exit 1; }
+
+# ---- dlut looks ----
+"$DLUT" looks >"$tmp/list" || bad "dlut looks exits non-zero"
+for w in "== film ==" "portra" "港风" "莫兰迪" "== modifiers" "不要太" "not too"; do
+  grep -q -- "$w" "$tmp/list" || bad "dlut looks does not list '$w'"
+done
+"$DLUT" looks --colors | grep -q "#008080  teal" || bad "dlut looks --colors does not list teal"
+"$DLUT" looks --colors | grep -q "霁青" || bad "dlut looks --colors does not list 霁青"
+"$DLUT" looks "warm film vibes" >"$tmp/rep" || bad "dlut looks PROMPT exits non-zero"
+grep -q "^understood: warm, film$" "$tmp/rep" || bad "understood line: $(cat "$tmp/rep")"
+grep -q "^ignored:    vibes$" "$tmp/rep" || bad "ignored line: $(cat "$tmp/rep")"
+grep -q "^look: .*temp=+" "$tmp/rep" || bad "look line has no temp"
+"$DLUT" looks "温暖的日落胶片风，不要太饱和" -o "$tmp/look.cube" -s 17 >"$tmp/rep2" || bad "dlut looks -o failed"
+grep -q "^understood: 温暖, 日落, 胶片风, 不要太饱和$" "$tmp/rep2" || bad "Chinese understood line: $(head -1 "$tmp/rep2")"
+grep -q "^LUT_3D_SIZE 17" "$tmp/look.cube" || bad "look.cube is not a 17^3 .cube"
+[ "$(grep -cE '^[0-9.eE+-]+ [0-9.eE+-]+ [0-9.eE+-]+$' "$tmp/look.cube")" -eq $((17 * 17 * 17)) ] || bad "look.cube does not have 17^3 rows"
+"$DLUT" looks --help | grep -q "^usage: dlut looks" || bad "no --help"
+"$DLUT" looks --bogus >/dev/null 2>&1; [ $? -eq 2 ] || bad "unknown option is not a usage error (2)"
+"$DLUT" looks a b >/dev/null 2>&1; [ $? -eq 2 ] || bad "two prompts is not a usage error (2)"
+"$DLUT" looks -o x.cube >/dev/null 2>&1; [ $? -eq 2 ] || bad "-o without a prompt is not a usage error (2)"
+"$DLUT" looks --group nosuch >/dev/null 2>&1; [ $? -eq 2 ] || bad "unknown group is not a usage error (2)"
+"$DLUT" looks "$(printf 'warm \xff')" >/dev/null 2>"$tmp/err"; [ $? -eq 1 ] || bad "invalid UTF-8 is not a failure (1)"
+grep -q "^dlut looks: .*UTF-8" "$tmp/err" || bad "invalid UTF-8 message: $(cat "$tmp/err")"
+"$DLUT" looks warm -o /nonexistent-dir/x.cube >/dev/null 2>&1; [ $? -eq 1 ] || bad "unwritable output is not a failure (1)"
+
+# ---- the semantic suite through dlut grade ----
+model_args=()
+if [ -n "${DLUT_SEMANTIC_MODEL:-}" ]; then
+  model_args=(--model "$DLUT_SEMANTIC_MODEL")
+  echo "grading with the CLIP model $DLUT_SEMANTIC_MODEL"
+else
+  export DLUT_MODEL= DLUT_MODELS="$tmp/no-models"   # make sure the offline looks are used
+fi
+# a slice: every 8th row (13 prompts, half Chinese), on two photos; all rows with DLUT_SEMANTIC_ALL=1
+step=${DLUT_SEMANTIC_ALL:+1}
+step=${step:-8}
+photos=("$SHARED/data/photos/chelsea.png" "$SHARED/data/photos/coffee.png")
+graded() { # PHOTO PROMPT -> path of the graded photo (cached per prompt and photo)
+  local key; key=$(printf '%s|%s' "$1" "$2" | md5sum | cut -c1-12)
+  if [ ! -e "$tmp/g-$key/graded.png" ]; then
+    "$DLUT" grade "$1" "$2" -o "$tmp/g-$key" -q "${model_args[@]}" >/dev/null 2>"$tmp/g-$key.err" ||
+      { bad "dlut grade '$2': $(cat "$tmp/g-$key.err")"; return 1; }
+  fi
+  echo "$tmp/g-$key/graded.png"
+}
+n=0; rows=0
+while IFS=$'\t' read -r prompt checks compare; do
+  case "$prompt" in ''|'#'*) continue;; esac
+  rows=$((rows + 1))
+  [ $(((rows - 1) % step)) -eq 0 ] || continue
+  for ph in "${photos[@]}"; do
+    g=$(graded "$ph" "$prompt") || continue
+    c=()
+    if [ -n "${compare:-}" ]; then gc=$(graded "$ph" "$compare") || continue; c=("$gc"); fi
+    if ! "$CHECK" --check "$ph" "$g" "$checks" "${c[@]}" 2>"$tmp/chk"; then
+      bad "'$prompt' ($checks) on $(basename "$ph"): $(cat "$tmp/chk")"
+    fi
+    n=$((n + 1))
+  done
+done <"$TSV"
+echo "checked $n graded photos from $rows prompts"
+[ "$n" -ge 20 ] || bad "only $n graded photos checked"
+# the checker is not a rubber stamp: an ungraded photo fails "warm"
+"$CHECK" --check "${photos[0]}" "${photos[0]}" "b+" 2>/dev/null && bad "the checker passed an ungraded photo as warm"
+exit $fail
