@@ -41,7 +41,7 @@
  *       phi(L), 0, 1) from the identity, gradients through that one step;
  *       AdamW, cosine schedule 2e-4 -> 1e-6.
  *   DLUT_GRADE_PARAM_LATTICE (ours, the default; see docs/grading.md for the
- *       measurements): a residual on a coarse lattice (9^3 by default),
+ *       measurements): a residual on a coarse lattice (17^3 by default),
  *       trilinearly upsampled to the output lattice and added to the
  *       identity, clamped to [0,1]; AdamW, cosine schedule 2e-2 -> 2e-4.
  *       The coarse lattice is the smoothness preconditioner: the optimiser
@@ -130,9 +130,9 @@ typedef struct dlut_grade_opts {
   float weight_decay;        /* AdamW (default 0.01, as PyTorch) */
   float field_eps;           /* field step eps (default 2e-3) */
   int field_hidden;          /* field MLP width (default 512) */
-  int lattice_coarse;        /* coarse lattice side (2..33; default 9) */
+  int lattice_coarse;        /* coarse lattice side (2..65; default 17) */
   int samples;               /* photo pixels for the colour terms (default 16384) */
-  float dir_eps;             /* smoothing of |edit| (default 1e-3, see docs) */
+  float dir_eps;             /* smoothing of |edit|: sqrt(|edit|^2 + eps^2) (default 3e-2, see docs) */
   int preview_every;         /* preview to the callback every N steps (0 = never) */
   dlut_grade_callback callback;
   void *user;

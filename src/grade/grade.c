@@ -42,9 +42,9 @@ void dlut_grade_opts_init(dlut_grade_opts *o) {
   o->weight_decay = 0.01f;
   o->field_eps = 2e-3f;
   o->field_hidden = 512;
-  o->lattice_coarse = 9;
+  o->lattice_coarse = 17;
   o->samples = 16384;
-  o->dir_eps = 1e-3f;
+  o->dir_eps = 3e-2f;
 }
 
 void dlut_grade_result_free(dlut_grade_result *res) {
@@ -452,7 +452,7 @@ dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *p
     goto fail;
   }
   if (o->samples < 16) o->samples = 16;
-  if (!(o->dir_eps > 0)) o->dir_eps = 1e-3f;
+  if (!(o->dir_eps > 0)) o->dir_eps = 3e-2f;
   if (!(o->lr > 0)) o->lr = o->param == DLUT_GRADE_PARAM_FIELD ? 2e-4f : 2e-2f;
   if (!(o->lr_min > 0)) o->lr_min = o->param == DLUT_GRADE_PARAM_FIELD ? 1e-6f : o->lr / 100;
 
