@@ -100,6 +100,50 @@ extern const uint32_t dlut_tok_invalid_codepoints[]; /* sorted */
 extern const int dlut_tok_invalid_codepoint_count;
 extern const uint32_t dlut_tok_cp1252_c1[32]; /* bytes 0x80..0x9f */
 
+/* A single-byte encoding ftfy tries when repairing mojibake. */
+typedef struct dlut_tok_charmap {
+  const char *name; /* Python codec name, as in ftfy's CHARMAP_ENCODINGS */
+  int sloppy;       /* 1: ftfy "sloppy-" codec (byte 0x1a <-> U+FFFD, no U+001A) */
+  int macroman;     /* 1: MacRoman (restore_byte_a0 is skipped for it) */
+  uint32_t map[128]; /* bytes 0x80..0xff -> code points */
+  uint32_t rev_cp[128]; /* the same code points, sorted (for encoding) */
+  uint8_t rev_byte[128]; /* the byte of rev_cp[i] */
+} dlut_tok_charmap;
+#define DLUT_TOK_FTFY_NCHARMAPS 10
+extern const dlut_tok_charmap dlut_tok_ftfy_charmaps[DLUT_TOK_FTFY_NCHARMAPS];
+
+/* Character classes of ftfy's mojibake heuristics, one bit each. */
+enum {
+  DLUT_TOK_FC_COMMON = 1 << 0,
+  DLUT_TOK_FC_C1 = 1 << 1,
+  DLUT_TOK_FC_BAD = 1 << 2,
+  DLUT_TOK_FC_LAW = 1 << 3,
+  DLUT_TOK_FC_CURRENCY = 1 << 4,
+  DLUT_TOK_FC_START = 1 << 5, /* start_punctuation */
+  DLUT_TOK_FC_END = 1 << 6,   /* end_punctuation */
+  DLUT_TOK_FC_NUMERIC = 1 << 7,
+  DLUT_TOK_FC_KAOMOJI = 1 << 8,
+  DLUT_TOK_FC_UPPER_ACC = 1 << 9,
+  DLUT_TOK_FC_LOWER_ACC = 1 << 10,
+  DLUT_TOK_FC_UPPER_COMMON = 1 << 11,
+  DLUT_TOK_FC_LOWER_COMMON = 1 << 12,
+  DLUT_TOK_FC_BOX = 1 << 13,
+  DLUT_TOK_FC_FIRST2 = 1 << 14, /* utf8_first_of_2 */
+  DLUT_TOK_FC_FIRST3 = 1 << 15,
+  DLUT_TOK_FC_FIRST4 = 1 << 16,
+  DLUT_TOK_FC_CONT = 1 << 17,        /* utf8_continuation */
+  DLUT_TOK_FC_CONT_STRICT = 1 << 18, /* utf8_continuation_strict */
+};
+typedef struct dlut_tok_charclass {
+  uint32_t cp;   /* code point */
+  uint32_t mask; /* DLUT_TOK_FC_* bits */
+} dlut_tok_charclass;
+extern const dlut_tok_charclass dlut_tok_ftfy_classes[]; /* sorted by cp */
+extern const int dlut_tok_ftfy_class_count;
+
+/* ftfy.badness.is_bad: does the text contain a likely mojibake sequence? */
+int dlut_tok_ftfy_is_bad(const uint32_t *cp, size_t n);
+
 /* ==== Hash maps ==== */
 
 /* byte string -> int32 id; inserting an existing key overwrites its value
