@@ -147,7 +147,7 @@ def write_zip(path, entries, zip64=False, flags=0):
     """entries: list of (name, bytes). Stored, 64-byte aligned data like torch.
     zip64=True puts every size and offset in zip64 extra fields and writes
     the zip64 end record and locator (APPNOTE 4.3.14-15, 4.5.3)."""
-    out = io.BytesIO()
+    out = open(path, "wb")
     central = []
     for name, data in entries:
         nb = name.encode()
@@ -180,8 +180,7 @@ def write_zip(path, entries, zip64=False, flags=0):
         out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0))
     else:
         out.write(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, cd_size, cd_off, 0))
-    with open(path, "wb") as f:
-        f.write(out.getvalue())
+    out.close()
 
 
 # ==== A torch-style pickle without torch ====
@@ -439,6 +438,124 @@ def main():
     return 1 if failures else 0
 
 
+def clip_vit_l14_shapes():
+    """Tensor names and shapes of openai/clip-vit-large-patch14 (HF CLIPModel)."""
+    sh = OrderedDict()
+
+    def layer(pfx, w, mlp):
+        for p in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            sh[f"{pfx}.self_attn.{p}.weight"] = (w, w)
+            sh[f"{pfx}.self_attn.{p}.bias"] = (w,)
+        for p in ("layer_norm1", "layer_norm2"):
+            sh[f"{pfx}.{p}.weight"] = (w,)
+            sh[f"{pfx}.{p}.bias"] = (w,)
+        sh[f"{pfx}.mlp.fc1.weight"] = (mlp, w)
+        sh[f"{pfx}.mlp.fc1.bias"] = (mlp,)
+        sh[f"{pfx}.mlp.fc2.weight"] = (w, mlp)
+        sh[f"{pfx}.mlp.fc2.bias"] = (w,)
+
+    sh["logit_scale"] = ()
+    sh["text_model.embeddings.token_embedding.weight"] = (49408, 768)
+    sh["text_model.embeddings.position_embedding.weight"] = (77, 768)
+    for i in range(12):
+        layer(f"text_model.encoder.layers.{i}", 768, 3072)
+    sh["text_model.final_layer_norm.weight"] = (768,)
+    sh["text_model.final_layer_norm.bias"] = (768,)
+    sh["vision_model.embeddings.class_embedding"] = (1024,)
+    sh["vision_model.embeddings.patch_embedding.weight"] = (1024, 3, 14, 14)
+    sh["vision_model.embeddings.position_embedding.weight"] = (257, 1024)
+    sh["vision_model.pre_layrnorm.weight"] = (1024,)
+    sh["vision_model.pre_layrnorm.bias"] = (1024,)
+    for i in range(24):
+        layer(f"vision_model.encoder.layers.{i}", 1024, 4096)
+    sh["vision_model.post_layernorm.weight"] = (1024,)
+    sh["vision_model.post_layernorm.bias"] = (1024,)
+    sh["visual_projection.weight"] = (768, 1024)
+    sh["text_projection.weight"] = (768, 768)
+    return sh
+
+
+def bench(tmp_root):
+    """Time dlut on a ViT-L/14-sized checkpoint (random weights, 428M
+    parameters) as F32 and F16 safetensors and as pytorch_model.bin, against
+    numpy reading the same safetensors (the peer), in the same run. The
+    files are read once first so every timing is from the page cache."""
+    import time
+    tmp = tempfile.mkdtemp(prefix="dlut-ckpt-bench-", dir=tmp_root)
+    try:
+        rng = np.random.default_rng(0)
+        shapes = clip_vit_l14_shapes()
+        floats = OrderedDict(
+            (k, np.asarray(rng.standard_normal(v, dtype=np.float32) * 0.02, dtype=np.float32)) for k, v in shapes.items())
+        nparam = sum(v.size for v in floats.values())
+        cfg = os.path.join(tmp, "config.json")
+        with open(cfg, "w") as f:
+            f.write("{}")
+        dirs = {}
+        for tag in ("f32", "f16", "bin"):
+            d = os.path.join(tmp, tag)
+            os.makedirs(d)
+            shutil.copy(cfg, d)
+            dirs[tag] = d
+        write_safetensors(os.path.join(dirs["f32"], "model.safetensors"), {k: ("F32", v) for k, v in floats.items()})
+        write_safetensors(os.path.join(dirs["f16"], "model.safetensors"),
+                          {k: ("F16", v.astype(np.float16)) for k, v in floats.items()})
+        storages, sd = [], OrderedDict()
+        for i, (k, v) in enumerate(floats.items()):
+            st = Storage(str(i), "FloatStorage", v.tobytes(), v.size)
+            storages.append(st)
+            sd[k] = Tensor(st, 0, v.shape, tuple(int(x) // 4 for x in v.strides))
+        torch_zip(os.path.join(dirs["bin"], "pytorch_model.bin"), sd, storages, prefix="pytorch_model", zip64=True)
+        del floats, storages, sd
+        results = {}
+        for tag, d in dirs.items():
+            runs = []
+            for rep in range(4):  # first run warms the page cache; keep the best of the rest
+                r = subprocess.run([TOOL, "--bench", d], capture_output=True, text=True)
+                if r.returncode != 0:
+                    sys.exit(f"test_ckpt --bench {d}: {r.stderr.strip()}")
+                f = r.stdout.split()
+                runs.append((float(f[1]), float(f[3])))
+            results[tag] = min(runs[1:], key=lambda x: x[0] + x[1])
+        peer = {}
+        for tag in ("f32", "f16"):
+            best = None
+            for rep in range(4):
+                t0 = time.perf_counter()
+                path = os.path.join(dirs[tag], "model.safetensors")
+                with open(path, "rb") as f:
+                    (n,) = struct.unpack("<Q", f.read(8))
+                    header = json.loads(f.read(n))
+                mm = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
+                t1 = time.perf_counter()
+                total = 0.0
+                for k, e in header.items():
+                    if k == "__metadata__":
+                        continue
+                    b, end = e["data_offsets"]
+                    a = mm[b:end].view("<f4" if e["dtype"] == "F32" else "<f2")
+                    total += float(a.astype(np.float32).sum())
+                t2 = time.perf_counter()
+                del mm
+                if rep and (best is None or (t1 - t0) + (t2 - t1) < sum(best)):
+                    best = ((t1 - t0) * 1e3, (t2 - t1) * 1e3)
+            peer[tag] = best
+        gb = nparam * 4 / 1e9
+        print(f"ViT-L/14-sized checkpoint: {len(shapes)} tensors, {nparam / 1e6:.1f}M parameters, {gb:.2f} GB as F32")
+        print(f"{'file':<28}{'open ms':>10}{'f32+sum ms':>12}{'GB/s':>8}")
+        for tag, label in (("f32", "model.safetensors F32"), ("f16", "model.safetensors F16"),
+                           ("bin", "pytorch_model.bin F32")):
+            o, r = results[tag]
+            print(f"{'dlut ' + label:<28}{o:>10.1f}{r:>12.1f}{gb / (r / 1e3):>8.2f}")
+        for tag, label in (("f32", "model.safetensors F32"), ("f16", "model.safetensors F16")):
+            o, r = peer[tag]
+            print(f"{'numpy ' + label:<28}{o:>10.1f}{r:>12.1f}{gb / (r / 1e3):>8.2f}")
+        print("(f32+sum: every float tensor through dlut_ckpt_f32 plus one summing pass; numpy: astype(float32).sum();"
+              " bin includes the CRC-32 of every storage)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def make_corpus(out):
     """Seeds for fuzz/fuzz_ckpt.c: first byte = parser (0 safetensors, 1 pickle, 2 zip, 3 torch zip)."""
     os.makedirs(out, exist_ok=True)
@@ -472,6 +589,9 @@ def make_corpus(out):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "--bench":
+        bench(sys.argv[2] if len(sys.argv) > 2 else None)
+        sys.exit(0)
     if len(sys.argv) == 3 and sys.argv[1] == "--make-corpus":
         make_corpus(sys.argv[2])
         sys.exit(0)

@@ -9,9 +9,14 @@
  *                              dtype, shape) and OUT.bin (every F32/F16/BF16
  *                              tensor via dlut_ckpt_f32, in that order);
  *                              on failure prints dlut_last_error() and exits 1.
+ *   test_ckpt --bench DIR      times dlut_ckpt_open and dlut_ckpt_f32 of every
+ *                              float tensor (plus one pass over the values),
+ *                              prints one line of milliseconds (for
+ *                              `t_ckpt.py --bench`; never part of a test).
  */
 #include <cjson/cJSON.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "clip/ckpt_internal.h"
@@ -63,6 +68,46 @@ static int dump(const char *dir, const char *out) {
   if (bin) fclose(bin);
   dlut_ckpt_close(ck);
   return rc;
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int bench(const char *dir) {
+  double t0 = now_ms();
+  dlut_ckpt *ck = dlut_ckpt_open(dir);
+  double t1 = now_ms();
+  if (!ck) {
+    fprintf(stderr, "%s\n", dlut_last_error());
+    return 1;
+  }
+  double sum = 0;
+  size_t bytes = 0;
+  for (int i = 0; i < dlut_ckpt_count(ck); i++) {
+    const dlut_tensor_info *t = dlut_ckpt_at(ck, i);
+    if (t->dtype == DLUT_DTYPE_OTHER) continue;
+    const float *w = dlut_ckpt_f32(ck, t->name, -1, NULL);
+    if (!w) {
+      fprintf(stderr, "%s\n", dlut_last_error());
+      dlut_ckpt_close(ck);
+      return 1;
+    }
+    size_t n = t->nbytes / (t->dtype == DLUT_DTYPE_F32 ? 4 : 2);
+    float acc = 0;
+    for (size_t k = 0; k < n; k++) acc += w[k];
+    sum += acc;
+    bytes += n * 4;
+  }
+  double t2 = now_ms();
+  int count = dlut_ckpt_count(ck);
+  dlut_ckpt_close(ck);
+  double t3 = now_ms();
+  printf("open_ms %.1f f32_and_sum_ms %.1f close_ms %.1f tensors %d f32_bytes %zu checksum %.6g\n", t1 - t0, t2 - t1,
+         t3 - t2, count, bytes, sum);
+  return 0;
 }
 
 static void write_file(const char *path, const void *data, size_t n) {
@@ -429,6 +474,9 @@ static void check_pickle(void) {
       {S("\x80\x02}r\xff\xff\xff\x7f."), "memo index too large"},
       {S("\x80\x02}t."), "no MARK"},
       {S("\x80\x02(."), "stack underflow"},
+      {S("(t."), "not hold a state dict"}, /* found by fuzz_ckpt: empty stack + MARK */
+      {S("(l."), "not hold a state dict"},
+      {S("(e."), "stack underflow"},
       {S("\x80\x02X\xff\xff\xff\xff."), "string runs past the end"},
       {S("\x80\x09}."), "protocol"},
       {S("\x80\x02}"), "no STOP"},
@@ -449,6 +497,7 @@ static void check_pickle(void) {
 
 int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "--dump") == 0) return dump(argv[2], argv[3]);
+  if (argc == 3 && strcmp(argv[1], "--bench") == 0) return bench(argv[2]);
   check_half();
   check_pickle();
   check_same_tensors("data/clip-ref/openai_tiny");

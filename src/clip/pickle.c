@@ -590,6 +590,11 @@ int ckpt_pickle_state_dict(const uint8_t *pkl, size_t size, const char *what, ck
     dlut_error("%s: data.pkl is %zu bytes (at most %u)", what, size, CKPT_MAX_PICKLE);
     goto done;
   }
+  /* Allocated up front so that `stack + from` is never arithmetic on NULL. */
+  if (grow((void **)&vm.stack, &vm.capstack, 64, sizeof *vm.stack, PK_MAX_STACK) != 0) {
+    dlut_error("%s: out of memory", what);
+    goto done;
+  }
   pk_obj *root = NULL;
   if (run(&vm, &root) != 0) goto done;
   if (root->kind != PK_DICT) {
