@@ -18,7 +18,8 @@
  *     decided by the tone curve alone and stays monotone along every axis.
  *   - Out-of-gamut results are pulled towards the grey of the same
  *     luminance with a C1 soft knee (in the spirit of ACES' reference gamut
- *     compression), so no channel clips and hue is kept. */
+ *     compression, with the rational curve x/(1+x) for the part beyond the
+ *     knee), so no channel clips and hue is kept. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,7 +201,8 @@ static void gamut_compress(double rgb[3], double Y, int hard, double knee) {
     if (d < 0) e = fmax(e, -d / fmax(Y, 1e-9));
   }
   if (e > knee) {
-    double e2 = knee < 1.0 ? knee + (1.0 - knee) * tanh((e - knee) / (1.0 - knee)) : 1.0;
+    double x = (e - knee) / (1.0 - knee); /* soft clip x/(1+x): C1 at the knee, never reaches 1 */
+    double e2 = knee < 1.0 ? knee + (1.0 - knee) * x / (1.0 + x) : 1.0;
     for (int c = 0; c < 3; c++) rgb[c] = Y + (rgb[c] - Y) * (e2 / e);
   }
   for (int c = 0; c < 3; c++) rgb[c] = clampd(rgb[c], 0.0, 1.0); /* float dust only */
@@ -320,7 +322,7 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
   const int shoulder = p->shoulder, any_band = p->any_band, hard_clip = p->clip;
   const float mono = (float)p->mono, mw0 = (float)p->mono_w[0], mw1 = (float)p->mono_w[1], mw2 = (float)p->mono_w[2];
   const float k_sat = (float)p->sat, k_vib = (float)p->vib;
-  const float knee = (float)p->knee;
+  const float knee = (float)p->knee, inv_range = knee < 1.0f ? 1.0f / (1.0f - knee) : 0.0f;
   const float sh_a = (float)p->shadow_ab[0], sh_b = (float)p->shadow_ab[1];
   const float hi_a = (float)p->highlight_ab[0], hi_b = (float)p->highlight_ab[1];
   const float ca_a = (float)p->cast_ab[0], ca_b = (float)p->cast_ab[1];
@@ -410,7 +412,7 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
           e = ex > e ? ex : e;
         }
         if (e > knee) {
-          float e2 = knee < 1.0f ? knee + (1.0f - knee) * tanhf((e - knee) * (1.0f / (1.0f - knee))) : 1.0f;
+          float x = (e - knee) * inv_range, e2 = knee < 1.0f ? knee + (1.0f - knee) * x / (1.0f + x) : 1.0f;
           for (int c = 0; c < 3; c++) rgb[c] = Yc + (rgb[c] - Yc) * (e2 / e);
         }
       }
