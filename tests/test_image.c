@@ -488,6 +488,52 @@ static void test_atomic(void) {
 static const char XMP[] = "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/"
                           "22-rdf-syntax-ns#\"><rdf:Description dlut=\"yes\"/></rdf:RDF></x:xmpmeta>";
 
+/* A PNG file with an eXIf chunk saying `orientation` (inserted before IDAT). */
+static void png_insert_exif(const char *src, const char *dst, int orientation) {
+  size_t n = 0;
+  uint8_t *p = read_bytes(src, &n);
+  CHECK(p != NULL);
+  if (!p) return;
+  uint8_t ex[64], chunk[64 + 12];
+  size_t en = make_exif(ex, 1, orientation);
+  put32be(chunk, (uint32_t)en);
+  memcpy(chunk + 4, "eXIf", 4);
+  memcpy(chunk + 8, ex, en);
+  put32be(chunk + 8 + en, (uint32_t)crc32(0, chunk + 4, (uInt)(en + 4)));
+  size_t at = 0;
+  for (size_t i = 8; i + 8 <= n; i++)
+    if (!memcmp(p + i + 4, "IDAT", 4)) {
+      at = i;
+      break;
+    }
+  CHECK(at > 0);
+  FILE *f = fopen(dst, "wb");
+  if (f) {
+    fwrite(p, 1, at, f);
+    fwrite(chunk, 1, en + 12, f);
+    fwrite(p + at, 1, n - at, f);
+    fclose(f);
+  }
+  free(p);
+}
+
+static void test_load_flags(void) {
+  dlut_image *img = make_image(9, 5, 3, DLUT_PIXEL_U8, 1);
+  CHECK(dlut_image_save(img, tmp("plain.png"), NULL) == 0);
+  png_insert_exif(tmp("plain.png"), tmp("o6.png"), 6);
+  dlut_image *up = dlut_image_load(tmp("o6.png"));
+  dlut_image *want = dlut_image_orient(img, 6);
+  CHECK_MSG(same_pixels(up, want), "PNG eXIf orientation 6 not applied: %s", up ? "pixels differ" : dlut_last_error());
+  CHECK(up && dlut_image_exif_orientation(up->exif, up->exif_size) == 1);
+  dlut_image *raw = dlut_image_load_flags(tmp("o6.png"), DLUT_IMAGE_LOAD_NO_ORIENT);
+  CHECK(same_pixels(raw, img));
+  CHECK(raw && dlut_image_exif_orientation(raw->exif, raw->exif_size) == 6);
+  dlut_image_free(raw);
+  dlut_image_free(want);
+  dlut_image_free(up);
+  dlut_image_free(img);
+}
+
 static void test_metadata(void) {
   const char *names[] = {"meta.png", "meta.jpg", "meta.webp", "meta.tif"};
   for (int f = 0; f < 4; f++) {
@@ -652,6 +698,10 @@ static void test_icc(void) {
   const uint16_t *d = img->data;
   CHECK(d[0] == 65535 && d[1] < 200 && d[2] < 200);
   dlut_image_free(img);
+  /* DLUT_IMAGE_LOAD_NO_ICC keeps the stored code values. */
+  dlut_image *raw = dlut_image_load_flags(tmp("p3.png"), DLUT_IMAGE_LOAD_NO_ICC);
+  CHECK(raw && raw->type == DLUT_PIXEL_U16 && memcmp(raw->data, px, sizeof px) == 0);
+  dlut_image_free(raw);
 
   /* A grey image tagged with a linear (gamma 1) grey profile: code v means
    * linear light v/255, so the sRGB result is encode(v/255) in all three
@@ -742,6 +792,7 @@ int main(int argc, char **argv) {
   test_hostile();
   test_atomic();
   test_metadata();
+  test_load_flags();
   test_icc();
   test_photos();
   char cmd[4200];

@@ -134,6 +134,18 @@ int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_sa
 
 /* ---- Extras (added by the image module) ---- */
 
+/* Load flags for pictures that are data rather than photos (Hald CLUT
+ * PNGs, masks, test patterns): skip the ICC -> sRGB conversion and/or the
+ * EXIF orientation. dlut_image_load*() use 0 (both applied). The EXIF
+ * block is kept unchanged when orientation is not applied. */
+enum {
+  DLUT_IMAGE_LOAD_NO_ICC = 1,    /* keep the stored code values, ignore an embedded profile */
+  DLUT_IMAGE_LOAD_NO_ORIENT = 2, /* keep the stored row/column order */
+  DLUT_IMAGE_LOAD_RAW = 3,       /* both */
+};
+dlut_image *dlut_image_load_flags(const char *path, unsigned flags);
+dlut_image *dlut_image_load_memory_flags(const void *data, size_t size, const char *name_for_errors, unsigned flags);
+
 /* Format from the first bytes of a file (magic numbers), or UNKNOWN. */
 dlut_image_format dlut_image_format_sniff(const void *data, size_t size);
 

@@ -349,6 +349,10 @@ static const char *format_name(dlut_image_format f) {
 /* ==== Load ==== */
 
 dlut_image *dlut_image_load_memory(const void *data, size_t size, const char *name) {
+  return dlut_image_load_memory_flags(data, size, name, 0);
+}
+
+dlut_image *dlut_image_load_memory_flags(const void *data, size_t size, const char *name, unsigned flags) {
   if (!name) name = "<memory>";
   dlut__decoded d = {0};
   int rc;
@@ -368,7 +372,9 @@ dlut_image *dlut_image_load_memory(const void *data, size_t size, const char *na
     if (rc == 0) dlut_error("decoder returned no image");
     goto fail;
   }
-  if (d.icc && !d.icc_done && dlut__icc_to_srgb(d.img, d.icc, d.icc_size) != 0) goto fail;
+  if (d.icc && !d.icc_done && !(flags & DLUT_IMAGE_LOAD_NO_ICC) && dlut__icc_to_srgb(d.img, d.icc, d.icc_size) != 0)
+    goto fail;
+  if (flags & DLUT_IMAGE_LOAD_NO_ORIENT) goto done;
   int o = d.orientation ? d.orientation : dlut_image_exif_orientation(d.img->exif, d.img->exif_size);
   if (o > 1 && o <= 8) {
     dlut_image *up = dlut_image_orient(d.img, o);
@@ -378,6 +384,7 @@ dlut_image *dlut_image_load_memory(const void *data, size_t size, const char *na
   }
   /* The pixels are upright now; a kept EXIF must not make viewers rotate again. */
   if (d.img->exif) dlut_image_exif_set_orientation(d.img->exif, d.img->exif_size, 1);
+done:;
   dlut_image *img = d.img;
   d.img = NULL;
   dlut__decoded_free(&d);
@@ -388,7 +395,9 @@ fail:
   return NULL;
 }
 
-dlut_image *dlut_image_load(const char *path) {
+dlut_image *dlut_image_load(const char *path) { return dlut_image_load_flags(path, 0); }
+
+dlut_image *dlut_image_load_flags(const char *path, unsigned flags) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     dlut_error("%s: cannot open: %s", path, strerror(errno));
@@ -416,7 +425,7 @@ dlut_image *dlut_image_load(const char *path) {
       return NULL;
     }
     madvise(map, n, MADV_SEQUENTIAL);
-    dlut_image *img = dlut_image_load_memory(map, n, path);
+    dlut_image *img = dlut_image_load_memory_flags(map, n, path, flags);
     munmap(map, n);
     return img;
   }
@@ -424,7 +433,7 @@ dlut_image *dlut_image_load(const char *path) {
   size_t n = 0;
   void *buf = dlut_file_read_all(path, (size_t)1 << 31, &n);
   if (!buf) return NULL;
-  dlut_image *img = dlut_image_load_memory(buf, n, path);
+  dlut_image *img = dlut_image_load_memory_flags(buf, n, path, flags);
   free(buf);
   return img;
 }
