@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "cli.h"
 #include "dlut/error.h"
 #include "dlut/looks.h"
@@ -38,6 +40,22 @@ static void help(void) {
       "  dlut looks \"cold teal night, high contrast\"\n"
       "  dlut looks \"温暖的日落胶片风，不要太饱和\" -o sunset.cube\n",
       DLUT_LOOKS_DEFAULT_SIZE);
+}
+
+/* Print s padded with spaces to `width` terminal columns (CJK characters are two wide). */
+static void print_padded(const char *s, int width) {
+  int cols = 0;
+  const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+  utf8proc_ssize_t left = (utf8proc_ssize_t)strlen(s);
+  while (left > 0) {
+    utf8proc_int32_t cp;
+    utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
+    if (n <= 0) break;
+    cols += utf8proc_charwidth(cp);
+    p += n, left -= n;
+  }
+  fputs(s, stdout);
+  for (; cols < width; cols++) putchar(' ');
 }
 
 static void print_forms(const char *label, const char *forms) {
@@ -137,8 +155,9 @@ int dlut_cmd_looks(int argc, char **argv) {
   for (int i = 0; i < rep->n_matches; i++) {
     char name[64];
     dlut_looks_match_name(&rep->matches[i], name, sizeof name);
-    printf("  %-24s -> %-18s x%+.2f%s\n", rep->matches[i].text, name, rep->matches[i].weight,
-           rep->matches[i].capped ? " (capped)" : "");
+    printf("  ");
+    print_padded(rep->matches[i].text, 24);
+    printf(" -> %-18s x%+.2f%s\n", name, rep->matches[i].weight, rep->matches[i].capped ? " (capped)" : "");
   }
   char desc[2048];
   dlut_look_describe(&look, desc, sizeof desc);
