@@ -171,6 +171,14 @@ static void test_parser(void) {
   CHECK(rep.n_matches == DLUT_LOOKS_MAX_MATCHES);
   CHECK(strlen(rep.understood) < sizeof rep.understood && strlen(rep.ignored) < sizeof rep.ignored);
   CHECK(dlut_looks_parse(NULL, &out, NULL) == -1);
+  /* the most tokens a prompt can hold: one-letter words and CJK punctuation */
+  for (size_t i = 0; i + 2 < DLUT_LOOKS_MAX_PROMPT; i += 2) many[i] = 'x', many[i + 1] = ' ';
+  many[DLUT_LOOKS_MAX_PROMPT - 2] = '\0';
+  CHECK(dlut_looks_parse(many, &out, &rep) == 0 && rep.n_matches == 0 && rep.ignored[0] == 'x');
+  /* NFKC expands some characters (U+3371 "hPa" square, 3 bytes -> 3 letters): still fine */
+  many[0] = '\0';
+  while (strlen(many) + 4 < DLUT_LOOKS_MAX_PROMPT) strcat(many, "\xe3\x8d\xb1");
+  CHECK(dlut_looks_parse(many, &out, &rep) == 0);
   /* describe */
   char desc[256];
   l = parse("very warm", NULL);

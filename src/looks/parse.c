@@ -225,7 +225,6 @@ typedef struct token {
   int len;  /* bytes */
 } token;
 
-#define MAX_TOKENS 1024
 #define MAX_PHRASE_WORDS 5
 
 static int is_word_byte(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '\''; }
@@ -386,7 +385,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   if (!nf) return dlut_error("looks: prompt is not valid UTF-8");
   size_t nlen = strlen((char *)nf);
   norm = malloc(nlen + 1);
-  toks = malloc(MAX_TOKENS * sizeof *toks);
+  toks = malloc((nlen + 1) * sizeof *toks); /* a token is at least one byte */
   rep = calloc(1, sizeof *rep);
   if (!norm || !toks || !rep) {
     free(nf);
@@ -406,7 +405,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     norm[o] = '\0';
   }
   free(nf);
-  int nt = tokenize(norm, toks, MAX_TOKENS);
+  int nt = tokenize(norm, toks, (int)nlen + 1);
   if (nt < 0) goto fail;
 
   /* interpret */
