@@ -15,7 +15,8 @@
  * is an error; a file that ends after the image data (no IEND) loads.
  *
  * Save: 8/16-bit RGB/RGBA, tagged with an sRGB chunk (plus the gAMA/cHRM
- * values the spec says to write alongside it), eXIf and XMP iTXt chunks. */
+ * values the spec says to write alongside it), eXIf and XMP iTXt chunks,
+ * zlib level 3. */
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -256,6 +257,11 @@ int dlut__png_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const d
     t.lang_key = (png_charp) "";
     png_set_text(png, info, &t, 1);
   }
+  /* zlib level 3 with libpng's adaptive filters: on a 1000x872 photo it
+   * writes 2.2x faster than the default level 6 for a 6 % larger file
+   * (docs/image.md). Graded outputs are written far more often than they
+   * are archived. */
+  png_set_compression_level(png, 3);
   png_write_info(png, info);
   if (depth == 16) {
     const uint16_t one = 1;
