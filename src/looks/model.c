@@ -21,6 +21,7 @@
  *     compression, with the rational curve x/(1+x) for the part beyond the
  *     knee), so no channel clips and hue is kept. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,18 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
  * sRGB and Lab curves bend hardest) gets most of the entries. */
 #define TAB_N 4096
 
+/* The look-independent tables, built once. */
+static float g_enc[TAB_N + 1];  /* linear -> encoded sRGB, indexed by sqrt(x) */
+static float g_labf[TAB_N + 1]; /* Lab f(t) on [0,1], indexed by sqrt(t) */
+static pthread_once_t g_tables_once = PTHREAD_ONCE_INIT;
+static void tables_build(void) {
+  for (int i = 0; i <= TAB_N; i++) {
+    double u = (double)i / TAB_N, x = u * u;
+    g_enc[i] = (float)srgb_enc(x);
+    g_labf[i] = (float)lab_f(x);
+  }
+}
+
 typedef struct bake_ctx {
   const looks_prepared *p; /* the prepared look */
   int size;                /* lattice points per axis */
@@ -295,8 +308,6 @@ typedef struct bake_ctx {
   const float *dec;        /* (size) decoded lattice coordinates */
   float wb[9];             /* white balance */
   float tone_lin[TAB_N + 1]; /* linear -> tone(encode(x)) -> linear, indexed by sqrt(x) */
-  float enc[TAB_N + 1];    /* linear -> encoded sRGB, indexed by sqrt(x) */
-  float labf[TAB_N + 1];   /* Lab f(t) on [0,1], indexed by sqrt(t) */
 } bake_ctx;
 
 static inline float tab_sqrt(const float *tab, float x) {
@@ -340,7 +351,7 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
     bsat[i] = (float)p->band_sat[i];
     blum[i] = (float)p->band_lum[i];
   }
-  const float *tone = bc->tone_lin, *labf = bc->labf, *enc = bc->enc, *dec = bc->dec;
+  const float *tone = bc->tone_lin, *labf = g_labf, *enc = g_enc, *dec = bc->dec;
   for (int64_t row = begin; row < end; row++) {
     const int g = (int)(row % n), b = (int)(row / n);
     float *o = bc->table + 3 * row * n;
@@ -435,6 +446,7 @@ dlut_lut *dlut_look_bake(const dlut_look *look, int size) {
     goto fail;
   }
   looks_prepare(look, &p);
+  pthread_once(&g_tables_once, tables_build);
   lut = dlut_lut_alloc(size, 0);
   bc = malloc(sizeof *bc);
   dec = malloc((size_t)size * sizeof *dec);
@@ -448,8 +460,6 @@ dlut_lut *dlut_look_bake(const dlut_look *look, int size) {
   for (int i = 0; i <= TAB_N; i++) {
     double u = (double)i / TAB_N, x = u * u;
     bc->tone_lin[i] = (float)srgb_dec(looks_tone(&p, srgb_enc(x)));
-    bc->enc[i] = (float)srgb_enc(x);
-    bc->labf[i] = (float)lab_f(x);
   }
   bc->p = &p;
   bc->size = size;
