@@ -263,6 +263,51 @@ static inline float pre_3d(const lut_prep *p, int c, float v) {
   return p->size ? lut_lattice_coord(p, c, v) : v;
 }
 
+#ifdef LUT_HAVE_AVX2
+/* One pixel of a 16-bit or float image as 4 floats (u16 scaled by 1/65535;
+ * the 4th lane is alpha or, for RGB, the next pixel's red: callers make
+ * sure that one exists and ignore the lane). */
+static inline __m128 px4_load(const void *src, dlut_pixel_type type, int64_t i, int ch) {
+  if (type == DLUT_PIXEL_U16) {
+    __m128i v = _mm_loadl_epi64((const __m128i *)((const uint16_t *)src + i * ch));
+    return _mm_mul_ps(_mm_cvtepi32_ps(_mm_cvtepu16_epi32(v)), _mm_set1_ps(1.0f / 65535.0f));
+  }
+  return _mm_loadu_ps((const float *)src + i * ch);
+}
+
+/* Step 1 for 16-bit and float images without a shaper: 8 pixels at a time,
+ * a 4x4 transpose per 128-bit lane to planar R, G, B, then the domain
+ * mapping with the same float operations as lut_lattice_coord. Returns the
+ * number of pixels done (a multiple of 8; the caller does the rest). */
+static int load_wide_simd(const apply_ctx *a, const void *src, int n, blk *b) {
+  const int ch = a->channels;
+  const __m256 hi = _mm256_set1_ps(a->p.hi), zero = _mm256_setzero_ps();
+  const __m256 lo_r = _mm256_set1_ps(a->p.dmin[0]), lo_g = _mm256_set1_ps(a->p.dmin[1]);
+  const __m256 lo_b = _mm256_set1_ps(a->p.dmin[2]);
+  const __m256 sc_r = _mm256_set1_ps(a->p.dscale[0]), sc_g = _mm256_set1_ps(a->p.dscale[1]);
+  const __m256 sc_b = _mm256_set1_ps(a->p.dscale[2]);
+  int i = 0;
+  /* RGB reads one sample past each pixel: stop while pixel i+8 exists. */
+  for (; ch == 4 ? i + 8 <= n : i + 8 < n; i += 8) {
+    __m256 p0 = _mm256_set_m128(px4_load(src, a->type, i + 4, ch), px4_load(src, a->type, i + 0, ch));
+    __m256 p1 = _mm256_set_m128(px4_load(src, a->type, i + 5, ch), px4_load(src, a->type, i + 1, ch));
+    __m256 p2 = _mm256_set_m128(px4_load(src, a->type, i + 6, ch), px4_load(src, a->type, i + 2, ch));
+    __m256 p3 = _mm256_set_m128(px4_load(src, a->type, i + 7, ch), px4_load(src, a->type, i + 3, ch));
+    __m256 t0 = _mm256_unpacklo_ps(p0, p1), t1 = _mm256_unpackhi_ps(p0, p1);
+    __m256 t2 = _mm256_unpacklo_ps(p2, p3), t3 = _mm256_unpackhi_ps(p2, p3);
+    __m256 r = _mm256_shuffle_ps(t0, t2, 0x44), g = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 bl = _mm256_shuffle_ps(t1, t3, 0x44);
+    r = _mm256_mul_ps(_mm256_sub_ps(r, lo_r), sc_r);
+    g = _mm256_mul_ps(_mm256_sub_ps(g, lo_g), sc_g);
+    bl = _mm256_mul_ps(_mm256_sub_ps(bl, lo_b), sc_b);
+    _mm256_store_ps(b->x[0] + i, _mm256_min_ps(_mm256_max_ps(r, zero), hi));
+    _mm256_store_ps(b->x[1] + i, _mm256_min_ps(_mm256_max_ps(g, zero), hi));
+    _mm256_store_ps(b->x[2] + i, _mm256_min_ps(_mm256_max_ps(bl, zero), hi));
+  }
+  return i;
+}
+#endif
+
 /* Step 1. */
 static void load_block(const apply_ctx *a, const void *src, int n, blk *b) {
   const int ch = a->channels;
@@ -312,10 +357,14 @@ static void load_block(const apply_ctx *a, const void *src, int n, blk *b) {
     const uint16_t *s = src;
     const float k = 1.0f / 65535.0f;
     if (!a->p.shaper_size && a->p.size) {
+      int i0 = 0;
+#ifdef LUT_HAVE_AVX2
+      i0 = load_wide_simd(a, src, n, b);
+#endif
       for (int c = 0; c < 3; c++) {
         const float lo = a->p.dmin[c], sc = a->p.dscale[c], hi = a->p.hi;
         float *x = b->x[c];
-        for (int i = 0; i < n; i++) x[i] = lut_clampf(((float)s[i * ch + c] * k - lo) * sc, hi);
+        for (int i = i0; i < n; i++) x[i] = lut_clampf(((float)s[i * ch + c] * k - lo) * sc, hi);
       }
     } else {
       for (int i = 0; i < n; i++)
@@ -324,10 +373,14 @@ static void load_block(const apply_ctx *a, const void *src, int n, blk *b) {
   } else {
     const float *s = src;
     if (!a->p.shaper_size && a->p.size) {
+      int i0 = 0;
+#ifdef LUT_HAVE_AVX2
+      i0 = load_wide_simd(a, src, n, b);
+#endif
       for (int c = 0; c < 3; c++) {
         const float lo = a->p.dmin[c], sc = a->p.dscale[c], hi = a->p.hi;
         float *x = b->x[c];
-        for (int i = 0; i < n; i++) x[i] = lut_clampf((s[i * ch + c] - lo) * sc, hi);
+        for (int i = i0; i < n; i++) x[i] = lut_clampf((s[i * ch + c] - lo) * sc, hi);
       }
     } else {
       for (int i = 0; i < n; i++)
@@ -446,7 +499,33 @@ static void store_block(const apply_ctx *a, const void *src, void *dst, int n, c
     const uint16_t *in = src;
     uint16_t *out = dst;
     const float k = 1.0f / 65535.0f;
-    for (int i = 0; i < n; i++) {
+    int i = 0;
+#ifdef LUT_HAVE_AVX2
+    {
+      const __m128 vs = _mm_set1_ps(s), kmax = _mm_set1_ps(65535.0f), half = _mm_set1_ps(0.5f);
+      const __m128 zero = _mm_setzero_ps();
+      /* Blending reads 4 samples per pixel: for RGB stop before the last. */
+      const int end = (blend && ch == 3) ? n - 1 : n;
+      for (; i < end; i++) {
+        __m128 v = _mm_load_ps(b->o4 + i * 4);
+        if (blend) {
+          __m128 x = px4_load(in, DLUT_PIXEL_U16, i, ch);
+          v = _mm_fmadd_ps(vs, _mm_sub_ps(v, x), x);
+        }
+        v = _mm_min_ps(_mm_max_ps(_mm_fmadd_ps(v, kmax, half), zero), kmax);
+        __m128i q = _mm_packus_epi32(_mm_cvttps_epi32(v), _mm_cvttps_epi32(v));
+        if (ch == 4) {
+          q = _mm_insert_epi16(q, in[i * 4 + 3], 3);
+          _mm_storel_epi64((__m128i *)(out + i * 4), q);
+        } else {
+          uint32_t rg = (uint32_t)_mm_cvtsi128_si32(q);
+          memcpy(out + i * 3, &rg, 4);
+          out[i * 3 + 2] = (uint16_t)_mm_extract_epi16(q, 2);
+        }
+      }
+    }
+#endif
+    for (; i < n; i++) {
       for (int c = 0; c < 3; c++) {
         float v = b->o4[i * 4 + c];
         if (blend) {
@@ -460,7 +539,27 @@ static void store_block(const apply_ctx *a, const void *src, void *dst, int n, c
   } else {
     const float *in = src;
     float *out = dst;
-    for (int i = 0; i < n; i++) {
+    int i = 0;
+#ifdef LUT_HAVE_AVX2
+    {
+      const __m128 vs = _mm_set1_ps(s);
+      const int end = (blend && ch == 3) ? n - 1 : n;
+      for (; i < end; i++) {
+        __m128 v = _mm_load_ps(b->o4 + i * 4);
+        if (blend) {
+          __m128 x = _mm_loadu_ps(in + i * ch);
+          v = _mm_fmadd_ps(vs, _mm_sub_ps(v, x), x);
+        }
+        if (ch == 4) {
+          _mm_storeu_ps(out + i * 4, _mm_insert_ps(v, _mm_load_ss(in + i * 4 + 3), 0x30)); /* alpha to lane 3 */
+        } else {
+          _mm_storel_pi((__m64 *)(out + i * 3), v);
+          _mm_store_ss(out + i * 3 + 2, _mm_movehl_ps(v, v));
+        }
+      }
+    }
+#endif
+    for (; i < n; i++) {
       for (int c = 0; c < 3; c++) {
         float v = b->o4[i * 4 + c];
         if (blend) {
