@@ -341,6 +341,14 @@ def test_metadata(tmp):
     out = os.path.join(tmp, "meta.tif")
     run(TOOL, "convert", src, out)
     check(int(run(TOOL, "info", out).split()[5]) == len(xmp), "TIFF output lost the XMP packet")
+    # EXIF through TIFF (IFD0 strings + EXIF IFD appended by us) and back to JPEG.
+    back = os.path.join(tmp, "meta3.jpg")
+    run(TOOL, "convert", out, back)
+    got = exif_props(back)
+    for k, v in want.items():
+        check(got.get(k) == v, "JPEG -> TIFF -> JPEG: exif:%s = %r, want %r" % (k, got.get(k), v))
+    tprops = run("identify", "-verbose", out)
+    check("exif:PixelXDimension: 1000" in tprops, "ImageMagick sees no EXIF IFD in our TIFF")
 
 
 def main():

@@ -534,10 +534,53 @@ static void test_load_flags(void) {
   dlut_image_free(img);
 }
 
+/* A big-endian EXIF block with IFD0 = {Make "DLT", ExifIFD} and an EXIF
+ * IFD = {ExposureTime 1/250 (RATIONAL, stored out of line), ExifVersion
+ * "0232"}: exercises value relocation and byte swapping. */
+static size_t make_exif_with_subifd(uint8_t *p) {
+  static const uint8_t b[] = {
+      'M', 'M', 0, 42, 0, 0, 0, 8,                      /* header, IFD0 at 8 */
+      0, 2,                                             /* 2 entries */
+      0x01, 0x0F, 0, 2, 0, 0, 0, 4, 'D', 'L', 'T', 0,   /* Make */
+      0x87, 0x69, 0, 4, 0, 0, 0, 1, 0, 0, 0, 38,        /* ExifIFD -> 38 */
+      0, 0, 0, 0,                                       /* next IFD */
+      0, 2,                                             /* EXIF IFD: 2 entries */
+      0x82, 0x9A, 0, 5, 0, 0, 0, 1, 0, 0, 0, 68,        /* ExposureTime -> 68 */
+      0x90, 0x00, 0, 7, 0, 0, 0, 4, '0', '2', '3', '2', /* ExifVersion */
+      0, 0, 0, 0,                                       /* next IFD */
+      0, 0, 0, 1, 0, 0, 0, 250};                        /* 1/250 */
+  memcpy(p, b, sizeof b);
+  return sizeof b;
+}
+
+static void test_tiff_exif(void) {
+  dlut_image *img = make_image(16, 8, 3, DLUT_PIXEL_U8, 1);
+  uint8_t ex[128];
+  size_t en = make_exif_with_subifd(ex);
+  img->exif = malloc(en);
+  memcpy(img->exif, ex, en);
+  img->exif_size = en;
+  const char *names[] = {"exif.tif", "exif.png", "exif.jpg"};
+  for (int f = 0; f < 3; f++) {
+    CHECK(dlut_image_save(img, tmp(names[f]), NULL) == 0);
+    dlut_image *back = dlut_image_load(tmp(names[f]));
+    CHECK(back && back->exif);
+    if (!back || !back->exif) continue;
+    /* The TIFF path rewrites the block in the file's (little-endian) order. */
+    int le = back->exif[0] == 'I';
+    const uint8_t r_le[8] = {1, 0, 0, 0, 250, 0, 0, 0}, r_be[8] = {0, 0, 0, 1, 0, 0, 0, 250};
+    CHECK_MSG(memmem(back->exif, back->exif_size, le ? r_le : r_be, 8) != NULL, "%s: ExposureTime lost", names[f]);
+    CHECK_MSG(memmem(back->exif, back->exif_size, "0232", 4) != NULL, "%s: ExifVersion lost", names[f]);
+    CHECK_MSG(memmem(back->exif, back->exif_size, "DLT", 4) != NULL, "%s: Make lost", names[f]);
+    dlut_image_free(back);
+  }
+  dlut_image_free(img);
+}
+
 static void test_metadata(void) {
   const char *names[] = {"meta.png", "meta.jpg", "meta.webp", "meta.tif"};
   for (int f = 0; f < 4; f++) {
-    int tiff = f == 3; /* TIFF carries XMP only (docs/image.md) */
+    int tiff = f == 3; /* TIFF keeps IFD0 strings and the EXIF IFD only (test_tiff_exif) */
     dlut_image *img = make_image(20, 10, 3, DLUT_PIXEL_U8, 1);
     uint8_t ex[64];
     size_t en = make_exif(ex, f & 1, 6); /* says "rotate": the saver must write 1 */
@@ -792,6 +835,7 @@ int main(int argc, char **argv) {
   test_hostile();
   test_atomic();
   test_metadata();
+  test_tiff_exif();
   test_load_flags();
   test_icc();
   test_photos();

@@ -23,11 +23,14 @@
  * (unassociated alpha), Deflate with the horizontal (integer) or
  * floating-point predictor, an sRGB ICC profile, XMP. The file is written
  * by libtiff on a dup of the temporary file's descriptor from dlut/file.h.
- * EXIF is not written into TIFF (libtiff would need every EXIF tag set one
- * by one with its C type); see docs/image.md. */
+ * EXIF: the descriptive strings of the blob's IFD0 (Make, Model, DateTime,
+ * ...) become this file's tags, and the blob's EXIF IFD is appended after
+ * libtiff has finished, pointed to by the ExifIFD tag (libtiff itself would
+ * need every EXIF tag set one by one with its C type). */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <tiffio.h>
 #include <unistd.h>
 
@@ -116,7 +119,14 @@ static TIFFOpenOptions *make_opts(tiff_src *s) {
   return o;
 }
 
-/* ==== EXIF IFD -> stand-alone EXIF block ==== */
+/* ==== EXIF between TIFF files and stand-alone EXIF blocks ==== */
+
+/* Both directions copy one IFD's entries from a TIFF structure (a TIFF
+ * file, or an EXIF block, which is one) into a growing buffer: the IFD
+ * first, then the values that do not fit in an entry, with their offsets
+ * relocated and, when the byte orders differ, every element swapped by its
+ * type (TIFF 6.0 section 2). Sub-IFD pointers other than the one we make
+ * (Interop 0xA005, GPS, type IFD) are not followed and are dropped. */
 
 static uint32_t rd(const uint8_t *p, int be, int bytes) {
   uint32_t v = 0;
@@ -128,63 +138,196 @@ static void wr(uint8_t *p, int be, int bytes, uint32_t v) {
   for (int i = 0; i < bytes; i++) p[be ? bytes - 1 - i : i] = (uint8_t)(v >> (8 * i));
 }
 
-/* Bytes per value of TIFF field types 1..13 (TIFF 6.0 section 2, plus IFD). */
+/* Bytes per value of TIFF field types 1..12 (0 = unknown or a pointer). */
 static int type_size(uint32_t t) {
-  static const int sz[14] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4};
-  return t < 14 ? sz[t] : 0;
+  static const int sz[13] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8};
+  return t < 13 ? sz[t] : 0;
 }
 
-/* Copy the classic-TIFF IFD at `off` of file p[0..n) into a new EXIF block
- * whose IFD0 has a single ExifIFD pointer (tag 0x8769) to it. */
-static int exif_from_ifd(const uint8_t *p, size_t n, uint64_t off, uint8_t **out, size_t *out_n) {
-  int be = p[0] == 'M';
-  if (off < 8 || off > n - 2) return 0;
-  uint32_t count = rd(p + off, be, 2);
-  if (count == 0 || count > 1000 || (n - off - 2) / 12 < count) return 0;
-  /* Values are at most n bytes in total (each one lies inside the file). */
-  size_t head = 8 + 2 + 12 + 4, ifd = 2 + 12 * (size_t)count + 4;
-  size_t cap = head + ifd + n + 2 * (size_t)count;
-  if (cap > DLUT__MAX_META_BYTES) cap = DLUT__MAX_META_BYTES;
-  uint8_t *b = calloc(1, cap);
-  if (!b) return dlut_error("out of memory");
-  memcpy(b, be ? "MM\0*" : "II*\0", 4);
-  wr(b + 4, be, 4, 8);
-  wr(b + 8, be, 2, 1);
-  wr(b + 10, be, 2, 0x8769);
-  wr(b + 12, be, 2, 4);
-  wr(b + 14, be, 4, 1);
-  wr(b + 18, be, 4, (uint32_t)head);
-  wr(b + 22, be, 4, 0);
-  size_t vpos = head + ifd, kept = 0;
-  for (uint32_t i = 0; i < count; i++) {
-    const uint8_t *e = p + off + 2 + 12 * i;
-    uint32_t tag = rd(e, be, 2), type = rd(e + 2, be, 2), cnt = rd(e + 4, be, 4);
-    int ts = type_size(type);
-    if (!ts || tag == 0xA005 || type == 13) continue; /* unknown type; Interop/sub-IFD pointers not followed */
-    uint64_t bytes = (uint64_t)cnt * (uint64_t)ts;
-    uint8_t *d = b + head + 2 + 12 * kept;
-    memcpy(d, e, 8);
-    if (bytes <= 4) {
-      memcpy(d + 8, e + 8, 4);
-    } else {
-      uint64_t src = rd(e + 8, be, 4);
-      if (src > n || bytes > n - src || bytes > cap - vpos) continue; /* dangling or too big: drop the field */
-      memcpy(b + vpos, p + src, (size_t)bytes);
-      wr(d + 8, be, 4, (uint32_t)vpos);
-      vpos += (size_t)bytes + (bytes & 1); /* values start on word boundaries */
+/* Copy `count` values of `type` from s (order sbe) to d (order dbe). */
+static void copy_values(uint8_t *d, int dbe, const uint8_t *s, int sbe, uint32_t type, size_t count) {
+  size_t ts = (size_t)type_size(type);
+  memcpy(d, s, ts * count);
+  if (sbe == dbe || ts == 1) return;
+  size_t unit = (type == 5 || type == 10) ? 4 : ts; /* rationals are two LONGs */
+  for (size_t i = 0; i < ts * count; i += unit)
+    for (size_t j = 0; j < unit / 2; j++) {
+      uint8_t t = d[i + j];
+      d[i + j] = d[i + unit - 1 - j];
+      d[i + unit - 1 - j] = t;
     }
-    kept++;
+}
+
+typedef struct {
+  uint8_t *b;    /* bytes */
+  size_t len;    /* used */
+  size_t cap;    /* allocated */
+  int be;        /* byte order written */
+  uint64_t base; /* absolute offset of b[0] in the destination */
+} tbuf;
+
+static int tb_grow(tbuf *t, size_t n) {
+  if (n > DLUT__MAX_META_BYTES || t->len > DLUT__MAX_META_BYTES - n) return dlut_error("EXIF too large");
+  if (t->len + n <= t->cap) return 0;
+  size_t nc = (t->len + n) * 2;
+  uint8_t *nb = realloc(t->b, nc);
+  if (!nb) return dlut_error("out of memory");
+  memset(nb + t->cap, 0, nc - t->cap);
+  t->b = nb;
+  t->cap = nc;
+  return 0;
+}
+
+typedef int (*tag_filter)(uint32_t tag);
+
+/* Copy the IFD at src_off of s[0..n) into t. If ptr_tag is nonzero, an
+ * entry (ptr_tag, LONG, 1, 0) is inserted in tag order and *ptr_at gets its
+ * value field's position in t (for the caller to patch). Returns the
+ * number of entries written (0: nothing kept, t unchanged), or -1. */
+static int copy_ifd(const uint8_t *s, size_t n, int sbe, uint64_t src_off, tbuf *t, tag_filter keep, uint32_t ptr_tag,
+                    size_t *ptr_at) {
+  uint32_t count = 0;
+  if (src_off >= 8 && n >= 2 && src_off <= n - 2) count = rd(s + src_off, sbe, 2);
+  if (count > 1000 || (count && (n - src_off - 2) / 12 < count)) count = 0;
+  /* Entries kept, in order. */
+  uint32_t idx[1000];
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    const uint8_t *e = s + src_off + 2 + 12 * i;
+    uint32_t tag = rd(e, sbe, 2), type = rd(e + 2, sbe, 2), cnt = rd(e + 4, sbe, 4);
+    uint64_t bytes = (uint64_t)cnt * (uint64_t)type_size(type);
+    if (!type_size(type) || tag == 0x8769 || tag == 0x8825 || tag == 0xA005 || tag == ptr_tag || !keep(tag)) continue;
+    if (bytes > 4 && ((uint64_t)rd(e + 8, sbe, 4) > n || bytes > n - rd(e + 8, sbe, 4))) continue; /* dangling */
+    idx[k++] = i;
   }
-  if (kept == 0) {
-    free(b);
+  uint32_t total = k + (ptr_tag ? 1 : 0);
+  if (total == 0) return 0;
+  size_t ifd_at = t->len;
+  if (tb_grow(t, 2 + 12 * (size_t)total + 4) != 0) return -1;
+  t->len += 2 + 12 * (size_t)total + 4;
+  wr(t->b + ifd_at, t->be, 2, total);
+  int ptr_done = !ptr_tag;
+  uint32_t out = 0;
+  for (uint32_t j = 0; j <= k; j++) {
+    const uint8_t *e = j < k ? s + src_off + 2 + 12 * idx[j] : NULL;
+    uint32_t tag = e ? rd(e, sbe, 2) : 0x10000;
+    if (!ptr_done && ptr_tag < tag) {
+      uint8_t *d = t->b + ifd_at + 2 + 12 * out++;
+      wr(d, t->be, 2, ptr_tag);
+      wr(d + 2, t->be, 2, 4);
+      wr(d + 4, t->be, 4, 1);
+      wr(d + 8, t->be, 4, 0);
+      *ptr_at = ifd_at + 2 + 12 * (out - 1) + 8;
+      ptr_done = 1;
+    }
+    if (!e) break;
+    uint32_t type = rd(e + 2, sbe, 2), cnt = rd(e + 4, sbe, 4);
+    size_t bytes = (size_t)cnt * (size_t)type_size(type);
+    size_t dpos = ifd_at + 2 + 12 * out++;
+    wr(t->b + dpos, t->be, 2, tag);
+    wr(t->b + dpos + 2, t->be, 2, type);
+    wr(t->b + dpos + 4, t->be, 4, cnt);
+    if (bytes <= 4) {
+      copy_values(t->b + dpos + 8, t->be, e + 8, sbe, type, cnt);
+    } else {
+      size_t vpos = t->len;
+      if (tb_grow(t, bytes + 1) != 0) return -1;
+      copy_values(t->b + vpos, t->be, s + rd(e + 8, sbe, 4), sbe, type, cnt);
+      t->len += bytes + (bytes & 1); /* values start on word boundaries */
+      if (t->base + vpos > UINT32_MAX) return dlut_error("EXIF beyond 4 GB");
+      wr(t->b + dpos + 8, t->be, 4, (uint32_t)(t->base + vpos));
+    }
+  }
+  return (int)total;
+}
+
+/* IFD0 tags that describe the picture's origin and travel with the EXIF. */
+static int keep_ifd0(uint32_t tag) {
+  return tag == 0x010E || tag == 0x010F || tag == 0x0110 || tag == 0x0131 || tag == 0x0132 || tag == 0x013B ||
+         tag == 0x8298;
+}
+static int keep_all(uint32_t tag) {
+  (void)tag;
+  return 1;
+}
+
+/* The file's IFD0 (descriptive tags) and its EXIF IFD at exif_off -> a
+ * stand-alone EXIF block: header, IFD0 with those tags and an ExifIFD
+ * pointer, the EXIF IFD. Leaves *out NULL if there is nothing to keep. */
+static int exif_from_file(const uint8_t *p, size_t n, uint64_t exif_off, uint8_t **out, size_t *out_n) {
+  int be = p[0] == 'M';
+  tbuf t = {NULL, 0, 0, be, 0};
+  size_t ptr_at = 0;
+  if (tb_grow(&t, 8) != 0) return -1;
+  memcpy(t.b, be ? "MM\0*" : "II*\0", 4);
+  wr(t.b + 4, be, 4, 8);
+  t.len = 8;
+  if (copy_ifd(p, n, be, rd(p + 4, be, 4), &t, keep_ifd0, 0x8769, &ptr_at) < 0) goto fail;
+  size_t exif_at = t.len;
+  int k = copy_ifd(p, n, be, exif_off, &t, keep_all, 0, NULL);
+  if (k < 0) goto fail;
+  if (k == 0) { /* an empty or unreadable EXIF IFD: no block */
+    free(t.b);
     return 0;
   }
-  wr(b + head, be, 2, (uint32_t)kept);
-  /* Entries were packed; the next-IFD offset (0) follows the last one. */
-  memset(b + head + 2 + 12 * kept, 0, 4);
-  *out = b;
-  *out_n = vpos;
+  wr(t.b + ptr_at, be, 4, (uint32_t)exif_at);
+  *out = t.b;
+  *out_n = t.len;
   return 0;
+fail:
+  free(t.b);
+  return -1;
+}
+
+/* After libtiff has written the file (one IFD, with a placeholder ExifIFD
+ * tag): append the EXIF IFD of the blob at the end of the file, in the
+ * file's byte order, and point the placeholder at it. The temporary FILE
+ * is write-only, so this reads and writes its descriptor with pread/pwrite. */
+static int exif_append(FILE *fp, const uint8_t *ex, size_t exn) {
+  uint8_t h[8], e[12], cnt[2];
+  if (exn < 8) return 0;
+  int sbe = ex[0] == 'M';
+  /* The blob's EXIF IFD offset: IFD0 entry 0x8769. */
+  uint64_t ifd0 = rd(ex + 4, sbe, 4), exif_off = 0;
+  if (ifd0 < 8 || ifd0 > exn - 2) return 0;
+  uint32_t c = rd(ex + ifd0, sbe, 2);
+  for (uint32_t i = 0; i < c && ifd0 + 2 + 12 * (uint64_t)(i + 1) <= exn; i++)
+    if (rd(ex + ifd0 + 2 + 12 * i, sbe, 2) == 0x8769) exif_off = rd(ex + ifd0 + 2 + 12 * i + 8, sbe, 4);
+  if (!exif_off) return 0;
+  int fd = fileno(fp);
+  if (fflush(fp) != 0 || pread(fd, h, 8, 0) != 8) return dlut_error("cannot re-read TIFF");
+  int be = h[0] == 'M';
+  if (h[2] == 43 || h[3] == 43) return 0; /* BigTIFF: not handled */
+  uint64_t main_ifd = rd(h + 4, be, 4);
+  if (pread(fd, cnt, 2, (off_t)main_ifd) != 2) return dlut_error("cannot re-read TIFF");
+  uint32_t nent = rd(cnt, be, 2);
+  off_t entry = -1;
+  for (uint32_t i = 0; i < nent && entry < 0; i++) {
+    off_t at = (off_t)(main_ifd + 2 + 12 * (uint64_t)i);
+    if (pread(fd, e, 12, at) != 12) return dlut_error("cannot re-read TIFF");
+    if (rd(e, be, 2) == 34665) entry = at;
+  }
+  if (entry < 0) return dlut_error("TIFF ExifIFD placeholder missing");
+  struct stat st;
+  if (fstat(fd, &st) != 0) return dlut_error("cannot stat TIFF");
+  uint64_t base = ((uint64_t)st.st_size + 3) & ~(uint64_t)3;
+  tbuf t = {NULL, 0, 0, be, base};
+  int k = copy_ifd(ex, exn, sbe, exif_off, &t, keep_all, 0, NULL);
+  int rc = 0;
+  if (k < 0) {
+    rc = -1;
+  } else if (k > 0 && base + t.len > UINT32_MAX) {
+    rc = dlut_error("TIFF too large for EXIF");
+  } else if (k > 0) {
+    uint8_t v[10];
+    wr(v, be, 2, 4); /* type LONG, count 1, the offset */
+    wr(v + 2, be, 4, 1);
+    wr(v + 6, be, 4, (uint32_t)base);
+    if (pwrite(fd, t.b, t.len, (off_t)base) != (ssize_t)t.len || pwrite(fd, v, 10, entry + 2) != 10)
+      rc = dlut_error("write failed");
+  }
+  free(t.b);
+  return rc;
 }
 
 /* ==== Load ==== */
@@ -396,7 +539,7 @@ int dlut__tiff_load(const uint8_t *data, size_t size, dlut__decoded *out) {
   toff_t exif_off = 0;
   /* Classic TIFF only (BigTIFF, magic 43, has 8-byte offsets in its IFDs). */
   if (size >= 8 && data[2] != 43 && data[3] != 43 && TIFFGetField(tif, TIFFTAG_EXIFIFD, &exif_off) && exif_off > 0) {
-    if (exif_from_ifd(data, size, exif_off, &out->img->exif, &out->img->exif_size) != 0) goto fail;
+    if (exif_from_file(data, size, exif_off, &out->img->exif, &out->img->exif_size) != 0) goto fail;
   }
   /* libtiff reports some damage (a tag whose data lies past the end of a
    * truncated file, ...) as an error yet goes on without that field; a
@@ -426,7 +569,8 @@ int dlut__tiff_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const 
     return dlut_error("cannot duplicate the output descriptor");
   }
   uint64_t bytes = img->stride * (uint64_t)img->height;
-  TIFF *tif = TIFFFdOpenExt(fd, "out.tif", bytes > ((uint64_t)3 << 30) ? "w8" : "w", opts);
+  int big = bytes > ((uint64_t)3 << 30);
+  TIFF *tif = TIFFFdOpenExt(fd, "out.tif", big ? "w8" : "w", opts);
   TIFFOpenOptionsFree(opts);
   if (!tif) {
     close(fd);
@@ -454,6 +598,30 @@ int dlut__tiff_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const 
   if (icc && icc_n) TIFFSetField(tif, TIFFTAG_ICCPROFILE, (uint32_t)icc_n, icc);
   if (m->xmp && m->xmp_size && m->xmp_size < UINT32_MAX)
     TIFFSetField(tif, TIFFTAG_XMLPACKET, (uint32_t)m->xmp_size, m->xmp);
+  /* EXIF: the descriptive IFD0 strings become this file's IFD0 tags; the
+   * EXIF IFD is appended after libtiff is done (exif_append), pointed to
+   * by a placeholder ExifIFD tag set here. */
+  int want_exif = 0;
+  if (m->exif && m->exif_size >= 8 && !big) {
+    const uint8_t *ex = m->exif;
+    size_t exn = m->exif_size;
+    int sbe = ex[0] == 'M';
+    uint64_t ifd0 = rd(ex + 4, sbe, 4);
+    uint32_t c = ifd0 >= 8 && ifd0 <= exn - 2 ? rd(ex + ifd0, sbe, 2) : 0;
+    for (uint32_t i = 0; i < c && ifd0 + 2 + 12 * (uint64_t)(i + 1) <= exn; i++) {
+      const uint8_t *e = ex + ifd0 + 2 + 12 * i;
+      uint32_t tag = rd(e, sbe, 2), type = rd(e + 2, sbe, 2), cnt = rd(e + 4, sbe, 4);
+      if (tag == 0x8769) want_exif = 1;
+      if (type != 2 || !keep_ifd0(tag) || cnt == 0 || cnt > 65535) continue;
+      const uint8_t *v = cnt <= 4 ? e + 8 : ex + rd(e + 8, sbe, 4);
+      if (v < ex || (size_t)(v - ex) > exn || cnt > exn - (size_t)(v - ex)) continue;
+      char str[65536];
+      memcpy(str, v, cnt);
+      str[cnt] = '\0';
+      TIFFSetField(tif, tag, str);
+    }
+    if (want_exif) TIFFSetField(tif, TIFFTAG_EXIFIFD, (uint64_t)0);
+  }
   uint32_t rps = TIFFDefaultStripSize(tif, 0);
   if (rps == 0) rps = 1;
   if (rps > (uint32_t)img->height) rps = (uint32_t)img->height;
@@ -483,5 +651,6 @@ int dlut__tiff_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const 
 done:
   free(buf);
   TIFFClose(tif); /* closes fd (the dup); the FILE is committed or aborted by image.c */
+  if (rc == 0 && want_exif) rc = exif_append(fp, m->exif, m->exif_size);
   return rc;
 }
