@@ -2,10 +2,12 @@
  *   dlut looks                 list it (grouped, English and Chinese)
  *   dlut looks "PROMPT"        what was understood and ignored, the look's parameters
  *   dlut looks "PROMPT" -o look.cube   also bake the look into a LUT file */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <utf8proc.h>
 
 #include "cli.h"
@@ -33,6 +35,8 @@ static void help(void) {
       "  --group NAME        list only one group (temperature, tint, tone, saturation,\n"
       "                      toning, monochrome, film, look, light, season, mood, colour)\n"
       "  --colors            list the named colours too (CSS/X11 and 中国传统色)\n"
+      "  --json              with a prompt: print the report as JSON (understood,\n"
+      "                      ignored, matches with weights, the look's parameters)\n"
       "  -h, --help          this help\n"
       "\n"
       "examples:\n"
@@ -112,9 +116,48 @@ static int list_vocab(const char *only, int colors) {
   return DLUT_EXIT_OK;
 }
 
+static double r4(float x) { return round((double)x * 1e4) / 1e4; } /* no float noise in the JSON */
+
+/* The report as one JSON object on stdout. */
+static int print_json(const dlut_looks_report *rep, const dlut_look *look, const char *desc) {
+  cJSON *o = cJSON_CreateObject(), *m = NULL;
+  if (!o) return -1;
+  cJSON_AddStringToObject(o, "understood", rep->understood);
+  cJSON_AddStringToObject(o, "ignored", rep->ignored);
+  cJSON *arr = cJSON_AddArrayToObject(o, "matches");
+  for (int i = 0; arr && i < rep->n_matches; i++) {
+    char name[64];
+    if (!(m = cJSON_CreateObject())) break;
+    cJSON_AddStringToObject(m, "text", rep->matches[i].text);
+    cJSON_AddStringToObject(m, "term", dlut_looks_match_name(&rep->matches[i], name, sizeof name));
+    cJSON_AddNumberToObject(m, "weight", r4(rep->matches[i].weight));
+    cJSON_AddBoolToObject(m, "capped", rep->matches[i].capped != 0);
+    cJSON_AddItemToArray(arr, m);
+  }
+  cJSON_AddStringToObject(o, "look", desc);
+  cJSON *p = cJSON_AddObjectToObject(o, "params");
+  if (p) {
+    cJSON_AddNumberToObject(p, "temp", r4(look->temp));
+    cJSON_AddNumberToObject(p, "tint", r4(look->tint));
+    cJSON_AddNumberToObject(p, "exposure", r4(look->exposure));
+    cJSON_AddNumberToObject(p, "brightness", r4(look->brightness));
+    cJSON_AddNumberToObject(p, "contrast", r4(look->contrast));
+    cJSON_AddNumberToObject(p, "saturation", r4(look->saturation));
+    cJSON_AddNumberToObject(p, "vibrance", r4(look->vibrance));
+    cJSON_AddNumberToObject(p, "fade", r4(look->fade));
+    cJSON_AddNumberToObject(p, "mono", r4(look->mono));
+  }
+  char *text = cJSON_Print(o);
+  cJSON_Delete(o);
+  if (!text) return -1;
+  puts(text);
+  free(text);
+  return 0;
+}
+
 int dlut_cmd_looks(int argc, char **argv) {
   const char *prompt = NULL, *output = NULL, *group = NULL;
-  int size = DLUT_LOOKS_DEFAULT_SIZE, colors = 0;
+  int size = DLUT_LOOKS_DEFAULT_SIZE, colors = 0, json = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (cli_is_help(a)) {
@@ -131,6 +174,8 @@ int dlut_cmd_looks(int argc, char **argv) {
       group = argv[i];
     } else if (strcmp(a, "--colors") == 0 || strcmp(a, "--colours") == 0) {
       colors = 1;
+    } else if (strcmp(a, "--json") == 0) {
+      json = 1;
     } else if (a[0] == '-' && a[1] != '\0') {
       return cli_usage(k_cmd, "unknown option '%s'", a);
     } else if (!prompt) {
@@ -141,6 +186,7 @@ int dlut_cmd_looks(int argc, char **argv) {
   }
   if (!prompt) {
     if (output) return cli_usage(k_cmd, "-o needs a prompt");
+    if (json) return cli_usage(k_cmd, "--json needs a prompt");
     return list_vocab(group, colors);
   }
   dlut_look look;
@@ -150,18 +196,25 @@ int dlut_cmd_looks(int argc, char **argv) {
     free(rep);
     return cli_fail(k_cmd, "%s", dlut_last_error());
   }
-  printf("understood: %s\n", rep->n_matches ? rep->understood : "(nothing)");
-  printf("ignored:    %s\n", rep->ignored[0] ? rep->ignored : "(nothing)");
-  for (int i = 0; i < rep->n_matches; i++) {
-    char name[64];
-    dlut_looks_match_name(&rep->matches[i], name, sizeof name);
-    printf("  ");
-    print_padded(rep->matches[i].text, 24);
-    printf(" -> %-18s x%+.2f%s\n", name, rep->matches[i].weight, rep->matches[i].capped ? " (capped)" : "");
-  }
   char desc[2048];
   dlut_look_describe(&look, desc, sizeof desc);
-  printf("look:       %s\n", desc[0] ? desc : "(identity)");
+  if (json) {
+    if (print_json(rep, &look, desc) != 0) {
+      free(rep);
+      return cli_fail(k_cmd, "out of memory");
+    }
+  } else {
+    printf("understood: %s\n", rep->n_matches ? rep->understood : "(nothing)");
+    printf("ignored:    %s\n", rep->ignored[0] ? rep->ignored : "(nothing)");
+    for (int i = 0; i < rep->n_matches; i++) {
+      char name[64];
+      dlut_looks_match_name(&rep->matches[i], name, sizeof name);
+      printf("  ");
+      print_padded(rep->matches[i].text, 24);
+      printf(" -> %-18s x%+.2f%s\n", name, rep->matches[i].weight, rep->matches[i].capped ? " (capped)" : "");
+    }
+    printf("look:       %s\n", desc[0] ? desc : "(identity)");
+  }
   free(rep);
   if (output) {
     dlut_lut *lut = dlut_look_bake(&look, size);
@@ -170,7 +223,7 @@ int dlut_cmd_looks(int argc, char **argv) {
     int rc = dlut_lut_save(lut, output, NULL);
     dlut_lut_free(lut);
     if (rc != 0) return cli_fail(k_cmd, "%s", dlut_last_error());
-    printf("wrote %s (%d^3)\n", output, size);
+    if (!json) printf("wrote %s (%d^3)\n", output, size);
   }
   return DLUT_EXIT_OK;
 }

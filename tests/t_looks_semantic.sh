@@ -9,6 +9,7 @@
 # `dlut looks` command: listing, reporting, LUT output, usage errors.
 set -u
 BUILD=${BUILD:-build}
+PY=${PY:-/usr/bin/python3}
 DLUT=${DLUT:-$BUILD/dlut}
 CHECK=$BUILD/tests/test_looks_semantic
 SHARED=${DLUT_SHARED:-../shared}
@@ -37,6 +38,14 @@ grep -q "^understood: 温暖, 日落, 胶片风, 不要太饱和$" "$tmp/rep2" |
 grep -q "^LUT_3D_SIZE 17" "$tmp/look.cube" || bad "look.cube is not a 17^3 .cube"
 [ "$(grep -cE '^[0-9.eE+-]+ [0-9.eE+-]+ [0-9.eE+-]+$' "$tmp/look.cube")" -eq $((17 * 17 * 17)) ] || bad "look.cube does not have 17^3 rows"
 "$DLUT" looks --help | grep -q "^usage: dlut looks" || bad "no --help"
+"$DLUT" looks "very warm film vibes" --json >"$tmp/rep.json" || bad "dlut looks --json failed"
+"$PY" - "$tmp/rep.json" <<'PYEOF' || bad "dlut looks --json: $(cat "$tmp/rep.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["understood"] == "very warm, film" and r["ignored"] == "vibes", r
+assert [m["term"] for m in r["matches"]] == ["warm", "film"] and r["matches"][0]["weight"] == 1.6, r
+assert r["params"]["temp"] > 2 and r["look"].startswith("temp=+"), r
+PYEOF
 "$DLUT" looks --bogus >/dev/null 2>&1; [ $? -eq 2 ] || bad "unknown option is not a usage error (2)"
 "$DLUT" looks a b >/dev/null 2>&1; [ $? -eq 2 ] || bad "two prompts is not a usage error (2)"
 "$DLUT" looks -o x.cube >/dev/null 2>&1; [ $? -eq 2 ] || bad "-o without a prompt is not a usage error (2)"
