@@ -51,6 +51,7 @@ BENCH_BINS:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all test bench fuzz fuzz-targets clean format
+.SECONDARY:
 all: $(BUILD)/dlut $(TEST_BINS)
 
 $(BUILD)/libdlut.a: $(LIB_OBJS)
