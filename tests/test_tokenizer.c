@@ -432,6 +432,16 @@ int main(void) {
   check_chinese_cases(wp);
   check_model_folder("data/clip-ref/openai_tiny");
   check_model_folder("data/clip-ref/chinese_clip_tiny");
+  /* folders without config.json: the tokenizer files decide */
+  dlut_tokenizer *t1 = dlut_tokenizer_load_model(test_shared("data/tokenizers/openai_bpe"));
+  dlut_tokenizer *t2 = dlut_tokenizer_load_model(test_shared("data/tokenizers/chinese_clip_bert"));
+  CHECK_MSG(t1 && dlut_tokenizer_get_kind(t1) == DLUT_TOKENIZER_BPE && dlut_tokenizer_context_length(t1) == 77, "%s",
+            dlut_last_error());
+  CHECK_MSG(t2 && dlut_tokenizer_get_kind(t2) == DLUT_TOKENIZER_WORDPIECE && dlut_tokenizer_context_length(t2) == 52,
+            "%s", dlut_last_error());
+  dlut_tokenizer_free(t1);
+  dlut_tokenizer_free(t2);
+  CHECK(dlut_tokenizer_load_model("/nonexistent/model") == NULL);
   check_bpe_fast_vs_naive(bpe);
   check_hostile(bpe, wp);
 

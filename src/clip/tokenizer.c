@@ -224,7 +224,41 @@ static int json_int(const cJSON *obj, const char *key, int *out) {
   return 0;
 }
 
+static int has_file(const char *dir, const char *name) {
+  char path[4096];
+  struct stat st;
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* A folder with tokenizer files but no config.json (e.g. just OpenAI's
+ * bpe_simple_vocab_16e6.txt.gz): the files name the kind, contexts default. */
+static int info_from_files(const char *dir, dlut_tokenizer_kind *kind, int *context_length) {
+  if (has_file(dir, "vocab.txt")) {
+    *kind = DLUT_TOKENIZER_WORDPIECE;
+    *context_length = 52;
+  } else if ((has_file(dir, "vocab.json") && has_file(dir, "merges.txt")) ||
+             has_file(dir, "bpe_simple_vocab_16e6.txt.gz")) {
+    *kind = DLUT_TOKENIZER_BPE;
+    *context_length = 77;
+  } else {
+    return dlut_error("%s: no config.json, vocab.txt, vocab.json + merges.txt or bpe_simple_vocab_16e6.txt.gz",
+                      dir);
+  }
+  cJSON *tcfg = read_json(dir, "tokenizer_config.json", 0);
+  int mml;
+  if (tcfg && json_int(tcfg, "model_max_length", &mml) == 0 && mml >= 2 && mml <= DLUT_TOK_MAX_CONTEXT)
+    *context_length = mml;
+  cJSON_Delete(tcfg);
+  return 0;
+}
+
 int dlut_tokenizer_model_info(const char *model_dir, dlut_tokenizer_kind *kind, int *context_length) {
+  if (!has_file(model_dir, "config.json")) {
+    struct stat st;
+    if (stat(model_dir, &st) != 0 || !S_ISDIR(st.st_mode)) return dlut_error("%s: not a folder", model_dir);
+    return info_from_files(model_dir, kind, context_length);
+  }
   cJSON *cfg = read_json(model_dir, "config.json", 1);
   if (!cfg) return -1;
   cJSON *tcfg = NULL;
