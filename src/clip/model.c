@@ -645,11 +645,13 @@ int dlut_clip_set_keep_activations(dlut_clip *m, int on) {
 /* ==== Text entry points ==== */
 
 int dlut_clip_tokenize(const dlut_clip *m, const char *text, int32_t *ids, int max_ids) {
+  if (!m || !text || !ids) return dlut_error("clip: tokenize needs a model, a text and an output");
   if (!m->tok) return dlut_error("%s: cannot tokenize: %s", m->dir, m->tok_error ? m->tok_error : "no tokenizer");
   return dlut_tokenizer_encode(m->tok, text, ids, max_ids);
 }
 
 int dlut_clip_encode_ids(dlut_clip *m, const int32_t *ids, int n_ids, int n_ctx, float *embed) {
+  if (!m || !ids || !embed) return dlut_error("clip: encode_ids needs a model, ids and an output");
   if (n_ctx == 0) n_ctx = n_ids;
   if (n_ids < 1 || n_ctx < n_ids || n_ctx > m->cfg.context_length)
     return dlut_error("clip: %d token ids in %d positions (context length %d)", n_ids, n_ctx, m->cfg.context_length);
@@ -662,6 +664,7 @@ int dlut_clip_encode_ids(dlut_clip *m, const int32_t *ids, int n_ids, int n_ctx,
 }
 
 int dlut_clip_encode_text(dlut_clip *m, const char *text, float *embed) {
+  if (!m || !text || !embed) return dlut_error("clip: encode_text needs a model, a text and an output");
   int n = dlut_clip_tokenize(m, text, m->ids_scratch, m->cfg.context_length);
   if (n < 0) return -1;
   return dlut_clip_encode_ids(m, m->ids_scratch, n, 0, embed);
@@ -687,12 +690,14 @@ int dlut_clip_logits(const dlut_clip *m, const float *image_embeds, int n_images
 /* ==== Image entry points ==== */
 
 int dlut_clip_encode_image(dlut_clip *m, const float *pixels, float *embed) {
+  if (!m || !pixels || !embed) return dlut_error("clip: encode_image needs a model, pixels and an output");
   if (clip_vision_forward(m, pixels) != 0) return -1;
   memcpy(embed, m->va.embed, sizeof(float) * (size_t)m->cfg.projection_dim);
   return 0;
 }
 
 int dlut_clip_image_backward(dlut_clip *m, const float *d_embed, float *d_pixels) {
+  if (!m || !d_embed || !d_pixels) return dlut_error("clip: image_backward needs a model, d_embed and an output");
   if (!m->va.valid) return dlut_error("clip: image_backward before any encode_image");
   return clip_vision_backward(m, d_embed, d_pixels);
 }
@@ -700,6 +705,7 @@ int dlut_clip_image_backward(dlut_clip *m, const float *d_embed, float *d_pixels
 /* ==== Named activations ==== */
 
 const float *dlut_clip_activation(const dlut_clip *m, const char *name, int64_t *count) {
+  if (!m || !name || !count) return NULL;
   int vision = strncmp(name, "vision.", 7) == 0, text = strncmp(name, "text.", 5) == 0;
   const clip_tower_act *a = NULL;
   const dlut_clip_tower_config *tc = NULL;

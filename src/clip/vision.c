@@ -61,6 +61,7 @@ int clip_vision_backward(dlut_clip *m, const float *d_embed, float *d_pixels) {
 }
 
 int dlut_clip_image_patch_tokens(dlut_clip *m, float *out) {
+  if (!m || !out) return dlut_error("clip: patch_tokens needs a model and an output");
   clip_tower_act *a = &m->va;
   if (!a->valid) return dlut_error("clip: patch tokens before any encode_image");
   int C = m->cfg.vision.width, P = m->info.n_patch_tokens, E = m->cfg.projection_dim;
