@@ -15,6 +15,7 @@
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/image.h"
+#include "image/image_private.h" /* dlut__icc_to_srgb_ref: the naive reference */
 #include "test.h"
 
 static const char *g_dir;
@@ -771,6 +772,82 @@ static void test_icc(void) {
   dlut_image_free(gi);
 }
 
+/* ==== ICC fast paths vs the lcms reference ==== */
+
+static void *profile_bytes(cmsHPROFILE p, size_t *n) {
+  cmsUInt32Number k = 0;
+  void *b = NULL;
+  if (p && cmsSaveProfileToMem(p, NULL, &k) && k > 0 && (b = malloc(k)) && cmsSaveProfileToMem(p, b, &k)) {
+    *n = k;
+  } else {
+    free(b);
+    b = NULL;
+  }
+  if (p) cmsCloseProfile(p);
+  return b;
+}
+
+static void test_icc_fast_vs_ref(void) {
+  /* Profiles: Display P3 (built), Adobe RGB and ProPhoto (Ghostscript's
+   * files, when installed with the ghostscript package), linear grey. */
+  cmsCIExyY white = {0.3127, 0.3290, 1.0};
+  cmsCIExyYTRIPLE p3 = {{0.680, 0.320, 1}, {0.265, 0.690, 1}, {0.150, 0.060, 1}};
+  double params[5] = {2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045};
+  cmsToneCurve *trc = cmsBuildParametricToneCurve(NULL, 4, params);
+  cmsToneCurve *lin = cmsBuildGamma(NULL, 1.0);
+  cmsToneCurve *trcs[3] = {trc, trc, trc};
+  size_t n[4] = {0};
+  void *prof[4];
+  const char *names[4] = {"P3", "a98.icc", "rommrgb.icc", "linear grey"};
+  prof[0] = profile_bytes(cmsCreateRGBProfile(&white, &p3, trcs), &n[0]);
+  prof[1] = dlut_file_read_all("/usr/share/color/icc/ghostscript/a98.icc", 1 << 20, &n[1]);
+  prof[2] = dlut_file_read_all("/usr/share/color/icc/ghostscript/rommrgb.icc", 1 << 20, &n[2]);
+  prof[3] = profile_bytes(cmsCreateGrayProfile(&white, lin), &n[3]);
+  cmsFreeToneCurve(trc);
+  cmsFreeToneCurve(lin);
+  for (int p = 0; p < 4; p++) {
+    if (!prof[p]) {
+      CHECK_MSG(p == 1 || p == 2, "could not build profile %s", names[p]);
+      continue;
+    }
+    for (int t = 0; t < 2; t++) {
+      dlut_pixel_type type = t ? DLUT_PIXEL_U16 : DLUT_PIXEL_U8;
+      dlut_image *a = make_image(64, 40, 4, type, 1);
+      /* Dark and saturated corners of the cube, where tables go wrong. */
+      for (int i = 0; i < 64 * 40 * 4; i++) {
+        uint32_t r = rnd();
+        int v = (r & 3) == 0 ? (int)(r >> 2) % 64 : (r & 3) == 1 ? 255 - (int)(r >> 2) % 8 : (int)(r >> 2) % 256;
+        if (type == DLUT_PIXEL_U8) ((uint8_t *)a->data)[i] = (uint8_t)v;
+        else ((uint16_t *)a->data)[i] = (uint16_t)(v * 257 + (int)(r >> 12) % 257);
+      }
+      if (p == 3) /* grey images are expanded grey: R = G = B */
+        for (int i = 0; i < 64 * 40; i++)
+          for (int c = 1; c < 3; c++) {
+            if (type == DLUT_PIXEL_U8) ((uint8_t *)a->data)[4 * i + c] = ((uint8_t *)a->data)[4 * i];
+            else ((uint16_t *)a->data)[4 * i + c] = ((uint16_t *)a->data)[4 * i];
+          }
+      dlut_image *b = dlut_image_convert(a, 4, type);
+      CHECK(dlut__icc_to_srgb(a, prof[p], n[p]) == 0);
+      CHECK(dlut__icc_to_srgb_ref(b, prof[p], n[p]) == 0);
+      int worst = 0, alpha_kept = 1;
+      for (int i = 0; i < 64 * 40 * 4; i++) {
+        int d = abs((int)(type == DLUT_PIXEL_U8 ? ((uint8_t *)a->data)[i] - ((uint8_t *)b->data)[i]
+                                                 : ((uint16_t *)a->data)[i] - ((uint16_t *)b->data)[i]));
+        if (i % 4 == 3 && d) alpha_kept = 0;
+        if (d > worst) worst = d;
+      }
+      int tol = type == DLUT_PIXEL_U8 ? 1 : 2;
+      fprintf(stderr, "icc fast vs reference: %-11s %2d-bit: max difference %d codes\n", names[p], 8 * (int)type, worst);
+      CHECK_MSG(worst <= tol, "%s %d-bit: fast path differs from the lcms reference by %d codes", names[p],
+                8 * (int)type, worst);
+      CHECK(alpha_kept);
+      dlut_image_free(a);
+      dlut_image_free(b);
+    }
+    free(prof[p]);
+  }
+}
+
 /* ==== Shared photos ==== */
 
 static void test_photos(void) {
@@ -838,6 +915,7 @@ int main(int argc, char **argv) {
   test_tiff_exif();
   test_load_flags();
   test_icc();
+  test_icc_fast_vs_ref();
   test_photos();
   char cmd[4200];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

@@ -40,8 +40,10 @@
  *   Orientation: EXIF (JPEG, PNG eXIf, WebP) or the TIFF tag is applied on
  *   load; the EXIF kept on the image then says orientation 1, and savers
  *   also force 1 in what they write.
- *   Metadata: EXIF and XMP are read from and written to JPEG, PNG, WebP;
- *   TIFF carries XMP (EXIF is read for orientation only, see docs).
+ *   Metadata: EXIF and XMP are read from and written to JPEG, PNG, WebP
+ *   and TIFF (TIFF: IFD0's descriptive strings and the EXIF IFD; GPS and
+ *   Interop IFDs are not carried). Pictures that are data (Hald CLUTs)
+ *   load with dlut_image_load_flags(path, DLUT_IMAGE_LOAD_RAW).
  *
  * ERRORS
  *   Messages start with the file name ("photo.jpg: truncated JPEG data").

@@ -76,6 +76,10 @@ int dlut__tiff_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const 
  * Leaves sRGB-equivalent profiles alone. 0 or -1. */
 int dlut__icc_to_srgb(dlut_image *img, const uint8_t *icc, size_t icc_size);
 
+/* The naive reference for the above: lcms's unoptimised floating-point
+ * pipeline at every depth (slow; tests compare the fast paths with it). */
+int dlut__icc_to_srgb_ref(dlut_image *img, const uint8_t *icc, size_t icc_size);
+
 /* Convert n pixels of 8-bit CMYK (Adobe-inverted if `inverted`) to 8-bit
  * RGB with the given CMYK profile, or with the naive formula when icc is
  * NULL. 0 or -1. */
