@@ -156,19 +156,28 @@ int main(int argc, char **argv) {
     for (int thr = 1; thr <= (max_threads >= 2 ? 2 : 1); thr++) {
       dlut_threads_set(thr);
       for (int ip = 0; ip < 2; ip++) {
-        double best = 1e30, bestf = 1e30;
+        /* table only (what the grading engine asks for), table + inputs, and the reference */
+        double best = 1e30, bestd = 1e30, bestr = 1e30, bestf = 1e30;
         for (int rep = 0; rep < 5; rep++) {
           double t0 = now();
-          dlut_lut_apply_backward(lut, in, dout, n, (dlut_interp)ip, dtab, din);
+          dlut_lut_apply_backward(lut, in, dout, n, (dlut_interp)ip, dtab, NULL);
           double t = now() - t0;
           if (t < best) best = t;
+          t0 = now();
+          dlut_lut_apply_backward(lut, in, dout, n, (dlut_interp)ip, dtab, din);
+          t = now() - t0;
+          if (t < bestd) bestd = t;
+          t0 = now();
+          dlut_lut_apply_backward_ref(lut, in, dout, n, (dlut_interp)ip, dtab, NULL);
+          t = now() - t0;
+          if (t < bestr) bestr = t;
           t0 = now();
           dlut_lut_apply_f32(lut, in, din, n, (dlut_interp)ip);
           t = now() - t0;
           if (t < bestf) bestf = t;
         }
-        printf("backward %-11s 224x224, %d thread%s: %.3f CPU-ms (forward %.3f CPU-ms)\n", ip ? "trilinear" : "tetrahedral",
-               thr, thr > 1 ? "s" : "", best * 1e3, bestf * 1e3);
+        printf("backward %-11s 224x224, %d thr: d_table %.3f CPU-ms (ref %.3f, %.1fx), d_table+d_in %.3f; forward %.3f\n",
+               ip ? "trilinear" : "tetrahedral", thr, best * 1e3, bestr * 1e3, bestr / best, bestd * 1e3, bestf * 1e3);
       }
     }
     dlut_threads_set(0);

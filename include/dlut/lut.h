@@ -95,6 +95,11 @@ int dlut_lut_apply_image_ref(const dlut_lut *lut, const dlut_image *src, dlut_im
 void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *d_out, int64_t n,
                              dlut_interp interp, float *d_table, float *d_in);
 
+/* Naive reference of dlut_lut_apply_backward (serial, scalar, one pixel at
+ * a time); the fast one is tested against it. */
+void dlut_lut_apply_backward_ref(const dlut_lut *lut, const float *in, const float *d_out, int64_t n,
+                                 dlut_interp interp, float *d_table, float *d_in);
+
 /* ==== Files ==== */
 
 typedef enum dlut_lut_format {

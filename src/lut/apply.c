@@ -698,3 +698,73 @@ int dlut_lut_apply_image(const dlut_lut *lut, const dlut_image *src, dlut_image 
   ctx_free(a);
   return 0;
 }
+
+/* ==== Backward support (for backward.c) ====
+ *
+ * The table gradient of many pixels, with the forward's vectorised cell
+ * split: each pixel adds w_k * dL/dout to its 4 (tetrahedral) or 8
+ * (trilinear) vertices in an accumulator padded like the forward's table
+ * (4 floats per entry), so each update is one 16-byte load-FMA-store. */
+
+apply_ctx *lut_bwd_ctx_new(const dlut_lut *lut, dlut_interp interp) {
+#ifdef LUT_HAVE_AVX2
+  apply_ctx *a = malloc(sizeof *a);
+  if (!a) return NULL;
+  ctx_init(a, lut, interp, DLUT_PIXEL_F32, 3, 1.0f, INT64_MAX);
+  if (!a->t4 || a->p.shaper_size) { /* too large to pad (or a shaper, which backward ignores) */
+    ctx_free(a);
+    return NULL;
+  }
+  return a;
+#else
+  (void)lut, (void)interp;
+  return NULL;
+#endif
+}
+
+void lut_bwd_ctx_free(apply_ctx *a) { ctx_free(a); }
+
+#ifdef LUT_HAVE_AVX2
+static inline void acc_add(float *dst, float w, __m128 g) {
+  _mm_store_ps(dst, _mm_fmadd_ps(_mm_set1_ps(w), g, _mm_load_ps(dst)));
+}
+#endif
+
+void lut_bwd_table_span(const apply_ctx *a, const float *in, const float *d_out, int64_t n, float *acc4) {
+#ifdef LUT_HAVE_AVX2
+  const int S = a->p.size, tetra = a->interp != DLUT_INTERP_TRILINEAR;
+  const int dg = 4 * S, db = 4 * S * S, o3 = 4 + dg + db;
+  const __m128i m3 = _mm_setr_epi32(-1, -1, -1, 0); /* loads RGB, never touches the 4th float */
+  blk b;
+  for (int64_t i = 0; i < n; i += BLK) {
+    int m = n - i < BLK ? (int)(n - i) : BLK;
+    load_block(a, in + i * 3, m, &b);
+    split_cells(&a->p, &b, (m + 7) & ~7, tetra);
+    const float *go = d_out + i * 3;
+    for (int j = 0; j < m; j++) {
+      __m128 g = _mm_maskload_ps(go + j * 3, m3);
+      float *c = acc4 + b.i0[j];
+      if (tetra) {
+        float x1 = b.w[0][j], x2 = b.w[1][j], x3 = b.w[2][j];
+        acc_add(c, 1.0f - x1, g);
+        acc_add(c + b.i1[j], x1 - x2, g);
+        acc_add(c + b.i2[j], x2 - x3, g);
+        acc_add(c + o3, x3, g);
+      } else {
+        float fr = b.w[0][j], fg = b.w[1][j], fb = b.w[2][j];
+        float r0g0 = (1 - fr) * (1 - fg), r1g0 = fr * (1 - fg), r0g1 = (1 - fr) * fg, r1g1 = fr * fg;
+        acc_add(c, r0g0 * (1 - fb), g);
+        acc_add(c + 4, r1g0 * (1 - fb), g);
+        acc_add(c + dg, r0g1 * (1 - fb), g);
+        acc_add(c + dg + 4, r1g1 * (1 - fb), g);
+        acc_add(c + db, r0g0 * fb, g);
+        acc_add(c + db + 4, r1g0 * fb, g);
+        acc_add(c + db + dg, r0g1 * fb, g);
+        acc_add(c + db + dg + 4, r1g1 * fb, g);
+      }
+    }
+  }
+#else
+  (void)a, (void)in, (void)d_out, (void)n, (void)acc4;
+#endif
+}

@@ -156,4 +156,18 @@ static inline void lut_trilinear_1(const lut_prep *p, float x, float y, float z,
   }
 }
 
+/* ==== Fast table gradient (apply.c, used by backward.c) ==== */
+
+typedef struct apply_ctx apply_ctx;
+
+/* A context for lut_bwd_table_span (F32 RGB inputs, the table padded to 4
+ * floats per entry), or NULL where the fast path does not apply (no AVX2,
+ * table larger than the padding limit, shaper present, no memory). */
+apply_ctx *lut_bwd_ctx_new(const dlut_lut *lut, dlut_interp interp);
+void lut_bwd_ctx_free(apply_ctx *a);
+
+/* For in (n,3) and d_out (n,3): acc4 (size^3, 4) += dL/dtable, padded
+ * layout (entry j's channel c at acc4[j*4 + c]; the 4th float is junk). */
+void lut_bwd_table_span(const apply_ctx *a, const float *in, const float *d_out, int64_t n, float *acc4);
+
 #endif

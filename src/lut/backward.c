@@ -19,7 +19,12 @@
  * cut into at most MAX_PARTS parts by n alone; each part accumulates into
  * its own copy of d_table; the copies are summed into d_table in part
  * order. So the result does not depend on the thread count or on which
- * thread ran which part. */
+ * thread ran which part.
+ *
+ * Two kernels: bwd_range, scalar and written for clarity, is the reference
+ * (dlut_lut_apply_backward_ref) and computes d_in; the table gradient of
+ * the fast path is lut_bwd_table_span in apply.c (the forward's vectorised
+ * cell split, one 16-byte FMA per vertex into a padded accumulator). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +43,9 @@ typedef struct bwd_ctx {
   const float *d_out;    /* (n,3) dL/dout */
   float *d_in;           /* (n,3) dL/din, or NULL */
   float *d_table;        /* the caller's accumulator, or NULL */
-  float *parts;          /* (n_parts, table_len) per-part accumulators, or NULL when n_parts == 1 */
-  size_t table_len;      /* size^3 * 3 */
+  float *parts;          /* (n_parts, acc_len) per-part accumulators, or NULL when unused */
+  size_t acc_len;        /* floats per accumulator: size^3 * 4 (fast, padded) or * 3 (scalar) */
+  apply_ctx *fast;       /* the vectorised table-gradient path (apply.c), or NULL for the scalar one */
   int64_t n;             /* pixels */
   int64_t part_len;      /* pixels per part */
   int n_parts;           /* number of parts */
@@ -122,27 +128,45 @@ static void bwd_part_task(void *ctx, int64_t begin, int64_t end, int thread) {
   (void)thread;
   for (int64_t part = begin; part < end; part++) {
     int64_t b = part * k->part_len, e = b + k->part_len < k->n ? b + k->part_len : k->n;
-    float *dt = NULL;
     if (k->d_table) {
-      dt = k->parts + (size_t)part * k->table_len;
-      memset(dt, 0, k->table_len * sizeof(float));
+      float *acc = k->parts + (size_t)part * k->acc_len;
+      memset(acc, 0, k->acc_len * sizeof(float));
+      if (k->fast) lut_bwd_table_span(k->fast, k->in + b * 3, k->d_out + b * 3, e - b, acc);
+      else bwd_range(k, b, e, acc);
     }
-    bwd_range(k, b, e, dt);
+    if (k->d_in && (k->fast || !k->d_table)) bwd_range(k, b, e, NULL); /* (the scalar path wrote d_in above) */
   }
 }
 
-/* d_table[j] += sum over parts, in part order, for j in [begin, end). */
+/* d_table[j] += sum over parts, in part order, for j in [begin, end). The
+ * fast path's accumulators are padded to 4 floats per entry. */
 static void bwd_reduce_task(void *ctx, int64_t begin, int64_t end, int thread) {
   const bwd_ctx *k = ctx;
   (void)thread;
+  const int pad = k->fast ? 4 : 3;
   for (int64_t j = begin; j < end; j++) {
+    size_t src = (size_t)(j / 3) * pad + (size_t)(j % 3);
     float s = 0.0f;
-    for (int q = 0; q < k->n_parts; q++) s += k->parts[(size_t)q * k->table_len + j];
+    for (int q = 0; q < k->n_parts; q++) s += k->parts[(size_t)q * k->acc_len + src];
     k->d_table[j] += s;
   }
 }
 
-/* Without a 3D table the stage being differentiated is the identity. */
+void dlut_lut_apply_backward_ref(const dlut_lut *lut, const float *in, const float *d_out, int64_t n,
+                                 dlut_interp interp, float *d_table, float *d_in) {
+  if (!lut || n <= 0 || !in || !d_out) return;
+  bwd_ctx k;
+  memset(&k, 0, sizeof k);
+  lut_prep_init(&k.p, lut);
+  if (!k.p.size) { /* without a 3D table the stage being differentiated is the identity */
+    if (d_in) memmove(d_in, d_out, (size_t)n * 3 * sizeof(float));
+    return;
+  }
+  k.interp = interp == DLUT_INTERP_TRILINEAR ? DLUT_INTERP_TRILINEAR : DLUT_INTERP_TETRAHEDRAL;
+  k.in = in, k.d_out = d_out, k.d_in = d_in, k.n = n;
+  bwd_range(&k, 0, n, d_table);
+}
+
 void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *d_out, int64_t n,
                              dlut_interp interp, float *d_table, float *d_in) {
   if (!lut || n <= 0 || !in || !d_out) return;
@@ -155,31 +179,35 @@ void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *
   }
   k.interp = interp == DLUT_INTERP_TRILINEAR ? DLUT_INTERP_TRILINEAR : DLUT_INTERP_TETRAHEDRAL;
   k.in = in, k.d_out = d_out, k.d_in = d_in, k.d_table = d_table, k.n = n;
-  k.table_len = (size_t)k.p.size * k.p.size * k.p.size * 3;
+  const size_t entries = (size_t)k.p.size * k.p.size * k.p.size;
   int64_t parts = (n + MIN_PART - 1) / MIN_PART;
   if (parts > MAX_PARTS) parts = MAX_PARTS;
   if (parts < 1) parts = 1;
   k.part_len = (n + parts - 1) / parts;
   k.n_parts = (int)((n + k.part_len - 1) / k.part_len);
-  if (k.n_parts == 1 || !d_table) {
-    /* One part: straight into the caller's accumulator (serial, so
-     * deterministic); without d_table the pixels are independent. */
-    if (!d_table) {
-      k.part_len = n < MIN_PART ? n : MIN_PART;
-      k.n_parts = (int)((n + k.part_len - 1) / k.part_len);
-      /* bwd_part_task with d_table NULL writes only d_in[b..e). */
-      dlut_parallel_for(k.n_parts, 1, bwd_part_task, &k);
-    } else {
-      bwd_range(&k, 0, n, d_table);
-    }
+  if (!d_table) { /* only d_in: pixels are independent, any chunking is deterministic */
+    k.part_len = n < MIN_PART ? n : MIN_PART;
+    k.n_parts = (int)((n + k.part_len - 1) / k.part_len);
+    dlut_parallel_for(k.n_parts, 1, bwd_part_task, &k);
     return;
   }
-  k.parts = malloc((size_t)k.n_parts * k.table_len * sizeof(float));
+  /* Fast accumulators (padded) when the table allows, else the scalar
+   * kernel straight into per-part copies of the table layout. */
+  if (n >= 64) k.fast = lut_bwd_ctx_new(lut, k.interp);
+  k.acc_len = entries * (k.fast ? 4 : 3);
+  if (!k.fast && k.n_parts == 1) { /* small: serial, straight into d_table */
+    bwd_range(&k, 0, n, d_table);
+    return;
+  }
+  k.parts = malloc((size_t)k.n_parts * k.acc_len * sizeof(float));
   if (!k.parts) { /* no scratch: serial, straight into d_table (still correct) */
+    lut_bwd_ctx_free(k.fast);
+    k.fast = NULL;
     bwd_range(&k, 0, n, d_table);
     return;
   }
   dlut_parallel_for(k.n_parts, 1, bwd_part_task, &k);
-  dlut_parallel_for((int64_t)k.table_len, 4096, bwd_reduce_task, &k);
+  dlut_parallel_for((int64_t)entries * 3, 4096, bwd_reduce_task, &k);
   free(k.parts);
+  lut_bwd_ctx_free(k.fast);
 }
