@@ -84,6 +84,7 @@ int dlut__webp_load(const uint8_t *data, size_t size, dlut__decoded *out) {
     dlut_error("libwebp version mismatch");
     goto fail;
   }
+  cfg.options.use_threads = 1; /* libwebp's second thread for lossy filtering */
   cfg.output.colorspace = ch == 4 ? MODE_RGBA : MODE_RGB;
   cfg.output.is_external_memory = 1;
   cfg.output.u.RGBA.rgba = img->data;
@@ -135,6 +136,7 @@ int dlut__webp_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const 
   if (!WebPConfigInit(&cfg) || !WebPPictureInit(&pic)) return dlut_error("libwebp version mismatch");
   cfg.quality = (float)o->quality;
   cfg.method = 4;
+  cfg.thread_level = 1; /* libwebp may use a second thread */
   if (o->lossless) {
     cfg.lossless = 1;
     cfg.exact = 1;
