@@ -81,7 +81,8 @@ static void on_sigint(int sig) {
 }
 
 typedef struct progress {
-  int bar; /* draw a bar (stderr is a terminal and not quiet) */
+  int bar;  /* draw a bar (stderr is a terminal and not quiet) */
+  int open; /* a bar line is on screen without its newline */
 } progress;
 
 static int on_progress(void *user, const dlut_grade_progress *p) {
@@ -94,7 +95,8 @@ static int on_progress(void *user, const dlut_grade_progress *p) {
     bar[width] = 0;
     fprintf(stderr, "\r[%s] %d/%d  loss %.4f  clip %.4f  %.1fs ", bar, p->step, p->steps, p->losses.total,
             p->losses.clip, p->seconds);
-    if (p->step == p->steps) fputc('\n', stderr);
+    pr->open = p->step != p->steps;
+    if (!pr->open) fputc('\n', stderr);
     fflush(stderr);
   }
   return g_interrupted != 0;
@@ -315,14 +317,14 @@ int dlut_cmd_grade(int argc, char **argv) {
   }
 
   if (model) {
-    progress pr = {.bar = !quiet && isatty(2)};
+    progress pr = {.bar = !quiet && isatty(2), .open = 0};
     o.callback = on_progress;
     o.user = &pr;
     g_interrupted = 0;
     void (*old)(int) = signal(SIGINT, on_sigint);
     int r = dlut_grade_run(model, photo, &o, &res);
     signal(SIGINT, old);
-    if (pr.bar && res.steps_done < (o.steps ? o.steps : res.steps_done)) fputc('\n', stderr);
+    if (pr.open) fputc('\n', stderr);
     if (r != 0) {
       cli_fail(k_cmd, "%s", dlut_last_error());
       goto done;
