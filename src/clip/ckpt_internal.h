@@ -129,9 +129,14 @@ void ckpt_bin_close(ckpt_bin *b);
 
 /* ==== Half floats ==== */
 
-/* IEEE 754 binary16 -> float, exactly (subnormals, inf, NaN kept). */
+/* IEEE 754 binary16 -> float, exactly (subnormals, inf, NaN kept). The
+ * naive reference: one branch per class of input. */
 float ckpt_f16_to_f32(uint16_t h);
 /* bfloat16 -> float, exactly (the top 16 bits of a binary32). */
 float ckpt_bf16_to_f32(uint16_t h);
+/* The fast (vectorisable) versions over n little-endian values at src
+ * (any alignment) into out; bitwise equal to the scalar references above. */
+void ckpt_f16_to_f32_n(float *out, const uint8_t *src, size_t n);
+void ckpt_bf16_to_f32_n(float *out, const uint8_t *src, size_t n);
 
 #endif
