@@ -329,7 +329,7 @@ dlut_lut *dlut_fit(const dlut_image *before, const dlut_image *after, const dlut
       memset(grad, 0, (size_t)s.nodes * 3 * sizeof(float));
       dlut_lut_apply_backward(lut, xs, dout, m, DLUT_INTERP_TETRAHEDRAL, grad, NULL);
       dlut_grade_lattice_backward(lut->table, n, o.mono, o.smooth, grad);
-      dlut_adamw_step(&ad, lut->table, grad, dlut_cosine_lr(step, o.refine_steps, 1e-3f, 1e-5f));
+      dlut_adamw_step(&ad, lut->table, grad, dlut_cosine_lr(step, o.refine_steps, 2e-4f, 2e-6f));
     }
     if (ok) dlut_adamw_free(&ad);
     free(out);
