@@ -52,8 +52,15 @@ static dlut_image *synthetic_photo(int w, int h, int seed) {
   return img;
 }
 
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 typedef struct timing {
-  double t_first, t_last;
+  double t_first, t_last; /* wall, from the grade's start */
+  double c_first, c_last; /* process CPU time */
   int first, last;
 } timing;
 
@@ -62,9 +69,11 @@ static int on_step(void *user, const dlut_grade_progress *p) {
   double s = p->seconds;
   if (p->step == 1) {
     t->t_first = s;
+    t->c_first = cpu_s();
     t->first = 1;
   }
   t->t_last = s;
+  t->c_last = cpu_s();
   t->last = p->step;
   return 0;
 }
@@ -97,8 +106,9 @@ static int speed_child(const char *preset, int steps, int param) {
     return 1;
   }
   double per = t.last > 1 ? (t.t_last - t.t_first) / (t.last - 1) : t.t_last;
-  printf("%-14s %-8s %2d threads  model %.1f s  setup+first step %.2f s  %.3f s/step", preset,
-         param == DLUT_GRADE_PARAM_FIELD ? "field" : "lattice", dlut_threads_get(), t_model, t.t_first, per);
+  double cper = t.last > 1 ? (t.c_last - t.c_first) / (t.last - 1) : 0;
+  printf("%-14s %-8s %2d threads  model %.1f s  setup+first step %.2f s  %.3f s/step wall, %.3f CPU s/step", preset,
+         param == DLUT_GRADE_PARAM_FIELD ? "field" : "lattice", dlut_threads_get(), t_model, t.t_first, per, cper);
   fflush(stdout);
   dlut_grade_result_free(&r);
   dlut_image_free(photo);
@@ -160,14 +170,8 @@ typedef struct curve {
   double cpu0;
 } curve;
 
-/* CPU time of the process: with one thread it is the work done, whatever
- * else the (shared) machine is running; wall time is logged beside it */
-static double cpu_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
+/* the curves use process CPU time as the clock: with one thread it is the work
+ * done, whatever else the (shared) machine is running; wall time is logged beside it */
 static int on_curve(void *user, const dlut_grade_progress *p) {
   curve *c = user;
   double t = cpu_s() - c->cpu0;
