@@ -136,7 +136,49 @@ for s, got in zip(strings, tokenize_many(["--vocab", bpe_vocab, "--kind", "bpe",
 print("html.unescape: %d/%d exact" % (ok, len(strings)))
 
 
-# ==== 3. WordPiece Unicode sweep ====
+# ==== 3. str.lower() sweep through OpenAI's clean-up ====
+# Characters on which ftfy's steps are the identity (NFC-stable, not C1, not
+# width/ligature/quote/control characters, not the mojibake-prone Ã and Â),
+# separated by spaces: the cleaned text must be Python's lower() of each.
+LIGS = set(map(ord, "\u0132\u0133\u0149\u01f1\u01f2\u01f3\u01c4\u01c5\u01c6\u01c7\u01c8\u01c9\u01ca\u01cb\u01cc"
+                    "\ufb00\ufb01\ufb02\ufb03\ufb04\ufb05\ufb06"))
+
+
+def ftfy_inert(c):
+    cp = ord(c)
+    if unicodedata.category(c) in ("Cn", "Cc", "Cf", "Cs", "Co", "Zs", "Zl", "Zp") or c.isspace():
+        return False
+    if 0x80 <= cp <= 0x9F or 0xFF01 <= cp <= 0xFFEF or cp in LIGS or cp in (0xC2, 0xC3, 0x2BC, 0x26, 0x3C):
+        return False
+    if 0x2018 <= cp <= 0x201F or 0xFFF9 <= cp <= 0xFFFC or unicodedata.normalize("NFC", c) != c:
+        return False
+    return True
+
+
+lower_chars = [chr(c) for c in range(0x21, 0x30000) if not 0xD800 <= c <= 0xDFFF and ftfy_inert(chr(c))]
+texts = [" ".join(lower_chars[k:k + 8000]) for k in range(0, len(lower_chars), 8000)]
+ok = 0
+for t, got in zip(texts, tokenize_many(["--vocab", bpe_vocab, "--kind", "bpe", "--cleaned"], texts)):
+    want = t.lower()
+    if got is None:
+        continue
+    if got["cleaned"] != want:
+        g, w = got["cleaned"].split(" "), want.split(" ")
+        src = t.split(" ")
+        bad = ["U+%04X: got %r want %r" % (ord(c), a, b) for c, a, b in zip(src, g, w) if a != b][:5]
+        fail("lower(): %d words, %d expected; first differences: %s" % (len(g), len(w), bad))
+    else:
+        ok += 1
+print("lower() sweep: %d/%d chunks exact (%d characters)" % (ok, len(texts), len(lower_chars)))
+
+# Final sigma and other context-dependent lower-casing (Python's handle_capital_sigma).
+greek = ["ΟΔΥΣΣΕΥΣ", "ΣΑΣ Σ ΑΣ. ΑΣ' Σ1 1Σ ΑΣΑ", "ΑΣ\u0301 ΑΣ\u0301Β", "İSTANBUL İ", "ΣΣ ΑΣΣ"]
+for t, got in zip(greek, tokenize_many(["--vocab", bpe_vocab, "--kind", "bpe", "--cleaned"], greek)):
+    if got is not None and got["cleaned"] != unicodedata.normalize("NFC", t).lower():
+        fail("lower(%r): got %r want %r" % (t, got["cleaned"], unicodedata.normalize("NFC", t).lower()))
+
+
+# ==== 4. WordPiece Unicode sweep ====
 def load_vocab(path):
     vocab = {}
     with open(path, "r", encoding="utf-8") as f:
