@@ -105,8 +105,11 @@ static void test_cube_malformed(void) {
     const char *text;
     const char *want; /* substring of the message, with the line */
   } cases[] = {
-      {"LUT_3D_SIZE 2\n0 0 0\n1 0 0\n", "t.cube:3: file ends after 2 of 8"},
-      {"LUT_3D_SIZE 2\n0 0 0\n1 0\n", "t.cube:3: expected 3 numbers (R G B), found 2"},
+      {"LUT_3D_SIZE 2\n0 0 0 # a comment long enough to pass the early size check\n1 0 0\n",
+       "t.cube:3: file ends after 2 of 8"},
+      {"LUT_3D_SIZE 2\n0 0 0\n1 0 0\n", "t.cube:2: the header declares 8 table entries but only 12 bytes follow"},
+      {"LUT_3D_SIZE 256\n0 0 0\n", "t.cube:2: the header declares 16777216 table entries"},
+      {"LUT_3D_SIZE 2\n0 0 0\n1 0\n# padding so that the file is long enough for its 8 entries\n", "t.cube:3: expected 3 numbers (R G B), found 2"},
       {"LUT_3D_SIZE 2\n0 0 0 0\n", "t.cube:2: expected 3 numbers"},
       {"LUT_3D_SIZE 2\n0 0 nan\n", "t.cube:2: 'nan' is not a finite number"},
       {"LUT_3D_SIZE 2\n0 inf 0\n", "t.cube:2: 'inf' is not a finite number"},
@@ -132,10 +135,12 @@ static void test_cube_malformed(void) {
       {"LUT_3D_SIZE 2\nDOMAIN_MAX 1 1 1\n0 0 0\n", "t.cube:3: DOMAIN_MAX given without DOMAIN_MIN"},
       {"LUT_1D_SIZE 2\nLUT_1D_INPUT_RANGE 1 0\n", "t.cube:2: LUT_1D_INPUT_RANGE: min 1 is not below max 0"},
       {"LUT_3D_SIZE 2\nBOGUS 1\n", "t.cube:2: unknown keyword 'BOGUS'"},
-      {"LUT_3D_SIZE 2\n0 0 0\nTITLE \"x\"\n", "t.cube:3: keyword 'TITLE' after the table data"},
+      {"LUT_3D_SIZE 2\n0 0 0\nTITLE \"x\"\n# padding so that the file is long enough for its 8 entries\n", "t.cube:3: keyword 'TITLE' after the table data"},
       {"LUT_3D_SIZE 2\n0 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 1 1\n1 1 1\n1 1 1\n",
        "t.cube:10: more table entries than the header declares (8)"},
-      {"LUT_1D_SIZE 2\nLUT_3D_SIZE 2\n0 0 0\n1 1 1\n0 0 0\n", "t.cube:5: file ends after 3 of 10"},
+      {"LUT_1D_SIZE 2\nLUT_3D_SIZE 2\n0 0 0\n1 1 1\n0 0 0\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n"
+       "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n",
+       "t.cube:66: file ends after 3 of 10"},
       {"\x89PNG\r\n\x1a\n\x01\x02garbage", "t.cube:1: unexpected"},
       {"LUT_3D_SIZE 2\n0 0 \x01\n", "t.cube:2: '?' is not a number"},
   };

@@ -131,7 +131,16 @@ static int cube_keyword(const lut_text *t, const lut_line *ln, cube_header *h) {
 }
 
 /* Header complete (first data line reached): check it and build the LUT. */
-static dlut_lut *cube_begin_data(const lut_text *t, const cube_header *h) {
+/* Numbers on a data line, up to an optional trailing '#' comment. */
+static int data_count(const lut_line *ln) {
+  for (int i = 0; i < ln->n && i < LUT_TEXT_MAX_TOKENS; i++)
+    if (ln->tok[i][0] == '#') return i;
+  return ln->n;
+}
+
+/* Header complete (first data line `ln` reached): check the header and the
+ * first line, then build the LUT with that line stored as entry 0. */
+static dlut_lut *cube_begin_data(const lut_text *t, const cube_header *h, const lut_line *ln) {
   if (!h->size3 && !h->size1) {
     lut_text_error(t, "table data before LUT_3D_SIZE or LUT_1D_SIZE");
     return NULL;
@@ -153,12 +162,30 @@ static dlut_lut *cube_begin_data(const lut_text *t, const cube_header *h) {
       return NULL;
     }
   }
+  int n = data_count(ln);
+  if (n != 3) {
+    lut_text_error(t, "expected 3 numbers (R G B), found %d", n);
+    return NULL;
+  }
+  float first[3];
+  if (parse_floats(t, ln, 0, 3, first) != 0) return NULL;
+  /* Each entry takes at least 6 bytes ("0 0 0\n"), so a header that
+   * declares more than the rest of the file can hold is refused before a
+   * table of up to 200 MB is allocated for it. */
+  const long total = h->size1 + h->size3 * h->size3 * h->size3;
+  const size_t rest = (size_t)(t->end - ln->start);
+  if (rest < (size_t)total * 6 - 1) {
+    lut_text_error(t, "the header declares %ld table entries but only %zu bytes follow (truncated file?)", total,
+                   rest);
+    return NULL;
+  }
   dlut_lut *lut = dlut_lut_alloc((int)h->size3, (int)h->size1);
   if (!lut) {
     dlut_error_prefix(t->name);
     return NULL;
   }
   memcpy(lut->title, h->title, sizeof lut->title);
+  memcpy(h->size1 ? lut->shaper : lut->table, first, sizeof first);
   for (int c = 0; c < 3; c++) {
     float lo = 0.f, hi = 1.f;
     if (h->have_dmin) lo = h->dmin[c], hi = h->dmax[c];
@@ -203,18 +230,14 @@ dlut_lut *dlut_lut_parse_cube(const void *data, size_t size, const char *name) {
       continue;
     }
     if (!lut) {
-      if (!(lut = cube_begin_data(&t, &h))) goto fail;
+      if (!(lut = cube_begin_data(&t, &h, &ln))) goto fail;
       n1 = h.size1;
       n3 = h.size3 * h.size3 * h.size3;
       total = n1 + n3;
+      got = 1;
+      continue;
     }
-    /* Numbers up to an optional trailing '#' comment. */
-    int n = ln.n;
-    for (int i = 0; i < n && i < LUT_TEXT_MAX_TOKENS; i++)
-      if (ln.tok[i][0] == '#') {
-        n = i;
-        break;
-      }
+    int n = data_count(&ln);
     if (n != 3) {
       lut_text_error(&t, "expected 3 numbers (R G B), found %d", n);
       goto fail;
@@ -254,6 +277,19 @@ static int is_uniform_range(const float lo[3], const float hi[3]) {
   return lo[0] == lo[1] && lo[1] == lo[2] && hi[0] == hi[1] && hi[1] == hi[2];
 }
 
+/* The range lines must read back as min < max; 9 decimals could merge two
+ * values closer than 1e-9 (an absurd domain, but a reader would refuse the
+ * file), so check the written text rather than the floats. */
+static int range_writable(float lo, float hi) {
+  char a[64], b[64];
+  lut_format_float(lo, a);
+  lut_format_float(hi, b);
+  lut_text t;
+  float x, y;
+  lut_text_init(&t, "", 0, "");
+  return lut_parse_float(&t, a, (int)strlen(a), &x) == 0 && lut_parse_float(&t, b, (int)strlen(b), &y) == 0 && x < y;
+}
+
 static void write_triples(FILE *f, const float *v, long n) {
   char a[64], b[64], c[64];
   for (long i = 0; i < n; i++)
@@ -264,6 +300,10 @@ static void write_triples(FILE *f, const float *v, long n) {
 int dlut_lut_write_cube(const dlut_lut *lut, FILE *f, const char *name) {
   char a[64], b[64], c[64];
   if (lut_io_check(lut) != 0) return dlut_error_prefix(name);
+  for (int ch = 0; ch < 3; ch++)
+    if ((lut->size && !range_writable(lut->domain_min[ch], lut->domain_max[ch])) ||
+        (lut->shaper_size && !range_writable(lut->shaper_min[ch], lut->shaper_max[ch])))
+      return dlut_error("%s: an input range narrower than 1e-9 cannot be written as .cube", name);
   fprintf(f, "# Created by dlut\n");
   if (lut->title[0]) {
     /* Quotes and control bytes cannot be written inside TITLE "...". */
