@@ -364,6 +364,25 @@ def main():
             compare(f"{model} zip64 bin", got, floats)
             check(got is not None or print(err), err)
 
+            # 3b. sharded: the safetensors split in two with an index, and the .bin likewise
+            names = list(floats)
+            half = len(names) // 2
+            d = make_folder(tmp, f"{model}-sharded", src)
+            wm = {}
+            for i, part in enumerate((names[:half], names[half:])):
+                fn = f"model-0000{i + 1}-of-00002.safetensors"
+                write_safetensors(os.path.join(d, fn), {k: ("F32", floats[k]) for k in part})
+                wm.update({k: fn for k in part})
+            with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
+                json.dump({"metadata": {"total_size": 0}, "weight_map": wm}, f)
+            got, err = dlut_dump(d, tmp)
+            compare(f"{model} sharded safetensors", got, floats)
+            check(got is not None or print(err), err)
+            wm[names[0]] = "../model.safetensors"
+            with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
+                json.dump({"weight_map": wm}, f)
+            expect_error(d, tmp, "plain file name", "shard outside the folder")
+
         # 4. torch-style pickles from Python's pickler
         src = os.path.join(REF, "openai_tiny")
         for proto in (2, 4):

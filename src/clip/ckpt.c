@@ -23,6 +23,11 @@
 #include "dlut/file.h"
 #include "dlut/parallel.h"
 
+/* Both formats store little-endian data and F32 tensors are used in place. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#error "the checkpoint loader assumes a little-endian host"
+#endif
+
 #define CKPT_MAX_CONFIG (16u << 20)  /* config.json / index json files */
 #define CKPT_MAX_SHARDS 4096
 
