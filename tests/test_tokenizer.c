@@ -356,7 +356,7 @@ static void check_hostile(dlut_tokenizer *bpe, dlut_tokenizer *wp) {
     s[big] = 0;
     CHECK(dlut_tokenizer_encode(tk, s, ids, 128) == -1);
     /* a long single word at the limit still works (and truncates) */
-    s[200000] = 0;
+    s[20000] = 0;
     n = dlut_tokenizer_encode(tk, s, ids, 128);
     CHECK(n >= 2 && n <= dlut_tokenizer_context_length(tk));
     free(s);
