@@ -44,7 +44,7 @@ static void help(void) {
       "                     (ftfy subset, HTML unescape, whitespace, lower-case; bpe only)\n"
       "  -h, --help         this help\n"
       "\n"
-      "Text is UTF-8 (invalid bytes read as U+FFFD, as Python would), at most 1 MiB.\n"
+      "Text is UTF-8 (invalid bytes read as U+FFFD, as Python would), at most 256 KiB.\n"
       "\n"
       "examples:\n"
       "  dlut tokenize --model models/clip-vit-b32 \"a photo of a cat\"\n"

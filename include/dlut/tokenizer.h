@@ -39,7 +39,7 @@
  *   text tower) is pad_id = 0 in both (note: in OpenAI's vocabulary id 0 is
  *   also the real token "!", so find the end by position, not by value).
  *
- *   Text: UTF-8, at most 1 MiB (longer: -1). Invalid UTF-8 is decoded as
+ *   Text: UTF-8, at most 256 KiB (longer: -1). Invalid UTF-8 is decoded as
  *   Python's bytes.decode("utf-8", "replace") would (each maximal invalid
  *   subpart -> U+FFFD), so it never fails. OpenAI's ftfy clean-up is
  *   reproduced for what prompts need (docs/tokenizers.md lists what is not).

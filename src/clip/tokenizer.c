@@ -219,7 +219,10 @@ static cJSON *read_json(const char *dir, const char *name, int required) {
 
 static int json_int(const cJSON *obj, const char *key, int *out) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-  if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble) return -1;
+  /* range first: converting an out-of-range double to int is undefined */
+  if (!cJSON_IsNumber(v) || !(v->valuedouble >= -1e9 && v->valuedouble <= 1e9) ||
+      v->valuedouble != (double)(int)v->valuedouble)
+    return -1;
   *out = (int)v->valuedouble;
   return 0;
 }

@@ -17,7 +17,7 @@
 
 /* ==== Limits (hostile input) ==== */
 
-#define DLUT_TOK_MAX_TEXT_BYTES (1u << 20)     /* longest input text accepted (1 MiB) */
+#define DLUT_TOK_MAX_TEXT_BYTES (256u << 10)   /* longest input text accepted (256 KiB) */
 #define DLUT_TOK_MAX_FILE_BYTES (64u << 20)    /* largest vocabulary / merges file (64 MiB) */
 #define DLUT_TOK_MAX_VOCAB 1000000             /* most entries in a vocabulary */
 #define DLUT_TOK_MAX_CONTEXT 65536             /* largest context_length */
