@@ -117,6 +117,7 @@ def write_safetensors(path, tensors, lead_pad=0):
         blobs.append(raw)
         off += len(raw)
     h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)  # upstream pads the header with spaces to 8 bytes, so data starts aligned
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
@@ -560,6 +561,7 @@ def bench(tmp_root):
                 if rep and (best is None or (t3 - t0) * 1e3 < sum(best)):
                     best = ((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
             peer[tag] = best
+        conv = subprocess.run([TOOL, "--bench-convert"], capture_output=True, text=True).stdout.strip()
         gb = nparam * 4 / 1e9
         print(f"ViT-L/14-sized checkpoint: {len(shapes)} tensors, {nparam / 1e6:.1f}M parameters, {gb:.2f} GB as F32")
         print(f"threads: {os.environ.get('DLUT_THREADS', os.cpu_count())}")
@@ -569,6 +571,7 @@ def bench(tmp_root):
                 ("dlut pytorch_model.bin F32", results["bin"])]
         for label, (o, c, sm) in rows:
             print(f"{label:<30}{o:>9.1f}{c:>11.1f}{sm:>9.1f}{o + c + sm:>10.1f}")
+        print(conv)
         print("to f32: dlut_ckpt_f32 on every float tensor (F32: zero-copy pointers into the map; .bin: plus the CRC-32"
               " of every storage) / numpy astype(float32, copy=False); sum: one pass over all values (first touch of"
               " mapped pages)")

@@ -9,6 +9,7 @@
  *                              dtype, shape) and OUT.bin (every F32/F16/BF16
  *                              tensor via dlut_ckpt_f32, in that order);
  *                              on failure prints dlut_last_error() and exits 1.
+ *   test_ckpt --bench-convert  times the F16/BF16 kernels against the reference.
  *   test_ckpt --bench DIR      times dlut_ckpt_open and dlut_ckpt_f32 of every
  *                              float tensor (plus one pass over the values),
  *                              prints one line of milliseconds (for
@@ -122,6 +123,38 @@ static int bench(const char *dir) {
          t2 - t1, t3 - t2, t4 - t3, count, bytes, sum);
   free(ptr);
   free(len);
+  return 0;
+}
+
+/* F16/BF16 -> F32 kernels against the naive reference, single thread, on
+ * 16M values already in memory (best of 3). */
+static int bench_convert(void) {
+  size_t n = (size_t)16 << 20;
+  uint8_t *src = malloc(2 * n);
+  float *out = malloc(4 * n);
+  if (!src || !out) return 1;
+  for (size_t i = 0; i < 2 * n; i++) src[i] = (uint8_t)((i * 2654435761u) >> 13);
+  memset(out, 0, 4 * n);
+  double best[3] = {1e30, 1e30, 1e30}, check = 0;
+  for (int rep = 0; rep < 3; rep++) {
+    double t0 = now_ms();
+    for (size_t i = 0; i < n; i++) out[i] = ckpt_f16_to_f32((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+    double t1 = now_ms();
+    check += out[n / 2];
+    ckpt_f16_to_f32_n(out, src, n);
+    double t2 = now_ms();
+    check += out[n / 3];
+    ckpt_bf16_to_f32_n(out, src, n);
+    double t3 = now_ms();
+    check += out[n / 5];
+    double t[3] = {t1 - t0, t2 - t1, t3 - t2};
+    for (int k = 0; k < 3; k++)
+      if (t[k] < best[k]) best[k] = t[k];
+  }
+  printf("F16->F32, 16M values, 1 thread: reference %.1f ms, fast %.1f ms (%.1fx); BF16->F32 fast %.1f ms  [%g]\n",
+         best[0], best[1], best[0] / best[1], best[2], check);
+  free(src);
+  free(out);
   return 0;
 }
 
@@ -536,6 +569,7 @@ static void check_pickle(void) {
 int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "--dump") == 0) return dump(argv[2], argv[3]);
   if (argc == 3 && strcmp(argv[1], "--bench") == 0) return bench(argv[2]);
+  if (argc == 2 && strcmp(argv[1], "--bench-convert") == 0) return bench_convert();
   check_half();
   check_pickle();
   check_same_tensors("data/clip-ref/openai_tiny");
