@@ -259,6 +259,19 @@ def test_variants(tmp):
         ("rgb16.ppm", DEEP, 16, 0),
         ("lossless.webp", ("-define", "webp:lossless=true"), 8, 0),
     ]
+    # CMYK JPEG, untagged (naive formula, Adobe-inverted) and with a CMYK
+    # profile (Ghostscript's SWOP; lcms's optimised CLUT, see icc.c).
+    f = os.path.join(tmp, "cmyk.jpg")
+    magick(src, "-colorspace", "CMYK", "-quality", "95", f)
+    d = maxdiff(ours(f), im_decode(f, extra=("-colorspace", "sRGB")))
+    check(d <= 1, "cmyk.jpg: max difference %d from ImageMagick" % d)
+    f = os.path.join(tmp, "cmyk-icc.jpg")
+    magick(src, "-profile", os.path.join(GS_ICC, "srgb.icc"), "-profile", os.path.join(GS_ICC, "default_cmyk.icc"),
+           "-quality", "95", f)
+    ref = im_decode(f, extra=("-intent", "Relative", "-black-point-compensation", "-profile",
+                              os.path.join(GS_ICC, "srgb.icc")))
+    d = maxdiff(ours(f), ref)
+    check(d <= 6, "cmyk-icc.jpg: max difference %d from ImageMagick's lcms conversion" % d)
     for name, args, depth, tol in cases:
         f = os.path.join(tmp, name)
         prefix = ""
