@@ -585,6 +585,7 @@ static void test_metadata(void) {
     dlut_image *img = make_image(20, 10, 3, DLUT_PIXEL_U8, 1);
     uint8_t ex[64];
     size_t en = make_exif(ex, f & 1, 6); /* says "rotate": the saver must write 1 */
+    ex[f & 1 ? 37 : 34] = 20;              /* a (dangling) IFD1 link the saver must drop */
     img->exif = malloc(en);
     memcpy(img->exif, ex, en);
     img->exif_size = en;
@@ -600,6 +601,8 @@ static void test_metadata(void) {
       CHECK_MSG(tiff || (back->exif && back->exif_size == en), "%s: EXIF lost", names[f]);
       CHECK(tiff || dlut_image_exif_orientation(back->exif, back->exif_size) == 1);
       CHECK(tiff || (back->exif && memcmp(back->exif, ex, 18) == 0)); /* header and the Make entry intact */
+      /* The saver unlinked IFD1 (thumbnail): IFD0's next-IFD offset is 0. */
+      CHECK(tiff || (back->exif && back->exif_size >= 38 && !memcmp(back->exif + 34, "\0\0\0\0", 4)));
       CHECK_MSG(back->xmp && back->xmp_size == sizeof XMP - 1 && memcmp(back->xmp, XMP, sizeof XMP - 1) == 0,
                 "%s: XMP of %zu bytes came back as %zu", names[f], sizeof XMP - 1, back->xmp_size);
       dlut_image *c = dlut_image_convert(back, 4, DLUT_PIXEL_F32);

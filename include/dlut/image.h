@@ -39,7 +39,8 @@
  *   relative colorimetric intent, at the image's own precision.
  *   Orientation: EXIF (JPEG, PNG eXIf, WebP) or the TIFF tag is applied on
  *   load; the EXIF kept on the image then says orientation 1, and savers
- *   also force 1 in what they write.
+ *   also force 1 in what they write and unlink the EXIF thumbnail (IFD1),
+ *   which would show the ungraded original.
  *   Metadata: EXIF and XMP are read from and written to JPEG, PNG, WebP
  *   and TIFF (TIFF: IFD0's descriptive strings and the EXIF IFD; GPS and
  *   Interop IFDs are not carried). Pictures that are data (Hald CLUTs)

@@ -298,6 +298,23 @@ int dlut_image_exif_orientation(const uint8_t *exif, size_t size) {
   return v >= 1 && v <= 8 ? v : 0;
 }
 
+/* Unlink IFD1 (the embedded thumbnail, EXIF 2.32 section 4.5.2) by
+ * zeroing IFD0's next-IFD offset: a graded or rotated picture must not
+ * carry the original's preview. The thumbnail bytes stay in the block,
+ * unreferenced. */
+static void exif_drop_thumbnail(uint8_t *p, size_t n) {
+  if (n < 8) return;
+  int be = p[0] == 'M';
+  if (!((p[0] == 'I' && p[1] == 'I') || (p[0] == 'M' && p[1] == 'M'))) return;
+  size_t ifd = be ? ((size_t)p[4] << 24 | (size_t)p[5] << 16 | (size_t)p[6] << 8 | p[7])
+                  : ((size_t)p[7] << 24 | (size_t)p[6] << 16 | (size_t)p[5] << 8 | p[4]);
+  if (ifd < 8 || ifd > n - 2) return;
+  size_t count = be ? ((size_t)p[ifd] << 8 | p[ifd + 1]) : ((size_t)p[ifd + 1] << 8 | p[ifd]);
+  size_t next = ifd + 2 + 12 * count;
+  if (count > (n - ifd - 2) / 12 || next > n - 4) return;
+  memset(p + next, 0, 4);
+}
+
 int dlut_image_exif_set_orientation(uint8_t *exif, size_t size, int orientation) {
   if (!exif) return -1;
   uint8_t *p = (uint8_t *)skip_exif_prefix(exif, &size);
@@ -490,6 +507,7 @@ int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_sa
       }
       memcpy(exif, e, n);
       dlut_image_exif_set_orientation(exif, n, 1);
+      exif_drop_thumbnail(exif, n);
       m.exif = exif;
       m.exif_size = n;
     }
