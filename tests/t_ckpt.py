@@ -379,6 +379,11 @@ def main():
             got, err = dlut_dump(d, tmp)
             compare(f"{model} sharded safetensors", got, floats)
             check(got is not None or print(err), err)
+            wm["not.in.any.shard"] = wm[names[0]]
+            with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
+                json.dump({"weight_map": wm}, f)
+            expect_error(d, tmp, "tensor 'not.in.any.shard' is not in its shard", "index lists a missing tensor")
+            del wm["not.in.any.shard"]
             wm[names[0]] = "../model.safetensors"
             with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
                 json.dump({"weight_map": wm}, f)

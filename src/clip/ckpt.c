@@ -217,8 +217,10 @@ static cJSON *read_json(const char *path) {
 }
 
 /* A sharded checkpoint: "<name>.index.json" = {"weight_map": {tensor: file}}.
- * Maps every distinct shard file once, then checks the map's tensors exist. */
-static int add_sharded(dlut_ckpt *ck, const char *index_name, int is_bin) {
+ * Maps every distinct shard file once; the parsed index is returned in
+ * *index_out (caller frees) so that dlut_ckpt_open can check, once names
+ * are sorted, that every tensor it lists exists. */
+static int add_sharded(dlut_ckpt *ck, const char *index_name, int is_bin, cJSON **index_out) {
   char *ipath = path_join(ck->dir, index_name);
   cJSON *idx = NULL;
   int rc = -1;
@@ -249,6 +251,8 @@ static int add_sharded(dlut_ckpt *ck, const char *index_name, int is_bin) {
     if (add_file(ck, e->valuestring, is_bin) != 0) goto done;
   }
   rc = 0;
+  *index_out = idx;
+  idx = NULL;
 done:
   free(ipath);
   cJSON_Delete(idx);
@@ -281,6 +285,23 @@ static int build_index(dlut_ckpt *ck) {
   return 0;
 }
 
+static ckpt_tensor *lookup(const dlut_ckpt *ck, const char *name);
+
+/* Every tensor an index's weight_map lists must be in its shards. */
+static int check_weight_map(const dlut_ckpt *ck, const cJSON *idx, const char *index_name) {
+  const cJSON *wm = cJSON_GetObjectItemCaseSensitive(idx, "weight_map");
+  for (const cJSON *e = wm ? wm->child : NULL; e; e = e->next) {
+    ckpt_tensor *t = e->string ? lookup(ck, e->string) : NULL;
+    if (!t) return dlut_error("%s/%s: tensor '%s' is not in its shard %s", ck->dir, index_name,
+                              e->string ? e->string : "", e->valuestring);
+    const char *base = strrchr(ck->files[t->file].path, '/') + 1;
+    if (strcmp(base, e->valuestring) != 0)
+      return dlut_error("%s/%s: tensor '%s' is listed in %s but found in %s", ck->dir, index_name, e->string,
+                        e->valuestring, base);
+  }
+  return 0;
+}
+
 static ckpt_tensor *lookup(const dlut_ckpt *ck, const char *name) {
   int lo = 0, hi = ck->t.n - 1;
   while (lo <= hi) {
@@ -303,6 +324,7 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
   }
   dlut_ckpt *ck = calloc(1, sizeof *ck);
   char *cfg_path = NULL, *probe = NULL;
+  cJSON *index = NULL;
   if (!ck) {
     dlut_error("out of memory");
     return NULL;
@@ -363,18 +385,21 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
                ck->dir);
     goto fail;
   }
-  int rc = layouts[found].sharded ? add_sharded(ck, layouts[found].name, layouts[found].is_bin)
+  int rc = layouts[found].sharded ? add_sharded(ck, layouts[found].name, layouts[found].is_bin, &index)
                                   : add_file(ck, layouts[found].name, layouts[found].is_bin);
   if (rc != 0) goto fail;
   if (ck->t.n == 0) {
-    dlut_error("%s: the checkpoint holds no tensors", ck->files[0].path);
+    dlut_error("%s: the checkpoint holds no tensors", ck->nfiles ? ck->files[0].path : ck->dir);
     goto fail;
   }
   if (build_index(ck) != 0) goto fail;
+  if (index && check_weight_map(ck, index, layouts[found].name) != 0) goto fail;
+  cJSON_Delete(index);
   free(cfg_path);
   free(probe);
   return ck;
 fail:
+  cJSON_Delete(index);
   free(cfg_path);
   free(probe);
   dlut_ckpt_close(ck);

@@ -93,11 +93,12 @@ int ckpt_bin_open(ckpt_bin *b, const uint8_t *buf, size_t size, const char *what
     }
   }
   const uint8_t *pdata;
-  if (ckpt_zip_data(&b->zip, pkl, what, 1, &pdata, &pkl_owned) != 0) goto fail;
-  if (b->zip.e[pkl].usize > CKPT_MAX_PICKLE) {
-    dlut_error("%s: data.pkl is too large", what);
+  if (b->zip.e[pkl].usize > CKPT_MAX_PICKLE) { /* before inflating it */
+    dlut_error("%s: data.pkl is %llu bytes (at most %u)", what, (unsigned long long)b->zip.e[pkl].usize,
+               CKPT_MAX_PICKLE);
     goto fail;
   }
+  if (ckpt_zip_data(&b->zip, pkl, what, 1, &pdata, &pkl_owned) != 0) goto fail;
   if (ckpt_pickle_state_dict(pdata, (size_t)b->zip.e[pkl].usize, what, &pt, &npt) != 0) goto fail;
 
   for (int k = 0; k < npt; k++) {
