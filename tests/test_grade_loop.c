@@ -189,6 +189,17 @@ static void determinism_and_stops(dlut_clip *m, const dlut_image *photo) {
   CHECK(dlut_grade_run(m, photo, &o, &a) == -1);
   o.lut_size = 9;
   CHECK(dlut_grade_run(NULL, photo, &o, &a) == -1);
+  /* a one-pixel photo has no colour statistics: refused with a reason */
+  dlut_image *tiny = dlut_image_alloc(1, 1, 3, DLUT_PIXEL_U8);
+  memset(tiny->data, 128, 3);
+  CHECK(dlut_grade_run(m, tiny, &o, &a) == -1 && strstr(dlut_last_error(), "pixels") != NULL);
+  dlut_image_free(tiny);
+  /* 16-bit RGBA photos grade like 8-bit RGB ones (alpha ignored) */
+  dlut_image *rgba16 = dlut_image_convert(photo, 4, DLUT_PIXEL_U16);
+  o.steps = 3;
+  CHECK(rgba16 && dlut_grade_run(m, rgba16, &o, &a) == 0 && a.lut != NULL);
+  dlut_grade_result_free(&a);
+  dlut_image_free(rgba16);
 }
 
 static void reference(dlut_clip *m, const dlut_image *photo, const dlut_image *ref) {
