@@ -48,6 +48,11 @@ static int read_number(const uint8_t *p, size_t n, size_t *pos, long *out, const
   return 0;
 }
 
+static int is_big_endian(void) {
+  const uint16_t one = 1;
+  return *(const uint8_t *)&one == 0;
+}
+
 /* ==== Load ==== */
 
 typedef struct {
@@ -71,8 +76,10 @@ static void ppm_rows(void *vctx, int64_t y0, int64_t y1, int thread) {
     if (c->in_ch == 3 && !c->table) { /* plain maxval 255 / 65535 */
       if (!c->wide) {
         memcpy(d8, s, n);
-      } else {
-        for (size_t i = 0; i < n; i++) d16[i] = (uint16_t)(s[2 * i] << 8 | s[2 * i + 1]);
+      } else { /* big-endian samples: copy, then swap in place (a loop compilers vectorise) */
+        memcpy(d16, s, 2 * n);
+        if (!is_big_endian())
+          for (size_t i = 0; i < n; i++) d16[i] = __builtin_bswap16(d16[i]);
       }
       continue;
     }
@@ -146,16 +153,16 @@ int dlut__ppm_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const d
     return 0;
   }
   enum { CHUNK = 1 << 16 }; /* samples per write */
-  uint8_t *buf = malloc(2 * CHUNK);
+  uint8_t *buf = malloc(2 * CHUNK); /* malloc'd: aligned for uint16_t */
   if (!buf) return dlut_error("out of memory");
   const uint16_t *s = img->data;
   size_t total = (size_t)img->width * 3 * (size_t)img->height;
   for (size_t i = 0; i < total; i += CHUNK) {
     size_t k = total - i < CHUNK ? total - i : CHUNK;
-    for (size_t j = 0; j < k; j++) {
-      buf[2 * j] = (uint8_t)(s[i + j] >> 8);
-      buf[2 * j + 1] = (uint8_t)s[i + j];
-    }
+    uint16_t *b16 = (uint16_t *)buf;
+    memcpy(b16, s + i, 2 * k);
+    if (!is_big_endian())
+      for (size_t j = 0; j < k; j++) b16[j] = __builtin_bswap16(b16[j]);
     if (fwrite(buf, 2, k, fp) != k) {
       free(buf);
       return dlut_error("write failed");
