@@ -41,8 +41,11 @@
  *
  *   Text: UTF-8, at most 256 KiB (longer: -1). Invalid UTF-8 is decoded as
  *   Python's bytes.decode("utf-8", "replace") would (each maximal invalid
- *   subpart -> U+FFFD), so it never fails. OpenAI's ftfy clean-up is
- *   reproduced for what prompts need (docs/tokenizers.md lists what is not).
+ *   subpart -> U+FFFD), so it never fails. OpenAI's clean-up (ftfy.fix_text
+ *   incl. mojibake repair, html.unescape twice, whitespace, str.lower) is
+ *   ported; docs/tokenizers.md lists the small known differences. A folder
+ *   without config.json is accepted when its tokenizer files say the kind
+ *   (vocab.txt -> WordPiece/52, vocab.json+merges.txt or the .gz -> BPE/77).
  *
  *   Thread safety: a loaded tokenizer is immutable; encode may be called
  *   from any number of threads at once. Encoding allocates scratch memory.
