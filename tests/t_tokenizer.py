@@ -277,5 +277,28 @@ for k in range(0, len(chars), chunk):
         sweep_fail += 1
 print("wordpiece unicode sweep: %d/%d chunks exact (%d characters)" % (nchunks - sweep_fail, nchunks, len(chars)))
 
+# ==== 5. command line contract ====
+def run(args, stdin=None):
+    return subprocess.run([DLUT, "tokenize", *args], capture_output=True, input=stdin)
+
+
+mdir = os.path.join(REF, "openai_tiny")
+r = run(["--help"])
+if r.returncode != 0 or b"usage: dlut tokenize" not in r.stdout or b"example" not in r.stdout:
+    fail("--help: exit %d" % r.returncode)
+for args, code in [([], 2), (["--model", mdir], 2), (["--bogus", "x"], 2), (["--model", mdir, "--context", "1", "x"], 2),
+                   (["--vocab", bpe_vocab, "x"], 2), (["--model", "/nonexistent", "x"], 1),
+                   (["--model", mdir, "--file", "/nonexistent", ], 1)]:
+    r = run(args)
+    if r.returncode != code or not r.stderr.startswith(b"dlut tokenize: ") or r.stdout:
+        fail("%s: exit %d (want %d), stderr %r" % (args, r.returncode, code, r.stderr))
+r = run(["--model", mdir, "--file", "-"], stdin="A Photo Of A CAT".encode())
+if r.returncode != 0 or json.loads(r.stdout)["ids"] != [49406, 320, 1125, 539, 320, 2368, 49407]:
+    fail("--file -: %r" % r.stdout)
+env = dict(os.environ, DLUT_MODEL=mdir)
+r = subprocess.run([DLUT, "tokenize", "a photo of a cat"], capture_output=True, env=env)
+if r.returncode != 0 or json.loads(r.stdout)["ids"] != [49406, 320, 1125, 539, 320, 2368, 49407]:
+    fail("DLUT_MODEL: %r %r" % (r.stdout, r.stderr))
+
 print("t_tokenizer: %d failures" % failures)
 sys.exit(1 if failures else 0)
