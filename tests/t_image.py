@@ -229,6 +229,19 @@ def test_icc(tmp):
             check(got.dtype == np.uint16, "%s: 16-bit precision lost" % name)
 
 
+def test_icc_photo(tmp):
+    """rocket.jpg carries an Adobe RGB (1998) profile: a real camera-style case."""
+    src = os.path.join(PHOTOS, "rocket.jpg")
+    check("Adobe RGB" in run("identify", "-format", "%[icc:description]", src), "rocket.jpg should be Adobe RGB")
+    f = os.path.join(tmp, "rocket.jpg")
+    with open(src, "rb") as a, open(f, "wb") as b:
+        b.write(a.read())
+    ref = im_decode(f, extra=("-intent", "Relative", "-black-point-compensation", "-profile",
+                              os.path.join(GS_ICC, "srgb.icc")))
+    d = maxdiff(ours(f), ref)
+    check(d <= 1, "rocket.jpg: max difference %d from ImageMagick's Adobe RGB -> sRGB" % d)
+
+
 # ==== Decoder coverage vs ImageMagick ====
 
 def test_variants(tmp):
@@ -369,7 +382,7 @@ def main():
         print("missing", TOOL)
         return 1
     with tempfile.TemporaryDirectory() as tmp:
-        for t in (test_orientation, test_icc, test_variants, test_metadata):
+        for t in (test_orientation, test_icc, test_icc_photo, test_variants, test_metadata):
             try:
                 t(tmp)
             except Exception as e:  # a tool failing is a test failure, reported, not a crash
