@@ -7,7 +7,9 @@
  * shared machine). Throughput is reported as achieved GFLOP/s (analytic FLOP count of the
  * tower, multiply-add = 2) and as a fraction of the rate the same OpenBLAS
  * reaches on the tower's largest GEMM shape (T x C) @ (C x I) measured in
- * the same run at the same thread count. The reference backend (naive
+ * the same run at the same thread count (OpenBLAS doing its own threading
+ * there; the model splits GEMMs over the dlut pool with single-threaded
+ * OpenBLAS inside). The reference backend (naive
  * loops) is timed once on ViT-B/32 forward for the fast/naive ratio. Each
  * model runs in a child process so its peak RSS (getrusage ru_maxrss, via
  * wait4) is its own.
@@ -108,6 +110,7 @@ static int run_model(const char *name, int threads, int with_ref) {
   vision_flops(&cfg, &ff, &fb);
   int M = T, K = cfg.vision.width, N = cfg.vision.intermediate;
   double gf = 2.0 * M * K * N * 1e-9;
+  openblas_set_num_threads(threads); /* the peer: OpenBLAS threading itself */
   timing g1 = sgemm_time(M, K, N);
   dlut_clip_encode_image(m, pix, e); /* warm up */
   dlut_clip_image_backward(m, de, dpix);
@@ -125,6 +128,7 @@ static int run_model(const char *name, int threads, int with_ref) {
       if (cc < dst->cpu) dst->cpu = cc;
     }
   }
+  openblas_set_num_threads(threads);
   timing g2 = sgemm_time(M, K, N); /* again: the machine's load may have changed */
   double sg_wall = gf / (g1.wall < g2.wall ? g1.wall : g2.wall), sg_cpu = gf / (g1.cpu < g2.cpu ? g1.cpu : g2.cpu);
   double gfw = ff * 1e-9 / tf.wall, gbw = (ff + fb) * 1e-9 / tb.wall;

@@ -104,6 +104,23 @@ static void test_matmul(void) {
   free(x), free(w), free(b), free(y1), free(y2), free(r), free(g1), free(g2), free(g);
 }
 
+/* Shapes big enough that the CPU backend splits the GEMM over the pool,
+ * by columns (M <= N) and by rows (M > N), forward and backward. */
+static void test_matmul_split(int N, int C, int OC) {
+  const dlut_tensor_backend *cpu = dlut_tensor_backend_cpu(), *ref = dlut_tensor_backend_ref();
+  int LD = OC + 3;
+  float *x = rnd((size_t)N * C, 1), *w = rnd((size_t)OC * C, 0.5f), *b = rnd(OC, 0.3f);
+  float *y1 = zeros((size_t)N * LD), *y2 = zeros((size_t)N * LD);
+  cpu->matmul_forward(y1, LD, x, w, b, N, C, OC);
+  ref->matmul_forward(y2, LD, x, w, b, N, C, OC);
+  CHECK_MSG(max_rel(y1, y2, (size_t)N * LD) < 1e-5, "split matmul fwd %dx%dx%d", N, C, OC);
+  float *g1 = zeros((size_t)N * C), *g2 = zeros((size_t)N * C);
+  cpu->matmul_backward(g1, y2, LD, w, N, C, OC);
+  ref->matmul_backward(g2, y2, LD, w, N, C, OC);
+  CHECK_MSG(max_rel(g1, g2, (size_t)N * C) < 1e-5, "split matmul bwd %dx%dx%d", N, C, OC);
+  free(x), free(w), free(b), free(y1), free(y2), free(g1), free(g2);
+}
+
 /* ==== layernorm ==== */
 
 typedef struct {
@@ -288,6 +305,16 @@ int main(void) {
   for (int causal = 0; causal < 2; causal++)
     for (int bias = 0; bias < 2; bias++) test_attention_case(causal, bias);
   test_patch();
+  int nt = dlut_threads_get();
+  for (int t = 2; t <= 3; t++) { /* the split paths, whatever the machine */
+    dlut_threads_set(t);
+    test_matmul_split(150, 64, 200);  /* by columns */
+    test_matmul_split(300, 64, 100);  /* by rows (and the backward by columns) */
+    test_matmul_split(97, 300, 130);  /* uneven blocks */
+    test_attention_case(1, 1);
+    test_patch();
+  }
+  dlut_threads_set(nt);
   dlut_threads_set(1);
   dlut_tensor_threads_sync();
   test_attention_case(1, 0); /* single-threaded path too */

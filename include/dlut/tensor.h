@@ -24,10 +24,13 @@
  * the fast one (tests/test_tensor.c) and usable for a whole model. A CUDA
  * backend would be a third table with the same signatures.
  *
- * Threads: the CPU backend uses dlut_threads_get() threads for its own
- * loops and sets OpenBLAS to the same count (dlut_tensor_threads_sync).
- * No kernel allocates memory except the attention kernels' none: all
- * scratch is passed in by the caller.
+ * Threads: the CPU backend splits its work over the dlut thread pool
+ * (dlut_threads_get() threads): big GEMMs by column or row blocks,
+ * attention by heads, element-wise kernels by ranges; OpenBLAS runs
+ * single-threaded inside each task. Callers bracket a pass with
+ * dlut_tensor_threads_enter/leave, which set OpenBLAS to one thread and
+ * restore the previous count (so other OpenBLAS users keep theirs).
+ * No kernel allocates memory: all scratch is passed in by the caller.
  */
 #ifndef DLUT_TENSOR_H
 #define DLUT_TENSOR_H
@@ -95,8 +98,12 @@ typedef struct dlut_tensor_backend {
 const dlut_tensor_backend *dlut_tensor_backend_cpu(void);
 const dlut_tensor_backend *dlut_tensor_backend_ref(void);
 
-/* Give OpenBLAS the dlut thread count (dlut_threads_get()). Cheap; the CPU
- * backend's callers run it before a forward/backward pass. */
+/* Before a pass of CPU-backend kernels: OpenBLAS to one thread (the
+ * backend threads itself); returns the previous OpenBLAS count for
+ * dlut_tensor_threads_leave. Cheap. */
+int dlut_tensor_threads_enter(void);
+void dlut_tensor_threads_leave(int prev);
+/* dlut_tensor_threads_enter without the restore (tests, benchmarks). */
 void dlut_tensor_threads_sync(void);
 
 /* Scalar activation helpers (also used by the reference backend). */

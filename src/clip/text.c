@@ -34,7 +34,7 @@ int clip_text_forward(dlut_clip *m, const int32_t *ids_in, int n_ids, int n_ctx)
   clip_dims d = {T, C, tc->intermediate, tc->heads, tc->ln_eps, tc->act};
   int32_t *ids = m->ids_scratch; /* padded copy (context_length) */
   if (T > a->T || T < 1) return dlut_error("clip: %d text positions (arena holds %d)", T, a->T);
-  dlut_tensor_threads_sync();
+  int blas = dlut_tensor_threads_enter();
   a->valid = 0;
   if (ids != ids_in) memmove(ids, ids_in, sizeof(int32_t) * (size_t)n_ids);
   for (int t = n_ids; t < T; t++) ids[t] = 0; /* upstream tokenize() pads with 0 */
@@ -64,5 +64,6 @@ int clip_text_forward(dlut_clip *m, const int32_t *ids_in, int n_ids, int n_ctx)
   be->matmul_forward(a->embed, E, a->pooled, w->proj, NULL, 1, C, E);
   a->T_run = T;
   a->valid = 1;
+  dlut_tensor_threads_leave(blas);
   return 0;
 }

@@ -21,7 +21,7 @@ int clip_vision_forward(dlut_clip *m, const float *pixels) {
   clip_dims d = vision_dims(m);
   int T = d.T, C = d.C, S = m->cfg.image_size, p = m->cfg.patch_size, L = m->cfg.vision.layers;
   if (!pixels) return dlut_error("clip: no pixels");
-  dlut_tensor_threads_sync();
+  int blas = dlut_tensor_threads_enter();
   a->valid = 0;
   be->patch_forward(a->patch_out, C, a->cols, pixels, w->patch_w, S, p, C); /* (P, C) */
   for (int c = 0; c < C; c++) a->emb[c] = w->class_emb[c] + w->pos_emb[c];
@@ -35,6 +35,7 @@ int clip_vision_forward(dlut_clip *m, const float *pixels) {
   be->matmul_forward(a->embed, m->cfg.projection_dim, a->pooled, w->proj, NULL, 1, C, m->cfg.projection_dim);
   a->T_run = T;
   a->valid = 1;
+  dlut_tensor_threads_leave(blas);
   return 0;
 }
 
@@ -45,7 +46,7 @@ int clip_vision_backward(dlut_clip *m, const float *d_embed, float *d_pixels) {
   clip_dims d = vision_dims(m);
   int T = d.T, C = d.C, S = m->cfg.image_size, p = m->cfg.patch_size, L = m->cfg.vision.layers;
   int E = m->cfg.projection_dim;
-  dlut_tensor_threads_sync();
+  int blas = dlut_tensor_threads_enter();
   /* embed = pooled @ proj^T ; pooled = LN_post(x_L[0]) */
   memset(a->d_pooled, 0, sizeof(float) * (size_t)C);
   be->matmul_backward(a->d_pooled, d_embed, E, w->proj, 1, C, E);
@@ -57,6 +58,7 @@ int clip_vision_backward(dlut_clip *m, const float *d_embed, float *d_pixels) {
   /* emb rows 1.. are the patch outputs (+ constants) */
   memset(d_pixels, 0, sizeof(float) * 3 * (size_t)S * S);
   be->patch_backward(d_pixels, a->d_cols, a->d_emb + C, C, w->patch_w, S, p, C);
+  dlut_tensor_threads_leave(blas);
   return 0;
 }
 
@@ -67,8 +69,10 @@ int dlut_clip_image_patch_tokens(dlut_clip *m, float *out) {
   int C = m->cfg.vision.width, P = m->info.n_patch_tokens, E = m->cfg.projection_dim;
   const float *xL = a->x[m->cfg.vision.layers] + C; /* rows 1..P */
   /* pool_mean/rstd row 0 belongs to the CLS token; rows 1.. are free */
+  int blas = dlut_tensor_threads_enter();
   m->be->layernorm_forward(a->tok_scratch, a->pool_mean + 1, a->pool_rstd + 1, xL, m->vw.post_ln_w, m->vw.post_ln_b,
                            P, C, m->cfg.vision.ln_eps);
   m->be->matmul_forward(out, E, a->tok_scratch, m->vw.proj, NULL, P, C, E);
+  dlut_tensor_threads_leave(blas);
   return 0;
 }

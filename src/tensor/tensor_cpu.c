@@ -4,6 +4,8 @@
  * counterparts live in tensor_ref.c and tests/test_tensor.c holds the two
  * together (and both against finite differences).
  *
+ * Threading: see dlut_tensor_threads_enter below.
+ *
  * Formulas: LayerNorm as torch.nn.LayerNorm (biased variance, eps inside
  * the sqrt); the backward is the standard one (llm.c train_gpt2.c
  * layernorm_backward). QuickGELU from openai/CLIP clip/model.py, GELU in
@@ -18,9 +20,61 @@
 
 /* ==== Threads ==== */
 
-void dlut_tensor_threads_sync(void) {
-  int n = dlut_threads_get();
-  if (openblas_get_num_threads() != n) openblas_set_num_threads(n);
+/* The CPU backend does its own threading: large GEMMs are split into
+ * column (or row) blocks, attention into heads, element-wise kernels into
+ * ranges, all on the dlut pool, and OpenBLAS runs single-threaded inside
+ * each task. One pool instead of two: OpenBLAS's own idle workers would
+ * otherwise spin (sched_yield) while the dlut pool runs the element-wise
+ * kernels, which costs up to a fifth of the CPU time on two cores. */
+int dlut_tensor_threads_enter(void) {
+  int prev = openblas_get_num_threads();
+  if (prev != 1) openblas_set_num_threads(1);
+  return prev;
+}
+
+void dlut_tensor_threads_leave(int prev) {
+  if (prev > 0 && openblas_get_num_threads() != prev) openblas_set_num_threads(prev);
+}
+
+void dlut_tensor_threads_sync(void) { (void)dlut_tensor_threads_enter(); }
+
+/* C (M, N) = alpha op(A) op(B) + beta C, row-major, split over the dlut
+ * pool: along N (columns of C and of op(B)) when N is the larger side,
+ * else along M (rows of C and of op(A)). Small products run directly. */
+typedef struct {
+  CBLAS_TRANSPOSE ta, tb;
+  int M, N, K, lda, ldb, ldc, by_rows;
+  float alpha, beta;
+  const float *A, *B;
+  float *C;
+} sgemm_args;
+
+static void sgemm_block(void *ctx, int64_t b0, int64_t b1, int thread) {
+  (void)thread;
+  const sgemm_args *g = ctx;
+  int n = (int)(b1 - b0);
+  if (g->by_rows) {
+    const float *A = g->ta == CblasNoTrans ? g->A + b0 * g->lda : g->A + b0;
+    cblas_sgemm(CblasRowMajor, g->ta, g->tb, n, g->N, g->K, g->alpha, A, g->lda, g->B, g->ldb, g->beta,
+                g->C + b0 * g->ldc, g->ldc);
+  } else {
+    const float *B = g->tb == CblasNoTrans ? g->B + b0 : g->B + b0 * g->ldb;
+    cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->M, n, g->K, g->alpha, g->A, g->lda, B, g->ldb, g->beta, g->C + b0,
+                g->ldc);
+  }
+}
+
+static void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A,
+                      int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+  int nt = dlut_threads_get();
+  if (nt <= 1 || 2.0 * M * N * K < 2e6 || (M < 32 * nt && N < 32 * nt)) {
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  sgemm_args g = {ta, tb, M, N, K, lda, ldb, ldc, M > N, alpha, beta, A, B, C};
+  int64_t len = g.by_rows ? M : N;
+  int64_t grain = ((len + nt - 1) / nt + 15) & ~(int64_t)15; /* <= nt blocks, 16-aligned edges */
+  dlut_parallel_for(len, grain, sgemm_block, &g);
 }
 
 /* ==== Scalar activations ==== */
@@ -68,12 +122,12 @@ static void cpu_matmul_forward(float *out, int ld_out, const float *inp, const f
     for (int i = 0; i < N; i++) memcpy(out + (size_t)i * ld_out, bias, sizeof(float) * (size_t)OC);
     beta = 1.0f;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, beta, out, ld_out);
+  par_sgemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, beta, out, ld_out);
 }
 
 /* dinp (N, C) += dout (N, ld_dout)[:, :OC] @ w (OC, C) */
 static void cpu_matmul_backward(float *dinp, const float *dout, int ld_dout, const float *w, int N, int C, int OC) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, ld_dout, w, C, 1.0f, dinp, C);
+  par_sgemm(CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, ld_dout, w, C, 1.0f, dinp, C);
 }
 
 /* ==== LayerNorm ==== */
@@ -181,24 +235,22 @@ static void cpu_act_backward(float *dinp, const float *inp, const float *dout, i
 
 /* ==== Attention ==== */
 
-/* Row-wise softmax of the scores already in att (rows of length T):
- * adds the key bias, masks j > i when causal, normalises. */
+/* One task per head: its two (forward) or four (backward) GEMMs and its
+ * softmax rows run on one thread, heads in parallel. */
 typedef struct {
-  float *att, *datt;
-  const float *key_bias;
-  int T, causal;
-} sm_ctx;
+  float *out, *att, *dqkv, *datt;
+  const float *qkv, *dout, *catt, *key_bias;
+  int ld, T, C, NH, causal;
+} attn_ctx;
 
-static void softmax_rows(void *vctx, int64_t r0, int64_t r1, int thread) {
-  (void)thread;
-  sm_ctx *c = vctx;
-  int T = c->T;
-  for (int64_t r = r0; r < r1; r++) {
-    float *a = c->att + r * T;
-    int i = (int)(r % T); /* query index */
-    int n = c->causal ? i + 1 : T;
-    if (c->key_bias)
-      for (int j = 0; j < n; j++) a[j] += c->key_bias[j];
+/* Row-wise softmax of the scores in a (T, T): adds the key bias, masks
+ * j > i when causal, normalises. */
+static void softmax_head(float *att, int T, int causal, const float *key_bias) {
+  for (int i = 0; i < T; i++) {
+    float *a = att + (size_t)i * T;
+    int n = causal ? i + 1 : T;
+    if (key_bias)
+      for (int j = 0; j < n; j++) a[j] += key_bias[j];
     float mx = -INFINITY;
     for (int j = 0; j < n; j++) mx = a[j] > mx ? a[j] : mx;
     float s = 0.0f;
@@ -212,69 +264,59 @@ static void softmax_rows(void *vctx, int64_t r0, int64_t r1, int thread) {
   }
 }
 
-static void cpu_attention_forward(float *out, float *att, const float *qkv, int ld_qkv, int T, int C, int NH,
-                                  int causal, const float *key_bias) {
-  int hd = C / NH;
+static void attn_fwd_heads(void *vctx, int64_t h0, int64_t h1, int thread) {
+  (void)thread;
+  attn_ctx *c = vctx;
+  int T = c->T, C = c->C, hd = C / c->NH, ld = c->ld;
   float scale = 1.0f / sqrtf((float)hd);
-  for (int h = 0; h < NH; h++) {
-    const float *q = qkv + h * hd, *k = qkv + C + h * hd;
-    float *a = att + (size_t)h * T * T;
-    /* a (T, T) = scale * q_h (T, hd) @ k_h^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, ld_qkv, k, ld_qkv, 0.0f, a, T);
-  }
-  sm_ctx c = {.att = att, .key_bias = key_bias, .T = T, .causal = causal};
-  dlut_parallel_for((int64_t)NH * T, 16, softmax_rows, &c);
-  for (int h = 0; h < NH; h++) {
-    const float *v = qkv + 2 * C + h * hd;
-    /* out_h (T, hd) = a (T, T) @ v_h (T, hd) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, att + (size_t)h * T * T, T, v, ld_qkv,
-                0.0f, out + h * hd, C);
+  for (int64_t h = h0; h < h1; h++) {
+    const float *q = c->qkv + h * hd, *k = c->qkv + C + h * hd, *v = c->qkv + 2 * C + h * hd;
+    float *a = c->att + (size_t)h * T * T;
+    /* a (T, T) = scale * q_h (T, hd) @ k_h^T ; softmax ; out_h (T, hd) = a @ v_h */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, ld, k, ld, 0.0f, a, T);
+    softmax_head(a, T, c->causal, c->key_bias);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, a, T, v, ld, 0.0f, c->out + h * hd, C);
   }
 }
 
-/* softmax backward in place: ds = a * (da - sum_j a_j da_j), times scale */
-typedef struct {
-  float *datt;
-  const float *att;
-  int T;
-  float scale;
-} smb_ctx;
+static void cpu_attention_forward(float *out, float *att, const float *qkv, int ld_qkv, int T, int C, int NH,
+                                  int causal, const float *key_bias) {
+  attn_ctx c = {.out = out, .att = att, .qkv = qkv, .key_bias = key_bias, .ld = ld_qkv, .T = T, .C = C, .NH = NH,
+                .causal = causal};
+  dlut_parallel_for(NH, 1, attn_fwd_heads, &c);
+}
 
-static void softmax_bwd_rows(void *vctx, int64_t r0, int64_t r1, int thread) {
+static void attn_bwd_heads(void *vctx, int64_t h0, int64_t h1, int thread) {
   (void)thread;
-  smb_ctx *c = vctx;
-  int T = c->T;
-  for (int64_t r = r0; r < r1; r++) {
-    const float *a = c->att + r * T;
-    float *d = c->datt + r * T;
-    float dot = 0.0f;
-    for (int j = 0; j < T; j++) dot += a[j] * d[j];
-    for (int j = 0; j < T; j++) d[j] = c->scale * a[j] * (d[j] - dot);
+  attn_ctx *c = vctx;
+  int T = c->T, C = c->C, hd = C / c->NH, ld = c->ld;
+  float scale = 1.0f / sqrtf((float)hd);
+  for (int64_t h = h0; h < h1; h++) {
+    const float *q = c->qkv + h * hd, *k = c->qkv + C + h * hd, *v = c->qkv + 2 * C + h * hd;
+    const float *a = c->catt + (size_t)h * T * T, *dy = c->dout + h * hd;
+    float *da = c->datt + (size_t)h * T * T;
+    /* da (T, T) = dout_h (T, hd) @ v_h^T ;  dv_h (T, hd) += a^T @ dout_h */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dy, C, v, ld, 0.0f, da, T);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, a, T, dy, C, 1.0f, c->dqkv + 2 * C + h * hd,
+                ld);
+    /* softmax backward in place: ds = scale * a * (da - sum_j a_j da_j) */
+    for (int i = 0; i < T; i++) {
+      const float *ai = a + (size_t)i * T;
+      float *di = da + (size_t)i * T, dot = 0.0f;
+      for (int j = 0; j < T; j++) dot += ai[j] * di[j];
+      for (int j = 0; j < T; j++) di[j] = scale * ai[j] * (di[j] - dot);
+    }
+    /* dq_h += ds (T,T) @ k_h ;  dk_h += ds^T @ q_h */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, da, T, k, ld, 1.0f, c->dqkv + h * hd, ld);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, da, T, q, ld, 1.0f, c->dqkv + C + h * hd, ld);
   }
 }
 
 static void cpu_attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, int ld_qkv,
                                    const float *att, int T, int C, int NH) {
-  int hd = C / NH;
-  float scale = 1.0f / sqrtf((float)hd);
-  for (int h = 0; h < NH; h++) {
-    const float *v = qkv + 2 * C + h * hd, *a = att + (size_t)h * T * T;
-    float *da = datt + (size_t)h * T * T;
-    /* da (T, T) = dout_h (T, hd) @ v_h^T ;  dv_h (T, hd) += a^T @ dout_h */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dout + h * hd, C, v, ld_qkv, 0.0f, da, T);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, a, T, dout + h * hd, C, 1.0f,
-                dqkv + 2 * C + h * hd, ld_qkv);
-  }
-  smb_ctx c = {.datt = datt, .att = att, .T = T, .scale = scale};
-  dlut_parallel_for((int64_t)NH * T, 16, softmax_bwd_rows, &c);
-  for (int h = 0; h < NH; h++) {
-    const float *q = qkv + h * hd, *k = qkv + C + h * hd, *ds = datt + (size_t)h * T * T;
-    /* dq_h += ds (T,T) @ k_h ;  dk_h += ds^T @ q_h   (scale already in ds) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, k, ld_qkv, 1.0f, dqkv + h * hd,
-                ld_qkv);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, q, ld_qkv, 1.0f, dqkv + C + h * hd,
-                ld_qkv);
-  }
+  attn_ctx c = {.dqkv = dqkv, .datt = datt, .dout = dout, .qkv = qkv, .catt = att, .ld = ld_qkv, .T = T, .C = C,
+                .NH = NH};
+  dlut_parallel_for(NH, 1, attn_bwd_heads, &c);
 }
 
 /* ==== Patch embedding (conv2d, kernel = stride = p) ==== */
@@ -330,7 +372,7 @@ static void cpu_patch_backward(float *dpixels, float *dcols, const float *dout, 
                                int p, int D) {
   int G = S / p, P = G * G, K = 3 * p * p;
   /* dcols (P, K) = dout (P, D) @ w (D, K) */
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, K, D, 1.0f, dout, ld_dout, w, K, 0.0f, dcols, K);
+  par_sgemm(CblasNoTrans, CblasNoTrans, P, K, D, 1.0f, dout, ld_dout, w, K, 0.0f, dcols, K);
   im2col_ctx c = {.dcols = dcols, .dpix = dpixels, .S = S, .p = p, .G = G};
   dlut_parallel_for(P, 8, col2im_range, &c);
 }
