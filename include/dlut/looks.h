@@ -36,8 +36,10 @@
  *                half strength, and capped: it cannot push its way at all)
  *     cap        not too, 不要太, 别太, 不太 (capped only: "not too saturated"
  *                leaves saturation at most where it was)
- *   Prefix modifiers apply to the next term; Chinese postfix degree words
- *   ("暖一点", "饱和度低一点") to the previous one. Punctuation and "but",
+ *   Prefix modifiers apply to the next term; postfix ones ("暖一点",
+ *   "饱和度低一点", "contrast very high": a modifier after a term with no
+ *   term after it in the clause) to the previous one. Two softeners do not
+ *   compound; a term named twice counts once, at its strongest. Punctuation and "but",
  *   "and", "，" end a clause (modifiers do not cross it). Words that are
  *   neither terms, modifiers nor stop words ("the", "style", "的", "风") are
  *   reported as ignored.
@@ -48,15 +50,21 @@
  *      (temp, in units of 25 mired) and tint (green-magenta), normalised
  *      so white does not clip; exposure (stops) with a soft shoulder
  *   2. channel mixer towards monochrome (mono, weights mono_mix)
- *   3. tone curve on each encoded channel: a monotone cubic (Fritsch-
- *      Carlson) through control points set by brightness, contrast,
- *      shadows, highlights, fade (lifted blacks), crush (crushed blacks)
- *      and roll-off (soft, lowered whites)
- *   4. in CIELAB (L* untouched from here on, so luminance stays monotone):
+ *   3. tone curve: a monotone cubic (Fritsch-Carlson) through control
+ *      points set by brightness, contrast, shadows, highlights, fade
+ *      (lifted blacks), crush (crushed blacks) and roll-off (soft, lowered
+ *      whites). L* comes from the curve applied to the luminance (so it is
+ *      monotone in every input channel); a* and b* from the curve applied
+ *      to each encoded channel (as a print or a per-channel grade does)
+ *   4. in CIELAB (L* untouched from here on, except by band_lum):
  *      saturation, vibrance, per-hue-band hue/saturation/lightness,
  *      split toning (shadow and highlight a*b* offsets), colour cast
  *   5. back to sRGB with a soft chroma compression towards the grey of the
- *      same luminance, so nothing clips unless asked (clip > 0).
+ *      same luminance, so nothing clips unless asked (clip > 0.5); it
+ *      starts at the gamut boundary for the identity (which bakes to the
+ *      identity) and at 85% of the way for looks that push colours hard.
+ *   Sums of terms are soft-limited (L tanh(x/L)) for temp, tint,
+ *   brightness, contrast, positive saturation and the toning vectors.
  *
  * OWNERSHIP AND ERRORS
  *   The LUT from dlut_looks_from_prompt/dlut_look_bake is the caller's
