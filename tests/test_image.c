@@ -154,6 +154,40 @@ static void test_alloc_convert(void) {
   dlut_image_free(w);
 }
 
+/* Fast conversion kernels against the per-sample reference: every type
+ * pair, every channel change, floats with NaN, infinities and values
+ * outside [0,1]. */
+static void test_convert_fast_vs_ref(void) {
+  const dlut_pixel_type types[3] = {DLUT_PIXEL_U8, DLUT_PIXEL_U16, DLUT_PIXEL_F32};
+  for (int st = 0; st < 3; st++)
+    for (int sc = 3; sc <= 4; sc++) {
+      dlut_image *src = make_image(53, 7, sc, types[st], 1);
+      if (types[st] == DLUT_PIXEL_F32) {
+        float *f = src->data;
+        f[0] = NAN, f[1] = INFINITY, f[2] = -INFINITY, f[3] = -0.3f, f[4] = 1.7f, f[5] = 0.5f / 255.0f;
+        for (int i = 6; i < 53 * 7 * sc; i += 5) f[i] = ((int)(rnd() % 2000) - 500) / 1000.0f;
+      }
+      for (int dt = 0; dt < 3; dt++)
+        for (int dc = 3; dc <= 4; dc++) {
+          dlut_image *a = dlut_image_convert(src, dc, types[dt]);
+          dlut_image *b = dlut__image_convert_ref(src, dc, types[dt]);
+          int same = a && b && a->stride == b->stride;
+          if (same && types[dt] == DLUT_PIXEL_F32) { /* compare floats bitwise except NaN == NaN */
+            const float *x = a->data, *y = b->data;
+            for (size_t i = 0; i < (size_t)53 * 7 * dc; i++)
+              if (!(x[i] == y[i] || (isnan(x[i]) && isnan(y[i])))) same = 0;
+          } else if (same) {
+            same = memcmp(a->data, b->data, a->stride * 7) == 0;
+          }
+          CHECK_MSG(same, "convert %d-byte x%d -> %d-byte x%d: fast kernel differs from the reference",
+                    (int)types[st], sc, (int)types[dt], dc);
+          dlut_image_free(a);
+          dlut_image_free(b);
+        }
+      dlut_image_free(src);
+    }
+}
+
 /* ==== Orientation and the EXIF tag ==== */
 
 /* A little-endian or big-endian EXIF block with IFD0 = {Make, Orientation}. */
@@ -909,6 +943,7 @@ int main(int argc, char **argv) {
   if (argc > 1) return tool(argc, argv);
   g_dir = test_tmpdir("image");
   test_alloc_convert();
+  test_convert_fast_vs_ref();
   test_orientation();
   test_roundtrips();
   test_ppm();

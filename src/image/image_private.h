@@ -55,6 +55,9 @@ int dlut__check_dims(int64_t width, int64_t height);
  * EXIF a leading "Exif\0\0" is dropped. 0 or -1 (no memory / too big). */
 int dlut__set_blob(uint8_t **dst, size_t *dst_size, const void *src, size_t n, int is_exif);
 
+/* dlut_image_convert through the naive per-sample reference kernel. */
+dlut_image *dlut__image_convert_ref(const dlut_image *img, int channels, dlut_pixel_type type);
+
 /* Free everything a decoder left in *d. */
 void dlut__decoded_free(dlut__decoded *d);
 
