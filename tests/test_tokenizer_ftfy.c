@@ -285,6 +285,16 @@ int main(void) {
   CHECK(!is_bad("a photo of a cat"));
   CHECK(!is_bad("\xe4\xb8\x80\xe5\x8f\xaa\xe7\x8c\xab")); /* 一只猫 */
 
+  /* ftfy 6.3.1 (commit 74dd045) leaves mojibake at the very start of a string
+   * unfixed when it is an upper-accented letter + currency sign (issue #222;
+   * the fix, PR #232, is not in 6.3.1), and so must we. */
+  char *g222 = fix("\xc3\x83\xc2\xa5klagarmyndighets");
+  CHECK(g222 && strcmp(g222, "\xc3\x83\xc2\xa5klagarmyndighets") == 0);
+  free(g222);
+  g222 = fix(" \xc3\x83\xc2\xa5klagarmyndighets"); /* with a space before, it is fixed */
+  CHECK(g222 && strcmp(g222, " \xc3\xa5klagarmyndighets") == 0);
+  free(g222);
+
   /* ftfy's entity rule vs html.unescape: complete references only, upper-cased names */
   static const struct {
     const char *in, *ftfy;
