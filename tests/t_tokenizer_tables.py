@@ -51,6 +51,8 @@ p(' * character classes of badness.MOJIBAKE_CATEGORIES / chardata.UTF8_CLUES.')
 p(' * Do not edit by hand. */')
 p('#include "clip/tokenizer_internal.h"')
 p('')
+p('/* clang-format off */')
+p('')
 p('const dlut_tok_entity dlut_tok_html5_entities[] = {')
 for n in names:
     p('    {%s, %s},' % (cstr(n), cstr(h5[n])))

@@ -12,6 +12,8 @@
  * Do not edit by hand. */
 #include "clip/tokenizer_internal.h"
 
+/* clang-format off */
+
 const dlut_tok_entity dlut_tok_html5_entities[] = {
     {"AElig", "\303\206"},
     {"AElig;", "\303\206"},
