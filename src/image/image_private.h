@@ -58,6 +58,9 @@ int dlut__set_blob(uint8_t **dst, size_t *dst_size, const void *src, size_t n, i
 /* dlut_image_convert through the naive per-sample reference kernel. */
 dlut_image *dlut__image_convert_ref(const dlut_image *img, int channels, dlut_pixel_type type);
 
+/* dlut_image_orient through the naive per-pixel reference kernel. */
+dlut_image *dlut__image_orient_ref(const dlut_image *img, int orientation);
+
 /* Free everything a decoder left in *d. */
 void dlut__decoded_free(dlut__decoded *d);
 
