@@ -12,8 +12,10 @@
  * image and copied by dlut_image_copy_meta.
  *
  * Limits (hostile input): width and height at most DLUT_IMAGE_MAX_DIM, and
- * width*height at most DLUT_IMAGE_MAX_PIXELS; every size computation is
- * overflow-checked. Failures return NULL / -1 with dlut_last_error() set.
+ * width*height at most DLUT_IMAGE_MAX_PIXELS (a server or fuzzer may lower
+ * it with dlut_image_set_max_pixels), checked from the file's header before
+ * anything is allocated; every size computation is overflow-checked.
+ * Failures return NULL / -1 with dlut_last_error() set.
  *
  * USAGE
  *     dlut_image *img = dlut_image_load("photo.jpg");      // upright, sRGB
@@ -27,7 +29,7 @@
  * FORMATS (docs/image.md has the details)
  *   load  JPEG (8-bit; grey, YCbCr, CMYK/YCCK), PNG (1..16-bit, grey,
  *         palette, alpha), WebP (still images), TIFF (8/16-bit integer and
- *         32-bit float RGB/RGBA/grey, strips or tiles; other layouts through
+ *         16/32-bit float RGB/RGBA/grey, strips or tiles; other layouts through
  *         libtiff's RGBA reader at 8 bits), PPM/PGM binary P6/P5 (any
  *         maxval 1..65535, rescaled to the full 8- or 16-bit range).
  *         Grey and palette images come out RGB; grey+alpha as RGBA.
