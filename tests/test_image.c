@@ -464,6 +464,23 @@ static void test_hostile(void) {
     CHECK(strstr(dlut_last_error(), "exceeds") != NULL);
     free(jpg);
   }
+  /* A TIFF whose ImageWidth says 100000 (rewritten as a LONG). */
+  uint8_t *tif = read_bytes(tmp("whole.tif"), &n);
+  if (tif && n > 8 && tif[0] == 'I') {
+    size_t ifd = (size_t)tif[4] | (size_t)tif[5] << 8 | (size_t)tif[6] << 16 | (size_t)tif[7] << 24;
+    int patched = 0;
+    for (size_t e = ifd + 2; ifd + 2 < n && e + 12 <= n && e < ifd + 2 + 12 * (size_t)tif[ifd]; e += 12)
+      if (tif[e] == 0x00 && tif[e + 1] == 0x01) { /* tag 256 */
+        tif[e + 2] = 4, tif[e + 3] = 0;        /* LONG */
+        tif[e + 8] = 0xA0, tif[e + 9] = 0x86, tif[e + 10] = 0x01, tif[e + 11] = 0;
+        patched = 1;
+      }
+    CHECK(patched);
+    write_bytes(tmp("bomb.tif"), tif, n);
+    expect_load_fails(tmp("bomb.tif"), "TIFF 100000 wide");
+    CHECK_MSG(strstr(dlut_last_error(), "exceeds") != NULL, "%s", dlut_last_error());
+  }
+  free(tif);
   /* A lowered cap applies to loads. */
   dlut_image_set_max_pixels(1000);
   expect_load_fails(tmp("whole.png"), "64x64 PNG with a 1000-pixel cap");
