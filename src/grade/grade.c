@@ -320,6 +320,35 @@ static int finite_losses(const dlut_grade_losses *l) {
          isfinite(l->shift) && isfinite(l->eigen);
 }
 
+/* TITLE "dlut grade: PROMPT" made safe for every LUT text format: valid
+ * UTF-8 only (invalid bytes and a character cut by truncation dropped), no
+ * control characters, quotes or backslashes. */
+static void safe_title(char *out, size_t cap, const char *prompt) {
+  size_t o = (size_t)snprintf(out, cap, "dlut grade: ");
+  const unsigned char *p = (const unsigned char *)prompt;
+  while (*p && o + 5 < cap && o < 160) {
+    int len = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+    int ok = len > 0 && !(len == 2 && *p < 0xC2) && !(len == 4 && *p > 0xF4);
+    for (int k = 1; ok && k < len; k++) ok = (p[k] & 0xC0) == 0x80;
+    /* overlong forms and UTF-16 surrogates (RFC 3629, section 4) */
+    if (ok && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0) || (p[0] == 0xF0 && p[1] < 0x90) ||
+               (p[0] == 0xF4 && p[1] >= 0x90)))
+      ok = 0;
+    if (!ok) {
+      p++;
+      continue;
+    }
+    if (len == 1) {
+      out[o++] = (*p < 32 || *p == '"' || *p == '\\' || *p == 127) ? ' ' : (char)*p;
+    } else {
+      memcpy(out + o, p, (size_t)len);
+      o += (size_t)len;
+    }
+    p += len;
+  }
+  out[o] = 0;
+}
+
 /* ==== Without a model: a colour transfer, and the model-free loss terms ==== */
 
 dlut_lut *dlut_grade_transfer(const dlut_image *photo, const dlut_image *ref, int size, uint64_t seed) {
@@ -741,14 +770,7 @@ int dlut_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_grade_o
   res->lut = dlut_lut_alloc(n, 0);
   if (!res->lut) goto oom;
   memcpy(res->lut->table, best, (size_t)nt * sizeof(float));
-  {
-    /* TITLE: the prompt, made safe for every text format */
-    char t[200];
-    snprintf(t, sizeof t, "dlut grade: %s", P->has_prompt ? user.prompt : "reference photo");
-    for (char *c = t; *c; c++)
-      if ((unsigned char)*c < 32 || *c == '"' || *c == '\\') *c = ' ';
-    snprintf(res->lut->title, sizeof res->lut->title, "%s", t);
-  }
+  safe_title(res->lut->title, sizeof res->lut->title, P->has_prompt ? user.prompt : "reference photo");
   res->seconds = now_s() - t0;
   rc = 0;
   goto done;
