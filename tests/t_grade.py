@@ -138,6 +138,17 @@ with tempfile.TemporaryDirectory() as tmp:
     check(os.path.exists(f"{out6}/look.cube") and json.load(open(f"{out6}/report.json"))["start"]["clip"] is None,
           "offline looks still write every output")
 
+    # a hostile prompt (quotes, newline, invalid UTF-8) still gives a LUT every tool loads
+    out7 = f"{tmp}/out7"
+    r = subprocess.run([DLUT, "grade", PHOTO, 'say "hi"\nthere \\ \udcff', "--model", TINY, "--steps", "2",
+                        "--size", "5", "-q", "-o", out7], capture_output=True,
+                       env={**os.environ, "DLUT_MODELS": "/nonexistent"}, errors="surrogateescape")
+    ok = r.returncode == 0
+    if ok:
+        ocio_apply(f"{out7}/look.cube", photo[:4, :4].copy())
+        ffmpeg_rgb(PHOTO, f"lut3d=file={out7}/look.cube")
+    check(ok, "a prompt with quotes, newline and invalid UTF-8 gives a loadable look.cube")
+
     # bad input: clear one-line errors, right exit codes, never a crash
     r = run("grade", PHOTO, "", "--model", TINY)
     check(r.returncode == 2 and "empty prompt" in r.stderr, "empty prompt is a usage error")
