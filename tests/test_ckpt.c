@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <time.h>
+#include <zlib.h>
 #include <sys/stat.h>
 
 #include "clip/ckpt_internal.h"
@@ -317,6 +318,25 @@ static void check_half(void) {
   CHECK(ckpt_bf16_to_f32(0x0001) == ldexpf(1.0f, -133)); /* smallest subnormal */
 }
 
+/* ==== Parallel CRC-32 against zlib's single pass ==== */
+
+static void check_crc(void) {
+  size_t n = (size_t)21 << 20; /* 5+ chunks of 4 MiB */
+  uint8_t *buf = malloc(n + 1);
+  uint64_t x = 88172645463325252ull;
+  for (size_t i = 0; i < n + 1; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    buf[i] = (uint8_t)x;
+  }
+  size_t lens[] = {0, 1, 4u << 20, (4u << 20) + 1, (16u << 20) - 1, 16u << 20, n};
+  for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++)
+    for (int off = 0; off < 2; off++) {
+      uint32_t ref = (uint32_t)crc32_z(0, buf + off, (z_size_t)lens[k]);
+      CHECK_MSG(ckpt_crc32(buf + off, lens[k]) == ref, "crc of %zu bytes at +%d", lens[k], off);
+    }
+  free(buf);
+}
+
 /* ==== Hand-made safetensors: dtypes, alignment, hostile headers ==== */
 
 static void expect_open_error(const char *dir, const char *substr) {
@@ -572,6 +592,7 @@ int main(int argc, char **argv) {
   if (argc == 2 && strcmp(argv[1], "--bench-convert") == 0) return bench_convert();
   check_half();
   check_pickle();
+  check_crc();
   check_same_tensors("data/clip-ref/openai_tiny");
   check_same_tensors("data/clip-ref/chinese_clip_tiny");
   check_safetensors_cases();

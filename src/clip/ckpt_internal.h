@@ -92,6 +92,10 @@ int ckpt_zip_find(const ckpt_zip *z, const char *name);
  * check_crc: verify the CRC-32 (always done for deflated entries). */
 int ckpt_zip_data(ckpt_zip *z, int i, const char *what, int check_crc, const uint8_t **data, void **owned);
 
+/* CRC-32 (zlib's polynomial) of p[0..n), on the thread pool for large n
+ * (chunk CRCs joined with crc32_combine); equals crc32_z(0, p, n). */
+uint32_t ckpt_crc32(const uint8_t *p, uint64_t n);
+
 /* ==== The safe unpickler (torch state dicts) ==== */
 
 /* One tensor as _rebuild_tensor_v2 describes it. */

@@ -18,6 +18,7 @@
 
 #include "clip/ckpt_internal.h"
 #include "dlut/error.h"
+#include "dlut/parallel.h"
 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
@@ -186,8 +187,39 @@ int ckpt_zip_find(const ckpt_zip *z, const char *name) {
   return -1;
 }
 
-static uint32_t crc_of(const uint8_t *p, uint64_t n) {
-  return (uint32_t)crc32_z(crc32_z(0, Z_NULL, 0), p, (z_size_t)n);
+/* CRC-32 of big storages in parallel: the thread pool computes the CRC of
+ * each 4 MiB chunk, then zlib's crc32_combine joins them in order (CRC of
+ * a concatenation from the parts' CRCs and the second part's length). */
+#define CRC_CHUNK ((uint64_t)4 << 20)
+
+typedef struct crc_job {
+  const uint8_t *p;
+  uint64_t n;
+  uint32_t *part; /* one CRC per chunk */
+} crc_job;
+
+static void crc_chunks(void *ctx, int64_t b, int64_t e, int thread) {
+  const crc_job *j = ctx;
+  (void)thread;
+  for (int64_t c = b; c < e; c++) {
+    uint64_t off = (uint64_t)c * CRC_CHUNK, len = j->n - off < CRC_CHUNK ? j->n - off : CRC_CHUNK;
+    j->part[c] = (uint32_t)crc32_z(0, j->p + off, (z_size_t)len);
+  }
+}
+
+uint32_t ckpt_crc32(const uint8_t *p, uint64_t n) {
+  uint64_t chunks = (n + CRC_CHUNK - 1) / CRC_CHUNK;
+  uint32_t *part = chunks >= 4 ? malloc((size_t)chunks * sizeof *part) : NULL;
+  if (!part) return (uint32_t)crc32_z(0, p, (z_size_t)n); /* small, or no memory: one pass */
+  crc_job j = {p, n, part};
+  dlut_parallel_for((int64_t)chunks, 1, crc_chunks, &j);
+  uLong crc = part[0];
+  for (uint64_t c = 1; c < chunks; c++) {
+    uint64_t len = n - c * CRC_CHUNK < CRC_CHUNK ? n - c * CRC_CHUNK : CRC_CHUNK;
+    crc = crc32_combine(crc, part[c], (z_off_t)len);
+  }
+  free(part);
+  return (uint32_t)crc;
 }
 
 int ckpt_zip_data(ckpt_zip *z, int i, const char *what, int check_crc, const uint8_t **data, void **owned) {
@@ -198,7 +230,7 @@ int ckpt_zip_data(ckpt_zip *z, int i, const char *what, int check_crc, const uin
   const uint8_t *src = z->buf + e->data_off;
   if (e->method == 0) {
     if (check_crc && !e->checked) {
-      if (crc_of(src, e->usize) != e->crc)
+      if (ckpt_crc32(src, e->usize) != e->crc)
         return dlut_error("%s: zip entry '%s' fails its CRC-32 check (the file is damaged)", what, e->name);
       e->checked = 1;
     }
@@ -242,7 +274,7 @@ int ckpt_zip_data(ckpt_zip *z, int i, const char *what, int check_crc, const uin
     free(out);
     return dlut_error("%s: zip entry '%s': damaged deflate data", what, e->name);
   }
-  if (crc_of(out, e->usize) != e->crc) {
+  if (ckpt_crc32(out, e->usize) != e->crc) {
     free(out);
     return dlut_error("%s: zip entry '%s' fails its CRC-32 check (the file is damaged)", what, e->name);
   }
