@@ -264,6 +264,9 @@ def test_variants(tmp):
         ("float.tif", ("-depth", "32", "-define", "quantum:format=floating-point"), 16, 1),
         ("half.tif", ("-type", "TrueColor", "-depth", "16", "-define", "quantum:format=floating-point"), 16, 1),
         ("grey.tif", ("-colorspace", "Gray"), 8, 0),
+        ("jpeg.tif", ("-compress", "JPEG", "-quality", "90"), 8, 0),
+        ("tiled16.tif", DEEP + ("-define", "tiff:tile-geometry=32x32", "-compress", "LZW"), 16, 0),
+        ("rgba.tif", ("-alpha", "on", "-channel", "A", "-evaluate", "set", "50%", "+channel", "-compress", "Zip"), 8, 0),
         # libtiff's RGBA reader truncates the 16-bit colour map (>> 8); ImageMagick rounds
         ("palette.tif", ("-type", "Palette"), 8, 1),
         ("miniswhite.tif", ("-colorspace", "Gray", "-define", "tiff:photometric=min-is-white"), 8, 0),
