@@ -305,6 +305,24 @@ def test_variants(tmp):
         check(d <= tol, "%s: max difference %d from ImageMagick (tolerance %d)" % (name, d, tol))
 
 
+def test_alpha(tmp):
+    """Alpha is carried through: our RGBA output's alpha equals ImageMagick's
+    reading of the source's alpha."""
+    src = os.path.join(tmp, "abase.png")
+    magick(os.path.join(PHOTOS, "coffee.png"), "-resize", "64x40!", "-alpha", "on", "-channel", "A", "-fx",
+           "i/w", "+channel", src)
+    for name, args in [("a.png", ()), ("a16.png", ("-depth", "16")), ("a.tif", ("-compress", "LZW")),
+                       ("a.webp", ("-define", "webp:lossless=true")), ("trns.png", ("-type", "PaletteAlpha"))]:
+        f = os.path.join(tmp, name)
+        magick(src, *args, f)
+        out = f + ".ours.png"
+        run(TOOL, "convert", f, out)
+        want = im_decode(f, extra=("-alpha", "extract"))
+        got = im_decode(out, extra=("-alpha", "extract"))
+        d = maxdiff(got, want)
+        check(d == 0 and int(want.max()) > int(want.min()), "%s: alpha differs by %d" % (name, d))
+
+
 # ==== Metadata ====
 
 def png_chunks(path):
@@ -385,7 +403,7 @@ def main():
         print("missing", TOOL)
         return 1
     with tempfile.TemporaryDirectory() as tmp:
-        for t in (test_orientation, test_icc, test_icc_photo, test_variants, test_metadata):
+        for t in (test_orientation, test_icc, test_icc_photo, test_variants, test_alpha, test_metadata):
             try:
                 t(tmp)
             except Exception as e:  # a tool failing is a test failure, reported, not a crash
