@@ -542,6 +542,7 @@ static void test_atomic(void) {
   }
   /* Bad requests fail up front and touch nothing. */
   CHECK(dlut_image_save(small, tmp("x.bmp"), NULL) != 0);
+  CHECK(dlut_image_save(small, tmp("x.pgm"), NULL) != 0); /* would be RGB in a grey container */
   dlut_image_save_opts q = {.quality = 101};
   CHECK(dlut_image_save(small, tmp("keep.jpg"), &q) != 0);
   CHECK(dlut_image_save(small, "/nonexistent-dir/x.png", NULL) != 0);

@@ -586,8 +586,9 @@ int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_sa
   dlut_image_save_opts o = {0};
   if (opts) o = *opts;
   dlut_image_format f = dlut_image_format_from_path(path);
-  if (f == DLUT_IMAGE_FORMAT_UNKNOWN)
-    return dlut_error("%s: unknown image format (use .jpg .png .webp .tif .tiff .ppm)", path);
+  char ext[16];
+  if (f == DLUT_IMAGE_FORMAT_UNKNOWN || !strcmp(dlut_file_ext(path, ext), "pgm"))
+    return dlut_error("%s: unknown output image format (use .jpg .png .webp .tif .tiff .ppm)", path);
   if (!img || !img->data || (img->channels != 3 && img->channels != 4) || img->width <= 0 || img->height <= 0)
     return dlut_error("%s: invalid image", path);
   if (o.quality == 0) o.quality = 95;
