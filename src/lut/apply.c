@@ -317,8 +317,8 @@ static void load_block(const apply_ctx *a, const void *src, int n, blk *b) {
 #ifdef LUT_HAVE_AVX2
     if (!a->p.shaper_size && a->p.size) {
       /* 8 pixels per step: bytes to 32-bit lanes with one shuffle per
-       * channel, then the same float operations as u8tab's (v * (1/255) -
-       * dmin) * dscale, clamped (so the results are identical). */
+       * channel, then (v/255 - dmin) * dscale as one FMA, clamped (equal
+       * to u8tab's, used for the tail, within float rounding). */
       /* shuffle masks: channel c of pixel j to the low byte of lane j */
       __m256i masks[3];
       for (int c = 0; c < 3; c++) {
@@ -330,9 +330,12 @@ static void load_block(const apply_ctx *a, const void *src, int n, blk *b) {
         }
         masks[c] = _mm256_loadu_si256((const __m256i *)m);
       }
-      const __m256 k = _mm256_set1_ps(1.0f / 255.0f), hi = _mm256_set1_ps(a->p.hi), zero = _mm256_setzero_ps();
+      const __m256 hi = _mm256_set1_ps(a->p.hi), zero = _mm256_setzero_ps();
       __m256 lo_c[3], sc_c[3];
-      for (int c = 0; c < 3; c++) lo_c[c] = _mm256_set1_ps(a->p.dmin[c]), sc_c[c] = _mm256_set1_ps(a->p.dscale[c]);
+      for (int c = 0; c < 3; c++) {
+        lo_c[c] = _mm256_set1_ps(-a->p.dmin[c] * a->p.dscale[c]);
+        sc_c[c] = _mm256_set1_ps(a->p.dscale[c] / 255.0f);
+      }
       for (; i + 8 <= n; i += 8) {
         __m256i v;
         if (ch == 3) /* pixels 0-3 from bytes 0..11, pixels 4-7 from bytes 12..23 (lane 1 = bytes 8..23) */
@@ -342,7 +345,7 @@ static void load_block(const apply_ctx *a, const void *src, int n, blk *b) {
           v = _mm256_loadu_si256((const __m256i *)(s + i * 4));
         for (int c = 0; c < 3; c++) {
           __m256 f = _mm256_cvtepi32_ps(_mm256_shuffle_epi8(v, masks[c]));
-          f = _mm256_mul_ps(_mm256_sub_ps(_mm256_mul_ps(f, k), lo_c[c]), sc_c[c]);
+          f = _mm256_fmadd_ps(f, sc_c[c], lo_c[c]); /* v * (dscale/255) - dmin * dscale */
           _mm256_store_ps(b->x[c] + i, _mm256_min_ps(_mm256_max_ps(f, zero), hi));
         }
       }
