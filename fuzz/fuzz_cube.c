@@ -1,7 +1,7 @@
 /* libFuzzer target for the .cube reader (dlut_lut_parse_cube, the code
  * dlut_lut_load runs) and writer. Whatever parses must write, and what is
  * written must parse back to the same sizes and ranges, values within the
- * writer's 5e-10 (exact for |v| >= 2^-6). An abort() marks a violated
+ * writer's 5e-10 plus half a float ulp (exact for |v| >= 2^-6). An abort() marks a violated
  * invariant; ASan/UBSan catch the rest.
  *   make BUILD=build-fuzz fuzz
  *   build-fuzz/fuzz/fuzz_cube -max_total_time=30 fuzz/corpus/fuzz_cube

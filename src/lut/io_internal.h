@@ -67,8 +67,10 @@ int lut_tok_is(const char *tok, int len, const char *kw);
 int lut_text_error(const lut_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Write a float with '.' as the decimal point whatever the locale: fixed
- * notation, 9 decimals, trailing zeros trimmed ("0.5", "1", "-0.001953125").
- * buf needs 64 bytes; values beyond +-1e15 use %.9e. Returns buf. */
+ * notation, 9 decimals, trailing zeros trimmed ("0.5", "1", "-0.001953125"),
+ * never an exponent; |v| >= 1e9 as a plain integer. The text is within
+ * 5e-10 of v; read back, |v| >= 2^-6 gives v exactly, smaller values come
+ * back within 1e-9. buf needs 64 bytes. Returns buf. */
 char *lut_format_float(float v, char buf[64]);
 
 /* ==== Format readers (in memory) ==== */

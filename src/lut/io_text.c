@@ -12,6 +12,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,23 +114,54 @@ int lut_parse_float(const lut_text *t, const char *tok, int len, float *out) {
       ieq(s, sl, "1.#qnan") || ieq(s, sl, "1.#ind"))
     return lut_text_error(t, "'%s' is not a finite number", quote_tok(tok, len, q));
   /* Grammar: [+-] digits [. digits] [(e|E) [+-] digits], at least one
-   * mantissa digit. Anything else (hex, ',' decimals, junk) is refused. */
-  int i = 0, digits = 0;
-  if (i < len && (tok[i] == '+' || tok[i] == '-')) i++;
-  while (i < len && tok[i] >= '0' && tok[i] <= '9') i++, digits++;
-  if (i < len && tok[i] == '.') {
-    i++;
-    while (i < len && tok[i] >= '0' && tok[i] <= '9') i++, digits++;
+   * mantissa digit. Anything else (hex, ',' decimals, junk) is refused.
+   * The walk also gathers the decimal mantissa and exponent for the fast
+   * path below. */
+  int i = 0, digits = 0, neg = 0, frac = 0, exact = 1;
+  uint64_t mant = 0;
+  if (i < len && (tok[i] == '+' || tok[i] == '-')) neg = tok[i++] == '-';
+  for (int after_point = 0;; i++) {
+    if (i < len && tok[i] >= '0' && tok[i] <= '9') {
+      digits++;
+      if (mant < (UINT64_C(1) << 53) / 10) {
+        mant = mant * 10 + (uint64_t)(tok[i] - '0');
+        frac += after_point;
+      } else {
+        exact = 0; /* more significant digits than a double holds exactly */
+      }
+    } else if (i < len && tok[i] == '.' && !after_point) {
+      after_point = 1;
+    } else {
+      break;
+    }
   }
   if (digits == 0) return lut_text_error(t, "'%s' is not a number", quote_tok(tok, len, q));
+  long e10 = 0;
   if (i < len && (tok[i] == 'e' || tok[i] == 'E')) {
     i++;
-    if (i < len && (tok[i] == '+' || tok[i] == '-')) i++;
-    int ed = 0;
-    while (i < len && tok[i] >= '0' && tok[i] <= '9') i++, ed++;
+    int eneg = 0, ed = 0;
+    if (i < len && (tok[i] == '+' || tok[i] == '-')) eneg = tok[i++] == '-';
+    while (i < len && tok[i] >= '0' && tok[i] <= '9') {
+      if (e10 < 100000) e10 = e10 * 10 + (tok[i] - '0');
+      i++, ed++;
+    }
     if (ed == 0) return lut_text_error(t, "'%s' is not a number (bad exponent)", quote_tok(tok, len, q));
+    if (eneg) e10 = -e10;
   }
   if (i != len) return lut_text_error(t, "'%s' is not a number", quote_tok(tok, len, q));
+  /* Fast path (Clinger 1990, "How to read floating point numbers
+   * accurately"): a mantissa below 2^53 and a power of ten up to 1e22 are
+   * both exact doubles, so one IEEE multiply or divide gives the correctly
+   * rounded double - the same value strtod returns. */
+  static const double k_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  long p10 = e10 - frac;
+  if (exact && p10 >= -22 && p10 <= 22) {
+    double v = p10 < 0 ? (double)mant / k_pow10[-p10] : (double)mant * k_pow10[p10];
+    if (v > (double)FLT_MAX) return lut_text_error(t, "'%s' is out of range for a float", quote_tok(tok, len, q));
+    *out = (float)(neg ? -v : v);
+    return 0;
+  }
   if (len > 255) return lut_text_error(t, "number '%s' is too long", quote_tok(tok, len, q));
   char buf[256];
   memcpy(buf, tok, (size_t)len);
@@ -183,14 +215,22 @@ char *lut_format_float(float v, char buf[64]) {
    * below half a float ulp for every |value| >= 2^-6 (ulp 1.9e-9), so those
    * read back as the very same float; smaller values keep 5e-10 absolute
    * accuracy, far below a 16-bit code (1.5e-5). */
-  long long scaled = llround(a * 1e9);
-  long long ip = scaled / 1000000000LL, fp = scaled % 1000000000LL;
-  const char *sign = (d < 0 && scaled != 0) ? "-" : "";
-  if (fp == 0) {
-    snprintf(buf, 64, "%s%lld", sign, ip);
-    return buf;
+  unsigned long long scaled = (unsigned long long)llround(a * 1e9);
+  unsigned long long ip = scaled / 1000000000ULL, fp = scaled % 1000000000ULL;
+  /* Digits by hand (snprintf dominated the time of writing a 65^3 LUT). */
+  char tmp[32];
+  int n = 0, k = 0;
+  if (d < 0 && scaled != 0) buf[n++] = '-';
+  do tmp[k++] = (char)('0' + ip % 10), ip /= 10;
+  while (ip);
+  while (k) buf[n++] = tmp[--k];
+  if (fp) {
+    buf[n++] = '.';
+    for (int place = 100000000; place && fp; place /= 10) {
+      buf[n++] = (char)('0' + fp / (unsigned long long)place);
+      fp %= (unsigned long long)place;
+    }
   }
-  int n = snprintf(buf, 64, "%s%lld.%09lld", sign, ip, fp);
-  while (n > 0 && buf[n - 1] == '0') buf[--n] = '\0';
+  buf[n] = '\0';
   return buf;
 }
