@@ -20,9 +20,10 @@
  * Python's codecs) and decode as UTF-8 (with restore_byte_a0,
  * replace_lossy_sequences and the utf-8-variants for CESU-8 / C0 80), else fix
  * embedded runs (decode_inconsistent_utf8, UTF8_DETECTOR_RE), else treat
- * Latin-1 as Windows-1252. Known differences: chardata.UTF8_CLUES is rebuilt
- * from the rule its comments state (not copied), and a CESU-8 lone surrogate
- * is a decode failure here (ftfy decodes it, then fix_surrogates replaces it).
+ * Latin-1 as Windows-1252. Known difference: chardata.UTF8_CLUES is rebuilt
+ * from the rule its comments state (not copied). A lone CESU-8 surrogate is a
+ * decode failure, as in ftfy on Python 3 (bad_codecs/utf8_variants.py hands it
+ * to Python's strict UTF-8 decoder).
  * Checked against ftfy's own test cases in tests/test_tokenizer_ftfy.c.
  */
 #include <stdlib.h>
@@ -174,8 +175,8 @@ static int cm_byte(const dlut_tok_charmap *m, uint32_t c) {
 
 /* Python's bytes.decode("utf-8") (strict) or ftfy's "utf-8-variants" (also
  * CESU-8 surrogate pairs and Java's C0 80 for U+0000). 1 and the text in out,
- * or 0 where Python raises UnicodeDecodeError. Lone surrogates count as errors
- * here (ftfy would decode them and fix_surrogates would replace them later). */
+ * or 0 where Python raises UnicodeDecodeError (lone surrogates included: the
+ * variants codec passes them to the strict decoder). */
 static int utf8_decode_strict(const uint8_t *b, size_t n, int variants, dlut_tok_str *out) {
   out->n = 0;
   if (dlut_tok_str_reserve(out, n) != 0) return -1;
