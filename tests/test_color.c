@@ -312,6 +312,59 @@ static void test_backward(void) {
   CHECK(memcmp(d1, d2, sizeof d1) == 0);
 }
 
+
+/* ==== The vectorised array kernels against the scalar references ==== */
+
+/* The array functions use the arithmetic pow of src/color/fastmath.h; the
+ * scalars use libm (sRGB) and the test computes Lab in double with cbrt. */
+static void test_fast_vs_reference(void) {
+  enum { N = 20001 };
+  static float x[N], y[N];
+  /* a dense sweep over [-2, 2] (every knee, 0 and 1 included) plus extremes; N is not a multiple of 8 (tail path) */
+  for (int i = 0; i < N - 6; i++) x[i] = -2.0f + 4.0f * (float)i / (N - 7);
+  x[N - 6] = 0.04045f, x[N - 5] = 0.0031308f, x[N - 4] = 1e-30f, x[N - 3] = 50.0f, x[N - 2] = -0.0f, x[N - 1] = 1.0f;
+  double worst_dec = 0, worst_enc = 0;
+  dlut_color_srgb_to_linear(x, y, N / 3);
+  for (int i = 0; i < N / 3 * 3; i++) {
+    double r = dlut_srgb_to_linear(x[i]);
+    worst_dec = fmax(worst_dec, fabs(y[i] - r) / fmax(fabs(r), 1e-6));
+  }
+  dlut_color_linear_to_srgb(x, y, N / 3);
+  for (int i = 0; i < N / 3 * 3; i++) {
+    double r = dlut_linear_to_srgb(x[i]);
+    worst_enc = fmax(worst_enc, fabs(y[i] - r) / fmax(fabs(r), 1e-6));
+  }
+  CHECK_MSG(worst_dec < 2e-6, "srgb_to_linear array vs scalar: relative error %g", worst_dec);
+  CHECK_MSG(worst_enc < 2e-6, "linear_to_srgb array vs scalar: relative error %g", worst_enc);
+  /* Lab against a double-precision computation of CIE 15 */
+  enum { M = 4001 };
+  static float xyz[M * 3], lab[M * 3];
+  for (int i = 0; i < M * 3; i++) xyz[i] = (float)(rnd() * 1.3 - 0.05);
+  for (int i = 0; i < 30; i++) xyz[i] = (float)(0.0088564516 * (0.9 + 0.01 * i)); /* around the knee */
+  dlut_color_xyz_to_lab(xyz, lab, M);
+  double worst_lab = 0;
+  const double wht[3] = {0.95047, 1.0, 1.08883};
+  for (int i = 0; i < M; i++) {
+    double f[3];
+    for (int c = 0; c < 3; c++) {
+      double t = xyz[3 * i + c] / wht[c];
+      f[c] = t > 216.0 / 24389.0 ? cbrt(t) : t * (24389.0 / 27.0 / 116.0) + 16.0 / 116.0;
+    }
+    double ref[3] = {116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])};
+    for (int c = 0; c < 3; c++) worst_lab = fmax(worst_lab, fabs(lab[3 * i + c] - ref[c]));
+  }
+  CHECK_MSG(worst_lab < 2e-4, "xyz_to_lab vs double reference: worst error %g (L*a*b* units)", worst_lab);
+  /* n = 0 is a no-op, short arrays go through the tail path */
+  float one[3] = {0.5f, 0.25f, 0.75f}, keep[3];
+  memcpy(keep, one, sizeof one);
+  dlut_color_srgb_to_linear(one, one, 0);
+  dlut_color_xyz_to_lab(one, one, 0);
+  CHECK(memcmp(one, keep, sizeof one) == 0);
+  dlut_color_srgb_to_linear(one, one, 1);
+  CHECK_NEAR(one[0], 0.2140411, 1e-6);
+  CHECK_NEAR(one[1], dlut_srgb_to_linear(0.25f), 1e-7);
+}
+
 int main(void) {
   test_round_trips();
   test_aliasing();
@@ -319,5 +372,6 @@ int main(void) {
   test_delta_e2000();
   test_adaptation();
   test_backward();
+  test_fast_vs_reference();
   return test_summary("color");
 }

@@ -6,10 +6,15 @@
  * 216/24389, kappa = 24389/27"), which makes f continuous with a
  * continuous first derivative at the knee. The linear segment is also used
  * for t < 0, so out-of-gamut XYZ (negative components) stays finite and
- * invertible. */
+ * invertible.
+ *
+ * The cube root runs 4 or 8 lanes at a time through color/fastmath.h (libm's
+ * cbrtf does not vectorise); tests/test_color.c checks it against the
+ * published reference values and the round trips. */
 #include <math.h>
 #include <stddef.h>
 
+#include "color/fastmath.h"
 #include "dlut/color.h"
 
 #define LAB_DELTA (6.0f / 29.0f)
@@ -19,25 +24,42 @@
 
 static const float k_white[3] = {DLUT_D65_X, DLUT_D65_Y, DLUT_D65_Z};
 
-static inline float lab_f(float t) { return t > LAB_EPS ? cbrtf(t) : t * LAB_SLOPE + LAB_OFFSET; }
-static inline float lab_f_deriv(float t) {
-  if (t > LAB_EPS) {
-    float c = cbrtf(t);
-    return 1.0f / (3.0f * c * c);
-  }
-  return LAB_SLOPE;
+/* f and f' on FM_N lanes (both sides of the knee computed, one selected),
+ * with the arithmetic cube root of color/fastmath.h so they vectorise. */
+static inline fm_v8 lab_f8(fm_v8 t) {
+  fm_v8 c = fm_pow(fm_max(t, fm_splat(LAB_EPS)), 1.0f / 3.0f);
+  return fm_sel(t > LAB_EPS, c, t * LAB_SLOPE + LAB_OFFSET);
+}
+static inline fm_v8 lab_f_deriv8(fm_v8 t) {
+  fm_v8 c = fm_pow(fm_max(t, fm_splat(LAB_EPS)), 1.0f / 3.0f);
+  return fm_sel(t > LAB_EPS, 1.0f / (3.0f * c * c), fm_splat(LAB_SLOPE));
 }
 static inline float lab_finv(float u) { return u > LAB_DELTA ? u * u * u : (u - LAB_OFFSET) * (1.0f / LAB_SLOPE); }
 static inline float lab_finv_deriv(float u) { return u > LAB_DELTA ? 3.0f * u * u : 1.0f / LAB_SLOPE; }
 
+#define BLOCK 256
+
+/* t[i] = in[i] / white[i % 3] for m pixels, then f or f' of all of them. */
+static void lab_f_block(const float *in, float *t, int64_t m, int deriv) {
+  static const float inv_white[3] = {1.0f / DLUT_D65_X, 1.0f / DLUT_D65_Y, 1.0f / DLUT_D65_Z};
+  for (int64_t i = 0; i < m; i++)
+    for (int c = 0; c < 3; c++) t[3 * i + c] = in[3 * i + c] * inv_white[c];
+  if (deriv) FM_MAP(3 * m, t, t, lab_f_deriv8);
+  else FM_MAP(3 * m, t, t, lab_f8);
+}
+
 void dlut_color_xyz_to_lab(const float *in, float *out, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
-    float fx = lab_f(in[3 * i] / k_white[0]);
-    float fy = lab_f(in[3 * i + 1] / k_white[1]);
-    float fz = lab_f(in[3 * i + 2] / k_white[2]);
-    out[3 * i + 0] = 116.0f * fy - 16.0f;
-    out[3 * i + 1] = 500.0f * (fx - fy);
-    out[3 * i + 2] = 200.0f * (fy - fz);
+  float f[BLOCK * 3];
+  for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {
+    int64_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+    lab_f_block(in + 3 * i0, f, m, 0);
+    float *o = out + 3 * i0;
+    for (int64_t i = 0; i < m; i++) {
+      float fx = f[3 * i], fy = f[3 * i + 1], fz = f[3 * i + 2];
+      o[3 * i + 0] = 116.0f * fy - 16.0f;
+      o[3 * i + 1] = 500.0f * (fx - fy);
+      o[3 * i + 2] = 200.0f * (fy - fz);
+    }
   }
 }
 
@@ -53,15 +75,22 @@ void dlut_color_lab_to_xyz(const float *in, float *out, int64_t n) {
 }
 
 void dlut_color_xyz_to_lab_backward(const float *in, const float *d_out, float *d_in, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
-    float dl = d_out[3 * i], da = d_out[3 * i + 1], db = d_out[3 * i + 2];
-    /* L = 116 fy - 16, a = 500 (fx - fy), b = 200 (fy - fz) */
-    float dfx = 500.0f * da;
-    float dfy = 116.0f * dl - 500.0f * da + 200.0f * db;
-    float dfz = -200.0f * db;
-    d_in[3 * i + 0] = dfx * lab_f_deriv(in[3 * i] / k_white[0]) / k_white[0];
-    d_in[3 * i + 1] = dfy * lab_f_deriv(in[3 * i + 1] / k_white[1]) / k_white[1];
-    d_in[3 * i + 2] = dfz * lab_f_deriv(in[3 * i + 2] / k_white[2]) / k_white[2];
+  float fd[BLOCK * 3];
+  for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {
+    int64_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+    lab_f_block(in + 3 * i0, fd, m, 1); /* f'(X/Xn), f'(Y/Yn), f'(Z/Zn) */
+    const float *g = d_out + 3 * i0;
+    float *d = d_in + 3 * i0;
+    for (int64_t i = 0; i < m; i++) {
+      float dl = g[3 * i], da = g[3 * i + 1], db = g[3 * i + 2];
+      /* L = 116 fy - 16, a = 500 (fx - fy), b = 200 (fy - fz) */
+      float dfx = 500.0f * da;
+      float dfy = 116.0f * dl - 500.0f * da + 200.0f * db;
+      float dfz = -200.0f * db;
+      d[3 * i + 0] = dfx * fd[3 * i] / DLUT_D65_X;
+      d[3 * i + 1] = dfy * fd[3 * i + 1] / DLUT_D65_Y;
+      d[3 * i + 2] = dfz * fd[3 * i + 2] / DLUT_D65_Z;
+    }
   }
 }
 
@@ -80,8 +109,6 @@ void dlut_color_lab_to_xyz_backward(const float *in, const float *d_out, float *
 }
 
 /* ==== Composed sRGB <-> Lab, in cache-sized blocks (no allocation) ==== */
-
-#define BLOCK 256
 
 void dlut_color_srgb_to_lab(const float *in, float *out, int64_t n) {
   dlut_color_srgb_to_linear(in, out, n);
