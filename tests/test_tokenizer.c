@@ -14,6 +14,7 @@
 #include "clip/tokenizer_internal.h"
 #include "dlut/error.h"
 #include "dlut/file.h"
+#include "dlut/parallel.h"
 #include "dlut/tokenizer.h"
 #include "test.h"
 
@@ -267,6 +268,37 @@ static void check_model_folder(const char *rel) {
   dlut_tokenizer_free(tk);
 }
 
+/* ==== Threads: a loaded tokenizer is shared read-only ==== */
+
+typedef struct {
+  const dlut_tokenizer *tk;
+  const char *const *texts;
+  int ntexts;
+  int32_t (*ids)[77]; /* per item */
+  int *n;             /* per item */
+} par_ctx;
+
+static void par_work(void *vctx, int64_t b, int64_t e, int thread) {
+  par_ctx *c = vctx;
+  for (int64_t i = b; i < e; i++) c->n[i] = dlut_tokenizer_encode(c->tk, c->texts[i % c->ntexts], c->ids[i], 77);
+}
+
+static void check_threads(const dlut_tokenizer *tk) {
+  static const char *const texts[] = {"a photo of a cat", "caf\xc3\x83\xc2\xa9 &amp;amp; \xef\xac\x81ne",
+                                      "warm golden hour, teal shadows", "\xe4\xb8\x80\xe5\x8f\xaa\xe7\x8c\xab",
+                                      "The Mona Lisa doesn\xc3\x83\xc2\xa2\xc3\xa2\xe2\x80\x9a\xc2\xac\xc3\xa2\xe2\x80\x9e\xc2\xa2t"};
+  enum { N = 200 };
+  static int32_t ids[N][77], ref[5][77];
+  static int n[N], nref[5];
+  for (int t = 0; t < 5; t++) nref[t] = dlut_tokenizer_encode(tk, texts[t], ref[t], 77);
+  par_ctx c = {tk, texts, 5, ids, n};
+  dlut_parallel_for(N, 1, par_work, &c);
+  int same = 1;
+  for (int i = 0; i < N; i++)
+    same &= n[i] == nref[i % 5] && n[i] > 0 && memcmp(ids[i], ref[i % 5], (size_t)n[i] * sizeof(int32_t)) == 0;
+  CHECK(same);
+}
+
 /* ==== Units ==== */
 
 static void check_utf8_decoder(void) {
@@ -443,6 +475,8 @@ int main(void) {
   dlut_tokenizer_free(t2);
   CHECK(dlut_tokenizer_load_model("/nonexistent/model") == NULL);
   check_bpe_fast_vs_naive(bpe);
+  check_threads(bpe);
+  check_threads(wp);
   check_hostile(bpe, wp);
 
   dlut_tokenizer_free(bpe);
