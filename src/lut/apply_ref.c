@@ -88,6 +88,7 @@ static void ref_eval(const dlut_lut *lut, const double in[3], double out[3], dlu
 }
 
 void dlut_lut_apply_f32_ref(const dlut_lut *lut, const float *in, float *out, int64_t n, dlut_interp interp) {
+  if (!lut) return;
   for (int64_t i = 0; i < n; i++) {
     double v[3] = {in[i * 3], in[i * 3 + 1], in[i * 3 + 2]}, o[3];
     ref_eval(lut, v, o, interp);

@@ -98,6 +98,10 @@ void dlut_lut_free(dlut_lut *lut) {
 /* ==== Evaluation of one colour ==== */
 
 void dlut_lut_eval(const dlut_lut *lut, const float in[3], float out[3], dlut_interp interp) {
+  if (!lut) { /* no LUT: the identity */
+    out[0] = in[0], out[1] = in[1], out[2] = in[2];
+    return;
+  }
   lut_prep p;
   lut_prep_init(&p, lut);
   float v[3] = {in[0], in[1], in[2]};
