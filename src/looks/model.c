@@ -8,14 +8,17 @@
  *
  * Design choices, and why:
  *   - White balance is a von Kries adaptation in Bradford cone space
- *     (Lam 1985, as ICC.1 Annex E) from D65 to a shifted white, which is
- *     how raw converters implement "temperature" and keeps neutrals neutral
- *     under the new white, rather than per-channel gains in sRGB.
+ *     (Lam 1985, as ICC.1 Annex E) from D65 to a shifted white: colours
+ *     change the way they do under a change of illuminant, which is how
+ *     raw converters implement "temperature", rather than by per-channel
+ *     gains in sRGB.
  *   - The tone curve is a monotone cubic (Fritsch & Carlson 1980, SIAM J.
  *     Numer. Anal. 17(2)) through a few control points: monotone by
  *     construction, C1, and easy to steer with named controls.
- *   - Chroma work happens in CIELAB with L* held fixed, so luminance is
- *     decided by the tone curve alone and stays monotone along every axis.
+ *   - L* is the tone curve applied to the luminance, and the chroma work
+ *     happens in CIELAB with L* held fixed, so lightness is decided by the
+ *     tone curve alone and stays monotone along every axis (a per-channel
+ *     curve alone lets luminance fall under a strong white balance).
  *   - Out-of-gamut results are pulled towards the grey of the same
  *     luminance with a C1 soft knee (in the spirit of ACES' reference gamut
  *     compression, with the rational curve x/(1+x) for the part beyond the
