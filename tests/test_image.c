@@ -5,6 +5,10 @@
  * derivation), hostile input (truncated, huge dimensions, garbage) and
  * atomic saves (an existing file survives a failed write). The comparisons
  * against ImageMagick live in tests/t_image.py. */
+#include <stddef.h>
+#include <stdio.h>
+/* jpeglib.h needs size_t and FILE first */
+#include <jpeglib.h>
 #include <lcms2.h>
 #include <png.h>
 #include <signal.h>
@@ -447,6 +451,66 @@ static void test_hostile(void) {
     expect_load_fails(tmp("bomb.png"), "PNG 60000x60000");
     CHECK(strstr(dlut_last_error(), "exceeds") != NULL);
     free(png);
+  }
+  /* A baseline JPEG missing only its EOI marker loads, identical to the
+   * whole file; a progressive one is refused (a cut between scans looks
+   * the same to the decoder). */
+  for (int prog = 0; prog < 2; prog++) {
+    const char *whole = tmp(prog ? "whole-prog.jpg" : "whole.jpg");
+    if (prog) {
+      char cmd[8400];
+      snprintf(cmd, sizeof cmd, "/usr/bin/convert '%s' -interlace JPEG '%s'", tmp("whole.png"), whole);
+      CHECK(system(cmd) == 0);
+    }
+    uint8_t *j = read_bytes(whole, &n);
+    CHECK(j && n > 2 && j[n - 2] == 0xFF && j[n - 1] == 0xD9);
+    if (j) write_bytes(tmp("noeoi.jpg"), j, n - 2);
+    free(j);
+    dlut_image *a = dlut_image_load(whole), *b = dlut_image_load(tmp("noeoi.jpg"));
+    CHECK(a != NULL);
+    if (!prog) {
+      CHECK_MSG(b != NULL, "baseline JPEG without EOI: %s", dlut_last_error());
+      CHECK(same_pixels(a, b));
+    } else {
+      CHECK_MSG(b == NULL, "progressive JPEG without EOI loaded");
+    }
+    dlut_image_free(a);
+    dlut_image_free(b);
+  }
+  /* Restart markers every MCU (libjpeg directly): a cut just before or
+   * after an RST marker must fail too (libjpeg resynchronises there). */
+  {
+    struct jpeg_compress_struct ci;
+    struct jpeg_error_mgr je;
+    unsigned char *mem = NULL;
+    unsigned long memn = 0;
+    ci.err = jpeg_std_error(&je);
+    jpeg_create_compress(&ci);
+    jpeg_mem_dest(&ci, &mem, &memn);
+    ci.image_width = 64, ci.image_height = 64, ci.input_components = 3, ci.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&ci);
+    ci.restart_interval = 1;
+    jpeg_start_compress(&ci, TRUE);
+    for (int y = 0; y < 64; y++) {
+      JSAMPROW row = (JSAMPROW)img->data + (size_t)y * img->stride;
+      jpeg_write_scanlines(&ci, &row, 1);
+    }
+    jpeg_finish_compress(&ci);
+    jpeg_destroy_compress(&ci);
+    size_t rst[64], nr = 0;
+    for (size_t i = 0; i + 1 < memn && nr < 64; i++)
+      if (mem[i] == 0xFF && mem[i + 1] >= 0xD0 && mem[i + 1] <= 0xD7) rst[nr++] = i;
+    CHECK(nr > 4);
+    size_t cuts[4] = {nr ? rst[nr / 2] : 0, nr ? rst[nr / 2] + 2 : 0, nr ? rst[nr - 1] : 0, nr ? rst[nr - 1] + 2 : 0};
+    for (int c = 0; c < 4 && nr; c++)
+      CHECK_MSG(dlut_image_load_memory(mem, cuts[c], "rst.jpg") == NULL, "restart JPEG cut at %zu of %lu loaded",
+                cuts[c], memn);
+    dlut_image *whole_rst = dlut_image_load_memory(mem, memn, "rst.jpg");
+    dlut_image *noeoi = dlut_image_load_memory(mem, memn - 2, "rst.jpg");
+    CHECK(whole_rst && same_pixels(whole_rst, noeoi));
+    dlut_image_free(whole_rst);
+    dlut_image_free(noeoi);
+    free(mem);
   }
   /* A JPEG whose SOF claims 65000 x 65000. */
   uint8_t *jpg = read_bytes(tmp("whole.jpg"), &n);

@@ -15,8 +15,10 @@
  * own TurboJPEG API caps scans the same way). Truncated data is an ERROR:
  * libjpeg only warns ("Premature end of JPEG file") and pads the rest with
  * grey, which would silently grade a broken photo, so those two warnings
- * (JWRN_JPEG_EOF, JWRN_HIT_MARKER) are turned into failures. Other
- * warnings (extraneous bytes before a marker, ...) are tolerated.
+ * (JWRN_JPEG_EOF, JWRN_HIT_MARKER) are turned into failures, except the
+ * one harmless case: a single-scan sequential file that lacks only its EOI
+ * marker (see on_message). Other warnings (extraneous bytes before a
+ * marker, ...) are tolerated.
  *
  * Save: 8-bit RGB, quality 1..100, 4:4:4 chroma at quality >= 90 (colour
  * edges matter after grading; libjpeg's default is 4:2:0), optimised
@@ -51,7 +53,18 @@ static void on_message(j_common_ptr c, int level) {
   jerr *e = (jerr *)c->err;
   if (level < 0) { /* a warning */
     int code = c->err->msg_code;
-    if (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER) {
+    /* JWRN_HIT_MARKER: the entropy decoder needed bits that are not there.
+     * JWRN_JPEG_EOF alone: the data ended; harmless only when the file is
+     * one interleaved sequential scan whose bits were all there (just the
+     * EOI marker missing, which the decoder's read-ahead reports). A
+     * progressive or multi-scan file cut between scans would decode
+     * "successfully" with scans missing, so there it is an error too. */
+    int fatal = code == JWRN_HIT_MARKER;
+    if (code == JWRN_JPEG_EOF && c->is_decompressor) {
+      j_decompress_ptr d = (j_decompress_ptr)c;
+      fatal = d->progressive_mode || d->comps_in_scan != d->num_components;
+    }
+    if (fatal) {
       snprintf(e->msg, sizeof e->msg, "truncated JPEG data");
       longjmp(e->jb, 1);
     }
