@@ -48,7 +48,7 @@ with open(t + "/rev4.cube", "w") as f:  # 4^3, red reversed: a Hald level 2 as i
             for r in range(4):
                 f.write("%g %g %g\n" % ((3 - r) / 3, g / 3, b / 3))
 with open(t + "/bad.cube", "w") as f:
-    f.write("LUT_3D_SIZE 2\n0 0 0\n1 0 0 0\n")
+    f.write("LUT_3D_SIZE 2\n0 0 0\n1 0 0 0\n# padding: long enough for 8 entries, so line 3 is the error\n")
 EOF
 
 # ---- --help everywhere, usage errors exit 2
@@ -142,6 +142,25 @@ file "$T/rev.png" | grep -q "8 x 8, 8-bit/color RGB" && ok "Hald level 2 is 8x8 
 expect 0 "info of the Hald" "$DLUT" info --json "$T/rev.png"
 "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['size']==4 and j['format']=='hald' and not j['monotone'], j" "$T/out" 2>/dev/null &&
   ok "Hald reads back as a 4^3 LUT" || bad "Hald info: $(cat "$T/out")"
+# A Hald is data: an embedded ICC profile (here Adobe RGB 1998, assigned
+# without converting pixels) must not change the table that is read.
+ICC=/usr/share/color/icc/ghostscript/a98.icc
+if [ -r "$ICC" ]; then
+  expect 0 "convert to a 16-bit Hald" "$DLUT" convert "$T/id.cube" "$T/h.png" --hald-level 4
+  convert "$T/h.png" -profile "$ICC" "$T/h98.png"
+  identify -verbose "$T/h98.png" | grep -q "icc:description: .*A98" && ok "profile embedded" || bad "ImageMagick did not embed the profile"
+  expect 0 "info of the Hald" "$DLUT" info --json "$T/h.png"; cp "$T/out" "$T/i1"
+  expect 0 "info of the ICC-tagged Hald" "$DLUT" info --json "$T/h98.png"
+  "$PY" -c "
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+for k in ('value_min', 'value_max', 'identity_max_deviation', 'size'):
+    assert a[k] == b[k], (k, a[k], b[k])
+assert b['identity_close'], b
+" "$T/i1" "$T/out" 2>"$T/err" && ok "ICC profile ignored: same table" || bad "ICC-tagged Hald read differently: $(tail -1 "$T/err")"
+else
+  bad "no ICC profile at $ICC for the Hald test (install ghostscript's icc files)"
+fi
 expect 0 "convert --size 9" "$DLUT" convert "$T/id.cube" "$T/id9.cube" --size 9
 expect 0 "info of the resized" "$DLUT" info --json "$T/id9.cube"
 "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['size']==9 and j['identity_close'], j" "$T/out" 2>/dev/null &&

@@ -4,7 +4,8 @@
  * output for red = i mod L^2, green = (i / L^2) mod L^2, blue = i / L^4,
  * i.e. red fastest - the canonical dlut_lut order, so the pixels ARE the
  * table. Levels 2..16 (lattice 4..256) are accepted; 8- and 16-bit (and
- * float TIFF) samples; alpha is ignored.
+ * float TIFF) samples; alpha is ignored; the stored code values are used
+ * as they are (no ICC conversion, no EXIF orientation).
  */
 #include <math.h>
 #include <stdint.h>
@@ -51,7 +52,10 @@ dlut_lut *dlut_lut_from_hald_image(const dlut_image *img, const char *name) {
 }
 
 dlut_lut *dlut_lut_parse_hald(const void *data, size_t size, const char *name) {
-  dlut_image *img = dlut_image_load_memory(data, size, name);
+  /* A Hald is data, not a photo: an embedded ICC profile (Photoshop tags
+   * PNGs it saves) must not be "converted to sRGB", which would change the
+   * table, and EXIF orientation must not move its pixels. */
+  dlut_image *img = dlut_image_load_memory_flags(data, size, name, DLUT_IMAGE_LOAD_RAW);
   if (!img) return NULL;
   dlut_lut *lut = dlut_lut_from_hald_image(img, name);
   dlut_image_free(img);
