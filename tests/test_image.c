@@ -11,6 +11,7 @@
 #include <jpeglib.h>
 #include <lcms2.h>
 #include <png.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -982,6 +983,50 @@ static void test_icc_fast_vs_ref(void) {
   }
 }
 
+/* ==== Several threads at once (the server loads uploads concurrently) ==== */
+
+typedef struct {
+  const char *path;    /* file to load */
+  const dlut_image *want;
+  int ok;              /* result */
+} thread_job;
+
+static void *load_many(void *arg) {
+  thread_job *j = arg;
+  j->ok = 1;
+  for (int r = 0; r < 5; r++) {
+    dlut_image *img = dlut_image_load(j->path);
+    if (!same_pixels(img, j->want)) j->ok = 0;
+    dlut_image_free(img);
+  }
+  return NULL;
+}
+
+static void test_threads(void) {
+  const char *names[4] = {"t.png", "t.jpg", "t.tif", "t.webp"};
+  dlut_image *src = make_image(80, 50, 3, DLUT_PIXEL_U8, 1);
+  dlut_image *want[4] = {0};
+  for (int i = 0; i < 4; i++) {
+    CHECK(dlut_image_save(src, tmp(names[i]), NULL) == 0);
+    want[i] = dlut_image_load(tmp(names[i]));
+  }
+  pthread_t th[8];
+  thread_job jobs[8];
+  for (int i = 0; i < 8; i++) {
+    jobs[i] = (thread_job){tmp(names[i % 4]), want[i % 4], 0};
+    /* tmp() rotates 8 buffers: take private copies of the paths. */
+    jobs[i].path = strdup(jobs[i].path);
+    CHECK(pthread_create(&th[i], NULL, load_many, &jobs[i]) == 0);
+  }
+  for (int i = 0; i < 8; i++) {
+    pthread_join(th[i], NULL);
+    CHECK_MSG(jobs[i].ok, "thread %d (%s) got different pixels", i, names[i % 4]);
+    free((void *)jobs[i].path);
+  }
+  for (int i = 0; i < 4; i++) dlut_image_free(want[i]);
+  dlut_image_free(src);
+}
+
 /* ==== Shared photos ==== */
 
 static void test_photos(void) {
@@ -1051,6 +1096,7 @@ int main(int argc, char **argv) {
   test_load_flags();
   test_icc();
   test_icc_fast_vs_ref();
+  test_threads();
   test_photos();
   char cmd[4200];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
