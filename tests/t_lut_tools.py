@@ -8,6 +8,7 @@ float image) and by FFmpeg (lut3d / haldclut, interp=tetrahedral|trilinear),
 and the results must agree within 1 code (8-bit and 16-bit photos):
 
   cube-adobe      .cube, LUT_3D_SIZE 33                       OCIO, FFmpeg
+  cube-1d         .cube, LUT_1D_SIZE 1024                     OCIO, FFmpeg lut1d
   cube-domain02   .cube, DOMAIN_MAX 2 2 2 (min 0)             OCIO, FFmpeg
   cube-domain     .cube, DOMAIN -0.25..1.25 (min != 0)        OCIO (FFmpeg ignores DOMAIN_MIN, see docs)
   cube-resolve    .cube, 1D shaper + 3D, LUT_*_INPUT_RANGE    OCIO (FFmpeg lut3d cannot read it)
@@ -211,6 +212,14 @@ def ffmpeg_lut3d(img_path, lut_path, bits, interp):
     return np.frombuffer(raw, dtype=dt).reshape(h, w, 3).astype(np.int64)
 
 
+def ffmpeg_lut1d(img_path, lut_path, bits, interp):
+    w, h = probe(img_path)
+    fmt, dt = ("rgb24", np.uint8) if bits == 8 else ("rgb48le", "<u2")
+    raw = sh("ffmpeg", "-v", "error", "-i", img_path, "-vf", "format=%s,lut1d=file=%s:interp=linear" % (fmt, lut_path),
+             "-f", "rawvideo", "-pix_fmt", fmt, "-")
+    return np.frombuffer(raw, dtype=dt).reshape(h, w, 3).astype(np.int64)
+
+
 def ffmpeg_haldclut(img_path, hald_path, bits, interp):
     w, h = probe(img_path)
     fmt, dt = ("rgb24", np.uint8) if bits == 8 else ("rgb48le", "<u2")
@@ -291,6 +300,8 @@ def run(tmp):
         ours = dlut_apply(path, lut_path, it, os.path.join(tmp, "out-%s-%s-%s" % (variant, it, name)))
         if "ocio" in refs:
             compare(variant, name, it, "OCIO", ours, ocio_apply(lut_path, pix[name], bits, it), 1, bits)
+        if "ffmpeg1d" in refs:  # a 1D LUT is linear whatever --interp says
+            compare(variant, name, it, "FFmpeg lut1d linear", ours, ffmpeg_lut1d(path, lut_path, bits, it), 1, bits)
         if "ffmpeg" in refs:
             ref = ffmpeg_lut3d(path, lut_path, bits, it)
             if ffmpeg_3dl and bits == 16:
@@ -305,6 +316,15 @@ def run(tmp):
     f = os.path.join(tmp, "adobe.cube")
     write_cube(f, smooth_lut(33, 1), 33, title="adobe random")
     check_file("cube-adobe", f, ("ocio", "ffmpeg"))
+
+    # -- .cube, 1D only (per-channel curves, 1024 entries, one reversed)
+    xs = np.linspace(0, 1, 1024)
+    f = os.path.join(tmp, "oned.cube")
+    with open(f, "w") as fh:
+        fh.write("LUT_1D_SIZE 1024\n")
+        for v in xs:
+            fh.write("%.7f %.7f %.7f\n" % (v ** 0.7, 0.5 - 0.5 * np.cos(np.pi * v), 1 - v))
+    check_file("cube-1d", f, ("ocio", "ffmpeg1d"))
 
     # -- .cube, DOMAIN 0..2: lattice spans [0,2], photos use the lower half.
     f = os.path.join(tmp, "domain02.cube")
