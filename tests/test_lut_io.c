@@ -68,6 +68,22 @@ static void test_cube_adobe(void) {
     dlut_lut_free(l);
   }
 
+  /* A UTF-8 byte order mark, and a UTF-8 title longer than 255 bytes cut
+   * at a character boundary. */
+  {
+    char big[2048];
+    int n = snprintf(big, sizeof big, "\xEF\xBB\xBFTITLE \"a");
+    for (int i = 0; i < 100; i++) n += snprintf(big + n, sizeof big - (size_t)n, "\xE6\x9A\x96"); /* 暖 x100 */
+    n += snprintf(big + n, sizeof big - (size_t)n, "\"\nLUT_1D_SIZE 2\n0 0 0\n1 1 1\n");
+    l = parse_cube_str(big);
+    CHECK_MSG(l != NULL, "%s", dlut_last_error());
+    if (l) {
+      CHECK(strlen(l->title) == 253); /* 'a' + 84 whole 3-byte characters, not 255 */
+      CHECK(memcmp(l->title, "a\xE6\x9A\x96", 4) == 0);
+      dlut_lut_free(l);
+    }
+  }
+
   /* 1D only: DOMAIN applies to it. */
   l = parse_cube_str("LUT_1D_SIZE 3\nDOMAIN_MIN 0 0 0\nDOMAIN_MAX 2 2 2\n0 0 0\n0.25 0.5 0.75\n1 1 1\n");
   CHECK_MSG(l != NULL, "%s", dlut_last_error());

@@ -67,7 +67,10 @@ static void parse_title(const lut_line *ln, char out[256]) {
   }
   while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
   size_t n = (size_t)(e - s);
-  if (n > 255) n = 255;
+  if (n > 255) {
+    n = 255;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--; /* do not split a UTF-8 character */
+  }
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     out[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;

@@ -21,6 +21,8 @@
 /* ==== Lines ==== */
 
 void lut_text_init(lut_text *t, const void *data, size_t size, const char *name) {
+  /* A UTF-8 byte order mark, as Windows editors write, is not content. */
+  if (size >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) data = (const char *)data + 3, size -= 3;
   t->p = (const char *)data;
   t->end = (const char *)data + size;
   t->name = name ? name : "<memory>";
