@@ -752,6 +752,39 @@ static void test_metadata(void) {
   }
 }
 
+/* ==== Encoding to memory ==== */
+
+static void test_save_memory(void) {
+  dlut_image *img = make_image(40, 30, 4, DLUT_PIXEL_U16, 1);
+  img->xmp = malloc(sizeof XMP - 1);
+  memcpy(img->xmp, XMP, sizeof XMP - 1);
+  img->xmp_size = sizeof XMP - 1;
+  const dlut_image_format fmts[5] = {DLUT_IMAGE_FORMAT_PNG, DLUT_IMAGE_FORMAT_TIFF, DLUT_IMAGE_FORMAT_PPM,
+                                     DLUT_IMAGE_FORMAT_JPEG, DLUT_IMAGE_FORMAT_WEBP};
+  const char *files[5] = {"mem.png", "mem.tif", "mem.ppm", "mem.jpg", "mem.webp"};
+  for (int i = 0; i < 5; i++) {
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    CHECK_MSG(dlut_image_save_memory(img, fmts[i], NULL, &buf, &n) == 0, "%s: %s", files[i], dlut_last_error());
+    /* The same bytes as saving to a file (JPEG/WebP/PNG/TIFF/PPM encoders are deterministic). */
+    CHECK(dlut_image_save(img, tmp(files[i]), NULL) == 0);
+    size_t fn = 0;
+    uint8_t *fb = read_bytes(tmp(files[i]), &fn);
+    CHECK_MSG(buf && fb && n == fn && memcmp(buf, fb, n) == 0, "%s: memory encoding differs from the file", files[i]);
+    dlut_image *back = buf ? dlut_image_load_memory(buf, n, files[i]) : NULL;
+    CHECK(back && back->width == 40 && back->height == 30);
+    CHECK(i == 2 || (back && back->xmp_size == sizeof XMP - 1)); /* PPM has no metadata */
+    dlut_image_free(back);
+    free(fb);
+    free(buf);
+  }
+  uint8_t *buf = (uint8_t *)1;
+  size_t n = 1;
+  CHECK(dlut_image_save_memory(img, DLUT_IMAGE_FORMAT_UNKNOWN, NULL, &buf, &n) != 0 && buf == NULL && n == 0);
+  dlut_image_free(img);
+}
+
+
 /* ==== ICC: Display P3 -> sRGB ==== */
 
 /* RGB -> XYZ matrix from primaries and white (SMPTE RP 177-1993 section 3.3),
@@ -1092,6 +1125,7 @@ int main(int argc, char **argv) {
   test_hostile();
   test_atomic();
   test_metadata();
+  test_save_memory();
   test_tiff_exif();
   test_load_flags();
   test_icc();

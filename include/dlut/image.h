@@ -139,6 +139,12 @@ int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_sa
 
 /* ---- Extras (added by the image module) ---- */
 
+/* Encode to a malloc'd buffer (*data, *size; caller frees) instead of a
+ * file, e.g. for an HTTP response; same conversions and metadata as
+ * dlut_image_save. 0 or -1 (then *data is NULL). */
+int dlut_image_save_memory(const dlut_image *img, dlut_image_format format, const dlut_image_save_opts *opts,
+                           uint8_t **data, size_t *size);
+
 /* Load flags for pictures that are data rather than photos (Hald CLUT
  * PNGs, masks, test patterns): skip the ICC -> sRGB conversion and/or the
  * EXIF orientation. dlut_image_load*() use 0 (both applied). The EXIF

@@ -582,18 +582,16 @@ dlut_image *dlut_image_load_flags(const char *path, unsigned flags) {
 
 /* ==== Save ==== */
 
-int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_save_opts *opts) {
+/* Convert, prepare metadata and encode img as format f into fp (a temporary
+ * file: the atomic one for dlut_image_save, tmpfile() for the memory
+ * variant). Errors are not yet prefixed with a name. */
+static int encode(const dlut_image *img, dlut_image_format f, const dlut_image_save_opts *opts, FILE *fp) {
   dlut_image_save_opts o = {0};
   if (opts) o = *opts;
-  dlut_image_format f = dlut_image_format_from_path(path);
-  char ext[16];
-  if (f == DLUT_IMAGE_FORMAT_UNKNOWN || !strcmp(dlut_file_ext(path, ext), "pgm"))
-    return dlut_error("%s: unknown output image format (use .jpg .png .webp .tif .tiff .ppm)", path);
   if (!img || !img->data || (img->channels != 3 && img->channels != 4) || img->width <= 0 || img->height <= 0)
-    return dlut_error("%s: invalid image", path);
+    return dlut_error("invalid image");
   if (o.quality == 0) o.quality = 95;
-  if (o.quality < 1 || o.quality > 100) return dlut_error("%s: quality %d is not 1..100", path, o.quality);
-
+  if (o.quality < 1 || o.quality > 100) return dlut_error("quality %d is not 1..100", o.quality);
   /* Bring the pixels to what the format stores. */
   dlut_pixel_type want = img->type;
   int channels = img->channels;
@@ -607,7 +605,7 @@ int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_sa
   case DLUT_IMAGE_FORMAT_TIFF:
     if (want == DLUT_PIXEL_F32 && !o.float_tiff) want = DLUT_PIXEL_U16;
     break;
-  default: break;
+  default: return dlut_error("unknown output image format");
   }
   int rc = -1;
   dlut_image *conv = NULL;
@@ -615,10 +613,7 @@ int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_sa
   const dlut_image *src = img;
   if (want != img->type || channels != img->channels) {
     conv = dlut_image_convert(img, channels, want);
-    if (!conv) {
-      dlut_error_prefix(path);
-      return -1;
-    }
+    if (!conv) return -1;
     src = conv;
   }
   dlut__meta m = {0};
@@ -628,7 +623,7 @@ int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_sa
       const uint8_t *e = skip_exif_prefix(img->exif, &n);
       exif = malloc(n);
       if (!exif) {
-        rc = dlut_error("%s: out of memory", path);
+        rc = dlut_error("out of memory");
         goto done;
       }
       memcpy(exif, e, n);
@@ -640,25 +635,66 @@ int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_sa
     m.xmp = img->xmp;
     m.xmp_size = img->xmp ? img->xmp_size : 0;
   }
-  dlut_atomic out;
-  if (dlut_atomic_begin(&out, path) != 0) goto done;
   dlut_error_clear();
   switch (f) {
-  case DLUT_IMAGE_FORMAT_JPEG: rc = dlut__jpeg_save(src, out.fp, &m, &o); break;
-  case DLUT_IMAGE_FORMAT_PNG: rc = dlut__png_save(src, out.fp, &m, &o); break;
-  case DLUT_IMAGE_FORMAT_WEBP: rc = dlut__webp_save(src, out.fp, &m, &o); break;
-  case DLUT_IMAGE_FORMAT_TIFF: rc = dlut__tiff_save(src, out.fp, &m, &o); break;
-  default: rc = dlut__ppm_save(src, out.fp, &m, &o); break;
+  case DLUT_IMAGE_FORMAT_JPEG: rc = dlut__jpeg_save(src, fp, &m, &o); break;
+  case DLUT_IMAGE_FORMAT_PNG: rc = dlut__png_save(src, fp, &m, &o); break;
+  case DLUT_IMAGE_FORMAT_WEBP: rc = dlut__webp_save(src, fp, &m, &o); break;
+  case DLUT_IMAGE_FORMAT_TIFF: rc = dlut__tiff_save(src, fp, &m, &o); break;
+  default: rc = dlut__ppm_save(src, fp, &m, &o); break;
   }
-  if (rc != 0) {
-    dlut_atomic_abort(&out);
-    if (!*dlut_last_error()) dlut_error("cannot write %s", format_name(f));
-    dlut_error_prefix(path);
-    goto done;
-  }
-  rc = dlut_atomic_commit(&out);
+  if (rc != 0 && !*dlut_last_error()) dlut_error("cannot write %s", format_name(f));
 done:
   free(exif);
   dlut_image_free(conv);
+  return rc;
+}
+
+int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_save_opts *opts) {
+  dlut_image_format f = dlut_image_format_from_path(path);
+  char ext[16];
+  if (f == DLUT_IMAGE_FORMAT_UNKNOWN || !strcmp(dlut_file_ext(path, ext), "pgm"))
+    return dlut_error("%s: unknown output image format (use .jpg .png .webp .tif .tiff .ppm)", path);
+  /* Check the request before creating anything. */
+  if (!img || !img->data || (img->channels != 3 && img->channels != 4) || img->width <= 0 || img->height <= 0)
+    return dlut_error("%s: invalid image", path);
+  if (opts && (opts->quality < 0 || opts->quality > 100))
+    return dlut_error("%s: quality %d is not 1..100", path, opts->quality);
+  dlut_atomic out;
+  if (dlut_atomic_begin(&out, path) != 0) return -1;
+  if (encode(img, f, opts, out.fp) != 0) {
+    dlut_atomic_abort(&out);
+    dlut_error_prefix(path);
+    return -1;
+  }
+  return dlut_atomic_commit(&out);
+}
+
+int dlut_image_save_memory(const dlut_image *img, dlut_image_format format, const dlut_image_save_opts *opts,
+                           uint8_t **data, size_t *size) {
+  *data = NULL;
+  *size = 0;
+  /* Encoders write to a FILE* (libtiff to its descriptor), so an anonymous
+   * temporary file carries the bytes; it never has a name on disk. */
+  FILE *fp = tmpfile();
+  if (!fp) return dlut_error("cannot create a temporary file: %s", strerror(errno));
+  int rc = encode(img, format, opts, fp);
+  if (rc == 0 && fflush(fp) != 0) rc = dlut_error("write failed: %s", strerror(errno));
+  struct stat st;
+  if (rc == 0 && fstat(fileno(fp), &st) != 0) rc = dlut_error("cannot stat the temporary file");
+  if (rc == 0) {
+    size_t n = (size_t)st.st_size;
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) {
+      rc = dlut_error("out of memory");
+    } else if (pread(fileno(fp), buf, n, 0) != (ssize_t)n) {
+      free(buf);
+      rc = dlut_error("cannot read the temporary file back");
+    } else {
+      *data = buf;
+      *size = n;
+    }
+  }
+  fclose(fp);
   return rc;
 }
