@@ -239,8 +239,9 @@ static void test_bake_matches_reference(void) {
             if (trial == 0) worst = fmax(worst, fabs((double)o[c] - in[c])); /* identity look = identity LUT */
           }
         }
-    /* 1e-3 = a quarter of an 8-bit step: the bake interpolates 4096-entry tables */
-    CHECK_MSG(worst < 1e-3, "trial %d (size %d): bake differs from the reference by %g", trial, n, worst);
+    /* 1e-4 (a fortieth of an 8-bit step): float arithmetic and the arithmetic pow of the bake
+     * against the double-precision reference */
+    CHECK_MSG(worst < 1e-4, "trial %d (size %d): bake differs from the reference by %g", trial, n, worst);
     dlut_lut_free(lut);
   }
   dlut_look l;

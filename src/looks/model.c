@@ -1,7 +1,8 @@
 /* The look model: a parametric grade (dlut_look) evaluated on single
  * colours (dlut_look_eval, the double-precision reference written for
- * clarity) and baked into a 3D LUT (dlut_look_bake, the float kernel with
- * precomputed tables, multi-threaded). The order of operations and the
+ * clarity) and baked into a 3D LUT (dlut_look_bake, the float kernel, 4 or
+ * 8 lattice points at a time with the vector arithmetic of
+ * color/fastmath.h, multi-threaded over lattice rows). The order of operations and the
  * meaning of every parameter are in the manual of dlut/looks.h; the two
  * implementations below follow it step by step and are tested to agree
  * (tests/test_looks.c).
@@ -24,11 +25,11 @@
  *     compression, with the rational curve x/(1+x) for the part beyond the
  *     knee), so no channel clips and hue is kept. */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "color/fastmath.h"
 #include "dlut/color.h"
 #include "dlut/error.h"
 #include "dlut/looks.h"
@@ -68,7 +69,10 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
   double xy0[2], xy1[2];
   dlut_color_cct_to_xy(1e6 / mired0, xy0);
   dlut_color_cct_to_xy(1e6 / mired, xy1);
-  double x = 0.31271 + (xy1[0] - xy0[0]), y = 0.32902 + (xy1[1] - xy0[1]);
+  /* the D65 chromaticity from the same XYZ white the Lab code uses, so that temp = tint = 0
+   * gives exactly the identity adaptation */
+  const double wsum = (double)DLUT_D65_X + DLUT_D65_Y + DLUT_D65_Z;
+  double x = DLUT_D65_X / wsum + (xy1[0] - xy0[0]), y = DLUT_D65_Y / wsum + (xy1[1] - xy0[1]);
   double den = -2.0 * x + 12.0 * y + 3.0, u = 4.0 * x / den, v = 6.0 * y / den;
   v -= 0.01 * softlim(lk->tint, 3.0); /* below the locus is magenta */
   den = 2.0 * u - 8.0 * v + 4.0;
@@ -288,45 +292,62 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
 
 /* ==== The fast bake ==== */
 
-/* Tables over [0,1], indexed by sqrt(x) so that the dark end (where the
- * sRGB and Lab curves bend hardest) gets most of the entries. */
-#define TAB_N 4096
-
-/* The look-independent tables, built once. */
-static float g_enc[TAB_N + 1];  /* linear -> encoded sRGB, indexed by sqrt(x) */
-static float g_labf[TAB_N + 1]; /* Lab f(t) on [0,1], indexed by sqrt(t) */
-static pthread_once_t g_tables_once = PTHREAD_ONCE_INIT;
-static void tables_build(void) {
-  for (int i = 0; i <= TAB_N; i++) {
-    double u = (double)i / TAB_N, x = u * u;
-    g_enc[i] = (float)srgb_enc(x);
-    g_labf[i] = (float)lab_f(x);
-  }
-}
-
 typedef struct bake_ctx {
   const looks_prepared *p; /* the prepared look */
   int size;                /* lattice points per axis */
   float *table;            /* (size^3, 3) output, red fastest */
   const float *dec;        /* (size) decoded lattice coordinates */
   float wb[9];             /* white balance */
-  float tone_lin[TAB_N + 1]; /* linear -> tone(encode(x)) -> linear, indexed by sqrt(x) */
 } bake_ctx;
 
-static inline float tab_sqrt(const float *tab, float x) {
-  x = x < 0.0f ? 0.0f : x > 1.0f ? 1.0f : x;
-  float u = sqrtf(x) * (float)TAB_N;
-  int i = (int)u;
-  if (i >= TAB_N) return tab[TAB_N];
-  float f = u - (float)i;
-  return tab[i] + f * (tab[i + 1] - tab[i]);
+/* ==== Vector helpers (FM_N lanes, color/fastmath.h) ==== */
+
+static inline fm_v8 v_clamp01(fm_v8 x) { return fm_min(fm_max(x, fm_splat(0.0f)), fm_splat(1.0f)); }
+
+static inline fm_v8 v_enc(fm_v8 x) { /* linear -> sRGB, x >= 0 */
+  fm_v8 pw = 1.055f * fm_pow(fm_max(x, fm_splat(0.0031308f)), 1.0f / 2.4f) - 0.055f;
+  return fm_sel(x <= 0.0031308f, x * 12.92f, pw);
+}
+static inline fm_v8 v_dec(fm_v8 v) { /* sRGB -> linear, v >= 0 */
+  fm_v8 pw = fm_pow((v + 0.055f) * (1.0f / 1.055f), 2.4f);
+  return fm_sel(v <= 0.04045f, v * (1.0f / 12.92f), pw);
+}
+static inline fm_v8 v_labf(fm_v8 t) {
+  fm_v8 c = fm_pow(fm_max(t, fm_splat(216.0f / 24389.0f)), 1.0f / 3.0f);
+  return fm_sel(t > 216.0f / 24389.0f, c, t * (24389.0f / 27.0f / 116.0f) + 16.0f / 116.0f);
+}
+static inline fm_v8 v_labfinv(fm_v8 u) {
+  return fm_sel(u > 6.0f / 29.0f, u * u * u, (u - 16.0f / 116.0f) * (116.0f * 27.0f / 24389.0f));
+}
+static inline fm_v8 v_sqrt(fm_v8 x) { return fm_exp2(0.5f * fm_log2(x)); }
+
+/* The tone curve on encoded values, as looks_tone: pick each lane's segment
+ * with selects, then the cubic Hermite form. cy, cm: control values and
+ * tangents (float copies of ctrl_y, ctrl_m). */
+static inline fm_v8 v_tone(fm_v8 x, const float *cy, const float *cm) {
+  x = v_clamp01(x);
+  fm_v8 xk = fm_splat((float)k_ctrl_x[0]), h = fm_splat((float)(k_ctrl_x[1] - k_ctrl_x[0]));
+  fm_v8 y0 = fm_splat(cy[0]), y1 = fm_splat(cy[1]), m0 = fm_splat(cm[0]), m1 = fm_splat(cm[1]);
+  for (int k = 1; k < NCTRL - 1; k++) {
+    fm_i8 c = x > (float)k_ctrl_x[k];
+    xk = fm_sel(c, fm_splat((float)k_ctrl_x[k]), xk);
+    h = fm_sel(c, fm_splat((float)(k_ctrl_x[k + 1] - k_ctrl_x[k])), h);
+    y0 = fm_sel(c, fm_splat(cy[k]), y0);
+    y1 = fm_sel(c, fm_splat(cy[k + 1]), y1);
+    m0 = fm_sel(c, fm_splat(cm[k]), m0);
+    m1 = fm_sel(c, fm_splat(cm[k + 1]), m1);
+  }
+  fm_v8 t = (x - xk) / h, t2 = t * t, t3 = t2 * t;
+  return (2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + t) * h * m0 + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * h * m1;
+}
+static inline fm_v8 v_tone_lin(fm_v8 x, const float *cy, const float *cm) {
+  return v_dec(v_tone(v_enc(v_clamp01(x)), cy, cm));
 }
 
-static inline float lab_finvf(float u) {
-  return u > 6.0f / 29.0f ? u * u * u : (u - 16.0f / 116.0f) * (116.0f * 27.0f / 24389.0f);
-}
-
-/* One row of the lattice (fixed g, b; r runs fastest) per item. */
+/* One row of the lattice (fixed g, b; r runs fastest) per item, FM_N
+ * lattice points at a time; the steps are those of looks_eval_prepared, in
+ * float, with branch-free arithmetic pow instead of libm (fastmath.h).
+ * Hue bands, when the look has any, run lane by lane. */
 static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
   (void)thread;
   const bake_ctx *bc = vctx;
@@ -340,13 +361,15 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
   const float sh_a = (float)p->shadow_ab[0], sh_b = (float)p->shadow_ab[1];
   const float hi_a = (float)p->highlight_ab[0], hi_b = (float)p->highlight_ab[1];
   const float ca_a = (float)p->cast_ab[0], ca_b = (float)p->cast_ab[1];
-  float M[9], N[9], W[9], bcos[DLUT_LOOK_NBANDS], bsin[DLUT_LOOK_NBANDS];
-  float bhue[DLUT_LOOK_NBANDS], bsat[DLUT_LOOK_NBANDS], blum[DLUT_LOOK_NBANDS];
+  float M[9], N[9], W[9], cy[NCTRL], cm[NCTRL];
+  float bcos[DLUT_LOOK_NBANDS], bsin[DLUT_LOOK_NBANDS], bhue[DLUT_LOOK_NBANDS], bsat[DLUT_LOOK_NBANDS],
+      blum[DLUT_LOOK_NBANDS];
   for (int i = 0; i < 9; i++) {
     M[i] = (float)dlut_color_rgb_to_xyz_matrix[i];
     N[i] = (float)dlut_color_xyz_to_rgb_matrix[i];
     W[i] = bc->wb[i];
   }
+  for (int k = 0; k < NCTRL; k++) cy[k] = (float)p->ctrl_y[k], cm[k] = (float)p->ctrl_m[k];
   for (int i = 0; i < DLUT_LOOK_NBANDS; i++) {
     bcos[i] = (float)p->band_cos[i];
     bsin[i] = (float)p->band_sin[i];
@@ -354,83 +377,102 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
     bsat[i] = (float)p->band_sat[i];
     blum[i] = (float)p->band_lum[i];
   }
-  const float *tone = bc->tone_lin, *labf = g_labf, *enc = g_enc, *dec = bc->dec;
   for (int64_t row = begin; row < end; row++) {
     const int g = (int)(row % n), b = (int)(row / n);
-    float *o = bc->table + 3 * row * n;
+    const float *dec = bc->dec;
     /* the green and blue parts of the white-balance product are constant along the row */
-    float part[3];
-    for (int c = 0; c < 3; c++) part[c] = W[3 * c + 1] * dec[g] + W[3 * c + 2] * dec[b];
-    for (int r = 0; r < n; r++, o += 3) {
-      float lin[3];
-      for (int c = 0; c < 3; c++) {
-        float v = W[3 * c] * dec[r] + part[c];
-        v = (v > 0.0f ? v : 0.0f) * exposure;
-        if (shoulder) v = v * (1.0f + v * inv_e2) / (1.0f + v);
-        lin[c] = v;
+    const float p0 = W[1] * dec[g] + W[2] * dec[b], p1 = W[4] * dec[g] + W[5] * dec[b];
+    const float p2 = W[7] * dec[g] + W[8] * dec[b];
+    float *o = bc->table + 3 * row * n;
+    for (int r0 = 0; r0 < n; r0 += FM_N) {
+      fm_v8 d = fm_load(dec + r0); /* dec is padded to a multiple of FM_N */
+      /* 1. white balance, exposure */
+      fm_v8 c0 = fm_max(W[0] * d + p0, fm_splat(0.0f)) * exposure;
+      fm_v8 c1 = fm_max(W[3] * d + p1, fm_splat(0.0f)) * exposure;
+      fm_v8 c2 = fm_max(W[6] * d + p2, fm_splat(0.0f)) * exposure;
+      if (shoulder) {
+        c0 = c0 * (1.0f + c0 * inv_e2) / (1.0f + c0);
+        c1 = c1 * (1.0f + c1 * inv_e2) / (1.0f + c1);
+        c2 = c2 * (1.0f + c2 * inv_e2) / (1.0f + c2);
       }
-      float ym = mw0 * lin[0] + mw1 * lin[1] + mw2 * lin[2];
-      for (int c = 0; c < 3; c++) lin[c] += mono * (ym - lin[c]);
-      float y_tone = tab_sqrt(tone, M[3] * lin[0] + M[4] * lin[1] + M[5] * lin[2]);
-      for (int c = 0; c < 3; c++) lin[c] = tab_sqrt(tone, lin[c]);
-      float X = M[0] * lin[0] + M[1] * lin[1] + M[2] * lin[2];
-      float Y = M[3] * lin[0] + M[4] * lin[1] + M[5] * lin[2];
-      float Z = M[6] * lin[0] + M[7] * lin[1] + M[8] * lin[2];
-      float fy = tab_sqrt(labf, Y), L = 116.0f * tab_sqrt(labf, y_tone) - 16.0f;
-      float a = 500.0f * (tab_sqrt(labf, X * (1.0f / DLUT_D65_X)) - fy);
-      float bb = 200.0f * (fy - tab_sqrt(labf, Z * (1.0f / DLUT_D65_Z)));
-      float C = sqrtf(a * a + bb * bb);
-      float k = k_vib != 0.0f ? k_sat * (1.0f + k_vib * expf(-C * (1.0f / 35.0f))) : k_sat;
-      if (any_band && C > 0.0f) {
-        /* band weight cos^2(2d) = (2 cos^2 d - 1)^2 for |d| < 45 deg: the raised
-         * cosine of the reference, without acos */
-        float ux = a / C, uy = bb / C;
-        float gate = C * C / (C * C + 25.0f), dh = 0.0f, ds = 0.0f, dl = 0.0f;
-        for (int i = 0; i < DLUT_LOOK_NBANDS; i++) {
-          float x = ux * bcos[i] + uy * bsin[i];
-          if (x <= (float)LOOKS_BAND_COS_HALF) continue;
-          float c2 = 2.0f * x * x - 1.0f, w = c2 * c2;
-          dh += w * bhue[i];
-          ds += w * bsat[i];
-          dl += w * blum[i];
+      /* 2. channel mixer; 3. tone curve (lightness from the luminance, colour per channel) */
+      fm_v8 ym = mw0 * c0 + mw1 * c1 + mw2 * c2;
+      c0 += mono * (ym - c0), c1 += mono * (ym - c1), c2 += mono * (ym - c2);
+      fm_v8 y_tone = v_tone_lin(M[3] * c0 + M[4] * c1 + M[5] * c2, cy, cm);
+      c0 = v_tone_lin(c0, cy, cm), c1 = v_tone_lin(c1, cy, cm), c2 = v_tone_lin(c2, cy, cm);
+      /* 4. Lab */
+      fm_v8 X = M[0] * c0 + M[1] * c1 + M[2] * c2;
+      fm_v8 Y = M[3] * c0 + M[4] * c1 + M[5] * c2;
+      fm_v8 Z = M[6] * c0 + M[7] * c1 + M[8] * c2;
+      fm_v8 fy = v_labf(Y), L = 116.0f * v_labf(y_tone) - 16.0f;
+      fm_v8 a = 500.0f * (v_labf(X * (1.0f / DLUT_D65_X)) - fy);
+      fm_v8 bb = 200.0f * (fy - v_labf(Z * (1.0f / DLUT_D65_Z)));
+      fm_v8 C = v_sqrt(a * a + bb * bb);
+      fm_v8 k = fm_splat(k_sat);
+      if (k_vib != 0.0f) k = k_sat * (1.0f + k_vib * fm_exp2(C * (-1.4426950f / 35.0f)));
+      if (any_band) {
+        /* lane by lane: the band weights are cos^2(2d) = (2 cos^2 d - 1)^2 for |d| < 45 deg,
+         * the raised cosine of the reference, from the dot product with the band centre */
+        float la[FM_N], lb[FM_N], lc[FM_N], lL[FM_N], lk[FM_N];
+        fm_store(la, a), fm_store(lb, bb), fm_store(lc, C), fm_store(lL, L), fm_store(lk, k);
+        for (int j = 0; j < FM_N; j++) {
+          float aj = la[j], bj = lb[j], Cj = sqrtf(aj * aj + bj * bj), kj = lk[j];
+          if (!(Cj > 0.0f)) {
+            la[j] = aj * kj, lb[j] = bj * kj;
+            continue;
+          }
+          float ux = aj / Cj, uy = bj / Cj, gate = Cj * Cj / (Cj * Cj + 25.0f), dh = 0, ds = 0, dl = 0;
+          for (int i = 0; i < DLUT_LOOK_NBANDS; i++) {
+            float x = ux * bcos[i] + uy * bsin[i];
+            if (x <= (float)LOOKS_BAND_COS_HALF) continue;
+            float c2_ = 2.0f * x * x - 1.0f, w = c2_ * c2_;
+            dh += w * bhue[i], ds += w * bsat[i], dl += w * blum[i];
+          }
+          float sn, cs;
+          sincosf(dh * gate * ((float)M_PI / 180.0f), &sn, &cs);
+          float sc = (1.0f + ds > 0.0f ? 1.0f + ds : 0.0f) * kj;
+          la[j] = (aj * cs - bj * sn) * sc;
+          lb[j] = (aj * sn + bj * cs) * sc;
+          float tl = fminf(fmaxf(lL[j] * 0.01f, 0.0f), 1.0f);
+          lL[j] += 8.0f * dl * gate * 4.0f * tl * (1.0f - tl);
         }
-        float sn, cs, ang = dh * gate * ((float)M_PI / 180.0f);
-        sincosf(ang, &sn, &cs);
-        float s = 1.0f + ds > 0.0f ? 1.0f + ds : 0.0f;
-        float a2 = (a * cs - bb * sn) * s * k, b2 = (a * sn + bb * cs) * s * k;
-        a = a2;
-        bb = b2;
-        float tl = L * 0.01f;
-        tl = tl < 0.0f ? 0.0f : tl > 1.0f ? 1.0f : tl;
-        L += 8.0f * dl * gate * 4.0f * tl * (1.0f - tl);
+        a = fm_load(la), bb = fm_load(lb), L = fm_load(lL);
       } else {
-        a *= k;
-        bb *= k;
+        a *= k, bb *= k;
       }
-      float tl = L * 0.01f;
-      tl = tl < 0.0f ? 0.0f : tl > 1.0f ? 1.0f : tl;
-      float ws = (1.0f - tl) * (1.0f - tl), wh = tl * tl, wc = 0.3f + 2.8f * tl * (1.0f - tl);
+      /* split toning and cast */
+      fm_v8 tl = v_clamp01(L * 0.01f);
+      fm_v8 ws = (1.0f - tl) * (1.0f - tl), wh = tl * tl, wc = 0.3f + 2.8f * tl * (1.0f - tl);
       a += ws * sh_a + wh * hi_a + wc * ca_a;
       bb += ws * sh_b + wh * hi_b + wc * ca_b;
+      /* 5. back to linear sRGB, gamut compression, encode */
       fy = (L + 16.0f) * (1.0f / 116.0f);
-      X = DLUT_D65_X * lab_finvf(fy + a * (1.0f / 500.0f));
-      Y = lab_finvf(fy);
-      Z = DLUT_D65_Z * lab_finvf(fy - bb * (1.0f / 200.0f));
-      float rgb[3];
-      for (int c = 0; c < 3; c++) rgb[c] = N[3 * c] * X + N[3 * c + 1] * Y + N[3 * c + 2] * Z;
+      X = DLUT_D65_X * v_labfinv(fy + a * (1.0f / 500.0f));
+      Y = v_labfinv(fy);
+      Z = DLUT_D65_Z * v_labfinv(fy - bb * (1.0f / 200.0f));
+      c0 = N[0] * X + N[1] * Y + N[2] * Z;
+      c1 = N[3] * X + N[4] * Y + N[5] * Z;
+      c2 = N[6] * X + N[7] * Y + N[8] * Z;
       if (!hard_clip) {
-        float Yc = Y < 0.0f ? 0.0f : Y > 1.0f ? 1.0f : Y, e = 0.0f;
-        float up = 1.0f / (1.0f - Yc > 1e-9f ? 1.0f - Yc : 1e-9f), dn = 1.0f / (Yc > 1e-9f ? Yc : 1e-9f);
-        for (int c = 0; c < 3; c++) {
-          float d = rgb[c] - Yc, ex = d > 0.0f ? d * up : -d * dn;
-          e = ex > e ? ex : e;
-        }
-        if (e > knee) {
-          float x = (e - knee) * inv_range, e2 = knee < 1.0f ? knee + (1.0f - knee) * x / (1.0f + x) : 1.0f;
-          for (int c = 0; c < 3; c++) rgb[c] = Yc + (rgb[c] - Yc) * (e2 / e);
-        }
+        fm_v8 Yc = v_clamp01(Y);
+        fm_v8 up = 1.0f / fm_max(1.0f - Yc, fm_splat(1e-9f)), dn = 1.0f / fm_max(Yc, fm_splat(1e-9f));
+        fm_v8 d0 = c0 - Yc, d1 = c1 - Yc, d2 = c2 - Yc;
+        fm_v8 e = fm_max(fm_max(fm_sel(d0 > 0.0f, d0 * up, -d0 * dn), fm_sel(d1 > 0.0f, d1 * up, -d1 * dn)),
+                         fm_sel(d2 > 0.0f, d2 * up, -d2 * dn));
+        fm_v8 x = (e - knee) * inv_range;
+        fm_v8 target = knee < 1.0f ? knee + (1.0f - knee) * x / (1.0f + fm_max(x, fm_splat(0.0f))) : fm_splat(1.0f);
+        fm_v8 scale = fm_sel(e > knee, target / fm_max(e, fm_splat(1e-20f)), fm_splat(1.0f));
+        c0 = Yc + d0 * scale, c1 = Yc + d1 * scale, c2 = Yc + d2 * scale;
       }
-      for (int c = 0; c < 3; c++) o[c] = tab_sqrt(enc, rgb[c]);
+      c0 = v_enc(v_clamp01(c0)), c1 = v_enc(v_clamp01(c1)), c2 = v_enc(v_clamp01(c2));
+      float l0[FM_N], l1[FM_N], l2[FM_N];
+      fm_store(l0, c0), fm_store(l1, c1), fm_store(l2, c2);
+      int lanes = n - r0 < FM_N ? n - r0 : FM_N;
+      for (int j = 0; j < lanes; j++) {
+        o[3 * (r0 + j) + 0] = l0[j];
+        o[3 * (r0 + j) + 1] = l1[j];
+        o[3 * (r0 + j) + 2] = l2[j];
+      }
     }
   }
 }
@@ -440,6 +482,7 @@ dlut_lut *dlut_look_bake(const dlut_look *look, int size) {
   bake_ctx *bc = NULL;
   float *dec = NULL;
   looks_prepared p;
+  size_t padded = 0;
   if (!look) {
     dlut_error("look bake: NULL look");
     goto fail;
@@ -449,21 +492,18 @@ dlut_lut *dlut_look_bake(const dlut_look *look, int size) {
     goto fail;
   }
   looks_prepare(look, &p);
-  pthread_once(&g_tables_once, tables_build);
   lut = dlut_lut_alloc(size, 0);
   bc = malloc(sizeof *bc);
-  dec = malloc((size_t)size * sizeof *dec);
+  /* padded to a whole number of vectors (the padding lanes are computed and dropped) */
+  padded = ((size_t)size + FM_N - 1) / FM_N * FM_N;
+  dec = malloc(padded * sizeof *dec);
   if (!lut || !bc || !dec) {
     dlut_error("look bake: out of memory");
     goto fail;
   }
   snprintf(lut->title, sizeof lut->title, "DLUT offline look");
-  for (int i = 0; i < size; i++) dec[i] = (float)srgb_dec((double)i / (size - 1));
+  for (size_t i = 0; i < padded; i++) dec[i] = (float)srgb_dec(i < (size_t)size ? (double)i / (size - 1) : 0.5);
   for (int i = 0; i < 9; i++) bc->wb[i] = (float)p.wb[i];
-  for (int i = 0; i <= TAB_N; i++) {
-    double u = (double)i / TAB_N, x = u * u;
-    bc->tone_lin[i] = (float)srgb_dec(looks_tone(&p, srgb_enc(x)));
-  }
   bc->p = &p;
   bc->size = size;
   bc->table = lut->table;
