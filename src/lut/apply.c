@@ -733,11 +733,15 @@ static inline void acc_add(float *dst, float w, __m128 g) {
 }
 #endif
 
-void lut_bwd_table_span(const apply_ctx *a, const float *in, const float *d_out, int64_t n, float *acc4) {
+void lut_bwd_span(const apply_ctx *a, const float *in, const float *d_out, int64_t n, float *acc4, float *d_in) {
 #ifdef LUT_HAVE_AVX2
   const int S = a->p.size, tetra = a->interp != DLUT_INTERP_TRILINEAR;
   const int dg = 4 * S, db = 4 * S * S, o3 = 4 + dg + db;
-  const __m128i m3 = _mm_setr_epi32(-1, -1, -1, 0); /* loads RGB, never touches the 4th float */
+  const float *T4 = a->t4;
+  const __m128i m3 = _mm_setr_epi32(-1, -1, -1, 0); /* RGB; never touches the 4th float */
+  const __m128 dmin = _mm_setr_ps(a->p.dmin[0], a->p.dmin[1], a->p.dmin[2], 0.0f);
+  const __m128 dsc = _mm_setr_ps(a->p.dscale[0], a->p.dscale[1], a->p.dscale[2], 0.0f);
+  const __m128 hi = _mm_set1_ps(a->p.hi), zero = _mm_setzero_ps();
   blk b;
   for (int64_t i = 0; i < n; i += BLK) {
     int m = n - i < BLK ? (int)(n - i) : BLK;
@@ -746,28 +750,76 @@ void lut_bwd_table_span(const apply_ctx *a, const float *in, const float *d_out,
     const float *go = d_out + i * 3;
     for (int j = 0; j < m; j++) {
       __m128 g = _mm_maskload_ps(go + j * 3, m3);
-      float *c = acc4 + b.i0[j];
+      const int c = b.i0[j];
+      __m128 gf; /* dL/d(fraction) per axis, lane 3 zero */
       if (tetra) {
         float x1 = b.w[0][j], x2 = b.w[1][j], x3 = b.w[2][j];
-        acc_add(c, 1.0f - x1, g);
-        acc_add(c + b.i1[j], x1 - x2, g);
-        acc_add(c + b.i2[j], x2 - x3, g);
-        acc_add(c + o3, x3, g);
+        const int c1 = c + b.i1[j], c2 = c + b.i2[j];
+        if (acc4) {
+          acc_add(acc4 + c, 1.0f - x1, g);
+          acc_add(acc4 + c1, x1 - x2, g);
+          acc_add(acc4 + c2, x2 - x3, g);
+          acc_add(acc4 + c + o3, x3, g);
+        }
+        if (!d_in) continue;
+        /* dout/dx1 = v1 - v0, dout/dx2 = v2 - v1, dout/dx3 = v3 - v2, each
+         * dotted with dL/dout, then put on the axis its step goes along. */
+        __m128 v0 = _mm_load_ps(T4 + c), v1 = _mm_load_ps(T4 + c1);
+        __m128 v2 = _mm_load_ps(T4 + c2), v3 = _mm_load_ps(T4 + c + o3);
+        __m128 h = _mm_hadd_ps(_mm_hadd_ps(_mm_mul_ps(g, _mm_sub_ps(v1, v0)), _mm_mul_ps(g, _mm_sub_ps(v2, v1))),
+                               _mm_hadd_ps(_mm_mul_ps(g, _mm_sub_ps(v3, v2)), zero));
+        /* h = (s1, s2, s3, 0) by step; gf[axis] = s of the step along it:
+         * a lane permutation built in registers (no store/reload). */
+        const int s1 = b.i1[j], s3 = o3 - b.i2[j];
+        const int ax1 = s1 == 4 ? 0 : s1 == dg ? 1 : 2, ax3 = s3 == 4 ? 0 : s3 == dg ? 1 : 2;
+        const int ax2 = 3 - ax1 - ax3;
+        const int pr = ax1 == 0 ? 0 : ax2 == 0 ? 1 : 2, pg = ax1 == 1 ? 0 : ax2 == 1 ? 1 : 2;
+        const int pb = ax1 == 2 ? 0 : ax2 == 2 ? 1 : 2;
+        gf = _mm_permutevar_ps(h, _mm_setr_epi32(pr, pg, pb, 3));
       } else {
         float fr = b.w[0][j], fg = b.w[1][j], fb = b.w[2][j];
         float r0g0 = (1 - fr) * (1 - fg), r1g0 = fr * (1 - fg), r0g1 = (1 - fr) * fg, r1g1 = fr * fg;
-        acc_add(c, r0g0 * (1 - fb), g);
-        acc_add(c + 4, r1g0 * (1 - fb), g);
-        acc_add(c + dg, r0g1 * (1 - fb), g);
-        acc_add(c + dg + 4, r1g1 * (1 - fb), g);
-        acc_add(c + db, r0g0 * fb, g);
-        acc_add(c + db + 4, r1g0 * fb, g);
-        acc_add(c + db + dg, r0g1 * fb, g);
-        acc_add(c + db + dg + 4, r1g1 * fb, g);
+        if (acc4) {
+          acc_add(acc4 + c, r0g0 * (1 - fb), g);
+          acc_add(acc4 + c + 4, r1g0 * (1 - fb), g);
+          acc_add(acc4 + c + dg, r0g1 * (1 - fb), g);
+          acc_add(acc4 + c + dg + 4, r1g1 * (1 - fb), g);
+          acc_add(acc4 + c + db, r0g0 * fb, g);
+          acc_add(acc4 + c + db + 4, r1g0 * fb, g);
+          acc_add(acc4 + c + db + dg, r0g1 * fb, g);
+          acc_add(acc4 + c + db + dg + 4, r1g1 * fb, g);
+        }
+        if (!d_in) continue;
+        const float *q = T4 + c;
+        __m128 q0 = _mm_load_ps(q), q1 = _mm_load_ps(q + 4), q2 = _mm_load_ps(q + dg), q3 = _mm_load_ps(q + dg + 4);
+        __m128 q4 = _mm_load_ps(q + db), q5 = _mm_load_ps(q + db + 4), q6 = _mm_load_ps(q + db + dg);
+        __m128 q7 = _mm_load_ps(q + db + dg + 4);
+#define W(x) _mm_set1_ps(x)
+        /* d/dfr: the red differences blended over (g, b); likewise per axis */
+        __m128 dR = _mm_mul_ps(W((1 - fg) * (1 - fb)), _mm_sub_ps(q1, q0));
+        dR = _mm_fmadd_ps(W(fg * (1 - fb)), _mm_sub_ps(q3, q2), dR);
+        dR = _mm_fmadd_ps(W((1 - fg) * fb), _mm_sub_ps(q5, q4), dR);
+        dR = _mm_fmadd_ps(W(fg * fb), _mm_sub_ps(q7, q6), dR);
+        __m128 dG = _mm_mul_ps(W((1 - fr) * (1 - fb)), _mm_sub_ps(q2, q0));
+        dG = _mm_fmadd_ps(W(fr * (1 - fb)), _mm_sub_ps(q3, q1), dG);
+        dG = _mm_fmadd_ps(W((1 - fr) * fb), _mm_sub_ps(q6, q4), dG);
+        dG = _mm_fmadd_ps(W(fr * fb), _mm_sub_ps(q7, q5), dG);
+        __m128 dB = _mm_mul_ps(W(r0g0), _mm_sub_ps(q4, q0));
+        dB = _mm_fmadd_ps(W(r1g0), _mm_sub_ps(q5, q1), dB);
+        dB = _mm_fmadd_ps(W(r0g1), _mm_sub_ps(q6, q2), dB);
+        dB = _mm_fmadd_ps(W(r1g1), _mm_sub_ps(q7, q3), dB);
+#undef W
+        gf = _mm_hadd_ps(_mm_hadd_ps(_mm_mul_ps(g, dR), _mm_mul_ps(g, dG)), _mm_hadd_ps(_mm_mul_ps(g, dB), zero));
       }
+      /* dx/dv: dscale inside the domain (ends included), 0 where clamped */
+      __m128 t = _mm_mul_ps(_mm_sub_ps(_mm_maskload_ps(in + (i + j) * 3, m3), dmin), dsc);
+      __m128 inside = _mm_and_ps(_mm_cmp_ps(t, zero, _CMP_GE_OQ), _mm_cmp_ps(t, hi, _CMP_LE_OQ));
+      __m128 r = _mm_mul_ps(gf, _mm_and_ps(inside, dsc));
+      _mm_storel_pi((__m64 *)(d_in + (i + j) * 3), r); /* 3 floats (a masked store is slow on Zen) */
+      _mm_store_ss(d_in + (i + j) * 3 + 2, _mm_movehl_ps(r, r));
     }
   }
 #else
-  (void)a, (void)in, (void)d_out, (void)n, (void)acc4;
+  (void)a, (void)in, (void)d_out, (void)n, (void)acc4, (void)d_in;
 #endif
 }

@@ -160,14 +160,15 @@ static inline void lut_trilinear_1(const lut_prep *p, float x, float y, float z,
 
 typedef struct apply_ctx apply_ctx;
 
-/* A context for lut_bwd_table_span (F32 RGB inputs, the table padded to 4
+/* A context for lut_bwd_span (F32 RGB inputs, the table padded to 4
  * floats per entry), or NULL where the fast path does not apply (no AVX2,
  * table larger than the padding limit, shaper present, no memory). */
 apply_ctx *lut_bwd_ctx_new(const dlut_lut *lut, dlut_interp interp);
 void lut_bwd_ctx_free(apply_ctx *a);
 
 /* For in (n,3) and d_out (n,3): acc4 (size^3, 4) += dL/dtable, padded
- * layout (entry j's channel c at acc4[j*4 + c]; the 4th float is junk). */
-void lut_bwd_table_span(const apply_ctx *a, const float *in, const float *d_out, int64_t n, float *acc4);
+ * layout (entry j's channel c at acc4[j*4 + c]), if acc4 is not NULL; and
+ * d_in (n,3) = dL/din if d_in is not NULL. */
+void lut_bwd_span(const apply_ctx *a, const float *in, const float *d_out, int64_t n, float *acc4, float *d_in);
 
 #endif

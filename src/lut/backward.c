@@ -22,9 +22,9 @@
  * thread ran which part.
  *
  * Two kernels: bwd_range, scalar and written for clarity, is the reference
- * (dlut_lut_apply_backward_ref) and computes d_in; the table gradient of
- * the fast path is lut_bwd_table_span in apply.c (the forward's vectorised
- * cell split, one 16-byte FMA per vertex into a padded accumulator). */
+ * (dlut_lut_apply_backward_ref); the fast path is lut_bwd_span in apply.c
+ * (the forward's vectorised cell split, one 16-byte FMA per vertex into a
+ * padded accumulator, 4-wide differences and dot products for d_in). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,13 +128,13 @@ static void bwd_part_task(void *ctx, int64_t begin, int64_t end, int thread) {
   (void)thread;
   for (int64_t part = begin; part < end; part++) {
     int64_t b = part * k->part_len, e = b + k->part_len < k->n ? b + k->part_len : k->n;
+    float *acc = NULL;
     if (k->d_table) {
-      float *acc = k->parts + (size_t)part * k->acc_len;
+      acc = k->parts + (size_t)part * k->acc_len;
       memset(acc, 0, k->acc_len * sizeof(float));
-      if (k->fast) lut_bwd_table_span(k->fast, k->in + b * 3, k->d_out + b * 3, e - b, acc);
-      else bwd_range(k, b, e, acc);
     }
-    if (k->d_in && (k->fast || !k->d_table)) bwd_range(k, b, e, NULL); /* (the scalar path wrote d_in above) */
+    if (k->fast) lut_bwd_span(k->fast, k->in + b * 3, k->d_out + b * 3, e - b, acc, k->d_in ? k->d_in + b * 3 : NULL);
+    else bwd_range(k, b, e, acc);
   }
 }
 
@@ -185,15 +185,16 @@ void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *
   if (parts < 1) parts = 1;
   k.part_len = (n + parts - 1) / parts;
   k.n_parts = (int)((n + k.part_len - 1) / k.part_len);
+  /* The vectorised path when the table allows (and the call is big enough
+   * to pay for padding the table), else the scalar kernel. */
+  if (n >= 64) k.fast = lut_bwd_ctx_new(lut, k.interp);
   if (!d_table) { /* only d_in: pixels are independent, any chunking is deterministic */
     k.part_len = n < MIN_PART ? n : MIN_PART;
     k.n_parts = (int)((n + k.part_len - 1) / k.part_len);
     dlut_parallel_for(k.n_parts, 1, bwd_part_task, &k);
+    lut_bwd_ctx_free(k.fast);
     return;
   }
-  /* Fast accumulators (padded) when the table allows, else the scalar
-   * kernel straight into per-part copies of the table layout. */
-  if (n >= 64) k.fast = lut_bwd_ctx_new(lut, k.interp);
   k.acc_len = entries * (k.fast ? 4 : 3);
   if (!k.fast && k.n_parts == 1) { /* small: serial, straight into d_table */
     bwd_range(&k, 0, n, d_table);
