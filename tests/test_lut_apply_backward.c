@@ -54,7 +54,7 @@ static void test_fd(int size, int domain, int ip) {
   for (size_t j = 0; j < tl; j++) lut->table[j] += (float)(urand() - 0.5) * 0.6f;
   if (domain)
     for (int c = 0; c < 3; c++) lut->domain_min[c] = -0.5f + 0.1f * c, lut->domain_max[c] = 2.0f - 0.3f * c;
-  enum { N = 40 };
+  enum { N = 70 }; /* >= 64: the vectorised path (smaller calls take the scalar one) */
   float in[N * 3], d_out[N * 3], d_in[N * 3], scratch[N * 3], pin[N * 3];
   for (int i = 0; i < N; i++) safe_point(lut, in + i * 3);
   for (int i = 0; i < N * 3; i++) d_out[i] = (float)(urand() * 2 - 1);
