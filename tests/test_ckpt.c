@@ -267,6 +267,24 @@ static void check_same_tensors(const char *model) {
   }
   CHECK(dlut_ckpt_f32(st, "no.such.tensor", 1, (int64_t[]){1}) == NULL);
   CHECK(strstr(dlut_last_error(), "no tensor 'no.such.tensor'") != NULL);
+
+  /* A weights file named directly: the same tensors, config from its folder. */
+  const char *direct[2] = {"model.safetensors", "pytorch_model.bin"};
+  for (int k = 0; k < 2; k++) {
+    snprintf(p, sizeof p, "%s/%s", k ? dir : src, direct[k]);
+    dlut_ckpt *d = dlut_ckpt_open(p);
+    CHECK_MSG(d != NULL, "%s", dlut_last_error());
+    if (!d) continue;
+    CHECK(dlut_ckpt_count(d) == dlut_ckpt_count(st) && dlut_ckpt_config(d) != NULL);
+    CHECK(strcmp(dlut_ckpt_weights_path(d), p) == 0);
+    const dlut_tensor_info *a = dlut_ckpt_at(st, 0), *b = dlut_ckpt_find(d, a->name);
+    CHECK(b && b->nbytes == a->nbytes && memcmp(a->data, b->data, a->nbytes) == 0);
+    dlut_ckpt_close(d);
+  }
+  snprintf(p, sizeof p, "%s/config.json", src);
+  CHECK(dlut_ckpt_open(p) == NULL);
+  CHECK_MSG(strstr(dlut_last_error(), "not a model folder nor a .safetensors / .bin weights file") != NULL, "%s",
+            dlut_last_error());
 done:
   dlut_ckpt_close(st);
   dlut_ckpt_close(pt);

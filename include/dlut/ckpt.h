@@ -16,7 +16,9 @@
  * Details (beyond the contract):
  *   - Layouts, in order of preference: model.safetensors,
  *     model.safetensors.index.json (shards), pytorch_model.bin,
- *     pytorch_model.bin.index.json (shards).
+ *     pytorch_model.bin.index.json (shards). model_dir may also name a
+ *     weights file directly (*.safetensors, *.bin/.pt/.pth, or a
+ *     *.index.json); config.json then comes from that file's folder.
  *   - dlut_ckpt_f32 with ndim < 0 skips the shape check (any shape).
  *     Other dtypes (I64 position_ids buffers, ...) are listed with
  *     DLUT_DTYPE_OTHER and refused by dlut_ckpt_f32.

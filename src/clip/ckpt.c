@@ -342,7 +342,31 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
     dlut_error("%s: cannot open model folder: %s", ck->dir, strerror(errno));
     goto fail;
   }
-  if (!S_ISDIR(st.st_mode)) {
+  /* A weights file may be named directly; config.json then comes from its folder. */
+  char *direct = NULL;
+  int direct_bin = 0, direct_sharded = 0;
+  if (S_ISREG(st.st_mode)) {
+    char *slash = strrchr(ck->dir, '/');
+    direct = strdup(slash ? slash + 1 : ck->dir);
+    if (!direct) {
+      dlut_error("out of memory");
+      goto fail;
+    }
+    if (slash && slash != ck->dir) *slash = '\0';
+    else if (slash) slash[1] = '\0'; /* "/model.safetensors" -> "/" */
+    else strcpy(ck->dir, ".");      /* fits: the name was at least one byte */
+    size_t dn = strlen(direct);
+#define ENDS(lit) (dn >= sizeof(lit) - 1 && strcmp(direct + dn - (sizeof(lit) - 1), lit) == 0)
+    if (ENDS(".safetensors.index.json")) direct_sharded = 1;
+    else if (ENDS(".bin.index.json")) direct_sharded = direct_bin = 1;
+    else if (ENDS(".bin") || ENDS(".pt") || ENDS(".pth")) direct_bin = 1;
+    else if (!ENDS(".safetensors")) {
+      dlut_error("%s/%s: not a model folder nor a .safetensors / .bin weights file", ck->dir, direct);
+      free(direct);
+      goto fail;
+    }
+#undef ENDS
+  } else if (!S_ISDIR(st.st_mode)) {
     dlut_error("%s: not a folder (a model is a Hugging Face folder with config.json and the weights)", ck->dir);
     goto fail;
   }
@@ -373,7 +397,13 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
       {"pytorch_model.bin", 1, 0},
       {"pytorch_model.bin.index.json", 1, 1},
   };
-  int found = -1;
+  int found = -1, rc;
+  if (direct) {
+    rc = direct_sharded ? add_sharded(ck, direct, direct_bin, &index) : add_file(ck, direct, direct_bin);
+    free(direct);
+    if (rc != 0) goto fail;
+    goto loaded;
+  }
   for (int i = 0; i < 4 && found < 0; i++) {
     free(probe);
     probe = path_join(ck->dir, layouts[i].name);
@@ -385,15 +415,16 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
                ck->dir);
     goto fail;
   }
-  int rc = layouts[found].sharded ? add_sharded(ck, layouts[found].name, layouts[found].is_bin, &index)
-                                  : add_file(ck, layouts[found].name, layouts[found].is_bin);
+  rc = layouts[found].sharded ? add_sharded(ck, layouts[found].name, layouts[found].is_bin, &index)
+                              : add_file(ck, layouts[found].name, layouts[found].is_bin);
   if (rc != 0) goto fail;
+loaded:
   if (ck->t.n == 0) {
     dlut_error("%s: the checkpoint holds no tensors", ck->nfiles ? ck->files[0].path : ck->dir);
     goto fail;
   }
   if (build_index(ck) != 0) goto fail;
-  if (index && check_weight_map(ck, index, layouts[found].name) != 0) goto fail;
+  if (index && check_weight_map(ck, index, found >= 0 ? layouts[found].name : "index") != 0) goto fail;
   cJSON_Delete(index);
   free(cfg_path);
   free(probe);
