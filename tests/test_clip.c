@@ -187,6 +187,50 @@ static void test_bad_configs(void) {
   CHECK(dlut_clip_config_preset("ViT-Z/99", &p) == -1);
 }
 
+/* A model folder with the reference case's weights and a hostile or wrong
+ * config.json: every case is an error naming the problem, never a crash. */
+static void test_bad_folders(void) {
+  const char *dir = test_tmpdir("clip-bad");
+  char path[4200], cmd[9000];
+  char *src = realpath(test_shared("data/clip-ref/openai_tiny/model.safetensors"), NULL);
+  CHECK(src != NULL);
+  if (!src) return;
+  snprintf(cmd, sizeof cmd, "ln -sf '%s' '%s/model.safetensors'", src, dir);
+  free(src);
+  CHECK(system(cmd) == 0);
+  static const struct {
+    const char *json, *expect;
+  } cases[] = {
+      {"{\"model_type\": \"llama\"}", "neither"},
+      {"{\"model_type\": \"clip\", \"projection_dim\": 16, \"vision_config\": {\"hidden_size\": 32, "
+       "\"num_attention_heads\": 3}}", "vision tower"},
+      {"{\"model_type\": \"clip\", \"vision_config\": {\"image_size\": 30, \"patch_size\": 8}}", "multiple"},
+      {"{\"model_type\": \"clip\", \"vision_config\": {\"hidden_act\": \"swish\"}}", "hidden_act"},
+      {"{\"model_type\": \"clip\", \"projection_dim\": -4}", "projection_dim"},
+      /* a valid config whose shapes do not match the weights: names the tensor */
+      {"{\"model_type\": \"clip\", \"projection_dim\": 16, \"text_config\": {\"hidden_size\": 48, "
+       "\"num_hidden_layers\": 2, \"num_attention_heads\": 3, \"intermediate_size\": 192}, \"vision_config\": "
+       "{\"hidden_size\": 32, \"num_hidden_layers\": 3, \"num_attention_heads\": 2, \"intermediate_size\": 128, "
+       "\"image_size\": 32, \"patch_size\": 8}}", "layers.2"},
+      {"{not json", ""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs(cases[i].json, f);
+    fclose(f);
+    dlut_clip *m = dlut_clip_load(dir);
+    CHECK_MSG(m == NULL, "case %zu loaded", i);
+    CHECK_MSG(strstr(dlut_last_error(), cases[i].expect) != NULL, "case %zu: error \"%s\" lacks \"%s\"", i,
+              dlut_last_error(), cases[i].expect);
+    dlut_clip_free(m);
+  }
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0);
+}
+
 /* The public calls on an upstream reference case. */
 static void test_reference_case(const char *name) {
   char dir[512], path[700];
@@ -258,6 +302,7 @@ int main(void) {
   test_random_model(DLUT_CLIP_OPENAI);
   test_random_model(DLUT_CLIP_CHINESE);
   test_bad_configs();
+  test_bad_folders();
   test_reference_case("data/clip-ref/openai_tiny");
   test_reference_case("data/clip-ref/chinese_clip_tiny");
   return test_summary("clip");
