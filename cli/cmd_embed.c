@@ -16,7 +16,7 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: dlut embed [--model DIR] [--image FILE]... [--text TEXT]...\n"
+          "usage: dlut embed [--model DIR] [--image FILE]... [--text TEXT]... [--patch-tokens]\n"
           "\n"
           "Prints the CLIP embeddings of images and texts as JSON:\n"
           "  {\"image_embeds\": [[...]], \"text_embeds\": [[...]], \"logits_per_image\": [[...]]}\n"
@@ -31,20 +31,31 @@ static void usage(FILE *f) {
           "                 centre-cropped (OpenAI CLIP) or squashed to the input size\n"
           "                 (Chinese-CLIP), as the upstream preprocessing does (repeatable)\n"
           "  --text TEXT    a sentence, any language the model's tokenizer knows (repeatable)\n"
+          "  --patch-tokens also print \"patch_tokens\": per image, (G*G) rows of embed_dim, the\n"
+          "                 patch tokens after the post-LayerNorm and the projection (row-major\n"
+          "                 patches), comparable with text embeddings for region maps\n"
           "\n"
           "example:\n"
           "  dlut embed --model models/clip-vit-base-patch32 --image photo.jpg \\\n"
           "             --text \"warm sunset film\" --text \"cold teal night\"\n");
 }
 
-static void print_rows(const char *key, const float *v, int rows, int cols, int last) {
-  printf("  \"%s\": [", key);
+/* [[...], ...] rows of cols floats; %.9g round-trips float32. */
+static void print_matrix(const float *v, int rows, int cols, const char *indent) {
+  printf("[");
   for (int r = 0; r < rows; r++) {
-    printf("%s\n    [", r ? "," : "");
+    printf("%s\n%s  [", r ? "," : "", indent);
     for (int c = 0; c < cols; c++) printf("%s%.9g", c ? ", " : "", v[(size_t)r * cols + c]);
     printf("]");
   }
-  printf("%s]%s\n", rows ? "\n  " : "", last ? "" : ",");
+  printf("%s]", rows ? "\n" : "");
+  if (rows) printf("%s", indent);
+}
+
+static void print_rows(const char *key, const float *v, int rows, int cols, int last) {
+  printf("  \"%s\": ", key);
+  print_matrix(v, rows, cols, "  ");
+  printf("%s\n", last ? "" : ",");
 }
 
 /* Load an image file into the model's (3,S,S) input. */
@@ -72,9 +83,9 @@ done:
 int dlut_cmd_embed(int argc, char **argv) {
   const char *model = getenv("DLUT_MODEL");
   const char **images = calloc((size_t)argc, sizeof *images), **texts = calloc((size_t)argc, sizeof *texts);
-  int ni = 0, nt = 0, status = DLUT_EXIT_FAIL;
+  int ni = 0, nt = 0, status = DLUT_EXIT_FAIL, patches = 0;
   dlut_clip *m = NULL;
-  float *ie = NULL, *te = NULL, *pix = NULL, *logits = NULL;
+  float *ie = NULL, *te = NULL, *pix = NULL, *logits = NULL, *tok = NULL;
   if (!images || !texts) {
     status = cli_fail(CMD, "out of memory");
     goto done;
@@ -89,6 +100,7 @@ int dlut_cmd_embed(int argc, char **argv) {
     if (strcmp(argv[i], "--model") == 0 && has_val) model = argv[++i];
     else if (strcmp(argv[i], "--image") == 0 && has_val) images[ni++] = argv[++i];
     else if (strcmp(argv[i], "--text") == 0 && has_val) texts[nt++] = argv[++i];
+    else if (strcmp(argv[i], "--patch-tokens") == 0) patches = 1;
     else if (strcmp(argv[i], "--model") == 0 || strcmp(argv[i], "--image") == 0 || strcmp(argv[i], "--text") == 0) {
       status = cli_usage(CMD, "%s needs a value", argv[i]);
       goto done;
@@ -115,12 +127,15 @@ int dlut_cmd_embed(int argc, char **argv) {
   te = calloc((size_t)nt * E + 1, sizeof *te);
   pix = malloc(sizeof *pix * 3 * (size_t)S * S);
   logits = calloc((size_t)ni * nt + 1, sizeof *logits);
-  if (!ie || !te || !pix || !logits) {
+  size_t tok_n = patches ? (size_t)ni * info->n_patch_tokens * E : 0;
+  tok = malloc(sizeof *tok * (tok_n + 1));
+  if (!ie || !te || !pix || !logits || !tok) {
     status = cli_fail(CMD, "out of memory");
     goto done;
   }
   for (int i = 0; i < ni; i++)
-    if (image_pixels(info, images[i], pix) != 0 || dlut_clip_encode_image(m, pix, ie + (size_t)i * E) != 0) {
+    if (image_pixels(info, images[i], pix) != 0 || dlut_clip_encode_image(m, pix, ie + (size_t)i * E) != 0 ||
+        (patches && dlut_clip_image_patch_tokens(m, tok + (size_t)i * info->n_patch_tokens * E) != 0)) {
       status = cli_fail(CMD, "%s", dlut_last_error());
       goto done;
     }
@@ -133,11 +148,19 @@ int dlut_cmd_embed(int argc, char **argv) {
   printf("{\n");
   print_rows("image_embeds", ie, ni, E, 0);
   print_rows("text_embeds", te, nt, E, 0);
-  print_rows("logits_per_image", logits, ni, nt, 1);
+  print_rows("logits_per_image", logits, ni, nt, !patches);
+  if (patches) {
+    printf("  \"patch_tokens\": [");
+    for (int i = 0; i < ni; i++) {
+      printf("%s\n    ", i ? "," : "");
+      print_matrix(tok + (size_t)i * info->n_patch_tokens * E, info->n_patch_tokens, E, "    ");
+    }
+    printf("%s]\n", ni ? "\n  " : "");
+  }
   printf("}\n");
   status = fflush(stdout) == 0 ? DLUT_EXIT_OK : cli_fail(CMD, "cannot write the output");
 done:
-  free(images), free(texts), free(ie), free(te), free(pix), free(logits);
+  free(images), free(texts), free(ie), free(te), free(pix), free(logits), free(tok);
   dlut_clip_free(m);
   return status;
 }
