@@ -355,6 +355,57 @@ static void check_crc(void) {
   free(buf);
 }
 
+/* ==== Allocation failures (SQLite-style injection) ==== */
+
+/* Open `dir`, read every float tensor (read_all) and close. 0 or -1. */
+static int open_read_close(const char *dir, int read_all) {
+  dlut_ckpt *ck = dlut_ckpt_open(dir);
+  if (!ck) return -1;
+  int rc = 0;
+  for (int i = 0; read_all && i < dlut_ckpt_count(ck) && rc == 0; i++) {
+    const dlut_tensor_info *t = dlut_ckpt_at(ck, i);
+    if (t->dtype != DLUT_DTYPE_OTHER && !dlut_ckpt_f32(ck, t->name, -1, NULL)) rc = -1;
+  }
+  dlut_ckpt_close(ck);
+  return rc;
+}
+
+static int unpickle_once(const char *pkl, size_t n) {
+  ckpt_pickle_tensor *t = NULL;
+  int count = 0, rc = ckpt_pickle_state_dict((const uint8_t *)pkl, n, "test.bin", &t, &count);
+  ckpt_pickle_free(t, count);
+  return rc;
+}
+
+/* Fail the k-th allocation for k = 0, 1, ... (all of the first 150, then
+ * ~150 spread over the rest): each run must either succeed or fail with a
+ * message, and (under ASan/LSan) leak nothing. */
+static void inject(const char *what, const char *dir, int read_all, const char *pkl, size_t pkl_n) {
+  ckpt_alloc_fail_after(1L << 40);
+  int ok = dir ? open_read_close(dir, read_all) : unpickle_once(pkl, pkl_n);
+  long total = (1L << 40) - ckpt_alloc_countdown();
+  ckpt_alloc_fail_after(-1);
+  CHECK_MSG(ok == 0, "%s: fails without injection: %s", what, dlut_last_error());
+  CHECK(total > 3);
+  long step = total > 300 ? (total - 150) / 150 : 1, runs = 0, failed = 0, silent = 0;
+  for (long k = 0; k < total; k += k < 150 ? 1 : step) {
+    dlut_error_clear();
+    ckpt_alloc_fail_after(k);
+    int rc = dir ? open_read_close(dir, read_all) : unpickle_once(pkl, pkl_n);
+    int injected = ckpt_alloc_countdown() < 0;
+    ckpt_alloc_fail_after(-1);
+    runs++;
+    if (rc != 0) {
+      failed++;
+      if (!dlut_last_error()[0]) silent++;
+    }
+    CHECK_MSG(injected || rc == 0, "%s: failed without an injected failure at k=%ld", what, k);
+  }
+  CHECK_MSG(silent == 0, "%s: %ld failures without a message", what, silent);
+  CHECK_MSG(failed > runs / 2, "%s: only %ld of %ld runs failed", what, failed, runs);
+  fprintf(stderr, "alloc failures: %s: %ld allocations, %ld runs, %ld reported failures\n", what, total, runs, failed);
+}
+
 /* ==== Hand-made safetensors: dtypes, alignment, hostile headers ==== */
 
 static void expect_open_error(const char *dir, const char *substr) {
@@ -531,21 +582,23 @@ static int unpickle(const char *bytes, size_t n, ckpt_pickle_tensor **t, int *co
   return ckpt_pickle_state_dict((const uint8_t *)bytes, n, "test.bin", t, count);
 }
 
+/* A minimal protocol-2 state dict: {'w': _rebuild_tensor_v2(storage('0', Half, 6), 1, (2, 2), (1, 2), False, OrderedDict())} */
+static const char k_good_pickle[] =
+    "\x80\x02"
+    "ccollections\nOrderedDict\nq\x00)Rq\x01("
+    "X\x01\x00\x00\x00w"
+    "ctorch._utils\n_rebuild_tensor_v2\nq\x02"
+    "((X\x07\x00\x00\x00storageq\x03" "ctorch\nHalfStorage\nq\x04X\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x06tq\x05Q"
+    "K\x01K\x02K\x02\x86K\x01K\x02\x86\x89h\x00)Rtq\x06R"
+    "u}X\x09\x00\x00\x00_metadata}sb.";
+
 #define S(lit) lit, sizeof(lit) - 1
 
 static void check_pickle(void) {
   ckpt_pickle_tensor *t = NULL;
   int n = 0;
-  /* A minimal protocol-2 state dict: {'w': _rebuild_tensor_v2(storage('0', Half, 6), 1, (2, 2), (1, 2), False, OrderedDict())} */
-  static const char good[] =
-      "\x80\x02"
-      "ccollections\nOrderedDict\nq\x00)Rq\x01("
-      "X\x01\x00\x00\x00w"
-      "ctorch._utils\n_rebuild_tensor_v2\nq\x02"
-      "((X\x07\x00\x00\x00storageq\x03" "ctorch\nHalfStorage\nq\x04X\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x06tq\x05Q"
-      "K\x01K\x02K\x02\x86K\x01K\x02\x86\x89h\x00)Rtq\x06R"
-      "u}X\x09\x00\x00\x00_metadata}sb.";
-  CHECK_MSG(unpickle(good, sizeof good - 1, &t, &n) == 0, "%s", dlut_last_error());
+  const char *good = k_good_pickle;
+  CHECK_MSG(unpickle(good, sizeof k_good_pickle - 1, &t, &n) == 0, "%s", dlut_last_error());
   CHECK(n == 1);
   if (n == 1) {
     CHECK(strcmp(t[0].name, "w") == 0 && strcmp(t[0].storage_key, "0") == 0);
@@ -556,7 +609,7 @@ static void check_pickle(void) {
 
   /* Every prefix of a valid pickle fails cleanly (no STOP, or an unfinished argument). */
   int prefix_ok = 0;
-  for (size_t k = 0; k + 1 < sizeof good - 1; k++) {
+  for (size_t k = 0; k + 1 < sizeof k_good_pickle - 1; k++) {
     t = NULL;
     n = 0;
     if (unpickle(good, k, &t, &n) == 0) prefix_ok++;
@@ -604,6 +657,16 @@ static void check_pickle(void) {
   }
 }
 
+static void check_alloc_failures(void) {
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s/mixed", test_tmpdir("ckpt")); /* F16, unaligned F32, BF16, I64 (made above) */
+  inject("safetensors mixed dtypes", dir, 1, NULL, 0);
+  inject("openai_tiny model.safetensors", test_shared("data/clip-ref/openai_tiny"), 0, NULL, 0);
+  snprintf(dir, sizeof dir, "%s/openai_tiny-bin", test_tmpdir("ckpt")); /* made by check_same_tensors */
+  inject("openai_tiny pytorch_model.bin", dir, 0, NULL, 0);
+  inject("unpickler", NULL, 0, k_good_pickle, sizeof k_good_pickle - 1);
+}
+
 int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "--dump") == 0) return dump(argv[2], argv[3]);
   if (argc == 3 && strcmp(argv[1], "--bench") == 0) return bench(argv[2]);
@@ -615,5 +678,6 @@ int main(int argc, char **argv) {
   check_same_tensors("data/clip-ref/chinese_clip_tiny");
   check_safetensors_cases();
   check_damaged();
+  check_alloc_failures();
   return test_summary("ckpt");
 }

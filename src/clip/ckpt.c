@@ -146,7 +146,7 @@ static int file_exists(const char *path) {
 
 static char *path_join(const char *dir, const char *name) {
   size_t a = strlen(dir), b = strlen(name);
-  char *p = malloc(a + b + 2);
+  char *p = ckpt_malloc(a + b + 2);
   if (!p) {
     dlut_error("out of memory");
     return NULL;
@@ -269,7 +269,7 @@ static int by_name_cmp(const void *a, const void *b) {
 }
 
 static int build_index(dlut_ckpt *ck) {
-  ck->by_name = malloc((size_t)(ck->t.n > 0 ? ck->t.n : 1) * sizeof *ck->by_name);
+  ck->by_name = ckpt_malloc((size_t)(ck->t.n > 0 ? ck->t.n : 1) * sizeof *ck->by_name);
   if (!ck->by_name) return dlut_error("out of memory");
   for (int i = 0; i < ck->t.n; i++) ck->by_name[i] = i;
   pthread_mutex_lock(&g_sort_mu);
@@ -322,7 +322,7 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
     dlut_error("checkpoint: no model folder given");
     return NULL;
   }
-  dlut_ckpt *ck = calloc(1, sizeof *ck);
+  dlut_ckpt *ck = ckpt_calloc(1, sizeof *ck);
   char *cfg_path = NULL, *probe = NULL;
   cJSON *index = NULL;
   if (!ck) {
@@ -332,7 +332,7 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
   pthread_mutex_init(&ck->mu, NULL);
   size_t dl = strlen(model_dir);
   while (dl > 1 && model_dir[dl - 1] == '/') dl--; /* "models/clip/" -> "models/clip" */
-  ck->dir = strndup(model_dir, dl);
+  ck->dir = ckpt_strndup(model_dir, dl);
   if (!ck->dir) {
     dlut_error("out of memory");
     goto fail;
@@ -347,7 +347,7 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
   int direct_bin = 0, direct_sharded = 0;
   if (S_ISREG(st.st_mode)) {
     char *slash = strrchr(ck->dir, '/');
-    direct = strdup(slash ? slash + 1 : ck->dir);
+    direct = ckpt_strdup(slash ? slash + 1 : ck->dir);
     if (!direct) {
       dlut_error("out of memory");
       goto fail;
@@ -382,7 +382,7 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
     dlut_error("%s: not a JSON object", cfg_path);
     goto fail;
   }
-  ck->files = calloc(CKPT_MAX_SHARDS, sizeof *ck->files);
+  ck->files = ckpt_calloc(CKPT_MAX_SHARDS, sizeof *ck->files);
   if (!ck->files) {
     dlut_error("out of memory");
     goto fail;
@@ -538,7 +538,7 @@ const float *dlut_ckpt_f32(dlut_ckpt *ck, const char *name, int ndim, const int6
     res = in->data; /* straight from the map: the common case */
     goto done;
   }
-  float *out = malloc(numel ? numel * sizeof(float) : 1);
+  float *out = ckpt_malloc(numel ? numel * sizeof(float) : 1);
   if (!out) {
     dlut_error("%s: tensor '%s': out of memory converting %zu elements", what, name, numel);
     goto done;

@@ -51,7 +51,7 @@ int ckpt_bin_open(ckpt_bin *b, const uint8_t *buf, size_t size, const char *what
     goto fail;
   }
   if (ckpt_zip_open(&b->zip, buf, size, what) != 0) goto fail;
-  b->inflated = calloc((size_t)(b->zip.n > 0 ? b->zip.n : 1), sizeof *b->inflated);
+  b->inflated = ckpt_calloc((size_t)(b->zip.n > 0 ? b->zip.n : 1), sizeof *b->inflated);
   if (!b->inflated) {
     dlut_error("%s: out of memory", what);
     goto fail;
@@ -73,8 +73,8 @@ int ckpt_bin_open(ckpt_bin *b, const uint8_t *buf, size_t size, const char *what
     goto fail;
   }
   size_t plen = strlen(b->zip.e[pkl].name) - strlen("data.pkl"); /* includes the '/' */
-  prefix = strndup(b->zip.e[pkl].name, plen);
-  ename = malloc(plen + 64);
+  prefix = ckpt_strndup(b->zip.e[pkl].name, plen);
+  ename = ckpt_malloc(plen + 64);
   if (!prefix || !ename) {
     dlut_error("%s: out of memory", what);
     goto fail;
@@ -179,7 +179,7 @@ int ckpt_bin_open(ckpt_bin *b, const uint8_t *buf, size_t size, const char *what
         void *own = NULL;
         if (ckpt_zip_data(&b->zip, ei, what, 1, &d, &own) != 0) goto fail;
       }
-      t->owned = malloc(t->info.nbytes ? t->info.nbytes : 1);
+      t->owned = ckpt_malloc(t->info.nbytes ? t->info.nbytes : 1);
       if (!t->owned) {
         dlut_error("%s: tensor '%s': out of memory", what, p->name);
         goto fail;

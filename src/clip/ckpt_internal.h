@@ -27,6 +27,20 @@
 #define CKPT_MAX_ZIP_ENTRIES (1 << 20)
 #define CKPT_MAX_INFLATE ((uint64_t)16 << 30)  /* one deflated zip entry, inflated */
 
+/* ==== Allocation (ckpt_alloc.c) ==== */
+
+/* malloc & co. for everything the loader owns (freed with free()). Tests
+ * call ckpt_alloc_fail_after(n) to make the allocation after the next n
+ * fail (n < 0: never), then check every failure path reports and frees. */
+void *ckpt_malloc(size_t n);
+void *ckpt_calloc(size_t n, size_t size);
+void *ckpt_realloc(void *p, size_t n);
+char *ckpt_strdup(const char *s);
+char *ckpt_strndup(const char *s, size_t n);
+void ckpt_alloc_fail_after(long n);
+/* What is left of the countdown (< 0 once an allocation was failed). */
+long ckpt_alloc_countdown(void);
+
 /* ==== Tensor table ==== */
 
 /* One tensor of a checkpoint. info is what dlut_ckpt_find/at return. */

@@ -91,7 +91,7 @@ static int grow(void **arr, int *cap, int need, size_t elsize, int limit) {
   if (need > limit) return -1;
   int c = *cap ? *cap : 16;
   while (c < need) c = c > limit / 2 ? limit : c * 2;
-  void *n = realloc(*arr, (size_t)c * elsize);
+  void *n = ckpt_realloc(*arr, (size_t)c * elsize);
   if (!n) return -1;
   *arr = n;
   *cap = c;
@@ -103,7 +103,7 @@ static pk_obj *new_obj(pk_vm *vm, pk_kind kind) {
     vm_err(vm, "%s", "too many objects (or out of memory)");
     return NULL;
   }
-  pk_obj *o = calloc(1, sizeof *o);
+  pk_obj *o = ckpt_calloc(1, sizeof *o);
   if (!o) {
     vm_err(vm, "%s", "out of memory");
     return NULL;
@@ -167,7 +167,7 @@ static pk_obj *make_seq(pk_vm *vm, pk_kind kind, pk_obj **items, int n) {
   pk_obj *o = new_obj(vm, kind);
   if (!o) return NULL;
   if (n > 0) {
-    o->items = malloc((size_t)n * sizeof *o->items);
+    o->items = ckpt_malloc((size_t)n * sizeof *o->items);
     if (!o->items) {
       vm_err(vm, "%s", "out of memory");
       return NULL;
@@ -303,7 +303,7 @@ static pk_obj *persistent_load(pk_vm *vm, pk_obj *pid) {
   if (!st) return NULL;
   st->stype = pid->items[1]->stype;
   st->i = pid->items[4]->i;
-  st->s = strdup(pid->items[2]->s);
+  st->s = ckpt_strdup(pid->items[2]->s);
   if (!st->s) {
     vm_err(vm, "%s", "out of memory");
     return NULL;
@@ -314,7 +314,7 @@ static pk_obj *persistent_load(pk_vm *vm, pk_obj *pid) {
 static pk_obj *make_str(pk_vm *vm, const uint8_t *s, uint64_t n) {
   pk_obj *o = new_obj(vm, PK_STR);
   if (!o) return NULL;
-  o->s = malloc((size_t)n + 1);
+  o->s = ckpt_malloc((size_t)n + 1);
   if (!o->s) {
     vm_err(vm, "%s", "out of memory");
     return NULL;
@@ -331,7 +331,7 @@ static int memo_put(pk_vm *vm, uint64_t idx, pk_obj *o) {
   if ((int64_t)idx >= vm->nmemo) {
     int64_t n = vm->nmemo ? vm->nmemo : 64;
     while (n <= (int64_t)idx) n *= 2;
-    pk_obj **m = realloc(vm->memo, (size_t)n * sizeof *m);
+    pk_obj **m = ckpt_realloc(vm->memo, (size_t)n * sizeof *m);
     if (!m) return vm_err(vm, "%s", "out of memory");
     memset(m + vm->nmemo, 0, (size_t)(n - vm->nmemo) * sizeof *m);
     vm->memo = m;
@@ -602,7 +602,7 @@ int ckpt_pickle_state_dict(const uint8_t *pkl, size_t size, const char *what, ck
     goto done;
   }
   int pairs = root->n / 2;
-  res = calloc(pairs > 0 ? (size_t)pairs : 1, sizeof *res);
+  res = ckpt_calloc(pairs > 0 ? (size_t)pairs : 1, sizeof *res);
   if (!res) {
     dlut_error("%s: out of memory", what);
     goto done;
@@ -618,8 +618,8 @@ int ckpt_pickle_state_dict(const uint8_t *pkl, size_t size, const char *what, ck
       goto done;
     }
     res[nres] = val->t;
-    res[nres].name = strdup(key->s);
-    res[nres].storage_key = strdup(val->storage->s);
+    res[nres].name = ckpt_strdup(key->s);
+    res[nres].storage_key = ckpt_strdup(val->storage->s);
     nres++;
     if (!res[nres - 1].name || !res[nres - 1].storage_key) {
       dlut_error("%s: out of memory", what);

@@ -26,7 +26,7 @@ ckpt_tensor *ckpt_list_push(ckpt_list *l, const char *name, size_t name_len) {
   }
   if (l->n == l->cap) {
     int cap = l->cap ? l->cap * 2 : 64;
-    ckpt_tensor *v = realloc(l->v, (size_t)cap * sizeof *v);
+    ckpt_tensor *v = ckpt_realloc(l->v, (size_t)cap * sizeof *v);
     if (!v) {
       dlut_error("out of memory");
       return NULL;
@@ -34,7 +34,7 @@ ckpt_tensor *ckpt_list_push(ckpt_list *l, const char *name, size_t name_len) {
     l->v = v;
     l->cap = cap;
   }
-  char *copy = malloc(name_len + 1);
+  char *copy = ckpt_malloc(name_len + 1);
   if (!copy) {
     dlut_error("out of memory");
     return NULL;
@@ -153,7 +153,7 @@ int ckpt_safetensors_parse(const uint8_t *buf, size_t size, const char *what, in
     dlut_error("%s: more than %d tensors", what, CKPT_MAX_TENSORS);
     goto fail;
   }
-  spans = malloc((size_t)(count > 0 ? count : 1) * sizeof *spans);
+  spans = ckpt_malloc((size_t)(count > 0 ? count : 1) * sizeof *spans);
   if (!spans) {
     dlut_error("%s: out of memory", what);
     goto fail;

@@ -92,7 +92,7 @@ int ckpt_zip_open(ckpt_zip *z, const uint8_t *buf, size_t size, const char *what
   if (count > CKPT_MAX_ZIP_ENTRIES || count > cd_size / 46)
     return dlut_error("%s: zip directory claims %llu entries in %llu bytes", what, (unsigned long long)count,
                       (unsigned long long)cd_size);
-  z->e = calloc(count ? (size_t)count : 1, sizeof *z->e);
+  z->e = ckpt_calloc(count ? (size_t)count : 1, sizeof *z->e);
   if (!z->e) return dlut_error("%s: out of memory", what);
   const uint8_t *p = buf + cd_off, *end = buf + cd_off + cd_size;
   for (uint64_t i = 0; i < count; i++) {
@@ -106,7 +106,7 @@ int ckpt_zip_open(ckpt_zip *z, const uint8_t *buf, size_t size, const char *what
       goto fail;
     }
     ckpt_zip_entry *ze = &z->e[z->n];
-    ze->name = malloc((size_t)nlen + 1);
+    ze->name = ckpt_malloc((size_t)nlen + 1);
     if (!ze->name) {
       dlut_error("%s: out of memory", what);
       goto fail;
@@ -209,7 +209,7 @@ static void crc_chunks(void *ctx, int64_t b, int64_t e, int thread) {
 
 uint32_t ckpt_crc32(const uint8_t *p, uint64_t n) {
   uint64_t chunks = (n + CRC_CHUNK - 1) / CRC_CHUNK;
-  uint32_t *part = chunks >= 4 ? malloc((size_t)chunks * sizeof *part) : NULL;
+  uint32_t *part = chunks >= 4 ? ckpt_malloc((size_t)chunks * sizeof *part) : NULL;
   if (!part) return (uint32_t)crc32_z(0, p, (z_size_t)n); /* small, or no memory: one pass */
   crc_job j = {p, n, part};
   dlut_parallel_for((int64_t)chunks, 1, crc_chunks, &j);
@@ -242,7 +242,7 @@ int ckpt_zip_data(ckpt_zip *z, int i, const char *what, int check_crc, const uin
   if (e->usize > CKPT_MAX_INFLATE || (e->csize < (UINT64_MAX - 1024) / 1032 && e->usize > e->csize * 1032 + 1024))
     return dlut_error("%s: zip entry '%s' claims %llu bytes uncompressed from %llu", what, e->name,
                       (unsigned long long)e->usize, (unsigned long long)e->csize);
-  uint8_t *out = malloc(e->usize ? (size_t)e->usize : 1);
+  uint8_t *out = ckpt_malloc(e->usize ? (size_t)e->usize : 1);
   if (!out) return dlut_error("%s: zip entry '%s': out of memory inflating %llu bytes", what, e->name,
                               (unsigned long long)e->usize);
   z_stream s;
