@@ -37,7 +37,9 @@ static void help(FILE *f) {
           "  OUTDIR/report.json   prompt, model, settings, seed, time and every loss term\n"
           "\n"
           "The model: --model DIR, else $DLUT_MODEL, else the first model folder in\n"
-          "${DLUT_MODELS:-~/.local/share/dlut/models}/ (tools/download-models.sh fills it).\n"
+          "${DLUT_MODELS:-~/.local/share/dlut/models}/ (tools/download-models.sh fills it;\n"
+          "a Chinese-CLIP model is preferred there for a prompt in Chinese, an OpenAI one\n"
+          "otherwise).\n"
           "With no model anywhere the prompt is read by the offline looks instead (see\n"
           "'dlut looks'), and a reference photo gives a colour transfer.\n"
           "\n"
@@ -110,8 +112,34 @@ static int is_model_dir(const char *dir) {
   return access(p, R_OK) == 0;
 }
 
-/* The first model folder (by name) under the download folder, or "". */
-static void find_downloaded(char *out, size_t len) {
+/* "chinese_clip", "clip" ... from a model folder's config.json, or "" */
+static void model_type(const char *dir, char *out, size_t len) {
+  char p[4096];
+  out[0] = 0;
+  snprintf(p, sizeof p, "%s/config.json", dir);
+  size_t n;
+  char *text = dlut_file_read_all(p, 1 << 20, &n);
+  if (!text) {
+    dlut_error_clear();
+    return;
+  }
+  cJSON *j = cJSON_Parse(text);
+  const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "model_type") : NULL;
+  if (cJSON_IsString(t)) snprintf(out, len, "%s", t->valuestring);
+  cJSON_Delete(j);
+  free(text);
+}
+
+static int has_cjk(const char *s) { /* U+2E80..U+9FFF and U+F900..U+FAFF: 3-byte UTF-8 leads E2 BA.. to EF */
+  for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
+    if (*p >= 0xE2 && *p <= 0xEF && !(*p == 0xE2 && p[1] < 0xBA)) return 1;
+  return 0;
+}
+
+/* A model folder under the download folder, or "": the first by name whose
+ * family suits the prompt (Chinese-CLIP for a prompt with Chinese
+ * characters, an OpenAI CLIP otherwise), else the first by name. */
+static void find_downloaded(const char *prompt, char *out, size_t len) {
   out[0] = 0;
   const char *root = getenv("DLUT_MODELS");
   char def[4096];
@@ -123,17 +151,23 @@ static void find_downloaded(char *out, size_t len) {
   }
   DIR *d = opendir(root);
   if (!d) return;
-  char best[256] = "";
+  const int want_zh = has_cjk(prompt);
+  char first[256] = "", suited[256] = "";
   struct dirent *e;
   while ((e = readdir(d))) {
-    if (e->d_name[0] == '.') continue;
-    char p[4096];
+    if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof first) continue;
+    char p[4096], type[64];
     snprintf(p, sizeof p, "%s/%s", root, e->d_name);
     if (!is_model_dir(p)) continue;
-    if (!best[0] || strcmp(e->d_name, best) < 0) snprintf(best, sizeof best, "%s", e->d_name);
+    if (!first[0] || strcmp(e->d_name, first) < 0) snprintf(first, sizeof first, "%s", e->d_name);
+    model_type(p, type, sizeof type);
+    int zh = strcmp(type, "chinese_clip") == 0;
+    if (type[0] && zh == want_zh && (!suited[0] || strcmp(e->d_name, suited) < 0))
+      snprintf(suited, sizeof suited, "%s", e->d_name);
   }
   closedir(d);
-  if (best[0]) snprintf(out, len, "%s/%s", root, best);
+  const char *pick = suited[0] ? suited : first;
+  if (pick[0]) snprintf(out, len, "%s/%s", root, pick);
 }
 
 /* ==== Outputs ==== */
@@ -306,7 +340,7 @@ int dlut_cmd_grade(int argc, char **argv) {
   if (chosen) {
     snprintf(model_path, sizeof model_path, "%s", chosen);
   } else {
-    find_downloaded(model_path, sizeof model_path);
+    find_downloaded(prompt, model_path, sizeof model_path);
   }
   if (model_path[0]) {
     if (!(model = dlut_clip_load(model_path))) {

@@ -129,6 +129,17 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run("grade", PHOTO, "vivid", "--steps", "3", "--size", "5", "-q", "-o", out5, env={"DLUT_MODELS": models})
     check(r.returncode == 0 and json.load(open(f"{out5}/report.json"))["model"].endswith("a-tiny"),
           "finds a model in $DLUT_MODELS")
+    # with both families there, the prompt's language picks the model
+    both = f"{tmp}/both"
+    os.makedirs(both)
+    os.symlink(TINY_ZH, f"{both}/a-zh")
+    os.symlink(TINY, f"{both}/b-en")
+    r = run("grade", PHOTO, "vivid", "--steps", "2", "--size", "5", "-q", "-o", out5, env={"DLUT_MODELS": both})
+    check(r.returncode == 0 and json.load(open(f"{out5}/report.json"))["model"].endswith("b-en"),
+          "an English prompt picks the OpenAI model")
+    r = run("grade", PHOTO, "鲜艳", "--steps", "2", "--size", "5", "-q", "-o", out5, env={"DLUT_MODELS": both})
+    check(r.returncode == 0 and json.load(open(f"{out5}/report.json"))["model"].endswith("a-zh"),
+          "a Chinese prompt picks the Chinese-CLIP model")
 
     # no model: the offline looks, said in one line
     out6 = f"{tmp}/out6"
