@@ -639,7 +639,13 @@ int dlut_clip_set_keep_activations(dlut_clip *m, int on) {
   on = !!on;
   if (m->keep_all == on) return 0;
   m->keep_all = on;
-  return clip_arenas_alloc(m);
+  if (clip_arenas_alloc(m) == 0) return 0;
+  /* out of memory: fall back to the previous (smaller) layout if possible */
+  char msg[512];
+  snprintf(msg, sizeof msg, "%s", dlut_last_error());
+  m->keep_all = !on;
+  clip_arenas_alloc(m);
+  return dlut_error("%s", msg);
 }
 
 /* ==== Text entry points ==== */

@@ -34,6 +34,7 @@ int clip_text_forward(dlut_clip *m, const int32_t *ids_in, int n_ids, int n_ctx)
   clip_dims d = {T, C, tc->intermediate, tc->heads, tc->ln_eps, tc->act};
   int32_t *ids = m->ids_scratch; /* padded copy (context_length) */
   if (T > a->T || T < 1) return dlut_error("clip: %d text positions (arena holds %d)", T, a->T);
+  if (!a->arena) return dlut_error("clip: no activation memory (an earlier allocation failed)");
   int blas = dlut_tensor_threads_enter();
   a->valid = 0;
   if (ids != ids_in) memmove(ids, ids_in, sizeof(int32_t) * (size_t)n_ids);

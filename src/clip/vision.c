@@ -21,6 +21,7 @@ int clip_vision_forward(dlut_clip *m, const float *pixels) {
   clip_dims d = vision_dims(m);
   int T = d.T, C = d.C, S = m->cfg.image_size, p = m->cfg.patch_size, L = m->cfg.vision.layers;
   if (!pixels) return dlut_error("clip: no pixels");
+  if (!a->arena) return dlut_error("clip: no activation memory (an earlier allocation failed)");
   int blas = dlut_tensor_threads_enter();
   a->valid = 0;
   be->patch_forward(a->patch_out, C, a->cols, pixels, w->patch_w, S, p, C); /* (P, C) */
