@@ -116,7 +116,13 @@ expect 0 "apply two inputs" "$DLUT" apply "$PHOTO" "$T/rocket.jpg" --lut "$T/rev
 [ -s "$T/graded/deeper/astronaut.png" ] && [ -s "$T/graded/deeper/rocket.jpg" ] && ok "folder created, names kept" ||
   bad "folder outputs missing: $(ls -R "$T/graded" 2>&1)"
 file "$T/graded/deeper/rocket.jpg" | grep -q JPEG && ok "JPEG stays JPEG" || bad "rocket.jpg is not a JPEG"
-cp "$PHOTO" "$T/graded/astronaut2.png"
+# On a terminal (script(1) provides one) there is a progress line per file;
+# into a pipe, none.
+script -qec "'$DLUT' apply '$PHOTO' '$T/rocket.jpg' --lut '$T/rev.cube' -o '$T/tty'" /dev/null >"$T/tty.log" 2>&1
+grep -q "\[1/2\] .*astronaut.png -> $T/tty/astronaut.png" "$T/tty.log" && grep -q "\[2/2\] " "$T/tty.log" &&
+  ok "progress lines on a terminal" || bad "no progress lines on a terminal: $(head -2 "$T/tty.log")"
+"$DLUT" apply "$PHOTO" "$T/rocket.jpg" --lut "$T/rev.cube" -o "$T/notty" 2>"$T/err" </dev/null
+[ ! -s "$T/err" ] && ok "no progress lines into a pipe" || bad "stderr not empty without a terminal: $(head -2 "$T/err")"
 expect 2 "two inputs with the same name" "$DLUT" apply "$PHOTO" "$T/in.png" "$T/in.png" --lut "$T/id.cube" -o "$T/dup"
 absent "$T/dup"
 

@@ -323,6 +323,20 @@ static void test_numbers(void) {
     }
   }
   CHECK(bad_rt == 0);
+  /* The digit-by-hand writer against its reference, snprintf("%.9f") with
+   * trailing zeros (and a bare '.') trimmed, in the C locale. */
+  int bad_fmt = 0;
+  for (int i = 0; i < 100000; i++) {
+    float v = (frand() - 0.5f) * (i % 4 == 0 ? 2.0f : i % 4 == 1 ? 2e6f : i % 4 == 2 ? 1e-6f : 200.0f);
+    char mine[64], ref[64];
+    lut_format_float(v, mine);
+    int n = snprintf(ref, sizeof ref, "%.9f", (double)v);
+    while (n > 0 && ref[n - 1] == '0') ref[--n] = '\0';
+    if (n > 0 && ref[n - 1] == '.') ref[--n] = '\0';
+    if (!strcmp(ref, "-0")) strcpy(ref, "0");
+    if (strcmp(mine, ref) != 0 && bad_fmt++ < 3) fprintf(stderr, "format %.9g: '%s' vs '%s'\n", (double)v, mine, ref);
+  }
+  CHECK(bad_fmt == 0);
 }
 
 /* Locale independence: with a ',' decimal LC_NUMERIC, reading and writing

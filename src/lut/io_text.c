@@ -217,7 +217,10 @@ char *lut_format_float(float v, char buf[64]) {
    * below half a float ulp for every |value| >= 2^-6 (ulp 1.9e-9), so those
    * read back as the very same float; smaller values keep 5e-10 absolute
    * accuracy, far below a 16-bit code (1.5e-5). */
-  unsigned long long scaled = (unsigned long long)llround(a * 1e9);
+  /* The product of a float (24-bit mantissa) and 1e9 (30 bits) is exact in
+   * long double (>= 64-bit mantissa), and nearbyintl rounds half to even,
+   * so the digits are exactly those of printf("%.9f"). */
+  unsigned long long scaled = (unsigned long long)nearbyintl((long double)a * 1e9L);
   unsigned long long ip = scaled / 1000000000ULL, fp = scaled % 1000000000ULL;
   /* Digits by hand (snprintf dominated the time of writing a 65^3 LUT). */
   char tmp[32];
