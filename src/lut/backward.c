@@ -35,6 +35,7 @@
 
 #define MIN_PART 16384 /* pixels per part at least */
 #define MAX_PARTS 8    /* copies of d_table at most */
+#define MAX_SCRATCH ((size_t)64 << 20) /* bytes of per-part accumulators at most */
 
 typedef struct bwd_ctx {
   lut_prep p;            /* prepared LUT */
@@ -182,6 +183,10 @@ void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *
   const size_t entries = (size_t)k.p.size * k.p.size * k.p.size;
   int64_t parts = (n + MIN_PART - 1) / MIN_PART;
   if (parts > MAX_PARTS) parts = MAX_PARTS;
+  /* At most MAX_SCRATCH bytes of accumulators (big tables get fewer parts;
+   * the count still depends only on n and the size, so stays deterministic). */
+  int64_t fit = (int64_t)(MAX_SCRATCH / (entries * 4 * sizeof(float)));
+  if (parts > fit) parts = fit;
   if (parts < 1) parts = 1;
   k.part_len = (n + parts - 1) / parts;
   k.n_parts = (int)((n + k.part_len - 1) / k.part_len);
