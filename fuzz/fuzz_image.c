@@ -1,11 +1,11 @@
 /* libFuzzer target for the image decoders: every format dlut_image_load
  * sniffs (JPEG, PNG, WebP, TIFF, PPM/PGM), with ICC conversion and EXIF
  * orientation, through dlut_image_load_memory. The pixel cap is lowered to
- * 4 megapixels so header-declared sizes cannot push a run over libFuzzer's
+ * 1 megapixel so header-declared sizes cannot push a run over libFuzzer's
  * memory limit; the caps logic itself is the same code.
  *   make BUILD=build-fuzz fuzz
  *   build-fuzz/fuzz/fuzz_image -max_total_time=30 fuzz/corpus/fuzz_image
- * Seeds: fuzz/corpus/fuzz_image/, tiny images made for this (README there). */
+ * Seeds: fuzz/corpus/fuzz_image/, tiny images made for this (how: docs/image.md). */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,7 +15,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc;
   (void)argv;
-  dlut_image_set_max_pixels((int64_t)1 << 22);
+  dlut_image_set_max_pixels((int64_t)1 << 20);
   dlut_threads_set(1);
   return 0;
 }
