@@ -679,5 +679,10 @@ int main(int argc, char **argv) {
   check_safetensors_cases();
   check_damaged();
   check_alloc_failures();
+  if (g_test_failures == 0) { /* keep the scratch folder (model copies, damaged files) only to debug failures */
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_tmpdir("ckpt"));
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", test_tmpdir("ckpt"));
+  }
   return test_summary("ckpt");
 }
