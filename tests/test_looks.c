@@ -152,6 +152,8 @@ static void test_parser(void) {
   /* nothing understood is not an error */
   l = parse("", &rep);
   CHECK(rep.n_matches == 0 && rep.understood[0] == '\0');
+  parse("vibes, warm vibes 猫咪 猫咪", &rep);
+  CHECK_MSG(strcmp(rep.ignored, "vibes, 猫咪") == 0, "ignored '%s'", rep.ignored); /* each ignored word once */
   l = parse("lorem ipsum 你好", &rep);
   CHECK(rep.n_matches == 0 && strcmp(rep.ignored, "lorem, ipsum, 你好") == 0);
   const float *f = (const float *)&l;

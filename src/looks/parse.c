@@ -345,6 +345,17 @@ static void append_list(char *buf, size_t cap, const char *text, int tlen) {
   buf[at + (size_t)tlen] = '\0';
 }
 
+/* Nonzero if the ", "-separated list already holds text[0..tlen). */
+static int list_contains(const char *list, const char *text, int tlen) {
+  for (const char *p = list; *p;) {
+    size_t n = strcspn(p, ",");
+    if (n == (size_t)tlen && memcmp(p, text, n) == 0) return 1;
+    p += n;
+    while (*p == ',' || *p == ' ') p++;
+  }
+  return 0;
+}
+
 /* Combine a modifier into a running weight. Two softeners do not compound
  * ("稍微暖一点" is one "a bit", not a quarter). */
 static void combine(float *w, int *soft, int *cap, int mod) {
@@ -423,7 +434,8 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       continue;
     }
     if (t->kind == TOK_UNKNOWN) {
-      append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
+      if (!list_contains(rep->ignored, norm + t->at, t->len)) /* each ignored word once */
+        append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
       continue;
     }
     if (t->kind == TOK_MOD) {
