@@ -4,8 +4,10 @@
  * Pixels go through in blocks of BLK:
  *   1. a type-specific loader turns the block into three planar arrays of
  *      clamped lattice coordinates, the shaper and the domain mapping folded
- *      in (8-bit input through three 256-entry tables built once per call,
- *      so no division or floor per pixel);
+ *      in (8-bit: a byte shuffle and one FMA per channel for 8 pixels, or,
+ *      with a shaper, three 256-entry tables built once per call; 16-bit
+ *      and float: a 4x4 transpose per 128-bit lane; shapers on those
+ *      types take a scalar loop);
  *   2. a vectorised pass, 8 pixels at a time, splits the coordinates into
  *      cell, fractions and (tetrahedral) the case: the offsets of the four
  *      vertices and the sorted fractions, without branches;
@@ -21,6 +23,9 @@
  * (docs/lut-apply.md has the measurements). The gather kernels are kept
  * for tables too large to pad (size > PAD_MAX_SIZE) and for small calls
  * where padding the table would cost more than it saves.
+ *
+ * The same split and padded table serve the backward's table and input
+ * gradients (lut_bwd_span, at the end of this file, used by backward.c).
  *
  * Semantics and the tetrahedral split: lut/apply_internal.h. The naive
  * references in apply_ref.c are the specification these are tested
