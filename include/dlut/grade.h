@@ -22,7 +22,7 @@
  *     encodes it, so a step costs the same for any photo size;
  *   - features (all L2-normalised): f_orig (photo), f_edit (graded photo),
  *     f_target (prompt), f_src (neutral source prompt). style = unit(f_target
- *     - f_src), edit = unit(f_edit - f_orig);
+ *     - f_src), edit = (f_edit - f_orig) / sqrt(|f_edit - f_orig|^2 + dir_eps^2);
  *     L_clip = 10 (1 - cos(edit, style)) + 0.7 (1 - cos(f_edit, f_target));
  *   - colour science on a fixed sample of the photo's real pixels, through
  *     the LUT, in CIELAB scaled (L/100, a/128, b/128): covariance S (+1e-6 I),
