@@ -326,8 +326,12 @@ static void test_numbers(void) {
   /* The digit-by-hand writer against its reference, snprintf("%.9f") with
    * trailing zeros (and a bare '.') trimmed, in the C locale. */
   int bad_fmt = 0;
-  for (int i = 0; i < 100000; i++) {
-    float v = (frand() - 0.5f) * (i % 4 == 0 ? 2.0f : i % 4 == 1 ? 2e6f : i % 4 == 2 ? 1e-6f : 200.0f);
+  static const float edge[] = {0.0f,  -0.0f,        1e-40f,       4.9999e-10f, 5e-10f,    5.0001e-10f, 1.5e-9f,
+                               1e-9f, 0.0078125f,   8319.0205078125f, 999999936.0f, 1.17549435e-38f, 0.1f, 1.0f};
+  const int n_edge = (int)(sizeof edge / sizeof edge[0]);
+  for (int i = 0; i < 100000 + n_edge; i++) {
+    float v = i >= 100000 ? edge[i - 100000]
+                          : (frand() - 0.5f) * (i % 4 == 0 ? 2.0f : i % 4 == 1 ? 2e6f : i % 4 == 2 ? 1e-6f : 200.0f);
     char mine[64], ref[64];
     lut_format_float(v, mine);
     int n = snprintf(ref, sizeof ref, "%.9f", (double)v);

@@ -217,10 +217,22 @@ char *lut_format_float(float v, char buf[64]) {
    * below half a float ulp for every |value| >= 2^-6 (ulp 1.9e-9), so those
    * read back as the very same float; smaller values keep 5e-10 absolute
    * accuracy, far below a 16-bit code (1.5e-5). */
-  /* The product of a float (24-bit mantissa) and 1e9 (30 bits) is exact in
-   * long double (>= 64-bit mantissa), and nearbyintl rounds half to even,
-   * so the digits are exactly those of printf("%.9f"). */
-  unsigned long long scaled = (unsigned long long)nearbyintl((long double)a * 1e9L);
+  /* round(|v| * 1e9) exactly, half to even, so the digits are those of
+   * printf("%.9f"): |v| = m * 2^e with a 24-bit integer m, and m * 1e9 <
+   * 2^54 fits in 64 bits; the shift by e is done with an exact remainder. */
+  int e2;
+  float fr = frexpf(fabsf(v), &e2); /* |v| = fr * 2^e2, fr in [0.5, 1) */
+  unsigned long long m = (unsigned long long)ldexpf(fr, 24), scaled;
+  int shift = 24 - e2;              /* |v| = m * 2^-shift */
+  unsigned long long prod = m * 1000000000ULL;
+  if (shift <= 0) {
+    scaled = prod << -shift;        /* |v| < 1e9 keeps this below 2^61 */
+  } else if (shift >= 63) {
+    scaled = 0;                     /* below 2^-9 * 1e-9: rounds to zero */
+  } else {
+    unsigned long long q = prod >> shift, r = prod & ((1ULL << shift) - 1), half = 1ULL << (shift - 1);
+    scaled = q + (r > half || (r == half && (q & 1)));
+  }
   unsigned long long ip = scaled / 1000000000ULL, fp = scaled % 1000000000ULL;
   /* Digits by hand (snprintf dominated the time of writing a 65^3 LUT). */
   char tmp[32];
