@@ -281,6 +281,12 @@ static void check_same_tensors(const char *model) {
     CHECK(b && b->nbytes == a->nbytes && memcmp(a->data, b->data, a->nbytes) == 0);
     dlut_ckpt_close(d);
   }
+  snprintf(p, sizeof p, "%s/model.safetensors", test_tmpdir("ckpt")); /* a weights file without config.json */
+  snprintf(q, sizeof q, "%s/model.safetensors", src);
+  CHECK(copy_prefix(q, p, SIZE_MAX) > 0);
+  CHECK(dlut_ckpt_open(p) == NULL);
+  CHECK(strstr(dlut_last_error(), "no config.json") != NULL);
+  remove(p);
   snprintf(p, sizeof p, "%s/config.json", src);
   CHECK(dlut_ckpt_open(p) == NULL);
   CHECK_MSG(strstr(dlut_last_error(), "not a model folder nor a .safetensors / .bin weights file") != NULL, "%s",

@@ -323,7 +323,7 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
     return NULL;
   }
   dlut_ckpt *ck = ckpt_calloc(1, sizeof *ck);
-  char *cfg_path = NULL, *probe = NULL;
+  char *cfg_path = NULL, *probe = NULL, *direct = NULL;
   cJSON *index = NULL;
   if (!ck) {
     dlut_error("out of memory");
@@ -343,7 +343,6 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
     goto fail;
   }
   /* A weights file may be named directly; config.json then comes from its folder. */
-  char *direct = NULL;
   int direct_bin = 0, direct_sharded = 0;
   if (S_ISREG(st.st_mode)) {
     char *slash = strrchr(ck->dir, '/');
@@ -362,7 +361,6 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
     else if (ENDS(".bin") || ENDS(".pt") || ENDS(".pth")) direct_bin = 1;
     else if (!ENDS(".safetensors")) {
       dlut_error("%s/%s: not a model folder nor a .safetensors / .bin weights file", ck->dir, direct);
-      free(direct);
       goto fail;
     }
 #undef ENDS
@@ -400,7 +398,6 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
   int found = -1, rc;
   if (direct) {
     rc = direct_sharded ? add_sharded(ck, direct, direct_bin, &index) : add_file(ck, direct, direct_bin);
-    free(direct);
     if (rc != 0) goto fail;
     goto loaded;
   }
@@ -428,11 +425,13 @@ loaded:
   cJSON_Delete(index);
   free(cfg_path);
   free(probe);
+  free(direct);
   return ck;
 fail:
   cJSON_Delete(index);
   free(cfg_path);
   free(probe);
+  free(direct);
   dlut_ckpt_close(ck);
   return NULL;
 }
