@@ -315,6 +315,10 @@ int dlut_cmd_grade(int argc, char **argv) {
                                                                                                      : "replace");
   o.prompt = prompt;
 
+  /* Ctrl-C from here on stops the optimisation after the current step (the
+   * first one, if it comes during loading) and the outputs are still written */
+  g_interrupted = 0;
+  void (*old_sigint)(int) = signal(SIGINT, on_sigint);
   int rc = DLUT_EXIT_FAIL;
   dlut_image *photo = NULL, *ref = NULL, *graded = NULL, *strip = NULL;
   dlut_clip *model = NULL;
@@ -354,10 +358,7 @@ int dlut_cmd_grade(int argc, char **argv) {
     progress pr = {.bar = !quiet && isatty(2), .open = 0};
     o.callback = on_progress;
     o.user = &pr;
-    g_interrupted = 0;
-    void (*old)(int) = signal(SIGINT, on_sigint);
     int r = dlut_grade_run(model, photo, &o, &res);
-    signal(SIGINT, old);
     if (pr.open) fputc('\n', stderr);
     if (r != 0) {
       cli_fail(k_cmd, "%s", dlut_last_error());
@@ -489,6 +490,7 @@ int dlut_cmd_grade(int argc, char **argv) {
   }
   rc = DLUT_EXIT_OK;
 done:
+  signal(SIGINT, old_sigint == SIG_ERR ? SIG_DFL : old_sigint);
   free(json);
   cJSON_Delete(rep);
   dlut_grade_result_free(&res);

@@ -160,6 +160,24 @@ with tempfile.TemporaryDirectory() as tmp:
         ffmpeg_rgb(PHOTO, f"lut3d=file={out7}/look.cube")
     check(ok, "a prompt with quotes, newline and invalid UTF-8 gives a loadable look.cube")
 
+    # Ctrl-C stops between steps and still writes the best LUT so far
+    import signal, time
+    out8 = f"{tmp}/out8"
+    e = dict(os.environ, DLUT_MODELS="/nonexistent")
+    pr = subprocess.Popen([DLUT, "grade", PHOTO, "warm", "--model", TINY, "--steps", "1000000", "--size", "5",
+                           "--samples", "64", "-q", "-o", out8], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+    time.sleep(3)
+    pr.send_signal(signal.SIGINT)
+    try:
+        pr.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        pr.kill()
+        pr.communicate()
+    ok = pr.returncode == 0 and os.path.exists(f"{out8}/report.json")
+    rep8 = json.load(open(f"{out8}/report.json")) if ok else {}
+    check(ok and "cancel" in rep8.get("stopped", "") and os.path.exists(f"{out8}/look.cube"),
+          f"Ctrl-C keeps the best LUT (rc {pr.returncode}, {rep8.get('steps')} steps)")
+
     # bad input: clear one-line errors, right exit codes, never a crash
     r = run("grade", PHOTO, "", "--model", TINY)
     check(r.returncode == 2 and "empty prompt" in r.stderr, "empty prompt is a usage error")
