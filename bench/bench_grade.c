@@ -7,6 +7,8 @@
  *                                 and the field MLP's cost per step (sgemm) against
  *                                 its naive reference, measured in the same run
  *   bench_grade curves MODEL PHOTO PROMPT SECONDS OUT.csv
+ *                                 (MODEL "preset:ViT-B/16" = random weights; PROMPT
+ *                                 "ref:PATH" = towards a reference photo)
  *                                 loss against time of both parameterisations
  *                                 (field as the original: 512 wide, lr 2e-4, eps 2e-3;
  *                                 lattice: ours) on the same photo, prompt and model
@@ -187,7 +189,20 @@ static int on_curve(void *user, const dlut_grade_progress *p) {
 
 static int curves(const char *model_dir, const char *photo_path, const char *prompt, double seconds,
                   const char *csv_path) {
-  dlut_clip *m = dlut_clip_load(model_dir);
+  /* MODEL may be "preset:ViT-B/16" (random weights, no tokenizer) and PROMPT
+   * "ref:PATH" (grade towards a reference photo instead of text) */
+  dlut_clip *m = NULL;
+  if (strncmp(model_dir, "preset:", 7) == 0) {
+    dlut_clip_config cfg;
+    if (dlut_clip_config_preset(model_dir + 7, &cfg) == 0) m = dlut_clip_create_random(&cfg, 1);
+  } else {
+    m = dlut_clip_load(model_dir);
+  }
+  dlut_image *ref = strncmp(prompt, "ref:", 4) == 0 ? dlut_image_load(prompt + 4) : NULL;
+  if (strncmp(prompt, "ref:", 4) == 0 && !ref) {
+    fprintf(stderr, "curves: %s\n", dlut_last_error());
+    return 1;
+  }
   dlut_image *photo = dlut_image_load(photo_path);
   FILE *csv = fopen(csv_path, "w");
   if (!m || !photo || !csv) {
@@ -212,7 +227,10 @@ static int curves(const char *model_dir, const char *photo_path, const char *pro
   for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
     dlut_grade_opts o;
     dlut_grade_opts_init(&o);
-    o.prompt = prompt;
+    if (ref)
+      o.ref = ref;
+    else
+      o.prompt = prompt;
     o.param = runs[i].param;
     o.steps = runs[i].steps;
     if (runs[i].hidden) o.field_hidden = runs[i].hidden;
@@ -230,6 +248,7 @@ static int curves(const char *model_dir, const char *photo_path, const char *pro
     dlut_grade_result_free(&r);
   }
   fclose(csv);
+  dlut_image_free(ref);
   dlut_image_free(photo);
   dlut_clip_free(m);
   return 0;
