@@ -43,6 +43,22 @@ static void on_warning(png_structp png, png_const_charp msg) {
   (void)msg; /* warnings (bad ancillary chunks, ...) are not fatal and not printed: the library never prints */
 }
 
+/* libpng's allocations go through here: none may exceed the metadata cap.
+ * (libpng 1.6.39 allocates a chunk's declared length in png_read_end
+ * before checking it against png_set_chunk_malloc_max; a corrupt length
+ * asked for 1.9 GB in fuzzing.) Rows are at most 65535 x 8 bytes, so
+ * nothing legitimate comes near the cap. A refusal becomes libpng's
+ * "out of memory" error. */
+static png_voidp png_alloc(png_structp png, png_alloc_size_t n) {
+  (void)png;
+  return n > DLUT__MAX_META_BYTES ? NULL : malloc(n);
+}
+
+static void png_dealloc(png_structp png, png_voidp p) {
+  (void)png;
+  free(p);
+}
+
 static void read_mem(png_structp png, png_bytep out, size_t len) {
   png_src *s = png_get_io_ptr(png);
   if (len > s->n - s->pos) png_error(png, "truncated PNG data");
@@ -142,7 +158,8 @@ static int collect_meta(png_structp png, png_infop info, dlut__decoded *out) {
 
 int dlut__png_load(const uint8_t *data, size_t size, dlut__decoded *out) {
   png_src src = {data, size, 0, {0}};
-  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &src, on_error, on_warning);
+  png_structp png =
+      png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &src, on_error, on_warning, NULL, png_alloc, png_dealloc);
   png_infop info = png ? png_create_info_struct(png) : NULL;
   png_bytep *volatile rows = NULL;
   dlut_image *volatile img = NULL;
