@@ -17,7 +17,9 @@ via dlut_ckpt_f32).
 5. Hostile archives: forbidden globals (os.system via a hand-made pickle,
    never executed), a missing storage, a view past its storage, a lying
    storage size, encrypted flag: clear errors, exit status 1, no crash.
-6. tools/download-models.sh passes `bash -n` and `--help`.
+6. tools/download-models.sh passes `bash -n` and `--help`, and
+7. runs end to end against a local fake of huggingface.co (HF_ENDPOINT):
+   404 fallback, intact files, second run, interrupted download, SHA-256.
 """
 import io
 import json
@@ -308,6 +310,92 @@ def compare(tag, got, expect, exact=True):
     check(not bad, f"{tag}: {len(bad)} tensors differ, e.g. {bad[:3]}")
 
 
+def check_download_script(tmp, script):
+    """Serve <repo>/resolve/main/<file> from a temp folder over HTTP on
+    localhost, with huggingface.co's X-Linked-Size / X-Linked-Etag headers on
+    the weights, and run tools/download-models.sh against it (HF_ENDPOINT):
+    the safetensors 404 falls back to pytorch_model.bin, files arrive intact,
+    dlut opens the result, a second run keeps the files, a partial download
+    is completed, and a wrong SHA-256 is caught."""
+    import hashlib
+    import http.server
+    import threading
+
+    hub = os.path.join(tmp, "hub")
+    repo = os.path.join(hub, "openai", "clip-vit-base-patch32", "resolve", "main")
+    os.makedirs(repo)
+    src = os.path.join(REF, "openai_tiny")
+    for f in ["config.json", "preprocessor_config.json", "pytorch_model.bin", "vocab.json", "merges.txt",
+              "tokenizer_config.json", "special_tokens_map.json"]:
+        shutil.copy(os.path.join(src, f), repo)
+    lie = {"sha": False}
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **k):
+            super().__init__(*a, directory=hub, **k)
+
+        def end_headers(self):
+            path = self.translate_path(self.path)
+            if path.endswith((".bin", ".safetensors")) and os.path.isfile(path):
+                data = open(path, "rb").read()
+                sha = hashlib.sha256(data).hexdigest()
+                if lie["sha"]:
+                    sha = "0" * 64
+                self.send_header("X-Linked-Size", str(len(data)))
+                self.send_header("X-Linked-Etag", f'"{sha}"')
+            super().end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            pass  # curl hanging up (e.g. when it finds no range support) is expected
+
+    srv = Server(("127.0.0.1", 0), Handler)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    models = os.path.join(tmp, "models")
+    env = dict(os.environ, DLUT_MODELS=models, HF_ENDPOINT=f"http://127.0.0.1:{srv.server_address[1]}")
+    env.pop("HF_TOKEN", None)
+
+    def run():
+        return subprocess.run(["bash", script, "clip-vit-base-patch32"], capture_output=True, text=True, env=env,
+                              timeout=120)
+
+    try:
+        out = os.path.join(models, "clip-vit-base-patch32")
+        r = run()
+        check(r.returncode == 0, f"download-models.sh against the local hub: {r.stdout}{r.stderr}")
+        for f in os.listdir(repo):
+            same = os.path.exists(os.path.join(out, f)) and open(os.path.join(out, f), "rb").read() == open(
+                os.path.join(repo, f), "rb").read()
+            check(same, f"download-models.sh: {f} missing or different")
+        check(not os.path.exists(os.path.join(out, "model.safetensors")), "download-models.sh: 404 not handled")
+        check(not [f for f in os.listdir(out) if f.endswith(".part")], "download-models.sh left .part files")
+        got, err = dlut_dump(out, tmp)
+        check(got is not None, f"dlut cannot open the downloaded folder: {err}")
+        r = run()
+        check(r.returncode == 0 and "already here" in r.stdout, f"second run: {r.stdout}{r.stderr}")
+        # an interrupted download: the .part holds the first half (this server has no ranges: restart)
+        binp = os.path.join(out, "pytorch_model.bin")
+        data = open(binp, "rb").read()
+        os.remove(binp)
+        with open(binp + ".part", "wb") as f:
+            f.write(data[:len(data) // 2])
+        r = run()
+        check(r.returncode == 0 and open(binp, "rb").read() == data, f"resume: {r.stdout}{r.stderr}")
+        # a corrupt transfer (announced hash differs)
+        os.remove(binp)
+        lie["sha"] = True
+        r = run()
+        check(r.returncode == 1 and "SHA-256 mismatch" in r.stderr and not os.path.exists(binp),
+              f"sha mismatch: {r.stdout}{r.stderr}")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def main():
     check(os.access(TOOL, os.X_OK), f"{TOOL} not built")
     tmp = tempfile.mkdtemp(prefix="dlut-t_ckpt-")
@@ -457,6 +545,8 @@ def main():
         r = subprocess.run(["bash", script, "no-such-model"], capture_output=True, text=True,
                            env=dict(os.environ, DLUT_MODELS=os.path.join(tmp, "models")))
         check(r.returncode == 2 and "unknown model" in r.stderr, f"download-models.sh bad name: {r.stderr}")
+        # 7. the download script end to end against a local fake of huggingface.co
+        check_download_script(tmp, script)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"t_ckpt: {checks} checks, {failures} failed", file=sys.stderr)
