@@ -10,8 +10,9 @@
 # SHA-256 that huggingface.co announces in its X-Linked-Etag header; then a
 # format sniff (JSON object, safetensors header, zip archive).
 #
-# This script needs internet access; it is not exercised by the test suite
-# beyond `bash -n` and its argument handling.
+# This script needs internet access to reach huggingface.co. The test suite
+# (tests/t_ckpt.py) runs it against a local fake hub through HF_ENDPOINT; it
+# has not been run against the real huggingface.co from the build sandbox.
 set -euo pipefail
 
 HF_ENDPOINT=${HF_ENDPOINT:-https://huggingface.co}
