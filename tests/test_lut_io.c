@@ -381,10 +381,6 @@ static void test_locale(void) {
 static void test_3dl(void) {
   /* Plain (Flame) layout, size 2, 12-bit codes, blue fastest. Entry k in
    * the file is (r,g,b) = (k>>2, (k>>1)&1, k&1). */
-  const char *flame =
-      "# Flame\n"
-      "0 1023\n";
-  (void)flame; /* a 2-point mesh line reads as a bad data line; see below */
   const char *plain =
       "# plain, no mesh line\n"
       "0 0 0\n0 0 4095\n0 4095 0\n0 4095 4095\n4095 0 0\n4095 0 4095\n4095 4095 0\n4095 4095 4095\n";

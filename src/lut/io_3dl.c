@@ -78,7 +78,7 @@ dlut_lut *dlut_lut_parse_3dl(const void *data, size_t size, const char *name) {
   long n_codes = 0, cap = 0, maxv = 0;
   long mesh[DLUT_LUT_MAX_SIZE + 1];
   long n_mesh = 0;
-  int mesh_line = 0, hdr_out_bits = 0, saw_3dmesh = 0;
+  int mesh_line = 0, hdr_out_bits = 0;
   lut_text_init(&t, data, size, name);
   if (size > DLUT_LUT_MAX_FILE_BYTES) {
     dlut_error("%s: file too large for a LUT (%zu bytes)", t.name, size);
@@ -91,7 +91,7 @@ dlut_lut *dlut_lut_parse_3dl(const void *data, size_t size, const char *name) {
       const char *k = ln.tok[0];
       int kl = ln.len[0];
       if (lut_tok_is(k, kl, "3DMESH") && ln.n == 1) {
-        saw_3dmesh = 1;
+        /* Lustre header: informational. */
       } else if (lut_tok_is(k, kl, "Mesh") && ln.n == 3) {
         long in_bits, out_bits;
         if (lut_parse_int(&t, ln.tok[1], ln.len[1], 1, 16, &in_bits) != 0 ||
@@ -201,7 +201,6 @@ dlut_lut *dlut_lut_parse_3dl(const void *data, size_t size, const char *name) {
     }
     bits = likely_bits(maxv);
   }
-  (void)saw_3dmesh;
   int shaper = 0;
   long mesh_max = 0;
   if (n_mesh) {
