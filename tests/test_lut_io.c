@@ -346,10 +346,18 @@ static void test_numbers(void) {
 /* Locale independence: with a ',' decimal LC_NUMERIC, reading and writing
  * must not change. glibc has no such locale compiled here by default, so
  * the test compiles de_DE.UTF-8 with localedef into a scratch LOCPATH. */
+static void rm_rf(const char *dir) {
+  char cmd[4300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  CHECK(system(cmd) == 0);
+}
+
 static void test_locale(void) {
   const char *loc = setlocale(LC_NUMERIC, "de_DE.UTF-8");
+  char made[4096] = "";
   if (!loc) {
     const char *dir = test_tmpdir("lutio-locale");
+    snprintf(made, sizeof made, "%s", dir);
     char cmd[4300];
     snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8' >/dev/null 2>&1", dir);
     if (system(cmd) >= 0) {
@@ -358,7 +366,10 @@ static void test_locale(void) {
     }
   }
   CHECK_MSG(loc != NULL, "no locale with a ',' decimal point could be set or built (localedef)");
-  if (!loc) return;
+  if (!loc) {
+    if (made[0]) rm_rf(made);
+    return;
+  }
   char tmp[32];
   snprintf(tmp, sizeof tmp, "%.1f", 0.5);
   CHECK_MSG(strcmp(tmp, "0,5") == 0, "the locale is not active: %s", tmp); /* the test is meaningful */
@@ -374,6 +385,7 @@ static void test_locale(void) {
     dlut_lut_free(l);
   }
   setlocale(LC_NUMERIC, "C");
+  if (made[0]) rm_rf(made);
 }
 
 /* ==== .3dl ==== */
@@ -625,6 +637,7 @@ static void test_files(void) {
   snprintf(q, sizeof q, "%s/missing.cube", dir);
   CHECK(dlut_lut_load(q) == NULL && strstr(dlut_last_error(), "missing.cube") != NULL);
   dlut_lut_free(l);
+  rm_rf(dir);
 }
 
 int main(void) {
