@@ -546,6 +546,30 @@ static void test_hostile(void) {
     CHECK_MSG(strstr(dlut_last_error(), "exceeds") != NULL, "%s", dlut_last_error());
   }
   free(tif);
+  /* A 64x64 tiled TIFF whose tiles claim 16384x16384: refused before the
+   * 800 MB tile buffer is allocated. */
+  {
+    char cmd[8400];
+    snprintf(cmd, sizeof cmd, "/usr/bin/convert '%s' -define tiff:tile-geometry=16x16 '%s'", tmp("whole.png"),
+             tmp("tiled.tif"));
+    CHECK(system(cmd) == 0);
+    uint8_t *t = read_bytes(tmp("tiled.tif"), &n);
+    int patched = 0;
+    if (t && n > 8 && t[0] == 'I') {
+      size_t ifd = (size_t)t[4] | (size_t)t[5] << 8 | (size_t)t[6] << 16 | (size_t)t[7] << 24;
+      size_t cnt = ifd + 2 <= n ? (size_t)t[ifd] | (size_t)t[ifd + 1] << 8 : 0;
+      for (size_t e = ifd + 2; e + 12 <= n && e < ifd + 2 + 12 * cnt; e += 12)
+        if (t[e + 1] == 0x01 && (t[e] == 0x42 || t[e] == 0x43)) { /* tags 322, 323 */
+          t[e + 2] = 4, t[e + 3] = 0;                            /* LONG 16384 */
+          t[e + 8] = 0, t[e + 9] = 0x40, t[e + 10] = 0, t[e + 11] = 0;
+          patched++;
+        }
+      write_bytes(tmp("tilebomb.tif"), t, n);
+    }
+    CHECK(patched == 2);
+    expect_load_fails(tmp("tilebomb.tif"), "TIFF with 16384x16384 tiles");
+    free(t);
+  }
   /* A lowered cap applies to loads. */
   dlut_image_set_max_pixels(1000);
   expect_load_fails(tmp("whole.png"), "64x64 PNG with a 1000-pixel cap");

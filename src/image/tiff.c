@@ -401,7 +401,13 @@ static int read_direct(TIFF *tif, const layout *L, dlut_image *img, tiff_src *sr
     TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
     if (tw == 0 || th == 0 || tw > 65536 || th > 65536) return dlut_error("bad TIFF tile size %ux%u", tw, th);
     uint64_t tsize = (uint64_t)tw * th * px;
-    if (tsize > ((uint64_t)1 << 31) || (uint64_t)TIFFTileSize64(tif) != tsize) return dlut_error("bad TIFF tile size");
+    /* A tile may overhang a small image, but a 1x1 picture declaring
+     * 32768x32768 tiles is a memory bomb: at most 64 MB or 4x the image. */
+    uint64_t tcap = (uint64_t)img->width * (uint64_t)img->height * px * 4;
+    if (tcap < ((uint64_t)64 << 20)) tcap = (uint64_t)64 << 20;
+    if (tsize > tcap)
+      return dlut_error("TIFF tile size %ux%u is too large for a %dx%d image", tw, th, img->width, img->height);
+    if ((uint64_t)TIFFTileSize64(tif) != tsize) return dlut_error("bad TIFF tile size");
     buf = malloc((size_t)tsize);
     if (!buf) return dlut_error("out of memory");
     for (uint32_t ty = 0; ty < (uint32_t)img->height; ty += th)
