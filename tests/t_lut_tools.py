@@ -14,7 +14,7 @@ and the results must agree within 1 code (8-bit and 16-bit photos):
   cube-resolve    .cube, 1D shaper + 3D, LUT_*_INPUT_RANGE    OCIO (FFmpeg lut3d cannot read it)
   3dl             .3dl size 17, 12-bit                        OCIO, FFmpeg
   hald            Hald CLUT .png level 4 (16^3)               FFmpeg haldclut; ImageMagick -hald-clut
-  converted-*     LUTs written by `dlut convert` (.cube with domain, .cube with shaper, .3dl, Hald)
+  converted-*     LUTs written by `dlut convert` (.cube with domain, 1D .cube, .cube with shaper, .3dl, Hald)
                   read by OCIO / FFmpeg / ImageMagick and compared with dlut applying the original
 
 ImageMagick's -hald-clut interpolates trilinearly through its own pixel
@@ -364,6 +364,10 @@ def run(tmp):
     conv_dom = os.path.join(tmp, "conv-domain.cube")
     sh(DLUT, "convert", dom_src, conv_dom, "--title", "converted")
     check_pair("converted-cube-domain", dom_src, conv_dom, ("ocio", "ffmpeg"), photos, pix, tmp)
+    # 1D .cube through dlut's writer: OCIO and FFmpeg lut1d
+    conv_1d = os.path.join(tmp, "conv-1d.cube")
+    sh(DLUT, "convert", os.path.join(tmp, "oned.cube"), conv_1d, "--title", "one d")
+    check_pair("converted-cube-1d", os.path.join(tmp, "oned.cube"), conv_1d, ("ocio", "ffmpeg1d"), photos, pix, tmp)
     # Resolve shaper .cube through dlut's writer
     conv_res = os.path.join(tmp, "conv-resolve.cube")
     sh(DLUT, "convert", resolve, conv_res)
@@ -416,6 +420,8 @@ def pair_one(variant, original, written, refs, pix, tmp, tol, name, path, bits, 
         compare(variant, name, it, "OCIO(written)", ours, ocio_apply(written, pix[name], bits, it), tol, bits)
     if "ffmpeg" in refs:
         compare(variant, name, it, "FFmpeg(written)", ours, ffmpeg_lut3d(path, written, bits, it), tol, bits)
+    if "ffmpeg1d" in refs:
+        compare(variant, name, it, "FFmpeg lut1d(written)", ours, ffmpeg_lut1d(path, written, bits, it), tol, bits)
 
 
 def check_hald(variant, hald, photos, pix, tmp, ours_lut=None):
