@@ -159,6 +159,29 @@ static void test_hand_values(void) {
   CHECK_NEAR(o[2], 0.0, 1e-6);
   dlut_lut_apply_f32(lut, in, o, 1, DLUT_INTERP_TRILINEAR);
   CHECK_NEAR(o[0], 0.7 * 0.4 * 0.9, 1e-6);
+  /* Ties pick FFmpeg's tetrahedron: with fr == fg > fb FFmpeg takes its
+   * last case (c000, c010, c110, c111), so a NaN planted in c100 (used
+   * only by the r-first split) must not show; with fr == fb > fg its third
+   * case (c000, c001, c101, c111), so a NaN in c100 must not show either,
+   * and with fg == fb > fr its fifth (c000, c010, c011, c111). */
+  /* 2 points: the padded-table kernel; 33 points and 64 pixels: the gather one. */
+  for (int S = 2; S <= 33; S += 31) {
+    dlut_lut *l = S == 2 ? lut : dlut_lut_alloc(S, 0);
+    if (!l) break;
+    for (int c = 0; c < 3; c++) l->table[1 * 3 + c] = NAN; /* c100 of the first cell: r=1, g=0, b=0 */
+    float ties[3][3] = {{0.5f, 0.5f, 0.2f}, {0.5f, 0.2f, 0.5f}, {0.2f, 0.5f, 0.5f}};
+    for (int t = 0; t < 3; t++) {
+      float big[64 * 3];
+      for (int k = 0; k < 3; k++) ties[t][k] /= (float)(S - 1); /* fractions in the first cell */
+      for (int i = 0; i < 64; i++) memcpy(big + i * 3, ties[t], sizeof ties[t]);
+      dlut_lut_apply_f32(l, big, big, 64, DLUT_INTERP_TETRAHEDRAL);
+      dlut_lut_apply_f32_ref(l, ties[t], oref, 1, DLUT_INTERP_TETRAHEDRAL);
+      CHECK_MSG(isfinite(big[0]) && isfinite(big[63 * 3]) && isfinite(oref[0]),
+                "size %d tie %d used the wrong tetrahedron", S, t);
+      CHECK_NEAR(big[1], oref[1], 1e-6);
+    }
+    if (l != lut) dlut_lut_free(l);
+  }
   dlut_lut_free(lut);
 }
 
@@ -400,7 +423,50 @@ static void test_1d_only(void) {
   dlut_lut_free(lut);
 }
 
+/* Hostile LUT fields and inputs: degenerate, inverted and non-finite
+ * ranges, non-finite entries, non-finite inputs. Nothing may read outside
+ * the tables (ASan build), and the fast path must agree with the reference
+ * (NaN where it gives NaN). */
+static void test_hostile(void) {
+  const float bad[] = {0.0f, 1.0f, -1.0f, NAN, INFINITY, -INFINITY, 1e30f, -1e-30f};
+  enum { N = 300 };
+  float in[N * 3], a[N * 3], b[N * 3];
+  fill_inputs(in, N, -2.0f, 3.0f);
+  for (int i = 0; i < 24; i++) in[i] = bad[i % 8];
+  for (int trial = 0; trial < 40; trial++) {
+    dlut_lut *lut = random_lut(trial % 3 ? 5 : 2, trial % 2 ? 9 : 0);
+    if (!lut) continue;
+    for (int c = 0; c < 3; c++) {
+      lut->domain_min[c] = bad[(trial + c) % 8];
+      lut->domain_max[c] = bad[(trial / 2 + 2 * c + 1) % 8];
+      lut->shaper_min[c] = bad[(trial / 3 + c) % 8];
+      lut->shaper_max[c] = bad[(trial / 5 + c + 1) % 8];
+    }
+    if (trial % 4 == 0) lut->table[trial % 24] = NAN;
+    if (trial % 4 == 1) lut->table[trial % 24] = INFINITY;
+    for (int ip = 0; ip < 2; ip++) {
+      dlut_lut_apply_f32(lut, in, a, N, (dlut_interp)ip);
+      dlut_lut_apply_f32_ref(lut, in, b, N, (dlut_interp)ip);
+      /* Where the reference is finite the fast path is close to it; where
+       * it is not (an infinite or NaN entry among the vertices), the fast
+       * path is not finite either (inf may come out as NaN: the fast kernel
+       * sums differences of vertices, inf - inf). */
+      int bad_n = 0;
+      for (int i = 0; i < N * 3; i++) {
+        if (isfinite(b[i]) ? !(fabs(a[i] - b[i]) <= 1e-5 * (1 + fabs(b[i]))) : isfinite(a[i])) bad_n++;
+      }
+      CHECK_MSG(bad_n == 0, "hostile trial %d %s: %d outputs differ from the reference", trial, interp_name(ip), bad_n);
+      float d_tab[5 * 5 * 5 * 3] = {0}, d_in[N * 3];
+      float ones[N * 3];
+      for (int i = 0; i < N * 3; i++) ones[i] = 1.0f;
+      dlut_lut_apply_backward(lut, in, ones, N, (dlut_interp)ip, d_tab, d_in); /* must not crash */
+    }
+    dlut_lut_free(lut);
+  }
+}
+
 int main(void) {
+  test_hostile();
   test_alloc();
   test_identity();
   test_affine_domain();

@@ -74,15 +74,20 @@ static void tetra_planar(const lut_prep *p, const float *x0, const float *x1, co
     __m256 w1 = _mm256_max_ps(mx, fb), w3 = _mm256_min_ps(mn, fb);
     __m256 w2 = _mm256_max_ps(mn, _mm256_min_ps(mx, fb));
     /* First step along the largest fraction's axis, second along the two
-     * largest (all axes but the smallest's). The tie rules make argmax and
-     * argmin different axes even when all three fractions are equal. */
-    __m256 r_max = _mm256_and_ps(_mm256_cmp_ps(fr, fg, _CMP_GE_OQ), _mm256_cmp_ps(fr, fb, _CMP_GE_OQ));
-    __m256 g_ge_b = _mm256_cmp_ps(fg, fb, _CMP_GE_OQ);
-    __m256 b_min = _mm256_and_ps(_mm256_cmp_ps(fb, fr, _CMP_LE_OQ), _mm256_cmp_ps(fb, fg, _CMP_LE_OQ));
-    __m256 g_le_r = _mm256_cmp_ps(fg, fr, _CMP_LE_OQ);
+     * largest (all axes but the smallest's). Ties resolved as FFmpeg's strict '>' branches resolve them (so the
+     * same four vertices are used even when fractions are equal):
+     *   first axis r if fr > fg and fr > fb, else g if fg >= fr and
+     *   fg >= fb, else b; last (smallest) axis g if fr > fg and fb >= fg,
+     *   else r if fg >= fr and (fb > fg or fb > fr), else b. */
+    __m256 r_gt_g = _mm256_cmp_ps(fr, fg, _CMP_GT_OQ), r_gt_b = _mm256_cmp_ps(fr, fb, _CMP_GT_OQ);
+    __m256 b_gt_g = _mm256_cmp_ps(fb, fg, _CMP_GT_OQ);
+    __m256 r_max = _mm256_and_ps(r_gt_g, r_gt_b);
+    __m256 g_max = _mm256_and_ps(_mm256_cmp_ps(fg, fr, _CMP_GE_OQ), _mm256_cmp_ps(fg, fb, _CMP_GE_OQ));
+    __m256 g_min = _mm256_and_ps(r_gt_g, _mm256_cmp_ps(fb, fg, _CMP_GE_OQ));
+    __m256 r_min = _mm256_andnot_ps(r_gt_g, _mm256_or_ps(b_gt_g, _mm256_cmp_ps(fb, fr, _CMP_GT_OQ)));
     __m256 s_dr = _mm256_castsi256_ps(vdr), s_dg = _mm256_castsi256_ps(vdg), s_db = _mm256_castsi256_ps(vdb);
-    __m256i off1 = _mm256_castps_si256(_mm256_blendv_ps(_mm256_blendv_ps(s_db, s_dg, g_ge_b), s_dr, r_max));
-    __m256i omin = _mm256_castps_si256(_mm256_blendv_ps(_mm256_blendv_ps(s_dr, s_dg, g_le_r), s_db, b_min));
+    __m256i off1 = _mm256_castps_si256(_mm256_blendv_ps(_mm256_blendv_ps(s_db, s_dg, g_max), s_dr, r_max));
+    __m256i omin = _mm256_castps_si256(_mm256_blendv_ps(_mm256_blendv_ps(s_db, s_dr, r_min), s_dg, g_min));
     __m256i i1 = _mm256_add_epi32(base, off1);
     __m256i i2 = _mm256_add_epi32(base, _mm256_sub_epi32(vsum, omin));
     __m256i i3 = _mm256_add_epi32(base, vsum);
@@ -201,12 +206,19 @@ static void split_cells(const lut_prep *p, blk *b, int n, int tetra) {
     _mm256_store_ps(b->w[0] + i, _mm256_max_ps(mx, fb));
     _mm256_store_ps(b->w[1] + i, _mm256_max_ps(mn, _mm256_min_ps(mx, fb)));
     _mm256_store_ps(b->w[2] + i, _mm256_min_ps(mn, fb));
-    __m256 r_max = _mm256_and_ps(_mm256_cmp_ps(fr, fg, _CMP_GE_OQ), _mm256_cmp_ps(fr, fb, _CMP_GE_OQ));
-    __m256 g_ge_b = _mm256_cmp_ps(fg, fb, _CMP_GE_OQ);
-    __m256 b_min = _mm256_and_ps(_mm256_cmp_ps(fb, fr, _CMP_LE_OQ), _mm256_cmp_ps(fb, fg, _CMP_LE_OQ));
-    __m256 g_le_r = _mm256_cmp_ps(fg, fr, _CMP_LE_OQ);
-    __m256i off1 = _mm256_castps_si256(_mm256_blendv_ps(_mm256_blendv_ps(s_db, s_dg, g_ge_b), s_dr, r_max));
-    __m256i omin = _mm256_castps_si256(_mm256_blendv_ps(_mm256_blendv_ps(s_dr, s_dg, g_le_r), s_db, b_min));
+    /* Ties resolved as FFmpeg's strict '>' branches resolve them (so the
+     * same four vertices are used even when fractions are equal):
+     *   first axis r if fr > fg and fr > fb, else g if fg >= fr and
+     *   fg >= fb, else b; last (smallest) axis g if fr > fg and fb >= fg,
+     *   else r if fg >= fr and (fb > fg or fb > fr), else b. */
+    __m256 r_gt_g = _mm256_cmp_ps(fr, fg, _CMP_GT_OQ), r_gt_b = _mm256_cmp_ps(fr, fb, _CMP_GT_OQ);
+    __m256 b_gt_g = _mm256_cmp_ps(fb, fg, _CMP_GT_OQ);
+    __m256 r_max = _mm256_and_ps(r_gt_g, r_gt_b);
+    __m256 g_max = _mm256_and_ps(_mm256_cmp_ps(fg, fr, _CMP_GE_OQ), _mm256_cmp_ps(fg, fb, _CMP_GE_OQ));
+    __m256 g_min = _mm256_and_ps(r_gt_g, _mm256_cmp_ps(fb, fg, _CMP_GE_OQ));
+    __m256 r_min = _mm256_andnot_ps(r_gt_g, _mm256_or_ps(b_gt_g, _mm256_cmp_ps(fb, fr, _CMP_GT_OQ)));
+    __m256i off1 = _mm256_castps_si256(_mm256_blendv_ps(_mm256_blendv_ps(s_db, s_dg, g_max), s_dr, r_max));
+    __m256i omin = _mm256_castps_si256(_mm256_blendv_ps(_mm256_blendv_ps(s_db, s_dr, r_min), s_dg, g_min));
     _mm256_store_si256((__m256i *)(b->i1 + i), off1);
     _mm256_store_si256((__m256i *)(b->i2 + i), _mm256_sub_epi32(vsum, omin));
   }
