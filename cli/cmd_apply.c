@@ -22,9 +22,9 @@ static void help(void) {
       "\n"
       "Apply a 3D LUT to images. The LUT is a .cube (Adobe or Resolve, with or\n"
       "without a 1D shaper), a .3dl or a Hald CLUT .png. Each output keeps its\n"
-      "input's bit depth (8 or 16 bit; JPEG and WebP are 8-bit only), alpha and\n"
-      "EXIF/XMP metadata; the output format follows OUTPUT's extension\n"
-      "(.jpg .png .webp .tif .ppm).\n"
+      "input's bit depth (8 or 16 bit; a float TIFF stays float; JPEG and WebP\n"
+      "are 8-bit only), alpha and EXIF/XMP metadata; the output format follows\n"
+      "OUTPUT's extension (.jpg .png .webp .tif .ppm).\n"
       "\n"
       "With one INPUT, OUTPUT is the output file (or, if it is an existing\n"
       "folder or ends in '/', the folder to write INPUT's name into). With\n"
@@ -92,7 +92,11 @@ static int apply_one(const dlut_lut *lut, const char *in, const char *out, dlut_
     dlut_error_prefix(in);
     goto done;
   }
-  if (dlut_image_save(img, out, opts) != 0) goto done;
+  /* Keep the bit depth: a float TIFF stays float (other formats have no
+   * float samples and take 16 bits where they can). */
+  dlut_image_save_opts o = *opts;
+  o.float_tiff = img->type == DLUT_PIXEL_F32;
+  if (dlut_image_save(img, out, &o) != 0) goto done;
   rc = 0;
 done:
   dlut_image_free(img);

@@ -125,6 +125,11 @@ expect 0 "apply 16-bit identity" "$DLUT" apply "$T/in16.png" --lut "$T/id.cube" 
 expect 0 "apply 8-bit PNG" "$DLUT" apply "$PHOTO" --lut "$T/rev.cube" -o "$T/out8.png"
 pnginfo "$T/out8.png" | grep -q "8-bit/color RGB" && ok "8-bit in, 8-bit out" || bad "8-bit depth changed"
 
+convert "$PHOTO" -depth 32 -define quantum:format=floating-point -strip "$T/f32.tif"
+expect 0 "apply to a float TIFF" "$DLUT" apply "$T/f32.tif" --lut "$T/rev.cube" -o "$T/f32o.tif"
+[ "$(identify -format '%z %[quantum:format]' "$T/f32o.tif")" = "32 floating-point" ] && ok "float TIFF in, float TIFF out" ||
+  bad "float TIFF output is $(identify -format '%z %[quantum:format]' "$T/f32o.tif")"
+
 # ---- several inputs: -o is a folder, created, outputs named like inputs
 cp "$SHARED/data/photos/rocket.jpg" "$T/rocket.jpg"
 expect 0 "apply two inputs" "$DLUT" apply "$PHOTO" "$T/rocket.jpg" --lut "$T/rev.cube" -o "$T/graded/deeper"
