@@ -513,6 +513,30 @@ static void test_hostile(void) {
     dlut_image_free(noeoi);
     free(mem);
   }
+  /* Within the caps but impossible for the file size (16000 x 16000 from a
+   * few KB): decompression bombs, refused before the 768 MB raster. */
+  {
+    uint8_t *p = read_bytes(tmp("whole.png"), &n);
+    if (p) {
+      put32be(p + 16, 16000);
+      put32be(p + 20, 16000);
+      put32be(p + 29, (uint32_t)crc32(0, p + 12, 17));
+      write_bytes(tmp("bomb2.png"), p, n);
+      expect_load_fails(tmp("bomb2.png"), "PNG 16000x16000 in a few KB");
+      CHECK_MSG(strstr(dlut_last_error(), "cannot hold") != NULL, "%s", dlut_last_error());
+    }
+    free(p);
+    uint8_t *j = read_bytes(tmp("whole.jpg"), &n);
+    for (size_t i = 2; j && i + 9 < n; i++)
+      if (j[i] == 0xFF && (j[i + 1] == 0xC0 || j[i + 1] == 0xC2)) {
+        j[i + 5] = 0x3E, j[i + 6] = 0x80, j[i + 7] = 0x3E, j[i + 8] = 0x80; /* 16000 */
+        break;
+      }
+    if (j) write_bytes(tmp("bomb2.jpg"), j, n);
+    expect_load_fails(tmp("bomb2.jpg"), "JPEG 16000x16000 in a few KB");
+    CHECK_MSG(strstr(dlut_last_error(), "cannot hold") != NULL, "%s", dlut_last_error());
+    free(j);
+  }
   /* A JPEG whose SOF claims 65000 x 65000. */
   uint8_t *jpg = read_bytes(tmp("whole.jpg"), &n);
   if (jpg) {

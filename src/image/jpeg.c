@@ -110,6 +110,18 @@ int dlut__jpeg_load(const uint8_t *data, size_t size, dlut__decoded *out) {
   jpeg_save_markers(&cinfo, JPEG_APP0 + 2, 0xFFFF);
   jpeg_read_header(&cinfo, TRUE);
   if (dlut__check_dims(cinfo.image_width, cinfo.image_height) != 0) goto fail;
+  /* Decompression bomb check: with Huffman coding every 8x8 block of the
+   * first (or only) scan costs at least one bit (its DC difference symbol,
+   * ITU T.81 F.1.2.1), so a file smaller than pixels/64/8 bytes cannot hold
+   * the image it declares; refuse it before libjpeg allocates (a tiny
+   * progressive header asks for whole-image coefficient buffers).
+   * Arithmetic coding can go below a bit per block, so it is exempt. */
+  if (!cinfo.arith_code &&
+      (uint64_t)size * 1024 < (uint64_t)cinfo.image_width * (uint64_t)cinfo.image_height) {
+    dlut_error("truncated JPEG data (%zu bytes cannot hold a %ux%u image)", size, cinfo.image_width,
+               cinfo.image_height);
+    goto fail;
+  }
   int is_cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   if (is_cmyk) {
     cinfo.out_color_space = JCS_CMYK;

@@ -181,6 +181,18 @@ int dlut__png_load(const uint8_t *data, size_t size, dlut__decoded *out) {
   int depth, ctype, interlace;
   png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
   if (dlut__check_dims(w, h) != 0) goto fail;
+  /* Decompression bomb check: zlib cannot compress better than about
+   * 1032:1 (RFC 1951: a 258-byte match costs at least 2 bits), so a file
+   * smaller than raw/1100 cannot hold the image it declares; refuse it
+   * before allocating the raster. */
+  {
+    uint64_t raw = ((uint64_t)w * (uint64_t)png_get_channels(png, info) * (uint64_t)depth + 7) / 8 + 1;
+    raw *= h;
+    if ((uint64_t)size * 1100 < raw) {
+      dlut_error("truncated PNG data (%zu bytes cannot hold a %ux%u image)", size, w, h);
+      goto fail;
+    }
+  }
   if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
   if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
   if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
