@@ -489,6 +489,22 @@ def main():
                 check(got is not None, f"synthetic protocol {proto}: {err}")
                 compare(f"synthetic protocol {proto} zip64={z64}", got, expect)
 
+        # 4b. a sharded pytorch_model.bin (two torch archives and an index)
+        sd, storages, expect = synthetic_state_dict()
+        d = make_folder(tmp, "sharded-bin", src)
+        keys = list(sd)
+        wm = {}
+        for i, part in enumerate((keys[:3], keys[3:])):
+            fn = f"pytorch_model-0000{i + 1}-of-00002.bin"
+            torch_zip(os.path.join(d, fn), OrderedDict((k, sd[k]) for k in part), storages,
+                      prefix=fn[:-4], metadata=False)
+            wm.update({k: fn for k in part})
+        with open(os.path.join(d, "pytorch_model.bin.index.json"), "w") as f:
+            json.dump({"metadata": {}, "weight_map": wm}, f)
+        got, err = dlut_dump(d, tmp)
+        check(got is not None, f"sharded bin: {err}")
+        compare("sharded pytorch_model.bin", got, expect)
+
         # 5. hostile archives
         evil = b"\x80\x02cos\nsystem\nq\x00X\x0b\x00\x00\x00touch /tmp/dlut-pwnedq\x01\x85q\x02Rq\x03."
         d = make_folder(tmp, "evil", src)
