@@ -22,6 +22,11 @@
  *   - dlut_ckpt_f32 with ndim < 0 skips the shape check (any shape).
  *     Other dtypes (I64 position_ids buffers, ...) are listed with
  *     DLUT_DTYPE_OTHER and refused by dlut_ckpt_f32.
+ *   - dlut_tensor_info.data is the raw little-endian bytes (may be
+ *     unaligned; for .bin strided views, an owned contiguous copy); use
+ *     dlut_ckpt_f32 for floats.
+ *   - Errors: NULL with dlut_last_error() naming the file, and the tensor
+ *     or zip entry where there is one.
  *   - Pointers returned stay valid until dlut_ckpt_close. dlut_ckpt_f32 may
  *     be called from several threads (conversions are done under a lock).
  *   - pytorch_model.bin storages are CRC-32 checked the first time a tensor
