@@ -87,11 +87,13 @@ int dlut_lut_apply_image(const dlut_lut *lut, const dlut_image *src, dlut_image 
 int dlut_lut_apply_image_ref(const dlut_lut *lut, const dlut_image *src, dlut_image *dst, dlut_interp interp,
                              float strength);
 
-/* Backward of the 3D application (no shaper; domain [0,1]) for (n,3)
- * inputs: given dL/dout (n,3), ACCUMULATES dL/dtable into d_table
- * (size^3*3, same layout as table) and WRITES dL/din into d_in (n,3).
- * Either output may be NULL. Inputs are clamped to [0,1] as in the forward,
- * so d_in is 0 where an input lies outside. */
+/* Backward of the 3D application for (n,3) inputs: given dL/dout (n,3),
+ * ACCUMULATES dL/dtable into d_table (size^3*3, same layout as table) and
+ * WRITES dL/din into d_in (n,3). Either output may be NULL. The shaper, if
+ * any, is not differentiated (inputs are taken as the 3D stage's inputs);
+ * the domain is honoured. Inputs are clamped to the domain as in the
+ * forward, so d_in is 0 where an input lies outside (one-sided at the
+ * ends). Multi-threaded; the result does not depend on the thread count. */
 void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *d_out, int64_t n,
                              dlut_interp interp, float *d_table, float *d_in);
 
