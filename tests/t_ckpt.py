@@ -358,6 +358,9 @@ def check_download_script(tmp, script):
     models = os.path.join(tmp, "models")
     env = dict(os.environ, DLUT_MODELS=models, HF_ENDPOINT=f"http://127.0.0.1:{srv.server_address[1]}")
     env.pop("HF_TOKEN", None)
+    for k in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        env.pop(k, None)  # the fake hub is on localhost
+    env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1,localhost"
 
     def run():
         return subprocess.run(["bash", script, "clip-vit-base-patch32"], capture_output=True, text=True, env=env,
