@@ -244,6 +244,14 @@ static void test_attention_case(int causal, int use_bias) {
       if (causal && i < T - 1) CHECK(att[0][((size_t)h * T + i) * T + T - 1] == 0.0f);
       if (use_bias && !causal) CHECK(att[0][((size_t)h * T + i) * T + 7] < 1e-30f);
     }
+  /* attention_probs recomputes exactly the forward's probabilities */
+  for (int k = 0; k < 2; k++) {
+    float *p2 = zeros((size_t)NH * T * T);
+    bes[k]->attention_probs(p2, qkv, LD, T, C, NH, causal, kbp);
+    CHECK_MSG(memcmp(p2, att[k], sizeof(float) * NH * T * T) == 0, "attention_probs (%s) differs from the forward",
+              bes[k]->name);
+    free(p2);
+  }
   /* the padding columns of qkv carry no gradient */
   CHECK(g[0][3 * C] == 0.0f && g[0][LD - 1] == 0.0f);
   for (int k = 0; k < 2; k++) {

@@ -82,6 +82,11 @@ typedef struct dlut_tensor_backend {
    * every query's logit for key j (BERT's (1 - mask) * -10000). */
   void (*attention_forward)(float *out, float *att, const float *qkv, int ld_qkv, int T, int C, int NH, int causal,
                             const float *key_bias);
+  /* Only the probabilities att (NH, T, T) of attention_forward, bit for
+   * bit, recomputed from qkv: a backward can redo them instead of keeping
+   * NH T^2 floats per layer. */
+  void (*attention_probs)(float *att, const float *qkv, int ld_qkv, int T, int C, int NH, int causal,
+                          const float *key_bias);
   /* dqkv (T, ld_qkv) += d/dqkv; datt (NH, T, T) is scratch. */
   void (*attention_backward)(float *dqkv, float *datt, const float *dout, const float *qkv, int ld_qkv,
                              const float *att, int T, int C, int NH);

@@ -69,7 +69,7 @@ typedef struct clip_block_act {
   float *ln1_out;              /* (T, C) */
   float *ln1_mean, *ln1_rstd;  /* (T) [bwd] */
   float *qkv;                  /* (T, 3C) [bwd] */
-  float *att;                  /* (NH, T, T) [bwd] */
+  float *att;                  /* (NH, T, T); shared by all layers unless keep_activations (the backward recomputes it) */
   float *atty;                 /* (T, C) attention context, heads side by side */
   float *attn_out;             /* (T, C) after out_proj */
   float *res_mid;              /* (T, C) [bwd] */

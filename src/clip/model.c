@@ -407,9 +407,12 @@ static void layout_tower(bump *b, clip_tower_act *a, const dlut_clip_config *c, 
   }
   if (!per_layer_bwd) {
     sh.ln1_mean = take(b, T), sh.ln1_rstd = take(b, T), sh.qkv = take(b, T * 3 * C);
-    sh.att = take(b, NH * T * T), sh.res_mid = take(b, T * C);
+    sh.res_mid = take(b, T * C);
     sh.ln2_mean = take(b, T), sh.ln2_rstd = take(b, T), sh.fch = take(b, T * I);
   }
+  /* attention probabilities: the backward recomputes them from q, k
+   * (attention_probs), so one slab serves every layer unless kept */
+  if (!keep_all) sh.att = take(b, NH * T * T);
   for (size_t l = 0; l < L; l++) {
     clip_block_act k = sh;
     if (keep_all) {
@@ -417,9 +420,10 @@ static void layout_tower(bump *b, clip_tower_act *a, const dlut_clip_config *c, 
       k.ln2_out = take(b, T * C), k.fch_act = take(b, T * I), k.mlp_out = take(b, T * C);
       k.res_out_pre = bert ? take(b, T * C) : NULL;
     }
+    if (keep_all) k.att = take(b, NH * T * T);
     if (per_layer_bwd) {
       k.ln1_mean = take(b, T), k.ln1_rstd = take(b, T), k.qkv = take(b, T * 3 * C);
-      k.att = take(b, NH * T * T), k.res_mid = take(b, T * C);
+      k.res_mid = take(b, T * C);
       k.ln2_mean = take(b, T), k.ln2_rstd = take(b, T), k.fch = take(b, T * I);
     }
     if (b->base) a->blk[l] = k;

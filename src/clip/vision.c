@@ -53,7 +53,12 @@ int clip_vision_backward(dlut_clip *m, const float *d_embed, float *d_pixels) {
   be->matmul_backward(a->d_pooled, d_embed, E, w->proj, 1, C, E);
   memset(a->d_res, 0, sizeof(float) * (size_t)T * C);
   be->layernorm_backward(a->d_res, a->d_pooled, a->x[L], w->post_ln_w, a->pool_mean, a->pool_rstd, 1, C);
-  for (int l = L - 1; l >= 0; l--) clip_block_preln_backward(be, &w->blocks[l], &a->blk[l], a->x[l], a, &d);
+  for (int l = L - 1; l >= 0; l--) {
+    /* the probabilities of this layer, bit for bit as in the forward (one
+     * slab serves all layers; about 1.5% more work than keeping them) */
+    be->attention_probs(a->blk[l].att, a->blk[l].qkv, 3 * C, T, C, d.NH, 0, NULL);
+    clip_block_preln_backward(be, &w->blocks[l], &a->blk[l], a->x[l], a, &d);
+  }
   memset(a->d_emb, 0, sizeof(float) * (size_t)T * C);
   be->layernorm_backward(a->d_emb, a->d_res, a->emb, w->pre_ln_w, a->emb_mean, a->emb_rstd, T, C);
   /* emb rows 1.. are the patch outputs (+ constants) */

@@ -264,19 +264,38 @@ static void softmax_head(float *att, int T, int causal, const float *key_bias) {
   }
 }
 
+/* a (T, T) = softmax(scale * q_h (T, hd) @ k_h^T + mask) */
+static void probs_head(const attn_ctx *c, int64_t h) {
+  int T = c->T, C = c->C, hd = C / c->NH, ld = c->ld;
+  float scale = 1.0f / sqrtf((float)hd);
+  const float *q = c->qkv + h * hd, *k = c->qkv + C + h * hd;
+  float *a = c->att + (size_t)h * T * T;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, ld, k, ld, 0.0f, a, T);
+  softmax_head(a, T, c->causal, c->key_bias);
+}
+
 static void attn_fwd_heads(void *vctx, int64_t h0, int64_t h1, int thread) {
   (void)thread;
   attn_ctx *c = vctx;
   int T = c->T, C = c->C, hd = C / c->NH, ld = c->ld;
-  float scale = 1.0f / sqrtf((float)hd);
   for (int64_t h = h0; h < h1; h++) {
-    const float *q = c->qkv + h * hd, *k = c->qkv + C + h * hd, *v = c->qkv + 2 * C + h * hd;
-    float *a = c->att + (size_t)h * T * T;
-    /* a (T, T) = scale * q_h (T, hd) @ k_h^T ; softmax ; out_h (T, hd) = a @ v_h */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, ld, k, ld, 0.0f, a, T);
-    softmax_head(a, T, c->causal, c->key_bias);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, a, T, v, ld, 0.0f, c->out + h * hd, C);
+    probs_head(c, h);
+    /* out_h (T, hd) = a (T, T) @ v_h (T, hd) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, c->att + (size_t)h * T * T, T,
+                c->qkv + 2 * C + h * hd, ld, 0.0f, c->out + h * hd, C);
   }
+}
+
+static void attn_probs_heads(void *vctx, int64_t h0, int64_t h1, int thread) {
+  (void)thread;
+  for (int64_t h = h0; h < h1; h++) probs_head(vctx, h);
+}
+
+static void cpu_attention_probs(float *att, const float *qkv, int ld_qkv, int T, int C, int NH, int causal,
+                                const float *key_bias) {
+  attn_ctx c = {.att = att, .qkv = qkv, .key_bias = key_bias, .ld = ld_qkv, .T = T, .C = C, .NH = NH,
+                .causal = causal};
+  dlut_parallel_for(NH, 1, attn_probs_heads, &c);
 }
 
 static void cpu_attention_forward(float *out, float *att, const float *qkv, int ld_qkv, int T, int C, int NH,
@@ -388,6 +407,7 @@ static const dlut_tensor_backend k_cpu = {
     .act_forward = cpu_act_forward,
     .act_backward = cpu_act_backward,
     .attention_forward = cpu_attention_forward,
+    .attention_probs = cpu_attention_probs,
     .attention_backward = cpu_attention_backward,
     .patch_forward = cpu_patch_forward,
     .patch_backward = cpu_patch_backward,

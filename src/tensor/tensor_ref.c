@@ -104,6 +104,37 @@ static void ref_attention_forward(float *out, float *att, const float *qkv, int 
     }
 }
 
+/* The probabilities only, with exactly the arithmetic of ref_attention_forward. */
+static void ref_attention_probs(float *att, const float *qkv, int ld_qkv, int T, int C, int NH, int causal,
+                                const float *key_bias) {
+  int hd = C / NH;
+  double scale = 1.0 / sqrt((double)hd);
+  for (int h = 0; h < NH; h++)
+    for (int i = 0; i < T; i++) {
+      float *a = att + ((size_t)h * T + i) * T;
+      double mx = -INFINITY, s = 0.0;
+      for (int j = 0; j < T; j++) {
+        if (causal && j > i) continue;
+        double d = 0.0;
+        for (int e = 0; e < hd; e++)
+          d += (double)qkv[(size_t)i * ld_qkv + h * hd + e] * qkv[(size_t)j * ld_qkv + C + h * hd + e];
+        d = d * scale + (key_bias ? key_bias[j] : 0.0);
+        a[j] = (float)d;
+        if (d > mx) mx = d;
+      }
+      for (int j = 0; j < T; j++) {
+        if (causal && j > i) {
+          a[j] = 0.0f;
+          continue;
+        }
+        double e = exp(a[j] - mx);
+        a[j] = (float)e;
+        s += e;
+      }
+      for (int j = 0; j < T; j++) a[j] = (float)(a[j] / s);
+    }
+}
+
 static void ref_attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, int ld_qkv,
                                    const float *att, int T, int C, int NH) {
   int hd = C / NH;
@@ -177,6 +208,7 @@ static const dlut_tensor_backend k_ref = {
     .act_forward = ref_act_forward,
     .act_backward = ref_act_backward,
     .attention_forward = ref_attention_forward,
+    .attention_probs = ref_attention_probs,
     .attention_backward = ref_attention_backward,
     .patch_forward = ref_patch_forward,
     .patch_backward = ref_patch_backward,
