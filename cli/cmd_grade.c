@@ -53,6 +53,8 @@ static void help(FILE *f) {
           "  --param NAME         lattice (default: coarse residual lattice, fast) or\n"
           "                       field (the original CLIP-DLUT MLP field, slow)\n"
           "  --lr X               peak learning rate (default 0.02; field 0.0002)\n"
+          "  --coarse K           lattice: side of the coarse residual lattice, 2..65\n"
+          "                       (default 17; smaller = smoother, coarser changes)\n"
           "  --source TEXT        neutral prompt the direction starts from (default\n"
           "                       \"a straight-out-of-camera photo\" / \"一张相机直出的相片\")\n"
           "  --weights LIST       loss weights, e.g. clip=1,mono=1,smooth=1,vol=1,shift=20,eigen=10000\n"
@@ -254,7 +256,7 @@ int dlut_cmd_grade(int argc, char **argv) {
       return DLUT_EXIT_OK;
     }
     static const char *k_valued[] = {"-o", "--output", "--model", "--steps", "--size", "--seed", "--param",
-                                     "--lr", "--source", "--weights", "--samples", "--ref", "--ref-mode",
+                                     "--lr", "--coarse", "--source", "--weights", "--samples", "--ref", "--ref-mode",
                                      "--ref-scale", "--ref-anchor"};
     int valued = 0;
     for (size_t k = 0; k < sizeof k_valued / sizeof *k_valued; k++) valued |= str_eq(a, k_valued[k]);
@@ -279,6 +281,9 @@ int dlut_cmd_grade(int argc, char **argv) {
       else return cli_usage(k_cmd, "--param must be 'lattice' or 'field'");
     } else if (str_eq(a, "--lr")) {
       if (cli_parse_float(v, &o.lr) || !(o.lr > 0)) return cli_usage(k_cmd, "--lr must be a positive number");
+    } else if (str_eq(a, "--coarse")) {
+      if (cli_parse_int(v, &o.lattice_coarse) || o.lattice_coarse < 2 || o.lattice_coarse > 65)
+        return cli_usage(k_cmd, "--coarse must be an integer in 2..65");
     } else if (str_eq(a, "--source")) o.source_prompt = v;
     else if (str_eq(a, "--weights")) {
       if (parse_weights(v, &o.weights))
@@ -457,6 +462,7 @@ int dlut_cmd_grade(int argc, char **argv) {
   cJSON_AddNumberToObject(set, "lut_size", lut->size);
   cJSON_AddNumberToObject(set, "steps_planned", steps_planned);
   cJSON_AddNumberToObject(set, "lr", o.lr > 0 ? o.lr : (o.param == DLUT_GRADE_PARAM_FIELD ? 2e-4 : 2e-2));
+  if (o.param == DLUT_GRADE_PARAM_LATTICE) cJSON_AddNumberToObject(set, "coarse", o.lattice_coarse);
   cJSON_AddNumberToObject(set, "samples", o.samples);
   cJSON_AddStringToObject(set, "source_prompt", o.source_prompt ? o.source_prompt : "(default for the model)");
   cJSON_AddItemToObject(set, "weights", losses_json(&o.weights));
