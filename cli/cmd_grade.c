@@ -65,6 +65,8 @@ static void help(FILE *f) {
           "  --ref-scale S        strength of that edit (default 1)\n"
           "  --ref-anchor TEXT    anchor text for anchor/enhance (default: the source prompt)\n"
           "  --transfer           start from a Reinhard colour transfer towards --ref\n"
+          "  --start MODE         look (default): start from the prompt's offline look\n"
+          "                       ('dlut looks PROMPT'); identity: start from no grade\n"
           "  -q, --quiet          no progress bar and no summary\n"
           "\n"
           "Ctrl-C stops early and still writes the best LUT found so far.\n"
@@ -248,7 +250,7 @@ int dlut_cmd_grade(int argc, char **argv) {
   dlut_grade_opts o;
   dlut_grade_opts_init(&o);
   const char *photo_path = NULL, *prompt = NULL, *outdir = NULL, *model_arg = NULL, *ref_path = NULL;
-  int quiet = 0, ref_mode_set = 0;
+  int quiet = 0, ref_mode_set = 0, start_look = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (cli_is_help(a)) {
@@ -257,7 +259,7 @@ int dlut_cmd_grade(int argc, char **argv) {
     }
     static const char *k_valued[] = {"-o", "--output", "--model", "--steps", "--size", "--seed", "--param",
                                      "--lr", "--coarse", "--source", "--weights", "--samples", "--ref", "--ref-mode",
-                                     "--ref-scale", "--ref-anchor"};
+                                     "--ref-scale", "--ref-anchor", "--start"};
     int valued = 0;
     for (size_t k = 0; k < sizeof k_valued / sizeof *k_valued; k++) valued |= str_eq(a, k_valued[k]);
     if (valued && i + 1 >= argc) return cli_usage(k_cmd, "%s needs a value", a);
@@ -303,6 +305,11 @@ int dlut_cmd_grade(int argc, char **argv) {
       if (cli_parse_float(v, &o.ref_scale)) return cli_usage(k_cmd, "--ref-scale must be a number");
     } else if (str_eq(a, "--ref-anchor")) o.ref_anchor = v;
     else if (str_eq(a, "--transfer")) o.ref_transfer_init = 1;
+    else if (str_eq(a, "--start")) {
+      if (str_eq(v, "look")) start_look = 1;
+      else if (str_eq(v, "identity")) start_look = 0;
+      else return cli_usage(k_cmd, "--start must be 'look' or 'identity'");
+    }
     else if (str_eq(a, "-q") || str_eq(a, "--quiet")) quiet = 1;
     else if (a[0] == '-' && a[1]) return cli_usage(k_cmd, "unknown option '%s'", a);
     else if (!photo_path) photo_path = a;
@@ -327,7 +334,8 @@ int dlut_cmd_grade(int argc, char **argv) {
   int rc = DLUT_EXIT_FAIL;
   dlut_image *photo = NULL, *ref = NULL, *graded = NULL, *strip = NULL;
   dlut_clip *model = NULL;
-  dlut_lut *lut = NULL;
+  dlut_lut *lut = NULL, *start_lut = NULL;
+  char start_desc[700] = "identity";
   dlut_grade_result res;
   memset(&res, 0, sizeof res);
   cJSON *rep = NULL;
@@ -360,6 +368,22 @@ int dlut_cmd_grade(int argc, char **argv) {
   }
 
   if (model) {
+    /* the optimisation starts from the prompt's offline look, when it has one */
+    if (o.ref_transfer_init) {
+      snprintf(start_desc, sizeof start_desc, "colour transfer towards the reference");
+    } else if (start_look && prompt && *prompt) {
+      char understood[512] = "";
+      /* a prompt the looks cannot read (not UTF-8, too long) is still the model's to judge */
+      if (dlut_looks_from_prompt(prompt, o.lut_size, &start_lut, understood, sizeof understood, NULL, 0) != 0) {
+        if (!quiet) fprintf(stderr, "dlut grade: starting from no grade (offline looks: %s)\n", dlut_last_error());
+        understood[0] = '\0';
+      }
+      if (understood[0] && start_lut) {
+        o.start_lut = start_lut;
+        snprintf(start_desc, sizeof start_desc, "offline look: %s", understood);
+        if (!quiet) fprintf(stderr, "dlut grade: starting from the offline look (understood: %s)\n", understood);
+      }
+    }
     progress pr = {.bar = !quiet && isatty(2), .open = 0};
     o.callback = on_progress;
     o.user = &pr;
@@ -474,6 +498,7 @@ int dlut_cmd_grade(int argc, char **argv) {
     cJSON_AddNumberToObject(set, "ref_scale", o.ref_scale);
     cJSON_AddBoolToObject(set, "transfer_init", o.ref_transfer_init != 0);
   }
+  if (model) cJSON_AddStringToObject(set, "start", start_desc);
   if (note[0]) cJSON_AddStringToObject(rep, "note", note);
   cJSON_AddNumberToObject(rep, "seed", (double)o.seed);
   cJSON_AddNumberToObject(rep, "steps", res.steps_done);
@@ -501,6 +526,7 @@ done:
   cJSON_Delete(rep);
   dlut_grade_result_free(&res);
   dlut_lut_free(lut);
+  dlut_lut_free(start_lut);
   dlut_image_free(strip);
   dlut_image_free(graded);
   dlut_image_free(ref);

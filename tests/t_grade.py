@@ -77,6 +77,16 @@ with tempfile.TemporaryDirectory() as tmp:
         check(k in rep["start"] and k in rep["end"], f"report.json start/end have {k}")
     check(rep["end"]["total"] < rep["start"]["total"],
           f"L_total decreases: {rep['start']['total']:.4f} -> {rep['end']['total']:.4f}")
+    check(rep["settings"].get("start", "").startswith("offline look: ") and "teal" in rep["settings"]["start"],
+          f"the optimisation starts from the prompt's offline look ({rep['settings'].get('start')})")
+    out_id = f"{tmp}/out-identity"
+    r = run("grade", PHOTO, "cold teal night, high contrast", "--model", TINY, "--steps", "2", "--size", "17",
+            "--start", "identity", "-o", out_id)
+    rep_id = json.load(open(f"{out_id}/report.json")) if r.returncode == 0 else {}
+    check(rep_id.get("settings", {}).get("start") == "identity" and rep_id["start"]["shift"] == 0,
+          "--start identity starts from no grade (no colour shift at the start)")
+    check(rep["start"]["shift"] > 0, "the look start shifts the colours before the first step")
+    check(run("grade", PHOTO, "warm", "--start", "bogus").returncode == 2, "--start takes look or identity")
     w = rep["settings"]["weights"]
     tot = sum(w[k] * rep["end"][k] for k in ("clip", "mono", "smooth", "vol", "shift", "eigen"))
     check(abs(tot - rep["end"]["total"]) < 1e-6 * max(1, abs(tot)), "total is the weighted sum of the terms")

@@ -120,6 +120,9 @@ typedef struct dlut_grade_opts {
   const char *ref_anchor;    /* anchor text for REF_ANCHOR / REF_ENHANCE; NULL = source_prompt */
   float ref_scale;           /* s, in units of one unit-norm embedding (default 1) */
   int ref_transfer_init;     /* nonzero: start from a Reinhard Lab transfer towards ref */
+  const dlut_lut *start_lut; /* starting LUT (e.g. the prompt's offline look, dlut/looks.h), evaluated
+                                tetrahedrally at the lattice points; NULL = the identity. Overridden by
+                                ref_transfer_init. Not kept after dlut_grade_run returns. */
   int lut_size;              /* output lattice (2..65; default 33) */
   int steps;                 /* optimisation steps; 0 = 200 (lattice) or 1000 (field, as the original) */
   uint64_t seed;             /* pixel sample and initialisation (default 0) */

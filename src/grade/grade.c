@@ -590,6 +590,17 @@ dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *p
         t[1] = (float)gg / (n - 1);
         t[2] = (float)b / (n - 1);
       }
+  if (o->start_lut && !(o->ref && o->ref_transfer_init)) {
+    /* a given start (the offline look of the prompt): sampled at the lattice points */
+    for (int64_t i = 0; i < (int64_t)n * n * n; i++) {
+      float in[3] = {P->base[i * 3], P->base[i * 3 + 1], P->base[i * 3 + 2]};
+      dlut_lut_eval(o->start_lut, in, P->base + i * 3, DLUT_INTERP_TETRAHEDRAL);
+      for (int c = 0; c < 3; c++) {
+        float v = P->base[i * 3 + c];
+        P->base[i * 3 + c] = isfinite(v) ? (v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v) : in[c];
+      }
+    }
+  }
   if (o->ref && o->ref_transfer_init) {
     int64_t nr;
     if (!(ref_samp = pixel_sample(o->ref, o->samples, o->seed + 1, &nr))) goto fail;
@@ -598,6 +609,7 @@ dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *p
   /* options that point into the caller's memory are not kept */
   o->prompt = o->source_prompt = o->ref_anchor = NULL;
   o->ref = NULL;
+  o->start_lut = NULL;
   free(ref_work);
   free(ref_samp);
   free(text_tmp);
