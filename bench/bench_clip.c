@@ -110,8 +110,6 @@ static int run_model(const char *name, int threads, int with_ref) {
   vision_flops(&cfg, &ff, &fb);
   int M = T, K = cfg.vision.width, N = cfg.vision.intermediate;
   double gf = 2.0 * M * K * N * 1e-9;
-  openblas_set_num_threads(threads); /* the peer: OpenBLAS threading itself */
-  timing g1 = sgemm_time(M, K, N);
   dlut_clip_encode_image(m, pix, e); /* warm up */
   dlut_clip_image_backward(m, de, dpix);
   /* minimum over repetitions (at least 3 and 1.5 s), fwd+bwd first */
@@ -128,9 +126,12 @@ static int run_model(const char *name, int threads, int with_ref) {
       if (cc < dst->cpu) dst->cpu = cc;
     }
   }
+  /* the peer: OpenBLAS threading itself, measured after the model (its idle
+   * workers keep spinning for a while after a threaded call, which would
+   * steal CPU from the model's pool if measured before) */
   openblas_set_num_threads(threads);
-  timing g2 = sgemm_time(M, K, N); /* again: the machine's load may have changed */
-  double sg_wall = gf / (g1.wall < g2.wall ? g1.wall : g2.wall), sg_cpu = gf / (g1.cpu < g2.cpu ? g1.cpu : g2.cpu);
+  timing g2 = sgemm_time(M, K, N);
+  double sg_wall = gf / g2.wall, sg_cpu = gf / g2.cpu;
   double gfw = ff * 1e-9 / tf.wall, gbw = (ff + fb) * 1e-9 / tb.wall;
   double gfc = ff * 1e-9 / tf.cpu, gbc = (ff + fb) * 1e-9 / tb.cpu;
   printf("%-13s %d thr  fwd %7.1f ms %6.1f GFLOP/s = %3.0f%% of sgemm   fwd+bwd %7.1f ms %6.1f GFLOP/s = %3.0f%%   "
