@@ -4,6 +4,7 @@
 #   make SANITIZE=1 test  the same under AddressSanitizer + UBSan, in build-san/
 #   make bench            build the benchmarks in bench/
 #   make fuzz             build the libFuzzer targets in fuzz/ (clang)
+#   make format-check     clang-format (.clang-format) finds nothing to change
 # Sources are found by globbing: a new src/**/*.c joins the library, a new
 # tests/test_*.c becomes a test binary, a new bench/*.c a benchmark.
 
@@ -50,7 +51,7 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCH_BINS:= $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all test bench fuzz fuzz-targets clean format
+.PHONY: all test bench fuzz fuzz-targets clean format format-check
 .SECONDARY:
 all: $(BUILD)/dlut $(TEST_BINS)
 
@@ -87,7 +88,10 @@ $(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/libdlut.a
 	  -o $@ $< $(BUILD)/libdlut.a $(LDLIBS)
 
 format:
-	clang-format -i $$(find include src cli tests bench fuzz -name '*.[ch]')
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -49,9 +49,12 @@ static dlut_image *make_image(int w, int h, dlut_pixel_type t) {
         v += ((int)(rnd() % 41) - 20) / 255.0;
         v = v < 0 ? 0 : v > 1 ? 1 : v;
         size_t i = ((size_t)y * w + x) * 3 + c;
-        if (t == DLUT_PIXEL_U8) ((uint8_t *)img->data)[i] = (uint8_t)(v * 255 + 0.5);
-        else if (t == DLUT_PIXEL_U16) ((uint16_t *)img->data)[i] = (uint16_t)(v * 65535 + 0.5);
-        else ((float *)img->data)[i] = (float)v;
+        if (t == DLUT_PIXEL_U8)
+          ((uint8_t *)img->data)[i] = (uint8_t)(v * 255 + 0.5);
+        else if (t == DLUT_PIXEL_U16)
+          ((uint16_t *)img->data)[i] = (uint16_t)(v * 65535 + 0.5);
+        else
+          ((float *)img->data)[i] = (float)v;
       }
   return img;
 }
@@ -66,8 +69,10 @@ static double time_apply(const dlut_lut *lut, const dlut_image *src, dlut_image 
   double best = 1e30;
   for (int rep = 0; rep < 5; rep++) {
     double t0 = now();
-    if (ref) dlut_lut_apply_image_ref(lut, src, dst, interp, 1.0f);
-    else dlut_lut_apply_image(lut, src, dst, interp, 1.0f);
+    if (ref)
+      dlut_lut_apply_image_ref(lut, src, dst, interp, 1.0f);
+    else
+      dlut_lut_apply_image(lut, src, dst, interp, 1.0f);
     double t = now() - t0;
     if (t < best) best = t;
   }
@@ -82,10 +87,14 @@ static int bench_files(int argc, char **argv) {
   int threads = 1;
   dlut_interp interp = DLUT_INTERP_TETRAHEDRAL;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--image")) img_path = argv[i + 1];
-    else if (!strcmp(argv[i], "--lut")) lut_path = argv[i + 1];
-    else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--interp")) interp = strcmp(argv[i + 1], "trilinear") ? DLUT_INTERP_TETRAHEDRAL : DLUT_INTERP_TRILINEAR;
+    if (!strcmp(argv[i], "--image"))
+      img_path = argv[i + 1];
+    else if (!strcmp(argv[i], "--lut"))
+      lut_path = argv[i + 1];
+    else if (!strcmp(argv[i], "--threads"))
+      threads = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--interp"))
+      interp = strcmp(argv[i + 1], "trilinear") ? DLUT_INTERP_TETRAHEDRAL : DLUT_INTERP_TRILINEAR;
   }
   dlut_image *img = img_path ? dlut_image_load(img_path) : NULL;
   dlut_lut *lut = lut_path ? dlut_lut_load(lut_path) : NULL;
@@ -176,8 +185,9 @@ int main(int argc, char **argv) {
           t = now() - t0;
           if (t < bestf) bestf = t;
         }
-        printf("backward %-11s 224x224, %d thr: d_table %.3f CPU-ms (ref %.3f, %.1fx), d_table+d_in %.3f; forward %.3f\n",
-               ip ? "trilinear" : "tetrahedral", thr, best * 1e3, bestr * 1e3, bestr / best, bestd * 1e3, bestf * 1e3);
+        printf(
+            "backward %-11s 224x224, %d thr: d_table %.3f CPU-ms (ref %.3f, %.1fx), d_table+d_in %.3f; forward %.3f\n",
+            ip ? "trilinear" : "tetrahedral", thr, best * 1e3, bestr * 1e3, bestr / best, bestd * 1e3, bestf * 1e3);
       }
     }
     dlut_threads_set(0);

@@ -60,7 +60,7 @@ static void vision_flops(const dlut_clip_config *c, double *fwd, double *bwd) {
   double G = c->image_size / c->patch_size, P = G * G, T = 1 + P, C = c->vision.width, H = c->vision.intermediate;
   double K = 3.0 * c->patch_size * c->patch_size, L = c->vision.layers, E = c->projection_dim;
   double lin = 2 * T * C * 3 * C + 2 * T * C * C + 2 * 2 * T * C * H; /* qkv, out, fc1+fc2 */
-  double att = 2 * 2 * T * T * C;                                   /* QK^T and PV over all heads */
+  double att = 2 * 2 * T * T * C;                                     /* QK^T and PV over all heads */
   *fwd = 2 * P * K * C + L * (lin + att) + 2 * C * E;
   *bwd = 2 * P * K * C + L * (lin + 2 * att) + 2 * C * E;
 }
@@ -134,10 +134,11 @@ static int run_model(const char *name, int threads, int with_ref) {
   double sg_wall = gf / g2.wall, sg_cpu = gf / g2.cpu;
   double gfw = ff * 1e-9 / tf.wall, gbw = (ff + fb) * 1e-9 / tb.wall;
   double gfc = ff * 1e-9 / tf.cpu, gbc = (ff + fb) * 1e-9 / tb.cpu;
-  printf("%-13s %d thr  fwd %7.1f ms %6.1f GFLOP/s = %3.0f%% of sgemm   fwd+bwd %7.1f ms %6.1f GFLOP/s = %3.0f%%   "
-         "sgemm %dx%dx%d %6.1f GFLOP/s | per CPU-second: fwd %3.0f%%, fwd+bwd %3.0f%% of sgemm [%.1f+%.1f GFLOP]\n",
-         name, threads, tf.wall * 1e3, gfw, 100 * gfw / sg_wall, tb.wall * 1e3, gbw, 100 * gbw / sg_wall, M, K, N,
-         sg_wall, 100 * gfc / sg_cpu, 100 * gbc / sg_cpu, ff * 1e-9, fb * 1e-9);
+  printf(
+      "%-13s %d thr  fwd %7.1f ms %6.1f GFLOP/s = %3.0f%% of sgemm   fwd+bwd %7.1f ms %6.1f GFLOP/s = %3.0f%%   "
+      "sgemm %dx%dx%d %6.1f GFLOP/s | per CPU-second: fwd %3.0f%%, fwd+bwd %3.0f%% of sgemm [%.1f+%.1f GFLOP]\n",
+      name, threads, tf.wall * 1e3, gfw, 100 * gfw / sg_wall, tb.wall * 1e3, gbw, 100 * gbw / sg_wall, M, K, N, sg_wall,
+      100 * gfc / sg_cpu, 100 * gbc / sg_cpu, ff * 1e-9, fb * 1e-9);
   double t_fwd = tf.wall;
   (void)t_init;
   if (with_ref) {
@@ -146,8 +147,8 @@ static int run_model(const char *name, int threads, int with_ref) {
     double c0 = cpu_now();
     dlut_clip_encode_image(m, pix, e);
     double t_ref = now() - t0, c_ref = cpu_now() - c0;
-    printf("%-13s %d thr  reference backend fwd %8.1f ms: cpu backend is %.0fx faster (%.0fx per CPU-second)\n",
-           name, threads, t_ref * 1e3, t_ref / t_fwd, c_ref / tf.cpu);
+    printf("%-13s %d thr  reference backend fwd %8.1f ms: cpu backend is %.0fx faster (%.0fx per CPU-second)\n", name,
+           threads, t_ref * 1e3, t_ref / t_fwd, c_ref / tf.cpu);
   }
   fflush(stdout);
   free(pix), free(dpix), free(e), free(de);

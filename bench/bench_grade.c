@@ -158,9 +158,10 @@ static void speed(int steps) {
   dlut_grade_field_forward_ref(&f, in, out, nref);
   double ref = (now_s() - t0) * (double)n / nref;
   double gflop = 2.0 * n * (3.0 * 512 + 2.0 * 512 * 512 + 512.0 * 3) / 1e9;
-  printf("field MLP 3-512-512-512-3 over 33^3: forward %.3f s (%.1f GFLOP/s), backward %.3f s, "
-         "naive reference forward %.2f s (sgemm is %.0fx faster)\n",
-         fwd, gflop / fwd, bwd, ref, ref / fwd);
+  printf(
+      "field MLP 3-512-512-512-3 over 33^3: forward %.3f s (%.1f GFLOP/s), backward %.3f s, "
+      "naive reference forward %.2f s (sgemm is %.0fx faster)\n",
+      fwd, gflop / fwd, bwd, ref, ref / fwd);
   dlut_grade_field_free(&f);
   free(in);
   free(out);

@@ -144,9 +144,10 @@ static int bench_photo(const char *path) {
     dlut_image_free(img);
   }
   double d = median(td, 3), l = median(tl, 3), a = median(ta, 3), e = median(te, 3), sum = d + l + a + e;
-  printf("decode %.0f ms (%.0f%%), look %.1f ms (%.1f%%), apply %.0f ms (%.0f%%), encode %.0f ms (%.0f%%); total %.0f ms"
-         " wall, %.0f ms CPU\n",
-         d, 100 * d / sum, l, 100 * l / sum, a, 100 * a / sum, e, 100 * e / sum, sum, median(cpu_total, 3) * 1e3);
+  printf(
+      "decode %.0f ms (%.0f%%), look %.1f ms (%.1f%%), apply %.0f ms (%.0f%%), encode %.0f ms (%.0f%%); total %.0f ms"
+      " wall, %.0f ms CPU\n",
+      d, 100 * d / sum, l, 100 * l / sum, a, 100 * a / sum, e, 100 * e / sum, sum, median(cpu_total, 3) * 1e3);
   remove(jpg);
   remove(out);
   return 0;
@@ -173,8 +174,9 @@ static void bench_color(void) {
     for (int k = 0; k < 4; k++) best[k] = t[k] < best[k] ? t[k] : best[k];
   }
   printf("\n== colour kernels, 1 MP, one thread, CPU ms (best of 5) ==\n");
-  printf("sRGB->linear: array %.2f ms, scalar libm reference %.2f ms (%.1fx); sRGB->Lab %.2f ms; its backward %.2f ms\n",
-         best[0] * 1e3, best[1] * 1e3, best[1] / best[0], best[2] * 1e3, best[3] * 1e3);
+  printf(
+      "sRGB->linear: array %.2f ms, scalar libm reference %.2f ms (%.1fx); sRGB->Lab %.2f ms; its backward %.2f ms\n",
+      best[0] * 1e3, best[1] * 1e3, best[1] / best[0], best[2] * 1e3, best[3] * 1e3);
   free(a), free(b), free(g);
 }
 

@@ -64,7 +64,8 @@ static int make_dirs(const char *path) {
     if (buf[i] != '/' && buf[i] != '\0') continue;
     char c = buf[i];
     buf[i] = '\0';
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return dlut_error("%s: cannot create folder: %s", buf, strerror(errno));
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+      return dlut_error("%s: cannot create folder: %s", buf, strerror(errno));
     buf[i] = c;
   }
   if (!is_dir(path)) return dlut_error("%s: not a folder", path);
@@ -130,8 +131,10 @@ int dlut_cmd_apply(int argc, char **argv) {
     } else if (!strcmp(a, "--interp")) {
       if (!has_val) goto missing;
       const char *m = argv[++i];
-      if (!strcmp(m, "tetrahedral")) interp = DLUT_INTERP_TETRAHEDRAL;
-      else if (!strcmp(m, "trilinear")) interp = DLUT_INTERP_TRILINEAR;
+      if (!strcmp(m, "tetrahedral"))
+        interp = DLUT_INTERP_TETRAHEDRAL;
+      else if (!strcmp(m, "trilinear"))
+        interp = DLUT_INTERP_TRILINEAR;
       else {
         status = cli_usage(k_cmd, "--interp must be tetrahedral or trilinear, not '%s'", m);
         goto done;

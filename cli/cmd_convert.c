@@ -65,9 +65,12 @@ int dlut_cmd_convert(int argc, char **argv) {
     } else if (!strcmp(a, "--interp")) {
       if (!has_val) return cli_usage(k_cmd, "%s needs a value", a);
       const char *m = argv[++i];
-      if (!strcmp(m, "tetrahedral")) interp = DLUT_INTERP_TETRAHEDRAL;
-      else if (!strcmp(m, "trilinear")) interp = DLUT_INTERP_TRILINEAR;
-      else return cli_usage(k_cmd, "--interp must be tetrahedral or trilinear, not '%s'", m);
+      if (!strcmp(m, "tetrahedral"))
+        interp = DLUT_INTERP_TETRAHEDRAL;
+      else if (!strcmp(m, "trilinear"))
+        interp = DLUT_INTERP_TRILINEAR;
+      else
+        return cli_usage(k_cmd, "--interp must be tetrahedral or trilinear, not '%s'", m);
     } else if (!strcmp(a, "--title")) {
       if (!has_val) return cli_usage(k_cmd, "%s needs a value", a);
       title = argv[++i];
@@ -83,15 +86,19 @@ int dlut_cmd_convert(int argc, char **argv) {
   }
   if (!in || !out) return cli_usage(k_cmd, "need LUT_IN and LUT_OUT");
   dlut_lut_format fmt = dlut_lut_format_from_path(out);
-  if (fmt == DLUT_LUT_FORMAT_UNKNOWN) return cli_usage(k_cmd, "%s: unknown LUT extension (use .cube, .3dl or .png)", out);
+  if (fmt == DLUT_LUT_FORMAT_UNKNOWN)
+    return cli_usage(k_cmd, "%s: unknown LUT extension (use .cube, .3dl or .png)", out);
   if (level && size && size != level * level)
     return cli_usage(k_cmd, "--size %d contradicts --hald-level %d (lattice %d)", size, level, level * level);
   if (level && fmt != DLUT_LUT_FORMAT_HALD) size = level * level;
   dlut_lut_save_opts opts = {0};
   if (bits) {
-    if (fmt == DLUT_LUT_FORMAT_3DL && bits != 8) opts.bits_3dl = bits;
-    else if (fmt == DLUT_LUT_FORMAT_HALD && (bits == 8 || bits == 16)) opts.hald_bits = bits;
-    else return cli_usage(k_cmd, "--bits %d does not apply to %s", bits, out);
+    if (fmt == DLUT_LUT_FORMAT_3DL && bits != 8)
+      opts.bits_3dl = bits;
+    else if (fmt == DLUT_LUT_FORMAT_HALD && (bits == 8 || bits == 16))
+      opts.hald_bits = bits;
+    else
+      return cli_usage(k_cmd, "--bits %d does not apply to %s", bits, out);
   }
   opts.hald_level = level;
   if (fmt == DLUT_LUT_FORMAT_HALD && size && !level) {

@@ -97,10 +97,14 @@ int dlut_cmd_embed(int argc, char **argv) {
       goto done;
     }
     int has_val = i + 1 < argc;
-    if (strcmp(argv[i], "--model") == 0 && has_val) model = argv[++i];
-    else if (strcmp(argv[i], "--image") == 0 && has_val) images[ni++] = argv[++i];
-    else if (strcmp(argv[i], "--text") == 0 && has_val) texts[nt++] = argv[++i];
-    else if (strcmp(argv[i], "--patch-tokens") == 0) patches = 1;
+    if (strcmp(argv[i], "--model") == 0 && has_val)
+      model = argv[++i];
+    else if (strcmp(argv[i], "--image") == 0 && has_val)
+      images[ni++] = argv[++i];
+    else if (strcmp(argv[i], "--text") == 0 && has_val)
+      texts[nt++] = argv[++i];
+    else if (strcmp(argv[i], "--patch-tokens") == 0)
+      patches = 1;
     else if (strcmp(argv[i], "--model") == 0 || strcmp(argv[i], "--image") == 0 || strcmp(argv[i], "--text") == 0) {
       status = cli_usage(CMD, "%s needs a value", argv[i]);
       goto done;

@@ -192,11 +192,16 @@ static int mkdir_p(const char *path) {
 
 static const char *ext_for(dlut_image_format f) {
   switch (f) {
-  case DLUT_IMAGE_FORMAT_JPEG: return "jpg";
-  case DLUT_IMAGE_FORMAT_WEBP: return "webp";
-  case DLUT_IMAGE_FORMAT_TIFF: return "tif";
-  case DLUT_IMAGE_FORMAT_PPM: return "ppm";
-  default: return "png";
+    case DLUT_IMAGE_FORMAT_JPEG:
+      return "jpg";
+    case DLUT_IMAGE_FORMAT_WEBP:
+      return "webp";
+    case DLUT_IMAGE_FORMAT_TIFF:
+      return "tif";
+    case DLUT_IMAGE_FORMAT_PPM:
+      return "ppm";
+    default:
+      return "png";
   }
 }
 
@@ -233,18 +238,27 @@ static int parse_weights(const char *s, dlut_grade_losses *w) {
     *eq = 0;
     float v;
     if (cli_parse_float(eq + 1, &v) || v < 0) return -1;
-    if (!strcmp(tok, "clip")) w->clip = v;
-    else if (!strcmp(tok, "mono")) w->mono = v;
-    else if (!strcmp(tok, "smooth")) w->smooth = v;
-    else if (!strcmp(tok, "vol")) w->vol = v;
-    else if (!strcmp(tok, "shift")) w->shift = v;
-    else if (!strcmp(tok, "eigen")) w->eigen = v;
-    else return -1;
+    if (!strcmp(tok, "clip"))
+      w->clip = v;
+    else if (!strcmp(tok, "mono"))
+      w->mono = v;
+    else if (!strcmp(tok, "smooth"))
+      w->smooth = v;
+    else if (!strcmp(tok, "vol"))
+      w->vol = v;
+    else if (!strcmp(tok, "shift"))
+      w->shift = v;
+    else if (!strcmp(tok, "eigen"))
+      w->eigen = v;
+    else
+      return -1;
   }
   return 0;
 }
 
-static int str_eq(const char *a, const char *b) { return strcmp(a, b) == 0; }
+static int str_eq(const char *a, const char *b) {
+  return strcmp(a, b) == 0;
+}
 
 int dlut_cmd_grade(int argc, char **argv) {
   dlut_grade_opts o;
@@ -257,16 +271,18 @@ int dlut_cmd_grade(int argc, char **argv) {
       help(stdout);
       return DLUT_EXIT_OK;
     }
-    static const char *k_valued[] = {"-o", "--output", "--model", "--steps", "--size", "--seed", "--param",
-                                     "--lr", "--coarse", "--source", "--weights", "--samples", "--ref", "--ref-mode",
-                                     "--ref-scale", "--ref-anchor", "--start"};
+    static const char *k_valued[] = {"-o",      "--output",   "--model",     "--steps",      "--size",    "--seed",
+                                     "--param", "--lr",       "--coarse",    "--source",     "--weights", "--samples",
+                                     "--ref",   "--ref-mode", "--ref-scale", "--ref-anchor", "--start"};
     int valued = 0;
     for (size_t k = 0; k < sizeof k_valued / sizeof *k_valued; k++) valued |= str_eq(a, k_valued[k]);
     if (valued && i + 1 >= argc) return cli_usage(k_cmd, "%s needs a value", a);
     const char *v = valued ? argv[i + 1] : NULL;
     if (valued) i++;
-    if (str_eq(a, "-o") || str_eq(a, "--output")) outdir = v;
-    else if (str_eq(a, "--model")) model_arg = v;
+    if (str_eq(a, "-o") || str_eq(a, "--output"))
+      outdir = v;
+    else if (str_eq(a, "--model"))
+      model_arg = v;
     else if (str_eq(a, "--steps")) {
       if (cli_parse_int(v, &o.steps) || o.steps < 1 || o.steps > 1000000)
         return cli_usage(k_cmd, "--steps must be an integer in 1..1000000");
@@ -278,43 +294,63 @@ int dlut_cmd_grade(int argc, char **argv) {
       if (cli_parse_int(v, &s) || s < 0) return cli_usage(k_cmd, "--seed must be a non-negative integer");
       o.seed = (uint64_t)s;
     } else if (str_eq(a, "--param")) {
-      if (str_eq(v, "lattice")) o.param = DLUT_GRADE_PARAM_LATTICE;
-      else if (str_eq(v, "field")) o.param = DLUT_GRADE_PARAM_FIELD;
-      else return cli_usage(k_cmd, "--param must be 'lattice' or 'field'");
+      if (str_eq(v, "lattice"))
+        o.param = DLUT_GRADE_PARAM_LATTICE;
+      else if (str_eq(v, "field"))
+        o.param = DLUT_GRADE_PARAM_FIELD;
+      else
+        return cli_usage(k_cmd, "--param must be 'lattice' or 'field'");
     } else if (str_eq(a, "--lr")) {
       if (cli_parse_float(v, &o.lr) || !(o.lr > 0)) return cli_usage(k_cmd, "--lr must be a positive number");
     } else if (str_eq(a, "--coarse")) {
       if (cli_parse_int(v, &o.lattice_coarse) || o.lattice_coarse < 2 || o.lattice_coarse > 65)
         return cli_usage(k_cmd, "--coarse must be an integer in 2..65");
-    } else if (str_eq(a, "--source")) o.source_prompt = v;
+    } else if (str_eq(a, "--source"))
+      o.source_prompt = v;
     else if (str_eq(a, "--weights")) {
       if (parse_weights(v, &o.weights))
-        return cli_usage(k_cmd, "--weights takes name=value pairs (clip, mono, smooth, vol, shift, eigen; values >= 0)");
+        return cli_usage(k_cmd,
+                         "--weights takes name=value pairs (clip, mono, smooth, vol, shift, eigen; values >= 0)");
     } else if (str_eq(a, "--samples")) {
       if (cli_parse_int(v, &o.samples) || o.samples < 16 || o.samples > 16777216)
         return cli_usage(k_cmd, "--samples must be an integer in 16..16777216");
-    } else if (str_eq(a, "--ref")) ref_path = v;
+    } else if (str_eq(a, "--ref"))
+      ref_path = v;
     else if (str_eq(a, "--ref-mode")) {
       ref_mode_set = 1;
-      if (str_eq(v, "image")) o.ref_mode = DLUT_GRADE_REF_IMAGE;
-      else if (str_eq(v, "anchor")) o.ref_mode = DLUT_GRADE_REF_ANCHOR;
-      else if (str_eq(v, "enhance")) o.ref_mode = DLUT_GRADE_REF_ENHANCE;
-      else if (str_eq(v, "replace")) o.ref_mode = DLUT_GRADE_REF_REPLACE;
-      else return cli_usage(k_cmd, "--ref-mode must be image, anchor, enhance or replace");
+      if (str_eq(v, "image"))
+        o.ref_mode = DLUT_GRADE_REF_IMAGE;
+      else if (str_eq(v, "anchor"))
+        o.ref_mode = DLUT_GRADE_REF_ANCHOR;
+      else if (str_eq(v, "enhance"))
+        o.ref_mode = DLUT_GRADE_REF_ENHANCE;
+      else if (str_eq(v, "replace"))
+        o.ref_mode = DLUT_GRADE_REF_REPLACE;
+      else
+        return cli_usage(k_cmd, "--ref-mode must be image, anchor, enhance or replace");
     } else if (str_eq(a, "--ref-scale")) {
       if (cli_parse_float(v, &o.ref_scale)) return cli_usage(k_cmd, "--ref-scale must be a number");
-    } else if (str_eq(a, "--ref-anchor")) o.ref_anchor = v;
-    else if (str_eq(a, "--transfer")) o.ref_transfer_init = 1;
+    } else if (str_eq(a, "--ref-anchor"))
+      o.ref_anchor = v;
+    else if (str_eq(a, "--transfer"))
+      o.ref_transfer_init = 1;
     else if (str_eq(a, "--start")) {
-      if (str_eq(v, "look")) start_look = 1;
-      else if (str_eq(v, "identity")) start_look = 0;
-      else return cli_usage(k_cmd, "--start must be 'look' or 'identity'");
-    }
-    else if (str_eq(a, "-q") || str_eq(a, "--quiet")) quiet = 1;
-    else if (a[0] == '-' && a[1]) return cli_usage(k_cmd, "unknown option '%s'", a);
-    else if (!photo_path) photo_path = a;
-    else if (!prompt) prompt = a;
-    else return cli_usage(k_cmd, "unexpected argument '%s' (quote the prompt)", a);
+      if (str_eq(v, "look"))
+        start_look = 1;
+      else if (str_eq(v, "identity"))
+        start_look = 0;
+      else
+        return cli_usage(k_cmd, "--start must be 'look' or 'identity'");
+    } else if (str_eq(a, "-q") || str_eq(a, "--quiet"))
+      quiet = 1;
+    else if (a[0] == '-' && a[1])
+      return cli_usage(k_cmd, "unknown option '%s'", a);
+    else if (!photo_path)
+      photo_path = a;
+    else if (!prompt)
+      prompt = a;
+    else
+      return cli_usage(k_cmd, "unexpected argument '%s' (quote the prompt)", a);
   }
   if (!photo_path) return cli_usage(k_cmd, "no photo given");
   if (!ref_path && (!prompt || !*prompt))
@@ -323,8 +359,9 @@ int dlut_cmd_grade(int argc, char **argv) {
   if (ref_path && !ref_mode_set) o.ref_mode = prompt && *prompt ? DLUT_GRADE_REF_ANCHOR : DLUT_GRADE_REF_IMAGE;
   if (ref_path && o.ref_mode != DLUT_GRADE_REF_IMAGE && (!prompt || !*prompt))
     return cli_usage(k_cmd, "--ref-mode %s edits the reference with text: give a prompt",
-                     o.ref_mode == DLUT_GRADE_REF_ANCHOR ? "anchor" : o.ref_mode == DLUT_GRADE_REF_ENHANCE ? "enhance"
-                                                                                                     : "replace");
+                     o.ref_mode == DLUT_GRADE_REF_ANCHOR    ? "anchor"
+                     : o.ref_mode == DLUT_GRADE_REF_ENHANCE ? "enhance"
+                                                            : "replace");
   o.prompt = prompt;
 
   /* Ctrl-C from here on stops the optimisation after the current step (the
@@ -362,7 +399,10 @@ int dlut_cmd_grade(int argc, char **argv) {
   if (model_path[0]) {
     if (!(model = dlut_clip_load(model_path))) {
       cli_fail(k_cmd, "cannot load the model %s%s: %s", model_path,
-               model_arg ? "" : chosen ? " (from $DLUT_MODEL)" : "", dlut_last_error());
+               model_arg ? ""
+               : chosen  ? " (from $DLUT_MODEL)"
+                         : "",
+               dlut_last_error());
       goto done;
     }
   }
@@ -406,8 +446,8 @@ int dlut_cmd_grade(int argc, char **argv) {
       snprintf(note, sizeof note, "no CLIP model: colour transfer towards the reference");
     } else {
       char understood[512] = "", ignored[512] = "";
-      if (dlut_looks_from_prompt(prompt, o.lut_size, &lut, understood, sizeof understood, ignored,
-                                 sizeof ignored) != 0) {
+      if (dlut_looks_from_prompt(prompt, o.lut_size, &lut, understood, sizeof understood, ignored, sizeof ignored) !=
+          0) {
         cli_fail(k_cmd, "%s", dlut_last_error());
         goto done;
       }
@@ -514,8 +554,8 @@ int dlut_cmd_grade(int argc, char **argv) {
   }
   if (!quiet) {
     if (model)
-      printf("%s: loss %.4f -> %.4f (clip %.4f -> %.4f) in %d steps, %.1f s\n", outdir, res.start.total,
-             res.end.total, res.start.clip, res.end.clip, res.steps_done, res.seconds);
+      printf("%s: loss %.4f -> %.4f (clip %.4f -> %.4f) in %d steps, %.1f s\n", outdir, res.start.total, res.end.total,
+             res.start.clip, res.end.clip, res.steps_done, res.seconds);
     else
       printf("%s: %s\n", outdir, note);
   }

@@ -68,8 +68,7 @@ static void stats(const dlut_lut *l, lut_stats *s) {
         for (int c = 0; c < 3; c++)
           if (idx[c] > 0 && p[c] < (p - stride[c])[c]) {
             s->monotone = 0;
-            snprintf(s->why, sizeof s->why, "%s decreases along %s at lattice (%d,%d,%d)", names[c], names[c], r, g,
-                     b);
+            snprintf(s->why, sizeof s->why, "%s decreases along %s at lattice (%d,%d,%d)", names[c], names[c], r, g, b);
             break;
           }
       }
@@ -91,9 +90,12 @@ static void json_str(const char *s) {
   putchar('"');
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') printf("\\%c", c);
-    else if (c < 0x20) printf("\\u%04x", c);
-    else putchar(c);
+    if (c == '"' || c == '\\')
+      printf("\\%c", c);
+    else if (c < 0x20)
+      printf("\\u%04x", c);
+    else
+      putchar(c);
   }
   putchar('"');
 }

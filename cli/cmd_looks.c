@@ -70,8 +70,8 @@ static void print_forms(const char *label, const char *forms) {
 }
 
 static int list_vocab(const char *only, int colors) {
-  static const char *const groups[] = {"temperature", "tint", "tone", "saturation", "toning", "monochrome",
-                                       "film",        "look", "light", "season",    "mood"};
+  static const char *const groups[] = {"temperature", "tint", "tone",  "saturation", "toning", "monochrome",
+                                       "film",        "look", "light", "season",     "mood"};
   int shown = 0;
   for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
     if (only && strcmp(only, groups[g]) != 0) continue;
@@ -116,7 +116,9 @@ static int list_vocab(const char *only, int colors) {
   return DLUT_EXIT_OK;
 }
 
-static double r4(float x) { return round((double)x * 1e4) / 1e4; } /* no float noise in the JSON */
+static double r4(float x) {
+  return round((double)x * 1e4) / 1e4;
+} /* no float noise in the JSON */
 
 /* The report as one JSON object on stdout. */
 static int print_json(const dlut_looks_report *rep, const dlut_look *look, const char *desc) {

@@ -110,7 +110,9 @@ static cJSON *read_json(const char *dir, const char *name) {
   return j;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* Image files, in the order of reference_summary.json's "images" or else
  * sorted by name. Returns the count; names are malloc'd. */
@@ -265,7 +267,8 @@ static int run_images(run_t *r) {
       ok = arr_push(&r->out, name, NULL, rsd, (int64_t)rw * rh * 3) == 0;
       for (int y = 0; y < S && ok; y++)
         for (int x = 0; x < S; x++)
-          for (int c = 0; c < 3; c++) tmpd[((size_t)y * S + x) * 3 + c] = rs[((size_t)(y + top) * rw + x + left) * 3 + c];
+          for (int c = 0; c < 3; c++)
+            tmpd[((size_t)y * S + x) * 3 + c] = rs[((size_t)(y + top) * rw + x + left) * 3 + c];
       if (ok) ok = arr_push(&r->out, "pixel_uint8", NULL, tmpd, 3 * (int64_t)SS) == 0;
     }
     free(rsd);
@@ -274,8 +277,7 @@ static int run_images(run_t *r) {
       for (int c = 0; c < 3; c++)
         for (int y = 0; y < S; y++)
           for (int x = 0; x < S; x++)
-            tmpd[(size_t)c * SS + (size_t)y * S + x] =
-                (float)rs[((size_t)(y + top) * rw + x + left) * 3 + c] / 255.0f;
+            tmpd[(size_t)c * SS + (size_t)y * S + x] = (float)rs[((size_t)(y + top) * rw + x + left) * 3 + c] / 255.0f;
       ok = arr_push(&r->out, "rgb01", NULL, tmpd, 3 * (int64_t)SS) == 0 &&
            arr_push(&r->out, "pixel_values", r->pixels[i], NULL, 3 * (int64_t)SS) == 0;
     }

@@ -94,10 +94,14 @@ int dlut_cmd_tokenize(int argc, char **argv) {
         return cli_usage(k_cmd, "%s needs a value", a);
       }
       const char *v = argv[++i];
-      if (strcmp(a, "--model") == 0) model = v;
-      else if (strcmp(a, "--vocab") == 0) vocab = v;
-      else if (strcmp(a, "--kind") == 0) kind_s = v;
-      else if (strcmp(a, "--file") == 0) file = v;
+      if (strcmp(a, "--model") == 0)
+        model = v;
+      else if (strcmp(a, "--vocab") == 0)
+        vocab = v;
+      else if (strcmp(a, "--kind") == 0)
+        kind_s = v;
+      else if (strcmp(a, "--file") == 0)
+        file = v;
       else if (cli_parse_int(v, &context) != 0 || context < 2 || context > DLUT_TOK_MAX_CONTEXT) {
         free(texts);
         return cli_usage(k_cmd, "--context wants a whole number from 2 to %d, not '%s'", DLUT_TOK_MAX_CONTEXT, v);
@@ -130,8 +134,10 @@ int dlut_cmd_tokenize(int argc, char **argv) {
       rc = cli_usage(k_cmd, "--vocab needs --kind bpe or --kind wordpiece");
       goto usage;
     }
-    if (strcmp(kind_s, "bpe") == 0) kind = DLUT_TOKENIZER_BPE;
-    else if (strcmp(kind_s, "wordpiece") == 0) kind = DLUT_TOKENIZER_WORDPIECE;
+    if (strcmp(kind_s, "bpe") == 0)
+      kind = DLUT_TOKENIZER_BPE;
+    else if (strcmp(kind_s, "wordpiece") == 0)
+      kind = DLUT_TOKENIZER_WORDPIECE;
     else {
       rc = cli_usage(k_cmd, "--kind is bpe or wordpiece, not '%s'", kind_s);
       goto usage;
@@ -183,7 +189,8 @@ int dlut_cmd_tokenize(int argc, char **argv) {
   } else {
     dlut_tokenizer_kind mk;
     int mctx;
-    if (dlut_tokenizer_model_info(model, &mk, &mctx) == 0) tk = dlut_tokenizer_load(model, mk, context ? context : mctx);
+    if (dlut_tokenizer_model_info(model, &mk, &mctx) == 0)
+      tk = dlut_tokenizer_load(model, mk, context ? context : mctx);
   }
   if (!tk) {
     cli_fail(k_cmd, "%s", dlut_last_error());

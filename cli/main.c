@@ -27,7 +27,9 @@ int cli_usage(const char *cmd, const char *fmt, ...) {
   return DLUT_EXIT_USAGE;
 }
 
-int cli_is_help(const char *s) { return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0; }
+int cli_is_help(const char *s) {
+  return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0;
+}
 
 int cli_parse_int(const char *s, int *out) {
   char *end;
@@ -49,12 +51,13 @@ int cli_parse_float(const char *s, float *out) {
 
 /* Subcommands are weak references: a command whose file is not linked in
  * is simply not offered. */
+/* clang-format off */
 #define CMD(name) int dlut_cmd_##name(int argc, char **argv) __attribute__((weak));
-CMD(apply) CMD(convert) CMD(info) CMD(strip) CMD(grade) CMD(fit) CMD(looks) CMD(embed) CMD(tokenize)
-CMD(refcheck)
+CMD(apply) CMD(convert) CMD(info) CMD(strip) CMD(grade) CMD(fit) CMD(looks) CMD(embed) CMD(tokenize) CMD(refcheck)
+/* clang-format on */
 #undef CMD
 
-typedef struct {
+    typedef struct {
   const char *name;                 /* subcommand */
   int (*fn)(int argc, char **argv); /* its entry point, NULL if not built */
   const char *summary;              /* one line for `dlut --help` */

@@ -29,8 +29,10 @@ static float touch(const dlut_tensor_info *t) {
     size_t n = t->nbytes / 2;
     float *f = malloc(n ? n * sizeof *f : 1);
     if (!f) return acc;
-    if (t->dtype == DLUT_DTYPE_F16) ckpt_f16_to_f32_n(f, p, n);
-    else ckpt_bf16_to_f32_n(f, p, n);
+    if (t->dtype == DLUT_DTYPE_F16)
+      ckpt_f16_to_f32_n(f, p, n);
+    else
+      ckpt_bf16_to_f32_n(f, p, n);
     for (size_t i = 0; i < n; i++) {
       float r = t->dtype == DLUT_DTYPE_F16 ? ckpt_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8))
                                            : ckpt_bf16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));

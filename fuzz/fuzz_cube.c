@@ -48,10 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < (size_t)l->shaper_size * 3; i++)
       if (!close_enough(l->shaper[i], r->shaper[i])) abort();
     for (int c = 0; c < 3; c++)
-      if ((l->size && (!close_enough(l->domain_min[c], r->domain_min[c]) ||
-                       !close_enough(l->domain_max[c], r->domain_max[c]))) ||
-          (l->shaper_size && (!close_enough(l->shaper_min[c], r->shaper_min[c]) ||
-                              !close_enough(l->shaper_max[c], r->shaper_max[c]))))
+      if ((l->size &&
+           (!close_enough(l->domain_min[c], r->domain_min[c]) || !close_enough(l->domain_max[c], r->domain_max[c]))) ||
+          (l->shaper_size &&
+           (!close_enough(l->shaper_min[c], r->shaper_min[c]) || !close_enough(l->shaper_max[c], r->shaper_max[c]))))
         abort();
     dlut_lut_free(r);
   }

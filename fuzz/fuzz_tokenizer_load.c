@@ -110,7 +110,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ids[i] < 0 || ids[i] >= dlut_tokenizer_vocab_size(tk)) abort();
   if (mode != 0) {
     int32_t a[32], b[32];
-    for (int i = 0; i < 32; i++) a[i] = b[i] = i + 1 == 32 ? tk->byte_eow_id["thean"[i % 5]] : tk->byte_id["thean"[i % 5]];
+    for (int i = 0; i < 32; i++)
+      a[i] = b[i] = i + 1 == 32 ? tk->byte_eow_id["thean"[i % 5]] : tk->byte_id["thean"[i % 5]];
     int na = dlut_tok_bpe_word_naive(tk, a, 32), nb = dlut_tok_bpe_word_fast(tk, b, 32);
     if (tk->merges_monotone && (na != nb || memcmp(a, b, (size_t)na * sizeof *a) != 0)) abort();
   }

@@ -23,35 +23,35 @@
 
 static int g_test_checks, g_test_failures;
 
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    g_test_checks++;                                                       \
-    if (!(cond)) {                                                         \
-      g_test_failures++;                                                   \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    g_test_checks++;                                                           \
+    if (!(cond)) {                                                             \
+      g_test_failures++;                                                       \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                      \
+    }                                                                          \
   } while (0)
 
-#define CHECK_MSG(cond, ...)                                               \
-  do {                                                                     \
-    g_test_checks++;                                                       \
-    if (!(cond)) {                                                         \
-      g_test_failures++;                                                   \
+#define CHECK_MSG(cond, ...)                                                   \
+  do {                                                                         \
+    g_test_checks++;                                                           \
+    if (!(cond)) {                                                             \
+      g_test_failures++;                                                       \
       fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                                        \
-      fputc('\n', stderr);                                                 \
-    }                                                                      \
+      fprintf(stderr, __VA_ARGS__);                                            \
+      fputc('\n', stderr);                                                     \
+    }                                                                          \
   } while (0)
 
-#define CHECK_NEAR(a, b, tol)                                              \
-  do {                                                                     \
-    double a_ = (double)(a), b_ = (double)(b);                            \
-    g_test_checks++;                                                       \
-    if (!(fabs(a_ - b_) <= (tol))) {                                       \
-      g_test_failures++;                                                   \
-      fprintf(stderr, "%s:%d: CHECK_NEAR failed: %s = %.9g, %s = %.9g, tol %g\n", __FILE__, __LINE__, #a, a_, #b, \
-              b_, (double)(tol));                                          \
-    }                                                                      \
+#define CHECK_NEAR(a, b, tol)                                                                                         \
+  do {                                                                                                                \
+    double a_ = (double)(a), b_ = (double)(b);                                                                        \
+    g_test_checks++;                                                                                                  \
+    if (!(fabs(a_ - b_) <= (tol))) {                                                                                  \
+      g_test_failures++;                                                                                              \
+      fprintf(stderr, "%s:%d: CHECK_NEAR failed: %s = %.9g, %s = %.9g, tol %g\n", __FILE__, __LINE__, #a, a_, #b, b_, \
+              (double)(tol));                                                                                         \
+    }                                                                                                                 \
   } while (0)
 
 static inline const char *test_shared(const char *rel) {

@@ -258,9 +258,10 @@ static void check_same_tensors(const char *model) {
     int64_t wrong[2] = {vp->shape[0] + 1, vp->shape[1]};
     CHECK(dlut_ckpt_f32(st, "visual_projection.weight", 2, wrong) == NULL);
     char want[256];
-    snprintf(want, sizeof want, "model.safetensors: tensor 'visual_projection.weight' has shape [%lld, %lld], "
-             "config expects [%lld, %lld]", (long long)vp->shape[0], (long long)vp->shape[1],
-             (long long)wrong[0], (long long)wrong[1]);
+    snprintf(want, sizeof want,
+             "model.safetensors: tensor 'visual_projection.weight' has shape [%lld, %lld], "
+             "config expects [%lld, %lld]",
+             (long long)vp->shape[0], (long long)vp->shape[1], (long long)wrong[0], (long long)wrong[1]);
     CHECK_MSG(strstr(dlut_last_error(), want) != NULL, "%s", dlut_last_error());
     CHECK(dlut_ckpt_f32(st, "visual_projection.weight", 1, wrong) == NULL);
     CHECK(dlut_ckpt_f32(st, "visual_projection.weight", -1, NULL) != NULL); /* any shape */
@@ -572,8 +573,8 @@ static void check_damaged(void) {
     dlut_ckpt *ck = dlut_ckpt_open(dir);
     CHECK_MSG(ck != NULL, "%s", dlut_last_error());
     if (ck) {
-      const char *tok = m == 0 ? "text_model.embeddings.token_embedding.weight"
-                               : "text_model.embeddings.word_embeddings.weight";
+      const char *tok =
+          m == 0 ? "text_model.embeddings.token_embedding.weight" : "text_model.embeddings.word_embeddings.weight";
       CHECK(dlut_ckpt_f32(ck, tok, -1, NULL) == NULL);
       CHECK_MSG(strstr(dlut_last_error(), "CRC") != NULL, "%s", dlut_last_error());
       CHECK(dlut_ckpt_f32(ck, "visual_projection.weight", -1, NULL) != NULL);
@@ -588,13 +589,17 @@ static int unpickle(const char *bytes, size_t n, ckpt_pickle_tensor **t, int *co
   return ckpt_pickle_state_dict((const uint8_t *)bytes, n, "test.bin", t, count);
 }
 
-/* A minimal protocol-2 state dict: {'w': _rebuild_tensor_v2(storage('0', Half, 6), 1, (2, 2), (1, 2), False, OrderedDict())} */
+/* A minimal protocol-2 state dict: {'w': _rebuild_tensor_v2(storage('0', Half, 6), 1, (2, 2), (1, 2), False,
+ * OrderedDict())} */
 static const char k_good_pickle[] =
     "\x80\x02"
     "ccollections\nOrderedDict\nq\x00)Rq\x01("
     "X\x01\x00\x00\x00w"
     "ctorch._utils\n_rebuild_tensor_v2\nq\x02"
-    "((X\x07\x00\x00\x00storageq\x03" "ctorch\nHalfStorage\nq\x04X\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x06tq\x05Q"
+    "((X\x07\x00\x00\x00storageq\x03"
+    "ctorch\nHalfStorage\nq\x04X\x01\x00\x00\x00"
+    "0X\x03\x00\x00\x00"
+    "cpuK\x06tq\x05Q"
     "K\x01K\x02K\x02\x86K\x01K\x02\x86\x89h\x00)Rtq\x06R"
     "u}X\x09\x00\x00\x00_metadata}sb.";
 
@@ -629,13 +634,21 @@ static void check_pickle(void) {
     const char *error;
   } bad[] = {
       /* os.system('ls'): never executed, refused at GLOBAL */
-      {S("\x80\x02" "cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02Rq\x03."), "refusing pickle global 'os.system'"},
-      {S("\x80\x02" "cbuiltins\neval\n."), "refusing pickle global 'builtins.eval'"},
+      {S("\x80\x02"
+         "cos\nsystem\nq\x00X\x02\x00\x00\x00lsq\x01\x85q\x02Rq\x03."),
+       "refusing pickle global 'os.system'"},
+      {S("\x80\x02"
+         "cbuiltins\neval\n."),
+       "refusing pickle global 'builtins.eval'"},
       {S("\x80\x04\x8c\x05posix\x8c\x06system\x93."), "refusing pickle global 'posix.system'"},
-      {S("\x80\x02" "ctorch\nload\n."), "refusing pickle global 'torch.load'"},
+      {S("\x80\x02"
+         "ctorch\nload\n."),
+       "refusing pickle global 'torch.load'"},
       {S("\x80\x02}I1\n."), "refusing pickle opcode 0x49"}, /* text INT */
       {S("\x80\x02}c\x00\nx\n."), "refusing pickle global '?.x'"},
-      {S("\x80\x02]K\x01" "a."), "not hold a state dict"},
+      {S("\x80\x02]K\x01"
+         "a."),
+       "not hold a state dict"},
       {S("\x80\x02}K\x01K\x02s."), "not a tensor name"},
       {S("\x80\x02}X\x01\x00\x00\x00wK\x02s."), "is not a tensor"},
       {S("\x80\x02}h\x05."), "never PUT"},
@@ -648,8 +661,12 @@ static void check_pickle(void) {
       {S("\x80\x02X\xff\xff\xff\xff."), "string runs past the end"},
       {S("\x80\x09}."), "protocol"},
       {S("\x80\x02}"), "no STOP"},
-      {S("\x80\x02" "ctorch\nFloatStorage\n)R."), "REDUCE on a storage type"},
-      {S("\x80\x02}(K\x01t" "Q."), "persistent id"},
+      {S("\x80\x02"
+         "ctorch\nFloatStorage\n)R."),
+       "REDUCE on a storage type"},
+      {S("\x80\x02}(K\x01t"
+         "Q."),
+       "persistent id"},
       {S("\x80\x02}K\x01\x8a\x09."), "LONG1"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

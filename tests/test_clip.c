@@ -38,7 +38,11 @@ static dlut_clip_config tiny_config(dlut_clip_family fam) {
   c.image_size = 16;
   c.patch_size = 4;
   c.vision = (dlut_clip_tower_config){16, 2, 2, 32, 1e-5f, DLUT_ACT_QUICK_GELU};
-  c.text = (dlut_clip_tower_config){12, 2, 3, 24, fam == DLUT_CLIP_CHINESE ? 1e-12f : 1e-5f,
+  c.text = (dlut_clip_tower_config){12,
+                                    2,
+                                    3,
+                                    24,
+                                    fam == DLUT_CLIP_CHINESE ? 1e-12f : 1e-5f,
                                     fam == DLUT_CLIP_CHINESE ? DLUT_ACT_GELU : DLUT_ACT_QUICK_GELU};
   c.vocab_size = 50;
   c.max_positions = 12;
@@ -139,7 +143,8 @@ static void test_random_model(dlut_clip_family fam) {
     mu /= C;
     for (int c = 0; c < C; c++) var += (x[c] - mu) * (x[c] - mu);
     var /= C;
-    for (int c = 0; c < C; c++) y[c] = (x[c] - mu) / sqrt(var + cfg.vision.ln_eps) * m->vw.post_ln_w[c] + m->vw.post_ln_b[c];
+    for (int c = 0; c < C; c++)
+      y[c] = (x[c] - mu) / sqrt(var + cfg.vision.ln_eps) * m->vw.post_ln_w[c] + m->vw.post_ln_b[c];
     for (int k = 0; k < E; k++) {
       double s = 0;
       for (int c = 0; c < C; c++) s += y[c] * m->vw.proj[(size_t)k * C + c];
@@ -203,7 +208,8 @@ static void test_bad_folders(void) {
   } cases[] = {
       {"{\"model_type\": \"llama\"}", "neither"},
       {"{\"model_type\": \"clip\", \"projection_dim\": 16, \"vision_config\": {\"hidden_size\": 32, "
-       "\"num_attention_heads\": 3}}", "vision tower"},
+       "\"num_attention_heads\": 3}}",
+       "vision tower"},
       {"{\"model_type\": \"clip\", \"vision_config\": {\"image_size\": 30, \"patch_size\": 8}}", "multiple"},
       {"{\"model_type\": \"clip\", \"vision_config\": {\"hidden_act\": \"swish\"}}", "hidden_act"},
       {"{\"model_type\": \"clip\", \"projection_dim\": -4}", "projection_dim"},
@@ -211,7 +217,8 @@ static void test_bad_folders(void) {
       {"{\"model_type\": \"clip\", \"projection_dim\": 16, \"text_config\": {\"hidden_size\": 48, "
        "\"num_hidden_layers\": 2, \"num_attention_heads\": 3, \"intermediate_size\": 192}, \"vision_config\": "
        "{\"hidden_size\": 32, \"num_hidden_layers\": 3, \"num_attention_heads\": 2, \"intermediate_size\": 128, "
-       "\"image_size\": 32, \"patch_size\": 8}}", "layers.2"},
+       "\"image_size\": 32, \"patch_size\": 8}}",
+       "layers.2"},
       {"{not json", ""},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -40,8 +40,7 @@ static void test_pillow_exact(const char *case_dir, int idx, const char *file) {
     CHECK(dlut_resize_u8(in, w, h, 3, out, ow, oh) == 0);
     int bad = 0;
     for (int64_t i = 0; i < ref.count; i++) bad += out[i] != ((uint8_t *)ref.data)[i];
-    CHECK_MSG(bad == 0, "%s image %d: %d of %lld samples differ from Pillow", case_dir, idx, bad,
-              (long long)ref.count);
+    CHECK_MSG(bad == 0, "%s image %d: %d of %lld samples differ from Pillow", case_dir, idx, bad, (long long)ref.count);
     free(in), free(out);
   }
   dlut_npy_free(&ref);
@@ -156,10 +155,10 @@ int main(void) {
   test_pillow_exact("data/clip-ref/openai_tiny", 1, "img1_portrait_45x78.png");
   test_pillow_exact("data/clip-ref/chinese_clip_tiny", 0, "img0_landscape_90x50.png");
   test_pillow_exact("data/clip-ref/chinese_clip_tiny", 1, "img1_portrait_37x61.png");
-  test_adjoint(37, 23, 11, 9);  /* down */
-  test_adjoint(7, 5, 19, 13);   /* up */
-  test_adjoint(20, 9, 20, 14);  /* vertical only */
-  test_adjoint(9, 20, 14, 20);  /* horizontal only */
+  test_adjoint(37, 23, 11, 9); /* down */
+  test_adjoint(7, 5, 19, 13);  /* up */
+  test_adjoint(20, 9, 20, 14); /* vertical only */
+  test_adjoint(9, 20, 14, 20); /* horizontal only */
   test_preprocess_fd(1, 13, 9);
   test_preprocess_fd(1, 6, 11);
   test_preprocess_fd(0, 13, 9);

@@ -108,7 +108,7 @@ static void test_reference_values(void) {
   float rgb[4 * 3] = {1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1}, xyz[4 * 3];
   dlut_color_srgb_to_linear(rgb, xyz, 4);
   dlut_color_linear_to_xyz(xyz, xyz, 4);
-  const double want_xyz[12] = {0.95047, 1.0,      1.08883,  0.4124564, 0.2126729, 0.0193339,
+  const double want_xyz[12] = {0.95047,   1.0,       1.08883,   0.4124564, 0.2126729, 0.0193339,
                                0.3575761, 0.7151522, 0.1191920, 0.1804375, 0.0721750, 0.9503041};
   for (int i = 0; i < 12; i++) CHECK_NEAR(xyz[i], want_xyz[i], 2e-5);
 
@@ -204,15 +204,16 @@ static void test_delta_e2000(void) {
 static void test_adaptation(void) {
   /* Bradford D65 -> D50, as tabulated by Lindbloom ("Chromatic Adaptation"). */
   const double d65[3] = {0.95047, 1.0, 1.08883}, d50[3] = {0.96422, 1.0, 0.82521};
-  const double want[9] = {1.0478112, 0.0228866, -0.0501270, 0.0295424, 0.9904844,
-                          -0.0170491, -0.0092345, 0.0150436, 0.7521316};
+  const double want[9] = {1.0478112,  0.0228866,  -0.0501270, 0.0295424, 0.9904844,
+                          -0.0170491, -0.0092345, 0.0150436,  0.7521316};
   double m[9];
   dlut_color_adaptation_xyz(DLUT_CAT_BRADFORD, d65, d50, m);
   for (int i = 0; i < 9; i++) CHECK_NEAR(m[i], want[i], 2e-6);
   /* Any CAT maps the source white onto the destination white. */
   for (int cat = 0; cat < 2; cat++) {
     dlut_color_adaptation_xyz((dlut_cat)cat, d65, d50, m);
-    for (int r = 0; r < 3; r++) CHECK_NEAR(m[r * 3] * d65[0] + m[r * 3 + 1] * d65[1] + m[r * 3 + 2] * d65[2], d50[r], 1e-9);
+    for (int r = 0; r < 3; r++)
+      CHECK_NEAR(m[r * 3] * d65[0] + m[r * 3 + 1] * d65[1] + m[r * 3 + 2] * d65[2], d50[r], 1e-9);
     /* identity when the whites agree */
     dlut_color_adaptation_rgb((dlut_cat)cat, d65, d65, m);
     for (int i = 0; i < 9; i++) CHECK_NEAR(m[i], i % 4 == 0 ? 1.0 : 0.0, 1e-6);
@@ -311,7 +312,6 @@ static void test_backward(void) {
   for (int i = 0; i < M; i++) dlut_color_srgb_to_lab_backward(big + 3 * i, g + 3 * i, d2 + 3 * i, 1);
   CHECK(memcmp(d1, d2, sizeof d1) == 0);
 }
-
 
 /* ==== The vectorised array kernels against the scalar references ==== */
 

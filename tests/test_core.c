@@ -8,7 +8,7 @@
 #include "test.h"
 
 typedef struct {
-  int *hits;       /* one counter per item */
+  int *hits; /* one counter per item */
   atomic_int calls;
 } pf_ctx;
 

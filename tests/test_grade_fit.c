@@ -67,8 +67,10 @@ static void lut_delta_e(const dlut_lut *a, const dlut_lut *b, const dlut_image *
     double mid = (lo + hi) / 2;
     int64_t c = 0;
     for (int64_t i = 0; i < n; i++) c += de[i] <= mid;
-    if (c >= (int64_t)(0.95 * n)) hi = mid;
-    else lo = mid;
+    if (c >= (int64_t)(0.95 * n))
+      hi = mid;
+    else
+      lo = mid;
   }
   *p95 = hi;
   free(oa);
@@ -97,8 +99,10 @@ static void fit_photo(const char *rel) {
     lut_delta_e(known, fitted, b3, &mean, &p95);
     dlut_lut *id = dlut_lut_alloc(33, 0);
     lut_delta_e(known, id, b3, &mean_id, &p95_id);
-    fprintf(stderr, "%s: fit rmse %.5f (%d CG iterations, %lld samples); dE2000 known vs fitted: mean %.3f, p95 %.3f "
-            "(identity would be mean %.2f)\n", rel, st.rmse, st.cg_iters, (long long)st.samples, mean, p95, mean_id);
+    fprintf(stderr,
+            "%s: fit rmse %.5f (%d CG iterations, %lld samples); dE2000 known vs fitted: mean %.3f, p95 %.3f "
+            "(identity would be mean %.2f)\n",
+            rel, st.rmse, st.cg_iters, (long long)st.samples, mean, p95, mean_id);
     CHECK_MSG(mean < 1.0, "%s: mean dE2000 %.3f not below 1", rel, mean);
     CHECK(mean_id > 5.0); /* the known look is far from the identity, so the check above means something */
     CHECK(st.rmse < 3.0 / 255);

@@ -70,8 +70,8 @@ static void chain_fd(dlut_clip *m, const dlut_image *photo, const char *prompt) 
     double err = fabs(fd - d[i]) / fmax(fabs(fd), 0.05 * gmax);
     if (err > maxerr) maxerr = err;
   }
-  fprintf(stderr, "%s: chain FD over %d entries (%d near kinks), max rel err %.4f, max |grad| %.4g\n", prompt,
-          checked, kinks, maxerr, gmax);
+  fprintf(stderr, "%s: chain FD over %d entries (%d near kinks), max rel err %.4f, max |grad| %.4g\n", prompt, checked,
+          kinks, maxerr, gmax);
   CHECK(checked >= 40);
   CHECK_MSG(maxerr < 0.05, "chain FD max relative error %g", maxerr);
   free(t);

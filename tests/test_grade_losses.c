@@ -27,7 +27,9 @@ static void identity(float *t, int n) {
 }
 
 /* relative error, tolerant of tiny values */
-static double rel(double a, double b) { return fabs(a - b) / fmax(1e-6, fmax(fabs(a), fabs(b))); }
+static double rel(double a, double b) {
+  return fabs(a - b) / fmax(1e-6, fmax(fabs(a), fabs(b)));
+}
 
 static void test_lattice(void) {
   enum { N = 5 };
@@ -82,8 +84,8 @@ static void test_eig3(void) {
         for (int k = 0; k < 3; k++) av += a[i * 3 + k] * vecs[k * 3 + c];
         CHECK_NEAR(av, vals[c] * vecs[i * 3 + c], 1e-10);
       }
-    double det = a[0] * (a[4] * a[8] - a[5] * a[7]) - a[1] * (a[3] * a[8] - a[5] * a[6]) +
-                 a[2] * (a[3] * a[7] - a[4] * a[6]);
+    double det =
+        a[0] * (a[4] * a[8] - a[5] * a[7]) - a[1] * (a[3] * a[8] - a[5] * a[6]) + a[2] * (a[3] * a[7] - a[4] * a[6]);
     CHECK(rel(det, vals[0] * vals[1] * vals[2]) < 1e-9);
   }
 }

@@ -52,9 +52,12 @@ static dlut_image *make_image(int w, int h, int ch, dlut_pixel_type t, int noise
         if (v < 0) v = 0;
         if (v > 1) v = 1;
         size_t i = ((size_t)y * w + x) * ch + c;
-        if (t == DLUT_PIXEL_U8) ((uint8_t *)img->data)[i] = (uint8_t)(v * 255 + 0.5);
-        else if (t == DLUT_PIXEL_U16) ((uint16_t *)img->data)[i] = (uint16_t)(v * 65535 + 0.5);
-        else ((float *)img->data)[i] = (float)v;
+        if (t == DLUT_PIXEL_U8)
+          ((uint8_t *)img->data)[i] = (uint8_t)(v * 255 + 0.5);
+        else if (t == DLUT_PIXEL_U16)
+          ((uint16_t *)img->data)[i] = (uint16_t)(v * 65535 + 0.5);
+        else
+          ((float *)img->data)[i] = (float)v;
       }
   return img;
 }
@@ -66,8 +69,8 @@ static double sample(const dlut_image *img, size_t i) {
 }
 
 static int same_pixels(const dlut_image *a, const dlut_image *b) {
-  return a && b && a->width == b->width && a->height == b->height && a->channels == b->channels &&
-         a->type == b->type && memcmp(a->data, b->data, a->stride * (size_t)a->height) == 0;
+  return a && b && a->width == b->width && a->height == b->height && a->channels == b->channels && a->type == b->type &&
+         memcmp(a->data, b->data, a->stride * (size_t)a->height) == 0;
 }
 
 /* Mean absolute difference in units of the full range (same size/channels). */
@@ -87,15 +90,16 @@ static void write_bytes(const char *path, const void *p, size_t n) {
   fclose(f);
 }
 
-static void *read_bytes(const char *path, size_t *n) { return dlut_file_read_all(path, (size_t)1 << 30, n); }
+static void *read_bytes(const char *path, size_t *n) {
+  return dlut_file_read_all(path, (size_t)1 << 30, n);
+}
 
 /* Load expecting failure; the message must name the file. */
 static void expect_load_fails(const char *path, const char *what) {
   dlut_error_clear();
   dlut_image *img = dlut_image_load(path);
   CHECK_MSG(img == NULL, "%s loaded", what);
-  CHECK_MSG(strstr(dlut_last_error(), path) != NULL, "%s: message does not name the file: %s", what,
-            dlut_last_error());
+  CHECK_MSG(strstr(dlut_last_error(), path) != NULL, "%s: message does not name the file: %s", what, dlut_last_error());
   dlut_image_free(img);
 }
 
@@ -184,8 +188,8 @@ static void test_convert_fast_vs_ref(void) {
           } else if (same) {
             same = memcmp(a->data, b->data, a->stride * 7) == 0;
           }
-          CHECK_MSG(same, "convert %d-byte x%d -> %d-byte x%d: fast kernel differs from the reference",
-                    (int)types[st], sc, (int)types[dt], dc);
+          CHECK_MSG(same, "convert %d-byte x%d -> %d-byte x%d: fast kernel differs from the reference", (int)types[st],
+                    sc, (int)types[dt], dc);
           dlut_image_free(a);
           dlut_image_free(b);
         }
@@ -199,8 +203,10 @@ static void test_convert_fast_vs_ref(void) {
 static size_t make_exif(uint8_t *p, int big_endian, int orientation) {
   memset(p, 0, 64);
   int be = big_endian;
-#define W16(o, v) (be ? (p[o] = (uint8_t)((v) >> 8), p[(o) + 1] = (uint8_t)(v)) : (p[o] = (uint8_t)(v), p[(o) + 1] = (uint8_t)((v) >> 8)))
-#define W32(o, v) (be ? (W16(o, (v) >> 16), W16((o) + 2, (v) & 0xffff)) : (W16(o, (v) & 0xffff), W16((o) + 2, (v) >> 16)))
+#define W16(o, v)                                               \
+  (be ? (p[o] = (uint8_t)((v) >> 8), p[(o) + 1] = (uint8_t)(v)) \
+      : (p[o] = (uint8_t)(v), p[(o) + 1] = (uint8_t)((v) >> 8)))
+#define W32(o, v) (be ? (W16(o, (v) >> 16), W16((o) + 2, (v)&0xffff)) : (W16(o, (v)&0xffff), W16((o) + 2, (v) >> 16)))
   memcpy(p, be ? "MM\0*" : "II*\0", 4);
   W32(4, 8);
   W16(8, 2);
@@ -387,12 +393,12 @@ static void test_ppm(void) {
     CHECK(d[0] == 0 && d[1] == 65535 && d[2] == 65535 && d[3] == 32768);
   }
   dlut_image_free(w);
-  const char *bad[] = {"P6\n3 1\n255\n\x01\x02",  /* truncated raster */
-                       "P6\n3 1\n0\n",            /* maxval 0 */
-                       "P6\n3 1\n65536\n",        /* maxval too large */
-                       "P6\n-3 1\n255\n",         /* negative */
+  const char *bad[] = {"P6\n3 1\n255\n\x01\x02",   /* truncated raster */
+                       "P6\n3 1\n0\n",             /* maxval 0 */
+                       "P6\n3 1\n65536\n",         /* maxval too large */
+                       "P6\n-3 1\n255\n",          /* negative */
                        "P6\n99999999999 1\n255\n", /* overflow */
-                       "P6\n70000 1\n255\n",      /* over the side cap */
+                       "P6\n70000 1\n255\n",       /* over the side cap */
                        "P6\n3 1",                  /* truncated header */
                        "P6x3 1 255\n"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -560,7 +566,7 @@ static void test_hostile(void) {
     int patched = 0;
     for (size_t e = ifd + 2; ifd + 2 < n && e + 12 <= n && e < ifd + 2 + 12 * (size_t)tif[ifd]; e += 12)
       if (tif[e] == 0x00 && tif[e + 1] == 0x01) { /* tag 256 */
-        tif[e + 2] = 4, tif[e + 3] = 0;        /* LONG */
+        tif[e + 2] = 4, tif[e + 3] = 0;           /* LONG */
         tif[e + 8] = 0xA0, tif[e + 9] = 0x86, tif[e + 10] = 0x01, tif[e + 11] = 0;
         patched = 1;
       }
@@ -584,7 +590,7 @@ static void test_hostile(void) {
       size_t cnt = ifd + 2 <= n ? (size_t)t[ifd] | (size_t)t[ifd + 1] << 8 : 0;
       for (size_t e = ifd + 2; e + 12 <= n && e < ifd + 2 + 12 * cnt; e += 12)
         if (t[e + 1] == 0x01 && (t[e] == 0x42 || t[e] == 0x43)) { /* tags 322, 323 */
-          t[e + 2] = 4, t[e + 3] = 0;                            /* LONG 16384 */
+          t[e + 2] = 4, t[e + 3] = 0;                             /* LONG 16384 */
           t[e + 8] = 0, t[e + 9] = 0x40, t[e + 10] = 0, t[e + 11] = 0;
           patched++;
         }
@@ -666,8 +672,9 @@ static void test_atomic(void) {
 
 /* ==== Metadata ==== */
 
-static const char XMP[] = "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/"
-                          "22-rdf-syntax-ns#\"><rdf:Description dlut=\"yes\"/></rdf:RDF></x:xmpmeta>";
+static const char XMP[] =
+    "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/"
+    "22-rdf-syntax-ns#\"><rdf:Description dlut=\"yes\"/></rdf:RDF></x:xmpmeta>";
 
 /* A PNG file with an eXIf chunk saying `orientation` (inserted before IDAT). */
 static void png_insert_exif(const char *src, const char *dst, int orientation) {
@@ -719,17 +726,16 @@ static void test_load_flags(void) {
  * IFD = {ExposureTime 1/250 (RATIONAL, stored out of line), ExifVersion
  * "0232"}: exercises value relocation and byte swapping. */
 static size_t make_exif_with_subifd(uint8_t *p) {
-  static const uint8_t b[] = {
-      'M', 'M', 0, 42, 0, 0, 0, 8,                      /* header, IFD0 at 8 */
-      0, 2,                                             /* 2 entries */
-      0x01, 0x0F, 0, 2, 0, 0, 0, 4, 'D', 'L', 'T', 0,   /* Make */
-      0x87, 0x69, 0, 4, 0, 0, 0, 1, 0, 0, 0, 38,        /* ExifIFD -> 38 */
-      0, 0, 0, 0,                                       /* next IFD */
-      0, 2,                                             /* EXIF IFD: 2 entries */
-      0x82, 0x9A, 0, 5, 0, 0, 0, 1, 0, 0, 0, 68,        /* ExposureTime -> 68 */
-      0x90, 0x00, 0, 7, 0, 0, 0, 4, '0', '2', '3', '2', /* ExifVersion */
-      0, 0, 0, 0,                                       /* next IFD */
-      0, 0, 0, 1, 0, 0, 0, 250};                        /* 1/250 */
+  static const uint8_t b[] = {'M',  'M',  0, 42, 0, 0, 0, 8,                      /* header, IFD0 at 8 */
+                              0,    2,                                            /* 2 entries */
+                              0x01, 0x0F, 0, 2,  0, 0, 0, 4,  'D', 'L', 'T', 0,   /* Make */
+                              0x87, 0x69, 0, 4,  0, 0, 0, 1,  0,   0,   0,   38,  /* ExifIFD -> 38 */
+                              0,    0,    0, 0,                                   /* next IFD */
+                              0,    2,                                            /* EXIF IFD: 2 entries */
+                              0x82, 0x9A, 0, 5,  0, 0, 0, 1,  0,   0,   0,   68,  /* ExposureTime -> 68 */
+                              0x90, 0x00, 0, 7,  0, 0, 0, 4,  '0', '2', '3', '2', /* ExifVersion */
+                              0,    0,    0, 0,                                   /* next IFD */
+                              0,    0,    0, 1,  0, 0, 0, 250};                   /* 1/250 */
   memcpy(p, b, sizeof b);
   return sizeof b;
 }
@@ -765,7 +771,7 @@ static void test_metadata(void) {
     dlut_image *img = make_image(20, 10, 3, DLUT_PIXEL_U8, 1);
     uint8_t ex[64];
     size_t en = make_exif(ex, f & 1, 6); /* says "rotate": the saver must write 1 */
-    ex[f & 1 ? 37 : 34] = 20;              /* a (dangling) IFD1 link the saver must drop */
+    ex[f & 1 ? 37 : 34] = 20;            /* a (dangling) IFD1 link the saver must drop */
     img->exif = malloc(en);
     memcpy(img->exif, ex, en);
     img->exif_size = en;
@@ -832,7 +838,6 @@ static void test_save_memory(void) {
   dlut_image_free(img);
 }
 
-
 /* ==== ICC: Display P3 -> sRGB ==== */
 
 /* RGB -> XYZ matrix from primaries and white (SMPTE RP 177-1993 section 3.3),
@@ -872,7 +877,9 @@ static void invert3(const double a[3][3], double o[3][3]) {
     }
 }
 
-static double srgb_decode(double v) { return v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4); }
+static double srgb_decode(double v) {
+  return v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
+}
 static double srgb_encode(double v) {
   if (v <= 0) return 0;
   if (v >= 1) return 1;
@@ -881,8 +888,7 @@ static double srgb_encode(double v) {
 
 /* Write a 16-bit RGB (or, with grey set, 8-bit grey) PNG with an iCCP
  * chunk directly with libpng. */
-static int write_png_with_icc(const char *path, const void *px, int w, int h, const void *icc, size_t icc_n,
-                              int grey) {
+static int write_png_with_icc(const char *path, const void *px, int w, int h, const void *icc, size_t icc_n, int grey) {
   FILE *f = fopen(path, "wb");
   if (!f) return -1;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -893,8 +899,8 @@ static int write_png_with_icc(const char *path, const void *px, int w, int h, co
     return -1;
   }
   png_init_io(png, f);
-  png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, grey ? 8 : 16, grey ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
-               0, 0, 0);
+  png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, grey ? 8 : 16,
+               grey ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, 0, 0, 0);
   png_set_iCCP(png, info, "test profile", 0, icc, (png_uint_32)icc_n);
   png_write_info(png, info);
   if (!grey) png_set_swap(png);
@@ -982,8 +988,8 @@ static void test_icc(void) {
   for (int i = 0; gi && i < 8; i++) {
     double want = 255.0 * srgb_encode(grey[i] / 255.0);
     const uint8_t *q = (const uint8_t *)gi->data + 3 * i;
-    CHECK_MSG(fabs(q[0] - want) <= 1.0 && q[0] == q[1] && q[1] == q[2], "linear grey %d -> %d %d %d, want %.2f", grey[i],
-              q[0], q[1], q[2], want);
+    CHECK_MSG(fabs(q[0] - want) <= 1.0 && q[0] == q[1] && q[1] == q[2], "linear grey %d -> %d %d %d, want %.2f",
+              grey[i], q[0], q[1], q[2], want);
   }
   dlut_image_free(gi);
 }
@@ -1033,14 +1039,18 @@ static void test_icc_fast_vs_ref(void) {
       for (int i = 0; i < 64 * 40 * 4; i++) {
         uint32_t r = rnd();
         int v = (r & 3) == 0 ? (int)(r >> 2) % 64 : (r & 3) == 1 ? 255 - (int)(r >> 2) % 8 : (int)(r >> 2) % 256;
-        if (type == DLUT_PIXEL_U8) ((uint8_t *)a->data)[i] = (uint8_t)v;
-        else ((uint16_t *)a->data)[i] = (uint16_t)(v * 257 + (int)(r >> 12) % 257);
+        if (type == DLUT_PIXEL_U8)
+          ((uint8_t *)a->data)[i] = (uint8_t)v;
+        else
+          ((uint16_t *)a->data)[i] = (uint16_t)(v * 257 + (int)(r >> 12) % 257);
       }
       if (p == 3) /* grey images are expanded grey: R = G = B */
         for (int i = 0; i < 64 * 40; i++)
           for (int c = 1; c < 3; c++) {
-            if (type == DLUT_PIXEL_U8) ((uint8_t *)a->data)[4 * i + c] = ((uint8_t *)a->data)[4 * i];
-            else ((uint16_t *)a->data)[4 * i + c] = ((uint16_t *)a->data)[4 * i];
+            if (type == DLUT_PIXEL_U8)
+              ((uint8_t *)a->data)[4 * i + c] = ((uint8_t *)a->data)[4 * i];
+            else
+              ((uint16_t *)a->data)[4 * i + c] = ((uint16_t *)a->data)[4 * i];
           }
       dlut_image *b = dlut_image_convert(a, 4, type);
       CHECK(dlut__icc_to_srgb(a, prof[p], n[p]) == 0);
@@ -1048,12 +1058,13 @@ static void test_icc_fast_vs_ref(void) {
       int worst = 0, alpha_kept = 1;
       for (int i = 0; i < 64 * 40 * 4; i++) {
         int d = abs((int)(type == DLUT_PIXEL_U8 ? ((uint8_t *)a->data)[i] - ((uint8_t *)b->data)[i]
-                                                 : ((uint16_t *)a->data)[i] - ((uint16_t *)b->data)[i]));
+                                                : ((uint16_t *)a->data)[i] - ((uint16_t *)b->data)[i]));
         if (i % 4 == 3 && d) alpha_kept = 0;
         if (d > worst) worst = d;
       }
       int tol = type == DLUT_PIXEL_U8 ? 1 : 2;
-      fprintf(stderr, "icc fast vs reference: %-11s %2d-bit: max difference %d codes\n", names[p], 8 * (int)type, worst);
+      fprintf(stderr, "icc fast vs reference: %-11s %2d-bit: max difference %d codes\n", names[p], 8 * (int)type,
+              worst);
       CHECK_MSG(worst <= tol, "%s %d-bit: fast path differs from the lcms reference by %d codes", names[p],
                 8 * (int)type, worst);
       CHECK(alpha_kept);
@@ -1067,9 +1078,9 @@ static void test_icc_fast_vs_ref(void) {
 /* ==== Several threads at once (the server loads uploads concurrently) ==== */
 
 typedef struct {
-  const char *path;    /* file to load */
+  const char *path; /* file to load */
   const dlut_image *want;
-  int ok;              /* result */
+  int ok; /* result */
 } thread_job;
 
 static void *load_many(void *arg) {

@@ -111,8 +111,8 @@ static void test_parser(void) {
   CHECK(t_very > t_plain && t_plain > t_slight && t_slight > 0);
   float z_very = parse("非常暖", NULL).temp, z_plain = parse("暖", NULL).temp, z_slight = parse("稍微暖", NULL).temp;
   CHECK(z_very > z_plain && z_plain > z_slight && z_slight > 0);
-  CHECK(parse("暖一点", NULL).temp == z_slight);      /* postfix softener */
-  CHECK(parse("稍微暖一点", NULL).temp == z_slight);  /* two softeners do not compound */
+  CHECK(parse("暖一点", NULL).temp == z_slight);       /* postfix softener */
+  CHECK(parse("稍微暖一点", NULL).temp == z_slight);   /* two softeners do not compound */
   CHECK(parse("a bit warmer", NULL).temp == t_slight); /* comparative form */
   /* direction words, prefix and postfix */
   CHECK(parse("low contrast", NULL).contrast < 0);
@@ -344,8 +344,7 @@ static void test_lattice_properties(void) {
   const char *combos[] = {"very warm golden hour sunset, very saturated, very high contrast",
                           "cyberpunk neon teal and orange, very vivid, crushed blacks",
                           "very cold moonlight, very faded, very bright, high key",
-                          "非常暖的日落胶片风，非常鲜艳，高对比",
-                          "very magenta, very green tint, very overexposed"};
+                          "非常暖的日落胶片风，非常鲜艳，高对比", "very magenta, very green tint, very overexposed"};
   for (size_t i = 0; i < sizeof combos / sizeof *combos; i++) {
     dlut_look l = parse(combos[i], NULL);
     dlut_lut *lut = dlut_look_bake(&l, n);

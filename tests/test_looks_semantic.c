@@ -177,15 +177,19 @@ static int run_checks(const char *checks, const float *orig, const float *graded
         ok = proj >= 2.0 && got >= 0;
       } else {
         double lo = -1e9, hi = 1e9;
-        if (nl == 2 && memcmp(item, "sh", 2) == 0) hi = 35; /* absolute bands: the looks work on absolute L* */
-        else if (nl == 2 && memcmp(item, "hi", 2) == 0) lo = 65;
-        else if (!(nl == 3 && memcmp(item, "all", 3) == 0)) return -1;
+        if (nl == 2 && memcmp(item, "sh", 2) == 0)
+          hi = 35; /* absolute bands: the looks work on absolute L* */
+        else if (nl == 2 && memcmp(item, "hi", 2) == 0)
+          lo = 65;
+        else if (!(nl == 3 && memcmp(item, "all", 3) == 0))
+          return -1;
         int64_t cnt;
         double mo[2], mg[2];
         got = hue_shift(orig, graded, n, h, lo, hi, &cnt, mo, mg), want = 1.0;
         /* towards H: either at least 1 unit more of H, or, for a coloured band, its mean hue
          * turned at least 5 degrees closer to H (a hue rotation, as yellow -> orange) */
-        int rotated = hypot(mo[0], mo[1]) >= 5.0 && hypot(mg[0], mg[1]) >= 5.0 && hue_dist(mg, h) <= hue_dist(mo, h) - 5.0;
+        int rotated =
+            hypot(mo[0], mo[1]) >= 5.0 && hypot(mg[0], mg[1]) >= 5.0 && hue_dist(mg, h) <= hue_dist(mo, h) - 5.0;
         ok = (got >= want || rotated) && cnt >= n / 100; /* at least 1% of the photo in the band */
       }
     } else {
@@ -194,10 +198,14 @@ static int run_checks(const char *checks, const float *orig, const float *graded
       const char *op = item + nl;
       double go = metric(&so, item, nl), gg = metric(&sg, item, nl), step = metric_step(item, nl);
       if (isnan(go) && !(nl == 2 && (memcmp(item, "nb", 2) == 0 || memcmp(item, "na", 2) == 0))) return -1;
-      if (strcmp(op, "+") == 0) got = gg - go, want = step, ok = got >= want;
-      else if (strcmp(op, "-") == 0) got = gg - go, want = -step, ok = got <= want;
-      else if (strcmp(op, "<=") == 0) got = gg - go, want = 0.3, ok = got <= want;
-      else if (strcmp(op, ">=") == 0) got = gg - go, want = -0.3, ok = got >= want;
+      if (strcmp(op, "+") == 0)
+        got = gg - go, want = step, ok = got >= want;
+      else if (strcmp(op, "-") == 0)
+        got = gg - go, want = -step, ok = got <= want;
+      else if (strcmp(op, "<=") == 0)
+        got = gg - go, want = 0.3, ok = got <= want;
+      else if (strcmp(op, ">=") == 0)
+        got = gg - go, want = -0.3, ok = got >= want;
       else if (strcmp(op, ">") == 0 || strcmp(op, "<") == 0) {
         if (!cmp) return -1;
         double gc = metric(&sc, item, nl);
@@ -251,7 +259,8 @@ done:
 
 static dlut_lut *look_lut(const char *prompt) {
   dlut_lut *lut = NULL;
-  if (dlut_looks_from_prompt(prompt, 33, &lut, NULL, 0, NULL, 0) != 0) fprintf(stderr, "'%s': %s\n", prompt, dlut_last_error());
+  if (dlut_looks_from_prompt(prompt, 33, &lut, NULL, 0, NULL, 0) != 0)
+    fprintf(stderr, "'%s': %s\n", prompt, dlut_last_error());
   return lut;
 }
 

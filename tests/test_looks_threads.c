@@ -9,8 +9,8 @@
 #include "test.h"
 
 enum { NTHREADS = 4 };
-static const char *k_prompts[NTHREADS] = {"温暖的日落胶片风", "cold teal night, high contrast", "cyberpunk, not too dark",
-                                           "日系小清新，稍微冷一点"};
+static const char *k_prompts[NTHREADS] = {"温暖的日落胶片风", "cold teal night, high contrast",
+                                          "cyberpunk, not too dark", "日系小清新，稍微冷一点"};
 
 typedef struct job {
   const char *prompt;
@@ -47,7 +47,8 @@ int main(void) {
     CHECK_MSG(jobs[i].rc == 0, "thread %d failed", i);
     dlut_look serial;
     CHECK(dlut_looks_parse(jobs[i].prompt, &serial, NULL) == 0);
-    CHECK_MSG(memcmp(&serial, &jobs[i].look, sizeof serial) == 0, "thread %d parsed '%s' differently", i, jobs[i].prompt);
+    CHECK_MSG(memcmp(&serial, &jobs[i].look, sizeof serial) == 0, "thread %d parsed '%s' differently", i,
+              jobs[i].prompt);
     dlut_lut *lut = dlut_look_bake(&serial, 17);
     CHECK(lut && jobs[i].lut);
     if (lut && jobs[i].lut)

@@ -15,7 +15,9 @@ static double urand(void) { /* xorshift64*, uniform in [0,1) */
   g_rng ^= g_rng >> 12, g_rng ^= g_rng << 25, g_rng ^= g_rng >> 27;
   return (double)((g_rng * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0);
 }
-static float frand(float lo, float hi) { return lo + (hi - lo) * (float)urand(); }
+static float frand(float lo, float hi) {
+  return lo + (hi - lo) * (float)urand();
+}
 
 /* A random 3D LUT: identity plus noise, some entries outside [0,1]. */
 static dlut_lut *random_lut(int size, int shaper) {
@@ -45,7 +47,9 @@ static double max_abs_diff(const float *a, const float *b, int64_t n) {
   return m;
 }
 
-static const char *interp_name(dlut_interp in) { return in == DLUT_INTERP_TRILINEAR ? "trilinear" : "tetrahedral"; }
+static const char *interp_name(dlut_interp in) {
+  return in == DLUT_INTERP_TRILINEAR ? "trilinear" : "tetrahedral";
+}
 
 /* ==== Construction ==== */
 
@@ -130,8 +134,7 @@ static void test_affine_domain(void) {
   }
   for (int ip = 0; ip < 2; ip++) {
     dlut_lut_apply_f32(lut, in, out, N, (dlut_interp)ip);
-    CHECK_MSG(max_abs_diff(out, want, N * 3) < 1e-5, "affine %s: %g", interp_name(ip),
-              max_abs_diff(out, want, N * 3));
+    CHECK_MSG(max_abs_diff(out, want, N * 3) < 1e-5, "affine %s: %g", interp_name(ip), max_abs_diff(out, want, N * 3));
     dlut_lut_apply_f32_ref(lut, in, out, N, (dlut_interp)ip);
     CHECK_MSG(max_abs_diff(out, want, N * 3) < 1e-5, "affine ref %s: %g", interp_name(ip),
               max_abs_diff(out, want, N * 3));
@@ -199,8 +202,7 @@ static void test_f32_vs_ref(void) {
       if (!lut) continue;
       if (sh) /* a domain other than [0,1] behind the shaper */
         for (int c = 0; c < 3; c++) lut->domain_min[c] = -0.1f * c, lut->domain_max[c] = 1.0f + 0.2f * c;
-      float *in = malloc(n * 3 * sizeof(float)), *a = malloc(n * 3 * sizeof(float)),
-            *b = malloc(n * 3 * sizeof(float));
+      float *in = malloc(n * 3 * sizeof(float)), *a = malloc(n * 3 * sizeof(float)), *b = malloc(n * 3 * sizeof(float));
       if (!in || !a || !b) {
         CHECK(!"malloc");
         goto next;
@@ -238,9 +240,12 @@ static void test_f32_vs_ref(void) {
 static void fill_image(dlut_image *img) {
   size_t n = (size_t)img->width * img->height * img->channels;
   for (size_t i = 0; i < n; i++) {
-    if (img->type == DLUT_PIXEL_U8) ((uint8_t *)img->data)[i] = (uint8_t)(urand() * 256);
-    else if (img->type == DLUT_PIXEL_U16) ((uint16_t *)img->data)[i] = (uint16_t)(urand() * 65536);
-    else ((float *)img->data)[i] = frand(-0.2f, 1.2f);
+    if (img->type == DLUT_PIXEL_U8)
+      ((uint8_t *)img->data)[i] = (uint8_t)(urand() * 256);
+    else if (img->type == DLUT_PIXEL_U16)
+      ((uint16_t *)img->data)[i] = (uint16_t)(urand() * 65536);
+    else
+      ((float *)img->data)[i] = frand(-0.2f, 1.2f);
   }
 }
 
@@ -268,9 +273,12 @@ static double image_diff(const dlut_image *a, const dlut_image *b) {
   double m = 0;
   for (size_t i = 0; i < n; i++) {
     double x, y;
-    if (a->type == DLUT_PIXEL_U8) x = ((uint8_t *)a->data)[i], y = ((uint8_t *)b->data)[i];
-    else if (a->type == DLUT_PIXEL_U16) x = ((uint16_t *)a->data)[i], y = ((uint16_t *)b->data)[i];
-    else x = ((float *)a->data)[i], y = ((float *)b->data)[i];
+    if (a->type == DLUT_PIXEL_U8)
+      x = ((uint8_t *)a->data)[i], y = ((uint8_t *)b->data)[i];
+    else if (a->type == DLUT_PIXEL_U16)
+      x = ((uint16_t *)a->data)[i], y = ((uint16_t *)b->data)[i];
+    else
+      x = ((float *)a->data)[i], y = ((float *)b->data)[i];
     double d = fabs(x - y);
     if (a->channels == 4 && i % 4 == 3 && d != 0) return 1e9;
     if (!(d <= m)) m = d;
@@ -391,11 +399,11 @@ static void test_1d_only(void) {
   dlut_lut_apply_f32(lut, in, out, 2, DLUT_INTERP_TETRAHEDRAL);
   dlut_lut_apply_f32_ref(lut, in, ref, 2, DLUT_INTERP_TETRAHEDRAL);
   CHECK(max_abs_diff(out, ref, 6) < 1e-6);
-  CHECK_NEAR(out[0], 4.0 / 16.0, 1e-6);               /* t = 2 exactly */
-  CHECK_NEAR(out[1], 2.0 * 4.0 / 16.0, 1e-6);         /* green 0 in [-1,1] -> t = 2 */
+  CHECK_NEAR(out[0], 4.0 / 16.0, 1e-6);                       /* t = 2 exactly */
+  CHECK_NEAR(out[1], 2.0 * 4.0 / 16.0, 1e-6);                 /* green 0 in [-1,1] -> t = 2 */
   CHECK_NEAR(out[2], 3.0 * (0.5 * 0 + 0.5 * 1) / 16.0, 1e-6); /* t = 0.5 */
-  CHECK_NEAR(out[3], 1.0, 1e-6);                      /* clamped high */
-  CHECK_NEAR(out[4], 0.0, 1e-6);                      /* clamped low */
+  CHECK_NEAR(out[3], 1.0, 1e-6);                              /* clamped high */
+  CHECK_NEAR(out[4], 0.0, 1e-6);                              /* clamped low */
   dlut_lut_free(lut);
   /* ... and on images of every type, against the reference. */
   lut = dlut_lut_alloc(0, 17);
@@ -412,8 +420,7 @@ static void test_1d_only(void) {
         CHECK(dlut_lut_apply_image(lut, src, a, DLUT_INTERP_TETRAHEDRAL, 0.7f) == 0);
         CHECK(dlut_lut_apply_image_ref(lut, src, b, DLUT_INTERP_TETRAHEDRAL, 0.7f) == 0);
         double d = image_diff(a, b);
-        CHECK_MSG(d <= (types[ti] == DLUT_PIXEL_F32 ? 1e-5 : 1.0), "1D-only image type %d ch %d: %g", types[ti], ch,
-                  d);
+        CHECK_MSG(d <= (types[ti] == DLUT_PIXEL_F32 ? 1e-5 : 1.0), "1D-only image type %d ch %d: %g", types[ti], ch, d);
         CHECK(image_diff(a, src) > 0); /* it did something */
       } else {
         CHECK(!"alloc");

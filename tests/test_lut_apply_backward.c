@@ -21,7 +21,9 @@ static double urand(void) {
   return (double)((g_rng * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-static const char *iname(int ip) { return ip ? "trilinear" : "tetrahedral"; }
+static const char *iname(int ip) {
+  return ip ? "trilinear" : "tetrahedral";
+}
 
 /* A point whose lattice fractions lie in [0.08, 0.92] and differ pairwise
  * by at least 0.08 (so steps of < 0.02 lattice units stay in one piece). */

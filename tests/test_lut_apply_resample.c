@@ -51,8 +51,8 @@ int main(void) {
       dlut_lut *id = dlut_lut_alloc(sizes[k][0], 0), *want = dlut_lut_alloc(sizes[k][1], 0);
       dlut_lut *r = id ? dlut_lut_resample(id, sizes[k][1], (dlut_interp)ip) : NULL;
       CHECK(r && r->size == sizes[k][1] && r->shaper_size == 0);
-      if (r && want) CHECK_MSG(table_diff(r, want) < 1e-6, "identity %d->%d: %g", sizes[k][0], sizes[k][1],
-                               table_diff(r, want));
+      if (r && want)
+        CHECK_MSG(table_diff(r, want) < 1e-6, "identity %d->%d: %g", sizes[k][0], sizes[k][1], table_diff(r, want));
       dlut_lut_free(id), dlut_lut_free(want), dlut_lut_free(r);
     }
 
@@ -75,8 +75,10 @@ int main(void) {
       dlut_lut_apply_f32(up, in, b, N, DLUT_INTERP_TRILINEAR);
       double m = 0;
       for (int i = 0; i < N * 3; i++) m = fmax(m, fabs(a[i] - b[i]));
-      if (ip == 1) CHECK_MSG(m < 1e-5, "trilinear up-sampling changed the function by %g", m);
-      else CHECK(m > 1e-3); /* tetrahedral sampling of a random table is a different function */
+      if (ip == 1)
+        CHECK_MSG(m < 1e-5, "trilinear up-sampling changed the function by %g", m);
+      else
+        CHECK(m > 1e-3); /* tetrahedral sampling of a random table is a different function */
     }
     dlut_lut_free(lut), dlut_lut_free(up), dlut_lut_free(down);
   }

@@ -19,8 +19,12 @@ static float frand(void) {
   return (float)((g_rng >> 40) & 0xffffff) / 16777216.0f;
 }
 
-static dlut_lut *parse_cube_str(const char *s) { return dlut_lut_parse_cube(s, strlen(s), "t.cube"); }
-static dlut_lut *parse_3dl_str(const char *s) { return dlut_lut_parse_3dl(s, strlen(s), "t.3dl"); }
+static dlut_lut *parse_cube_str(const char *s) {
+  return dlut_lut_parse_cube(s, strlen(s), "t.cube");
+}
+static dlut_lut *parse_3dl_str(const char *s) {
+  return dlut_lut_parse_3dl(s, strlen(s), "t.3dl");
+}
 
 static float *entry(const dlut_lut *l, int r, int g, int b) {
   return l->table + (((size_t)b * l->size + g) * l->size + r) * 3;
@@ -60,8 +64,9 @@ static void test_cube_adobe(void) {
   dlut_lut_free(l);
 
   /* Lone CR line ends (classic Mac), DOMAIN lines. */
-  l = parse_cube_str("LUT_3D_SIZE 2\rDOMAIN_MIN -0.5 0 0\rDOMAIN_MAX 2 1 4\r"
-                     "0 0 0\r1 0 0\r0 1 0\r1 1 0\r0 0 1\r1 0 1\r0 1 1\r1 1 1\r");
+  l = parse_cube_str(
+      "LUT_3D_SIZE 2\rDOMAIN_MIN -0.5 0 0\rDOMAIN_MAX 2 1 4\r"
+      "0 0 0\r1 0 0\r0 1 0\r1 1 0\r0 0 1\r1 0 1\r0 1 1\r1 1 1\r");
   CHECK_MSG(l != NULL, "%s", dlut_last_error());
   if (l) {
     CHECK(l->domain_min[0] == -0.5f && l->domain_max[0] == 2.f && l->domain_max[2] == 4.f);
@@ -102,8 +107,7 @@ static void test_cube_resolve(void) {
                    "# Created by: DaVinci Resolve\n"
                    "LUT_1D_SIZE 4\nLUT_1D_INPUT_RANGE 0.0 2.0\nLUT_3D_SIZE 2\nLUT_3D_INPUT_RANGE 0.0 1.0\n"
                    "0 0 0\n0.3 0.3 0.3\n0.6 0.6 0.6\n1 1 1\n");
-  for (int i = 0; i < 8; i++)
-    n += snprintf(buf + n, sizeof buf - (size_t)n, "%d %d %d\n", i & 1, (i >> 1) & 1, i >> 2);
+  for (int i = 0; i < 8; i++) n += snprintf(buf + n, sizeof buf - (size_t)n, "%d %d %d\n", i & 1, (i >> 1) & 1, i >> 2);
   dlut_lut *l = parse_cube_str(buf);
   CHECK_MSG(l != NULL, "%s", dlut_last_error());
   if (!l) return;
@@ -125,7 +129,8 @@ static void test_cube_malformed(void) {
        "t.cube:3: file ends after 2 of 8"},
       {"LUT_3D_SIZE 2\n0 0 0\n1 0 0\n", "t.cube:2: the header declares 8 table entries but only 12 bytes follow"},
       {"LUT_3D_SIZE 256\n0 0 0\n", "t.cube:2: the header declares 16777216 table entries"},
-      {"LUT_3D_SIZE 2\n0 0 0\n1 0\n# padding so that the file is long enough for its 8 entries\n", "t.cube:3: expected 3 numbers (R G B), found 2"},
+      {"LUT_3D_SIZE 2\n0 0 0\n1 0\n# padding so that the file is long enough for its 8 entries\n",
+       "t.cube:3: expected 3 numbers (R G B), found 2"},
       {"LUT_3D_SIZE 2\n0 0 0 0\n", "t.cube:2: expected 3 numbers"},
       {"LUT_3D_SIZE 2\n0 0 nan\n", "t.cube:2: 'nan' is not a finite number"},
       {"LUT_3D_SIZE 2\n0 inf 0\n", "t.cube:2: 'inf' is not a finite number"},
@@ -145,16 +150,19 @@ static void test_cube_malformed(void) {
       {"", "t.cube: not a .cube file"},
       {"0 0 0\n", "t.cube:1: table data before LUT_3D_SIZE"},
       {"LUT_3D_SIZE 2\n", "t.cube:1: no table data (expected 8 entries)"},
-      {"LUT_3D_SIZE 2\nDOMAIN_MIN 0 0 0\nDOMAIN_MAX 1 0 1\n0 0 0\n", "t.cube:4: DOMAIN_MIN 0 is not below DOMAIN_MAX 0"},
+      {"LUT_3D_SIZE 2\nDOMAIN_MIN 0 0 0\nDOMAIN_MAX 1 0 1\n0 0 0\n",
+       "t.cube:4: DOMAIN_MIN 0 is not below DOMAIN_MAX 0"},
       {"LUT_3D_SIZE 2\nDOMAIN_MIN 2 2 2\nDOMAIN_MAX 1 1 1\n0 0 0\n", "t.cube:4: DOMAIN_MIN 2 is not below"},
       {"LUT_3D_SIZE 2\nDOMAIN_MIN 0 0\n", "t.cube:2: DOMAIN_MIN takes 3 numbers, found 2"},
       {"LUT_3D_SIZE 2\nDOMAIN_MAX 1 1 1\n0 0 0\n", "t.cube:3: DOMAIN_MAX given without DOMAIN_MIN"},
       {"LUT_1D_SIZE 2\nLUT_1D_INPUT_RANGE 1 0\n", "t.cube:2: LUT_1D_INPUT_RANGE: min 1 is not below max 0"},
       {"LUT_3D_SIZE 2\nBOGUS 1\n", "t.cube:2: unknown keyword 'BOGUS'"},
-      {"LUT_3D_SIZE 2\n0 0 0\nTITLE \"x\"\n# padding so that the file is long enough for its 8 entries\n", "t.cube:3: keyword 'TITLE' after the table data"},
+      {"LUT_3D_SIZE 2\n0 0 0\nTITLE \"x\"\n# padding so that the file is long enough for its 8 entries\n",
+       "t.cube:3: keyword 'TITLE' after the table data"},
       {"LUT_3D_SIZE 2\n0 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 1 1\n1 1 1\n1 1 1\n",
        "t.cube:10: more table entries than the header declares (8)"},
-      {"LUT_1D_SIZE 2\nLUT_3D_SIZE 2\n0 0 0\n1 1 1\n0 0 0\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n"
+      {"LUT_1D_SIZE 2\nLUT_3D_SIZE 2\n0 0 0\n1 1 1\n0 0 "
+       "0\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n"
        "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n",
        "t.cube:66: file ends after 3 of 10"},
       {"\x89PNG\r\n\x1a\n\x01\x02garbage", "t.cube:1: unexpected"},
@@ -168,8 +176,10 @@ static void test_cube_malformed(void) {
     /* The PNG case may be reported as an unknown keyword or as not a
      * number depending on the first byte; only the file:line matters. */
     const char *want = cases[i].want;
-    if (strstr(want, "unexpected")) CHECK_MSG(strncmp(e, "t.cube:1: ", 10) == 0, "case %zu: got '%s'", i, e);
-    else CHECK_MSG(strstr(e, want) != NULL, "case %zu: want '%s', got '%s'", i, want, e);
+    if (strstr(want, "unexpected"))
+      CHECK_MSG(strncmp(e, "t.cube:1: ", 10) == 0, "case %zu: got '%s'", i, e);
+    else
+      CHECK_MSG(strstr(e, want) != NULL, "case %zu: want '%s', got '%s'", i, want, e);
     dlut_lut_free(l);
   }
   /* Truncation at every byte of a valid file: either a clean error or (at
@@ -179,8 +189,10 @@ static void test_cube_malformed(void) {
   int ok_count = 0;
   for (size_t cut = 0; cut < gl; cut++) {
     dlut_lut *l = dlut_lut_parse_cube(good, cut, "t.cube");
-    if (l) ok_count++;
-    else CHECK_MSG(strncmp(dlut_last_error(), "t.cube:", 7) == 0, "cut %zu: '%s'", cut, dlut_last_error());
+    if (l)
+      ok_count++;
+    else
+      CHECK_MSG(strncmp(dlut_last_error(), "t.cube:", 7) == 0, "cut %zu: '%s'", cut, dlut_last_error());
     dlut_lut_free(l);
   }
   CHECK(ok_count == 1); /* only the cut that drops the final '\n' */
@@ -250,7 +262,7 @@ static void test_cube_roundtrip(void) {
         if (d > err) err = d;
       }
       CHECK(err <= 1e-9); /* 5e-10 in the text + half a float ulp */
-      CHECK(exact); /* |v| >= 2^-6 reads back bit-exact */
+      CHECK(exact);       /* |v| >= 2^-6 reads back bit-exact */
       for (int c = 0; c < 3; c++) {
         CHECK(r->domain_min[c] == l->domain_min[c] && r->domain_max[c] == l->domain_max[c]);
         CHECK(r->shaper_min[c] == l->shaper_min[c] && r->shaper_max[c] == l->shaper_max[c]);
@@ -326,12 +338,15 @@ static void test_numbers(void) {
   /* The digit-by-hand writer against its reference, snprintf("%.9f") with
    * trailing zeros (and a bare '.') trimmed, in the C locale. */
   int bad_fmt = 0;
-  static const float edge[] = {0.0f,  -0.0f,        1e-40f,       4.9999e-10f, 5e-10f,    5.0001e-10f, 1.5e-9f,
-                               1e-9f, 0.0078125f,   8319.0205078125f, 999999936.0f, 1.17549435e-38f, 0.1f, 1.0f};
+  static const float edge[] = {0.0f,  -0.0f,      1e-40f,           4.9999e-10f,  5e-10f,          5.0001e-10f, 1.5e-9f,
+                               1e-9f, 0.0078125f, 8319.0205078125f, 999999936.0f, 1.17549435e-38f, 0.1f,        1.0f};
   const int n_edge = (int)(sizeof edge / sizeof edge[0]);
   for (int i = 0; i < 100000 + n_edge; i++) {
     float v = i >= 100000 ? edge[i - 100000]
-                          : (frand() - 0.5f) * (i % 4 == 0 ? 2.0f : i % 4 == 1 ? 2e6f : i % 4 == 2 ? 1e-6f : 200.0f);
+                          : (frand() - 0.5f) * (i % 4 == 0   ? 2.0f
+                                                : i % 4 == 1 ? 2e6f
+                                                : i % 4 == 2 ? 1e-6f
+                                                             : 200.0f);
     char mine[64], ref[64];
     lut_format_float(v, mine);
     int n = snprintf(ref, sizeof ref, "%.9f", (double)v);
@@ -373,8 +388,9 @@ static void test_locale(void) {
   char tmp[32];
   snprintf(tmp, sizeof tmp, "%.1f", 0.5);
   CHECK_MSG(strcmp(tmp, "0,5") == 0, "the locale is not active: %s", tmp); /* the test is meaningful */
-  dlut_lut *l = parse_cube_str("LUT_3D_SIZE 2\nDOMAIN_MIN 0 0 0\nDOMAIN_MAX 1.5 1.5 1.5\n"
-                               "0.25 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 1 1\n1 1 0.125\n");
+  dlut_lut *l = parse_cube_str(
+      "LUT_3D_SIZE 2\nDOMAIN_MIN 0 0 0\nDOMAIN_MAX 1.5 1.5 1.5\n"
+      "0.25 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 1 1\n1 1 0.125\n");
   CHECK_MSG(l != NULL, "%s", dlut_last_error());
   if (l) {
     CHECK(l->table[0] == 0.25f && l->domain_max[0] == 1.5f && entry(l, 1, 1, 1)[2] == 0.125f);

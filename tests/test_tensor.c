@@ -24,7 +24,9 @@ static float *rnd(size_t n, float scale) {
   for (size_t i = 0; i < n; i++) p[i] = frand() * scale;
   return p;
 }
-static float *zeros(size_t n) { return calloc(n, sizeof(float)); }
+static float *zeros(size_t n) {
+  return calloc(n, sizeof(float));
+}
 
 static double max_rel(const float *a, const float *b, size_t n) {
   double mx = 0, md = 0;
@@ -316,9 +318,9 @@ int main(void) {
   int nt = dlut_threads_get();
   for (int t = 2; t <= 3; t++) { /* the split paths, whatever the machine */
     dlut_threads_set(t);
-    test_matmul_split(150, 64, 200);  /* by columns */
-    test_matmul_split(300, 64, 100);  /* by rows (and the backward by columns) */
-    test_matmul_split(97, 300, 130);  /* uneven blocks */
+    test_matmul_split(150, 64, 200); /* by columns */
+    test_matmul_split(300, 64, 100); /* by rows (and the backward by columns) */
+    test_matmul_split(97, 300, 130); /* uneven blocks */
     test_attention_case(1, 1);
     test_patch();
   }

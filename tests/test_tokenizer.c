@@ -32,11 +32,16 @@ static size_t json_string(const char *p, char *out, size_t cap) {
     p++;
     char e = *p++;
     uint32_t c = (uint32_t)(unsigned char)e;
-    if (e == 'n') c = '\n';
-    else if (e == 't') c = '\t';
-    else if (e == 'r') c = '\r';
-    else if (e == 'b') c = '\b';
-    else if (e == 'f') c = '\f';
+    if (e == 'n')
+      c = '\n';
+    else if (e == 't')
+      c = '\t';
+    else if (e == 'r')
+      c = '\r';
+    else if (e == 'b')
+      c = '\b';
+    else if (e == 'f')
+      c = '\f';
     else if (e == 'u') {
       c = (uint32_t)strtoul((char[5]){p[0], p[1], p[2], p[3], 0}, NULL, 16);
       p += 4;
@@ -284,9 +289,10 @@ static void par_work(void *vctx, int64_t b, int64_t e, int thread) {
 }
 
 static void check_threads(const dlut_tokenizer *tk) {
-  static const char *const texts[] = {"a photo of a cat", "caf\xc3\x83\xc2\xa9 &amp;amp; \xef\xac\x81ne",
-                                      "warm golden hour, teal shadows", "\xe4\xb8\x80\xe5\x8f\xaa\xe7\x8c\xab",
-                                      "The Mona Lisa doesn\xc3\x83\xc2\xa2\xc3\xa2\xe2\x80\x9a\xc2\xac\xc3\xa2\xe2\x80\x9e\xc2\xa2t"};
+  static const char *const texts[] = {
+      "a photo of a cat", "caf\xc3\x83\xc2\xa9 &amp;amp; \xef\xac\x81ne", "warm golden hour, teal shadows",
+      "\xe4\xb8\x80\xe5\x8f\xaa\xe7\x8c\xab",
+      "The Mona Lisa doesn\xc3\x83\xc2\xa2\xc3\xa2\xe2\x80\x9a\xc2\xac\xc3\xa2\xe2\x80\x9e\xc2\xa2t"};
   enum { N = 200 };
   static int32_t ids[N][77], ref[5][77];
   static int n[N], nref[5];

@@ -57,11 +57,11 @@ struct cJSON;
 typedef enum dlut_dtype { DLUT_DTYPE_F32 = 1, DLUT_DTYPE_F16, DLUT_DTYPE_BF16, DLUT_DTYPE_OTHER } dlut_dtype;
 
 typedef struct dlut_tensor_info {
-  const char *name;   /* full state-dict name */
+  const char *name; /* full state-dict name */
   dlut_dtype dtype;
-  int ndim;           /* 0..8 */
+  int ndim; /* 0..8 */
   int64_t shape[8];
-  const void *data;   /* raw bytes in the mapped file (contiguous, row-major) */
+  const void *data; /* raw bytes in the mapped file (contiguous, row-major) */
   size_t nbytes;
 } dlut_tensor_info;
 

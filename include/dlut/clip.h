@@ -77,19 +77,19 @@ typedef enum dlut_clip_family {
 
 typedef struct dlut_clip_info {
   dlut_clip_family family;
-  int image_size;      /* S: the vision tower's input side */
-  int patch_size;      /* vision patch side */
-  int vision_width;    /* vision hidden size */
-  int text_width;      /* text hidden size */
-  int embed_dim;       /* projection dim: length of image and text embeddings */
-  int context_length;  /* max text tokens (77 for OpenAI, 52 or 512 for Chinese-CLIP configs) */
-  int n_patch_tokens;  /* (S/patch)^2 */
-  float mean[3];       /* normalisation applied by the processor */
+  int image_size;     /* S: the vision tower's input side */
+  int patch_size;     /* vision patch side */
+  int vision_width;   /* vision hidden size */
+  int text_width;     /* text hidden size */
+  int embed_dim;      /* projection dim: length of image and text embeddings */
+  int context_length; /* max text tokens (77 for OpenAI, 52 or 512 for Chinese-CLIP configs) */
+  int n_patch_tokens; /* (S/patch)^2 */
+  float mean[3];      /* normalisation applied by the processor */
   float std[3];
-  float logit_scale;   /* exp(logit_scale parameter) */
-  const char *name;    /* model folder */
+  float logit_scale; /* exp(logit_scale parameter) */
+  const char *name;  /* model folder */
   /* additions */
-  int center_crop;     /* 1: short side -> S then centre crop (OpenAI); 0: resize to S x S (Chinese-CLIP) */
+  int center_crop; /* 1: short side -> S then centre crop (OpenAI); 0: resize to S x S (Chinese-CLIP) */
   int vision_layers, vision_heads, text_layers, text_heads;
 } dlut_clip_info;
 
@@ -106,15 +106,15 @@ typedef struct dlut_clip_tower_config {
 
 typedef struct dlut_clip_config {
   dlut_clip_family family;
-  int image_size, patch_size;   /* vision input side and patch side */
+  int image_size, patch_size; /* vision input side and patch side */
   dlut_clip_tower_config vision, text;
-  int vocab_size;               /* text vocabulary */
-  int max_positions;            /* rows of the text position table */
-  int type_vocab_size;          /* BERT token types (Chinese-CLIP); 0 for OpenAI */
-  int context_length;           /* tokens the tokenizer produces at most */
-  int projection_dim;           /* embed_dim */
-  int eos_token_id;             /* OpenAI pooling: first position of this id; 2 = legacy argmax */
-  float logit_scale_init;       /* log-space logit scale for random models */
+  int vocab_size;         /* text vocabulary */
+  int max_positions;      /* rows of the text position table */
+  int type_vocab_size;    /* BERT token types (Chinese-CLIP); 0 for OpenAI */
+  int context_length;     /* tokens the tokenizer produces at most */
+  int projection_dim;     /* embed_dim */
+  int eos_token_id;       /* OpenAI pooling: first position of this id; 2 = legacy argmax */
+  float logit_scale_init; /* log-space logit scale for random models */
 } dlut_clip_config;
 
 /* Shapes of the public checkpoints: "ViT-B/32", "ViT-B/16", "ViT-L/14",
@@ -156,8 +156,8 @@ int dlut_clip_encode_ids(dlut_clip *m, const int32_t *ids, int n_ids, int n_ctx,
 /* logits (n_images, n_texts) = logit_scale * cos(image i, text t), as
  * CLIPModel's logits_per_image; embeddings (n, embed_dim) as returned by
  * the encoders (un-normalised). */
-int dlut_clip_logits(const dlut_clip *m, const float *image_embeds, int n_images, const float *text_embeds,
-                     int n_texts, float *logits);
+int dlut_clip_logits(const dlut_clip *m, const float *image_embeds, int n_images, const float *text_embeds, int n_texts,
+                     float *logits);
 
 /* Projected patch tokens of the last encoded image: out (n_patch_tokens,
  * embed_dim), row-major patches (gy * G + gx). Each is

@@ -24,9 +24,9 @@ extern "C" {
 #endif
 
 typedef struct dlut_atomic {
-  FILE *fp;            /* open for writing ("wb") on the temporary file */
-  char *tmp_path;      /* the temporary file's name (owned) */
-  char *dest_path;     /* the final name (owned) */
+  FILE *fp;        /* open for writing ("wb") on the temporary file */
+  char *tmp_path;  /* the temporary file's name (owned) */
+  char *dest_path; /* the final name (owned) */
 } dlut_atomic;
 
 int dlut_atomic_begin(dlut_atomic *a, const char *dest_path);

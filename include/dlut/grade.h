@@ -142,13 +142,13 @@ typedef struct dlut_grade_opts {
 } dlut_grade_opts;
 
 typedef struct dlut_grade_result {
-  dlut_lut *lut;            /* the best LUT found (lowest total); caller frees */
-  dlut_grade_losses start;  /* losses of the starting LUT */
-  dlut_grade_losses end;    /* losses of the returned LUT */
-  int steps_done;           /* steps taken */
-  double seconds;           /* wall time of the optimisation */
-  int stopped;              /* 0 finished, 1 cancelled, 2 non-finite loss */
-  char stop_reason[160];    /* "" or why it stopped early */
+  dlut_lut *lut;           /* the best LUT found (lowest total); caller frees */
+  dlut_grade_losses start; /* losses of the starting LUT */
+  dlut_grade_losses end;   /* losses of the returned LUT */
+  int steps_done;          /* steps taken */
+  double seconds;          /* wall time of the optimisation */
+  int stopped;             /* 0 finished, 1 cancelled, 2 non-finite loss */
+  char stop_reason[160];   /* "" or why it stopped early */
 } dlut_grade_result;
 
 void dlut_grade_opts_init(dlut_grade_opts *o);
@@ -182,18 +182,18 @@ int dlut_grade_problem_eval(dlut_grade_problem *p, const float *table, dlut_grad
 /* ==== Fitting a LUT to a before/after pair ==== */
 
 typedef struct dlut_fit_opts {
-  int lut_size;       /* output lattice (default 33) */
-  float smooth;       /* weight of L_smooth against the mean squared error (default 1e-3) */
-  int max_samples;    /* pixel pairs used (default 262144; a fixed sample beyond that) */
-  int refine_steps;   /* AdamW steps on MSE + smooth + mono after the solve (default 0) */
-  float mono;         /* weight of L_mono during refinement (default 1) */
-  uint64_t seed;      /* pixel sample (default 0) */
+  int lut_size;     /* output lattice (default 33) */
+  float smooth;     /* weight of L_smooth against the mean squared error (default 1e-3) */
+  int max_samples;  /* pixel pairs used (default 262144; a fixed sample beyond that) */
+  int refine_steps; /* AdamW steps on MSE + smooth + mono after the solve (default 0) */
+  float mono;       /* weight of L_mono during refinement (default 1) */
+  uint64_t seed;    /* pixel sample (default 0) */
 } dlut_fit_opts;
 
 typedef struct dlut_fit_stats {
-  double rmse;        /* RGB root mean squared error of the fit over the samples */
-  int cg_iters;       /* conjugate-gradient iterations used */
-  int64_t samples;    /* pixel pairs used */
+  double rmse;     /* RGB root mean squared error of the fit over the samples */
+  int cg_iters;    /* conjugate-gradient iterations used */
+  int64_t samples; /* pixel pairs used */
 } dlut_fit_stats;
 
 void dlut_fit_opts_init(dlut_fit_opts *o);
@@ -217,7 +217,7 @@ void dlut_grade_lattice_backward(const float *table, int n, double d_mono, doubl
  * smallest eigenvalue with its unit eigenvector. */
 typedef struct dlut_grade_stats {
   double mean[3];
-  double cov[9];  /* row major, symmetric */
+  double cov[9]; /* row major, symmetric */
   double logdet;
   double lmin;
   double vmin[3]; /* eigenvector of lmin */
@@ -229,8 +229,8 @@ int dlut_grade_stats_compute(const float *lab, int64_t m, dlut_grade_stats *s);
  * (m,3) for dL = d_vol dL_vol + d_eigen dL_eigen + d_shift dL_shift. */
 void dlut_grade_color_forward(const dlut_grade_stats *orig, const dlut_grade_stats *edit, double *vol, double *eigen,
                               double *shift);
-void dlut_grade_color_backward(const dlut_grade_stats *orig, const dlut_grade_stats *edit, const float *lab,
-                               int64_t m, double d_vol, double d_eigen, double d_shift, float *d_lab);
+void dlut_grade_color_backward(const dlut_grade_stats *orig, const dlut_grade_stats *edit, const float *lab, int64_t m,
+                               double d_vol, double d_eigen, double d_shift, float *d_lab);
 
 /* Symmetric 3x3 eigen-decomposition (Jacobi): eigenvalues ascending, the
  * columns of vecs (row major) their unit eigenvectors. */
@@ -245,14 +245,14 @@ double dlut_grade_clip_loss(const float *e, const float *f_orig, const float *f_
 /* The MLP field phi: 3 -> h -> h -> h -> 3, LeakyReLU(0.01) after the first
  * three layers. Weights are PyTorch Linear layouts W (out,in), b (out). */
 typedef struct dlut_grade_field {
-  int hidden;      /* h */
+  int hidden; /* h */
   int64_t n_params;
-  float *params;   /* all weights and biases, one block (owned) */
-  float *grads;    /* same layout (owned) */
+  float *params;                      /* all weights and biases, one block (owned) */
+  float *grads;                       /* same layout (owned) */
   float *w[4], *b[4], *dw[4], *db[4]; /* views into params / grads */
-  int64_t cap;     /* rows the activation buffers hold */
-  float *act;      /* activations: pre-activations of layers 1..3 and their outputs (owned) */
-  float *scratch;  /* backward scratch (owned) */
+  int64_t cap;                        /* rows the activation buffers hold */
+  float *act;                         /* activations: pre-activations of layers 1..3 and their outputs (owned) */
+  float *scratch;                     /* backward scratch (owned) */
 } dlut_grade_field;
 
 /* Kaiming-uniform init as torch.nn.Linear (seeded), last layer zero. */
@@ -268,8 +268,8 @@ void dlut_grade_field_forward_ref(const dlut_grade_field *f, const float *in, fl
 /* AdamW as torch.optim.AdamW (decoupled weight decay, bias correction). */
 typedef struct dlut_adamw {
   int64_t n;
-  float *m, *v;  /* moments (owned) */
-  int t;         /* steps taken */
+  float *m, *v; /* moments (owned) */
+  int t;        /* steps taken */
   float beta1, beta2, eps, weight_decay;
 } dlut_adamw;
 

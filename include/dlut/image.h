@@ -76,16 +76,16 @@ typedef enum dlut_pixel_type {
 } dlut_pixel_type;
 
 typedef struct dlut_image {
-  int width;              /* pixels */
-  int height;             /* pixels */
-  int channels;           /* 3 (RGB) or 4 (RGBA; alpha is carried through untouched) */
-  dlut_pixel_type type;   /* sample type; also the number of bytes per sample */
-  size_t stride;          /* bytes per row */
-  void *data;             /* height * stride bytes, owned */
-  uint8_t *exif;          /* raw EXIF block (TIFF header onwards) or NULL; owned */
-  size_t exif_size;       /* bytes in exif */
-  uint8_t *xmp;           /* raw XMP packet or NULL; owned */
-  size_t xmp_size;        /* bytes in xmp */
+  int width;            /* pixels */
+  int height;           /* pixels */
+  int channels;         /* 3 (RGB) or 4 (RGBA; alpha is carried through untouched) */
+  dlut_pixel_type type; /* sample type; also the number of bytes per sample */
+  size_t stride;        /* bytes per row */
+  void *data;           /* height * stride bytes, owned */
+  uint8_t *exif;        /* raw EXIF block (TIFF header onwards) or NULL; owned */
+  size_t exif_size;     /* bytes in exif */
+  uint8_t *xmp;         /* raw XMP packet or NULL; owned */
+  size_t xmp_size;      /* bytes in xmp */
 } dlut_image;
 
 typedef enum dlut_image_format {
@@ -125,8 +125,8 @@ dlut_image *dlut_image_load_memory(const void *data, size_t size, const char *na
 
 /* Save options; zero-initialise for defaults. */
 typedef struct dlut_image_save_opts {
-  int quality;  /* JPEG/WebP quality 1..100; 0 = default (95) */
-  int lossless; /* WebP: nonzero for lossless */
+  int quality;    /* JPEG/WebP quality 1..100; 0 = default (95) */
+  int lossless;   /* WebP: nonzero for lossless */
   int float_tiff; /* TIFF: nonzero saves F32 images as 32-bit float samples */
   int strip_meta; /* nonzero: write no EXIF/XMP even if the image has them */
 } dlut_image_save_opts;

@@ -93,36 +93,36 @@ extern "C" {
  * field is additive: the terms of a prompt add their effects, scaled by
  * their degrees, and the sum is clamped to the ranges given here. */
 typedef struct dlut_look {
-  float temp;         /* white balance, + warmer / - cooler, 1 = 25 mired (about 6500 K -> 5600 K); -4..4 */
-  float tint;         /* + magenta / - green; 1 = 0.01 in CIE 1960 v (soft-limited to 3); -4..4 */
-  float exposure;     /* stops, -3..3 (positive with a soft shoulder, whites do not clip) */
-  float brightness;   /* midtone lift, -1..1 (endpoints fixed) */
-  float contrast;     /* S-curve around mid grey, -1..1.5 */
-  float shadows;      /* lift (+) or deepen (-) the shadows, -1..1 */
-  float highlights;   /* raise (+) or lower (-) the highlights, -1..1 */
-  float fade;         /* lifted, milky blacks (matte), 0..1 */
-  float crush;        /* crushed blacks: deep shadows pulled to black, 0..1 */
-  float rolloff;      /* highlight roll-off: softer shoulder, lowered white, 0..1 */
-  float saturation;   /* chroma x (1 + saturation); -1 = grey; -1..1.5 */
-  float vibrance;     /* saturation weighted to muted colours, -1..1 */
-  float mono;         /* blend towards monochrome, 0..1 */
-  float mono_mix[3];  /* added to the Rec.709 luma weights for the mono channel mixer (colour filters) */
-  float shadow_ab[2]; /* split toning: a*, b* added in the shadows (full at L* = 0), each -40..40 */
+  float temp;            /* white balance, + warmer / - cooler, 1 = 25 mired (about 6500 K -> 5600 K); -4..4 */
+  float tint;            /* + magenta / - green; 1 = 0.01 in CIE 1960 v (soft-limited to 3); -4..4 */
+  float exposure;        /* stops, -3..3 (positive with a soft shoulder, whites do not clip) */
+  float brightness;      /* midtone lift, -1..1 (endpoints fixed) */
+  float contrast;        /* S-curve around mid grey, -1..1.5 */
+  float shadows;         /* lift (+) or deepen (-) the shadows, -1..1 */
+  float highlights;      /* raise (+) or lower (-) the highlights, -1..1 */
+  float fade;            /* lifted, milky blacks (matte), 0..1 */
+  float crush;           /* crushed blacks: deep shadows pulled to black, 0..1 */
+  float rolloff;         /* highlight roll-off: softer shoulder, lowered white, 0..1 */
+  float saturation;      /* chroma x (1 + saturation); -1 = grey; -1..1.5 */
+  float vibrance;        /* saturation weighted to muted colours, -1..1 */
+  float mono;            /* blend towards monochrome, 0..1 */
+  float mono_mix[3];     /* added to the Rec.709 luma weights for the mono channel mixer (colour filters) */
+  float shadow_ab[2];    /* split toning: a*, b* added in the shadows (full at L* = 0), each -40..40 */
   float highlight_ab[2]; /* split toning: a*, b* added in the highlights (full at L* = 100) */
-  float cast_ab[2];   /* a*, b* added across the midtones (a colour cast / wash) */
+  float cast_ab[2];      /* a*, b* added across the midtones (a colour cast / wash) */
   float band_hue[DLUT_LOOK_NBANDS]; /* hue shift of each band in degrees, -60..60 */
   float band_sat[DLUT_LOOK_NBANDS]; /* chroma x (1 + band_sat) within the band, -1..1.5 */
   float band_lum[DLUT_LOOK_NBANDS]; /* L* shift within the band, in L* units x 10, -1..1 */
-  float clip;         /* 0 = soft gamut compression; 1 = hard clip only (asked for "clipped", "harsh") */
+  float clip;                       /* 0 = soft gamut compression; 1 = hard clip only (asked for "clipped", "harsh") */
 } dlut_look;
 
 /* What the parser understood: one entry per matched term. */
 #define DLUT_LOOKS_MAX_MATCHES 64
 typedef struct dlut_looks_match {
-  int term;       /* >= 0: index into the vocabulary (dlut_looks_term_get); < 0: named colour number -1-term */
-  float weight;   /* the degree it was applied with (1 = plain; negative = reversed) */
-  int capped;     /* nonzero: "not too"/"no": the term's direction is capped */
-  char text[64];  /* the words as written (NFKC-normalised), with their modifiers */
+  int term;      /* >= 0: index into the vocabulary (dlut_looks_term_get); < 0: named colour number -1-term */
+  float weight;  /* the degree it was applied with (1 = plain; negative = reversed) */
+  int capped;    /* nonzero: "not too"/"no": the term's direction is capped */
+  char text[64]; /* the words as written (NFKC-normalised), with their modifiers */
 } dlut_looks_match;
 
 typedef struct dlut_looks_report {

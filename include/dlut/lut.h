@@ -29,19 +29,19 @@
 extern "C" {
 #endif
 
-#define DLUT_LUT_MAX_SIZE 256     /* largest 3D lattice accepted (.cube allows 2..256) */
-#define DLUT_LUT_MAX_1D 65536     /* largest 1D table accepted */
+#define DLUT_LUT_MAX_SIZE 256 /* largest 3D lattice accepted (.cube allows 2..256) */
+#define DLUT_LUT_MAX_1D 65536 /* largest 1D table accepted */
 
 typedef struct dlut_lut {
-  int size;             /* 3D lattice points per axis (2..256), 0 = no 3D table */
-  float *table;         /* size^3 * 3 floats, red fastest; owned */
-  float domain_min[3];  /* 3D input range, per channel (default 0) */
-  float domain_max[3];  /* (default 1) */
-  int shaper_size;      /* 1D entries (2..65536), 0 = no 1D table */
-  float *shaper;        /* shaper_size * 3 floats; owned */
-  float shaper_min[3];  /* 1D input range, per channel (default 0) */
-  float shaper_max[3];  /* (default 1) */
-  char title[256];      /* TITLE, may be empty */
+  int size;            /* 3D lattice points per axis (2..256), 0 = no 3D table */
+  float *table;        /* size^3 * 3 floats, red fastest; owned */
+  float domain_min[3]; /* 3D input range, per channel (default 0) */
+  float domain_max[3]; /* (default 1) */
+  int shaper_size;     /* 1D entries (2..65536), 0 = no 1D table */
+  float *shaper;       /* shaper_size * 3 floats; owned */
+  float shaper_min[3]; /* 1D input range, per channel (default 0) */
+  float shaper_max[3]; /* (default 1) */
+  char title[256];     /* TITLE, may be empty */
 } dlut_lut;
 
 typedef enum dlut_interp {
@@ -94,8 +94,8 @@ int dlut_lut_apply_image_ref(const dlut_lut *lut, const dlut_image *src, dlut_im
  * the domain is honoured. Inputs are clamped to the domain as in the
  * forward, so d_in is 0 where an input lies outside (one-sided at the
  * ends). Multi-threaded; the result does not depend on the thread count. */
-void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *d_out, int64_t n,
-                             dlut_interp interp, float *d_table, float *d_in);
+void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *d_out, int64_t n, dlut_interp interp,
+                             float *d_table, float *d_in);
 
 /* Naive reference of dlut_lut_apply_backward (serial, scalar, one pixel at
  * a time); the fast one is tested against it. */
@@ -117,9 +117,9 @@ dlut_lut_format dlut_lut_format_from_path(const char *path);
 dlut_lut *dlut_lut_load(const char *path);
 
 typedef struct dlut_lut_save_opts {
-  int hald_level;  /* Hald level (2..16) for .png; 0 = from the LUT size */
-  int hald_bits;   /* 8 or 16 (default 16) */
-  int bits_3dl;    /* output bit depth of .3dl integers (default 12) */
+  int hald_level; /* Hald level (2..16) for .png; 0 = from the LUT size */
+  int hald_bits;  /* 8 or 16 (default 16) */
+  int bits_3dl;   /* output bit depth of .3dl integers (default 12) */
 } dlut_lut_save_opts;
 
 /* Save atomically, format from the extension. opts may be NULL. */

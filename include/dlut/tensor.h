@@ -116,7 +116,9 @@ float dlut_act_value(float x, dlut_act act);
 float dlut_act_grad(float x, dlut_act act);
 
 /* FLOP counts used by the benchmark (multiply-add = 2). */
-static inline double dlut_matmul_flops(int N, int C, int OC) { return 2.0 * N * C * OC; }
+static inline double dlut_matmul_flops(int N, int C, int OC) {
+  return 2.0 * N * C * OC;
+}
 
 #ifdef __cplusplus
 }

@@ -122,7 +122,9 @@ typedef struct merge_line {
   size_t alen, blen; /* their byte lengths */
 } merge_line;
 
-static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+static int is_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
 
 static int parse_merges(const char *name, char *text, size_t len, merge_line **out, int *count) {
   merge_line *m = malloc(BPE_MERGES_USED * sizeof *m);
@@ -221,7 +223,9 @@ fail:
   return rc;
 }
 
-static size_t utf8_of(uint32_t c, char *out) { return (size_t)dlut_tok_utf8_put(c, out); }
+static size_t utf8_of(uint32_t c, char *out) {
+  return (size_t)dlut_tok_utf8_put(c, out);
+}
 
 int dlut_tok_bpe_load(dlut_tokenizer *tk, const char *path) {
   char vocab_path[4096], merges_path[4096], gzbuf[4096];
@@ -247,11 +251,12 @@ int dlut_tok_bpe_load(dlut_tokenizer *tk, const char *path) {
     const char *dir = slash ? path : ".";
     snprintf(vocab_path, sizeof vocab_path, "%.*s/vocab.json", dlen, dir);
     snprintf(merges_path, sizeof merges_path, "%.*s/merges.txt", dlen, dir);
-    if (ends_with(path, ".json")) snprintf(vocab_path, sizeof vocab_path, "%s", path);
-    else snprintf(merges_path, sizeof merges_path, "%s", path);
+    if (ends_with(path, ".json"))
+      snprintf(vocab_path, sizeof vocab_path, "%s", path);
+    else
+      snprintf(merges_path, sizeof merges_path, "%s", path);
     if (!is_file(vocab_path) || !is_file(merges_path))
-      return dlut_error("%s: BPE needs vocab.json and merges.txt side by side (or bpe_simple_vocab_16e6.txt.gz)",
-                        path);
+      return dlut_error("%s: BPE needs vocab.json and merges.txt side by side (or bpe_simple_vocab_16e6.txt.gz)", path);
     have_json = 1;
   }
 
@@ -485,8 +490,8 @@ int dlut_tok_bpe_word_naive(const dlut_tokenizer *tk, int32_t *sym, int n) {
 }
 
 typedef struct heap_item {
-  int32_t rank; /* merge rank (lower first) */
-  int32_t pos;  /* left symbol's node (leftmost first among equal ranks) */
+  int32_t rank;        /* merge rank (lower first) */
+  int32_t pos;         /* left symbol's node (leftmost first among equal ranks) */
   int32_t left, right; /* the ids when pushed; stale if either changed */
 } heap_item;
 

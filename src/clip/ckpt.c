@@ -28,26 +28,26 @@
 #error "the checkpoint loader assumes a little-endian host"
 #endif
 
-#define CKPT_MAX_CONFIG (16u << 20)  /* config.json / index json files */
+#define CKPT_MAX_CONFIG (16u << 20) /* config.json / index json files */
 #define CKPT_MAX_SHARDS 4096
 
 /* One memory-mapped weights file. */
 typedef struct ckpt_file {
-  char *path;        /* owned: "<dir>/model.safetensors" */
-  uint8_t *map;      /* read-only mapping of the whole file */
-  size_t size;       /* bytes mapped */
-  int is_bin;        /* pytorch_model.bin (zip) rather than safetensors */
-  ckpt_bin bin;      /* zip directory and inflated storages, when is_bin */
+  char *path;   /* owned: "<dir>/model.safetensors" */
+  uint8_t *map; /* read-only mapping of the whole file */
+  size_t size;  /* bytes mapped */
+  int is_bin;   /* pytorch_model.bin (zip) rather than safetensors */
+  ckpt_bin bin; /* zip directory and inflated storages, when is_bin */
 } ckpt_file;
 
 struct dlut_ckpt {
-  char *dir;             /* owned copy of the folder name */
-  cJSON *config;         /* parsed config.json */
-  ckpt_file *files;      /* nfiles weights files (more than one for sharded checkpoints) */
+  char *dir;        /* owned copy of the folder name */
+  cJSON *config;    /* parsed config.json */
+  ckpt_file *files; /* nfiles weights files (more than one for sharded checkpoints) */
   int nfiles;
-  ckpt_list t;           /* every tensor, in file order */
-  int *by_name;          /* t.n indices sorted by name, for bsearch */
-  pthread_mutex_t mu;    /* guards lazy F32 conversion and CRC checks */
+  ckpt_list t;        /* every tensor, in file order */
+  int *by_name;       /* t.n indices sorted by name, for bsearch */
+  pthread_mutex_t mu; /* guards lazy F32 conversion and CRC checks */
 };
 
 /* ==== Half floats ==== */
@@ -96,12 +96,12 @@ static inline uint32_t f16_bits_fast(uint16_t h) {
   uint32_t sub = o + 0x00800000u;            /* as float: 2^-14 * (1 + m/1024) */
   float fs, magic = 6.103515625e-05f;        /* 2^-14 = 0x38800000 */
   memcpy(&fs, &sub, 4);
-  fs -= magic;                               /* = m * 2^-24 exactly */
+  fs -= magic; /* = m * 2^-24 exactly */
   uint32_t subbits;
   memcpy(&subbits, &fs, 4);
   uint32_t is_inf = -(uint32_t)(exp == 0x0f800000u); /* masks, not branches, so that it vectorises */
   uint32_t is_sub = -(uint32_t)(exp == 0);
-  o += is_inf & 0x38000000u;                          /* Inf/NaN: exponent all ones */
+  o += is_inf & 0x38000000u; /* Inf/NaN: exponent all ones */
   o = (subbits & is_sub) | (o & ~is_sub);
   return o | (uint32_t)(h & 0x8000) << 16;
 }
@@ -132,9 +132,12 @@ typedef struct convert_job {
 static void convert_range(void *ctx, int64_t b, int64_t e, int thread) {
   const convert_job *j = ctx;
   (void)thread;
-  if (j->dtype == DLUT_DTYPE_F16) ckpt_f16_to_f32_n(j->out + b, j->src + 2 * b, (size_t)(e - b));
-  else if (j->dtype == DLUT_DTYPE_BF16) ckpt_bf16_to_f32_n(j->out + b, j->src + 2 * b, (size_t)(e - b));
-  else memcpy(j->out + b, j->src + 4 * b, (size_t)(e - b) * 4);
+  if (j->dtype == DLUT_DTYPE_F16)
+    ckpt_f16_to_f32_n(j->out + b, j->src + 2 * b, (size_t)(e - b));
+  else if (j->dtype == DLUT_DTYPE_BF16)
+    ckpt_bf16_to_f32_n(j->out + b, j->src + 2 * b, (size_t)(e - b));
+  else
+    memcpy(j->out + b, j->src + 4 * b, (size_t)(e - b) * 4);
 }
 
 /* ==== Files ==== */
@@ -292,8 +295,9 @@ static int check_weight_map(const dlut_ckpt *ck, const cJSON *idx, const char *i
   const cJSON *wm = cJSON_GetObjectItemCaseSensitive(idx, "weight_map");
   for (const cJSON *e = wm ? wm->child : NULL; e; e = e->next) {
     ckpt_tensor *t = e->string ? lookup(ck, e->string) : NULL;
-    if (!t) return dlut_error("%s/%s: tensor '%s' is not in its shard %s", ck->dir, index_name,
-                              e->string ? e->string : "", e->valuestring);
+    if (!t)
+      return dlut_error("%s/%s: tensor '%s' is not in its shard %s", ck->dir, index_name, e->string ? e->string : "",
+                        e->valuestring);
     const char *base = strrchr(ck->files[t->file].path, '/') + 1;
     if (strcmp(base, e->valuestring) != 0)
       return dlut_error("%s/%s: tensor '%s' is listed in %s but found in %s", ck->dir, index_name, e->string,
@@ -309,8 +313,10 @@ static ckpt_tensor *lookup(const dlut_ckpt *ck, const char *name) {
     ckpt_tensor *t = &ck->t.v[ck->by_name[mid]];
     int c = strcmp(name, t->name);
     if (c == 0) return t;
-    if (c < 0) hi = mid - 1;
-    else lo = mid + 1;
+    if (c < 0)
+      hi = mid - 1;
+    else
+      lo = mid + 1;
   }
   return NULL;
 }
@@ -351,14 +357,20 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
       dlut_error("out of memory");
       goto fail;
     }
-    if (slash && slash != ck->dir) *slash = '\0';
-    else if (slash) slash[1] = '\0'; /* "/model.safetensors" -> "/" */
-    else strcpy(ck->dir, ".");      /* fits: the name was at least one byte */
+    if (slash && slash != ck->dir)
+      *slash = '\0';
+    else if (slash)
+      slash[1] = '\0'; /* "/model.safetensors" -> "/" */
+    else
+      strcpy(ck->dir, "."); /* fits: the name was at least one byte */
     size_t dn = strlen(direct);
 #define ENDS(lit) (dn >= sizeof(lit) - 1 && strcmp(direct + dn - (sizeof(lit) - 1), lit) == 0)
-    if (ENDS(".safetensors.index.json")) direct_sharded = 1;
-    else if (ENDS(".bin.index.json")) direct_sharded = direct_bin = 1;
-    else if (ENDS(".bin") || ENDS(".pt") || ENDS(".pth")) direct_bin = 1;
+    if (ENDS(".safetensors.index.json"))
+      direct_sharded = 1;
+    else if (ENDS(".bin.index.json"))
+      direct_sharded = direct_bin = 1;
+    else if (ENDS(".bin") || ENDS(".pt") || ENDS(".pth"))
+      direct_bin = 1;
     else if (!ENDS(".safetensors")) {
       dlut_error("%s/%s: not a model folder nor a .safetensors / .bin weights file", ck->dir, direct);
       goto fail;
@@ -408,8 +420,7 @@ dlut_ckpt *dlut_ckpt_open(const char *model_dir) {
     if (file_exists(probe)) found = i;
   }
   if (found < 0) {
-    dlut_error("%s: no weights (expected model.safetensors or pytorch_model.bin, or a sharded .index.json)",
-               ck->dir);
+    dlut_error("%s: no weights (expected model.safetensors or pytorch_model.bin, or a sharded .index.json)", ck->dir);
     goto fail;
   }
   rc = layouts[found].sharded ? add_sharded(ck, layouts[found].name, layouts[found].is_bin, &index)
@@ -453,7 +464,9 @@ void dlut_ckpt_close(dlut_ckpt *ck) {
   free(ck);
 }
 
-struct cJSON *dlut_ckpt_config(const dlut_ckpt *ck) { return ck ? ck->config : NULL; }
+struct cJSON *dlut_ckpt_config(const dlut_ckpt *ck) {
+  return ck ? ck->config : NULL;
+}
 
 const dlut_tensor_info *dlut_ckpt_find(const dlut_ckpt *ck, const char *name) {
   if (!ck || !name) return NULL;
@@ -461,7 +474,9 @@ const dlut_tensor_info *dlut_ckpt_find(const dlut_ckpt *ck, const char *name) {
   return t ? &t->info : NULL;
 }
 
-int dlut_ckpt_count(const dlut_ckpt *ck) { return ck ? ck->t.n : 0; }
+int dlut_ckpt_count(const dlut_ckpt *ck) {
+  return ck ? ck->t.n : 0;
+}
 
 const dlut_tensor_info *dlut_ckpt_at(const dlut_ckpt *ck, int i) {
   if (!ck || i < 0 || i >= ck->t.n) return NULL;
@@ -474,10 +489,14 @@ const char *dlut_ckpt_weights_path(const dlut_ckpt *ck) {
 
 const char *dlut_dtype_name(dlut_dtype d) {
   switch (d) {
-  case DLUT_DTYPE_F32: return "F32";
-  case DLUT_DTYPE_F16: return "F16";
-  case DLUT_DTYPE_BF16: return "BF16";
-  default: return "other";
+    case DLUT_DTYPE_F32:
+      return "F32";
+    case DLUT_DTYPE_F16:
+      return "F16";
+    case DLUT_DTYPE_BF16:
+      return "BF16";
+    default:
+      return "other";
   }
 }
 

@@ -17,8 +17,8 @@
 #include "dlut/error.h"
 
 /* Copy a strided view into a contiguous row-major buffer. */
-static void gather(uint8_t *dst, const uint8_t *src, int elsize, int ndim, const int64_t *shape,
-                   const int64_t *stride, uint64_t numel) {
+static void gather(uint8_t *dst, const uint8_t *src, int elsize, int ndim, const int64_t *shape, const int64_t *stride,
+                   uint64_t numel) {
   int64_t idx[CKPT_MAX_DIMS] = {0};
   uint64_t off = 0; /* element offset of idx in the source */
   for (uint64_t i = 0; i < numel; i++) {
@@ -41,9 +41,10 @@ int ckpt_bin_open(ckpt_bin *b, const uint8_t *buf, size_t size, const char *what
   void *pkl_owned = NULL;
   memset(b, 0, sizeof *b);
   if (size >= 2 && buf[0] == 0x80 && buf[1] <= 5) {
-    dlut_error("%s: legacy (torch < 1.6) pickle-only checkpoint; re-save it with a newer torch or convert it to "
-               "safetensors",
-               what);
+    dlut_error(
+        "%s: legacy (torch < 1.6) pickle-only checkpoint; re-save it with a newer torch or convert it to "
+        "safetensors",
+        what);
     goto fail;
   }
   if (size < 4 || memcmp(buf, "PK\003\004", 4) != 0) {
@@ -117,8 +118,8 @@ int ckpt_bin_open(ckpt_bin *b, const uint8_t *buf, size_t size, const char *what
     ckpt_zip_entry *ze = &b->zip.e[ei];
     if (p->storage_numel < 0 || (uint64_t)p->storage_numel > ze->usize / (uint64_t)p->elsize ||
         (uint64_t)p->storage_numel * (uint64_t)p->elsize != ze->usize) {
-      dlut_error("%s: tensor '%s': storage '%s' has %llu bytes, expected %lld elements of %d bytes (truncated?)",
-                 what, p->name, ename, (unsigned long long)ze->usize, (long long)p->storage_numel, p->elsize);
+      dlut_error("%s: tensor '%s': storage '%s' has %llu bytes, expected %lld elements of %d bytes (truncated?)", what,
+                 p->name, ename, (unsigned long long)ze->usize, (long long)p->storage_numel, p->elsize);
       goto fail;
     }
     const uint8_t *sdata = NULL;

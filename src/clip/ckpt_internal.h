@@ -19,13 +19,13 @@
 
 /* ==== Limits ==== */
 
-#define CKPT_MAX_DIMS 8                        /* dlut_tensor_info.shape has 8 slots */
-#define CKPT_MAX_TENSORS (1 << 20)             /* a ViT-L CLIP has ~600 */
-#define CKPT_MAX_NAME 1024                     /* bytes in one tensor name */
-#define CKPT_MAX_ST_HEADER (100u << 20)        /* safetensors caps its JSON header at 100 MB */
-#define CKPT_MAX_PICKLE (256u << 20)           /* data.pkl of a ViT-L state dict is ~100 KB */
+#define CKPT_MAX_DIMS 8                 /* dlut_tensor_info.shape has 8 slots */
+#define CKPT_MAX_TENSORS (1 << 20)      /* a ViT-L CLIP has ~600 */
+#define CKPT_MAX_NAME 1024              /* bytes in one tensor name */
+#define CKPT_MAX_ST_HEADER (100u << 20) /* safetensors caps its JSON header at 100 MB */
+#define CKPT_MAX_PICKLE (256u << 20)    /* data.pkl of a ViT-L state dict is ~100 KB */
 #define CKPT_MAX_ZIP_ENTRIES (1 << 20)
-#define CKPT_MAX_INFLATE ((uint64_t)16 << 30)  /* one deflated zip entry, inflated */
+#define CKPT_MAX_INFLATE ((uint64_t)16 << 30) /* one deflated zip entry, inflated */
 
 /* ==== Allocation (ckpt_alloc.c) ==== */
 
@@ -80,19 +80,19 @@ int ckpt_safetensors_parse(const uint8_t *buf, size_t size, const char *what, in
 /* ==== zip (the container torch.save writes) ==== */
 
 typedef struct ckpt_zip_entry {
-  char *name;         /* owned */
-  uint64_t data_off;  /* offset of the (compressed) data in the archive */
-  uint64_t csize;     /* compressed size */
-  uint64_t usize;     /* uncompressed size */
-  uint32_t crc;       /* CRC-32 of the uncompressed data */
-  int method;         /* 0 stored, 8 deflated */
-  int checked;        /* CRC verified already */
+  char *name;        /* owned */
+  uint64_t data_off; /* offset of the (compressed) data in the archive */
+  uint64_t csize;    /* compressed size */
+  uint64_t usize;    /* uncompressed size */
+  uint32_t crc;      /* CRC-32 of the uncompressed data */
+  int method;        /* 0 stored, 8 deflated */
+  int checked;       /* CRC verified already */
 } ckpt_zip_entry;
 
 typedef struct ckpt_zip {
-  const uint8_t *buf;   /* the archive (not owned) */
+  const uint8_t *buf; /* the archive (not owned) */
   size_t size;
-  ckpt_zip_entry *e;    /* n entries, in central-directory order */
+  ckpt_zip_entry *e; /* n entries, in central-directory order */
   int n;
 } ckpt_zip;
 
@@ -114,12 +114,12 @@ uint32_t ckpt_crc32(const uint8_t *p, uint64_t n);
 
 /* One tensor as _rebuild_tensor_v2 describes it. */
 typedef struct ckpt_pickle_tensor {
-  char *name;             /* state-dict key (owned) */
-  char *storage_key;      /* storage file name inside <prefix>/data/ (owned) */
-  dlut_dtype dtype;       /* from the storage type */
-  int elsize;             /* bytes per element */
-  int64_t storage_numel;  /* elements in the storage, as the persistent id says */
-  int64_t offset;         /* storage offset, elements */
+  char *name;            /* state-dict key (owned) */
+  char *storage_key;     /* storage file name inside <prefix>/data/ (owned) */
+  dlut_dtype dtype;      /* from the storage type */
+  int elsize;            /* bytes per element */
+  int64_t storage_numel; /* elements in the storage, as the persistent id says */
+  int64_t offset;        /* storage offset, elements */
   int ndim;
   int64_t shape[CKPT_MAX_DIMS];
   int64_t stride[CKPT_MAX_DIMS]; /* elements */
@@ -134,8 +134,8 @@ void ckpt_pickle_free(ckpt_pickle_tensor *t, int count);
 /* ==== pytorch_model.bin (zip + data.pkl + storages) ==== */
 
 typedef struct ckpt_bin {
-  ckpt_zip zip;     /* the archive's directory */
-  void **inflated;  /* zip.n slots: owned inflated bytes of deflated storages, or NULL */
+  ckpt_zip zip;    /* the archive's directory */
+  void **inflated; /* zip.n slots: owned inflated bytes of deflated storages, or NULL */
 } ckpt_bin;
 
 /* Read a torch.save zip archive held in buf[0..size): find <prefix>/data.pkl,

@@ -30,7 +30,7 @@ void clip_block_preln_forward(const dlut_tensor_backend *be, const clip_block_w 
   int T = d->T, C = d->C, I = d->I;
   size_t TC = (size_t)T * C;
   be->layernorm_forward(a->ln1_out, a->ln1_mean, a->ln1_rstd, x_in, w->ln1_w, w->ln1_b, T, C, d->eps); /* (T,C) */
-  qkv_forward(be, w, a->qkv, a->ln1_out, T, C);                                                       /* (T,3C) */
+  qkv_forward(be, w, a->qkv, a->ln1_out, T, C);                                                        /* (T,3C) */
   be->attention_forward(a->atty, a->att, a->qkv, 3 * C, T, C, d->NH, causal, key_bias);                /* (T,C) */
   be->matmul_forward(a->attn_out, C, a->atty, w->o_w, w->o_b, T, C, C);                                /* (T,C) */
   add3(a->res_mid, x_in, a->attn_out, TC);
@@ -54,7 +54,7 @@ void clip_block_preln_backward(const dlut_tensor_backend *be, const clip_block_w
   memset(t->d_i2, 0, TI * sizeof(float));
   be->act_backward(t->d_i2, a->fch, t->d_i, (int64_t)TI, d->act); /* d fch (T,I) */
   memset(t->d_c, 0, TC * sizeof(float));
-  be->matmul_backward(t->d_c, t->d_i2, I, w->fc1_w, T, C, I); /* d ln2_out (T,C) */
+  be->matmul_backward(t->d_c, t->d_i2, I, w->fc1_w, T, C, I);                                  /* d ln2_out (T,C) */
   be->layernorm_backward(d_res, t->d_c, a->res_mid, w->ln2_w, a->ln2_mean, a->ln2_rstd, T, C); /* d res_mid */
   /* attention branch: res_mid = x_in + out_proj(attn(qkv(ln1(x_in)))) */
   memset(t->d_c, 0, TC * sizeof(float));
@@ -72,9 +72,9 @@ void clip_block_postln_forward(const dlut_tensor_backend *be, const clip_block_w
                                const float *x_in, float *x_out, const clip_dims *d, const float *key_bias) {
   int T = d->T, C = d->C, I = d->I;
   size_t TC = (size_t)T * C;
-  qkv_forward(be, w, a->qkv, x_in, T, C);                                               /* (T,3C) */
-  be->attention_forward(a->atty, a->att, a->qkv, 3 * C, T, C, d->NH, 0, key_bias);      /* (T,C) context */
-  be->matmul_forward(a->attn_out, C, a->atty, w->o_w, w->o_b, T, C, C);                  /* attention.output.dense */
+  qkv_forward(be, w, a->qkv, x_in, T, C);                                          /* (T,3C) */
+  be->attention_forward(a->atty, a->att, a->qkv, 3 * C, T, C, d->NH, 0, key_bias); /* (T,C) context */
+  be->matmul_forward(a->attn_out, C, a->atty, w->o_w, w->o_b, T, C, C);            /* attention.output.dense */
   add3(a->res_mid, a->attn_out, x_in, TC);
   be->layernorm_forward(a->ln1_out, a->ln1_mean, a->ln1_rstd, a->res_mid, w->ln1_w, w->ln1_b, T, C, d->eps);
   be->matmul_forward(a->fch, I, a->ln1_out, w->fc1_w, w->fc1_b, T, C, I); /* intermediate.dense (T,I) */

@@ -29,33 +29,33 @@
  * attention residual, ln2 = output.LayerNorm after the MLP residual.
  * All Linear weights are (out, in). */
 typedef struct clip_block_w {
-  const float *ln1_w, *ln1_b;        /* (C) */
-  const float *q_w, *k_w, *v_w;      /* (C, C) */
-  const float *q_b, *k_b, *v_b;      /* (C) */
-  const float *o_w, *o_b;            /* (C, C), (C) */
-  const float *ln2_w, *ln2_b;        /* (C) */
-  const float *fc1_w, *fc1_b;        /* (I, C), (I) */
-  const float *fc2_w, *fc2_b;        /* (C, I), (C) */
+  const float *ln1_w, *ln1_b;   /* (C) */
+  const float *q_w, *k_w, *v_w; /* (C, C) */
+  const float *q_b, *k_b, *v_b; /* (C) */
+  const float *o_w, *o_b;       /* (C, C), (C) */
+  const float *ln2_w, *ln2_b;   /* (C) */
+  const float *fc1_w, *fc1_b;   /* (I, C), (I) */
+  const float *fc2_w, *fc2_b;   /* (C, I), (C) */
 } clip_block_w;
 
 typedef struct clip_vision_w {
-  const float *patch_w;        /* (C, 3, p, p) */
-  const float *class_emb;      /* (C) */
-  const float *pos_emb;        /* (T, C), T = 1 + P */
+  const float *patch_w;   /* (C, 3, p, p) */
+  const float *class_emb; /* (C) */
+  const float *pos_emb;   /* (T, C), T = 1 + P */
   const float *pre_ln_w, *pre_ln_b;
-  clip_block_w *blocks;        /* (L) */
+  clip_block_w *blocks; /* (L) */
   const float *post_ln_w, *post_ln_b;
-  const float *proj;           /* (E, C) */
+  const float *proj; /* (E, C) */
 } clip_vision_w;
 
 typedef struct clip_text_w {
-  const float *tok_emb;        /* (V, C): token_embedding / word_embeddings */
-  const float *pos_emb;        /* (max_positions, C) */
-  const float *type_emb;       /* (type_vocab, C), BERT only */
-  const float *emb_ln_w, *emb_ln_b; /* BERT embeddings.LayerNorm */
-  clip_block_w *blocks;        /* (L) */
+  const float *tok_emb;                 /* (V, C): token_embedding / word_embeddings */
+  const float *pos_emb;                 /* (max_positions, C) */
+  const float *type_emb;                /* (type_vocab, C), BERT only */
+  const float *emb_ln_w, *emb_ln_b;     /* BERT embeddings.LayerNorm */
+  clip_block_w *blocks;                 /* (L) */
   const float *final_ln_w, *final_ln_b; /* OpenAI final_layer_norm */
-  const float *proj;           /* (E, C) */
+  const float *proj;                    /* (E, C) */
 } clip_text_w;
 
 /* ==== Activations ==== */
@@ -66,43 +66,43 @@ typedef struct clip_text_w {
  * res_mid = x + dense(ctx) (before LN), ln1_out = LN(res_mid) =
  * "attention_out", res_out_pre = ln1_out + mlp_out (before LN). */
 typedef struct clip_block_act {
-  float *ln1_out;              /* (T, C) */
-  float *ln1_mean, *ln1_rstd;  /* (T) [bwd] */
-  float *qkv;                  /* (T, 3C) [bwd] */
-  float *att;                  /* (NH, T, T); shared by all layers unless keep_activations (the backward recomputes it) */
-  float *atty;                 /* (T, C) attention context, heads side by side */
-  float *attn_out;             /* (T, C) after out_proj */
-  float *res_mid;              /* (T, C) [bwd] */
-  float *ln2_out;              /* (T, C) */
-  float *ln2_mean, *ln2_rstd;  /* (T) [bwd] */
-  float *fch;                  /* (T, I) MLP pre-activation [bwd] */
-  float *fch_act;              /* (T, I) */
-  float *mlp_out;              /* (T, C) */
-  float *res_out_pre;          /* (T, C) BERT only */
+  float *ln1_out;             /* (T, C) */
+  float *ln1_mean, *ln1_rstd; /* (T) [bwd] */
+  float *qkv;                 /* (T, 3C) [bwd] */
+  float *att;      /* (NH, T, T); shared by all layers unless keep_activations (the backward recomputes it) */
+  float *atty;     /* (T, C) attention context, heads side by side */
+  float *attn_out; /* (T, C) after out_proj */
+  float *res_mid;  /* (T, C) [bwd] */
+  float *ln2_out;  /* (T, C) */
+  float *ln2_mean, *ln2_rstd; /* (T) [bwd] */
+  float *fch;                 /* (T, I) MLP pre-activation [bwd] */
+  float *fch_act;             /* (T, I) */
+  float *mlp_out;             /* (T, C) */
+  float *res_out_pre;         /* (T, C) BERT only */
 } clip_block_act;
 
 typedef struct clip_tower_act {
-  float *arena;                /* one allocation behind every pointer here */
+  float *arena; /* one allocation behind every pointer here */
   size_t arena_floats;
-  int T;                       /* rows the arena was sized for */
-  int T_run;                   /* rows of the last forward */
-  int valid;                   /* a forward has run */
-  float *patch_out;            /* (P, C) conv output (vision) */
-  float *cols;                 /* (P, 3pp) im2col scratch (vision) */
-  float *emb;                  /* (T, C) embeddings before ln_pre / BERT emb LN input */
-  float *emb_mean, *emb_rstd;  /* (T) */
-  float **x;                   /* (L + 1) x (T, C): x[0] = block input 0, x[l+1] = block l output */
-  clip_block_act *blk;         /* (L) */
-  float *final_out;            /* (T, C) text final LN (OpenAI) */
+  int T;                          /* rows the arena was sized for */
+  int T_run;                      /* rows of the last forward */
+  int valid;                      /* a forward has run */
+  float *patch_out;               /* (P, C) conv output (vision) */
+  float *cols;                    /* (P, 3pp) im2col scratch (vision) */
+  float *emb;                     /* (T, C) embeddings before ln_pre / BERT emb LN input */
+  float *emb_mean, *emb_rstd;     /* (T) */
+  float **x;                      /* (L + 1) x (T, C): x[0] = block input 0, x[l+1] = block l output */
+  clip_block_act *blk;            /* (L) */
+  float *final_out;               /* (T, C) text final LN (OpenAI) */
   float *final_mean, *final_rstd; /* (T) */
-  float *pooled;               /* (C) */
-  float *pool_mean, *pool_rstd;/* (P) post-LN stats (vision: CLS in [0]) */
-  float *embed;                /* (E) */
-  float *key_bias;             /* (T) BERT padding mask as additive bias */
+  float *pooled;                  /* (C) */
+  float *pool_mean, *pool_rstd;   /* (P) post-LN stats (vision: CLS in [0]) */
+  float *embed;                   /* (E) */
+  float *key_bias;                /* (T) BERT padding mask as additive bias */
   /* backward scratch (vision) */
   float *d_res, *d_c, *d_i, *d_i2, *d_qkv, *d_att, *d_emb, *d_cols, *d_pooled;
   /* (T,C) (T,C) (T,I) (T,I) (T,3C) (NH,T,T) (T,C) (P,3pp) (C) */
-  float *tok_scratch;          /* (P, C) patch tokens after post-LN */
+  float *tok_scratch; /* (P, C) patch tokens after post-LN */
 } clip_tower_act;
 
 /* ==== The model ==== */
@@ -110,19 +110,19 @@ typedef struct clip_tower_act {
 struct dlut_clip {
   dlut_clip_config cfg;
   dlut_clip_info info;
-  char *dir;                   /* model folder (info.name), owned */
-  dlut_ckpt *ck;               /* open checkpoint (weights point into it), or NULL for random */
-  float *own_weights;          /* random-model weights, or NULL */
-  const float *logit_scale_p;  /* the log-space parameter */
+  char *dir;                  /* model folder (info.name), owned */
+  dlut_ckpt *ck;              /* open checkpoint (weights point into it), or NULL for random */
+  float *own_weights;         /* random-model weights, or NULL */
+  const float *logit_scale_p; /* the log-space parameter */
   clip_vision_w vw;
   clip_text_w tw;
   clip_block_w *block_storage; /* vision + text blocks */
   clip_tower_act va, ta;       /* activations */
   int keep_all;                /* keep_activations */
   const dlut_tensor_backend *be;
-  dlut_tokenizer *tok;         /* NULL if the folder has no tokenizer */
-  char *tok_error;             /* why tok is NULL */
-  int32_t *ids_scratch;        /* (context) */
+  dlut_tokenizer *tok;  /* NULL if the folder has no tokenizer */
+  char *tok_error;      /* why tok is NULL */
+  int32_t *ids_scratch; /* (context) */
 };
 
 /* arenas (model.c) */

@@ -134,12 +134,30 @@ void dlut_npy_free(dlut_npy *a) {
 
 double dlut_npy_get(const dlut_npy *a, int64_t i) {
   switch (a->type) {
-    case DLUT_NPY_F32: { float v; memcpy(&v, (const char *)a->data + i * 4, 4); return v; }
-    case DLUT_NPY_F64: { double v; memcpy(&v, (const char *)a->data + i * 8, 8); return v; }
-    case DLUT_NPY_I32: { int32_t v; memcpy(&v, (const char *)a->data + i * 4, 4); return v; }
-    case DLUT_NPY_I64: { int64_t v; memcpy(&v, (const char *)a->data + i * 8, 8); return (double)v; }
-    case DLUT_NPY_U8: return ((const uint8_t *)a->data)[i];
-    case DLUT_NPY_I8: return ((const int8_t *)a->data)[i];
+    case DLUT_NPY_F32: {
+      float v;
+      memcpy(&v, (const char *)a->data + i * 4, 4);
+      return v;
+    }
+    case DLUT_NPY_F64: {
+      double v;
+      memcpy(&v, (const char *)a->data + i * 8, 8);
+      return v;
+    }
+    case DLUT_NPY_I32: {
+      int32_t v;
+      memcpy(&v, (const char *)a->data + i * 4, 4);
+      return v;
+    }
+    case DLUT_NPY_I64: {
+      int64_t v;
+      memcpy(&v, (const char *)a->data + i * 8, 8);
+      return (double)v;
+    }
+    case DLUT_NPY_U8:
+      return ((const uint8_t *)a->data)[i];
+    case DLUT_NPY_I8:
+      return ((const int8_t *)a->data)[i];
   }
   return 0.0;
 }

@@ -13,7 +13,14 @@
 
 #include <stdint.h>
 
-typedef enum dlut_npy_type { DLUT_NPY_F32 = 1, DLUT_NPY_F64, DLUT_NPY_I32, DLUT_NPY_I64, DLUT_NPY_U8, DLUT_NPY_I8 } dlut_npy_type;
+typedef enum dlut_npy_type {
+  DLUT_NPY_F32 = 1,
+  DLUT_NPY_F64,
+  DLUT_NPY_I32,
+  DLUT_NPY_I64,
+  DLUT_NPY_U8,
+  DLUT_NPY_I8
+} dlut_npy_type;
 
 typedef struct dlut_npy {
   dlut_npy_type type; /* element type */

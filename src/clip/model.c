@@ -39,11 +39,14 @@ static int parse_act(const cJSON *o, dlut_act def, dlut_act *out) {
   }
   if (!cJSON_IsString(v)) return dlut_error("config.json: hidden_act is not a string");
   const char *s = v->valuestring;
-  if (strcmp(s, "quick_gelu") == 0) *out = DLUT_ACT_QUICK_GELU;
-  else if (strcmp(s, "gelu") == 0) *out = DLUT_ACT_GELU;
+  if (strcmp(s, "quick_gelu") == 0)
+    *out = DLUT_ACT_QUICK_GELU;
+  else if (strcmp(s, "gelu") == 0)
+    *out = DLUT_ACT_GELU;
   else if (strcmp(s, "gelu_new") == 0 || strcmp(s, "gelu_pytorch_tanh") == 0 || strcmp(s, "gelu_fast") == 0)
     *out = DLUT_ACT_GELU_TANH;
-  else return dlut_error("config.json: unsupported hidden_act \"%s\"", s);
+  else
+    return dlut_error("config.json: unsupported hidden_act \"%s\"", s);
   return 0;
 }
 
@@ -77,8 +80,8 @@ static int config_check(const dlut_clip_config *c) {
                       c->image_size / c->patch_size, CLIP_MAX_PATCHES);
   if (c->vocab_size < 1 || c->vocab_size > CLIP_MAX_VOCAB || c->max_positions < 1 ||
       c->max_positions > CLIP_MAX_CONTEXT || c->context_length < 2 || c->context_length > c->max_positions)
-    return dlut_error("config: bad text sizes (vocab %d, positions %d, context %d)", c->vocab_size,
-                      c->max_positions, c->context_length);
+    return dlut_error("config: bad text sizes (vocab %d, positions %d, context %d)", c->vocab_size, c->max_positions,
+                      c->context_length);
   if (c->family == DLUT_CLIP_CHINESE && (c->type_vocab_size < 1 || c->type_vocab_size > 1024))
     return dlut_error("config: bad type_vocab_size %d", c->type_vocab_size);
   if (c->projection_dim < 1 || c->projection_dim > CLIP_MAX_WIDTH)
@@ -91,15 +94,20 @@ static int config_from_json(const cJSON *root, const char *dir, dlut_clip_config
   memset(c, 0, sizeof *c);
   const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
   const char *type = cJSON_IsString(mt) ? mt->valuestring : "";
-  if (strcmp(type, "clip") == 0) c->family = DLUT_CLIP_OPENAI;
-  else if (strcmp(type, "chinese_clip") == 0) c->family = DLUT_CLIP_CHINESE;
+  if (strcmp(type, "clip") == 0)
+    c->family = DLUT_CLIP_OPENAI;
+  else if (strcmp(type, "chinese_clip") == 0)
+    c->family = DLUT_CLIP_CHINESE;
   else {
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "architectures");
     const cJSON *a0 = cJSON_IsArray(arch) ? cJSON_GetArrayItem(arch, 0) : NULL;
     const char *an = cJSON_IsString(a0) ? a0->valuestring : "";
-    if (strcmp(an, "CLIPModel") == 0) c->family = DLUT_CLIP_OPENAI;
-    else if (strcmp(an, "ChineseCLIPModel") == 0) c->family = DLUT_CLIP_CHINESE;
-    else return dlut_error("config.json: model_type \"%s\" is neither clip nor chinese_clip", type);
+    if (strcmp(an, "CLIPModel") == 0)
+      c->family = DLUT_CLIP_OPENAI;
+    else if (strcmp(an, "ChineseCLIPModel") == 0)
+      c->family = DLUT_CLIP_CHINESE;
+    else
+      return dlut_error("config.json: model_type \"%s\" is neither clip nor chinese_clip", type);
   }
   const cJSON *tc = sub_config(root, "text_config"), *vc = sub_config(root, "vision_config");
   /* CLIPVisionConfig / ChineseCLIPVisionConfig defaults (identical) */
@@ -210,16 +218,15 @@ int dlut_clip_config_preset(const char *name, dlut_clip_config *c) {
 /* The visitor sees every parameter once: its field, HF name and shape, and
  * how to randomise it. */
 typedef enum { P_LINEAR, P_BIAS, P_LN_W, P_LN_B, P_EMB, P_SCALAR } pkind;
-typedef int (*param_fn)(void *ctx, const float **field, const char *name, int ndim, const int64_t *shape,
-                        pkind kind);
+typedef int (*param_fn)(void *ctx, const float **field, const char *name, int ndim, const int64_t *shape, pkind kind);
 
 static int visit_block(param_fn fn, void *ctx, clip_block_w *b, const char *pre, int bert, int C, int I) {
   char n[256];
   int64_t cc[2] = {C, C}, ic[2] = {I, C}, ci[2] = {C, I}, c1[1] = {C}, i1[1] = {I};
-#define P(field, suffix, nd, shp, kind)                             \
-  do {                                                              \
-    snprintf(n, sizeof n, "%s.%s", pre, suffix);                    \
-    if (fn(ctx, &b->field, n, nd, shp, kind) != 0) return -1;       \
+#define P(field, suffix, nd, shp, kind)                       \
+  do {                                                        \
+    snprintf(n, sizeof n, "%s.%s", pre, suffix);              \
+    if (fn(ctx, &b->field, n, nd, shp, kind) != 0) return -1; \
   } while (0)
   if (!bert) {
     P(ln1_w, "layer_norm1.weight", 1, c1, P_LN_W);
@@ -265,10 +272,10 @@ static int visit_params(dlut_clip *m, param_fn fn, void *ctx) {
   int Cv = c->vision.width, Ct = c->text.width, E = c->projection_dim, p = c->patch_size;
   int G = c->image_size / p;
   char pre[128];
-#define F(field, name, nd, kind, ...)                                             \
-  do {                                                                          \
-    int64_t s_[] = {__VA_ARGS__};                                               \
-    if (fn(ctx, &(field), name, nd, s_, kind) != 0) return -1;                  \
+#define F(field, name, nd, kind, ...)                          \
+  do {                                                         \
+    int64_t s_[] = {__VA_ARGS__};                              \
+    if (fn(ctx, &(field), name, nd, s_, kind) != 0) return -1; \
   } while (0)
   F(m->vw.patch_w, "vision_model.embeddings.patch_embedding.weight", 4, P_LINEAR, Cv, 3, p, p);
   F(m->vw.class_emb, "vision_model.embeddings.class_embedding", 1, P_EMB, Cv);
@@ -350,12 +357,24 @@ static int rand_param(void *vctx, const float **field, const char *name, int ndi
   for (size_t i = 0; i < n; i++) {
     float u = rnd_uniform(r);
     switch (k) {
-      case P_LINEAR: w[i] = u * 1.7320508f / sqrtf(fan_in); break;
-      case P_BIAS: w[i] = 0.02f * u; break;
-      case P_LN_W: w[i] = 1.0f + 0.1f * u; break;
-      case P_LN_B: w[i] = 0.05f * u; break;
-      case P_EMB: w[i] = 0.5f * u; break;
-      case P_SCALAR: w[i] = r->logit; break;
+      case P_LINEAR:
+        w[i] = u * 1.7320508f / sqrtf(fan_in);
+        break;
+      case P_BIAS:
+        w[i] = 0.02f * u;
+        break;
+      case P_LN_W:
+        w[i] = 1.0f + 0.1f * u;
+        break;
+      case P_LN_B:
+        w[i] = 0.05f * u;
+        break;
+      case P_EMB:
+        w[i] = 0.5f * u;
+        break;
+      case P_SCALAR:
+        w[i] = r->logit;
+        break;
     }
   }
   *field = w;
@@ -536,8 +555,10 @@ static void read_preprocessor(dlut_clip *m) {
     int ok = 1;
     for (int c = 0; c < 3; c++) {
       const cJSON *a = cJSON_GetArrayItem(mn, c), *b = cJSON_GetArrayItem(sd, c);
-      if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b) || !(b->valuedouble > 0)) ok = 0;
-      else mv[c] = (float)a->valuedouble, sv[c] = (float)b->valuedouble;
+      if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b) || !(b->valuedouble > 0))
+        ok = 0;
+      else
+        mv[c] = (float)a->valuedouble, sv[c] = (float)b->valuedouble;
     }
     if (ok) memcpy(m->info.mean, mv, sizeof mv), memcpy(m->info.std, sv, sizeof sv);
   }
@@ -585,8 +606,8 @@ dlut_clip *dlut_clip_load(const char *model_dir) {
   fill_info(m, m->dir);
   read_preprocessor(m);
   /* The tokenizer is optional: without it images still work. */
-  m->tok = dlut_tokenizer_load(model_dir, cfg.family == DLUT_CLIP_OPENAI ? DLUT_TOKENIZER_BPE : DLUT_TOKENIZER_WORDPIECE,
-                               cfg.context_length);
+  m->tok = dlut_tokenizer_load(
+      model_dir, cfg.family == DLUT_CLIP_OPENAI ? DLUT_TOKENIZER_BPE : DLUT_TOKENIZER_WORDPIECE, cfg.context_length);
   if (!m->tok) m->tok_error = strdup(dlut_last_error());
   dlut_error_clear();
   return m;
@@ -636,8 +657,12 @@ void dlut_clip_free(dlut_clip *m) {
   free(m);
 }
 
-const dlut_clip_info *dlut_clip_get_info(const dlut_clip *m) { return m ? &m->info : NULL; }
-const dlut_clip_config *dlut_clip_get_config(const dlut_clip *m) { return m ? &m->cfg : NULL; }
+const dlut_clip_info *dlut_clip_get_info(const dlut_clip *m) {
+  return m ? &m->info : NULL;
+}
+const dlut_clip_config *dlut_clip_get_config(const dlut_clip *m) {
+  return m ? &m->cfg : NULL;
+}
 
 int dlut_clip_set_keep_activations(dlut_clip *m, int on) {
   on = !!on;
@@ -682,8 +707,8 @@ int dlut_clip_encode_text(dlut_clip *m, const char *text, float *embed) {
 
 /* ==== Similarity ==== */
 
-int dlut_clip_logits(const dlut_clip *m, const float *image_embeds, int n_images, const float *text_embeds,
-                     int n_texts, float *logits) {
+int dlut_clip_logits(const dlut_clip *m, const float *image_embeds, int n_images, const float *text_embeds, int n_texts,
+                     float *logits) {
   int E = m->cfg.projection_dim;
   if (n_images < 0 || n_texts < 0) return dlut_error("clip: negative counts");
   for (int i = 0; i < n_images; i++)
@@ -727,9 +752,12 @@ const float *dlut_clip_activation(const dlut_clip *m, const char *name, int64_t 
     *count = m->cfg.projection_dim;
     return m->ta.embed;
   }
-  if (vision) a = &m->va, tc = &m->cfg.vision, name += 7;
-  else if (text) a = &m->ta, tc = &m->cfg.text, name += 5;
-  else return NULL;
+  if (vision)
+    a = &m->va, tc = &m->cfg.vision, name += 7;
+  else if (text)
+    a = &m->ta, tc = &m->cfg.text, name += 5;
+  else
+    return NULL;
   if (!a->valid) return NULL;
   int64_t T = a->T_run, C = tc->width, I = tc->intermediate, P = (int64_t)m->info.n_patch_tokens;
   int bert = text && m->cfg.family == DLUT_CLIP_CHINESE;

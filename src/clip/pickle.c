@@ -36,16 +36,33 @@
 
 /* ==== Values ==== */
 
-typedef enum pk_kind { PK_NONE, PK_BOOL, PK_INT, PK_FLOAT, PK_STR, PK_TUPLE, PK_LIST, PK_DICT, PK_GLOBAL, PK_STORAGE, PK_TENSOR } pk_kind;
+typedef enum pk_kind {
+  PK_NONE,
+  PK_BOOL,
+  PK_INT,
+  PK_FLOAT,
+  PK_STR,
+  PK_TUPLE,
+  PK_LIST,
+  PK_DICT,
+  PK_GLOBAL,
+  PK_STORAGE,
+  PK_TENSOR
+} pk_kind;
 
-typedef enum pk_global { PKG_ORDERED_DICT = 1, PKG_REBUILD_TENSOR_V2, PKG_REBUILD_PARAMETER, PKG_STORAGE_TYPE } pk_global;
+typedef enum pk_global {
+  PKG_ORDERED_DICT = 1,
+  PKG_REBUILD_TENSOR_V2,
+  PKG_REBUILD_PARAMETER,
+  PKG_STORAGE_TYPE
+} pk_global;
 
 typedef struct pk_obj {
   pk_kind kind;
-  int64_t i;              /* INT, BOOL; GLOBAL: pk_global; STORAGE: numel */
-  double f;               /* FLOAT */
-  char *s;                /* STR (owned, NUL-terminated); STORAGE: key (owned) */
-  struct pk_obj **items;  /* TUPLE/LIST: n items; DICT: n pairs as 2n items (key, value); owned array */
+  int64_t i;             /* INT, BOOL; GLOBAL: pk_global; STORAGE: numel */
+  double f;              /* FLOAT */
+  char *s;               /* STR (owned, NUL-terminated); STORAGE: key (owned) */
+  struct pk_obj **items; /* TUPLE/LIST: n items; DICT: n pairs as 2n items (key, value); owned array */
   int n, cap;
   int stype;              /* GLOBAL storage type / STORAGE: index into k_storage */
   ckpt_pickle_tensor t;   /* TENSOR (name and storage_key unset; storage below) */
@@ -59,25 +76,26 @@ static const struct {
   dlut_dtype dtype;
   int elsize;
 } k_storage[] = {
-    {"FloatStorage", DLUT_DTYPE_F32, 4},  {"HalfStorage", DLUT_DTYPE_F16, 2},   {"BFloat16Storage", DLUT_DTYPE_BF16, 2},
-    {"DoubleStorage", DLUT_DTYPE_OTHER, 8}, {"LongStorage", DLUT_DTYPE_OTHER, 8}, {"IntStorage", DLUT_DTYPE_OTHER, 4},
-    {"ShortStorage", DLUT_DTYPE_OTHER, 2}, {"CharStorage", DLUT_DTYPE_OTHER, 1}, {"ByteStorage", DLUT_DTYPE_OTHER, 1},
-    {"BoolStorage", DLUT_DTYPE_OTHER, 1},
+    {"FloatStorage", DLUT_DTYPE_F32, 4},     {"HalfStorage", DLUT_DTYPE_F16, 2},
+    {"BFloat16Storage", DLUT_DTYPE_BF16, 2}, {"DoubleStorage", DLUT_DTYPE_OTHER, 8},
+    {"LongStorage", DLUT_DTYPE_OTHER, 8},    {"IntStorage", DLUT_DTYPE_OTHER, 4},
+    {"ShortStorage", DLUT_DTYPE_OTHER, 2},   {"CharStorage", DLUT_DTYPE_OTHER, 1},
+    {"ByteStorage", DLUT_DTYPE_OTHER, 1},    {"BoolStorage", DLUT_DTYPE_OTHER, 1},
 };
 #define N_STORAGE ((int)(sizeof k_storage / sizeof k_storage[0]))
 
 typedef struct pk_vm {
   const uint8_t *p, *end, *start;
   const char *what;
-  pk_obj **all;  /* every object, for freeing */
+  pk_obj **all; /* every object, for freeing */
   int nall, capall;
   pk_obj **stack;
   int sp, capstack;
-  int *marks;    /* stack heights at each MARK */
+  int *marks; /* stack heights at each MARK */
   int nmarks, capmarks;
   pk_obj **memo; /* sparse: NULL where never put */
-  int64_t nmemo;  /* slots allocated */
-  int64_t nput;   /* distinct slots filled: len(memo) in pickle.py, where MEMOIZE puts */
+  int64_t nmemo; /* slots allocated */
+  int64_t nput;  /* distinct slots filled: len(memo) in pickle.py, where MEMOIZE puts */
 } pk_vm;
 
 static int vm_err(pk_vm *vm, const char *fmt, const char *arg) {
@@ -199,9 +217,12 @@ static void printable(char *dst, size_t cap, const char *src, size_t n) {
 static pk_obj *make_global(pk_vm *vm, const char *mod, size_t ml, const char *name, size_t nl) {
 #define IS(s, l, lit) ((l) == sizeof(lit) - 1 && memcmp((s), (lit), (l)) == 0)
   int g = 0, stype = -1;
-  if (IS(mod, ml, "collections") && IS(name, nl, "OrderedDict")) g = PKG_ORDERED_DICT;
-  else if (IS(mod, ml, "torch._utils") && IS(name, nl, "_rebuild_tensor_v2")) g = PKG_REBUILD_TENSOR_V2;
-  else if (IS(mod, ml, "torch._utils") && IS(name, nl, "_rebuild_parameter")) g = PKG_REBUILD_PARAMETER;
+  if (IS(mod, ml, "collections") && IS(name, nl, "OrderedDict"))
+    g = PKG_ORDERED_DICT;
+  else if (IS(mod, ml, "torch._utils") && IS(name, nl, "_rebuild_tensor_v2"))
+    g = PKG_REBUILD_TENSOR_V2;
+  else if (IS(mod, ml, "torch._utils") && IS(name, nl, "_rebuild_parameter"))
+    g = PKG_REBUILD_PARAMETER;
   else if (IS(mod, ml, "torch"))
     for (int k = 0; k < N_STORAGE; k++)
       if (strlen(k_storage[k].name) == nl && memcmp(name, k_storage[k].name, nl) == 0) {
@@ -293,9 +314,10 @@ static pk_obj *reduce(pk_vm *vm, pk_obj *fn, pk_obj *args) {
 
 /* BINPERSID: ('storage', storage_type, key, location, numel). */
 static pk_obj *persistent_load(pk_vm *vm, pk_obj *pid) {
-  if (pid->kind != PK_TUPLE || pid->n != 5 || pid->items[0]->kind != PK_STR || strcmp(pid->items[0]->s, "storage") != 0 ||
-      pid->items[1]->kind != PK_GLOBAL || pid->items[1]->i != PKG_STORAGE_TYPE || pid->items[2]->kind != PK_STR ||
-      pid->items[3]->kind != PK_STR || pid->items[4]->kind != PK_INT || pid->items[4]->i < 0) {
+  if (pid->kind != PK_TUPLE || pid->n != 5 || pid->items[0]->kind != PK_STR ||
+      strcmp(pid->items[0]->s, "storage") != 0 || pid->items[1]->kind != PK_GLOBAL ||
+      pid->items[1]->i != PKG_STORAGE_TYPE || pid->items[2]->kind != PK_STR || pid->items[3]->kind != PK_STR ||
+      pid->items[4]->kind != PK_INT || pid->items[4]->i < 0) {
     vm_err(vm, "%s", "persistent id is not ('storage', torch.<Type>Storage, key, location, numel)");
     return NULL;
   }
@@ -368,201 +390,201 @@ static int run(pk_vm *vm, pk_obj **result) {
     int from = 0;
     uint64_t n;
     switch (op) {
-    case 0x80: /* PROTO */
-      if (need(vm, 1)) return -1;
-      if (*vm->p < 2 || *vm->p > 5) return vm_err(vm, "%s", "unsupported pickle protocol");
-      vm->p++;
-      break;
-    case 0x95: /* FRAME (protocol 4): an 8-byte length hint; frames are transparent here */
-      if (need(vm, 8)) return -1;
-      vm->p += 8;
-      break;
-    case '.': /* STOP */
-      if (!(a = pop(vm))) return -1;
-      *result = a;
-      return 0;
-    case '(': /* MARK */
-      if (grow((void **)&vm->marks, &vm->capmarks, vm->nmarks + 1, sizeof *vm->marks, PK_MAX_STACK) != 0)
-        return vm_err(vm, "%s", "too many MARKs");
-      vm->marks[vm->nmarks++] = vm->sp;
-      break;
-    case 'N': /* NONE */
-      if (push(vm, new_obj(vm, PK_NONE))) return -1;
-      break;
-    case 0x88: /* NEWTRUE */
-    case 0x89: /* NEWFALSE */
-      if (!(a = new_obj(vm, PK_BOOL))) return -1;
-      a->i = op == 0x88;
-      if (push(vm, a)) return -1;
-      break;
-    case 'J': /* BININT: 4-byte signed */
-    case 'K': /* BININT1: 1-byte unsigned */
-    case 'M': /* BININT2: 2-byte unsigned */
-    {
-      int w = op == 'J' ? 4 : op == 'K' ? 1 : 2;
-      if (need(vm, (size_t)w)) return -1;
-      if (!(a = new_obj(vm, PK_INT))) return -1;
-      n = le(vm->p, w);
-      a->i = op == 'J' ? (int64_t)(int32_t)(uint32_t)n : (int64_t)n;
-      vm->p += w;
-      if (push(vm, a)) return -1;
-      break;
-    }
-    case 0x8a: /* LONG1: n-byte two's complement little-endian */
-    {
-      if (need(vm, 1)) return -1;
-      int w = *vm->p++;
-      if (w > 8) return vm_err(vm, "%s", "LONG1 wider than 64 bits");
-      if (need(vm, (size_t)w)) return -1;
-      if (!(a = new_obj(vm, PK_INT))) return -1;
-      n = w ? le(vm->p, w) : 0;
-      if (w > 0 && w < 8 && (vm->p[w - 1] & 0x80)) n |= ~(uint64_t)0 << (8 * w); /* sign-extend */
-      a->i = (int64_t)n;
-      vm->p += w;
-      if (push(vm, a)) return -1;
-      break;
-    }
-    case 'G': /* BINFLOAT: 8-byte big-endian double */
-    {
-      if (need(vm, 8)) return -1;
-      uint64_t bits = 0;
-      for (int k = 0; k < 8; k++) bits = bits << 8 | vm->p[k];
-      vm->p += 8;
-      if (!(a = new_obj(vm, PK_FLOAT))) return -1;
-      memcpy(&a->f, &bits, 8);
-      if (push(vm, a)) return -1;
-      break;
-    }
-    case 'X':  /* BINUNICODE: 4-byte length */
-    case 0x8c: /* SHORT_BINUNICODE: 1-byte length */
-    case 0x8d: /* BINUNICODE8: 8-byte length */
-    {
-      int w = op == 'X' ? 4 : op == 0x8c ? 1 : 8;
-      if (need(vm, (size_t)w)) return -1;
-      n = le(vm->p, w);
-      vm->p += w;
-      if (n > (uint64_t)(vm->end - vm->p)) return vm_err(vm, "%s", "truncated (string runs past the end)");
-      if (push(vm, make_str(vm, vm->p, n))) return -1;
-      vm->p += n;
-      break;
-    }
-    case 'q': /* BINPUT */
-    case 'r': /* LONG_BINPUT */
-    {
-      int w = op == 'q' ? 1 : 4;
-      if (need(vm, (size_t)w)) return -1;
-      n = le(vm->p, w);
-      vm->p += w;
-      if (memo_put(vm, n, top(vm))) return -1;
-      break;
-    }
-    case 0x94: /* MEMOIZE (protocol 4): put at the next index */
-      if (memo_put(vm, (uint64_t)vm->nput, top(vm))) return -1;
-      break;
-    case 'h': /* BINGET */
-    case 'j': /* LONG_BINGET */
-    {
-      int w = op == 'h' ? 1 : 4;
-      if (need(vm, (size_t)w)) return -1;
-      n = le(vm->p, w);
-      vm->p += w;
-      if (push(vm, memo_get(vm, n))) return -1;
-      break;
-    }
-    case 'c': /* GLOBAL: "module\nname\n" */
-    {
-      const uint8_t *m = vm->p, *nl1 = memchr(m, '\n', (size_t)(vm->end - m));
-      if (!nl1 || nl1 - m > PK_MAX_GLOBAL) return vm_err(vm, "%s", "GLOBAL: bad module name");
-      const uint8_t *nm = nl1 + 1, *nl2 = memchr(nm, '\n', (size_t)(vm->end - nm));
-      if (!nl2 || nl2 - nm > PK_MAX_GLOBAL) return vm_err(vm, "%s", "GLOBAL: bad name");
-      vm->p = nl2 + 1;
-      if (push(vm, make_global(vm, (const char *)m, (size_t)(nl1 - m), (const char *)nm, (size_t)(nl2 - nm))))
-        return -1;
-      break;
-    }
-    case 0x93: /* STACK_GLOBAL (protocol 4): module and name strings on the stack */
-      if (!(b = pop(vm)) || !(a = pop(vm))) return -1;
-      if (a->kind != PK_STR || b->kind != PK_STR) return vm_err(vm, "%s", "STACK_GLOBAL needs two strings");
-      if (a->i > PK_MAX_GLOBAL || b->i > PK_MAX_GLOBAL) return vm_err(vm, "%s", "STACK_GLOBAL: name too long");
-      if (push(vm, make_global(vm, a->s, (size_t)a->i, b->s, (size_t)b->i))) return -1;
-      break;
-    case ')': /* EMPTY_TUPLE */
-      if (push(vm, make_seq(vm, PK_TUPLE, NULL, 0))) return -1;
-      break;
-    case 0x85: /* TUPLE1 */
-    case 0x86: /* TUPLE2 */
-    case 0x87: /* TUPLE3 */
-    {
-      int k = op - 0x84;
-      int floor = vm->nmarks ? vm->marks[vm->nmarks - 1] : 0;
-      if (vm->sp - floor < k) return vm_err(vm, "%s", "stack underflow");
-      vm->sp -= k;
-      if (push(vm, make_seq(vm, PK_TUPLE, vm->stack + vm->sp, k))) return -1;
-      break;
-    }
-    case 't': /* TUPLE: items since MARK */
-    case 'l': /* LIST */
-      if (pop_mark(vm, &from)) return -1;
-      a = make_seq(vm, op == 't' ? PK_TUPLE : PK_LIST, vm->stack + from, vm->sp - from);
-      vm->sp = from;
-      if (push(vm, a)) return -1;
-      break;
-    case ']': /* EMPTY_LIST */
-      if (push(vm, new_obj(vm, PK_LIST))) return -1;
-      break;
-    case '}': /* EMPTY_DICT */
-      if (push(vm, new_obj(vm, PK_DICT))) return -1;
-      break;
-    case 'd': /* DICT: key/value pairs since MARK */
-      if (pop_mark(vm, &from)) return -1;
-      if (!(a = new_obj(vm, PK_DICT))) return -1;
-      if (dict_setitems(vm, a, vm->stack + from, vm->sp - from)) return -1;
-      vm->sp = from;
-      if (push(vm, a)) return -1;
-      break;
-    case 'a': /* APPEND */
-      if (!(b = pop(vm)) || !(a = top(vm))) return -1;
-      if (a->kind != PK_LIST) return vm_err(vm, "%s", "APPEND to something that is not a list");
-      if (obj_append(a, b)) return vm_err(vm, "%s", "list too large (or out of memory)");
-      break;
-    case 'e': /* APPENDS */
-      if (pop_mark(vm, &from)) return -1;
-      if (!(a = below_mark(vm, from))) return -1;
-      if (a->kind != PK_LIST) return vm_err(vm, "%s", "APPENDS to something that is not a list");
-      for (int k = from; k < vm->sp; k++)
-        if (obj_append(a, vm->stack[k])) return vm_err(vm, "%s", "list too large (or out of memory)");
-      vm->sp = from;
-      break;
-    case 's': /* SETITEM */
-      if (!(c = pop(vm)) || !(b = pop(vm)) || !(a = top(vm))) return -1;
+      case 0x80: /* PROTO */
+        if (need(vm, 1)) return -1;
+        if (*vm->p < 2 || *vm->p > 5) return vm_err(vm, "%s", "unsupported pickle protocol");
+        vm->p++;
+        break;
+      case 0x95: /* FRAME (protocol 4): an 8-byte length hint; frames are transparent here */
+        if (need(vm, 8)) return -1;
+        vm->p += 8;
+        break;
+      case '.': /* STOP */
+        if (!(a = pop(vm))) return -1;
+        *result = a;
+        return 0;
+      case '(': /* MARK */
+        if (grow((void **)&vm->marks, &vm->capmarks, vm->nmarks + 1, sizeof *vm->marks, PK_MAX_STACK) != 0)
+          return vm_err(vm, "%s", "too many MARKs");
+        vm->marks[vm->nmarks++] = vm->sp;
+        break;
+      case 'N': /* NONE */
+        if (push(vm, new_obj(vm, PK_NONE))) return -1;
+        break;
+      case 0x88: /* NEWTRUE */
+      case 0x89: /* NEWFALSE */
+        if (!(a = new_obj(vm, PK_BOOL))) return -1;
+        a->i = op == 0x88;
+        if (push(vm, a)) return -1;
+        break;
+      case 'J': /* BININT: 4-byte signed */
+      case 'K': /* BININT1: 1-byte unsigned */
+      case 'M': /* BININT2: 2-byte unsigned */
       {
-        pk_obj *kv[2] = {b, c};
-        if (dict_setitems(vm, a, kv, 2)) return -1;
+        int w = op == 'J' ? 4 : op == 'K' ? 1 : 2;
+        if (need(vm, (size_t)w)) return -1;
+        if (!(a = new_obj(vm, PK_INT))) return -1;
+        n = le(vm->p, w);
+        a->i = op == 'J' ? (int64_t)(int32_t)(uint32_t)n : (int64_t)n;
+        vm->p += w;
+        if (push(vm, a)) return -1;
+        break;
       }
-      break;
-    case 'u': /* SETITEMS */
-      if (pop_mark(vm, &from)) return -1;
-      if (!(a = below_mark(vm, from))) return -1;
-      if (dict_setitems(vm, a, vm->stack + from, vm->sp - from)) return -1;
-      vm->sp = from;
-      break;
-    case 'Q': /* BINPERSID */
-      if (!(a = pop(vm))) return -1;
-      if (push(vm, persistent_load(vm, a))) return -1;
-      break;
-    case 'R': /* REDUCE */
-      if (!(b = pop(vm)) || !(a = pop(vm))) return -1;
-      if (push(vm, reduce(vm, a, b))) return -1;
-      break;
-    case 'b': /* BUILD: obj.__setstate__(state); only the state dict's _metadata attribute is expected */
-      if (!(b = pop(vm)) || !(a = top(vm))) return -1;
-      if (a->kind != PK_DICT) return vm_err(vm, "%s", "BUILD on something that is not a dict");
-      break;
-    default: {
-      char hex[8];
-      snprintf(hex, sizeof hex, "0x%02x", op);
-      return vm_err(vm, "refusing pickle opcode %s (not used by torch state dicts)", hex);
-    }
+      case 0x8a: /* LONG1: n-byte two's complement little-endian */
+      {
+        if (need(vm, 1)) return -1;
+        int w = *vm->p++;
+        if (w > 8) return vm_err(vm, "%s", "LONG1 wider than 64 bits");
+        if (need(vm, (size_t)w)) return -1;
+        if (!(a = new_obj(vm, PK_INT))) return -1;
+        n = w ? le(vm->p, w) : 0;
+        if (w > 0 && w < 8 && (vm->p[w - 1] & 0x80)) n |= ~(uint64_t)0 << (8 * w); /* sign-extend */
+        a->i = (int64_t)n;
+        vm->p += w;
+        if (push(vm, a)) return -1;
+        break;
+      }
+      case 'G': /* BINFLOAT: 8-byte big-endian double */
+      {
+        if (need(vm, 8)) return -1;
+        uint64_t bits = 0;
+        for (int k = 0; k < 8; k++) bits = bits << 8 | vm->p[k];
+        vm->p += 8;
+        if (!(a = new_obj(vm, PK_FLOAT))) return -1;
+        memcpy(&a->f, &bits, 8);
+        if (push(vm, a)) return -1;
+        break;
+      }
+      case 'X':  /* BINUNICODE: 4-byte length */
+      case 0x8c: /* SHORT_BINUNICODE: 1-byte length */
+      case 0x8d: /* BINUNICODE8: 8-byte length */
+      {
+        int w = op == 'X' ? 4 : op == 0x8c ? 1 : 8;
+        if (need(vm, (size_t)w)) return -1;
+        n = le(vm->p, w);
+        vm->p += w;
+        if (n > (uint64_t)(vm->end - vm->p)) return vm_err(vm, "%s", "truncated (string runs past the end)");
+        if (push(vm, make_str(vm, vm->p, n))) return -1;
+        vm->p += n;
+        break;
+      }
+      case 'q': /* BINPUT */
+      case 'r': /* LONG_BINPUT */
+      {
+        int w = op == 'q' ? 1 : 4;
+        if (need(vm, (size_t)w)) return -1;
+        n = le(vm->p, w);
+        vm->p += w;
+        if (memo_put(vm, n, top(vm))) return -1;
+        break;
+      }
+      case 0x94: /* MEMOIZE (protocol 4): put at the next index */
+        if (memo_put(vm, (uint64_t)vm->nput, top(vm))) return -1;
+        break;
+      case 'h': /* BINGET */
+      case 'j': /* LONG_BINGET */
+      {
+        int w = op == 'h' ? 1 : 4;
+        if (need(vm, (size_t)w)) return -1;
+        n = le(vm->p, w);
+        vm->p += w;
+        if (push(vm, memo_get(vm, n))) return -1;
+        break;
+      }
+      case 'c': /* GLOBAL: "module\nname\n" */
+      {
+        const uint8_t *m = vm->p, *nl1 = memchr(m, '\n', (size_t)(vm->end - m));
+        if (!nl1 || nl1 - m > PK_MAX_GLOBAL) return vm_err(vm, "%s", "GLOBAL: bad module name");
+        const uint8_t *nm = nl1 + 1, *nl2 = memchr(nm, '\n', (size_t)(vm->end - nm));
+        if (!nl2 || nl2 - nm > PK_MAX_GLOBAL) return vm_err(vm, "%s", "GLOBAL: bad name");
+        vm->p = nl2 + 1;
+        if (push(vm, make_global(vm, (const char *)m, (size_t)(nl1 - m), (const char *)nm, (size_t)(nl2 - nm))))
+          return -1;
+        break;
+      }
+      case 0x93: /* STACK_GLOBAL (protocol 4): module and name strings on the stack */
+        if (!(b = pop(vm)) || !(a = pop(vm))) return -1;
+        if (a->kind != PK_STR || b->kind != PK_STR) return vm_err(vm, "%s", "STACK_GLOBAL needs two strings");
+        if (a->i > PK_MAX_GLOBAL || b->i > PK_MAX_GLOBAL) return vm_err(vm, "%s", "STACK_GLOBAL: name too long");
+        if (push(vm, make_global(vm, a->s, (size_t)a->i, b->s, (size_t)b->i))) return -1;
+        break;
+      case ')': /* EMPTY_TUPLE */
+        if (push(vm, make_seq(vm, PK_TUPLE, NULL, 0))) return -1;
+        break;
+      case 0x85: /* TUPLE1 */
+      case 0x86: /* TUPLE2 */
+      case 0x87: /* TUPLE3 */
+      {
+        int k = op - 0x84;
+        int floor = vm->nmarks ? vm->marks[vm->nmarks - 1] : 0;
+        if (vm->sp - floor < k) return vm_err(vm, "%s", "stack underflow");
+        vm->sp -= k;
+        if (push(vm, make_seq(vm, PK_TUPLE, vm->stack + vm->sp, k))) return -1;
+        break;
+      }
+      case 't': /* TUPLE: items since MARK */
+      case 'l': /* LIST */
+        if (pop_mark(vm, &from)) return -1;
+        a = make_seq(vm, op == 't' ? PK_TUPLE : PK_LIST, vm->stack + from, vm->sp - from);
+        vm->sp = from;
+        if (push(vm, a)) return -1;
+        break;
+      case ']': /* EMPTY_LIST */
+        if (push(vm, new_obj(vm, PK_LIST))) return -1;
+        break;
+      case '}': /* EMPTY_DICT */
+        if (push(vm, new_obj(vm, PK_DICT))) return -1;
+        break;
+      case 'd': /* DICT: key/value pairs since MARK */
+        if (pop_mark(vm, &from)) return -1;
+        if (!(a = new_obj(vm, PK_DICT))) return -1;
+        if (dict_setitems(vm, a, vm->stack + from, vm->sp - from)) return -1;
+        vm->sp = from;
+        if (push(vm, a)) return -1;
+        break;
+      case 'a': /* APPEND */
+        if (!(b = pop(vm)) || !(a = top(vm))) return -1;
+        if (a->kind != PK_LIST) return vm_err(vm, "%s", "APPEND to something that is not a list");
+        if (obj_append(a, b)) return vm_err(vm, "%s", "list too large (or out of memory)");
+        break;
+      case 'e': /* APPENDS */
+        if (pop_mark(vm, &from)) return -1;
+        if (!(a = below_mark(vm, from))) return -1;
+        if (a->kind != PK_LIST) return vm_err(vm, "%s", "APPENDS to something that is not a list");
+        for (int k = from; k < vm->sp; k++)
+          if (obj_append(a, vm->stack[k])) return vm_err(vm, "%s", "list too large (or out of memory)");
+        vm->sp = from;
+        break;
+      case 's': /* SETITEM */
+        if (!(c = pop(vm)) || !(b = pop(vm)) || !(a = top(vm))) return -1;
+        {
+          pk_obj *kv[2] = {b, c};
+          if (dict_setitems(vm, a, kv, 2)) return -1;
+        }
+        break;
+      case 'u': /* SETITEMS */
+        if (pop_mark(vm, &from)) return -1;
+        if (!(a = below_mark(vm, from))) return -1;
+        if (dict_setitems(vm, a, vm->stack + from, vm->sp - from)) return -1;
+        vm->sp = from;
+        break;
+      case 'Q': /* BINPERSID */
+        if (!(a = pop(vm))) return -1;
+        if (push(vm, persistent_load(vm, a))) return -1;
+        break;
+      case 'R': /* REDUCE */
+        if (!(b = pop(vm)) || !(a = pop(vm))) return -1;
+        if (push(vm, reduce(vm, a, b))) return -1;
+        break;
+      case 'b': /* BUILD: obj.__setstate__(state); only the state dict's _metadata attribute is expected */
+        if (!(b = pop(vm)) || !(a = top(vm))) return -1;
+        if (a->kind != PK_DICT) return vm_err(vm, "%s", "BUILD on something that is not a dict");
+        break;
+      default: {
+        char hex[8];
+        snprintf(hex, sizeof hex, "0x%02x", op);
+        return vm_err(vm, "refusing pickle opcode %s (not used by torch state dicts)", hex);
+      }
     }
   }
 }

@@ -79,11 +79,11 @@ int ckpt_safetensors_dtype(const char *s, dlut_dtype *dtype) {
     int size;
     dlut_dtype dtype;
   } table[] = {
-      {"F32", 4, DLUT_DTYPE_F32},       {"F16", 2, DLUT_DTYPE_F16},       {"BF16", 2, DLUT_DTYPE_BF16},
-      {"F64", 8, DLUT_DTYPE_OTHER},     {"I64", 8, DLUT_DTYPE_OTHER},     {"U64", 8, DLUT_DTYPE_OTHER},
-      {"I32", 4, DLUT_DTYPE_OTHER},     {"U32", 4, DLUT_DTYPE_OTHER},     {"I16", 2, DLUT_DTYPE_OTHER},
-      {"U16", 2, DLUT_DTYPE_OTHER},     {"I8", 1, DLUT_DTYPE_OTHER},      {"U8", 1, DLUT_DTYPE_OTHER},
-      {"BOOL", 1, DLUT_DTYPE_OTHER},    {"F8_E4M3", 1, DLUT_DTYPE_OTHER}, {"F8_E5M2", 1, DLUT_DTYPE_OTHER},
+      {"F32", 4, DLUT_DTYPE_F32},    {"F16", 2, DLUT_DTYPE_F16},       {"BF16", 2, DLUT_DTYPE_BF16},
+      {"F64", 8, DLUT_DTYPE_OTHER},  {"I64", 8, DLUT_DTYPE_OTHER},     {"U64", 8, DLUT_DTYPE_OTHER},
+      {"I32", 4, DLUT_DTYPE_OTHER},  {"U32", 4, DLUT_DTYPE_OTHER},     {"I16", 2, DLUT_DTYPE_OTHER},
+      {"U16", 2, DLUT_DTYPE_OTHER},  {"I8", 1, DLUT_DTYPE_OTHER},      {"U8", 1, DLUT_DTYPE_OTHER},
+      {"BOOL", 1, DLUT_DTYPE_OTHER}, {"F8_E4M3", 1, DLUT_DTYPE_OTHER}, {"F8_E5M2", 1, DLUT_DTYPE_OTHER},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
     if (strcmp(s, table[i].name) == 0) {
@@ -132,8 +132,8 @@ int ckpt_safetensors_parse(const uint8_t *buf, size_t size, const char *what, in
     goto fail;
   }
   if (hlen > size - 8) {
-    dlut_error("%s: truncated safetensors file (header of %llu bytes, file has %zu)", what,
-               (unsigned long long)hlen, size);
+    dlut_error("%s: truncated safetensors file (header of %llu bytes, file has %zu)", what, (unsigned long long)hlen,
+               size);
     goto fail;
   }
   const char *hdr = (const char *)buf + 8;
@@ -209,8 +209,8 @@ int ckpt_safetensors_parse(const uint8_t *buf, size_t size, const char *what, in
       goto fail;
     }
     if (end > data_size) {
-      dlut_error("%s: tensor '%s': data [%llu, %llu) runs past the end of the file (%llu data bytes; truncated?)",
-                 what, name, (unsigned long long)begin, (unsigned long long)end, (unsigned long long)data_size);
+      dlut_error("%s: tensor '%s': data [%llu, %llu) runs past the end of the file (%llu data bytes; truncated?)", what,
+                 name, (unsigned long long)begin, (unsigned long long)end, (unsigned long long)data_size);
       goto fail;
     }
     if (end - begin != numel * (uint64_t)elsize) {

@@ -155,7 +155,7 @@ int dlut_tokenizer_encode_n(const dlut_tokenizer *tk, const char *text, size_t l
   int32_t *body = malloc((size_t)ctx * sizeof *body);
   if (!body) return dlut_error("tokenizer: out of memory");
   int n = tk->kind == DLUT_TOKENIZER_BPE ? dlut_tok_bpe_encode_body(tk, text ? text : "", len, body, ctx - 2)
-                                          : dlut_tok_wordpiece_encode_body(tk, text ? text : "", len, body, ctx - 2);
+                                         : dlut_tok_wordpiece_encode_body(tk, text ? text : "", len, body, ctx - 2);
   if (n < 0) {
     free(body);
     return -1;
@@ -183,12 +183,24 @@ int dlut_tokenizer_encode_padded(const dlut_tokenizer *tk, const char *text, int
   return n;
 }
 
-int dlut_tokenizer_pad_id(const dlut_tokenizer *tk) { return tk->pad_id; }
-int dlut_tokenizer_start_id(const dlut_tokenizer *tk) { return tk->start_id; }
-int dlut_tokenizer_end_id(const dlut_tokenizer *tk) { return tk->end_id; }
-int dlut_tokenizer_context_length(const dlut_tokenizer *tk) { return tk->context_length; }
-int dlut_tokenizer_vocab_size(const dlut_tokenizer *tk) { return tk->vocab_size; }
-dlut_tokenizer_kind dlut_tokenizer_get_kind(const dlut_tokenizer *tk) { return tk->kind; }
+int dlut_tokenizer_pad_id(const dlut_tokenizer *tk) {
+  return tk->pad_id;
+}
+int dlut_tokenizer_start_id(const dlut_tokenizer *tk) {
+  return tk->start_id;
+}
+int dlut_tokenizer_end_id(const dlut_tokenizer *tk) {
+  return tk->end_id;
+}
+int dlut_tokenizer_context_length(const dlut_tokenizer *tk) {
+  return tk->context_length;
+}
+int dlut_tokenizer_vocab_size(const dlut_tokenizer *tk) {
+  return tk->vocab_size;
+}
+dlut_tokenizer_kind dlut_tokenizer_get_kind(const dlut_tokenizer *tk) {
+  return tk->kind;
+}
 
 const char *dlut_tokenizer_token(const dlut_tokenizer *tk, int id, size_t *len) {
   if (!tk || id < 0 || id >= tk->vocab_size || tk->id_entry[id] < 0) return NULL;
@@ -245,8 +257,7 @@ static int info_from_files(const char *dir, dlut_tokenizer_kind *kind, int *cont
     *kind = DLUT_TOKENIZER_BPE;
     *context_length = 77;
   } else {
-    return dlut_error("%s: no config.json, vocab.txt, vocab.json + merges.txt or bpe_simple_vocab_16e6.txt.gz",
-                      dir);
+    return dlut_error("%s: no config.json, vocab.txt, vocab.json + merges.txt or bpe_simple_vocab_16e6.txt.gz", dir);
   }
   cJSON *tcfg = read_json(dir, "tokenizer_config.json", 0);
   int mml;

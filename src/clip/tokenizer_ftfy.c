@@ -36,7 +36,9 @@
 
 /* The code point cp1252 byte b (0x80..0xff) decodes to (sloppy: undefined
  * bytes give the C1 control of the same value). */
-static uint32_t cp1252_char(uint32_t b) { return b < 0xA0 ? dlut_tok_cp1252_c1[b - 0x80] : b; }
+static uint32_t cp1252_char(uint32_t b) {
+  return b < 0xA0 ? dlut_tok_cp1252_c1[b - 0x80] : b;
+}
 
 /* ==== Character classes of ftfy's heuristics ==== */
 
@@ -62,10 +64,16 @@ static int one_of(uint32_t c, const uint32_t *list) {
   return 0;
 }
 
-static int ascii_alpha(uint32_t c) { return (c | 32) >= 'a' && (c | 32) <= 'z'; }
-static int ascii_lower(uint32_t c) { return c >= 'a' && c <= 'z'; }
+static int ascii_alpha(uint32_t c) {
+  return (c | 32) >= 'a' && (c | 32) <= 'z';
+}
+static int ascii_lower(uint32_t c) {
+  return c >= 'a' && c <= 'z';
+}
 /* Python re's \w on str: alphanumeric (L*, N*) or '_'. */
-static int re_word(uint32_t c) { return c == '_' || dlut_tok_is_letter(c) || dlut_tok_is_number(c); }
+static int re_word(uint32_t c) {
+  return c == '_' || dlut_tok_is_letter(c) || dlut_tok_is_number(c);
+}
 
 /* ==== badness.is_bad: BADNESS_RE.search ==== */
 
@@ -86,8 +94,8 @@ static int bad_at(const uint32_t *t, size_t n, size_t i) {
   };
   size_t r = n - i;
   uint32_t c0 = t[i], c1 = r > 1 ? t[i + 1] : 0, c2 = r > 2 ? t[i + 2] : 0, c3 = r > 3 ? t[i + 3] : 0;
-  static const uint32_t a20[] = {0x20AC, 0x153, 0x160, 0x161, 0xA2, 0xA3, 0x178, 0x17E, 0xA0, 0xAD,
-                                 0xAE,   0xA9,  0xB0,  0xB7,  0xBB, 0x2013, 0x2014, 0xB4, 0};
+  static const uint32_t a20[] = {0x20AC, 0x153, 0x160, 0x161, 0xA2, 0xA3,   0x178,  0x17E, 0xA0, 0xAD,
+                                 0xAE,   0xA9,  0xB0,  0xB7,  0xBB, 0x2013, 0x2014, 0xB4,  0};
   static const uint32_t arab[] = {0x178, 0x160, 0xAE, 0xB0, 0xB5, 0xBB, 0};
   static const uint32_t a23[] = {0xB2, 0xB5, 0xB9, 0xBC, 0xBD, 0xBE, 0};
   static const uint32_t a24[] = {0xB1, 0x2202, 0x2020, 0x2260, 0xAE, 0x2122, 0xB4, 0x2264, 0x2265, 0xA5, 0xB5, 0xF8, 0};
@@ -98,7 +106,8 @@ static int bad_at(const uint32_t *t, size_t n, size_t i) {
   static const uint32_t grk[] = {0x392, 0x393, 0x39E, 0x39F, 0};
   if (HAS(c0, DLUT_TOK_FC_C1)) return 1;
   if (r >= 2 && HAS(c0, BAD | ACC | BOX | ST | EN | CUR | NUM | LAW) && HAS(c1, BAD)) return 1;
-  if (r >= 3 && ascii_alpha(c0) && HAS(c1, DLUT_TOK_FC_LOWER_COMMON | DLUT_TOK_FC_UPPER_COMMON) && HAS(c2, BAD)) return 1;
+  if (r >= 3 && ascii_alpha(c0) && HAS(c1, DLUT_TOK_FC_LOWER_COMMON | DLUT_TOK_FC_UPPER_COMMON) && HAS(c2, BAD))
+    return 1;
   if (r >= 2 && HAS(c0, BAD) && HAS(c1, ACC | BOX | ST | EN | CUR | NUM | LAW)) return 1;
   if (r >= 2 && HAS(c0, LA | DLUT_TOK_FC_LOWER_COMMON | BOX | EN | CUR | NUM) && HAS(c1, UA)) return 1;
   if (r >= 2 && HAS(c0, BOX | EN | CUR | NUM) && HAS(c1, LA)) return 1;
@@ -114,7 +123,7 @@ static int bad_at(const uint32_t *t, size_t n, size_t i) {
   if (r >= 2 && HAS(c0, BOX) && HAS(c1, EN)) return 1;
   if (r >= 3 && HAS(c0, ACC) && HAS(c1, ST | EN) && re_word(c2)) return 1;
   if (r >= 2 && (c0 == 0x152 || c0 == 0x153) && !ascii_alpha(c1)) return 1; /* [Œœ][^A-Za-z] */
-  if (r >= 2 && HAS(c0, UA) && c1 == 0xB0) return 1;                       /* [upper_accented]° */
+  if (r >= 2 && HAS(c0, UA) && c1 == 0xB0) return 1;                        /* [upper_accented]° */
   if (r >= 2 && (c0 == 0xC2 || c0 == 0xC3 || c0 == 0xCE || c0 == 0xD0) && (one_of(c1, a20) || HAS(c1, ST | EN)))
     return 1;
   if (r >= 2 && c0 == 0xD7 && (c1 == 0xB2 || c1 == 0xB3)) return 1; /* × [²³] */
@@ -466,29 +475,52 @@ static int fix_encoding(dlut_tok_str *s, int depth) {
 /* fixes.fix_latin_ligatures: chardata.LIGATURES. */
 static const char *ligature(uint32_t c) {
   switch (c) {
-    case 0x132: return "IJ";
-    case 0x133: return "ij";
-    case 0x149: return "\xca\xbcn"; /* U+02BC n */
-    case 0x1F1: return "DZ";
-    case 0x1F2: return "Dz";
-    case 0x1F3: return "dz";
-    case 0x1C4: return "D\xc5\xbd"; /* D U+017D */
-    case 0x1C5: return "D\xc5\xbe"; /* D U+017E */
-    case 0x1C6: return "d\xc5\xbe"; /* d U+017E */
-    case 0x1C7: return "LJ";
-    case 0x1C8: return "Lj";
-    case 0x1C9: return "lj";
-    case 0x1CA: return "NJ";
-    case 0x1CB: return "Nj";
-    case 0x1CC: return "nj";
-    case 0xFB00: return "ff";
-    case 0xFB01: return "fi";
-    case 0xFB02: return "fl";
-    case 0xFB03: return "ffi";
-    case 0xFB04: return "ffl";
-    case 0xFB05: return "\xc5\xbft"; /* U+017F t */
-    case 0xFB06: return "st";
-    default: return NULL;
+    case 0x132:
+      return "IJ";
+    case 0x133:
+      return "ij";
+    case 0x149:
+      return "\xca\xbcn"; /* U+02BC n */
+    case 0x1F1:
+      return "DZ";
+    case 0x1F2:
+      return "Dz";
+    case 0x1F3:
+      return "dz";
+    case 0x1C4:
+      return "D\xc5\xbd"; /* D U+017D */
+    case 0x1C5:
+      return "D\xc5\xbe"; /* D U+017E */
+    case 0x1C6:
+      return "d\xc5\xbe"; /* d U+017E */
+    case 0x1C7:
+      return "LJ";
+    case 0x1C8:
+      return "Lj";
+    case 0x1C9:
+      return "lj";
+    case 0x1CA:
+      return "NJ";
+    case 0x1CB:
+      return "Nj";
+    case 0x1CC:
+      return "nj";
+    case 0xFB00:
+      return "ff";
+    case 0xFB01:
+      return "fi";
+    case 0xFB02:
+      return "fl";
+    case 0xFB03:
+      return "ffi";
+    case 0xFB04:
+      return "ffl";
+    case 0xFB05:
+      return "\xc5\xbft"; /* U+017F t */
+    case 0xFB06:
+      return "st";
+    default:
+      return NULL;
   }
 }
 
@@ -524,8 +556,10 @@ static int fix_chars(const dlut_tok_str *in, dlut_tok_str *out) {
     if (one.n == 0 && dlut_tok_str_push(&one, c) != 0) goto fail;
     for (size_t k = 0; k < one.n; k++) {
       uint32_t d = one.cp[k];
-      if (d == 0x2BC || (d >= 0x2018 && d <= 0x201B)) d = '\'';
-      else if (d >= 0x201C && d <= 0x201F) d = '"';
+      if (d == 0x2BC || (d >= 0x2018 && d <= 0x201B))
+        d = '\'';
+      else if (d >= 0x201C && d <= 0x201F)
+        d = '"';
       if (dlut_tok_str_push(&a, d) != 0) goto fail;
     }
   }

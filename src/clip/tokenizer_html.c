@@ -41,10 +41,18 @@ static const char *entity_find(const dlut_tok_entity *tab, int count, const uint
   return NULL;
 }
 
-static int is_digit(uint32_t c) { return c >= '0' && c <= '9'; }
-static int is_hex(uint32_t c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-static int is_alnum(uint32_t c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-static uint32_t hex_val(uint32_t c) { return is_digit(c) ? c - '0' : (c | 32) - 'a' + 10; }
+static int is_digit(uint32_t c) {
+  return c >= '0' && c <= '9';
+}
+static int is_hex(uint32_t c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+static int is_alnum(uint32_t c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static uint32_t hex_val(uint32_t c) {
+  return is_digit(c) ? c - '0' : (c | 32) - 'a' + 10;
+}
 
 /* CPython html._replace_charref for a numeric reference whose value is num
  * (saturated above 0x10FFFF). Appends the replacement. */

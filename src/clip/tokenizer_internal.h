@@ -17,10 +17,10 @@
 
 /* ==== Limits (hostile input) ==== */
 
-#define DLUT_TOK_MAX_TEXT_BYTES (256u << 10)   /* longest input text accepted (256 KiB) */
-#define DLUT_TOK_MAX_FILE_BYTES (64u << 20)    /* largest vocabulary / merges file (64 MiB) */
-#define DLUT_TOK_MAX_VOCAB 1000000             /* most entries in a vocabulary */
-#define DLUT_TOK_MAX_CONTEXT 65536             /* largest context_length */
+#define DLUT_TOK_MAX_TEXT_BYTES (256u << 10) /* longest input text accepted (256 KiB) */
+#define DLUT_TOK_MAX_FILE_BYTES (64u << 20)  /* largest vocabulary / merges file (64 MiB) */
+#define DLUT_TOK_MAX_VOCAB 1000000           /* most entries in a vocabulary */
+#define DLUT_TOK_MAX_CONTEXT 65536           /* largest context_length */
 
 /* ==== Code point strings ==== */
 
@@ -102,11 +102,11 @@ extern const uint32_t dlut_tok_cp1252_c1[32]; /* bytes 0x80..0x9f */
 
 /* A single-byte encoding ftfy tries when repairing mojibake. */
 typedef struct dlut_tok_charmap {
-  const char *name; /* Python codec name, as in ftfy's CHARMAP_ENCODINGS */
-  int sloppy;       /* 1: ftfy "sloppy-" codec (byte 0x1a <-> U+FFFD, no U+001A) */
-  int macroman;     /* 1: MacRoman (restore_byte_a0 is skipped for it) */
-  uint32_t map[128]; /* bytes 0x80..0xff -> code points */
-  uint32_t rev_cp[128]; /* the same code points, sorted (for encoding) */
+  const char *name;      /* Python codec name, as in ftfy's CHARMAP_ENCODINGS */
+  int sloppy;            /* 1: ftfy "sloppy-" codec (byte 0x1a <-> U+FFFD, no U+001A) */
+  int macroman;          /* 1: MacRoman (restore_byte_a0 is skipped for it) */
+  uint32_t map[128];     /* bytes 0x80..0xff -> code points */
+  uint32_t rev_cp[128];  /* the same code points, sorted (for encoding) */
   uint8_t rev_byte[128]; /* the byte of rev_cp[i] */
 } dlut_tok_charmap;
 #define DLUT_TOK_FTFY_NCHARMAPS 10

@@ -174,7 +174,9 @@ int dlut_tok_re_isspace(uint32_t c) {
   return dlut_tok_py_isspace(c);
 }
 
-static utf8proc_category_t cat(uint32_t c) { return c > 0x10FFFF ? UTF8PROC_CATEGORY_CN : utf8proc_category((utf8proc_int32_t)c); }
+static utf8proc_category_t cat(uint32_t c) {
+  return c > 0x10FFFF ? UTF8PROC_CATEGORY_CN : utf8proc_category((utf8proc_int32_t)c);
+}
 
 int dlut_tok_is_letter(uint32_t c) {
   utf8proc_category_t k = cat(c);
@@ -187,7 +189,9 @@ int dlut_tok_is_number(uint32_t c) {
   return k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO;
 }
 
-int dlut_tok_is_mark_mn(uint32_t c) { return cat(c) == UTF8PROC_CATEGORY_MN; }
+int dlut_tok_is_mark_mn(uint32_t c) {
+  return cat(c) == UTF8PROC_CATEGORY_MN;
+}
 
 int dlut_tok_is_punct(uint32_t c) {
   utf8proc_category_t k = cat(c);
@@ -201,9 +205,13 @@ int dlut_tok_is_cc_cf(uint32_t c) {
   return k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF;
 }
 
-int dlut_tok_is_zs(uint32_t c) { return cat(c) == UTF8PROC_CATEGORY_ZS; }
+int dlut_tok_is_zs(uint32_t c) {
+  return cat(c) == UTF8PROC_CATEGORY_ZS;
+}
 
-int dlut_tok_is_nd(uint32_t c) { return cat(c) == UTF8PROC_CATEGORY_ND; }
+int dlut_tok_is_nd(uint32_t c) {
+  return cat(c) == UTF8PROC_CATEGORY_ND;
+}
 
 /* ==== str.lower() ==== */
 
@@ -221,9 +229,23 @@ static int is_cased(uint32_t c) {
  * MidNumLet / Single_Quote (the list below is those characters). */
 static int is_case_ignorable(uint32_t c) {
   switch (c) {
-    case 0x27: case 0x2E: case 0x3A: case 0xB7: case 0x387: case 0x55F: case 0x5F4: case 0x2018:
-    case 0x2019: case 0x2024: case 0x2027: case 0xFE13: case 0xFE52: case 0xFE55: case 0xFF07:
-    case 0xFF0E: case 0xFF1A:
+    case 0x27:
+    case 0x2E:
+    case 0x3A:
+    case 0xB7:
+    case 0x387:
+    case 0x55F:
+    case 0x5F4:
+    case 0x2018:
+    case 0x2019:
+    case 0x2024:
+    case 0x2027:
+    case 0xFE13:
+    case 0xFE52:
+    case 0xFE55:
+    case 0xFF07:
+    case 0xFF0E:
+    case 0xFF1A:
       return 1;
     default:
       break;

@@ -30,7 +30,8 @@ int clip_vision_forward(dlut_clip *m, const float *pixels) {
     for (int c = 0; c < C; c++)
       a->emb[(size_t)t * C + c] = a->patch_out[(size_t)(t - 1) * C + c] + w->pos_emb[(size_t)t * C + c];
   be->layernorm_forward(a->x[0], a->emb_mean, a->emb_rstd, a->emb, w->pre_ln_w, w->pre_ln_b, T, C, d.eps);
-  for (int l = 0; l < L; l++) clip_block_preln_forward(be, &w->blocks[l], &a->blk[l], a->x[l], a->x[l + 1], &d, 0, NULL);
+  for (int l = 0; l < L; l++)
+    clip_block_preln_forward(be, &w->blocks[l], &a->blk[l], a->x[l], a->x[l + 1], &d, 0, NULL);
   /* pooled (C) = post_layernorm(x_L[0]); embed (E) = pooled @ proj^T */
   be->layernorm_forward(a->pooled, a->pool_mean, a->pool_rstd, a->x[L], w->post_ln_w, w->post_ln_b, 1, C, d.eps);
   be->matmul_forward(a->embed, m->cfg.projection_dim, a->pooled, w->proj, NULL, 1, C, m->cfg.projection_dim);
@@ -76,8 +77,8 @@ int dlut_clip_image_patch_tokens(dlut_clip *m, float *out) {
   const float *xL = a->x[m->cfg.vision.layers] + C; /* rows 1..P */
   /* pool_mean/rstd row 0 belongs to the CLS token; rows 1.. are free */
   int blas = dlut_tensor_threads_enter();
-  m->be->layernorm_forward(a->tok_scratch, a->pool_mean + 1, a->pool_rstd + 1, xL, m->vw.post_ln_w, m->vw.post_ln_b,
-                           P, C, m->cfg.vision.ln_eps);
+  m->be->layernorm_forward(a->tok_scratch, a->pool_mean + 1, a->pool_rstd + 1, xL, m->vw.post_ln_w, m->vw.post_ln_b, P,
+                           C, m->cfg.vision.ln_eps);
   m->be->matmul_forward(out, E, a->tok_scratch, m->vw.proj, NULL, P, C, E);
   dlut_tensor_threads_leave(blas);
   return 0;

@@ -20,9 +20,15 @@
 #include "dlut/error.h"
 #include "dlut/parallel.h"
 
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
-static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+static uint16_t rd16(const uint8_t *p) {
+  return (uint16_t)(p[0] | p[1] << 8);
+}
+static uint32_t rd32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t rd64(const uint8_t *p) {
+  return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
+}
 
 #define SIG_LOCAL 0x04034b50u
 #define SIG_CENTRAL 0x02014b50u
@@ -71,7 +77,8 @@ int ckpt_zip_open(ckpt_zip *z, const uint8_t *buf, size_t size, const char *what
       eocd = p;
       break;
     }
-  if (eocd == SIZE_MAX) return dlut_error("%s: not a zip archive (no end-of-central-directory record; truncated?)", what);
+  if (eocd == SIZE_MAX)
+    return dlut_error("%s: not a zip archive (no end-of-central-directory record; truncated?)", what);
   const uint8_t *e = buf + eocd;
   uint64_t count = rd16(e + 10), cd_size = rd32(e + 12), cd_off = rd32(e + 16);
   if (rd16(e + 4) != 0 || rd16(e + 6) != 0 || rd16(e + 8) != rd16(e + 10))
@@ -181,8 +188,10 @@ int ckpt_zip_find(const ckpt_zip *z, const char *name) {
     int mid = lo + (hi - lo) / 2;
     int c = strcmp(name, z->e[mid].name);
     if (c == 0) return mid;
-    if (c < 0) hi = mid - 1;
-    else lo = mid + 1;
+    if (c < 0)
+      hi = mid - 1;
+    else
+      lo = mid + 1;
   }
   return -1;
 }
@@ -243,8 +252,9 @@ int ckpt_zip_data(ckpt_zip *z, int i, const char *what, int check_crc, const uin
     return dlut_error("%s: zip entry '%s' claims %llu bytes uncompressed from %llu", what, e->name,
                       (unsigned long long)e->usize, (unsigned long long)e->csize);
   uint8_t *out = ckpt_malloc(e->usize ? (size_t)e->usize : 1);
-  if (!out) return dlut_error("%s: zip entry '%s': out of memory inflating %llu bytes", what, e->name,
-                              (unsigned long long)e->usize);
+  if (!out)
+    return dlut_error("%s: zip entry '%s': out of memory inflating %llu bytes", what, e->name,
+                      (unsigned long long)e->usize);
   z_stream s;
   memset(&s, 0, sizeof s);
   if (inflateInit2(&s, -MAX_WBITS) != Z_OK) {

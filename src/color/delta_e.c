@@ -11,8 +11,12 @@
 
 static const double k_pi = 3.14159265358979323846;
 
-static double deg(double rad) { return rad * (180.0 / k_pi); }
-static double rad(double d) { return d * (k_pi / 180.0); }
+static double deg(double rad) {
+  return rad * (180.0 / k_pi);
+}
+static double rad(double d) {
+  return d * (k_pi / 180.0);
+}
 
 double dlut_delta_e2000(const double lab1[3], const double lab2[3]) {
   const double p25_7 = 6103515625.0; /* 25^7 */
@@ -34,8 +38,10 @@ double dlut_delta_e2000(const double lab1[3], const double lab2[3]) {
     dhp = 0.0;
   else {
     dhp = h2p - h1p;
-    if (dhp > 180.0) dhp -= 360.0;
-    else if (dhp < -180.0) dhp += 360.0;
+    if (dhp > 180.0)
+      dhp -= 360.0;
+    else if (dhp < -180.0)
+      dhp += 360.0;
   }
   double dHp = 2.0 * sqrt(c1p * c2p) * sin(rad(dhp) / 2.0);
   /* (12)-(22): weights */

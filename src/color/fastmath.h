@@ -31,19 +31,31 @@
 typedef float fm_v8 __attribute__((vector_size(4 * FM_N)));   /* FM_N floats */
 typedef int32_t fm_i8 __attribute__((vector_size(4 * FM_N))); /* FM_N ints, or comparison masks (-1 / 0) */
 
-static inline fm_v8 fm_splat(float x) { return x - (fm_v8){0}; /* scalar op vector broadcasts */ }
+static inline fm_v8 fm_splat(float x) {
+  return x - (fm_v8){0}; /* scalar op vector broadcasts */
+}
 static inline fm_v8 fm_load(const float *p) {
   fm_v8 v;
   memcpy(&v, p, sizeof v);
   return v;
 }
-static inline void fm_store(float *p, fm_v8 v) { memcpy(p, &v, sizeof v); }
+static inline void fm_store(float *p, fm_v8 v) {
+  memcpy(p, &v, sizeof v);
+}
 
 /* m ? a : b, lane by lane (m from a vector comparison) */
-static inline fm_v8 fm_sel(fm_i8 m, fm_v8 a, fm_v8 b) { return (fm_v8)((m & (fm_i8)a) | (~m & (fm_i8)b)); }
-static inline fm_v8 fm_max(fm_v8 a, fm_v8 b) { return fm_sel(a > b, a, b); }
-static inline fm_v8 fm_min(fm_v8 a, fm_v8 b) { return fm_sel(a < b, a, b); }
-static inline fm_v8 fm_abs(fm_v8 a) { return (fm_v8)((fm_i8)a & 0x7fffffff); }
+static inline fm_v8 fm_sel(fm_i8 m, fm_v8 a, fm_v8 b) {
+  return (fm_v8)((m & (fm_i8)a) | (~m & (fm_i8)b));
+}
+static inline fm_v8 fm_max(fm_v8 a, fm_v8 b) {
+  return fm_sel(a > b, a, b);
+}
+static inline fm_v8 fm_min(fm_v8 a, fm_v8 b) {
+  return fm_sel(a < b, a, b);
+}
+static inline fm_v8 fm_abs(fm_v8 a) {
+  return (fm_v8)((fm_i8)a & 0x7fffffff);
+}
 static inline fm_v8 fm_copysign(fm_v8 mag, fm_v8 sgn) {
   return (fm_v8)(((fm_i8)mag & 0x7fffffff) | ((fm_i8)sgn & (fm_i8)fm_splat(-0.0f)));
 }
@@ -71,28 +83,32 @@ static inline fm_v8 fm_exp2(fm_v8 y) {
   fm_i8 k = __builtin_convertvector(yh, fm_i8); /* truncation; make it floor */
   k += (fm_i8)(__builtin_convertvector(k, fm_v8) > yh);
   fm_v8 z = (y - __builtin_convertvector(k, fm_v8)) * 0.69314718f; /* e^z = 2^f, f in [-1/2, 1/2] */
-  fm_v8 p = 1.0f + z * (1.0f + z * (1.0f / 2 + z * (1.0f / 6 + z * (1.0f / 24 + z * (1.0f / 120 +
-                                                                                     z * (1.0f / 720 + z * (1.0f / 5040)))))));
+  fm_v8 p =
+      1.0f +
+      z * (1.0f +
+           z * (1.0f / 2 + z * (1.0f / 6 + z * (1.0f / 24 + z * (1.0f / 120 + z * (1.0f / 720 + z * (1.0f / 5040)))))));
   return p * (fm_v8)((k + 127) << 23);
 }
 
 /* x^y, x > 0 */
-static inline fm_v8 fm_pow(fm_v8 x, float y) { return fm_exp2(y * fm_log2(x)); }
+static inline fm_v8 fm_pow(fm_v8 x, float y) {
+  return fm_exp2(y * fm_log2(x));
+}
 
 /* Run `body` (a function fm_v8 -> fm_v8) over n floats, FM_N at a time;
  * the tail goes through a padded vector (padding 0.5, a safe argument for
  * every function here). in and out may alias. */
-#define FM_MAP(n, in, out, body)                                                          \
-  do {                                                                                    \
-    int64_t i_ = 0;                                                                       \
-    for (; i_ + FM_N <= (n); i_ += FM_N) fm_store((out) + i_, body(fm_load((in) + i_)));  \
-    if (i_ < (n)) {                                                                       \
-      float t_[FM_N];                                                                     \
-      for (int k_ = 0; k_ < FM_N; k_++) t_[k_] = 0.5f;                                    \
-      memcpy(t_, (in) + i_, sizeof(float) * (size_t)((n) - i_));                          \
-      fm_store(t_, body(fm_load(t_)));                                                    \
-      memcpy((out) + i_, t_, sizeof(float) * (size_t)((n) - i_));                         \
-    }                                                                                     \
+#define FM_MAP(n, in, out, body)                                                         \
+  do {                                                                                   \
+    int64_t i_ = 0;                                                                      \
+    for (; i_ + FM_N <= (n); i_ += FM_N) fm_store((out) + i_, body(fm_load((in) + i_))); \
+    if (i_ < (n)) {                                                                      \
+      float t_[FM_N];                                                                    \
+      for (int k_ = 0; k_ < FM_N; k_++) t_[k_] = 0.5f;                                   \
+      memcpy(t_, (in) + i_, sizeof(float) * (size_t)((n)-i_));                           \
+      fm_store(t_, body(fm_load(t_)));                                                   \
+      memcpy((out) + i_, t_, sizeof(float) * (size_t)((n)-i_));                          \
+    }                                                                                    \
   } while (0)
 
 #endif

@@ -18,7 +18,7 @@
 #include "dlut/color.h"
 
 #define LAB_DELTA (6.0f / 29.0f)
-#define LAB_EPS (LAB_DELTA * LAB_DELTA * LAB_DELTA) /* (6/29)^3 = 0.008856 */
+#define LAB_EPS (LAB_DELTA * LAB_DELTA * LAB_DELTA)       /* (6/29)^3 = 0.008856 */
 #define LAB_SLOPE (1.0f / (3.0f * LAB_DELTA * LAB_DELTA)) /* 7.787 */
 #define LAB_OFFSET (4.0f / 29.0f)
 
@@ -34,8 +34,12 @@ static inline fm_v8 lab_f_deriv8(fm_v8 t) {
   fm_v8 c = fm_pow(fm_max(t, fm_splat(LAB_EPS)), 1.0f / 3.0f);
   return fm_sel(t > LAB_EPS, 1.0f / (3.0f * c * c), fm_splat(LAB_SLOPE));
 }
-static inline float lab_finv(float u) { return u > LAB_DELTA ? u * u * u : (u - LAB_OFFSET) * (1.0f / LAB_SLOPE); }
-static inline float lab_finv_deriv(float u) { return u > LAB_DELTA ? 3.0f * u * u : 1.0f / LAB_SLOPE; }
+static inline float lab_finv(float u) {
+  return u > LAB_DELTA ? u * u * u : (u - LAB_OFFSET) * (1.0f / LAB_SLOPE);
+}
+static inline float lab_finv_deriv(float u) {
+  return u > LAB_DELTA ? 3.0f * u * u : 1.0f / LAB_SLOPE;
+}
 
 #define BLOCK 256
 
@@ -44,8 +48,10 @@ static void lab_f_block(const float *in, float *t, int64_t m, int deriv) {
   static const float inv_white[3] = {1.0f / DLUT_D65_X, 1.0f / DLUT_D65_Y, 1.0f / DLUT_D65_Z};
   for (int64_t i = 0; i < m; i++)
     for (int c = 0; c < 3; c++) t[3 * i + c] = in[3 * i + c] * inv_white[c];
-  if (deriv) FM_MAP(3 * m, t, t, lab_f_deriv8);
-  else FM_MAP(3 * m, t, t, lab_f8);
+  if (deriv)
+    FM_MAP(3 * m, t, t, lab_f_deriv8);
+  else
+    FM_MAP(3 * m, t, t, lab_f8);
 }
 
 void dlut_color_xyz_to_lab(const float *in, float *out, int64_t n) {
@@ -130,7 +136,7 @@ void dlut_color_srgb_to_lab_backward(const float *in, const float *d_out, float 
     /* recompute the forward's intermediates for this block */
     dlut_color_srgb_to_linear(src, xyz, m);
     dlut_color_linear_to_xyz(xyz, xyz, m);
-    dlut_color_xyz_to_lab_backward(xyz, d_out + 3 * i0, d_in + 3 * i0, m); /* d xyz */
+    dlut_color_xyz_to_lab_backward(xyz, d_out + 3 * i0, d_in + 3 * i0, m);    /* d xyz */
     dlut_color_linear_to_xyz_backward(NULL, d_in + 3 * i0, d_in + 3 * i0, m); /* d linear */
     dlut_color_srgb_to_linear_backward(src, d_in + 3 * i0, d_in + 3 * i0, m); /* d srgb */
   }
@@ -144,8 +150,8 @@ void dlut_color_lab_to_srgb_backward(const float *in, const float *d_out, float 
     dlut_color_lab_to_xyz(src, lin, m);
     dlut_color_xyz_to_linear(lin, lin, m);
     dlut_color_linear_to_srgb_backward(lin, d_out + 3 * i0, d_in + 3 * i0, m); /* d linear */
-    dlut_color_xyz_to_linear_backward(NULL, d_in + 3 * i0, d_in + 3 * i0, m); /* d xyz */
-    dlut_color_lab_to_xyz_backward(src, d_in + 3 * i0, d_in + 3 * i0, m);     /* d lab */
+    dlut_color_xyz_to_linear_backward(NULL, d_in + 3 * i0, d_in + 3 * i0, m);  /* d xyz */
+    dlut_color_lab_to_xyz_backward(src, d_in + 3 * i0, d_in + 3 * i0, m);      /* d lab */
   }
 }
 

@@ -58,9 +58,13 @@ static inline fm_v8 enc_deriv8(fm_v8 v) {
   return fm_sel(a <= SRGB_LIN_KNEE, fm_splat(12.92f), pw);
 }
 
-void dlut_color_srgb_to_linear(const float *in, float *out, int64_t n) { FM_MAP(3 * n, in, out, dec8); }
+void dlut_color_srgb_to_linear(const float *in, float *out, int64_t n) {
+  FM_MAP(3 * n, in, out, dec8);
+}
 
-void dlut_color_linear_to_srgb(const float *in, float *out, int64_t n) { FM_MAP(3 * n, in, out, enc8); }
+void dlut_color_linear_to_srgb(const float *in, float *out, int64_t n) {
+  FM_MAP(3 * n, in, out, enc8);
+}
 
 /* d_in = d_out * deriv(in), FM_N at a time; d_in may alias d_out. */
 static inline void scale_by(const float *in, const float *d_out, float *d_in, int64_t m, fm_v8 (*deriv)(fm_v8)) {

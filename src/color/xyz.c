@@ -51,8 +51,12 @@ static void mat3_apply_t(const float m[9], const float *d_out, float *d_in, int6
   }
 }
 
-void dlut_color_linear_to_xyz(const float *in, float *out, int64_t n) { mat3_apply(k_rgb2xyz, in, out, n); }
-void dlut_color_xyz_to_linear(const float *in, float *out, int64_t n) { mat3_apply(k_xyz2rgb, in, out, n); }
+void dlut_color_linear_to_xyz(const float *in, float *out, int64_t n) {
+  mat3_apply(k_rgb2xyz, in, out, n);
+}
+void dlut_color_xyz_to_linear(const float *in, float *out, int64_t n) {
+  mat3_apply(k_xyz2rgb, in, out, n);
+}
 
 void dlut_color_linear_to_xyz_backward(const float *in, const float *d_out, float *d_in, int64_t n) {
   (void)in;

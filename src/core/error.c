@@ -7,7 +7,9 @@
 
 static _Thread_local char g_error[1024];
 
-const char *dlut_last_error(void) { return g_error; }
+const char *dlut_last_error(void) {
+  return g_error;
+}
 
 int dlut_error(const char *fmt, ...) {
   va_list ap;
@@ -31,4 +33,6 @@ int dlut_error_prefix(const char *prefix) {
   return -1;
 }
 
-void dlut_error_clear(void) { g_error[0] = '\0'; }
+void dlut_error_clear(void) {
+  g_error[0] = '\0';
+}

@@ -45,8 +45,10 @@ int dlut_atomic_begin(dlut_atomic *a, const char *dest_path) {
 int dlut_atomic_commit(dlut_atomic *a) {
   int rc = 0;
   if (a->fp) {
-    if (fflush(a->fp) != 0 || ferror(a->fp)) rc = dlut_error("%s: write failed: %s", a->dest_path, strerror(errno));
-    else if (fsync(fileno(a->fp)) != 0 && errno != EINVAL) rc = dlut_error("%s: fsync failed: %s", a->dest_path, strerror(errno));
+    if (fflush(a->fp) != 0 || ferror(a->fp))
+      rc = dlut_error("%s: write failed: %s", a->dest_path, strerror(errno));
+    else if (fsync(fileno(a->fp)) != 0 && errno != EINVAL)
+      rc = dlut_error("%s: fsync failed: %s", a->dest_path, strerror(errno));
     if (fclose(a->fp) != 0 && rc == 0) rc = dlut_error("%s: close failed: %s", a->dest_path, strerror(errno));
     a->fp = NULL;
   }

@@ -14,29 +14,29 @@
 #include <unistd.h>
 
 typedef struct {
-  dlut_task_fn fn;     /* the job's function */
-  void *ctx;           /* its context */
-  int64_t n;           /* items in the job */
-  int64_t chunk;       /* items per chunk (last one may be short) */
-  int64_t n_chunks;    /* number of chunks */
-  atomic_llong next;   /* next chunk to hand out */
-  atomic_llong done;   /* chunks finished */
+  dlut_task_fn fn;   /* the job's function */
+  void *ctx;         /* its context */
+  int64_t n;         /* items in the job */
+  int64_t chunk;     /* items per chunk (last one may be short) */
+  int64_t n_chunks;  /* number of chunks */
+  atomic_llong next; /* next chunk to hand out */
+  atomic_llong done; /* chunks finished */
 } job_t;
 
 static struct {
-  pthread_mutex_t mu;        /* guards everything below but the atomics */
-  pthread_cond_t wake;       /* workers wait here for a new generation */
-  pthread_cond_t finished;   /* the caller waits here for the job's end */
+  pthread_mutex_t mu;      /* guards everything below but the atomics */
+  pthread_cond_t wake;     /* workers wait here for a new generation */
+  pthread_cond_t finished; /* the caller waits here for the job's end */
   pthread_t tid[DLUT_MAX_THREADS];
-  int n_workers;             /* started worker threads (threads - 1) */
-  int threads;               /* configured thread count, 0 = not yet read */
-  unsigned long generation;  /* bumped once per job */
-  int shutdown;              /* set to stop the workers */
-  int active;                /* workers inside run_chunks; a job is only published at 0 */
-  job_t job;                 /* the current job */
-  pthread_mutex_t call_mu;   /* one parallel_for at a time */
-} g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-            {0}, 0, 0, 0, 0, 0, {0}, PTHREAD_MUTEX_INITIALIZER};
+  int n_workers;            /* started worker threads (threads - 1) */
+  int threads;              /* configured thread count, 0 = not yet read */
+  unsigned long generation; /* bumped once per job */
+  int shutdown;             /* set to stop the workers */
+  int active;               /* workers inside run_chunks; a job is only published at 0 */
+  job_t job;                /* the current job */
+  pthread_mutex_t call_mu;  /* one parallel_for at a time */
+} g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 0, 0, 0, 0, 0, {0},
+            PTHREAD_MUTEX_INITIALIZER};
 
 static _Thread_local int t_in_job; /* nonzero inside a job: nested calls run serially */
 

@@ -173,7 +173,8 @@ static void sys_diag(const fit_sys *s, double *dg) {
       }
 }
 
-dlut_lut *dlut_fit(const dlut_image *before, const dlut_image *after, const dlut_fit_opts *o_in, dlut_fit_stats *stats) {
+dlut_lut *dlut_fit(const dlut_image *before, const dlut_image *after, const dlut_fit_opts *o_in,
+                   dlut_fit_stats *stats) {
   dlut_fit_opts o;
   if (o_in)
     o = *o_in;
@@ -189,9 +190,10 @@ dlut_lut *dlut_fit(const dlut_image *before, const dlut_image *after, const dlut
     goto fail;
   }
   if (before->width != after->width || before->height != after->height) {
-    dlut_error("fit: the two photos differ in size (%dx%d and %dx%d); they must be the same picture before and "
-               "after grading",
-               before->width, before->height, after->width, after->height);
+    dlut_error(
+        "fit: the two photos differ in size (%dx%d and %dx%d); they must be the same picture before and "
+        "after grading",
+        before->width, before->height, after->width, after->height);
     goto fail;
   }
   if (o.lut_size < 2 || o.lut_size > 129) {

@@ -192,8 +192,8 @@ static int evaluate(grade *g, dlut_grade_losses *L, int grad) {
   dlut_lut_apply_f32(g->lut, g->work, g->graded, g->npx, INTERP);
   if (dlut_clip_preprocess(g->info, g->graded, g->ww, g->wh, g->pixels) != 0) return -1;
   if (dlut_clip_encode_image(g->m, g->pixels, g->e) != 0) return -1;
-  L->clip = dlut_grade_clip_loss(g->e, g->f_orig, g->f_target, g->style, g->dim, 10.0, 0.7, g->dir_eps,
-                                 grad ? g->d_e : NULL);
+  L->clip =
+      dlut_grade_clip_loss(g->e, g->f_orig, g->f_target, g->style, g->dim, 10.0, 0.7, g->dir_eps, grad ? g->d_e : NULL);
   if (grad && g->w.clip != 0) {
     for (int k = 0; k < g->dim; k++) g->d_e[k] *= (float)g->w.clip;
     if (dlut_clip_image_backward(g->m, g->d_e, g->d_pixels) != 0) return -1;
@@ -289,8 +289,8 @@ static float *pixel_sample(const dlut_image *img, int64_t want, uint64_t seed, i
   uint64_t st = seed ^ 0xa54ff53a5f1d36f1ull;
   for (int64_t k = 0; k < m; k++) {
     int64_t p = m == np ? k : (int64_t)(rng_next(&st) % (uint64_t)np);
-    const float *px = (const float *)((const uint8_t *)f->data + (size_t)(p / img->width) * f->stride) +
-                      (p % img->width) * 3;
+    const float *px =
+        (const float *)((const uint8_t *)f->data + (size_t)(p / img->width) * f->stride) + (p % img->width) * 3;
     for (int c = 0; c < 3; c++) {
       float v = px[c];
       s[k * 3 + c] = !isfinite(v) ? 0 : v < 0 ? 0 : v > 1 ? 1 : v;
@@ -401,8 +401,8 @@ int dlut_grade_lut_losses(const dlut_image *photo, const dlut_lut *lut, const dl
   dlut_grade_color_forward(&so, &se, &out->vol, &out->eigen, &out->shift);
   dlut_grade_lattice_forward(lut->table, lut->size, &out->mono, &out->smooth);
   out->clip = NAN;
-  out->total = w.mono * out->mono + w.smooth * out->smooth + w.vol * out->vol + w.shift * out->shift +
-               w.eigen * out->eigen;
+  out->total =
+      w.mono * out->mono + w.smooth * out->smooth + w.vol * out->vol + w.shift * out->shift + w.eigen * out->eigen;
   rc = 0;
 done:
   free(s);
@@ -534,7 +534,7 @@ dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *p
   dlut_color_srgb_to_lab(g->samp, g->lab, g->ns);
   for (int64_t i = 0; i < g->ns * 3; i++) g->lab[i] *= k_lab_scale[i % 3];
   if (dlut_grade_stats_compute(g->lab, g->ns, &g->st_orig) != 0) goto fail;
-  const char *src_prompt = o->source_prompt && *o->source_prompt ? o->source_prompt
+  const char *src_prompt = o->source_prompt && *o->source_prompt  ? o->source_prompt
                            : g->info->family == DLUT_CLIP_CHINESE ? "一张相机直出的相片"
                                                                   : "a straight-out-of-camera photo";
   if (!o->ref) {
@@ -561,9 +561,12 @@ dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *p
         vt += (double)v[k] * t[k];
       }
       for (int k = 0; k < g->dim; k++) {
-        if (o->ref_mode == DLUT_GRADE_REF_ANCHOR) v[k] = (float)(v[k] + s * (t[k] - a[k]));
-        else if (o->ref_mode == DLUT_GRADE_REF_ENHANCE) v[k] = (float)(v[k] - va * a[k] + s * t[k]);
-        else v[k] = (float)(v[k] + (s - vt) * t[k]);
+        if (o->ref_mode == DLUT_GRADE_REF_ANCHOR)
+          v[k] = (float)(v[k] + s * (t[k] - a[k]));
+        else if (o->ref_mode == DLUT_GRADE_REF_ENHANCE)
+          v[k] = (float)(v[k] - va * a[k] + s * t[k]);
+        else
+          v[k] = (float)(v[k] + (s - vt) * t[k]);
       }
       unit_vec(v, g->dim);
     }
@@ -624,9 +627,13 @@ fail:
   return NULL;
 }
 
-int dlut_grade_problem_lut_size(const dlut_grade_problem *p) { return p->g.n; }
+int dlut_grade_problem_lut_size(const dlut_grade_problem *p) {
+  return p->g.n;
+}
 
-const float *dlut_grade_problem_start(const dlut_grade_problem *p) { return p->base; }
+const float *dlut_grade_problem_start(const dlut_grade_problem *p) {
+  return p->base;
+}
 
 int dlut_grade_problem_eval(dlut_grade_problem *p, const float *table, dlut_grade_losses *losses, float *d_table) {
   grade *g = &p->g;

@@ -21,23 +21,23 @@
 
 /* Visit every (position, axis) pair that has a neighbour `k` steps ahead
  * along the axis; calls body with the base index i and the stride s. */
-#define LATTICE_FOR(n, k, BODY)                                                 \
-  do {                                                                          \
-    const int64_t st_[3] = {3, 3 * (int64_t)(n), 3 * (int64_t)(n) * (n)};     \
-    for (int b_ = 0; b_ < (n); b_++)                                            \
-      for (int g_ = 0; g_ < (n); g_++)                                          \
-        for (int r_ = 0; r_ < (n); r_++) {                                      \
-          const int co_[3] = {r_, g_, b_};                                      \
-          const int64_t base_ = (((int64_t)b_ * (n) + g_) * (n) + r_) * 3;     \
-          for (int ax_ = 0; ax_ < 3; ax_++) {                                   \
-            if (co_[ax_] + (k) >= (n)) continue;                                \
-            const int64_t s = st_[ax_];                                         \
-            for (int c_ = 0; c_ < 3; c_++) {                                    \
-              const int64_t i = base_ + c_;                                     \
-              BODY                                                              \
-            }                                                                   \
-          }                                                                     \
-        }                                                                       \
+#define LATTICE_FOR(n, k, BODY)                                            \
+  do {                                                                     \
+    const int64_t st_[3] = {3, 3 * (int64_t)(n), 3 * (int64_t)(n) * (n)};  \
+    for (int b_ = 0; b_ < (n); b_++)                                       \
+      for (int g_ = 0; g_ < (n); g_++)                                     \
+        for (int r_ = 0; r_ < (n); r_++) {                                 \
+          const int co_[3] = {r_, g_, b_};                                 \
+          const int64_t base_ = (((int64_t)b_ * (n) + g_) * (n) + r_) * 3; \
+          for (int ax_ = 0; ax_ < 3; ax_++) {                              \
+            if (co_[ax_] + (k) >= (n)) continue;                           \
+            const int64_t s = st_[ax_];                                    \
+            for (int c_ = 0; c_ < 3; c_++) {                               \
+              const int64_t i = base_ + c_;                                \
+              BODY                                                         \
+            }                                                              \
+          }                                                                \
+        }                                                                  \
   } while (0)
 
 void dlut_grade_lattice_forward(const float *table, int n, double *mono, double *smooth) {

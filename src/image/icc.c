@@ -82,9 +82,12 @@ static void xf_rows(void *vctx, int64_t y0, int64_t y1, int thread) {
 static cmsUInt32Number rgb_format(const dlut_image *img) {
   int extra = img->channels - 3;
   switch (img->type) {
-  case DLUT_PIXEL_U8: return COLORSPACE_SH(PT_RGB) | CHANNELS_SH(3) | EXTRA_SH(extra) | BYTES_SH(1);
-  case DLUT_PIXEL_U16: return COLORSPACE_SH(PT_RGB) | CHANNELS_SH(3) | EXTRA_SH(extra) | BYTES_SH(2);
-  default: return FLOAT_SH(1) | COLORSPACE_SH(PT_RGB) | CHANNELS_SH(3) | EXTRA_SH(extra) | BYTES_SH(4);
+    case DLUT_PIXEL_U8:
+      return COLORSPACE_SH(PT_RGB) | CHANNELS_SH(3) | EXTRA_SH(extra) | BYTES_SH(1);
+    case DLUT_PIXEL_U16:
+      return COLORSPACE_SH(PT_RGB) | CHANNELS_SH(3) | EXTRA_SH(extra) | BYTES_SH(2);
+    default:
+      return FLOAT_SH(1) | COLORSPACE_SH(PT_RGB) | CHANNELS_SH(3) | EXTRA_SH(extra) | BYTES_SH(4);
   }
 }
 
@@ -93,9 +96,12 @@ static cmsUInt32Number rgb_format(const dlut_image *img) {
 static cmsUInt32Number grey_format(const dlut_image *img) {
   int extra = img->channels - 1;
   switch (img->type) {
-  case DLUT_PIXEL_U8: return COLORSPACE_SH(PT_GRAY) | CHANNELS_SH(1) | EXTRA_SH(extra) | BYTES_SH(1);
-  case DLUT_PIXEL_U16: return COLORSPACE_SH(PT_GRAY) | CHANNELS_SH(1) | EXTRA_SH(extra) | BYTES_SH(2);
-  default: return FLOAT_SH(1) | COLORSPACE_SH(PT_GRAY) | CHANNELS_SH(1) | EXTRA_SH(extra) | BYTES_SH(4);
+    case DLUT_PIXEL_U8:
+      return COLORSPACE_SH(PT_GRAY) | CHANNELS_SH(1) | EXTRA_SH(extra) | BYTES_SH(1);
+    case DLUT_PIXEL_U16:
+      return COLORSPACE_SH(PT_GRAY) | CHANNELS_SH(1) | EXTRA_SH(extra) | BYTES_SH(2);
+    default:
+      return FLOAT_SH(1) | COLORSPACE_SH(PT_GRAY) | CHANNELS_SH(1) | EXTRA_SH(extra) | BYTES_SH(4);
   }
 }
 
@@ -126,10 +132,10 @@ static cmsUInt32Number grey_format(const dlut_image *img) {
 enum { ENC_BITS = 20 };
 
 typedef struct {
-  float *lin;        /* (3, ncodes) linearisation tables */
-  uint16_t *enc;     /* (2^ENC_BITS + 1) encoding table, output codes */
-  int ncodes;        /* 256 or 65536 */
-  float m[3][3];     /* linear input RGB -> linear sRGB */
+  float *lin;    /* (3, ncodes) linearisation tables */
+  uint16_t *enc; /* (2^ENC_BITS + 1) encoding table, output codes */
+  int ncodes;    /* 256 or 65536 */
+  float m[3][3]; /* linear input RGB -> linear sRGB */
   dlut_image *img;
 } ms_ctx;
 
@@ -276,8 +282,10 @@ static int grey_table(dlut_image *img, cmsHPROFILE in, cmsHPROFILE out) {
     return dlut_error("out of memory");
   }
   for (int i = 0; i < n; i++) {
-    if (n == 256) ramp8[i] = (uint8_t)i;
-    else ramp[i] = (uint16_t)i;
+    if (n == 256)
+      ramp8[i] = (uint8_t)i;
+    else
+      ramp[i] = (uint16_t)i;
   }
   cmsDoTransform(xf, ramp, tab, (cmsUInt32Number)n);
   cmsDeleteTransform(xf);
@@ -358,8 +366,7 @@ static void cmyk_chunks(void *vctx, int64_t i0, int64_t i1, int thread) {
 /* CMYK profiles are LUT-based, so lcms's optimised (resampled) transform is
  * used: within 5 codes of the unoptimised reference and of ImageMagick
  * (tests/t_image.py), which is 6x slower. CMYK photos are rare. */
-int dlut__cmyk_to_rgb(const uint8_t *cmyk, uint8_t *rgb, size_t n, int inverted, const uint8_t *icc,
-                      size_t icc_size) {
+int dlut__cmyk_to_rgb(const uint8_t *cmyk, uint8_t *rgb, size_t n, int inverted, const uint8_t *icc, size_t icc_size) {
   cmsHPROFILE in = NULL, out = NULL;
   cmsHTRANSFORM xf = NULL;
   if (icc && icc_size >= 132 && icc_size <= DLUT__MAX_META_BYTES) {

@@ -28,7 +28,9 @@ void dlut_image_set_max_pixels(int64_t max_pixels) {
   atomic_store(&g_max_pixels, max_pixels);
 }
 
-int64_t dlut__max_pixels(void) { return atomic_load(&g_max_pixels); }
+int64_t dlut__max_pixels(void) {
+  return atomic_load(&g_max_pixels);
+}
 
 int dlut__check_dims(int64_t width, int64_t height) {
   if (width <= 0 || height <= 0) return dlut_error("invalid image size %lldx%lld", (long long)width, (long long)height);
@@ -122,7 +124,9 @@ void dlut__decoded_free(dlut__decoded *d) {
  *   u16 -> u8: (v * 255 + 32767) / 65535 == round(v / 257)
  *   float -> uN: clamp to [0,1] (NaN -> 0), then (int)(v * max + 0.5)
  *   uN -> float: v / max */
-static inline float clamp01(float v) { return v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f; /* NaN -> 0 */ }
+static inline float clamp01(float v) {
+  return v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f; /* NaN -> 0 */
+}
 
 typedef struct {
   const dlut_image *src;
@@ -143,29 +147,42 @@ static void convert_rows_ref(void *vctx, int64_t y0, int64_t y1, int thread) {
       for (int ch = 0; ch < dc; ch++) {
         size_t si = (size_t)x * sc + ch, di = (size_t)x * dc + ch;
         if (ch >= sc) { /* adding alpha: opaque */
-          if (d->type == DLUT_PIXEL_U8) drow[di] = 255;
-          else if (d->type == DLUT_PIXEL_U16) ((uint16_t *)drow)[di] = 65535;
-          else ((float *)drow)[di] = 1.0f;
+          if (d->type == DLUT_PIXEL_U8)
+            drow[di] = 255;
+          else if (d->type == DLUT_PIXEL_U16)
+            ((uint16_t *)drow)[di] = 65535;
+          else
+            ((float *)drow)[di] = 1.0f;
           continue;
         }
         switch (s->type * 8 + d->type) {
-        case DLUT_PIXEL_U8 * 8 + DLUT_PIXEL_U8: drow[di] = srow[si]; break;
-        case DLUT_PIXEL_U8 * 8 + DLUT_PIXEL_U16: ((uint16_t *)drow)[di] = (uint16_t)(srow[si] * 257u); break;
-        case DLUT_PIXEL_U8 * 8 + DLUT_PIXEL_F32: ((float *)drow)[di] = srow[si] * (1.0f / 255.0f); break;
-        case DLUT_PIXEL_U16 * 8 + DLUT_PIXEL_U8:
-          drow[di] = (uint8_t)((((const uint16_t *)srow)[si] * 255u + 32767u) / 65535u);
-          break;
-        case DLUT_PIXEL_U16 * 8 + DLUT_PIXEL_U16: ((uint16_t *)drow)[di] = ((const uint16_t *)srow)[si]; break;
-        case DLUT_PIXEL_U16 * 8 + DLUT_PIXEL_F32:
-          ((float *)drow)[di] = ((const uint16_t *)srow)[si] * (1.0f / 65535.0f);
-          break;
-        case DLUT_PIXEL_F32 * 8 + DLUT_PIXEL_U8:
-          drow[di] = (uint8_t)(clamp01(((const float *)srow)[si]) * 255.0f + 0.5f);
-          break;
-        case DLUT_PIXEL_F32 * 8 + DLUT_PIXEL_U16:
-          ((uint16_t *)drow)[di] = (uint16_t)(clamp01(((const float *)srow)[si]) * 65535.0f + 0.5f);
-          break;
-        default: ((float *)drow)[di] = ((const float *)srow)[si]; break;
+          case DLUT_PIXEL_U8 * 8 + DLUT_PIXEL_U8:
+            drow[di] = srow[si];
+            break;
+          case DLUT_PIXEL_U8 * 8 + DLUT_PIXEL_U16:
+            ((uint16_t *)drow)[di] = (uint16_t)(srow[si] * 257u);
+            break;
+          case DLUT_PIXEL_U8 * 8 + DLUT_PIXEL_F32:
+            ((float *)drow)[di] = srow[si] * (1.0f / 255.0f);
+            break;
+          case DLUT_PIXEL_U16 * 8 + DLUT_PIXEL_U8:
+            drow[di] = (uint8_t)((((const uint16_t *)srow)[si] * 255u + 32767u) / 65535u);
+            break;
+          case DLUT_PIXEL_U16 * 8 + DLUT_PIXEL_U16:
+            ((uint16_t *)drow)[di] = ((const uint16_t *)srow)[si];
+            break;
+          case DLUT_PIXEL_U16 * 8 + DLUT_PIXEL_F32:
+            ((float *)drow)[di] = ((const uint16_t *)srow)[si] * (1.0f / 65535.0f);
+            break;
+          case DLUT_PIXEL_F32 * 8 + DLUT_PIXEL_U8:
+            drow[di] = (uint8_t)(clamp01(((const float *)srow)[si]) * 255.0f + 0.5f);
+            break;
+          case DLUT_PIXEL_F32 * 8 + DLUT_PIXEL_U16:
+            ((uint16_t *)drow)[di] = (uint16_t)(clamp01(((const float *)srow)[si]) * 65535.0f + 0.5f);
+            break;
+          default:
+            ((float *)drow)[di] = ((const float *)srow)[si];
+            break;
         }
       }
     }
@@ -177,34 +194,34 @@ static void convert_rows_ref(void *vctx, int64_t y0, int64_t y1, int thread) {
  * with equal channel counts a row is one flat loop the compiler
  * vectorises, otherwise a loop per pixel that copies min(sc, dc) samples
  * and sets an added alpha opaque. Same formulas as the reference. */
-#define DEF_CONV(NAME, ST, DT, EXPR, ONE)                                      \
-  static void NAME(const void *sv, void *dv, int w, int sc, int dc) {          \
-    const ST *s = sv;                                                          \
-    DT *d = dv;                                                                \
-    if (sc == dc) {                                                            \
-      size_t n = (size_t)w * (size_t)sc;                                       \
-      for (size_t i = 0; i < n; i++) {                                         \
-        ST v = s[i];                                                           \
-        d[i] = (EXPR);                                                         \
-      }                                                                        \
-      return;                                                                  \
-    }                                                                          \
-    int m = sc < dc ? sc : dc;                                                 \
-    for (int x = 0; x < w; x++) {                                              \
-      for (int c = 0; c < m; c++) {                                            \
-        ST v = s[(size_t)x * sc + c];                                          \
-        d[(size_t)x * dc + c] = (EXPR);                                        \
-      }                                                                        \
-      if (dc > sc) d[(size_t)x * dc + 3] = (ONE);                              \
-    }                                                                          \
+#define DEF_CONV(NAME, ST, DT, EXPR, ONE)                             \
+  static void NAME(const void *sv, void *dv, int w, int sc, int dc) { \
+    const ST *s = sv;                                                 \
+    DT *d = dv;                                                       \
+    if (sc == dc) {                                                   \
+      size_t n = (size_t)w * (size_t)sc;                              \
+      for (size_t i = 0; i < n; i++) {                                \
+        ST v = s[i];                                                  \
+        d[i] = (EXPR);                                                \
+      }                                                               \
+      return;                                                         \
+    }                                                                 \
+    int m = sc < dc ? sc : dc;                                        \
+    for (int x = 0; x < w; x++) {                                     \
+      for (int c = 0; c < m; c++) {                                   \
+        ST v = s[(size_t)x * sc + c];                                 \
+        d[(size_t)x * dc + c] = (EXPR);                               \
+      }                                                               \
+      if (dc > sc) d[(size_t)x * dc + 3] = (ONE);                     \
+    }                                                                 \
   }
 
 DEF_CONV(conv_u8_u8, uint8_t, uint8_t, v, 255)
 DEF_CONV(conv_u8_u16, uint8_t, uint16_t, (uint16_t)(v * 257u), 65535)
-DEF_CONV(conv_u8_f32, uint8_t, float, v * (1.0f / 255.0f), 1.0f)
+DEF_CONV(conv_u8_f32, uint8_t, float, v *(1.0f / 255.0f), 1.0f)
 DEF_CONV(conv_u16_u8, uint16_t, uint8_t, (uint8_t)((v * 255u + 32767u) / 65535u), 255)
 DEF_CONV(conv_u16_u16, uint16_t, uint16_t, v, 65535)
-DEF_CONV(conv_u16_f32, uint16_t, float, v * (1.0f / 65535.0f), 1.0f)
+DEF_CONV(conv_u16_f32, uint16_t, float, v *(1.0f / 65535.0f), 1.0f)
 DEF_CONV(conv_f32_u8, float, uint8_t, (uint8_t)(clamp01(v) * 255.0f + 0.5f), 255)
 DEF_CONV(conv_f32_u16, float, uint16_t, (uint16_t)(clamp01(v) * 65535.0f + 0.5f), 65535)
 DEF_CONV(conv_f32_f32, float, float, v, 1.0f)
@@ -282,14 +299,38 @@ static void orient_rows(void *vctx, int64_t y0, int64_t y1, int thread) {
     for (int x = 0; x < d->width; x++) {
       int sx, sy;
       switch (c->o) {
-      case 2: sx = w - 1 - x; sy = y; break;
-      case 3: sx = w - 1 - x; sy = h - 1 - y; break;
-      case 4: sx = x; sy = h - 1 - y; break;
-      case 5: sx = y; sy = x; break;
-      case 6: sx = y; sy = h - 1 - x; break;
-      case 7: sx = w - 1 - y; sy = h - 1 - x; break;
-      case 8: sx = w - 1 - y; sy = x; break;
-      default: sx = x; sy = y; break;
+        case 2:
+          sx = w - 1 - x;
+          sy = y;
+          break;
+        case 3:
+          sx = w - 1 - x;
+          sy = h - 1 - y;
+          break;
+        case 4:
+          sx = x;
+          sy = h - 1 - y;
+          break;
+        case 5:
+          sx = y;
+          sy = x;
+          break;
+        case 6:
+          sx = y;
+          sy = h - 1 - x;
+          break;
+        case 7:
+          sx = w - 1 - y;
+          sy = h - 1 - x;
+          break;
+        case 8:
+          sx = w - 1 - y;
+          sy = x;
+          break;
+        default:
+          sx = x;
+          sy = y;
+          break;
       }
       memcpy(drow + (size_t)x * px, (const uint8_t *)s->data + (size_t)sy * s->stride + (size_t)sx * px, px);
     }
@@ -305,8 +346,15 @@ enum { OTILE = 64 };
 
 static void orient_coeffs(int o, int w, int h, int k[6]) {
   /* k = {x0, ax, bx, y0, ay, by} */
-  static const int t[9][6] = {{0}, {0, 1, 0, 0, 0, 1}, {1, -1, 0, 0, 0, 1}, {1, -1, 0, 1, 0, -1}, {0, 1, 0, 1, 0, -1},
-                              {0, 0, 1, 0, 1, 0}, {0, 0, 1, 1, -1, 0}, {1, 0, -1, 1, -1, 0}, {1, 0, -1, 0, 1, 0}};
+  static const int t[9][6] = {{0},
+                              {0, 1, 0, 0, 0, 1},
+                              {1, -1, 0, 0, 0, 1},
+                              {1, -1, 0, 1, 0, -1},
+                              {0, 1, 0, 1, 0, -1},
+                              {0, 0, 1, 0, 1, 0},
+                              {0, 0, 1, 1, -1, 0},
+                              {1, 0, -1, 1, -1, 0},
+                              {1, 0, -1, 0, 1, 0}};
   for (int i = 0; i < 6; i++) k[i] = t[o][i];
   k[0] *= w - 1; /* x0, y0 are 0 or the last column / row */
   k[3] *= h - 1;
@@ -314,7 +362,7 @@ static void orient_coeffs(int o, int w, int h, int k[6]) {
 
 /* `so` is a byte offset, not a pointer, so that stepping past the last
  * pixel of a row never forms an out-of-bounds pointer. */
-#define ORIENT_COPY(N)                                                                  \
+#define ORIENT_COPY(N) \
   for (int x = x0; x < x1; x++, so += step, dp += (N)) memcpy(dp, base + so, (N));
 
 static void orient_bands(void *vctx, int64_t b0, int64_t b1, int thread) {
@@ -335,12 +383,18 @@ static void orient_bands(void *vctx, int64_t b0, int64_t b1, int thread) {
         ptrdiff_t so = (ptrdiff_t)((size_t)sy * s->stride + (size_t)sx * px);
         uint8_t *dp = (uint8_t *)d->data + (size_t)y * d->stride + (size_t)x0 * px;
         switch (px) {
-        case 3: ORIENT_COPY(3) break;
-        case 4: ORIENT_COPY(4) break;
-        case 6: ORIENT_COPY(6) break;
-        case 8: ORIENT_COPY(8) break;
-        case 12: ORIENT_COPY(12) break;
-        default: ORIENT_COPY(16) break;
+          case 3:
+            ORIENT_COPY(3) break;
+          case 4:
+            ORIENT_COPY(4) break;
+          case 6:
+            ORIENT_COPY(6) break;
+          case 8:
+            ORIENT_COPY(8) break;
+          case 12:
+            ORIENT_COPY(12) break;
+          default:
+            ORIENT_COPY(16) break;
         }
       }
     }
@@ -354,12 +408,14 @@ static dlut_image *orient_with(const dlut_image *img, int orientation, int refer
     return NULL;
   }
   int swap = orientation >= 5;
-  dlut_image *out = dlut_image_alloc(swap ? img->height : img->width, swap ? img->width : img->height,
-                                     img->channels, img->type);
+  dlut_image *out =
+      dlut_image_alloc(swap ? img->height : img->width, swap ? img->width : img->height, img->channels, img->type);
   if (!out) return NULL;
   orient_ctx c = {img, out, orientation};
-  if (reference) dlut_parallel_for(out->height, 1 + (1 << 14) / out->width, orient_rows, &c);
-  else dlut_parallel_for((out->height + OTILE - 1) / OTILE, 1, orient_bands, &c);
+  if (reference)
+    dlut_parallel_for(out->height, 1 + (1 << 14) / out->width, orient_rows, &c);
+  else
+    dlut_parallel_for((out->height + OTILE - 1) / OTILE, 1, orient_bands, &c);
   if (dlut_image_copy_meta(out, img) != 0) {
     dlut_image_free(out);
     return NULL;
@@ -367,7 +423,9 @@ static dlut_image *orient_with(const dlut_image *img, int orientation, int refer
   return out;
 }
 
-dlut_image *dlut_image_orient(const dlut_image *img, int orientation) { return orient_with(img, orientation, 0); }
+dlut_image *dlut_image_orient(const dlut_image *img, int orientation) {
+  return orient_with(img, orientation, 0);
+}
 
 dlut_image *dlut__image_orient_ref(const dlut_image *img, int orientation) {
   return orient_with(img, orientation, 1);
@@ -383,12 +441,16 @@ dlut_image *dlut__image_orient_ref(const dlut_image *img, int orientation) {
 static size_t exif_orientation_offset(const uint8_t *p, size_t n, int *big_endian) {
   if (n < 8) return 0;
   int be;
-  if (p[0] == 'I' && p[1] == 'I' && p[2] == 42 && p[3] == 0) be = 0;
-  else if (p[0] == 'M' && p[1] == 'M' && p[2] == 0 && p[3] == 42) be = 1;
-  else return 0;
+  if (p[0] == 'I' && p[1] == 'I' && p[2] == 42 && p[3] == 0)
+    be = 0;
+  else if (p[0] == 'M' && p[1] == 'M' && p[2] == 0 && p[3] == 42)
+    be = 1;
+  else
+    return 0;
 #define RD16(o) (be ? (uint32_t)(p[o] << 8 | p[(o) + 1]) : (uint32_t)(p[o] | p[(o) + 1] << 8))
-#define RD32(o) (be ? ((uint32_t)p[o] << 24 | (uint32_t)p[(o) + 1] << 16 | (uint32_t)p[(o) + 2] << 8 | p[(o) + 3]) \
-                    : ((uint32_t)p[(o) + 3] << 24 | (uint32_t)p[(o) + 2] << 16 | (uint32_t)p[(o) + 1] << 8 | p[o]))
+#define RD32(o)                                                                                      \
+  (be ? ((uint32_t)p[o] << 24 | (uint32_t)p[(o) + 1] << 16 | (uint32_t)p[(o) + 2] << 8 | p[(o) + 3]) \
+      : ((uint32_t)p[(o) + 3] << 24 | (uint32_t)p[(o) + 2] << 16 | (uint32_t)p[(o) + 1] << 8 | p[o]))
   size_t ifd = RD32(4);
   if (ifd < 8 || ifd > n - 2) return 0;
   size_t count = RD16(ifd);
@@ -470,8 +532,8 @@ dlut_image_format dlut_image_format_sniff(const void *data, size_t size) {
   if (size >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) return DLUT_IMAGE_FORMAT_JPEG;
   if (size >= 8 && !memcmp(p, "\x89PNG\r\n\x1a\n", 8)) return DLUT_IMAGE_FORMAT_PNG;
   if (size >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4)) return DLUT_IMAGE_FORMAT_WEBP;
-  if (size >= 4 && (!memcmp(p, "II*\0", 4) || !memcmp(p, "MM\0*", 4) || !memcmp(p, "II+\0", 4) ||
-                    !memcmp(p, "MM\0+", 4)))
+  if (size >= 4 &&
+      (!memcmp(p, "II*\0", 4) || !memcmp(p, "MM\0*", 4) || !memcmp(p, "II+\0", 4) || !memcmp(p, "MM\0+", 4)))
     return DLUT_IMAGE_FORMAT_TIFF;
   if (size >= 2 && p[0] == 'P' && (p[1] == '5' || p[1] == '6')) return DLUT_IMAGE_FORMAT_PPM;
   return DLUT_IMAGE_FORMAT_UNKNOWN;
@@ -479,12 +541,18 @@ dlut_image_format dlut_image_format_sniff(const void *data, size_t size) {
 
 static const char *format_name(dlut_image_format f) {
   switch (f) {
-  case DLUT_IMAGE_FORMAT_JPEG: return "JPEG";
-  case DLUT_IMAGE_FORMAT_PNG: return "PNG";
-  case DLUT_IMAGE_FORMAT_WEBP: return "WebP";
-  case DLUT_IMAGE_FORMAT_TIFF: return "TIFF";
-  case DLUT_IMAGE_FORMAT_PPM: return "PPM";
-  default: return "unknown";
+    case DLUT_IMAGE_FORMAT_JPEG:
+      return "JPEG";
+    case DLUT_IMAGE_FORMAT_PNG:
+      return "PNG";
+    case DLUT_IMAGE_FORMAT_WEBP:
+      return "WebP";
+    case DLUT_IMAGE_FORMAT_TIFF:
+      return "TIFF";
+    case DLUT_IMAGE_FORMAT_PPM:
+      return "PPM";
+    default:
+      return "unknown";
   }
 }
 
@@ -500,15 +568,25 @@ dlut_image *dlut_image_load_memory_flags(const void *data, size_t size, const ch
   int rc;
   dlut_error_clear();
   switch (dlut_image_format_sniff(data, size)) {
-  case DLUT_IMAGE_FORMAT_JPEG: rc = dlut__jpeg_load(data, size, &d); break;
-  case DLUT_IMAGE_FORMAT_PNG: rc = dlut__png_load(data, size, &d); break;
-  case DLUT_IMAGE_FORMAT_WEBP: rc = dlut__webp_load(data, size, &d); break;
-  case DLUT_IMAGE_FORMAT_TIFF: rc = dlut__tiff_load(data, size, &d); break;
-  case DLUT_IMAGE_FORMAT_PPM: rc = dlut__ppm_load(data, size, &d); break;
-  default:
-    rc = size == 0 ? dlut_error("empty file")
-                   : dlut_error("not a supported image (expected JPEG, PNG, WebP, TIFF or binary PPM/PGM)");
-    break;
+    case DLUT_IMAGE_FORMAT_JPEG:
+      rc = dlut__jpeg_load(data, size, &d);
+      break;
+    case DLUT_IMAGE_FORMAT_PNG:
+      rc = dlut__png_load(data, size, &d);
+      break;
+    case DLUT_IMAGE_FORMAT_WEBP:
+      rc = dlut__webp_load(data, size, &d);
+      break;
+    case DLUT_IMAGE_FORMAT_TIFF:
+      rc = dlut__tiff_load(data, size, &d);
+      break;
+    case DLUT_IMAGE_FORMAT_PPM:
+      rc = dlut__ppm_load(data, size, &d);
+      break;
+    default:
+      rc = size == 0 ? dlut_error("empty file")
+                     : dlut_error("not a supported image (expected JPEG, PNG, WebP, TIFF or binary PPM/PGM)");
+      break;
   }
   if (rc != 0 || !d.img) {
     if (rc == 0) dlut_error("decoder returned no image");
@@ -537,7 +615,9 @@ fail:
   return NULL;
 }
 
-dlut_image *dlut_image_load(const char *path) { return dlut_image_load_flags(path, 0); }
+dlut_image *dlut_image_load(const char *path) {
+  return dlut_image_load_flags(path, 0);
+}
 
 dlut_image *dlut_image_load_flags(const char *path, unsigned flags) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -596,16 +676,23 @@ static int encode(const dlut_image *img, dlut_image_format f, const dlut_image_s
   dlut_pixel_type want = img->type;
   int channels = img->channels;
   switch (f) {
-  case DLUT_IMAGE_FORMAT_JPEG: want = DLUT_PIXEL_U8; channels = 3; break;
-  case DLUT_IMAGE_FORMAT_WEBP: want = DLUT_PIXEL_U8; break;
-  case DLUT_IMAGE_FORMAT_PPM: channels = 3; /* fallthrough */
-  case DLUT_IMAGE_FORMAT_PNG:
-    if (want == DLUT_PIXEL_F32) want = DLUT_PIXEL_U16;
-    break;
-  case DLUT_IMAGE_FORMAT_TIFF:
-    if (want == DLUT_PIXEL_F32 && !o.float_tiff) want = DLUT_PIXEL_U16;
-    break;
-  default: return dlut_error("unknown output image format");
+    case DLUT_IMAGE_FORMAT_JPEG:
+      want = DLUT_PIXEL_U8;
+      channels = 3;
+      break;
+    case DLUT_IMAGE_FORMAT_WEBP:
+      want = DLUT_PIXEL_U8;
+      break;
+    case DLUT_IMAGE_FORMAT_PPM:
+      channels = 3; /* fallthrough */
+    case DLUT_IMAGE_FORMAT_PNG:
+      if (want == DLUT_PIXEL_F32) want = DLUT_PIXEL_U16;
+      break;
+    case DLUT_IMAGE_FORMAT_TIFF:
+      if (want == DLUT_PIXEL_F32 && !o.float_tiff) want = DLUT_PIXEL_U16;
+      break;
+    default:
+      return dlut_error("unknown output image format");
   }
   int rc = -1;
   dlut_image *conv = NULL;
@@ -637,11 +724,21 @@ static int encode(const dlut_image *img, dlut_image_format f, const dlut_image_s
   }
   dlut_error_clear();
   switch (f) {
-  case DLUT_IMAGE_FORMAT_JPEG: rc = dlut__jpeg_save(src, fp, &m, &o); break;
-  case DLUT_IMAGE_FORMAT_PNG: rc = dlut__png_save(src, fp, &m, &o); break;
-  case DLUT_IMAGE_FORMAT_WEBP: rc = dlut__webp_save(src, fp, &m, &o); break;
-  case DLUT_IMAGE_FORMAT_TIFF: rc = dlut__tiff_save(src, fp, &m, &o); break;
-  default: rc = dlut__ppm_save(src, fp, &m, &o); break;
+    case DLUT_IMAGE_FORMAT_JPEG:
+      rc = dlut__jpeg_save(src, fp, &m, &o);
+      break;
+    case DLUT_IMAGE_FORMAT_PNG:
+      rc = dlut__png_save(src, fp, &m, &o);
+      break;
+    case DLUT_IMAGE_FORMAT_WEBP:
+      rc = dlut__webp_save(src, fp, &m, &o);
+      break;
+    case DLUT_IMAGE_FORMAT_TIFF:
+      rc = dlut__tiff_save(src, fp, &m, &o);
+      break;
+    default:
+      rc = dlut__ppm_save(src, fp, &m, &o);
+      break;
   }
   if (rc != 0 && !*dlut_last_error()) dlut_error("cannot write %s", format_name(f));
 done:

@@ -27,17 +27,17 @@
 #include "dlut/image.h"
 
 typedef struct dlut__decoded {
-  dlut_image *img;  /* the decoded raster (owned until handed over) */
-  uint8_t *icc;     /* embedded ICC profile or NULL (malloc'd, owned) */
-  size_t icc_size;  /* bytes in icc */
-  int orientation;  /* 1..8 from the container (TIFF tag), 0 = use EXIF */
-  int icc_done;     /* nonzero: the decoder already converted to sRGB (CMYK JPEG) */
+  dlut_image *img; /* the decoded raster (owned until handed over) */
+  uint8_t *icc;    /* embedded ICC profile or NULL (malloc'd, owned) */
+  size_t icc_size; /* bytes in icc */
+  int orientation; /* 1..8 from the container (TIFF tag), 0 = use EXIF */
+  int icc_done;    /* nonzero: the decoder already converted to sRGB (CMYK JPEG) */
 } dlut__decoded;
 
 typedef struct dlut__meta {
   const uint8_t *exif; /* EXIF (TIFF header onwards), orientation = 1, or NULL */
   size_t exif_size;
-  const uint8_t *xmp;  /* XMP packet or NULL */
+  const uint8_t *xmp; /* XMP packet or NULL */
   size_t xmp_size;
 } dlut__meta;
 
@@ -89,8 +89,7 @@ int dlut__icc_to_srgb_ref(dlut_image *img, const uint8_t *icc, size_t icc_size);
 /* Convert n pixels of 8-bit CMYK (Adobe-inverted if `inverted`) to 8-bit
  * RGB with the given CMYK profile, or with the naive formula when icc is
  * NULL. 0 or -1. */
-int dlut__cmyk_to_rgb(const uint8_t *cmyk, uint8_t *rgb, size_t n, int inverted, const uint8_t *icc,
-                      size_t icc_size);
+int dlut__cmyk_to_rgb(const uint8_t *cmyk, uint8_t *rgb, size_t n, int inverted, const uint8_t *icc, size_t icc_size);
 
 /* The sRGB profile we embed in JPEGs we write (static, built once). */
 const uint8_t *dlut__srgb_icc(size_t *size);

@@ -116,8 +116,7 @@ int dlut__jpeg_load(const uint8_t *data, size_t size, dlut__decoded *out) {
    * the image it declares; refuse it before libjpeg allocates (a tiny
    * progressive header asks for whole-image coefficient buffers).
    * Arithmetic coding can go below a bit per block, so it is exempt. */
-  if (!cinfo.arith_code &&
-      (uint64_t)size * 1024 < (uint64_t)cinfo.image_width * (uint64_t)cinfo.image_height) {
+  if (!cinfo.arith_code && (uint64_t)size * 1024 < (uint64_t)cinfo.image_width * (uint64_t)cinfo.image_height) {
     dlut_error("truncated JPEG data (%zu bytes cannot hold a %ux%u image)", size, cinfo.image_width,
                cinfo.image_height);
     goto fail;
@@ -141,8 +140,7 @@ int dlut__jpeg_load(const uint8_t *data, size_t size, dlut__decoded *out) {
     if (!img->exif && mk->data_length > 6 && !memcmp(mk->data, "Exif\0\0", 6)) {
       if (dlut__set_blob(&img->exif, &img->exif_size, mk->data, mk->data_length, 1) != 0) goto fail;
     } else if (!img->xmp && mk->data_length > sizeof XMP_ID && !memcmp(mk->data, XMP_ID, sizeof XMP_ID)) {
-      if (dlut__set_blob(&img->xmp, &img->xmp_size, mk->data + sizeof XMP_ID, mk->data_length - sizeof XMP_ID,
-                         0) != 0)
+      if (dlut__set_blob(&img->xmp, &img->xmp_size, mk->data + sizeof XMP_ID, mk->data_length - sizeof XMP_ID, 0) != 0)
         goto fail;
     }
   }
@@ -187,8 +185,8 @@ int dlut__jpeg_load(const uint8_t *data, size_t size, dlut__decoded *out) {
   }
   jpeg_finish_decompress(&cinfo);
   if (is_cmyk) {
-    if (dlut__cmyk_to_rgb(cmyk, img->data, (size_t)img->width * (size_t)img->height, cinfo.saw_Adobe_marker,
-                          out->icc, out->icc_size) != 0)
+    if (dlut__cmyk_to_rgb(cmyk, img->data, (size_t)img->width * (size_t)img->height, cinfo.saw_Adobe_marker, out->icc,
+                          out->icc_size) != 0)
       goto fail;
     out->icc_done = 1; /* the CMYK profile has been applied; image.c must not apply it again */
     free(cmyk);

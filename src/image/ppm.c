@@ -20,7 +20,9 @@
 
 /* ==== Header ==== */
 
-static int is_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+static int is_space(uint8_t c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 
 /* Skip whitespace and comments, then read a decimal number (at most 9
  * digits, so it cannot overflow). Returns 0, or -1 with a reason. */
@@ -56,12 +58,12 @@ static int is_big_endian(void) {
 /* ==== Load ==== */
 
 typedef struct {
-  const uint8_t *src;     /* first sample of the raster */
-  dlut_image *img;        /* destination, RGB */
-  int in_ch;              /* 1 (P5) or 3 (P6) */
-  int wide;               /* 2-byte samples */
+  const uint8_t *src; /* first sample of the raster */
+  dlut_image *img;    /* destination, RGB */
+  int in_ch;          /* 1 (P5) or 3 (P6) */
+  int wide;           /* 2-byte samples */
   long maxval;
-  const uint16_t *table;  /* maxval -> full range, maxval+1 entries, or NULL if none needed */
+  const uint16_t *table; /* maxval -> full range, maxval+1 entries, or NULL if none needed */
 } ppm_ctx;
 
 static void ppm_rows(void *vctx, int64_t y0, int64_t y1, int thread) {
@@ -88,11 +90,15 @@ static void ppm_rows(void *vctx, int64_t y0, int64_t y1, int thread) {
       if (v > c->maxval) v = c->maxval;
       uint16_t out = c->table ? c->table[v] : (uint16_t)v;
       if (c->in_ch == 1) {
-        if (c->wide) d16[3 * i] = d16[3 * i + 1] = d16[3 * i + 2] = out;
-        else d8[3 * i] = d8[3 * i + 1] = d8[3 * i + 2] = (uint8_t)out;
+        if (c->wide)
+          d16[3 * i] = d16[3 * i + 1] = d16[3 * i + 2] = out;
+        else
+          d8[3 * i] = d8[3 * i + 1] = d8[3 * i + 2] = (uint8_t)out;
       } else {
-        if (c->wide) d16[i] = out;
-        else d8[i] = (uint8_t)out;
+        if (c->wide)
+          d16[i] = out;
+        else
+          d8[i] = (uint8_t)out;
       }
     }
   }
@@ -152,7 +158,7 @@ int dlut__ppm_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const d
     if (fwrite(img->data, 1, bytes, fp) != bytes) return dlut_error("write failed");
     return 0;
   }
-  enum { CHUNK = 1 << 16 }; /* samples per write */
+  enum { CHUNK = 1 << 16 };         /* samples per write */
   uint8_t *buf = malloc(2 * CHUNK); /* malloc'd: aligned for uint16_t */
   if (!buf) return dlut_error("out of memory");
   const uint16_t *s = img->data;

@@ -123,8 +123,8 @@ static int *quantise(const double *k, int n) {
 }
 
 static int check_sizes(int w, int h, int ch, int ow, int oh) {
-  if (w < 1 || h < 1 || ow < 1 || oh < 1 || ch < 1 || ch > 16 || w > DLUT_RESIZE_MAX_DIM ||
-      h > DLUT_RESIZE_MAX_DIM || ow > DLUT_RESIZE_MAX_DIM || oh > DLUT_RESIZE_MAX_DIM)
+  if (w < 1 || h < 1 || ow < 1 || oh < 1 || ch < 1 || ch > 16 || w > DLUT_RESIZE_MAX_DIM || h > DLUT_RESIZE_MAX_DIM ||
+      ow > DLUT_RESIZE_MAX_DIM || oh > DLUT_RESIZE_MAX_DIM)
     return dlut_error("resize: bad size %dx%dx%d -> %dx%d", w, h, ch, ow, oh);
   return 0;
 }

@@ -97,14 +97,18 @@ static int mem_close(thandle_t h) {
   return 0;
 }
 
-static toff_t mem_size(thandle_t h) { return ((tiff_src *)h)->n; }
+static toff_t mem_size(thandle_t h) {
+  return ((tiff_src *)h)->n;
+}
 
 static int mem_map(thandle_t h, void **base, toff_t *size) {
   (void)h, (void)base, (void)size;
   return 0;
 }
 
-static void mem_unmap(thandle_t h, void *base, toff_t size) { (void)h, (void)base, (void)size; }
+static void mem_unmap(thandle_t h, void *base, toff_t size) {
+  (void)h, (void)base, (void)size;
+}
 
 static TIFFOpenOptions *make_opts(tiff_src *s) {
   TIFFOpenOptions *o = TIFFOpenOptionsAlloc();
@@ -475,7 +479,8 @@ static int read_rgba(TIFF *tif, dlut_image *img, tiff_src *src) {
     uint32_t a = TIFFGetA(v), c[3] = {TIFFGetR(v), TIFFGetG(v), TIFFGetB(v)};
     for (int k = 0; k < 3; k++) {
       /* TIFFRGBAImage premultiplies; undo it so alpha stays "carried through". */
-      if (img->channels == 4 && assoc && a > 0 && a < 255) c[k] = c[k] * 255 + a / 2 > 255 * a ? 255 : (c[k] * 255 + a / 2) / a;
+      if (img->channels == 4 && assoc && a > 0 && a < 255)
+        c[k] = c[k] * 255 + a / 2 > 255 * a ? 255 : (c[k] * 255 + a / 2) / a;
       d[i * img->channels + k] = (uint8_t)c[k];
     }
     if (img->channels == 4) d[i * 4 + 3] = (uint8_t)a;
@@ -512,8 +517,8 @@ int dlut__tiff_load(const uint8_t *data, size_t size, dlut__decoded *out) {
   L.gray = photo == PHOTOMETRIC_MINISBLACK || photo == PHOTOMETRIC_MINISWHITE;
   L.min_white = photo == PHOTOMETRIC_MINISWHITE;
   int color = L.gray ? 1 : 3;
-  int has_alpha = spp > color && nextra > 0 && extra &&
-                  (extra[0] == EXTRASAMPLE_ASSOCALPHA || extra[0] == EXTRASAMPLE_UNASSALPHA);
+  int has_alpha =
+      spp > color && nextra > 0 && extra && (extra[0] == EXTRASAMPLE_ASSOCALPHA || extra[0] == EXTRASAMPLE_UNASSALPHA);
   L.alpha_index = color;
   L.ch = has_alpha ? 4 : 3;
   int direct = planar == PLANARCONFIG_CONTIG && (photo == PHOTOMETRIC_RGB || L.gray) && spp >= color &&

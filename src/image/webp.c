@@ -26,14 +26,22 @@
 
 static const char *vp8_status(VP8StatusCode s) {
   switch (s) {
-  case VP8_STATUS_OUT_OF_MEMORY: return "out of memory";
-  case VP8_STATUS_INVALID_PARAM: return "invalid parameter";
-  case VP8_STATUS_BITSTREAM_ERROR: return "corrupt WebP bitstream";
-  case VP8_STATUS_UNSUPPORTED_FEATURE: return "unsupported WebP feature";
-  case VP8_STATUS_SUSPENDED: return "suspended";
-  case VP8_STATUS_USER_ABORT: return "aborted";
-  case VP8_STATUS_NOT_ENOUGH_DATA: return "truncated WebP data";
-  default: return "WebP decoding failed";
+    case VP8_STATUS_OUT_OF_MEMORY:
+      return "out of memory";
+    case VP8_STATUS_INVALID_PARAM:
+      return "invalid parameter";
+    case VP8_STATUS_BITSTREAM_ERROR:
+      return "corrupt WebP bitstream";
+    case VP8_STATUS_UNSUPPORTED_FEATURE:
+      return "unsupported WebP feature";
+    case VP8_STATUS_SUSPENDED:
+      return "suspended";
+    case VP8_STATUS_USER_ABORT:
+      return "aborted";
+    case VP8_STATUS_NOT_ENOUGH_DATA:
+      return "truncated WebP data";
+    default:
+      return "WebP decoding failed";
   }
 }
 
@@ -97,7 +105,8 @@ int dlut__webp_load(const uint8_t *data, size_t size, dlut__decoded *out) {
     goto fail;
   }
   if (get_chunk(dmx, "EXIF", &img->exif, &img->exif_size, 1) != 0 ||
-      get_chunk(dmx, "XMP ", &img->xmp, &img->xmp_size, 0) != 0 || get_chunk(dmx, "ICCP", &out->icc, &out->icc_size, 0) != 0)
+      get_chunk(dmx, "XMP ", &img->xmp, &img->xmp_size, 0) != 0 ||
+      get_chunk(dmx, "ICCP", &out->icc, &out->icc_size, 0) != 0)
     goto fail;
   WebPDemuxReleaseIterator(&iter);
   WebPDemuxDelete(dmx);
@@ -113,11 +122,15 @@ fail:
 
 static const char *enc_error(WebPEncodingError e) {
   switch (e) {
-  case VP8_ENC_ERROR_OUT_OF_MEMORY:
-  case VP8_ENC_ERROR_BITSTREAM_OUT_OF_MEMORY: return "out of memory";
-  case VP8_ENC_ERROR_BAD_DIMENSION: return "bad dimensions for WebP";
-  case VP8_ENC_ERROR_FILE_TOO_BIG: return "image too big for WebP (4 GB)";
-  default: return "WebP encoding failed";
+    case VP8_ENC_ERROR_OUT_OF_MEMORY:
+    case VP8_ENC_ERROR_BITSTREAM_OUT_OF_MEMORY:
+      return "out of memory";
+    case VP8_ENC_ERROR_BAD_DIMENSION:
+      return "bad dimensions for WebP";
+    case VP8_ENC_ERROR_FILE_TOO_BIG:
+      return "image too big for WebP (4 GB)";
+    default:
+      return "WebP encoding failed";
   }
 }
 

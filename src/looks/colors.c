@@ -213,13 +213,17 @@ static const looks_color_name k_colors[] = {
     {NULL, "琉璃|琉璃色", {0x3b, 0x7d, 0xb9}, "zh"},
 };
 
-int looks_color_count(void) { return (int)(sizeof k_colors / sizeof k_colors[0]); }
+int looks_color_count(void) {
+  return (int)(sizeof k_colors / sizeof k_colors[0]);
+}
 
 const looks_color_name *looks_color_get(int i) {
   return i >= 0 && i < looks_color_count() ? &k_colors[i] : NULL;
 }
 
-int dlut_looks_color_count(void) { return looks_color_count(); }
+int dlut_looks_color_count(void) {
+  return looks_color_count();
+}
 
 int dlut_looks_color_get(int i, const char **en, const char **zh, unsigned char rgb[3]) {
   const looks_color_name *c = looks_color_get(i);

@@ -19,10 +19,10 @@ static const struct {
   const char *name;
   int index;
 } k_scalars[] = {
-    {"temp", F(temp)},         {"tint", F(tint)},       {"exposure", F(exposure)},     {"bright", F(brightness)},
-    {"contrast", F(contrast)}, {"shadows", F(shadows)}, {"highlights", F(highlights)}, {"fade", F(fade)},
-    {"crush", F(crush)},       {"rolloff", F(rolloff)}, {"sat", F(saturation)},        {"vib", F(vibrance)},
-    {"mono", F(mono)},         {"clip", F(clip)},       {"mono.r", F(mono_mix[0])},     {"mono.g", F(mono_mix[1])},
+    {"temp", F(temp)},          {"tint", F(tint)},       {"exposure", F(exposure)},     {"bright", F(brightness)},
+    {"contrast", F(contrast)},  {"shadows", F(shadows)}, {"highlights", F(highlights)}, {"fade", F(fade)},
+    {"crush", F(crush)},        {"rolloff", F(rolloff)}, {"sat", F(saturation)},        {"vib", F(vibrance)},
+    {"mono", F(mono)},          {"clip", F(clip)},       {"mono.r", F(mono_mix[0])},    {"mono.g", F(mono_mix[1])},
     {"mono.b", F(mono_mix[2])},
 };
 
@@ -111,7 +111,8 @@ size_t dlut_look_describe(const dlut_look *look, char *buf, size_t len) {
   size_t at = 0;
   if (len) buf[0] = '\0';
   for (size_t k = 0; k < sizeof k_scalars / sizeof k_scalars[0]; k++)
-    if (fabsf(f[k_scalars[k].index]) >= 0.005f) at = append(buf, len, at, "%s%s=%+.2f", f[k_scalars[k].index], k_scalars[k].name);
+    if (fabsf(f[k_scalars[k].index]) >= 0.005f)
+      at = append(buf, len, at, "%s%s=%+.2f", f[k_scalars[k].index], k_scalars[k].name);
   static const char *const ab_names[3] = {"shadow", "highlight", "cast"};
   const int ab_base[3] = {F(shadow_ab[0]), F(highlight_ab[0]), F(cast_ab[0])};
   for (int k = 0; k < 3; k++) {

@@ -4,25 +4,25 @@
 
 #include "dlut/looks.h"
 
-#define LOOKS_GAMUT_KNEE 0.85     /* for strong looks, soft gamut compression starts at 85% of the way to the boundary */
+#define LOOKS_GAMUT_KNEE 0.85 /* for strong looks, soft gamut compression starts at 85% of the way to the boundary */
 #define LOOKS_BAND_COS_HALF 0.70710678118654752 /* cos(45 deg), the band half width */
 
 /* A look turned into the numbers both evaluation paths use. */
 typedef struct looks_prepared {
-  double wb[9];          /* linear sRGB white-balance matrix, row-major, white normalised to not clip */
-  double exposure;       /* linear gain 2^ev */
-  int shoulder;          /* nonzero when exposure > 1: soft shoulder mapping `exposure` to 1 */
-  double mono_w[3];      /* channel-mixer weights, sum 1 */
-  double mono;           /* blend towards the mixer output */
-  double ctrl_y[7];      /* tone curve control values at x = 0 .1 .25 .5 .75 .9 1 */
-  double ctrl_m[7];      /* their Fritsch-Carlson tangents */
-  double sat, vib;       /* chroma multiplier, vibrance */
+  double wb[9];     /* linear sRGB white-balance matrix, row-major, white normalised to not clip */
+  double exposure;  /* linear gain 2^ev */
+  int shoulder;     /* nonzero when exposure > 1: soft shoulder mapping `exposure` to 1 */
+  double mono_w[3]; /* channel-mixer weights, sum 1 */
+  double mono;      /* blend towards the mixer output */
+  double ctrl_y[7]; /* tone curve control values at x = 0 .1 .25 .5 .75 .9 1 */
+  double ctrl_m[7]; /* their Fritsch-Carlson tangents */
+  double sat, vib;  /* chroma multiplier, vibrance */
   double shadow_ab[2], highlight_ab[2], cast_ab[2];
-  int any_band;          /* nonzero if any hue band is active */
+  int any_band; /* nonzero if any hue band is active */
   double band_hue[DLUT_LOOK_NBANDS], band_sat[DLUT_LOOK_NBANDS], band_lum[DLUT_LOOK_NBANDS];
   double band_cos[DLUT_LOOK_NBANDS], band_sin[DLUT_LOOK_NBANDS]; /* unit vectors of the band centres */
-  int clip;              /* hard clip instead of soft gamut compression */
-  double knee;           /* soft gamut compression starts at this excursion (1 = only beyond the boundary) */
+  int clip;                                                      /* hard clip instead of soft gamut compression */
+  double knee; /* soft gamut compression starts at this excursion (1 = only beyond the boundary) */
 } looks_prepared;
 
 extern const float dlut_looks_band_center[DLUT_LOOK_NBANDS];
@@ -43,10 +43,10 @@ int looks_effect_apply(const char *effect, float weight, dlut_look *look);
 
 /* Named colours (CSS/X11 and Chinese traditional colours): sRGB 0..255. */
 typedef struct looks_color_name {
-  const char *en;   /* English name ("teal"), may be NULL */
-  const char *zh;   /* Chinese name(s), '|' separated, may be NULL */
+  const char *en; /* English name ("teal"), may be NULL */
+  const char *zh; /* Chinese name(s), '|' separated, may be NULL */
   unsigned char rgb[3];
-  const char *src;  /* "css" or "zh" */
+  const char *src; /* "css" or "zh" */
 } looks_color_name;
 int looks_color_count(void);
 const looks_color_name *looks_color_get(int i);

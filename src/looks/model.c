@@ -42,16 +42,22 @@ const char *const dlut_looks_band_name[DLUT_LOOK_NBANDS] = {"red",  "orange", "y
                                                             "aqua", "blue",   "purple", "magenta"};
 #define BAND_HALF_WIDTH 45.0 /* degrees: raised-cosine half width of a band */
 
-void dlut_look_init(dlut_look *look) { memset(look, 0, sizeof *look); }
+void dlut_look_init(dlut_look *look) {
+  memset(look, 0, sizeof *look);
+}
 
 /* ==== Preparation shared by both paths ==== */
 
-static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+static double clampd(double v, double lo, double hi) {
+  return v < lo ? lo : v > hi ? hi : v;
+}
 
 /* Soft limit: x -> L tanh(x / L). Terms add up ("warm sunset film" is three
  * warmings); this keeps their sum monotone (more is still more) but stops
  * it from running away. */
-static double softlim(double x, double lim) { return lim * tanh(x / lim); }
+static double softlim(double x, double lim) {
+  return lim * tanh(x / lim);
+}
 
 /* The tone curve's control points. x is encoded sRGB. */
 #define NCTRL 7
@@ -94,7 +100,8 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
   for (int c = 0; c < 3; c++) p->mono_w[c] = ws > 1e-6 ? w[c] / ws : (c == 1 ? 1.0 : 0.0);
   p->mono = clampd(lk->mono, 0, 1);
   /* -- tone curve control points */
-  double b = softlim(lk->brightness, 1.0), c = clampd(softlim(lk->contrast, 1.2), -1, 1.5), sh = clampd(lk->shadows, -1, 1);
+  double b = softlim(lk->brightness, 1.0), c = clampd(softlim(lk->contrast, 1.2), -1, 1.5),
+         sh = clampd(lk->shadows, -1, 1);
   double hl = clampd(lk->highlights, -1, 1), fade = clampd(lk->fade, 0, 1), crush = clampd(lk->crush, 0, 1);
   double roll = clampd(lk->rolloff, 0, 1);
   static const double w_sh[NCTRL] = {0, 0.6, 1.0, 0.35, 0.05, 0, 0};
@@ -118,7 +125,8 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
   }
   if (p->ctrl_y[NCTRL - 1] > 1.0) { /* pushed past 1 by the monotone fix: rescale the top */
     double top = p->ctrl_y[NCTRL - 1];
-    for (int k = 0; k < NCTRL; k++) p->ctrl_y[k] = p->ctrl_y[0] + (p->ctrl_y[k] - p->ctrl_y[0]) / (top - p->ctrl_y[0]) * (1.0 - p->ctrl_y[0]);
+    for (int k = 0; k < NCTRL; k++)
+      p->ctrl_y[k] = p->ctrl_y[0] + (p->ctrl_y[k] - p->ctrl_y[0]) / (top - p->ctrl_y[0]) * (1.0 - p->ctrl_y[0]);
   }
   /* Fritsch-Carlson tangents */
   double delta[NCTRL - 1];
@@ -176,16 +184,24 @@ double looks_tone(const looks_prepared *p, double x) {
   while (k < NCTRL - 2 && x > k_ctrl_x[k + 1]) k++;
   double h = k_ctrl_x[k + 1] - k_ctrl_x[k], t = (x - k_ctrl_x[k]) / h, t2 = t * t, t3 = t2 * t;
   /* cubic Hermite basis */
-  return (2 * t3 - 3 * t2 + 1) * p->ctrl_y[k] + (t3 - 2 * t2 + t) * h * p->ctrl_m[k] + (-2 * t3 + 3 * t2) * p->ctrl_y[k + 1] +
-         (t3 - t2) * h * p->ctrl_m[k + 1];
+  return (2 * t3 - 3 * t2 + 1) * p->ctrl_y[k] + (t3 - 2 * t2 + t) * h * p->ctrl_m[k] +
+         (-2 * t3 + 3 * t2) * p->ctrl_y[k + 1] + (t3 - t2) * h * p->ctrl_m[k + 1];
 }
 
 /* ==== The reference: one colour, double precision ==== */
 
-static double srgb_dec(double v) { return v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4); }
-static double srgb_enc(double v) { return v <= 0.0031308 ? v * 12.92 : 1.055 * pow(v, 1.0 / 2.4) - 0.055; }
-static double lab_f(double t) { return t > 216.0 / 24389.0 ? cbrt(t) : t * (24389.0 / 27.0 / 116.0) + 16.0 / 116.0; }
-static double lab_finv(double u) { return u > 6.0 / 29.0 ? u * u * u : (u - 16.0 / 116.0) * (116.0 * 27.0 / 24389.0); }
+static double srgb_dec(double v) {
+  return v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
+}
+static double srgb_enc(double v) {
+  return v <= 0.0031308 ? v * 12.92 : 1.055 * pow(v, 1.0 / 2.4) - 0.055;
+}
+static double lab_f(double t) {
+  return t > 216.0 / 24389.0 ? cbrt(t) : t * (24389.0 / 27.0 / 116.0) + 16.0 / 116.0;
+}
+static double lab_finv(double u) {
+  return u > 6.0 / 29.0 ? u * u * u : (u - 16.0 / 116.0) * (116.0 * 27.0 / 24389.0);
+}
 
 /* Weight of a band for a colour of hue angle h (degrees): raised cosine. */
 static double band_weight(double h, double center) {
@@ -302,7 +318,9 @@ typedef struct bake_ctx {
 
 /* ==== Vector helpers (FM_N lanes, color/fastmath.h) ==== */
 
-static inline fm_v8 v_clamp01(fm_v8 x) { return fm_min(fm_max(x, fm_splat(0.0f)), fm_splat(1.0f)); }
+static inline fm_v8 v_clamp01(fm_v8 x) {
+  return fm_min(fm_max(x, fm_splat(0.0f)), fm_splat(1.0f));
+}
 
 static inline fm_v8 v_enc(fm_v8 x) { /* linear -> sRGB, x >= 0 */
   fm_v8 pw = 1.055f * fm_pow(fm_max(x, fm_splat(0.0031308f)), 1.0f / 2.4f) - 0.055f;
@@ -319,7 +337,9 @@ static inline fm_v8 v_labf(fm_v8 t) {
 static inline fm_v8 v_labfinv(fm_v8 u) {
   return fm_sel(u > 6.0f / 29.0f, u * u * u, (u - 16.0f / 116.0f) * (116.0f * 27.0f / 24389.0f));
 }
-static inline fm_v8 v_sqrt(fm_v8 x) { return fm_exp2(0.5f * fm_log2(x)); }
+static inline fm_v8 v_sqrt(fm_v8 x) {
+  return fm_exp2(0.5f * fm_log2(x));
+}
 
 /* The tone curve on encoded values, as looks_tone: pick each lane's segment
  * with selects, then the cubic Hermite form. cy, cm: control values and

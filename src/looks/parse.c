@@ -37,8 +37,8 @@ typedef struct lex_entry {
 static struct {
   lex_entry *entries;
   int n;
-  char *arena;          /* all normalised strings */
-  dlut_look *term_delta; /* (n_terms) the effect of each term at weight 1 */
+  char *arena;            /* all normalised strings */
+  dlut_look *term_delta;  /* (n_terms) the effect of each term at weight 1 */
   dlut_look *color_delta; /* (n_colors) */
   int ok;
   char error[256];
@@ -208,8 +208,10 @@ static const lex_entry *lex_find(const char *s, size_t len) {
     int c = memcmp(e->s, s, m);
     if (c == 0) c = e->len < len ? -1 : e->len > len ? 1 : 0;
     if (c == 0) return e;
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid - 1;
   }
   return NULL;
 }
@@ -227,7 +229,9 @@ typedef struct token {
 
 #define MAX_PHRASE_WORDS 5
 
-static int is_word_byte(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '\''; }
+static int is_word_byte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '\'';
+}
 
 /* English fallback: try simple suffixes ("warmish", "greens", "contrasty") for terms and colours only. */
 static const lex_entry *find_stemmed(const char *w, size_t len) {
@@ -244,11 +248,16 @@ static const lex_entry *find_stemmed(const char *w, size_t len) {
 
 static int lex_kind_to_tok(int kind) {
   switch (kind) {
-    case LEX_TERM: return TOK_TERM;
-    case LEX_COLOR: return TOK_COLOR;
-    case LEX_MOD: return TOK_MOD;
-    case LEX_STOP: return TOK_STOP;
-    default: return TOK_SEP;
+    case LEX_TERM:
+      return TOK_TERM;
+    case LEX_COLOR:
+      return TOK_COLOR;
+    case LEX_MOD:
+      return TOK_MOD;
+    case LEX_STOP:
+      return TOK_STOP;
+    default:
+      return TOK_SEP;
   }
 }
 
@@ -259,10 +268,10 @@ static int tokenize(const char *s, token *toks, int max) {
   int max_len = 0;
   for (int k = 0; k < g_lex.n; k++)
     if (g_lex.entries[k].len > max_len) max_len = g_lex.entries[k].len;
-#define PUSH(K, ID, AT, LEN)                                                      \
-  do {                                                                            \
+#define PUSH(K, ID, AT, LEN)                                                           \
+  do {                                                                                 \
     if (n >= max) return dlut_error("looks: prompt has too many words (max %d)", max); \
-    toks[n++] = (token){(K), (ID), (AT), (LEN)};                                  \
+    toks[n++] = (token){(K), (ID), (AT), (LEN)};                                       \
   } while (0)
   while (i < len) {
     unsigned char c = (unsigned char)s[i];
@@ -276,8 +285,10 @@ static int tokenize(const char *s, token *toks, int max) {
       while (nw < MAX_PHRASE_WORDS) {
         while (j < len && is_word_byte((unsigned char)s[j])) j++;
         ends[nw++] = j;
-        if (j + 1 < len && s[j] == ' ' && is_word_byte((unsigned char)s[j + 1])) j++;
-        else break;
+        if (j + 1 < len && s[j] == ' ' && is_word_byte((unsigned char)s[j + 1]))
+          j++;
+        else
+          break;
       }
       const lex_entry *e = NULL;
       int w;
@@ -289,8 +300,10 @@ static int tokenize(const char *s, token *toks, int max) {
         continue;
       }
       e = find_stemmed(s + i, (size_t)(ends[0] - i));
-      if (e) PUSH(lex_kind_to_tok(e->kind), e->id, i, ends[0] - i);
-      else PUSH(TOK_UNKNOWN, 0, i, ends[0] - i);
+      if (e)
+        PUSH(lex_kind_to_tok(e->kind), e->id, i, ends[0] - i);
+      else
+        PUSH(TOK_UNKNOWN, 0, i, ends[0] - i);
       i = ends[0];
       continue;
     }
@@ -316,7 +329,8 @@ static int tokenize(const char *s, token *toks, int max) {
     utf8proc_ssize_t cl = utf8proc_iterate((const utf8proc_uint8_t *)s + i, len - i, &cp);
     if (cl <= 0) return dlut_error("looks: prompt is not valid UTF-8");
     utf8proc_category_t cat = utf8proc_category(cp);
-    if ((cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO) || (cat >= UTF8PROC_CATEGORY_ZS && cat <= UTF8PROC_CATEGORY_ZP)) {
+    if ((cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO) ||
+        (cat >= UTF8PROC_CATEGORY_ZS && cat <= UTF8PROC_CATEGORY_ZP)) {
       PUSH(TOK_SEP, 0, i, (int)cl);
     } else if (cat >= UTF8PROC_CATEGORY_SM && cat <= UTF8PROC_CATEGORY_SO) {
       /* symbols and emoji: skipped */
@@ -485,7 +499,8 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     int dup = 0;
     for (int j = 0; j < rep->n_matches && !dup; j++)
       if (j != k && rep->matches[j].term == m->term &&
-          (fabsf(rep->matches[j].weight) > fabsf(m->weight) || (fabsf(rep->matches[j].weight) == fabsf(m->weight) && j < k)))
+          (fabsf(rep->matches[j].weight) > fabsf(m->weight) ||
+           (fabsf(rep->matches[j].weight) == fabsf(m->weight) && j < k)))
         dup = 1;
     if (dup) continue;
     const float *d = (const float *)(m->term >= 0 ? &g_lex.term_delta[m->term] : &g_lex.color_delta[-1 - m->term]);
@@ -519,7 +534,8 @@ fail:
 const char *dlut_looks_match_name(const dlut_looks_match *m, char *buf, size_t len) {
   const char *forms = "";
   if (!buf || !len) return buf;
-  if (m->term >= 0 && m->term < dlut_looks_term_count()) forms = dlut_looks_term_get(m->term)->en;
+  if (m->term >= 0 && m->term < dlut_looks_term_count())
+    forms = dlut_looks_term_get(m->term)->en;
   else if (m->term < 0 && -1 - m->term < looks_color_count()) {
     const looks_color_name *c = looks_color_get(-1 - m->term);
     forms = c->en ? c->en : c->zh;

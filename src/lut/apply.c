@@ -106,8 +106,8 @@ static void tetra_planar(const lut_prep *p, const float *x0, const float *x1, co
   }
 }
 
-static void trilinear_planar(const lut_prep *p, const float *x0, const float *x1, const float *x2, float *o0,
-                             float *o1, float *o2, int n) {
+static void trilinear_planar(const lut_prep *p, const float *x0, const float *x1, const float *x2, float *o0, float *o1,
+                             float *o2, int n) {
   const int S = p->size;
   const float *T = p->table;
   const __m256i smax = _mm256_set1_epi32(S - 2);
@@ -152,8 +152,8 @@ static void tetra_planar(const lut_prep *p, const float *x0, const float *x1, co
     o0[i] = o[0], o1[i] = o[1], o2[i] = o[2];
   }
 }
-static void trilinear_planar(const lut_prep *p, const float *x0, const float *x1, const float *x2, float *o0,
-                             float *o1, float *o2, int n) {
+static void trilinear_planar(const lut_prep *p, const float *x0, const float *x1, const float *x2, float *o0, float *o1,
+                             float *o2, int n) {
   for (int i = 0; i < n; i++) {
     float o[3];
     lut_trilinear_1(p, x0[i], x1[i], x2[i], o);
@@ -166,7 +166,7 @@ static void trilinear_planar(const lut_prep *p, const float *x0, const float *x1
 
 /* Per-block scratch; 32-byte aligned members for the SIMD passes. */
 typedef struct blk {
-  float x[3][BLK] __attribute__((aligned(32)));  /* lattice coordinates, planar */
+  float x[3][BLK] __attribute__((aligned(32)));   /* lattice coordinates, planar */
   float o4[BLK * 4] __attribute__((aligned(32))); /* results, RGB_ per pixel */
   int32_t i0[BLK] __attribute__((aligned(32)));   /* first vertex, in floats from the padded table */
   int32_t i1[BLK] __attribute__((aligned(32)));   /* tetrahedral: offset of the second vertex from i0 */
@@ -259,18 +259,18 @@ static void trilinear_padded(const float *T4, int S, blk *b, int n) {
 /* ==== Block pipeline ==== */
 
 typedef struct apply_ctx {
-  lut_prep p;            /* the prepared LUT */
-  dlut_interp interp;    /* interpolator */
-  dlut_pixel_type type;  /* sample type of src and dst */
-  int channels;          /* 3 or 4 */
-  float strength;        /* blend with the input, 1 = full LUT */
-  const uint8_t *src;    /* first row of the source */
-  uint8_t *dst;          /* first row of the destination (may equal src) */
-  size_t src_stride;     /* bytes per source row */
-  size_t dst_stride;     /* bytes per destination row */
-  int64_t row_pixels;    /* pixels per row (the whole image when packed) */
-  float *t4;             /* the table padded to RGB_ (64-byte aligned, owned), or NULL: gather kernels */
-  float u8tab[3][256];   /* U8: lattice coordinate (or 1D-only output) per code value */
+  lut_prep p;           /* the prepared LUT */
+  dlut_interp interp;   /* interpolator */
+  dlut_pixel_type type; /* sample type of src and dst */
+  int channels;         /* 3 or 4 */
+  float strength;       /* blend with the input, 1 = full LUT */
+  const uint8_t *src;   /* first row of the source */
+  uint8_t *dst;         /* first row of the destination (may equal src) */
+  size_t src_stride;    /* bytes per source row */
+  size_t dst_stride;    /* bytes per destination row */
+  int64_t row_pixels;   /* pixels per row (the whole image when packed) */
+  float *t4;            /* the table padded to RGB_ (64-byte aligned, owned), or NULL: gather kernels */
+  float u8tab[3][256];  /* U8: lattice coordinate (or 1D-only output) per code value */
 } apply_ctx;
 
 /* The shaper then the domain mapping for one channel: what the kernels
@@ -342,8 +342,8 @@ static void load_block(const apply_ctx *a, const void *src, int n, blk *b) {
         int8_t m[32];
         for (int j = 0; j < 32; j++) m[j] = -1;
         for (int j = 0; j < 4; j++) {
-          m[j * 4] = (int8_t)(ch == 3 ? j * 3 + c : j * 4 + c);             /* lane 0: pixels 0-3 */
-          m[16 + j * 4] = (int8_t)(ch == 3 ? 4 + j * 3 + c : j * 4 + c);    /* lane 1: pixels 4-7 */
+          m[j * 4] = (int8_t)(ch == 3 ? j * 3 + c : j * 4 + c);          /* lane 0: pixels 0-3 */
+          m[16 + j * 4] = (int8_t)(ch == 3 ? 4 + j * 3 + c : j * 4 + c); /* lane 1: pixels 4-7 */
         }
         masks[c] = _mm256_loadu_si256((const __m256i *)m);
       }
@@ -423,15 +423,19 @@ static void interp_block(const apply_ctx *a, blk *b, int n) {
   if (a->t4) {
     int tetra = a->interp != DLUT_INTERP_TRILINEAR;
     split_cells(&a->p, b, n8, tetra);
-    if (tetra) tetra_padded(a->t4, a->p.size, b, n);
-    else trilinear_padded(a->t4, a->p.size, b, n);
+    if (tetra)
+      tetra_padded(a->t4, a->p.size, b, n);
+    else
+      trilinear_padded(a->t4, a->p.size, b, n);
     return;
   }
 #endif
   /* Gather kernels write planar results (into the w arrays, free here). */
   float *o0 = b->w[0], *o1 = b->w[1], *o2 = b->w[2];
-  if (a->interp == DLUT_INTERP_TRILINEAR) trilinear_planar(&a->p, b->x[0], b->x[1], b->x[2], o0, o1, o2, n8);
-  else tetra_planar(&a->p, b->x[0], b->x[1], b->x[2], o0, o1, o2, n8);
+  if (a->interp == DLUT_INTERP_TRILINEAR)
+    trilinear_planar(&a->p, b->x[0], b->x[1], b->x[2], o0, o1, o2, n8);
+  else
+    tetra_planar(&a->p, b->x[0], b->x[1], b->x[2], o0, o1, o2, n8);
   for (int i = 0; i < n; i++) b->o4[i * 4] = o0[i], b->o4[i * 4 + 1] = o1[i], b->o4[i * 4 + 2] = o2[i];
 }
 
@@ -481,8 +485,8 @@ static void store_u8(const apply_ctx *a, const uint8_t *in, uint8_t *out, int n,
     /* round to nearest: trunc(v*255 + 0.5) after clamping (max first: NaN -> 0) */
     v01 = _mm256_min_ps(_mm256_max_ps(_mm256_fmadd_ps(v01, k255, half), zero), k255);
     v23 = _mm256_min_ps(_mm256_max_ps(_mm256_fmadd_ps(v23, k255, half), zero), k255);
-    __m256i q = _mm256_packus_epi32(_mm256_cvttps_epi32(v01), _mm256_cvttps_epi32(v23)); /* [p0 p2 | p1 p3] */
-    q = _mm256_packus_epi16(q, q);                                                       /* bytes, same order */
+    __m256i q = _mm256_packus_epi32(_mm256_cvttps_epi32(v01), _mm256_cvttps_epi32(v23));        /* [p0 p2 | p1 p3] */
+    q = _mm256_packus_epi16(q, q);                                                              /* bytes, same order */
     __m128i px = _mm_unpacklo_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)); /* p0 p1 p2 p3 */
     if (ch == 3) {
       px = _mm_shuffle_epi8(px, compress);
@@ -742,7 +746,9 @@ apply_ctx *lut_bwd_ctx_new(const dlut_lut *lut, dlut_interp interp) {
 #endif
 }
 
-void lut_bwd_ctx_free(apply_ctx *a) { ctx_free(a); }
+void lut_bwd_ctx_free(apply_ctx *a) {
+  ctx_free(a);
+}
 
 #ifdef LUT_HAVE_AVX2
 static inline void acc_add(float *dst, float w, __m128 g) {

@@ -103,8 +103,7 @@ static inline int lut_cell(float x, int size, float *frac) {
  * vertices are base, base+o1, base+o2, base+dr+dg+db with weights
  * w[0..3] = (1-x1, x1-x2, x2-x3, x3). Branch structure of FFmpeg's
  * interp_tetrahedral (vf_lut3d.c). */
-static inline void lut_tetra_case(float fr, float fg, float fb, int dr, int dg, int db, int *o1, int *o2,
-                                  float w[4]) {
+static inline void lut_tetra_case(float fr, float fg, float fb, int dr, int dg, int db, int *o1, int *o2, float w[4]) {
   float x1, x2, x3;
   if (fr > fg) {
     if (fg > fb) {

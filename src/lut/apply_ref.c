@@ -112,9 +112,12 @@ int dlut_lut_apply_image_ref(const dlut_lut *lut, const dlut_image *src, dlut_im
       void *pd = dlut_image_pixel(dst, x, y);
       double v[4], o[3];
       for (int c = 0; c < src->channels; c++) {
-        if (src->type == DLUT_PIXEL_U8) v[c] = ((const uint8_t *)ps)[c] / maxv;
-        else if (src->type == DLUT_PIXEL_U16) v[c] = ((const uint16_t *)ps)[c] / maxv;
-        else v[c] = ((const float *)ps)[c];
+        if (src->type == DLUT_PIXEL_U8)
+          v[c] = ((const uint8_t *)ps)[c] / maxv;
+        else if (src->type == DLUT_PIXEL_U16)
+          v[c] = ((const uint16_t *)ps)[c] / maxv;
+        else
+          v[c] = ((const float *)ps)[c];
       }
       ref_eval(lut, v, o, interp);
       for (int c = 0; c < src->channels; c++) {
@@ -126,8 +129,10 @@ int dlut_lut_apply_image_ref(const dlut_lut *lut, const dlut_image *src, dlut_im
         double q = floor(r * maxv + 0.5);
         if (!(q > 0)) q = 0;
         if (q > maxv) q = maxv;
-        if (src->type == DLUT_PIXEL_U8) ((uint8_t *)pd)[c] = (uint8_t)q;
-        else ((uint16_t *)pd)[c] = (uint16_t)q;
+        if (src->type == DLUT_PIXEL_U8)
+          ((uint8_t *)pd)[c] = (uint8_t)q;
+        else
+          ((uint16_t *)pd)[c] = (uint16_t)q;
       }
     }
   return 0;

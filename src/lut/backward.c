@@ -33,23 +33,23 @@
 #include "dlut/parallel.h"
 #include "lut/apply_internal.h"
 
-#define MIN_PART 16384 /* pixels per part at least */
-#define MAX_PARTS 8    /* copies of d_table at most */
+#define MIN_PART 16384                 /* pixels per part at least */
+#define MAX_PARTS 8                    /* copies of d_table at most */
 #define MAX_SCRATCH ((size_t)64 << 20) /* bytes of per-part accumulators at most */
 
 typedef struct bwd_ctx {
-  lut_prep p;            /* prepared LUT */
-  dlut_interp interp;    /* interpolator */
-  const float *in;       /* (n,3) inputs */
-  const float *d_out;    /* (n,3) dL/dout */
-  float *d_in;           /* (n,3) dL/din, or NULL */
-  float *d_table;        /* the caller's accumulator, or NULL */
-  float *parts;          /* (n_parts, acc_len) per-part accumulators, or NULL when unused */
-  size_t acc_len;        /* floats per accumulator: size^3 * 4 (fast, padded) or * 3 (scalar) */
-  apply_ctx *fast;       /* the vectorised table-gradient path (apply.c), or NULL for the scalar one */
-  int64_t n;             /* pixels */
-  int64_t part_len;      /* pixels per part */
-  int n_parts;           /* number of parts */
+  lut_prep p;         /* prepared LUT */
+  dlut_interp interp; /* interpolator */
+  const float *in;    /* (n,3) inputs */
+  const float *d_out; /* (n,3) dL/dout */
+  float *d_in;        /* (n,3) dL/din, or NULL */
+  float *d_table;     /* the caller's accumulator, or NULL */
+  float *parts;       /* (n_parts, acc_len) per-part accumulators, or NULL when unused */
+  size_t acc_len;     /* floats per accumulator: size^3 * 4 (fast, padded) or * 3 (scalar) */
+  apply_ctx *fast;    /* the vectorised table-gradient path (apply.c), or NULL for the scalar one */
+  int64_t n;          /* pixels */
+  int64_t part_len;   /* pixels per part */
+  int n_parts;        /* number of parts */
 } bwd_ctx;
 
 /* Lattice coordinate and its derivative wrt the input (0 if clamped). */
@@ -79,8 +79,7 @@ static void bwd_range(const bwd_ctx *k, int64_t b, int64_t e, float *dt) {
       const float fr = f[0], fg = f[1], fb = f[2];
       const int off[8] = {0, dr, dg, dr + dg, db, dr + db, dg + db, dr + dg + db};
       float w[8];
-      for (int j = 0; j < 8; j++)
-        w[j] = (j & 1 ? fr : 1 - fr) * (j & 2 ? fg : 1 - fg) * (j & 4 ? fb : 1 - fb);
+      for (int j = 0; j < 8; j++) w[j] = (j & 1 ? fr : 1 - fr) * (j & 2 ? fg : 1 - fg) * (j & 4 ? fb : 1 - fb);
       if (dt)
         for (int j = 0; j < 8; j++)
           for (int c = 0; c < 3; c++) dt[base + off[j] + c] += w[j] * go[c];
@@ -88,12 +87,12 @@ static void bwd_range(const bwd_ctx *k, int64_t b, int64_t e, float *dt) {
         float q[8];
         for (int j = 0; j < 8; j++) q[j] = c0[off[j] + c];
         /* d/dfr: differences along red, blended over (g, b); likewise. */
-        float dR = (1 - fg) * (1 - fb) * (q[1] - q[0]) + fg * (1 - fb) * (q[3] - q[2]) +
-                   (1 - fg) * fb * (q[5] - q[4]) + fg * fb * (q[7] - q[6]);
-        float dG = (1 - fr) * (1 - fb) * (q[2] - q[0]) + fr * (1 - fb) * (q[3] - q[1]) +
-                   (1 - fr) * fb * (q[6] - q[4]) + fr * fb * (q[7] - q[5]);
-        float dB = (1 - fr) * (1 - fg) * (q[4] - q[0]) + fr * (1 - fg) * (q[5] - q[1]) +
-                   (1 - fr) * fg * (q[6] - q[2]) + fr * fg * (q[7] - q[3]);
+        float dR = (1 - fg) * (1 - fb) * (q[1] - q[0]) + fg * (1 - fb) * (q[3] - q[2]) + (1 - fg) * fb * (q[5] - q[4]) +
+                   fg * fb * (q[7] - q[6]);
+        float dG = (1 - fr) * (1 - fb) * (q[2] - q[0]) + fr * (1 - fb) * (q[3] - q[1]) + (1 - fr) * fb * (q[6] - q[4]) +
+                   fr * fb * (q[7] - q[5]);
+        float dB = (1 - fr) * (1 - fg) * (q[4] - q[0]) + fr * (1 - fg) * (q[5] - q[1]) + (1 - fr) * fg * (q[6] - q[2]) +
+                   fr * fg * (q[7] - q[3]);
         gf[0] += go[c] * dR, gf[1] += go[c] * dG, gf[2] += go[c] * dB;
       }
     } else {
@@ -134,8 +133,10 @@ static void bwd_part_task(void *ctx, int64_t begin, int64_t end, int thread) {
       acc = k->parts + (size_t)part * k->acc_len;
       memset(acc, 0, k->acc_len * sizeof(float));
     }
-    if (k->fast) lut_bwd_span(k->fast, k->in + b * 3, k->d_out + b * 3, e - b, acc, k->d_in ? k->d_in + b * 3 : NULL);
-    else bwd_range(k, b, e, acc);
+    if (k->fast)
+      lut_bwd_span(k->fast, k->in + b * 3, k->d_out + b * 3, e - b, acc, k->d_in ? k->d_in + b * 3 : NULL);
+    else
+      bwd_range(k, b, e, acc);
   }
 }
 
@@ -168,8 +169,8 @@ void dlut_lut_apply_backward_ref(const dlut_lut *lut, const float *in, const flo
   bwd_range(&k, 0, n, d_table);
 }
 
-void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *d_out, int64_t n,
-                             dlut_interp interp, float *d_table, float *d_in) {
+void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *d_out, int64_t n, dlut_interp interp,
+                             float *d_table, float *d_in) {
   if (!lut || n <= 0 || !in || !d_out) return;
   bwd_ctx k;
   memset(&k, 0, sizeof k);

@@ -66,10 +66,18 @@ dlut_lut *dlut_lut_load(const char *path) {
   dlut_lut_format fmt = dlut_lut_format_from_path(path);
   if (fmt == DLUT_LUT_FORMAT_UNKNOWN) fmt = sniff(data, n);
   switch (fmt) {
-    case DLUT_LUT_FORMAT_CUBE: lut = dlut_lut_parse_cube(data, n, path); break;
-    case DLUT_LUT_FORMAT_3DL: lut = dlut_lut_parse_3dl(data, n, path); break;
-    case DLUT_LUT_FORMAT_HALD: lut = dlut_lut_parse_hald(data, n, path); break;
-    default: dlut_error("%s: unknown LUT format", path); break;
+    case DLUT_LUT_FORMAT_CUBE:
+      lut = dlut_lut_parse_cube(data, n, path);
+      break;
+    case DLUT_LUT_FORMAT_3DL:
+      lut = dlut_lut_parse_3dl(data, n, path);
+      break;
+    case DLUT_LUT_FORMAT_HALD:
+      lut = dlut_lut_parse_hald(data, n, path);
+      break;
+    default:
+      dlut_error("%s: unknown LUT format", path);
+      break;
   }
   free(data);
   return lut;

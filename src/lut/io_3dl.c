@@ -68,7 +68,9 @@ static int likely_bits(long maxv) {
   return 16;
 }
 
-static int is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
+static int is_alpha(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
 
 dlut_lut *dlut_lut_parse_3dl(const void *data, size_t size, const char *name) {
   lut_text t;
@@ -248,7 +250,8 @@ int dlut_lut_write_3dl(const dlut_lut *lut, FILE *f, int bits, const char *name)
   /* Mesh line: evenly spaced 10-bit input positions. With 2 or 3 points it
    * would read as a data line, so such small LUTs go without one (readers
    * then take the size from the entry count). */
-  for (long i = 0; n > 3 && i < n; i++) fprintf(f, "%ld%c", lround((double)i * 1023.0 / (double)(n - 1)), i + 1 < n ? ' ' : '\n');
+  for (long i = 0; n > 3 && i < n; i++)
+    fprintf(f, "%ld%c", lround((double)i * 1023.0 / (double)(n - 1)), i + 1 < n ? ' ' : '\n');
   for (long r = 0; r < n; r++)
     for (long g = 0; g < n; g++)
       for (long b = 0; b < n; b++) {

@@ -32,10 +32,10 @@
 
 typedef struct cube_header {
   char title[256];
-  long size3, size1;             /* LUT_3D_SIZE / LUT_1D_SIZE, 0 if absent */
-  float dmin[3], dmax[3];        /* DOMAIN_MIN / DOMAIN_MAX */
+  long size3, size1;      /* LUT_3D_SIZE / LUT_1D_SIZE, 0 if absent */
+  float dmin[3], dmax[3]; /* DOMAIN_MIN / DOMAIN_MAX */
   int have_dmin, have_dmax;
-  float r1[2], r3[2];            /* LUT_1D_INPUT_RANGE / LUT_3D_INPUT_RANGE */
+  float r1[2], r3[2]; /* LUT_1D_INPUT_RANGE / LUT_3D_INPUT_RANGE */
   int have_r1, have_r3;
   int line_dmin, line_dmax, line_r1, line_r3; /* where each was given */
 } cube_header;
@@ -50,7 +50,9 @@ static int tok_is_nonfinite_word(const char *tok, int len) {
   return !strcmp(w, "nan") || !strcmp(w, "inf") || !strcmp(w, "infinity");
 }
 
-static int is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+static int is_alpha(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
 
 static void parse_title(const lut_line *ln, char out[256]) {
   /* TITLE "text": the text between the first and the last double quote;
@@ -178,8 +180,7 @@ static dlut_lut *cube_begin_data(const lut_text *t, const cube_header *h, const 
   const long total = h->size1 + h->size3 * h->size3 * h->size3;
   const size_t rest = (size_t)(t->end - ln->start);
   if (rest < (size_t)total * 6 - 1) {
-    lut_text_error(t, "the header declares %ld table entries but only %zu bytes follow (truncated file?)", total,
-                   rest);
+    lut_text_error(t, "the header declares %ld table entries but only %zu bytes follow (truncated file?)", total, rest);
     return NULL;
   }
   dlut_lut *lut = dlut_lut_alloc((int)h->size3, (int)h->size1);
@@ -254,8 +255,10 @@ dlut_lut *dlut_lut_parse_cube(const void *data, size_t size, const char *name) {
     got++;
   }
   if (!lut) {
-    if (!h.size3 && !h.size1) lut_text_error(&t, "not a .cube file: no LUT_3D_SIZE or LUT_1D_SIZE");
-    else lut_text_error(&t, "no table data (expected %ld entries)", h.size1 + h.size3 * h.size3 * h.size3);
+    if (!h.size3 && !h.size1)
+      lut_text_error(&t, "not a .cube file: no LUT_3D_SIZE or LUT_1D_SIZE");
+    else
+      lut_text_error(&t, "no table data (expected %ld entries)", h.size1 + h.size3 * h.size3 * h.size3);
     goto fail;
   }
   if (got < total) {
@@ -323,9 +326,10 @@ int dlut_lut_write_cube(const dlut_lut *lut, FILE *f, const char *name) {
     /* Resolve's shaper+3D layout. Its ranges are one (min, max) pair for
      * all three channels. */
     if (!is_uniform_range(lut->shaper_min, lut->shaper_max) || !is_uniform_range(lut->domain_min, lut->domain_max))
-      return dlut_error("%s: a .cube with a shaper takes one input range for all channels; this LUT has "
-                        "per-channel ranges (convert it with --size to fold the shaper in)",
-                        name);
+      return dlut_error(
+          "%s: a .cube with a shaper takes one input range for all channels; this LUT has "
+          "per-channel ranges (convert it with --size to fold the shaper in)",
+          name);
     fprintf(f, "LUT_1D_SIZE %d\n", lut->shaper_size);
     fprintf(f, "LUT_1D_INPUT_RANGE %s %s\n", lut_format_float(lut->shaper_min[0], a),
             lut_format_float(lut->shaper_max[0], b));
@@ -337,16 +341,20 @@ int dlut_lut_write_cube(const dlut_lut *lut, FILE *f, const char *name) {
   } else {
     const float *lo = lut->size ? lut->domain_min : lut->shaper_min;
     const float *hi = lut->size ? lut->domain_max : lut->shaper_max;
-    if (lut->size) fprintf(f, "LUT_3D_SIZE %d\n", lut->size);
-    else fprintf(f, "LUT_1D_SIZE %d\n", lut->shaper_size);
+    if (lut->size)
+      fprintf(f, "LUT_3D_SIZE %d\n", lut->size);
+    else
+      fprintf(f, "LUT_1D_SIZE %d\n", lut->shaper_size);
     if (!is_default_range(lo, hi)) {
       fprintf(f, "DOMAIN_MIN %s %s %s\n", lut_format_float(lo[0], a), lut_format_float(lo[1], b),
               lut_format_float(lo[2], c));
       fprintf(f, "DOMAIN_MAX %s %s %s\n", lut_format_float(hi[0], a), lut_format_float(hi[1], b),
               lut_format_float(hi[2], c));
     }
-    if (lut->size) write_triples(f, lut->table, (long)lut->size * lut->size * lut->size);
-    else write_triples(f, lut->shaper, lut->shaper_size);
+    if (lut->size)
+      write_triples(f, lut->table, (long)lut->size * lut->size * lut->size);
+    else
+      write_triples(f, lut->shaper, lut->shaper_size);
   }
   if (ferror(f)) return dlut_error("%s: write failed", name);
   return 0;

@@ -23,8 +23,7 @@ dlut_lut *dlut_lut_from_hald_image(const dlut_image *img, const char *name) {
   for (int l = 2; l <= 16; l++)
     if (img->width == l * l * l && img->height == l * l * l) level = l;
   if (!level) {
-    dlut_error("%s: not a Hald CLUT: %dx%d is not L^3 x L^3 for a level L of 2..16", name, img->width,
-               img->height);
+    dlut_error("%s: not a Hald CLUT: %dx%d is not L^3 x L^3 for a level L of 2..16", name, img->width, img->height);
     return NULL;
   }
   const int n = level * level;
@@ -39,8 +38,12 @@ dlut_lut *dlut_lut_from_hald_image(const dlut_image *img, const char *name) {
     float *dst = lut->table + i * 3;
     for (int c = 0; c < 3; c++) {
       switch (img->type) {
-        case DLUT_PIXEL_U8: dst[c] = (float)((const uint8_t *)px)[c] / 255.0f; break;
-        case DLUT_PIXEL_U16: dst[c] = (float)((const uint16_t *)px)[c] / 65535.0f; break;
+        case DLUT_PIXEL_U8:
+          dst[c] = (float)((const uint8_t *)px)[c] / 255.0f;
+          break;
+        case DLUT_PIXEL_U16:
+          dst[c] = (float)((const uint16_t *)px)[c] / 65535.0f;
+          break;
         default: {
           float v = ((const float *)px)[c];
           dst[c] = isfinite(v) ? v : 0.0f;
@@ -71,8 +74,7 @@ dlut_image *dlut_lut_to_hald_image(const dlut_lut *lut, int bits, const char *na
   for (int l = 2; l <= 16; l++)
     if (lut->size == l * l) level = l;
   if (!level || lut->shaper_size) {
-    dlut_error("%s: a Hald CLUT needs a 3D LUT of size L^2 (L = 2..16) without a shaper, not size %d", name,
-               lut->size);
+    dlut_error("%s: a Hald CLUT needs a 3D LUT of size L^2 (L = 2..16) without a shaper, not size %d", name, lut->size);
     return NULL;
   }
   if (bits != 8 && bits != 16) {
@@ -93,8 +95,10 @@ dlut_image *dlut_lut_to_hald_image(const dlut_lut *lut, int bits, const char *na
       float v = lut->table[i * 3 + c];
       v = v < 0.f ? 0.f : v > 1.f ? 1.f : v;
       long q = lroundf(v * maxc);
-      if (bits == 8) ((uint8_t *)px)[c] = (uint8_t)q;
-      else ((uint16_t *)px)[c] = (uint16_t)q;
+      if (bits == 8)
+        ((uint8_t *)px)[c] = (uint8_t)q;
+      else
+        ((uint16_t *)px)[c] = (uint16_t)q;
     }
   }
   return img;

@@ -29,7 +29,9 @@ void lut_text_init(lut_text *t, const void *data, size_t size, const char *name)
   t->line = 0;
 }
 
-static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\f' || c == '\v'; }
+static int is_blank(char c) {
+  return c == ' ' || c == '\t' || c == '\f' || c == '\v';
+}
 
 int lut_text_next(lut_text *t, lut_line *ln) {
   if (t->p >= t->end) return 0;
@@ -38,8 +40,10 @@ int lut_text_next(lut_text *t, lut_line *ln) {
   /* Consume the terminator: "\r\n", "\n" or a lone "\r" (classic Mac). */
   const char *next = e;
   if (next < t->end) {
-    if (*next == '\r' && next + 1 < t->end && next[1] == '\n') next += 2;
-    else next += 1;
+    if (*next == '\r' && next + 1 < t->end && next[1] == '\n')
+      next += 2;
+    else
+      next += 1;
   }
   t->p = next;
   t->line++;
@@ -80,7 +84,9 @@ int lut_tok_is(const char *tok, int len, const char *kw) {
 
 static locale_t g_c_locale;
 static pthread_once_t g_c_locale_once = PTHREAD_ONCE_INIT;
-static void c_locale_init(void) { g_c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+static void c_locale_init(void) {
+  g_c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
 
 /* Quote a token for a message: at most 24 bytes, non-printables as '?'. */
 static const char *quote_tok(const char *tok, int len, char buf[32]) {
@@ -190,8 +196,10 @@ int lut_parse_int(const lut_text *t, const char *tok, int len, long lo, long hi,
   int big = 0;
   for (; i < len; i++) {
     if (tok[i] < '0' || tok[i] > '9') return lut_text_error(t, "'%s' is not an integer", quote_tok(tok, len, q));
-    if (v > 100000000L) big = 1;
-    else v = v * 10 + (tok[i] - '0');
+    if (v > 100000000L)
+      big = 1;
+    else
+      v = v * 10 + (tok[i] - '0');
   }
   if (neg) v = -v;
   if (big || v < lo || v > hi)
@@ -223,12 +231,12 @@ char *lut_format_float(float v, char buf[64]) {
   int e2;
   float fr = frexpf(fabsf(v), &e2); /* |v| = fr * 2^e2, fr in [0.5, 1) */
   unsigned long long m = (unsigned long long)ldexpf(fr, 24), scaled;
-  int shift = 24 - e2;              /* |v| = m * 2^-shift */
+  int shift = 24 - e2; /* |v| = m * 2^-shift */
   unsigned long long prod = m * 1000000000ULL;
   if (shift <= 0) {
-    scaled = prod << -shift;        /* |v| < 1e9 keeps this below 2^61 */
+    scaled = prod << -shift; /* |v| < 1e9 keeps this below 2^61 */
   } else if (shift >= 63) {
-    scaled = 0;                     /* below 2^-9 * 1e-9: rounds to zero */
+    scaled = 0; /* below 2^-9 * 1e-9: rounds to zero */
   } else {
     unsigned long long q = prod >> shift, r = prod & ((1ULL << shift) - 1), half = 1ULL << (shift - 1);
     scaled = q + (r > half || (r == half && (q & 1)));

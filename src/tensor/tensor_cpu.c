@@ -36,7 +36,9 @@ void dlut_tensor_threads_leave(int prev) {
   if (prev > 0 && openblas_get_num_threads() != prev) openblas_set_num_threads(prev);
 }
 
-void dlut_tensor_threads_sync(void) { (void)dlut_tensor_threads_enter(); }
+void dlut_tensor_threads_sync(void) {
+  (void)dlut_tensor_threads_enter();
+}
 
 /* C (M, N) = alpha op(A) op(B) + beta C, row-major, split over the dlut
  * pool: along N (columns of C and of op(B)) when N is the larger side,
@@ -64,8 +66,8 @@ static void sgemm_block(void *ctx, int64_t b0, int64_t b1, int thread) {
   }
 }
 
-static void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A,
-                      int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+static void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A, int lda,
+                      const float *B, int ldb, float beta, float *C, int ldc) {
   int nt = dlut_threads_get();
   if (nt <= 1 || 2.0 * M * N * K < 2e6 || (M < 32 * nt && N < 32 * nt)) {
     cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -81,8 +83,10 @@ static void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int 
 
 float dlut_act_value(float x, dlut_act act) {
   switch (act) {
-    case DLUT_ACT_QUICK_GELU: return x / (1.0f + expf(-1.702f * x));
-    case DLUT_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case DLUT_ACT_QUICK_GELU:
+      return x / (1.0f + expf(-1.702f * x));
+    case DLUT_ACT_GELU:
+      return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
     case DLUT_ACT_GELU_TANH: {
       float u = 0.79788456080286536f * (x + 0.044715f * x * x * x);
       return 0.5f * x * (1.0f + tanhf(u));
@@ -196,8 +200,8 @@ static void ln_bwd_rows(void *vctx, int64_t r0, int64_t r1, int thread) {
   }
 }
 
-static void cpu_layernorm_backward(float *dinp, const float *dout, const float *inp, const float *w,
-                                   const float *mean, const float *rstd, int N, int C) {
+static void cpu_layernorm_backward(float *dinp, const float *dout, const float *inp, const float *w, const float *mean,
+                                   const float *rstd, int N, int C) {
   ln_ctx c = {.dinp = dinp, .dout = dout, .inp = inp, .w = w, .cmean = mean, .crstd = rstd, .C = C};
   int64_t grain = C >= 4096 ? 1 : 4096 / C;
   dlut_parallel_for(N, grain, ln_bwd_rows, &c);
@@ -293,14 +297,20 @@ static void attn_probs_heads(void *vctx, int64_t h0, int64_t h1, int thread) {
 
 static void cpu_attention_probs(float *att, const float *qkv, int ld_qkv, int T, int C, int NH, int causal,
                                 const float *key_bias) {
-  attn_ctx c = {.att = att, .qkv = qkv, .key_bias = key_bias, .ld = ld_qkv, .T = T, .C = C, .NH = NH,
-                .causal = causal};
+  attn_ctx c = {.att = att, .qkv = qkv, .key_bias = key_bias, .ld = ld_qkv, .T = T, .C = C, .NH = NH, .causal = causal};
   dlut_parallel_for(NH, 1, attn_probs_heads, &c);
 }
 
 static void cpu_attention_forward(float *out, float *att, const float *qkv, int ld_qkv, int T, int C, int NH,
                                   int causal, const float *key_bias) {
-  attn_ctx c = {.out = out, .att = att, .qkv = qkv, .key_bias = key_bias, .ld = ld_qkv, .T = T, .C = C, .NH = NH,
+  attn_ctx c = {.out = out,
+                .att = att,
+                .qkv = qkv,
+                .key_bias = key_bias,
+                .ld = ld_qkv,
+                .T = T,
+                .C = C,
+                .NH = NH,
                 .causal = causal};
   dlut_parallel_for(NH, 1, attn_fwd_heads, &c);
 }
@@ -333,8 +343,8 @@ static void attn_bwd_heads(void *vctx, int64_t h0, int64_t h1, int thread) {
 
 static void cpu_attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, int ld_qkv,
                                    const float *att, int T, int C, int NH) {
-  attn_ctx c = {.dqkv = dqkv, .datt = datt, .dout = dout, .qkv = qkv, .catt = att, .ld = ld_qkv, .T = T, .C = C,
-                .NH = NH};
+  attn_ctx c = {
+      .dqkv = dqkv, .datt = datt, .dout = dout, .qkv = qkv, .catt = att, .ld = ld_qkv, .T = T, .C = C, .NH = NH};
   dlut_parallel_for(NH, 1, attn_bwd_heads, &c);
 }
 
@@ -413,4 +423,6 @@ static const dlut_tensor_backend k_cpu = {
     .patch_backward = cpu_patch_backward,
 };
 
-const dlut_tensor_backend *dlut_tensor_backend_cpu(void) { return &k_cpu; }
+const dlut_tensor_backend *dlut_tensor_backend_cpu(void) {
+  return &k_cpu;
+}

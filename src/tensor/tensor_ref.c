@@ -45,8 +45,8 @@ static void ref_layernorm_forward(float *out, float *mean, float *rstd, const fl
 
 /* Written from the Jacobian directly: dx_i = sum_j dy_j w_j d xhat_j / d x_i,
  * d xhat_j / d x_i = rstd (delta_ij - 1/C - xhat_i xhat_j / C). */
-static void ref_layernorm_backward(float *dinp, const float *dout, const float *inp, const float *w,
-                                   const float *mean, const float *rstd, int N, int C) {
+static void ref_layernorm_backward(float *dinp, const float *dout, const float *inp, const float *w, const float *mean,
+                                   const float *rstd, int N, int C) {
   for (int r = 0; r < N; r++) {
     const float *x = inp + (size_t)r * C, *dy = dout + (size_t)r * C;
     double m = mean[r], rs = rstd[r];
@@ -214,4 +214,6 @@ static const dlut_tensor_backend k_ref = {
     .patch_backward = ref_patch_backward,
 };
 
-const dlut_tensor_backend *dlut_tensor_backend_ref(void) { return &k_ref; }
+const dlut_tensor_backend *dlut_tensor_backend_ref(void) {
+  return &k_ref;
+}
