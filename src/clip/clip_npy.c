@@ -23,12 +23,10 @@ static const char *find_key(const char *hdr, const char *key) {
   return p;
 }
 
-int dlut_npy_load(const char *path, dlut_npy *a) {
+int dlut_npy_parse(const void *data, size_t size, const char *path, dlut_npy *a) {
   memset(a, 0, sizeof *a);
-  size_t size = 0;
-  unsigned char *buf = dlut_file_read_all(path, NPY_MAX_BYTES, &size);
+  const unsigned char *buf = data;
   char *hdr = NULL;
-  if (!buf) return dlut_error_prefix(path);
   if (size < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
     dlut_error("%s: not a .npy file", path);
     goto fail;
@@ -116,15 +114,23 @@ int dlut_npy_load(const char *path, dlut_npy *a) {
   }
   memcpy(a->data, buf + off + hlen, need);
   free(hdr);
-  free(buf);
   return 0;
 trunc:
   dlut_error("%s: truncated .npy file", path);
 fail:
   free(hdr);
-  free(buf);
   dlut_npy_free(a);
   return -1;
+}
+
+int dlut_npy_load(const char *path, dlut_npy *a) {
+  memset(a, 0, sizeof *a);
+  size_t size = 0;
+  unsigned char *buf = dlut_file_read_all(path, NPY_MAX_BYTES, &size);
+  if (!buf) return -1; /* the message already names the file */
+  int rc = dlut_npy_parse(buf, size, path, a);
+  free(buf);
+  return rc;
 }
 
 void dlut_npy_free(dlut_npy *a) {

@@ -11,6 +11,7 @@
 #ifndef DLUT_CLIP_NPY_H
 #define DLUT_CLIP_NPY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum dlut_npy_type {
@@ -33,6 +34,8 @@ typedef struct dlut_npy {
 
 /* Read path into *a. 0, or -1 with dlut_last_error() naming the file. */
 int dlut_npy_load(const char *path, dlut_npy *a);
+/* The same from memory (size bytes); name is used in error messages. */
+int dlut_npy_parse(const void *data, size_t size, const char *name, dlut_npy *a);
 void dlut_npy_free(dlut_npy *a);
 /* Element i as double. */
 double dlut_npy_get(const dlut_npy *a, int64_t i);
