@@ -69,42 +69,8 @@ static void ref_act_backward(float *dinp, const float *inp, const float *dout, i
   for (int64_t i = 0; i < n; i++) dinp[i] += dlut_act_grad(inp[i], act) * dout[i];
 }
 
-static void ref_attention_forward(float *out, float *att, const float *qkv, int ld_qkv, int T, int C, int NH,
-                                  int causal, const float *key_bias) {
-  int hd = C / NH;
-  double scale = 1.0 / sqrt((double)hd);
-  for (int h = 0; h < NH; h++)
-    for (int i = 0; i < T; i++) {
-      float *a = att + ((size_t)h * T + i) * T;
-      double mx = -INFINITY, s = 0.0;
-      for (int j = 0; j < T; j++) {
-        if (causal && j > i) continue;
-        double d = 0.0;
-        for (int e = 0; e < hd; e++)
-          d += (double)qkv[(size_t)i * ld_qkv + h * hd + e] * qkv[(size_t)j * ld_qkv + C + h * hd + e];
-        d = d * scale + (key_bias ? key_bias[j] : 0.0);
-        a[j] = (float)d;
-        if (d > mx) mx = d;
-      }
-      for (int j = 0; j < T; j++) {
-        if (causal && j > i) {
-          a[j] = 0.0f;
-          continue;
-        }
-        double e = exp(a[j] - mx);
-        a[j] = (float)e;
-        s += e;
-      }
-      for (int j = 0; j < T; j++) a[j] = (float)(a[j] / s);
-      for (int e = 0; e < hd; e++) {
-        double o = 0.0;
-        for (int j = 0; j < T; j++) o += (double)a[j] * qkv[(size_t)j * ld_qkv + 2 * C + h * hd + e];
-        out[(size_t)i * C + h * hd + e] = (float)o;
-      }
-    }
-}
-
-/* The probabilities only, with exactly the arithmetic of ref_attention_forward. */
+/* The attention probabilities softmax(q k^T / sqrt(hd) + key_bias), causal if asked:
+ * att (NH, T, T). The forward and the backward both take them from here. */
 static void ref_attention_probs(float *att, const float *qkv, int ld_qkv, int T, int C, int NH, int causal,
                                 const float *key_bias) {
   int hd = C / NH;
@@ -132,6 +98,21 @@ static void ref_attention_probs(float *att, const float *qkv, int ld_qkv, int T,
         s += e;
       }
       for (int j = 0; j < T; j++) a[j] = (float)(a[j] / s);
+    }
+}
+
+static void ref_attention_forward(float *out, float *att, const float *qkv, int ld_qkv, int T, int C, int NH,
+                                  int causal, const float *key_bias) {
+  int hd = C / NH;
+  ref_attention_probs(att, qkv, ld_qkv, T, C, NH, causal, key_bias);
+  for (int h = 0; h < NH; h++)
+    for (int i = 0; i < T; i++) {
+      const float *a = att + ((size_t)h * T + i) * T;
+      for (int e = 0; e < hd; e++) {
+        double o = 0.0;
+        for (int j = 0; j < T; j++) o += (double)a[j] * qkv[(size_t)j * ld_qkv + 2 * C + h * hd + e];
+        out[(size_t)i * C + h * hd + e] = (float)o;
+      }
     }
 }
 
