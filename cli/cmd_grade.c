@@ -17,6 +17,7 @@
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/grade.h"
+#include "dlut/job.h"
 #include "dlut/image.h"
 #include "dlut/looks.h"
 #include "dlut/lut.h"
@@ -67,9 +68,14 @@ static void help(FILE *f) {
           "  --transfer           start from a Reinhard colour transfer towards --ref\n"
           "  --start MODE         look (default): start from the prompt's offline look\n"
           "                       ('dlut looks PROMPT'); identity: start from no grade\n"
+          "  --strength S         blend graded.EXT with the original, 0..1 (default 1;\n"
+          "                       look.cube is always the full grade)\n"
+          "  --quality Q          JPEG/WebP quality of graded.EXT, 1..100 (default 95)\n"
           "  -q, --quiet          no progress bar and no summary\n"
           "\n"
-          "Ctrl-C stops early and still writes the best LUT found so far.\n"
+          "The four files are written together or not at all: a failure leaves the folder\n"
+          "as it was. No output may replace an input.\n"
+          "Ctrl-C stops early, still writes the best LUT found so far and exits 130.\n"
           "\n"
           "examples:\n"
           "  dlut grade photo.jpg \"cold teal night, high contrast\" -o out\n"
@@ -108,378 +114,132 @@ static int on_progress(void *user, const dlut_grade_progress *p) {
   return g_interrupted != 0;
 }
 
-/* ==== Model discovery ==== */
-
-static int is_model_dir(const char *dir) {
-  char p[4096];
-  snprintf(p, sizeof p, "%s/config.json", dir);
-  return access(p, R_OK) == 0;
-}
-
-/* "chinese_clip", "clip" ... from a model folder's config.json, or "" */
-static void model_type(const char *dir, char *out, size_t len) {
-  char p[4096];
-  out[0] = 0;
-  snprintf(p, sizeof p, "%s/config.json", dir);
-  size_t n;
-  char *text = dlut_file_read_all(p, 1 << 20, &n);
-  if (!text) {
-    dlut_error_clear();
-    return;
-  }
-  cJSON *j = cJSON_Parse(text);
-  const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "model_type") : NULL;
-  if (cJSON_IsString(t)) snprintf(out, len, "%s", t->valuestring);
-  cJSON_Delete(j);
-  free(text);
-}
-
-static int has_cjk(const char *s) { /* U+2E80..U+9FFF and U+F900..U+FAFF: 3-byte UTF-8 leads E2 BA.. to EF */
-  for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
-    if (*p >= 0xE2 && *p <= 0xEF && !(*p == 0xE2 && p[1] < 0xBA)) return 1;
-  return 0;
-}
-
-/* A model folder under the download folder, or "": the first by name whose
- * family suits the prompt (Chinese-CLIP for a prompt with Chinese
- * characters, an OpenAI CLIP otherwise), else the first by name. */
-static void find_downloaded(const char *prompt, char *out, size_t len) {
-  out[0] = 0;
-  const char *root = getenv("DLUT_MODELS");
-  char def[4096];
-  if (!root || !*root) {
-    const char *home = getenv("HOME");
-    if (!home || !*home) return;
-    snprintf(def, sizeof def, "%s/.local/share/dlut/models", home);
-    root = def;
-  }
-  DIR *d = opendir(root);
-  if (!d) return;
-  const int want_zh = has_cjk(prompt);
-  char first[256] = "", suited[256] = "";
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof first) continue;
-    char p[4096], type[64];
-    snprintf(p, sizeof p, "%s/%s", root, e->d_name);
-    if (!is_model_dir(p)) continue;
-    if (!first[0] || strcmp(e->d_name, first) < 0) snprintf(first, sizeof first, "%s", e->d_name);
-    model_type(p, type, sizeof type);
-    int zh = strcmp(type, "chinese_clip") == 0;
-    if (type[0] && zh == want_zh && (!suited[0] || strcmp(e->d_name, suited) < 0))
-      snprintf(suited, sizeof suited, "%s", e->d_name);
-  }
-  closedir(d);
-  const char *pick = suited[0] ? suited : first;
-  if (pick[0]) snprintf(out, len, "%s/%s", root, pick);
-}
-
-/* ==== Outputs ==== */
-
-static int mkdir_p(const char *path) {
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s", path);
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') {
-      *p = 0;
-      if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
-      *p = '/';
-    }
-  if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
-  struct stat st;
-  return stat(tmp, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
-}
-
-static const char *ext_for(dlut_image_format f) {
-  switch (f) {
-    case DLUT_IMAGE_FORMAT_JPEG:
-      return "jpg";
-    case DLUT_IMAGE_FORMAT_WEBP:
-      return "webp";
-    case DLUT_IMAGE_FORMAT_TIFF:
-      return "tif";
-    case DLUT_IMAGE_FORMAT_PPM:
-      return "ppm";
-    default:
-      return "png";
-  }
-}
-
-static cJSON *losses_json(const dlut_grade_losses *l) {
-  cJSON *o = cJSON_CreateObject();
-#define NUM(k, v) cJSON_AddItemToObject(o, k, isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull())
-  NUM("total", l->total);
-  NUM("clip", l->clip);
-  NUM("mono", l->mono);
-  NUM("smooth", l->smooth);
-  NUM("vol", l->vol);
-  NUM("shift", l->shift);
-  NUM("eigen", l->eigen);
-#undef NUM
-  return o;
-}
-
-static int write_text(const char *path, const char *text) {
-  dlut_atomic a;
-  if (dlut_atomic_begin(&a, path) != 0) return -1;
-  if (fputs(text, a.fp) < 0 || fputc('\n', a.fp) < 0) {
-    dlut_atomic_abort(&a);
-    return dlut_error("%s: write failed", path);
-  }
-  return dlut_atomic_commit(&a);
-}
-
-static int parse_weights(const char *s, dlut_grade_losses *w) {
-  char buf[512];
-  snprintf(buf, sizeof buf, "%s", s);
-  for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-    char *eq = strchr(tok, '=');
-    if (!eq) return -1;
-    *eq = 0;
-    float v;
-    if (cli_parse_float(eq + 1, &v) || v < 0) return -1;
-    if (!strcmp(tok, "clip"))
-      w->clip = v;
-    else if (!strcmp(tok, "mono"))
-      w->mono = v;
-    else if (!strcmp(tok, "smooth"))
-      w->smooth = v;
-    else if (!strcmp(tok, "vol"))
-      w->vol = v;
-    else if (!strcmp(tok, "shift"))
-      w->shift = v;
-    else if (!strcmp(tok, "eigen"))
-      w->eigen = v;
-    else
-      return -1;
-  }
-  return 0;
-}
-
-static int str_eq(const char *a, const char *b) {
-  return strcmp(a, b) == 0;
+/* --lut-size -> "lut_size"; --size is the short spelling of the same option. */
+static const char *opt_name(const char *flag, char *buf, size_t len) {
+  if (!strcmp(flag, "--size")) return "lut_size";
+  snprintf(buf, len, "%s", flag + 2);
+  for (char *p = buf; *p; p++)
+    if (*p == '-') *p = '_';
+  return buf;
 }
 
 int dlut_cmd_grade(int argc, char **argv) {
-  dlut_grade_opts o;
-  dlut_grade_opts_init(&o);
+  dlut_job_opts o;
+  dlut_job_opts_init(&o);
   const char *photo_path = NULL, *prompt = NULL, *outdir = NULL, *model_arg = NULL, *ref_path = NULL;
-  int quiet = 0, ref_mode_set = 0, start_look = 1;
+  int quiet = 0, rc = DLUT_EXIT_FAIL;
+  dlut_image *photo = NULL, *ref = NULL;
+  dlut_clip *model = NULL;
+  dlut_job_result res;
+  memset(&res, 0, sizeof res);
+  char outbuf[4096], model_path[4096] = "";
+  unsigned char seen[64] = {0};
+  void (*old_sigint)(int) = SIG_ERR;
+
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
+    char nb[64];
     if (cli_is_help(a)) {
       help(stdout);
-      return DLUT_EXIT_OK;
+      rc = DLUT_EXIT_OK;
+      goto done;
     }
-    static const char *k_valued[] = {"-o",      "--output",   "--model",     "--steps",      "--size",    "--seed",
-                                     "--param", "--lr",       "--coarse",    "--source",     "--weights", "--samples",
-                                     "--ref",   "--ref-mode", "--ref-scale", "--ref-anchor", "--start"};
-    int valued = 0;
-    for (size_t k = 0; k < sizeof k_valued / sizeof *k_valued; k++) valued |= str_eq(a, k_valued[k]);
-    if (valued && i + 1 >= argc) return cli_usage(k_cmd, "%s needs a value", a);
-    const char *v = valued ? argv[i + 1] : NULL;
-    if (valued) i++;
-    if (str_eq(a, "-o") || str_eq(a, "--output"))
-      outdir = v;
-    else if (str_eq(a, "--model"))
-      model_arg = v;
-    else if (str_eq(a, "--steps")) {
-      if (cli_parse_int(v, &o.steps) || o.steps < 1 || o.steps > 1000000)
-        return cli_usage(k_cmd, "--steps must be an integer in 1..1000000");
-    } else if (str_eq(a, "--size")) {
-      if (cli_parse_int(v, &o.lut_size) || o.lut_size < 2 || o.lut_size > 65)
-        return cli_usage(k_cmd, "--size must be an integer in 2..65");
-    } else if (str_eq(a, "--seed")) {
-      int s;
-      if (cli_parse_int(v, &s) || s < 0) return cli_usage(k_cmd, "--seed must be a non-negative integer");
-      o.seed = (uint64_t)s;
-    } else if (str_eq(a, "--param")) {
-      if (str_eq(v, "lattice"))
-        o.param = DLUT_GRADE_PARAM_LATTICE;
-      else if (str_eq(v, "field"))
-        o.param = DLUT_GRADE_PARAM_FIELD;
-      else
-        return cli_usage(k_cmd, "--param must be 'lattice' or 'field'");
-    } else if (str_eq(a, "--lr")) {
-      if (cli_parse_float(v, &o.lr) || !(o.lr > 0)) return cli_usage(k_cmd, "--lr must be a positive number");
-    } else if (str_eq(a, "--coarse")) {
-      if (cli_parse_int(v, &o.lattice_coarse) || o.lattice_coarse < 2 || o.lattice_coarse > 65)
-        return cli_usage(k_cmd, "--coarse must be an integer in 2..65");
-    } else if (str_eq(a, "--source"))
-      o.source_prompt = v;
-    else if (str_eq(a, "--weights")) {
-      if (parse_weights(v, &o.weights))
-        return cli_usage(k_cmd,
-                         "--weights takes name=value pairs (clip, mono, smooth, vol, shift, eigen; values >= 0)");
-    } else if (str_eq(a, "--samples")) {
-      if (cli_parse_int(v, &o.samples) || o.samples < 16 || o.samples > 16777216)
-        return cli_usage(k_cmd, "--samples must be an integer in 16..16777216");
-    } else if (str_eq(a, "--ref"))
-      ref_path = v;
-    else if (str_eq(a, "--ref-mode")) {
-      ref_mode_set = 1;
-      if (str_eq(v, "image"))
-        o.ref_mode = DLUT_GRADE_REF_IMAGE;
-      else if (str_eq(v, "anchor"))
-        o.ref_mode = DLUT_GRADE_REF_ANCHOR;
-      else if (str_eq(v, "enhance"))
-        o.ref_mode = DLUT_GRADE_REF_ENHANCE;
-      else if (str_eq(v, "replace"))
-        o.ref_mode = DLUT_GRADE_REF_REPLACE;
-      else
-        return cli_usage(k_cmd, "--ref-mode must be image, anchor, enhance or replace");
-    } else if (str_eq(a, "--ref-scale")) {
-      if (cli_parse_float(v, &o.ref_scale)) return cli_usage(k_cmd, "--ref-scale must be a number");
-    } else if (str_eq(a, "--ref-anchor"))
-      o.ref_anchor = v;
-    else if (str_eq(a, "--transfer"))
-      o.ref_transfer_init = 1;
-    else if (str_eq(a, "--start")) {
-      if (str_eq(v, "look"))
-        start_look = 1;
-      else if (str_eq(v, "identity"))
-        start_look = 0;
-      else
-        return cli_usage(k_cmd, "--start must be 'look' or 'identity'");
-    } else if (str_eq(a, "-q") || str_eq(a, "--quiet"))
+    if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
       quiet = 1;
-    else if (a[0] == '-' && a[1])
-      return cli_usage(k_cmd, "unknown option '%s'", a);
-    else if (!photo_path)
+    } else if (!strcmp(a, "--transfer")) {
+      dlut_job_opts_set(&o, "transfer", "1");
+    } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--model") || !strcmp(a, "--ref")) {
+      if (i + 1 >= argc) {
+        rc = cli_usage(k_cmd, "%s needs a value", a);
+        goto done;
+      }
+      const char *v = argv[++i];
+      if (a[1] == 'o' || a[2] == 'o')
+        outdir = v;
+      else if (a[2] == 'm')
+        model_arg = v;
+      else
+        ref_path = v;
+    } else if (a[0] == '-' && a[1] == '-' && strlen(a) < sizeof nb && strcmp(a, "--prompt") &&
+               dlut_job_opt_find(opt_name(a, nb, sizeof nb))) {
+      const char *name = opt_name(a, nb, sizeof nb);
+      int idx = (int)(dlut_job_opt_find(name) - dlut_job_opt_get(0));
+      if (i + 1 >= argc) {
+        rc = cli_usage(k_cmd, "%s needs a value", a);
+        goto done;
+      }
+      if (seen[idx]++) {
+        rc = cli_usage(k_cmd, "%s given twice", a);
+        goto done;
+      }
+      if (dlut_job_opts_set(&o, name, argv[++i]) != 0) {
+        rc = cli_usage(k_cmd, "--%s", dlut_last_error());
+        goto done;
+      }
+    } else if (a[0] == '-' && a[1]) {
+      rc = cli_usage(k_cmd, "unknown option '%s'", a);
+      goto done;
+    } else if (!photo_path) {
       photo_path = a;
-    else if (!prompt)
+    } else if (!prompt) {
       prompt = a;
-    else
-      return cli_usage(k_cmd, "unexpected argument '%s' (quote the prompt)", a);
+    } else {
+      rc = cli_usage(k_cmd, "unexpected argument '%s' (quote the prompt)", a);
+      goto done;
+    }
   }
-  if (!photo_path) return cli_usage(k_cmd, "no photo given");
-  if (!ref_path && (!prompt || !*prompt))
-    return cli_usage(k_cmd, "empty prompt: say what the grade should look like, e.g. \"warm sunset film\"");
-  if (o.ref_transfer_init && !ref_path) return cli_usage(k_cmd, "--transfer needs --ref");
-  if (ref_path && !ref_mode_set) o.ref_mode = prompt && *prompt ? DLUT_GRADE_REF_ANCHOR : DLUT_GRADE_REF_IMAGE;
-  if (ref_path && o.ref_mode != DLUT_GRADE_REF_IMAGE && (!prompt || !*prompt))
-    return cli_usage(k_cmd, "--ref-mode %s edits the reference with text: give a prompt",
-                     o.ref_mode == DLUT_GRADE_REF_ANCHOR    ? "anchor"
-                     : o.ref_mode == DLUT_GRADE_REF_ENHANCE ? "enhance"
-                                                            : "replace");
-  o.prompt = prompt;
+  if (!photo_path) {
+    rc = cli_usage(k_cmd, "no photo given");
+    goto done;
+  }
+  if (prompt && dlut_job_opts_set(&o, "prompt", prompt) != 0) {
+    rc = cli_usage(k_cmd, "the prompt: %s", dlut_last_error());
+    goto done;
+  }
+  if (dlut_job_opts_finish(&o, ref_path != NULL) != 0) {
+    rc = cli_usage(k_cmd, "%s", dlut_last_error());
+    goto done;
+  }
 
   /* Ctrl-C from here on stops the optimisation after the current step (the
    * first one, if it comes during loading) and the outputs are still written */
   g_interrupted = 0;
-  void (*old_sigint)(int) = signal(SIGINT, on_sigint);
-  int rc = DLUT_EXIT_FAIL;
-  dlut_image *photo = NULL, *ref = NULL, *graded = NULL, *strip = NULL;
-  dlut_clip *model = NULL;
-  dlut_lut *lut = NULL, *start_lut = NULL;
-  char start_desc[700] = "identity";
-  dlut_grade_result res;
-  memset(&res, 0, sizeof res);
-  cJSON *rep = NULL;
-  char *json = NULL;
-  char outbuf[4096], path[4200], model_path[4096] = "", note[1200] = "";
-
-  if (!(photo = dlut_image_load(photo_path))) {
+  old_sigint = signal(SIGINT, on_sigint);
+  if (!(photo = dlut_image_load(photo_path)) || (ref_path && !(ref = dlut_image_load(ref_path)))) {
     cli_fail(k_cmd, "%s", dlut_last_error());
     goto done;
   }
-  if (ref_path && !(ref = dlut_image_load(ref_path))) {
-    cli_fail(k_cmd, "%s", dlut_last_error());
-    goto done;
-  }
-  o.ref = ref;
   /* the model: explicit choices fail loudly; the download folder is a convenience */
-  const char *env = getenv("DLUT_MODEL");
-  const char *chosen = model_arg ? model_arg : (env && *env) ? env : NULL;
-  if (chosen) {
-    snprintf(model_path, sizeof model_path, "%s", chosen);
-  } else {
-    find_downloaded(prompt, model_path, sizeof model_path);
+  const char *from = "";
+  dlut_job_find_model(model_arg, prompt, model_path, sizeof model_path, &from);
+  if (model_path[0] && !(model = dlut_clip_load(model_path))) {
+    cli_fail(k_cmd, "cannot load the model %s%s: %s", model_path, !strcmp(from, "env") ? " (from $DLUT_MODEL)" : "",
+             dlut_last_error());
+    goto done;
   }
-  if (model_path[0]) {
-    if (!(model = dlut_clip_load(model_path))) {
-      cli_fail(k_cmd, "cannot load the model %s%s: %s", model_path,
-               model_arg ? ""
-               : chosen  ? " (from $DLUT_MODEL)"
-                         : "",
-               dlut_last_error());
-      goto done;
-    }
-  }
+  if (!model && !quiet)
+    fprintf(stderr,
+            "dlut grade: no CLIP model found (--model, $DLUT_MODEL, ${DLUT_MODELS:-~/.local/share/dlut/models}); "
+            "%s. Get a model with tools/download-models.sh\n",
+            ref ? "using a colour transfer towards the reference" : "using the offline looks");
 
-  if (model) {
-    /* the optimisation starts from the prompt's offline look, when it has one */
-    if (o.ref_transfer_init) {
-      snprintf(start_desc, sizeof start_desc, "colour transfer towards the reference");
-    } else if (start_look && prompt && *prompt) {
-      char understood[512] = "";
-      /* a prompt the looks cannot read (not UTF-8, too long) is still the model's to judge */
-      if (dlut_looks_from_prompt(prompt, o.lut_size, &start_lut, understood, sizeof understood, NULL, 0) != 0) {
-        if (!quiet) fprintf(stderr, "dlut grade: starting from no grade (offline looks: %s)\n", dlut_last_error());
-        understood[0] = '\0';
-      }
-      if (understood[0] && start_lut) {
-        o.start_lut = start_lut;
-        snprintf(start_desc, sizeof start_desc, "offline look: %s", understood);
-        if (!quiet) fprintf(stderr, "dlut grade: starting from the offline look (understood: %s)\n", understood);
-      }
-    }
-    progress pr = {.bar = !quiet && isatty(2), .open = 0};
-    o.callback = on_progress;
-    o.user = &pr;
-    int r = dlut_grade_run(model, photo, &o, &res);
-    if (pr.open) fputc('\n', stderr);
-    if (r != 0) {
-      cli_fail(k_cmd, "%s", dlut_last_error());
-      goto done;
-    }
-    lut = res.lut;
-    res.lut = NULL;
-    if (res.stopped && !quiet) fprintf(stderr, "dlut grade: %s\n", res.stop_reason);
-  } else {
-    /* no model anywhere: the offline looks, or a colour transfer for --ref */
-    if (ref) {
-      if (!(lut = dlut_grade_transfer(photo, ref, o.lut_size, o.seed))) {
-        cli_fail(k_cmd, "%s", dlut_last_error());
-        goto done;
-      }
-      snprintf(note, sizeof note, "no CLIP model: colour transfer towards the reference");
-    } else {
-      char understood[512] = "", ignored[512] = "";
-      if (dlut_looks_from_prompt(prompt, o.lut_size, &lut, understood, sizeof understood, ignored, sizeof ignored) !=
-          0) {
-        cli_fail(k_cmd, "%s", dlut_last_error());
-        goto done;
-      }
-      if (!understood[0]) {
-        cli_fail(k_cmd,
-                 "no CLIP model found and the offline looks understand no word of \"%s\"; see 'dlut looks', or get a "
-                 "model with tools/download-models.sh (or pass --model DIR)",
-                 prompt);
-        goto done;
-      }
-      snprintf(note, sizeof note, "no CLIP model: offline looks understood \"%s\"%s%s%s", understood,
-               ignored[0] ? ", ignored \"" : "", ignored, ignored[0] ? "\"" : "");
-    }
-    if (!quiet)
-      fprintf(stderr,
-              "dlut grade: no CLIP model found (--model, $DLUT_MODEL, ${DLUT_MODELS:-~/.local/share/dlut/models}); "
-              "%s. Get a model with tools/download-models.sh\n",
-              ref ? "using a colour transfer towards the reference" : "using the offline looks");
-    dlut_grade_losses start, end;
-    dlut_lut *id = dlut_lut_alloc(lut->size, 0);
-    if (!id || dlut_grade_lut_losses(photo, id, &o.weights, o.samples, o.seed, &start) != 0 ||
-        dlut_grade_lut_losses(photo, lut, &o.weights, o.samples, o.seed, &end) != 0) {
-      dlut_lut_free(id);
-      cli_fail(k_cmd, "%s", dlut_last_error());
-      goto done;
-    }
-    dlut_lut_free(id);
-    res.start = start;
-    res.end = end;
+  progress pr = {.bar = !quiet && isatty(2), .open = 0};
+  dlut_job_input in = {.photo = photo,
+                       .photo_name = photo_path,
+                       .ref = ref,
+                       .ref_name = ref_path,
+                       .model = model,
+                       .model_path = model_path};
+  int r = dlut_job_run(&in, &o, on_progress, &pr, &res);
+  if (pr.open) fputc('\n', stderr);
+  if (r != 0) {
+    cli_fail(k_cmd, "%s", dlut_last_error());
+    goto done;
   }
+  if (model && !quiet && !strncmp(res.start, "offline look", 12))
+    fprintf(stderr, "dlut grade: started from the %s\n", res.start);
+  if (res.grade.stopped && !quiet) fprintf(stderr, "dlut grade: %s\n", res.grade.stop_reason);
 
-  /* ---- outputs ---- */
   if (!outdir) {
     const char *base = strrchr(photo_path, '/');
     base = base ? base + 1 : photo_path;
@@ -490,87 +250,27 @@ int dlut_cmd_grade(int argc, char **argv) {
     snprintf(outbuf + l, sizeof outbuf - l, "-graded");
     outdir = outbuf;
   }
-  if (mkdir_p(outdir) != 0) {
-    cli_fail(k_cmd, "cannot create the output folder %s: %s", outdir, strerror(errno));
-    goto done;
-  }
-  snprintf(path, sizeof path, "%s/look.cube", outdir);
-  if (dlut_lut_save(lut, path, NULL) != 0) {
+  const char *inputs[] = {photo_path, ref_path, NULL};
+  if (!ref_path) inputs[1] = NULL;
+  if (dlut_job_bundle_write(&res, photo, dlut_image_format_from_path(photo_path), &o, outdir, inputs) != 0) {
     cli_fail(k_cmd, "%s", dlut_last_error());
-    goto done;
-  }
-  if (!(graded = dlut_image_alloc(photo->width, photo->height, photo->channels, photo->type)) ||
-      dlut_lut_apply_image(lut, photo, graded, DLUT_INTERP_TETRAHEDRAL, 1.0f) != 0 ||
-      dlut_image_copy_meta(graded, photo) != 0) {
-    cli_fail(k_cmd, "%s", dlut_last_error());
-    goto done;
-  }
-  snprintf(path, sizeof path, "%s/graded.%s", outdir, ext_for(dlut_image_format_from_path(photo_path)));
-  if (dlut_image_save(graded, path, NULL) != 0) {
-    cli_fail(k_cmd, "%s", dlut_last_error());
-    goto done;
-  }
-  snprintf(path, sizeof path, "%s/strip.png", outdir);
-  if (!(strip = dlut_lut_strip(lut, lut->size >= 33 ? 1 : (33 + lut->size - 1) / lut->size)) ||
-      dlut_image_save(strip, path, NULL) != 0) {
-    cli_fail(k_cmd, "%s", dlut_last_error());
-    goto done;
-  }
-  /* report.json */
-  rep = cJSON_CreateObject();
-  cJSON_AddStringToObject(rep, "prompt", prompt ? prompt : "");
-  cJSON_AddStringToObject(rep, "model", model ? model_path : ref ? "none (colour transfer)" : "none (offline looks)");
-  cJSON *set = cJSON_AddObjectToObject(rep, "settings");
-  const int steps_planned = model ? (o.steps ? o.steps : (o.param == DLUT_GRADE_PARAM_FIELD ? 1000 : 200)) : 0;
-  cJSON_AddStringToObject(set, "param", o.param == DLUT_GRADE_PARAM_FIELD ? "field" : "lattice");
-  cJSON_AddNumberToObject(set, "lut_size", lut->size);
-  cJSON_AddNumberToObject(set, "steps_planned", steps_planned);
-  cJSON_AddNumberToObject(set, "lr", o.lr > 0 ? o.lr : (o.param == DLUT_GRADE_PARAM_FIELD ? 2e-4 : 2e-2));
-  if (o.param == DLUT_GRADE_PARAM_LATTICE) cJSON_AddNumberToObject(set, "coarse", o.lattice_coarse);
-  cJSON_AddNumberToObject(set, "samples", o.samples);
-  cJSON_AddStringToObject(set, "source_prompt", o.source_prompt ? o.source_prompt : "(default for the model)");
-  cJSON_AddItemToObject(set, "weights", losses_json(&o.weights));
-  cJSON_DeleteItemFromObject(cJSON_GetObjectItem(set, "weights"), "total");
-  if (ref_path) {
-    static const char *k_modes[] = {"image", "anchor", "enhance", "replace"};
-    cJSON_AddStringToObject(set, "ref", ref_path);
-    cJSON_AddStringToObject(set, "ref_mode", k_modes[o.ref_mode]);
-    cJSON_AddNumberToObject(set, "ref_scale", o.ref_scale);
-    cJSON_AddBoolToObject(set, "transfer_init", o.ref_transfer_init != 0);
-  }
-  if (model) cJSON_AddStringToObject(set, "start", start_desc);
-  if (note[0]) cJSON_AddStringToObject(rep, "note", note);
-  cJSON_AddNumberToObject(rep, "seed", (double)o.seed);
-  cJSON_AddNumberToObject(rep, "steps", res.steps_done);
-  cJSON_AddNumberToObject(rep, "seconds", res.seconds);
-  if (res.stopped) cJSON_AddStringToObject(rep, "stopped", res.stop_reason);
-  cJSON_AddItemToObject(rep, "start", losses_json(&res.start));
-  cJSON_AddItemToObject(rep, "end", losses_json(&res.end));
-  json = cJSON_Print(rep);
-  snprintf(path, sizeof path, "%s/report.json", outdir);
-  if (!json || write_text(path, json) != 0) {
-    cli_fail(k_cmd, "%s", json ? dlut_last_error() : "out of memory");
     goto done;
   }
   if (!quiet) {
     if (model)
-      printf("%s: loss %.4f -> %.4f (clip %.4f -> %.4f) in %d steps, %.1f s\n", outdir, res.start.total, res.end.total,
-             res.start.clip, res.end.clip, res.steps_done, res.seconds);
+      printf("%s: loss %.4f -> %.4f (clip %.4f -> %.4f) in %d steps, %.1f s\n", outdir, res.grade.start.total,
+             res.grade.end.total, res.grade.start.clip, res.grade.end.clip, res.grade.steps_done, res.grade.seconds);
     else
-      printf("%s: %s\n", outdir, note);
+      printf("%s: %s\n", outdir, res.note);
   }
-  rc = DLUT_EXIT_OK;
+  /* an interrupted run still wrote the best LUT, but says it did not finish */
+  rc = res.grade.stopped == 1 && g_interrupted ? 130 : DLUT_EXIT_OK;
 done:
-  signal(SIGINT, old_sigint == SIG_ERR ? SIG_DFL : old_sigint);
-  free(json);
-  cJSON_Delete(rep);
-  dlut_grade_result_free(&res);
-  dlut_lut_free(lut);
-  dlut_lut_free(start_lut);
-  dlut_image_free(strip);
-  dlut_image_free(graded);
+  if (old_sigint != SIG_ERR) signal(SIGINT, old_sigint);
+  dlut_job_result_free(&res);
   dlut_image_free(ref);
   dlut_image_free(photo);
   dlut_clip_free(model);
+  dlut_job_opts_free(&o);
   return rc;
 }

@@ -159,16 +159,21 @@ with tempfile.TemporaryDirectory() as tmp:
     check(os.path.exists(f"{out6}/look.cube") and json.load(open(f"{out6}/report.json"))["start"]["clip"] is None,
           "offline looks still write every output")
 
-    # a hostile prompt (quotes, newline, invalid UTF-8) still gives a LUT every tool loads
+    # a hostile prompt (invalid UTF-8) is refused in one line; quotes, newline
+    # and backslashes still give a LUT every tool loads
+    r = subprocess.run([DLUT, "grade", PHOTO, 'bad \udcff', "--model", TINY, "--steps", "2", "-q", "-o", f"{tmp}/bad"],
+                       capture_output=True, env={**os.environ, "DLUT_MODELS": "/nonexistent"}, errors="surrogateescape")
+    check(r.returncode == 2 and "UTF-8" in r.stderr and r.stderr.count("\n") == 1 and not os.path.exists(f"{tmp}/bad"),
+          f"a prompt that is not UTF-8 is refused ({r.stderr.strip()})")
     out7 = f"{tmp}/out7"
-    r = subprocess.run([DLUT, "grade", PHOTO, 'say "hi"\nthere \\ \udcff', "--model", TINY, "--steps", "2",
+    r = subprocess.run([DLUT, "grade", PHOTO, 'say "hi"\nthere \\ ok', "--model", TINY, "--steps", "2",
                         "--size", "5", "-q", "-o", out7], capture_output=True,
                        env={**os.environ, "DLUT_MODELS": "/nonexistent"}, errors="surrogateescape")
     ok = r.returncode == 0
     if ok:
         ocio_apply(f"{out7}/look.cube", photo[:4, :4].copy())
         ffmpeg_rgb(PHOTO, f"lut3d=file={out7}/look.cube")
-    check(ok, "a prompt with quotes, newline and invalid UTF-8 gives a loadable look.cube")
+    check(ok, "a prompt with quotes, newline and backslashes gives a loadable look.cube")
 
     # Ctrl-C stops between steps and still writes the best LUT so far
     import signal, time
@@ -183,7 +188,7 @@ with tempfile.TemporaryDirectory() as tmp:
     except subprocess.TimeoutExpired:
         pr.kill()
         pr.communicate()
-    ok = pr.returncode == 0 and os.path.exists(f"{out8}/report.json")
+    ok = pr.returncode == 130 and os.path.exists(f"{out8}/report.json")
     rep8 = json.load(open(f"{out8}/report.json")) if ok else {}
     check(ok and "cancel" in rep8.get("stopped", "") and os.path.exists(f"{out8}/look.cube"),
           f"Ctrl-C keeps the best LUT (rc {pr.returncode}, {rep8.get('steps')} steps)")

@@ -116,6 +116,11 @@ dlut_lut_format dlut_lut_format_from_path(const char *path);
 /* Load any supported format (by extension, then by content). */
 dlut_lut *dlut_lut_load(const char *path);
 
+/* The same from memory (an upload, a Redis value): fmt UNKNOWN sniffs the
+ * content; name is used in messages only (NULL = "LUT"). Malformed data
+ * fails with DLUT_ERR_INPUT. */
+dlut_lut *dlut_lut_load_memory(const void *data, size_t size, dlut_lut_format fmt, const char *name);
+
 typedef struct dlut_lut_save_opts {
   int hald_level; /* Hald level (2..16) for .png; 0 = from the LUT size */
   int hald_bits;  /* 8 or 16 (default 16) */
@@ -124,6 +129,11 @@ typedef struct dlut_lut_save_opts {
 
 /* Save atomically, format from the extension. opts may be NULL. */
 int dlut_lut_save(const dlut_lut *lut, const char *path, const dlut_lut_save_opts *opts);
+
+/* Encode into a malloc'd buffer (*data, *size; caller frees) exactly as
+ * dlut_lut_save would write the file. 0, or -1 with *data NULL. */
+int dlut_lut_save_memory(const dlut_lut *lut, dlut_lut_format fmt, const dlut_lut_save_opts *opts, const char *name,
+                         uint8_t **data, size_t *size);
 
 /* The picture of a LUT, as the original CLIP-DLUT draws it: `size` blue
  * slices side by side, each a size x size tile with red across and green

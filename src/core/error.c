@@ -6,6 +6,7 @@
 #include <string.h>
 
 static _Thread_local char g_error[1024];
+static _Thread_local dlut_error_code g_code;
 
 const char *dlut_last_error(void) {
   return g_error;
@@ -16,7 +17,32 @@ int dlut_error(const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(g_error, sizeof g_error, fmt, ap);
   va_end(ap);
+  g_code = DLUT_ERR_INTERNAL;
   return -1;
+}
+
+int dlut_errorc(dlut_error_code code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(g_error, sizeof g_error, fmt, ap);
+  va_end(ap);
+  g_code = code;
+  return -1;
+}
+
+dlut_error_code dlut_last_error_code(void) {
+  return g_code;
+}
+
+int dlut_error_set_code(dlut_error_code code) {
+  g_code = code;
+  return -1;
+}
+
+const char *dlut_error_code_name(dlut_error_code code) {
+  static const char *k_names[] = {"none",        "internal",      "bad_input", "too_large", "not_found",
+                                  "unsupported", "out_of_memory", "io",        "cancelled"};
+  return (unsigned)code < sizeof k_names / sizeof *k_names ? k_names[code] : "internal";
 }
 
 int dlut_error_prefix(const char *prefix) {
@@ -35,4 +61,5 @@ int dlut_error_prefix(const char *prefix) {
 
 void dlut_error_clear(void) {
   g_error[0] = '\0';
+  g_code = DLUT_ERR_NONE;
 }

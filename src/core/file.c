@@ -46,7 +46,7 @@ int dlut_atomic_commit(dlut_atomic *a) {
   int rc = 0;
   if (a->fp) {
     if (fflush(a->fp) != 0 || ferror(a->fp))
-      rc = dlut_error("%s: write failed: %s", a->dest_path, strerror(errno));
+      rc = dlut_errorc(DLUT_ERR_IO, "%s: write failed: %s", a->dest_path, strerror(errno));
     else if (fsync(fileno(a->fp)) != 0 && errno != EINVAL)
       rc = dlut_error("%s: fsync failed: %s", a->dest_path, strerror(errno));
     if (fclose(a->fp) != 0 && rc == 0) rc = dlut_error("%s: close failed: %s", a->dest_path, strerror(errno));
@@ -75,7 +75,8 @@ void dlut_atomic_abort(dlut_atomic *a) {
 void *dlut_file_read_all(const char *path, size_t max_size, size_t *size) {
   FILE *f = fopen(path, "rb");
   if (!f) {
-    dlut_error("%s: cannot open: %s", path, strerror(errno));
+    int e = errno;
+    dlut_errorc(e == ENOENT ? DLUT_ERR_NOT_FOUND : DLUT_ERR_IO, "%s: cannot open: %s", path, strerror(e));
     return NULL;
   }
   char *buf = NULL;
@@ -85,12 +86,12 @@ void *dlut_file_read_all(const char *path, size_t max_size, size_t *size) {
       size_t ncap = cap ? cap * 2 : 65536;
       if (ncap > max_size + 1) ncap = max_size + 1;
       if (ncap <= len) {
-        dlut_error("%s: file larger than %zu bytes", path, max_size);
+        dlut_errorc(DLUT_ERR_TOO_LARGE, "%s: file larger than %zu bytes", path, max_size);
         goto fail;
       }
       char *nb = realloc(buf, ncap + 1);
       if (!nb) {
-        dlut_error("%s: out of memory", path);
+        dlut_errorc(DLUT_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
       }
       buf = nb;
@@ -105,13 +106,13 @@ void *dlut_file_read_all(const char *path, size_t max_size, size_t *size) {
     goto fail;
   }
   if (len > max_size) {
-    dlut_error("%s: file larger than %zu bytes", path, max_size);
+    dlut_errorc(DLUT_ERR_TOO_LARGE, "%s: file larger than %zu bytes", path, max_size);
     goto fail;
   }
   fclose(f);
   if (!buf) buf = malloc(1);
   if (!buf) {
-    dlut_error("%s: out of memory", path);
+    dlut_errorc(DLUT_ERR_NOMEM, "%s: out of memory", path);
     return NULL;
   }
   buf[len] = '\0';

@@ -33,14 +33,15 @@ int64_t dlut__max_pixels(void) {
 }
 
 int dlut__check_dims(int64_t width, int64_t height) {
-  if (width <= 0 || height <= 0) return dlut_error("invalid image size %lldx%lld", (long long)width, (long long)height);
+  if (width <= 0 || height <= 0)
+    return dlut_errorc(DLUT_ERR_INPUT, "invalid image size %lldx%lld", (long long)width, (long long)height);
   if (width > DLUT_IMAGE_MAX_DIM || height > DLUT_IMAGE_MAX_DIM)
-    return dlut_error("image size %lldx%lld exceeds the limit of %d pixels per side", (long long)width,
-                      (long long)height, DLUT_IMAGE_MAX_DIM);
+    return dlut_errorc(DLUT_ERR_TOO_LARGE, "image size %lldx%lld exceeds the limit of %d pixels per side",
+                       (long long)width, (long long)height, DLUT_IMAGE_MAX_DIM);
   /* Both sides are <= 65535 here, so the product fits easily in int64. */
   if (width * height > dlut__max_pixels())
-    return dlut_error("image size %lldx%lld exceeds the limit of %lld pixels", (long long)width, (long long)height,
-                      (long long)dlut__max_pixels());
+    return dlut_errorc(DLUT_ERR_TOO_LARGE, "image size %lldx%lld exceeds the limit of %lld pixels", (long long)width,
+                       (long long)height, (long long)dlut__max_pixels());
   return 0;
 }
 
@@ -74,7 +75,7 @@ dlut_image *dlut_image_alloc(int width, int height, int channels, dlut_pixel_typ
   return img;
 oom:
   free(img);
-  dlut_error("dlut_image_alloc: out of memory for a %dx%d image", width, height);
+  dlut_errorc(DLUT_ERR_NOMEM, "dlut_image_alloc: out of memory for a %dx%d image", width, height);
   return NULL;
 }
 

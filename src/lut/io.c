@@ -58,27 +58,42 @@ int lut_io_check(const dlut_lut *lut) {
   return 0;
 }
 
-dlut_lut *dlut_lut_load(const char *path) {
-  size_t n = 0;
+dlut_lut *dlut_lut_load_memory(const void *data, size_t n, dlut_lut_format fmt, const char *name) {
   dlut_lut *lut = NULL;
-  unsigned char *data = dlut_file_read_all(path, DLUT_LUT_MAX_FILE_BYTES, &n);
-  if (!data) return NULL;
-  dlut_lut_format fmt = dlut_lut_format_from_path(path);
-  if (fmt == DLUT_LUT_FORMAT_UNKNOWN) fmt = sniff(data, n);
+  if (!name) name = "LUT";
+  if (!data && n) {
+    dlut_errorc(DLUT_ERR_INPUT, "%s: no data", name);
+    return NULL;
+  }
+  if (n > DLUT_LUT_MAX_FILE_BYTES) {
+    dlut_errorc(DLUT_ERR_TOO_LARGE, "%s: larger than %d bytes", name, (int)DLUT_LUT_MAX_FILE_BYTES);
+    return NULL;
+  }
+  if (fmt == DLUT_LUT_FORMAT_UNKNOWN) fmt = sniff(data ? data : "", n);
   switch (fmt) {
     case DLUT_LUT_FORMAT_CUBE:
-      lut = dlut_lut_parse_cube(data, n, path);
+      lut = dlut_lut_parse_cube(data ? data : "", n, name);
       break;
     case DLUT_LUT_FORMAT_3DL:
-      lut = dlut_lut_parse_3dl(data, n, path);
+      lut = dlut_lut_parse_3dl(data ? data : "", n, name);
       break;
     case DLUT_LUT_FORMAT_HALD:
-      lut = dlut_lut_parse_hald(data, n, path);
+      lut = dlut_lut_parse_hald(data ? data : "", n, name);
       break;
     default:
-      dlut_error("%s: unknown LUT format", path);
+      dlut_errorc(DLUT_ERR_UNSUPPORTED, "%s: unknown LUT format", name);
       break;
   }
+  /* whatever the parser did not classify is a malformed file */
+  if (!lut && dlut_last_error_code() == DLUT_ERR_INTERNAL) dlut_error_set_code(DLUT_ERR_INPUT);
+  return lut;
+}
+
+dlut_lut *dlut_lut_load(const char *path) {
+  size_t n = 0;
+  unsigned char *data = dlut_file_read_all(path, DLUT_LUT_MAX_FILE_BYTES, &n);
+  if (!data) return NULL;
+  dlut_lut *lut = dlut_lut_load_memory(data, n, dlut_lut_format_from_path(path), path);
   free(data);
   return lut;
 }
@@ -102,29 +117,27 @@ static int hald_level_for(const dlut_lut *lut) {
   return best;
 }
 
-int dlut_lut_save(const dlut_lut *lut, const char *path, const dlut_lut_save_opts *opts) {
+/* Adapt the LUT to the format and encode it: text formats into `f`, Hald
+ * into *hald (a new image). `name` is for messages. */
+static int encode(const dlut_lut *lut, dlut_lut_format fmt, const dlut_lut_save_opts *opts, const char *name, FILE *f,
+                  dlut_image **hald) {
   dlut_lut_save_opts o = {0, 16, 12};
   dlut_lut *tmp = NULL;
-  dlut_image *img = NULL;
-  dlut_atomic out = {0};
   int rc = -1;
   if (opts) {
     if (opts->hald_level) o.hald_level = opts->hald_level;
     if (opts->hald_bits) o.hald_bits = opts->hald_bits;
     if (opts->bits_3dl) o.bits_3dl = opts->bits_3dl;
   }
-  if (lut_io_check(lut) != 0) return dlut_error_prefix(path);
-  dlut_lut_format fmt = dlut_lut_format_from_path(path);
+  if (lut_io_check(lut) != 0) return dlut_error_prefix(name);
   const dlut_lut *src = lut;
   switch (fmt) {
     case DLUT_LUT_FORMAT_CUBE:
-      if (dlut_atomic_begin(&out, path) != 0) goto fail;
-      if (dlut_lut_write_cube(src, out.fp, path) != 0) goto fail;
-      if (dlut_atomic_commit(&out) != 0) goto fail;
+      if (dlut_lut_write_cube(src, f, name) != 0) goto fail;
       break;
     case DLUT_LUT_FORMAT_3DL:
       if (o.bits_3dl != 10 && o.bits_3dl != 12 && o.bits_3dl != 16) {
-        dlut_error("%s: .3dl bit depth must be 10, 12 or 16, not %d", path, o.bits_3dl);
+        dlut_errorc(DLUT_ERR_INPUT, "%s: .3dl bit depth must be 10, 12 or 16, not %d", name, o.bits_3dl);
         goto fail;
       }
       /* .3dl has no domain and no separate shaper: fold them in. */
@@ -132,36 +145,83 @@ int dlut_lut_save(const dlut_lut *lut, const char *path, const dlut_lut_save_opt
         if (!(tmp = resample(lut, lut->size ? lut->size : 33))) goto fail;
         src = tmp;
       }
-      if (dlut_atomic_begin(&out, path) != 0) goto fail;
-      if (dlut_lut_write_3dl(src, out.fp, o.bits_3dl, path) != 0) goto fail;
-      if (dlut_atomic_commit(&out) != 0) goto fail;
+      if (dlut_lut_write_3dl(src, f, o.bits_3dl, name) != 0) goto fail;
       break;
     case DLUT_LUT_FORMAT_HALD: {
       int level = o.hald_level ? o.hald_level : hald_level_for(lut);
       if (level < 2 || level > 16) {
-        dlut_error("%s: Hald level must be 2..16, not %d", path, level);
+        dlut_errorc(DLUT_ERR_INPUT, "%s: Hald level must be 2..16, not %d", name, level);
         goto fail;
       }
       if (o.hald_bits != 8 && o.hald_bits != 16) {
-        dlut_error("%s: Hald bit depth must be 8 or 16, not %d", path, o.hald_bits);
+        dlut_errorc(DLUT_ERR_INPUT, "%s: Hald bit depth must be 8 or 16, not %d", name, o.hald_bits);
         goto fail;
       }
       if (!is_plain_3d(lut) || lut->size != level * level) {
         if (!(tmp = resample(lut, level * level))) goto fail;
         src = tmp;
       }
-      if (!(img = dlut_lut_to_hald_image(src, o.hald_bits, path))) goto fail;
-      if (dlut_image_save(img, path, NULL) != 0) goto fail; /* atomic itself */
+      if (!(*hald = dlut_lut_to_hald_image(src, o.hald_bits, name))) goto fail;
       break;
     }
     default:
-      dlut_error("%s: unknown LUT file extension (use .cube, .3dl or .png)", path);
+      dlut_errorc(DLUT_ERR_UNSUPPORTED, "%s: unknown LUT file extension (use .cube, .3dl or .png)", name);
       goto fail;
+  }
+  rc = 0;
+fail:
+  dlut_lut_free(tmp);
+  return rc;
+}
+
+int dlut_lut_save(const dlut_lut *lut, const char *path, const dlut_lut_save_opts *opts) {
+  dlut_lut_format fmt = dlut_lut_format_from_path(path);
+  dlut_image *img = NULL;
+  dlut_atomic out = {0};
+  int rc = -1;
+  if (fmt == DLUT_LUT_FORMAT_HALD) {
+    if (encode(lut, fmt, opts, path, NULL, &img) != 0) goto fail;
+    if (dlut_image_save(img, path, NULL) != 0) goto fail; /* atomic itself */
+  } else if (fmt == DLUT_LUT_FORMAT_UNKNOWN) {
+    if (lut_io_check(lut) != 0) return dlut_error_prefix(path);
+    dlut_errorc(DLUT_ERR_UNSUPPORTED, "%s: unknown LUT file extension (use .cube, .3dl or .png)", path);
+    goto fail;
+  } else {
+    if (lut_io_check(lut) != 0) return dlut_error_prefix(path);
+    if (dlut_atomic_begin(&out, path) != 0) goto fail;
+    if (encode(lut, fmt, opts, path, out.fp, &img) != 0) goto fail;
+    if (dlut_atomic_commit(&out) != 0) goto fail;
   }
   rc = 0;
 fail:
   if (out.fp) dlut_atomic_abort(&out);
   dlut_image_free(img);
-  dlut_lut_free(tmp);
   return rc;
+}
+
+int dlut_lut_save_memory(const dlut_lut *lut, dlut_lut_format fmt, const dlut_lut_save_opts *opts, const char *name,
+                         uint8_t **data, size_t *size) {
+  *data = NULL;
+  *size = 0;
+  if (!name) name = "LUT";
+  if (fmt == DLUT_LUT_FORMAT_HALD) {
+    dlut_image *img = NULL;
+    int rc = encode(lut, fmt, opts, name, NULL, &img);
+    if (rc == 0) rc = dlut_image_save_memory(img, DLUT_IMAGE_FORMAT_PNG, NULL, data, size);
+    dlut_image_free(img);
+    return rc;
+  }
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  if (!f) return dlut_errorc(DLUT_ERR_NOMEM, "%s: out of memory", name);
+  int rc = encode(lut, fmt, opts, name, f, NULL);
+  if (fclose(f) != 0 && rc == 0) rc = dlut_errorc(DLUT_ERR_NOMEM, "%s: out of memory", name);
+  if (rc != 0) {
+    free(buf);
+    return -1;
+  }
+  *data = (uint8_t *)buf;
+  *size = len;
+  return 0;
 }

@@ -1,0 +1,176 @@
+/* dlut/job.h - one grading job, the same for the command, the server and
+ * the worker.
+ *
+ * A job is everything `dlut grade` does around the optimiser: options set
+ * by name (so CLI flags and HTTP form fields share one parser, one set of
+ * ranges and defaults), model discovery, the choice between CLIP, the
+ * offline looks and a colour transfer, the start from the offline look, the
+ * run, report.json built from the options actually used, and the bundle
+ * (look.cube, graded.EXT, strip.png, report.json) written whole or not at
+ * all.
+ *
+ * USAGE
+ *     dlut_job_opts o;
+ *     dlut_job_opts_init(&o);
+ *     if (dlut_job_opts_set(&o, "steps", "100") != 0) -> dlut_last_error()
+ *     dlut_job_opts_set(&o, "prompt", "cold teal night");
+ *     dlut_job_input in = {.photo = img, .photo_name = "photo.jpg"};
+ *     dlut_job_result r;
+ *     if (dlut_job_run(&in, &o, on_progress, user, &r) == 0)
+ *       dlut_job_bundle_write(&r, img, DLUT_IMAGE_FORMAT_JPEG, "out", NULL);
+ *     dlut_job_result_free(&r);
+ *     dlut_job_opts_free(&o);
+ *
+ * OPTIONS: dlut_job_opt_count()/dlut_job_opt_get() list them (name, kind,
+ * range, default, help); the CLI maps --lut-size to "lut_size". Values are
+ * parsed strictly (the whole string, finite numbers, in range); a bad value
+ * fails with DLUT_ERR_INPUT and a message that states the range.
+ *
+ * METHOD: with a model (in->model) the LUT is optimised through CLIP,
+ * starting from the prompt's offline look (option start=look) or a colour
+ * transfer (transfer=1). Without a model: a reference photo gives a
+ * Reinhard colour transfer, a prompt the offline look; a prompt the looks
+ * understand no word of is an error (DLUT_ERR_INPUT).
+ *
+ * THREADS: the thread pool (dlut/parallel.h) and OpenBLAS are process-wide,
+ * and a model holds its activations: a dlut_clip must not be used by two
+ * jobs at once. Jobs without a model may run on several threads at once
+ * (their parallel loops take turns on the pool). The server therefore runs
+ * model jobs one at a time per process and scales out with worker
+ * processes (`dlut worker`), which share the memory-mapped weights through
+ * the page cache.
+ *
+ * ERRORS: 0 / -1 with dlut_last_error() and dlut_last_error_code() set.
+ * OWNERSHIP: options own copies of their strings (dlut_job_opts_free);
+ * inputs stay the caller's; the result owns its LUT and report.
+ */
+#ifndef DLUT_JOB_H
+#define DLUT_JOB_H
+
+#include <stddef.h>
+
+#include "dlut/clip.h"
+#include "dlut/grade.h"
+#include "dlut/image.h"
+#include "dlut/lut.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==== Options ==== */
+
+typedef struct dlut_job_opts {
+  dlut_grade_opts grade; /* the optimiser's options (its strings point into the fields below) */
+  char *prompt;          /* owned; "" = none */
+  char *source;          /* owned or NULL (the model's default neutral prompt) */
+  char *ref_anchor;      /* owned or NULL */
+  int ref_mode_set;      /* ref_mode was given (else: anchor with a prompt, image without) */
+  int start_look;        /* 1: start from the prompt's offline look (default), 0: identity */
+  float strength;        /* blend of the graded photo with the original, 0..1 (default 1) */
+  int quality;           /* JPEG/WebP quality of the graded photo 1..100 (default 95) */
+} dlut_job_opts;
+
+typedef enum dlut_job_opt_kind {
+  DLUT_JOB_OPT_INT,
+  DLUT_JOB_OPT_FLOAT,
+  DLUT_JOB_OPT_STRING,
+  DLUT_JOB_OPT_ENUM, /* one of `choices` ("a|b|c") */
+  DLUT_JOB_OPT_BOOL, /* 1/0, true/false, yes/no, on/off */
+} dlut_job_opt_kind;
+
+typedef struct dlut_job_opt_info {
+  const char *name; /* "steps", "lut_size" ... */
+  dlut_job_opt_kind kind;
+  double min, max;     /* INT / FLOAT range (inclusive); STRING: max = longest length in bytes */
+  const char *choices; /* ENUM: "image|anchor|enhance|replace" */
+  const char *def;     /* the default, as text ("" = none / per method) */
+  const char *help;    /* one line */
+} dlut_job_opt_info;
+
+void dlut_job_opts_init(dlut_job_opts *o);
+void dlut_job_opts_free(dlut_job_opts *o);
+int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value);
+int dlut_job_opt_count(void);
+const dlut_job_opt_info *dlut_job_opt_get(int i);             /* NULL out of range */
+const dlut_job_opt_info *dlut_job_opt_find(const char *name); /* NULL if unknown */
+
+/* Checks that need all options together (a prompt or a reference, a ref
+ * mode that edits with text needs a prompt ...); has_ref says whether a
+ * reference photo comes with the job. Fills in the derived defaults. */
+int dlut_job_opts_finish(dlut_job_opts *o, int has_ref);
+
+/* ==== Model discovery ==== */
+
+/* The model folder for a prompt: `explicit_dir` if given, else
+ * $DLUT_MODEL, else the folder under ${DLUT_MODELS:-~/.local/share/dlut/
+ * models} whose family suits the prompt (Chinese-CLIP for Chinese text),
+ * else the first there by name. Writes "" when there is none. *source gets
+ * "explicit", "env", "downloads" or "" (may be NULL). */
+void dlut_job_find_model(const char *explicit_dir, const char *prompt, char *out, size_t len, const char **source);
+
+/* ==== Running ==== */
+
+typedef struct dlut_job_input {
+  const dlut_image *photo; /* required */
+  const char *photo_name;  /* for the report (a file name); may be NULL */
+  const dlut_image *ref;   /* reference photo or NULL */
+  const char *ref_name;    /* may be NULL */
+  dlut_clip *model;        /* NULL: offline looks / colour transfer */
+  const char *model_path;  /* for the report; may be NULL */
+} dlut_job_input;
+
+typedef enum dlut_job_method {
+  DLUT_JOB_CLIP = 0,     /* optimised through CLIP */
+  DLUT_JOB_LOOKS = 1,    /* offline looks */
+  DLUT_JOB_TRANSFER = 2, /* colour transfer towards the reference, no model */
+} dlut_job_method;
+
+typedef struct dlut_job_result {
+  dlut_lut *lut; /* the grade (owned) */
+  dlut_job_method method;
+  dlut_grade_result grade; /* losses (start/end), steps, seconds, stop reason; grade.lut is NULL */
+  char understood[1024];   /* what the offline looks understood of the prompt ("" = nothing) */
+  char ignored[1024];      /* words they did not */
+  char start[1100];        /* where the optimisation started ("identity", "offline look: ...") */
+  char note[1200];         /* one line for the user ("no CLIP model: offline looks understood ...") */
+  char *report_json;       /* report.json (owned, UTF-8, valid JSON) */
+  double seconds;          /* wall time of dlut_job_run */
+} dlut_job_result;
+
+/* Run a job. cb (may be NULL) is called after every optimiser step; a
+ * nonzero return cancels (the result then holds the best LUT so far and
+ * grade.stopped = 1). */
+int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_callback cb, void *user,
+                 dlut_job_result *res);
+void dlut_job_result_free(dlut_job_result *res);
+
+/* "clip", "looks", "transfer". */
+const char *dlut_job_method_name(dlut_job_method m);
+
+/* The extension the graded photo gets for a source format ("jpg", "png",
+ * "webp", "tif", "ppm"; UNKNOWN -> "png"). */
+const char *dlut_job_graded_ext(dlut_image_format f);
+
+/* The photo through the LUT (tetrahedral) at `strength` (0..1), with the
+ * photo's metadata. Caller frees. */
+dlut_image *dlut_job_render(const dlut_lut *lut, const dlut_image *photo, float strength);
+
+/* ==== The bundle ==== */
+
+/* Write look.cube, graded.EXT (EXT from `format`), strip.png and
+ * report.json into `outdir`, whole or not at all: everything is written
+ * into a staging folder first. A new outdir is the staging folder renamed
+ * in one step; into an existing one the four files (and any graded.* of
+ * another extension left by an earlier run) are moved with rollback, so a
+ * failure restores the earlier set. `inputs` (NULL-terminated, may be
+ * NULL) are files the bundle must not overwrite: an output that is one of
+ * them (any spelling: symlinks, hard links, ./) is refused before anything
+ * is written. */
+int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, dlut_image_format format,
+                          const dlut_job_opts *o, const char *outdir, const char *const *inputs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

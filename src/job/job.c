@@ -1,0 +1,485 @@
+/* One grading job (dlut/job.h): model discovery, the choice of method, the
+ * run, report.json from the options actually used, and the bundle written
+ * whole or not at all. `dlut grade`, `dlut serve` and `dlut worker` all
+ * come through here. */
+#include "dlut/job.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dlut/error.h"
+#include "dlut/file.h"
+#include "dlut/looks.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ==== Model discovery ==== */
+
+static int is_model_dir(const char *dir) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s/config.json", dir);
+  return access(p, R_OK) == 0;
+}
+
+/* "chinese_clip", "clip" ... from a model folder's config.json, or "" */
+static void model_type(const char *dir, char *out, size_t len) {
+  char p[4096];
+  out[0] = 0;
+  snprintf(p, sizeof p, "%s/config.json", dir);
+  size_t n;
+  char *text = dlut_file_read_all(p, 1 << 20, &n);
+  if (!text) {
+    dlut_error_clear();
+    return;
+  }
+  cJSON *j = cJSON_Parse(text);
+  const cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "model_type") : NULL;
+  if (cJSON_IsString(t)) snprintf(out, len, "%s", t->valuestring);
+  cJSON_Delete(j);
+  free(text);
+}
+
+/* U+2E80..U+9FFF and U+F900..U+FAFF: 3-byte UTF-8 leads E2 BA.. to EF */
+static int has_cjk(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
+    if (*p >= 0xE2 && *p <= 0xEF && !(*p == 0xE2 && p[1] < 0xBA)) return 1;
+  return 0;
+}
+
+void dlut_job_find_model(const char *explicit_dir, const char *prompt, char *out, size_t len, const char **source) {
+  const char *dummy;
+  if (!source) source = &dummy;
+  out[0] = 0;
+  *source = "";
+  if (explicit_dir && *explicit_dir) {
+    snprintf(out, len, "%s", explicit_dir);
+    *source = "explicit";
+    return;
+  }
+  const char *env = getenv("DLUT_MODEL");
+  if (env && *env) {
+    snprintf(out, len, "%s", env);
+    *source = "env";
+    return;
+  }
+  const char *root = getenv("DLUT_MODELS");
+  char def[4096];
+  if (!root || !*root) {
+    const char *home = getenv("HOME");
+    if (!home || !*home) return;
+    snprintf(def, sizeof def, "%s/.local/share/dlut/models", home);
+    root = def;
+  }
+  DIR *d = opendir(root);
+  if (!d) return;
+  const int want_zh = has_cjk(prompt);
+  char first[256] = "", suited[256] = "";
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.' || strlen(e->d_name) >= sizeof first) continue;
+    char p[4400], type[64];
+    snprintf(p, sizeof p, "%s/%s", root, e->d_name);
+    if (!is_model_dir(p)) continue;
+    if (!first[0] || strcmp(e->d_name, first) < 0) snprintf(first, sizeof first, "%s", e->d_name);
+    model_type(p, type, sizeof type);
+    int zh = strcmp(type, "chinese_clip") == 0;
+    if (type[0] && zh == want_zh && (!suited[0] || strcmp(e->d_name, suited) < 0))
+      snprintf(suited, sizeof suited, "%s", e->d_name);
+  }
+  closedir(d);
+  const char *pick = suited[0] ? suited : first;
+  if (pick[0]) {
+    snprintf(out, len, "%s/%s", root, pick);
+    *source = "downloads";
+  }
+}
+
+/* ==== Report ==== */
+
+const char *dlut_job_method_name(dlut_job_method m) {
+  return m == DLUT_JOB_CLIP ? "clip" : m == DLUT_JOB_TRANSFER ? "transfer" : "looks";
+}
+
+static cJSON *losses_json(const dlut_grade_losses *l, int with_total) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+#define NUM(k, v) cJSON_AddItemToObject(o, k, isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull())
+  if (with_total) NUM("total", l->total);
+  NUM("clip", l->clip);
+  NUM("mono", l->mono);
+  NUM("smooth", l->smooth);
+  NUM("vol", l->vol);
+  NUM("shift", l->shift);
+  NUM("eigen", l->eigen);
+#undef NUM
+  return o;
+}
+
+static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, const dlut_job_result *r) {
+  const dlut_grade_opts *g = &o->grade;
+  cJSON *rep = cJSON_CreateObject();
+  if (!rep) return NULL;
+  cJSON_AddStringToObject(rep, "prompt", o->prompt ? o->prompt : "");
+  if (in->photo_name) cJSON_AddStringToObject(rep, "photo", in->photo_name);
+  cJSON_AddStringToObject(rep, "method", dlut_job_method_name(r->method));
+  cJSON_AddStringToObject(rep, "model",
+                          r->method == DLUT_JOB_CLIP       ? (in->model_path ? in->model_path : "(given)")
+                          : r->method == DLUT_JOB_TRANSFER ? "none (colour transfer)"
+                                                           : "none (offline looks)");
+  if (r->understood[0] || r->method == DLUT_JOB_LOOKS) cJSON_AddStringToObject(rep, "understood", r->understood);
+  if (r->ignored[0]) cJSON_AddStringToObject(rep, "ignored", r->ignored);
+  cJSON *set = cJSON_AddObjectToObject(rep, "settings");
+  const int steps_planned =
+      r->method == DLUT_JOB_CLIP ? (g->steps ? g->steps : (g->param == DLUT_GRADE_PARAM_FIELD ? 1000 : 200)) : 0;
+  cJSON_AddStringToObject(set, "param", g->param == DLUT_GRADE_PARAM_FIELD ? "field" : "lattice");
+  cJSON_AddNumberToObject(set, "lut_size", r->lut->size);
+  cJSON_AddNumberToObject(set, "steps_planned", steps_planned);
+  cJSON_AddNumberToObject(set, "lr", g->lr > 0 ? g->lr : (g->param == DLUT_GRADE_PARAM_FIELD ? 2e-4 : 2e-2));
+  if (g->param == DLUT_GRADE_PARAM_LATTICE) cJSON_AddNumberToObject(set, "coarse", g->lattice_coarse);
+  cJSON_AddNumberToObject(set, "samples", g->samples);
+  cJSON_AddStringToObject(set, "source_prompt", g->source_prompt ? g->source_prompt : "(default for the model)");
+  cJSON_AddItemToObject(set, "weights", losses_json(&g->weights, 0));
+  cJSON_AddNumberToObject(set, "strength", o->strength);
+  if (in->ref) {
+    static const char *k_modes[] = {"image", "anchor", "enhance", "replace"};
+    cJSON_AddStringToObject(set, "ref", in->ref_name ? in->ref_name : "(given)");
+    cJSON_AddStringToObject(set, "ref_mode", k_modes[g->ref_mode]);
+    cJSON_AddNumberToObject(set, "ref_scale", g->ref_scale);
+    cJSON_AddBoolToObject(set, "transfer_init", g->ref_transfer_init != 0);
+  }
+  if (r->method == DLUT_JOB_CLIP) cJSON_AddStringToObject(set, "start", r->start);
+  if (r->note[0]) cJSON_AddStringToObject(rep, "note", r->note);
+  cJSON_AddNumberToObject(rep, "seed", (double)g->seed);
+  cJSON_AddNumberToObject(rep, "steps", r->grade.steps_done);
+  cJSON_AddNumberToObject(rep, "seconds", r->grade.seconds);
+  if (r->grade.stopped) cJSON_AddStringToObject(rep, "stopped", r->grade.stop_reason);
+  cJSON_AddItemToObject(rep, "start", losses_json(&r->grade.start, 1));
+  cJSON_AddItemToObject(rep, "end", losses_json(&r->grade.end, 1));
+  char *json = cJSON_Print(rep);
+  cJSON_Delete(rep);
+  return json;
+}
+
+/* ==== Running ==== */
+
+void dlut_job_result_free(dlut_job_result *res) {
+  if (!res) return;
+  dlut_lut_free(res->lut);
+  dlut_grade_result_free(&res->grade);
+  free(res->report_json);
+  res->lut = NULL;
+  res->report_json = NULL;
+}
+
+int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_callback cb, void *user,
+                 dlut_job_result *res) {
+  const double t0 = now_s();
+  memset(res, 0, sizeof *res);
+  snprintf(res->start, sizeof res->start, "identity");
+  dlut_lut *start_lut = NULL, *id = NULL;
+  const char *prompt = o->prompt && *o->prompt ? o->prompt : NULL;
+  if (!in || !in->photo) return dlut_errorc(DLUT_ERR_INPUT, "no photo");
+  if (!in->ref && !prompt) return dlut_errorc(DLUT_ERR_INPUT, "empty prompt and no reference photo");
+
+  if (in->model) {
+    dlut_grade_opts g = o->grade;
+    g.prompt = prompt;
+    g.source_prompt = o->source && *o->source ? o->source : NULL;
+    g.ref_anchor = o->ref_anchor && *o->ref_anchor ? o->ref_anchor : NULL;
+    g.ref = in->ref;
+    res->method = DLUT_JOB_CLIP;
+    if (g.ref_transfer_init) {
+      snprintf(res->start, sizeof res->start, "colour transfer towards the reference");
+    } else if (o->start_look && prompt) {
+      /* a prompt the looks cannot read (not UTF-8, too long) is still the model's to judge */
+      if (dlut_looks_from_prompt(prompt, g.lut_size, &start_lut, res->understood, sizeof res->understood, res->ignored,
+                                 sizeof res->ignored) != 0) {
+        dlut_lut_free(start_lut);
+        start_lut = NULL;
+        res->understood[0] = 0;
+      }
+      if (res->understood[0] && start_lut) {
+        g.start_lut = start_lut;
+        snprintf(res->start, sizeof res->start, "offline look: %s", res->understood);
+      }
+    }
+    g.callback = cb;
+    g.user = user;
+    int r = dlut_grade_run(in->model, in->photo, &g, &res->grade);
+    dlut_lut_free(start_lut);
+    if (r != 0) goto fail;
+    res->lut = res->grade.lut;
+    res->grade.lut = NULL;
+  } else {
+    if (in->ref) {
+      res->method = DLUT_JOB_TRANSFER;
+      if (!(res->lut = dlut_grade_transfer(in->photo, in->ref, o->grade.lut_size, o->grade.seed))) goto fail;
+      snprintf(res->note, sizeof res->note, "no CLIP model: colour transfer towards the reference");
+    } else {
+      res->method = DLUT_JOB_LOOKS;
+      if (dlut_looks_from_prompt(prompt, o->grade.lut_size, &res->lut, res->understood, sizeof res->understood,
+                                 res->ignored, sizeof res->ignored) != 0) {
+        dlut_error_set_code(DLUT_ERR_INPUT);
+        goto fail;
+      }
+      if (!res->understood[0]) {
+        dlut_errorc(DLUT_ERR_INPUT,
+                    "no CLIP model, and the offline looks understand no word of the prompt; see 'dlut looks' for "
+                    "their vocabulary, or get a model with tools/download-models.sh");
+        goto fail;
+      }
+      snprintf(res->note, sizeof res->note, "no CLIP model: offline looks understood \"%s\"%s%s%s", res->understood,
+               res->ignored[0] ? ", ignored \"" : "", res->ignored, res->ignored[0] ? "\"" : "");
+    }
+    if (!(id = dlut_lut_alloc(res->lut->size, 0)) ||
+        dlut_grade_lut_losses(in->photo, id, &o->grade.weights, o->grade.samples, o->grade.seed, &res->grade.start) !=
+            0 ||
+        dlut_grade_lut_losses(in->photo, res->lut, &o->grade.weights, o->grade.samples, o->grade.seed,
+                              &res->grade.end) != 0)
+      goto fail;
+    dlut_lut_free(id);
+    id = NULL;
+  }
+  /* non-finite numbers never reach a LUT file or the report */
+  for (size_t i = 0; i < (size_t)res->lut->size * res->lut->size * res->lut->size * 3; i++)
+    if (!isfinite(res->lut->table[i])) {
+      dlut_errorc(DLUT_ERR_INTERNAL, "the grade produced a non-finite LUT value");
+      goto fail;
+    }
+  res->seconds = now_s() - t0;
+  if (!(res->report_json = build_report(in, o, res))) {
+    dlut_errorc(DLUT_ERR_NOMEM, "out of memory building report.json");
+    goto fail;
+  }
+  return 0;
+fail:
+  dlut_lut_free(id);
+  dlut_job_result_free(res);
+  return -1;
+}
+
+const char *dlut_job_graded_ext(dlut_image_format f) {
+  switch (f) {
+    case DLUT_IMAGE_FORMAT_JPEG:
+      return "jpg";
+    case DLUT_IMAGE_FORMAT_WEBP:
+      return "webp";
+    case DLUT_IMAGE_FORMAT_TIFF:
+      return "tif";
+    case DLUT_IMAGE_FORMAT_PPM:
+      return "ppm";
+    default:
+      return "png";
+  }
+}
+
+dlut_image *dlut_job_render(const dlut_lut *lut, const dlut_image *photo, float strength) {
+  if (!(strength >= 0.f && strength <= 1.f)) {
+    dlut_errorc(DLUT_ERR_INPUT, "strength must be in 0..1");
+    return NULL;
+  }
+  dlut_image *g = dlut_image_alloc(photo->width, photo->height, photo->channels, photo->type);
+  if (!g || dlut_lut_apply_image(lut, photo, g, DLUT_INTERP_TETRAHEDRAL, strength) != 0 ||
+      dlut_image_copy_meta(g, photo) != 0) {
+    dlut_image_free(g);
+    return NULL;
+  }
+  return g;
+}
+
+/* ==== The bundle ==== */
+
+static int mkdir_p(const char *path) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -1;
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
+      *p = '/';
+    }
+  if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
+  struct stat st;
+  return stat(tmp, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+static int fsync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return -1;
+  int r = fsync(fd);
+  close(fd);
+  return r;
+}
+
+static int write_text(const char *path, const char *text) {
+  dlut_atomic a;
+  if (dlut_atomic_begin(&a, path) != 0) return -1;
+  if (fputs(text, a.fp) < 0 || fputc('\n', a.fp) < 0) {
+    dlut_atomic_abort(&a);
+    return dlut_errorc(DLUT_ERR_IO, "%s: write failed", path);
+  }
+  return dlut_atomic_commit(&a);
+}
+
+/* Nonzero if `path` exists and is the same file as one of `inputs`. */
+static int is_an_input(const char *path, const char *const *inputs) {
+  struct stat a, b;
+  if (!inputs || stat(path, &a) != 0) return 0;
+  for (int i = 0; inputs[i]; i++)
+    if (stat(inputs[i], &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) return 1;
+  return 0;
+}
+
+static void rm_tree_flat(const char *dir) { /* the staging folder holds plain files only */
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *e;
+    char p[4400];
+    while ((e = readdir(d)))
+      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+      }
+    closedir(d);
+  }
+  rmdir(dir);
+}
+
+#define N_BUNDLE 4
+static const char *k_graded_exts[] = {"jpg", "png", "webp", "tif", "ppm"};
+
+int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, dlut_image_format format,
+                          const dlut_job_opts *o, const char *outdir, const char *const *inputs) {
+  char names[N_BUNDLE][32], stage[4200] = "", p[4400], q[4400];
+  dlut_image *graded = NULL, *strip = NULL;
+  int moved_old[N_BUNDLE + 8] = {0}, moved_new[N_BUNDLE] = {0}, existing = 0, rc = -1;
+  char old_names[N_BUNDLE + 8][32];
+  int n_old = 0;
+  struct stat st;
+  if (!res || !res->lut || !res->report_json || !photo || !outdir || !*outdir)
+    return dlut_errorc(DLUT_ERR_INPUT, "bundle: nothing to write");
+  if (strlen(outdir) > 3900) return dlut_errorc(DLUT_ERR_INPUT, "bundle: output folder name too long");
+  snprintf(names[0], sizeof names[0], "look.cube");
+  snprintf(names[1], sizeof names[1], "graded.%s", dlut_job_graded_ext(format));
+  snprintf(names[2], sizeof names[2], "strip.png");
+  snprintf(names[3], sizeof names[3], "report.json");
+
+  existing = stat(outdir, &st) == 0;
+  if (existing && !S_ISDIR(st.st_mode)) return dlut_errorc(DLUT_ERR_INPUT, "%s exists and is not a folder", outdir);
+  /* refuse before writing anything: no output may be an input, and an
+   * earlier graded.* that would be removed must not be one either */
+  for (int i = 0; existing && i < N_BUNDLE; i++) {
+    snprintf(p, sizeof p, "%s/%s", outdir, names[i]);
+    if (is_an_input(p, inputs))
+      return dlut_errorc(DLUT_ERR_INPUT, "%s is one of the inputs: refusing to overwrite it", p);
+  }
+  for (size_t k = 0; existing && k < sizeof k_graded_exts / sizeof *k_graded_exts; k++) {
+    snprintf(p, sizeof p, "%s/graded.%s", outdir, k_graded_exts[k]);
+    if (is_an_input(p, inputs))
+      return dlut_errorc(DLUT_ERR_INPUT, "%s is one of the inputs: refusing to replace it", p);
+  }
+
+  /* stage: inside an existing folder (same filesystem), else beside it */
+  if (existing) {
+    snprintf(stage, sizeof stage, "%s/.dlut-stage.XXXXXX", outdir);
+  } else {
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", outdir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+      *slash = 0;
+      if (mkdir_p(parent) != 0)
+        return dlut_errorc(DLUT_ERR_IO, "cannot create the folder %s: %s", parent, strerror(errno));
+    }
+    snprintf(stage, sizeof stage, "%s.tmp.XXXXXX", outdir);
+  }
+  if (!mkdtemp(stage)) {
+    stage[0] = 0;
+    dlut_errorc(DLUT_ERR_IO, "cannot create a staging folder for %s: %s", outdir, strerror(errno));
+    goto fail;
+  }
+  chmod(stage, 0777 & ~0022);
+
+  snprintf(p, sizeof p, "%s/%s", stage, names[0]);
+  if (dlut_lut_save(res->lut, p, NULL) != 0) goto fail;
+  if (!(graded = dlut_job_render(res->lut, photo, o ? o->strength : 1.f))) goto fail;
+  dlut_image_save_opts so = {0};
+  so.quality = o ? o->quality : 0;
+  snprintf(p, sizeof p, "%s/%s", stage, names[1]);
+  if (dlut_image_save(graded, p, &so) != 0) goto fail;
+  snprintf(p, sizeof p, "%s/%s", stage, names[2]);
+  if (!(strip = dlut_lut_strip(res->lut, res->lut->size >= 33 ? 1 : (33 + res->lut->size - 1) / res->lut->size)) ||
+      dlut_image_save(strip, p, NULL) != 0)
+    goto fail;
+  snprintf(p, sizeof p, "%s/%s", stage, names[3]);
+  if (write_text(p, res->report_json) != 0) goto fail;
+
+  if (!existing) {
+    if (rename(stage, outdir) != 0) {
+      dlut_errorc(DLUT_ERR_IO, "cannot move the results into %s: %s", outdir, strerror(errno));
+      goto fail;
+    }
+    stage[0] = 0;
+  } else {
+    /* set the earlier bundle aside (its four names and stale graded.*), move the new one in */
+    for (int i = 0; i < N_BUNDLE; i++) snprintf(old_names[n_old++], sizeof old_names[0], "%s", names[i]);
+    for (size_t k = 0; k < sizeof k_graded_exts / sizeof *k_graded_exts; k++) {
+      char nm[32];
+      snprintf(nm, sizeof nm, "graded.%s", k_graded_exts[k]);
+      if (strcmp(nm, names[1])) snprintf(old_names[n_old++], sizeof old_names[0], "%s", nm);
+    }
+    for (int i = 0; i < n_old; i++) {
+      snprintf(p, sizeof p, "%s/%s", outdir, old_names[i]);
+      snprintf(q, sizeof q, "%s/old.%s", stage, old_names[i]);
+      if (lstat(p, &st) != 0) continue;
+      if (rename(p, q) != 0) {
+        dlut_errorc(DLUT_ERR_IO, "cannot replace %s: %s", p, strerror(errno));
+        goto rollback;
+      }
+      moved_old[i] = 1;
+    }
+    for (int i = 0; i < N_BUNDLE; i++) {
+      snprintf(p, sizeof p, "%s/%s", stage, names[i]);
+      snprintf(q, sizeof q, "%s/%s", outdir, names[i]);
+      if (rename(p, q) != 0) {
+        dlut_errorc(DLUT_ERR_IO, "cannot move %s into place: %s", q, strerror(errno));
+        goto rollback;
+      }
+      moved_new[i] = 1;
+    }
+  }
+  fsync_dir(outdir);
+  rc = 0;
+  goto fail; /* clean up the staging folder (with the earlier bundle in it) */
+rollback:
+  for (int i = 0; i < N_BUNDLE; i++)
+    if (moved_new[i]) {
+      snprintf(p, sizeof p, "%s/%s", outdir, names[i]);
+      snprintf(q, sizeof q, "%s/%s", stage, names[i]);
+      rename(p, q);
+    }
+  for (int i = 0; i < n_old; i++)
+    if (moved_old[i]) {
+      snprintf(p, sizeof p, "%s/old.%s", stage, old_names[i]);
+      snprintf(q, sizeof q, "%s/%s", outdir, old_names[i]);
+      rename(p, q);
+    }
+fail:
+  if (stage[0]) rm_tree_flat(stage);
+  dlut_image_free(graded);
+  dlut_image_free(strip);
+  return rc;
+}

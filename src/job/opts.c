@@ -1,0 +1,271 @@
+/* Job options by name (dlut/job.h): one table of names, kinds, ranges,
+ * defaults and help lines that the command line and the HTTP form fields
+ * both go through, and the checks that need all options together. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dlut/error.h"
+#include "dlut/job.h"
+
+/* clang-format off */
+static const dlut_job_opt_info k_opts[] = {
+  {"prompt",     DLUT_JOB_OPT_STRING, 0, 4096, NULL, "", "what the grade should look like, English or Chinese"},
+  {"steps",      DLUT_JOB_OPT_INT, 1, 1000000, NULL, "200", "optimisation steps (field: 1000)"},
+  {"lut_size",   DLUT_JOB_OPT_INT, 2, 65, NULL, "33", "LUT lattice points per axis"},
+  {"seed",       DLUT_JOB_OPT_INT, 0, 4294967295.0, NULL, "0", "pixel sample and initialisation"},
+  {"param",      DLUT_JOB_OPT_ENUM, 0, 0, "lattice|field", "lattice",
+                 "lattice: coarse residual lattice (fast); field: the original CLIP-DLUT MLP field (slow)"},
+  {"lr",         DLUT_JOB_OPT_FLOAT, 1e-8, 10, NULL, "0.02", "peak learning rate (field: 0.0002)"},
+  {"coarse",     DLUT_JOB_OPT_INT, 2, 65, NULL, "17", "lattice: side of the coarse residual lattice"},
+  {"source",     DLUT_JOB_OPT_STRING, 0, 1024, NULL, "", "neutral prompt the direction starts from"},
+  {"weights",    DLUT_JOB_OPT_STRING, 0, 512, NULL, "clip=1,mono=1,smooth=1,vol=1,shift=20,eigen=10000",
+                 "loss weights as name=value pairs"},
+  {"samples",    DLUT_JOB_OPT_INT, 16, 16777216, NULL, "16384", "photo pixels for the colour terms"},
+  {"ref_mode",   DLUT_JOB_OPT_ENUM, 0, 0, "image|anchor|enhance|replace", "",
+                 "how the prompt edits the reference (default: anchor with a prompt, image without)"},
+  {"ref_scale",  DLUT_JOB_OPT_FLOAT, -100, 100, NULL, "1", "strength of that edit"},
+  {"ref_anchor", DLUT_JOB_OPT_STRING, 0, 1024, NULL, "", "anchor text for anchor/enhance (default: the source prompt)"},
+  {"transfer",   DLUT_JOB_OPT_BOOL, 0, 1, NULL, "0", "start from a Reinhard colour transfer towards the reference"},
+  {"start",      DLUT_JOB_OPT_ENUM, 0, 0, "look|identity", "look",
+                 "look: start from the prompt's offline look; identity: from no grade"},
+  {"strength",   DLUT_JOB_OPT_FLOAT, 0, 1, NULL, "1", "blend of the graded photo with the original"},
+  {"quality",    DLUT_JOB_OPT_INT, 1, 100, NULL, "95", "JPEG/WebP quality of the graded photo"},
+};
+/* clang-format on */
+#define N_OPTS ((int)(sizeof k_opts / sizeof *k_opts))
+
+int dlut_job_opt_count(void) {
+  return N_OPTS;
+}
+
+const dlut_job_opt_info *dlut_job_opt_get(int i) {
+  return i >= 0 && i < N_OPTS ? &k_opts[i] : NULL;
+}
+
+const dlut_job_opt_info *dlut_job_opt_find(const char *name) {
+  for (int i = 0; name && i < N_OPTS; i++)
+    if (!strcmp(k_opts[i].name, name)) return &k_opts[i];
+  return NULL;
+}
+
+void dlut_job_opts_init(dlut_job_opts *o) {
+  memset(o, 0, sizeof *o);
+  dlut_grade_opts_init(&o->grade);
+  o->start_look = 1;
+  o->strength = 1.0f;
+  o->quality = 95;
+}
+
+void dlut_job_opts_free(dlut_job_opts *o) {
+  if (!o) return;
+  free(o->prompt);
+  free(o->source);
+  free(o->ref_anchor);
+  o->prompt = o->source = o->ref_anchor = NULL;
+  o->grade.prompt = o->grade.source_prompt = o->grade.ref_anchor = NULL;
+}
+
+/* ==== Parsing ==== */
+
+/* Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
+static int utf8_valid(const unsigned char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned c = s[i];
+    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (!len || i + len > n || (len == 2 && c < 0xC2)) return 0;
+    unsigned cp = len == 1 ? c : c & (0x7F >> len);
+    for (int k = 1; k < len; k++) {
+      if ((s[i + k] & 0xC0) != 0x80) return 0;
+      cp = cp << 6 | (s[i + k] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+      return 0;
+    i += len;
+  }
+  return 1;
+}
+
+static int parse_ll(const char *s, long long *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_double(const char *s, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v)) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_bool(const char *s, int *out) {
+  static const char *k_true[] = {"1", "true", "yes", "on"}, *k_false[] = {"0", "false", "no", "off"};
+  for (int i = 0; i < 4; i++) {
+    if (!strcasecmp(s, k_true[i])) return *out = 1, 0;
+    if (!strcasecmp(s, k_false[i])) return *out = 0, 0;
+  }
+  return -1;
+}
+
+/* Index of `s` in "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *s) {
+  size_t n = strlen(s);
+  int i = 0;
+  for (const char *p = choices; *p; i++) {
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len == n && !strncmp(p, s, n)) return i;
+    if (!bar) break;
+    p = bar + 1;
+  }
+  return -1;
+}
+
+static int parse_weights(const char *s, dlut_grade_losses *w) {
+  char buf[512];
+  dlut_grade_losses v = *w;
+  snprintf(buf, sizeof buf, "%s", s);
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(tok, '=');
+    double x;
+    if (!eq) return -1;
+    *eq = 0;
+    if (parse_double(eq + 1, &x) || x < 0 || x > 1e9) return -1;
+    if (!strcmp(tok, "clip"))
+      v.clip = x;
+    else if (!strcmp(tok, "mono"))
+      v.mono = x;
+    else if (!strcmp(tok, "smooth"))
+      v.smooth = x;
+    else if (!strcmp(tok, "vol"))
+      v.vol = x;
+    else if (!strcmp(tok, "shift"))
+      v.shift = x;
+    else if (!strcmp(tok, "eigen"))
+      v.eigen = x;
+    else
+      return -1;
+  }
+  *w = v;
+  return 0;
+}
+
+static int set_string(char **dst, const char *v) {
+  char *c = strdup(v);
+  if (!c) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+  free(*dst);
+  *dst = c;
+  return 0;
+}
+
+int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
+  const dlut_job_opt_info *in = dlut_job_opt_find(name);
+  if (!in) return dlut_errorc(DLUT_ERR_INPUT, "unknown option '%s'", name ? name : "");
+  if (!value) return dlut_errorc(DLUT_ERR_INPUT, "%s needs a value", in->name);
+  long long iv = 0;
+  double fv = 0;
+  int bv = 0, ev = 0;
+  switch (in->kind) {
+    case DLUT_JOB_OPT_INT:
+      if (parse_ll(value, &iv) || (double)iv < in->min || (double)iv > in->max)
+        return dlut_errorc(DLUT_ERR_INPUT, "%s must be an integer in %.0f..%.0f", in->name, in->min, in->max);
+      break;
+    case DLUT_JOB_OPT_FLOAT:
+      if (parse_double(value, &fv) || fv < in->min || fv > in->max)
+        return dlut_errorc(DLUT_ERR_INPUT, "%s must be a number in %g..%g", in->name, in->min, in->max);
+      break;
+    case DLUT_JOB_OPT_BOOL:
+      if (parse_bool(value, &bv)) return dlut_errorc(DLUT_ERR_INPUT, "%s must be 1 or 0 (true/false)", in->name);
+      break;
+    case DLUT_JOB_OPT_ENUM: {
+      ev = choice_index(in->choices, value);
+      if (ev < 0) {
+        char list[128];
+        snprintf(list, sizeof list, "%s", in->choices);
+        for (char *p = list; *p; p++)
+          if (*p == '|') *p = ',';
+        return dlut_errorc(DLUT_ERR_INPUT, "%s must be one of %s", in->name, list);
+      }
+      break;
+    }
+    case DLUT_JOB_OPT_STRING: {
+      size_t n = strlen(value);
+      if (n > in->max) return dlut_errorc(DLUT_ERR_TOO_LARGE, "%s is longer than %.0f bytes", in->name, in->max);
+      if (!utf8_valid((const unsigned char *)value, n))
+        return dlut_errorc(DLUT_ERR_INPUT, "%s is not valid UTF-8 text", in->name);
+      for (size_t i = 0; i < n; i++)
+        if ((unsigned char)value[i] < 0x20 && value[i] != '\n' && value[i] != '\t')
+          return dlut_errorc(DLUT_ERR_INPUT, "%s holds a control character", in->name);
+      break;
+    }
+  }
+  dlut_grade_opts *g = &o->grade;
+  if (!strcmp(name, "prompt")) return set_string(&o->prompt, value);
+  if (!strcmp(name, "source")) return set_string(&o->source, value);
+  if (!strcmp(name, "ref_anchor")) return set_string(&o->ref_anchor, value);
+  if (!strcmp(name, "weights")) {
+    if (parse_weights(value, &g->weights))
+      return dlut_errorc(DLUT_ERR_INPUT,
+                         "weights takes name=value pairs (clip, mono, smooth, vol, shift, eigen; values >= 0)");
+    return 0;
+  }
+  if (!strcmp(name, "steps"))
+    g->steps = (int)iv;
+  else if (!strcmp(name, "lut_size"))
+    g->lut_size = (int)iv;
+  else if (!strcmp(name, "seed"))
+    g->seed = (uint64_t)iv;
+  else if (!strcmp(name, "param"))
+    g->param = ev == 1 ? DLUT_GRADE_PARAM_FIELD : DLUT_GRADE_PARAM_LATTICE;
+  else if (!strcmp(name, "lr"))
+    g->lr = (float)fv;
+  else if (!strcmp(name, "coarse"))
+    g->lattice_coarse = (int)iv;
+  else if (!strcmp(name, "samples"))
+    g->samples = (int)iv;
+  else if (!strcmp(name, "ref_mode")) {
+    static const dlut_grade_ref_mode k_modes[] = {DLUT_GRADE_REF_IMAGE, DLUT_GRADE_REF_ANCHOR, DLUT_GRADE_REF_ENHANCE,
+                                                  DLUT_GRADE_REF_REPLACE};
+    g->ref_mode = k_modes[ev];
+    o->ref_mode_set = 1;
+  } else if (!strcmp(name, "ref_scale"))
+    g->ref_scale = (float)fv;
+  else if (!strcmp(name, "transfer"))
+    g->ref_transfer_init = bv;
+  else if (!strcmp(name, "start"))
+    o->start_look = ev == 0;
+  else if (!strcmp(name, "strength"))
+    o->strength = (float)fv;
+  else if (!strcmp(name, "quality"))
+    o->quality = (int)iv;
+  return 0;
+}
+
+int dlut_job_opts_finish(dlut_job_opts *o, int has_ref) {
+  const int has_prompt = o->prompt && *o->prompt;
+  if (!has_ref && !has_prompt)
+    return dlut_errorc(DLUT_ERR_INPUT, "empty prompt: say what the grade should look like, e.g. \"warm sunset film\"");
+  if (o->grade.ref_transfer_init && !has_ref) return dlut_errorc(DLUT_ERR_INPUT, "transfer needs a reference photo");
+  if (has_ref && !o->ref_mode_set) o->grade.ref_mode = has_prompt ? DLUT_GRADE_REF_ANCHOR : DLUT_GRADE_REF_IMAGE;
+  if (!has_ref && o->ref_mode_set) return dlut_errorc(DLUT_ERR_INPUT, "ref_mode needs a reference photo");
+  if (has_ref && o->grade.ref_mode != DLUT_GRADE_REF_IMAGE && !has_prompt)
+    return dlut_errorc(DLUT_ERR_INPUT, "ref_mode %s edits the reference with text: give a prompt",
+                       o->grade.ref_mode == DLUT_GRADE_REF_ANCHOR    ? "anchor"
+                       : o->grade.ref_mode == DLUT_GRADE_REF_ENHANCE ? "enhance"
+                                                                     : "replace");
+  o->grade.prompt = has_prompt ? o->prompt : NULL;
+  o->grade.source_prompt = o->source && *o->source ? o->source : NULL;
+  o->grade.ref_anchor = o->ref_anchor && *o->ref_anchor ? o->ref_anchor : NULL;
+  return 0;
+}
