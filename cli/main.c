@@ -53,7 +53,7 @@ int cli_parse_float(const char *s, float *out) {
  * is simply not offered. */
 /* clang-format off */
 #define CMD(name) int dlut_cmd_##name(int argc, char **argv) __attribute__((weak));
-CMD(apply) CMD(convert) CMD(info) CMD(strip) CMD(grade) CMD(fit) CMD(looks) CMD(embed) CMD(tokenize) CMD(refcheck)
+CMD(apply) CMD(convert) CMD(info) CMD(strip) CMD(grade) CMD(fit) CMD(looks) CMD(embed) CMD(tokenize) CMD(refcheck) CMD(serve)
 /* clang-format on */
 #undef CMD
 
@@ -74,6 +74,7 @@ static const command_t k_commands[] = {
     {"embed", dlut_cmd_embed, "CLIP image/text embeddings as JSON"},
     {"tokenize", dlut_cmd_tokenize, "the token ids a CLIP text tower receives"},
     {"refcheck", dlut_cmd_refcheck, "check the CLIP engine against an upstream reference case"},
+    {"serve", dlut_cmd_serve, "the web page and HTTP API: jobs, live previews, downloads"},
 };
 
 static void usage(FILE *f) {
@@ -85,7 +86,8 @@ static void usage(FILE *f) {
   fprintf(f,
           "\nenvironment:\n"
           "  DLUT_THREADS  worker threads (default: all cores)\n"
-          "  DLUT_MODEL    CLIP model folder used when --model is not given\n");
+          "  DLUT_MODEL    CLIP model folder used when --model is not given\n"
+          "  DLUT_TOKEN    bearer token `dlut serve` requires when --token is not given\n");
 }
 
 int main(int argc, char **argv) {

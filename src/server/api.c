@@ -1,0 +1,861 @@
+/* The routes of `dlut serve` (the API is written down in web/openapi.json,
+ * served at /v1/openapi.json): jobs, their events and files, the offline
+ * looks preview, apply, health, metrics and the page's assets. Every
+ * handler answers; a malformed request gets a 4xx with a JSON error
+ * {"error": {"code", "message", "status"}} and the server lives on. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dlut/error.h"
+#include "dlut/file.h"
+#include "dlut/image.h"
+#include "dlut/job.h"
+#include "dlut/looks.h"
+#include "dlut/lut.h"
+#include "server/form.h"
+#include "server/server_internal.h"
+
+static int fail_from_error(struct MHD_Connection *c) {
+  dlut_error_code code = dlut_last_error_code();
+  if (code == DLUT_ERR_NONE) code = DLUT_ERR_INTERNAL;
+  return srv_respond_error(c, srv_status_for(code), dlut_error_code_name(code), "%s", dlut_last_error());
+}
+
+static const char *query(const srv_request *r, const char *key) {
+  return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static int parse_int_arg(const char *s, long lo, long hi, long *out) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_float_arg(const char *s, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !(v >= lo && v <= hi)) return -1;
+  *out = v;
+  return 0;
+}
+
+static const char *mime_for(dlut_image_format f) {
+  switch (f) {
+    case DLUT_IMAGE_FORMAT_JPEG:
+      return "image/jpeg";
+    case DLUT_IMAGE_FORMAT_WEBP:
+      return "image/webp";
+    case DLUT_IMAGE_FORMAT_TIFF:
+      return "image/tiff";
+    case DLUT_IMAGE_FORMAT_PPM:
+      return "image/x-portable-pixmap";
+    default:
+      return "image/png";
+  }
+}
+
+static int write_file(const char *path, const void *data, size_t n) {
+  dlut_atomic a;
+  if (dlut_atomic_begin(&a, path) != 0) return -1;
+  if (fwrite(data, 1, n, a.fp) != n) {
+    dlut_atomic_abort(&a);
+    return dlut_errorc(DLUT_ERR_IO, "%s: write failed", path);
+  }
+  return dlut_atomic_commit(&a);
+}
+
+static char *base64(const uint8_t *d, size_t n) {
+  static const char k[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  char *o = malloc((n + 2) / 3 * 4 + 1), *w = o;
+  if (!o) return NULL;
+  size_t i = 0;
+  for (; i + 2 < n; i += 3) {
+    uint32_t v = (uint32_t)d[i] << 16 | (uint32_t)d[i + 1] << 8 | d[i + 2];
+    *w++ = k[v >> 18], *w++ = k[(v >> 12) & 63], *w++ = k[(v >> 6) & 63], *w++ = k[v & 63];
+  }
+  if (i < n) {
+    uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < n ? (uint32_t)d[i + 1] << 8 : 0);
+    *w++ = k[v >> 18], *w++ = k[(v >> 12) & 63];
+    *w++ = i + 1 < n ? k[(v >> 6) & 63] : '=';
+    *w++ = '=';
+  }
+  *w = 0;
+  return o;
+}
+
+/* ==== POST /v1/jobs ==== */
+
+static int post_job(srv *s, const srv_request *r) {
+  struct MHD_Connection *c = r->conn;
+  srv_form f;
+  srv_form_init(&f);
+  srv_job *j = NULL;
+  cJSON *opts_json = NULL;
+  dlut_job_opts check;
+  dlut_job_opts_init(&check);
+  char dir[4200] = "", p[4400];
+  int ret;
+  if (srv_form_parse(&f, r->body, r->body_size, r->content_type) != 0) {
+    ret = fail_from_error(c);
+    goto done;
+  }
+  const srv_form_part *photo = srv_form_get(&f, "photo"), *ref = srv_form_get(&f, "reference");
+  if (!photo || photo->size == 0) {
+    ret = srv_respond_error(c, 400, "bad_input", "no photo: send it as the multipart file field 'photo'");
+    goto done;
+  }
+  /* uploads are judged by their content, never by their name */
+  const dlut_image_format fmt = dlut_image_format_sniff(photo->data, photo->size);
+  if (fmt == DLUT_IMAGE_FORMAT_UNKNOWN) {
+    ret = srv_respond_error(c, 415, "unsupported", "the photo is not a JPEG, PNG, WebP, TIFF or PPM image");
+    goto done;
+  }
+  if (ref && (ref->size == 0 || dlut_image_format_sniff(ref->data, ref->size) == DLUT_IMAGE_FORMAT_UNKNOWN)) {
+    ret = srv_respond_error(c, 415, "unsupported", "the reference is not a JPEG, PNG, WebP, TIFF or PPM image");
+    goto done;
+  }
+  /* every other field is a job option, checked now with the same parser the CLI uses */
+  opts_json = cJSON_CreateObject();
+  if (!opts_json) {
+    ret = srv_respond_error(c, 503, "out_of_memory", "out of memory");
+    goto done;
+  }
+  for (int i = 0; i < f.n; i++) {
+    const srv_form_part *pt = &f.parts[i];
+    if (pt == photo || pt == ref || !strcmp(pt->name, "photo") || !strcmp(pt->name, "reference")) continue;
+    const char *v = srv_form_text(&f, pt->name);
+    if (!dlut_job_opt_find(pt->name)) {
+      ret = srv_respond_error(c, 400, "bad_input", "unknown field '%.64s' (see /v1/openapi.json)", pt->name);
+      goto done;
+    }
+    if (!v || pt->is_file) {
+      ret = srv_respond_error(c, 400, "bad_input", "field '%s' must be text", pt->name);
+      goto done;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(opts_json, pt->name)) {
+      ret = srv_respond_error(c, 400, "bad_input", "field '%s' given twice", pt->name);
+      goto done;
+    }
+    if (dlut_job_opts_set(&check, pt->name, v) != 0) {
+      ret = fail_from_error(c);
+      goto done;
+    }
+    cJSON_AddStringToObject(opts_json, pt->name, v);
+  }
+  if (check.grade.steps > s->o.max_steps) {
+    ret = srv_respond_error(c, 400, "bad_input", "steps must be at most %d on this server", s->o.max_steps);
+    goto done;
+  }
+  if (dlut_job_opts_finish(&check, ref != NULL) != 0) {
+    ret = fail_from_error(c);
+    goto done;
+  }
+  pthread_mutex_lock(&s->mu);
+  const int full = s->queued >= s->o.queue_size;
+  if (full) s->rejected_full++;
+  pthread_mutex_unlock(&s->mu);
+  if (full) {
+    ret = srv_respond_error(c, 429, "queue_full", "the queue is full; try again shortly");
+    goto done;
+  }
+
+  if (!(j = srv_job_new()) || !(j->options = cJSON_PrintUnformatted(opts_json)) ||
+      !(j->prompt = strdup(check.prompt ? check.prompt : ""))) {
+    ret = srv_respond_error(c, 503, "out_of_memory", "out of memory");
+    goto done;
+  }
+  srv_id_new(j->id);
+  j->state = SRV_QUEUED;
+  j->created = srv_now();
+  j->has_ref = ref != NULL;
+  snprintf(j->graded_ext, sizeof j->graded_ext, "%s", dlut_job_graded_ext(fmt));
+  /* the file name is only a label: keep printable ASCII and UTF-8, drop paths */
+  const char *base = strrchr(photo->filename, '/');
+  base = base ? base + 1 : photo->filename;
+  size_t w = 0;
+  for (const char *q = base; *q && w + 1 < sizeof j->photo_name; q++)
+    if ((unsigned char)*q >= 0x20 && *q != '\\' && *q != '"') j->photo_name[w++] = *q;
+  j->photo_name[w] = 0;
+  if (s->model)
+    j->steps = check.grade.steps ? check.grade.steps : (check.grade.param == DLUT_GRADE_PARAM_FIELD ? 1000 : 200);
+
+  srv_job_dir(s, j->id, dir, sizeof dir);
+  if (mkdir(dir, 0755) != 0) {
+    dir[0] = 0;
+    ret = srv_respond_error(c, 500, "io", "cannot create the job folder: %s", strerror(errno));
+    goto done;
+  }
+  snprintf(p, sizeof p, "%s/photo", dir);
+  if (write_file(p, photo->data, photo->size) != 0) {
+    ret = fail_from_error(c);
+    goto done;
+  }
+  if (ref) {
+    snprintf(p, sizeof p, "%s/reference", dir);
+    if (write_file(p, ref->data, ref->size) != 0) {
+      ret = fail_from_error(c);
+      goto done;
+    }
+  }
+  char id[SRV_ID_LEN + 1];
+  memcpy(id, j->id, sizeof id);
+  if (srv_job_submit(s, j) != 0) { /* not taken: j and its folder are removed below */
+    ret = dlut_last_error_code() == DLUT_ERR_TOO_LARGE
+              ? srv_respond_error(c, 429, "queue_full", "%s", dlut_last_error())
+              : fail_from_error(c);
+    goto done;
+  }
+  j = NULL;
+  dir[0] = 0; /* the job owns its folder now */
+  char body[400], loc[64];
+  snprintf(
+      body, sizeof body,
+      "{\"id\":\"%s\",\"state\":\"queued\",\"links\":{\"self\":\"/v1/jobs/%s\",\"events\":\"/v1/jobs/%s/events\"}}", id,
+      id, id);
+  snprintf(loc, sizeof loc, "/v1/jobs/%s", id);
+  struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+  MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+  MHD_add_response_header(resp, "Location", loc);
+  MHD_add_response_header(resp, "Cache-Control", "no-store");
+  ret = MHD_queue_response(c, 202, resp);
+  MHD_destroy_response(resp);
+done:
+  if (dir[0]) { /* not accepted: leave nothing behind */
+    snprintf(p, sizeof p, "%s/photo", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/reference", dir);
+    unlink(p);
+    rmdir(dir);
+  }
+  srv_job_free(j); /* NULL once the table took it */
+  cJSON_Delete(opts_json);
+  dlut_job_opts_free(&check);
+  srv_form_free(&f);
+  return ret;
+}
+
+/* ==== GET /v1/jobs ==== */
+
+static int list_jobs(srv *s, const srv_request *r) {
+  long limit = 20, before = -1;
+  const char *ls = query(r, "limit"), *bs = query(r, "before");
+  if (ls && parse_int_arg(ls, 1, 100, &limit))
+    return srv_respond_error(r->conn, 400, "bad_input", "limit must be an integer in 1..100");
+  if (bs && parse_int_arg(bs, 0, 0x7fffffffL, &before))
+    return srv_respond_error(r->conn, 400, "bad_input", "before must be a job sequence number");
+  const char *state = query(r, "state");
+  if (state && srv_state_from_name(state) < 0)
+    return srv_respond_error(r->conn, 400, "bad_input", "state must be queued, running, done, failed or cancelled");
+  size_t cap = 256, w = 0;
+  char *out = malloc(cap);
+  if (!out) return srv_respond_error(r->conn, 503, "out_of_memory", "out of memory");
+  w += (size_t)snprintf(out, cap, "{\"jobs\":[");
+  int n = 0;
+  int64_t last_seq = -1;
+  int more = 0;
+  pthread_mutex_lock(&s->mu);
+  for (int i = s->n_jobs - 1; i >= 0; i--) {
+    const srv_job *j = s->jobs[i];
+    if (before >= 0 && j->seq >= before) continue;
+    if (state && strcmp(state, srv_state_name(j->state))) continue;
+    if (n == limit) {
+      more = 1;
+      break;
+    }
+    char *js = srv_job_json(j, 0);
+    if (!js) continue;
+    size_t jl = strlen(js);
+    if (w + jl + 64 > cap) {
+      while (w + jl + 64 > cap) cap *= 2;
+      char *no = realloc(out, cap);
+      if (!no) {
+        free(js);
+        break;
+      }
+      out = no;
+    }
+    w += (size_t)snprintf(out + w, cap - w, "%s%s", n ? "," : "", js);
+    free(js);
+    last_seq = j->seq;
+    n++;
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (more)
+    snprintf(out + w, cap - w, "],\"next\":%lld}", (long long)last_seq);
+  else
+    snprintf(out + w, cap - w, "],\"next\":null}");
+  return srv_respond_json(r->conn, 200, out);
+}
+
+/* ==== Server-Sent Events ==== */
+
+typedef struct sse {
+  srv *s;
+  srv_job *j;
+  unsigned seen_version, seen_preview;
+  int last_state, last_step, started, finished;
+  char *buf;
+  size_t len, off, cap;
+} sse;
+
+static int sse_add(sse *e, const char *event, const char *data) {
+  size_t need = strlen(event) + strlen(data) + 32;
+  if (e->len + need > e->cap) {
+    size_t cap = e->cap ? e->cap : 4096;
+    while (cap < e->len + need) cap *= 2;
+    char *nb = realloc(e->buf, cap);
+    if (!nb) return -1;
+    e->buf = nb;
+    e->cap = cap;
+  }
+  e->len += (size_t)snprintf(e->buf + e->len, e->cap - e->len, "event: %s\ndata: %s\n\n", event, data);
+  return 0;
+}
+
+/* caller holds s->mu: queue what changed since the last call */
+static void sse_collect(sse *e) {
+  srv_job *j = e->j;
+  char small[256];
+  if (!e->started || (int)j->state != e->last_state) {
+    char *js = srv_job_json(j, !e->started);
+    if (js) sse_add(e, "state", js);
+    free(js);
+    e->started = 1;
+  }
+  if (j->step != e->last_step && j->step > 0 && j->state == SRV_RUNNING) {
+    snprintf(small, sizeof small, "{\"step\":%d,\"steps\":%d,\"loss\":%.6g,\"clip\":%.6g}", j->step, j->steps,
+             j->n_loss ? (double)j->loss[j->n_loss - 1] : 0.0, j->clip_loss);
+    sse_add(e, "progress", small);
+  }
+  if (j->preview && j->preview_seq != e->seen_preview) {
+    char *b = base64(j->preview, j->preview_size);
+    if (b) {
+      size_t n = strlen(b) + 96;
+      char *d = malloc(n);
+      if (d) {
+        snprintf(d, n, "{\"step\":%d,\"jpeg\":\"%s\"}", j->step, b);
+        sse_add(e, "preview", d);
+        free(d);
+      }
+      free(b);
+    }
+    e->seen_preview = j->preview_seq;
+  }
+  if (srv_state_terminal(j->state)) {
+    char *js = srv_job_json(j, 1);
+    if (js) sse_add(e, "end", js);
+    free(js);
+    e->finished = 1;
+  }
+  e->last_state = (int)j->state;
+  e->last_step = j->step;
+  e->seen_version = j->version;
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max) {
+  sse *e = cls;
+  (void)pos;
+  for (;;) {
+    if (e->off < e->len) {
+      size_t n = e->len - e->off < max ? e->len - e->off : max;
+      memcpy(out, e->buf + e->off, n);
+      e->off += n;
+      if (e->off == e->len) e->off = e->len = 0;
+      return (ssize_t)n;
+    }
+    if (e->finished) return MHD_CONTENT_READER_END_OF_STREAM;
+    srv *s = e->s;
+    pthread_mutex_lock(&s->mu);
+    if (s->shutdown) {
+      pthread_mutex_unlock(&s->mu);
+      return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    if (e->started && e->j->version == e->seen_version) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += 15;
+      int w = 0;
+      while (e->j->version == e->seen_version && !s->shutdown && w == 0)
+        w = pthread_cond_timedwait(&s->changed, &s->mu, &ts);
+      if (w != 0 && e->j->version == e->seen_version) { /* quiet for 15 s: a comment keeps proxies from closing */
+        pthread_mutex_unlock(&s->mu);
+        static const char ping[] = ": ping\n\n";
+        memcpy(out, ping, sizeof ping - 1 < max ? sizeof ping - 1 : max);
+        return (ssize_t)(sizeof ping - 1 < max ? sizeof ping - 1 : max);
+      }
+    }
+    sse_collect(e);
+    pthread_mutex_unlock(&s->mu);
+    if (e->len == 0 && !e->finished) continue;
+  }
+}
+
+static void sse_free(void *cls) {
+  sse *e = cls;
+  pthread_mutex_lock(&e->s->mu);
+  e->j->refs--;
+  pthread_mutex_unlock(&e->s->mu);
+  free(e->buf);
+  free(e);
+}
+
+static int job_events(srv *s, const srv_request *r, const char *id) {
+  sse *e = calloc(1, sizeof *e);
+  if (!e) return srv_respond_error(r->conn, 503, "out_of_memory", "out of memory");
+  pthread_mutex_lock(&s->mu);
+  srv_job *j = srv_job_find(s, id);
+  if (j) j->refs++;
+  pthread_mutex_unlock(&s->mu);
+  if (!j) {
+    free(e);
+    return srv_respond_error(r->conn, 404, "not_found", "no job %s", id);
+  }
+  e->s = s;
+  e->j = j;
+  e->last_state = -1;
+  e->last_step = -1;
+  struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, sse_read, e, sse_free);
+  if (!resp) {
+    sse_free(e);
+    return MHD_NO;
+  }
+  MHD_add_response_header(resp, "Content-Type", "text/event-stream; charset=utf-8");
+  MHD_add_response_header(resp, "Cache-Control", "no-store");
+  MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+  int ret = MHD_queue_response(r->conn, 200, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+/* ==== Job files ==== */
+
+static int job_file(srv *s, const srv_request *r, const char *id, const char *name) {
+  struct MHD_Connection *c = r->conn;
+  char dir[4200], p[4400], dl[96];
+  pthread_mutex_lock(&s->mu);
+  srv_job *j = srv_job_find(s, id);
+  int state = j ? (int)j->state : -1;
+  char ext[8] = "";
+  uint8_t *preview = NULL;
+  size_t preview_size = 0;
+  if (j) {
+    snprintf(ext, sizeof ext, "%s", j->graded_ext);
+    if (!strcmp(name, "preview.jpg") && j->preview && (preview = malloc(j->preview_size))) {
+      memcpy(preview, j->preview, j->preview_size);
+      preview_size = j->preview_size;
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (!j) return srv_respond_error(c, 404, "not_found", "no job %s", id);
+  srv_job_dir(s, id, dir, sizeof dir);
+  if (!strcmp(name, "preview.jpg")) {
+    if (preview) return srv_respond(c, 200, "image/jpeg", preview, preview_size, 0);
+    snprintf(p, sizeof p, "%s/preview.jpg", dir);
+    if (access(p, R_OK) != 0) return srv_respond_error(c, 404, "not_found", "no preview yet");
+    return srv_respond_file(c, p, "image/jpeg", NULL);
+  }
+  if (state != SRV_DONE)
+    return srv_respond_error(c, 409, "not_ready", "job %s is %s: its results exist once it is done", id,
+                             srv_state_name((srv_state)state));
+  if (!strcmp(name, "before.jpg")) {
+    snprintf(p, sizeof p, "%s/before.jpg", dir);
+    return srv_respond_file(c, p, "image/jpeg", NULL);
+  }
+  if (!strcmp(name, "look.cube")) {
+    snprintf(p, sizeof p, "%s/out/look.cube", dir);
+    snprintf(dl, sizeof dl, "dlut-%s.cube", id);
+    return srv_respond_file(c, p, "application/octet-stream", dl);
+  }
+  if (!strcmp(name, "strip.png")) {
+    snprintf(p, sizeof p, "%s/out/strip.png", dir);
+    return srv_respond_file(c, p, "image/png", NULL);
+  }
+  if (!strcmp(name, "report.json")) {
+    snprintf(p, sizeof p, "%s/out/report.json", dir);
+    return srv_respond_file(c, p, "application/json; charset=utf-8", NULL);
+  }
+  const int is_3dl = !strcmp(name, "look.3dl"), is_hald = !strcmp(name, "hald.png");
+  char graded_name[32];
+  snprintf(graded_name, sizeof graded_name, "graded.%s", ext);
+  const int is_graded = !strcmp(name, graded_name) || !strcmp(name, "graded");
+  if (!is_3dl && !is_hald && !is_graded)
+    return srv_respond_error(c, 404, "not_found", "no file '%.64s' for a job", name);
+  if (is_graded) {
+    const char *ss = query(r, "strength");
+    double strength = 1;
+    if (ss && parse_float_arg(ss, 0, 1, &strength))
+      return srv_respond_error(c, 400, "bad_input", "strength must be a number in 0..1");
+    snprintf(dl, sizeof dl, "dlut-%s.%s", id, ext);
+    char ext_path[32];
+    snprintf(ext_path, sizeof ext_path, "x.%s", ext);
+    const dlut_image_format fmt = dlut_image_format_from_path(ext_path);
+    if (strength == 1) {
+      snprintf(p, sizeof p, "%s/out/%s", dir, graded_name);
+      return srv_respond_file(c, p, mime_for(fmt), dl);
+    }
+    /* another strength: the original through the LUT, encoded as the original was */
+    snprintf(p, sizeof p, "%s/out/look.cube", dir);
+    dlut_lut *lut = dlut_lut_load(p);
+    size_t n = 0;
+    snprintf(p, sizeof p, "%s/photo", dir);
+    uint8_t *data = lut ? dlut_file_read_all(p, (size_t)s->o.max_upload_mb << 20, &n) : NULL;
+    dlut_image *photo = data ? dlut_image_load_memory(data, n, "photo") : NULL;
+    dlut_image *g = photo ? dlut_job_render(lut, photo, (float)strength) : NULL;
+    uint8_t *out = NULL;
+    size_t on = 0;
+    int ok = g && dlut_image_save_memory(g, fmt, NULL, &out, &on) == 0;
+    dlut_image_free(g);
+    dlut_image_free(photo);
+    free(data);
+    dlut_lut_free(lut);
+    if (!ok) return fail_from_error(c);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(on, out, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+      free(out);
+      return MHD_NO;
+    }
+    char cd[160];
+    snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", dl);
+    MHD_add_response_header(resp, "Content-Type", mime_for(fmt));
+    MHD_add_response_header(resp, "Content-Disposition", cd);
+    int ret = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+  }
+  /* .3dl and Hald from the stored .cube */
+  snprintf(p, sizeof p, "%s/out/look.cube", dir);
+  dlut_lut *lut = dlut_lut_load(p);
+  uint8_t *out = NULL;
+  size_t on = 0;
+  if (!lut ||
+      dlut_lut_save_memory(lut, is_3dl ? DLUT_LUT_FORMAT_3DL : DLUT_LUT_FORMAT_HALD, NULL, name, &out, &on) != 0) {
+    dlut_lut_free(lut);
+    return fail_from_error(c);
+  }
+  dlut_lut_free(lut);
+  snprintf(dl, sizeof dl, "dlut-%s.%s", id, is_3dl ? "3dl" : "png");
+  struct MHD_Response *resp = MHD_create_response_from_buffer(on, out, MHD_RESPMEM_MUST_FREE);
+  if (!resp) {
+    free(out);
+    return MHD_NO;
+  }
+  char cd[160];
+  snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", dl);
+  MHD_add_response_header(resp, "Content-Type", is_3dl ? "application/octet-stream" : "image/png");
+  MHD_add_response_header(resp, "Content-Disposition", cd);
+  int ret = MHD_queue_response(c, 200, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+/* ==== POST /v1/looks ==== */
+
+static int post_looks(srv *s, const srv_request *r) {
+  struct MHD_Connection *c = r->conn;
+  srv_form f;
+  srv_form_init(&f);
+  dlut_lut *lut = NULL;
+  dlut_image *photo = NULL, *g = NULL;
+  uint8_t *out = NULL;
+  size_t on = 0;
+  int ret;
+  (void)s;
+  if (srv_form_parse(&f, r->body, r->body_size, r->content_type) != 0) {
+    ret = fail_from_error(c);
+    goto done;
+  }
+  const char *prompt = srv_form_text(&f, "prompt");
+  const char *output = srv_form_text(&f, "output");
+  const char *size_s = srv_form_text(&f, "lut_size");
+  if (!output) output = "json";
+  const int want_cube = !strcmp(output, "cube"), want_3dl = !strcmp(output, "3dl"),
+            want_jpg = !strcmp(output, "preview.jpg"), want_json = !strcmp(output, "json");
+  if (!want_cube && !want_3dl && !want_jpg && !want_json) {
+    ret = srv_respond_error(c, 400, "bad_input", "output must be json, cube, 3dl or preview.jpg");
+    goto done;
+  }
+  long size = want_json || want_jpg ? 17 : 33;
+  if (size_s && parse_int_arg(size_s, 2, 65, &size)) {
+    ret = srv_respond_error(c, 400, "bad_input", "lut_size must be an integer in 2..65");
+    goto done;
+  }
+  dlut_job_opts o;
+  dlut_job_opts_init(&o);
+  int bad = !prompt || dlut_job_opts_set(&o, "prompt", prompt) != 0;
+  dlut_job_opts_free(&o);
+  if (bad) {
+    ret = prompt ? fail_from_error(c) : srv_respond_error(c, 400, "bad_input", "no prompt");
+    goto done;
+  }
+  char understood[1024] = "", ignored[1024] = "";
+  if (dlut_looks_from_prompt(prompt, (int)size, &lut, understood, sizeof understood, ignored, sizeof ignored) != 0) {
+    dlut_error_set_code(DLUT_ERR_INPUT);
+    ret = fail_from_error(c);
+    goto done;
+  }
+  if (want_cube || want_3dl) {
+    if (dlut_lut_save_memory(lut, want_cube ? DLUT_LUT_FORMAT_CUBE : DLUT_LUT_FORMAT_3DL, NULL, "look", &out, &on) !=
+        0) {
+      ret = fail_from_error(c);
+      goto done;
+    }
+    ret = srv_respond(c, 200, "application/octet-stream", out, on, 0);
+    out = NULL;
+    goto done;
+  }
+  const srv_form_part *ph = srv_form_get(&f, "photo");
+  if (ph && ph->size) {
+    if (!(photo = dlut_image_load_memory(ph->data, ph->size, "photo"))) {
+      if (dlut_last_error_code() == DLUT_ERR_INTERNAL) dlut_error_set_code(DLUT_ERR_INPUT);
+      ret = fail_from_error(c);
+      goto done;
+    }
+    if (photo->width > 1024 || photo->height > 1024) {
+      ret = srv_respond_error(c, 413, "too_large",
+                              "the preview photo must be at most 1024 px a side (send a small copy)");
+      goto done;
+    }
+    dlut_image_save_opts so = {.quality = 85, .strip_meta = 1};
+    if (!(g = dlut_job_render(lut, photo, 1.f)) ||
+        dlut_image_save_memory(g, DLUT_IMAGE_FORMAT_JPEG, &so, &out, &on) != 0) {
+      ret = fail_from_error(c);
+      goto done;
+    }
+  } else if (want_jpg) {
+    ret = srv_respond_error(c, 400, "bad_input", "output=preview.jpg needs a photo");
+    goto done;
+  }
+  if (want_jpg) {
+    ret = srv_respond(c, 200, "image/jpeg", out, on, 0);
+    out = NULL;
+    goto done;
+  }
+  dlut_look look;
+  char desc[512] = "";
+  if (dlut_looks_parse(prompt, &look, NULL) == 0) dlut_look_describe(&look, desc, sizeof desc);
+  cJSON *j = cJSON_CreateObject();
+  cJSON_AddStringToObject(j, "understood", understood);
+  cJSON_AddStringToObject(j, "ignored", ignored);
+  cJSON_AddStringToObject(j, "parameters", desc);
+  if (out) {
+    char *b = base64(out, on);
+    if (b) {
+      size_t n = strlen(b) + 32;
+      char *uri = malloc(n);
+      if (uri) {
+        snprintf(uri, n, "data:image/jpeg;base64,%s", b);
+        cJSON_AddStringToObject(j, "preview", uri);
+        free(uri);
+      }
+      free(b);
+    }
+  }
+  ret = srv_respond_json(c, 200, cJSON_PrintUnformatted(j));
+  cJSON_Delete(j);
+done:
+  free(out);
+  dlut_image_free(g);
+  dlut_image_free(photo);
+  dlut_lut_free(lut);
+  srv_form_free(&f);
+  return ret;
+}
+
+/* ==== POST /v1/apply ==== */
+
+static int post_apply(srv *s, const srv_request *r) {
+  struct MHD_Connection *c = r->conn;
+  srv_form f;
+  srv_form_init(&f);
+  dlut_lut *lut = NULL;
+  dlut_image *photo = NULL, *g = NULL;
+  uint8_t *out = NULL;
+  size_t on = 0;
+  int ret;
+  (void)s;
+  if (srv_form_parse(&f, r->body, r->body_size, r->content_type) != 0) {
+    ret = fail_from_error(c);
+    goto done;
+  }
+  const srv_form_part *ph = srv_form_get(&f, "photo"), *lp = srv_form_get(&f, "lut");
+  if (!ph || !ph->size || !lp || !lp->size) {
+    ret = srv_respond_error(c, 400, "bad_input",
+                            "send the multipart file fields 'photo' and 'lut' (.cube, .3dl or Hald .png)");
+    goto done;
+  }
+  double strength = 1;
+  const char *ss = srv_form_text(&f, "strength");
+  if (ss && parse_float_arg(ss, 0, 1, &strength)) {
+    ret = srv_respond_error(c, 400, "bad_input", "strength must be a number in 0..1");
+    goto done;
+  }
+  const char *interp = srv_form_text(&f, "interp");
+  if (interp && strcmp(interp, "tetrahedral") && strcmp(interp, "trilinear")) {
+    ret = srv_respond_error(c, 400, "bad_input", "interp must be tetrahedral or trilinear");
+    goto done;
+  }
+  const dlut_image_format fmt = dlut_image_format_sniff(ph->data, ph->size);
+  if (fmt == DLUT_IMAGE_FORMAT_UNKNOWN) {
+    ret = srv_respond_error(c, 415, "unsupported", "the photo is not a JPEG, PNG, WebP, TIFF or PPM image");
+    goto done;
+  }
+  if (!(lut = dlut_lut_load_memory(lp->data, lp->size, DLUT_LUT_FORMAT_UNKNOWN,
+                                   lp->filename[0] ? lp->filename : "lut"))) {
+    ret = fail_from_error(c);
+    goto done;
+  }
+  if (!(photo = dlut_image_load_memory(ph->data, ph->size, "photo"))) {
+    if (dlut_last_error_code() == DLUT_ERR_INTERNAL) dlut_error_set_code(DLUT_ERR_INPUT);
+    ret = fail_from_error(c);
+    goto done;
+  }
+  if (!(g = dlut_image_alloc(photo->width, photo->height, photo->channels, photo->type)) ||
+      dlut_lut_apply_image(lut, photo, g,
+                           interp && !strcmp(interp, "trilinear") ? DLUT_INTERP_TRILINEAR : DLUT_INTERP_TETRAHEDRAL,
+                           (float)strength) != 0 ||
+      dlut_image_copy_meta(g, photo) != 0 || dlut_image_save_memory(g, fmt, NULL, &out, &on) != 0) {
+    ret = fail_from_error(c);
+    goto done;
+  }
+  ret = srv_respond(c, 200, mime_for(fmt), out, on, 0);
+  out = NULL;
+done:
+  free(out);
+  dlut_image_free(g);
+  dlut_image_free(photo);
+  dlut_lut_free(lut);
+  srv_form_free(&f);
+  return ret;
+}
+
+/* ==== Health and metrics ==== */
+
+static int healthz(srv *s, const srv_request *r) {
+  char *b = malloc(4600);
+  if (!b) return MHD_NO;
+  pthread_mutex_lock(&s->mu);
+  snprintf(b, 4600, "{\"ok\":true,\"queued\":%d,\"running\":%d,\"workers\":%d,\"model\":%s%s%s}", s->queued, s->running,
+           s->n_workers, s->model ? "\"" : "", s->model ? "loaded" : "null", s->model ? "\"" : "");
+  pthread_mutex_unlock(&s->mu);
+  return srv_respond_json(r->conn, 200, b);
+}
+
+static int metrics(srv *s, const srv_request *r) {
+  size_t cap = 8192, w = 0;
+  char *b = malloc(cap);
+  if (!b) return MHD_NO;
+  int by_state[SRV_N_STATES] = {0};
+  pthread_mutex_lock(&s->mu);
+  for (int i = 0; i < s->n_jobs; i++) by_state[s->jobs[i]->state]++;
+#define OUT(...) w += (size_t)snprintf(b + w, w < cap ? cap - w : 0, __VA_ARGS__)
+  OUT("# HELP dlut_jobs Jobs in the data folder, by state.\n# TYPE dlut_jobs gauge\n");
+  for (int i = 0; i < SRV_N_STATES; i++) OUT("dlut_jobs{state=\"%s\"} %d\n", srv_state_name((srv_state)i), by_state[i]);
+  OUT("# HELP dlut_queue_depth Jobs waiting for a worker.\n# TYPE dlut_queue_depth gauge\ndlut_queue_depth %d\n",
+      s->queued);
+  OUT("# HELP dlut_jobs_running Jobs in a worker now.\n# TYPE dlut_jobs_running gauge\ndlut_jobs_running %d\n",
+      s->running);
+  OUT("# HELP dlut_steps_total Optimiser steps taken (rate() gives the step rate).\n# TYPE dlut_steps_total "
+      "counter\ndlut_steps_total %llu\n",
+      (unsigned long long)s->steps_total);
+  OUT("# HELP dlut_jobs_finished_total Jobs that ended since start, by final state.\n# TYPE dlut_jobs_finished_total "
+      "counter\n");
+  for (int i = SRV_DONE; i < SRV_N_STATES; i++)
+    OUT("dlut_jobs_finished_total{state=\"%s\"} %llu\n", srv_state_name((srv_state)i),
+        (unsigned long long)s->jobs_finished[i]);
+  OUT("# HELP dlut_rejected_total Submissions refused because the queue was full.\n# TYPE dlut_rejected_total "
+      "counter\ndlut_rejected_total %llu\n",
+      (unsigned long long)s->rejected_full);
+  OUT("# HELP dlut_http_request_duration_seconds Time to answer a request.\n# TYPE "
+      "dlut_http_request_duration_seconds histogram\n");
+  static const char *k_le[SRV_LAT_BUCKETS] = {"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
+                                              "0.1",   "0.25",   "0.5",   "1",    "2.5",   "10"};
+  uint64_t cum = 0;
+  for (int i = 0; i < SRV_LAT_BUCKETS; i++) {
+    cum += s->lat_count[i];
+    OUT("dlut_http_request_duration_seconds_bucket{le=\"%s\"} %llu\n", k_le[i], (unsigned long long)cum);
+  }
+  cum += s->lat_count[SRV_LAT_BUCKETS];
+  OUT("dlut_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+  OUT("dlut_http_request_duration_seconds_sum %.6f\ndlut_http_request_duration_seconds_count %llu\n", s->lat_sum,
+      (unsigned long long)cum);
+  OUT("# HELP dlut_uptime_seconds Seconds since the server started.\n# TYPE dlut_uptime_seconds gauge\n"
+      "dlut_uptime_seconds %.1f\n",
+      srv_now() - s->started_at);
+#undef OUT
+  pthread_mutex_unlock(&s->mu);
+  if (w >= cap) w = cap - 1;
+  return srv_respond(r->conn, 200, "text/plain; version=0.0.4; charset=utf-8", b, w, 0);
+}
+
+/* ==== Routing ==== */
+
+static int method_not_allowed(const srv_request *r, const char *allow) {
+  (void)allow;
+  return srv_respond_error(r->conn, 405, "method_not_allowed", "%s is not allowed on %.100s (allowed: %s)", r->method,
+                           r->url, allow);
+}
+
+int srv_route(srv *s, const srv_request *r) {
+  const char *u = r->url, *m = r->method;
+  const int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST"), del = !strcmp(m, "DELETE");
+  if (strlen(u) > 512) return srv_respond_error(r->conn, 414, "bad_input", "the path is too long");
+  if (!strcmp(u, "/healthz")) return get ? healthz(s, r) : method_not_allowed(r, "GET");
+  if (!strcmp(u, "/metrics")) return get ? metrics(s, r) : method_not_allowed(r, "GET");
+  if (!strncmp(u, "/v1/", 4)) {
+    const char *rest = u + 4;
+    if (!strcmp(rest, "openapi.json")) {
+      const srv_asset *a = srv_asset_find("/openapi.json");
+      if (!get) return method_not_allowed(r, "GET");
+      return a ? srv_respond(r->conn, 200, a->content_type, a->data, a->size, 1)
+               : srv_respond_error(r->conn, 500, "internal", "no API document built in");
+    }
+    if (!strcmp(rest, "jobs"))
+      return post ? post_job(s, r) : get ? list_jobs(s, r) : method_not_allowed(r, "GET, POST");
+    if (!strcmp(rest, "looks")) return post ? post_looks(s, r) : method_not_allowed(r, "POST");
+    if (!strcmp(rest, "apply")) return post ? post_apply(s, r) : method_not_allowed(r, "POST");
+    if (!strncmp(rest, "jobs/", 5)) {
+      const char *idp = rest + 5;
+      const char *slash = strchr(idp, '/');
+      size_t idl = slash ? (size_t)(slash - idp) : strlen(idp);
+      char id[SRV_ID_LEN + 1];
+      if (idl != SRV_ID_LEN) return srv_respond_error(r->conn, 404, "not_found", "no such job (ids are 16 hex digits)");
+      memcpy(id, idp, SRV_ID_LEN);
+      id[SRV_ID_LEN] = 0;
+      if (!srv_id_valid(id)) return srv_respond_error(r->conn, 404, "not_found", "no such job (ids are 16 hex digits)");
+      if (!slash || !slash[1]) {
+        if (del) {
+          if (srv_job_cancel(s, id) != 0) return fail_from_error(r->conn);
+        } else if (!get) {
+          return method_not_allowed(r, "GET, DELETE");
+        }
+        pthread_mutex_lock(&s->mu);
+        srv_job *j = srv_job_find(s, id);
+        char *js = j ? srv_job_json(j, 1) : NULL;
+        pthread_mutex_unlock(&s->mu);
+        if (!j) return srv_respond_error(r->conn, 404, "not_found", "no job %s", id);
+        return srv_respond_json(r->conn, 200, js);
+      }
+      const char *name = slash + 1;
+      if (!get) return method_not_allowed(r, "GET");
+      if (strchr(name, '/') || name[0] == '.') return srv_respond_error(r->conn, 404, "not_found", "no such file");
+      if (!strcmp(name, "events")) return job_events(s, r, id);
+      return job_file(s, r, id, name);
+    }
+    return srv_respond_error(r->conn, 404, "not_found", "no route %.100s (see /v1/openapi.json)", u);
+  }
+  const srv_asset *a = srv_asset_find(u);
+  if (a) return get ? srv_respond(r->conn, 200, a->content_type, a->data, a->size, 1) : method_not_allowed(r, "GET");
+  return srv_respond_error(r->conn, 404, "not_found", "no page %.100s", u);
+}

@@ -1,0 +1,445 @@
+/* libmicrohttpd glue for `dlut serve` (dlut/server.h): start and stop,
+ * requests buffered under the upload cap (413 before the body is read when
+ * Content-Length says so), bearer-token checks, responses, the access log
+ * and the latency histogram for /metrics.
+ *
+ * Why libmicrohttpd: it is GNU's small, long-maintained HTTP server library
+ * in Debian (HTTP/1.1 parsing, keep-alive, chunked bodies, timeouts), it
+ * runs one thread per connection so a Server-Sent Events stream can simply
+ * wait for the next step in its own thread, and it leaves routing and
+ * bodies to us. */
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dlut/error.h"
+#include "dlut/file.h"
+#include "dlut/image.h"
+#include "dlut/job.h"
+#include "server/server_internal.h"
+
+void dlut_server_opts_init(dlut_server_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->host = "127.0.0.1";
+  o->port = 8080;
+  o->data_dir = "dlut-data";
+  o->queue_size = 256;
+  o->job_timeout_s = 900;
+  o->max_upload_mb = 64;
+  o->max_pixels = 50000000;
+  o->max_steps = 2000;
+  o->keep_hours = 168;
+}
+
+/* ==== Responses ==== */
+
+static void common_headers(struct MHD_Response *r) {
+  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+}
+
+int srv_respond(struct MHD_Connection *c, int status, const char *content_type, const void *data, size_t size,
+                int copy) {
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(size, (void *)data, copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    if (!copy) free((void *)data);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", content_type);
+  common_headers(r);
+  int ret = MHD_queue_response(c, (unsigned)status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+int srv_respond_json(struct MHD_Connection *c, int status, char *json) {
+  if (!json) return srv_respond_error(c, 503, "out_of_memory", "out of memory");
+  struct MHD_Response *r = MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(json);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", "application/json; charset=utf-8");
+  MHD_add_response_header(r, "Cache-Control", "no-store");
+  common_headers(r);
+  int ret = MHD_queue_response(c, (unsigned)status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+/* JSON string escaping for messages that may hold anything */
+static void json_escape(const char *in, char *out, size_t cap) {
+  size_t w = 0;
+  for (const unsigned char *p = (const unsigned char *)in; *p && w + 7 < cap; p++) {
+    if (*p == '"' || *p == '\\') {
+      out[w++] = '\\';
+      out[w++] = (char)*p;
+    } else if (*p < 0x20) {
+      w += (size_t)snprintf(out + w, cap - w, "\\u%04x", *p);
+    } else if (*p >= 0x80) {
+      out[w++] = '?'; /* messages are ours, but may quote a file name: keep the JSON valid UTF-8 */
+    } else {
+      out[w++] = (char)*p;
+    }
+  }
+  out[w] = 0;
+}
+
+int srv_respond_error(struct MHD_Connection *c, int status, const char *code, const char *fmt, ...) {
+  char msg[1024], esc[2100], *body = malloc(2300);
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (!body) return MHD_NO;
+  json_escape(msg, esc, sizeof esc);
+  snprintf(body, 2300, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"status\":%d}}", code, esc, status);
+  struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(body);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", "application/json; charset=utf-8");
+  MHD_add_response_header(r, "Cache-Control", "no-store");
+  common_headers(r);
+  if (status == 429 || status == 503) MHD_add_response_header(r, "Retry-After", "1");
+  if (status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+  int ret = MHD_queue_response(c, (unsigned)status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+int srv_respond_file(struct MHD_Connection *c, const char *path, const char *content_type, const char *download_name) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fd >= 0) close(fd);
+    return srv_respond_error(c, 404, "not_found", "no such file");
+  }
+  struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+  if (!r) {
+    close(fd);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", content_type);
+  common_headers(r);
+  MHD_add_response_header(r, "Cache-Control", "private, max-age=3600");
+  if (download_name) {
+    char cd[320];
+    snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", download_name);
+    MHD_add_response_header(r, "Content-Disposition", cd);
+  }
+  int ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+int srv_status_for(int code) {
+  switch ((dlut_error_code)code) {
+    case DLUT_ERR_INPUT:
+      return 400;
+    case DLUT_ERR_TOO_LARGE:
+      return 413;
+    case DLUT_ERR_NOT_FOUND:
+      return 404;
+    case DLUT_ERR_UNSUPPORTED:
+      return 415;
+    case DLUT_ERR_NOMEM:
+      return 503;
+    case DLUT_ERR_CANCELLED:
+      return 409;
+    default:
+      return 500;
+  }
+}
+
+/* ==== Requests ==== */
+
+typedef struct req {
+  uint8_t *body;
+  size_t len, cap;
+  int too_large;
+  int answered; /* a response was queued early (401, 413) */
+  double t0;
+} req;
+
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const double k_lat_bounds[SRV_LAT_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                     0.1,   0.25,   0.5,   1,    2.5,   10};
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+  srv *s = cls;
+  req *r = *con_cls;
+  if (!r) return;
+  double dt = mono() - r->t0;
+  pthread_mutex_lock(&s->mu);
+  int b = 0;
+  while (b < SRV_LAT_BUCKETS && dt > k_lat_bounds[b]) b++;
+  s->lat_count[b]++;
+  s->lat_sum += dt;
+  s->requests_total++;
+  pthread_mutex_unlock(&s->mu);
+  free(r->body);
+  free(r);
+  *con_cls = NULL;
+}
+
+/* Constant-time comparison of the bearer token. */
+static int token_ok(const srv *s, struct MHD_Connection *c) {
+  if (!s->token[0]) return 1;
+  const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+  if (!h || strncasecmp(h, "Bearer ", 7)) return 0;
+  h += 7;
+  size_t n = strlen(s->token), m = strlen(h);
+  unsigned diff = (unsigned)(n ^ m);
+  for (size_t i = 0; i < n; i++) diff |= (unsigned)(s->token[i] ^ (i < m ? h[i] : 0));
+  return diff == 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls) {
+  srv *s = cls;
+  req *r = *con_cls;
+  if (!r) { /* headers only: decide early what can be decided */
+    if (!(r = calloc(1, sizeof *r))) return MHD_NO;
+    r->t0 = mono();
+    *con_cls = r;
+    const int public_route = !strcmp(url, "/healthz");
+    if (!public_route && !token_ok(s, c)) {
+      r->answered = 1;
+      return (enum MHD_Result)srv_respond_error(c, 401, "unauthorized",
+                                                "this server needs Authorization: Bearer TOKEN");
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl) {
+      char *end;
+      errno = 0;
+      unsigned long long v = strtoull(cl, &end, 10);
+      if (errno || *end || v > (unsigned long long)s->o.max_upload_mb << 20) {
+        r->answered = 1;
+        return (enum MHD_Result)srv_respond_error(c, 413, "too_large", "the request body is larger than %d MB",
+                                                  s->o.max_upload_mb);
+      }
+    }
+    return MHD_YES;
+  }
+  if (*upload_size) { /* a piece of the body */
+    if (!r->answered && !r->too_large) {
+      size_t n = *upload_size, limit = (size_t)s->o.max_upload_mb << 20;
+      if (r->len + n > limit) {
+        r->too_large = 1;
+        free(r->body);
+        r->body = NULL;
+        r->len = r->cap = 0;
+      } else {
+        if (r->len + n + 1 > r->cap) {
+          size_t cap = r->cap ? r->cap : 65536;
+          while (cap < r->len + n + 1) cap *= 2;
+          if (cap > limit + 1) cap = limit + 1;
+          uint8_t *nb = realloc(r->body, cap);
+          if (!nb) return MHD_NO;
+          r->body = nb;
+          r->cap = cap;
+        }
+        memcpy(r->body + r->len, upload, n);
+        r->len += n;
+      }
+    }
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (r->answered) return MHD_YES;
+  if (r->too_large)
+    return (enum MHD_Result)srv_respond_error(c, 413, "too_large", "the request body is larger than %d MB",
+                                              s->o.max_upload_mb);
+  if (r->body) r->body[r->len] = 0;
+  srv_request rq = {.conn = c,
+                    .method = method,
+                    .url = url,
+                    .body = r->body ? r->body : (const uint8_t *)"",
+                    .body_size = r->len,
+                    .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")};
+  int ret = srv_route(s, &rq);
+  if (!s->o.quiet) {
+    const char *ip = "?";
+    char buf[64];
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+      ip = inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, buf, sizeof buf);
+    fprintf(stderr, "%s %s %.200s %.1f ms\n", ip ? ip : "?", method, url, (mono() - r->t0) * 1e3);
+  }
+  return (enum MHD_Result)ret;
+}
+
+/* ==== Run ==== */
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  srv *s = cls;
+  if (s->o.quiet) return;
+  fprintf(stderr, "dlut serve (http): ");
+  vfprintf(stderr, fmt, ap);
+}
+
+static int mkdir_p(const char *path) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -1;
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+      *p = '/';
+    }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+  struct stat st;
+  return stat(tmp, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+int dlut_server_run(const dlut_server_opts *opts) {
+  srv *s = calloc(1, sizeof *s);
+  struct MHD_Daemon *d = NULL;
+  int rc = -1;
+  if (!s) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+  s->o = *opts;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->changed, NULL);
+  pthread_cond_init(&s->work, NULL);
+  s->started_at = srv_now();
+  const char *tok = opts->token ? opts->token : getenv("DLUT_TOKEN");
+  if (tok && strlen(tok) >= sizeof s->token) {
+    dlut_errorc(DLUT_ERR_INPUT, "the token is longer than %zu bytes", sizeof s->token - 1);
+    goto done;
+  }
+  snprintf(s->token, sizeof s->token, "%s", tok ? tok : "");
+  if (s->o.queue_url && *s->o.queue_url) {
+    dlut_errorc(DLUT_ERR_UNSUPPORTED, "--queue redis://... is not built into this dlut yet; run without --queue");
+    goto done;
+  }
+  if (s->o.queue_size < 1 || s->o.max_upload_mb < 1 || s->o.max_pixels < 1 || s->o.max_steps < 1 ||
+      s->o.keep_hours < 1) {
+    dlut_errorc(DLUT_ERR_INPUT, "server limits must be positive");
+    goto done;
+  }
+  dlut_image_set_max_pixels(s->o.max_pixels);
+
+  /* the data folder and the store */
+  snprintf(s->data_dir, sizeof s->data_dir, "%s", opts->data_dir);
+  char p[4200];
+  snprintf(p, sizeof p, "%s/jobs", s->data_dir);
+  if (mkdir_p(p) != 0) {
+    dlut_errorc(DLUT_ERR_IO, "cannot create the data folder %s: %s", p, strerror(errno));
+    goto done;
+  }
+  snprintf(p, sizeof p, "%s/dlut.db", s->data_dir);
+  if (!(s->store = srv_store_open(p))) goto done;
+
+  /* the model, once per process */
+  const char *from = "";
+  if (!opts->model_dir || *opts->model_dir)
+    dlut_job_find_model(opts->model_dir, "", s->model_path, sizeof s->model_path, &from);
+  if (s->model_path[0]) {
+    if (!(s->model = dlut_clip_load(s->model_path))) {
+      dlut_error_prefix(s->model_path);
+      goto done;
+    }
+  }
+  if (s->o.concurrency <= 0) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    s->o.concurrency = s->model ? 1 : (int)(n > 0 ? n : 1);
+  }
+  if (s->model && s->o.concurrency > 1) {
+    dlut_errorc(DLUT_ERR_INPUT,
+                "with a model, jobs run one at a time per process (--concurrency 1); for more, run "
+                "workers (dlut worker) on a Redis queue");
+    goto done;
+  }
+  srv_asset_find("/"); /* builds the asset table before any request thread can */
+  if (srv_jobs_start(s) != 0) goto done;
+
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)opts->port);
+  if (inet_pton(AF_INET, opts->host, &addr.sin_addr) != 1) {
+    dlut_errorc(DLUT_ERR_INPUT, "--host must be an IPv4 address such as 127.0.0.1 or 0.0.0.0, not '%s'", opts->host);
+    goto stop;
+  }
+  d = MHD_start_daemon(
+      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_POLL,
+      (uint16_t)opts->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR,
+      &addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+      MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+  if (!d) {
+    dlut_errorc(DLUT_ERR_IO, "cannot listen on %s:%d (is the port in use?)", opts->host, opts->port);
+    goto stop;
+  }
+  const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+  const int port = di ? di->port : opts->port;
+  char url[300];
+  snprintf(url, sizeof url, "http://%s:%d/", opts->host, port);
+  fprintf(stderr, "dlut serve: open %s  (data %s, %s, %d worker%s%s)\n", url, s->data_dir,
+          s->model ? s->model_path : "no CLIP model: offline looks", s->o.concurrency, s->o.concurrency == 1 ? "" : "s",
+          s->token[0] ? ", token required" : "");
+  if (opts->ready_file) {
+    char line[320];
+    snprintf(line, sizeof line, "%s\n", url);
+    dlut_atomic a;
+    if (dlut_atomic_begin(&a, opts->ready_file) == 0) {
+      fputs(line, a.fp);
+      dlut_atomic_commit(&a);
+    }
+  }
+
+  g_stop = 0;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  double last_janitor = 0;
+  while (!g_stop) {
+    usleep(100000);
+    if (srv_now() - last_janitor > 60) {
+      srv_janitor_run(s);
+      last_janitor = srv_now();
+    }
+  }
+  fprintf(stderr, "dlut serve: stopping (queued and running jobs resume on the next start)\n");
+  rc = 0;
+stop:
+  /* workers first: SSE streams see shutdown and end, then the daemon can stop */
+  srv_jobs_stop(s);
+  if (d) MHD_stop_daemon(d);
+done:
+  if (s->store) srv_store_close(s->store);
+  for (int i = 0; i < s->n_jobs; i++) srv_job_free(s->jobs[i]);
+  free(s->jobs);
+  free(s->by_id);
+  dlut_clip_free(s->model);
+  free(s);
+  return rc;
+}

@@ -1,0 +1,589 @@
+/* The live job table, the in-process worker pool, and running one job.
+ *
+ * Every job of the data folder is in the table (s->jobs in submission
+ * order, s->by_id by id), under s->mu. A change of state is written to the
+ * store first and announced after (s->changed), so what a client was told
+ * survives a crash. Progress of a running job (step, loss, preview) is kept
+ * in memory only; a job that was running when the process died is queued
+ * again on the next start. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dlut/error.h"
+#include "dlut/file.h"
+#include "dlut/image.h"
+#include "dlut/job.h"
+#include "dlut/resize.h"
+#include "server/server_internal.h"
+
+double srv_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double mono_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static const char *k_state_names[SRV_N_STATES] = {"queued", "running", "done", "failed", "cancelled"};
+
+const char *srv_state_name(srv_state st) {
+  return (unsigned)st < SRV_N_STATES ? k_state_names[st] : "failed";
+}
+
+int srv_state_from_name(const char *n) {
+  for (int i = 0; n && i < SRV_N_STATES; i++)
+    if (!strcmp(n, k_state_names[i])) return i;
+  return -1;
+}
+
+/* ==== Ids and folders ==== */
+
+int srv_id_valid(const char *id) {
+  if (!id) return 0;
+  for (int i = 0; i < SRV_ID_LEN; i++)
+    if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f'))) return 0;
+  return id[SRV_ID_LEN] == 0;
+}
+
+void srv_id_new(char out[SRV_ID_LEN + 1]) {
+  uint8_t b[SRV_ID_LEN / 2];
+  if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) { /* never on Linux >= 3.17; a fallback all the same */
+    uint64_t t = (uint64_t)(srv_now() * 1e9) ^ ((uint64_t)getpid() << 32);
+    for (size_t i = 0; i < sizeof b; i++) b[i] = (uint8_t)(t >> (8 * i));
+  }
+  for (size_t i = 0; i < sizeof b; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+void srv_job_dir(const srv *s, const char *id, char *out, size_t len) {
+  snprintf(out, len, "%s/jobs/%s", s->data_dir, id);
+}
+
+static void rm_rf(const char *path) {
+  struct stat st;
+  if (lstat(path, &st) != 0) return;
+  if (S_ISDIR(st.st_mode)) {
+    DIR *d = opendir(path);
+    if (d) {
+      struct dirent *e;
+      char p[4400];
+      while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+          snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+          rm_rf(p);
+        }
+      closedir(d);
+    }
+    rmdir(path);
+  } else {
+    unlink(path);
+  }
+}
+
+/* ==== Jobs ==== */
+
+srv_job *srv_job_new(void) {
+  return calloc(1, sizeof(srv_job));
+}
+
+void srv_job_free(srv_job *j) {
+  if (!j) return;
+  free(j->options);
+  free(j->prompt);
+  free(j->loss);
+  free(j->error);
+  free(j->preview);
+  free(j);
+}
+
+static uint32_t id_hash(const char *id) {
+  uint32_t h = 2166136261u;
+  for (; *id; id++) h = (h ^ (uint8_t)*id) * 16777619u;
+  return h;
+}
+
+/* caller holds s->mu */
+static int index_put(srv *s, srv_job *j) {
+  if ((s->n_jobs + 1) * 2 > s->cap_index) {
+    int cap = s->cap_index ? s->cap_index * 2 : 1024;
+    srv_job **ix = calloc((size_t)cap, sizeof *ix);
+    if (!ix) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < s->n_jobs; i++) {
+      uint32_t h = id_hash(s->jobs[i]->id) & (uint32_t)(cap - 1);
+      while (ix[h]) h = (h + 1) & (uint32_t)(cap - 1);
+      ix[h] = s->jobs[i];
+    }
+    free(s->by_id);
+    s->by_id = ix;
+    s->cap_index = cap;
+  }
+  uint32_t h = id_hash(j->id) & (uint32_t)(s->cap_index - 1);
+  while (s->by_id[h]) h = (h + 1) & (uint32_t)(s->cap_index - 1);
+  s->by_id[h] = j;
+  return 0;
+}
+
+static int table_add(srv *s, srv_job *j) {
+  if (s->n_jobs == s->cap_jobs) {
+    int cap = s->cap_jobs ? s->cap_jobs * 2 : 1024;
+    srv_job **nj = realloc(s->jobs, sizeof *nj * (size_t)cap);
+    if (!nj) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+    s->jobs = nj;
+    s->cap_jobs = cap;
+  }
+  if (index_put(s, j) != 0) return -1;
+  s->jobs[s->n_jobs++] = j;
+  return 0;
+}
+
+srv_job *srv_job_find(srv *s, const char *id) {
+  if (!s->cap_index || !srv_id_valid(id)) return NULL;
+  uint32_t h = id_hash(id) & (uint32_t)(s->cap_index - 1);
+  while (s->by_id[h]) {
+    if (!strcmp(s->by_id[h]->id, id)) return s->by_id[h];
+    h = (h + 1) & (uint32_t)(s->cap_index - 1);
+  }
+  return NULL;
+}
+
+static void enqueue(srv *s, srv_job *j) {
+  j->next_queued = NULL;
+  if (s->queue_tail)
+    s->queue_tail->next_queued = j;
+  else
+    s->queue_head = j;
+  s->queue_tail = j;
+  s->queued++;
+  pthread_cond_signal(&s->work);
+}
+
+static void dequeue(srv *s, srv_job *j) {
+  srv_job **pp = &s->queue_head, *prev = NULL;
+  while (*pp && *pp != j) prev = *pp, pp = &(*pp)->next_queued;
+  if (!*pp) return;
+  *pp = j->next_queued;
+  if (s->queue_tail == j) s->queue_tail = prev;
+  j->next_queued = NULL;
+  s->queued--;
+}
+
+/* caller holds s->mu: store, then announce */
+static void changed(srv *s, srv_job *j, int persist) {
+  j->version++;
+  if (persist && srv_store_update(s->store, j) != 0)
+    fprintf(stderr, "dlut serve: %s (job %s)\n", dlut_last_error(), j->id);
+  pthread_cond_broadcast(&s->changed);
+}
+
+int srv_job_submit(srv *s, srv_job *j) {
+  pthread_mutex_lock(&s->mu);
+  int rc = -1;
+  if (s->queued >= s->o.queue_size) {
+    s->rejected_full++;
+    dlut_errorc(DLUT_ERR_TOO_LARGE, "the queue is full (%d jobs waiting); try again shortly", s->queued);
+    goto done;
+  }
+  if (srv_store_insert(s->store, j) != 0) goto done;
+  j->in_store = 1;
+  if (table_add(s, j) != 0) {
+    srv_store_delete(s->store, j->id);
+    goto done;
+  }
+  enqueue(s, j);
+  j->version++;
+  pthread_cond_broadcast(&s->changed);
+  rc = 0;
+done:
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+int srv_job_cancel(srv *s, const char *id) {
+  pthread_mutex_lock(&s->mu);
+  srv_job *j = srv_job_find(s, id);
+  int rc = 0;
+  if (!j) {
+    rc = dlut_errorc(DLUT_ERR_NOT_FOUND, "no job %s", id);
+  } else if (j->state == SRV_QUEUED) {
+    dequeue(s, j);
+    j->state = SRV_CANCELLED;
+    j->finished = srv_now();
+    s->jobs_finished[SRV_CANCELLED]++;
+    changed(s, j, 1);
+  } else if (j->state == SRV_RUNNING) {
+    j->cancel = 1; /* the worker stops after its current step */
+    changed(s, j, 0);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+/* ==== JSON ==== */
+
+char *srv_job_json(const srv_job *j, int with_losses) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddStringToObject(o, "id", j->id);
+  cJSON_AddStringToObject(o, "state", srv_state_name(j->state));
+  cJSON_AddStringToObject(o, "prompt", j->prompt ? j->prompt : "");
+  cJSON_AddStringToObject(o, "photo_name", j->photo_name);
+  cJSON_AddBoolToObject(o, "has_reference", j->has_ref != 0);
+  cJSON_AddNumberToObject(o, "step", j->step);
+  cJSON_AddNumberToObject(o, "steps", j->steps);
+  if (j->n_loss > 0) cJSON_AddNumberToObject(o, "loss", j->loss[j->n_loss - 1]);
+  if (with_losses) {
+    cJSON *a = cJSON_AddArrayToObject(o, "losses");
+    for (int i = 0; a && i < j->n_loss; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(j->loss[i]));
+  }
+  if (j->method[0]) cJSON_AddStringToObject(o, "method", j->method);
+  if (j->understood[0] || !strcmp(j->method, "looks")) cJSON_AddStringToObject(o, "understood", j->understood);
+  if (j->error) {
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "code", j->error_code[0] ? j->error_code : "internal");
+    cJSON_AddStringToObject(e, "message", j->error);
+  }
+  cJSON *t = cJSON_AddObjectToObject(o, "timings");
+  cJSON_AddNumberToObject(t, "created", j->created);
+  if (j->started > 0) cJSON_AddNumberToObject(t, "started", j->started);
+  if (j->finished > 0) cJSON_AddNumberToObject(t, "finished", j->finished);
+  if (j->started > 0) cJSON_AddNumberToObject(t, "queued_s", j->started - j->created);
+  if (j->started > 0 && j->finished > 0) cJSON_AddNumberToObject(t, "run_s", j->finished - j->started);
+  cJSON_AddNumberToObject(o, "attempts", j->attempts);
+  if (j->options) {
+    cJSON *opts = cJSON_Parse(j->options);
+    if (opts) cJSON_AddItemToObject(o, "options", opts);
+  }
+  char *text = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return text;
+}
+
+/* ==== Running one job ==== */
+
+/* At most `side` pixels on the long side, 8-bit RGB, packed rows. */
+static dlut_image *small_rgb8(const dlut_image *img, int side) {
+  dlut_image *u8 = dlut_image_convert(img, 3, DLUT_PIXEL_U8);
+  if (!u8) return NULL;
+  int w = img->width, h = img->height;
+  if (w <= side && h <= side) return u8;
+  int ow = w >= h ? side : (int)((double)w * side / h + 0.5), oh = w >= h ? (int)((double)h * side / w + 0.5) : side;
+  if (ow < 1) ow = 1;
+  if (oh < 1) oh = 1;
+  dlut_image *out = dlut_image_alloc(ow, oh, 3, DLUT_PIXEL_U8);
+  uint8_t *packed = NULL;
+  const uint8_t *src = u8->data;
+  if (out && u8->stride != (size_t)w * 3) { /* resize wants packed rows */
+    packed = malloc((size_t)w * h * 3);
+    if (packed)
+      for (int y = 0; y < h; y++)
+        memcpy(packed + (size_t)y * w * 3, (uint8_t *)u8->data + (size_t)y * u8->stride, (size_t)w * 3);
+    src = packed;
+  }
+  uint8_t *dst = out ? (out->stride == (size_t)ow * 3 ? out->data : malloc((size_t)ow * oh * 3)) : NULL;
+  if (!out || !src || !dst || dlut_resize_u8(src, w, h, 3, dst, ow, oh) != 0) {
+    if (dst && out && dst != out->data) free(dst);
+    dlut_image_free(out);
+    out = NULL;
+  } else if (dst != out->data) {
+    for (int y = 0; y < oh; y++)
+      memcpy((uint8_t *)out->data + (size_t)y * out->stride, dst + (size_t)y * ow * 3, (size_t)ow * 3);
+    free(dst);
+  }
+  free(packed);
+  dlut_image_free(u8);
+  return out;
+}
+
+static int jpeg_of(const dlut_image *img, uint8_t **data, size_t *size) {
+  dlut_image_save_opts so = {.quality = 85, .strip_meta = 1};
+  return dlut_image_save_memory(img, DLUT_IMAGE_FORMAT_JPEG, &so, data, size);
+}
+
+typedef struct run_ctx {
+  srv *s;
+  srv_job *j;
+  dlut_image *small; /* the photo at preview size */
+  double t0, last_preview;
+  int timeout_s;
+  int timed_out;
+} run_ctx;
+
+static int on_step(void *user, const dlut_grade_progress *p) {
+  run_ctx *c = user;
+  srv *s = c->s;
+  uint8_t *jpg = NULL;
+  size_t jn = 0;
+  const double now = mono_now();
+  if (p->lut && c->small && (p->step == 1 || p->step == p->steps || now - c->last_preview > 0.4)) {
+    dlut_image *g = dlut_job_render(p->lut, c->small, 1.f);
+    if (g && jpeg_of(g, &jpg, &jn) != 0) jpg = NULL;
+    dlut_image_free(g);
+    c->last_preview = now;
+  }
+  if (c->timeout_s > 0 && now - c->t0 > c->timeout_s) c->timed_out = 1;
+  pthread_mutex_lock(&s->mu);
+  srv_job *j = c->j;
+  j->step = p->step;
+  j->steps = p->steps;
+  if (j->n_loss == j->cap_loss) {
+    int cap = j->cap_loss ? j->cap_loss * 2 : 64;
+    float *nl = realloc(j->loss, sizeof *nl * (size_t)cap);
+    if (nl) j->loss = nl, j->cap_loss = cap;
+  }
+  if (j->n_loss < j->cap_loss) j->loss[j->n_loss++] = (float)p->losses.total;
+  j->clip_loss = p->losses.clip;
+  if (jpg) {
+    free(j->preview);
+    j->preview = jpg;
+    j->preview_size = jn;
+    j->preview_seq++;
+  }
+  s->steps_total++;
+  int stop = j->cancel || c->timed_out || s->shutdown;
+  changed(s, j, 0);
+  pthread_mutex_unlock(&s->mu);
+  return stop;
+}
+
+static int write_file(const char *path, const void *data, size_t n) {
+  dlut_atomic a;
+  if (dlut_atomic_begin(&a, path) != 0) return -1;
+  if (fwrite(data, 1, n, a.fp) != n) {
+    dlut_atomic_abort(&a);
+    return dlut_errorc(DLUT_ERR_IO, "%s: write failed", path);
+  }
+  return dlut_atomic_commit(&a);
+}
+
+/* The options of a job (a JSON object of strings) into job options. */
+static int opts_from_json(const char *json, dlut_job_opts *o, int max_steps) {
+  cJSON *j = cJSON_Parse(json);
+  if (!j) return dlut_errorc(DLUT_ERR_INTERNAL, "stored options are not JSON");
+  int rc = 0;
+  for (cJSON *it = j->child; it && rc == 0; it = it->next)
+    if (cJSON_IsString(it)) rc = dlut_job_opts_set(o, it->string, it->valuestring);
+  cJSON_Delete(j);
+  if (rc == 0 && o->grade.steps > max_steps)
+    rc = dlut_errorc(DLUT_ERR_INPUT, "steps must be at most %d on this server", max_steps);
+  return rc;
+}
+
+/* Run job j (state RUNNING, owned by this worker) to its end. */
+static void run_job(srv *s, srv_job *j, dlut_clip *model, const char *model_path) {
+  char dir[4200], p[4400], id[SRV_ID_LEN + 1];
+  dlut_job_opts o;
+  dlut_job_result r;
+  dlut_image *photo = NULL, *ref = NULL, *small = NULL, *graded_small = NULL;
+  uint8_t *data = NULL, *jpg = NULL;
+  size_t n = 0, jn = 0;
+  int ok = 0;
+  memset(&r, 0, sizeof r);
+  dlut_job_opts_init(&o);
+  pthread_mutex_lock(&s->mu);
+  snprintf(id, sizeof id, "%s", j->id);
+  char *options = strdup(j->options ? j->options : "{}");
+  const int has_ref = j->has_ref;
+  char name[256];
+  snprintf(name, sizeof name, "%s", j->photo_name);
+  pthread_mutex_unlock(&s->mu);
+  srv_job_dir(s, id, dir, sizeof dir);
+
+  run_ctx c = {.s = s, .j = j, .t0 = mono_now(), .timeout_s = s->o.job_timeout_s};
+  if (!options || opts_from_json(options, &o, s->o.max_steps) != 0) goto end;
+  if (dlut_job_opts_finish(&o, has_ref) != 0) goto end;
+  snprintf(p, sizeof p, "%s/photo", dir);
+  if (!(data = dlut_file_read_all(p, (size_t)s->o.max_upload_mb << 20, &n))) goto end;
+  if (!(photo = dlut_image_load_memory(data, n, name[0] ? name : "photo"))) {
+    if (dlut_last_error_code() == DLUT_ERR_INTERNAL) dlut_error_set_code(DLUT_ERR_INPUT);
+    goto end;
+  }
+  free(data);
+  data = NULL;
+  if (has_ref) {
+    snprintf(p, sizeof p, "%s/reference", dir);
+    if (!(data = dlut_file_read_all(p, (size_t)s->o.max_upload_mb << 20, &n))) goto end;
+    if (!(ref = dlut_image_load_memory(data, n, "reference"))) {
+      if (dlut_last_error_code() == DLUT_ERR_INTERNAL) dlut_error_set_code(DLUT_ERR_INPUT);
+      goto end;
+    }
+    free(data);
+    data = NULL;
+  }
+  if (!(small = small_rgb8(photo, 640))) goto end;
+  c.small = small;
+  dlut_job_input in = {.photo = photo,
+                       .photo_name = name[0] ? name : NULL,
+                       .ref = ref,
+                       .ref_name = has_ref ? "reference" : NULL,
+                       .model = model,
+                       .model_path = model_path};
+  if (dlut_job_run(&in, &o, on_step, &c, &r) != 0) goto end;
+  if (r.grade.stopped == 1) {
+    if (c.timed_out)
+      dlut_errorc(DLUT_ERR_INTERNAL, "the job ran past the time limit of %d s", s->o.job_timeout_s);
+    else
+      dlut_errorc(DLUT_ERR_CANCELLED, "cancelled");
+    goto end;
+  }
+  /* the previews first, the bundle last: the bundle's arrival is what "done" means */
+  if (jpeg_of(small, &jpg, &jn) != 0) goto end;
+  snprintf(p, sizeof p, "%s/before.jpg", dir);
+  if (write_file(p, jpg, jn) != 0) goto end;
+  free(jpg);
+  jpg = NULL;
+  if (!(graded_small = dlut_job_render(r.lut, small, 1.f)) || jpeg_of(graded_small, &jpg, &jn) != 0) goto end;
+  snprintf(p, sizeof p, "%s/preview.jpg", dir);
+  if (write_file(p, jpg, jn) != 0) goto end;
+  snprintf(p, sizeof p, "%s/out", dir);
+  dlut_image_format fmt = dlut_image_format_sniff(NULL, 0);
+  {
+    char ext_path[64];
+    snprintf(ext_path, sizeof ext_path, "x.%s", j->graded_ext);
+    fmt = dlut_image_format_from_path(ext_path);
+  }
+  if (dlut_job_bundle_write(&r, photo, fmt, &o, p, NULL) != 0) goto end;
+  ok = 1;
+end:;
+  const dlut_error_code code = ok ? DLUT_ERR_NONE : dlut_last_error_code();
+  pthread_mutex_lock(&s->mu);
+  if (ok) {
+    j->state = SRV_DONE;
+    snprintf(j->method, sizeof j->method, "%s", dlut_job_method_name(r.method));
+    snprintf(j->understood, sizeof j->understood, "%s", r.understood);
+    if (jpg) {
+      free(j->preview);
+      j->preview = jpg;
+      j->preview_size = jn;
+      j->preview_seq++;
+      jpg = NULL;
+    }
+    if (j->steps == 0) j->step = j->steps = r.grade.steps_done;
+  } else {
+    j->state = code == DLUT_ERR_CANCELLED ? SRV_CANCELLED : SRV_FAILED;
+    free(j->error);
+    j->error = strdup(dlut_last_error()[0] ? dlut_last_error() : "failed");
+    snprintf(j->error_code, sizeof j->error_code, "%s", dlut_error_code_name(code ? code : DLUT_ERR_INTERNAL));
+  }
+  j->finished = srv_now();
+  s->jobs_finished[j->state]++;
+  s->running--;
+  changed(s, j, 1);
+  pthread_mutex_unlock(&s->mu);
+  free(options);
+  free(data);
+  free(jpg);
+  dlut_image_free(graded_small);
+  dlut_image_free(small);
+  dlut_image_free(ref);
+  dlut_image_free(photo);
+  dlut_job_result_free(&r);
+  dlut_job_opts_free(&o);
+}
+
+static void *worker_main(void *arg) {
+  srv *s = arg;
+  pthread_mutex_lock(&s->mu);
+  for (;;) {
+    while (!s->queue_head && !s->shutdown) pthread_cond_wait(&s->work, &s->mu);
+    if (s->shutdown) break;
+    srv_job *j = s->queue_head;
+    dequeue(s, j);
+    j->state = SRV_RUNNING;
+    j->started = srv_now();
+    j->attempts++;
+    j->step = 0;
+    j->n_loss = 0;
+    s->running++;
+    changed(s, j, 1);
+    pthread_mutex_unlock(&s->mu);
+    run_job(s, j, s->model, s->model_path);
+    pthread_mutex_lock(&s->mu);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return NULL;
+}
+
+/* ==== Start and stop ==== */
+
+static void load_one(void *user, srv_job *j) {
+  srv *s = user;
+  if (table_add(s, j) != 0) {
+    srv_job_free(j);
+    return;
+  }
+  if (j->state == SRV_QUEUED || j->state == SRV_RUNNING) {
+    /* interrupted by a crash or a stop: run it again from the start */
+    j->state = SRV_QUEUED;
+    j->step = 0;
+    j->n_loss = 0;
+    enqueue(s, j);
+  }
+}
+
+int srv_jobs_start(srv *s) {
+  pthread_mutex_lock(&s->mu);
+  int rc = srv_store_load_all(s->store, load_one, s);
+  for (srv_job *j = s->queue_head; rc == 0 && j; j = j->next_queued) srv_store_update(s->store, j);
+  pthread_mutex_unlock(&s->mu);
+  if (rc != 0) return -1;
+  s->workers = calloc((size_t)s->o.concurrency, sizeof *s->workers);
+  if (!s->workers) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < s->o.concurrency; i++) {
+    if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0)
+      return dlut_errorc(DLUT_ERR_INTERNAL, "cannot start worker threads");
+    s->n_workers++;
+  }
+  return 0;
+}
+
+void srv_jobs_stop(srv *s) {
+  pthread_mutex_lock(&s->mu);
+  s->shutdown = 1;
+  pthread_cond_broadcast(&s->work);
+  pthread_cond_broadcast(&s->changed);
+  pthread_mutex_unlock(&s->mu);
+  for (int i = 0; i < s->n_workers; i++) pthread_join(s->workers[i], NULL);
+  free(s->workers);
+  s->workers = NULL;
+  s->n_workers = 0;
+}
+
+void srv_janitor_run(srv *s) {
+  const double cutoff = srv_now() - (double)s->o.keep_hours * 3600.0;
+  char dir[4200];
+  pthread_mutex_lock(&s->mu);
+  int w = 0, removed = 0;
+  for (int i = 0; i < s->n_jobs; i++) {
+    srv_job *j = s->jobs[i];
+    if (srv_state_terminal(j->state) && j->finished > 0 && j->finished < cutoff && j->refs == 0) {
+      srv_store_delete(s->store, j->id);
+      srv_job_dir(s, j->id, dir, sizeof dir);
+      rm_rf(dir);
+      srv_job_free(j);
+      removed++;
+    } else {
+      s->jobs[w++] = j;
+    }
+  }
+  s->n_jobs = w;
+  if (removed) { /* rebuild the index */
+    memset(s->by_id, 0, sizeof *s->by_id * (size_t)s->cap_index);
+    for (int i = 0; i < s->n_jobs; i++) {
+      uint32_t h = id_hash(s->jobs[i]->id) & (uint32_t)(s->cap_index - 1);
+      while (s->by_id[h]) h = (h + 1) & (uint32_t)(s->cap_index - 1);
+      s->by_id[h] = s->jobs[i];
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+}

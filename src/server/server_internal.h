@@ -1,0 +1,162 @@
+/* server/server_internal.h - what the files of src/server/ share.
+ *
+ *   http.c    libmicrohttpd: requests in, bodies buffered under the cap,
+ *             responses out, auth, the access log and latency metrics
+ *   api.c     the routes of /v1, the page's assets, /healthz, /metrics
+ *   jobs.c    the live job table (what GET and SSE read), the in-process
+ *             worker pool, and running one job (shared with the Redis worker)
+ *   store.c   SQLite: the durable copy of every job (the only file that
+ *             includes sqlite3.h)
+ *   form.c    request bodies as parts (form.h)
+ *   assets.c  the page (web/) embedded in the binary
+ */
+#ifndef DLUT_SERVER_INTERNAL_H
+#define DLUT_SERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dlut/clip.h"
+#include "dlut/server.h"
+
+/* ==== Jobs ==== */
+
+typedef enum srv_state {
+  SRV_QUEUED = 0,
+  SRV_RUNNING = 1,
+  SRV_DONE = 2,
+  SRV_FAILED = 3,
+  SRV_CANCELLED = 4,
+} srv_state;
+#define SRV_N_STATES 5
+
+const char *srv_state_name(srv_state s);
+int srv_state_from_name(const char *s); /* -1 if unknown */
+static inline int srv_state_terminal(srv_state s) {
+  return s >= SRV_DONE;
+}
+
+#define SRV_ID_LEN 16
+
+typedef struct srv_job {
+  char id[SRV_ID_LEN + 1]; /* 16 lower-case hex digits */
+  int64_t seq;             /* submission order (SQLite rowid) */
+  srv_state state;
+  char *options;        /* the submitted options as a JSON object of strings (owned) */
+  char *prompt;         /* owned ("" if none) */
+  char photo_name[256]; /* the upload's file name, for display */
+  char graded_ext[8];   /* "jpg", "png" ... from the photo's content */
+  int has_ref;
+  int step, steps; /* progress */
+  float *loss;     /* total loss per step, n_loss of them (owned) */
+  int n_loss, cap_loss;
+  double clip_loss; /* at the last step */
+  char *error;      /* owned or NULL */
+  char error_code[24];
+  char understood[512];              /* what the offline looks understood */
+  char method[12];                   /* "clip", "looks", "transfer" */
+  double created, started, finished; /* unix seconds (0 = not yet) */
+  int attempts;                      /* times a worker started it */
+  /* live only (not stored) */
+  uint8_t *preview; /* latest preview JPEG (owned) */
+  size_t preview_size;
+  unsigned preview_seq; /* bumps with each new preview */
+  unsigned version;     /* bumps with every change */
+  int cancel;           /* cancellation requested */
+  int in_store;         /* the row exists */
+  int refs;             /* SSE streams reading it (the janitor leaves it alone while > 0) */
+  struct srv_job *next_queued;
+} srv_job;
+
+/* ==== The store (store.c) ==== */
+
+typedef struct srv_store srv_store;
+srv_store *srv_store_open(const char *path);
+void srv_store_close(srv_store *s);
+int srv_store_insert(srv_store *s, srv_job *j); /* sets j->seq */
+int srv_store_update(srv_store *s, const srv_job *j);
+int srv_store_delete(srv_store *s, const char *id);
+/* Calls fn for every job in submission order; fn takes ownership. */
+int srv_store_load_all(srv_store *s, void (*fn)(void *user, srv_job *j), void *user);
+
+/* ==== The server ==== */
+
+#define SRV_LAT_BUCKETS 12
+
+typedef struct srv {
+  dlut_server_opts o;
+  char data_dir[4096];
+  char token[256];
+  srv_store *store;
+  /* the live table: every job, in submission order, and by id */
+  pthread_mutex_t mu;
+  pthread_cond_t changed; /* broadcast on every job change (SSE waits here) */
+  pthread_cond_t work;    /* workers wait here for a queued job */
+  srv_job **jobs;         /* submission order */
+  int n_jobs, cap_jobs;
+  srv_job **by_id; /* open addressing, cap_index slots */
+  int cap_index;
+  srv_job *queue_head, *queue_tail;
+  int queued;  /* jobs in the queue */
+  int running; /* jobs in a worker now */
+  int shutdown;
+  /* workers */
+  pthread_t *workers;
+  int n_workers;
+  dlut_clip *model; /* shared by the (then single) worker */
+  char model_path[4096];
+  /* metrics */
+  uint64_t steps_total, jobs_finished[SRV_N_STATES], requests_total, rejected_full;
+  uint64_t lat_count[SRV_LAT_BUCKETS + 1];
+  double lat_sum;
+  double started_at;
+} srv;
+
+double srv_now(void); /* unix seconds */
+
+/* jobs.c */
+int srv_jobs_start(srv *s); /* load the store, requeue, start workers */
+void srv_jobs_stop(srv *s); /* stop workers (their jobs stay queued in the store) */
+srv_job *srv_job_new(void);
+void srv_job_free(srv_job *j);
+srv_job *srv_job_find(srv *s, const char *id);         /* caller holds s->mu */
+int srv_job_submit(srv *s, srv_job *j);                /* 0: the table owns j; -1 (j still the caller's): queue full
+                                                          (DLUT_ERR_TOO_LARGE) or store error */
+int srv_job_cancel(srv *s, const char *id);            /* 0, or -1 not found */
+char *srv_job_json(const srv_job *j, int with_losses); /* caller holds s->mu; malloc'd */
+void srv_job_dir(const srv *s, const char *id, char *out, size_t len);
+int srv_id_valid(const char *id);
+void srv_id_new(char out[SRV_ID_LEN + 1]);
+void srv_janitor_run(srv *s); /* delete finished jobs older than keep_hours */
+
+/* api.c */
+struct MHD_Connection;
+typedef struct srv_request {
+  struct MHD_Connection *conn;
+  const char *method, *url;
+  const uint8_t *body;
+  size_t body_size;
+  const char *content_type;
+} srv_request;
+int srv_route(srv *s, const srv_request *r); /* returns an MHD_Result */
+
+/* http.c */
+int srv_respond(struct MHD_Connection *c, int status, const char *content_type, const void *data, size_t size,
+                int copy);
+int srv_respond_json(struct MHD_Connection *c, int status, char *json /* taken */);
+int srv_respond_error(struct MHD_Connection *c, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int srv_respond_file(struct MHD_Connection *c, const char *path, const char *content_type, const char *download_name);
+int srv_status_for(int dlut_error_code);
+
+/* assets.c */
+typedef struct srv_asset {
+  const char *path; /* "/", "/app.js" ... */
+  const char *content_type;
+  const unsigned char *data;
+  size_t size;
+} srv_asset;
+const srv_asset *srv_asset_find(const char *path);
+
+#endif

@@ -1,0 +1,428 @@
+#!/usr/bin/python3
+"""`dlut serve` end to end on loopback: the API, its results against FFmpeg
+and OpenColorIO, hostile requests, the token, a SIGKILL mid-queue, load
+(200 concurrent submissions and 100 SSE clients), memory over 10,000
+requests, and a CLIP job (tiny random model) with live progress, previews
+and cancellation. Every server is started here on a free port and stopped
+at the end. Exits non-zero on any failure."""
+import json
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import PyOpenColorIO as OCIO
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from srvlib import SHARED, Server, ffmpeg_rgb, multipart, photo  # noqa: E402
+
+FAILS = []
+SANITIZED = "build-san" in os.environ.get("BUILD", "")
+
+
+def check(cond, what):
+    print(("ok: " if cond else "FAIL: ") + what, flush=True)
+    if not cond:
+        FAILS.append(what)
+    return cond
+
+
+def api_basics(s):
+    st, h = s.json("GET", "/healthz")
+    check(st == 200 and h.get("ok") is True and h.get("model") is None, "healthz, no model")
+    st, doc = s.json("GET", "/v1/openapi.json")
+    check(st == 200 and doc.get("openapi", "").startswith("3.") and "/v1/jobs/{id}/events" in doc.get("paths", {}),
+          "OpenAPI 3 document at /v1/openapi.json")
+    st, hd, page = s.request("GET", "/")
+    check(st == 200 and b"<title>DLUT" in page and "text/html" in hd.get("content-type", ""), "the page at /")
+    st, hd, js = s.request("GET", "/app.js")
+    check(st == 200 and b"/v1/jobs" in js, "the page's script")
+
+    # one job through the API
+    st, j = s.submit({"prompt": "cold teal night, high contrast", "lut_size": "33"},
+                     {"photo": ("chelsea.png", photo())})
+    check(st == 202 and len(j.get("id", "")) == 16, "POST /v1/jobs -> 202 with an id (%s %s)" % (st, j))
+    jid = j["id"]
+    evs = s.events(jid)
+    names = [e for e, _ in evs]
+    check(names[0] == "state" and names[-1] == "end" and evs[-1][1]["state"] == "done",
+          "events: current state first, end last (%s)" % names)
+    st, job = s.json("GET", "/v1/jobs/" + jid)
+    check(st == 200 and job["state"] == "done" and job["method"] == "looks" and "teal" in job["understood"]
+          and job["timings"]["run_s"] >= 0, "GET /v1/jobs/{id}: done, method, what was understood, timings")
+    # late SSE client: the current (final) state, then the end
+    evs2 = s.events(jid)
+    check([e for e, _ in evs2][0] == "state" and evs2[-1][0] == "end", "a late SSE client gets the state and the end")
+
+    # results: .cube through OCIO and FFmpeg against the server's graded photo
+    tmp = tempfile.mkdtemp()
+    st, hd, cube = s.request("GET", "/v1/jobs/%s/look.cube" % jid)
+    check(st == 200 and b"LUT_3D_SIZE 33" in cube and "attachment" in hd.get("content-disposition", ""),
+          "look.cube downloads")
+    cube_path = os.path.join(tmp, "look.cube")
+    open(cube_path, "wb").write(cube)
+    st, _, graded = s.request("GET", "/v1/jobs/%s/graded" % jid)
+    check(st == 200 and graded[:8] == b"\x89PNG\r\n\x1a\n", "graded photo in the photo's format (PNG)")
+    w, h, ours = ffmpeg_rgb(graded)
+    src = os.path.join(SHARED, "data", "photos", "chelsea.png")
+    _, _, ff = ffmpeg_rgb(src, "lut3d=file=%s:interp=tetrahedral" % cube_path)
+    a, b = np.frombuffer(ours, np.uint8).astype(int), np.frombuffer(ff, np.uint8).astype(int)
+    check(a.shape == b.shape and np.abs(a - b).max() <= 1, "FFmpeg lut3d with the served .cube matches graded (max %d)"
+          % (np.abs(a - b).max() if a.shape == b.shape else -1))
+    _, _, orig = ffmpeg_rgb(src)
+    img = (np.frombuffer(orig, np.uint8).reshape(h, w, 3) / 255.0).astype(np.float32)
+    cfg = OCIO.Config.CreateRaw()
+    proc = cfg.getProcessor(OCIO.FileTransform(src=cube_path, interpolation=OCIO.INTERP_TETRAHEDRAL)).getDefaultCPUProcessor()
+    o = img.copy()
+    proc.applyRGB(o)
+    oc = np.clip(np.round(o * 255), 0, 255).astype(int).reshape(-1)
+    check(np.abs(oc - a).max() <= 1, "OpenColorIO with the served .cube matches graded (max %d)" % np.abs(oc - a).max())
+    st, _, d3 = s.request("GET", "/v1/jobs/%s/look.3dl" % jid)
+    p3 = os.path.join(tmp, "look.3dl")
+    open(p3, "wb").write(d3)
+    proc3 = cfg.getProcessor(OCIO.FileTransform(src=p3, interpolation=OCIO.INTERP_TETRAHEDRAL)).getDefaultCPUProcessor()
+    o3 = img.copy()
+    proc3.applyRGB(o3)
+    check(st == 200 and np.abs(np.round(o3 * 255).astype(int).reshape(-1) - a).max() <= 2, "look.3dl loads in OCIO")
+    st, _, hald = s.request("GET", "/v1/jobs/%s/hald.png" % jid)
+    ph = os.path.join(tmp, "hald.png")
+    open(ph, "wb").write(hald)
+    import subprocess
+    r = subprocess.run(["ffmpeg", "-v", "error", "-i", src, "-i", ph, "-filter_complex", "[0][1]haldclut",
+                        "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True)
+    hb = np.frombuffer(r.stdout, np.uint8).astype(int)
+    check(st == 200 and hb.shape == a.shape and np.abs(hb - a).max() <= 3, "hald.png loads in FFmpeg haldclut")
+    st, _, half = s.request("GET", "/v1/jobs/%s/graded?strength=0.5" % jid)
+    _, _, hf = ffmpeg_rgb(half)
+    hfa = np.frombuffer(hf, np.uint8).astype(int)
+    mid = (a + np.frombuffer(orig, np.uint8).astype(int)) / 2
+    check(st == 200 and np.abs(hfa - mid).max() <= 1.5, "graded?strength=0.5 is halfway")
+    for name, magic in (("strip.png", b"\x89PNG"), ("preview.jpg", b"\xff\xd8"), ("before.jpg", b"\xff\xd8"),
+                        ("report.json", b"{")):
+        st, _, d = s.request("GET", "/v1/jobs/%s/%s" % (jid, name))
+        check(st == 200 and d.startswith(magic), name)
+    st, rep = s.json("GET", "/v1/jobs/%s/report.json" % jid)
+    check(rep.get("method") == "looks" and rep["settings"]["lut_size"] == 33, "report.json from the options used")
+
+    # listing and paging
+    st, lst = s.json("GET", "/v1/jobs?limit=1")
+    check(st == 200 and len(lst["jobs"]) == 1 and lst["jobs"][0]["id"] == jid, "GET /v1/jobs, newest first")
+
+    # /v1/looks: fast preview and the LUT
+    small = photo("rocket.jpg")
+    body, ct = multipart({"prompt": "温暖的日落胶片风"}, {"photo": ("r.jpg", small)})
+    st, lk = s.json("POST", "/v1/looks", body, {"Content-Type": ct})
+    check(st == 200 and lk.get("understood") and lk.get("preview", "").startswith("data:image/jpeg;base64,"),
+          "POST /v1/looks: understood + preview (%s)" % lk.get("understood"))
+    st, _, c2 = s.request("POST", "/v1/looks", json.dumps({"prompt": "warm film", "output": "cube"}),
+                          {"Content-Type": "application/json"})
+    check(st == 200 and b"LUT_3D_SIZE 33" in c2, "POST /v1/looks output=cube (JSON body)")
+    # /v1/apply: the served .cube applied to the photo equals graded
+    body, ct = multipart({}, {"photo": ("c.png", photo()), "lut": ("look.cube", cube)})
+    st, _, ap = s.request("POST", "/v1/apply", body, {"Content-Type": ct})
+    check(st == 200 and np.array_equal(np.frombuffer(ffmpeg_rgb(ap)[2], np.uint8).astype(int), a),
+          "POST /v1/apply gives the graded photo")
+    return jid
+
+
+def bad_requests(s, jid):
+    ct_bad = "multipart/form-data; boundary=xyz"
+    cases = [
+        ("no photo", "POST", "/v1/jobs", *multipart({"prompt": "warm"}, {}), 400),
+        ("not an image", "POST", "/v1/jobs", *multipart({"prompt": "warm"}, {"photo": ("a.jpg", b"hello world")}), 415),
+        ("unknown field", "POST", "/v1/jobs", *multipart({"prompt": "warm", "bogus": "1"}, {"photo": ("a.png", photo())}), 400),
+        ("steps not a number", "POST", "/v1/jobs", *multipart({"prompt": "warm", "steps": "abc"}, {"photo": ("a.png", photo())}), 400),
+        ("steps 0", "POST", "/v1/jobs", *multipart({"prompt": "warm", "steps": "0"}, {"photo": ("a.png", photo())}), 400),
+        ("steps over the server cap", "POST", "/v1/jobs", *multipart({"prompt": "warm", "steps": "999999"}, {"photo": ("a.png", photo())}), 400),
+        ("lut_size 999", "POST", "/v1/jobs", *multipart({"prompt": "warm", "lut_size": "999"}, {"photo": ("a.png", photo())}), 400),
+        ("strength 2", "POST", "/v1/jobs", *multipart({"prompt": "warm", "strength": "2"}, {"photo": ("a.png", photo())}), 400),
+        ("empty prompt", "POST", "/v1/jobs", *multipart({"prompt": ""}, {"photo": ("a.png", photo())}), 400),
+        ("prompt not UTF-8", "POST", "/v1/jobs", *multipart({"prompt": b"\xff\xfe"}, {"photo": ("a.png", photo())}), 400),
+        ("duplicate field", "POST", "/v1/jobs", multipart({"prompt": "a"}, {"photo": ("a.png", photo())})[0].replace(
+            b"--\r\n", b"\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nb\r\n--x--\r\n"), None, 400),
+        ("truncated multipart", "POST", "/v1/jobs", multipart({"prompt": "warm"}, {"photo": ("a.png", photo())})[0][:5000], None, 400),
+        ("no boundary", "POST", "/v1/jobs", b"--xyz\r\n\r\n", "multipart/form-data", 400),
+        ("garbage multipart", "POST", "/v1/jobs", b"\x00\x01garbage", ct_bad, 400),
+        ("headers never end", "POST", "/v1/jobs", b"--xyz\r\nContent-Disposition: form-data; name=a", ct_bad, 400),
+        ("bad JSON", "POST", "/v1/looks", b"{\"prompt\": ", "application/json", 400),
+        ("JSON not an object", "POST", "/v1/looks", b"[1,2]", "application/json", 400),
+        ("JSON nested", "POST", "/v1/looks", b"{\"prompt\": {\"a\": 1}}", "application/json", 400),
+        ("looks without prompt", "POST", "/v1/looks", b"{}", "application/json", 400),
+        ("looks bad output", "POST", "/v1/looks", b"{\"prompt\":\"warm\",\"output\":\"exe\"}", "application/json", 400),
+        ("unsupported content type", "POST", "/v1/looks", b"prompt=warm", "text/plain", 415),
+        ("apply without lut", "POST", "/v1/apply", *multipart({}, {"photo": ("a.png", photo())}), 400),
+        ("apply with a broken lut", "POST", "/v1/apply", *multipart({}, {"photo": ("a.png", photo()), "lut": ("l.cube", b"LUT_3D_SIZE 2\n1 2\n")}), 400),
+        ("apply with a text photo", "POST", "/v1/apply", *multipart({}, {"photo": ("a.png", b"text"), "lut": ("l.cube", b"LUT_3D_SIZE 2\n")}), 415),
+        ("bad job id", "GET", "/v1/jobs/zzzz", None, None, 404),
+        ("job id of 16 non-hex", "GET", "/v1/jobs/ZZZZZZZZZZZZZZZZ", None, None, 404),
+        ("unknown job", "GET", "/v1/jobs/0123456789abcdef", None, None, 404),
+        ("unknown file", "GET", "/v1/jobs/%s/secret.txt" % jid, None, None, 404),
+        ("traversal", "GET", "/v1/jobs/%s/../../dlut.db" % jid, None, None, 404),
+        ("traversal 2", "GET", "/v1/jobs/../jobs/%s/look.cube" % jid, None, None, 404),
+        ("dot file", "GET", "/v1/jobs/%s/.." % jid, None, None, 404),
+        ("encoded traversal", "GET", "/v1/jobs/%s/..%%2f..%%2fdlut.db" % jid, None, None, 404),
+        ("bad limit", "GET", "/v1/jobs?limit=0", None, None, 400),
+        ("bad limit 2", "GET", "/v1/jobs?limit=abc", None, None, 400),
+        ("bad state", "GET", "/v1/jobs?state=bogus", None, None, 400),
+        ("bad strength", "GET", "/v1/jobs/%s/graded?strength=9" % jid, None, None, 400),
+        ("method", "PUT", "/v1/jobs", b"", None, 405),
+        ("method 2", "POST", "/healthz", b"", None, 405),
+        ("no route", "GET", "/v2/jobs", None, None, 404),
+        ("long path", "GET", "/v1/" + "a" * 3000, None, None, 414),
+        ("huge content-length", "POST", "/v1/jobs", b"", {"Content-Length": "999999999999"}, 413),
+    ]
+    for name, method, path, body, ct, want in cases:
+        headers = ct if isinstance(ct, dict) else ({"Content-Type": ct} if ct else {})
+        try:
+            st, hd, data = s.request(method, path, body, headers)
+        except Exception as e:  # noqa: BLE001
+            st, data = -1, str(e).encode()
+        ok = st == want
+        if ok and st >= 400 and data:
+            try:
+                ok = json.loads(data)["error"]["status"] == st
+            except (ValueError, KeyError, TypeError):
+                ok = False
+        check(ok, "bad request '%s' -> %s (got %s %s)" % (name, want, st, data[:120]))
+    # a request line that is not HTTP, and a header flood: answered, and the server lives on
+    for raw in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\n" + b"X: " + b"a" * 100000 + b"\r\n\r\n"):
+        so = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        so.sendall(raw)
+        try:
+            resp = so.recv(100)
+        except OSError:
+            resp = b""
+        so.close()
+        check(resp.startswith(b"HTTP/1.1 4") or resp == b"", "raw junk answered with a 4xx or closed (%s)" % resp[:20])
+    check(s.alive() and s.json("GET", "/healthz")[0] == 200, "the server lives on after every bad request")
+
+
+def upload_caps():
+    s = Server(args=["--model", "none", "--max-upload-mb", "1", "--max-pixels", "100000"])
+    try:
+        st, j = s.submit({"prompt": "warm"}, {"photo": ("big.png", photo("astronaut.png"))})  # 790 kB + fields < 1 MB
+        check(st == 202, "an upload under the cap is accepted")
+        job = s.wait_state(j["id"])
+        check(job["state"] == "failed" and job["error"]["code"] == "too_large",
+              "an image over --max-pixels fails as too_large before decoding (%s)" % job.get("error"))
+        big = photo("wood-4096.webp")  # 1.1 MB
+        # Content-Length over the cap: 413 before the body is sent (a client that waits, as with
+        # Expect: 100-continue, reads it without uploading anything)
+        so = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        so.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                   b"Content-Length: %d\r\n\r\n" % len(big))
+        resp = so.recv(4096)
+        so.close()
+        check(resp.startswith(b"HTTP/1.1 413") and b"too_large" in resp, "an upload over --max-upload-mb is 413 (%s)" % resp[:40])
+        # chunked upload (no Content-Length) over the cap
+        c = s.conn()
+        body, ct = multipart({"prompt": "warm"}, {"photo": ("w.webp", big)})
+        c.putrequest("POST", "/v1/jobs")
+        c.putheader("Content-Type", ct)
+        c.putheader("Transfer-Encoding", "chunked")
+        c.endheaders()
+        for i in range(0, len(body), 65536):
+            ch = body[i:i + 65536]
+            c.send(b"%x\r\n%s\r\n" % (len(ch), ch))
+        c.send(b"0\r\n\r\n")
+        r = c.getresponse()
+        check(r.status == 413, "a chunked upload over the cap is 413 (%d)" % r.status)
+        c.close()
+    finally:
+        check(s.stop() == 0, "server stops cleanly on SIGTERM")
+
+
+def token():
+    s = Server(args=["--model", "none", "--token", "s3cret"])
+    try:
+        check(s.request("GET", "/healthz")[0] == 200, "token: /healthz stays open")
+        check(s.request("GET", "/v1/jobs")[0] == 401, "token: no header -> 401")
+        check(s.request("GET", "/v1/jobs", headers={"Authorization": "Bearer nope"})[0] == 401, "token: wrong -> 401")
+        check(s.request("GET", "/", headers={"Authorization": "Bearer s3cret"})[0] == 200, "token: right -> 200")
+        st, j = s.submit({"prompt": "warm"}, {"photo": ("c.png", photo())}, headers={"Authorization": "Bearer s3cret"})
+        check(st == 202, "token: submit with the token")
+        st, _ = s.submit({"prompt": "warm"}, {"photo": ("c.png", photo())})
+        check(st == 401, "token: submit without it -> 401")
+    finally:
+        s.stop()
+
+
+def crash_restart():
+    """SIGKILL the server with jobs queued; on restart every accepted job finishes."""
+    s = Server(args=["--model", "none", "--concurrency", "1"])
+    pic = photo("astronaut.png")
+    ids = []
+    c = s.conn()
+    for i in range(40):
+        st, j = s.submit({"prompt": "warm film %d" % i}, {"photo": ("a.png", pic)}, conn=c)
+        if st == 202:
+            ids.append(j["id"])
+    c.close()
+    st, lst = s.json("GET", "/v1/jobs?limit=100&state=queued")
+    pending = len(lst.get("jobs", []))
+    s.kill()
+    check(len(ids) == 40, "40 jobs accepted before the kill")
+    check(pending > 0, "jobs were still queued at SIGKILL (%d)" % pending)
+    s.start()
+    states = [s.wait_state(i, timeout=180)["state"] for i in ids]
+    check(all(x == "done" for x in states), "after SIGKILL + restart every accepted job finished (%d/%d)"
+          % (states.count("done"), len(ids)))
+    for i in ids[-3:]:
+        st, _, d = s.request("GET", "/v1/jobs/%s/look.cube" % i)
+        check(st == 200 and d.rstrip().count(b"\n") > 35000, "results of a resumed job are whole")
+    s.stop()
+
+
+def load(s):
+    """200 concurrent submissions and 100 SSE clients."""
+    pic = photo("rocket.jpg")
+    results, ends, errors = [], {}, []
+    lock = threading.Lock()
+
+    def submit_one(i):
+        for _ in range(200):
+            st, j = s.submit({"prompt": ["warm", "cold teal", "faded film", "日系清新"][i % 4]}, {"photo": ("r.jpg", pic)})
+            if st == 202:
+                return j["id"]
+            if st != 429:
+                with lock:
+                    errors.append((st, j))
+                return None
+            time.sleep(0.05)
+        return None
+
+    def follow(jid):
+        try:
+            evs = s.events(jid, timeout=300)
+            with lock:
+                ends[jid] = evs[-1][1]["state"] if evs and evs[-1][0] == "end" else None
+        except Exception as e:  # noqa: BLE001
+            with lock:
+                errors.append(("sse", str(e)))
+
+    t0 = time.time()
+    with ThreadPoolExecutor(64) as ex:
+        ids = list(ex.map(submit_one, range(200)))
+    accepted = [i for i in ids if i]
+    with ThreadPoolExecutor(100) as ex:
+        list(ex.map(follow, accepted[:100]))
+    finals = [s.wait_state(i, timeout=300)["state"] for i in accepted]
+    dt = time.time() - t0
+    check(not errors, "load: no request failed except by 429 (%s)" % errors[:3])
+    check(len(accepted) == 200, "load: all 200 submissions accepted (with retries after 429)")
+    check(all(x == "done" for x in finals), "load: every accepted job finished (%d done)" % finals.count("done"))
+    check(len(ends) == 100 and all(v == "done" for v in ends.values()),
+          "load: every one of 100 SSE clients saw its job's final event")
+    print("load: 200 jobs in %.1f s (%.0f jobs/s)" % (dt, 200 / dt))
+    st, _, m = s.request("GET", "/metrics")
+    m = m.decode()
+    check(st == 200 and 'dlut_jobs{state="done"}' in m and "dlut_http_request_duration_seconds_bucket" in m
+          and "dlut_queue_depth 0" in m, "metrics in Prometheus text format")
+
+
+def queue_full():
+    s = Server(args=["--model", "none", "--concurrency", "1", "--queue-size", "2"])
+    try:
+        pic = photo("astronaut.png")
+        codes = []
+        for _ in range(12):
+            body, ct = multipart({"prompt": "warm"}, {"photo": ("a.png", pic)})
+            st, hd, data = s.request("POST", "/v1/jobs", body, {"Content-Type": ct})
+            codes.append((st, hd.get("retry-after")))
+        check(any(c == 429 and r for c, r in codes), "a full queue answers 429 with Retry-After (%s)" % [c for c, _ in codes])
+        check(all(c in (202, 429) for c, _ in codes), "only 202 or 429 while full")
+    finally:
+        s.stop()
+
+
+def memory_flat(s, jid):
+    pic = photo("rocket.jpg")
+    body, ct = multipart({"prompt": "warm"}, {"photo": ("r.jpg", pic)})
+    bad, bct = multipart({"prompt": "warm", "steps": "x"}, {"photo": ("r.jpg", pic)})
+    looks = json.dumps({"prompt": "cold teal night"})
+
+    def burst(n):
+        c = s.conn()
+        for i in range(n):
+            k = i % 5
+            if k == 0:
+                s.request("GET", "/v1/jobs/" + jid, conn=c)
+            elif k == 1:
+                s.request("POST", "/v1/jobs", bad, {"Content-Type": bct}, conn=c)
+            elif k == 2:
+                s.request("POST", "/v1/looks", looks, {"Content-Type": "application/json"}, conn=c)
+            elif k == 3:
+                s.request("GET", "/v1/jobs/zz/../x", conn=c)
+            else:
+                s.request("GET", "/v1/jobs?limit=5", conn=c)
+        c.close()
+
+    burst(1000)
+    r0 = s.rss_kb()
+    with ThreadPoolExecutor(4) as ex:
+        list(ex.map(burst, [2500] * 4))
+    r1 = s.rss_kb()
+    limit = 40000 if SANITIZED else 8000
+    check(r1 - r0 < limit, "memory flat over 10,000 requests: RSS %d -> %d kB (limit +%d)" % (r0, r1, limit))
+
+
+def clip_job():
+    tiny = os.path.join(SHARED, "data", "clip-ref", "openai_tiny")
+    s = Server(args=["--model", tiny])
+    try:
+        st, h = s.json("GET", "/healthz")
+        check(h.get("model") == "loaded" and h.get("workers") == 1, "a model server runs one worker")
+        st, j = s.submit({"prompt": "warm film", "steps": "12", "lut_size": "9", "samples": "256"},
+                         {"photo": ("c.png", photo())})
+        evs = s.events(j["id"])
+        prog = [d for e, d in evs if e == "progress"]
+        prev = [d for e, d in evs if e == "preview"]
+        end = evs[-1][1]
+        check(end["state"] == "done" and end["method"] == "clip" and end["steps"] == 12 and len(end["losses"]) == 12,
+              "CLIP job done through the API, 12 losses (%s)" % end.get("state"))
+        check(len(prog) >= 10 and prog[-1]["step"] == 12, "progress every step (%d events)" % len(prog))
+        check(len(prev) >= 1 and all(p["jpeg"].startswith("/9j/") for p in prev), "previews while it runs (%d)" % len(prev))
+        # cancellation of a long job while it runs
+        st, j = s.submit({"prompt": "warm film", "steps": "2000", "lut_size": "9", "samples": "256"},
+                         {"photo": ("c.png", photo())})
+        t0 = time.time()
+        while s.json("GET", "/v1/jobs/" + j["id"])[1].get("step", 0) < 3 and time.time() - t0 < 60:
+            time.sleep(0.05)
+        st, _ = s.json("DELETE", "/v1/jobs/" + j["id"])
+        at = s.json("GET", "/v1/jobs/" + j["id"])[1]["step"]
+        job = s.wait_state(j["id"])
+        check(st == 200 and job["state"] == "cancelled" and job["step"] <= at + 2,
+              "DELETE stops a running job within a step (asked at %d, stopped at %d)" % (at, job["step"]))
+        st, _, _ = s.request("GET", "/v1/jobs/%s/look.cube" % j["id"])
+        check(st == 409, "a cancelled job serves no results")
+    finally:
+        check(s.stop() == 0, "model server stops cleanly")
+
+
+def main():
+    s = Server(args=["--model", "none"])
+    try:
+        jid = api_basics(s)
+        bad_requests(s, jid)
+        load(s)
+        memory_flat(s, jid)
+    finally:
+        code = s.stop()
+        check(code == 0, "server exits 0 on SIGTERM")
+        log = s.log_text()
+        check("ERROR: AddressSanitizer" not in log and "runtime error" not in log, "no sanitizer report in the log")
+    upload_caps()
+    token()
+    queue_full()
+    crash_restart()
+    clip_job()
+    print("%d failures" % len(FAILS))
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,385 @@
+// DLUT's page: pick a photo, type a look, watch it change, grade, download.
+// Talks to the API of `dlut serve` (/v1/openapi.json); no framework.
+"use strict";
+
+const T = {
+  en: {
+    tagline: "colour grading from a sentence", controls: "Controls", drop_title: "Drop a photo here",
+    drop_hint: "or click to choose one, or paste (Ctrl+V)", prompt: "Describe the look",
+    prompt_ph: "e.g. warm sunset film, soft highlights", more: "Reference photo and settings",
+    reference: "Reference photo (grade towards its look)", clear: "Clear", steps: "Steps", lut_size: "LUT size",
+    strength: "Strength", grade: "Grade", cancel: "Cancel", preview: "Preview", before: "Before", after: "After",
+    placeholder: "Your photo appears here. Type a look and watch it change.", graded_photo: "Graded photo",
+    recent: "Recent jobs", no_jobs: "No jobs yet.", understood: "Understood:", ignored: "not understood:",
+    nothing_understood: "The offline looks know none of these words yet; a CLIP model would still try.",
+    queued: "Waiting in the queue…", running: "Grading", step: "step", loss: "loss", done: "Done",
+    failed: "The grade failed", cancelled: "Cancelled", need_photo: "Choose a photo first.",
+    need_prompt: "Describe the look, or choose a reference photo.", not_image: "That file is not an image DLUT reads (JPEG, PNG, WebP, TIFF, PPM).",
+    no_browser_preview: "This browser cannot show this format; grading still works.", offline: "offline looks (no CLIP model)",
+    model: "CLIP model loaded", server_down: "The server does not answer.", took: "took", method_looks: "offline look",
+    method_clip: "optimised through CLIP", method_transfer: "colour transfer", downloading: "Downloading…",
+    lost: "Lost the connection to the job; reconnecting…",
+  },
+  zh: {
+    tagline: "一句话调色", controls: "控制", drop_title: "把照片拖到这里", drop_hint: "或点击选择，或粘贴 (Ctrl+V)",
+    prompt: "描述想要的风格", prompt_ph: "例如：温暖的日落胶片风，柔和高光", more: "参考图与设置",
+    reference: "参考照片（向它的色调靠拢）", clear: "清除", steps: "步数", lut_size: "LUT 尺寸", strength: "强度",
+    grade: "开始调色", cancel: "取消", preview: "预览", before: "原图", after: "调色后",
+    placeholder: "照片会显示在这里。输入风格，实时看到变化。", graded_photo: "调色后的照片", recent: "最近的任务",
+    no_jobs: "还没有任务。", understood: "理解为：", ignored: "未理解：",
+    nothing_understood: "离线风格库还不认识这些词；有 CLIP 模型时仍会尝试。", queued: "排队中…", running: "调色中",
+    step: "步", loss: "损失", done: "完成", failed: "调色失败", cancelled: "已取消", need_photo: "请先选择一张照片。",
+    need_prompt: "请描述风格，或选择一张参考照片。", not_image: "这个文件不是 DLUT 能读取的图片（JPEG、PNG、WebP、TIFF、PPM）。",
+    no_browser_preview: "浏览器无法显示这种格式，但仍可调色。", offline: "离线风格（未加载 CLIP 模型）",
+    model: "已加载 CLIP 模型", server_down: "服务器没有响应。", took: "用时", method_looks: "离线风格",
+    method_clip: "经 CLIP 优化", method_transfer: "色彩迁移", downloading: "下载中…", lost: "与任务的连接中断，正在重连…",
+  },
+};
+const EXAMPLES = {
+  en: ["warm sunset film", "cold teal night, high contrast", "soft pastel, airy", "moody forest, muted greens",
+       "vintage Kodak Portra", "black and white, punchy"],
+  zh: ["温暖的日落胶片风", "冷青色夜景，高对比", "日系清新", "赛博朋克 霓虹", "复古胶片", "黑白 高对比"],
+};
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  lang: "en",
+  token: null, file: null, ref: null, before: null, after: null, job: null, stream: null,
+  typingSeq: 0, typingTimer: 0, hasModel: false, losses: [],
+};
+state.lang = localStorage.getItem("dlut.lang") || ((navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en");
+const t = (k) => (T[state.lang] && T[state.lang][k]) || T.en[k] || k;
+
+// ---- the token (?token=... or #token=... once, kept for the session) ----
+(function readToken() {
+  const m = (location.hash + "&" + location.search).match(/[#?&]token=([^&]+)/);
+  if (m) { sessionStorage.setItem("dlut.token", decodeURIComponent(m[1])); history.replaceState(null, "", location.pathname); }
+  state.token = sessionStorage.getItem("dlut.token");
+})();
+
+async function api(path, opts = {}) {
+  const headers = Object.assign({}, opts.headers || {});
+  if (state.token) headers.Authorization = "Bearer " + state.token;
+  let r;
+  try { r = await fetch(path, Object.assign({}, opts, { headers })); }
+  catch (e) { throw new Error(t("server_down")); }
+  if (!r.ok) {
+    let msg = r.status + " " + r.statusText;
+    try { const j = await r.json(); if (j.error && j.error.message) msg = j.error.message; } catch (e) { /* not JSON */ }
+    const err = new Error(msg); err.status = r.status; throw err;
+  }
+  return r;
+}
+
+// ---- messages ----
+function showMsg(text, ok) {
+  const m = $("msg");
+  if (!text) { m.hidden = true; return; }
+  m.textContent = text; m.className = "msg" + (ok ? " ok" : ""); m.hidden = false;
+}
+
+// ---- language ----
+function applyLang() {
+  document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
+  $("lang").textContent = state.lang === "zh" ? "English" : "中文";
+  const chips = $("examples"); chips.textContent = "";
+  for (const ex of EXAMPLES[state.lang]) {
+    const b = document.createElement("button"); b.type = "button"; b.textContent = ex;
+    b.onclick = () => { $("prompt").value = ex; onPromptInput(); };
+    chips.appendChild(b);
+  }
+  serverInfo();
+  if (state.job) renderJobState(state.job);
+}
+$("lang").onclick = () => { state.lang = state.lang === "zh" ? "en" : "zh"; localStorage.setItem("dlut.lang", state.lang); applyLang(); loadRecent(); };
+
+async function serverInfo() {
+  try {
+    const j = await (await api("/healthz")).json();
+    state.hasModel = !!j.model;
+    $("server-info").textContent = j.model ? t("model") : t("offline");
+  } catch (e) { $("server-info").textContent = t("server_down"); }
+}
+
+// ---- drawing: before on the left of the split, after (at the strength) on the right ----
+const canvas = $("canvas"), ctx = canvas.getContext("2d");
+function fitSize(w, h, max) { const s = Math.min(1, max / Math.max(w, h)); return [Math.round(w * s), Math.round(h * s)]; }
+function draw() {
+  if (!state.before) return;
+  const w = canvas.width, h = canvas.height;
+  ctx.globalAlpha = 1; ctx.drawImage(state.before, 0, 0, w, h);
+  if (state.after) {
+    const split = $("split-range").value / 100, x = Math.round(w * split);
+    ctx.save(); ctx.beginPath(); ctx.rect(x, 0, w - x, h); ctx.clip();
+    ctx.globalAlpha = $("strength").value / 100;   // the same linear blend the server applies
+    ctx.drawImage(state.after, 0, 0, w, h);
+    ctx.restore();
+    $("split").hidden = false; $("split-range").hidden = false;
+    document.querySelector(".split-line").style.left = (split * 100) + "%";
+  } else { $("split").hidden = true; $("split-range").hidden = true; }
+}
+// The canvas holds the photo at up to 1280 px; on screen it fills the stage's width, at most 70% of the window's height.
+function layoutCanvas() {
+  if (!state.before) return;
+  const stage = $("stage"), maxW = stage.clientWidth, maxH = Math.max(200, window.innerHeight * 0.7);
+  const s = Math.min(maxW / canvas.width, maxH / canvas.height);
+  canvas.style.width = Math.round(canvas.width * s) + "px";
+  canvas.style.height = Math.round(canvas.height * s) + "px";
+}
+window.addEventListener("resize", layoutCanvas);
+function setBefore(img) {
+  state.before = img; state.after = null;
+  const [w, h] = fitSize(img.naturalWidth || img.width, img.naturalHeight || img.height, 1280);
+  canvas.width = w; canvas.height = h;
+  $("stage").classList.remove("empty"); layoutCanvas(); draw();
+}
+// drag the split on the picture itself
+canvas.addEventListener("pointerdown", (e) => { canvas.setPointerCapture(e.pointerId); moveSplit(e); });
+canvas.addEventListener("pointermove", (e) => { if (e.buttons) moveSplit(e); });
+function moveSplit(e) {
+  const r = canvas.getBoundingClientRect();
+  $("split-range").value = Math.max(0, Math.min(100, ((e.clientX - r.left) / r.width) * 100));
+  draw();
+}
+function loadImage(src) {
+  return new Promise((res, rej) => { const i = new Image(); i.onload = () => res(i); i.onerror = () => rej(new Error("image")); i.src = src; });
+}
+async function imageFromApi(path) {
+  const b = await (await api(path)).blob();
+  return loadImage(URL.createObjectURL(b));
+}
+
+// ---- the photo ----
+const IMAGE_TYPES = /^image\/(jpeg|png|webp|tiff|x-portable-pixmap)$/;
+async function setPhoto(file) {
+  if (!file) return;
+  if (file.type && !IMAGE_TYPES.test(file.type) && !/\.(ppm|tiff?)$/i.test(file.name)) { showMsg(t("not_image")); return; }
+  showMsg(""); state.file = file; state.small = null;
+  $("photo-name").textContent = file.name + " · " + (file.size / 1e6).toFixed(1) + " MB";
+  $("result").hidden = true; $("progress").hidden = true;
+  try {
+    const img = await loadImage(URL.createObjectURL(file));
+    setBefore(img);
+    state.small = await smallJpeg(img, 512);
+  } catch (e) { state.before = null; $("stage").classList.add("empty"); showMsg(t("no_browser_preview"), true); }
+  updateGo(); onPromptInput();
+}
+function smallJpeg(img, side) {
+  const [w, h] = fitSize(img.naturalWidth, img.naturalHeight, side);
+  const c = document.createElement("canvas"); c.width = w; c.height = h;
+  c.getContext("2d").drawImage(img, 0, 0, w, h);
+  return new Promise((res) => c.toBlob(res, "image/jpeg", 0.9));
+}
+const drop = $("drop"), fileInput = $("file");
+drop.onclick = () => fileInput.click();
+drop.onkeydown = (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); fileInput.click(); } };
+fileInput.onchange = () => setPhoto(fileInput.files[0]);
+drop.ondragover = (e) => { e.preventDefault(); drop.classList.add("over"); };
+drop.ondragleave = () => drop.classList.remove("over");
+drop.ondrop = (e) => { e.preventDefault(); drop.classList.remove("over"); if (e.dataTransfer.files[0]) setPhoto(e.dataTransfer.files[0]); };
+window.addEventListener("paste", (e) => {
+  const f = [...(e.clipboardData ? e.clipboardData.files : [])].find((x) => x.type.startsWith("image/"));
+  if (f) setPhoto(f);
+});
+$("ref").onchange = () => { state.ref = $("ref").files[0] || null; updateGo(); };
+$("ref-clear").onclick = () => { $("ref").value = ""; state.ref = null; updateGo(); };
+
+function updateGo() {
+  const busy = state.job && (state.job.state === "queued" || state.job.state === "running");
+  $("go").disabled = !state.file || busy || (!$("prompt").value.trim() && !state.ref);
+}
+
+// ---- the offline look as you type ----
+function showUnderstood(j) {
+  const u = $("understood"); u.textContent = "";
+  if (!j) return;
+  if (j.understood) {
+    u.append(t("understood") + " "); const b = document.createElement("b"); b.textContent = j.understood; u.append(b);
+    if (j.ignored) u.append(" · " + t("ignored") + " " + j.ignored);
+  } else if ($("prompt").value.trim()) u.textContent = t("nothing_understood");
+}
+function onPromptInput() {
+  updateGo();
+  clearTimeout(state.typingTimer);
+  state.typingTimer = setTimeout(previewLook, 150);
+}
+async function previewLook() {
+  const prompt = $("prompt").value.trim();
+  const seq = ++state.typingSeq;
+  if (!prompt) { showUnderstood(null); if (!state.job) { state.after = null; draw(); } return; }
+  const fd = new FormData(); fd.append("prompt", prompt);
+  if (state.small) fd.append("photo", state.small, "preview.jpg");
+  try {
+    const j = await (await api("/v1/looks", { method: "POST", body: fd })).json();
+    if (seq !== state.typingSeq) return;      // a newer keystroke won
+    showUnderstood(j);
+    if (j.preview && state.before) { state.after = await loadImage(j.preview); if (seq === state.typingSeq) draw(); }
+  } catch (e) { if (seq === state.typingSeq) showMsg(e.message); }
+}
+$("prompt").addEventListener("input", onPromptInput);
+$("strength").addEventListener("input", () => { $("strength-out").textContent = $("strength").value + "%"; draw(); });
+$("split-range").addEventListener("input", draw);
+
+// ---- grading ----
+$("go").onclick = async () => {
+  if (!state.file) { showMsg(t("need_photo")); return; }
+  const prompt = $("prompt").value.trim();
+  if (!prompt && !state.ref) { showMsg(t("need_prompt")); return; }
+  showMsg("");
+  const fd = new FormData();
+  fd.append("photo", state.file, state.file.name || "photo");
+  if (prompt) fd.append("prompt", prompt);
+  if (state.ref) fd.append("reference", state.ref, state.ref.name || "reference");
+  fd.append("steps", $("steps").value);
+  fd.append("lut_size", $("lut_size").value);
+  $("go").disabled = true;
+  try {
+    const j = await (await api("/v1/jobs", { method: "POST", body: fd })).json();
+    state.job = { id: j.id, state: "queued", step: 0, steps: 0 };
+    state.losses = [];
+    renderJobState(state.job);
+    follow(j.id);
+  } catch (e) { showMsg(e.message); updateGo(); }
+};
+$("cancel").onclick = async () => {
+  if (!state.job) return;
+  try { await api("/v1/jobs/" + state.job.id, { method: "DELETE" }); } catch (e) { showMsg(e.message); }
+};
+
+// Server-Sent Events read through fetch, so the token header goes along.
+async function follow(id, attempt = 0) {
+  if (state.stream) state.stream.abort();
+  const ac = new AbortController(); state.stream = ac;
+  let ended = false;
+  try {
+    const r = await api("/v1/jobs/" + id + "/events", { signal: ac.signal });
+    const reader = r.body.getReader(), dec = new TextDecoder();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      let k;
+      while ((k = buf.indexOf("\n\n")) >= 0) {
+        const block = buf.slice(0, k); buf = buf.slice(k + 2);
+        let ev = "message", data = "";
+        for (const line of block.split("\n")) {
+          if (line.startsWith("event:")) ev = line.slice(6).trim();
+          else if (line.startsWith("data:")) data += line.slice(5).trim();
+        }
+        if (!data) continue;
+        const d = JSON.parse(data);
+        if (state.job && state.job.id !== id) return;
+        if (ev === "state" || ev === "end") { state.job = d; if (d.losses) state.losses = d.losses.slice(); renderJobState(d); }
+        if (ev === "progress") { state.job.step = d.step; state.job.steps = d.steps; state.job.state = "running"; state.losses.push(d.loss); renderJobState(state.job); }
+        if (ev === "preview" && state.before) { state.after = await loadImage("data:image/jpeg;base64," + d.jpeg); draw(); }
+        if (ev === "end") { ended = true; await finished(d); }
+      }
+    }
+  } catch (e) { if (ac.signal.aborted) return; }
+  if (!ended && state.job && state.job.id === id && attempt < 20) {   // the stream broke: pick the job up again
+    showMsg(t("lost"), true);
+    setTimeout(() => follow(id, attempt + 1), 1000);
+  }
+}
+
+function renderJobState(j) {
+  const busy = j.state === "queued" || j.state === "running";
+  $("progress").hidden = !busy && !(state.losses && state.losses.length > 1);
+  $("cancel").hidden = !busy;
+  const frac = j.steps ? j.step / j.steps : (j.state === "done" ? 1 : 0);
+  $("bar-fill").style.width = Math.round(frac * 100) + "%";
+  let text = j.state === "queued" ? t("queued") : j.state === "running" ? t("running") : t(j.state);
+  if (j.steps) text += ` · ${t("step")} ${j.step}/${j.steps}`;
+  if (state.losses.length) text += ` · ${t("loss")} ${state.losses[state.losses.length - 1].toFixed(4)}`;
+  $("progress-text").textContent = text;
+  plot();
+  updateGo();
+}
+function plot() {
+  const L = state.losses; if (!L || L.length < 2) { $("plot-line").setAttribute("points", ""); return; }
+  const lo = Math.min(...L), hi = Math.max(...L), span = hi - lo || 1;
+  $("plot-line").setAttribute("points", L.map((v, i) => `${(i / (L.length - 1) * 200).toFixed(1)},${(38 - (v - lo) / span * 36).toFixed(1)}`).join(" "));
+}
+
+async function finished(j) {
+  updateGo();
+  if (j.state === "done") {
+    showMsg("");
+    try {
+      state.after = await imageFromApi("/v1/jobs/" + j.id + "/preview.jpg");
+      if (!state.before) setBefore(await imageFromApi("/v1/jobs/" + j.id + "/before.jpg"));
+      draw();
+      const strip = await (await api("/v1/jobs/" + j.id + "/strip.png")).blob();
+      $("strip").src = URL.createObjectURL(strip);
+    } catch (e) { showMsg(e.message); }
+    $("result").hidden = false;
+    const m = { looks: t("method_looks"), clip: t("method_clip"), transfer: t("method_transfer") }[j.method] || "";
+    const secs = j.timings && j.timings.run_s != null ? ` · ${t("took")} ${j.timings.run_s.toFixed(2)} s` : "";
+    $("result-info").textContent = `${m}${j.understood ? " · " + j.understood : ""}${secs} · ${j.id}`;
+  } else if (j.state === "failed") {
+    showMsg(t("failed") + ": " + (j.error ? j.error.message : ""));
+  } else if (j.state === "cancelled") {
+    showMsg(t("cancelled"), true);
+  }
+  loadRecent();
+}
+
+document.querySelectorAll("[data-dl]").forEach((b) => {
+  b.onclick = async () => {
+    if (!state.job || state.job.state !== "done") return;
+    const what = b.dataset.dl;
+    let path = "/v1/jobs/" + state.job.id + "/" + what;
+    if (what === "graded") { const s = $("strength").value / 100; if (s < 1) path += "?strength=" + s; }
+    const old = b.textContent; b.textContent = t("downloading"); b.disabled = true;
+    try {
+      const r = await api(path);
+      const cd = r.headers.get("Content-Disposition") || "";
+      const m = cd.match(/filename="([^"]+)"/);
+      const a = document.createElement("a");
+      a.href = URL.createObjectURL(await r.blob());
+      a.download = m ? m[1] : what;
+      document.body.appendChild(a); a.click(); a.remove();
+    } catch (e) { showMsg(e.message); }
+    b.textContent = old; b.disabled = false;
+  };
+});
+
+// ---- recent jobs ----
+async function loadRecent() {
+  const ul = $("jobs");
+  try {
+    const j = await (await api("/v1/jobs?limit=12")).json();
+    ul.textContent = "";
+    if (!j.jobs.length) { const li = document.createElement("li"); li.className = "empty"; li.textContent = t("no_jobs"); ul.appendChild(li); return; }
+    for (const job of j.jobs) {
+      const li = document.createElement("li"); li.dataset.id = job.id;
+      const img = document.createElement("img"); img.alt = ""; img.loading = "lazy";
+      if (job.state === "done") api("/v1/jobs/" + job.id + "/preview.jpg").then((r) => r.blob()).then((b) => { img.src = URL.createObjectURL(b); }).catch(() => {});
+      const meta = document.createElement("div"); meta.className = "meta";
+      const p = document.createElement("span"); p.className = "p"; p.textContent = job.prompt || job.photo_name || job.id; p.title = p.textContent;
+      const st = document.createElement("span"); st.className = "state " + job.state; st.textContent = t(job.state === "running" ? "running" : job.state);
+      meta.append(p, st); li.append(img, meta);
+      li.onclick = () => openJob(job);
+      ul.appendChild(li);
+    }
+  } catch (e) { /* the list is a convenience; errors show elsewhere */ }
+}
+async function openJob(job) {
+  state.job = job; state.file = null; state.losses = [];
+  $("photo-name").textContent = job.photo_name || "";
+  $("prompt").value = job.prompt || "";
+  showMsg("");
+  try {
+    const full = await (await api("/v1/jobs/" + job.id)).json();
+    state.job = full; state.losses = full.losses || [];
+    if (full.state === "done") { setBefore(await imageFromApi("/v1/jobs/" + job.id + "/before.jpg")); await finished(full); }
+    else { renderJobState(full); follow(job.id); }
+  } catch (e) { showMsg(e.message); }
+  updateGo();
+}
+
+applyLang();
+loadRecent();
