@@ -807,55 +807,84 @@ static int method_not_allowed(const srv_request *r, const char *allow) {
                            r->url, allow);
 }
 
+int srv_route_parse(const char *u, srv_route_match *m) {
+  memset(m, 0, sizeof *m);
+  if (!u || strlen(u) > 512) return m->kind = SRV_R_TOO_LONG;
+  if (!strcmp(u, "/healthz")) return m->kind = SRV_R_HEALTH;
+  if (!strcmp(u, "/metrics")) return m->kind = SRV_R_METRICS;
+  if (strncmp(u, "/v1/", 4)) return m->kind = srv_asset_find(u) ? SRV_R_ASSET : SRV_R_NO_PAGE;
+  const char *rest = u + 4;
+  if (!strcmp(rest, "openapi.json")) return m->kind = SRV_R_OPENAPI;
+  if (!strcmp(rest, "jobs")) return m->kind = SRV_R_JOBS;
+  if (!strcmp(rest, "looks")) return m->kind = SRV_R_LOOKS;
+  if (!strcmp(rest, "apply")) return m->kind = SRV_R_APPLY;
+  if (strncmp(rest, "jobs/", 5)) return m->kind = SRV_R_NO_ROUTE;
+  const char *idp = rest + 5, *slash = strchr(idp, '/');
+  size_t idl = slash ? (size_t)(slash - idp) : strlen(idp);
+  if (idl != SRV_ID_LEN) return m->kind = SRV_R_BAD_ID;
+  memcpy(m->id, idp, SRV_ID_LEN);
+  m->id[SRV_ID_LEN] = 0;
+  if (!srv_id_valid(m->id)) return m->kind = SRV_R_BAD_ID;
+  if (!slash || !slash[1]) return m->kind = SRV_R_JOB;
+  const char *name = slash + 1;
+  /* one plain file name: no folders, no dot files, nothing a path could climb with */
+  if (strchr(name, '/') || strchr(name, '\\') || name[0] == '.' || strlen(name) >= sizeof m->name)
+    return m->kind = SRV_R_NO_FILE;
+  snprintf(m->name, sizeof m->name, "%s", name);
+  return m->kind = !strcmp(name, "events") ? SRV_R_JOB_EVENTS : SRV_R_JOB_FILE;
+}
+
 int srv_route(srv *s, const srv_request *r) {
-  const char *u = r->url, *m = r->method;
+  const char *m = r->method;
   const int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST"), del = !strcmp(m, "DELETE");
-  if (strlen(u) > 512) return srv_respond_error(r->conn, 414, "bad_input", "the path is too long");
-  if (!strcmp(u, "/healthz")) return get ? healthz(s, r) : method_not_allowed(r, "GET");
-  if (!strcmp(u, "/metrics")) return get ? metrics(s, r) : method_not_allowed(r, "GET");
-  if (!strncmp(u, "/v1/", 4)) {
-    const char *rest = u + 4;
-    if (!strcmp(rest, "openapi.json")) {
+  srv_route_match rt;
+  switch (srv_route_parse(r->url, &rt)) {
+    case SRV_R_TOO_LONG:
+      return srv_respond_error(r->conn, 414, "bad_input", "the path is too long");
+    case SRV_R_HEALTH:
+      return get ? healthz(s, r) : method_not_allowed(r, "GET");
+    case SRV_R_METRICS:
+      return get ? metrics(s, r) : method_not_allowed(r, "GET");
+    case SRV_R_OPENAPI: {
       const srv_asset *a = srv_asset_find("/openapi.json");
       if (!get) return method_not_allowed(r, "GET");
       return a ? srv_respond(r->conn, 200, a->content_type, a->data, a->size, 1)
                : srv_respond_error(r->conn, 500, "internal", "no API document built in");
     }
-    if (!strcmp(rest, "jobs"))
+    case SRV_R_JOBS:
       return post ? post_job(s, r) : get ? list_jobs(s, r) : method_not_allowed(r, "GET, POST");
-    if (!strcmp(rest, "looks")) return post ? post_looks(s, r) : method_not_allowed(r, "POST");
-    if (!strcmp(rest, "apply")) return post ? post_apply(s, r) : method_not_allowed(r, "POST");
-    if (!strncmp(rest, "jobs/", 5)) {
-      const char *idp = rest + 5;
-      const char *slash = strchr(idp, '/');
-      size_t idl = slash ? (size_t)(slash - idp) : strlen(idp);
-      char id[SRV_ID_LEN + 1];
-      if (idl != SRV_ID_LEN) return srv_respond_error(r->conn, 404, "not_found", "no such job (ids are 16 hex digits)");
-      memcpy(id, idp, SRV_ID_LEN);
-      id[SRV_ID_LEN] = 0;
-      if (!srv_id_valid(id)) return srv_respond_error(r->conn, 404, "not_found", "no such job (ids are 16 hex digits)");
-      if (!slash || !slash[1]) {
-        if (del) {
-          if (srv_job_cancel(s, id) != 0) return fail_from_error(r->conn);
-        } else if (!get) {
-          return method_not_allowed(r, "GET, DELETE");
-        }
-        pthread_mutex_lock(&s->mu);
-        srv_job *j = srv_job_find(s, id);
-        char *js = j ? srv_job_json(j, 1) : NULL;
-        pthread_mutex_unlock(&s->mu);
-        if (!j) return srv_respond_error(r->conn, 404, "not_found", "no job %s", id);
-        return srv_respond_json(r->conn, 200, js);
+    case SRV_R_LOOKS:
+      return post ? post_looks(s, r) : method_not_allowed(r, "POST");
+    case SRV_R_APPLY:
+      return post ? post_apply(s, r) : method_not_allowed(r, "POST");
+    case SRV_R_BAD_ID:
+      return srv_respond_error(r->conn, 404, "not_found", "no such job (ids are 16 hex digits)");
+    case SRV_R_JOB: {
+      if (del) {
+        if (srv_job_cancel(s, rt.id) != 0) return fail_from_error(r->conn);
+      } else if (!get) {
+        return method_not_allowed(r, "GET, DELETE");
       }
-      const char *name = slash + 1;
-      if (!get) return method_not_allowed(r, "GET");
-      if (strchr(name, '/') || name[0] == '.') return srv_respond_error(r->conn, 404, "not_found", "no such file");
-      if (!strcmp(name, "events")) return job_events(s, r, id);
-      return job_file(s, r, id, name);
+      pthread_mutex_lock(&s->mu);
+      srv_job *j = srv_job_find(s, rt.id);
+      char *js = j ? srv_job_json(j, 1) : NULL;
+      pthread_mutex_unlock(&s->mu);
+      if (!j) return srv_respond_error(r->conn, 404, "not_found", "no job %s", rt.id);
+      return srv_respond_json(r->conn, 200, js);
     }
-    return srv_respond_error(r->conn, 404, "not_found", "no route %.100s (see /v1/openapi.json)", u);
+    case SRV_R_JOB_EVENTS:
+      return get ? job_events(s, r, rt.id) : method_not_allowed(r, "GET");
+    case SRV_R_JOB_FILE:
+      return get ? job_file(s, r, rt.id, rt.name) : method_not_allowed(r, "GET");
+    case SRV_R_NO_FILE:
+      return srv_respond_error(r->conn, 404, "not_found", "no such file");
+    case SRV_R_NO_ROUTE:
+      return srv_respond_error(r->conn, 404, "not_found", "no route %.100s (see /v1/openapi.json)", r->url);
+    case SRV_R_ASSET: {
+      const srv_asset *a = srv_asset_find(r->url);
+      return get ? srv_respond(r->conn, 200, a->content_type, a->data, a->size, 1) : method_not_allowed(r, "GET");
+    }
+    default:
+      return srv_respond_error(r->conn, 404, "not_found", "no page %.100s", r->url);
   }
-  const srv_asset *a = srv_asset_find(u);
-  if (a) return get ? srv_respond(r->conn, 200, a->content_type, a->data, a->size, 1) : method_not_allowed(r, "GET");
-  return srv_respond_error(r->conn, 404, "not_found", "no page %.100s", u);
 }

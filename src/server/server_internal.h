@@ -141,6 +141,31 @@ typedef struct srv_request {
 } srv_request;
 int srv_route(srv *s, const srv_request *r); /* returns an MHD_Result */
 
+/* What a path names (pure: fuzz/fuzz_server.c runs it on anything). */
+typedef enum srv_route_kind {
+  SRV_R_NO_PAGE = 0,
+  SRV_R_TOO_LONG,
+  SRV_R_HEALTH,
+  SRV_R_METRICS,
+  SRV_R_OPENAPI,
+  SRV_R_JOBS,
+  SRV_R_LOOKS,
+  SRV_R_APPLY,
+  SRV_R_BAD_ID,
+  SRV_R_JOB,
+  SRV_R_JOB_EVENTS,
+  SRV_R_JOB_FILE,
+  SRV_R_NO_FILE,
+  SRV_R_NO_ROUTE,
+  SRV_R_ASSET,
+} srv_route_kind;
+typedef struct srv_route_match {
+  int kind;                /* srv_route_kind */
+  char id[SRV_ID_LEN + 1]; /* JOB*: a valid id */
+  char name[64];           /* JOB_FILE: one plain file name */
+} srv_route_match;
+int srv_route_parse(const char *url, srv_route_match *m); /* returns m->kind */
+
 /* http.c */
 int srv_respond(struct MHD_Connection *c, int status, const char *content_type, const void *data, size_t size,
                 int copy);
