@@ -152,10 +152,23 @@ async function imageFromApi(path) {
 }
 
 // ---- the photo ----
+// What the first bytes say (the server judges uploads the same way): "jpeg", "png", "webp", "tiff", "ppm" or null.
+async function sniff(file) {
+  const b = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+  const s = String.fromCharCode(...b);
+  if (b[0] === 0xff && b[1] === 0xd8) return "jpeg";
+  if (s.startsWith("\x89PNG")) return "png";
+  if (s.startsWith("RIFF") && s.slice(8, 12) === "WEBP") return "webp";
+  if (s.startsWith("II*\0") || s.startsWith("MM\0*")) return "tiff";
+  if (/^P[356]\s/.test(s)) return "ppm";
+  return null;
+}
 const IMAGE_TYPES = /^image\/(jpeg|png|webp|tiff|x-portable-pixmap)$/;
 async function setPhoto(file) {
   if (!file) return;
   if (file.type && !IMAGE_TYPES.test(file.type) && !/\.(ppm|tiff?)$/i.test(file.name)) { showMsg(t("not_image")); return; }
+  const kind = await sniff(file);
+  if (!kind) { showMsg(t("not_image")); return; }
   showMsg(""); state.file = file; state.small = null;
   $("photo-name").textContent = file.name + " · " + (file.size / 1e6).toFixed(1) + " MB";
   $("result").hidden = true; $("progress").hidden = true;

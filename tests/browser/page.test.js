@@ -1,0 +1,102 @@
+// DLUT's page in a real browser (Debian's Chromium through playwright-core):
+// upload a photo, type a prompt and see the offline look, grade, watch the
+// job finish, download the .cube (checked by FFmpeg and OpenColorIO in
+// t_page.sh), switch to Chinese, try a phone-sized screen, and see a clear
+// message for a file that is not an image. Screenshots go to $ARTIFACTS.
+// usage: node page.test.js URL ARTIFACTS PHOTO NOT_AN_IMAGE
+const { chromium } = require("playwright-core");
+const fs = require("fs");
+const path = require("path");
+
+const [url, out, photo, junk] = process.argv.slice(2);
+let failures = 0;
+function check(cond, what) {
+  console.log((cond ? "ok: " : "FAIL: ") + what);
+  if (!cond) failures++;
+}
+
+(async () => {
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+                                          args: ["--no-sandbox", "--disable-gpu"] });
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true, locale: "en-US" });
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+
+  await page.goto(url);
+  check((await page.textContent("#go")).trim() === "Grade", "the page speaks English for an English browser");
+  check(await page.isDisabled("#go"), "Grade is disabled before a photo is chosen");
+
+  // upload, type, see what the offline looks understood, with a preview
+  await page.setInputFiles("#file", photo);
+  await page.fill("#prompt", "cold teal night, high contrast");
+  await page.waitForFunction(() => document.querySelector("#understood b") !== null, null, { timeout: 10000 });
+  const understood = await page.textContent("#understood b");
+  check(/teal/.test(understood), "typing shows what the prompt was understood as: " + understood);
+  await page.waitForSelector("#split:not([hidden])", { timeout: 10000 });
+  check(true, "a before/after preview appears while typing");
+  // the strength slider changes the picture at once
+  const px = () => page.evaluate(() => {
+    const c = document.getElementById("canvas"), d = c.getContext("2d").getImageData(c.width - 3, c.height >> 1, 1, 1).data;
+    return [d[0], d[1], d[2]];
+  });
+  const full = await px();
+  await page.fill("#strength", "0");
+  await page.dispatchEvent("#strength", "input");
+  const none = await px();
+  check(full.some((v, i) => Math.abs(v - none[i]) > 2), `strength 0 shows the original at once (${full} -> ${none})`);
+  await page.fill("#strength", "100");
+  await page.dispatchEvent("#strength", "input");
+
+  // grade and wait for the job
+  await page.click("#go");
+  await page.waitForSelector("#result:not([hidden])", { timeout: 60000 });
+  const info = await page.textContent("#result-info");
+  check(/offline look/.test(info), "the finished job says how it was graded: " + info);
+  const stripOk = await page.evaluate(() => { const i = document.getElementById("strip"); return i.complete && i.naturalWidth > 0; });
+  check(stripOk, "the LUT strip is shown");
+  await page.screenshot({ path: path.join(out, "page-done.png"), fullPage: true });
+
+  // download the .cube
+  const [dl] = await Promise.all([page.waitForEvent("download"), page.click('[data-dl="look.cube"]')]);
+  const cube = path.join(out, "page-look.cube");
+  await dl.saveAs(cube);
+  check(fs.readFileSync(cube, "utf8").includes("LUT_3D_SIZE"), "the .cube downloads from the page: " + dl.suggestedFilename());
+  const [dl2] = await Promise.all([page.waitForEvent("download"), page.click('[data-dl="graded"]')]);
+  await dl2.saveAs(path.join(out, "page-graded" + path.extname(dl2.suggestedFilename())));
+  check(/\.png$/.test(dl2.suggestedFilename()), "the full-resolution graded photo downloads in the photo's format");
+
+  // recent jobs list the job with a thumbnail
+  await page.waitForFunction(() => { const i = document.querySelector("#jobs li img"); return i && i.naturalWidth > 0; }, null, { timeout: 10000 });
+  check(true, "recent jobs show a thumbnail");
+
+  // Chinese
+  await page.click("#lang");
+  check((await page.textContent("#go")).trim() === "开始调色", "the language switch turns the page Chinese");
+  await page.fill("#prompt", "温暖的日落胶片风");
+  await page.waitForFunction(() => /暖|warm/.test((document.querySelector("#understood b") || {}).textContent || ""), null, { timeout: 10000 });
+  check(true, "a Chinese prompt is understood: " + (await page.textContent("#understood b")));
+  await page.screenshot({ path: path.join(out, "page-zh.png"), fullPage: true });
+
+  // a file that is not an image: a clear message
+  await page.setInputFiles("#file", junk);
+  await page.waitForSelector("#msg:not([hidden])", { timeout: 5000 });
+  check(/不是 DLUT 能读取的图片/.test(await page.textContent("#msg")), "a file that is not an image gets a message: " + (await page.textContent("#msg")));
+
+  // a phone-sized screen: one column, nothing wider than the screen
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: "zh-CN" });
+  const p2 = await phone.newPage();
+  await p2.goto(url);
+  check((await p2.textContent("#go")).trim() === "开始调色", "a Chinese browser gets the Chinese page");
+  await p2.setInputFiles("#file", photo);
+  await p2.fill("#prompt", "日系清新");
+  await p2.waitForSelector("#split:not([hidden])", { timeout: 10000 });
+  const overflow = await p2.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, "nothing overflows a 390 px screen (" + overflow + " px)");
+  await p2.screenshot({ path: path.join(out, "page-phone.png"), fullPage: true });
+
+  check(errors.length === 0, "no script errors (" + errors.join(" | ") + ")");
+  await browser.close();
+  process.exit(failures ? 1 : 0);
+})().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# DLUT's page in a real browser: Debian's Chromium driven by playwright-core
+# (tests/browser/page.test.js) against a `dlut serve` started here on a free
+# port. The .cube downloaded through the page must load in FFmpeg (and give
+# the graded photo the page downloaded) and in OpenColorIO. Screenshots of
+# the finished page (desktop, Chinese, phone) are kept in
+# $BUILD/test-artifacts/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+DLUT=${DLUT:-$PWD/$BUILD/dlut}
+SHARED=${DLUT_SHARED:-../shared}
+PY=${PY:-/usr/bin/python3}
+ART=$PWD/$BUILD/test-artifacts
+mkdir -p "$ART"
+[ -x /usr/bin/chromium ] || { echo "FAIL: /usr/bin/chromium is missing (apt-get install chromium)"; exit 1; }
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund >/dev/null)
+fi
+tmp=$(mktemp -d)
+cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+"$DLUT" serve --port 0 --data "$tmp/data" --model none --ready-file "$tmp/ready" -q 2>"$tmp/log" &
+pid=$!
+for _ in $(seq 200); do [ -s "$tmp/ready" ] && break; sleep 0.05; done
+url=$(cat "$tmp/ready")
+printf 'this is not an image\n' > "$tmp/notes.jpg"
+photo="$SHARED/data/photos/chelsea.png"
+node tests/browser/page.test.js "$url" "$ART" "$photo" "$tmp/notes.jpg"
+# the downloaded .cube in FFmpeg gives the graded photo the page downloaded (within 1 code) ...
+"$PY" - "$ART/page-look.cube" "$photo" "$ART/page-graded.png" <<'PYEOF'
+import subprocess, sys
+import numpy as np
+import PyOpenColorIO as OCIO
+cube, src, graded = sys.argv[1:]
+def raw(*a):
+    return np.frombuffer(subprocess.run(["ffmpeg", "-v", "error", *a, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                                        capture_output=True, check=True).stdout, np.uint8).astype(int)
+ff = raw("-i", src, "-vf", "lut3d=file=%s:interp=tetrahedral" % cube)
+ours = raw("-i", graded)
+d = int(np.abs(ff - ours).max())
+print(("ok" if d <= 1 else "FAIL") + ": FFmpeg lut3d with the page's .cube matches the page's graded photo (max %d)" % d)
+# ... and OpenColorIO loads it
+cfg = OCIO.Config.CreateRaw()
+p = cfg.getProcessor(OCIO.FileTransform(src=cube, interpolation=OCIO.INTERP_TETRAHEDRAL)).getDefaultCPUProcessor()
+px = np.array([0.2, 0.5, 0.8], np.float32)
+p.applyRGB(px)
+ok_ocio = bool(np.all((px >= 0) & (px <= 1)) and np.abs(px - [0.2, 0.5, 0.8]).max() > 0.01)
+print(("ok" if ok_ocio else "FAIL") + ": OpenColorIO loads the page's .cube and grades with it (0.2,0.5,0.8 -> %s)" % px.round(4))
+sys.exit(0 if d <= 1 and ok_ocio else 1)
+PYEOF
+echo "screenshots: $ART/page-done.png page-zh.png page-phone.png"
