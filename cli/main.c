@@ -53,11 +53,11 @@ int cli_parse_float(const char *s, float *out) {
  * is simply not offered. */
 /* clang-format off */
 #define CMD(name) int dlut_cmd_##name(int argc, char **argv) __attribute__((weak));
-CMD(apply) CMD(convert) CMD(info) CMD(strip) CMD(grade) CMD(fit) CMD(looks) CMD(embed) CMD(tokenize) CMD(refcheck) CMD(serve)
+CMD(apply) CMD(convert) CMD(info) CMD(strip) CMD(grade) CMD(fit) CMD(looks) CMD(embed) CMD(tokenize) CMD(refcheck) CMD(serve) CMD(worker)
 /* clang-format on */
 #undef CMD
 
-    typedef struct {
+        typedef struct {
   const char *name;                 /* subcommand */
   int (*fn)(int argc, char **argv); /* its entry point, NULL if not built */
   const char *summary;              /* one line for `dlut --help` */
@@ -75,6 +75,7 @@ static const command_t k_commands[] = {
     {"tokenize", dlut_cmd_tokenize, "the token ids a CLIP text tower receives"},
     {"refcheck", dlut_cmd_refcheck, "check the CLIP engine against an upstream reference case"},
     {"serve", dlut_cmd_serve, "the web page and HTTP API: jobs, live previews, downloads"},
+    {"worker", dlut_cmd_worker, "run jobs from a Redis queue of 'dlut serve --queue' (any machine)"},
 };
 
 static void usage(FILE *f) {

@@ -20,6 +20,7 @@ class Server:
 
     def __init__(self, data=None, args=(), env=None):
         self.data = data or tempfile.mkdtemp(prefix="dlut-serve-")
+        os.makedirs(self.data, exist_ok=True)
         self.ready = os.path.join(self.data, "ready.txt")
         self.log_path = os.path.join(self.data, "server.log")
         self.args = list(args)

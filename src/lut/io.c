@@ -61,24 +61,24 @@ int lut_io_check(const dlut_lut *lut) {
 dlut_lut *dlut_lut_load_memory(const void *data, size_t n, dlut_lut_format fmt, const char *name) {
   dlut_lut *lut = NULL;
   if (!name) name = "LUT";
-  if (!data && n) {
-    dlut_errorc(DLUT_ERR_INPUT, "%s: no data", name);
+  if (!data || n == 0) {
+    dlut_errorc(DLUT_ERR_INPUT, "%s: empty LUT file", name);
     return NULL;
   }
   if (n > DLUT_LUT_MAX_FILE_BYTES) {
     dlut_errorc(DLUT_ERR_TOO_LARGE, "%s: larger than %d bytes", name, (int)DLUT_LUT_MAX_FILE_BYTES);
     return NULL;
   }
-  if (fmt == DLUT_LUT_FORMAT_UNKNOWN) fmt = sniff(data ? data : "", n);
+  if (fmt == DLUT_LUT_FORMAT_UNKNOWN) fmt = sniff(data, n);
   switch (fmt) {
     case DLUT_LUT_FORMAT_CUBE:
-      lut = dlut_lut_parse_cube(data ? data : "", n, name);
+      lut = dlut_lut_parse_cube(data, n, name);
       break;
     case DLUT_LUT_FORMAT_3DL:
-      lut = dlut_lut_parse_3dl(data ? data : "", n, name);
+      lut = dlut_lut_parse_3dl(data, n, name);
       break;
     case DLUT_LUT_FORMAT_HALD:
-      lut = dlut_lut_parse_hald(data ? data : "", n, name);
+      lut = dlut_lut_parse_hald(data, n, name);
       break;
     default:
       dlut_errorc(DLUT_ERR_UNSUPPORTED, "%s: unknown LUT format", name);

@@ -334,10 +334,6 @@ int dlut_server_run(const dlut_server_opts *opts) {
     goto done;
   }
   snprintf(s->token, sizeof s->token, "%s", tok ? tok : "");
-  if (s->o.queue_url && *s->o.queue_url) {
-    dlut_errorc(DLUT_ERR_UNSUPPORTED, "--queue redis://... is not built into this dlut yet; run without --queue");
-    goto done;
-  }
   if (s->o.queue_size < 1 || s->o.max_upload_mb < 1 || s->o.max_pixels < 1 || s->o.max_steps < 1 ||
       s->o.keep_hours < 1) {
     dlut_errorc(DLUT_ERR_INPUT, "server limits must be positive");
@@ -356,9 +352,10 @@ int dlut_server_run(const dlut_server_opts *opts) {
   snprintf(p, sizeof p, "%s/dlut.db", s->data_dir);
   if (!(s->store = srv_store_open(p))) goto done;
 
-  /* the model, once per process */
+  /* the model, once per process (with a Redis queue the workers have their own) */
   const char *from = "";
-  if (!opts->model_dir || *opts->model_dir)
+  const int remote = s->o.queue_url && *s->o.queue_url;
+  if (!remote && (!opts->model_dir || *opts->model_dir))
     dlut_job_find_model(opts->model_dir, "", s->model_path, sizeof s->model_path, &from);
   if (s->model_path[0]) {
     if (!(s->model = dlut_clip_load(s->model_path))) {
@@ -400,9 +397,13 @@ int dlut_server_run(const dlut_server_opts *opts) {
   const int port = di ? di->port : opts->port;
   char url[300];
   snprintf(url, sizeof url, "http://%s:%d/", opts->host, port);
-  fprintf(stderr, "dlut serve: open %s  (data %s, %s, %d worker%s%s)\n", url, s->data_dir,
-          s->model ? s->model_path : "no CLIP model: offline looks", s->o.concurrency, s->o.concurrency == 1 ? "" : "s",
-          s->token[0] ? ", token required" : "");
+  if (remote)
+    fprintf(stderr, "dlut serve: open %s  (data %s, jobs on %s for 'dlut worker --queue %s'%s)\n", url, s->data_dir,
+            s->o.queue_url, s->o.queue_url, s->token[0] ? ", token required" : "");
+  else
+    fprintf(stderr, "dlut serve: open %s  (data %s, %s, %d worker%s%s)\n", url, s->data_dir,
+            s->model ? s->model_path : "no CLIP model: offline looks", s->o.concurrency,
+            s->o.concurrency == 1 ? "" : "s", s->token[0] ? ", token required" : "");
   if (opts->ready_file) {
     char line[320];
     snprintf(line, sizeof line, "%s\n", url);

@@ -134,7 +134,7 @@ static int index_put(srv *s, srv_job *j) {
   return 0;
 }
 
-static int table_add(srv *s, srv_job *j) {
+int srv_jobs_table_add(srv *s, srv_job *j) {
   if (s->n_jobs == s->cap_jobs) {
     int cap = s->cap_jobs ? s->cap_jobs * 2 : 1024;
     srv_job **nj = realloc(s->jobs, sizeof *nj * (size_t)cap);
@@ -179,7 +179,7 @@ static void dequeue(srv *s, srv_job *j) {
 }
 
 /* caller holds s->mu: store, then announce */
-static void changed(srv *s, srv_job *j, int persist) {
+void srv_jobs_changed(srv *s, srv_job *j, int persist) {
   j->version++;
   if (persist && srv_store_update(s->store, j) != 0)
     fprintf(stderr, "dlut serve: %s (job %s)\n", dlut_last_error(), j->id);
@@ -187,6 +187,14 @@ static void changed(srv *s, srv_job *j, int persist) {
 }
 
 int srv_job_submit(srv *s, srv_job *j) {
+  if (s->remote) {
+    pthread_mutex_lock(&s->mu);
+    const int full = s->queued >= s->o.queue_size;
+    if (full) s->rejected_full++;
+    pthread_mutex_unlock(&s->mu);
+    if (full) return dlut_errorc(DLUT_ERR_TOO_LARGE, "the queue is full; try again shortly");
+    return srv_remote_submit(s, j);
+  }
   pthread_mutex_lock(&s->mu);
   int rc = -1;
   if (s->queued >= s->o.queue_size) {
@@ -196,7 +204,7 @@ int srv_job_submit(srv *s, srv_job *j) {
   }
   if (srv_store_insert(s->store, j) != 0) goto done;
   j->in_store = 1;
-  if (table_add(s, j) != 0) {
+  if (srv_jobs_table_add(s, j) != 0) {
     srv_store_delete(s->store, j->id);
     goto done;
   }
@@ -216,17 +224,33 @@ int srv_job_cancel(srv *s, const char *id) {
   if (!j) {
     rc = dlut_errorc(DLUT_ERR_NOT_FOUND, "no job %s", id);
   } else if (j->state == SRV_QUEUED) {
-    dequeue(s, j);
+    if (s->remote)
+      s->queued--; /* the worker that takes it sees the cancel mark and drops it */
+    else
+      dequeue(s, j);
     j->state = SRV_CANCELLED;
     j->finished = srv_now();
     s->jobs_finished[SRV_CANCELLED]++;
-    changed(s, j, 1);
+    srv_jobs_changed(s, j, 1);
   } else if (j->state == SRV_RUNNING) {
     j->cancel = 1; /* the worker stops after its current step */
-    changed(s, j, 0);
+    srv_jobs_changed(s, j, 0);
   }
+  const int tell_workers = s->remote && j && (j->state == SRV_CANCELLED || j->cancel);
   pthread_mutex_unlock(&s->mu);
+  if (tell_workers) srv_remote_cancel(s, id);
   return rc;
+}
+
+void srv_job_add_loss(srv_job *j, float loss) {
+  if (j->n_loss == j->cap_loss) {
+    int cap = j->cap_loss ? j->cap_loss * 2 : 64;
+    float *nl = realloc(j->loss, sizeof *nl * (size_t)cap);
+    if (!nl) return;
+    j->loss = nl;
+    j->cap_loss = cap;
+  }
+  j->loss[j->n_loss++] = loss;
 }
 
 /* ==== JSON ==== */
@@ -272,7 +296,7 @@ char *srv_job_json(const srv_job *j, int with_losses) {
 /* ==== Running one job ==== */
 
 /* At most `side` pixels on the long side, 8-bit RGB, packed rows. */
-static dlut_image *small_rgb8(const dlut_image *img, int side) {
+dlut_image *srv_small_rgb8(const dlut_image *img, int side) {
   dlut_image *u8 = dlut_image_convert(img, 3, DLUT_PIXEL_U8);
   if (!u8) return NULL;
   int w = img->width, h = img->height;
@@ -305,7 +329,7 @@ static dlut_image *small_rgb8(const dlut_image *img, int side) {
   return out;
 }
 
-static int jpeg_of(const dlut_image *img, uint8_t **data, size_t *size) {
+int srv_jpeg(const dlut_image *img, uint8_t **data, size_t *size) {
   dlut_image_save_opts so = {.quality = 85, .strip_meta = 1};
   return dlut_image_save_memory(img, DLUT_IMAGE_FORMAT_JPEG, &so, data, size);
 }
@@ -327,7 +351,7 @@ static int on_step(void *user, const dlut_grade_progress *p) {
   const double now = mono_now();
   if (p->lut && c->small && (p->step == 1 || p->step == p->steps || now - c->last_preview > 0.4)) {
     dlut_image *g = dlut_job_render(p->lut, c->small, 1.f);
-    if (g && jpeg_of(g, &jpg, &jn) != 0) jpg = NULL;
+    if (g && srv_jpeg(g, &jpg, &jn) != 0) jpg = NULL;
     dlut_image_free(g);
     c->last_preview = now;
   }
@@ -336,12 +360,7 @@ static int on_step(void *user, const dlut_grade_progress *p) {
   srv_job *j = c->j;
   j->step = p->step;
   j->steps = p->steps;
-  if (j->n_loss == j->cap_loss) {
-    int cap = j->cap_loss ? j->cap_loss * 2 : 64;
-    float *nl = realloc(j->loss, sizeof *nl * (size_t)cap);
-    if (nl) j->loss = nl, j->cap_loss = cap;
-  }
-  if (j->n_loss < j->cap_loss) j->loss[j->n_loss++] = (float)p->losses.total;
+  srv_job_add_loss(j, (float)p->losses.total);
   j->clip_loss = p->losses.clip;
   if (jpg) {
     free(j->preview);
@@ -351,7 +370,7 @@ static int on_step(void *user, const dlut_grade_progress *p) {
   }
   s->steps_total++;
   int stop = j->cancel || c->timed_out || s->shutdown;
-  changed(s, j, 0);
+  srv_jobs_changed(s, j, 0);
   pthread_mutex_unlock(&s->mu);
   return stop;
 }
@@ -367,7 +386,7 @@ static int write_file(const char *path, const void *data, size_t n) {
 }
 
 /* The options of a job (a JSON object of strings) into job options. */
-static int opts_from_json(const char *json, dlut_job_opts *o, int max_steps) {
+int srv_opts_from_json(const char *json, dlut_job_opts *o, int max_steps) {
   cJSON *j = cJSON_Parse(json);
   if (!j) return dlut_errorc(DLUT_ERR_INTERNAL, "stored options are not JSON");
   int rc = 0;
@@ -400,7 +419,7 @@ static void run_job(srv *s, srv_job *j, dlut_clip *model, const char *model_path
   srv_job_dir(s, id, dir, sizeof dir);
 
   run_ctx c = {.s = s, .j = j, .t0 = mono_now(), .timeout_s = s->o.job_timeout_s};
-  if (!options || opts_from_json(options, &o, s->o.max_steps) != 0) goto end;
+  if (!options || srv_opts_from_json(options, &o, s->o.max_steps) != 0) goto end;
   if (dlut_job_opts_finish(&o, has_ref) != 0) goto end;
   snprintf(p, sizeof p, "%s/photo", dir);
   if (!(data = dlut_file_read_all(p, (size_t)s->o.max_upload_mb << 20, &n))) goto end;
@@ -420,7 +439,7 @@ static void run_job(srv *s, srv_job *j, dlut_clip *model, const char *model_path
     free(data);
     data = NULL;
   }
-  if (!(small = small_rgb8(photo, 640))) goto end;
+  if (!(small = srv_small_rgb8(photo, 640))) goto end;
   c.small = small;
   dlut_job_input in = {.photo = photo,
                        .photo_name = name[0] ? name : NULL,
@@ -437,12 +456,12 @@ static void run_job(srv *s, srv_job *j, dlut_clip *model, const char *model_path
     goto end;
   }
   /* the previews first, the bundle last: the bundle's arrival is what "done" means */
-  if (jpeg_of(small, &jpg, &jn) != 0) goto end;
+  if (srv_jpeg(small, &jpg, &jn) != 0) goto end;
   snprintf(p, sizeof p, "%s/before.jpg", dir);
   if (write_file(p, jpg, jn) != 0) goto end;
   free(jpg);
   jpg = NULL;
-  if (!(graded_small = dlut_job_render(r.lut, small, 1.f)) || jpeg_of(graded_small, &jpg, &jn) != 0) goto end;
+  if (!(graded_small = dlut_job_render(r.lut, small, 1.f)) || srv_jpeg(graded_small, &jpg, &jn) != 0) goto end;
   snprintf(p, sizeof p, "%s/preview.jpg", dir);
   if (write_file(p, jpg, jn) != 0) goto end;
   snprintf(p, sizeof p, "%s/out", dir);
@@ -478,7 +497,7 @@ end:;
   j->finished = srv_now();
   s->jobs_finished[j->state]++;
   s->running--;
-  changed(s, j, 1);
+  srv_jobs_changed(s, j, 1);
   pthread_mutex_unlock(&s->mu);
   free(options);
   free(data);
@@ -505,7 +524,7 @@ static void *worker_main(void *arg) {
     j->step = 0;
     j->n_loss = 0;
     s->running++;
-    changed(s, j, 1);
+    srv_jobs_changed(s, j, 1);
     pthread_mutex_unlock(&s->mu);
     run_job(s, j, s->model, s->model_path);
     pthread_mutex_lock(&s->mu);
@@ -518,10 +537,11 @@ static void *worker_main(void *arg) {
 
 static void load_one(void *user, srv_job *j) {
   srv *s = user;
-  if (table_add(s, j) != 0) {
+  if (srv_jobs_table_add(s, j) != 0) {
     srv_job_free(j);
     return;
   }
+  if (s->o.queue_url && *s->o.queue_url) return; /* Redis holds the queue (srv_remote_start) */
   if (j->state == SRV_QUEUED || j->state == SRV_RUNNING) {
     /* interrupted by a crash or a stop: run it again from the start */
     j->state = SRV_QUEUED;
@@ -537,6 +557,7 @@ int srv_jobs_start(srv *s) {
   for (srv_job *j = s->queue_head; rc == 0 && j; j = j->next_queued) srv_store_update(s->store, j);
   pthread_mutex_unlock(&s->mu);
   if (rc != 0) return -1;
+  if (s->o.queue_url && *s->o.queue_url) return srv_remote_start(s);
   s->workers = calloc((size_t)s->o.concurrency, sizeof *s->workers);
   if (!s->workers) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
   for (int i = 0; i < s->o.concurrency; i++) {
@@ -554,6 +575,7 @@ void srv_jobs_stop(srv *s) {
   pthread_cond_broadcast(&s->changed);
   pthread_mutex_unlock(&s->mu);
   for (int i = 0; i < s->n_workers; i++) pthread_join(s->workers[i], NULL);
+  srv_remote_stop(s);
   free(s->workers);
   s->workers = NULL;
   s->n_workers = 0;

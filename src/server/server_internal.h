@@ -105,6 +105,7 @@ typedef struct srv {
   pthread_t *workers;
   int n_workers;
   dlut_clip *model; /* shared by the (then single) worker */
+  void *remote;     /* the Redis queue (remote.c), or NULL for in-process workers */
   char model_path[4096];
   /* metrics */
   uint64_t steps_total, jobs_finished[SRV_N_STATES], requests_total, rejected_full;
@@ -119,6 +120,9 @@ double srv_now(void); /* unix seconds */
 int srv_jobs_start(srv *s); /* load the store, requeue, start workers */
 void srv_jobs_stop(srv *s); /* stop workers (their jobs stay queued in the store) */
 srv_job *srv_job_new(void);
+int srv_jobs_table_add(srv *s, srv_job *j);             /* caller holds s->mu */
+void srv_jobs_changed(srv *s, srv_job *j, int persist); /* caller holds s->mu: store (if persist), announce */
+void srv_job_add_loss(srv_job *j, float loss);
 void srv_job_free(srv_job *j);
 srv_job *srv_job_find(srv *s, const char *id);         /* caller holds s->mu */
 int srv_job_submit(srv *s, srv_job *j);                /* 0: the table owns j; -1 (j still the caller's): queue full
@@ -129,6 +133,19 @@ void srv_job_dir(const srv *s, const char *id, char *out, size_t len);
 int srv_id_valid(const char *id);
 void srv_id_new(char out[SRV_ID_LEN + 1]);
 void srv_janitor_run(srv *s); /* delete finished jobs older than keep_hours */
+
+/* shared by the in-process workers and `dlut worker` (jobs.c) */
+struct dlut_image;
+struct dlut_job_opts;
+struct dlut_image *srv_small_rgb8(const struct dlut_image *img, int side); /* long side <= side, U8 RGB */
+int srv_jpeg(const struct dlut_image *img, uint8_t **data, size_t *size);  /* preview JPEG, no metadata */
+int srv_opts_from_json(const char *json, struct dlut_job_opts *o, int max_steps);
+
+/* remote.c: the server's side of a Redis queue */
+int srv_remote_start(srv *s); /* connect, requeue what Redis lost, start the event listener */
+void srv_remote_stop(srv *s);
+int srv_remote_submit(srv *s, srv_job *j); /* as srv_job_submit */
+void srv_remote_cancel(srv *s, const char *id);
 
 /* api.c */
 struct MHD_Connection;
