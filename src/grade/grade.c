@@ -275,28 +275,45 @@ static int reinhard_table(const float *src, int64_t ns, const float *ref, int64_
 }
 
 /* Fixed pixel sample (with replacement beyond the photo's size) as float RGB. */
+/* `want` pixels of img (all of them when it has fewer), as (m,3) floats in
+ * [0,1]. Only the sampled pixels are converted: they are gathered, in their
+ * own sample type, into a small image that dlut_image_convert turns into
+ * floats exactly as it would the whole photo. */
 static float *pixel_sample(const dlut_image *img, int64_t want, uint64_t seed, int64_t *got) {
-  dlut_image *f = dlut_image_convert(img, 3, DLUT_PIXEL_F32);
-  if (!f) return NULL;
   const int64_t np = (int64_t)img->width * img->height;
   const int64_t m = np < want ? np : want;
+  const int gw = m < DLUT_IMAGE_MAX_DIM ? (int)m : DLUT_IMAGE_MAX_DIM, gh = (int)((m + gw - 1) / gw);
+  const size_t bpp = (size_t)img->channels * (size_t)img->type;
+  dlut_image *g = dlut_image_alloc(gw, gh, img->channels, img->type), *f = NULL;
   float *s = malloc((size_t)m * 3 * sizeof(float));
-  if (!s) {
-    dlut_image_free(f);
+  if (!g || !s) {
+    dlut_image_free(g);
+    free(s);
     dlut_error("grade: out of memory");
     return NULL;
   }
+  memset(g->data, 0, (size_t)gh * g->stride);
   uint64_t st = seed ^ 0xa54ff53a5f1d36f1ull;
   for (int64_t k = 0; k < m; k++) {
     int64_t p = m == np ? k : (int64_t)(rng_next(&st) % (uint64_t)np);
-    const float *px =
-        (const float *)((const uint8_t *)f->data + (size_t)(p / img->width) * f->stride) + (p % img->width) * 3;
+    const uint8_t *src =
+        (const uint8_t *)img->data + (size_t)(p / img->width) * img->stride + (size_t)(p % img->width) * bpp;
+    memcpy((uint8_t *)g->data + (size_t)(k / gw) * g->stride + (size_t)(k % gw) * bpp, src, bpp);
+  }
+  if (!(f = dlut_image_convert(g, 3, DLUT_PIXEL_F32))) {
+    dlut_image_free(g);
+    free(s);
+    return NULL;
+  }
+  for (int64_t k = 0; k < m; k++) {
+    const float *px = (const float *)((const uint8_t *)f->data + (size_t)(k / gw) * f->stride) + (k % gw) * 3;
     for (int c = 0; c < 3; c++) {
       float v = px[c];
       s[k * 3 + c] = !isfinite(v) ? 0 : v < 0 ? 0 : v > 1 ? 1 : v;
     }
   }
   dlut_image_free(f);
+  dlut_image_free(g);
   *got = m;
   return s;
 }

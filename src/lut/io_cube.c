@@ -296,11 +296,24 @@ static int range_writable(float lo, float hi) {
   return lut_parse_float(&t, a, (int)strlen(a), &x) == 0 && lut_parse_float(&t, b, (int)strlen(b), &y) == 0 && x < y;
 }
 
+/* One line per entry, "r g b\n", assembled by hand and written in blocks
+ * (fprintf's format parsing was a third of the time of a 33^3 .cube). */
 static void write_triples(FILE *f, const float *v, long n) {
-  char a[64], b[64], c[64];
-  for (long i = 0; i < n; i++)
-    fprintf(f, "%s %s %s\n", lut_format_float(v[i * 3], a), lut_format_float(v[i * 3 + 1], b),
-            lut_format_float(v[i * 3 + 2], c));
+  char block[8192], num[64];
+  size_t w = 0;
+  for (long i = 0; i < n; i++) {
+    for (int c = 0; c < 3; c++) {
+      size_t l = strlen(lut_format_float(v[i * 3 + c], num));
+      memcpy(block + w, num, l);
+      w += l;
+      block[w++] = c < 2 ? ' ' : '\n';
+    }
+    if (w > sizeof block - 3 * 64) {
+      fwrite(block, 1, w, f);
+      w = 0;
+    }
+  }
+  if (w) fwrite(block, 1, w, f);
 }
 
 int dlut_lut_write_cube(const dlut_lut *lut, FILE *f, const char *name) {
