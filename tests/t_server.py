@@ -188,6 +188,54 @@ def bad_requests(s, jid):
             except (ValueError, KeyError, TypeError):
                 ok = False
         check(ok, "bad request '%s' -> %s (got %s %s)" % (name, want, st, data[:120]))
+    # more hostile uploads, each answered at submission from the header alone
+    png_huge = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\xea\x60\x00\x00\xea\x60\x08\x02\x00\x00\x00"
+                + b"\x00" * 64)
+    for name, files, fields, want in (
+            ("PNG header claiming 60000x60000", {"photo": ("h.png", png_huge)}, {"prompt": "warm"}, 413),
+            ("truncated JPEG", {"photo": ("t.jpg", photo("rocket.jpg")[:300])}, {"prompt": "warm"}, 400),
+            ("JPEG of 3 bytes", {"photo": ("t.jpg", b"\xff\xd8\xff")}, {"prompt": "warm"}, 400),
+            ("reference not an image", {"photo": ("a.png", photo()), "reference": ("r.png", b"nope")}, {"prompt": "warm"}, 415)):
+        st, j = s.submit(fields, files)
+        check(st == want, "bad upload '%s' -> %d at submission (got %s %s)" % (name, want, st, j.get("error")))
+    # a quoted parameter cannot smuggle in another: this part is named "prompt", a file, so no photo
+    b = (b'--B\r\nContent-Disposition: form-data; filename="a;name=photo;"; name="prompt"\r\n\r\n' + photo() +
+         b'\r\n--B--\r\n')
+    st, _, d = s.request("POST", "/v1/jobs", b, {"Content-Type": "multipart/form-data; boundary=B"})
+    check(st == 400, "multipart parameters are split outside quotes only (%s %s)" % (st, d[:100]))
+    b = (b'--B\r\nContent-Disposition: form-data; name="prompt\x00zz"\r\n\r\nwarm\r\n--B--\r\n')
+    st, _, _ = s.request("POST", "/v1/looks", b, {"Content-Type": "multipart/form-data; boundary=B"})
+    check(st == 400, "a NUL in a field name is refused (%s)" % st)
+    # a file name that is not UTF-8 still gives valid JSON everywhere
+    b = (b'--B\r\nContent-Disposition: form-data; name="photo"; filename="\xff\xfe\xc3(.png"\r\n\r\n' + photo() +
+         b'\r\n--B\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nwarm\r\n--B--\r\n')
+    st, j = s.json("POST", "/v1/jobs", b, {"Content-Type": "multipart/form-data; boundary=B"})
+    s.wait_state(j["id"])
+    ok = True
+    for path in ("/v1/jobs/" + j["id"], "/v1/jobs?limit=100"):
+        st, _, d = s.request("GET", path)
+        try:
+            json.loads(d.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            ok = False
+    check(ok, "a file name with invalid UTF-8 leaves every JSON answer valid UTF-8")
+    for q in ("0x1p-1", "%200.5", "nan", "inf", "1e309"):
+        st, _, _ = s.request("GET", "/v1/jobs/%s/graded?strength=%s" % (jid, q))
+        check(st == 400, "strength=%s is refused (%s)" % (q, st))
+    st, j = s.submit({"prompt": "warm", "strength": "0x1p-1"}, {"photo": ("a.png", photo())})
+    check(st == 400, "a hex float option is refused (%s)" % st)
+    st, _, _ = s.request("POST", "/v1/looks", b'{"prompt":"warm"}', {"Content-Type": "application/jsonp"})
+    check(st == 415, "Content-Type application/jsonp is not JSON (%s)" % st)
+    st, hd, _ = s.request("PUT", "/v1/jobs/" + jid)
+    check(st == 405 and "GET" in hd.get("allow", ""), "405 says what is allowed (%s)" % hd.get("allow"))
+    # a 1x1 photo: bad input at submission
+    tiny = open(os.path.join(SHARED, "data", "photos", "chelsea.png"), "rb").read()
+    import subprocess
+    one = subprocess.run(["ffmpeg", "-v", "error", "-i", "-", "-vf", "scale=1:1", "-f", "image2pipe", "-vcodec", "png", "-"],
+                         input=tiny, capture_output=True).stdout
+    st, j = s.submit({"prompt": "warm"}, {"photo": ("one.png", one)})
+    check(st == 400 and j["error"]["code"] == "bad_input", "a 1x1 photo is bad input (%s)" % st)
+
     # a request line that is not HTTP, and a header flood: answered, and the server lives on
     for raw in (b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\n" + b"X: " + b"a" * 100000 + b"\r\n\r\n"):
         so = socket.create_connection(("127.0.0.1", s.port), timeout=10)
@@ -201,14 +249,27 @@ def bad_requests(s, jid):
     check(s.alive() and s.json("GET", "/healthz")[0] == 200, "the server lives on after every bad request")
 
 
+def cancel_offline(s):
+    """DELETE on a running offline-look job (a 16-megapixel WebP takes a while) ends it cancelled."""
+    big = photo("wood-4096.webp")
+    st, j = s.submit({"prompt": "warm film"}, {"photo": ("w.webp", big)})
+    t0 = time.time()
+    while s.json("GET", "/v1/jobs/" + j["id"])[1]["state"] == "queued" and time.time() - t0 < 30:
+        time.sleep(0.005)
+    st, d = s.json("DELETE", "/v1/jobs/" + j["id"])
+    job = s.wait_state(j["id"])
+    check(st == 200 and (d.get("cancel_requested") or d["state"] == "cancelled") and job["state"] == "cancelled",
+          "DELETE on a running offline job cancels it (%s, then %s)" % (d.get("state"), job["state"]))
+    st, _, _ = s.request("GET", "/v1/jobs/%s/look.cube" % j["id"])
+    check(st == 404, "a cancelled job's files: 404 (%s)" % st)
+
+
 def upload_caps():
     s = Server(args=["--model", "none", "--max-upload-mb", "1", "--max-pixels", "100000"])
     try:
-        st, j = s.submit({"prompt": "warm"}, {"photo": ("big.png", photo("astronaut.png"))})  # 790 kB + fields < 1 MB
-        check(st == 202, "an upload under the cap is accepted")
-        job = s.wait_state(j["id"])
-        check(job["state"] == "failed" and job["error"]["code"] == "too_large",
-              "an image over --max-pixels fails as too_large before decoding (%s)" % job.get("error"))
+        st, j = s.submit({"prompt": "warm"}, {"photo": ("big.png", photo("astronaut.png"))})  # 790 kB, 512x512
+        check(st == 413 and j["error"]["code"] == "too_large",
+              "an image over --max-pixels is refused at submission from its header (%s)" % j.get("error"))
         big = photo("wood-4096.webp")  # 1.1 MB
         # Content-Length over the cap: 413 before the body is sent (a client that waits, as with
         # Expect: 100-continue, reads it without uploading anything)
@@ -398,7 +459,7 @@ def clip_job():
         check(st == 200 and job["state"] == "cancelled" and job["step"] <= at + 2,
               "DELETE stops a running job within a step (asked at %d, stopped at %d)" % (at, job["step"]))
         st, _, _ = s.request("GET", "/v1/jobs/%s/look.cube" % j["id"])
-        check(st == 409, "a cancelled job serves no results")
+        check(st == 404, "a cancelled job serves no results (%s)" % st)
     finally:
         check(s.stop() == 0, "model server stops cleanly")
 
@@ -410,6 +471,7 @@ def main():
     try:
         jid = api_basics(s)
         bad_requests(s, jid)
+        cancel_offline(s)
         load(s)
         memory_flat(s, jid)
     finally:

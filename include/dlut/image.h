@@ -157,6 +157,13 @@ enum {
 dlut_image *dlut_image_load_flags(const char *path, unsigned flags);
 dlut_image *dlut_image_load_memory_flags(const void *data, size_t size, const char *name_for_errors, unsigned flags);
 
+/* An image's width and height from its header alone (nothing decoded, no
+ * allocation), checked against the pixel caps: 0, or -1 with DLUT_ERR_INPUT
+ * (broken or truncated header), DLUT_ERR_TOO_LARGE (over the caps) or
+ * DLUT_ERR_UNSUPPORTED (not an image). A header that cannot tell (BigTIFF)
+ * gives 0 x 0: the decoder checks it then. width/height may be NULL. */
+int dlut_image_probe(const void *data, size_t size, int *width, int *height);
+
 /* Format from the first bytes of a file (magic numbers), or UNKNOWN. */
 dlut_image_format dlut_image_format_sniff(const void *data, size_t size);
 

@@ -192,6 +192,8 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
   dlut_lut *start_lut = NULL, *id = NULL;
   const char *prompt = o->prompt && *o->prompt ? o->prompt : NULL;
   if (!in || !in->photo) return dlut_errorc(DLUT_ERR_INPUT, "no photo");
+  if ((int64_t)in->photo->width * in->photo->height < 2)
+    return dlut_errorc(DLUT_ERR_INPUT, "the photo needs at least 2 pixels");
   if (!in->ref && !prompt) return dlut_errorc(DLUT_ERR_INPUT, "empty prompt and no reference photo");
 
   if (in->model) {

@@ -90,7 +90,16 @@ static int utf8_valid(const unsigned char *s, size_t n) {
   return 1;
 }
 
+/* Plain decimal numbers only: no leading space, no hex, no "inf"/"nan". */
+static int plain_number(const char *s) {
+  if (!((*s >= '0' && *s <= '9') || *s == '-' || *s == '+' || *s == '.')) return 0;
+  for (const char *p = s; *p; p++)
+    if (!((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E')) return 0;
+  return 1;
+}
+
 static int parse_ll(const char *s, long long *out) {
+  if (!plain_number(s)) return -1;
   char *end;
   errno = 0;
   long long v = strtoll(s, &end, 10);
@@ -100,6 +109,7 @@ static int parse_ll(const char *s, long long *out) {
 }
 
 static int parse_double(const char *s, double *out) {
+  if (!plain_number(s)) return -1;
   char *end;
   errno = 0;
   double v = strtod(s, &end);

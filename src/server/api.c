@@ -5,6 +5,7 @@
  * {"error": {"code", "message", "status"}} and the server lives on. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ static const char *query(const srv_request *r, const char *key) {
 }
 
 static int parse_int_arg(const char *s, long lo, long hi, long *out) {
+  if (!(*s >= '0' && *s <= '9') && *s != '-') return -1;
   char *end;
   errno = 0;
   long v = strtol(s, &end, 10);
@@ -43,6 +45,8 @@ static int parse_int_arg(const char *s, long lo, long hi, long *out) {
 }
 
 static int parse_float_arg(const char *s, double lo, double hi, double *out) {
+  for (const char *p = s; *p; p++) /* plain decimals only (no hex, spaces, inf/nan) */
+    if (!((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E')) return -1;
   char *end;
   errno = 0;
   double v = strtod(s, &end);
@@ -95,6 +99,76 @@ static char *base64(const uint8_t *d, size_t n) {
   return o;
 }
 
+/* A file name as a label: printable, valid UTF-8 (invalid bytes and
+ * control characters dropped, cut at a character boundary), no quotes. */
+void srv_label_clean(const char *in, char *out, size_t cap) {
+  size_t w = 0;
+  const unsigned char *p = (const unsigned char *)in;
+  while (*p && w + 1 < cap) {
+    unsigned c = *p;
+    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    int ok = len > 0 && !(len == 2 && c < 0xC2);
+    for (int k = 1; ok && k < len; k++) ok = (p[k] & 0xC0) == 0x80;
+    if (ok && len == 3) {
+      unsigned cp = (c & 0x0F) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
+      ok = cp >= 0x800 && !(cp >= 0xD800 && cp <= 0xDFFF);
+    }
+    if (ok && len == 4) {
+      unsigned cp = (c & 0x07) << 18 | (p[1] & 0x3Fu) << 12 | (p[2] & 0x3Fu) << 6 | (p[3] & 0x3Fu);
+      ok = cp >= 0x10000 && cp <= 0x10FFFF;
+    }
+    if (!ok) {
+      p++;
+      continue;
+    }
+    if (w + (size_t)len >= cap) break;
+    if (!(len == 1 && (c < 0x20 || c == 0x7F || c == '"' || c == '\\'))) {
+      memcpy(out + w, p, (size_t)len);
+      w += (size_t)len;
+    }
+    p += len;
+  }
+  out[w] = 0;
+}
+
+/* An upload's header, checked before anything is decoded: a known format,
+ * a readable size, within the pixel cap (and max_side, if > 0). */
+static int check_upload(struct MHD_Connection *c, const char *what, const srv_form_part *p, int max_side, int *ret) {
+  int w = 0, h = 0;
+  if (dlut_image_probe(p->data, p->size, &w, &h) != 0) {
+    *ret = srv_respond_error(c, srv_status_for(dlut_last_error_code()), dlut_error_code_name(dlut_last_error_code()),
+                             "%s: %s", what, dlut_last_error());
+    return -1;
+  }
+  if (w > 0 && h > 0 && (w < 2 && h < 2)) {
+    *ret = srv_respond_error(c, 400, "bad_input", "%s: a photo needs at least 2 pixels", what);
+    return -1;
+  }
+  if (max_side > 0 && (w > max_side || h > max_side)) {
+    *ret =
+        srv_respond_error(c, 413, "too_large", "%s must be at most %d px a side (send a small copy)", what, max_side);
+    return -1;
+  }
+  return 0;
+}
+
+/* At most `concurrency` full-resolution decodes at once outside the workers
+ * (POST /v1/apply, graded?strength=): a small upload can decode to hundreds
+ * of megabytes. */
+static int heavy_enter(srv *s) {
+  pthread_mutex_lock(&s->mu);
+  int ok = s->heavy < (s->o.concurrency > 0 ? s->o.concurrency : 2);
+  if (ok) s->heavy++;
+  pthread_mutex_unlock(&s->mu);
+  return ok;
+}
+
+static void heavy_leave(srv *s) {
+  pthread_mutex_lock(&s->mu);
+  s->heavy--;
+  pthread_mutex_unlock(&s->mu);
+}
+
 /* ==== POST /v1/jobs ==== */
 
 static int post_job(srv *s, const srv_request *r) {
@@ -126,6 +200,8 @@ static int post_job(srv *s, const srv_request *r) {
     ret = srv_respond_error(c, 415, "unsupported", "the reference is not a JPEG, PNG, WebP, TIFF or PPM image");
     goto done;
   }
+  if (check_upload(c, "the photo", photo, 0, &ret) != 0 || (ref && check_upload(c, "the reference", ref, 0, &ret) != 0))
+    goto done;
   /* every other field is a job option, checked now with the same parser the CLI uses */
   opts_json = cJSON_CreateObject();
   if (!opts_json) {
@@ -184,10 +260,7 @@ static int post_job(srv *s, const srv_request *r) {
   /* the file name is only a label: keep printable ASCII and UTF-8, drop paths */
   const char *base = strrchr(photo->filename, '/');
   base = base ? base + 1 : photo->filename;
-  size_t w = 0;
-  for (const char *q = base; *q && w + 1 < sizeof j->photo_name; q++)
-    if ((unsigned char)*q >= 0x20 && *q != '\\' && *q != '"') j->photo_name[w++] = *q;
-  j->photo_name[w] = 0;
+  srv_label_clean(base, j->photo_name, sizeof j->photo_name);
   if (s->model)
     j->steps = check.grade.steps ? check.grade.steps : (check.grade.param == DLUT_GRADE_PARAM_FIELD ? 1000 : 200);
 
@@ -335,8 +408,11 @@ static void sse_collect(sse *e) {
     e->started = 1;
   }
   if (j->step != e->last_step && j->step > 0 && j->state == SRV_RUNNING) {
-    snprintf(small, sizeof small, "{\"step\":%d,\"steps\":%d,\"loss\":%.6g,\"clip\":%.6g}", j->step, j->steps,
-             j->n_loss ? (double)j->loss[j->n_loss - 1] : 0.0, j->clip_loss);
+    const double loss = j->n_loss ? (double)j->loss[j->n_loss - 1] : 0.0, clip = j->clip_loss;
+    char ls[32] = "null", cs[32] = "null"; /* JSON has no NaN */
+    if (isfinite(loss)) snprintf(ls, sizeof ls, "%.6g", loss);
+    if (isfinite(clip)) snprintf(cs, sizeof cs, "%.6g", clip);
+    snprintf(small, sizeof small, "{\"step\":%d,\"steps\":%d,\"loss\":%s,\"clip\":%s}", j->step, j->steps, ls, cs);
     sse_add(e, "progress", small);
   }
   if (j->preview && j->preview_seq != e->seen_preview) {
@@ -466,6 +542,9 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
     if (access(p, R_OK) != 0) return srv_respond_error(c, 404, "not_found", "no preview yet");
     return srv_respond_file(c, p, "image/jpeg", NULL);
   }
+  if (state == SRV_FAILED || state == SRV_CANCELLED)
+    return srv_respond_error(c, 404, "not_found", "job %s %s: it has no results", id,
+                             state == SRV_FAILED ? "failed" : "was cancelled");
   if (state != SRV_DONE)
     return srv_respond_error(c, 409, "not_ready", "job %s is %s: its results exist once it is done", id,
                              srv_state_name((srv_state)state));
@@ -506,6 +585,8 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
       return srv_respond_file(c, p, mime_for(fmt), dl);
     }
     /* another strength: the original through the LUT, encoded as the original was */
+    if (!heavy_enter(s))
+      return srv_respond_error(c, 503, "busy", "too many photos being graded at once; try again shortly");
     snprintf(p, sizeof p, "%s/out/look.cube", dir);
     dlut_lut *lut = dlut_lut_load(p);
     size_t n = 0;
@@ -520,6 +601,7 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
     dlut_image_free(photo);
     free(data);
     dlut_lut_free(lut);
+    heavy_leave(s);
     if (!ok) return fail_from_error(c);
     struct MHD_Response *resp = MHD_create_response_from_buffer(on, out, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -617,6 +699,7 @@ static int post_looks(srv *s, const srv_request *r) {
   }
   const srv_form_part *ph = srv_form_get(&f, "photo");
   if (ph && ph->size) {
+    if (check_upload(c, "the preview photo", ph, 1024, &ret) != 0) goto done;
     if (!(photo = dlut_image_load_memory(ph->data, ph->size, "photo"))) {
       if (dlut_last_error_code() == DLUT_ERR_INTERNAL) dlut_error_set_code(DLUT_ERR_INPUT);
       ret = fail_from_error(c);
@@ -683,8 +766,7 @@ static int post_apply(srv *s, const srv_request *r) {
   dlut_image *photo = NULL, *g = NULL;
   uint8_t *out = NULL;
   size_t on = 0;
-  int ret;
-  (void)s;
+  int ret, heavy = 0;
   if (srv_form_parse(&f, r->body, r->body_size, r->content_type) != 0) {
     ret = fail_from_error(c);
     goto done;
@@ -732,6 +814,7 @@ static int post_apply(srv *s, const srv_request *r) {
   ret = srv_respond(c, 200, mime_for(fmt), out, on, 0);
   out = NULL;
 done:
+  if (heavy) heavy_leave(s);
   free(out);
   dlut_image_free(g);
   dlut_image_free(photo);
@@ -802,9 +885,8 @@ static int metrics(srv *s, const srv_request *r) {
 /* ==== Routing ==== */
 
 static int method_not_allowed(const srv_request *r, const char *allow) {
-  (void)allow;
-  return srv_respond_error(r->conn, 405, "method_not_allowed", "%s is not allowed on %.100s (allowed: %s)", r->method,
-                           r->url, allow);
+  return srv_respond_error_allow(r->conn, allow, "%.16s is not allowed on %.100s (allowed: %s)", r->method, r->url,
+                                 allow);
 }
 
 int srv_route_parse(const char *u, srv_route_match *m) {

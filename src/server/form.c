@@ -123,32 +123,56 @@ int srv_form_parse_urlencoded(srv_form *f, const char *s, size_t n) {
 /* ==== multipart/form-data ==== */
 
 /* The value of parameter `key` in a header value such as
- * `form-data; name="photo"; filename="a.jpg"` (quoted or token), or -1. */
+ * `form-data; name="photo"; filename="a.jpg"` (RFC 7578 section 4.2; quoted
+ * strings with backslash escapes, or tokens), or -1 if absent, -2 if
+ * longer than cap - 1. Parameters are split at ';' outside quotes only, so
+ * a quoted value cannot smuggle in another parameter. */
 static int header_param(const char *h, size_t n, const char *key, char *out, size_t cap) {
-  size_t kl = strlen(key);
+  const size_t kl = strlen(key);
   size_t i = 0;
-  while (i < n) {
-    while (i < n && h[i] != ';') i++;
-    if (i >= n) break;
+  /* skip the disposition type (or media type) up to the first ';' */
+  while (i < n && h[i] != ';') {
+    if (h[i] == '"') return -1; /* a quote before any parameter: not a header we read */
     i++;
+  }
+  while (i < n) {
+    i++; /* past ';' */
     while (i < n && (h[i] == ' ' || h[i] == '\t')) i++;
-    if (i + kl < n && !strncasecmp(h + i, key, kl) && h[i + kl] == '=') {
-      i += kl + 1;
-      size_t w = 0;
-      if (i < n && h[i] == '"') {
+    size_t ks = i;
+    while (i < n && h[i] != '=' && h[i] != ';') i++;
+    size_t ke = i;
+    while (ke > ks && (h[ke - 1] == ' ' || h[ke - 1] == '\t')) ke--;
+    const int match = ke - ks == kl && !strncasecmp(h + ks, key, kl);
+    if (i >= n || h[i] == ';') continue; /* a parameter without a value */
+    i++;                                 /* past '=' */
+    while (i < n && (h[i] == ' ' || h[i] == '\t')) i++;
+    size_t w = 0;
+    int too_long = 0;
+    if (i < n && h[i] == '"') {
+      i++;
+      while (i < n && h[i] != '"') {
+        if (h[i] == '\\' && i + 1 < n) i++;
+        if (w + 1 < cap)
+          out[w++] = h[i];
+        else
+          too_long = 1;
         i++;
-        while (i < n && h[i] != '"') {
-          if (h[i] == '\\' && i + 1 < n) i++;
-          if (w + 1 >= cap) return -2;
-          out[w++] = h[i++];
-        }
-        if (i >= n) return -1; /* unterminated quote */
-      } else {
-        while (i < n && h[i] != ';' && h[i] != ' ' && h[i] != '\t') {
-          if (w + 1 >= cap) return -2;
-          out[w++] = h[i++];
-        }
       }
+      if (i >= n) return -1; /* unterminated quote */
+      i++;
+      while (i < n && h[i] != ';') i++;
+    } else {
+      while (i < n && h[i] != ';' && h[i] != ' ' && h[i] != '\t') {
+        if (w + 1 < cap)
+          out[w++] = h[i];
+        else
+          too_long = 1;
+        i++;
+      }
+      while (i < n && h[i] != ';') i++;
+    }
+    if (match) {
+      if (too_long) return -2;
       out[w] = 0;
       return (int)w;
     }
@@ -234,6 +258,7 @@ int srv_form_parse_multipart(srv_form *f, const uint8_t *body, size_t n, const c
           return dlut_errorc(DLUT_ERR_INPUT, "multipart part is not form-data");
         int r = header_param(v, vl, "name", name, sizeof name);
         if (r == -2) return dlut_errorc(DLUT_ERR_INPUT, "a field name is longer than %d bytes", SRV_FORM_MAX_NAME - 1);
+        if (r > 0 && memchr(name, 0, (size_t)r)) return dlut_errorc(DLUT_ERR_INPUT, "a field name holds a NUL byte");
         have_name = r > 0;
         r = header_param(v, vl, "filename", filename, sizeof filename);
         if (r == -2) filename[0] = 0, r = 0; /* an over-long file name is only a label: drop it */
@@ -303,12 +328,18 @@ done:
   return rc;
 }
 
+/* ct's media type is exactly `type` (case-insensitive; parameters may follow) */
+static int media_is(const char *ct, const char *type) {
+  size_t n = strlen(type);
+  return !strncasecmp(ct, type, n) && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
+}
+
 int srv_form_parse(srv_form *f, const uint8_t *body, size_t n, const char *content_type) {
   const char *ct = content_type ? content_type : "";
   while (*ct == ' ') ct++;
-  if (!strncasecmp(ct, "multipart/form-data", 19)) return srv_form_parse_multipart(f, body, n, ct);
-  if (!strncasecmp(ct, "application/json", 16)) return srv_form_parse_json(f, (const char *)body, n);
-  if (!*ct || !strncasecmp(ct, "application/x-www-form-urlencoded", 33))
+  if (media_is(ct, "multipart/form-data")) return srv_form_parse_multipart(f, body, n, ct);
+  if (media_is(ct, "application/json")) return srv_form_parse_json(f, (const char *)body, n);
+  if (!*ct || media_is(ct, "application/x-www-form-urlencoded"))
     return srv_form_parse_urlencoded(f, (const char *)body, n);
   return dlut_errorc(DLUT_ERR_UNSUPPORTED,
                      "unsupported Content-Type (use multipart/form-data, JSON or a urlencoded form)");

@@ -99,12 +99,10 @@ static void json_escape(const char *in, char *out, size_t cap) {
   out[w] = 0;
 }
 
-int srv_respond_error(struct MHD_Connection *c, int status, const char *code, const char *fmt, ...) {
+static int respond_error_v(struct MHD_Connection *c, int status, const char *code, const char *allow, const char *fmt,
+                           va_list ap) {
   char msg[1024], esc[2100], *body = malloc(2300);
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
   if (!body) return MHD_NO;
   json_escape(msg, esc, sizeof esc);
   snprintf(body, 2300, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\",\"status\":%d}}", code, esc, status);
@@ -118,9 +116,26 @@ int srv_respond_error(struct MHD_Connection *c, int status, const char *code, co
   common_headers(r);
   if (status == 429 || status == 503) MHD_add_response_header(r, "Retry-After", "1");
   if (status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+  if (allow) MHD_add_response_header(r, "Allow", allow);
   int ret = MHD_queue_response(c, (unsigned)status, r);
   MHD_destroy_response(r);
   return ret;
+}
+
+int srv_respond_error(struct MHD_Connection *c, int status, const char *code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = respond_error_v(c, status, code, NULL, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+int srv_respond_error_allow(struct MHD_Connection *c, const char *allow, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int r = respond_error_v(c, 405, "method_not_allowed", allow, fmt, ap);
+  va_end(ap);
+  return r;
 }
 
 int srv_respond_file(struct MHD_Connection *c, const char *path, const char *content_type, const char *download_name) {
@@ -393,8 +408,9 @@ int dlut_server_run(const dlut_server_opts *opts) {
   d = MHD_start_daemon(
       MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_POLL,
       (uint16_t)opts->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR,
-      &addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-      MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+      &addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+      1u, MHD_OPTION_END);
   if (!d) {
     dlut_errorc(DLUT_ERR_IO, "cannot listen on %s:%d (is the port in use?)", opts->host, opts->port);
     goto stop;

@@ -283,6 +283,7 @@ char *srv_job_json(const srv_job *j, int with_losses) {
   if (j->started > 0) cJSON_AddNumberToObject(t, "queued_s", j->started - j->created);
   if (j->started > 0 && j->finished > 0) cJSON_AddNumberToObject(t, "run_s", j->finished - j->started);
   cJSON_AddNumberToObject(o, "attempts", j->attempts);
+  if (j->cancel && !srv_state_terminal(j->state)) cJSON_AddBoolToObject(o, "cancel_requested", 1);
   if (j->options) {
     cJSON *opts = cJSON_Parse(j->options);
     if (opts) cJSON_AddItemToObject(o, "options", opts);
@@ -451,6 +452,9 @@ static void run_job(srv *s, srv_job *j, dlut_clip *model, const char *model_path
                        .model = model,
                        .model_path = model_path};
   if (dlut_job_run(&in, &o, on_step, &c, &r) != 0) goto end;
+  pthread_mutex_lock(&s->mu);
+  if (j->cancel) r.grade.stopped = 1; /* an offline job has no steps to stop at: it stops here */
+  pthread_mutex_unlock(&s->mu);
   if (r.grade.stopped == 1) {
     if (c.timed_out)
       dlut_errorc(DLUT_ERR_INTERNAL, "the job ran past the time limit of %d s", s->o.job_timeout_s);

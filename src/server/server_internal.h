@@ -100,6 +100,7 @@ typedef struct srv {
   srv_job *queue_head, *queue_tail;
   int queued;  /* jobs in the queue */
   int running; /* jobs in a worker now */
+  int heavy;   /* full-resolution decodes outside the workers now (api.c) */
   int shutdown;
   /* workers */
   pthread_t *workers;
@@ -189,6 +190,9 @@ int srv_respond(struct MHD_Connection *c, int status, const char *content_type, 
 int srv_respond_json(struct MHD_Connection *c, int status, char *json /* taken */);
 int srv_respond_error(struct MHD_Connection *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+int srv_respond_error_allow(struct MHD_Connection *c, const char *allow, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void srv_label_clean(const char *in, char *out, size_t cap);
 int srv_respond_file(struct MHD_Connection *c, const char *path, const char *content_type, const char *download_name);
 int srv_status_for(int dlut_error_code);
 

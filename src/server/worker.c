@@ -154,6 +154,10 @@ static int run_one(srv_redis *r, const dlut_worker_opts *o, const char *me, dlut
                        .model = model,
                        .model_path = model_path};
   if (dlut_job_run(&in, &jo, on_step, &c, &res) != 0) goto end;
+  if (srv_redis_is_cancelled(r, id) == 1) { /* an offline job has no steps to stop at: it stops here */
+    c.cancelled = 1;
+    res.grade.stopped = 1;
+  }
   if (res.grade.stopped == 1 && g_stop && !c.cancelled && !c.timed_out) {
     abandoned = 1; /* our own shutdown: the job stays pending for another worker */
     goto end;

@@ -1,0 +1,148 @@
+/* dlut_image_probe: an image's size from its header alone, so a server can
+ * refuse a 146 kB PNG that claims 7071 x 7071 pixels before anything is
+ * decoded. Each format's header is read as its specification lays it out:
+ * PNG IHDR (ISO/IEC 15948 section 11.2.2), JPEG SOFn frame headers (ITU-T
+ * T.81 B.2.2), WebP through libwebp's own header parser, TIFF IFD0
+ * ImageWidth/ImageLength (TIFF 6.0 section 2 and 3), and the PNM header. */
+#include <string.h>
+#include <webp/decode.h>
+
+#include "dlut/error.h"
+#include "dlut/image.h"
+#include "image/image_private.h"
+
+static uint32_t be16(const uint8_t *p) {
+  return (uint32_t)p[0] << 8 | p[1];
+}
+static uint32_t be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int probe_png(const uint8_t *d, size_t n, int64_t *w, int64_t *h) {
+  if (n < 24 || memcmp(d + 12, "IHDR", 4)) return dlut_errorc(DLUT_ERR_INPUT, "PNG without its IHDR header");
+  *w = be32(d + 16);
+  *h = be32(d + 20);
+  return 0;
+}
+
+static int probe_jpeg(const uint8_t *d, size_t n, int64_t *w, int64_t *h) {
+  size_t i = 2;
+  while (i + 4 <= n) {
+    if (d[i] != 0xFF) return dlut_errorc(DLUT_ERR_INPUT, "JPEG with a broken marker");
+    uint8_t m = d[i + 1];
+    if (m == 0xFF) { /* fill byte */
+      i++;
+      continue;
+    }
+    if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) { /* markers without a length */
+      i += 2;
+      continue;
+    }
+    if (m == 0xD9 || m == 0xDA) break; /* end of image / start of scan before any frame header */
+    uint32_t len = be16(d + i + 2);
+    if (len < 2) return dlut_errorc(DLUT_ERR_INPUT, "JPEG with a broken segment length");
+    if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+      if (i + 9 > n) break;
+      *h = be16(d + i + 5);
+      *w = be16(d + i + 7);
+      return 0;
+    }
+    i += 2 + len;
+  }
+  return dlut_errorc(DLUT_ERR_INPUT, "JPEG without a frame header (truncated?)");
+}
+
+static int probe_webp(const uint8_t *d, size_t n, int64_t *w, int64_t *h) {
+  int ww = 0, hh = 0;
+  if (!WebPGetInfo(d, n, &ww, &hh)) return dlut_errorc(DLUT_ERR_INPUT, "WebP with a broken header");
+  *w = ww;
+  *h = hh;
+  return 0;
+}
+
+static int probe_tiff(const uint8_t *d, size_t n, int64_t *w, int64_t *h) {
+  if (n < 8) return dlut_errorc(DLUT_ERR_INPUT, "truncated TIFF header");
+  const int le = d[0] == 'I';
+  const uint16_t magic = le ? (uint16_t)(d[2] | d[3] << 8) : (uint16_t)be16(d + 2);
+  if (magic != 42) { /* BigTIFF (43) and others: the decoder checks them */
+    *w = *h = 0;
+    return 1;
+  }
+#define U16(p) (le ? (uint32_t)((p)[0] | (p)[1] << 8) : be16(p))
+#define U32(p) (le ? (uint32_t)((p)[0] | (p)[1] << 8 | (p)[2] << 16 | (uint32_t)(p)[3] << 24) : be32(p))
+  const uint32_t off = U32(d + 4);
+  if ((size_t)off + 2 > n) return dlut_errorc(DLUT_ERR_INPUT, "TIFF directory past the end of the file");
+  const uint32_t count = U16(d + off);
+  int64_t ww = -1, hh = -1;
+  for (uint32_t k = 0; k < count; k++) {
+    const size_t e = (size_t)off + 2 + (size_t)k * 12;
+    if (e + 12 > n) return dlut_errorc(DLUT_ERR_INPUT, "truncated TIFF directory");
+    const uint32_t tag = U16(d + e), type = U16(d + e + 2);
+    const uint32_t v = type == 3 ? U16(d + e + 8) : U32(d + e + 8); /* SHORT or LONG */
+    if (tag == 256) ww = v;
+    if (tag == 257) hh = v;
+  }
+#undef U16
+#undef U32
+  if (ww < 0 || hh < 0) return dlut_errorc(DLUT_ERR_INPUT, "TIFF without ImageWidth/ImageLength");
+  *w = ww;
+  *h = hh;
+  return 0;
+}
+
+/* P5/P6 (and P2/P3) WIDTH HEIGHT MAXVAL with whitespace and # comments */
+static int probe_ppm(const uint8_t *d, size_t n, int64_t *w, int64_t *h) {
+  size_t i = 2;
+  int64_t v[2];
+  for (int k = 0; k < 2; k++) {
+    for (;;) {
+      while (i < n && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r' || d[i] == '\n')) i++;
+      if (i < n && d[i] == '#') {
+        while (i < n && d[i] != '\n') i++;
+        continue;
+      }
+      break;
+    }
+    if (i >= n || d[i] < '0' || d[i] > '9') return dlut_errorc(DLUT_ERR_INPUT, "bad PPM header");
+    v[k] = 0;
+    int digits = 0;
+    while (i < n && d[i] >= '0' && d[i] <= '9') {
+      if (++digits > 9) return dlut_errorc(DLUT_ERR_TOO_LARGE, "PPM size too large");
+      v[k] = v[k] * 10 + (d[i++] - '0');
+    }
+  }
+  *w = v[0];
+  *h = v[1];
+  return 0;
+}
+
+int dlut_image_probe(const void *data, size_t size, int *width, int *height) {
+  const uint8_t *d = data;
+  int64_t w = 0, h = 0;
+  int rc;
+  if (!d || !size) return dlut_errorc(DLUT_ERR_INPUT, "empty image");
+  switch (dlut_image_format_sniff(d, size)) {
+    case DLUT_IMAGE_FORMAT_PNG:
+      rc = probe_png(d, size, &w, &h);
+      break;
+    case DLUT_IMAGE_FORMAT_JPEG:
+      rc = probe_jpeg(d, size, &w, &h);
+      break;
+    case DLUT_IMAGE_FORMAT_WEBP:
+      rc = probe_webp(d, size, &w, &h);
+      break;
+    case DLUT_IMAGE_FORMAT_TIFF:
+      rc = probe_tiff(d, size, &w, &h);
+      break;
+    case DLUT_IMAGE_FORMAT_PPM:
+      rc = probe_ppm(d, size, &w, &h);
+      break;
+    default:
+      return dlut_errorc(DLUT_ERR_UNSUPPORTED, "not a supported image (expected JPEG, PNG, WebP, TIFF or PPM)");
+  }
+  if (rc < 0) return -1;
+  if (rc == 0 && dlut__check_dims(w, h) != 0) return -1;
+  if (width) *width = (int)w;
+  if (height) *height = (int)h;
+  return 0;
+}

@@ -1,0 +1,75 @@
+/* dlut_image_probe against the decoders: the size read from the header
+ * alone equals the decoded size, for the real photos and for every format
+ * we write (PNG 8/16, JPEG, WebP, TIFF, PPM); broken, truncated and
+ * oversized headers fail with the right code before anything is decoded. */
+#include "dlut/error.h"
+#include "dlut/file.h"
+#include "dlut/image.h"
+#include "test.h"
+
+static void same_as_decoder(const void *data, size_t n, const char *what) {
+  int w = -1, h = -1;
+  int rc = dlut_image_probe(data, n, &w, &h);
+  dlut_image *img = dlut_image_load_memory_flags(data, n, what, DLUT_IMAGE_LOAD_NO_ORIENT);
+  CHECK_MSG(rc == 0 && img && img->width == w && img->height == h, "%s: probe %dx%d, decoder %dx%d (%s)", what, w, h,
+            img ? img->width : -1, img ? img->height : -1, dlut_last_error());
+  dlut_image_free(img);
+}
+
+int main(void) {
+  static const char *k_photos[] = {"astronaut.png",         "chelsea.png", "coffee.png",
+                                   "hubble_deep_field.jpg", "rocket.jpg",  "wood-4096.webp"};
+  dlut_image *small = NULL;
+  for (size_t i = 0; i < sizeof k_photos / sizeof *k_photos; i++) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "data/photos/%s", k_photos[i]);
+    size_t n = 0;
+    uint8_t *d = dlut_file_read_all(test_shared(rel), 1 << 26, &n);
+    CHECK(d != NULL);
+    if (!d) continue;
+    same_as_decoder(d, n, k_photos[i]);
+    if (i == 1) small = dlut_image_load_memory(d, n, "chelsea");
+    free(d);
+  }
+  CHECK(small != NULL);
+  if (!small) return test_summary("image_probe");
+  /* every format we write */
+  static const dlut_image_format k_fmts[] = {DLUT_IMAGE_FORMAT_PNG, DLUT_IMAGE_FORMAT_JPEG, DLUT_IMAGE_FORMAT_WEBP,
+                                             DLUT_IMAGE_FORMAT_TIFF, DLUT_IMAGE_FORMAT_PPM};
+  dlut_image *wide = dlut_image_convert(small, 4, DLUT_PIXEL_U16);
+  for (int k = 0; k < 2; k++)
+    for (size_t f = 0; f < sizeof k_fmts / sizeof *k_fmts; f++) {
+      uint8_t *d = NULL;
+      size_t n = 0;
+      CHECK(dlut_image_save_memory(k ? wide : small, k_fmts[f], NULL, &d, &n) == 0);
+      char what[64];
+      snprintf(what, sizeof what, "format %d (%s)", (int)k_fmts[f], k ? "16-bit RGBA" : "8-bit");
+      same_as_decoder(d, n, what);
+      /* truncated to a few bytes: the header is broken or the format unknown, never a crash */
+      for (size_t cut = 0; cut < 40 && cut < n; cut += 3) {
+        int w, h;
+        int rc = dlut_image_probe(d, cut, &w, &h);
+        CHECK(rc != 0 || (w >= 0 && h >= 0));
+        if (rc != 0) CHECK(dlut_last_error_code() == DLUT_ERR_INPUT || dlut_last_error_code() == DLUT_ERR_UNSUPPORTED);
+      }
+      free(d);
+    }
+  dlut_image_free(wide);
+  /* a PNG header that claims 60000 x 60000: too large, from 33 bytes */
+  uint8_t png[33] = {0x89, 'P', 'N', 'G',  '\r', '\n', 0x1a, '\n', 0,    0, 0, 13, 'I', 'H', 'D',
+                     'R',  0,   0,   0xEA, 0x60, 0,    0,    0xEA, 0x60, 8, 2, 0,  0,   0};
+  int w, h;
+  CHECK(dlut_image_probe(png, sizeof png, &w, &h) != 0 && dlut_last_error_code() == DLUT_ERR_TOO_LARGE);
+  dlut_image_set_max_pixels(1000);
+  CHECK(dlut_image_probe(png, sizeof png, &w, &h) != 0 && dlut_last_error_code() == DLUT_ERR_TOO_LARGE);
+  dlut_image_set_max_pixels(0);
+  png[18] = 0, png[19] = 0, png[22] = 0, png[23] = 0; /* 0 x 0 */
+  CHECK(dlut_image_probe(png, sizeof png, &w, &h) != 0 && dlut_last_error_code() == DLUT_ERR_INPUT);
+  const uint8_t jpeg_soi_only[] = {0xFF, 0xD8, 0xFF};
+  CHECK(dlut_image_probe(jpeg_soi_only, sizeof jpeg_soi_only, &w, &h) != 0);
+  CHECK(dlut_image_probe("hello world", 11, &w, &h) != 0 && dlut_last_error_code() == DLUT_ERR_UNSUPPORTED);
+  CHECK(dlut_image_probe(NULL, 0, &w, &h) != 0);
+  CHECK(dlut_image_probe("P6\n# c\n 12  7\n255\n", 18, &w, &h) == 0 && w == 12 && h == 7);
+  dlut_image_free(small);
+  return test_summary("image_probe");
+}
