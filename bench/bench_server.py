@@ -29,6 +29,11 @@ def cpu_name():
     return platform.processor()
 
 
+def server_cpu(s):
+    f = open("/proc/%d/stat" % s.proc.pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def jpeg(src, w, h, path):
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", src, "-vf", "scale=%d:%d" % (w, h), "-q:v", "3", path],
                    check=True)
@@ -46,7 +51,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="dlut-bench-")
     big = jpeg(os.path.join(PHOTOS, "coffee.png"), 1224, 816, os.path.join(tmp, "1mp.jpg"))   # 1.0 MP
     small = jpeg(os.path.join(PHOTOS, "coffee.png"), 512, 341, os.path.join(tmp, "512.jpg"))
-    s = Server(data=os.path.join(tmp, "srv"), args=["--model", "none", "--queue-size", str(n_jobs + 10)])
+    extra = os.environ.get("BENCH_SERVER_ARGS", "").split()
+    s = Server(data=os.path.join(tmp, "srv"), args=["--model", "none", "--queue-size", str(n_jobs + 10)] + extra)
     print("CPU: %s, %d cores; dlut serve --model none (offline looks), %d in-process workers"
           % (cpu_name(), os.cpu_count(), os.cpu_count()))
     prompts = ["warm sunset film", "cold teal night, high contrast", "温暖的日落胶片风", "faded film, soft"]
@@ -84,6 +90,8 @@ def main():
         c.close()
 
     pt = threading.Thread(target=poller)
+    ru0 = os.times()
+    srv0 = server_cpu(s)
     t0 = time.perf_counter()
     pt.start()
     with ThreadPoolExecutor(clients) as ex:
@@ -97,11 +105,15 @@ def main():
             break
         time.sleep(0.01)
     dt = time.perf_counter() - t0
+    ru1 = os.times()
+    srv1 = server_cpu(s)
     stop.set()
     pt.join()
     failed = [i for i in ids if s.json("GET", "/v1/jobs/" + i)[1]["state"] != "done"]
     print("offline-look jobs, 1 MP JPEG, %d jobs, %d clients: %.1f jobs/s (submitted in %.2f s, all done in %.2f s, %d not done)"
           % (n_jobs, clients, n_jobs / dt, t_sub, dt, len(failed)))
+    print("CPU seconds during the run: server %.2f, this client %.2f (wall %.2f; %.1f ms of server CPU per job)"
+          % (srv1 - srv0, (ru1.user + ru1.system) - (ru0.user + ru0.system), dt, (srv1 - srv0) / n_jobs * 1e3))
     print("GET /v1/jobs/{id} under that load: p50 %.2f ms, p99 %.2f ms (%d requests)"
           % (pct(lat_get, 50) * 1e3, pct(lat_get, 99) * 1e3, len(lat_get)))
 

@@ -225,8 +225,32 @@ static void test_run_and_bundle(void) {
   wr = dlut_job_bundle_write(&r2, big, DLUT_IMAGE_FORMAT_PNG, &o, out, NULL);
   setrlimit(RLIMIT_FSIZE, &old);
   CHECK(wr != 0 && access(out, F_OK) != 0 && count_entries(dir) == 2);
+  /* (two more folders below: enc-opt, enc-fast) */
   dlut_job_result_free(&r2);
   dlut_image_free(big);
+
+  /* fast_encode: the same pixels in a larger JPEG */
+  {
+    char a[4400], b[4400];
+    snprintf(a, sizeof a, "%s/enc-opt", dir);
+    snprintf(b, sizeof b, "%s/enc-fast", dir);
+    CHECK(dlut_job_bundle_write(&r, photo, DLUT_IMAGE_FORMAT_JPEG, &o, a, NULL) == 0);
+    dlut_job_opts_set(&o, "fast_encode", "1");
+    CHECK(dlut_job_bundle_write(&r, photo, DLUT_IMAGE_FORMAT_JPEG, &o, b, NULL) == 0);
+    dlut_job_opts_set(&o, "fast_encode", "0");
+    strcat(a, "/graded.jpg");
+    strcat(b, "/graded.jpg");
+    dlut_image *ia = dlut_image_load(a), *ib = dlut_image_load(b);
+    CHECK(ia && ib && ia->width == ib->width && ia->height == ib->height);
+    int same = ia && ib;
+    for (int y = 0; same && y < ia->height; y++)
+      same = !memcmp((uint8_t *)ia->data + (size_t)y * ia->stride, (uint8_t *)ib->data + (size_t)y * ib->stride,
+                     (size_t)ia->width * 3);
+    struct stat sa, sb;
+    CHECK(same && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sb.st_size > sa.st_size);
+    dlut_image_free(ia);
+    dlut_image_free(ib);
+  }
 
   /* words the looks do not know: a clear bad-input error without a model */
   dlut_job_opts_set(&o, "prompt", "qwzx blorf");

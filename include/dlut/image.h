@@ -129,6 +129,9 @@ typedef struct dlut_image_save_opts {
   int lossless;   /* WebP: nonzero for lossless */
   int float_tiff; /* TIFF: nonzero saves F32 images as 32-bit float samples */
   int strip_meta; /* nonzero: write no EXIF/XMP even if the image has them */
+  int fast;       /* faster, larger: JPEG with standard Huffman tables instead of optimised ones (the
+                     same pixels, ~10% larger at quality 95, half the time), PNG at zlib level 1
+                     instead of 3 (previews, LUT strips) */
 } dlut_image_save_opts;
 
 /* Save atomically, format from the extension. U16 images keep 16 bits in

@@ -69,6 +69,7 @@ typedef struct dlut_job_opts {
   int start_look;        /* 1: start from the prompt's offline look (default), 0: identity */
   float strength;        /* blend of the graded photo with the original, 0..1 (default 1) */
   int quality;           /* JPEG/WebP quality of the graded photo 1..100 (default 95) */
+  int fast_encode;       /* graded JPEG without optimised Huffman tables (default 0; the server's default 1) */
 } dlut_job_opts;
 
 typedef enum dlut_job_opt_kind {

@@ -226,7 +226,7 @@ int dlut__jpeg_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const 
   jpeg_set_defaults(&cinfo);
   jpeg_set_quality(&cinfo, o->quality, TRUE);
   if (o->quality >= 90) cinfo.comp_info[0].h_samp_factor = cinfo.comp_info[0].v_samp_factor = 1;
-  cinfo.optimize_coding = TRUE;
+  cinfo.optimize_coding = o->fast ? FALSE : TRUE;
   /* Exif (CIPA DC-008 4.5.4) wants its APP1 right after SOI, in place of JFIF's APP0. */
   const size_t max_payload = 65533;
   int has_exif = m->exif && m->exif_size > 0 && m->exif_size + 6 <= max_payload;

@@ -290,7 +290,7 @@ int dlut__png_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const d
    * writes 2.2x faster than the default level 6 for a 6 % larger file
    * (docs/image.md). Graded outputs are written far more often than they
    * are archived. */
-  png_set_compression_level(png, 3);
+  png_set_compression_level(png, o && o->fast ? 1 : 3);
   png_write_info(png, info);
   if (depth == 16) {
     const uint16_t one = 1;

@@ -419,11 +419,13 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   if (!(graded = dlut_job_render(res->lut, photo, o ? o->strength : 1.f))) goto fail;
   dlut_image_save_opts so = {0};
   so.quality = o ? o->quality : 0;
+  so.fast = o ? o->fast_encode : 0;
   snprintf(p, sizeof p, "%s/%s", stage, names[1]);
   if (dlut_image_save(graded, p, &so) != 0) goto fail;
   snprintf(p, sizeof p, "%s/%s", stage, names[2]);
+  dlut_image_save_opts fast = {.fast = 1};
   if (!(strip = dlut_lut_strip(res->lut, res->lut->size >= 33 ? 1 : (33 + res->lut->size - 1) / res->lut->size)) ||
-      dlut_image_save(strip, p, NULL) != 0)
+      dlut_image_save(strip, p, &fast) != 0)
     goto fail;
   snprintf(p, sizeof p, "%s/%s", stage, names[3]);
   if (write_text(p, res->report_json) != 0) goto fail;

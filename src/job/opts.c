@@ -34,6 +34,8 @@ static const dlut_job_opt_info k_opts[] = {
                  "look: start from the prompt's offline look; identity: from no grade"},
   {"strength",   DLUT_JOB_OPT_FLOAT, 0, 1, NULL, "1", "blend of the graded photo with the original"},
   {"quality",    DLUT_JOB_OPT_INT, 1, 100, NULL, "95", "JPEG/WebP quality of the graded photo"},
+  {"fast_encode", DLUT_JOB_OPT_BOOL, 0, 1, NULL, "0",
+                 "graded JPEG with standard Huffman tables: the same pixels, about 10% larger, encoded about twice as fast"},
 };
 /* clang-format on */
 #define N_OPTS ((int)(sizeof k_opts / sizeof *k_opts))
@@ -259,6 +261,8 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
     o->strength = (float)fv;
   else if (!strcmp(name, "quality"))
     o->quality = (int)iv;
+  else if (!strcmp(name, "fast_encode"))
+    o->fast_encode = bv;
   return 0;
 }
 

@@ -303,7 +303,7 @@ static void write_triples(FILE *f, const float *v, long n) {
   size_t w = 0;
   for (long i = 0; i < n; i++) {
     for (int c = 0; c < 3; c++) {
-      size_t l = strlen(lut_format_float(v[i * 3 + c], num));
+      size_t l = (size_t)lut_format_float_len(v[i * 3 + c], num);
       memcpy(block + w, num, l);
       w += l;
       block[w++] = c < 2 ? ' ' : '\n';

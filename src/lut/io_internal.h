@@ -72,6 +72,7 @@ int lut_text_error(const lut_text *t, const char *fmt, ...) __attribute__((forma
  * 5e-10 of v; read back, |v| >= 2^-6 gives v exactly, smaller values come
  * back within 1e-9. buf needs 64 bytes. Returns buf. */
 char *lut_format_float(float v, char buf[64]);
+int lut_format_float_len(float v, char buf[64]); /* the same, returning the length */
 
 /* ==== Format readers (in memory) ==== */
 

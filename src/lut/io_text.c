@@ -208,54 +208,73 @@ int lut_parse_int(const lut_text *t, const char *tok, int len, long lo, long hi,
   return 0;
 }
 
-char *lut_format_float(float v, char buf[64]) {
+int lut_format_float_len(float v, char buf[64]) {
   double d = (double)v;
   if (!isfinite(d)) { /* writers never get here: loaders refuse non-finite values */
-    snprintf(buf, 64, "0");
-    return buf;
+    buf[0] = '0', buf[1] = 0;
+    return 1;
   }
-  double a = fabs(d);
-  if (a >= 1e9) {
+  if (fabs(d) >= 1e9) {
     /* Floats this large are integers; "%.0f" has no decimal point, so the
      * locale cannot change it. */
-    snprintf(buf, 64, "%.0f", d);
-    return buf;
+    return snprintf(buf, 64, "%.0f", d);
   }
   /* Fixed point with 9 decimals by integer arithmetic: |error| <= 5e-10,
    * below half a float ulp for every |value| >= 2^-6 (ulp 1.9e-9), so those
    * read back as the very same float; smaller values keep 5e-10 absolute
    * accuracy, far below a 16-bit code (1.5e-5). */
   /* round(|v| * 1e9) exactly, half to even, so the digits are those of
-   * printf("%.9f"): |v| = m * 2^e with a 24-bit integer m, and m * 1e9 <
-   * 2^54 fits in 64 bits; the shift by e is done with an exact remainder. */
-  int e2;
-  float fr = frexpf(fabsf(v), &e2); /* |v| = fr * 2^e2, fr in [0.5, 1) */
-  unsigned long long m = (unsigned long long)ldexpf(fr, 24), scaled;
-  int shift = 24 - e2; /* |v| = m * 2^-shift */
-  unsigned long long prod = m * 1000000000ULL;
-  if (shift <= 0) {
-    scaled = prod << -shift; /* |v| < 1e9 keeps this below 2^61 */
-  } else if (shift >= 63) {
-    scaled = 0; /* below 2^-9 * 1e-9: rounds to zero */
+   * printf("%.9f"): from the IEEE fields |v| = m * 2^-shift with a 24-bit
+   * integer m (exp - 150 = the power of two of m's last bit), and
+   * m * 1e9 < 2^54 fits in 64 bits; the shift is done with an exact
+   * remainder. Subnormals (< 2^-126) round to zero. */
+  uint32_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  const int exp = (int)((bits >> 23) & 0xFF);
+  unsigned long long scaled;
+  if (exp == 0) {
+    scaled = 0;
   } else {
-    unsigned long long q = prod >> shift, r = prod & ((1ULL << shift) - 1), half = 1ULL << (shift - 1);
-    scaled = q + (r > half || (r == half && (q & 1)));
+    const unsigned long long m = (bits & 0x7FFFFFu) | 0x800000u, prod = m * 1000000000ULL;
+    const int shift = 150 - exp;
+    if (shift <= 0) {
+      scaled = prod << -shift; /* |v| < 1e9 keeps this below 2^61 */
+    } else if (shift >= 63) {
+      scaled = 0; /* below 2^-9 * 1e-9: rounds to zero */
+    } else {
+      unsigned long long q = prod >> shift, r = prod & ((1ULL << shift) - 1), half = 1ULL << (shift - 1);
+      scaled = q + (r > half || (r == half && (q & 1)));
+    }
   }
-  unsigned long long ip = scaled / 1000000000ULL, fp = scaled % 1000000000ULL;
-  /* Digits by hand (snprintf dominated the time of writing a 65^3 LUT). */
+  unsigned long long ip = scaled / 1000000000ULL;
+  uint32_t fp = (uint32_t)(scaled % 1000000000ULL);
+  /* Digits by hand, two at a time (snprintf dominated the time of writing a LUT). */
+  static const char k_pairs[] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
   char tmp[32];
   int n = 0, k = 0;
-  if (d < 0 && scaled != 0) buf[n++] = '-';
+  if ((bits >> 31) && scaled != 0) buf[n++] = '-';
   do tmp[k++] = (char)('0' + ip % 10), ip /= 10;
   while (ip);
   while (k) buf[n++] = tmp[--k];
   if (fp) {
+    char f[10];
+    uint32_t x = fp;
+    f[8] = (char)('0' + x % 10), x /= 10;
+    for (int pos = 6; pos >= 0; pos -= 2, x /= 100) memcpy(f + pos, k_pairs + 2 * (x % 100), 2);
+    int len = 9;
+    while (f[len - 1] == '0') len--;
     buf[n++] = '.';
-    for (int place = 100000000; place && fp; place /= 10) {
-      buf[n++] = (char)('0' + fp / (unsigned long long)place);
-      fp %= (unsigned long long)place;
-    }
+    memcpy(buf + n, f, (size_t)len);
+    n += len;
   }
   buf[n] = '\0';
+  return n;
+}
+
+char *lut_format_float(float v, char buf[64]) {
+  lut_format_float_len(v, buf);
   return buf;
 }

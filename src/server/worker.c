@@ -171,7 +171,7 @@ static int run_one(srv_redis *r, const dlut_worker_opts *o, const char *me, dlut
   }
   char ext_path[32];
   snprintf(ext_path, sizeof ext_path, "x.%s", ext && ext->size ? (const char *)ext->data : "png");
-  dlut_image_save_opts so = {.quality = jo.quality};
+  dlut_image_save_opts so = {.quality = jo.quality, .fast = jo.fast_encode};
   if (add_lut(&out, res.lut) != 0 || !(graded = dlut_job_render(res.lut, photo, jo.strength)) ||
       add_image(&out, "graded", graded, dlut_image_format_from_path(ext_path), &so) != 0 ||
       !(strip = dlut_lut_strip(res.lut, res.lut->size >= 33 ? 1 : (33 + res.lut->size - 1) / res.lut->size)) ||
