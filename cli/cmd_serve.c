@@ -36,7 +36,8 @@ static void help(FILE *f) {
           "  --max-upload-mb N    request body cap (default 64)\n"
           "  --max-pixels N       image cap, checked before decoding (default 50000000)\n"
           "  --max-steps N        cap on a job's steps (default 2000)\n"
-          "  --keep-hours N       keep finished jobs' files this long (default 168)\n"
+          "  --keep-hours H       keep finished jobs and their files this long (default 168;\n"
+          "                       fractions allowed, e.g. 0.5)\n"
           "  --ready-file F       write the address to F once listening (for scripts)\n"
           "  -q, --quiet          no access log\n"
           "\n"
@@ -72,8 +73,7 @@ int dlut_cmd_serve(int argc, char **argv) {
                 {"--queue-size", &o.queue_size, 1, 1000000},
                 {"--job-timeout", &o.job_timeout_s, 1, 86400 * 7},
                 {"--max-upload-mb", &o.max_upload_mb, 1, 4096},
-                {"--max-steps", &o.max_steps, 1, 1000000},
-                {"--keep-hours", &o.keep_hours, 1, 24 * 365 * 10}};
+                {"--max-steps", &o.max_steps, 1, 1000000}};
     int matched = 0;
     for (size_t k = 0; k < sizeof ints / sizeof *ints; k++)
       if (!strcmp(a, ints[k].flag)) {
@@ -95,7 +95,12 @@ int dlut_cmd_serve(int argc, char **argv) {
       o.queue_url = v;
     else if (!strcmp(a, "--ready-file"))
       o.ready_file = v;
-    else if (!strcmp(a, "--max-pixels")) {
+    else if (!strcmp(a, "--keep-hours")) {
+      float h;
+      if (cli_parse_float(v, &h) || !(h > 0) || h > 24 * 365 * 10)
+        return cli_usage(k_cmd, "--keep-hours must be a number of hours above 0 (e.g. 168, or 0.5)");
+      o.keep_hours = h;
+    } else if (!strcmp(a, "--max-pixels")) {
       char *end;
       long long p = strtoll(v, &end, 10);
       if (*end || end == v || p < 1 || p > ((long long)1 << 28))

@@ -18,15 +18,20 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
   (cd tests/browser && npm ci --no-audit --no-fund >/dev/null)
 fi
 tmp=$(mktemp -d)
-cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+cleanup() { kill ${pid:-} ${pid2:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 "$DLUT" serve --port 0 --data "$tmp/data" --model none --ready-file "$tmp/ready" -q 2>"$tmp/log" &
 pid=$!
 for _ in $(seq 200); do [ -s "$tmp/ready" ] && break; sleep 0.05; done
 url=$(cat "$tmp/ready")
+# a second server with a tiny random-weight CLIP model, for a CLIP job through the page
+"$DLUT" serve --port 0 --data "$tmp/data2" --model "$SHARED/data/clip-ref/openai_tiny" --ready-file "$tmp/ready2" -q 2>"$tmp/log2" &
+pid2=$!
+for _ in $(seq 200); do [ -s "$tmp/ready2" ] && break; sleep 0.05; done
+url2=$(cat "$tmp/ready2")
 printf 'this is not an image\n' > "$tmp/notes.jpg"
 photo="$SHARED/data/photos/chelsea.png"
-node tests/browser/page.test.js "$url" "$ART" "$photo" "$tmp/notes.jpg"
+node tests/browser/page.test.js "$url" "$ART" "$photo" "$tmp/notes.jpg" "$url2"
 # the downloaded .cube in FFmpeg gives the graded photo the page downloaded (within 1 code) ...
 "$PY" - "$ART/page-look.cube" "$photo" "$ART/page-graded.png" <<'PYEOF'
 import subprocess, sys
@@ -49,4 +54,4 @@ ok_ocio = bool(np.all((px >= 0) & (px <= 1)) and np.abs(px - [0.2, 0.5, 0.8]).ma
 print(("ok" if ok_ocio else "FAIL") + ": OpenColorIO loads the page's .cube and grades with it (0.2,0.5,0.8 -> %s)" % px.round(4))
 sys.exit(0 if d <= 1 and ok_ocio else 1)
 PYEOF
-echo "screenshots: $ART/page-done.png page-zh.png page-phone.png"
+echo "screenshots: $ART/page-done.png page-zh.png page-phone.png page-clip-running.png page-clip-done.png"

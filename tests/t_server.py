@@ -264,6 +264,24 @@ def cancel_offline(s):
     check(st == 404, "a cancelled job's files: 404 (%s)" % st)
 
 
+def retention():
+    """--keep-hours: finished jobs and their folders go once they are that old."""
+    s = Server(args=["--model", "none", "--keep-hours", "0.001"])  # 3.6 s
+    try:
+        st, j = s.submit({"prompt": "warm"}, {"photo": ("c.png", photo())})
+        s.wait_state(j["id"])
+        folder = os.path.join(s.data, "d", "jobs", j["id"])
+        check(os.path.isdir(folder) and s.request("GET", "/v1/jobs/" + j["id"])[0] == 200, "a finished job is kept at first")
+        t0 = time.time()
+        while s.request("GET", "/v1/jobs/" + j["id"])[0] == 200 and time.time() - t0 < 30:
+            time.sleep(0.2)
+        gone = time.time() - t0
+        check(s.request("GET", "/v1/jobs/" + j["id"])[0] == 404 and not os.path.exists(folder) and gone < 15,
+              "after --keep-hours the job and its folder are gone (%.1f s)" % gone)
+    finally:
+        s.stop()
+
+
 def upload_caps():
     s = Server(args=["--model", "none", "--max-upload-mb", "1", "--max-pixels", "100000"])
     try:
@@ -480,6 +498,7 @@ def main():
         log = s.log_text()
         check("ERROR: AddressSanitizer" not in log and "runtime error" not in log, "no sanitizer report in the log")
     upload_caps()
+    retention()
     token()
     queue_full()
     crash_restart()

@@ -254,6 +254,7 @@ $("go").onclick = async () => {
     state.losses = [];
     renderJobState(state.job);
     follow(j.id);
+    loadRecent();
   } catch (e) { showMsg(e.message); updateGo(); }
 };
 $("cancel").onclick = async () => {

@@ -56,7 +56,7 @@ typedef struct dlut_server_opts {
   int max_upload_mb;      /* request body cap (default 64) */
   int64_t max_pixels;     /* image cap, checked before decoding (default 50 000 000) */
   int max_steps;          /* cap on a job's steps (default 2000) */
-  int keep_hours;         /* job files kept after they finish (default 168 = 7 days) */
+  double keep_hours;      /* job files kept after they finish (default 168 = 7 days; fractions allowed) */
   int quiet;              /* no access log on stderr */
   const char *ready_file; /* if set, written with "http://HOST:PORT/\n" once listening (tests) */
 } dlut_server_opts;

@@ -351,7 +351,7 @@ int dlut_server_run(const dlut_server_opts *opts) {
   }
   snprintf(s->token, sizeof s->token, "%s", tok ? tok : "");
   if (s->o.queue_size < 1 || s->o.max_upload_mb < 1 || s->o.max_pixels < 1 || s->o.max_steps < 1 ||
-      s->o.keep_hours < 1) {
+      !(s->o.keep_hours > 0)) {
     dlut_errorc(DLUT_ERR_INPUT, "server limits must be positive");
     goto done;
   }
@@ -444,9 +444,13 @@ int dlut_server_run(const dlut_server_opts *opts) {
   sigaction(SIGTERM, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
   double last_janitor = 0;
+  /* finished jobs are removed within a quarter of their keeping time (at most a minute late) */
+  double every = s->o.keep_hours * 3600.0 / 4;
+  if (every > 60) every = 60;
+  if (every < 0.5) every = 0.5;
   while (!g_stop) {
     usleep(100000);
-    if (srv_now() - last_janitor > 60) {
+    if (srv_now() - last_janitor > every) {
       srv_janitor_run(s);
       last_janitor = srv_now();
     }

@@ -3,12 +3,14 @@
 // job finish, download the .cube (checked by FFmpeg and OpenColorIO in
 // t_page.sh), switch to Chinese, try a phone-sized screen, and see a clear
 // message for a file that is not an image. Screenshots go to $ARTIFACTS.
-// usage: node page.test.js URL ARTIFACTS PHOTO NOT_AN_IMAGE
+// With CLIP_URL (a server with a tiny random-weight CLIP model), a CLIP job
+// through the page: live preview, progress and the loss plot while it runs.
+// usage: node page.test.js URL ARTIFACTS PHOTO NOT_AN_IMAGE [CLIP_URL]
 const { chromium } = require("playwright-core");
 const fs = require("fs");
 const path = require("path");
 
-const [url, out, photo, junk] = process.argv.slice(2);
+const [url, out, photo, junk, clipUrl] = process.argv.slice(2);
 let failures = 0;
 function check(cond, what) {
   console.log((cond ? "ok: " : "FAIL: ") + what);
@@ -95,6 +97,31 @@ function check(cond, what) {
   const overflow = await p2.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 0, "nothing overflows a 390 px screen (" + overflow + " px)");
   await p2.screenshot({ path: path.join(out, "page-phone.png"), fullPage: true });
+
+  if (clipUrl) {
+    const p3 = await ctx.newPage();
+    p3.on("pageerror", (e) => errors.push(e.message));
+    await p3.goto(clipUrl);
+    await p3.waitForFunction(() => /CLIP/.test(document.getElementById("server-info").textContent), null, { timeout: 5000 });
+    check(true, "the page says a CLIP model is loaded");
+    await p3.setInputFiles("#file", photo);
+    await p3.fill("#prompt", "warm sunset film");
+    await p3.click("summary");
+    await p3.fill("#steps", "400");
+    await p3.selectOption("#lut_size", "17");
+    await p3.click("#go");
+    await p3.waitForFunction(() => /\d+\/400/.test(document.getElementById("progress-text").textContent), null, { timeout: 30000 });
+    await p3.waitForFunction(() => (document.getElementById("plot-line").getAttribute("points") || "").split(" ").length > 10, null, { timeout: 30000 });
+    check(true, "while a CLIP job runs: progress " + (await p3.textContent("#progress-text")));
+    check(await p3.isVisible("#cancel"), "a running job can be cancelled from the page");
+    await p3.screenshot({ path: path.join(out, "page-clip-running.png"), fullPage: true });
+    await p3.waitForSelector("#result:not([hidden])", { timeout: 120000 });
+    const info = await p3.textContent("#result-info");
+    check(/CLIP/.test(info), "the CLIP job finishes on the page: " + info);
+    const pts = (await p3.getAttribute("#plot-line", "points")).split(" ").length;
+    check(pts >= 100, "the loss plot has the job's steps (" + pts + " points)");
+    await p3.screenshot({ path: path.join(out, "page-clip-done.png"), fullPage: true });
+  }
 
   check(errors.length === 0, "no script errors (" + errors.join(" | ") + ")");
   await browser.close();
