@@ -480,6 +480,17 @@ def clip_job():
         check(st == 404, "a cancelled job serves no results (%s)" % st)
     finally:
         check(s.stop() == 0, "model server stops cleanly")
+    # the time limit per job
+    s = Server(args=["--model", tiny, "--job-timeout", "1", "--max-steps", "1000000"])
+    try:
+        st, j = s.submit({"prompt": "warm film", "steps": "500000", "lut_size": "9", "samples": "256"},
+                         {"photo": ("c.png", photo())})
+        job = s.wait_state(j["id"], timeout=60)
+        run = job["timings"].get("run_s", 99)
+        check(job["state"] == "failed" and job["error"]["code"] == "timeout" and run < 5,
+              "--job-timeout stops a long job (%s after %.1f s: %s)" % (job["state"], run, job.get("error")))
+    finally:
+        s.stop()
 
 
 def main():

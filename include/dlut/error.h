@@ -33,6 +33,7 @@ typedef enum dlut_error_code {
   DLUT_ERR_NOMEM = 6,       /* an allocation failed: 503 */
   DLUT_ERR_IO = 7,          /* reading or writing our own files failed (disk full ...): 500 */
   DLUT_ERR_CANCELLED = 8,   /* stopped on request */
+  DLUT_ERR_TIMEOUT = 9,     /* ran past its time limit */
 } dlut_error_code;
 
 /* The reason for the last failure on this thread ("" if none). The buffer
@@ -56,7 +57,7 @@ dlut_error_code dlut_last_error_code(void);
 int dlut_error_set_code(dlut_error_code code);
 
 /* "internal", "bad_input", "too_large", "not_found", "unsupported",
- * "out_of_memory", "io", "cancelled" ("none" for DLUT_ERR_NONE). */
+ * "out_of_memory", "io", "cancelled", "timeout" ("none" for DLUT_ERR_NONE). */
 const char *dlut_error_code_name(dlut_error_code code);
 
 /* Clear the reason. */

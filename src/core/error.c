@@ -41,7 +41,7 @@ int dlut_error_set_code(dlut_error_code code) {
 
 const char *dlut_error_code_name(dlut_error_code code) {
   static const char *k_names[] = {"none",        "internal",      "bad_input", "too_large", "not_found",
-                                  "unsupported", "out_of_memory", "io",        "cancelled"};
+                                  "unsupported", "out_of_memory", "io",        "cancelled", "timeout"};
   return (unsigned)code < sizeof k_names / sizeof *k_names ? k_names[code] : "internal";
 }
 

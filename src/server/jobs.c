@@ -461,7 +461,7 @@ static void run_job(srv *s, srv_job *j, dlut_clip *model, const char *model_path
   pthread_mutex_unlock(&s->mu);
   if (r.grade.stopped == 1) {
     if (c.timed_out)
-      dlut_errorc(DLUT_ERR_INTERNAL, "the job ran past the time limit of %d s", s->o.job_timeout_s);
+      dlut_errorc(DLUT_ERR_TIMEOUT, "the job ran past the time limit of %d s", s->o.job_timeout_s);
     else
       dlut_errorc(DLUT_ERR_CANCELLED, "cancelled");
     goto end;

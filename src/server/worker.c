@@ -164,7 +164,7 @@ static int run_one(srv_redis *r, const dlut_worker_opts *o, const char *me, dlut
   }
   if (res.grade.stopped == 1) {
     if (c.timed_out)
-      dlut_errorc(DLUT_ERR_INTERNAL, "the job ran past the time limit of %d s", o->job_timeout_s);
+      dlut_errorc(DLUT_ERR_TIMEOUT, "the job ran past the time limit of %d s", o->job_timeout_s);
     else
       dlut_errorc(DLUT_ERR_CANCELLED, "cancelled");
     goto end;
