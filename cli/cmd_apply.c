@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "dlut/error.h"
+#include "dlut/file.h"
 #include "dlut/image.h"
 #include "dlut/lut.h"
 
@@ -78,12 +79,6 @@ static const char *base_name(const char *p) {
 }
 
 /* Same file (by device and inode) - guards inputs against being overwritten. */
-static int same_file(const char *a, const char *b) {
-  struct stat sa, sb;
-  if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
-  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 static int apply_one(const dlut_lut *lut, const char *in, const char *out, dlut_interp interp, float strength,
                      const dlut_image_save_opts *opts) {
   int rc = -1;
@@ -210,10 +205,14 @@ int dlut_cmd_apply(int argc, char **argv) {
       goto done;
     }
     for (int j = 0; j < n_in; j++)
-      if (!strcmp(outs[i], inputs[j]) || same_file(outs[i], inputs[j])) {
+      if (!strcmp(outs[i], inputs[j]) || dlut_file_same(outs[i], inputs[j])) {
         status = cli_usage(k_cmd, "%s would overwrite the input %s", outs[i], inputs[j]);
         goto done;
       }
+    if (!strcmp(outs[i], lut_path) || dlut_file_same(outs[i], lut_path)) {
+      status = cli_usage(k_cmd, "%s would overwrite the LUT %s", outs[i], lut_path);
+      goto done;
+    }
   }
 
   if (!(lut = dlut_lut_load(lut_path))) {

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "dlut/error.h"
+#include "dlut/file.h"
 #include "dlut/lut.h"
 
 static const char *const k_cmd = "convert";
@@ -85,6 +86,7 @@ int dlut_cmd_convert(int argc, char **argv) {
     }
   }
   if (!in || !out) return cli_usage(k_cmd, "need LUT_IN and LUT_OUT");
+  if (!strcmp(in, out) || dlut_file_same(in, out)) return cli_usage(k_cmd, "%s would overwrite the input %s", out, in);
   dlut_lut_format fmt = dlut_lut_format_from_path(out);
   if (fmt == DLUT_LUT_FORMAT_UNKNOWN)
     return cli_usage(k_cmd, "%s: unknown LUT extension (use .cube, .3dl or .png)", out);

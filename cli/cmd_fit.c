@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "dlut/error.h"
+#include "dlut/file.h"
 #include "dlut/grade.h"
 #include "dlut/image.h"
 #include "dlut/lut.h"
@@ -81,6 +82,9 @@ int dlut_cmd_fit(int argc, char **argv) {
   if (!out) return cli_usage(cmd, "no output LUT given (-o look.cube)");
   if (dlut_lut_format_from_path(out) == DLUT_LUT_FORMAT_UNKNOWN)
     return cli_usage(cmd, "cannot tell the LUT format of '%s' (use .cube, .3dl or .png)", out);
+  for (int k = 0; k < 2; k++)
+    if (!strcmp(out, in[k]) || dlut_file_same(out, in[k]))
+      return cli_usage(cmd, "%s would overwrite the input %s", out, in[k]);
   int rc = DLUT_EXIT_FAIL;
   dlut_image *b = NULL, *a = NULL;
   dlut_lut *lut = NULL;

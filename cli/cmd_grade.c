@@ -89,7 +89,7 @@ static volatile sig_atomic_t g_interrupted;
 static void on_sigint(int sig) {
   (void)sig;
   g_interrupted = 1;
-  signal(SIGINT, SIG_DFL); /* a second Ctrl-C ends at once */
+  signal(SIGINT, dlut_file_signal_cleanup); /* a second Ctrl-C ends at once, leaving no temporary files */
 }
 
 typedef struct progress {
@@ -266,7 +266,7 @@ int dlut_cmd_grade(int argc, char **argv) {
   /* an interrupted run still wrote the best LUT, but says it did not finish */
   rc = res.grade.stopped == 1 && g_interrupted ? 130 : DLUT_EXIT_OK;
 done:
-  if (old_sigint != SIG_ERR) signal(SIGINT, old_sigint);
+  if (old_sigint != SIG_ERR) signal(SIGINT, old_sigint == SIG_DFL ? dlut_file_signal_cleanup : old_sigint);
   dlut_job_result_free(&res);
   dlut_image_free(ref);
   dlut_image_free(photo);

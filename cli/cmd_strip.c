@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "dlut/error.h"
+#include "dlut/file.h"
 #include "dlut/image.h"
 #include "dlut/lut.h"
 
@@ -56,6 +57,7 @@ int dlut_cmd_strip(int argc, char **argv) {
   }
   if (!in) return cli_usage(k_cmd, "need a LUT file");
   if (!out) return cli_usage(k_cmd, "-o STRIP.png is required");
+  if (!strcmp(in, out) || dlut_file_same(in, out)) return cli_usage(k_cmd, "%s would overwrite the input %s", out, in);
   if (dlut_image_format_from_path(out) == DLUT_IMAGE_FORMAT_UNKNOWN)
     return cli_usage(k_cmd, "%s: unknown image extension (use .png)", out);
   dlut_lut *lut = dlut_lut_load(in);

@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "cli.h"
+#include "dlut/file.h"
 
 int cli_fail(const char *cmd, const char *fmt, ...) {
   va_list ap;
@@ -92,6 +93,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  dlut_file_cleanup_on_signals(); /* Ctrl-C or a kill never leaves OUT.tmp.XXXXXX behind */
   if (argc < 2) {
     usage(stderr);
     return DLUT_EXIT_USAGE;

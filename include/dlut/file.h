@@ -1,7 +1,8 @@
 /* dlut/file.h - atomic output files and whole-file reads.
  *
  * Outputs are never written in place: dlut_atomic_begin() creates a
- * temporary file next to the destination ("DEST.tmp.XXXXXX"), the caller
+ * temporary file next to the destination ("DEST.tmp.XXXXXX", or
+ * ".dlut.tmp.XXXXXX" in the same folder for names too long for that), the caller
  * writes it (through `fp`, or by name through `tmp_path` for libraries that
  * open files themselves), and dlut_atomic_commit() flushes, fsyncs and
  * renames it over the destination. dlut_atomic_abort() removes the
@@ -32,6 +33,24 @@ typedef struct dlut_atomic {
 int dlut_atomic_begin(dlut_atomic *a, const char *dest_path);
 int dlut_atomic_commit(dlut_atomic *a); /* closes fp; on failure removes the temp file */
 void dlut_atomic_abort(dlut_atomic *a); /* closes fp, removes the temp file; safe twice */
+
+/* Nonzero if a and b name the same existing file, however spelled
+ * (symlinks, hard links, ./): the check that keeps a command from writing
+ * over its own input. */
+int dlut_file_same(const char *a, const char *b);
+
+/* Temporary files and staging folders that a signal must not leave behind:
+ * dlut_atomic_begin tracks its temporary file until commit or abort, and
+ * callers may track more (a staging folder and the files in it).
+ * dlut_file_cleanup_on_signals() installs dlut_file_signal_cleanup for
+ * SIGINT, SIGTERM, SIGHUP and SIGQUIT (not where they are ignored); the
+ * handler removes every tracked path, newest first, then dies of the
+ * signal as it would have. A program with its own handler may call
+ * dlut_file_signal_cleanup from it. At most 64 paths are tracked at once. */
+void dlut_file_track(const char *path);
+void dlut_file_untrack(const char *path);
+void dlut_file_cleanup_on_signals(void);
+void dlut_file_signal_cleanup(int sig);
 
 /* Read a whole file into a malloc'd buffer (NUL-terminated for convenience;
  * the terminator is not counted in *size). Fails on files larger than

@@ -1,8 +1,12 @@
-/* Atomic output files (temporary name, fsync, rename) and whole-file reads. */
+/* Atomic output files (temporary name, fsync, rename), whole-file reads,
+ * and the list of temporary files a signal must not leave behind. */
 #include "dlut/file.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,17 +14,86 @@
 
 #include "dlut/error.h"
 
+/* ==== Temporary files removed on signals ==== */
+
+/* Paths the process is writing and has not renamed yet. The handler reads
+ * them with nothing but unlink/rmdir (async-signal-safe); a slot is marked
+ * used only after its path is complete. */
+#define N_TRACKED 64
+static char g_tracked[N_TRACKED][4096];
+static volatile sig_atomic_t g_used[N_TRACKED];
+static pthread_mutex_t g_track_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void dlut_file_track(const char *path) {
+  if (!path || strlen(path) >= sizeof g_tracked[0]) return;
+  pthread_mutex_lock(&g_track_mu);
+  for (int i = 0; i < N_TRACKED; i++)
+    if (!g_used[i]) {
+      memcpy(g_tracked[i], path, strlen(path) + 1);
+      g_used[i] = 1;
+      break;
+    }
+  pthread_mutex_unlock(&g_track_mu);
+}
+
+void dlut_file_untrack(const char *path) {
+  if (!path) return;
+  pthread_mutex_lock(&g_track_mu);
+  for (int i = 0; i < N_TRACKED; i++)
+    if (g_used[i] && !strcmp(g_tracked[i], path)) {
+      g_used[i] = 0;
+      break;
+    }
+  pthread_mutex_unlock(&g_track_mu);
+}
+
+void dlut_file_signal_cleanup(int sig) {
+  for (int i = N_TRACKED - 1; i >= 0; i--) /* newest first: files before the folders holding them */
+    if (g_used[i]) {
+      if (unlink(g_tracked[i]) != 0) rmdir(g_tracked[i]);
+      g_used[i] = 0;
+    }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void dlut_file_cleanup_on_signals(void) {
+  static const int k_sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  for (size_t i = 0; i < sizeof k_sigs / sizeof *k_sigs; i++) {
+    struct sigaction old;
+    if (sigaction(k_sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue; /* nohup: keep ignoring */
+    signal(k_sigs[i], dlut_file_signal_cleanup);
+  }
+}
+
+int dlut_file_same(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (!a || !b || stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* ==== Atomic files ==== */
+
 int dlut_atomic_begin(dlut_atomic *a, const char *dest_path) {
   memset(a, 0, sizeof *a);
   size_t n = strlen(dest_path);
   a->dest_path = strdup(dest_path);
-  a->tmp_path = malloc(n + 16);
+  a->tmp_path = malloc(n + 24);
   if (!a->dest_path || !a->tmp_path) {
     dlut_atomic_abort(a);
-    return dlut_error("%s: out of memory", dest_path);
+    return dlut_errorc(DLUT_ERR_NOMEM, "%s: out of memory", dest_path);
   }
-  memcpy(a->tmp_path, dest_path, n);
-  memcpy(a->tmp_path + n, ".tmp.XXXXXX", 12);
+  /* DEST.tmp.XXXXXX beside it; for a name too long for that, a short
+   * hidden name in the same folder (rename needs the same filesystem) */
+  const char *slash = strrchr(dest_path, '/');
+  const size_t base = strlen(slash ? slash + 1 : dest_path), dir = slash ? (size_t)(slash - dest_path) + 1 : 0;
+  if (base + 11 > NAME_MAX) {
+    memcpy(a->tmp_path, dest_path, dir);
+    memcpy(a->tmp_path + dir, ".dlut.tmp.XXXXXX", 17);
+  } else {
+    memcpy(a->tmp_path, dest_path, n);
+    memcpy(a->tmp_path + n, ".tmp.XXXXXX", 12);
+  }
   int fd = mkstemp(a->tmp_path);
   if (fd < 0) {
     int e = errno;
@@ -29,10 +102,17 @@ int dlut_atomic_begin(dlut_atomic *a, const char *dest_path) {
     dlut_atomic_abort(a);
     return dlut_error("%s: cannot create: %s", dest_path, strerror(e));
   }
-  /* mkstemp makes 0600; outputs should look like any other new file. */
-  mode_t um = umask(0);
-  umask(um);
-  fchmod(fd, 0666 & ~um);
+  dlut_file_track(a->tmp_path);
+  /* mkstemp makes 0600; outputs should look like any other new file, and a
+   * replaced file keeps its mode. */
+  struct stat old;
+  if (stat(dest_path, &old) == 0 && S_ISREG(old.st_mode)) {
+    fchmod(fd, old.st_mode & 07777);
+  } else {
+    mode_t um = umask(0);
+    umask(um);
+    fchmod(fd, 0666 & ~um);
+  }
   a->fp = fdopen(fd, "wb");
   if (!a->fp) {
     close(fd);
@@ -49,12 +129,14 @@ int dlut_atomic_commit(dlut_atomic *a) {
     if (fflush(a->fp) != 0 || ferror(a->fp))
       rc = dlut_errorc(DLUT_ERR_IO, "%s: write failed: %s", a->dest_path, strerror(errno));
     else if (fsync(fileno(a->fp)) != 0 && errno != EINVAL)
-      rc = dlut_error("%s: fsync failed: %s", a->dest_path, strerror(errno));
-    if (fclose(a->fp) != 0 && rc == 0) rc = dlut_error("%s: close failed: %s", a->dest_path, strerror(errno));
+      rc = dlut_errorc(DLUT_ERR_IO, "%s: fsync failed: %s", a->dest_path, strerror(errno));
+    if (fclose(a->fp) != 0 && rc == 0)
+      rc = dlut_errorc(DLUT_ERR_IO, "%s: close failed: %s", a->dest_path, strerror(errno));
     a->fp = NULL;
   }
   if (rc == 0 && rename(a->tmp_path, a->dest_path) != 0)
-    rc = dlut_error("%s: cannot rename into place: %s", a->dest_path, strerror(errno));
+    rc = dlut_errorc(DLUT_ERR_IO, "%s: cannot rename into place: %s", a->dest_path, strerror(errno));
+  if (rc == 0) dlut_file_untrack(a->tmp_path);
   if (rc != 0) {
     dlut_atomic_abort(a);
     return rc;
@@ -67,7 +149,10 @@ int dlut_atomic_commit(dlut_atomic *a) {
 
 void dlut_atomic_abort(dlut_atomic *a) {
   if (a->fp) fclose(a->fp);
-  if (a->tmp_path) unlink(a->tmp_path);
+  if (a->tmp_path) {
+    unlink(a->tmp_path);
+    dlut_file_untrack(a->tmp_path);
+  }
   free(a->tmp_path);
   free(a->dest_path);
   memset(a, 0, sizeof *a);

@@ -652,10 +652,60 @@ dlut_image *dlut_image_load_flags(const char *path, unsigned flags) {
     munmap(map, n);
     return img;
   }
+  /* A pipe or a device: read its first bytes and refuse what is no image
+   * before reading more (/dev/zero would otherwise be read to the cap). */
+  uint8_t head[64];
+  size_t got = 0;
+  while (got < sizeof head) {
+    ssize_t r = read(fd, head + got, sizeof head - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  if (dlut_image_format_sniff(head, got) == DLUT_IMAGE_FORMAT_UNKNOWN) {
+    close(fd);
+    dlut_errorc(got ? DLUT_ERR_UNSUPPORTED : DLUT_ERR_INPUT, "%s: %s", path,
+                got ? "not a supported image (expected JPEG, PNG, WebP, TIFF or binary PPM/PGM)" : "empty file");
+    return NULL;
+  }
+  size_t cap = (size_t)1 << 31, n = got, alloc = 1 << 20;
+  uint8_t *buf = malloc(alloc);
+  if (!buf) {
+    close(fd);
+    dlut_errorc(DLUT_ERR_NOMEM, "%s: out of memory", path);
+    return NULL;
+  }
+  memcpy(buf, head, got);
+  for (;;) {
+    if (n == alloc) {
+      if (alloc >= cap) {
+        free(buf);
+        close(fd);
+        dlut_errorc(DLUT_ERR_TOO_LARGE, "%s: larger than %zu bytes", path, cap);
+        return NULL;
+      }
+      uint8_t *nb = realloc(buf, alloc * 2);
+      if (!nb) {
+        free(buf);
+        close(fd);
+        dlut_errorc(DLUT_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+      }
+      buf = nb;
+      alloc *= 2;
+    }
+    ssize_t r = read(fd, buf + n, alloc - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      free(buf);
+      close(fd);
+      dlut_errorc(DLUT_ERR_IO, "%s: read error: %s", path, strerror(errno));
+      return NULL;
+    }
+    if (r == 0) break;
+    n += (size_t)r;
+  }
   close(fd);
-  size_t n = 0;
-  void *buf = dlut_file_read_all(path, (size_t)1 << 31, &n);
-  if (!buf) return NULL;
   dlut_image *img = dlut_image_load_memory_flags(buf, n, path, flags);
   free(buf);
   return img;

@@ -300,7 +300,7 @@ int dlut__png_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const d
   if (!rows) png_error(png, "out of memory");
   for (int y = 0; y < img->height; y++) rows[y] = (png_bytep)img->data + (size_t)y * img->stride;
   png_write_image(png, rows);
-  png_write_end(png, info);
+  png_write_end(png, NULL); /* not info: libpng would write eXIf a second time after IDAT */
   free(rows);
   png_destroy_write_struct(&png, &info);
   free(xmp);

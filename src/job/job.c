@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,7 +370,9 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   dlut_image *graded = NULL, *strip = NULL;
   int moved_old[N_BUNDLE + 8] = {0}, moved_new[N_BUNDLE] = {0}, existing = 0, rc = -1;
   char old_names[N_BUNDLE + 8][32];
-  int n_old = 0;
+  int n_old = 0, tracked = 0, blocked = 0;
+  char staged[N_BUNDLE][4400], stage_path[4200];
+  sigset_t saved;
   struct stat st;
   if (!res || !res->lut || !res->report_json || !photo || !outdir || !*outdir)
     return dlut_errorc(DLUT_ERR_INPUT, "bundle: nothing to write");
@@ -413,6 +417,14 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
     goto fail;
   }
   chmod(stage, 0777 & ~0022);
+  /* a signal before the end removes the staging folder and what is in it */
+  snprintf(stage_path, sizeof stage_path, "%s", stage);
+  dlut_file_track(stage_path);
+  for (int i = 0; i < N_BUNDLE; i++) {
+    snprintf(staged[i], sizeof staged[i], "%s/%s", stage, names[i]);
+    dlut_file_track(staged[i]);
+  }
+  tracked = 1;
 
   snprintf(p, sizeof p, "%s/%s", stage, names[0]);
   if (dlut_lut_save(res->lut, p, NULL) != 0) goto fail;
@@ -430,6 +442,15 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   snprintf(p, sizeof p, "%s/%s", stage, names[3]);
   if (write_text(p, res->report_json) != 0) goto fail;
 
+  /* the swap is a handful of renames: no signal may stop it half-way */
+  sigset_t block;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGHUP);
+  sigaddset(&block, SIGQUIT);
+  pthread_sigmask(SIG_BLOCK, &block, &saved);
+  blocked = 1;
   if (!existing) {
     if (rename(stage, outdir) != 0) {
       dlut_errorc(DLUT_ERR_IO, "cannot move the results into %s: %s", outdir, strerror(errno));
@@ -482,6 +503,11 @@ rollback:
     }
 fail:
   if (stage[0]) rm_tree_flat(stage);
+  if (tracked) {
+    for (int i = 0; i < N_BUNDLE; i++) dlut_file_untrack(staged[i]);
+    dlut_file_untrack(stage_path);
+  }
+  if (blocked) pthread_sigmask(SIG_SETMASK, &saved, NULL);
   dlut_image_free(graded);
   dlut_image_free(strip);
   return rc;

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The promises every command keeps under hostile use (issue 9): no command
+# writes over one of its inputs, whatever the path spelling; signals leave no
+# temporary file or staging folder behind; a failed grade leaves the earlier
+# set as it was; long output names work; a device is refused from its first
+# bytes; a PNG with EXIF carries one eXIf chunk; a replaced file keeps its
+# mode. Prints one line per check, exits non-zero on any failure.
+set -u
+cd "$(dirname "$0")/.."
+DLUT=${DLUT:-$PWD/build/dlut}
+SHARED=${DLUT_SHARED:-../shared}
+PY=${PY:-/usr/bin/python3}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+sum() { md5sum "$1" | cut -d' ' -f1; }
+
+P="$SHARED/data/photos/chelsea.png"
+cp "$P" "$T/before.png"
+"$DLUT" looks "warm film" -o "$T/warm.cube" >/dev/null
+"$DLUT" apply "$T/before.png" --lut "$T/warm.cube" -o "$T/after.png" 2>/dev/null
+"$DLUT" convert "$T/warm.cube" "$T/warm.png" 2>/dev/null
+
+# ---- no command writes over one of its inputs ----
+ln -sf "$T/after.png" "$T/link.png"
+ln -f "$T/after.png" "$T/hard.png"
+a0=$(sum "$T/after.png")
+for o in "$T/after.png" "$T/./after.png" "$T/link.png" "$T/hard.png"; do
+  "$DLUT" fit "$T/before.png" "$T/after.png" -o "$o" 2>"$T/err"; rc=$?
+  [ $rc -eq 2 ] && [ "$(sum "$T/after.png")" = "$a0" ] && grep -q "overwrite" "$T/err" \
+    && ok "fit -o $(basename "$o") (its AFTER input) refused" || bad "fit -o $o: rc $rc $(cat "$T/err")"
+done
+h0=$(sum "$T/warm.png")
+"$DLUT" apply "$T/before.png" --lut "$T/warm.png" -o "$T/warm.png" 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && [ "$(sum "$T/warm.png")" = "$h0" ] && ok "apply -o its own Hald LUT refused" || bad "apply over its LUT: rc $rc"
+"$DLUT" convert "$T/warm.cube" "$T/./warm.cube" 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && ok "convert onto its input refused" || bad "convert onto its input: rc $rc"
+mkdir -p "$T/g"
+"$DLUT" grade "$T/before.png" "warm" -o "$T/g" -q 2>/dev/null
+g0=$(sum "$T/g/graded.png")
+"$DLUT" grade "$T/g/graded.png" "cold" -o "$T/g" -q 2>"$T/err"; rc=$?
+[ $rc -ne 0 ] && [ "$(sum "$T/g/graded.png")" = "$g0" ] && ok "grade DIR/graded.png -o DIR refused, nothing changed" \
+  || bad "grade over its photo: rc $rc"
+"$DLUT" grade "$T/before.png" --ref "$T/g/graded.png" -o "$T/g" -q 2>"$T/err"; rc=$?
+[ $rc -ne 0 ] && [ "$(sum "$T/g/graded.png")" = "$g0" ] && ok "grade --ref DIR/graded.png -o DIR refused" \
+  || bad "grade over its reference: rc $rc"
+cp "$T/g/look.cube" "$T/look-before.cube"
+"$DLUT" grade "$T/before.png" "warm" -o "$T/g" -q 2>/dev/null
+cmp -s "$T/g/look.cube" "$T/look-before.cube" && ok "the same grade again gives the same set" || bad "re-run changed look.cube"
+
+# ---- signals leave nothing behind ----
+"$PY" - "$T/big.ppm" <<'EOF'
+import sys
+w = h = 4096
+with open(sys.argv[1], "wb") as f:
+    f.write(b"P6\n%d %d\n65535\n" % (w, h))
+    row = bytes((x * 7) & 255 for x in range(w * 6))
+    for y in range(h):
+        f.write(row)
+EOF
+left=0
+for i in 1 2 3 4 5 6 7 8; do
+  for sig in TERM INT; do
+    "$DLUT" apply "$T/big.ppm" --lut "$T/warm.cube" -o "$T/sig/out$i.tif" >/dev/null 2>&1 &
+    mkdir -p "$T/sig"
+    pid=$!
+    sleep "0.$((RANDOM % 9 + 1))"
+    kill -$sig $pid 2>/dev/null
+    wait $pid 2>/dev/null
+  done
+done
+left=$(find "$T/sig" -name '*.tmp.*' | wc -l)
+[ "$left" -eq 0 ] && ok "SIGTERM/SIGINT during 16 encodes of a 4096² image leave no temporary file" \
+  || bad "$left temporary files left by signals"
+# a grade killed while it writes its set: no staging folder, the earlier set untouched
+mkdir -p "$T/gs"
+"$DLUT" grade "$T/big.ppm" "warm" -o "$T/gs" -q 2>/dev/null
+s0=$(sum "$T/gs/report.json")
+for d in 0.1 0.2 0.3 0.5 0.7; do
+  "$DLUT" grade "$T/big.ppm" "cold teal night" -o "$T/gs" -q >/dev/null 2>&1 &
+  pid=$!
+  sleep $d
+  kill -TERM $pid 2>/dev/null
+  wait $pid 2>/dev/null
+done
+junk=$(find "$T" -maxdepth 2 -name '.dlut-stage.*' -o -maxdepth 2 -name 'gs.tmp.*' -o -maxdepth 2 -name '*.tmp.*' | wc -l)
+n=$(ls "$T/gs" | wc -l)
+# whichever set is there (the earlier one, or a new one that finished) is whole: its look.cube is the
+# look of the prompt its report names
+prompt=$("$PY" -c "import json; print(json.load(open('$T/gs/report.json'))['prompt'])")
+"$DLUT" looks "$prompt" -o "$T/expect.cube" >/dev/null 2>&1
+if [ "$junk" -eq 0 ] && [ "$n" -eq 4 ] && cmp -s <(grep -v TITLE "$T/expect.cube") <(grep -v TITLE "$T/gs/look.cube"); then
+  ok "grades killed while writing leave a whole set ('$prompt') and no staging folder"
+else
+  bad "after killed grades: $junk staging/temporary entries, $n files ($(ls -A "$T/gs" | tr '\n' ' ')), set for '$prompt'"
+fi
+
+# ---- long output names ----
+long=$(printf 'n%.0s' $(seq 250)).png
+"$DLUT" apply "$T/before.png" --lut "$T/warm.cube" -o "$T/$long" 2>"$T/err" && [ -s "$T/$long" ] \
+  && ok "an output name of 254 bytes works" || bad "long output name: $(cat "$T/err")"
+
+# ---- a device is refused from its first bytes ----
+start=$(date +%s%N)
+"$DLUT" apply /dev/zero --lut "$T/warm.cube" -o "$T/z.png" 2>"$T/err"; rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ $rc -ne 0 ] && [ $ms -lt 2000 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && ok "apply /dev/zero refused in $ms ms: $(cat "$T/err")" \
+  || bad "apply /dev/zero: rc $rc after $ms ms"
+
+# ---- one eXIf chunk in a PNG written from an input with EXIF ----
+"$PY" - "$P" "$T/exif.png" <<'EOF'
+import struct, sys, zlib
+src, dst = sys.argv[1:]
+d = open(src, "rb").read()
+exif = b"MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x01\x00\x00\x00\x00\x00\x00"
+chunk = struct.pack(">I", len(exif)) + b"eXIf" + exif + struct.pack(">I", zlib.crc32(b"eXIf" + exif) & 0xffffffff)
+i = 8 + 8 + 13 + 4  # after IHDR
+open(dst, "wb").write(d[:i] + chunk + d[i:])
+EOF
+"$DLUT" apply "$T/exif.png" --lut "$T/warm.cube" -o "$T/exif-out.png" 2>/dev/null
+n=$("$PY" - "$T/exif-out.png" <<'EOF'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+i, n = 8, 0
+while i < len(d):
+    ln, = struct.unpack(">I", d[i:i + 4])
+    n += d[i + 4:i + 8] == b"eXIf"
+    i += 12 + ln
+print(n)
+EOF
+)
+[ "$n" = "1" ] && ok "a PNG written from an input with EXIF has one eXIf chunk" || bad "$n eXIf chunks"
+
+# ---- a replaced file keeps its mode ----
+chmod 640 "$T/after.png"
+"$DLUT" apply "$T/before.png" --lut "$T/warm.cube" -o "$T/after.png" 2>/dev/null
+m=$(stat -c %a "$T/after.png")
+[ "$m" = "640" ] && ok "a replaced output keeps its mode (640)" || bad "mode became $m"
+
+echo "$fails failures"
+[ $fails -eq 0 ]
