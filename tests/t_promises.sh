@@ -139,5 +139,42 @@ chmod 640 "$T/after.png"
 m=$(stat -c %a "$T/after.png")
 [ "$m" = "640" ] && ok "a replaced output keeps its mode (640)" || bad "mode became $m"
 
+# ---- .3dl files whose bit depth no reader can mistake ----
+"$PY" - "$T" <<'EOF'
+import sys
+d = sys.argv[1]
+for name, k in (("dark", 0.4), ("black", 0.1)):
+    n = 9
+    with open("%s/%s.cube" % (d, name), "w") as f:
+        f.write("LUT_3D_SIZE %d\n" % n)
+        for b in range(n):
+            for g in range(n):
+                for r in range(n):
+                    f.write("%.6f %.6f %.6f\n" % (k * r / (n - 1), k * g / (n - 1), k * b / (n - 1)))
+EOF
+"$DLUT" convert "$T/dark.cube" "$T/dark.3dl" 2>"$T/err" && "$PY" - "$T/dark.cube" "$T/dark.3dl" <<'EOF' \
+  && ok ".3dl of a LUT whose outputs stay below 0.5 reads back right in OpenColorIO" || bad ".3dl of a dark LUT: $(cat "$T/err")"
+import sys
+import numpy as np
+import PyOpenColorIO as OCIO
+cfg = OCIO.Config.CreateRaw()
+px = np.random.default_rng(1).random((4096, 3)).astype(np.float32)
+out = []
+for p in sys.argv[1:]:
+    proc = cfg.getProcessor(OCIO.FileTransform(src=p, interpolation=OCIO.INTERP_TETRAHEDRAL)).getDefaultCPUProcessor()
+    a = px.copy()
+    proc.applyRGB(a)
+    out.append(a)
+err = float(np.abs(out[0] - out[1]).max())
+print("  .cube vs .3dl through OCIO: max %.2e" % err)
+sys.exit(0 if err < 1.0 / 4095 else 1)
+EOF
+"$DLUT" convert "$T/dark.cube" "$T/dark12.3dl" --bits 12 2>"$T/err"; rc=$?
+[ $rc -ne 0 ] && grep -q "misread" "$T/err" && [ ! -e "$T/dark12.3dl" ] && ok "a 12-bit .3dl that readers would misread is refused" \
+  || bad "12-bit dark .3dl: rc $rc"
+"$DLUT" convert "$T/black.cube" "$T/black.3dl" 2>"$T/err"; rc=$?
+[ $rc -ne 0 ] && grep -q "cube instead" "$T/err" && ok "a LUT below 0.125 everywhere is refused as .3dl: $(cat "$T/err")" \
+  || bad "near-black .3dl: rc $rc"
+
 echo "$fails failures"
 [ $fails -eq 0 ]

@@ -124,7 +124,9 @@ dlut_lut *dlut_lut_load_memory(const void *data, size_t size, dlut_lut_format fm
 typedef struct dlut_lut_save_opts {
   int hald_level; /* Hald level (2..16) for .png; 0 = from the LUT size */
   int hald_bits;  /* 8 or 16 (default 16) */
-  int bits_3dl;   /* output bit depth of .3dl integers (default 12) */
+  int bits_3dl;   /* output bit depth of .3dl integers: 10, 12, 16, or 0 (default): 12, or 16 when every
+                     output is below 0.5, so readers that infer the depth from the largest value read
+                     it right (a LUT whose outputs are all below 0.125 cannot be a .3dl: an error) */
 } dlut_lut_save_opts;
 
 /* Save atomically, format from the extension. opts may be NULL. */

@@ -121,7 +121,7 @@ static int hald_level_for(const dlut_lut *lut) {
  * into *hald (a new image). `name` is for messages. */
 static int encode(const dlut_lut *lut, dlut_lut_format fmt, const dlut_lut_save_opts *opts, const char *name, FILE *f,
                   dlut_image **hald) {
-  dlut_lut_save_opts o = {0, 16, 12};
+  dlut_lut_save_opts o = {0, 16, 0};
   dlut_lut *tmp = NULL;
   int rc = -1;
   if (opts) {
@@ -136,7 +136,7 @@ static int encode(const dlut_lut *lut, dlut_lut_format fmt, const dlut_lut_save_
       if (dlut_lut_write_cube(src, f, name) != 0) goto fail;
       break;
     case DLUT_LUT_FORMAT_3DL:
-      if (o.bits_3dl != 10 && o.bits_3dl != 12 && o.bits_3dl != 16) {
+      if (o.bits_3dl != 0 && o.bits_3dl != 10 && o.bits_3dl != 12 && o.bits_3dl != 16) {
         dlut_errorc(DLUT_ERR_INPUT, "%s: .3dl bit depth must be 10, 12 or 16, not %d", name, o.bits_3dl);
         goto fail;
       }

@@ -233,10 +233,32 @@ fail:
   return NULL;
 }
 
+/* The largest output code of lut at `bits`. */
+static long max_code(const dlut_lut *lut, int bits) {
+  const size_t m = (size_t)lut->size * lut->size * lut->size * 3;
+  float mx = 0.f;
+  for (size_t i = 0; i < m; i++) mx = lut->table[i] > mx ? lut->table[i] : mx;
+  return lroundf((mx > 1.f ? 1.f : mx) * (float)((1L << bits) - 1));
+}
+
 int dlut_lut_write_3dl(const dlut_lut *lut, FILE *f, int bits, const char *name) {
   if (lut_io_check(lut) != 0) return dlut_error_prefix(name);
   if (!lut->size || lut->shaper_size) return dlut_error("%s: .3dl needs a 3D LUT without a shaper", name);
-  if (bits != 10 && bits != 12 && bits != 16) return dlut_error("%s: .3dl bit depth must be 10, 12 or 16", name);
+  /* A .3dl file does not say its output bit depth: readers infer it from the
+   * largest code (likely_bits, OpenColorIO's rule). Write only depths that
+   * rule gives back: 0 picks 12 bits, or 16 when every output is below 0.5
+   * (12-bit codes would then read as 10-bit, four times too bright). */
+  if (bits == 0) bits = likely_bits(max_code(lut, 12)) == 12 ? 12 : 16;
+  if (bits != 10 && bits != 12 && bits != 16)
+    return dlut_errorc(DLUT_ERR_INPUT, "%s: .3dl bit depth must be 10, 12 or 16", name);
+  const long top = max_code(lut, bits);
+  if (likely_bits(top < 128 ? 128 : top) != bits) {
+    const float mx = (float)top / (float)((1L << bits) - 1);
+    return dlut_errorc(DLUT_ERR_UNSUPPORTED,
+                       "%s: every output of this LUT is at most %.4f, so readers of a %d-bit .3dl (which infer the bit "
+                       "depth from the largest value) would misread it%s; write a .cube instead",
+                       name, (double)mx, bits, bits < 16 && mx >= 0.125f ? " (16 bits would be read right)" : "");
+  }
   const long n = lut->size;
   const float maxc = (float)((1L << bits) - 1);
   fprintf(f, "# Created by dlut: %ld^3 3D LUT, %d-bit output, blue fastest\n", n, bits);
