@@ -176,5 +176,15 @@ EOF
 [ $rc -ne 0 ] && grep -q "cube instead" "$T/err" && ok "a LUT below 0.125 everywhere is refused as .3dl: $(cat "$T/err")" \
   || bad "near-black .3dl: rc $rc"
 
+# ---- a Resolve shaper + 3D .cube with a title loads in OpenColorIO ----
+printf 'LUT_1D_SIZE 3\nLUT_3D_SIZE 2\n0 0 0\n0.6 0.6 0.6\n1 1 1\n0 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 1 1\n1 1 1\n' > "$T/res.cube"
+"$DLUT" convert "$T/res.cube" "$T/res-titled.cube" --title "my look" 2>"$T/err"
+"$PY" -c "
+import sys, PyOpenColorIO as O
+p = O.Config.CreateRaw().getProcessor(O.FileTransform(src='$T/res-titled.cube')).getDefaultCPUProcessor()
+v = p.applyRGB([0.5, 0.5, 0.5])
+sys.exit(0 if abs(v[0] - 0.6) < 1e-4 else 1)" 2>"$T/err2" && grep -q "my look" "$T/res-titled.cube" \
+  && ok "a shaper + 3D .cube written with a title loads in OpenColorIO" || bad "titled Resolve .cube: $(tail -2 "$T/err2")"
+
 echo "$fails failures"
 [ $fails -eq 0 ]

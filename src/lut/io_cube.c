@@ -333,7 +333,12 @@ int dlut_lut_write_cube(const dlut_lut *lut, FILE *f, const char *name) {
       tt[i] = ch < 0x20 || ch == 0x7f || ch == '"' ? '\'' : (char)ch;
     }
     tt[n] = '\0';
-    fprintf(f, "TITLE \"%s\"\n", tt);
+    /* Resolve's shaper + 3D layout has no TITLE (OpenColorIO's reader of
+     * that layout refuses the tag): the title goes into a comment there. */
+    if (lut->size && lut->shaper_size)
+      fprintf(f, "# TITLE \"%s\"\n", tt);
+    else
+      fprintf(f, "TITLE \"%s\"\n", tt);
   }
   if (lut->size && lut->shaper_size) {
     /* Resolve's shaper+3D layout. Its ranges are one (min, max) pair for
