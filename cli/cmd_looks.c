@@ -196,7 +196,7 @@ int dlut_cmd_looks(int argc, char **argv) {
   if (!rep) return cli_fail(k_cmd, "out of memory");
   if (dlut_looks_parse(prompt, &look, rep) != 0) {
     free(rep);
-    return cli_fail(k_cmd, "%s", dlut_last_error());
+    return cli_fail(k_cmd, "%s", strncmp(dlut_last_error(), "looks: ", 7) ? dlut_last_error() : dlut_last_error() + 7);
   }
   char desc[2048];
   dlut_look_describe(&look, desc, sizeof desc);

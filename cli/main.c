@@ -94,6 +94,12 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
   dlut_file_cleanup_on_signals(); /* Ctrl-C or a kill never leaves OUT.tmp.XXXXXX behind */
+  const char *th = getenv("DLUT_THREADS");
+  int nth;
+  if (th && *th && (cli_parse_int(th, &nth) != 0 || nth < 1 || nth > 256)) {
+    fprintf(stderr, "dlut: DLUT_THREADS must be an integer from 1 to 256, not '%.40s'\n", th);
+    return DLUT_EXIT_USAGE;
+  }
   if (argc < 2) {
     usage(stderr);
     return DLUT_EXIT_USAGE;

@@ -186,5 +186,18 @@ v = p.applyRGB([0.5, 0.5, 0.5])
 sys.exit(0 if abs(v[0] - 0.6) < 1e-4 else 1)" 2>"$T/err2" && grep -q "my look" "$T/res-titled.cube" \
   && ok "a shaper + 3D .cube written with a title loads in OpenColorIO" || bad "titled Resolve .cube: $(tail -2 "$T/err2")"
 
+# ---- errors that name the real cause ----
+cp "$T/warm.png" "$T/hald-named.cube"
+"$DLUT" apply "$T/before.png" --lut "$T/hald-named.cube" -o "$T/hn.png" 2>"$T/err" && ok "a Hald PNG named .cube is read by its content" \
+  || bad "Hald named .cube: $(cat "$T/err")"
+printf 'LUT_3D_SIZE 2\n0 0 0\n' | iconv -t UTF-16 > "$T/u16.cube"
+"$DLUT" info "$T/u16.cube" 2>"$T/err"; grep -q "UTF-16" "$T/err" && ok "a UTF-16 .cube says so" || bad "UTF-16: $(cat "$T/err")"
+"$DLUT" info "$T" 2>"$T/err"; grep -q "folder" "$T/err" && ok "a folder given as a LUT says so" || bad "folder: $(cat "$T/err")"
+printf 'LUT_3D_SIZE 2 # two points\n0 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 1 1\n1 1 1\n' > "$T/cmt.cube"
+"$DLUT" info "$T/cmt.cube" >/dev/null 2>"$T/err" && ok "a comment after LUT_3D_SIZE is a comment" || bad "keyword comment: $(cat "$T/err")"
+"$DLUT" looks $'\xff' 2>"$T/err"; ! grep -q "looks: looks" "$T/err" && ok "no doubled prefix: $(cat "$T/err")" || bad "$(cat "$T/err")"
+DLUT_THREADS=lots "$DLUT" looks warm >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q DLUT_THREADS "$T/err" && ok "a garbage DLUT_THREADS is refused" || bad "DLUT_THREADS=lots: rc $rc"
+
 echo "$fails failures"
 [ $fails -eq 0 ]

@@ -165,6 +165,12 @@ void *dlut_file_read_all(const char *path, size_t max_size, size_t *size) {
     dlut_errorc(e == ENOENT ? DLUT_ERR_NOT_FOUND : DLUT_ERR_IO, "%s: cannot open: %s", path, strerror(e));
     return NULL;
   }
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+    fclose(f);
+    dlut_errorc(DLUT_ERR_INPUT, "%s: is a folder, not a file", path);
+    return NULL;
+  }
   char *buf = NULL;
   size_t cap = 0, len = 0;
   for (;;) {

@@ -69,6 +69,24 @@ dlut_lut *dlut_lut_load_memory(const void *data, size_t n, dlut_lut_format fmt, 
     dlut_errorc(DLUT_ERR_TOO_LARGE, "%s: larger than %d bytes", name, (int)DLUT_LUT_MAX_FILE_BYTES);
     return NULL;
   }
+  /* the content decides over the name: a PNG named .cube is a Hald CLUT;
+   * text LUTs in UTF-16 or binary files get an error that says so */
+  static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  const unsigned char *u = data;
+  if (n >= 8 && !memcmp(u, png, 8)) fmt = DLUT_LUT_FORMAT_HALD;
+  if (fmt != DLUT_LUT_FORMAT_HALD) {
+    if (n >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF))) {
+      dlut_errorc(DLUT_ERR_UNSUPPORTED, "%s: the file is UTF-16 text; save it as UTF-8 (or ASCII)", name);
+      return NULL;
+    }
+    if (memchr(u, 0, n < 4096 ? n : 4096)) {
+      dlut_errorc(DLUT_ERR_INPUT, "%s: a binary file, not a text LUT (.cube or .3dl)%s", name,
+                  dlut_image_format_sniff(u, n) != DLUT_IMAGE_FORMAT_UNKNOWN
+                      ? "; a Hald CLUT must be a PNG (it is stored as an image that loses colours otherwise)"
+                      : "");
+      return NULL;
+    }
+  }
   if (fmt == DLUT_LUT_FORMAT_UNKNOWN) fmt = sniff(data, n);
   switch (fmt) {
     case DLUT_LUT_FORMAT_CUBE:

@@ -86,8 +86,15 @@ static int parse_floats(const lut_text *t, const lut_line *ln, int first, int co
   return 0;
 }
 
-/* One header keyword line. Returns 0 or -1. */
-static int cube_keyword(const lut_text *t, const lut_line *ln, cube_header *h) {
+/* One header keyword line (values up to an optional trailing '#' comment).
+ * Returns 0 or -1. */
+static int cube_keyword(const lut_text *t, const lut_line *line, cube_header *h) {
+  lut_line cut = *line, *ln = &cut;
+  for (int i = 1; i < cut.n; i++)
+    if (cut.tok[i][0] == '#') {
+      cut.n = i;
+      break;
+    }
   const char *k = ln->tok[0];
   int kl = ln->len[0];
   char kw[40];
@@ -220,6 +227,15 @@ dlut_lut *dlut_lut_parse_cube(const void *data, size_t size, const char *name) {
     return NULL;
   }
   while (lut_text_next(&t, &ln)) {
+    if (ln.n >= 2 && ln.len[0] == 1 && ln.tok[0][0] == '#' && lut_tok_is(ln.tok[1], ln.len[1], "TITLE") && !lut &&
+        !h.title[0]) {
+      /* "# TITLE "..."": where the layout has no TITLE (Resolve's shaper + 3D, as written below) */
+      lut_line tl = ln;
+      tl.tok[0] = ln.tok[1];
+      tl.len[0] = ln.len[1];
+      parse_title(&tl, h.title);
+      continue;
+    }
     if (ln.n == 0 || ln.tok[0][0] == '#') continue;
     if (is_alpha(ln.tok[0][0]) && !tok_is_nonfinite_word(ln.tok[0], ln.len[0])) {
       if (lut) {
