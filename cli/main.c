@@ -8,23 +8,31 @@
 #include "cli.h"
 #include "dlut/file.h"
 
+/* One line on stderr: control characters from prompts and paths are not
+ * echoed raw (a path holding ESC sequences must not drive the terminal). */
+static void print_clean(const char *cmd, const char *fmt, va_list ap, const char *tail) {
+  char buf[4096];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  for (char *p = buf; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+  fprintf(stderr, "dlut %s: %s%s\n", cmd, buf, tail);
+}
+
 int cli_fail(const char *cmd, const char *fmt, ...) {
   va_list ap;
-  fprintf(stderr, "dlut %s: ", cmd);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  print_clean(cmd, fmt, ap, "");
   va_end(ap);
-  fputc('\n', stderr);
   return DLUT_EXIT_FAIL;
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...) {
   va_list ap;
-  fprintf(stderr, "dlut %s: ", cmd);
+  char tail[96];
+  snprintf(tail, sizeof tail, " (see 'dlut %s --help')", cmd);
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  print_clean(cmd, fmt, ap, tail);
   va_end(ap);
-  fprintf(stderr, " (see 'dlut %s --help')\n", cmd);
   return DLUT_EXIT_USAGE;
 }
 

@@ -199,5 +199,17 @@ printf 'LUT_3D_SIZE 2 # two points\n0 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 
 DLUT_THREADS=lots "$DLUT" looks warm >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && grep -q DLUT_THREADS "$T/err" && ok "a garbage DLUT_THREADS is refused" || bad "DLUT_THREADS=lots: rc $rc"
 
+# ---- decided on purpose ----
+printf 'LUT_3D_SIZE 2\nLUT_1D_INPUT_RANGE 0 2\n0 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 1 1\n1 1 1\n' > "$T/r1d.cube"
+"$DLUT" info "$T/r1d.cube" 2>"$T/err"; rc=$?
+[ $rc -ne 0 ] && grep -q ":2: LUT_1D_INPUT_RANGE given, but the file has no LUT_1D_SIZE" "$T/err" \
+  && ok "LUT_1D_INPUT_RANGE in a 3D-only .cube is refused at its line" || bad "1D range in a 3D cube: $(cat "$T/err")"
+printf 'P6\n2 1\n100\n\x00\x00\x00\xff\xff\xff' > "$T/over.ppm"   # samples above maxval: clamped (documented)
+"$DLUT" apply "$T/over.ppm" --lut "$T/warm.cube" --strength 0 -o "$T/over-out.ppm" 2>/dev/null \
+  && [ "$(tail -c 3 "$T/over-out.ppm" | od -An -tu1 | tr -s ' ')" = " 255 255 255" ] \
+  && ok "PPM samples above maxval are clamped to white (as documented)" || bad "PPM above maxval"
+"$DLUT" info "$T/a"$'\x1b'"[31mred.cube" 2>"$T/err"; ! grep -q $'\x1b' "$T/err" && ok "control characters in paths are not echoed raw" \
+  || bad "raw escape echoed"
+
 echo "$fails failures"
 [ $fails -eq 0 ]

@@ -174,6 +174,15 @@ static dlut_lut *cube_begin_data(const lut_text *t, const cube_header *h, const 
       return NULL;
     }
   }
+  /* an input range for a table the file does not have: refused rather than
+   * silently ignored (the author meant something the file does not say) */
+  if ((h->have_r1 && !h->size1) || (h->have_r3 && !h->size3)) {
+    const int d = h->have_r1 && !h->size1 ? 1 : 3;
+    lut_text at = *t; /* the message names the line of the range */
+    at.line = d == 1 ? h->line_r1 : h->line_r3;
+    lut_text_error(&at, "LUT_%dD_INPUT_RANGE given, but the file has no LUT_%dD_SIZE", d, d);
+    return NULL;
+  }
   int n = data_count(ln);
   if (n != 3) {
     lut_text_error(t, "expected 3 numbers (R G B), found %d", n);
