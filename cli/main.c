@@ -1,7 +1,9 @@
 /* The `dlut` command: dispatches to the subcommands in cli/cmd_*.c. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <errno.h>
 #include <math.h>
 
@@ -100,8 +102,21 @@ static void usage(FILE *f) {
           "  DLUT_TOKEN    bearer token `dlut serve` requires when --token is not given\n");
 }
 
+/* Model weights are memory-mapped: if the file is truncated or replaced
+ * while in use, reading it raises SIGBUS. Say so in one line instead of
+ * dying silently, and leave no temporary files. */
+static void on_sigbus(int sig) {
+  static const char msg[] =
+      "dlut: a memory-mapped input (the model's weights or a photo) was truncated or changed on disk while in use\n";
+  (void)sig;
+  dlut_file_remove_tracked();
+  if (write(2, msg, sizeof msg - 1) < 0) _exit(1);
+  _exit(1);
+}
+
 int main(int argc, char **argv) {
   dlut_file_cleanup_on_signals(); /* Ctrl-C or a kill never leaves OUT.tmp.XXXXXX behind */
+  signal(SIGBUS, on_sigbus);
   const char *th = getenv("DLUT_THREADS");
   int nth;
   if (th && *th && (cli_parse_int(th, &nth) != 0 || nth < 1 || nth > 256)) {

@@ -211,5 +211,18 @@ printf 'P6\n2 1\n100\n\x00\x00\x00\xff\xff\xff' > "$T/over.ppm"   # samples abov
 "$DLUT" info "$T/a"$'\x1b'"[31mred.cube" 2>"$T/err"; ! grep -q $'\x1b' "$T/err" && ok "control characters in paths are not echoed raw" \
   || bad "raw escape echoed"
 
+# ---- a model truncated while a grade runs: one clear line, no crash report ----
+mkdir -p "$T/model"
+for f in config.json merges.txt model.safetensors preprocessor_config.json special_tokens_map.json tokenizer_config.json vocab.json; do
+  cp "$SHARED/data/clip-ref/openai_tiny/$f" "$T/model/"
+done
+"$DLUT" grade "$T/before.png" "warm" --model "$T/model" --steps 1000000 --size 9 --samples 256 -q -o "$T/trunc" 2>"$T/err" &
+pid=$!
+sleep 1.5
+truncate -s 4096 "$T/model/model.safetensors"
+wait $pid; rc=$?
+[ $rc -eq 1 ] && grep -q "truncated or changed" "$T/err" && [ "$(wc -l < "$T/err")" -le 2 ] && [ ! -e "$T/trunc" ] \
+  && ok "a model truncated mid-grade gives one clear line (rc 1): $(tail -1 "$T/err")" || bad "truncated model: rc $rc: $(cat "$T/err")"
+
 echo "$fails failures"
 [ $fails -eq 0 ]

@@ -44,13 +44,18 @@ int dlut_file_same(const char *a, const char *b);
  * callers may track more (a staging folder and the files in it).
  * dlut_file_cleanup_on_signals() installs dlut_file_signal_cleanup for
  * SIGINT, SIGTERM, SIGHUP and SIGQUIT (not where they are ignored); the
- * handler removes every tracked path, newest first, then dies of the
+ * handler removes every tracked path (files, then folders), then dies of the
  * signal as it would have. A program with its own handler may call
  * dlut_file_signal_cleanup from it. At most 64 paths are tracked at once. */
 void dlut_file_track(const char *path);
 void dlut_file_untrack(const char *path);
 void dlut_file_cleanup_on_signals(void);
 void dlut_file_signal_cleanup(int sig);
+void dlut_file_remove_tracked(void); /* async-signal-safe: what the handler removes */
+/* Between begin and end the handler only notes a signal; end acts on it
+ * (after the caller untracked what must stay). Not nested. */
+void dlut_file_critical_begin(void);
+void dlut_file_critical_end(void);
 
 /* Read a whole file into a malloc'd buffer (NUL-terminated for convenience;
  * the terminator is not counted in *size). Fails on files larger than

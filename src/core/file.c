@@ -47,14 +47,43 @@ void dlut_file_untrack(const char *path) {
   pthread_mutex_unlock(&g_track_mu);
 }
 
-void dlut_file_signal_cleanup(int sig) {
-  for (int i = N_TRACKED - 1; i >= 0; i--) /* newest first: files before the folders holding them */
+void dlut_file_remove_tracked(void) {
+  /* files first, then the (staging) folders that held them */
+  for (int i = 0; i < N_TRACKED; i++)
+    if (g_used[i]) unlink(g_tracked[i]);
+  for (int i = 0; i < N_TRACKED; i++)
     if (g_used[i]) {
-      if (unlink(g_tracked[i]) != 0) rmdir(g_tracked[i]);
+      rmdir(g_tracked[i]);
       g_used[i] = 0;
     }
+}
+
+/* A critical section (the renames that swap a bundle into place) holds a
+ * signal until it ends: any thread may receive a process-wide signal, so
+ * blocking it in the writing thread would not be enough. */
+static volatile sig_atomic_t g_critical, g_pending;
+
+void dlut_file_signal_cleanup(int sig) {
+  if (g_critical) {
+    g_pending = sig;
+    return;
+  }
+  dlut_file_remove_tracked();
   signal(sig, SIG_DFL);
   raise(sig);
+}
+
+void dlut_file_critical_begin(void) {
+  g_critical = 1;
+}
+
+void dlut_file_critical_end(void) {
+  g_critical = 0;
+  int sig = g_pending;
+  if (sig) {
+    g_pending = 0;
+    dlut_file_signal_cleanup(sig);
+  }
 }
 
 void dlut_file_cleanup_on_signals(void) {

@@ -372,7 +372,6 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   char old_names[N_BUNDLE + 8][32];
   int n_old = 0, tracked = 0, blocked = 0;
   char staged[N_BUNDLE][4400], stage_path[4200];
-  sigset_t saved;
   struct stat st;
   if (!res || !res->lut || !res->report_json || !photo || !outdir || !*outdir)
     return dlut_errorc(DLUT_ERR_INPUT, "bundle: nothing to write");
@@ -443,13 +442,7 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   if (write_text(p, res->report_json) != 0) goto fail;
 
   /* the swap is a handful of renames: no signal may stop it half-way */
-  sigset_t block;
-  sigemptyset(&block);
-  sigaddset(&block, SIGINT);
-  sigaddset(&block, SIGTERM);
-  sigaddset(&block, SIGHUP);
-  sigaddset(&block, SIGQUIT);
-  pthread_sigmask(SIG_BLOCK, &block, &saved);
+  dlut_file_critical_begin();
   blocked = 1;
   if (!existing) {
     if (rename(stage, outdir) != 0) {
@@ -507,7 +500,7 @@ fail:
     for (int i = 0; i < N_BUNDLE; i++) dlut_file_untrack(staged[i]);
     dlut_file_untrack(stage_path);
   }
-  if (blocked) pthread_sigmask(SIG_SETMASK, &saved, NULL);
+  if (blocked) dlut_file_critical_end();
   dlut_image_free(graded);
   dlut_image_free(strip);
   return rc;
