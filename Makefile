@@ -18,7 +18,7 @@ ifeq ($(FUZZ),1)
 # Library objects instrumented for libFuzzer (clang), used by `make fuzz`.
 CC        = clang
 BUILD    ?= build-fuzz
-SANFLAGS  = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+SANFLAGS  = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT       = -O1
 else ifeq ($(SANITIZE),1)
 BUILD    ?= build-san
@@ -88,6 +88,7 @@ fuzz-targets: $(FUZZ_BINS)
 $(BUILD)/fuzz/%: fuzz/%.c $(BUILD)/libdlut.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=c11 -g -O1 $(ARCH) -pthread -fsanitize=fuzzer,address,undefined \
+	  -fno-sanitize-recover=undefined \
 	  -o $@ $< $(BUILD)/libdlut.a $(LDLIBS)
 
 format:

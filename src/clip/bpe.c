@@ -406,7 +406,7 @@ int dlut_tok_bpe_clean(const char *text, size_t len, dlut_tok_str *out) {
   while (e > b && dlut_tok_py_isspace(t.cp[e - 1])) e--;
   /* .lower() */
   out->n = 0;
-  if (dlut_tok_py_lower(t.cp + b, e - b, out) != 0) goto fail;
+  if (e > b && dlut_tok_py_lower(t.cp + b, e - b, out) != 0) goto fail; /* (t.cp is NULL for "": no NULL + 0) */
   rc = 0;
 fail:
   dlut_tok_str_free(&s);

@@ -25,6 +25,12 @@ static uint64_t hash_bytes(const char *s, size_t n) {
   return h ^ (h >> 29);
 }
 
+/* The bytes of entry ent. A map whose keys are all empty never allocates
+ * keys, and NULL + 0 is undefined, hence the "". */
+static const char *map_key(const dlut_tok_map *m, uint64_t ent) {
+  return m->keys ? m->keys + (ent >> 24) : "";
+}
+
 static int map_grow(dlut_tok_map *m) {
   size_t ns = m->nslots ? m->nslots * 2 : 1024;
   int32_t *slots = malloc(ns * sizeof *slots);
@@ -32,7 +38,7 @@ static int map_grow(dlut_tok_map *m) {
   for (size_t i = 0; i < ns; i++) slots[i] = -1;
   for (size_t e = 0; e < m->count; e++) {
     uint64_t ent = m->entries[e];
-    size_t h = (size_t)hash_bytes(m->keys + (ent >> 24), (size_t)(ent & 0xFFFFFF)) & (ns - 1);
+    size_t h = (size_t)hash_bytes(map_key(m, ent), (size_t)(ent & 0xFFFFFF)) & (ns - 1);
     while (slots[h] >= 0) h = (h + 1) & (ns - 1);
     slots[h] = (int32_t)e;
   }
@@ -47,7 +53,7 @@ static int32_t *map_find(const dlut_tok_map *m, const char *key, size_t len) {
   size_t h = (size_t)hash_bytes(key, len) & (m->nslots - 1);
   while (m->slots[h] >= 0) {
     uint64_t ent = m->entries[m->slots[h]];
-    if ((ent & 0xFFFFFF) == len && memcmp(m->keys + (ent >> 24), key, len) == 0) return &m->slots[h];
+    if ((ent & 0xFFFFFF) == len && (len == 0 || memcmp(map_key(m, ent), key, len) == 0)) return &m->slots[h];
     h = (h + 1) & (m->nslots - 1);
   }
   return &m->slots[h];
@@ -206,7 +212,7 @@ const char *dlut_tokenizer_token(const dlut_tokenizer *tk, int id, size_t *len) 
   if (!tk || id < 0 || id >= tk->vocab_size || tk->id_entry[id] < 0) return NULL;
   uint64_t ent = tk->vocab.entries[tk->id_entry[id]];
   if (len) *len = (size_t)(ent & 0xFFFFFF);
-  return tk->vocab.keys + (ent >> 24);
+  return map_key(&tk->vocab, ent);
 }
 
 /* ==== Model folders ==== */
