@@ -3,6 +3,7 @@
  * tokenizer. Embeddings are printed before normalisation, as the model's
  * projections return them; logits are logit_scale * cosine similarity,
  * as CLIPModel's logits_per_image. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,13 @@ static void print_rows(const char *key, const float *v, int rows, int cols, int 
   printf("  \"%s\": ", key);
   print_matrix(v, rows, cols, "  ");
   printf("%s\n", last ? "" : ",");
+}
+
+/* JSON has no NaN or Inf: a damaged model must not print "nan". */
+static int all_finite(const float *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(v[i])) return 0;
+  return 1;
 }
 
 /* Load an image file into the model's (3,S,S) input. */
@@ -149,6 +157,11 @@ int dlut_cmd_embed(int argc, char **argv) {
       goto done;
     }
   dlut_clip_logits(m, ie, ni, te, nt, logits);
+  if (!all_finite(ie, (size_t)ni * E) || !all_finite(te, (size_t)nt * E) || !all_finite(logits, (size_t)ni * nt) ||
+      !all_finite(tok, tok_n)) {
+    status = cli_fail(CMD, "%s: the model gives NaN or Inf: its weights are damaged", model);
+    goto done;
+  }
   printf("{\n");
   print_rows("image_embeds", ie, ni, E, 0);
   print_rows("text_embeds", te, nt, E, 0);

@@ -105,6 +105,12 @@ static char *gz_read_all(const char *path, size_t *size) {
     if (got == 0) break;
     len += (size_t)got;
   }
+  int zerr;
+  const char *zmsg = gzerror(gz, &zerr);
+  if (zerr != Z_OK) { /* zlib: Z_BUF_ERROR when the file ends inside the stream */
+    dlut_error("%s: truncated or damaged gzip file (%s)", path, zmsg);
+    goto fail;
+  }
   gzclose(gz);
   buf[len] = 0;
   *size = len;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "clip/clip_internal.h"
 #include "dlut/error.h"
@@ -21,9 +22,26 @@
 
 /* ==== Config ==== */
 
-static int json_int(const cJSON *o, const char *key, int def) {
+/* config.json integers. Converting a double outside int's range (1e12,
+ * 2^40, 1e400 which cJSON reads as inf) is undefined behaviour, so the
+ * range is checked first; a value that is not a whole number in
+ * -1e9..1e9 is an error naming the field (the first such error is kept in
+ * *bad, the caller reports it). A missing field or null takes the default. */
+static int json_int(const cJSON *o, const char *sect, const char *key, int def, int *bad) {
   const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
-  return cJSON_IsNumber(v) ? (int)v->valuedouble : def;
+  if (!v || cJSON_IsNull(v)) return def;
+  double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+  if (!(d >= -1e9 && d <= 1e9) || d != floor(d)) {
+    if (!*bad) {
+      if (cJSON_IsNumber(v))
+        dlut_error("config.json: %s%s%s is %g, not a whole number in -1e9..1e9", sect, *sect ? "." : "", key, d);
+      else
+        dlut_error("config.json: %s%s%s is not a number", sect, *sect ? "." : "", key);
+    }
+    *bad = 1;
+    return def;
+  }
+  return (int)d;
 }
 
 static double json_num(const cJSON *o, const char *key, double def) {
@@ -92,6 +110,7 @@ static int config_check(const dlut_clip_config *c) {
 /* config.json (+ tokenizer_config.json for the context length) -> cfg. */
 static int config_from_json(const cJSON *root, const char *dir, dlut_clip_config *c) {
   memset(c, 0, sizeof *c);
+  int bad = 0;
   const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
   const char *type = cJSON_IsString(mt) ? mt->valuestring : "";
   if (strcmp(type, "clip") == 0)
@@ -111,38 +130,40 @@ static int config_from_json(const cJSON *root, const char *dir, dlut_clip_config
   }
   const cJSON *tc = sub_config(root, "text_config"), *vc = sub_config(root, "vision_config");
   /* CLIPVisionConfig / ChineseCLIPVisionConfig defaults (identical) */
-  c->vision.width = json_int(vc, "hidden_size", 768);
-  c->vision.intermediate = json_int(vc, "intermediate_size", 3072);
-  c->vision.layers = json_int(vc, "num_hidden_layers", 12);
-  c->vision.heads = json_int(vc, "num_attention_heads", 12);
+  c->vision.width = json_int(vc, "vision_config", "hidden_size", 768, &bad);
+  c->vision.intermediate = json_int(vc, "vision_config", "intermediate_size", 3072, &bad);
+  c->vision.layers = json_int(vc, "vision_config", "num_hidden_layers", 12, &bad);
+  c->vision.heads = json_int(vc, "vision_config", "num_attention_heads", 12, &bad);
   c->vision.ln_eps = (float)json_num(vc, "layer_norm_eps", 1e-5);
   if (parse_act(vc, DLUT_ACT_QUICK_GELU, &c->vision.act) != 0) return -1;
-  c->image_size = json_int(vc, "image_size", 224);
-  c->patch_size = json_int(vc, "patch_size", 32);
-  if (json_int(vc, "num_channels", 3) != 3) return dlut_error("config.json: only 3-channel vision models");
-  c->projection_dim = json_int(root, "projection_dim", 512);
+  c->image_size = json_int(vc, "vision_config", "image_size", 224, &bad);
+  c->patch_size = json_int(vc, "vision_config", "patch_size", 32, &bad);
+  int channels = json_int(vc, "vision_config", "num_channels", 3, &bad);
+  if (bad) return -1;
+  if (channels != 3) return dlut_error("config.json: only 3-channel vision models");
+  c->projection_dim = json_int(root, "", "projection_dim", 512, &bad);
   c->logit_scale_init = (float)json_num(root, "logit_scale_init_value", 2.6592);
   if (c->family == DLUT_CLIP_OPENAI) { /* CLIPTextConfig defaults */
-    c->text.width = json_int(tc, "hidden_size", 512);
-    c->text.intermediate = json_int(tc, "intermediate_size", 2048);
-    c->text.layers = json_int(tc, "num_hidden_layers", 12);
-    c->text.heads = json_int(tc, "num_attention_heads", 8);
+    c->text.width = json_int(tc, "text_config", "hidden_size", 512, &bad);
+    c->text.intermediate = json_int(tc, "text_config", "intermediate_size", 2048, &bad);
+    c->text.layers = json_int(tc, "text_config", "num_hidden_layers", 12, &bad);
+    c->text.heads = json_int(tc, "text_config", "num_attention_heads", 8, &bad);
     c->text.ln_eps = (float)json_num(tc, "layer_norm_eps", 1e-5);
     if (parse_act(tc, DLUT_ACT_QUICK_GELU, &c->text.act) != 0) return -1;
-    c->vocab_size = json_int(tc, "vocab_size", 49408);
-    c->max_positions = json_int(tc, "max_position_embeddings", 77);
-    c->eos_token_id = json_int(tc, "eos_token_id", 49407);
+    c->vocab_size = json_int(tc, "text_config", "vocab_size", 49408, &bad);
+    c->max_positions = json_int(tc, "text_config", "max_position_embeddings", 77, &bad);
+    c->eos_token_id = json_int(tc, "text_config", "eos_token_id", 49407, &bad);
     c->context_length = c->max_positions;
   } else { /* ChineseCLIPTextConfig (BertConfig) defaults */
-    c->text.width = json_int(tc, "hidden_size", 768);
-    c->text.intermediate = json_int(tc, "intermediate_size", 3072);
-    c->text.layers = json_int(tc, "num_hidden_layers", 12);
-    c->text.heads = json_int(tc, "num_attention_heads", 12);
+    c->text.width = json_int(tc, "text_config", "hidden_size", 768, &bad);
+    c->text.intermediate = json_int(tc, "text_config", "intermediate_size", 3072, &bad);
+    c->text.layers = json_int(tc, "text_config", "num_hidden_layers", 12, &bad);
+    c->text.heads = json_int(tc, "text_config", "num_attention_heads", 12, &bad);
     c->text.ln_eps = (float)json_num(tc, "layer_norm_eps", 1e-12);
     if (parse_act(tc, DLUT_ACT_GELU, &c->text.act) != 0) return -1;
-    c->vocab_size = json_int(tc, "vocab_size", 30522);
-    c->max_positions = json_int(tc, "max_position_embeddings", 512);
-    c->type_vocab_size = json_int(tc, "type_vocab_size", 2);
+    c->vocab_size = json_int(tc, "text_config", "vocab_size", 30522, &bad);
+    c->max_positions = json_int(tc, "text_config", "max_position_embeddings", 512, &bad);
+    c->type_vocab_size = json_int(tc, "text_config", "type_vocab_size", 2, &bad);
     const cJSON *pet = tc ? cJSON_GetObjectItemCaseSensitive(tc, "position_embedding_type") : NULL;
     if (cJSON_IsString(pet) && strcmp(pet->valuestring, "absolute") != 0)
       return dlut_error("config.json: position_embedding_type \"%s\" is not supported", pet->valuestring);
@@ -159,8 +180,9 @@ static int config_from_json(const cJSON *root, const char *dir, dlut_clip_config
         dlut_error_clear();
         if (txt) {
           cJSON *tj = cJSON_Parse(txt);
-          int n = json_int(tj, "model_max_length", 0);
-          if (n >= 2 && n <= c->max_positions) c->context_length = n;
+          /* (transformers writes 1e30 for "no limit": out of range is ignored) */
+          double n = json_num(tj, "model_max_length", 0);
+          if (n >= 2 && n <= c->max_positions) c->context_length = (int)n;
           cJSON_Delete(tj);
           free(txt);
         }
@@ -169,6 +191,7 @@ static int config_from_json(const cJSON *root, const char *dir, dlut_clip_config
     }
     if (c->context_length > c->max_positions) c->context_length = c->max_positions;
   }
+  if (bad) return -1; /* json_int's message */
   return config_check(c);
 }
 
@@ -536,33 +559,60 @@ static void fill_info(dlut_clip *m, const char *name) {
   i->text_heads = c->text.heads;
 }
 
+/* One of preprocessor_config.json's image_mean / image_std: a list of 3
+ * numbers or one number for all channels (transformers accepts both), each
+ * in [lo, hi]. A std of 1e-300 would divide by zero (it is 0 as a float) and
+ * an absurd mean or std makes NaN or huge pixels, so both are refused. */
+static int read_norm(const cJSON *j, const char *path, const char *key, double lo, double hi, float out[3]) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+  if (!v || cJSON_IsNull(v)) return 0; /* the default */
+  int n = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : cJSON_IsNumber(v) ? 1 : 0;
+  if (n != 1 && n != 3) return dlut_error("%s: %s is not a number or a list of 3 numbers", path, key);
+  float tmp[3];
+  for (int c = 0; c < 3; c++) {
+    const cJSON *e = cJSON_IsArray(v) ? cJSON_GetArrayItem(v, n == 3 ? c : 0) : v;
+    if (!cJSON_IsNumber(e)) return dlut_error("%s: %s[%d] is not a number", path, key, n == 3 ? c : 0);
+    double d = e->valuedouble;
+    if (!(d >= lo && d <= hi))
+      return dlut_error("%s: %s[%d] = %g is outside [%g, %g]", path, key, n == 3 ? c : 0, d, lo, hi);
+    tmp[c] = (float)d;
+  }
+  memcpy(out, tmp, sizeof tmp);
+  return 0;
+}
+
 /* preprocessor_config.json's image_mean / image_std, where given. */
-static void read_preprocessor(dlut_clip *m) {
+static int read_preprocessor(dlut_clip *m) {
   size_t len = strlen(m->dir) + 40, sz;
   char *p = malloc(len);
-  if (!p) return;
+  if (!p) return dlut_error("clip: out of memory");
   snprintf(p, len, "%s/preprocessor_config.json", m->dir);
-  char *txt = dlut_file_read_all(p, 1 << 20, &sz);
-  free(p);
-  dlut_error_clear();
-  if (!txt) return;
-  cJSON *j = cJSON_Parse(txt);
-  free(txt);
-  const cJSON *mn = cJSON_GetObjectItemCaseSensitive(j, "image_mean");
-  const cJSON *sd = cJSON_GetObjectItemCaseSensitive(j, "image_std");
-  if (cJSON_IsArray(mn) && cJSON_IsArray(sd) && cJSON_GetArraySize(mn) == 3 && cJSON_GetArraySize(sd) == 3) {
-    float mv[3], sv[3];
-    int ok = 1;
-    for (int c = 0; c < 3; c++) {
-      const cJSON *a = cJSON_GetArrayItem(mn, c), *b = cJSON_GetArrayItem(sd, c);
-      if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b) || !(b->valuedouble > 0))
-        ok = 0;
-      else
-        mv[c] = (float)a->valuedouble, sv[c] = (float)b->valuedouble;
-    }
-    if (ok) memcpy(m->info.mean, mv, sizeof mv), memcpy(m->info.std, sv, sizeof sv);
+  struct stat st;
+  if (stat(p, &st) != 0) { /* optional: the upstream defaults */
+    free(p);
+    return 0;
   }
+  int rc = -1;
+  cJSON *j = NULL;
+  char *txt = dlut_file_read_all(p, 1 << 20, &sz);
+  if (!txt) goto done; /* the message names the file */
+  j = cJSON_ParseWithLength(txt, sz);
+  free(txt);
+  if (!cJSON_IsObject(j)) {
+    dlut_error("%s: not a JSON object", p);
+    goto done;
+  }
+  float mean[3], sd[3];
+  memcpy(mean, m->info.mean, sizeof mean);
+  memcpy(sd, m->info.std, sizeof sd);
+  if (read_norm(j, p, "image_mean", -10, 10, mean) != 0 || read_norm(j, p, "image_std", 1e-3, 1e3, sd) != 0) goto done;
+  memcpy(m->info.mean, mean, sizeof mean);
+  memcpy(m->info.std, sd, sizeof sd);
+  rc = 0;
+done:
   cJSON_Delete(j);
+  free(p);
+  return rc;
 }
 
 static dlut_clip *clip_new(const dlut_clip_config *cfg) {
@@ -584,6 +634,13 @@ static dlut_clip *clip_new(const dlut_clip_config *cfg) {
 dlut_clip *dlut_clip_load(const char *model_dir) {
   dlut_clip *m = NULL;
   dlut_clip_config cfg;
+  struct stat st;
+  /* "--model DIR/model.safetensors" would find the weights but read the
+   * tokenizer files relative to the file: refused whole instead. */
+  if (model_dir && stat(model_dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+    dlut_error("%s: is a file: give the model folder, not the file", model_dir);
+    return NULL;
+  }
   dlut_ckpt *ck = dlut_ckpt_open(model_dir);
   if (!ck) return NULL;
   const cJSON *root = dlut_ckpt_config(ck);
@@ -604,7 +661,12 @@ dlut_clip *dlut_clip_load(const char *model_dir) {
   if (visit_params(m, load_param, m->ck) != 0) goto fail;
   if (clip_arenas_alloc(m) != 0) goto fail;
   fill_info(m, m->dir);
-  read_preprocessor(m);
+  if (!isfinite(m->info.logit_scale)) {
+    dlut_error("%s: logit_scale is not finite (exp(%g)): the weights are damaged", model_dir,
+               (double)*m->logit_scale_p);
+    goto fail;
+  }
+  if (read_preprocessor(m) != 0) goto fail;
   /* The tokenizer is optional: without it images still work. */
   m->tok = dlut_tokenizer_load(
       model_dir, cfg.family == DLUT_CLIP_OPENAI ? DLUT_TOKENIZER_BPE : DLUT_TOKENIZER_WORDPIECE, cfg.context_length);
@@ -679,6 +741,14 @@ int dlut_clip_set_keep_activations(dlut_clip *m, int on) {
 
 /* ==== Text entry points ==== */
 
+/* Every output is checked: a damaged checkpoint (NaN or huge weights) must
+ * be an error, not NaN embeddings that callers print as invalid JSON. */
+static int all_finite(const float *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(v[i])) return 0;
+  return 1;
+}
+
 int dlut_clip_tokenize(const dlut_clip *m, const char *text, int32_t *ids, int max_ids) {
   if (!m || !text || !ids) return dlut_error("clip: tokenize needs a model, a text and an output");
   if (!m->tok) return dlut_error("%s: cannot tokenize: %s", m->dir, m->tok_error ? m->tok_error : "no tokenizer");
@@ -694,6 +764,8 @@ int dlut_clip_encode_ids(dlut_clip *m, const int32_t *ids, int n_ids, int n_ctx,
     if (ids[i] < 0 || ids[i] >= m->cfg.vocab_size)
       return dlut_error("clip: token id %d out of the vocabulary (%d)", (int)ids[i], m->cfg.vocab_size);
   if (clip_text_forward(m, ids, n_ids, n_ctx) != 0) return -1;
+  if (!all_finite(m->ta.embed, m->cfg.projection_dim))
+    return dlut_error("%s: the text embedding is not finite (NaN or Inf): the model's weights are damaged", m->dir);
   memcpy(embed, m->ta.embed, sizeof(float) * (size_t)m->cfg.projection_dim);
   return 0;
 }
@@ -726,7 +798,12 @@ int dlut_clip_logits(const dlut_clip *m, const float *image_embeds, int n_images
 
 int dlut_clip_encode_image(dlut_clip *m, const float *pixels, float *embed) {
   if (!m || !pixels || !embed) return dlut_error("clip: encode_image needs a model, pixels and an output");
+  /* NaN in, NaN out: say which side is to blame */
+  if (!all_finite(pixels, (size_t)3 * m->cfg.image_size * m->cfg.image_size))
+    return dlut_error("clip: the image's pixels are not finite (NaN or Inf)");
   if (clip_vision_forward(m, pixels) != 0) return -1;
+  if (!all_finite(m->va.embed, m->cfg.projection_dim))
+    return dlut_error("%s: the image embedding is not finite (NaN or Inf): the model's weights are damaged", m->dir);
   memcpy(embed, m->va.embed, sizeof(float) * (size_t)m->cfg.projection_dim);
   return 0;
 }

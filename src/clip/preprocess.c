@@ -40,6 +40,13 @@ void dlut_clip_preprocess_size(const dlut_clip_info *info, int w, int h, int *rw
 static int check_input(const dlut_clip_info *info, int w, int h) {
   if (!info || w < 1 || h < 1 || w > DLUT_RESIZE_MAX_DIM || h > DLUT_RESIZE_MAX_DIM)
     return dlut_error("clip preprocess: bad image size %dx%d", w, h);
+  /* the ranges dlut_clip_load allows from preprocessor_config.json: a tiny
+   * std divides by (nearly) zero, an absurd mean or std gives NaN or pixels
+   * far outside anything the model was trained on */
+  for (int c = 0; c < 3; c++)
+    if (!(info->std[c] >= 1e-3f && info->std[c] <= 1e3f) || !(info->mean[c] >= -10 && info->mean[c] <= 10))
+      return dlut_error("clip preprocess: normalisation mean %g, std %g (channel %d) outside [-10, 10], [1e-3, 1e3]",
+                        (double)info->mean[c], (double)info->std[c], c);
   int rw, rh, top, left;
   dlut_clip_preprocess_size(info, w, h, &rw, &rh, &top, &left);
   if (rw > DLUT_RESIZE_MAX_DIM || rh > DLUT_RESIZE_MAX_DIM)

@@ -111,6 +111,8 @@ void dlut_tok_map_free(dlut_tok_map *m) {
 
 /* ==== Public API ==== */
 
+static int check_model_config(const dlut_tokenizer *tk, const char *dir);
+
 dlut_tokenizer *dlut_tokenizer_load(const char *path, dlut_tokenizer_kind kind, int context_length) {
   if (!path) {
     dlut_error("tokenizer: no path");
@@ -132,6 +134,7 @@ dlut_tokenizer *dlut_tokenizer_load(const char *path, dlut_tokenizer_kind kind, 
   tk->kind = kind;
   tk->context_length = context_length;
   int rc = kind == DLUT_TOKENIZER_BPE ? dlut_tok_bpe_load(tk, path) : dlut_tok_wordpiece_load(tk, path);
+  if (rc == 0) rc = check_model_config(tk, path);
   if (rc == 0) {
     tk->id_entry = malloc((size_t)(tk->vocab_size > 0 ? tk->vocab_size : 1) * sizeof *tk->id_entry);
     if (!tk->id_entry) rc = dlut_error("tokenizer: out of memory");
@@ -271,6 +274,43 @@ static int info_from_files(const char *dir, dlut_tokenizer_kind *kind, int *cont
     *context_length = mml;
   cJSON_Delete(tcfg);
   return 0;
+}
+
+/* A vocabulary that does not fit the model next to it (a truncated
+ * bpe_simple_vocab_16e6.txt.gz or vocab.txt, a file from another model)
+ * would load with shifted ids and give wrong text embeddings without a
+ * word, so a folder's config.json is checked where it says: vocab_size
+ * (the token embedding's rows), and for BPE the special ids bos_token_id /
+ * eos_token_id (not the legacy 0 / 2 of old hub configs, which transformers
+ * itself ignores), for WordPiece pad_token_id against [PAD]. */
+static int check_model_config(const dlut_tokenizer *tk, const char *dir) {
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || !has_file(dir, "config.json")) return 0;
+  cJSON *cfg = read_json(dir, "config.json", 1);
+  if (!cfg) return -1;
+  const cJSON *tc = cJSON_GetObjectItemCaseSensitive(cfg, "text_config");
+  if (!cJSON_IsObject(tc)) tc = cJSON_GetObjectItemCaseSensitive(cfg, "text_config_dict");
+  int rc = 0, v;
+  if (cJSON_IsObject(tc)) {
+    if (json_int(tc, "vocab_size", &v) == 0 && v != tk->vocab_size)
+      rc = dlut_error(
+          "%s: the vocabulary has %d tokens but config.json's vocab_size is %d (a truncated or another "
+          "model's vocabulary file)",
+          dir, tk->vocab_size, v);
+    else if (tk->kind == DLUT_TOKENIZER_BPE && json_int(tc, "bos_token_id", &v) == 0 && v != 0 && v != tk->start_id)
+      rc = dlut_error("%s: the vocabulary's start token is id %d but config.json's bos_token_id is %d", dir,
+                      tk->start_id, v);
+    else if (tk->kind == DLUT_TOKENIZER_BPE && json_int(tc, "eos_token_id", &v) == 0 && v != 2 && v != tk->end_id)
+      rc = dlut_error("%s: the vocabulary's end token is id %d but config.json's eos_token_id is %d", dir, tk->end_id,
+                      v);
+    else if (tk->kind == DLUT_TOKENIZER_WORDPIECE && json_int(tc, "pad_token_id", &v) == 0) {
+      int32_t pad = dlut_tok_map_get(&tk->vocab, "[PAD]", 5);
+      if (pad >= 0 && pad != v)
+        rc = dlut_error("%s: the vocabulary's [PAD] is id %d but config.json's pad_token_id is %d", dir, (int)pad, v);
+    }
+  }
+  cJSON_Delete(cfg);
+  return rc;
 }
 
 int dlut_tokenizer_model_info(const char *model_dir, dlut_tokenizer_kind *kind, int *context_length) {
