@@ -130,6 +130,15 @@ int dlut_cmd_convert(int argc, char **argv) {
     cli_fail(k_cmd, "%s", dlut_last_error());
     goto done;
   }
+  /* say what the format cost, when it cost anything */
+  const dlut_lut_save_info *info = dlut_lut_last_save_info();
+  if (info->resampled && info->max_error > 0.5 / 255.0)
+    fprintf(stderr,
+            "dlut convert: note: %s holds the LUT on a %d-point lattice, up to %.1f 8-bit codes off (the format has no "
+            "shaper or input range; .cube keeps them exactly)\n",
+            out, info->size, info->max_error * 255.0);
+  if (info->clamped)
+    fprintf(stderr, "dlut convert: note: values outside 0..1 were clamped (%s cannot hold them; .cube can)\n", out);
   status = DLUT_EXIT_OK;
 done:
   dlut_lut_free(res);

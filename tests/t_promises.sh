@@ -224,5 +224,67 @@ wait $pid; rc=$?
 [ $rc -eq 1 ] && grep -q "truncated or changed" "$T/err" && [ "$(wc -l < "$T/err")" -le 2 ] && [ ! -e "$T/trunc" ] \
   && ok "a model truncated mid-grade gives one clear line (rc 1): $(tail -1 "$T/err")" || bad "truncated model: rc $rc: $(cat "$T/err")"
 
+# ---- folding a shaper into a plain table: within 1 code at 8 bits through OpenColorIO, or a note ----
+"$PY" - "$T/shaper5.cube" <<'EOF'
+import sys
+n1, n3 = 256, 5
+with open(sys.argv[1], "w") as f:
+    f.write("LUT_1D_SIZE %d\nLUT_3D_SIZE %d\nLUT_1D_INPUT_RANGE 0 1\nLUT_3D_INPUT_RANGE 0 1\n" % (n1, n3))
+    for i in range(n1):
+        x = i / (n1 - 1)
+        v = 0.5 * (x + 3 * x * x - 2 * x ** 3)  # a smooth S-curve
+        f.write("%.6f %.6f %.6f\n" % (v, v, v))
+    for b in range(n3):
+        for g in range(n3):
+            for r in range(n3):
+                x, y, z = r / (n3 - 1), g / (n3 - 1), b / (n3 - 1)
+                f.write("%.6f %.6f %.6f\n" % (x * x, 0.5 * y + 0.5 * y * y, z ** 3))
+EOF
+for ext in 3dl png; do
+  "$DLUT" convert "$T/shaper5.cube" "$T/fold.$ext" 2>"$T/err"
+  "$PY" - "$T/shaper5.cube" "$T/fold.$ext" "$SHARED/data/photos/coffee.png" <<'EOF' && [ ! -s "$T/err" ] \
+    && ok "shaper + 5^3 .cube folded into .$ext reads within 1 code (OCIO; FFmpeg haldclut, which truncates, within 2), without a note" \
+    || bad "folded .$ext: $(cat "$T/err")"
+import subprocess, sys
+import numpy as np
+import PyOpenColorIO as OCIO
+cube, folded, photo = sys.argv[1:]
+raw = subprocess.run(["ffmpeg", "-v", "error", "-i", photo, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+px = (np.frombuffer(raw, np.uint8).reshape(-1, 3) / 255.0).astype(np.float32)
+cfg = OCIO.Config.CreateRaw()
+def ocio(p):
+    a = px.copy()
+    cfg.getProcessor(OCIO.FileTransform(src=p, interpolation=OCIO.INTERP_TETRAHEDRAL)).getDefaultCPUProcessor().applyRGB(a)
+    return np.round(np.clip(a, 0, 1) * 255)
+want = ocio(cube)
+if folded.endswith(".3dl"):
+    got = ocio(folded)
+else:  # Hald: FFmpeg's haldclut
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", photo, "-i", folded, "-filter_complex", "[0][1]haldclut",
+                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    got = np.frombuffer(out, np.uint8).reshape(-1, 3).astype(float)
+d = np.abs(got - want).max()
+print("  max %d codes" % d)
+# FFmpeg's haldclut truncates where OCIO rounds: one more code for the Hald path
+sys.exit(0 if d <= (1 if folded.endswith(".3dl") else 2) else 1)
+EOF
+done
+
+# a shaper as steep as x^0.45 near black cannot be held by a 65-point .3dl: said in a note
+"$PY" -c "
+n1, n3 = 256, 2
+f = open('$T/steep.cube', 'w')
+f.write('LUT_1D_SIZE %d\\nLUT_3D_SIZE %d\\n' % (n1, n3))
+for i in range(n1):
+    v = (i / (n1 - 1)) ** 0.45
+    f.write('%.6f %.6f %.6f\\n' % (v, v, v))
+for b in range(n3):
+    for g in range(n3):
+        for r in range(n3):
+            f.write('%d %d %d\\n' % (r, g, b))
+"
+"$DLUT" convert "$T/steep.cube" "$T/steep.3dl" 2>"$T/err" && grep -q "8-bit codes off" "$T/err" \
+  && ok "when a .3dl cannot reach 1 code it says so: $(cat "$T/err")" || bad "steep shaper .3dl: $(cat "$T/err")"
+
 echo "$fails failures"
 [ $fails -eq 0 ]

@@ -132,6 +132,22 @@ typedef struct dlut_lut_save_opts {
 /* Save atomically, format from the extension. opts may be NULL. */
 int dlut_lut_save(const dlut_lut *lut, const char *path, const dlut_lut_save_opts *opts);
 
+/* What the last save on this thread did to fit the format: the lattice it
+ * wrote, and, when it had to resample (a shaper or domain folded into a
+ * plain .3dl or Hald table, or a Hald level that differs from the size),
+ * the largest output difference that cost over [0,1] inputs: saves choose
+ * the smallest lattice within half an 8-bit code (0.5/255), up to 65 points
+ * for .3dl and level 16 for Hald, and report what they reached when it is
+ * more. clamped: the LUT has values outside [0,1], which .3dl and Hald
+ * cannot hold. */
+typedef struct dlut_lut_save_info {
+  int size;         /* 3D lattice written */
+  int resampled;    /* nonzero if the table was resampled */
+  double max_error; /* largest output difference of the resampling (0..1) */
+  int clamped;      /* values outside [0,1] were clamped */
+} dlut_lut_save_info;
+const dlut_lut_save_info *dlut_lut_last_save_info(void);
+
 /* Encode into a malloc'd buffer (*data, *size; caller frees) exactly as
  * dlut_lut_save would write the file. 0, or -1 with *data NULL. */
 int dlut_lut_save_memory(const dlut_lut *lut, dlut_lut_format fmt, const dlut_lut_save_opts *opts, const char *name,

@@ -6,6 +6,7 @@
  * leaves no output behind.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,6 +136,74 @@ static int hald_level_for(const dlut_lut *lut) {
   return best;
 }
 
+/* ==== Folding into a plain lattice ==== */
+
+static _Thread_local dlut_lut_save_info g_info;
+
+const dlut_lut_save_info *dlut_lut_last_save_info(void) {
+  return &g_info;
+}
+
+/* Largest difference over [0,1] inputs between the LUT and its plain
+ * resampling (both evaluated tetrahedrally, outputs clamped to [0,1] as the
+ * integer formats store them): lattice-cell midpoints of a 19^3 grid (where
+ * interpolation errs most) and 4096 pseudo-random colours. */
+static double fold_error(const dlut_lut *lut, const dlut_lut *plain) {
+  double worst = 0;
+  uint64_t st = 0x9E3779B97F4A7C15ull;
+  for (int k = 0; k < 19 * 19 * 19 + 4096; k++) {
+    float in[3], a[3], b[3];
+    if (k < 19 * 19 * 19) {
+      in[0] = ((float)(k % 19) + 0.5f) / 19.f, in[1] = ((float)(k / 19 % 19) + 0.5f) / 19.f,
+      in[2] = ((float)(k / 361) + 0.5f) / 19.f;
+    } else {
+      for (int c = 0; c < 3; c++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        in[c] = (float)((st >> 40) & 0xFFFFFF) / 16777215.f;
+      }
+    }
+    dlut_lut_eval(lut, in, a, DLUT_INTERP_TETRAHEDRAL);
+    dlut_lut_eval(plain, in, b, DLUT_INTERP_TETRAHEDRAL);
+    for (int c = 0; c < 3; c++) {
+      float x = a[c] < 0 ? 0 : a[c] > 1 ? 1 : a[c], y = b[c] < 0 ? 0 : b[c] > 1 ? 1 : b[c];
+      double d = fabs((double)x - y);
+      if (d > worst) worst = d;
+    }
+  }
+  return worst;
+}
+
+/* The smallest plain lattice from `sizes` (ascending, each >= the LUT's own
+ * size) that reproduces the LUT within half an 8-bit code, else the last;
+ * records what it reached in g_info. */
+static dlut_lut *fold(const dlut_lut *lut, const int *sizes, int n_sizes) {
+  dlut_lut *best = NULL;
+  for (int i = 0; i < n_sizes; i++) {
+    if (lut->size && sizes[i] < lut->size && i + 1 < n_sizes) continue;
+    dlut_lut *t = resample(lut, sizes[i]);
+    if (!t) {
+      dlut_lut_free(best);
+      return NULL;
+    }
+    double err = fold_error(lut, t);
+    dlut_lut_free(best);
+    best = t;
+    g_info.size = sizes[i];
+    g_info.max_error = err;
+    g_info.resampled = 1;
+    if (err <= 0.5 / 255.0) break;
+  }
+  return best;
+}
+
+static int out_of_range(const dlut_lut *lut) {
+  for (size_t i = 0; i < (size_t)lut->size * lut->size * lut->size * 3; i++)
+    if (lut->table[i] < 0.f || lut->table[i] > 1.f) return 1;
+  for (size_t i = 0; i < (size_t)lut->shaper_size * 3; i++)
+    if (lut->shaper[i] < 0.f || lut->shaper[i] > 1.f) return 1;
+  return 0;
+}
+
 /* Adapt the LUT to the format and encode it: text formats into `f`, Hald
  * into *hald (a new image). `name` is for messages. */
 static int encode(const dlut_lut *lut, dlut_lut_format fmt, const dlut_lut_save_opts *opts, const char *name, FILE *f,
@@ -149,6 +218,8 @@ static int encode(const dlut_lut *lut, dlut_lut_format fmt, const dlut_lut_save_
   }
   if (lut_io_check(lut) != 0) return dlut_error_prefix(name);
   const dlut_lut *src = lut;
+  memset(&g_info, 0, sizeof g_info);
+  g_info.size = lut->size;
   switch (fmt) {
     case DLUT_LUT_FORMAT_CUBE:
       if (dlut_lut_write_cube(src, f, name) != 0) goto fail;
@@ -158,9 +229,12 @@ static int encode(const dlut_lut *lut, dlut_lut_format fmt, const dlut_lut_save_
         dlut_errorc(DLUT_ERR_INPUT, "%s: .3dl bit depth must be 10, 12 or 16, not %d", name, o.bits_3dl);
         goto fail;
       }
-      /* .3dl has no domain and no separate shaper: fold them in. */
+      /* .3dl has no domain and no separate shaper: fold them in, on a
+       * lattice fine enough to stay within half an 8-bit code */
+      g_info.clamped = out_of_range(lut);
       if (!is_plain_3d(lut)) {
-        if (!(tmp = resample(lut, lut->size ? lut->size : 33))) goto fail;
+        static const int k_sizes[] = {17, 33, 49, 65};
+        if (!(tmp = fold(lut, k_sizes, 4))) goto fail;
         src = tmp;
       }
       if (dlut_lut_write_3dl(src, f, o.bits_3dl, name) != 0) goto fail;
@@ -175,8 +249,14 @@ static int encode(const dlut_lut *lut, dlut_lut_format fmt, const dlut_lut_save_
         dlut_errorc(DLUT_ERR_INPUT, "%s: Hald bit depth must be 8 or 16, not %d", name, o.hald_bits);
         goto fail;
       }
+      g_info.clamped = out_of_range(lut);
       if (!is_plain_3d(lut) || lut->size != level * level) {
-        if (!(tmp = resample(lut, level * level))) goto fail;
+        /* an asked-for level is kept; otherwise the smallest level from the
+         * LUT's own that reproduces it within half an 8-bit code */
+        int sizes[15], ns = 0;
+        for (int l = o.hald_level ? o.hald_level : level; l <= (o.hald_level ? o.hald_level : 16); l++)
+          sizes[ns++] = l * l;
+        if (!(tmp = fold(lut, sizes, ns))) goto fail;
         src = tmp;
       }
       if (!(*hald = dlut_lut_to_hald_image(src, o.hald_bits, name))) goto fail;
