@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dlut/camlog.h"
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/image.h"
@@ -39,6 +40,11 @@ static void help(void) {
       "                        interpolation as FFmpeg lut3d interp=... and\n"
       "                        OpenColorIO INTERP_TETRAHEDRAL / INTERP_LINEAR\n"
       "  --strength S          blend with the original, 0..1 (default 1 = full LUT)\n"
+      "  --input NAME          the inputs are camera log footage: decode NAME, render\n"
+      "                        it for display (sRGB), then apply the LUT (made for\n"
+      "                        sRGB pictures); done as one baked 65^3 LUT. NAME is one\n"
+      "                        of: slog3 logc3 logc4 vlog clog2 clog3 log3g10 flog2\n"
+      "                        applelog dlog acescct ('--input help' describes them)\n"
       "  -q, --quality Q       JPEG/WebP quality 1..100 (default 95)\n"
       "  -h, --help            this help\n"
       "\n"
@@ -47,7 +53,8 @@ static void help(void) {
       "\n"
       "examples:\n"
       "  dlut apply photo.jpg --lut look.cube -o graded.jpg\n"
-      "  dlut apply shots/*.png --lut look.3dl --strength 0.7 -o graded/\n");
+      "  dlut apply shots/*.png --lut look.3dl --strength 0.7 -o graded/\n"
+      "  dlut apply frame_slog3.tif --input slog3 --lut look.cube -o graded.tif\n");
 }
 
 static int is_dir(const char *p) {
@@ -104,6 +111,8 @@ int dlut_cmd_apply(int argc, char **argv) {
   dlut_interp interp = DLUT_INTERP_TETRAHEDRAL;
   float strength = 1.0f;
   dlut_image_save_opts opts = {0};
+  int has_input = 0;
+  dlut_camlog input = DLUT_CAMLOG_SLOG3;
   const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
   char **outs = NULL;
   dlut_lut *lut = NULL;
@@ -140,6 +149,20 @@ int dlut_cmd_apply(int argc, char **argv) {
         status = cli_usage(k_cmd, "--strength must be a number from 0 to 1, not '%s'", argv[i]);
         goto done;
       }
+    } else if (!strcmp(a, "--input")) {
+      if (!has_val) goto missing;
+      const char *name = argv[++i];
+      if (!strcmp(name, "help")) {
+        for (int k = 0; k < DLUT_CAMLOG_COUNT; k++)
+          printf("  %-9s %s\n", dlut_camlog_name((dlut_camlog)k), dlut_camlog_description((dlut_camlog)k));
+        status = DLUT_EXIT_OK;
+        goto done;
+      }
+      if (dlut_camlog_from_name(name, &input) != 0) {
+        status = cli_usage(k_cmd, "--input: %s", dlut_last_error());
+        goto done;
+      }
+      has_input = 1;
     } else if (!strcmp(a, "-q") || !strcmp(a, "--quality")) {
       if (!has_val) goto missing;
       if (cli_parse_int(argv[++i], &opts.quality) != 0 || opts.quality < 1 || opts.quality > 100) {
@@ -218,6 +241,15 @@ int dlut_cmd_apply(int argc, char **argv) {
   if (!(lut = dlut_lut_load(lut_path))) {
     status = cli_fail(k_cmd, "%s", dlut_last_error());
     goto done;
+  }
+  if (has_input) { /* log footage: the input transform and the look as one LUT over code values */
+    dlut_lut *baked = dlut_camlog_bake(lut, input, 65, interp);
+    if (!baked) {
+      status = cli_fail(k_cmd, "%s", dlut_last_error());
+      goto done;
+    }
+    dlut_lut_free(lut);
+    lut = baked;
   }
   if (folder && make_dirs(out) != 0) {
     status = cli_fail(k_cmd, "%s", dlut_last_error());

@@ -11,6 +11,7 @@
 #include <utf8proc.h>
 
 #include "cli.h"
+#include "dlut/camlog.h"
 #include "dlut/error.h"
 #include "dlut/looks.h"
 #include "dlut/lut.h"
@@ -32,6 +33,10 @@ static void help(void) {
       "options:\n"
       "  -o, --output FILE   write the look as a LUT (.cube, .3dl or Hald .png)\n"
       "  -s, --size N        lattice points per axis for -o (2..256, default %d)\n"
+      "  --input NAME        with -o: the LUT is for camera log footage: it decodes\n"
+      "                      NAME, renders it for display (sRGB), then grades; one of\n"
+      "                      slog3 logc3 logc4 vlog clog2 clog3 log3g10 flog2 applelog\n"
+      "                      dlog acescct ('--input help' describes them)\n"
       "  --group NAME        list only one group (temperature, tint, tone, saturation,\n"
       "                      toning, monochrome, film, look, light, season, mood, colour)\n"
       "  --colors            list the named colours too (CSS/X11 and 中国传统色)\n"
@@ -42,7 +47,8 @@ static void help(void) {
       "examples:\n"
       "  dlut looks\n"
       "  dlut looks \"cold teal night, high contrast\"\n"
-      "  dlut looks \"温暖的日落胶片风，不要太饱和\" -o sunset.cube\n",
+      "  dlut looks \"温暖的日落胶片风，不要太饱和\" -o sunset.cube\n"
+      "  dlut looks \"teal and orange\" --input slog3 -s 65 -o teal_slog3.cube\n",
       DLUT_LOOKS_DEFAULT_SIZE);
 }
 
@@ -116,6 +122,10 @@ static int list_vocab(const char *only, int colors) {
   return DLUT_EXIT_OK;
 }
 
+static void look_eval_cb(void *ctx, const float in[3], float out[3]) {
+  dlut_look_eval(ctx, in, out);
+}
+
 static double r4(float x) {
   return round((double)x * 1e4) / 1e4;
 } /* no float noise in the JSON */
@@ -159,7 +169,8 @@ static int print_json(const dlut_looks_report *rep, const dlut_look *look, const
 
 int dlut_cmd_looks(int argc, char **argv) {
   const char *prompt = NULL, *output = NULL, *group = NULL;
-  int size = DLUT_LOOKS_DEFAULT_SIZE, colors = 0, json = 0;
+  int size = DLUT_LOOKS_DEFAULT_SIZE, colors = 0, json = 0, has_input = 0;
+  dlut_camlog input = DLUT_CAMLOG_SLOG3;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (cli_is_help(a)) {
@@ -171,6 +182,15 @@ int dlut_cmd_looks(int argc, char **argv) {
     } else if (strcmp(a, "-s") == 0 || strcmp(a, "--size") == 0) {
       if (++i >= argc || cli_parse_int(argv[i], &size) != 0 || size < 2 || size > DLUT_LUT_MAX_SIZE)
         return cli_usage(k_cmd, "%s needs a whole number from 2 to %d", a, DLUT_LUT_MAX_SIZE);
+    } else if (strcmp(a, "--input") == 0) {
+      if (++i >= argc) return cli_usage(k_cmd, "--input needs a name (one of: %s)", dlut_camlog_names());
+      if (strcmp(argv[i], "help") == 0) {
+        for (int k = 0; k < DLUT_CAMLOG_COUNT; k++)
+          printf("  %-9s %s\n", dlut_camlog_name((dlut_camlog)k), dlut_camlog_description((dlut_camlog)k));
+        return DLUT_EXIT_OK;
+      }
+      if (dlut_camlog_from_name(argv[i], &input) != 0) return cli_usage(k_cmd, "--input: %s", dlut_last_error());
+      has_input = 1;
     } else if (strcmp(a, "--group") == 0) {
       if (++i >= argc) return cli_usage(k_cmd, "--group needs a name");
       group = argv[i];
@@ -189,8 +209,10 @@ int dlut_cmd_looks(int argc, char **argv) {
   if (!prompt) {
     if (output) return cli_usage(k_cmd, "-o needs a prompt");
     if (json) return cli_usage(k_cmd, "--json needs a prompt");
+    if (has_input) return cli_usage(k_cmd, "--input needs a prompt and -o");
     return list_vocab(group, colors);
   }
+  if (has_input && !output) return cli_usage(k_cmd, "--input needs -o (it changes the LUT written)");
   dlut_look look;
   dlut_looks_report *rep = malloc(sizeof *rep);
   if (!rep) return cli_fail(k_cmd, "out of memory");
@@ -219,13 +241,16 @@ int dlut_cmd_looks(int argc, char **argv) {
   }
   free(rep);
   if (output) {
-    dlut_lut *lut = dlut_look_bake(&look, size);
+    /* with --input the look is evaluated exactly on the rendered log input (no double interpolation) */
+    dlut_lut *lut = has_input ? dlut_camlog_bake_fn(input, size, look_eval_cb, &look) : dlut_look_bake(&look, size);
     if (!lut) return cli_fail(k_cmd, "%s", dlut_last_error());
     snprintf(lut->title, sizeof lut->title, "dlut looks: %.200s", prompt);
     int rc = dlut_lut_save(lut, output, NULL);
     dlut_lut_free(lut);
     if (rc != 0) return cli_fail(k_cmd, "%s", dlut_last_error());
-    if (!json) printf("wrote %s (%d^3)\n", output, size);
+    if (!json)
+      printf("wrote %s (%d^3%s%s)\n", output, size, has_input ? ", for " : "",
+             has_input ? dlut_camlog_name(input) : "");
   }
   return DLUT_EXIT_OK;
 }

@@ -40,7 +40,7 @@ PROBE = r"""
 #include <stdlib.h>
 #include "dlut/camlog.h"
 /* probe ENC CAT: reads code values (3 per line) on stdin, prints per line:
- * decoded camera-linear (3), camera -> AP0 with CAT (3), linear Rec.709 (3) */
+ * decoded camera-linear (3), camera -> AP0 with CAT (3), linear Rec.709 (3), display sRGB (3) */
 int main(int argc, char **argv) {
   dlut_camlog e;
   if (argc != 3 || dlut_camlog_from_name(argv[1], &e) != 0) return 2;
@@ -52,12 +52,13 @@ int main(int argc, char **argv) {
   float v[3];
   while (scanf("%f %f %f", &v[0], &v[1], &v[2]) == 3) {
     double l[3];
-    float rec[3];
+    float rec[3], disp[3];
     for (int c = 0; c < 3; c++) l[c] = dlut_camlog_decode(e, v[c]);
     dlut_camlog_to_linear(e, v, rec, 1);
+    dlut_camlog_to_display(e, v, disp, 1);
     printf("%.10g %.10g %.10g", l[0], l[1], l[2]);
     for (int i = 0; i < 3; i++) printf(" %.10g", m[3 * i] * l[0] + m[3 * i + 1] * l[1] + m[3 * i + 2] * l[2]);
-    printf(" %.10g %.10g %.10g\n", rec[0], rec[1], rec[2]);
+    printf(" %.10g %.10g %.10g %.10g %.10g %.10g\n", rec[0], rec[1], rec[2], disp[0], disp[1], disp[2]);
   }
   return 0;
 }
@@ -133,6 +134,73 @@ def ap0_to_xyz_d65_cat02():
     return adapt @ m
 
 
+def write_ppm16(path, rgb):
+    h, w, _ = rgb.shape
+    with open(path, "wb") as f:
+        f.write(b"P6\n%d %d\n65535\n" % (w, h))
+        f.write(np.round(np.clip(rgb, 0, 1) * 65535).astype(">u2").tobytes())
+
+
+def read_ppm16(path):
+    data = open(path, "rb").read()
+    parts = data.split(maxsplit=4)
+    w, h = int(parts[1]), int(parts[2])
+    return np.frombuffer(parts[4][: w * h * 6], dtype=">u2").reshape(h, w, 3) / 65535.0
+
+
+def run_dlut(*args):
+    return subprocess.run([os.environ.get("DLUT", os.path.join(ROOT, BUILD, "dlut"))] + list(args),
+                          capture_output=True, text=True)
+
+
+def check_cli(exe, tmp, rng):
+    """`dlut apply --input` and `dlut looks --input`: help lists the names,
+    an unknown name is a usage error listing them, and log footage graded
+    either way matches OCIO applying the plain (sRGB-input) look LUT to
+    DLUT's display rendering of the same code values."""
+    for cmd in (["apply", "--help"], ["looks", "--help"]):
+        r = run_dlut(*cmd)
+        ok = r.returncode == 0 and all(n in r.stdout for n in ("slog3", "acescct", "--input"))
+        check("dlut %s lists the --input names" % cmd[0], 0 if ok else 1, 0)
+    r = run_dlut("looks", "warm", "--input", "bogus", "-o", os.path.join(tmp, "x.cube"))
+    check("dlut looks --input bogus: usage error naming the valid ones",
+          0 if r.returncode == 2 and "applelog" in r.stderr else 1, 0)
+    plain, baked = os.path.join(tmp, "plain.cube"), os.path.join(tmp, "slog3.cube")
+    r1 = run_dlut("looks", "warm film, high contrast", "-s", "65", "-o", plain)
+    r2 = run_dlut("looks", "warm film, high contrast", "--input", "slog3", "-s", "65", "-o", baked)
+    check("dlut looks -o / --input slog3 -o ran", 0 if r1.returncode == 0 and r2.returncode == 0 else 1, 0)
+    # a log "frame": random code values within S-Log3's recorded range (black 95/1023 .. 0.9)
+    img = 95 / 1023 + (0.9 - 95 / 1023) * rng.random((64, 64, 3))
+    src = os.path.join(tmp, "frame.ppm")
+    write_ppm16(src, img)
+    img = read_ppm16(src)  # exactly the 16-bit code values dlut sees
+    r = run_dlut("apply", src, "--input", "bogus", "--lut", plain, "-o", os.path.join(tmp, "o.ppm"))
+    check("dlut apply --input bogus: usage error naming the valid ones",
+          0 if r.returncode == 2 and "slog3" in r.stderr else 1, 0)
+    out_a, out_b = os.path.join(tmp, "a.ppm"), os.path.join(tmp, "b.ppm")
+    ra = run_dlut("apply", src, "--input", "slog3", "--lut", plain, "-o", out_a)
+    rb = run_dlut("apply", src, "--lut", baked, "-o", out_b)
+    check("dlut apply --input slog3 / baked LUT ran", 0 if ra.returncode == 0 and rb.returncode == 0 else 1, 0)
+    if ra.returncode or rb.returncode:
+        print(ra.stderr, rb.stderr)
+        return
+    codes = img.reshape(-1, 3)
+    disp = probe(exe, "slog3", 1, codes)[:, 9:12]
+    cfg = OCIO.Config.CreateRaw()
+    ft = OCIO.FileTransform(src=plain, interpolation=OCIO.INTERP_TETRAHEDRAL)
+    ref = np.clip(disp, 0, 1).astype(np.float32).copy()
+    cfg.getProcessor(ft).getDefaultCPUProcessor().applyRGB(ref)
+    ref = np.clip(ref.astype(np.float64), 0, 1)
+    for label, path in (("apply --input slog3 --lut plain", out_a), ("apply --lut (looks --input slog3)", out_b)):
+        got = read_ppm16(path).reshape(-1, 3)
+        err = np.abs(got - ref)
+        # a 65^3 lattice over log code values (see tests/test_camlog.c): mean
+        # within 0.25/255, 97% of values within 1/255, worst within 16/255
+        check("%s vs OCIO(plain LUT) of DLUT's rendering: mean" % label, err.mean() * 255, 0.25)
+        check("%s: 97th percentile" % label, np.quantile(err, 0.97) * 255, 1.0)
+        check("%s: worst (x/255)" % label, err.max() * 255, 16.0)
+
+
 def main():
     print("OpenColorIO", OCIO.__version__)
     styles = {s for s, _ in OCIO.BuiltinTransformRegistry().getBuiltins()}
@@ -175,6 +243,7 @@ def main():
                 xyz = ref_ap0 @ ap0_to_xyz_d65_cat02().T
                 check("%s -> linear Rec.709 vs OCIO + AP0->XYZ D65 (CAT02, numpy)" % name,
                       rel_err(rec, xyz @ to_rec709.T), 1e-4)
+        check_cli(exe, tmp, rng)
     if failures:
         print("FAILED:", ", ".join(failures))
         return 1
