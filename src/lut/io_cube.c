@@ -90,7 +90,7 @@ static int parse_floats(const lut_text *t, const lut_line *ln, int first, int co
  * Returns 0 or -1. */
 static int cube_keyword(const lut_text *t, const lut_line *line, cube_header *h) {
   lut_line cut = *line, *ln = &cut;
-  for (int i = 1; i < cut.n; i++)
+  for (int i = 1; i < cut.n && i < LUT_TEXT_MAX_TOKENS; i++) /* tokens past the 8th are counted, not kept */
     if (cut.tok[i][0] == '#') {
       cut.n = i;
       break;

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Allocation failures injected into whole commands, as SQLite's tests do:
+# tests/tools/malloc_fail.c (LD_PRELOAD) makes the Nth allocation of the
+# process fail, for N swept over every allocation the command makes (every
+# one of the first 32, then evenly spaced, about 100 runs a command). Each
+# run must end in success with the very same output as without the failure,
+# or in a clean error (exit 1 or 2 with a message), never a crash; a failed
+# run leaves no temporary file; and in the
+# sanitizer build (BUILD=build-san) LeakSanitizer checks that nothing leaks
+# on any of those error paths.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+DLUT=${DLUT:-$PWD/$BUILD/dlut}
+SHARED=${DLUT_SHARED:-../shared}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+SHIM=$T/libmallocfail.so
+cc -shared -fPIC -O1 -o "$SHIM" tests/tools/malloc_fail.c -ldl || { echo "FAIL: cannot build the shim"; exit 1; }
+# LeakSanitizer on exit paths; the shim comes before ASan's runtime in the library list
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:detect_leaks=1:exitcode=99"
+export LSAN_OPTIONS="exitcode=98"
+P="$SHARED/data/photos/chelsea.png"
+"$DLUT" looks "warm film" -o "$T/warm.cube" >/dev/null
+fails=0
+
+sweep() { # NAME OUTPUT FILE_TO_COMPARE CMD...
+  local name=$1 out=$2 check=$3; shift 3
+  rm -rf "$out" "$T/count"
+  DLUT_FAIL_COUNT="$T/count" LD_PRELOAD="$SHIM" "$@" >/dev/null 2>"$T/err"
+  cp "$check" "$T/expected" 2>/dev/null || { echo "FAIL: $name: no output without failures"; fails=$((fails + 1)); return; }
+  local total; total=$(cat "$T/count" 2>/dev/null || echo 0)
+  [ "$total" -gt 0 ] || { echo "FAIL: $name: could not count allocations ($(head -2 "$T/err"))"; fails=$((fails + 1)); return; }
+  local stride=$(( total / 64 )); [ $stride -lt 1 ] && stride=1
+  local runs=0 ok=0 clean=0 bad=0 n
+  for ((n = 1; n <= total; n = n < 32 ? n + 1 : n + stride)); do
+    rm -rf "$out"
+    DLUT_FAIL_AT=$n LD_PRELOAD="$SHIM" "$@" >/dev/null 2>"$T/err"
+    local rc=$?
+    runs=$((runs + 1))
+    if [ $rc -eq 0 ]; then
+      ok=$((ok + 1))
+      if ! cmp -s "$check" "$T/expected"; then
+        bad=$((bad + 1)); [ $bad -le 3 ] && echo "  $name: allocation $n failed, exit 0, but the output differs"
+      fi
+    elif { [ $rc -eq 1 ] || [ $rc -eq 2 ]; } && [ -s "$T/err" ]; then
+      clean=$((clean + 1))
+      local left; left=$(find "$T" -name '*.tmp.*' -o -name '.dlut-stage.*' | wc -l)
+      if [ "$left" -ne 0 ]; then
+        bad=$((bad + 1)); [ $bad -le 3 ] && echo "  $name: allocation $n failed and left $left temporary files"
+        find "$T" -name '*.tmp.*' -delete 2>/dev/null
+      fi
+    else
+      bad=$((bad + 1))
+      [ $bad -le 3 ] && echo "  $name: allocation $n of $total: exit $rc: $(grep -m3 -E 'ERROR|SUMMARY|dlut|runtime' "$T/err" | head -3)"
+    fi
+  done
+  if [ $bad -eq 0 ]; then
+    echo "ok: $name: $runs runs over $total allocations: $ok succeeded anyway, $clean clean errors, no crash, no leak, nothing left behind"
+  else
+    echo "FAIL: $name: $bad of $runs runs crashed, leaked or left files"
+    fails=$((fails + 1))
+  fi
+}
+
+sweep "dlut looks -o" "$T/l.cube" "$T/l.cube" "$DLUT" looks "cold teal night, high contrast" -o "$T/l.cube"
+sweep "dlut apply" "$T/a.png" "$T/a.png" "$DLUT" apply "$P" --lut "$T/warm.cube" -o "$T/a.png"
+sweep "dlut convert (Hald)" "$T/h.png" "$T/h.png" "$DLUT" convert "$T/warm.cube" "$T/h.png"
+sweep "dlut grade (offline)" "$T/g" "$T/g/graded.png" "$DLUT" grade "$P" "warm sunset film" -o "$T/g" -q
+echo "$fails failures"
+[ $fails -eq 0 ]
