@@ -286,5 +286,10 @@ for b in range(n3):
 "$DLUT" convert "$T/steep.cube" "$T/steep.3dl" 2>"$T/err" && grep -q "8-bit codes off" "$T/err" \
   && ok "when a .3dl cannot reach 1 code it says so: $(cat "$T/err")" || bad "steep shaper .3dl: $(cat "$T/err")"
 
+# ---- JSON outputs stay valid JSON ----
+printf 'TITLE "bad \xff\xfe title"\nLUT_3D_SIZE 2\n0 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 1 1\n1 1 1\n' > "$T/badt.cube"
+"$DLUT" info "$T/badt.cube" --json | "$PY" -c "import sys, json; json.loads(sys.stdin.buffer.read().decode('utf-8'))" 2>/dev/null \
+  && ok "info --json with a title that is not UTF-8 is valid UTF-8 JSON" || bad "info --json: invalid JSON"
+
 echo "$fails failures"
 [ $fails -eq 0 ]

@@ -54,6 +54,31 @@ static int is_alpha(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
 
+/* Replace every byte that is not part of well-formed UTF-8 with '?', so a
+ * title can go into JSON (`dlut info --json`, report.json) as it is. */
+static void utf8_scrub(char *t) {
+  unsigned char *p = (unsigned char *)t;
+  while (*p) {
+    unsigned c = *p;
+    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    int ok = len > 0 && !(len == 2 && c < 0xC2);
+    for (int k = 1; ok && k < len; k++) ok = (p[k] & 0xC0) == 0x80;
+    if (ok && len == 3) {
+      unsigned cp = (c & 0x0F) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
+      ok = cp >= 0x800 && !(cp >= 0xD800 && cp <= 0xDFFF);
+    }
+    if (ok && len == 4) {
+      unsigned cp = (c & 0x07) << 18 | (p[1] & 0x3Fu) << 12 | (p[2] & 0x3Fu) << 6 | (p[3] & 0x3Fu);
+      ok = cp >= 0x10000 && cp <= 0x10FFFF;
+    }
+    if (!ok) {
+      *p++ = '?';
+      continue;
+    }
+    p += len;
+  }
+}
+
 static void parse_title(const lut_line *ln, char out[256]) {
   /* TITLE "text": the text between the first and the last double quote;
    * without quotes, the rest of the line. Control bytes become spaces. */
@@ -78,6 +103,7 @@ static void parse_title(const lut_line *ln, char out[256]) {
     out[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
   }
   out[n] = '\0';
+  utf8_scrub(out);
 }
 
 static int parse_floats(const lut_text *t, const lut_line *ln, int first, int count, float *out) {
