@@ -5,21 +5,18 @@
 # one of the first 32, then evenly spaced, about 100 runs a command). Each
 # run must end in success with the very same output as without the failure,
 # or in a clean error (exit 1 or 2 with a message), never a crash; a failed
-# run leaves no temporary file; and in the
-# sanitizer build (BUILD=build-san) LeakSanitizer checks that nothing leaks
-# on any of those error paths.
+# run leaves no temporary file. ASan's allocator cannot be interposed this
+# way, so the sweep always runs the plain build's binary (built here if the
+# sanitizer run comes first); leaks on these paths are not measured here.
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-DLUT=${DLUT:-$PWD/$BUILD/dlut}
+if [ ! -x build/dlut ]; then make -j"$(nproc)" build/dlut >/dev/null || { echo "FAIL: cannot build build/dlut"; exit 1; }; fi
+DLUT=$PWD/build/dlut
 SHARED=${DLUT_SHARED:-../shared}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 SHIM=$T/libmallocfail.so
 cc -shared -fPIC -O1 -o "$SHIM" tests/tools/malloc_fail.c -ldl || { echo "FAIL: cannot build the shim"; exit 1; }
-# LeakSanitizer on exit paths; the shim comes before ASan's runtime in the library list
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0:detect_leaks=1:exitcode=99"
-export LSAN_OPTIONS="exitcode=98"
 P="$SHARED/data/photos/chelsea.png"
 "$DLUT" looks "warm film" -o "$T/warm.cube" >/dev/null
 fails=0
@@ -56,7 +53,7 @@ sweep() { # NAME OUTPUT FILE_TO_COMPARE CMD...
     fi
   done
   if [ $bad -eq 0 ]; then
-    echo "ok: $name: $runs runs over $total allocations: $ok succeeded anyway, $clean clean errors, no crash, no leak, nothing left behind"
+    echo "ok: $name: $runs runs over $total allocations: $ok succeeded with the same output, $clean clean errors, no crash, nothing left behind"
   else
     echo "FAIL: $name: $bad of $runs runs crashed, leaked or left files"
     fails=$((fails + 1))

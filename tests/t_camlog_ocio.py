@@ -212,7 +212,9 @@ def main():
         exe = os.path.join(tmp, "probe")
         with open(src, "w") as f:
             f.write(PROBE)
-        subprocess.run(["cc", "-O1", "-I" + os.path.join(ROOT, "include"), src, LIB, "-lm", "-pthread", "-o", exe],
+        # the sanitizer build's library needs its runtimes at link time
+        san = ["-fsanitize=address,undefined"] if "build-san" in BUILD else []
+        subprocess.run(["cc", "-O1", *san, "-I" + os.path.join(ROOT, "include"), src, LIB, "-lm", "-pthread", "-o", exe],
                        check=True)
         rng = np.random.default_rng(12)
         # random code values over the whole range plus a dense neutral ramp
