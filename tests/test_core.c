@@ -5,6 +5,7 @@
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/parallel.h"
+#include "dlut/text.h"
 #include "test.h"
 
 typedef struct {
@@ -68,5 +69,25 @@ int main(void) {
   char eb[16];
   CHECK(strcmp(dlut_file_ext("a/b.c/Look.CUBE", eb), "cube") == 0);
   CHECK(strcmp(dlut_file_ext("a/b.c/noext", eb), "") == 0);
+  /* UTF-8: every code point round-trips through a hand encoder; the
+   * ill-formed classes of RFC 3629 are refused */
+  for (unsigned cp = 0; cp <= 0x10FFFF; cp += cp < 0x3000 ? 1 : 97) {
+    unsigned char b[4];
+    int n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    if (n == 1)
+      b[0] = (unsigned char)cp;
+    else {
+      for (int k = n - 1; k > 0; k--) b[k] = (unsigned char)(0x80 | ((cp >> (6 * (n - 1 - k))) & 0x3F));
+      b[0] = (unsigned char)((0xF00u >> n) | (cp >> (6 * (n - 1))));
+    }
+    const int surrogate = cp >= 0xD800 && cp <= 0xDFFF;
+    CHECK_MSG(dlut_utf8_seq_len(b, 4) == (surrogate ? 0 : n), "U+%04X", cp);
+    CHECK(dlut_utf8_seq_len(b, (size_t)n - 1) == 0 || n == 1); /* truncated */
+  }
+  CHECK(dlut_utf8_seq_len((const unsigned char *)"\xc0\xaf", 2) == 0);         /* overlong '/' */
+  CHECK(dlut_utf8_seq_len((const unsigned char *)"\xe0\x80\xaf", 3) == 0);     /* overlong */
+  CHECK(dlut_utf8_seq_len((const unsigned char *)"\xf4\x90\x80\x80", 4) == 0); /* above U+10FFFF */
+  CHECK(dlut_utf8_seq_len((const unsigned char *)"\x80", 1) == 0);             /* lone continuation */
+  CHECK(dlut_utf8_valid("温暖的日落", strlen("温暖的日落")) && !dlut_utf8_valid("a\xff", 2));
   return test_summary("core");
 }

@@ -10,6 +10,7 @@
 
 #include "dlut/error.h"
 #include "dlut/job.h"
+#include "dlut/text.h"
 
 /* clang-format off */
 static const dlut_job_opt_info k_opts[] = {
@@ -72,25 +73,6 @@ void dlut_job_opts_free(dlut_job_opts *o) {
 }
 
 /* ==== Parsing ==== */
-
-/* Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
-static int utf8_valid(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned c = s[i];
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (!len || i + len > n || (len == 2 && c < 0xC2)) return 0;
-    unsigned cp = len == 1 ? c : c & (0x7F >> len);
-    for (int k = 1; k < len; k++) {
-      if ((s[i + k] & 0xC0) != 0x80) return 0;
-      cp = cp << 6 | (s[i + k] & 0x3F);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-      return 0;
-    i += len;
-  }
-  return 1;
-}
 
 /* Plain decimal numbers only: no leading space, no hex, no "inf"/"nan". */
 static int plain_number(const char *s) {
@@ -214,8 +196,7 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
     case DLUT_JOB_OPT_STRING: {
       size_t n = strlen(value);
       if (n > in->max) return dlut_errorc(DLUT_ERR_TOO_LARGE, "%s is longer than %.0f bytes", in->name, in->max);
-      if (!utf8_valid((const unsigned char *)value, n))
-        return dlut_errorc(DLUT_ERR_INPUT, "%s is not valid UTF-8 text", in->name);
+      if (!dlut_utf8_valid(value, n)) return dlut_errorc(DLUT_ERR_INPUT, "%s is not valid UTF-8 text", in->name);
       for (size_t i = 0; i < n; i++)
         if ((unsigned char)value[i] < 0x20 && value[i] != '\n' && value[i] != '\t')
           return dlut_errorc(DLUT_ERR_INPUT, "%s holds a control character", in->name);

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "dlut/error.h"
+#include "dlut/text.h"
 #include "lut/io_internal.h"
 
 /* ==== Reading ==== */
@@ -58,24 +59,14 @@ static int is_alpha(char c) {
  * title can go into JSON (`dlut info --json`, report.json) as it is. */
 static void utf8_scrub(char *t) {
   unsigned char *p = (unsigned char *)t;
+  size_t n = strlen(t);
   while (*p) {
-    unsigned c = *p;
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    int ok = len > 0 && !(len == 2 && c < 0xC2);
-    for (int k = 1; ok && k < len; k++) ok = (p[k] & 0xC0) == 0x80;
-    if (ok && len == 3) {
-      unsigned cp = (c & 0x0F) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
-      ok = cp >= 0x800 && !(cp >= 0xD800 && cp <= 0xDFFF);
-    }
-    if (ok && len == 4) {
-      unsigned cp = (c & 0x07) << 18 | (p[1] & 0x3Fu) << 12 | (p[2] & 0x3Fu) << 6 | (p[3] & 0x3Fu);
-      ok = cp >= 0x10000 && cp <= 0x10FFFF;
-    }
-    if (!ok) {
+    int l = dlut_utf8_seq_len(p, n - (size_t)(p - (unsigned char *)t));
+    if (!l) {
       *p++ = '?';
       continue;
     }
-    p += len;
+    p += l;
   }
 }
 

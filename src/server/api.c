@@ -21,6 +21,7 @@
 #include "dlut/job.h"
 #include "dlut/looks.h"
 #include "dlut/lut.h"
+#include "dlut/text.h"
 #include "server/form.h"
 #include "server/server_internal.h"
 
@@ -102,27 +103,16 @@ static char *base64(const uint8_t *d, size_t n) {
 /* A file name as a label: printable, valid UTF-8 (invalid bytes and
  * control characters dropped, cut at a character boundary), no quotes. */
 void srv_label_clean(const char *in, char *out, size_t cap) {
-  size_t w = 0;
-  const unsigned char *p = (const unsigned char *)in;
-  while (*p && w + 1 < cap) {
-    unsigned c = *p;
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    int ok = len > 0 && !(len == 2 && c < 0xC2);
-    for (int k = 1; ok && k < len; k++) ok = (p[k] & 0xC0) == 0x80;
-    if (ok && len == 3) {
-      unsigned cp = (c & 0x0F) << 12 | (p[1] & 0x3Fu) << 6 | (p[2] & 0x3Fu);
-      ok = cp >= 0x800 && !(cp >= 0xD800 && cp <= 0xDFFF);
-    }
-    if (ok && len == 4) {
-      unsigned cp = (c & 0x07) << 18 | (p[1] & 0x3Fu) << 12 | (p[2] & 0x3Fu) << 6 | (p[3] & 0x3Fu);
-      ok = cp >= 0x10000 && cp <= 0x10FFFF;
-    }
-    if (!ok) {
+  size_t w = 0, n = strlen(in);
+  const unsigned char *p = (const unsigned char *)in, *end = p + n;
+  while (p < end && w + 1 < cap) {
+    int len = dlut_utf8_seq_len(p, (size_t)(end - p));
+    if (!len) {
       p++;
       continue;
     }
     if (w + (size_t)len >= cap) break;
-    if (!(len == 1 && (c < 0x20 || c == 0x7F || c == '"' || c == '\\'))) {
+    if (!(len == 1 && (*p < 0x20 || *p == 0x7F || *p == '"' || *p == '\\'))) {
       memcpy(out + w, p, (size_t)len);
       w += (size_t)len;
     }
@@ -411,15 +401,23 @@ static void sse_collect(sse *e) {
     char *js = srv_job_json(j, !e->started);
     if (js) sse_add(e, "state", js);
     free(js);
+    if (!e->started) e->last_step = j->step; /* the first state holds every loss so far */
     e->started = 1;
   }
-  if (j->step != e->last_step && j->step > 0 && j->state == SRV_RUNNING) {
-    const double loss = j->n_loss ? (double)j->loss[j->n_loss - 1] : 0.0, clip = j->clip_loss;
-    char ls[32] = "null", cs[32] = "null"; /* JSON has no NaN */
-    if (isfinite(loss)) snprintf(ls, sizeof ls, "%.6g", loss);
-    if (isfinite(clip)) snprintf(cs, sizeof cs, "%.6g", clip);
-    snprintf(small, sizeof small, "{\"step\":%d,\"steps\":%d,\"loss\":%s,\"clip\":%s}", j->step, j->steps, ls, cs);
-    sse_add(e, "progress", small);
+  /* one progress event for every step since the last call, even when this
+   * stream was slower than the optimiser (the loss history has them all) */
+  if (j->state == SRV_RUNNING && j->step > e->last_step && j->step > 0) {
+    int from = e->last_step + 1 < 1 ? 1 : e->last_step + 1;
+    if (j->step - from > 10000) from = j->step - 10000; /* a stream that slept through a long job */
+    for (int st = from; st <= j->step; st++) {
+      const double loss = st - 1 < j->n_loss ? (double)j->loss[st - 1] : NAN;
+      const double clip = st == j->step ? j->clip_loss : NAN;
+      char ls[32] = "null", cs[32] = "null"; /* JSON has no NaN */
+      if (isfinite(loss)) snprintf(ls, sizeof ls, "%.6g", loss);
+      if (isfinite(clip)) snprintf(cs, sizeof cs, "%.6g", clip);
+      snprintf(small, sizeof small, "{\"step\":%d,\"steps\":%d,\"loss\":%s,\"clip\":%s}", st, j->steps, ls, cs);
+      sse_add(e, "progress", small);
+    }
   }
   if (j->preview && j->preview_seq != e->seen_preview) {
     char *b = base64(j->preview, j->preview_size);
