@@ -291,5 +291,12 @@ printf 'TITLE "bad \xff\xfe title"\nLUT_3D_SIZE 2\n0 0 0\n1 0 0\n0 1 0\n1 1 0\n0
 "$DLUT" info "$T/badt.cube" --json | "$PY" -c "import sys, json; json.loads(sys.stdin.buffer.read().decode('utf-8'))" 2>/dev/null \
   && ok "info --json with a title that is not UTF-8 is valid UTF-8 JSON" || bad "info --json: invalid JSON"
 
+# ---- a model that says it is something else is refused, not read by its architectures ----
+mkdir -p "$T/llama"
+cp "$SHARED/data/clip-ref/openai_tiny/"*.json "$SHARED/data/clip-ref/openai_tiny/merges.txt" "$SHARED/data/clip-ref/openai_tiny/model.safetensors" "$T/llama/"
+"$PY" -c "import json; p='$T/llama/config.json'; c=json.load(open(p)); c['model_type']='llama'; json.dump(c, open(p, 'w'))"
+"$DLUT" embed --model "$T/llama" --text hi >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 1 ] && grep -q 'model_type "llama"' "$T/err" && ok "model_type llama is refused: $(cat "$T/err")" || bad "llama: rc $rc $(cat "$T/err")"
+
 echo "$fails failures"
 [ $fails -eq 0 ]

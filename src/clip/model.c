@@ -117,6 +117,10 @@ static int config_from_json(const cJSON *root, const char *dir, dlut_clip_config
     c->family = DLUT_CLIP_OPENAI;
   else if (strcmp(type, "chinese_clip") == 0)
     c->family = DLUT_CLIP_CHINESE;
+  else if (type[0]) /* a model that says it is something else is not read as CLIP by its architectures */
+    return dlut_errorc(DLUT_ERR_UNSUPPORTED,
+                       "config.json: model_type \"%.60s\" is neither clip nor chinese_clip (DLUT loads CLIP models)",
+                       type);
   else {
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(root, "architectures");
     const cJSON *a0 = cJSON_IsArray(arch) ? cJSON_GetArrayItem(arch, 0) : NULL;
