@@ -214,6 +214,12 @@ function showUnderstood(j) {
   } else if ($("prompt").value.trim()) u.textContent = t("nothing_understood");
 }
 function onPromptInput() {
+  // a new prompt after a finished job: its result no longer matches the preview, so put it away
+  const j = state.job;
+  if (j && j.state !== "queued" && j.state !== "running" && $("prompt").value.trim() !== (j.prompt || "")) {
+    state.job = null; state.losses = [];
+    $("result").hidden = true; $("progress").hidden = true; $("cancel").hidden = true;
+  }
   updateGo();
   clearTimeout(state.typingTimer);
   state.typingTimer = setTimeout(previewLook, 150);

@@ -73,6 +73,11 @@ function check(cond, what) {
   await page.waitForFunction(() => { const i = document.querySelector("#jobs li img"); return i && i.naturalWidth > 0; }, null, { timeout: 10000 });
   check(true, "recent jobs show a thumbnail");
 
+  // a new prompt after the job: the old result (and its downloads) go away
+  await page.fill("#prompt", "black and white, punchy");
+  await page.waitForSelector("#result", { state: "hidden", timeout: 5000 });
+  check(true, "typing a new prompt puts the finished job's result away");
+
   // Chinese
   await page.click("#lang");
   check((await page.textContent("#go")).trim() === "开始调色", "the language switch turns the page Chinese");
