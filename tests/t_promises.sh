@@ -298,5 +298,20 @@ cp "$SHARED/data/clip-ref/openai_tiny/"*.json "$SHARED/data/clip-ref/openai_tiny
 "$DLUT" embed --model "$T/llama" --text hi >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 1 ] && grep -q 'model_type "llama"' "$T/err" && ok "model_type llama is refused: $(cat "$T/err")" || bad "llama: rc $rc $(cat "$T/err")"
 
+# ---- a hostile 2 MB pickle is refused with memory bounded by the caps ----
+mkdir -p "$T/pk"
+cp "$SHARED/data/clip-ref/openai_tiny/"*.json "$SHARED/data/clip-ref/openai_tiny/merges.txt" "$T/pk/"
+"$PY" - "$T/pk/pytorch_model.bin" <<'EOF'
+import sys, zipfile
+data = b"\x80\x02" + b"K\x01" * 1000000 + b"."   # a million small objects on the stack, 2 MB
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z:
+    z.writestr("archive/data.pkl", data)
+    z.writestr("archive/version", "3\n")
+EOF
+/usr/bin/time -f "%M" -o "$T/rss" "$DLUT" embed --model "$T/pk" --text hi >/dev/null 2>"$T/err"; rc=$?
+rss=$(tail -1 "$T/rss")
+[ $rc -eq 1 ] && [ "$rss" -lt 300000 ] && ok "a 2 MB hostile pickle is refused using $((rss / 1024)) MB: $(head -1 "$T/err" | cut -c1-120)" \
+  || bad "hostile pickle: rc $rc, $rss kB: $(head -2 "$T/err")"
+
 echo "$fails failures"
 [ $fails -eq 0 ]

@@ -29,9 +29,12 @@
 #include "clip/ckpt_internal.h"
 #include "dlut/error.h"
 
-#define PK_MAX_OBJECTS (1 << 20) /* a ViT-H state dict needs ~20k */
-#define PK_MAX_MEMO (1 << 20)
-#define PK_MAX_STACK (1 << 20)
+/* A ViT-H state dict needs ~20k objects; at ~600 bytes an object, 1 << 17
+ * bounds a hostile pickle (every opcode a new object) to ~80 MB, where
+ * 1 << 20 let a 2 MB file take 629 MB before it was refused. */
+#define PK_MAX_OBJECTS (1 << 17)
+#define PK_MAX_MEMO (1 << 17)
+#define PK_MAX_STACK (1 << 17)
 #define PK_MAX_GLOBAL 256
 
 /* ==== Values ==== */

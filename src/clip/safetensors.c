@@ -232,6 +232,14 @@ int ckpt_safetensors_parse(const uint8_t *buf, size_t size, const char *what, in
     t->info.nbytes = (size_t)(end - begin);
     spans[nspans++] = (span){begin, end, out->n - 1};
   }
+  /* A name listed twice (JSON allows it, the format does not) is named as
+   * such, before it shows up as an overlap with itself. */
+  for (int i = 0; i < nspans; i++)
+    for (int k = i + 1; k < nspans && nspans <= 4096; k++)
+      if (!strcmp(out->v[spans[i].tensor].name, out->v[spans[k].tensor].name)) {
+        dlut_errorc(DLUT_ERR_INPUT, "%s: tensor '%s' appears twice in the header", what, out->v[spans[i].tensor].name);
+        goto fail;
+      }
   /* No two tensors may share bytes (upstream: "InvalidOffset"). Empty
    * tensors occupy nothing and may sit anywhere. */
   qsort(spans, (size_t)nspans, sizeof *spans, span_cmp);
