@@ -313,5 +313,39 @@ rss=$(tail -1 "$T/rss")
 [ $rc -eq 1 ] && [ "$rss" -lt 300000 ] && ok "a 2 MB hostile pickle is refused using $((rss / 1024)) MB: $(head -1 "$T/err" | cut -c1-120)" \
   || bad "hostile pickle: rc $rc, $rss kB: $(head -2 "$T/err")"
 
+# ---- a TIFF that declares 16 tiles and stores 1 is refused ----
+"$PY" - "$T/tiles.tif" "$T/tiles-ok.tif" <<'EOF'
+import struct, sys
+def tiff(path, stored):
+    w = h = 64; tw = th = 16; n = (w // tw) * (h // th); tile = bytes([200, 100, 50]) * (tw * th)
+    entries = []
+    def e(tag, typ, count, value): entries.append((tag, typ, count, value))
+    data_off = 8
+    n_e = 11
+    ifd_size = 2 + n_e * 12 + 4
+    arrays_off = data_off + ifd_size
+    offs_off, cnts_off, bps_off = arrays_off, arrays_off + 4 * n, arrays_off + 8 * n
+    tiles_off = bps_off + 8
+    offsets = [tiles_off + i * len(tile) if i < stored else 0 for i in range(n)]
+    counts = [len(tile) if i < stored else 0 for i in range(n)]
+    e(256, 3, 1, w); e(257, 3, 1, h); e(258, 3, 3, bps_off); e(259, 3, 1, 1); e(262, 3, 1, 2)
+    e(277, 3, 1, 3); e(284, 3, 1, 1); e(322, 3, 1, tw); e(323, 3, 1, th); e(324, 4, n, offs_off); e(325, 4, n, cnts_off)
+    out = bytearray(b"II*\x00" + struct.pack("<I", data_off))
+    out += struct.pack("<H", n_e)
+    for tag, typ, count, value in entries:
+        out += struct.pack("<HHI", tag, typ, count) + (struct.pack("<HH", value, 0) if typ == 3 and count == 1 else struct.pack("<I", value))
+    out += struct.pack("<I", 0)
+    out += b"".join(struct.pack("<I", o) for o in offsets) + b"".join(struct.pack("<I", c) for c in counts)
+    out += struct.pack("<HHHH", 8, 8, 8, 0)
+    out += tile * stored
+    open(path, "wb").write(out)
+tiff(sys.argv[1], 1)
+tiff(sys.argv[2], 16)
+EOF
+"$DLUT" apply "$T/tiles-ok.tif" --lut "$T/warm.cube" -o "$T/tiles-ok-out.png" 2>"$T/err0"; rc0=$?
+"$DLUT" apply "$T/tiles.tif" --lut "$T/warm.cube" -o "$T/tiles-out.png" 2>"$T/err"; rc=$?
+[ $rc0 -eq 0 ] && [ $rc -eq 1 ] && grep -q "declares 16 tiles" "$T/err" && ok "a TIFF that stores 1 of its 16 tiles is refused (the whole one loads): $(cat "$T/err")" \
+  || bad "tiles: rc $rc0/$rc $(cat "$T/err0" "$T/err")"
+
 echo "$fails failures"
 [ $fails -eq 0 ]

@@ -416,7 +416,14 @@ static int read_direct(TIFF *tif, const layout *L, dlut_image *img, tiff_src *sr
     if (!buf) return dlut_error("out of memory");
     for (uint32_t ty = 0; ty < (uint32_t)img->height; ty += th)
       for (uint32_t tx = 0; tx < (uint32_t)img->width; tx += tw) {
-        tmsize_t got = TIFFReadEncodedTile(tif, TIFFComputeTile(tif, tx, ty, 0, 0), buf, (tmsize_t)tsize);
+        const uint32_t tile = TIFFComputeTile(tif, tx, ty, 0, 0);
+        /* a declared tile with no bytes would read as black without a word: refused */
+        if (tile >= TIFFNumberOfTiles(tif) || TIFFGetStrileByteCount(tif, tile) == 0) {
+          dlut_error("the TIFF declares %u tiles but tile %u holds no data", (unsigned)TIFFNumberOfTiles(tif),
+                     (unsigned)tile);
+          goto done;
+        }
+        tmsize_t got = TIFFReadEncodedTile(tif, tile, buf, (tmsize_t)tsize);
         if (got != (tmsize_t)tsize) {
           dlut_error("%s", src->msg[0] ? src->msg : "truncated TIFF tile");
           goto done;
@@ -438,6 +445,11 @@ static int read_direct(TIFF *tif, const layout *L, dlut_image *img, tiff_src *sr
     if (!buf) return dlut_error("out of memory");
     for (uint32_t y = 0, s = 0; y < (uint32_t)img->height; y += rps, s++) {
       uint32_t rows = (uint32_t)img->height - y < rps ? (uint32_t)img->height - y : rps;
+      if (s >= TIFFNumberOfStrips(tif) || TIFFGetStrileByteCount(tif, s) == 0) {
+        dlut_error("the TIFF declares %u strips but strip %u holds no data", (unsigned)TIFFNumberOfStrips(tif),
+                   (unsigned)s);
+        goto done;
+      }
       tmsize_t want = (tmsize_t)(row * rows);
       if (TIFFReadEncodedStrip(tif, s, buf, want) != want) {
         dlut_error("%s", src->msg[0] ? src->msg : "truncated TIFF strip");
