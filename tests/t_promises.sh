@@ -347,5 +347,14 @@ EOF
 [ $rc0 -eq 0 ] && [ $rc -eq 1 ] && grep -q "declares 16 tiles" "$T/err" && ok "a TIFF that stores 1 of its 16 tiles is refused (the whole one loads): $(cat "$T/err")" \
   || bad "tiles: rc $rc0/$rc $(cat "$T/err0" "$T/err")"
 
+# ---- a JPEG missing only its end marker: decided by its kind ----
+convert "$P" "$T/base.jpg" && convert "$P" -interlace JPEG "$T/prog.jpg"
+head -c -2 "$T/base.jpg" > "$T/base-noeoi.jpg"; head -c -2 "$T/prog.jpg" > "$T/prog-noeoi.jpg"
+"$DLUT" apply "$T/base-noeoi.jpg" --lut "$T/warm.cube" -o "$T/b.png" 2>/dev/null; rb=$?
+"$DLUT" apply "$T/prog-noeoi.jpg" --lut "$T/warm.cube" -o "$T/p.png" 2>"$T/err"; rp=$?
+[ $rb -eq 0 ] && [ $rp -eq 1 ] && grep -q "cut between scans" "$T/err" \
+  && ok "a baseline JPEG missing only its EOI loads (every pixel is there); a progressive one is refused, saying why" \
+  || bad "JPEG without EOI: baseline rc $rb, progressive rc $rp $(cat "$T/err")"
+
 echo "$fails failures"
 [ $fails -eq 0 ]

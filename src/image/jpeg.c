@@ -59,13 +59,17 @@ static void on_message(j_common_ptr c, int level) {
      * EOI marker missing, which the decoder's read-ahead reports). A
      * progressive or multi-scan file cut between scans would decode
      * "successfully" with scans missing, so there it is an error too. */
-    int fatal = code == JWRN_HIT_MARKER;
+    int fatal = code == JWRN_HIT_MARKER, multi = 0;
     if (code == JWRN_JPEG_EOF && c->is_decompressor) {
       j_decompress_ptr d = (j_decompress_ptr)c;
-      fatal = d->progressive_mode || d->comps_in_scan != d->num_components;
+      multi = d->progressive_mode || d->comps_in_scan != d->num_components;
+      fatal = multi;
     }
     if (fatal) {
-      snprintf(e->msg, sizeof e->msg, "truncated JPEG data");
+      snprintf(e->msg, sizeof e->msg, "%s",
+               multi ? "truncated JPEG data (the file ends without its end marker, and for a progressive or "
+                       "multi-scan JPEG that cannot be told from one cut between scans)"
+                     : "truncated JPEG data");
       longjmp(e->jb, 1);
     }
     c->err->num_warnings++;
