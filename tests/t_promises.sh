@@ -356,5 +356,14 @@ head -c -2 "$T/base.jpg" > "$T/base-noeoi.jpg"; head -c -2 "$T/prog.jpg" > "$T/p
   && ok "a baseline JPEG missing only its EOI loads (every pixel is there); a progressive one is refused, saying why" \
   || bad "JPEG without EOI: baseline rc $rb, progressive rc $rp $(cat "$T/err")"
 
+# ---- libpng and libtiff failures: one line that names the file, in our words ----
+"$PY" -c "
+d = bytearray(open('$P', 'rb').read()); i = d.find(b'IDAT'); d[i + 40] ^= 0xff; open('$T/crc.png', 'wb').write(d)"
+convert "$P" "$T/c.tif" && head -c 20000 "$T/c.tif" > "$T/ctrunc.tif"
+for f in crc.png ctrunc.tif; do
+  "$DLUT" apply "$T/$f" --lut "$T/warm.cube" -o "$T/o-$f.png" 2>"$T/err"; rc=$?
+  [ $rc -eq 1 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "$f: damaged" "$T/err" && ok "$(cat "$T/err")" || bad "$f: rc $rc $(cat "$T/err")"
+done
+
 echo "$fails failures"
 [ $fails -eq 0 ]

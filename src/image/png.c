@@ -170,7 +170,7 @@ int dlut__png_load(const uint8_t *data, size_t size, dlut__decoded *out) {
   }
   if (setjmp(png_jmpbuf(png))) {
     if (phase == 2) goto done; /* trailing chunks damaged: the pixels are complete */
-    dlut_error("%s", src.msg[0] ? src.msg : "corrupt PNG");
+    dlut_errorc(DLUT_ERR_INPUT, "damaged PNG (libpng: %s)", src.msg[0] ? src.msg : "corrupt data");
     goto fail;
   }
   png_set_read_fn(png, &src, read_mem);

@@ -50,7 +50,12 @@ static int on_error(TIFF *tif, void *user, const char *module, const char *fmt, 
   (void)tif;
   (void)module;
   tiff_src *s = user;
-  if (s && !s->msg[0]) vsnprintf(s->msg, sizeof s->msg, fmt, ap);
+  if (s && !s->msg[0]) {
+    char m[sizeof s->msg];
+    vsnprintf(m, sizeof m, fmt, ap);
+    /* one line in our words, libtiff's after it ("tiff: " is the name we open it under) */
+    snprintf(s->msg, sizeof s->msg, "damaged TIFF (libtiff: %s)", strncmp(m, "tiff: ", 6) ? m : m + 6);
+  }
   return 1; /* handled: libtiff must not print */
 }
 
