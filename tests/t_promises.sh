@@ -365,5 +365,12 @@ for f in crc.png ctrunc.tif; do
   [ $rc -eq 1 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "$f: damaged" "$T/err" && ok "$(cat "$T/err")" || bad "$f: rc $rc $(cat "$T/err")"
 done
 
+# ---- a full disk (a file-size limit here) is named as such in every format ----
+for e in png jpg tif webp ppm; do
+  ( ulimit -f 30; trap '' XFSZ; "$DLUT" apply "$SHARED/data/photos/astronaut.png" --lut "$T/warm.cube" -o "$T/full.$e" 2>"$T/err" ); rc=$?
+  [ $rc -eq 1 ] && grep -q "cannot write: File too large" "$T/err" && [ ! -e "$T/full.$e" ] \
+    && ok ".$e on a full disk: $(cut -d: -f3- "$T/err")" || bad ".$e on a full disk: rc $rc $(cat "$T/err")"
+done
+
 echo "$fails failures"
 [ $fails -eq 0 ]

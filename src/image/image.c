@@ -810,8 +810,14 @@ int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_sa
     return dlut_error("%s: quality %d is not 1..100", path, opts->quality);
   dlut_atomic out;
   if (dlut_atomic_begin(&out, path) != 0) return -1;
+  errno = 0;
   if (encode(img, f, opts, out.fp) != 0) {
+    /* a full disk or a file-size limit reads "Write Error" in libpng's words,
+     * "Output file write error" in libjpeg's: name the real cause */
+    const int e = errno, stream = ferror(out.fp);
     dlut_atomic_abort(&out);
+    if (e == ENOSPC || e == EFBIG || e == EDQUOT || e == EIO || (stream && e))
+      return dlut_errorc(DLUT_ERR_IO, "%s: cannot write: %s", path, strerror(e));
     dlut_error_prefix(path);
     return -1;
   }
