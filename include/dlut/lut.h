@@ -29,8 +29,9 @@
 extern "C" {
 #endif
 
-#define DLUT_LUT_MAX_SIZE 256 /* largest 3D lattice accepted (.cube allows 2..256) */
-#define DLUT_LUT_MAX_1D 65536 /* largest 1D table accepted */
+#define DLUT_LUT_MAX_SIZE 256     /* largest 3D lattice accepted (.cube allows 2..256) */
+#define DLUT_LUT_MAX_PORTABLE 129 /* largest 3D lattice written to .cube/.3dl: OpenColorIO reads no more */
+#define DLUT_LUT_MAX_1D 65536     /* largest 1D table accepted */
 
 typedef struct dlut_lut {
   int size;            /* 3D lattice points per axis (2..256), 0 = no 3D table */

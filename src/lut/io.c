@@ -222,6 +222,15 @@ static int encode(const dlut_lut *lut, dlut_lut_format fmt, const dlut_lut_save_
   g_info.size = lut->size;
   switch (fmt) {
     case DLUT_LUT_FORMAT_CUBE:
+      /* OpenColorIO reads 3D lattices of at most 129 points; larger ones
+       * (a Hald of level 12 is 144) are resampled to 129, the difference
+       * reported like any other resampling */
+      if (lut->size > DLUT_LUT_MAX_PORTABLE) {
+        static const int k_sizes[] = {DLUT_LUT_MAX_PORTABLE};
+        if (!(tmp = fold(lut, k_sizes, 1))) goto fail;
+        memcpy(tmp->title, lut->title, sizeof tmp->title);
+        src = tmp;
+      }
       if (dlut_lut_write_cube(src, f, name) != 0) goto fail;
       break;
     case DLUT_LUT_FORMAT_3DL:
@@ -235,6 +244,10 @@ static int encode(const dlut_lut *lut, dlut_lut_format fmt, const dlut_lut_save_
       if (!is_plain_3d(lut)) {
         static const int k_sizes[] = {17, 33, 49, 65};
         if (!(tmp = fold(lut, k_sizes, 4))) goto fail;
+        src = tmp;
+      } else if (lut->size > DLUT_LUT_MAX_PORTABLE) {
+        static const int k_sizes[] = {DLUT_LUT_MAX_PORTABLE};
+        if (!(tmp = fold(lut, k_sizes, 1))) goto fail;
         src = tmp;
       }
       if (dlut_lut_write_3dl(src, f, o.bits_3dl, name) != 0) goto fail;
