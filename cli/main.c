@@ -136,7 +136,18 @@ int main(int argc, char **argv) {
     return DLUT_EXIT_OK;
   }
   for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
-    if (k_commands[i].fn && strcmp(argv[1], k_commands[i].name) == 0) return k_commands[i].fn(argc - 1, argv + 1);
+    if (k_commands[i].fn && strcmp(argv[1], k_commands[i].name) == 0) {
+      /* an option given twice is a mistake the commands would settle silently (the last one wins):
+       * refused here for all of them, except those meant to repeat (embed's --image and --text) */
+      for (int a = 2; a < argc; a++) {
+        const char *o = argv[a];
+        if (o[0] != '-' || !o[1] || (o[1] >= '0' && o[1] <= '9') || o[1] == '.') continue;
+        if (!strcmp(argv[1], "embed") && (!strcmp(o, "--image") || !strcmp(o, "--text"))) continue;
+        for (int b = 2; b < a; b++)
+          if (!strcmp(argv[b], o)) return cli_usage(argv[1], "option %s given twice", o);
+      }
+      return k_commands[i].fn(argc - 1, argv + 1);
+    }
   fprintf(stderr, "dlut: unknown command '%s' (see 'dlut --help')\n", argv[1]);
   return DLUT_EXIT_USAGE;
 }

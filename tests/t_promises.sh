@@ -372,5 +372,13 @@ for e in png jpg tif webp ppm; do
     && ok ".$e on a full disk: $(cut -d: -f3- "$T/err")" || bad ".$e on a full disk: rc $rc $(cat "$T/err")"
 done
 
+# ---- an option given twice is refused, in every command ----
+for cmd in "apply $P --lut $T/warm.cube --lut $T/warm.cube -o $T/d.png" "convert $T/warm.cube $T/d.cube --size 9 --size 17" \
+           "fit $P $P -o $T/f.cube -o $T/g.cube" "looks warm -o $T/l1.cube -o $T/l2.cube"; do
+  "$DLUT" $cmd >/dev/null 2>"$T/err"; rc=$?
+  [ $rc -eq 2 ] && grep -q "given twice" "$T/err" && ok "dlut ${cmd%% *}: $(cut -d: -f2- "$T/err" | cut -c1-60)" || bad "duplicate option in '$cmd': rc $rc"
+done
+"$DLUT" embed --model "$SHARED/data/clip-ref/openai_tiny" --text a --text b >/dev/null 2>&1 && ok "embed's --text may repeat" || bad "embed --text twice refused"
+
 echo "$fails failures"
 [ $fails -eq 0 ]
