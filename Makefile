@@ -53,7 +53,7 @@ FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all test bench fuzz fuzz-targets clean format format-check
 .SECONDARY:
-all: $(BUILD)/dlut $(TEST_BINS)
+all: $(BUILD)/dlut $(TEST_BINS) $(BUILD)/tests/dlut-allocfail
 
 $(BUILD)/libdlut.a: $(LIB_OBJS)
 	@rm -f $@
@@ -64,6 +64,11 @@ $(BUILD)/dlut: $(CLI_OBJS) $(BUILD)/libdlut.a
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libdlut.a
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libdlut.a $(LDLIBS)
+
+# dlut with allocation-failure injection in its own code (tests/t_alloc_fail.sh)
+$(BUILD)/tests/dlut-allocfail: $(CLI_OBJS) $(BUILD)/tests/tools/wrap_alloc.o $(BUILD)/libdlut.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/tests/tools/wrap_alloc.o $(BUILD)/libdlut.a \
+	  -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libdlut.a
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libdlut.a $(LDLIBS)

@@ -5,13 +5,22 @@
 # one of the first 32, then evenly spaced, about 100 runs a command). Each
 # run must end in success with the very same output as without the failure,
 # or in a clean error (exit 1 or 2 with a message), never a crash; a failed
-# run leaves no temporary file. ASan's allocator cannot be interposed this
-# way, so the sweep always runs the plain build's binary (built here if the
-# sanitizer run comes first); leaks on these paths are not measured here.
+# run leaves no temporary file. Two sweeps: the LD_PRELOAD shim fails every
+# allocation of the process (other libraries' too) in the plain build's
+# binary (ASan's allocator cannot be interposed that way); and
+# $BUILD/tests/dlut-allocfail, linked with tests/tools/wrap_alloc.c, fails
+# the allocations of DLUT's own code in the current build, which under
+# AddressSanitizer (BUILD=build-san) also means LeakSanitizer checks every
+# one of those error paths for leaks.
 set -u
 cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
 if [ ! -x build/dlut ]; then make -j"$(nproc)" build/dlut >/dev/null || { echo "FAIL: cannot build build/dlut"; exit 1; }; fi
 DLUT=$PWD/build/dlut
+WRAPPED=$PWD/$BUILD/tests/dlut-allocfail
+[ -x "$WRAPPED" ] || { echo "FAIL: $WRAPPED is not built (make)"; exit 1; }
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
+PRELOAD=
 SHARED=${DLUT_SHARED:-../shared}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -24,7 +33,7 @@ fails=0
 sweep() { # NAME OUTPUT FILE_TO_COMPARE CMD...
   local name=$1 out=$2 check=$3; shift 3
   rm -rf "$out" "$T/count"
-  DLUT_FAIL_COUNT="$T/count" LD_PRELOAD="$SHIM" "$@" >/dev/null 2>"$T/err"
+  DLUT_FAIL_COUNT="$T/count" LD_PRELOAD="$PRELOAD" "$@" >/dev/null 2>"$T/err"
   cp "$check" "$T/expected" 2>/dev/null || { echo "FAIL: $name: no output without failures"; fails=$((fails + 1)); return; }
   local total; total=$(cat "$T/count" 2>/dev/null || echo 0)
   [ "$total" -gt 0 ] || { echo "FAIL: $name: could not count allocations ($(head -2 "$T/err"))"; fails=$((fails + 1)); return; }
@@ -32,7 +41,7 @@ sweep() { # NAME OUTPUT FILE_TO_COMPARE CMD...
   local runs=0 ok=0 clean=0 bad=0 n
   for ((n = 1; n <= total; n = n < 32 ? n + 1 : n + stride)); do
     rm -rf "$out"
-    DLUT_FAIL_AT=$n LD_PRELOAD="$SHIM" "$@" >/dev/null 2>"$T/err"
+    DLUT_FAIL_AT=$n LD_PRELOAD="$PRELOAD" "$@" >/dev/null 2>"$T/err"
     local rc=$?
     runs=$((runs + 1))
     if [ $rc -eq 0 ]; then
@@ -40,6 +49,9 @@ sweep() { # NAME OUTPUT FILE_TO_COMPARE CMD...
       if ! cmp -s "$check" "$T/expected"; then
         bad=$((bad + 1)); [ $bad -le 3 ] && echo "  $name: allocation $n failed, exit 0, but the output differs"
       fi
+    elif grep -q "LeakSanitizer" "$T/err"; then
+      bad=$((bad + 1))
+      [ $bad -le 3 ] && echo "  $name: allocation $n failed and leaked: $(grep -m3 -E 'Direct leak|#[0-9] ' "$T/err" | tr '\n' ' ' | cut -c1-300)"
     elif { [ $rc -eq 1 ] || [ $rc -eq 2 ]; } && [ -s "$T/err" ]; then
       clean=$((clean + 1))
       local left; left=$(find "$T" -name '*.tmp.*' -o -name '.dlut-stage.*' | wc -l)
@@ -53,16 +65,20 @@ sweep() { # NAME OUTPUT FILE_TO_COMPARE CMD...
     fi
   done
   if [ $bad -eq 0 ]; then
-    echo "ok: $name: $runs runs over $total allocations: $ok succeeded with the same output, $clean clean errors, no crash, nothing left behind"
+    echo "ok: $name: $runs runs over $total allocations: $ok succeeded with the same output, $clean clean errors, no crash, nothing left behind${LEAKS:+, no leak}"
   else
     echo "FAIL: $name: $bad of $runs runs crashed, leaked or left files"
     fails=$((fails + 1))
   fi
 }
 
-sweep "dlut looks -o" "$T/l.cube" "$T/l.cube" "$DLUT" looks "cold teal night, high contrast" -o "$T/l.cube"
-sweep "dlut apply" "$T/a.png" "$T/a.png" "$DLUT" apply "$P" --lut "$T/warm.cube" -o "$T/a.png"
-sweep "dlut convert (Hald)" "$T/h.png" "$T/h.png" "$DLUT" convert "$T/warm.cube" "$T/h.png"
-sweep "dlut grade (offline)" "$T/g" "$T/g/graded.png" "$DLUT" grade "$P" "warm sunset film" -o "$T/g" -q
+sweeps() { # BINARY LABEL
+  sweep "dlut looks -o, $2" "$T/l.cube" "$T/l.cube" "$1" looks "cold teal night, high contrast" -o "$T/l.cube"
+  sweep "dlut apply, $2" "$T/a.png" "$T/a.png" "$1" apply "$P" --lut "$T/warm.cube" -o "$T/a.png"
+  sweep "dlut convert (Hald), $2" "$T/h.png" "$T/h.png" "$1" convert "$T/warm.cube" "$T/h.png"
+  sweep "dlut grade (offline), $2" "$T/g" "$T/g/graded.png" "$1" grade "$P" "warm sunset film" -o "$T/g" -q
+}
+PRELOAD=$SHIM LEAKS= sweeps "$DLUT" "every allocation of the process"
+LEAKS=$([ "$BUILD" = build-san ] && echo 1) PRELOAD= sweeps "$WRAPPED" "DLUT's own allocations ($BUILD)"
 echo "$fails failures"
 [ $fails -eq 0 ]

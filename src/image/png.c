@@ -17,6 +17,7 @@
  * Save: 8/16-bit RGB/RGBA, tagged with an sRGB chunk (plus the gAMA/cHRM
  * values the spec says to write alongside it), eXIf and XMP iTXt chunks,
  * zlib level 3. */
+#include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ typedef struct {
   size_t n;         /* its size */
   size_t pos;       /* read position */
   char msg[256];    /* libpng's error message */
+  int oom;          /* libpng skipped an ancillary chunk for want of memory */
 } png_src;
 
 static void on_error(png_structp png, png_const_charp msg) {
@@ -39,8 +41,11 @@ static void on_error(png_structp png, png_const_charp msg) {
 }
 
 static void on_warning(png_structp png, png_const_charp msg) {
-  (void)png;
-  (void)msg; /* warnings (bad ancillary chunks, ...) are not fatal and not printed: the library never prints */
+  /* warnings (bad ancillary chunks, ...) are not fatal and not printed: the
+   * library never prints. But a chunk skipped because memory ran out is not
+   * a bad chunk: its metadata would vanish without a word, so it fails. */
+  png_src *s = png_get_error_ptr(png);
+  if (s && msg && (strstr(msg, "memory") || strstr(msg, "Memory"))) s->oom = 1;
 }
 
 /* libpng's allocations go through here: none may exceed the metadata cap.
@@ -89,7 +94,10 @@ static uint8_t *parse_raw_profile(const char *t, size_t tn, size_t *out_n) {
   }
   if (len == 0 || len > DLUT__MAX_META_BYTES) return NULL;
   uint8_t *buf = malloc(len);
-  if (!buf) return NULL;
+  if (!buf) {
+    errno = ENOMEM; /* not malformed: the caller must fail, not drop the metadata */
+    return NULL;
+  }
   size_t k = 0;
   while (i < tn && k < len) {
     int hi = hexval((unsigned char)t[i]);
@@ -143,7 +151,9 @@ static int collect_meta(png_structp png, png_infop info, dlut__decoded *out) {
       } else if ((!img->exif && !strcmp(k, "Raw profile type exif")) ||
                  (!img->xmp && !strcmp(k, "Raw profile type xmp"))) {
         size_t bn = 0;
+        errno = 0;
         uint8_t *b = parse_raw_profile(text[i].text, tl, &bn);
+        if (!b && errno == ENOMEM) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
         if (!b) continue; /* malformed ancillary text: ignore, like libpng ignores bad ancillary chunks */
         int is_exif = k[17] == 'e';
         int rc = is_exif ? dlut__set_blob(&img->exif, &img->exif_size, b, bn, 1)
@@ -157,7 +167,7 @@ static int collect_meta(png_structp png, png_infop info, dlut__decoded *out) {
 }
 
 int dlut__png_load(const uint8_t *data, size_t size, dlut__decoded *out) {
-  png_src src = {data, size, 0, {0}};
+  png_src src = {data, size, 0, {0}, 0};
   png_structp png =
       png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &src, on_error, on_warning, NULL, png_alloc, png_dealloc);
   png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -177,6 +187,10 @@ int dlut__png_load(const uint8_t *data, size_t size, dlut__decoded *out) {
   png_set_user_limits(png, DLUT_IMAGE_MAX_DIM, DLUT_IMAGE_MAX_DIM);
   png_set_chunk_malloc_max(png, DLUT__MAX_META_BYTES);
   png_read_info(png, info);
+  if (src.oom) {
+    dlut_errorc(DLUT_ERR_NOMEM, "out of memory reading the PNG's metadata");
+    goto fail;
+  }
   png_uint_32 w, h;
   int depth, ctype, interlace;
   png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
@@ -227,6 +241,10 @@ int dlut__png_load(const uint8_t *data, size_t size, dlut__decoded *out) {
   png_read_image(png, rows);
   phase = 2;
   png_read_end(png, info);
+  if (src.oom) {
+    dlut_errorc(DLUT_ERR_NOMEM, "out of memory reading the PNG's metadata");
+    goto fail;
+  }
   if (collect_meta(png, info, out) != 0) goto fail;
 done:
   free(rows);

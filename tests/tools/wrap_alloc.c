@@ -1,0 +1,61 @@
+/* Allocation-failure injection linked into a test build of dlut
+ * ($(BUILD)/tests/dlut-allocfail, linked with -Wl,--wrap=malloc,... so the
+ * allocations of DLUT's own code come here; other libraries keep theirs).
+ * DLUT_FAIL_AT=N makes the Nth one fail; DLUT_FAIL_COUNT=FILE writes the
+ * number made to FILE at exit. Unlike the LD_PRELOAD shim (malloc_fail.c),
+ * this works under AddressSanitizer, whose LeakSanitizer then checks every
+ * error path for leaks (tests/t_alloc_fail.sh). */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+
+static atomic_long g_count;
+static atomic_long g_fail_at = -2; /* -2: not read yet */
+
+static int fail_now(void) {
+  long at = atomic_load(&g_fail_at);
+  if (at == -2) {
+    const char *e = getenv("DLUT_FAIL_AT");
+    at = e ? atol(e) : -1;
+    atomic_store(&g_fail_at, at);
+  }
+  return at > 0 && atomic_fetch_add(&g_count, 1) + 1 == at;
+}
+
+void *__wrap_malloc(size_t n) {
+  if (atomic_load(&g_fail_at) == -1) return atomic_fetch_add(&g_count, 1), __real_malloc(n);
+  return fail_now() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size) {
+  return fail_now() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n) {
+  return fail_now() ? NULL : __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = __wrap_malloc(n);
+  if (d) memcpy(d, s, n);
+  return d;
+}
+
+__attribute__((destructor)) static void report(void) {
+  const char *path = getenv("DLUT_FAIL_COUNT");
+  FILE *f = path ? fopen(path, "w") : NULL;
+  if (f) {
+    fprintf(f, "%ld\n", atomic_load(&g_count));
+    fclose(f);
+  }
+}
