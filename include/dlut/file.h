@@ -62,6 +62,12 @@ void dlut_file_critical_end(void);
  * max_size bytes. Caller frees. */
 void *dlut_file_read_all(const char *path, size_t max_size, size_t *size);
 
+/* Write data[0..n) to path atomically (dlut_atomic). 0 or -1. */
+int dlut_file_write_all(const char *path, const void *data, size_t n);
+
+/* mkdir -p with mode (before the umask); 0 if path is then a folder. */
+int dlut_file_mkdir_p(const char *path, unsigned mode);
+
 /* Lower-cased extension of path without the dot ("cube", "png"), or "" . */
 const char *dlut_file_ext(const char *path, char buf[16]);
 

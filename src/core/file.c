@@ -187,6 +187,30 @@ void dlut_atomic_abort(dlut_atomic *a) {
   memset(a, 0, sizeof *a);
 }
 
+int dlut_file_write_all(const char *path, const void *data, size_t n) {
+  dlut_atomic a;
+  if (dlut_atomic_begin(&a, path) != 0) return -1;
+  if (n && fwrite(data, 1, n, a.fp) != n) {
+    dlut_atomic_abort(&a);
+    return dlut_errorc(DLUT_ERR_IO, "%s: write failed", path);
+  }
+  return dlut_atomic_commit(&a);
+}
+
+int dlut_file_mkdir_p(const char *path, unsigned mode) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -1;
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST) return -1;
+      *p = '/';
+    }
+  if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST) return -1;
+  struct stat st;
+  return stat(tmp, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
 void *dlut_file_read_all(const char *path, size_t max_size, size_t *size) {
   FILE *f = fopen(path, "rb");
   if (!f) {

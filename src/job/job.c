@@ -305,20 +305,6 @@ dlut_image *dlut_job_render(const dlut_lut *lut, const dlut_image *photo, float 
 
 /* ==== The bundle ==== */
 
-static int mkdir_p(const char *path) {
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -1;
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') {
-      *p = 0;
-      if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
-      *p = '/';
-    }
-  if (mkdir(tmp, 0777) != 0 && errno != EEXIST) return -1;
-  struct stat st;
-  return stat(tmp, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
-}
-
 static int fsync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY);
   if (fd < 0) return -1;
@@ -405,7 +391,7 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
     char *slash = strrchr(parent, '/');
     if (slash && slash != parent) {
       *slash = 0;
-      if (mkdir_p(parent) != 0)
+      if (dlut_file_mkdir_p(parent, 0777) != 0)
         return dlut_errorc(DLUT_ERR_IO, "cannot create the folder %s: %s", parent, strerror(errno));
     }
     snprintf(stage, sizeof stage, "%s.tmp.XXXXXX", outdir);

@@ -71,16 +71,6 @@ static const char *mime_for(dlut_image_format f) {
   }
 }
 
-static int write_file(const char *path, const void *data, size_t n) {
-  dlut_atomic a;
-  if (dlut_atomic_begin(&a, path) != 0) return -1;
-  if (fwrite(data, 1, n, a.fp) != n) {
-    dlut_atomic_abort(&a);
-    return dlut_errorc(DLUT_ERR_IO, "%s: write failed", path);
-  }
-  return dlut_atomic_commit(&a);
-}
-
 static char *base64(const uint8_t *d, size_t n) {
   static const char k[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   char *o = malloc((n + 2) / 3 * 4 + 1), *w = o;
@@ -267,13 +257,13 @@ static int post_job(srv *s, const srv_request *r) {
     goto done;
   }
   snprintf(p, sizeof p, "%s/photo", dir);
-  if (write_file(p, photo->data, photo->size) != 0) {
+  if (dlut_file_write_all(p, photo->data, photo->size) != 0) {
     ret = fail_from_error(c);
     goto done;
   }
   if (ref) {
     snprintf(p, sizeof p, "%s/reference", dir);
-    if (write_file(p, ref->data, ref->size) != 0) {
+    if (dlut_file_write_all(p, ref->data, ref->size) != 0) {
       ret = fail_from_error(c);
       goto done;
     }
@@ -564,7 +554,7 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
       dlut_image *photo = data ? dlut_image_load_memory(data, n, "photo") : NULL;
       dlut_image *small = photo ? srv_small_rgb8(photo, 640) : NULL;
       size_t jn = 0;
-      int ok = small && srv_jpeg(small, &jpg, &jn) == 0 && write_file(p, jpg, jn) == 0;
+      int ok = small && srv_jpeg(small, &jpg, &jn) == 0 && dlut_file_write_all(p, jpg, jn) == 0;
       free(jpg);
       dlut_image_free(small);
       dlut_image_free(photo);
@@ -625,18 +615,7 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
     dlut_lut_free(lut);
     heavy_leave(s);
     if (!ok) return fail_from_error(c);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(on, out, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-      free(out);
-      return MHD_NO;
-    }
-    char cd[160];
-    snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", dl);
-    MHD_add_response_header(resp, "Content-Type", mime_for(fmt));
-    MHD_add_response_header(resp, "Content-Disposition", cd);
-    int ret = MHD_queue_response(c, 200, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return srv_respond_download(c, mime_for(fmt), out, on, dl);
   }
   /* .3dl and Hald from the stored .cube */
   snprintf(p, sizeof p, "%s/out/look.cube", dir);
@@ -650,18 +629,7 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
   }
   dlut_lut_free(lut);
   snprintf(dl, sizeof dl, "dlut-%s.%s", id, is_3dl ? "3dl" : "png");
-  struct MHD_Response *resp = MHD_create_response_from_buffer(on, out, MHD_RESPMEM_MUST_FREE);
-  if (!resp) {
-    free(out);
-    return MHD_NO;
-  }
-  char cd[160];
-  snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", dl);
-  MHD_add_response_header(resp, "Content-Type", is_3dl ? "application/octet-stream" : "image/png");
-  MHD_add_response_header(resp, "Content-Disposition", cd);
-  int ret = MHD_queue_response(c, 200, resp);
-  MHD_destroy_response(resp);
-  return ret;
+  return srv_respond_download(c, is_3dl ? "application/octet-stream" : "image/png", out, on, dl);
 }
 
 /* ==== POST /v1/looks ==== */

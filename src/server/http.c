@@ -66,6 +66,23 @@ int srv_respond(struct MHD_Connection *c, int status, const char *content_type, 
   return ret;
 }
 
+int srv_respond_download(struct MHD_Connection *c, const char *content_type, void *data, size_t size,
+                         const char *download_name) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(size, data, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(data);
+    return MHD_NO;
+  }
+  char cd[320];
+  snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", download_name);
+  MHD_add_response_header(r, "Content-Type", content_type);
+  MHD_add_response_header(r, "Content-Disposition", cd);
+  common_headers(r);
+  int ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
 int srv_respond_json(struct MHD_Connection *c, int status, char *json) {
   if (!json) return srv_respond_error(c, 503, "out_of_memory", "out of memory");
   struct MHD_Response *r = MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
@@ -320,20 +337,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   vfprintf(stderr, fmt, ap);
 }
 
-static int mkdir_p(const char *path) {
-  char tmp[4096];
-  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return -1;
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') {
-      *p = 0;
-      if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-      *p = '/';
-    }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-  struct stat st;
-  return stat(tmp, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
-}
-
 int dlut_server_run(const dlut_server_opts *opts) {
   srv *s = calloc(1, sizeof *s);
   struct MHD_Daemon *d = NULL;
@@ -366,7 +369,7 @@ int dlut_server_run(const dlut_server_opts *opts) {
   snprintf(s->data_dir, sizeof s->data_dir, "%s", opts->data_dir);
   char p[4200];
   snprintf(p, sizeof p, "%s/jobs", s->data_dir);
-  if (mkdir_p(p) != 0) {
+  if (dlut_file_mkdir_p(p, 0755) != 0) {
     dlut_errorc(DLUT_ERR_IO, "cannot create the data folder %s: %s", p, strerror(errno));
     goto done;
   }

@@ -383,16 +383,6 @@ static int on_step(void *user, const dlut_grade_progress *p) {
   return stop;
 }
 
-static int write_file(const char *path, const void *data, size_t n) {
-  dlut_atomic a;
-  if (dlut_atomic_begin(&a, path) != 0) return -1;
-  if (fwrite(data, 1, n, a.fp) != n) {
-    dlut_atomic_abort(&a);
-    return dlut_errorc(DLUT_ERR_IO, "%s: write failed", path);
-  }
-  return dlut_atomic_commit(&a);
-}
-
 /* The options of a job (a JSON object of strings) into job options. */
 int srv_opts_from_json(const char *json, dlut_job_opts *o, int max_steps) {
   cJSON *j = cJSON_Parse(json);
@@ -470,7 +460,7 @@ static void run_job(srv *s, srv_job *j, dlut_clip *model, const char *model_path
    * means (before.jpg is made from the photo when first asked for) */
   if (!(graded_small = dlut_job_render(r.lut, small, 1.f)) || srv_jpeg(graded_small, &jpg, &jn) != 0) goto end;
   snprintf(p, sizeof p, "%s/preview.jpg", dir);
-  if (write_file(p, jpg, jn) != 0) goto end;
+  if (dlut_file_write_all(p, jpg, jn) != 0) goto end;
   snprintf(p, sizeof p, "%s/out", dir);
   dlut_image_format fmt = dlut_image_format_sniff(NULL, 0);
   {

@@ -190,9 +190,8 @@ static int first_entry(const redisReply *rep, char entry[64], srv_kvs *out) {
 
 /* ==== The server's side ==== */
 
-int srv_redis_push_job(srv_redis *r, const char *id, const srv_kvs *f) {
-  char key[64];
-  snprintf(key, sizeof key, "dlut:job:%s", id);
+/* HSET key with every field of f (binary-safe) */
+static int hset(srv_redis *r, const char *key, const srv_kvs *f) {
   const char *a[2 + 2 * 16];
   size_t l[2 + 2 * 16];
   int n = 0;
@@ -202,7 +201,13 @@ int srv_redis_push_job(srv_redis *r, const char *id, const srv_kvs *f) {
     a[n] = f->kv[i].name, l[n++] = (size_t)-1;
     a[n] = (const char *)f->kv[i].data, l[n++] = f->kv[i].size;
   }
-  if (cmd_ok(r, n, a, l) != 0) return -1;
+  return cmd_ok(r, n, a, l);
+}
+
+int srv_redis_push_job(srv_redis *r, const char *id, const srv_kvs *f) {
+  char key[64];
+  snprintf(key, sizeof key, "dlut:job:%s", id);
+  if (hset(r, key, f) != 0) return -1;
   const char *x[] = {"XADD", K_JOBS, "*", "id", id};
   return cmd_ok(r, 5, x, NULL);
 }
@@ -386,16 +391,7 @@ int srv_redis_mark_done(srv_redis *r, const char *id, const char *me) {
 int srv_redis_store_results(srv_redis *r, const char *id, const srv_kvs *res) {
   char key[64];
   snprintf(key, sizeof key, "dlut:result:%s", id);
-  const char *a[2 + 2 * 16];
-  size_t l[2 + 2 * 16];
-  int n = 0;
-  a[n] = "HSET", l[n++] = (size_t)-1;
-  a[n] = key, l[n++] = (size_t)-1;
-  for (int i = 0; i < res->n; i++) {
-    a[n] = res->kv[i].name, l[n++] = (size_t)-1;
-    a[n] = (const char *)res->kv[i].data, l[n++] = res->kv[i].size;
-  }
-  return cmd_ok(r, n, a, l);
+  return hset(r, key, res);
 }
 
 int srv_redis_emit(srv_redis *r, const char *id, const char *type, const srv_kvs *f) {

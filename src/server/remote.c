@@ -27,16 +27,6 @@ typedef struct remote {
   char consumer[64]; /* this server's name in the events group */
 } remote;
 
-static int write_file(const char *path, const void *data, size_t n) {
-  dlut_atomic a;
-  if (dlut_atomic_begin(&a, path) != 0) return -1;
-  if (fwrite(data, 1, n, a.fp) != n) {
-    dlut_atomic_abort(&a);
-    return dlut_errorc(DLUT_ERR_IO, "%s: write failed", path);
-  }
-  return dlut_atomic_commit(&a);
-}
-
 static uint8_t *read_file(const char *path, size_t *n) {
   return dlut_file_read_all(path, (size_t)1 << 31, n);
 }
@@ -131,9 +121,9 @@ static int write_results(srv *s, const char *id, const char *ext, const srv_kvs 
   if (!cube || !graded || !strip || !report || !preview || !before)
     return dlut_errorc(DLUT_ERR_INTERNAL, "the worker's results for %s are incomplete", id);
   snprintf(p, sizeof p, "%s/before.jpg", dir);
-  if (write_file(p, before->data, before->size) != 0) return -1;
+  if (dlut_file_write_all(p, before->data, before->size) != 0) return -1;
   snprintf(p, sizeof p, "%s/preview.jpg", dir);
-  if (write_file(p, preview->data, preview->size) != 0) return -1;
+  if (dlut_file_write_all(p, preview->data, preview->size) != 0) return -1;
   snprintf(stage, sizeof stage, "%s/out.tmp.XXXXXX", dir);
   if (!mkdtemp(stage)) return dlut_errorc(DLUT_ERR_IO, "%s: %s", stage, strerror(errno));
   chmod(stage, 0755);
@@ -147,7 +137,7 @@ static int write_results(srv *s, const char *id, const char *ext, const srv_kvs 
     snprintf(name, sizeof name, "%s", files[i].name ? files[i].name : "graded.");
     if (!files[i].name) snprintf(name, sizeof name, "graded.%s", ext);
     snprintf(p, sizeof p, "%s/%s", stage, name);
-    rc = write_file(p, files[i].kv->data, files[i].kv->size);
+    rc = dlut_file_write_all(p, files[i].kv->data, files[i].kv->size);
   }
   snprintf(p, sizeof p, "%s/out", dir);
   if (rc == 0 && rename(stage, p) != 0) rc = dlut_errorc(DLUT_ERR_IO, "%s: %s", p, strerror(errno));

@@ -188,6 +188,9 @@ int srv_route_parse(const char *url, srv_route_match *m); /* returns m->kind */
 int srv_respond(struct MHD_Connection *c, int status, const char *content_type, const void *data, size_t size,
                 int copy);
 int srv_respond_json(struct MHD_Connection *c, int status, char *json /* taken */);
+/* 200 with the bytes (taken) as an attachment named download_name */
+int srv_respond_download(struct MHD_Connection *c, const char *content_type, void *data, size_t size,
+                         const char *download_name);
 int srv_respond_error(struct MHD_Connection *c, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 int srv_respond_error_allow(struct MHD_Connection *c, const char *allow, const char *fmt, ...)
