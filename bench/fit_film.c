@@ -195,6 +195,7 @@ static int params_for(int bw, param *ps) {
   P(fade, 0, 1, 0.2f, 1);
   P(crush, 0, 1, 0.2f, 1);
   P(rolloff, 0, 1, 0.2f, 1);
+  if (!bw) P(tint_ends, 0, 1, 0.25f, 1); /* a stock's own paper white and black, when it has them */
   if (!bw) {
     P(saturation, -0.9f, 1.2f, 0.2f, 1);
     P(vibrance, -1, 1, 0.2f, 1);

@@ -127,11 +127,24 @@ static void test_parser(void) {
   /* negation and caps */
   CHECK(parse("not warm", NULL).temp < 0);
   CHECK(parse("不要暖色", NULL).temp < 0);
+  /* "not too X" alone: X, gently (between none and half the plain amount) */
+  float sat_plain = parse("saturated", NULL).saturation, warm_plain = parse("warm", NULL).temp;
   l = parse("不要太饱和", &rep);
-  CHECK(l.saturation <= 0 && rep.matches[0].capped);
-  CHECK(parse("vivid, not too saturated", NULL).saturation <= 0); /* the cap holds against another term */
-  CHECK(parse("鲜艳但别太饱和", NULL).saturation <= 0);
-  CHECK(parse("golden hour but not too warm", NULL).temp <= 0);
+  CHECK(l.saturation > 0 && l.saturation < 0.5f * sat_plain && rep.matches[0].capped == 2);
+  l = parse("不要太暖", &rep);
+  CHECK_MSG(l.temp > 0 && l.temp < 0.5f * warm_plain, "不要太暖 alone: temp %g", l.temp);
+  /* with another term: X capped at half its plain amount, not removed */
+  float s_vivid = parse("vivid", NULL).saturation;
+  l = parse("vivid, not too saturated", NULL);
+  CHECK_MSG(l.saturation > 0 && l.saturation <= 0.5f * sat_plain + 1e-6f && l.saturation < s_vivid,
+            "vivid, not too saturated: %g", l.saturation);
+  l = parse("鲜艳但别太饱和", NULL);
+  CHECK(l.saturation > 0 && l.saturation <= 0.5f * sat_plain + 1e-6f);
+  l = parse("golden hour but not too warm", NULL);
+  CHECK_MSG(l.temp > 0 && l.temp <= 0.5f * warm_plain + 1e-6f && l.temp < parse("golden hour", NULL).temp,
+            "golden hour but not too warm: %g", l.temp);
+  l = parse("winter, not too cold", NULL);
+  CHECK(l.temp < 0 && l.temp >= 0.5f * parse("cold", NULL).temp - 1e-6f);
   CHECK(parse("不要黑白", NULL).mono <= 0);
   CHECK(parse("no black and white, no sepia", NULL).mono <= 0);
   CHECK(parse("sepia, not black and white", NULL).mono <= 0);
@@ -145,7 +158,7 @@ static void test_parser(void) {
   CHECK(parse("Cross-Processed", &rep).contrast > 0 && rep.n_matches == 1);
   CHECK(parse("B&W", &rep).mono == 1 && rep.n_matches == 1);
   /* simple English stems */
-  parse("warmish greens", &rep);
+  parse("warmish blues", &rep);
   CHECK(rep.n_matches == 2);
   /* a repeated term counts once */
   CHECK(parse("cyberpunk 赛博朋克", NULL).temp == parse("cyberpunk", NULL).temp);

@@ -167,6 +167,59 @@ static int run_checks(const char *checks, const float *orig, const float *graded
     if (strcmp(item, "mono") == 0) {
       got = sg.C, want = 2.0;
       ok = got <= want;
+    } else if (strcmp(item, "ends") == 0) {
+      /* pure white stays white and neutral, pure black neutral (its level may lift: fade) */
+      double wl = 0, wc = 0, bc = 0;
+      int64_t nw = 0, nbk = 0;
+      for (int64_t i = 0; i < n; i++) {
+        const float *o = orig + 3 * i, *g = graded + 3 * i;
+        double c = hypot(g[1], g[2]);
+        if (o[0] >= 99.5 && hypot(o[1], o[2]) < 1.0) wl += g[0], wc += c, nw++;
+        if (o[0] <= 0.5) bc += c, nbk++;
+      }
+      if (!nw || !nbk) {
+        fprintf(stderr, "  %s: ends: no pure white or black pixels to measure\n", label);
+        fails++;
+        continue;
+      }
+      wl /= nw, wc /= nw, bc /= nbk;
+      ok = wl >= 98.5 && wc <= 2.0 && bc <= 2.0;
+      got = wl < 98.5 ? wl : wc > 2.0 ? wc : bc, want = wl < 98.5 ? 98.5 : 2.0;
+    } else if (strcmp(item, "skin") == 0) {
+      /* skin-toned colours (CIELAB hue 30-75, chroma 10-45, L* 30-90) keep their hue and most of their chroma */
+      double dh = 0, cr = 0;
+      int64_t cnt = 0;
+      for (int64_t i = 0; i < n; i++) {
+        const float *o = orig + 3 * i, *g = graded + 3 * i;
+        double co = hypot(o[1], o[2]), ho = atan2(o[2], o[1]) * 180.0 / M_PI;
+        if (co < 10 || co > 45 || ho < 30 || ho > 75 || o[0] < 30 || o[0] > 90) continue;
+        double d = fabs(remainder(atan2(g[2], g[1]) * 180.0 / M_PI - ho, 360.0));
+        dh += d, cr += hypot(g[1], g[2]) / co, cnt++;
+      }
+      if (cnt < n / 100) {
+        fprintf(stderr, "  %s: skin: fewer than 1%% skin-toned pixels\n", label);
+        fails++;
+        continue;
+      }
+      dh /= cnt, cr /= cnt;
+      ok = dh <= 4.0 && cr >= 0.8 && cr <= 1.25;
+      got = dh > 4.0 ? dh : cr, want = dh > 4.0 ? 4.0 : cr < 0.8 ? 0.8 : 1.25;
+    } else if (at && strncmp(item, "only", 4) == 0) {
+      /* the change stays in its hue range: colours more than 60 deg from H (chroma >= 8) move by a
+       * mean dE76 of at most 1.5, and those within 30 deg of H (if 1% of the photo) by at least 1 */
+      double h = atof(at + 1), out_de = 0, in_de = 0;
+      int64_t n_out = 0, n_in = 0;
+      for (int64_t i = 0; i < n; i++) {
+        const float *o = orig + 3 * i, *g = graded + 3 * i;
+        if (hypot(o[1], o[2]) < 8) continue;
+        double d = fabs(remainder(atan2(o[2], o[1]) * 180.0 / M_PI - h, 360.0));
+        double de = sqrt((g[0] - o[0]) * (g[0] - o[0]) + (g[1] - o[1]) * (g[1] - o[1]) + (g[2] - o[2]) * (g[2] - o[2]));
+        if (d > 60) out_de += de, n_out++;
+        if (d < 30) in_de += de, n_in++;
+      }
+      out_de = n_out ? out_de / n_out : 0, in_de = n_in ? in_de / n_in : 0;
+      ok = out_de <= 1.5 && (n_in < n / 100 || in_de >= 1.0);
+      got = out_de > 1.5 ? out_de : in_de, want = out_de > 1.5 ? 1.5 : 1.0;
     } else if (at) {
       double h = atof(at + 1);
       size_t nl = (size_t)(at - item);
@@ -287,6 +340,10 @@ int main(int argc, char **argv) {
     int rc = photo_load(test_shared(rel), &ph[i], MAX_PIX);
     CHECK_MSG(rc == 0, "%s: %s", names[i], dlut_last_error());
     if (rc != 0) return test_summary("looks_semantic");
+    /* and pure white and black, so that `ends` always has something to measure (photo_load leaves room) */
+    for (int k = 0; k < 8; k++)
+      for (int c = 0; c < 3; c++) ph[i].rgb[3 * ph[i].n + 3 * k + c] = k < 4 ? 1.0f : 0.0f;
+    ph[i].n += 8;
     lab[i] = malloc(sizeof(float) * 3 * (size_t)ph[i].n);
     dlut_color_srgb_to_lab(ph[i].rgb, lab[i], ph[i].n);
   }

@@ -89,12 +89,14 @@ extern "C" {
 #define DLUT_LOOKS_DEFAULT_SIZE 33 /* lattice points per axis */
 #define DLUT_LOOK_NBANDS 8         /* hue bands: red orange yellow green aqua blue purple magenta */
 
-/* A parametric grade. All zeros is the identity (dlut_look_init). Every
- * field is additive: the terms of a prompt add their effects, scaled by
- * their degrees, and the sum is clamped to the ranges given here. */
+/* A parametric grade. All zeros is the identity (dlut_look_init), with
+ * the two protections on (skin tones kept natural, pure white and black
+ * kept neutral). Every field is additive: the terms of a prompt add their
+ * effects, scaled by their degrees, and the sum is soft-limited or clamped
+ * to the ranges given here. */
 typedef struct dlut_look {
   float temp;            /* white balance, + warmer / - cooler, 1 = 25 mired (about 6500 K -> 5600 K); -4..4 */
-  float tint;            /* + magenta / - green; 1 = 0.01 in CIE 1960 v (soft-limited to 3); -4..4 */
+  float tint;            /* + magenta / - green; 1 = (+0.0085, -0.007) in CIE 1960 (u, v) (soft-limited to 3); -4..4 */
   float exposure;        /* stops, -3..3 (positive with a soft shoulder, whites do not clip) */
   float brightness;      /* midtone lift, -1..1 (endpoints fixed) */
   float contrast;        /* S-curve around mid grey, -1..1.5 */
@@ -114,6 +116,8 @@ typedef struct dlut_look {
   float band_sat[DLUT_LOOK_NBANDS]; /* chroma x (1 + band_sat) within the band, -1..1.5 */
   float band_lum[DLUT_LOOK_NBANDS]; /* L* shift within the band, in L* units x 10, -1..1 */
   float clip;                       /* 0 = soft gamut compression; 1 = hard clip only (asked for "clipped", "harsh") */
+  float skin_follow; /* 0 = skin tones protected (default), 1 = skin follows the look like every colour; 0..1 */
+  float tint_ends;   /* 0 = pure white and black stay neutral (default), 1 = the look may tint them; 0..1 */
 } dlut_look;
 
 /* What the parser understood: one entry per matched term. */

@@ -19,11 +19,25 @@ static const struct {
   const char *name;
   int index;
 } k_scalars[] = {
-    {"temp", F(temp)},          {"tint", F(tint)},       {"exposure", F(exposure)},     {"bright", F(brightness)},
-    {"contrast", F(contrast)},  {"shadows", F(shadows)}, {"highlights", F(highlights)}, {"fade", F(fade)},
-    {"crush", F(crush)},        {"rolloff", F(rolloff)}, {"sat", F(saturation)},        {"vib", F(vibrance)},
-    {"mono", F(mono)},          {"clip", F(clip)},       {"mono.r", F(mono_mix[0])},    {"mono.g", F(mono_mix[1])},
+    {"temp", F(temp)},
+    {"tint", F(tint)},
+    {"exposure", F(exposure)},
+    {"bright", F(brightness)},
+    {"contrast", F(contrast)},
+    {"shadows", F(shadows)},
+    {"highlights", F(highlights)},
+    {"fade", F(fade)},
+    {"crush", F(crush)},
+    {"rolloff", F(rolloff)},
+    {"sat", F(saturation)},
+    {"vib", F(vibrance)},
+    {"mono", F(mono)},
+    {"clip", F(clip)},
+    {"mono.r", F(mono_mix[0])},
+    {"mono.g", F(mono_mix[1])},
     {"mono.b", F(mono_mix[2])},
+    {"skin_follow", F(skin_follow)},
+    {"tint_ends", F(tint_ends)},
 };
 
 float looks_field_scale(int i) {

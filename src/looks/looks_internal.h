@@ -5,6 +5,14 @@
 #include "dlut/looks.h"
 
 #define LOOKS_GAMUT_KNEE 0.85 /* for strong looks, soft gamut compression starts at 85% of the way to the boundary */
+#define LOOKS_SKIN_HUE 55.0   /* CIELAB hue (degrees) at the centre of the skin-tone window */
+#define LOOKS_SKIN_COS 0.57357643635104609 /* cos(55 deg) */
+#define LOOKS_SKIN_SIN 0.81915204428899179 /* sin(55 deg) */
+#define LOOKS_SKIN_KEEP 0.9                /* how much of the look's colour change a full skin tone is spared */
+#define LOOKS_SKIN_CMIN 0.9                /* protected skin keeps at least this much of its chroma ... */
+#define LOOKS_SKIN_CMAX 1.12               /* ... and gains at most this much */
+#define LOOKS_WHITE_FROM 0.79 /* linear min channel from which a colour counts as near-white (0.9 encoded) */
+#define LOOKS_END_RAMP 0.12   /* toning fades in over this much of L* / 100 from pure black and white */
 #define LOOKS_BAND_COS_HALF 0.70710678118654752 /* cos(45 deg), the band half width */
 
 /* A look turned into the numbers both evaluation paths use. */
@@ -22,7 +30,11 @@ typedef struct looks_prepared {
   double band_hue[DLUT_LOOK_NBANDS], band_sat[DLUT_LOOK_NBANDS], band_lum[DLUT_LOOK_NBANDS];
   double band_cos[DLUT_LOOK_NBANDS], band_sin[DLUT_LOOK_NBANDS]; /* unit vectors of the band centres */
   int clip;                                                      /* hard clip instead of soft gamut compression */
-  double knee; /* soft gamut compression starts at this excursion (1 = only beyond the boundary) */
+  double knee;     /* soft gamut compression starts at this excursion (1 = only beyond the boundary) */
+  double y_white;  /* luminance of white after the white balance (its lightness is restored to 1) */
+  double skin;     /* strength of the skin-tone protection, 0..1 (0 for monochrome) */
+  double ends;     /* strength of the white/black neutrality, 0..1 */
+  int any_protect; /* nonzero when skin or ends is active */
 } looks_prepared;
 
 extern const float dlut_looks_band_center[DLUT_LOOK_NBANDS];
@@ -33,7 +45,7 @@ double looks_tone(const looks_prepared *p, double x); /* the tone curve on encod
 void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3]);
 
 /* dlut_look seen as an array of floats (all its fields are floats). */
-#define LOOKS_NFIELDS 47
+#define LOOKS_NFIELDS 49
 float looks_field_scale(int field); /* typical magnitude of a field, for comparing them */
 
 /* Apply an effect string ("temp=+1 shadow=200@8 hue.green=+20") scaled by
@@ -56,5 +68,25 @@ int looks_stop_count(int zh);
 const char *looks_stop_get(int zh, int i);
 int looks_sep_count(int zh);
 const char *looks_sep_get(int zh, int i);
+
+/* The CIELAB hue of a faint cast that looks like the named colour (parse.c). */
+double looks_color_cast_hue(const unsigned char rgb8[3]);
+
+/* Qualified edits (qualify.c). */
+enum {
+  LOOKS_QUAL_NONE,
+  LOOKS_QUAL_SKY,
+  LOOKS_QUAL_SKIN,
+  LOOKS_QUAL_FOLIAGE,
+  LOOKS_QUAL_SHADOWS,
+  LOOKS_QUAL_HIGHLIGHTS,
+  LOOKS_QUAL_COUNT
+};
+const char *looks_qual_forms(int q, int zh); /* '|'-separated forms, NULL for none */
+const char *looks_qual_name(int q);
+const char *looks_cast_forms(int zh);
+int looks_is_chromatic(const dlut_look *d);                    /* the term moves colours (white balance, toning) */
+void looks_qualify(const dlut_look *d, int q, dlut_look *out); /* d's effect confined to q's range */
+void looks_band_desaturate(double hue_deg, float amount, dlut_look *out); /* "no blue": the blues lose chroma */
 
 #endif

@@ -63,8 +63,12 @@ static double softlim(double x, double lim) {
 #define NCTRL 7
 static const double k_ctrl_x[NCTRL] = {0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0};
 
-static double s_curve(double x) { /* a symmetric S through (0,0), (0.5,0.5), (1,1); slope 2 at the pivot */
-  return x < 0.5 ? 2.0 * x * x : 1.0 - 2.0 * (1.0 - x) * (1.0 - x);
+/* An S through (0,0), (p,p), (1,1) with slope 2 at the pivot p (quadratic
+ * on either side; p = 0.5 is the symmetric S). The pivot is mid grey after
+ * the brightness curve, so contrast and darkening do not cancel: contrast
+ * spreads the tones around wherever the midtones now are. */
+static double s_curve(double x, double p) {
+  return x < p ? x * x / p : 1.0 - (1.0 - x) * (1.0 - x) / (1.0 - p);
 }
 
 void looks_prepare(const dlut_look *lk, looks_prepared *p) {
@@ -80,7 +84,9 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
   const double wsum = (double)DLUT_D65_X + DLUT_D65_Y + DLUT_D65_Z;
   double x = DLUT_D65_X / wsum + (xy1[0] - xy0[0]), y = DLUT_D65_Y / wsum + (xy1[1] - xy0[1]);
   double den = -2.0 * x + 12.0 * y + 3.0, u = 4.0 * x / den, v = 6.0 * y / den;
-  v -= 0.01 * softlim(lk->tint, 3.0); /* below the locus is magenta */
+  /* tint: across the locus, towards magenta (+) or green (-); the u part keeps it off blue-violet */
+  v -= 0.007 * softlim(lk->tint, 3.0);
+  u += 0.0085 * softlim(lk->tint, 3.0);
   den = 2.0 * u - 8.0 * v + 4.0;
   double xyt[2] = {3.0 * u / den, 2.0 * v / den}, dst[3];
   dlut_color_xy_to_xyz(xyt, dst);
@@ -90,28 +96,35 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
   /* normalise so that white does not clip: the largest channel of M*(1,1,1) is 1 */
   double wmax = 0;
   for (int r = 0; r < 3; r++) wmax = fmax(wmax, m[3 * r] + m[3 * r + 1] + m[3 * r + 2]);
-  double ev = clampd(lk->exposure, -3, 3);
+  /* darkening terms stack (night, moody, low key ...): negative exposure is soft-limited */
+  double ev = lk->exposure < 0 ? -softlim(-lk->exposure, 0.8) : clampd(lk->exposure, 0, 3);
   p->exposure = pow(2.0, ev);
   p->shoulder = ev > 0;
   for (int i = 0; i < 9; i++) p->wb[i] = m[i] / wmax;
+  /* the white balance must not dim white: its lightness is taken back to 1 (the tone curve's white) */
+  p->y_white = 0;
+  for (int r = 0; r < 3; r++)
+    p->y_white += dlut_color_rgb_to_xyz_matrix[3 + r] * (p->wb[3 * r] + p->wb[3 * r + 1] + p->wb[3 * r + 2]);
+  p->y_white = clampd(p->y_white, 0.05, 1.0);
   /* -- channel mixer */
   double w[3] = {0.2126 + lk->mono_mix[0], 0.7152 + lk->mono_mix[1], 0.0722 + lk->mono_mix[2]}, ws = 0;
   for (int c = 0; c < 3; c++) ws += (w[c] = fmax(w[c], 0.0));
   for (int c = 0; c < 3; c++) p->mono_w[c] = ws > 1e-6 ? w[c] / ws : (c == 1 ? 1.0 : 0.0);
   p->mono = clampd(lk->mono, 0, 1);
   /* -- tone curve control points */
-  double b = softlim(lk->brightness, 1.0), c = clampd(softlim(lk->contrast, 1.2), -1, 1.5),
-         sh = clampd(lk->shadows, -1, 1);
-  double hl = clampd(lk->highlights, -1, 1), fade = clampd(lk->fade, 0, 1), crush = clampd(lk->crush, 0, 1);
+  double b = lk->brightness < 0 ? -softlim(-lk->brightness, 0.7) : softlim(lk->brightness, 1.0),
+         c = clampd(softlim(lk->contrast, 1.2), -1, 1.5), sh = clampd(lk->shadows, -1, 1);
+  double hl = clampd(lk->highlights, -1, 1), fade = clampd(lk->fade, 0, 1);
+  double crush = clampd(softlim(fmax(lk->crush, 0.0f), 0.7), 0, 1); /* stacked crushes saturate */
   double roll = clampd(lk->rolloff, 0, 1);
   static const double w_sh[NCTRL] = {0, 0.6, 1.0, 0.35, 0.05, 0, 0};
   static const double w_hl[NCTRL] = {0, 0, 0.05, 0.35, 1.0, 0.6, 0};
   static const double w_crush[NCTRL] = {0, 0.85, 0.4, 0.08, 0, 0, 0};
   static const double w_roll[NCTRL] = {0, 0, 0, 0.015, 0.05, 0.07, 0.09};
-  double gamma = pow(2.0, -0.8 * b);
+  double gamma = pow(2.0, -0.8 * b), pivot = pow(0.5, gamma);
   for (int k = 0; k < NCTRL; k++) {
     double xk = k_ctrl_x[k], yk = pow(xk, gamma);
-    yk += 0.6 * c * (s_curve(yk) - yk);
+    yk += 0.6 * c * (s_curve(yk, pivot) - yk);
     yk += 0.12 * sh * w_sh[k] + 0.10 * hl * w_hl[k];
     yk *= 1.0 - crush * w_crush[k];
     yk -= roll * w_roll[k];
@@ -176,6 +189,14 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
   for (int k = 0; k < 3; k++) push += hypot(dst_ab[k][0], dst_ab[k][1]) / 20.0;
   for (int k = 0; k < DLUT_LOOK_NBANDS; k++) push += fmax(p->band_sat[k], 0.0) / 2.0 + fabs(p->band_hue[k]) / 120.0;
   p->knee = 1.0 - (1.0 - LOOKS_GAMUT_KNEE) * fmin(push, 1.0);
+  /* the protections: nothing to protect from the identity (which then bakes exactly) */
+  p->skin = (1.0 - clampd(lk->skin_follow, 0, 1)) * (1.0 - p->mono);
+  p->ends = 1.0 - clampd(lk->tint_ends, 0, 1);
+  dlut_look id;
+  dlut_look_init(&id);
+  id.skin_follow = lk->skin_follow;
+  id.tint_ends = lk->tint_ends;
+  p->any_protect = memcmp(&id, lk, sizeof id) != 0 && (p->skin > 0 || p->ends > 0);
 }
 
 double looks_tone(const looks_prepared *p, double x) {
@@ -210,13 +231,21 @@ static double band_weight(double h, double center) {
   return d >= BAND_HALF_WIDTH ? 0.0 : 0.5 * (1.0 + cos(M_PI * d / BAND_HALF_WIDTH));
 }
 
-/* Soft gamut compression of linear rgb towards the grey of luminance Y:
- * the excursion e (1 = on the gamut boundary) is mapped through a C1 knee. */
-static void gamut_compress(double rgb[3], double Y, int hard, double knee) {
-  if (hard) {
-    for (int c = 0; c < 3; c++) rgb[c] = clampd(rgb[c], 0.0, 1.0);
-    return;
-  }
+/* CIELAB (D65) to linear sRGB; *Y receives the luminance. */
+static void lab_to_rgb(double L, double a, double b, double rgb[3], double *Y) {
+  double fy = (L + 16.0) / 116.0;
+  double X = DLUT_D65_X * lab_finv(fy + a / 500.0), Yv = lab_finv(fy), Z = DLUT_D65_Z * lab_finv(fy - b / 200.0);
+  const double *N = dlut_color_xyz_to_rgb_matrix;
+  for (int r = 0; r < 3; r++) rgb[r] = N[3 * r] * X + N[3 * r + 1] * Yv + N[3 * r + 2] * Z;
+  *Y = Yv;
+}
+
+/* How far linear rgb lies from the grey of luminance Y towards the gamut
+ * boundary: 0 on the grey, 1 on the boundary, above 1 outside. The soft
+ * gamut compression maps it through a C1 knee (in the spirit of ACES'
+ * reference gamut compression, with x/(1+x) beyond the knee), by scaling
+ * CIELAB chroma so hue and lightness stay. */
+static double excursion(const double rgb[3], double Y) {
   Y = clampd(Y, 0.0, 1.0);
   double e = 0.0;
   for (int c = 0; c < 3; c++) {
@@ -224,12 +253,7 @@ static void gamut_compress(double rgb[3], double Y, int hard, double knee) {
     if (d > 0) e = fmax(e, d / fmax(1.0 - Y, 1e-9));
     if (d < 0) e = fmax(e, -d / fmax(Y, 1e-9));
   }
-  if (e > knee) {
-    double x = (e - knee) / (1.0 - knee); /* soft clip x/(1+x): C1 at the knee, never reaches 1 */
-    double e2 = knee < 1.0 ? knee + (1.0 - knee) * x / (1.0 + x) : 1.0;
-    for (int c = 0; c < 3; c++) rgb[c] = Y + (rgb[c] - Y) * (e2 / e);
-  }
-  for (int c = 0; c < 3; c++) rgb[c] = clampd(rgb[c], 0.0, 1.0); /* float dust only */
+  return e;
 }
 
 void dlut_look_eval(const dlut_look *look, const float in[3], float out[3]) {
@@ -238,10 +262,42 @@ void dlut_look_eval(const dlut_look *look, const float in[3], float out[3]) {
   looks_eval_prepared(&p, in, out);
 }
 
+/* Smooth step from 0 (x <= e0) to 1 (x >= e1), C1. */
+static double smooth01(double x, double e0, double e1) {
+  double t = clampd((x - e0) / (e1 - e0), 0.0, 1.0);
+  return t * t * (3.0 - 2.0 * t);
+}
+
+/* How much a colour (CIELAB of the input) is a skin tone: hue within 45 deg
+ * of LOOKS_SKIN_HUE (raised cosine), moderate chroma, neither very dark nor
+ * near white. The window covers the skin tones of every complexion (CIELAB
+ * hue about 30-80 deg, chroma 10-45, e.g. Xiao et al. 2011). */
+static double skin_weight(double L, double a, double b) {
+  double C = sqrt(a * a + b * b);
+  if (C < 1e-9) return 0.0;
+  double x = (a * LOOKS_SKIN_COS + b * LOOKS_SKIN_SIN) / C; /* cos of the hue difference */
+  if (x <= LOOKS_BAND_COS_HALF) return 0.0;
+  double hw = (2.0 * x * x - 1.0) * (2.0 * x * x - 1.0);
+  hw = 1.0 - (1.0 - hw) * (1.0 - hw); /* flat across the skin hues, rolling off at 45 deg */
+  return hw * smooth01(C, 5.0, 12.0) * (1.0 - smooth01(C, 42.0, 60.0)) * smooth01(L, 15.0, 30.0) *
+         (1.0 - smooth01(L, 90.0, 98.0));
+}
+
 void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3]) {
   double lin[3], t[3];
-  /* 1. decode, white balance, exposure */
+  const double *M = dlut_color_rgb_to_xyz_matrix;
+  /* 0. the input's CIELAB, for the protections */
   for (int c = 0; c < 3; c++) lin[c] = srgb_dec(clampd(in[c], 0.0, 1.0));
+  double in_L = 0, in_a = 0, in_b = 0, w_skin = 0, w_white = 0;
+  if (p->any_protect) {
+    double fx = lab_f((M[0] * lin[0] + M[1] * lin[1] + M[2] * lin[2]) / DLUT_D65_X);
+    double fy = lab_f(M[3] * lin[0] + M[4] * lin[1] + M[5] * lin[2]);
+    double fz = lab_f((M[6] * lin[0] + M[7] * lin[1] + M[8] * lin[2]) / DLUT_D65_Z);
+    in_L = 116.0 * fy - 16.0, in_a = 500.0 * (fx - fy), in_b = 200.0 * (fy - fz);
+    w_skin = p->skin * skin_weight(in_L, in_a, in_b);
+    w_white = p->ends * smooth01(fmin(lin[0], fmin(lin[1], lin[2])), LOOKS_WHITE_FROM, 1.0);
+  }
+  /* 1. white balance, exposure */
   for (int r = 0; r < 3; r++) t[r] = p->wb[3 * r] * lin[0] + p->wb[3 * r + 1] * lin[1] + p->wb[3 * r + 2] * lin[2];
   for (int c = 0; c < 3; c++) {
     double v = fmax(t[c], 0.0) * p->exposure;
@@ -251,13 +307,18 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
   /* 2. channel mixer towards mono */
   double ym = p->mono_w[0] * lin[0] + p->mono_w[1] * lin[1] + p->mono_w[2] * lin[2];
   for (int c = 0; c < 3; c++) lin[c] += p->mono * (ym - lin[c]);
-  /* 3. tone curve. Lightness: the curve applied to the luminance, so L* is
-   *    monotone in every input channel. Colour: the curve applied to each
-   *    encoded channel (as a film print or a per-channel grade does, which
-   *    adds saturation with contrast); only its a*, b* are kept. */
-  const double *M = dlut_color_rgb_to_xyz_matrix;
-  double y_in = M[3] * lin[0] + M[4] * lin[1] + M[5] * lin[2];
+  /* 3. tone curve. Lightness: the curve applied to the luminance (taken
+   *    back so the white balance does not dim white), so L* is monotone in
+   *    every input channel. Colour: the curve applied to each encoded
+   *    channel (as a film print or a per-channel grade does, which adds
+   *    saturation with contrast); only its chroma is kept: the hue stays
+   *    that of the colour before the curve, so contrast does not turn
+   *    orange into red. */
+  double y_in = (M[3] * lin[0] + M[4] * lin[1] + M[5] * lin[2]) / p->y_white;
   double y_tone = srgb_dec(looks_tone(p, srgb_enc(clampd(y_in, 0.0, 1.0))));
+  double fy0 = lab_f(M[3] * lin[0] + M[4] * lin[1] + M[5] * lin[2]);
+  double a0 = 500.0 * (lab_f((M[0] * lin[0] + M[1] * lin[1] + M[2] * lin[2]) / DLUT_D65_X) - fy0);
+  double b0 = 200.0 * (fy0 - lab_f((M[6] * lin[0] + M[7] * lin[1] + M[8] * lin[2]) / DLUT_D65_Z));
   for (int c = 0; c < 3; c++) lin[c] = srgb_dec(looks_tone(p, srgb_enc(clampd(lin[c], 0.0, 1.0))));
   /* 4. Lab */
   double X = M[0] * lin[0] + M[1] * lin[1] + M[2] * lin[2];
@@ -265,10 +326,20 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
   double Z = M[6] * lin[0] + M[7] * lin[1] + M[8] * lin[2];
   double fy = lab_f(Yv), L = 116.0 * lab_f(y_tone) - 16.0;
   double a = 500.0 * (lab_f(X / DLUT_D65_X) - fy), bb = 200.0 * (fy - lab_f(Z / DLUT_D65_Z));
-  double C = sqrt(a * a + bb * bb);
+  double C = sqrt(a * a + bb * bb), C0 = sqrt(a0 * a0 + b0 * b0);
+  if (C0 > 0) { /* the pre-curve hue, faded in with chroma (a grey has none to keep) */
+    double u = C0 * C0 / (C0 * C0 + 4.0), s = C / C0;
+    a += u * (a0 * s - a);
+    bb += u * (b0 * s - bb);
+    C = sqrt(a * a + bb * bb);
+  }
   double h = atan2(bb, a) * 180.0 / M_PI; /* hue before any change */
-  /* saturation and vibrance */
+  /* saturation and vibrance; a boost fades out towards white and black (highlight roll-off) */
   double k = p->sat * (1.0 + p->vib * exp(-C / 35.0));
+  if (k > 1.0) {
+    double e = 2.0 * clampd(L / 100.0, 0.0, 1.0) - 1.0, e2 = e * e;
+    k = 1.0 + (k - 1.0) * (1.0 - e2 * e2);
+  }
   a *= k;
   bb *= k;
   /* hue bands */
@@ -289,20 +360,47 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
     double tl = clampd(L / 100.0, 0, 1);
     L += 8.0 * dl * gate * 4.0 * tl * (1.0 - tl);
   }
-  /* split toning and cast */
+  /* split toning and cast; with the ends neutral they fade out at pure white and black */
   double tl = clampd(L / 100.0, 0.0, 1.0);
-  double ws = (1.0 - tl) * (1.0 - tl), wh = tl * tl, wc = 0.3 + 2.8 * tl * (1.0 - tl);
+  double r0 = 1.0 - p->ends * (1.0 - smooth01(tl, 0.0, LOOKS_END_RAMP));
+  double r1 = 1.0 - p->ends * (1.0 - smooth01(1.0 - tl, 0.0, LOOKS_END_RAMP));
+  double ws = (1.0 - tl) * (1.0 - tl) * r0, wh = tl * tl * r1, wc = (0.3 + 2.8 * tl * (1.0 - tl)) * r0 * r1;
   a += ws * p->shadow_ab[0] + wh * p->highlight_ab[0] + wc * p->cast_ab[0];
   bb += ws * p->shadow_ab[1] + wh * p->highlight_ab[1] + wc * p->cast_ab[1];
-  /* 5. back to linear sRGB, gamut compression, encode */
-  fy = (L + 16.0) / 116.0;
-  X = DLUT_D65_X * lab_finv(fy + a / 500.0);
-  Yv = lab_finv(fy);
-  Z = DLUT_D65_Z * lab_finv(fy - bb / 200.0);
-  const double *N = dlut_color_xyz_to_rgb_matrix;
+  /* the protections: skin keeps its hue and most of its chroma; near-white keeps its colour */
+  if (p->any_protect) {
+    double Ci = sqrt(in_a * in_a + in_b * in_b), Cn = sqrt(a * a + bb * bb);
+    if (w_skin > 0 && Ci > 0) {
+      double s = clampd(Cn / Ci, LOOKS_SKIN_CMIN, LOOKS_SKIN_CMAX), w = LOOKS_SKIN_KEEP * w_skin;
+      a += w * (in_a * s - a);
+      bb += w * (in_b * s - bb);
+    }
+    a += w_white * (in_a - a);
+    bb += w_white * (in_b - bb);
+  }
+  /* 5. back to linear sRGB, gamut compression (hue-preserving: CIELAB chroma is scaled, L* and hue
+   *    kept), encode */
   double rgb[3];
-  for (int r = 0; r < 3; r++) rgb[r] = N[3 * r] * X + N[3 * r + 1] * Yv + N[3 * r + 2] * Z;
-  gamut_compress(rgb, Yv, p->clip, p->knee);
+  lab_to_rgb(L, a, bb, rgb, &Yv);
+  if (!p->clip) {
+    double e = excursion(rgb, Yv);
+    if (e > p->knee) {
+      double x = p->knee < 1.0 ? (e - p->knee) / (1.0 - p->knee) : 0.0;
+      double target = p->knee < 1.0 ? p->knee + (1.0 - p->knee) * x / (1.0 + x) : 1.0;
+      for (int it = 0; it < 2; it++) { /* the excursion is nearly proportional to chroma: two secant steps */
+        double f = target / fmax(e, 1e-20);
+        a *= f;
+        bb *= f;
+        lab_to_rgb(L, a, bb, rgb, &Yv);
+        e = excursion(rgb, Yv);
+      }
+    }
+    if (e > 1.0) { /* what is left beyond the boundary: towards the grey of the same luminance */
+      double Y = clampd(Yv, 0.0, 1.0);
+      for (int c = 0; c < 3; c++) rgb[c] = Y + (rgb[c] - Y) / e;
+    }
+  }
+  for (int c = 0; c < 3; c++) rgb[c] = clampd(rgb[c], 0.0, 1.0); /* float dust (or the asked-for hard clip) */
   for (int c = 0; c < 3; c++) out[c] = (float)srgb_enc(rgb[c]);
 }
 
@@ -339,6 +437,33 @@ static inline fm_v8 v_labfinv(fm_v8 u) {
 }
 static inline fm_v8 v_sqrt(fm_v8 x) {
   return fm_exp2(0.5f * fm_log2(x));
+}
+static inline int fm_any(fm_i8 m) {
+  int32_t l[FM_N];
+  memcpy(l, &m, sizeof l);
+  for (int j = 0; j < FM_N; j++)
+    if (l[j]) return 1;
+  return 0;
+}
+static inline void v_lab_to_rgb(fm_v8 L, fm_v8 a, fm_v8 b, const float *N, fm_v8 *r, fm_v8 *g, fm_v8 *bl, fm_v8 *Y) {
+  fm_v8 fy = (L + 16.0f) * (1.0f / 116.0f);
+  fm_v8 X = DLUT_D65_X * v_labfinv(fy + a * (1.0f / 500.0f)), Yv = v_labfinv(fy);
+  fm_v8 Z = DLUT_D65_Z * v_labfinv(fy - b * (1.0f / 200.0f));
+  *r = N[0] * X + N[1] * Yv + N[2] * Z;
+  *g = N[3] * X + N[4] * Yv + N[5] * Z;
+  *bl = N[6] * X + N[7] * Yv + N[8] * Z;
+  *Y = Yv;
+}
+static inline fm_v8 v_excursion(fm_v8 c0, fm_v8 c1, fm_v8 c2, fm_v8 Y) {
+  fm_v8 Yc = v_clamp01(Y);
+  fm_v8 up = 1.0f / fm_max(1.0f - Yc, fm_splat(1e-9f)), dn = 1.0f / fm_max(Yc, fm_splat(1e-9f));
+  fm_v8 d0 = c0 - Yc, d1 = c1 - Yc, d2 = c2 - Yc;
+  return fm_max(fm_max(fm_sel(d0 > 0.0f, d0 * up, -d0 * dn), fm_sel(d1 > 0.0f, d1 * up, -d1 * dn)),
+                fm_sel(d2 > 0.0f, d2 * up, -d2 * dn));
+}
+static inline fm_v8 v_smooth01(fm_v8 x, float e0, float e1) {
+  fm_v8 t = v_clamp01((x - e0) * (1.0f / (e1 - e0)));
+  return t * t * (3.0f - 2.0f * t);
 }
 
 /* The tone curve on encoded values, as looks_tone: pick each lane's segment
@@ -381,6 +506,8 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
   const float sh_a = (float)p->shadow_ab[0], sh_b = (float)p->shadow_ab[1];
   const float hi_a = (float)p->highlight_ab[0], hi_b = (float)p->highlight_ab[1];
   const float ca_a = (float)p->cast_ab[0], ca_b = (float)p->cast_ab[1];
+  const int protect = p->any_protect;
+  const float k_skin = (float)p->skin, k_ends = (float)p->ends, inv_yw = (float)(1.0 / p->y_white);
   float M[9], N[9], W[9], cy[NCTRL], cm[NCTRL];
   float bcos[DLUT_LOOK_NBANDS], bsin[DLUT_LOOK_NBANDS], bhue[DLUT_LOOK_NBANDS], bsat[DLUT_LOOK_NBANDS],
       blum[DLUT_LOOK_NBANDS];
@@ -406,6 +533,25 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
     float *o = bc->table + 3 * row * n;
     for (int r0 = 0; r0 < n; r0 += FM_N) {
       fm_v8 d = fm_load(dec + r0); /* dec is padded to a multiple of FM_N */
+      /* 0. the input's CIELAB, for the protections */
+      fm_v8 in_a = fm_splat(0.0f), in_b = fm_splat(0.0f), w_skin = in_a, w_white = in_a;
+      if (protect) {
+        fm_v8 fx = v_labf((M[0] * d + (M[1] * dec[g] + M[2] * dec[b])) * (1.0f / DLUT_D65_X));
+        fm_v8 fy_ = v_labf(M[3] * d + (M[4] * dec[g] + M[5] * dec[b]));
+        fm_v8 fz = v_labf((M[6] * d + (M[7] * dec[g] + M[8] * dec[b])) * (1.0f / DLUT_D65_Z));
+        fm_v8 in_L = 116.0f * fy_ - 16.0f;
+        in_a = 500.0f * (fx - fy_), in_b = 200.0f * (fy_ - fz);
+        fm_v8 Ci = v_sqrt(in_a * in_a + in_b * in_b);
+        fm_v8 x = (in_a * (float)LOOKS_SKIN_COS + in_b * (float)LOOKS_SKIN_SIN) / fm_max(Ci, fm_splat(1e-20f));
+        fm_v8 c2_ = 2.0f * x * x - 1.0f;
+        fm_v8 hw = fm_sel(x > (float)LOOKS_BAND_COS_HALF, c2_ * c2_, fm_splat(0.0f));
+        hw = 1.0f - (1.0f - hw) * (1.0f - hw);
+        w_skin = k_skin * hw * v_smooth01(Ci, 5.0f, 12.0f) * (1.0f - v_smooth01(Ci, 42.0f, 60.0f)) *
+                 v_smooth01(in_L, 15.0f, 30.0f) * (1.0f - v_smooth01(in_L, 90.0f, 98.0f));
+        w_skin = fm_sel(Ci > 1e-9f, w_skin, fm_splat(0.0f));
+        fm_v8 mn = fm_min(d, fm_splat(dec[g] < dec[b] ? dec[g] : dec[b]));
+        w_white = k_ends * v_smooth01(mn, (float)LOOKS_WHITE_FROM, 1.0f);
+      }
       /* 1. white balance, exposure */
       fm_v8 c0 = fm_max(W[0] * d + p0, fm_splat(0.0f)) * exposure;
       fm_v8 c1 = fm_max(W[3] * d + p1, fm_splat(0.0f)) * exposure;
@@ -415,10 +561,14 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
         c1 = c1 * (1.0f + c1 * inv_e2) / (1.0f + c1);
         c2 = c2 * (1.0f + c2 * inv_e2) / (1.0f + c2);
       }
-      /* 2. channel mixer; 3. tone curve (lightness from the luminance, colour per channel) */
+      /* 2. channel mixer; 3. tone curve (lightness from the luminance, colour per channel, hue kept) */
       fm_v8 ym = mw0 * c0 + mw1 * c1 + mw2 * c2;
       c0 += mono * (ym - c0), c1 += mono * (ym - c1), c2 += mono * (ym - c2);
-      fm_v8 y_tone = v_tone_lin(M[3] * c0 + M[4] * c1 + M[5] * c2, cy, cm);
+      fm_v8 Y0 = M[3] * c0 + M[4] * c1 + M[5] * c2;
+      fm_v8 y_tone = v_tone_lin(Y0 * inv_yw, cy, cm);
+      fm_v8 fy0 = v_labf(Y0);
+      fm_v8 a0 = 500.0f * (v_labf((M[0] * c0 + M[1] * c1 + M[2] * c2) * (1.0f / DLUT_D65_X)) - fy0);
+      fm_v8 b0 = 200.0f * (fy0 - v_labf((M[6] * c0 + M[7] * c1 + M[8] * c2) * (1.0f / DLUT_D65_Z)));
       c0 = v_tone_lin(c0, cy, cm), c1 = v_tone_lin(c1, cy, cm), c2 = v_tone_lin(c2, cy, cm);
       /* 4. Lab */
       fm_v8 X = M[0] * c0 + M[1] * c1 + M[2] * c2;
@@ -428,20 +578,31 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
       fm_v8 a = 500.0f * (v_labf(X * (1.0f / DLUT_D65_X)) - fy);
       fm_v8 bb = 200.0f * (fy - v_labf(Z * (1.0f / DLUT_D65_Z)));
       fm_v8 C = v_sqrt(a * a + bb * bb);
+      {
+        fm_v8 C0sq = a0 * a0 + b0 * b0, C0 = v_sqrt(C0sq);
+        fm_v8 u = C0sq / (C0sq + 4.0f), sc = C / fm_max(C0, fm_splat(1e-20f));
+        u = fm_sel(C0 > 0.0f, u, fm_splat(0.0f));
+        a += u * (a0 * sc - a), bb += u * (b0 * sc - bb);
+        C = v_sqrt(a * a + bb * bb);
+      }
       fm_v8 k = fm_splat(k_sat);
       if (k_vib != 0.0f) k = k_sat * (1.0f + k_vib * fm_exp2(C * (-1.4426950f / 35.0f)));
+      {
+        fm_v8 e = 2.0f * v_clamp01(L * 0.01f) - 1.0f, e2 = e * e;
+        k = fm_sel(k > 1.0f, 1.0f + (k - 1.0f) * (1.0f - e2 * e2), k);
+      }
       if (any_band) {
         /* lane by lane: the band weights are cos^2(2d) = (2 cos^2 d - 1)^2 for |d| < 45 deg,
          * the raised cosine of the reference, from the dot product with the band centre */
         float la[FM_N], lb[FM_N], lc[FM_N], lL[FM_N], lk[FM_N];
         fm_store(la, a), fm_store(lb, bb), fm_store(lc, C), fm_store(lL, L), fm_store(lk, k);
         for (int j = 0; j < FM_N; j++) {
-          float aj = la[j], bj = lb[j], Cj = sqrtf(aj * aj + bj * bj), kj = lk[j];
+          float aj = la[j] * lk[j], bj = lb[j] * lk[j], Cj = lc[j];
           if (!(Cj > 0.0f)) {
-            la[j] = aj * kj, lb[j] = bj * kj;
+            la[j] = aj, lb[j] = bj;
             continue;
           }
-          float ux = aj / Cj, uy = bj / Cj, gate = Cj * Cj / (Cj * Cj + 25.0f), dh = 0, ds = 0, dl = 0;
+          float ux = la[j] / Cj, uy = lb[j] / Cj, gate = Cj * Cj / (Cj * Cj + 25.0f), dh = 0, ds = 0, dl = 0;
           for (int i = 0; i < DLUT_LOOK_NBANDS; i++) {
             float x = ux * bcos[i] + uy * bsin[i];
             if (x <= (float)LOOKS_BAND_COS_HALF) continue;
@@ -450,7 +611,7 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
           }
           float sn, cs;
           sincosf(dh * gate * ((float)M_PI / 180.0f), &sn, &cs);
-          float sc = (1.0f + ds > 0.0f ? 1.0f + ds : 0.0f) * kj;
+          float sc = 1.0f + ds > 0.0f ? 1.0f + ds : 0.0f;
           la[j] = (aj * cs - bj * sn) * sc;
           lb[j] = (aj * sn + bj * cs) * sc;
           float tl = fminf(fmaxf(lL[j] * 0.01f, 0.0f), 1.0f);
@@ -460,29 +621,39 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
       } else {
         a *= k, bb *= k;
       }
-      /* split toning and cast */
+      /* split toning and cast, fading out at pure white and black when the ends are neutral */
       fm_v8 tl = v_clamp01(L * 0.01f);
-      fm_v8 ws = (1.0f - tl) * (1.0f - tl), wh = tl * tl, wc = 0.3f + 2.8f * tl * (1.0f - tl);
+      fm_v8 q0 = 1.0f - k_ends * (1.0f - v_smooth01(tl, 0.0f, (float)LOOKS_END_RAMP));
+      fm_v8 q1 = 1.0f - k_ends * (1.0f - v_smooth01(1.0f - tl, 0.0f, (float)LOOKS_END_RAMP));
+      fm_v8 ws = (1.0f - tl) * (1.0f - tl) * q0, wh = tl * tl * q1, wc = (0.3f + 2.8f * tl * (1.0f - tl)) * q0 * q1;
       a += ws * sh_a + wh * hi_a + wc * ca_a;
       bb += ws * sh_b + wh * hi_b + wc * ca_b;
-      /* 5. back to linear sRGB, gamut compression, encode */
-      fy = (L + 16.0f) * (1.0f / 116.0f);
-      X = DLUT_D65_X * v_labfinv(fy + a * (1.0f / 500.0f));
-      Y = v_labfinv(fy);
-      Z = DLUT_D65_Z * v_labfinv(fy - bb * (1.0f / 200.0f));
-      c0 = N[0] * X + N[1] * Y + N[2] * Z;
-      c1 = N[3] * X + N[4] * Y + N[5] * Z;
-      c2 = N[6] * X + N[7] * Y + N[8] * Z;
+      if (protect) {
+        fm_v8 Ci = v_sqrt(in_a * in_a + in_b * in_b), Cn = v_sqrt(a * a + bb * bb);
+        fm_v8 s = fm_min(fm_max(Cn / fm_max(Ci, fm_splat(1e-20f)), fm_splat((float)LOOKS_SKIN_CMIN)),
+                         fm_splat((float)LOOKS_SKIN_CMAX));
+        fm_v8 w = (float)LOOKS_SKIN_KEEP * w_skin;
+        a += w * (in_a * s - a), bb += w * (in_b * s - bb);
+        a += w_white * (in_a - a), bb += w_white * (in_b - bb);
+      }
+      /* 5. back to linear sRGB, hue-preserving gamut compression, encode */
+      fm_v8 e;
+      v_lab_to_rgb(L, a, bb, N, &c0, &c1, &c2, &Y);
       if (!hard_clip) {
-        fm_v8 Yc = v_clamp01(Y);
-        fm_v8 up = 1.0f / fm_max(1.0f - Yc, fm_splat(1e-9f)), dn = 1.0f / fm_max(Yc, fm_splat(1e-9f));
-        fm_v8 d0 = c0 - Yc, d1 = c1 - Yc, d2 = c2 - Yc;
-        fm_v8 e = fm_max(fm_max(fm_sel(d0 > 0.0f, d0 * up, -d0 * dn), fm_sel(d1 > 0.0f, d1 * up, -d1 * dn)),
-                         fm_sel(d2 > 0.0f, d2 * up, -d2 * dn));
-        fm_v8 x = (e - knee) * inv_range;
-        fm_v8 target = knee < 1.0f ? knee + (1.0f - knee) * x / (1.0f + fm_max(x, fm_splat(0.0f))) : fm_splat(1.0f);
-        fm_v8 scale = fm_sel(e > knee, target / fm_max(e, fm_splat(1e-20f)), fm_splat(1.0f));
-        c0 = Yc + d0 * scale, c1 = Yc + d1 * scale, c2 = Yc + d2 * scale;
+        e = v_excursion(c0, c1, c2, Y);
+        fm_i8 active = e > knee;
+        if (fm_any(active)) {
+          fm_v8 x = (e - knee) * inv_range;
+          fm_v8 target = knee < 1.0f ? knee + (1.0f - knee) * x / (1.0f + fm_max(x, fm_splat(0.0f))) : fm_splat(1.0f);
+          for (int it = 0; it < 2; it++) {
+            fm_v8 f = fm_sel(active, target / fm_max(e, fm_splat(1e-20f)), fm_splat(1.0f));
+            a *= f, bb *= f;
+            v_lab_to_rgb(L, a, bb, N, &c0, &c1, &c2, &Y);
+            e = v_excursion(c0, c1, c2, Y);
+          }
+        }
+        fm_v8 Yc = v_clamp01(Y), inv = fm_sel(e > 1.0f, 1.0f / fm_max(e, fm_splat(1e-20f)), fm_splat(1.0f));
+        c0 = Yc + (c0 - Yc) * inv, c1 = Yc + (c1 - Yc) * inv, c2 = Yc + (c2 - Yc) * inv;
       }
       c0 = v_enc(v_clamp01(c0)), c1 = v_enc(v_clamp01(c1)), c2 = v_enc(v_clamp01(c2));
       float l0[FM_N], l1[FM_N], l2[FM_N];

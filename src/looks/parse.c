@@ -21,9 +21,14 @@
 
 /* ==== The lexicon ==== */
 
-enum { LEX_TERM, LEX_COLOR, LEX_MOD, LEX_STOP, LEX_SEP };
+enum { LEX_TERM, LEX_QUAL, LEX_CAST, LEX_COLOR, LEX_MOD, LEX_STOP, LEX_SEP };
 enum { MOD_INTENS, MOD_MORE, MOD_LESS, MOD_SOFT, MOD_NEG, MOD_CAP, MOD_COUNT };
-static const float k_mod_weight[MOD_COUNT] = {1.6f, 1.3f, -0.8f, 0.5f, -0.5f, -0.3f};
+/* NEG reverses at half strength; CAP ("not too X") keeps X's direction: 0.4 is X's gentle amount when
+ * the prompt says nothing else, otherwise it only caps X at half its plain amount (see the summing). */
+static const float k_mod_weight[MOD_COUNT] = {1.6f, 1.3f, -0.8f, 0.5f, -0.5f, 0.4f};
+#define CAP_NEG 1      /* match.capped: "no X" */
+#define CAP_TOO 2      /* match.capped: "not too X" */
+#define CAP_LIMIT 0.5f /* "not too X" caps X at this fraction of its plain amount */
 
 typedef struct lex_entry {
   const char *s; /* normalised form (English: words joined by one space) */
@@ -37,9 +42,10 @@ typedef struct lex_entry {
 static struct {
   lex_entry *entries;
   int n;
-  char *arena;            /* all normalised strings */
-  dlut_look *term_delta;  /* (n_terms) the effect of each term at weight 1 */
-  dlut_look *color_delta; /* (n_colors) */
+  char *arena;                                     /* all normalised strings */
+  dlut_look *term_delta;                           /* (n_terms) the effect of each term at weight 1 */
+  dlut_look *color_delta;                          /* (n_colors) */
+  int term_shadows, term_highlights, term_natural; /* terms that double as qualifiers (-1 if absent) */
   int ok;
   char error[256];
 } g_lex;
@@ -127,6 +133,11 @@ static int add_all(size_t *n, size_t *bytes, int fill) {
     const looks_color_name *c = looks_color_get(i);
     if (add_forms(c->en, LEX_COLOR, i, n, bytes, fill) || add_forms(c->zh, LEX_COLOR, i, n, bytes, fill)) return -1;
   }
+  for (int q = 1; q < LOOKS_QUAL_COUNT; q++)
+    for (int zh = 0; zh < 2; zh++)
+      if (add_forms(looks_qual_forms(q, zh), LEX_QUAL, q, n, bytes, fill)) return -1;
+  for (int zh = 0; zh < 2; zh++)
+    if (add_forms(looks_cast_forms(zh), LEX_CAST, 0, n, bytes, fill)) return -1;
   for (int zh = 0; zh < 2; zh++) {
     for (int i = 0; i < looks_stop_count(zh); i++)
       if (add_forms(looks_stop_get(zh, i), LEX_STOP, 0, n, bytes, fill)) return -1;
@@ -136,9 +147,48 @@ static int add_all(size_t *n, size_t *bytes, int fill) {
   return 0;
 }
 
-/* The effect of a named colour: tint the image towards its hue, in
- * proportion to its chroma; near-neutral colours desaturate and move the
- * brightness towards their lightness. */
+/* The CIELAB hue (degrees) in which a faint cast of a named colour moves a
+ * mid grey so that it looks like that colour: the colour's hue in OkLab
+ * (Ottosson 2020, whose hue lines follow perceived hue, unlike CIELAB's
+ * for blues: pure blue is at 306 deg in CIELAB, violet for a cast), taken
+ * at low chroma around mid grey and measured in CIELAB. */
+double looks_color_cast_hue(const unsigned char rgb8[3]) {
+  static const double m1[9] = {0.4122214708, 0.5363325363, 0.0514459929, 0.2119034982, 0.6806995451,
+                               0.1073969566, 0.0883024619, 0.2817188376, 0.6299787005};
+  static const double m2[9] = {0.2104542553, 0.7936177850, -0.0040720468, 1.9779984951, -2.4285922050,
+                               0.4505937099, 0.0259040371, 0.7827717662,  -0.8086757660};
+  /* their inverses (Ottosson's published values) */
+  static const double m2i[9] = {1.0,           0.3963377774, 0.2158037573,  1.0,          -0.1055613458,
+                                -0.0638541728, 1.0,          -0.0894841775, -1.2914855480};
+  static const double m1i[9] = {4.0767416621,  -3.3077115913, 0.2309699292,  -1.2684380046, 2.6097574011,
+                                -0.3413193965, -0.0041960863, -0.7034186147, 1.7076147010};
+  double lin[3], lms[3], ok[3];
+  for (int c = 0; c < 3; c++) {
+    double v = rgb8[c] / 255.0;
+    lin[c] = v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
+  }
+  for (int r = 0; r < 3; r++) lms[r] = cbrt(m1[3 * r] * lin[0] + m1[3 * r + 1] * lin[1] + m1[3 * r + 2] * lin[2]);
+  for (int r = 0; r < 3; r++) ok[r] = m2[3 * r] * lms[0] + m2[3 * r + 1] * lms[1] + m2[3 * r + 2] * lms[2];
+  double h = atan2(ok[2], ok[1]);
+  double g[3] = {0.6, 0.03 * cos(h), 0.03 * sin(h)}, l3[3];
+  for (int r = 0; r < 3; r++) {
+    double v = m2i[3 * r] * g[0] + m2i[3 * r + 1] * g[1] + m2i[3 * r + 2] * g[2];
+    l3[r] = v * v * v;
+  }
+  float rgb[3], lab[3];
+  for (int r = 0; r < 3; r++) {
+    double v = m1i[3 * r] * l3[0] + m1i[3 * r + 1] * l3[1] + m1i[3 * r + 2] * l3[2];
+    v = v <= 0.0031308 ? 12.92 * v : 1.055 * pow(v, 1.0 / 2.4) - 0.055;
+    rgb[r] = (float)v;
+  }
+  dlut_color_srgb_to_lab(rgb, lab, 1);
+  double hd = atan2(lab[2], lab[1]) * 180.0 / M_PI;
+  return hd < 0 ? hd + 360.0 : hd;
+}
+
+/* The effect of a named colour: tint the image towards its (perceived)
+ * hue, in proportion to its chroma; near-neutral colours desaturate and
+ * move the brightness towards their lightness. */
 static void color_effect(const looks_color_name *c, dlut_look *d) {
   float rgb[3] = {c->rgb[0] / 255.0f, c->rgb[1] / 255.0f, c->rgb[2] / 255.0f}, lab[3], lch[3];
   dlut_color_srgb_to_lab(rgb, lab, 1);
@@ -149,7 +199,7 @@ static void color_effect(const looks_color_name *c, dlut_look *d) {
     d->brightness = (lch[0] - 50.0f) / 100.0f * 0.5f;
     return;
   }
-  float cc = fminf(lch[1], 60.0f), h = lch[2] * (float)M_PI / 180.0f;
+  float cc = fminf(lch[1], 60.0f), h = (float)(looks_color_cast_hue(c->rgb) * M_PI / 180.0);
   float ca = cosf(h), sa = sinf(h);
   d->cast_ab[0] = 0.13f * cc * ca;
   d->cast_ab[1] = 0.13f * cc * sa;
@@ -158,6 +208,8 @@ static void color_effect(const looks_color_name *c, dlut_look *d) {
   d->highlight_ab[0] = 0.06f * cc * ca;
   d->highlight_ab[1] = 0.06f * cc * sa;
 }
+
+static const lex_entry *lex_find(const char *s, size_t len);
 
 static void lex_build(void) {
   size_t n, bytes;
@@ -189,6 +241,12 @@ static void lex_build(void) {
     }
   }
   for (int i = 0; i < nc; i++) color_effect(looks_color_get(i), &g_lex.color_delta[i]);
+  const char *probe[3] = {"shadows", "highlights", "natural"};
+  int *dst[3] = {&g_lex.term_shadows, &g_lex.term_highlights, &g_lex.term_natural};
+  for (int k = 0; k < 3; k++) {
+    const lex_entry *e = lex_find(probe[k], strlen(probe[k]));
+    *dst[k] = e && e->kind == LEX_TERM ? e->id : -1;
+  }
   g_lex.ok = 1;
 }
 
@@ -218,7 +276,7 @@ static const lex_entry *lex_find(const char *s, size_t len) {
 
 /* ==== Tokens ==== */
 
-enum { TOK_TERM, TOK_COLOR, TOK_MOD, TOK_STOP, TOK_SEP, TOK_UNKNOWN };
+enum { TOK_TERM, TOK_COLOR, TOK_MOD, TOK_STOP, TOK_SEP, TOK_UNKNOWN, TOK_QUAL, TOK_CAST };
 
 typedef struct token {
   int kind; /* TOK_* */
@@ -235,7 +293,7 @@ static int is_word_byte(unsigned char c) {
 
 /* English fallback: try simple suffixes ("warmish", "greens", "contrasty") for terms and colours only. */
 static const lex_entry *find_stemmed(const char *w, size_t len) {
-  static const char *const suffixes[] = {"ish", "es", "s", "er", "est", "y", "ly", "ed", "ness"};
+  static const char *const suffixes[] = {"ish", "es", "s", "er", "est", "y", "ly", "ed", "ness", "r", "d"};
   for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
     size_t sl = strlen(suffixes[i]);
     if (len > sl + 2 && memcmp(w + len - sl, suffixes[i], sl) == 0) {
@@ -252,6 +310,10 @@ static int lex_kind_to_tok(int kind) {
       return TOK_TERM;
     case LEX_COLOR:
       return TOK_COLOR;
+    case LEX_QUAL:
+      return TOK_QUAL;
+    case LEX_CAST:
+      return TOK_CAST;
     case LEX_MOD:
       return TOK_MOD;
     case LEX_STOP:
@@ -377,7 +439,12 @@ static void combine(float *w, int *soft, int *cap, int mod) {
     if (*soft) return;
     *soft = 1;
   }
-  if (mod == MOD_NEG || mod == MOD_CAP) *cap = 1;
+  if (mod == MOD_NEG && *cap != CAP_TOO) *cap = CAP_NEG;
+  if (mod == MOD_CAP) {
+    if (*cap == CAP_TOO) return; /* "不要太 ... 过于" once */
+    *cap = CAP_TOO;
+    *w = fabsf(*w); /* "not too" after a "no" (不要 + 太): the cap wins */
+  }
   *w *= k_mod_weight[mod];
 }
 
@@ -433,18 +500,79 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   int nt = tokenize(norm, toks, (int)nlen + 1);
   if (nt < 0) goto fail;
 
+  /* clauses: a qualifier ("the sky", "skin", and "shadows"/"highlights" in a clause that names a
+   * colour) acts on the terms of its clause; a cast word changes what a negated colour means */
+  int *qual_of = malloc(((size_t)nt + 1) * sizeof *qual_of); /* per token: its qualifier kind (qualifier tokens) */
+  int *clause_of = malloc(((size_t)nt + 1) * sizeof *clause_of);
+  int *match_of = malloc(((size_t)nt + 1) * sizeof *match_of);   /* per token: the match it made, or -1 */
+  dlut_look *eff = malloc(DLUT_LOOKS_MAX_MATCHES * sizeof *eff); /* per match: its effect at weight 1 */
+  int mqual_tok[DLUT_LOOKS_MAX_MATCHES], mneg_color[DLUT_LOOKS_MAX_MATCHES];
+  if (!qual_of || !clause_of || !match_of || !eff) {
+    free(qual_of), free(clause_of), free(match_of), free(eff);
+    dlut_error("looks: out of memory");
+    goto fail;
+  }
+  {
+    int c = 0;
+    for (int i = 0; i < nt; i++) {
+      clause_of[i] = c;
+      qual_of[i] = toks[i].kind == TOK_QUAL ? toks[i].id : 0;
+      match_of[i] = -1;
+      if (toks[i].kind == TOK_SEP) c++;
+    }
+    /* "shadows"/"highlights" are qualifiers when their clause has a chromatic term or a colour */
+    for (int i = 0; i < nt; i++) {
+      if (toks[i].kind != TOK_TERM || (toks[i].id != g_lex.term_shadows && toks[i].id != g_lex.term_highlights))
+        continue;
+      int chromatic = 0;
+      for (int j = 0; j < nt && !chromatic; j++) {
+        if (j == i || clause_of[j] != clause_of[i]) continue;
+        if (toks[j].kind == TOK_COLOR) chromatic = 1;
+        if (toks[j].kind == TOK_TERM && toks[j].id != g_lex.term_shadows && toks[j].id != g_lex.term_highlights &&
+            looks_is_chromatic(&g_lex.term_delta[toks[j].id]))
+          chromatic = 1;
+      }
+      if (chromatic) qual_of[i] = toks[i].id == g_lex.term_shadows ? LOOKS_QUAL_SHADOWS : LOOKS_QUAL_HIGHLIGHTS;
+    }
+  }
+  /* the qualifier token of a term: the nearest before it in its clause, else the first after it */
+#define QUAL_TOKEN_OF(i, out)                                                           \
+  do {                                                                                  \
+    (out) = -1;                                                                         \
+    for (int q_ = (i)-1; q_ >= 0 && clause_of[q_] == clause_of[i] && (out) < 0; q_--)   \
+      if (qual_of[q_]) (out) = q_;                                                      \
+    for (int q_ = (i) + 1; q_ < nt && clause_of[q_] == clause_of[i] && (out) < 0; q_++) \
+      if (qual_of[q_]) (out) = q_;                                                      \
+  } while (0)
+
   /* interpret */
   float pre_w = 1.0f;
   int pre_soft = 0, pre_cap = 0;
-  char pre_text[64] = "";
   int pre_text_at = -1, pre_text_end = -1; /* span of pending prefix modifiers */
   int last = -1;                           /* the match postfix modifiers attach to */
   int last_soft = 0;
   for (int i = 0; i < nt; i++) {
     token *t = &toks[i];
-    if (t->kind == TOK_STOP) continue;
+    if (t->kind == TOK_STOP || t->kind == TOK_CAST) continue;
     if (t->kind == TOK_SEP) {
       pre_w = 1.0f, pre_soft = pre_cap = 0, pre_text_at = -1, last = -1;
+      continue;
+    }
+    if (qual_of[i]) { /* a qualifier: its words join the first match of its clause (see below) */
+      int has_term = 0;
+      for (int j = 0; j < nt && !has_term; j++)
+        has_term = j != i && clause_of[j] == clause_of[i] && (toks[j].kind == TOK_COLOR || toks[j].kind == TOK_TERM) &&
+                   !qual_of[j];
+      if (!has_term && !list_contains(rep->ignored, norm + t->at, t->len))
+        append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
+      if (has_term) /* qualifier after its term ("bluer sky"): add its words to that match now */
+        for (int j = i - 1; j >= 0 && clause_of[j] == clause_of[i]; j--)
+          if (match_of[j] >= 0) {
+            int qt;
+            QUAL_TOKEN_OF(j, qt);
+            if (qt == i) match_text_add(&rep->matches[match_of[j]], norm, t->at, t->len);
+            break;
+          }
       continue;
     }
     if (t->kind == TOK_UNKNOWN) {
@@ -453,15 +581,17 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       continue;
     }
     if (t->kind == TOK_MOD) {
+#define SKIPPABLE(k) ((k) == TOK_STOP || (k) == TOK_UNKNOWN || (k) == TOK_QUAL || (k) == TOK_CAST)
       int nx = i + 1;
-      while (nx < nt && (toks[nx].kind == TOK_STOP || toks[nx].kind == TOK_UNKNOWN)) nx++;
+      while (nx < nt && SKIPPABLE(toks[nx].kind)) nx++;
       int next_is_term = nx < nt && (toks[nx].kind == TOK_TERM || toks[nx].kind == TOK_COLOR);
       int next_is_mod_then_term = 0;
       if (nx < nt && toks[nx].kind == TOK_MOD) {
         int n2 = nx + 1;
-        while (n2 < nt && (toks[n2].kind == TOK_STOP || toks[n2].kind == TOK_UNKNOWN)) n2++;
+        while (n2 < nt && SKIPPABLE(toks[n2].kind)) n2++;
         next_is_mod_then_term = n2 < nt && (toks[n2].kind == TOK_TERM || toks[n2].kind == TOK_COLOR);
       }
+#undef SKIPPABLE
       if (last >= 0 && pre_text_at < 0 && !next_is_term && !next_is_mod_then_term) {
         dlut_looks_match *m = &rep->matches[last];
         combine(&m->weight, &last_soft, &m->capped, t->id);
@@ -483,12 +613,59 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     m->term = t->kind == TOK_TERM ? t->id : -1 - t->id; /* colours are stored as -1 - index */
     m->weight = pre_w;
     m->capped = pre_cap;
+    int qt;
+    QUAL_TOKEN_OF(i, qt);
+    mqual_tok[rep->n_matches] = qt;
+    mneg_color[rep->n_matches] = 0;
+    if (qt >= 0 && qt < i) { /* the qualifier's words first ("天空更蓝"), once per clause */
+      int first = 1;
+      for (int j = qt + 1; j < i; j++)
+        if (match_of[j] >= 0) first = 0;
+      if (first) match_text_add(m, norm, toks[qt].at, toks[qt].len);
+    }
     if (pre_text_at >= 0) match_text_add(m, norm, pre_text_at, pre_text_end - pre_text_at);
     match_text_add(m, norm, t->at, t->len);
+    match_of[i] = rep->n_matches;
     last = rep->n_matches++;
     last_soft = pre_soft;
     pre_w = 1.0f, pre_soft = pre_cap = 0, pre_text_at = -1;
-    (void)pre_text;
+  }
+#undef QUAL_TOKEN_OF
+
+  /* each match's effect at weight 1: its term's or colour's, confined to its qualifier's range; a
+   * negated colour without a cast word ("不要蓝色", "no blue") takes that colour out of the image (its
+   * hues lose chroma) instead of casting the complement; with one ("remove the green cast") it is the
+   * complement, a correction */
+  int n_plain = 0;
+  for (int k = 0; k < rep->n_matches; k++) {
+    dlut_looks_match *m = &rep->matches[k];
+    const dlut_look *d = m->term >= 0 ? &g_lex.term_delta[m->term] : &g_lex.color_delta[-1 - m->term];
+    int qual = mqual_tok[k] >= 0 ? qual_of[mqual_tok[k]] : 0, cast_word = 0;
+    int tok_k = -1;
+    for (int i = 0; i < nt && tok_k < 0; i++)
+      if (match_of[i] == k) tok_k = i;
+    for (int i = 0; i < nt; i++)
+      if (toks[i].kind == TOK_CAST && clause_of[i] == clause_of[tok_k]) cast_word = 1;
+    eff[k] = *d;
+    if (m->term < 0 && m->capped == CAP_NEG && !cast_word) {
+      const looks_color_name *c = looks_color_get(-1 - m->term);
+      float rgb[3] = {c->rgb[0] / 255.0f, c->rgb[1] / 255.0f, c->rgb[2] / 255.0f}, lab[3];
+      dlut_color_srgb_to_lab(rgb, lab, 1);
+      if (hypotf(lab[1], lab[2]) >= 10.0f) {
+        looks_band_desaturate(looks_color_cast_hue(c->rgb), 1.2f, &eff[k]);
+        mneg_color[k] = 1;
+      }
+    }
+    if (qual && !mneg_color[k]) {
+      if (qual == LOOKS_QUAL_SKIN && m->term == g_lex.term_natural) {
+        dlut_look_init(&eff[k]); /* "keep the skin natural": the protection, which is on already */
+      } else {
+        dlut_look q;
+        looks_qualify(&eff[k], qual, &q);
+        eff[k] = q;
+      }
+    }
+    if (m->capped != CAP_TOO) n_plain++;
   }
 
   /* sum the terms */
@@ -498,28 +675,34 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     /* a term named twice ("cyberpunk 赛博朋克") counts once, at its strongest */
     int dup = 0;
     for (int j = 0; j < rep->n_matches && !dup; j++)
-      if (j != k && rep->matches[j].term == m->term &&
+      if (j != k && rep->matches[j].term == m->term && mqual_tok[j] < 0 && mqual_tok[k] < 0 &&
           (fabsf(rep->matches[j].weight) > fabsf(m->weight) ||
            (fabsf(rep->matches[j].weight) == fabsf(m->weight) && j < k)))
         dup = 1;
     if (dup) continue;
-    const float *d = (const float *)(m->term >= 0 ? &g_lex.term_delta[m->term] : &g_lex.color_delta[-1 - m->term]);
-    for (int j = 0; j < LOOKS_NFIELDS; j++) f[j] += m->weight * d[j];
+    /* "not too X" adds X only when the prompt says nothing else: then X, gently */
+    if (m->capped == CAP_TOO && n_plain > 0) continue;
+    const float *d = (const float *)&eff[k];
+    float w = mneg_color[k] ? fabsf(m->weight) : m->weight; /* the colour's chroma goes, whatever the sign */
+    for (int j = 0; j < LOOKS_NFIELDS; j++) f[j] += w * d[j];
   }
-  /* caps: a capped term's main fields may not move the way the term (without its negation) pushes */
+  /* caps on a term's main fields: "no X" (X may not move its way at all), "not too X" (X at most half its
+   * plain amount) */
   for (int k = 0; k < rep->n_matches; k++) {
     const dlut_looks_match *m = &rep->matches[k];
-    if (!m->capped) continue;
-    const float *d = (const float *)(m->term >= 0 ? &g_lex.term_delta[m->term] : &g_lex.color_delta[-1 - m->term]);
+    if (!m->capped || mneg_color[k]) continue;
+    if (m->capped == CAP_TOO && n_plain == 0) continue;
+    const float *d = (const float *)&eff[k];
     float dmax = 0;
     for (int j = 0; j < LOOKS_NFIELDS; j++) dmax = fmaxf(dmax, fabsf(d[j]) / looks_field_scale(j));
     for (int j = 0; j < LOOKS_NFIELDS; j++) {
       if (fabsf(d[j]) / looks_field_scale(j) < 0.5f * dmax || d[j] == 0) continue;
-      float push = (m->weight < 0 ? 1.0f : -1.0f) * (d[j] > 0 ? 1.0f : -1.0f); /* the way the plain term pushes */
-      if (push > 0 && f[j] > 0) f[j] = 0;
-      if (push < 0 && f[j] < 0) f[j] = 0;
+      float lim = m->capped == CAP_TOO ? CAP_LIMIT * d[j] : 0.0f; /* in the plain term's direction */
+      if (d[j] > 0 && f[j] > lim) f[j] = lim;
+      if (d[j] < 0 && f[j] < lim) f[j] = lim;
     }
   }
+  free(qual_of), free(clause_of), free(match_of), free(eff);
   for (int k = 0; k < rep->n_matches; k++)
     append_list(rep->understood, sizeof rep->understood, rep->matches[k].text, (int)strlen(rep->matches[k].text));
   if (report) memcpy(report, rep, sizeof *rep);

@@ -42,7 +42,7 @@ static const dlut_looks_term k_terms[] = {
     {"tungsten|incandescent|candlelight|candle light|lamplight", "钨丝灯|烛光|灯光|暖光|白炽灯|昏黄|路灯|暖黄灯光",
      "temperature", "the amber of tungsten light: strongly warm, soft highlights",
      "temp=+2.4 bright=-0.1 rolloff=+0.4"},
-    {"magenta tint|pinkish|rosy", "偏粉|偏品红|粉调|粉嫩", "tint", "tint towards magenta (away from green)",
+    {"magenta tint|pinkish|rosy", "偏粉|偏品红|粉调|粉嫩|红润|粉润", "tint", "tint towards magenta (away from green)",
      "tint=+2.2"},
     {"green tint|greenish|fluorescent", "偏绿|绿调|荧光灯", "tint", "tint towards green (as under fluorescent light)",
      "tint=-2.2"},
@@ -348,7 +348,9 @@ static const dlut_looks_modifier k_modifiers[] = {
      "kind of|kinda|sort of|bit|little|lightly|faintly|hint of|a hint of|barely",
      "稍微|稍|有点|有些|一点|一点点|一些|些|点|略|略微|微|轻微|淡淡|淡淡的|些许|轻度|一丢丢",
      "soften x0.5 (prefix, or postfix as in 暖一点)"},
-    {"no|not|without|non|dont|don't|never|avoid|zero|nothing", "不|不要|没有|无|别|去掉|去除|避免|不用|不想|不能",
+    {"no|not|without|non|dont|don't|never|avoid|zero|nothing|remove|removed|get rid of|eliminate|neutralise|"
+     "neutralize|neutralised|neutralized|kill|lose",
+     "不|不要|没有|无|别|去掉|去除|避免|不用|不想|不能|消除|去|除去|祛除",
      "negate: the term reversed at half strength and capped"},
     {"not too|not so|not overly|not very|too much|not that", "不要太|别太|不太|不用太|不要那么|不要过于|不宜太|不能太",
      "cap: the term may not push its way (\"not too saturated\": saturation does not rise)"},
@@ -366,7 +368,7 @@ static const char *const k_stop_en[] = {
     "into",       "as",        "by",      "from",     "we",       "i",      "want",   "should",   "would",
     "could",      "can",       "get",     "make it",  "making",   "made",   "one",    "shots",    "photos",
     "pictures",   "images",    "colored", "coloured", "palette",  "light",  "city",   "portrait", "portraits",
-    "street",     "landscape", "texture",
+    "street",     "landscape", "texture", "keep",     "kept",     "stay",   "leave",  "towards",  "toward",
 };
 static const char *const k_stop_zh[] = {
     "的",   "风",   "风格", "感",   "感觉", "色调",   "调",   "色",     "效果", "氛围",   "一种", "一张", "照片",
@@ -375,7 +377,7 @@ static const char *const k_stop_zh[] = {
     "风的", "调子", "一样", "像",   "般",   "图",     "拍",   "照",     "里",   "中",     "下",   "上",   "是",
     "得",   "地",   "着",   "被",   "它",   "这张",   "这个", "那个",   "成",   "变",     "变成", "弄",   "做",
     "度",   "搞",   "来",   "去",   "个",   "些许的", "色系", "质感的", "光线", "光影",   "画风", "影调", "场景",
-    "质感", "人像", "人",   "城市", "街道", "街头",   "风景",
+    "质感", "人像", "人",   "城市", "街道", "街头",   "风景", "偏",     "保持", "保留",   "往",   "向",
 };
 /* Clause separators: modifiers do not cross them. */
 static const char *const k_sep_en[] = {"and", "but", "yet", "while", "though", "although", "plus also", "then", "or"};

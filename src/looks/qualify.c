@@ -1,0 +1,117 @@
+/* Qualified edits: words that say WHERE a change goes ("the sky", "skin",
+ * "foliage", "shadows", "highlights") turn the colour and tone terms of
+ * their clause into changes of that hue or tone range, which a 3D LUT can
+ * express without a mask: "天空更蓝" makes the blues and aquas bluer and
+ * richer instead of casting the whole frame blue; "暗部偏青" tones the
+ * shadows teal instead of lifting them. The hue ranges are the look
+ * model's bands (raised cosines of 45 degrees half width, so the edit rolls
+ * off smoothly); spatial regions ("the sky" as a place, not a colour) need
+ * a model or a mask (dlut grade --region / --mask).
+ *
+ * Also the cast words ("remove the green cast", 去掉偏色): with a colour
+ * they correct towards its complement. */
+#include <math.h>
+#include <string.h>
+
+#include "looks/looks_internal.h"
+
+typedef struct qual_def {
+  const char *en, *zh;
+  float band_w[DLUT_LOOK_NBANDS]; /* red orange yellow green aqua blue purple magenta */
+  float max_shift;                /* the largest hue turn a colour word gives the range, degrees */
+} qual_def;
+
+/* QUAL_SHADOWS and QUAL_HIGHLIGHTS have no forms of their own: the terms
+ * "shadows" and "highlights" (vocab.c) act as these qualifiers when their
+ * clause holds a colour (parse.c). */
+static const qual_def k_quals[LOOKS_QUAL_COUNT] = {
+    [LOOKS_QUAL_SKY] = {"sky|skies|the sky|blue sky|sky tones",
+                        "天空|蓝天|天色|天空的颜色|天际",
+                        {0, 0, 0, 0, 0.55f, 1.0f, 0.2f, 0},
+                        20.0f},
+    [LOOKS_QUAL_SKIN] = {"skin|skin tone|skin tones|skintone|skintones|complexion|face|faces|skin colour|skin color",
+                         "肤色|皮肤|肌肤|肤质|脸色|人脸|脸|面色|气色",
+                         {0.45f, 1.0f, 0.2f, 0, 0, 0, 0, 0},
+                         6.0f}, /* skin stays skin: rosier or warmer, never pink or green */
+    [LOOKS_QUAL_FOLIAGE] = {"foliage|leaves|leaf|grass|greenery|trees|tree|plants|vegetation|greens|forest greens",
+                            "树叶|绿叶|草地|植物|树木|草|绿植|叶子|植被|树",
+                            {0, 0, 0.45f, 1.0f, 0.3f, 0, 0, 0},
+                            20.0f},
+    [LOOKS_QUAL_SHADOWS] = {NULL, NULL, {0}},
+    [LOOKS_QUAL_HIGHLIGHTS] = {NULL, NULL, {0}},
+};
+
+static const char *const k_cast_en = "cast|colour cast|color cast|tint cast|colour tint|color tint";
+static const char *const k_cast_zh = "偏色|色偏|色罩|偏色问题";
+
+const char *looks_qual_forms(int q, int zh) {
+  if (q <= 0 || q >= LOOKS_QUAL_COUNT) return NULL;
+  return zh ? k_quals[q].zh : k_quals[q].en;
+}
+const char *looks_cast_forms(int zh) {
+  return zh ? k_cast_zh : k_cast_en;
+}
+const char *looks_qual_name(int q) {
+  static const char *const names[LOOKS_QUAL_COUNT] = {"", "sky", "skin", "foliage", "shadows", "highlights"};
+  return q > 0 && q < LOOKS_QUAL_COUNT ? names[q] : "";
+}
+
+/* The chromatic push of a term: where (CIELAB a*, b*) it moves colours, all
+ * its white-balance and toning parts together. 1 unit of temp is about 6
+ * a*b* units towards amber (75 deg) or blue (255 deg); 1 of tint about 5
+ * towards magenta (340 deg). */
+static void chroma_push(const dlut_look *d, double v[2]) {
+  const double dt = 75.0 * M_PI / 180.0, dm = 340.0 * M_PI / 180.0;
+  v[0] =
+      d->cast_ab[0] + 0.6 * (d->shadow_ab[0] + d->highlight_ab[0]) + 6.0 * d->temp * cos(dt) + 5.0 * d->tint * cos(dm);
+  v[1] =
+      d->cast_ab[1] + 0.6 * (d->shadow_ab[1] + d->highlight_ab[1]) + 6.0 * d->temp * sin(dt) + 5.0 * d->tint * sin(dm);
+}
+
+int looks_is_chromatic(const dlut_look *d) {
+  double v[2];
+  chroma_push(d, v);
+  return hypot(v[0], v[1]) > 0.5;
+}
+
+void looks_qualify(const dlut_look *d, int q, dlut_look *out) {
+  dlut_look_init(out);
+  double v[2];
+  chroma_push(d, v);
+  double m = hypot(v[0], v[1]);
+  if (q == LOOKS_QUAL_SHADOWS || q == LOOKS_QUAL_HIGHLIGHTS) {
+    float *ab = q == LOOKS_QUAL_SHADOWS ? out->shadow_ab : out->highlight_ab;
+    ab[0] = (float)(1.3 * v[0]);
+    ab[1] = (float)(1.3 * v[1]);
+    float tone = d->brightness + 0.7f * d->exposure;
+    if (q == LOOKS_QUAL_SHADOWS)
+      out->shadows = 1.2f * tone + d->shadows;
+    else
+      out->highlights = 1.2f * tone + d->highlights;
+    return;
+  }
+  if (q <= 0 || q >= LOOKS_QUAL_COUNT) return;
+  const qual_def *qd = &k_quals[q];
+  double th = atan2(v[1], v[0]) * 180.0 / M_PI, strength = fmin(1.0, m / 8.0);
+  for (int k = 0; k < DLUT_LOOK_NBANDS; k++) {
+    float w = qd->band_w[k];
+    if (w == 0) continue;
+    if (m > 0.5) {
+      double dh = remainder(th - dlut_looks_band_center[k], 360.0); /* -180..180: towards the push */
+      double shift = dh > 0 ? fmin(dh * 0.35, qd->max_shift) : fmax(dh * 0.35, -qd->max_shift);
+      out->band_hue[k] += (float)(w * shift * strength);
+      out->band_sat[k] += (float)(w * 0.35 * cos(dh * M_PI / 180.0) * strength); /* richer towards it */
+    }
+    out->band_sat[k] += w * (d->saturation + 0.7f * d->vibrance);
+    out->band_lum[k] += w * (0.8f * d->brightness + 0.5f * d->exposure);
+  }
+  if (q == LOOKS_QUAL_SKIN) out->skin_follow = 1.0f; /* the prompt is about skin: no protection from itself */
+}
+
+void looks_band_desaturate(double hue_deg, float amount, dlut_look *out) {
+  dlut_look_init(out);
+  for (int k = 0; k < DLUT_LOOK_NBANDS; k++) {
+    double d = fabs(remainder(hue_deg - dlut_looks_band_center[k], 360.0));
+    if (d < 45.0) out->band_sat[k] = -amount * (float)(0.5 * (1.0 + cos(M_PI * d / 45.0)));
+  }
+}
