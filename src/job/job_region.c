@@ -14,6 +14,8 @@
 #include "job/job_region.h"
 
 int dlut__job_regions_check(const dlut_job_input *in, const dlut_job_opts *o) {
+  if (o->n_regions && in->photos && in->n_photos > 1)
+    return dlut_errorc(DLUT_ERR_INPUT, "regions belong to one photo: grade a set of photos without --region/--mask");
   for (int i = 0; i < o->n_regions; i++) {
     const dlut_job_region *r = &o->regions[i];
     if (r->kind == DLUT_JOB_REGION_TEXT && !in->model)
@@ -30,8 +32,9 @@ int dlut__job_regions_check(const dlut_job_input *in, const dlut_job_opts *o) {
 static int region_mask(const dlut_job_input *in, const dlut_job_opts *o, int i, dlut_job_result *res) {
   struct dlut_job_region_result *rr = &res->regions[i];
   const dlut_mask_opts mo = {o->feather, o->mask_threshold};
-  rr->width = in->photo->width;
-  rr->height = in->photo->height;
+  const dlut_image *photo = in->photos && in->n_photos > 0 ? in->photos[0] : in->photo;
+  rr->width = photo->width;
+  rr->height = photo->height;
   if (!(rr->mask = dlut_mask_from_image(in->masks[i], rr->width, rr->height, &mo, &rr->channel))) {
     char why[512];
     snprintf(why, sizeof why, "%s", dlut_last_error());
