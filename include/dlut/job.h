@@ -113,12 +113,18 @@ void dlut_job_find_model(const char *explicit_dir, const char *prompt, char *out
 /* ==== Running ==== */
 
 typedef struct dlut_job_input {
-  const dlut_image *photo; /* required */
+  const dlut_image *photo; /* required (unless photos is given) */
   const char *photo_name;  /* for the report (a file name); may be NULL */
   const dlut_image *ref;   /* reference photo or NULL */
   const char *ref_name;    /* may be NULL */
   dlut_clip *model;        /* NULL: offline looks / colour transfer */
   const char *model_path;  /* for the report; may be NULL */
+  /* A set (one LUT for all, dlut_grade_run_set): n_photos photos, which
+   * replace photo/photo_name; photo_names (n_photos, may be NULL) go into
+   * the report's "photos" list. NULL / 0 = the one photo above. */
+  const dlut_image *const *photos;
+  const char *const *photo_names;
+  int n_photos;
 } dlut_job_input;
 
 typedef enum dlut_job_method {

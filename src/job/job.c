@@ -135,7 +135,13 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
   cJSON *rep = cJSON_CreateObject();
   if (!rep) return NULL;
   cJSON_AddStringToObject(rep, "prompt", o->prompt ? o->prompt : "");
-  if (in->photo_name) cJSON_AddStringToObject(rep, "photo", in->photo_name);
+  if (in->photos && in->n_photos > 0) {
+    cJSON *list = cJSON_AddArrayToObject(rep, "photos");
+    for (int i = 0; list && i < in->n_photos; i++)
+      cJSON_AddItemToArray(list, cJSON_CreateString(in->photo_names && in->photo_names[i] ? in->photo_names[i] : ""));
+  } else if (in->photo_name) {
+    cJSON_AddStringToObject(rep, "photo", in->photo_name);
+  }
   cJSON_AddStringToObject(rep, "method", dlut_job_method_name(r->method));
   cJSON_AddStringToObject(rep, "model",
                           r->method == DLUT_JOB_CLIP       ? (in->model_path ? in->model_path : "(given)")
@@ -152,6 +158,7 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
   cJSON_AddNumberToObject(set, "lr", g->lr > 0 ? g->lr : (g->param == DLUT_GRADE_PARAM_FIELD ? 2e-4 : 2e-2));
   if (g->param == DLUT_GRADE_PARAM_LATTICE) cJSON_AddNumberToObject(set, "coarse", g->lattice_coarse);
   cJSON_AddNumberToObject(set, "samples", g->samples);
+  if (g->augment > 0) cJSON_AddNumberToObject(set, "augment", g->augment);
   cJSON_AddStringToObject(set, "source_prompt", g->source_prompt ? g->source_prompt : "(default for the model)");
   cJSON_AddItemToObject(set, "weights", losses_json(&g->weights, 0));
   cJSON_AddNumberToObject(set, "strength", o->strength);
@@ -193,9 +200,21 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
   snprintf(res->start, sizeof res->start, "identity");
   dlut_lut *start_lut = NULL, *id = NULL;
   const char *prompt = o->prompt && *o->prompt ? o->prompt : NULL;
-  if (!in || !in->photo) return dlut_errorc(DLUT_ERR_INPUT, "no photo");
-  if ((int64_t)in->photo->width * in->photo->height < 2)
-    return dlut_errorc(DLUT_ERR_INPUT, "the photo needs at least 2 pixels");
+  if (!in) return dlut_errorc(DLUT_ERR_INPUT, "no photo");
+  /* the photos: a set, or the one photo as a set of one */
+  const dlut_image *const *photos = in->photos && in->n_photos > 0 ? in->photos : &in->photo;
+  const int n_photos = in->photos && in->n_photos > 0 ? in->n_photos : 1;
+  if (n_photos > DLUT_GRADE_SET_MAX)
+    return dlut_errorc(DLUT_ERR_TOO_LARGE, "%d photos in one set; at most %d", n_photos, DLUT_GRADE_SET_MAX);
+  for (int i = 0; i < n_photos; i++) {
+    const char *nm = in->photos && in->photo_names && in->photo_names[i] ? in->photo_names[i] : NULL;
+    if (!photos[i] && n_photos == 1) return dlut_errorc(DLUT_ERR_INPUT, "no photo");
+    if (!photos[i]) return dlut_errorc(DLUT_ERR_INPUT, "photo %d of the set is missing", i + 1);
+    if ((int64_t)photos[i]->width * photos[i]->height < 2) {
+      if (n_photos == 1) return dlut_errorc(DLUT_ERR_INPUT, "the photo needs at least 2 pixels");
+      return dlut_errorc(DLUT_ERR_INPUT, "%s needs at least 2 pixels", nm ? nm : "a photo of the set");
+    }
+  }
   if (!in->ref && !prompt) return dlut_errorc(DLUT_ERR_INPUT, "empty prompt and no reference photo");
 
   if (in->model) {
@@ -222,7 +241,7 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
     }
     g.callback = cb;
     g.user = user;
-    int r = dlut_grade_run(in->model, in->photo, &g, &res->grade);
+    int r = dlut_grade_run_set(in->model, photos, n_photos, &g, &res->grade);
     dlut_lut_free(start_lut);
     if (r != 0) goto fail;
     res->lut = res->grade.lut;
@@ -230,7 +249,7 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
   } else {
     if (in->ref) {
       res->method = DLUT_JOB_TRANSFER;
-      if (!(res->lut = dlut_grade_transfer(in->photo, in->ref, o->grade.lut_size, o->grade.seed))) goto fail;
+      if (!(res->lut = dlut_grade_transfer_set(photos, n_photos, in->ref, o->grade.lut_size, o->grade.seed))) goto fail;
       snprintf(res->note, sizeof res->note, "no CLIP model: colour transfer towards the reference");
     } else {
       res->method = DLUT_JOB_LOOKS;
@@ -252,8 +271,8 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
      * definition (the edit is the original; the lattice is straight) */
     memset(&res->grade.start, 0, sizeof res->grade.start);
     res->grade.start.clip = NAN;
-    if (dlut_grade_lut_losses(in->photo, res->lut, &o->grade.weights, o->grade.samples, o->grade.seed,
-                              &res->grade.end) != 0)
+    if (dlut_grade_lut_losses_set(photos, n_photos, res->lut, &o->grade.weights, o->grade.samples, o->grade.seed,
+                                  &res->grade.end) != 0)
       goto fail;
   }
   /* non-finite numbers never reach a LUT file or the report */

@@ -25,7 +25,9 @@ static const dlut_job_opt_info k_opts[] = {
   {"source",     DLUT_JOB_OPT_STRING, 0, 1024, NULL, "", "neutral prompt the direction starts from"},
   {"weights",    DLUT_JOB_OPT_STRING, 0, 512, NULL, "clip=1,mono=1,smooth=1,vol=1,shift=20,eigen=10000",
                  "loss weights as name=value pairs"},
-  {"samples",    DLUT_JOB_OPT_INT, 16, 16777216, NULL, "16384", "photo pixels for the colour terms"},
+  {"samples",    DLUT_JOB_OPT_INT, 16, 16777216, NULL, "16384", "photo pixels for the colour terms (a set shares them)"},
+  {"augment",    DLUT_JOB_OPT_INT, 0, 64, NULL, "0",
+                 "random crop+flip views of each photo per step (0 = the whole photo; CLIP only)"},
   {"ref_mode",   DLUT_JOB_OPT_ENUM, 0, 0, "image|anchor|enhance|replace", "",
                  "how the prompt edits the reference (default: anchor with a prompt, image without)"},
   {"ref_scale",  DLUT_JOB_OPT_FLOAT, -100, 100, NULL, "1", "strength of that edit"},
@@ -227,6 +229,8 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
     g->lattice_coarse = (int)iv;
   else if (!strcmp(name, "samples"))
     g->samples = (int)iv;
+  else if (!strcmp(name, "augment"))
+    g->augment = (int)iv;
   else if (!strcmp(name, "ref_mode")) {
     static const dlut_grade_ref_mode k_modes[] = {DLUT_GRADE_REF_IMAGE, DLUT_GRADE_REF_ANCHOR, DLUT_GRADE_REF_ENHANCE,
                                                   DLUT_GRADE_REF_REPLACE};
