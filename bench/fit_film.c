@@ -328,7 +328,9 @@ static void look_effect(const dlut_look *lk, int bw, char *buf, size_t len) {
             {"mono", FI(mono)},
             {"mono.r", FI(mono_mix[0])},
             {"mono.g", FI(mono_mix[1])},
-            {"mono.b", FI(mono_mix[2])}};
+            {"mono.b", FI(mono_mix[2])},
+            {"skin_follow", FI(skin_follow)},
+            {"tint_ends", FI(tint_ends)}};
   (void)bw;
   for (size_t k = 0; k < sizeof sc / sizeof sc[0]; k++)
     if (fabsf(f[sc[k].index]) >= 0.0005f) EMIT("%s%s=%+.3f", at ? " " : "", sc[k].name, f[sc[k].index]);
@@ -422,6 +424,9 @@ static int cmd_fit(const char *table_path, const char *report_path) {
     param ps[NMAXP];
     fit_ctx c = {&s, ref, out, lab, ps, params_for(st->bw, ps), 0};
     if (st->bw) looks[i].mono = 1;
+    /* a measured stock renders skin (and everything skin-coloured: wood, sand, fur) as the stock
+     * does; the default skin protection would put the original's colours back there */
+    looks[i].skin_follow = 1;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     de_fit[i] = fit_look(&c, &looks[i]);

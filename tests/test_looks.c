@@ -435,10 +435,75 @@ static void test_lattice_properties(void) {
   (void)total_fails;
 }
 
+/* ==== The protections and hue keeping, on single colours (dlut_look_eval) ==== */
+
+static double lab_hue_deg(const float lab[3]) {
+  return atan2(lab[2], lab[1]) * 180.0 / M_PI;
+}
+
+static void test_protections(void) {
+  static const char *const tinting[] = {"very cold",    "非常暖",       "cyberpunk",          "teal and orange",
+                                        "magenta tint", "split toning", "暗部偏青，高光偏暖", "golden hour"};
+  const float white[3] = {1, 1, 1}, black[3] = {0, 0, 0};
+  for (size_t i = 0; i < sizeof tinting / sizeof *tinting; i++) {
+    dlut_look l = parse(tinting[i], NULL);
+    float o[3], lab[3];
+    dlut_look_eval(&l, white, o);
+    dlut_color_srgb_to_lab(o, lab, 1);
+    CHECK_MSG(lab[0] > 99.0f && hypotf(lab[1], lab[2]) < 1.0f, "'%s': white -> L*%.2f C*%.2f", tinting[i], lab[0],
+              hypotf(lab[1], lab[2]));
+    dlut_look_eval(&l, black, o);
+    dlut_color_srgb_to_lab(o, lab, 1);
+    CHECK_MSG(hypotf(lab[1], lab[2]) < 1.0f, "'%s': black -> C*%.2f", tinting[i], hypotf(lab[1], lab[2]));
+    /* asked for (tint_ends = 1): the same look may tint them */
+    l.tint_ends = 1;
+    dlut_look_eval(&l, white, o);
+    dlut_color_srgb_to_lab(o, lab, 1);
+    if (i < 2)
+      CHECK_MSG(hypotf(lab[1], lab[2]) > 2.0f, "'%s' with tint_ends: white C*%.2f", tinting[i], hypotf(lab[1], lab[2]));
+  }
+  /* skin: a light and a dark skin tone keep their hue under a strong cool look; unprotected they turn */
+  const float skins[2][3] = {{0.87f, 0.67f, 0.56f}, {0.55f, 0.38f, 0.29f}};
+  for (int k = 0; k < 2; k++) {
+    dlut_look l = parse("very cold", NULL), u = l;
+    u.skin_follow = 1;
+    float o[3], lab0[3], lab1[3], lab2[3];
+    dlut_color_srgb_to_lab(skins[k], lab0, 1);
+    dlut_look_eval(&l, skins[k], o);
+    dlut_color_srgb_to_lab(o, lab1, 1);
+    dlut_look_eval(&u, skins[k], o);
+    dlut_color_srgb_to_lab(o, lab2, 1);
+    double d1 = fabs(remainder(lab_hue_deg(lab1) - lab_hue_deg(lab0), 360.0));
+    double d2 = fabs(remainder(lab_hue_deg(lab2) - lab_hue_deg(lab0), 360.0));
+    CHECK_MSG(d1 < 3.0 && d2 > 3.0 * d1, "skin %d: protected turns %.2f deg, unprotected %.2f", k, d1, d2);
+    /* a prompt about skin turns the protection off */
+    CHECK(parse("warmer skin", NULL).skin_follow == 1.0f && parse("warm", NULL).skin_follow == 0.0f);
+  }
+  /* saturation keeps hue: random colours of chroma >= 30 turn by under 1.5 deg on average */
+  dlut_look l = parse("very saturated", NULL);
+  uint64_t st = 7;
+  double sum = 0;
+  int n = 0;
+  for (int i = 0; i < 20000; i++) {
+    float in[3], o[3], a[3], b[3];
+    for (int c = 0; c < 3; c++) {
+      st = st * 6364136223846793005ull + 1442695040888963407ull;
+      in[c] = (float)((st >> 40) / 16777216.0);
+    }
+    dlut_color_srgb_to_lab(in, a, 1);
+    if (hypotf(a[1], a[2]) < 30) continue;
+    dlut_look_eval(&l, in, o);
+    dlut_color_srgb_to_lab(o, b, 1);
+    sum += fabs(remainder(lab_hue_deg(b) - lab_hue_deg(a), 360.0)), n++;
+  }
+  CHECK_MSG(n > 1000 && sum / n < 1.5, "very saturated turns hues by %.2f deg on average (%d colours)", sum / n, n);
+}
+
 int main(void) {
   test_vocabulary();
   test_parser();
   test_bake_matches_reference();
   test_lattice_properties();
+  test_protections();
   return test_summary("looks");
 }

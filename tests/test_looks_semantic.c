@@ -177,14 +177,36 @@ static int run_checks(const char *checks, const float *orig, const float *graded
         if (o[0] >= 99.5 && hypot(o[1], o[2]) < 1.0) wl += g[0], wc += c, nw++;
         if (o[0] <= 0.5) bc += c, nbk++;
       }
-      if (!nw || !nbk) {
-        fprintf(stderr, "  %s: ends: no pure white or black pixels to measure\n", label);
-        fails++;
+      if (!nw || !nbk) { /* only in --check mode on a photo without them (the table adds them) */
+        fprintf(stderr, "  %s: ends: not measurable (no pure white or black pixels), not checked\n", label);
         continue;
       }
       wl /= nw, wc /= nw, bc /= nbk;
       ok = wl >= 98.5 && wc <= 2.0 && bc <= 2.0;
       got = wl < 98.5 ? wl : wc > 2.0 ? wc : bc, want = wl < 98.5 ? 98.5 : 2.0;
+    } else if (strcmp(item, "hue") == 0) {
+      /* saturated colours (chroma >= 30, at least 1% of the photo) keep their hue: mean turn <= 3 deg */
+      double dh = 0;
+      int64_t cnt = 0;
+      for (int64_t i = 0; i < n; i++) {
+        const float *o = orig + 3 * i, *g = graded + 3 * i;
+        if (hypot(o[1], o[2]) < 30) continue;
+        dh += fabs(remainder(atan2(g[2], g[1]) * 180.0 / M_PI - atan2(o[2], o[1]) * 180.0 / M_PI, 360.0)), cnt++;
+      }
+      if (cnt < n / 100) {
+        fprintf(stderr, "  %s: hue: not measurable (fewer than 1%% saturated pixels), not checked\n", label);
+        continue;
+      }
+      got = dh / cnt, want = 3.0, ok = got <= want;
+    } else if (strcmp(item, "noclip") == 0) {
+      /* at most 0.5% of the photo newly crushed to black (L* < 0.5 from above 3) or clipped to white
+       * (L* > 99.5 from below 97) */
+      int64_t bad = 0;
+      for (int64_t i = 0; i < n; i++) {
+        const float *o = orig + 3 * i, *g = graded + 3 * i;
+        bad += (o[0] > 3 && g[0] < 0.5) || (o[0] < 97 && g[0] > 99.5);
+      }
+      got = 100.0 * (double)bad / (double)n, want = 0.5, ok = got <= want;
     } else if (strcmp(item, "skin") == 0) {
       /* skin-toned colours (CIELAB hue 30-75, chroma 10-45, L* 30-90) keep their hue and most of their chroma */
       double dh = 0, cr = 0;
@@ -246,7 +268,7 @@ static int run_checks(const char *checks, const float *orig, const float *graded
         ok = (got >= want || rotated) && cnt >= n / 100; /* at least 1% of the photo in the band */
       }
     } else {
-      size_t nl = strcspn(item, "+-<>=");
+      size_t nl = strcspn(item, "+-<>=~^");
       if (nl == 0 || nl == len) return -1;
       const char *op = item + nl;
       double go = metric(&so, item, nl), gg = metric(&sg, item, nl), step = metric_step(item, nl);
@@ -257,6 +279,12 @@ static int run_checks(const char *checks, const float *orig, const float *graded
         got = gg - go, want = -step, ok = got <= want;
       else if (strcmp(op, "<=") == 0)
         got = gg - go, want = 0.3, ok = got <= want;
+      else if (*op == '^') { /* stacking saturates: |change| <= R |change under COMPARE| + half a step */
+        if (!cmp) return -1;
+        double gc = metric(&sc, item, nl);
+        got = fabs(gg - go), want = atof(op + 1) * fabs(gc - go) + 0.5 * step, ok = atof(op + 1) > 0 && got <= want;
+      } else if (*op == '~') /* bounded: |change| <= N */
+        got = fabs(gg - go), want = atof(op + 1), ok = want > 0 && got <= want;
       else if (strcmp(op, ">=") == 0)
         got = gg - go, want = -0.3, ok = got >= want;
       else if (strcmp(op, ">") == 0 || strcmp(op, "<") == 0) {

@@ -32,10 +32,15 @@
  *     intensify  very, really, super, extremely, more, 非常, 很, 超, 特别, 更, 多一点 ...
  *     soften     slightly, a bit, a little, somewhat, 稍微, 有点, 一点, 一些, 略 ...
  *     direction  high/low, more/less, increase/reduce, 高/低, 强/弱, 提高/降低 ...
- *     negate     no, not, without, 不, 不要, 没有, 别, 无 (the term is reversed at
- *                half strength, and capped: it cannot push its way at all)
- *     cap        not too, 不要太, 别太, 不太 (capped only: "not too saturated"
- *                leaves saturation at most where it was)
+ *     negate     no, not, without, remove, 不, 不要, 没有, 别, 无, 去掉 (the term is
+ *                reversed at half strength and capped: it cannot push its way
+ *                at all; a negated colour loses its hues' chroma instead, and
+ *                with a cast word, "remove the green cast", is corrected)
+ *     cap        not too, 不要太, 别太, 不太 (X at most half its plain amount;
+ *                a prompt that is only "not too X" gives a gentle X)
+ *   Qualifiers (sky, skin, foliage; shadows and highlights when their
+ *   clause names a colour) confine the terms of their clause to that hue
+ *   or tone range ("天空更蓝", "暗部偏青", "warmer skin"); see docs/looks.md.
  *   Prefix modifiers apply to the next term; postfix ones ("暖一点",
  *   "饱和度低一点", "contrast very high": a modifier after a term with no
  *   term after it in the clause) to the previous one. Two softeners do not
@@ -59,10 +64,13 @@
  *   4. in CIELAB (L* untouched from here on, except by band_lum):
  *      saturation, vibrance, per-hue-band hue/saturation/lightness,
  *      split toning (shadow and highlight a*b* offsets), colour cast
- *   5. back to sRGB with a soft chroma compression towards the grey of the
- *      same luminance, so nothing clips unless asked (clip > 0.5); it
- *      starts at the gamut boundary for the identity (which bakes to the
- *      identity) and at 85% of the way for looks that push colours hard.
+ *      Then the protections: skin tones keep their hue and most of their
+ *      chroma (skin_follow = 0), near-white keeps its colour (tint_ends = 0).
+ *   5. back to sRGB with a soft, hue-preserving chroma compression (CIELAB
+ *      chroma scaled, L* and hue kept), so nothing clips unless asked
+ *      (clip > 0.5); it starts at the gamut boundary for the identity
+ *      (which bakes to the identity) and at 85% of the way for looks that
+ *      push colours hard.
  *   Sums of terms are soft-limited (L tanh(x/L)) for temp, tint,
  *   brightness, contrast, positive saturation and the toning vectors.
  *

@@ -11,7 +11,8 @@
 #define LOOKS_SKIN_KEEP 0.9                /* how much of the look's colour change a full skin tone is spared */
 #define LOOKS_SKIN_CMIN 0.9                /* protected skin keeps at least this much of its chroma ... */
 #define LOOKS_SKIN_CMAX 1.12               /* ... and gains at most this much */
-#define LOOKS_WHITE_FROM 0.79 /* linear min channel from which a colour counts as near-white (0.9 encoded) */
+#define LOOKS_WHITE_FROM 0.87 /* linear min channel from which a colour counts as near-white (0.94 encoded) */
+#define LOOKS_TOE 0.35        /* tone controls keep a control point at least this fraction of its input from the ends */
 #define LOOKS_END_RAMP 0.12   /* toning fades in over this much of L* / 100 from pure black and white */
 #define LOOKS_BAND_COS_HALF 0.70710678118654752 /* cos(45 deg), the band half width */
 

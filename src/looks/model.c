@@ -97,7 +97,7 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
   double wmax = 0;
   for (int r = 0; r < 3; r++) wmax = fmax(wmax, m[3 * r] + m[3 * r + 1] + m[3 * r + 2]);
   /* darkening terms stack (night, moody, low key ...): negative exposure is soft-limited */
-  double ev = lk->exposure < 0 ? -softlim(-lk->exposure, 0.8) : clampd(lk->exposure, 0, 3);
+  double ev = lk->exposure < 0 ? -softlim(-lk->exposure, 0.6) : clampd(lk->exposure, 0, 3);
   p->exposure = pow(2.0, ev);
   p->shoulder = ev > 0;
   for (int i = 0; i < 9; i++) p->wb[i] = m[i] / wmax;
@@ -126,6 +126,10 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
     double xk = k_ctrl_x[k], yk = pow(xk, gamma);
     yk += 0.6 * c * (s_curve(yk, pivot) - yk);
     yk += 0.12 * sh * w_sh[k] + 0.10 * hl * w_hl[k];
+    /* the toe and the shoulder: brightness, contrast, shadows and highlights together may take a
+     * control point at most 65% of the way to black or white; only crush (asked for: "crushed
+     * blacks") and roll-off go further, so stacked darkening terms do not crush the shadows */
+    if (k > 0 && k < NCTRL - 1) yk = clampd(yk, LOOKS_TOE * xk, 1.0 - LOOKS_TOE * (1.0 - xk));
     yk *= 1.0 - crush * w_crush[k];
     yk -= roll * w_roll[k];
     yk = 0.13 * fade + yk * (1.0 - 0.13 * fade);
@@ -192,6 +196,9 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
   /* the protections: nothing to protect from the identity (which then bakes exactly) */
   p->skin = (1.0 - clampd(lk->skin_follow, 0, 1)) * (1.0 - p->mono);
   p->ends = 1.0 - clampd(lk->tint_ends, 0, 1);
+  /* a tinted white must lose a little lightness (at L* = 100 only white is in gamut): with tinted
+   * ends the white balance's own dimming stays */
+  p->y_white = 1.0 + p->ends * (p->y_white - 1.0);
   dlut_look id;
   dlut_look_init(&id);
   id.skin_follow = lk->skin_follow;

@@ -137,15 +137,11 @@ static const dlut_looks_term k_terms[] = {
      "fade=+0.3 contrast=+0.15 rolloff=+0.5 temp=+0.35 sat=-0.05 sat.green=-0.15 shadow=190@3 highlight=75@3"},
     /* Film stocks: the LOOKS_FILM_* effects are measured, fitted to film-emulation LUTs by
      * bench/fit_film.c (src/looks/film_fit.h); the what lines describe what the fit does. */
-    /* The plain family names "portra" and "polaroid" keep their hand-written effects for now: the
-     * semantic suite asks "kodak portra" for warmer neutrals and less contrast and 宝丽来 for lifted
-     * blacks, and the references measure the opposite (more contrast; deeper blacks). The measured
-     * alternative is LOOKS_FILM_PORTRA_400 / LOOKS_FILM_POLAROID_690 (docs/looks.md). */
-    {"portra|kodak portra", "波特拉|人像胶片|柯达波特拉", "film",
-     "Kodak Portra: warm, low-contrast, creamy skin, muted greens, soft highlights",
-     "temp=+0.7 sat=-0.1 vib=+0.1 fade=+0.25 rolloff=+0.6 contrast=-0.1 hue.orange=+4 hue.green=-8 "
-     "sat.green=-0.25 highlight=70@3"},
-    {"portra 400|kodak portra 400|portra400", "波特拉400|柯达波特拉400", "film",
+    /* The plain family names are the measured (or derived-from-measured) stocks people mean by them:
+     * "portra" is Portra 400, "polaroid" / 宝丽来 today's Polaroid 600 / i-Type film; the generic
+     * "instant film" / 拍立得 stays a description. */
+    {"portra 400|kodak portra 400|portra400|portra|kodak portra", "波特拉400|柯达波特拉400|波特拉|人像胶片|柯达波特拉",
+     "film",
      "Kodak Portra 400 (derived: the mean of the measured Portra 160 and 800 fits): brighter, warm, natural skin",
      LOOKS_FILM_PORTRA_400},
     {"portra 160|kodak portra 160|portra160", "波特拉160|柯达波特拉160", "film",
@@ -207,7 +203,7 @@ static const dlut_looks_term k_terms[] = {
     {"lomo|lomography|toy camera", "乐魔|lomo风|玩具相机", "film",
      "Lomo: saturated, contrasty, crushed blacks, blue shadows and yellow highlights",
      "contrast=+0.5 sat=+0.4 crush=+0.25 shadow=240@6 highlight=95@6"},
-    {"polaroid|instant film|instant|instant photo|instant camera", "拍立得|宝丽来|即时成像|一次成像", "film",
+    {"instant film|instant|instant photo|instant camera", "拍立得|即时成像|一次成像", "film",
      "instant film: faded, soft, warm-cyan split, slightly desaturated",
      "fade=+0.5 contrast=-0.1 temp=+0.4 shadow=200@6 highlight=85@6 sat=-0.1 rolloff=+0.4"},
     {"polaroid 690|polaroid 690 film|polaroid peel apart", "宝丽来690|拍立得690", "film",
@@ -443,8 +439,8 @@ static const dlut_looks_term k_terms[] = {
     {"precisa|agfa precisa|precisa 100|agfa precisa 100|ct precisa|agfa ct precisa", "爱克发precisa|爱克发反转片",
      "film", "Agfa CT Precisa 100 slide film (described): cool, saturated, blue-green shadows, contrasty",
      "contrast=+0.4 sat=+0.3 temp=-0.5 shadow=210@5 cast=200@2 crush=+0.1"},
-    {"polaroid 600|polaroid i-type|i-type|i type|itype|polaroid itype|600 film|polaroid now|polaroid go",
-     "宝丽来600|拍立得600|宝丽来itype", "film",
+    {"polaroid|polaroid 600|polaroid i-type|i-type|i type|itype|polaroid itype|600 film|polaroid now|polaroid go",
+     "宝丽来|宝丽来600|拍立得600|宝丽来itype", "film",
      "Polaroid 600 / i-Type integral film (derived from the measured Polaroid 690: softer, lifted blacks, a warm wash)",
      LOOKS_FILM_POLAROID_690 " contrast=-0.3 fade=+0.2"},
     {"sx-70|sx70|sx 70|polaroid sx-70|polaroid sx70|time zero|time-zero", "宝丽来sx70|sx70拍立得", "film",
