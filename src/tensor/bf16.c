@@ -1,0 +1,422 @@
+/* bf16 matrix products with fp32 accumulation on Intel AMX (dlut/tensor.h,
+ * "bf16 products"), chosen at run time, with the naive reference next to
+ * them and the vector exp the fast attention and QuickGELU share.
+ *
+ * Detection: CPUID leaf 7 (EDX bit 22 AMX-BF16, bit 24 AMX-TILE; EAX of
+ * subleaf 1 bit 5 AVX512-BF16; EBX bit 16 AVX512F) and XGETBV that the OS
+ * saves the ZMM and tile state, then Linux's
+ * arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) (kernel
+ * Documentation/arch/x86/xstate.rst), which every process must ask for
+ * before its first tile instruction. Debian's OpenBLAS 0.3.21 does not
+ * export cblas_sbgemm, so the kernel is our own.
+ *
+ * Layouts (Intel SDM vol. 1 ch. 18, "TDPBF16PS"): a tile is 16 rows of 64
+ * bytes. An A tile holds 16 rows (m) x 32 bf16 (k). A B tile holds 16
+ * rows of k pairs x 16 columns (n), the two k of a pair side by side
+ * ("VNNI" order): B tile element (r, 2 n + j) = B[2 r + j][n]. Packed
+ * matrices are arrays of such 1 KiB tiles, zero-padded to whole tiles:
+ * A tile (mb, kb) at (mb * KB + kb) * 512 elements, B tile (nb, kb) at
+ * (nb * KB + kb) * 512, KB = ceil(K / 32).
+ *
+ * The kernel keeps a 32 x 32 block of C in four accumulator tiles
+ * (tmm0-3) and streams two A tiles (tmm4-5) and two B tiles (tmm6-7)
+ * along k; C is written through a 16 x 16 fp32 buffer per tile so edges,
+ * bias and accumulation are plain vector code. All functions compile with
+ * function-level target attributes, so the build needs no -mamx flags and
+ * runs on any x86-64; callers check dlut_bf16_available() first. */
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "dlut/parallel.h"
+#include "dlut/tensor.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#define DLUT_HAVE_AMX_BUILD 1
+#else
+#define DLUT_HAVE_AMX_BUILD 0
+#endif
+
+#define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")))
+#define V512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+/* ==== Detection ==== */
+
+static int g_avail = -1; /* -1 unknown, 0 no, 1 yes */
+
+static int detect(void) {
+#if DLUT_HAVE_AMX_BUILD
+  unsigned a, b, c, d;
+  if (__get_cpuid_max(0, NULL) < 7) return 0;
+  __cpuid_count(1, 0, a, b, c, d);
+  if (!(c & (1u << 27))) return 0; /* OSXSAVE */
+  __cpuid_count(7, 0, a, b, c, d);
+  int amx_bf16 = (d >> 22) & 1, amx_tile = (d >> 24) & 1, avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1;
+  unsigned a1, b1, c1, d1;
+  __cpuid_count(7, 1, a1, b1, c1, d1);
+  int avx512bf16 = (a1 >> 5) & 1;
+  if (!(amx_bf16 && amx_tile && avx512f && avx512bw && avx512bf16)) return 0;
+  unsigned lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & 0xe6) != 0xe6) return 0; /* XMM, YMM, opmask, ZMM state saved by the OS */
+#ifdef __linux__
+  /* ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 */
+  if (syscall(SYS_arch_prctl, 0x1023, 18) != 0) return 0;
+  return 1;
+#else
+  return 0;
+#endif
+#else
+  return 0;
+#endif
+}
+
+int dlut_bf16_available(void) {
+  int v = __atomic_load_n(&g_avail, __ATOMIC_ACQUIRE);
+  if (v < 0) {
+    v = detect();
+    __atomic_store_n(&g_avail, v, __ATOMIC_RELEASE);
+  }
+  return v;
+}
+
+/* ==== Scalar conversion (round to nearest even, as VCVTNEPS2BF16) ==== */
+
+uint16_t dlut_bf16_from_f32(float x) {
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+
+float dlut_bf16_to_f32(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float x;
+  memcpy(&x, &u, 4);
+  return x;
+}
+
+/* ==== Packing ==== */
+
+size_t dlut_bf16_packed_size(int rows, int K) {
+  size_t R = ((size_t)rows + 31) / 32 * 32, Kp = ((size_t)K + 31) / 32 * 32;
+  return R * Kp;
+}
+
+/* 16 floats to 16 bf16 (RNE). */
+V512_TARGET __attribute__((target("avx512bf16"))) static inline __m256i cvt16(__m512 v) {
+  return (__m256i)_mm512_cvtneps_pbh(v);
+}
+
+/* A[m][k] = trans ? src[k * ld + m] : src[m * ld + k], m < M, k < K; zero padding. */
+AMX_TARGET void dlut_bf16_pack_a(uint16_t *dst, const float *src, int ld, int M, int K, int trans) {
+  int KB = (K + 31) / 32, MB = (M + 31) / 32 * 2;
+  for (int mb = 0; mb < MB; mb++)
+    for (int kb = 0; kb < KB; kb++) {
+      uint16_t *t = dst + ((size_t)mb * KB + kb) * 512;
+      int m0 = mb * 16, k0 = kb * 32;
+      int mr = M - m0 < 16 ? (M - m0 > 0 ? M - m0 : 0) : 16, kr = K - k0 < 32 ? K - k0 : 32;
+      if (!trans) {
+        __mmask16 lo = kr >= 16 ? 0xffff : (__mmask16)((1u << kr) - 1);
+        __mmask16 hi = kr >= 32 ? 0xffff : kr > 16 ? (__mmask16)((1u << (kr - 16)) - 1) : 0;
+        for (int r = 0; r < mr; r++) {
+          const float *s = src + (size_t)(m0 + r) * ld + k0;
+          __m512 a = _mm512_maskz_loadu_ps(lo, s), b = _mm512_maskz_loadu_ps(hi, s + 16);
+          _mm512_storeu_si512(t + r * 32, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+        }
+      } else {
+        /* columns of src: read 16 m's of each k row, transpose through a buffer */
+        float buf[16][32];
+        __mmask16 mm = mr >= 16 ? 0xffff : (__mmask16)((1u << mr) - 1);
+        for (int k = 0; k < 32; k++) {
+          __m512 v = k < kr ? _mm512_maskz_loadu_ps(mm, src + (size_t)(k0 + k) * ld + m0) : _mm512_setzero_ps();
+          float col[16];
+          _mm512_storeu_ps(col, v);
+          for (int r = 0; r < 16; r++) buf[r][k] = col[r];
+        }
+        for (int r = 0; r < mr; r++) {
+          __m512 a = _mm512_loadu_ps(buf[r]), b = _mm512_loadu_ps(buf[r] + 16);
+          _mm512_storeu_si512(t + r * 32, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+        }
+      }
+      for (int r = mr; r < 16; r++) memset(t + r * 32, 0, 64);
+    }
+}
+
+/* B[k][n] = trans ? src[n * ld + k] : src[k * ld + n], k < K, n < N; zero padding. */
+AMX_TARGET void dlut_bf16_pack_b(uint16_t *dst, const float *src, int ld, int K, int N, int trans) {
+  int KB = (K + 31) / 32, NB = (N + 31) / 32 * 2;
+  for (int nb = 0; nb < NB; nb++)
+    for (int kb = 0; kb < KB; kb++) {
+      uint16_t *t = dst + ((size_t)nb * KB + kb) * 512;
+      int n0 = nb * 16, k0 = kb * 32;
+      int nr = N - n0 < 16 ? (N - n0 > 0 ? N - n0 : 0) : 16, kr = K - k0 < 32 ? K - k0 : 32;
+      if (nr == 0) {
+        memset(t, 0, 1024);
+        continue;
+      }
+      if (!trans) {
+        /* rows k and k+1 of src, 16 n each, interleaved */
+        __mmask16 nm = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+        /* output 2n + j takes a[n] (j = 0, low half of ab) or b[n] (j = 1, high half) */
+        uint16_t perm[32];
+        for (int i = 0; i < 32; i++) perm[i] = (uint16_t)((i >> 1) + (i & 1) * 16);
+        const __m512i idx = _mm512_loadu_si512(perm);
+        for (int r = 0; r < 16; r++) {
+          int k = k0 + 2 * r;
+          __m512 a = k < K ? _mm512_maskz_loadu_ps(nm, src + (size_t)k * ld + n0) : _mm512_setzero_ps();
+          __m512 b = k + 1 < K ? _mm512_maskz_loadu_ps(nm, src + (size_t)(k + 1) * ld + n0) : _mm512_setzero_ps();
+          /* ab: a's 16 bf16 in the low half, b's in the high half */
+          __m512i ab = (__m512i)_mm512_cvtne2ps_pbh(b, a);
+          _mm512_storeu_si512(t + r * 32, _mm512_permutexvar_epi16(idx, ab));
+        }
+      } else {
+        /* rows n of src are contiguous in k: a k pair is one 32-bit unit */
+        uint32_t *t32 = (uint32_t *)t;
+        __mmask16 lo = kr >= 16 ? 0xffff : (__mmask16)((1u << kr) - 1);
+        __mmask16 hi = kr >= 32 ? 0xffff : kr > 16 ? (__mmask16)((1u << (kr - 16)) - 1) : 0;
+        for (int n = 0; n < 16; n++) {
+          uint32_t pairs[16];
+          if (n < nr) {
+            const float *s = src + (size_t)(n0 + n) * ld + k0;
+            __m512 a = _mm512_maskz_loadu_ps(lo, s), b = _mm512_maskz_loadu_ps(hi, s + 16);
+            _mm512_storeu_si512(pairs, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+          } else {
+            memset(pairs, 0, sizeof pairs);
+          }
+          for (int r = 0; r < 16; r++) t32[r * 16 + n] = pairs[r];
+        }
+      }
+    }
+}
+
+/* ==== The AMX kernel ==== */
+
+typedef struct {
+  uint8_t palette, start_row, reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+} tile_config;
+
+AMX_TARGET static void tiles_on(void) {
+  tile_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.palette = 1;
+  for (int i = 0; i < 8; i++) cfg.colsb[i] = 64, cfg.rows[i] = 16;
+  _tile_loadconfig(&cfg);
+}
+
+/* One 16 x 16 accumulator tile (in buf) into C rows m0.., columns n0... */
+V512_TARGET static inline void tile_out(float *C, int ldc, const float *buf, int m0, int n0, int M, int N, float alpha,
+                                        int accumulate, const float *bias) {
+  int mr = M - m0 < 16 ? M - m0 : 16, nr = N - n0 < 16 ? N - n0 : 16;
+  if (mr <= 0 || nr <= 0) return;
+  __mmask16 nm = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+  __m512 va = _mm512_set1_ps(alpha), vb = bias ? _mm512_maskz_loadu_ps(nm, bias + n0) : _mm512_setzero_ps();
+  for (int r = 0; r < mr; r++) {
+    float *c = C + (size_t)(m0 + r) * ldc + n0;
+    __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(buf + r * 16), va, vb);
+    if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(nm, c));
+    _mm512_mask_storeu_ps(c, nm, v);
+  }
+}
+
+/* C[m][n] (m < M, n < N) = (accumulate ? C : 0) + alpha * sum_k A[m][k] B[k][n] + bias[n],
+ * for the 32-row blocks mb2 in [mb0, mb1) and 32-column blocks nb2 in [nb0, nb1). */
+AMX_TARGET static void gemm_blocks(float *C, int ldc, const uint16_t *Ap, const uint16_t *Bp, int M, int N, int K,
+                                   float alpha, int accumulate, const float *bias, int mb0, int mb1, int nb0, int nb1) {
+  int KB = (K + 31) / 32;
+  float buf[4][256] __attribute__((aligned(64)));
+  tiles_on();
+  /* n outer in chunks that keep their B tiles in L2, m inner */
+  int nchunk = 8; /* 8 x 32 columns x K bf16: 512 KiB at K = 1024 */
+  for (int nc = nb0; nc < nb1; nc += nchunk) {
+    int nce = nc + nchunk < nb1 ? nc + nchunk : nb1;
+    for (int mb = mb0; mb < mb1; mb++) {
+      const uint16_t *a0 = Ap + (size_t)(2 * mb) * KB * 512, *a1 = a0 + (size_t)KB * 512;
+      for (int nb = nc; nb < nce; nb++) {
+        const uint16_t *b0 = Bp + (size_t)(2 * nb) * KB * 512, *b1 = b0 + (size_t)KB * 512;
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        for (int kb = 0; kb < KB; kb++) {
+          _tile_loadd(4, a0 + (size_t)kb * 512, 64);
+          _tile_loadd(6, b0 + (size_t)kb * 512, 64);
+          _tile_loadd(5, a1 + (size_t)kb * 512, 64);
+          _tile_dpbf16ps(0, 4, 6);
+          _tile_loadd(7, b1 + (size_t)kb * 512, 64);
+          _tile_dpbf16ps(1, 5, 6);
+          _tile_dpbf16ps(2, 4, 7);
+          _tile_dpbf16ps(3, 5, 7);
+        }
+        _tile_stored(0, buf[0], 64);
+        _tile_stored(1, buf[1], 64);
+        _tile_stored(2, buf[2], 64);
+        _tile_stored(3, buf[3], 64);
+        int m0 = mb * 32, n0 = nb * 32;
+        tile_out(C, ldc, buf[0], m0, n0, M, N, alpha, accumulate, bias);
+        tile_out(C, ldc, buf[1], m0 + 16, n0, M, N, alpha, accumulate, bias);
+        tile_out(C, ldc, buf[2], m0, n0 + 16, M, N, alpha, accumulate, bias);
+        tile_out(C, ldc, buf[3], m0 + 16, n0 + 16, M, N, alpha, accumulate, bias);
+      }
+    }
+  }
+  _tile_release();
+}
+
+void dlut_bf16_gemm(float *C, int ldc, const uint16_t *Ap, const uint16_t *Bp, int M, int N, int K, float alpha,
+                    int accumulate, const float *bias) {
+  if (M <= 0 || N <= 0) return;
+  gemm_blocks(C, ldc, Ap, Bp, M, N, K, alpha, accumulate, bias, 0, (M + 31) / 32, 0, (N + 31) / 32);
+}
+
+typedef struct {
+  float *C;
+  const uint16_t *Ap, *Bp;
+  const float *bias;
+  int ldc, M, N, K, accumulate, by_n;
+  float alpha;
+} gemm_par_ctx;
+
+static void gemm_par_task(void *vctx, int64_t b0, int64_t b1, int thread) {
+  (void)thread;
+  gemm_par_ctx *g = vctx;
+  int MB = (g->M + 31) / 32, NB = (g->N + 31) / 32;
+  if (g->by_n)
+    gemm_blocks(g->C, g->ldc, g->Ap, g->Bp, g->M, g->N, g->K, g->alpha, g->accumulate, g->bias, 0, MB, (int)b0,
+                (int)b1);
+  else
+    gemm_blocks(g->C, g->ldc, g->Ap, g->Bp, g->M, g->N, g->K, g->alpha, g->accumulate, g->bias, (int)b0, (int)b1, 0,
+                NB);
+}
+
+void dlut_bf16_gemm_par(float *C, int ldc, const uint16_t *Ap, const uint16_t *Bp, int M, int N, int K, float alpha,
+                        int accumulate, const float *bias) {
+  if (M <= 0 || N <= 0) return;
+  int MB = (M + 31) / 32, NB = (N + 31) / 32, nt = dlut_threads_get();
+  gemm_par_ctx g = {C, Ap, Bp, bias, ldc, M, N, K, accumulate, NB >= MB, alpha};
+  int64_t len = g.by_n ? NB : MB;
+  if (nt <= 1 || len < 2) {
+    dlut_bf16_gemm(C, ldc, Ap, Bp, M, N, K, alpha, accumulate, bias);
+    return;
+  }
+  dlut_parallel_for(len, (len + nt - 1) / nt, gemm_par_task, &g);
+}
+
+typedef struct {
+  uint16_t *dst;
+  const float *src;
+  int ld, M, K, trans;
+} pack_par_ctx;
+
+static void pack_a_task(void *vctx, int64_t b0, int64_t b1, int thread) {
+  (void)thread;
+  pack_par_ctx *p = vctx;
+  int KB = (p->K + 31) / 32;
+  /* 32-row blocks b0..b1 are independent slices of the packed array */
+  int m0 = (int)b0 * 32, m1 = (int)b1 * 32 < p->M ? (int)b1 * 32 : p->M;
+  const float *s = p->trans ? p->src + m0 : p->src + (size_t)m0 * p->ld;
+  dlut_bf16_pack_a(p->dst + (size_t)b0 * 2 * KB * 512, s, p->ld, m1 - m0, p->K, p->trans);
+  /* the last block's padding rows beyond M were zeroed by pack_a */
+}
+
+void dlut_bf16_pack_a_par(uint16_t *dst, const float *src, int ld, int M, int K, int trans) {
+  int MB = (M + 31) / 32, nt = dlut_threads_get();
+  pack_par_ctx p = {dst, src, ld, M, K, trans};
+  if (nt <= 1 || MB < 4) {
+    dlut_bf16_pack_a(dst, src, ld, M, K, trans);
+    return;
+  }
+  dlut_parallel_for(MB, (MB + nt - 1) / nt, pack_a_task, &p);
+}
+
+/* ==== Reference ==== */
+
+/* The same product from fp32 inputs: each input rounded to bf16 as the
+ * packers do, products summed in double. */
+void dlut_bf16_gemm_ref(float *C, int ldc, const float *A, int lda, int transa, const float *B, int ldb, int transb,
+                        int M, int N, int K, float alpha, int accumulate, const float *bias) {
+  for (int m = 0; m < M; m++)
+    for (int n = 0; n < N; n++) {
+      double s = 0.0;
+      for (int k = 0; k < K; k++) {
+        float a = transa ? A[(size_t)k * lda + m] : A[(size_t)m * lda + k];
+        float b = transb ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n];
+        s += (double)dlut_bf16_to_f32(dlut_bf16_from_f32(a)) * dlut_bf16_to_f32(dlut_bf16_from_f32(b));
+      }
+      float v = (float)(alpha * s) + (bias ? bias[n] : 0.0f);
+      C[(size_t)m * ldc + n] = accumulate ? C[(size_t)m * ldc + n] + v : v;
+    }
+}
+
+/* ==== Vector exp ==== */
+
+/* exp(x) for 16 floats: x = n ln2 + r, |r| <= ln2/2 (Cody-Waite split of
+ * ln2), exp(r) by a degree-6 polynomial (Cephes expf coefficients), times
+ * 2^n built in the exponent field; about 1 ulp over the float range,
+ * 0 below -87.3, +inf above 88.7. */
+V512_TARGET static inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+/* out (n) = exp(scale * in - sub); returns their sum. */
+V512_TARGET float dlut_vexp_sub_sum(float *out, const float *in, int n, float scale, float sub) {
+  __m512 vs = _mm512_set1_ps(scale), vm = _mm512_set1_ps(sub), acc = _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 e = exp16(_mm512_fmsub_ps(_mm512_loadu_ps(in + i), vs, vm));
+    _mm512_storeu_ps(out + i, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  if (i < n) {
+    __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+    __m512 e = exp16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(k, in + i), vs, vm));
+    _mm512_mask_storeu_ps(out + i, k, e);
+    acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(k, e));
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+/* QuickGELU x sigmoid(1.702 x), forward out = act(in), and backward
+ * dinp = act'(in) * dout (overwrite), 16 at a time. */
+V512_TARGET void dlut_vquickgelu(float *out, const float *in, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f), c = _mm512_set1_ps(-1.702f);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 x = _mm512_loadu_ps(in + i);
+    __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_mul_ps(c, x))));
+    _mm512_storeu_ps(out + i, _mm512_mul_ps(x, s));
+  }
+  for (; i < n; i++) out[i] = dlut_act_value(in[i], DLUT_ACT_QUICK_GELU);
+}
+
+V512_TARGET void dlut_vquickgelu_backward(float *dinp, const float *in, const float *dout, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f), c = _mm512_set1_ps(-1.702f), k = _mm512_set1_ps(1.702f);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 x = _mm512_loadu_ps(in + i);
+    __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_mul_ps(c, x))));
+    /* s + 1.702 x s (1 - s) */
+    __m512 g = _mm512_fmadd_ps(_mm512_mul_ps(k, x), _mm512_mul_ps(s, _mm512_sub_ps(one, s)), s);
+    _mm512_storeu_ps(dinp + i, _mm512_mul_ps(g, _mm512_loadu_ps(dout + i)));
+  }
+  for (; i < n; i++) dinp[i] = dlut_act_grad(in[i], DLUT_ACT_QUICK_GELU) * dout[i];
+}
