@@ -120,10 +120,11 @@ struct dlut_clip {
   clip_tower_act va, ta;       /* activations */
   int keep_all;                /* keep_activations */
   const dlut_tensor_backend *be;
-  dlut_tokenizer *tok;      /* NULL if the folder has no tokenizer */
-  char *tok_error;          /* why tok is NULL */
-  int32_t *ids_scratch;     /* (context) */
-  struct clip_vfast *vfast; /* bf16 vision path: packed weights + scratch (vision_bf16.c), or NULL */
+  dlut_tokenizer *tok;  /* NULL if the folder has no tokenizer */
+  char *tok_error;      /* why tok is NULL */
+  int32_t *ids_scratch; /* (context) */
+  /* the bf16 vision path's packed weights and scratch (vision_bf16.c), or NULL */
+  struct clip_vfast *vfast;
 };
 
 /* arenas (model.c) */
