@@ -10,8 +10,9 @@
  * writes embed (E floats) then dL/dpixels (3 S S floats) to DUMP_PATH, so
  * the peer can check both towers compute the same thing. Then reads
  * commands from stdin, one a line, and answers each on stdout:
- *   "fb"   one forward + backward to the pixels -> "seconds\n"
- *   "f"    one forward                          -> "seconds\n"
+ *   "fb"   one forward + backward to the pixels -> "wall cpu\n" (seconds;
+ *          cpu = process CPU time, all threads)
+ *   "f"    one forward                          -> "wall cpu\n"
  *   "q"    exit
  * The first line printed is "ready PRECISION" (bf16 or fp32: the path the
  * forward took, DLUT_CLIP_PRECISION decides). Threads: DLUT_THREADS. */
@@ -24,6 +25,12 @@
 #include "dlut/clip.h"
 #include "dlut/error.h"
 #include "dlut/tensor.h"
+
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static double now(void) {
   struct timespec ts;
@@ -64,10 +71,10 @@ int main(int argc, char **argv) {
   while (fgets(line, sizeof line, stdin)) {
     if (line[0] == 'q') break;
     int bwd = strncmp(line, "fb", 2) == 0;
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     dlut_clip_encode_image(m, pix, e);
     if (bwd) dlut_clip_image_backward(m, de, dpix);
-    printf("%.6f\n", now() - t0);
+    printf("%.6f %.6f\n", now() - t0, cpu_now() - c0);
     fflush(stdout);
   }
   free(pix), free(dpix), free(e), free(de);

@@ -21,7 +21,10 @@ the cosine between their embeddings and pixel gradients before timing.
 
 Timing: R rounds, each one DLUT forward+backward then one PyTorch
 forward+backward (after one warm-up each); the ratio per round is
-torch / dlut, and the median ratio is reported with the median times.
+torch / dlut, and the median ratio is reported with the median times, in
+wall time and in process CPU time (all threads; on a machine shared with
+other jobs the wall clock counts their time slices too, CPU time does not,
+but it does count a runtime's idle threads spinning).
 
   /usr/bin/python3 bench/peer_torch_vision.py                 # all four sizes, 5 rounds
   /usr/bin/python3 bench/peer_torch_vision.py ViT-B/16 7      # one size, 7 rounds
@@ -38,6 +41,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 from collections import OrderedDict
 
 import numpy as np
@@ -353,7 +357,8 @@ def run_size(size, rounds, threads, tmp):
     def dlut_fb():
         proc.stdin.write("fb\n")
         proc.stdin.flush()
-        return float(proc.stdout.readline())
+        wall, cpu = proc.stdout.readline().split()
+        return float(wall), float(cpu)
 
     # the same computation?
     emb_t, grad_t = torch_fb()
@@ -362,15 +367,18 @@ def run_size(size, rounds, threads, tmp):
     ce, cg = cosine(emb_d, emb_t.numpy()), cosine(grad_d, grad_t.numpy())
     # timing, alternating (one warm-up each first)
     dlut_fb()
-    times_d, times_t, ratios = [], [], []
+    times_d, times_t, ratios, cpu_d, cpu_t, cpu_ratios = [], [], [], [], [], []
     for _ in range(rounds):
-        td = dlut_fb()
-        t0 = __import__("time").perf_counter()
+        td, cd = dlut_fb()
+        t0, c0 = time.perf_counter(), time.process_time()
         torch_fb()
-        tt = __import__("time").perf_counter() - t0
+        tt, ct = time.perf_counter() - t0, time.process_time() - c0
         times_d.append(td)
         times_t.append(tt)
         ratios.append(tt / td)
+        cpu_d.append(cd)
+        cpu_t.append(ct)
+        cpu_ratios.append(ct / cd)
     proc.stdin.write("q\n")
     proc.stdin.flush()
     proc.wait()
@@ -385,14 +393,18 @@ def run_size(size, rounds, threads, tmp):
         "ratio": statistics.median(ratios),
         "ratio_min": min(ratios),
         "ratio_max": max(ratios),
+        "dlut_cpu_s": statistics.median(cpu_d),
+        "torch_cpu_s": statistics.median(cpu_t),
+        "cpu_ratio": statistics.median(cpu_ratios),
+        "load": float(open("/proc/loadavg").read().split()[0]),
         "cos_embed": ce,
         "cos_grad": cg,
     }
     print(
-        "%-13s dlut %-4s fwd+bwd %8.1f ms   torch %8.1f ms   torch/dlut %.2fx (%.2f-%.2f over %d rounds)   "
-        "cosine dlut vs torch: embed %.6f, pixel grad %.6f"
+        "%-13s dlut %-4s fwd+bwd wall %7.1f ms, torch %7.1f ms: torch/dlut %.2fx (%.2f-%.2f, %d rounds) | "
+        "CPU time %7.1f vs %7.1f ms: %.2fx | cosine dlut vs torch: embed %.6f, pixel grad %.6f | load %.1f"
         % (size, precision, r["dlut_s"] * 1e3, r["torch_s"] * 1e3, r["ratio"], r["ratio_min"], r["ratio_max"],
-           rounds, ce, cg),
+           rounds, r["dlut_cpu_s"] * 1e3, r["torch_cpu_s"] * 1e3, r["cpu_ratio"], ce, cg, r["load"]),
         flush=True,
     )
     return r

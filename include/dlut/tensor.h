@@ -154,6 +154,10 @@ void dlut_bf16_gemm_ref(float *C, int ldc, const float *A, int lda, int transa, 
 float dlut_vexp_sub_sum(float *out, const float *in, int n, float scale, float sub);
 void dlut_vquickgelu(float *out, const float *in, int64_t n);
 void dlut_vquickgelu_backward(float *dinp, const float *in, const float *dout, int64_t n);
+/* softmax of one row in place, returning its log-sum-exp; the softmax
+ * backward of one row d = p (d - p . d) in place */
+float dlut_vsoftmax_row(float *r, int n);
+void dlut_vsoftmax_backward_row(float *d, const float *p, int n);
 
 /* FLOP counts used by the benchmark (multiply-add = 2). */
 static inline double dlut_matmul_flops(int N, int C, int OC) {

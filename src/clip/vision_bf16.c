@@ -219,13 +219,7 @@ typedef struct {
 
 /* softmax of the rows of s (T, T) in place; lse (T) = log sum exp */
 static void softmax_rows(float *s, float *lse, int T) {
-  for (int i = 0; i < T; i++) {
-    float *r = s + (size_t)i * T, mx = -INFINITY;
-    for (int j = 0; j < T; j++) mx = r[j] > mx ? r[j] : mx;
-    float sum = dlut_vexp_sub_sum(r, r, T, 1.0f, mx), inv = 1.0f / sum;
-    for (int j = 0; j < T; j++) r[j] *= inv;
-    lse[i] = mx + logf(sum);
-  }
+  for (int i = 0; i < T; i++) lse[i] = dlut_vsoftmax_row(s + (size_t)i * T, T);
 }
 
 static void fa_fwd_heads(void *vctx, int64_t h0, int64_t h1, int thread) {
@@ -269,12 +263,7 @@ static void fa_bwd_heads(void *vctx, int64_t h0, int64_t h1, int thread) {
     dlut_bf16_pack_b(w->pb2, dy, C, T, hd, 0);
     dlut_bf16_gemm(c->dqkv + 2 * C + h * hd, ld, w->pa, w->pb2, T, hd, T, 1.0f, 0, NULL);
     /* dS = P (dP - D), D_i = sum_j P_ij dP_ij; into dp */
-    for (int i = 0; i < T; i++) {
-      const float *p = w->s + (size_t)i * T;
-      float *d = w->dp + (size_t)i * T, dot = 0.0f;
-      for (int j = 0; j < T; j++) dot += p[j] * d[j];
-      for (int j = 0; j < T; j++) d[j] = p[j] * (d[j] - dot);
-    }
+    for (int i = 0; i < T; i++) dlut_vsoftmax_backward_row(w->dp + (size_t)i * T, w->s + (size_t)i * T, T);
     /* dQ = scale dS K */
     dlut_bf16_pack_a(w->pa, w->dp, T, T, T, 0);
     dlut_bf16_pack_b(w->pb2, k, ld, T, hd, 0);

@@ -113,6 +113,47 @@ V512_TARGET __attribute__((target("avx512bf16"))) static inline __m256i cvt16(__
   return (__m256i)_mm512_cvtneps_pbh(v);
 }
 
+/* In-place transpose of a 16 x 16 matrix of 32-bit units held in 16
+ * registers (unpack 32-bit, unpack 64-bit, then 128-bit lane shuffles). */
+V512_TARGET static inline void transpose16x16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  /* now r[4a + b] holds, in 128-bit lane L, elements (4L + ?) of rows 4a..4a+3 at column group b */
+  for (int i = 0; i < 8; i++) {
+    int a = (i / 4) * 8 + (i % 4); /* pairs (0,4) (1,5) (2,6) (3,7) (8,12) ... */
+    t[a] = _mm512_shuffle_i32x4(r[a], r[a + 4], 0x88);
+    t[a + 4] = _mm512_shuffle_i32x4(r[a], r[a + 4], 0xdd);
+  }
+  for (int i = 0; i < 8; i++) {
+    r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+/* Rows k and k + 1 of src (16 columns from col, masked), converted and
+ * interleaved: unit n of the result is the pair (src[k][n], src[k+1][n]). */
+AMX_TARGET static inline __m512i pair_rows(const float *src, int ld, int k, int K, int col, __mmask16 nm, __m512i idx) {
+  __m512 a = k < K ? _mm512_maskz_loadu_ps(nm, src + (size_t)k * ld + col) : _mm512_setzero_ps();
+  __m512 b = k + 1 < K ? _mm512_maskz_loadu_ps(nm, src + (size_t)(k + 1) * ld + col) : _mm512_setzero_ps();
+  return _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+}
+
+/* output 2n + j takes a[n] (j = 0, low half) or b[n] (j = 1, high half) */
+V512_TARGET static inline __m512i pair_index(void) {
+  uint16_t perm[32];
+  for (int i = 0; i < 32; i++) perm[i] = (uint16_t)((i >> 1) + (i & 1) * 16);
+  return _mm512_loadu_si512(perm);
+}
+
 /* A[m][k] = trans ? src[k * ld + m] : src[m * ld + k], m < M, k < K; zero padding. */
 AMX_TARGET void dlut_bf16_pack_a(uint16_t *dst, const float *src, int ld, int M, int K, int trans) {
   int KB = (K + 31) / 32, MB = (M + 31) / 32 * 2;
@@ -130,19 +171,13 @@ AMX_TARGET void dlut_bf16_pack_a(uint16_t *dst, const float *src, int ld, int M,
           _mm512_storeu_si512(t + r * 32, (__m512i)_mm512_cvtne2ps_pbh(b, a));
         }
       } else {
-        /* columns of src: read 16 m's of each k row, transpose through a buffer */
-        float buf[16][32];
+        /* pairs of k rows interleaved (unit m = (A[m][2r], A[m][2r+1])),
+         * then a 16 x 16 transpose of the 32-bit units: row m, units r */
         __mmask16 mm = mr >= 16 ? 0xffff : (__mmask16)((1u << mr) - 1);
-        for (int k = 0; k < 32; k++) {
-          __m512 v = k < kr ? _mm512_maskz_loadu_ps(mm, src + (size_t)(k0 + k) * ld + m0) : _mm512_setzero_ps();
-          float col[16];
-          _mm512_storeu_ps(col, v);
-          for (int r = 0; r < 16; r++) buf[r][k] = col[r];
-        }
-        for (int r = 0; r < mr; r++) {
-          __m512 a = _mm512_loadu_ps(buf[r]), b = _mm512_loadu_ps(buf[r] + 16);
-          _mm512_storeu_si512(t + r * 32, (__m512i)_mm512_cvtne2ps_pbh(b, a));
-        }
+        __m512i idx = pair_index(), v[16];
+        for (int r = 0; r < 16; r++) v[r] = pair_rows(src, ld, k0 + 2 * r, K, m0, mm, idx);
+        transpose16x16(v);
+        for (int r = 0; r < mr; r++) _mm512_storeu_si512(t + r * 32, v[r]);
       }
       for (int r = mr; r < 16; r++) memset(t + r * 32, 0, 64);
     }
@@ -163,34 +198,25 @@ AMX_TARGET void dlut_bf16_pack_b(uint16_t *dst, const float *src, int ld, int K,
       if (!trans) {
         /* rows k and k+1 of src, 16 n each, interleaved */
         __mmask16 nm = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
-        /* output 2n + j takes a[n] (j = 0, low half of ab) or b[n] (j = 1, high half) */
-        uint16_t perm[32];
-        for (int i = 0; i < 32; i++) perm[i] = (uint16_t)((i >> 1) + (i & 1) * 16);
-        const __m512i idx = _mm512_loadu_si512(perm);
-        for (int r = 0; r < 16; r++) {
-          int k = k0 + 2 * r;
-          __m512 a = k < K ? _mm512_maskz_loadu_ps(nm, src + (size_t)k * ld + n0) : _mm512_setzero_ps();
-          __m512 b = k + 1 < K ? _mm512_maskz_loadu_ps(nm, src + (size_t)(k + 1) * ld + n0) : _mm512_setzero_ps();
-          /* ab: a's 16 bf16 in the low half, b's in the high half */
-          __m512i ab = (__m512i)_mm512_cvtne2ps_pbh(b, a);
-          _mm512_storeu_si512(t + r * 32, _mm512_permutexvar_epi16(idx, ab));
-        }
+        __m512i idx = pair_index();
+        for (int r = 0; r < 16; r++) _mm512_storeu_si512(t + r * 32, pair_rows(src, ld, k0 + 2 * r, K, n0, nm, idx));
       } else {
-        /* rows n of src are contiguous in k: a k pair is one 32-bit unit */
-        uint32_t *t32 = (uint32_t *)t;
+        /* rows n of src are contiguous in k: a k pair is one 32-bit unit;
+         * row n converted gives units r, a 16 x 16 transpose gives rows r */
         __mmask16 lo = kr >= 16 ? 0xffff : (__mmask16)((1u << kr) - 1);
         __mmask16 hi = kr >= 32 ? 0xffff : kr > 16 ? (__mmask16)((1u << (kr - 16)) - 1) : 0;
+        __m512i v[16];
         for (int n = 0; n < 16; n++) {
-          uint32_t pairs[16];
           if (n < nr) {
             const float *s = src + (size_t)(n0 + n) * ld + k0;
             __m512 a = _mm512_maskz_loadu_ps(lo, s), b = _mm512_maskz_loadu_ps(hi, s + 16);
-            _mm512_storeu_si512(pairs, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+            v[n] = (__m512i)_mm512_cvtne2ps_pbh(b, a);
           } else {
-            memset(pairs, 0, sizeof pairs);
+            v[n] = _mm512_setzero_si512();
           }
-          for (int r = 0; r < 16; r++) t32[r * 16 + n] = pairs[r];
         }
+        transpose16x16(v);
+        for (int r = 0; r < 16; r++) _mm512_storeu_si512(t + r * 32, v[r]);
       }
     }
 }
@@ -419,4 +445,38 @@ V512_TARGET void dlut_vquickgelu_backward(float *dinp, const float *in, const fl
     _mm512_storeu_ps(dinp + i, _mm512_mul_ps(g, _mm512_loadu_ps(dout + i)));
   }
   for (; i < n; i++) dinp[i] = dlut_act_grad(in[i], DLUT_ACT_QUICK_GELU) * dout[i];
+}
+
+/* One softmax row in place (max, exp, normalise); returns its log-sum-exp. */
+V512_TARGET float dlut_vsoftmax_row(float *r, int n) {
+  __m512 mx = _mm512_set1_ps(-INFINITY);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(r + i));
+  if (i < n)
+    mx = _mm512_mask_max_ps(mx, (__mmask16)((1u << (n - i)) - 1), mx,
+                            _mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1), r + i));
+  float m = _mm512_reduce_max_ps(mx);
+  float sum = dlut_vexp_sub_sum(r, r, n, 1.0f, m);
+  __m512 inv = _mm512_set1_ps(1.0f / sum);
+  for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(r + i, _mm512_mul_ps(_mm512_loadu_ps(r + i), inv));
+  if (i < n) {
+    __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(r + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, r + i), inv));
+  }
+  return m + logf(sum);
+}
+
+/* Softmax backward of one row: d = p (d - sum_j p_j d_j), in place. */
+V512_TARGET void dlut_vsoftmax_backward_row(float *d, const float *p, int n) {
+  __m512 acc = _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(_mm512_loadu_ps(p + i), _mm512_loadu_ps(d + i), acc);
+  __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+  if (i < n) acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, p + i), _mm512_maskz_loadu_ps(k, d + i), acc);
+  __m512 dot = _mm512_set1_ps(_mm512_reduce_add_ps(acc));
+  for (i = 0; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(d + i, _mm512_mul_ps(_mm512_loadu_ps(p + i), _mm512_sub_ps(_mm512_loadu_ps(d + i), dot)));
+  if (i < n)
+    _mm512_mask_storeu_ps(
+        d + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + i), _mm512_sub_ps(_mm512_maskz_loadu_ps(k, d + i), dot)));
 }
