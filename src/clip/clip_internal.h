@@ -158,6 +158,8 @@ void clip_vfast_blocks_backward(dlut_clip *m, const clip_dims *d);
 int clip_vfast_used(const dlut_clip *m);
 void clip_vfast_mark_unused(dlut_clip *m);
 void clip_vfast_free(dlut_clip *m);
+/* a->d_res (T, C) = dL/d(last block output) -> d_pixels (3,S,S), overwritten */
+void clip_vision_backward_blocks(dlut_clip *m, float *d_pixels);
 int clip_text_forward(dlut_clip *m, const int32_t *ids, int n_ids, int n_ctx);
 
 #endif
