@@ -109,7 +109,73 @@ static void test_vexp(void) {
     d[i] = 0;
   }
   CHECK_MSG(ef < 1e-5 && eg < 1e-5, "quickgelu %g %g", ef, eg);
+  /* softmax of a row and its backward against double */
+  float row[77], p[77], dd[77];
+  double mx = -1e30, sum = 0, es = 0, eb = 0, dot = 0;
+  for (int i = 0; i < 77; i++) row[i] = 5.0f * frand(), mx = fmax(mx, row[i]), dd[i] = frand();
+  for (int i = 0; i < 77; i++) sum += exp(row[i] - mx);
+  memcpy(p, row, sizeof row);
+  float lse = dlut_vsoftmax_row(p, 77);
+  CHECK(fabs(lse - (mx + log(sum))) < 1e-5 * fabs(mx + log(sum)) + 1e-6);
+  for (int i = 0; i < 77; i++) es = fmax(es, fabs(p[i] - exp(row[i] - mx) / sum)), dot += (double)p[i] * dd[i];
+  float g[77];
+  memcpy(g, dd, sizeof dd);
+  dlut_vsoftmax_backward_row(g, p, 77);
+  for (int i = 0; i < 77; i++) eb = fmax(eb, fabs(g[i] - p[i] * (dd[i] - dot)));
+  CHECK_MSG(es < 1e-6 && eb < 1e-6, "softmax row %g, backward %g", es, eb);
   (void)d;
+}
+
+/* Element (m, k) of a packed A. */
+static float packed_at(const uint16_t *p, int K, int m, int k) {
+  int KB = (K + 31) / 32;
+  return dlut_bf16_to_f32(p[((size_t)(m / 16) * KB + k / 32) * 512 + (m % 16) * 32 + k % 32]);
+}
+
+/* The fused passes against the reference backend (LayerNorm, QuickGELU and
+ * their backwards), element by element through the packed layout. */
+static void test_fused(int N, int C) {
+  const dlut_tensor_backend *ref = dlut_tensor_backend_ref();
+  size_t n = (size_t)N * C;
+  float *x = malloc(sizeof(float) * n), *dy = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
+  float *w = malloc(sizeof(float) * C), *b = malloc(sizeof(float) * C), *mean = malloc(sizeof(float) * N);
+  float *rstd = malloc(sizeof(float) * N), *m2 = malloc(sizeof(float) * N), *r2 = malloc(sizeof(float) * N);
+  float *d1 = calloc(n, sizeof(float)), *d2 = calloc(n, sizeof(float));
+  uint16_t *p = malloc(2 * dlut_bf16_packed_size(N, C));
+  for (size_t i = 0; i < n; i++) x[i] = 3.0f * frand() + 0.5f, dy[i] = frand();
+  for (int i = 0; i < C; i++) w[i] = 1.0f + 0.3f * frand(), b[i] = 0.2f * frand();
+  ref->layernorm_forward(y, m2, r2, x, w, b, N, C, 1e-5f);
+  dlut_bf16_pack_layernorm(p, mean, rstd, x, w, b, N, C, 1e-5f);
+  double e = 0, pad = 0;
+  for (int m = 0; m < N; m++) {
+    for (int k = 0; k < C; k++)
+      e = fmax(e, fabs(packed_at(p, C, m, k) - y[(size_t)m * C + k]) / (fabs(y[(size_t)m * C + k]) + 1e-3));
+    CHECK(fabsf(mean[m] - m2[m]) < 1e-5f && fabsf(rstd[m] - r2[m]) < 1e-5f * r2[m]);
+  }
+  for (int m = N; m < (N + 31) / 32 * 32; m++)
+    for (int k = 0; k < C; k++) pad += fabs(packed_at(p, C, m, k));
+  CHECK_MSG(e < 1.0 / 128 && pad == 0, "pack_layernorm N%d C%d: %g (pad %g)", N, C, e, pad);
+  ref->act_forward(y, x, (int64_t)n, DLUT_ACT_QUICK_GELU);
+  dlut_bf16_pack_quickgelu(p, x, N, C);
+  e = 0;
+  for (int m = 0; m < N; m++)
+    for (int k = 0; k < C; k++)
+      e = fmax(e, fabs(packed_at(p, C, m, k) - y[(size_t)m * C + k]) / (fabs(y[(size_t)m * C + k]) + 1e-3));
+  CHECK_MSG(e < 1.0 / 128, "pack_quickgelu N%d C%d: %g", N, C, e);
+  memset(y, 0, sizeof(float) * n);
+  ref->act_backward(y, x, dy, (int64_t)n, DLUT_ACT_QUICK_GELU);
+  dlut_bf16_pack_quickgelu_backward(p, x, dy, N, C);
+  e = 0;
+  for (int m = 0; m < N; m++)
+    for (int k = 0; k < C; k++)
+      e = fmax(e, fabs(packed_at(p, C, m, k) - y[(size_t)m * C + k]) / (fabs(y[(size_t)m * C + k]) + 1e-3));
+  CHECK_MSG(e < 1.0 / 128, "pack_quickgelu_backward N%d C%d: %g", N, C, e);
+  ref->layernorm_backward(d1, dy, x, w, m2, r2, N, C);
+  dlut_vlayernorm_backward(d2, dy, x, w, m2, r2, N, C);
+  double mx = 0, md = 0;
+  for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(d1[i])), md = fmax(md, fabs(d1[i] - d2[i]));
+  CHECK_MSG(md < 1e-5 * mx, "vlayernorm_backward N%d C%d: %g", N, C, md / mx);
+  free(x), free(dy), free(y), free(w), free(b), free(mean), free(rstd), free(m2), free(r2), free(d1), free(d2), free(p);
 }
 
 int main(void) {
@@ -119,6 +185,9 @@ int main(void) {
     return test_summary("bf16");
   }
   test_vexp();
+  test_fused(37, 64);
+  test_fused(50, 100);
+  test_fused(16, 1024);
   int shapes[][3] = {{1, 1, 1}, {16, 16, 32}, {32, 32, 32}, {33, 17, 31}, {50, 70, 64}, {77, 130, 100}, {5, 300, 200}};
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
     for (int ta = 0; ta < 2; ta++)

@@ -158,6 +158,16 @@ void dlut_vquickgelu_backward(float *dinp, const float *in, const float *dout, i
  * backward of one row d = p (d - p . d) in place */
 float dlut_vsoftmax_row(float *r, int n);
 void dlut_vsoftmax_backward_row(float *d, const float *p, int n);
+/* Fused passes writing packed A (N, C) directly, C <= 16384, over the
+ * pool: LayerNorm(x) (saving mean, rstd (N); float sums), QuickGELU(x),
+ * QuickGELU'(x) * dout. And the LayerNorm backward, vectorised:
+ * dinp += d LN / d inp . dout, as layernorm_backward. */
+void dlut_bf16_pack_layernorm(uint16_t *dst, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                              int N, int C, float eps);
+void dlut_bf16_pack_quickgelu(uint16_t *dst, const float *x, int N, int C);
+void dlut_bf16_pack_quickgelu_backward(uint16_t *dst, const float *x, const float *dout, int N, int C);
+void dlut_vlayernorm_backward(float *dinp, const float *dout, const float *inp, const float *w, const float *mean,
+                              const float *rstd, int N, int C);
 
 /* FLOP counts used by the benchmark (multiply-add = 2). */
 static inline double dlut_matmul_flops(int N, int C, int OC) {

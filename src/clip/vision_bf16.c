@@ -69,7 +69,9 @@ int clip_vision_use_bf16(const dlut_clip *m) {
     if (strcmp(p, "bf16") == 0) force = 1;
   }
   int C = m->cfg.vision.width;
-  if (m->be != dlut_tensor_backend_cpu() || m->keep_all || C % 32 != 0 || C % m->cfg.vision.heads != 0) return 0;
+  if (m->be != dlut_tensor_backend_cpu() || m->keep_all || C % 32 != 0 || C % m->cfg.vision.heads != 0 || C > 16384 ||
+      m->cfg.vision.intermediate > 16384)
+    return 0;
   if (!force && C < 256) return 0;
   return dlut_bf16_available();
 }
@@ -277,6 +279,19 @@ static void fa_bwd_heads(void *vctx, int64_t h0, int64_t h1, int thread) {
 
 /* ==== Blocks ==== */
 
+/* out (T, N; ldo) = (accumulate ? out : 0) + f->apack (already packed, (T, K)) @ B + bias */
+static void packed_linear(struct clip_vfast *f, float *out, int ldo, const uint16_t *B, int T, int K, int N,
+                          const float *bias, int accumulate) {
+  dlut_bf16_gemm_par(out, ldo, f->apack, B, T, N, K, 1.0f, accumulate, bias);
+}
+
+/* LayerNorm fused with the packing of the next product's input (its fp32
+ * output is not kept: the backward reads x, mean and rstd only). */
+static void ln_packed(struct clip_vfast *f, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                      int T, int C, float eps) {
+  dlut_bf16_pack_layernorm(f->apack, mean, rstd, x, w, b, T, C, eps);
+}
+
 static void block_forward(dlut_clip *m, int l, const float *x_in, float *x_out, const clip_dims *d) {
   struct clip_vfast *f = m->vfast;
   const dlut_tensor_backend *be = m->be;
@@ -285,20 +300,22 @@ static void block_forward(dlut_clip *m, int l, const float *x_in, float *x_out, 
   clip_block_act *a = &m->va.blk[l];
   int T = d->T, C = d->C, I = d->I;
   size_t TC = (size_t)T * C;
-  be->layernorm_forward(a->ln1_out, a->ln1_mean, a->ln1_rstd, x_in, w->ln1_w, w->ln1_b, T, C, d->eps);
-  linear(f, a->qkv, 3 * C, a->ln1_out, C, y->qkv_f, T, C, 3 * C, y->qkv_bias, 0); /* (T, 3C) */
+  ln_packed(f, a->ln1_mean, a->ln1_rstd, x_in, w->ln1_w, w->ln1_b, T, C, d->eps);
+  packed_linear(f, a->qkv, 3 * C, y->qkv_f, T, C, 3 * C, y->qkv_bias, 0); /* (T, 3C) */
   fa_ctx c = {.f = f, .out = a->atty, .lse = y->lse, .qkv = a->qkv};
   dlut_parallel_for(d->NH, 1, fa_fwd_heads, &c); /* (T, C) */
   memcpy(a->res_mid, x_in, TC * sizeof(float));  /* res_mid = x_in + out_proj(atty) */
   linear(f, a->res_mid, C, a->atty, C, y->o_f, T, C, C, w->o_b, 1);
-  be->layernorm_forward(a->ln2_out, a->ln2_mean, a->ln2_rstd, a->res_mid, w->ln2_w, w->ln2_b, T, C, d->eps);
-  linear(f, a->fch, I, a->ln2_out, C, y->fc1_f, T, C, I, w->fc1_b, 0); /* (T, I) */
-  if (d->act == DLUT_ACT_QUICK_GELU)
-    dlut_vquickgelu(a->fch_act, a->fch, (int64_t)T * I);
-  else
+  ln_packed(f, a->ln2_mean, a->ln2_rstd, a->res_mid, w->ln2_w, w->ln2_b, T, C, d->eps);
+  packed_linear(f, a->fch, I, y->fc1_f, T, C, I, w->fc1_b, 0); /* (T, I) */
+  if (d->act == DLUT_ACT_QUICK_GELU) {
+    dlut_bf16_pack_quickgelu(f->apack, a->fch, T, I); /* act fused with the packing */
+  } else {
     be->act_forward(a->fch_act, a->fch, (int64_t)T * I, d->act);
+    dlut_bf16_pack_a_par(f->apack, a->fch_act, I, T, I, 0);
+  }
   memcpy(x_out, a->res_mid, TC * sizeof(float)); /* x_out = res_mid + fc2(act) */
-  linear(f, x_out, C, a->fch_act, I, y->fc2_f, T, I, C, w->fc2_b, 1);
+  packed_linear(f, x_out, C, y->fc2_f, T, I, C, w->fc2_b, 1);
 }
 
 static void block_backward(dlut_clip *m, int l, const float *x_in, const clip_dims *d) {
@@ -312,18 +329,19 @@ static void block_backward(dlut_clip *m, int l, const float *x_in, const clip_di
   float *d_res = t->d_res;                                    /* (T, C): dL/dx_out on entry, dL/dx_in on exit */
   linear(f, t->d_i, I, d_res, C, y->fc2_b, T, C, I, NULL, 0); /* d fch_act (T, I) */
   if (d->act == DLUT_ACT_QUICK_GELU) {
-    dlut_vquickgelu_backward(t->d_i2, a->fch, t->d_i, (int64_t)T * I);
+    dlut_bf16_pack_quickgelu_backward(f->apack, a->fch, t->d_i, T, I); /* d fch, packed */
   } else {
     memset(t->d_i2, 0, sizeof(float) * (size_t)T * I);
     be->act_backward(t->d_i2, a->fch, t->d_i, (int64_t)T * I, d->act);
+    dlut_bf16_pack_a_par(f->apack, t->d_i2, I, T, I, 0);
   }
-  linear(f, t->d_c, C, t->d_i2, I, y->fc1_b, T, I, C, NULL, 0); /* d ln2_out (T, C) */
-  be->layernorm_backward(d_res, t->d_c, a->res_mid, w->ln2_w, a->ln2_mean, a->ln2_rstd, T, C);
+  packed_linear(f, t->d_c, C, y->fc1_b, T, I, C, NULL, 0); /* d ln2_out (T, C) */
+  dlut_vlayernorm_backward(d_res, t->d_c, a->res_mid, w->ln2_w, a->ln2_mean, a->ln2_rstd, T, C);
   linear(f, t->d_c, C, d_res, C, y->o_b, T, C, C, NULL, 0); /* d atty (T, C) */
   fa_ctx c = {.f = f, .dqkv = t->d_qkv, .lse = y->lse, .qkv = a->qkv, .dout = t->d_c};
   dlut_parallel_for(d->NH, 1, fa_bwd_heads, &c);                         /* d qkv (T, 3C) */
   linear(f, t->d_c, C, t->d_qkv, 3 * C, y->qkv_b, T, 3 * C, C, NULL, 0); /* d ln1_out (T, C) */
-  be->layernorm_backward(d_res, t->d_c, x_in, w->ln1_w, a->ln1_mean, a->ln1_rstd, T, C);
+  dlut_vlayernorm_backward(d_res, t->d_c, x_in, w->ln1_w, a->ln1_mean, a->ln1_rstd, T, C);
 }
 
 int clip_vfast_blocks_forward(dlut_clip *m, const clip_dims *d) {

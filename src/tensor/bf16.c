@@ -480,3 +480,141 @@ V512_TARGET void dlut_vsoftmax_backward_row(float *d, const float *p, int n) {
     _mm512_mask_storeu_ps(
         d + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, p + i), _mm512_sub_ps(_mm512_maskz_loadu_ps(k, d + i), dot)));
 }
+
+/* ==== Fused element-wise passes that write packed A directly ==== */
+
+/* Row m (K floats in v, already computed) into packed A. */
+AMX_TARGET static inline void put_row(uint16_t *dst, int KB, int m, const float *v, int K) {
+  uint16_t *t = dst + ((size_t)(m / 16) * KB) * 512 + (m % 16) * 32;
+  int kb = 0;
+  for (; (kb + 1) * 32 <= K; kb++)
+    _mm512_storeu_si512(t + (size_t)kb * 512,
+                        (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(v + kb * 32 + 16), _mm512_loadu_ps(v + kb * 32)));
+  if (kb < KB) {
+    int kr = K - kb * 32;
+    __mmask16 lo = kr >= 16 ? 0xffff : (__mmask16)((1u << kr) - 1);
+    __mmask16 hi = kr > 16 ? (__mmask16)((1u << (kr - 16)) - 1) : 0;
+    _mm512_storeu_si512(t + (size_t)kb * 512, (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, v + kb * 32 + 16),
+                                                                           _mm512_maskz_loadu_ps(lo, v + kb * 32)));
+  }
+}
+
+/* The zero rows M .. (M rounded up to 32) of packed A. */
+static void zero_pad_rows(uint16_t *dst, int M, int K) {
+  int KB = (K + 31) / 32, Mp = (M + 31) / 32 * 32;
+  for (int m = M; m < Mp; m++)
+    for (int kb = 0; kb < KB; kb++) memset(dst + ((size_t)(m / 16) * KB + kb) * 512 + (m % 16) * 32, 0, 64);
+}
+
+typedef struct {
+  uint16_t *dst;
+  float *mean, *rstd, *dinp;
+  const float *x, *w, *b, *dout, *cmean, *crstd;
+  int C;
+  float eps;
+  int act; /* fused pass: 0 LayerNorm, 1 QuickGELU, 2 QuickGELU backward */
+} fuse_ctx;
+
+V512_TARGET static inline float hsum_row(const float *x, int n, float sub, int sq) {
+  __m512 acc = _mm512_setzero_ps(), vs = _mm512_set1_ps(sub);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + i), vs);
+    acc = sq ? _mm512_fmadd_ps(d, d, acc) : _mm512_add_ps(acc, d);
+  }
+  float s = _mm512_reduce_add_ps(acc);
+  for (; i < n; i++) s += sq ? (x[i] - sub) * (x[i] - sub) : x[i] - sub;
+  return s;
+}
+
+AMX_TARGET static void fuse_rows(void *vctx, int64_t r0, int64_t r1, int thread) {
+  (void)thread;
+  fuse_ctx *c = vctx;
+  int C = c->C, KB = (C + 31) / 32;
+  float buf[16384] __attribute__((aligned(64)));
+  for (int64_t r = r0; r < r1; r++) {
+    const float *x = c->x + r * C;
+    int i = 0;
+    if (c->act == 0) { /* LayerNorm: two passes for mean and variance, then affine */
+      float m = hsum_row(x, C, 0.0f, 0) / C;
+      float var = hsum_row(x, C, m, 1) / C, rs = 1.0f / sqrtf(var + c->eps);
+      __m512 vm = _mm512_set1_ps(m), vr = _mm512_set1_ps(rs);
+      for (; i + 16 <= C; i += 16)
+        _mm512_storeu_ps(buf + i, _mm512_fmadd_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm), vr),
+                                                  _mm512_loadu_ps(c->w + i), _mm512_loadu_ps(c->b + i)));
+      for (; i < C; i++) buf[i] = (x[i] - m) * rs * c->w[i] + c->b[i];
+      c->mean[r] = m;
+      c->rstd[r] = rs;
+    } else if (c->act == 1) {
+      dlut_vquickgelu(buf, x, C);
+    } else {
+      dlut_vquickgelu_backward(buf, x, c->dout + r * C, C);
+    }
+    put_row(c->dst, KB, (int)r, buf, C);
+  }
+}
+
+/* dst = packed A (N, C) of LayerNorm(x) (mean, rstd (N) saved), of
+ * QuickGELU(x), or of QuickGELU'(x) * dout; C <= 16384. */
+void dlut_bf16_pack_layernorm(uint16_t *dst, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                              int N, int C, float eps) {
+  fuse_ctx c = {.dst = dst, .mean = mean, .rstd = rstd, .x = x, .w = w, .b = b, .C = C, .eps = eps, .act = 0};
+  dlut_parallel_for(N, 16, fuse_rows, &c);
+  zero_pad_rows(dst, N, C);
+}
+
+void dlut_bf16_pack_quickgelu(uint16_t *dst, const float *x, int N, int C) {
+  fuse_ctx c = {.dst = dst, .x = x, .C = C, .act = 1};
+  dlut_parallel_for(N, 16, fuse_rows, &c);
+  zero_pad_rows(dst, N, C);
+}
+
+void dlut_bf16_pack_quickgelu_backward(uint16_t *dst, const float *x, const float *dout, int N, int C) {
+  fuse_ctx c = {.dst = dst, .x = x, .dout = dout, .C = C, .act = 2};
+  dlut_parallel_for(N, 16, fuse_rows, &c);
+  zero_pad_rows(dst, N, C);
+}
+
+/* LayerNorm backward (as tensor_cpu.c's, vectorised, float sums): dinp += rstd (g - mean(g) - xhat mean(g xhat)),
+ * g = dout w. */
+V512_TARGET static void ln_bwd_rows_v(void *vctx, int64_t r0, int64_t r1, int thread) {
+  (void)thread;
+  fuse_ctx *c = vctx;
+  int C = c->C;
+  for (int64_t r = r0; r < r1; r++) {
+    const float *x = c->x + r * C, *dy = c->dout + r * C;
+    float *dx = c->dinp + r * C;
+    __m512 vm = _mm512_set1_ps(c->cmean[r]), vr = _mm512_set1_ps(c->crstd[r]);
+    __m512 sg = _mm512_setzero_ps(), sgx = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= C; i += 16) {
+      __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm), vr);
+      __m512 g = _mm512_mul_ps(_mm512_loadu_ps(dy + i), _mm512_loadu_ps(c->w + i));
+      sg = _mm512_add_ps(sg, g);
+      sgx = _mm512_fmadd_ps(g, xh, sgx);
+    }
+    float s1 = _mm512_reduce_add_ps(sg), s2 = _mm512_reduce_add_ps(sgx), m = c->cmean[r], rs = c->crstd[r];
+    for (int j = i; j < C; j++) {
+      float xh = (x[j] - m) * rs, g = dy[j] * c->w[j];
+      s1 += g, s2 += g * xh;
+    }
+    s1 /= C, s2 /= C;
+    __m512 v1 = _mm512_set1_ps(s1), v2 = _mm512_set1_ps(s2);
+    for (i = 0; i + 16 <= C; i += 16) {
+      __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm), vr);
+      __m512 g = _mm512_mul_ps(_mm512_loadu_ps(dy + i), _mm512_loadu_ps(c->w + i));
+      __m512 d = _mm512_mul_ps(vr, _mm512_sub_ps(_mm512_sub_ps(g, v1), _mm512_mul_ps(xh, v2)));
+      _mm512_storeu_ps(dx + i, _mm512_add_ps(_mm512_loadu_ps(dx + i), d));
+    }
+    for (; i < C; i++) {
+      float xh = (x[i] - m) * rs, g = dy[i] * c->w[i];
+      dx[i] += rs * (g - s1 - xh * s2);
+    }
+  }
+}
+
+void dlut_vlayernorm_backward(float *dinp, const float *dout, const float *inp, const float *w, const float *mean,
+                              const float *rstd, int N, int C) {
+  fuse_ctx c = {.dinp = dinp, .dout = dout, .x = inp, .w = w, .cmean = mean, .crstd = rstd, .C = C};
+  dlut_parallel_for(N, 16, ln_bwd_rows_v, &c);
+}
