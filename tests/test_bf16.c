@@ -118,10 +118,10 @@ static void test_vexp(void) {
   float lse = dlut_vsoftmax_row(p, 77);
   CHECK(fabs(lse - (mx + log(sum))) < 1e-5 * fabs(mx + log(sum)) + 1e-6);
   for (int i = 0; i < 77; i++) es = fmax(es, fabs(p[i] - exp(row[i] - mx) / sum)), dot += (double)p[i] * dd[i];
-  float g[77];
-  memcpy(g, dd, sizeof dd);
-  dlut_vsoftmax_backward_row(g, p, 77);
-  for (int i = 0; i < 77; i++) eb = fmax(eb, fabs(g[i] - p[i] * (dd[i] - dot)));
+  float gr[77];
+  memcpy(gr, dd, sizeof dd);
+  dlut_vsoftmax_backward_row(gr, p, 77);
+  for (int i = 0; i < 77; i++) eb = fmax(eb, fabs(gr[i] - p[i] * (dd[i] - dot)));
   CHECK_MSG(es < 1e-6 && eb < 1e-6, "softmax row %g, backward %g", es, eb);
   (void)d;
 }
