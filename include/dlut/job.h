@@ -70,6 +70,8 @@ typedef struct dlut_job_opts {
   float strength;        /* blend of the graded photo with the original, 0..1 (default 1) */
   int quality;           /* JPEG/WebP quality of the graded photo 1..100 (default 95) */
   int fast_encode;       /* graded JPEG without optimised Huffman tables (default 0; the server's default 1) */
+  float color_strength;  /* the offline look's colour and tone strengths, 0..2 (default 1; dlut_look_scale) */
+  float tone_strength;
 } dlut_job_opts;
 
 typedef enum dlut_job_opt_kind {
@@ -139,6 +141,7 @@ typedef struct dlut_job_result {
   dlut_grade_result grade; /* losses (start/end), steps, seconds, stop reason; grade.lut is NULL */
   char understood[1024];   /* what the offline looks understood of the prompt ("" = nothing) */
   char ignored[1024];      /* words they did not */
+  char suggested[512];     /* the vocabulary forms nearest to the ignored words (dlut_looks_suggest) */
   char start[1100];        /* where the optimisation started ("identity", "offline look: ...") */
   char note[1200];         /* one line for the user ("no CLIP model: offline looks understood ...") */
   char *report_json;       /* report.json (owned, UTF-8, valid JSON) */

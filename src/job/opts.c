@@ -37,6 +37,10 @@ static const dlut_job_opt_info k_opts[] = {
                  "look: start from the prompt's offline look; identity: from no grade"},
   {"strength",   DLUT_JOB_OPT_FLOAT, 0, 1, NULL, "1", "blend of the graded photo with the original"},
   {"quality",    DLUT_JOB_OPT_INT, 1, 100, NULL, "95", "JPEG/WebP quality of the graded photo"},
+  {"color_strength", DLUT_JOB_OPT_FLOAT, 0, 2, NULL, "1",
+                 "offline look: scale its colour (white balance, saturation, toning, hue bands)"},
+  {"tone_strength", DLUT_JOB_OPT_FLOAT, 0, 2, NULL, "1",
+                 "offline look: scale its tone (exposure, brightness, contrast, shadows, fade ...)"},
   {"fast_encode", DLUT_JOB_OPT_BOOL, 0, 1, NULL, "0",
                  "graded JPEG with standard Huffman tables: the same pixels, about 10% larger, encoded about twice as fast"},
 };
@@ -63,6 +67,7 @@ void dlut_job_opts_init(dlut_job_opts *o) {
   o->start_look = 1;
   o->strength = 1.0f;
   o->quality = 95;
+  o->color_strength = o->tone_strength = 1.0f;
 }
 
 void dlut_job_opts_free(dlut_job_opts *o) {
@@ -248,6 +253,10 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
     o->quality = (int)iv;
   else if (!strcmp(name, "fast_encode"))
     o->fast_encode = bv;
+  else if (!strcmp(name, "color_strength"))
+    o->color_strength = (float)fv;
+  else if (!strcmp(name, "tone_strength"))
+    o->tone_strength = (float)fv;
   return 0;
 }
 
