@@ -70,6 +70,10 @@ typedef struct dlut_job_opts {
   float strength;        /* blend of the graded photo with the original, 0..1 (default 1) */
   int quality;           /* JPEG/WebP quality of the graded photo 1..100 (default 95) */
   int fast_encode;       /* graded JPEG without optimised Huffman tables (default 0; the server's default 1) */
+  /* option "edits": global edits of the reference, one "TARGET|ANCHOR|SCALE[|ENHANCE]" per line */
+  char *edits_buf;            /* owned: the parsed lines (the edits' strings point into it) */
+  dlut_grade_ref_edit *edits; /* owned, n_edits of them */
+  int n_edits;
 } dlut_job_opts;
 
 typedef enum dlut_job_opt_kind {
