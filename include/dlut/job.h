@@ -96,6 +96,10 @@ typedef struct dlut_job_opts {
   int fast_encode;       /* graded JPEG without optimised Huffman tables (default 0; the server's default 1) */
   float color_strength;  /* the offline look's colour and tone strengths, 0..2 (default 1; dlut_look_scale) */
   float tone_strength;
+  /* option "edits": global edits of the reference, one "TARGET|ANCHOR|SCALE[|ENHANCE]" per line */
+  char *edits_buf;            /* owned: the parsed lines (the edits' strings point into it) */
+  dlut_grade_ref_edit *edits; /* owned, n_edits of them */
+  int n_edits;
   int n_regions; /* regions added with dlut_job_opts_add_region */
   dlut_job_region regions[DLUT_REGION_MAX];
   float feather;        /* mask feathering in photo pixels (option "feather", default 0) */
