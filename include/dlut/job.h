@@ -177,6 +177,46 @@ dlut_image *dlut_job_render(const dlut_lut *lut, const dlut_image *photo, float 
 int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, dlut_image_format format,
                           const dlut_job_opts *o, const char *outdir, const char *const *inputs);
 
+/* ==== The bundle of a set ==== */
+
+/* Progress while a set's graded photos are written: `done` of `total`,
+ * the last one written as graded/NAME. */
+typedef void (*dlut_job_set_progress)(void *user, int done, int total, const char *name);
+
+#define DLUT_JOB_SET_NAME_LEN 256
+
+/* The names the set's graded photos get in graded/: each input's file
+ * name; a name already taken (the same name from two folders, compared
+ * without case) gets -2, -3 ... before its extension; a name whose
+ * extension no writer knows gets .png added (it is written as PNG). */
+int dlut_job_set_names(const char *const *paths, int n, char (*names)[DLUT_JOB_SET_NAME_LEN]);
+
+/* Write a set's bundle into `outdir`, whole or not at all (staged and
+ * moved into place as dlut_job_bundle_write does; an existing graded/ is
+ * replaced whole):
+ *   look.cube, strip.png     the one LUT for the set, and its picture
+ *   graded/NAME              every photo through it (at o->strength), in
+ *                            its input's format and bit depth
+ *                            (names: dlut_job_set_names)
+ *   contact.jpg              before/after of every photo, numbered in order
+ *                            (dlut_job_contact_new)
+ *   report.json              the job's report, "photos" as {input, graded}
+ * paths (n) are the photos' file names (for the names, the report, and
+ * the check that no output replaces an input); inputs (NULL-terminated,
+ * may be NULL) are other files that must not be replaced. cb may be NULL. */
+int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *const *photos, const char *const *paths,
+                              int n, const dlut_job_opts *o, const char *outdir, const char *const *inputs,
+                              dlut_job_set_progress cb, void *user);
+
+/* The contact sheet of n photos (src/job/contact.c): each photo a pair of
+ * thumbnails, before and after, each fitted into 320x240 (aspect kept,
+ * centred) 4 px apart under a 28 px band with its number (1-based, in the
+ * order given); pairs 644x268 in rows of up to 3 (more columns where 200
+ * rows would not hold n), 16 px margins and gutters. 8-bit RGB. */
+void dlut_job_contact_size(int n, int *width, int *height);
+dlut_image *dlut_job_contact_new(int n); /* blank sheet; caller frees */
+int dlut_job_contact_add(dlut_image *sheet, int n, int i, const dlut_image *before, const dlut_image *after);
+
 #ifdef __cplusplus
 }
 #endif
