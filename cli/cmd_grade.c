@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dlut/camlog.h"
 #include "dlut/clip.h"
 #include "dlut/error.h"
 #include "dlut/file.h"
@@ -81,6 +82,13 @@ static void help(FILE *f) {
           "  --transfer           start from a Reinhard colour transfer towards --ref\n"
           "  --start MODE         look (default): start from the prompt's offline look\n"
           "                       ('dlut looks PROMPT'); identity: start from no grade\n"
+          "  --input NAME         the photos are camera log footage: the look is graded on\n"
+          "                       them as displayed (decoded, rendered to sRGB) and\n"
+          "                       look.cube takes log code values (1D shaper + 65^3, for\n"
+          "                       the log clips in Resolve or Premiere); graded.EXT is the\n"
+          "                       look on the displayed photo. NAME: slog3 logc3 logc4\n"
+          "                       vlog clog2 clog3 log3g10 flog2 applelog dlog acescct\n"
+          "                       ('--input help' describes them)\n"
           "  --strength S         blend graded.EXT with the original, 0..1 (default 1;\n"
           "                       look.cube is always the full grade)\n"
           "  --quality Q          JPEG/WebP quality of graded.EXT, 1..100 (default 95)\n"
@@ -95,7 +103,8 @@ static void help(FILE *f) {
           "  dlut grade photo.jpg \"温暖的日落胶片风\" --model models/chinese-clip-vit-base-patch16\n"
           "  dlut grade photo.jpg --ref film-still.jpg --transfer --steps 100\n"
           "  dlut grade day1/ day2/ \"warm sunset film\" -o trip-graded\n"
-          "  dlut grade a.jpg b.jpg c.jpg --prompt \"b.jpg\" -o out\n");
+          "  dlut grade a.jpg b.jpg c.jpg --prompt \"b.jpg\" -o out\n"
+          "  dlut grade frame_slog3.tif \"teal and orange\" --input slog3 -o out\n");
 }
 
 /* ==== Progress and Ctrl-C ==== */
@@ -233,6 +242,11 @@ int dlut_cmd_grade(int argc, char **argv) {
       quiet = 1;
     } else if (!strcmp(a, "--transfer")) {
       dlut_job_opts_set(&o, "transfer", "1");
+    } else if (!strcmp(a, "--input") && i + 1 < argc && !strcmp(argv[i + 1], "help")) {
+      for (int k = 0; k < DLUT_CAMLOG_COUNT; k++)
+        printf("  %-9s %s\n", dlut_camlog_name((dlut_camlog)k), dlut_camlog_description((dlut_camlog)k));
+      rc = DLUT_EXIT_OK;
+      goto done;
     } else if (!strcmp(a, "--prompt")) {
       if (i + 1 >= argc) {
         rc = cli_usage(k_cmd, "%s needs a value", a);

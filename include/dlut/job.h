@@ -70,6 +70,8 @@ typedef struct dlut_job_opts {
   float strength;        /* blend of the graded photo with the original, 0..1 (default 1) */
   int quality;           /* JPEG/WebP quality of the graded photo 1..100 (default 95) */
   int fast_encode;       /* graded JPEG without optimised Huffman tables (default 0; the server's default 1) */
+  int camlog;            /* option "input": -1 = the photos are sRGB pictures (default); else a dlut_camlog:
+                            camera log footage, graded as displayed (see dlut_job_run) */
 } dlut_job_opts;
 
 typedef enum dlut_job_opt_kind {
@@ -134,7 +136,9 @@ typedef enum dlut_job_method {
 } dlut_job_method;
 
 typedef struct dlut_job_result {
-  dlut_lut *lut; /* the grade (owned) */
+  dlut_lut *lut;  /* the grade (owned); with log input (camlog >= 0) it takes log code values */
+  dlut_lut *look; /* with log input: the look graded on the displayed photos (owned); else NULL */
+  int camlog;     /* -1, or the log encoding of the photos */
   dlut_job_method method;
   dlut_grade_result grade; /* losses (start/end), steps, seconds, stop reason; grade.lut is NULL */
   char understood[1024];   /* what the offline looks understood of the prompt ("" = nothing) */
@@ -147,7 +151,17 @@ typedef struct dlut_job_result {
 
 /* Run a job. cb (may be NULL) is called after every optimiser step; a
  * nonzero return cancels (the result then holds the best LUT so far and
- * grade.stopped = 1). */
+ * grade.stopped = 1).
+ *
+ * Camera log footage (option input=NAME, o->camlog >= 0): every photo is
+ * decoded and rendered for display (dlut_camlog_image_to_display) and the
+ * look is graded on that, as any picture (res->look); res->lut is then that
+ * look baked for log input, a 1D shaper of DLUT_JOB_LOG_SHAPER_SIZE and a
+ * DLUT_JOB_LOG_LUT_SIZE^3 table (dlut_camlog_bake_shaper), so look.cube
+ * goes on the log clips in an editor. The graded photos are that LUT on the
+ * log photos (dlut_job_render_result). */
+#define DLUT_JOB_LOG_LUT_SIZE 65
+#define DLUT_JOB_LOG_SHAPER_SIZE 4096
 int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_callback cb, void *user,
                  dlut_job_result *res);
 void dlut_job_result_free(dlut_job_result *res);
@@ -162,6 +176,12 @@ const char *dlut_job_graded_ext(dlut_image_format f);
 /* The photo through the LUT (tetrahedral) at `strength` (0..1), with the
  * photo's metadata. Caller frees. */
 dlut_image *dlut_job_render(const dlut_lut *lut, const dlut_image *photo, float strength);
+
+/* The graded photo of a result: dlut_job_render(res->lut, ...) - with log
+ * input that is look.cube on the log photo, what an editor will show; a
+ * strength below 1 with log input blends the look with the displayed
+ * photo instead (in the photo's own pixel type). Caller frees. */
+dlut_image *dlut_job_render_result(const dlut_job_result *res, const dlut_image *photo, float strength);
 
 /* ==== The bundle ==== */
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dlut/camlog.h"
 #include "dlut/error.h"
 #include "dlut/job.h"
 #include "dlut/text.h"
@@ -37,6 +38,9 @@ static const dlut_job_opt_info k_opts[] = {
                  "look: start from the prompt's offline look; identity: from no grade"},
   {"strength",   DLUT_JOB_OPT_FLOAT, 0, 1, NULL, "1", "blend of the graded photo with the original"},
   {"quality",    DLUT_JOB_OPT_INT, 1, 100, NULL, "95", "JPEG/WebP quality of the graded photo"},
+  {"input",      DLUT_JOB_OPT_STRING, 0, 16, NULL, "",
+                 "the photos are camera log footage: slog3, logc3, logc4, vlog, clog2, clog3, log3g10, flog2, applelog, "
+                 "dlog or acescct (default: sRGB pictures)"},
   {"fast_encode", DLUT_JOB_OPT_BOOL, 0, 1, NULL, "0",
                  "graded JPEG with standard Huffman tables: the same pixels, about 10% larger, encoded about twice as fast"},
 };
@@ -63,6 +67,7 @@ void dlut_job_opts_init(dlut_job_opts *o) {
   o->start_look = 1;
   o->strength = 1.0f;
   o->quality = 95;
+  o->camlog = -1;
 }
 
 void dlut_job_opts_free(dlut_job_opts *o) {
@@ -209,6 +214,14 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
   if (!strcmp(name, "prompt")) return set_string(&o->prompt, value);
   if (!strcmp(name, "source")) return set_string(&o->source, value);
   if (!strcmp(name, "ref_anchor")) return set_string(&o->ref_anchor, value);
+  if (!strcmp(name, "input")) {
+    dlut_camlog enc;
+    if (!*value || !strcasecmp(value, "srgb")) return o->camlog = -1, 0;
+    if (dlut_camlog_from_name(value, &enc) != 0)
+      return dlut_errorc(DLUT_ERR_INPUT, "input must be srgb or a camera log encoding: %s", dlut_camlog_names());
+    o->camlog = (int)enc;
+    return 0;
+  }
   if (!strcmp(name, "weights")) {
     if (parse_weights(value, &g->weights))
       return dlut_errorc(DLUT_ERR_INPUT,

@@ -231,7 +231,7 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
     goto fail;
   if (!(sheet = dlut_job_contact_new(n))) goto fail;
   for (int i = 0; i < n; i++) {
-    if (!(graded = dlut_job_render(res->lut, photos[i], o ? o->strength : 1.f))) goto fail;
+    if (!(graded = dlut_job_render_result(res, photos[i], o ? o->strength : 1.f))) goto fail;
     dlut_image_save_opts so = {0};
     so.quality = o ? o->quality : 0;
     so.fast = o ? o->fast_encode : 0;
