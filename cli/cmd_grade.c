@@ -79,6 +79,12 @@ static void help(FILE *f) {
           "                       one) | enhance | replace: how PROMPT edits the reference\n"
           "  --ref-scale S        strength of that edit (default 1)\n"
           "  --ref-anchor TEXT    anchor text for anchor/enhance (default: the source prompt)\n"
+          "  --edit \"T|A|S|E\"     edit the reference as ColorizeDiffusion does (repeatable,\n"
+          "                       applied in order): target text T, anchor text A (empty or\n"
+          "                       none: no anchor), scale S (the original's 0..15, in units\n"
+          "                       of the embedding's projection on T), enhance E true|false\n"
+          "                       (optional, default false); no edit applies unless some\n"
+          "                       S > 0. Replaces --ref-mode. See docs/grading.md\n"
           "  --transfer           start from a Reinhard colour transfer towards --ref\n"
           "  --start MODE         look (default): start from the prompt's offline look\n"
           "                       ('dlut looks PROMPT'); identity: start from no grade\n"
@@ -122,6 +128,8 @@ static void help(FILE *f) {
           "  dlut grade day1/ day2/ \"warm sunset film\" -o trip-graded\n"
           "  dlut grade a.jpg b.jpg c.jpg --prompt \"b.jpg\" -o out\n"
           "  dlut grade frame_slog3.tif \"teal and orange\" --input slog3 -o out\n"
+          "  dlut grade photo.jpg --ref still.jpg --edit \"warm golden light|cold blue light|6\" \\\n"
+          "      --edit \"film grain||3|true\"\n"
           "  dlut grade photo.jpg \"warm golden film\" --mask sky.png=\"deep teal\" --feather 24\n"
           "  dlut grade photo.jpg \"warm golden film\" --region \"the sky=deep teal\" \\\n"
           "             --region \"skin=keep natural\" --model DIR\n");
@@ -270,6 +278,7 @@ int dlut_cmd_grade(int argc, char **argv) {
   dlut_image *photo = NULL, *ref = NULL, **set = NULL, *mattes[DLUT_REGION_MAX] = {0};
   char **set_paths = NULL;
   const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  char *edits = NULL; /* --edit lines, joined by newlines */
   dlut_clip *model = NULL;
   dlut_job_result res;
   memset(&res, 0, sizeof res);
@@ -288,6 +297,19 @@ int dlut_cmd_grade(int argc, char **argv) {
     }
     if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
       quiet = 1;
+    } else if (!strcmp(a, "--edit")) { /* repeatable: one line of the "edits" option each */
+      if (i + 1 >= argc || strchr(argv[i + 1], '\n')) {
+        rc = cli_usage(k_cmd, "--edit needs one \"TARGET|ANCHOR|SCALE[|ENHANCE]\"");
+        goto done;
+      }
+      size_t have = edits ? strlen(edits) : 0, add = strlen(argv[++i]);
+      char *ne = realloc(edits, have + add + 2);
+      if (!ne) {
+        rc = cli_fail(k_cmd, "out of memory");
+        goto done;
+      }
+      edits = ne;
+      snprintf(edits + have, add + 2, "%s%s", have ? "\n" : "", argv[i]);
     } else if (!strcmp(a, "--region") || !strcmp(a, "--mask")) {
       if (i + 1 >= argc) {
         rc = cli_usage(k_cmd, "%s needs a value (%s)", a, a[2] == 'r' ? "\"WHERE=PROMPT\"" : "FILE=PROMPT");
@@ -392,6 +414,12 @@ int dlut_cmd_grade(int argc, char **argv) {
     goto done;
   }
   photo_path = pos[0];
+  if (edits && (seen[dlut_job_opt_find("edits") - dlut_job_opt_get(0)] || dlut_job_opts_set(&o, "edits", edits) != 0)) {
+    rc = cli_usage(k_cmd, "--edit: %s",
+                   seen[dlut_job_opt_find("edits") - dlut_job_opt_get(0)] ? "give --edit or --edits, not both"
+                                                                          : dlut_last_error());
+    goto done;
+  }
   if (prompt && dlut_job_opts_set(&o, "prompt", prompt) != 0) {
     rc = cli_usage(k_cmd, "the prompt: %s", dlut_last_error());
     goto done;
@@ -521,5 +549,6 @@ done:
   for (int k = 0; k < DLUT_REGION_MAX; k++) dlut_image_free(mattes[k]);
   dlut_clip_free(model);
   dlut_job_opts_free(&o);
+  free(edits);
   return rc;
 }

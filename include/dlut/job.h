@@ -26,6 +26,15 @@
  * parsed strictly (the whole string, finite numbers, in range); a bad value
  * fails with DLUT_ERR_INPUT and a message that states the range.
  *
+ * REGIONS (dlut_job_opts_add_region, dlut/region.h): a text region needs
+ * a model (its mask is found from its words), a mask region its matte in
+ * in->masks[i]. With a model the global and region LUTs are optimised
+ * together (dlut_region_grade_run), each region starting from its prompt's
+ * offline look; without one each region's LUT is its prompt's offline look.
+ * The result's regions[] hold the LUTs and masks; the bundle adds
+ * region-N.cube, mask-N.png and heatmap.png and graded.EXT is the
+ * composite. One photo only (not with a set).
+ *
  * METHOD: with a model (in->model) the LUT is optimised through CLIP,
  * starting from the prompt's offline look (option start=look) or a colour
  * transfer (transfer=1). Without a model: a reference photo gives a
@@ -87,7 +96,11 @@ typedef struct dlut_job_opts {
   int fast_encode;       /* graded JPEG without optimised Huffman tables (default 0; the server's default 1) */
   int camlog;            /* option "input": -1 = the photos are sRGB pictures (default); else a dlut_camlog:
                             camera log footage, graded as displayed (see dlut_job_run) */
-  int n_regions;         /* regions added with dlut_job_opts_add_region */
+  /* option "edits": global edits of the reference, one "TARGET|ANCHOR|SCALE[|ENHANCE]" per line */
+  char *edits_buf;            /* owned: the parsed lines (the edits' strings point into it) */
+  dlut_grade_ref_edit *edits; /* owned, n_edits of them */
+  int n_edits;
+  int n_regions; /* regions added with dlut_job_opts_add_region */
   dlut_job_region regions[DLUT_REGION_MAX];
   float feather;        /* mask feathering in photo pixels (option "feather", default 0) */
   float mask_threshold; /* 0 = soft mattes; else hard at this value (option "mask_threshold") */
@@ -172,14 +185,16 @@ typedef struct dlut_job_result {
   char *report_json;       /* report.json (owned, UTF-8, valid JSON) */
   int n_regions;           /* as in the options */
   struct dlut_job_region_result {
-    dlut_lut *lut;             /* the region's LUT (owned) */
-    float *mask;               /* (photo h, w) in [0,1] (owned) */
-    int width, height;         /* the mask's size (the photo's) */
-    double coverage;           /* mean of the mask */
-    dlut_mask_channel channel; /* MASK: which channel of the matte was used */
-    char understood[512];      /* what the offline looks understood of the region's prompt */
-    float *heat;               /* TEXT: the coarse map (grid x grid) or NULL (owned) */
-    int grid;                  /* its side */
+    dlut_lut *lut;                 /* the region's LUT (owned) */
+    float *mask;                   /* (photo h, w) in [0,1] (owned) */
+    int width, height;             /* the mask's size (the photo's) */
+    double coverage;               /* mean of the mask */
+    dlut_mask_channel channel;     /* MASK: which channel of the matte was used */
+    char understood[512];          /* what the offline looks understood of the region's prompt */
+    float *heat;                   /* TEXT: the coarse map (grid x grid) or NULL (owned) */
+    int grid;                      /* its side */
+    int has_local;                 /* with a model: the region has a local term (its mask reaches the model's view) */
+    double local_start, local_end; /* its local term at the start and the end */
   } regions[DLUT_REGION_MAX];
   double seconds; /* wall time of dlut_job_run */
 } dlut_job_result;

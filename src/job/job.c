@@ -171,8 +171,23 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
   if (in->ref) {
     static const char *k_modes[] = {"image", "anchor", "enhance", "replace"};
     cJSON_AddStringToObject(set, "ref", in->ref_name ? in->ref_name : "(given)");
-    cJSON_AddStringToObject(set, "ref_mode", k_modes[g->ref_mode]);
-    cJSON_AddNumberToObject(set, "ref_scale", g->ref_scale);
+    if (o->n_edits > 0) { /* ColorizeDiffusion's global edits, in order */
+      cJSON *ed = cJSON_AddArrayToObject(set, "ref_edits");
+      for (int i = 0; ed && i < o->n_edits; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "target", o->edits[i].target);
+        if (o->edits[i].anchor)
+          cJSON_AddStringToObject(e, "anchor", o->edits[i].anchor);
+        else
+          cJSON_AddNullToObject(e, "anchor");
+        cJSON_AddNumberToObject(e, "scale", o->edits[i].scale);
+        cJSON_AddBoolToObject(e, "enhance", o->edits[i].enhance != 0);
+        cJSON_AddItemToArray(ed, e);
+      }
+    } else {
+      cJSON_AddStringToObject(set, "ref_mode", k_modes[g->ref_mode]);
+      cJSON_AddNumberToObject(set, "ref_scale", g->ref_scale);
+    }
     cJSON_AddBoolToObject(set, "transfer_init", g->ref_transfer_init != 0);
   }
   if (r->method == DLUT_JOB_CLIP) cJSON_AddStringToObject(set, "start", r->start);
