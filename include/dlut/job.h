@@ -96,6 +96,8 @@ typedef struct dlut_job_opts {
   int fast_encode;       /* graded JPEG without optimised Huffman tables (default 0; the server's default 1) */
   int camlog;            /* option "input": -1 = the photos are sRGB pictures (default); else a dlut_camlog:
                             camera log footage, graded as displayed (see dlut_job_run) */
+  float color_strength;  /* the offline look's colour and tone strengths, 0..2 (default 1; dlut_look_scale) */
+  float tone_strength;
   /* option "edits": global edits of the reference, one "TARGET|ANCHOR|SCALE[|ENHANCE]" per line */
   char *edits_buf;            /* owned: the parsed lines (the edits' strings point into it) */
   dlut_grade_ref_edit *edits; /* owned, n_edits of them */
@@ -180,6 +182,7 @@ typedef struct dlut_job_result {
   dlut_grade_result grade; /* losses (start/end), steps, seconds, stop reason; grade.lut is NULL */
   char understood[1024];   /* what the offline looks understood of the prompt ("" = nothing) */
   char ignored[1024];      /* words they did not */
+  char suggested[512];     /* the vocabulary forms nearest to the ignored words (dlut_looks_suggest) */
   char start[1100];        /* where the optimisation started ("identity", "offline look: ...") */
   char note[1200];         /* one line for the user ("no CLIP model: offline looks understood ...") */
   char *report_json;       /* report.json (owned, UTF-8, valid JSON) */

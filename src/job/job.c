@@ -151,6 +151,7 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
                                                            : "none (offline looks)");
   if (r->understood[0] || r->method == DLUT_JOB_LOOKS) cJSON_AddStringToObject(rep, "understood", r->understood);
   if (r->ignored[0]) cJSON_AddStringToObject(rep, "ignored", r->ignored);
+  if (r->suggested[0]) cJSON_AddStringToObject(rep, "suggested", r->suggested);
   cJSON *set = cJSON_AddObjectToObject(rep, "settings");
   const int steps_planned =
       r->method == DLUT_JOB_CLIP ? (g->steps ? g->steps : (g->param == DLUT_GRADE_PARAM_FIELD ? 1000 : 200)) : 0;
@@ -168,6 +169,10 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
   cJSON_AddStringToObject(set, "source_prompt", g->source_prompt ? g->source_prompt : "(default for the model)");
   cJSON_AddItemToObject(set, "weights", losses_json(&g->weights, 0));
   cJSON_AddNumberToObject(set, "strength", o->strength);
+  if (r->method != DLUT_JOB_TRANSFER) {
+    cJSON_AddNumberToObject(set, "color_strength", o->color_strength);
+    cJSON_AddNumberToObject(set, "tone_strength", o->tone_strength);
+  }
   if (in->ref) {
     static const char *k_modes[] = {"image", "anchor", "enhance", "replace"};
     cJSON_AddStringToObject(set, "ref", in->ref_name ? in->ref_name : "(given)");
@@ -205,6 +210,22 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
 }
 
 /* ==== Running ==== */
+
+/* The prompt's offline look at the job's colour and tone strengths; what was understood, ignored
+ * and suggested goes into res. */
+static int offline_look(const char *prompt, int lut_size, const dlut_job_opts *o, dlut_lut **lut,
+                        dlut_job_result *res) {
+  dlut_looks_report *rep = malloc(sizeof *rep);
+  if (!rep) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+  int rc = dlut_looks_bake_prompt(prompt, lut_size, o->color_strength, o->tone_strength, lut, rep);
+  if (rc == 0) {
+    snprintf(res->understood, sizeof res->understood, "%s", rep->understood);
+    snprintf(res->ignored, sizeof res->ignored, "%s", rep->ignored);
+    snprintf(res->suggested, sizeof res->suggested, "%s", rep->suggested);
+  }
+  free(rep);
+  return rc;
+}
 
 void dlut_job_result_free(dlut_job_result *res) {
   if (!res) return;
@@ -264,8 +285,7 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
       snprintf(res->start, sizeof res->start, "colour transfer towards the reference");
     } else if (o->start_look && prompt) {
       /* a prompt the looks cannot read (not UTF-8, too long) is still the model's to judge */
-      if (dlut_looks_from_prompt(prompt, g.lut_size, &start_lut, res->understood, sizeof res->understood, res->ignored,
-                                 sizeof res->ignored) != 0) {
+      if (offline_look(prompt, g.lut_size, o, &start_lut, res) != 0) {
         dlut_lut_free(start_lut);
         start_lut = NULL;
         res->understood[0] = 0;
@@ -290,19 +310,20 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
       snprintf(res->note, sizeof res->note, "no CLIP model: colour transfer towards the reference");
     } else {
       res->method = DLUT_JOB_LOOKS;
-      if (dlut_looks_from_prompt(prompt, o->grade.lut_size, &res->lut, res->understood, sizeof res->understood,
-                                 res->ignored, sizeof res->ignored) != 0) {
+      if (offline_look(prompt, o->grade.lut_size, o, &res->lut, res) != 0) {
         dlut_error_set_code(DLUT_ERR_INPUT);
         goto fail;
       }
       if (!res->understood[0]) {
         dlut_errorc(DLUT_ERR_INPUT,
-                    "no CLIP model, and the offline looks understand no word of the prompt; see 'dlut looks' for "
-                    "their vocabulary, or get a model with tools/download-models.sh");
+                    "no CLIP model, and the offline looks understand no word of the prompt%s%s%s; see 'dlut looks' "
+                    "for their vocabulary, or get a model with tools/download-models.sh",
+                    res->suggested[0] ? " (did you mean: " : "", res->suggested, res->suggested[0] ? "?)" : "");
         goto fail;
       }
-      snprintf(res->note, sizeof res->note, "no CLIP model: offline looks understood \"%s\"%s%s%s", res->understood,
-               res->ignored[0] ? ", ignored \"" : "", res->ignored, res->ignored[0] ? "\"" : "");
+      snprintf(res->note, sizeof res->note, "no CLIP model: offline looks understood \"%s\"%s%s%s%s%s%s",
+               res->understood, res->ignored[0] ? ", ignored \"" : "", res->ignored, res->ignored[0] ? "\"" : "",
+               res->suggested[0] ? " (did you mean: " : "", res->suggested, res->suggested[0] ? "?)" : "");
     }
     if (o->n_regions && dlut__job_regions_offline(in, o, res) != 0) goto fail;
     /* the start is the identity, whose model-free terms are zero by

@@ -45,6 +45,10 @@ static const dlut_job_opt_info k_opts[] = {
   {"input",      DLUT_JOB_OPT_STRING, 0, 16, NULL, "",
                  "the photos are camera log footage: slog3, logc3, logc4, vlog, clog2, clog3, log3g10, flog2, applelog, "
                  "dlog or acescct (default: sRGB pictures)"},
+  {"color_strength", DLUT_JOB_OPT_FLOAT, 0, 2, NULL, "1",
+                 "offline look: scale its colour (white balance, saturation, toning, hue bands)"},
+  {"tone_strength", DLUT_JOB_OPT_FLOAT, 0, 2, NULL, "1",
+                 "offline look: scale its tone (exposure, brightness, contrast, shadows, fade ...)"},
   {"fast_encode", DLUT_JOB_OPT_BOOL, 0, 1, NULL, "0",
                  "graded JPEG with standard Huffman tables: the same pixels, about 10% larger, encoded about twice as fast"},
   {"feather",    DLUT_JOB_OPT_FLOAT, 0, 4096, NULL, "0",
@@ -76,6 +80,7 @@ void dlut_job_opts_init(dlut_job_opts *o) {
   o->strength = 1.0f;
   o->quality = 95;
   o->camlog = -1;
+  o->color_strength = o->tone_strength = 1.0f;
 }
 
 void dlut_job_opts_free(dlut_job_opts *o) {
@@ -351,6 +356,10 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
     o->quality = (int)iv;
   else if (!strcmp(name, "fast_encode"))
     o->fast_encode = bv;
+  else if (!strcmp(name, "color_strength"))
+    o->color_strength = (float)fv;
+  else if (!strcmp(name, "tone_strength"))
+    o->tone_strength = (float)fv;
   else if (!strcmp(name, "feather"))
     o->feather = (float)fv;
   else if (!strcmp(name, "mask_threshold"))
