@@ -94,7 +94,7 @@ if [ -n "${DLUT_SEMANTIC_MODEL:-}" ]; then
 else
   export DLUT_MODEL= DLUT_MODELS="$tmp/no-models"   # make sure the offline looks are used
 fi
-# a slice: every 8th row (14 of the 109 prompts, both languages), on two photos; all rows with DLUT_SEMANTIC_ALL=1
+# a slice: every 8th row (22 of the 170 prompts, both languages), on two photos; all rows with DLUT_SEMANTIC_ALL=1
 step=${DLUT_SEMANTIC_ALL:+1}
 step=${step:-8}
 photos=("$SHARED/data/photos/chelsea.png" "$SHARED/data/photos/coffee.png")
