@@ -230,7 +230,8 @@ static void test_scale(void) {
   CHECK(dlut_look_scale(&s, 0, 0) == 0);
   int left = 0;
   for (int j = 0; j < NFLOATS; j++) left += f[j] != 0;
-  CHECK_MSG(left <= 1 && s.clip == 1.0f, "%d fields are neither colour nor tone", left);
+  CHECK_MSG(left <= 3 && s.clip == 1.0f && s.skin_follow == 1.0f && s.tint_ends == 1.0f,
+            "%d fields are neither colour nor tone", left); /* the switches: clip and the two protections */
   /* tone strength 0 on a tone-only prompt bakes the identity; the library entry point */
   dlut_lut *lut = NULL;
   dlut_looks_report rep;

@@ -57,7 +57,9 @@ static const struct {
     {"band_hue", F(band_hue), N(band_hue), -500, 500, KIND_COLOR},
     {"band_sat", F(band_sat), N(band_sat), -50, 50, KIND_COLOR},
     {"band_lum", F(band_lum), N(band_lum), -50, 50, KIND_COLOR},
-    {"clip", F(clip), N(clip), -50, 50, KIND_NONE}, /* a switch: on above 0.5 */
+    {"clip", F(clip), N(clip), -50, 50, KIND_NONE},                      /* a switch: on above 0.5 */
+    {"skin_follow", F(skin_follow), N(skin_follow), -50, 50, KIND_NONE}, /* 0 = skin protected */
+    {"tint_ends", F(tint_ends), N(tint_ends), -50, 50, KIND_NONE},       /* 0 = pure white and black neutral */
 };
 #define NFIELDS ((int)(sizeof k_fields / sizeof k_fields[0]))
 
