@@ -51,6 +51,9 @@ static void help(void) {
       "                      toning, hue bands, monochrome) by X, 0..2 (default 1)\n"
       "  --tone-strength X   scale its tone (exposure, brightness, contrast, shadows,\n"
       "                      highlights, fade, crush, roll-off) by X, 0..2 (default 1)\n"
+      "  --no-skin-protect   let skin tones follow the look like every colour (by\n"
+      "                      default they keep their hue and most of their chroma,\n"
+      "                      unless the prompt is about skin)\n"
       "  -h, --help          this help\n"
       "\n"
       "examples:\n"
@@ -142,6 +145,7 @@ int dlut_cmd_looks(int argc, char **argv) {
   const char *prompt = NULL, *output = NULL, *group = NULL, *params = NULL;
   int size = DLUT_LOOKS_DEFAULT_SIZE, colors = 0, json = 0, has_input = 0, has_strength = 0;
   float color_strength = 1.0f, tone_strength = 1.0f;
+  int skin_free = 0;
   dlut_camlog input = DLUT_CAMLOG_SLOG3;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -170,6 +174,8 @@ int dlut_cmd_looks(int argc, char **argv) {
       colors = 1;
     } else if (strcmp(a, "--json") == 0) {
       json = 1;
+    } else if (strcmp(a, "--no-skin-protect") == 0) {
+      skin_free = 1;
     } else if (strcmp(a, "--params") == 0) {
       if (++i >= argc) return cli_usage(k_cmd, "--params needs a JSON file (from dlut looks PROMPT --json)");
       params = argv[i];
@@ -215,6 +221,7 @@ int dlut_cmd_looks(int argc, char **argv) {
                       strncmp(dlut_last_error(), "looks: ", 7) ? dlut_last_error() : dlut_last_error() + 7);
     }
   }
+  if (skin_free) look.skin_follow = 1.0f;
   if (dlut_look_scale(&look, color_strength, tone_strength) != 0) {
     free(rep);
     return cli_fail(k_cmd, "%s", dlut_last_error());

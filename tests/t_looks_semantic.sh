@@ -23,6 +23,12 @@ bad() { echo "FAIL: $*"; fail=1; }
 [ -x "$CHECK" ] || { echo "no $CHECK"; exit 1; }
 
 # ---- dlut looks ----
+# the skin protection: on by default, off with --no-skin-protect, and off for a prompt about skin
+"$DLUT" looks "very cold" --json | grep -q '"skin_follow":[[:space:]]*0,' || bad "very cold: skin not protected by default"
+"$DLUT" looks "very cold" --no-skin-protect --json | grep -q '"skin_follow":[[:space:]]*1,' || bad "--no-skin-protect did not turn it off"
+"$DLUT" looks "warmer skin" --json | grep -q '"skin_follow":[[:space:]]*1,' || bad "a prompt about skin keeps the protection on"
+"$DLUT" looks "very cold" -o "$tmp/sp1.cube" -s 9 >/dev/null && "$DLUT" looks "very cold" --no-skin-protect -o "$tmp/sp0.cube" -s 9 >/dev/null &&
+  ! cmp -s "$tmp/sp1.cube" "$tmp/sp0.cube" || bad "--no-skin-protect wrote the same LUT"
 "$DLUT" looks >"$tmp/list" || bad "dlut looks exits non-zero"
 for w in "== film ==" "portra" "港风" "莫兰迪" "== modifiers" "不要太" "not too"; do
   grep -q -- "$w" "$tmp/list" || bad "dlut looks does not list '$w'"

@@ -238,7 +238,7 @@ static void test_scale(void) {
   CHECK(dlut_looks_parse("high contrast, brighter", &look, NULL) == 0 && dlut_look_scale(&look, 1, 0) == 0);
   dlut_look_init(&s);
   CHECK(memcmp(&look, &s, sizeof s) == 0);
-  CHECK(dlut_looks_bake_prompt("high contrast, brighter", 9, 1, 0, &lut, &rep) == 0 && lut);
+  CHECK(dlut_looks_bake_prompt("high contrast, brighter", 9, 1, 0, 1, &lut, &rep) == 0 && lut);
   if (lut) {
     double worst = 0;
     for (int b = 0; b < 9; b++)
@@ -251,8 +251,8 @@ static void test_scale(void) {
     CHECK(strcmp(rep.understood, "high contrast, brighter") == 0);
   }
   dlut_lut_free(lut);
-  CHECK(dlut_looks_bake_prompt("warm", 9, 3, 1, &lut, NULL) == -1 && lut == NULL);
-  CHECK(dlut_looks_bake_prompt("warm", 1, 1, 1, &lut, NULL) == -1);
+  CHECK(dlut_looks_bake_prompt("warm", 9, 3, 1, 1, &lut, NULL) == -1 && lut == NULL);
+  CHECK(dlut_looks_bake_prompt("warm", 1, 1, 1, 1, &lut, NULL) == -1);
 }
 
 static void test_suggest(void) {

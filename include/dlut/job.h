@@ -98,6 +98,7 @@ typedef struct dlut_job_opts {
                             camera log footage, graded as displayed (see dlut_job_run) */
   float color_strength;  /* the offline look's colour and tone strengths, 0..2 (default 1; dlut_look_scale) */
   float tone_strength;
+  int skin_protect; /* the offline look keeps skin tones natural (default 1) */
   /* option "edits": global edits of the reference, one "TARGET|ANCHOR|SCALE[|ENHANCE]" per line */
   char *edits_buf;            /* owned: the parsed lines (the edits' strings point into it) */
   dlut_grade_ref_edit *edits; /* owned, n_edits of them */

@@ -219,8 +219,11 @@ int dlut_look_scale(dlut_look *look, float color, float tone);
 
 /* Parse, scale and bake (the entry point of `dlut grade` without a model
  * and of the server): report (may be NULL) receives what was understood,
- * ignored and suggested. lut_size 0 means DLUT_LOOKS_DEFAULT_SIZE. */
-int dlut_looks_bake_prompt(const char *prompt, int lut_size, float color, float tone, dlut_lut **out,
+ * ignored and suggested. lut_size 0 means DLUT_LOOKS_DEFAULT_SIZE.
+ * skin_protect 0 lets skin tones follow the look like every colour (the
+ * protection is on by default in every look unless the prompt is about
+ * skin). */
+int dlut_looks_bake_prompt(const char *prompt, int lut_size, float color, float tone, int skin_protect, dlut_lut **out,
                            dlut_looks_report *report);
 
 /* ==== The vocabulary ==== */

@@ -172,6 +172,7 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
   if (r->method != DLUT_JOB_TRANSFER) {
     cJSON_AddNumberToObject(set, "color_strength", o->color_strength);
     cJSON_AddNumberToObject(set, "tone_strength", o->tone_strength);
+    cJSON_AddBoolToObject(set, "skin_protect", o->skin_protect);
   }
   if (in->ref) {
     static const char *k_modes[] = {"image", "anchor", "enhance", "replace"};
@@ -217,7 +218,7 @@ static int offline_look(const char *prompt, int lut_size, const dlut_job_opts *o
                         dlut_job_result *res) {
   dlut_looks_report *rep = malloc(sizeof *rep);
   if (!rep) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
-  int rc = dlut_looks_bake_prompt(prompt, lut_size, o->color_strength, o->tone_strength, lut, rep);
+  int rc = dlut_looks_bake_prompt(prompt, lut_size, o->color_strength, o->tone_strength, o->skin_protect, lut, rep);
   if (rc == 0) {
     snprintf(res->understood, sizeof res->understood, "%s", rep->understood);
     snprintf(res->ignored, sizeof res->ignored, "%s", rep->ignored);

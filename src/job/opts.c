@@ -49,6 +49,8 @@ static const dlut_job_opt_info k_opts[] = {
                  "offline look: scale its colour (white balance, saturation, toning, hue bands)"},
   {"tone_strength", DLUT_JOB_OPT_FLOAT, 0, 2, NULL, "1",
                  "offline look: scale its tone (exposure, brightness, contrast, shadows, fade ...)"},
+  {"skin_protect", DLUT_JOB_OPT_BOOL, 0, 1, NULL, "1",
+                 "offline look: keep skin tones natural (0: skin follows the look; off anyway when the prompt is about skin)"},
   {"fast_encode", DLUT_JOB_OPT_BOOL, 0, 1, NULL, "0",
                  "graded JPEG with standard Huffman tables: the same pixels, about 10% larger, encoded about twice as fast"},
   {"feather",    DLUT_JOB_OPT_FLOAT, 0, 4096, NULL, "0",
@@ -81,6 +83,7 @@ void dlut_job_opts_init(dlut_job_opts *o) {
   o->quality = 95;
   o->camlog = -1;
   o->color_strength = o->tone_strength = 1.0f;
+  o->skin_protect = 1;
 }
 
 void dlut_job_opts_free(dlut_job_opts *o) {
@@ -360,6 +363,8 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
     o->color_strength = (float)fv;
   else if (!strcmp(name, "tone_strength"))
     o->tone_strength = (float)fv;
+  else if (!strcmp(name, "skin_protect"))
+    o->skin_protect = bv;
   else if (!strcmp(name, "feather"))
     o->feather = (float)fv;
   else if (!strcmp(name, "mask_threshold"))

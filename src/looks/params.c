@@ -284,7 +284,7 @@ done:
 
 /* ==== Prompt to LUT with strengths ==== */
 
-int dlut_looks_bake_prompt(const char *prompt, int lut_size, float color, float tone, dlut_lut **out,
+int dlut_looks_bake_prompt(const char *prompt, int lut_size, float color, float tone, int skin_protect, dlut_lut **out,
                            dlut_looks_report *report) {
   dlut_look look;
   if (!out) return dlut_error("looks: NULL output");
@@ -293,6 +293,7 @@ int dlut_looks_bake_prompt(const char *prompt, int lut_size, float color, float 
   if (lut_size < 2 || lut_size > DLUT_LUT_MAX_SIZE)
     return dlut_error("looks: LUT size %d out of range (2..%d)", lut_size, DLUT_LUT_MAX_SIZE);
   if (dlut_looks_parse(prompt, &look, report) != 0) return -1;
+  if (!skin_protect) look.skin_follow = 1.0f;
   if (dlut_look_scale(&look, color, tone) != 0) return -1;
   *out = dlut_look_bake(&look, lut_size);
   return *out ? 0 : -1;
