@@ -121,6 +121,24 @@ def api_basics(s):
     st, _, c2 = s.request("POST", "/v1/looks", json.dumps({"prompt": "warm film", "output": "cube"}),
                           {"Content-Type": "application/json"})
     check(st == 200 and b"LUT_3D_SIZE 33" in c2, "POST /v1/looks output=cube (JSON body)")
+    # the look's settings: colour and tone strength, the skin protection, suggestions, params by name
+    def looks_json(fields):
+        return s.json("POST", "/v1/looks", json.dumps(fields), {"Content-Type": "application/json"})
+    st, full = looks_json({"prompt": "very warm, high contrast"})
+    st0, nocol = looks_json({"prompt": "very warm, high contrast", "color_strength": 0})
+    check(st == 200 and st0 == 200 and full["params"]["temp"] > 1 and nocol["params"]["temp"] == 0 and
+          nocol["params"]["contrast"] == full["params"]["contrast"] > 0,
+          "POST /v1/looks color_strength=0 keeps the tone, drops the colour (temp %s -> %s)" %
+          (full.get("params", {}).get("temp"), nocol.get("params", {}).get("temp")))
+    st, _, ca = s.request("POST", "/v1/looks", json.dumps({"prompt": "very cold", "output": "cube"}),
+                          {"Content-Type": "application/json"})
+    st2, _, cb = s.request("POST", "/v1/looks", json.dumps({"prompt": "very cold", "output": "cube", "skin_protect": 0}),
+                           {"Content-Type": "application/json"})
+    check(st == 200 and st2 == 200 and ca != cb, "POST /v1/looks skin_protect=0 changes the LUT")
+    st, sg = looks_json({"prompt": "cinematc"})
+    check(st == 200 and "cinematic" in sg.get("suggested", ""), "POST /v1/looks suggests 'cinematic' for 'cinematc'")
+    st, bad = looks_json({"prompt": "warm", "tone_strength": 3})
+    check(st == 400, "POST /v1/looks tone_strength=3 is a 400 (%s)" % st)
     # /v1/apply: the served .cube applied to the photo equals graded
     body, ct = multipart({}, {"photo": ("c.png", photo()), "lut": ("look.cube", cube)})
     st, _, ap = s.request("POST", "/v1/apply", body, {"Content-Type": ct})

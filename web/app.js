@@ -8,6 +8,8 @@ const T = {
     drop_hint: "or click to choose one, or paste (Ctrl+V)", prompt: "Describe the look",
     prompt_ph: "e.g. warm sunset film, soft highlights", more: "Reference photo and settings",
     reference: "Reference photo (grade towards its look)", clear: "Clear", steps: "Steps", lut_size: "LUT size",
+    color_strength: "Colour (white balance, saturation, toning)", tone_strength: "Tone (contrast, brightness, fade)",
+    skin_protect: "Keep skin tones natural", did_you_mean: "did you mean",
     strength: "Strength", grade: "Grade", cancel: "Cancel", preview: "Preview", before: "Before", after: "After",
     placeholder: "Your photo appears here. Type a look and watch it change.", graded_photo: "Graded photo",
     recent: "Recent jobs", no_jobs: "No jobs yet.", understood: "Understood:", ignored: "not understood:",
@@ -24,6 +26,8 @@ const T = {
     tagline: "一句话调色", controls: "控制", drop_title: "把照片拖到这里", drop_hint: "或点击选择，或粘贴 (Ctrl+V)",
     prompt: "描述想要的风格", prompt_ph: "例如：温暖的日落胶片风，柔和高光", more: "参考图与设置",
     reference: "参考照片（向它的色调靠拢）", clear: "清除", steps: "步数", lut_size: "LUT 尺寸", strength: "强度",
+    color_strength: "色彩（白平衡、饱和度、分离色调）", tone_strength: "影调（对比、亮度、褪色）",
+    skin_protect: "保持肤色自然", did_you_mean: "你是不是想说",
     grade: "开始调色", cancel: "取消", preview: "预览", before: "原图", after: "调色后",
     placeholder: "照片会显示在这里。输入风格，实时看到变化。", graded_photo: "调色后的照片", recent: "最近的任务",
     no_jobs: "还没有任务。", understood: "理解为：", ignored: "未理解：",
@@ -212,6 +216,7 @@ function showUnderstood(j) {
     u.append(t("understood") + " "); const b = document.createElement("b"); b.textContent = j.understood; u.append(b);
     if (j.ignored) u.append(" · " + t("ignored") + " " + j.ignored);
   } else if ($("prompt").value.trim()) u.textContent = t("nothing_understood");
+  if (j.suggested) u.append(" · " + t("did_you_mean") + " " + j.suggested + "?");
 }
 function onPromptInput() {
   // a new prompt after a finished job: its result no longer matches the preview, so put it away
@@ -229,6 +234,7 @@ async function previewLook() {
   const seq = ++state.typingSeq;
   if (!prompt) { showUnderstood(null); if (!state.job) { state.after = null; draw(); } return; }
   const fd = new FormData(); fd.append("prompt", prompt);
+  lookSettings(fd);
   if (state.small) fd.append("photo", state.small, "preview.jpg");
   try {
     const j = await (await api("/v1/looks", { method: "POST", body: fd })).json();
@@ -238,6 +244,18 @@ async function previewLook() {
   } catch (e) { if (seq === state.typingSeq) showMsg(e.message); }
 }
 $("prompt").addEventListener("input", onPromptInput);
+// the offline look's colour and tone strengths and the skin protection: sent with the preview and the job
+function lookSettings(fd) {
+  fd.append("color_strength", $("color_strength").value / 100);
+  fd.append("tone_strength", $("tone_strength").value / 100);
+  fd.append("skin_protect", $("skin_protect").checked ? "1" : "0");
+}
+for (const [id, out] of [["color_strength", "color-out"], ["tone_strength", "tone-out"]])
+  $(id).addEventListener("input", () => {
+    $(out).textContent = $(id).value + "%";
+    clearTimeout(state.typingTimer); state.typingTimer = setTimeout(previewLook, 100);
+  });
+$("skin_protect").addEventListener("change", previewLook);
 $("strength").addEventListener("input", () => { $("strength-out").textContent = $("strength").value + "%"; draw(); });
 $("split-range").addEventListener("input", draw);
 
@@ -253,6 +271,7 @@ $("go").onclick = async () => {
   if (state.ref) fd.append("reference", state.ref, state.ref.name || "reference");
   fd.append("steps", $("steps").value);
   fd.append("lut_size", $("lut_size").value);
+  lookSettings(fd);
   $("go").disabled = true;
   try {
     const j = await (await api("/v1/jobs", { method: "POST", body: fd })).json();

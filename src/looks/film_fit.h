@@ -13,155 +13,155 @@
 #ifndef DLUT_LOOKS_FILM_FIT_H
 #define DLUT_LOOKS_FILM_FIT_H
 
-/* kodak_portra_160.png: mean dE2000 2.08 (untouched 6.45) */
-#define LOOKS_FILM_PORTRA_160                                                                                      \
-  "temp=+0.200 exposure=+1.000 bright=+0.194 contrast=+0.669 shadows=-0.644 highlights=-0.700 fade=+0.019 "        \
-  "rolloff=+0.363 sat=+0.006 vib=-0.219 shadow=187.77@2.775 highlight=4.09@1.754 cast=180.00@1.000 hue.red=+2.06 " \
-  "sat.red=+0.338 hue.orange=+0.19 sat.orange=+0.400 hue.yellow=+2.44 sat.yellow=+0.044 hue.green=-1.88 "          \
-  "sat.green=-0.181 hue.aqua=-7.50 sat.aqua=-0.187 hue.blue=+11.06 sat.blue=+0.275 hue.purple=+2.44 "              \
-  "sat.purple=-0.150 hue.magenta=+4.50 sat.magenta=-0.194"
-/* kodak_portra_800.png: mean dE2000 2.34 (untouched 6.87) */
-#define LOOKS_FILM_PORTRA_800                                                                                         \
-  "temp=+0.325 tint=-0.412 exposure=+0.619 bright=+0.206 contrast=+1.188 shadows=-0.431 highlights=-0.287 "           \
-  "fade=+0.163 rolloff=+0.319 sat=+0.250 vib=-0.387 shadow=213.98@6.934 highlight=232.82@4.550 cast=354.96@4.267 "    \
-  "hue.red=+2.06 sat.red=+0.056 hue.orange=+2.62 sat.orange=+0.219 hue.yellow=+3.19 sat.yellow=+0.081 "               \
-  "hue.green=+5.44 sat.green=-0.088 hue.aqua=+3.38 sat.aqua=-0.288 hue.blue=+18.75 sat.blue=+0.512 hue.purple=+5.25 " \
-  "sat.purple=-0.131 hue.magenta=-0.94 sat.magenta=+0.150"
-/* held out: the mean of kodak_portra_160.png; mean dE2000 3.67 */
-#define LOOKS_FILM_PORTRA_800_HELDOUT                                                                              \
-  "temp=+0.200 exposure=+1.000 bright=+0.194 contrast=+0.669 shadows=-0.644 highlights=-0.700 fade=+0.019 "        \
-  "rolloff=+0.363 sat=+0.006 vib=-0.219 shadow=187.77@2.775 highlight=4.09@1.754 cast=180.00@1.000 hue.red=+2.06 " \
-  "sat.red=+0.338 hue.orange=+0.19 sat.orange=+0.400 hue.yellow=+2.44 sat.yellow=+0.044 hue.green=-1.88 "          \
-  "sat.green=-0.181 hue.aqua=-7.50 sat.aqua=-0.187 hue.blue=+11.06 sat.blue=+0.275 hue.purple=+2.44 "              \
-  "sat.purple=-0.150 hue.magenta=+4.50 sat.magenta=-0.194"
+/* kodak_portra_160.png: mean dE2000 2.11 (untouched 6.45) */
+#define LOOKS_FILM_PORTRA_160                                                                                         \
+  "temp=+0.400 exposure=+1.000 bright=+0.206 contrast=+0.481 shadows=-0.813 highlights=-0.656 fade=+0.062 "           \
+  "rolloff=+0.294 vib=-0.300 skin_follow=+1.000 tint_ends=+0.086 shadow=214.29@3.328 highlight=329.53@2.465 "         \
+  "cast=180.00@1.125 hue.red=+1.69 sat.red=+0.319 sat.orange=+0.438 hue.yellow=+3.19 sat.yellow=+0.062 "              \
+  "hue.green=-1.88 sat.green=-0.156 hue.aqua=-6.75 sat.aqua=-0.131 hue.blue=+12.56 sat.blue=+0.375 hue.purple=+2.25 " \
+  "sat.purple=-0.106 hue.magenta=+4.31 sat.magenta=-0.169"
+/* kodak_portra_800.png: mean dE2000 2.37 (untouched 6.87) */
+#define LOOKS_FILM_PORTRA_800                                                                                 \
+  "temp=+0.150 tint=-0.300 exposure=+0.625 bright=+0.200 contrast=+1.150 shadows=-0.462 highlights=-0.319 "   \
+  "fade=+0.181 rolloff=+0.238 sat=+0.263 vib=-0.294 skin_follow=+1.000 tint_ends=+0.031 shadow=220.49@6.738 " \
+  "highlight=231.95@3.651 cast=17.65@2.886 hue.red=+2.25 sat.red=+0.069 hue.orange=+1.69 sat.orange=+0.119 "  \
+  "hue.yellow=+2.25 sat.yellow=+0.062 hue.green=+5.06 sat.green=-0.150 hue.aqua=+2.62 sat.aqua=-0.313 "       \
+  "hue.blue=+17.25 sat.blue=+0.337 hue.purple=+5.25 sat.purple=-0.188 sat.magenta=+0.094"
+/* held out: the mean of kodak_portra_160.png; mean dE2000 3.66 */
+#define LOOKS_FILM_PORTRA_800_HELDOUT                                                                                 \
+  "temp=+0.400 exposure=+1.000 bright=+0.206 contrast=+0.481 shadows=-0.813 highlights=-0.656 fade=+0.062 "           \
+  "rolloff=+0.294 vib=-0.300 skin_follow=+1.000 tint_ends=+0.086 shadow=214.29@3.328 highlight=329.53@2.465 "         \
+  "cast=180.00@1.125 hue.red=+1.69 sat.red=+0.319 sat.orange=+0.438 hue.yellow=+3.19 sat.yellow=+0.062 "              \
+  "hue.green=-1.88 sat.green=-0.156 hue.aqua=-6.75 sat.aqua=-0.131 hue.blue=+12.56 sat.blue=+0.375 hue.purple=+2.25 " \
+  "sat.purple=-0.106 hue.magenta=+4.31 sat.magenta=-0.169"
 /* fuji_400h.png: mean dE2000 1.93 (untouched 5.61) */
-#define LOOKS_FILM_FUJI_400H                                                                                          \
-  "temp=+0.600 tint=+0.088 exposure=+0.863 bright=+0.044 contrast=+1.006 shadows=-0.306 highlights=-0.619 "           \
-  "fade=+0.137 rolloff=+0.525 sat=+0.438 vib=-0.356 shadow=162.90@3.400 highlight=289.65@1.858 cast=0.00@0.625 "      \
-  "hue.red=-0.56 sat.red=-0.062 hue.orange=+1.31 sat.orange=+0.062 hue.yellow=-0.38 sat.yellow=-0.175 "               \
-  "hue.green=+5.62 sat.green=-0.369 hue.aqua=+0.19 sat.aqua=-0.212 hue.blue=+14.25 sat.blue=-0.088 hue.purple=+5.25 " \
-  "sat.purple=-0.331 hue.magenta=+6.75 sat.magenta=-0.206"
-/* fuji_160c.png: mean dE2000 1.97 (untouched 5.37) */
-#define LOOKS_FILM_FUJI_160C                                                                                \
-  "temp=-0.075 exposure=+0.806 bright=+0.006 contrast=+0.481 shadows=-0.344 highlights=-0.262 fade=+0.025 " \
-  "rolloff=+0.363 vib=-0.138 shadow=127.41@2.675 highlight=243.43@3.075 cast=56.89@3.432 hue.red=-1.31 "    \
-  "sat.red=+0.200 hue.orange=+0.94 sat.orange=+0.275 hue.yellow=+1.12 sat.yellow=+0.056 hue.green=+2.81 "   \
-  "sat.green=+0.019 hue.aqua=-0.75 sat.aqua=-0.075 hue.blue=+12.19 sat.blue=+0.044 hue.purple=+3.56 "       \
-  "sat.purple=-0.213 hue.magenta=+6.94 sat.magenta=-0.019"
-/* fuji_provia_100f.png: mean dE2000 1.84 (untouched 4.67) */
-#define LOOKS_FILM_PROVIA_100F                                                                                      \
-  "temp=+1.225 tint=+0.238 bright=-0.044 contrast=+0.375 shadows=+0.044 highlights=+0.013 crush=+0.006 sat=-0.044 " \
-  "vib=-0.188 shadow=341.57@1.186 highlight=244.92@6.487 cast=242.65@4.081 hue.red=+7.31 sat.red=+0.369 "           \
-  "hue.orange=-9.19 sat.orange=+0.113 hue.yellow=-2.25 sat.yellow=-0.069 hue.green=+10.50 sat.green=-0.150 "        \
-  "hue.aqua=+3.75 sat.aqua=+0.319 hue.blue=-5.44 sat.blue=-0.056 hue.purple=+1.12 sat.purple=-0.231 "               \
-  "hue.magenta=+22.88 sat.magenta=+0.094"
-/* fuji_astia_100f.png: mean dE2000 1.56 (untouched 5.60) */
-#define LOOKS_FILM_ASTIA_100F                                                                                        \
-  "temp=+0.250 tint=-0.188 exposure=+0.031 contrast=+0.300 shadows=-0.013 highlights=-0.044 crush=+0.006 "           \
-  "rolloff=+0.406 sat=-0.200 vib=-0.081 shadow=282.99@1.668 highlight=295.77@4.025 cast=270.00@0.625 hue.red=+8.44 " \
-  "sat.red=+0.462 hue.orange=-16.50 sat.orange=+0.181 hue.yellow=-11.44 sat.yellow=+0.025 hue.green=-11.44 "         \
-  "sat.green=-0.075 hue.aqua=+5.25 sat.aqua=+0.119 hue.blue=-19.31 sat.blue=-0.025 hue.purple=+0.38 "                \
-  "sat.purple=-0.294 hue.magenta=+27.94 sat.magenta=+0.081"
+#define LOOKS_FILM_FUJI_400H                                                                                           \
+  "temp=+0.475 tint=+0.100 exposure=+0.844 bright=+0.075 contrast=+1.050 shadows=-0.375 highlights=-0.644 "            \
+  "fade=+0.181 rolloff=+0.525 vib=-0.281 skin_follow=+1.000 tint_ends=+0.094 shadow=158.50@4.434 "                     \
+  "highlight=270.00@0.875 cast=0.00@1.000 sat.red=+0.231 hue.orange=+1.12 sat.orange=+0.375 hue.yellow=-0.19 "         \
+  "sat.yellow=+0.044 hue.green=+5.62 sat.green=-0.125 hue.aqua=-0.38 sat.aqua=+0.031 hue.blue=+13.88 sat.blue=+0.275 " \
+  "hue.purple=+5.81 sat.purple=-0.100 hue.magenta=+6.56 sat.magenta=+0.056"
+/* fuji_160c.png: mean dE2000 1.90 (untouched 5.37) */
+#define LOOKS_FILM_FUJI_160C                                                                                           \
+  "temp=+0.687 exposure=+0.825 bright=+0.013 contrast=+0.719 shadows=-0.275 highlights=-0.463 fade=+0.069 "            \
+  "rolloff=+0.412 vib=-0.262 skin_follow=+1.000 tint_ends=+0.094 shadow=186.34@1.132 highlight=255.50@7.489 "          \
+  "cast=32.01@2.358 hue.red=-1.31 sat.red=+0.144 hue.orange=+0.94 sat.orange=+0.300 hue.yellow=+3.00 "                 \
+  "sat.yellow=+0.088 hue.green=+3.19 sat.green=+0.088 hue.aqua=+0.94 sat.aqua=+0.019 hue.blue=+15.38 sat.blue=+0.181 " \
+  "hue.purple=+4.69 sat.purple=-0.131 hue.magenta=+6.38 sat.magenta=+0.006"
+/* fuji_provia_100f.png: mean dE2000 1.88 (untouched 4.67) */
+#define LOOKS_FILM_PROVIA_100F                                                                                        \
+  "temp=+1.012 tint=+0.188 bright=-0.044 contrast=+0.350 shadows=+0.044 highlights=+0.075 crush=+0.006 sat=-0.006 "   \
+  "vib=-0.212 skin_follow=+1.000 tint_ends=+0.086 shadow=309.29@1.777 highlight=251.15@5.416 cast=242.35@2.963 "      \
+  "hue.red=+7.50 sat.red=+0.325 hue.orange=-9.38 sat.orange=+0.069 hue.yellow=-2.44 sat.yellow=-0.094 "               \
+  "hue.green=+10.88 sat.green=-0.200 hue.aqua=+3.94 sat.aqua=+0.294 hue.blue=-8.25 sat.blue=-0.113 hue.purple=+0.75 " \
+  "sat.purple=-0.281 hue.magenta=+23.25 sat.magenta=+0.037"
+/* fuji_astia_100f.png: mean dE2000 1.58 (untouched 5.60) */
+#define LOOKS_FILM_ASTIA_100F                                                                                  \
+  "temp=+0.188 tint=-0.125 exposure=+0.031 bright=-0.006 contrast=+0.269 shadows=-0.006 highlights=-0.013 "    \
+  "crush=+0.019 rolloff=+0.394 vib=-0.106 skin_follow=+1.000 tint_ends=+0.344 shadow=284.04@1.546 "            \
+  "highlight=294.62@3.300 cast=270.00@0.375 hue.red=+7.88 sat.red=+0.206 hue.orange=-16.31 sat.orange=-0.006 " \
+  "hue.yellow=-10.69 sat.yellow=-0.131 hue.green=-11.44 sat.green=-0.281 hue.aqua=+4.88 sat.aqua=-0.081 "      \
+  "hue.blue=-20.81 sat.blue=-0.231 hue.purple=-0.56 sat.purple=-0.462 hue.magenta=+27.94 sat.magenta=-0.119"
 /* held out: the mean of fuji_provia_100f.png; mean dE2000 3.06 */
-#define LOOKS_FILM_ASTIA_100F_HELDOUT                                                                               \
-  "temp=+1.225 tint=+0.238 bright=-0.044 contrast=+0.375 shadows=+0.044 highlights=+0.013 crush=+0.006 sat=-0.044 " \
-  "vib=-0.188 shadow=341.57@1.186 highlight=244.92@6.487 cast=242.65@4.081 hue.red=+7.31 sat.red=+0.369 "           \
-  "hue.orange=-9.19 sat.orange=+0.113 hue.yellow=-2.25 sat.yellow=-0.069 hue.green=+10.50 sat.green=-0.150 "        \
-  "hue.aqua=+3.75 sat.aqua=+0.319 hue.blue=-5.44 sat.blue=-0.056 hue.purple=+1.12 sat.purple=-0.231 "               \
-  "hue.magenta=+22.88 sat.magenta=+0.094"
+#define LOOKS_FILM_ASTIA_100F_HELDOUT                                                                                 \
+  "temp=+1.012 tint=+0.188 bright=-0.044 contrast=+0.350 shadows=+0.044 highlights=+0.075 crush=+0.006 sat=-0.006 "   \
+  "vib=-0.212 skin_follow=+1.000 tint_ends=+0.086 shadow=309.29@1.777 highlight=251.15@5.416 cast=242.35@2.963 "      \
+  "hue.red=+7.50 sat.red=+0.325 hue.orange=-9.38 sat.orange=+0.069 hue.yellow=-2.44 sat.yellow=-0.094 "               \
+  "hue.green=+10.88 sat.green=-0.200 hue.aqua=+3.94 sat.aqua=+0.294 hue.blue=-8.25 sat.blue=-0.113 hue.purple=+0.75 " \
+  "sat.purple=-0.281 hue.magenta=+23.25 sat.magenta=+0.037"
 /* fuji_velvia_100_generic.png: mean dE2000 2.25 (untouched 5.62) */
-#define LOOKS_FILM_VELVIA_100                                                                                         \
-  "temp=+0.737 tint=-0.088 exposure=+0.100 bright=+0.200 contrast=+1.156 shadows=-0.244 highlights=-0.025 "           \
-  "crush=+0.019 rolloff=+0.387 sat=+0.200 vib=-0.287 shadow=334.13@4.584 highlight=280.01@4.316 cast=270.00@4.375 "   \
-  "hue.red=+1.31 sat.red=+0.100 hue.orange=-0.19 sat.orange=+0.225 hue.yellow=+9.19 sat.yellow=+0.113 "               \
-  "hue.green=-1.50 sat.green=+0.325 hue.aqua=+0.56 sat.aqua=+0.331 hue.blue=+30.00 sat.blue=+0.275 hue.purple=+5.81 " \
-  "sat.purple=+0.037 hue.magenta=-2.62 sat.magenta=+0.237"
-/* kodak_kodachrome_25.png: mean dE2000 2.99 (untouched 7.70) */
-#define LOOKS_FILM_KODACHROME_25                                                                                      \
-  "temp=-0.875 tint=-0.375 exposure=+0.806 bright=+0.444 contrast=+1.331 shadows=-1.000 highlights=-1.000 "           \
-  "rolloff=+0.438 sat=-0.200 vib=-0.056 shadow=323.53@7.150 highlight=315.00@2.828 cast=184.76@1.505 sat.red=+0.119 " \
-  "hue.orange=+3.00 sat.orange=+0.087 hue.yellow=-2.62 sat.yellow=+0.175 hue.green=-23.44 sat.green=+0.019 "          \
-  "hue.aqua=-9.38 sat.aqua=-0.350 hue.blue=+10.12 sat.blue=+0.044 hue.purple=+6.94 sat.purple=-0.244 "                \
-  "hue.magenta=+30.00"
+#define LOOKS_FILM_VELVIA_100                                                                                          \
+  "temp=+0.850 tint=-0.038 exposure=+0.081 bright=+0.219 contrast=+1.231 shadows=-0.181 highlights=-0.069 "            \
+  "crush=+0.081 rolloff=+0.362 sat=+0.175 vib=-0.275 skin_follow=+1.000 shadow=334.18@4.305 highlight=275.53@3.893 "   \
+  "cast=270.00@4.625 hue.red=+0.94 sat.red=+0.169 hue.orange=+0.75 sat.orange=+0.063 hue.yellow=+9.56 "                \
+  "sat.yellow=+0.106 hue.green=-1.12 sat.green=+0.337 hue.aqua=+1.12 sat.aqua=+0.350 hue.blue=+30.00 sat.blue=+0.325 " \
+  "hue.purple=+6.00 sat.purple=+0.075 hue.magenta=-3.00 sat.magenta=+0.219"
+/* kodak_kodachrome_25.png: mean dE2000 3.02 (untouched 7.70) */
+#define LOOKS_FILM_KODACHROME_25                                                                                     \
+  "temp=-0.912 tint=-0.388 exposure=+0.800 bright=+0.550 contrast=+1.175 shadows=-1.000 highlights=-1.000 "          \
+  "crush=+0.400 rolloff=+0.444 sat=-0.206 vib=-0.044 skin_follow=+1.000 shadow=324.46@6.452 highlight=319.40@2.305 " \
+  "cast=198.43@1.186 hue.red=+0.56 sat.red=+0.100 hue.orange=+3.00 sat.orange=+0.100 hue.yellow=-2.81 "              \
+  "sat.yellow=+0.181 hue.green=-23.25 sat.green=+0.025 hue.aqua=-9.38 sat.aqua=-0.350 hue.blue=+10.31 "              \
+  "sat.blue=+0.094 hue.purple=+6.75 sat.purple=-0.225 hue.magenta=+30.00 sat.magenta=-0.006"
 /* kodak_ektachrome_100vs.png: mean dE2000 1.87 (untouched 7.66) */
 #define LOOKS_FILM_EKTACHROME_100VS                                                                                    \
-  "temp=+0.600 tint=+0.450 exposure=+0.244 bright=-0.188 contrast=+0.069 shadows=-0.456 highlights=-0.100 "            \
-  "rolloff=+0.181 sat=+0.013 vib=-0.181 shadow=301.43@2.637 highlight=284.47@8.004 cast=239.04@2.187 hue.red=+7.12 "   \
-  "sat.red=+0.312 hue.orange=-12.19 sat.orange=+0.088 hue.yellow=-8.06 sat.yellow=+0.050 hue.green=-13.12 "            \
-  "sat.green=-0.081 hue.aqua=+3.75 sat.aqua=+0.062 hue.blue=+3.94 sat.blue=+0.200 hue.purple=+0.75 sat.purple=-0.294 " \
-  "hue.magenta=+30.00 sat.magenta=-0.081"
+  "temp=+0.587 tint=+0.575 exposure=+0.113 bright=-0.100 contrast=-0.056 shadows=-0.506 highlights=-0.006 "            \
+  "crush=+0.119 rolloff=+0.125 vib=-0.181 skin_follow=+1.000 shadow=313.26@2.918 highlight=283.57@7.458 "              \
+  "cast=220.91@2.481 hue.red=+6.19 sat.red=+0.312 hue.orange=-11.25 sat.orange=+0.087 hue.yellow=-6.19 "               \
+  "sat.yellow=+0.088 hue.green=-13.88 sat.green=-0.056 hue.aqua=+2.62 sat.aqua=+0.069 hue.blue=+0.75 sat.blue=+0.256 " \
+  "sat.purple=-0.275 hue.magenta=+30.00 sat.magenta=-0.081"
 /* agfa_vista_200.png: mean dE2000 2.46 (untouched 5.99) */
-#define LOOKS_FILM_AGFA_VISTA_200                                                                           \
-  "temp=+0.463 tint=+0.300 exposure=+0.550 bright=-0.162 contrast=+0.963 shadows=-0.312 highlights=-0.375 " \
-  "rolloff=+0.325 vib=-0.319 shadow=315.00@3.712 highlight=234.16@2.775 cast=186.34@2.264 hue.red=+4.12 "   \
-  "sat.red=+0.419 hue.orange=-8.62 sat.orange=+0.225 hue.yellow=+0.19 sat.yellow=+0.100 hue.green=-2.06 "   \
-  "sat.green=-0.194 hue.aqua=+2.25 sat.aqua=+0.331 hue.blue=+14.81 sat.blue=+0.075 hue.purple=+1.50 "       \
-  "sat.purple=-0.263 hue.magenta=+14.25 sat.magenta=+0.281"
-/* fuji_superia_200.png: mean dE2000 2.84 (untouched 5.02) */
-#define LOOKS_FILM_SUPERIA_200                                                                                        \
-  "temp=-0.125 tint=-0.100 exposure=+1.000 bright=-0.375 contrast=+0.444 shadows=+0.244 highlights=-0.081 "           \
-  "crush=+0.463 rolloff=+0.737 sat=+0.019 vib=-0.250 shadow=330.95@1.287 highlight=355.24@1.505 cast=164.05@0.910 "   \
-  "hue.red=+4.88 sat.red=+0.356 hue.orange=-11.25 sat.orange=+0.275 hue.yellow=-8.25 sat.yellow=+0.062 "              \
-  "hue.green=-15.00 sat.green=-0.050 hue.aqua=+8.25 sat.aqua=-0.200 hue.blue=+9.19 sat.blue=+0.375 hue.purple=+2.25 " \
-  "sat.purple=-0.062 hue.magenta=+16.69 sat.magenta=+0.150"
-/* held out: the mean of fuji_400h.png,fuji_160c.png; mean dE2000 5.49 */
-#define LOOKS_FILM_SUPERIA_200_HELDOUT                                                                                \
-  "temp=+0.262 tint=+0.044 exposure=+0.834 bright=+0.025 contrast=+0.744 shadows=-0.325 highlights=-0.441 "           \
-  "fade=+0.081 rolloff=+0.444 sat=+0.219 vib=-0.247 shadow=147.34@2.895 highlight=260.54@2.281 cast=48.99@1.905 "     \
-  "hue.red=-0.94 sat.red=+0.069 hue.orange=+1.12 sat.orange=+0.169 hue.yellow=+0.38 sat.yellow=-0.059 "               \
-  "hue.green=+4.22 sat.green=-0.175 hue.aqua=-0.28 sat.aqua=-0.144 hue.blue=+13.22 sat.blue=-0.022 hue.purple=+4.41 " \
-  "sat.purple=-0.272 hue.magenta=+6.84 sat.magenta=-0.112"
-/* polaroid_690.png: mean dE2000 2.57 (untouched 7.29) */
-#define LOOKS_FILM_POLAROID_690                                                                                      \
-  "temp=-0.400 tint=+0.413 exposure=+0.756 bright=-0.063 contrast=+1.125 shadows=-0.806 highlights=-0.094 "          \
-  "fade=+0.475 rolloff=+0.725 sat=+0.013 vib=-0.325 shadow=189.46@3.802 highlight=237.85@5.168 cast=356.99@4.757 "   \
-  "hue.red=-1.12 sat.red=+0.219 hue.orange=-1.31 sat.orange=+0.388 hue.yellow=+0.94 sat.yellow=+0.313 "              \
-  "hue.green=-7.12 sat.green=+0.119 hue.aqua=-2.62 sat.aqua=-0.256 hue.blue=+9.19 sat.blue=+0.263 hue.purple=+0.38 " \
-  "sat.purple=-0.181 hue.magenta=+5.44 sat.magenta=+0.400"
-/* lomography_redscale_100.png: mean dE2000 2.91 (untouched 12.41) */
-#define LOOKS_FILM_REDSCALE_100                                                                                  \
-  "temp=+0.225 tint=-1.275 exposure=-0.413 bright=-0.200 contrast=+0.812 shadows=+0.087 highlights=+0.313 "      \
-  "crush=+0.087 sat=-0.200 vib=-0.238 shadow=26.57@5.031 highlight=57.88@12.694 cast=33.11@6.865 hue.red=-8.62 " \
-  "sat.red=+0.100 hue.orange=-30.00 sat.orange=-0.263 hue.yellow=-1.12 sat.yellow=+0.200 hue.green=+15.75 "      \
-  "sat.green=-0.225 hue.aqua=+5.25 sat.aqua=+0.687 hue.blue=-19.50 sat.blue=+0.062 hue.purple=-13.12 "           \
-  "sat.purple=-0.488 hue.magenta=+30.00 sat.magenta=-0.188"
+#define LOOKS_FILM_AGFA_VISTA_200                                                                                      \
+  "temp=+0.025 exposure=+0.525 bright=-0.113 contrast=+0.681 shadows=-0.538 highlights=-0.262 rolloff=+0.175 "         \
+  "vib=-0.144 skin_follow=+1.000 shadow=339.44@2.136 hue.red=+2.62 sat.red=+0.194 hue.orange=-8.06 sat.orange=+0.163 " \
+  "hue.yellow=-3.19 sat.yellow=-0.075 hue.green=-0.38 sat.green=-0.231 hue.blue=+12.38 hue.purple=+0.38 "              \
+  "sat.purple=-0.331 hue.magenta=+11.62"
+/* fuji_superia_200.png: mean dE2000 2.85 (untouched 5.02) */
+#define LOOKS_FILM_SUPERIA_200                                                                                         \
+  "temp=-0.075 tint=-0.050 exposure=+1.000 bright=-0.375 contrast=+0.375 shadows=+0.156 highlights=-0.037 "            \
+  "crush=+0.375 rolloff=+0.713 vib=-0.231 skin_follow=+1.000 shadow=341.57@1.186 highlight=0.00@1.250 "                \
+  "cast=180.00@1.125 hue.red=+4.69 sat.red=+0.356 hue.orange=-11.06 sat.orange=+0.287 hue.yellow=-8.06 "               \
+  "sat.yellow=+0.062 hue.green=-14.81 sat.green=-0.038 hue.aqua=+8.25 sat.aqua=-0.188 hue.blue=+9.19 sat.blue=+0.381 " \
+  "hue.purple=+2.25 sat.purple=-0.050 hue.magenta=+16.88 sat.magenta=+0.156"
+/* held out: the mean of fuji_400h.png,fuji_160c.png; mean dE2000 5.46 */
+#define LOOKS_FILM_SUPERIA_200_HELDOUT                                                                       \
+  "temp=+0.581 tint=+0.050 exposure=+0.834 bright=+0.044 contrast=+0.884 shadows=-0.325 highlights=-0.553 "  \
+  "fade=+0.125 rolloff=+0.469 vib=-0.272 skin_follow=+1.000 tint_ends=+0.094 shadow=164.05@2.730 "           \
+  "highlight=257.01@4.169 cast=22.62@1.625 hue.red=-0.66 sat.red=+0.187 hue.orange=+1.03 sat.orange=+0.338 " \
+  "hue.yellow=+1.41 sat.yellow=+0.066 hue.green=+4.41 sat.green=-0.019 hue.aqua=+0.28 sat.aqua=+0.025 "      \
+  "hue.blue=+14.62 sat.blue=+0.228 hue.purple=+5.25 sat.purple=-0.116 hue.magenta=+6.47 sat.magenta=+0.031"
+/* polaroid_690.png: mean dE2000 2.62 (untouched 7.29) */
+#define LOOKS_FILM_POLAROID_690                                                                                 \
+  "temp=-0.312 tint=+0.400 exposure=+0.906 bright=-0.075 contrast=+1.019 shadows=-0.650 highlights=-0.187 "     \
+  "fade=+0.363 crush=+0.500 rolloff=+0.544 vib=-0.325 skin_follow=+1.000 tint_ends=+0.141 shadow=202.38@4.596 " \
+  "highlight=239.93@5.489 cast=14.93@3.881 hue.red=-1.69 sat.red=+0.156 hue.orange=-2.25 sat.orange=+0.300 "    \
+  "hue.yellow=+0.94 sat.yellow=+0.256 hue.green=-6.94 sat.green=+0.087 hue.aqua=-0.19 sat.aqua=-0.275 "         \
+  "hue.blue=+14.62 sat.blue=+0.306 hue.purple=+1.50 sat.purple=-0.125 hue.magenta=+3.38 sat.magenta=+0.594"
+/* lomography_redscale_100.png: mean dE2000 3.09 (untouched 12.41) */
+#define LOOKS_FILM_REDSCALE_100                                                                                       \
+  "temp=+1.000 tint=-0.525 exposure=-0.450 bright=-0.200 contrast=+0.925 shadows=+0.175 highlights=+0.225 "           \
+  "crush=+0.162 sat=-0.200 vib=-0.100 skin_follow=+1.000 tint_ends=+0.188 shadow=29.05@5.148 highlight=92.82@15.268 " \
+  "cast=61.39@3.132 hue.red=-11.62 sat.red=-0.125 hue.orange=-28.50 sat.orange=-0.138 hue.yellow=+3.38 "              \
+  "sat.yellow=-0.100 hue.green=+15.38 sat.green=-0.175 hue.aqua=+7.88 sat.aqua=+0.400 hue.blue=-14.25 "               \
+  "sat.blue=-0.125 hue.purple=-9.75 sat.purple=-0.500 hue.magenta=+30.00 sat.magenta=-0.062"
 /* ilford_delta_100.png: mean dE2000 0.51 (untouched 17.66) */
-#define LOOKS_FILM_DELTA_100 \
-  "exposure=+0.912 contrast=+0.706 shadows=-0.444 highlights=-0.550 mono=+1.000 mono.r=-0.194 mono.g=-0.563"
+#define LOOKS_FILM_DELTA_100                                                                                  \
+  "exposure=+0.912 contrast=+0.706 shadows=-0.444 highlights=-0.550 mono=+1.000 mono.r=-0.194 mono.g=-0.563 " \
+  "skin_follow=+1.000"
 /* kodak_tmax_100.png: mean dE2000 0.61 (untouched 17.72) */
 #define LOOKS_FILM_TMAX_100                                                                                 \
-  "exposure=-0.188 contrast=+0.669 shadows=-0.013 highlights=+0.094 fade=+0.013 mono=+1.000 mono.r=-0.025 " \
-  "mono.g=+0.500 mono.b=+0.313"
-/* fuji_neopan_acros_100.png: mean dE2000 0.46 (untouched 18.07) */
+  "exposure=-0.181 contrast=+0.694 shadows=-0.013 highlights=+0.050 fade=+0.013 mono=+1.000 mono.r=-0.019 " \
+  "mono.g=+0.500 mono.b=+0.325 skin_follow=+1.000"
+/* fuji_neopan_acros_100.png: mean dE2000 0.42 (untouched 18.07) */
 #define LOOKS_FILM_ACROS_100                                                                                \
-  "exposure=-0.350 contrast=+0.619 shadows=-0.031 highlights=+0.025 fade=+0.013 mono=+1.000 mono.r=-0.025 " \
-  "mono.g=+0.500 mono.b=+0.006"
+  "exposure=-0.313 contrast=+0.581 shadows=-0.081 highlights=-0.087 fade=+0.013 mono=+1.000 mono.r=-0.031 " \
+  "mono.g=+0.500 mono.b=+0.006 skin_follow=+1.000"
 /* ilford_fp4_plus_125.png: mean dE2000 0.64 (untouched 17.53) */
 #define LOOKS_FILM_FP4_125                                                                                    \
   "exposure=+0.406 contrast=+0.519 shadows=+0.200 highlights=+0.312 fade=+0.094 crush=+0.088 rolloff=+0.462 " \
-  "mono=+1.000 mono.g=+0.406 mono.b=+0.513"
-/* held out: the mean of ilford_delta_100.png,kodak_tmax_100.png,fuji_neopan_acros_100.png; mean dE2000 4.86 */
+  "mono=+1.000 mono.g=+0.406 mono.b=+0.513 skin_follow=+1.000"
+/* held out: the mean of ilford_delta_100.png,kodak_tmax_100.png,fuji_neopan_acros_100.png; mean dE2000 4.95 */
 #define LOOKS_FILM_FP4_125_HELDOUT                                                                          \
-  "exposure=+0.125 contrast=+0.665 shadows=-0.162 highlights=-0.144 fade=+0.008 mono=+1.000 mono.r=-0.081 " \
-  "mono.g=+0.146 mono.b=+0.106"
+  "exposure=+0.140 contrast=+0.660 shadows=-0.179 highlights=-0.196 fade=+0.008 mono=+1.000 mono.r=-0.081 " \
+  "mono.g=+0.146 mono.b=+0.110 skin_follow=+1.000"
 /* Portra 400, between Portra 160 and 800: the mean of kodak_portra_160.png,kodak_portra_800.png */
-#define LOOKS_FILM_PORTRA_400                                                                                         \
-  "temp=+0.262 tint=-0.206 exposure=+0.809 bright=+0.200 contrast=+0.928 shadows=-0.538 highlights=-0.494 "           \
-  "fade=+0.091 rolloff=+0.341 sat=+0.128 vib=-0.303 shadow=206.57@4.752 highlight=254.05@1.820 cast=353.42@1.636 "    \
-  "hue.red=+2.06 sat.red=+0.197 hue.orange=+1.41 sat.orange=+0.309 hue.yellow=+2.81 sat.yellow=+0.062 "               \
-  "hue.green=+1.78 sat.green=-0.134 hue.aqua=-2.06 sat.aqua=-0.238 hue.blue=+14.91 sat.blue=+0.394 hue.purple=+3.84 " \
-  "sat.purple=-0.141 hue.magenta=+1.78 sat.magenta=-0.022"
+#define LOOKS_FILM_PORTRA_400                                                                                 \
+  "temp=+0.275 tint=-0.150 exposure=+0.812 bright=+0.203 contrast=+0.816 shadows=-0.637 highlights=-0.488 "   \
+  "fade=+0.122 rolloff=+0.266 sat=+0.131 vib=-0.297 skin_follow=+1.000 tint_ends=+0.059 shadow=218.44@5.027 " \
+  "highlight=268.26@2.063 cast=28.30@0.923 hue.red=+1.97 sat.red=+0.194 hue.orange=+0.84 sat.orange=+0.278 "  \
+  "hue.yellow=+2.72 sat.yellow=+0.062 hue.green=+1.59 sat.green=-0.153 hue.aqua=-2.06 sat.aqua=-0.222 "       \
+  "hue.blue=+14.91 sat.blue=+0.356 hue.purple=+3.75 sat.purple=-0.147 hue.magenta=+2.16 sat.magenta=-0.037"
 /* a generic Fuji colour negative: the mean of fuji_400h.png,fuji_160c.png,fuji_superia_200.png */
-#define LOOKS_FILM_FUJI_NEGATIVE                                                                                       \
-  "temp=+0.133 tint=-0.004 exposure=+0.890 bright=-0.108 contrast=+0.644 shadows=-0.135 highlights=-0.321 "            \
-  "fade=+0.054 crush=+0.154 rolloff=+0.542 sat=+0.152 vib=-0.248 shadow=146.31@1.502 highlight=279.21@1.562 "          \
-  "cast=62.53@1.174 hue.red=+1.00 sat.red=+0.165 hue.orange=-3.00 sat.orange=+0.204 hue.yellow=-2.50 "                 \
-  "sat.yellow=-0.019 hue.green=-2.19 sat.green=-0.133 hue.aqua=+2.56 sat.aqua=-0.162 hue.blue=+11.88 sat.blue=+0.110 " \
-  "hue.purple=+3.69 sat.purple=-0.202 hue.magenta=+10.12 sat.magenta=-0.025"
+#define LOOKS_FILM_FUJI_NEGATIVE                                                                                \
+  "temp=+0.362 tint=+0.017 exposure=+0.890 bright=-0.096 contrast=+0.715 shadows=-0.165 highlights=-0.381 "     \
+  "fade=+0.083 crush=+0.125 rolloff=+0.550 vib=-0.258 skin_follow=+1.000 tint_ends=+0.062 shadow=164.74@1.425 " \
+  "highlight=265.60@2.716 cast=33.69@0.751 hue.red=+1.12 sat.red=+0.244 hue.orange=-3.00 sat.orange=+0.321 "    \
+  "hue.yellow=-1.75 sat.yellow=+0.065 hue.green=-2.00 sat.green=-0.025 hue.aqua=+2.94 sat.aqua=-0.046 "         \
+  "hue.blue=+12.81 sat.blue=+0.279 hue.purple=+4.25 sat.purple=-0.094 hue.magenta=+9.94 sat.magenta=+0.073"
 /* a generic black-and-white stock (HP5, Tri-X): the mean of
  * ilford_delta_100.png,kodak_tmax_100.png,fuji_neopan_acros_100.png,ilford_fp4_plus_125.png */
 #define LOOKS_FILM_BW_GENERIC                                                                                 \
-  "exposure=+0.195 contrast=+0.628 shadows=-0.072 highlights=-0.030 fade=+0.030 crush=+0.022 rolloff=+0.116 " \
-  "mono=+1.000 mono.r=-0.061 mono.g=+0.211 mono.b=+0.208"
+  "exposure=+0.206 contrast=+0.625 shadows=-0.084 highlights=-0.069 fade=+0.030 crush=+0.022 rolloff=+0.116 " \
+  "mono=+1.000 mono.r=-0.061 mono.g=+0.211 mono.b=+0.211 skin_follow=+1.000"
 
 #endif

@@ -663,20 +663,38 @@ static int post_looks(srv *s, const srv_request *r) {
     ret = srv_respond_error(c, 400, "bad_input", "lut_size must be an integer in 2..65");
     goto done;
   }
+  /* the prompt and the look's settings are checked by the job options' own rules */
+  static const char *const k_look_fields[] = {"color_strength", "tone_strength", "skin_protect"};
   dlut_job_opts o;
   dlut_job_opts_init(&o);
   int bad = !prompt || dlut_job_opts_set(&o, "prompt", prompt) != 0;
+  for (size_t i = 0; i < sizeof k_look_fields / sizeof *k_look_fields && !bad; i++) {
+    const char *v = srv_form_text(&f, k_look_fields[i]);
+    if (v && dlut_job_opts_set(&o, k_look_fields[i], v) != 0) bad = 1;
+  }
+  const float color = o.color_strength, tone = o.tone_strength;
+  const int skin_protect = o.skin_protect;
   dlut_job_opts_free(&o);
   if (bad) {
     ret = prompt ? fail_from_error(c) : srv_respond_error(c, 400, "bad_input", "no prompt");
     goto done;
   }
-  char understood[1024] = "", ignored[1024] = "";
-  if (dlut_looks_from_prompt(prompt, (int)size, &lut, understood, sizeof understood, ignored, sizeof ignored) != 0) {
+  dlut_looks_report *rep = calloc(1, sizeof *rep);
+  if (!rep) {
+    ret = srv_respond_error(c, 503, "no_memory", "out of memory");
+    goto done;
+  }
+  if (dlut_looks_bake_prompt(prompt, (int)size, color, tone, skin_protect, &lut, rep) != 0) {
+    free(rep);
     dlut_error_set_code(DLUT_ERR_INPUT);
     ret = fail_from_error(c);
     goto done;
   }
+  char understood[1024], ignored[1024], suggested[sizeof rep->suggested];
+  snprintf(understood, sizeof understood, "%s", rep->understood);
+  snprintf(ignored, sizeof ignored, "%s", rep->ignored);
+  snprintf(suggested, sizeof suggested, "%s", rep->suggested);
+  free(rep);
   if (want_cube || want_3dl) {
     if (dlut_lut_save_memory(lut, want_cube ? DLUT_LUT_FORMAT_CUBE : DLUT_LUT_FORMAT_3DL, NULL, "look", &out, &on) !=
         0) {
@@ -717,11 +735,23 @@ static int post_looks(srv *s, const srv_request *r) {
   }
   dlut_look look;
   char desc[512] = "";
-  if (dlut_looks_parse(prompt, &look, NULL) == 0) dlut_look_describe(&look, desc, sizeof desc);
+  cJSON *params = NULL;
+  if (dlut_looks_parse(prompt, &look, NULL) == 0) {
+    if (!skin_protect) look.skin_follow = 1.0f;
+    dlut_look_scale(&look, color, tone);
+    dlut_look_describe(&look, desc, sizeof desc);
+    char *pj = dlut_look_to_json(&look, NULL); /* the look's parameters by name (dlut looks --json) */
+    cJSON *pp = pj ? cJSON_Parse(pj) : NULL;
+    free(pj);
+    if (pp) params = cJSON_DetachItemFromObject(pp, "params");
+    cJSON_Delete(pp);
+  }
   cJSON *j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "understood", understood);
   cJSON_AddStringToObject(j, "ignored", ignored);
+  cJSON_AddStringToObject(j, "suggested", suggested);
   cJSON_AddStringToObject(j, "parameters", desc);
+  if (params) cJSON_AddItemToObject(j, "params", params);
   if (out) {
     char *b = base64(out, on);
     if (b) {

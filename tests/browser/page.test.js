@@ -50,6 +50,20 @@ function check(cond, what) {
   check(full.some((v, i) => Math.abs(v - none[i]) > 2), `strength 0 shows the original at once (${full} -> ${none})`);
   await page.fill("#strength", "100");
   await page.dispatchEvent("#strength", "input");
+  // the look's colour slider: 0 sends color_strength=0 and the preview loses the teal
+  await page.click("details.more summary");
+  const resp = page.waitForResponse((r) => r.url().endsWith("/v1/looks"), { timeout: 10000 });
+  await page.fill("#color_strength", "0");
+  await page.dispatchEvent("#color_strength", "input");
+  const lj = await (await resp).json();
+  check(lj.params && lj.params.temp === 0 && lj.params.shadow_ab[0] === 0, "colour 0 asks the server for the look without its colour");
+  await page.waitForTimeout(300);
+  const nocolor = await px();
+  check(nocolor.some((v, i) => Math.abs(v - full[i]) > 2), `colour 0 changes the preview (${full} -> ${nocolor})`);
+  check((await page.textContent("#color-out")).trim() === "0%", "the colour slider shows its value");
+  await page.fill("#color_strength", "100");
+  await page.dispatchEvent("#color_strength", "input");
+  check(await page.isChecked("#skin_protect"), "skin tones are protected by default");
 
   // grade and wait for the job
   await page.click("#go");
