@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dlut/camlog.h"
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/looks.h"
@@ -161,6 +162,10 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
   if (g->param == DLUT_GRADE_PARAM_LATTICE) cJSON_AddNumberToObject(set, "coarse", g->lattice_coarse);
   cJSON_AddNumberToObject(set, "samples", g->samples);
   if (g->augment > 0) cJSON_AddNumberToObject(set, "augment", g->augment);
+  if (o->camlog >= 0) {
+    cJSON_AddStringToObject(set, "input", dlut_camlog_name((dlut_camlog)o->camlog));
+    cJSON_AddStringToObject(set, "look_cube_input", "log code values (1D shaper + 3D table, Resolve .cube layout)");
+  }
   cJSON_AddStringToObject(set, "source_prompt", g->source_prompt ? g->source_prompt : "(default for the model)");
   cJSON_AddItemToObject(set, "weights", losses_json(&g->weights, 0));
   cJSON_AddNumberToObject(set, "strength", o->strength);
@@ -224,6 +229,8 @@ static int offline_look(const char *prompt, int lut_size, const dlut_job_opts *o
 
 void dlut_job_result_free(dlut_job_result *res) {
   if (!res) return;
+  dlut_lut_free(res->look);
+  res->look = NULL;
   dlut_lut_free(res->lut);
   dlut_grade_result_free(&res->grade);
   dlut__job_region_free(res);
@@ -255,7 +262,17 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
     }
   }
   if (!in->ref && !prompt) return dlut_errorc(DLUT_ERR_INPUT, "empty prompt and no reference photo");
+  if (o->n_regions && (n_photos > 1 || o->camlog >= 0))
+    return dlut_errorc(DLUT_ERR_INPUT, "regions grade one photo in sRGB: not a set, not with a log input");
   if (dlut__job_regions_check(in, o) != 0) return -1;
+  /* camera log footage: the look is graded on the photos as displayed */
+  dlut_image **disp = NULL;
+  if (o->camlog >= 0) {
+    if (!(disp = calloc((size_t)n_photos, sizeof *disp))) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n_photos; i++)
+      if (!(disp[i] = dlut_camlog_image_to_display((dlut_camlog)o->camlog, photos[i]))) goto fail;
+    photos = (const dlut_image *const *)disp;
+  }
 
   if (in->model) {
     dlut_grade_opts g = o->grade;
@@ -323,16 +340,45 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
       dlut_errorc(DLUT_ERR_INTERNAL, "the grade produced a non-finite LUT value");
       goto fail;
     }
+  if (o->camlog >= 0) {
+    /* the LUT written takes log code values: shaper + 3D (dlut/camlog.h) */
+    res->look = res->lut;
+    res->camlog = o->camlog;
+    if (!(res->lut = dlut_camlog_bake_shaper(res->look, (dlut_camlog)o->camlog, DLUT_JOB_LOG_LUT_SIZE,
+                                             DLUT_JOB_LOG_SHAPER_SIZE, DLUT_INTERP_TETRAHEDRAL)))
+      goto fail;
+  } else {
+    res->camlog = -1;
+  }
   res->seconds = now_s() - t0;
   if (!(res->report_json = build_report(in, o, res))) {
     dlut_errorc(DLUT_ERR_NOMEM, "out of memory building report.json");
     goto fail;
   }
+  for (int i = 0; disp && i < n_photos; i++) dlut_image_free(disp[i]);
+  free(disp);
   return 0;
 fail:
+  for (int i = 0; disp && i < n_photos; i++) dlut_image_free(disp[i]);
+  free(disp);
   dlut_lut_free(id);
   dlut_job_result_free(res);
   return -1;
+}
+
+dlut_image *dlut_job_render_result(const dlut_job_result *res, const dlut_image *photo, float strength) {
+  /* log footage at full strength: look.cube on the log photo, exactly what an editor shows */
+  if (!res || !res->look || res->camlog < 0 || strength >= 1.f) return dlut_job_render(res->lut, photo, strength);
+  /* a blend is of the look and the displayed photo (not the flat log one) */
+  dlut_image *d = dlut_camlog_image_to_display((dlut_camlog)res->camlog, photo), *g = NULL, *out = NULL;
+  if (d && (g = dlut_job_render(res->look, d, strength)) &&
+      (out = dlut_image_convert(g, photo->channels, photo->type)) && dlut_image_copy_meta(out, photo) != 0) {
+    dlut_image_free(out);
+    out = NULL;
+  }
+  dlut_image_free(d);
+  dlut_image_free(g);
+  return out;
 }
 
 const char *dlut_job_graded_ext(dlut_image_format f) {
@@ -478,7 +524,7 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   if (dlut_lut_save(res->lut, p, NULL) != 0) goto fail;
   if (dlut__job_region_write(res, photo, stage) != 0) goto fail;
   if (!(graded = res->n_regions ? dlut__job_region_render(res, photo, o ? o->strength : 1.f)
-                                : dlut_job_render(res->lut, photo, o ? o->strength : 1.f)))
+                                : dlut_job_render_result(res, photo, o ? o->strength : 1.f)))
     goto fail;
   dlut_image_save_opts so = {0};
   so.quality = o ? o->quality : 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dlut/camlog.h"
 #include "dlut/error.h"
 #include "dlut/job.h"
 #include "dlut/text.h"
@@ -41,6 +42,9 @@ static const dlut_job_opt_info k_opts[] = {
                  "look: start from the prompt's offline look; identity: from no grade"},
   {"strength",   DLUT_JOB_OPT_FLOAT, 0, 1, NULL, "1", "blend of the graded photo with the original"},
   {"quality",    DLUT_JOB_OPT_INT, 1, 100, NULL, "95", "JPEG/WebP quality of the graded photo"},
+  {"input",      DLUT_JOB_OPT_STRING, 0, 16, NULL, "",
+                 "the photos are camera log footage: slog3, logc3, logc4, vlog, clog2, clog3, log3g10, flog2, applelog, "
+                 "dlog or acescct (default: sRGB pictures)"},
   {"color_strength", DLUT_JOB_OPT_FLOAT, 0, 2, NULL, "1",
                  "offline look: scale its colour (white balance, saturation, toning, hue bands)"},
   {"tone_strength", DLUT_JOB_OPT_FLOAT, 0, 2, NULL, "1",
@@ -75,6 +79,7 @@ void dlut_job_opts_init(dlut_job_opts *o) {
   o->start_look = 1;
   o->strength = 1.0f;
   o->quality = 95;
+  o->camlog = -1;
   o->color_strength = o->tone_strength = 1.0f;
 }
 
@@ -303,6 +308,14 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
   if (!strcmp(name, "prompt")) return set_string(&o->prompt, value);
   if (!strcmp(name, "source")) return set_string(&o->source, value);
   if (!strcmp(name, "ref_anchor")) return set_string(&o->ref_anchor, value);
+  if (!strcmp(name, "input")) {
+    dlut_camlog enc;
+    if (!*value || !strcasecmp(value, "srgb")) return o->camlog = -1, 0;
+    if (dlut_camlog_from_name(value, &enc) != 0)
+      return dlut_errorc(DLUT_ERR_INPUT, "input must be srgb or a camera log encoding: %s", dlut_camlog_names());
+    o->camlog = (int)enc;
+    return 0;
+  }
   if (!strcmp(name, "edits")) return parse_edits(value, o);
   if (!strcmp(name, "weights")) {
     if (parse_weights(value, &g->weights))
