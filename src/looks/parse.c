@@ -533,6 +533,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   }
   for (int k = 0; k < rep->n_matches; k++)
     append_list(rep->understood, sizeof rep->understood, rep->matches[k].text, (int)strlen(rep->matches[k].text));
+  if (rep->ignored[0]) dlut_looks_suggest(rep->ignored, rep->suggested, sizeof rep->suggested);
   if (report) memcpy(report, rep, sizeof *rep);
   ret = 0;
 fail:
