@@ -73,6 +73,23 @@ static void help(FILE *f) {
           "  --quality Q          JPEG/WebP quality of graded.EXT, 1..100 (default 95)\n"
           "  -q, --quiet          no progress bar and no summary\n"
           "\n"
+          "grading by region (regions numbered 1, 2, ... in the order given, --region and\n"
+          "--mask together; each adds OUTDIR/region-N.cube and OUTDIR/mask-N.png, a 16-bit\n"
+          "matte at the photo's size; graded.EXT is then the composite\n"
+          "(1 - m) look(I) + m region(I), region by region in order):\n"
+          "  --region \"WHERE=PROMPT\"  grade what the model finds from the words WHERE (\"the\n"
+          "                       sky\") as PROMPT (\"deep teal\"); needs a CLIP model; also\n"
+          "                       writes OUTDIR/heatmap.png, what the words found\n"
+          "  --mask FILE=PROMPT   grade the area of a matte (PNG/TIFF/JPEG/WebP, 8 or 16 bit,\n"
+          "                       any size, resampled to the photo; white = inside) as\n"
+          "                       PROMPT; the channel: alpha if not opaque, else grey, else\n"
+          "                       the Rec.709 luma of RGB. Without a model PROMPT is read by\n"
+          "                       the offline looks\n"
+          "  --feather PX         soften the mask edges: a hard edge ramps over PX pixels\n"
+          "                       (default 0)\n"
+          "  --mask-threshold T   make soft mattes hard first: inside where >= T (0..0.999;\n"
+          "                       default 0 keeps the matte as painted)\n"
+          "\n"
           "The four files are written together or not at all: a failure leaves the folder\n"
           "as it was. No output may replace an input.\n"
           "Ctrl-C stops early, still writes the best LUT found so far and exits 130.\n"
@@ -80,7 +97,10 @@ static void help(FILE *f) {
           "examples:\n"
           "  dlut grade photo.jpg \"cold teal night, high contrast\" -o out\n"
           "  dlut grade photo.jpg \"温暖的日落胶片风\" --model models/chinese-clip-vit-base-patch16\n"
-          "  dlut grade photo.jpg --ref film-still.jpg --transfer --steps 100\n");
+          "  dlut grade photo.jpg --ref film-still.jpg --transfer --steps 100\n"
+          "  dlut grade photo.jpg \"warm golden film\" --mask sky.png=\"deep teal\" --feather 24\n"
+          "  dlut grade photo.jpg \"warm golden film\" --region \"the sky=deep teal\" \\\n"
+          "             --region \"skin=keep natural\" --model DIR\n");
 }
 
 /* ==== Progress and Ctrl-C ==== */
@@ -114,6 +134,34 @@ static int on_progress(void *user, const dlut_grade_progress *p) {
   return g_interrupted != 0;
 }
 
+/* --region "WHERE=PROMPT" (split at the first '='), --mask FILE=PROMPT
+ * (split at the first '=' whose left side is an existing file, so a file
+ * name may hold '=' too). */
+static int cli_region_arg(dlut_job_opts *o, dlut_job_region_kind kind, const char *v) {
+  char buf[8192];
+  if (strlen(v) >= sizeof buf) return dlut_errorc(DLUT_ERR_INPUT, "too long");
+  snprintf(buf, sizeof buf, "%s", v);
+  char *eq = strchr(buf, '=');
+  if (kind == DLUT_JOB_REGION_MASK) {
+    for (char *e = eq; e; e = strchr(e + 1, '=')) {
+      *e = 0;
+      int exists = access(buf, F_OK) == 0;
+      *e = '=';
+      if (exists) {
+        eq = e;
+        break;
+      }
+    }
+    if (!eq) return dlut_errorc(DLUT_ERR_INPUT, "give the matte and the look as FILE=PROMPT");
+    *eq = 0;
+    if (access(buf, F_OK) != 0) return dlut_errorc(DLUT_ERR_INPUT, "%s: no such file", buf);
+  } else {
+    if (!eq) return dlut_errorc(DLUT_ERR_INPUT, "give the region and the look as \"WHERE=PROMPT\"");
+    *eq = 0;
+  }
+  return dlut_job_opts_add_region(o, kind, buf, eq + 1);
+}
+
 /* --lut-size -> "lut_size"; --size is the short spelling of the same option. */
 static const char *opt_name(const char *flag, char *buf, size_t len) {
   if (!strcmp(flag, "--size")) return "lut_size";
@@ -128,7 +176,7 @@ int dlut_cmd_grade(int argc, char **argv) {
   dlut_job_opts_init(&o);
   const char *photo_path = NULL, *prompt = NULL, *outdir = NULL, *model_arg = NULL, *ref_path = NULL;
   int quiet = 0, rc = DLUT_EXIT_FAIL;
-  dlut_image *photo = NULL, *ref = NULL;
+  dlut_image *photo = NULL, *ref = NULL, *mattes[DLUT_REGION_MAX] = {0};
   dlut_clip *model = NULL;
   dlut_job_result res;
   memset(&res, 0, sizeof res);
@@ -146,6 +194,15 @@ int dlut_cmd_grade(int argc, char **argv) {
     }
     if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
       quiet = 1;
+    } else if (!strcmp(a, "--region") || !strcmp(a, "--mask")) {
+      if (i + 1 >= argc) {
+        rc = cli_usage(k_cmd, "%s needs a value (%s)", a, a[2] == 'r' ? "\"WHERE=PROMPT\"" : "FILE=PROMPT");
+        goto done;
+      }
+      if (cli_region_arg(&o, a[2] == 'r' ? DLUT_JOB_REGION_TEXT : DLUT_JOB_REGION_MASK, argv[++i]) != 0) {
+        rc = cli_usage(k_cmd, "%s %s: %s", a, argv[i], dlut_last_error());
+        goto done;
+      }
     } else if (!strcmp(a, "--transfer")) {
       dlut_job_opts_set(&o, "transfer", "1");
     } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--model") || !strcmp(a, "--ref")) {
@@ -209,6 +266,12 @@ int dlut_cmd_grade(int argc, char **argv) {
     cli_fail(k_cmd, "%s", dlut_last_error());
     goto done;
   }
+  for (int k = 0; k < o.n_regions; k++)
+    if (o.regions[k].kind == DLUT_JOB_REGION_MASK &&
+        !(mattes[k] = dlut_image_load_flags(o.regions[k].where, DLUT_IMAGE_LOAD_NO_ICC))) {
+      cli_fail(k_cmd, "--mask: %s", dlut_last_error());
+      goto done;
+    }
   /* the model: explicit choices fail loudly; the download folder is a convenience */
   const char *from = "";
   dlut_job_find_model(model_arg, prompt, model_path, sizeof model_path, &from);
@@ -230,6 +293,7 @@ int dlut_cmd_grade(int argc, char **argv) {
                        .ref_name = ref_path,
                        .model = model,
                        .model_path = model_path};
+  for (int k = 0; k < o.n_regions; k++) in.masks[k] = mattes[k];
   int r = dlut_job_run(&in, &o, on_progress, &pr, &res);
   if (pr.open) fputc('\n', stderr);
   if (r != 0) {
@@ -250,8 +314,11 @@ int dlut_cmd_grade(int argc, char **argv) {
     snprintf(outbuf + l, sizeof outbuf - l, "-graded");
     outdir = outbuf;
   }
-  const char *inputs[] = {photo_path, ref_path, NULL};
-  if (!ref_path) inputs[1] = NULL;
+  const char *inputs[2 + DLUT_REGION_MAX + 1] = {photo_path, ref_path};
+  int n_in = ref_path ? 2 : 1;
+  for (int k = 0; k < o.n_regions; k++)
+    if (o.regions[k].kind == DLUT_JOB_REGION_MASK) inputs[n_in++] = o.regions[k].where;
+  inputs[n_in] = NULL;
   if (dlut_job_bundle_write(&res, photo, dlut_image_format_from_path(photo_path), &o, outdir, inputs) != 0) {
     cli_fail(k_cmd, "%s", dlut_last_error());
     goto done;
@@ -270,6 +337,7 @@ done:
   dlut_job_result_free(&res);
   dlut_image_free(ref);
   dlut_image_free(photo);
+  for (int k = 0; k < DLUT_REGION_MAX; k++) dlut_image_free(mattes[k]);
   dlut_clip_free(model);
   dlut_job_opts_free(&o);
   return rc;

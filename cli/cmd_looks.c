@@ -38,7 +38,8 @@ static void help(void) {
       "                      slog3 logc3 logc4 vlog clog2 clog3 log3g10 flog2 applelog\n"
       "                      dlog acescct ('--input help' describes them)\n"
       "  --group NAME        list only one group (temperature, tint, tone, saturation,\n"
-      "                      toning, monochrome, film, look, light, season, mood, colour)\n"
+      "                      toning, monochrome, film, movie, photographer, era,\n"
+      "                      platform, look, light, season, mood, phrase, colour)\n"
       "  --colors            list the named colours too (CSS/X11 and 中国传统色)\n"
       "  --json              with a prompt: print the report as JSON (understood,\n"
       "                      ignored, matches with weights, the look's parameters)\n"
@@ -76,8 +77,9 @@ static void print_forms(const char *label, const char *forms) {
 }
 
 static int list_vocab(const char *only, int colors) {
-  static const char *const groups[] = {"temperature", "tint", "tone",  "saturation", "toning", "monochrome",
-                                       "film",        "look", "light", "season",     "mood"};
+  static const char *const groups[] = {"temperature", "tint",   "tone",         "saturation", "toning",   "monochrome",
+                                       "film",        "movie",  "photographer", "era",        "platform", "look",
+                                       "light",       "season", "mood",         "phrase"};
   int shown = 0;
   for (size_t g = 0; g < sizeof groups / sizeof *groups; g++) {
     if (only && strcmp(only, groups[g]) != 0) continue;

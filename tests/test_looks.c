@@ -68,6 +68,65 @@ static void test_vocabulary(void) {
       CHECK_MSG(mag > 0.05f, "'%s' has no effect", form);
     }
   }
+  /* every form of every term parses to that term alone (no form is shadowed by another term's,
+   * a modifier, a stop word or a colour, and no form splits into several words) */
+  int forms = 0, shadowed = 0;
+  for (int i = 0; i < n; i++) {
+    const dlut_looks_term *t = dlut_looks_term_get(i);
+    for (int lang = 0; lang < 2; lang++)
+      for (const char *p = lang ? t->zh : t->en; *p;) {
+        size_t k = strcspn(p, "|");
+        char form[128];
+        snprintf(form, sizeof form, "%.*s", (int)k, p);
+        parse(form, &rep);
+        forms++;
+        if (!(rep.n_matches == 1 && rep.matches[0].term == i && rep.matches[0].weight == 1.0f && !rep.ignored[0])) {
+          shadowed++;
+          CHECK_MSG(0, "form '%s' of term %d parses to %d matches (first term %d), ignored '%s'", form, i,
+                    rep.n_matches, rep.n_matches ? rep.matches[0].term : -99, rep.ignored);
+        }
+        p += k;
+        if (*p == '|') p++;
+      }
+  }
+  CHECK(forms >= 1500 && shadowed == 0);
+  /* a sample of the names people type, in both languages, to the intended term */
+  static const char *const k_named[][2] = {
+      {"Kodak Portra 400", "portra 400"},
+      {"fuji classic chrome", "classic chrome"},
+      {"经典正片", "classic chrome"},
+      {"Ilford HP5 Plus", "hp5"},
+      {"伊尔福HP5", "hp5"},
+      {"CineStill 50D", "cinestill 50d"},
+      {"Polaroid SX-70", "sx-70"},
+      {"富士拍立得", "instax"},
+      {"LomoChrome Purple", "lomochrome purple"},
+      {"Blade Runner 2049", "blade runner 2049"},
+      {"银翼杀手", "blade runner 2049"},
+      {"王家卫", "wong kar wai"},
+      {"岩井俊二", "shunji iwai"},
+      {"何藩", "fan ho"},
+      {"森山大道", "daido moriyama"},
+      {"90年代", "90s"},
+      {"like a 90s film photo", "90s"},
+      {"民国风", "republican era"},
+      {"小红书", "xiaohongshu"},
+      {"ins风", "instagram"},
+      {"抖音", "tiktok"},
+      {"胶片日系", "japanese film"},
+      {"make it pop", "make it pop"},
+      {"Tri-X 400", "tri-x"},
+      {"Velvia 50", "velvia 50"},
+      {"Vision3 500T", "vision3 500t"},
+  };
+  for (size_t i = 0; i < sizeof k_named / sizeof *k_named; i++) {
+    parse(k_named[i][0], &rep);
+    char nm[64] = "";
+    if (rep.n_matches) dlut_looks_match_name(&rep.matches[0], nm, sizeof nm);
+    CHECK_MSG(rep.n_matches == 1 && strcmp(nm, k_named[i][1]) == 0 && !rep.ignored[0],
+              "'%s' -> %d matches, '%s' (want '%s'), ignored '%s'", k_named[i][0], rep.n_matches, nm, k_named[i][1],
+              rep.ignored);
+  }
   /* named colours: English and Chinese */
   dlut_look look = parse("teal", &rep); /* "teal" is also a toning term: the term wins */
   CHECK(rep.n_matches == 1 && rep.matches[0].term >= 0);

@@ -48,6 +48,8 @@
  *   - dlut_clip_image_patch_tokens: the projected patch tokens of the
  *     last encoded image (post-LayerNorm then projection applied to every
  *     patch token, as to the CLS token), for region maps.
+ *   - dlut_clip_image_tokens / _backward: the whole projected token set
+ *     (CLS + patches, un-normalised) and its gradient to the pixels.
  *   - dlut_clip_activation: named intermediate activations (the names of
  *     the reference cases, e.g. "vision.block0.ln_1_out"), for refcheck.
  *
@@ -163,6 +165,19 @@ int dlut_clip_logits(const dlut_clip *m, const float *image_embeds, int n_images
  * embed_dim), row-major patches (gy * G + gx). Each is
  * post_layernorm(token) @ visual_projection^T, like the CLS embedding. */
 int dlut_clip_image_patch_tokens(dlut_clip *m, float *out);
+
+/* The "full" token set of the last encoded image: out (1 + n_patch_tokens,
+ * embed_dim), CLS first (row 0 = the image embedding), then the patches
+ * row-major; each row is post_layernorm(token) @ visual_projection^T, NOT
+ * L2-normalised (ColorizeDiffusion's post_process(x, "full"); the input of
+ * dlut/manip.h). */
+int dlut_clip_image_tokens(dlut_clip *m, float *out);
+/* Its backward: d_pixels (3,S,S), overwritten, from d_tokens (1 + P,
+ * embed_dim) seeded at every token, for the last encoded image. Row 0 of
+ * d_tokens is dL/dembed, so one call serves a loss on the embedding and
+ * the patch tokens together (dlut_clip_image_backward is the row-0-only
+ * case). Uses the same block backward as dlut_clip_image_backward. */
+int dlut_clip_image_tokens_backward(dlut_clip *m, const float *d_tokens, float *d_pixels);
 
 /* Keep every intermediate activation of every layer (for
  * dlut_clip_activation; costs memory). Reallocates the arenas. */

@@ -14,6 +14,10 @@
  *   dlut_lut_save(r.lut, "look.cube", NULL);
  *   dlut_grade_result_free(&r);
  *
+ *   // one LUT for a set of photos (a series, sampled video frames):
+ *   const dlut_image *set[3] = {a, b, c};
+ *   dlut_grade_run_set(model, set, 3, &o, &r);
+ *
  * THE METHOD (CLIP-DLUT, as its authors define it; docs/grading.md has the
  * details, the sources and where we differ):
  *   - the photo is reduced once to a working image whose short side is the
@@ -46,6 +50,27 @@
  *       identity, clamped to [0,1]; AdamW, cosine schedule 2e-2 -> 2e-4.
  *       The coarse lattice is the smoothness preconditioner: the optimiser
  *       cannot make detail finer than one coarse cell.
+ *
+ * SETS (dlut_grade_run_set): one LUT for n photos (1..DLUT_GRADE_SET_MAX).
+ *   Each photo has its own working image and f_orig (with a reference, its
+ *   own direction towards it); L_clip is the mean of the photos' L_clip.
+ *   The colour terms are the mean of each photo's own terms, photo i
+ *   scored on ceil(samples / n) of its pixels drawn with seed + i, so no
+ *   photo may lose its colour volume or take a cast because the others
+ *   make up for it. The set's total is therefore exactly the mean of the
+ *   totals of n single-photo problems built with those samples and seeds
+ *   (tests/test_grade_set.c), and a set of one is the single-photo grade.
+ *   One step costs n CLIP forward and backward passes.
+ *
+ * AUGMENTATION (augment = V > 0): every step scores V random views of each
+ *   photo instead of the whole working image: a crop of 70-100% of its
+ *   sides at a random place, mirrored half of the time, drawn from (seed,
+ *   step, photo, view), so a run is reproducible. L_clip is the mean over
+ *   photos and views. As in CLIP-guided image optimisers, this keeps the
+ *   grade from fitting one fixed set of pixels adversarially. The losses of
+ *   different steps then score different views, so the result is the last
+ *   LUT (not the lowest-loss one), and its start/end losses are scored on
+ *   the plain views.
  *
  * DETERMINISM: the same inputs, seed and thread count give a bitwise equal
  * LUT (every parallel reduction is split by thread count only).
@@ -134,9 +159,10 @@ typedef struct dlut_grade_opts {
   float field_eps;           /* field step eps (default 2e-3) */
   int field_hidden;          /* field MLP width (default 512) */
   int lattice_coarse;        /* coarse lattice side (2..65; default 17) */
-  int samples;               /* photo pixels for the colour terms (default 16384) */
+  int samples;               /* photo pixels for the colour terms (default 16384; a set shares them) */
   float dir_eps;             /* smoothing of |edit|: sqrt(|edit|^2 + eps^2) (default 3e-2, see docs) */
-  int preview_every;         /* preview to the callback every N steps (0 = never) */
+  int augment;               /* random crop+flip views per photo per step, 0..64 (default 0 = none) */
+  int preview_every;         /* preview to the callback every N steps (0 = never; a set previews photo 1) */
   dlut_grade_callback callback;
   void *user;
 } dlut_grade_opts;
@@ -153,19 +179,36 @@ typedef struct dlut_grade_result {
 
 void dlut_grade_opts_init(dlut_grade_opts *o);
 
-/* Grade `photo` (any pixel type, RGB or RGBA) with `model`. */
+/* The most photos in one set. */
+#define DLUT_GRADE_SET_MAX 1024
+
+/* Grade `photo` (any pixel type, RGB or RGBA) with `model`. The same as
+ * dlut_grade_run_set with n = 1. */
 int dlut_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_grade_opts *o, dlut_grade_result *res);
+
+/* One LUT for photos[0..n-1] (n in 1..DLUT_GRADE_SET_MAX; see SETS above).
+ * The photos stay the caller's and may differ in size and pixel type. */
+int dlut_grade_run_set(dlut_clip *model, const dlut_image *const *photos, int n, const dlut_grade_opts *o,
+                       dlut_grade_result *res);
 void dlut_grade_result_free(dlut_grade_result *res);
 
 /* Without a model: Reinhard et al.'s colour transfer in CIELAB (means and
  * standard deviations per channel) from photo towards ref, baked into a
  * LUT of `size` (the starting point --transfer uses). */
 dlut_lut *dlut_grade_transfer(const dlut_image *photo, const dlut_image *ref, int size, uint64_t seed);
+/* The same for a set: the statistics of all photos' pixels together
+ * (ceil(65536 / n) sampled from each, photo i with seed + i), one LUT for all. */
+dlut_lut *dlut_grade_transfer_set(const dlut_image *const *photos, int n, const dlut_image *ref, int size,
+                                  uint64_t seed);
 
 /* The model-free loss terms of any LUT on a photo (clip = NaN; total
  * leaves it out). weights NULL = the defaults. */
 int dlut_grade_lut_losses(const dlut_image *photo, const dlut_lut *lut, const dlut_grade_losses *weights, int samples,
                           uint64_t seed, dlut_grade_losses *out);
+/* The same over a set, as the engine scores one: the mean of each photo's
+ * terms, photo i on ceil(samples / n) pixels drawn with seed + i. */
+int dlut_grade_lut_losses_set(const dlut_image *const *photos, int n, const dlut_lut *lut,
+                              const dlut_grade_losses *weights, int samples, uint64_t seed, dlut_grade_losses *out);
 
 /* The grading problem without the optimiser: set up once (working image,
  * pixel sample, features, starting table), then score any table (n^3,3)
@@ -174,6 +217,14 @@ int dlut_grade_lut_losses(const dlut_image *photo, const dlut_lut *lut, const dl
  * must outlive the problem; opts' strings and images are not kept. */
 typedef struct dlut_grade_problem dlut_grade_problem;
 dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *photo, const dlut_grade_opts *o);
+dlut_grade_problem *dlut_grade_problem_new_set(dlut_clip *model, const dlut_image *const *photos, int n,
+                                               const dlut_grade_opts *o);
+int dlut_grade_problem_photo_count(const dlut_grade_problem *p);
+/* With o->augment > 0: evaluations from now on score the views drawn for
+ * optimiser step `step` (a fixed crop and flip per photo and view, so eval
+ * is an ordinary differentiable function of the table); step < 0 (the
+ * state after new) scores the plain working images. */
+void dlut_grade_problem_augment(dlut_grade_problem *p, int step);
 void dlut_grade_problem_free(dlut_grade_problem *p);
 int dlut_grade_problem_lut_size(const dlut_grade_problem *p);
 const float *dlut_grade_problem_start(const dlut_grade_problem *p); /* the starting table */

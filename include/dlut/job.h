@@ -53,12 +53,27 @@
 #include "dlut/grade.h"
 #include "dlut/image.h"
 #include "dlut/lut.h"
+#include "dlut/region.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* ==== Options ==== */
+
+/* A region (grading by region, dlut/region.h): a second LUT inside a mask,
+ * composited with the global one. Regions are numbered 1, 2, ... in the
+ * order they were added; outputs region-N.cube and mask-N.png. */
+typedef enum dlut_job_region_kind {
+  DLUT_JOB_REGION_TEXT = 0, /* the mask is found from `where` by the model (needs a model) */
+  DLUT_JOB_REGION_MASK = 1, /* the mask is the user's matte (dlut_job_input.masks[i]) */
+} dlut_job_region_kind;
+
+typedef struct dlut_job_region {
+  dlut_job_region_kind kind;
+  char *where;  /* owned: TEXT: the control text naming the region ("the sky"); MASK: the matte's file name */
+  char *prompt; /* owned: how the region should look ("deep teal") */
+} dlut_job_region;
 
 typedef struct dlut_job_opts {
   dlut_grade_opts grade; /* the optimiser's options (its strings point into the fields below) */
@@ -70,6 +85,10 @@ typedef struct dlut_job_opts {
   float strength;        /* blend of the graded photo with the original, 0..1 (default 1) */
   int quality;           /* JPEG/WebP quality of the graded photo 1..100 (default 95) */
   int fast_encode;       /* graded JPEG without optimised Huffman tables (default 0; the server's default 1) */
+  int n_regions;         /* regions added with dlut_job_opts_add_region */
+  dlut_job_region regions[DLUT_REGION_MAX];
+  float feather;        /* mask feathering in photo pixels (option "feather", default 0) */
+  float mask_threshold; /* 0 = soft mattes; else hard at this value (option "mask_threshold") */
 } dlut_job_opts;
 
 typedef enum dlut_job_opt_kind {
@@ -92,6 +111,10 @@ typedef struct dlut_job_opt_info {
 void dlut_job_opts_init(dlut_job_opts *o);
 void dlut_job_opts_free(dlut_job_opts *o);
 int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value);
+/* Add region number o->n_regions + 1: `where` is the control text (TEXT)
+ * or the matte's name (MASK), `prompt` its look; both UTF-8, non-empty.
+ * At most DLUT_REGION_MAX. DLUT_ERR_INPUT on bad text or too many. */
+int dlut_job_opts_add_region(dlut_job_opts *o, dlut_job_region_kind kind, const char *where, const char *prompt);
 int dlut_job_opt_count(void);
 const dlut_job_opt_info *dlut_job_opt_get(int i);             /* NULL out of range */
 const dlut_job_opt_info *dlut_job_opt_find(const char *name); /* NULL if unknown */
@@ -113,12 +136,19 @@ void dlut_job_find_model(const char *explicit_dir, const char *prompt, char *out
 /* ==== Running ==== */
 
 typedef struct dlut_job_input {
-  const dlut_image *photo; /* required */
+  const dlut_image *photo; /* required (unless photos is given) */
   const char *photo_name;  /* for the report (a file name); may be NULL */
   const dlut_image *ref;   /* reference photo or NULL */
   const char *ref_name;    /* may be NULL */
   dlut_clip *model;        /* NULL: offline looks / colour transfer */
   const char *model_path;  /* for the report; may be NULL */
+  /* A set (one LUT for all, dlut_grade_run_set): n_photos photos, which
+   * replace photo/photo_name; photo_names (n_photos, may be NULL) go into
+   * the report's "photos" list. NULL / 0 = the one photo above. */
+  const dlut_image *const *photos;
+  const char *const *photo_names;
+  int n_photos;
+  const dlut_image *masks[DLUT_REGION_MAX]; /* the matte of each MASK region (by region index), any size */
 } dlut_job_input;
 
 typedef enum dlut_job_method {
@@ -136,7 +166,18 @@ typedef struct dlut_job_result {
   char start[1100];        /* where the optimisation started ("identity", "offline look: ...") */
   char note[1200];         /* one line for the user ("no CLIP model: offline looks understood ...") */
   char *report_json;       /* report.json (owned, UTF-8, valid JSON) */
-  double seconds;          /* wall time of dlut_job_run */
+  int n_regions;           /* as in the options */
+  struct dlut_job_region_result {
+    dlut_lut *lut;             /* the region's LUT (owned) */
+    float *mask;               /* (photo h, w) in [0,1] (owned) */
+    int width, height;         /* the mask's size (the photo's) */
+    double coverage;           /* mean of the mask */
+    dlut_mask_channel channel; /* MASK: which channel of the matte was used */
+    char understood[512];      /* what the offline looks understood of the region's prompt */
+    float *heat;               /* TEXT: the coarse map (grid x grid) or NULL (owned) */
+    int grid;                  /* its side */
+  } regions[DLUT_REGION_MAX];
+  double seconds; /* wall time of dlut_job_run */
 } dlut_job_result;
 
 /* Run a job. cb (may be NULL) is called after every optimiser step; a
@@ -160,7 +201,8 @@ dlut_image *dlut_job_render(const dlut_lut *lut, const dlut_image *photo, float 
 /* ==== The bundle ==== */
 
 /* Write look.cube, graded.EXT (EXT from `format`), strip.png and
- * report.json into `outdir`, whole or not at all: everything is written
+ * report.json (and with regions region-N.cube, mask-N.png, heatmap.png
+ * for text regions; graded.EXT is then the composite) into `outdir`, whole or not at all: everything is written
  * into a staging folder first. A new outdir is the staging folder renamed
  * in one step; into an existing one the four files (and any graded.* of
  * another extension left by an earlier run) are moved with rollback, so a

@@ -148,6 +148,8 @@ void clip_block_postln_forward(const dlut_tensor_backend *be, const clip_block_w
 /* towers (vision.c, text.c) */
 int clip_vision_forward(dlut_clip *m, const float *pixels);
 int clip_vision_backward(dlut_clip *m, const float *d_embed, float *d_pixels);
+/* a->d_res (T, C) = dL/d(last block output) -> d_pixels (3,S,S), overwritten */
+void clip_vision_backward_blocks(dlut_clip *m, float *d_pixels);
 int clip_text_forward(dlut_clip *m, const int32_t *ids, int n_ids, int n_ctx);
 
 #endif

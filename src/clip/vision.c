@@ -46,7 +46,7 @@ int clip_vision_backward(dlut_clip *m, const float *d_embed, float *d_pixels) {
   clip_tower_act *a = &m->va;
   const clip_vision_w *w = &m->vw;
   clip_dims d = vision_dims(m);
-  int T = d.T, C = d.C, S = m->cfg.image_size, p = m->cfg.patch_size, L = m->cfg.vision.layers;
+  int T = d.T, C = d.C, L = m->cfg.vision.layers;
   int E = m->cfg.projection_dim;
   int blas = dlut_tensor_threads_enter();
   /* embed = pooled @ proj^T ; pooled = LN_post(x_L[0]) */
@@ -54,6 +54,20 @@ int clip_vision_backward(dlut_clip *m, const float *d_embed, float *d_pixels) {
   be->matmul_backward(a->d_pooled, d_embed, E, w->proj, 1, C, E);
   memset(a->d_res, 0, sizeof(float) * (size_t)T * C);
   be->layernorm_backward(a->d_res, a->d_pooled, a->x[L], w->post_ln_w, a->pool_mean, a->pool_rstd, 1, C);
+  clip_vision_backward_blocks(m, d_pixels);
+  dlut_tensor_threads_leave(blas);
+  return 0;
+}
+
+/* From a->d_res (T, C) = dL/dx_L (the last block's output) to d_pixels
+ * (3, S, S), overwritten: every block, pre-LN, the patch convolution.
+ * Shared by the CLS backward above and the token-set backward (tokens.c). */
+void clip_vision_backward_blocks(dlut_clip *m, float *d_pixels) {
+  const dlut_tensor_backend *be = m->be;
+  clip_tower_act *a = &m->va;
+  const clip_vision_w *w = &m->vw;
+  clip_dims d = vision_dims(m);
+  int T = d.T, C = d.C, S = m->cfg.image_size, p = m->cfg.patch_size, L = m->cfg.vision.layers;
   for (int l = L - 1; l >= 0; l--) {
     /* the probabilities of this layer, bit for bit as in the forward (one
      * slab serves all layers; about 1.5% more work than keeping them) */
@@ -65,8 +79,6 @@ int clip_vision_backward(dlut_clip *m, const float *d_embed, float *d_pixels) {
   /* emb rows 1.. are the patch outputs (+ constants) */
   memset(d_pixels, 0, sizeof(float) * 3 * (size_t)S * S);
   be->patch_backward(d_pixels, a->d_cols, a->d_emb + C, C, w->patch_w, S, p, C);
-  dlut_tensor_threads_leave(blas);
-  return 0;
 }
 
 int dlut_clip_image_patch_tokens(dlut_clip *m, float *out) {

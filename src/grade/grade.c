@@ -76,23 +76,41 @@ static void unit_vec(float *v, int n) {
 
 /* ==== The state of one grade ==== */
 
+/* One photo of the set: its working image, features and share of the
+ * pooled pixel sample. */
+typedef struct grade_photo {
+  int ww, wh; /* working image size */
+  int64_t npx;
+  float *work;              /* working image (wh, ww, 3) */
+  float *f_orig;            /* unit embedding of the ungraded working image (dim) */
+  float *style;             /* unit direction for this photo (dim) */
+  int64_t s_off, ns;        /* its rows of the pooled pixel sample */
+  dlut_grade_stats st_orig; /* colour statistics of its ungraded sample */
+} grade_photo;
+
 typedef struct grade {
   dlut_clip *m;
   const dlut_clip_info *info;
   int dim, S;
   dlut_grade_losses w;
   double dir_eps;
-  /* working image (wh, ww, 3) and its graded copy / gradient */
-  int ww, wh;
-  int64_t npx;
-  float *work, *graded, *d_graded;
+  /* the photos of the set (1 for a single photo) */
+  int np;
+  grade_photo *ph;
+  /* scratch for one view: the graded working image, its gradient, the
+   * augmented crop and its gradient (sized for the largest photo) */
+  int64_t npx_max;
+  float *graded, *d_graded, *crop, *d_crop;
   float *pixels, *d_pixels; /* (3, S, S) */
   float *e, *d_e;           /* embed_dim */
-  float *f_orig, *f_target, *style;
-  /* pixel sample of the photo for the colour terms */
+  float *f_target;
+  /* augmentation: views per photo (0 = the plain view) and the step whose
+   * crops and flips are drawn (-1 = plain views) */
+  int aug_views, aug_step;
+  uint64_t aug_seed;
+  /* pooled pixel sample of all photos for the colour terms */
   int64_t ns;
   float *samp, *samp_out, *lab, *d_lab, *d_samp;
-  dlut_grade_stats st_orig;
   /* the LUT being evaluated and dL/dtable */
   int n;
   dlut_lut *lut;
@@ -100,16 +118,21 @@ typedef struct grade {
 } grade;
 
 static void grade_free(grade *g) {
-  free(g->work);
+  for (int i = 0; g->ph && i < g->np; i++) {
+    free(g->ph[i].work);
+    free(g->ph[i].f_orig);
+    free(g->ph[i].style);
+  }
+  free(g->ph);
   free(g->graded);
   free(g->d_graded);
+  free(g->crop);
+  free(g->d_crop);
   free(g->pixels);
   free(g->d_pixels);
   free(g->e);
   free(g->d_e);
-  free(g->f_orig);
   free(g->f_target);
-  free(g->style);
   free(g->samp);
   free(g->samp_out);
   free(g->lab);
@@ -184,36 +207,134 @@ static int embed_text(grade *g, const char *text, float *out) {
   return 0;
 }
 
-/* All loss terms of g->lut; with grad, dL_total/dtable into g->d_table (overwritten). */
+/* ==== Augmentation: random crops and flips of each view ==== */
+
+/* The crop of view k of photo i at step t: a window of 70-100% of the
+ * working image's sides (its aspect kept) at a random place, mirrored left
+ * to right half of the time. A function of (seed, t, i, k) only, so a run
+ * is reproducible and any step's views can be drawn again. CLIP-guided
+ * optimisers (CLIPDraw, Frans et al. 2021; StyleCLIP's and CLIPstyler's
+ * patch crops) score random views of the image so the optimiser cannot fit
+ * one fixed set of pixels adversarially. */
+typedef struct aug_view {
+  int x0, y0, cw, ch, flip;
+} aug_view;
+
+static aug_view draw_view(const grade *g, int i, int k) {
+  const grade_photo *ph = &g->ph[i];
+  aug_view v = {0, 0, ph->ww, ph->wh, 0};
+  if (g->aug_views <= 0 || g->aug_step < 0) return v;
+  uint64_t st = g->aug_seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(g->aug_step + 1)) ^
+                (0xC2B2AE3D27D4EB4Full * (uint64_t)(i + 1)) ^ (0x165667B19E3779F9ull * (uint64_t)(k + 1));
+  double f = 0.7 + 0.3 * (double)(rng_next(&st) >> 11) * (1.0 / 9007199254740992.0);
+  v.cw = (int)(f * ph->ww + 0.5);
+  v.ch = (int)(f * ph->wh + 0.5);
+  if (v.cw < 1) v.cw = 1;
+  if (v.ch < 1) v.ch = 1;
+  v.x0 = (int)(rng_next(&st) % (uint64_t)(ph->ww - v.cw + 1));
+  v.y0 = (int)(rng_next(&st) % (uint64_t)(ph->wh - v.ch + 1));
+  v.flip = (int)(rng_next(&st) >> 63);
+  return v;
+}
+
+/* crop (ch, cw, 3) <- the view of img (h, w, 3) */
+static void view_forward(const aug_view *v, const float *img, int w, float *crop) {
+  for (int y = 0; y < v->ch; y++)
+    for (int x = 0; x < v->cw; x++) {
+      const int sx = v->x0 + (v->flip ? v->cw - 1 - x : x);
+      const float *src = img + ((int64_t)(v->y0 + y) * w + sx) * 3;
+      float *dst = crop + ((int64_t)y * v->cw + x) * 3;
+      dst[0] = src[0];
+      dst[1] = src[1];
+      dst[2] = src[2];
+    }
+}
+
+/* d_img (h, w, 3) <- dL/dcrop scattered back (overwritten: 0 outside the crop) */
+static void view_backward(const aug_view *v, const float *d_crop, int w, int h, float *d_img) {
+  memset(d_img, 0, (size_t)w * h * 3 * sizeof(float));
+  for (int y = 0; y < v->ch; y++)
+    for (int x = 0; x < v->cw; x++) {
+      const int sx = v->x0 + (v->flip ? v->cw - 1 - x : x);
+      float *dst = d_img + ((int64_t)(v->y0 + y) * w + sx) * 3;
+      const float *src = d_crop + ((int64_t)y * v->cw + x) * 3;
+      dst[0] += src[0];
+      dst[1] += src[1];
+      dst[2] += src[2];
+    }
+}
+
+/* All loss terms of g->lut; with grad, dL_total/dtable into g->d_table
+ * (overwritten). Over a set, L_clip and the colour terms are the means of
+ * the photos' own terms (and, with augmentation, of every view's). */
 static int evaluate(grade *g, dlut_grade_losses *L, int grad) {
   const int64_t nt = (int64_t)g->n * g->n * g->n * 3;
   if (grad) memset(g->d_table, 0, (size_t)nt * sizeof(float));
-  /* CLIP term on the working image */
-  dlut_lut_apply_f32(g->lut, g->work, g->graded, g->npx, INTERP);
-  if (dlut_clip_preprocess(g->info, g->graded, g->ww, g->wh, g->pixels) != 0) return -1;
-  if (dlut_clip_encode_image(g->m, g->pixels, g->e) != 0) return -1;
-  L->clip =
-      dlut_grade_clip_loss(g->e, g->f_orig, g->f_target, g->style, g->dim, 10.0, 0.7, g->dir_eps, grad ? g->d_e : NULL);
-  if (grad && g->w.clip != 0) {
-    for (int k = 0; k < g->dim; k++) g->d_e[k] *= (float)g->w.clip;
-    if (dlut_clip_image_backward(g->m, g->d_e, g->d_pixels) != 0) return -1;
-    if (dlut_clip_preprocess_backward(g->info, g->ww, g->wh, g->d_pixels, g->d_graded) != 0) return -1;
-    dlut_lut_apply_backward(g->lut, g->work, g->d_graded, g->npx, INTERP, g->d_table, NULL);
+  const int nv = g->aug_views > 0 && g->aug_step >= 0 ? g->aug_views : 1;
+  const double share = 1.0 / ((double)g->np * nv);
+  /* CLIP term on each photo's working image (or its views) */
+  L->clip = 0;
+  for (int i = 0; i < g->np; i++) {
+    grade_photo *ph = &g->ph[i];
+    dlut_lut_apply_f32(g->lut, ph->work, g->graded, ph->npx, INTERP);
+    for (int k = 0; k < nv; k++) {
+      const aug_view v = draw_view(g, i, k);
+      const int plain = v.cw == ph->ww && v.ch == ph->wh && !v.flip;
+      const float *img = g->graded;
+      if (!plain) {
+        view_forward(&v, g->graded, ph->ww, g->crop);
+        img = g->crop;
+      }
+      if (dlut_clip_preprocess(g->info, img, v.cw, v.ch, g->pixels) != 0) return -1;
+      if (dlut_clip_encode_image(g->m, g->pixels, g->e) != 0) return -1;
+      double lc = dlut_grade_clip_loss(g->e, ph->f_orig, g->f_target, ph->style, g->dim, 10.0, 0.7, g->dir_eps,
+                                       grad ? g->d_e : NULL);
+      L->clip += g->np == 1 && nv == 1 ? lc : lc * share;
+      if (grad && g->w.clip != 0) {
+        const double wc = g->np == 1 && nv == 1 ? g->w.clip : g->w.clip * share;
+        for (int d = 0; d < g->dim; d++) g->d_e[d] *= (float)wc;
+        if (dlut_clip_image_backward(g->m, g->d_e, g->d_pixels) != 0) return -1;
+        if (plain) {
+          if (dlut_clip_preprocess_backward(g->info, ph->ww, ph->wh, g->d_pixels, g->d_graded) != 0) return -1;
+        } else {
+          if (dlut_clip_preprocess_backward(g->info, v.cw, v.ch, g->d_pixels, g->d_crop) != 0) return -1;
+          view_backward(&v, g->d_crop, ph->ww, ph->wh, g->d_graded);
+        }
+        dlut_lut_apply_backward(g->lut, ph->work, g->d_graded, ph->npx, INTERP, g->d_table, NULL);
+      }
+    }
   }
-  /* colour terms on the photo's pixel sample */
+  /* colour terms on each photo's share of the pooled pixel sample */
   dlut_lut_apply_f32(g->lut, g->samp, g->samp_out, g->ns, INTERP);
   dlut_color_srgb_to_lab(g->samp_out, g->lab, g->ns);
   for (int64_t i = 0; i < g->ns * 3; i++) g->lab[i] *= k_lab_scale[i % 3];
-  dlut_grade_stats se;
-  int stats_ok = dlut_grade_stats_compute(g->lab, g->ns, &se) == 0;
-  if (stats_ok) {
-    dlut_grade_color_forward(&g->st_orig, &se, &L->vol, &L->eigen, &L->shift);
-  } else { /* non-finite colours: reported as NaN losses, the caller stops safely */
+  L->vol = L->eigen = L->shift = 0;
+  int stats_ok = 1;
+  const double pshare = 1.0 / g->np;
+  for (int i = 0; i < g->np && stats_ok; i++) {
+    grade_photo *ph = &g->ph[i];
+    const float *lab = g->lab + ph->s_off * 3;
+    dlut_grade_stats se;
+    double vol, eigen, shift;
+    if (dlut_grade_stats_compute(lab, ph->ns, &se) != 0) {
+      stats_ok = 0;
+      break;
+    }
+    dlut_grade_color_forward(&ph->st_orig, &se, &vol, &eigen, &shift);
+    L->vol += g->np == 1 ? vol : vol * pshare;
+    L->eigen += g->np == 1 ? eigen : eigen * pshare;
+    L->shift += g->np == 1 ? shift : shift * pshare;
+    if (grad) {
+      const double k = g->np == 1 ? 1.0 : pshare;
+      dlut_grade_color_backward(&ph->st_orig, &se, lab, ph->ns, g->w.vol * k, g->w.eigen * k, g->w.shift * k,
+                                g->d_lab + ph->s_off * 3);
+    }
+  }
+  if (!stats_ok) { /* non-finite colours: reported as NaN losses, the caller stops safely */
     dlut_error_clear();
     L->vol = L->eigen = L->shift = NAN;
   }
   if (grad && stats_ok) {
-    dlut_grade_color_backward(&g->st_orig, &se, g->lab, g->ns, g->w.vol, g->w.eigen, g->w.shift, g->d_lab);
     for (int64_t i = 0; i < g->ns * 3; i++) g->d_lab[i] *= k_lab_scale[i % 3];
     dlut_color_srgb_to_lab_backward(g->samp_out, g->d_lab, g->d_samp, g->ns);
     dlut_lut_apply_backward(g->lut, g->samp, g->d_samp, g->ns, INTERP, g->d_table, NULL);
@@ -318,13 +439,16 @@ static float *pixel_sample(const dlut_image *img, int64_t want, uint64_t seed, i
   return s;
 }
 
-static dlut_image *preview_image(const grade *g) {
-  dlut_image *p = dlut_image_alloc(g->ww, g->wh, 3, DLUT_PIXEL_U8);
+/* Photo 0's working image through the current LUT, as 8-bit RGB. */
+static dlut_image *preview_image(grade *g) {
+  const grade_photo *ph = &g->ph[0];
+  dlut_image *p = dlut_image_alloc(ph->ww, ph->wh, 3, DLUT_PIXEL_U8);
   if (!p) return NULL;
-  for (int y = 0; y < g->wh; y++) {
+  dlut_lut_apply_f32(g->lut, ph->work, g->graded, ph->npx, INTERP);
+  for (int y = 0; y < ph->wh; y++) {
     uint8_t *row = (uint8_t *)p->data + (size_t)y * p->stride;
-    const float *src = g->graded + (int64_t)y * g->ww * 3;
-    for (int x = 0; x < g->ww * 3; x++) {
+    const float *src = g->graded + (int64_t)y * ph->ww * 3;
+    for (int x = 0; x < ph->ww * 3; x++) {
       float v = src[x] * 255.0f + 0.5f;
       row[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
     }
@@ -369,26 +493,79 @@ static void safe_title(char *out, size_t cap, const char *prompt) {
 /* ==== Without a model: a colour transfer, and the model-free loss terms ==== */
 
 dlut_lut *dlut_grade_transfer(const dlut_image *photo, const dlut_image *ref, int size, uint64_t seed) {
-  if (!photo || !ref) {
+  return dlut_grade_transfer_set(&photo, 1, ref, size, seed);
+}
+
+dlut_lut *dlut_grade_transfer_set(const dlut_image *const *photos, int n, const dlut_image *ref, int size,
+                                  uint64_t seed) {
+  if (!photos || n < 1 || !ref) {
     dlut_error("grade: transfer needs a photo and a reference");
     return NULL;
   }
+  if (n > DLUT_GRADE_SET_MAX) {
+    dlut_error("grade: %d photos in one set; at most %d", n, DLUT_GRADE_SET_MAX);
+    return NULL;
+  }
+  for (int i = 0; i < n; i++)
+    if (!photos[i]) {
+      dlut_error("grade: transfer needs a photo and a reference");
+      return NULL;
+    }
   if (size < 2 || size > 65) {
     dlut_error("grade: LUT size %d out of range 2..65", size);
     return NULL;
   }
+  /* all photos' samples pooled: ceil(65536 / n) from each, photo i with seed + i */
+  const int64_t per = (65536 + n - 1) / n;
   int64_t ns = 0, nr = 0;
-  float *a = pixel_sample(photo, 65536, seed, &ns);
-  float *b = a ? pixel_sample(ref, 65536, seed + 1, &nr) : NULL;
-  dlut_lut *lut = b ? dlut_lut_alloc(size, 0) : NULL;
+  float *a = malloc((size_t)per * n * 3 * sizeof(float)), *b = NULL;
+  dlut_lut *lut = NULL;
+  if (!a) {
+    dlut_error("grade: out of memory");
+    return NULL;
+  }
+  for (int i = 0; i < n; i++) {
+    int64_t got;
+    float *part = pixel_sample(photos[i], per, seed + (uint64_t)i, &got);
+    if (!part) goto done;
+    memcpy(a + ns * 3, part, (size_t)got * 3 * sizeof(float));
+    ns += got;
+    free(part);
+  }
+  b = pixel_sample(ref, 65536, seed + 1, &nr);
+  lut = b ? dlut_lut_alloc(size, 0) : NULL;
   if (lut && reinhard_table(a, ns, b, nr, size, lut->table) != 0) {
     dlut_lut_free(lut);
     lut = NULL;
   }
   if (lut) snprintf(lut->title, sizeof lut->title, "dlut grade: colour transfer (Reinhard, Lab)");
+done:
   free(a);
   free(b);
   return lut;
+}
+
+int dlut_grade_lut_losses_set(const dlut_image *const *photos, int n, const dlut_lut *lut,
+                              const dlut_grade_losses *weights, int samples, uint64_t seed, dlut_grade_losses *out) {
+  if (!photos || n < 1 || n > DLUT_GRADE_SET_MAX)
+    return dlut_error("grade: losses need 1..%d photos", DLUT_GRADE_SET_MAX);
+  if (n == 1) return dlut_grade_lut_losses(photos[0], lut, weights, samples, seed, out);
+  const int per = (int)(((int64_t)(samples < 16 ? 16 : samples) + n - 1) / n);
+  dlut_grade_losses sum;
+  memset(&sum, 0, sizeof sum);
+  for (int i = 0; i < n; i++) {
+    dlut_grade_losses l;
+    if (dlut_grade_lut_losses(photos[i], lut, weights, per, seed + (uint64_t)i, &l) != 0) return -1;
+    sum.total += l.total / n;
+    sum.mono = l.mono; /* the lattice terms are the LUT's own */
+    sum.smooth = l.smooth;
+    sum.vol += l.vol / n;
+    sum.shift += l.shift / n;
+    sum.eigen += l.eigen / n;
+  }
+  sum.clip = NAN;
+  *out = sum;
+  return 0;
 }
 
 int dlut_grade_lut_losses(const dlut_image *photo, const dlut_lut *lut, const dlut_grade_losses *w_in, int samples,
@@ -444,7 +621,12 @@ void dlut_grade_problem_free(dlut_grade_problem *p) {
   free(p);
 }
 
-dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *photo, const dlut_grade_opts *o_in) {
+dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *photo, const dlut_grade_opts *o) {
+  return dlut_grade_problem_new_set(model, &photo, 1, o);
+}
+
+dlut_grade_problem *dlut_grade_problem_new_set(dlut_clip *model, const dlut_image *const *photos, int n_photos,
+                                               const dlut_grade_opts *o_in) {
   dlut_grade_problem *P = calloc(1, sizeof *P);
   if (!P) {
     dlut_error("grade: out of memory");
@@ -463,8 +645,24 @@ dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *p
     dlut_error("grade: no model");
     goto fail;
   }
-  if (!photo || photo->width < 1 || photo->height < 1) {
+  if (!photos || n_photos < 1) {
     dlut_error("grade: no photo");
+    goto fail;
+  }
+  if (n_photos > DLUT_GRADE_SET_MAX) {
+    dlut_error("grade: %d photos in one set; at most %d", n_photos, DLUT_GRADE_SET_MAX);
+    goto fail;
+  }
+  for (int i = 0; i < n_photos; i++)
+    if (!photos[i] || photos[i]->width < 1 || photos[i]->height < 1) {
+      if (n_photos == 1)
+        dlut_error("grade: no photo");
+      else
+        dlut_error("grade: photo %d of the set is missing or empty", i + 1);
+      goto fail;
+    }
+  if (o->augment < 0 || o->augment > 64) {
+    dlut_error("grade: augment %d out of range 0..64 views", o->augment);
     goto fail;
   }
   P->has_prompt = o->prompt && *o->prompt;
@@ -517,28 +715,72 @@ dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *p
   }
 
   /* ---- allocate everything once ---- */
-  if (!(g->work = working_image(photo, g->S, &g->ww, &g->wh))) goto fail;
-  g->npx = (int64_t)g->ww * g->wh;
-  g->graded = malloc((size_t)g->npx * 3 * sizeof(float));
-  g->d_graded = malloc((size_t)g->npx * 3 * sizeof(float));
+  g->np = n_photos;
+  if (!(g->ph = calloc((size_t)n_photos, sizeof *g->ph))) goto oom;
+  for (int i = 0; i < n_photos; i++) {
+    grade_photo *ph = &g->ph[i];
+    if (!(ph->work = working_image(photos[i], g->S, &ph->ww, &ph->wh))) goto fail;
+    ph->npx = (int64_t)ph->ww * ph->wh;
+    if (ph->npx > g->npx_max) g->npx_max = ph->npx;
+    ph->f_orig = malloc((size_t)g->dim * sizeof(float));
+    ph->style = malloc((size_t)g->dim * sizeof(float));
+    if (!ph->f_orig || !ph->style) goto oom;
+  }
+  g->aug_views = o->augment;
+  g->aug_step = -1;
+  g->aug_seed = o->seed ^ 0x6a09e667f3bcc909ull;
+  g->graded = malloc((size_t)g->npx_max * 3 * sizeof(float));
+  g->d_graded = malloc((size_t)g->npx_max * 3 * sizeof(float));
+  g->crop = malloc((size_t)g->npx_max * 3 * sizeof(float));
+  g->d_crop = malloc((size_t)g->npx_max * 3 * sizeof(float));
   g->pixels = malloc((size_t)3 * g->S * g->S * sizeof(float));
   g->d_pixels = malloc((size_t)3 * g->S * g->S * sizeof(float));
   g->e = malloc((size_t)g->dim * sizeof(float));
   g->d_e = malloc((size_t)g->dim * sizeof(float));
-  g->f_orig = malloc((size_t)g->dim * sizeof(float));
   g->f_target = malloc((size_t)g->dim * sizeof(float));
-  g->style = malloc((size_t)g->dim * sizeof(float));
   text_tmp = malloc((size_t)g->dim * 2 * sizeof(float));
   g->lut = dlut_lut_alloc(n, 0);
   g->d_table = malloc((size_t)nt * sizeof(float));
   P->base = malloc((size_t)nt * sizeof(float));
-  if (!g->graded || !g->d_graded || !g->pixels || !g->d_pixels || !g->e || !g->d_e || !g->f_orig || !g->f_target ||
-      !g->style || !text_tmp || !g->lut || !g->d_table || !P->base)
+  if (!g->graded || !g->d_graded || !g->crop || !g->d_crop || !g->pixels || !g->d_pixels || !g->e || !g->d_e ||
+      !g->f_target || !text_tmp || !g->lut || !g->d_table || !P->base)
     goto oom;
-  if (!(g->samp = pixel_sample(photo, o->samples, o->seed, &g->ns))) goto fail;
-  if (g->ns < 2) {
-    dlut_error("grade: the photo has too few pixels for colour statistics");
-    goto fail;
+  /* the pooled sample: photo i gives ceil(samples / n) pixels drawn with
+   * seed + i (a set of one is exactly the single-photo sample) */
+  {
+    const int64_t per = ((int64_t)o->samples + n_photos - 1) / n_photos;
+    int64_t total = 0;
+    float **parts = calloc((size_t)n_photos, sizeof *parts);
+    if (!parts) goto oom;
+    int ok = 1;
+    for (int i = 0; i < n_photos && ok; i++) {
+      if (!(parts[i] = pixel_sample(photos[i], per, o->seed + (uint64_t)i, &g->ph[i].ns))) ok = 0;
+      if (ok && g->ph[i].ns < 2) {
+        if (n_photos == 1)
+          dlut_error("grade: the photo has too few pixels for colour statistics");
+        else
+          dlut_error("grade: photo %d has too few pixels for colour statistics", i + 1);
+        ok = 0;
+      }
+      if (ok) {
+        g->ph[i].s_off = total;
+        total += g->ph[i].ns;
+      }
+    }
+    if (ok && n_photos == 1) {
+      g->samp = parts[0];
+      parts[0] = NULL;
+    } else if (ok && !(g->samp = malloc((size_t)total * 3 * sizeof(float)))) {
+      dlut_error("grade: out of memory");
+      ok = 0;
+    } else if (ok) {
+      for (int i = 0; i < n_photos; i++)
+        memcpy(g->samp + g->ph[i].s_off * 3, parts[i], (size_t)g->ph[i].ns * 3 * sizeof(float));
+    }
+    for (int i = 0; i < n_photos; i++) free(parts[i]);
+    free(parts);
+    if (!ok) goto fail;
+    g->ns = total;
   }
   g->samp_out = malloc((size_t)g->ns * 3 * sizeof(float));
   g->lab = malloc((size_t)g->ns * 3 * sizeof(float));
@@ -547,10 +789,14 @@ dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *p
   if (!g->samp_out || !g->lab || !g->d_lab || !g->d_samp) goto oom;
 
   /* ---- features ---- */
-  if (embed_rgb(g, g->work, g->ww, g->wh, g->f_orig) != 0) goto fail;
+  for (int i = 0; i < n_photos; i++) {
+    grade_photo *ph = &g->ph[i];
+    if (embed_rgb(g, ph->work, ph->ww, ph->wh, ph->f_orig) != 0) goto fail;
+  }
   dlut_color_srgb_to_lab(g->samp, g->lab, g->ns);
   for (int64_t i = 0; i < g->ns * 3; i++) g->lab[i] *= k_lab_scale[i % 3];
-  if (dlut_grade_stats_compute(g->lab, g->ns, &g->st_orig) != 0) goto fail;
+  for (int i = 0; i < n_photos; i++)
+    if (dlut_grade_stats_compute(g->lab + g->ph[i].s_off * 3, g->ph[i].ns, &g->ph[i].st_orig) != 0) goto fail;
   const char *src_prompt = o->source_prompt && *o->source_prompt  ? o->source_prompt
                            : g->info->family == DLUT_CLIP_CHINESE ? "一张相机直出的相片"
                                                                   : "a straight-out-of-camera photo";
@@ -558,7 +804,8 @@ dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *p
     /* text: style = unit(f_target - f_src) */
     if (embed_text(g, o->prompt, g->f_target) != 0) goto fail;
     if (embed_text(g, src_prompt, text_tmp) != 0) goto fail;
-    for (int k = 0; k < g->dim; k++) g->style[k] = g->f_target[k] - text_tmp[k];
+    for (int i = 0; i < n_photos; i++)
+      for (int k = 0; k < g->dim; k++) g->ph[i].style[k] = g->f_target[k] - text_tmp[k];
   } else {
     int rw, rh;
     if (!(ref_work = working_image(o->ref, g->S, &rw, &rh))) goto fail;
@@ -587,18 +834,24 @@ dlut_grade_problem *dlut_grade_problem_new(dlut_clip *model, const dlut_image *p
       }
       unit_vec(v, g->dim);
     }
-    /* the direction from the photo towards the (edited) reference */
-    for (int k = 0; k < g->dim; k++) g->style[k] = g->f_target[k] - g->f_orig[k];
+    /* the direction from each photo towards the (edited) reference */
+    for (int i = 0; i < n_photos; i++)
+      for (int k = 0; k < g->dim; k++) g->ph[i].style[k] = g->f_target[k] - g->ph[i].f_orig[k];
   }
-  {
+  for (int i = 0; i < n_photos; i++) {
     double ns2 = 0;
-    for (int k = 0; k < g->dim; k++) ns2 += (double)g->style[k] * g->style[k];
+    float *style = g->ph[i].style;
+    for (int k = 0; k < g->dim; k++) ns2 += (double)style[k] * style[k];
     if (!(ns2 > 1e-16)) {
-      dlut_error("grade: the target is indistinguishable from the %s for this model; nothing to grade towards",
-                 o->ref ? "photo" : "source prompt");
+      if (n_photos > 1 && o->ref)
+        dlut_error("grade: the target is indistinguishable from photo %d for this model; nothing to grade towards",
+                   i + 1);
+      else
+        dlut_error("grade: the target is indistinguishable from the %s for this model; nothing to grade towards",
+                   o->ref ? "photo" : "source prompt");
       goto fail;
     }
-    unit_vec(g->style, g->dim);
+    unit_vec(style, g->dim);
   }
 
   /* ---- the starting table ---- */
@@ -663,9 +916,22 @@ int dlut_grade_problem_eval(dlut_grade_problem *p, const float *table, dlut_grad
   return 0;
 }
 
+int dlut_grade_problem_photo_count(const dlut_grade_problem *p) {
+  return p->g.np;
+}
+
+void dlut_grade_problem_augment(dlut_grade_problem *p, int step) {
+  p->g.aug_step = step < 0 ? -1 : step;
+}
+
 /* ==== The loop ==== */
 
-int dlut_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_grade_opts *o_in, dlut_grade_result *res) {
+int dlut_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_grade_opts *o, dlut_grade_result *res) {
+  return dlut_grade_run_set(model, &photo, 1, o, res);
+}
+
+int dlut_grade_run_set(dlut_clip *model, const dlut_image *const *photos, int n_photos, const dlut_grade_opts *o_in,
+                       dlut_grade_result *res) {
   if (!res) return dlut_error("grade: no result given");
   memset(res, 0, sizeof *res);
   dlut_grade_opts user;
@@ -674,7 +940,7 @@ int dlut_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_grade_o
   else
     dlut_grade_opts_init(&user);
   const double t0 = now_s();
-  dlut_grade_problem *P = dlut_grade_problem_new(model, photo, &user);
+  dlut_grade_problem *P = dlut_grade_problem_new_set(model, photos, n_photos, &user);
   if (!P) return -1;
   grade *g = &P->g;
   const dlut_grade_opts o = P->o;
@@ -686,6 +952,10 @@ int dlut_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_grade_o
   dlut_adamw opt;
   memset(&opt, 0, sizeof opt);
   int rc = -1;
+  /* with augmentation every step scores other views, so the losses of two
+   * steps are not comparable: the result is the last LUT with a finite
+   * loss, scored on the plain views */
+  const int aug = o.augment > 0;
 
   best = malloc((size_t)nt * sizeof(float));
   if (!best) goto oom;
@@ -732,8 +1002,13 @@ int dlut_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_grade_o
                "the parameters became non-finite at step %d; kept the best LUT", step + 1);
       break;
     }
+    if (aug && step == 0) {
+      dlut_grade_problem_augment(P, -1);
+      if (evaluate(g, &res->start, 0) != 0) goto fail;
+    }
+    if (aug) dlut_grade_problem_augment(P, step);
     if (evaluate(g, &L, 1) != 0) goto fail;
-    if (step == 0) res->start = L;
+    if (step == 0 && !aug) res->start = L;
     res->steps_done = step + 1;
     if (!finite_losses(&L)) {
       res->stopped = 2;
@@ -741,7 +1016,7 @@ int dlut_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_grade_o
                step + 1);
       break;
     }
-    if (L.total < best_total) {
+    if (L.total < best_total || aug) {
       best_total = L.total;
       res->end = L;
       memcpy(best, g->lut->table, (size_t)nt * sizeof(float));
@@ -789,15 +1064,20 @@ int dlut_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_grade_o
       }
     }
   }
+  dlut_grade_problem_augment(P, -1);
   if (o.param == DLUT_GRADE_PARAM_LATTICE && res->stopped == 0) {
     /* the last update has not been scored yet */
     dlut_grade_lattice_param_forward_base(params, o.lattice_coarse, P->base, g->lut->table, n);
     if (evaluate(g, &L, 0) != 0) goto fail;
-    if (finite_losses(&L) && L.total < best_total) {
+    if (finite_losses(&L) && (L.total < best_total || aug)) {
       best_total = L.total;
       res->end = L;
       memcpy(best, g->lut->table, (size_t)nt * sizeof(float));
     }
+  } else if (aug && best_total < INFINITY) {
+    memcpy(g->lut->table, best, (size_t)nt * sizeof(float));
+    if (evaluate(g, &L, 0) != 0) goto fail;
+    res->end = L;
   }
   if (!(best_total < INFINITY)) {
     dlut_error("grade: the loss was never finite (the model or the photo gives NaN)");

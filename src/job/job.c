@@ -21,6 +21,7 @@
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/looks.h"
+#include "job/job_region.h"
 
 static double now_s(void) {
   struct timespec ts;
@@ -135,7 +136,13 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
   cJSON *rep = cJSON_CreateObject();
   if (!rep) return NULL;
   cJSON_AddStringToObject(rep, "prompt", o->prompt ? o->prompt : "");
-  if (in->photo_name) cJSON_AddStringToObject(rep, "photo", in->photo_name);
+  if (in->photos && in->n_photos > 0) {
+    cJSON *list = cJSON_AddArrayToObject(rep, "photos");
+    for (int i = 0; list && i < in->n_photos; i++)
+      cJSON_AddItemToArray(list, cJSON_CreateString(in->photo_names && in->photo_names[i] ? in->photo_names[i] : ""));
+  } else if (in->photo_name) {
+    cJSON_AddStringToObject(rep, "photo", in->photo_name);
+  }
   cJSON_AddStringToObject(rep, "method", dlut_job_method_name(r->method));
   cJSON_AddStringToObject(rep, "model",
                           r->method == DLUT_JOB_CLIP       ? (in->model_path ? in->model_path : "(given)")
@@ -152,6 +159,7 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
   cJSON_AddNumberToObject(set, "lr", g->lr > 0 ? g->lr : (g->param == DLUT_GRADE_PARAM_FIELD ? 2e-4 : 2e-2));
   if (g->param == DLUT_GRADE_PARAM_LATTICE) cJSON_AddNumberToObject(set, "coarse", g->lattice_coarse);
   cJSON_AddNumberToObject(set, "samples", g->samples);
+  if (g->augment > 0) cJSON_AddNumberToObject(set, "augment", g->augment);
   cJSON_AddStringToObject(set, "source_prompt", g->source_prompt ? g->source_prompt : "(default for the model)");
   cJSON_AddItemToObject(set, "weights", losses_json(&g->weights, 0));
   cJSON_AddNumberToObject(set, "strength", o->strength);
@@ -170,6 +178,7 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
   if (r->grade.stopped) cJSON_AddStringToObject(rep, "stopped", r->grade.stop_reason);
   cJSON_AddItemToObject(rep, "start", losses_json(&r->grade.start, 1));
   cJSON_AddItemToObject(rep, "end", losses_json(&r->grade.end, 1));
+  if (r->n_regions) dlut__job_region_report(rep, in, o, r);
   char *json = cJSON_Print(rep);
   cJSON_Delete(rep);
   return json;
@@ -181,6 +190,7 @@ void dlut_job_result_free(dlut_job_result *res) {
   if (!res) return;
   dlut_lut_free(res->lut);
   dlut_grade_result_free(&res->grade);
+  dlut__job_region_free(res);
   free(res->report_json);
   res->lut = NULL;
   res->report_json = NULL;
@@ -193,10 +203,23 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
   snprintf(res->start, sizeof res->start, "identity");
   dlut_lut *start_lut = NULL, *id = NULL;
   const char *prompt = o->prompt && *o->prompt ? o->prompt : NULL;
-  if (!in || !in->photo) return dlut_errorc(DLUT_ERR_INPUT, "no photo");
-  if ((int64_t)in->photo->width * in->photo->height < 2)
-    return dlut_errorc(DLUT_ERR_INPUT, "the photo needs at least 2 pixels");
+  if (!in) return dlut_errorc(DLUT_ERR_INPUT, "no photo");
+  /* the photos: a set, or the one photo as a set of one */
+  const dlut_image *const *photos = in->photos && in->n_photos > 0 ? in->photos : &in->photo;
+  const int n_photos = in->photos && in->n_photos > 0 ? in->n_photos : 1;
+  if (n_photos > DLUT_GRADE_SET_MAX)
+    return dlut_errorc(DLUT_ERR_TOO_LARGE, "%d photos in one set; at most %d", n_photos, DLUT_GRADE_SET_MAX);
+  for (int i = 0; i < n_photos; i++) {
+    const char *nm = in->photos && in->photo_names && in->photo_names[i] ? in->photo_names[i] : NULL;
+    if (!photos[i] && n_photos == 1) return dlut_errorc(DLUT_ERR_INPUT, "no photo");
+    if (!photos[i]) return dlut_errorc(DLUT_ERR_INPUT, "photo %d of the set is missing", i + 1);
+    if ((int64_t)photos[i]->width * photos[i]->height < 2) {
+      if (n_photos == 1) return dlut_errorc(DLUT_ERR_INPUT, "the photo needs at least 2 pixels");
+      return dlut_errorc(DLUT_ERR_INPUT, "%s needs at least 2 pixels", nm ? nm : "a photo of the set");
+    }
+  }
   if (!in->ref && !prompt) return dlut_errorc(DLUT_ERR_INPUT, "empty prompt and no reference photo");
+  if (dlut__job_regions_check(in, o) != 0) return -1;
 
   if (in->model) {
     dlut_grade_opts g = o->grade;
@@ -222,7 +245,8 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
     }
     g.callback = cb;
     g.user = user;
-    int r = dlut_grade_run(in->model, in->photo, &g, &res->grade);
+    int r = o->n_regions ? dlut__job_regions_clip(in, o, &g, res)
+                         : dlut_grade_run_set(in->model, photos, n_photos, &g, &res->grade);
     dlut_lut_free(start_lut);
     if (r != 0) goto fail;
     res->lut = res->grade.lut;
@@ -230,7 +254,7 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
   } else {
     if (in->ref) {
       res->method = DLUT_JOB_TRANSFER;
-      if (!(res->lut = dlut_grade_transfer(in->photo, in->ref, o->grade.lut_size, o->grade.seed))) goto fail;
+      if (!(res->lut = dlut_grade_transfer_set(photos, n_photos, in->ref, o->grade.lut_size, o->grade.seed))) goto fail;
       snprintf(res->note, sizeof res->note, "no CLIP model: colour transfer towards the reference");
     } else {
       res->method = DLUT_JOB_LOOKS;
@@ -248,12 +272,13 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
       snprintf(res->note, sizeof res->note, "no CLIP model: offline looks understood \"%s\"%s%s%s", res->understood,
                res->ignored[0] ? ", ignored \"" : "", res->ignored, res->ignored[0] ? "\"" : "");
     }
+    if (o->n_regions && dlut__job_regions_offline(in, o, res) != 0) goto fail;
     /* the start is the identity, whose model-free terms are zero by
      * definition (the edit is the original; the lattice is straight) */
     memset(&res->grade.start, 0, sizeof res->grade.start);
     res->grade.start.clip = NAN;
-    if (dlut_grade_lut_losses(in->photo, res->lut, &o->grade.weights, o->grade.samples, o->grade.seed,
-                              &res->grade.end) != 0)
+    if (dlut_grade_lut_losses_set(photos, n_photos, res->lut, &o->grade.weights, o->grade.samples, o->grade.seed,
+                                  &res->grade.end) != 0)
       goto fail;
   }
   /* non-finite numbers never reach a LUT file or the report */
@@ -347,17 +372,18 @@ static void rm_tree_flat(const char *dir) { /* the staging folder holds plain fi
   rmdir(dir);
 }
 
-#define N_BUNDLE 4
+#define N_BUNDLE 4                                        /* look.cube, graded.EXT, strip.png, report.json */
+#define N_BUNDLE_MAX (N_BUNDLE + 2 * DLUT_REGION_MAX + 1) /* + region-N.cube, mask-N.png, heatmap.png */
 static const char *k_graded_exts[] = {"jpg", "png", "webp", "tif", "ppm"};
 
 int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, dlut_image_format format,
                           const dlut_job_opts *o, const char *outdir, const char *const *inputs) {
-  char names[N_BUNDLE][32], stage[4200] = "", p[4400], q[4400];
+  char names[N_BUNDLE_MAX][32], stage[4200] = "", p[4400], q[4400];
   dlut_image *graded = NULL, *strip = NULL;
-  int moved_old[N_BUNDLE + 8] = {0}, moved_new[N_BUNDLE] = {0}, existing = 0, rc = -1;
-  char old_names[N_BUNDLE + 8][32];
-  int n_old = 0, tracked = 0, blocked = 0;
-  char staged[N_BUNDLE][4400], stage_path[4200];
+  int moved_old[N_BUNDLE_MAX + 8] = {0}, moved_new[N_BUNDLE_MAX] = {0}, existing = 0, rc = -1;
+  char old_names[N_BUNDLE_MAX + 8][32];
+  int n_old = 0, tracked = 0, blocked = 0, nb = N_BUNDLE;
+  char staged[N_BUNDLE_MAX][4400], stage_path[4200];
   struct stat st;
   if (!res || !res->lut || !res->report_json || !photo || !outdir || !*outdir)
     return dlut_errorc(DLUT_ERR_INPUT, "bundle: nothing to write");
@@ -366,12 +392,13 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   snprintf(names[1], sizeof names[1], "graded.%s", dlut_job_graded_ext(format));
   snprintf(names[2], sizeof names[2], "strip.png");
   snprintf(names[3], sizeof names[3], "report.json");
+  nb = dlut__job_region_names(res, names + N_BUNDLE, N_BUNDLE_MAX - N_BUNDLE) + N_BUNDLE;
 
   existing = stat(outdir, &st) == 0;
   if (existing && !S_ISDIR(st.st_mode)) return dlut_errorc(DLUT_ERR_INPUT, "%s exists and is not a folder", outdir);
   /* refuse before writing anything: no output may be an input, and an
    * earlier graded.* that would be removed must not be one either */
-  for (int i = 0; existing && i < N_BUNDLE; i++) {
+  for (int i = 0; existing && i < nb; i++) {
     snprintf(p, sizeof p, "%s/%s", outdir, names[i]);
     if (is_an_input(p, inputs))
       return dlut_errorc(DLUT_ERR_INPUT, "%s is one of the inputs: refusing to overwrite it", p);
@@ -405,7 +432,7 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   /* a signal before the end removes the staging folder and what is in it */
   snprintf(stage_path, sizeof stage_path, "%s", stage);
   dlut_file_track(stage_path);
-  for (int i = 0; i < N_BUNDLE; i++) {
+  for (int i = 0; i < nb; i++) {
     snprintf(staged[i], sizeof staged[i], "%s/%s", stage, names[i]);
     dlut_file_track(staged[i]);
   }
@@ -413,7 +440,10 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
 
   snprintf(p, sizeof p, "%s/%s", stage, names[0]);
   if (dlut_lut_save(res->lut, p, NULL) != 0) goto fail;
-  if (!(graded = dlut_job_render(res->lut, photo, o ? o->strength : 1.f))) goto fail;
+  if (dlut__job_region_write(res, photo, stage) != 0) goto fail;
+  if (!(graded = res->n_regions ? dlut__job_region_render(res, photo, o ? o->strength : 1.f)
+                                : dlut_job_render(res->lut, photo, o ? o->strength : 1.f)))
+    goto fail;
   dlut_image_save_opts so = {0};
   so.quality = o ? o->quality : 0;
   so.fast = o ? o->fast_encode : 0;
@@ -438,12 +468,14 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
     stage[0] = 0;
   } else {
     /* set the earlier bundle aside (its four names and stale graded.*), move the new one in */
-    for (int i = 0; i < N_BUNDLE; i++) snprintf(old_names[n_old++], sizeof old_names[0], "%s", names[i]);
+    for (int i = 0; i < nb; i++) snprintf(old_names[n_old++], sizeof old_names[0], "%s", names[i]);
     for (size_t k = 0; k < sizeof k_graded_exts / sizeof *k_graded_exts; k++) {
       char nm[32];
       snprintf(nm, sizeof nm, "graded.%s", k_graded_exts[k]);
       if (strcmp(nm, names[1])) snprintf(old_names[n_old++], sizeof old_names[0], "%s", nm);
     }
+    /* region files of an earlier run with more regions */
+    n_old += dlut__job_region_stale(names, nb, old_names + n_old, N_BUNDLE_MAX + 8 - n_old);
     for (int i = 0; i < n_old; i++) {
       snprintf(p, sizeof p, "%s/%s", outdir, old_names[i]);
       snprintf(q, sizeof q, "%s/old.%s", stage, old_names[i]);
@@ -454,7 +486,7 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
       }
       moved_old[i] = 1;
     }
-    for (int i = 0; i < N_BUNDLE; i++) {
+    for (int i = 0; i < nb; i++) {
       snprintf(p, sizeof p, "%s/%s", stage, names[i]);
       snprintf(q, sizeof q, "%s/%s", outdir, names[i]);
       if (rename(p, q) != 0) {
@@ -468,7 +500,7 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   rc = 0;
   goto fail; /* clean up the staging folder (with the earlier bundle in it) */
 rollback:
-  for (int i = 0; i < N_BUNDLE; i++)
+  for (int i = 0; i < nb; i++)
     if (moved_new[i]) {
       snprintf(p, sizeof p, "%s/%s", outdir, names[i]);
       snprintf(q, sizeof q, "%s/%s", stage, names[i]);
@@ -483,7 +515,7 @@ rollback:
 fail:
   if (stage[0]) rm_tree_flat(stage);
   if (tracked) {
-    for (int i = 0; i < N_BUNDLE; i++) dlut_file_untrack(staged[i]);
+    for (int i = 0; i < nb; i++) dlut_file_untrack(staged[i]);
     dlut_file_untrack(stage_path);
   }
   if (blocked) dlut_file_critical_end();

@@ -25,7 +25,9 @@ static const dlut_job_opt_info k_opts[] = {
   {"source",     DLUT_JOB_OPT_STRING, 0, 1024, NULL, "", "neutral prompt the direction starts from"},
   {"weights",    DLUT_JOB_OPT_STRING, 0, 512, NULL, "clip=1,mono=1,smooth=1,vol=1,shift=20,eigen=10000",
                  "loss weights as name=value pairs"},
-  {"samples",    DLUT_JOB_OPT_INT, 16, 16777216, NULL, "16384", "photo pixels for the colour terms"},
+  {"samples",    DLUT_JOB_OPT_INT, 16, 16777216, NULL, "16384", "photo pixels for the colour terms (a set shares them)"},
+  {"augment",    DLUT_JOB_OPT_INT, 0, 64, NULL, "0",
+                 "random crop+flip views of each photo per step (0 = the whole photo; CLIP only)"},
   {"ref_mode",   DLUT_JOB_OPT_ENUM, 0, 0, "image|anchor|enhance|replace", "",
                  "how the prompt edits the reference (default: anchor with a prompt, image without)"},
   {"ref_scale",  DLUT_JOB_OPT_FLOAT, -100, 100, NULL, "1", "strength of that edit"},
@@ -37,6 +39,10 @@ static const dlut_job_opt_info k_opts[] = {
   {"quality",    DLUT_JOB_OPT_INT, 1, 100, NULL, "95", "JPEG/WebP quality of the graded photo"},
   {"fast_encode", DLUT_JOB_OPT_BOOL, 0, 1, NULL, "0",
                  "graded JPEG with standard Huffman tables: the same pixels, about 10% larger, encoded about twice as fast"},
+  {"feather",    DLUT_JOB_OPT_FLOAT, 0, 4096, NULL, "0",
+                 "region masks: a hard mask edge ramps from 0 to 1 over this many photo pixels"},
+  {"mask_threshold", DLUT_JOB_OPT_FLOAT, 0, 0.999, NULL, "0",
+                 "region masks: 0 keeps soft mattes; else a matte becomes hard (inside where >= this), before feathering"},
 };
 /* clang-format on */
 #define N_OPTS ((int)(sizeof k_opts / sizeof *k_opts))
@@ -68,6 +74,11 @@ void dlut_job_opts_free(dlut_job_opts *o) {
   free(o->prompt);
   free(o->source);
   free(o->ref_anchor);
+  for (int i = 0; i < o->n_regions; i++) {
+    free(o->regions[i].where);
+    free(o->regions[i].prompt);
+  }
+  o->n_regions = 0;
   o->prompt = o->source = o->ref_anchor = NULL;
   o->grade.prompt = o->grade.source_prompt = o->grade.ref_anchor = NULL;
 }
@@ -227,6 +238,8 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
     g->lattice_coarse = (int)iv;
   else if (!strcmp(name, "samples"))
     g->samples = (int)iv;
+  else if (!strcmp(name, "augment"))
+    g->augment = (int)iv;
   else if (!strcmp(name, "ref_mode")) {
     static const dlut_grade_ref_mode k_modes[] = {DLUT_GRADE_REF_IMAGE, DLUT_GRADE_REF_ANCHOR, DLUT_GRADE_REF_ENHANCE,
                                                   DLUT_GRADE_REF_REPLACE};
@@ -244,6 +257,43 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
     o->quality = (int)iv;
   else if (!strcmp(name, "fast_encode"))
     o->fast_encode = bv;
+  else if (!strcmp(name, "feather"))
+    o->feather = (float)fv;
+  else if (!strcmp(name, "mask_threshold"))
+    o->mask_threshold = (float)fv;
+  return 0;
+}
+
+static int region_text(const char *what, const char *v) {
+  size_t n = v ? strlen(v) : 0;
+  if (!n) return dlut_errorc(DLUT_ERR_INPUT, "a region's %s is empty", what);
+  if (n > 1024) return dlut_errorc(DLUT_ERR_TOO_LARGE, "a region's %s is longer than 1024 bytes", what);
+  if (!dlut_utf8_valid(v, n)) return dlut_errorc(DLUT_ERR_INPUT, "a region's %s is not valid UTF-8 text", what);
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)v[i] < 0x20 && v[i] != '\t')
+      return dlut_errorc(DLUT_ERR_INPUT, "a region's %s holds a control character", what);
+  return 0;
+}
+
+int dlut_job_opts_add_region(dlut_job_opts *o, dlut_job_region_kind kind, const char *where, const char *prompt) {
+  if (o->n_regions >= DLUT_REGION_MAX)
+    return dlut_errorc(DLUT_ERR_INPUT, "at most %d regions (--region and --mask together)", DLUT_REGION_MAX);
+  if (kind != DLUT_JOB_REGION_TEXT && kind != DLUT_JOB_REGION_MASK)
+    return dlut_errorc(DLUT_ERR_INPUT, "unknown region kind %d", (int)kind);
+  if (region_text(kind == DLUT_JOB_REGION_TEXT ? "text (what to find)" : "matte name", where) != 0 ||
+      region_text("prompt", prompt) != 0)
+    return -1;
+  dlut_job_region *r = &o->regions[o->n_regions];
+  r->kind = kind;
+  r->where = strdup(where);
+  r->prompt = strdup(prompt);
+  if (!r->where || !r->prompt) {
+    free(r->where);
+    free(r->prompt);
+    r->where = r->prompt = NULL;
+    return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+  }
+  o->n_regions++;
   return 0;
 }
 

@@ -291,6 +291,17 @@ static int tokenize(const char *s, token *toks, int max) {
           break;
       }
       const lex_entry *e = NULL;
+      /* a word run straight into Chinese ("90年代", "ccd相机"): the longest mixed form, at a character boundary */
+      if (ends[0] < len && (unsigned char)s[ends[0]] >= 0x80) {
+        for (int l = (len - i < max_len ? len - i : max_len); l > ends[0] - i && !e; l--) {
+          if (i + l < len && ((unsigned char)s[i + l] & 0xC0) == 0x80) continue;
+          if ((e = lex_find(s + i, (size_t)l)) != NULL) {
+            PUSH(lex_kind_to_tok(e->kind), e->id, i, l);
+            i += l;
+          }
+        }
+        if (e) continue;
+      }
       int w;
       for (w = nw; w >= 1 && !e; w--) e = lex_find(s + i, (size_t)(ends[w - 1] - i));
       if (e) {

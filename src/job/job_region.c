@@ -1,0 +1,228 @@
+/* src/job/job_region.c - grading by region inside a job: the checks, the
+ * masks, each region's LUT (offline looks without a model; optimised with
+ * the global LUT through CLIP with one, src/grade/region.c), report.json's
+ * "regions" and the region files of the bundle (region-N.cube, mask-N.png,
+ * heatmap.png). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlut/error.h"
+#include "dlut/looks.h"
+#include "dlut/region.h"
+#include "job/job_region.h"
+
+int dlut__job_regions_check(const dlut_job_input *in, const dlut_job_opts *o) {
+  if (o->n_regions && in->photos && in->n_photos > 1)
+    return dlut_errorc(DLUT_ERR_INPUT, "regions belong to one photo: grade a set of photos without --region/--mask");
+  for (int i = 0; i < o->n_regions; i++) {
+    const dlut_job_region *r = &o->regions[i];
+    if (r->kind == DLUT_JOB_REGION_TEXT && !in->model)
+      return dlut_errorc(DLUT_ERR_INPUT,
+                         "region %d (\"%s=%s\"): finding \"%s\" in the photo needs a CLIP model (--model DIR, or "
+                         "tools/download-models.sh); without one, give a matte of it with --mask FILE=PROMPT",
+                         i + 1, r->where, r->prompt, r->where);
+    if (r->kind == DLUT_JOB_REGION_MASK && !in->masks[i])
+      return dlut_errorc(DLUT_ERR_INPUT, "region %d (%s): no matte image given", i + 1, r->where);
+  }
+  return 0;
+}
+
+static int region_mask(const dlut_job_input *in, const dlut_job_opts *o, int i, dlut_job_result *res) {
+  struct dlut_job_region_result *rr = &res->regions[i];
+  const dlut_mask_opts mo = {o->feather, o->mask_threshold};
+  const dlut_image *photo = in->photos && in->n_photos > 0 ? in->photos[0] : in->photo;
+  rr->width = photo->width;
+  rr->height = photo->height;
+  if (!(rr->mask = dlut_mask_from_image(in->masks[i], rr->width, rr->height, &mo, &rr->channel))) {
+    char why[512];
+    snprintf(why, sizeof why, "%s", dlut_last_error());
+    dlut_errorc(DLUT_ERR_INPUT, "region %d (%s): %s", i + 1, o->regions[i].where, why);
+    return -1;
+  }
+  rr->coverage = dlut_mask_coverage(rr->mask, rr->width, rr->height);
+  return 0;
+}
+
+int dlut__job_regions_offline(const dlut_job_input *in, const dlut_job_opts *o, dlut_job_result *res) {
+  for (int i = 0; i < o->n_regions; i++) {
+    struct dlut_job_region_result *rr = &res->regions[i];
+    res->n_regions = i + 1; /* what is filled in is freed on failure */
+    if (region_mask(in, o, i, res) != 0) return -1;
+    char ignored[512];
+    if (dlut_looks_from_prompt(o->regions[i].prompt, o->grade.lut_size, &rr->lut, rr->understood, sizeof rr->understood,
+                               ignored, sizeof ignored) != 0) {
+      char why[512];
+      snprintf(why, sizeof why, "%s", dlut_last_error());
+      dlut_errorc(DLUT_ERR_INPUT, "region %d: %s", i + 1, why);
+      return -1;
+    }
+    if (!rr->understood[0])
+      return dlut_errorc(DLUT_ERR_INPUT,
+                         "region %d (%s): no CLIP model, and the offline looks understand no word of \"%s\"; see "
+                         "'dlut looks' for their vocabulary",
+                         i + 1, o->regions[i].where, o->regions[i].prompt);
+  }
+  return 0;
+}
+
+int dlut__job_regions_clip(const dlut_job_input *in, const dlut_job_opts *o, const dlut_grade_opts *g,
+                           dlut_job_result *res) {
+  (void)in;
+  (void)o;
+  (void)g;
+  (void)res;
+  return dlut_errorc(DLUT_ERR_UNSUPPORTED,
+                     "grading by region with a CLIP model is not built yet; without a model, --mask FILE=PROMPT "
+                     "grades the region with the offline looks");
+}
+
+void dlut__job_region_free(dlut_job_result *res) {
+  for (int i = 0; i < res->n_regions && i < DLUT_REGION_MAX; i++) {
+    dlut_lut_free(res->regions[i].lut);
+    free(res->regions[i].mask);
+    free(res->regions[i].heat);
+  }
+  memset(res->regions, 0, sizeof res->regions);
+  res->n_regions = 0;
+}
+
+/* ==== Report ==== */
+
+void dlut__job_region_report(cJSON *rep, const dlut_job_input *in, const dlut_job_opts *o, const dlut_job_result *r) {
+  (void)in;
+  cJSON *arr = cJSON_AddArrayToObject(rep, "regions");
+  if (!arr) return;
+  for (int i = 0; i < r->n_regions; i++) {
+    const dlut_job_region *spec = &o->regions[i];
+    const struct dlut_job_region_result *rr = &r->regions[i];
+    cJSON *e = cJSON_CreateObject();
+    if (!e) return;
+    char nm[32];
+    cJSON_AddNumberToObject(e, "number", i + 1);
+    cJSON_AddStringToObject(e, "kind", spec->kind == DLUT_JOB_REGION_MASK ? "mask" : "text");
+    cJSON_AddStringToObject(e, "prompt", spec->prompt);
+    if (spec->kind == DLUT_JOB_REGION_MASK) {
+      cJSON_AddStringToObject(e, "mask_file", spec->where);
+      cJSON_AddStringToObject(e, "channel", dlut_mask_channel_name(rr->channel));
+    } else {
+      cJSON_AddStringToObject(e, "control", spec->where);
+      if (rr->heat) cJSON_AddNumberToObject(e, "map_grid", rr->grid);
+    }
+    cJSON_AddNumberToObject(e, "coverage", rr->coverage);
+    /* the options as given (they are floats: 0.6 would print as 0.600000023841858) */
+    cJSON_AddNumberToObject(e, "feather", round(o->feather * 1e4) / 1e4);
+    cJSON_AddNumberToObject(e, "threshold", round(o->mask_threshold * 1e6) / 1e6);
+    cJSON_AddStringToObject(e, "method", r->method == DLUT_JOB_CLIP ? "clip" : "looks");
+    if (rr->understood[0] || r->method != DLUT_JOB_CLIP) cJSON_AddStringToObject(e, "understood", rr->understood);
+    snprintf(nm, sizeof nm, "region-%d.cube", i + 1);
+    cJSON_AddStringToObject(e, "lut", nm);
+    snprintf(nm, sizeof nm, "mask-%d.png", i + 1);
+    cJSON_AddStringToObject(e, "mask", nm);
+    if (rr->coverage <= 0) cJSON_AddStringToObject(e, "note", "the mask is empty: this region changes nothing");
+    cJSON_AddItemToArray(arr, e);
+  }
+  cJSON_AddStringToObject(rep, "composite",
+                          "out = (1 - m) global(I) + m region(I), region by region in order (each over the ones "
+                          "before)");
+}
+
+/* ==== Bundle ==== */
+
+static int has_heatmap(const dlut_job_result *res) {
+  for (int i = 0; i < res->n_regions; i++)
+    if (res->regions[i].heat) return 1;
+  return 0;
+}
+
+int dlut__job_region_names(const dlut_job_result *res, char (*names)[32], int cap) {
+  int n = 0;
+  for (int i = 0; i < res->n_regions && n + 2 <= cap; i++) {
+    snprintf(names[n++], 32, "region-%d.cube", i + 1);
+    snprintf(names[n++], 32, "mask-%d.png", i + 1);
+  }
+  if (has_heatmap(res) && n < cap) snprintf(names[n++], 32, "heatmap.png");
+  return n;
+}
+
+int dlut__job_region_stale(char (*names)[32], int nb, char (*old)[32], int cap) {
+  int n = 0;
+  for (int k = 0; k <= 2 * DLUT_REGION_MAX && n < cap; k++) {
+    char nm[32];
+    if (k == 2 * DLUT_REGION_MAX)
+      snprintf(nm, sizeof nm, "heatmap.png");
+    else
+      snprintf(nm, sizeof nm, k % 2 ? "mask-%d.png" : "region-%d.cube", k / 2 + 1);
+    int present = 0;
+    for (int i = 0; i < nb; i++) present |= !strcmp(names[i], nm);
+    if (!present) snprintf(old[n++], 32, "%s", nm);
+  }
+  return n;
+}
+
+/* The first text region's coarse map, upsampled to the photo (bilinear)
+ * and overlaid on it in a blue-to-red ramp (jet), half and half, as
+ * ColorizeDiffusion's heatmap draws it. */
+static dlut_image *heatmap_image(const dlut_job_result *res, const dlut_image *photo) {
+  const struct dlut_job_region_result *rr = NULL;
+  for (int i = 0; i < res->n_regions && !rr; i++)
+    if (res->regions[i].heat) rr = &res->regions[i];
+  if (!rr) return NULL;
+  dlut_image *p8 = dlut_image_convert(photo, 3, DLUT_PIXEL_U8);
+  if (!p8) return NULL;
+  const int w = photo->width, h = photo->height, G = rr->grid;
+  for (int y = 0; y < h; y++) {
+    uint8_t *row = (uint8_t *)p8->data + (size_t)y * p8->stride;
+    double gy = (y + 0.5) * G / h - 0.5;
+    gy = gy < 0 ? 0 : gy > G - 1 ? G - 1 : gy;
+    const int y0 = (int)gy, y1 = y0 + 1 < G ? y0 + 1 : y0;
+    const double fy = gy - y0;
+    for (int x = 0; x < w; x++) {
+      double gx = (x + 0.5) * G / w - 0.5;
+      gx = gx < 0 ? 0 : gx > G - 1 ? G - 1 : gx;
+      const int x0 = (int)gx, x1 = x0 + 1 < G ? x0 + 1 : x0;
+      const double fx = gx - x0;
+      const float *m = rr->heat;
+      double v = (1 - fy) * ((1 - fx) * m[y0 * G + x0] + fx * m[y0 * G + x1]) +
+                 fy * ((1 - fx) * m[y1 * G + x0] + fx * m[y1 * G + x1]);
+      v = v < 0 ? 0 : v > 1 ? 1 : v;
+      /* jet: blue -> cyan -> yellow -> red */
+      double jr = fmin(fmax(1.5 - fabs(4 * v - 3), 0), 1), jg = fmin(fmax(1.5 - fabs(4 * v - 2), 0), 1),
+             jb = fmin(fmax(1.5 - fabs(4 * v - 1), 0), 1);
+      const double jet[3] = {jr, jg, jb};
+      for (int c = 0; c < 3; c++) row[x * 3 + c] = (uint8_t)lrint(0.5 * row[x * 3 + c] + 0.5 * 255.0 * jet[c]);
+    }
+  }
+  return p8;
+}
+
+int dlut__job_region_write(const dlut_job_result *res, const dlut_image *photo, const char *stage) {
+  char p[4400];
+  for (int i = 0; i < res->n_regions; i++) {
+    const struct dlut_job_region_result *rr = &res->regions[i];
+    snprintf(p, sizeof p, "%s/region-%d.cube", stage, i + 1);
+    if (dlut_lut_save(rr->lut, p, NULL) != 0) return -1;
+    snprintf(p, sizeof p, "%s/mask-%d.png", stage, i + 1);
+    if (dlut_mask_save_png16(rr->mask, rr->width, rr->height, p) != 0) return -1;
+  }
+  if (has_heatmap(res)) {
+    dlut_image *hm = heatmap_image(res, photo);
+    dlut_image_save_opts fast = {.fast = 1};
+    snprintf(p, sizeof p, "%s/heatmap.png", stage);
+    int rc = hm ? dlut_image_save(hm, p, &fast) : -1;
+    dlut_image_free(hm);
+    if (rc != 0) return -1;
+  }
+  return 0;
+}
+
+dlut_image *dlut__job_region_render(const dlut_job_result *res, const dlut_image *photo, float strength) {
+  const dlut_lut *luts[DLUT_REGION_MAX];
+  const float *masks[DLUT_REGION_MAX];
+  for (int i = 0; i < res->n_regions; i++) {
+    luts[i] = res->regions[i].lut;
+    masks[i] = res->regions[i].mask;
+  }
+  return dlut_region_render(res->lut, res->n_regions, luts, masks, photo, strength);
+}
