@@ -266,7 +266,7 @@ check(r.returncode == 1 and "nosuchcodec" in r.stderr.decode() and no_leftovers(
       "unknown --codec: exit 1, no output")
 
 # ==== 6. SIGINT during a slower encode ====
-ffmpeg("-f", "lavfi", "-i", "testsrc2=s=640x360:r=24:d=20", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt",
+ffmpeg("-f", "lavfi", "-i", "testsrc2=s=640x360:r=24:d=8", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt",
        "yuv420p", "long.mp4")
 p = subprocess.Popen([DLUT, "apply", "long.mp4", "--lut", "rough.cube", "--preset", "slow", "-o", "long_out.mp4"],
                      stderr=subprocess.PIPE, env=ENV)
