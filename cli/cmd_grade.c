@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dlut/camlog.h"
 #include "dlut/clip.h"
 #include "dlut/error.h"
 #include "dlut/file.h"
@@ -28,6 +29,7 @@ static void help(FILE *f) {
   fprintf(f,
           "usage: dlut grade PHOTO \"PROMPT\" [options]\n"
           "       dlut grade PHOTO --ref REFERENCE [\"PROMPT\"] [options]\n"
+          "       dlut grade PHOTO|FOLDER... \"PROMPT\" -o OUTDIR [options]   (one look for a set)\n"
           "\n"
           "Find a colour grade for PHOTO that matches PROMPT (English or Chinese, whichever\n"
           "the model understands) or a reference photo, by gradient descent through a CLIP\n"
@@ -44,6 +46,14 @@ static void help(FILE *f) {
           "With no model anywhere the prompt is read by the offline looks instead (see\n"
           "'dlut looks'), and a reference photo gives a colour transfer.\n"
           "\n"
+          "A set (several photos, or folders of them: their .jpg .png .webp .tif .ppm files,\n"
+          "by name) gets one LUT for all: the CLIP loss is averaged over the photos, the\n"
+          "colour constraints hold for each. Written: OUTDIR/look.cube, strip.png,\n"
+          "report.json (every photo listed), contact.jpg (before/after, numbered in order)\n"
+          "and OUTDIR/graded/NAME for every photo, in its own format (the same name from\n"
+          "two folders: the later gets NAME-2). The prompt is the last argument unless\n"
+          "that names an existing file or folder; --prompt TEXT says it outright.\n"
+          "\n"
           "options:\n"
           "  -o, --output DIR     output folder (default: PHOTO's name + \"-graded\")\n"
           "  --model DIR          CLIP model folder (Hugging Face layout)\n"
@@ -59,15 +69,32 @@ static void help(FILE *f) {
           "  --source TEXT        neutral prompt the direction starts from (default\n"
           "                       \"a straight-out-of-camera photo\" / \"一张相机直出的相片\")\n"
           "  --weights LIST       loss weights, e.g. clip=1,mono=1,smooth=1,vol=1,shift=20,eigen=10000\n"
-          "  --samples N          photo pixels for the colour terms (default 16384)\n"
+          "  --prompt TEXT        the prompt (then every other argument is a photo or folder)\n"
+          "  --samples N          photo pixels for the colour terms (default 16384; a set\n"
+          "                       shares them)\n"
+          "  --augment V          score V random crop+flip views of each photo per step\n"
+          "                       instead of the whole photo (default 0; CLIP only)\n"
           "  --ref FILE           reference photo: grade towards its look\n"
           "  --ref-mode MODE      image (default without a prompt) | anchor (default with\n"
           "                       one) | enhance | replace: how PROMPT edits the reference\n"
           "  --ref-scale S        strength of that edit (default 1)\n"
           "  --ref-anchor TEXT    anchor text for anchor/enhance (default: the source prompt)\n"
+          "  --edit \"T|A|S|E\"     edit the reference as ColorizeDiffusion does (repeatable,\n"
+          "                       applied in order): target text T, anchor text A (empty or\n"
+          "                       none: no anchor), scale S (the original's 0..15, in units\n"
+          "                       of the embedding's projection on T), enhance E true|false\n"
+          "                       (optional, default false); no edit applies unless some\n"
+          "                       S > 0. Replaces --ref-mode. See docs/grading.md\n"
           "  --transfer           start from a Reinhard colour transfer towards --ref\n"
           "  --start MODE         look (default): start from the prompt's offline look\n"
           "                       ('dlut looks PROMPT'); identity: start from no grade\n"
+          "  --input NAME         the photos are camera log footage: the look is graded on\n"
+          "                       them as displayed (decoded, rendered to sRGB) and\n"
+          "                       look.cube takes log code values (1D shaper + 65^3, for\n"
+          "                       the log clips in Resolve or Premiere); graded.EXT is the\n"
+          "                       look on the displayed photo. NAME: slog3 logc3 logc4\n"
+          "                       vlog clog2 clog3 log3g10 flog2 applelog dlog acescct\n"
+          "                       ('--input help' describes them)\n"
           "  --strength S         blend graded.EXT with the original, 0..1 (default 1;\n"
           "                       look.cube is always the full grade)\n"
           "  --quality Q          JPEG/WebP quality of graded.EXT, 1..100 (default 95)\n"
@@ -98,6 +125,11 @@ static void help(FILE *f) {
           "  dlut grade photo.jpg \"cold teal night, high contrast\" -o out\n"
           "  dlut grade photo.jpg \"温暖的日落胶片风\" --model models/chinese-clip-vit-base-patch16\n"
           "  dlut grade photo.jpg --ref film-still.jpg --transfer --steps 100\n"
+          "  dlut grade day1/ day2/ \"warm sunset film\" -o trip-graded\n"
+          "  dlut grade a.jpg b.jpg c.jpg --prompt \"b.jpg\" -o out\n"
+          "  dlut grade frame_slog3.tif \"teal and orange\" --input slog3 -o out\n"
+          "  dlut grade photo.jpg --ref still.jpg --edit \"warm golden light|cold blue light|6\" \\\n"
+          "      --edit \"film grain||3|true\"\n"
           "  dlut grade photo.jpg \"warm golden film\" --mask sky.png=\"deep teal\" --feather 24\n"
           "  dlut grade photo.jpg \"warm golden film\" --region \"the sky=deep teal\" \\\n"
           "             --region \"skin=keep natural\" --model DIR\n");
@@ -171,18 +203,89 @@ static const char *opt_name(const char *flag, char *buf, size_t len) {
   return buf;
 }
 
+/* ==== Photos and the prompt ==== */
+
+static int path_exists(const char *p, int *is_dir) {
+  struct stat st;
+  if (stat(p, &st) != 0) return 0;
+  *is_dir = S_ISDIR(st.st_mode);
+  return 1;
+}
+
+static int looks_like_image_name(const char *p) {
+  return dlut_image_format_from_path(p) != DLUT_IMAGE_FORMAT_UNKNOWN;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Append path (owned copy) to the list. */
+static int list_add(char ***list, int *n, int *cap, const char *path) {
+  if (*n >= DLUT_GRADE_SET_MAX)
+    return dlut_errorc(DLUT_ERR_TOO_LARGE, "more than %d photos in one set", DLUT_GRADE_SET_MAX);
+  if (*n == *cap) {
+    int nc = *cap ? *cap * 2 : 16;
+    char **nl = realloc(*list, (size_t)nc * sizeof *nl);
+    if (!nl) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+    *list = nl;
+    *cap = nc;
+  }
+  if (!((*list)[*n] = strdup(path))) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+  (*n)++;
+  return 0;
+}
+
+/* The photos of a folder: its files with an image extension (not hidden,
+ * not in subfolders), sorted by name. */
+static int list_folder(const char *dir, char ***list, int *n, int *cap) {
+  DIR *d = opendir(dir);
+  if (!d) return dlut_errorc(DLUT_ERR_IO, "%s: cannot read the folder: %s", dir, strerror(errno));
+  char **names = NULL;
+  int nn = 0, nc = 0, rc = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) && rc == 0) {
+    if (e->d_name[0] == '.' || !looks_like_image_name(e->d_name)) continue;
+    char p[4400];
+    struct stat st;
+    snprintf(p, sizeof p, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
+    if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    rc = list_add(&names, &nn, &nc, p);
+  }
+  closedir(d);
+  if (rc == 0 && nn == 0)
+    rc = dlut_errorc(DLUT_ERR_INPUT, "%s: no photos in the folder (.jpg .png .webp .tif .ppm)", dir);
+  if (rc == 0) qsort(names, (size_t)nn, sizeof *names, cmp_str);
+  for (int i = 0; i < nn; i++) {
+    if (rc == 0) rc = list_add(list, n, cap, names[i]);
+    free(names[i]);
+  }
+  free(names);
+  return rc;
+}
+
+static void on_set_written(void *user, int done, int total, const char *name) {
+  const int *tty = user;
+  if (*tty) fprintf(stderr, "\r[%d/%d] graded/%s\033[K%s", done, total, name, done == total ? "\n" : "");
+}
+
 int dlut_cmd_grade(int argc, char **argv) {
   dlut_job_opts o;
   dlut_job_opts_init(&o);
-  const char *photo_path = NULL, *prompt = NULL, *outdir = NULL, *model_arg = NULL, *ref_path = NULL;
-  int quiet = 0, rc = DLUT_EXIT_FAIL;
-  dlut_image *photo = NULL, *ref = NULL, *mattes[DLUT_REGION_MAX] = {0};
+  const char *photo_path = NULL, *prompt = NULL, *outdir = NULL, *model_arg = NULL, *ref_path = NULL,
+             *prompt_opt = NULL;
+  int quiet = 0, rc = DLUT_EXIT_FAIL, n_pos = 0, n_set = 0, cap_set = 0, is_set = 0;
+  dlut_image *photo = NULL, *ref = NULL, **set = NULL, *mattes[DLUT_REGION_MAX] = {0};
+  char **set_paths = NULL;
+  const char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  char *edits = NULL; /* --edit lines, joined by newlines */
   dlut_clip *model = NULL;
   dlut_job_result res;
   memset(&res, 0, sizeof res);
   char outbuf[4096], model_path[4096] = "";
   unsigned char seen[64] = {0};
   void (*old_sigint)(int) = SIG_ERR;
+  if (!pos) return cli_fail(k_cmd, "out of memory");
 
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -194,6 +297,19 @@ int dlut_cmd_grade(int argc, char **argv) {
     }
     if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
       quiet = 1;
+    } else if (!strcmp(a, "--edit")) { /* repeatable: one line of the "edits" option each */
+      if (i + 1 >= argc || strchr(argv[i + 1], '\n')) {
+        rc = cli_usage(k_cmd, "--edit needs one \"TARGET|ANCHOR|SCALE[|ENHANCE]\"");
+        goto done;
+      }
+      size_t have = edits ? strlen(edits) : 0, add = strlen(argv[++i]);
+      char *ne = realloc(edits, have + add + 2);
+      if (!ne) {
+        rc = cli_fail(k_cmd, "out of memory");
+        goto done;
+      }
+      edits = ne;
+      snprintf(edits + have, add + 2, "%s%s", have ? "\n" : "", argv[i]);
     } else if (!strcmp(a, "--region") || !strcmp(a, "--mask")) {
       if (i + 1 >= argc) {
         rc = cli_usage(k_cmd, "%s needs a value (%s)", a, a[2] == 'r' ? "\"WHERE=PROMPT\"" : "FILE=PROMPT");
@@ -205,6 +321,21 @@ int dlut_cmd_grade(int argc, char **argv) {
       }
     } else if (!strcmp(a, "--transfer")) {
       dlut_job_opts_set(&o, "transfer", "1");
+    } else if (!strcmp(a, "--input") && i + 1 < argc && !strcmp(argv[i + 1], "help")) {
+      for (int k = 0; k < DLUT_CAMLOG_COUNT; k++)
+        printf("  %-9s %s\n", dlut_camlog_name((dlut_camlog)k), dlut_camlog_description((dlut_camlog)k));
+      rc = DLUT_EXIT_OK;
+      goto done;
+    } else if (!strcmp(a, "--prompt")) {
+      if (i + 1 >= argc) {
+        rc = cli_usage(k_cmd, "%s needs a value", a);
+        goto done;
+      }
+      if (prompt_opt) {
+        rc = cli_usage(k_cmd, "%s given twice", a);
+        goto done;
+      }
+      prompt_opt = argv[++i];
     } else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strcmp(a, "--model") || !strcmp(a, "--ref")) {
       if (i + 1 >= argc) {
         rc = cli_usage(k_cmd, "%s needs a value", a);
@@ -217,8 +348,7 @@ int dlut_cmd_grade(int argc, char **argv) {
         model_arg = v;
       else
         ref_path = v;
-    } else if (a[0] == '-' && a[1] == '-' && strlen(a) < sizeof nb && strcmp(a, "--prompt") &&
-               dlut_job_opt_find(opt_name(a, nb, sizeof nb))) {
+    } else if (a[0] == '-' && a[1] == '-' && strlen(a) < sizeof nb && dlut_job_opt_find(opt_name(a, nb, sizeof nb))) {
       const char *name = opt_name(a, nb, sizeof nb);
       int idx = (int)(dlut_job_opt_find(name) - dlut_job_opt_get(0));
       if (i + 1 >= argc) {
@@ -236,17 +366,58 @@ int dlut_cmd_grade(int argc, char **argv) {
     } else if (a[0] == '-' && a[1]) {
       rc = cli_usage(k_cmd, "unknown option '%s'", a);
       goto done;
-    } else if (!photo_path) {
-      photo_path = a;
-    } else if (!prompt) {
-      prompt = a;
     } else {
-      rc = cli_usage(k_cmd, "unexpected argument '%s' (quote the prompt)", a);
+      pos[n_pos++] = a;
+    }
+  }
+  if (!n_pos) {
+    rc = cli_usage(k_cmd, "no photo given");
+    goto done;
+  }
+  /* Which positional is the prompt: --prompt names it (then every
+   * positional is a photo or a folder); else, of two or more, the last
+   * one unless it names an existing file or folder. */
+  int n_photo_args = n_pos, d = 0;
+  if (prompt_opt) {
+    prompt = prompt_opt;
+  } else if (n_pos >= 2 && !path_exists(pos[n_pos - 1], &d)) {
+    if (n_pos > 2 && looks_like_image_name(pos[n_pos - 1])) {
+      rc = cli_fail(k_cmd, "%s: no such file (a prompt that reads like a file name goes in --prompt)", pos[n_pos - 1]);
+      goto done;
+    }
+    prompt = pos[n_pos - 1];
+    n_photo_args = n_pos - 1;
+  }
+  /* a set: several photos or any folder; one photo file is graded as before */
+  for (int i = 0; i < n_photo_args; i++) {
+    int is_dir = 0;
+    if (!path_exists(pos[i], &is_dir)) {
+      if (n_photo_args == 1) break; /* the loader says why */
+      if (looks_like_image_name(pos[i]) || strchr(pos[i], '/'))
+        rc = cli_fail(k_cmd, "%s: no such file or folder", pos[i]);
+      else
+        rc = cli_fail(k_cmd, "'%s' is neither a photo nor a folder (quote a prompt of several words)", pos[i]);
+      goto done;
+    }
+    if (is_dir) is_set = 1;
+    if ((is_dir ? list_folder(pos[i], &set_paths, &n_set, &cap_set) : list_add(&set_paths, &n_set, &cap_set, pos[i])) !=
+        0) {
+      rc = dlut_last_error_code() == DLUT_ERR_INPUT || dlut_last_error_code() == DLUT_ERR_TOO_LARGE
+               ? cli_usage(k_cmd, "%s", dlut_last_error())
+               : cli_fail(k_cmd, "%s", dlut_last_error());
       goto done;
     }
   }
-  if (!photo_path) {
-    rc = cli_usage(k_cmd, "no photo given");
+  if (n_photo_args > 1) is_set = 1;
+  if (o.n_regions && (is_set || o.camlog >= 0)) {
+    rc = cli_usage(k_cmd, "--region/--mask grade one photo in sRGB, not a set or --input footage");
+    goto done;
+  }
+  photo_path = pos[0];
+  if (edits && (seen[dlut_job_opt_find("edits") - dlut_job_opt_get(0)] || dlut_job_opts_set(&o, "edits", edits) != 0)) {
+    rc = cli_usage(k_cmd, "--edit: %s",
+                   seen[dlut_job_opt_find("edits") - dlut_job_opt_get(0)] ? "give --edit or --edits, not both"
+                                                                          : dlut_last_error());
     goto done;
   }
   if (prompt && dlut_job_opts_set(&o, "prompt", prompt) != 0) {
@@ -262,7 +433,21 @@ int dlut_cmd_grade(int argc, char **argv) {
    * first one, if it comes during loading) and the outputs are still written */
   g_interrupted = 0;
   old_sigint = signal(SIGINT, on_sigint);
-  if (!(photo = dlut_image_load(photo_path)) || (ref_path && !(ref = dlut_image_load(ref_path)))) {
+  if (is_set) {
+    if (!(set = calloc((size_t)n_set, sizeof *set))) {
+      cli_fail(k_cmd, "out of memory");
+      goto done;
+    }
+    for (int i = 0; i < n_set; i++)
+      if (!(set[i] = dlut_image_load(set_paths[i]))) {
+        cli_fail(k_cmd, "%s", dlut_last_error());
+        goto done;
+      }
+  } else if (!(photo = dlut_image_load(photo_path))) {
+    cli_fail(k_cmd, "%s", dlut_last_error());
+    goto done;
+  }
+  if (ref_path && !(ref = dlut_image_load(ref_path))) {
     cli_fail(k_cmd, "%s", dlut_last_error());
     goto done;
   }
@@ -293,6 +478,12 @@ int dlut_cmd_grade(int argc, char **argv) {
                        .ref_name = ref_path,
                        .model = model,
                        .model_path = model_path};
+  if (is_set) {
+    in.photos = (const dlut_image *const *)set;
+    in.photo_names = (const char *const *)set_paths;
+    in.n_photos = n_set;
+    if (!quiet && model) fprintf(stderr, "dlut grade: one look over %d photos\n", n_set);
+  }
   for (int k = 0; k < o.n_regions; k++) in.masks[k] = mattes[k];
   int r = dlut_job_run(&in, &o, on_progress, &pr, &res);
   if (pr.open) fputc('\n', stderr);
@@ -305,13 +496,16 @@ int dlut_cmd_grade(int argc, char **argv) {
   if (res.grade.stopped && !quiet) fprintf(stderr, "dlut grade: %s\n", res.grade.stop_reason);
 
   if (!outdir) {
-    const char *base = strrchr(photo_path, '/');
-    base = base ? base + 1 : photo_path;
+    char first[4096];
+    snprintf(first, sizeof first, "%s", photo_path);
+    for (size_t l = strlen(first); l > 1 && first[l - 1] == '/'; l--) first[l - 1] = 0; /* a folder's "shots/" */
+    const char *base = strrchr(first, '/');
+    base = base ? base + 1 : first;
     snprintf(outbuf, sizeof outbuf, "%s", base);
     char *dot = strrchr(outbuf, '.');
     if (dot && dot != outbuf) *dot = 0;
     size_t l = strlen(outbuf);
-    snprintf(outbuf + l, sizeof outbuf - l, "-graded");
+    snprintf(outbuf + l, sizeof outbuf - l, is_set && n_photo_args > 1 ? "-set-graded" : "-graded");
     outdir = outbuf;
   }
   const char *inputs[2 + DLUT_REGION_MAX + 1] = {photo_path, ref_path};
@@ -319,7 +513,15 @@ int dlut_cmd_grade(int argc, char **argv) {
   for (int k = 0; k < o.n_regions; k++)
     if (o.regions[k].kind == DLUT_JOB_REGION_MASK) inputs[n_in++] = o.regions[k].where;
   inputs[n_in] = NULL;
-  if (dlut_job_bundle_write(&res, photo, dlut_image_format_from_path(photo_path), &o, outdir, inputs) != 0) {
+  if (is_set) {
+    int tty = !quiet && isatty(2);
+    const char *extra[] = {ref_path, NULL};
+    if (dlut_job_bundle_write_set(&res, (const dlut_image *const *)set, (const char *const *)set_paths, n_set, &o,
+                                  outdir, extra, on_set_written, &tty) != 0) {
+      cli_fail(k_cmd, "%s", dlut_last_error());
+      goto done;
+    }
+  } else if (dlut_job_bundle_write(&res, photo, dlut_image_format_from_path(photo_path), &o, outdir, inputs) != 0) {
     cli_fail(k_cmd, "%s", dlut_last_error());
     goto done;
   }
@@ -337,8 +539,16 @@ done:
   dlut_job_result_free(&res);
   dlut_image_free(ref);
   dlut_image_free(photo);
+  for (int i = 0; i < n_set; i++) {
+    if (set) dlut_image_free(set[i]);
+    free(set_paths[i]);
+  }
+  free(set);
+  free(set_paths);
+  free(pos);
   for (int k = 0; k < DLUT_REGION_MAX; k++) dlut_image_free(mattes[k]);
   dlut_clip_free(model);
   dlut_job_opts_free(&o);
+  free(edits);
   return rc;
 }

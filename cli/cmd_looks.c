@@ -1,18 +1,19 @@
 /* `dlut looks`: the grading vocabulary understood without a model.
  *   dlut looks                 list it (grouped, English and Chinese)
  *   dlut looks "PROMPT"        what was understood and ignored, the look's parameters
- *   dlut looks "PROMPT" -o look.cube   also bake the look into a LUT file */
+ *   dlut looks "PROMPT" -o look.cube   also bake the look into a LUT file
+ *   dlut looks "PROMPT" --json         the look's parameters as JSON; --params FILE reads them back */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 #include <utf8proc.h>
 
 #include "cli.h"
 #include "dlut/camlog.h"
 #include "dlut/error.h"
+#include "dlut/file.h"
 #include "dlut/looks.h"
 #include "dlut/lut.h"
 
@@ -41,15 +42,24 @@ static void help(void) {
       "                      toning, monochrome, film, movie, photographer, era,\n"
       "                      platform, look, light, season, mood, phrase, colour)\n"
       "  --colors            list the named colours too (CSS/X11 and 中国传统色)\n"
-      "  --json              with a prompt: print the report as JSON (understood,\n"
-      "                      ignored, matches with weights, the look's parameters)\n"
+      "  --json              print the look as JSON: every parameter by name under\n"
+      "                      \"params\", and for a prompt what was understood, ignored\n"
+      "                      and suggested; edit it and read it back with --params\n"
+      "  --params FILE       the look from such a JSON file (the --json output or its\n"
+      "                      \"params\" object) instead of a prompt\n"
+      "  --color-strength X  scale the look's colour (white balance, saturation,\n"
+      "                      toning, hue bands, monochrome) by X, 0..2 (default 1)\n"
+      "  --tone-strength X   scale its tone (exposure, brightness, contrast, shadows,\n"
+      "                      highlights, fade, crush, roll-off) by X, 0..2 (default 1)\n"
       "  -h, --help          this help\n"
       "\n"
       "examples:\n"
       "  dlut looks\n"
       "  dlut looks \"cold teal night, high contrast\"\n"
       "  dlut looks \"温暖的日落胶片风，不要太饱和\" -o sunset.cube\n"
-      "  dlut looks \"teal and orange\" --input slog3 -s 65 -o teal_slog3.cube\n",
+      "  dlut looks \"teal and orange\" --input slog3 -s 65 -o teal_slog3.cube\n"
+      "  dlut looks \"kodak portra 400\" --json > portra.json   # edit, then:\n"
+      "  dlut looks --params portra.json --tone-strength 0.5 -o portra_soft.cube\n",
       DLUT_LOOKS_DEFAULT_SIZE);
 }
 
@@ -128,50 +138,10 @@ static void look_eval_cb(void *ctx, const float in[3], float out[3]) {
   dlut_look_eval(ctx, in, out);
 }
 
-static double r4(float x) {
-  return round((double)x * 1e4) / 1e4;
-} /* no float noise in the JSON */
-
-/* The report as one JSON object on stdout. */
-static int print_json(const dlut_looks_report *rep, const dlut_look *look, const char *desc) {
-  cJSON *o = cJSON_CreateObject(), *m = NULL;
-  if (!o) return -1;
-  cJSON_AddStringToObject(o, "understood", rep->understood);
-  cJSON_AddStringToObject(o, "ignored", rep->ignored);
-  cJSON *arr = cJSON_AddArrayToObject(o, "matches");
-  for (int i = 0; arr && i < rep->n_matches; i++) {
-    char name[64];
-    if (!(m = cJSON_CreateObject())) break;
-    cJSON_AddStringToObject(m, "text", rep->matches[i].text);
-    cJSON_AddStringToObject(m, "term", dlut_looks_match_name(&rep->matches[i], name, sizeof name));
-    cJSON_AddNumberToObject(m, "weight", r4(rep->matches[i].weight));
-    cJSON_AddBoolToObject(m, "capped", rep->matches[i].capped != 0);
-    cJSON_AddItemToArray(arr, m);
-  }
-  cJSON_AddStringToObject(o, "look", desc);
-  cJSON *p = cJSON_AddObjectToObject(o, "params");
-  if (p) {
-    cJSON_AddNumberToObject(p, "temp", r4(look->temp));
-    cJSON_AddNumberToObject(p, "tint", r4(look->tint));
-    cJSON_AddNumberToObject(p, "exposure", r4(look->exposure));
-    cJSON_AddNumberToObject(p, "brightness", r4(look->brightness));
-    cJSON_AddNumberToObject(p, "contrast", r4(look->contrast));
-    cJSON_AddNumberToObject(p, "saturation", r4(look->saturation));
-    cJSON_AddNumberToObject(p, "vibrance", r4(look->vibrance));
-    cJSON_AddNumberToObject(p, "fade", r4(look->fade));
-    cJSON_AddNumberToObject(p, "mono", r4(look->mono));
-  }
-  char *text = cJSON_Print(o);
-  cJSON_Delete(o);
-  if (!text) return -1;
-  puts(text);
-  free(text);
-  return 0;
-}
-
 int dlut_cmd_looks(int argc, char **argv) {
-  const char *prompt = NULL, *output = NULL, *group = NULL;
-  int size = DLUT_LOOKS_DEFAULT_SIZE, colors = 0, json = 0, has_input = 0;
+  const char *prompt = NULL, *output = NULL, *group = NULL, *params = NULL;
+  int size = DLUT_LOOKS_DEFAULT_SIZE, colors = 0, json = 0, has_input = 0, has_strength = 0;
+  float color_strength = 1.0f, tone_strength = 1.0f;
   dlut_camlog input = DLUT_CAMLOG_SLOG3;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -200,6 +170,15 @@ int dlut_cmd_looks(int argc, char **argv) {
       colors = 1;
     } else if (strcmp(a, "--json") == 0) {
       json = 1;
+    } else if (strcmp(a, "--params") == 0) {
+      if (++i >= argc) return cli_usage(k_cmd, "--params needs a JSON file (from dlut looks PROMPT --json)");
+      params = argv[i];
+    } else if (strcmp(a, "--color-strength") == 0 || strcmp(a, "--colour-strength") == 0 ||
+               strcmp(a, "--tone-strength") == 0) {
+      float *dst = a[2] == 't' ? &tone_strength : &color_strength;
+      if (++i >= argc || cli_parse_float(argv[i], dst) != 0 || !(*dst >= 0 && *dst <= DLUT_LOOK_MAX_STRENGTH))
+        return cli_usage(k_cmd, "%s needs a number from 0 to %g", a, (double)DLUT_LOOK_MAX_STRENGTH);
+      has_strength = 1;
     } else if (a[0] == '-' && a[1] != '\0') {
       return cli_usage(k_cmd, "unknown option '%s'", a);
     } else if (!prompt) {
@@ -208,37 +187,71 @@ int dlut_cmd_looks(int argc, char **argv) {
       return cli_usage(k_cmd, "one prompt only (quote it: dlut looks \"warm film\")");
     }
   }
-  if (!prompt) {
-    if (output) return cli_usage(k_cmd, "-o needs a prompt");
-    if (json) return cli_usage(k_cmd, "--json needs a prompt");
+  if (prompt && params) return cli_usage(k_cmd, "give a prompt or --params FILE, not both");
+  if (!prompt && !params) {
+    if (output) return cli_usage(k_cmd, "-o needs a prompt or --params");
+    if (json) return cli_usage(k_cmd, "--json needs a prompt or --params");
     if (has_input) return cli_usage(k_cmd, "--input needs a prompt and -o");
+    if (has_strength) return cli_usage(k_cmd, "--color-strength/--tone-strength need a prompt or --params");
     return list_vocab(group, colors);
   }
   if (has_input && !output) return cli_usage(k_cmd, "--input needs -o (it changes the LUT written)");
   dlut_look look;
-  dlut_looks_report *rep = malloc(sizeof *rep);
-  if (!rep) return cli_fail(k_cmd, "out of memory");
-  if (dlut_looks_parse(prompt, &look, rep) != 0) {
+  dlut_looks_report *rep = NULL;
+  if (params) {
+    size_t n = 0;
+    char *text = dlut_file_read_all(params, DLUT_LOOK_MAX_JSON, &n);
+    if (!text) return cli_fail(k_cmd, "%s: %s", params, dlut_last_error());
+    int rc = dlut_look_from_json(text, n, &look);
+    free(text);
+    if (rc != 0)
+      return cli_fail(k_cmd, "%s: %s", params,
+                      strncmp(dlut_last_error(), "looks ", 6) ? dlut_last_error() : dlut_last_error() + 6);
+  } else {
+    if (!(rep = malloc(sizeof *rep))) return cli_fail(k_cmd, "out of memory");
+    if (dlut_looks_parse(prompt, &look, rep) != 0) {
+      free(rep);
+      return cli_fail(k_cmd, "%s",
+                      strncmp(dlut_last_error(), "looks: ", 7) ? dlut_last_error() : dlut_last_error() + 7);
+    }
+  }
+  if (dlut_look_scale(&look, color_strength, tone_strength) != 0) {
     free(rep);
-    return cli_fail(k_cmd, "%s", strncmp(dlut_last_error(), "looks: ", 7) ? dlut_last_error() : dlut_last_error() + 7);
+    return cli_fail(k_cmd, "%s", dlut_last_error());
+  }
+  /* never silent: a prompt of which nothing was understood says so, with the nearest terms */
+  if (rep && rep->n_matches == 0) {
+    fprintf(stderr, "dlut looks: no word of the prompt is in the vocabulary%s%s%s; 'dlut looks' lists it\n",
+            rep->suggested[0] ? " (did you mean: " : "", rep->suggested, rep->suggested[0] ? "?)" : "");
+    if (output) {
+      free(rep);
+      return cli_fail(k_cmd, "nothing understood: no LUT written (the look would be the identity)");
+    }
   }
   char desc[2048];
   dlut_look_describe(&look, desc, sizeof desc);
   if (json) {
-    if (print_json(rep, &look, desc) != 0) {
+    char *text = dlut_look_to_json(&look, rep);
+    if (!text) {
       free(rep);
-      return cli_fail(k_cmd, "out of memory");
+      return cli_fail(k_cmd, "%s", dlut_last_error());
     }
+    puts(text);
+    free(text);
   } else {
-    printf("understood: %s\n", rep->n_matches ? rep->understood : "(nothing)");
-    printf("ignored:    %s\n", rep->ignored[0] ? rep->ignored : "(nothing)");
-    for (int i = 0; i < rep->n_matches; i++) {
-      char name[64];
-      dlut_looks_match_name(&rep->matches[i], name, sizeof name);
-      printf("  ");
-      print_padded(rep->matches[i].text, 24);
-      printf(" -> %-18s x%+.2f%s\n", name, rep->matches[i].weight, rep->matches[i].capped ? " (capped)" : "");
+    if (rep) {
+      printf("understood: %s\n", rep->n_matches ? rep->understood : "(nothing)");
+      printf("ignored:    %s%s%s%s\n", rep->ignored[0] ? rep->ignored : "(nothing)",
+             rep->suggested[0] ? " (did you mean: " : "", rep->suggested, rep->suggested[0] ? "?)" : "");
+      for (int i = 0; i < rep->n_matches; i++) {
+        char name[64];
+        dlut_looks_match_name(&rep->matches[i], name, sizeof name);
+        printf("  ");
+        print_padded(rep->matches[i].text, 24);
+        printf(" -> %-18s x%+.2f%s\n", name, rep->matches[i].weight, rep->matches[i].capped ? " (capped)" : "");
+      }
     }
+    if (has_strength) printf("strength:   colour x%.2f, tone x%.2f\n", color_strength, tone_strength);
     printf("look:       %s\n", desc[0] ? desc : "(identity)");
   }
   free(rep);
@@ -246,7 +259,7 @@ int dlut_cmd_looks(int argc, char **argv) {
     /* with --input the look is evaluated exactly on the rendered log input (no double interpolation) */
     dlut_lut *lut = has_input ? dlut_camlog_bake_fn(input, size, look_eval_cb, &look) : dlut_look_bake(&look, size);
     if (!lut) return cli_fail(k_cmd, "%s", dlut_last_error());
-    snprintf(lut->title, sizeof lut->title, "dlut looks: %.200s", prompt);
+    snprintf(lut->title, sizeof lut->title, "dlut looks: %.200s", prompt ? prompt : params);
     int rc = dlut_lut_save(lut, output, NULL);
     dlut_lut_free(lut);
     if (rc != 0) return cli_fail(k_cmd, "%s", dlut_last_error());

@@ -17,6 +17,8 @@
 #include "dlut/file.h"
 #include "dlut/image.h"
 #include "dlut/resize.h"
+#include "refcheck_manip.h"
+#include <sys/stat.h>
 
 #define CMD "refcheck"
 #define MAX_ITEMS 256
@@ -41,6 +43,11 @@ static void usage(FILE *f) {
           "  --grad-tol X   tolerance for gradients, names starting with grad_ (default 1e-3)\n"
           "  --f32          compare with ref/f32 (the upstream float32 run) instead of ref/f64\n"
           "  -q, --quiet    print only failures and the summary\n"
+          "\n"
+          "Where the folder has ref/manipulation/ (ColorizeDiffusion's text manipulation,\n"
+          "computed by its own functions), every case its index.json lists is run from\n"
+          "the stored inputs through dlut/manip.h and each intermediate and output is\n"
+          "compared with --tol; one line per case id gives its worst relative error.\n"
           "\n"
           "Prints one line per array (status, worst relative error, tolerance) and exits\n"
           "0 when all pass, 1 when any array misses or cannot be computed, 2 on usage errors.\n"
@@ -475,6 +482,21 @@ int dlut_cmd_refcheck(int argc, char **argv) {
     fails += !compare(&r, f32 ? "f32" : "f64", it->string, it, grad ? gtol : tol, 0, quiet);
   }
   printf("%s: %d/%d arrays within tolerance (%s reference)\n", dir, n - fails, n, f32 ? "f32" : "f64");
+  /* ColorizeDiffusion's manipulation cases, where the folder has them */
+  char mpath[4200];
+  struct stat mst;
+  snprintf(mpath, sizeof mpath, "%s/ref/manipulation/index.json", dir);
+  if (stat(mpath, &mst) == 0) {
+    int mc = 0, mf = 0;
+    if (refcheck_manip(dir, r.m, r.pixels, r.n_img, tol, quiet, &mc, &mf) != 0) {
+      printf("FAIL  manipulation: %s\n", dlut_last_error());
+      fails++;
+    } else {
+      printf("%s: %d/%d manipulation cases within tolerance (ref/manipulation, f64)\n", dir, mc - (mf > mc ? mc : mf),
+             mc);
+      fails += mf;
+    }
+  }
   status = fails ? DLUT_EXIT_FAIL : DLUT_EXIT_OK;
 done:
   if (r.pixels)

@@ -139,11 +139,12 @@ int main(int argc, char **argv) {
     if (k_commands[i].fn && strcmp(argv[1], k_commands[i].name) == 0) {
       /* an option given twice is a mistake the commands would settle silently (the last one wins):
        * refused here for all of them, except those meant to repeat (embed's --image and --text, grade's
-       * --region and --mask) */
+       * --region, --mask and --edit) */
       for (int a = 2; a < argc; a++) {
         const char *o = argv[a];
         if (o[0] != '-' || !o[1] || (o[1] >= '0' && o[1] <= '9') || o[1] == '.') continue;
         if (!strcmp(argv[1], "embed") && (!strcmp(o, "--image") || !strcmp(o, "--text"))) continue;
+        if (!strcmp(argv[1], "grade") && !strcmp(o, "--edit")) continue; /* one reference edit each */
         if (!strcmp(argv[1], "grade") && (!strcmp(o, "--region") || !strcmp(o, "--mask"))) continue;
         for (int b = 2; b < a; b++)
           if (!strcmp(argv[b], o)) return cli_usage(argv[1], "option %s given twice", o);

@@ -4,7 +4,9 @@
 # the upstream openai/CLIP and OFA-Sys/Chinese-CLIP code, against both the
 # float64 and the float32 upstream runs. Then, on a copy of the first case:
 # the weights read from pytorch_model.bin alone must pass too, and a
-# perturbed reference array must make refcheck fail (exit 1).
+# perturbed reference array must make refcheck fail (exit 1). Then the
+# ColorizeDiffusion manipulation cases (ref/manipulation/): every case id
+# checked and passed, and corrupted copies detected.
 set -u
 root="${DLUT_SHARED:?DLUT_SHARED not set}/data/clip-ref"
 PY=${PY:-/usr/bin/python3}
@@ -69,5 +71,70 @@ json.dump(cfg, open(sys.argv[2], "w"), indent=1)
 PYEOF
   "$DLUT" refcheck -q "$tmp/min-$name" || { echo "FAIL: minimal config.json for $name"; fails=$((fails+1)); }
 done
+# ColorizeDiffusion's manipulation cases (ref/manipulation/): every case id
+# index.json lists must be named by refcheck as checked and within tolerance,
+# and nothing else; a copy with one case's stored output and one step
+# intermediate off by 1e-3 relative must fail, naming exactly those cases.
+nm=0
+for case in "$root"/*/; do
+  [ -f "$case/ref/manipulation/index.json" ] || continue
+  nm=$((nm+1)); name=$(basename "$case")
+  "$DLUT" refcheck "$case" > "$tmp/m-$name.txt"; rc=$?
+  [ "$rc" -eq 0 ] || { echo "FAIL: refcheck $name exit $rc"; grep FAIL "$tmp/m-$name.txt"; fails=$((fails+1)); }
+  "$PY" - "$case/ref/manipulation/index.json" "$tmp/m-$name.txt" "$name" <<'PYEOF' || { echo "FAIL: manipulation cases of $name"; fails=$((fails+1)); }
+import json, re, sys
+ids = [c["id"] for c in json.load(open(sys.argv[1]))["cases"]]
+lines = open(sys.argv[2]).read().splitlines()
+seen = {}
+for l in lines:
+    m = re.match(r"^(ok  |FAIL)  manip (\S+)\s+worst rel err (\S+)", l)
+    if m:
+        seen.setdefault(m.group(2), []).append((m.group(1), float(m.group(3))))
+bad = [i for i in ids if seen.get(i) != [("ok  ", seen.get(i, [("", 0)])[0][1])] or not seen[i][0][1] <= 1e-4]
+extra = sorted(set(seen) - set(ids))
+worst = max(v[0][1] for v in seen.values()) if seen else float("nan")
+print(f"  {sys.argv[3]}: {len(ids) - len(bad)}/{len(ids)} manipulation case ids checked and passed, worst rel err {worst:.3g}")
+if bad or extra or len(ids) == 0:
+    print("  not checked or not passed:", bad, "unexpected:", extra)
+    sys.exit(1)
+PYEOF
+  # the corrupted copy
+  mkdir -p "$tmp/mbad-$name/ref"
+  for f in "$case"/*; do
+    [ "$(basename "$f")" = ref ] || ln -s "$f" "$tmp/mbad-$name/$(basename "$f")"
+  done
+  for f in "$case"/ref/*; do
+    [ "$(basename "$f")" = manipulation ] || ln -s "$f" "$tmp/mbad-$name/ref/$(basename "$f")"
+  done
+  cp -r "$case/ref/manipulation" "$tmp/mbad-$name/ref/"
+  chmod -R u+w "$tmp/mbad-$name/ref/manipulation"
+  want=$("$PY" - "$tmp/mbad-$name/ref/manipulation" <<'PYEOF'
+import json, sys, numpy as np
+d = sys.argv[1]
+cases = json.load(open(d + "/index.json"))["cases"]
+# only files no other case shares
+use = {}
+for c in cases:
+    for f in [o["file"] for o in c["outputs"].values()] + [o["file"] for s in c["steps"] for o in s["outputs"].values()]:
+        use.setdefault(f, set()).add(c["id"])
+loc = [c for c in cases if c["kind"] == "local" and len(use[c["outputs"]["tokens"]["file"]]) == 1][-1]
+p = d + "/" + loc["outputs"]["tokens"]["file"]
+a = np.load(p); a.flat[a.size // 2] += 1e-3 * np.abs(a).max(); np.save(p, a)
+st = [(c, f) for c in cases if c["kind"] == "local" and c["id"] != loc["id"]
+      for s in c["steps"] for k, o in s["outputs"].items() for f in [o["file"]] if k == "pwm" and len(use[f]) == 1][0]
+p = d + "/" + st[1]
+a = np.load(p); a.flat[0] += 1e-3 * np.abs(a).max(); np.save(p, a)
+print(loc["id"], st[0]["id"])
+PYEOF
+)
+  "$DLUT" refcheck -q "$tmp/mbad-$name" > "$tmp/mbad-$name.txt"; rc=$?
+  nfail=$(grep -c "^FAIL  manip " "$tmp/mbad-$name.txt")
+  for id in $want; do grep -q "^FAIL  manip $id " "$tmp/mbad-$name.txt" || nfail=-1; done
+  if [ "$rc" -ne 1 ] || [ "$nfail" -ne 2 ]; then
+    echo "FAIL: corrupted manipulation references ($want) of $name not detected exactly (exit $rc)"
+    cat "$tmp/mbad-$name.txt"; fails=$((fails+1))
+  fi
+done
+[ "$nm" -ge 2 ] || { echo "FAIL: expected manipulation cases for openai_tiny and chinese_clip_tiny, found $nm"; fails=$((fails+1)); }
 echo "$n cases, $fails failed runs"
 [ "$fails" -eq 0 ]

@@ -46,6 +46,38 @@ assert r["understood"] == "very warm, film" and r["ignored"] == "vibes", r
 assert [m["term"] for m in r["matches"]] == ["warm", "film"] and r["matches"][0]["weight"] == 1.6, r
 assert r["params"]["temp"] > 2 and r["look"].startswith("temp=+"), r
 PYEOF
+# suggestions: an ignored word gets the nearest terms; nothing understood is never silent
+"$DLUT" looks "cinematc warm" >"$tmp/sug" || bad "dlut looks with a typo exits non-zero"
+grep -q "^ignored:    cinematc (did you mean: cinematic?)$" "$tmp/sug" || bad "suggestion line: $(cat "$tmp/sug")"
+"$DLUT" looks "wram portr" >/dev/null 2>"$tmp/sug.err" || bad "nothing understood (no -o) exits non-zero"
+grep -q "no word of the prompt is in the vocabulary (did you mean: warm, portra" "$tmp/sug.err" ||
+  bad "nothing understood says nothing on stderr: $(cat "$tmp/sug.err")"
+"$DLUT" looks "xyzzy" -o "$tmp/none.cube" >/dev/null 2>&1; [ $? -eq 1 ] || bad "nothing understood with -o is not a failure"
+[ -e "$tmp/none.cube" ] && bad "nothing understood wrote a LUT"
+# the editable look: --json -> --params gives the same LUT; hostile params files are clear errors
+"$DLUT" looks "温暖的日落胶片风，不要太饱和" --json >"$tmp/look.json" || bad "--json failed"
+"$DLUT" looks --params "$tmp/look.json" -o "$tmp/p.cube" -s 17 >/dev/null || bad "--params -o failed"
+cmp -s <(grep -v TITLE "$tmp/look.cube") <(grep -v TITLE "$tmp/p.cube") || bad "--params does not give the prompt's LUT"
+"$PY" - "$tmp/look.json" "$tmp/edit.json" <<'PYEOF' || bad "--json params: $(head -c 300 "$tmp/look.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+p = r["params"]
+assert len(p["band_hue"]) == 8 and len(p["shadow_ab"]) == 2 and len(p["mono_mix"]) == 3, p
+assert p["temp"] > 2 and "suggested" in r, r
+json.dump({"temp": -1.5, "contrast": 0.4}, open(sys.argv[2], "w"))
+PYEOF
+"$DLUT" looks --params "$tmp/edit.json" | grep -q "^look:       temp=-1.50 contrast=+0.40$" || bad "edited params not read"
+printf '{"temp": 1, "warmth": 2}' >"$tmp/bad.json"
+"$DLUT" looks --params "$tmp/bad.json" >/dev/null 2>"$tmp/bad.err"; [ $? -eq 1 ] || bad "unknown field is not a failure"
+grep -q "unknown field 'warmth'" "$tmp/bad.err" || bad "unknown field message: $(cat "$tmp/bad.err")"
+printf '{"contrast": 1e999}' >"$tmp/bad.json"
+"$DLUT" looks --params "$tmp/bad.json" >/dev/null 2>"$tmp/bad.err"; [ $? -eq 1 ] || bad "infinite value is not a failure"
+"$DLUT" looks --params "$tmp/nosuch.json" >/dev/null 2>&1; [ $? -eq 1 ] || bad "missing params file is not a failure"
+"$DLUT" looks warm --params "$tmp/edit.json" >/dev/null 2>&1; [ $? -eq 2 ] || bad "prompt and --params is not a usage error"
+# strengths
+"$DLUT" looks "high contrast, brighter" --tone-strength 0 | grep -q "^look:       (identity)$" || bad "tone strength 0"
+"$DLUT" looks "warm, high contrast" --color-strength 0 | grep -q "^look:       contrast=+0.60$" || bad "colour strength 0"
+"$DLUT" looks warm --color-strength 2.5 >/dev/null 2>&1; [ $? -eq 2 ] || bad "colour strength 2.5 is not a usage error"
 "$DLUT" looks --bogus >/dev/null 2>&1; [ $? -eq 2 ] || bad "unknown option is not a usage error (2)"
 "$DLUT" looks a b >/dev/null 2>&1; [ $? -eq 2 ] || bad "two prompts is not a usage error (2)"
 "$DLUT" looks -o x.cube >/dev/null 2>&1; [ $? -eq 2 ] || bad "-o without a prompt is not a usage error (2)"
@@ -62,7 +94,7 @@ if [ -n "${DLUT_SEMANTIC_MODEL:-}" ]; then
 else
   export DLUT_MODEL= DLUT_MODELS="$tmp/no-models"   # make sure the offline looks are used
 fi
-# a slice: every 8th row (14 of the 109 prompts, both languages), on two photos; all rows with DLUT_SEMANTIC_ALL=1
+# a slice: every 8th row (22 of the 170 prompts, both languages), on two photos; all rows with DLUT_SEMANTIC_ALL=1
 step=${DLUT_SEMANTIC_ALL:+1}
 step=${step:-8}
 photos=("$SHARED/data/photos/chelsea.png" "$SHARED/data/photos/coffee.png")
@@ -91,6 +123,15 @@ while IFS=$'\t' read -r prompt checks compare; do
 done <"$TSV"
 echo "checked $n graded photos from $rows prompts"
 [ "$n" -ge 20 ] || bad "only $n graded photos checked"
+# dlut grade (offline): the suggestion in the note and in report.json; the strengths
+"$DLUT" grade "${photos[0]}" "cinematc warm" -o "$tmp/gs" >"$tmp/gs.out" 2>/dev/null || bad "dlut grade with a typo failed"
+grep -q 'ignored "cinematc" (did you mean: cinematic?)' "$tmp/gs.out" || bad "grade note: $(cat "$tmp/gs.out")"
+grep -q '"suggested":[[:space:]]*"cinematic"' "$tmp/gs/report.json" || bad "report.json has no suggestion"
+"$DLUT" grade "${photos[0]}" "cinematc" -o "$tmp/gs2" >/dev/null 2>"$tmp/gs2.err"; [ $? -ne 0 ] || bad "grade with nothing understood succeeded"
+grep -q "did you mean: cinematic" "$tmp/gs2.err" || bad "grade error has no suggestion: $(cat "$tmp/gs2.err")"
+"$DLUT" grade "${photos[0]}" "very warm" --color-strength 0 -o "$tmp/gs3" >/dev/null 2>&1 || bad "grade --color-strength failed"
+"$CHECK" --check "${photos[0]}" "$tmp/gs3/graded.png" "b<= b>=" 2>/dev/null || bad "colour strength 0 still changes b*"
+grep -q '"color_strength":[[:space:]]*0' "$tmp/gs3/report.json" || bad "report.json has no color_strength"
 # the checker is not a rubber stamp: an ungraded photo fails "warm"
 "$CHECK" --check "${photos[0]}" "${photos[0]}" "b+" 2>/dev/null && bad "the checker passed an ungraded photo as warm"
 exit $fail

@@ -8,6 +8,9 @@ end on a real photo, checked by tools nobody here wrote:
     tetrahedral, on look.cube: within 1 code), where it is 1 the region
     LUT's (region-N.cube), and in between (1 - m) G + m R;
   - the feathered edge ramps over exactly the pixels --feather asks for;
+  - with the tiny random CLIP model: text regions and mattes numbered in
+    command-line order, heatmap.png, masks from text, and the composite law
+    for the LUTs optimised together;
   - the matte's channel (grey, alpha, luma), resampling of other sizes,
     --mask-threshold, report.json, stale region files of an earlier run,
     and the refusals (a text region without a model, a matte of another
@@ -206,6 +209,38 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 1 and "shape" in r.stderr, f"a matte of another shape: {r.stderr.strip()}")
     r = run("grade", PHOTO, "warm", "--mask", f"{tmp}/sky16.png=xyzzy qwerty", "-o", f"{tmp}/q")
     check(r.returncode == 1 and "region 1" in r.stderr, f"a region prompt the looks cannot read: {r.stderr.strip()}")
+
+    # ---- with a model (the tiny random OpenAI one): the global and region
+    # LUTs optimised together; regions numbered in command-line order over
+    # --region and --mask together; the composite law holds for the
+    # optimised LUTs too
+    TINY = f"{SHARED}/data/clip-ref/openai_tiny"
+    out5 = f"{tmp}/out5"
+    r = run("grade", PHOTO, "warm golden film", "--region", "the sky=deep teal", "--mask", f"{tmp}/sky16g.png=cold blue",
+            "--region", "skin=keep natural", "--model", TINY, "--steps", "5", "-o", out5, "-q")
+    check(r.returncode == 0, f"model + regions: rc {r.returncode} {r.stderr.strip()}")
+    names = sorted(os.listdir(out5)) if r.returncode == 0 else []
+    check(names == ["graded.png", "heatmap.png", "look.cube", "mask-1.png", "mask-2.png", "mask-3.png", "region-1.cube",
+                    "region-2.cube", "region-3.cube", "report.json", "strip.png"], f"outputs {names}")
+    if names:
+        rep = json.load(open(f"{out5}/report.json"))
+        kinds = [(g["number"], g["kind"], g.get("control", g.get("mask_file", "")).split("/")[-1]) for g in rep["regions"]]
+        check(kinds == [(1, "text", "the sky"), (2, "mask", "sky16g.png"), (3, "text", "skin")], f"numbering {kinds}")
+        check(rep["method"] == "clip" and all(g["method"] == "clip" and "local_end" in g for g in rep["regions"]),
+              "report: method clip, a local term per region")
+        ident = subprocess.run(["identify", "-format", "%w %h %z", f"{out5}/heatmap.png"], capture_output=True,
+                               text=True).stdout.split()
+        check(ident[:2] == [str(W), str(H)], f"heatmap.png at the photo's size {ident}")
+        for k in (1, 3):
+            _, tm = magick_grey16(f"{out5}/mask-{k}.png")
+            check(tm.shape == (H, W) and tm.min() < tm.max(), f"text mask {k}: at the photo's size, not constant")
+        # only the matte region, alone, keeps the composite checkable against FFmpeg: a second run
+        out6 = f"{tmp}/out6"
+        r = run("grade", PHOTO, "warm golden film", "--mask", f"{tmp}/sky16g.png=cold blue", "--model", TINY, "--steps",
+                "5", "-o", out6, "-q")
+        check(r.returncode == 0, f"model + one matte: rc {r.returncode} {r.stderr.strip()}")
+        if r.returncode == 0:
+            composite_check(out6, m, "optimised (model)")
 
 print("t_region:", "FAILED" if fails else "all ok")
 sys.exit(1 if fails else 0)

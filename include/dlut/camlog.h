@@ -57,6 +57,7 @@
 #include <stdint.h>
 
 #include "dlut/color.h"
+#include "dlut/image.h"
 #include "dlut/lut.h"
 
 #ifdef __cplusplus
@@ -145,6 +146,27 @@ dlut_lut *dlut_camlog_bake_fn(dlut_camlog enc, int size, dlut_camlog_look_fn loo
 /* The same with a look LUT made for sRGB-encoded input (any domain and
  * shaper; evaluated with `interp`). look_lut NULL = no look. */
 dlut_lut *dlut_camlog_bake(const dlut_lut *look_lut, dlut_camlog enc, int size, dlut_interp interp);
+
+/* The same as a 1D shaper of `shaper_size` entries followed by a 3D table
+ * of `size` (Resolve's .cube layout; DLUT and OpenColorIO apply the shaper
+ * by linear interpolation). The shaper is, per channel, the sRGB encoding
+ * of the tone-mapped decode (steps 1, 2 and 4: the display value of a grey
+ * of that code); the 3D table, over [lo, 1] (lo = the shaper's lowest
+ * value rounded down to 1/64, 0 unless the curve goes below black), holds
+ * look(srgb(M srgb^-1(u))) with M the gamut matrix of step 3. Equal to
+ * look(to_display(x)) up to interpolation, which the shaper makes far
+ * smaller than a plain lattice over code values of the same size
+ * (tests/test_camlog.c). */
+dlut_lut *dlut_camlog_bake_shaper_fn(dlut_camlog enc, int size, int shaper_size, dlut_camlog_look_fn look, void *ctx);
+dlut_lut *dlut_camlog_bake_shaper(const dlut_lut *look_lut, dlut_camlog enc, int size, int shaper_size,
+                                  dlut_interp interp);
+
+/* ==== Images ==== */
+
+/* A log-encoded image as displayed (steps 1-4), as float RGB with the
+ * image's metadata (alpha dropped). Caller frees; NULL and
+ * dlut_last_error() on failure. */
+dlut_image *dlut_camlog_image_to_display(dlut_camlog enc, const dlut_image *img);
 
 #ifdef __cplusplus
 }

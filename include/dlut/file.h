@@ -52,6 +52,10 @@ void dlut_file_untrack(const char *path);
 void dlut_file_cleanup_on_signals(void);
 void dlut_file_signal_cleanup(int sig);
 void dlut_file_remove_tracked(void); /* async-signal-safe: what the handler removes */
+/* A function dlut_file_remove_tracked calls first (NULL = none), for a
+ * writer with more temporary paths than the table holds; it must be
+ * async-signal-safe (unlink/rmdir over paths prepared beforehand). */
+void dlut_file_set_cleanup_hook(void (*fn)(void));
 /* Between begin and end the handler only notes a signal; end acts on it
  * (after the caller untracked what must stay). Not nested. */
 void dlut_file_critical_begin(void);

@@ -103,14 +103,30 @@ typedef enum dlut_grade_param {
 } dlut_grade_param;
 
 /* How a reference photo guides the grade (ColorizeDiffusion's zero-shot
- * manipulation of the reference embedding v with target text t, anchor
- * text a and scale s, all unit vectors except s). */
+ * global manipulation of the reference's projected CLS token v, NOT
+ * normalised, with unit target text t, unit anchor text a and scale s;
+ * no renormalisation after; see dlut/manip.h and docs/grading.md). Each
+ * mode is one edit: target = the prompt, anchor = ref_anchor (default the
+ * source prompt), s = ref_scale (default 1); a list of edits
+ * (opts.ref_edits) replaces it. */
 typedef enum dlut_grade_ref_mode {
   DLUT_GRADE_REF_IMAGE = 0,   /* target = v; direction from the photo towards v */
   DLUT_GRADE_REF_ANCHOR = 1,  /* v' = v + s (t - a) */
   DLUT_GRADE_REF_ENHANCE = 2, /* v' = v - (v.a) a + s t */
   DLUT_GRADE_REF_REPLACE = 3, /* v' = v + (s - v.t) t */
 } dlut_grade_ref_mode;
+
+/* One global edit of the reference (a row of ColorizeDiffusion's
+ * manipulation prompt): no anchor + enhance 0: v + (s - v.t) t; no anchor +
+ * enhance 1: v + s t; anchor + enhance 0: v + s (t - a); anchor + enhance
+ * 1: v - (v.a) a + s t. Edits apply in order; as upstream, none applies
+ * unless some s > 0. */
+typedef struct dlut_grade_ref_edit {
+  const char *target; /* target text (required) */
+  const char *anchor; /* anchor text; NULL, "" or "none" = no anchor */
+  float scale;        /* s, in the units of v.t (ColorizeDiffusion's UI: 0..15) */
+  int enhance;        /* 0 or 1 */
+} dlut_grade_ref_edit;
 
 /* Loss weights (and the unweighted terms of a result). */
 typedef struct dlut_grade_losses {
@@ -143,7 +159,7 @@ typedef struct dlut_grade_opts {
   const dlut_image *ref;     /* reference photo or NULL */
   dlut_grade_ref_mode ref_mode;
   const char *ref_anchor;    /* anchor text for REF_ANCHOR / REF_ENHANCE; NULL = source_prompt */
-  float ref_scale;           /* s, in units of one unit-norm embedding (default 1) */
+  float ref_scale;           /* s of that edit, in the units of v.t (default 1) */
   int ref_transfer_init;     /* nonzero: start from a Reinhard Lab transfer towards ref */
   const dlut_lut *start_lut; /* starting LUT (e.g. the prompt's offline look, dlut/looks.h), evaluated
                                 tetrahedrally at the lattice points; NULL = the identity. Overridden by
@@ -165,6 +181,9 @@ typedef struct dlut_grade_opts {
   int preview_every;         /* preview to the callback every N steps (0 = never; a set previews photo 1) */
   dlut_grade_callback callback;
   void *user;
+  const dlut_grade_ref_edit *ref_edits; /* global edits of the reference, in order; with n_ref_edits > 0
+                                           they replace ref_mode/ref_scale/ref_anchor (not kept) */
+  int n_ref_edits;
 } dlut_grade_opts;
 
 typedef struct dlut_grade_result {
@@ -229,6 +248,15 @@ void dlut_grade_problem_free(dlut_grade_problem *p);
 int dlut_grade_problem_lut_size(const dlut_grade_problem *p);
 const float *dlut_grade_problem_start(const dlut_grade_problem *p); /* the starting table */
 int dlut_grade_problem_eval(dlut_grade_problem *p, const float *table, dlut_grade_losses *losses, float *d_table);
+
+/* The unit target a reference grades towards: v (E) = the reference's
+ * projected CLS embedding as dlut_clip_encode_image returns it (NOT
+ * normalised), edited by o->ref_edits (or the one edit o->ref_mode,
+ * ref_scale and ref_anchor describe; source_prompt = the anchor's default,
+ * NULL = the model's neutral prompt), then out = unit(v'). Returns the
+ * number of edits applied (0: none given, or none with s > 0) or -1. */
+int dlut_grade_ref_target(dlut_clip *model, const float *v, const dlut_grade_opts *o, const char *source_prompt,
+                          float *out);
 
 /* ==== Fitting a LUT to a before/after pair ==== */
 

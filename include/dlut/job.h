@@ -26,6 +26,15 @@
  * parsed strictly (the whole string, finite numbers, in range); a bad value
  * fails with DLUT_ERR_INPUT and a message that states the range.
  *
+ * REGIONS (dlut_job_opts_add_region, dlut/region.h): a text region needs
+ * a model (its mask is found from its words), a mask region its matte in
+ * in->masks[i]. With a model the global and region LUTs are optimised
+ * together (dlut_region_grade_run), each region starting from its prompt's
+ * offline look; without one each region's LUT is its prompt's offline look.
+ * The result's regions[] hold the LUTs and masks; the bundle adds
+ * region-N.cube, mask-N.png and heatmap.png and graded.EXT is the
+ * composite. One photo only (not with a set).
+ *
  * METHOD: with a model (in->model) the LUT is optimised through CLIP,
  * starting from the prompt's offline look (option start=look) or a colour
  * transfer (transfer=1). Without a model: a reference photo gives a
@@ -85,7 +94,15 @@ typedef struct dlut_job_opts {
   float strength;        /* blend of the graded photo with the original, 0..1 (default 1) */
   int quality;           /* JPEG/WebP quality of the graded photo 1..100 (default 95) */
   int fast_encode;       /* graded JPEG without optimised Huffman tables (default 0; the server's default 1) */
-  int n_regions;         /* regions added with dlut_job_opts_add_region */
+  int camlog;            /* option "input": -1 = the photos are sRGB pictures (default); else a dlut_camlog:
+                            camera log footage, graded as displayed (see dlut_job_run) */
+  float color_strength;  /* the offline look's colour and tone strengths, 0..2 (default 1; dlut_look_scale) */
+  float tone_strength;
+  /* option "edits": global edits of the reference, one "TARGET|ANCHOR|SCALE[|ENHANCE]" per line */
+  char *edits_buf;            /* owned: the parsed lines (the edits' strings point into it) */
+  dlut_grade_ref_edit *edits; /* owned, n_edits of them */
+  int n_edits;
+  int n_regions; /* regions added with dlut_job_opts_add_region */
   dlut_job_region regions[DLUT_REGION_MAX];
   float feather;        /* mask feathering in photo pixels (option "feather", default 0) */
   float mask_threshold; /* 0 = soft mattes; else hard at this value (option "mask_threshold") */
@@ -158,31 +175,46 @@ typedef enum dlut_job_method {
 } dlut_job_method;
 
 typedef struct dlut_job_result {
-  dlut_lut *lut; /* the grade (owned) */
+  dlut_lut *lut;  /* the grade (owned); with log input (camlog >= 0) it takes log code values */
+  dlut_lut *look; /* with log input: the look graded on the displayed photos (owned); else NULL */
+  int camlog;     /* -1, or the log encoding of the photos */
   dlut_job_method method;
   dlut_grade_result grade; /* losses (start/end), steps, seconds, stop reason; grade.lut is NULL */
   char understood[1024];   /* what the offline looks understood of the prompt ("" = nothing) */
   char ignored[1024];      /* words they did not */
+  char suggested[512];     /* the vocabulary forms nearest to the ignored words (dlut_looks_suggest) */
   char start[1100];        /* where the optimisation started ("identity", "offline look: ...") */
   char note[1200];         /* one line for the user ("no CLIP model: offline looks understood ...") */
   char *report_json;       /* report.json (owned, UTF-8, valid JSON) */
   int n_regions;           /* as in the options */
   struct dlut_job_region_result {
-    dlut_lut *lut;             /* the region's LUT (owned) */
-    float *mask;               /* (photo h, w) in [0,1] (owned) */
-    int width, height;         /* the mask's size (the photo's) */
-    double coverage;           /* mean of the mask */
-    dlut_mask_channel channel; /* MASK: which channel of the matte was used */
-    char understood[512];      /* what the offline looks understood of the region's prompt */
-    float *heat;               /* TEXT: the coarse map (grid x grid) or NULL (owned) */
-    int grid;                  /* its side */
+    dlut_lut *lut;                 /* the region's LUT (owned) */
+    float *mask;                   /* (photo h, w) in [0,1] (owned) */
+    int width, height;             /* the mask's size (the photo's) */
+    double coverage;               /* mean of the mask */
+    dlut_mask_channel channel;     /* MASK: which channel of the matte was used */
+    char understood[512];          /* what the offline looks understood of the region's prompt */
+    float *heat;                   /* TEXT: the coarse map (grid x grid) or NULL (owned) */
+    int grid;                      /* its side */
+    int has_local;                 /* with a model: the region has a local term (its mask reaches the model's view) */
+    double local_start, local_end; /* its local term at the start and the end */
   } regions[DLUT_REGION_MAX];
   double seconds; /* wall time of dlut_job_run */
 } dlut_job_result;
 
 /* Run a job. cb (may be NULL) is called after every optimiser step; a
  * nonzero return cancels (the result then holds the best LUT so far and
- * grade.stopped = 1). */
+ * grade.stopped = 1).
+ *
+ * Camera log footage (option input=NAME, o->camlog >= 0): every photo is
+ * decoded and rendered for display (dlut_camlog_image_to_display) and the
+ * look is graded on that, as any picture (res->look); res->lut is then that
+ * look baked for log input, a 1D shaper of DLUT_JOB_LOG_SHAPER_SIZE and a
+ * DLUT_JOB_LOG_LUT_SIZE^3 table (dlut_camlog_bake_shaper), so look.cube
+ * goes on the log clips in an editor. The graded photos are that LUT on the
+ * log photos (dlut_job_render_result). */
+#define DLUT_JOB_LOG_LUT_SIZE 65
+#define DLUT_JOB_LOG_SHAPER_SIZE 4096
 int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_callback cb, void *user,
                  dlut_job_result *res);
 void dlut_job_result_free(dlut_job_result *res);
@@ -198,6 +230,12 @@ const char *dlut_job_graded_ext(dlut_image_format f);
  * photo's metadata. Caller frees. */
 dlut_image *dlut_job_render(const dlut_lut *lut, const dlut_image *photo, float strength);
 
+/* The graded photo of a result: dlut_job_render(res->lut, ...) - with log
+ * input that is look.cube on the log photo, what an editor will show; a
+ * strength below 1 with log input blends the look with the displayed
+ * photo instead (in the photo's own pixel type). Caller frees. */
+dlut_image *dlut_job_render_result(const dlut_job_result *res, const dlut_image *photo, float strength);
+
 /* ==== The bundle ==== */
 
 /* Write look.cube, graded.EXT (EXT from `format`), strip.png and
@@ -212,6 +250,46 @@ dlut_image *dlut_job_render(const dlut_lut *lut, const dlut_image *photo, float 
  * is written. */
 int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, dlut_image_format format,
                           const dlut_job_opts *o, const char *outdir, const char *const *inputs);
+
+/* ==== The bundle of a set ==== */
+
+/* Progress while a set's graded photos are written: `done` of `total`,
+ * the last one written as graded/NAME. */
+typedef void (*dlut_job_set_progress)(void *user, int done, int total, const char *name);
+
+#define DLUT_JOB_SET_NAME_LEN 256
+
+/* The names the set's graded photos get in graded/: each input's file
+ * name; a name already taken (the same name from two folders, compared
+ * without case) gets -2, -3 ... before its extension; a name whose
+ * extension no writer knows gets .png added (it is written as PNG). */
+int dlut_job_set_names(const char *const *paths, int n, char (*names)[DLUT_JOB_SET_NAME_LEN]);
+
+/* Write a set's bundle into `outdir`, whole or not at all (staged and
+ * moved into place as dlut_job_bundle_write does; an existing graded/ is
+ * replaced whole):
+ *   look.cube, strip.png     the one LUT for the set, and its picture
+ *   graded/NAME              every photo through it (at o->strength), in
+ *                            its input's format and bit depth
+ *                            (names: dlut_job_set_names)
+ *   contact.jpg              before/after of every photo, numbered in order
+ *                            (dlut_job_contact_new)
+ *   report.json              the job's report, "photos" as {input, graded}
+ * paths (n) are the photos' file names (for the names, the report, and
+ * the check that no output replaces an input); inputs (NULL-terminated,
+ * may be NULL) are other files that must not be replaced. cb may be NULL. */
+int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *const *photos, const char *const *paths,
+                              int n, const dlut_job_opts *o, const char *outdir, const char *const *inputs,
+                              dlut_job_set_progress cb, void *user);
+
+/* The contact sheet of n photos (src/job/contact.c): each photo a pair of
+ * thumbnails, before and after, each fitted into 320x240 (aspect kept,
+ * centred) 4 px apart under a 28 px band with its number (1-based, in the
+ * order given); pairs 644x268 in rows of up to 3 (more columns where 200
+ * rows would not hold n), 16 px margins and gutters. 8-bit RGB. */
+void dlut_job_contact_size(int n, int *width, int *height);
+dlut_image *dlut_job_contact_new(int n); /* blank sheet; caller frees */
+int dlut_job_contact_add(dlut_image *sheet, int n, int i, const dlut_image *before, const dlut_image *after);
 
 #ifdef __cplusplus
 }

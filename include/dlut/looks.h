@@ -130,6 +130,8 @@ typedef struct dlut_looks_report {
   dlut_looks_match matches[DLUT_LOOKS_MAX_MATCHES];
   char understood[1024]; /* "warm, film, very high contrast" */
   char ignored[1024];    /* "vibes, xyz" */
+  char
+      suggested[512]; /* nearest vocabulary forms for the ignored words ("cinematic, portra"; see dlut_looks_suggest) */
 } dlut_looks_report;
 
 /* The identity look. */
@@ -157,6 +159,57 @@ int dlut_looks_from_prompt(const char *prompt, int lut_size, dlut_lut **out, cha
 /* The non-zero parameters of a look as "temp=+1.20 contrast=+0.30 ...";
  * returns the length written (truncated to len-1). */
 size_t dlut_look_describe(const dlut_look *look, char *buf, size_t len);
+
+/* ==== Suggestions, parameters as JSON, strengths (src/looks/suggest.c, params.c) ==== */
+
+/* "Did you mean": for each word of a ", "-separated list of ignored words
+ * (the report's `ignored`; the first 16 words), the nearest vocabulary
+ * forms (English by Damerau-Levenshtein distance, at most 1 edit for 3-5
+ * letters, 2 for 6-8, 3 beyond, or a prefix of 4+ letters; Chinese by the
+ * longest common run of at least 2 characters), at most 3 a word, written
+ * ", "-separated into out (truncated to len, each form once). Returns how
+ * many words got a suggestion. dlut_looks_parse fills report->suggested
+ * with it. dlut_looks_suggest_word does one word. */
+int dlut_looks_suggest(const char *ignored, char *out, size_t len);
+int dlut_looks_suggest_word(const char *word, char *out, size_t len);
+
+/* A look as JSON text (malloc'd, the caller frees it): {"look": describe,
+ * "params": {every dlut_look field by name: numbers, or arrays for
+ * mono_mix (3), shadow_ab/highlight_ab/cast_ab (2: a*, b*), band_hue/
+ * band_sat/band_lum (8, in the band order of DLUT_LOOK_NBANDS)}}, and with
+ * a report also "understood", "ignored", "suggested" and "matches". Values
+ * are exact (a float read back is the same float). NULL on no memory. */
+char *dlut_look_to_json(const dlut_look *look, const dlut_looks_report *report);
+
+/* Read a look from JSON text (len bytes, at most DLUT_LOOK_MAX_JSON): the
+ * params object, or an object with a "params" member (the output of
+ * dlut_look_to_json; its other members are ignored). Fields by name;
+ * missing ones are the identity (0); an unknown name, a field given twice,
+ * a wrong type or array length, a number that is not finite or outside the
+ * field's accepted range, invalid UTF-8 or JSON are errors naming the
+ * field (-1, look set to the identity). */
+#define DLUT_LOOK_MAX_JSON (1 << 20)
+int dlut_look_from_json(const char *text, size_t len, dlut_look *look);
+
+/* The fields of dlut_look by name, in the JSON's order: count of them, and
+ * the name of field i (count receives its number of floats). */
+int dlut_look_field_count(void);
+const char *dlut_look_field_name(int i, int *count);
+
+/* Scale a look's colour fields (temp, tint, saturation, vibrance, mono and
+ * its mixer, the toning vectors, the hue bands) by `color` and its tone
+ * fields (exposure, brightness, contrast, shadows, highlights, fade, crush,
+ * rolloff) by `tone`; 1 leaves them, 0 removes them, 2 doubles them (the
+ * model then soft-limits the sums as for any prompt). Both 0..2; -1 when
+ * out of range. */
+#define DLUT_LOOK_MAX_STRENGTH 2.0f
+int dlut_look_scale(dlut_look *look, float color, float tone);
+
+/* Parse, scale and bake (the entry point of `dlut grade` without a model
+ * and of the server): report (may be NULL) receives what was understood,
+ * ignored and suggested. lut_size 0 means DLUT_LOOKS_DEFAULT_SIZE. */
+int dlut_looks_bake_prompt(const char *prompt, int lut_size, float color, float tone, dlut_lut **out,
+                           dlut_looks_report *report);
 
 /* ==== The vocabulary ==== */
 

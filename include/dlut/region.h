@@ -61,6 +61,8 @@
 
 #include <stdint.h>
 
+#include "dlut/clip.h"
+#include "dlut/grade.h"
 #include "dlut/image.h"
 #include "dlut/lut.h"
 
@@ -111,6 +113,92 @@ int dlut_mask_encode_png16(const float *m, int w, int h, uint8_t **data, size_t 
 dlut_image *dlut_region_render(const dlut_lut *global, int n, const dlut_lut *const *luts, const float *const *masks,
                                const dlut_image *photo, float strength);
 
+/* ==== The region grade (with a model) ====
+ *
+ * The global LUT T_0 and one LUT T_k per region, optimised together on
+ *   L = w_clip L_clip(C) + w_vol L_vol + w_shift L_shift + w_eigen L_eigen
+ *       + sum_k (w_mono L_mono(T_k) + w_smooth L_smooth(T_k))   (k = 0..n)
+ *       + w_local sum_k L_local,k
+ * where C is the composite of the working image (the photo reduced to the
+ * model's side, as dlut_grade_run), the colour terms are on the composite
+ * of the photo's pixel sample (the masks read at those pixels), and the
+ * local term of region k is the CLIP term (dlut_grade_clip_loss, weights
+ * 10 / 0.7) on the mask-weighted mean of the patch tokens,
+ *   z_k = sum_p w_kp tok_p / sum_p w_kp,
+ * w_kp the region's mask averaged over patch p of the model's input
+ * (through the same resize and crop as the pixels), tok_p = the projected
+ * un-normalised patch tokens (dlut_clip_image_tokens), against the
+ * region's prompt: f_orig = z_k of the photo, target t_k, style
+ * unit(t_k - t_source). A region the model's view does not reach
+ * (sum w_kp < 1e-6 of a patch) has no local term.
+ * Each table is the lattice parameterisation (a coarse residual, AdamW,
+ * cosine schedule) around its start. The backward of the composite is
+ * dC_{k-1} = (1 - m_k) dC_k, dR_k = m_k dC_k; the CLS gradient and the
+ * token gradients go back through the vision tower in one call
+ * (dlut_clip_image_tokens_backward). */
+
+typedef struct dlut_region_grade_opts {
+  dlut_grade_opts global; /* the global grade: prompt (or ref in image mode), start_lut, lut_size, steps, seed,
+                             weights, lr, lr_min, weight_decay, lattice_coarse, samples, dir_eps, callback ... */
+  int n;                  /* regions, 1..DLUT_REGION_MAX */
+  const char *prompts[DLUT_REGION_MAX];        /* each region's look (text), or NULL with targets[k] */
+  const float *targets[DLUT_REGION_MAX];       /* or its text embedding (embed_dim, any norm) */
+  const float *masks[DLUT_REGION_MAX];         /* (photo h, w) in [0,1] */
+  const dlut_lut *start_luts[DLUT_REGION_MAX]; /* each region's start (its offline look); NULL = the global start */
+  float w_local;                               /* weight of the local terms (default 1) */
+} dlut_region_grade_opts;
+
+void dlut_region_grade_opts_init(dlut_region_grade_opts *o);
+
+typedef struct dlut_region_losses {
+  dlut_grade_losses g;            /* clip (on the composite), mono/smooth (summed over the tables), colour, total */
+  double local[DLUT_REGION_MAX];  /* each region's local term (unweighted; 0 when it has none) */
+  int has_local[DLUT_REGION_MAX]; /* 1 if the region has a local term */
+} dlut_region_losses;
+
+typedef struct dlut_region_grade_result {
+  dlut_lut *global;                /* the global LUT (owned) */
+  dlut_lut *luts[DLUT_REGION_MAX]; /* each region's LUT (owned) */
+  dlut_region_losses start, end;   /* losses at the start and of the returned tables */
+  int steps_done;
+  double seconds;
+  int stopped; /* 0 finished, 1 cancelled, 2 non-finite */
+  char stop_reason[160];
+} dlut_region_grade_result;
+
+int dlut_region_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_region_grade_opts *o,
+                          dlut_region_grade_result *res);
+void dlut_region_grade_result_free(dlut_region_grade_result *res);
+
+/* The problem without the optimiser (tests, benches): tables[0] the global
+ * table, tables[1..n] the regions', each (lut_size^3, 3); with d_tables
+ * (may be NULL) dL_total/dtable into each (overwritten). */
+typedef struct dlut_region_problem dlut_region_problem;
+dlut_region_problem *dlut_region_problem_new(dlut_clip *model, const dlut_image *photo,
+                                             const dlut_region_grade_opts *o);
+void dlut_region_problem_free(dlut_region_problem *p);
+int dlut_region_problem_lut_size(const dlut_region_problem *p);
+const float *dlut_region_problem_start(const dlut_region_problem *p, int k); /* k = 0 global, 1..n */
+int dlut_region_problem_eval(dlut_region_problem *p, const float *const *tables, dlut_region_losses *L,
+                             float *const *d_tables);
+/* Patch weights of region k (1..n) on the model's grid (n_patch_tokens), normalised to sum 1, or NULL
+ * if it has no local term. */
+const float *dlut_region_problem_patch_weights(const dlut_region_problem *p, int k);
+
+/* ==== Masks from text (with a model) ==== */
+
+/* The mask of the words `control` in the photo: the patch-grid map of
+ * ColorizeDiffusion (dlut_manip_text_map: the local tokens projected on
+ * the control text, normalised per image to [0,1]) through its position
+ * weights at dscale 1 (dlut_manip_pwm, thresholds NULL = 0.5 0.55 0.65
+ * 0.95), clamped to [0,1] (so the map is 0 below t1, ramps to 0.5 at t2
+ * and to 1 at t3), upsampled to the photo (bicubic, as the heatmap) and
+ * snapped to its edges by the guided filter (guide: the photo's Rec.709
+ * luma; radius the cell size / 2, eps 1e-3), then threshold and feather
+ * as for mattes. map_out (G*G) receives the normalised map (may be NULL;
+ * G = image_size / patch_size). */
+float *dlut_region_text_mask(dlut_clip *model, const dlut_image *photo, const char *control, const dlut_mask_opts *mo,
+                             float *map_out, int *grid);
 #ifdef __cplusplus
 }
 #endif

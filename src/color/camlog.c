@@ -457,3 +457,84 @@ dlut_lut *dlut_camlog_bake(const dlut_lut *look_lut, dlut_camlog enc, int size, 
     snprintf(out->title, sizeof out->title, "%.200s (%s input)", look_lut->title, k_info[enc].name);
   return out;
 }
+
+/* ==== Baking with a shaper ==== */
+
+/* The shaper is each channel's code value through decode, the display
+ * rendering's tone curve and the sRGB encoding: the display value a grey
+ * of that code would have (the gamut matrix keeps white). What is left for
+ * the 3D table is the gamut matrix between sRGB encodings and the look,
+ * both smooth in display values, so the lattice spends its points where
+ * the look was graded, not on the steep exponential of the decode. */
+typedef struct shaper_ctx {
+  double m[9];
+  int size;
+  double lo, hi; /* 3D input range */
+  dlut_camlog_look_fn look;
+  void *look_ctx;
+  float *table;
+} shaper_ctx;
+
+static void shaper_rows(void *arg, int64_t begin, int64_t end, int thread) {
+  (void)thread;
+  shaper_ctx *k = arg;
+  const double step = (k->hi - k->lo) / (k->size - 1);
+  for (int64_t row = begin; row < end; row++) {
+    int b = (int)(row / k->size), g = (int)(row % k->size);
+    for (int r = 0; r < k->size; r++) {
+      double u[3] = {k->lo + r * step, k->lo + g * step, k->lo + b * step}, v[3];
+      for (int c = 0; c < 3; c++) v[c] = srgb_decode(u[c]);
+      float disp[3];
+      for (int i = 0; i < 3; i++)
+        disp[i] = (float)srgb_encode(k->m[3 * i] * v[0] + k->m[3 * i + 1] * v[1] + k->m[3 * i + 2] * v[2]);
+      float *o = k->table + 3 * (row * k->size + r);
+      if (k->look)
+        k->look(k->look_ctx, disp, o);
+      else
+        memcpy(o, disp, sizeof disp);
+    }
+  }
+}
+
+dlut_lut *dlut_camlog_bake_shaper_fn(dlut_camlog enc, int size, int shaper_size, dlut_camlog_look_fn look, void *ctx) {
+  if ((unsigned)enc >= DLUT_CAMLOG_COUNT) {
+    dlut_errorc(DLUT_ERR_INPUT, "camlog: bad encoding %d", (int)enc);
+    return NULL;
+  }
+  if (size < 2 || size > DLUT_LUT_MAX_SIZE || shaper_size < 2 || shaper_size > 65536) {
+    dlut_errorc(DLUT_ERR_INPUT, "camlog: LUT size %d / shaper size %d outside 2..%d / 2..65536", size, shaper_size,
+                DLUT_LUT_MAX_SIZE);
+    return NULL;
+  }
+  dlut_lut *lut = dlut_lut_alloc(size, shaper_size);
+  if (!lut) return NULL;
+  double lo = 0;
+  for (int i = 0; i < shaper_size; i++) {
+    double x = (double)i / (shaper_size - 1);
+    double s = srgb_encode(dlut_camlog_tone(dlut_camlog_decode(enc, x)));
+    for (int c = 0; c < 3; c++) lut->shaper[3 * i + c] = (float)s;
+    if (s < lo) lo = s;
+  }
+  /* below black the curves go negative: the 3D range starts there */
+  lo = floor(lo * 64.0) / 64.0;
+  shaper_ctx k = {.size = size, .lo = lo, .hi = 1.0, .look = look, .look_ctx = ctx, .table = lut->table};
+  dlut_camlog_to_rec709_matrix(enc, k.m);
+  for (int c = 0; c < 3; c++) {
+    lut->shaper_min[c] = 0;
+    lut->shaper_max[c] = 1;
+    lut->domain_min[c] = (float)lo;
+    lut->domain_max[c] = 1;
+  }
+  dlut_parallel_for((int64_t)size * size, 16, shaper_rows, &k);
+  snprintf(lut->title, sizeof lut->title, "dlut: %s input", k_info[enc].name);
+  return lut;
+}
+
+dlut_lut *dlut_camlog_bake_shaper(const dlut_lut *look_lut, dlut_camlog enc, int size, int shaper_size,
+                                  dlut_interp interp) {
+  lut_look l = {look_lut, interp};
+  dlut_lut *out = dlut_camlog_bake_shaper_fn(enc, size, shaper_size, look_lut ? eval_lut_look : NULL, &l);
+  if (out && look_lut && look_lut->title[0])
+    snprintf(out->title, sizeof out->title, "%.200s (%s input)", look_lut->title, k_info[enc].name);
+  return out;
+}

@@ -670,7 +670,7 @@ dlut_grade_problem *dlut_grade_problem_new_set(dlut_clip *model, const dlut_imag
     dlut_error("grade: empty prompt (say what the grade should look like, or give a reference photo)");
     goto fail;
   }
-  if (o->ref && o->ref_mode != DLUT_GRADE_REF_IMAGE && !P->has_prompt) {
+  if (o->ref && o->ref_mode != DLUT_GRADE_REF_IMAGE && o->n_ref_edits == 0 && !P->has_prompt) {
     dlut_error("grade: this reference mode edits the reference with text, but the prompt is empty");
     goto fail;
   }
@@ -809,31 +809,12 @@ dlut_grade_problem *dlut_grade_problem_new_set(dlut_clip *model, const dlut_imag
   } else {
     int rw, rh;
     if (!(ref_work = working_image(o->ref, g->S, &rw, &rh))) goto fail;
-    float *v = g->f_target;
-    if (embed_rgb(g, ref_work, rw, rh, v) != 0) goto fail;
-    if (o->ref_mode != DLUT_GRADE_REF_IMAGE) {
-      /* ColorizeDiffusion (Yan et al. 2024) zero-shot manipulation of the
-       * reference embedding; all vectors unit, so s is in units of the
-       * embedding norm and one scale suits every model. */
-      float *t = text_tmp, *a = text_tmp + g->dim;
-      const char *anchor = o->ref_anchor && *o->ref_anchor ? o->ref_anchor : src_prompt;
-      if (embed_text(g, o->prompt, t) != 0) goto fail;
-      if (embed_text(g, anchor, a) != 0) goto fail;
-      double va = 0, vt = 0, s = o->ref_scale;
-      for (int k = 0; k < g->dim; k++) {
-        va += (double)v[k] * a[k];
-        vt += (double)v[k] * t[k];
-      }
-      for (int k = 0; k < g->dim; k++) {
-        if (o->ref_mode == DLUT_GRADE_REF_ANCHOR)
-          v[k] = (float)(v[k] + s * (t[k] - a[k]));
-        else if (o->ref_mode == DLUT_GRADE_REF_ENHANCE)
-          v[k] = (float)(v[k] - va * a[k] + s * t[k]);
-        else
-          v[k] = (float)(v[k] + (s - vt) * t[k]);
-      }
-      unit_vec(v, g->dim);
-    }
+    /* the reference's un-normalised CLS embedding, edited as ColorizeDiffusion
+     * does (ref_edit.c), then normalised */
+    if (dlut_clip_preprocess(g->info, ref_work, rw, rh, g->pixels) != 0 ||
+        dlut_clip_encode_image(g->m, g->pixels, text_tmp) != 0)
+      goto fail;
+    if (dlut_grade_ref_target(g->m, text_tmp, o, src_prompt, g->f_target) < 0) goto fail;
     /* the direction from each photo towards the (edited) reference */
     for (int i = 0; i < n_photos; i++)
       for (int k = 0; k < g->dim; k++) g->ph[i].style[k] = g->f_target[k] - g->ph[i].f_orig[k];
@@ -882,6 +863,8 @@ dlut_grade_problem *dlut_grade_problem_new_set(dlut_clip *model, const dlut_imag
   /* options that point into the caller's memory are not kept */
   o->prompt = o->source_prompt = o->ref_anchor = NULL;
   o->ref = NULL;
+  o->ref_edits = NULL;
+  o->n_ref_edits = 0;
   o->start_lut = NULL;
   free(ref_work);
   free(ref_samp);

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dlut/camlog.h"
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/looks.h"
@@ -150,6 +151,7 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
                                                            : "none (offline looks)");
   if (r->understood[0] || r->method == DLUT_JOB_LOOKS) cJSON_AddStringToObject(rep, "understood", r->understood);
   if (r->ignored[0]) cJSON_AddStringToObject(rep, "ignored", r->ignored);
+  if (r->suggested[0]) cJSON_AddStringToObject(rep, "suggested", r->suggested);
   cJSON *set = cJSON_AddObjectToObject(rep, "settings");
   const int steps_planned =
       r->method == DLUT_JOB_CLIP ? (g->steps ? g->steps : (g->param == DLUT_GRADE_PARAM_FIELD ? 1000 : 200)) : 0;
@@ -160,14 +162,37 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
   if (g->param == DLUT_GRADE_PARAM_LATTICE) cJSON_AddNumberToObject(set, "coarse", g->lattice_coarse);
   cJSON_AddNumberToObject(set, "samples", g->samples);
   if (g->augment > 0) cJSON_AddNumberToObject(set, "augment", g->augment);
+  if (o->camlog >= 0) {
+    cJSON_AddStringToObject(set, "input", dlut_camlog_name((dlut_camlog)o->camlog));
+    cJSON_AddStringToObject(set, "look_cube_input", "log code values (1D shaper + 3D table, Resolve .cube layout)");
+  }
   cJSON_AddStringToObject(set, "source_prompt", g->source_prompt ? g->source_prompt : "(default for the model)");
   cJSON_AddItemToObject(set, "weights", losses_json(&g->weights, 0));
   cJSON_AddNumberToObject(set, "strength", o->strength);
+  if (r->method != DLUT_JOB_TRANSFER) {
+    cJSON_AddNumberToObject(set, "color_strength", o->color_strength);
+    cJSON_AddNumberToObject(set, "tone_strength", o->tone_strength);
+  }
   if (in->ref) {
     static const char *k_modes[] = {"image", "anchor", "enhance", "replace"};
     cJSON_AddStringToObject(set, "ref", in->ref_name ? in->ref_name : "(given)");
-    cJSON_AddStringToObject(set, "ref_mode", k_modes[g->ref_mode]);
-    cJSON_AddNumberToObject(set, "ref_scale", g->ref_scale);
+    if (o->n_edits > 0) { /* ColorizeDiffusion's global edits, in order */
+      cJSON *ed = cJSON_AddArrayToObject(set, "ref_edits");
+      for (int i = 0; ed && i < o->n_edits; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "target", o->edits[i].target);
+        if (o->edits[i].anchor)
+          cJSON_AddStringToObject(e, "anchor", o->edits[i].anchor);
+        else
+          cJSON_AddNullToObject(e, "anchor");
+        cJSON_AddNumberToObject(e, "scale", o->edits[i].scale);
+        cJSON_AddBoolToObject(e, "enhance", o->edits[i].enhance != 0);
+        cJSON_AddItemToArray(ed, e);
+      }
+    } else {
+      cJSON_AddStringToObject(set, "ref_mode", k_modes[g->ref_mode]);
+      cJSON_AddNumberToObject(set, "ref_scale", g->ref_scale);
+    }
     cJSON_AddBoolToObject(set, "transfer_init", g->ref_transfer_init != 0);
   }
   if (r->method == DLUT_JOB_CLIP) cJSON_AddStringToObject(set, "start", r->start);
@@ -186,8 +211,26 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
 
 /* ==== Running ==== */
 
+/* The prompt's offline look at the job's colour and tone strengths; what was understood, ignored
+ * and suggested goes into res. */
+static int offline_look(const char *prompt, int lut_size, const dlut_job_opts *o, dlut_lut **lut,
+                        dlut_job_result *res) {
+  dlut_looks_report *rep = malloc(sizeof *rep);
+  if (!rep) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+  int rc = dlut_looks_bake_prompt(prompt, lut_size, o->color_strength, o->tone_strength, lut, rep);
+  if (rc == 0) {
+    snprintf(res->understood, sizeof res->understood, "%s", rep->understood);
+    snprintf(res->ignored, sizeof res->ignored, "%s", rep->ignored);
+    snprintf(res->suggested, sizeof res->suggested, "%s", rep->suggested);
+  }
+  free(rep);
+  return rc;
+}
+
 void dlut_job_result_free(dlut_job_result *res) {
   if (!res) return;
+  dlut_lut_free(res->look);
+  res->look = NULL;
   dlut_lut_free(res->lut);
   dlut_grade_result_free(&res->grade);
   dlut__job_region_free(res);
@@ -219,7 +262,17 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
     }
   }
   if (!in->ref && !prompt) return dlut_errorc(DLUT_ERR_INPUT, "empty prompt and no reference photo");
+  if (o->n_regions && (n_photos > 1 || o->camlog >= 0))
+    return dlut_errorc(DLUT_ERR_INPUT, "regions grade one photo in sRGB: not a set, not with a log input");
   if (dlut__job_regions_check(in, o) != 0) return -1;
+  /* camera log footage: the look is graded on the photos as displayed */
+  dlut_image **disp = NULL;
+  if (o->camlog >= 0) {
+    if (!(disp = calloc((size_t)n_photos, sizeof *disp))) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n_photos; i++)
+      if (!(disp[i] = dlut_camlog_image_to_display((dlut_camlog)o->camlog, photos[i]))) goto fail;
+    photos = (const dlut_image *const *)disp;
+  }
 
   if (in->model) {
     dlut_grade_opts g = o->grade;
@@ -232,8 +285,7 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
       snprintf(res->start, sizeof res->start, "colour transfer towards the reference");
     } else if (o->start_look && prompt) {
       /* a prompt the looks cannot read (not UTF-8, too long) is still the model's to judge */
-      if (dlut_looks_from_prompt(prompt, g.lut_size, &start_lut, res->understood, sizeof res->understood, res->ignored,
-                                 sizeof res->ignored) != 0) {
+      if (offline_look(prompt, g.lut_size, o, &start_lut, res) != 0) {
         dlut_lut_free(start_lut);
         start_lut = NULL;
         res->understood[0] = 0;
@@ -258,19 +310,20 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
       snprintf(res->note, sizeof res->note, "no CLIP model: colour transfer towards the reference");
     } else {
       res->method = DLUT_JOB_LOOKS;
-      if (dlut_looks_from_prompt(prompt, o->grade.lut_size, &res->lut, res->understood, sizeof res->understood,
-                                 res->ignored, sizeof res->ignored) != 0) {
+      if (offline_look(prompt, o->grade.lut_size, o, &res->lut, res) != 0) {
         dlut_error_set_code(DLUT_ERR_INPUT);
         goto fail;
       }
       if (!res->understood[0]) {
         dlut_errorc(DLUT_ERR_INPUT,
-                    "no CLIP model, and the offline looks understand no word of the prompt; see 'dlut looks' for "
-                    "their vocabulary, or get a model with tools/download-models.sh");
+                    "no CLIP model, and the offline looks understand no word of the prompt%s%s%s; see 'dlut looks' "
+                    "for their vocabulary, or get a model with tools/download-models.sh",
+                    res->suggested[0] ? " (did you mean: " : "", res->suggested, res->suggested[0] ? "?)" : "");
         goto fail;
       }
-      snprintf(res->note, sizeof res->note, "no CLIP model: offline looks understood \"%s\"%s%s%s", res->understood,
-               res->ignored[0] ? ", ignored \"" : "", res->ignored, res->ignored[0] ? "\"" : "");
+      snprintf(res->note, sizeof res->note, "no CLIP model: offline looks understood \"%s\"%s%s%s%s%s%s",
+               res->understood, res->ignored[0] ? ", ignored \"" : "", res->ignored, res->ignored[0] ? "\"" : "",
+               res->suggested[0] ? " (did you mean: " : "", res->suggested, res->suggested[0] ? "?)" : "");
     }
     if (o->n_regions && dlut__job_regions_offline(in, o, res) != 0) goto fail;
     /* the start is the identity, whose model-free terms are zero by
@@ -287,16 +340,45 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
       dlut_errorc(DLUT_ERR_INTERNAL, "the grade produced a non-finite LUT value");
       goto fail;
     }
+  if (o->camlog >= 0) {
+    /* the LUT written takes log code values: shaper + 3D (dlut/camlog.h) */
+    res->look = res->lut;
+    res->camlog = o->camlog;
+    if (!(res->lut = dlut_camlog_bake_shaper(res->look, (dlut_camlog)o->camlog, DLUT_JOB_LOG_LUT_SIZE,
+                                             DLUT_JOB_LOG_SHAPER_SIZE, DLUT_INTERP_TETRAHEDRAL)))
+      goto fail;
+  } else {
+    res->camlog = -1;
+  }
   res->seconds = now_s() - t0;
   if (!(res->report_json = build_report(in, o, res))) {
     dlut_errorc(DLUT_ERR_NOMEM, "out of memory building report.json");
     goto fail;
   }
+  for (int i = 0; disp && i < n_photos; i++) dlut_image_free(disp[i]);
+  free(disp);
   return 0;
 fail:
+  for (int i = 0; disp && i < n_photos; i++) dlut_image_free(disp[i]);
+  free(disp);
   dlut_lut_free(id);
   dlut_job_result_free(res);
   return -1;
+}
+
+dlut_image *dlut_job_render_result(const dlut_job_result *res, const dlut_image *photo, float strength) {
+  /* log footage at full strength: look.cube on the log photo, exactly what an editor shows */
+  if (!res || !res->look || res->camlog < 0 || strength >= 1.f) return dlut_job_render(res->lut, photo, strength);
+  /* a blend is of the look and the displayed photo (not the flat log one) */
+  dlut_image *d = dlut_camlog_image_to_display((dlut_camlog)res->camlog, photo), *g = NULL, *out = NULL;
+  if (d && (g = dlut_job_render(res->look, d, strength)) &&
+      (out = dlut_image_convert(g, photo->channels, photo->type)) && dlut_image_copy_meta(out, photo) != 0) {
+    dlut_image_free(out);
+    out = NULL;
+  }
+  dlut_image_free(d);
+  dlut_image_free(g);
+  return out;
 }
 
 const char *dlut_job_graded_ext(dlut_image_format f) {
@@ -442,7 +524,7 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   if (dlut_lut_save(res->lut, p, NULL) != 0) goto fail;
   if (dlut__job_region_write(res, photo, stage) != 0) goto fail;
   if (!(graded = res->n_regions ? dlut__job_region_render(res, photo, o ? o->strength : 1.f)
-                                : dlut_job_render(res->lut, photo, o ? o->strength : 1.f)))
+                                : dlut_job_render_result(res, photo, o ? o->strength : 1.f)))
     goto fail;
   dlut_image_save_opts so = {0};
   so.quality = o ? o->quality : 0;

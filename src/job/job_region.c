@@ -10,6 +10,7 @@
 
 #include "dlut/error.h"
 #include "dlut/looks.h"
+#include "dlut/manip.h"
 #include "dlut/region.h"
 #include "job/job_region.h"
 
@@ -69,13 +70,76 @@ int dlut__job_regions_offline(const dlut_job_input *in, const dlut_job_opts *o, 
 
 int dlut__job_regions_clip(const dlut_job_input *in, const dlut_job_opts *o, const dlut_grade_opts *g,
                            dlut_job_result *res) {
-  (void)in;
-  (void)o;
-  (void)g;
-  (void)res;
-  return dlut_errorc(DLUT_ERR_UNSUPPORTED,
-                     "grading by region with a CLIP model is not built yet; without a model, --mask FILE=PROMPT "
-                     "grades the region with the offline looks");
+  const dlut_image *photo = in->photos && in->n_photos > 0 ? in->photos[0] : in->photo;
+  const dlut_mask_opts mo = {o->feather, o->mask_threshold};
+  dlut_region_grade_opts ro;
+  dlut_region_grade_opts_init(&ro);
+  dlut_region_grade_result rr;
+  memset(&rr, 0, sizeof rr);
+  dlut_lut *starts[DLUT_REGION_MAX] = {0};
+  int rc = -1;
+  ro.global = *g;
+  ro.n = o->n_regions;
+  for (int i = 0; i < o->n_regions; i++) {
+    struct dlut_job_region_result *r = &res->regions[i];
+    const dlut_job_region *spec = &o->regions[i];
+    res->n_regions = i + 1;
+    if (spec->kind == DLUT_JOB_REGION_MASK) {
+      if (region_mask(in, o, i, res) != 0) goto done;
+    } else {
+      const dlut_clip_info *info = dlut_clip_get_info(in->model);
+      const int G = info->image_size / info->patch_size;
+      r->width = photo->width;
+      r->height = photo->height;
+      if (!(r->heat = malloc((size_t)G * G * sizeof(float)))) {
+        dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+        goto done;
+      }
+      if (!(r->mask = dlut_region_text_mask(in->model, photo, spec->where, &mo, r->heat, &r->grid))) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", dlut_last_error());
+        dlut_errorc(DLUT_ERR_INPUT, "region %d (finding \"%s\"): %s", i + 1, spec->where, why);
+        goto done;
+      }
+      r->coverage = dlut_mask_coverage(r->mask, r->width, r->height);
+    }
+    ro.masks[i] = r->mask;
+    ro.prompts[i] = spec->prompt;
+    /* each region starts from its own prompt's offline look, as the global grade does */
+    if (o->start_look) {
+      char ignored[512];
+      if (dlut_looks_from_prompt(spec->prompt, g->lut_size, &starts[i], r->understood, sizeof r->understood, ignored,
+                                 sizeof ignored) != 0 ||
+          !r->understood[0]) {
+        dlut_error_clear();
+        dlut_lut_free(starts[i]);
+        starts[i] = NULL;
+        r->understood[0] = 0;
+      }
+      ro.start_luts[i] = starts[i];
+    }
+  }
+  if (dlut_region_grade_run(in->model, photo, &ro, &rr) != 0) goto done;
+  res->grade.lut = rr.global;
+  rr.global = NULL;
+  res->grade.start = rr.start.g;
+  res->grade.end = rr.end.g;
+  res->grade.steps_done = rr.steps_done;
+  res->grade.seconds = rr.seconds;
+  res->grade.stopped = rr.stopped;
+  snprintf(res->grade.stop_reason, sizeof res->grade.stop_reason, "%s", rr.stop_reason);
+  for (int i = 0; i < o->n_regions; i++) {
+    res->regions[i].lut = rr.luts[i];
+    rr.luts[i] = NULL;
+    res->regions[i].has_local = rr.end.has_local[i];
+    res->regions[i].local_start = rr.start.local[i];
+    res->regions[i].local_end = rr.end.local[i];
+  }
+  rc = 0;
+done:
+  for (int i = 0; i < DLUT_REGION_MAX; i++) dlut_lut_free(starts[i]);
+  dlut_region_grade_result_free(&rr);
+  return rc;
 }
 
 void dlut__job_region_free(dlut_job_result *res) {
@@ -116,6 +180,19 @@ void dlut__job_region_report(cJSON *rep, const dlut_job_input *in, const dlut_jo
     cJSON_AddNumberToObject(e, "threshold", round(o->mask_threshold * 1e6) / 1e6);
     cJSON_AddStringToObject(e, "method", r->method == DLUT_JOB_CLIP ? "clip" : "looks");
     if (rr->understood[0] || r->method != DLUT_JOB_CLIP) cJSON_AddStringToObject(e, "understood", rr->understood);
+    if (r->method == DLUT_JOB_CLIP && rr->understood[0]) {
+      char st[600];
+      snprintf(st, sizeof st, "offline look: %s", rr->understood);
+      cJSON_AddStringToObject(e, "start", st);
+    }
+    if (r->method == DLUT_JOB_CLIP) {
+      if (rr->has_local) {
+        cJSON_AddNumberToObject(e, "local_start", rr->local_start);
+        cJSON_AddNumberToObject(e, "local_end", rr->local_end);
+      } else {
+        cJSON_AddStringToObject(e, "local", "none: the mask does not reach the model's view");
+      }
+    }
     snprintf(nm, sizeof nm, "region-%d.cube", i + 1);
     cJSON_AddStringToObject(e, "lut", nm);
     snprintf(nm, sizeof nm, "mask-%d.png", i + 1);
@@ -161,40 +238,11 @@ int dlut__job_region_stale(char (*names)[32], int nb, char (*old)[32], int cap) 
   return n;
 }
 
-/* The first text region's coarse map, upsampled to the photo (bilinear)
- * and overlaid on it in a blue-to-red ramp (jet), half and half, as
- * ColorizeDiffusion's heatmap draws it. */
+/* The first text region's map as ColorizeDiffusion draws it (dlut_manip_heatmap). */
 static dlut_image *heatmap_image(const dlut_job_result *res, const dlut_image *photo) {
-  const struct dlut_job_region_result *rr = NULL;
-  for (int i = 0; i < res->n_regions && !rr; i++)
-    if (res->regions[i].heat) rr = &res->regions[i];
-  if (!rr) return NULL;
-  dlut_image *p8 = dlut_image_convert(photo, 3, DLUT_PIXEL_U8);
-  if (!p8) return NULL;
-  const int w = photo->width, h = photo->height, G = rr->grid;
-  for (int y = 0; y < h; y++) {
-    uint8_t *row = (uint8_t *)p8->data + (size_t)y * p8->stride;
-    double gy = (y + 0.5) * G / h - 0.5;
-    gy = gy < 0 ? 0 : gy > G - 1 ? G - 1 : gy;
-    const int y0 = (int)gy, y1 = y0 + 1 < G ? y0 + 1 : y0;
-    const double fy = gy - y0;
-    for (int x = 0; x < w; x++) {
-      double gx = (x + 0.5) * G / w - 0.5;
-      gx = gx < 0 ? 0 : gx > G - 1 ? G - 1 : gx;
-      const int x0 = (int)gx, x1 = x0 + 1 < G ? x0 + 1 : x0;
-      const double fx = gx - x0;
-      const float *m = rr->heat;
-      double v = (1 - fy) * ((1 - fx) * m[y0 * G + x0] + fx * m[y0 * G + x1]) +
-                 fy * ((1 - fx) * m[y1 * G + x0] + fx * m[y1 * G + x1]);
-      v = v < 0 ? 0 : v > 1 ? 1 : v;
-      /* jet: blue -> cyan -> yellow -> red */
-      double jr = fmin(fmax(1.5 - fabs(4 * v - 3), 0), 1), jg = fmin(fmax(1.5 - fabs(4 * v - 2), 0), 1),
-             jb = fmin(fmax(1.5 - fabs(4 * v - 1), 0), 1);
-      const double jet[3] = {jr, jg, jb};
-      for (int c = 0; c < 3; c++) row[x * 3 + c] = (uint8_t)lrint(0.5 * row[x * 3 + c] + 0.5 * 255.0 * jet[c]);
-    }
-  }
-  return p8;
+  for (int i = 0; i < res->n_regions; i++)
+    if (res->regions[i].heat) return dlut_manip_heatmap(photo, res->regions[i].heat, res->regions[i].grid, NULL);
+  return NULL;
 }
 
 int dlut__job_region_write(const dlut_job_result *res, const dlut_image *photo, const char *stage) {

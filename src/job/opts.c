@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dlut/camlog.h"
 #include "dlut/error.h"
 #include "dlut/job.h"
 #include "dlut/text.h"
@@ -32,11 +33,22 @@ static const dlut_job_opt_info k_opts[] = {
                  "how the prompt edits the reference (default: anchor with a prompt, image without)"},
   {"ref_scale",  DLUT_JOB_OPT_FLOAT, -100, 100, NULL, "1", "strength of that edit"},
   {"ref_anchor", DLUT_JOB_OPT_STRING, 0, 1024, NULL, "", "anchor text for anchor/enhance (default: the source prompt)"},
+  {"edits",      DLUT_JOB_OPT_STRING, 0, 16384, NULL, "",
+                 "edits of the reference, ColorizeDiffusion's global manipulation: one TARGET|ANCHOR|SCALE[|ENHANCE] "
+                 "per line (ANCHOR empty or none = no anchor; ENHANCE true/false, default false; SCALE as the "
+                 "original's 0..15), applied in order, none unless some SCALE > 0; replaces ref_mode"},
   {"transfer",   DLUT_JOB_OPT_BOOL, 0, 1, NULL, "0", "start from a Reinhard colour transfer towards the reference"},
   {"start",      DLUT_JOB_OPT_ENUM, 0, 0, "look|identity", "look",
                  "look: start from the prompt's offline look; identity: from no grade"},
   {"strength",   DLUT_JOB_OPT_FLOAT, 0, 1, NULL, "1", "blend of the graded photo with the original"},
   {"quality",    DLUT_JOB_OPT_INT, 1, 100, NULL, "95", "JPEG/WebP quality of the graded photo"},
+  {"input",      DLUT_JOB_OPT_STRING, 0, 16, NULL, "",
+                 "the photos are camera log footage: slog3, logc3, logc4, vlog, clog2, clog3, log3g10, flog2, applelog, "
+                 "dlog or acescct (default: sRGB pictures)"},
+  {"color_strength", DLUT_JOB_OPT_FLOAT, 0, 2, NULL, "1",
+                 "offline look: scale its colour (white balance, saturation, toning, hue bands)"},
+  {"tone_strength", DLUT_JOB_OPT_FLOAT, 0, 2, NULL, "1",
+                 "offline look: scale its tone (exposure, brightness, contrast, shadows, fade ...)"},
   {"fast_encode", DLUT_JOB_OPT_BOOL, 0, 1, NULL, "0",
                  "graded JPEG with standard Huffman tables: the same pixels, about 10% larger, encoded about twice as fast"},
   {"feather",    DLUT_JOB_OPT_FLOAT, 0, 4096, NULL, "0",
@@ -67,6 +79,8 @@ void dlut_job_opts_init(dlut_job_opts *o) {
   o->start_look = 1;
   o->strength = 1.0f;
   o->quality = 95;
+  o->camlog = -1;
+  o->color_strength = o->tone_strength = 1.0f;
 }
 
 void dlut_job_opts_free(dlut_job_opts *o) {
@@ -74,6 +88,13 @@ void dlut_job_opts_free(dlut_job_opts *o) {
   free(o->prompt);
   free(o->source);
   free(o->ref_anchor);
+  free(o->edits_buf);
+  free(o->edits);
+  o->edits_buf = NULL;
+  o->edits = NULL;
+  o->n_edits = 0;
+  o->grade.ref_edits = NULL;
+  o->grade.n_ref_edits = 0;
   for (int i = 0; i < o->n_regions; i++) {
     free(o->regions[i].where);
     free(o->regions[i].prompt);
@@ -166,6 +187,75 @@ static int parse_weights(const char *s, dlut_grade_losses *w) {
   return 0;
 }
 
+/* Trim spaces and tabs at both ends, in place. */
+static char *trim(char *s) {
+  while (*s == ' ' || *s == '\t') s++;
+  size_t n = strlen(s);
+  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) s[--n] = 0;
+  return s;
+}
+
+/* "TARGET|ANCHOR|SCALE[|ENHANCE]" per line (blank lines skipped) into edits
+ * whose strings point into a copy of the text. ENHANCE is read as a real
+ * boolean: upstream's UI reads saved lines with bool(" False"), which is
+ * true for any non-empty text; here "false" means false. */
+static int parse_edits(const char *value, dlut_job_opts *o) {
+  char *buf = strdup(value);
+  int cap = 1;
+  for (const char *p = value; *p; p++) cap += *p == '\n';
+  dlut_grade_ref_edit *e = calloc((size_t)cap, sizeof *e);
+  if (!buf || !e) {
+    free(buf), free(e);
+    return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+  }
+  int n = 0, line = 0;
+  char *save = NULL;
+  for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    line++;
+    l = trim(l);
+    if (!*l) continue;
+    char *f[5] = {0};
+    int nf = 0;
+    for (char *p = l; nf < 5;) {
+      f[nf++] = p;
+      char *bar = strchr(p, '|');
+      if (!bar) break;
+      *bar = 0;
+      p = bar + 1;
+    }
+    double sc;
+    int en = 0;
+    const char *why = NULL;
+    if (nf < 3 || nf > 4)
+      why = "needs TARGET|ANCHOR|SCALE or TARGET|ANCHOR|SCALE|ENHANCE";
+    else if (!*(f[0] = trim(f[0])))
+      why = "has no target text";
+    else if (parse_double(trim(f[2]), &sc) || sc < -100 || sc > 100)
+      why = "has a SCALE that is not a number in -100..100";
+    else if (nf == 4 && parse_bool(trim(f[3]), &en))
+      why = "has an ENHANCE that is not true or false";
+    if (why) {
+      free(buf), free(e);
+      return dlut_errorc(DLUT_ERR_INPUT, "edits: line %d %s", line, why);
+    }
+    f[1] = trim(f[1]);
+    e[n].target = f[0];
+    e[n].anchor = *f[1] && strcmp(f[1], "none") ? f[1] : NULL;
+    e[n].scale = (float)sc;
+    e[n].enhance = en;
+    if (++n > 64) {
+      free(buf), free(e);
+      return dlut_errorc(DLUT_ERR_INPUT, "edits: more than 64 lines");
+    }
+  }
+  free(o->edits_buf);
+  free(o->edits);
+  o->edits_buf = buf;
+  o->edits = e;
+  o->n_edits = n;
+  return 0;
+}
+
 static int set_string(char **dst, const char *v) {
   char *c = strdup(v);
   if (!c) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
@@ -218,6 +308,15 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
   if (!strcmp(name, "prompt")) return set_string(&o->prompt, value);
   if (!strcmp(name, "source")) return set_string(&o->source, value);
   if (!strcmp(name, "ref_anchor")) return set_string(&o->ref_anchor, value);
+  if (!strcmp(name, "input")) {
+    dlut_camlog enc;
+    if (!*value || !strcasecmp(value, "srgb")) return o->camlog = -1, 0;
+    if (dlut_camlog_from_name(value, &enc) != 0)
+      return dlut_errorc(DLUT_ERR_INPUT, "input must be srgb or a camera log encoding: %s", dlut_camlog_names());
+    o->camlog = (int)enc;
+    return 0;
+  }
+  if (!strcmp(name, "edits")) return parse_edits(value, o);
   if (!strcmp(name, "weights")) {
     if (parse_weights(value, &g->weights))
       return dlut_errorc(DLUT_ERR_INPUT,
@@ -257,6 +356,10 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
     o->quality = (int)iv;
   else if (!strcmp(name, "fast_encode"))
     o->fast_encode = bv;
+  else if (!strcmp(name, "color_strength"))
+    o->color_strength = (float)fv;
+  else if (!strcmp(name, "tone_strength"))
+    o->tone_strength = (float)fv;
   else if (!strcmp(name, "feather"))
     o->feather = (float)fv;
   else if (!strcmp(name, "mask_threshold"))
@@ -302,7 +405,14 @@ int dlut_job_opts_finish(dlut_job_opts *o, int has_ref) {
   if (!has_ref && !has_prompt)
     return dlut_errorc(DLUT_ERR_INPUT, "empty prompt: say what the grade should look like, e.g. \"warm sunset film\"");
   if (o->grade.ref_transfer_init && !has_ref) return dlut_errorc(DLUT_ERR_INPUT, "transfer needs a reference photo");
-  if (has_ref && !o->ref_mode_set) o->grade.ref_mode = has_prompt ? DLUT_GRADE_REF_ANCHOR : DLUT_GRADE_REF_IMAGE;
+  if (o->n_edits > 0 && !has_ref) return dlut_errorc(DLUT_ERR_INPUT, "edits change a reference photo: give one");
+  if (o->n_edits > 0 && o->ref_mode_set)
+    return dlut_errorc(DLUT_ERR_INPUT, "give either edits or ref_mode (edits replace it)");
+  o->grade.ref_edits = o->n_edits > 0 ? o->edits : NULL;
+  o->grade.n_ref_edits = o->n_edits;
+  if (o->n_edits > 0) o->grade.ref_mode = DLUT_GRADE_REF_IMAGE; /* unused: the edits say it */
+  if (has_ref && !o->ref_mode_set && o->n_edits == 0)
+    o->grade.ref_mode = has_prompt ? DLUT_GRADE_REF_ANCHOR : DLUT_GRADE_REF_IMAGE;
   if (!has_ref && o->ref_mode_set) return dlut_errorc(DLUT_ERR_INPUT, "ref_mode needs a reference photo");
   if (has_ref && o->grade.ref_mode != DLUT_GRADE_REF_IMAGE && !has_prompt)
     return dlut_errorc(DLUT_ERR_INPUT, "ref_mode %s edits the reference with text: give a prompt",

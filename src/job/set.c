@@ -1,0 +1,329 @@
+/* src/job/set.c - the bundle of a graded set (dlut/job.h): look.cube,
+ * strip.png, report.json, contact.jpg and graded/NAME for every photo,
+ * written into a staging folder and moved into place whole, as the
+ * single-photo bundle is, or not at all. */
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dlut/error.h"
+#include "dlut/file.h"
+#include "dlut/job.h"
+
+#define NAME_MAX_LEN 256
+#define PATH_LEN 4400
+
+/* ==== Output names ==== */
+
+static const char *base_name(const char *p) {
+  const char *s = strrchr(p, '/');
+  return s ? s + 1 : p;
+}
+
+int dlut_job_set_names(const char *const *paths, int n, char (*names)[DLUT_JOB_SET_NAME_LEN]) {
+  for (int i = 0; i < n; i++) {
+    const char *b = base_name(paths[i] ? paths[i] : "");
+    char stem[DLUT_JOB_SET_NAME_LEN], ext[32] = "";
+    if (!*b || !strcmp(b, ".") || !strcmp(b, "..")) b = "photo";
+    snprintf(stem, sizeof stem, "%.200s", b);
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem && strlen(dot) < sizeof ext) {
+      snprintf(ext, sizeof ext, "%s", dot);
+      *dot = 0;
+    }
+    /* a name the writers cannot tell the format of is written as PNG */
+    char probe[DLUT_JOB_SET_NAME_LEN + 40];
+    snprintf(probe, sizeof probe, "x%s", ext);
+    if (dlut_image_format_from_path(probe) == DLUT_IMAGE_FORMAT_UNKNOWN) {
+      size_t l = strlen(stem);
+      snprintf(stem + l, sizeof stem - l, "%s", ext);
+      snprintf(ext, sizeof ext, ".png");
+    }
+    /* the same name from two folders: the later ones get -2, -3 ... */
+    snprintf(names[i], DLUT_JOB_SET_NAME_LEN, "%s%s", stem, ext);
+    for (int k = 2;; k++) {
+      int clash = 0;
+      for (int j = 0; j < i && !clash; j++) clash = !strcasecmp(names[j], names[i]);
+      if (!clash) break;
+      snprintf(names[i], DLUT_JOB_SET_NAME_LEN, "%s-%d%s", stem, k, ext);
+    }
+  }
+  return 0;
+}
+
+/* ==== Signals: the staging folder's files, removed by the handler ==== */
+
+static char (*g_sig_paths)[PATH_LEN];
+static volatile int g_sig_n;
+
+static void remove_staged(void) { /* async-signal-safe: unlink and rmdir over prepared names */
+  for (int i = 0; i < g_sig_n; i++) unlink(g_sig_paths[i]);
+  for (int i = g_sig_n - 1; i >= 0; i--) rmdir(g_sig_paths[i]);
+}
+
+/* ==== Helpers ==== */
+
+static int is_an_input(const char *path, const char *const *paths, int n, const char *const *inputs) {
+  for (int i = 0; i < n; i++)
+    if (paths[i] && dlut_file_same(path, paths[i])) return 1;
+  for (int i = 0; inputs && inputs[i]; i++)
+    if (dlut_file_same(path, inputs[i])) return 1;
+  return 0;
+}
+
+/* Remove a folder holding files and folders of files (two levels). */
+static void rm_tree2(const char *dir, int depth) {
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *e;
+    char p[PATH_LEN];
+    while ((e = readdir(d))) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+      struct stat st;
+      if (depth > 0 && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+        rm_tree2(p, depth - 1);
+      else
+        unlink(p);
+    }
+    closedir(d);
+  }
+  rmdir(dir);
+}
+
+static int fsync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return -1;
+  int r = fsync(fd);
+  close(fd);
+  return r;
+}
+
+/* report.json with "photos" as {input, graded} pairs and the contact sheet named */
+static char *set_report(const char *json, const char *const *paths, char (*names)[DLUT_JOB_SET_NAME_LEN], int n) {
+  cJSON *rep = cJSON_Parse(json);
+  if (!rep) return NULL;
+  cJSON_DeleteItemFromObjectCaseSensitive(rep, "photos");
+  cJSON_DeleteItemFromObjectCaseSensitive(rep, "photo");
+  cJSON *list = cJSON_CreateArray();
+  for (int i = 0; list && i < n; i++) {
+    cJSON *o = cJSON_CreateObject();
+    char g[DLUT_JOB_SET_NAME_LEN + 8];
+    snprintf(g, sizeof g, "graded/%s", names[i]);
+    cJSON_AddStringToObject(o, "input", paths[i] ? paths[i] : "");
+    cJSON_AddStringToObject(o, "graded", g);
+    cJSON_AddItemToArray(list, o);
+  }
+  cJSON_AddItemToObject(rep, "photos", list);
+  cJSON_AddStringToObject(rep, "contact_sheet", "contact.jpg");
+  char *out = cJSON_Print(rep);
+  cJSON_Delete(rep);
+  return out;
+}
+
+/* ==== The bundle ==== */
+
+#define N_FIXED 5
+static const char *const k_fixed[N_FIXED] = {"look.cube", "strip.png", "report.json", "contact.jpg", "graded"};
+
+int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *const *photos, const char *const *paths,
+                              int n, const dlut_job_opts *o, const char *outdir, const char *const *inputs,
+                              dlut_job_set_progress cb, void *user) {
+  char stage[4200] = "", p[PATH_LEN], q[PATH_LEN];
+  char(*names)[DLUT_JOB_SET_NAME_LEN] = NULL;
+  dlut_image *graded = NULL, *strip = NULL, *sheet = NULL;
+  char *report = NULL;
+  int existing = 0, rc = -1, blocked = 0, moved_old[N_FIXED] = {0}, moved_new[N_FIXED] = {0};
+  struct stat st;
+  if (!res || !res->lut || !res->report_json || !photos || !paths || !outdir || !*outdir)
+    return dlut_errorc(DLUT_ERR_INPUT, "bundle: nothing to write");
+  if (n < 1 || n > DLUT_GRADE_SET_MAX)
+    return dlut_errorc(DLUT_ERR_INPUT, "bundle: %d photos (1..%d)", n, DLUT_GRADE_SET_MAX);
+  if (strlen(outdir) > 3800) return dlut_errorc(DLUT_ERR_INPUT, "bundle: output folder name too long");
+  for (int i = 0; i < n; i++)
+    if (!photos[i]) return dlut_errorc(DLUT_ERR_INPUT, "bundle: photo %d is missing", i + 1);
+  if (!(names = calloc((size_t)n, sizeof *names)) ||
+      !(g_sig_paths = calloc((size_t)n + N_FIXED + 2, sizeof *g_sig_paths))) {
+    free(names);
+    return dlut_errorc(DLUT_ERR_NOMEM, "bundle: out of memory");
+  }
+  dlut_job_set_names(paths, n, names);
+
+  existing = stat(outdir, &st) == 0;
+  if (existing && !S_ISDIR(st.st_mode)) {
+    dlut_errorc(DLUT_ERR_INPUT, "%s exists and is not a folder", outdir);
+    goto fail;
+  }
+  /* refuse before writing anything: no output, and nothing in an earlier
+   * graded/ (which is replaced whole), may be an input */
+  if (existing) {
+    for (int i = 0; i < N_FIXED; i++) {
+      snprintf(p, sizeof p, "%s/%s", outdir, k_fixed[i]);
+      if (is_an_input(p, paths, n, inputs)) {
+        dlut_errorc(DLUT_ERR_INPUT, "%s is one of the inputs: refusing to overwrite it", p);
+        goto fail;
+      }
+    }
+    snprintf(q, sizeof q, "%s/graded", outdir);
+    DIR *d = opendir(q);
+    struct dirent *e;
+    int bad = 0;
+    while (d && !bad && (e = readdir(d))) {
+      snprintf(p, sizeof p, "%s/%s", q, e->d_name);
+      bad = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && is_an_input(p, paths, n, inputs);
+    }
+    if (d) closedir(d);
+    if (bad) {
+      dlut_errorc(DLUT_ERR_INPUT, "%s is one of the inputs, and %s is replaced whole: refusing", p, q);
+      goto fail;
+    }
+  }
+
+  /* stage: inside an existing folder (same filesystem), else beside it */
+  if (existing) {
+    snprintf(stage, sizeof stage, "%s/.dlut-stage.XXXXXX", outdir);
+  } else {
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", outdir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+      *slash = 0;
+      if (dlut_file_mkdir_p(parent, 0777) != 0) {
+        dlut_errorc(DLUT_ERR_IO, "cannot create the folder %s: %s", parent, strerror(errno));
+        goto fail;
+      }
+    }
+    snprintf(stage, sizeof stage, "%s.tmp.XXXXXX", outdir);
+  }
+  if (!mkdtemp(stage)) {
+    stage[0] = 0;
+    dlut_errorc(DLUT_ERR_IO, "cannot create a staging folder for %s: %s", outdir, strerror(errno));
+    goto fail;
+  }
+  chmod(stage, 0777 & ~0022);
+  /* what a signal must remove: the folders first in the list (rmdir runs
+   * backwards), then every file that will be in them */
+  snprintf(g_sig_paths[0], PATH_LEN, "%s", stage);
+  snprintf(g_sig_paths[1], PATH_LEN, "%s/graded", stage);
+  for (int i = 0; i < N_FIXED - 1; i++) snprintf(g_sig_paths[2 + i], PATH_LEN, "%s/%s", stage, k_fixed[i]);
+  for (int i = 0; i < n; i++) snprintf(g_sig_paths[N_FIXED + 1 + i], PATH_LEN, "%s/graded/%s", stage, names[i]);
+  g_sig_n = n + N_FIXED + 1;
+  dlut_file_set_cleanup_hook(remove_staged);
+  snprintf(p, sizeof p, "%s/graded", stage);
+  if (mkdir(p, 0777) != 0) {
+    dlut_errorc(DLUT_ERR_IO, "cannot create %s: %s", p, strerror(errno));
+    goto fail;
+  }
+
+  snprintf(p, sizeof p, "%s/look.cube", stage);
+  if (dlut_lut_save(res->lut, p, NULL) != 0) goto fail;
+  snprintf(p, sizeof p, "%s/strip.png", stage);
+  dlut_image_save_opts fast = {.fast = 1};
+  if (!(strip = dlut_lut_strip(res->lut, res->lut->size >= 33 ? 1 : (33 + res->lut->size - 1) / res->lut->size)) ||
+      dlut_image_save(strip, p, &fast) != 0)
+    goto fail;
+  if (!(sheet = dlut_job_contact_new(n))) goto fail;
+  for (int i = 0; i < n; i++) {
+    if (!(graded = dlut_job_render_result(res, photos[i], o ? o->strength : 1.f))) goto fail;
+    dlut_image_save_opts so = {0};
+    so.quality = o ? o->quality : 0;
+    so.fast = o ? o->fast_encode : 0;
+    so.float_tiff = graded->type == DLUT_PIXEL_F32;
+    snprintf(p, sizeof p, "%s/graded/%s", stage, names[i]);
+    if (dlut_image_save(graded, p, &so) != 0) goto fail;
+    if (dlut_job_contact_add(sheet, n, i, photos[i], graded) != 0) goto fail;
+    dlut_image_free(graded);
+    graded = NULL;
+    if (cb) cb(user, i + 1, n, names[i]);
+  }
+  snprintf(p, sizeof p, "%s/contact.jpg", stage);
+  dlut_image_save_opts sheet_opts = {.quality = 90};
+  if (dlut_image_save(sheet, p, &sheet_opts) != 0) goto fail;
+  if (!(report = set_report(res->report_json, paths, names, n))) {
+    dlut_errorc(DLUT_ERR_NOMEM, "out of memory building report.json");
+    goto fail;
+  }
+  size_t rl = strlen(report);
+  snprintf(p, sizeof p, "%s/report.json", stage);
+  {
+    char *withnl = malloc(rl + 2);
+    if (!withnl) {
+      dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+      goto fail;
+    }
+    memcpy(withnl, report, rl);
+    withnl[rl] = '\n';
+    withnl[rl + 1] = 0;
+    int w = dlut_file_write_all(p, withnl, rl + 1);
+    free(withnl);
+    if (w != 0) goto fail;
+  }
+
+  /* the swap is a handful of renames: no signal may stop it half-way */
+  dlut_file_critical_begin();
+  blocked = 1;
+  if (!existing) {
+    if (rename(stage, outdir) != 0) {
+      dlut_errorc(DLUT_ERR_IO, "cannot move the results into %s: %s", outdir, strerror(errno));
+      goto fail;
+    }
+    stage[0] = 0;
+  } else {
+    for (int i = 0; i < N_FIXED; i++) {
+      snprintf(p, sizeof p, "%s/%s", outdir, k_fixed[i]);
+      snprintf(q, sizeof q, "%s/old.%s", stage, k_fixed[i]);
+      if (lstat(p, &st) != 0) continue;
+      if (rename(p, q) != 0) {
+        dlut_errorc(DLUT_ERR_IO, "cannot replace %s: %s", p, strerror(errno));
+        goto rollback;
+      }
+      moved_old[i] = 1;
+    }
+    for (int i = 0; i < N_FIXED; i++) {
+      snprintf(p, sizeof p, "%s/%s", stage, k_fixed[i]);
+      snprintf(q, sizeof q, "%s/%s", outdir, k_fixed[i]);
+      if (rename(p, q) != 0) {
+        dlut_errorc(DLUT_ERR_IO, "cannot move %s into place: %s", q, strerror(errno));
+        goto rollback;
+      }
+      moved_new[i] = 1;
+    }
+  }
+  g_sig_n = 0; /* the results are in place: nothing for a signal to remove */
+  fsync_dir(outdir);
+  rc = 0;
+  goto fail; /* clean up the staging folder (with the earlier bundle in it) */
+rollback:
+  for (int i = 0; i < N_FIXED; i++)
+    if (moved_new[i]) {
+      snprintf(p, sizeof p, "%s/%s", outdir, k_fixed[i]);
+      snprintf(q, sizeof q, "%s/%s", stage, k_fixed[i]);
+      rename(p, q);
+    }
+  for (int i = 0; i < N_FIXED; i++)
+    if (moved_old[i]) {
+      snprintf(p, sizeof p, "%s/old.%s", stage, k_fixed[i]);
+      snprintf(q, sizeof q, "%s/%s", outdir, k_fixed[i]);
+      rename(p, q);
+    }
+fail:
+  if (stage[0]) rm_tree2(stage, 2);
+  g_sig_n = 0;
+  dlut_file_set_cleanup_hook(NULL);
+  if (blocked) dlut_file_critical_end();
+  free(g_sig_paths);
+  g_sig_paths = NULL;
+  free(names);
+  free(report);
+  dlut_image_free(graded);
+  dlut_image_free(strip);
+  dlut_image_free(sheet);
+  return rc;
+}

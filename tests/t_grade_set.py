@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""tests/t_grade_set.py - `dlut grade` over a set of photos, end to end,
+checked by tools nobody here wrote: one look.cube for the set, and every
+graded/NAME equal to that LUT applied to its input by FFmpeg (lut3d,
+tetrahedral) and by OpenColorIO within 1 code; the contact sheet's size
+(ImageMagick's identify); report.json lists every photo; bad inputs are
+clear errors that leave no output folder behind; with a tiny CLIP model a
+set (with augmentation) grades too.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import PyOpenColorIO as ocio
+
+DLUT = os.environ.get("DLUT", "build/dlut")
+SHARED = os.environ.get("DLUT_SHARED", "../shared")
+PHOTOS = f"{SHARED}/data/photos"
+TINY = f"{SHARED}/data/clip-ref/openai_tiny"
+
+fails = 0
+
+
+def check(cond, what):
+    global fails
+    if not cond:
+        fails += 1
+        print(f"FAIL: {what}", file=sys.stderr)
+    else:
+        print(f"ok: {what}")
+
+
+def run(*args):
+    e = dict(os.environ)
+    e.pop("DLUT_MODEL", None)
+    e["DLUT_MODELS"] = "/nonexistent-dlut-models"
+    return subprocess.run([DLUT, *args], capture_output=True, text=True, env=e)
+
+
+def ffmpeg_rgb(path, vf=None):
+    """Decode an image with FFmpeg to an (h, w, 3) uint8 array."""
+    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                            "stream=width,height", "-of", "csv=p=0", path], capture_output=True, text=True, check=True)
+    w, h = map(int, probe.stdout.strip().split(","))
+    cmd = ["ffmpeg", "-v", "error", "-i", path]
+    if vf:
+        cmd += ["-vf", vf]
+    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    out = subprocess.run(cmd, capture_output=True, check=True).stdout
+    return np.frombuffer(out, np.uint8).reshape(h, w, 3)
+
+
+def ocio_apply(lut_path, rgb8):
+    cfg = ocio.Config.CreateRaw()
+    t = ocio.FileTransform(src=lut_path, interpolation=ocio.INTERP_TETRAHEDRAL, direction=ocio.TRANSFORM_DIR_FORWARD)
+    cpu = cfg.getProcessor(t).getDefaultCPUProcessor()
+    img = (rgb8.astype(np.float32) / 255.0).copy()
+    cpu.applyRGB(img)
+    return img
+
+
+def identify(path):
+    r = subprocess.run(["identify", "-format", "%w %h %m", path], capture_output=True, text=True)
+    w, h, fmt = r.stdout.split()
+    return int(w), int(h), fmt
+
+
+def contact_size(n):
+    """The documented layout (include/dlut/job.h, src/job/contact.c)."""
+    cols = min(n, 3)
+    if (n + cols - 1) // cols > 200:
+        cols = (n + 199) // 200
+    rows = (n + cols - 1) // cols
+    return 16 + cols * (644 + 16), 16 + rows * (268 + 16)
+
+
+def leftovers(parent):
+    return [f for f in os.listdir(parent) if ".tmp." in f or f.startswith(".dlut")]
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    # two folders, one holding a photo with the same name as one in the other
+    a, b = f"{tmp}/day1", f"{tmp}/day2"
+    os.makedirs(a)
+    os.makedirs(b)
+    shutil.copy(f"{PHOTOS}/chelsea.png", a)
+    shutil.copy(f"{PHOTOS}/coffee.png", a)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", f"{PHOTOS}/astronaut.png", "-vf", "scale=256:-1",
+                    f"{b}/chelsea.png"], check=True)
+    open(f"{a}/notes.txt", "w").write("not a photo")
+    out = f"{tmp}/out"
+    r = run("grade", a, b, f"{PHOTOS}/rocket.jpg", "warm sunset film", "-o", out, "-q")
+    check(r.returncode == 0, f"dlut grade FOLDER FOLDER FILE PROMPT runs offline (rc {r.returncode}: {r.stderr.strip()})")
+    inputs = [f"{a}/chelsea.png", f"{a}/coffee.png", f"{b}/chelsea.png", f"{PHOTOS}/rocket.jpg"]
+    names = ["chelsea.png", "coffee.png", "chelsea-2.png", "rocket.jpg"]
+    for name in ("look.cube", "strip.png", "report.json", "contact.jpg"):
+        check(os.path.exists(f"{out}/{name}"), f"writes {name} once")
+    check(sorted(os.listdir(f"{out}/graded")) == sorted(names),
+          f"graded/ holds every photo, the duplicate name as chelsea-2.png: {sorted(os.listdir(out + '/graded'))}")
+    rep = json.load(open(f"{out}/report.json"))
+    check([p["input"] for p in rep.get("photos", [])] == inputs, "report.json lists every photo in order")
+    check([p["graded"] for p in rep.get("photos", [])] == [f"graded/{n}" for n in names],
+          "report.json names every graded photo")
+    check(rep.get("method") == "looks" and rep.get("contact_sheet") == "contact.jpg", "report: offline look, contact")
+    w, h, fmt = identify(f"{out}/contact.jpg")
+    check((w, h) == contact_size(4) and fmt == "JPEG", f"contact.jpg is {w}x{h} {fmt}, layout says {contact_size(4)}")
+    # every graded photo is the one LUT applied to its input
+    lut = f"{out}/look.cube"
+    for src, name in zip(inputs, names):
+        g = ffmpeg_rgb(f"{out}/graded/{name}")
+        s = ffmpeg_rgb(src)
+        if name.endswith(".png"):
+            ff = ffmpeg_rgb(src, f"lut3d=file={lut}:interp=tetrahedral")
+            oc = np.clip(np.rint(ocio_apply(lut, s) * 255), 0, 255)
+            d_ff = int(np.abs(g.astype(int) - ff).max())
+            d_oc = int(np.abs(g.astype(int) - oc).max())
+            check(d_ff <= 1 and d_oc <= 1, f"graded/{name} = look.cube on its input: FFmpeg lut3d within "
+                  f"{d_ff}, OpenColorIO within {d_oc} codes")
+        else:  # a JPEG is re-encoded (4:2:0 at quality 95: this saturated night photo loses ~2-5 codes)
+            oc = np.clip(np.rint(ocio_apply(lut, s) * 255), 0, 255)
+            mad = float(np.abs(g.astype(float) - oc).mean())
+            run("apply", src, "--lut", lut, "-o", f"{tmp}/applied.jpg")  # look.cube as read back from the file
+            ap = ffmpeg_rgb(f"{tmp}/applied.jpg").astype(int)
+            d_ap = float(np.abs(g.astype(int) - ap).mean())
+            check(identify(f"{out}/graded/{name}")[2] == "JPEG" and mad < 6.0 and d_ap < 0.2,
+                  f"graded/{name} is a JPEG of look.cube on its input (mean |diff| to OpenColorIO {mad:.2f} codes, "
+                  f"to dlut apply with look.cube {d_ap:.3f})")
+    check(not leftovers(tmp), "no staging folder left")
+
+    # grading the set again into the same folder replaces graded/ whole
+    r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "cold teal night", "-o", out, "-q")
+    check(r.returncode == 0 and sorted(os.listdir(f"{out}/graded")) == ["chelsea.png", "coffee.png"],
+          f"a second set replaces graded/ whole: {sorted(os.listdir(out + '/graded'))}")
+    check(identify(f"{out}/contact.jpg")[:2] == contact_size(2), "and its contact sheet")
+    check(not [f for f in os.listdir(out) if f.startswith(".dlut")], "no staging folder left inside")
+
+    # the prompt: --prompt takes one that is a file's name; a missing photo-like name is not taken for one
+    r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "--prompt", "warm", "-o", f"{tmp}/p", "-q")
+    check(r.returncode == 0 and json.load(open(f"{tmp}/p/report.json"))["prompt"] == "warm", "--prompt")
+    r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "missing.jpg", "-o", f"{tmp}/m")
+    check(r.returncode == 1 and "missing.jpg: no such file" in r.stderr and not os.path.exists(f"{tmp}/m"),
+          f"a missing photo-like last argument is an error, not a prompt: {r.stderr.strip()}")
+
+    # bad inputs: a clear error naming the input, and no output folder
+    bad = f"{tmp}/bad.png"
+    open(bad, "w").write("this is not a PNG")
+    empty = f"{tmp}/empty"
+    os.makedirs(empty)
+    cases = [
+        ("a missing photo", [f"{PHOTOS}/coffee.png", f"{tmp}/nope.png", "warm"], "nope.png"),
+        ("an unreadable image", [f"{PHOTOS}/coffee.png", bad, "warm"], "bad.png"),
+        ("an empty folder", [f"{PHOTOS}/coffee.png", empty, "warm"], "no photos"),
+        ("an unquoted prompt", [f"{PHOTOS}/coffee.png", "warm", "sunset"], "quote"),
+    ]
+    for what, args, say in cases:
+        o = f"{tmp}/bad-out"
+        r = run("grade", *args, "-o", o)
+        line = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+        check(r.returncode in (1, 2) and say in line and not os.path.exists(o) and not leftovers(tmp),
+              f"{what}: exit {r.returncode}, '{line}', no output folder")
+
+    # with a model: the set grades through CLIP (with augmentation), one LUT for all
+    o = f"{tmp}/clip"
+    r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "cold teal night", "--model", TINY, "--steps",
+            "8", "--size", "17", "--augment", "2", "-o", o, "-q")
+    check(r.returncode == 0, f"a set through the tiny CLIP model (rc {r.returncode}: {r.stderr.strip()})")
+    if r.returncode == 0:
+        rep = json.load(open(f"{o}/report.json"))
+        check(rep["method"] == "clip" and rep["steps"] == 8 and rep["settings"].get("augment") == 2 and
+              len(rep["photos"]) == 2, "report: clip, 8 steps, augment 2, two photos")
+        g = ffmpeg_rgb(f"{o}/graded/coffee.png")
+        ff = ffmpeg_rgb(f"{PHOTOS}/coffee.png", f"lut3d=file={o}/look.cube:interp=tetrahedral")
+        check(int(np.abs(g.astype(int) - ff).max()) <= 1, "its graded photo is look.cube applied (FFmpeg)")
+
+print(f"t_grade_set: {'FAIL' if fails else 'ok'} ({fails} failed)")
+sys.exit(1 if fails else 0)
