@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dlut/camlog.h"
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/job.h"
@@ -238,7 +239,15 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
     so.float_tiff = graded->type == DLUT_PIXEL_F32;
     snprintf(p, sizeof p, "%s/graded/%s", stage, names[i]);
     if (dlut_image_save(graded, p, &so) != 0) goto fail;
-    if (dlut_job_contact_add(sheet, n, i, photos[i], graded) != 0) goto fail;
+    /* log footage: "before" is the photo as displayed, not its flat code values */
+    if (res->camlog >= 0) {
+      dlut_image *shown = dlut_camlog_image_to_display((dlut_camlog)res->camlog, photos[i]);
+      int ok = shown && dlut_job_contact_add(sheet, n, i, shown, graded) == 0;
+      dlut_image_free(shown);
+      if (!ok) goto fail;
+    } else if (dlut_job_contact_add(sheet, n, i, photos[i], graded) != 0) {
+      goto fail;
+    }
     dlut_image_free(graded);
     graded = NULL;
     if (cb) cb(user, i + 1, n, names[i]);
