@@ -35,6 +35,7 @@
 #ifndef DLUT_TENSOR_H
 #define DLUT_TENSOR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -114,6 +115,59 @@ void dlut_tensor_threads_sync(void);
 /* Scalar activation helpers (also used by the reference backend). */
 float dlut_act_value(float x, dlut_act act);
 float dlut_act_grad(float x, dlut_act act);
+
+/* ==== bf16 products (src/tensor/bf16.c) ====
+ * Matrix products with bf16 inputs and fp32 accumulation on Intel AMX
+ * (TDPBF16PS), for the fast vision tower (src/clip/vision_bf16.c). Only
+ * usable where dlut_bf16_available() says so: the CPU has AMX-BF16,
+ * AMX-TILE and AVX512-BF16 and Linux granted the tile state
+ * (arch_prctl ARCH_REQ_XCOMP_PERM). Elsewhere every caller stays fp32.
+ *
+ * Packed layout: an operand is converted once (round to nearest even) to
+ * an array of 1 KiB tiles, zero-padded to multiples of 32 rows and 32 k;
+ * dlut_bf16_packed_size(rows, K) elements (uint16_t). A packed "A" is
+ * (M, K), a packed "B" is (K, N) with N the rows of the size.
+ *   pack_a: A[m][k] = trans ? src[k*ld + m] : src[m*ld + k]
+ *   pack_b: B[k][n] = trans ? src[n*ld + k] : src[k*ld + n]
+ *   (an nn.Linear weight w (OC, C) is B = w^T with trans = 1 for the
+ *   forward, B = w with trans = 0 for the input gradient)
+ * gemm: C (M, N; ldc) = (accumulate ? C : 0) + alpha A B + bias (N or NULL).
+ * dlut_bf16_gemm runs on the calling thread; _par splits over the dlut
+ * pool. dlut_bf16_gemm_ref is the naive reference from fp32 inputs (each
+ * rounded to bf16, sums in double). Nothing here allocates. */
+int dlut_bf16_available(void);
+uint16_t dlut_bf16_from_f32(float x);
+float dlut_bf16_to_f32(uint16_t h);
+size_t dlut_bf16_packed_size(int rows, int K);
+void dlut_bf16_pack_a(uint16_t *dst, const float *src, int ld, int M, int K, int trans);
+void dlut_bf16_pack_a_par(uint16_t *dst, const float *src, int ld, int M, int K, int trans);
+void dlut_bf16_pack_b(uint16_t *dst, const float *src, int ld, int K, int N, int trans);
+void dlut_bf16_gemm(float *C, int ldc, const uint16_t *Ap, const uint16_t *Bp, int M, int N, int K, float alpha,
+                    int accumulate, const float *bias);
+void dlut_bf16_gemm_par(float *C, int ldc, const uint16_t *Ap, const uint16_t *Bp, int M, int N, int K, float alpha,
+                        int accumulate, const float *bias);
+void dlut_bf16_gemm_ref(float *C, int ldc, const float *A, int lda, int transa, const float *B, int ldb, int transb,
+                        int M, int N, int K, float alpha, int accumulate, const float *bias);
+/* AVX512 helpers of the fast path (same availability): out (n) =
+ * exp(scale * in - sub), returning the sum; QuickGELU forward and its
+ * backward dinp = act'(in) * dout (overwriting). About 1 ulp. */
+float dlut_vexp_sub_sum(float *out, const float *in, int n, float scale, float sub);
+void dlut_vquickgelu(float *out, const float *in, int64_t n);
+void dlut_vquickgelu_backward(float *dinp, const float *in, const float *dout, int64_t n);
+/* softmax of one row in place, returning its log-sum-exp; the softmax
+ * backward of one row d = p (d - p . d) in place */
+float dlut_vsoftmax_row(float *r, int n);
+void dlut_vsoftmax_backward_row(float *d, const float *p, int n);
+/* Fused passes writing packed A (N, C) directly, C <= 16384, over the
+ * pool: LayerNorm(x) (saving mean, rstd (N); float sums), QuickGELU(x),
+ * QuickGELU'(x) * dout. And the LayerNorm backward, vectorised:
+ * dinp += d LN / d inp . dout, as layernorm_backward. */
+void dlut_bf16_pack_layernorm(uint16_t *dst, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                              int N, int C, float eps);
+void dlut_bf16_pack_quickgelu(uint16_t *dst, const float *x, int N, int C);
+void dlut_bf16_pack_quickgelu_backward(uint16_t *dst, const float *x, const float *dout, int N, int C);
+void dlut_vlayernorm_backward(float *dinp, const float *dout, const float *inp, const float *w, const float *mean,
+                              const float *rstd, int N, int C);
 
 /* FLOP counts used by the benchmark (multiply-add = 2). */
 static inline double dlut_matmul_flops(int N, int C, int OC) {

@@ -123,6 +123,8 @@ struct dlut_clip {
   dlut_tokenizer *tok;  /* NULL if the folder has no tokenizer */
   char *tok_error;      /* why tok is NULL */
   int32_t *ids_scratch; /* (context) */
+  /* the bf16 vision path's packed weights and scratch (vision_bf16.c), or NULL */
+  struct clip_vfast *vfast;
 };
 
 /* arenas (model.c) */
@@ -148,6 +150,14 @@ void clip_block_postln_forward(const dlut_tensor_backend *be, const clip_block_w
 /* towers (vision.c, text.c) */
 int clip_vision_forward(dlut_clip *m, const float *pixels);
 int clip_vision_backward(dlut_clip *m, const float *d_embed, float *d_pixels);
+/* the bf16 vision path (vision_bf16.c): whether to take it, the blocks
+ * forward (packs the weights on first use) and backward, and cleanup */
+int clip_vision_use_bf16(const dlut_clip *m);
+int clip_vfast_blocks_forward(dlut_clip *m, const clip_dims *d);
+void clip_vfast_blocks_backward(dlut_clip *m, const clip_dims *d);
+int clip_vfast_used(const dlut_clip *m);
+void clip_vfast_mark_unused(dlut_clip *m);
+void clip_vfast_free(dlut_clip *m);
 /* a->d_res (T, C) = dL/d(last block output) -> d_pixels (3,S,S), overwritten */
 void clip_vision_backward_blocks(dlut_clip *m, float *d_pixels);
 int clip_text_forward(dlut_clip *m, const int32_t *ids, int n_ids, int n_ctx);

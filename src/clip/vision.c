@@ -30,8 +30,16 @@ int clip_vision_forward(dlut_clip *m, const float *pixels) {
     for (int c = 0; c < C; c++)
       a->emb[(size_t)t * C + c] = a->patch_out[(size_t)(t - 1) * C + c] + w->pos_emb[(size_t)t * C + c];
   be->layernorm_forward(a->x[0], a->emb_mean, a->emb_rstd, a->emb, w->pre_ln_w, w->pre_ln_b, T, C, d.eps);
-  for (int l = 0; l < L; l++)
-    clip_block_preln_forward(be, &w->blocks[l], &a->blk[l], a->x[l], a->x[l + 1], &d, 0, NULL);
+  clip_vfast_mark_unused(m);
+  if (clip_vision_use_bf16(m)) { /* bf16 products on AMX (vision_bf16.c) */
+    if (clip_vfast_blocks_forward(m, &d) != 0) {
+      dlut_tensor_threads_leave(blas);
+      return -1;
+    }
+  } else {
+    for (int l = 0; l < L; l++)
+      clip_block_preln_forward(be, &w->blocks[l], &a->blk[l], a->x[l], a->x[l + 1], &d, 0, NULL);
+  }
   /* pooled (C) = post_layernorm(x_L[0]); embed (E) = pooled @ proj^T */
   be->layernorm_forward(a->pooled, a->pool_mean, a->pool_rstd, a->x[L], w->post_ln_w, w->post_ln_b, 1, C, d.eps);
   be->matmul_forward(a->embed, m->cfg.projection_dim, a->pooled, w->proj, NULL, 1, C, m->cfg.projection_dim);
@@ -68,12 +76,15 @@ void clip_vision_backward_blocks(dlut_clip *m, float *d_pixels) {
   const clip_vision_w *w = &m->vw;
   clip_dims d = vision_dims(m);
   int T = d.T, C = d.C, S = m->cfg.image_size, p = m->cfg.patch_size, L = m->cfg.vision.layers;
-  for (int l = L - 1; l >= 0; l--) {
-    /* the probabilities of this layer, bit for bit as in the forward (one
-     * slab serves all layers; about 1.5% more work than keeping them) */
-    be->attention_probs(a->blk[l].att, a->blk[l].qkv, 3 * C, T, C, d.NH, 0, NULL);
-    clip_block_preln_backward(be, &w->blocks[l], &a->blk[l], a->x[l], a, &d);
-  }
+  if (clip_vfast_used(m)) /* the path the forward took */
+    clip_vfast_blocks_backward(m, &d);
+  else
+    for (int l = L - 1; l >= 0; l--) {
+      /* the probabilities of this layer, bit for bit as in the forward (one
+       * slab serves all layers; about 1.5% more work than keeping them) */
+      be->attention_probs(a->blk[l].att, a->blk[l].qkv, 3 * C, T, C, d.NH, 0, NULL);
+      clip_block_preln_backward(be, &w->blocks[l], &a->blk[l], a->x[l], a, &d);
+    }
   memset(a->d_emb, 0, sizeof(float) * (size_t)T * C);
   be->layernorm_backward(a->d_emb, a->d_res, a->emb, w->pre_ln_w, a->emb_mean, a->emb_rstd, T, C);
   /* emb rows 1.. are the patch outputs (+ constants) */
