@@ -77,7 +77,7 @@ static void help(FILE *f) {
           "  --ref FILE           reference photo: grade towards its look\n"
           "  --ref-mode MODE      image (default without a prompt) | anchor (default with\n"
           "                       one) | enhance | replace: how PROMPT edits the reference\n"
-          "  --ref-scale S        strength of that edit (default 1)\n"
+          "  --ref-scale S        s of that edit (default 1; the units: docs/grading.md)\n"
           "  --ref-anchor TEXT    anchor text for anchor/enhance (default: the source prompt)\n"
           "  --edit \"T|A|S|E\"     edit the reference as ColorizeDiffusion does (repeatable,\n"
           "                       applied in order): target text T, anchor text A (empty or\n"
