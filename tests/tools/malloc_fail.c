@@ -4,7 +4,12 @@
  * posix_memalign; counting from 1) fails, and with DLUT_FAIL_PERSIST=1 every
  * one after it too. DLUT_FAIL_COUNT=FILE writes the number of allocations
  * made to FILE at exit (to size the sweep). Allocation by other libraries
- * counts too: their failures must end in a clean error as well. */
+ * counts too: their failures must end in a clean error as well. Failures
+ * start when the program does (__libc_start_main, interposed here): the
+ * shared libraries' constructors run before it, where no program can
+ * handle a failure (GLib, which FFmpeg's libraries bring in, waits forever
+ * on a lock when its constructor's allocation fails); their allocations
+ * are still counted. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -42,8 +47,20 @@ static void init(void) {
   if (c) snprintf(g_count_file, sizeof g_count_file, "%s", c);
 }
 
+static volatile int g_started;
+
+typedef int (*start_main_fn)(int (*)(int, char **, char **), int, char **, void (*)(void), void (*)(void),
+                             void (*)(void), void *);
+int __libc_start_main(int (*main_fn)(int, char **, char **), int argc, char **argv, void (*init_fn)(void),
+                      void (*fini_fn)(void), void (*rtld_fini)(void), void *stack_end) {
+  start_main_fn real = (start_main_fn)dlsym(RTLD_NEXT, "__libc_start_main");
+  g_started = 1;
+  return real(main_fn, argc, argv, init_fn, fini_fn, rtld_fini, stack_end);
+}
+
 static int fail_now(void) {
   long n = atomic_fetch_add(&g_count, 1) + 1;
+  if (!g_started) return 0; /* a library's constructor: counted, never failed */
   return g_fail_at > 0 && (n == g_fail_at || (g_persist && n > g_fail_at));
 }
 
