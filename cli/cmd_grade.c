@@ -86,7 +86,7 @@ static void help(FILE *f) {
           "  --ref FILE           reference photo: grade towards its look\n"
           "  --ref-mode MODE      image (default without a prompt) | anchor (default with\n"
           "                       one) | enhance | replace: how PROMPT edits the reference\n"
-          "  --ref-scale S        strength of that edit (default 1)\n"
+          "  --ref-scale S        s of that edit (default 1; the units: docs/grading.md)\n"
           "  --ref-anchor TEXT    anchor text for anchor/enhance (default: the source prompt)\n"
           "  --edit \"T|A|S|E\"     edit the reference as ColorizeDiffusion does (repeatable,\n"
           "                       applied in order): target text T, anchor text A (empty or\n"
@@ -467,11 +467,16 @@ int dlut_cmd_grade(int argc, char **argv) {
       cli_fail(k_cmd, "out of memory");
       goto done;
     }
-    for (int i = 0; i < n_set; i++)
+    const int tty = !quiet && isatty(2);
+    for (int i = 0; i < n_set; i++) {
+      if (tty) fprintf(stderr, "\r[%d/%d] loading %s\033[K", i + 1, n_set, set_paths[i]);
       if (!(set[i] = dlut_image_load(set_paths[i]))) {
+        if (tty) fputc('\n', stderr);
         cli_fail(k_cmd, "%s", dlut_last_error());
         goto done;
       }
+    }
+    if (tty) fprintf(stderr, "\r\033[K");
   } else if (!(photo = dlut_image_load(photo_path))) {
     cli_fail(k_cmd, "%s", dlut_last_error());
     goto done;
