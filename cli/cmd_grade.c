@@ -438,11 +438,16 @@ int dlut_cmd_grade(int argc, char **argv) {
       cli_fail(k_cmd, "out of memory");
       goto done;
     }
-    for (int i = 0; i < n_set; i++)
+    const int tty = !quiet && isatty(2);
+    for (int i = 0; i < n_set; i++) {
+      if (tty) fprintf(stderr, "\r[%d/%d] loading %s\033[K", i + 1, n_set, set_paths[i]);
       if (!(set[i] = dlut_image_load(set_paths[i]))) {
+        if (tty) fputc('\n', stderr);
         cli_fail(k_cmd, "%s", dlut_last_error());
         goto done;
       }
+    }
+    if (tty) fprintf(stderr, "\r\033[K");
   } else if (!(photo = dlut_image_load(photo_path))) {
     cli_fail(k_cmd, "%s", dlut_last_error());
     goto done;
