@@ -50,9 +50,12 @@ W, H = 160, 90
 failures = 0
 
 
+T0 = time.time()
+
+
 def check(ok, what):
     global failures
-    print(("ok    " if ok else "FAIL  ") + what, flush=True)
+    print(("ok    " if ok else "FAIL  ") + "%5.1fs  " % (time.time() - T0) + what, flush=True)
     if not ok:
         failures += 1
 
