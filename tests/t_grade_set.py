@@ -166,7 +166,7 @@ with tempfile.TemporaryDirectory() as tmp:
     # SIGTERM at any moment: the output folder is there whole or not at all, no staging left
     big = f"{tmp}/big"
     os.makedirs(big)
-    subprocess.run(["ffmpeg", "-v", "error", "-i", f"{PHOTOS}/wood-4096.webp", "-vf", "scale=1600:-1",
+    subprocess.run(["ffmpeg", "-v", "error", "-i", f"{PHOTOS}/wood-4096.webp", "-vf", "scale=1200:-1",
                     f"{big}/w1.png"], check=True)
     for k in (2, 3):
         shutil.copy(f"{big}/w1.png", f"{big}/w{k}.png")

@@ -121,24 +121,28 @@ def api_basics(s):
     st, _, c2 = s.request("POST", "/v1/looks", json.dumps({"prompt": "warm film", "output": "cube"}),
                           {"Content-Type": "application/json"})
     check(st == 200 and b"LUT_3D_SIZE 33" in c2, "POST /v1/looks output=cube (JSON body)")
-    # the look's settings: colour and tone strength, the skin protection, suggestions, params by name
-    def looks_json(fields):
-        return s.json("POST", "/v1/looks", json.dumps(fields), {"Content-Type": "application/json"})
-    st, full = looks_json({"prompt": "very warm, high contrast"})
-    st0, nocol = looks_json({"prompt": "very warm, high contrast", "color_strength": 0})
-    check(st == 200 and st0 == 200 and full["params"]["temp"] > 1 and nocol["params"]["temp"] == 0 and
-          nocol["params"]["contrast"] == full["params"]["contrast"] > 0,
-          "POST /v1/looks color_strength=0 keeps the tone, drops the colour (temp %s -> %s)" %
-          (full.get("params", {}).get("temp"), nocol.get("params", {}).get("temp")))
-    st, _, ca = s.request("POST", "/v1/looks", json.dumps({"prompt": "very cold", "output": "cube"}),
-                          {"Content-Type": "application/json"})
+    # /v1/looks: suggestions, every parameter, the look read back from them, the strengths
+    jh = {"Content-Type": "application/json"}
+    st, lk = s.json("POST", "/v1/looks", json.dumps({"prompt": "cinematc warm film"}), jh)
+    check(st == 200 and lk.get("ignored") == "cinematc" and lk.get("suggested") == "cinematic" and
+          lk.get("params", {}).get("temp", 0) > 0 and len(lk["params"].get("band_hue", [])) == 8,
+          "POST /v1/looks: suggested + params (%s)" % {k: lk.get(k) for k in ("ignored", "suggested")})
+    st, _, c3 = s.request("POST", "/v1/looks", json.dumps({"params": json.dumps(lk.get("params", {})),
+                                                           "output": "cube"}), jh)
+    st2, _, c4 = s.request("POST", "/v1/looks", json.dumps({"prompt": "cinematc warm film", "output": "cube"}), jh)
+    check(st == 200 and st2 == 200 and c3 == c4, "POST /v1/looks params= gives the prompt's LUT")
+    st, lk0 = s.json("POST", "/v1/looks", json.dumps({"prompt": "very warm", "color_strength": "0"}), jh)
+    check(st == 200 and lk0.get("params", {}).get("temp") == 0, "POST /v1/looks color_strength=0")
+    for what, body in (("strength out of range", {"prompt": "warm", "tone_strength": "3"}),
+                       ("prompt and params", {"prompt": "warm", "params": "{}"}),
+                       ("params unknown field", {"params": "{\"warmth\": 1}"}),
+                       ("params not JSON", {"params": "{\"temp\": "})):
+        st, e = s.json("POST", "/v1/looks", json.dumps(body), jh)
+        check(st == 400, "POST /v1/looks %s: 400 (%s)" % (what, e.get("error", {}) if isinstance(e, dict) else e))
+    st, _, ca = s.request("POST", "/v1/looks", json.dumps({"prompt": "very cold", "output": "cube"}), jh)
     st2, _, cb = s.request("POST", "/v1/looks", json.dumps({"prompt": "very cold", "output": "cube", "skin_protect": 0}),
-                           {"Content-Type": "application/json"})
+                           jh)
     check(st == 200 and st2 == 200 and ca != cb, "POST /v1/looks skin_protect=0 changes the LUT")
-    st, sg = looks_json({"prompt": "cinematc"})
-    check(st == 200 and "cinematic" in sg.get("suggested", ""), "POST /v1/looks suggests 'cinematic' for 'cinematc'")
-    st, bad = looks_json({"prompt": "warm", "tone_strength": 3})
-    check(st == 400, "POST /v1/looks tone_strength=3 is a 400 (%s)" % st)
     # /v1/apply: the served .cube applied to the photo equals graded
     body, ct = multipart({}, {"photo": ("c.png", photo()), "lut": ("look.cube", cube)})
     st, _, ap = s.request("POST", "/v1/apply", body, {"Content-Type": ct})

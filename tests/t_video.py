@@ -50,9 +50,12 @@ W, H = 160, 90
 failures = 0
 
 
+T0 = time.time()
+
+
 def check(ok, what):
     global failures
-    print(("ok    " if ok else "FAIL  ") + what, flush=True)
+    print(("ok    " if ok else "FAIL  ") + "%5.1fs  " % (time.time() - T0) + what, flush=True)
     if not ok:
         failures += 1
 
@@ -240,6 +243,36 @@ r = dlut("apply", "src10.mkv", "--lut", "rough.cube", "--bitrate", "200k", "-o",
 pe = probe("e10.mkv", "-show_streams")["streams"][0]
 check(r.returncode == 0 and pe["codec_name"] == "hevc" and pe["pix_fmt"] == "yuv420p10le",
       "10-bit HEVC default: stays hevc yuv420p10le (%s %s)" % (pe["codec_name"], pe["pix_fmt"]))
+
+# progress with an ETA on a terminal (a pty), none with --quiet
+def on_tty(*args):
+    import pty
+    m, sl = pty.openpty()
+    p = subprocess.Popen([DLUT, *args], stdout=subprocess.DEVNULL, stderr=sl, env=ENV)
+    os.close(sl)
+    out = b""
+    while True:
+        try:
+            d = os.read(m, 4096)
+        except OSError:
+            break
+        if not d:
+            break
+        out += d
+    os.close(m)
+    return p.wait(), out.decode(errors="replace")
+
+
+rc_, err = on_tty("apply", "a.mp4", "--lut", "rough.cube", "-o", "tty.mp4")
+check(rc_ == 0 and "ETA" in err and "frame 48/48" in err and "100%" in err,
+      "progress on a terminal: %r" % err.replace("\r", "|")[-90:])
+rc_, err = on_tty("apply", "a.mp4", "--lut", "rough.cube", "--quiet", "-o", "tty2.mp4")
+check(rc_ == 0 and err == "", "--quiet: nothing on the terminal %r" % err[-80:])
+# --input LOG on a clip: the camera-log input transform baked in, as for photos
+r = dlut("apply", "src8.mkv", "--input", "slog3", "--lut", "id.cube", "--codec", "ffv1", "-o", "log.mkv")
+x, src = frames("log.mkv", "yuv420p"), frames("src8.mkv", "yuv420p")
+check(r.returncode == 0 and x.size == src.size and np.abs(x - src).mean() > 5,
+      "--input slog3 on a clip: graded as log footage (mean change %.1f codes)" % np.abs(x - src).mean())
 
 # ==== 5. bad and truncated files ====
 data = open("a.mp4", "rb").read()

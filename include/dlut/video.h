@@ -1,4 +1,4 @@
-/* dlut/video.h - applying a LUT to video files.
+/* dlut/video.h - applying a LUT to video files, and sampling frames to grade.
  *
  * Built on FFmpeg's libraries (libavformat, libavcodec, libavutil;
  * libswscale only to bring unusual pixel formats to a planar one). Only this
@@ -58,6 +58,7 @@
  *     frame the decoder reports as damaged, fewer frames than the index
  *     promises, or a clip that stops well short of its stated duration):
  *     DLUT_ERR_INPUT, with the decoder's own message when it gave one;
+ *   - frames over 40 megapixels (8K UHD is 33): DLUT_ERR_TOO_LARGE;
  *   - pixel formats with alpha or more than 16 bits, frame sizes that change
  *     mid-stream, unknown matrices: DLUT_ERR_UNSUPPORTED;
  *   - encoder or container refusals (an option the encoder lacks, a codec the
@@ -112,6 +113,29 @@ int dlut_video_is_path(const char *path);
 /* Apply `lut` to every frame of the video `in`, writing `out` (container
  * from its extension). 0 or -1. */
 int dlut_video_apply(const char *in, const char *out, const dlut_lut *lut, const dlut_video_opts *opts);
+
+/* ==== Sampling frames to grade ==== */
+
+/* Up to max_frames frames of `path` spread over the clip, decoded as
+ * 16-bit RGB images (the matrix and range as in dlut_video_apply, clamped
+ * to [0,1]), reduced by a whole factor (box filter) to at most max_width
+ * pixels across (0 = full size), in clip order. Candidates are taken at 3
+ * evenly spaced times per wanted frame; the middle one of each triple is
+ * kept unless it is a near-duplicate of a frame already kept (mean absolute
+ * difference of 32x18 thumbnails below 2% of full scale), then its
+ * neighbours are tried, then none. Frames are turned upright as the
+ * stream's display matrix says (90/180/270 degrees; the LUT does not care,
+ * the previews do). times[i] is frame i's time in seconds.
+ * The caller frees the result with dlut_video_frames_free. 0 or -1. */
+typedef struct dlut_video_frames {
+  int n;               /* frames kept */
+  dlut_image **frames; /* n images (RGB, U16), owned */
+  double *times;       /* n presentation times in seconds, owned */
+  double duration;     /* the clip's duration in seconds (0 if unknown) */
+} dlut_video_frames;
+
+int dlut_video_sample(const char *path, int max_frames, int max_width, dlut_video_frames *out);
+void dlut_video_frames_free(dlut_video_frames *f);
 
 #ifdef __cplusplus
 }

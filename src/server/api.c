@@ -643,6 +643,8 @@ static int post_looks(srv *s, const srv_request *r) {
   uint8_t *out = NULL;
   size_t on = 0;
   int ret;
+  dlut_look look;
+  dlut_looks_report *rep = NULL;
   (void)s;
   if (srv_form_parse(&f, r->body, r->body_size, r->content_type) != 0) {
     ret = fail_from_error(c);
@@ -663,38 +665,43 @@ static int post_looks(srv *s, const srv_request *r) {
     ret = srv_respond_error(c, 400, "bad_input", "lut_size must be an integer in 2..65");
     goto done;
   }
-  /* the prompt and the look's settings are checked by the job options' own rules */
-  static const char *const k_look_fields[] = {"color_strength", "tone_strength", "skin_protect"};
+  /* the look: from the prompt, or from its parameters ("params": the JSON of `dlut looks --json`, as text),
+   * scaled by the optional colour and tone strengths (validated by the job options' table) */
+  const char *params = srv_form_text(&f, "params");
+  const char *cs = srv_form_text(&f, "color_strength"), *ts = srv_form_text(&f, "tone_strength");
+  const char *sp = srv_form_text(&f, "skin_protect");
+  if (prompt && params) {
+    ret = srv_respond_error(c, 400, "bad_input", "give a prompt or params, not both");
+    goto done;
+  }
   dlut_job_opts o;
   dlut_job_opts_init(&o);
-  int bad = !prompt || dlut_job_opts_set(&o, "prompt", prompt) != 0;
-  for (size_t i = 0; i < sizeof k_look_fields / sizeof *k_look_fields && !bad; i++) {
-    const char *v = srv_form_text(&f, k_look_fields[i]);
-    if (v && dlut_job_opts_set(&o, k_look_fields[i], v) != 0) bad = 1;
-  }
-  const float color = o.color_strength, tone = o.tone_strength;
+  int bad = (!prompt && !params) || (prompt && dlut_job_opts_set(&o, "prompt", prompt) != 0) ||
+            (cs && dlut_job_opts_set(&o, "color_strength", cs) != 0) ||
+            (ts && dlut_job_opts_set(&o, "tone_strength", ts) != 0) ||
+            (sp && dlut_job_opts_set(&o, "skin_protect", sp) != 0);
+  const float color_strength = o.color_strength, tone_strength = o.tone_strength;
   const int skin_protect = o.skin_protect;
   dlut_job_opts_free(&o);
   if (bad) {
-    ret = prompt ? fail_from_error(c) : srv_respond_error(c, 400, "bad_input", "no prompt");
+    ret = prompt || params ? fail_from_error(c) : srv_respond_error(c, 400, "bad_input", "no prompt");
     goto done;
   }
-  dlut_looks_report *rep = calloc(1, sizeof *rep);
-  if (!rep) {
-    ret = srv_respond_error(c, 503, "no_memory", "out of memory");
+  if (!(rep = calloc(1, sizeof *rep))) {
+    ret = srv_respond_error(c, 500, "internal", "out of memory");
     goto done;
   }
-  if (dlut_looks_bake_prompt(prompt, (int)size, color, tone, skin_protect, &lut, rep) != 0) {
-    free(rep);
+  if ((prompt ? dlut_looks_parse(prompt, &look, rep) : dlut_look_from_json(params, strlen(params), &look)) != 0 ||
+      (skin_protect ? 0 : (look.skin_follow = 1.0f, 0)) != 0 ||
+      dlut_look_scale(&look, color_strength, tone_strength) != 0) {
     dlut_error_set_code(DLUT_ERR_INPUT);
     ret = fail_from_error(c);
     goto done;
   }
-  char understood[1024], ignored[1024], suggested[sizeof rep->suggested];
-  snprintf(understood, sizeof understood, "%s", rep->understood);
-  snprintf(ignored, sizeof ignored, "%s", rep->ignored);
-  snprintf(suggested, sizeof suggested, "%s", rep->suggested);
-  free(rep);
+  if (!(lut = dlut_look_bake(&look, (int)size))) {
+    ret = fail_from_error(c);
+    goto done;
+  }
   if (want_cube || want_3dl) {
     if (dlut_lut_save_memory(lut, want_cube ? DLUT_LUT_FORMAT_CUBE : DLUT_LUT_FORMAT_3DL, NULL, "look", &out, &on) !=
         0) {
@@ -733,25 +740,19 @@ static int post_looks(srv *s, const srv_request *r) {
     out = NULL;
     goto done;
   }
-  dlut_look look;
   char desc[512] = "";
-  cJSON *params = NULL;
-  if (dlut_looks_parse(prompt, &look, NULL) == 0) {
-    if (!skin_protect) look.skin_follow = 1.0f;
-    dlut_look_scale(&look, color, tone);
-    dlut_look_describe(&look, desc, sizeof desc);
-    char *pj = dlut_look_to_json(&look, NULL); /* the look's parameters by name (dlut looks --json) */
-    cJSON *pp = pj ? cJSON_Parse(pj) : NULL;
-    free(pj);
-    if (pp) params = cJSON_DetachItemFromObject(pp, "params");
-    cJSON_Delete(pp);
-  }
+  dlut_look_describe(&look, desc, sizeof desc);
   cJSON *j = cJSON_CreateObject();
-  cJSON_AddStringToObject(j, "understood", understood);
-  cJSON_AddStringToObject(j, "ignored", ignored);
-  cJSON_AddStringToObject(j, "suggested", suggested);
+  cJSON_AddStringToObject(j, "understood", rep->understood);
+  cJSON_AddStringToObject(j, "ignored", rep->ignored);
+  cJSON_AddStringToObject(j, "suggested", rep->suggested);
   cJSON_AddStringToObject(j, "parameters", desc);
-  if (params) cJSON_AddItemToObject(j, "params", params);
+  char *lj = dlut_look_to_json(&look, NULL); /* every parameter by name, for sliders and edits */
+  cJSON *lo = lj ? cJSON_Parse(lj) : NULL;
+  free(lj);
+  cJSON *pp = lo ? cJSON_DetachItemFromObjectCaseSensitive(lo, "params") : NULL;
+  cJSON_Delete(lo);
+  if (pp) cJSON_AddItemToObject(j, "params", pp);
   if (out) {
     char *b = base64(out, on);
     if (b) {
@@ -768,6 +769,7 @@ static int post_looks(srv *s, const srv_request *r) {
   ret = srv_respond_json(c, 200, cJSON_PrintUnformatted(j));
   cJSON_Delete(j);
 done:
+  free(rep);
   free(out);
   dlut_image_free(g);
   dlut_image_free(photo);

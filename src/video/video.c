@@ -23,6 +23,7 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/display.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
@@ -33,6 +34,8 @@
 #include "dlut/parallel.h"
 #include "dlut/video.h"
 #include "video/video_internal.h"
+
+#define VIDEO_MAX_PIXELS ((int64_t)40000000) /* per frame; 8K UHD is 33.2 MP */
 
 /* ==== FFmpeg's log ==== */
 
@@ -210,6 +213,12 @@ static int vin_open(vin *v, const char *path) {
   }
   if (v->dec->width <= 0 || v->dec->height <= 0 || v->dec->width > 16384 || v->dec->height > 16384) {
     dlut_errorc(DLUT_ERR_INPUT, "%s: bad video frame size %dx%d", path, v->dec->width, v->dec->height);
+    goto fail;
+  }
+  /* two float RGB frames are held (24 bytes a pixel): 8K UHD and a little more, not what a header may claim */
+  if ((int64_t)v->dec->width * v->dec->height > VIDEO_MAX_PIXELS) {
+    dlut_errorc(DLUT_ERR_TOO_LARGE, "%s: %dx%d frames are over the %d-megapixel limit", path, v->dec->width,
+                v->dec->height, (int)(VIDEO_MAX_PIXELS / 1000000));
     goto fail;
   }
   vid_layout l;
@@ -677,5 +686,191 @@ done:
   free(v.rgb);
   free(v.orig);
   vin_close(&v.in);
+  return rc;
+}
+
+/* ==== Sampling frames to grade ==== */
+
+#define THUMB_W 32
+#define THUMB_H 18
+
+void dlut_video_frames_free(dlut_video_frames *f) {
+  if (!f) return;
+  for (int i = 0; i < f->n; i++) dlut_image_free(f->frames[i]);
+  free(f->frames);
+  free(f->times);
+  memset(f, 0, sizeof *f);
+}
+
+/* EXIF orientation that shows the stream upright (dlut_image_orient), from its display matrix */
+static int stream_orientation(const AVStream *st) {
+  size_t size = 0;
+  const uint8_t *m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size);
+  if (!m || size < 9 * sizeof(int32_t)) return 1;
+  double a = av_display_rotation_get((const int32_t *)m); /* counter-clockwise degrees */
+  if (isnan(a)) return 1;
+  int cw = ((int)lround(-a) % 360 + 360) % 360; /* clockwise turn that makes it upright */
+  return cw == 90 ? 6 : cw == 180 ? 3 : cw == 270 ? 8 : 1;
+}
+
+/* the frame as a U16 RGB image reduced by a whole factor (box), and its thumbnail */
+static dlut_image *frame_image(vin *v, const AVFrame *f, float *rgb, int max_width, float *thumb) {
+  vid_layout l;
+  vid_planes p;
+  if (vin_frame(v, f, &l, &p) != 0) return NULL;
+  vid_to_rgb(&l, &p, rgb);
+  const int w = f->width, h = f->height;
+  int k = max_width > 0 ? (w + max_width - 1) / max_width : 1;
+  if (k < 1) k = 1;
+  const int ow = w / k > 0 ? w / k : 1, oh = h / k > 0 ? h / k : 1;
+  dlut_image *img = dlut_image_alloc(ow, oh, 3, DLUT_PIXEL_U16);
+  if (!img) return NULL;
+  for (int y = 0; y < oh; y++) {
+    uint16_t *row = dlut_image_pixel(img, 0, y);
+    for (int x = 0; x < ow; x++)
+      for (int c = 0; c < 3; c++) {
+        double s = 0;
+        int n = 0;
+        for (int yy = y * k; yy < (y + 1) * k && yy < h; yy++)
+          for (int xx = x * k; xx < (x + 1) * k && xx < w; xx++, n++) s += rgb[((size_t)yy * w + xx) * 3 + c];
+        double m = n ? s / n : 0;
+        m = m < 0 ? 0 : m > 1 ? 1 : m;
+        row[3 * x + c] = (uint16_t)lround(m * 65535.0);
+      }
+  }
+  for (int ty = 0; ty < THUMB_H; ty++) /* nearest-cell means over the reduced image */
+    for (int tx = 0; tx < THUMB_W; tx++)
+      for (int c = 0; c < 3; c++) {
+        double s = 0;
+        int n = 0;
+        for (int y = ty * oh / THUMB_H; y < (ty + 1) * oh / THUMB_H || (n == 0 && y < oh); y++)
+          for (int x = tx * ow / THUMB_W; x < (tx + 1) * ow / THUMB_W || (x == tx * ow / THUMB_W && x < ow); x++, n++)
+            s += ((const uint16_t *)dlut_image_pixel(img, x, y))[c] / 65535.0;
+        thumb[(ty * THUMB_W + tx) * 3 + c] = n ? (float)(s / n) : 0.0f;
+      }
+  return img;
+}
+
+/* decode the first frame at or after stream time ts (after a backward seek); 1 found, 0 none, -1 error */
+static int decode_at(vin *v, int64_t ts, AVPacket *pkt, AVFrame *fr, AVFrame *last, int *have_last) {
+  int r = av_seek_frame(v->ic, v->vidx, ts, AVSEEK_FLAG_BACKWARD);
+  if (r < 0) r = av_seek_frame(v->ic, v->vidx, ts, AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_ANY);
+  if (r < 0) return averr(v->path, r, DLUT_ERR_UNSUPPORTED, "cannot seek (needed to sample frames)");
+  avcodec_flush_buffers(v->dec);
+  *have_last = 0;
+  int eof = 0;
+  for (;;) {
+    while ((r = avcodec_receive_frame(v->dec, fr)) >= 0) {
+      if (frame_damaged(fr)) {
+        av_frame_unref(fr);
+        continue;
+      }
+      av_frame_unref(last);
+      av_frame_move_ref(last, fr);
+      *have_last = 1;
+      if (last->best_effort_timestamp == AV_NOPTS_VALUE || last->best_effort_timestamp >= ts) return 1;
+    }
+    if (r == AVERROR_EOF) return *have_last; /* past the end: the last frame there is */
+    if (r != AVERROR(EAGAIN)) return averr(v->path, r, DLUT_ERR_INPUT, "damaged video data");
+    if (eof) return *have_last;
+    while ((r = av_read_frame(v->ic, pkt)) >= 0 && pkt->stream_index != v->vidx) av_packet_unref(pkt);
+    if (r < 0) {
+      eof = 1;
+      avcodec_send_packet(v->dec, NULL);
+      continue;
+    }
+    r = avcodec_send_packet(v->dec, pkt);
+    av_packet_unref(pkt);
+    if (r < 0 && r != AVERROR(EAGAIN)) return averr(v->path, r, DLUT_ERR_INPUT, "damaged video data");
+  }
+}
+
+int dlut_video_sample(const char *path, int max_frames, int max_width, dlut_video_frames *out) {
+  memset(out, 0, sizeof *out);
+  if (max_frames < 1 || max_frames > 256) return dlut_errorc(DLUT_ERR_INPUT, "frames to sample: 1..256");
+  vin v;
+  if (vin_open(&v, path) != 0) return -1;
+  const int nc = 3 * max_frames, w = v.dec->width, h = v.dec->height;
+  int rc = -1, have_last = 0;
+  float *rgb = malloc((size_t)w * h * 3 * sizeof(float)), *thumbs = calloc((size_t)nc, THUMB_W * THUMB_H * 3 * 4);
+  dlut_image **cand = calloc((size_t)nc, sizeof *cand);
+  double *ctime = calloc((size_t)nc, sizeof *ctime);
+  const float **kept = calloc((size_t)max_frames, sizeof *kept); /* thumbnails of the frames kept */
+  AVPacket *pkt = av_packet_alloc();
+  AVFrame *fr = av_frame_alloc(), *last = av_frame_alloc();
+  out->frames = calloc((size_t)max_frames, sizeof *out->frames);
+  out->times = calloc((size_t)max_frames, sizeof *out->times);
+  if (!rgb || !thumbs || !cand || !ctime || !kept || !pkt || !fr || !last || !out->frames || !out->times) {
+    dlut_errorc(DLUT_ERR_NOMEM, "%s: out of memory", path);
+    goto done;
+  }
+  const AVRational tb = v.ist->time_base;
+  const int64_t start = v.ist->start_time != AV_NOPTS_VALUE ? v.ist->start_time : 0;
+  double dur = v.ist->duration != AV_NOPTS_VALUE && v.ist->duration > 0 ? (double)v.ist->duration * av_q2d(tb)
+               : v.ic->duration > 0                                     ? (double)v.ic->duration / AV_TIME_BASE
+                                                                        : 0.0;
+  if (!(dur > 0)) {
+    dlut_errorc(DLUT_ERR_INPUT, "%s: the clip states no duration (cannot spread samples over it)", path);
+    goto done;
+  }
+  out->duration = dur;
+  const int orient = stream_orientation(v.ist);
+  for (int k = 0; k < nc; k++) {
+    const double t = (k + 0.5) * dur / nc;
+    const int64_t ts = start + (int64_t)llround(t / av_q2d(tb));
+    int got = decode_at(&v, ts, pkt, fr, last, &have_last);
+    if (got < 0) goto done;
+    if (!got) continue;
+    float *th = thumbs + (size_t)k * THUMB_W * THUMB_H * 3;
+    if (!(cand[k] = frame_image(&v, last, rgb, max_width, th))) goto done;
+    if (orient != 1) {
+      dlut_image *up = dlut_image_orient(cand[k], orient);
+      if (!up) goto done;
+      dlut_image_free(cand[k]);
+      cand[k] = up;
+    }
+    int64_t p = last->best_effort_timestamp;
+    ctime[k] = p != AV_NOPTS_VALUE ? (double)(p - start) * av_q2d(tb) : t;
+  }
+  /* keep the middle of each triple, else a neighbour, unless it repeats a kept frame */
+  for (int k = 0; k < max_frames; k++) {
+    const int order[3] = {3 * k + 1, 3 * k, 3 * k + 2};
+    for (int j = 0; j < 3; j++) {
+      const int c = order[j];
+      if (!cand[c]) continue;
+      const float *th = thumbs + (size_t)c * THUMB_W * THUMB_H * 3;
+      double nearest = 1e9;
+      for (int i = 0; i < out->n; i++) {
+        const float *o = kept[i];
+        double s = 0;
+        for (int q = 0; q < THUMB_W * THUMB_H * 3; q++) s += fabs(th[q] - o[q]);
+        s /= THUMB_W * THUMB_H * 3;
+        if (s < nearest) nearest = s;
+      }
+      if (nearest < 0.02) continue;
+      out->frames[out->n] = cand[c];
+      cand[c] = NULL;
+      kept[out->n] = th;
+      out->times[out->n++] = ctime[c];
+      break;
+    }
+  }
+  if (!out->n) {
+    dlut_errorc(DLUT_ERR_INPUT, "%s: no video frame could be decoded", path);
+    goto done;
+  }
+  rc = 0;
+done:
+  if (rc != 0) dlut_video_frames_free(out);
+  free(kept);
+  for (int k = 0; k < nc && cand; k++) dlut_image_free(cand[k]);
+  free(cand);
+  free(ctime);
+  free(thumbs);
+  free(rgb);
+  av_packet_free(&pkt);
+  av_frame_free(&fr);
+  av_frame_free(&last);
+  vin_close(&v);
   return rc;
 }
