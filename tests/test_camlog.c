@@ -253,13 +253,17 @@ static void test_bake(void) {
      * cannot follow two places where the rendering bends inside one cell:
      * where a channel's linear value crosses 0 (the sRGB toe: up to 12.92x
      * steeper than elsewhere, met by saturated colours after the gamut
-     * matrix) and where the look clamps its input to the gamut. So: at most
-     * 3% of channel values off by more than 1/255, mean below 0.2/255, worst
-     * below 16/255 (measured: 1-2%, 0.06-0.11/255, 5-12/255). */
-    CHECK_MSG(over < 0.03 * 3 * n && worst < 16.0 / 255 && sum / (3.0 * n) < 0.2 / 255,
+     * matrix) and where the look clamps its input to the gamut; and, since
+     * the look keeps hue through its tone curve and gamut compression, where
+     * a colour clamped to the gamut's yellow-to-white edge is pulled in by
+     * chroma at fixed L* and hue (steep there). So: at most 3% of channel
+     * values off by more than 1/255, mean below 0.2/255, worst below 40/255
+     * (measured: 1.5-3.2%, 0.10-0.17/255, 24-35/255; with the look of
+     * before the hue keeping 1-2%, 0.06-0.11/255, 5-12/255). */
+    CHECK_MSG(over < 0.035 * 3 * n && worst < 40.0 / 255 && sum / (3.0 * n) < 0.2 / 255,
               "%s: baked vs direct: %.2f%% over 1/255, worst %.2f/255, mean %.3f/255", dlut_camlog_name(e),
               100.0 * over / (3.0 * n), worst * 255, sum / (3.0 * n) * 255);
-    CHECK_MSG(worst_l < 16.0 / 255, "%s: baked look LUT vs direct worst %.5f", dlut_camlog_name(e), worst_l);
+    CHECK_MSG(worst_l < 24.0 / 255, "%s: baked look LUT vs direct worst %.5f", dlut_camlog_name(e), worst_l);
     printf("bake %-8s 65^3: %.2f%% over 1/255, worst %.2f/255, mean %.3f/255; via a 33^3 look LUT worst %.2f/255\n",
            dlut_camlog_name(e), 100.0 * over / (3.0 * n), worst * 255, sum / (3.0 * n) * 255, worst_l * 255);
     dlut_lut_free(b65);
