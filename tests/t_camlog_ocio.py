@@ -194,11 +194,12 @@ def check_cli(exe, tmp, rng):
     for label, path in (("apply --input slog3 --lut plain", out_a), ("apply --lut (looks --input slog3)", out_b)):
         got = read_ppm16(path).reshape(-1, 3)
         err = np.abs(got - ref)
-        # a 65^3 lattice over log code values (see tests/test_camlog.c): mean
-        # within 0.25/255, 97% of values within 1/255, worst within 16/255
+        # a 65^3 lattice over log code values (see tests/test_camlog.c, which
+        # says why the hue-keeping look's worst case is steeper than before):
+        # mean within 0.25/255, 97% of values within 1/255, worst within 40/255
         check("%s vs OCIO(plain LUT) of DLUT's rendering: mean" % label, err.mean() * 255, 0.25)
         check("%s: 97th percentile" % label, np.quantile(err, 0.97) * 255, 1.0)
-        check("%s: worst (x/255)" % label, err.max() * 255, 16.0)
+        check("%s: worst (x/255)" % label, err.max() * 255, 40.0)
 
 
 def main():
