@@ -108,10 +108,6 @@ size_t dlut_bf16_packed_size(int rows, int K) {
   return R * Kp;
 }
 
-/* 16 floats to 16 bf16 (RNE). */
-V512_TARGET __attribute__((target("avx512bf16"))) static inline __m256i cvt16(__m512 v) {
-  return (__m256i)_mm512_cvtneps_pbh(v);
-}
 
 /* In-place transpose of a 16 x 16 matrix of 32-bit units held in 16
  * registers (unpack 32-bit, unpack 64-bit, then 128-bit lane shuffles). */
