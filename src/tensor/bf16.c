@@ -108,7 +108,6 @@ size_t dlut_bf16_packed_size(int rows, int K) {
   return R * Kp;
 }
 
-
 /* In-place transpose of a 16 x 16 matrix of 32-bit units held in 16
  * registers (unpack 32-bit, unpack 64-bit, then 128-bit lane shuffles). */
 V512_TARGET static inline void transpose16x16(__m512i r[16]) {
