@@ -37,7 +37,7 @@ endif
 CPPFLAGS = -Iinclude -Isrc -D_GNU_SOURCE -MMD -MP
 CFLAGS  += -std=c11 $(OPT) -g $(ARCH) $(WARN) $(SANFLAGS) -fno-math-errno -pthread
 LDFLAGS += $(SANFLAGS) -pthread
-LDLIBS   = -lmicrohttpd -lsqlite3 -lhiredis -ljpeg -lpng -lwebp -lwebpmux -lwebpdemux -ltiff -llcms2 -lopenblas -lcjson -lutf8proc -lz -lm
+LDLIBS   = -lmicrohttpd -lsqlite3 -lhiredis -ljpeg -lpng -lwebp -lwebpmux -lwebpdemux -ltiff -llcms2 -lopenblas -lcjson -lutf8proc -lavformat -lavcodec -lswscale -lavutil -lz -lm
 
 LIB_SRCS   := $(shell find src -name '*.c' -not -path '*/cuda/*' | sort)
 CLI_SRCS   := $(sort $(wildcard cli/*.c))

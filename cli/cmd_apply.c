@@ -15,6 +15,7 @@
 #include "dlut/file.h"
 #include "dlut/image.h"
 #include "dlut/lut.h"
+#include "dlut/video.h"
 
 static const char *const k_cmd = "apply";
 
@@ -48,13 +49,27 @@ static void help(void) {
       "  -q, --quality Q       JPEG/WebP quality 1..100 (default 95)\n"
       "  -h, --help            this help\n"
       "\n"
-      "A progress line per file goes to a terminal on stderr. Exit status: 0 all\n"
+      "video (INPUT .mp4 .mov .mkv .webm .avi .nut .mxf .ts .m2ts .mts; one at a time):\n"
+      "  every frame is graded at the source's bit depth and chroma layout (10-bit\n"
+      "  stays 10-bit) with its own matrix and range, and encoded with the source's\n"
+      "  codec family at its bit rate; audio and subtitles are copied unchanged;\n"
+      "  timestamps, frame rate, colour tags and rotation are kept (docs/video.md).\n"
+      "  --codec NAME          encoder (libx264, libx265, ffv1, prores_ks, ...)\n"
+      "  --crf X               constant rate factor instead of the source's bit rate\n"
+      "  --bitrate R           bits per second (suffix k or M: 8M)\n"
+      "  --preset NAME         encoder preset (x264/x265: ultrafast ... veryslow)\n"
+      "  --quiet               no progress line (there is none when stderr is not\n"
+      "                        a terminal either)\n"
+      "\n"
+      "A progress line per file goes to a terminal on stderr (none with --quiet).\nExit status: 0 all\n"
       "written, 1 some input failed (one line each), 2 usage error.\n"
       "\n"
       "examples:\n"
       "  dlut apply photo.jpg --lut look.cube -o graded.jpg\n"
       "  dlut apply shots/*.png --lut look.3dl --strength 0.7 -o graded/\n"
-      "  dlut apply frame_slog3.tif --input slog3 --lut look.cube -o graded.tif\n");
+      "  dlut apply frame_slog3.tif --input slog3 --lut look.cube -o graded.tif\n"
+      "  dlut apply clip.mp4 --lut look.cube -o graded.mp4\n"
+      "  dlut apply clip.mov --lut look.cube --codec prores_ks -o graded.mov\n");
 }
 
 static int is_dir(const char *p) {
@@ -106,13 +121,64 @@ done:
   return rc;
 }
 
+/* ==== Video ==== */
+
+/* "8000000", "8000k", "8M" -> bits per second; -1 if malformed */
+static int64_t parse_bitrate(const char *s) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || !(v > 0)) return -1;
+  if (*end == 'k' || *end == 'K')
+    v *= 1e3, end++;
+  else if (*end == 'm' || *end == 'M')
+    v *= 1e6, end++;
+  if (*end || v < 1000 || v > 1e11) return -1;
+  return (int64_t)v;
+}
+
+typedef struct vprog {
+  int open; /* a progress line is on screen without its newline */
+} vprog;
+
+static int video_progress(void *user, const dlut_video_progress *p) {
+  vprog *vp = user;
+  const int width = 30;
+  double f = p->frames > 0 ? (double)p->frame / (double)p->frames : 0.0;
+  if (f > 1) f = 1;
+  char bar[64];
+  for (int i = 0; i < width; i++) bar[i] = i < (int)(f * width) ? '#' : '-';
+  bar[width] = 0;
+  double fps = p->seconds > 0 ? (double)p->frame / p->seconds : 0.0;
+  double eta = fps > 0 && p->frames > p->frame ? (double)(p->frames - p->frame) / fps : 0.0;
+  fprintf(stderr, "\r[%s] %3d%%  frame %lld/%lld  %.1f fps  ETA %d:%02d ", bar, (int)(f * 100 + 0.5),
+          (long long)p->frame, (long long)p->frames, fps, (int)eta / 60, (int)eta % 60);
+  fflush(stderr);
+  vp->open = 1;
+  return 0;
+}
+
+static int apply_video(const dlut_lut *lut, const char *in, const char *out, dlut_video_opts *vo, int quiet) {
+  vprog vp = {0};
+  if (!quiet && isatty(2)) {
+    vo->progress = video_progress;
+    vo->user = &vp;
+    fprintf(stderr, "%s -> %s\n", in, out);
+  }
+  int rc = dlut_video_apply(in, out, lut, vo);
+  if (vp.open) fputc('\n', stderr);
+  return rc;
+}
+
 int dlut_cmd_apply(int argc, char **argv) {
   const char *lut_path = NULL, *out = NULL;
   dlut_interp interp = DLUT_INTERP_TETRAHEDRAL;
   float strength = 1.0f;
   dlut_image_save_opts opts = {0};
-  int has_input = 0;
+  int has_input = 0, quiet = 0, video_opt = 0;
   dlut_camlog input = DLUT_CAMLOG_SLOG3;
+  dlut_video_opts vo;
+  dlut_video_opts_init(&vo);
   const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
   char **outs = NULL;
   dlut_lut *lut = NULL;
@@ -169,6 +235,28 @@ int dlut_cmd_apply(int argc, char **argv) {
         status = cli_usage(k_cmd, "--quality must be an integer from 1 to 100, not '%s'", argv[i]);
         goto done;
       }
+    } else if (!strcmp(a, "--quiet")) {
+      quiet = 1;
+    } else if (!strcmp(a, "--codec") || !strcmp(a, "--preset")) {
+      if (!has_val) goto missing;
+      *(a[2] == 'c' ? &vo.codec : &vo.preset) = argv[++i];
+      video_opt = 1;
+    } else if (!strcmp(a, "--crf")) {
+      if (!has_val) goto missing;
+      float crf;
+      if (cli_parse_float(argv[++i], &crf) != 0 || crf < 0.0f || crf > 63.0f) {
+        status = cli_usage(k_cmd, "--crf must be a number from 0 to 63, not '%s'", argv[i]);
+        goto done;
+      }
+      vo.crf = crf;
+      video_opt = 1;
+    } else if (!strcmp(a, "--bitrate")) {
+      if (!has_val) goto missing;
+      if ((vo.bitrate = parse_bitrate(argv[++i])) < 0) {
+        status = cli_usage(k_cmd, "--bitrate must be bits per second (e.g. 8000000, 8000k, 8M), not '%s'", argv[i]);
+        goto done;
+      }
+      video_opt = 1;
     } else if (a[0] == '-' && a[1] != '\0') {
       status = cli_usage(k_cmd, "unknown option '%s'", a);
       goto done;
@@ -192,9 +280,29 @@ int dlut_cmd_apply(int argc, char **argv) {
     status = cli_usage(k_cmd, "-o OUTPUT is required");
     goto done;
   }
+  int n_video = 0;
+  for (int i = 0; i < n_in; i++) n_video += dlut_video_is_path(inputs[i]);
+  if (n_video && n_in > 1) {
+    status = cli_usage(k_cmd, "a video is applied on its own: give one video input at a time");
+    goto done;
+  }
+  if (!n_video && video_opt) {
+    status = cli_usage(k_cmd, "--codec, --crf, --bitrate and --preset are for video inputs");
+    goto done;
+  }
+  if (vo.crf >= 0 && vo.bitrate > 0) {
+    status = cli_usage(k_cmd, "give --crf or --bitrate, not both");
+    goto done;
+  }
+  vo.interp = interp;
+  vo.strength = strength;
   size_t ol = strlen(out);
   int folder = n_in > 1 || (ol && out[ol - 1] == '/') || is_dir(out);
-  if (!folder && dlut_image_format_from_path(out) == DLUT_IMAGE_FORMAT_UNKNOWN) {
+  if (n_video && !folder && !dlut_video_is_path(out)) {
+    status = cli_usage(k_cmd, "%s: a video's output needs a video extension (.mp4 .mov .mkv ...)", out);
+    goto done;
+  }
+  if (!n_video && !folder && dlut_image_format_from_path(out) == DLUT_IMAGE_FORMAT_UNKNOWN) {
     status = cli_usage(k_cmd, "%s: unknown image extension (use .jpg .png .webp .tif .ppm)", out);
     goto done;
   }
@@ -214,7 +322,7 @@ int dlut_cmd_apply(int argc, char **argv) {
         goto done;
       }
       snprintf(outs[i], n, "%s%s%s", out, (ol && out[ol - 1] == '/') ? "" : "/", base_name(inputs[i]));
-      if (dlut_image_format_from_path(outs[i]) == DLUT_IMAGE_FORMAT_UNKNOWN) {
+      if (!n_video && dlut_image_format_from_path(outs[i]) == DLUT_IMAGE_FORMAT_UNKNOWN) {
         status = cli_usage(k_cmd, "%s: unknown image extension (use .jpg .png .webp .tif .ppm)", inputs[i]);
         goto done;
       }
@@ -255,7 +363,12 @@ int dlut_cmd_apply(int argc, char **argv) {
     status = cli_fail(k_cmd, "%s", dlut_last_error());
     goto done;
   }
-  int tty = isatty(2), failures = 0;
+  if (n_video) {
+    status =
+        apply_video(lut, inputs[0], outs[0], &vo, quiet) == 0 ? DLUT_EXIT_OK : cli_fail(k_cmd, "%s", dlut_last_error());
+    goto done;
+  }
+  int tty = isatty(2) && !quiet, failures = 0;
   for (int i = 0; i < n_in; i++) {
     if (tty) fprintf(stderr, "[%d/%d] %s -> %s\n", i + 1, n_in, inputs[i], outs[i]);
     if (apply_one(lut, inputs[i], outs[i], interp, strength, &opts) != 0) {

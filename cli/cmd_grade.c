@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "grade_video.h"
 #include "dlut/camlog.h"
 #include "dlut/clip.h"
 #include "dlut/error.h"
@@ -22,6 +23,7 @@
 #include "dlut/image.h"
 #include "dlut/looks.h"
 #include "dlut/lut.h"
+#include "dlut/video.h"
 
 static const char *k_cmd = "grade";
 
@@ -54,6 +56,13 @@ static void help(FILE *f) {
           "two folders: the later gets NAME-2). The prompt is the last argument unless\n"
           "that names an existing file or folder; --prompt TEXT says it outright.\n"
           "\n"
+          "A video clip (.mp4 .mov .mkv .webm ...) is graded as the set of its frames:\n"
+          "8 (--frames N) spread over the clip, near-duplicates skipped, each reduced\n"
+          "to at most 640 px across. Written as for a set (graded/frame-NN-T.TTTs.png,\n"
+          "contact.jpg of the frames before/after); --render also writes the whole clip\n"
+          "through the LUT as OUTDIR/graded.EXT (its codec family and rate, audio and\n"
+          "subtitles copied; see 'dlut apply --help', docs/video.md).\n"
+          "\n"
           "options:\n"
           "  -o, --output DIR     output folder (default: PHOTO's name + \"-graded\")\n"
           "  --model DIR          CLIP model folder (Hugging Face layout)\n"
@@ -77,7 +86,7 @@ static void help(FILE *f) {
           "  --ref FILE           reference photo: grade towards its look\n"
           "  --ref-mode MODE      image (default without a prompt) | anchor (default with\n"
           "                       one) | enhance | replace: how PROMPT edits the reference\n"
-          "  --ref-scale S        strength of that edit (default 1)\n"
+          "  --ref-scale S        s of that edit (default 1; the units: docs/grading.md)\n"
           "  --ref-anchor TEXT    anchor text for anchor/enhance (default: the source prompt)\n"
           "  --edit \"T|A|S|E\"     edit the reference as ColorizeDiffusion does (repeatable,\n"
           "                       applied in order): target text T, anchor text A (empty or\n"
@@ -275,6 +284,7 @@ int dlut_cmd_grade(int argc, char **argv) {
   const char *photo_path = NULL, *prompt = NULL, *outdir = NULL, *model_arg = NULL, *ref_path = NULL,
              *prompt_opt = NULL;
   int quiet = 0, rc = DLUT_EXIT_FAIL, n_pos = 0, n_set = 0, cap_set = 0, is_set = 0;
+  int render = 0, n_frames = 0, is_video = 0; /* a clip: --render, --frames (cli/grade_video.c) */
   dlut_image *photo = NULL, *ref = NULL, **set = NULL, *mattes[DLUT_REGION_MAX] = {0};
   char **set_paths = NULL;
   const char **pos = calloc((size_t)argc + 1, sizeof *pos);
@@ -317,6 +327,13 @@ int dlut_cmd_grade(int argc, char **argv) {
       }
       if (cli_region_arg(&o, a[2] == 'r' ? DLUT_JOB_REGION_TEXT : DLUT_JOB_REGION_MASK, argv[++i]) != 0) {
         rc = cli_usage(k_cmd, "%s %s: %s", a, argv[i], dlut_last_error());
+        goto done;
+      }
+    } else if (!strcmp(a, "--render")) {
+      render = 1;
+    } else if (!strcmp(a, "--frames")) {
+      if (i + 1 >= argc || cli_parse_int(argv[++i], &n_frames) != 0 || n_frames < 1 || n_frames > 64) {
+        rc = cli_usage(k_cmd, "--frames needs a number from 1 to 64");
         goto done;
       }
     } else if (!strcmp(a, "--transfer")) {
@@ -409,6 +426,12 @@ int dlut_cmd_grade(int argc, char **argv) {
     }
   }
   if (n_photo_args > 1) is_set = 1;
+  is_video = n_photo_args == 1 && dlut_video_is_path(pos[0]); /* a clip is graded as the set of its frames */
+  if ((render || n_frames) && !is_video) {
+    rc = cli_usage(k_cmd, "--frames and --render are for a video clip");
+    goto done;
+  }
+  if (is_video) is_set = 1;
   if (o.n_regions && (is_set || o.camlog >= 0)) {
     rc = cli_usage(k_cmd, "--region/--mask grade one photo in sRGB, not a set or --input footage");
     goto done;
@@ -433,16 +456,27 @@ int dlut_cmd_grade(int argc, char **argv) {
    * first one, if it comes during loading) and the outputs are still written */
   g_interrupted = 0;
   old_sigint = signal(SIGINT, on_sigint);
-  if (is_set) {
+  if (is_video) {
+    if (cli_grade_video_frames(pos[0], n_frames ? n_frames : CLI_GRADE_VIDEO_FRAMES, quiet, &set, &set_paths, &n_set) !=
+        0) {
+      cli_fail(k_cmd, "%s", dlut_last_error());
+      goto done;
+    }
+  } else if (is_set) {
     if (!(set = calloc((size_t)n_set, sizeof *set))) {
       cli_fail(k_cmd, "out of memory");
       goto done;
     }
-    for (int i = 0; i < n_set; i++)
+    const int tty = !quiet && isatty(2);
+    for (int i = 0; i < n_set; i++) {
+      if (tty) fprintf(stderr, "\r[%d/%d] loading %s\033[K", i + 1, n_set, set_paths[i]);
       if (!(set[i] = dlut_image_load(set_paths[i]))) {
+        if (tty) fputc('\n', stderr);
         cli_fail(k_cmd, "%s", dlut_last_error());
         goto done;
       }
+    }
+    if (tty) fprintf(stderr, "\r\033[K");
   } else if (!(photo = dlut_image_load(photo_path))) {
     cli_fail(k_cmd, "%s", dlut_last_error());
     goto done;
@@ -522,6 +556,10 @@ int dlut_cmd_grade(int argc, char **argv) {
       goto done;
     }
   } else if (dlut_job_bundle_write(&res, photo, dlut_image_format_from_path(photo_path), &o, outdir, inputs) != 0) {
+    cli_fail(k_cmd, "%s", dlut_last_error());
+    goto done;
+  }
+  if (is_video && render && cli_grade_video_render(photo_path, res.lut, o.strength, outdir, quiet) != 0) {
     cli_fail(k_cmd, "%s", dlut_last_error());
     goto done;
   }

@@ -137,9 +137,19 @@ static void cmp_delta(mctx *c, case_res *r, const char *label, const cJSON *meta
   dlut_npy_free(&ref);
 }
 
+/* "clip_skip1" -> "cs1": the first letter of each word, digits kept (the
+ * reference files name sources by such abbreviations: "_cs1"). */
+static void abbrev(const char *s, size_t n, char *out, size_t cap) {
+  size_t k = 0;
+  for (size_t i = 0; i < n && k + 1 < cap; i++)
+    if ((s[i] >= '0' && s[i] <= '9') || ((i == 0 || s[i - 1] == '_') && s[i] != '_')) out[k++] = s[i];
+  out[k] = 0;
+}
+
 /* The inputs array holding the texts of a source: "final" is
  * text_embeds_normalized; another source S is text_embeds_S_normalized if
- * present, else the one other text_embeds_*_normalized array. */
+ * present, else the text_embeds_X_normalized whose X abbreviates to S
+ * (clip_skip1 for cs1), else the one other text_embeds_*_normalized. */
 static const cJSON *text_input(mctx *c, const char *source) {
   char key[160];
   if (!strcmp(source, "final")) return get(c->inputs, "text_embeds_normalized");
@@ -149,8 +159,12 @@ static const cJSON *text_input(mctx *c, const char *source) {
   int n = 0;
   cJSON_ArrayForEach(it, c->inputs) {
     size_t l = strlen(it->string);
-    if (!strncmp(it->string, "text_embeds_", 12) && l > 23 && !strcmp(it->string + l - 11, "_normalized"))
+    if (!strncmp(it->string, "text_embeds_", 12) && l > 23 && !strcmp(it->string + l - 11, "_normalized")) {
+      char ab[64];
+      abbrev(it->string + 12, l - 23, ab, sizeof ab);
+      if (!strcmp(ab, source)) return it;
       found = it, n++;
+    }
   }
   return n == 1 ? found : NULL;
 }

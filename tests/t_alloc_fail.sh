@@ -80,5 +80,9 @@ sweeps() { # BINARY LABEL
 }
 PRELOAD=$SHIM LEAKS= sweeps "$DLUT" "every allocation of the process"
 LEAKS=$([ "$BUILD" = build-san ] && echo 1) PRELOAD= sweeps "$WRAPPED" "DLUT's own allocations ($BUILD)"
+# grading by region with a matte (masks, region LUTs, the composite, mask-N.png): DLUT's own allocations
+convert -size 451x300 xc:black -fill white -draw "rectangle 200,0 450,299" -depth 16 "$T/m.png"
+LEAKS=$([ "$BUILD" = build-san ] && echo 1) PRELOAD= sweep "dlut grade --mask (offline), DLUT's own allocations ($BUILD)" \
+  "$T/r" "$T/r/graded.png" "$WRAPPED" grade "$P" "warm sunset film" --mask "$T/m.png=deep teal" --feather 8 -o "$T/r" -q
 echo "$fails failures"
 [ $fails -eq 0 ]

@@ -98,6 +98,24 @@ if bad or extra or len(ids) == 0:
     print("  not checked or not passed:", bad, "unexpected:", extra)
     sys.exit(1)
 PYEOF
+  # a copy whose case ids are renamed and whose cases are in reverse order:
+  # refcheck must name the new ids (nothing is keyed on the public ids)
+  mkdir -p "$tmp/mren-$name/ref"
+  for f in "$case"/*; do [ "$(basename "$f")" = ref ] || ln -s "$f" "$tmp/mren-$name/$(basename "$f")"; done
+  for f in "$case"/ref/*; do [ "$(basename "$f")" = manipulation ] || ln -s "$f" "$tmp/mren-$name/ref/$(basename "$f")"; done
+  mkdir "$tmp/mren-$name/ref/manipulation"
+  for f in "$case"/ref/manipulation/*; do ln -s "$f" "$tmp/mren-$name/ref/manipulation/$(basename "$f")"; done
+  rm "$tmp/mren-$name/ref/manipulation/index.json"
+  "$PY" - "$case/ref/manipulation/index.json" "$tmp/mren-$name/ref/manipulation/index.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["cases"] = [dict(c, id="renamed_" + c["id"][::-1]) for c in reversed(d["cases"])]
+json.dump(d, open(sys.argv[2], "w"))
+PYEOF
+  "$DLUT" refcheck "$tmp/mren-$name" > "$tmp/mren-$name.txt" || { echo "FAIL: renamed copy of $name"; fails=$((fails+1)); }
+  got=$(grep -c "^ok    manip renamed_" "$tmp/mren-$name.txt")
+  want_n=$("$PY" -c "import json,sys; print(len(json.load(open(sys.argv[1]))['cases']))" "$case/ref/manipulation/index.json")
+  [ "$got" -eq "$want_n" ] || { echo "FAIL: renamed copy of $name: $got of $want_n ids named"; fails=$((fails+1)); }
   # the corrupted copy
   mkdir -p "$tmp/mbad-$name/ref"
   for f in "$case"/*; do

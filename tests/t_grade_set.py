@@ -163,6 +163,33 @@ with tempfile.TemporaryDirectory() as tmp:
         check(r.returncode in (1, 2) and say in line and not os.path.exists(o) and not leftovers(tmp),
               f"{what}: exit {r.returncode}, '{line}', no output folder")
 
+    # SIGTERM at any moment: the output folder is there whole or not at all, no staging left
+    big = f"{tmp}/big"
+    os.makedirs(big)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", f"{PHOTOS}/wood-4096.webp", "-vf", "scale=1200:-1",
+                    f"{big}/w1.png"], check=True)
+    for k in (2, 3):
+        shutil.copy(f"{big}/w1.png", f"{big}/w{k}.png")
+    import time
+    t0 = time.monotonic()
+    r = run("grade", big, "warm", "-o", f"{tmp}/whole", "-q")
+    full = time.monotonic() - t0
+    e = dict(os.environ, DLUT_MODELS="/nonexistent-dlut-models")
+    e.pop("DLUT_MODEL", None)
+    states = []
+    for frac in (0.35, 0.7):
+        o = f"{tmp}/killed"
+        p = subprocess.Popen([DLUT, "grade", big, "warm", "-o", o, "-q"], env=e, stderr=subprocess.DEVNULL)
+        time.sleep(full * frac)
+        p.terminate()
+        p.wait()
+        whole = os.path.isdir(o) and sorted(os.listdir(f"{o}/graded")) == ["w1.png", "w2.png", "w3.png"] and \
+            os.path.exists(f"{o}/report.json")
+        states.append("whole" if whole else "nothing" if not os.path.exists(o) else "PARTIAL")
+        check((whole or not os.path.exists(o)) and not leftovers(tmp),
+              f"SIGTERM at {frac:.0%} of a {full:.1f} s set: output {states[-1]}, no staging folder left")
+        shutil.rmtree(o, ignore_errors=True)
+
     # with a model: the set grades through CLIP (with augmentation), one LUT for all
     o = f"{tmp}/clip"
     r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "cold teal night", "--model", TINY, "--steps",

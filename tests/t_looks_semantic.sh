@@ -132,6 +132,8 @@ grep -q "did you mean: cinematic" "$tmp/gs2.err" || bad "grade error has no sugg
 "$DLUT" grade "${photos[0]}" "very warm" --color-strength 0 -o "$tmp/gs3" >/dev/null 2>&1 || bad "grade --color-strength failed"
 "$CHECK" --check "${photos[0]}" "$tmp/gs3/graded.png" "b<= b>=" 2>/dev/null || bad "colour strength 0 still changes b*"
 grep -q '"color_strength":[[:space:]]*0' "$tmp/gs3/report.json" || bad "report.json has no color_strength"
+"$DLUT" grade "${photos[0]}" warm --mask "${photos[0]}=cinematc" -o "$tmp/gs4" >/dev/null 2>"$tmp/gs4.err"
+grep -q "region 1 .*did you mean: cinematic" "$tmp/gs4.err" || bad "region prompt error has no suggestion: $(cat "$tmp/gs4.err")"
 # the checker is not a rubber stamp: an ungraded photo fails "warm"
 "$CHECK" --check "${photos[0]}" "${photos[0]}" "b+" 2>/dev/null && bad "the checker passed an ungraded photo as warm"
 exit $fail

@@ -188,6 +188,19 @@ with tempfile.TemporaryDirectory() as tmp:
     check(np.all(a2[:, :300] == 0) and np.all(np.abs(a2[:, 300:].astype(int) - round(0.2126 * 65535)) <= 1),
           f"colour matte: Rec.709 luma ({a2[0, 400]})")
 
+    # ---- a greyscale JPEG matte (8-bit, lossy): read as grey, close to what was painted
+    subprocess.run(["convert", f"{tmp}/m.pgm", "-depth", "8", "-colorspace", "Gray", "-quality", "95",
+                    f"{tmp}/matte.jpg"], check=True)
+    out7 = f"{tmp}/out7"
+    r = run("grade", PHOTO, "warm", "--mask", f"{tmp}/matte.jpg=cold", "-o", out7, "-q")
+    check(r.returncode == 0, f"a JPEG matte: rc {r.returncode} {r.stderr.strip()}")
+    if r.returncode == 0:
+        rep = json.load(open(f"{out7}/report.json"))
+        _, jm = magick_grey16(f"{out7}/mask-1.png")
+        err = np.abs(jm[60:, :].astype(float) - m[60:, :]).mean() / 65535
+        check(rep["regions"][0]["channel"] == "grey" and err < 0.01,
+              f"JPEG matte: channel {rep['regions'][0]['channel']}, mean |mask - painted| {err:.4f}")
+
     # ---- an earlier run's region-2 files do not survive a run with one region
     r = run("grade", PHOTO, "warm", "--mask", f"{tmp}/alpha.png=cold", "-o", out4, "-q")
     names = sorted(os.listdir(out4))

@@ -121,6 +121,24 @@ def api_basics(s):
     st, _, c2 = s.request("POST", "/v1/looks", json.dumps({"prompt": "warm film", "output": "cube"}),
                           {"Content-Type": "application/json"})
     check(st == 200 and b"LUT_3D_SIZE 33" in c2, "POST /v1/looks output=cube (JSON body)")
+    # /v1/looks: suggestions, every parameter, the look read back from them, the strengths
+    jh = {"Content-Type": "application/json"}
+    st, lk = s.json("POST", "/v1/looks", json.dumps({"prompt": "cinematc warm film"}), jh)
+    check(st == 200 and lk.get("ignored") == "cinematc" and lk.get("suggested") == "cinematic" and
+          lk.get("params", {}).get("temp", 0) > 0 and len(lk["params"].get("band_hue", [])) == 8,
+          "POST /v1/looks: suggested + params (%s)" % {k: lk.get(k) for k in ("ignored", "suggested")})
+    st, _, c3 = s.request("POST", "/v1/looks", json.dumps({"params": json.dumps(lk.get("params", {})),
+                                                           "output": "cube"}), jh)
+    st2, _, c4 = s.request("POST", "/v1/looks", json.dumps({"prompt": "cinematc warm film", "output": "cube"}), jh)
+    check(st == 200 and st2 == 200 and c3 == c4, "POST /v1/looks params= gives the prompt's LUT")
+    st, lk0 = s.json("POST", "/v1/looks", json.dumps({"prompt": "very warm", "color_strength": "0"}), jh)
+    check(st == 200 and lk0.get("params", {}).get("temp") == 0, "POST /v1/looks color_strength=0")
+    for what, body in (("strength out of range", {"prompt": "warm", "tone_strength": "3"}),
+                       ("prompt and params", {"prompt": "warm", "params": "{}"}),
+                       ("params unknown field", {"params": "{\"warmth\": 1}"}),
+                       ("params not JSON", {"params": "{\"temp\": "})):
+        st, e = s.json("POST", "/v1/looks", json.dumps(body), jh)
+        check(st == 400, "POST /v1/looks %s: 400 (%s)" % (what, e.get("error", {}) if isinstance(e, dict) else e))
     # /v1/apply: the served .cube applied to the photo equals graded
     body, ct = multipart({}, {"photo": ("c.png", photo()), "lut": ("look.cube", cube)})
     st, _, ap = s.request("POST", "/v1/apply", body, {"Content-Type": ct})

@@ -117,6 +117,9 @@ static void test_vocabulary(void) {
       {"make it pop", "make it pop"},
       {"Tri-X 400", "tri-x"},
       {"Velvia 50", "velvia 50"},
+      {"Amélie", "amelie"},
+      {"AMÉLIE POULAIN", "amelie"},
+
       {"Vision3 500T", "vision3 500t"},
   };
   for (size_t i = 0; i < sizeof k_named / sizeof *k_named; i++) {

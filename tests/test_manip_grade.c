@@ -134,6 +134,36 @@ static void test_ref_target(dlut_clip *m, const dlut_image *ref) {
   CHECK(dlut_grade_ref_target(m, v, &o, NULL, out) == -1);
 }
 
+/* the text map of a photo: the whole frame resized to S x S (no crop),
+ * normalised to [0,1], raw = l . unit(text); and its heatmap */
+static void test_text_map(dlut_clip *m, const dlut_image *photo) {
+  dlut_clip_info info = *dlut_clip_get_info(m);
+  const int P = info.n_patch_tokens, E = info.embed_dim, S = info.image_size;
+  int G = (int)lrint(sqrt((double)P));
+  float *map = malloc(sizeof(float) * P), *raw = malloc(sizeof(float) * P), *tok = malloc(sizeof(float) * (P + 1) * E);
+  float *pix = malloc(sizeof(float) * 3 * S * S), c[MAXE];
+  dlut_image *f = dlut_image_convert(photo, 3, DLUT_PIXEL_F32);
+  CHECK(map && raw && tok && pix && f && G * G == P);
+  CHECK(dlut_manip_text_map(m, photo, "orange cat fur", NULL, 0, map, raw) == 0);
+  double lo = 1, hi = 0;
+  for (int p = 0; p < P; p++) lo = fmin(lo, map[p]), hi = fmax(hi, map[p]);
+  CHECK_NEAR(lo, 0, 1e-7);
+  CHECK_NEAR(hi, 1, 1e-7);
+  /* by hand: resize straight to S x S (OpenAI models would crop), tokens, dot */
+  info.center_crop = 0;
+  CHECK(dlut_clip_preprocess(&info, (const float *)f->data, f->width, f->height, pix) == 0);
+  CHECK(dlut_clip_encode_image(m, pix, c) == 0 && dlut_clip_image_tokens(m, tok) == 0);
+  CHECK(dlut_manip_text(m, "orange cat fur", c) == 0);
+  double worst = 0;
+  for (int p = 0; p < P; p++) worst = fmax(worst, fabs(raw[p] - dotd(tok + (size_t)(p + 1) * E, c, E)));
+  CHECK_MSG(worst < 1e-5, "text map raw vs by hand: %g", worst);
+  dlut_image *hm = dlut_manip_heatmap(photo, map, G, NULL);
+  CHECK(hm && hm->width == photo->width && hm->height == photo->height);
+  dlut_image_free(hm);
+  dlut_image_free(f);
+  free(map), free(raw), free(tok), free(pix);
+}
+
 static void test_job_edits(void) {
   dlut_job_opts o;
   dlut_job_opts_init(&o);
@@ -166,6 +196,7 @@ int main(void) {
   dlut_image *ref = dlut_image_load(test_shared("data/photos/coffee.png"));
   CHECK(ref != NULL);
   if (m && ref) test_ref_target(m, ref);
+  if (m && ref) test_text_map(m, ref);
   test_job_edits();
   dlut_image_free(ref);
   dlut_clip_free(m);

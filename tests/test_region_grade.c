@@ -9,7 +9,8 @@
  *   - with empty masks the problem is the global grade: the same total
  *     as dlut_grade_problem_eval and the same gradient for the global
  *     table, none for the region's;
- *   - the optimiser lowers the total and moves every table;
+ *   - the optimiser lowers the total and moves every table; the same
+ *     inputs give bitwise-equal LUTs; a cancel keeps the best LUTs;
  *   - a mask from text (ColorizeDiffusion's map, guided filter) is a
  *     photo-sized map in [0,1] that is not constant. */
 #include <stdint.h>
@@ -217,6 +218,45 @@ static void run_lowers(dlut_clip *m, const dlut_image *photo) {
   free(m0);
 }
 
+static int g_calls;
+static int cancel_at_2(void *user, const dlut_grade_progress *pr) {
+  (void)user;
+  g_calls++;
+  CHECK(pr->lut != NULL && pr->step == g_calls);
+  if (pr->step == 1) CHECK(pr->preview != NULL && pr->preview->width > 0);
+  return pr->step >= 2;
+}
+
+/* the same inputs give bitwise-equal LUTs; a cancel keeps the best LUTs */
+static void determinism_and_cancel(dlut_clip *m, const dlut_image *photo) {
+  float *m0 = make_mask(photo->width, photo->height, 0);
+  dlut_region_grade_opts o;
+  dlut_region_grade_opts_init(&o);
+  o.global.prompt = "cold film";
+  o.global.lut_size = 9;
+  o.global.lattice_coarse = 5;
+  o.global.samples = 512;
+  o.global.steps = 4;
+  o.n = 1;
+  o.prompts[0] = "warm";
+  o.masks[0] = m0;
+  dlut_region_grade_result a, b, c;
+  CHECK(dlut_region_grade_run(m, photo, &o, &a) == 0);
+  CHECK(dlut_region_grade_run(m, photo, &o, &b) == 0);
+  const size_t bytes = 9 * 9 * 9 * 3 * sizeof(float);
+  CHECK(a.global && b.global && !memcmp(a.global->table, b.global->table, bytes));
+  CHECK(a.luts[0] && b.luts[0] && !memcmp(a.luts[0]->table, b.luts[0]->table, bytes));
+  o.global.callback = cancel_at_2;
+  o.global.preview_every = 1;
+  g_calls = 0;
+  CHECK(dlut_region_grade_run(m, photo, &o, &c) == 0);
+  CHECK(c.stopped == 1 && c.steps_done == 2 && c.global && c.luts[0] && g_calls == 2);
+  dlut_region_grade_result_free(&a);
+  dlut_region_grade_result_free(&b);
+  dlut_region_grade_result_free(&c);
+  free(m0);
+}
+
 static void text_mask(dlut_clip *m, const dlut_image *photo) {
   dlut_mask_opts mo = {0, 0};
   float map[64 * 64];
@@ -248,6 +288,7 @@ int main(void) {
   fd(mc, photo, "chinese_clip_tiny", 0);
   empty_mask_is_global(m, photo);
   run_lowers(m, photo);
+  determinism_and_cancel(m, photo);
   text_mask(m, photo);
   /* refusals */
   dlut_region_grade_opts o;

@@ -52,7 +52,7 @@ void dlut_file_untrack(const char *path);
 void dlut_file_cleanup_on_signals(void);
 void dlut_file_signal_cleanup(int sig);
 void dlut_file_remove_tracked(void); /* async-signal-safe: what the handler removes */
-/* A function dlut_file_remove_tracked calls first (NULL = none), for a
+/* A function dlut_file_remove_tracked calls last (NULL = none), for a
  * writer with more temporary paths than the table holds; it must be
  * async-signal-safe (unlink/rmdir over paths prepared beforehand). */
 void dlut_file_set_cleanup_hook(void (*fn)(void));

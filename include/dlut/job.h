@@ -277,7 +277,9 @@ int dlut_job_set_names(const char *const *paths, int n, char (*names)[DLUT_JOB_S
  *   report.json              the job's report, "photos" as {input, graded}
  * paths (n) are the photos' file names (for the names, the report, and
  * the check that no output replaces an input); inputs (NULL-terminated,
- * may be NULL) are other files that must not be replaced. cb may be NULL. */
+ * may be NULL) are other files that must not be replaced. cb may be NULL.
+ * Set bundles are written one at a time per process (a lock: the signal
+ * cleanup's list of staged files is the process's). */
 int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *const *photos, const char *const *paths,
                               int n, const dlut_job_opts *o, const char *outdir, const char *const *inputs,
                               dlut_job_set_progress cb, void *user);

@@ -55,7 +55,6 @@ void dlut_file_set_cleanup_hook(void (*fn)(void)) {
 
 void dlut_file_remove_tracked(void) {
   void (*hook)(void) = g_hook;
-  if (hook) hook(); /* more paths than the table holds (a set's graded photos) */
   /* files first, then the (staging) folders that held them */
   for (int i = 0; i < N_TRACKED; i++)
     if (g_used[i]) unlink(g_tracked[i]);
@@ -64,6 +63,9 @@ void dlut_file_remove_tracked(void) {
       rmdir(g_tracked[i]);
       g_used[i] = 0;
     }
+  /* then a writer's own list (more paths than the table holds: a set's graded photos),
+   * whose folders the temporary files just removed no longer keep from rmdir */
+  if (hook) hook();
 }
 
 /* A critical section (the renames that swap a bundle into place) holds a

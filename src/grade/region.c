@@ -355,7 +355,7 @@ dlut_region_problem *dlut_region_problem_new(dlut_clip *model, const dlut_image 
     return NULL;
   }
   const dlut_grade_opts *g = o ? &o->global : NULL;
-  if (!model || !photo || !o || photo->width < 1 || photo->height < 2 * 0 + 1) {
+  if (!model || !photo || !o || photo->width < 1 || photo->height < 1) {
     dlut_error("region grade: needs a model, a photo and options");
     goto fail;
   }

@@ -51,19 +51,29 @@ int dlut__job_regions_offline(const dlut_job_input *in, const dlut_job_opts *o, 
     struct dlut_job_region_result *rr = &res->regions[i];
     res->n_regions = i + 1; /* what is filled in is freed on failure */
     if (region_mask(in, o, i, res) != 0) return -1;
-    char ignored[512];
-    if (dlut_looks_from_prompt(o->regions[i].prompt, o->grade.lut_size, &rr->lut, rr->understood, sizeof rr->understood,
-                               ignored, sizeof ignored) != 0) {
+    /* the region's offline look at the job's colour and tone strengths */
+    dlut_looks_report *rep = malloc(sizeof *rep);
+    if (!rep) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+    if (dlut_looks_bake_prompt(o->regions[i].prompt, o->grade.lut_size, o->color_strength, o->tone_strength, &rr->lut,
+                               rep) != 0) {
       char why[512];
       snprintf(why, sizeof why, "%s", dlut_last_error());
+      free(rep);
       dlut_errorc(DLUT_ERR_INPUT, "region %d: %s", i + 1, why);
       return -1;
     }
-    if (!rr->understood[0])
+    snprintf(rr->understood, sizeof rr->understood, "%s", rep->understood);
+    if (!rr->understood[0]) {
+      char sug[512];
+      snprintf(sug, sizeof sug, "%s", rep->suggested);
+      free(rep);
       return dlut_errorc(DLUT_ERR_INPUT,
-                         "region %d (%s): no CLIP model, and the offline looks understand no word of \"%s\"; see "
-                         "'dlut looks' for their vocabulary",
-                         i + 1, o->regions[i].where, o->regions[i].prompt);
+                         "region %d (%s): no CLIP model, and the offline looks understand no word of \"%s\"%s%s%s; "
+                         "see 'dlut looks' for their vocabulary",
+                         i + 1, o->regions[i].where, o->regions[i].prompt, sug[0] ? " (did you mean: " : "", sug,
+                         sug[0] ? "?)" : "");
+    }
+    free(rep);
   }
   return 0;
 }

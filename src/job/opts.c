@@ -31,7 +31,7 @@ static const dlut_job_opt_info k_opts[] = {
                  "random crop+flip views of each photo per step (0 = the whole photo; CLIP only)"},
   {"ref_mode",   DLUT_JOB_OPT_ENUM, 0, 0, "image|anchor|enhance|replace", "",
                  "how the prompt edits the reference (default: anchor with a prompt, image without)"},
-  {"ref_scale",  DLUT_JOB_OPT_FLOAT, -100, 100, NULL, "1", "strength of that edit"},
+  {"ref_scale",  DLUT_JOB_OPT_FLOAT, -100, 100, NULL, "1", "s of that edit, in the units of the reference token's projection on the text (docs/grading.md)"},
   {"ref_anchor", DLUT_JOB_OPT_STRING, 0, 1024, NULL, "", "anchor text for anchor/enhance (default: the source prompt)"},
   {"edits",      DLUT_JOB_OPT_STRING, 0, 16384, NULL, "",
                  "edits of the reference, ColorizeDiffusion's global manipulation: one TARGET|ANCHOR|SCALE[|ENHANCE] "

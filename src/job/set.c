@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dlut/camlog.h"
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/job.h"
@@ -60,8 +62,10 @@ int dlut_job_set_names(const char *const *paths, int n, char (*names)[DLUT_JOB_S
 
 /* ==== Signals: the staging folder's files, removed by the handler ==== */
 
+/* One list per process: set bundles are written one at a time (g_set_mu). */
 static char (*g_sig_paths)[PATH_LEN];
 static volatile int g_sig_n;
+static pthread_mutex_t g_set_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void remove_staged(void) { /* async-signal-safe: unlink and rmdir over prepared names */
   for (int i = 0; i < g_sig_n; i++) unlink(g_sig_paths[i]);
@@ -149,9 +153,11 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
   if (strlen(outdir) > 3800) return dlut_errorc(DLUT_ERR_INPUT, "bundle: output folder name too long");
   for (int i = 0; i < n; i++)
     if (!photos[i]) return dlut_errorc(DLUT_ERR_INPUT, "bundle: photo %d is missing", i + 1);
+  pthread_mutex_lock(&g_set_mu);
   if (!(names = calloc((size_t)n, sizeof *names)) ||
       !(g_sig_paths = calloc((size_t)n + N_FIXED + 2, sizeof *g_sig_paths))) {
     free(names);
+    pthread_mutex_unlock(&g_set_mu);
     return dlut_errorc(DLUT_ERR_NOMEM, "bundle: out of memory");
   }
   dlut_job_set_names(paths, n, names);
@@ -238,7 +244,15 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
     so.float_tiff = graded->type == DLUT_PIXEL_F32;
     snprintf(p, sizeof p, "%s/graded/%s", stage, names[i]);
     if (dlut_image_save(graded, p, &so) != 0) goto fail;
-    if (dlut_job_contact_add(sheet, n, i, photos[i], graded) != 0) goto fail;
+    /* log footage: "before" is the photo as displayed, not its flat code values */
+    if (res->camlog >= 0) {
+      dlut_image *shown = dlut_camlog_image_to_display((dlut_camlog)res->camlog, photos[i]);
+      int ok = shown && dlut_job_contact_add(sheet, n, i, shown, graded) == 0;
+      dlut_image_free(shown);
+      if (!ok) goto fail;
+    } else if (dlut_job_contact_add(sheet, n, i, photos[i], graded) != 0) {
+      goto fail;
+    }
     dlut_image_free(graded);
     graded = NULL;
     if (cb) cb(user, i + 1, n, names[i]);
@@ -320,6 +334,7 @@ fail:
   if (blocked) dlut_file_critical_end();
   free(g_sig_paths);
   g_sig_paths = NULL;
+  pthread_mutex_unlock(&g_set_mu);
   free(names);
   free(report);
   dlut_image_free(graded);

@@ -45,12 +45,23 @@ static struct {
 } g_lex;
 static pthread_once_t g_lex_once = PTHREAD_ONCE_INIT;
 
+/* NFKC + case fold, and accents dropped (utf8proc's STRIPMARK: "amélie" reads as "amelie", so Latin
+ * words with diacritics match the ASCII forms; Chinese has no combining marks). malloc'd, or NULL. */
+static utf8proc_uint8_t *fold(const char *s) {
+  utf8proc_uint8_t *out = NULL;
+  utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, 0, &out,
+                                    UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT |
+                                        UTF8PROC_CASEFOLD | UTF8PROC_IGNORE | UTF8PROC_STRIPMARK);
+  if (n < 0) return NULL;
+  return out;
+}
+
 /* Normalise a form the way prompts are normalised: NFKC + case fold; ASCII
  * runs are split into words at anything that is not a letter or digit
  * (apostrophes are dropped: "don't" -> "dont"), words joined by one space.
  * Returns the length written into out (cap bytes), or -1. */
 static int normalise_form(const char *in, char *out, size_t cap) {
-  utf8proc_uint8_t *n = utf8proc_NFKC_Casefold((const utf8proc_uint8_t *)in);
+  utf8proc_uint8_t *n = fold(in);
   if (!n) return -1;
   size_t o = 0;
   int pending_space = 0;
@@ -417,7 +428,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   if (utf8proc_decompose((const utf8proc_uint8_t *)prompt, (utf8proc_ssize_t)plen, NULL, 0, 0) < 0)
     return dlut_error("looks: prompt is not valid UTF-8");
   /* normalise: NFKC + case fold, then English words separated by single spaces */
-  utf8proc_uint8_t *nf = utf8proc_NFKC_Casefold((const utf8proc_uint8_t *)prompt);
+  utf8proc_uint8_t *nf = fold(prompt);
   if (!nf) return dlut_error("looks: prompt is not valid UTF-8");
   size_t nlen = strlen((char *)nf);
   norm = malloc(nlen + 1);

@@ -504,7 +504,7 @@ static const dlut_looks_term k_terms[] = {
      "Wong Kar-wai (Christopher Doyle): saturated reds and green neon, warm tungsten, green-cyan shadows, high "
      "contrast",
      "contrast=+0.5 sat=+0.3 tint=-0.6 temp=+0.6 shadow=150@12 highlight=55@8 sat.red=+0.2 crush=+0.15"},
-    {"amelie|amelie poulain|le fabuleux destin", "天使爱美丽|艾米丽|爱美丽", "movie",
+    {"amelie|amélie|amelie poulain|amélie poulain|le fabuleux destin", "天使爱美丽|艾米丽|爱美丽", "movie",
      "Amelie: warm gold-green: yellow cast, saturated reds and greens, greens turned yellow, blues drained",
      "temp=+0.9 sat=+0.3 cast=90@6 sat.red=+0.3 sat.green=+0.3 hue.green=-15 sat.blue=-0.3 contrast=+0.2 "
      "highlight=80@5"},

@@ -643,6 +643,8 @@ static int post_looks(srv *s, const srv_request *r) {
   uint8_t *out = NULL;
   size_t on = 0;
   int ret;
+  dlut_look look;
+  dlut_looks_report *rep = NULL;
   (void)s;
   if (srv_form_parse(&f, r->body, r->body_size, r->content_type) != 0) {
     ret = fail_from_error(c);
@@ -663,17 +665,36 @@ static int post_looks(srv *s, const srv_request *r) {
     ret = srv_respond_error(c, 400, "bad_input", "lut_size must be an integer in 2..65");
     goto done;
   }
-  dlut_job_opts o;
-  dlut_job_opts_init(&o);
-  int bad = !prompt || dlut_job_opts_set(&o, "prompt", prompt) != 0;
-  dlut_job_opts_free(&o);
-  if (bad) {
-    ret = prompt ? fail_from_error(c) : srv_respond_error(c, 400, "bad_input", "no prompt");
+  /* the look: from the prompt, or from its parameters ("params": the JSON of `dlut looks --json`, as text),
+   * scaled by the optional colour and tone strengths (validated by the job options' table) */
+  const char *params = srv_form_text(&f, "params");
+  const char *cs = srv_form_text(&f, "color_strength"), *ts = srv_form_text(&f, "tone_strength");
+  if (prompt && params) {
+    ret = srv_respond_error(c, 400, "bad_input", "give a prompt or params, not both");
     goto done;
   }
-  char understood[1024] = "", ignored[1024] = "";
-  if (dlut_looks_from_prompt(prompt, (int)size, &lut, understood, sizeof understood, ignored, sizeof ignored) != 0) {
+  dlut_job_opts o;
+  dlut_job_opts_init(&o);
+  int bad = (!prompt && !params) || (prompt && dlut_job_opts_set(&o, "prompt", prompt) != 0) ||
+            (cs && dlut_job_opts_set(&o, "color_strength", cs) != 0) ||
+            (ts && dlut_job_opts_set(&o, "tone_strength", ts) != 0);
+  const float color_strength = o.color_strength, tone_strength = o.tone_strength;
+  dlut_job_opts_free(&o);
+  if (bad) {
+    ret = prompt || params ? fail_from_error(c) : srv_respond_error(c, 400, "bad_input", "no prompt");
+    goto done;
+  }
+  if (!(rep = calloc(1, sizeof *rep))) {
+    ret = srv_respond_error(c, 500, "internal", "out of memory");
+    goto done;
+  }
+  if ((prompt ? dlut_looks_parse(prompt, &look, rep) : dlut_look_from_json(params, strlen(params), &look)) != 0 ||
+      dlut_look_scale(&look, color_strength, tone_strength) != 0) {
     dlut_error_set_code(DLUT_ERR_INPUT);
+    ret = fail_from_error(c);
+    goto done;
+  }
+  if (!(lut = dlut_look_bake(&look, (int)size))) {
     ret = fail_from_error(c);
     goto done;
   }
@@ -715,13 +736,19 @@ static int post_looks(srv *s, const srv_request *r) {
     out = NULL;
     goto done;
   }
-  dlut_look look;
   char desc[512] = "";
-  if (dlut_looks_parse(prompt, &look, NULL) == 0) dlut_look_describe(&look, desc, sizeof desc);
+  dlut_look_describe(&look, desc, sizeof desc);
   cJSON *j = cJSON_CreateObject();
-  cJSON_AddStringToObject(j, "understood", understood);
-  cJSON_AddStringToObject(j, "ignored", ignored);
+  cJSON_AddStringToObject(j, "understood", rep->understood);
+  cJSON_AddStringToObject(j, "ignored", rep->ignored);
+  cJSON_AddStringToObject(j, "suggested", rep->suggested);
   cJSON_AddStringToObject(j, "parameters", desc);
+  char *lj = dlut_look_to_json(&look, NULL); /* every parameter by name, for sliders and edits */
+  cJSON *lo = lj ? cJSON_Parse(lj) : NULL;
+  free(lj);
+  cJSON *pp = lo ? cJSON_DetachItemFromObjectCaseSensitive(lo, "params") : NULL;
+  cJSON_Delete(lo);
+  if (pp) cJSON_AddItemToObject(j, "params", pp);
   if (out) {
     char *b = base64(out, on);
     if (b) {
@@ -738,6 +765,7 @@ static int post_looks(srv *s, const srv_request *r) {
   ret = srv_respond_json(c, 200, cJSON_PrintUnformatted(j));
   cJSON_Delete(j);
 done:
+  free(rep);
   free(out);
   dlut_image_free(g);
   dlut_image_free(photo);
