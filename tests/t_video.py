@@ -17,7 +17,9 @@ Checks (each can fail):
     (every entry independent noise): every sample within 1 code.
  2. YUV sources, 8 and 10 bit: `dlut apply --codec ffv1` against a reference
     made of FFmpeg's lut3d and numpy: the decoded Y'CbCr frames converted to
-    RGB by the BT.709 formulas (each chroma sample for its 2x2 block), as
+    RGB by the BT.709 formulas (each chroma sample for its 2x2 block; the
+    formulas themselves checked against zimg, FFmpeg's zscale filter, on
+    4:4:4 frames both ways: 1e-4 / 1 code), as
     16-bit RGB through `ffmpeg -vf lut3d` (gbrp16le, tetrahedral), back to
     Y'CbCr (chroma: the block's mean), values beyond [0,1] keeping their
     excess (docs/video.md): every sample within 1 code.
@@ -187,6 +189,36 @@ def yuv_reference(path, bits, cube):
         q8((224 * box(Cr) + 128) * s).reshape(n, -1)
     ], 1).astype(np.int64).ravel()
 
+
+# the reference's BT.709 arithmetic checked against an independent implementation in FFmpeg, zimg (the
+# zscale filter, float RGB, no dither), on 4:4:4 10-bit frames so that no chroma filter enters, both ways.
+# (swscale's fixed-point path is not used: it is off by up to 3.9 10-bit codes here, accurate_rnd or not.)
+ffmpeg(*common, "-filter_complex", pan % "yuv444p10le", "-map", "[v]", "-c:v", "ffv1", *tags, "s444.mkv")
+a = frames("s444.mkv", "yuv444p10le").reshape(-1, 3, H, W).astype(np.float64)
+y_, cb_, cr_ = (a[:, 0] / 4 - 16) / 219, (a[:, 1] / 4 - 128) / 224, (a[:, 2] / 4 - 128) / 224
+R_ = y_ + 2 * (1 - 0.2126) * cr_
+B_ = y_ + 2 * (1 - 0.0722) * cb_
+G_ = (y_ - 0.2126 * R_ - 0.0722 * B_) / (1 - 0.2126 - 0.0722)
+mine = np.stack([G_, B_, R_], 1)  # gbrp order
+zs = np.frombuffer(
+    ffmpeg("-i", "s444.mkv", "-vf", "zscale=matrixin=709:rangein=limited:range=full:dither=none,format=gbrpf32le",
+           "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gbrpf32le", "-"), "<f4").reshape(mine.shape)
+inside = ((mine >= 0) & (mine <= 1)).all(1, keepdims=True).repeat(3, 1)
+d = np.abs(mine - zs)[inside] * 1023
+check(inside.mean() > 0.9 and d.max() < 0.01,
+      "reference Y'CbCr->RGB (BT.709 tv) = zimg's within %.5f 10-bit codes (%.1f%% of pixels inside the cube)" %
+      (d.max(), 100 * inside.mean()))
+ffmpeg("-f", "rawvideo", "-pix_fmt", "gbrpf32le", "-s", "%dx%d" % (W, H), "-i", "-", "-vf",
+       "zscale=matrix=709:range=limited:rangein=full:dither=none,format=yuv444p10le", "-c:v", "ffv1", "back.mkv",
+       stdin=np.clip(zs, 0, 1).astype("<f4").tobytes())
+fb = frames("back.mkv", "yuv444p10le").reshape(a.shape)
+g, b_, r_ = np.clip(zs, 0, 1)[:, 0], np.clip(zs, 0, 1)[:, 1], np.clip(zs, 0, 1)[:, 2]
+Yr = 0.2126 * r_ + (1 - 0.2126 - 0.0722) * g + 0.0722 * b_
+mine_back = np.stack([(219 * Yr + 16) * 4, (224 * (b_ - Yr) / (2 * (1 - 0.0722)) + 128) * 4,
+                      (224 * (r_ - Yr) / (2 * (1 - 0.2126)) + 128) * 4], 1)
+d = np.abs(np.round(mine_back) - fb)
+check(d.max() <= 1, "reference RGB->Y'CbCr (BT.709 tv) = zimg's within %d 10-bit code (%.3f%% differ)" %
+      (d.max(), 100 * (d > 0).mean()))
 
 for b, pf in ((8, "yuv420p"), (10, "yuv420p10le")):
     r = dlut("apply", "src%d.mkv" % b, "--lut", "rough.cube", "--codec", "ffv1", "-o", "d%d.mkv" % b)
