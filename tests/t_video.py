@@ -154,18 +154,22 @@ for b, pf, cmp in ((8, "bgr0", "rgb24"), (10, "gbrp10le", "gbrp10le")):
 
 
 # ==== 2. YUV sources against numpy conversion + FFmpeg lut3d ====
-def yuv_reference(path, bits, cube):
-    kr, kb = 0.2126, 0.0722
+def yuv_reference(path, bits, cube, kr=0.2126, kb=0.0722, full=False):
     kg = 1 - kr - kb
     s = float(1 << (bits - 8))
     top = (1 << bits) - 1
-    a = frames(path, "yuv420p10le" if bits == 10 else "yuv420p").reshape(-1, W * H * 3 // 2).astype(np.float64)
+    # (full-range 8-bit H.264 decodes as yuvj420p: read as that, or FFmpeg would squeeze it to limited range)
+    a = frames(path, "yuv420p10le" if bits == 10 else "yuvj420p" if full else "yuv420p").reshape(
+        -1, W * H * 3 // 2).astype(np.float64)
     n = a.shape[0]
     Y = a[:, :W * H].reshape(n, H, W)
     U = a[:, W * H:W * H * 5 // 4].reshape(n, H // 2, W // 2)
     V = a[:, W * H * 5 // 4:].reshape(n, H // 2, W // 2)
     up = lambda c: np.repeat(np.repeat(c, 2, 1), 2, 2)
-    y, cb, cr = (Y / s - 16) / 219, (up(U) / s - 128) / 224, (up(V) / s - 128) / 224
+    if full:  # BT.2100 full range / AVCOL_RANGE_JPEG
+        y, cb, cr = Y / top, (up(U) - (top + 1) / 2) / top, (up(V) - (top + 1) / 2) / top
+    else:
+        y, cb, cr = (Y / s - 16) / 219, (up(U) / s - 128) / 224, (up(V) / s - 128) / 224
     R = y + 2 * (1 - kr) * cr
     B = y + 2 * (1 - kb) * cb
     G = (y - kr * R - kb * B) / kg
@@ -183,11 +187,11 @@ def yuv_reference(path, bits, cube):
     Cr = (o[..., 0] - Yo) / (2 * (1 - kr))
     box = lambda c: c.reshape(n, H // 2, 2, W // 2, 2).mean((2, 4))
     q8 = lambda v: np.clip(np.round(v), 0, top)
-    return np.concatenate([
-        q8((219 * Yo + 16) * s).reshape(n, -1),
-        q8((224 * box(Cb) + 128) * s).reshape(n, -1),
-        q8((224 * box(Cr) + 128) * s).reshape(n, -1)
-    ], 1).astype(np.int64).ravel()
+    if full:
+        planes = [Yo * top, box(Cb) * top + (top + 1) / 2, box(Cr) * top + (top + 1) / 2]
+    else:
+        planes = [(219 * Yo + 16) * s, (224 * box(Cb) + 128) * s, (224 * box(Cr) + 128) * s]
+    return np.concatenate([q8(p).reshape(n, -1) for p in planes], 1).astype(np.int64).ravel()
 
 
 # the reference's BT.709 arithmetic checked against an independent implementation in FFmpeg, zimg (the
@@ -241,6 +245,24 @@ for b, pf in ((8, "yuv420p"), (10, "yuv420p10le")):
     check(md5("src%d.mkv" % b, "0:a") == md5("d%d.mkv" % b, "0:a") and
           md5("src%d.mkv" % b, "0:s") == md5("d%d.mkv" % b, "0:s"),
           "yuv %d-bit: audio and subtitle packets bit-identical" % b)
+
+# other matrices and ranges: BT.601 full range 8-bit (H.264), BT.2020 limited 10-bit (HEVC)
+ffmpeg(*common, "-filter_complex", pan % "yuv420p", "-map", "[v]", "-c:v", "libx264", "-qp", "0", "-colorspace",
+       "smpte170m", "-color_range", "pc", "s601pc.mkv")
+ffmpeg(*common, "-filter_complex", pan % "yuv420p10le", "-map", "[v]", "-c:v", "libx265", "-x265-params",
+       "lossless=1:log-level=error", "-colorspace", "bt2020nc", "-color_primaries", "bt2020", "-color_trc",
+       "smpte2084", "s2020.mkv")
+for name, b, pf, kr, kb, full in (("s601pc", 8, "yuv420p", 0.299, 0.114, True),
+                                   ("s2020", 10, "yuv420p10le", 0.2627, 0.0593, False)):
+    r = dlut("apply", name + ".mkv", "--lut", "rough.cube", "--codec", "ffv1", "-o", "d_%s.mkv" % name)
+    x, ref = frames("d_%s.mkv" % name, pf), yuv_reference(name + ".mkv", b, "rough.cube", kr, kb, full)
+    d = np.abs(x - ref)
+    pi, po = probe(name + ".mkv", "-show_streams")["streams"][0], probe("d_%s.mkv" % name, "-show_streams")["streams"][0]
+    keys = ("color_space", "color_range", "color_primaries", "color_transfer", "pix_fmt")
+    same = lambda k: pi.get(k) == po.get(k) or (k == "pix_fmt" and pi[k] == "yuvj420p" and po[k] == "yuv420p")
+    check(r.returncode == 0 and x.size == ref.size and d.max() <= 1 and all(same(k) for k in keys),
+          "%s: within 1 code of its matrix + ffmpeg lut3d (max %d, %.2f%% differ), tags kept %s" %
+          (name, d.max(), 100 * (d > 0).mean(), [po.get(k) for k in keys]))
 
 # ==== 4. the default path: mp4, H.264, AAC, mov_text, rotation ====
 r = dlut("apply", "a.mp4", "--lut", "rough.cube", "-o", "b.mp4")
