@@ -163,7 +163,7 @@ size_t dlut_look_describe(const dlut_look *look, char *buf, size_t len);
 /* ==== Suggestions, parameters as JSON, strengths (src/looks/suggest.c, params.c) ==== */
 
 /* "Did you mean": for each word of a ", "-separated list of ignored words
- * (the report's `ignored`; the first 16 words), the nearest vocabulary
+ * (the report's `ignored`; the first 8 words), the nearest vocabulary
  * forms (English by Damerau-Levenshtein distance, at most 1 edit for 3-5
  * letters, 2 for 6-8, 3 beyond, or a prefix of 4+ letters; Chinese by the
  * longest common run of at least 2 characters), at most 3 a word, written

@@ -36,7 +36,8 @@
  *   threshold t in (0,1): the matte becomes hard, m = (m >= t); 0 keeps the
  *     soft matte as painted.
  *   feather F pixels (of the photo): the mask is blurred by two box filters
- *     of radii ceil(R/2) and R - ceil(R/2), R = round(F/2) (a trapezoid,
+ *     of radii ceil(R/2) and R - ceil(R/2), R = round(F/2) (half to even,
+ *     so the width is F rounded to an even number of pixels; a trapezoid,
  *     close to a tent), so a hard straight edge ramps from 0 to 1 across
  *     exactly 2R ~ F pixels centred on the edge and pixels farther than R
  *     from it keep their value. 0 = no feathering. Windows are clipped at

@@ -58,6 +58,7 @@
  *     frame the decoder reports as damaged, fewer frames than the index
  *     promises, or a clip that stops well short of its stated duration):
  *     DLUT_ERR_INPUT, with the decoder's own message when it gave one;
+ *   - frames over 40 megapixels (8K UHD is 33): DLUT_ERR_TOO_LARGE;
  *   - pixel formats with alpha or more than 16 bits, frame sizes that change
  *     mid-stream, unknown matrices: DLUT_ERR_UNSUPPORTED;
  *   - encoder or container refusals (an option the encoder lacks, a codec the

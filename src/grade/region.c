@@ -723,11 +723,18 @@ float *dlut_region_text_mask(dlut_clip *model, const dlut_image *photo, const ch
   if (dlut_manip_pwm(raw, P, 1.0, NULL, 0, pwm, NULL) != 0) goto fail;
   for (int i = 0; i < P; i++) pwm[i] = pwm[i] < 0 ? 0 : pwm[i] > 1 ? 1 : pwm[i];
   if (dlut_manip_upsample(pwm, G, m, W, H) != 0) goto fail;
-  if (!(f = dlut_image_convert(photo, 3, DLUT_PIXEL_F32))) goto fail;
+  /* the guide: Rec. 709 luma of the code values, read in the photo's own
+   * sample type (no float copy of the whole photo) */
   for (int y = 0; y < H; y++) {
-    const float *row = (const float *)((const uint8_t *)f->data + (size_t)y * f->stride);
+    const uint8_t *row = (const uint8_t *)photo->data + (size_t)y * photo->stride;
     for (int x = 0; x < W; x++) {
-      const float *px = row + (int64_t)x * 3;
+      float px[3];
+      for (int c = 0; c < 3; c++) {
+        const int64_t k = (int64_t)x * photo->channels + c;
+        px[c] = photo->type == DLUT_PIXEL_U8    ? row[k] / 255.0f
+                : photo->type == DLUT_PIXEL_U16 ? ((const uint16_t *)row)[k] / 65535.0f
+                                                : ((const float *)row)[k];
+      }
       luma[(int64_t)y * W + x] = 0.2126f * px[0] + 0.7152f * px[1] + 0.0722f * px[2];
     }
   }

@@ -35,6 +35,8 @@
 #include "dlut/video.h"
 #include "video/video_internal.h"
 
+#define VIDEO_MAX_PIXELS ((int64_t)40000000) /* per frame; 8K UHD is 33.2 MP */
+
 /* ==== FFmpeg's log ==== */
 
 static char g_av_msg[512]; /* the last error line FFmpeg logged (process-wide, as its callback is) */
@@ -211,6 +213,12 @@ static int vin_open(vin *v, const char *path) {
   }
   if (v->dec->width <= 0 || v->dec->height <= 0 || v->dec->width > 16384 || v->dec->height > 16384) {
     dlut_errorc(DLUT_ERR_INPUT, "%s: bad video frame size %dx%d", path, v->dec->width, v->dec->height);
+    goto fail;
+  }
+  /* two float RGB frames are held (24 bytes a pixel): 8K UHD and a little more, not what a header may claim */
+  if ((int64_t)v->dec->width * v->dec->height > VIDEO_MAX_PIXELS) {
+    dlut_errorc(DLUT_ERR_TOO_LARGE, "%s: %dx%d frames are over the %d-megapixel limit", path, v->dec->width,
+                v->dec->height, (int)(VIDEO_MAX_PIXELS / 1000000));
     goto fail;
   }
   vid_layout l;

@@ -4,7 +4,12 @@
  * posix_memalign; counting from 1) fails, and with DLUT_FAIL_PERSIST=1 every
  * one after it too. DLUT_FAIL_COUNT=FILE writes the number of allocations
  * made to FILE at exit (to size the sweep). Allocation by other libraries
- * counts too: their failures must end in a clean error as well. */
+ * counts too: their failures must end in a clean error as well.
+ * Allocations before main() are counted but never failed (the shim wraps
+ * __libc_start_main to know when main starts): the constructors of the
+ * shared libraries the program links run before any of its code and
+ * cannot report an error; glib's (pulled in by libavcodec's dependencies)
+ * deadlocks on a failed g_malloc there. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -42,8 +47,27 @@ static void init(void) {
   if (c) snprintf(g_count_file, sizeof g_count_file, "%s", c);
 }
 
+/* armed once main() runs: __libc_start_main is called by _start after the
+ * dynamic loader has run every library constructor */
+static atomic_int g_armed;
+typedef int (*main_fn)(int, char **, char **);
+static main_fn g_real_main;
+static int armed_main(int argc, char **argv, char **envp) {
+  atomic_store(&g_armed, 1);
+  return g_real_main(argc, argv, envp);
+}
+int __libc_start_main(main_fn main, int argc, char **argv, void (*init_fn)(void), void (*fini_fn)(void),
+                      void (*rtld_fini)(void), void *stack_end) {
+  int (*real)(main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *) =
+      (int (*)(main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *))dlsym(
+          RTLD_NEXT, "__libc_start_main");
+  g_real_main = main;
+  return real(armed_main, argc, argv, init_fn, fini_fn, rtld_fini, stack_end);
+}
+
 static int fail_now(void) {
   long n = atomic_fetch_add(&g_count, 1) + 1;
+  if (!atomic_load(&g_armed)) return 0; /* counted, never failed: a library constructor */
   return g_fail_at > 0 && (n == g_fail_at || (g_persist && n > g_fail_at));
 }
 
