@@ -134,6 +134,8 @@ static int run_model(const char *name, int threads, int with_ref) {
   double sg_wall = gf / g2.wall, sg_cpu = gf / g2.cpu;
   double gfw = ff * 1e-9 / tf.wall, gbw = (ff + fb) * 1e-9 / tb.wall;
   double gfc = ff * 1e-9 / tf.cpu, gbc = (ff + fb) * 1e-9 / tb.cpu;
+  printf("%-13s %d thr  precision %s (DLUT_CLIP_PRECISION=%s)\n", name, threads, clip_vfast_used(m) ? "bf16" : "fp32",
+         getenv("DLUT_CLIP_PRECISION") ? getenv("DLUT_CLIP_PRECISION") : "auto");
   printf(
       "%-13s %d thr  fwd %7.1f ms %6.1f GFLOP/s = %3.0f%% of sgemm   fwd+bwd %7.1f ms %6.1f GFLOP/s = %3.0f%%   "
       "sgemm %dx%dx%d %6.1f GFLOP/s | per CPU-second: fwd %3.0f%%, fwd+bwd %3.0f%% of sgemm [%.1f+%.1f GFLOP]\n",
@@ -142,7 +144,7 @@ static int run_model(const char *name, int threads, int with_ref) {
   double t_fwd = tf.wall;
   (void)t_init;
   if (with_ref) {
-    m->be = dlut_tensor_backend_ref();
+    m->be = dlut_tensor_backend_ref(); /* (the reference backend is always fp32) */
     t0 = now();
     double c0 = cpu_now();
     dlut_clip_encode_image(m, pix, e);

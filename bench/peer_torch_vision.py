@@ -27,7 +27,7 @@ other jobs the wall clock counts their time slices too, CPU time does not,
 but it does count a runtime's idle threads spinning).
 
   /usr/bin/python3 bench/peer_torch_vision.py                 # all four sizes, 5 rounds
-  /usr/bin/python3 bench/peer_torch_vision.py ViT-B/16 7      # one size, 7 rounds
+  /usr/bin/python3 bench/peer_torch_vision.py ViT-B/16 7      # one size (or a comma list), 7 rounds
   DLUT_CLIP_PRECISION=fp32 /usr/bin/python3 bench/peer_torch_vision.py
 
 Needs Debian's python3-torch and python3-numpy (tools/bench-packages.txt)
@@ -411,7 +411,7 @@ def run_size(size, rounds, threads, tmp):
 
 
 def main():
-    sizes = list(SIZES) if len(sys.argv) < 2 or sys.argv[1] == "all" else [sys.argv[1]]
+    sizes = list(SIZES) if len(sys.argv) < 2 or sys.argv[1] == "all" else sys.argv[1].split(",")
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     threads = int(os.environ.get("DLUT_THREADS", "2"))
     torch.set_num_threads(threads)

@@ -17,7 +17,9 @@ Checks (each can fail):
     (every entry independent noise): every sample within 1 code.
  2. YUV sources, 8 and 10 bit: `dlut apply --codec ffv1` against a reference
     made of FFmpeg's lut3d and numpy: the decoded Y'CbCr frames converted to
-    RGB by the BT.709 formulas (each chroma sample for its 2x2 block), as
+    RGB by the BT.709 formulas (each chroma sample for its 2x2 block; the
+    formulas themselves checked against zimg, FFmpeg's zscale filter, on
+    4:4:4 frames both ways: 1e-4 / 1 code), as
     16-bit RGB through `ffmpeg -vf lut3d` (gbrp16le, tetrahedral), back to
     Y'CbCr (chroma: the block's mean), values beyond [0,1] keeping their
     excess (docs/video.md): every sample within 1 code.
@@ -152,18 +154,22 @@ for b, pf, cmp in ((8, "bgr0", "rgb24"), (10, "gbrp10le", "gbrp10le")):
 
 
 # ==== 2. YUV sources against numpy conversion + FFmpeg lut3d ====
-def yuv_reference(path, bits, cube):
-    kr, kb = 0.2126, 0.0722
+def yuv_reference(path, bits, cube, kr=0.2126, kb=0.0722, full=False):
     kg = 1 - kr - kb
     s = float(1 << (bits - 8))
     top = (1 << bits) - 1
-    a = frames(path, "yuv420p10le" if bits == 10 else "yuv420p").reshape(-1, W * H * 3 // 2).astype(np.float64)
+    # (full-range 8-bit H.264 decodes as yuvj420p: read as that, or FFmpeg would squeeze it to limited range)
+    a = frames(path, "yuv420p10le" if bits == 10 else "yuvj420p" if full else "yuv420p").reshape(
+        -1, W * H * 3 // 2).astype(np.float64)
     n = a.shape[0]
     Y = a[:, :W * H].reshape(n, H, W)
     U = a[:, W * H:W * H * 5 // 4].reshape(n, H // 2, W // 2)
     V = a[:, W * H * 5 // 4:].reshape(n, H // 2, W // 2)
     up = lambda c: np.repeat(np.repeat(c, 2, 1), 2, 2)
-    y, cb, cr = (Y / s - 16) / 219, (up(U) / s - 128) / 224, (up(V) / s - 128) / 224
+    if full:  # BT.2100 full range / AVCOL_RANGE_JPEG
+        y, cb, cr = Y / top, (up(U) - (top + 1) / 2) / top, (up(V) - (top + 1) / 2) / top
+    else:
+        y, cb, cr = (Y / s - 16) / 219, (up(U) / s - 128) / 224, (up(V) / s - 128) / 224
     R = y + 2 * (1 - kr) * cr
     B = y + 2 * (1 - kb) * cb
     G = (y - kr * R - kb * B) / kg
@@ -181,12 +187,42 @@ def yuv_reference(path, bits, cube):
     Cr = (o[..., 0] - Yo) / (2 * (1 - kr))
     box = lambda c: c.reshape(n, H // 2, 2, W // 2, 2).mean((2, 4))
     q8 = lambda v: np.clip(np.round(v), 0, top)
-    return np.concatenate([
-        q8((219 * Yo + 16) * s).reshape(n, -1),
-        q8((224 * box(Cb) + 128) * s).reshape(n, -1),
-        q8((224 * box(Cr) + 128) * s).reshape(n, -1)
-    ], 1).astype(np.int64).ravel()
+    if full:
+        planes = [Yo * top, box(Cb) * top + (top + 1) / 2, box(Cr) * top + (top + 1) / 2]
+    else:
+        planes = [(219 * Yo + 16) * s, (224 * box(Cb) + 128) * s, (224 * box(Cr) + 128) * s]
+    return np.concatenate([q8(p).reshape(n, -1) for p in planes], 1).astype(np.int64).ravel()
 
+
+# the reference's BT.709 arithmetic checked against an independent implementation in FFmpeg, zimg (the
+# zscale filter, float RGB, no dither), on 4:4:4 10-bit frames so that no chroma filter enters, both ways.
+# (swscale's fixed-point path is not used: it is off by up to 3.9 10-bit codes here, accurate_rnd or not.)
+ffmpeg(*common, "-filter_complex", pan % "yuv444p10le", "-map", "[v]", "-c:v", "ffv1", *tags, "s444.mkv")
+a = frames("s444.mkv", "yuv444p10le").reshape(-1, 3, H, W).astype(np.float64)
+y_, cb_, cr_ = (a[:, 0] / 4 - 16) / 219, (a[:, 1] / 4 - 128) / 224, (a[:, 2] / 4 - 128) / 224
+R_ = y_ + 2 * (1 - 0.2126) * cr_
+B_ = y_ + 2 * (1 - 0.0722) * cb_
+G_ = (y_ - 0.2126 * R_ - 0.0722 * B_) / (1 - 0.2126 - 0.0722)
+mine = np.stack([G_, B_, R_], 1)  # gbrp order
+zs = np.frombuffer(
+    ffmpeg("-i", "s444.mkv", "-vf", "zscale=matrixin=709:rangein=limited:range=full:dither=none,format=gbrpf32le",
+           "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "gbrpf32le", "-"), "<f4").reshape(mine.shape)
+inside = ((mine >= 0) & (mine <= 1)).all(1, keepdims=True).repeat(3, 1)
+d = np.abs(mine - zs)[inside] * 1023
+check(inside.mean() > 0.9 and d.max() < 0.01,
+      "reference Y'CbCr->RGB (BT.709 tv) = zimg's within %.5f 10-bit codes (%.1f%% of pixels inside the cube)" %
+      (d.max(), 100 * inside.mean()))
+ffmpeg("-f", "rawvideo", "-pix_fmt", "gbrpf32le", "-s", "%dx%d" % (W, H), "-i", "-", "-vf",
+       "zscale=matrix=709:range=limited:rangein=full:dither=none,format=yuv444p10le", "-c:v", "ffv1", "back.mkv",
+       stdin=np.clip(zs, 0, 1).astype("<f4").tobytes())
+fb = frames("back.mkv", "yuv444p10le").reshape(a.shape)
+g, b_, r_ = np.clip(zs, 0, 1)[:, 0], np.clip(zs, 0, 1)[:, 1], np.clip(zs, 0, 1)[:, 2]
+Yr = 0.2126 * r_ + (1 - 0.2126 - 0.0722) * g + 0.0722 * b_
+mine_back = np.stack([(219 * Yr + 16) * 4, (224 * (b_ - Yr) / (2 * (1 - 0.0722)) + 128) * 4,
+                      (224 * (r_ - Yr) / (2 * (1 - 0.2126)) + 128) * 4], 1)
+d = np.abs(np.round(mine_back) - fb)
+check(d.max() <= 1, "reference RGB->Y'CbCr (BT.709 tv) = zimg's within %d 10-bit code (%.3f%% differ)" %
+      (d.max(), 100 * (d > 0).mean()))
 
 for b, pf in ((8, "yuv420p"), (10, "yuv420p10le")):
     r = dlut("apply", "src%d.mkv" % b, "--lut", "rough.cube", "--codec", "ffv1", "-o", "d%d.mkv" % b)
@@ -209,6 +245,24 @@ for b, pf in ((8, "yuv420p"), (10, "yuv420p10le")):
     check(md5("src%d.mkv" % b, "0:a") == md5("d%d.mkv" % b, "0:a") and
           md5("src%d.mkv" % b, "0:s") == md5("d%d.mkv" % b, "0:s"),
           "yuv %d-bit: audio and subtitle packets bit-identical" % b)
+
+# other matrices and ranges: BT.601 full range 8-bit (H.264), BT.2020 limited 10-bit (HEVC)
+ffmpeg(*common, "-filter_complex", pan % "yuv420p", "-map", "[v]", "-c:v", "libx264", "-qp", "0", "-colorspace",
+       "smpte170m", "-color_range", "pc", "s601pc.mkv")
+ffmpeg(*common, "-filter_complex", pan % "yuv420p10le", "-map", "[v]", "-c:v", "libx265", "-x265-params",
+       "lossless=1:log-level=error", "-colorspace", "bt2020nc", "-color_primaries", "bt2020", "-color_trc",
+       "smpte2084", "s2020.mkv")
+for name, b, pf, kr, kb, full in (("s601pc", 8, "yuv420p", 0.299, 0.114, True),
+                                   ("s2020", 10, "yuv420p10le", 0.2627, 0.0593, False)):
+    r = dlut("apply", name + ".mkv", "--lut", "rough.cube", "--codec", "ffv1", "-o", "d_%s.mkv" % name)
+    x, ref = frames("d_%s.mkv" % name, pf), yuv_reference(name + ".mkv", b, "rough.cube", kr, kb, full)
+    d = np.abs(x - ref)
+    pi, po = probe(name + ".mkv", "-show_streams")["streams"][0], probe("d_%s.mkv" % name, "-show_streams")["streams"][0]
+    keys = ("color_space", "color_range", "color_primaries", "color_transfer", "pix_fmt")
+    same = lambda k: pi.get(k) == po.get(k) or (k == "pix_fmt" and pi[k] == "yuvj420p" and po[k] == "yuv420p")
+    check(r.returncode == 0 and x.size == ref.size and d.max() <= 1 and all(same(k) for k in keys),
+          "%s: within 1 code of its matrix + ffmpeg lut3d (max %d, %.2f%% differ), tags kept %s" %
+          (name, d.max(), 100 * (d > 0).mean(), [po.get(k) for k in keys]))
 
 # ==== 4. the default path: mp4, H.264, AAC, mov_text, rotation ====
 r = dlut("apply", "a.mp4", "--lut", "rough.cube", "-o", "b.mp4")

@@ -184,6 +184,23 @@ int main(void) {
   dlut_threads_set(3); /* more threads than heads, uneven splits */
   test_random(32, 8, 32, 2, 2, DLUT_ACT_QUICK_GELU, 0);
   dlut_threads_set(nt);
+  {
+    /* threads added between a forward and its backward: the same gradient */
+    dlut_clip_config cfg = model_config(32, 8, 32, 2, 2, DLUT_ACT_QUICK_GELU);
+    dlut_clip *m = dlut_clip_create_random(&cfg, 5);
+    float pix[3 * 32 * 32], e[16], r[16], g1[3 * 32 * 32], g2[3 * 32 * 32];
+    for (int i = 0; i < 3 * 32 * 32; i++) pix[i] = frand();
+    for (int i = 0; i < 16; i++) r[i] = frand();
+    set_precision("bf16");
+    dlut_threads_set(1);
+    CHECK(m && dlut_clip_encode_image(m, pix, e) == 0 && dlut_clip_image_backward(m, r, g1) == 0);
+    CHECK(m && dlut_clip_encode_image(m, pix, e) == 0);
+    dlut_threads_set(4);
+    CHECK(m && dlut_clip_image_backward(m, r, g2) == 0);
+    CHECK(cosine(g1, g2, 3 * 32 * 32) > 0.99999);
+    dlut_threads_set(nt);
+    dlut_clip_free(m);
+  }
   test_reference("data/clip-ref/openai_tiny");
   test_reference("data/clip-ref/chinese_clip_tiny");
   unsetenv("DLUT_CLIP_PRECISION");

@@ -154,6 +154,11 @@ void dlut_bf16_gemm_ref(float *C, int ldc, const float *A, int lda, int transa, 
 float dlut_vexp_sub_sum(float *out, const float *in, int n, float scale, float sub);
 void dlut_vquickgelu(float *out, const float *in, int64_t n);
 void dlut_vquickgelu_backward(float *dinp, const float *in, const float *dout, int64_t n);
+/* dinp += QuickGELU'(in) * dout. The fp32 CPU backend uses these vector
+ * forms of exp (softmax, QuickGELU) where dlut_cpu_has_avx512() (AVX512
+ * F/BW/DQ/VL, checked once through CPUID), the scalar libm ones elsewhere. */
+void dlut_vquickgelu_backward_add(float *dinp, const float *in, const float *dout, int64_t n);
+int dlut_cpu_has_avx512(void);
 /* softmax of one row in place, returning its log-sum-exp; the softmax
  * backward of one row d = p (d - p . d) in place */
 float dlut_vsoftmax_row(float *r, int n);

@@ -339,7 +339,10 @@ static void block_backward(dlut_clip *m, int l, const float *x_in, const clip_di
   dlut_vlayernorm_backward(d_res, t->d_c, a->res_mid, w->ln2_w, a->ln2_mean, a->ln2_rstd, T, C);
   linear(f, t->d_c, C, d_res, C, y->o_b, T, C, C, NULL, 0); /* d atty (T, C) */
   fa_ctx c = {.f = f, .dqkv = t->d_qkv, .lse = y->lse, .qkv = a->qkv, .dout = t->d_c};
-  dlut_parallel_for(d->NH, 1, fa_bwd_heads, &c);                         /* d qkv (T, 3C) */
+  if (dlut_threads_get() > f->nthreads) /* threads added since the forward: scratch for fewer */
+    fa_bwd_heads(&c, 0, d->NH, 0);
+  else
+    dlut_parallel_for(d->NH, 1, fa_bwd_heads, &c);                       /* d qkv (T, 3C) */
   linear(f, t->d_c, C, t->d_qkv, 3 * C, y->qkv_b, T, 3 * C, C, NULL, 0); /* d ln1_out (T, C) */
   dlut_vlayernorm_backward(d_res, t->d_c, x_in, w->ln1_w, a->ln1_mean, a->ln1_rstd, T, C);
 }

@@ -108,11 +108,6 @@ size_t dlut_bf16_packed_size(int rows, int K) {
   return R * Kp;
 }
 
-/* 16 floats to 16 bf16 (RNE). */
-V512_TARGET __attribute__((target("avx512bf16"))) static inline __m256i cvt16(__m512 v) {
-  return (__m256i)_mm512_cvtneps_pbh(v);
-}
-
 /* In-place transpose of a 16 x 16 matrix of 32-bit units held in 16
  * registers (unpack 32-bit, unpack 64-bit, then 128-bit lane shuffles). */
 V512_TARGET static inline void transpose16x16(__m512i r[16]) {
@@ -617,4 +612,31 @@ void dlut_vlayernorm_backward(float *dinp, const float *dout, const float *inp, 
                               const float *rstd, int N, int C) {
   fuse_ctx c = {.dinp = dinp, .dout = dout, .x = inp, .w = w, .cmean = mean, .crstd = rstd, .C = C};
   dlut_parallel_for(N, 16, ln_bwd_rows_v, &c);
+}
+
+/* dinp += QuickGELU'(in) * dout (the accumulating form of the backward). */
+V512_TARGET void dlut_vquickgelu_backward_add(float *dinp, const float *in, const float *dout, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f), c = _mm512_set1_ps(-1.702f), k = _mm512_set1_ps(1.702f);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 x = _mm512_loadu_ps(in + i);
+    __m512 s = _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_mul_ps(c, x))));
+    __m512 g = _mm512_fmadd_ps(_mm512_mul_ps(k, x), _mm512_mul_ps(s, _mm512_sub_ps(one, s)), s);
+    _mm512_storeu_ps(dinp + i, _mm512_fmadd_ps(g, _mm512_loadu_ps(dout + i), _mm512_loadu_ps(dinp + i)));
+  }
+  for (; i < n; i++) dinp[i] += dlut_act_grad(in[i], DLUT_ACT_QUICK_GELU) * dout[i];
+}
+
+int dlut_cpu_has_avx512(void) {
+#if DLUT_HAVE_AMX_BUILD
+  static int v = -1;
+  if (v < 0) {
+    __builtin_cpu_init();
+    v = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl");
+  }
+  return v;
+#else
+  return 0;
+#endif
 }
