@@ -404,6 +404,9 @@ static int read_direct(TIFF *tif, const layout *L, dlut_image *img, tiff_src *sr
   uint8_t *buf = NULL;
   size_t px = (size_t)L->spp * (size_t)L->bytes;
   int rc = -1;
+  /* a few extra channels are real (alpha, masks); thousands are a header that would size a strip
+   * buffer in gigabytes for a 1-megapixel image (found by fuzz_image) */
+  if (L->spp > 16) return dlut_error("TIFF with %d samples per pixel is not supported (at most 16)", L->spp);
   if (TIFFIsTiled(tif)) {
     uint32_t tw = 0, th = 0;
     TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw);
