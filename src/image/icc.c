@@ -542,31 +542,46 @@ int dlut__cmyk_to_rgb(const uint8_t *cmyk, uint8_t *rgb, size_t n, int inverted,
 
 /* ==== The sRGB profile we embed ==== */
 
-static pthread_once_t g_srgb_once = PTHREAD_ONCE_INIT;
+/* Built on first use and kept; a failed build (no memory) is tried again by
+ * the next caller. */
+static pthread_mutex_t g_srgb_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *g_srgb_icc;
 static size_t g_srgb_icc_size;
 
-static void build_srgb(void) {
+static uint8_t *build_srgb(size_t *size) {
+  unsigned mark = lcms_begin();
+  uint8_t *b = NULL;
   cmsHPROFILE p = cmsCreate_sRGBProfile();
-  if (!p) return;
   /* lcms builds an ICC v4 profile whose curves are parametric ('para'),
    * about 600 bytes; as v2 it would carry 4096-entry sampled curves (8.8
    * KB in every JPEG). Every current browser and OS reads v4. */
   cmsUInt32Number n = 0;
-  if (cmsSaveProfileToMem(p, NULL, &n) && n > 0) {
-    uint8_t *b = malloc(n);
-    if (b && cmsSaveProfileToMem(p, b, &n)) {
-      g_srgb_icc = b;
-      g_srgb_icc_size = n;
-    } else {
-      free(b);
-    }
+  if (p && cmsSaveProfileToMem(p, NULL, &n) && n >= 128 && (b = malloc(n)) != NULL && !cmsSaveProfileToMem(p, b, &n)) {
+    free(b);
+    b = NULL;
   }
-  cmsCloseProfile(p);
+  if (p) cmsCloseProfile(p);
+  if (lcms_check(mark) != 0 || !b) {
+    free(b);
+    dlut_errorc(DLUT_ERR_NOMEM, "cannot build the sRGB profile to embed: out of memory");
+    return NULL;
+  }
+  /* The header's creation date (ICC.1:2010 7.2.8, bytes 24-35: year, month,
+   * day, hours, minutes, seconds, big-endian) is when lcms made it, which
+   * would make every output differ from the last; a fixed one keeps the same
+   * input giving the same bytes. The profile ID (bytes 84-99) is left zero
+   * by lcms, so nothing else depends on the date. */
+  static const uint8_t date[12] = {0x07, 0xd0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0}; /* 2000-01-01 00:00:00 */
+  memcpy(b + 24, date, sizeof date);
+  *size = n;
+  return b;
 }
 
 const uint8_t *dlut__srgb_icc(size_t *size) {
-  pthread_once(&g_srgb_once, build_srgb);
-  *size = g_srgb_icc_size;
-  return g_srgb_icc;
+  pthread_mutex_lock(&g_srgb_mu);
+  if (!g_srgb_icc) g_srgb_icc = build_srgb(&g_srgb_icc_size);
+  const uint8_t *r = g_srgb_icc;
+  *size = r ? g_srgb_icc_size : 0;
+  pthread_mutex_unlock(&g_srgb_mu);
+  return r;
 }
