@@ -4,10 +4,11 @@
  * mean CIEDE2000 over a 9^3 lattice and four photos, to a film-emulation Hald CLUT
  * of $DLUT_SHARED/data/film-refs (RawTherapee Film Simulation Collection, CC BY-SA
  * 4.0; the LUTs themselves are not in this repository). <STOCK>_HELDOUT is the same
- * stock predicted without its reference (the mean of related fits), the test of
- * how well a stock with no reference is served; derived entries at the end are
- * such means for stocks that have no reference at all.
- * Regenerate (about two minutes):
+ * stock predicted without its reference by the rule that held out best (half family, half type:
+ * the look fitted to the weighted CIELAB mean of the other references named),
+ * the test of how well a stock with no reference is served; the entries at the
+ * end are that rule's looks for the stocks that have no reference at all.
+ * Regenerate (about an hour of CPU; --rule N: one rule, no study):
  *     make build/bench/fit_film && build/bench/fit_film fit && clang-format -i src/looks/film_fit.h
  * The report, with the distances, is bench/fit_film_report.md. */
 #ifndef DLUT_LOOKS_FILM_FIT_H
@@ -20,6 +21,14 @@
   "cast=180.00@1.125 hue.red=+1.69 sat.red=+0.319 sat.orange=+0.438 hue.yellow=+3.19 sat.yellow=+0.062 "              \
   "hue.green=-1.88 sat.green=-0.156 hue.aqua=-6.75 sat.aqua=-0.131 hue.blue=+12.56 sat.blue=+0.375 hue.purple=+2.25 " \
   "sat.purple=-0.106 hue.magenta=+4.31 sat.magenta=-0.169"
+/* held out (half family, half type): kodak_portra_800 0.60, fuji_400h 0.10, fuji_160c 0.10, agfa_vista_200 0.10,
+ * fuji_superia_200 0.10; 0.48 of the untouched distance */
+#define LOOKS_FILM_PORTRA_160_HELDOUT                                                                         \
+  "temp=+0.214 tint=-0.175 exposure=+0.551 bright=+0.199 contrast=+0.960 shadows=-0.462 highlights=-0.394 "   \
+  "fade=+0.128 rolloff=+0.200 sat=+0.158 vib=-0.293 skin_follow=+1.000 tint_ends=+0.084 shadow=218.21@4.184 " \
+  "highlight=239.19@3.246 cast=19.48@1.949 hue.red=+1.95 sat.red=+0.146 hue.orange=+0.24 sat.orange=+0.178 "  \
+  "hue.yellow=+1.07 sat.yellow=+0.024 hue.green=+2.59 sat.green=-0.177 hue.aqua=+4.33 sat.aqua=-0.183 "       \
+  "hue.blue=+14.31 sat.blue=+0.217 hue.purple=+5.59 sat.purple=-0.199 hue.magenta=+3.21 sat.magenta=+0.097"
 /* kodak_portra_800.png: mean dE2000 2.37 (untouched 6.87) */
 #define LOOKS_FILM_PORTRA_800                                                                                 \
   "temp=+0.150 tint=-0.300 exposure=+0.625 bright=+0.200 contrast=+1.150 shadows=-0.462 highlights=-0.319 "   \
@@ -27,13 +36,14 @@
   "highlight=231.95@3.651 cast=17.65@2.886 hue.red=+2.25 sat.red=+0.069 hue.orange=+1.69 sat.orange=+0.119 "  \
   "hue.yellow=+2.25 sat.yellow=+0.062 hue.green=+5.06 sat.green=-0.150 hue.aqua=+2.62 sat.aqua=-0.313 "       \
   "hue.blue=+17.25 sat.blue=+0.337 hue.purple=+5.25 sat.purple=-0.188 sat.magenta=+0.094"
-/* held out: the mean of kodak_portra_160.png; mean dE2000 3.66 */
-#define LOOKS_FILM_PORTRA_800_HELDOUT                                                                                 \
-  "temp=+0.400 exposure=+1.000 bright=+0.206 contrast=+0.481 shadows=-0.813 highlights=-0.656 fade=+0.062 "           \
-  "rolloff=+0.294 vib=-0.300 skin_follow=+1.000 tint_ends=+0.086 shadow=214.29@3.328 highlight=329.53@2.465 "         \
-  "cast=180.00@1.125 hue.red=+1.69 sat.red=+0.319 sat.orange=+0.438 hue.yellow=+3.19 sat.yellow=+0.062 "              \
-  "hue.green=-1.88 sat.green=-0.156 hue.aqua=-6.75 sat.aqua=-0.131 hue.blue=+12.56 sat.blue=+0.375 hue.purple=+2.25 " \
-  "sat.purple=-0.106 hue.magenta=+4.31 sat.magenta=-0.169"
+/* held out (half family, half type): kodak_portra_160 0.60, fuji_400h 0.10, fuji_160c 0.10, agfa_vista_200 0.10,
+ * fuji_superia_200 0.10; 0.50 of the untouched distance */
+#define LOOKS_FILM_PORTRA_800_HELDOUT                                                                           \
+  "temp=+0.351 tint=+0.005 exposure=+0.919 bright=+0.084 contrast=+0.534 shadows=-0.591 highlights=-0.534 "     \
+  "fade=+0.056 crush=+0.019 rolloff=+0.353 vib=-0.284 skin_follow=+1.000 tint_ends=+0.117 shadow=198.64@2.229 " \
+  "highlight=307.81@1.978 cast=165.62@0.503 hue.red=+1.61 sat.red=+0.296 hue.orange=-1.71 sat.orange=+0.375 "   \
+  "hue.yellow=+1.07 sat.yellow=+0.049 hue.green=-1.95 sat.green=-0.131 hue.aqua=-2.42 sat.aqua=-0.080 "         \
+  "hue.blue=+13.37 sat.blue=+0.346 hue.purple=+3.79 sat.purple=-0.138 hue.magenta=+6.36 sat.magenta=-0.054"
 /* fuji_400h.png: mean dE2000 1.93 (untouched 5.61) */
 #define LOOKS_FILM_FUJI_400H                                                                                           \
   "temp=+0.475 tint=+0.100 exposure=+0.844 bright=+0.075 contrast=+1.050 shadows=-0.375 highlights=-0.644 "            \
@@ -41,6 +51,15 @@
   "highlight=270.00@0.875 cast=0.00@1.000 sat.red=+0.231 hue.orange=+1.12 sat.orange=+0.375 hue.yellow=-0.19 "         \
   "sat.yellow=+0.044 hue.green=+5.62 sat.green=-0.125 hue.aqua=-0.38 sat.aqua=+0.031 hue.blue=+13.88 sat.blue=+0.275 " \
   "hue.purple=+5.81 sat.purple=-0.100 hue.magenta=+6.56 sat.magenta=+0.056"
+/* held out (half family, half type): kodak_portra_160 0.10, kodak_portra_800 0.10, fuji_160c 0.60, agfa_vista_200 0.10,
+ * fuji_superia_200 0.10; 0.40 of the untouched distance */
+#define LOOKS_FILM_FUJI_400H_HELDOUT                                                                           \
+  "temp=+0.462 tint=-0.035 exposure=+0.772 bright=+0.024 contrast=+0.688 shadows=-0.337 highlights=-0.418 "    \
+  "fade=+0.066 crush=+0.006 rolloff=+0.314 sat=+0.026 vib=-0.267 skin_follow=+1.000 tint_ends=+0.255 "         \
+  "shadow=170.74@1.165 highlight=256.57@4.896 cast=33.82@1.505 hue.red=+0.52 sat.red=+0.180 hue.orange=-1.18 " \
+  "sat.orange=+0.268 hue.yellow=+1.59 sat.yellow=+0.051 hue.green=+0.90 sat.green=-0.049 hue.aqua=+2.47 "      \
+  "sat.aqua=-0.014 hue.blue=+15.30 sat.blue=+0.156 hue.purple=+3.64 sat.purple=-0.146 hue.magenta=+5.98 "      \
+  "sat.magenta=+0.024"
 /* fuji_160c.png: mean dE2000 1.90 (untouched 5.37) */
 #define LOOKS_FILM_FUJI_160C                                                                                           \
   "temp=+0.687 exposure=+0.825 bright=+0.013 contrast=+0.719 shadows=-0.275 highlights=-0.463 fade=+0.069 "            \
@@ -48,6 +67,15 @@
   "cast=32.01@2.358 hue.red=-1.31 sat.red=+0.144 hue.orange=+0.94 sat.orange=+0.300 hue.yellow=+3.00 "                 \
   "sat.yellow=+0.088 hue.green=+3.19 sat.green=+0.088 hue.aqua=+0.94 sat.aqua=+0.019 hue.blue=+15.38 sat.blue=+0.181 " \
   "hue.purple=+4.69 sat.purple=-0.131 hue.magenta=+6.38 sat.magenta=+0.006"
+/* held out (half family, half type): kodak_portra_160 0.10, kodak_portra_800 0.10, fuji_400h 0.60, agfa_vista_200 0.10,
+ * fuji_superia_200 0.10; 0.43 of the untouched distance */
+#define LOOKS_FILM_FUJI_160C_HELDOUT                                                                            \
+  "temp=+0.485 tint=+0.025 exposure=+0.715 bright=+0.137 contrast=+0.855 shadows=-0.447 highlights=-0.589 "     \
+  "fade=+0.121 crush=+0.019 rolloff=+0.326 sat=+0.026 vib=-0.297 skin_follow=+1.000 tint_ends=+0.154 "          \
+  "shadow=182.67@2.953 highlight=266.40@2.192 cast=356.70@0.651 hue.red=+1.12 sat.red=+0.239 hue.orange=-0.51 " \
+  "sat.orange=+0.313 hue.yellow=+0.06 sat.yellow=+0.037 hue.green=+1.80 sat.green=-0.158 hue.aqua=+1.12 "       \
+  "sat.aqua=-0.038 hue.blue=+14.59 sat.blue=+0.281 hue.purple=+5.44 sat.purple=-0.115 hue.magenta=+6.09 "       \
+  "sat.magenta=+0.048"
 /* fuji_provia_100f.png: mean dE2000 1.88 (untouched 4.67) */
 #define LOOKS_FILM_PROVIA_100F                                                                                        \
   "temp=+1.012 tint=+0.188 bright=-0.044 contrast=+0.350 shadows=+0.044 highlights=+0.075 crush=+0.006 sat=-0.006 "   \
@@ -55,6 +83,14 @@
   "hue.red=+7.50 sat.red=+0.325 hue.orange=-9.38 sat.orange=+0.069 hue.yellow=-2.44 sat.yellow=-0.094 "               \
   "hue.green=+10.88 sat.green=-0.200 hue.aqua=+3.94 sat.aqua=+0.294 hue.blue=-8.25 sat.blue=-0.113 hue.purple=+0.75 " \
   "sat.purple=-0.281 hue.magenta=+23.25 sat.magenta=+0.037"
+/* held out (half family, half type): fuji_astia_100f 0.38, fuji_velvia_100_generic 0.38, kodak_kodachrome_25 0.12,
+ * kodak_ektachrome_100vs 0.12; 0.67 of the untouched distance */
+#define LOOKS_FILM_PROVIA_100F_HELDOUT                                                                                 \
+  "temp=+0.386 tint=-0.050 exposure=+0.156 bright=+0.136 contrast=+0.477 shadows=-0.240 highlights=-0.156 "            \
+  "crush=+0.202 rolloff=+0.248 sat=+0.015 vib=-0.152 skin_follow=+1.000 shadow=317.12@2.388 highlight=295.66@3.103 "   \
+  "cast=259.99@2.158 hue.red=+3.02 sat.red=+0.186 hue.orange=-6.49 sat.orange=+0.045 hue.yellow=+1.08 "                \
+  "sat.yellow=+0.005 hue.green=-8.79 sat.green=-0.039 hue.aqua=+2.72 sat.aqua=+0.009 hue.blue=+13.64 sat.blue=-0.015 " \
+  "hue.purple=+3.07 sat.purple=-0.195 hue.magenta=+17.79 sat.magenta=+0.002"
 /* fuji_astia_100f.png: mean dE2000 1.58 (untouched 5.60) */
 #define LOOKS_FILM_ASTIA_100F                                                                                  \
   "temp=+0.188 tint=-0.125 exposure=+0.031 bright=-0.006 contrast=+0.269 shadows=-0.006 highlights=-0.013 "    \
@@ -62,13 +98,14 @@
   "highlight=294.62@3.300 cast=270.00@0.375 hue.red=+7.88 sat.red=+0.206 hue.orange=-16.31 sat.orange=-0.006 " \
   "hue.yellow=-10.69 sat.yellow=-0.131 hue.green=-11.44 sat.green=-0.281 hue.aqua=+4.88 sat.aqua=-0.081 "      \
   "hue.blue=-20.81 sat.blue=-0.231 hue.purple=-0.56 sat.purple=-0.462 hue.magenta=+27.94 sat.magenta=-0.119"
-/* held out: the mean of fuji_provia_100f.png; mean dE2000 3.06 */
-#define LOOKS_FILM_ASTIA_100F_HELDOUT                                                                                 \
-  "temp=+1.012 tint=+0.188 bright=-0.044 contrast=+0.350 shadows=+0.044 highlights=+0.075 crush=+0.006 sat=-0.006 "   \
-  "vib=-0.212 skin_follow=+1.000 tint_ends=+0.086 shadow=309.29@1.777 highlight=251.15@5.416 cast=242.35@2.963 "      \
-  "hue.red=+7.50 sat.red=+0.325 hue.orange=-9.38 sat.orange=+0.069 hue.yellow=-2.44 sat.yellow=-0.094 "               \
-  "hue.green=+10.88 sat.green=-0.200 hue.aqua=+3.94 sat.aqua=+0.294 hue.blue=-8.25 sat.blue=-0.113 hue.purple=+0.75 " \
-  "sat.purple=-0.281 hue.magenta=+23.25 sat.magenta=+0.037"
+/* held out (half family, half type): fuji_provia_100f 0.38, fuji_velvia_100_generic 0.38, kodak_kodachrome_25 0.12,
+ * kodak_ektachrome_100vs 0.12; 0.92 of the untouched distance */
+#define LOOKS_FILM_ASTIA_100F_HELDOUT                                                                                  \
+  "temp=+0.845 tint=+0.080 exposure=+0.113 bright=+0.128 contrast=+0.452 shadows=-0.234 highlights=-0.105 "            \
+  "crush=+0.198 rolloff=+0.095 sat=+0.038 vib=-0.211 skin_follow=+1.000 shadow=315.95@3.348 highlight=273.42@4.978 "   \
+  "cast=253.94@3.219 hue.red=+4.20 sat.red=+0.199 hue.orange=-3.89 sat.orange=+0.066 hue.yellow=+4.17 "                \
+  "sat.yellow=-0.005 hue.green=-1.36 sat.green=-0.002 hue.aqua=+3.30 sat.aqua=+0.187 hue.blue=+17.79 sat.blue=+0.117 " \
+  "hue.purple=+3.19 sat.purple=-0.140 hue.magenta=+14.16 sat.magenta=+0.035"
 /* fuji_velvia_100_generic.png: mean dE2000 2.25 (untouched 5.62) */
 #define LOOKS_FILM_VELVIA_100                                                                                          \
   "temp=+0.850 tint=-0.038 exposure=+0.081 bright=+0.219 contrast=+1.231 shadows=-0.181 highlights=-0.069 "            \
@@ -76,6 +113,14 @@
   "cast=270.00@4.625 hue.red=+0.94 sat.red=+0.169 hue.orange=+0.75 sat.orange=+0.063 hue.yellow=+9.56 "                \
   "sat.yellow=+0.106 hue.green=-1.12 sat.green=+0.337 hue.aqua=+1.12 sat.aqua=+0.350 hue.blue=+30.00 sat.blue=+0.325 " \
   "hue.purple=+6.00 sat.purple=+0.075 hue.magenta=-3.00 sat.magenta=+0.219"
+/* held out (half family, half type): fuji_provia_100f 0.38, fuji_astia_100f 0.38, kodak_kodachrome_25 0.12,
+ * kodak_ektachrome_100vs 0.12; 1.08 of the untouched distance */
+#define LOOKS_FILM_VELVIA_100_HELDOUT                                                                                  \
+  "temp=+0.472 tint=+0.034 exposure=+0.113 bright=+0.044 contrast=+0.284 shadows=-0.168 highlights=-0.196 "            \
+  "crush=+0.075 rolloff=+0.050 sat=-0.028 vib=-0.148 skin_follow=+1.000 tint_ends=+0.021 shadow=301.11@2.117 "         \
+  "highlight=282.20@4.364 cast=237.07@1.638 hue.red=+5.86 sat.red=+0.238 hue.orange=-10.66 sat.orange=+0.047 "         \
+  "hue.yellow=-6.80 sat.yellow=-0.082 hue.green=-6.35 sat.green=-0.253 hue.aqua=+4.15 sat.aqua=+0.026 hue.blue=-5.20 " \
+  "sat.blue=-0.129 hue.purple=+1.10 sat.purple=-0.329 hue.magenta=+28.69 sat.magenta=-0.054"
 /* kodak_kodachrome_25.png: mean dE2000 3.02 (untouched 7.70) */
 #define LOOKS_FILM_KODACHROME_25                                                                                     \
   "temp=-0.912 tint=-0.388 exposure=+0.800 bright=+0.550 contrast=+1.175 shadows=-1.000 highlights=-1.000 "          \
@@ -83,6 +128,14 @@
   "cast=198.43@1.186 hue.red=+0.56 sat.red=+0.100 hue.orange=+3.00 sat.orange=+0.100 hue.yellow=-2.81 "              \
   "sat.yellow=+0.181 hue.green=-23.25 sat.green=+0.025 hue.aqua=-9.38 sat.aqua=-0.350 hue.blue=+10.31 "              \
   "sat.blue=+0.094 hue.purple=+6.75 sat.purple=-0.225 hue.magenta=+30.00 sat.magenta=-0.006"
+/* held out (half family, half type): fuji_provia_100f 0.12, fuji_astia_100f 0.12, fuji_velvia_100_generic 0.12,
+ * kodak_ektachrome_100vs 0.62; 1.24 of the untouched distance */
+#define LOOKS_FILM_KODACHROME_25_HELDOUT                                                                              \
+  "temp=+0.623 tint=+0.363 exposure=+0.084 bright=-0.041 contrast=+0.134 shadows=-0.334 highlights=-0.017 "           \
+  "crush=+0.119 rolloff=+0.135 sat=+0.021 vib=-0.188 skin_follow=+1.000 shadow=317.22@2.278 highlight=276.41@5.315 "  \
+  "cast=231.01@2.533 hue.red=+5.16 sat.red=+0.277 hue.orange=-9.96 sat.orange=+0.070 hue.yellow=-4.31 "               \
+  "sat.yellow=+0.027 hue.green=-9.45 sat.green=-0.103 hue.aqua=+3.63 sat.aqua=+0.113 hue.blue=+5.46 sat.blue=+0.070 " \
+  "hue.purple=+1.15 sat.purple=-0.237 hue.magenta=+27.19 sat.magenta=-0.027"
 /* kodak_ektachrome_100vs.png: mean dE2000 1.87 (untouched 7.66) */
 #define LOOKS_FILM_EKTACHROME_100VS                                                                                    \
   "temp=+0.587 tint=+0.575 exposure=+0.113 bright=-0.100 contrast=-0.056 shadows=-0.506 highlights=-0.006 "            \
@@ -90,12 +143,29 @@
   "cast=220.91@2.481 hue.red=+6.19 sat.red=+0.312 hue.orange=-11.25 sat.orange=+0.087 hue.yellow=-6.19 "               \
   "sat.yellow=+0.088 hue.green=-13.88 sat.green=-0.056 hue.aqua=+2.62 sat.aqua=+0.069 hue.blue=+0.75 sat.blue=+0.256 " \
   "sat.purple=-0.275 hue.magenta=+30.00 sat.magenta=-0.081"
+/* held out (half family, half type): fuji_provia_100f 0.12, fuji_astia_100f 0.12, fuji_velvia_100_generic 0.12,
+ * kodak_kodachrome_25 0.62; 0.97 of the untouched distance */
+#define LOOKS_FILM_EKTACHROME_100VS_HELDOUT                                                                          \
+  "temp=+0.386 tint=-0.252 exposure=+0.558 bright=+0.377 contrast=+0.747 shadows=-0.549 highlights=-0.770 "          \
+  "crush=+0.551 rolloff=+0.159 sat=-0.108 vib=-0.127 skin_follow=+1.000 shadow=301.10@5.475 highlight=287.89@5.188 " \
+  "cast=251.97@2.826 hue.red=+2.58 sat.red=+0.150 hue.orange=-1.62 sat.orange=+0.047 hue.yellow=-1.27 "              \
+  "sat.yellow=+0.061 hue.green=-14.55 sat.green=-0.059 hue.aqua=-1.80 sat.aqua=-0.217 hue.blue=+21.00 "              \
+  "sat.blue=-0.025 hue.purple=+4.05 sat.purple=-0.237 hue.magenta=+25.15 sat.magenta=-0.030"
 /* agfa_vista_200.png: mean dE2000 2.46 (untouched 5.99) */
 #define LOOKS_FILM_AGFA_VISTA_200                                                                                      \
   "temp=+0.025 exposure=+0.525 bright=-0.113 contrast=+0.681 shadows=-0.538 highlights=-0.262 rolloff=+0.175 "         \
   "vib=-0.144 skin_follow=+1.000 shadow=339.44@2.136 hue.red=+2.62 sat.red=+0.194 hue.orange=-8.06 sat.orange=+0.163 " \
   "hue.yellow=-3.19 sat.yellow=-0.075 hue.green=-0.38 sat.green=-0.231 hue.blue=+12.38 hue.purple=+0.38 "              \
   "sat.purple=-0.331 hue.magenta=+11.62"
+/* held out (half family, half type): kodak_portra_160 0.10, kodak_portra_800 0.10, fuji_400h 0.10, fuji_160c 0.10,
+ * fuji_superia_200 0.60; 0.81 of the untouched distance */
+#define LOOKS_FILM_AGFA_VISTA_200_HELDOUT                                                                       \
+  "temp=+0.126 tint=-0.062 exposure=+1.000 bright=-0.219 contrast=+0.265 shadows=-0.092 highlights=-0.068 "     \
+  "fade=+0.024 crush=+0.337 rolloff=+0.506 sat=+0.026 vib=-0.265 skin_follow=+1.000 tint_ends=+0.304 "          \
+  "shadow=175.52@0.639 highlight=294.18@1.343 cast=135.00@0.301 hue.red=+2.51 sat.red=+0.271 hue.orange=-6.82 " \
+  "sat.orange=+0.296 hue.yellow=-3.64 sat.yellow=+0.057 hue.green=-7.12 sat.green=-0.082 hue.aqua=+4.59 "       \
+  "sat.aqua=-0.152 hue.blue=+11.79 sat.blue=+0.358 hue.purple=+2.78 sat.purple=-0.101 hue.magenta=+11.29 "      \
+  "sat.magenta=+0.092"
 /* fuji_superia_200.png: mean dE2000 2.85 (untouched 5.02) */
 #define LOOKS_FILM_SUPERIA_200                                                                                         \
   "temp=-0.075 tint=-0.050 exposure=+1.000 bright=-0.375 contrast=+0.375 shadows=+0.156 highlights=-0.037 "            \
@@ -103,13 +173,15 @@
   "cast=180.00@1.125 hue.red=+4.69 sat.red=+0.356 hue.orange=-11.06 sat.orange=+0.287 hue.yellow=-8.06 "               \
   "sat.yellow=+0.062 hue.green=-14.81 sat.green=-0.038 hue.aqua=+8.25 sat.aqua=-0.188 hue.blue=+9.19 sat.blue=+0.381 " \
   "hue.purple=+2.25 sat.purple=-0.050 hue.magenta=+16.88 sat.magenta=+0.156"
-/* held out: the mean of fuji_400h.png,fuji_160c.png; mean dE2000 5.46 */
-#define LOOKS_FILM_SUPERIA_200_HELDOUT                                                                       \
-  "temp=+0.581 tint=+0.050 exposure=+0.834 bright=+0.044 contrast=+0.884 shadows=-0.325 highlights=-0.553 "  \
-  "fade=+0.125 rolloff=+0.469 vib=-0.272 skin_follow=+1.000 tint_ends=+0.094 shadow=164.05@2.730 "           \
-  "highlight=257.01@4.169 cast=22.62@1.625 hue.red=-0.66 sat.red=+0.187 hue.orange=+1.03 sat.orange=+0.338 " \
-  "hue.yellow=+1.41 sat.yellow=+0.066 hue.green=+4.41 sat.green=-0.019 hue.aqua=+0.28 sat.aqua=+0.025 "      \
-  "hue.blue=+14.62 sat.blue=+0.228 hue.purple=+5.25 sat.purple=-0.116 hue.magenta=+6.47 sat.magenta=+0.031"
+/* held out (half family, half type): kodak_portra_160 0.10, kodak_portra_800 0.10, fuji_400h 0.10, fuji_160c 0.10,
+ * agfa_vista_200 0.60; 0.88 of the untouched distance */
+#define LOOKS_FILM_SUPERIA_200_HELDOUT                                                                          \
+  "temp=+0.486 tint=-0.020 exposure=+0.476 bright=+0.138 contrast=+0.680 shadows=-0.628 highlights=-0.397 "     \
+  "fade=+0.049 crush=+0.019 rolloff=+0.164 sat=+0.020 vib=-0.312 skin_follow=+1.000 tint_ends=+0.250 "          \
+  "shadow=212.52@1.023 highlight=261.03@2.885 cast=296.88@1.023 hue.red=+2.03 sat.red=+0.311 hue.orange=-3.53 " \
+  "sat.orange=+0.221 hue.yellow=-0.15 sat.yellow=+0.037 hue.green=+0.23 sat.green=-0.167 hue.aqua=+4.14 "       \
+  "sat.aqua=+0.148 hue.blue=+18.39 sat.blue=+0.136 hue.purple=+2.40 sat.purple=-0.170 hue.magenta=+9.07 "       \
+  "sat.magenta=+0.167"
 /* polaroid_690.png: mean dE2000 2.62 (untouched 7.29) */
 #define LOOKS_FILM_POLAROID_690                                                                                 \
   "temp=-0.312 tint=+0.400 exposure=+0.906 bright=-0.075 contrast=+1.019 shadows=-0.650 highlights=-0.187 "     \
@@ -117,6 +189,16 @@
   "highlight=239.93@5.489 cast=14.93@3.881 hue.red=-1.69 sat.red=+0.156 hue.orange=-2.25 sat.orange=+0.300 "    \
   "hue.yellow=+0.94 sat.yellow=+0.256 hue.green=-6.94 sat.green=+0.087 hue.aqua=-0.19 sat.aqua=-0.275 "         \
   "hue.blue=+14.62 sat.blue=+0.306 hue.purple=+1.50 sat.purple=-0.125 hue.magenta=+3.38 sat.magenta=+0.594"
+/* held out (half family, half type): kodak_portra_160 0.08, kodak_portra_800 0.08, fuji_400h 0.08, fuji_160c 0.08,
+ * fuji_provia_100f 0.08, fuji_astia_100f 0.08, fuji_velvia_100_generic 0.08, kodak_kodachrome_25 0.08,
+ * kodak_ektachrome_100vs 0.08, agfa_vista_200 0.08, fuji_superia_200 0.08, lomography_redscale_100 0.08; 0.67 of the
+ * untouched distance */
+#define LOOKS_FILM_POLAROID_690_HELDOUT                                                                                \
+  "temp=+0.441 tint=-0.047 exposure=+0.443 bright=+0.042 contrast=+0.477 shadows=-0.334 highlights=-0.270 "            \
+  "crush=+0.109 rolloff=+0.276 sat=+0.002 vib=-0.190 skin_follow=+1.000 shadow=292.45@2.209 highlight=282.32@2.538 "   \
+  "cast=277.50@0.399 hue.red=+2.91 sat.red=+0.167 hue.orange=-4.73 sat.orange=+0.117 hue.yellow=-0.27 "                \
+  "sat.yellow=+0.006 hue.green=-2.41 sat.green=-0.136 hue.aqua=+1.88 sat.aqua=-0.017 hue.blue=+11.22 sat.blue=-0.010 " \
+  "hue.purple=+2.73 sat.purple=-0.221 hue.magenta=+15.33 sat.magenta=-0.033"
 /* lomography_redscale_100.png: mean dE2000 3.09 (untouched 12.41) */
 #define LOOKS_FILM_REDSCALE_100                                                                                       \
   "temp=+1.000 tint=-0.525 exposure=-0.450 bright=-0.200 contrast=+0.925 shadows=+0.175 highlights=+0.225 "           \
@@ -124,44 +206,198 @@
   "cast=61.39@3.132 hue.red=-11.62 sat.red=-0.125 hue.orange=-28.50 sat.orange=-0.138 hue.yellow=+3.38 "              \
   "sat.yellow=-0.100 hue.green=+15.38 sat.green=-0.175 hue.aqua=+7.88 sat.aqua=+0.400 hue.blue=-14.25 "               \
   "sat.blue=-0.125 hue.purple=-9.75 sat.purple=-0.500 hue.magenta=+30.00 sat.magenta=-0.062"
+/* held out (half family, half type): kodak_portra_160 0.08, kodak_portra_800 0.08, fuji_400h 0.08, fuji_160c 0.08,
+ * fuji_provia_100f 0.08, fuji_astia_100f 0.08, fuji_velvia_100_generic 0.08, kodak_kodachrome_25 0.08,
+ * kodak_ektachrome_100vs 0.08, agfa_vista_200 0.08, fuji_superia_200 0.08, polaroid_690 0.08; 1.05 of the untouched
+ * distance */
+#define LOOKS_FILM_REDSCALE_100_HELDOUT                                                                       \
+  "temp=+0.419 tint=+0.055 exposure=+0.562 bright=+0.046 contrast=+0.579 shadows=-0.421 highlights=-0.336 "   \
+  "fade=+0.071 crush=+0.081 rolloff=+0.296 sat=+0.019 vib=-0.246 skin_follow=+1.000 shadow=261.71@2.674 "     \
+  "highlight=270.00@3.896 cast=293.86@0.592 hue.red=+2.80 sat.red=+0.240 hue.orange=-3.67 sat.orange=+0.147 " \
+  "hue.yellow=-0.28 sat.yellow=+0.054 hue.green=-3.89 sat.green=-0.102 hue.aqua=+1.95 sat.aqua=-0.023 "       \
+  "hue.blue=+13.44 sat.blue=+0.057 hue.purple=+3.67 sat.purple=-0.196 hue.magenta=+13.86 sat.magenta=+0.003"
 /* ilford_delta_100.png: mean dE2000 0.51 (untouched 17.66) */
 #define LOOKS_FILM_DELTA_100                                                                                  \
   "exposure=+0.912 contrast=+0.706 shadows=-0.444 highlights=-0.550 mono=+1.000 mono.r=-0.194 mono.g=-0.563 " \
   "skin_follow=+1.000"
+/* held out (half family, half type): kodak_tmax_100 0.17, fuji_neopan_acros_100 0.17, ilford_fp4_plus_125 0.67; 0.13 of
+ * the untouched distance */
+#define LOOKS_FILM_DELTA_100_HELDOUT                                                                          \
+  "exposure=+0.195 contrast=+0.565 shadows=+0.118 highlights=+0.046 fade=+0.073 crush=+0.065 rolloff=+0.321 " \
+  "mono=+1.000 mono.r=-0.008 mono.g=+0.500 mono.b=+0.391 skin_follow=+1.000"
 /* kodak_tmax_100.png: mean dE2000 0.61 (untouched 17.72) */
 #define LOOKS_FILM_TMAX_100                                                                                 \
   "exposure=-0.181 contrast=+0.694 shadows=-0.013 highlights=+0.050 fade=+0.013 mono=+1.000 mono.r=-0.019 " \
   "mono.g=+0.500 mono.b=+0.325 skin_follow=+1.000"
+/* held out (half family, half type): ilford_delta_100 0.33, fuji_neopan_acros_100 0.33, ilford_fp4_plus_125 0.33; 0.20
+ * of the untouched distance */
+#define LOOKS_FILM_TMAX_100_HELDOUT                                                                          \
+  "exposure=+0.348 contrast=+0.202 shadows=-0.308 highlights=-0.008 fade=+0.035 rolloff=+0.131 mono=+1.000 " \
+  "mono.r=-0.081 mono.g=+0.240 mono.b=+0.223 skin_follow=+1.000"
 /* fuji_neopan_acros_100.png: mean dE2000 0.42 (untouched 18.07) */
 #define LOOKS_FILM_ACROS_100                                                                                \
   "exposure=-0.313 contrast=+0.581 shadows=-0.081 highlights=-0.087 fade=+0.013 mono=+1.000 mono.r=-0.031 " \
   "mono.g=+0.500 mono.b=+0.006 skin_follow=+1.000"
+/* held out (half family, half type): ilford_delta_100 0.33, kodak_tmax_100 0.33, ilford_fp4_plus_125 0.33; 0.27 of the
+ * untouched distance */
+#define LOOKS_FILM_ACROS_100_HELDOUT                                                                         \
+  "exposure=+0.379 contrast=+0.583 shadows=-0.085 highlights=-0.156 fade=+0.035 rolloff=+0.131 mono=+1.000 " \
+  "mono.r=-0.071 mono.g=+0.221 mono.b=+0.329 skin_follow=+1.000"
 /* ilford_fp4_plus_125.png: mean dE2000 0.64 (untouched 17.53) */
 #define LOOKS_FILM_FP4_125                                                                                    \
   "exposure=+0.406 contrast=+0.519 shadows=+0.200 highlights=+0.312 fade=+0.094 crush=+0.088 rolloff=+0.462 " \
   "mono=+1.000 mono.g=+0.406 mono.b=+0.513 skin_follow=+1.000"
-/* held out: the mean of ilford_delta_100.png,kodak_tmax_100.png,fuji_neopan_acros_100.png; mean dE2000 4.95 */
-#define LOOKS_FILM_FP4_125_HELDOUT                                                                          \
-  "exposure=+0.140 contrast=+0.660 shadows=-0.179 highlights=-0.196 fade=+0.008 mono=+1.000 mono.r=-0.081 " \
-  "mono.g=+0.146 mono.b=+0.110 skin_follow=+1.000"
-/* Portra 400, between Portra 160 and 800: the mean of kodak_portra_160.png,kodak_portra_800.png */
-#define LOOKS_FILM_PORTRA_400                                                                                 \
-  "temp=+0.275 tint=-0.150 exposure=+0.812 bright=+0.203 contrast=+0.816 shadows=-0.637 highlights=-0.488 "   \
-  "fade=+0.122 rolloff=+0.266 sat=+0.131 vib=-0.297 skin_follow=+1.000 tint_ends=+0.059 shadow=218.44@5.027 " \
-  "highlight=268.26@2.063 cast=28.30@0.923 hue.red=+1.97 sat.red=+0.194 hue.orange=+0.84 sat.orange=+0.278 "  \
-  "hue.yellow=+2.72 sat.yellow=+0.062 hue.green=+1.59 sat.green=-0.153 hue.aqua=-2.06 sat.aqua=-0.222 "       \
-  "hue.blue=+14.91 sat.blue=+0.356 hue.purple=+3.75 sat.purple=-0.147 hue.magenta=+2.16 sat.magenta=-0.037"
-/* a generic Fuji colour negative: the mean of fuji_400h.png,fuji_160c.png,fuji_superia_200.png */
-#define LOOKS_FILM_FUJI_NEGATIVE                                                                                \
-  "temp=+0.362 tint=+0.017 exposure=+0.890 bright=-0.096 contrast=+0.715 shadows=-0.165 highlights=-0.381 "     \
-  "fade=+0.083 crush=+0.125 rolloff=+0.550 vib=-0.258 skin_follow=+1.000 tint_ends=+0.062 shadow=164.74@1.425 " \
-  "highlight=265.60@2.716 cast=33.69@0.751 hue.red=+1.12 sat.red=+0.244 hue.orange=-3.00 sat.orange=+0.321 "    \
-  "hue.yellow=-1.75 sat.yellow=+0.065 hue.green=-2.00 sat.green=-0.025 hue.aqua=+2.94 sat.aqua=-0.046 "         \
-  "hue.blue=+12.81 sat.blue=+0.279 hue.purple=+4.25 sat.purple=-0.094 hue.magenta=+9.94 sat.magenta=+0.073"
-/* a generic black-and-white stock (HP5, Tri-X): the mean of
- * ilford_delta_100.png,kodak_tmax_100.png,fuji_neopan_acros_100.png,ilford_fp4_plus_125.png */
-#define LOOKS_FILM_BW_GENERIC                                                                                 \
-  "exposure=+0.206 contrast=+0.625 shadows=-0.084 highlights=-0.069 fade=+0.030 crush=+0.022 rolloff=+0.116 " \
-  "mono=+1.000 mono.r=-0.061 mono.g=+0.211 mono.b=+0.211 skin_follow=+1.000"
+/* held out (half family, half type): ilford_delta_100 0.67, kodak_tmax_100 0.17, fuji_neopan_acros_100 0.17; 0.25 of
+ * the untouched distance */
+#define LOOKS_FILM_FP4_125_HELDOUT                                                                           \
+  "exposure=+0.626 contrast=+0.327 shadows=-0.486 highlights=-0.367 crush=+0.075 mono=+1.000 mono.r=-0.138 " \
+  "mono.g=-0.115 mono.b=+0.149 skin_follow=+1.000"
+/* Kodak Portra 400 (line: Portra 160, 800), no reference (half family, half type): kodak_portra_160 0.33,
+ * kodak_portra_800 0.33, fuji_400h 0.08, fuji_160c 0.08, agfa_vista_200 0.08, fuji_superia_200 0.08 */
+#define LOOKS_FILM_PORTRA_400                                                                                  \
+  "temp=+0.289 tint=-0.096 exposure=+0.752 bright=+0.158 contrast=+0.679 shadows=-0.542 highlights=-0.461 "    \
+  "fade=+0.096 crush=+0.088 rolloff=+0.260 sat=+0.088 vib=-0.281 skin_follow=+1.000 tint_ends=+0.109 "         \
+  "shadow=219.41@3.626 highlight=261.03@2.204 cast=29.56@0.802 hue.red=+1.81 sat.red=+0.200 hue.orange=-0.30 " \
+  "sat.orange=+0.260 hue.yellow=+0.92 sat.yellow=+0.033 hue.green=+0.16 sat.green=-0.209 hue.aqua=+0.11 "      \
+  "sat.aqua=-0.197 hue.blue=+14.36 sat.blue=+0.264 hue.purple=+4.72 sat.purple=-0.211 hue.magenta=+4.52 "      \
+  "sat.magenta=-0.001"
+/* Kodak Ektar 100 (family: Kodak professional negatives), no reference (half family, half type): kodak_portra_160 0.33,
+ * kodak_portra_800 0.33, fuji_400h 0.08, fuji_160c 0.08, agfa_vista_200 0.08, fuji_superia_200 0.08 */
+#define LOOKS_FILM_EKTAR_100                                                                                   \
+  "temp=+0.289 tint=-0.096 exposure=+0.752 bright=+0.158 contrast=+0.679 shadows=-0.542 highlights=-0.461 "    \
+  "fade=+0.096 crush=+0.088 rolloff=+0.260 sat=+0.088 vib=-0.281 skin_follow=+1.000 tint_ends=+0.109 "         \
+  "shadow=219.41@3.626 highlight=261.03@2.204 cast=29.56@0.802 hue.red=+1.81 sat.red=+0.200 hue.orange=-0.30 " \
+  "sat.orange=+0.260 hue.yellow=+0.92 sat.yellow=+0.033 hue.green=+0.16 sat.green=-0.209 hue.aqua=+0.11 "      \
+  "sat.aqua=-0.197 hue.blue=+14.36 sat.blue=+0.264 hue.purple=+4.72 sat.purple=-0.211 hue.magenta=+4.52 "      \
+  "sat.magenta=-0.001"
+/* Fuji Superia X-TRA 400 (line: Superia 200), no reference (half family, half type): kodak_portra_160 0.08,
+ * kodak_portra_800 0.08, fuji_400h 0.08, fuji_160c 0.08, agfa_vista_200 0.08, fuji_superia_200 0.58 */
+#define LOOKS_FILM_SUPERIA_400                                                                                  \
+  "temp=+0.101 tint=-0.058 exposure=+0.964 bright=-0.224 contrast=+0.428 shadows=-0.102 highlights=-0.192 "     \
+  "fade=+0.022 crush=+0.213 rolloff=+0.478 sat=+0.022 vib=-0.285 skin_follow=+1.000 tint_ends=+0.322 "          \
+  "shadow=187.50@0.399 highlight=303.96@1.231 cast=146.82@0.324 hue.red=+2.98 sat.red=+0.300 hue.orange=-7.56 " \
+  "sat.orange=+0.290 hue.yellow=-3.72 sat.yellow=+0.077 hue.green=-7.48 sat.green=-0.089 hue.aqua=+5.27 "       \
+  "sat.aqua=-0.105 hue.blue=+11.88 sat.blue=+0.370 hue.purple=+2.84 sat.purple=-0.094 hue.magenta=+11.88 "      \
+  "sat.magenta=+0.128"
+/* a Fuji consumer negative: Natura, C200 kin (family), no reference (half family, half type): kodak_portra_160 0.08,
+ * kodak_portra_800 0.08, fuji_400h 0.08, fuji_160c 0.08, agfa_vista_200 0.33, fuji_superia_200 0.33 */
+#define LOOKS_FILM_FUJI_CONSUMER                                                                               \
+  "temp=+0.151 tint=-0.033 exposure=+0.783 bright=-0.121 contrast=+0.529 shadows=-0.262 highlights=-0.261 "    \
+  "fade=+0.041 crush=+0.194 rolloff=+0.356 sat=+0.022 vib=-0.264 skin_follow=+1.000 tint_ends=+0.297 "         \
+  "shadow=206.13@0.615 highlight=281.13@1.295 cast=86.63@0.177 hue.red=+2.09 sat.red=+0.272 hue.orange=-6.25 " \
+  "sat.orange=+0.265 hue.yellow=-2.50 sat.yellow=+0.017 hue.green=-4.62 sat.green=-0.137 hue.aqua=+5.45 "      \
+  "sat.aqua=+0.005 hue.blue=+13.42 sat.blue=+0.274 hue.purple=+3.12 sat.purple=-0.171 hue.magenta=+11.12 "     \
+  "sat.magenta=+0.139"
+/* a Fujifilm colour negative (the Fuji families), no reference (half family, half type): kodak_portra_160 0.08,
+ * kodak_portra_800 0.08, fuji_400h 0.21, fuji_160c 0.21, agfa_vista_200 0.21, fuji_superia_200 0.21 */
+#define LOOKS_FILM_FUJI_NEGATIVE                                                                               \
+  "temp=+0.315 tint=-0.015 exposure=+0.782 bright=-0.043 contrast=+0.662 shadows=-0.315 highlights=-0.368 "    \
+  "fade=+0.072 crush=+0.056 rolloff=+0.362 sat=+0.022 vib=-0.266 skin_follow=+1.000 tint_ends=+0.268 "         \
+  "shadow=182.87@1.351 highlight=263.71@2.426 cast=32.36@0.623 hue.red=+1.39 sat.red=+0.231 hue.orange=-3.41 " \
+  "sat.orange=+0.274 hue.yellow=-1.12 sat.yellow=+0.035 hue.green=-1.06 sat.green=-0.121 hue.aqua=+2.99 "      \
+  "sat.aqua=-0.028 hue.blue=+14.95 sat.blue=+0.203 hue.purple=+3.55 sat.purple=-0.165 hue.magenta=+8.43 "      \
+  "sat.magenta=+0.089"
+/* a colour negative of a family with no reference (Kodak Gold, ColorPlus, UltraMax, Vision3, CineStill, Lomography,
+ * Agfa Ultra): the type, no reference (half family, half type): kodak_portra_160 0.17, kodak_portra_800 0.17, fuji_400h
+ * 0.17, fuji_160c 0.17, agfa_vista_200 0.17, fuji_superia_200 0.17 */
+#define LOOKS_FILM_COLOR_NEGATIVE                                                                              \
+  "temp=+0.402 tint=-0.042 exposure=+0.747 bright=+0.039 contrast=+0.730 shadows=-0.397 highlights=-0.453 "    \
+  "fade=+0.082 crush=+0.013 rolloff=+0.311 sat=+0.038 vib=-0.296 skin_follow=+1.000 tint_ends=+0.160 "         \
+  "shadow=207.06@2.152 highlight=262.97@3.065 cast=21.45@0.627 hue.red=+1.28 sat.red=+0.238 hue.orange=-2.19 " \
+  "sat.orange=+0.280 hue.yellow=-0.12 sat.yellow=+0.047 hue.green=-0.53 sat.green=-0.140 hue.aqua=+2.28 "      \
+  "sat.aqua=-0.072 hue.blue=+15.12 sat.blue=+0.252 hue.purple=+4.38 sat.purple=-0.145 hue.magenta=+6.50 "      \
+  "sat.magenta=+0.068"
+/* Fuji Velvia 50 (line: Velvia 100), no reference (half family, half type): fuji_provia_100f 0.10, fuji_astia_100f
+ * 0.10, fuji_velvia_100_generic 0.60, kodak_kodachrome_25 0.10, kodak_ektachrome_100vs 0.10 */
+#define LOOKS_FILM_VELVIA_50                                                                                           \
+  "temp=+0.885 tint=-0.010 exposure=+0.124 bright=+0.177 contrast=+0.600 shadows=-0.218 highlights=-0.129 "            \
+  "crush=+0.266 rolloff=+0.151 sat=+0.084 vib=-0.276 skin_follow=+1.000 shadow=320.19@3.515 highlight=277.35@5.180 "   \
+  "cast=262.93@3.552 hue.red=+2.21 sat.red=+0.196 hue.orange=-2.19 sat.orange=+0.063 hue.yellow=+5.03 "                \
+  "sat.yellow=+0.056 hue.green=-4.26 sat.green=+0.132 hue.aqua=+3.69 sat.aqua=+0.247 hue.blue=+24.83 sat.blue=+0.277 " \
+  "hue.purple=+3.92 sat.purple=-0.048 hue.magenta=+8.01 sat.magenta=+0.102"
+/* Fuji Provia 400F/400X (line: Provia 100F), no reference (half family, half type): fuji_provia_100f 0.60,
+ * fuji_astia_100f 0.10, fuji_velvia_100_generic 0.10, kodak_kodachrome_25 0.10, kodak_ektachrome_100vs 0.10 */
+#define LOOKS_FILM_PROVIA_400                                                                                         \
+  "temp=+0.841 tint=+0.115 exposure=+0.002 bright=+0.109 contrast=+0.328 shadows=-0.112 highlights=-0.126 "           \
+  "crush=+0.184 sat=-0.007 vib=-0.194 skin_follow=+1.000 shadow=307.13@2.195 highlight=265.55@5.153 "                 \
+  "cast=245.98@2.764 hue.red=+5.31 sat.red=+0.268 hue.orange=-7.26 sat.orange=+0.066 hue.yellow=-2.29 "               \
+  "sat.yellow=-0.057 hue.green=+0.62 sat.green=-0.180 hue.aqua=+4.16 sat.aqua=+0.156 hue.blue=+3.64 sat.blue=-0.029 " \
+  "hue.purple=+2.23 sat.purple=-0.220 hue.magenta=+22.26 sat.magenta=+0.011"
+/* Kodak Ektachrome E100 (line: Ektachrome 100VS), no reference (half family, half type): fuji_provia_100f 0.10,
+ * fuji_astia_100f 0.10, fuji_velvia_100_generic 0.10, kodak_kodachrome_25 0.10, kodak_ektachrome_100vs 0.60 */
+#define LOOKS_FILM_E100                                                                                                \
+  "temp=+0.604 tint=+0.309 exposure=+0.159 bright=+0.012 contrast=+0.156 shadows=-0.468 highlights=-0.129 "            \
+  "crush=+0.091 rolloff=+0.139 sat=-0.004 vib=-0.179 skin_follow=+1.000 shadow=309.67@2.761 highlight=283.32@5.858 "   \
+  "cast=229.46@2.500 hue.red=+5.03 sat.red=+0.267 hue.orange=-8.94 sat.orange=+0.062 hue.yellow=-4.54 "                \
+  "sat.yellow=+0.040 hue.green=-11.19 sat.green=-0.089 hue.aqua=+3.51 sat.aqua=+0.056 hue.blue=+8.32 sat.blue=+0.068 " \
+  "hue.purple=+1.67 sat.purple=-0.229 hue.magenta=+28.69 sat.magenta=-0.054"
+/* Kodachrome 64 (line: Kodachrome 25), no reference (half family, half type): fuji_provia_100f 0.10, fuji_astia_100f
+ * 0.10, fuji_velvia_100_generic 0.10, kodak_kodachrome_25 0.60, kodak_ektachrome_100vs 0.10 */
+#define LOOKS_FILM_KODACHROME_64                                                                                     \
+  "temp=-0.259 tint=-0.185 exposure=+0.527 bright=+0.337 contrast=+0.741 shadows=-0.665 highlights=-0.776 "          \
+  "crush=+0.300 rolloff=+0.092 sat=-0.107 vib=-0.047 skin_follow=+1.000 shadow=313.32@4.209 highlight=324.12@2.900 " \
+  "cast=228.99@1.524 hue.red=+2.03 sat.red=+0.105 hue.orange=-2.38 sat.orange=+0.056 hue.yellow=-3.97 "              \
+  "sat.yellow=+0.024 hue.green=-15.32 sat.green=-0.086 hue.aqua=-2.68 sat.aqua=-0.184 hue.blue=+12.73 "              \
+  "sat.blue=-0.114 hue.purple=+3.54 sat.purple=-0.279 hue.magenta=+27.75 sat.magenta=-0.042"
+/* a Fujichrome slide: Sensia, Fortia (family: Fuji slides), no reference (half family, half type): fuji_provia_100f
+ * 0.27, fuji_astia_100f 0.27, fuji_velvia_100_generic 0.27, kodak_kodachrome_25 0.10, kodak_ektachrome_100vs 0.10 */
+#define LOOKS_FILM_FUJI_SLIDE                                                                                         \
+  "temp=+0.639 tint=+0.025 exposure=+0.115 bright=+0.090 contrast=+0.343 shadows=-0.183 highlights=-0.096 "           \
+  "crush=+0.186 rolloff=+0.121 sat=+0.024 vib=-0.187 skin_follow=+1.000 shadow=313.80@2.396 highlight=280.09@4.139 "  \
+  "cast=253.38@2.331 hue.red=+4.65 sat.red=+0.197 hue.orange=-7.47 sat.orange=+0.052 hue.yellow=+2.65 "               \
+  "sat.yellow=-0.049 hue.green=-5.10 sat.green=-0.123 hue.aqua=+4.04 sat.aqua=+0.097 hue.blue=+9.61 sat.blue=-0.008 " \
+  "hue.purple=+2.51 sat.purple=-0.210 hue.magenta=+19.22 sat.magenta=-0.010"
+/* a Kodak slide: Elite Chrome, E200 (family: Kodak slides), no reference (half family, half type): fuji_provia_100f
+ * 0.10, fuji_astia_100f 0.10, fuji_velvia_100_generic 0.10, kodak_kodachrome_25 0.35, kodak_ektachrome_100vs 0.35 */
+#define LOOKS_FILM_KODAK_SLIDE                                                                                       \
+  "temp=+0.416 tint=+0.068 exposure=+0.287 bright=+0.249 contrast=+0.039 shadows=-0.454 highlights=-0.315 "          \
+  "crush=+1.000 rolloff=+0.025 sat=-0.055 vib=-0.201 skin_follow=+1.000 shadow=303.36@4.228 highlight=292.92@5.714 " \
+  "cast=230.92@1.884 hue.red=+3.43 sat.red=+0.208 hue.orange=-5.19 sat.orange=+0.072 hue.yellow=-3.69 "              \
+  "sat.yellow=+0.045 hue.green=-13.35 sat.green=-0.069 hue.aqua=+2.57 sat.aqua=-0.061 hue.blue=+12.03 "              \
+  "sat.blue=+0.033 hue.purple=+2.61 sat.purple=-0.242 hue.magenta=+28.31 sat.magenta=-0.042"
+/* a slide film of a family with no reference (Agfa Precisa, generic slide): the type, no reference (half family, half
+ * type): fuji_provia_100f 0.20, fuji_astia_100f 0.20, fuji_velvia_100_generic 0.20, kodak_kodachrome_25 0.20,
+ * kodak_ektachrome_100vs 0.20 */
+#define LOOKS_FILM_SLIDE                                                                                               \
+  "temp=+0.520 tint=+0.043 exposure=+0.211 bright=+0.136 contrast=+0.138 shadows=-0.249 highlights=-0.153 "            \
+  "crush=+0.550 rolloff=+0.038 sat=-0.007 vib=-0.170 skin_follow=+1.000 shadow=308.27@2.866 highlight=285.26@4.561 "   \
+  "cast=242.55@2.169 hue.red=+3.49 sat.red=+0.210 hue.orange=-6.45 sat.orange=+0.050 hue.yellow=-2.14 "                \
+  "sat.yellow=-0.007 hue.green=-8.51 sat.green=-0.116 hue.aqua=+3.08 sat.aqua=+0.006 hue.blue=+11.40 sat.blue=-0.034 " \
+  "hue.purple=+2.40 sat.purple=-0.234 hue.magenta=+22.95 sat.magenta=-0.021"
+/* Polaroid 600 / i-Type, SX-70 (line: Polaroid 690), no reference (half family, half type): polaroid_690 1.00 */
+#define LOOKS_FILM_POLAROID_600                                                                                 \
+  "temp=-0.325 tint=+0.388 exposure=+0.787 bright=+0.063 contrast=+0.956 shadows=-0.763 highlights=-0.200 "     \
+  "fade=+0.356 crush=+0.500 rolloff=+0.475 vib=-0.325 skin_follow=+1.000 tint_ends=+0.180 shadow=200.38@4.667 " \
+  "highlight=235.95@5.582 cast=13.24@4.366 hue.red=-1.88 sat.red=+0.125 hue.orange=-1.50 sat.orange=+0.300 "    \
+  "hue.yellow=+1.12 sat.yellow=+0.225 hue.green=-6.75 sat.green=+0.100 hue.aqua=+0.19 sat.aqua=-0.275 "         \
+  "hue.blue=+13.12 sat.blue=+0.306 hue.purple=+1.50 sat.purple=-0.125 hue.magenta=+2.81 sat.magenta=+0.575"
+/* an instant film of another maker (Instax, generic instant): the type, no reference (half family, half type):
+ * polaroid_690 1.00 */
+#define LOOKS_FILM_INSTANT                                                                                      \
+  "temp=-0.325 tint=+0.388 exposure=+0.787 bright=+0.063 contrast=+0.956 shadows=-0.763 highlights=-0.200 "     \
+  "fade=+0.356 crush=+0.500 rolloff=+0.475 vib=-0.325 skin_follow=+1.000 tint_ends=+0.180 shadow=200.38@4.667 " \
+  "highlight=235.95@5.582 cast=13.24@4.366 hue.red=-1.88 sat.red=+0.125 hue.orange=-1.50 sat.orange=+0.300 "    \
+  "hue.yellow=+1.12 sat.yellow=+0.225 hue.green=-6.75 sat.green=+0.100 hue.aqua=+0.19 sat.aqua=-0.275 "         \
+  "hue.blue=+13.12 sat.blue=+0.306 hue.purple=+1.50 sat.purple=-0.125 hue.magenta=+2.81 sat.magenta=+0.575"
+/* an Ilford black-and-white film: HP5, XP2, Pan F (family: Ilford), no reference (half family, half type):
+ * ilford_delta_100 0.38, kodak_tmax_100 0.12, fuji_neopan_acros_100 0.12, ilford_fp4_plus_125 0.38 */
+#define LOOKS_FILM_BW_ILFORD                                                                                  \
+  "exposure=+0.433 contrast=+0.456 shadows=-0.103 highlights=-0.044 crush=+0.033 rolloff=+0.236 mono=+1.000 " \
+  "mono.r=-0.079 mono.g=+0.185 mono.b=+0.284 skin_follow=+1.000"
+/* Ilford Delta 400 / 3200 (line: Delta 100), no reference (half family, half type): ilford_delta_100 0.62,
+ * kodak_tmax_100 0.12, fuji_neopan_acros_100 0.12, ilford_fp4_plus_125 0.12 */
+#define LOOKS_FILM_DELTA_400                                                                                  \
+  "exposure=+0.622 contrast=+0.403 shadows=-0.277 highlights=-0.322 crush=+0.194 rolloff=+0.025 mono=+1.000 " \
+  "mono.r=-0.127 mono.g=-0.113 mono.b=+0.168 skin_follow=+1.000"
+/* a Kodak black-and-white film: Tri-X, T-Max 400 / P3200 (family: Kodak), no reference (half family, half type):
+ * ilford_delta_100 0.12, kodak_tmax_100 0.62, fuji_neopan_acros_100 0.12, ilford_fp4_plus_125 0.12 */
+#define LOOKS_FILM_BW_KODAK                                                                                    \
+  "exposure=+0.012 contrast=+0.572 shadows=-0.048 highlights=-0.159 rolloff=+0.170 mono=+1.000 mono.r=-0.040 " \
+  "mono.g=+0.500 mono.b=+0.305 skin_follow=+1.000"
+/* a black-and-white film of another maker (Agfa APX): the type, no reference (half family, half type): ilford_delta_100
+ * 0.25, kodak_tmax_100 0.25, fuji_neopan_acros_100 0.25, ilford_fp4_plus_125 0.25 */
+#define LOOKS_FILM_BW_GENERIC                                                                                \
+  "exposure=+0.206 contrast=+0.206 shadows=-0.284 highlights=+0.044 fade=+0.030 rolloff=+0.162 mono=+1.000 " \
+  "mono.r=-0.061 mono.g=+0.386 mono.b=+0.261 skin_follow=+1.000"
 
 #endif
