@@ -24,11 +24,20 @@
  * and toning. Band lightness is left out: it can make luminance fall along
  * a lattice line (docs/looks.md), which the looks tests forbid.
  *
- * Held out: a few stocks are not fitted at all; their look is the mean of
- * the fitted parameters of related stocks (a Portra 800 from the Portra
- * 160, a consumer negative from another, a black-and-white stock from the
- * other three), as a stock with no reference (Portra 400, HP5) has to be,
- * and `measure` reports how close that lands.
+ * Held out (leave one out): every stock of the folder is also predicted
+ * from the other 16 references alone, by each of five rules fixed
+ * beforehand from two descriptors a stock with no reference also has (its
+ * family: maker, type and line; its type: colour negative, slide, instant,
+ * redscale, black and white): the old parameter mean of the family, and the
+ * look fitted to the CIELAB mean of the family's, the type's or all the
+ * stocks' references, or of half the family's and half the type's. The
+ * report gives held-out / untouched per stock and rule (over the six
+ * photos); the rule with the lowest mean over the 17 is chosen by the tool
+ * and makes the looks of the vocabulary's stocks that have no reference
+ * (k_derived: Portra 400, Ektar, Velvia 50, Tri-X ...), written to
+ * film_fit.h with the held-out predictions (<STOCK>_HELDOUT, which
+ * tests/test_looks_film.c measures). About 20 minutes of CPU; --rule N runs
+ * one rule only, without the comparison.
  *
  * Measure: mean CIEDE2000 to the reference over all six shared photos
  * (8000 pixels each, a different subsample from the fit's, and two photos
@@ -717,7 +726,7 @@ static int cmd_fit(const char *table_path, const char *report_path, int forced_r
           " * the look fitted to the weighted CIELAB mean of the other references named),\n"
           " * the test of how well a stock with no reference is served; the entries at the\n"
           " * end are that rule's looks for the stocks that have no reference at all.\n"
-          " * Regenerate (about an hour of CPU; --rule N: one rule, no study):\n"
+          " * Regenerate (about 20 minutes of CPU; --rule N: one rule, no study):\n"
           " *     make build/bench/fit_film && build/bench/fit_film fit && clang-format -i src/looks/film_fit.h\n"
           " * The report, with the distances, is bench/fit_film_report.md. */\n"
           "#ifndef DLUT_LOOKS_FILM_FIT_H\n#define DLUT_LOOKS_FILM_FIT_H\n\n",

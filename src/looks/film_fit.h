@@ -8,7 +8,7 @@
  * the look fitted to the weighted CIELAB mean of the other references named),
  * the test of how well a stock with no reference is served; the entries at the
  * end are that rule's looks for the stocks that have no reference at all.
- * Regenerate (about an hour of CPU; --rule N: one rule, no study):
+ * Regenerate (about 20 minutes of CPU; --rule N: one rule, no study):
  *     make build/bench/fit_film && build/bench/fit_film fit && clang-format -i src/looks/film_fit.h
  * The report, with the distances, is bench/fit_film_report.md. */
 #ifndef DLUT_LOOKS_FILM_FIT_H
