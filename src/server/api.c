@@ -1120,8 +1120,8 @@ static int healthz(srv *s, const srv_request *r) {
   if (!b) return MHD_NO;
   pthread_mutex_lock(&s->mu);
   snprintf(b, 4600, "{\"ok\":true,\"queued\":%d,\"running\":%d,\"workers\":%d,\"model\":%s%s%s,\"max_photos\":%d}",
-           s->queued, s->running, s->n_workers, s->model ? "\"" : "", s->model ? "loaded" : "null", s->model ? "\"" : "",
-           s->o.max_photos);
+           s->queued, s->running, s->n_workers, s->model ? "\"" : "", s->model ? "loaded" : "null",
+           s->model ? "\"" : "", s->o.max_photos);
   pthread_mutex_unlock(&s->mu);
   return srv_respond_json(r->conn, 200, b);
 }
