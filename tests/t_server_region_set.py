@@ -133,6 +133,15 @@ def mask_region_vs_cli(s, tmp):
     check(d0 <= 1 and d1 <= 1 and apart > 5,
           "outside the mask FFmpeg lut3d of look.cube, inside of region-1.cube (max %d / %d codes; the two %.1f apart)"
           % (d0, d1, apart))
+    # the finished job's preview (what the page shows) is the composite, not the global look alone
+    st, _, pv = get(s, files["preview.jpg"])
+    pvi = np.array(Image.open(io.BytesIO(pv)).convert("RGB")).astype(int) if st == 200 else np.zeros((1, 1, 3))
+    if pvi.shape == g_srv.shape:
+        to_comp, to_global = np.abs(pvi[in1] - g_srv[in1]).mean(), np.abs(pvi[in1] - gl[in1]).mean()
+    else:
+        to_comp, to_global = 99, 0
+    check(to_comp < 5 and to_global > 3 * to_comp, "preview.jpg (JPEG q85) shows the regions (inside the mask %.1f codes from the composite, "
+          "%.1f from the global look)" % (to_comp, to_global))
     rep = json.loads(out["report.json"])
     rr = rep.get("regions", [])
     check(len(rr) == 1 and rr[0].get("kind") == "mask" and abs(rr[0].get("feather", 0) - 24) < 1e-6,

@@ -18,6 +18,7 @@
 #include "dlut/file.h"
 #include "dlut/image.h"
 #include "dlut/job.h"
+#include "dlut/region.h"
 #include "server/server_internal.h"
 
 void srv_inputs_free(srv_inputs *in) {
@@ -170,8 +171,20 @@ int srv_outputs_write(const dlut_job_result *r, const srv_inputs *in, const dlut
   char p[4600];
   uint8_t *jpg = NULL;
   size_t jn = 0;
-  /* the preview first, the bundle last: the bundle's arrival is what "done" means */
-  dlut_image *g = small ? dlut_job_render(r->lut, small, 1.f) : NULL;
+  /* the preview first, the bundle last: the bundle's arrival is what "done" means.
+   * With regions the preview is the composite (the masks are at the photo's
+   * size, so it is made there and reduced). */
+  dlut_image *g = NULL;
+  if (r->n_regions > 0 && in->n_photos == 1) {
+    const dlut_lut *luts[DLUT_REGION_MAX];
+    const float *masks[DLUT_REGION_MAX];
+    for (int k = 0; k < r->n_regions; k++) luts[k] = r->regions[k].lut, masks[k] = r->regions[k].mask;
+    dlut_image *full = dlut_region_render(r->lut, r->n_regions, luts, masks, in->photos[0], 1.f);
+    g = full ? srv_small_rgb8(full, 640) : NULL;
+    if (g != full) dlut_image_free(full);
+  } else if (small) {
+    g = dlut_job_render(r->lut, small, 1.f);
+  }
   int ok = g && srv_jpeg(g, &jpg, &jn) == 0;
   dlut_image_free(g);
   snprintf(p, sizeof p, "%s/preview.jpg", side_dir);
