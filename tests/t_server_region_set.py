@@ -142,6 +142,11 @@ def mask_region_vs_cli(s, tmp):
         to_comp, to_global = 99, 0
     check(to_comp < 5 and to_global > 3 * to_comp, "preview.jpg (JPEG q85) shows the regions (inside the mask %.1f codes from the composite, "
           "%.1f from the global look)" % (to_comp, to_global))
+    # another strength re-renders the composite (regions included), blended with the photo
+    st, _, half = get(s, "/v1/jobs/%s/graded?strength=0.5" % j["id"])
+    orig = rgb(coffee)
+    d = np.abs(rgb(half) - (orig + g_srv) / 2).max() if st == 200 else 99
+    check(d <= 1, "graded?strength=0.5 of a region job is half the composite, half the photo (max %.1f codes)" % d)
     rep = json.loads(out["report.json"])
     rr = rep.get("regions", [])
     check(len(rr) == 1 and rr[0].get("kind") == "mask" and abs(rr[0].get("feather", 0) - 24) < 1e-6,
@@ -268,6 +273,12 @@ def set_vs_cli(s, tmp):
     a = np.array(Image.open(io.BytesIO(g3)).convert("RGB")).astype(int)
     b = np.array(Image.open(os.path.join(cli, "graded", "rocket.jpg")).convert("RGB")).astype(int)
     check(a.shape == b.shape and np.array_equal(a, b), "the JPEG of the set has the CLI's pixels")
+    st, _, g2 = get(s, ph[1]["graded"])
+    st2, h2, half = get(s, ph[1]["graded"] + "?strength=0.5")
+    d = np.abs(rgb(half) - (rgb(srcs[1]) + rgb(g2)) / 2).max() if st == st2 == 200 else 99
+    st3, _, _ = get(s, ph[1]["graded"] + "?strength=2")
+    check(d <= 1 and h2.get("content-type") == "image/png" and st3 == 400,
+          "photos/2?strength=0.5 blends the graded photo with the original (max %.1f codes); strength=2 is 400" % d)
     st, _, sheet = get(s, files["contact.jpg"])
     w_srv = Image.open(io.BytesIO(sheet)).size if st == 200 else None
     w_cli = Image.open(os.path.join(cli, "contact.jpg")).size

@@ -519,7 +519,7 @@ document.querySelectorAll("[data-dl]").forEach((b) => {
 });
 function dlButton(label, path, name, cls) {
   const b = document.createElement("button"); b.type = "button"; b.className = cls || "ghost small"; b.textContent = label;
-  b.onclick = () => download(b, path, name);
+  b.onclick = () => download(b, typeof path === "function" ? path() : path, name);
   return b;
 }
 // what only some jobs have: a set's photos and contact sheet, each region's LUT and mask
@@ -537,7 +537,8 @@ function renderResultExtras(j) {
         const img = document.createElement("img"); img.alt = p.name; img.title = p.name; img.loading = "lazy";
         api(p.thumb).then((r) => r.blob()).then((b) => { img.src = URL.createObjectURL(b); }).catch(() => {});
         const cap = document.createElement("span"); cap.textContent = (i + 1) + " · " + p.name;
-        li.append(img, cap, dlButton(t("download"), p.graded, p.name));
+        const atStrength = () => { const k = $("strength").value / 100; return p.graded + (k < 1 ? "?strength=" + k : ""); };
+        li.append(img, cap, dlButton(t("download"), atStrength, p.name));
         ul.appendChild(li);
       });
       api(files["contact.jpg"]).then((r) => r.blob()).then((b) => {

@@ -273,6 +273,14 @@ dlut_image *dlut_job_render_result(const dlut_job_result *res, const dlut_image 
 int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, dlut_image_format format,
                           const dlut_job_opts *o, const char *outdir, const char *const *inputs);
 
+/* A photo through a bundle written by dlut_job_bundle_write, at another
+ * strength (0..1): look.cube, and with regions the composite of
+ * region-N.cube inside mask-N.png (the 16-bit masks: within 1/131070 of
+ * the run's). The same pixels graded.EXT holds at strength 1 (within a code
+ * of rounding), for any other strength the linear blend with the photo.
+ * Caller frees; NULL with dlut_last_error() (a missing or broken file). */
+dlut_image *dlut_job_bundle_render(const char *outdir, const dlut_image *photo, float strength);
+
 /* ==== The bundle of a set ==== */
 
 /* Progress while a set's graded photos are written: `done` of `total`,

@@ -729,6 +729,30 @@ static int job_events(srv *s, const srv_request *r, const char *id) {
 
 /* ==== Job files ==== */
 
+/* An input of job folder `dir` through its bundle at `strength`
+ * (dlut_job_bundle_render), as a download. */
+static int render_at_strength(srv *s, struct MHD_Connection *c, const char *dir, const char *input, double strength,
+                              dlut_image_format fmt, const char *dl) {
+  char p[4400], out_dir[4400];
+  if (!heavy_enter(s))
+    return srv_respond_error(c, 503, "busy", "too many photos being graded at once; try again shortly");
+  size_t n = 0;
+  snprintf(p, sizeof p, "%s/%s", dir, input);
+  snprintf(out_dir, sizeof out_dir, "%s/out", dir);
+  uint8_t *data = dlut_file_read_all(p, (size_t)s->o.max_upload_mb << 20, &n);
+  dlut_image *photo = data ? dlut_image_load_memory(data, n, "photo") : NULL;
+  dlut_image *g = photo ? dlut_job_bundle_render(out_dir, photo, (float)strength) : NULL;
+  uint8_t *out = NULL;
+  size_t on = 0;
+  int ok = g && dlut_image_save_memory(g, fmt, NULL, &out, &on) == 0;
+  dlut_image_free(g);
+  dlut_image_free(photo);
+  free(data);
+  heavy_leave(s);
+  if (!ok) return fail_from_error(c);
+  return srv_respond_download(c, mime_for(fmt), out, on, dl);
+}
+
 static int job_file(srv *s, const srv_request *r, const char *id, const char *name) {
   struct MHD_Connection *c = r->conn;
   char dir[4200], p[4400], dl[96];
@@ -803,6 +827,18 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
     for (const char *q = graded; *q; q++) ascii &= *q >= 0x20 && *q < 0x7F;
     const char *dot = strrchr(graded, '.');
     snprintf(dl, sizeof dl, "dlut-%s-%d%s", id, k, dot ? dot : "");
+    const char *ss = query(r, "strength");
+    double strength = 1;
+    if (ss && parse_float_arg(ss, 0, 1, &strength))
+      return srv_respond_error(c, 400, "bad_input", "strength must be a number in 0..1");
+    if (strength != 1) { /* photo k through the set's look at another strength */
+      char input[32];
+      if (k == 1)
+        snprintf(input, sizeof input, "photo");
+      else
+        snprintf(input, sizeof input, "photo.%d", k);
+      return render_at_strength(s, c, dir, input, strength, dlut_image_format_from_path(graded), ascii ? graded : dl);
+    }
     return srv_respond_file(c, p, mime_for(dlut_image_format_from_path(graded)), ascii ? graded : dl);
   }
   /* the files only some bundles have: regions (region-N.cube, mask-N.png,
@@ -864,26 +900,8 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
       snprintf(p, sizeof p, "%s/out/%s", dir, graded_name);
       return srv_respond_file(c, p, mime_for(fmt), dl);
     }
-    /* another strength: the original through the LUT, encoded as the original was */
-    if (!heavy_enter(s))
-      return srv_respond_error(c, 503, "busy", "too many photos being graded at once; try again shortly");
-    snprintf(p, sizeof p, "%s/out/look.cube", dir);
-    dlut_lut *lut = dlut_lut_load(p);
-    size_t n = 0;
-    snprintf(p, sizeof p, "%s/photo", dir);
-    uint8_t *data = lut ? dlut_file_read_all(p, (size_t)s->o.max_upload_mb << 20, &n) : NULL;
-    dlut_image *photo = data ? dlut_image_load_memory(data, n, "photo") : NULL;
-    dlut_image *g = photo ? dlut_job_render(lut, photo, (float)strength) : NULL;
-    uint8_t *out = NULL;
-    size_t on = 0;
-    int ok = g && dlut_image_save_memory(g, fmt, NULL, &out, &on) == 0;
-    dlut_image_free(g);
-    dlut_image_free(photo);
-    free(data);
-    dlut_lut_free(lut);
-    heavy_leave(s);
-    if (!ok) return fail_from_error(c);
-    return srv_respond_download(c, mime_for(fmt), out, on, dl);
+    /* another strength: the original through the bundle (with its regions), encoded as the original was */
+    return render_at_strength(s, c, dir, "photo", strength, fmt, dl);
   }
   /* .3dl and Hald from the stored .cube */
   snprintf(p, sizeof p, "%s/out/look.cube", dir);
