@@ -303,6 +303,19 @@ def set_vs_cli(s, tmp):
     job2 = s.wait_state(j2["id"]) if st == 202 else {}
     check([p.get("name") for p in job2.get("photos", [])] == ["a.png", "a-2.png"],
           "the same name twice: a.png, a-2.png (%s)" % [p.get("name") for p in job2.get("photos", [])])
+    # a name that is not ASCII stays the photo's name; its download gets a plain ASCII one
+    long_name = "日落" * 40 + ".png"  # 244 bytes of UTF-8: cut to 195 at a character boundary
+    st, j3 = s.submit_parts([("photo", ("照片.png", photo("coffee.png"))), ("photo", (long_name, photo("chelsea.png"))),
+                             ("photo", ("日落" * 120 + ".png", photo("rocket.jpg"))),  # over 255 bytes: dropped
+                             ("prompt", "cold")])
+    job3 = s.wait_state(j3["id"]) if st == 202 else {}
+    nm = [p.get("name", "") for p in job3.get("photos", [])]
+    st, h, _ = get(s, "/v1/jobs/%s/photos/1" % j3["id"]) if nm else (0, {}, b"")
+    check(len(nm) == 3 and nm[0] == "照片.png" and nm[1] == ("日落" * 33)[:65] + ".png" and nm[2] == "photo.jpg" and st == 200
+          and h.get("content-disposition") == 'attachment; filename="dlut-%s-1.png"' % j3["id"],
+          "UTF-8 names are kept (a long one cut at a character boundary, one over 255 bytes dropped); their downloads "
+          "get ASCII names (%s, %s)"
+          % ([len(x.encode()) for x in nm], h.get("content-disposition")))
     return j["id"]
 
 

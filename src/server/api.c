@@ -164,12 +164,12 @@ static void heavy_leave(srv *s) {
 static void photo_label(const srv_form_part *p, dlut_image_format fmt, char *out, size_t cap) {
   const char *base = strrchr(p->filename, '/');
   base = base ? base + 1 : p->filename;
-  char clean[256];
+  char clean[196]; /* cut at a character boundary; with ".EXT" within the 200 bytes a set's names keep */
   srv_label_clean(base, clean, sizeof clean);
   char *dot = strrchr(clean, '.');
   if (dot && dot != clean) *dot = 0;
   if (!clean[0] || clean[0] == '.') snprintf(clean, sizeof clean, "photo");
-  snprintf(out, cap, "%.200s.%s", clean, dlut_job_graded_ext(fmt));
+  snprintf(out, cap, "%s.%s", clean, dlut_job_graded_ext(fmt));
 }
 
 /* The regions of a submission, in the order of the body's "region" and
