@@ -179,6 +179,7 @@ static int on_progress(void *user, const dlut_grade_progress *p) {
  * (split at the first '=' whose left side is an existing file, so a file
  * name may hold '=' too). */
 static int cli_region_arg(dlut_job_opts *o, dlut_job_region_kind kind, const char *v) {
+  if (kind == DLUT_JOB_REGION_TEXT) return dlut_job_opts_add_region_spec(o, v);
   char buf[8192];
   if (strlen(v) >= sizeof buf) return dlut_errorc(DLUT_ERR_INPUT, "too long");
   snprintf(buf, sizeof buf, "%s", v);
@@ -196,9 +197,6 @@ static int cli_region_arg(dlut_job_opts *o, dlut_job_region_kind kind, const cha
     if (!eq) return dlut_errorc(DLUT_ERR_INPUT, "give the matte and the look as FILE=PROMPT");
     *eq = 0;
     if (access(buf, F_OK) != 0) return dlut_errorc(DLUT_ERR_INPUT, "%s: no such file", buf);
-  } else {
-    if (!eq) return dlut_errorc(DLUT_ERR_INPUT, "give the region and the look as \"WHERE=PROMPT\"");
-    *eq = 0;
   }
   return dlut_job_opts_add_region(o, kind, buf, eq + 1);
 }

@@ -36,6 +36,8 @@ static void help(FILE *f) {
           "  --max-upload-mb N    request body cap (default 64)\n"
           "  --max-pixels N       image cap, checked before decoding (default 50000000)\n"
           "  --max-steps N        cap on a job's steps (default 2000)\n"
+          "  --max-photos N       photos in one set job (default 24, at most 64; together\n"
+          "                       at most 4 x --max-pixels pixels)\n"
           "  --keep-hours H       keep finished jobs and their files this long (default 168;\n"
           "                       fractions allowed, e.g. 0.5)\n"
           "  --ready-file F       write the address to F once listening (for scripts)\n"
@@ -73,7 +75,8 @@ int dlut_cmd_serve(int argc, char **argv) {
                 {"--queue-size", &o.queue_size, 1, 1000000},
                 {"--job-timeout", &o.job_timeout_s, 1, 86400 * 7},
                 {"--max-upload-mb", &o.max_upload_mb, 1, 4096},
-                {"--max-steps", &o.max_steps, 1, 1000000}};
+                {"--max-steps", &o.max_steps, 1, 1000000},
+                {"--max-photos", &o.max_photos, 1, DLUT_SERVER_MAX_PHOTOS}};
     int matched = 0;
     for (size_t k = 0; k < sizeof ints / sizeof *ints; k++)
       if (!strcmp(a, ints[k].flag)) {

@@ -5,7 +5,9 @@
  * for the route parser, the path). Invariants: no crash; every part lies
  * inside the body or the form's arena; names are NUL-terminated and short;
  * a route naming a job has a 16-hex-digit id and a file name without '/'
- * or a leading dot (so no path can leave the data folder). */
+ * or a leading dot, or a set's photos/N or thumbs/N (so no path can leave
+ * the data folder). Region specs ("region" fields) go through
+ * dlut_job_opts_add_region_spec. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (!in_body && !in_arena) abort();
       const char *v = srv_form_text(&f, p->name);
       if (v && dlut_job_opt_find(p->name)) dlut_job_opts_set(&o, p->name, v);
+      if (v && !strcmp(p->name, "region")) dlut_job_opts_add_region_spec(&o, v); /* WHERE=PROMPT */
     }
     dlut_job_opts_finish(&o, 0);
     dlut_job_opts_free(&o);
@@ -59,7 +62,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int kind = srv_route_parse((const char *)copy, &m);
   if (kind == SRV_R_JOB || kind == SRV_R_JOB_FILE || kind == SRV_R_JOB_EVENTS) {
     if (!srv_id_valid(m.id)) abort();
-    if (kind == SRV_R_JOB_FILE && (strchr(m.name, '/') || m.name[0] == '.' || !m.name[0])) abort();
+    /* one plain name, or a set's photos/N, thumbs/N (N: 1..999, no leading zero) */
+    const int numbered = !strncmp(m.name, "photos/", 7) || !strncmp(m.name, "thumbs/", 7);
+    const char *num = m.name + 7;
+    if (numbered && !(num[0] >= '1' && num[0] <= '9' && strspn(num, "0123456789") == strlen(num) && strlen(num) <= 3))
+      abort();
+    if (kind == SRV_R_JOB_FILE && ((!numbered && strchr(m.name, '/')) || m.name[0] == '.' || !m.name[0])) abort();
   }
   free(copy);
   return 0;

@@ -107,6 +107,13 @@ class Server:
         hd.update(headers or {})
         return self.json("POST", "/v1/jobs", body, hd, conn)
 
+    def submit_parts(self, parts, headers=None, conn=None):
+        """parts: [(name, str) or (name, (filename, bytes))], in order, names may repeat."""
+        body, ct = multipart_parts(parts)
+        hd = {"Content-Type": ct}
+        hd.update(headers or {})
+        return self.json("POST", "/v1/jobs", body, hd, conn)
+
     def events(self, job_id, timeout=120, headers=None):
         """Every (event, data) of a job's SSE stream until it ends."""
         c = self.conn(timeout)
@@ -157,6 +164,23 @@ def multipart(fields, files):
                      b"Content-Type: application/octet-stream\r\n\r\n" % (b.encode(), k.encode(), fn.encode()) + data + b"\r\n")
     parts.append(b"--%s--\r\n" % b.encode())
     return b"".join(parts), "multipart/form-data; boundary=" + b
+
+
+def multipart_parts(parts):
+    """[(name, str|bytes) or (name, (filename, bytes))] in order (names may repeat). (body, content type)."""
+    b = "dlut" + uuid.uuid4().hex
+    out = []
+    for k, v in parts:
+        if isinstance(v, tuple):
+            fn, data = v
+            out.append(b"--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+                       b"Content-Type: application/octet-stream\r\n\r\n" % (b.encode(), k.encode(), fn.encode()) + data
+                       + b"\r\n")
+        else:
+            out.append(b"--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n" %
+                       (b.encode(), k.encode(), v.encode() if isinstance(v, str) else v))
+    out.append(b"--%s--\r\n" % b.encode())
+    return b"".join(out), "multipart/form-data; boundary=" + b
 
 
 def photo(name="chelsea.png"):

@@ -31,7 +31,14 @@ for _ in $(seq 200); do [ -s "$tmp/ready2" ] && break; sleep 0.05; done
 url2=$(cat "$tmp/ready2")
 printf 'this is not an image\n' > "$tmp/notes.jpg"
 photo="$SHARED/data/photos/chelsea.png"
-node tests/browser/page.test.js "$url" "$ART" "$photo" "$tmp/notes.jpg" "$url2"
+# a matte of the photo's shape (white = the right half), and a set of three photos
+"$PY" -c "
+from PIL import Image; import sys
+w, h = Image.open(sys.argv[1]).size
+m = Image.new('L', (w, h), 0); m.paste(255, (w // 2, 0, w, h)); m.save(sys.argv[2])" "$photo" "$tmp/right-half.png"
+P=$SHARED/data/photos
+DLUT_MASK="$tmp/right-half.png" DLUT_SET="$P/coffee.png,$P/rocket.jpg,$P/astronaut.png" \
+  node tests/browser/page.test.js "$url" "$ART" "$photo" "$tmp/notes.jpg" "$url2"
 # the downloaded .cube in FFmpeg gives the graded photo the page downloaded (within 1 code) ...
 "$PY" - "$ART/page-look.cube" "$photo" "$ART/page-graded.png" <<'PYEOF'
 import subprocess, sys
@@ -54,4 +61,4 @@ ok_ocio = bool(np.all((px >= 0) & (px <= 1)) and np.abs(px - [0.2, 0.5, 0.8]).ma
 print(("ok" if ok_ocio else "FAIL") + ": OpenColorIO loads the page's .cube and grades with it (0.2,0.5,0.8 -> %s)" % px.round(4))
 sys.exit(0 if d <= 1 and ok_ocio else 1)
 PYEOF
-echo "screenshots: $ART/page-done.png page-zh.png page-phone.png page-clip-running.png page-clip-done.png"
+echo "screenshots: $ART/page-done.png page-zh.png page-phone.png page-region.png page-set.png page-set-zh.png page-phone-controls.png page-phone-set.png page-clip-running.png page-clip-done.png"

@@ -102,6 +102,66 @@ def wait_step(s, jid, n, timeout=60):
     return s.json("GET", "/v1/jobs/" + jid)[1]
 
 
+def region_and_set(s, rd, tmp, wlog):
+    """Submitted while no worker runs (so the job hashes can be read), then
+    run by a worker: every input is a field of dlut:job:ID, every output of
+    the bundle comes back, and they are the CLI's on the same files."""
+    import io
+    from PIL import Image
+    from srvlib import PHOTOS
+    coffee = os.path.join(PHOTOS, "coffee.png")
+    a = np.zeros((400, 600), np.uint8)
+    a[:, 300:] = 255
+    b = io.BytesIO()
+    Image.fromarray(a, "L").save(b, "PNG")
+    matte = b.getvalue()
+    mp = os.path.join(tmp, "half.png")
+    open(mp, "wb").write(matte)
+    st, rj = s.submit_parts([("photo", ("coffee.png", photo("coffee.png"))), ("prompt", "warm golden film"),
+                             ("mask", ("half.png", matte)), ("mask_prompt", "deep teal"), ("feather", "24")])
+    names = ["coffee.png", "chelsea.png", "astronaut.png"]
+    st2, sj = s.submit_parts([("photo", (n, photo(n))) for n in names] + [("prompt", "warm golden film")])
+    check(st == 202 and st2 == 202, "a region job and a set job are accepted through Redis (%s, %s)" % (st, st2))
+    rk = set(rd.cli("HKEYS", "dlut:job:" + rj["id"]).split())
+    sk = set(rd.cli("HKEYS", "dlut:job:" + sj["id"]).split())
+    check({"photo", "mask.1", "options"} <= rk and {"photo", "photo.2", "photo.3", "options"} <= sk,
+          "the matte and the set's photos are fields of the job's hash (%s; %s)" % (sorted(rk), sorted(sk)))
+    w = Worker(rd.url, wlog, "--model", "none")
+    try:
+        rjob = s.wait_state(rj["id"], timeout=120)
+        sjob = s.wait_state(sj["id"], timeout=120)
+    finally:
+        w.stop()
+    check(rjob["state"] == "done" and sjob["state"] == "done",
+          "both finish on a remote worker (%s %s, %s %s)" % (rjob["state"], rjob.get("error"), sjob["state"],
+                                                             sjob.get("error")))
+    cli = os.path.join(tmp, "cli-region")
+    subprocess.run([DLUT, "grade", coffee, "warm golden film", "--mask", mp + "=deep teal", "--feather", "24", "-o",
+                    cli, "-q"], check=True)
+    ok = True
+    for n in ("look.cube", "region-1.cube", "mask-1.png"):
+        st, _, d = s.request("GET", "/v1/jobs/%s/%s" % (rj["id"], n))
+        ok &= st == 200 and d == open(os.path.join(cli, n), "rb").read()
+    st, _, g = s.request("GET", rjob.get("files", {}).get("graded.png", "/none"))
+    same = st == 200 and np.array_equal(np.array(Image.open(io.BytesIO(g))), np.array(Image.open(os.path.join(cli, "graded.png"))))
+    check(ok and same, "the remote region job's look.cube, region-1.cube, mask-1.png and composite are the CLI's")
+    cli = os.path.join(tmp, "cli-set")
+    subprocess.run([DLUT, "grade", *[os.path.join(PHOTOS, n) for n in names], "warm golden film", "-o", cli, "-q"],
+                   check=True)
+    st, _, cube = s.request("GET", "/v1/jobs/%s/look.cube" % sj["id"])
+    ok = st == 200 and cube == open(os.path.join(cli, "look.cube"), "rb").read()
+    for i, p in enumerate(sjob.get("photos", [])):
+        st, _, g = s.request("GET", p["graded"])
+        ok &= st == 200 and np.array_equal(np.array(Image.open(io.BytesIO(g))),
+                                           np.array(Image.open(os.path.join(cli, "graded", names[i]))))
+        st, h, t = s.request("GET", p["thumb"])
+        ok &= st == 200 and h.get("content-type") == "image/jpeg"
+    st, _, sheet = s.request("GET", "/v1/jobs/%s/contact.jpg" % sj["id"])
+    ok &= st == 200 and Image.open(io.BytesIO(sheet)).size == Image.open(os.path.join(cli, "contact.jpg")).size
+    check(ok and len(sjob.get("photos", [])) == 3,
+          "the remote set job's look.cube and graded photos are the CLI's; thumbnails and contact.jpg served")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="dlut-redis-")
     os.makedirs(os.path.join(tmp, "redis"))
@@ -110,6 +170,9 @@ def main():
     wlog = os.path.join(tmp, "workers.log")
     workers = []
     try:
+        # ---- a region job and a set job: their inputs travel through Redis ----
+        region_and_set(s, rd, tmp, wlog)
+
         # ---- jobs on a worker that knows only the queue's address ----
         w = Worker(rd.url, wlog, "--model", "none")
         workers.append(w)

@@ -1,13 +1,14 @@
 /* tests/test_bf16.c - the bf16 products of dlut/tensor.h (src/tensor/bf16.c).
  *
  * Everywhere: the scalar conversion rounds to nearest even. Where the CPU
- * has AMX-BF16 (dlut_bf16_available), the packed AMX GEMM matches the
+ * has AVX512-BF16 or AMX-BF16 (dlut_bf16_available), each kernel it has
+ * (AVX512-BF16 VDPBF16PS; AMX TDPBF16PS) on the packed tiles matches the
  * naive reference (the same bf16-rounded inputs, sums in double) within
  * fp32 accumulation error, for every transpose of both operands, edge
  * shapes that are not multiples of the 16 x 32 tiles, accumulation, alpha
  * and bias, single-threaded and split over the pool; and it is within bf16
  * rounding of the plain fp32 product. The vector exp and QuickGELU match
- * libm. On a CPU without AMX the test says so and checks only the
+ * libm. On a CPU with neither the test says so and checks only the
  * conversion (the fast path is never taken there). */
 #include <stdint.h>
 
@@ -181,7 +182,7 @@ static void test_fused(int N, int C) {
 int main(void) {
   test_convert();
   if (!dlut_bf16_available()) {
-    printf("test_bf16: this CPU has no AMX-BF16 (or the OS refused the tile state): fast path not checked here\n");
+    printf("test_bf16: this CPU has neither AVX512-BF16 nor AMX-BF16: fast path not checked here\n");
     return test_summary("bf16");
   }
   test_vexp();
@@ -189,17 +190,26 @@ int main(void) {
   test_fused(50, 100);
   test_fused(16, 1024);
   int shapes[][3] = {{1, 1, 1}, {16, 16, 32}, {32, 32, 32}, {33, 17, 31}, {50, 70, 64}, {77, 130, 100}, {5, 300, 200}};
-  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-    for (int ta = 0; ta < 2; ta++)
-      for (int tb = 0; tb < 2; tb++)
-        gemm_case(shapes[s][0], shapes[s][1], shapes[s][2], ta, tb, (int)(s + ta) & 1, (int)(s + tb) & 1, 0);
-  int nt = dlut_threads_get();
-  for (int t = 2; t <= 3; t++) {
-    dlut_threads_set(t);
-    gemm_case(200, 96, 64, 0, 1, 0, 1, 1);  /* split by n */
-    gemm_case(300, 40, 96, 1, 0, 1, 0, 1);  /* split by m */
-    gemm_case(130, 130, 70, 0, 0, 1, 1, 1); /* uneven */
+  int hw = dlut_bf16_select(-1);
+  /* every kernel this CPU has: AVX512-BF16 always, AMX where present */
+  for (int lv = DLUT_BF16_AVX512; lv <= hw; lv++) {
+    CHECK(dlut_bf16_select(lv) == lv);
+    CHECK(dlut_bf16_available() == lv);
+    printf("test_bf16: kernel %s\n", dlut_bf16_kernel_name(lv));
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+      for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+          gemm_case(shapes[s][0], shapes[s][1], shapes[s][2], ta, tb, (int)(s + ta) & 1, (int)(s + tb) & 1, 0);
+    int nt = dlut_threads_get();
+    for (int t = 2; t <= 3; t++) {
+      dlut_threads_set(t);
+      gemm_case(200, 96, 64, 0, 1, 0, 1, 1);  /* split by n */
+      gemm_case(300, 40, 96, 1, 0, 1, 0, 1);  /* split by m */
+      gemm_case(130, 130, 70, 0, 0, 1, 1, 1); /* uneven */
+    }
+    dlut_threads_set(nt);
   }
-  dlut_threads_set(nt);
+  CHECK(dlut_bf16_select(DLUT_BF16_AMX + 5) == hw); /* capped by the hardware */
+  CHECK(dlut_bf16_select(-1) == hw);
   return test_summary("bf16");
 }

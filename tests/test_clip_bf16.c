@@ -9,9 +9,10 @@
  * of the exact forward; and on the two upstream reference cases the bf16
  * image embeddings are within cosine 0.999 of the upstream outputs. With
  * DLUT_CLIP_PRECISION=fp32 (and by default on tiny towers) the result is
- * bit-identical to the fp32 path. On a CPU without AMX-BF16 the bf16
- * setting must fall back to fp32 bit for bit, which is what is checked
- * there. */
+ * bit-identical to the fp32 path. The kernel is the CPU's (AMX or
+ * AVX512-BF16; an AMX machine runs the random towers on AVX512-BF16 too).
+ * On a CPU with neither the bf16 setting must fall back to fp32 bit for
+ * bit, which is what is checked there. */
 #include <stdint.h>
 
 #include "clip/clip_internal.h"
@@ -71,7 +72,7 @@ static void test_random(int S, int p, int C, int L, int NH, dlut_act act, int fd
   set_precision("bf16");
   CHECK(dlut_clip_encode_image(m, pix, e16) == 0 && dlut_clip_image_backward(m, r, g16) == 0);
   int took = clip_vfast_used(m);
-  CHECK(took == dlut_bf16_available());
+  CHECK(took == (dlut_bf16_available() != DLUT_BF16_NONE));
   double ce = cosine(e16, e32, E), cg = cosine(g16, g32, n);
   CHECK_MSG(ce > 0.9995, "S%d p%d C%d NH%d: embed cosine bf16 vs fp32 %.6f", S, p, C, NH, ce);
   CHECK_MSG(cg > 0.999, "S%d p%d C%d NH%d: pixel-gradient cosine bf16 vs fp32 %.6f", S, p, C, NH, cg);
@@ -149,7 +150,7 @@ static void test_reference(const char *name) {
     for (int k = 0; k < E; k++) ref[k] = (float)dlut_npy_get(&ie, (int64_t)im * E + k);
     set_precision("bf16");
     CHECK(dlut_clip_encode_image(m, pix, e) == 0 && dlut_clip_image_backward(m, r, g16) == 0);
-    CHECK(clip_vfast_used(m) == dlut_bf16_available());
+    CHECK(clip_vfast_used(m) == (dlut_bf16_available() != DLUT_BF16_NONE));
     double c = cosine(e, ref, E);
     CHECK_MSG(c > 0.999, "%s image %d: bf16 embed vs upstream cosine %.6f", name, im, c);
     set_precision("fp32");
@@ -164,10 +165,17 @@ static void test_reference(const char *name) {
 }
 
 int main(void) {
-  printf("test_clip_bf16: AMX-BF16 %s\n", dlut_bf16_available() ? "available" : "not available (fallback checked)");
+  printf("test_clip_bf16: bf16 kernel %s\n",
+         dlut_bf16_available() ? dlut_bf16_kernel_name(dlut_bf16_available()) : "none (fallback checked)");
   test_random(32, 8, 32, 2, 2, DLUT_ACT_QUICK_GELU, 1); /* T 17, hd 16 */
   test_random(48, 4, 64, 2, 1, DLUT_ACT_GELU, 0);       /* T 145, hd 64, not a tile multiple */
   test_random(56, 8, 96, 3, 3, DLUT_ACT_QUICK_GELU, 1); /* T 50, hd 32 */
+  if (dlut_bf16_available() == DLUT_BF16_AMX) {         /* the AVX512-BF16 kernel too, on an AMX machine */
+    dlut_bf16_select(DLUT_BF16_AVX512);
+    test_random(48, 4, 64, 2, 1, DLUT_ACT_GELU, 0);
+    test_random(56, 8, 96, 3, 3, DLUT_ACT_QUICK_GELU, 1);
+    dlut_bf16_select(-1);
+  }
   /* the default on a tiny tower is fp32, bit for bit */
   {
     dlut_clip_config cfg = model_config(32, 8, 32, 2, 2, DLUT_ACT_QUICK_GELU);

@@ -99,7 +99,10 @@ static void shaper_accuracy(const dlut_image *photo, const dlut_lut *look) {
             "(8-bit codes)\n",
             dlut_camlog_name(enc), n, es.max, es.mean, es.p999, ep.max, ep.mean, ep.p999);
     CHECK(es.mean < 0.5 * ep.mean && es.p999 < 0.5 * ep.p999 && es.max < ep.max);
-    CHECK(es.mean < 0.1 && es.p999 < 2.0); /* measured 0.07-0.09 and 1.4-1.7 */
+    /* measured 0.08-0.11 and 1.4-1.8: the look keeps OkLab hue since issue 10's second part, and
+     * its dark saturated colours (L* < 20) bend more between lattice points than the CIELAB
+     * look's did (0.07-0.10 and 1.1-1.4 on the same photo) */
+    CHECK(es.mean < 0.12 && es.p999 < 2.0);
     free(codes);
     /* random code values over the whole range (saturated colours the gamut
      * matrix takes outside the display: the clamp's kink is in the table) */

@@ -13,6 +13,7 @@
 #include "dlut/looks.h"
 #include "dlut/job.h"
 #include "dlut/lut.h"
+#include "dlut/text.h"
 #include "job/bundle.h"
 #include "test.h"
 
@@ -332,5 +333,17 @@ int main(void) {
   test_errors();
   test_lut_memory();
   test_run_and_bundle();
+  /* set names: a long UTF-8 name is cut at a character boundary, never inside one */
+  {
+    char longname[700] = "";
+    for (int i = 0; i < 80; i++) strcat(longname, "\xe6\x97\xa5"); /* 240 bytes of U+65E5 */
+    strcat(longname, ".png");
+    const char *paths[3] = {"dir/a.jpg", "other/A.jpg", longname};
+    char names[3][DLUT_JOB_SET_NAME_LEN];
+    dlut_job_set_names(paths, 3, names);
+    CHECK(!strcmp(names[0], "a.jpg") && !strcmp(names[1], "A-2.jpg"));
+    CHECK(dlut_utf8_valid(names[2], strlen(names[2])) && strlen(names[2]) == 198 + 4 &&
+          !strcmp(names[2] + 198, ".png"));
+  }
   return test_summary("job");
 }

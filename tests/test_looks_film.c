@@ -7,12 +7,15 @@
  * each; two of the photos and these pixels are not in the fit's sample,
  * bench/fit_film.c). The two languages give the same look.
  *
- * Held out: the stocks predicted without their reference (the mean of
- * related fits, src/looks/film_fit.h *_HELDOUT) must at least land closer
- * than the untouched photo, except Superia 200, which does not (the mean of
- * the Fuji 400H and 160C fits is farther from it than the untouched photo;
- * checked to stay so, so that an improvement is noticed and the mark
- * removed); their distances are printed as they are.
+ * Held out: every stock is also predicted without its reference, by the
+ * rule bench/fit_film chose for the stocks that have none (src/looks/film_fit.h
+ * *_HELDOUT, the look fitted to the mean of the other references of its
+ * family and type). Over the 17 that prediction must land, on average,
+ * under 0.7 of the untouched distance, with at least 7 stocks under half
+ * (measured by the fitter on its own subsample: 0.645 and 8); a stock's
+ * family cannot predict every stock (Kodachrome, Velvia and Redscale have
+ * no close relative in the folder), so single stocks are printed, not
+ * checked.
  * Prints the table of docs/looks.md (untouched, look, held out). */
 #include <stdint.h>
 
@@ -30,28 +33,27 @@
 typedef struct stock {
   const char *file;    /* in data/film-refs */
   const char *en, *zh; /* the prompts */
-  const char *heldout; /* the held-out prediction's effect, or NULL */
-  int heldout_worse;   /* known: the held-out prediction is no better than the untouched photo */
+  const char *heldout; /* the held-out prediction's effect */
 } stock;
 
 static const stock k_stocks[] = {
-    {"kodak_portra_160.png", "kodak portra 160", "波特拉160", NULL, 0},
-    {"kodak_portra_800.png", "portra 800", "波特拉800", LOOKS_FILM_PORTRA_800_HELDOUT, 0},
-    {"fuji_400h.png", "fuji 400h", "富士400h", NULL, 0},
-    {"fuji_160c.png", "fuji 160c", "富士160c", NULL, 0},
-    {"fuji_provia_100f.png", "fuji provia 100f", "普罗维亚", NULL, 0},
-    {"fuji_astia_100f.png", "fuji astia 100f", "阿斯蒂亚", LOOKS_FILM_ASTIA_100F_HELDOUT, 0},
-    {"fuji_velvia_100_generic.png", "fuji velvia 100", "维尔维亚", NULL, 0},
-    {"kodak_kodachrome_25.png", "kodachrome 25", "柯达克罗姆", NULL, 0},
-    {"kodak_ektachrome_100vs.png", "ektachrome 100vs", "艾克塔克罗姆", NULL, 0},
-    {"agfa_vista_200.png", "agfa vista 200", "爱克发", NULL, 0},
-    {"fuji_superia_200.png", "fuji superia 200", "富士200", LOOKS_FILM_SUPERIA_200_HELDOUT, 1},
-    {"polaroid_690.png", "polaroid 690", "宝丽来690", NULL, 0},
-    {"lomography_redscale_100.png", "lomography redscale 100", "红阶", NULL, 0},
-    {"ilford_delta_100.png", "ilford delta 100", "德尔塔100", NULL, 0},
-    {"kodak_tmax_100.png", "kodak tmax 100", "柯达tmax", NULL, 0},
-    {"fuji_neopan_acros_100.png", "fuji neopan acros 100", "富士acros", NULL, 0},
-    {"ilford_fp4_plus_125.png", "ilford fp4 plus 125", "伊尔福fp4", LOOKS_FILM_FP4_125_HELDOUT, 0},
+    {"kodak_portra_160.png", "kodak portra 160", "波特拉160", LOOKS_FILM_PORTRA_160_HELDOUT},
+    {"kodak_portra_800.png", "portra 800", "波特拉800", LOOKS_FILM_PORTRA_800_HELDOUT},
+    {"fuji_400h.png", "fuji 400h", "富士400h", LOOKS_FILM_FUJI_400H_HELDOUT},
+    {"fuji_160c.png", "fuji 160c", "富士160c", LOOKS_FILM_FUJI_160C_HELDOUT},
+    {"fuji_provia_100f.png", "fuji provia 100f", "普罗维亚", LOOKS_FILM_PROVIA_100F_HELDOUT},
+    {"fuji_astia_100f.png", "fuji astia 100f", "阿斯蒂亚", LOOKS_FILM_ASTIA_100F_HELDOUT},
+    {"fuji_velvia_100_generic.png", "fuji velvia 100", "维尔维亚", LOOKS_FILM_VELVIA_100_HELDOUT},
+    {"kodak_kodachrome_25.png", "kodachrome 25", "柯达克罗姆", LOOKS_FILM_KODACHROME_25_HELDOUT},
+    {"kodak_ektachrome_100vs.png", "ektachrome 100vs", "艾克塔克罗姆", LOOKS_FILM_EKTACHROME_100VS_HELDOUT},
+    {"agfa_vista_200.png", "agfa vista 200", "爱克发", LOOKS_FILM_AGFA_VISTA_200_HELDOUT},
+    {"fuji_superia_200.png", "fuji superia 200", "富士200", LOOKS_FILM_SUPERIA_200_HELDOUT},
+    {"polaroid_690.png", "polaroid 690", "宝丽来690", LOOKS_FILM_POLAROID_690_HELDOUT},
+    {"lomography_redscale_100.png", "lomography redscale 100", "红阶", LOOKS_FILM_REDSCALE_100_HELDOUT},
+    {"ilford_delta_100.png", "ilford delta 100", "德尔塔100", LOOKS_FILM_DELTA_100_HELDOUT},
+    {"kodak_tmax_100.png", "kodak tmax 100", "柯达tmax", LOOKS_FILM_TMAX_100_HELDOUT},
+    {"fuji_neopan_acros_100.png", "fuji neopan acros 100", "富士acros", LOOKS_FILM_ACROS_100_HELDOUT},
+    {"ilford_fp4_plus_125.png", "ilford fp4 plus 125", "伊尔福fp4", LOOKS_FILM_FP4_125_HELDOUT},
 };
 #define NSTOCKS ((int)(sizeof k_stocks / sizeof k_stocks[0]))
 
@@ -121,6 +123,8 @@ int main(void) {
   float *ref = malloc(sizeof(float) * 3 * (size_t)n), *out = malloc(sizeof(float) * 3 * (size_t)n);
   float *lab = malloc(sizeof(float) * 6 * (size_t)n);
   if (!rgb || !ref || !out || !lab) return 1;
+  double held_sum = 0;
+  int held_pass = 0;
   printf("| stock | prompt | untouched | look | look / untouched | held out | held out / untouched |\n");
   for (int i = 0; i < NSTOCKS; i++) {
     const stock *st = &k_stocks[i];
@@ -143,22 +147,19 @@ int main(void) {
     CHECK_MSG(memcmp(&en, &zh, sizeof en) == 0, "'%s' and '%s' give different looks", st->en, st->zh);
     double d1 = look_distance(&en, rgb, ref, n, out, lab);
     CHECK_MSG(d1 < 0.5 * d0, "%s: look %.2f, untouched %.2f", st->file, d1, d0);
-    char ho[64] = "";
-    if (st->heldout) {
-      dlut_look h;
-      dlut_look_init(&h);
-      CHECK(looks_effect_apply(st->heldout, 1.0f, &h) == 0);
-      double d2 = look_distance(&h, rgb, ref, n, out, lab);
-      if (st->heldout_worse)
-        CHECK_MSG(d2 >= d0, "%s held out: %.2f, untouched %.2f: better than known, remove the mark", st->file, d2, d0);
-      else
-        CHECK_MSG(d2 < d0, "%s held out: %.2f, untouched %.2f", st->file, d2, d0);
-      snprintf(ho, sizeof ho, "%.2f | %.2f", d2, d2 / d0);
-    } else {
-      snprintf(ho, sizeof ho, " | ");
-    }
+    dlut_look h;
+    dlut_look_init(&h);
+    CHECK(looks_effect_apply(st->heldout, 1.0f, &h) == 0);
+    double d2 = look_distance(&h, rgb, ref, n, out, lab);
+    held_sum += d2 / d0, held_pass += d2 < 0.5 * d0;
+    char ho[64];
+    snprintf(ho, sizeof ho, "%.2f | %.2f", d2, d2 / d0);
     printf("| %s | %s / %s | %.2f | %.2f | %.2f | %s |\n", st->file, st->en, st->zh, d0, d1, d1 / d0, ho);
   }
+  printf("held out: mean %.3f of the untouched distance, %d of %d stocks under half\n", held_sum / NSTOCKS, held_pass,
+         NSTOCKS);
+  CHECK_MSG(held_sum / NSTOCKS < 0.7, "held out: mean %.3f of the untouched distance", held_sum / NSTOCKS);
+  CHECK_MSG(held_pass >= 7, "held out: only %d stocks under half the untouched distance", held_pass);
   free(rgb);
   free(ref);
   free(out);

@@ -116,6 +116,21 @@ static double hue_shift(const float *orig, const float *graded, int64_t n, doubl
   return sum / cnt;
 }
 
+/* OkLab (Ottosson 2020, https://bottosson.github.io/posts/oklab/) of a CIELAB colour, from
+ * Ottosson's published XYZ -> LMS and LMS' -> Lab matrices (written here, not shared with the
+ * model's, so that the check measures the model rather than repeating it). */
+static void lab_to_oklab(const float lab[3], double ok[3]) {
+  static const double m1[9] = {0.8189330101, 0.3618667424, -0.1288597137, 0.0329845436, 0.9293118715,
+                               0.0361456387, 0.0482003018, 0.2643662691,  0.6338517070};
+  static const double m2[9] = {0.2104542553, 0.7936177850, -0.0040720468, 1.9779984951, -2.4285922050,
+                               0.4505937099, 0.0259040371, 0.7827717662,  -0.8086757660};
+  float xyz[3];
+  dlut_color_lab_to_xyz(lab, xyz, 1);
+  double l[3];
+  for (int r = 0; r < 3; r++) l[r] = cbrt(m1[3 * r] * xyz[0] + m1[3 * r + 1] * xyz[1] + m1[3 * r + 2] * xyz[2]);
+  for (int r = 0; r < 3; r++) ok[r] = m2[3 * r] * l[0] + m2[3 * r + 1] * l[1] + m2[3 * r + 2] * l[2];
+}
+
 /* Angle in degrees (0..180) between the direction of (a,b) and hue h. */
 static double hue_dist(const double ab[2], double h_deg) {
   double d = fabs(atan2(ab[1], ab[0]) * 180.0 / M_PI - h_deg);
@@ -195,6 +210,24 @@ static int run_checks(const char *checks, const float *orig, const float *graded
       }
       if (cnt < n / 100) {
         fprintf(stderr, "  %s: hue: not measurable (fewer than 1%% saturated pixels), not checked\n", label);
+        continue;
+      }
+      got = dh / cnt, want = 3.0, ok = got <= want;
+    } else if (strcmp(item, "okhue") == 0) {
+      /* saturated colours (OkLab chroma >= 0.1, at least 1% of the photo) keep their perceived hue:
+       * mean turn of the OkLCh hue <= 3 deg (colours drained below chroma 0.02 have none to keep) */
+      double dh = 0;
+      int64_t cnt = 0;
+      for (int64_t i = 0; i < n; i++) {
+        double ko[3], kg[3];
+        lab_to_oklab(orig + 3 * i, ko);
+        if (hypot(ko[1], ko[2]) < 0.1) continue;
+        lab_to_oklab(graded + 3 * i, kg);
+        if (hypot(kg[1], kg[2]) < 0.02) continue;
+        dh += fabs(remainder((atan2(kg[2], kg[1]) - atan2(ko[2], ko[1])) * 180.0 / M_PI, 360.0)), cnt++;
+      }
+      if (cnt < n / 100) {
+        fprintf(stderr, "  %s: okhue: not measurable (fewer than 1%% saturated pixels), not checked\n", label);
         continue;
       }
       got = dh / cnt, want = 3.0, ok = got <= want;
@@ -432,6 +465,22 @@ int main(int argc, char **argv) {
     CHECK(g && run_checks("b-", lab[0], g, NULL, ph[0].n, scratch, "(expected to fail) warm as b-") == 1);
     CHECK(run_checks("b+", lab[0], lab[0], NULL, ph[0].n, scratch, "(expected to fail) identity as b+") == 1);
     CHECK(run_checks("b+ nonsense+", lab[0], g, NULL, ph[0].n, scratch, "x") == -1);
+    free(g);
+  }
+  /* and okhue catches a hue turn: every band turned by 20 deg fails it, plain saturation does not */
+  {
+    dlut_look turn;
+    dlut_look_init(&turn);
+    for (int k = 0; k < DLUT_LOOK_NBANDS; k++) turn.band_hue[k] = 20;
+    dlut_lut *lut = dlut_look_bake(&turn, 33);
+    float *g = grade(lut, &ph[0]);
+    dlut_lut_free(lut);
+    CHECK(g && run_checks("okhue", lab[0], g, NULL, ph[0].n, scratch, "(expected to fail) hue turned") == 1);
+    free(g);
+    lut = look_lut("very saturated");
+    g = grade(lut, &ph[0]);
+    dlut_lut_free(lut);
+    CHECK(g && run_checks("okhue", lab[0], g, NULL, ph[0].n, scratch, "very saturated") == 0);
     free(g);
   }
   free(tsv);

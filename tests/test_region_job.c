@@ -116,6 +116,40 @@ int main(void) {
   CHECK(dlut_job_run(&two, &o, NULL, NULL, &r) != 0);
   dlut_job_opts_free(&o);
 
+  /* ---- specs and the checks a service makes before decoding (dlut_job_preflight) ---- */
+  dlut_job_opts_init(&o);
+  CHECK(dlut_job_opts_add_region_spec(&o, "the sky=deep teal=ish") == 0); /* split at the first '=' */
+  CHECK(o.n_regions == 1 && o.regions[0].kind == DLUT_JOB_REGION_TEXT && !strcmp(o.regions[0].where, "the sky") &&
+        !strcmp(o.regions[0].prompt, "deep teal=ish"));
+  CHECK(dlut_job_opts_add_region_spec(&o, "the sky deep teal") != 0 && dlut_last_error_code() == DLUT_ERR_INPUT &&
+        strstr(dlut_last_error(), "WHERE=PROMPT"));
+  CHECK(dlut_job_opts_add_region_spec(&o, "=teal") != 0 && dlut_job_opts_add_region_spec(&o, "sky=") != 0);
+  CHECK(dlut_job_opts_add_region_spec(&o, NULL) != 0 && o.n_regions == 1);
+  CHECK(dlut_job_opts_add_region(&o, DLUT_JOB_REGION_MASK, "m.png", "cold") == 0);
+  dlut_job_preflight_info pf = {.n_photos = 1, .width = W, .height = H, .has_model = 1};
+  pf.mask_width[1] = W / 2, pf.mask_height[1] = H / 2; /* the same shape, another size: fine */
+  CHECK(dlut_job_preflight(&o, &pf) == 0);
+  pf.has_model = -1; /* a remote worker decides */
+  CHECK(dlut_job_preflight(&o, &pf) == 0);
+  pf.has_model = 0;
+  CHECK(dlut_job_preflight(&o, &pf) != 0 && strstr(dlut_last_error(), "region 1") &&
+        strstr(dlut_last_error(), "CLIP model"));
+  pf.has_model = 1;
+  pf.mask_width[1] = H, pf.mask_height[1] = H; /* square matte, 3:2 photo */
+  CHECK(dlut_job_preflight(&o, &pf) != 0 && dlut_last_error_code() == DLUT_ERR_INPUT &&
+        strstr(dlut_last_error(), "region 2") && strstr(dlut_last_error(), "different shape"));
+  pf.mask_width[1] = 0; /* no matte */
+  CHECK(dlut_job_preflight(&o, &pf) != 0 && strstr(dlut_last_error(), "no matte"));
+  pf.mask_width[1] = W, pf.mask_height[1] = H, pf.n_photos = 2;
+  CHECK(dlut_job_preflight(&o, &pf) != 0 && strstr(dlut_last_error(), "one photo"));
+  pf.n_photos = DLUT_GRADE_SET_MAX + 1;
+  CHECK(dlut_job_preflight(&o, &pf) != 0 && dlut_last_error_code() == DLUT_ERR_TOO_LARGE);
+  dlut_job_opts_free(&o);
+  /* the shape rule itself: 1% + 1 pixel of the smaller height, as dlut_mask_from_image applies it */
+  CHECK(dlut_mask_shape_check(600, 400, 600, 400) == 0 && dlut_mask_shape_check(300, 200, 600, 400) == 0);
+  CHECK(dlut_mask_shape_check(604, 400, 600, 400) == 0 && dlut_mask_shape_check(620, 400, 600, 400) != 0);
+  CHECK(dlut_mask_shape_check(0, 400, 600, 400) != 0);
+
   dlut_image_free(matte);
   dlut_image_free(photo);
   return test_summary("region_job");

@@ -4,8 +4,8 @@
 
 const T = {
   en: {
-    tagline: "colour grading from a sentence", controls: "Controls", drop_title: "Drop a photo here",
-    drop_hint: "or click to choose one, or paste (Ctrl+V)", prompt: "Describe the look",
+    tagline: "colour grading from a sentence", controls: "Controls", drop_title: "Drop a photo (or several) here",
+    drop_hint: "or click to choose, or paste (Ctrl+V); several photos get one look", prompt: "Describe the look",
     prompt_ph: "e.g. warm sunset film, soft highlights", more: "Reference photo and settings",
     reference: "Reference photo (grade towards its look)", clear: "Clear", steps: "Steps", lut_size: "LUT size",
     color_strength: "Colour (white balance, saturation, toning)", tone_strength: "Tone (contrast, brightness, fade)",
@@ -21,11 +21,33 @@ const T = {
     model: "CLIP model loaded", server_down: "The server does not answer.", took: "took", method_looks: "offline look",
     method_clip: "optimised through CLIP", method_transfer: "colour transfer", downloading: "Downloading…",
     lost: "Lost the connection to the job; reconnecting…",
+    regions: "Grade parts differently (regions)",
+    region_hint: "Each region gets its own look inside a mask: upload one (white = inside, the photo's shape) or, with a CLIP model, name the part.",
+    region_add: "+ Add a region", feather: "Soften mask edges (px)", region_where_ph: "where, e.g. the sky",
+    region_look_ph: "its look, e.g. deep teal", region_mask: "Mask…", region_remove: "Remove region",
+    region_files: "Regions", region_lut: "LUT", region_mask_dl: "Mask", heatmap: "Heatmap",
+    set_photos: "Every photo, one look", contact: "Contact sheet (before / after)", download: "Download",
+    n_photos: "{n} photos: one look for all of them", n_photos_short: "{n} photos", n_regions: "{n} regions", n_regions_one: "{n} region",
+    regions_no_set: "Regions belong to one photo: remove them to grade a set.",
+    region_needs_mask: "This server has no CLIP model: give each region a mask.",
+    region_incomplete: "Each region needs its look, and a place or a mask.",
+    too_many_photos: "At most {n} photos at once on this server.",
   },
   zh: {
-    tagline: "一句话调色", controls: "控制", drop_title: "把照片拖到这里", drop_hint: "或点击选择，或粘贴 (Ctrl+V)",
+    tagline: "一句话调色", controls: "控制", drop_title: "把照片拖到这里（可多张）", drop_hint: "或点击选择，或粘贴 (Ctrl+V)；多张照片共用一个风格",
     prompt: "描述想要的风格", prompt_ph: "例如：温暖的日落胶片风，柔和高光", more: "参考图与设置",
-    reference: "参考照片（向它的色调靠拢）", clear: "清除", steps: "步数", lut_size: "LUT 尺寸", strength: "强度",
+    reference: "参考照片（向它的色调靠拢）", clear: "清除",
+    regions: "分区调色（局部不同风格）",
+    region_hint: "每个区域在蒙版内有自己的风格：上传蒙版（白色为区域内，形状与照片相同），或在有 CLIP 模型时直接写出部位。",
+    region_add: "+ 添加区域", feather: "蒙版边缘柔化（像素）", region_where_ph: "部位，例如 天空",
+    region_look_ph: "它的风格，例如 深青色", region_mask: "蒙版…", region_remove: "删除区域",
+    region_files: "区域", region_lut: "LUT", region_mask_dl: "蒙版", heatmap: "热力图",
+    set_photos: "所有照片，同一风格", contact: "对比总览（原图 / 调色后）", download: "下载",
+    n_photos: "{n} 张照片：共用一个风格", n_photos_short: "{n} 张照片", n_regions: "{n} 个区域", n_regions_one: "{n} 个区域",
+    regions_no_set: "区域只属于一张照片：要批量调色请先删除区域。",
+    region_needs_mask: "服务器没有 CLIP 模型：请给每个区域上传蒙版。",
+    region_incomplete: "每个区域都需要风格，以及部位或蒙版。",
+    too_many_photos: "这台服务器一次最多 {n} 张照片。", steps: "步数", lut_size: "LUT 尺寸", strength: "强度",
     color_strength: "色彩（白平衡、饱和度、分离色调）", tone_strength: "影调（对比、亮度、褪色）",
     skin_protect: "保持肤色自然", did_you_mean: "你是不是想说",
     grade: "开始调色", cancel: "取消", preview: "预览", before: "原图", after: "调色后",
@@ -48,11 +70,12 @@ const EXAMPLES = {
 const $ = (id) => document.getElementById(id);
 const state = {
   lang: "en",
-  token: null, file: null, ref: null, before: null, after: null, job: null, stream: null,
+  token: null, file: null, files: [], ref: null, maxPhotos: 24, before: null, after: null, job: null, stream: null,
   typingSeq: 0, typingTimer: 0, hasModel: false, losses: [],
 };
 state.lang = localStorage.getItem("dlut.lang") || ((navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en");
 const t = (k) => (T[state.lang] && T[state.lang][k]) || T.en[k] || k;
+const tn = (k, n) => t(n === 1 && T.en[k + "_one"] ? k + "_one" : k).replace("{n}", n);   // "1 region", "2 regions"
 
 // ---- the token (?token=... or #token=... once, kept for the session) ----
 (function readToken() {
@@ -95,7 +118,9 @@ function applyLang() {
     chips.appendChild(b);
   }
   serverInfo();
-  if (state.job) renderJobState(state.job);
+  renderSetPicked(true); renderRegionCount();
+  document.querySelectorAll("#region-rows li").forEach(labelRegionRow);
+  if (state.job) { renderJobState(state.job); if (state.job.state === "done" && !$("result").hidden) renderResultExtras(state.job); }
 }
 $("lang").onclick = () => { state.lang = state.lang === "zh" ? "en" : "zh"; localStorage.setItem("dlut.lang", state.lang); applyLang(); loadRecent(); };
 
@@ -103,6 +128,7 @@ async function serverInfo() {
   try {
     const j = await (await api("/healthz")).json();
     state.hasModel = !!j.model;
+    if (j.max_photos) state.maxPhotos = j.max_photos;
     $("server-info").textContent = j.model ? t("model") : t("offline");
   } catch (e) { $("server-info").textContent = t("server_down"); }
 }
@@ -168,11 +194,46 @@ async function sniff(file) {
   return null;
 }
 const IMAGE_TYPES = /^image\/(jpeg|png|webp|tiff|x-portable-pixmap)$/;
-async function setPhoto(file) {
+async function isImage(file) {
+  if (file.type && !IMAGE_TYPES.test(file.type) && !/\.(ppm|tiff?)$/i.test(file.name)) return false;
+  return !!(await sniff(file));
+}
+// One photo, or several: a set graded with one look (the first is the one previewed).
+async function setPhotos(list) {
+  const files = [...(list || [])];
+  if (!files.length) return;
+  for (const f of files) if (!(await isImage(f))) { showMsg(t("not_image") + (files.length > 1 ? " (" + f.name + ")" : "")); return; }
+  if (files.length > state.maxPhotos) { showMsg(tn("too_many_photos", state.maxPhotos)); return; }
+  state.files = files;
+  renderSetPicked();
+  await setPhoto(files[0], true);
+  if (files.length > 1) $("photo-name").textContent = tn("n_photos", files.length);
+}
+function renderSetPicked(relabel) {
+  const n = state.files.length;
+  $("set-picked").hidden = n < 2;
+  $("set-count").textContent = n > 1 ? tn("n_photos", n) : "";
+  if (relabel && n > 1) $("photo-name").textContent = tn("n_photos", n);
+  const ul = $("set-thumbs");
+  if (ul.files === state.files) return;
+  ul.textContent = ""; ul.files = state.files;
+  if (n < 2) return;
+  state.files.forEach((f, i) => {
+    const li = document.createElement("li");
+    const img = document.createElement("img"); img.alt = f.name; img.title = f.name; img.src = URL.createObjectURL(f);
+    const cap = document.createElement("span"); cap.textContent = (i + 1) + " · " + f.name;
+    li.append(img, cap); ul.appendChild(li);
+  });
+}
+$("set-clear").onclick = () => {
+  const f = state.files[0]; state.files = f ? [f] : []; renderSetPicked();
+  if (f) $("photo-name").textContent = f.name + " · " + (f.size / 1e6).toFixed(1) + " MB";
+  updateGo();
+};
+async function setPhoto(file, inSet) {
   if (!file) return;
-  if (file.type && !IMAGE_TYPES.test(file.type) && !/\.(ppm|tiff?)$/i.test(file.name)) { showMsg(t("not_image")); return; }
-  const kind = await sniff(file);
-  if (!kind) { showMsg(t("not_image")); return; }
+  if (!(await isImage(file))) { showMsg(t("not_image")); return; }
+  if (!inSet) { state.files = [file]; renderSetPicked(); }
   showMsg(""); state.file = file; state.small = null;
   $("photo-name").textContent = file.name + " · " + (file.size / 1e6).toFixed(1) + " MB";
   $("result").hidden = true; $("progress").hidden = true;
@@ -192,14 +253,71 @@ function smallJpeg(img, side) {
 const drop = $("drop"), fileInput = $("file");
 drop.onclick = () => fileInput.click();
 drop.onkeydown = (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); fileInput.click(); } };
-fileInput.onchange = () => setPhoto(fileInput.files[0]);
+fileInput.onchange = () => setPhotos(fileInput.files);
 drop.ondragover = (e) => { e.preventDefault(); drop.classList.add("over"); };
 drop.ondragleave = () => drop.classList.remove("over");
-drop.ondrop = (e) => { e.preventDefault(); drop.classList.remove("over"); if (e.dataTransfer.files[0]) setPhoto(e.dataTransfer.files[0]); };
+drop.ondrop = (e) => { e.preventDefault(); drop.classList.remove("over"); if (e.dataTransfer.files.length) setPhotos(e.dataTransfer.files); };
 window.addEventListener("paste", (e) => {
   const f = [...(e.clipboardData ? e.clipboardData.files : [])].find((x) => x.type.startsWith("image/"));
-  if (f) setPhoto(f);
+  if (f) setPhotos([f]);
 });
+
+// ---- regions: one row each, a place (words) or a mask, and its look ----
+function addRegionRow(where, look) {
+  const li = document.createElement("li"); li.className = "region-row";
+  const num = document.createElement("span"); num.className = "region-num";
+  const w = document.createElement("input"); w.type = "text"; w.className = "region-where"; w.maxLength = 200; w.value = where || "";
+  const l = document.createElement("input"); l.type = "text"; l.className = "region-look"; l.maxLength = 500; l.value = look || "";
+  const mask = document.createElement("input"); mask.type = "file"; mask.className = "region-mask-file"; mask.hidden = true;
+  mask.accept = "image/png,image/jpeg,image/webp,image/tiff,.pgm,.ppm";
+  const mb = document.createElement("button"); mb.type = "button"; mb.className = "ghost small region-mask";
+  const rm = document.createElement("button"); rm.type = "button"; rm.className = "ghost small region-remove"; rm.textContent = "×";
+  w.addEventListener("input", () => { if (w.value.includes("=")) w.value = w.value.replace(/=/g, " "); updateGo(); });   // '=' splits WHERE=PROMPT
+  l.addEventListener("input", updateGo);
+  mb.onclick = () => { if (li.maskFile) { li.maskFile = null; mask.value = ""; labelRegionRow(li); updateGo(); } else mask.click(); };
+  mask.onchange = async () => {
+    const f = mask.files[0];
+    if (f && !(await isImage(f))) { showMsg(t("not_image")); mask.value = ""; return; }
+    li.maskFile = f || null; labelRegionRow(li); updateGo();
+  };
+  rm.onclick = () => { li.remove(); renumberRegions(); updateGo(); };
+  const inputs = document.createElement("div"); inputs.className = "region-inputs"; inputs.append(w, l);
+  li.append(num, inputs, mb, rm, mask);
+  $("region-rows").appendChild(li);
+  labelRegionRow(li); renumberRegions();
+  return li;
+}
+function labelRegionRow(li) {
+  const w = li.querySelector(".region-where"), l = li.querySelector(".region-look"), mb = li.querySelector(".region-mask");
+  const rm = li.querySelector(".region-remove");
+  w.placeholder = t("region_where_ph"); l.placeholder = t("region_look_ph");
+  rm.title = t("region_remove"); rm.setAttribute("aria-label", t("region_remove"));
+  if (li.maskFile) { w.value = ""; w.disabled = true; w.placeholder = li.maskFile.name; mb.textContent = "✓ " + li.maskFile.name.slice(0, 14) + " ×"; mb.classList.add("on"); }
+  else { w.disabled = false; mb.textContent = t("region_mask"); mb.classList.remove("on"); }
+}
+function renumberRegions() {
+  document.querySelectorAll("#region-rows li").forEach((li, i) => { li.querySelector(".region-num").textContent = i + 1; });
+  renderRegionCount();
+}
+function renderRegionCount() {
+  const n = document.querySelectorAll("#region-rows li").length, b = $("region-count");
+  b.hidden = !n; b.textContent = n ? tn("n_regions", n) : "";
+  $("region-add").disabled = n >= 8;
+}
+// the regions as the form sends them, or an error: [{mask: File|null, where, look}]
+function regionSpecs() {
+  const out = [];
+  for (const li of document.querySelectorAll("#region-rows li")) {
+    const where = li.querySelector(".region-where").value.trim(), look = li.querySelector(".region-look").value.trim();
+    if (!where && !look && !li.maskFile) continue;     // an empty row is ignored
+    if (!look || (!where && !li.maskFile)) return { error: t("region_incomplete") };
+    if (!li.maskFile && !state.hasModel) return { error: t("region_needs_mask") };
+    out.push({ mask: li.maskFile || null, where, look });
+  }
+  if (out.length && state.files.length > 1) return { error: t("regions_no_set") };
+  return { regions: out };
+}
+$("region-add").onclick = () => { $("regions-box").open = true; addRegionRow().querySelector(".region-where").focus(); };
 $("ref").onchange = () => { state.ref = $("ref").files[0] || null; updateGo(); };
 $("ref-clear").onclick = () => { $("ref").value = ""; state.ref = null; updateGo(); };
 
@@ -265,9 +383,18 @@ $("go").onclick = async () => {
   const prompt = $("prompt").value.trim();
   if (!prompt && !state.ref) { showMsg(t("need_prompt")); return; }
   showMsg("");
+  const rs = regionSpecs();
+  if (rs.error) { showMsg(rs.error); return; }
   const fd = new FormData();
-  fd.append("photo", state.file, state.file.name || "photo");
+  const photos = state.files.length > 1 ? state.files : [state.file];
+  for (const f of photos) fd.append("photo", f, f.name || "photo");
   if (prompt) fd.append("prompt", prompt);
+  // regions in their order: a place as "WHERE=PROMPT", a mask as the file and its mask_prompt
+  for (const r of rs.regions) {
+    if (r.mask) { fd.append("mask", r.mask, r.mask.name || "mask.png"); fd.append("mask_prompt", r.look); }
+    else fd.append("region", r.where + "=" + r.look);
+  }
+  if (rs.regions.length && +$("feather").value > 0) fd.append("feather", $("feather").value);
   if (state.ref) fd.append("reference", state.ref, state.ref.name || "reference");
   fd.append("steps", $("steps").value);
   fd.append("lut_size", $("lut_size").value);
@@ -355,6 +482,7 @@ async function finished(j) {
       $("strip").src = URL.createObjectURL(strip);
     } catch (e) { showMsg(e.message); }
     $("result").hidden = false;
+    renderResultExtras(j);
     const m = { looks: t("method_looks"), clip: t("method_clip"), transfer: t("method_transfer") }[j.method] || "";
     const secs = j.timings && j.timings.run_s != null ? ` · ${t("took")} ${j.timings.run_s.toFixed(2)} s` : "";
     $("result-info").textContent = `${m}${j.understood ? " · " + j.understood : ""}${secs} · ${j.id}`;
@@ -366,25 +494,77 @@ async function finished(j) {
   loadRecent();
 }
 
+// a download through fetch (the token header goes along), named as the server says
+async function download(b, path, name) {
+  const old = b.textContent; b.textContent = t("downloading"); b.disabled = true;
+  try {
+    const r = await api(path);
+    const cd = r.headers.get("Content-Disposition") || "";
+    const m = cd.match(/filename="([^"]+)"/);
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(await r.blob());
+    a.download = m ? m[1] : name;
+    document.body.appendChild(a); a.click(); a.remove();
+  } catch (e) { showMsg(e.message); }
+  b.textContent = old; b.disabled = false;
+}
 document.querySelectorAll("[data-dl]").forEach((b) => {
   b.onclick = async () => {
     if (!state.job || state.job.state !== "done") return;
     const what = b.dataset.dl;
     let path = "/v1/jobs/" + state.job.id + "/" + what;
     if (what === "graded") { const s = $("strength").value / 100; if (s < 1) path += "?strength=" + s; }
-    const old = b.textContent; b.textContent = t("downloading"); b.disabled = true;
-    try {
-      const r = await api(path);
-      const cd = r.headers.get("Content-Disposition") || "";
-      const m = cd.match(/filename="([^"]+)"/);
-      const a = document.createElement("a");
-      a.href = URL.createObjectURL(await r.blob());
-      a.download = m ? m[1] : what;
-      document.body.appendChild(a); a.click(); a.remove();
-    } catch (e) { showMsg(e.message); }
-    b.textContent = old; b.disabled = false;
+    await download(b, path, what);
   };
 });
+function dlButton(label, path, name, cls) {
+  const b = document.createElement("button"); b.type = "button"; b.className = cls || "ghost small"; b.textContent = label;
+  b.onclick = () => download(b, typeof path === "function" ? path() : path, name);
+  return b;
+}
+// what only some jobs have: a set's photos and contact sheet, each region's LUT and mask
+function renderResultExtras(j) {
+  const isSet = j.kind === "set", files = j.files || {};
+  $("dl-graded").hidden = isSet;
+  $("set-result").hidden = !isSet;
+  if (isSet) {
+    const photos = j.photos || [], ul = $("set-gallery");
+    $("set-result-count").textContent = "· " + tn("n_photos_short", photos.length);
+    if (ul.dataset.job !== j.id) {
+      ul.textContent = ""; ul.dataset.job = j.id;
+      photos.forEach((p, i) => {
+        const li = document.createElement("li");
+        const img = document.createElement("img"); img.alt = p.name; img.title = p.name; img.loading = "lazy";
+        api(p.thumb).then((r) => r.blob()).then((b) => { img.src = URL.createObjectURL(b); }).catch(() => {});
+        const cap = document.createElement("span"); cap.textContent = (i + 1) + " · " + p.name;
+        const atStrength = () => { const k = $("strength").value / 100; return p.graded + (k < 1 ? "?strength=" + k : ""); };
+        li.append(img, cap, dlButton(t("download"), atStrength, p.name));
+        ul.appendChild(li);
+      });
+      api(files["contact.jpg"]).then((r) => r.blob()).then((b) => {
+        const u = URL.createObjectURL(b); $("contact").src = u; $("contact-link").href = u;
+      }).catch(() => {});
+    } else {
+      ul.querySelectorAll("li > button").forEach((b) => { b.textContent = t("download"); });
+    }
+  }
+  const regions = j.regions || [];
+  $("region-results").hidden = !regions.length;
+  const rl = $("region-files"); rl.textContent = "";
+  for (const r of regions) {
+    const li = document.createElement("li");
+    const label = document.createElement("span");
+    label.textContent = r.number + " · " + r.where + " → " + r.prompt;
+    li.append(label, dlButton(t("region_lut"), r.lut, "region-" + r.number + ".cube"),
+              dlButton(t("region_mask_dl"), r.mask, "mask-" + r.number + ".png"));
+    rl.appendChild(li);
+  }
+  if (files["heatmap.png"]) {
+    const li = document.createElement("li");
+    li.append(dlButton(t("heatmap"), files["heatmap.png"], "heatmap.png"));
+    rl.appendChild(li);
+  }
+}
 
 // ---- recent jobs ----
 async function loadRecent() {
@@ -400,14 +580,20 @@ async function loadRecent() {
       const meta = document.createElement("div"); meta.className = "meta";
       const p = document.createElement("span"); p.className = "p"; p.textContent = job.prompt || job.photo_name || job.id; p.title = p.textContent;
       const st = document.createElement("span"); st.className = "state " + job.state; st.textContent = t(job.state === "running" ? "running" : job.state);
-      meta.append(p, st); li.append(img, meta);
+      meta.append(p, st);
+      if (job.kind === "set" || (job.regions && job.regions.length)) {
+        const k = document.createElement("span"); k.className = "kind";
+        k.textContent = job.kind === "set" ? tn("n_photos_short", job.n_photos) : tn("n_regions", job.regions.length);
+        meta.append(k);
+      }
+      li.append(img, meta);
       li.onclick = () => openJob(job);
       ul.appendChild(li);
     }
   } catch (e) { /* the list is a convenience; errors show elsewhere */ }
 }
 async function openJob(job) {
-  state.job = job; state.file = null; state.losses = [];
+  state.job = job; state.file = null; state.files = []; state.losses = []; renderSetPicked();
   $("photo-name").textContent = job.photo_name || "";
   $("prompt").value = job.prompt || "";
   showMsg("");

@@ -332,12 +332,20 @@ typedef struct dlut_grade_field {
   int64_t cap;                        /* rows the activation buffers hold */
   float *act;                         /* activations: pre-activations of layers 1..3 and their outputs (owned) */
   float *scratch;                     /* backward scratch (owned) */
+  uint16_t *bf;                       /* bf16 packed operands of the fast path (owned) */
+  int64_t bf_cap;                     /* rows bf holds */
+  int bf16_used;                      /* the last forward took the bf16 products */
 } dlut_grade_field;
 
 /* Kaiming-uniform init as torch.nn.Linear (seeded), last layer zero. */
 int dlut_grade_field_init(dlut_grade_field *f, int hidden, uint64_t seed);
 void dlut_grade_field_free(dlut_grade_field *f);
-/* out (n,3) = phi(in (n,3)); keeps activations for backward. */
+/* out (n,3) = phi(in (n,3)); keeps activations for backward. The two
+ * h x h layers (forward, input gradient and weight gradient) take bf16
+ * products with fp32 accumulation (dlut/tensor.h) where the CPU has them,
+ * under the same switch as the vision tower: DLUT_CLIP_PRECISION=fp32
+ * keeps fp32 sgemm, bf16 forces the bf16 products, auto (the default) takes
+ * them for h >= 256 (the original's 512). The backward follows the forward. */
 int dlut_grade_field_forward(dlut_grade_field *f, const float *in, float *out, int64_t n);
 /* Given dL/dout (n,3) of the last forward, ACCUMULATES into f->grads. */
 void dlut_grade_field_backward(dlut_grade_field *f, const float *in, const float *d_out, int64_t n);

@@ -133,6 +133,10 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value);
  * or the matte's name (MASK), `prompt` its look; both UTF-8, non-empty.
  * At most DLUT_REGION_MAX. DLUT_ERR_INPUT on bad text or too many. */
 int dlut_job_opts_add_region(dlut_job_opts *o, dlut_job_region_kind kind, const char *where, const char *prompt);
+/* A text region from its spec "WHERE=PROMPT" (split at the first '=';
+ * the CLI's --region and the server's region field): the same checks as
+ * dlut_job_opts_add_region, and DLUT_ERR_INPUT without an '='. */
+int dlut_job_opts_add_region_spec(dlut_job_opts *o, const char *spec);
 int dlut_job_opt_count(void);
 const dlut_job_opt_info *dlut_job_opt_get(int i);             /* NULL out of range */
 const dlut_job_opt_info *dlut_job_opt_find(const char *name); /* NULL if unknown */
@@ -141,6 +145,23 @@ const dlut_job_opt_info *dlut_job_opt_find(const char *name); /* NULL if unknown
  * mode that edits with text needs a prompt ...); has_ref says whether a
  * reference photo comes with the job. Fills in the derived defaults. */
 int dlut_job_opts_finish(dlut_job_opts *o, int has_ref);
+
+/* What a job will be given, known before anything is decoded (a server
+ * reads the sizes from the uploads' headers, dlut_image_probe). */
+typedef struct dlut_job_preflight_info {
+  int n_photos;      /* 1 for one photo, more for a set */
+  int width, height; /* the (first) photo's size as stored; 0 = not known (the shape is checked when decoded) */
+  int has_model;     /* 1: a CLIP model will run it; 0: none; -1: not known here (a remote worker decides) */
+  int mask_width[DLUT_REGION_MAX], mask_height[DLUT_REGION_MAX]; /* MASK regions: the matte's size (0 = none) */
+} dlut_job_preflight_info;
+
+/* The checks dlut_job_run makes of its inputs that need no pixels, so a
+ * service can refuse a job at submission with the run's own words: regions
+ * with a set or with log input, a text region without a model (has_model
+ * == 0), a mask region without a matte or with a matte of another shape
+ * (dlut_mask_shape_check), too many photos. 0 or -1 (DLUT_ERR_INPUT /
+ * DLUT_ERR_TOO_LARGE). The run still checks everything again. */
+int dlut_job_preflight(const dlut_job_opts *o, const dlut_job_preflight_info *p);
 
 /* ==== Model discovery ==== */
 
@@ -251,6 +272,14 @@ dlut_image *dlut_job_render_result(const dlut_job_result *res, const dlut_image 
  * is written. */
 int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, dlut_image_format format,
                           const dlut_job_opts *o, const char *outdir, const char *const *inputs);
+
+/* A photo through a bundle written by dlut_job_bundle_write, at another
+ * strength (0..1): look.cube, and with regions the composite of
+ * region-N.cube inside mask-N.png (the 16-bit masks: within 1/131070 of
+ * the run's). The same pixels graded.EXT holds at strength 1 (within a code
+ * of rounding), for any other strength the linear blend with the photo.
+ * Caller frees; NULL with dlut_last_error() (a missing or broken file). */
+dlut_image *dlut_job_bundle_render(const char *outdir, const dlut_image *photo, float strength);
 
 /* ==== The bundle of a set ==== */
 

@@ -91,6 +91,10 @@ const char *dlut_mask_channel_name(dlut_mask_channel c); /* "grey", "alpha", "lu
 /* A mask (h, w) from a matte image (any size, type, 3 or 4 channels),
  * resampled, thresholded and feathered as above. used may be NULL. */
 float *dlut_mask_from_image(const dlut_image *matte, int w, int h, const dlut_mask_opts *o, dlut_mask_channel *used);
+/* The shape rule above from sizes alone (a matte mw x mh for a photo
+ * w x h): 0, or -1 with DLUT_ERR_INPUT and a message giving both shapes.
+ * Servers check uploads with it before anything is decoded. */
+int dlut_mask_shape_check(int mw, int mh, int w, int h);
 /* The same from a file. */
 float *dlut_mask_load(const char *path, int w, int h, const dlut_mask_opts *o, dlut_mask_channel *used);
 

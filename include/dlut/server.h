@@ -43,6 +43,8 @@
 extern "C" {
 #endif
 
+#define DLUT_SERVER_MAX_PHOTOS 64 /* the most max_photos may be (a request holds at most 128 fields) */
+
 typedef struct dlut_server_opts {
   const char *host;       /* bind address (default "127.0.0.1") */
   int port;               /* TCP port (default 8080; 0 = any free port, printed) */
@@ -56,6 +58,8 @@ typedef struct dlut_server_opts {
   int max_upload_mb;      /* request body cap (default 64) */
   int64_t max_pixels;     /* image cap, checked before decoding (default 50 000 000) */
   int max_steps;          /* cap on a job's steps (default 2000) */
+  int max_photos;         /* photos in one set job (default 24, at most DLUT_SERVER_MAX_PHOTOS); their pixels
+                             together at most 4 x max_pixels */
   double keep_hours;      /* job files kept after they finish (default 168 = 7 days; fractions allowed) */
   int quiet;              /* no access log on stderr */
   const char *ready_file; /* if set, written with "http://HOST:PORT/\n" once listening (tests) */

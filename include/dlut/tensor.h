@@ -117,11 +117,16 @@ float dlut_act_value(float x, dlut_act act);
 float dlut_act_grad(float x, dlut_act act);
 
 /* ==== bf16 products (src/tensor/bf16.c) ====
- * Matrix products with bf16 inputs and fp32 accumulation on Intel AMX
- * (TDPBF16PS), for the fast vision tower (src/clip/vision_bf16.c). Only
- * usable where dlut_bf16_available() says so: the CPU has AMX-BF16,
- * AMX-TILE and AVX512-BF16 and Linux granted the tile state
- * (arch_prctl ARCH_REQ_XCOMP_PERM). Elsewhere every caller stays fp32.
+ * Matrix products with bf16 inputs and fp32 accumulation, for the fast
+ * vision tower (src/clip/vision_bf16.c), with two kernels on one packed
+ * layout chosen at run time: Intel AMX (TDPBF16PS: Sapphire Rapids and
+ * later; needs AMX-BF16, AMX-TILE, AVX512-BF16 and the tile state granted
+ * by Linux, arch_prctl ARCH_REQ_XCOMP_PERM) and AVX512-BF16 (VDPBF16PS:
+ * Cooper Lake, AMD Zen 4 and Zen 5). dlut_bf16_available() gives the level
+ * in effect (DLUT_BF16_NONE: every caller stays fp32). DLUT_BF16_KERNEL=avx512
+ * in the environment, read once, keeps an AMX machine on the AVX512-BF16
+ * kernel; dlut_bf16_select(level) sets the level (capped by the hardware;
+ * -1 restores the hardware's) and returns it, for tests and benchmarks.
  *
  * Packed layout: an operand is converted once (round to nearest even) to
  * an array of 1 KiB tiles, zero-padded to multiples of 32 rows and 32 k;
@@ -135,7 +140,10 @@ float dlut_act_grad(float x, dlut_act act);
  * dlut_bf16_gemm runs on the calling thread; _par splits over the dlut
  * pool. dlut_bf16_gemm_ref is the naive reference from fp32 inputs (each
  * rounded to bf16, sums in double). Nothing here allocates. */
+enum { DLUT_BF16_NONE = 0, DLUT_BF16_AVX512 = 1, DLUT_BF16_AMX = 2 };
 int dlut_bf16_available(void);
+int dlut_bf16_select(int level);
+const char *dlut_bf16_kernel_name(int level);
 uint16_t dlut_bf16_from_f32(float x);
 float dlut_bf16_to_f32(uint16_t h);
 size_t dlut_bf16_packed_size(int rows, int K);

@@ -31,7 +31,7 @@ int clip_vision_forward(dlut_clip *m, const float *pixels) {
       a->emb[(size_t)t * C + c] = a->patch_out[(size_t)(t - 1) * C + c] + w->pos_emb[(size_t)t * C + c];
   be->layernorm_forward(a->x[0], a->emb_mean, a->emb_rstd, a->emb, w->pre_ln_w, w->pre_ln_b, T, C, d.eps);
   clip_vfast_mark_unused(m);
-  if (clip_vision_use_bf16(m)) { /* bf16 products on AMX (vision_bf16.c) */
+  if (clip_vision_use_bf16(m)) { /* bf16 products, AMX or AVX512-BF16 (vision_bf16.c) */
     if (clip_vfast_blocks_forward(m, &d) != 0) {
       dlut_tensor_threads_leave(blas);
       return -1;

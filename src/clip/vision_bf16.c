@@ -1,6 +1,6 @@
 /* The fast vision tower: the same computation as clip_block_preln_forward /
  * _backward in vision.c, with every matrix product in bf16 with fp32
- * accumulation on AMX (src/tensor/bf16.c) and a blocked attention that
+ * accumulation (AMX or AVX512-BF16, src/tensor/bf16.c) and a blocked attention that
  * never holds the NH x T x T probabilities. fp32 (vision.c on the
  * dlut/tensor.h backend) stays the reference and the default wherever
  * this path is not chosen (clip_vision_use_bf16).
@@ -57,7 +57,7 @@ struct clip_vfast {
 /* ==== Choosing ==== */
 
 /* DLUT_CLIP_PRECISION: fp32 | bf16 | auto (default). auto and bf16 take
- * the bf16 path where the CPU has AMX-BF16 and the tower is one it pays
+ * the bf16 path where the CPU has AMX-BF16 or AVX512-BF16 and the tower is one it pays
  * for (width a multiple of 32 and >= 256: every real CLIP; the tiny test
  * models stay fp32); bf16 also takes it for small towers. Never with the
  * reference backend or when every activation is kept (refcheck). */
@@ -73,7 +73,7 @@ int clip_vision_use_bf16(const dlut_clip *m) {
       m->cfg.vision.intermediate > 16384)
     return 0;
   if (!force && C < 256) return 0;
-  return dlut_bf16_available();
+  return dlut_bf16_available() != DLUT_BF16_NONE;
 }
 
 /* ==== Setup ==== */

@@ -9,14 +9,20 @@
  * back from the sign of a_k (LeakyReLU keeps the sign), so pre-activations
  * are not stored. The backward walks the rows in chunks with two chunk x h
  * scratch buffers.
+ *
+ * The bf16 path (dlut_grade_field_forward's comment in dlut/grade.h) packs
+ * the weights of the two h x h layers every forward and backward (they
+ * change every step) and each layer's input once; the 3-wide first and
+ * last layers stay fp32, as do the sums of the biases' gradients.
  */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dlut/grade.h"
 #include "dlut/error.h"
+#include "dlut/grade.h"
+#include "dlut/tensor.h"
 #include "grade/grade_internal.h"
 
 #define LEAK 0.01f
@@ -74,6 +80,7 @@ void dlut_grade_field_free(dlut_grade_field *f) {
   free(f->grads);
   free(f->act);
   free(f->scratch);
+  free(f->bf);
   memset(f, 0, sizeof *f);
 }
 
@@ -100,14 +107,68 @@ static void linear(const float *X, int64_t n, int in, const float *W, const floa
     for (int64_t k = 0; k < n * out; k++) Z[k] = Z[k] > 0 ? Z[k] : LEAK * Z[k];
 }
 
+static int want_bf16(const dlut_grade_field *f, int64_t n) {
+  const char *p = getenv("DLUT_CLIP_PRECISION");
+  if (p && strcmp(p, "fp32") == 0) return 0;
+  if (dlut_bf16_available() == DLUT_BF16_NONE || n > (1 << 30) || f->hidden > 8192) return 0;
+  if (p && strcmp(p, "bf16") == 0) return 1;
+  return f->hidden >= 256;
+}
+
+/* The packed operands: two h x h weights, the layer input (n x h), and
+ * per backward chunk dz^T (h x CHUNK), x (CHUNK x h) and dz (CHUNK x h). */
+static size_t bf_w_size(int h) {
+  return dlut_bf16_packed_size(h, h);
+}
+static size_t bf_chunk_size(int h) {
+  return dlut_bf16_packed_size(h, CHUNK);
+}
+
+static int ensure_bf(dlut_grade_field *f, int64_t n) {
+  if (n <= f->bf_cap) return 0;
+  const int h = f->hidden;
+  size_t total = 2 * bf_w_size(h) + dlut_bf16_packed_size((int)n, h) + 3 * bf_chunk_size(h);
+  uint16_t *p = realloc(f->bf, total * sizeof(uint16_t));
+  if (!p) return dlut_error("grade: out of memory for the field's bf16 operands (%lld rows)", (long long)n);
+  f->bf = p;
+  f->bf_cap = n;
+  return 0;
+}
+
+static uint16_t *bf_weight(dlut_grade_field *f, int slot) {
+  return f->bf + (size_t)slot * bf_w_size(f->hidden);
+}
+static uint16_t *bf_input(dlut_grade_field *f) {
+  return f->bf + 2 * bf_w_size(f->hidden);
+}
+static uint16_t *bf_chunk(dlut_grade_field *f, int k) {
+  return bf_input(f) + dlut_bf16_packed_size((int)f->bf_cap, f->hidden) + (size_t)k * bf_chunk_size(f->hidden);
+}
+
+/* Z (n,h) = LeakyReLU(X (n,h) W^T + b) in bf16 products, W (h,h) of layer l (slot l - 1) */
+static void linear_bf16(dlut_grade_field *f, const float *X, int64_t n, int l, float *Z) {
+  const int h = f->hidden;
+  uint16_t *wp = bf_weight(f, l - 1), *xp = bf_input(f);
+  dlut_bf16_pack_b(wp, f->w[l], h, h, h, 1); /* B[k][o] = W[o][k] */
+  dlut_bf16_pack_a_par(xp, X, h, (int)n, h, 0);
+  dlut_bf16_gemm_par(Z, h, xp, wp, (int)n, h, h, 1.0f, 0, f->b[l]);
+  for (int64_t k = 0; k < n * h; k++) Z[k] = Z[k] > 0 ? Z[k] : LEAK * Z[k];
+}
+
 int dlut_grade_field_forward(dlut_grade_field *f, const float *in, float *out, int64_t n) {
   if (ensure_cap(f, n) != 0) return -1;
   const int h = f->hidden;
   float *a1 = f->act, *a2 = a1 + n * h, *a3 = a2 + n * h;
+  f->bf16_used = want_bf16(f, n) && ensure_bf(f, n) == 0;
   /* layout of act depends on n: the backward must get the same n */
   linear(in, n, 3, f->w[0], f->b[0], h, a1, 1);
-  linear(a1, n, h, f->w[1], f->b[1], h, a2, 1);
-  linear(a2, n, h, f->w[2], f->b[2], h, a3, 1);
+  if (f->bf16_used) {
+    linear_bf16(f, a1, n, 1, a2);
+    linear_bf16(f, a2, n, 2, a3);
+  } else {
+    linear(a1, n, h, f->w[1], f->b[1], h, a2, 1);
+    linear(a2, n, h, f->w[2], f->b[2], h, a3, 1);
+  }
   linear(a3, n, h, f->w[3], f->b[3], 3, out, 0);
   return 0;
 }
@@ -117,6 +178,9 @@ void dlut_grade_field_backward(dlut_grade_field *f, const float *in, const float
   const float *a1 = f->act, *a2 = a1 + n * h, *a3 = a2 + n * h;
   const float *acts[4] = {in, a1, a2, a3}; /* input of layer l */
   float *g = f->scratch, *g2 = f->scratch + (int64_t)CHUNK * h;
+  const int bf = f->bf16_used && n <= f->bf_cap;
+  if (bf) /* B[k][i] = W[k][i] for dx = dz W */
+    for (int l = 1; l <= 2; l++) dlut_bf16_pack_b(bf_weight(f, l - 1), f->w[l], h, h, h, 0);
   for (int64_t r0 = 0; r0 < n; r0 += CHUNK) {
     int rows = (int)(n - r0 < CHUNK ? n - r0 : CHUNK);
     /* layer 4: d_out (rows,3) */
@@ -126,14 +190,28 @@ void dlut_grade_field_backward(dlut_grade_field *f, const float *in, const float
       int o, i;
       layer_dims(h, l, &o, &i);
       const float *x = acts[l] + r0 * i;
+      int fast = bf && (l == 1 || l == 2);
       /* dW (o,i) += dz^T x ; db += colsum dz */
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, i, rows, 1.0f, dz, dz_w, x, i, 1.0f, f->dw[l], i);
+      if (fast) {
+        uint16_t *dzt = bf_chunk(f, 0), *xp = bf_chunk(f, 1);
+        dlut_bf16_pack_a_par(dzt, dz, dz_w, o, rows, 1); /* A[o][r] = dz[r][o] */
+        dlut_bf16_pack_b(xp, x, i, rows, i, 0);          /* B[r][i] = x[r][i] */
+        dlut_bf16_gemm_par(f->dw[l], i, dzt, xp, o, i, rows, 1.0f, 1, NULL);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, i, rows, 1.0f, dz, dz_w, x, i, 1.0f, f->dw[l], i);
+      }
       for (int r = 0; r < rows; r++)
         for (int k = 0; k < o; k++) f->db[l][k] += dz[(int64_t)r * dz_w + k];
       if (l == 0) break;
       /* dx (rows,i) = dz W, then through the LeakyReLU of layer l-1 (mask from the sign of x) */
       float *dx = (dz == g) ? g2 : g;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, i, o, 1.0f, dz, dz_w, f->w[l], i, 0.0f, dx, i);
+      if (fast) {
+        uint16_t *dzp = bf_chunk(f, 2);
+        dlut_bf16_pack_a_par(dzp, dz, dz_w, rows, o, 0);
+        dlut_bf16_gemm_par(dx, i, dzp, bf_weight(f, l - 1), rows, i, o, 1.0f, 0, NULL);
+      } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, i, o, 1.0f, dz, dz_w, f->w[l], i, 0.0f, dx, i);
+      }
       for (int64_t k = 0; k < (int64_t)rows * i; k++)
         if (!(x[k] > 0)) dx[k] *= LEAK;
       dz = dx;

@@ -47,6 +47,19 @@ double dlut_mask_coverage(const float *m, int w, int h) {
 
 /* ==== Mattes ==== */
 
+/* A matte of another shape belongs to another picture: its aspect ratio
+ * must match the photo's within 1% (+ 1 pixel of the smaller height). */
+int dlut_mask_shape_check(int mw, int mh, int w, int h) {
+  if (mw < 1 || mh < 1 || w < 1 || h < 1) return dlut_errorc(DLUT_ERR_INPUT, "mask: bad size %dx%d", mw, mh);
+  const double want = (double)w / h, got = (double)mw / mh;
+  const double tol = 0.01 * want + want / (mh < h ? mh : h);
+  if (fabs(got - want) > tol)
+    return dlut_errorc(DLUT_ERR_INPUT,
+                       "the matte is %dx%d but the photo %dx%d: a different shape (aspect %.4f vs %.4f)", mw, mh, w, h,
+                       got, want);
+  return 0;
+}
+
 float *dlut_mask_from_image(const dlut_image *img, int w, int h, const dlut_mask_opts *o, dlut_mask_channel *used) {
   dlut_mask_opts def = {0, 0};
   if (!o) o = &def;
@@ -58,14 +71,7 @@ float *dlut_mask_from_image(const dlut_image *img, int w, int h, const dlut_mask
     dlut_error("mask: bad photo size %dx%d", w, h);
     return NULL;
   }
-  /* a matte of another shape belongs to another picture: 1% + 1 pixel */
-  const double want = (double)w / h, got = (double)img->width / img->height;
-  const double tol = 0.01 * want + want / (img->height < h ? img->height : h);
-  if (fabs(got - want) > tol) {
-    dlut_error("the matte is %dx%d but the photo %dx%d: a different shape (aspect %.4f vs %.4f)", img->width,
-               img->height, w, h, got, want);
-    return NULL;
-  }
+  if (dlut_mask_shape_check(img->width, img->height, w, h) != 0) return NULL;
   dlut_image *f = dlut_image_convert(img, img->channels, DLUT_PIXEL_F32);
   if (!f) return NULL;
   const int mw = img->width, mh = img->height, ch = img->channels;

@@ -284,3 +284,38 @@ dlut_image *dlut__job_region_render(const dlut_job_result *res, const dlut_image
   }
   return dlut_region_render(res->lut, res->n_regions, luts, masks, photo, strength);
 }
+
+/* ==== Re-rendering a bundle ==== */
+
+dlut_image *dlut_job_bundle_render(const char *outdir, const dlut_image *photo, float strength) {
+  char p[4400];
+  dlut_lut *global = NULL, *luts[DLUT_REGION_MAX] = {0};
+  float *masks[DLUT_REGION_MAX] = {0};
+  dlut_image *out = NULL;
+  int n = 0;
+  if (!outdir || !photo) {
+    dlut_errorc(DLUT_ERR_INPUT, "bundle render: nothing to render");
+    return NULL;
+  }
+  snprintf(p, sizeof p, "%s/look.cube", outdir);
+  if (!(global = dlut_lut_load(p))) return NULL;
+  /* regions 1, 2 ... as long as region-N.cube exists, each with its mask-N.png */
+  for (; n < DLUT_REGION_MAX; n++) {
+    snprintf(p, sizeof p, "%s/region-%d.cube", outdir, n + 1);
+    FILE *f = fopen(p, "rb");
+    if (!f) break;
+    fclose(f);
+    if (!(luts[n] = dlut_lut_load(p))) goto done;
+    snprintf(p, sizeof p, "%s/mask-%d.png", outdir, n + 1);
+    if (!(masks[n] = dlut_mask_load(p, photo->width, photo->height, NULL, NULL))) goto done;
+  }
+  out = n ? dlut_region_render(global, n, (const dlut_lut *const *)luts, (const float *const *)masks, photo, strength)
+          : dlut_job_render(global, photo, strength);
+done:
+  for (int k = 0; k < DLUT_REGION_MAX; k++) {
+    dlut_lut_free(luts[k]);
+    free(masks[k]);
+  }
+  dlut_lut_free(global);
+  return out;
+}

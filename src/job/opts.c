@@ -405,6 +405,48 @@ int dlut_job_opts_add_region(dlut_job_opts *o, dlut_job_region_kind kind, const 
   return 0;
 }
 
+int dlut_job_opts_add_region_spec(dlut_job_opts *o, const char *spec) {
+  const char *eq = spec ? strchr(spec, '=') : NULL;
+  if (!eq)
+    return dlut_errorc(DLUT_ERR_INPUT, "give the region and the look as \"WHERE=PROMPT\", not '%.80s'",
+                       spec ? spec : "");
+  const size_t wl = (size_t)(eq - spec);
+  if (wl > 1024) return dlut_errorc(DLUT_ERR_TOO_LARGE, "a region's text (what to find) is longer than 1024 bytes");
+  char where[1025];
+  memcpy(where, spec, wl);
+  where[wl] = 0;
+  return dlut_job_opts_add_region(o, DLUT_JOB_REGION_TEXT, where, eq + 1);
+}
+
+int dlut_job_preflight(const dlut_job_opts *o, const dlut_job_preflight_info *p) {
+  if (p->n_photos < 1) return dlut_errorc(DLUT_ERR_INPUT, "no photo");
+  if (p->n_photos > DLUT_GRADE_SET_MAX)
+    return dlut_errorc(DLUT_ERR_TOO_LARGE, "%d photos in one set; at most %d", p->n_photos, DLUT_GRADE_SET_MAX);
+  if (o->n_regions && p->n_photos > 1)
+    return dlut_errorc(DLUT_ERR_INPUT, "regions belong to one photo: grade a set of photos without regions");
+  if (o->n_regions && o->camlog >= 0)
+    return dlut_errorc(DLUT_ERR_INPUT, "regions grade one photo in sRGB, not log footage (input=%s)",
+                       dlut_camlog_name((dlut_camlog)o->camlog));
+  for (int i = 0; i < o->n_regions; i++) {
+    const dlut_job_region *r = &o->regions[i];
+    if (r->kind == DLUT_JOB_REGION_TEXT && p->has_model == 0)
+      return dlut_errorc(DLUT_ERR_INPUT,
+                         "region %d (\"%s=%s\"): finding \"%s\" in the photo needs a CLIP model, and there is none "
+                         "here; give a matte (mask) of it instead",
+                         i + 1, r->where, r->prompt, r->where);
+    if (r->kind != DLUT_JOB_REGION_MASK) continue;
+    if (p->mask_width[i] < 1 || p->mask_height[i] < 1)
+      return dlut_errorc(DLUT_ERR_INPUT, "region %d (%s): no matte image given", i + 1, r->where);
+    if (p->width > 0 && p->height > 0 &&
+        dlut_mask_shape_check(p->mask_width[i], p->mask_height[i], p->width, p->height) != 0) {
+      char why[512];
+      snprintf(why, sizeof why, "%s", dlut_last_error());
+      return dlut_errorc(DLUT_ERR_INPUT, "region %d (%s): %s", i + 1, r->where, why);
+    }
+  }
+  return 0;
+}
+
 int dlut_job_opts_finish(dlut_job_opts *o, int has_ref) {
   const int has_prompt = o->prompt && *o->prompt;
   if (!has_ref && !has_prompt)

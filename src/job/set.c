@@ -35,7 +35,9 @@ int dlut_job_set_names(const char *const *paths, int n, char (*names)[DLUT_JOB_S
     const char *b = base_name(paths[i] ? paths[i] : "");
     char stem[DLUT_JOB_SET_NAME_LEN], ext[32] = "";
     if (!*b || !strcmp(b, ".") || !strcmp(b, "..")) b = "photo";
-    snprintf(stem, sizeof stem, "%.200s", b);
+    size_t cut = strlen(b) > 200 ? 200 : strlen(b);
+    while (cut > 0 && ((unsigned char)b[cut] & 0xC0) == 0x80) cut--; /* not inside a UTF-8 character */
+    snprintf(stem, sizeof stem, "%.*s", (int)cut, b);
     char *dot = strrchr(stem, '.');
     if (dot && dot != stem && strlen(dot) < sizeof ext) {
       snprintf(ext, sizeof ext, "%s", dot);

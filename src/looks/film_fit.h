@@ -4,164 +4,402 @@
  * mean CIEDE2000 over a 9^3 lattice and four photos, to a film-emulation Hald CLUT
  * of $DLUT_SHARED/data/film-refs (RawTherapee Film Simulation Collection, CC BY-SA
  * 4.0; the LUTs themselves are not in this repository). <STOCK>_HELDOUT is the same
- * stock predicted without its reference (the mean of related fits), the test of
- * how well a stock with no reference is served; derived entries at the end are
- * such means for stocks that have no reference at all.
- * Regenerate (about two minutes):
+ * stock predicted without its reference by the rule that held out best (half family, half type:
+ * the look fitted to the weighted CIELAB mean of the other references named),
+ * the test of how well a stock with no reference is served; the entries at the
+ * end are that rule's looks for the stocks that have no reference at all.
+ * Regenerate (about 20 minutes of CPU; --rule N: one rule, no study):
  *     make build/bench/fit_film && build/bench/fit_film fit && clang-format -i src/looks/film_fit.h
  * The report, with the distances, is bench/fit_film_report.md. */
 #ifndef DLUT_LOOKS_FILM_FIT_H
 #define DLUT_LOOKS_FILM_FIT_H
 
-/* kodak_portra_160.png: mean dE2000 2.11 (untouched 6.45) */
-#define LOOKS_FILM_PORTRA_160                                                                                         \
-  "temp=+0.400 exposure=+1.000 bright=+0.206 contrast=+0.481 shadows=-0.813 highlights=-0.656 fade=+0.062 "           \
-  "rolloff=+0.294 vib=-0.300 skin_follow=+1.000 tint_ends=+0.086 shadow=214.29@3.328 highlight=329.53@2.465 "         \
-  "cast=180.00@1.125 hue.red=+1.69 sat.red=+0.319 sat.orange=+0.438 hue.yellow=+3.19 sat.yellow=+0.062 "              \
-  "hue.green=-1.88 sat.green=-0.156 hue.aqua=-6.75 sat.aqua=-0.131 hue.blue=+12.56 sat.blue=+0.375 hue.purple=+2.25 " \
-  "sat.purple=-0.106 hue.magenta=+4.31 sat.magenta=-0.169"
-/* kodak_portra_800.png: mean dE2000 2.37 (untouched 6.87) */
-#define LOOKS_FILM_PORTRA_800                                                                                 \
-  "temp=+0.150 tint=-0.300 exposure=+0.625 bright=+0.200 contrast=+1.150 shadows=-0.462 highlights=-0.319 "   \
-  "fade=+0.181 rolloff=+0.238 sat=+0.263 vib=-0.294 skin_follow=+1.000 tint_ends=+0.031 shadow=220.49@6.738 " \
-  "highlight=231.95@3.651 cast=17.65@2.886 hue.red=+2.25 sat.red=+0.069 hue.orange=+1.69 sat.orange=+0.119 "  \
-  "hue.yellow=+2.25 sat.yellow=+0.062 hue.green=+5.06 sat.green=-0.150 hue.aqua=+2.62 sat.aqua=-0.313 "       \
-  "hue.blue=+17.25 sat.blue=+0.337 hue.purple=+5.25 sat.purple=-0.188 sat.magenta=+0.094"
-/* held out: the mean of kodak_portra_160.png; mean dE2000 3.66 */
-#define LOOKS_FILM_PORTRA_800_HELDOUT                                                                                 \
-  "temp=+0.400 exposure=+1.000 bright=+0.206 contrast=+0.481 shadows=-0.813 highlights=-0.656 fade=+0.062 "           \
-  "rolloff=+0.294 vib=-0.300 skin_follow=+1.000 tint_ends=+0.086 shadow=214.29@3.328 highlight=329.53@2.465 "         \
-  "cast=180.00@1.125 hue.red=+1.69 sat.red=+0.319 sat.orange=+0.438 hue.yellow=+3.19 sat.yellow=+0.062 "              \
-  "hue.green=-1.88 sat.green=-0.156 hue.aqua=-6.75 sat.aqua=-0.131 hue.blue=+12.56 sat.blue=+0.375 hue.purple=+2.25 " \
-  "sat.purple=-0.106 hue.magenta=+4.31 sat.magenta=-0.169"
-/* fuji_400h.png: mean dE2000 1.93 (untouched 5.61) */
-#define LOOKS_FILM_FUJI_400H                                                                                           \
-  "temp=+0.475 tint=+0.100 exposure=+0.844 bright=+0.075 contrast=+1.050 shadows=-0.375 highlights=-0.644 "            \
-  "fade=+0.181 rolloff=+0.525 vib=-0.281 skin_follow=+1.000 tint_ends=+0.094 shadow=158.50@4.434 "                     \
-  "highlight=270.00@0.875 cast=0.00@1.000 sat.red=+0.231 hue.orange=+1.12 sat.orange=+0.375 hue.yellow=-0.19 "         \
-  "sat.yellow=+0.044 hue.green=+5.62 sat.green=-0.125 hue.aqua=-0.38 sat.aqua=+0.031 hue.blue=+13.88 sat.blue=+0.275 " \
-  "hue.purple=+5.81 sat.purple=-0.100 hue.magenta=+6.56 sat.magenta=+0.056"
-/* fuji_160c.png: mean dE2000 1.90 (untouched 5.37) */
-#define LOOKS_FILM_FUJI_160C                                                                                           \
-  "temp=+0.687 exposure=+0.825 bright=+0.013 contrast=+0.719 shadows=-0.275 highlights=-0.463 fade=+0.069 "            \
-  "rolloff=+0.412 vib=-0.262 skin_follow=+1.000 tint_ends=+0.094 shadow=186.34@1.132 highlight=255.50@7.489 "          \
-  "cast=32.01@2.358 hue.red=-1.31 sat.red=+0.144 hue.orange=+0.94 sat.orange=+0.300 hue.yellow=+3.00 "                 \
-  "sat.yellow=+0.088 hue.green=+3.19 sat.green=+0.088 hue.aqua=+0.94 sat.aqua=+0.019 hue.blue=+15.38 sat.blue=+0.181 " \
-  "hue.purple=+4.69 sat.purple=-0.131 hue.magenta=+6.38 sat.magenta=+0.006"
-/* fuji_provia_100f.png: mean dE2000 1.88 (untouched 4.67) */
-#define LOOKS_FILM_PROVIA_100F                                                                                        \
-  "temp=+1.012 tint=+0.188 bright=-0.044 contrast=+0.350 shadows=+0.044 highlights=+0.075 crush=+0.006 sat=-0.006 "   \
-  "vib=-0.212 skin_follow=+1.000 tint_ends=+0.086 shadow=309.29@1.777 highlight=251.15@5.416 cast=242.35@2.963 "      \
-  "hue.red=+7.50 sat.red=+0.325 hue.orange=-9.38 sat.orange=+0.069 hue.yellow=-2.44 sat.yellow=-0.094 "               \
-  "hue.green=+10.88 sat.green=-0.200 hue.aqua=+3.94 sat.aqua=+0.294 hue.blue=-8.25 sat.blue=-0.113 hue.purple=+0.75 " \
-  "sat.purple=-0.281 hue.magenta=+23.25 sat.magenta=+0.037"
-/* fuji_astia_100f.png: mean dE2000 1.58 (untouched 5.60) */
-#define LOOKS_FILM_ASTIA_100F                                                                                  \
-  "temp=+0.188 tint=-0.125 exposure=+0.031 bright=-0.006 contrast=+0.269 shadows=-0.006 highlights=-0.013 "    \
-  "crush=+0.019 rolloff=+0.394 vib=-0.106 skin_follow=+1.000 tint_ends=+0.344 shadow=284.04@1.546 "            \
-  "highlight=294.62@3.300 cast=270.00@0.375 hue.red=+7.88 sat.red=+0.206 hue.orange=-16.31 sat.orange=-0.006 " \
-  "hue.yellow=-10.69 sat.yellow=-0.131 hue.green=-11.44 sat.green=-0.281 hue.aqua=+4.88 sat.aqua=-0.081 "      \
-  "hue.blue=-20.81 sat.blue=-0.231 hue.purple=-0.56 sat.purple=-0.462 hue.magenta=+27.94 sat.magenta=-0.119"
-/* held out: the mean of fuji_provia_100f.png; mean dE2000 3.06 */
-#define LOOKS_FILM_ASTIA_100F_HELDOUT                                                                                 \
-  "temp=+1.012 tint=+0.188 bright=-0.044 contrast=+0.350 shadows=+0.044 highlights=+0.075 crush=+0.006 sat=-0.006 "   \
-  "vib=-0.212 skin_follow=+1.000 tint_ends=+0.086 shadow=309.29@1.777 highlight=251.15@5.416 cast=242.35@2.963 "      \
-  "hue.red=+7.50 sat.red=+0.325 hue.orange=-9.38 sat.orange=+0.069 hue.yellow=-2.44 sat.yellow=-0.094 "               \
-  "hue.green=+10.88 sat.green=-0.200 hue.aqua=+3.94 sat.aqua=+0.294 hue.blue=-8.25 sat.blue=-0.113 hue.purple=+0.75 " \
-  "sat.purple=-0.281 hue.magenta=+23.25 sat.magenta=+0.037"
-/* fuji_velvia_100_generic.png: mean dE2000 2.25 (untouched 5.62) */
-#define LOOKS_FILM_VELVIA_100                                                                                          \
-  "temp=+0.850 tint=-0.038 exposure=+0.081 bright=+0.219 contrast=+1.231 shadows=-0.181 highlights=-0.069 "            \
-  "crush=+0.081 rolloff=+0.362 sat=+0.175 vib=-0.275 skin_follow=+1.000 shadow=334.18@4.305 highlight=275.53@3.893 "   \
-  "cast=270.00@4.625 hue.red=+0.94 sat.red=+0.169 hue.orange=+0.75 sat.orange=+0.063 hue.yellow=+9.56 "                \
-  "sat.yellow=+0.106 hue.green=-1.12 sat.green=+0.337 hue.aqua=+1.12 sat.aqua=+0.350 hue.blue=+30.00 sat.blue=+0.325 " \
-  "hue.purple=+6.00 sat.purple=+0.075 hue.magenta=-3.00 sat.magenta=+0.219"
-/* kodak_kodachrome_25.png: mean dE2000 3.02 (untouched 7.70) */
-#define LOOKS_FILM_KODACHROME_25                                                                                     \
-  "temp=-0.912 tint=-0.388 exposure=+0.800 bright=+0.550 contrast=+1.175 shadows=-1.000 highlights=-1.000 "          \
-  "crush=+0.400 rolloff=+0.444 sat=-0.206 vib=-0.044 skin_follow=+1.000 shadow=324.46@6.452 highlight=319.40@2.305 " \
-  "cast=198.43@1.186 hue.red=+0.56 sat.red=+0.100 hue.orange=+3.00 sat.orange=+0.100 hue.yellow=-2.81 "              \
-  "sat.yellow=+0.181 hue.green=-23.25 sat.green=+0.025 hue.aqua=-9.38 sat.aqua=-0.350 hue.blue=+10.31 "              \
-  "sat.blue=+0.094 hue.purple=+6.75 sat.purple=-0.225 hue.magenta=+30.00 sat.magenta=-0.006"
-/* kodak_ektachrome_100vs.png: mean dE2000 1.87 (untouched 7.66) */
-#define LOOKS_FILM_EKTACHROME_100VS                                                                                    \
-  "temp=+0.587 tint=+0.575 exposure=+0.113 bright=-0.100 contrast=-0.056 shadows=-0.506 highlights=-0.006 "            \
-  "crush=+0.119 rolloff=+0.125 vib=-0.181 skin_follow=+1.000 shadow=313.26@2.918 highlight=283.57@7.458 "              \
-  "cast=220.91@2.481 hue.red=+6.19 sat.red=+0.312 hue.orange=-11.25 sat.orange=+0.087 hue.yellow=-6.19 "               \
-  "sat.yellow=+0.088 hue.green=-13.88 sat.green=-0.056 hue.aqua=+2.62 sat.aqua=+0.069 hue.blue=+0.75 sat.blue=+0.256 " \
-  "sat.purple=-0.275 hue.magenta=+30.00 sat.magenta=-0.081"
-/* agfa_vista_200.png: mean dE2000 2.46 (untouched 5.99) */
+/* kodak_portra_160.png: mean dE2000 2.26 (untouched 6.45) */
+#define LOOKS_FILM_PORTRA_160                                                                                          \
+  "temp=+0.525 tint=-0.050 exposure=+1.000 bright=+0.175 contrast=+0.531 shadows=-0.781 highlights=-0.675 "            \
+  "fade=+0.106 rolloff=+0.281 vib=-0.269 skin_follow=+1.000 tint_ends=+0.086 shadow=197.53@2.491 "                     \
+  "highlight=322.31@3.475 cast=180.00@1.250 hue.red=-0.38 sat.red=+0.194 hue.orange=-1.12 sat.orange=+0.338 "          \
+  "hue.yellow=+4.69 sat.yellow=+0.012 hue.green=-2.81 sat.green=-0.181 hue.aqua=-5.25 sat.aqua=-0.175 hue.blue=+8.44 " \
+  "sat.blue=+0.313 hue.purple=+2.06 sat.purple=+0.050 hue.magenta=+2.62 sat.magenta=-0.206"
+/* held out (half family, half type): kodak_portra_800 0.60, fuji_400h 0.10, fuji_160c 0.10, agfa_vista_200 0.10,
+ * fuji_superia_200 0.10; 0.48 of the untouched distance */
+#define LOOKS_FILM_PORTRA_160_HELDOUT                                                                           \
+  "temp=+0.901 tint=-0.243 exposure=+0.654 bright=+0.129 contrast=+0.895 shadows=-0.313 highlights=-0.314 "     \
+  "fade=+0.039 crush=+0.013 rolloff=+0.197 sat=+0.055 vib=-0.377 skin_follow=+1.000 tint_ends=+0.523 "          \
+  "shadow=172.08@1.906 highlight=272.19@4.578 cast=283.50@2.892 hue.red=+2.64 sat.red=+0.193 hue.orange=-2.17 " \
+  "sat.orange=+0.213 hue.yellow=+4.09 sat.yellow=+0.094 hue.green=+2.25 sat.green=-0.115 hue.aqua=+6.45 "       \
+  "sat.aqua=-0.138 hue.blue=+13.78 sat.blue=+0.738 hue.purple=+2.98 sat.purple=+0.119 hue.magenta=+2.21 "       \
+  "sat.magenta=+0.181"
+/* kodak_portra_800.png: mean dE2000 2.52 (untouched 6.87) */
+#define LOOKS_FILM_PORTRA_800                                                                                   \
+  "temp=+0.700 tint=-0.400 exposure=+0.612 bright=+0.231 contrast=+1.194 shadows=-0.281 highlights=-0.244 "     \
+  "fade=+0.025 crush=+0.013 rolloff=+0.306 sat=+0.075 vib=-0.319 skin_follow=+1.000 tint_ends=+0.688 "          \
+  "shadow=142.70@3.300 highlight=276.01@2.388 cast=281.89@4.854 hue.red=+2.81 sat.red=+0.300 hue.orange=-0.38 " \
+  "sat.orange=+0.219 hue.yellow=+4.88 sat.yellow=+0.131 hue.green=+3.94 sat.green=-0.100 hue.aqua=+5.25 "       \
+  "sat.aqua=-0.263 hue.blue=+13.69 sat.blue=+0.756 hue.purple=+3.00 sat.purple=+0.119 hue.magenta=-0.38 "       \
+  "sat.magenta=+0.237"
+/* held out (half family, half type): kodak_portra_160 0.60, fuji_400h 0.10, fuji_160c 0.10, agfa_vista_200 0.10,
+ * fuji_superia_200 0.10; 0.51 of the untouched distance */
+#define LOOKS_FILM_PORTRA_800_HELDOUT                                                                           \
+  "temp=+0.471 tint=-0.032 exposure=+0.917 bright=+0.076 contrast=+0.510 shadows=-0.601 highlights=-0.529 "     \
+  "fade=+0.063 crush=+0.029 rolloff=+0.320 sat=+0.010 vib=-0.272 skin_follow=+1.000 tint_ends=+0.108 "          \
+  "shadow=180.38@1.863 highlight=305.22@3.121 cast=166.46@0.694 hue.red=+0.54 sat.red=+0.223 hue.orange=-2.81 " \
+  "sat.orange=+0.278 hue.yellow=+2.85 sat.yellow=+0.016 hue.green=-2.74 sat.green=-0.157 hue.aqua=-1.16 "       \
+  "sat.aqua=-0.129 hue.blue=+9.69 sat.blue=+0.346 hue.purple=+1.29 sat.purple=+0.034 hue.magenta=+6.26 "        \
+  "sat.magenta=-0.110"
+/* fuji_400h.png: mean dE2000 2.01 (untouched 5.61) */
+#define LOOKS_FILM_FUJI_400H                                                                                  \
+  "temp=+0.800 tint=+0.013 exposure=+0.906 bright=+0.025 contrast=+0.787 shadows=-0.406 highlights=-0.538 "   \
+  "fade=+0.163 rolloff=+0.519 sat=+0.087 vib=-0.344 skin_follow=+1.000 tint_ends=+0.109 shadow=158.96@3.482 " \
+  "highlight=291.37@3.087 cast=333.43@0.839 hue.red=-0.94 sat.red=+0.100 hue.orange=-0.56 sat.orange=+0.219 " \
+  "hue.yellow=+2.06 sat.yellow=-0.019 hue.green=+4.69 sat.green=-0.212 hue.aqua=+1.50 sat.aqua=-0.062 "       \
+  "hue.blue=+10.88 sat.blue=+0.412 hue.purple=+2.81 sat.purple=-0.025 hue.magenta=+6.19 sat.magenta=-0.019"
+/* held out (half family, half type): kodak_portra_160 0.10, kodak_portra_800 0.10, fuji_160c 0.60, agfa_vista_200 0.10,
+ * fuji_superia_200 0.10; 0.39 of the untouched distance */
+#define LOOKS_FILM_FUJI_400H_HELDOUT                                                                          \
+  "temp=+0.530 tint=-0.067 exposure=+0.816 bright=+0.016 contrast=+0.535 shadows=-0.372 highlights=-0.328 "   \
+  "fade=+0.012 rolloff=+0.249 sat=+0.009 vib=-0.272 skin_follow=+1.000 tint_ends=+0.603 shadow=147.67@1.169 " \
+  "highlight=266.62@4.883 cast=37.30@0.990 hue.red=-0.11 sat.red=+0.256 hue.orange=-2.51 sat.orange=+0.219 "  \
+  "hue.yellow=+2.76 sat.yellow=+0.078 hue.green=+0.47 sat.green=-0.065 hue.aqua=+3.06 sat.aqua=-0.053 "       \
+  "hue.blue=+11.76 sat.blue=+0.359 hue.purple=+1.78 sat.purple=+0.008 hue.magenta=+6.07 sat.magenta=+0.016"
+/* fuji_160c.png: mean dE2000 1.94 (untouched 5.37) */
+#define LOOKS_FILM_FUJI_160C                                                                                 \
+  "temp=+0.637 tint=-0.038 exposure=+0.856 bright=+0.013 contrast=+0.488 shadows=-0.350 highlights=-0.331 "  \
+  "fade=+0.019 rolloff=+0.256 vib=-0.262 skin_follow=+1.000 tint_ends=+0.492 shadow=138.81@1.329 "           \
+  "highlight=262.01@7.195 cast=47.12@2.388 hue.red=-2.06 sat.red=+0.206 hue.orange=-0.56 sat.orange=+0.219 " \
+  "hue.yellow=+3.94 sat.yellow=+0.081 hue.green=+3.00 sat.green=+0.019 hue.aqua=+1.69 sat.aqua=-0.031 "      \
+  "hue.blue=+12.38 sat.blue=+0.306 hue.purple=+1.88 sat.purple=+0.006 hue.magenta=+6.56 sat.magenta=-0.019"
+/* held out (half family, half type): kodak_portra_160 0.10, kodak_portra_800 0.10, fuji_400h 0.60, agfa_vista_200 0.10,
+ * fuji_superia_200 0.10; 0.42 of the untouched distance */
+#define LOOKS_FILM_FUJI_160C_HELDOUT                                                                            \
+  "temp=+0.815 tint=-0.037 exposure=+0.834 bright=+0.023 contrast=+0.684 shadows=-0.400 highlights=-0.439 "     \
+  "fade=+0.111 crush=+0.050 rolloff=+0.425 sat=+0.061 vib=-0.334 skin_follow=+1.000 tint_ends=+0.147 "          \
+  "shadow=160.02@2.487 highlight=285.08@3.314 cast=282.59@1.204 hue.red=+0.56 sat.red=+0.136 hue.orange=-2.33 " \
+  "sat.orange=+0.213 hue.yellow=+1.82 sat.yellow=-0.001 hue.green=+1.29 sat.green=-0.191 hue.aqua=+2.76 "       \
+  "sat.aqua=-0.102 hue.blue=+11.98 sat.blue=+0.497 hue.purple=+2.16 sat.purple=+0.027 hue.magenta=+5.85 "       \
+  "sat.magenta=+0.009"
+/* fuji_provia_100f.png: mean dE2000 1.90 (untouched 4.67) */
+#define LOOKS_FILM_PROVIA_100F                                                                                         \
+  "temp=+1.238 tint=+0.163 contrast=+0.325 shadows=+0.081 highlights=+0.219 crush=+0.106 sat=-0.013 vib=-0.225 "       \
+  "skin_follow=+1.000 tint_ends=+0.445 shadow=320.71@1.777 highlight=258.47@6.251 cast=240.75@3.582 hue.red=+6.38 "    \
+  "sat.red=+0.262 hue.orange=-9.38 sat.orange=+0.025 hue.yellow=-2.06 sat.yellow=-0.069 hue.green=+9.38 "              \
+  "sat.green=-0.219 hue.aqua=+5.62 sat.aqua=+0.275 hue.blue=-2.81 sat.blue=-0.113 hue.purple=+4.31 sat.purple=-0.244 " \
+  "hue.magenta=+20.44 sat.magenta=+0.019"
+/* held out (half family, half type): fuji_astia_100f 0.38, fuji_velvia_100_generic 0.38, kodak_kodachrome_25 0.12,
+ * kodak_ektachrome_100vs 0.12; 0.69 of the untouched distance */
+#define LOOKS_FILM_PROVIA_100F_HELDOUT                                                                                 \
+  "temp=+0.100 tint=-0.066 exposure=+0.219 bright=+0.080 contrast=+0.423 shadows=-0.273 highlights=-0.137 "            \
+  "crush=+0.164 rolloff=+0.152 sat=-0.027 vib=-0.159 skin_follow=+1.000 tint_ends=+0.008 shadow=335.96@2.224 "         \
+  "highlight=312.39@2.665 cast=242.65@0.510 hue.red=+1.66 sat.red=+0.191 hue.orange=-7.73 sat.orange=+0.053 "          \
+  "hue.yellow=+0.68 sat.yellow=+0.054 hue.green=-9.75 sat.green=-0.026 hue.aqua=+2.34 sat.aqua=+0.081 hue.blue=+3.87 " \
+  "sat.blue=+0.167 hue.purple=+4.15 sat.purple=-0.068 hue.magenta=+16.31 sat.magenta=+0.023"
+/* fuji_astia_100f.png: mean dE2000 1.63 (untouched 5.60) */
+#define LOOKS_FILM_ASTIA_100F                                                                                         \
+  "temp=+0.287 tint=-0.050 exposure=+0.050 bright=-0.019 contrast=+0.244 highlights=-0.006 fade=+0.019 crush=+0.050 " \
+  "rolloff=+0.375 sat=-0.006 vib=-0.131 skin_follow=+1.000 tint_ends=+0.172 shadow=287.10@1.700 "                     \
+  "highlight=281.31@3.824 cast=206.57@0.280 hue.red=+6.56 sat.red=+0.163 hue.orange=-16.31 hue.yellow=-10.50 "        \
+  "sat.yellow=-0.081 hue.green=-12.94 sat.green=-0.281 hue.aqua=+5.06 sat.aqua=-0.062 hue.blue=-19.12 "               \
+  "sat.blue=-0.181 hue.purple=+6.94 sat.purple=-0.412 hue.magenta=+26.06 sat.magenta=-0.094"
+/* held out (half family, half type): fuji_provia_100f 0.38, fuji_velvia_100_generic 0.38, kodak_kodachrome_25 0.12,
+ * kodak_ektachrome_100vs 0.12; 0.93 of the untouched distance */
+#define LOOKS_FILM_ASTIA_100F_HELDOUT                                                                          \
+  "temp=+0.419 tint=+0.014 exposure=+0.138 bright=+0.100 contrast=+0.478 shadows=-0.343 highlights=-0.096 "    \
+  "crush=+0.038 rolloff=+0.055 sat=-0.030 vib=-0.206 skin_follow=+1.000 tint_ends=+0.003 shadow=337.68@2.551 " \
+  "highlight=297.47@3.082 cast=243.21@1.768 hue.red=+2.34 sat.red=+0.247 hue.orange=-4.95 sat.orange=+0.069 "  \
+  "hue.yellow=+1.59 sat.yellow=+0.046 hue.green=-2.88 sat.green=-0.015 hue.aqua=+2.37 sat.aqua=+0.208 "        \
+  "hue.blue=+10.17 sat.blue=+0.262 hue.purple=+2.79 sat.purple=+0.020 hue.magenta=+13.08 sat.magenta=+0.066"
+/* fuji_velvia_100_generic.png: mean dE2000 2.27 (untouched 5.62) */
+#define LOOKS_FILM_VELVIA_100                                                                                         \
+  "temp=+0.250 tint=-0.062 exposure=+0.188 bright=+0.119 contrast=+1.287 shadows=-0.187 highlights=-0.100 "           \
+  "rolloff=+0.256 vib=-0.250 skin_follow=+1.000 shadow=2.29@3.127 highlight=318.81@1.329 cast=251.57@0.791 "          \
+  "hue.red=+0.56 sat.red=+0.356 hue.orange=-3.00 sat.orange=+0.125 hue.yellow=+9.75 sat.yellow=+0.206 "               \
+  "hue.green=-0.94 sat.green=+0.375 hue.aqua=+0.38 sat.aqua=+0.400 hue.blue=+13.50 sat.blue=+0.513 hue.purple=+1.88 " \
+  "sat.purple=+0.406 hue.magenta=-2.44 sat.magenta=+0.362"
+/* held out (half family, half type): fuji_provia_100f 0.38, fuji_astia_100f 0.38, kodak_kodachrome_25 0.12,
+ * kodak_ektachrome_100vs 0.12; 1.07 of the untouched distance */
+#define LOOKS_FILM_VELVIA_100_HELDOUT                                                                                  \
+  "temp=+0.645 tint=+0.019 exposure=+0.148 bright=+0.036 contrast=-0.020 shadows=-0.154 highlights=+0.039 "            \
+  "crush=+0.335 sat=-0.032 vib=-0.149 skin_follow=+1.000 tint_ends=+0.263 shadow=302.47@1.630 highlight=277.20@5.607 " \
+  "cast=243.43@1.782 hue.red=+4.78 sat.red=+0.193 hue.orange=-10.69 sat.orange=+0.022 hue.yellow=-6.19 "               \
+  "sat.yellow=-0.049 hue.green=-8.32 sat.green=-0.248 hue.aqua=+5.06 sat.aqua=-0.003 hue.blue=-3.00 sat.blue=-0.061 "  \
+  "hue.purple=+5.81 sat.purple=-0.268 hue.magenta=+25.83 sat.magenta=-0.062"
+/* kodak_kodachrome_25.png: mean dE2000 2.92 (untouched 7.70) */
+#define LOOKS_FILM_KODACHROME_25                                                                                      \
+  "temp=-1.088 tint=-0.463 exposure=+0.831 bright=+0.544 contrast=+1.081 shadows=-1.000 highlights=-1.000 "           \
+  "crush=+0.562 rolloff=+0.450 sat=-0.200 vib=-0.088 skin_follow=+1.000 shadow=340.46@4.112 highlight=318.81@1.329 "  \
+  "hue.red=+1.50 sat.red=+0.113 hue.orange=+2.25 sat.orange=+0.075 hue.yellow=-2.44 sat.yellow=+0.150 "               \
+  "hue.green=-25.31 sat.green=-0.019 hue.aqua=-7.50 sat.aqua=-0.375 hue.blue=-3.56 sat.blue=+0.081 hue.purple=+5.62 " \
+  "sat.purple=+0.169 hue.magenta=+29.62 sat.magenta=-0.150"
+/* held out (half family, half type): fuji_provia_100f 0.12, fuji_astia_100f 0.12, fuji_velvia_100_generic 0.12,
+ * kodak_ektachrome_100vs 0.62; 1.24 of the untouched distance */
+#define LOOKS_FILM_KODACHROME_25_HELDOUT                                                                              \
+  "temp=+0.456 tint=+0.178 exposure=+0.159 bright=-0.112 contrast=+0.023 shadows=-0.416 highlights=+0.130 "           \
+  "crush=+0.013 rolloff=+0.163 sat=-0.002 vib=-0.162 skin_follow=+1.000 shadow=325.78@1.890 highlight=296.84@5.849 "  \
+  "cast=245.38@1.238 hue.red=+4.34 sat.red=+0.189 hue.orange=-10.83 sat.orange=+0.034 hue.yellow=-4.15 "              \
+  "sat.yellow=-0.020 hue.green=-9.91 sat.green=-0.127 hue.aqua=+5.16 sat.aqua=+0.084 hue.blue=+0.12 sat.blue=+0.229 " \
+  "hue.purple=+2.34 sat.purple=-0.184 hue.magenta=+24.82 sat.magenta=-0.063"
+/* kodak_ektachrome_100vs.png: mean dE2000 1.89 (untouched 7.66) */
+#define LOOKS_FILM_EKTACHROME_100VS                                                                                   \
+  "temp=+0.375 tint=+0.275 exposure=+0.206 bright=-0.200 contrast=-0.294 shadows=-0.625 highlights=+0.275 "           \
+  "rolloff=+0.175 vib=-0.138 skin_follow=+1.000 shadow=317.49@2.035 highlight=300.51@8.125 cast=249.44@1.068 "        \
+  "hue.red=+5.44 sat.red=+0.206 hue.orange=-12.19 sat.orange=+0.025 hue.yellow=-7.88 sat.yellow=+0.006 "              \
+  "hue.green=-14.06 sat.green=-0.119 hue.aqua=+5.44 sat.aqua=+0.013 hue.blue=-2.62 sat.blue=+0.363 hue.purple=+1.12 " \
+  "sat.purple=-0.244 hue.magenta=+30.00 sat.magenta=-0.119"
+/* held out (half family, half type): fuji_provia_100f 0.12, fuji_astia_100f 0.12, fuji_velvia_100_generic 0.12,
+ * kodak_kodachrome_25 0.62; 0.97 of the untouched distance */
+#define LOOKS_FILM_EKTACHROME_100VS_HELDOUT                                                                            \
+  "temp=-0.208 tint=-0.295 exposure=+0.568 bright=+0.359 contrast=+0.745 shadows=-0.657 highlights=-0.817 "            \
+  "crush=+0.371 rolloff=+0.035 sat=-0.127 vib=-0.093 skin_follow=+1.000 shadow=324.56@3.126 highlight=300.61@3.068 "   \
+  "cast=252.18@0.919 hue.red=+2.06 sat.red=+0.143 hue.orange=-2.55 sat.orange=+0.072 hue.yellow=-2.44 "                \
+  "sat.yellow=+0.057 hue.green=-15.63 sat.green=-0.077 hue.aqua=-1.05 sat.aqua=-0.164 hue.blue=+5.91 sat.blue=+0.122 " \
+  "hue.purple=+6.47 sat.purple=-0.001 hue.magenta=+24.02 sat.magenta=-0.058"
+/* agfa_vista_200.png: mean dE2000 2.23 (untouched 5.99) */
 #define LOOKS_FILM_AGFA_VISTA_200                                                                                      \
-  "temp=+0.025 exposure=+0.525 bright=-0.113 contrast=+0.681 shadows=-0.538 highlights=-0.262 rolloff=+0.175 "         \
-  "vib=-0.144 skin_follow=+1.000 shadow=339.44@2.136 hue.red=+2.62 sat.red=+0.194 hue.orange=-8.06 sat.orange=+0.163 " \
-  "hue.yellow=-3.19 sat.yellow=-0.075 hue.green=-0.38 sat.green=-0.231 hue.blue=+12.38 hue.purple=+0.38 "              \
-  "sat.purple=-0.331 hue.magenta=+11.62"
-/* fuji_superia_200.png: mean dE2000 2.85 (untouched 5.02) */
-#define LOOKS_FILM_SUPERIA_200                                                                                         \
-  "temp=-0.075 tint=-0.050 exposure=+1.000 bright=-0.375 contrast=+0.375 shadows=+0.156 highlights=-0.037 "            \
-  "crush=+0.375 rolloff=+0.713 vib=-0.231 skin_follow=+1.000 shadow=341.57@1.186 highlight=0.00@1.250 "                \
-  "cast=180.00@1.125 hue.red=+4.69 sat.red=+0.356 hue.orange=-11.06 sat.orange=+0.287 hue.yellow=-8.06 "               \
-  "sat.yellow=+0.062 hue.green=-14.81 sat.green=-0.038 hue.aqua=+8.25 sat.aqua=-0.188 hue.blue=+9.19 sat.blue=+0.381 " \
-  "hue.purple=+2.25 sat.purple=-0.050 hue.magenta=+16.88 sat.magenta=+0.156"
-/* held out: the mean of fuji_400h.png,fuji_160c.png; mean dE2000 5.46 */
-#define LOOKS_FILM_SUPERIA_200_HELDOUT                                                                       \
-  "temp=+0.581 tint=+0.050 exposure=+0.834 bright=+0.044 contrast=+0.884 shadows=-0.325 highlights=-0.553 "  \
-  "fade=+0.125 rolloff=+0.469 vib=-0.272 skin_follow=+1.000 tint_ends=+0.094 shadow=164.05@2.730 "           \
-  "highlight=257.01@4.169 cast=22.62@1.625 hue.red=-0.66 sat.red=+0.187 hue.orange=+1.03 sat.orange=+0.338 " \
-  "hue.yellow=+1.41 sat.yellow=+0.066 hue.green=+4.41 sat.green=-0.019 hue.aqua=+0.28 sat.aqua=+0.025 "      \
-  "hue.blue=+14.62 sat.blue=+0.228 hue.purple=+5.25 sat.purple=-0.116 hue.magenta=+6.47 sat.magenta=+0.031"
-/* polaroid_690.png: mean dE2000 2.62 (untouched 7.29) */
-#define LOOKS_FILM_POLAROID_690                                                                                 \
-  "temp=-0.312 tint=+0.400 exposure=+0.906 bright=-0.075 contrast=+1.019 shadows=-0.650 highlights=-0.187 "     \
-  "fade=+0.363 crush=+0.500 rolloff=+0.544 vib=-0.325 skin_follow=+1.000 tint_ends=+0.141 shadow=202.38@4.596 " \
-  "highlight=239.93@5.489 cast=14.93@3.881 hue.red=-1.69 sat.red=+0.156 hue.orange=-2.25 sat.orange=+0.300 "    \
-  "hue.yellow=+0.94 sat.yellow=+0.256 hue.green=-6.94 sat.green=+0.087 hue.aqua=-0.19 sat.aqua=-0.275 "         \
-  "hue.blue=+14.62 sat.blue=+0.306 hue.purple=+1.50 sat.purple=-0.125 hue.magenta=+3.38 sat.magenta=+0.594"
-/* lomography_redscale_100.png: mean dE2000 3.09 (untouched 12.41) */
-#define LOOKS_FILM_REDSCALE_100                                                                                       \
-  "temp=+1.000 tint=-0.525 exposure=-0.450 bright=-0.200 contrast=+0.925 shadows=+0.175 highlights=+0.225 "           \
-  "crush=+0.162 sat=-0.200 vib=-0.100 skin_follow=+1.000 tint_ends=+0.188 shadow=29.05@5.148 highlight=92.82@15.268 " \
-  "cast=61.39@3.132 hue.red=-11.62 sat.red=-0.125 hue.orange=-28.50 sat.orange=-0.138 hue.yellow=+3.38 "              \
-  "sat.yellow=-0.100 hue.green=+15.38 sat.green=-0.175 hue.aqua=+7.88 sat.aqua=+0.400 hue.blue=-14.25 "               \
-  "sat.blue=-0.125 hue.purple=-9.75 sat.purple=-0.500 hue.magenta=+30.00 sat.magenta=-0.062"
+  "temp=+0.025 exposure=+0.412 bright=+0.056 contrast=+0.750 shadows=-0.631 highlights=-0.425 crush=+0.162 "           \
+  "rolloff=+0.106 sat=+0.013 vib=-0.200 skin_follow=+1.000 tint_ends=+0.195 shadow=345.96@1.031 hue.red=+2.62 "        \
+  "sat.red=+0.281 hue.orange=-8.81 sat.orange=+0.100 hue.yellow=-1.88 sat.yellow=-0.006 hue.green=-3.00 "              \
+  "sat.green=-0.225 hue.aqua=+0.94 sat.aqua=+0.031 hue.blue=+3.94 sat.blue=+0.013 hue.purple=+2.62 sat.purple=-0.056 " \
+  "hue.magenta=+9.38"
+/* held out (half family, half type): kodak_portra_160 0.10, kodak_portra_800 0.10, fuji_400h 0.10, fuji_160c 0.10,
+ * fuji_superia_200 0.60; 0.80 of the untouched distance */
+#define LOOKS_FILM_AGFA_VISTA_200_HELDOUT                                                                       \
+  "temp=+0.214 tint=-0.085 exposure=+1.000 bright=-0.222 contrast=+0.083 shadows=-0.122 highlights=+0.076 "     \
+  "fade=+0.006 crush=+0.395 rolloff=+0.478 sat=+0.022 vib=-0.281 skin_follow=+1.000 tint_ends=+0.497 "          \
+  "shadow=127.12@0.580 highlight=305.41@1.963 cast=193.82@0.785 hue.red=+2.34 sat.red=+0.356 hue.orange=-7.88 " \
+  "sat.orange=+0.243 hue.yellow=-2.38 sat.yellow=+0.083 hue.green=-8.04 sat.green=-0.095 hue.aqua=+5.27 "       \
+  "sat.aqua=-0.174 hue.blue=+8.14 sat.blue=+0.480 hue.purple=+1.80 sat.purple=+0.030 hue.magenta=+10.91 "       \
+  "sat.magenta=+0.061"
+/* fuji_superia_200.png: mean dE2000 2.81 (untouched 5.02) */
+#define LOOKS_FILM_SUPERIA_200                                                                                        \
+  "temp=-0.025 exposure=+1.000 bright=-0.381 contrast=+0.262 shadows=+0.069 highlights=+0.050 crush=+0.312 "          \
+  "rolloff=+0.694 vib=-0.237 skin_follow=+1.000 shadow=0.00@1.375 highlight=349.70@1.398 cast=171.25@1.644 "          \
+  "hue.red=+4.31 sat.red=+0.356 hue.orange=-11.44 sat.orange=+0.219 hue.yellow=-7.50 sat.yellow=+0.094 "              \
+  "hue.green=-15.19 sat.green=-0.069 hue.aqua=+8.25 sat.aqua=-0.181 hue.blue=+4.12 sat.blue=+0.481 hue.purple=+0.75 " \
+  "sat.purple=+0.056 hue.magenta=+13.50 sat.magenta=+0.050"
+/* held out (half family, half type): kodak_portra_160 0.10, kodak_portra_800 0.10, fuji_400h 0.10, fuji_160c 0.10,
+ * agfa_vista_200 0.60; 0.85 of the untouched distance */
+#define LOOKS_FILM_SUPERIA_200_HELDOUT                                                                          \
+  "temp=+0.356 tint=-0.060 exposure=+0.535 bright=+0.091 contrast=+0.675 shadows=-0.561 highlights=-0.409 "     \
+  "fade=+0.056 crush=+0.136 rolloff=+0.113 sat=+0.024 vib=-0.308 skin_follow=+1.000 tint_ends=+0.403 "          \
+  "shadow=157.38@0.487 highlight=277.66@2.346 cast=302.20@0.399 hue.red=+1.14 sat.red=+0.317 hue.orange=-4.80 " \
+  "sat.orange=+0.172 hue.yellow=-0.51 sat.yellow=+0.029 hue.green=-0.17 sat.green=-0.164 hue.aqua=+4.26 "       \
+  "sat.aqua=+0.122 hue.blue=+10.84 sat.blue=+0.368 hue.purple=+1.80 sat.purple=-0.013 hue.magenta=+8.44 "       \
+  "sat.magenta=+0.112"
+/* polaroid_690.png: mean dE2000 2.57 (untouched 7.29) */
+#define LOOKS_FILM_POLAROID_690                                                                                       \
+  "temp=-0.587 tint=-0.013 exposure=+0.894 bright=-0.044 contrast=+0.900 shadows=-0.669 highlights=-0.237 "           \
+  "fade=+0.375 crush=+0.975 rolloff=+0.469 sat=+0.044 vib=-0.369 skin_follow=+1.000 shadow=210.96@3.644 "             \
+  "highlight=272.73@5.256 cast=15.12@4.791 sat.red=+0.175 hue.orange=-5.81 sat.orange=+0.188 hue.yellow=+3.00 "       \
+  "sat.yellow=+0.187 hue.green=-8.81 sat.green=-0.012 hue.aqua=+1.12 sat.aqua=-0.325 hue.blue=+8.44 sat.blue=+0.344 " \
+  "hue.purple=+0.19 sat.purple=-0.050 hue.magenta=+3.56 sat.magenta=+0.631"
+/* held out (half family, half type): kodak_portra_160 0.08, kodak_portra_800 0.08, fuji_400h 0.08, fuji_160c 0.08,
+ * fuji_provia_100f 0.08, fuji_astia_100f 0.08, fuji_velvia_100_generic 0.08, kodak_kodachrome_25 0.08,
+ * kodak_ektachrome_100vs 0.08, agfa_vista_200 0.08, fuji_superia_200 0.08, lomography_redscale_100 0.08; 0.67 of the
+ * untouched distance */
+#define LOOKS_FILM_POLAROID_690_HELDOUT                                                                               \
+  "temp=+0.419 tint=-0.155 exposure=+0.472 bright=+0.030 contrast=+0.362 shadows=-0.349 highlights=-0.218 "           \
+  "crush=+0.201 rolloff=+0.229 sat=-0.020 vib=-0.196 skin_follow=+1.000 shadow=306.30@1.267 highlight=297.92@3.360 "  \
+  "cast=299.58@0.443 hue.red=+2.20 sat.red=+0.206 hue.orange=-5.84 sat.orange=+0.094 hue.yellow=-0.02 "               \
+  "sat.yellow=+0.046 hue.green=-3.84 sat.green=-0.133 hue.aqua=+2.56 sat.aqua=-0.041 hue.blue=+7.80 sat.blue=+0.222 " \
+  "hue.purple=+3.66 sat.purple=-0.082 hue.magenta=+14.48 sat.magenta=-0.034"
+/* lomography_redscale_100.png: mean dE2000 2.94 (untouched 12.41) */
+#define LOOKS_FILM_REDSCALE_100                                                                                    \
+  "temp=+0.250 tint=-1.250 exposure=-0.400 bright=-0.200 contrast=+0.762 highlights=+0.238 sat=-0.200 vib=-0.337 " \
+  "skin_follow=+1.000 tint_ends=+0.141 shadow=19.98@5.852 highlight=57.20@13.384 cast=36.38@5.900 hue.red=-7.12 "  \
+  "sat.red=+0.238 hue.orange=-28.88 sat.orange=-0.213 hue.yellow=-2.25 sat.yellow=+0.275 hue.green=+13.88 "        \
+  "sat.green=-0.188 hue.aqua=+4.88 sat.aqua=+0.687 hue.blue=-19.50 sat.blue=+0.175 hue.purple=-7.12 "              \
+  "sat.purple=-0.363 hue.magenta=+30.00 sat.magenta=-0.100"
+/* held out (half family, half type): kodak_portra_160 0.08, kodak_portra_800 0.08, fuji_400h 0.08, fuji_160c 0.08,
+ * fuji_provia_100f 0.08, fuji_astia_100f 0.08, fuji_velvia_100_generic 0.08, kodak_kodachrome_25 0.08,
+ * kodak_ektachrome_100vs 0.08, agfa_vista_200 0.08, fuji_superia_200 0.08, polaroid_690 0.08; 1.05 of the untouched
+ * distance */
+#define LOOKS_FILM_REDSCALE_100_HELDOUT                                                                               \
+  "temp=+0.261 tint=-0.052 exposure=+0.580 bright=+0.043 contrast=+0.467 shadows=-0.398 highlights=-0.264 "           \
+  "fade=+0.065 crush=+0.238 rolloff=+0.261 vib=-0.248 skin_follow=+1.000 shadow=273.81@0.470 highlight=295.63@3.154 " \
+  "cast=289.98@0.610 hue.red=+2.05 sat.red=+0.226 hue.orange=-5.05 sat.orange=+0.140 hue.yellow=+0.05 "               \
+  "sat.yellow=+0.045 hue.green=-4.98 sat.green=-0.112 hue.aqua=+3.19 sat.aqua=-0.026 hue.blue=+7.88 sat.blue=+0.299 " \
+  "hue.purple=+2.77 sat.purple=-0.044 hue.magenta=+13.41 sat.magenta=-0.017"
 /* ilford_delta_100.png: mean dE2000 0.51 (untouched 17.66) */
 #define LOOKS_FILM_DELTA_100                                                                                  \
   "exposure=+0.912 contrast=+0.706 shadows=-0.444 highlights=-0.550 mono=+1.000 mono.r=-0.194 mono.g=-0.563 " \
   "skin_follow=+1.000"
+/* held out (half family, half type): kodak_tmax_100 0.17, fuji_neopan_acros_100 0.17, ilford_fp4_plus_125 0.67; 0.13 of
+ * the untouched distance */
+#define LOOKS_FILM_DELTA_100_HELDOUT                                                                          \
+  "exposure=+0.195 contrast=+0.565 shadows=+0.118 highlights=+0.046 fade=+0.073 crush=+0.065 rolloff=+0.321 " \
+  "mono=+1.000 mono.r=-0.008 mono.g=+0.500 mono.b=+0.391 skin_follow=+1.000"
 /* kodak_tmax_100.png: mean dE2000 0.61 (untouched 17.72) */
 #define LOOKS_FILM_TMAX_100                                                                                 \
   "exposure=-0.181 contrast=+0.694 shadows=-0.013 highlights=+0.050 fade=+0.013 mono=+1.000 mono.r=-0.019 " \
   "mono.g=+0.500 mono.b=+0.325 skin_follow=+1.000"
+/* held out (half family, half type): ilford_delta_100 0.33, fuji_neopan_acros_100 0.33, ilford_fp4_plus_125 0.33; 0.20
+ * of the untouched distance */
+#define LOOKS_FILM_TMAX_100_HELDOUT                                                                          \
+  "exposure=+0.348 contrast=+0.202 shadows=-0.308 highlights=-0.008 fade=+0.035 rolloff=+0.131 mono=+1.000 " \
+  "mono.r=-0.081 mono.g=+0.240 mono.b=+0.223 skin_follow=+1.000"
 /* fuji_neopan_acros_100.png: mean dE2000 0.42 (untouched 18.07) */
 #define LOOKS_FILM_ACROS_100                                                                                \
   "exposure=-0.313 contrast=+0.581 shadows=-0.081 highlights=-0.087 fade=+0.013 mono=+1.000 mono.r=-0.031 " \
   "mono.g=+0.500 mono.b=+0.006 skin_follow=+1.000"
+/* held out (half family, half type): ilford_delta_100 0.33, kodak_tmax_100 0.33, ilford_fp4_plus_125 0.33; 0.27 of the
+ * untouched distance */
+#define LOOKS_FILM_ACROS_100_HELDOUT                                                                         \
+  "exposure=+0.379 contrast=+0.583 shadows=-0.085 highlights=-0.156 fade=+0.035 rolloff=+0.131 mono=+1.000 " \
+  "mono.r=-0.071 mono.g=+0.221 mono.b=+0.329 skin_follow=+1.000"
 /* ilford_fp4_plus_125.png: mean dE2000 0.64 (untouched 17.53) */
 #define LOOKS_FILM_FP4_125                                                                                    \
   "exposure=+0.406 contrast=+0.519 shadows=+0.200 highlights=+0.312 fade=+0.094 crush=+0.088 rolloff=+0.462 " \
   "mono=+1.000 mono.g=+0.406 mono.b=+0.513 skin_follow=+1.000"
-/* held out: the mean of ilford_delta_100.png,kodak_tmax_100.png,fuji_neopan_acros_100.png; mean dE2000 4.95 */
-#define LOOKS_FILM_FP4_125_HELDOUT                                                                          \
-  "exposure=+0.140 contrast=+0.660 shadows=-0.179 highlights=-0.196 fade=+0.008 mono=+1.000 mono.r=-0.081 " \
-  "mono.g=+0.146 mono.b=+0.110 skin_follow=+1.000"
-/* Portra 400, between Portra 160 and 800: the mean of kodak_portra_160.png,kodak_portra_800.png */
-#define LOOKS_FILM_PORTRA_400                                                                                 \
-  "temp=+0.275 tint=-0.150 exposure=+0.812 bright=+0.203 contrast=+0.816 shadows=-0.637 highlights=-0.488 "   \
-  "fade=+0.122 rolloff=+0.266 sat=+0.131 vib=-0.297 skin_follow=+1.000 tint_ends=+0.059 shadow=218.44@5.027 " \
-  "highlight=268.26@2.063 cast=28.30@0.923 hue.red=+1.97 sat.red=+0.194 hue.orange=+0.84 sat.orange=+0.278 "  \
-  "hue.yellow=+2.72 sat.yellow=+0.062 hue.green=+1.59 sat.green=-0.153 hue.aqua=-2.06 sat.aqua=-0.222 "       \
-  "hue.blue=+14.91 sat.blue=+0.356 hue.purple=+3.75 sat.purple=-0.147 hue.magenta=+2.16 sat.magenta=-0.037"
-/* a generic Fuji colour negative: the mean of fuji_400h.png,fuji_160c.png,fuji_superia_200.png */
+/* held out (half family, half type): ilford_delta_100 0.67, kodak_tmax_100 0.17, fuji_neopan_acros_100 0.17; 0.25 of
+ * the untouched distance */
+#define LOOKS_FILM_FP4_125_HELDOUT                                                                           \
+  "exposure=+0.626 contrast=+0.327 shadows=-0.486 highlights=-0.367 crush=+0.075 mono=+1.000 mono.r=-0.138 " \
+  "mono.g=-0.115 mono.b=+0.149 skin_follow=+1.000"
+/* Kodak Portra 400 (line: Portra 160, 800), no reference (half family, half type): kodak_portra_160 0.33,
+ * kodak_portra_800 0.33, fuji_400h 0.08, fuji_160c 0.08, agfa_vista_200 0.08, fuji_superia_200 0.08 */
+#define LOOKS_FILM_PORTRA_400                                                                                   \
+  "temp=+0.591 tint=-0.152 exposure=+0.802 bright=+0.111 contrast=+0.666 shadows=-0.433 highlights=-0.410 "     \
+  "fade=+0.009 crush=+0.006 rolloff=+0.215 sat=+0.033 vib=-0.277 skin_follow=+1.000 tint_ends=+0.566 "          \
+  "shadow=146.69@2.181 highlight=286.37@3.105 cast=269.18@1.448 hue.red=+1.33 sat.red=+0.274 hue.orange=-2.09 " \
+  "sat.orange=+0.236 hue.yellow=+3.28 sat.yellow=+0.060 hue.green=-0.69 sat.green=-0.184 hue.aqua=+1.22 "       \
+  "sat.aqua=-0.191 hue.blue=+10.73 sat.blue=+0.501 hue.purple=+1.42 sat.purple=+0.067 hue.magenta=+4.47 "       \
+  "sat.magenta=-0.001"
+/* Kodak Ektar 100 (family: Kodak professional negatives), no reference (half family, half type): kodak_portra_160 0.33,
+ * kodak_portra_800 0.33, fuji_400h 0.08, fuji_160c 0.08, agfa_vista_200 0.08, fuji_superia_200 0.08 */
+#define LOOKS_FILM_EKTAR_100                                                                                    \
+  "temp=+0.591 tint=-0.152 exposure=+0.802 bright=+0.111 contrast=+0.666 shadows=-0.433 highlights=-0.410 "     \
+  "fade=+0.009 crush=+0.006 rolloff=+0.215 sat=+0.033 vib=-0.277 skin_follow=+1.000 tint_ends=+0.566 "          \
+  "shadow=146.69@2.181 highlight=286.37@3.105 cast=269.18@1.448 hue.red=+1.33 sat.red=+0.274 hue.orange=-2.09 " \
+  "sat.orange=+0.236 hue.yellow=+3.28 sat.yellow=+0.060 hue.green=-0.69 sat.green=-0.184 hue.aqua=+1.22 "       \
+  "sat.aqua=-0.191 hue.blue=+10.73 sat.blue=+0.501 hue.purple=+1.42 sat.purple=+0.067 hue.magenta=+4.47 "       \
+  "sat.magenta=-0.001"
+/* Fuji Superia X-TRA 400 (line: Superia 200), no reference (half family, half type): kodak_portra_160 0.08,
+ * kodak_portra_800 0.08, fuji_400h 0.08, fuji_160c 0.08, agfa_vista_200 0.08, fuji_superia_200 0.58 */
+#define LOOKS_FILM_SUPERIA_400                                                                                  \
+  "temp=+0.184 tint=-0.065 exposure=+1.000 bright=-0.268 contrast=+0.178 shadows=-0.108 highlights=+0.026 "     \
+  "fade=+0.007 crush=+0.316 rolloff=+0.477 sat=+0.021 vib=-0.292 skin_follow=+1.000 tint_ends=+0.467 "          \
+  "shadow=124.05@0.465 highlight=305.69@1.821 cast=180.77@0.771 hue.red=+2.31 sat.red=+0.367 hue.orange=-8.38 " \
+  "sat.orange=+0.237 hue.yellow=-3.05 sat.yellow=+0.084 hue.green=-8.38 sat.green=-0.098 hue.aqua=+5.53 "       \
+  "sat.aqua=-0.147 hue.blue=+7.64 sat.blue=+0.499 hue.purple=+2.03 sat.purple=+0.028 hue.magenta=+11.03 "       \
+  "sat.magenta=+0.097"
+/* a Fuji consumer negative: Natura, C200 kin (family), no reference (half family, half type): kodak_portra_160 0.08,
+ * kodak_portra_800 0.08, fuji_400h 0.08, fuji_160c 0.08, agfa_vista_200 0.33, fuji_superia_200 0.33 */
+#define LOOKS_FILM_FUJI_CONSUMER                                                                                \
+  "temp=+0.222 tint=-0.040 exposure=+0.733 bright=-0.071 contrast=+0.444 shadows=-0.320 highlights=-0.230 "     \
+  "fade=+0.006 crush=+0.144 rolloff=+0.280 sat=+0.018 vib=-0.289 skin_follow=+1.000 tint_ends=+0.562 "          \
+  "shadow=137.64@0.479 highlight=292.74@1.536 cast=202.01@0.528 hue.red=+1.52 sat.red=+0.354 hue.orange=-6.97 " \
+  "sat.orange=+0.214 hue.yellow=-1.64 sat.yellow=+0.059 hue.green=-5.70 sat.green=-0.144 hue.aqua=+5.95 "       \
+  "sat.aqua=-0.013 hue.blue=+8.16 sat.blue=+0.457 hue.purple=+2.31 hue.magenta=+10.19 sat.magenta=+0.116"
+/* a Fujifilm colour negative (the Fuji families), no reference (half family, half type): kodak_portra_160 0.08,
+ * kodak_portra_800 0.08, fuji_400h 0.21, fuji_160c 0.21, agfa_vista_200 0.21, fuji_superia_200 0.21 */
 #define LOOKS_FILM_FUJI_NEGATIVE                                                                                \
-  "temp=+0.362 tint=+0.017 exposure=+0.890 bright=-0.096 contrast=+0.715 shadows=-0.165 highlights=-0.381 "     \
-  "fade=+0.083 crush=+0.125 rolloff=+0.550 vib=-0.258 skin_follow=+1.000 tint_ends=+0.062 shadow=164.74@1.425 " \
-  "highlight=265.60@2.716 cast=33.69@0.751 hue.red=+1.12 sat.red=+0.244 hue.orange=-3.00 sat.orange=+0.321 "    \
-  "hue.yellow=-1.75 sat.yellow=+0.065 hue.green=-2.00 sat.green=-0.025 hue.aqua=+2.94 sat.aqua=-0.046 "         \
-  "hue.blue=+12.81 sat.blue=+0.279 hue.purple=+4.25 sat.purple=-0.094 hue.magenta=+9.94 sat.magenta=+0.073"
-/* a generic black-and-white stock (HP5, Tri-X): the mean of
- * ilford_delta_100.png,kodak_tmax_100.png,fuji_neopan_acros_100.png,ilford_fp4_plus_125.png */
-#define LOOKS_FILM_BW_GENERIC                                                                                 \
-  "exposure=+0.206 contrast=+0.625 shadows=-0.084 highlights=-0.069 fade=+0.030 crush=+0.022 rolloff=+0.116 " \
-  "mono=+1.000 mono.r=-0.061 mono.g=+0.211 mono.b=+0.211 skin_follow=+1.000"
+  "temp=+0.402 tint=-0.068 exposure=+0.783 bright=-0.026 contrast=+0.514 shadows=-0.357 highlights=-0.298 "     \
+  "fade=+0.011 crush=+0.031 rolloff=+0.277 sat=+0.027 vib=-0.291 skin_follow=+1.000 tint_ends=+0.590 "          \
+  "shadow=146.38@1.120 highlight=281.52@2.817 cast=337.07@0.147 hue.red=+0.65 sat.red=+0.282 hue.orange=-4.58 " \
+  "sat.orange=+0.216 hue.yellow=+0.28 sat.yellow=+0.043 hue.green=-1.72 sat.green=-0.137 hue.aqua=+4.45 "       \
+  "sat.aqua=-0.050 hue.blue=+10.05 sat.blue=+0.417 hue.purple=+2.10 sat.purple=-0.009 hue.magenta=+8.17 "       \
+  "sat.magenta=+0.043"
+/* a colour negative of a family with no reference (Kodak Gold, ColorPlus, UltraMax, Vision3, CineStill, Lomography,
+ * Agfa Ultra): the type, no reference (half family, half type): kodak_portra_160 0.17, kodak_portra_800 0.17, fuji_400h
+ * 0.17, fuji_160c 0.17, agfa_vista_200 0.17, fuji_superia_200 0.17 */
+#define LOOKS_FILM_COLOR_NEGATIVE                                                                               \
+  "temp=+0.506 tint=-0.079 exposure=+0.798 bright=+0.020 contrast=+0.544 shadows=-0.397 highlights=-0.354 "     \
+  "fade=+0.052 crush=+0.131 rolloff=+0.310 sat=+0.029 vib=-0.309 skin_follow=+1.000 tint_ends=+0.215 "          \
+  "shadow=159.54@1.490 highlight=280.01@2.877 cast=279.09@0.527 hue.red=+1.25 sat.red=+0.252 hue.orange=-3.81 " \
+  "sat.orange=+0.231 hue.yellow=+1.41 sat.yellow=+0.043 hue.green=-1.19 sat.green=-0.141 hue.aqua=+3.19 "       \
+  "sat.aqua=-0.101 hue.blue=+10.78 sat.blue=+0.468 hue.purple=+2.00 sat.purple=+0.019 hue.magenta=+6.69 "       \
+  "sat.magenta=+0.032"
+/* Fuji Velvia 50 (line: Velvia 100), no reference (half family, half type): fuji_provia_100f 0.10, fuji_astia_100f
+ * 0.10, fuji_velvia_100_generic 0.60, kodak_kodachrome_25 0.10, kodak_ektachrome_100vs 0.10 */
+#define LOOKS_FILM_VELVIA_50                                                                                           \
+  "temp=+0.231 tint=-0.045 exposure=+0.221 bright=+0.104 contrast=+0.646 shadows=-0.267 highlights=-0.111 "            \
+  "crush=+0.172 rolloff=+0.185 sat=-0.022 vib=-0.208 skin_follow=+1.000 shadow=344.42@2.699 highlight=310.64@2.207 "   \
+  "cast=246.11@0.957 hue.red=+1.20 sat.red=+0.276 hue.orange=-4.61 sat.orange=+0.081 hue.yellow=+4.12 "                \
+  "sat.yellow=+0.112 hue.green=-5.98 sat.green=+0.142 hue.aqua=+1.84 sat.aqua=+0.237 hue.blue=+11.29 sat.blue=+0.335 " \
+  "hue.purple=+2.55 sat.purple=+0.133 hue.magenta=+7.46 sat.magenta=+0.146"
+/* Fuji Provia 400F/400X (line: Provia 100F), no reference (half family, half type): fuji_provia_100f 0.60,
+ * fuji_astia_100f 0.10, fuji_velvia_100_generic 0.10, kodak_kodachrome_25 0.10, kodak_ektachrome_100vs 0.10 */
+#define LOOKS_FILM_PROVIA_400                                                                                          \
+  "temp=+1.013 tint=+0.068 exposure=+0.002 bright=+0.144 contrast=+0.189 shadows=-0.089 highlights=+0.017 "            \
+  "crush=+0.375 sat=-0.028 vib=-0.196 skin_follow=+1.000 tint_ends=+0.238 shadow=331.76@1.532 highlight=271.89@5.678 " \
+  "cast=250.36@3.384 hue.red=+4.29 sat.red=+0.216 hue.orange=-7.43 sat.orange=+0.038 hue.yellow=-1.22 "                \
+  "sat.yellow=-0.032 hue.green=-1.01 sat.green=-0.186 hue.aqua=+5.77 sat.aqua=+0.125 hue.blue=+5.57 sat.blue=+0.060 "  \
+  "hue.purple=+4.33 sat.purple=-0.148 hue.magenta=+19.65 sat.magenta=-0.008"
+/* Kodak Ektachrome E100 (line: Ektachrome 100VS), no reference (half family, half type): fuji_provia_100f 0.10,
+ * fuji_astia_100f 0.10, fuji_velvia_100_generic 0.10, kodak_kodachrome_25 0.10, kodak_ektachrome_100vs 0.60 */
+#define LOOKS_FILM_E100                                                                                                \
+  "temp=+0.294 tint=+0.124 exposure=+0.237 bright=-0.056 contrast=+0.074 shadows=-0.492 highlights=-0.030 "            \
+  "crush=+0.062 rolloff=+0.132 sat=-0.022 vib=-0.152 skin_follow=+1.000 shadow=328.39@2.099 highlight=304.12@5.571 "   \
+  "cast=245.77@1.097 hue.red=+4.01 sat.red=+0.201 hue.orange=-9.96 sat.orange=+0.038 hue.yellow=-4.69 "                \
+  "sat.yellow=-0.001 hue.green=-11.98 sat.green=-0.111 hue.aqua=+4.56 sat.aqua=+0.031 hue.blue=+0.23 sat.blue=+0.235 " \
+  "hue.purple=+2.55 sat.purple=-0.167 hue.magenta=+26.62 sat.magenta=-0.083"
+/* Kodachrome 64 (line: Kodachrome 25), no reference (half family, half type): fuji_provia_100f 0.10, fuji_astia_100f
+ * 0.10, fuji_velvia_100_generic 0.10, kodak_kodachrome_25 0.60, kodak_ektachrome_100vs 0.10 */
+#define LOOKS_FILM_KODACHROME_64                                                                                       \
+  "temp=-0.375 tint=-0.245 exposure=+0.587 bright=+0.329 contrast=+0.580 shadows=-0.704 highlights=-0.786 "            \
+  "crush=+0.484 rolloff=+0.026 sat=-0.122 vib=-0.052 skin_follow=+1.000 shadow=326.46@2.670 highlight=318.89@2.737 "   \
+  "cast=247.22@0.678 hue.red=+2.04 sat.red=+0.141 hue.orange=-3.30 sat.orange=+0.069 hue.yellow=-3.66 "                \
+  "sat.yellow=+0.034 hue.green=-16.67 sat.green=-0.092 hue.aqua=-1.72 sat.aqua=-0.169 hue.blue=+2.76 sat.blue=+0.076 " \
+  "hue.purple=+6.68 sat.purple=-0.036 hue.magenta=+25.93 sat.magenta=-0.079"
+/* a Fujichrome slide: Sensia, Fortia (family: Fuji slides), no reference (half family, half type): fuji_provia_100f
+ * 0.27, fuji_astia_100f 0.27, fuji_velvia_100_generic 0.27, kodak_kodachrome_25 0.10, kodak_ektachrome_100vs 0.10 */
+#define LOOKS_FILM_FUJI_SLIDE                                                                                          \
+  "temp=+0.427 tint=-0.030 exposure=+0.167 bright=+0.061 contrast=+0.267 shadows=-0.191 highlights=-0.055 "            \
+  "crush=+0.248 rolloff=+0.037 sat=-0.025 vib=-0.184 skin_follow=+1.000 tint_ends=+0.118 shadow=327.79@2.063 "         \
+  "highlight=295.00@3.894 cast=241.35@1.329 hue.red=+3.17 sat.red=+0.203 hue.orange=-8.46 sat.orange=+0.050 "          \
+  "hue.yellow=+0.66 sat.yellow=+0.012 hue.green=-5.51 sat.green=-0.116 hue.aqua=+3.49 sat.aqua=+0.127 hue.blue=+5.57 " \
+  "sat.blue=+0.121 hue.purple=+3.99 sat.purple=-0.099 hue.magenta=+17.52 sat.magenta=+0.025"
+/* a Kodak slide: Elite Chrome, E200 (family: Kodak slides), no reference (half family, half type): fuji_provia_100f
+ * 0.10, fuji_astia_100f 0.10, fuji_velvia_100_generic 0.10, kodak_kodachrome_25 0.35, kodak_ektachrome_100vs 0.35 */
+#define LOOKS_FILM_KODAK_SLIDE                                                                                         \
+  "temp=+0.066 tint=-0.073 exposure=+0.356 bright=+0.218 contrast=+0.068 shadows=-0.486 highlights=-0.355 "            \
+  "crush=+1.000 sat=-0.072 vib=-0.146 skin_follow=+1.000 tint_ends=+0.062 shadow=313.51@2.551 highlight=308.03@5.022 " \
+  "cast=244.59@0.830 hue.red=+3.03 sat.red=+0.190 hue.orange=-6.53 sat.orange=+0.069 hue.yellow=-4.27 "                \
+  "sat.yellow=+0.029 hue.green=-14.61 sat.green=-0.086 hue.aqua=+2.63 sat.aqua=-0.084 hue.blue=+3.18 sat.blue=+0.227 " \
+  "hue.purple=+6.11 sat.purple=-0.114 hue.magenta=+26.77 sat.magenta=-0.065"
+/* a slide film of a family with no reference (Agfa Precisa, generic slide): the type, no reference (half family, half
+ * type): fuji_provia_100f 0.20, fuji_astia_100f 0.20, fuji_velvia_100_generic 0.20, kodak_kodachrome_25 0.20,
+ * kodak_ektachrome_100vs 0.20 */
+#define LOOKS_FILM_SLIDE                                                                                               \
+  "temp=+0.350 tint=-0.027 exposure=+0.242 bright=+0.089 contrast=+0.273 shadows=-0.440 highlights=-0.191 "            \
+  "crush=+0.106 rolloff=+0.045 sat=-0.044 vib=-0.172 skin_follow=+1.000 tint_ends=+0.008 shadow=323.37@2.430 "         \
+  "highlight=296.71@4.450 cast=244.98@1.241 hue.red=+3.34 sat.red=+0.189 hue.orange=-7.54 sat.orange=+0.050 "          \
+  "hue.yellow=-0.94 sat.yellow=+0.018 hue.green=-9.52 sat.green=-0.115 hue.aqua=+3.49 sat.aqua=+0.038 hue.blue=+4.95 " \
+  "sat.blue=+0.195 hue.purple=+4.35 sat.purple=-0.109 hue.magenta=+20.74 sat.magenta=-0.028"
+/* Polaroid 600 / i-Type, SX-70 (line: Polaroid 690), no reference (half family, half type): polaroid_690 1.00 */
+#define LOOKS_FILM_POLAROID_600                                                                                        \
+  "temp=-0.625 tint=-0.113 exposure=+0.881 bright=-0.031 contrast=+0.850 shadows=-0.688 highlights=-0.238 "            \
+  "fade=+0.375 crush=+0.994 rolloff=+0.419 sat=+0.044 vib=-0.381 skin_follow=+1.000 shadow=205.77@4.025 "              \
+  "highlight=272.60@5.506 cast=11.31@5.736 hue.red=+0.19 sat.red=+0.200 hue.orange=-5.81 sat.orange=+0.188 "           \
+  "hue.yellow=+2.81 sat.yellow=+0.187 hue.green=-9.00 sat.green=-0.006 hue.aqua=+1.12 sat.aqua=-0.300 hue.blue=+8.44 " \
+  "sat.blue=+0.369 hue.purple=+0.19 sat.purple=-0.044 hue.magenta=+3.56 sat.magenta=+0.669"
+/* an instant film of another maker (Instax, generic instant): the type, no reference (half family, half type):
+ * polaroid_690 1.00 */
+#define LOOKS_FILM_INSTANT                                                                                             \
+  "temp=-0.625 tint=-0.113 exposure=+0.881 bright=-0.031 contrast=+0.850 shadows=-0.688 highlights=-0.238 "            \
+  "fade=+0.375 crush=+0.994 rolloff=+0.419 sat=+0.044 vib=-0.381 skin_follow=+1.000 shadow=205.77@4.025 "              \
+  "highlight=272.60@5.506 cast=11.31@5.736 hue.red=+0.19 sat.red=+0.200 hue.orange=-5.81 sat.orange=+0.188 "           \
+  "hue.yellow=+2.81 sat.yellow=+0.187 hue.green=-9.00 sat.green=-0.006 hue.aqua=+1.12 sat.aqua=-0.300 hue.blue=+8.44 " \
+  "sat.blue=+0.369 hue.purple=+0.19 sat.purple=-0.044 hue.magenta=+3.56 sat.magenta=+0.669"
+/* an Ilford black-and-white film: HP5, XP2, Pan F (family: Ilford), no reference (half family, half type):
+ * ilford_delta_100 0.38, kodak_tmax_100 0.12, fuji_neopan_acros_100 0.12, ilford_fp4_plus_125 0.38 */
+#define LOOKS_FILM_BW_ILFORD                                                                                  \
+  "exposure=+0.433 contrast=+0.456 shadows=-0.103 highlights=-0.044 crush=+0.033 rolloff=+0.236 mono=+1.000 " \
+  "mono.r=-0.079 mono.g=+0.185 mono.b=+0.284 skin_follow=+1.000"
+/* Ilford Delta 400 / 3200 (line: Delta 100), no reference (half family, half type): ilford_delta_100 0.62,
+ * kodak_tmax_100 0.12, fuji_neopan_acros_100 0.12, ilford_fp4_plus_125 0.12 */
+#define LOOKS_FILM_DELTA_400                                                                                  \
+  "exposure=+0.622 contrast=+0.403 shadows=-0.277 highlights=-0.322 crush=+0.194 rolloff=+0.025 mono=+1.000 " \
+  "mono.r=-0.127 mono.g=-0.113 mono.b=+0.168 skin_follow=+1.000"
+/* a Kodak black-and-white film: Tri-X, T-Max 400 / P3200 (family: Kodak), no reference (half family, half type):
+ * ilford_delta_100 0.12, kodak_tmax_100 0.62, fuji_neopan_acros_100 0.12, ilford_fp4_plus_125 0.12 */
+#define LOOKS_FILM_BW_KODAK                                                                                    \
+  "exposure=+0.012 contrast=+0.572 shadows=-0.048 highlights=-0.159 rolloff=+0.170 mono=+1.000 mono.r=-0.040 " \
+  "mono.g=+0.500 mono.b=+0.305 skin_follow=+1.000"
+/* a black-and-white film of another maker (Agfa APX): the type, no reference (half family, half type): ilford_delta_100
+ * 0.25, kodak_tmax_100 0.25, fuji_neopan_acros_100 0.25, ilford_fp4_plus_125 0.25 */
+#define LOOKS_FILM_BW_GENERIC                                                                                \
+  "exposure=+0.206 contrast=+0.206 shadows=-0.284 highlights=+0.044 fade=+0.030 rolloff=+0.162 mono=+1.000 " \
+  "mono.r=-0.061 mono.g=+0.386 mono.b=+0.261 skin_follow=+1.000"
 
 #endif

@@ -4,17 +4,21 @@
 
 #include "dlut/looks.h"
 
-#define LOOKS_GAMUT_KNEE 0.85 /* for strong looks, soft gamut compression starts at 85% of the way to the boundary */
-#define LOOKS_SKIN_HUE 55.0   /* CIELAB hue (degrees) at the centre of the skin-tone window */
+#define LOOKS_GAMUT_KNEE 0.85  /* for strong looks, soft gamut compression starts at 85% of the way to the boundary */
+#define LOOKS_GAMUT_SLACK 0.02 /* the gamut's lower bound, for the compression, at -2% of the luminance (model.c) */
+#define LOOKS_GAMUT_ITERS 24   /* at most this many regula falsi steps for the gamut compression's chroma factor ... */
+#define LOOKS_GAMUT_TOL 1e-5   /* ... which stop once the excursion is this close to its target */
+#define LOOKS_SKIN_HUE 55.0    /* CIELAB hue (degrees) at the centre of the skin-tone window */
 #define LOOKS_SKIN_COS 0.57357643635104609 /* cos(55 deg) */
 #define LOOKS_SKIN_SIN 0.81915204428899179 /* sin(55 deg) */
-#define LOOKS_SKIN_KEEP 0.9                /* how much of the look's colour change a full skin tone is spared */
+#define LOOKS_SKIN_KEEP 0.92               /* how much of the look's colour change a full skin tone is spared */
 #define LOOKS_SKIN_CMIN 0.9                /* protected skin keeps at least this much of its chroma ... */
 #define LOOKS_SKIN_CMAX 1.12               /* ... and gains at most this much */
 #define LOOKS_WHITE_FROM 0.87 /* linear min channel from which a colour counts as near-white (0.94 encoded) */
 #define LOOKS_TOE 0.35        /* tone controls keep a control point at least this fraction of its input from the ends */
 #define LOOKS_END_RAMP 0.12   /* toning fades in over this much of L* / 100 from pure black and white */
 #define LOOKS_BAND_COS_HALF 0.70710678118654752 /* cos(45 deg), the band half width */
+#define LOOKS_OK_GREY 0.0057 /* OkLab chroma of CIELAB chroma 2: below it a colour has little hue to keep */
 
 /* A look turned into the numbers both evaluation paths use. */
 typedef struct looks_prepared {
@@ -37,6 +41,12 @@ typedef struct looks_prepared {
   double ends;     /* strength of the white/black neutrality, 0..1 */
   int any_protect; /* nonzero when skin or ends is active */
 } looks_prepared;
+
+/* OkLab (Ottosson 2020), the space whose hue the chroma operations keep (model.c):
+ * linear sRGB -> LMS (m1), cube roots, -> L a b (m2), and the inverses, row-major. */
+extern const double looks_ok_m1[9], looks_ok_m2[9], looks_ok_m2i[9], looks_ok_m1i[9];
+void looks_oklab_from_linear(const double rgb[3], double ok[3]);
+void looks_oklab_to_linear(const double ok[3], double rgb[3]);
 
 extern const float dlut_looks_band_center[DLUT_LOOK_NBANDS];
 extern const char *const dlut_looks_band_name[DLUT_LOOK_NBANDS];

@@ -17,9 +17,20 @@
  *     Numer. Anal. 17(2)) through a few control points: monotone by
  *     construction, C1, and easy to steer with named controls.
  *   - L* is the tone curve applied to the luminance, and the chroma work
- *     happens in CIELAB with L* held fixed, so lightness is decided by the
- *     tone curve alone and stays monotone along every axis (a per-channel
- *     curve alone lets luminance fall under a strong white balance).
+ *     keeps the luminance, so lightness is decided by the tone curve alone
+ *     and stays monotone along every axis (a per-channel curve alone lets
+ *     luminance fall under a strong white balance).
+ *   - Chroma changes (the hue kept through the tone curve, saturation,
+ *     vibrance, band saturation, the gamut compression) keep the OkLab hue
+ *     (Ottosson 2020, "A perceptual color space for image processing",
+ *     https://bottosson.github.io/posts/oklab/), whose hue lines were fitted
+ *     to perceived hue: at a fixed CIELAB hue a blue turns purple as its
+ *     chroma changes (by 26 deg of OkLCh hue when pure blue is halved). The
+ *     chroma is scaled in OkLab at fixed OkLab L, then all three linear
+ *     channels are scaled to give back the luminance: a uniform scale of
+ *     linear light multiplies OkLab's L, a and b alike, so the OkLab hue
+ *     stays exactly. Hue rotations, band weights, split toning and casts
+ *     stay in CIELAB, where their parameters are defined.
  *   - Out-of-gamut results are pulled towards the grey of the same
  *     luminance with a C1 soft knee (in the spirit of ACES' reference gamut
  *     compression, with the rational curve x/(1+x) for the part beyond the
@@ -35,6 +46,35 @@
 #include "dlut/looks.h"
 #include "dlut/parallel.h"
 #include "looks/looks_internal.h"
+
+/* OkLab (Ottosson 2020): linear sRGB -> LMS (m1), cube roots, -> L, a, b (m2), and the
+ * inverses, as published at https://bottosson.github.io/posts/oklab/. */
+const double looks_ok_m1[9] = {0.4122214708, 0.5363325363, 0.0514459929, 0.2119034982, 0.6806995451,
+                               0.1073969566, 0.0883024619, 0.2817188376, 0.6299787005};
+const double looks_ok_m2[9] = {0.2104542553, 0.7936177850, -0.0040720468, 1.9779984951, -2.4285922050,
+                               0.4505937099, 0.0259040371, 0.7827717662,  -0.8086757660};
+const double looks_ok_m2i[9] = {1.0,           0.3963377774, 0.2158037573,  1.0,          -0.1055613458,
+                                -0.0638541728, 1.0,          -0.0894841775, -1.2914855480};
+const double looks_ok_m1i[9] = {4.0767416621,  -3.3077115913, 0.2309699292,  -1.2684380046, 2.6097574011,
+                                -0.3413193965, -0.0041960863, -0.7034186147, 1.7076147010};
+
+void looks_oklab_from_linear(const double rgb[3], double ok[3]) {
+  double l[3];
+  for (int r = 0; r < 3; r++)
+    l[r] = cbrt(looks_ok_m1[3 * r] * rgb[0] + looks_ok_m1[3 * r + 1] * rgb[1] + looks_ok_m1[3 * r + 2] * rgb[2]);
+  for (int r = 0; r < 3; r++)
+    ok[r] = looks_ok_m2[3 * r] * l[0] + looks_ok_m2[3 * r + 1] * l[1] + looks_ok_m2[3 * r + 2] * l[2];
+}
+
+void looks_oklab_to_linear(const double ok[3], double rgb[3]) {
+  double l[3];
+  for (int r = 0; r < 3; r++) {
+    double v = looks_ok_m2i[3 * r] * ok[0] + looks_ok_m2i[3 * r + 1] * ok[1] + looks_ok_m2i[3 * r + 2] * ok[2];
+    l[r] = v * v * v;
+  }
+  for (int r = 0; r < 3; r++)
+    rgb[r] = looks_ok_m1i[3 * r] * l[0] + looks_ok_m1i[3 * r + 1] * l[1] + looks_ok_m1i[3 * r + 2] * l[2];
+}
 
 /* Lab hue angle (degrees) at the centre of each band. */
 const float dlut_looks_band_center[DLUT_LOOK_NBANDS] = {25, 60, 95, 140, 195, 250, 300, 345};
@@ -251,16 +291,53 @@ static void lab_to_rgb(double L, double a, double b, double rgb[3], double *Y) {
  * boundary: 0 on the grey, 1 on the boundary, above 1 outside. The soft
  * gamut compression maps it through a C1 knee (in the spirit of ACES'
  * reference gamut compression, with x/(1+x) beyond the knee), by scaling
- * CIELAB chroma so hue and lightness stay. */
+ * the OkLab chroma at the same luminance, so OkLab hue and luminance stay.
+ * The lower boundary is taken LOOKS_GAMUT_SLACK x Y below zero (the final
+ * clamp takes the rest): the path of constant OkLab hue and luminance from
+ * grey to sRGB blue dips 0.8% of its luminance below zero in red just
+ * before it reaches blue, and without the slack every saturated blue would
+ * stop there, at 84% of blue's chroma. */
 static double excursion(const double rgb[3], double Y) {
   Y = clampd(Y, 0.0, 1.0);
   double e = 0.0;
   for (int c = 0; c < 3; c++) {
     double d = rgb[c] - Y;
     if (d > 0) e = fmax(e, d / fmax(1.0 - Y, 1e-9));
-    if (d < 0) e = fmax(e, -d / fmax(Y, 1e-9));
+    if (d < 0) e = fmax(e, -d / fmax(Y * (1.0 + LOOKS_GAMUT_SLACK), 1e-9));
   }
   return e;
+}
+
+static double luminance(const double rgb[3]) {
+  const double *M = dlut_color_rgb_to_xyz_matrix;
+  return M[3] * rgb[0] + M[4] * rgb[1] + M[5] * rgb[2];
+}
+
+/* Move the linear colour rgb, whose OkLab is (L, a0, b0), to (L, a1, b1), then scale it, all
+ * channels alike, to luminance Y (which keeps its OkLab hue and the ratio of its chroma to its
+ * OkLab L). The move is added as the difference of the two colours, so that no change is exactly
+ * no change (in the float bake too, where a round trip through OkLab would not be). A colour with
+ * no luminance to scale becomes the grey of Y. */
+static void ok_move(double rgb[3], double L, double a0, double b0, double a1, double b1, double Y) {
+  const double o0[3] = {L, a0, b0}, o1[3] = {L, a1, b1};
+  double l0[3], l1[3];
+  looks_oklab_to_linear(o0, l0);
+  looks_oklab_to_linear(o1, l1);
+  for (int c = 0; c < 3; c++) rgb[c] += l1[c] - l0[c];
+  double y = luminance(rgb);
+  if (y > 1e-12) {
+    for (int c = 0; c < 3; c++) rgb[c] *= Y / y;
+  } else {
+    for (int c = 0; c < 3; c++) rgb[c] = Y;
+  }
+}
+
+/* CIELAB a*, b* of a linear colour whose luminance gives fy = f(Y). */
+static void lab_ab(const double rgb[3], double fy, double *a, double *b) {
+  const double *M = dlut_color_rgb_to_xyz_matrix;
+  double X = M[0] * rgb[0] + M[1] * rgb[1] + M[2] * rgb[2], Z = M[6] * rgb[0] + M[7] * rgb[1] + M[8] * rgb[2];
+  *a = 500.0 * (lab_f(X / DLUT_D65_X) - fy);
+  *b = 200.0 * (fy - lab_f(Z / DLUT_D65_Z));
 }
 
 void dlut_look_eval(const dlut_look *look, const float in[3], float out[3]) {
@@ -318,50 +395,58 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
    *    back so the white balance does not dim white), so L* is monotone in
    *    every input channel. Colour: the curve applied to each encoded
    *    channel (as a film print or a per-channel grade does, which adds
-   *    saturation with contrast); only its chroma is kept: the hue stays
-   *    that of the colour before the curve, so contrast does not turn
-   *    orange into red. */
+   *    saturation with contrast); only its OkLab chroma is kept: the hue
+   *    stays the OkLab hue of the colour before the curve (faded in with
+   *    chroma), so contrast does not turn orange into red nor blue into
+   *    violet. Then the colour is scaled to the curve's luminance. */
   double y_in = (M[3] * lin[0] + M[4] * lin[1] + M[5] * lin[2]) / p->y_white;
   double y_tone = srgb_dec(looks_tone(p, srgb_enc(clampd(y_in, 0.0, 1.0))));
-  double fy0 = lab_f(M[3] * lin[0] + M[4] * lin[1] + M[5] * lin[2]);
-  double a0 = 500.0 * (lab_f((M[0] * lin[0] + M[1] * lin[1] + M[2] * lin[2]) / DLUT_D65_X) - fy0);
-  double b0 = 200.0 * (fy0 - lab_f((M[6] * lin[0] + M[7] * lin[1] + M[8] * lin[2]) / DLUT_D65_Z));
+  double okp[3], ok[3];
+  looks_oklab_from_linear(lin, okp);
   for (int c = 0; c < 3; c++) lin[c] = srgb_dec(looks_tone(p, srgb_enc(clampd(lin[c], 0.0, 1.0))));
-  /* 4. Lab */
-  double X = M[0] * lin[0] + M[1] * lin[1] + M[2] * lin[2];
-  double Yv = M[3] * lin[0] + M[4] * lin[1] + M[5] * lin[2];
-  double Z = M[6] * lin[0] + M[7] * lin[1] + M[8] * lin[2];
-  double fy = lab_f(Yv), L = 116.0 * lab_f(y_tone) - 16.0;
-  double a = 500.0 * (lab_f(X / DLUT_D65_X) - fy), bb = 200.0 * (fy - lab_f(Z / DLUT_D65_Z));
-  double C = sqrt(a * a + bb * bb), C0 = sqrt(a0 * a0 + b0 * b0);
-  if (C0 > 0) { /* the pre-curve hue, faded in with chroma (a grey has none to keep) */
-    double u = C0 * C0 / (C0 * C0 + 4.0), s = C / C0;
-    a += u * (a0 * s - a);
-    bb += u * (b0 * s - bb);
-    C = sqrt(a * a + bb * bb);
+  looks_oklab_from_linear(lin, ok);
+  double Co = sqrt(ok[1] * ok[1] + ok[2] * ok[2]), Cp = sqrt(okp[1] * okp[1] + okp[2] * okp[2]);
+  double a1 = ok[1], b1 = ok[2];
+  if (Cp > 0) { /* the pre-curve hue, faded in with chroma (a grey has none to keep) */
+    double u = Cp * Cp / (Cp * Cp + LOOKS_OK_GREY * LOOKS_OK_GREY), s = Co / Cp;
+    a1 += u * (okp[1] * s - ok[1]);
+    b1 += u * (okp[2] * s - ok[2]);
   }
-  double h = atan2(bb, a) * 180.0 / M_PI; /* hue before any change */
+  ok_move(lin, ok[0], ok[1], ok[2], a1, b1, y_tone);
+  /* 4. Lab, L* from the curve's luminance */
+  double fy = lab_f(y_tone), L = 116.0 * fy - 16.0, a, bb;
+  lab_ab(lin, fy, &a, &bb);
+  double C = sqrt(a * a + bb * bb), h = atan2(bb, a) * 180.0 / M_PI; /* before any change */
   /* saturation and vibrance; a boost fades out towards white and black (highlight roll-off) */
   double k = p->sat * (1.0 + p->vib * exp(-C / 35.0));
   if (k > 1.0) {
     double e = 2.0 * clampd(L / 100.0, 0.0, 1.0) - 1.0, e2 = e * e;
     k = 1.0 + (k - 1.0) * (1.0 - e2 * e2);
   }
-  a *= k;
-  bb *= k;
-  /* hue bands */
+  /* hue bands: weights by the CIELAB hue, their saturation joins the chroma factor */
+  double dh = 0, dl = 0, gate = 0;
   if (p->any_band && C > 0) {
-    double gate = C * C / (C * C + 25.0);
+    double ds = 0;
+    gate = C * C / (C * C + 25.0);
     if (h < 0) h += 360.0;
-    double dh = 0, ds = 0, dl = 0;
     for (int i = 0; i < DLUT_LOOK_NBANDS; i++) {
       double w = band_weight(h, dlut_looks_band_center[i]);
       dh += w * p->band_hue[i];
       ds += w * p->band_sat[i];
       dl += w * p->band_lum[i];
     }
-    double ang = dh * gate * M_PI / 180.0, ca = cos(ang), sa = sin(ang), s = fmax(1.0 + ds, 0.0);
-    double a2 = (a * ca - bb * sa) * s, b2 = (a * sa + bb * ca) * s;
+    k *= fmax(1.0 + ds, 0.0);
+  }
+  /* the chroma factor, in OkLab at the same luminance (the OkLab hue stays) */
+  if (k != 1.0) {
+    looks_oklab_from_linear(lin, ok);
+    ok_move(lin, ok[0], ok[1], ok[2], ok[1] * k, ok[2] * k, y_tone);
+    lab_ab(lin, fy, &a, &bb);
+  }
+  /* the band's hue turn (in CIELAB, where the bands are defined) and lightness */
+  if (dh != 0 || dl != 0) {
+    double ang = dh * gate * M_PI / 180.0, ca = cos(ang), sa = sin(ang);
+    double a2 = a * ca - bb * sa, b2 = a * sa + bb * ca;
     a = a2;
     bb = b2;
     double tl = clampd(L / 100.0, 0, 1);
@@ -385,22 +470,54 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
     a += w_white * (in_a - a);
     bb += w_white * (in_b - bb);
   }
-  /* 5. back to linear sRGB, gamut compression (hue-preserving: CIELAB chroma is scaled, L* and hue
-   *    kept), encode */
-  double rgb[3];
+  /* 5. back to linear sRGB, gamut compression (hue-preserving: the OkLab chroma is scaled at the same
+   *    luminance), encode */
+  double rgb[3], Yv;
   lab_to_rgb(L, a, bb, rgb, &Yv);
   if (!p->clip) {
     double e = excursion(rgb, Yv);
     if (e > p->knee) {
       double x = p->knee < 1.0 ? (e - p->knee) / (1.0 - p->knee) : 0.0;
       double target = p->knee < 1.0 ? p->knee + (1.0 - p->knee) * x / (1.0 + x) : 1.0;
-      for (int it = 0; it < 2; it++) { /* the excursion is nearly proportional to chroma: two secant steps */
-        double f = target / fmax(e, 1e-20);
-        a *= f;
-        bb *= f;
-        lab_to_rgb(L, a, bb, rgb, &Yv);
-        e = excursion(rgb, Yv);
+      /* the chroma factor f in [0, 1] that brings the excursion to the target: regula falsi
+       * (Illinois variant) on e(f) - target, which is -target at f = 0 (the grey) and e - target
+       * at f = 1; the excursion grows faster than f where restoring the luminance scales the colour
+       * up (saturated blues), so a plain secant step does not converge. It stops at the first
+       * step within LOOKS_GAMUT_TOL of the target (from either side: the excursion need not be
+       * monotone along a path of constant OkLab hue, and where it is nearly flat the first close
+       * step is taken, by the float bake as by this reference), else at the last f below it.
+       * The float bake runs the same steps (bake_task). */
+      double okg[3], rgb0[3] = {rgb[0], rgb[1], rgb[2]}, best[3];
+      double f_lo = 0, g_lo = -target, f_hi = 1, g_hi = e - target;
+      int side = 0;
+      looks_oklab_from_linear(rgb, okg);
+      for (int c = 0; c < 3; c++) best[c] = Yv;                     /* f = 0: the grey of the same luminance */
+      if (g_hi <= LOOKS_GAMUT_TOL) memcpy(best, rgb0, sizeof best); /* close enough already */
+      e = g_hi <= LOOKS_GAMUT_TOL ? g_hi + target : 0;
+      for (int it = 0; it < LOOKS_GAMUT_ITERS && g_hi > LOOKS_GAMUT_TOL; it++) {
+        double f = (f_lo * g_hi - f_hi * g_lo) / (g_hi - g_lo);
+        memcpy(rgb, rgb0, sizeof rgb0);
+        ok_move(rgb, okg[0], okg[1], okg[2], okg[1] * f, okg[2] * f, Yv);
+        double g = excursion(rgb, Yv) - target;
+        if (g > 0) {
+          f_hi = f, g_hi = g;
+          if (side < 0) g_lo *= 0.5;
+          side = -1;
+          if (g <= LOOKS_GAMUT_TOL) { /* just above the target: taken */
+            memcpy(best, rgb, sizeof best);
+            e = g + target;
+            break;
+          }
+        } else {
+          f_lo = f, g_lo = g;
+          memcpy(best, rgb, sizeof best);
+          e = g + target;
+          if (side > 0) g_hi *= 0.5;
+          side = 1;
+          if (g >= -LOOKS_GAMUT_TOL) break; /* inside, and close enough below the target */
+        }
       }
+      memcpy(rgb, best, sizeof best);
     }
     if (e > 1.0) { /* what is left beyond the boundary: towards the grey of the same luminance */
       double Y = clampd(Yv, 0.0, 1.0);
@@ -435,15 +552,45 @@ static inline fm_v8 v_dec(fm_v8 v) { /* sRGB -> linear, v >= 0 */
   fm_v8 pw = fm_pow((v + 0.055f) * (1.0f / 1.055f), 2.4f);
   return fm_sel(v <= 0.04045f, v * (1.0f / 12.92f), pw);
 }
+/* Cube root, sign kept: a first guess from the float's bits (its exponent divided by 3) and two
+ * Halley steps y <- y (y^3 + 2x) / (2 y^3 + x), each cubing the relative error (3% -> 3e-5 ->
+ * float rounding); cheaper than pow's log2 and exp2. */
+static inline fm_v8 v_cbrt(fm_v8 x) {
+  fm_v8 ax = fm_abs(x);
+  fm_i8 bits = (fm_i8)ax;
+  fm_i8 third = __builtin_convertvector(__builtin_convertvector(bits, fm_v8) * (1.0f / 3.0f), fm_i8);
+  fm_v8 y = (fm_v8)(third + 0x2a514067);
+  for (int it = 0; it < 2; it++) {
+    fm_v8 y3 = y * y * y;
+    y = y * (y3 + 2.0f * ax) / (2.0f * y3 + ax);
+  }
+  return fm_copysign(fm_sel(ax > 1e-30f, y, fm_splat(0.0f)), x);
+}
 static inline fm_v8 v_labf(fm_v8 t) {
-  fm_v8 c = fm_pow(fm_max(t, fm_splat(216.0f / 24389.0f)), 1.0f / 3.0f);
+  fm_v8 c = v_cbrt(fm_max(t, fm_splat(216.0f / 24389.0f)));
   return fm_sel(t > 216.0f / 24389.0f, c, t * (24389.0f / 27.0f / 116.0f) + 16.0f / 116.0f);
 }
 static inline fm_v8 v_labfinv(fm_v8 u) {
   return fm_sel(u > 6.0f / 29.0f, u * u * u, (u - 16.0f / 116.0f) * (116.0f * 27.0f / 24389.0f));
 }
-static inline fm_v8 v_sqrt(fm_v8 x) {
-  return fm_exp2(0.5f * fm_log2(x));
+static inline fm_v8 v_sqrt(fm_v8 x) { /* x >= 0; lane by lane, which GCC turns into one vector sqrt */
+  float l[FM_N];
+  fm_store(l, x);
+  for (int j = 0; j < FM_N; j++) l[j] = sqrtf(l[j] > 0.0f ? l[j] : 0.0f);
+  return fm_load(l);
+}
+/* sin and cos of |x| <= 1.6 (a band's hue turn): Taylor series to x^11 and x^12, error below
+ * 1e-7 */
+static inline void v_sincos(fm_v8 x, fm_v8 *s, fm_v8 *c) {
+  fm_v8 x2 = x * x;
+  *s = x * (1.0f + x2 * (-1.0f / 6 +
+                         x2 * (1.0f / 120 + x2 * (-1.0f / 5040 + x2 * (1.0f / 362880 + x2 * (-1.0f / 39916800))))));
+  *c = 1.0f +
+       x2 * (-0.5f + x2 * (1.0f / 24 + x2 * (-1.0f / 720 +
+                                             x2 * (1.0f / 40320 + x2 * (-1.0f / 3628800 + x2 * (1.0f / 479001600))))));
+}
+static inline fm_i8 fm_sel_i(fm_i8 m, fm_i8 a, fm_i8 b) {
+  return (m & a) | (~m & b);
 }
 static inline int fm_any(fm_i8 m) {
   int32_t l[FM_N];
@@ -463,10 +610,42 @@ static inline void v_lab_to_rgb(fm_v8 L, fm_v8 a, fm_v8 b, const float *N, fm_v8
 }
 static inline fm_v8 v_excursion(fm_v8 c0, fm_v8 c1, fm_v8 c2, fm_v8 Y) {
   fm_v8 Yc = v_clamp01(Y);
-  fm_v8 up = 1.0f / fm_max(1.0f - Yc, fm_splat(1e-9f)), dn = 1.0f / fm_max(Yc, fm_splat(1e-9f));
+  fm_v8 up = 1.0f / fm_max(1.0f - Yc, fm_splat(1e-9f)),
+        dn = 1.0f / fm_max(Yc * (float)(1.0 + LOOKS_GAMUT_SLACK), fm_splat(1e-9f));
   fm_v8 d0 = c0 - Yc, d1 = c1 - Yc, d2 = c2 - Yc;
   return fm_max(fm_max(fm_sel(d0 > 0.0f, d0 * up, -d0 * dn), fm_sel(d1 > 0.0f, d1 * up, -d1 * dn)),
                 fm_sel(d2 > 0.0f, d2 * up, -d2 * dn));
+}
+/* OkLab of linear sRGB and back (looks_oklab_from_linear / _to_linear); K holds the four
+ * matrices as float, m1 m2 m2i m1i. */
+static inline void v_ok_from_lin(const float *K, fm_v8 r, fm_v8 g, fm_v8 b, fm_v8 *L, fm_v8 *A, fm_v8 *B) {
+  fm_v8 l = v_cbrt(K[0] * r + K[1] * g + K[2] * b), m = v_cbrt(K[3] * r + K[4] * g + K[5] * b);
+  fm_v8 s = v_cbrt(K[6] * r + K[7] * g + K[8] * b);
+  *L = K[9] * l + K[10] * m + K[11] * s;
+  *A = K[12] * l + K[13] * m + K[14] * s;
+  *B = K[15] * l + K[16] * m + K[17] * s;
+}
+static inline void v_ok_to_lin(const float *K, fm_v8 L, fm_v8 A, fm_v8 B, fm_v8 *r, fm_v8 *g, fm_v8 *b) {
+  fm_v8 l = K[18] * L + K[19] * A + K[20] * B, m = K[21] * L + K[22] * A + K[23] * B;
+  fm_v8 s = K[24] * L + K[25] * A + K[26] * B;
+  l = l * l * l, m = m * m * m, s = s * s * s;
+  *r = K[27] * l + K[28] * m + K[29] * s;
+  *g = K[30] * l + K[31] * m + K[32] * s;
+  *b = K[33] * l + K[34] * m + K[35] * s;
+}
+/* ok_move: the linear colour (r, g, b) of OkLab (L, a0, b0) moved to (L, a1, b1) and scaled to
+ * luminance Y (M: rgb -> XYZ) */
+static inline fm_v8 v_ok_move(const float *K, const float *M, fm_v8 *r, fm_v8 *g, fm_v8 *b, fm_v8 L, fm_v8 a0, fm_v8 b0,
+                              fm_v8 a1, fm_v8 b1, fm_v8 Y) {
+  fm_v8 r0, g0, bl0, r1, g1, bl1;
+  v_ok_to_lin(K, L, a0, b0, &r0, &g0, &bl0);
+  v_ok_to_lin(K, L, a1, b1, &r1, &g1, &bl1);
+  *r += r1 - r0, *g += g1 - g0, *b += bl1 - bl0;
+  fm_v8 y = M[3] * *r + M[4] * *g + M[5] * *b;
+  fm_i8 ok = y > 1e-12f;
+  fm_v8 sc = Y / fm_max(y, fm_splat(1e-12f));
+  *r = fm_sel(ok, *r * sc, Y), *g = fm_sel(ok, *g * sc, Y), *b = fm_sel(ok, *b * sc, Y);
+  return fm_sel(ok, sc, fm_splat(0.0f)); /* the scale (0 where the colour became grey) */
 }
 static inline fm_v8 v_smooth01(fm_v8 x, float e0, float e1) {
   fm_v8 t = v_clamp01((x - e0) * (1.0f / (e1 - e0)));
@@ -515,13 +694,15 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
   const float ca_a = (float)p->cast_ab[0], ca_b = (float)p->cast_ab[1];
   const int protect = p->any_protect;
   const float k_skin = (float)p->skin, k_ends = (float)p->ends, inv_yw = (float)(1.0 / p->y_white);
-  float M[9], N[9], W[9], cy[NCTRL], cm[NCTRL];
+  float M[9], N[9], W[9], cy[NCTRL], cm[NCTRL], K[36];
   float bcos[DLUT_LOOK_NBANDS], bsin[DLUT_LOOK_NBANDS], bhue[DLUT_LOOK_NBANDS], bsat[DLUT_LOOK_NBANDS],
       blum[DLUT_LOOK_NBANDS];
   for (int i = 0; i < 9; i++) {
     M[i] = (float)dlut_color_rgb_to_xyz_matrix[i];
     N[i] = (float)dlut_color_xyz_to_rgb_matrix[i];
     W[i] = bc->wb[i];
+    K[i] = (float)looks_ok_m1[i], K[9 + i] = (float)looks_ok_m2[i];
+    K[18 + i] = (float)looks_ok_m2i[i], K[27 + i] = (float)looks_ok_m1i[i];
   }
   for (int k = 0; k < NCTRL; k++) cy[k] = (float)p->ctrl_y[k], cm[k] = (float)p->ctrl_m[k];
   for (int i = 0; i < DLUT_LOOK_NBANDS; i++) {
@@ -568,65 +749,64 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
         c1 = c1 * (1.0f + c1 * inv_e2) / (1.0f + c1);
         c2 = c2 * (1.0f + c2 * inv_e2) / (1.0f + c2);
       }
-      /* 2. channel mixer; 3. tone curve (lightness from the luminance, colour per channel, hue kept) */
+      /* 2. channel mixer; 3. tone curve (lightness from the luminance, colour per channel, OkLab hue kept) */
       fm_v8 ym = mw0 * c0 + mw1 * c1 + mw2 * c2;
       c0 += mono * (ym - c0), c1 += mono * (ym - c1), c2 += mono * (ym - c2);
       fm_v8 Y0 = M[3] * c0 + M[4] * c1 + M[5] * c2;
       fm_v8 y_tone = v_tone_lin(Y0 * inv_yw, cy, cm);
-      fm_v8 fy0 = v_labf(Y0);
-      fm_v8 a0 = 500.0f * (v_labf((M[0] * c0 + M[1] * c1 + M[2] * c2) * (1.0f / DLUT_D65_X)) - fy0);
-      fm_v8 b0 = 200.0f * (fy0 - v_labf((M[6] * c0 + M[7] * c1 + M[8] * c2) * (1.0f / DLUT_D65_Z)));
+      fm_v8 pL, pa, pb, oL, oa, ob, sc_t;
+      v_ok_from_lin(K, c0, c1, c2, &pL, &pa, &pb);
       c0 = v_tone_lin(c0, cy, cm), c1 = v_tone_lin(c1, cy, cm), c2 = v_tone_lin(c2, cy, cm);
-      /* 4. Lab */
-      fm_v8 X = M[0] * c0 + M[1] * c1 + M[2] * c2;
-      fm_v8 Y = M[3] * c0 + M[4] * c1 + M[5] * c2;
-      fm_v8 Z = M[6] * c0 + M[7] * c1 + M[8] * c2;
-      fm_v8 fy = v_labf(Y), L = 116.0f * v_labf(y_tone) - 16.0f;
-      fm_v8 a = 500.0f * (v_labf(X * (1.0f / DLUT_D65_X)) - fy);
-      fm_v8 bb = 200.0f * (fy - v_labf(Z * (1.0f / DLUT_D65_Z)));
-      fm_v8 C = v_sqrt(a * a + bb * bb);
+      v_ok_from_lin(K, c0, c1, c2, &oL, &oa, &ob);
       {
-        fm_v8 C0sq = a0 * a0 + b0 * b0, C0 = v_sqrt(C0sq);
-        fm_v8 u = C0sq / (C0sq + 4.0f), sc = C / fm_max(C0, fm_splat(1e-20f));
-        u = fm_sel(C0 > 0.0f, u, fm_splat(0.0f));
-        a += u * (a0 * sc - a), bb += u * (b0 * sc - bb);
-        C = v_sqrt(a * a + bb * bb);
+        fm_v8 Cpsq = pa * pa + pb * pb, Co = v_sqrt(oa * oa + ob * ob), Cp = v_sqrt(Cpsq);
+        fm_v8 u = Cpsq / (Cpsq + (float)(LOOKS_OK_GREY * LOOKS_OK_GREY)), sc = Co / fm_max(Cp, fm_splat(1e-20f));
+        u = fm_sel(Cp > 0.0f, u, fm_splat(0.0f));
+        fm_v8 a1 = oa + u * (pa * sc - oa), b1 = ob + u * (pb * sc - ob);
+        sc_t = v_ok_move(K, M, &c0, &c1, &c2, oL, oa, ob, a1, b1, y_tone);
+        oa = a1, ob = b1; /* (oL, oa, ob) x cbrt(sc_t) is now the colour's OkLab */
       }
+      /* 4. Lab, L* from the curve's luminance */
+      fm_v8 fy = v_labf(y_tone), L = 116.0f * fy - 16.0f;
+      fm_v8 a = 500.0f * (v_labf((M[0] * c0 + M[1] * c1 + M[2] * c2) * (1.0f / DLUT_D65_X)) - fy);
+      fm_v8 bb = 200.0f * (fy - v_labf((M[6] * c0 + M[7] * c1 + M[8] * c2) * (1.0f / DLUT_D65_Z)));
+      fm_v8 C = v_sqrt(a * a + bb * bb);
       fm_v8 k = fm_splat(k_sat);
       if (k_vib != 0.0f) k = k_sat * (1.0f + k_vib * fm_exp2(C * (-1.4426950f / 35.0f)));
       {
         fm_v8 e = 2.0f * v_clamp01(L * 0.01f) - 1.0f, e2 = e * e;
         k = fm_sel(k > 1.0f, 1.0f + (k - 1.0f) * (1.0f - e2 * e2), k);
       }
+      fm_v8 rot_c = fm_splat(1.0f), rot_s = fm_splat(0.0f);
       if (any_band) {
-        /* lane by lane: the band weights are cos^2(2d) = (2 cos^2 d - 1)^2 for |d| < 45 deg,
-         * the raised cosine of the reference, from the dot product with the band centre */
-        float la[FM_N], lb[FM_N], lc[FM_N], lL[FM_N], lk[FM_N];
-        fm_store(la, a), fm_store(lb, bb), fm_store(lc, C), fm_store(lL, L), fm_store(lk, k);
-        for (int j = 0; j < FM_N; j++) {
-          float aj = la[j] * lk[j], bj = lb[j] * lk[j], Cj = lc[j];
-          if (!(Cj > 0.0f)) {
-            la[j] = aj, lb[j] = bj;
-            continue;
-          }
-          float ux = la[j] / Cj, uy = lb[j] / Cj, gate = Cj * Cj / (Cj * Cj + 25.0f), dh = 0, ds = 0, dl = 0;
-          for (int i = 0; i < DLUT_LOOK_NBANDS; i++) {
-            float x = ux * bcos[i] + uy * bsin[i];
-            if (x <= (float)LOOKS_BAND_COS_HALF) continue;
-            float c2_ = 2.0f * x * x - 1.0f, w = c2_ * c2_;
-            dh += w * bhue[i], ds += w * bsat[i], dl += w * blum[i];
-          }
-          float sn, cs;
-          sincosf(dh * gate * ((float)M_PI / 180.0f), &sn, &cs);
-          float sc = 1.0f + ds > 0.0f ? 1.0f + ds : 0.0f;
-          la[j] = (aj * cs - bj * sn) * sc;
-          lb[j] = (aj * sn + bj * cs) * sc;
-          float tl = fminf(fmaxf(lL[j] * 0.01f, 0.0f), 1.0f);
-          lL[j] += 8.0f * dl * gate * 4.0f * tl * (1.0f - tl);
+        /* the band weights are cos^2(2d) = (2 cos^2 d - 1)^2 for |d| < 45 deg, the raised cosine
+         * of the reference, from the dot product with the band centre; bands with nothing to do
+         * are skipped */
+        fm_v8 Cs = fm_max(C, fm_splat(1e-20f)), ux = a / Cs, uy = bb / Cs;
+        fm_v8 gate = fm_sel(C > 0.0f, C * C / (C * C + 25.0f), fm_splat(0.0f));
+        fm_v8 dh = fm_splat(0.0f), ds = dh, dl = dh;
+        for (int i = 0; i < DLUT_LOOK_NBANDS; i++) {
+          if (bhue[i] == 0.0f && bsat[i] == 0.0f && blum[i] == 0.0f) continue;
+          fm_v8 x = ux * bcos[i] + uy * bsin[i], c2_ = 2.0f * x * x - 1.0f;
+          fm_v8 w = fm_sel(x > (float)LOOKS_BAND_COS_HALF, c2_ * c2_, fm_splat(0.0f));
+          dh += w * bhue[i], ds += w * bsat[i], dl += w * blum[i];
         }
-        a = fm_load(la), bb = fm_load(lb), L = fm_load(lL);
-      } else {
-        a *= k, bb *= k;
+        v_sincos(dh * gate * ((float)M_PI / 180.0f), &rot_s, &rot_c);
+        k *= fm_max(1.0f + ds, fm_splat(0.0f));
+        fm_v8 tl = v_clamp01(L * 0.01f);
+        L += 8.0f * dl * gate * 4.0f * tl * (1.0f - tl);
+      }
+      /* the chroma factor, in OkLab at the same luminance (the OkLab hue stays) */
+      if (fm_any(k != 1.0f)) {
+        fm_v8 t = v_cbrt(sc_t);
+        oL *= t, oa *= t, ob *= t;
+        v_ok_move(K, M, &c0, &c1, &c2, oL, oa, ob, oa * k, ob * k, y_tone);
+        a = 500.0f * (v_labf((M[0] * c0 + M[1] * c1 + M[2] * c2) * (1.0f / DLUT_D65_X)) - fy);
+        bb = 200.0f * (fy - v_labf((M[6] * c0 + M[7] * c1 + M[8] * c2) * (1.0f / DLUT_D65_Z)));
+      }
+      if (any_band) { /* the bands' hue turn, in CIELAB */
+        fm_v8 a2 = a * rot_c - bb * rot_s;
+        bb = a * rot_s + bb * rot_c, a = a2;
       }
       /* split toning and cast, fading out at pure white and black when the ends are neutral */
       fm_v8 tl = v_clamp01(L * 0.01f);
@@ -643,8 +823,8 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
         a += w * (in_a * s - a), bb += w * (in_b * s - bb);
         a += w_white * (in_a - a), bb += w_white * (in_b - bb);
       }
-      /* 5. back to linear sRGB, hue-preserving gamut compression, encode */
-      fm_v8 e;
+      /* 5. back to linear sRGB, gamut compression (OkLab chroma at the same luminance), encode */
+      fm_v8 e, Y;
       v_lab_to_rgb(L, a, bb, N, &c0, &c1, &c2, &Y);
       if (!hard_clip) {
         e = v_excursion(c0, c1, c2, Y);
@@ -652,12 +832,46 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
         if (fm_any(active)) {
           fm_v8 x = (e - knee) * inv_range;
           fm_v8 target = knee < 1.0f ? knee + (1.0f - knee) * x / (1.0f + fm_max(x, fm_splat(0.0f))) : fm_splat(1.0f);
-          for (int it = 0; it < 2; it++) {
-            fm_v8 f = fm_sel(active, target / fm_max(e, fm_splat(1e-20f)), fm_splat(1.0f));
-            a *= f, bb *= f;
-            v_lab_to_rgb(L, a, bb, N, &c0, &c1, &c2, &Y);
-            e = v_excursion(c0, c1, c2, Y);
+          /* regula falsi on the OkLab chroma factor, as the reference */
+          fm_v8 gL, ga, gb, r0_ = c0, r1_ = c1, r2_ = c2, e_in = e;
+          v_ok_from_lin(K, c0, c1, c2, &gL, &ga, &gb);
+          fm_v8 d0, d1, d2; /* the colour minus its OkLab colour's round trip: moves are added to it */
+          v_ok_to_lin(K, gL, ga, gb, &d0, &d1, &d2);
+          d0 = r0_ - d0, d1 = r1_ - d1, d2 = r2_ - d2;
+          fm_v8 f_lo = fm_splat(0.0f), g_lo = -target, f_hi = fm_splat(1.0f), g_hi = e - target;
+          fm_i8 side = (fm_i8){0}; /* -1: the last step moved the upper end, +1: the lower */
+          /* lanes with nothing to compress, or already within the tolerance, are done from the start */
+          fm_i8 done = ~active | (e - target <= (float)LOOKS_GAMUT_TOL);
+          fm_v8 b0_ = r0_, b1_ = r1_, b2_ = r2_, be = e;
+          b0_ = fm_sel(done, b0_, Y), b1_ = fm_sel(done, b1_, Y), b2_ = fm_sel(done, b2_, Y);
+          be = fm_sel(done, be, fm_splat(0.0f));
+          for (int it = 0; it < LOOKS_GAMUT_ITERS; it++) {
+            fm_v8 f = (f_lo * g_hi - f_hi * g_lo) / (g_hi - g_lo), t0, t1, t2;
+            v_ok_to_lin(K, gL, ga * f, gb * f, &t0, &t1, &t2);
+            t0 += d0, t1 += d1, t2 += d2;
+            fm_v8 y = M[3] * t0 + M[4] * t1 + M[5] * t2;
+            fm_i8 okY = y > 1e-12f;
+            fm_v8 sc = Y / fm_max(y, fm_splat(1e-12f));
+            t0 = fm_sel(okY, t0 * sc, Y), t1 = fm_sel(okY, t1 * sc, Y), t2 = fm_sel(okY, t2 * sc, Y);
+            fm_v8 gv = v_excursion(t0, t1, t2, Y) - target;
+            /* lanes that are done (as the reference's loop, which stops there) keep their values */
+            fm_i8 up = (gv > 0.0f) & ~done, lo = (gv <= 0.0f) & ~done;
+            fm_i8 close = ~done & (fm_abs(gv) <= (float)LOOKS_GAMUT_TOL); /* taken, from either side */
+            /* Illinois: an end kept twice in a row has its value halved */
+            g_lo = fm_sel(up & (side < 0), g_lo * 0.5f, g_lo);
+            g_hi = fm_sel(lo & (side > 0), g_hi * 0.5f, g_hi);
+            f_hi = fm_sel(up, f, f_hi), g_hi = fm_sel(up, gv, g_hi);
+            f_lo = fm_sel(lo, f, f_lo), g_lo = fm_sel(lo, gv, g_lo);
+            fm_i8 take = lo | close;
+            b0_ = fm_sel(take, t0, b0_), b1_ = fm_sel(take, t1, b1_), b2_ = fm_sel(take, t2, b2_);
+            be = fm_sel(take, gv + target, be);
+            side = fm_sel_i(up, (fm_i8){0} - 1, fm_sel_i(lo, (fm_i8){0} + 1, side));
+            done |= close;
+            if (!fm_any(~done)) break;
           }
+          c0 = b0_, c1 = b1_, c2 = b2_, e = be;
+          c0 = fm_sel(active, c0, r0_), c1 = fm_sel(active, c1, r1_), c2 = fm_sel(active, c2, r2_);
+          e = fm_sel(active, e, e_in);
         }
         fm_v8 Yc = v_clamp01(Y), inv = fm_sel(e > 1.0f, 1.0f / fm_max(e, fm_splat(1e-20f)), fm_splat(1.0f));
         c0 = Yc + (c0 - Yc) * inv, c1 = Yc + (c1 - Yc) * inv, c2 = Yc + (c2 - Yc) * inv;

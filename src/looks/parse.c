@@ -164,31 +164,18 @@ static int add_all(size_t *n, size_t *bytes, int fill) {
  * for blues: pure blue is at 306 deg in CIELAB, violet for a cast), taken
  * at low chroma around mid grey and measured in CIELAB. */
 double looks_color_cast_hue(const unsigned char rgb8[3]) {
-  static const double m1[9] = {0.4122214708, 0.5363325363, 0.0514459929, 0.2119034982, 0.6806995451,
-                               0.1073969566, 0.0883024619, 0.2817188376, 0.6299787005};
-  static const double m2[9] = {0.2104542553, 0.7936177850, -0.0040720468, 1.9779984951, -2.4285922050,
-                               0.4505937099, 0.0259040371, 0.7827717662,  -0.8086757660};
-  /* their inverses (Ottosson's published values) */
-  static const double m2i[9] = {1.0,           0.3963377774, 0.2158037573,  1.0,          -0.1055613458,
-                                -0.0638541728, 1.0,          -0.0894841775, -1.2914855480};
-  static const double m1i[9] = {4.0767416621,  -3.3077115913, 0.2309699292,  -1.2684380046, 2.6097574011,
-                                -0.3413193965, -0.0041960863, -0.7034186147, 1.7076147010};
-  double lin[3], lms[3], ok[3];
+  double lin[3], ok[3];
   for (int c = 0; c < 3; c++) {
     double v = rgb8[c] / 255.0;
     lin[c] = v <= 0.04045 ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
   }
-  for (int r = 0; r < 3; r++) lms[r] = cbrt(m1[3 * r] * lin[0] + m1[3 * r + 1] * lin[1] + m1[3 * r + 2] * lin[2]);
-  for (int r = 0; r < 3; r++) ok[r] = m2[3 * r] * lms[0] + m2[3 * r + 1] * lms[1] + m2[3 * r + 2] * lms[2];
+  looks_oklab_from_linear(lin, ok);
   double h = atan2(ok[2], ok[1]);
   double g[3] = {0.6, 0.03 * cos(h), 0.03 * sin(h)}, l3[3];
-  for (int r = 0; r < 3; r++) {
-    double v = m2i[3 * r] * g[0] + m2i[3 * r + 1] * g[1] + m2i[3 * r + 2] * g[2];
-    l3[r] = v * v * v;
-  }
+  looks_oklab_to_linear(g, l3);
   float rgb[3], lab[3];
   for (int r = 0; r < 3; r++) {
-    double v = m1i[3 * r] * l3[0] + m1i[3 * r + 1] * l3[1] + m1i[3 * r + 2] * l3[2];
+    double v = l3[r];
     v = v <= 0.0031308 ? 12.92 * v : 1.055 * pow(v, 1.0 / 2.4) - 0.055;
     rgb[r] = (float)v;
   }

@@ -113,7 +113,8 @@ void srv_label_clean(const char *in, char *out, size_t cap) {
 
 /* An upload's header, checked before anything is decoded: a known format,
  * a readable size, within the pixel cap (and max_side, if > 0). */
-static int check_upload(struct MHD_Connection *c, const char *what, const srv_form_part *p, int max_side, int *ret) {
+static int check_upload_size(struct MHD_Connection *c, const char *what, const srv_form_part *p, int max_side, int *ret,
+                             int *pw, int *ph) {
   int w = 0, h = 0;
   if (dlut_image_probe(p->data, p->size, &w, &h) != 0) {
     *ret = srv_respond_error(c, srv_status_for(dlut_last_error_code()), dlut_error_code_name(dlut_last_error_code()),
@@ -129,7 +130,13 @@ static int check_upload(struct MHD_Connection *c, const char *what, const srv_fo
         srv_respond_error(c, 413, "too_large", "%s must be at most %d px a side (send a small copy)", what, max_side);
     return -1;
   }
+  if (pw) *pw = w;
+  if (ph) *ph = h;
   return 0;
+}
+
+static int check_upload(struct MHD_Connection *c, const char *what, const srv_form_part *p, int max_side, int *ret) {
+  return check_upload_size(c, what, p, max_side, ret, NULL, NULL);
 }
 
 /* At most `concurrency` full-resolution decodes at once outside the workers
@@ -151,46 +158,213 @@ static void heavy_leave(srv *s) {
 
 /* ==== POST /v1/jobs ==== */
 
+/* A photo's label: its upload's file name without folders (a label only),
+ * its extension the one of its content, so a set's graded/NAME is written
+ * in the photo's own format (dlut_job_set_names keeps it). */
+static void photo_label(const srv_form_part *p, dlut_image_format fmt, char *out, size_t cap) {
+  const char *base = strrchr(p->filename, '/');
+  base = base ? base + 1 : p->filename;
+  char clean[196]; /* cut at a character boundary; with ".EXT" within the 200 bytes a set's names keep */
+  srv_label_clean(base, clean, sizeof clean);
+  char *dot = strrchr(clean, '.');
+  if (dot && dot != clean) *dot = 0;
+  if (!clean[0] || clean[0] == '.') snprintf(clean, sizeof clean, "photo");
+  snprintf(out, cap, "%s.%s", clean, dlut_job_graded_ext(fmt));
+}
+
+/* The regions of a submission, in the order of the body's "region" and
+ * "mask" parts (as `dlut grade` numbers --region and --mask): a region
+ * field holds one "WHERE=PROMPT" per line; the k-th mask file part takes
+ * the k-th mask_prompt field. */
+typedef struct post_region {
+  const srv_form_part *mask; /* a mask region's matte, else NULL */
+  char label[256];           /* the matte's name (its file name) */
+  int width, height;         /* the matte's size from its header */
+} post_region;
+
+static int parse_regions(struct MHD_Connection *c, srv_form *f, dlut_job_opts *check, cJSON *regions, post_region *pr,
+                         int *ret) {
+  const srv_form_part *prompts[SRV_FORM_MAX_PARTS];
+  int n_prompts = 0, n_masks = 0;
+  for (int i = 0; i < f->n; i++) {
+    const srv_form_part *pt = &f->parts[i];
+    if (!strcmp(pt->name, "mask_prompt")) {
+      if (pt->is_file || memchr(pt->data, 0, pt->size)) {
+        *ret = srv_respond_error(c, 400, "bad_input", "field 'mask_prompt' must be text");
+        return -1;
+      }
+      prompts[n_prompts++] = pt;
+    }
+    if (!strcmp(pt->name, "mask")) n_masks++;
+  }
+  if (n_masks != n_prompts) {
+    *ret = srv_respond_error(c, 400, "bad_input",
+                             "%d mask files but %d mask_prompt fields: each mask needs its look (mask_prompt, in the "
+                             "same order)",
+                             n_masks, n_prompts);
+    return -1;
+  }
+  int k_mask = 0;
+  for (int i = 0; i < f->n; i++) {
+    const srv_form_part *pt = &f->parts[i];
+    const int is_region = !strcmp(pt->name, "region"), is_mask = !strcmp(pt->name, "mask");
+    if (!is_region && !is_mask) continue;
+    if (is_region) {
+      if (pt->is_file || memchr(pt->data, 0, pt->size)) {
+        *ret = srv_respond_error(c, 400, "bad_input", "field 'region' must be text (\"WHERE=PROMPT\", one per line)");
+        return -1;
+      }
+      /* one spec per line; blank lines are skipped */
+      const char *t = (const char *)pt->data, *end = t + pt->size;
+      while (t < end) {
+        const char *nl = memchr(t, '\n', (size_t)(end - t));
+        size_t len = nl ? (size_t)(nl - t) : (size_t)(end - t);
+        size_t l = len;
+        while (l && (t[l - 1] == '\r' || t[l - 1] == ' ')) l--;
+        if (l) {
+          if (check->n_regions >= DLUT_REGION_MAX) {
+            *ret = srv_respond_error(c, 400, "bad_input", "at most %d regions (region lines and masks together)",
+                                     DLUT_REGION_MAX);
+            return -1;
+          }
+          if (l > 4096) {
+            *ret =
+                srv_respond_error(c, 400, "bad_input", "region %d: a line of at most 4096 bytes", check->n_regions + 1);
+            return -1;
+          }
+          char line[4097];
+          memcpy(line, t, l);
+          line[l] = 0;
+          if (dlut_job_opts_add_region_spec(check, line) != 0) {
+            *ret = srv_respond_error(c, 400, "bad_input", "region %d: %s", check->n_regions + 1, dlut_last_error());
+            return -1;
+          }
+          const dlut_job_region *r = &check->regions[check->n_regions - 1];
+          cJSON *o = cJSON_CreateObject();
+          cJSON_AddStringToObject(o, "kind", "text");
+          cJSON_AddStringToObject(o, "where", r->where);
+          cJSON_AddStringToObject(o, "prompt", r->prompt);
+          cJSON_AddItemToArray(regions, o);
+        }
+        t += len + (nl ? 1 : 0);
+      }
+      continue;
+    }
+    /* a mask: an image, judged by its content, within the pixel cap */
+    const int number = check->n_regions + 1;
+    if (check->n_regions >= DLUT_REGION_MAX) {
+      *ret = srv_respond_error(c, 400, "bad_input", "at most %d regions (region lines and masks together)",
+                               DLUT_REGION_MAX);
+      return -1;
+    }
+    char what[64];
+    snprintf(what, sizeof what, "region %d's mask", number);
+    if (!pt->is_file || pt->size == 0 || dlut_image_format_sniff(pt->data, pt->size) == DLUT_IMAGE_FORMAT_UNKNOWN) {
+      *ret = srv_respond_error(c, 415, "unsupported", "%s is not a PNG, TIFF, JPEG, WebP or PPM/PGM image", what);
+      return -1;
+    }
+    post_region *q = &pr[check->n_regions];
+    if (check_upload_size(c, what, pt, 0, ret, &q->width, &q->height) != 0) return -1;
+    q->mask = pt;
+    const char *base = strrchr(pt->filename, '/');
+    srv_label_clean(base ? base + 1 : pt->filename, q->label, sizeof q->label);
+    if (!q->label[0]) snprintf(q->label, sizeof q->label, "mask-%d", number);
+    const srv_form_part *pp = prompts[k_mask++];
+    char prompt[4097];
+    if (pp->size > 4096) {
+      *ret = srv_respond_error(c, 400, "bad_input", "region %d: a look of at most 4096 bytes", number);
+      return -1;
+    }
+    memcpy(prompt, pp->data, pp->size);
+    prompt[pp->size] = 0;
+    if (dlut_job_opts_add_region(check, DLUT_JOB_REGION_MASK, q->label, prompt) != 0) {
+      *ret = srv_respond_error(c, 400, "bad_input", "region %d: %s", number, dlut_last_error());
+      return -1;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kind", "mask");
+    cJSON_AddStringToObject(o, "where", q->label);
+    cJSON_AddStringToObject(o, "prompt", prompt);
+    cJSON_AddItemToArray(regions, o);
+  }
+  return 0;
+}
+
+static int is_special_field(const char *name) {
+  return !strcmp(name, "photo") || !strcmp(name, "reference") || !strcmp(name, "region") || !strcmp(name, "mask") ||
+         !strcmp(name, "mask_prompt");
+}
+
 static int post_job(srv *s, const srv_request *r) {
   struct MHD_Connection *c = r->conn;
   srv_form f;
   srv_form_init(&f);
   srv_job *j = NULL;
-  cJSON *opts_json = NULL;
+  cJSON *opts_json = NULL, *regions = NULL, *names = NULL;
   dlut_job_opts check;
   dlut_job_opts_init(&check);
   char dir[4200] = "", p[4400];
-  int ret;
+  const srv_form_part *photos[DLUT_SERVER_MAX_PHOTOS];
+  dlut_image_format fmts[DLUT_SERVER_MAX_PHOTOS];
+  post_region pr[DLUT_REGION_MAX];
+  memset(pr, 0, sizeof pr);
+  int n_photos = 0, width = 0, height = 0, ret;
   if (srv_form_parse(&f, r->body, r->body_size, r->content_type) != 0) {
     ret = fail_from_error(c);
     goto done;
   }
-  const srv_form_part *photo = srv_form_get(&f, "photo"), *ref = srv_form_get(&f, "reference");
-  if (!photo || photo->size == 0) {
+  const srv_form_part *ref = srv_form_get(&f, "reference");
+  for (int i = 0; i < f.n; i++)
+    if (!strcmp(f.parts[i].name, "photo")) {
+      if (n_photos == s->o.max_photos) {
+        ret = srv_respond_error(c, 413, "too_large", "at most %d photos in one set on this server", s->o.max_photos);
+        goto done;
+      }
+      photos[n_photos++] = &f.parts[i];
+    }
+  if (!n_photos || photos[0]->size == 0) {
     ret = srv_respond_error(c, 400, "bad_input", "no photo: send it as the multipart file field 'photo'");
     goto done;
   }
   /* uploads are judged by their content, never by their name */
-  const dlut_image_format fmt = dlut_image_format_sniff(photo->data, photo->size);
-  if (fmt == DLUT_IMAGE_FORMAT_UNKNOWN) {
-    ret = srv_respond_error(c, 415, "unsupported", "the photo is not a JPEG, PNG, WebP, TIFF or PPM image");
+  int64_t set_pixels = 0;
+  for (int i = 0; i < n_photos; i++) {
+    char what[48];
+    if (n_photos > 1)
+      snprintf(what, sizeof what, "photo %d", i + 1);
+    else
+      snprintf(what, sizeof what, "the photo");
+    fmts[i] = dlut_image_format_sniff(photos[i]->data, photos[i]->size);
+    if (fmts[i] == DLUT_IMAGE_FORMAT_UNKNOWN) {
+      ret = srv_respond_error(c, 415, "unsupported", "%s is not a JPEG, PNG, WebP, TIFF or PPM image", what);
+      goto done;
+    }
+    int w = 0, h = 0;
+    if (check_upload_size(c, what, photos[i], 0, &ret, &w, &h) != 0) goto done;
+    if (i == 0) width = w, height = h;
+    set_pixels += (int64_t)w * h;
+  }
+  if (n_photos > 1 && set_pixels > 4 * s->o.max_pixels) {
+    ret = srv_respond_error(c, 413, "too_large",
+                            "the %d photos hold %lld pixels together; a set may hold at most %lld (4 x the pixel cap)",
+                            n_photos, (long long)set_pixels, (long long)(4 * s->o.max_pixels));
     goto done;
   }
   if (ref && (ref->size == 0 || dlut_image_format_sniff(ref->data, ref->size) == DLUT_IMAGE_FORMAT_UNKNOWN)) {
     ret = srv_respond_error(c, 415, "unsupported", "the reference is not a JPEG, PNG, WebP, TIFF or PPM image");
     goto done;
   }
-  if (check_upload(c, "the photo", photo, 0, &ret) != 0 || (ref && check_upload(c, "the reference", ref, 0, &ret) != 0))
-    goto done;
+  if (ref && check_upload(c, "the reference", ref, 0, &ret) != 0) goto done;
   /* every other field is a job option, checked now with the same parser the CLI uses */
   opts_json = cJSON_CreateObject();
-  if (!opts_json) {
+  regions = cJSON_CreateArray();
+  if (!opts_json || !regions) {
     ret = srv_respond_error(c, 503, "out_of_memory", "out of memory");
     goto done;
   }
   for (int i = 0; i < f.n; i++) {
     const srv_form_part *pt = &f.parts[i];
-    if (pt == photo || pt == ref || !strcmp(pt->name, "photo") || !strcmp(pt->name, "reference")) continue;
+    if (is_special_field(pt->name)) continue;
     const char *v = srv_form_text(&f, pt->name);
     if (!dlut_job_opt_find(pt->name)) {
       ret = srv_respond_error(c, 400, "bad_input", "unknown field '%.64s' (see /v1/openapi.json)", pt->name);
@@ -209,6 +383,27 @@ static int post_job(srv *s, const srv_request *r) {
       goto done;
     }
     cJSON_AddStringToObject(opts_json, pt->name, v);
+  }
+  if (parse_regions(c, &f, &check, regions, pr, &ret) != 0) goto done;
+  /* what the run would refuse for want of pixels, refused now in its words */
+  dlut_job_preflight_info pf = {
+      .n_photos = n_photos, .width = width, .height = height, .has_model = s->remote ? -1 : s->model != NULL};
+  for (int k = 0; k < check.n_regions; k++) pf.mask_width[k] = pr[k].width, pf.mask_height[k] = pr[k].height;
+  if (dlut_job_preflight(&check, &pf) != 0) {
+    ret = fail_from_error(c);
+    goto done;
+  }
+  if (check.n_regions) {
+    cJSON_AddItemToObject(opts_json, "regions", regions);
+    regions = NULL;
+  }
+  if (n_photos > 1) {
+    names = cJSON_AddArrayToObject(opts_json, "photos");
+    for (int i = 0; i < n_photos; i++) {
+      char label[256];
+      photo_label(photos[i], fmts[i], label, sizeof label);
+      cJSON_AddItemToArray(names, cJSON_CreateString(label));
+    }
   }
   /* the server favours throughput: the graded JPEG's pixels are the same, its
    * Huffman tables standard (a few % larger, half the encoding time) */
@@ -242,10 +437,10 @@ static int post_job(srv *s, const srv_request *r) {
   j->state = SRV_QUEUED;
   j->created = srv_now();
   j->has_ref = ref != NULL;
-  snprintf(j->graded_ext, sizeof j->graded_ext, "%s", dlut_job_graded_ext(fmt));
+  snprintf(j->graded_ext, sizeof j->graded_ext, "%s", dlut_job_graded_ext(fmts[0]));
   /* the file name is only a label: keep printable ASCII and UTF-8, drop paths */
-  const char *base = strrchr(photo->filename, '/');
-  base = base ? base + 1 : photo->filename;
+  const char *base = strrchr(photos[0]->filename, '/');
+  base = base ? base + 1 : photos[0]->filename;
   srv_label_clean(base, j->photo_name, sizeof j->photo_name);
   if (s->model)
     j->steps = check.grade.steps ? check.grade.steps : (check.grade.param == DLUT_GRADE_PARAM_FIELD ? 1000 : 200);
@@ -256,14 +451,28 @@ static int post_job(srv *s, const srv_request *r) {
     ret = srv_respond_error(c, 500, "io", "cannot create the job folder: %s", strerror(errno));
     goto done;
   }
-  snprintf(p, sizeof p, "%s/photo", dir);
-  if (dlut_file_write_all(p, photo->data, photo->size) != 0) {
-    ret = fail_from_error(c);
-    goto done;
+  /* the inputs under the names run.c reads them by: photo, photo.2 ..., reference, mask.K */
+  for (int i = 0; i < n_photos; i++) {
+    if (i == 0)
+      snprintf(p, sizeof p, "%s/photo", dir);
+    else
+      snprintf(p, sizeof p, "%s/photo.%d", dir, i + 1);
+    if (dlut_file_write_all(p, photos[i]->data, photos[i]->size) != 0) {
+      ret = fail_from_error(c);
+      goto done;
+    }
   }
   if (ref) {
     snprintf(p, sizeof p, "%s/reference", dir);
     if (dlut_file_write_all(p, ref->data, ref->size) != 0) {
+      ret = fail_from_error(c);
+      goto done;
+    }
+  }
+  for (int k = 0; k < check.n_regions; k++) {
+    if (!pr[k].mask) continue;
+    snprintf(p, sizeof p, "%s/mask.%d", dir, k + 1);
+    if (dlut_file_write_all(p, pr[k].mask->data, pr[k].mask->size) != 0) {
       ret = fail_from_error(c);
       goto done;
     }
@@ -296,10 +505,19 @@ done:
     unlink(p);
     snprintf(p, sizeof p, "%s/reference", dir);
     unlink(p);
+    for (int i = 2; i <= n_photos; i++) {
+      snprintf(p, sizeof p, "%s/photo.%d", dir, i);
+      unlink(p);
+    }
+    for (int k = 1; k <= DLUT_REGION_MAX; k++) {
+      snprintf(p, sizeof p, "%s/mask.%d", dir, k);
+      unlink(p);
+    }
     rmdir(dir);
   }
   srv_job_free(j); /* NULL once the table took it */
   cJSON_Delete(opts_json);
+  cJSON_Delete(regions);
   dlut_job_opts_free(&check);
   srv_form_free(&f);
   return ret;
@@ -511,6 +729,30 @@ static int job_events(srv *s, const srv_request *r, const char *id) {
 
 /* ==== Job files ==== */
 
+/* An input of job folder `dir` through its bundle at `strength`
+ * (dlut_job_bundle_render), as a download. */
+static int render_at_strength(srv *s, struct MHD_Connection *c, const char *dir, const char *input, double strength,
+                              dlut_image_format fmt, const char *dl) {
+  char p[4400], out_dir[4400];
+  if (!heavy_enter(s))
+    return srv_respond_error(c, 503, "busy", "too many photos being graded at once; try again shortly");
+  size_t n = 0;
+  snprintf(p, sizeof p, "%s/%s", dir, input);
+  snprintf(out_dir, sizeof out_dir, "%s/out", dir);
+  uint8_t *data = dlut_file_read_all(p, (size_t)s->o.max_upload_mb << 20, &n);
+  dlut_image *photo = data ? dlut_image_load_memory(data, n, "photo") : NULL;
+  dlut_image *g = photo ? dlut_job_bundle_render(out_dir, photo, (float)strength) : NULL;
+  uint8_t *out = NULL;
+  size_t on = 0;
+  int ok = g && dlut_image_save_memory(g, fmt, NULL, &out, &on) == 0;
+  dlut_image_free(g);
+  dlut_image_free(photo);
+  free(data);
+  heavy_leave(s);
+  if (!ok) return fail_from_error(c);
+  return srv_respond_download(c, mime_for(fmt), out, on, dl);
+}
+
 static int job_file(srv *s, const srv_request *r, const char *id, const char *name) {
   struct MHD_Connection *c = r->conn;
   char dir[4200], p[4400], dl[96];
@@ -520,7 +762,9 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
   char ext[8] = "";
   uint8_t *preview = NULL;
   size_t preview_size = 0;
+  int set_n = 1; /* photos of a set (read under the lock: the janitor may remove j after it) */
   if (j) {
+    set_n = srv_set_size(j->options);
     snprintf(ext, sizeof ext, "%s", j->graded_ext);
     if (!strcmp(name, "preview.jpg") && j->preview && (preview = malloc(j->preview_size))) {
       memcpy(preview, j->preview, j->preview_size);
@@ -564,6 +808,63 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
     }
     return srv_respond_file(c, p, "image/jpeg", NULL);
   }
+  /* a set's photos: photos/N is graded/NAME of the bundle, thumbs/N its thumbnail */
+  if (!strncmp(name, "photos/", 7) || !strncmp(name, "thumbs/", 7)) {
+    const int k = atoi(name + 7);
+    char graded[DLUT_JOB_SET_NAME_LEN] = "";
+    pthread_mutex_lock(&s->mu);
+    j = srv_job_find(s, id);
+    const int n = j ? srv_set_names(j->options, k, graded) : 0;
+    pthread_mutex_unlock(&s->mu);
+    if (n < 2) return srv_respond_error(c, 404, "not_found", "job %s is one photo, not a set", id);
+    if (k > n) return srv_respond_error(c, 404, "not_found", "the set of job %s has %d photos", id, n);
+    if (name[0] == 't') {
+      snprintf(p, sizeof p, "%s/thumb-%d.jpg", dir, k);
+      return srv_respond_file(c, p, "image/jpeg", NULL);
+    }
+    snprintf(p, sizeof p, "%s/out/graded/%s", dir, graded);
+    int ascii = 1; /* a header carries a plain ASCII name; others get a made-up one */
+    for (const char *q = graded; *q; q++) ascii &= *q >= 0x20 && *q < 0x7F;
+    const char *dot = strrchr(graded, '.');
+    snprintf(dl, sizeof dl, "dlut-%s-%d%s", id, k, dot ? dot : "");
+    const char *ss = query(r, "strength");
+    double strength = 1;
+    if (ss && parse_float_arg(ss, 0, 1, &strength))
+      return srv_respond_error(c, 400, "bad_input", "strength must be a number in 0..1");
+    if (strength != 1) { /* photo k through the set's look at another strength */
+      char input[32];
+      if (k == 1)
+        snprintf(input, sizeof input, "photo");
+      else
+        snprintf(input, sizeof input, "photo.%d", k);
+      return render_at_strength(s, c, dir, input, strength, dlut_image_format_from_path(graded), ascii ? graded : dl);
+    }
+    return srv_respond_file(c, p, mime_for(dlut_image_format_from_path(graded)), ascii ? graded : dl);
+  }
+  /* the files only some bundles have: regions (region-N.cube, mask-N.png,
+   * heatmap.png) and sets (contact.jpg) */
+  {
+    int k = 0;
+    char tail[8] = "";
+    const int region_cube = sscanf(name, "region-%d.cub%1s", &k, tail) == 2 && !strcmp(tail, "e");
+    const int region_mask = !region_cube && sscanf(name, "mask-%d.pn%1s", &k, tail) == 2 && !strcmp(tail, "g");
+    char canon[32] = "";
+    if ((region_cube || region_mask) && k >= 1 && k <= DLUT_REGION_MAX)
+      snprintf(canon, sizeof canon, region_cube ? "region-%d.cube" : "mask-%d.png", k);
+    if (canon[0] && !strcmp(canon, name)) {
+      snprintf(p, sizeof p, "%s/out/%s", dir, name);
+      if (access(p, R_OK) != 0) return srv_respond_error(c, 404, "not_found", "job %s has no region %d", id, k);
+      snprintf(dl, sizeof dl, "dlut-%s-%s", id, name);
+      return srv_respond_file(c, p, region_cube ? "application/octet-stream" : "image/png", dl);
+    }
+    if (!strcmp(name, "heatmap.png") || !strcmp(name, "contact.jpg")) {
+      snprintf(p, sizeof p, "%s/out/%s", dir, name);
+      if (access(p, R_OK) != 0)
+        return srv_respond_error(c, 404, "not_found", "job %s has no %s (%s)", id, name,
+                                 name[0] == 'h' ? "it has no text region" : "it is one photo, not a set");
+      return srv_respond_file(c, p, name[0] == 'h' ? "image/png" : "image/jpeg", NULL);
+    }
+  }
   if (!strcmp(name, "look.cube")) {
     snprintf(p, sizeof p, "%s/out/look.cube", dir);
     snprintf(dl, sizeof dl, "dlut-%s.cube", id);
@@ -583,6 +884,9 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
   const int is_graded = !strcmp(name, graded_name) || !strcmp(name, "graded");
   if (!is_3dl && !is_hald && !is_graded)
     return srv_respond_error(c, 404, "not_found", "no file '%.64s' for a job", name);
+  if (is_graded && set_n > 1)
+    return srv_respond_error(c, 404, "not_found", "job %s is a set: its graded photos are photos/1 ... photos/%d", id,
+                             set_n);
   if (is_graded) {
     const char *ss = query(r, "strength");
     double strength = 1;
@@ -596,26 +900,8 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
       snprintf(p, sizeof p, "%s/out/%s", dir, graded_name);
       return srv_respond_file(c, p, mime_for(fmt), dl);
     }
-    /* another strength: the original through the LUT, encoded as the original was */
-    if (!heavy_enter(s))
-      return srv_respond_error(c, 503, "busy", "too many photos being graded at once; try again shortly");
-    snprintf(p, sizeof p, "%s/out/look.cube", dir);
-    dlut_lut *lut = dlut_lut_load(p);
-    size_t n = 0;
-    snprintf(p, sizeof p, "%s/photo", dir);
-    uint8_t *data = lut ? dlut_file_read_all(p, (size_t)s->o.max_upload_mb << 20, &n) : NULL;
-    dlut_image *photo = data ? dlut_image_load_memory(data, n, "photo") : NULL;
-    dlut_image *g = photo ? dlut_job_render(lut, photo, (float)strength) : NULL;
-    uint8_t *out = NULL;
-    size_t on = 0;
-    int ok = g && dlut_image_save_memory(g, fmt, NULL, &out, &on) == 0;
-    dlut_image_free(g);
-    dlut_image_free(photo);
-    free(data);
-    dlut_lut_free(lut);
-    heavy_leave(s);
-    if (!ok) return fail_from_error(c);
-    return srv_respond_download(c, mime_for(fmt), out, on, dl);
+    /* another strength: the original through the bundle (with its regions), encoded as the original was */
+    return render_at_strength(s, c, dir, "photo", strength, fmt, dl);
   }
   /* .3dl and Hald from the stored .cube */
   snprintf(p, sizeof p, "%s/out/look.cube", dir);
@@ -851,8 +1137,9 @@ static int healthz(srv *s, const srv_request *r) {
   char *b = malloc(4600);
   if (!b) return MHD_NO;
   pthread_mutex_lock(&s->mu);
-  snprintf(b, 4600, "{\"ok\":true,\"queued\":%d,\"running\":%d,\"workers\":%d,\"model\":%s%s%s}", s->queued, s->running,
-           s->n_workers, s->model ? "\"" : "", s->model ? "loaded" : "null", s->model ? "\"" : "");
+  snprintf(b, 4600, "{\"ok\":true,\"queued\":%d,\"running\":%d,\"workers\":%d,\"model\":%s%s%s,\"max_photos\":%d}",
+           s->queued, s->running, s->n_workers, s->model ? "\"" : "", s->model ? "loaded" : "null",
+           s->model ? "\"" : "", s->o.max_photos);
   pthread_mutex_unlock(&s->mu);
   return srv_respond_json(r->conn, 200, b);
 }
@@ -931,6 +1218,14 @@ int srv_route_parse(const char *u, srv_route_match *m) {
   if (!srv_id_valid(m->id)) return m->kind = SRV_R_BAD_ID;
   if (!slash || !slash[1]) return m->kind = SRV_R_JOB;
   const char *name = slash + 1;
+  /* a set's photos by number: photos/N (graded), thumbs/N (320 px), N in 1..999 */
+  if (!strncmp(name, "photos/", 7) || !strncmp(name, "thumbs/", 7)) {
+    const char *d = name + 7;
+    size_t nd = strspn(d, "0123456789");
+    if (nd < 1 || nd > 3 || d[nd] || d[0] == '0') return m->kind = SRV_R_NO_FILE;
+    snprintf(m->name, sizeof m->name, "%s", name);
+    return m->kind = SRV_R_JOB_FILE;
+  }
   /* one plain file name: no folders, no dot files, nothing a path could climb with */
   if (strchr(name, '/') || strchr(name, '\\') || name[0] == '.' || strlen(name) >= sizeof m->name)
     return m->kind = SRV_R_NO_FILE;

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SRV_FORM_MAX_PARTS 48
+#define SRV_FORM_MAX_PARTS 128 /* a set of up to 64 photos, 8 masks with their prompts, the options */
 #define SRV_FORM_MAX_NAME 64
 #define SRV_FORM_MAX_HEADER 8192 /* bytes of headers per multipart part */
 

@@ -41,6 +41,7 @@ void dlut_server_opts_init(dlut_server_opts *o) {
   o->max_upload_mb = 64;
   o->max_pixels = 50000000;
   o->max_steps = 2000;
+  o->max_photos = 24;
   o->keep_hours = 168;
 }
 
@@ -354,7 +355,7 @@ int dlut_server_run(const dlut_server_opts *opts) {
   }
   snprintf(s->token, sizeof s->token, "%s", tok ? tok : "");
   if (s->o.queue_size < 1 || s->o.max_upload_mb < 1 || s->o.max_pixels < 1 || s->o.max_steps < 1 ||
-      !(s->o.keep_hours > 0)) {
+      s->o.max_photos < 1 || s->o.max_photos > DLUT_SERVER_MAX_PHOTOS || !(s->o.keep_hours > 0)) {
     dlut_errorc(DLUT_ERR_INPUT, "server limits must be positive");
     goto done;
   }

@@ -254,6 +254,90 @@ void srv_job_add_loss(srv_job *j, float loss) {
 
 /* ==== JSON ==== */
 
+static void add_link(cJSON *files, const char *id, const char *name) {
+  char url[160];
+  snprintf(url, sizeof url, "/v1/jobs/%s/%s", id, name);
+  cJSON_AddStringToObject(files, name, url);
+}
+
+/* What the job is (one photo or a set, its regions) and, once it is done,
+ * every file it can be asked for: "files" {name: url}, a set's "photos"
+ * [{name, graded, thumb}], each region's {number, kind, where, prompt,
+ * lut, mask}. */
+static void add_files(cJSON *o, const srv_job *j, const cJSON *opts) {
+  const int done = j->state == SRV_DONE;
+  const cJSON *list = cJSON_GetObjectItemCaseSensitive(opts, "photos"),
+              *regions = cJSON_GetObjectItemCaseSensitive(opts, "regions");
+  const int n = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : 1;
+  cJSON_AddStringToObject(o, "kind", n > 1 ? "set" : "photo");
+  cJSON_AddNumberToObject(o, "n_photos", n);
+  char url[200];
+  if (n > 1) {
+    cJSON *ph = cJSON_AddArrayToObject(o, "photos");
+    const char **paths = calloc((size_t)n, sizeof *paths);
+    char(*names)[DLUT_JOB_SET_NAME_LEN] = calloc((size_t)n, sizeof *names);
+    if (paths && names) {
+      int i = 0;
+      for (const cJSON *e = list->child; e && i < n; e = e->next, i++)
+        paths[i] = cJSON_IsString(e) ? e->valuestring : "photo";
+      dlut_job_set_names(paths, n, names);
+      for (i = 0; i < n && ph; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "input", paths[i]);
+        cJSON_AddStringToObject(e, "name", names[i]);
+        if (done) {
+          snprintf(url, sizeof url, "/v1/jobs/%s/photos/%d", j->id, i + 1);
+          cJSON_AddStringToObject(e, "graded", url);
+          snprintf(url, sizeof url, "/v1/jobs/%s/thumbs/%d", j->id, i + 1);
+          cJSON_AddStringToObject(e, "thumb", url);
+        }
+        cJSON_AddItemToArray(ph, e);
+      }
+    }
+    free(paths);
+    free(names);
+  }
+  int text_regions = 0, k = 0;
+  if (cJSON_IsArray(regions)) {
+    cJSON *rs = cJSON_AddArrayToObject(o, "regions");
+    for (const cJSON *r = regions->child; r && rs; r = r->next) {
+      cJSON *e = cJSON_Duplicate(r, 1);
+      if (!e) break;
+      k++;
+      cJSON_AddNumberToObject(e, "number", k);
+      const cJSON *kind = cJSON_GetObjectItemCaseSensitive(r, "kind");
+      text_regions += cJSON_IsString(kind) && !strcmp(kind->valuestring, "text");
+      if (done) {
+        snprintf(url, sizeof url, "/v1/jobs/%s/region-%d.cube", j->id, k);
+        cJSON_AddStringToObject(e, "lut", url);
+        snprintf(url, sizeof url, "/v1/jobs/%s/mask-%d.png", j->id, k);
+        cJSON_AddStringToObject(e, "mask", url);
+      }
+      cJSON_AddItemToArray(rs, e);
+    }
+  }
+  if (!done) return;
+  cJSON *files = cJSON_AddObjectToObject(o, "files");
+  if (!files) return;
+  static const char *k_common[] = {"look.cube",   "look.3dl",    "hald.png",  "strip.png",
+                                   "report.json", "preview.jpg", "before.jpg"};
+  for (size_t i = 0; i < sizeof k_common / sizeof *k_common; i++) add_link(files, j->id, k_common[i]);
+  char name[48];
+  if (n > 1) {
+    add_link(files, j->id, "contact.jpg");
+  } else {
+    snprintf(name, sizeof name, "graded.%s", j->graded_ext);
+    add_link(files, j->id, name);
+  }
+  for (int r = 1; r <= k; r++) {
+    snprintf(name, sizeof name, "region-%d.cube", r);
+    add_link(files, j->id, name);
+    snprintf(name, sizeof name, "mask-%d.png", r);
+    add_link(files, j->id, name);
+  }
+  if (text_regions) add_link(files, j->id, "heatmap.png");
+}
+
 char *srv_job_json(const srv_job *j, int with_losses) {
   cJSON *o = cJSON_CreateObject();
   if (!o) return NULL;
@@ -284,10 +368,9 @@ char *srv_job_json(const srv_job *j, int with_losses) {
   if (j->started > 0 && j->finished > 0) cJSON_AddNumberToObject(t, "run_s", j->finished - j->started);
   cJSON_AddNumberToObject(o, "attempts", j->attempts);
   if (j->cancel && !srv_state_terminal(j->state)) cJSON_AddBoolToObject(o, "cancel_requested", 1);
-  if (j->options) {
-    cJSON *opts = cJSON_Parse(j->options);
-    if (opts) cJSON_AddItemToObject(o, "options", opts);
-  }
+  cJSON *opts = j->options ? cJSON_Parse(j->options) : NULL;
+  if (opts) add_files(o, j, opts);
+  if (opts) cJSON_AddItemToObject(o, "options", opts);
   char *text = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   return text;
@@ -388,12 +471,39 @@ int srv_opts_from_json(const char *json, dlut_job_opts *o, int max_steps) {
   cJSON *j = cJSON_Parse(json);
   if (!j) return dlut_errorc(DLUT_ERR_INTERNAL, "stored options are not JSON");
   int rc = 0;
-  for (cJSON *it = j->child; it && rc == 0; it = it->next)
-    if (cJSON_IsString(it)) rc = dlut_job_opts_set(o, it->string, it->valuestring);
+  for (cJSON *it = j->child; it && rc == 0; it = it->next) {
+    if (cJSON_IsString(it)) {
+      rc = dlut_job_opts_set(o, it->string, it->valuestring);
+    } else if (!strcmp(it->string, "regions") && cJSON_IsArray(it)) { /* in order: region 1, 2 ... */
+      for (cJSON *r = it->child; r && rc == 0; r = r->next) {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(r, "kind"), *w = cJSON_GetObjectItemCaseSensitive(r, "where"),
+                    *p = cJSON_GetObjectItemCaseSensitive(r, "prompt");
+        if (!cJSON_IsString(k) || !cJSON_IsString(w) || !cJSON_IsString(p))
+          rc = dlut_errorc(DLUT_ERR_INTERNAL, "stored regions are malformed");
+        else
+          rc = dlut_job_opts_add_region(o, strcmp(k->valuestring, "mask") ? DLUT_JOB_REGION_TEXT : DLUT_JOB_REGION_MASK,
+                                        w->valuestring, p->valuestring);
+      }
+    } /* "photos" (a set's names) is the worker's, not an option */
+  }
   cJSON_Delete(j);
   if (rc == 0 && o->grade.steps > max_steps)
     rc = dlut_errorc(DLUT_ERR_INPUT, "steps must be at most %d on this server", max_steps);
   return rc;
+}
+
+/* An input of a job from its folder (run.c's srv_blob_fn). */
+typedef struct dir_blobs {
+  const char *dir;
+  size_t cap;
+} dir_blobs;
+
+static const uint8_t *dir_blob(void *user, const char *name, size_t *size, int *owned) {
+  const dir_blobs *d = user;
+  char p[4400];
+  snprintf(p, sizeof p, "%s/%s", d->dir, name);
+  *owned = 1;
+  return dlut_file_read_all(p, d->cap, size);
 }
 
 /* Run job j (state RUNNING, owned by this worker) to its end. */
@@ -401,51 +511,32 @@ static void run_job(srv *s, srv_job *j, dlut_clip *model, const char *model_path
   char dir[4200], p[4400], id[SRV_ID_LEN + 1];
   dlut_job_opts o;
   dlut_job_result r;
-  dlut_image *photo = NULL, *ref = NULL, *small = NULL, *graded_small = NULL;
-  uint8_t *data = NULL, *jpg = NULL;
-  size_t n = 0, jn = 0;
+  srv_inputs in;
+  dlut_image *small = NULL;
   int ok = 0;
   memset(&r, 0, sizeof r);
+  memset(&in, 0, sizeof in);
   dlut_job_opts_init(&o);
   pthread_mutex_lock(&s->mu);
   snprintf(id, sizeof id, "%s", j->id);
   char *options = strdup(j->options ? j->options : "{}");
   const int has_ref = j->has_ref;
-  char name[256];
+  char name[256], ext[8];
   snprintf(name, sizeof name, "%s", j->photo_name);
+  snprintf(ext, sizeof ext, "%s", j->graded_ext);
   pthread_mutex_unlock(&s->mu);
   srv_job_dir(s, id, dir, sizeof dir);
 
   run_ctx c = {.s = s, .j = j, .t0 = mono_now(), .timeout_s = s->o.job_timeout_s};
   if (!options || srv_opts_from_json(options, &o, s->o.max_steps) != 0) goto end;
   if (dlut_job_opts_finish(&o, has_ref) != 0) goto end;
-  snprintf(p, sizeof p, "%s/photo", dir);
-  if (!(data = dlut_file_read_all(p, (size_t)s->o.max_upload_mb << 20, &n))) goto end;
-  if (!(photo = dlut_image_load_memory(data, n, name[0] ? name : "photo"))) {
-    if (dlut_last_error_code() == DLUT_ERR_INTERNAL) dlut_error_set_code(DLUT_ERR_INPUT);
-    goto end;
-  }
-  free(data);
-  data = NULL;
-  if (has_ref) {
-    snprintf(p, sizeof p, "%s/reference", dir);
-    if (!(data = dlut_file_read_all(p, (size_t)s->o.max_upload_mb << 20, &n))) goto end;
-    if (!(ref = dlut_image_load_memory(data, n, "reference"))) {
-      if (dlut_last_error_code() == DLUT_ERR_INTERNAL) dlut_error_set_code(DLUT_ERR_INPUT);
-      goto end;
-    }
-    free(data);
-    data = NULL;
-  }
-  if (!(small = srv_small_rgb8(photo, 640))) goto end;
+  dir_blobs blobs = {.dir = dir, .cap = (size_t)s->o.max_upload_mb << 20};
+  if (srv_inputs_load(options, &o, has_ref, name, dir_blob, &blobs, &in) != 0) goto end;
+  if (!(small = srv_small_rgb8(in.photos[0], 640))) goto end;
   c.small = small;
-  dlut_job_input in = {.photo = photo,
-                       .photo_name = name[0] ? name : NULL,
-                       .ref = ref,
-                       .ref_name = has_ref ? "reference" : NULL,
-                       .model = model,
-                       .model_path = model_path};
-  if (dlut_job_run(&in, &o, on_step, &c, &r) != 0) goto end;
+  dlut_job_input ji;
+  srv_inputs_job(&in, model, model_path, &ji);
+  if (dlut_job_run(&ji, &o, on_step, &c, &r) != 0) goto end;
   pthread_mutex_lock(&s->mu);
   if (j->cancel) r.grade.stopped = 1; /* an offline job has no steps to stop at: it stops here */
   pthread_mutex_unlock(&s->mu);
@@ -456,22 +547,19 @@ static void run_job(srv *s, srv_job *j, dlut_clip *model, const char *model_path
       dlut_errorc(DLUT_ERR_CANCELLED, "cancelled");
     goto end;
   }
-  /* the preview first, the bundle last: the bundle's arrival is what "done"
-   * means (before.jpg is made from the photo when first asked for) */
-  if (!(graded_small = dlut_job_render(r.lut, small, 1.f)) || srv_jpeg(graded_small, &jpg, &jn) != 0) goto end;
-  snprintf(p, sizeof p, "%s/preview.jpg", dir);
-  if (dlut_file_write_all(p, jpg, jn) != 0) goto end;
+  /* preview.jpg (and thumbnails) first, the bundle last: its arrival is
+   * what "done" means (before.jpg is made from the photo when first asked for) */
   snprintf(p, sizeof p, "%s/out", dir);
-  dlut_image_format fmt = dlut_image_format_sniff(NULL, 0);
-  {
-    char ext_path[64];
-    snprintf(ext_path, sizeof ext_path, "x.%s", j->graded_ext);
-    fmt = dlut_image_format_from_path(ext_path);
-  }
-  if (dlut_job_bundle_write(&r, photo, fmt, &o, p, NULL) != 0) goto end;
+  if (srv_outputs_write(&r, &in, &o, ext, dir, p, small) != 0) goto end;
   ok = 1;
 end:;
   const dlut_error_code code = ok ? DLUT_ERR_NONE : dlut_last_error_code();
+  uint8_t *jpg = NULL;
+  size_t jn = 0;
+  if (ok) {
+    snprintf(p, sizeof p, "%s/preview.jpg", dir);
+    jpg = dlut_file_read_all(p, (size_t)64 << 20, &jn);
+  }
   pthread_mutex_lock(&s->mu);
   if (ok) {
     j->state = SRV_DONE;
@@ -497,12 +585,9 @@ end:;
   srv_jobs_changed(s, j, 1);
   pthread_mutex_unlock(&s->mu);
   free(options);
-  free(data);
   free(jpg);
-  dlut_image_free(graded_small);
   dlut_image_free(small);
-  dlut_image_free(ref);
-  dlut_image_free(photo);
+  srv_inputs_free(&in);
   dlut_job_result_free(&r);
   dlut_job_opts_free(&o);
 }

@@ -26,7 +26,9 @@ struct srv_redis {
 
 void srv_kvs_free(srv_kvs *k) {
   for (int i = 0; i < k->n; i++) free(k->kv[i].data);
-  k->n = 0;
+  free(k->kv);
+  k->kv = NULL;
+  k->n = k->cap = 0;
 }
 
 const srv_kv *srv_kvs_get(const srv_kvs *k, const char *name) {
@@ -36,7 +38,14 @@ const srv_kv *srv_kvs_get(const srv_kvs *k, const char *name) {
 }
 
 static int kvs_add(srv_kvs *k, const char *name, size_t nl, const void *data, size_t n) {
-  if (k->n >= (int)(sizeof k->kv / sizeof *k->kv) || nl >= sizeof k->kv[0].name) return 0; /* extra fields: ignored */
+  if (k->n >= SRV_KVS_MAX || nl >= SRV_KV_NAME_MAX) return 0; /* extra fields: ignored */
+  if (k->n == k->cap) {
+    int cap = k->cap ? 2 * k->cap : 16;
+    srv_kv *nk = realloc(k->kv, sizeof *nk * (size_t)cap);
+    if (!nk) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+    k->kv = nk;
+    k->cap = cap;
+  }
   srv_kv *e = &k->kv[k->n];
   if (!(e->data = malloc(n + 1))) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
   memcpy(e->name, name, nl);
@@ -49,7 +58,8 @@ static int kvs_add(srv_kvs *k, const char *name, size_t nl, const void *data, si
 }
 
 int srv_kvs_add(srv_kvs *k, const char *name, const void *data, size_t size) {
-  if (k->n >= (int)(sizeof k->kv / sizeof *k->kv)) return dlut_errorc(DLUT_ERR_INTERNAL, "too many fields");
+  if (k->n >= SRV_KVS_MAX) return dlut_errorc(DLUT_ERR_INTERNAL, "too many fields");
+  if (strlen(name) >= SRV_KV_NAME_MAX) return dlut_errorc(DLUT_ERR_INTERNAL, "field name too long");
   return kvs_add(k, name, strlen(name), data ? data : "", data ? size : 0);
 }
 
@@ -74,15 +84,16 @@ static int dial(srv_redis *r) {
 /* One command (binary-safe arguments); reconnects once when the connection
  * broke (Redis restarted). NULL with an error set on failure or an error reply. */
 static redisReply *cmd(srv_redis *r, int argc, const char **argv, const size_t *lens) {
-  size_t l[32];
-  if (argc > 32) {
-    dlut_errorc(DLUT_ERR_INTERNAL, "redis: too many arguments");
+  size_t small[32], *l = argc <= 32 ? small : malloc(sizeof *l * (size_t)argc);
+  if (!l) {
+    dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
     return NULL;
   }
   for (int i = 0; i < argc; i++) l[i] = lens && lens[i] != (size_t)-1 ? lens[i] : strlen(argv[i]);
+  redisReply *rep = NULL;
   for (int attempt = 0; attempt < 2; attempt++) {
-    if (!r->c && dial(r) != 0) return NULL;
-    redisReply *rep = redisCommandArgv(r->c, argc, argv, l);
+    if (!r->c && dial(r) != 0) break;
+    rep = redisCommandArgv(r->c, argc, argv, l);
     if (!rep) { /* I/O error: the context is dead */
       dlut_errorc(DLUT_ERR_IO, "redis://%s:%d: %s", r->host, r->port,
                   r->c->errstr[0] ? r->c->errstr : "connection lost");
@@ -93,11 +104,12 @@ static redisReply *cmd(srv_redis *r, int argc, const char **argv, const size_t *
     if (rep->type == REDIS_REPLY_ERROR) {
       dlut_errorc(DLUT_ERR_IO, "redis: %s: %.200s", argv[0], rep->str);
       freeReplyObject(rep);
-      return NULL;
+      rep = NULL;
     }
-    return rep;
+    break;
   }
-  return NULL;
+  if (l != small) free(l);
+  return rep;
 }
 
 static int cmd_ok(srv_redis *r, int argc, const char **argv, const size_t *lens) {
@@ -192,8 +204,13 @@ static int first_entry(const redisReply *rep, char entry[64], srv_kvs *out) {
 
 /* HSET key with every field of f (binary-safe) */
 static int hset(srv_redis *r, const char *key, const srv_kvs *f) {
-  const char *a[2 + 2 * 16];
-  size_t l[2 + 2 * 16];
+  const char **a = malloc(sizeof *a * (size_t)(2 + 2 * f->n));
+  size_t *l = malloc(sizeof *l * (size_t)(2 + 2 * f->n));
+  if (!a || !l) {
+    free(a);
+    free(l);
+    return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+  }
   int n = 0;
   a[n] = "HSET", l[n++] = (size_t)-1;
   a[n] = key, l[n++] = (size_t)-1;
@@ -201,7 +218,10 @@ static int hset(srv_redis *r, const char *key, const srv_kvs *f) {
     a[n] = f->kv[i].name, l[n++] = (size_t)-1;
     a[n] = (const char *)f->kv[i].data, l[n++] = f->kv[i].size;
   }
-  return cmd_ok(r, n, a, l);
+  int rc = cmd_ok(r, n, a, l);
+  free(a);
+  free(l);
+  return rc;
 }
 
 int srv_redis_push_job(srv_redis *r, const char *id, const srv_kvs *f) {

@@ -4,11 +4,14 @@
  *
  * KEYS (prefix "dlut:")
  *   dlut:jobs              stream of job entries {id}; consumer group "workers"
- *   dlut:job:ID            hash: options (JSON), photo, reference, photo_name, graded_ext
+ *   dlut:job:ID            hash: options (JSON), photo, reference, photo_name, graded_ext;
+ *                          a set: photo.2 ... photo.N (options "photos" names them); regions:
+ *                          mask.K, the matte of mask region K (options "regions" lists them)
  *   dlut:cancel:ID         set when the job is to stop (expires after a day)
  *   dlut:done:ID           set once by the worker that finished it (SET NX): results are recorded once
- *   dlut:result:ID         hash: look.cube, graded, strip.png, report.json, preview.jpg, before.jpg,
- *                          method, understood, steps
+ *   dlut:result:ID         hash: out/NAME for every file of the bundle the job library wrote
+ *                          (out/look.cube, out/graded.jpg, out/region-1.cube, out/graded/NAME of a
+ *                          set ...), preview.jpg, before.jpg, thumb-N.jpg (sets), method, understood
  *   dlut:events            stream of events {id, type, ...}; consumer group "servers"
  *
  * EVENTS: started {attempt, steps}, progress {step, steps, loss, clip},
@@ -36,16 +39,20 @@ typedef struct srv_redis srv_redis;
 srv_redis *srv_redis_connect(const char *url);
 void srv_redis_free(srv_redis *r);
 
-/* A field of a reply or a hash: name and bytes. */
+/* A field of a reply or a hash: name and bytes. A job's hash holds its
+ * photos and mattes, a result every file of its bundle (a set of 64
+ * photos: 64 graded photos and 64 thumbnails), hence the cap. */
+#define SRV_KV_NAME_MAX 320
+#define SRV_KVS_MAX 256
 typedef struct srv_kv {
-  char name[32];
-  uint8_t *data; /* NUL-terminated copy (owned by the array) */
+  char name[SRV_KV_NAME_MAX]; /* "photo", "mask.2", "out/graded/IMG_0001.jpg" ... */
+  uint8_t *data;              /* NUL-terminated copy (owned by the array) */
   size_t size;
 } srv_kv;
 
 typedef struct srv_kvs {
-  int n;
-  srv_kv kv[16];
+  int n, cap;
+  srv_kv *kv; /* owned; grows (at most SRV_KVS_MAX fields) */
 } srv_kvs;
 void srv_kvs_free(srv_kvs *k);
 int srv_kvs_add(srv_kvs *k, const char *name, const void *data, size_t size); /* copies; 0 or -1 */

@@ -4,6 +4,7 @@
  * the store, and writes each finished job's files into the data folder so
  * they are served exactly as in-process results are. The protocol is in
  * server/queue_redis.h. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -31,32 +32,32 @@ static uint8_t *read_file(const char *path, size_t *n) {
   return dlut_file_read_all(path, (size_t)1 << 31, n);
 }
 
-/* The job's inputs from its folder, pushed to Redis. */
+/* The job's inputs from its folder (photos, reference, mattes), pushed to Redis. */
 static int push(srv *s, remote *rm, const char *id, const char *options, const char *photo_name, const char *graded_ext,
                 int has_ref) {
-  char dir[4200], p[4400];
+  char dir[4200], p[4400], names[SRV_INPUTS_MAX][32];
   srv_job_dir(s, id, dir, sizeof dir);
   srv_kvs f = {0};
-  size_t n = 0, rn = 0;
-  snprintf(p, sizeof p, "%s/photo", dir);
-  uint8_t *photo = read_file(p, &n), *ref = NULL;
   int rc = -1;
-  if (!photo) goto done;
-  if (has_ref) {
-    snprintf(p, sizeof p, "%s/reference", dir);
-    if (!(ref = read_file(p, &rn))) goto done;
-  }
-  if (srv_kvs_add(&f, "options", options, strlen(options)) || srv_kvs_add(&f, "photo", photo, n) ||
+  const int n = srv_input_names(options, has_ref, names, SRV_INPUTS_MAX);
+  if (srv_kvs_add(&f, "options", options, strlen(options)) ||
       srv_kvs_add(&f, "photo_name", photo_name, strlen(photo_name)) ||
-      srv_kvs_add(&f, "graded_ext", graded_ext, strlen(graded_ext)) || (ref && srv_kvs_add(&f, "reference", ref, rn)))
+      srv_kvs_add(&f, "graded_ext", graded_ext, strlen(graded_ext)))
     goto done;
+  for (int i = 0; i < n; i++) {
+    size_t len = 0;
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    uint8_t *data = read_file(p, &len);
+    if (!data) goto done;
+    int bad = srv_kvs_add(&f, names[i], data, len);
+    free(data);
+    if (bad) goto done;
+  }
   pthread_mutex_lock(&rm->mu);
   rc = srv_redis_push_job(rm->cmd, id, &f);
   pthread_mutex_unlock(&rm->mu);
 done:
   srv_kvs_free(&f);
-  free(photo);
-  free(ref);
   return rc;
 }
 
@@ -110,47 +111,85 @@ static double num(const srv_kvs *ev, const char *name) {
   return v ? strtod(v, NULL) : 0;
 }
 
-/* Write a finished job's files (from Redis) into its folder: previews, then
- * the bundle staged and renamed whole into out/. */
+/* A bundle file's name as the worker sent it ("out/NAME" or
+ * "out/graded/NAME"): plain names only, nothing a path could climb with. */
+static int bundle_name_ok(const char *rel) {
+  const char *name = !strncmp(rel, "graded/", 7) ? rel + 7 : rel;
+  return *name && name[0] != '.' && !strchr(name, '/') && !strchr(name, '\\') && strlen(name) < 256;
+}
+
+static void rm_stage(const char *stage) {
+  char q[4700];
+  snprintf(q, sizeof q, "%s/graded", stage);
+  DIR *d = opendir(q);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char f[5000];
+    snprintf(f, sizeof f, "%s/%s", q, e->d_name);
+    unlink(f);
+  }
+  if (d) closedir(d);
+  rmdir(q);
+  d = opendir(stage);
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char f[5000];
+    snprintf(f, sizeof f, "%s/%s", stage, e->d_name);
+    unlink(f);
+  }
+  if (d) closedir(d);
+  rmdir(stage);
+}
+
+/* Write a finished job's files (from Redis) into its folder: previews and
+ * thumbnails, then the bundle (every out/ field) staged and renamed whole
+ * into out/. */
 static int write_results(srv *s, const char *id, const char *ext, const srv_kvs *res) {
   char dir[4200], stage[4400], p[4600];
+  (void)ext;
   srv_job_dir(s, id, dir, sizeof dir);
-  const srv_kv *cube = srv_kvs_get(res, "look.cube"), *graded = srv_kvs_get(res, "graded"),
-               *strip = srv_kvs_get(res, "strip.png"), *report = srv_kvs_get(res, "report.json"),
+  const srv_kv *cube = srv_kvs_get(res, "out/look.cube"), *report = srv_kvs_get(res, "out/report.json"),
                *preview = srv_kvs_get(res, "preview.jpg"), *before = srv_kvs_get(res, "before.jpg");
-  if (!cube || !graded || !strip || !report || !preview || !before)
+  if (!cube || !report || !preview || !before)
     return dlut_errorc(DLUT_ERR_INTERNAL, "the worker's results for %s are incomplete", id);
-  snprintf(p, sizeof p, "%s/before.jpg", dir);
-  if (dlut_file_write_all(p, before->data, before->size) != 0) return -1;
-  snprintf(p, sizeof p, "%s/preview.jpg", dir);
-  if (dlut_file_write_all(p, preview->data, preview->size) != 0) return -1;
+  for (int i = 0; i < res->n; i++) { /* previews and thumbnails beside the bundle */
+    const srv_kv *kv = &res->kv[i];
+    int t = 0;
+    const int side = !strcmp(kv->name, "before.jpg") || !strcmp(kv->name, "preview.jpg") ||
+                     (sscanf(kv->name, "thumb-%d.jpg", &t) == 1 && t >= 1 && t <= DLUT_SERVER_MAX_PHOTOS);
+    if (!side) continue;
+    char name[48];
+    if (t)
+      snprintf(name, sizeof name, "thumb-%d.jpg", t);
+    else
+      snprintf(name, sizeof name, "%s", kv->name);
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    if (dlut_file_write_all(p, kv->data, kv->size) != 0) return -1;
+  }
   snprintf(stage, sizeof stage, "%s/out.tmp.XXXXXX", dir);
   if (!mkdtemp(stage)) return dlut_errorc(DLUT_ERR_IO, "%s: %s", stage, strerror(errno));
   chmod(stage, 0755);
-  const struct {
-    const char *name;
-    const srv_kv *kv;
-  } files[] = {{"look.cube", cube}, {NULL, graded}, {"strip.png", strip}, {"report.json", report}};
-  int rc = 0;
-  for (int i = 0; i < 4 && rc == 0; i++) {
-    char name[32];
-    snprintf(name, sizeof name, "%s", files[i].name ? files[i].name : "graded.");
-    if (!files[i].name) snprintf(name, sizeof name, "graded.%s", ext);
-    snprintf(p, sizeof p, "%s/%s", stage, name);
-    rc = dlut_file_write_all(p, files[i].kv->data, files[i].kv->size);
+  int rc = 0, sub = 0;
+  for (int i = 0; i < res->n && rc == 0; i++) {
+    const srv_kv *kv = &res->kv[i];
+    if (strncmp(kv->name, "out/", 4)) continue;
+    const char *rel = kv->name + 4;
+    if (!bundle_name_ok(rel)) {
+      rc = dlut_errorc(DLUT_ERR_INTERNAL, "the worker sent a file named '%.80s'", kv->name);
+      break;
+    }
+    if (!strncmp(rel, "graded/", 7) && !sub) {
+      snprintf(p, sizeof p, "%s/graded", stage);
+      if (mkdir(p, 0755) != 0) rc = dlut_errorc(DLUT_ERR_IO, "%s: %s", p, strerror(errno));
+      sub = 1;
+    }
+    snprintf(p, sizeof p, "%s/%s", stage, rel);
+    if (rc == 0) rc = dlut_file_write_all(p, kv->data, kv->size);
   }
   snprintf(p, sizeof p, "%s/out", dir);
   if (rc == 0 && rename(stage, p) != 0) rc = dlut_errorc(DLUT_ERR_IO, "%s: %s", p, strerror(errno));
-  if (rc != 0) { /* leave nothing half-written */
-    char q[4700];
-    for (int i = 0; i < 4; i++) {
-      snprintf(q, sizeof q, "%s/%s", stage, i == 1 ? "graded" : files[i].name);
-      unlink(q);
-    }
-    snprintf(q, sizeof q, "%s/graded.%s", stage, ext);
-    unlink(q);
-    rmdir(stage);
-  }
+  if (rc != 0) rm_stage(stage); /* leave nothing half-written */
   return rc;
 }
 

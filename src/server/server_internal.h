@@ -7,6 +7,7 @@
  *             worker pool, and running one job (shared with the Redis worker)
  *   store.c   SQLite: the durable copy of every job (the only file that
  *             includes sqlite3.h)
+ *   run.c     a job's inputs (files or Redis fields) and outputs around dlut_job_run
  *   form.c    request bodies as parts (form.h)
  *   assets.c  the page (web/) embedded in the binary
  */
@@ -18,7 +19,10 @@
 #include <stdint.h>
 
 #include "dlut/clip.h"
+#include "dlut/region.h"
 #include "dlut/server.h"
+
+#define DLUT_SRV_REGION_MAX DLUT_REGION_MAX
 
 /* ==== Jobs ==== */
 
@@ -141,6 +145,35 @@ struct dlut_job_opts;
 struct dlut_image *srv_small_rgb8(const struct dlut_image *img, int side); /* long side <= side, U8 RGB */
 int srv_jpeg(const struct dlut_image *img, uint8_t **data, size_t *size);  /* preview JPEG, no metadata */
 int srv_opts_from_json(const char *json, struct dlut_job_opts *o, int max_steps);
+
+/* run.c: a job's inputs and outputs, the same for both kinds of worker */
+struct dlut_job_result;
+struct dlut_job_input;
+typedef struct srv_inputs {
+  int n_photos;                                  /* 1, or a set's */
+  struct dlut_image **photos;                    /* n_photos (owned) */
+  char **names;                                  /* their labels, the set bundle's paths (owned) */
+  struct dlut_image *ref;                        /* or NULL (owned) */
+  struct dlut_image *masks[DLUT_SRV_REGION_MAX]; /* mattes of mask regions, by region index (owned) */
+} srv_inputs;
+/* The bytes of one input ("photo", "photo.2", "reference", "mask.3"): NULL
+ * with an error if missing; *owned says the caller frees them. */
+typedef const uint8_t *(*srv_blob_fn)(void *user, const char *name, size_t *size, int *owned);
+int srv_inputs_load(const char *options_json, const struct dlut_job_opts *o, int has_ref, const char *photo_name,
+                    srv_blob_fn get, void *user, srv_inputs *in);
+void srv_inputs_free(srv_inputs *in);
+void srv_inputs_job(const srv_inputs *in, dlut_clip *model, const char *model_path, struct dlut_job_input *ji);
+/* The job's input files ("photo", "photo.2", "reference", "mask.1" ...), at most cap; returns the count. */
+#define SRV_INPUTS_MAX (DLUT_SERVER_MAX_PHOTOS + 1 + DLUT_REGION_MAX)
+int srv_input_names(const char *options_json, int has_ref, char (*names)[32], int cap);
+int srv_set_size(const char *options_json);
+/* The photos of a job (1 = one photo); for a set and k in 1..n also graded = the bundle's name of photo k
+ * (graded/NAME, dlut_job_set_names; DLUT_JOB_SET_NAME_LEN bytes). */
+int srv_set_names(const char *options_json, int k,
+                  char *graded); /* photos of a job from its stored options (1 = one photo) */
+/* preview.jpg (and a set's thumb-N.jpg) into side_dir, then the bundle into outdir (whole or not at all) */
+int srv_outputs_write(const struct dlut_job_result *r, const srv_inputs *in, const struct dlut_job_opts *o,
+                      const char *graded_ext, const char *side_dir, const char *outdir, const struct dlut_image *small);
 
 /* remote.c: the server's side of a Redis queue */
 int srv_remote_start(srv *s); /* connect, requeue what Redis lost, start the event listener */

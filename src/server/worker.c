@@ -5,14 +5,18 @@
  * worker left pending past claim_idle is taken over; the results of a job
  * are recorded once (the first worker to finish marks it done). */
 #include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "dlut/error.h"
+#include "dlut/file.h"
 #include "dlut/image.h"
 #include "dlut/job.h"
 #include "dlut/lut.h"
@@ -86,23 +90,67 @@ static int on_step(void *user, const dlut_grade_progress *p) {
   return c->cancelled || c->timed_out || g_stop;
 }
 
-static int add_lut(srv_kvs *res, const dlut_lut *lut) {
-  uint8_t *d = NULL;
+/* An input of a job from its Redis hash (run.c's srv_blob_fn): borrowed. */
+static const uint8_t *kvs_blob(void *user, const char *name, size_t *size, int *owned) {
+  const srv_kv *kv = srv_kvs_get(user, name);
+  *owned = 0;
+  if (!kv) {
+    dlut_errorc(DLUT_ERR_INTERNAL, "the job's input '%s' is missing from the queue", name);
+    return NULL;
+  }
+  *size = kv->size;
+  return kv->data;
+}
+
+static int add_file(srv_kvs *out, const char *field, const char *path) {
   size_t n = 0;
-  if (dlut_lut_save_memory(lut, DLUT_LUT_FORMAT_CUBE, NULL, "look.cube", &d, &n) != 0) return -1;
-  int rc = srv_kvs_add(res, "look.cube", d, n);
+  uint8_t *d = dlut_file_read_all(path, (size_t)1 << 31, &n);
+  if (!d) return -1;
+  int rc = srv_kvs_add(out, field, d, n);
   free(d);
   return rc;
 }
 
-static int add_image(srv_kvs *res, const char *name, const dlut_image *img, dlut_image_format fmt,
-                     const dlut_image_save_opts *so) {
-  uint8_t *d = NULL;
-  size_t n = 0;
-  if (dlut_image_save_memory(img, fmt, so, &d, &n) != 0) return -1;
-  int rc = srv_kvs_add(res, name, d, n);
-  free(d);
+/* Every plain file of dir (and, one level down, of its folders) as fields
+ * PREFIX/NAME, PREFIX/SUB/NAME. */
+static int add_tree(srv_kvs *out, const char *dir, const char *prefix, int depth) {
+  DIR *d = opendir(dir);
+  if (!d) return dlut_errorc(DLUT_ERR_IO, "%s: %s", dir, strerror(errno));
+  struct dirent *e;
+  int rc = 0;
+  while (rc == 0 && (e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char p[4600], field[SRV_KV_NAME_MAX + 64];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    snprintf(field, sizeof field, "%s/%s", prefix, e->d_name);
+    if (strlen(field) >= SRV_KV_NAME_MAX || lstat(p, &st) != 0) {
+      rc = dlut_errorc(DLUT_ERR_INTERNAL, "%s: cannot send it", p);
+    } else if (S_ISDIR(st.st_mode)) {
+      rc = depth > 0 ? add_tree(out, p, field, depth - 1) : 0;
+    } else if (S_ISREG(st.st_mode)) {
+      rc = add_file(out, field, p);
+    }
+  }
+  closedir(d);
   return rc;
+}
+
+static void rm_tree(const char *dir, int depth) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    char p[4600];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && depth > 0)
+      rm_tree(p, depth - 1);
+    else
+      unlink(p);
+  }
+  if (d) closedir(d);
+  rmdir(dir);
 }
 
 /* Run one job; emits its events; 0 when it reached an end (any), -1 when
@@ -111,9 +159,12 @@ static int run_one(srv_redis *r, const dlut_worker_opts *o, const char *me, dlut
                    const char *entry, const char *id, const srv_kvs *job) {
   dlut_job_opts jo;
   dlut_job_result res;
-  dlut_image *photo = NULL, *ref = NULL, *small = NULL, *graded = NULL, *gsmall = NULL, *strip = NULL;
+  srv_inputs in;
+  dlut_image *small = NULL;
   srv_kvs out = {0}, ev = {0};
+  char tmp[4200] = "", p[4400];
   memset(&res, 0, sizeof res);
+  memset(&in, 0, sizeof in);
   dlut_job_opts_init(&jo);
   int ok = 0, abandoned = 0;
   const srv_kv *opts = srv_kvs_get(job, "options"), *ph = srv_kvs_get(job, "photo"),
@@ -140,20 +191,14 @@ static int run_one(srv_redis *r, const dlut_worker_opts *o, const char *me, dlut
     return -1;
   }
   srv_kvs_free(&ev);
-  if (!(photo = dlut_image_load_memory(ph->data, ph->size, name && name->size ? (const char *)name->data : "photo")) ||
-      (rf && !(ref = dlut_image_load_memory(rf->data, rf->size, "reference")))) {
-    if (dlut_last_error_code() == DLUT_ERR_INTERNAL) dlut_error_set_code(DLUT_ERR_INPUT);
+  if (srv_inputs_load((const char *)opts->data, &jo, rf != NULL, name && name->size ? (const char *)name->data : NULL,
+                      kvs_blob, (void *)job, &in) != 0)
     goto end;
-  }
-  if (!(small = srv_small_rgb8(photo, 640))) goto end;
+  if (!(small = srv_small_rgb8(in.photos[0], 640))) goto end;
   c.small = small;
-  dlut_job_input in = {.photo = photo,
-                       .photo_name = name && name->size ? (const char *)name->data : NULL,
-                       .ref = ref,
-                       .ref_name = ref ? "reference" : NULL,
-                       .model = model,
-                       .model_path = model_path};
-  if (dlut_job_run(&in, &jo, on_step, &c, &res) != 0) goto end;
+  dlut_job_input ji;
+  srv_inputs_job(&in, model, model_path, &ji);
+  if (dlut_job_run(&ji, &jo, on_step, &c, &res) != 0) goto end;
   if (srv_redis_is_cancelled(r, id) == 1) { /* an offline job has no steps to stop at: it stops here */
     c.cancelled = 1;
     res.grade.stopped = 1;
@@ -169,21 +214,29 @@ static int run_one(srv_redis *r, const dlut_worker_opts *o, const char *me, dlut
       dlut_errorc(DLUT_ERR_CANCELLED, "cancelled");
     goto end;
   }
-  char ext_path[32];
-  snprintf(ext_path, sizeof ext_path, "x.%s", ext && ext->size ? (const char *)ext->data : "png");
-  dlut_image_save_opts so = {.quality = jo.quality, .fast = jo.fast_encode};
-  if (add_lut(&out, res.lut) != 0 || !(graded = dlut_job_render(res.lut, photo, jo.strength)) ||
-      add_image(&out, "graded", graded, dlut_image_format_from_path(ext_path), &so) != 0 ||
-      !(strip = dlut_lut_strip(res.lut, res.lut->size >= 33 ? 1 : (33 + res.lut->size - 1) / res.lut->size)) ||
-      add_image(&out, "strip.png", strip, DLUT_IMAGE_FORMAT_PNG, NULL) != 0 ||
-      srv_kvs_add(&out, "report.json", res.report_json, strlen(res.report_json)) != 0 ||
-      !(gsmall = dlut_job_render(res.lut, small, 1.f)))
+  /* the library writes the bundle (as for the in-process workers) into a
+   * scratch folder; every file of it goes back through Redis */
+  const char *td = getenv("TMPDIR");
+  snprintf(tmp, sizeof tmp, "%s/dlut-worker-%s.XXXXXX", td && *td ? td : "/tmp", id);
+  if (!mkdtemp(tmp)) {
+    tmp[0] = 0;
+    dlut_errorc(DLUT_ERR_IO, "cannot make a scratch folder: %s", strerror(errno));
     goto end;
+  }
+  snprintf(p, sizeof p, "%s/out", tmp);
+  if (srv_outputs_write(&res, &in, &jo, ext && ext->size ? (const char *)ext->data : "png", tmp, p, small) != 0 ||
+      add_tree(&out, p, "out", 1) != 0)
+    goto end;
+  snprintf(p, sizeof p, "%s/preview.jpg", tmp);
+  if (add_file(&out, "preview.jpg", p) != 0) goto end;
+  for (int i = 0; in.n_photos > 1 && i < in.n_photos; i++) {
+    char f[32];
+    snprintf(f, sizeof f, "thumb-%d.jpg", i + 1);
+    snprintf(p, sizeof p, "%s/%s", tmp, f);
+    if (add_file(&out, f, p) != 0) goto end;
+  }
   uint8_t *jpg = NULL;
   size_t jn = 0;
-  if (srv_jpeg(gsmall, &jpg, &jn) != 0) goto end;
-  srv_kvs_add(&out, "preview.jpg", jpg, jn);
-  free(jpg);
   if (srv_jpeg(small, &jpg, &jn) != 0) goto end;
   srv_kvs_add(&out, "before.jpg", jpg, jn);
   free(jpg);
@@ -216,13 +269,10 @@ end:;
   if (!o->quiet)
     fprintf(stderr, "dlut worker: job %s %s%s%s (%.2f s)\n", id, ok ? "done" : "ended: ", ok ? "" : dlut_last_error(),
             "", mono() - c.t0);
+  if (tmp[0]) rm_tree(tmp, 2);
   srv_kvs_free(&out);
-  dlut_image_free(gsmall);
-  dlut_image_free(strip);
-  dlut_image_free(graded);
   dlut_image_free(small);
-  dlut_image_free(ref);
-  dlut_image_free(photo);
+  srv_inputs_free(&in);
   dlut_job_result_free(&res);
   dlut_job_opts_free(&jo);
   return rc;

@@ -46,42 +46,67 @@
 
 /* ==== Detection ==== */
 
-static int g_avail = -1; /* -1 unknown, 0 no, 1 yes */
+static int g_hw = -1;    /* what the CPU and OS allow: -1 unknown, else a DLUT_BF16_* level */
+static int g_level = -1; /* the level in effect (<= g_hw) */
 
 static int detect(void) {
 #if DLUT_HAVE_AMX_BUILD
   unsigned a, b, c, d;
-  if (__get_cpuid_max(0, NULL) < 7) return 0;
+  if (__get_cpuid_max(0, NULL) < 7) return DLUT_BF16_NONE;
   __cpuid_count(1, 0, a, b, c, d);
-  if (!(c & (1u << 27))) return 0; /* OSXSAVE */
+  if (!(c & (1u << 27))) return DLUT_BF16_NONE; /* OSXSAVE */
   __cpuid_count(7, 0, a, b, c, d);
   int amx_bf16 = (d >> 22) & 1, amx_tile = (d >> 24) & 1, avx512f = (b >> 16) & 1, avx512bw = (b >> 30) & 1;
+  int avx512dq = (b >> 17) & 1, avx512vl = (b >> 31) & 1;
   unsigned a1, b1, c1, d1;
   __cpuid_count(7, 1, a1, b1, c1, d1);
   int avx512bf16 = (a1 >> 5) & 1;
-  if (!(amx_bf16 && amx_tile && avx512f && avx512bw && avx512bf16)) return 0;
+  if (!(avx512f && avx512bw && avx512dq && avx512vl && avx512bf16)) return DLUT_BF16_NONE;
   unsigned lo, hi;
   __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-  if ((lo & 0xe6) != 0xe6) return 0; /* XMM, YMM, opmask, ZMM state saved by the OS */
+  if ((lo & 0xe6) != 0xe6) return DLUT_BF16_NONE; /* XMM, YMM, opmask, ZMM state saved by the OS */
+  if (!(amx_bf16 && amx_tile)) return DLUT_BF16_AVX512;
 #ifdef __linux__
   /* ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 */
-  if (syscall(SYS_arch_prctl, 0x1023, 18) != 0) return 0;
-  return 1;
+  if (syscall(SYS_arch_prctl, 0x1023, 18) != 0) return DLUT_BF16_AVX512;
+  return DLUT_BF16_AMX;
 #else
-  return 0;
+  return DLUT_BF16_AVX512;
 #endif
 #else
-  return 0;
+  return DLUT_BF16_NONE;
 #endif
 }
 
-int dlut_bf16_available(void) {
-  int v = __atomic_load_n(&g_avail, __ATOMIC_ACQUIRE);
+static int hw_level(void) {
+  int v = __atomic_load_n(&g_hw, __ATOMIC_ACQUIRE);
   if (v < 0) {
     v = detect();
-    __atomic_store_n(&g_avail, v, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_hw, v, __ATOMIC_RELEASE);
   }
   return v;
+}
+
+int dlut_bf16_available(void) {
+  int v = __atomic_load_n(&g_level, __ATOMIC_ACQUIRE);
+  if (v < 0) {
+    v = hw_level();
+    const char *k = getenv("DLUT_BF16_KERNEL");
+    if (k && strcmp(k, "avx512") == 0 && v > DLUT_BF16_AVX512) v = DLUT_BF16_AVX512;
+    __atomic_store_n(&g_level, v, __ATOMIC_RELEASE);
+  }
+  return v;
+}
+
+int dlut_bf16_select(int level) {
+  int hw = hw_level();
+  if (level < 0 || level > hw) level = hw;
+  __atomic_store_n(&g_level, level, __ATOMIC_RELEASE);
+  return level;
+}
+
+const char *dlut_bf16_kernel_name(int level) {
+  return level >= DLUT_BF16_AMX ? "amx" : level == DLUT_BF16_AVX512 ? "avx512-bf16" : "none";
 }
 
 /* ==== Scalar conversion (round to nearest even, as VCVTNEPS2BF16) ==== */
@@ -249,8 +274,9 @@ V512_TARGET static inline void tile_out(float *C, int ldc, const float *buf, int
 
 /* C[m][n] (m < M, n < N) = (accumulate ? C : 0) + alpha * sum_k A[m][k] B[k][n] + bias[n],
  * for the 32-row blocks mb2 in [mb0, mb1) and 32-column blocks nb2 in [nb0, nb1). */
-AMX_TARGET static void gemm_blocks(float *C, int ldc, const uint16_t *Ap, const uint16_t *Bp, int M, int N, int K,
-                                   float alpha, int accumulate, const float *bias, int mb0, int mb1, int nb0, int nb1) {
+AMX_TARGET static void gemm_blocks_amx(float *C, int ldc, const uint16_t *Ap, const uint16_t *Bp, int M, int N, int K,
+                                       float alpha, int accumulate, const float *bias, int mb0, int mb1, int nb0,
+                                       int nb1) {
   int KB = (K + 31) / 32;
   float buf[4][256] __attribute__((aligned(64)));
   tiles_on();
@@ -289,6 +315,84 @@ AMX_TARGET static void gemm_blocks(float *C, int ldc, const uint16_t *Ap, const 
     }
   }
   _tile_release();
+}
+
+/* ==== The AVX512-BF16 kernel (no AMX: Cooper Lake, Zen 4, Zen 5) ====
+ *
+ * VDPBF16PS on the same packed tiles: acc[n] += A[m][2p] B[2p][n] +
+ * A[m][2p+1] B[2p+1][n] for 16 columns n at once. Row p of a B tile is
+ * exactly that operand (16 k pairs side by side), and the A pair (m, p) is
+ * one 32-bit unit of row m of its A tile, broadcast. A micro-tile is 8 rows
+ * of C by 32 columns (two B tiles): 16 accumulators, two B loads and eight
+ * broadcasts for every 16 dot products. */
+
+#define DP_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+
+/* one 8 x 32 micro-tile: rows r0..r0+7 of the A tiles at a (stride KB * 512
+ * between k blocks), the B tile pair b0, b1; written into C rows m0.., columns n0.. */
+DP_TARGET static void dp_micro(float *C, int ldc, const uint16_t *a, const uint16_t *b0, const uint16_t *b1, int KB,
+                               int m0, int n0, int M, int N, float alpha, int accumulate, const float *bias) {
+  __m512 acc[8][2];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int kb = 0; kb < KB; kb++) {
+    const uint16_t *ta = a + (size_t)kb * 512, *tb0 = b0 + (size_t)kb * 512, *tb1 = b1 + (size_t)kb * 512;
+    for (int p = 0; p < 16; p++) {
+      __m512bh v0 = (__m512bh)_mm512_loadu_si512(tb0 + p * 32), v1 = (__m512bh)_mm512_loadu_si512(tb1 + p * 32);
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; i++) {
+        uint32_t u;
+        memcpy(&u, ta + i * 32 + 2 * p, 4);
+        __m512bh av = (__m512bh)_mm512_set1_epi32((int)u);
+        acc[i][0] = _mm512_dpbf16_ps(acc[i][0], av, v0);
+        acc[i][1] = _mm512_dpbf16_ps(acc[i][1], av, v1);
+      }
+    }
+  }
+  int mr = M - m0 < 8 ? M - m0 : 8;
+  __m512 va = _mm512_set1_ps(alpha);
+#pragma GCC unroll 2
+  for (int h = 0; h < 2; h++) {
+    int c0 = n0 + 16 * h, nr = N - c0 < 16 ? N - c0 : 16;
+    if (nr <= 0) break;
+    __mmask16 nm = nr >= 16 ? 0xffff : (__mmask16)((1u << nr) - 1);
+    __m512 vb = bias ? _mm512_maskz_loadu_ps(nm, bias + c0) : _mm512_setzero_ps();
+    for (int i = 0; i < mr; i++) {
+      float *c = C + (size_t)(m0 + i) * ldc + c0;
+      __m512 v = _mm512_fmadd_ps(acc[i][h], va, vb);
+      if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(nm, c));
+      _mm512_mask_storeu_ps(c, nm, v);
+    }
+  }
+}
+
+DP_TARGET static void gemm_blocks_dp(float *C, int ldc, const uint16_t *Ap, const uint16_t *Bp, int M, int N, int K,
+                                     float alpha, int accumulate, const float *bias, int mb0, int mb1, int nb0,
+                                     int nb1) {
+  int KB = (K + 31) / 32;
+  int nchunk = 8;
+  for (int nc = nb0; nc < nb1; nc += nchunk) {
+    int nce = nc + nchunk < nb1 ? nc + nchunk : nb1;
+    for (int mb = mb0; mb < mb1; mb++)
+      for (int nb = nc; nb < nce; nb++) {
+        const uint16_t *b0 = Bp + (size_t)(2 * nb) * KB * 512, *b1 = b0 + (size_t)KB * 512;
+        for (int q = 0; q < 4; q++) {
+          int m0 = mb * 32 + q * 8;
+          if (m0 >= M) break;
+          const uint16_t *a = Ap + (size_t)(2 * mb + q / 2) * KB * 512 + (q & 1) * 8 * 32;
+          dp_micro(C, ldc, a, b0, b1, KB, m0, nb * 32, M, N, alpha, accumulate, bias);
+        }
+      }
+  }
+}
+
+/* the kernel the level in effect asks for */
+static void gemm_blocks(float *C, int ldc, const uint16_t *Ap, const uint16_t *Bp, int M, int N, int K, float alpha,
+                        int accumulate, const float *bias, int mb0, int mb1, int nb0, int nb1) {
+  if (dlut_bf16_available() >= DLUT_BF16_AMX)
+    gemm_blocks_amx(C, ldc, Ap, Bp, M, N, K, alpha, accumulate, bias, mb0, mb1, nb0, nb1);
+  else
+    gemm_blocks_dp(C, ldc, Ap, Bp, M, N, K, alpha, accumulate, bias, mb0, mb1, nb0, nb1);
 }
 
 void dlut_bf16_gemm(float *C, int ldc, const uint16_t *Ap, const uint16_t *Bp, int M, int N, int K, float alpha,

@@ -2,7 +2,11 @@
 // upload a photo, type a prompt and see the offline look, grade, watch the
 // job finish, download the .cube (checked by FFmpeg and OpenColorIO in
 // t_page.sh), switch to Chinese, try a phone-sized screen, and see a clear
-// message for a file that is not an image. Screenshots go to $ARTIFACTS.
+// message for a file that is not an image. Regions (a row with a mask, its
+// LUT and mask downloaded) and a set of photos (thumbnails, contact sheet,
+// per-photo downloads), on a desktop and a phone, with DLUT_MASK (a matte of
+// PHOTO's shape) and DLUT_SET (3 photos, comma-separated). Screenshots go to
+// $ARTIFACTS.
 // With CLIP_URL (a server with a tiny random-weight CLIP model), a CLIP job
 // through the page: live preview, progress and the loss plot while it runs.
 // usage: node page.test.js URL ARTIFACTS PHOTO NOT_AN_IMAGE [CLIP_URL]
@@ -116,6 +120,91 @@ function check(cond, what) {
   const overflow = await p2.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 0, "nothing overflows a 390 px screen (" + overflow + " px)");
   await p2.screenshot({ path: path.join(out, "page-phone.png"), fullPage: true });
+
+  // ---- regions: a row with a mask, graded; its LUT and mask download ----
+  const mask = process.env.DLUT_MASK, setPhotos = (process.env.DLUT_SET || "").split(",").filter(Boolean);
+  if (mask && setPhotos.length >= 3) {
+    const p4 = await ctx.newPage();
+    p4.on("pageerror", (e) => errors.push(e.message));
+    await p4.goto(url);
+    await p4.evaluate(() => localStorage.setItem("dlut.lang", "en"));   // this context switched to Chinese above
+    await p4.reload();
+    await p4.setInputFiles("#file", photo);
+    await p4.fill("#prompt", "warm golden film");
+    await p4.click("#regions-box summary");
+    await p4.click("#region-add");
+    // a place in words on a server without a model: the page says a mask is needed
+    await p4.fill("#region-rows li:nth-child(1) .region-where", "the sky");
+    await p4.fill("#region-rows li:nth-child(1) .region-look", "deep teal");
+    await p4.click("#go");
+    await p4.waitForSelector("#msg:not([hidden])", { timeout: 5000 });
+    check(/mask/.test(await p4.textContent("#msg")), "a text region without a model: " + (await p4.textContent("#msg")));
+    await p4.setInputFiles("#region-rows li:nth-child(1) .region-mask-file", mask);
+    check(await p4.isDisabled("#region-rows li:nth-child(1) .region-where"), "a mask replaces the words of its row");
+    check((await p4.textContent("#region-count")).includes("1"), "the regions box counts its rows: " + (await p4.textContent("#region-count")));
+    await p4.fill("#feather", "16");
+    await p4.click("#go");
+    await p4.waitForSelector("#region-results:not([hidden])", { timeout: 60000 });
+    // what the server was sent, from the job it made
+    const rjob = await p4.evaluate(async () => (await fetch("/v1/jobs/" + state.job.id)).json());
+    const rr = (rjob.regions || [])[0] || {};
+    check(rjob.options.feather === "16" && rr.kind === "mask" && rr.where === "right-half.png" && rr.prompt === "deep teal",
+          "the page sent the mask, its look and the feather: " + JSON.stringify(rjob.regions));
+    const rtext = await p4.textContent("#region-files");
+    check(/1 · right-half\.png → deep teal/.test(rtext), "the finished job lists its region: " + rtext.trim());
+    const [rdl] = await Promise.all([p4.waitForEvent("download"), p4.click("#region-files li:nth-child(1) button:nth-of-type(1)")]);
+    const rcube = path.join(out, "page-region-1.cube");
+    await rdl.saveAs(rcube);
+    check(fs.readFileSync(rcube, "utf8").includes("LUT_3D_SIZE") && /region-1\.cube$/.test(rdl.suggestedFilename()),
+          "region 1's LUT downloads: " + rdl.suggestedFilename());
+    const [mdl] = await Promise.all([p4.waitForEvent("download"), p4.click("#region-files li:nth-child(1) button:nth-of-type(2)")]);
+    await mdl.saveAs(path.join(out, "page-mask-1.png"));
+    check(/mask-1\.png$/.test(mdl.suggestedFilename()), "and its mask: " + mdl.suggestedFilename());
+    check(!(await p4.isHidden("#dl-graded")), "a region job still offers the graded (composite) photo");
+    await p4.screenshot({ path: path.join(out, "page-region.png"), fullPage: true });
+
+    // ---- a set: several photos, one look ----
+    await p4.setInputFiles("#file", setPhotos);
+    await p4.waitForSelector("#set-picked:not([hidden])", { timeout: 5000 });
+    check((await p4.$$("#set-thumbs li img")).length === setPhotos.length, "picking " + setPhotos.length + " photos shows each as a thumbnail");
+    check(/3/.test(await p4.textContent("#photo-name")), "and says a set will be graded: " + (await p4.textContent("#photo-name")));
+    await p4.fill("#prompt", "cold teal night");
+    await p4.click("#go");
+    await p4.waitForSelector("#msg:not([hidden])", { timeout: 5000 });
+    check(/one photo|一张照片/.test(await p4.textContent("#msg")), "regions with a set: " + (await p4.textContent("#msg")));
+    await p4.click("#region-rows li:nth-child(1) .region-remove");
+    await p4.click("#go");
+    await p4.waitForSelector("#set-result:not([hidden])", { timeout: 60000 });
+    const sjob = await p4.evaluate(async () => (await fetch("/v1/jobs/" + state.job.id)).json());
+    check(sjob.kind === "set" && sjob.n_photos === 3 && !sjob.regions, "the page sent the 3 photos as one set job, without the region");
+    await p4.waitForFunction(() => [...document.querySelectorAll("#set-gallery img")].filter((i) => i.naturalWidth > 0).length === 3
+                             && document.getElementById("contact").naturalWidth > 0, null, { timeout: 15000 });
+    check(true, "the set's thumbnails and contact sheet are shown");
+    check(await p4.isHidden("#dl-graded") && await p4.isHidden("#region-results"), "a set offers per-photo downloads instead of one graded photo");
+    const [pdl] = await Promise.all([p4.waitForEvent("download"), p4.click("#set-gallery li:nth-child(2) button")]);
+    await pdl.saveAs(path.join(out, "page-set-2" + path.extname(pdl.suggestedFilename())));
+    check(pdl.suggestedFilename() === path.basename(setPhotos[1]), "photo 2 downloads under its own name: " + pdl.suggestedFilename());
+    await p4.screenshot({ path: path.join(out, "page-set.png"), fullPage: true });
+    await p4.click("#lang");
+    check((await p4.textContent("#set-result h3 span")).trim() === "所有照片，同一风格", "the set's result speaks Chinese too");
+    await p4.screenshot({ path: path.join(out, "page-set-zh.png"), fullPage: true });
+
+    // the same on a phone: the recent job opens as a set, nothing overflows
+    const p5 = await phone.newPage();
+    await p5.goto(url);
+    await p5.setInputFiles("#file", setPhotos);
+    await p5.click("#regions-box summary");
+    await p5.click("#region-add");
+    await p5.waitForSelector("#set-picked:not([hidden])", { timeout: 5000 });
+    const ov1 = await p5.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    await p5.screenshot({ path: path.join(out, "page-phone-controls.png"), fullPage: true });
+    await p5.click("#jobs li:first-child");
+    await p5.waitForSelector("#set-result:not([hidden])", { timeout: 15000 });
+    await p5.waitForFunction(() => document.getElementById("contact").naturalWidth > 0, null, { timeout: 15000 });
+    const ov2 = await p5.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(ov1 <= 0 && ov2 <= 0, `a set and a region row fit a 390 px screen (${ov1}, ${ov2} px over)`);
+    await p5.screenshot({ path: path.join(out, "page-phone-set.png"), fullPage: true });
+  }
 
   if (clipUrl) {
     const p3 = await ctx.newPage();
