@@ -27,7 +27,12 @@ if [ ! -x build/dlut ]; then make -j"$(nproc)" build/dlut >/dev/null || { echo "
 DLUT=$PWD/build/dlut
 WRAPPED=$PWD/$BUILD/tests/dlut-allocfail
 [ -x "$WRAPPED" ] || { echo "FAIL: $WRAPPED is not built (make)"; exit 1; }
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
+# full stacks for every allocation (the fast unwinder stops in libraries built
+# without frame pointers): leak reports show the way in from DLUT, and the
+# suppressions (leaks on other libraries' own error paths, each explained
+# there) can name a library function
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:fast_unwind_on_malloc=0"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$PWD/tests/tools/lsan-alloc-fail.supp"
 PRELOAD=
 SHARED=${DLUT_SHARED:-../shared}
 T=$(mktemp -d)
