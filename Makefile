@@ -68,7 +68,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libdlut.a
 # dlut with allocation-failure injection in its own code (tests/t_alloc_fail.sh)
 $(BUILD)/tests/dlut-allocfail: $(CLI_OBJS) $(BUILD)/tests/tools/wrap_alloc.o $(BUILD)/libdlut.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/tests/tools/wrap_alloc.o $(BUILD)/libdlut.a \
-	  -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup $(LDLIBS)
+	  -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=strdup $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libdlut.a
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libdlut.a $(LDLIBS)

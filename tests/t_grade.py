@@ -11,56 +11,12 @@ import sys
 import tempfile
 
 import numpy as np
-import PyOpenColorIO as ocio
 
-DLUT = os.environ.get("DLUT", "build/dlut")
-SHARED = os.environ.get("DLUT_SHARED", "../shared")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gradelib import DLUT, SHARED, TINY, check, failed, ffmpeg_rgb, ocio_apply, run  # noqa: E402
+
 PHOTO = f"{SHARED}/data/photos/chelsea.png"
-TINY = f"{SHARED}/data/clip-ref/openai_tiny"
 TINY_ZH = f"{SHARED}/data/clip-ref/chinese_clip_tiny"
-
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    if not cond:
-        fails += 1
-        print(f"FAIL: {what}", file=sys.stderr)
-    else:
-        print(f"ok: {what}")
-
-
-def run(*args, env=None):
-    e = dict(os.environ)
-    e.pop("DLUT_MODEL", None)
-    e["DLUT_MODELS"] = "/nonexistent-dlut-models"
-    if env:
-        e.update(env)
-    return subprocess.run([DLUT, *args], capture_output=True, text=True, env=e)
-
-
-def ffmpeg_rgb(path, vf=None):
-    """Decode an image with FFmpeg to an (h, w, 3) uint8 array."""
-    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                            "stream=width,height", "-of", "csv=p=0", path], capture_output=True, text=True, check=True)
-    w, h = map(int, probe.stdout.strip().split(","))
-    cmd = ["ffmpeg", "-v", "error", "-i", path]
-    if vf:
-        cmd += ["-vf", vf]
-    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    out = subprocess.run(cmd, capture_output=True, check=True).stdout
-    return np.frombuffer(out, np.uint8).reshape(h, w, 3)
-
-
-def ocio_apply(lut_path, rgb8):
-    cfg = ocio.Config.CreateRaw()
-    t = ocio.FileTransform(src=lut_path, interpolation=ocio.INTERP_TETRAHEDRAL,
-                           direction=ocio.TRANSFORM_DIR_FORWARD)
-    cpu = cfg.getProcessor(t).getDefaultCPUProcessor()
-    img = (rgb8.astype(np.float32) / 255.0).copy()
-    cpu.applyRGB(img)
-    return img
 
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -218,5 +174,5 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run("fit", PHOTO, f"{SHARED}/data/photos/coffee.png", "-o", fitted)
     check(r.returncode == 1 and "size" in r.stderr, "fit refuses photos of different sizes")
 
-print(f"{fails} failed")
-sys.exit(1 if fails else 0)
+print(f"{failed()} failed")
+sys.exit(1 if failed() else 0)

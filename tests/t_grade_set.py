@@ -15,52 +15,9 @@ import sys
 import tempfile
 
 import numpy as np
-import PyOpenColorIO as ocio
 
-DLUT = os.environ.get("DLUT", "build/dlut")
-SHARED = os.environ.get("DLUT_SHARED", "../shared")
-PHOTOS = f"{SHARED}/data/photos"
-TINY = f"{SHARED}/data/clip-ref/openai_tiny"
-
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    if not cond:
-        fails += 1
-        print(f"FAIL: {what}", file=sys.stderr)
-    else:
-        print(f"ok: {what}")
-
-
-def run(*args):
-    e = dict(os.environ)
-    e.pop("DLUT_MODEL", None)
-    e["DLUT_MODELS"] = "/nonexistent-dlut-models"
-    return subprocess.run([DLUT, *args], capture_output=True, text=True, env=e)
-
-
-def ffmpeg_rgb(path, vf=None):
-    """Decode an image with FFmpeg to an (h, w, 3) uint8 array."""
-    probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                            "stream=width,height", "-of", "csv=p=0", path], capture_output=True, text=True, check=True)
-    w, h = map(int, probe.stdout.strip().split(","))
-    cmd = ["ffmpeg", "-v", "error", "-i", path]
-    if vf:
-        cmd += ["-vf", vf]
-    cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    out = subprocess.run(cmd, capture_output=True, check=True).stdout
-    return np.frombuffer(out, np.uint8).reshape(h, w, 3)
-
-
-def ocio_apply(lut_path, rgb8):
-    cfg = ocio.Config.CreateRaw()
-    t = ocio.FileTransform(src=lut_path, interpolation=ocio.INTERP_TETRAHEDRAL, direction=ocio.TRANSFORM_DIR_FORWARD)
-    cpu = cfg.getProcessor(t).getDefaultCPUProcessor()
-    img = (rgb8.astype(np.float32) / 255.0).copy()
-    cpu.applyRGB(img)
-    return img
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gradelib import DLUT, PHOTOS, TINY, check, failed, ffmpeg_rgb, ocio_apply, run  # noqa: E402
 
 
 def identify(path):
@@ -203,5 +160,5 @@ with tempfile.TemporaryDirectory() as tmp:
         ff = ffmpeg_rgb(f"{PHOTOS}/coffee.png", f"lut3d=file={o}/look.cube:interp=tetrahedral")
         check(int(np.abs(g.astype(int) - ff).max()) <= 1, "its graded photo is look.cube applied (FFmpeg)")
 
-print(f"t_grade_set: {'FAIL' if fails else 'ok'} ({fails} failed)")
-sys.exit(1 if fails else 0)
+print(f"t_grade_set: {'FAIL' if failed() else 'ok'} ({failed()} failed)")
+sys.exit(1 if failed() else 0)

@@ -14,30 +14,10 @@ import sys
 import tempfile
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gradelib import PHOTOS, TINY, check, failed, run  # noqa: E402
 import PyOpenColorIO as ocio
-
-DLUT = os.environ.get("DLUT", "build/dlut")
-SHARED = os.environ.get("DLUT_SHARED", "../shared")
-PHOTOS = f"{SHARED}/data/photos"
-TINY = f"{SHARED}/data/clip-ref/openai_tiny"
-
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    if not cond:
-        fails += 1
-        print(f"FAIL: {what}", file=sys.stderr)
-    else:
-        print(f"ok: {what}")
-
-
-def run(*args):
-    e = dict(os.environ)
-    e.pop("DLUT_MODEL", None)
-    e["DLUT_MODELS"] = "/nonexistent-dlut-models"
-    return subprocess.run([DLUT, *args], capture_output=True, text=True, env=e)
 
 
 def ffmpeg_rgb16(path):
@@ -131,5 +111,5 @@ with tempfile.TemporaryDirectory() as tmp:
             worst = max(worst, float(np.abs(got - ref).max() * 255))
         check(worst <= 1.0, f"every graded frame = OCIO applying the set's look.cube to it: worst {worst:.3f}/255")
 
-print(f"t_grade_set_log: {'FAIL' if fails else 'ok'} ({fails} failed)")
-sys.exit(1 if fails else 0)
+print(f"t_grade_set_log: {'FAIL' if failed() else 'ok'} ({failed()} failed)")
+sys.exit(1 if failed() else 0)

@@ -24,28 +24,11 @@ import tempfile
 
 import numpy as np
 
-DLUT = os.environ.get("DLUT", "build/dlut")
-SHARED = os.environ.get("DLUT_SHARED", "../shared")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gradelib import SHARED, check, failed, run  # noqa: E402
+
 PHOTO = f"{SHARED}/data/photos/coffee.png"  # 600 x 400, 8-bit RGB
 W, H = 600, 400
-
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    if not cond:
-        fails += 1
-        print(f"FAIL: {what}", file=sys.stderr)
-    else:
-        print(f"ok: {what}")
-
-
-def run(*args):
-    e = dict(os.environ)
-    e.pop("DLUT_MODEL", None)
-    e["DLUT_MODELS"] = "/nonexistent-dlut-models"
-    return subprocess.run([DLUT, *args], capture_output=True, text=True, env=e)
 
 
 def ffmpeg_raw(path, pix_fmt, ch, dtype, vf=None):
@@ -255,5 +238,5 @@ with tempfile.TemporaryDirectory() as tmp:
         if r.returncode == 0:
             composite_check(out6, m, "optimised (model)")
 
-print("t_region:", "FAILED" if fails else "all ok")
-sys.exit(1 if fails else 0)
+print("t_region:", "FAILED" if failed() else "all ok")
+sys.exit(1 if failed() else 0)

@@ -2,7 +2,8 @@
  * across options, error codes, LUTs to and from memory, the offline and
  * CLIP methods, and the bundle written whole or not at all (a write that
  * fails half-way, under a file-size limit like a full disk, leaves the
- * earlier bundle as it was). */
+ * earlier bundle as it was); the swap of a staged bundle into a folder,
+ * undone whole when a rename fails. */
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 #include "dlut/job.h"
 #include "dlut/lut.h"
 #include "dlut/text.h"
+#include "job/bundle.h"
 #include "test.h"
 
 static int exists(const char *dir, const char *name) {
@@ -281,7 +283,52 @@ static void test_run_and_bundle(void) {
   dlut_image_free(photo);
 }
 
+static void put(const char *dir, const char *name, const char *text) {
+  char p[4400];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  FILE *f = fopen(p, "w");
+  if (f) fputs(text, f), fclose(f);
+}
+
+static int holds(const char *dir, const char *name, const char *text) {
+  char p[4400], got[64] = "";
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  FILE *f = fopen(p, "r");
+  if (!f) return 0;
+  size_t n = fread(got, 1, sizeof got - 1, f);
+  fclose(f);
+  got[n] = 0;
+  return strcmp(got, text) == 0;
+}
+
+/* dlut__bundle_swap (src/job/bundle.h), which both bundles use: the old
+ * names set aside, the new ones moved in; a rename that fails (here: a
+ * staged name that is missing) undoes every one before it. */
+static void test_bundle_swap(void) {
+  const char *dir = test_tmpdir("job-swap");
+  char out[4200], stage[4400];
+  snprintf(out, sizeof out, "%s/out", dir);
+  snprintf(stage, sizeof stage, "%s/.dlut-stage.t", out);
+  CHECK(mkdir(out, 0777) == 0 && mkdir(stage, 0777) == 0);
+  put(out, "a.cube", "old a");
+  put(out, "c.png", "old c"); /* not in the new bundle: set aside all the same */
+  put(stage, "a.cube", "new a");
+  put(stage, "b.png", "new b");
+  const char *olds[] = {"a.cube", "b.png", "c.png"}, *news[] = {"a.cube", "b.png", "missing.json"};
+  CHECK(dlut__bundle_swap(stage, out, olds, 3, news, 3) != 0);
+  CHECK(dlut_last_error_code() == DLUT_ERR_IO && strstr(dlut_last_error(), "missing.json"));
+  CHECK(holds(out, "a.cube", "old a") && holds(out, "c.png", "old c") && !exists(out, "b.png"));
+  CHECK(holds(stage, "a.cube", "new a") && holds(stage, "b.png", "new b"));
+  CHECK(count_entries(out) == 3 && count_entries(stage) == 2);
+  /* and with every staged name there: the new bundle in, the old one beside it in the stage */
+  CHECK(dlut__bundle_swap(stage, out, olds, 3, news, 2) == 0);
+  CHECK(holds(out, "a.cube", "new a") && holds(out, "b.png", "new b") && !exists(out, "c.png"));
+  CHECK(holds(stage, "old.a.cube", "old a") && holds(stage, "old.c.png", "old c") && count_entries(stage) == 2);
+  CHECK(dlut__bundle_swap(stage, out, olds, DLUT__BUNDLE_SWAP_MAX + 1, news, 1) != 0);
+}
+
 int main(void) {
+  test_bundle_swap();
   test_opts();
   test_errors();
   test_lut_memory();

@@ -23,18 +23,13 @@
 #include "dlut/error.h"
 #include "dlut/grade.h"
 #include "dlut/tensor.h"
+#include "grade/grade_internal.h"
 
 #define LEAK 0.01f
 #define CHUNK 4096
 
-static uint64_t splitmix64(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 static float uniform(uint64_t *s, float a) { /* U(-a, a) */
-  return (float)(((splitmix64(s) >> 11) * (1.0 / 9007199254740992.0)) * 2.0 - 1.0) * a;
+  return (float)(((grade_rng_next(s) >> 11) * (1.0 / 9007199254740992.0)) * 2.0 - 1.0) * a;
 }
 
 static void layer_dims(int h, int l, int *out, int *in) {

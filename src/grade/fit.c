@@ -30,6 +30,7 @@
 #include "dlut/error.h"
 #include "dlut/grade.h"
 #include "dlut/lut.h"
+#include "grade/grade_internal.h"
 
 void dlut_fit_opts_init(dlut_fit_opts *o) {
   memset(o, 0, sizeof *o);
@@ -91,13 +92,6 @@ static int slot_of(int64_t a, int64_t b, int n) {
   d -= (int64_t)og * n;
   int orr = (int)d;
   return (ob + 1) * 9 + (og + 1) * 3 + (orr + 1);
-}
-
-static uint64_t rng_next(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
 }
 
 typedef struct fit_sys {
@@ -220,7 +214,7 @@ dlut_lut *dlut_fit(const dlut_image *before, const dlut_image *after, const dlut
   {
     uint64_t st = o.seed ^ 0x3c6ef372fe94f82bull;
     for (int64_t k = 0; k < m; k++) {
-      int64_t pi = m == npix ? k : (int64_t)(rng_next(&st) % (uint64_t)npix);
+      int64_t pi = m == npix ? k : (int64_t)(grade_rng_next(&st) % (uint64_t)npix);
       int64_t y = pi / before->width, x = pi % before->width;
       const float *pb = (const float *)((const uint8_t *)fb->data + (size_t)y * fb->stride) + x * 3;
       const float *pa = (const float *)((const uint8_t *)fa->data + (size_t)y * fa->stride) + x * 3;

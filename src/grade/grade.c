@@ -27,6 +27,7 @@
 #include "dlut/image.h"
 #include "dlut/lut.h"
 #include "dlut/resize.h"
+#include "grade/grade_internal.h"
 
 #define INTERP DLUT_INTERP_TETRAHEDRAL
 
@@ -51,27 +52,6 @@ void dlut_grade_result_free(dlut_grade_result *res) {
   if (!res) return;
   dlut_lut_free(res->lut);
   res->lut = NULL;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static uint64_t rng_next(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-static void unit_vec(float *v, int n) {
-  double s = 0;
-  for (int i = 0; i < n; i++) s += (double)v[i] * v[i];
-  s = sqrt(s);
-  if (!(s > 0)) return;
-  for (int i = 0; i < n; i++) v[i] = (float)(v[i] / s);
 }
 
 /* ==== The state of one grade ==== */
@@ -195,7 +175,7 @@ static int embed_rgb(grade *g, const float *rgb, int w, int h, float *out) {
   if (dlut_clip_encode_image(g->m, g->pixels, out) != 0) return -1;
   for (int k = 0; k < g->dim; k++)
     if (!isfinite(out[k])) return dlut_error("grade: the model's image embedding is not finite");
-  unit_vec(out, g->dim);
+  grade_unit_vec(out, g->dim);
   return 0;
 }
 
@@ -203,7 +183,7 @@ static int embed_text(grade *g, const char *text, float *out) {
   if (dlut_clip_encode_text(g->m, text, out) != 0) return -1;
   for (int k = 0; k < g->dim; k++)
     if (!isfinite(out[k])) return dlut_error("grade: the model's text embedding is not finite");
-  unit_vec(out, g->dim);
+  grade_unit_vec(out, g->dim);
   return 0;
 }
 
@@ -226,14 +206,14 @@ static aug_view draw_view(const grade *g, int i, int k) {
   if (g->aug_views <= 0 || g->aug_step < 0) return v;
   uint64_t st = g->aug_seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(g->aug_step + 1)) ^
                 (0xC2B2AE3D27D4EB4Full * (uint64_t)(i + 1)) ^ (0x165667B19E3779F9ull * (uint64_t)(k + 1));
-  double f = 0.7 + 0.3 * (double)(rng_next(&st) >> 11) * (1.0 / 9007199254740992.0);
+  double f = 0.7 + 0.3 * (double)(grade_rng_next(&st) >> 11) * (1.0 / 9007199254740992.0);
   v.cw = (int)(f * ph->ww + 0.5);
   v.ch = (int)(f * ph->wh + 0.5);
   if (v.cw < 1) v.cw = 1;
   if (v.ch < 1) v.ch = 1;
-  v.x0 = (int)(rng_next(&st) % (uint64_t)(ph->ww - v.cw + 1));
-  v.y0 = (int)(rng_next(&st) % (uint64_t)(ph->wh - v.ch + 1));
-  v.flip = (int)(rng_next(&st) >> 63);
+  v.x0 = (int)(grade_rng_next(&st) % (uint64_t)(ph->ww - v.cw + 1));
+  v.y0 = (int)(grade_rng_next(&st) % (uint64_t)(ph->wh - v.ch + 1));
+  v.flip = (int)(grade_rng_next(&st) >> 63);
   return v;
 }
 
@@ -416,7 +396,7 @@ static float *pixel_sample(const dlut_image *img, int64_t want, uint64_t seed, i
   memset(g->data, 0, (size_t)gh * g->stride);
   uint64_t st = seed ^ 0xa54ff53a5f1d36f1ull;
   for (int64_t k = 0; k < m; k++) {
-    int64_t p = m == np ? k : (int64_t)(rng_next(&st) % (uint64_t)np);
+    int64_t p = m == np ? k : (int64_t)(grade_rng_next(&st) % (uint64_t)np);
     const uint8_t *src =
         (const uint8_t *)img->data + (size_t)(p / img->width) * img->stride + (size_t)(p % img->width) * bpp;
     memcpy((uint8_t *)g->data + (size_t)(k / gw) * g->stride + (size_t)(k % gw) * bpp, src, bpp);
@@ -832,7 +812,7 @@ dlut_grade_problem *dlut_grade_problem_new_set(dlut_clip *model, const dlut_imag
                    o->ref ? "photo" : "source prompt");
       goto fail;
     }
-    unit_vec(style, g->dim);
+    grade_unit_vec(style, g->dim);
   }
 
   /* ---- the starting table ---- */
@@ -922,7 +902,7 @@ int dlut_grade_run_set(dlut_clip *model, const dlut_image *const *photos, int n_
     user = *o_in;
   else
     dlut_grade_opts_init(&user);
-  const double t0 = now_s();
+  const double t0 = grade_now_s();
   dlut_grade_problem *P = dlut_grade_problem_new_set(model, photos, n_photos, &user);
   if (!P) return -1;
   grade *g = &P->g;
@@ -1032,7 +1012,7 @@ int dlut_grade_run_set(dlut_clip *model, const dlut_image *const *photos, int n_
       memset(&p, 0, sizeof p);
       p.step = step + 1;
       p.steps = o.steps;
-      p.seconds = now_s() - t0;
+      p.seconds = grade_now_s() - t0;
       p.losses = L;
       p.lut = g->lut;
       dlut_image *pv = NULL;
@@ -1070,7 +1050,7 @@ int dlut_grade_run_set(dlut_clip *model, const dlut_image *const *photos, int n_
   if (!res->lut) goto oom;
   memcpy(res->lut->table, best, (size_t)nt * sizeof(float));
   safe_title(res->lut->title, sizeof res->lut->title, P->has_prompt ? user.prompt : "reference photo");
-  res->seconds = now_s() - t0;
+  res->seconds = grade_now_s() - t0;
   rc = 0;
   goto done;
 oom:

@@ -32,6 +32,7 @@
 #include "dlut/manip.h"
 #include "dlut/region.h"
 #include "dlut/resize.h"
+#include "grade/grade_internal.h"
 
 #define INTERP DLUT_INTERP_TETRAHEDRAL
 #define NT (DLUT_REGION_MAX + 1) /* tables: the global one and one per region */
@@ -42,28 +43,6 @@ void dlut_region_grade_opts_init(dlut_region_grade_opts *o) {
   memset(o, 0, sizeof *o);
   dlut_grade_opts_init(&o->global);
   o->w_local = 1.0f;
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static uint64_t rng_next(uint64_t *s) {
-  uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-static int unit_vec(float *v, int n) {
-  double s = 0;
-  for (int i = 0; i < n; i++) s += (double)v[i] * v[i];
-  s = sqrt(s);
-  if (!(s > 0) || !isfinite(s)) return -1;
-  for (int i = 0; i < n; i++) v[i] = (float)(v[i] / s);
-  return 0;
 }
 
 /* ==== The problem ==== */
@@ -320,7 +299,7 @@ static int embed_text(dlut_clip *m, const char *text, float *out, int dim) {
   if (dlut_clip_encode_text(m, text, out) != 0) return -1;
   for (int k = 0; k < dim; k++)
     if (!isfinite(out[k])) return dlut_error("region grade: the model's text embedding is not finite");
-  if (unit_vec(out, dim) != 0) return dlut_error("region grade: the model's text embedding is zero");
+  if (grade_unit_vec(out, dim) != 0) return dlut_error("region grade: the model's text embedding is zero");
   return 0;
 }
 
@@ -452,7 +431,7 @@ dlut_region_problem *dlut_region_problem_new(dlut_clip *model, const dlut_image 
     for (int k = 0; k < p->n; k++) ALLOC(p->smask[k], p->ns);
     uint64_t st = g->seed ^ 0xa54ff53a5f1d36f1ull;
     for (int64_t i = 0; i < p->ns; i++) {
-      const int64_t q = p->ns == np ? i : (int64_t)(rng_next(&st) % (uint64_t)np);
+      const int64_t q = p->ns == np ? i : (int64_t)(grade_rng_next(&st) % (uint64_t)np);
       const float *px = (const float *)((const uint8_t *)f->data + (size_t)(q / W) * f->stride) + (q % W) * 3;
       for (int c = 0; c < 3; c++) p->samp[i * 3 + c] = !(px[c] > 0) ? 0 : px[c] > 1 ? 1 : px[c];
       for (int k = 0; k < p->n; k++) p->smask[k][i] = o->masks[k][q];
@@ -464,7 +443,7 @@ dlut_region_problem *dlut_region_problem_new(dlut_clip *model, const dlut_image 
   /* ---- features ---- */
   if (dlut_clip_preprocess(p->info, p->work, p->ww, p->wh, p->pixels) != 0) goto fail;
   if (dlut_clip_encode_image(model, p->pixels, p->f_orig) != 0) goto fail;
-  if (unit_vec(p->f_orig, dim) != 0) {
+  if (grade_unit_vec(p->f_orig, dim) != 0) {
     dlut_error("region grade: the model's image embedding is zero or not finite");
     goto fail;
   }
@@ -486,7 +465,7 @@ dlut_region_problem *dlut_region_problem_new(dlut_clip *model, const dlut_image 
     ALLOC(p->z_orig[k], dim);
     if (p->pw[k]) {
       pool(p->tokens, p->pw[k], p->P, dim, p->z_orig[k]);
-      if (unit_vec(p->z_orig[k], dim) != 0) {
+      if (grade_unit_vec(p->z_orig[k], dim) != 0) {
         dlut_error("region grade: region %d's pooled tokens are zero", k + 1);
         goto fail;
       }
@@ -500,14 +479,14 @@ dlut_region_problem *dlut_region_problem_new(dlut_clip *model, const dlut_image 
     dlut_image_free(rf);
     int rc = rwork ? dlut_clip_preprocess(p->info, rwork, rw, rh, p->pixels) : -1;
     free(rwork);
-    if (rc != 0 || dlut_clip_encode_image(model, p->pixels, p->f_target) != 0 || unit_vec(p->f_target, dim) != 0)
+    if (rc != 0 || dlut_clip_encode_image(model, p->pixels, p->f_target) != 0 || grade_unit_vec(p->f_target, dim) != 0)
       goto fail;
     for (int k = 0; k < dim; k++) p->style[k] = p->f_target[k] - p->f_orig[k];
   } else {
     if (embed_text(model, g->prompt, p->f_target, dim) != 0) goto fail;
     for (int k = 0; k < dim; k++) p->style[k] = p->f_target[k] - src_text[k];
   }
-  if (unit_vec(p->style, dim) != 0) {
+  if (grade_unit_vec(p->style, dim) != 0) {
     dlut_error("region grade: the target is indistinguishable from the source for this model");
     goto fail;
   }
@@ -516,7 +495,7 @@ dlut_region_problem *dlut_region_problem_new(dlut_clip *model, const dlut_image 
       if (embed_text(model, o->prompts[r], p->t_k[r], dim) != 0) goto fail;
     } else {
       memcpy(p->t_k[r], o->targets[r], (size_t)dim * sizeof(float));
-      if (unit_vec(p->t_k[r], dim) != 0) {
+      if (grade_unit_vec(p->t_k[r], dim) != 0) {
         dlut_error("region grade: region %d's target embedding is zero", r + 1);
         goto fail;
       }
@@ -525,7 +504,7 @@ dlut_region_problem *dlut_region_problem_new(dlut_clip *model, const dlut_image 
      * the region's own look) to the region's prompt */
     const float *from = have_src ? src_text : p->z_orig[r];
     for (int k = 0; k < dim; k++) p->style_k[r][k] = p->t_k[r][k] - from[k];
-    if (p->pw[r] && unit_vec(p->style_k[r], dim) != 0) {
+    if (p->pw[r] && grade_unit_vec(p->style_k[r], dim) != 0) {
       dlut_error("region grade: region %d's prompt is indistinguishable from the source", r + 1);
       goto fail;
     }
@@ -592,7 +571,7 @@ int dlut_region_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_
                           dlut_region_grade_result *res) {
   if (!res) return dlut_error("region grade: no result given");
   memset(res, 0, sizeof *res);
-  const double t0 = now_s();
+  const double t0 = grade_now_s();
   dlut_region_problem *p = dlut_region_problem_new(model, photo, o);
   if (!p) return -1;
   const dlut_grade_opts *g = &o->global;
@@ -656,7 +635,7 @@ int dlut_region_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_
       memset(&pr, 0, sizeof pr);
       pr.step = step + 1;
       pr.steps = steps;
-      pr.seconds = now_s() - t0;
+      pr.seconds = grade_now_s() - t0;
       pr.losses = L.g;
       pr.lut = p->luts[0];
       dlut_image *pv = NULL;
@@ -683,7 +662,7 @@ int dlut_region_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_
     snprintf(res->luts[k]->title, sizeof res->luts[k]->title, "dlut grade: region %d", k + 1);
   }
   snprintf(res->global->title, sizeof res->global->title, "dlut grade: global look");
-  res->seconds = now_s() - t0;
+  res->seconds = grade_now_s() - t0;
   rc = 0;
   goto done;
 oom:

@@ -20,8 +20,17 @@
  *
  * Threads: transforms are created with cmsFLAGS_NOCACHE, which makes
  * cmsDoTransform safe to call from several threads at once; rows are split
- * with dlut_parallel_for. */
+ * with dlut_parallel_for.
+ *
+ * Memory: lcms reports no memory the way it reports a broken profile (a
+ * NULL handle or tag), and 2.14 crashes when the allocation of a profile's
+ * mutex fails (cmserr.c defMtxCreate initialises it unchecked). So lcms is
+ * given our own allocator and mutex functions (plugins, registered once):
+ * they count failed allocations per thread, and an operation during which
+ * one failed ends in "out of memory" instead of treating the image as
+ * untagged sRGB. */
 #include <lcms2.h>
+#include <lcms2_plugin.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -30,6 +39,98 @@
 #include "dlut/error.h"
 #include "dlut/parallel.h"
 #include "image/image_private.h"
+
+/* ==== LittleCMS set-up: our allocator, failures counted ==== */
+
+/* lcms's own cap on one allocation (cmserr.c MAX_MEMORY_FOR_ALLOC), which a
+ * memory plugin replaces: kept, as a guard against hostile profiles */
+#define LCMS_MAX_ALLOC ((cmsUInt32Number)512 << 20)
+
+static _Thread_local unsigned t_lcms_nomem; /* lcms allocations that failed on this thread */
+
+static void *lcms_malloc(cmsContext id, cmsUInt32Number n) {
+  void *p = n <= LCMS_MAX_ALLOC ? malloc(n) : NULL;
+  if (!p) t_lcms_nomem++;
+  (void)id;
+  return p;
+}
+
+static void *lcms_realloc(cmsContext id, void *p, cmsUInt32Number n) {
+  void *r = n <= LCMS_MAX_ALLOC ? realloc(p, n) : NULL;
+  if (!r) t_lcms_nomem++;
+  (void)id;
+  return r;
+}
+
+static void lcms_free(cmsContext id, void *p) {
+  free(p);
+  (void)id;
+}
+
+/* A profile whose mutex could not be allocated gets none (NULL): DLUT never
+ * shares a profile handle between threads, and the failure is counted. */
+static void *lcms_mutex_new(cmsContext id) {
+  pthread_mutex_t *m = malloc(sizeof *m);
+  if (m && pthread_mutex_init(m, NULL) != 0) {
+    free(m);
+    m = NULL;
+  }
+  if (!m) t_lcms_nomem++;
+  (void)id;
+  return m;
+}
+
+static void lcms_mutex_free(cmsContext id, void *m) {
+  if (m) pthread_mutex_destroy(m);
+  free(m);
+  (void)id;
+}
+
+static cmsBool lcms_mutex_lock(cmsContext id, void *m) {
+  (void)id;
+  return !m || pthread_mutex_lock(m) == 0;
+}
+
+static void lcms_mutex_unlock(cmsContext id, void *m) {
+  if (m) pthread_mutex_unlock(m);
+  (void)id;
+}
+
+static cmsPluginMutex g_lcms_mutex = {{cmsPluginMagicNumber, LCMS_VERSION, cmsPluginMutexSig, NULL},
+                                      lcms_mutex_new,
+                                      lcms_mutex_free,
+                                      lcms_mutex_lock,
+                                      lcms_mutex_unlock};
+static cmsPluginMemHandler g_lcms_mem = {
+    {cmsPluginMagicNumber, LCMS_VERSION, cmsPluginMemHandlerSig, &g_lcms_mutex.base},
+    lcms_malloc,
+    lcms_free,
+    lcms_realloc,
+    NULL,
+    NULL,
+    NULL};
+static pthread_once_t g_lcms_once = PTHREAD_ONCE_INIT;
+
+/* lcms allocates nothing to register these (they go into its global context) */
+static void lcms_setup(void) {
+  cmsPlugin(&g_lcms_mem);
+}
+
+/* Call before an operation's first lcms call; the mark it returns is
+ * passed to lcms_check after every lcms call that allocates, before its
+ * result is used: an object lcms built while one of its allocations failed
+ * may be incomplete (2.14 returns a transform whose cmsDoTransform then
+ * crashes). */
+static unsigned lcms_begin(void) {
+  pthread_once(&g_lcms_once, lcms_setup);
+  return t_lcms_nomem;
+}
+
+/* 0, or -1 with the error set when an lcms allocation failed since mark. */
+static int lcms_check(unsigned mark) {
+  if (t_lcms_nomem == mark) return 0;
+  return dlut_errorc(DLUT_ERR_NOMEM, "colour management (lcms): out of memory");
+}
 
 /* ==== Is this profile really sRGB? ==== */
 
@@ -115,9 +216,34 @@ static cmsUInt32Number grey_format(const dlut_image *img) {
  * own kernel, grey profiles a per-value table built with XF_REF, and only
  * LUT-based profiles (rare in photos; tables by nature) use lcms's
  * optimisation, at high resolution. */
-#define XF_FLAGS (cmsFLAGS_NOCACHE | cmsFLAGS_BLACKPOINTCOMPENSATION)
+#define XF_FLAGS cmsFLAGS_NOCACHE
 #define XF_REF (XF_FLAGS | cmsFLAGS_NOOPTIMIZE)
 #define XF_LUT (XF_FLAGS | cmsFLAGS_HIGHRESPRECALC)
+
+/* Black-point compensation, for the profiles where it does something: those
+ * whose black is not zero. A matrix/shaper RGB or TRC grey profile whose
+ * curves start at 0 has a zero black point, and lcms then adds no BPC
+ * stage ("if black points are equal, do nothing", cmscnvrt.c), so leaving
+ * the flag out gives the same transform (checked byte for byte for
+ * Ghostscript's grey profiles) without lcms's black-point detection, which
+ * in 2.14 evaluates a transform it built while an allocation failed and
+ * crashes. May read tags: the caller checks lcms_check after it. */
+static cmsUInt32Number bpc_flag(cmsHPROFILE in) {
+  if (cmsIsTag(in, cmsSigAToB0Tag) || cmsIsTag(in, cmsSigAToB1Tag)) return cmsFLAGS_BLACKPOINTCOMPENSATION;
+  cmsColorSpaceSignature cs = cmsGetColorSpace(in);
+  cmsTagSignature sig[3] = {cmsSigGrayTRCTag, cmsSigGrayTRCTag, cmsSigGrayTRCTag};
+  if (cs == cmsSigRgbData) {
+    if (!cmsIsMatrixShaper(in)) return cmsFLAGS_BLACKPOINTCOMPENSATION;
+    sig[0] = cmsSigRedTRCTag, sig[1] = cmsSigGreenTRCTag, sig[2] = cmsSigBlueTRCTag;
+  } else if (cs != cmsSigGrayData) {
+    return cmsFLAGS_BLACKPOINTCOMPENSATION;
+  }
+  for (int k = 0; k < 3; k++) {
+    const cmsToneCurve *trc = cmsReadTag(in, sig[k]);
+    if (!trc || cmsEvalToneCurveFloat(trc, 0.0f) > 1e-5f) return cmsFLAGS_BLACKPOINTCOMPENSATION;
+  }
+  return 0;
+}
 
 /* ==== Matrix/shaper kernel (8 and 16 bits) ==== */
 
@@ -192,12 +318,13 @@ static int colorant_matrix(cmsHPROFILE p, double m[3][3]) {
 }
 
 /* 0 done, 1 not applicable (caller falls back to lcms), -1 error. */
-static int matrix_shaper(dlut_image *img, cmsHPROFILE in) {
+static int matrix_shaper(dlut_image *img, cmsHPROFILE in, unsigned mark) {
   if (img->type == DLUT_PIXEL_F32 || cmsGetColorSpace(in) != cmsSigRgbData || !cmsIsMatrixShaper(in) ||
       cmsIsTag(in, cmsSigAToB0Tag) || cmsIsTag(in, cmsSigAToB1Tag))
     return 1;
   const cmsToneCurve *trc[3] = {cmsReadTag(in, cmsSigRedTRCTag), cmsReadTag(in, cmsSigGreenTRCTag),
                                 cmsReadTag(in, cmsSigBlueTRCTag)};
+  if (lcms_check(mark) != 0) return -1;
   if (!trc[0] || !trc[1] || !trc[2]) return 1;
   for (int k = 0; k < 3; k++)
     if (cmsEvalToneCurveFloat(trc[k], 0.0f) > 1e-5f) return 1; /* raised black: BPC matters, let lcms do it */
@@ -205,6 +332,7 @@ static int matrix_shaper(dlut_image *img, cmsHPROFILE in) {
   cmsHPROFILE srgb = cmsCreate_sRGBProfile();
   int ok = srgb && colorant_matrix(in, mi) == 0 && colorant_matrix(srgb, ms) == 0 && inv3(ms, msi) == 0;
   if (srgb) cmsCloseProfile(srgb);
+  if (lcms_check(mark) != 0) return -1;
   if (!ok) return 1;
   ms_ctx c = {0};
   c.img = img;
@@ -267,11 +395,17 @@ static void grey_rows(void *vctx, int64_t y0, int64_t y1, int thread) {
 
 /* 0 done, 1 not applicable, -1 error. The image was expanded from grey, so
  * R is the grey code. */
-static int grey_table(dlut_image *img, cmsHPROFILE in, cmsHPROFILE out) {
+static int grey_table(dlut_image *img, cmsHPROFILE in, cmsHPROFILE out, unsigned mark) {
   if (img->type == DLUT_PIXEL_F32 || cmsGetColorSpace(in) != cmsSigGrayData) return 1;
   int n = img->type == DLUT_PIXEL_U16 ? 65536 : 256;
   cmsUInt32Number fin = n == 256 ? TYPE_GRAY_8 : TYPE_GRAY_16, fout = n == 256 ? TYPE_RGB_8 : TYPE_RGB_16;
-  cmsHTRANSFORM xf = cmsCreateTransform(in, fin, out, fout, INTENT_RELATIVE_COLORIMETRIC, XF_REF);
+  cmsUInt32Number bpc = bpc_flag(in);
+  if (lcms_check(mark) != 0) return -1;
+  cmsHTRANSFORM xf = cmsCreateTransform(in, fin, out, fout, INTENT_RELATIVE_COLORIMETRIC, XF_REF | bpc);
+  if (lcms_check(mark) != 0) {
+    if (xf) cmsDeleteTransform(xf);
+    return -1;
+  }
   if (!xf) return 1;
   uint16_t *ramp = malloc(sizeof *ramp * (size_t)n), *tab = malloc(sizeof *tab * 3 * (size_t)n);
   uint8_t *ramp8 = (uint8_t *)ramp, *tab8 = (uint8_t *)tab;
@@ -303,43 +437,48 @@ static int grey_table(dlut_image *img, cmsHPROFILE in, cmsHPROFILE out) {
 static int icc_convert(dlut_image *img, const uint8_t *icc, size_t icc_size, int reference) {
   if (!icc || icc_size < 132) return 0; /* shorter than an ICC header: not a profile, ignore it */
   if (icc_size > DLUT__MAX_META_BYTES) return dlut_error("ICC profile too large");
+  unsigned mark = lcms_begin();
   cmsHPROFILE in = cmsOpenProfileFromMem(icc, (cmsUInt32Number)icc_size);
-  if (!in) return 0; /* a broken profile is treated like none (as browsers do): assume sRGB */
-  int rc = 0;
+  int rc = lcms_check(mark);
   cmsHPROFILE out = NULL;
   cmsHTRANSFORM xf = NULL;
+  if (!in || rc != 0) goto done; /* a broken profile is treated like none (as browsers do): assume sRGB */
   cmsColorSpaceSignature cs = cmsGetColorSpace(in);
   if (cs != cmsSigRgbData && cs != cmsSigGrayData) goto done; /* e.g. a CMYK profile on an RGB PNG: ignore */
-  if (profile_is_srgb(in)) goto done;
+  int same = profile_is_srgb(in);
+  if ((rc = lcms_check(mark)) != 0 || same) goto done;
   if (!reference) {
-    int r = matrix_shaper(img, in);
+    int r = matrix_shaper(img, in, mark);
     if (r <= 0) {
       rc = r;
       goto done;
     }
   }
   out = cmsCreate_sRGBProfile();
+  if ((rc = lcms_check(mark)) != 0) goto done;
   if (!out) {
     rc = dlut_error("cannot create the sRGB profile");
     goto done;
   }
   if (!reference) {
-    int r = grey_table(img, in, out);
+    int r = grey_table(img, in, out, mark);
     if (r <= 0) {
       rc = r;
       goto done;
     }
   }
   cmsUInt32Number fin = cs == cmsSigGrayData ? grey_format(img) : rgb_format(img);
-  cmsUInt32Number flags = reference || img->type == DLUT_PIXEL_F32 ? XF_REF : XF_LUT;
+  cmsUInt32Number flags = (reference || img->type == DLUT_PIXEL_F32 ? XF_REF : XF_LUT) | bpc_flag(in);
+  if ((rc = lcms_check(mark)) != 0) goto done;
   xf = cmsCreateTransform(in, fin, out, rgb_format(img), INTENT_RELATIVE_COLORIMETRIC, flags);
+  if ((rc = lcms_check(mark)) != 0) goto done;
   if (!xf) goto done; /* lcms cannot link this profile: keep the pixels as they are (assume sRGB) */
   xf_ctx c = {xf, img->data, img->stride, img->width};
   dlut_parallel_for(img->height, 1 + (1 << 15) / img->width, xf_rows, &c);
 done:
   if (xf) cmsDeleteTransform(xf);
   if (out) cmsCloseProfile(out);
-  cmsCloseProfile(in);
+  if (in) cmsCloseProfile(in);
   return rc;
 }
 
@@ -369,17 +508,20 @@ static void cmyk_chunks(void *vctx, int64_t i0, int64_t i1, int thread) {
 int dlut__cmyk_to_rgb(const uint8_t *cmyk, uint8_t *rgb, size_t n, int inverted, const uint8_t *icc, size_t icc_size) {
   cmsHPROFILE in = NULL, out = NULL;
   cmsHTRANSFORM xf = NULL;
+  unsigned mark = lcms_begin();
   if (icc && icc_size >= 132 && icc_size <= DLUT__MAX_META_BYTES) {
     in = cmsOpenProfileFromMem(icc, (cmsUInt32Number)icc_size);
     if (in && cmsGetColorSpace(in) == cmsSigCmykData && (out = cmsCreate_sRGBProfile()) != NULL)
       xf = cmsCreateTransform(in, inverted ? TYPE_CMYK_8_REV : TYPE_CMYK_8, out, TYPE_RGB_8,
-                              INTENT_RELATIVE_COLORIMETRIC, XF_FLAGS);
+                              INTENT_RELATIVE_COLORIMETRIC, XF_FLAGS | cmsFLAGS_BLACKPOINTCOMPENSATION);
   }
-  if (xf) {
+  /* the formula below is for a missing or unusable profile, not for no memory */
+  int rc = lcms_check(mark);
+  if (rc == 0 && xf) {
     /* Chunks of 64 K pixels over the pool (NOCACHE transforms are thread-safe). */
     cmyk_ctx c = {xf, cmyk, rgb};
     dlut_parallel_for((int64_t)n, 1 << 16, cmyk_chunks, &c);
-  } else {
+  } else if (rc == 0) {
     /* No usable profile: the textbook formula R = (1-C)(1-K) etc. Adobe
      * APP14 files store inverted samples (255 = no ink), so for them the
      * stored values are already 1-C and 1-K. */
@@ -395,36 +537,51 @@ int dlut__cmyk_to_rgb(const uint8_t *cmyk, uint8_t *rgb, size_t n, int inverted,
   if (xf) cmsDeleteTransform(xf);
   if (out) cmsCloseProfile(out);
   if (in) cmsCloseProfile(in);
-  return 0;
+  return rc;
 }
 
 /* ==== The sRGB profile we embed ==== */
 
-static pthread_once_t g_srgb_once = PTHREAD_ONCE_INIT;
+/* Built on first use and kept; a failed build (no memory) is tried again by
+ * the next caller. */
+static pthread_mutex_t g_srgb_mu = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *g_srgb_icc;
 static size_t g_srgb_icc_size;
 
-static void build_srgb(void) {
+static uint8_t *build_srgb(size_t *size) {
+  unsigned mark = lcms_begin();
+  uint8_t *b = NULL;
   cmsHPROFILE p = cmsCreate_sRGBProfile();
-  if (!p) return;
   /* lcms builds an ICC v4 profile whose curves are parametric ('para'),
    * about 600 bytes; as v2 it would carry 4096-entry sampled curves (8.8
    * KB in every JPEG). Every current browser and OS reads v4. */
   cmsUInt32Number n = 0;
-  if (cmsSaveProfileToMem(p, NULL, &n) && n > 0) {
-    uint8_t *b = malloc(n);
-    if (b && cmsSaveProfileToMem(p, b, &n)) {
-      g_srgb_icc = b;
-      g_srgb_icc_size = n;
-    } else {
-      free(b);
-    }
+  if (p && cmsSaveProfileToMem(p, NULL, &n) && n >= 128 && (b = malloc(n)) != NULL && !cmsSaveProfileToMem(p, b, &n)) {
+    free(b);
+    b = NULL;
   }
-  cmsCloseProfile(p);
+  if (p) cmsCloseProfile(p);
+  if (lcms_check(mark) != 0 || !b) {
+    free(b);
+    dlut_errorc(DLUT_ERR_NOMEM, "cannot build the sRGB profile to embed: out of memory");
+    return NULL;
+  }
+  /* The header's creation date (ICC.1:2010 7.2.8, bytes 24-35: year, month,
+   * day, hours, minutes, seconds, big-endian) is when lcms made it, which
+   * would make every output differ from the last; a fixed one keeps the same
+   * input giving the same bytes. The profile ID (bytes 84-99) is left zero
+   * by lcms, so nothing else depends on the date. */
+  static const uint8_t date[12] = {0x07, 0xd0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0}; /* 2000-01-01 00:00:00 */
+  memcpy(b + 24, date, sizeof date);
+  *size = n;
+  return b;
 }
 
 const uint8_t *dlut__srgb_icc(size_t *size) {
-  pthread_once(&g_srgb_once, build_srgb);
-  *size = g_srgb_icc_size;
-  return g_srgb_icc;
+  pthread_mutex_lock(&g_srgb_mu);
+  if (!g_srgb_icc) g_srgb_icc = build_srgb(&g_srgb_icc_size);
+  const uint8_t *r = g_srgb_icc;
+  *size = r ? g_srgb_icc_size : 0;
+  pthread_mutex_unlock(&g_srgb_mu);
+  return r;
 }

@@ -91,7 +91,8 @@ int dlut__icc_to_srgb_ref(dlut_image *img, const uint8_t *icc, size_t icc_size);
  * NULL. 0 or -1. */
 int dlut__cmyk_to_rgb(const uint8_t *cmyk, uint8_t *rgb, size_t n, int inverted, const uint8_t *icc, size_t icc_size);
 
-/* The sRGB profile we embed in JPEGs we write (static, built once). */
+/* The sRGB profile we embed in the JPEGs and TIFFs we write (built once,
+ * kept), or NULL with the error set when it cannot be built (no memory). */
 const uint8_t *dlut__srgb_icc(size_t *size);
 
 #endif

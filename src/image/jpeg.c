@@ -49,6 +49,15 @@ static void on_error_exit(j_common_ptr c) {
   longjmp(e->jb, 1);
 }
 
+/* The error after on_error_exit's longjmp. libjpeg's memory manager (and
+ * our code below) stops with JERR_OUT_OF_MEMORY, whose text carries a
+ * "case" number of no use to a user. */
+static int jpeg_failed(j_common_ptr c, const char *what) {
+  const jerr *e = (const jerr *)c->err;
+  if (c->err->msg_code == JERR_OUT_OF_MEMORY) return dlut_errorc(DLUT_ERR_NOMEM, "%s: out of memory", what);
+  return dlut_error("%s", e->msg[0] ? e->msg : what);
+}
+
 static void on_message(j_common_ptr c, int level) {
   jerr *e = (jerr *)c->err;
   if (level < 0) { /* a warning */
@@ -99,7 +108,7 @@ int dlut__jpeg_load(const uint8_t *data, size_t size, dlut__decoded *out) {
   err.pub.emit_message = on_message;
   err.msg[0] = '\0';
   if (setjmp(err.jb)) {
-    dlut_error("%s", err.msg[0] ? err.msg : "corrupt JPEG");
+    jpeg_failed((j_common_ptr)&cinfo, "corrupt JPEG");
     goto fail;
   }
   jpeg_create_decompress(&cinfo);
@@ -217,10 +226,14 @@ int dlut__jpeg_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const 
   err.msg[0] = '\0';
   if (setjmp(err.jb)) {
     free(buf);
+    jpeg_failed((j_common_ptr)&cinfo, "JPEG write");
     jpeg_destroy_compress(&cinfo);
-    return dlut_error("%s", err.msg[0] ? err.msg : "JPEG write failed");
+    return -1;
   }
   if (img->type != DLUT_PIXEL_U8 || img->channels != 3) return dlut_error("JPEG writer needs RGB U8");
+  size_t icc_n = 0;
+  const uint8_t *icc = dlut__srgb_icc(&icc_n);
+  if (!icc) return -1;
   jpeg_create_compress(&cinfo);
   jpeg_stdio_dest(&cinfo, fp);
   cinfo.image_width = (JDIMENSION)img->width;
@@ -238,7 +251,7 @@ int dlut__jpeg_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const 
   jpeg_start_compress(&cinfo, TRUE);
   if (has_exif) {
     buf = malloc(m->exif_size + 6);
-    if (!buf) ERREXIT(&cinfo, JERR_OUT_OF_MEMORY);
+    if (!buf) ERREXIT1(&cinfo, JERR_OUT_OF_MEMORY, 0);
     memcpy(buf, "Exif\0\0", 6);
     memcpy(buf + 6, m->exif, m->exif_size);
     jpeg_write_marker(&cinfo, JPEG_APP0 + 1, buf, (unsigned)(m->exif_size + 6));
@@ -247,16 +260,14 @@ int dlut__jpeg_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const 
   }
   if (m->xmp && m->xmp_size > 0 && m->xmp_size + sizeof XMP_ID <= max_payload) {
     buf = malloc(m->xmp_size + sizeof XMP_ID);
-    if (!buf) ERREXIT(&cinfo, JERR_OUT_OF_MEMORY);
+    if (!buf) ERREXIT1(&cinfo, JERR_OUT_OF_MEMORY, 0);
     memcpy(buf, XMP_ID, sizeof XMP_ID);
     memcpy(buf + sizeof XMP_ID, m->xmp, m->xmp_size);
     jpeg_write_marker(&cinfo, JPEG_APP0 + 1, buf, (unsigned)(m->xmp_size + sizeof XMP_ID));
     free(buf);
     buf = NULL;
   }
-  size_t icc_n = 0;
-  const uint8_t *icc = dlut__srgb_icc(&icc_n);
-  if (icc && icc_n) jpeg_write_icc_profile(&cinfo, icc, (unsigned)icc_n);
+  jpeg_write_icc_profile(&cinfo, icc, (unsigned)icc_n);
   while (cinfo.next_scanline < cinfo.image_height) {
     JSAMPROW row = (JSAMPROW)img->data + (size_t)cinfo.next_scanline * img->stride;
     jpeg_write_scanlines(&cinfo, &row, 1);

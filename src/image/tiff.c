@@ -591,6 +591,9 @@ fail:
 
 int dlut__tiff_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const dlut_image_save_opts *o) {
   (void)o;
+  size_t icc_n = 0;
+  const uint8_t *icc = dlut__srgb_icc(&icc_n);
+  if (!icc) return -1;
   tiff_src err = {0};
   TIFFOpenOptions *opts = make_opts(&err);
   if (!opts) return dlut_error("out of memory");
@@ -610,25 +613,26 @@ int dlut__tiff_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const 
   int rc = -1;
   uint8_t *buf = NULL;
   int is_float = img->type == DLUT_PIXEL_F32;
-  TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t)img->width);
-  TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t)img->height);
-  TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)(8 * img->type));
-  TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)img->channels);
-  TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, is_float ? SAMPLEFORMAT_IEEEFP : SAMPLEFORMAT_UINT);
-  TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
-  TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
-  TIFFSetField(tif, TIFFTAG_ORIENTATION, ORIENTATION_TOPLEFT);
-  TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
-  TIFFSetField(tif, TIFFTAG_PREDICTOR, is_float ? PREDICTOR_FLOATINGPOINT : PREDICTOR_HORIZONTAL);
+  /* TIFFSetField copies what it is given and fails (0) when that copy
+   * cannot be allocated: every field must be there, or the file is wrong */
+  int set = 1;
+  set &= TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t)img->width);
+  set &= TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t)img->height);
+  set &= TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)(8 * img->type));
+  set &= TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)img->channels);
+  set &= TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, is_float ? SAMPLEFORMAT_IEEEFP : SAMPLEFORMAT_UINT);
+  set &= TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
+  set &= TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+  set &= TIFFSetField(tif, TIFFTAG_ORIENTATION, ORIENTATION_TOPLEFT);
+  set &= TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
+  set &= TIFFSetField(tif, TIFFTAG_PREDICTOR, is_float ? PREDICTOR_FLOATINGPOINT : PREDICTOR_HORIZONTAL);
   if (img->channels == 4) {
     uint16_t ex = EXTRASAMPLE_UNASSALPHA;
-    TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, 1, &ex);
+    set &= TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, 1, &ex);
   }
-  size_t icc_n = 0;
-  const uint8_t *icc = dlut__srgb_icc(&icc_n);
-  if (icc && icc_n) TIFFSetField(tif, TIFFTAG_ICCPROFILE, (uint32_t)icc_n, icc);
+  set &= TIFFSetField(tif, TIFFTAG_ICCPROFILE, (uint32_t)icc_n, icc);
   if (m->xmp && m->xmp_size && m->xmp_size < UINT32_MAX)
-    TIFFSetField(tif, TIFFTAG_XMLPACKET, (uint32_t)m->xmp_size, m->xmp);
+    set &= TIFFSetField(tif, TIFFTAG_XMLPACKET, (uint32_t)m->xmp_size, m->xmp);
   /* EXIF: the descriptive IFD0 strings become this file's IFD0 tags; the
    * EXIF IFD is appended after libtiff is done (exif_append), pointed to
    * by a placeholder ExifIFD tag set here. */
@@ -649,16 +653,23 @@ int dlut__tiff_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const 
       char str[65536];
       memcpy(str, v, cnt);
       str[cnt] = '\0';
-      TIFFSetField(tif, tag, str);
+      set &= TIFFSetField(tif, tag, str);
     }
-    if (want_exif) TIFFSetField(tif, TIFFTAG_EXIFIFD, (uint64_t)0);
+    if (want_exif) set &= TIFFSetField(tif, TIFFTAG_EXIFIFD, (uint64_t)0);
   }
   /* Strips of about 256 KB: libtiff's default (8 KB, one row of a photo)
    * makes Deflate restart every row, 4x larger and slower. */
   uint32_t rps = (uint32_t)(((size_t)256 << 10) / img->stride);
   if (rps == 0) rps = 1;
   if (rps > (uint32_t)img->height) rps = (uint32_t)img->height;
-  TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, rps);
+  set &= TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, rps);
+  if (!set) {
+    if (err.msg[0])
+      dlut_error("TIFF write: %s", err.msg);
+    else
+      dlut_errorc(DLUT_ERR_NOMEM, "TIFF write: out of memory");
+    goto done;
+  }
   /* The predictor works in place on what it is given, so strips go
    * through a scratch copy and the caller's image stays untouched. */
   size_t ssize = img->stride * rps;

@@ -22,6 +22,7 @@
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/looks.h"
+#include "job/bundle.h"
 #include "job/job_region.h"
 
 static double now_s(void) {
@@ -413,14 +414,6 @@ dlut_image *dlut_job_render(const dlut_lut *lut, const dlut_image *photo, float 
 
 /* ==== The bundle ==== */
 
-static int fsync_dir(const char *dir) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return -1;
-  int r = fsync(fd);
-  close(fd);
-  return r;
-}
-
 static int write_text(const char *path, const char *text) {
   dlut_atomic a;
   if (dlut_atomic_begin(&a, path) != 0) return -1;
@@ -457,13 +450,14 @@ static void rm_tree_flat(const char *dir) { /* the staging folder holds plain fi
 
 #define N_BUNDLE 4                                        /* look.cube, graded.EXT, strip.png, report.json */
 #define N_BUNDLE_MAX (N_BUNDLE + 2 * DLUT_REGION_MAX + 1) /* + region-N.cube, mask-N.png, heatmap.png */
+_Static_assert(N_BUNDLE_MAX + 8 <= DLUT__BUNDLE_SWAP_MAX, "a bundle's names fit dlut__bundle_swap");
 static const char *k_graded_exts[] = {"jpg", "png", "webp", "tif", "ppm"};
 
 int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, dlut_image_format format,
                           const dlut_job_opts *o, const char *outdir, const char *const *inputs) {
-  char names[N_BUNDLE_MAX][32], stage[4200] = "", p[4400], q[4400];
+  char names[N_BUNDLE_MAX][32], stage[4200] = "", p[4400];
   dlut_image *graded = NULL, *strip = NULL;
-  int moved_old[N_BUNDLE_MAX + 8] = {0}, moved_new[N_BUNDLE_MAX] = {0}, existing = 0, rc = -1;
+  int existing = 0, rc = -1;
   char old_names[N_BUNDLE_MAX + 8][32];
   int n_old = 0, tracked = 0, blocked = 0, nb = N_BUNDLE;
   char staged[N_BUNDLE_MAX][4400], stage_path[4200];
@@ -559,42 +553,14 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
     }
     /* region files of an earlier run with more regions */
     n_old += dlut__job_region_stale(names, nb, old_names + n_old, N_BUNDLE_MAX + 8 - n_old);
-    for (int i = 0; i < n_old; i++) {
-      snprintf(p, sizeof p, "%s/%s", outdir, old_names[i]);
-      snprintf(q, sizeof q, "%s/old.%s", stage, old_names[i]);
-      if (lstat(p, &st) != 0) continue;
-      if (rename(p, q) != 0) {
-        dlut_errorc(DLUT_ERR_IO, "cannot replace %s: %s", p, strerror(errno));
-        goto rollback;
-      }
-      moved_old[i] = 1;
-    }
-    for (int i = 0; i < nb; i++) {
-      snprintf(p, sizeof p, "%s/%s", stage, names[i]);
-      snprintf(q, sizeof q, "%s/%s", outdir, names[i]);
-      if (rename(p, q) != 0) {
-        dlut_errorc(DLUT_ERR_IO, "cannot move %s into place: %s", q, strerror(errno));
-        goto rollback;
-      }
-      moved_new[i] = 1;
-    }
+    const char *olds[N_BUNDLE_MAX + 8], *news[N_BUNDLE_MAX];
+    for (int i = 0; i < n_old; i++) olds[i] = old_names[i];
+    for (int i = 0; i < nb; i++) news[i] = names[i];
+    if (dlut__bundle_swap(stage, outdir, olds, n_old, news, nb) != 0) goto fail;
   }
-  fsync_dir(outdir);
+  dlut__fsync_dir(outdir);
   rc = 0;
-  goto fail; /* clean up the staging folder (with the earlier bundle in it) */
-rollback:
-  for (int i = 0; i < nb; i++)
-    if (moved_new[i]) {
-      snprintf(p, sizeof p, "%s/%s", outdir, names[i]);
-      snprintf(q, sizeof q, "%s/%s", stage, names[i]);
-      rename(p, q);
-    }
-  for (int i = 0; i < n_old; i++)
-    if (moved_old[i]) {
-      snprintf(p, sizeof p, "%s/old.%s", stage, old_names[i]);
-      snprintf(q, sizeof q, "%s/%s", outdir, old_names[i]);
-      rename(p, q);
-    }
+  /* fall through: clean up the staging folder (with the earlier bundle in it) */
 fail:
   if (stage[0]) rm_tree_flat(stage);
   if (tracked) {

@@ -18,6 +18,7 @@
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/job.h"
+#include "job/bundle.h"
 
 #define NAME_MAX_LEN 256
 #define PATH_LEN 4400
@@ -104,14 +105,6 @@ static void rm_tree2(const char *dir, int depth) {
   rmdir(dir);
 }
 
-static int fsync_dir(const char *dir) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return -1;
-  int r = fsync(fd);
-  close(fd);
-  return r;
-}
-
 /* report.json with "photos" as {input, graded} pairs and the contact sheet named */
 static char *set_report(const char *json, const char *const *paths, char (*names)[DLUT_JOB_SET_NAME_LEN], int n) {
   cJSON *rep = cJSON_Parse(json);
@@ -146,7 +139,7 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
   char(*names)[DLUT_JOB_SET_NAME_LEN] = NULL;
   dlut_image *graded = NULL, *strip = NULL, *sheet = NULL;
   char *report = NULL;
-  int existing = 0, rc = -1, blocked = 0, moved_old[N_FIXED] = {0}, moved_new[N_FIXED] = {0};
+  int existing = 0, rc = -1, blocked = 0;
   struct stat st;
   if (!res || !res->lut || !res->report_json || !photos || !paths || !outdir || !*outdir)
     return dlut_errorc(DLUT_ERR_INPUT, "bundle: nothing to write");
@@ -291,44 +284,13 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
       goto fail;
     }
     stage[0] = 0;
-  } else {
-    for (int i = 0; i < N_FIXED; i++) {
-      snprintf(p, sizeof p, "%s/%s", outdir, k_fixed[i]);
-      snprintf(q, sizeof q, "%s/old.%s", stage, k_fixed[i]);
-      if (lstat(p, &st) != 0) continue;
-      if (rename(p, q) != 0) {
-        dlut_errorc(DLUT_ERR_IO, "cannot replace %s: %s", p, strerror(errno));
-        goto rollback;
-      }
-      moved_old[i] = 1;
-    }
-    for (int i = 0; i < N_FIXED; i++) {
-      snprintf(p, sizeof p, "%s/%s", stage, k_fixed[i]);
-      snprintf(q, sizeof q, "%s/%s", outdir, k_fixed[i]);
-      if (rename(p, q) != 0) {
-        dlut_errorc(DLUT_ERR_IO, "cannot move %s into place: %s", q, strerror(errno));
-        goto rollback;
-      }
-      moved_new[i] = 1;
-    }
+  } else if (dlut__bundle_swap(stage, outdir, k_fixed, N_FIXED, k_fixed, N_FIXED) != 0) {
+    goto fail;
   }
   g_sig_n = 0; /* the results are in place: nothing for a signal to remove */
-  fsync_dir(outdir);
+  dlut__fsync_dir(outdir);
   rc = 0;
-  goto fail; /* clean up the staging folder (with the earlier bundle in it) */
-rollback:
-  for (int i = 0; i < N_FIXED; i++)
-    if (moved_new[i]) {
-      snprintf(p, sizeof p, "%s/%s", outdir, k_fixed[i]);
-      snprintf(q, sizeof q, "%s/%s", stage, k_fixed[i]);
-      rename(p, q);
-    }
-  for (int i = 0; i < N_FIXED; i++)
-    if (moved_old[i]) {
-      snprintf(p, sizeof p, "%s/old.%s", stage, k_fixed[i]);
-      snprintf(q, sizeof q, "%s/%s", outdir, k_fixed[i]);
-      rename(p, q);
-    }
+  /* fall through: clean up the staging folder (with the earlier bundle in it) */
 fail:
   if (stage[0]) rm_tree2(stage, 2);
   g_sig_n = 0;

@@ -629,8 +629,8 @@ static void apply_task(void *ctx, int64_t begin, int64_t end, int thread) {
 }
 
 /* Fill the context; pads the table when that pays (n_pixels large enough
- * compared with the table). Returns 0, or -1 on no memory (then the gather
- * kernels are used, so callers may ignore it). */
+ * compared with the table). With no memory for the padded table the gather
+ * kernels are used, which give the same results. */
 static void ctx_init(apply_ctx *a, const dlut_lut *lut, dlut_interp interp, dlut_pixel_type type, int channels,
                      float strength, int64_t n_pixels) {
   lut_prep_init(&a->p, lut);
@@ -666,26 +666,27 @@ static void ctx_free(apply_ctx *a) {
   free(a);
 }
 
+static void ctx_release(apply_ctx *a) {
+  free(a->t4);
+  a->t4 = NULL;
+}
+
 /* Pixels per parallel chunk: large enough to amortise the hand-off. */
 #define GRAIN 8192
 
+/* The context (3 KB) lives on the caller's stack: this function cannot fail,
+ * and a fallback for a failed allocation (dlut_lut_eval, a different
+ * evaluation order) would give other results in the last bits. */
 void dlut_lut_apply_f32(const dlut_lut *lut, const float *in, float *out, int64_t n, dlut_interp interp) {
   if (!lut || n <= 0) return;
-  apply_ctx *a = malloc(sizeof *a);
-  if (!a) { /* no memory for the context: the slow, allocation-free path */
-    for (int64_t i = 0; i < n; i++) {
-      float v[3] = {in[i * 3], in[i * 3 + 1], in[i * 3 + 2]};
-      dlut_lut_eval(lut, v, out + i * 3, interp);
-    }
-    return;
-  }
-  ctx_init(a, lut, interp, DLUT_PIXEL_F32, 3, 1.0f, n);
-  a->src = (const uint8_t *)in;
-  a->dst = (uint8_t *)out;
-  a->row_pixels = n;
-  a->src_stride = a->dst_stride = 0;
-  dlut_parallel_for(n, GRAIN, apply_task, a);
-  ctx_free(a);
+  apply_ctx a;
+  ctx_init(&a, lut, interp, DLUT_PIXEL_F32, 3, 1.0f, n);
+  a.src = (const uint8_t *)in;
+  a.dst = (uint8_t *)out;
+  a.row_pixels = n;
+  a.src_stride = a.dst_stride = 0;
+  dlut_parallel_for(n, GRAIN, apply_task, &a);
+  ctx_release(&a);
 }
 
 int dlut_lut_apply_image(const dlut_lut *lut, const dlut_image *src, dlut_image *dst, dlut_interp interp,

@@ -4,7 +4,9 @@
  * DLUT_FAIL_AT=N makes the Nth one fail; DLUT_FAIL_COUNT=FILE writes the
  * number made to FILE at exit. Unlike the LD_PRELOAD shim (malloc_fail.c),
  * this works under AddressSanitizer, whose LeakSanitizer then checks every
- * error path for leaks (tests/t_alloc_fail.sh). */
+ * error path for leaks (tests/t_alloc_fail.sh). To see where allocation N
+ * is made: gdb -ex 'break dlut_alloc_fail_point' -ex run -ex bt --args
+ * env DLUT_FAIL_AT=N build/tests/dlut-allocfail ARGS... */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +15,21 @@
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t n);
+void *__real_aligned_alloc(size_t align, size_t n);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t n);
+void *__wrap_aligned_alloc(size_t align, size_t n);
 char *__wrap_strdup(const char *s);
 
 static atomic_long g_count;
 static atomic_long g_fail_at = -2; /* -2: not read yet */
+
+/* called when an allocation is made to fail: a place for a breakpoint */
+__attribute__((noinline)) void dlut_alloc_fail_point(long n);
+__attribute__((noinline)) void dlut_alloc_fail_point(long n) {
+  __asm__ volatile("" ::"r"(n) : "memory");
+}
 
 static int fail_now(void) {
   long at = atomic_load(&g_fail_at);
@@ -28,11 +38,14 @@ static int fail_now(void) {
     at = e ? atol(e) : -1;
     atomic_store(&g_fail_at, at);
   }
-  return at > 0 && atomic_fetch_add(&g_count, 1) + 1 == at;
+  if (at <= 0) return atomic_fetch_add(&g_count, 1), 0;
+  long n = atomic_fetch_add(&g_count, 1) + 1;
+  if (n != at) return 0;
+  dlut_alloc_fail_point(n);
+  return 1;
 }
 
 void *__wrap_malloc(size_t n) {
-  if (atomic_load(&g_fail_at) == -1) return atomic_fetch_add(&g_count, 1), __real_malloc(n);
   return fail_now() ? NULL : __real_malloc(n);
 }
 
@@ -42,6 +55,10 @@ void *__wrap_calloc(size_t n, size_t size) {
 
 void *__wrap_realloc(void *p, size_t n) {
   return fail_now() ? NULL : __real_realloc(p, n);
+}
+
+void *__wrap_aligned_alloc(size_t align, size_t n) {
+  return fail_now() ? NULL : __real_aligned_alloc(align, n);
 }
 
 char *__wrap_strdup(const char *s) {

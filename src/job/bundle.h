@@ -1,0 +1,25 @@
+/* src/job/bundle.h - what the single-photo bundle (job.c) and the set
+ * bundle (set.c) share: moving a staged bundle into place. Private to
+ * src/job/. */
+#ifndef DLUT_JOB_BUNDLE_H
+#define DLUT_JOB_BUNDLE_H
+
+/* The most names dlut__bundle_swap takes on either side. */
+#define DLUT__BUNDLE_SWAP_MAX 64
+
+/* Swap a bundle staged in `stage` (a folder inside `outdir`) into the
+ * existing folder `outdir`: each of the n_old old_names that exists in
+ * outdir is set aside as stage/old.NAME, then each of the n_new new_names
+ * moves from stage into outdir, in order. If a rename fails, the renames
+ * done are undone (the new names back into stage, then the old ones back
+ * into outdir), the error is set (DLUT_ERR_IO) and -1 is returned; else 0.
+ * Names are plain names (no '/'), at most DLUT__BUNDLE_SWAP_MAX a side.
+ * Allocates nothing: callers run it inside dlut_file_critical_begin/end so
+ * that no signal stops it half-way. */
+int dlut__bundle_swap(const char *stage, const char *outdir, const char *const *old_names, int n_old,
+                      const char *const *new_names, int n_new);
+
+/* fsync a folder (so that renames in it are on disk). 0 / -1 (errno). */
+int dlut__fsync_dir(const char *dir);
+
+#endif
