@@ -167,7 +167,10 @@ function check(cond, what) {
     await p4.setInputFiles("#file", setPhotos);
     await p4.waitForSelector("#set-picked:not([hidden])", { timeout: 5000 });
     check((await p4.$$("#set-thumbs li img")).length === setPhotos.length, "picking " + setPhotos.length + " photos shows each as a thumbnail");
-    check(/3/.test(await p4.textContent("#photo-name")), "and says a set will be graded: " + (await p4.textContent("#photo-name")));
+    // the name line is written after the thumbnails are decoded: wait for it (a race on a loaded machine)
+    await p4.waitForFunction((n) => (document.querySelector("#photo-name").textContent || "").includes(String(n)), setPhotos.length, { timeout: 5000 }).catch(() => {});
+    const setName = await p4.textContent("#photo-name");
+    check(new RegExp(String(setPhotos.length)).test(setName), "and says a set will be graded: " + setName);
     await p4.fill("#prompt", "cold teal night");
     await p4.click("#go");
     await p4.waitForSelector("#msg:not([hidden])", { timeout: 5000 });
