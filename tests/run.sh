@@ -26,6 +26,8 @@ run() {
     printf 'ok    %-40s %3ds\n' "$name" $((SECONDS-t0))
   else
     printf 'FAIL  %-40s %3ds\n' "$name" $((SECONDS-t0))
+    # the failing checks first (a long test's FAIL line can sit far above its last 40 lines), then the tail
+    grep -E 'FAIL|CHECK failed|ERROR|Sanitizer|runtime error' "$log" | head -20 | sed 's/^/    !! /'
     sed 's/^/    /' "$log" | tail -40
     fails=$((fails+1)); failed+=("$name")
   fi
