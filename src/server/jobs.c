@@ -277,11 +277,8 @@ static void add_files(cJSON *o, const srv_job *j, const cJSON *opts) {
     const char **paths = calloc((size_t)n, sizeof *paths);
     char(*names)[DLUT_JOB_SET_NAME_LEN] = calloc((size_t)n, sizeof *names);
     if (paths && names) {
-      int i = 0;
-      for (const cJSON *e = list->child; e && i < n; e = e->next, i++)
-        paths[i] = cJSON_IsString(e) ? e->valuestring : "photo";
-      dlut_job_set_names(paths, n, names);
-      for (i = 0; i < n && ph; i++) {
+      srv_photo_names(list, n, paths, names);
+      for (int i = 0; i < n && ph; i++) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "input", paths[i]);
         cJSON_AddStringToObject(e, "name", names[i]);

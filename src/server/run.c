@@ -69,6 +69,14 @@ int srv_input_names(const char *options_json, int has_ref, char (*names)[32], in
   return w;
 }
 
+void srv_photo_names(const cJSON *list, int n, const char **paths, char (*names)[DLUT_JOB_SET_NAME_LEN]) {
+  int i = 0;
+  for (const cJSON *e = list->child; e && i < n; e = e->next, i++)
+    paths[i] = cJSON_IsString(e) ? e->valuestring : "photo";
+  for (; i < n; i++) paths[i] = "photo";
+  dlut_job_set_names(paths, n, names);
+}
+
 int srv_set_names(const char *options_json, int k, char *graded) {
   graded[0] = 0;
   cJSON *opts = cJSON_Parse(options_json ? options_json : "{}");
@@ -78,10 +86,7 @@ int srv_set_names(const char *options_json, int k, char *graded) {
     const char **paths = calloc((size_t)n, sizeof *paths);
     char(*names)[DLUT_JOB_SET_NAME_LEN] = calloc((size_t)n, sizeof *names);
     if (paths && names) {
-      int i = 0;
-      for (const cJSON *e = list->child; e && i < n; e = e->next, i++)
-        paths[i] = cJSON_IsString(e) ? e->valuestring : "photo";
-      dlut_job_set_names(paths, n, names); /* the names the bundle gave them */
+      srv_photo_names(list, n, paths, names);
       snprintf(graded, DLUT_JOB_SET_NAME_LEN, "%s", names[k - 1]);
     }
     free(paths);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "dlut/clip.h"
+#include "dlut/job.h"
 #include "dlut/region.h"
 #include "dlut/server.h"
 
@@ -169,8 +170,14 @@ int srv_input_names(const char *options_json, int has_ref, char (*names)[32], in
 int srv_set_size(const char *options_json);
 /* The photos of a job (1 = one photo); for a set and k in 1..n also graded = the bundle's name of photo k
  * (graded/NAME, dlut_job_set_names; DLUT_JOB_SET_NAME_LEN bytes). */
-int srv_set_names(const char *options_json, int k,
-                  char *graded); /* photos of a job from its stored options (1 = one photo) */
+int srv_set_names(const char *options_json, int k, char *graded);
+/* paths[i] (pointers into list, a cJSON array of n photo paths) and
+ * names[i] (DLUT_JOB_SET_NAME_LEN bytes each): the names a set's bundle
+ * gives its photos (dlut_job_set_names). */
+struct cJSON;
+void srv_photo_names(
+    const struct cJSON *list, int n, const char **paths,
+    char (*names)[DLUT_JOB_SET_NAME_LEN]); /* photos of a job from its stored options (1 = one photo) */
 /* preview.jpg (and a set's thumb-N.jpg) into side_dir, then the bundle into outdir (whole or not at all) */
 int srv_outputs_write(const struct dlut_job_result *r, const srv_inputs *in, const struct dlut_job_opts *o,
                       const char *graded_ext, const char *side_dir, const char *outdir, const struct dlut_image *small);
