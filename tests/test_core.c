@@ -1,7 +1,8 @@
-/* Core: errors, the thread pool, atomic files. */
+/* Core: errors, the thread pool, atomic files, UTF-8, the JSON builder. */
 #include <stdatomic.h>
 #include <sys/stat.h>
 
+#include "core/jsonb.h"
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/parallel.h"
@@ -24,6 +25,34 @@ static void nested(void *ctx, int64_t b, int64_t e, int thread) {
   pf_ctx *c = ctx;
   dlut_parallel_for(e - b, 1, mark, &(pf_ctx){c->hits + b, 0});
   (void)thread;
+}
+
+/* cJSON's allocations, the n-th of them failing (0: none) */
+static long g_json_allocs, g_json_fail_at;
+static void *json_malloc(size_t n) {
+  return ++g_json_allocs == g_json_fail_at ? NULL : malloc(n);
+}
+
+/* A document with every kind of member the builder adds; NULL when it failed. */
+static char *json_doc(void) {
+  jsonb b = {0};
+  cJSON *root = jsonb_root(&b);
+  jsonb_str(&b, root, "prompt", "温暖的日落 film");
+  jsonb_num(&b, root, "steps", 200);
+  jsonb_num_or_null(&b, root, "clip", NAN);
+  jsonb_bool(&b, root, "skin", 1);
+  jsonb_null(&b, root, "anchor");
+  cJSON *set = jsonb_obj(&b, root, "settings");
+  jsonb_num(&b, set, "lut_size", 33);
+  cJSON *list = jsonb_arr(&b, root, "photos");
+  for (int i = 0; list && i < 5; i++) {
+    cJSON *e = jsonb_obj(&b, list, NULL);
+    jsonb_str(&b, e, "input", "a.jpg");
+    jsonb_num(&b, e, "n", i);
+  }
+  jsonb_add(&b, set, "copy", cJSON_Duplicate(set, 1));
+  jsonb_str(&b, root, "end", "last");
+  return jsonb_print(&b, root, 0);
 }
 
 int main(void) {
@@ -89,5 +118,26 @@ int main(void) {
   CHECK(dlut_utf8_seq_len((const unsigned char *)"\xf4\x90\x80\x80", 4) == 0); /* above U+10FFFF */
   CHECK(dlut_utf8_seq_len((const unsigned char *)"\x80", 1) == 0);             /* lone continuation */
   CHECK(dlut_utf8_valid("温暖的日落", strlen("温暖的日落")) && !dlut_utf8_valid("a\xff", 2));
+
+  /* the JSON builder: a failed allocation anywhere gives NULL, never a document with a member missing */
+  cJSON_InitHooks(&(cJSON_Hooks){json_malloc, free});
+  g_json_fail_at = 0;
+  g_json_allocs = 0;
+  char *whole = json_doc();
+  const long total = g_json_allocs;
+  CHECK(whole && strstr(whole, "\"end\":\"last\"") && strstr(whole, "\"clip\":null") && total > 20);
+  int failed = 0, same = 0;
+  for (long k = 1; k <= total + 1 && whole; k++) {
+    g_json_allocs = 0;
+    g_json_fail_at = k;
+    char *t = json_doc();
+    CHECK_MSG(!t || !strcmp(t, whole), "allocation %ld failed: %s", k, t);
+    failed += !t;
+    same += t && !strcmp(t, whole);
+    free(t);
+  }
+  CHECK_MSG(failed == total && same == 1, "%d of %ld failures gave NULL, %d the whole document", failed, total, same);
+  cJSON_InitHooks(NULL);
+  free(whole);
   return test_summary("core");
 }

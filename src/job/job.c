@@ -22,6 +22,7 @@
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/looks.h"
+#include "core/jsonb.h"
 #include "job/bundle.h"
 #include "job/job_region.h"
 
@@ -118,97 +119,91 @@ const char *dlut_job_method_name(dlut_job_method m) {
   return m == DLUT_JOB_CLIP ? "clip" : m == DLUT_JOB_TRANSFER ? "transfer" : "looks";
 }
 
-static cJSON *losses_json(const dlut_grade_losses *l, int with_total) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o) return NULL;
-#define NUM(k, v) cJSON_AddItemToObject(o, k, isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull())
-  if (with_total) NUM("total", l->total);
-  NUM("clip", l->clip);
-  NUM("mono", l->mono);
-  NUM("smooth", l->smooth);
-  NUM("vol", l->vol);
-  NUM("shift", l->shift);
-  NUM("eigen", l->eigen);
-#undef NUM
-  return o;
+static void losses_json(jsonb *b, cJSON *parent, const char *key, const dlut_grade_losses *l, int with_total) {
+  cJSON *o = jsonb_obj(b, parent, key);
+  if (with_total) jsonb_num_or_null(b, o, "total", l->total);
+  jsonb_num_or_null(b, o, "clip", l->clip);
+  jsonb_num_or_null(b, o, "mono", l->mono);
+  jsonb_num_or_null(b, o, "smooth", l->smooth);
+  jsonb_num_or_null(b, o, "vol", l->vol);
+  jsonb_num_or_null(b, o, "shift", l->shift);
+  jsonb_num_or_null(b, o, "eigen", l->eigen);
 }
 
+/* report.json; NULL when out of memory (never a report with a member missing) */
 static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, const dlut_job_result *r) {
   const dlut_grade_opts *g = &o->grade;
-  cJSON *rep = cJSON_CreateObject();
-  if (!rep) return NULL;
-  cJSON_AddStringToObject(rep, "prompt", o->prompt ? o->prompt : "");
+  jsonb b = {0};
+  cJSON *rep = jsonb_root(&b);
+  jsonb_str(&b, rep, "prompt", o->prompt ? o->prompt : "");
   if (in->photos && in->n_photos > 0) {
-    cJSON *list = cJSON_AddArrayToObject(rep, "photos");
+    cJSON *list = jsonb_arr(&b, rep, "photos");
     for (int i = 0; list && i < in->n_photos; i++)
-      cJSON_AddItemToArray(list, cJSON_CreateString(in->photo_names && in->photo_names[i] ? in->photo_names[i] : ""));
+      jsonb_str(&b, list, NULL, in->photo_names && in->photo_names[i] ? in->photo_names[i] : "");
   } else if (in->photo_name) {
-    cJSON_AddStringToObject(rep, "photo", in->photo_name);
+    jsonb_str(&b, rep, "photo", in->photo_name);
   }
-  cJSON_AddStringToObject(rep, "method", dlut_job_method_name(r->method));
-  cJSON_AddStringToObject(rep, "model",
-                          r->method == DLUT_JOB_CLIP       ? (in->model_path ? in->model_path : "(given)")
-                          : r->method == DLUT_JOB_TRANSFER ? "none (colour transfer)"
-                                                           : "none (offline looks)");
-  if (r->understood[0] || r->method == DLUT_JOB_LOOKS) cJSON_AddStringToObject(rep, "understood", r->understood);
-  if (r->ignored[0]) cJSON_AddStringToObject(rep, "ignored", r->ignored);
-  if (r->suggested[0]) cJSON_AddStringToObject(rep, "suggested", r->suggested);
-  cJSON *set = cJSON_AddObjectToObject(rep, "settings");
+  jsonb_str(&b, rep, "method", dlut_job_method_name(r->method));
+  jsonb_str(&b, rep, "model",
+            r->method == DLUT_JOB_CLIP       ? (in->model_path ? in->model_path : "(given)")
+            : r->method == DLUT_JOB_TRANSFER ? "none (colour transfer)"
+                                             : "none (offline looks)");
+  if (r->understood[0] || r->method == DLUT_JOB_LOOKS) jsonb_str(&b, rep, "understood", r->understood);
+  if (r->ignored[0]) jsonb_str(&b, rep, "ignored", r->ignored);
+  if (r->suggested[0]) jsonb_str(&b, rep, "suggested", r->suggested);
+  cJSON *set = jsonb_obj(&b, rep, "settings");
   const int steps_planned =
       r->method == DLUT_JOB_CLIP ? (g->steps ? g->steps : (g->param == DLUT_GRADE_PARAM_FIELD ? 1000 : 200)) : 0;
-  cJSON_AddStringToObject(set, "param", g->param == DLUT_GRADE_PARAM_FIELD ? "field" : "lattice");
-  cJSON_AddNumberToObject(set, "lut_size", r->lut->size);
-  cJSON_AddNumberToObject(set, "steps_planned", steps_planned);
-  cJSON_AddNumberToObject(set, "lr", g->lr > 0 ? g->lr : (g->param == DLUT_GRADE_PARAM_FIELD ? 2e-4 : 2e-2));
-  if (g->param == DLUT_GRADE_PARAM_LATTICE) cJSON_AddNumberToObject(set, "coarse", g->lattice_coarse);
-  cJSON_AddNumberToObject(set, "samples", g->samples);
-  if (g->augment > 0) cJSON_AddNumberToObject(set, "augment", g->augment);
+  jsonb_str(&b, set, "param", g->param == DLUT_GRADE_PARAM_FIELD ? "field" : "lattice");
+  jsonb_num(&b, set, "lut_size", r->lut->size);
+  jsonb_num(&b, set, "steps_planned", steps_planned);
+  jsonb_num(&b, set, "lr", g->lr > 0 ? g->lr : (g->param == DLUT_GRADE_PARAM_FIELD ? 2e-4 : 2e-2));
+  if (g->param == DLUT_GRADE_PARAM_LATTICE) jsonb_num(&b, set, "coarse", g->lattice_coarse);
+  jsonb_num(&b, set, "samples", g->samples);
+  if (g->augment > 0) jsonb_num(&b, set, "augment", g->augment);
   if (o->camlog >= 0) {
-    cJSON_AddStringToObject(set, "input", dlut_camlog_name((dlut_camlog)o->camlog));
-    cJSON_AddStringToObject(set, "look_cube_input", "log code values (1D shaper + 3D table, Resolve .cube layout)");
+    jsonb_str(&b, set, "input", dlut_camlog_name((dlut_camlog)o->camlog));
+    jsonb_str(&b, set, "look_cube_input", "log code values (1D shaper + 3D table, Resolve .cube layout)");
   }
-  cJSON_AddStringToObject(set, "source_prompt", g->source_prompt ? g->source_prompt : "(default for the model)");
-  cJSON_AddItemToObject(set, "weights", losses_json(&g->weights, 0));
-  cJSON_AddNumberToObject(set, "strength", o->strength);
+  jsonb_str(&b, set, "source_prompt", g->source_prompt ? g->source_prompt : "(default for the model)");
+  losses_json(&b, set, "weights", &g->weights, 0);
+  jsonb_num(&b, set, "strength", o->strength);
   if (r->method != DLUT_JOB_TRANSFER) {
-    cJSON_AddNumberToObject(set, "color_strength", o->color_strength);
-    cJSON_AddNumberToObject(set, "tone_strength", o->tone_strength);
-    cJSON_AddBoolToObject(set, "skin_protect", o->skin_protect);
+    jsonb_num(&b, set, "color_strength", o->color_strength);
+    jsonb_num(&b, set, "tone_strength", o->tone_strength);
+    jsonb_bool(&b, set, "skin_protect", o->skin_protect);
   }
   if (in->ref) {
     static const char *k_modes[] = {"image", "anchor", "enhance", "replace"};
-    cJSON_AddStringToObject(set, "ref", in->ref_name ? in->ref_name : "(given)");
+    jsonb_str(&b, set, "ref", in->ref_name ? in->ref_name : "(given)");
     if (o->n_edits > 0) { /* ColorizeDiffusion's global edits, in order */
-      cJSON *ed = cJSON_AddArrayToObject(set, "ref_edits");
+      cJSON *ed = jsonb_arr(&b, set, "ref_edits");
       for (int i = 0; ed && i < o->n_edits; i++) {
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "target", o->edits[i].target);
+        cJSON *e = jsonb_obj(&b, ed, NULL);
+        jsonb_str(&b, e, "target", o->edits[i].target);
         if (o->edits[i].anchor)
-          cJSON_AddStringToObject(e, "anchor", o->edits[i].anchor);
+          jsonb_str(&b, e, "anchor", o->edits[i].anchor);
         else
-          cJSON_AddNullToObject(e, "anchor");
-        cJSON_AddNumberToObject(e, "scale", o->edits[i].scale);
-        cJSON_AddBoolToObject(e, "enhance", o->edits[i].enhance != 0);
-        cJSON_AddItemToArray(ed, e);
+          jsonb_null(&b, e, "anchor");
+        jsonb_num(&b, e, "scale", o->edits[i].scale);
+        jsonb_bool(&b, e, "enhance", o->edits[i].enhance != 0);
       }
     } else {
-      cJSON_AddStringToObject(set, "ref_mode", k_modes[g->ref_mode]);
-      cJSON_AddNumberToObject(set, "ref_scale", g->ref_scale);
+      jsonb_str(&b, set, "ref_mode", k_modes[g->ref_mode]);
+      jsonb_num(&b, set, "ref_scale", g->ref_scale);
     }
-    cJSON_AddBoolToObject(set, "transfer_init", g->ref_transfer_init != 0);
+    jsonb_bool(&b, set, "transfer_init", g->ref_transfer_init != 0);
   }
-  if (r->method == DLUT_JOB_CLIP) cJSON_AddStringToObject(set, "start", r->start);
-  if (r->note[0]) cJSON_AddStringToObject(rep, "note", r->note);
-  cJSON_AddNumberToObject(rep, "seed", (double)g->seed);
-  cJSON_AddNumberToObject(rep, "steps", r->grade.steps_done);
-  cJSON_AddNumberToObject(rep, "seconds", r->grade.seconds);
-  if (r->grade.stopped) cJSON_AddStringToObject(rep, "stopped", r->grade.stop_reason);
-  cJSON_AddItemToObject(rep, "start", losses_json(&r->grade.start, 1));
-  cJSON_AddItemToObject(rep, "end", losses_json(&r->grade.end, 1));
-  if (r->n_regions) dlut__job_region_report(rep, in, o, r);
-  char *json = cJSON_Print(rep);
-  cJSON_Delete(rep);
-  return json;
+  if (r->method == DLUT_JOB_CLIP) jsonb_str(&b, set, "start", r->start);
+  if (r->note[0]) jsonb_str(&b, rep, "note", r->note);
+  jsonb_num(&b, rep, "seed", (double)g->seed);
+  jsonb_num(&b, rep, "steps", r->grade.steps_done);
+  jsonb_num(&b, rep, "seconds", r->grade.seconds);
+  if (r->grade.stopped) jsonb_str(&b, rep, "stopped", r->grade.stop_reason);
+  losses_json(&b, rep, "start", &r->grade.start, 1);
+  losses_json(&b, rep, "end", &r->grade.end, 1);
+  if (r->n_regions) dlut__job_region_report(&b, rep, in, o, r);
+  return jsonb_print(&b, rep, 1);
 }
 
 /* ==== Running ==== */

@@ -164,55 +164,53 @@ void dlut__job_region_free(dlut_job_result *res) {
 
 /* ==== Report ==== */
 
-void dlut__job_region_report(cJSON *rep, const dlut_job_input *in, const dlut_job_opts *o, const dlut_job_result *r) {
+void dlut__job_region_report(jsonb *b, cJSON *rep, const dlut_job_input *in, const dlut_job_opts *o,
+                             const dlut_job_result *r) {
   (void)in;
-  cJSON *arr = cJSON_AddArrayToObject(rep, "regions");
-  if (!arr) return;
-  for (int i = 0; i < r->n_regions; i++) {
+  cJSON *arr = jsonb_arr(b, rep, "regions");
+  for (int i = 0; arr && i < r->n_regions; i++) {
     const dlut_job_region *spec = &o->regions[i];
     const struct dlut_job_region_result *rr = &r->regions[i];
-    cJSON *e = cJSON_CreateObject();
-    if (!e) return;
+    cJSON *e = jsonb_obj(b, arr, NULL);
     char nm[32];
-    cJSON_AddNumberToObject(e, "number", i + 1);
-    cJSON_AddStringToObject(e, "kind", spec->kind == DLUT_JOB_REGION_MASK ? "mask" : "text");
-    cJSON_AddStringToObject(e, "prompt", spec->prompt);
+    jsonb_num(b, e, "number", i + 1);
+    jsonb_str(b, e, "kind", spec->kind == DLUT_JOB_REGION_MASK ? "mask" : "text");
+    jsonb_str(b, e, "prompt", spec->prompt);
     if (spec->kind == DLUT_JOB_REGION_MASK) {
-      cJSON_AddStringToObject(e, "mask_file", spec->where);
-      cJSON_AddStringToObject(e, "channel", dlut_mask_channel_name(rr->channel));
+      jsonb_str(b, e, "mask_file", spec->where);
+      jsonb_str(b, e, "channel", dlut_mask_channel_name(rr->channel));
     } else {
-      cJSON_AddStringToObject(e, "control", spec->where);
-      if (rr->heat) cJSON_AddNumberToObject(e, "map_grid", rr->grid);
+      jsonb_str(b, e, "control", spec->where);
+      if (rr->heat) jsonb_num(b, e, "map_grid", rr->grid);
     }
-    cJSON_AddNumberToObject(e, "coverage", rr->coverage);
+    jsonb_num(b, e, "coverage", rr->coverage);
     /* the options as given (they are floats: 0.6 would print as 0.600000023841858) */
-    cJSON_AddNumberToObject(e, "feather", round(o->feather * 1e4) / 1e4);
-    cJSON_AddNumberToObject(e, "threshold", round(o->mask_threshold * 1e6) / 1e6);
-    cJSON_AddStringToObject(e, "method", r->method == DLUT_JOB_CLIP ? "clip" : "looks");
-    if (rr->understood[0] || r->method != DLUT_JOB_CLIP) cJSON_AddStringToObject(e, "understood", rr->understood);
+    jsonb_num(b, e, "feather", round(o->feather * 1e4) / 1e4);
+    jsonb_num(b, e, "threshold", round(o->mask_threshold * 1e6) / 1e6);
+    jsonb_str(b, e, "method", r->method == DLUT_JOB_CLIP ? "clip" : "looks");
+    if (rr->understood[0] || r->method != DLUT_JOB_CLIP) jsonb_str(b, e, "understood", rr->understood);
     if (r->method == DLUT_JOB_CLIP && rr->understood[0]) {
       char st[600];
       snprintf(st, sizeof st, "offline look: %s", rr->understood);
-      cJSON_AddStringToObject(e, "start", st);
+      jsonb_str(b, e, "start", st);
     }
     if (r->method == DLUT_JOB_CLIP) {
       if (rr->has_local) {
-        cJSON_AddNumberToObject(e, "local_start", rr->local_start);
-        cJSON_AddNumberToObject(e, "local_end", rr->local_end);
+        jsonb_num(b, e, "local_start", rr->local_start);
+        jsonb_num(b, e, "local_end", rr->local_end);
       } else {
-        cJSON_AddStringToObject(e, "local", "none: the mask does not reach the model's view");
+        jsonb_str(b, e, "local", "none: the mask does not reach the model's view");
       }
     }
     snprintf(nm, sizeof nm, "region-%d.cube", i + 1);
-    cJSON_AddStringToObject(e, "lut", nm);
+    jsonb_str(b, e, "lut", nm);
     snprintf(nm, sizeof nm, "mask-%d.png", i + 1);
-    cJSON_AddStringToObject(e, "mask", nm);
-    if (rr->coverage <= 0) cJSON_AddStringToObject(e, "note", "the mask is empty: this region changes nothing");
-    cJSON_AddItemToArray(arr, e);
+    jsonb_str(b, e, "mask", nm);
+    if (rr->coverage <= 0) jsonb_str(b, e, "note", "the mask is empty: this region changes nothing");
   }
-  cJSON_AddStringToObject(rep, "composite",
-                          "out = (1 - m) global(I) + m region(I), region by region in order (each over the ones "
-                          "before)");
+  jsonb_str(b, rep, "composite",
+            "out = (1 - m) global(I) + m region(I), region by region in order (each over the ones "
+            "before)");
 }
 
 /* ==== Bundle ==== */

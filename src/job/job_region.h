@@ -5,6 +5,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/jsonb.h"
+
 #include "dlut/job.h"
 
 /* Refuse what cannot run before anything else does (a text region
@@ -18,7 +20,9 @@ int dlut__job_regions_offline(const dlut_job_input *in, const dlut_job_opts *o, 
  * lut the global LUT) and res->regions. g: the global grade's options. */
 int dlut__job_regions_clip(const dlut_job_input *in, const dlut_job_opts *o, const dlut_grade_opts *g,
                            dlut_job_result *res);
-void dlut__job_region_report(cJSON *rep, const dlut_job_input *in, const dlut_job_opts *o, const dlut_job_result *r);
+/* The report's "regions" and "composite" members, through the builder b. */
+void dlut__job_region_report(jsonb *b, cJSON *rep, const dlut_job_input *in, const dlut_job_opts *o,
+                             const dlut_job_result *r);
 void dlut__job_region_free(dlut_job_result *res);
 /* Bundle: the region files' names (returns how many), writing them into
  * the staging folder, the composite, and names of region files an earlier

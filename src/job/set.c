@@ -18,6 +18,7 @@
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/job.h"
+#include "core/jsonb.h"
 #include "job/bundle.h"
 
 #define NAME_MAX_LEN 256
@@ -111,20 +112,17 @@ static char *set_report(const char *json, const char *const *paths, char (*names
   if (!rep) return NULL;
   cJSON_DeleteItemFromObjectCaseSensitive(rep, "photos");
   cJSON_DeleteItemFromObjectCaseSensitive(rep, "photo");
-  cJSON *list = cJSON_CreateArray();
+  jsonb b = {0};
+  cJSON *list = jsonb_arr(&b, rep, "photos");
   for (int i = 0; list && i < n; i++) {
-    cJSON *o = cJSON_CreateObject();
+    cJSON *o = jsonb_obj(&b, list, NULL);
     char g[DLUT_JOB_SET_NAME_LEN + 8];
     snprintf(g, sizeof g, "graded/%s", names[i]);
-    cJSON_AddStringToObject(o, "input", paths[i] ? paths[i] : "");
-    cJSON_AddStringToObject(o, "graded", g);
-    cJSON_AddItemToArray(list, o);
+    jsonb_str(&b, o, "input", paths[i] ? paths[i] : "");
+    jsonb_str(&b, o, "graded", g);
   }
-  cJSON_AddItemToObject(rep, "photos", list);
-  cJSON_AddStringToObject(rep, "contact_sheet", "contact.jpg");
-  char *out = cJSON_Print(rep);
-  cJSON_Delete(rep);
-  return out;
+  jsonb_str(&b, rep, "contact_sheet", "contact.jpg");
+  return jsonb_print(&b, rep, 1);
 }
 
 /* ==== The bundle ==== */

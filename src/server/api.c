@@ -23,6 +23,7 @@
 #include "dlut/lut.h"
 #include "dlut/text.h"
 #include "server/form.h"
+#include "core/jsonb.h"
 #include "server/server_internal.h"
 
 static int fail_from_error(struct MHD_Connection *c) {
@@ -182,8 +183,8 @@ typedef struct post_region {
   int width, height;         /* the matte's size from its header */
 } post_region;
 
-static int parse_regions(struct MHD_Connection *c, srv_form *f, dlut_job_opts *check, cJSON *regions, post_region *pr,
-                         int *ret) {
+static int parse_regions(struct MHD_Connection *c, srv_form *f, dlut_job_opts *check, jsonb *jb, cJSON *regions,
+                         post_region *pr, int *ret) {
   const srv_form_part *prompts[SRV_FORM_MAX_PARTS];
   int n_prompts = 0, n_masks = 0;
   for (int i = 0; i < f->n; i++) {
@@ -240,11 +241,10 @@ static int parse_regions(struct MHD_Connection *c, srv_form *f, dlut_job_opts *c
             return -1;
           }
           const dlut_job_region *r = &check->regions[check->n_regions - 1];
-          cJSON *o = cJSON_CreateObject();
-          cJSON_AddStringToObject(o, "kind", "text");
-          cJSON_AddStringToObject(o, "where", r->where);
-          cJSON_AddStringToObject(o, "prompt", r->prompt);
-          cJSON_AddItemToArray(regions, o);
+          cJSON *o = jsonb_obj(jb, regions, NULL);
+          jsonb_str(jb, o, "kind", "text");
+          jsonb_str(jb, o, "where", r->where);
+          jsonb_str(jb, o, "prompt", r->prompt);
         }
         t += len + (nl ? 1 : 0);
       }
@@ -281,11 +281,10 @@ static int parse_regions(struct MHD_Connection *c, srv_form *f, dlut_job_opts *c
       *ret = srv_respond_error(c, 400, "bad_input", "region %d: %s", number, dlut_last_error());
       return -1;
     }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "kind", "mask");
-    cJSON_AddStringToObject(o, "where", q->label);
-    cJSON_AddStringToObject(o, "prompt", prompt);
-    cJSON_AddItemToArray(regions, o);
+    cJSON *o = jsonb_obj(jb, regions, NULL);
+    jsonb_str(jb, o, "kind", "mask");
+    jsonb_str(jb, o, "where", q->label);
+    jsonb_str(jb, o, "prompt", prompt);
   }
   return 0;
 }
@@ -301,6 +300,7 @@ static int post_job(srv *s, const srv_request *r) {
   srv_form_init(&f);
   srv_job *j = NULL;
   cJSON *opts_json = NULL, *regions = NULL, *names = NULL;
+  jsonb jb = {0};
   dlut_job_opts check;
   dlut_job_opts_init(&check);
   char dir[4200] = "", p[4400];
@@ -356,8 +356,8 @@ static int post_job(srv *s, const srv_request *r) {
   }
   if (ref && check_upload(c, "the reference", ref, 0, &ret) != 0) goto done;
   /* every other field is a job option, checked now with the same parser the CLI uses */
-  opts_json = cJSON_CreateObject();
-  regions = cJSON_CreateArray();
+  opts_json = jsonb_root(&jb);
+  regions = jsonb_root_array(&jb);
   if (!opts_json || !regions) {
     ret = srv_respond_error(c, 503, "out_of_memory", "out of memory");
     goto done;
@@ -382,9 +382,9 @@ static int post_job(srv *s, const srv_request *r) {
       ret = fail_from_error(c);
       goto done;
     }
-    cJSON_AddStringToObject(opts_json, pt->name, v);
+    jsonb_str(&jb, opts_json, pt->name, v);
   }
-  if (parse_regions(c, &f, &check, regions, pr, &ret) != 0) goto done;
+  if (parse_regions(c, &f, &check, &jb, regions, pr, &ret) != 0) goto done;
   /* what the run would refuse for want of pixels, refused now in its words */
   dlut_job_preflight_info pf = {
       .n_photos = n_photos, .width = width, .height = height, .has_model = s->remote ? -1 : s->model != NULL};
@@ -394,21 +394,21 @@ static int post_job(srv *s, const srv_request *r) {
     goto done;
   }
   if (check.n_regions) {
-    cJSON_AddItemToObject(opts_json, "regions", regions);
+    jsonb_add(&jb, opts_json, "regions", regions);
     regions = NULL;
   }
   if (n_photos > 1) {
-    names = cJSON_AddArrayToObject(opts_json, "photos");
-    for (int i = 0; i < n_photos; i++) {
+    names = jsonb_arr(&jb, opts_json, "photos");
+    for (int i = 0; names && i < n_photos; i++) {
       char label[256];
       photo_label(photos[i], fmts[i], label, sizeof label);
-      cJSON_AddItemToArray(names, cJSON_CreateString(label));
+      jsonb_str(&jb, names, NULL, label);
     }
   }
   /* the server favours throughput: the graded JPEG's pixels are the same, its
    * Huffman tables standard (a few % larger, half the encoding time) */
   if (!cJSON_GetObjectItemCaseSensitive(opts_json, "fast_encode")) {
-    cJSON_AddStringToObject(opts_json, "fast_encode", "1");
+    jsonb_str(&jb, opts_json, "fast_encode", "1");
     check.fast_encode = 1;
   }
   if (check.grade.steps > s->o.max_steps) {
@@ -428,7 +428,8 @@ static int post_job(srv *s, const srv_request *r) {
     goto done;
   }
 
-  if (!(j = srv_job_new()) || !(j->options = cJSON_PrintUnformatted(opts_json)) ||
+  /* the options as the job will run them: every field, or out of memory */
+  if (jb.failed || !(j = srv_job_new()) || !(j->options = cJSON_PrintUnformatted(opts_json)) ||
       !(j->prompt = strdup(check.prompt ? check.prompt : ""))) {
     ret = srv_respond_error(c, 503, "out_of_memory", "out of memory");
     goto done;
@@ -541,7 +542,7 @@ static int list_jobs(srv *s, const srv_request *r) {
   w += (size_t)snprintf(out, cap, "{\"jobs\":[");
   int n = 0;
   int64_t last_seq = -1;
-  int more = 0;
+  int more = 0, oom = 0;
   pthread_mutex_lock(&s->mu);
   for (int i = s->n_jobs - 1; i >= 0; i--) {
     const srv_job *j = s->jobs[i];
@@ -552,13 +553,17 @@ static int list_jobs(srv *s, const srv_request *r) {
       break;
     }
     char *js = srv_job_json(j, 0);
-    if (!js) continue;
+    if (!js) {
+      oom = 1;
+      break;
+    }
     size_t jl = strlen(js);
     if (w + jl + 64 > cap) {
       while (w + jl + 64 > cap) cap *= 2;
       char *no = realloc(out, cap);
       if (!no) {
         free(js);
+        oom = 1;
         break;
       }
       out = no;
@@ -569,6 +574,10 @@ static int list_jobs(srv *s, const srv_request *r) {
     n++;
   }
   pthread_mutex_unlock(&s->mu);
+  if (oom) { /* never a list with a job missing */
+    free(out);
+    return srv_respond_error(r->conn, 503, "out_of_memory", "out of memory");
+  }
   if (more)
     snprintf(out + w, cap - w, "],\"next\":%lld}", (long long)last_seq);
   else
@@ -1028,32 +1037,28 @@ static int post_looks(srv *s, const srv_request *r) {
   }
   char desc[512] = "";
   dlut_look_describe(&look, desc, sizeof desc);
-  cJSON *j = cJSON_CreateObject();
-  cJSON_AddStringToObject(j, "understood", rep->understood);
-  cJSON_AddStringToObject(j, "ignored", rep->ignored);
-  cJSON_AddStringToObject(j, "suggested", rep->suggested);
-  cJSON_AddStringToObject(j, "parameters", desc);
+  jsonb jb = {0};
+  cJSON *j = jsonb_root(&jb);
+  jsonb_str(&jb, j, "understood", rep->understood);
+  jsonb_str(&jb, j, "ignored", rep->ignored);
+  jsonb_str(&jb, j, "suggested", rep->suggested);
+  jsonb_str(&jb, j, "parameters", desc);
   char *lj = dlut_look_to_json(&look, NULL); /* every parameter by name, for sliders and edits */
   cJSON *lo = lj ? cJSON_Parse(lj) : NULL;
   free(lj);
-  cJSON *pp = lo ? cJSON_DetachItemFromObjectCaseSensitive(lo, "params") : NULL;
+  jsonb_add(&jb, j, "params", lo ? cJSON_DetachItemFromObjectCaseSensitive(lo, "params") : NULL);
   cJSON_Delete(lo);
-  if (pp) cJSON_AddItemToObject(j, "params", pp);
   if (out) {
     char *b = base64(out, on);
-    if (b) {
-      size_t n = strlen(b) + 32;
-      char *uri = malloc(n);
-      if (uri) {
-        snprintf(uri, n, "data:image/jpeg;base64,%s", b);
-        cJSON_AddStringToObject(j, "preview", uri);
-        free(uri);
-      }
-      free(b);
-    }
+    size_t n = b ? strlen(b) + 32 : 0;
+    char *uri = b ? malloc(n) : NULL;
+    if (uri) snprintf(uri, n, "data:image/jpeg;base64,%s", b);
+    jsonb_str(&jb, j, "preview", uri); /* NULL: out of memory */
+    free(uri);
+    free(b);
   }
-  ret = srv_respond_json(c, 200, cJSON_PrintUnformatted(j));
-  cJSON_Delete(j);
+  /* the answer whole, or 503 */
+  ret = srv_respond_json(c, 200, jsonb_print(&jb, j, 0));
 done:
   free(rep);
   free(out);

@@ -21,6 +21,7 @@
 #include "dlut/file.h"
 #include "dlut/image.h"
 #include "dlut/job.h"
+#include "core/jsonb.h"
 #include "server/server_internal.h"
 
 double srv_now(void) {
@@ -254,123 +255,128 @@ void srv_job_add_loss(srv_job *j, float loss) {
 
 /* ==== JSON ==== */
 
-static void add_link(cJSON *files, const char *id, const char *name) {
+static void add_link(jsonb *b, cJSON *files, const char *id, const char *name) {
   char url[160];
   snprintf(url, sizeof url, "/v1/jobs/%s/%s", id, name);
-  cJSON_AddStringToObject(files, name, url);
+  jsonb_str(b, files, name, url);
 }
 
 /* What the job is (one photo or a set, its regions) and, once it is done,
  * every file it can be asked for: "files" {name: url}, a set's "photos"
  * [{name, graded, thumb}], each region's {number, kind, where, prompt,
  * lut, mask}. */
-static void add_files(cJSON *o, const srv_job *j, const cJSON *opts) {
+static void add_files(jsonb *b, cJSON *o, const srv_job *j, const cJSON *opts) {
   const int done = j->state == SRV_DONE;
   const cJSON *list = cJSON_GetObjectItemCaseSensitive(opts, "photos"),
               *regions = cJSON_GetObjectItemCaseSensitive(opts, "regions");
   const int n = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : 1;
-  cJSON_AddStringToObject(o, "kind", n > 1 ? "set" : "photo");
-  cJSON_AddNumberToObject(o, "n_photos", n);
+  jsonb_str(b, o, "kind", n > 1 ? "set" : "photo");
+  jsonb_num(b, o, "n_photos", n);
   char url[200];
   if (n > 1) {
-    cJSON *ph = cJSON_AddArrayToObject(o, "photos");
+    cJSON *ph = jsonb_arr(b, o, "photos");
     const char **paths = calloc((size_t)n, sizeof *paths);
     char(*names)[DLUT_JOB_SET_NAME_LEN] = calloc((size_t)n, sizeof *names);
     if (paths && names) {
       srv_photo_names(list, n, paths, names);
       for (int i = 0; i < n && ph; i++) {
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "input", paths[i]);
-        cJSON_AddStringToObject(e, "name", names[i]);
+        cJSON *e = jsonb_obj(b, ph, NULL);
+        jsonb_str(b, e, "input", paths[i]);
+        jsonb_str(b, e, "name", names[i]);
         if (done) {
           snprintf(url, sizeof url, "/v1/jobs/%s/photos/%d", j->id, i + 1);
-          cJSON_AddStringToObject(e, "graded", url);
+          jsonb_str(b, e, "graded", url);
           snprintf(url, sizeof url, "/v1/jobs/%s/thumbs/%d", j->id, i + 1);
-          cJSON_AddStringToObject(e, "thumb", url);
+          jsonb_str(b, e, "thumb", url);
         }
-        cJSON_AddItemToArray(ph, e);
       }
+    } else {
+      b->failed = 1;
     }
     free(paths);
     free(names);
   }
   int text_regions = 0, k = 0;
   if (cJSON_IsArray(regions)) {
-    cJSON *rs = cJSON_AddArrayToObject(o, "regions");
+    cJSON *rs = jsonb_arr(b, o, "regions");
     for (const cJSON *r = regions->child; r && rs; r = r->next) {
-      cJSON *e = cJSON_Duplicate(r, 1);
+      cJSON *e = jsonb_add(b, rs, NULL, cJSON_Duplicate(r, 1));
       if (!e) break;
       k++;
-      cJSON_AddNumberToObject(e, "number", k);
+      jsonb_num(b, e, "number", k);
       const cJSON *kind = cJSON_GetObjectItemCaseSensitive(r, "kind");
       text_regions += cJSON_IsString(kind) && !strcmp(kind->valuestring, "text");
       if (done) {
         snprintf(url, sizeof url, "/v1/jobs/%s/region-%d.cube", j->id, k);
-        cJSON_AddStringToObject(e, "lut", url);
+        jsonb_str(b, e, "lut", url);
         snprintf(url, sizeof url, "/v1/jobs/%s/mask-%d.png", j->id, k);
-        cJSON_AddStringToObject(e, "mask", url);
+        jsonb_str(b, e, "mask", url);
       }
-      cJSON_AddItemToArray(rs, e);
     }
   }
   if (!done) return;
-  cJSON *files = cJSON_AddObjectToObject(o, "files");
+  cJSON *files = jsonb_obj(b, o, "files");
   if (!files) return;
   static const char *k_common[] = {"look.cube",   "look.3dl",    "hald.png",  "strip.png",
                                    "report.json", "preview.jpg", "before.jpg"};
-  for (size_t i = 0; i < sizeof k_common / sizeof *k_common; i++) add_link(files, j->id, k_common[i]);
+  for (size_t i = 0; i < sizeof k_common / sizeof *k_common; i++) add_link(b, files, j->id, k_common[i]);
   char name[48];
   if (n > 1) {
-    add_link(files, j->id, "contact.jpg");
+    add_link(b, files, j->id, "contact.jpg");
   } else {
     snprintf(name, sizeof name, "graded.%s", j->graded_ext);
-    add_link(files, j->id, name);
+    add_link(b, files, j->id, name);
   }
   for (int r = 1; r <= k; r++) {
     snprintf(name, sizeof name, "region-%d.cube", r);
-    add_link(files, j->id, name);
+    add_link(b, files, j->id, name);
     snprintf(name, sizeof name, "mask-%d.png", r);
-    add_link(files, j->id, name);
+    add_link(b, files, j->id, name);
   }
-  if (text_regions) add_link(files, j->id, "heatmap.png");
+  if (text_regions) add_link(b, files, j->id, "heatmap.png");
 }
 
+/* NULL when out of memory: never a job description with a member missing */
 char *srv_job_json(const srv_job *j, int with_losses) {
-  cJSON *o = cJSON_CreateObject();
-  if (!o) return NULL;
-  cJSON_AddStringToObject(o, "id", j->id);
-  cJSON_AddStringToObject(o, "state", srv_state_name(j->state));
-  cJSON_AddStringToObject(o, "prompt", j->prompt ? j->prompt : "");
-  cJSON_AddStringToObject(o, "photo_name", j->photo_name);
-  cJSON_AddBoolToObject(o, "has_reference", j->has_ref != 0);
-  cJSON_AddNumberToObject(o, "step", j->step);
-  cJSON_AddNumberToObject(o, "steps", j->steps);
-  if (j->n_loss > 0) cJSON_AddNumberToObject(o, "loss", j->loss[j->n_loss - 1]);
+  jsonb b = {0};
+  cJSON *o = jsonb_root(&b);
+  jsonb_str(&b, o, "id", j->id);
+  jsonb_str(&b, o, "state", srv_state_name(j->state));
+  jsonb_str(&b, o, "prompt", j->prompt ? j->prompt : "");
+  jsonb_str(&b, o, "photo_name", j->photo_name);
+  jsonb_bool(&b, o, "has_reference", j->has_ref != 0);
+  jsonb_num(&b, o, "step", j->step);
+  jsonb_num(&b, o, "steps", j->steps);
+  if (j->n_loss > 0) jsonb_num(&b, o, "loss", j->loss[j->n_loss - 1]);
   if (with_losses) {
-    cJSON *a = cJSON_AddArrayToObject(o, "losses");
-    for (int i = 0; a && i < j->n_loss; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(j->loss[i]));
+    cJSON *a = jsonb_arr(&b, o, "losses");
+    for (int i = 0; a && i < j->n_loss; i++) jsonb_num(&b, a, NULL, j->loss[i]);
   }
-  if (j->method[0]) cJSON_AddStringToObject(o, "method", j->method);
-  if (j->understood[0] || !strcmp(j->method, "looks")) cJSON_AddStringToObject(o, "understood", j->understood);
+  if (j->method[0]) jsonb_str(&b, o, "method", j->method);
+  if (j->understood[0] || !strcmp(j->method, "looks")) jsonb_str(&b, o, "understood", j->understood);
   if (j->error) {
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddStringToObject(e, "code", j->error_code[0] ? j->error_code : "internal");
-    cJSON_AddStringToObject(e, "message", j->error);
+    cJSON *e = jsonb_obj(&b, o, "error");
+    jsonb_str(&b, e, "code", j->error_code[0] ? j->error_code : "internal");
+    jsonb_str(&b, e, "message", j->error);
   }
-  cJSON *t = cJSON_AddObjectToObject(o, "timings");
-  cJSON_AddNumberToObject(t, "created", j->created);
-  if (j->started > 0) cJSON_AddNumberToObject(t, "started", j->started);
-  if (j->finished > 0) cJSON_AddNumberToObject(t, "finished", j->finished);
-  if (j->started > 0) cJSON_AddNumberToObject(t, "queued_s", j->started - j->created);
-  if (j->started > 0 && j->finished > 0) cJSON_AddNumberToObject(t, "run_s", j->finished - j->started);
-  cJSON_AddNumberToObject(o, "attempts", j->attempts);
-  if (j->cancel && !srv_state_terminal(j->state)) cJSON_AddBoolToObject(o, "cancel_requested", 1);
-  cJSON *opts = j->options ? cJSON_Parse(j->options) : NULL;
-  if (opts) add_files(o, j, opts);
-  if (opts) cJSON_AddItemToObject(o, "options", opts);
-  char *text = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
-  return text;
+  cJSON *t = jsonb_obj(&b, o, "timings");
+  jsonb_num(&b, t, "created", j->created);
+  if (j->started > 0) jsonb_num(&b, t, "started", j->started);
+  if (j->finished > 0) jsonb_num(&b, t, "finished", j->finished);
+  if (j->started > 0) jsonb_num(&b, t, "queued_s", j->started - j->created);
+  if (j->started > 0 && j->finished > 0) jsonb_num(&b, t, "run_s", j->finished - j->started);
+  jsonb_num(&b, o, "attempts", j->attempts);
+  if (j->cancel && !srv_state_terminal(j->state)) jsonb_bool(&b, o, "cancel_requested", 1);
+  if (j->options) {
+    cJSON *opts = cJSON_Parse(j->options); /* written by this server: failing is running out of memory */
+    if (!opts) {
+      b.failed = 1;
+    } else {
+      add_files(&b, o, j, opts);
+      jsonb_add(&b, o, "options", opts);
+    }
+  }
+  return jsonb_print(&b, o, 0);
 }
 
 /* ==== Running one job ==== */
