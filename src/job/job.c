@@ -18,11 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/jsonb.h"
 #include "dlut/camlog.h"
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/looks.h"
-#include "core/jsonb.h"
 #include "job/bundle.h"
 #include "job/job_region.h"
 

@@ -14,11 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/jsonb.h"
 #include "dlut/camlog.h"
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/job.h"
-#include "core/jsonb.h"
 #include "job/bundle.h"
 
 #define NAME_MAX_LEN 256

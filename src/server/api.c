@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/jsonb.h"
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/image.h"
@@ -23,7 +24,6 @@
 #include "dlut/lut.h"
 #include "dlut/text.h"
 #include "server/form.h"
-#include "core/jsonb.h"
 #include "server/server_internal.h"
 
 static int fail_from_error(struct MHD_Connection *c) {

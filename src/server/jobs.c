@@ -17,11 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/jsonb.h"
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/image.h"
 #include "dlut/job.h"
-#include "core/jsonb.h"
 #include "server/server_internal.h"
 
 double srv_now(void) {
