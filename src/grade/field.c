@@ -155,6 +155,13 @@ static void linear_bf16(dlut_grade_field *f, const float *X, int64_t n, int l, f
   for (int64_t k = 0; k < n * h; k++) Z[k] = Z[k] > 0 ? Z[k] : LEAK * Z[k];
 }
 
+int dlut_grade_field_reserve(dlut_grade_field *f, int64_t n) {
+  if (ensure_cap(f, n) != 0) return -1;
+  /* without the bf16 operands the forward takes the fp32 path, as it would itself */
+  if (want_bf16(f, n) && ensure_bf(f, n) != 0) dlut_error_clear();
+  return 0;
+}
+
 int dlut_grade_field_forward(dlut_grade_field *f, const float *in, float *out, int64_t n) {
   if (ensure_cap(f, n) != 0) return -1;
   const int h = f->hidden;
