@@ -10,7 +10,7 @@
  * Linear forward out = inp @ w^T (NT: q/k/v as one product, out_proj,
  * fc1, fc2), the Linear input-gradient dinp += dout @ w (NN), and one
  * attention head's products (hd = 64): S = Q K^T (NT), O = P V (NN),
- * dV += P^T dO (TN). Two threads split C as the CPU backend's par_sgemm
+ * dV += P^T dO (TN). Two threads split C as dlut_sgemm_par
  * does (columns when N >= M, else rows; OpenBLAS single-threaded inside
  * each block); attention heads run one per thread there, so their
  * two-thread figure is one product per thread side by side. */
@@ -30,7 +30,7 @@ static double now(void) {
 }
 
 typedef struct {
-  int M, N, K, ta, tb, lda, ldb, ldc, by_rows, heads;
+  int level, M, N, K, ta, tb, lda, ldb, ldc, by_rows, heads;
   float beta;
   const float *A, *B;
   float *C;
@@ -42,23 +42,24 @@ static void run_block(void *ctx, int64_t b0, int64_t b1, int thread) {
   const job *g = ctx;
   if (g->heads) {
     for (int64_t h = b0; h < b1; h++)
-      dlut_sgemm(g->ta, g->tb, g->M, g->N, g->K, 1.0f, g->A, g->lda, g->B, g->ldb, g->beta,
-                 g->C + (size_t)thread * g->M * g->ldc, g->ldc);
+      dlut_sgemm_with(g->level, g->ta, g->tb, g->M, g->N, g->K, 1.0f, g->A, g->lda, g->B, g->ldb, g->beta,
+                      g->C + (size_t)thread * g->M * g->ldc, g->ldc);
     return;
   }
   int n = (int)(b1 - b0);
   if (g->by_rows) {
     const float *A = g->ta ? g->A + b0 : g->A + b0 * g->lda;
-    dlut_sgemm(g->ta, g->tb, n, g->N, g->K, 1.0f, A, g->lda, g->B, g->ldb, g->beta, g->C + b0 * g->ldc, g->ldc);
+    dlut_sgemm_with(g->level, g->ta, g->tb, n, g->N, g->K, 1.0f, A, g->lda, g->B, g->ldb, g->beta, g->C + b0 * g->ldc,
+                    g->ldc);
   } else {
     const float *B = g->tb ? g->B + b0 * g->ldb : g->B + b0;
-    dlut_sgemm(g->ta, g->tb, g->M, n, g->K, 1.0f, g->A, g->lda, B, g->ldb, g->beta, g->C + b0, g->ldc);
+    dlut_sgemm_with(g->level, g->ta, g->tb, g->M, n, g->K, 1.0f, g->A, g->lda, B, g->ldb, g->beta, g->C + b0, g->ldc);
   }
 }
 
 static void run_once(job *g, int nt) {
   if (nt == 1) {
-    dlut_sgemm(g->ta, g->tb, g->M, g->N, g->K, 1.0f, g->A, g->lda, g->B, g->ldb, g->beta, g->C, g->ldc);
+    dlut_sgemm_with(g->level, g->ta, g->tb, g->M, g->N, g->K, 1.0f, g->A, g->lda, g->B, g->ldb, g->beta, g->C, g->ldc);
     return;
   }
   if (g->heads) {
@@ -87,7 +88,7 @@ static void bench(const char *name, int M, int N, int K, int ta, int tb, float b
   for (size_t i = 0; i < na; i++) A[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
   for (size_t i = 0; i < nb; i++) B[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
   memset(C, 0, sizeof(float) * nc);
-  job g = {M, N, K, ta, tb, lda, ldb, ldc, 0, heads, beta, A, B, C};
+  job g = {0, M, N, K, ta, tb, lda, ldb, ldc, 0, heads, beta, A, B, C};
   dlut_threads_set(nt);
   double flop = 2.0 * M * N * K * (heads ? nt : 1);
   int reps = (int)(0.6e9 * nt / flop) + 1; /* ~5-10 ms per timing */
@@ -96,17 +97,16 @@ static void bench(const char *name, int M, int N, int K, int ta, int tb, float b
   t[0] = malloc(sizeof(double) * rounds);
   t[1] = malloc(sizeof(double) * rounds);
   for (int lv = 0; lv <= hw; lv++) { /* warm-up: packing buffers, pages */
-    dlut_sgemm_select(lv);
+    g.level = lv;
     run_once(&g, nt);
   }
   for (int r = 0; r < rounds; r++)
     for (int lv = 0; lv <= hw; lv++) {
-      dlut_sgemm_select(lv);
+      g.level = lv;
       double t0 = now();
       for (int i = 0; i < reps; i++) run_once(&g, nt);
       t[lv][r] = (now() - t0) / reps;
     }
-  dlut_sgemm_select(-1);
   printf("%-14s %d thr %5d x %5d x %5d %s%s  blas %6.1f GFLOP/s", name, nt, M, N, K, ta ? "T" : "N", tb ? "T" : "N",
          (qsort(t[0], rounds, sizeof(double), cmp_d), flop / t[0][rounds / 2] * 1e-9));
   if (hw >= DLUT_SGEMM_AVX512) {

@@ -25,6 +25,7 @@ static float frand(void) {
   return (float)((g_rng >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
 }
 
+static int g_level;    /* the kernel under test */
 static double g_worst; /* worst error / bound over all cases of the current kernel */
 
 static int gemm_case(int M, int N, int K, int ta, int tb, float alpha, float beta) {
@@ -44,9 +45,10 @@ static int gemm_case(int M, int N, int K, int ta, int tb, float alpha, float bet
     /* beta 0: the block holds NaN (never to be read); the padding keeps its value */
     C[i] = R[i] = beta == 0.0f && n < N ? NAN : C0[i];
   }
-  dlut_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  dlut_sgemm_with(g_level, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   dlut_sgemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
   int bad = 0;
+  g_test_checks++;
   for (int m = 0; m < M && bad < 3; m++)
     for (int n = 0; n < ldc; n++) {
       size_t i = (size_t)m * ldc + n;
@@ -85,8 +87,7 @@ static void gemm_shape(int M, int N, int K) {
 }
 
 static void test_kernel(int level) {
-  int got = dlut_sgemm_select(level);
-  CHECK(got == level);
+  g_level = level;
   g_worst = 0;
   int fails0 = g_test_failures;
   static const int dims[] = {1, 7, 15, 17, 33, 100};
@@ -131,7 +132,7 @@ static void par_rows(void *vctx, int64_t r0, int64_t r1, int thread) {
 }
 
 static void test_threads(int level) {
-  dlut_sgemm_select(level);
+  CHECK(dlut_sgemm_select(level) == level);
   int M = 150, N = 70, K = 90;
   float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * N * K);
   float *C = malloc(sizeof(float) * M * N), *R = malloc(sizeof(float) * M * N);

@@ -196,11 +196,17 @@ void dlut_vlayernorm_backward(float *dinp, const float *dout, const float *inp, 
  * environment (read once) forces either. dlut_sgemm_select(level) sets the
  * kernel (capped by the hardware; -1 restores the default) and returns it;
  * dlut_sgemm_hw() is the highest the CPU allows (tests, benchmarks).
+ * Products with N < 16 or K < 16 always take OpenBLAS (faster there);
+ * dlut_sgemm_with(level, ...) runs the given kernel on any shape (tests).
  * The AVX-512 kernel keeps one ~600 KiB packing buffer per calling thread
  * (allocated on its first call, freed at thread exit; without it the call
  * falls back to cblas_sgemm). Results differ from OpenBLAS's by the order
  * of the fp32 sums only. dlut_sgemm_ref is the naive triple loop (sums in
- * double). */
+ * double). dlut_sgemm_par is the same product split over the dlut pool
+ * (C by column blocks when N >= M, else by row blocks; small products on
+ * the calling thread); with the OpenBLAS kernel and OpenBLAS itself
+ * multi-threaded (outside dlut_tensor_threads_enter) it is one
+ * cblas_sgemm call, threaded by OpenBLAS. */
 enum { DLUT_SGEMM_BLAS = 0, DLUT_SGEMM_AVX512 = 1 };
 int dlut_sgemm_kernel(void);
 int dlut_sgemm_hw(void);
@@ -208,6 +214,10 @@ int dlut_sgemm_select(int level);
 const char *dlut_sgemm_kernel_name(int level);
 void dlut_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                 int ldb, float beta, float *C, int ldc);
+void dlut_sgemm_with(int level, int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc);
+void dlut_sgemm_par(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc);
 void dlut_sgemm_ref(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                     int ldb, float beta, float *C, int ldc);
 

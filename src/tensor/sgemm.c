@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlut/parallel.h"
 #include "dlut/tensor.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -380,11 +381,11 @@ SG_TARGET static void sgemm_avx512(int ta, int tb, int M, int N, int K, float al
 
 /* ==== Entry points ==== */
 
-void dlut_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
-                int ldb, float beta, float *C, int ldc) {
+void dlut_sgemm_with(int level, int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc) {
   if (M <= 0 || N <= 0) return;
 #if DLUT_HAVE_AVX512_BUILD
-  if (dlut_sgemm_kernel() == DLUT_SGEMM_AVX512) {
+  if (level >= DLUT_SGEMM_AVX512 && hw_level() >= DLUT_SGEMM_AVX512) {
     float *buf = thread_buf();
     if (buf) {
       sgemm_avx512(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, buf);
@@ -394,6 +395,17 @@ void dlut_sgemm(int transa, int transb, int M, int N, int K, float alpha, const 
 #endif
   cblas_sgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans, transb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A,
               lda, B, ldb, beta, C, ldc);
+}
+
+/* Products with N < 16 or K < 16 (the grading field's 3-wide layers) stay
+ * on OpenBLAS: there the kernel is bound by packing and by C's stores and
+ * measured 0.5-0.8x OpenBLAS (bench/bench_sgemm.c, 35937 x 3 x 512 and
+ * 35937 x 512 x 3). */
+void dlut_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                int ldb, float beta, float *C, int ldc) {
+  int level = dlut_sgemm_kernel();
+  if (N < 16 || K < 16) level = DLUT_SGEMM_BLAS;
+  dlut_sgemm_with(level, transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void dlut_sgemm_ref(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
@@ -407,4 +419,52 @@ void dlut_sgemm_ref(int transa, int transb, int M, int N, int K, float alpha, co
       float *c = C + (size_t)m * ldc + n;
       *c = (float)(alpha * s + (beta == 0.0f ? 0.0 : (double)beta * *c));
     }
+}
+
+/* ==== Split over the dlut pool ==== */
+
+/* C split along N (columns of C and of op(B)) when N is the larger side,
+ * else along M (rows of C and of op(A)), one block per thread, each
+ * block's dlut_sgemm on its own thread (its own packing buffer; OpenBLAS
+ * single-threaded inside, see dlut_tensor_threads_enter). Small products
+ * run directly. */
+typedef struct {
+  int ta, tb; /* 1: transposed */
+  int M, N, K, lda, ldb, ldc, by_rows;
+  float alpha, beta;
+  const float *A, *B;
+  float *C;
+} sgemm_args;
+
+static void sgemm_block(void *ctx, int64_t b0, int64_t b1, int thread) {
+  (void)thread;
+  const sgemm_args *g = ctx;
+  int n = (int)(b1 - b0);
+  if (g->by_rows) {
+    const float *A = !g->ta ? g->A + b0 * g->lda : g->A + b0;
+    dlut_sgemm(g->ta, g->tb, n, g->N, g->K, g->alpha, A, g->lda, g->B, g->ldb, g->beta, g->C + b0 * g->ldc, g->ldc);
+  } else {
+    const float *B = !g->tb ? g->B + b0 : g->B + b0 * g->ldb;
+    dlut_sgemm(g->ta, g->tb, g->M, n, g->K, g->alpha, g->A, g->lda, B, g->ldb, g->beta, g->C + b0, g->ldc);
+  }
+}
+
+void dlut_sgemm_par(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  int nt = dlut_threads_get();
+  if (dlut_sgemm_kernel() == DLUT_SGEMM_BLAS && openblas_get_num_threads() > 1) {
+    /* OpenBLAS threads itself (a caller outside dlut_tensor_threads_enter) */
+    cblas_sgemm(CblasRowMajor, transa ? CblasTrans : CblasNoTrans, transb ? CblasTrans : CblasNoTrans, M, N, K, alpha,
+                A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  if (nt <= 1 || 2.0 * M * N * K < 2e6 || (M < 32 * nt && N < 32 * nt)) {
+    dlut_sgemm(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  sgemm_args g = {transa, transb, M, N, K, lda, ldb, ldc, M > N, alpha, beta, A, B, C};
+  int64_t len = g.by_rows ? M : N;
+  int64_t grain = ((len + nt - 1) / nt + 15) & ~(int64_t)15; /* <= nt blocks, 16-aligned edges */
+  dlut_parallel_for(len, grain, sgemm_block, &g);
 }
