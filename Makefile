@@ -70,6 +70,12 @@ $(BUILD)/tests/dlut-allocfail: $(CLI_OBJS) $(BUILD)/tests/tools/wrap_alloc.o $(B
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/tests/tools/wrap_alloc.o $(BUILD)/libdlut.a \
 	  -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=strdup $(LDLIBS)
 
+# a test that counts DLUT's own allocations (tests/tools/wrap_alloc.c, as above)
+$(BUILD)/tests/test_grade_step_alloc: $(BUILD)/tests/test_grade_step_alloc.o $(BUILD)/tests/tools/wrap_alloc.o \
+  $(BUILD)/libdlut.a
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/tests/tools/wrap_alloc.o $(BUILD)/libdlut.a \
+	  -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=strdup $(LDLIBS)
+
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BUILD)/libdlut.a
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libdlut.a $(LDLIBS)
 

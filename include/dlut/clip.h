@@ -64,6 +64,7 @@
 
 #include <stdint.h>
 
+#include "dlut/resize.h"
 #include "dlut/tensor.h"
 
 #ifdef __cplusplus
@@ -199,6 +200,26 @@ void dlut_clip_preprocess_size(const dlut_clip_info *info, int w, int h, int *rw
 int dlut_clip_preprocess(const dlut_clip_info *info, const float *rgb, int w, int h, float *pixels);
 /* Backward: d_pixels (3,S,S) -> d_rgb (h, w, 3), overwritten. */
 int dlut_clip_preprocess_backward(const dlut_clip_info *info, int w, int h, const float *d_pixels, float *d_rgb);
+
+/* The same two with a scratch (the resized image and the resize's own
+ * scratch) that grows on demand and is kept: reserved for every size a
+ * loop will use, they allocate nothing. Bit-identical to the plain forms.
+ * Zeroed (init) a scratch is empty; one call at a time. */
+typedef struct dlut_clip_prep_scratch {
+  float *tmp;             /* the image resized before the crop (rh, rw, 3) */
+  size_t tmp_bytes;       /* capacity of tmp */
+  dlut_resize_scratch rs; /* the resize's coefficients and intermediate image */
+} dlut_clip_prep_scratch;
+
+void dlut_clip_prep_scratch_init(dlut_clip_prep_scratch *s);
+/* Grow s for the forward and backward of a w x h image. 0, or -1 (bad size,
+ * no memory; s keeps what it had). */
+int dlut_clip_prep_scratch_reserve(dlut_clip_prep_scratch *s, const dlut_clip_info *info, int w, int h);
+void dlut_clip_prep_scratch_free(dlut_clip_prep_scratch *s);
+int dlut_clip_preprocess_ws(const dlut_clip_info *info, const float *rgb, int w, int h, float *pixels,
+                            dlut_clip_prep_scratch *s);
+int dlut_clip_preprocess_backward_ws(const dlut_clip_info *info, int w, int h, const float *d_pixels, float *d_rgb,
+                                     dlut_clip_prep_scratch *s);
 
 #ifdef __cplusplus
 }

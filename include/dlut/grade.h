@@ -347,6 +347,11 @@ void dlut_grade_field_free(dlut_grade_field *f);
  * keeps fp32 sgemm, bf16 forces the bf16 products, auto (the default) takes
  * them for h >= 256 (the original's 512). The backward follows the forward. */
 int dlut_grade_field_forward(dlut_grade_field *f, const float *in, float *out, int64_t n);
+/* Allocate what a forward and backward over n rows keep (activations,
+ * scratch, the bf16 operands where the forward would take them), so a loop
+ * over the same n allocates nothing. 0, or -1 (no memory for the fp32
+ * activations). Optional: the forward grows them itself. */
+int dlut_grade_field_reserve(dlut_grade_field *f, int64_t n);
 /* Given dL/dout (n,3) of the last forward, ACCUMULATES into f->grads. */
 void dlut_grade_field_backward(dlut_grade_field *f, const float *in, const float *d_out, int64_t n);
 /* Naive reference forward (loops, double accumulation). */
@@ -378,6 +383,10 @@ void dlut_grade_lattice_param_backward(const float *res, int k, const float *tab
 void dlut_grade_lattice_param_forward_base(const float *res, int k, const float *base, float *table, int n);
 void dlut_grade_lattice_param_backward_base(const float *res, int k, const float *base, const float *d_table, int n,
                                             float *d_res);
+/* The same with the caller's scratch pre (n^3,3 floats, overwritten: the
+ * pre-clamp table) instead of one allocated per call, for a loop. */
+void dlut_grade_lattice_param_backward_pre(const float *res, int k, const float *base, const float *d_table, int n,
+                                           float *d_res, float *pre);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,7 @@
 #ifndef DLUT_LUT_H
 #define DLUT_LUT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dlut/image.h"
@@ -102,6 +103,45 @@ void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *
  * a time); the fast one is tested against it. */
 void dlut_lut_apply_backward_ref(const dlut_lut *lut, const float *in, const float *d_out, int64_t n,
                                  dlut_interp interp, float *d_table, float *d_in);
+
+/* ==== Repeated application (a grading loop) ====
+ *
+ * The _ws forms take a scratch: the padded copy of the table the vector
+ * kernels read, the backward's per-part accumulators and its kernel
+ * context. It grows on demand and is kept, so a loop that reserves it
+ * for its largest call (or after its first call) allocates nothing.
+ * Results are bit-identical to the plain forms, which make and free the
+ * same buffers on every call. Zeroed (init) a scratch is empty; one call at
+ * a time per scratch.
+ *
+ *     dlut_lut_scratch ls;
+ *     dlut_lut_scratch_init(&ls);
+ *     if (dlut_lut_scratch_reserve(&ls, lut->size, n) != 0) ...;  // optional
+ *     for (...) {
+ *       dlut_lut_apply_f32_ws(lut, in, out, n, interp, &ls);
+ *       dlut_lut_apply_backward_ws(lut, in, d_out, n, interp, d_table, NULL, &ls);
+ *     }
+ *     dlut_lut_scratch_free(&ls);
+ *
+ * With no memory to grow the scratch the calls fall back as the plain ones
+ * do when their own allocations fail (gather kernels, a serial backward). */
+typedef struct dlut_lut_scratch {
+  float *t4;          /* the table padded to 4 floats an entry, 64-byte aligned */
+  size_t t4_bytes;    /* capacity of t4 */
+  float *parts;       /* the backward's per-part copies of d_table */
+  size_t parts_bytes; /* capacity of parts */
+  void *ctx;          /* the backward's kernel context (private to src/lut/) */
+} dlut_lut_scratch;
+
+void dlut_lut_scratch_init(dlut_lut_scratch *s);
+/* Grow s for application and backward of a size^3 3D table over up to n
+ * pixels. 0, or -1 (no memory; s keeps what it had). */
+int dlut_lut_scratch_reserve(dlut_lut_scratch *s, int size, int64_t n);
+void dlut_lut_scratch_free(dlut_lut_scratch *s);
+void dlut_lut_apply_f32_ws(const dlut_lut *lut, const float *in, float *out, int64_t n, dlut_interp interp,
+                           dlut_lut_scratch *s);
+void dlut_lut_apply_backward_ws(const dlut_lut *lut, const float *in, const float *d_out, int64_t n, dlut_interp interp,
+                                float *d_table, float *d_in, dlut_lut_scratch *s);
 
 /* ==== Files ==== */
 

@@ -182,6 +182,45 @@ void dlut_bf16_pack_quickgelu_backward(uint16_t *dst, const float *x, const floa
 void dlut_vlayernorm_backward(float *dinp, const float *dout, const float *inp, const float *w, const float *mean,
                               const float *rstd, int N, int C);
 
+/* ==== fp32 products (src/tensor/sgemm.c) ====
+ * C (M, N; ldc) = alpha op(A) op(B) + beta C, row-major, on the calling
+ * thread, as cblas_sgemm(CblasRowMajor, ...): op(A) is (M, K), A[m*lda + k]
+ * or, transa, A[k*lda + m]; op(B) is (K, N), B[k*ldb + n] or, transb,
+ * B[n*ldb + k]. beta = 0 never reads C (it may hold NaN). Every fp32 GEMM
+ * of the CPU backend goes through it. Two kernels: OpenBLAS's cblas_sgemm
+ * (DLUT_SGEMM_BLAS) and our AVX-512F one (DLUT_SGEMM_AVX512: CPUID AVX512F
+ * and XGETBV ZMM state), which is the default where the CPU has it and the
+ * OpenBLAS linked has no AVX-512 sgemm for the CPU (openblas_get_corename()
+ * not SkylakeX, CooperLake or SapphireRapids: e.g. AMD Zen 4/5, where
+ * 0.3.21 runs its Haswell kernel). DLUT_SGEMM_KERNEL=blas|avx512 in the
+ * environment (read once) forces either. dlut_sgemm_select(level) sets the
+ * kernel (capped by the hardware; -1 restores the default) and returns it;
+ * dlut_sgemm_hw() is the highest the CPU allows (tests, benchmarks).
+ * Products with N < 16 or K < 16 always take OpenBLAS (faster there);
+ * dlut_sgemm_with(level, ...) runs the given kernel on any shape (tests).
+ * The AVX-512 kernel keeps one ~600 KiB packing buffer per calling thread
+ * (allocated on its first call, freed at thread exit; without it the call
+ * falls back to cblas_sgemm). Results differ from OpenBLAS's by the order
+ * of the fp32 sums only. dlut_sgemm_ref is the naive triple loop (sums in
+ * double). dlut_sgemm_par is the same product split over the dlut pool
+ * (C by column blocks when N >= M, else by row blocks; small products on
+ * the calling thread); with the OpenBLAS kernel and OpenBLAS itself
+ * multi-threaded (outside dlut_tensor_threads_enter) it is one
+ * cblas_sgemm call, threaded by OpenBLAS. */
+enum { DLUT_SGEMM_BLAS = 0, DLUT_SGEMM_AVX512 = 1 };
+int dlut_sgemm_kernel(void);
+int dlut_sgemm_hw(void);
+int dlut_sgemm_select(int level);
+const char *dlut_sgemm_kernel_name(int level);
+void dlut_sgemm(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                int ldb, float beta, float *C, int ldc);
+void dlut_sgemm_with(int level, int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float beta, float *C, int ldc);
+void dlut_sgemm_par(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc);
+void dlut_sgemm_ref(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                    int ldb, float beta, float *C, int ldc);
+
 /* FLOP counts used by the benchmark (multiply-add = 2). */
 static inline double dlut_matmul_flops(int N, int C, int OC) {
   return 2.0 * N * C * OC;

@@ -76,39 +76,84 @@ int dlut_clip_preprocess_u8(const dlut_clip_info *info, const uint8_t *rgb, int 
   return 0;
 }
 
-int dlut_clip_preprocess(const dlut_clip_info *info, const float *rgb, int w, int h, float *pixels) {
+/* ==== Float, differentiable, with a scratch ==== */
+
+void dlut_clip_prep_scratch_init(dlut_clip_prep_scratch *s) {
+  memset(s, 0, sizeof *s);
+  dlut_resize_scratch_init(&s->rs);
+}
+
+void dlut_clip_prep_scratch_free(dlut_clip_prep_scratch *s) {
+  if (!s) return;
+  free(s->tmp);
+  dlut_resize_scratch_free(&s->rs);
+  memset(s, 0, sizeof *s);
+}
+
+int dlut_clip_prep_scratch_reserve(dlut_clip_prep_scratch *s, const dlut_clip_info *info, int w, int h) {
   if (check_input(info, w, h) != 0) return -1;
+  int rw, rh, top, left;
+  dlut_clip_preprocess_size(info, w, h, &rw, &rh, &top, &left);
+  if (rw == w && rh == h) return 0; /* no resize: the crop reads (and its transpose writes) the image itself */
+  const size_t bytes = sizeof(float) * (size_t)rw * rh * 3;
+  if (bytes > s->tmp_bytes) {
+    float *t = malloc(bytes);
+    if (!t) return dlut_error("clip preprocess: out of memory");
+    free(s->tmp);
+    s->tmp = t;
+    s->tmp_bytes = bytes;
+  }
+  return dlut_resize_scratch_reserve(&s->rs, w, h, 3, rw, rh);
+}
+
+int dlut_clip_preprocess(const dlut_clip_info *info, const float *rgb, int w, int h, float *pixels) {
+  dlut_clip_prep_scratch s;
+  dlut_clip_prep_scratch_init(&s);
+  int rc = dlut_clip_preprocess_ws(info, rgb, w, h, pixels, &s);
+  dlut_clip_prep_scratch_free(&s);
+  return rc;
+}
+
+int dlut_clip_preprocess_backward(const dlut_clip_info *info, int w, int h, const float *d_pixels, float *d_rgb) {
+  dlut_clip_prep_scratch s;
+  dlut_clip_prep_scratch_init(&s);
+  int rc = dlut_clip_preprocess_backward_ws(info, w, h, d_pixels, d_rgb, &s);
+  dlut_clip_prep_scratch_free(&s);
+  return rc;
+}
+
+int dlut_clip_preprocess_ws(const dlut_clip_info *info, const float *rgb, int w, int h, float *pixels,
+                            dlut_clip_prep_scratch *s) {
+  if (dlut_clip_prep_scratch_reserve(s, info, w, h) != 0) return -1;
   int S = info->image_size, rw, rh, top, left;
   dlut_clip_preprocess_size(info, w, h, &rw, &rh, &top, &left);
-  float *tmp = malloc(sizeof(float) * (size_t)rw * rh * 3);
-  if (!tmp) return dlut_error("clip preprocess: out of memory");
-  if (dlut_resize_f32(rgb, w, h, 3, tmp, rw, rh) != 0) {
-    free(tmp);
-    return -1;
+  const float *src = rgb; /* the resized image (rh, rw, 3) */
+  if (rw != w || rh != h) {
+    if (dlut_resize_f32_ws(rgb, w, h, 3, s->tmp, rw, rh, &s->rs) != 0) return -1;
+    src = s->tmp;
   }
   for (int c = 0; c < 3; c++) {
     float mean = info->mean[c], sd = info->std[c];
     for (int y = 0; y < S; y++)
       for (int x = 0; x < S; x++)
-        pixels[((size_t)c * S + y) * S + x] = (tmp[((size_t)(y + top) * rw + x + left) * 3 + c] - mean) / sd;
+        pixels[((size_t)c * S + y) * S + x] = (src[((size_t)(y + top) * rw + x + left) * 3 + c] - mean) / sd;
   }
-  free(tmp);
   return 0;
 }
 
-int dlut_clip_preprocess_backward(const dlut_clip_info *info, int w, int h, const float *d_pixels, float *d_rgb) {
-  if (check_input(info, w, h) != 0) return -1;
+int dlut_clip_preprocess_backward_ws(const dlut_clip_info *info, int w, int h, const float *d_pixels, float *d_rgb,
+                                     dlut_clip_prep_scratch *s) {
+  if (dlut_clip_prep_scratch_reserve(s, info, w, h) != 0) return -1;
   int S = info->image_size, rw, rh, top, left;
   dlut_clip_preprocess_size(info, w, h, &rw, &rh, &top, &left);
-  float *tmp = calloc((size_t)rw * rh * 3, sizeof(float));
-  if (!tmp) return dlut_error("clip preprocess: out of memory");
+  const int resized = rw != w || rh != h;
+  float *tmp = resized ? s->tmp : d_rgb; /* dL/d(resized image), 0 outside the crop */
+  memset(tmp, 0, sizeof(float) * (size_t)rw * rh * 3);
   for (int c = 0; c < 3; c++) {
     float inv = 1.0f / info->std[c];
     for (int y = 0; y < S; y++)
       for (int x = 0; x < S; x++)
         tmp[((size_t)(y + top) * rw + x + left) * 3 + c] = d_pixels[((size_t)c * S + y) * S + x] * inv;
   }
-  int rc = dlut_resize_f32_backward(tmp, rw, rh, 3, d_rgb, w, h);
-  free(tmp);
-  return rc;
+  return resized ? dlut_resize_f32_backward_ws(tmp, rw, rh, 3, d_rgb, w, h, &s->rs) : 0;
 }

@@ -1,6 +1,6 @@
 /* src/grade/field.c - the MLP field phi of CLIP-DLUT's parameterisation
  * (its `GradientPredictor`): 3 -> h -> h -> h -> 3 with LeakyReLU(0.01),
- * evaluated over every lattice vertex with cblas_sgemm, and its backward to
+ * evaluated over every lattice vertex with dlut_sgemm_par, and its backward to
  * the weights (this is our own optimiser's model, so weight gradients are
  * needed here, unlike CLIP's). A naive loop forward is kept beside it.
  *
@@ -15,7 +15,6 @@
  * change every step) and each layer's input once; the 3-wide first and
  * last layers stay fp32, as do the sums of the biases' gradients.
  */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +101,7 @@ static int ensure_cap(dlut_grade_field *f, int64_t n) {
 /* Z (n,out) = X (n,in) W^T + b, then LeakyReLU if act */
 static void linear(const float *X, int64_t n, int in, const float *W, const float *b, int out, float *Z, int act) {
   for (int64_t r = 0; r < n; r++) memcpy(Z + r * out, b, (size_t)out * sizeof(float));
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, out, in, 1.0f, X, in, W, in, 1.0f, Z, out);
+  dlut_sgemm_par(0, 1, (int)n, out, in, 1.0f, X, in, W, in, 1.0f, Z, out);
   if (act)
     for (int64_t k = 0; k < n * out; k++) Z[k] = Z[k] > 0 ? Z[k] : LEAK * Z[k];
 }
@@ -155,6 +154,13 @@ static void linear_bf16(dlut_grade_field *f, const float *X, int64_t n, int l, f
   for (int64_t k = 0; k < n * h; k++) Z[k] = Z[k] > 0 ? Z[k] : LEAK * Z[k];
 }
 
+int dlut_grade_field_reserve(dlut_grade_field *f, int64_t n) {
+  if (ensure_cap(f, n) != 0) return -1;
+  /* without the bf16 operands the forward takes the fp32 path, as it would itself */
+  if (want_bf16(f, n) && ensure_bf(f, n) != 0) dlut_error_clear();
+  return 0;
+}
+
 int dlut_grade_field_forward(dlut_grade_field *f, const float *in, float *out, int64_t n) {
   if (ensure_cap(f, n) != 0) return -1;
   const int h = f->hidden;
@@ -198,7 +204,7 @@ void dlut_grade_field_backward(dlut_grade_field *f, const float *in, const float
         dlut_bf16_pack_b(xp, x, i, rows, i, 0);          /* B[r][i] = x[r][i] */
         dlut_bf16_gemm_par(f->dw[l], i, dzt, xp, o, i, rows, 1.0f, 1, NULL);
       } else {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o, i, rows, 1.0f, dz, dz_w, x, i, 1.0f, f->dw[l], i);
+        dlut_sgemm_par(1, 0, o, i, rows, 1.0f, dz, dz_w, x, i, 1.0f, f->dw[l], i);
       }
       for (int r = 0; r < rows; r++)
         for (int k = 0; k < o; k++) f->db[l][k] += dz[(int64_t)r * dz_w + k];
@@ -210,7 +216,7 @@ void dlut_grade_field_backward(dlut_grade_field *f, const float *in, const float
         dlut_bf16_pack_a_par(dzp, dz, dz_w, rows, o, 0);
         dlut_bf16_gemm_par(dx, i, dzp, bf_weight(f, l - 1), rows, i, o, 1.0f, 0, NULL);
       } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, i, o, 1.0f, dz, dz_w, f->w[l], i, 0.0f, dx, i);
+        dlut_sgemm_par(0, 0, rows, i, o, 1.0f, dz, dz_w, f->w[l], i, 0.0f, dx, i);
       }
       for (int64_t k = 0; k < (int64_t)rows * i; k++)
         if (!(x[k] > 0)) dx[k] *= LEAK;

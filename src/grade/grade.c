@@ -95,6 +95,11 @@ typedef struct grade {
   int n;
   dlut_lut *lut;
   float *d_table;
+  /* scratch of the LUT application and of the preprocessing, reserved
+   * before the first step for every size a step uses, so a step allocates
+   * nothing */
+  dlut_lut_scratch lut_ws;
+  dlut_clip_prep_scratch prep_ws;
 } grade;
 
 static void grade_free(grade *g) {
@@ -120,6 +125,8 @@ static void grade_free(grade *g) {
   free(g->d_samp);
   dlut_lut_free(g->lut);
   free(g->d_table);
+  dlut_lut_scratch_free(&g->lut_ws);
+  dlut_clip_prep_scratch_free(&g->prep_ws);
 }
 
 /* Lab (L 0..100, a, b) -> the original's scale (L/100, a/128, b/128) */
@@ -171,7 +178,7 @@ static float *working_image(const dlut_image *img, int side, int *ow, int *oh) {
 
 /* Unit image embedding of a float RGB image. */
 static int embed_rgb(grade *g, const float *rgb, int w, int h, float *out) {
-  if (dlut_clip_preprocess(g->info, rgb, w, h, g->pixels) != 0) return -1;
+  if (dlut_clip_preprocess_ws(g->info, rgb, w, h, g->pixels, &g->prep_ws) != 0) return -1;
   if (dlut_clip_encode_image(g->m, g->pixels, out) != 0) return -1;
   for (int k = 0; k < g->dim; k++)
     if (!isfinite(out[k])) return dlut_error("grade: the model's image embedding is not finite");
@@ -256,7 +263,7 @@ static int evaluate(grade *g, dlut_grade_losses *L, int grad) {
   L->clip = 0;
   for (int i = 0; i < g->np; i++) {
     grade_photo *ph = &g->ph[i];
-    dlut_lut_apply_f32(g->lut, ph->work, g->graded, ph->npx, INTERP);
+    dlut_lut_apply_f32_ws(g->lut, ph->work, g->graded, ph->npx, INTERP, &g->lut_ws);
     for (int k = 0; k < nv; k++) {
       const aug_view v = draw_view(g, i, k);
       const int plain = v.cw == ph->ww && v.ch == ph->wh && !v.flip;
@@ -265,7 +272,7 @@ static int evaluate(grade *g, dlut_grade_losses *L, int grad) {
         view_forward(&v, g->graded, ph->ww, g->crop);
         img = g->crop;
       }
-      if (dlut_clip_preprocess(g->info, img, v.cw, v.ch, g->pixels) != 0) return -1;
+      if (dlut_clip_preprocess_ws(g->info, img, v.cw, v.ch, g->pixels, &g->prep_ws) != 0) return -1;
       if (dlut_clip_encode_image(g->m, g->pixels, g->e) != 0) return -1;
       double lc = dlut_grade_clip_loss(g->e, ph->f_orig, g->f_target, ph->style, g->dim, 10.0, 0.7, g->dir_eps,
                                        grad ? g->d_e : NULL);
@@ -275,17 +282,19 @@ static int evaluate(grade *g, dlut_grade_losses *L, int grad) {
         for (int d = 0; d < g->dim; d++) g->d_e[d] *= (float)wc;
         if (dlut_clip_image_backward(g->m, g->d_e, g->d_pixels) != 0) return -1;
         if (plain) {
-          if (dlut_clip_preprocess_backward(g->info, ph->ww, ph->wh, g->d_pixels, g->d_graded) != 0) return -1;
+          if (dlut_clip_preprocess_backward_ws(g->info, ph->ww, ph->wh, g->d_pixels, g->d_graded, &g->prep_ws) != 0)
+            return -1;
         } else {
-          if (dlut_clip_preprocess_backward(g->info, v.cw, v.ch, g->d_pixels, g->d_crop) != 0) return -1;
+          if (dlut_clip_preprocess_backward_ws(g->info, v.cw, v.ch, g->d_pixels, g->d_crop, &g->prep_ws) != 0)
+            return -1;
           view_backward(&v, g->d_crop, ph->ww, ph->wh, g->d_graded);
         }
-        dlut_lut_apply_backward(g->lut, ph->work, g->d_graded, ph->npx, INTERP, g->d_table, NULL);
+        dlut_lut_apply_backward_ws(g->lut, ph->work, g->d_graded, ph->npx, INTERP, g->d_table, NULL, &g->lut_ws);
       }
     }
   }
   /* colour terms on each photo's share of the pooled pixel sample */
-  dlut_lut_apply_f32(g->lut, g->samp, g->samp_out, g->ns, INTERP);
+  dlut_lut_apply_f32_ws(g->lut, g->samp, g->samp_out, g->ns, INTERP, &g->lut_ws);
   dlut_color_srgb_to_lab(g->samp_out, g->lab, g->ns);
   for (int64_t i = 0; i < g->ns * 3; i++) g->lab[i] *= k_lab_scale[i % 3];
   L->vol = L->eigen = L->shift = 0;
@@ -317,7 +326,7 @@ static int evaluate(grade *g, dlut_grade_losses *L, int grad) {
   if (grad && stats_ok) {
     for (int64_t i = 0; i < g->ns * 3; i++) g->d_lab[i] *= k_lab_scale[i % 3];
     dlut_color_srgb_to_lab_backward(g->samp_out, g->d_lab, g->d_samp, g->ns);
-    dlut_lut_apply_backward(g->lut, g->samp, g->d_samp, g->ns, INTERP, g->d_table, NULL);
+    dlut_lut_apply_backward_ws(g->lut, g->samp, g->d_samp, g->ns, INTERP, g->d_table, NULL, &g->lut_ws);
   }
   /* lattice terms */
   dlut_grade_lattice_forward(g->lut->table, g->n, &L->mono, &L->smooth);
@@ -325,6 +334,30 @@ static int evaluate(grade *g, dlut_grade_losses *L, int grad) {
   L->total = g->w.clip * L->clip + g->w.mono * L->mono + g->w.smooth * L->smooth + g->w.vol * L->vol +
              g->w.shift * L->shift + g->w.eigen * L->eigen;
   return 0;
+}
+
+/* Size the scratch for every call a step makes: the LUT application over
+ * the largest working image and the pixel sample, the preprocessing of
+ * every view of every photo the loop's `steps` steps will draw (views are
+ * functions of the step, so they can be drawn ahead). A call outside these
+ * (dlut_grade_problem_augment with a later step) still works: the scratch
+ * grows. */
+static int reserve_scratch(grade *g, int steps) {
+  if (dlut_lut_scratch_reserve(&g->lut_ws, g->n, g->npx_max > g->ns ? g->npx_max : g->ns) != 0) return -1;
+  const int keep = g->aug_step;
+  int rc = 0;
+  for (int i = 0; i < g->np && rc == 0; i++) {
+    rc = dlut_clip_prep_scratch_reserve(&g->prep_ws, g->info, g->ph[i].ww, g->ph[i].wh);
+    for (int t = 0; g->aug_views > 0 && t < steps && rc == 0; t++) {
+      g->aug_step = t;
+      for (int k = 0; k < g->aug_views && rc == 0; k++) {
+        const aug_view v = draw_view(g, i, k);
+        rc = dlut_clip_prep_scratch_reserve(&g->prep_ws, g->info, v.cw, v.ch);
+      }
+    }
+  }
+  g->aug_step = keep;
+  return rc;
 }
 
 /* Reinhard et al. 2001, "Color Transfer between Images", in CIELAB (the
@@ -424,7 +457,7 @@ static dlut_image *preview_image(grade *g) {
   const grade_photo *ph = &g->ph[0];
   dlut_image *p = dlut_image_alloc(ph->ww, ph->wh, 3, DLUT_PIXEL_U8);
   if (!p) return NULL;
-  dlut_lut_apply_f32(g->lut, ph->work, g->graded, ph->npx, INTERP);
+  dlut_lut_apply_f32_ws(g->lut, ph->work, g->graded, ph->npx, INTERP, &g->lut_ws);
   for (int y = 0; y < ph->wh; y++) {
     uint8_t *row = (uint8_t *)p->data + (size_t)y * p->stride;
     const float *src = g->graded + (int64_t)y * ph->ww * 3;
@@ -614,6 +647,8 @@ dlut_grade_problem *dlut_grade_problem_new_set(dlut_clip *model, const dlut_imag
   }
   float *ref_work = NULL, *text_tmp = NULL, *ref_samp = NULL;
   grade *g = &P->g;
+  dlut_lut_scratch_init(&g->lut_ws);
+  dlut_clip_prep_scratch_init(&g->prep_ws);
   if (o_in)
     P->o = *o_in;
   else
@@ -767,6 +802,7 @@ dlut_grade_problem *dlut_grade_problem_new_set(dlut_clip *model, const dlut_imag
   g->d_lab = malloc((size_t)g->ns * 3 * sizeof(float));
   g->d_samp = malloc((size_t)g->ns * 3 * sizeof(float));
   if (!g->samp_out || !g->lab || !g->d_lab || !g->d_samp) goto oom;
+  if (reserve_scratch(g, o->steps) != 0) goto fail;
 
   /* ---- features ---- */
   for (int i = 0; i < n_photos; i++) {
@@ -909,7 +945,7 @@ int dlut_grade_run_set(dlut_clip *model, const dlut_image *const *photos, int n_
   const dlut_grade_opts o = P->o;
   const int n = g->n;
   const int64_t nt = (int64_t)n * n * n * 3;
-  float *best = NULL, *params = NULL, *pgrad = NULL, *state = NULL, *phi = NULL;
+  float *best = NULL, *params = NULL, *pgrad = NULL, *state = NULL, *phi = NULL, *pre = NULL;
   dlut_grade_field field;
   memset(&field, 0, sizeof field);
   dlut_adamw opt;
@@ -926,6 +962,7 @@ int dlut_grade_run_set(dlut_clip *model, const dlut_image *const *photos, int n_
   int64_t np;
   if (o.param == DLUT_GRADE_PARAM_FIELD) {
     if (dlut_grade_field_init(&field, o.field_hidden, o.seed) != 0) goto fail;
+    if (dlut_grade_field_reserve(&field, nt / 3) != 0) goto fail; /* its activations, before the first step */
     np = field.n_params;
     state = malloc((size_t)nt * sizeof(float));
     phi = malloc((size_t)nt * sizeof(float));
@@ -938,7 +975,8 @@ int dlut_grade_run_set(dlut_clip *model, const dlut_image *const *photos, int n_
     np = (int64_t)k * k * k * 3;
     params = calloc((size_t)np, sizeof(float));
     pgrad = malloc((size_t)np * sizeof(float));
-    if (!params || !pgrad) goto oom;
+    pre = malloc((size_t)nt * sizeof(float)); /* the backward's pre-clamp table */
+    if (!params || !pgrad || !pre) goto oom;
   }
   if (dlut_adamw_init(&opt, np, o.weight_decay) != 0) goto fail;
 
@@ -1003,7 +1041,7 @@ int dlut_grade_run_set(dlut_clip *model, const dlut_image *const *photos, int n_
       }
       dlut_grade_field_backward(&field, state, phi, nt / 3);
     } else {
-      dlut_grade_lattice_param_backward_base(params, o.lattice_coarse, P->base, g->d_table, n, pgrad);
+      dlut_grade_lattice_param_backward_pre(params, o.lattice_coarse, P->base, g->d_table, n, pgrad, pre);
     }
     dlut_adamw_step(&opt, params, pgrad, dlut_cosine_lr(step, o.steps, o.lr, o.lr_min));
     if (o.param == DLUT_GRADE_PARAM_FIELD) memcpy(state, g->lut->table, (size_t)nt * sizeof(float));
@@ -1069,6 +1107,7 @@ done:
   dlut_adamw_free(&opt);
   free(state);
   free(phi);
+  free(pre);
   free(best);
   dlut_grade_problem_free(P);
   return rc;

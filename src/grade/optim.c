@@ -125,6 +125,12 @@ void dlut_grade_lattice_param_backward_base(const float *res, int k, const float
   int64_t total = (int64_t)n * n * n * 3;
   float *pre = malloc((size_t)total * sizeof(float));
   if (!pre) return; /* cannot happen for n <= 65 on any real machine; gradients then stay 0 */
+  dlut_grade_lattice_param_backward_pre(res, k, base, d_table, n, d_res, pre);
+  free(pre);
+}
+
+void dlut_grade_lattice_param_backward_pre(const float *res, int k, const float *base, const float *d_table, int n,
+                                           float *d_res, float *pre) {
   lattice_pre(res, k, base, n, pre);
   for (int b = 0; b < n; b++) {
     int b0;
@@ -154,5 +160,4 @@ void dlut_grade_lattice_param_backward_base(const float *res, int k, const float
       }
     }
   }
-  free(pre);
 }

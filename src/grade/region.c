@@ -74,6 +74,10 @@ struct dlut_region_problem {
   /* the tables being evaluated and the starts */
   dlut_lut *luts[NT];
   float *base[NT];
+  /* scratch of the LUT application and of the preprocessing, reserved at
+   * set-up, so an evaluation allocates nothing */
+  dlut_lut_scratch lut_ws;
+  dlut_clip_prep_scratch prep_ws;
 };
 
 void dlut_region_problem_free(dlut_region_problem *p) {
@@ -94,6 +98,8 @@ void dlut_region_problem_free(dlut_region_problem *p) {
     dlut_lut_free(p->luts[k]);
     free(p->base[k]);
   }
+  dlut_lut_scratch_free(&p->lut_ws);
+  dlut_clip_prep_scratch_free(&p->prep_ws);
   free(p);
 }
 
@@ -109,9 +115,9 @@ const float *dlut_region_problem_patch_weights(const dlut_region_problem *p, int
 
 /* C = T_0(in); C <- C + m_k (T_k(in) - C). in, C, scratch: (n, 3). */
 static void composite(dlut_region_problem *p, const float *in, int64_t n, float *const *masks, float *c, float *scr) {
-  dlut_lut_apply_f32(p->luts[0], in, c, n, INTERP);
+  dlut_lut_apply_f32_ws(p->luts[0], in, c, n, INTERP, &p->lut_ws);
   for (int k = 0; k < p->n; k++) {
-    dlut_lut_apply_f32(p->luts[k + 1], in, scr, n, INTERP);
+    dlut_lut_apply_f32_ws(p->luts[k + 1], in, scr, n, INTERP, &p->lut_ws);
     const float *m = masks[k];
     for (int64_t i = 0; i < n; i++)
       for (int ch = 0; ch < 3; ch++) c[i * 3 + ch] += m[i] * (scr[i * 3 + ch] - c[i * 3 + ch]);
@@ -129,9 +135,9 @@ static void composite_backward(dlut_region_problem *p, const float *in, int64_t 
         d_r[i * 3 + ch] = m[i] * d_c[i * 3 + ch];
         d_c[i * 3 + ch] *= 1.0f - m[i];
       }
-    dlut_lut_apply_backward(p->luts[k + 1], in, d_r, n, INTERP, d_tables[k + 1], NULL);
+    dlut_lut_apply_backward_ws(p->luts[k + 1], in, d_r, n, INTERP, d_tables[k + 1], NULL, &p->lut_ws);
   }
-  dlut_lut_apply_backward(p->luts[0], in, d_c, n, INTERP, d_tables[0], NULL);
+  dlut_lut_apply_backward_ws(p->luts[0], in, d_c, n, INTERP, d_tables[0], NULL, &p->lut_ws);
 }
 
 /* z (dim) = sum_p w_p tok_p over the patch rows of tokens (1 + P, dim). */
@@ -157,7 +163,7 @@ int dlut_region_problem_eval(dlut_region_problem *p, const float *const *tables,
   }
   /* ---- CLIP terms on the composite working image ---- */
   composite(p, p->work, p->npx, p->wmask, p->comp, p->reg);
-  if (dlut_clip_preprocess(p->info, p->comp, p->ww, p->wh, p->pixels) != 0) return -1;
+  if (dlut_clip_preprocess_ws(p->info, p->comp, p->ww, p->wh, p->pixels, &p->prep_ws) != 0) return -1;
   if (dlut_clip_encode_image(p->m, p->pixels, p->tokens) != 0) return -1; /* row 0 = e */
   if (p->any_local && dlut_clip_image_tokens(p->m, p->tokens) != 0) return -1;
   float *d_e = p->d_tokens; /* row 0 of d_tokens */
@@ -187,7 +193,7 @@ int dlut_region_problem_eval(dlut_region_problem *p, const float *const *tables,
     int rc = p->any_local ? dlut_clip_image_tokens_backward(p->m, p->d_tokens, p->d_pixels)
                           : dlut_clip_image_backward(p->m, d_e, p->d_pixels);
     if (rc != 0) return -1;
-    if (dlut_clip_preprocess_backward(p->info, p->ww, p->wh, p->d_pixels, p->d_comp) != 0) return -1;
+    if (dlut_clip_preprocess_backward_ws(p->info, p->ww, p->wh, p->d_pixels, p->d_comp, &p->prep_ws) != 0) return -1;
     composite_backward(p, p->work, p->npx, p->wmask, p->d_comp, p->d_reg, d_tables);
   }
   /* ---- colour terms on the composite of the photo's sample ---- */
@@ -333,6 +339,8 @@ dlut_region_problem *dlut_region_problem_new(dlut_clip *model, const dlut_image 
     dlut_error("region grade: out of memory");
     return NULL;
   }
+  dlut_lut_scratch_init(&p->lut_ws);
+  dlut_clip_prep_scratch_init(&p->prep_ws);
   const dlut_grade_opts *g = o ? &o->global : NULL;
   if (!model || !photo || !o || photo->width < 1 || photo->height < 1) {
     dlut_error("region grade: needs a model, a photo and options");
@@ -521,6 +529,9 @@ dlut_region_problem *dlut_region_problem_new(dlut_clip *model, const dlut_image 
     else
       memcpy(p->base[k + 1], p->base[0], (size_t)nt * sizeof(float));
   }
+  if (dlut_lut_scratch_reserve(&p->lut_ws, p->nl, p->npx > p->ns ? p->npx : p->ns) != 0 ||
+      dlut_clip_prep_scratch_reserve(&p->prep_ws, p->info, p->ww, p->wh) != 0)
+    goto fail;
   free(src_text);
   return p;
 #undef ALLOC
@@ -582,10 +593,11 @@ int dlut_region_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_
   float *params = calloc((size_t)np, sizeof(float)), *pgrad = malloc((size_t)np * sizeof(float));
   float *tab = malloc((size_t)nt * (n + 1) * sizeof(float)), *dtab = malloc((size_t)nt * (n + 1) * sizeof(float));
   float *best = malloc((size_t)nt * (n + 1) * sizeof(float));
+  float *pre = malloc((size_t)nt * sizeof(float)); /* the lattice backward's pre-clamp table */
   dlut_adamw opt;
   memset(&opt, 0, sizeof opt);
   int rc = -1;
-  if (!params || !pgrad || !tab || !dtab || !best) {
+  if (!params || !pgrad || !tab || !dtab || !best || !pre) {
     dlut_error("region grade: out of memory");
     goto done;
   }
@@ -628,7 +640,7 @@ int dlut_region_grade_run(dlut_clip *model, const dlut_image *photo, const dlut_
     }
     memset(pgrad, 0, (size_t)np * sizeof(float));
     for (int k = 0; k <= n; k++)
-      dlut_grade_lattice_param_backward_base(params + npk * k, kc, p->base[k], d_tables[k], nl, pgrad + npk * k);
+      dlut_grade_lattice_param_backward_pre(params + npk * k, kc, p->base[k], d_tables[k], nl, pgrad + npk * k, pre);
     dlut_adamw_step(&opt, params, pgrad, dlut_cosine_lr(step, steps, lr, lr_min));
     if (g->callback) {
       dlut_grade_progress pr;
@@ -675,6 +687,7 @@ done:
   free(tab);
   free(dtab);
   free(best);
+  free(pre);
   dlut_region_problem_free(p);
   return rc;
 }

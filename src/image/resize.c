@@ -24,21 +24,17 @@ static double bicubic_filter(double x) {
   return 0.0;
 }
 
-int dlut_resize_coeffs(int in, int out, double **kp, int **bp) {
-  *kp = NULL;
-  *bp = NULL;
-  if (in < 1 || out < 1 || in > DLUT_RESIZE_MAX_DIM || out > DLUT_RESIZE_MAX_DIM)
-    return dlut_error("resize: bad size %d -> %d", in, out);
+/* Taps per output sample of an in -> out axis (Pillow's ksize). */
+static int coeffs_ksize(int in, int out) {
+  double scale = (double)in / out, filterscale = scale < 1.0 ? 1.0 : scale;
+  return (int)ceil(2.0 * filterscale) * 2 + 1;
+}
+
+/* The weights of an in -> out axis into k (out, ksize), which the caller
+ * has zeroed, and bounds b (out, 2). */
+static void coeffs_fill(int in, int out, int ksize, double *k, int *b) {
   double scale = (double)in / out, filterscale = scale < 1.0 ? 1.0 : scale;
   double support = 2.0 * filterscale;
-  int ksize = (int)ceil(support) * 2 + 1;
-  double *k = calloc((size_t)out * (size_t)ksize, sizeof *k);
-  int *b = malloc((size_t)out * 2 * sizeof *b);
-  if (!k || !b) {
-    free(k);
-    free(b);
-    return dlut_error("resize: out of memory");
-  }
   double ss = 1.0 / filterscale;
   for (int xx = 0; xx < out; xx++) {
     double center = (xx + 0.5) * scale, ww = 0.0;
@@ -58,6 +54,22 @@ int dlut_resize_coeffs(int in, int out, double **kp, int **bp) {
     b[2 * xx] = xmin;
     b[2 * xx + 1] = xmax;
   }
+}
+
+int dlut_resize_coeffs(int in, int out, double **kp, int **bp) {
+  *kp = NULL;
+  *bp = NULL;
+  if (in < 1 || out < 1 || in > DLUT_RESIZE_MAX_DIM || out > DLUT_RESIZE_MAX_DIM)
+    return dlut_error("resize: bad size %d -> %d", in, out);
+  int ksize = coeffs_ksize(in, out);
+  double *k = calloc((size_t)out * (size_t)ksize, sizeof *k);
+  int *b = malloc((size_t)out * 2 * sizeof *b);
+  if (!k || !b) {
+    free(k);
+    free(b);
+    return dlut_error("resize: out of memory");
+  }
+  coeffs_fill(in, out, ksize, k, b);
   *kp = k;
   *bp = b;
   return ksize;
@@ -252,79 +264,121 @@ static void f_vert_t_cols(void *vc, int64_t i0, int64_t i1, int thread) {
   }
 }
 
-int dlut_resize_f32(const float *in, int w, int h, int ch, float *out, int ow, int oh) {
+/* ==== Scratch ==== */
+
+void dlut_resize_scratch_init(dlut_resize_scratch *s) {
+  memset(s, 0, sizeof *s);
+}
+
+void dlut_resize_scratch_free(dlut_resize_scratch *s) {
+  if (!s) return;
+  free(s->k);
+  free(s->bounds);
+  free(s->tmp);
+  memset(s, 0, sizeof *s);
+}
+
+/* *p holds at least `bytes` (its contents are not kept when it grows). */
+static int grow(void **p, size_t *cap, size_t bytes) {
+  if (bytes <= *cap) return 0;
+  void *q = malloc(bytes);
+  if (!q) return -1;
+  free(*p);
+  *p = q;
+  *cap = bytes;
+  return 0;
+}
+
+int dlut_resize_scratch_reserve(dlut_resize_scratch *s, int w, int h, int ch, int ow, int oh) {
   if (check_sizes(w, h, ch, ow, oh) != 0) return -1;
-  int rc = -1, ks;
-  double *k = NULL;
-  int *b = NULL;
-  float *tmp = NULL;
-  const float *src = in;
-  if (ow == w && oh == h) {
-    memcpy(out, in, sizeof(float) * (size_t)w * h * ch);
-    return 0;
-  }
+  size_t kb = 0, bb = 0, tb = 0;
   if (ow != w) {
-    if ((ks = dlut_resize_coeffs(w, ow, &k, &b)) < 0) goto fail;
-    float *dst = out;
-    if (oh != h) {
-      if (!(tmp = malloc(sizeof(float) * (size_t)h * ow * ch))) goto oom;
-      dst = tmp;
-    }
-    f_ctx c = {.in = in, .out = dst, .k = k, .bounds = b, .ksize = ks, .w = w, .ow = ow, .ch = ch};
-    dlut_parallel_for(h, 4, f_horiz_rows, &c);
-    src = dst;
-    free(k), free(b);
-    k = NULL, b = NULL;
+    kb = (size_t)ow * (size_t)coeffs_ksize(w, ow) * sizeof(double);
+    bb = (size_t)ow * 2 * sizeof(int);
   }
   if (oh != h) {
-    if ((ks = dlut_resize_coeffs(h, oh, &k, &b)) < 0) goto fail;
-    f_ctx c = {.in = src, .out = out, .k = k, .bounds = b, .ksize = ks, .w = ow, .ch = ch};
-    dlut_parallel_for(oh, 4, f_vert_rows, &c);
+    size_t k2 = (size_t)oh * (size_t)coeffs_ksize(h, oh) * sizeof(double), b2 = (size_t)oh * 2 * sizeof(int);
+    kb = k2 > kb ? k2 : kb;
+    bb = b2 > bb ? b2 : bb;
   }
-  rc = 0;
-  goto fail;
-oom:
-  dlut_error("resize: out of memory");
-fail:
-  free(k), free(b), free(tmp);
+  if (ow != w && oh != h) tb = sizeof(float) * (size_t)h * ow * ch; /* between the passes, both ways */
+  if (grow((void **)&s->k, &s->k_bytes, kb) != 0 || grow((void **)&s->bounds, &s->bounds_bytes, bb) != 0 ||
+      grow((void **)&s->tmp, &s->tmp_bytes, tb) != 0)
+    return dlut_error("resize: out of memory");
+  return 0;
+}
+
+/* The weights of an in -> out axis into the scratch (reserved); returns ksize. */
+static int scratch_coeffs(dlut_resize_scratch *s, int in, int out) {
+  int ks = coeffs_ksize(in, out);
+  memset(s->k, 0, (size_t)out * ks * sizeof(double));
+  coeffs_fill(in, out, ks, s->k, s->bounds);
+  return ks;
+}
+
+/* ==== float, differentiable: the passes ==== */
+
+int dlut_resize_f32(const float *in, int w, int h, int ch, float *out, int ow, int oh) {
+  dlut_resize_scratch s;
+  dlut_resize_scratch_init(&s);
+  int rc = dlut_resize_f32_ws(in, w, h, ch, out, ow, oh, &s);
+  dlut_resize_scratch_free(&s);
   return rc;
 }
 
 int dlut_resize_f32_backward(const float *d_out, int ow, int oh, int ch, float *d_in, int w, int h) {
+  dlut_resize_scratch s;
+  dlut_resize_scratch_init(&s);
+  int rc = dlut_resize_f32_backward_ws(d_out, ow, oh, ch, d_in, w, h, &s);
+  dlut_resize_scratch_free(&s);
+  return rc;
+}
+
+int dlut_resize_f32_ws(const float *in, int w, int h, int ch, float *out, int ow, int oh, dlut_resize_scratch *s) {
   if (check_sizes(w, h, ch, ow, oh) != 0) return -1;
-  int rc = -1, ks;
-  double *k = NULL;
-  int *b = NULL;
-  float *tmp = NULL;
-  const float *src = d_out;
+  if (ow == w && oh == h) {
+    memcpy(out, in, sizeof(float) * (size_t)w * h * ch);
+    return 0;
+  }
+  if (dlut_resize_scratch_reserve(s, w, h, ch, ow, oh) != 0) return -1;
+  const float *src = in;
+  if (ow != w) {
+    int ks = scratch_coeffs(s, w, ow);
+    float *dst = oh != h ? s->tmp : out;
+    f_ctx c = {.in = in, .out = dst, .k = s->k, .bounds = s->bounds, .ksize = ks, .w = w, .ow = ow, .ch = ch};
+    dlut_parallel_for(h, 4, f_horiz_rows, &c);
+    src = dst;
+  }
+  if (oh != h) {
+    int ks = scratch_coeffs(s, h, oh);
+    f_ctx c = {.in = src, .out = out, .k = s->k, .bounds = s->bounds, .ksize = ks, .w = ow, .ch = ch};
+    dlut_parallel_for(oh, 4, f_vert_rows, &c);
+  }
+  return 0;
+}
+
+int dlut_resize_f32_backward_ws(const float *d_out, int ow, int oh, int ch, float *d_in, int w, int h,
+                                dlut_resize_scratch *s) {
+  if (check_sizes(w, h, ch, ow, oh) != 0) return -1;
   if (ow == w && oh == h) {
     memcpy(d_in, d_out, sizeof(float) * (size_t)w * h * ch);
     return 0;
   }
+  if (dlut_resize_scratch_reserve(s, w, h, ch, ow, oh) != 0) return -1;
+  const float *src = d_out;
   /* forward was H then V, so the backward is V^T then H^T */
   if (oh != h) {
-    if ((ks = dlut_resize_coeffs(h, oh, &k, &b)) < 0) goto fail;
-    float *dst = d_in;
-    if (ow != w) {
-      if (!(tmp = malloc(sizeof(float) * (size_t)h * ow * ch))) goto oom;
-      dst = tmp;
-    }
-    f_ctx c = {.in = d_out, .out = dst, .k = k, .bounds = b, .ksize = ks, .w = ow, .ch = ch, .h = h, .oh = oh};
+    int ks = scratch_coeffs(s, h, oh);
+    float *dst = ow != w ? s->tmp : d_in;
+    f_ctx c = {
+        .in = d_out, .out = dst, .k = s->k, .bounds = s->bounds, .ksize = ks, .w = ow, .ch = ch, .h = h, .oh = oh};
     dlut_parallel_for((int64_t)ow * ch, 64, f_vert_t_cols, &c);
     src = dst;
-    free(k), free(b);
-    k = NULL, b = NULL;
   }
   if (ow != w) {
-    if ((ks = dlut_resize_coeffs(w, ow, &k, &b)) < 0) goto fail;
-    f_ctx c = {.in = src, .out = d_in, .k = k, .bounds = b, .ksize = ks, .w = w, .ow = ow, .ch = ch};
+    int ks = scratch_coeffs(s, w, ow);
+    f_ctx c = {.in = src, .out = d_in, .k = s->k, .bounds = s->bounds, .ksize = ks, .w = w, .ow = ow, .ch = ch};
     dlut_parallel_for(h, 4, f_horiz_t_rows, &c);
   }
-  rc = 0;
-  goto fail;
-oom:
-  dlut_error("resize: out of memory");
-fail:
-  free(k), free(b), free(tmp);
-  return rc;
+  return 0;
 }

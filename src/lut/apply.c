@@ -269,7 +269,8 @@ typedef struct apply_ctx {
   size_t src_stride;    /* bytes per source row */
   size_t dst_stride;    /* bytes per destination row */
   int64_t row_pixels;   /* pixels per row (the whole image when packed) */
-  float *t4;            /* the table padded to RGB_ (64-byte aligned, owned), or NULL: gather kernels */
+  float *t4;            /* the table padded to RGB_ (64-byte aligned), or NULL: gather kernels */
+  int t4_owned;         /* t4 is this context's (else a dlut_lut_scratch's) */
   float u8tab[3][256];  /* U8: lattice coordinate (or 1D-only output) per code value */
 } apply_ctx;
 
@@ -628,17 +629,33 @@ static void apply_task(void *ctx, int64_t begin, int64_t end, int thread) {
   }
 }
 
+#ifdef LUT_HAVE_AVX2
+/* s->t4 holds at least `entries` padded entries: 0, or -1 (no memory; s keeps what it had). */
+static int scratch_t4(dlut_lut_scratch *s, size_t entries) {
+  const size_t bytes = (entries * 4 * sizeof(float) + 63) & ~(size_t)63; /* C11: size a multiple of 64 */
+  if (bytes <= s->t4_bytes) return 0;
+  float *t = aligned_alloc(64, bytes);
+  if (!t) return -1;
+  free(s->t4);
+  s->t4 = t;
+  s->t4_bytes = bytes;
+  return 0;
+}
+#endif
+
 /* Fill the context; pads the table when that pays (n_pixels large enough
- * compared with the table). With no memory for the padded table the gather
- * kernels are used, which give the same results. */
+ * compared with the table), into s's buffer when s is given. With no
+ * memory for the padded table the gather kernels are used, which give the
+ * same results. */
 static void ctx_init(apply_ctx *a, const dlut_lut *lut, dlut_interp interp, dlut_pixel_type type, int channels,
-                     float strength, int64_t n_pixels) {
+                     float strength, int64_t n_pixels, dlut_lut_scratch *s) {
   lut_prep_init(&a->p, lut);
   a->interp = interp == DLUT_INTERP_TRILINEAR ? DLUT_INTERP_TRILINEAR : DLUT_INTERP_TETRAHEDRAL;
   a->type = type;
   a->channels = channels;
   a->strength = strength;
   a->t4 = NULL;
+  a->t4_owned = 0;
   if (type == DLUT_PIXEL_U8)
     for (int c = 0; c < 3; c++)
       for (int v = 0; v < 256; v++) a->u8tab[c][v] = pre_3d(&a->p, c, (float)v * (1.0f / 255.0f));
@@ -646,7 +663,12 @@ static void ctx_init(apply_ctx *a, const dlut_lut *lut, dlut_interp interp, dlut
   const int S = a->p.size;
   if (S && S <= PAD_MAX_SIZE && n_pixels >= (int64_t)S * S * S / 4) {
     size_t entries = (size_t)S * S * S;
-    a->t4 = aligned_alloc(64, (entries * 4 * sizeof(float) + 63) & ~(size_t)63); /* C11: size a multiple of 64 */
+    if (s) {
+      a->t4 = scratch_t4(s, entries) == 0 ? s->t4 : NULL;
+    } else {
+      a->t4 = aligned_alloc(64, (entries * 4 * sizeof(float) + 63) & ~(size_t)63); /* C11: size a multiple of 64 */
+      a->t4_owned = 1;
+    }
     if (a->t4)
       for (size_t j = 0; j < entries; j++) {
         a->t4[j * 4 + 0] = a->p.table[j * 3 + 0];
@@ -656,18 +678,18 @@ static void ctx_init(apply_ctx *a, const dlut_lut *lut, dlut_interp interp, dlut
       }
   }
 #else
-  (void)n_pixels;
+  (void)n_pixels, (void)s;
 #endif
 }
 
 static void ctx_free(apply_ctx *a) {
   if (!a) return;
-  free(a->t4);
+  if (a->t4_owned) free(a->t4);
   free(a);
 }
 
 static void ctx_release(apply_ctx *a) {
-  free(a->t4);
+  if (a->t4_owned) free(a->t4);
   a->t4 = NULL;
 }
 
@@ -677,16 +699,21 @@ static void ctx_release(apply_ctx *a) {
 /* The context (3 KB) lives on the caller's stack: this function cannot fail,
  * and a fallback for a failed allocation (dlut_lut_eval, a different
  * evaluation order) would give other results in the last bits. */
-void dlut_lut_apply_f32(const dlut_lut *lut, const float *in, float *out, int64_t n, dlut_interp interp) {
+void dlut_lut_apply_f32_ws(const dlut_lut *lut, const float *in, float *out, int64_t n, dlut_interp interp,
+                           dlut_lut_scratch *s) {
   if (!lut || n <= 0) return;
   apply_ctx a;
-  ctx_init(&a, lut, interp, DLUT_PIXEL_F32, 3, 1.0f, n);
+  ctx_init(&a, lut, interp, DLUT_PIXEL_F32, 3, 1.0f, n, s);
   a.src = (const uint8_t *)in;
   a.dst = (uint8_t *)out;
   a.row_pixels = n;
   a.src_stride = a.dst_stride = 0;
   dlut_parallel_for(n, GRAIN, apply_task, &a);
   ctx_release(&a);
+}
+
+void dlut_lut_apply_f32(const dlut_lut *lut, const float *in, float *out, int64_t n, dlut_interp interp) {
+  dlut_lut_apply_f32_ws(lut, in, out, n, interp, NULL);
 }
 
 int dlut_lut_apply_image(const dlut_lut *lut, const dlut_image *src, dlut_image *dst, dlut_interp interp,
@@ -708,7 +735,7 @@ int dlut_lut_apply_image(const dlut_lut *lut, const dlut_image *src, dlut_image 
   int64_t total = (int64_t)src->width * src->height;
   apply_ctx *a = malloc(sizeof *a);
   if (!a) return dlut_error("apply: out of memory");
-  ctx_init(a, lut, interp, src->type, src->channels, strength, total);
+  ctx_init(a, lut, interp, src->type, src->channels, strength, total, NULL);
   a->src = src->data;
   a->dst = dst->data;
   a->src_stride = src->stride;
@@ -731,24 +758,35 @@ int dlut_lut_apply_image(const dlut_lut *lut, const dlut_image *src, dlut_image 
  * (trilinear) vertices in an accumulator padded like the forward's table
  * (4 floats per entry), so each update is one 16-byte load-FMA-store. */
 
-apply_ctx *lut_bwd_ctx_new(const dlut_lut *lut, dlut_interp interp) {
+apply_ctx *lut_bwd_ctx_new(const dlut_lut *lut, dlut_interp interp, dlut_lut_scratch *s) {
 #ifdef LUT_HAVE_AVX2
-  apply_ctx *a = malloc(sizeof *a);
-  if (!a) return NULL;
-  ctx_init(a, lut, interp, DLUT_PIXEL_F32, 3, 1.0f, INT64_MAX);
+  apply_ctx *a = s ? s->ctx : NULL;
+  if (!a && !(a = malloc(sizeof *a))) return NULL;
+  if (s) s->ctx = a;
+  ctx_init(a, lut, interp, DLUT_PIXEL_F32, 3, 1.0f, INT64_MAX, s);
   if (!a->t4 || a->p.shaper_size) { /* too large to pad (or a shaper, which backward ignores) */
-    ctx_free(a);
+    if (!s) ctx_free(a);
     return NULL;
   }
   return a;
 #else
-  (void)lut, (void)interp;
+  (void)lut, (void)interp, (void)s;
   return NULL;
 #endif
 }
 
 void lut_bwd_ctx_free(apply_ctx *a) {
   ctx_free(a);
+}
+
+int lut_scratch_reserve_ctx(dlut_lut_scratch *s, int size) {
+#ifdef LUT_HAVE_AVX2
+  if (!s->ctx && !(s->ctx = malloc(sizeof(apply_ctx)))) return -1;
+  if (size > 0 && size <= PAD_MAX_SIZE && scratch_t4(s, (size_t)size * size * size) != 0) return -1;
+#else
+  (void)s, (void)size;
+#endif
+  return 0;
 }
 
 #ifdef LUT_HAVE_AVX2

@@ -161,9 +161,14 @@ typedef struct apply_ctx apply_ctx;
 
 /* A context for lut_bwd_span (F32 RGB inputs, the table padded to 4
  * floats per entry), or NULL where the fast path does not apply (no AVX2,
- * table larger than the padding limit, shaper present, no memory). */
-apply_ctx *lut_bwd_ctx_new(const dlut_lut *lut, dlut_interp interp);
+ * table larger than the padding limit, shaper present, no memory). With a
+ * scratch s the context and its padded table are s's (kept in s, never
+ * freed with lut_bwd_ctx_free); without, the caller frees it. */
+apply_ctx *lut_bwd_ctx_new(const dlut_lut *lut, dlut_interp interp, dlut_lut_scratch *s);
 void lut_bwd_ctx_free(apply_ctx *a);
+/* Allocate s's backward context and padded table for a lattice of `size`
+ * (nothing without AVX2 or beyond the padding limit). 0 or -1 (no memory). */
+int lut_scratch_reserve_ctx(dlut_lut_scratch *s, int size);
 
 /* For in (n,3) and d_out (n,3): acc4 (size^3, 4) += dL/dtable, padded
  * layout (entry j's channel c at acc4[j*4 + c]), if acc4 is not NULL; and

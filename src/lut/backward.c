@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dlut/error.h"
 #include "dlut/lut.h"
 #include "dlut/parallel.h"
 #include "lut/apply_internal.h"
@@ -169,8 +170,64 @@ void dlut_lut_apply_backward_ref(const dlut_lut *lut, const float *in, const flo
   bwd_range(&k, 0, n, d_table);
 }
 
+/* How the pixels are cut: parts of part_len pixels, n_parts of them. At
+ * most MAX_SCRATCH bytes of accumulators (big tables get fewer parts; the
+ * count depends only on n and the size, so stays deterministic). */
+static void bwd_plan(int64_t n, size_t entries, int64_t *part_len, int *n_parts) {
+  int64_t parts = (n + MIN_PART - 1) / MIN_PART;
+  if (parts > MAX_PARTS) parts = MAX_PARTS;
+  int64_t fit = (int64_t)(MAX_SCRATCH / (entries * 4 * sizeof(float)));
+  if (parts > fit) parts = fit;
+  if (parts < 1) parts = 1;
+  *part_len = (n + parts - 1) / parts;
+  *n_parts = (int)((n + *part_len - 1) / *part_len);
+}
+
+void dlut_lut_scratch_init(dlut_lut_scratch *s) {
+  memset(s, 0, sizeof *s);
+}
+
+void dlut_lut_scratch_free(dlut_lut_scratch *s) {
+  if (!s) return;
+  free(s->t4);
+  free(s->parts);
+  free(s->ctx);
+  memset(s, 0, sizeof *s);
+}
+
+/* s->parts holds at least `floats`: 0, or -1 (no memory; s keeps what it had). */
+static int scratch_parts(dlut_lut_scratch *s, size_t floats) {
+  if (floats * sizeof(float) <= s->parts_bytes) return 0;
+  float *p = malloc(floats * sizeof(float));
+  if (!p) return -1;
+  free(s->parts);
+  s->parts = p;
+  s->parts_bytes = floats * sizeof(float);
+  return 0;
+}
+
+int dlut_lut_scratch_reserve(dlut_lut_scratch *s, int size, int64_t n) {
+  if (size < 2 || size > DLUT_LUT_MAX_SIZE || n < 0)
+    return dlut_error("lut scratch: bad size %d or pixel count %lld", size, (long long)n);
+  const size_t entries = (size_t)size * size * size;
+  /* bwd_plan's part count before rounding: the most parts any call of up
+   * to n pixels makes; the fast path accumulates into parts even for one */
+  int64_t parts = (n + MIN_PART - 1) / MIN_PART, fit = (int64_t)(MAX_SCRATCH / (entries * 4 * sizeof(float)));
+  if (parts > MAX_PARTS) parts = MAX_PARTS;
+  if (parts > fit) parts = fit;
+  if (parts < 1) parts = 1;
+  if (lut_scratch_reserve_ctx(s, size) != 0 || scratch_parts(s, (size_t)parts * entries * 4) != 0)
+    return dlut_error("lut scratch: out of memory");
+  return 0;
+}
+
 void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *d_out, int64_t n, dlut_interp interp,
                              float *d_table, float *d_in) {
+  dlut_lut_apply_backward_ws(lut, in, d_out, n, interp, d_table, d_in, NULL);
+}
+
+void dlut_lut_apply_backward_ws(const dlut_lut *lut, const float *in, const float *d_out, int64_t n, dlut_interp interp,
+                                float *d_table, float *d_in, dlut_lut_scratch *s) {
   if (!lut || n <= 0 || !in || !d_out) return;
   bwd_ctx k;
   memset(&k, 0, sizeof k);
@@ -182,23 +239,17 @@ void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *
   k.interp = interp == DLUT_INTERP_TRILINEAR ? DLUT_INTERP_TRILINEAR : DLUT_INTERP_TETRAHEDRAL;
   k.in = in, k.d_out = d_out, k.d_in = d_in, k.d_table = d_table, k.n = n;
   const size_t entries = (size_t)k.p.size * k.p.size * k.p.size;
-  int64_t parts = (n + MIN_PART - 1) / MIN_PART;
-  if (parts > MAX_PARTS) parts = MAX_PARTS;
-  /* At most MAX_SCRATCH bytes of accumulators (big tables get fewer parts;
-   * the count still depends only on n and the size, so stays deterministic). */
-  int64_t fit = (int64_t)(MAX_SCRATCH / (entries * 4 * sizeof(float)));
-  if (parts > fit) parts = fit;
-  if (parts < 1) parts = 1;
-  k.part_len = (n + parts - 1) / parts;
-  k.n_parts = (int)((n + k.part_len - 1) / k.part_len);
+  bwd_plan(n, entries, &k.part_len, &k.n_parts);
   /* The vectorised path when the table allows (and the call is big enough
-   * to pay for padding the table), else the scalar kernel. */
-  if (n >= 64) k.fast = lut_bwd_ctx_new(lut, k.interp);
+   * to pay for padding the table), else the scalar kernel. A scratch's
+   * context is kept in it, never freed here. */
+  if (n >= 64) k.fast = lut_bwd_ctx_new(lut, k.interp, s);
+  apply_ctx *own = s ? NULL : k.fast;
   if (!d_table) { /* only d_in: pixels are independent, any chunking is deterministic */
     k.part_len = n < MIN_PART ? n : MIN_PART;
     k.n_parts = (int)((n + k.part_len - 1) / k.part_len);
     dlut_parallel_for(k.n_parts, 1, bwd_part_task, &k);
-    lut_bwd_ctx_free(k.fast);
+    lut_bwd_ctx_free(own);
     return;
   }
   k.acc_len = entries * (k.fast ? 4 : 3);
@@ -206,15 +257,19 @@ void dlut_lut_apply_backward(const dlut_lut *lut, const float *in, const float *
     bwd_range(&k, 0, n, d_table);
     return;
   }
-  k.parts = malloc((size_t)k.n_parts * k.acc_len * sizeof(float));
+  float *parts = NULL;
+  if (s)
+    k.parts = scratch_parts(s, (size_t)k.n_parts * k.acc_len) == 0 ? s->parts : NULL;
+  else
+    k.parts = parts = malloc((size_t)k.n_parts * k.acc_len * sizeof(float));
   if (!k.parts) { /* no scratch: serial, straight into d_table (still correct) */
-    lut_bwd_ctx_free(k.fast);
+    lut_bwd_ctx_free(own);
     k.fast = NULL;
     bwd_range(&k, 0, n, d_table);
     return;
   }
   dlut_parallel_for(k.n_parts, 1, bwd_part_task, &k);
   dlut_parallel_for((int64_t)entries * 3, 4096, bwd_reduce_task, &k);
-  free(k.parts);
-  lut_bwd_ctx_free(k.fast);
+  free(parts);
+  lut_bwd_ctx_free(own);
 }

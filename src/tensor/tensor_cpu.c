@@ -1,6 +1,7 @@
-/* The canonical CPU backend of dlut/tensor.h: GEMMs on OpenBLAS
- * (cblas_sgemm), everything else plain C loops spread over the dlut thread
- * pool. Each forward has its backward right after it; the naive
+/* The canonical CPU backend of dlut/tensor.h: GEMMs through dlut_sgemm
+ * and dlut_sgemm_par (src/tensor/sgemm.c: our AVX-512F kernel where it
+ * beats the OpenBLAS we link, else OpenBLAS's cblas_sgemm), everything
+ * else plain C loops spread over the dlut thread pool. Each forward has its backward right after it; the naive
  * counterparts live in tensor_ref.c and tests/test_tensor.c holds the two
  * together (and both against finite differences).
  *
@@ -38,45 +39,6 @@ void dlut_tensor_threads_leave(int prev) {
 
 void dlut_tensor_threads_sync(void) {
   (void)dlut_tensor_threads_enter();
-}
-
-/* C (M, N) = alpha op(A) op(B) + beta C, row-major, split over the dlut
- * pool: along N (columns of C and of op(B)) when N is the larger side,
- * else along M (rows of C and of op(A)). Small products run directly. */
-typedef struct {
-  CBLAS_TRANSPOSE ta, tb;
-  int M, N, K, lda, ldb, ldc, by_rows;
-  float alpha, beta;
-  const float *A, *B;
-  float *C;
-} sgemm_args;
-
-static void sgemm_block(void *ctx, int64_t b0, int64_t b1, int thread) {
-  (void)thread;
-  const sgemm_args *g = ctx;
-  int n = (int)(b1 - b0);
-  if (g->by_rows) {
-    const float *A = g->ta == CblasNoTrans ? g->A + b0 * g->lda : g->A + b0;
-    cblas_sgemm(CblasRowMajor, g->ta, g->tb, n, g->N, g->K, g->alpha, A, g->lda, g->B, g->ldb, g->beta,
-                g->C + b0 * g->ldc, g->ldc);
-  } else {
-    const float *B = g->tb == CblasNoTrans ? g->B + b0 : g->B + b0 * g->ldb;
-    cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->M, n, g->K, g->alpha, g->A, g->lda, B, g->ldb, g->beta, g->C + b0,
-                g->ldc);
-  }
-}
-
-static void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A, int lda,
-                      const float *B, int ldb, float beta, float *C, int ldc) {
-  int nt = dlut_threads_get();
-  if (nt <= 1 || 2.0 * M * N * K < 2e6 || (M < 32 * nt && N < 32 * nt)) {
-    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-  sgemm_args g = {ta, tb, M, N, K, lda, ldb, ldc, M > N, alpha, beta, A, B, C};
-  int64_t len = g.by_rows ? M : N;
-  int64_t grain = ((len + nt - 1) / nt + 15) & ~(int64_t)15; /* <= nt blocks, 16-aligned edges */
-  dlut_parallel_for(len, grain, sgemm_block, &g);
 }
 
 /* ==== Scalar activations ==== */
@@ -126,12 +88,12 @@ static void cpu_matmul_forward(float *out, int ld_out, const float *inp, const f
     for (int i = 0; i < N; i++) memcpy(out + (size_t)i * ld_out, bias, sizeof(float) * (size_t)OC);
     beta = 1.0f;
   }
-  par_sgemm(CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, beta, out, ld_out);
+  dlut_sgemm_par(0, 1, N, OC, C, 1.0f, inp, C, w, C, beta, out, ld_out);
 }
 
 /* dinp (N, C) += dout (N, ld_dout)[:, :OC] @ w (OC, C) */
 static void cpu_matmul_backward(float *dinp, const float *dout, int ld_dout, const float *w, int N, int C, int OC) {
-  par_sgemm(CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, ld_dout, w, C, 1.0f, dinp, C);
+  dlut_sgemm_par(0, 0, N, C, OC, 1.0f, dout, ld_dout, w, C, 1.0f, dinp, C);
 }
 
 /* ==== LayerNorm ==== */
@@ -280,7 +242,7 @@ static void probs_head(const attn_ctx *c, int64_t h) {
   float scale = 1.0f / sqrtf((float)hd);
   const float *q = c->qkv + h * hd, *k = c->qkv + C + h * hd;
   float *a = c->att + (size_t)h * T * T;
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, ld, k, ld, 0.0f, a, T);
+  dlut_sgemm(0, 1, T, T, hd, scale, q, ld, k, ld, 0.0f, a, T);
   softmax_head(a, T, c->causal, c->key_bias);
 }
 
@@ -291,8 +253,8 @@ static void attn_fwd_heads(void *vctx, int64_t h0, int64_t h1, int thread) {
   for (int64_t h = h0; h < h1; h++) {
     probs_head(c, h);
     /* out_h (T, hd) = a (T, T) @ v_h (T, hd) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, c->att + (size_t)h * T * T, T,
-                c->qkv + 2 * C + h * hd, ld, 0.0f, c->out + h * hd, C);
+    dlut_sgemm(0, 0, T, hd, T, 1.0f, c->att + (size_t)h * T * T, T, c->qkv + 2 * C + h * hd, ld, 0.0f, c->out + h * hd,
+               C);
   }
 }
 
@@ -331,9 +293,8 @@ static void attn_bwd_heads(void *vctx, int64_t h0, int64_t h1, int thread) {
     const float *a = c->catt + (size_t)h * T * T, *dy = c->dout + h * hd;
     float *da = c->datt + (size_t)h * T * T;
     /* da (T, T) = dout_h (T, hd) @ v_h^T ;  dv_h (T, hd) += a^T @ dout_h */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dy, C, v, ld, 0.0f, da, T);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, a, T, dy, C, 1.0f, c->dqkv + 2 * C + h * hd,
-                ld);
+    dlut_sgemm(0, 1, T, T, hd, 1.0f, dy, C, v, ld, 0.0f, da, T);
+    dlut_sgemm(1, 0, T, hd, T, 1.0f, a, T, dy, C, 1.0f, c->dqkv + 2 * C + h * hd, ld);
     /* softmax backward in place: ds = scale * a * (da - sum_j a_j da_j) */
     for (int i = 0; i < T; i++) {
       const float *ai = a + (size_t)i * T;
@@ -342,8 +303,8 @@ static void attn_bwd_heads(void *vctx, int64_t h0, int64_t h1, int thread) {
       for (int j = 0; j < T; j++) di[j] = scale * ai[j] * (di[j] - dot);
     }
     /* dq_h += ds (T,T) @ k_h ;  dk_h += ds^T @ q_h */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, da, T, k, ld, 1.0f, c->dqkv + h * hd, ld);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, da, T, q, ld, 1.0f, c->dqkv + C + h * hd, ld);
+    dlut_sgemm(0, 0, T, hd, T, 1.0f, da, T, k, ld, 1.0f, c->dqkv + h * hd, ld);
+    dlut_sgemm(1, 0, T, hd, T, 1.0f, da, T, q, ld, 1.0f, c->dqkv + C + h * hd, ld);
   }
 }
 
@@ -407,7 +368,7 @@ static void cpu_patch_backward(float *dpixels, float *dcols, const float *dout, 
                                int p, int D) {
   int G = S / p, P = G * G, K = 3 * p * p;
   /* dcols (P, K) = dout (P, D) @ w (D, K) */
-  par_sgemm(CblasNoTrans, CblasNoTrans, P, K, D, 1.0f, dout, ld_dout, w, K, 0.0f, dcols, K);
+  dlut_sgemm_par(0, 0, P, K, D, 1.0f, dout, ld_dout, w, K, 0.0f, dcols, K);
   im2col_ctx c = {.dcols = dcols, .dpix = dpixels, .S = S, .p = p, .G = G};
   dlut_parallel_for(P, 8, col2im_range, &c);
 }
