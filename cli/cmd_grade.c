@@ -375,7 +375,13 @@ int dlut_cmd_grade(int argc, char **argv) {
         goto done;
       }
       if (dlut_job_opts_set(&o, name, argv[++i]) != 0) {
-        rc = cli_usage(k_cmd, "--%s", dlut_last_error());
+        /* the message names the option as the table does (lut_size); say it as typed (--size) */
+        const char *msg = dlut_last_error();
+        const size_t nl = strlen(name);
+        if (!strncmp(msg, name, nl))
+          rc = cli_usage(k_cmd, "%s%s", a, msg + nl);
+        else
+          rc = cli_usage(k_cmd, "%s: %s", a, msg);
         goto done;
       }
     } else if (a[0] == '-' && a[1]) {

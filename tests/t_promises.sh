@@ -378,6 +378,12 @@ for cmd in "apply $P --lut $T/warm.cube --lut $T/warm.cube -o $T/d.png" "convert
   "$DLUT" $cmd >/dev/null 2>"$T/err"; rc=$?
   [ $rc -eq 2 ] && grep -q "given twice" "$T/err" && ok "dlut ${cmd%% *}: $(cut -d: -f2- "$T/err" | cut -c1-60)" || bad "duplicate option in '$cmd': rc $rc"
 done
+# ---- an error names the option as it was typed (an alias, not the table's name) ----
+"$DLUT" grade "$P" --prompt warm -o "$T/gs" --size 1 >/dev/null 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "^dlut grade: --size must be an integer" "$T/err" && ok "$(cat "$T/err")" || bad "--size 1: rc $rc $(cat "$T/err")"
+"$DLUT" fit "$P" "$SHARED/data/photos/coffee.png" -o "$T/f.cube" >/dev/null 2>"$T/err"; rc=$?
+[ $rc -ne 0 ] && ! grep -q "fit: fit:" "$T/err" && grep -q "differ in size" "$T/err" && ok "$(cat "$T/err" | cut -c1-80)" \
+  || bad "fit of two sizes: rc $rc $(cat "$T/err")"
 "$DLUT" embed --model "$SHARED/data/clip-ref/openai_tiny" --text a --text b >/dev/null 2>&1 && ok "embed's --text may repeat" || bad "embed --text twice refused"
 
 echo "$fails failures"

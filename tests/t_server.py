@@ -18,7 +18,7 @@ import numpy as np
 import PyOpenColorIO as OCIO
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srvlib import SHARED, Server, ffmpeg_rgb, multipart, photo  # noqa: E402
+from srvlib import SHARED, Server, ffmpeg_rgb, multipart, multipart_parts, photo  # noqa: E402
 
 FAILS = []
 SANITIZED = "build-san" in os.environ.get("BUILD", "")
@@ -164,8 +164,7 @@ def bad_requests(s, jid):
         ("strength 2", "POST", "/v1/jobs", *multipart({"prompt": "warm", "strength": "2"}, {"photo": ("a.png", photo())}), 400),
         ("empty prompt", "POST", "/v1/jobs", *multipart({"prompt": ""}, {"photo": ("a.png", photo())}), 400),
         ("prompt not UTF-8", "POST", "/v1/jobs", *multipart({"prompt": b"\xff\xfe"}, {"photo": ("a.png", photo())}), 400),
-        ("duplicate field", "POST", "/v1/jobs", multipart({"prompt": "a"}, {"photo": ("a.png", photo())})[0].replace(
-            b"--\r\n", b"\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nb\r\n--x--\r\n"), None, 400),
+        ("duplicate field", "POST", "/v1/jobs", *multipart_parts([("prompt", "a"), ("photo", ("a.png", photo())), ("prompt", "b")]), 400),
         ("truncated multipart", "POST", "/v1/jobs", multipart({"prompt": "warm"}, {"photo": ("a.png", photo())})[0][:5000], None, 400),
         ("no boundary", "POST", "/v1/jobs", b"--xyz\r\n\r\n", "multipart/form-data", 400),
         ("garbage multipart", "POST", "/v1/jobs", b"\x00\x01garbage", ct_bad, 400),
@@ -210,6 +209,31 @@ def bad_requests(s, jid):
             except (ValueError, KeyError, TypeError):
                 ok = False
         check(ok, "bad request '%s' -> %s (got %s %s)" % (name, want, st, data[:120]))
+    # /v1/looks and /v1/apply are as strict as /v1/jobs: each is refused with 400 and says why
+    cube = b"LUT_3D_SIZE 2\n" + b"".join(b"%d %d %d\n" % (r, g, b) for b in (0, 1) for g in (0, 1) for r in (0, 1))
+    apply_ok = {"photo": ("a.png", photo()), "lut": ("l.cube", cube)}
+    body, ct = multipart({"strength": "0.5"}, apply_ok)
+    st, _, _ = s.request("POST", "/v1/apply", body, {"Content-Type": ct})
+    check(st == 200, "POST /v1/apply with a valid LUT and strength (the strict cases below differ by one field) (%s)" % st)
+    strict = [
+        ("looks unknown field", "/v1/looks", b'{"prompt":"warm","strenght":0.5}', "application/json", "unknown field 'strenght'"),
+        ("looks field twice", "/v1/looks", b"prompt=warm&prompt=cold", "application/x-www-form-urlencoded", "given twice"),
+        ("looks prompt as a file", "/v1/looks", *multipart({}, {"prompt": ("p.txt", b"warm")}), "must be text"),
+        ("JSON \\u0000 in a string", "/v1/looks", b'{"prompt":"warm\\u0000 cold"}', "application/json", "NUL"),
+        ("JSON with text after it", "/v1/looks", b'{"prompt":"warm"} x', "application/json", "after the object"),
+        ("broken percent escape", "/v1/looks", b"prompt=warm%ZZ", "application/x-www-form-urlencoded", "two hex digits"),
+        ("apply unknown field", "/v1/apply", *multipart({"strenght": "0.5"}, apply_ok), "unknown field 'strenght'"),
+        ("apply strength as a file", "/v1/apply", *multipart({}, dict(apply_ok, strength=("s.txt", b"0.5"))), "must be text"),
+        ("apply photo twice", "/v1/apply", *multipart_parts([("photo", ("a.png", photo())), ("lut", ("l.cube", cube)),
+                                                             ("photo", ("b.png", photo()))]), "given twice"),
+    ]
+    for name, path, body, ct, want in strict:
+        st, _, data = s.request("POST", path, body, {"Content-Type": ct})
+        try:
+            msg = json.loads(data)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            msg = ""
+        check(st == 400 and want in msg, "strict request '%s' -> 400 '%s' (got %s %s)" % (name, want, st, data[:120]))
     # more hostile uploads, each answered at submission from the header alone
     png_huge = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\xea\x60\x00\x00\xea\x60\x08\x02\x00\x00\x00"
                 + b"\x00" * 64)

@@ -180,22 +180,22 @@ dlut_lut *dlut_fit(const dlut_image *before, const dlut_image *after, const dlut
   double *rhs = NULL, *t = NULL, *r = NULL, *z = NULL, *p = NULL, *q = NULL, *dg = NULL;
   fit_sys s = {0};
   if (!before || !after) {
-    dlut_error("fit: missing image");
+    dlut_error("missing image");
     goto fail;
   }
   if (before->width != after->width || before->height != after->height) {
     dlut_error(
-        "fit: the two photos differ in size (%dx%d and %dx%d); they must be the same picture before and "
+        "the two photos differ in size (%dx%d and %dx%d); they must be the same picture before and "
         "after grading",
         before->width, before->height, after->width, after->height);
     goto fail;
   }
   if (o.lut_size < 2 || o.lut_size > 129) {
-    dlut_error("fit: LUT size %d out of range 2..129", o.lut_size);
+    dlut_error("LUT size %d out of range 2..129", o.lut_size);
     goto fail;
   }
   if (!(o.smooth >= 0) || !isfinite(o.smooth)) {
-    dlut_error("fit: smoothness weight must be a finite number >= 0");
+    dlut_error("smoothness weight must be a finite number >= 0");
     goto fail;
   }
   if (o.max_samples < 16) o.max_samples = 16;
@@ -204,7 +204,7 @@ dlut_lut *dlut_fit(const dlut_image *before, const dlut_image *after, const dlut
   if (!fb || !fa) goto fail;
   const int64_t npix = (int64_t)before->width * before->height;
   if (npix < 1) {
-    dlut_error("fit: empty image");
+    dlut_error("empty image");
     goto fail;
   }
   const int64_t m = npix < o.max_samples ? npix : o.max_samples;
@@ -221,7 +221,7 @@ dlut_lut *dlut_fit(const dlut_image *before, const dlut_image *after, const dlut
       for (int c = 0; c < 3; c++) {
         float vb = pb[c], va = pa[c];
         if (!isfinite(vb) || !isfinite(va)) {
-          dlut_error("fit: the photos contain non-finite values");
+          dlut_error("the photos contain non-finite values");
           goto fail;
         }
         xs[k * 3 + c] = vb;
@@ -307,7 +307,7 @@ dlut_lut *dlut_fit(const dlut_image *before, const dlut_image *after, const dlut
   if (!lut) goto fail;
   for (int64_t k = 0; k < s.nodes * 3; k++) {
     if (!isfinite(t[k])) {
-      dlut_error("fit: the solve diverged");
+      dlut_error("the solve diverged");
       goto fail;
     }
     lut->table[k] = (float)t[k];
@@ -346,7 +346,7 @@ dlut_lut *dlut_fit(const dlut_image *before, const dlut_image *after, const dlut
   }
   goto done;
 oom:
-  dlut_error("fit: out of memory");
+  dlut_error("out of memory");
 fail:
   dlut_lut_free(lut);
   lut = NULL;

@@ -945,6 +945,13 @@ static int post_looks(srv *s, const srv_request *r) {
     ret = fail_from_error(c);
     goto done;
   }
+  static const char *const looks_text[] = {"prompt",         "output",        "lut_size",     "params",
+                                           "color_strength", "tone_strength", "skin_protect", NULL};
+  static const char *const looks_files[] = {"photo", NULL};
+  if (srv_form_check(&f, looks_text, looks_files) != 0) {
+    ret = fail_from_error(c);
+    goto done;
+  }
   const char *prompt = srv_form_text(&f, "prompt");
   const char *output = srv_form_text(&f, "output");
   const char *size_s = srv_form_text(&f, "lut_size");
@@ -1084,10 +1091,20 @@ static int post_apply(srv *s, const srv_request *r) {
     ret = fail_from_error(c);
     goto done;
   }
+  static const char *const apply_text[] = {"strength", "interp", NULL};
+  static const char *const apply_files[] = {"photo", "lut", NULL};
+  if (srv_form_check(&f, apply_text, apply_files) != 0) {
+    ret = fail_from_error(c);
+    goto done;
+  }
   const srv_form_part *ph = srv_form_get(&f, "photo"), *lp = srv_form_get(&f, "lut");
-  if (!ph || !ph->size || !lp || !lp->size) {
+  if (!ph || !lp) {
     ret = srv_respond_error(c, 400, "bad_input",
                             "send the multipart file fields 'photo' and 'lut' (.cube, .3dl or Hald .png)");
+    goto done;
+  }
+  if (!ph->size || !lp->size) {
+    ret = srv_respond_error(c, 400, "bad_input", "the %s is empty (0 bytes)", !ph->size ? "photo" : "LUT");
     goto done;
   }
   double strength = 1;

@@ -74,16 +74,21 @@ static int hexval(int c) {
                                 : -1;
 }
 
-/* Percent-decode (and '+' -> ' ') s[0..n) into the arena. */
-static char *decode_into_arena(srv_form *f, const char *s, size_t n, size_t *out_len) {
+/* Percent-decode (and '+' -> ' ') s[0..n) into the arena. A '%' not
+ * followed by two hex digits is refused (*bad set), where WHATWG would keep
+ * it as text: an API client that sends one has a bug worth hearing about. */
+static char *decode_into_arena(srv_form *f, const char *s, size_t n, size_t *out_len, int *bad) {
   if (f->arena_used + n + 1 > f->arena_cap) return NULL;
   char *o = f->arena + f->arena_used, *w = o;
   for (size_t i = 0; i < n; i++) {
     int h1, h2;
     if (s[i] == '+')
       *w++ = ' ';
-    else if (s[i] == '%' && i + 2 < n && (h1 = hexval((unsigned char)s[i + 1])) >= 0 &&
-             (h2 = hexval((unsigned char)s[i + 2])) >= 0) {
+    else if (s[i] == '%') {
+      if (i + 2 >= n || (h1 = hexval((unsigned char)s[i + 1])) < 0 || (h2 = hexval((unsigned char)s[i + 2])) < 0) {
+        *bad = 1;
+        return o;
+      }
       *w++ = (char)(h1 * 16 + h2);
       i += 2;
     } else
@@ -104,14 +109,18 @@ int srv_form_parse_urlencoded(srv_form *f, const char *s, size_t n) {
     if (j > i) {
       const char *eq = memchr(s + i, '=', j - i);
       size_t klen = eq ? (size_t)(eq - (s + i)) : j - i;
-      size_t name_len, vlen = 0;
-      char *name = decode_into_arena(f, s + i, klen, &name_len);
+      size_t name_len = 0, vlen = 0;
+      int bad = 0;
+      char *name = decode_into_arena(f, s + i, klen, &name_len, &bad);
       if (!name) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+      if (bad) return dlut_errorc(DLUT_ERR_INPUT, "a '%%' in a field name is not followed by two hex digits");
       if (memchr(name, 0, name_len)) return dlut_errorc(DLUT_ERR_INPUT, "a field name holds a NUL byte");
       srv_form_part *p = add_part(f, name, name_len);
       if (!p) return -1;
-      char *v = eq ? decode_into_arena(f, eq + 1, (size_t)(s + j - eq - 1), &vlen) : arena_put(f, "", 0);
+      char *v = eq ? decode_into_arena(f, eq + 1, (size_t)(s + j - eq - 1), &vlen, &bad) : arena_put(f, "", 0);
       if (!v) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
+      if (bad)
+        return dlut_errorc(DLUT_ERR_INPUT, "a '%%' in the value of '%.64s' is not followed by two hex digits", p->name);
       p->data = (const uint8_t *)v;
       p->size = vlen;
     }
@@ -288,11 +297,38 @@ int srv_form_parse_multipart(srv_form *f, const uint8_t *body, size_t n, const c
 
 /* ==== JSON ==== */
 
+/* 1 if a JSON string in s[0..n) holds the escape \u0000: cJSON decodes it
+ * into a NUL that would silently cut the value short. */
+static int json_has_nul_escape(const char *s, size_t n) {
+  int in_str = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!in_str) {
+      in_str = s[i] == '"';
+    } else if (s[i] == '"') {
+      in_str = 0;
+    } else if (s[i] == '\\' && i + 1 < n) {
+      if (s[i + 1] == 'u' && i + 5 < n && !memcmp(s + i + 2, "0000", 4)) return 1;
+      i++; /* the escaped character, whatever it is */
+    }
+  }
+  return 0;
+}
+
 int srv_form_parse_json(srv_form *f, const char *s, size_t n) {
   if (arena_reserve(f, n + 64 * SRV_FORM_MAX_PARTS) != 0) return -1;
-  cJSON *j = cJSON_ParseWithLength(s, n);
+  const char *end = NULL;
+  cJSON *j = cJSON_ParseWithLengthOpts(s, n, &end, 0);
   if (!j) return dlut_errorc(DLUT_ERR_INPUT, "malformed JSON body");
   int rc = -1;
+  for (const char *e = s + n; end && end < e; end++)
+    if (*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n') {
+      dlut_errorc(DLUT_ERR_INPUT, "malformed JSON body (text after the object)");
+      goto done;
+    }
+  if (json_has_nul_escape(s, n)) {
+    dlut_errorc(DLUT_ERR_INPUT, "a JSON string holds \\u0000 (a NUL character)");
+    goto done;
+  }
   if (!cJSON_IsObject(j)) {
     dlut_errorc(DLUT_ERR_INPUT, "the JSON body must be an object");
     goto done;
@@ -355,4 +391,20 @@ const char *srv_form_text(srv_form *f, const char *name) {
   const srv_form_part *p = srv_form_get(f, name);
   if (!p || p->is_file || memchr(p->data, 0, p->size)) return NULL;
   return (const char *)p->data; /* text values all live NUL-terminated in the arena */
+}
+
+int srv_form_check(const srv_form *f, const char *const *text, const char *const *any) {
+  for (int i = 0; i < f->n; i++) {
+    const srv_form_part *p = &f->parts[i];
+    int is_text = 0, is_any = 0;
+    for (const char *const *t = text; t && *t; t++) is_text |= !strcmp(*t, p->name);
+    for (const char *const *t = any; t && *t; t++) is_any |= !strcmp(*t, p->name);
+    if (!is_text && !is_any)
+      return dlut_errorc(DLUT_ERR_INPUT, "unknown field '%.64s' (see /v1/openapi.json)", p->name);
+    for (int k = 0; k < i; k++)
+      if (!strcmp(f->parts[k].name, p->name)) return dlut_errorc(DLUT_ERR_INPUT, "field '%s' given twice", p->name);
+    if (is_text && (p->is_file || memchr(p->data, 0, p->size)))
+      return dlut_errorc(DLUT_ERR_INPUT, "field '%s' must be text", p->name);
+  }
+  return 0;
 }

@@ -51,4 +51,10 @@ const srv_form_part *srv_form_get(const srv_form *f, const char *name);
  * a file, or holding a NUL byte). */
 const char *srv_form_text(srv_form *f, const char *name);
 
+/* Refuse (DLUT_ERR_INPUT, naming the field) a part whose name is in
+ * neither NULL-terminated list, a name given twice, and a part named in
+ * `text` that is a file or holds a NUL byte. Names in `any` may be files
+ * or text. Either list may be NULL. 0 or -1. */
+int srv_form_check(const srv_form *f, const char *const *text, const char *const *any);
+
 #endif
