@@ -129,6 +129,10 @@ convert "$PHOTO" -depth 32 -define quantum:format=floating-point -strip "$T/f32.
 expect 0 "apply to a float TIFF" "$DLUT" apply "$T/f32.tif" --lut "$T/rev.cube" -o "$T/f32o.tif"
 [ "$(identify -format '%z %[quantum:format]' "$T/f32o.tif")" = "32 floating-point" ] && ok "float TIFF in, float TIFF out" ||
   bad "float TIFF output is $(identify -format '%z %[quantum:format]' "$T/f32o.tif")"
+expect 0 "grade a float TIFF" "$DLUT" grade "$T/f32.tif" --prompt "warm film" -o "$T/f32g"
+g=$(ls "$T"/f32g/graded* 2>/dev/null | head -1)
+[ -n "$g" ] && [ "$(identify -format '%z %[quantum:format]' "$g")" = "32 floating-point" ] && ok "dlut grade: float TIFF in, float TIFF out" ||
+  bad "dlut grade's graded photo of a float TIFF is $([ -n "$g" ] && identify -format '%z %[quantum:format]' "$g")"
 
 # ---- several inputs: -o is a folder, created, outputs named like inputs
 cp "$SHARED/data/photos/rocket.jpg" "$T/rocket.jpg"

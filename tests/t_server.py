@@ -8,6 +8,7 @@ at the end. Exits non-zero on any failure."""
 import json
 import os
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -91,7 +92,6 @@ def api_basics(s):
     st, _, hald = s.request("GET", "/v1/jobs/%s/hald.png" % jid)
     ph = os.path.join(tmp, "hald.png")
     open(ph, "wb").write(hald)
-    import subprocess
     r = subprocess.run(["ffmpeg", "-v", "error", "-i", src, "-i", ph, "-filter_complex", "[0][1]haldclut",
                         "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True)
     hb = np.frombuffer(r.stdout, np.uint8).astype(int)
@@ -215,6 +215,15 @@ def bad_requests(s, jid):
     body, ct = multipart({"strength": "0.5"}, apply_ok)
     st, _, _ = s.request("POST", "/v1/apply", body, {"Content-Type": ct})
     check(st == 200, "POST /v1/apply with a valid LUT and strength (the strict cases below differ by one field) (%s)" % st)
+    with tempfile.TemporaryDirectory() as td:  # a float TIFF in gives a float TIFF back
+        subprocess.run(["convert", os.path.join(SHARED, "data/photos/chelsea.png"), "-depth", "32", "-define",
+                        "quantum:format=floating-point", "-strip", td + "/f.tif"], check=True)
+        body, ct = multipart({}, {"photo": ("f.tif", open(td + "/f.tif", "rb").read()), "lut": ("l.cube", cube)})
+        st, _, out = s.request("POST", "/v1/apply", body, {"Content-Type": ct})
+        open(td + "/o.tif", "wb").write(out)
+        fmt = subprocess.run(["identify", "-format", "%z %[quantum:format]", td + "/o.tif"], capture_output=True,
+                             text=True).stdout if st == 200 else ""
+        check(fmt == "32 floating-point", "POST /v1/apply: a float TIFF in, a float TIFF out (%s %s)" % (st, fmt))
     strict = [
         ("looks unknown field", "/v1/looks", b'{"prompt":"warm","strenght":0.5}', "application/json", "unknown field 'strenght'"),
         ("looks field twice", "/v1/looks", b"prompt=warm&prompt=cold", "application/x-www-form-urlencoded", "given twice"),
@@ -276,7 +285,6 @@ def bad_requests(s, jid):
     check(st == 405 and "GET" in hd.get("allow", ""), "405 says what is allowed (%s)" % hd.get("allow"))
     # a 1x1 photo: bad input at submission
     tiny = open(os.path.join(SHARED, "data", "photos", "chelsea.png"), "rb").read()
-    import subprocess
     one = subprocess.run(["ffmpeg", "-v", "error", "-i", "-", "-vf", "scale=1:1", "-f", "image2pipe", "-vcodec", "png", "-"],
                          input=tiny, capture_output=True).stdout
     st, j = s.submit({"prompt": "warm"}, {"photo": ("one.png", one)})
@@ -539,6 +547,20 @@ def clip_job():
         s.stop()
 
 
+def set_download_names(s):
+    """A set's photo is saved under its own name, non-ASCII included (RFC 6266 filename*)."""
+    st, j = s.submit_parts([("photo", ("咖啡 杯.png", photo("coffee.png"))), ("photo", ("chelsea.png", photo())),
+                            ("prompt", "warm")])
+    job = s.wait_state(j["id"]) if st == 202 else {}
+    st1, hd1, _ = s.request("GET", "/v1/jobs/%s/photos/1" % j.get("id"))
+    st2, hd2, _ = s.request("GET", "/v1/jobs/%s/photos/2" % j.get("id"))
+    cd1, cd2 = hd1.get("content-disposition", ""), hd2.get("content-disposition", "")
+    want = "attachment; filename=\"__ _.png\"; filename*=UTF-8''%E5%92%96%E5%95%A1%20%E6%9D%AF.png"
+    check(job.get("state") == "done" and st1 == 200 and cd1 == want,
+          "a set photo with a Chinese name downloads as it (%s)" % cd1)
+    check(st2 == 200 and cd2 == 'attachment; filename="chelsea.png"', "an ASCII name stays plain (%s)" % cd2)
+
+
 def main():
     # under AddressSanitizer a small quarantine, so freed memory is reused and RSS means something
     env = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=4:thread_local_quarantine_size_kb=64"}
@@ -549,6 +571,7 @@ def main():
         cancel_offline(s)
         load(s)
         memory_flat(s, jid)
+        set_download_names(s)
     finally:
         code = s.stop()
         check(code == 0, "server exits 0 on SIGTERM")

@@ -753,7 +753,8 @@ static int render_at_strength(srv *s, struct MHD_Connection *c, const char *dir,
   dlut_image *g = photo ? dlut_job_bundle_render(out_dir, photo, (float)strength) : NULL;
   uint8_t *out = NULL;
   size_t on = 0;
-  int ok = g && dlut_image_save_memory(g, fmt, NULL, &out, &on) == 0;
+  dlut_image_save_opts so = {.float_tiff = g && g->type == DLUT_PIXEL_F32}; /* float TIFF in, float out */
+  int ok = g && dlut_image_save_memory(g, fmt, &so, &out, &on) == 0;
   dlut_image_free(g);
   dlut_image_free(photo);
   free(data);
@@ -832,10 +833,7 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
       return srv_respond_file(c, p, "image/jpeg", NULL);
     }
     snprintf(p, sizeof p, "%s/out/graded/%s", dir, graded);
-    int ascii = 1; /* a header carries a plain ASCII name; others get a made-up one */
-    for (const char *q = graded; *q; q++) ascii &= *q >= 0x20 && *q < 0x7F;
-    const char *dot = strrchr(graded, '.');
-    snprintf(dl, sizeof dl, "dlut-%s-%d%s", id, k, dot ? dot : "");
+    /* saved under the photo's own name (any UTF-8: filename*=, srv_respond_file) */
     const char *ss = query(r, "strength");
     double strength = 1;
     if (ss && parse_float_arg(ss, 0, 1, &strength))
@@ -846,9 +844,9 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
         snprintf(input, sizeof input, "photo");
       else
         snprintf(input, sizeof input, "photo.%d", k);
-      return render_at_strength(s, c, dir, input, strength, dlut_image_format_from_path(graded), ascii ? graded : dl);
+      return render_at_strength(s, c, dir, input, strength, dlut_image_format_from_path(graded), graded);
     }
-    return srv_respond_file(c, p, mime_for(dlut_image_format_from_path(graded)), ascii ? graded : dl);
+    return srv_respond_file(c, p, mime_for(dlut_image_format_from_path(graded)), graded);
   }
   /* the files only some bundles have: regions (region-N.cube, mask-N.png,
    * heatmap.png) and sets (contact.jpg) */
@@ -1137,7 +1135,9 @@ static int post_apply(srv *s, const srv_request *r) {
       dlut_lut_apply_image(lut, photo, g,
                            interp && !strcmp(interp, "trilinear") ? DLUT_INTERP_TRILINEAR : DLUT_INTERP_TETRAHEDRAL,
                            (float)strength) != 0 ||
-      dlut_image_copy_meta(g, photo) != 0 || dlut_image_save_memory(g, fmt, NULL, &out, &on) != 0) {
+      dlut_image_copy_meta(g, photo) != 0 ||
+      dlut_image_save_memory(g, fmt, &(dlut_image_save_opts){.float_tiff = g->type == DLUT_PIXEL_F32}, &out, &on) !=
+          0) {
     ret = fail_from_error(c);
     goto done;
   }

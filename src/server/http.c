@@ -67,6 +67,36 @@ int srv_respond(struct MHD_Connection *c, int status, const char *content_type, 
   return ret;
 }
 
+/* Content-Disposition for a download (RFC 6266): filename="..." with every
+ * character outside printable ASCII (and '"', '\\') as '_', and where the name
+ * is not plain ASCII also filename*=UTF-8''... (RFC 8187 percent-encoding),
+ * which browsers prefer, so a set's photo keeps its own (Chinese, accented)
+ * name when saved. The name is a cleaned label (valid UTF-8, <= 255 bytes). */
+static void content_disposition(char *out, size_t cap, const char *name) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t w = (size_t)snprintf(out, cap, "attachment; filename=\"");
+  int ascii = 1;
+  for (const unsigned char *p = (const unsigned char *)name; *p && w + 2 < cap; p++) {
+    int plain = *p >= 0x20 && *p < 0x7F && *p != '"' && *p != '\\';
+    ascii &= plain;
+    if ((*p & 0xC0) != 0x80) out[w++] = plain ? (char)*p : '_'; /* one '_' per UTF-8 character */
+  }
+  if (w + 1 < cap) out[w++] = '"';
+  if (!ascii && w + 20 < cap) {
+    w += (size_t)snprintf(out + w, cap - w, "; filename*=UTF-8''");
+    for (const unsigned char *p = (const unsigned char *)name; *p && w + 4 < cap; p++) {
+      if ((*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z') || strchr("!#$&+-.^_`|~", *p)) {
+        out[w++] = (char)*p;
+      } else {
+        out[w++] = '%';
+        out[w++] = hex[*p >> 4];
+        out[w++] = hex[*p & 15];
+      }
+    }
+  }
+  out[w < cap ? w : cap - 1] = 0;
+}
+
 int srv_respond_download(struct MHD_Connection *c, const char *content_type, void *data, size_t size,
                          const char *download_name) {
   struct MHD_Response *r = MHD_create_response_from_buffer(size, data, MHD_RESPMEM_MUST_FREE);
@@ -74,8 +104,8 @@ int srv_respond_download(struct MHD_Connection *c, const char *content_type, voi
     free(data);
     return MHD_NO;
   }
-  char cd[320];
-  snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", download_name);
+  char cd[1024];
+  content_disposition(cd, sizeof cd, download_name);
   MHD_add_response_header(r, "Content-Type", content_type);
   MHD_add_response_header(r, "Content-Disposition", cd);
   common_headers(r);
@@ -172,8 +202,8 @@ int srv_respond_file(struct MHD_Connection *c, const char *path, const char *con
   common_headers(r);
   MHD_add_response_header(r, "Cache-Control", "private, max-age=3600");
   if (download_name) {
-    char cd[320];
-    snprintf(cd, sizeof cd, "attachment; filename=\"%s\"", download_name);
+    char cd[1024];
+    content_disposition(cd, sizeof cd, download_name);
     MHD_add_response_header(r, "Content-Disposition", cd);
   }
   int ret = MHD_queue_response(c, MHD_HTTP_OK, r);
