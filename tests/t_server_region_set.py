@@ -303,7 +303,7 @@ def set_vs_cli(s, tmp):
     job2 = s.wait_state(j2["id"]) if st == 202 else {}
     check([p.get("name") for p in job2.get("photos", [])] == ["a.png", "a-2.png"],
           "the same name twice: a.png, a-2.png (%s)" % [p.get("name") for p in job2.get("photos", [])])
-    # a name that is not ASCII stays the photo's name; its download gets a plain ASCII one
+    # a name that is not ASCII stays the photo's name, and its download's (filename*=UTF-8'', RFC 6266)
     long_name = "日落" * 40 + ".png"  # 244 bytes of UTF-8: cut to 195 at a character boundary
     st, j3 = s.submit_parts([("photo", ("照片.png", photo("coffee.png"))), ("photo", (long_name, photo("chelsea.png"))),
                              ("photo", ("日落" * 120 + ".png", photo("rocket.jpg"))),  # over 255 bytes: dropped
@@ -312,9 +312,9 @@ def set_vs_cli(s, tmp):
     nm = [p.get("name", "") for p in job3.get("photos", [])]
     st, h, _ = get(s, "/v1/jobs/%s/photos/1" % j3["id"]) if nm else (0, {}, b"")
     check(len(nm) == 3 and nm[0] == "照片.png" and nm[1] == ("日落" * 33)[:65] + ".png" and nm[2] == "photo.jpg" and st == 200
-          and h.get("content-disposition") == 'attachment; filename="dlut-%s-1.png"' % j3["id"],
+          and h.get("content-disposition") == "attachment; filename=\"__.png\"; filename*=UTF-8''%E7%85%A7%E7%89%87.png",
           "UTF-8 names are kept (a long one cut at a character boundary, one over 255 bytes dropped); their downloads "
-          "get ASCII names (%s, %s)"
+          "carry them as filename*= beside an ASCII fallback (%s, %s)"
           % ([len(x.encode()) for x in nm], h.get("content-disposition")))
     return j["id"]
 
