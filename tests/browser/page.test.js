@@ -140,7 +140,9 @@ function check(cond, what) {
     await p4.waitForSelector("#msg:not([hidden])", { timeout: 5000 });
     check(/mask/.test(await p4.textContent("#msg")), "a text region without a model: " + (await p4.textContent("#msg")));
     await p4.setInputFiles("#region-rows li:nth-child(1) .region-mask-file", mask);
-    check(await p4.isDisabled("#region-rows li:nth-child(1) .region-where"), "a mask replaces the words of its row");
+    // the row takes the mask once its change handler has read the file (asynchronous): wait for it, then check
+    const maskTaken = await p4.waitForSelector("#region-rows li:nth-child(1) .region-where:disabled", { timeout: 5000 }).then(() => true, () => false);
+    check(maskTaken && await p4.isDisabled("#region-rows li:nth-child(1) .region-where"), "a mask replaces the words of its row");
     check((await p4.textContent("#region-count")).includes("1"), "the regions box counts its rows: " + (await p4.textContent("#region-count")));
     await p4.fill("#feather", "16");
     await p4.click("#go");
