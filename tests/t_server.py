@@ -19,7 +19,7 @@ import numpy as np
 import PyOpenColorIO as OCIO
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from srvlib import SHARED, Server, ffmpeg_rgb, multipart, multipart_parts, photo  # noqa: E402
+from srvlib import DLUT, SHARED, Server, ffmpeg_rgb, multipart, multipart_parts, photo  # noqa: E402
 
 FAILS = []
 SANITIZED = "build-san" in os.environ.get("BUILD", "")
@@ -375,13 +375,46 @@ def token():
         check(s.request("GET", "/healthz")[0] == 200, "token: /healthz stays open")
         check(s.request("GET", "/v1/jobs")[0] == 401, "token: no header -> 401")
         check(s.request("GET", "/v1/jobs", headers={"Authorization": "Bearer nope"})[0] == 401, "token: wrong -> 401")
-        check(s.request("GET", "/", headers={"Authorization": "Bearer s3cret"})[0] == 200, "token: right -> 200")
+        check(s.request("GET", "/v1/jobs", headers={"Authorization": "Bearer s3cret"})[0] == 200, "token: right -> 200")
+        # the page's own files open without it (a browser cannot send the header on a navigation;
+        # the page then sends it from #token=), and carry no data
+        st, hd, page = s.request("GET", "/")
+        check(st == 200 and b"<title>DLUT" in page, "token: the page itself opens without the header (%d)" % st)
+        check(s.request("GET", "/app.js")[0] == 200 and s.request("HEAD", "/style.css")[0] == 200,
+              "token: and its script and style")
+        check(s.request("POST", "/", body=b"x", headers={"Content-Type": "text/plain"})[0] == 401,
+              "token: but not another method on it")
+        check(s.request("GET", "/v1/openapi.json")[0] == 401 and s.request("GET", "/metrics")[0] == 401,
+              "token: the API's routes still need it")
         st, j = s.submit({"prompt": "warm"}, {"photo": ("c.png", photo())}, headers={"Authorization": "Bearer s3cret"})
         check(st == 202, "token: submit with the token")
         st, _ = s.submit({"prompt": "warm"}, {"photo": ("c.png", photo())})
         check(st == 401, "token: submit without it -> 401")
     finally:
         s.stop()
+
+
+def startup():
+    """One server per data folder and per port; a --ready-file that cannot be written stops the start."""
+    a = Server(args=["--model", "none"])
+    try:
+        r = subprocess.run([DLUT, "serve", "--port", "0", "--data", os.path.join(a.data, "d"), "--model", "none"],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 1 and "in use by another dlut serve (pid %d)" % a.proc.pid in r.stderr,
+              "a second server on the same data folder is refused: " + r.stderr.strip())
+        other = tempfile.mkdtemp(prefix="dlut-serve-")
+        r = subprocess.run([DLUT, "serve", "--port", str(a.port), "--data", other, "--model", "none"],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 1 and "Address already in use" in r.stderr,
+              "a second server on a port in use is refused: " + r.stderr.strip())
+        check(a.request("GET", "/healthz")[0] == 200, "and the first one still answers")
+        r = subprocess.run([DLUT, "serve", "--port", "0", "--data", other, "--model", "none",
+                            "--ready-file", os.path.join(other, "no", "such", "folder", "ready")],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 1 and "cannot create" in r.stderr,
+              "a --ready-file that cannot be written stops the server: " + r.stderr.strip())
+    finally:
+        a.stop()
 
 
 def crash_restart():
@@ -565,6 +598,7 @@ def main():
     upload_caps()
     retention()
     token()
+    startup()
     queue_full()
     crash_restart()
     clip_job()

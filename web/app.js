@@ -18,7 +18,9 @@ const T = {
     failed: "The grade failed", cancelled: "Cancelled", need_photo: "Choose a photo first.",
     need_prompt: "Describe the look, or choose a reference photo.", not_image: "That file is not an image DLUT reads (JPEG, PNG, WebP, TIFF, PPM).",
     no_browser_preview: "This browser cannot show this format; grading still works.", offline: "offline looks (no CLIP model)",
-    model: "CLIP model loaded", server_down: "The server does not answer.", took: "took", method_looks: "offline look",
+    model: "CLIP model loaded", server_down: "The server does not answer.",
+    needs_token: "This server needs its access token: open the page as {url}#token=YOUR_TOKEN (it is kept for this tab only).",
+    bad_token: "The server refused the access token: open the page again as {url}#token=YOUR_TOKEN.", took: "took", method_looks: "offline look",
     method_clip: "optimised through CLIP", method_transfer: "colour transfer", downloading: "Downloading…",
     lost: "Lost the connection to the job; reconnecting…",
     regions: "Grade parts differently (regions)",
@@ -57,7 +59,9 @@ const T = {
     step: "步", loss: "损失", done: "完成", failed: "调色失败", cancelled: "已取消", need_photo: "请先选择一张照片。",
     need_prompt: "请描述风格，或选择一张参考照片。", not_image: "这个文件不是 DLUT 能读取的图片（JPEG、PNG、WebP、TIFF、PPM）。",
     no_browser_preview: "浏览器无法显示这种格式，但仍可调色。", offline: "离线风格（未加载 CLIP 模型）",
-    model: "已加载 CLIP 模型", server_down: "服务器没有响应。", took: "用时", method_looks: "离线风格",
+    model: "已加载 CLIP 模型", server_down: "服务器没有响应。",
+    needs_token: "这个服务器需要访问令牌：请用 {url}#token=你的令牌 打开本页（令牌只保存在这个标签页）。",
+    bad_token: "服务器拒绝了这个访问令牌：请重新用 {url}#token=你的令牌 打开本页。", took: "用时", method_looks: "离线风格",
     method_clip: "经 CLIP 优化", method_transfer: "色彩迁移", downloading: "下载中…", lost: "与任务的连接中断，正在重连…",
   },
 };
@@ -90,6 +94,10 @@ async function api(path, opts = {}) {
   let r;
   try { r = await fetch(path, Object.assign({}, opts, { headers })); }
   catch (e) { throw new Error(t("server_down")); }
+  if (r.status === 401) {   // the page opens without the token; the API does not
+    const err = new Error(t(state.token ? "bad_token" : "needs_token").replace("{url}", location.origin + location.pathname));
+    err.status = 401; showMsg(err.message); throw err;
+  }
   if (!r.ok) {
     let msg = r.status + " " + r.statusText;
     try { const j = await r.json(); if (j.error && j.error.message) msg = j.error.message; } catch (e) { /* not JSON */ }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
@@ -286,7 +287,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!(r = calloc(1, sizeof *r))) return MHD_NO;
     r->t0 = mono();
     *con_cls = r;
-    const int public_route = !strcmp(url, "/healthz");
+    /* the health check and the page's own files (no data in them: a browser
+     * cannot send the token header on a navigation; the page then sends it) */
+    const int public_route =
+        !strcmp(url, "/healthz") || ((!strcmp(method, "GET") || !strcmp(method, "HEAD")) && srv_asset_find(url));
     if (!public_route && !token_ok(s, c)) {
       r->answered = 1;
       return (enum MHD_Result)srv_respond_error(c, 401, "unauthorized",
@@ -368,10 +372,58 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   vfprintf(stderr, fmt, ap);
 }
 
+/* One server per data folder: an exclusive lock on DATA/dlut.lock, held
+ * while the process lives (the kernel drops it when the process ends,
+ * however it ends). Two servers on one folder would run each other's jobs
+ * and overwrite their results. Returns the descriptor, or -1 with the error
+ * set; the lock file holds the owner's pid for the message. */
+static int lock_data_dir(const char *dir) {
+  char p[4200], pid[32];
+  snprintf(p, sizeof p, "%s/dlut.lock", dir);
+  int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return dlut_errorc(DLUT_ERR_IO, "cannot open %s: %s", p, strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+    pid[n > 0 ? n : 0] = 0;
+    pid[strcspn(pid, "\n")] = 0;
+    close(fd);
+    if (e == EWOULDBLOCK)
+      return dlut_errorc(DLUT_ERR_INPUT,
+                         "the data folder %s is in use by another dlut serve%s%s%s: stop it, or give this one "
+                         "its own --data",
+                         dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+    return dlut_errorc(DLUT_ERR_IO, "cannot lock %s: %s", p, strerror(e));
+  }
+  int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) { /* the pid is only for the message */
+  }
+  return fd;
+}
+
+/* The listening socket, bound before any job starts so that a port in use
+ * stops the server before it touches the queue. SO_REUSEADDR lets a
+ * restart bind while old connections linger in TIME_WAIT; SO_REUSEPORT is
+ * not set, so a second server on a busy port fails instead of sharing it. */
+static int listen_on(const struct sockaddr_in *addr, const char *host, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+  if (fd < 0) return dlut_errorc(DLUT_ERR_IO, "cannot open a socket: %s", strerror(errno));
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      bind(fd, (const struct sockaddr *)addr, sizeof *addr) != 0 || listen(fd, 128) != 0) {
+    const int e = errno;
+    close(fd);
+    return dlut_errorc(DLUT_ERR_IO, "cannot listen on %s:%d: %s%s", host, port, strerror(e),
+                       e == EADDRINUSE ? " (another program has this port: pick another with --port, or 0 for "
+                                         "any free one)"
+                                       : "");
+  }
+  return fd;
+}
+
 int dlut_server_run(const dlut_server_opts *opts) {
   srv *s = calloc(1, sizeof *s);
   struct MHD_Daemon *d = NULL;
-  int rc = -1;
+  int rc = -1, lock_fd = -1, listen_fd = -1, jobs_started = 0;
   if (!s) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
   s->o = *opts;
   pthread_mutex_init(&s->mu, NULL);
@@ -404,6 +456,7 @@ int dlut_server_run(const dlut_server_opts *opts) {
     dlut_errorc(DLUT_ERR_IO, "cannot create the data folder %s: %s", p, strerror(errno));
     goto done;
   }
+  if ((lock_fd = lock_data_dir(s->data_dir)) < 0) goto done;
   snprintf(p, sizeof p, "%s/dlut.db", s->data_dir);
   if (!(s->store = srv_store_open(p))) goto done;
 
@@ -429,7 +482,6 @@ int dlut_server_run(const dlut_server_opts *opts) {
     goto done;
   }
   srv_asset_find("/"); /* builds the asset table before any request thread can */
-  if (srv_jobs_start(s) != 0) goto done;
 
   struct sockaddr_in addr;
   memset(&addr, 0, sizeof addr);
@@ -437,22 +489,34 @@ int dlut_server_run(const dlut_server_opts *opts) {
   addr.sin_port = htons((uint16_t)opts->port);
   if (inet_pton(AF_INET, opts->host, &addr.sin_addr) != 1) {
     dlut_errorc(DLUT_ERR_INPUT, "--host must be an IPv4 address such as 127.0.0.1 or 0.0.0.0, not '%s'", opts->host);
-    goto stop;
+    goto done;
   }
-  d = MHD_start_daemon(
-      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_POLL,
-      (uint16_t)opts->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR,
-      &addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-      1u, MHD_OPTION_END);
-  if (!d) {
-    dlut_errorc(DLUT_ERR_IO, "cannot listen on %s:%d (is the port in use?)", opts->host, opts->port);
-    goto stop;
-  }
-  const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-  const int port = di ? di->port : opts->port;
+  if ((listen_fd = listen_on(&addr, opts->host, opts->port)) < 0) goto done;
+  struct sockaddr_in bound;
+  socklen_t bl = sizeof bound;
+  const int port = getsockname(listen_fd, (struct sockaddr *)&bound, &bl) == 0 ? ntohs(bound.sin_port) : opts->port;
   char url[300];
   snprintf(url, sizeof url, "http://%s:%d/", opts->host, port);
+  jobs_started = 1;
+  if (srv_jobs_start(s) != 0) goto stop;
+  d = MHD_start_daemon(
+      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_POLL,
+      (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_LISTEN_SOCKET,
+      listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_END);
+  if (!d) {
+    dlut_errorc(DLUT_ERR_IO, "cannot start the HTTP server on %s:%d", opts->host, port);
+    goto stop;
+  }
+  listen_fd = -1;         /* the daemon's now: MHD_stop_daemon closes it */
+  if (opts->ready_file) { /* an error, not a warning: a script waiting for the file would wait for ever */
+    char line[320];
+    snprintf(line, sizeof line, "%s\n", url);
+    dlut_atomic a;
+    if (dlut_atomic_begin(&a, opts->ready_file) != 0) goto stop;
+    fputs(line, a.fp);
+    if (dlut_atomic_commit(&a) != 0) goto stop;
+  }
   if (remote)
     fprintf(stderr, "dlut serve: open %s  (data %s, jobs on %s for 'dlut worker --queue %s'%s)\n", url, s->data_dir,
             s->o.queue_url, s->o.queue_url, s->token[0] ? ", token required" : "");
@@ -460,15 +524,6 @@ int dlut_server_run(const dlut_server_opts *opts) {
     fprintf(stderr, "dlut serve: open %s  (data %s, %s, %d worker%s%s)\n", url, s->data_dir,
             s->model ? s->model_path : "no CLIP model: offline looks", s->o.concurrency,
             s->o.concurrency == 1 ? "" : "s", s->token[0] ? ", token required" : "");
-  if (opts->ready_file) {
-    char line[320];
-    snprintf(line, sizeof line, "%s\n", url);
-    dlut_atomic a;
-    if (dlut_atomic_begin(&a, opts->ready_file) == 0) {
-      fputs(line, a.fp);
-      dlut_atomic_commit(&a);
-    }
-  }
 
   g_stop = 0;
   struct sigaction sa;
@@ -493,14 +548,16 @@ int dlut_server_run(const dlut_server_opts *opts) {
   rc = 0;
 stop:
   /* workers first: SSE streams see shutdown and end, then the daemon can stop */
-  srv_jobs_stop(s);
+  if (jobs_started) srv_jobs_stop(s);
   if (d) MHD_stop_daemon(d);
 done:
+  if (listen_fd >= 0) close(listen_fd);
   if (s->store) srv_store_close(s->store);
   for (int i = 0; i < s->n_jobs; i++) srv_job_free(s->jobs[i]);
   free(s->jobs);
   free(s->by_id);
   dlut_clip_free(s->model);
   free(s);
+  if (lock_fd >= 0) close(lock_fd); /* last: the folder is free once everything in it is closed */
   return rc;
 }
