@@ -111,11 +111,9 @@ static int apply_one(const dlut_lut *lut, const char *in, const char *out, dlut_
     dlut_error_prefix(in);
     goto done;
   }
-  /* Keep the bit depth: a float TIFF stays float (other formats have no
-   * float samples and take 16 bits where they can). */
-  dlut_image_save_opts o = *opts;
-  o.float_tiff = img->type == DLUT_PIXEL_F32;
-  if (dlut_image_save(img, out, &o) != 0) goto done;
+  /* The bit depth is kept: a float TIFF stays float (dlut_image_save; other
+   * formats have no float samples and take 16 bits where they can). */
+  if (dlut_image_save(img, out, opts) != 0) goto done;
   rc = 0;
 done:
   dlut_image_free(img);

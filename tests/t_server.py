@@ -235,6 +235,28 @@ def bad_requests(s, jid):
         ("apply strength as a file", "/v1/apply", *multipart({}, dict(apply_ok, strength=("s.txt", b"0.5"))), "must be text"),
         ("apply photo twice", "/v1/apply", *multipart_parts([("photo", ("a.png", photo())), ("lut", ("l.cube", cube)),
                                                              ("photo", ("b.png", photo()))]), "given twice"),
+        ("looks photo twice", "/v1/looks", *multipart_parts([("prompt", "warm"), ("photo", ("a.png", photo())),
+                                                             ("photo", ("b.png", photo()))]), "field 'photo' given twice"),
+        # /v1/jobs: the same refusals through the same check (srv_form_check with the job's rule table)
+        ("jobs unknown field", "/v1/jobs", *multipart({"prompt": "warm", "bogus": "1"}, {"photo": ("a.png", photo())}),
+         "unknown field 'bogus'"),
+        ("jobs option twice", "/v1/jobs", *multipart_parts([("photo", ("a.png", photo())), ("prompt", "warm"),
+                                                            ("prompt", "cold")]), "field 'prompt' given twice"),
+        ("jobs option as a file", "/v1/jobs", *multipart({}, {"photo": ("a.png", photo()), "prompt": ("p.txt", b"warm")}),
+         "field 'prompt' must be text"),
+        ("jobs option holding a NUL", "/v1/jobs", *multipart({"prompt": b"warm\0cold"}, {"photo": ("a.png", photo())}),
+         "field 'prompt' must be text"),
+        ("jobs mask_prompt as a file", "/v1/jobs", *multipart_parts([("photo", ("a.png", photo())), ("prompt", "warm"),
+                                                                     ("mask", ("m.png", photo())),
+                                                                     ("mask_prompt", ("t.txt", b"teal"))]),
+         "field 'mask_prompt' must be text"),
+        ("jobs region as a file", "/v1/jobs", *multipart_parts([("photo", ("a.png", photo())), ("prompt", "warm"),
+                                                                ("region", ("r.txt", b"sky=teal"))]),
+         "field 'region' must be text (\"WHERE=PROMPT\", one per line)"),
+        ("jobs reference twice", "/v1/jobs", *multipart_parts([("photo", ("a.png", photo())), ("prompt", "warm"),
+                                                               ("reference", ("r.png", photo())),
+                                                               ("reference", ("s.png", photo()))]),
+         "field 'reference' given twice"),
     ]
     for name, path, body, ct, want in strict:
         st, _, data = s.request("POST", path, body, {"Content-Type": ct})

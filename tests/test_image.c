@@ -340,16 +340,23 @@ static void test_roundtrips(void) {
   roundtrip_exact("rgba8.tiff", 4, DLUT_PIXEL_U8, DLUT_PIXEL_U8, 4);
   roundtrip_exact("rgb16.tif", 3, DLUT_PIXEL_U16, DLUT_PIXEL_U16, 3);
   roundtrip_exact("rgba16.tif", 4, DLUT_PIXEL_U16, DLUT_PIXEL_U16, 4);
-  roundtrip_exact("f32.tif", 3, DLUT_PIXEL_F32, DLUT_PIXEL_U16, 3); /* default: float saved as 16-bit */
-  /* Float TIFF keeps floats exactly, values outside [0,1] included. */
+  roundtrip_exact("f32.tif", 3, DLUT_PIXEL_F32, DLUT_PIXEL_F32, 3); /* float stays float */
+  /* Float TIFF keeps floats exactly, values outside [0,1] included, with
+   * no option; saving as 16-bit integers is a conversion to U16 first. */
   dlut_image *f = make_image(33, 17, 4, DLUT_PIXEL_F32, 1);
   ((float *)f->data)[0] = -0.25f;
   ((float *)f->data)[5] = 7.5f;
-  dlut_image_save_opts fo = {.float_tiff = 1};
-  CHECK(dlut_image_save(f, tmp("float.tif"), &fo) == 0);
+  CHECK(dlut_image_save(f, tmp("float.tif"), NULL) == 0);
   dlut_image *fb = dlut_image_load(tmp("float.tif"));
   CHECK_MSG(same_pixels(f, fb), "float TIFF round trip: %s", fb ? "pixels differ" : dlut_last_error());
   dlut_image_free(fb);
+  dlut_image *f16 = dlut_image_convert(f, 4, DLUT_PIXEL_U16);
+  CHECK(f16 && dlut_image_save(f16, tmp("float16.tif"), NULL) == 0);
+  fb = dlut_image_load(tmp("float16.tif"));
+  CHECK_MSG(fb && fb->type == DLUT_PIXEL_U16 && same_pixels(f16, fb), "F32 converted to U16: a 16-bit TIFF (%s)",
+            fb ? "pixels or type differ" : dlut_last_error());
+  dlut_image_free(fb);
+  dlut_image_free(f16);
   dlut_image_free(f);
   /* Lossless WebP is exact, with and without alpha. */
   for (int ch = 3; ch <= 4; ch++) {

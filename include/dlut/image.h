@@ -35,8 +35,8 @@
  *         Grey and palette images come out RGB; grey+alpha as RGBA.
  *   save  .jpg/.jpeg (8-bit, 4:4:4 at quality >= 90, sRGB ICC embedded),
  *         .png (8/16-bit, sRGB chunk), .webp (8-bit, lossy or lossless),
- *         .tif/.tiff (8/16-bit, or 32-bit float with opts.float_tiff,
- *         deflate), .ppm/.pnm (P6 8/16-bit, alpha dropped).
+ *         .tif/.tiff (8/16-bit, 32-bit float for F32 images; deflate),
+ *         .ppm/.pnm (P6 8/16-bit, alpha dropped).
  *   Colour: embedded ICC profiles are converted to sRGB with LittleCMS,
  *   relative colorimetric intent, at the image's own precision.
  *   Orientation: EXIF (JPEG, PNG eXIf, WebP) or the TIFF tag is applied on
@@ -127,7 +127,6 @@ dlut_image *dlut_image_load_memory(const void *data, size_t size, const char *na
 typedef struct dlut_image_save_opts {
   int quality;    /* JPEG/WebP quality 1..100; 0 = default (95) */
   int lossless;   /* WebP: nonzero for lossless */
-  int float_tiff; /* TIFF: nonzero saves F32 images as 32-bit float samples */
   int strip_meta; /* nonzero: write no EXIF/XMP even if the image has them */
   int fast;       /* faster, larger: JPEG with standard Huffman tables instead of optimised ones (the
                      same pixels, ~10% larger at quality 95, half the time), PNG at zlib level 1
@@ -135,9 +134,11 @@ typedef struct dlut_image_save_opts {
 } dlut_image_save_opts;
 
 /* Save atomically, format from the extension. U16 images keep 16 bits in
- * PNG, TIFF and PPM; JPEG and WebP are 8-bit only (rounded). F32 is saved
- * as 16-bit where the format allows, else 8-bit. Metadata is kept where the
- * format allows. opts may be NULL. */
+ * PNG, TIFF and PPM; JPEG and WebP are 8-bit only (rounded). F32 stays
+ * 32-bit float in TIFF (values outside 0..1 kept: a float TIFF in, a float
+ * TIFF out), else it is saved as 16-bit where the format allows, else
+ * 8-bit; for a 16-bit integer TIFF of an F32 image, dlut_image_convert it to
+ * U16 first. Metadata is kept where the format allows. opts may be NULL. */
 int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_save_opts *opts);
 
 /* ---- Extras (added by the image module) ---- */

@@ -739,8 +739,7 @@ static int encode(const dlut_image *img, dlut_image_format f, const dlut_image_s
     case DLUT_IMAGE_FORMAT_PNG:
       if (want == DLUT_PIXEL_F32) want = DLUT_PIXEL_U16;
       break;
-    case DLUT_IMAGE_FORMAT_TIFF:
-      if (want == DLUT_PIXEL_F32 && !o.float_tiff) want = DLUT_PIXEL_U16;
+    case DLUT_IMAGE_FORMAT_TIFF: /* U8, U16 and F32 as they are: a float TIFF stays float */
       break;
     default:
       return dlut_error("unknown output image format");

@@ -19,7 +19,7 @@
  * are capped; sizes are checked before allocating; a strip or tile that
  * decodes short is an error.
  *
- * Save: 8/16-bit unsigned or (opts.float_tiff) 32-bit float, RGB/RGBA
+ * Save: 8/16-bit unsigned or (F32 images) 32-bit float, RGB/RGBA
  * (unassociated alpha), Deflate with the horizontal (integer) or
  * floating-point predictor, an sRGB ICC profile, XMP. The file is written
  * by libtiff on a dup of the temporary file's descriptor from dlut/file.h.

@@ -519,7 +519,6 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   dlut_image_save_opts so = {0};
   so.quality = o ? o->quality : 0;
   so.fast = o ? o->fast_encode : 0;
-  so.float_tiff = graded->type == DLUT_PIXEL_F32; /* a float TIFF in, a float TIFF out (as a set and apply do) */
   snprintf(p, sizeof p, "%s/%s", stage, names[1]);
   if (dlut_image_save(graded, p, &so) != 0) goto fail;
   snprintf(p, sizeof p, "%s/%s", stage, names[2]);

@@ -234,7 +234,6 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
     dlut_image_save_opts so = {0};
     so.quality = o ? o->quality : 0;
     so.fast = o ? o->fast_encode : 0;
-    so.float_tiff = graded->type == DLUT_PIXEL_F32;
     snprintf(p, sizeof p, "%s/graded/%s", stage, names[i]);
     if (dlut_image_save(graded, p, &so) != 0) goto fail;
     /* log footage: "before" is the photo as displayed, not its flat code values */

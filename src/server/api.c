@@ -189,13 +189,7 @@ static int parse_regions(struct MHD_Connection *c, srv_form *f, dlut_job_opts *c
   int n_prompts = 0, n_masks = 0;
   for (int i = 0; i < f->n; i++) {
     const srv_form_part *pt = &f->parts[i];
-    if (!strcmp(pt->name, "mask_prompt")) {
-      if (pt->is_file || memchr(pt->data, 0, pt->size)) {
-        *ret = srv_respond_error(c, 400, "bad_input", "field 'mask_prompt' must be text");
-        return -1;
-      }
-      prompts[n_prompts++] = pt;
-    }
+    if (!strcmp(pt->name, "mask_prompt")) prompts[n_prompts++] = pt;
     if (!strcmp(pt->name, "mask")) n_masks++;
   }
   if (n_masks != n_prompts) {
@@ -211,10 +205,6 @@ static int parse_regions(struct MHD_Connection *c, srv_form *f, dlut_job_opts *c
     const int is_region = !strcmp(pt->name, "region"), is_mask = !strcmp(pt->name, "mask");
     if (!is_region && !is_mask) continue;
     if (is_region) {
-      if (pt->is_file || memchr(pt->data, 0, pt->size)) {
-        *ret = srv_respond_error(c, 400, "bad_input", "field 'region' must be text (\"WHERE=PROMPT\", one per line)");
-        return -1;
-      }
       /* one spec per line; blank lines are skipped */
       const char *t = (const char *)pt->data, *end = t + pt->size;
       while (t < end) {
@@ -289,9 +279,21 @@ static int parse_regions(struct MHD_Connection *c, srv_form *f, dlut_job_opts *c
   return 0;
 }
 
-static int is_special_field(const char *name) {
-  return !strcmp(name, "photo") || !strcmp(name, "reference") || !strcmp(name, "region") || !strcmp(name, "mask") ||
-         !strcmp(name, "mask_prompt");
+/* The fields of POST /v1/jobs besides the job options (text, once each):
+ * a set's photos, one reference, and the regions (region lines, mask
+ * files with a mask_prompt each), as dlut grade takes them. A photo, the
+ * reference or a mask sent as text is judged by its content (415). */
+static const srv_form_rule job_fields[] = {
+    {"photo", SRV_FORM_REPEAT, NULL},
+    {"reference", 0, NULL},
+    {"region", SRV_FORM_TEXT | SRV_FORM_REPEAT, " (\"WHERE=PROMPT\", one per line)"},
+    {"mask", SRV_FORM_REPEAT, NULL},
+    {"mask_prompt", SRV_FORM_TEXT | SRV_FORM_REPEAT, NULL},
+    {NULL, 0, NULL},
+};
+
+static int is_job_option(const char *name) {
+  return dlut_job_opt_find(name) != NULL;
 }
 
 static int post_job(srv *s, const srv_request *r) {
@@ -309,7 +311,8 @@ static int post_job(srv *s, const srv_request *r) {
   post_region pr[DLUT_REGION_MAX];
   memset(pr, 0, sizeof pr);
   int n_photos = 0, width = 0, height = 0, ret;
-  if (srv_form_parse(&f, r->body, r->body_size, r->content_type) != 0) {
+  if (srv_form_parse(&f, r->body, r->body_size, r->content_type) != 0 ||
+      srv_form_check(&f, job_fields, is_job_option) != 0) {
     ret = fail_from_error(c);
     goto done;
   }
@@ -362,22 +365,10 @@ static int post_job(srv *s, const srv_request *r) {
     ret = srv_respond_error(c, 503, "out_of_memory", "out of memory");
     goto done;
   }
-  for (int i = 0; i < f.n; i++) {
+  for (int i = 0; i < f.n; i++) { /* srv_form_check has refused unknown, repeated and non-text options */
     const srv_form_part *pt = &f.parts[i];
-    if (is_special_field(pt->name)) continue;
+    if (!is_job_option(pt->name)) continue;
     const char *v = srv_form_text(&f, pt->name);
-    if (!dlut_job_opt_find(pt->name)) {
-      ret = srv_respond_error(c, 400, "bad_input", "unknown field '%.64s' (see /v1/openapi.json)", pt->name);
-      goto done;
-    }
-    if (!v || pt->is_file) {
-      ret = srv_respond_error(c, 400, "bad_input", "field '%s' must be text", pt->name);
-      goto done;
-    }
-    if (cJSON_GetObjectItemCaseSensitive(opts_json, pt->name)) {
-      ret = srv_respond_error(c, 400, "bad_input", "field '%s' given twice", pt->name);
-      goto done;
-    }
     if (dlut_job_opts_set(&check, pt->name, v) != 0) {
       ret = fail_from_error(c);
       goto done;
@@ -753,8 +744,7 @@ static int render_at_strength(srv *s, struct MHD_Connection *c, const char *dir,
   dlut_image *g = photo ? dlut_job_bundle_render(out_dir, photo, (float)strength) : NULL;
   uint8_t *out = NULL;
   size_t on = 0;
-  dlut_image_save_opts so = {.float_tiff = g && g->type == DLUT_PIXEL_F32}; /* float TIFF in, float out */
-  int ok = g && dlut_image_save_memory(g, fmt, &so, &out, &on) == 0;
+  int ok = g && dlut_image_save_memory(g, fmt, NULL, &out, &on) == 0; /* a float TIFF in, a float TIFF out */
   dlut_image_free(g);
   dlut_image_free(photo);
   free(data);
@@ -943,10 +933,18 @@ static int post_looks(srv *s, const srv_request *r) {
     ret = fail_from_error(c);
     goto done;
   }
-  static const char *const looks_text[] = {"prompt",         "output",        "lut_size",     "params",
-                                           "color_strength", "tone_strength", "skin_protect", NULL};
-  static const char *const looks_files[] = {"photo", NULL};
-  if (srv_form_check(&f, looks_text, looks_files) != 0) {
+  static const srv_form_rule looks_fields[] = {
+      {"prompt", SRV_FORM_TEXT, NULL},
+      {"output", SRV_FORM_TEXT, NULL},
+      {"lut_size", SRV_FORM_TEXT, NULL},
+      {"params", SRV_FORM_TEXT, NULL},
+      {"color_strength", SRV_FORM_TEXT, NULL},
+      {"tone_strength", SRV_FORM_TEXT, NULL},
+      {"skin_protect", SRV_FORM_TEXT, NULL},
+      {"photo", 0, NULL},
+      {NULL, 0, NULL},
+  };
+  if (srv_form_check(&f, looks_fields, NULL) != 0) {
     ret = fail_from_error(c);
     goto done;
   }
@@ -1089,9 +1087,14 @@ static int post_apply(srv *s, const srv_request *r) {
     ret = fail_from_error(c);
     goto done;
   }
-  static const char *const apply_text[] = {"strength", "interp", NULL};
-  static const char *const apply_files[] = {"photo", "lut", NULL};
-  if (srv_form_check(&f, apply_text, apply_files) != 0) {
+  static const srv_form_rule apply_fields[] = {
+      {"strength", SRV_FORM_TEXT, NULL},
+      {"interp", SRV_FORM_TEXT, NULL},
+      {"photo", 0, NULL},
+      {"lut", 0, NULL},
+      {NULL, 0, NULL},
+  };
+  if (srv_form_check(&f, apply_fields, NULL) != 0) {
     ret = fail_from_error(c);
     goto done;
   }
@@ -1136,8 +1139,7 @@ static int post_apply(srv *s, const srv_request *r) {
                            interp && !strcmp(interp, "trilinear") ? DLUT_INTERP_TRILINEAR : DLUT_INTERP_TETRAHEDRAL,
                            (float)strength) != 0 ||
       dlut_image_copy_meta(g, photo) != 0 ||
-      dlut_image_save_memory(g, fmt, &(dlut_image_save_opts){.float_tiff = g->type == DLUT_PIXEL_F32}, &out, &on) !=
-          0) {
+      dlut_image_save_memory(g, fmt, NULL, &out, &on) != 0) { /* a float TIFF stays float */
     ret = fail_from_error(c);
     goto done;
   }

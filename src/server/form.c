@@ -393,18 +393,23 @@ const char *srv_form_text(srv_form *f, const char *name) {
   return (const char *)p->data; /* text values all live NUL-terminated in the arena */
 }
 
-int srv_form_check(const srv_form *f, const char *const *text, const char *const *any) {
+int srv_form_check(const srv_form *f, const srv_form_rule *rules, int (*text_once)(const char *name)) {
   for (int i = 0; i < f->n; i++) {
     const srv_form_part *p = &f->parts[i];
-    int is_text = 0, is_any = 0;
-    for (const char *const *t = text; t && *t; t++) is_text |= !strcmp(*t, p->name);
-    for (const char *const *t = any; t && *t; t++) is_any |= !strcmp(*t, p->name);
-    if (!is_text && !is_any)
+    const srv_form_rule *r = rules;
+    while (r && r->name && strcmp(r->name, p->name)) r++;
+    unsigned flags;
+    if (r && r->name)
+      flags = r->flags;
+    else if (text_once && text_once(p->name))
+      flags = SRV_FORM_TEXT, r = NULL;
+    else
       return dlut_errorc(DLUT_ERR_INPUT, "unknown field '%.64s' (see /v1/openapi.json)", p->name);
-    for (int k = 0; k < i; k++)
-      if (!strcmp(f->parts[k].name, p->name)) return dlut_errorc(DLUT_ERR_INPUT, "field '%s' given twice", p->name);
-    if (is_text && (p->is_file || memchr(p->data, 0, p->size)))
-      return dlut_errorc(DLUT_ERR_INPUT, "field '%s' must be text", p->name);
+    if (!(flags & SRV_FORM_REPEAT))
+      for (int k = 0; k < i; k++)
+        if (!strcmp(f->parts[k].name, p->name)) return dlut_errorc(DLUT_ERR_INPUT, "field '%s' given twice", p->name);
+    if ((flags & SRV_FORM_TEXT) && (p->is_file || memchr(p->data, 0, p->size)))
+      return dlut_errorc(DLUT_ERR_INPUT, "field '%s' must be text%s", p->name, r && r->hint ? r->hint : "");
   }
   return 0;
 }

@@ -51,10 +51,26 @@ const srv_form_part *srv_form_get(const srv_form *f, const char *name);
  * a file, or holding a NUL byte). */
 const char *srv_form_text(srv_form *f, const char *name);
 
-/* Refuse (DLUT_ERR_INPUT, naming the field) a part whose name is in
- * neither NULL-terminated list, a name given twice, and a part named in
- * `text` that is a file or holds a NUL byte. Names in `any` may be files
- * or text. Either list may be NULL. 0 or -1. */
-int srv_form_check(const srv_form *f, const char *const *text, const char *const *any);
+/* What a route accepts of one field name, for srv_form_check. A field
+ * without SRV_FORM_TEXT may be a file or text: the route judges its
+ * content (a photo sent as text is "not a JPEG, PNG ..." image, 415). */
+enum {
+  SRV_FORM_TEXT = 1,   /* text only: not a multipart file part, no NUL byte */
+  SRV_FORM_REPEAT = 2, /* may be given more than once (a set's photos, the masks and their prompts) */
+};
+typedef struct srv_form_rule {
+  const char *name; /* field name; NULL ends a table */
+  unsigned flags;   /* SRV_FORM_TEXT | SRV_FORM_REPEAT, or 0: once, a file or text */
+  const char *hint; /* NULL, or text added to "field 'NAME' must be text" (" (\"WHERE=PROMPT\", one per line)") */
+} srv_form_rule;
+
+/* Refuse (DLUT_ERR_INPUT, naming the field) a part whose name has no rule
+ * in `rules` and is not accepted by `text_once` (a job's options; NULL for
+ * none), a name given twice unless SRV_FORM_REPEAT, and a text field
+ * (SRV_FORM_TEXT, or a `text_once` name) that is a file or holds a NUL
+ * byte. The messages every POST route answers with: "unknown field 'X'
+ * (see /v1/openapi.json)", "field 'X' given twice", "field 'X' must be
+ * text". 0 or -1. */
+int srv_form_check(const srv_form *f, const srv_form_rule *rules, int (*text_once)(const char *name));
 
 #endif
