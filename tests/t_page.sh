@@ -18,7 +18,7 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
   (cd tests/browser && npm ci --no-audit --no-fund >/dev/null)
 fi
 tmp=$(mktemp -d)
-cleanup() { kill ${pid:-} ${pid2:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
+cleanup() { kill ${pid:-} ${pid2:-} ${pid3:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 "$DLUT" serve --port 0 --data "$tmp/data" --model none --ready-file "$tmp/ready" -q 2>"$tmp/log" &
 pid=$!
@@ -29,6 +29,11 @@ url=$(cat "$tmp/ready")
 pid2=$!
 for _ in $(seq 200); do [ -s "$tmp/ready2" ] && break; sleep 0.05; done
 url2=$(cat "$tmp/ready2")
+# a third with --token: the page opens, says how to give the token, and works once given it as #token=
+"$DLUT" serve --port 0 --data "$tmp/data3" --model none --token s3cret --ready-file "$tmp/ready3" -q 2>"$tmp/log3" &
+pid3=$!
+for _ in $(seq 200); do [ -s "$tmp/ready3" ] && break; sleep 0.05; done
+url3=$(cat "$tmp/ready3")
 printf 'this is not an image\n' > "$tmp/notes.jpg"
 photo="$SHARED/data/photos/chelsea.png"
 # a matte of the photo's shape (white = the right half), and a set of three photos
@@ -37,7 +42,7 @@ from PIL import Image; import sys
 w, h = Image.open(sys.argv[1]).size
 m = Image.new('L', (w, h), 0); m.paste(255, (w // 2, 0, w, h)); m.save(sys.argv[2])" "$photo" "$tmp/right-half.png"
 P=$SHARED/data/photos
-DLUT_MASK="$tmp/right-half.png" DLUT_SET="$P/coffee.png,$P/rocket.jpg,$P/astronaut.png" \
+DLUT_MASK="$tmp/right-half.png" DLUT_SET="$P/coffee.png,$P/rocket.jpg,$P/astronaut.png" DLUT_TOKEN_URL="$url3" DLUT_TOKEN=s3cret \
   node tests/browser/page.test.js "$url" "$ART" "$photo" "$tmp/notes.jpg" "$url2"
 # the downloaded .cube in FFmpeg gives the graded photo the page downloaded (within 1 code) ...
 "$PY" - "$ART/page-look.cube" "$photo" "$ART/page-graded.png" <<'PYEOF'

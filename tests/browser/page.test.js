@@ -211,6 +211,28 @@ function check(cond, what) {
     await p5.screenshot({ path: path.join(out, "page-phone-set.png"), fullPage: true });
   }
 
+  // a server with --token: the page itself opens, says how to give the token, and works with #token=
+  const tokenUrl = process.env.DLUT_TOKEN_URL;
+  if (tokenUrl) {
+    const pt = await ctx.newPage();   // 401s log console errors by design: not this test's `errors`
+    pt.on("pageerror", (e) => errors.push(e.message));
+    await pt.goto(tokenUrl);
+    check((await pt.textContent("#go")).trim().length > 0, "a server with a token still serves its page");
+    await pt.waitForSelector("#msg:not([hidden])", { timeout: 5000 }).catch(() => {});
+    const tmsg = (await pt.textContent("#msg")) || "";
+    check(/#token=/.test(tmsg), "and the page says how to give the token: " + tmsg);
+    await pt.goto(tokenUrl + "#token=" + process.env.DLUT_TOKEN);
+    await pt.reload();   // the fragment alone does not reload: the token is read from it once, then kept for the tab
+    check(!/#token/.test(pt.url()), "the token is taken out of the address bar: " + pt.url());
+    await pt.setInputFiles("#file", photo);
+    await pt.fill("#prompt", "warm sunset film");
+    await pt.waitForSelector("#split:not([hidden])", { timeout: 10000 });
+    await pt.click("#go");
+    await pt.waitForSelector("#result:not([hidden])", { timeout: 30000 });
+    const tinfo = await pt.textContent("#result-info");
+    check(/offline look/.test(tinfo), "with the token the page grades: " + tinfo);
+  }
+
   if (clipUrl) {
     const p3 = await ctx.newPage();
     p3.on("pageerror", (e) => errors.push(e.message));
