@@ -1129,6 +1129,10 @@ static int post_apply(srv *s, const srv_request *r) {
     ret = fail_from_error(c);
     goto done;
   }
+  if (!(heavy = heavy_enter(s))) { /* the decode below is the photo at full resolution */
+    ret = srv_respond_error(c, 503, "busy", "too many photos being graded at once; try again shortly");
+    goto done;
+  }
   if (!(photo = dlut_image_load_memory(ph->data, ph->size, "photo"))) {
     if (dlut_last_error_code() == DLUT_ERR_INTERNAL) dlut_error_set_code(DLUT_ERR_INPUT);
     ret = fail_from_error(c);

