@@ -84,12 +84,34 @@ def apply_busy(td):
         s.stop()
 
 
+def rotated_mask(s, td):
+    """A photo stored 64x48 with EXIF orientation 6 is 48x64 upright: its matte is 48x64, as `dlut grade` wants."""
+    plain = convert([os.path.join(PHOTOS, "chelsea.png"), "-resize", "64x48!", "-strip"], td, "plain.jpg")
+    rot = with_orientation(plain, 6)
+    open(os.path.join(td, "rot6.jpg"), "wb").write(rot)
+    o = subprocess.run(["identify", "-format", "%w %h %[orientation]", os.path.join(td, "rot6.jpg")],
+                       capture_output=True, text=True).stdout
+    check(o == "64 48 RightTop", "the test photo is stored 64x48 with orientation 6 (%s)" % o)
+    upright = convert(["-size", "24x64", "xc:white", "-size", "24x64", "xc:black", "+append"], td, "m48x64.png")
+    stored = convert(["-size", "32x48", "xc:white", "-size", "32x48", "xc:black", "+append"], td, "m64x48.png")
+    st, j = s.submit_parts([("photo", ("rot6.jpg", rot)), ("prompt", "warm"), ("mask", ("m.png", upright)),
+                            ("mask_prompt", "cold")])
+    job = s.wait_state(j["id"]) if st == 202 else {}
+    check(st == 202 and job.get("state") == "done",
+          "a 48x64 matte of the rotated photo is taken and its job done (%s %s %s)"
+          % (st, job.get("state"), (j.get("error") or job.get("error") or {}).get("message")))
+    st, j = s.submit_parts([("photo", ("rot6.jpg", rot)), ("prompt", "warm"), ("mask", ("m.png", stored)),
+                            ("mask_prompt", "cold")])
+    msg = (j.get("error") or {}).get("message", "")
+    check(st == 400 and "48x64" in msg, "a 64x48 matte (the stored size) is refused at submission (%s %s)" % (st, msg))
+
+
 def main():
     td = tempfile.mkdtemp(prefix="dlut-hostile-")
     apply_busy(td)
     s = Server(args=["--model", "none"])
     try:
-        check(s.request("GET", "/healthz")[0] == 200, "a server without --concurrency answers")
+        rotated_mask(s, td)
     finally:
         check(s.stop() == 0, "server exits 0 on SIGTERM")
         log = s.log_text()
