@@ -106,12 +106,34 @@ def rotated_mask(s, td):
     check(st == 400 and "48x64" in msg, "a 64x48 matte (the stored size) is refused at submission (%s %s)" % (st, msg))
 
 
+def content_disposition(s):
+    """An unterminated quote in a part's Content-Disposition: 400, and nothing of another parameter leaks in."""
+    b = (b'--B\r\nContent-Disposition: form-data; name="photo"; filename="a\r\n\r\n' + photo() +
+         b'\r\n--B\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nwarm\r\n--B--\r\n')
+    st, _, d = s.request("POST", "/v1/jobs", b, {"Content-Type": "multipart/form-data; boundary=B"})
+    check(st == 400 and "malformed Content-Disposition" in message(d),
+          "filename=\"a with no closing quote -> 400 malformed Content-Disposition (%s %s)" % (st, d[:120]))
+    # a text field has no file name: the photo's parameter values must not become one
+    b = (b'--B\r\nContent-Disposition: form-data; name="photo"; filename="x.png"\r\n\r\n' + photo() +
+         b'\r\n--B\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nwarm\r\n--B--\r\n')
+    st, j = s.json("POST", "/v1/jobs", b, {"Content-Type": "multipart/form-data; boundary=B"})
+    job = s.wait_state(j["id"]) if st == 202 else {}
+    check(st == 202 and job.get("photo_name") == "x.png",
+          "a well-formed part keeps its own file name (%s %s)" % (st, job.get("photo_name")))
+    # a missing closing quote in the first parameter: the next one's value must not fill the file name
+    b = (b'--B\r\nContent-Disposition: form-data; name="photo"; filename="a.png\r\n\r\n' + photo() +
+         b'\r\n--B--\r\n')
+    st, _, d = s.request("POST", "/v1/jobs", b, {"Content-Type": "multipart/form-data; boundary=B"})
+    check(st == 400 and "malformed Content-Disposition" in message(d), "and so is filename=\"a.png (%s)" % st)
+
+
 def main():
     td = tempfile.mkdtemp(prefix="dlut-hostile-")
     apply_busy(td)
     s = Server(args=["--model", "none"])
     try:
         rotated_mask(s, td)
+        content_disposition(s)
     finally:
         check(s.stop() == 0, "server exits 0 on SIGTERM")
         log = s.log_text()
