@@ -127,6 +127,35 @@ def content_disposition(s):
     check(st == 400 and "malformed Content-Disposition" in message(d), "and so is filename=\"a.png (%s)" % st)
 
 
+def query_strict(s, td):
+    st, j = s.submit({"prompt": "warm"}, {"photo": ("c.png", photo())})
+    jid = s.wait_state(j["id"])["id"]
+    cases = [
+        ("/v1/jobs/%s/graded?strenght=0.1" % jid, "unknown query parameter 'strenght'", "strength"),
+        ("/v1/jobs/%s/graded?strength=0.5&strength=1" % jid, "'strength' given twice", ""),
+        ("/v1/jobs?limit=1&limit=2", "'limit' given twice", ""),
+        ("/v1/jobs?foo=bar", "unknown query parameter 'foo'", "limit, before, state"),
+        ("/healthz?foo=bar", "unknown query parameter 'foo'", "takes none"),
+        ("/v1/jobs/%s?x=1" % jid, "unknown query parameter 'x'", "takes none"),
+        ("/v1/jobs/%s/look.cube?strength=0.5" % jid, "unknown query parameter 'strength'", "takes none"),
+        ("/?foo=1", "unknown query parameter 'foo'", "token"),
+    ]
+    for path, want, lists in cases:
+        st, _, d = s.request("GET", path)
+        m = message(d)
+        check(st == 400 and want in m and lists in m, "GET %s -> 400 '%s' (%s %s)" % (path, want, st, m))
+    # what the page sends (web/app.js) keeps working
+    for path in ("/v1/jobs?limit=12", "/v1/jobs?limit=5&before=99999&state=done", "/v1/jobs/%s/graded?strength=0.5"
+                 % jid, "/?token=abc", "/app.js"):
+        st, _, _ = s.request("GET", path)
+        check(st == 200, "GET %s -> 200 (%s)" % (path, st))
+    body, ct = multipart({}, {"photo": ("c.png", photo()), "lut": ("l.cube", CUBE)})
+    st, _, d = s.request("POST", "/v1/apply?strength=0.5", body, {"Content-Type": ct})
+    check(st == 400 and "unknown query parameter 'strength'" in message(d),
+          "POST /v1/apply?strength=0.5 -> 400 (the strength is a field) (%s)" % st)
+    return jid
+
+
 def main():
     td = tempfile.mkdtemp(prefix="dlut-hostile-")
     apply_busy(td)
@@ -134,6 +163,7 @@ def main():
     try:
         rotated_mask(s, td)
         content_disposition(s)
+        query_strict(s, td)
     finally:
         check(s.stop() == 0, "server exits 0 on SIGTERM")
         log = s.log_text()

@@ -1222,6 +1222,96 @@ static int metrics(srv *s, const srv_request *r) {
 
 /* ==== Routing ==== */
 
+/* The query string is as strict as the bodies: a parameter the route does
+ * not take, or one given twice, is a 400 that names it (a misspelt
+ * "strenght" would otherwise give the full-strength photo in silence). */
+typedef struct query_scan {
+  const char *const *known; /* the route's parameters, NULL-terminated */
+  int count[4];             /* times each known one was given */
+  char unknown[72], twice[72];
+  int control; /* a key or value held a control character (see srv_unescape) */
+} query_scan;
+
+static enum MHD_Result query_scan_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+  query_scan *q = cls;
+  (void)kind;
+  for (const char *p = key; *p; p++) q->control |= (unsigned char)*p < 0x20 || *p == 0x7F;
+  for (const char *p = value ? value : ""; *p; p++) q->control |= (unsigned char)*p < 0x20 || *p == 0x7F;
+  int k = 0;
+  while (q->known[k] && strcmp(q->known[k], key)) k++;
+  if (!q->known[k]) {
+    if (!q->unknown[0]) srv_label_clean(key[0] ? key : "(empty)", q->unknown, sizeof q->unknown);
+  } else if (++q->count[k] == 2 && !q->twice[0]) {
+    snprintf(q->twice, sizeof q->twice, "%s", key);
+  }
+  return MHD_YES;
+}
+
+/* 0 if the query string holds only `known` parameters, once each; else the
+ * 400 is answered (*ret) and -1 returned. */
+static int query_check(const srv_request *r, const char *const *known, int *ret) {
+  query_scan q = {.known = known};
+  MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_scan_one, &q);
+  if (q.control) {
+    *ret = srv_respond_error(r->conn, 400, "bad_input", "the query string holds a control character");
+    return -1;
+  }
+  if (q.unknown[0]) {
+    char list[128] = "";
+    for (int k = 0; known[k]; k++)
+      snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "", known[k]);
+    *ret = srv_respond_error(r->conn, 400, "bad_input", "unknown query parameter '%s' (%s%s)", q.unknown,
+                             list[0] ? "this route takes: " : "this route takes none", list);
+    return -1;
+  }
+  if (q.twice[0]) {
+    *ret = srv_respond_error(r->conn, 400, "bad_input", "query parameter '%s' given twice", q.twice);
+    return -1;
+  }
+  return 0;
+}
+
+/* The query parameters of a route (method and match), or NULL where it is
+ * not checked (the route answers 404, 405 or 414 first). */
+static const char *const *route_query(const srv_route_match *rt, int get, int post, int del) {
+  static const char *const none[] = {NULL};
+  static const char *const list[] = {"limit", "before", "state", NULL};
+  static const char *const strength[] = {"strength", NULL};
+  static const char *const page[] = {"token", NULL}; /* the page reads ?token= (web/app.js) */
+  switch (rt->kind) {
+    case SRV_R_HEALTH:
+    case SRV_R_METRICS:
+    case SRV_R_OPENAPI:
+    case SRV_R_JOB_EVENTS:
+      return get ? none : NULL;
+    case SRV_R_JOBS:
+      return get ? list : post ? none : NULL;
+    case SRV_R_LOOKS:
+    case SRV_R_APPLY:
+      return post ? none : NULL;
+    case SRV_R_JOB:
+      return get || del ? none : NULL;
+    case SRV_R_JOB_FILE: {
+      if (!get) return NULL;
+      const char *n = rt->name;
+      const int graded = (!strncmp(n, "graded", 6) && (n[6] == 0 || n[6] == '.')) || !strncmp(n, "photos/", 7);
+      return graded ? strength : none;
+    }
+    case SRV_R_ASSET:
+      return get ? page : NULL;
+    default:
+      return NULL;
+  }
+}
+
+/* 1 if s holds a control character: srv_unescape turns a decoded one into
+ * DEL so that a "%00" cannot cut the path short before it is routed. */
+static int has_control(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7F) return 1;
+  return 0;
+}
+
 static int method_not_allowed(const srv_request *r, const char *allow) {
   return srv_respond_error_allow(r->conn, allow, "%.16s is not allowed on %.100s (allowed: %s)", r->method, r->url,
                                  allow);
@@ -1266,7 +1356,13 @@ int srv_route(srv *s, const srv_request *r) {
   const char *m = r->method;
   const int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST"), del = !strcmp(m, "DELETE");
   srv_route_match rt;
-  switch (srv_route_parse(r->url, &rt)) {
+  if (has_control(r->url))
+    return srv_respond_error(r->conn, 400, "bad_input", "the path holds a control character (%%00-%%1F or %%7F)");
+  srv_route_parse(r->url, &rt);
+  const char *const *known = route_query(&rt, get, post, del);
+  int qret;
+  if (known && query_check(r, known, &qret) != 0) return qret;
+  switch (rt.kind) {
     case SRV_R_TOO_LONG:
       return srv_respond_error(r->conn, 414, "bad_input", "the path is too long");
     case SRV_R_HEALTH:
