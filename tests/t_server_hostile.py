@@ -156,6 +156,34 @@ def query_strict(s, td):
     return jid
 
 
+def messages(s, jid):
+    # (a) a multipart body without Content-Type
+    body, _ = multipart({"prompt": "warm"}, {"photo": ("c.png", photo())})
+    st, _, d = s.request("POST", "/v1/jobs", body)
+    check(st == 415 and "multipart/form-data" in message(d) and "control character" not in message(d),
+          "a body with no Content-Type -> 415 'send multipart/form-data' (%s %s)" % (st, message(d)))
+    # (b) an empty photo
+    st, j = s.submit({"prompt": "warm"}, {"photo": ("e.jpg", b"")})
+    m = (j.get("error") or {}).get("message", "")
+    check(st == 400 and "empty" in m and "e.jpg" in m, "an empty photo upload is called empty (%s %s)" % (st, m))
+    # (c) a control character decoded from the path
+    for path in ("/v1/jobs/%s%%00/look.cube" % jid, "/v1/jobs/%s/look.cube%%00" % jid, "/v1/jobs/%s%%0a" % jid,
+                 "/v1/jobs?state=done%00"):
+        st, _, d = s.request("GET", path)
+        check(st == 400 and "control character" in message(d), "GET %s -> 400 (%s %s)" % (path, st, message(d)))
+    # (d) /v1/looks reports an emoji-only prompt's text as ignored, as the job refuses it
+    st, lk = s.json("POST", "/v1/looks", json.dumps({"prompt": "🔥"}), {"Content-Type": "application/json"})
+    check(st == 200 and lk.get("understood") == "" and lk.get("ignored") == "🔥",
+          "POST /v1/looks prompt=🔥: ignored '🔥' (%s %s)" % (st, {k: lk.get(k) for k in ("understood", "ignored")}))
+    st, lk = s.json("POST", "/v1/looks", json.dumps({"prompt": "warm 🔥"}), {"Content-Type": "application/json"})
+    check(st == 200 and lk.get("understood") == "warm" and lk.get("ignored") == "🔥",
+          "POST /v1/looks 'warm 🔥': understood warm, ignored 🔥 (%s)" % {k: lk.get(k) for k in ("understood", "ignored")})
+    st, j = s.submit({"prompt": "🔥"}, {"photo": ("c.png", photo())})
+    job = s.wait_state(j["id"]) if st == 202 else {}
+    check(job.get("state") == "failed" and "understand no word" in job.get("error", {}).get("message", ""),
+          "and the job of the same prompt fails: the looks understand no word of it (%s)" % job.get("state"))
+
+
 def main():
     td = tempfile.mkdtemp(prefix="dlut-hostile-")
     apply_busy(td)
@@ -163,7 +191,8 @@ def main():
     try:
         rotated_mask(s, td)
         content_disposition(s)
-        query_strict(s, td)
+        jid = query_strict(s, td)
+        messages(s, jid)
     finally:
         check(s.stop() == 0, "server exits 0 on SIGTERM")
         log = s.log_text()

@@ -326,10 +326,23 @@ static int post_job(srv *s, const srv_request *r) {
       }
       photos[n_photos++] = &f.parts[i];
     }
-  if (!n_photos || photos[0]->size == 0) {
+  /* a browser sends a file field with no file chosen as filename="" and 0 bytes: that is no photo */
+  if (!n_photos || (n_photos == 1 && photos[0]->size == 0 && !photos[0]->filename[0])) {
     ret = srv_respond_error(c, 400, "bad_input", "no photo: send it as the multipart file field 'photo'");
     goto done;
   }
+  for (int i = 0; i < n_photos; i++)
+    if (photos[i]->size == 0) {
+      char label[256];
+      srv_label_clean(photos[i]->filename, label, sizeof label);
+      if (n_photos > 1)
+        ret = srv_respond_error(c, 400, "bad_input", "photo %d%s%s%s is empty (0 bytes)", i + 1, label[0] ? " ('" : "",
+                                label, label[0] ? "')" : "");
+      else
+        ret = srv_respond_error(c, 400, "bad_input", "the photo%s%s%s is empty (0 bytes)", label[0] ? " '" : "", label,
+                                label[0] ? "'" : "");
+      goto done;
+    }
   /* uploads are judged by their content, never by their name */
   int64_t set_pixels = 0;
   for (int i = 0; i < n_photos; i++) {

@@ -393,8 +393,13 @@ int srv_form_parse(srv_form *f, const uint8_t *body, size_t n, const char *conte
   while (*ct == ' ') ct++;
   if (media_is(ct, "multipart/form-data")) return srv_form_parse_multipart(f, body, n, ct);
   if (media_is(ct, "application/json")) return srv_form_parse_json(f, (const char *)body, n);
-  if (!*ct || media_is(ct, "application/x-www-form-urlencoded"))
-    return srv_form_parse_urlencoded(f, (const char *)body, n);
+  if (media_is(ct, "application/x-www-form-urlencoded")) return srv_form_parse_urlencoded(f, (const char *)body, n);
+  if (!*ct) { /* nothing to read a body by: an empty one is an empty form, any other a client's mistake */
+    if (n == 0) return srv_form_parse_urlencoded(f, "", 0);
+    return dlut_errorc(DLUT_ERR_UNSUPPORTED,
+                       "the body has no Content-Type: send multipart/form-data (or application/json, or "
+                       "application/x-www-form-urlencoded)");
+  }
   return dlut_errorc(DLUT_ERR_UNSUPPORTED,
                      "unsupported Content-Type (use multipart/form-data, JSON or a urlencoded form)");
 }
