@@ -153,6 +153,7 @@ def api_basics(s):
 
 def bad_requests(s, jid):
     ct_bad = "multipart/form-data; boundary=xyz"
+    truncated = multipart({"prompt": "warm"}, {"photo": ("a.png", photo())})
     cases = [
         ("no photo", "POST", "/v1/jobs", *multipart({"prompt": "warm"}, {}), 400),
         ("not an image", "POST", "/v1/jobs", *multipart({"prompt": "warm"}, {"photo": ("a.jpg", b"hello world")}), 415),
@@ -165,7 +166,8 @@ def bad_requests(s, jid):
         ("empty prompt", "POST", "/v1/jobs", *multipart({"prompt": ""}, {"photo": ("a.png", photo())}), 400),
         ("prompt not UTF-8", "POST", "/v1/jobs", *multipart({"prompt": b"\xff\xfe"}, {"photo": ("a.png", photo())}), 400),
         ("duplicate field", "POST", "/v1/jobs", *multipart_parts([("prompt", "a"), ("photo", ("a.png", photo())), ("prompt", "b")]), 400),
-        ("truncated multipart", "POST", "/v1/jobs", multipart({"prompt": "warm"}, {"photo": ("a.png", photo())})[0][:5000], None, 400),
+        ("truncated multipart", "POST", "/v1/jobs", truncated[0][:5000], truncated[1], 400),
+        ("multipart without Content-Type", "POST", "/v1/jobs", truncated[0], None, 415),
         ("no boundary", "POST", "/v1/jobs", b"--xyz\r\n\r\n", "multipart/form-data", 400),
         ("garbage multipart", "POST", "/v1/jobs", b"\x00\x01garbage", ct_bad, 400),
         ("headers never end", "POST", "/v1/jobs", b"--xyz\r\nContent-Disposition: form-data; name=a", ct_bad, 400),

@@ -2,10 +2,24 @@
  * alone equals the decoded size, for the real photos and for every format
  * we write (PNG 8/16, JPEG, WebP, TIFF, PPM); broken, truncated and
  * oversized headers fail with the right code before anything is decoded. */
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
 #include "dlut/error.h"
 #include "dlut/file.h"
 #include "dlut/image.h"
 #include "test.h"
+
+/* dlut_image_probe_upright equals the decoder with the orientation applied */
+static void upright_as_decoder(const void *data, size_t n, const char *what) {
+  int w = -1, h = -1;
+  int rc = dlut_image_probe_upright(data, n, &w, &h);
+  dlut_image *img = dlut_image_load_memory(data, n, what);
+  CHECK_MSG(rc == 0 && img && img->width == w && img->height == h, "%s: upright probe %dx%d, decoder %dx%d (%s)", what,
+            w, h, img ? img->width : -1, img ? img->height : -1, dlut_last_error());
+  dlut_image_free(img);
+}
 
 static void same_as_decoder(const void *data, size_t n, const char *what) {
   int w = -1, h = -1;
@@ -55,6 +69,52 @@ int main(void) {
       free(d);
     }
   dlut_image_free(wide);
+  /* every orientation: a 60 x 40 JPEG with an APP1 Exif segment and a PNG with an eXIf chunk put in
+   * by hand (our savers write orientation 1); the upright size is the decoded one, 40 x 60 for 5..8 */
+  {
+    uint8_t exif[26] = {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0};
+    dlut_image *im = dlut_image_alloc(60, 40, 3, DLUT_PIXEL_U8);
+    uint8_t *jpg = NULL, *png60 = NULL;
+    size_t jn = 0, pn = 0;
+    CHECK(im && (memset(im->data, 128, im->stride * 40), 1) &&
+          dlut_image_save_memory(im, DLUT_IMAGE_FORMAT_JPEG, NULL, &jpg, &jn) == 0 &&
+          dlut_image_save_memory(im, DLUT_IMAGE_FORMAT_PNG, NULL, &png60, &pn) == 0);
+    for (int o = 1; jpg && png60 && o <= 8; o++) {
+      CHECK(dlut_image_exif_set_orientation(exif, sizeof exif, o) == 0);
+      uint8_t *d = malloc(jn + pn + 64);
+      /* JPEG: SOI, APP1 "Exif\0\0" + block, the rest */
+      size_t n = 0;
+      memcpy(d, jpg, 2), n = 2;
+      const size_t seg = 2 + 6 + sizeof exif;
+      d[n++] = 0xFF, d[n++] = 0xE1, d[n++] = (uint8_t)(seg >> 8), d[n++] = (uint8_t)seg;
+      memcpy(d + n, "Exif\0\0", 6), n += 6;
+      memcpy(d + n, exif, sizeof exif), n += sizeof exif;
+      memcpy(d + n, jpg + 2, jn - 2), n += jn - 2;
+      char what[64];
+      snprintf(what, sizeof what, "JPEG, orientation %d", o);
+      upright_as_decoder(d, n, what);
+      int w = 0, h = 0;
+      CHECK_MSG(dlut_image_probe_upright(d, n, &w, &h) == 0 && w == (o >= 5 ? 40 : 60) && h == (o >= 5 ? 60 : 40),
+                "%s: %dx%d", what, w, h);
+      /* PNG: signature and IHDR, an eXIf chunk (CRC over type and data), the rest */
+      n = 0;
+      memcpy(d, png60, 33), n = 33;
+      d[n++] = 0, d[n++] = 0, d[n++] = 0, d[n++] = sizeof exif;
+      memcpy(d + n, "eXIf", 4), n += 4;
+      memcpy(d + n, exif, sizeof exif), n += sizeof exif;
+      const uint32_t crc = (uint32_t)crc32(0, d + n - 4 - sizeof exif, 4 + sizeof exif);
+      d[n++] = (uint8_t)(crc >> 24), d[n++] = (uint8_t)(crc >> 16), d[n++] = (uint8_t)(crc >> 8), d[n++] = (uint8_t)crc;
+      memcpy(d + n, png60 + 33, pn - 33), n += pn - 33;
+      snprintf(what, sizeof what, "PNG, orientation %d", o);
+      upright_as_decoder(d, n, what);
+      CHECK_MSG(dlut_image_probe_upright(d, n, &w, &h) == 0 && w == (o >= 5 ? 40 : 60) && h == (o >= 5 ? 60 : 40),
+                "%s: %dx%d", what, w, h);
+      free(d);
+    }
+    free(jpg);
+    free(png60);
+    dlut_image_free(im);
+  }
   /* a PNG header that claims 60000 x 60000: too large, from 33 bytes */
   uint8_t png[33] = {0x89, 'P', 'N', 'G',  '\r', '\n', 0x1a, '\n', 0,    0, 0, 13, 'I', 'H', 'D',
                      'R',  0,   0,   0xEA, 0x60, 0,    0,    0xEA, 0x60, 8, 2, 0,  0,   0};

@@ -231,6 +231,12 @@ static void test_parser(void) {
   CHECK_MSG(strcmp(rep.ignored, "vibes, 猫咪") == 0, "ignored '%s'", rep.ignored); /* each ignored word once */
   l = parse("lorem ipsum 你好", &rep);
   CHECK(rep.n_matches == 0 && strcmp(rep.ignored, "lorem, ipsum, 你好") == 0);
+  /* emoji are words not understood, reported as ignored (a prompt of emoji alone is not silently empty) */
+  parse("🔥", &rep);
+  CHECK_MSG(rep.n_matches == 0 && strcmp(rep.ignored, "🔥") == 0, "ignored '%s'", rep.ignored);
+  parse("warm 🔥🔥, film ❤️", &rep);
+  CHECK_MSG(rep.n_matches == 2 && strcmp(rep.ignored, "🔥🔥, \u2764") == 0, "ignored '%s'", rep.ignored);
+  CHECK(parse("very 🔥 warm", NULL).temp == parse("very warm", NULL).temp); /* a modifier reaches past one */
   const float *f = (const float *)&l;
   for (size_t j = 0; j < sizeof l / sizeof(float); j++) CHECK(f[j] == 0);
   /* hostile input */

@@ -168,6 +168,13 @@ dlut_image *dlut_image_load_memory_flags(const void *data, size_t size, const ch
  * gives 0 x 0: the decoder checks it then. width/height may be NULL. */
 int dlut_image_probe(const void *data, size_t size, int *width, int *height);
 
+/* As dlut_image_probe, but the size as dlut_image_load*() gives it: with
+ * the EXIF orientation applied (5..8 swap width and height), the
+ * orientation read where the loaders read it (JPEG APP1 Exif, PNG eXIf,
+ * WebP EXIF, TIFF tag 274). A photo stored 64x48 with orientation 6 is
+ * 48x64 here. */
+int dlut_image_probe_upright(const void *data, size_t size, int *width, int *height);
+
 /* Format from the first bytes of a file (magic numbers), or UNKNOWN. */
 dlut_image_format dlut_image_format_sniff(const void *data, size_t size);
 

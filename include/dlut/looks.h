@@ -47,7 +47,7 @@
  *   compound; a term named twice counts once, at its strongest. Punctuation and "but",
  *   "and", "，" end a clause (modifiers do not cross it). Words that are
  *   neither terms, modifiers nor stop words ("the", "style", "的", "风") are
- *   reported as ignored.
+ *   reported as ignored, and so are non-ASCII symbols and emoji ("🔥").
  *
  * THE LOOK MODEL (dlut_look_eval, in this order, on sRGB-encoded input)
  *   1. decode to linear; white balance by Bradford chromatic adaptation

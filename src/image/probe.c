@@ -3,7 +3,10 @@
  * decoded. Each format's header is read as its specification lays it out:
  * PNG IHDR (ISO/IEC 15948 section 11.2.2), JPEG SOFn frame headers (ITU-T
  * T.81 B.2.2), WebP through libwebp's own header parser, TIFF IFD0
- * ImageWidth/ImageLength (TIFF 6.0 section 2 and 3), and the PNM header. */
+ * ImageWidth/ImageLength (TIFF 6.0 section 2 and 3), and the PNM header.
+ * dlut_image_probe_upright also finds the EXIF orientation where the
+ * loaders take it from (JPEG APP1 "Exif", PNG eXIf, the WebP EXIF chunk,
+ * the TIFF Orientation tag), so the size it gives is the decoded one. */
 #include <string.h>
 #include <webp/decode.h>
 
@@ -113,6 +116,88 @@ static int probe_ppm(const uint8_t *d, size_t n, int64_t *w, int64_t *h) {
   }
   *w = v[0];
   *h = v[1];
+  return 0;
+}
+
+/* ==== Orientation ==== */
+
+static uint32_t le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The first APP1 "Exif" segment before the scan (jpeg.c keeps the first one). */
+static int orient_jpeg(const uint8_t *d, size_t n) {
+  size_t i = 2;
+  while (i + 4 <= n) {
+    if (d[i] != 0xFF) return 0;
+    const uint8_t m = d[i + 1];
+    if (m == 0xFF) {
+      i++;
+      continue;
+    }
+    if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) {
+      i += 2;
+      continue;
+    }
+    if (m == 0xD9 || m == 0xDA) return 0;
+    const uint32_t len = be16(d + i + 2);
+    if (len < 2 || i + 2 + len > n) return 0;
+    if (m == 0xE1 && len > 8 && !memcmp(d + i + 4, "Exif\0\0", 6))
+      return dlut_image_exif_orientation(d + i + 4, len - 2);
+    i += 2 + len;
+  }
+  return 0;
+}
+
+/* The eXIf chunk, before or after the image data (png.c reads both places). */
+static int orient_png(const uint8_t *d, size_t n) {
+  size_t i = 8;
+  while (i + 12 <= n) {
+    const uint32_t len = be32(d + i);
+    if (len > n - i - 12) return 0;
+    if (!memcmp(d + i + 4, "eXIf", 4)) return dlut_image_exif_orientation(d + i + 8, len);
+    if (!memcmp(d + i + 4, "IEND", 4)) return 0;
+    i += 12 + (size_t)len;
+  }
+  return 0;
+}
+
+/* The EXIF chunk of the RIFF container (webp.c reads it through WebPDemux). */
+static int orient_webp(const uint8_t *d, size_t n) {
+  size_t i = 12;
+  while (i + 8 <= n) {
+    const uint32_t len = le32(d + i + 4);
+    if (len > n - i - 8) return 0;
+    if (!memcmp(d + i, "EXIF", 4)) return dlut_image_exif_orientation(d + i + 8, len);
+    i += 8 + (size_t)len + (len & 1);
+  }
+  return 0;
+}
+
+int dlut_image_probe_upright(const void *data, size_t size, int *width, int *height) {
+  int w = 0, h = 0;
+  if (dlut_image_probe(data, size, &w, &h) != 0) return -1;
+  const uint8_t *d = data;
+  int o = 0;
+  switch (dlut_image_format_sniff(d, size)) {
+    case DLUT_IMAGE_FORMAT_JPEG:
+      o = orient_jpeg(d, size);
+      break;
+    case DLUT_IMAGE_FORMAT_PNG:
+      o = orient_png(d, size);
+      break;
+    case DLUT_IMAGE_FORMAT_WEBP:
+      o = orient_webp(d, size);
+      break;
+    case DLUT_IMAGE_FORMAT_TIFF: /* a TIFF file is itself a TIFF header and IFD0 */
+      o = dlut_image_exif_orientation(d, size);
+      break;
+    default:
+      break;
+  }
+  const int swap = o >= 5 && o <= 8; /* transposed orientations: rows become columns */
+  if (width) *width = swap ? h : w;
+  if (height) *height = swap ? w : h;
   return 0;
 }
 

@@ -378,7 +378,10 @@ static int tokenize(const char *s, token *toks, int max) {
       i = ends[0];
       continue;
     }
-    if (c < 0x80) { /* ASCII punctuation: clause separators; other symbols are skipped */
+    /* ASCII punctuation: clause separators; other ASCII symbols are skipped. Non-ASCII
+     * symbols and emoji ("🔥") are unknown words like any other: reported as ignored, so a
+     * prompt of emoji alone says what was not understood (the job refuses it by that report) */
+    if (c < 0x80) {
       if (strchr(",.;:!?()[]{}\n\t", c)) PUSH(TOK_SEP, 0, i, 1);
       i++;
       continue;
@@ -403,11 +406,9 @@ static int tokenize(const char *s, token *toks, int max) {
     if ((cat >= UTF8PROC_CATEGORY_PC && cat <= UTF8PROC_CATEGORY_PO) ||
         (cat >= UTF8PROC_CATEGORY_ZS && cat <= UTF8PROC_CATEGORY_ZP)) {
       PUSH(TOK_SEP, 0, i, (int)cl);
-    } else if (cat >= UTF8PROC_CATEGORY_SM && cat <= UTF8PROC_CATEGORY_SO) {
-      /* symbols and emoji: skipped */
     } else if (n > 0 && toks[n - 1].kind == TOK_UNKNOWN && toks[n - 1].at + toks[n - 1].len == i &&
                (unsigned char)s[toks[n - 1].at] >= 0x80) {
-      toks[n - 1].len += (int)cl; /* grow the unknown Chinese run */
+      toks[n - 1].len += (int)cl; /* grow the unknown run (Chinese, or emoji with their joiners) */
     } else {
       PUSH(TOK_UNKNOWN, 0, i, (int)cl);
     }

@@ -113,11 +113,12 @@ void srv_label_clean(const char *in, char *out, size_t cap) {
 }
 
 /* An upload's header, checked before anything is decoded: a known format,
- * a readable size, within the pixel cap (and max_side, if > 0). */
+ * a readable size, within the pixel cap (and max_side, if > 0). The size
+ * is the upright one (EXIF orientation applied), as the job decodes it. */
 static int check_upload_size(struct MHD_Connection *c, const char *what, const srv_form_part *p, int max_side, int *ret,
                              int *pw, int *ph) {
   int w = 0, h = 0;
-  if (dlut_image_probe(p->data, p->size, &w, &h) != 0) {
+  if (dlut_image_probe_upright(p->data, p->size, &w, &h) != 0) {
     *ret = srv_respond_error(c, srv_status_for(dlut_last_error_code()), dlut_error_code_name(dlut_last_error_code()),
                              "%s: %s", what, dlut_last_error());
     return -1;
@@ -325,10 +326,23 @@ static int post_job(srv *s, const srv_request *r) {
       }
       photos[n_photos++] = &f.parts[i];
     }
-  if (!n_photos || photos[0]->size == 0) {
+  /* a browser sends a file field with no file chosen as filename="" and 0 bytes: that is no photo */
+  if (!n_photos || (n_photos == 1 && photos[0]->size == 0 && !photos[0]->filename[0])) {
     ret = srv_respond_error(c, 400, "bad_input", "no photo: send it as the multipart file field 'photo'");
     goto done;
   }
+  for (int i = 0; i < n_photos; i++)
+    if (photos[i]->size == 0) {
+      char label[256];
+      srv_label_clean(photos[i]->filename, label, sizeof label);
+      if (n_photos > 1)
+        ret = srv_respond_error(c, 400, "bad_input", "photo %d%s%s%s is empty (0 bytes)", i + 1, label[0] ? " ('" : "",
+                                label, label[0] ? "')" : "");
+      else
+        ret = srv_respond_error(c, 400, "bad_input", "the photo%s%s%s is empty (0 bytes)", label[0] ? " '" : "", label,
+                                label[0] ? "'" : "");
+      goto done;
+    }
   /* uploads are judged by their content, never by their name */
   int64_t set_pixels = 0;
   for (int i = 0; i < n_photos; i++) {
@@ -1129,6 +1143,10 @@ static int post_apply(srv *s, const srv_request *r) {
     ret = fail_from_error(c);
     goto done;
   }
+  if (!(heavy = heavy_enter(s))) { /* the decode below is the photo at full resolution */
+    ret = srv_respond_error(c, 503, "busy", "too many photos being graded at once; try again shortly");
+    goto done;
+  }
   if (!(photo = dlut_image_load_memory(ph->data, ph->size, "photo"))) {
     if (dlut_last_error_code() == DLUT_ERR_INTERNAL) dlut_error_set_code(DLUT_ERR_INPUT);
     ret = fail_from_error(c);
@@ -1217,6 +1235,96 @@ static int metrics(srv *s, const srv_request *r) {
 
 /* ==== Routing ==== */
 
+/* The query string is as strict as the bodies: a parameter the route does
+ * not take, or one given twice, is a 400 that names it (a misspelt
+ * "strenght" would otherwise give the full-strength photo in silence). */
+typedef struct query_scan {
+  const char *const *known; /* the route's parameters, NULL-terminated */
+  int count[4];             /* times each known one was given */
+  char unknown[72], twice[72];
+  int control; /* a key or value held a control character (see srv_unescape) */
+} query_scan;
+
+static enum MHD_Result query_scan_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+  query_scan *q = cls;
+  (void)kind;
+  for (const char *p = key; *p; p++) q->control |= (unsigned char)*p < 0x20 || *p == 0x7F;
+  for (const char *p = value ? value : ""; *p; p++) q->control |= (unsigned char)*p < 0x20 || *p == 0x7F;
+  int k = 0;
+  while (q->known[k] && strcmp(q->known[k], key)) k++;
+  if (!q->known[k]) {
+    if (!q->unknown[0]) srv_label_clean(key[0] ? key : "(empty)", q->unknown, sizeof q->unknown);
+  } else if (++q->count[k] == 2 && !q->twice[0]) {
+    snprintf(q->twice, sizeof q->twice, "%s", key);
+  }
+  return MHD_YES;
+}
+
+/* 0 if the query string holds only `known` parameters, once each; else the
+ * 400 is answered (*ret) and -1 returned. */
+static int query_check(const srv_request *r, const char *const *known, int *ret) {
+  query_scan q = {.known = known};
+  MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_scan_one, &q);
+  if (q.control) {
+    *ret = srv_respond_error(r->conn, 400, "bad_input", "the query string holds a control character");
+    return -1;
+  }
+  if (q.unknown[0]) {
+    char list[128] = "";
+    for (int k = 0; known[k]; k++)
+      snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "", known[k]);
+    *ret = srv_respond_error(r->conn, 400, "bad_input", "unknown query parameter '%s' (%s%s)", q.unknown,
+                             list[0] ? "this route takes: " : "this route takes none", list);
+    return -1;
+  }
+  if (q.twice[0]) {
+    *ret = srv_respond_error(r->conn, 400, "bad_input", "query parameter '%s' given twice", q.twice);
+    return -1;
+  }
+  return 0;
+}
+
+/* The query parameters of a route (method and match), or NULL where it is
+ * not checked (the route answers 404, 405 or 414 first). */
+static const char *const *route_query(const srv_route_match *rt, int get, int post, int del) {
+  static const char *const none[] = {NULL};
+  static const char *const list[] = {"limit", "before", "state", NULL};
+  static const char *const strength[] = {"strength", NULL};
+  static const char *const page[] = {"token", NULL}; /* the page reads ?token= (web/app.js) */
+  switch (rt->kind) {
+    case SRV_R_HEALTH:
+    case SRV_R_METRICS:
+    case SRV_R_OPENAPI:
+    case SRV_R_JOB_EVENTS:
+      return get ? none : NULL;
+    case SRV_R_JOBS:
+      return get ? list : post ? none : NULL;
+    case SRV_R_LOOKS:
+    case SRV_R_APPLY:
+      return post ? none : NULL;
+    case SRV_R_JOB:
+      return get || del ? none : NULL;
+    case SRV_R_JOB_FILE: {
+      if (!get) return NULL;
+      const char *n = rt->name;
+      const int graded = (!strncmp(n, "graded", 6) && (n[6] == 0 || n[6] == '.')) || !strncmp(n, "photos/", 7);
+      return graded ? strength : none;
+    }
+    case SRV_R_ASSET:
+      return get ? page : NULL;
+    default:
+      return NULL;
+  }
+}
+
+/* 1 if s holds a control character: srv_unescape turns a decoded one into
+ * DEL so that a "%00" cannot cut the path short before it is routed. */
+static int has_control(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7F) return 1;
+  return 0;
+}
+
 static int method_not_allowed(const srv_request *r, const char *allow) {
   return srv_respond_error_allow(r->conn, allow, "%.16s is not allowed on %.100s (allowed: %s)", r->method, r->url,
                                  allow);
@@ -1261,7 +1369,13 @@ int srv_route(srv *s, const srv_request *r) {
   const char *m = r->method;
   const int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST"), del = !strcmp(m, "DELETE");
   srv_route_match rt;
-  switch (srv_route_parse(r->url, &rt)) {
+  if (has_control(r->url))
+    return srv_respond_error(r->conn, 400, "bad_input", "the path holds a control character (%%00-%%1F or %%7F)");
+  srv_route_parse(r->url, &rt);
+  const char *const *known = route_query(&rt, get, post, del);
+  int qret;
+  if (known && query_check(r, known, &qret) != 0) return qret;
+  switch (rt.kind) {
     case SRV_R_TOO_LONG:
       return srv_respond_error(r->conn, 414, "bad_input", "the path is too long");
     case SRV_R_HEALTH:

@@ -134,8 +134,11 @@ int srv_form_parse_urlencoded(srv_form *f, const char *s, size_t n) {
 /* The value of parameter `key` in a header value such as
  * `form-data; name="photo"; filename="a.jpg"` (RFC 7578 section 4.2; quoted
  * strings with backslash escapes, or tokens), or -1 if absent, -2 if
- * longer than cap - 1. Parameters are split at ';' outside quotes only, so
- * a quoted value cannot smuggle in another parameter. */
+ * longer than cap - 1, -3 if a quoted string never ends (the header is
+ * malformed: RFC 7230 section 3.2.6 gives no way to read the rest). Only
+ * the matching parameter's value is written to out (NUL-terminated).
+ * Parameters are split at ';' outside quotes only, so a quoted value cannot
+ * smuggle in another parameter. */
 static int header_param(const char *h, size_t n, const char *key, char *out, size_t cap) {
   const size_t kl = strlen(key);
   size_t i = 0;
@@ -144,15 +147,17 @@ static int header_param(const char *h, size_t n, const char *key, char *out, siz
     if (h[i] == '"') return -1; /* a quote before any parameter: not a header we read */
     i++;
   }
+  int found = -1;
   while (i < n) {
     i++; /* past ';' */
     while (i < n && (h[i] == ' ' || h[i] == '\t')) i++;
     size_t ks = i;
-    while (i < n && h[i] != '=' && h[i] != ';') i++;
+    while (i < n && h[i] != '=' && h[i] != ';' && h[i] != '"') i++;
     size_t ke = i;
     while (ke > ks && (h[ke - 1] == ' ' || h[ke - 1] == '\t')) ke--;
-    const int match = ke - ks == kl && !strncasecmp(h + ks, key, kl);
+    const int match = found == -1 && ke - ks == kl && !strncasecmp(h + ks, key, kl);
     if (i >= n || h[i] == ';') continue; /* a parameter without a value */
+    if (h[i] == '"') return -3;          /* a quote inside a parameter's name */
     i++;                                 /* past '=' */
     while (i < n && (h[i] == ' ' || h[i] == '\t')) i++;
     size_t w = 0;
@@ -161,32 +166,42 @@ static int header_param(const char *h, size_t n, const char *key, char *out, siz
       i++;
       while (i < n && h[i] != '"') {
         if (h[i] == '\\' && i + 1 < n) i++;
-        if (w + 1 < cap)
+        if (match && w + 1 < cap)
           out[w++] = h[i];
-        else
+        else if (match)
           too_long = 1;
         i++;
       }
-      if (i >= n) return -1; /* unterminated quote */
+      if (i >= n) return -3; /* unterminated quote */
       i++;
-      while (i < n && h[i] != ';') i++;
+      while (i < n && h[i] != ';') {
+        if (h[i] == '"') return -3; /* text after the closing quote that opens another */
+        i++;
+      }
     } else {
       while (i < n && h[i] != ';' && h[i] != ' ' && h[i] != '\t') {
-        if (w + 1 < cap)
+        if (h[i] == '"') return -3; /* a quote inside a token */
+        if (match && w + 1 < cap)
           out[w++] = h[i];
-        else
+        else if (match)
           too_long = 1;
         i++;
       }
-      while (i < n && h[i] != ';') i++;
+      while (i < n && h[i] != ';') {
+        if (h[i] == '"') return -3;
+        i++;
+      }
     }
     if (match) {
-      if (too_long) return -2;
-      out[w] = 0;
-      return (int)w;
+      if (too_long) {
+        found = -2;
+      } else {
+        out[w] = 0;
+        found = (int)w;
+      }
     }
   }
-  return -1;
+  return found;
 }
 
 /* The boundary from `multipart/form-data; boundary=...`. */
@@ -266,6 +281,9 @@ int srv_form_parse_multipart(srv_form *f, const uint8_t *body, size_t n, const c
         if (vl < 9 || strncasecmp(v, "form-data", 9))
           return dlut_errorc(DLUT_ERR_INPUT, "multipart part is not form-data");
         int r = header_param(v, vl, "name", name, sizeof name);
+        if (r == -3)
+          return dlut_errorc(DLUT_ERR_INPUT, "malformed Content-Disposition (a quoted string never ends): %.*s",
+                             (int)(vl < 120 ? vl : 120), v);
         if (r == -2) return dlut_errorc(DLUT_ERR_INPUT, "a field name is longer than %d bytes", SRV_FORM_MAX_NAME - 1);
         if (r > 0 && memchr(name, 0, (size_t)r)) return dlut_errorc(DLUT_ERR_INPUT, "a field name holds a NUL byte");
         have_name = r > 0;
@@ -375,8 +393,13 @@ int srv_form_parse(srv_form *f, const uint8_t *body, size_t n, const char *conte
   while (*ct == ' ') ct++;
   if (media_is(ct, "multipart/form-data")) return srv_form_parse_multipart(f, body, n, ct);
   if (media_is(ct, "application/json")) return srv_form_parse_json(f, (const char *)body, n);
-  if (!*ct || media_is(ct, "application/x-www-form-urlencoded"))
-    return srv_form_parse_urlencoded(f, (const char *)body, n);
+  if (media_is(ct, "application/x-www-form-urlencoded")) return srv_form_parse_urlencoded(f, (const char *)body, n);
+  if (!*ct) { /* nothing to read a body by: an empty one is an empty form, any other a client's mistake */
+    if (n == 0) return srv_form_parse_urlencoded(f, "", 0);
+    return dlut_errorc(DLUT_ERR_UNSUPPORTED,
+                       "the body has no Content-Type: send multipart/form-data (or application/json, or "
+                       "application/x-www-form-urlencoded)");
+  }
   return dlut_errorc(DLUT_ERR_UNSUPPORTED,
                      "unsupported Content-Type (use multipart/form-data, JSON or a urlencoded form)");
 }

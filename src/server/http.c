@@ -233,6 +233,13 @@ int srv_status_for(int code) {
 
 /* ==== Requests ==== */
 
+static int hex_digit(char ch) {
+  return ch >= '0' && ch <= '9'   ? ch - '0'
+         : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+         : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                  : -1;
+}
+
 typedef struct req {
   uint8_t *body;
   size_t len, cap;
@@ -355,6 +362,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     fprintf(stderr, "%s %s %.200s %.1f ms\n", ip ? ip : "?", method, url, (mono() - r->t0) * 1e3);
   }
   return (enum MHD_Result)ret;
+}
+
+/* The unescape callback for the path and the query string (MHD's own,
+ * MHD_http_unescape, decodes "%00" into a NUL that cuts the string: a
+ * request for /v1/jobs/ID%00/look.cube would be routed as /v1/jobs/ID).
+ * Percent escapes are decoded as MHD does ('+' is MHD's business before
+ * this), but a decoded control character (%00-%1F, %7F) becomes DEL, which
+ * srv_route refuses with a 400 wherever it appears. */
+static size_t srv_unescape(void *cls, struct MHD_Connection *c, char *s) {
+  (void)cls;
+  (void)c;
+  char *w = s;
+  for (const char *p = s; *p; p++) {
+    int h1, h2;
+    if (*p == '%' && (h1 = hex_digit(p[1])) >= 0 && (h2 = hex_digit(p[2])) >= 0) {
+      const unsigned char v = (unsigned char)(h1 * 16 + h2);
+      *w++ = v < 0x20 || v == 0x7F ? 0x7F : (char)v;
+      p += 2;
+    } else {
+      *w++ = *p;
+    }
+  }
+  *w = 0;
+  return (size_t)(w - s);
 }
 
 /* ==== Run ==== */
@@ -501,9 +532,10 @@ int dlut_server_run(const dlut_server_opts *opts) {
   if (srv_jobs_start(s) != 0) goto stop;
   d = MHD_start_daemon(
       MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_POLL,
-      (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_LISTEN_SOCKET,
-      listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_END);
+      (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_UNESCAPE_CALLBACK,
+      srv_unescape, s, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_LIMIT, 2000u,
+      MHD_OPTION_END);
   if (!d) {
     dlut_errorc(DLUT_ERR_IO, "cannot start the HTTP server on %s:%d", opts->host, port);
     goto stop;
