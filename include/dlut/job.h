@@ -84,6 +84,8 @@ typedef struct dlut_job_region {
   char *prompt; /* owned: how the region should look ("deep teal") */
 } dlut_job_region;
 
+typedef int (*dlut_job_stop_fn)(void *user);
+
 typedef struct dlut_job_opts {
   dlut_grade_opts grade; /* the optimiser's options (its strings point into the fields below) */
   char *prompt;          /* owned; "" = none */
@@ -107,7 +109,25 @@ typedef struct dlut_job_opts {
   dlut_job_region regions[DLUT_REGION_MAX];
   float feather;        /* mask feathering in photo pixels (option "feather", default 0) */
   float mask_threshold; /* 0 = soft mattes; else hard at this value (option "mask_threshold") */
+  /* Asked between the stages of a job (see STOPPING below); not an option by name: set by the caller */
+  dlut_job_stop_fn stop; /* NULL = never stop */
+  void *stop_user;       /* passed to stop */
 } dlut_job_opts;
+
+/* STOPPING: an optimiser run stops at the callback of dlut_job_run (after
+ * any step), but a job without a model has no steps, and the photos of a
+ * set are rendered and encoded one by one. o->stop is asked between those
+ * stages: in dlut_job_run (before each method stage and each display
+ * conversion of log footage), in dlut_job_bundle_write (before the render,
+ * each encode and the move into place) and dlut_job_bundle_write_set
+ * (before each photo's render and encode, the contact sheet, the report and
+ * the move into place), so a stopped job ends within about one photo's
+ * work. It returns 0 to go on, else the reason: DLUT_ERR_TIMEOUT, or any
+ * other nonzero value for DLUT_ERR_CANCELLED. The function then fails with
+ * that code ("cancelled" / "stopped: past the time limit"), and a bundle
+ * leaves nothing behind (its staging folder is removed; an earlier bundle
+ * in outdir stays as it was). Called from the job's thread; it must be
+ * cheap (a flag, a clock). */
 
 typedef enum dlut_job_opt_kind {
   DLUT_JOB_OPT_INT,
@@ -145,6 +165,11 @@ const dlut_job_opt_info *dlut_job_opt_find(const char *name); /* NULL if unknown
  * mode that edits with text needs a prompt ...); has_ref says whether a
  * reference photo comes with the job. Fills in the derived defaults. */
 int dlut_job_opts_finish(dlut_job_opts *o, int has_ref);
+
+/* 0 when o->stop (may be NULL) says go on; else -1 with the error set
+ * (DLUT_ERR_CANCELLED or DLUT_ERR_TIMEOUT, see STOPPING). For callers that
+ * do their own work between the library's stages (decoding, thumbnails). */
+int dlut_job_stop_check(const dlut_job_opts *o);
 
 /* What a job will be given, known before anything is decoded (a server
  * reads the sizes from the uploads' headers, dlut_image_probe). */

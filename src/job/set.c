@@ -221,8 +221,10 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
     goto fail;
   }
 
+  /* a stop (o->stop) is asked before every photo's render and encode: a
+   * set of large photos takes seconds a photo */
   snprintf(p, sizeof p, "%s/look.cube", stage);
-  if (dlut_lut_save(res->lut, p, NULL) != 0) goto fail;
+  if (dlut_job_stop_check(o) != 0 || dlut_lut_save(res->lut, p, NULL) != 0) goto fail;
   snprintf(p, sizeof p, "%s/strip.png", stage);
   dlut_image_save_opts fast = {.fast = 1};
   if (!(strip = dlut_lut_strip(res->lut, res->lut->size >= 33 ? 1 : (33 + res->lut->size - 1) / res->lut->size)) ||
@@ -230,12 +232,13 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
     goto fail;
   if (!(sheet = dlut_job_contact_new(n))) goto fail;
   for (int i = 0; i < n; i++) {
+    if (dlut_job_stop_check(o) != 0) goto fail;
     if (!(graded = dlut_job_render_result(res, photos[i], o ? o->strength : 1.f))) goto fail;
     dlut_image_save_opts so = {0};
     so.quality = o ? o->quality : 0;
     so.fast = o ? o->fast_encode : 0;
     snprintf(p, sizeof p, "%s/graded/%s", stage, names[i]);
-    if (dlut_image_save(graded, p, &so) != 0) goto fail;
+    if (dlut_job_stop_check(o) != 0 || dlut_image_save(graded, p, &so) != 0) goto fail;
     /* log footage: "before" is the photo as displayed, not its flat code values */
     if (res->camlog >= 0) {
       dlut_image *shown = dlut_camlog_image_to_display((dlut_camlog)res->camlog, photos[i]);
@@ -251,7 +254,7 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
   }
   snprintf(p, sizeof p, "%s/contact.jpg", stage);
   dlut_image_save_opts sheet_opts = {.quality = 90};
-  if (dlut_image_save(sheet, p, &sheet_opts) != 0) goto fail;
+  if (dlut_job_stop_check(o) != 0 || dlut_image_save(sheet, p, &sheet_opts) != 0) goto fail;
   if (!(report = set_report(res->report_json, paths, names, n))) {
     dlut_errorc(DLUT_ERR_NOMEM, "out of memory building report.json");
     goto fail;
@@ -271,6 +274,7 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
     free(withnl);
     if (w != 0) goto fail;
   }
+  if (dlut_job_stop_check(o) != 0) goto fail; /* the last chance: after the swap the job is done */
 
   /* the swap is a handful of renames: no signal may stop it half-way */
   dlut_file_critical_begin();
