@@ -53,8 +53,12 @@ static void help(FILE *f) {
           "colour constraints hold for each. Written: OUTDIR/look.cube, strip.png,\n"
           "report.json (every photo listed), contact.jpg (before/after, numbered in order)\n"
           "and OUTDIR/graded/NAME for every photo, in its own format (the same name from\n"
-          "two folders: the later gets NAME-2). The prompt is the last argument unless\n"
-          "that names an existing file or folder; --prompt TEXT says it outright.\n"
+          "two folders: the later gets NAME-2). An existing OUTDIR/graded/ is replaced\n"
+          "whole, so it may hold only the photos an earlier set wrote (those its\n"
+          "OUTDIR/report.json lists): a file of yours in it is refused, named, before\n"
+          "anything is done; choose another -o or move it.\n"
+          "The prompt is the last argument unless that names an existing file or folder;\n"
+          "--prompt TEXT says it outright.\n"
           "\n"
           "A video clip (.mp4 .mov .mkv .webm ...) is graded as the set of its frames:\n"
           "8 (--frames N) spread over the clip, near-duplicates skipped, each reduced\n"
@@ -485,6 +489,25 @@ int dlut_cmd_grade(int argc, char **argv) {
     goto done;
   }
 
+  if (!outdir) {
+    char first[4096];
+    snprintf(first, sizeof first, "%s", photo_path);
+    for (size_t l = strlen(first); l > 1 && first[l - 1] == '/'; l--) first[l - 1] = 0; /* a folder's "shots/" */
+    const char *base = strrchr(first, '/');
+    base = base ? base + 1 : first;
+    snprintf(outbuf, sizeof outbuf, "%s", base);
+    char *dot = strrchr(outbuf, '.');
+    if (dot && dot != outbuf) *dot = 0;
+    size_t l = strlen(outbuf);
+    snprintf(outbuf + l, sizeof outbuf - l, is_set && n_photo_args > 1 ? "-set-graded" : "-graded");
+    outdir = outbuf;
+  }
+  /* a set's graded/ is replaced whole: refuse one with files DLUT did not write before grading, not after */
+  if (is_set && dlut_job_bundle_set_check(outdir) != 0) {
+    rc = cli_fail(k_cmd, "%s", dlut_last_error());
+    goto done;
+  }
+
   /* Ctrl-C from here on: see on_sigint */
   g_interrupted = g_optimising = g_optim_took = 0;
   g_sig_newline = !quiet && isatty(2);
@@ -570,19 +593,6 @@ int dlut_cmd_grade(int argc, char **argv) {
     fprintf(stderr, "dlut grade: started from the %s\n", res.start);
   if (res.grade.stopped && !quiet) fprintf(stderr, "dlut grade: %s\n", res.grade.stop_reason);
 
-  if (!outdir) {
-    char first[4096];
-    snprintf(first, sizeof first, "%s", photo_path);
-    for (size_t l = strlen(first); l > 1 && first[l - 1] == '/'; l--) first[l - 1] = 0; /* a folder's "shots/" */
-    const char *base = strrchr(first, '/');
-    base = base ? base + 1 : first;
-    snprintf(outbuf, sizeof outbuf, "%s", base);
-    char *dot = strrchr(outbuf, '.');
-    if (dot && dot != outbuf) *dot = 0;
-    size_t l = strlen(outbuf);
-    snprintf(outbuf + l, sizeof outbuf - l, is_set && n_photo_args > 1 ? "-set-graded" : "-graded");
-    outdir = outbuf;
-  }
   const char *inputs[2 + DLUT_REGION_MAX + 1] = {photo_path, ref_path};
   int n_in = ref_path ? 2 : 1;
   for (int k = 0; k < o.n_regions; k++)

@@ -96,6 +96,28 @@ with tempfile.TemporaryDirectory() as tmp:
     check(identify(f"{out}/contact.jpg")[:2] == contact_size(2), "and its contact sheet")
     check(not [f for f in os.listdir(out) if f.startswith(".dlut")], "no staging folder left inside")
 
+    # graded/ is replaced whole, so a file DLUT did not write there (not in report.json) is refused, named,
+    # and left as it was with the earlier set (before, it was deleted)
+    mine = f"{out}/graded/my-edit.jpg"
+    shutil.copy(f"{PHOTOS}/rocket.jpg", mine)
+    before = open(f"{out}/report.json").read()
+    r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "warm", "-o", out, "-q")
+    check(r.returncode in (1, 2) and "my-edit.jpg" in r.stderr and "another output folder" in r.stderr and
+          os.path.exists(mine) and open(f"{out}/report.json").read() == before and not leftovers(tmp) and
+          not [f for f in os.listdir(out) if f.startswith(".dlut")],
+          f"a file of the user's in graded/ is refused, named and kept (rc {r.returncode}: {r.stderr.strip()})")
+    if os.path.exists(mine):
+        os.unlink(mine)
+    r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "warm", "-o", out, "-q")
+    check(r.returncode == 0, "without it the set replaces graded/ again")
+    own = f"{tmp}/own"  # a folder of the user's with a graded/ of their own and no report.json
+    os.makedirs(f"{own}/graded")
+    shutil.copy(f"{PHOTOS}/rocket.jpg", f"{own}/graded/rocket.jpg")
+    r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "warm", "-o", own, "-q")
+    check(r.returncode in (1, 2) and "rocket.jpg" in r.stderr and sorted(os.listdir(own)) == ["graded"] and
+          os.listdir(f"{own}/graded") == ["rocket.jpg"],
+          f"a graded/ DLUT did not write (no report.json) is refused and kept ({r.stderr.strip()})")
+
     # the prompt: --prompt takes one that is a file's name; a missing photo-like name is not taken for one
     r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "--prompt", "warm", "-o", f"{tmp}/p", "-q")
     check(r.returncode == 0 and json.load(open(f"{tmp}/p/report.json"))["prompt"] == "warm", "--prompt")

@@ -322,7 +322,10 @@ int dlut_job_set_names(const char *const *paths, int n, char (*names)[DLUT_JOB_S
 
 /* Write a set's bundle into `outdir`, whole or not at all (staged and
  * moved into place as dlut_job_bundle_write does; an existing graded/ is
- * replaced whole):
+ * replaced whole, so it may hold only what an earlier set wrote: plain
+ * files that outdir/report.json lists as "graded/NAME"; anything else in
+ * it, the user's own files, is refused with DLUT_ERR_INPUT naming one,
+ * before anything is written):
  *   look.cube, strip.png     the one LUT for the set, and its picture
  *   graded/NAME              every photo through it (at o->strength), in
  *                            its input's format and bit depth
@@ -338,6 +341,12 @@ int dlut_job_set_names(const char *const *paths, int n, char (*names)[DLUT_JOB_S
 int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *const *photos, const char *const *paths,
                               int n, const dlut_job_opts *o, const char *outdir, const char *const *inputs,
                               dlut_job_set_progress cb, void *user);
+
+/* The check dlut_job_bundle_write_set makes of an existing outdir's
+ * graded/ (everything in it listed by outdir/report.json, see above), on
+ * its own: a caller can refuse before grading, not after. 0 when outdir
+ * or its graded/ does not exist; -1 (DLUT_ERR_INPUT, naming one entry). */
+int dlut_job_bundle_set_check(const char *outdir);
 
 /* The contact sheet of n photos (src/job/contact.c): each photo a pair of
  * thumbnails, before and after, each fitted into 320x240 (aspect kept,
