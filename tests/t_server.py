@@ -275,6 +275,36 @@ def bad_requests(s, jid):
             ("reference not an image", {"photo": ("a.png", photo()), "reference": ("r.png", b"nope")}, {"prompt": "warm"}, 415)):
         st, j = s.submit(fields, files)
         check(st == want, "bad upload '%s' -> %d at submission (got %s %s)" % (name, want, st, j.get("error")))
+    # uploads whose header is fine but which are not whole: refused at submission by a cheap structural
+    # check (dlut_image_check_whole), not queued to fail in the worker (before: 202, then "truncated JPEG data")
+    from io import BytesIO
+    from PIL import Image
+    frames = [Image.new("RGB", (64, 48), (80 * i, 40, 0)) for i in range(3)]
+    anim = BytesIO()
+    frames[0].save(anim, "WEBP", save_all=True, append_images=frames[1:], duration=100)
+    jpg, png, webp = photo("rocket.jpg"), photo("chelsea.png"), photo("wood-4096.webp")
+    plain = BytesIO()  # a JPEG with no metadata: its frame header within the first 200 bytes, its scan not
+    Image.new("RGB", (640, 480), (200, 120, 40)).save(plain, "JPEG", quality=90)
+    plain = plain.getvalue()
+    for name, parts, want, say in (
+            ("JPEG cut in half", [("photo", ("t.jpg", jpg[:len(jpg) // 2]))], 400, "truncated JPEG"),
+            ("JPEG cut to 200 bytes", [("photo", ("t.jpg", jpg[:200]))], 400, "JPEG"),
+            ("JPEG cut to 200 bytes, its frame header in them", [("photo", ("t.jpg", plain[:200]))], 400,
+             "truncated JPEG"),
+            ("JPEG without its last 100 bytes", [("photo", ("t.jpg", jpg[:-100]))], 400, "end-of-image"),
+            ("PNG cut in half", [("photo", ("t.png", png[:len(png) // 2]))], 400, "truncated PNG"),
+            ("WebP cut in half", [("photo", ("t.webp", webp[:len(webp) // 2]))], 400, "truncated WebP"),
+            ("animated WebP", [("photo", ("a.webp", anim.getvalue()))], 415, "animated"),
+            ("truncated reference", [("photo", ("a.png", png)), ("reference", ("r.jpg", jpg[:len(jpg) // 2]))], 400,
+             "the reference"),
+            ("a set with a truncated second photo", [("photo", ("a.png", png)), ("photo", ("b.jpg", jpg[:len(jpg) // 2]))],
+             400, "truncated JPEG")):
+        st, j = s.submit_parts(parts + [("prompt", "warm")])
+        msg = j.get("error", {}).get("message", "")
+        check(st == want and say in msg, "not whole: '%s' -> %d at submission (got %s: %s)" % (name, want, st, msg))
+    # and no false alarm: a JPEG with bytes after its end marker (a trailer, as some cameras write) is whole
+    st, j = s.submit({"prompt": "warm"}, {"photo": ("t.jpg", jpg + b"maker trailer" * 10)})
+    check(st == 202 and s.wait_state(j["id"])["state"] == "done", "a JPEG with a trailer after its end marker runs (%s)" % st)
     # a quoted parameter cannot smuggle in another: this part is named "prompt", a file, so no photo
     b = (b'--B\r\nContent-Disposition: form-data; filename="a;name=photo;"; name="prompt"\r\n\r\n' + photo() +
          b'\r\n--B--\r\n')
