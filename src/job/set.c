@@ -124,7 +124,8 @@ int dlut_job_bundle_set_check(const char *outdir) {
   snprintf(p, sizeof p, "%s/report.json", outdir);
   size_t len = 0;
   char *text = dlut_file_read_all(p, (size_t)16 << 20, &len);
-  dlut_error_clear();
+  if (!text && dlut_last_error_code() == DLUT_ERR_NOMEM) return -1;
+  dlut_error_clear(); /* no report (or an unreadable one): nothing in graded/ is known to be ours */
   cJSON *rep = text ? cJSON_Parse(text) : NULL;
   free(text);
   const cJSON *photos = rep ? cJSON_GetObjectItemCaseSensitive(rep, "photos") : NULL;
