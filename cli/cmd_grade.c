@@ -53,8 +53,12 @@ static void help(FILE *f) {
           "colour constraints hold for each. Written: OUTDIR/look.cube, strip.png,\n"
           "report.json (every photo listed), contact.jpg (before/after, numbered in order)\n"
           "and OUTDIR/graded/NAME for every photo, in its own format (the same name from\n"
-          "two folders: the later gets NAME-2). The prompt is the last argument unless\n"
-          "that names an existing file or folder; --prompt TEXT says it outright.\n"
+          "two folders: the later gets NAME-2). An existing OUTDIR/graded/ is replaced\n"
+          "whole, so it may hold only the photos an earlier set wrote (those its\n"
+          "OUTDIR/report.json lists): a file of yours in it is refused, named, before\n"
+          "anything is done; choose another -o or move it.\n"
+          "The prompt is the last argument unless that names an existing file or folder;\n"
+          "--prompt TEXT says it outright.\n"
           "\n"
           "A video clip (.mp4 .mov .mkv .webm ...) is graded as the set of its frames:\n"
           "8 (--frames N) spread over the clip, near-duplicates skipped, each reduced\n"
@@ -128,7 +132,12 @@ static void help(FILE *f) {
           "\n"
           "The four files are written together or not at all: a failure leaves the folder\n"
           "as it was. No output may replace an input.\n"
-          "Ctrl-C stops early, still writes the best LUT found so far and exits 130.\n"
+          "Ctrl-C while the optimiser runs stops it after the current step, still writes\n"
+          "the best LUT found so far and exits 130. At any other moment (loading the\n"
+          "photos, writing the results, and always without a model, which has no\n"
+          "optimisation to cut short) it stops at the next photo or encode, writes\n"
+          "nothing (OUTDIR stays as it was) and exits 130. Either way it says so at\n"
+          "once; a second Ctrl-C ends at once.\n"
           "\n"
           "examples:\n"
           "  dlut grade photo.jpg \"cold teal night, high contrast\" -o out\n"
@@ -146,11 +155,34 @@ static void help(FILE *f) {
 
 /* ==== Progress and Ctrl-C ==== */
 
-static volatile sig_atomic_t g_interrupted;
+/* The first Ctrl-C: while the optimiser runs (g_optimising) it stops after
+ * the current step and the best LUT so far is written (exit 130); at any
+ * other time (loading, writing, and always without a model, which has no
+ * optimisation to cut short) the job stops at its next stage - between
+ * photos, before each encode (the job options' stop, dlut/job.h) - and
+ * nothing is written (exit 130). The handler says which. A second Ctrl-C
+ * ends at once, leaving no temporary files. */
+static volatile sig_atomic_t g_interrupted; /* Ctrl-C was pressed */
+static volatile sig_atomic_t g_optimising;  /* the optimiser runs: it takes the Ctrl-C */
+static volatile sig_atomic_t g_optim_took;  /* it did: the best LUT so far is to be written */
+static volatile sig_atomic_t g_sig_newline; /* a progress line may be open on the terminal */
 static void on_sigint(int sig) {
   (void)sig;
+  static const char k_optim[] =
+      "dlut grade: stopping after the current step; the best LUT so far is written (Ctrl-C again to abort)\n";
+  static const char k_stop[] =
+      "dlut grade: stopping at the next photo; nothing is written (Ctrl-C again to abort at once)\n";
   g_interrupted = 1;
   signal(SIGINT, dlut_file_signal_cleanup); /* a second Ctrl-C ends at once, leaving no temporary files */
+  ssize_t w = g_sig_newline ? write(2, "\n", 1) : 0;
+  w = g_optimising ? write(2, k_optim, sizeof k_optim - 1) : write(2, k_stop, sizeof k_stop - 1);
+  (void)w;
+}
+
+/* The job options' stop: a Ctrl-C the optimiser did not take stops the job. */
+static int stop_on_sigint(void *user) {
+  (void)user;
+  return g_interrupted && !g_optimising && !g_optim_took ? DLUT_ERR_CANCELLED : 0;
 }
 
 typedef struct progress {
@@ -172,6 +204,7 @@ static int on_progress(void *user, const dlut_grade_progress *p) {
     if (!pr->open) fputc('\n', stderr);
     fflush(stderr);
   }
+  if (g_interrupted) g_optim_took = 1;
   return g_interrupted != 0;
 }
 
@@ -456,9 +489,29 @@ int dlut_cmd_grade(int argc, char **argv) {
     goto done;
   }
 
-  /* Ctrl-C from here on stops the optimisation after the current step (the
-   * first one, if it comes during loading) and the outputs are still written */
-  g_interrupted = 0;
+  if (!outdir) {
+    char first[4096];
+    snprintf(first, sizeof first, "%s", photo_path);
+    for (size_t l = strlen(first); l > 1 && first[l - 1] == '/'; l--) first[l - 1] = 0; /* a folder's "shots/" */
+    const char *base = strrchr(first, '/');
+    base = base ? base + 1 : first;
+    snprintf(outbuf, sizeof outbuf, "%s", base);
+    char *dot = strrchr(outbuf, '.');
+    if (dot && dot != outbuf) *dot = 0;
+    size_t l = strlen(outbuf);
+    snprintf(outbuf + l, sizeof outbuf - l, is_set && n_photo_args > 1 ? "-set-graded" : "-graded");
+    outdir = outbuf;
+  }
+  /* a set's graded/ is replaced whole: refuse one with files DLUT did not write before grading, not after */
+  if (is_set && dlut_job_bundle_set_check(outdir) != 0) {
+    rc = cli_fail(k_cmd, "%s", dlut_last_error());
+    goto done;
+  }
+
+  /* Ctrl-C from here on: see on_sigint */
+  g_interrupted = g_optimising = g_optim_took = 0;
+  g_sig_newline = !quiet && isatty(2);
+  o.stop = stop_on_sigint;
   old_sigint = signal(SIGINT, on_sigint);
   if (is_video) {
     if (cli_grade_video_frames(pos[0], n_frames ? n_frames : CLI_GRADE_VIDEO_FRAMES, quiet, &set, &set_paths, &n_set) !=
@@ -474,6 +527,10 @@ int dlut_cmd_grade(int argc, char **argv) {
     const int tty = !quiet && isatty(2);
     for (int i = 0; i < n_set; i++) {
       if (tty) fprintf(stderr, "\r[%d/%d] loading %s\033[K", i + 1, n_set, set_paths[i]);
+      if (dlut_job_stop_check(&o) != 0) {
+        if (tty) fputc('\n', stderr);
+        goto interrupted;
+      }
       if (!(set[i] = dlut_image_load(set_paths[i]))) {
         if (tty) fputc('\n', stderr);
         cli_fail(k_cmd, "%s", dlut_last_error());
@@ -523,8 +580,11 @@ int dlut_cmd_grade(int argc, char **argv) {
     if (!quiet && model) fprintf(stderr, "dlut grade: one look over %d photos\n", n_set);
   }
   for (int k = 0; k < o.n_regions; k++) in.masks[k] = mattes[k];
+  g_optimising = model != NULL;
   int r = dlut_job_run(&in, &o, on_progress, &pr, &res);
+  g_optimising = 0;
   if (pr.open) fputc('\n', stderr);
+  if (r != 0 && dlut_last_error_code() == DLUT_ERR_CANCELLED && g_interrupted) goto interrupted;
   if (r != 0) {
     cli_fail(k_cmd, "%s", dlut_last_error());
     goto done;
@@ -533,19 +593,6 @@ int dlut_cmd_grade(int argc, char **argv) {
     fprintf(stderr, "dlut grade: started from the %s\n", res.start);
   if (res.grade.stopped && !quiet) fprintf(stderr, "dlut grade: %s\n", res.grade.stop_reason);
 
-  if (!outdir) {
-    char first[4096];
-    snprintf(first, sizeof first, "%s", photo_path);
-    for (size_t l = strlen(first); l > 1 && first[l - 1] == '/'; l--) first[l - 1] = 0; /* a folder's "shots/" */
-    const char *base = strrchr(first, '/');
-    base = base ? base + 1 : first;
-    snprintf(outbuf, sizeof outbuf, "%s", base);
-    char *dot = strrchr(outbuf, '.');
-    if (dot && dot != outbuf) *dot = 0;
-    size_t l = strlen(outbuf);
-    snprintf(outbuf + l, sizeof outbuf - l, is_set && n_photo_args > 1 ? "-set-graded" : "-graded");
-    outdir = outbuf;
-  }
   const char *inputs[2 + DLUT_REGION_MAX + 1] = {photo_path, ref_path};
   int n_in = ref_path ? 2 : 1;
   for (int k = 0; k < o.n_regions; k++)
@@ -556,10 +603,13 @@ int dlut_cmd_grade(int argc, char **argv) {
     const char *extra[] = {ref_path, NULL};
     if (dlut_job_bundle_write_set(&res, (const dlut_image *const *)set, (const char *const *)set_paths, n_set, &o,
                                   outdir, extra, on_set_written, &tty) != 0) {
+      if (tty) fputc('\n', stderr);
+      if (dlut_last_error_code() == DLUT_ERR_CANCELLED && g_interrupted) goto interrupted;
       cli_fail(k_cmd, "%s", dlut_last_error());
       goto done;
     }
   } else if (dlut_job_bundle_write(&res, photo, dlut_image_format_from_path(photo_path), &o, outdir, inputs) != 0) {
+    if (dlut_last_error_code() == DLUT_ERR_CANCELLED && g_interrupted) goto interrupted;
     cli_fail(k_cmd, "%s", dlut_last_error());
     goto done;
   }
@@ -576,6 +626,11 @@ int dlut_cmd_grade(int argc, char **argv) {
   }
   /* an interrupted run still wrote the best LUT, but says it did not finish */
   rc = res.grade.stopped == 1 && g_interrupted ? 130 : DLUT_EXIT_OK;
+  goto done;
+interrupted: /* stopped by a Ctrl-C the optimiser did not take: the job library wrote nothing */
+  fprintf(stderr, "dlut grade: interrupted: nothing written%s%s%s\n", outdir ? " (" : "", outdir ? outdir : "",
+          outdir ? " is as it was)" : "");
+  rc = 130;
 done:
   if (old_sigint != SIG_ERR) signal(SIGINT, old_sigint == SIG_DFL ? dlut_file_signal_cleanup : old_sigint);
   dlut_job_result_free(&res);

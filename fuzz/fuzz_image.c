@@ -1,6 +1,7 @@
 /* libFuzzer target for the image decoders: every format dlut_image_load
  * sniffs (JPEG, PNG, WebP, TIFF, PPM/PGM), with ICC conversion and EXIF
- * orientation, through dlut_image_load_memory. The pixel cap is lowered to
+ * orientation, through dlut_image_load_memory, and the submission checks
+ * (dlut_image_probe, dlut_image_check_whole). The pixel cap is lowered to
  * 1 megapixel so header-declared sizes cannot push a run over libFuzzer's
  * memory limit; the caps logic itself is the same code.
  *   make BUILD=build-fuzz fuzz
@@ -21,6 +22,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  int w, h;
+  (void)dlut_image_probe(data, size, &w, &h); /* the server's checks at submission, on the same bytes */
+  (void)dlut_image_check_whole(data, size);
   dlut_image *img = dlut_image_load_memory(data, size, "fuzz");
   if (img) {
     /* Touch every byte so ASan sees any short allocation, and exercise

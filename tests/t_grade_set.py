@@ -10,6 +10,7 @@ set (with augmentation) grades too.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -95,6 +96,28 @@ with tempfile.TemporaryDirectory() as tmp:
     check(identify(f"{out}/contact.jpg")[:2] == contact_size(2), "and its contact sheet")
     check(not [f for f in os.listdir(out) if f.startswith(".dlut")], "no staging folder left inside")
 
+    # graded/ is replaced whole, so a file DLUT did not write there (not in report.json) is refused, named,
+    # and left as it was with the earlier set (before, it was deleted)
+    mine = f"{out}/graded/my-edit.jpg"
+    shutil.copy(f"{PHOTOS}/rocket.jpg", mine)
+    before = open(f"{out}/report.json").read()
+    r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "warm", "-o", out, "-q")
+    check(r.returncode in (1, 2) and "my-edit.jpg" in r.stderr and "another output folder" in r.stderr and
+          os.path.exists(mine) and open(f"{out}/report.json").read() == before and not leftovers(tmp) and
+          not [f for f in os.listdir(out) if f.startswith(".dlut")],
+          f"a file of the user's in graded/ is refused, named and kept (rc {r.returncode}: {r.stderr.strip()})")
+    if os.path.exists(mine):
+        os.unlink(mine)
+    r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "warm", "-o", out, "-q")
+    check(r.returncode == 0, "without it the set replaces graded/ again")
+    own = f"{tmp}/own"  # a folder of the user's with a graded/ of their own and no report.json
+    os.makedirs(f"{own}/graded")
+    shutil.copy(f"{PHOTOS}/rocket.jpg", f"{own}/graded/rocket.jpg")
+    r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "warm", "-o", own, "-q")
+    check(r.returncode in (1, 2) and "rocket.jpg" in r.stderr and sorted(os.listdir(own)) == ["graded"] and
+          os.listdir(f"{own}/graded") == ["rocket.jpg"],
+          f"a graded/ DLUT did not write (no report.json) is refused and kept ({r.stderr.strip()})")
+
     # the prompt: --prompt takes one that is a file's name; a missing photo-like name is not taken for one
     r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "--prompt", "warm", "-o", f"{tmp}/p", "-q")
     check(r.returncode == 0 and json.load(open(f"{tmp}/p/report.json"))["prompt"] == "warm", "--prompt")
@@ -145,6 +168,38 @@ with tempfile.TemporaryDirectory() as tmp:
         states.append("whole" if whole else "nothing" if not os.path.exists(o) else "PARTIAL")
         check((whole or not os.path.exists(o)) and not leftovers(tmp),
               f"SIGTERM at {frac:.0%} of a {full:.1f} s set: output {states[-1]}, no staging folder left")
+        shutil.rmtree(o, ignore_errors=True)
+
+    # Ctrl-C without a model (no optimisation to cut short): it says so at once, stops at the next photo,
+    # writes nothing and exits 130 (before, it went on silently for seconds and exited 0)
+    from PIL import Image
+    huge = f"{tmp}/huge"
+    os.makedirs(huge)
+    side = 7000  # 49 megapixels: about 2 s a photo to decode, grade and encode
+    x = (np.arange(side) * 255 // side).astype(np.uint8)
+    px = np.empty((side, side, 3), np.uint8)
+    px[:, :, 0], px[:, :, 1], px[:, :, 2] = x[None, :], x[:, None], 128
+    Image.fromarray(px).save(f"{huge}/h1.png", compress_level=1)
+    del px
+    for k in (2, 3):
+        shutil.copy(f"{huge}/h1.png", f"{huge}/h{k}.png")
+    for delay in (0.5, 2.5):  # while the photos load, and while graded/ is written
+        o = f"{tmp}/interrupted"
+        p = subprocess.Popen([DLUT, "grade", huge, "warm", "-o", o], env=e, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        t1 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        try:
+            _, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            _, err = p.communicate()
+        lag = time.monotonic() - t1
+        check(p.returncode == 130 and "stopping at the next photo" in err and "nothing written" in err and
+              not os.path.exists(o) and not leftovers(tmp) and lag < 2.5,
+              f"Ctrl-C {delay} s into a no-model set: exit {p.returncode} {lag:.1f} s later, says so, writes nothing"
+              f" ({err.strip().splitlines()[-1] if err.strip() else ''})")
         shutil.rmtree(o, ignore_errors=True)
 
     # with a model: the set grades through CLIP (with augmentation), one LUT for all

@@ -277,6 +277,36 @@ def bad_requests(s, jid):
             ("reference not an image", {"photo": ("a.png", photo()), "reference": ("r.png", b"nope")}, {"prompt": "warm"}, 415)):
         st, j = s.submit(fields, files)
         check(st == want, "bad upload '%s' -> %d at submission (got %s %s)" % (name, want, st, j.get("error")))
+    # uploads whose header is fine but which are not whole: refused at submission by a cheap structural
+    # check (dlut_image_check_whole), not queued to fail in the worker (before: 202, then "truncated JPEG data")
+    from io import BytesIO
+    from PIL import Image
+    frames = [Image.new("RGB", (64, 48), (80 * i, 40, 0)) for i in range(3)]
+    anim = BytesIO()
+    frames[0].save(anim, "WEBP", save_all=True, append_images=frames[1:], duration=100)
+    jpg, png, webp = photo("rocket.jpg"), photo("chelsea.png"), photo("wood-4096.webp")
+    plain = BytesIO()  # a JPEG with no metadata: its frame header within the first 200 bytes, its scan not
+    Image.new("RGB", (640, 480), (200, 120, 40)).save(plain, "JPEG", quality=90)
+    plain = plain.getvalue()
+    for name, parts, want, say in (
+            ("JPEG cut in half", [("photo", ("t.jpg", jpg[:len(jpg) // 2]))], 400, "truncated JPEG"),
+            ("JPEG cut to 200 bytes", [("photo", ("t.jpg", jpg[:200]))], 400, "JPEG"),
+            ("JPEG cut to 200 bytes, its frame header in them", [("photo", ("t.jpg", plain[:200]))], 400,
+             "truncated JPEG"),
+            ("JPEG without its last 100 bytes", [("photo", ("t.jpg", jpg[:-100]))], 400, "end-of-image"),
+            ("PNG cut in half", [("photo", ("t.png", png[:len(png) // 2]))], 400, "truncated PNG"),
+            ("WebP cut in half", [("photo", ("t.webp", webp[:len(webp) // 2]))], 400, "truncated WebP"),
+            ("animated WebP", [("photo", ("a.webp", anim.getvalue()))], 415, "animated"),
+            ("truncated reference", [("photo", ("a.png", png)), ("reference", ("r.jpg", jpg[:len(jpg) // 2]))], 400,
+             "the reference"),
+            ("a set with a truncated second photo", [("photo", ("a.png", png)), ("photo", ("b.jpg", jpg[:len(jpg) // 2]))],
+             400, "truncated JPEG")):
+        st, j = s.submit_parts(parts + [("prompt", "warm")])
+        msg = j.get("error", {}).get("message", "")
+        check(st == want and say in msg, "not whole: '%s' -> %d at submission (got %s: %s)" % (name, want, st, msg))
+    # and no false alarm: a JPEG with bytes after its end marker (a trailer, as some cameras write) is whole
+    st, j = s.submit({"prompt": "warm"}, {"photo": ("t.jpg", jpg + b"maker trailer" * 10)})
+    check(st == 202 and s.wait_state(j["id"])["state"] == "done", "a JPEG with a trailer after its end marker runs (%s)" % st)
     # a quoted parameter cannot smuggle in another: this part is named "prompt", a file, so no photo
     b = (b'--B\r\nContent-Disposition: form-data; filename="a;name=photo;"; name="prompt"\r\n\r\n' + photo() +
          b'\r\n--B--\r\n')
@@ -340,6 +370,74 @@ def cancel_offline(s):
           "DELETE on a running offline job cancels it (%s, then %s)" % (d.get("state"), job["state"]))
     st, _, _ = s.request("GET", "/v1/jobs/%s/look.cube" % j["id"])
     check(st == 404, "a cancelled job's files: 404 (%s)" % st)
+
+
+_BIG = []
+
+
+def big_png(side=7000):
+    """A smooth side x side PNG (49 megapixels by default: decoding, grading and encoding it takes about a
+    second on a CPU core), made once with numpy and PIL; the same bytes serve as every photo of a set."""
+    if not _BIG:
+        from io import BytesIO
+        from PIL import Image
+        x = (np.arange(side) * 255 // side).astype(np.uint8)
+        a = np.empty((side, side, 3), np.uint8)
+        a[:, :, 0] = x[None, :]
+        a[:, :, 1] = x[:, None]
+        a[:, :, 2] = 128
+        b = BytesIO()
+        Image.fromarray(a).save(b, "PNG", compress_level=1)
+        _BIG.append(b.getvalue())
+    return _BIG[0]
+
+
+def big_set(s, n=3, prompt="warm film"):
+    return s.submit_parts([("photo", ("big%d.png" % i, big_png())) for i in range(n)] + [("prompt", prompt)])
+
+
+def leftovers(s, jid):
+    """What a stopped job must not leave in its folder: results, staging folders, previews, thumbnails."""
+    d = os.path.join(s.data, "d", "jobs", jid)
+    return sorted(n for n in os.listdir(d) if n == "out" or n.startswith(("out.tmp.", "preview", "thumb-")))
+
+
+def stop_offline_set():
+    """--job-timeout and DELETE reach a job without a model between its stages: a set of three 49-megapixel
+    photos (about 6 s of decoding, grading and encoding) stops within about one photo's work and leaves
+    nothing half-written. (Before, only the per-step callback looked, and an offline job has no steps.)"""
+    s = Server(args=["--model", "none", "--concurrency", "1", "--job-timeout", "1"])
+    try:
+        st, j = big_set(s)
+        job = s.wait_state(j["id"], timeout=120)
+        run = job["timings"].get("run_s", 99)
+        check(st == 202 and job["state"] == "failed" and job.get("error", {}).get("code") == "timeout" and run < 3.5,
+              "--job-timeout 1 stops an offline set of 3 large photos (%s after %.1f s: %s)"
+              % (job["state"], run, job.get("error")))
+        check(leftovers(s, j["id"]) == [], "a timed-out set leaves no results, staging or thumbnails (%s)"
+              % leftovers(s, j["id"]))
+    finally:
+        s.stop()
+    s = Server(args=["--model", "none", "--concurrency", "1"])
+    try:
+        st, j = big_set(s)
+        t0 = time.time()
+        while s.json("GET", "/v1/jobs/" + j["id"])[1]["state"] == "queued" and time.time() - t0 < 30:
+            time.sleep(0.01)
+        time.sleep(0.8)  # into the decoding of the photos
+        t1 = time.time()
+        st, d = s.json("DELETE", "/v1/jobs/" + j["id"])
+        job = s.wait_state(j["id"], timeout=120)
+        lag = time.time() - t1
+        check(st == 200 and job["state"] == "cancelled" and lag < 2.5,
+              "DELETE stops a running offline set within about a photo's work (%s %.1f s after it)" % (job["state"], lag))
+        check(leftovers(s, j["id"]) == [], "a cancelled set leaves no results, staging or thumbnails (%s)"
+              % leftovers(s, j["id"]))
+        # the server goes on: the next job runs whole
+        st, j2 = s.submit({"prompt": "warm"}, {"photo": ("c.png", photo())})
+        check(s.wait_state(j2["id"])["state"] == "done", "the next job after a stopped set is done")
+    finally:
+        check(s.stop() == 0, "server stops cleanly after a stopped set")
 
 
 def retention():
@@ -465,6 +563,37 @@ def crash_restart():
         st, _, d = s.request("GET", "/v1/jobs/%s/look.cube" % i)
         check(st == 200 and d.rstrip().count(b"\n") > 35000, "results of a resumed job are whole")
     s.stop()
+
+
+def stale_staging():
+    """A run killed while writing leaves its staging folder (out.tmp.XXXXXX); the job's next run removes it.
+    Made deterministic: SIGKILL while a big set runs and a second job waits, then a staging folder with a
+    partial result planted in each job's folder before the restart."""
+    s = Server(args=["--model", "none", "--concurrency", "1"])
+    try:
+        st, a = big_set(s)
+        st2, b = s.submit({"prompt": "warm"}, {"photo": ("c.png", photo())})
+        t0 = time.time()
+        while s.json("GET", "/v1/jobs/" + a["id"])[1]["state"] == "queued" and time.time() - t0 < 30:
+            time.sleep(0.01)
+        s.kill()
+        planted = []
+        for jid in (a["id"], b["id"]):
+            st_dir = os.path.join(s.data, "d", "jobs", jid, "out.tmp.abc123")
+            os.makedirs(os.path.join(st_dir, "graded"))
+            open(os.path.join(st_dir, "graded", "big0.png"), "wb").write(b"\x89PNG partial")
+            open(os.path.join(st_dir, "look.cube"), "w").write("LUT_3D_SIZE 33\n")
+            planted.append(st_dir)
+        s.start()
+        ja, jb = s.wait_state(a["id"], timeout=180), s.wait_state(b["id"], timeout=180)
+        check(ja["state"] == "done" and ja["attempts"] == 2 and jb["state"] == "done",
+              "after SIGKILL + restart the interrupted set and the queued job are done (%s attempts %s, %s)"
+              % (ja["state"], ja["attempts"], jb["state"]))
+        check(not any(os.path.exists(p) for p in planted),
+              "a staging folder left by a killed run is removed when its job runs again (%s)"
+              % [os.path.relpath(p, s.data) for p in planted if os.path.exists(p)])
+    finally:
+        s.stop()
 
 
 def load(s):
@@ -619,12 +748,14 @@ def main():
         check(code == 0, "server exits 0 on SIGTERM")
         log = s.log_text()
         check("ERROR: AddressSanitizer" not in log and "runtime error" not in log, "no sanitizer report in the log")
+    stop_offline_set()
     upload_caps()
     retention()
     token()
     startup()
     queue_full()
     crash_restart()
+    stale_staging()
     clip_job()
     print("%d failures" % len(FAILS))
     return 1 if FAILS else 0

@@ -223,13 +223,22 @@ def hostile(s, tmp, d):
         check(st == want and words.lower() in msg.lower(), "%s: %d (%s)" % (what, st, msg[:140]))
     after = sorted(os.listdir(os.path.join(d, "jobs")))
     check(before == after, "no refused submission left a folder behind")
-    # a matte damaged after its header passes the header check (as a photo does) and fails the job, saying why
+    # a matte cut after its header is not whole: refused at submission (dlut_image_check_whole)
     st, j = s.submit_parts([("photo", ("c.png", c)), ("prompt", "warm"), ("mask", ("t.png", matte[:60])),
+                            ("mask_prompt", "teal")])
+    msg = j.get("error", {}).get("message", "") if isinstance(j, dict) else ""
+    check(st == 400 and "region 1's mask" in msg and "truncated PNG" in msg,
+          "a matte cut after its header is 400 at submission, naming it (%s: %s)" % (st, msg[:120]))
+    # one whose structure is whole but whose image data is damaged passes the checks at submission (as a
+    # photo does) and fails the job, saying why
+    bad = bytearray(matte)
+    bad[len(bad) // 2:len(bad) // 2 + 64] = b"\x5a" * 64
+    st, j = s.submit_parts([("photo", ("c.png", c)), ("prompt", "warm"), ("mask", ("t.png", bytes(bad))),
                             ("mask_prompt", "teal")])
     job = s.wait_state(j["id"]) if st == 202 else {}
     msg = job.get("error", {}).get("message", "")
     check(job.get("state") == "failed" and job["error"]["code"] == "bad_input" and "t.png" in msg,
-          "a matte broken after its header fails the job, naming it (%s: %s)" % (job.get("state"), msg[:120]))
+          "a matte damaged inside its image data fails the job, naming it (%s %s: %s)" % (st, job.get("state"), msg[:120]))
     st, h = s.json("GET", "/healthz")
     check(st == 200, "the server lives on")
 

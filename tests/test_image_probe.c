@@ -1,7 +1,9 @@
 /* dlut_image_probe against the decoders: the size read from the header
  * alone equals the decoded size, for the real photos and for every format
  * we write (PNG 8/16, JPEG, WebP, TIFF, PPM); broken, truncated and
- * oversized headers fail with the right code before anything is decoded. */
+ * oversized headers fail with the right code before anything is decoded.
+ * dlut_image_check_whole: every such file is whole, and cut past its
+ * header (JPEG, PNG, WebP) it is not, where the decoder fails too. */
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -28,6 +30,24 @@ static void same_as_decoder(const void *data, size_t n, const char *what) {
   CHECK_MSG(rc == 0 && img && img->width == w && img->height == h, "%s: probe %dx%d, decoder %dx%d (%s)", what, w, h,
             img ? img->width : -1, img ? img->height : -1, dlut_last_error());
   dlut_image_free(img);
+  CHECK_MSG(dlut_image_check_whole(data, n) == 0, "%s: whole, yet check_whole says %s", what, dlut_last_error());
+  /* cut anywhere past the header (the half, three quarters, all but the
+   * last bytes): JPEG, PNG and WebP are found not whole, and the decoder
+   * agrees (it fails too) - TIFF and PPM are the decoder's to judge */
+  const dlut_image_format f = dlut_image_format_sniff(data, n);
+  if (f != DLUT_IMAGE_FORMAT_JPEG && f != DLUT_IMAGE_FORMAT_PNG && f != DLUT_IMAGE_FORMAT_WEBP) return;
+  const size_t cuts[] = {n / 2, n * 3 / 4, n - 100, n - 1};
+  for (size_t k = 0; k < sizeof cuts / sizeof *cuts; k++) {
+    if (cuts[k] < 64 || cuts[k] >= n) continue;
+    const int whole = dlut_image_check_whole(data, cuts[k]);
+    CHECK_MSG(whole != 0 && dlut_last_error_code() == DLUT_ERR_INPUT, "%s cut to %zu of %zu bytes: check_whole %d",
+              what, cuts[k], n, whole);
+    if (cuts[k] < n - 2) { /* a one-scan JPEG without just its end marker still decodes (image.h) */
+      dlut_image *cut = dlut_image_load_memory_flags(data, cuts[k], what, DLUT_IMAGE_LOAD_NO_ORIENT);
+      CHECK_MSG(cut == NULL, "%s cut to %zu bytes: the decoder takes it", what, cuts[k]);
+      dlut_image_free(cut);
+    }
+  }
 }
 
 int main(void) {
@@ -130,6 +150,12 @@ int main(void) {
   CHECK(dlut_image_probe("hello world", 11, &w, &h) != 0 && dlut_last_error_code() == DLUT_ERR_UNSUPPORTED);
   CHECK(dlut_image_probe(NULL, 0, &w, &h) != 0);
   CHECK(dlut_image_probe("P6\n# c\n 12  7\n255\n", 18, &w, &h) == 0 && w == 12 && h == 7);
+  CHECK(dlut_image_check_whole("hello world", 11) != 0 && dlut_last_error_code() == DLUT_ERR_UNSUPPORTED);
+  CHECK(dlut_image_check_whole(NULL, 0) != 0);
+  CHECK(dlut_image_check_whole(jpeg_soi_only, sizeof jpeg_soi_only) != 0);
+  /* a JPEG with a trailer after its end marker is whole; an end marker before any scan is not */
+  const uint8_t eoi_early[] = {0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xD9, 0xFF, 0xD9};
+  CHECK(dlut_image_check_whole(eoi_early, sizeof eoi_early) != 0 && dlut_last_error_code() == DLUT_ERR_INPUT);
   dlut_image_free(small);
   return test_summary("image_probe");
 }

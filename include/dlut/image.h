@@ -175,6 +175,18 @@ int dlut_image_probe(const void *data, size_t size, int *width, int *height);
  * 48x64 here. */
 int dlut_image_probe_upright(const void *data, size_t size, int *width, int *height);
 
+/* A cheap structural check that an image file is whole, for a service that
+ * refuses a broken upload before it queues it (no pixel is decoded; one
+ * pass over the bytes at most): JPEG: its segments up to the first scan,
+ * then an end-of-image marker after it (a trailer after it is allowed);
+ * PNG: its chunks up to IEND, with image data; WebP: the RIFF size within
+ * the data, and not animated (DLUT_ERR_UNSUPPORTED: the decoder reads one
+ * still image). TIFF and PPM: 0 (nothing cheap tells; the decoder checks).
+ * 0, or -1 with DLUT_ERR_INPUT naming what is missing. Stricter than the
+ * decoder in one rare case: a one-scan baseline JPEG whose scan is whole
+ * but whose two-byte end marker is missing decodes, yet fails here. */
+int dlut_image_check_whole(const void *data, size_t size);
+
 /* Format from the first bytes of a file (magic numbers), or UNKNOWN. */
 dlut_image_format dlut_image_format_sniff(const void *data, size_t size);
 

@@ -84,6 +84,8 @@ typedef struct dlut_job_region {
   char *prompt; /* owned: how the region should look ("deep teal") */
 } dlut_job_region;
 
+typedef int (*dlut_job_stop_fn)(void *user);
+
 typedef struct dlut_job_opts {
   dlut_grade_opts grade; /* the optimiser's options (its strings point into the fields below) */
   char *prompt;          /* owned; "" = none */
@@ -107,7 +109,25 @@ typedef struct dlut_job_opts {
   dlut_job_region regions[DLUT_REGION_MAX];
   float feather;        /* mask feathering in photo pixels (option "feather", default 0) */
   float mask_threshold; /* 0 = soft mattes; else hard at this value (option "mask_threshold") */
+  /* Asked between the stages of a job (see STOPPING below); not an option by name: set by the caller */
+  dlut_job_stop_fn stop; /* NULL = never stop */
+  void *stop_user;       /* passed to stop */
 } dlut_job_opts;
+
+/* STOPPING: an optimiser run stops at the callback of dlut_job_run (after
+ * any step), but a job without a model has no steps, and the photos of a
+ * set are rendered and encoded one by one. o->stop is asked between those
+ * stages: in dlut_job_run (before each method stage and each display
+ * conversion of log footage), in dlut_job_bundle_write (before the render,
+ * each encode and the move into place) and dlut_job_bundle_write_set
+ * (before each photo's render and encode, the contact sheet, the report and
+ * the move into place), so a stopped job ends within about one photo's
+ * work. It returns 0 to go on, else the reason: DLUT_ERR_TIMEOUT, or any
+ * other nonzero value for DLUT_ERR_CANCELLED. The function then fails with
+ * that code ("cancelled" / "stopped: past the time limit"), and a bundle
+ * leaves nothing behind (its staging folder is removed; an earlier bundle
+ * in outdir stays as it was). Called from the job's thread; it must be
+ * cheap (a flag, a clock). */
 
 typedef enum dlut_job_opt_kind {
   DLUT_JOB_OPT_INT,
@@ -145,6 +165,11 @@ const dlut_job_opt_info *dlut_job_opt_find(const char *name); /* NULL if unknown
  * mode that edits with text needs a prompt ...); has_ref says whether a
  * reference photo comes with the job. Fills in the derived defaults. */
 int dlut_job_opts_finish(dlut_job_opts *o, int has_ref);
+
+/* 0 when o->stop (may be NULL) says go on; else -1 with the error set
+ * (DLUT_ERR_CANCELLED or DLUT_ERR_TIMEOUT, see STOPPING). For callers that
+ * do their own work between the library's stages (decoding, thumbnails). */
+int dlut_job_stop_check(const dlut_job_opts *o);
 
 /* What a job will be given, known before anything is decoded (a server
  * reads the sizes from the uploads' headers, dlut_image_probe). */
@@ -297,7 +322,10 @@ int dlut_job_set_names(const char *const *paths, int n, char (*names)[DLUT_JOB_S
 
 /* Write a set's bundle into `outdir`, whole or not at all (staged and
  * moved into place as dlut_job_bundle_write does; an existing graded/ is
- * replaced whole):
+ * replaced whole, so it may hold only what an earlier set wrote: plain
+ * files that outdir/report.json lists as "graded/NAME"; anything else in
+ * it, the user's own files, is refused with DLUT_ERR_INPUT naming one,
+ * before anything is written):
  *   look.cube, strip.png     the one LUT for the set, and its picture
  *   graded/NAME              every photo through it (at o->strength), in
  *                            its input's format and bit depth
@@ -313,6 +341,12 @@ int dlut_job_set_names(const char *const *paths, int n, char (*names)[DLUT_JOB_S
 int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *const *photos, const char *const *paths,
                               int n, const dlut_job_opts *o, const char *outdir, const char *const *inputs,
                               dlut_job_set_progress cb, void *user);
+
+/* The check dlut_job_bundle_write_set makes of an existing outdir's
+ * graded/ (everything in it listed by outdir/report.json, see above), on
+ * its own: a caller can refuse before grading, not after. 0 when outdir
+ * or its graded/ does not exist; -1 (DLUT_ERR_INPUT, naming one entry). */
+int dlut_job_bundle_set_check(const char *outdir);
 
 /* The contact sheet of n photos (src/job/contact.c): each photo a pair of
  * thumbnails, before and after, each fitted into 320x240 (aspect kept,

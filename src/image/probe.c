@@ -231,3 +231,89 @@ int dlut_image_probe(const void *data, size_t size, int *width, int *height) {
   if (height) *height = (int)h;
   return 0;
 }
+
+/* ==== Is the file whole? ==== */
+
+/* The segments up to the first scan (SOS), then an end-of-image marker
+ * after it: in the entropy-coded data a 0xFF byte is always followed by 0x00
+ * or a restart marker (T.81 B.1.1.5), so an FF D9 there is the EOI. A
+ * trailer after the EOI (a second image, maker data) is allowed. */
+static int whole_jpeg(const uint8_t *d, size_t n) {
+  size_t i = 2;
+  for (;;) {
+    if (i + 4 > n) return dlut_errorc(DLUT_ERR_INPUT, "truncated JPEG (it ends before its first scan)");
+    if (d[i] != 0xFF) return dlut_errorc(DLUT_ERR_INPUT, "JPEG with a broken marker");
+    const uint8_t m = d[i + 1];
+    if (m == 0xFF) {
+      i++;
+      continue;
+    }
+    if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) {
+      i += 2;
+      continue;
+    }
+    if (m == 0xD9) return dlut_errorc(DLUT_ERR_INPUT, "JPEG without a scan (no image data)");
+    const size_t len = be16(d + i + 2);
+    if (len < 2) return dlut_errorc(DLUT_ERR_INPUT, "JPEG with a broken segment length");
+    if (m == 0xDA) {
+      i += 2 + len;
+      break;
+    }
+    i += 2 + len;
+  }
+  if (n >= 2 && d[n - 2] == 0xFF && d[n - 1] == 0xD9 && n - 2 >= i) return 0; /* the usual end */
+  for (const uint8_t *p = d + i, *end = d + n; p + 1 < end; p++) {
+    p = memchr(p, 0xFF, (size_t)(end - p) - 1);
+    if (!p) break;
+    if (p[1] == 0xD9) return 0;
+  }
+  return dlut_errorc(DLUT_ERR_INPUT, "truncated JPEG (no end-of-image marker after its image data)");
+}
+
+/* Chunk by chunk (length, type, data, CRC; ISO/IEC 15948 5.3) to IEND, with
+ * image data before it; the CRCs are the decoder's to check. */
+static int whole_png(const uint8_t *d, size_t n) {
+  size_t i = 8;
+  int idat = 0;
+  while (i + 12 <= n) {
+    const size_t len = be32(d + i);
+    if (len > 0x7FFFFFFF || len > n - i - 12) break;
+    if (!memcmp(d + i + 4, "IDAT", 4)) idat = 1;
+    if (!memcmp(d + i + 4, "IEND", 4))
+      return idat ? 0 : dlut_errorc(DLUT_ERR_INPUT, "PNG without image data (no IDAT chunk)");
+    i += 12 + len;
+  }
+  return dlut_errorc(DLUT_ERR_INPUT, "truncated PNG (it ends before its IEND chunk)");
+}
+
+/* The RIFF container's size (bytes 4..7, little-endian, + 8) within the
+ * data; one still image (the decoder reads no animation). */
+static int whole_webp(const uint8_t *d, size_t n) {
+  if (n < 12) return dlut_errorc(DLUT_ERR_INPUT, "truncated WebP header");
+  const uint64_t riff = (uint64_t)d[4] | (uint64_t)d[5] << 8 | (uint64_t)d[6] << 16 | (uint64_t)d[7] << 24;
+  if (riff + 8 > n)
+    return dlut_errorc(DLUT_ERR_INPUT, "truncated WebP (%zu of the %llu bytes its header declares)", n,
+                       (unsigned long long)(riff + 8));
+  WebPBitstreamFeatures f;
+  if (WebPGetFeatures(d, n, &f) != VP8_STATUS_OK) return dlut_errorc(DLUT_ERR_INPUT, "WebP with a broken header");
+  if (f.has_animation) return dlut_errorc(DLUT_ERR_UNSUPPORTED, "animated WebP is not supported (send one frame)");
+  return 0;
+}
+
+int dlut_image_check_whole(const void *data, size_t size) {
+  const uint8_t *d = data;
+  if (!d || !size) return dlut_errorc(DLUT_ERR_INPUT, "empty image");
+  switch (dlut_image_format_sniff(d, size)) {
+    case DLUT_IMAGE_FORMAT_JPEG:
+      return whole_jpeg(d, size);
+    case DLUT_IMAGE_FORMAT_PNG:
+      return whole_png(d, size);
+    case DLUT_IMAGE_FORMAT_WEBP:
+      return whole_webp(d, size);
+    case DLUT_IMAGE_FORMAT_TIFF:
+    case DLUT_IMAGE_FORMAT_PPM:
+      return 0; /* the header says nothing cheap about the end: the decoder checks */
+    default:
+      return dlut_errorc(DLUT_ERR_UNSUPPORTED, "not a supported image (expected JPEG, PNG, WebP, TIFF or PPM)");
+  }
+}

@@ -262,13 +262,18 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
   if (o->n_regions && (n_photos > 1 || o->camlog >= 0))
     return dlut_errorc(DLUT_ERR_INPUT, "regions grade one photo in sRGB: not a set, not with a log input");
   if (dlut__job_regions_check(in, o) != 0) return -1;
+  /* a stop (o->stop) is asked before every stage that takes a while: a
+   * job without a model has no steps for the callback to stop at */
+  if (dlut_job_stop_check(o) != 0) return -1;
   /* camera log footage: the look is graded on the photos as displayed */
   dlut_image **disp = NULL;
   if (o->camlog >= 0) {
     if (!(disp = calloc((size_t)n_photos, sizeof *disp))) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
     for (int i = 0; i < n_photos; i++)
-      if (!(disp[i] = dlut_camlog_image_to_display((dlut_camlog)o->camlog, photos[i]))) goto fail;
+      if (dlut_job_stop_check(o) != 0 || !(disp[i] = dlut_camlog_image_to_display((dlut_camlog)o->camlog, photos[i])))
+        goto fail;
     photos = (const dlut_image *const *)disp;
+    if (dlut_job_stop_check(o) != 0) goto fail;
   }
 
   if (in->model) {
@@ -322,7 +327,8 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
                res->understood, res->ignored[0] ? ", ignored \"" : "", res->ignored, res->ignored[0] ? "\"" : "",
                res->suggested[0] ? " (did you mean: " : "", res->suggested, res->suggested[0] ? "?)" : "");
     }
-    if (o->n_regions && dlut__job_regions_offline(in, o, res) != 0) goto fail;
+    if (dlut_job_stop_check(o) != 0) goto fail;
+    if (o->n_regions && (dlut__job_regions_offline(in, o, res) != 0 || dlut_job_stop_check(o) != 0)) goto fail;
     /* the start is the identity, whose model-free terms are zero by
      * definition (the edit is the original; the lattice is straight) */
     memset(&res->grade.start, 0, sizeof res->grade.start);
@@ -337,6 +343,7 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
       dlut_errorc(DLUT_ERR_INTERNAL, "the grade produced a non-finite LUT value");
       goto fail;
     }
+  if (dlut_job_stop_check(o) != 0) goto fail;
   if (o->camlog >= 0) {
     /* the LUT written takes log code values: shaper + 3D (dlut/camlog.h) */
     res->look = res->lut;
@@ -511,8 +518,8 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   tracked = 1;
 
   snprintf(p, sizeof p, "%s/%s", stage, names[0]);
-  if (dlut_lut_save(res->lut, p, NULL) != 0) goto fail;
-  if (dlut__job_region_write(res, photo, stage) != 0) goto fail;
+  if (dlut_job_stop_check(o) != 0 || dlut_lut_save(res->lut, p, NULL) != 0) goto fail;
+  if (dlut__job_region_write(res, photo, stage) != 0 || dlut_job_stop_check(o) != 0) goto fail;
   if (!(graded = res->n_regions ? dlut__job_region_render(res, photo, o ? o->strength : 1.f)
                                 : dlut_job_render_result(res, photo, o ? o->strength : 1.f)))
     goto fail;
@@ -520,7 +527,7 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   so.quality = o ? o->quality : 0;
   so.fast = o ? o->fast_encode : 0;
   snprintf(p, sizeof p, "%s/%s", stage, names[1]);
-  if (dlut_image_save(graded, p, &so) != 0) goto fail;
+  if (dlut_job_stop_check(o) != 0 || dlut_image_save(graded, p, &so) != 0) goto fail;
   snprintf(p, sizeof p, "%s/%s", stage, names[2]);
   dlut_image_save_opts fast = {.fast = 1};
   if (!(strip = dlut_lut_strip(res->lut, res->lut->size >= 33 ? 1 : (33 + res->lut->size - 1) / res->lut->size)) ||
@@ -528,6 +535,7 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
     goto fail;
   snprintf(p, sizeof p, "%s/%s", stage, names[3]);
   if (write_text(p, res->report_json) != 0) goto fail;
+  if (dlut_job_stop_check(o) != 0) goto fail; /* the last chance: after the swap the job is done */
 
   /* the swap is a handful of renames: no signal may stop it half-way */
   dlut_file_critical_begin();

@@ -471,3 +471,10 @@ int dlut_job_opts_finish(dlut_job_opts *o, int has_ref) {
   o->grade.ref_anchor = o->ref_anchor && *o->ref_anchor ? o->ref_anchor : NULL;
   return 0;
 }
+
+int dlut_job_stop_check(const dlut_job_opts *o) {
+  const int why = o && o->stop ? o->stop(o->stop_user) : 0;
+  if (!why) return 0;
+  if (why == DLUT_ERR_TIMEOUT) return dlut_errorc(DLUT_ERR_TIMEOUT, "stopped: past the time limit");
+  return dlut_errorc(DLUT_ERR_CANCELLED, "cancelled");
+}

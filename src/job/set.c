@@ -106,6 +106,56 @@ static void rm_tree2(const char *dir, int depth) {
   rmdir(dir);
 }
 
+/* graded/ of an existing outdir is replaced whole, so everything in it must
+ * be DLUT's own: a plain file that the report.json beside it (an earlier
+ * set's, set_report) lists as "graded/NAME". Anything else - the user's
+ * own file, a folder, graded/ itself not a folder, no readable report - is
+ * refused naming one such entry, before anything is written. 0 or -1. */
+int dlut_job_bundle_set_check(const char *outdir) {
+  char q[PATH_LEN], p[PATH_LEN];
+  struct stat st;
+  snprintf(q, sizeof q, "%s/graded", outdir);
+  if (lstat(q, &st) != 0) return 0; /* none: nothing to replace */
+  if (!S_ISDIR(st.st_mode))
+    return dlut_errorc(DLUT_ERR_INPUT,
+                       "%s is not a folder DLUT wrote (a set's graded/ is one): refusing to replace it; choose "
+                       "another output folder, or move it away",
+                       q);
+  snprintf(p, sizeof p, "%s/report.json", outdir);
+  size_t len = 0;
+  char *text = dlut_file_read_all(p, (size_t)16 << 20, &len);
+  if (!text && dlut_last_error_code() == DLUT_ERR_NOMEM) return -1;
+  dlut_error_clear(); /* no report (or an unreadable one): nothing in graded/ is known to be ours */
+  cJSON *rep = text ? cJSON_Parse(text) : NULL;
+  free(text);
+  const cJSON *photos = rep ? cJSON_GetObjectItemCaseSensitive(rep, "photos") : NULL;
+  DIR *d = opendir(q);
+  if (!d) {
+    cJSON_Delete(rep);
+    return dlut_errorc(DLUT_ERR_IO, "%s: cannot read the folder: %s", q, strerror(errno));
+  }
+  struct dirent *e;
+  int rc = 0;
+  while (rc == 0 && (e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    int listed = 0;
+    snprintf(p, sizeof p, "%s/%s", q, e->d_name);
+    for (const cJSON *it = cJSON_IsArray(photos) ? photos->child : NULL; it && !listed; it = it->next) {
+      const cJSON *g = cJSON_GetObjectItemCaseSensitive(it, "graded");
+      if (cJSON_IsString(g) && !strncmp(g->valuestring, "graded/", 7) && !strcmp(g->valuestring + 7, e->d_name))
+        listed = 1;
+    }
+    if (!listed || lstat(p, &st) != 0 || !S_ISREG(st.st_mode))
+      rc = dlut_errorc(DLUT_ERR_INPUT,
+                       "%s was not written by dlut grade (%s/report.json does not list it), and %s is replaced "
+                       "whole: refusing to delete it; choose another output folder, or move it away",
+                       p, outdir, q);
+  }
+  closedir(d);
+  cJSON_Delete(rep);
+  return rc;
+}
+
 /* report.json with "photos" as {input, graded} pairs and the contact sheet named */
 static char *set_report(const char *json, const char *const *paths, char (*names)[DLUT_JOB_SET_NAME_LEN], int n) {
   cJSON *rep = cJSON_Parse(json);
@@ -183,6 +233,7 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
       dlut_errorc(DLUT_ERR_INPUT, "%s is one of the inputs, and %s is replaced whole: refusing", p, q);
       goto fail;
     }
+    if (dlut_job_bundle_set_check(outdir) != 0) goto fail;
   }
 
   /* stage: inside an existing folder (same filesystem), else beside it */
@@ -221,8 +272,10 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
     goto fail;
   }
 
+  /* a stop (o->stop) is asked before every photo's render and encode: a
+   * set of large photos takes seconds a photo */
   snprintf(p, sizeof p, "%s/look.cube", stage);
-  if (dlut_lut_save(res->lut, p, NULL) != 0) goto fail;
+  if (dlut_job_stop_check(o) != 0 || dlut_lut_save(res->lut, p, NULL) != 0) goto fail;
   snprintf(p, sizeof p, "%s/strip.png", stage);
   dlut_image_save_opts fast = {.fast = 1};
   if (!(strip = dlut_lut_strip(res->lut, res->lut->size >= 33 ? 1 : (33 + res->lut->size - 1) / res->lut->size)) ||
@@ -230,12 +283,13 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
     goto fail;
   if (!(sheet = dlut_job_contact_new(n))) goto fail;
   for (int i = 0; i < n; i++) {
+    if (dlut_job_stop_check(o) != 0) goto fail;
     if (!(graded = dlut_job_render_result(res, photos[i], o ? o->strength : 1.f))) goto fail;
     dlut_image_save_opts so = {0};
     so.quality = o ? o->quality : 0;
     so.fast = o ? o->fast_encode : 0;
     snprintf(p, sizeof p, "%s/graded/%s", stage, names[i]);
-    if (dlut_image_save(graded, p, &so) != 0) goto fail;
+    if (dlut_job_stop_check(o) != 0 || dlut_image_save(graded, p, &so) != 0) goto fail;
     /* log footage: "before" is the photo as displayed, not its flat code values */
     if (res->camlog >= 0) {
       dlut_image *shown = dlut_camlog_image_to_display((dlut_camlog)res->camlog, photos[i]);
@@ -251,7 +305,7 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
   }
   snprintf(p, sizeof p, "%s/contact.jpg", stage);
   dlut_image_save_opts sheet_opts = {.quality = 90};
-  if (dlut_image_save(sheet, p, &sheet_opts) != 0) goto fail;
+  if (dlut_job_stop_check(o) != 0 || dlut_image_save(sheet, p, &sheet_opts) != 0) goto fail;
   if (!(report = set_report(res->report_json, paths, names, n))) {
     dlut_errorc(DLUT_ERR_NOMEM, "out of memory building report.json");
     goto fail;
@@ -271,6 +325,7 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
     free(withnl);
     if (w != 0) goto fail;
   }
+  if (dlut_job_stop_check(o) != 0) goto fail; /* the last chance: after the swap the job is done */
 
   /* the swap is a handful of renames: no signal may stop it half-way */
   dlut_file_critical_begin();

@@ -113,12 +113,13 @@ void srv_label_clean(const char *in, char *out, size_t cap) {
 }
 
 /* An upload's header, checked before anything is decoded: a known format,
- * a readable size, within the pixel cap (and max_side, if > 0). The size
- * is the upright one (EXIF orientation applied), as the job decodes it. */
+ * a readable size, within the pixel cap (and max_side, if > 0), and the
+ * file whole as far as its structure tells (dlut_image_check_whole). The
+ * size is the upright one (EXIF orientation applied), as the job decodes it. */
 static int check_upload_size(struct MHD_Connection *c, const char *what, const srv_form_part *p, int max_side, int *ret,
                              int *pw, int *ph) {
   int w = 0, h = 0;
-  if (dlut_image_probe_upright(p->data, p->size, &w, &h) != 0) {
+  if (dlut_image_probe_upright(p->data, p->size, &w, &h) != 0 || dlut_image_check_whole(p->data, p->size) != 0) {
     *ret = srv_respond_error(c, srv_status_for(dlut_last_error_code()), dlut_error_code_name(dlut_last_error_code()),
                              "%s: %s", what, dlut_last_error());
     return -1;

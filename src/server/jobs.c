@@ -469,6 +469,18 @@ static int on_step(void *user, const dlut_grade_progress *p) {
   return stop;
 }
 
+/* The job options' stop (dlut/job.h, STOPPING): between the stages of a
+ * job, which a job without a model is made of only (it has no steps for
+ * on_step). A shutdown does not stop it: it finishes, as it always has. */
+static int should_stop(void *user) {
+  run_ctx *c = user;
+  if (c->timeout_s > 0 && mono_now() - c->t0 > c->timeout_s) c->timed_out = 1;
+  pthread_mutex_lock(&c->s->mu);
+  const int cancel = c->j->cancel;
+  pthread_mutex_unlock(&c->s->mu);
+  return c->timed_out ? DLUT_ERR_TIMEOUT : cancel ? DLUT_ERR_CANCELLED : 0;
+}
+
 /* The options of a job (a JSON object of strings) into job options. */
 int srv_opts_from_json(const char *json, dlut_job_opts *o, int max_steps) {
   cJSON *j = cJSON_Parse(json);
@@ -499,14 +511,47 @@ int srv_opts_from_json(const char *json, dlut_job_opts *o, int max_steps) {
 typedef struct dir_blobs {
   const char *dir;
   size_t cap;
+  const dlut_job_opts *o; /* its stop is asked before each input is read and decoded */
 } dir_blobs;
 
 static const uint8_t *dir_blob(void *user, const char *name, size_t *size, int *owned) {
   const dir_blobs *d = user;
   char p[4400];
+  if (dlut_job_stop_check(d->o) != 0) return NULL;
   snprintf(p, sizeof p, "%s/%s", d->dir, name);
   *owned = 1;
   return dlut_file_read_all(p, d->cap, size);
+}
+
+/* What a run leaves in the job's folder besides its inputs: the page's
+ * preview.jpg and thumb-N.jpg, and staging folders of the bundle
+ * (out.tmp.XXXXXX beside out/, .dlut-stage.XXXXXX inside it), which a run
+ * killed while writing (SIGKILL, a power cut) leaves behind. `all` = 0:
+ * only the staging folders (before a run starts again: they are no
+ * run's now); 1: the side files too (a run that failed or was stopped
+ * leaves nothing half-written). */
+void srv_job_rm_leftovers(const char *dir, int all) {
+  static const char *k_prefixes[] = {"out.tmp.", "preview.jpg", "thumb-"};
+  char p[4400];
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    for (int k = 0; k < (all ? 3 : 1); k++)
+      if (!strncmp(e->d_name, k_prefixes[k], strlen(k_prefixes[k]))) {
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        rm_rf(p);
+        break;
+      }
+  }
+  if (d) closedir(d);
+  snprintf(p, sizeof p, "%s/out", dir);
+  if (!(d = opendir(p))) return;
+  while ((e = readdir(d)))
+    if (!strncmp(e->d_name, ".dlut-stage.", 12)) {
+      snprintf(p, sizeof p, "%s/out/%s", dir, e->d_name);
+      rm_rf(p);
+    }
+  closedir(d);
 }
 
 /* Run job j (state RUNNING, owned by this worker) to its end. */
@@ -529,11 +574,14 @@ static void run_job(srv *s, srv_job *j, dlut_clip *model, const char *model_path
   snprintf(ext, sizeof ext, "%s", j->graded_ext);
   pthread_mutex_unlock(&s->mu);
   srv_job_dir(s, id, dir, sizeof dir);
+  srv_job_rm_leftovers(dir, 0); /* an earlier attempt's staging folders */
 
   run_ctx c = {.s = s, .j = j, .t0 = mono_now(), .timeout_s = s->o.job_timeout_s};
+  o.stop = should_stop;
+  o.stop_user = &c;
   if (!options || srv_opts_from_json(options, &o, s->o.max_steps) != 0) goto end;
   if (dlut_job_opts_finish(&o, has_ref) != 0) goto end;
-  dir_blobs blobs = {.dir = dir, .cap = (size_t)s->o.max_upload_mb << 20};
+  dir_blobs blobs = {.dir = dir, .cap = (size_t)s->o.max_upload_mb << 20, .o = &o};
   if (srv_inputs_load(options, &o, has_ref, name, dir_blob, &blobs, &in) != 0) goto end;
   if (!(small = srv_small_rgb8(in.photos[0], 640))) goto end;
   c.small = small;
@@ -556,7 +604,12 @@ static void run_job(srv *s, srv_job *j, dlut_clip *model, const char *model_path
   if (srv_outputs_write(&r, &in, &o, ext, dir, p, small) != 0) goto end;
   ok = 1;
 end:;
-  const dlut_error_code code = ok ? DLUT_ERR_NONE : dlut_last_error_code();
+  dlut_error_code code = ok ? DLUT_ERR_NONE : dlut_last_error_code();
+  if (!ok && c.timed_out && (code == DLUT_ERR_TIMEOUT || code == DLUT_ERR_CANCELLED)) {
+    code = DLUT_ERR_TIMEOUT; /* stopped between stages by should_stop */
+    dlut_errorc(code, "the job ran past the time limit of %d s", s->o.job_timeout_s);
+  }
+  if (!ok) srv_job_rm_leftovers(dir, 1);
   uint8_t *jpg = NULL;
   size_t jn = 0;
   if (ok) {

@@ -167,6 +167,7 @@ static int write_results(srv *s, const char *id, const char *ext, const srv_kvs 
     snprintf(p, sizeof p, "%s/%s", dir, name);
     if (dlut_file_write_all(p, kv->data, kv->size) != 0) return -1;
   }
+  srv_job_rm_leftovers(dir, 0); /* a staging folder of an earlier try, killed while writing */
   snprintf(stage, sizeof stage, "%s/out.tmp.XXXXXX", dir);
   if (!mkdtemp(stage)) return dlut_errorc(DLUT_ERR_IO, "%s: %s", stage, strerror(errno));
   chmod(stage, 0755);

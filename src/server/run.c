@@ -180,6 +180,7 @@ int srv_outputs_write(const dlut_job_result *r, const srv_inputs *in, const dlut
    * With regions the preview is the composite (the masks are at the photo's
    * size, so it is made there and reduced). */
   dlut_image *g = NULL;
+  if (dlut_job_stop_check(o) != 0) return -1; /* o->stop: before each stage (dlut/job.h, STOPPING) */
   if (r->n_regions > 0 && in->n_photos == 1) {
     const dlut_lut *luts[DLUT_REGION_MAX];
     const float *masks[DLUT_REGION_MAX];
@@ -200,6 +201,7 @@ int srv_outputs_write(const dlut_job_result *r, const srv_inputs *in, const dlut
   free(jpg);
   if (in->n_photos > 1) {
     for (int i = 0; i < in->n_photos; i++) { /* thumbnails for the page: the graded photo, 320 px */
+      if (dlut_job_stop_check(o) != 0) return -1;
       dlut_image *t = srv_small_rgb8(in->photos[i], 320), *tg = t ? dlut_job_render(r->lut, t, o->strength) : NULL;
       jpg = NULL;
       ok = tg && srv_jpeg(tg, &jpg, &jn) == 0;

@@ -136,6 +136,9 @@ int srv_job_submit(srv *s, srv_job *j);                /* 0: the table owns j; -
 int srv_job_cancel(srv *s, const char *id);            /* 0, or -1 not found */
 char *srv_job_json(const srv_job *j, int with_losses); /* caller holds s->mu; malloc'd */
 void srv_job_dir(const srv *s, const char *id, char *out, size_t len);
+/* Remove what a killed run left in a job's folder `dir`: the bundle's staging folders
+ * (out.tmp.XXXXXX, out/.dlut-stage.XXXXXX); with `all` also preview.jpg and thumb-N.jpg. */
+void srv_job_rm_leftovers(const char *dir, int all);
 int srv_id_valid(const char *id);
 void srv_id_new(char out[SRV_ID_LEN + 1]);
 void srv_janitor_run(srv *s); /* delete finished jobs older than keep_hours */

@@ -49,6 +49,7 @@ typedef struct wctx {
   const char *me, *entry, *id;
   dlut_image *small;
   double t0, last_preview, last_keep;
+  double last_cancel_check; /* when should_stop last read the cancel mark */
   int cancelled, timed_out;
 } wctx;
 
@@ -88,6 +89,20 @@ static int on_step(void *user, const dlut_grade_progress *p) {
   if (srv_redis_is_cancelled(c->r, c->id) == 1) c->cancelled = 1;
   if (c->o->job_timeout_s > 0 && now - c->t0 > c->o->job_timeout_s) c->timed_out = 1;
   return c->cancelled || c->timed_out || g_stop;
+}
+
+/* The job options' stop (dlut/job.h, STOPPING): between the stages of a
+ * job, which a job without a model is made of only (it has no steps for
+ * on_step); the cancel mark is read at most every 0.25 s. */
+static int should_stop(void *user) {
+  wctx *c = user;
+  const double now = mono();
+  if (c->o->job_timeout_s > 0 && now - c->t0 > c->o->job_timeout_s) c->timed_out = 1;
+  if (!c->cancelled && now - c->last_cancel_check > 0.25) {
+    c->last_cancel_check = now;
+    if (srv_redis_is_cancelled(c->r, c->id) == 1) c->cancelled = 1;
+  }
+  return c->timed_out ? DLUT_ERR_TIMEOUT : c->cancelled ? DLUT_ERR_CANCELLED : 0;
 }
 
 /* An input of a job from its Redis hash (run.c's srv_blob_fn): borrowed. */
@@ -174,6 +189,8 @@ static int run_one(srv_redis *r, const dlut_worker_opts *o, const char *me, dlut
   snprintf(attempt, sizeof attempt, "%d",
            srv_redis_delivery_count(r, entry) > 0 ? srv_redis_delivery_count(r, entry) : 1);
   wctx c = {.r = r, .o = o, .me = me, .entry = entry, .id = id, .t0 = mono(), .last_keep = mono()};
+  jo.stop = should_stop;
+  jo.stop_user = &c;
   if (!opts || !ph) {
     dlut_errorc(DLUT_ERR_INTERNAL, "the job's inputs are missing from the queue");
     goto end;
@@ -256,6 +273,8 @@ end:;
       rc = -1;
     } /* else: another worker recorded it already */
   } else {
+    if (c.timed_out && (dlut_last_error_code() == DLUT_ERR_TIMEOUT || dlut_last_error_code() == DLUT_ERR_CANCELLED))
+      dlut_errorc(DLUT_ERR_TIMEOUT, "the job ran past the time limit of %d s", o->job_timeout_s);
     const dlut_error_code code = dlut_last_error_code();
     const char *msg = dlut_last_error()[0] ? dlut_last_error() : "failed";
     const char *cn = dlut_error_code_name(code ? code : DLUT_ERR_INTERNAL);
