@@ -80,6 +80,13 @@ const char *looks_stop_get(int zh, int i);
 int looks_sep_count(int zh);
 const char *looks_sep_get(int zh, int i);
 
+/* Film makers ('|'-separated forms of maker m, English or Chinese; NULL out of range) and the words that
+ * name a stock's variant ("nc", "vc", "plus" ...), joined to the stock before them (vocab.c, parse.c). */
+int looks_maker_count(void);
+const char *looks_maker_forms(int m, int zh);
+int looks_stock_variant_count(void);
+const char *looks_stock_variant_get(int i);
+
 /* The CIELAB hue of a faint cast that looks like the named colour (parse.c). */
 double looks_color_cast_hue(const unsigned char rgb8[3]);
 

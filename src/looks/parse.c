@@ -34,6 +34,7 @@ typedef struct lex_entry {
   const char *s; /* normalised form (English: words joined by one space) */
   uint16_t len;  /* strlen(s) */
   uint8_t kind;  /* LEX_* */
+  int8_t maker;  /* a film maker's name (looks_maker_forms index), else -1 */
   int16_t id;    /* term index, colour index or MOD_* */
 } lex_entry;
 
@@ -45,6 +46,8 @@ static struct {
   char *arena;                                     /* all normalised strings */
   dlut_look *term_delta;                           /* (n_terms) the effect of each term at weight 1 */
   dlut_look *color_delta;                          /* (n_colors) */
+  uint8_t *term_film;                              /* (n_terms) nonzero for the terms of group "film" */
+  uint16_t *term_makers;                           /* (n_terms) bit m: a stock of maker m (see stock_makers) */
   int term_shadows, term_highlights, term_natural; /* terms that double as qualifiers (-1 if absent) */
   int ok;
   char error[256];
@@ -119,7 +122,7 @@ static int add_forms(const char *forms, int kind, int id, size_t *n, size_t *byt
       if (fill) {
         char *dst = g_lex.arena + *bytes;
         memcpy(dst, norm, (size_t)nl + 1);
-        g_lex.entries[*n] = (lex_entry){dst, (uint16_t)nl, (uint8_t)kind, (int16_t)id};
+        g_lex.entries[*n] = (lex_entry){dst, (uint16_t)nl, (uint8_t)kind, -1, (int16_t)id};
       }
       (*n)++;
       *bytes += (size_t)nl + 1;
@@ -209,6 +212,44 @@ static void color_effect(const looks_color_name *c, dlut_look *d) {
 
 static const lex_entry *lex_find(const char *s, size_t len);
 
+/* Mark the makers' forms in the lexicon and find each film term's makers: maker m's own term (its
+ * forms are terms' forms: "kodak" is Kodak Gold's) and every film term with a form that starts with
+ * one of m's forms ("kodak portra", "富士200"; English at a word boundary). Returns 0, or -1 with
+ * g_lex.error set (a maker form that is no term's form: a bug in vocab.c). */
+static int stock_makers(void) {
+  lex_entry *mk[32];
+  int nmk = 0;
+  for (int m = 0; m < looks_maker_count(); m++)
+    for (int zh = 0; zh < 2; zh++)
+      for (const char *p = looks_maker_forms(m, zh); p && *p;) {
+        size_t k = strcspn(p, "|");
+        char raw[MAX_FORM], norm[MAX_FORM];
+        snprintf(raw, sizeof raw, "%.*s", (int)k, p);
+        int nl = normalise_form(raw, norm, sizeof norm);
+        lex_entry *e = nl > 0 ? (lex_entry *)lex_find(norm, (size_t)nl) : NULL;
+        if (!e || e->kind != LEX_TERM || !g_lex.term_film[e->id] || nmk == (int)(sizeof mk / sizeof *mk)) {
+          snprintf(g_lex.error, sizeof g_lex.error, "looks: maker form '%s' is not a film term's form", raw);
+          return -1;
+        }
+        e->maker = (int8_t)m;
+        mk[nmk++] = e;
+        p += k;
+        if (*p == '|') p++;
+      }
+  for (int i = 0; i < g_lex.n; i++) {
+    const lex_entry *e = &g_lex.entries[i];
+    if (e->kind != LEX_TERM || !g_lex.term_film[e->id]) continue;
+    for (int k = 0; k < nmk; k++) {
+      const lex_entry *m = mk[k];
+      int own = e == m;
+      int prefix =
+          e->len > m->len && memcmp(e->s, m->s, m->len) == 0 && (e->s[m->len] == ' ' || (unsigned char)m->s[0] >= 0x80);
+      if (own || prefix) g_lex.term_makers[e->id] |= (uint16_t)(1u << m->maker);
+    }
+  }
+  return 0;
+}
+
 static void lex_build(void) {
   size_t n, bytes;
   if (add_all(&n, &bytes, 0) != 0) {
@@ -220,7 +261,10 @@ static void lex_build(void) {
   int nt = dlut_looks_term_count(), nc = looks_color_count();
   g_lex.term_delta = calloc((size_t)nt, sizeof(dlut_look));
   g_lex.color_delta = calloc((size_t)nc, sizeof(dlut_look));
-  if (!g_lex.entries || !g_lex.arena || !g_lex.term_delta || !g_lex.color_delta) {
+  g_lex.term_film = calloc((size_t)nt, 1);
+  g_lex.term_makers = calloc((size_t)nt, sizeof *g_lex.term_makers);
+  if (!g_lex.entries || !g_lex.arena || !g_lex.term_delta || !g_lex.color_delta || !g_lex.term_film ||
+      !g_lex.term_makers) {
     snprintf(g_lex.error, sizeof g_lex.error, "looks: out of memory building the vocabulary");
     return;
   }
@@ -239,6 +283,8 @@ static void lex_build(void) {
     }
   }
   for (int i = 0; i < nc; i++) color_effect(looks_color_get(i), &g_lex.color_delta[i]);
+  for (int i = 0; i < nt; i++) g_lex.term_film[i] = strcmp(dlut_looks_term_get(i)->group, "film") == 0;
+  if (stock_makers() != 0) return;
   const char *probe[3] = {"shadows", "highlights", "natural"};
   int *dst[3] = {&g_lex.term_shadows, &g_lex.term_highlights, &g_lex.term_natural};
   for (int k = 0; k < 3; k++) {
@@ -277,10 +323,11 @@ static const lex_entry *lex_find(const char *s, size_t len) {
 enum { TOK_TERM, TOK_COLOR, TOK_MOD, TOK_STOP, TOK_SEP, TOK_UNKNOWN, TOK_QUAL, TOK_CAST };
 
 typedef struct token {
-  int kind; /* TOK_* */
-  int id;   /* term / colour / modifier id */
-  int at;   /* byte offset in the normalised prompt */
-  int len;  /* bytes */
+  int kind;  /* TOK_* */
+  int id;    /* term / colour / modifier id */
+  int at;    /* byte offset in the normalised prompt */
+  int len;   /* bytes */
+  int maker; /* the token is a film maker's name alone ("kodak", "富士"): its looks_maker_forms index, else -1 */
 } token;
 
 #define MAX_PHRASE_WORDS 5
@@ -321,6 +368,24 @@ static int lex_kind_to_tok(int kind) {
   }
 }
 
+/* The longest lexicon phrase of up to MAX_PHRASE_WORDS English words at s[i] (a word start): its entry
+ * in *e (NULL if none) and its end, or the end of the first word when there is none. */
+static int longest_words(const char *s, int len, int i, const lex_entry **e) {
+  int ends[MAX_PHRASE_WORDS], nw = 0, j = i;
+  while (nw < MAX_PHRASE_WORDS) {
+    while (j < len && is_word_byte((unsigned char)s[j])) j++;
+    ends[nw++] = j;
+    if (j + 1 < len && s[j] == ' ' && is_word_byte((unsigned char)s[j + 1]))
+      j++;
+    else
+      break;
+  }
+  *e = NULL;
+  for (int w = nw; w >= 1; w--)
+    if ((*e = lex_find(s + i, (size_t)(ends[w - 1] - i))) != NULL) return ends[w - 1];
+  return ends[0];
+}
+
 /* Split the normalised prompt into tokens. English words inside the
  * prompt have been separated by single spaces already (see normalise). */
 static int tokenize(const char *s, token *toks, int max) {
@@ -331,7 +396,12 @@ static int tokenize(const char *s, token *toks, int max) {
 #define PUSH(K, ID, AT, LEN)                                                           \
   do {                                                                                 \
     if (n >= max) return dlut_error("looks: prompt has too many words (max %d)", max); \
-    toks[n++] = (token){(K), (ID), (AT), (LEN)};                                       \
+    toks[n++] = (token){(K), (ID), (AT), (LEN), -1};                                   \
+  } while (0)
+#define PUSH_ENTRY(E, AT, LEN)                                   \
+  do {                                                           \
+    PUSH(lex_kind_to_tok((E)->kind), (E)->id, (AT), (LEN));      \
+    toks[n - 1].maker = (E)->kind == LEX_TERM ? (E)->maker : -1; \
   } while (0)
   while (i < len) {
     unsigned char c = (unsigned char)s[i];
@@ -356,23 +426,33 @@ static int tokenize(const char *s, token *toks, int max) {
         for (int l = (len - i < max_len ? len - i : max_len); l > ends[0] - i && !e; l--) {
           if (i + l < len && ((unsigned char)s[i + l] & 0xC0) == 0x80) continue;
           if ((e = lex_find(s + i, (size_t)l)) != NULL) {
-            PUSH(lex_kind_to_tok(e->kind), e->id, i, l);
+            PUSH_ENTRY(e, i, l);
             i += l;
           }
         }
         if (e) continue;
       }
-      int w;
-      for (w = nw; w >= 1 && !e; w--) e = lex_find(s + i, (size_t)(ends[w - 1] - i));
+      int end = longest_words(s, len, i, &e);
+      if (e && end > ends[0]) {
+        /* a maker word that the longest phrase runs into a shorter stock ("fuji superia" + "x tra 400"):
+         * the maker alone when its stock is longer from the next word ("fuji" + "superia x tra 400";
+         * the two are joined after, see join_stocks) */
+        const lex_entry *mk = lex_find(s + i, (size_t)(ends[0] - i)), *e2 = NULL;
+        if (mk && mk->kind == LEX_TERM && mk->maker >= 0) {
+          int end2 = longest_words(s, len, ends[0] + 1, &e2);
+          if (e2 && e2->kind == LEX_TERM && e2->maker < 0 && (g_lex.term_makers[e2->id] & (1u << mk->maker)) &&
+              end2 > end)
+            e = mk, end = ends[0];
+        }
+      }
       if (e) {
-        int end = ends[w];
-        PUSH(lex_kind_to_tok(e->kind), e->id, i, end - i);
+        PUSH_ENTRY(e, i, end - i);
         i = end;
         continue;
       }
       e = find_stemmed(s + i, (size_t)(ends[0] - i));
       if (e)
-        PUSH(lex_kind_to_tok(e->kind), e->id, i, ends[0] - i);
+        PUSH_ENTRY(e, i, ends[0] - i);
       else
         PUSH(TOK_UNKNOWN, 0, i, ends[0] - i);
       i = ends[0];
@@ -395,7 +475,7 @@ static int tokenize(const char *s, token *toks, int max) {
       if (e) best = l;
     }
     if (e) {
-      PUSH(lex_kind_to_tok(e->kind), e->id, i, best);
+      PUSH_ENTRY(e, i, best);
       i += best;
       continue;
     }
@@ -414,8 +494,87 @@ static int tokenize(const char *s, token *toks, int max) {
     }
     i += (int)cl;
   }
+#undef PUSH_ENTRY
 #undef PUSH
   return n;
+}
+
+/* ==== Film stock names ==== */
+
+/* A film speed or a collection's variant number: 1-4 digits and at most 3 letters ("400", "1600",
+ * "400x", "100uv", "800z", "2"). */
+static int is_speed(const char *w, int len) {
+  int d = 0;
+  while (d < len && w[d] >= '0' && w[d] <= '9') d++;
+  if (d < 1 || d > 4 || len - d > 3) return 0;
+  for (int k = d; k < len; k++)
+    if (w[k] < 'a' || w[k] > 'z') return 0;
+  return 1;
+}
+
+static int is_variant(const char *w, int len) {
+  for (int i = 0; i < looks_stock_variant_count(); i++) {
+    const char *v = looks_stock_variant_get(i);
+    if ((int)strlen(v) == len && memcmp(v, w, (size_t)len) == 0) return 1;
+  }
+  return 0;
+}
+
+/* One film stock, one look: after a film term, join the tokens that belong to its name (tokens are
+ * merged in place; returns their new count):
+ *   - a maker word before a stock of that maker ("fuji" + "neopan", "宝丽来" + "polachrome"; stop
+ *     words may stand between: "柯达的波特拉"), or after it ("portra" + "kodak"): the stock's term;
+ *   - the same term again ("fuji superia" + "superia"), a film speed or variant number (is_speed:
+ *     "400", "100uv", "2") or a variant word (vocab.c: "nc", "vc", "hg", "color", "film" ...; the
+ *     modifiers "plus", "super" only where no term, colour or modifier follows them).
+ * Each join first asks the lexicon about the joined words ("波特拉 160" is 波特拉160, Portra 160, not
+ * Portra 400 with a speed): a form of its own wins. A token that is not in the vocabulary and not a
+ * speed ("vibes") ends the name and stays ignored. */
+static int join_stocks(const char *s, token *toks, int n) {
+  int w = 0;
+  for (int r = 0; r < n; r++) {
+    token cur = toks[r];
+    while (cur.kind == TOK_TERM && g_lex.term_film[cur.id] && r + 1 < n) {
+      int k = r + 1, id = cur.id, maker = cur.maker;
+      const token *t = &toks[k];
+      if (cur.maker >= 0 && t->kind == TOK_STOP) { /* maker, stop words, stock */
+        int k2 = k;
+        while (k2 < n && toks[k2].kind == TOK_STOP) k2++;
+        if (k2 < n && toks[k2].kind == TOK_TERM && toks[k2].maker < 0 &&
+            (g_lex.term_makers[toks[k2].id] & (1u << cur.maker)))
+          k = k2, t = &toks[k];
+      }
+      if (t->kind == TOK_TERM && cur.maker >= 0 && t->maker < 0 && (g_lex.term_makers[t->id] & (1u << cur.maker)))
+        id = t->id, maker = -1; /* maker + stock */
+      else if (t->kind == TOK_TERM && cur.maker < 0 && t->maker >= 0 && (g_lex.term_makers[cur.id] & (1u << t->maker)))
+        ; /* stock + maker */
+      else if (t->kind == TOK_TERM && t->id == cur.id)
+        maker = cur.maker >= 0 && t->maker >= 0 ? cur.maker : -1; /* the same stock again */
+      else if (t->kind == TOK_UNKNOWN && is_speed(s + t->at, t->len))
+        ;
+      else if (t->kind != TOK_SEP && t->kind != TOK_QUAL && is_variant(s + t->at, t->len)) {
+        if (t->kind == TOK_MOD && k + 1 < n &&
+            (toks[k + 1].kind == TOK_TERM || toks[k + 1].kind == TOK_COLOR || toks[k + 1].kind == TOK_MOD))
+          break; /* "xp2 super warm": super is the degree of warm */
+      } else
+        break;
+      /* the joined words as one form ("波特拉 160" also without the space) */
+      int end = t->at + t->len;
+      const lex_entry *e = lex_find(s + cur.at, (size_t)(end - cur.at));
+      if (!e && s[t->at - 1] == ' ' && (unsigned char)s[t->at - 2] >= 0x80 && end - cur.at <= MAX_FORM) {
+        char buf[MAX_FORM];
+        int a = t->at - 1 - cur.at;
+        memcpy(buf, s + cur.at, (size_t)a);
+        memcpy(buf + a, s + t->at, (size_t)t->len);
+        e = lex_find(buf, (size_t)(a + t->len));
+      }
+      if (e && e->kind == LEX_TERM) id = e->id, maker = e->maker;
+      cur.id = id, cur.maker = maker, cur.len = end - cur.at;
+      r = k;
+    }
+    toks[w++] = cur;
+  }
+  return w;
 }
 
 /* ==== Interpretation ==== */
@@ -509,6 +668,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   free(nf);
   int nt = tokenize(norm, toks, (int)nlen + 1);
   if (nt < 0) goto fail;
+  nt = join_stocks(norm, toks, nt);
 
   /* clauses: a qualifier ("the sky", "skin", and "shadows"/"highlights" in a clause that names a
    * colour) acts on the terms of its clause; a cast word changes what a negated colour means */

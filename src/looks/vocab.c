@@ -171,8 +171,10 @@ static const dlut_looks_term k_terms[] = {
      LOOKS_FILM_EKTAR_100},
     {"kodachrome|kodachrome 25|kodak kodachrome|kodak kodachrome 25", "柯达克罗姆|克罗姆", "film",
      "Kodachrome 25 (measured): contrasty, rich reds, deep blues", LOOKS_FILM_KODACHROME_25},
-    {"ektachrome|ektachrome 100vs|kodak ektachrome|e100vs|100vs|ektachrome vs", "艾克塔克罗姆|柯达e100vs", "film",
-     "Kodak Ektachrome 100VS slide film (measured): very saturated, contrasty", LOOKS_FILM_EKTACHROME_100VS},
+    {"ektachrome|ektachrome 100vs|kodak ektachrome|e100vs|100vs|ektachrome vs|ektachrome 100 vs|kodak ektachrome 100 "
+     "vs|e100 vs|100 vs|kodak ektachrome 100vs",
+     "艾克塔克罗姆|柯达e100vs", "film", "Kodak Ektachrome 100VS slide film (measured): very saturated, contrasty",
+     LOOKS_FILM_EKTACHROME_100VS},
     {"kodak gold|kodak|gold 200|kodak gold 200|gold 100|kodak gold 100|kodak gold 400", "柯达|柯达金|金200|柯达金200",
      "film", "Kodak Gold 200 consumer negative (derived from the colour negatives' references: no family reference)",
      LOOKS_FILM_COLOR_NEGATIVE},
@@ -185,8 +187,8 @@ static const dlut_looks_term k_terms[] = {
      "Fuji Pro 160C (measured): a little more contrast and colour than 400H", LOOKS_FILM_FUJI_160C},
     {"superia|fuji superia|superia 200|fuji superia 200|fujicolor c200|c200|fuji c200|fujicolor 200",
      "富士200|富士superia|富士c200", "film", "Fuji Superia 200 consumer negative (measured)", LOOKS_FILM_SUPERIA_200},
-    {"agfa|agfa vista|vista 200|agfa vista 200|agfaphoto vista", "爱克发|爱克发vista|爱克发200", "film",
-     "Agfa Vista 200 consumer negative (measured)", LOOKS_FILM_AGFA_VISTA_200},
+    {"agfa|agfa vista|vista 200|agfa vista 200|agfaphoto vista|agfaphoto|agfacolor", "爱克发|爱克发vista|爱克发200",
+     "film", "Agfa Vista 200 consumer negative (measured)", LOOKS_FILM_AGFA_VISTA_200},
     {"ilford|black and white film|bw film|b&w film|monochrome film|black and white negative|bw negative",
      "伊尔福|黑白胶片|大反差黑白|黑白胶卷|黑白负片", "film",
      "classic black-and-white film (derived from the Ilford references and the black-and-white films')",
@@ -195,15 +197,22 @@ static const dlut_looks_term k_terms[] = {
      "Ilford Delta 100 (measured): black and white, fine tonality", LOOKS_FILM_DELTA_100},
     {"tmax|t max|kodak tmax|tmax 100|kodak tmax 100|kodak t max|t max 100", "柯达tmax|柯达tmax100", "film",
      "Kodak T-Max 100 (measured): black and white", LOOKS_FILM_TMAX_100},
-    {"acros|neopan|neopan acros|fuji acros|acros 100|fuji neopan acros|fuji neopan acros 100", "富士acros|富士黑白",
-     "film", "Fuji Neopan Acros 100 (measured): black and white", LOOKS_FILM_ACROS_100},
+    {"acros|neopan|neopan acros|fuji acros|acros 100|fuji neopan acros|fuji neopan acros 100|neopan 1600|fuji neopan "
+     "1600|neopan super presto|neopan 1600 super presto|fuji neopan 1600 super presto",
+     "富士acros|富士黑白|富士neopan|富士neopan1600", "film",
+     "Fuji Neopan Acros 100 (measured): black and white; also Neopan 1600 Super Presto, the family's other stock "
+     "(no reference of its own: the Acros look)",
+     LOOKS_FILM_ACROS_100},
     {"fp4|ilford fp4|fp4 plus|ilford fp4 plus|fp4 125|ilford fp4 plus 125|fp4 plus 125", "伊尔福fp4|伊尔福fp4plus",
      "film", "Ilford FP4 Plus 125 (measured): black and white", LOOKS_FILM_FP4_125},
     {"bleach bypass|skip bleach|silver retention", "漂白|跳漂|漂白效果|银残留|留银", "film",
      "bleach bypass: silver left in the print: low saturation, high contrast, steely",
      "sat=-0.6 contrast=+0.7 crush=+0.2 shadow=220@2"},
-    {"cross process|cross processed|cross processing|xpro|x-pro", "交叉冲洗|正片负冲|负冲|交叉冲印", "film",
-     "cross-processing: cyan-blue shadows, yellow highlights, high contrast and saturation",
+    {"cross process|cross processed|cross processing|xpro|x-pro|x-pro slide|x-pro slide 200|xpro slide|xpro slide "
+     "200|lomography x-pro|lomography x-pro slide|lomography x-pro slide 200|lomography xpro|lomo x-pro|lomo xpro",
+     "交叉冲洗|正片负冲|负冲|交叉冲印|乐魔xpro|乐魔负冲", "film",
+     "cross-processing (and Lomography X-Pro Slide 200, the slide film sold for it): cyan-blue shadows, yellow "
+     "highlights, high contrast and saturation",
      "contrast=+0.4 sat=+0.15 shadow=230@20 highlight=100@16 tint=-0.4 hue.green=+10"},
     {"redscale|lomography redscale|redscale 100|lomography redscale 100|lomo redscale", "红阶|红阶胶片", "film",
      "Lomography Redscale 100 (measured): film exposed through its base: red-orange, yellow highlights",
@@ -358,7 +367,9 @@ static const dlut_looks_term k_terms[] = {
      "柯达ultramax|柯达um400|柯达400|超值400", "film",
      "Kodak UltraMax 400, Elite Color (derived from the colour negatives' references: no family reference)",
      LOOKS_FILM_COLOR_NEGATIVE},
-    {"e100|ektachrome e100|kodak e100|kodak ektachrome e100|ektachrome 100|new ektachrome",
+    {"e100|ektachrome e100|kodak e100|kodak ektachrome e100|ektachrome 100|new ektachrome|ektachrome 100 "
+     "gx|e100gx|e100 "
+     "gx|e-100|e-100 gx|kodak e-100|kodak e-100 gx|kodak e100gx|e100g|ektachrome e100g|ektachrome e100gx",
      "柯达e100|艾克塔克罗姆e100|新艾克塔克罗姆", "film",
      "Kodak Ektachrome E100 (derived from the Ektachrome 100VS reference and the slide films')", LOOKS_FILM_E100},
     {"kodachrome 64|kodak kodachrome 64|kodachrome 200|kodachrome 64 film", "柯达克罗姆64|克罗姆64", "film",
@@ -391,7 +402,8 @@ static const dlut_looks_term k_terms[] = {
      LOOKS_FILM_VELVIA_50 " sat=+0.45"},
     {"superia 400|fuji superia 400|superia xtra 400|superia x tra 400|xtra 400|x tra 400|fuji xtra 400|superia "
      "800|superia 1600|superia 100|fuji superia 800|fuji superia 1600|fuji superia 100|reala|superia reala|fuji "
-     "reala|superia hg 1600|fuji superia reala 100",
+     "reala|superia hg 1600|fuji superia reala 100|superia x-tra|superia xtra|fuji superia x-tra|fuji superia "
+     "xtra|x-tra 800|xtra 800|superia x-tra 800|superia xtra 800|fuji xtra|superia hg|fuji superia hg",
      "富士400|富士superia400|富士xtra400|富士x-tra400", "film",
      "Fuji Superia X-TRA 400 and the other Superias (derived from the Superia 200 reference and the colour "
      "negatives')",
@@ -439,7 +451,9 @@ static const dlut_looks_term k_terms[] = {
      "film", "Agfa CT Precisa 100 slide film (derived from the slide films' references: no family reference)",
      LOOKS_FILM_SLIDE " temp=-0.5 sat=+0.2"},
     {"polaroid|polaroid 600|polaroid i-type|i-type|i type|itype|polaroid itype|600 film|polaroid now|polaroid go|px "
-     "70|px-70|px70|px 100|px-100|px 680|px-680|polaroid px|polaroid 669|669|polachrome|polaroid spectra",
+     "70|px-70|px70|px 100|px-100|px 680|px-680|polaroid px|polaroid 669|669|polachrome|polaroid "
+     "spectra|px-100uv|px100uv|"
+     "px 100 uv|px680|polaroid px-70|polaroid px-100|polaroid px-100uv|polaroid px-680|polaroid polachrome",
      "宝丽来|宝丽来600|拍立得600|宝丽来itype", "film",
      "Polaroid 600 / i-Type integral film (derived from the Polaroid 690 reference, a 600-type integral film)",
      LOOKS_FILM_POLAROID_600},
@@ -462,11 +476,12 @@ static const dlut_looks_term k_terms[] = {
      "films')",
      LOOKS_FILM_FUJI_SLIDE},
     {"elite chrome|kodak elite chrome|elite chrome 100|elite chrome 200|elite chrome 400|ektachrome e200|e200|kodak "
-     "e200",
+     "e200|elite|kodak elite|elite 100|kodak elite 100|elite extracolor|kodak elite extracolor|elite extracolor 100",
      "柯达elite chrome|柯达反转片", "film",
      "Kodak Elite Chrome and the other Kodak slides (derived from the Kodak slide references and the slide films')",
      LOOKS_FILM_KODAK_SLIDE},
-    {"lomography color negative 400|lomography 400|lomo 400|lomo400|lomography color 400|lomography cn 400|lomo cn 400",
+    {"lomography color negative 400|lomography 400|lomo 400|lomo400|lomography color 400|lomography cn 400|lomo cn "
+     "400|lomography color negative|lomo color negative|lomo color negative 400|lomography cn|lomo cn",
      "乐魔400|lomo400胶卷", "film",
      "Lomography Color Negative 400 (derived from the colour negatives' references: no family reference)",
      LOOKS_FILM_COLOR_NEGATIVE},
@@ -496,6 +511,41 @@ static const dlut_looks_term k_terms[] = {
      "a disposable camera (described): 800-speed consumer negative and flash: warm, saturated, contrasty, green "
      "shadows, lifted blacks",
      "temp=+0.6 sat=+0.2 contrast=+0.3 fade=+0.15 shadow=150@4 highlight=70@4"},
+    /* Stocks added for the RawTherapee Film Simulation names (issue 10): no reference of their own, each
+     * takes the derived look of its family and type as bench/fit_film's rule makes it (film_fit.h). */
+    {"fuji 800z|800z|pro 800z|fuji pro 800z|fujifilm 800z|fujifilm pro 800z|fujicolor pro 800z|fujicolor 800z",
+     "富士800z|富士专业800z", "film",
+     "Fuji Pro 800Z professional negative (derived from the Fuji negatives' references and the colour negatives')",
+     LOOKS_FILM_FUJI_NEGATIVE},
+    {"fp-3000b|fp3000b|fp 3000b|fuji fp-3000b|fuji fp3000b|fujifilm fp-3000b|fujifilm fp3000b|polaroid 664|polaroid "
+     "665|polaroid 667|polaroid 672|black and white instant|b&w instant|bw instant|instant black and white",
+     "富士fp3000b|黑白拍立得|黑白即时成像|宝丽来667|宝丽来665", "film",
+     "black-and-white instant film: Fujifilm FP-3000B, Polaroid 664/665/667/672 peel-apart (derived from the "
+     "black-and-white films' references: no instant black-and-white reference)",
+     LOOKS_FILM_BW_GENERIC},
+    {"agfa portrait xps 160|portrait xps 160|agfa portrait xps|portrait xps|agfa xps|agfa xps 160|xps 160|xps|agfa "
+     "portrait 160|agfacolor portrait xps 160",
+     "爱克发xps|爱克发xps160|爱克发人像|爱克发人像160", "film",
+     "Agfa Portrait XPS 160 colour negative (derived from the colour negatives' references: Agfa's own film, no "
+     "family reference)",
+     LOOKS_FILM_COLOR_NEGATIVE},
+    {"ilford sfx 200|sfx 200|sfx|sfx200|ilford sfx|ilford sfx200", "伊尔福sfx|伊尔福sfx200", "film",
+     "Ilford SFX 200, extended red sensitivity (derived from the Ilford references and the black-and-white films'; "
+     "its near-infrared look needs a deep red filter, not modelled)",
+     LOOKS_FILM_BW_ILFORD},
+    {"ilford hps 800|hps 800|hps|ilford hps", "伊尔福hps|伊尔福hps800", "film",
+     "Ilford HPS 800 (derived from the Ilford references and the black-and-white films')", LOOKS_FILM_BW_ILFORD},
+    {"kodak bw400cn|bw400cn|bw 400 cn|bw 400cn|bw400 cn|kodak bw 400 cn|kodak bw 400cn|kodak bw400 cn|t400cn|kodak "
+     "t400cn|t400 cn",
+     "柯达bw400cn|柯达c41黑白|柯达t400cn", "film",
+     "Kodak BW400CN, a chromogenic (C-41) black and white (derived from the T-Max 100 reference and the "
+     "black-and-white films')",
+     LOOKS_FILM_BW_KODAK},
+    {"kodak hie|hie|kodak hie hs infra|hs infra|kodak high speed infrared|kodak infrared|high speed infrared",
+     "柯达hie|柯达红外", "film",
+     "Kodak HIE high-speed infrared black and white (derived from the T-Max 100 reference and the black-and-white "
+     "films'; the infrared response itself is not modelled)",
+     LOOKS_FILM_BW_KODAK},
 
     /* ==== Films and directors ====
      * What the film's grade does to an image, as the colourists and cinematographers who
@@ -689,6 +739,40 @@ static const char *const k_stop_zh[] = {
 static const char *const k_sep_en[] = {"and", "but", "yet", "while", "though", "although", "plus also", "then", "or"};
 static const char *const k_sep_zh[] = {"和", "与", "但", "但是", "而且", "并且", "又",
                                        "还", "而", "及", "同时", "或",   "也"};
+
+/* Film makers (issue 10): a maker word directly before or after a film stock of that maker is part of
+ * the stock's name ("fuji neopan", "polaroid polachrome", "portra kodak"), not a second look; alone it
+ * keeps its own look (each form is also a form of the maker's own term above). A stock's makers are read
+ * from its forms: the film terms with a form that starts with a maker's form ("kodak portra", "富士200"),
+ * and the maker's own term. English and Chinese forms, '|' separated. */
+static const char *const k_makers[][2] = {
+    {"kodak", "柯达"},       {"fuji|fujifilm|fujicolor", "富士|富士胶片"},
+    {"ilford", "伊尔福"},    {"agfa|agfaphoto|agfacolor", "爱克发"},
+    {"polaroid", "宝丽来"},  {"lomography|lomo", "乐魔"},
+    {"cinestill", "电影卷"},
+};
+
+/* Words that name a variant of a stock rather than a look: directly after a film term they join it
+ * ("portra 160 nc", "superia hg 1600", "agfa ultra color 100", "tmax 3200 alt"), as a film speed does
+ * (parse.c). The modifiers among them ("plus", "super") join only where no term follows them. */
+static const char *const k_stock_variants[] = {
+    "nc",      "vc",    "uc",           "vs",   "gx",       "hg",    "cn",     "hc",     "nt",
+    "plus",    "super", "pro",          "x",    "tra",      "xtra",  "ii",     "iii",    "alt",
+    "generic", "neg",   "professional", "film", "negative", "color", "colour", "presto", "extracolor",
+};
+
+int looks_maker_count(void) {
+  return (int)(sizeof k_makers / sizeof k_makers[0]);
+}
+const char *looks_maker_forms(int m, int zh) {
+  return m >= 0 && m < looks_maker_count() ? k_makers[m][zh ? 1 : 0] : NULL;
+}
+int looks_stock_variant_count(void) {
+  return (int)(sizeof k_stock_variants / sizeof k_stock_variants[0]);
+}
+const char *looks_stock_variant_get(int i) {
+  return k_stock_variants[i];
+}
 
 int dlut_looks_term_count(void) {
   return (int)(sizeof k_terms / sizeof k_terms[0]);
