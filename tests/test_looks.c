@@ -146,6 +146,284 @@ static void test_vocabulary(void) {
   for (int i = 0; i < dlut_looks_modifier_count(); i++) CHECK(dlut_looks_modifier_get(i)->what != NULL);
 }
 
+/* ==== Film stocks by their names (issue 10) ==== */
+
+/* A form as the parser reads it, for comparing: ASCII lower case, runs of anything but letters, digits
+ * and non-ASCII bytes as one space (apostrophes dropped). */
+static void norm_form(const char *in, char *out, size_t cap) {
+  size_t o = 0;
+  int space = 0;
+  for (const unsigned char *p = (const unsigned char *)in; *p && o + 2 < cap; p++) {
+    unsigned char c = *p;
+    if (c == '\'') continue;
+    if (c >= 'A' && c <= 'Z') c = (unsigned char)(c - 'A' + 'a');
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c >= 0x80)) {
+      space = o > 0;
+      continue;
+    }
+    if (space) out[o++] = ' ', space = 0;
+    out[o++] = (char)c;
+  }
+  out[o] = '\0';
+}
+
+/* Nonzero if text (normalised) is one of the forms of term i. */
+static int is_form_of(const char *text, int i) {
+  const dlut_looks_term *t = dlut_looks_term_get(i);
+  char a[160], b[160];
+  norm_form(text, a, sizeof a);
+  for (int lang = 0; lang < 2; lang++)
+    for (const char *p = lang ? t->zh : t->en; *p;) {
+      size_t k = strcspn(p, "|");
+      char form[160];
+      snprintf(form, sizeof form, "%.*s", (int)k, p);
+      norm_form(form, b, sizeof b);
+      if (strcmp(a, b) == 0) return 1;
+      p += k;
+      if (*p == '|') p++;
+    }
+  return 0;
+}
+
+/* Nonzero if some word-aligned tail of text that contains its last `tail` bytes is a form of term i
+ * ("kodak ektachrome" + " 100": "ektachrome 100" is E100's form, so E100 is a right answer). */
+static int tail_is_form_of(const char *text, size_t tail, int i) {
+  size_t n = strlen(text);
+  for (size_t at = 0; at + tail <= n; at++)
+    if ((at == 0 || text[at - 1] == ' ' || (unsigned char)text[at] >= 0x80 || (unsigned char)text[at - 1] >= 0x80) &&
+        ((unsigned char)text[at] & 0xC0) != 0x80 && is_form_of(text + at, i))
+      return 1;
+  return 0;
+}
+
+/* The makers, as a user names them (the spec the parser's own table in vocab.c is checked against). */
+static const char *const k_maker_en[][3] = {{"kodak", NULL, NULL},    {"fuji", "fujifilm", "fujicolor"},
+                                            {"ilford", NULL, NULL},   {"agfa", "agfaphoto", "agfacolor"},
+                                            {"polaroid", NULL, NULL}, {"lomography", "lomo", NULL},
+                                            {"cinestill", NULL, NULL}};
+static const char *const k_maker_zh[] = {"柯达", "富士", "伊尔福", "爱克发", "宝丽来", "乐魔", "电影卷"};
+#define NMAKERS ((int)(sizeof k_maker_zh / sizeof *k_maker_zh))
+
+/* Which maker a form names at its start (its maker word and a space, or the Chinese maker word and
+ * more), or -1; *alone is set when the form is the maker word itself. */
+static int form_maker(const char *form, int *alone) {
+  char f[160];
+  norm_form(form, f, sizeof f);
+  *alone = 0;
+  for (int m = 0; m < NMAKERS; m++) {
+    for (int k = 0; k < 3 && k_maker_en[m][k]; k++) {
+      size_t l = strlen(k_maker_en[m][k]);
+      if (strncmp(f, k_maker_en[m][k], l) == 0 && (f[l] == ' ' || f[l] == '\0')) return *alone = f[l] == '\0', m;
+    }
+    size_t l = strlen(k_maker_zh[m]);
+    if (strncmp(f, k_maker_zh[m], l) == 0) return *alone = f[l] == '\0', m;
+  }
+  return -1;
+}
+
+/* The makers of a film term: bit m when one of its forms starts with (or is) maker m's word. */
+static unsigned term_makers(int i) {
+  const dlut_looks_term *t = dlut_looks_term_get(i);
+  unsigned bits = 0;
+  if (strcmp(t->group, "film") != 0) return 0;
+  for (int lang = 0; lang < 2; lang++)
+    for (const char *p = lang ? t->zh : t->en; *p;) {
+      size_t k = strcspn(p, "|");
+      char form[160];
+      snprintf(form, sizeof form, "%.*s", (int)k, p);
+      int alone, m = form_maker(form, &alone);
+      if (m >= 0) bits |= 1u << m;
+      p += k;
+      if (*p == '|') p++;
+    }
+  return bits;
+}
+
+/* One match of term `want` (or of a term that `tail` of the prompt names as a form), nothing ignored;
+ * returns nonzero on success and counts failures, printing the first few. */
+static int expect_one(const char *prompt, int want, size_t tail, int *fails) {
+  dlut_looks_report rep;
+  parse(prompt, &rep);
+  /* the prompt as the lexicon may read it: a space after Chinese also dropped ("普罗维亚 400" is 普罗维亚400) */
+  char joined[256];
+  size_t o = 0;
+  for (size_t i = 0; prompt[i] && o + 1 < sizeof joined; i++)
+    if (!(prompt[i] == ' ' && i > 0 && (unsigned char)prompt[i - 1] >= 0x80)) joined[o++] = prompt[i];
+  joined[o] = '\0';
+  int got_term = rep.n_matches ? rep.matches[0].term : -1;
+  int ok = rep.n_matches == 1 && !rep.ignored[0] &&
+           (got_term == want || (got_term >= 0 && (tail_is_form_of(prompt, tail, got_term) ||
+                                                   tail_is_form_of(joined, tail < o ? tail : o, got_term))));
+  if (!ok && (*fails)++ < 12) {
+    char got[64] = "", exp[64];
+    if (rep.n_matches) dlut_looks_match_name(&rep.matches[0], got, sizeof got);
+    dlut_looks_match m = {.term = want};
+    dlut_looks_match_name(&m, exp, sizeof exp);
+    fprintf(stderr, "'%s' -> %d matches ('%s'; first '%s'), ignored '%s' (want '%s' alone)\n", prompt, rep.n_matches,
+            rep.understood, got, rep.ignored, exp);
+  }
+  return ok;
+}
+
+static void test_film_names(void) {
+  dlut_looks_report rep;
+  /* the names of issue 10 (the RawTherapee Film Simulation Collection's), each one stock */
+  static const char *const k_stocks[][2] = {
+      {"ilford hp5 plus 400", "hp5"},
+      {"Ilford Pan F Plus 50", "pan f"},
+      {"kodak elite chrome 400", "elite chrome"},
+      {"kodak elite color 200", "ultramax"},
+      {"kodak kodachrome 200", "kodachrome 64"},
+      {"kodak ektachrome 100 gx", "e100"},
+      {"Kodak E-100 GX Ektachrome 100", "e100"},
+      {"Kodak Ektachrome 100 VS Generic", "ektachrome"},
+      {"kodak portra 160 nc", "portra 160"},
+      {"Kodak Portra 160 VC 2", "portra 160"},
+      {"kodak portra 400 vc", "portra 400"},
+      {"kodak portra 400 uc", "portra 400"},
+      {"Kodak Portra 800 HC", "portra 800"},
+      {"agfa ultra color 100", "agfa ultra"},
+      {"lomography x-pro slide 200", "cross process"},
+      {"fuji superia hg 1600", "superia 400"},
+      {"fuji superia x-tra 400", "superia 400"},
+      {"Fuji Superia X-Tra 800", "superia 400"},
+      {"fuji neopan 1600", "acros"},
+      {"Fuji Neopan 1600 3 +", "acros"},
+      {"fuji neopan", "acros"},
+      {"polaroid px-70", "polaroid"},
+      {"polaroid px-100uv", "polaroid"},
+      {"polaroid px-680", "polaroid"},
+      {"polaroid polachrome", "polaroid"},
+      {"Polaroid 690 3", "polaroid 690"},
+      {"kodak bw 400 cn", "kodak bw400cn"},
+      {"fuji 800z", "fuji 800z"},
+      {"fuji pro 800z", "fuji 800z"},
+      {"Fuji 800Z 1 -", "fuji 800z"},
+      {"fuji fp-3000b", "fp-3000b"},
+      {"Fuji FP-3000b Negative 3", "fp-3000b"},
+      {"Fuji FP-3000b HC", "fp-3000b"},
+      {"Polaroid 667", "fp-3000b"},
+      {"agfa portrait xps 160", "agfa portrait xps 160"},
+      {"ilford sfx 200", "ilford sfx 200"},
+      {"Kodak TMAX 3200 3 Alt", "tmax 3200"},
+      {"Kodak TRI-X 400 2", "tri-x"},
+      {"Fuji Velvia 100 Generic", "velvia"},
+      {"Kodak Portra 160 2", "portra 160"},
+      {"Fuji 400H 2", "fuji 400h"},
+      {"Fuji Provia 400X", "provia 400"},
+      {"富士neopan 1600", "acros"},
+      {"柯达的波特拉", "portra 400"},
+      {"富士 维尔维亚", "velvia"},
+      {"波特拉 160", "portra 160"}, /* the joined words are a form of their own: not Portra 400 at speed 160 */
+      {"portra kodak", "portra 400"},
+      {"kodak", "kodak gold"}, /* a maker alone keeps its own look */
+      {"富士", "fuji"},
+      {"fuji 400", "fuji"},
+      {"kodak portra 400 film", "portra 400"},
+  };
+  int fails = 0;
+  for (size_t i = 0; i < sizeof k_stocks / sizeof *k_stocks; i++) {
+    parse(k_stocks[i][0], &rep);
+    char nm[64] = "";
+    if (rep.n_matches) dlut_looks_match_name(&rep.matches[0], nm, sizeof nm);
+    CHECK_MSG(rep.n_matches == 1 && strcmp(nm, k_stocks[i][1]) == 0 && !rep.ignored[0],
+              "'%s' -> %d matches ('%s'), first '%s' (want '%s'), ignored '%s'", k_stocks[i][0], rep.n_matches,
+              rep.understood, nm, k_stocks[i][1], rep.ignored);
+  }
+  /* what is not one stock stays apart: two stocks, a maker and another maker's stock, a degree after a
+   * variant word, a word that is neither a speed nor a variant, punctuation */
+  parse("portra 400 velvia", &rep);
+  CHECK(rep.n_matches == 2);
+  parse("fuji portra", &rep);
+  CHECK_MSG(rep.n_matches == 2, "fuji portra: '%s'", rep.understood);
+  parse("kodak, portra", &rep);
+  CHECK(rep.n_matches == 2);
+  float t_warm = parse("super warm", NULL).temp;
+  dlut_look l = parse("portra 400 super warm", &rep);
+  CHECK_MSG(rep.n_matches == 2 && l.temp > parse("portra 400 warm", NULL).temp && t_warm > 0,
+            "portra 400 super warm: '%s'", rep.understood);
+  parse("portra 400 vibes", &rep);
+  CHECK(rep.n_matches == 1 && strcmp(rep.ignored, "vibes") == 0);
+  parse("portra, 400", &rep);
+  CHECK(rep.n_matches == 1 && strcmp(rep.ignored, "400") == 0);
+  parse("warm 400", &rep); /* a number after a term that is not a film is not a speed */
+  CHECK(rep.n_matches == 1 && strcmp(rep.ignored, "400") == 0);
+  parse("portra 400 800t", &rep); /* a number that is another stock's form is that stock */
+  CHECK(rep.n_matches == 2);
+
+  /* every film term, every English and Chinese form: a film speed or variant after it joins it (the
+   * result is that term, or the term the joined words name as a form of their own) */
+  static const char *const k_after[] = {" 400", " 1600", " 100uv", " 2", " nc", " plus 400", " vc 2", " generic"};
+  int tried = 0;
+  for (int i = 0; i < dlut_looks_term_count(); i++) {
+    const dlut_looks_term *t = dlut_looks_term_get(i);
+    if (strcmp(t->group, "film") != 0) continue;
+    for (int lang = 0; lang < 2; lang++)
+      for (const char *p = lang ? t->zh : t->en; *p;) {
+        size_t k = strcspn(p, "|");
+        for (size_t a = 0; a < sizeof k_after / sizeof *k_after; a++) {
+          char prompt[200];
+          snprintf(prompt, sizeof prompt, "%.*s%s", (int)k, p, k_after[a]);
+          expect_one(prompt, i, strlen(k_after[a]) - 1, &fails);
+          tried++;
+        }
+        p += k;
+        if (*p == '|') p++;
+      }
+  }
+  CHECK_MSG(fails == 0 && tried > 2000, "%d of %d film forms with a speed or variant after them are not one stock",
+            fails, tried);
+
+  /* every maker and every stock of that maker (read from the forms: a stock with a form that starts
+   * with the maker's word), every form of it that does not name a maker itself: the maker word before
+   * it (English with a space; Chinese with and without one) and after it is one term */
+  fails = tried = 0;
+  int stocks = 0;
+  for (int i = 0; i < dlut_looks_term_count(); i++) {
+    const dlut_looks_term *t = dlut_looks_term_get(i);
+    unsigned bits = term_makers(i);
+    if (!bits) continue;
+    stocks++;
+    for (int m = 0; m < NMAKERS; m++) {
+      if (!(bits & (1u << m))) continue;
+      for (int lang = 0; lang < 2; lang++)
+        for (const char *p = lang ? t->zh : t->en; *p;) {
+          size_t k = strcspn(p, "|");
+          char form[160], prompt[256];
+          snprintf(form, sizeof form, "%.*s", (int)k, p);
+          int alone;
+          if (form_maker(form, &alone) < 0) {
+            int nv = lang ? 2 : 3;
+            for (int v = 0; v < nv; v++) {
+              const char *mk = lang ? k_maker_zh[m] : k_maker_en[m][v];
+              if (!mk) continue;
+              snprintf(prompt, sizeof prompt, "%s%s%s", mk, lang && v == 0 ? "" : " ", form);
+              expect_one(prompt, i, strlen(prompt), &fails);
+              snprintf(prompt, sizeof prompt, "%s %s", form, mk);
+              expect_one(prompt, i, strlen(prompt), &fails);
+              snprintf(prompt, sizeof prompt, "%s%s%s 400", mk, lang && v == 0 ? "" : " ", form);
+              expect_one(prompt, i, 3, &fails);
+              tried += 3;
+            }
+          }
+          p += k;
+          if (*p == '|') p++;
+        }
+    }
+  }
+  CHECK_MSG(fails == 0 && stocks >= 60 && tried > 1500,
+            "%d of %d maker + stock prompts are not one stock (%d stocks of the makers)", fails, tried, stocks);
+  /* and each maker word alone is its own look, one term */
+  for (int m = 0; m < NMAKERS; m++)
+    for (int v = 0; v < 4; v++) {
+      const char *mk = v < 3 ? k_maker_en[m][v] : k_maker_zh[m];
+      if (!mk) continue;
+      parse(mk, &rep);
+      CHECK_MSG(rep.n_matches == 1 && !rep.ignored[0] && (term_makers(rep.matches[0].term) & (1u << m)),
+                "maker '%s' alone: '%s'", mk, rep.understood);
+    }
+}
+
 /* ==== Parser ==== */
 
 static void test_parser(void) {
@@ -574,6 +852,7 @@ static void test_protections(void) {
 
 int main(void) {
   test_vocabulary();
+  test_film_names();
   test_parser();
   test_bake_matches_reference();
   test_lattice_properties();

@@ -386,6 +386,17 @@ static int longest_words(const char *s, int len, int i, const lex_entry **e) {
   return ends[0];
 }
 
+/* The longest lexicon form at s[i] (non-ASCII), at character boundaries: its entry in *e (NULL if
+ * none) and its end (i when there is none). */
+static int longest_cjk(const char *s, int len, int i, int max_len, const lex_entry **e) {
+  *e = NULL;
+  for (int l = (len - i < max_len ? len - i : max_len); l > 0; l--) {
+    if (i + l < len && ((unsigned char)s[i + l] & 0xC0) == 0x80) continue; /* not a character boundary */
+    if ((*e = lex_find(s + i, (size_t)l)) != NULL) return i + l;
+  }
+  return i;
+}
+
 /* Split the normalised prompt into tokens. English words inside the
  * prompt have been separated by single spaces already (see normalise). */
 static int tokenize(const char *s, token *toks, int max) {
@@ -468,13 +479,27 @@ static int tokenize(const char *s, token *toks, int max) {
     }
     /* non-ASCII: longest match at character boundaries */
     const lex_entry *e = NULL;
-    int best = 0;
-    for (int l = (len - i < max_len ? len - i : max_len); l > 0 && !e; l--) {
-      if (i + l < len && ((unsigned char)s[i + l] & 0xC0) == 0x80) continue; /* not a character boundary */
-      e = lex_find(s + i, (size_t)l);
-      if (e) best = l;
-    }
+    int best = longest_cjk(s, len, i, max_len, &e) - i;
     if (e) {
+      /* a maker word that the longest match runs into a shorter stock ("富士维尔维亚" + "50"): the maker
+       * alone when its stock is longer from the next character ("富士" + "维尔维亚50"), as for English */
+      for (int l = best - 1; l > 0; l--) {
+        if (((unsigned char)s[i + l] & 0xC0) == 0x80) continue;
+        const lex_entry *mk = lex_find(s + i, (size_t)l), *e2 = NULL;
+        if (!mk || mk->kind != LEX_TERM || mk->maker < 0) continue;
+        unsigned char c2 = (unsigned char)s[i + l];
+        int end2 = i + l;
+        if (c2 >= 0x80 || is_word_byte(c2)) { /* English may run into Chinese ("宝丽来" + "sx70拍立得") */
+          end2 = longest_cjk(s, len, i + l, max_len, &e2);
+          if (c2 < 0x80 && e2 && end2 < len && is_word_byte((unsigned char)s[end2]) &&
+              is_word_byte((unsigned char)s[end2 - 1]))
+            end2 = longest_words(s, len, i + l, &e2); /* not at a word's end */
+        }
+        if (e2 && e2->kind == LEX_TERM && e2->maker < 0 && (g_lex.term_makers[e2->id] & (1u << mk->maker)) &&
+            end2 > i + best)
+          e = mk, best = l;
+        break; /* the longest maker word only */
+      }
       PUSH_ENTRY(e, i, best);
       i += best;
       continue;
