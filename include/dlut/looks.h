@@ -38,6 +38,12 @@
  *                with a cast word, "remove the green cast", is corrected)
  *     cap        not too, 不要太, 别太, 不太 (X at most half its plain amount;
  *                a prompt that is only "not too X" gives a gentle X)
+ *   A film stock's name is one term: a maker word (kodak, fuji, ilford,
+ *   agfa, polaroid, lomography, cinestill, 柯达, 富士 ...) before or after one
+ *   of its stocks, and a film speed or variant after any film term ("400",
+ *   "100uv", "2", "nc", "vc", "hg", "plus" ...) join it: "Kodak Portra 160
+ *   NC", "fuji neopan 1600", "Fuji Superia X-Tra 400" are one stock each; a
+ *   maker alone keeps its own look (docs/looks.md).
  *   Qualifiers (sky, skin, foliage; shadows and highlights when their
  *   clause names a colour) confine the terms of their clause to that hue
  *   or tone range ("天空更蓝", "暗部偏青", "warmer skin"); see docs/looks.md.
