@@ -545,6 +545,20 @@ static int is_variant(const char *w, int len) {
   return 0;
 }
 
+/* The lexicon entry of the words from cur to the first tlen bytes of t (a name's next part), as
+ * written and, after Chinese, without the space between; NULL if they are not one form. */
+static const lex_entry *joined_form(const char *s, const token *cur, const token *t, int tlen) {
+  const lex_entry *e = lex_find(s + cur->at, (size_t)(t->at + tlen - cur->at));
+  if (!e && s[t->at - 1] == ' ' && (unsigned char)s[t->at - 2] >= 0x80 && t->at + tlen - cur->at <= MAX_FORM) {
+    char buf[MAX_FORM];
+    int a = t->at - 1 - cur->at;
+    memcpy(buf, s + cur->at, (size_t)a);
+    memcpy(buf + a, s + t->at, (size_t)tlen);
+    e = lex_find(buf, (size_t)(a + tlen));
+  }
+  return e && e->kind == LEX_TERM ? e : NULL;
+}
+
 /* One film stock, one look: after a film term, join the tokens that belong to its name (tokens are
  * merged in place; returns their new count):
  *   - a maker word before a stock of that maker ("fuji" + "neopan", "宝丽来" + "polachrome"; stop
@@ -583,17 +597,17 @@ static int join_stocks(const char *s, token *toks, int n) {
           break; /* "xp2 super warm": super is the degree of warm */
       } else
         break;
-      /* the joined words as one form ("波特拉 160" also without the space) */
+      /* a name fits a match's text (a prompt of "fuji 1 fuji 1 ..." is not one name) */
       int end = t->at + t->len;
-      const lex_entry *e = lex_find(s + cur.at, (size_t)(end - cur.at));
-      if (!e && s[t->at - 1] == ' ' && (unsigned char)s[t->at - 2] >= 0x80 && end - cur.at <= MAX_FORM) {
-        char buf[MAX_FORM];
-        int a = t->at - 1 - cur.at;
-        memcpy(buf, s + cur.at, (size_t)a);
-        memcpy(buf + a, s + t->at, (size_t)t->len);
-        e = lex_find(buf, (size_t)(a + t->len));
+      if (end - cur.at >= (int)sizeof(((dlut_looks_match *)0)->text)) break;
+      /* the joined words as one form ("波特拉 160" is 波特拉160; "portra 160vc" is Portra 160 VC) */
+      const lex_entry *e = joined_form(s, &cur, t, t->len);
+      if (!e && t->kind == TOK_UNKNOWN && (unsigned char)s[t->at + t->len - 1] >= 'a') {
+        int d = 0;
+        while (d < t->len && s[t->at + d] >= '0' && s[t->at + d] <= '9') d++;
+        if (d > 0) e = joined_form(s, &cur, t, d);
       }
-      if (e && e->kind == LEX_TERM) id = e->id, maker = e->maker;
+      if (e) id = e->id, maker = e->maker;
       cur.id = id, cur.maker = maker, cur.len = end - cur.at;
       r = k;
     }

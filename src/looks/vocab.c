@@ -162,7 +162,8 @@ static const dlut_looks_term k_terms[] = {
     /* tungsten-balanced stocks: the colour negatives' derived look plus the white balance of a
      * 3200 K film in 5500 K daylight (1e6/3200 - 1e6/5500 = 131 mired, temp -5 in units of 25
      * mired; the sum is soft-limited): a published property, not measured */
-    {"cinestill|cinestill 800t|800t|tungsten film|cinestill 800", "电影卷|钨丝灯片|cinestill|电影卷800t", "film",
+    {"cinestill|cinestill 800t|800t|tungsten film|cinestill 800|cinestill 800 tungsten|cinestill tungsten",
+     "电影卷|钨丝灯片|cinestill|电影卷800t", "film",
      "CineStill 800T (derived from the colour negatives' references, no family reference; tungsten-balanced, so "
      "daylight turns cool)",
      LOOKS_FILM_COLOR_NEGATIVE " temp=-5"},
@@ -175,8 +176,10 @@ static const dlut_looks_term k_terms[] = {
      "vs|e100 vs|100 vs|kodak ektachrome 100vs",
      "艾克塔克罗姆|柯达e100vs", "film", "Kodak Ektachrome 100VS slide film (measured): very saturated, contrasty",
      LOOKS_FILM_EKTACHROME_100VS},
-    {"kodak gold|kodak|gold 200|kodak gold 200|gold 100|kodak gold 100|kodak gold 400", "柯达|柯达金|金200|柯达金200",
-     "film", "Kodak Gold 200 consumer negative (derived from the colour negatives' references: no family reference)",
+    {"kodak gold|kodak|gold 200|kodak gold 200|gold 100|kodak gold 100|kodak gold 400|royal gold|kodak royal gold|pro "
+     "image|pro image 100|kodak pro image|kodak pro image 100",
+     "柯达|柯达金|金200|柯达金200", "film",
+     "Kodak Gold 200 consumer negative (derived from the colour negatives' references: no family reference)",
      LOOKS_FILM_COLOR_NEGATIVE},
     {"fuji|fujifilm|fujicolor", "富士|富士胶片", "film",
      "a Fujifilm colour negative (derived from the Fuji negatives' references and the colour negatives')",
@@ -362,7 +365,8 @@ static const dlut_looks_term k_terms[] = {
      "柯达colorplus|柯达cp200|柯达200|colorplus200", "film",
      "Kodak ColorPlus 200 (derived from the colour negatives' references: no family reference)",
      LOOKS_FILM_COLOR_NEGATIVE},
-    {"ultramax|kodak ultramax|ultramax 400|kodak ultramax 400|ultra max|um400|kodak 400|elite color|kodak elite "
+    {"ultramax|kodak ultramax|ultramax 400|kodak ultramax 400|ultra max|um400|kodak 400|kodak max|kodak max 400|kodak "
+     "max 800|max 800|elite color|kodak elite "
      "color|elite color 200|elite color 400|kodak elite color 400",
      "柯达ultramax|柯达um400|柯达400|超值400", "film",
      "Kodak UltraMax 400, Elite Color (derived from the colour negatives' references: no family reference)",
@@ -384,8 +388,10 @@ static const dlut_looks_term k_terms[] = {
     {"vision3 250d|kodak 250d|250d|kodak vision3 250d|5207", "柯达250d|柯达vision3 250d", "film",
      "Kodak Vision3 250D (derived from the colour negatives' references: no family reference)",
      LOOKS_FILM_COLOR_NEGATIVE},
-    {"vision3 500t|kodak 500t|500t|kodak vision3 500t|5219", "柯达500t|柯达vision3 500t|500t电影卷", "film",
-     "Kodak Vision3 500T (derived from the colour negatives' references; tungsten-balanced, so daylight turns cool)",
+    {"vision3 500t|kodak 500t|500t|kodak vision3 500t|5219|vision3 200t|kodak 200t|200t|kodak vision3 200t|5213",
+     "柯达500t|柯达vision3 500t|500t电影卷|柯达200t", "film",
+     "Kodak Vision3 500T and 200T (derived from the colour negatives' references; tungsten-balanced, so daylight "
+     "turns cool)",
      LOOKS_FILM_COLOR_NEGATIVE " temp=-5"},
     {"tri-x|tri x|trix|tri-x 400|tri x 400|kodak tri-x|kodak tri x|kodak trix|trix 400|tx400",
      "柯达trix|柯达tx400|柯达黑白400|特里x", "film",
@@ -481,9 +487,10 @@ static const dlut_looks_term k_terms[] = {
      "Kodak Elite Chrome and the other Kodak slides (derived from the Kodak slide references and the slide films')",
      LOOKS_FILM_KODAK_SLIDE},
     {"lomography color negative 400|lomography 400|lomo 400|lomo400|lomography color 400|lomography cn 400|lomo cn "
-     "400|lomography color negative|lomo color negative|lomo color negative 400|lomography cn|lomo cn",
+     "400|lomography color negative|lomo color negative|lomo color negative 400|lomography cn|lomo cn|lomography color "
+     "negative 100|lomography 100|lomo 100|lomography cn 100|lomo cn 100|lomography color 100",
      "乐魔400|lomo400胶卷", "film",
-     "Lomography Color Negative 400 (derived from the colour negatives' references: no family reference)",
+     "Lomography Color Negative 400 and 100 (derived from the colour negatives' references: no family reference)",
      LOOKS_FILM_COLOR_NEGATIVE},
     {"lomography color negative 800|lomography 800|lomo 800|lomo800|lomography color 800|lomography cn 800|lomo cn 800",
      "乐魔800|lomo800胶卷", "film",
@@ -501,7 +508,7 @@ static const dlut_looks_term k_terms[] = {
      "LomoChrome Turquoise (described): blues turn turquoise, warm tones go green-gold, a teal cast; approximated "
      "within the model's hue turns",
      "hue.blue=-55 hue.orange=+40 hue.yellow=+30 cast=190@8 sat.red=-0.3 shadow=200@5 contrast=+0.15"},
-    {"cinestill 50d|cs50d|cinestill 50", "电影卷50d|cinestill50d", "film",
+    {"cinestill 50d|cs50d|cinestill 50|cinestill 50 daylight|cinestill daylight", "电影卷50d|cinestill50d", "film",
      "CineStill 50D (derived from the colour negatives' references: Vision3 50D, no family reference)",
      LOOKS_FILM_COLOR_NEGATIVE},
     {"cinestill 400d|cs400d|400d|cinestill 400", "电影卷400d|cinestill400d", "film",
@@ -513,9 +520,11 @@ static const dlut_looks_term k_terms[] = {
      "temp=+0.6 sat=+0.2 contrast=+0.3 fade=+0.15 shadow=150@4 highlight=70@4"},
     /* Stocks added for the RawTherapee Film Simulation names (issue 10): no reference of their own, each
      * takes the derived look of its family and type as bench/fit_film's rule makes it (film_fit.h). */
-    {"fuji 800z|800z|pro 800z|fuji pro 800z|fujifilm 800z|fujifilm pro 800z|fujicolor pro 800z|fujicolor 800z",
-     "富士800z|富士专业800z", "film",
-     "Fuji Pro 800Z professional negative (derived from the Fuji negatives' references and the colour negatives')",
+    {"fuji 800z|800z|pro 800z|fuji pro 800z|fujifilm 800z|fujifilm pro 800z|fujicolor pro 800z|fujicolor 800z|pro "
+     "160ns|fuji pro 160ns|fuji 160ns|160ns|pro 160s|fuji pro 160s|fuji 160s|fujicolor pro 160ns",
+     "富士800z|富士专业800z|富士160ns", "film",
+     "Fuji Pro 800Z and Pro 160NS/160S professional negatives (derived from the Fuji negatives' references and the "
+     "colour negatives')",
      LOOKS_FILM_FUJI_NEGATIVE},
     {"fp-3000b|fp3000b|fp 3000b|fuji fp-3000b|fuji fp3000b|fujifilm fp-3000b|fujifilm fp3000b|polaroid 664|polaroid "
      "665|polaroid 667|polaroid 672|black and white instant|b&w instant|bw instant|instant black and white",
@@ -541,6 +550,37 @@ static const dlut_looks_term k_terms[] = {
      "Kodak BW400CN, a chromogenic (C-41) black and white (derived from the T-Max 100 reference and the "
      "black-and-white films')",
      LOOKS_FILM_BW_KODAK},
+    {"plus-x|plus x|kodak plus-x|kodak plus x|plus-x 125|plus x 125|kodak plus-x 125|double-x|double x|kodak "
+     "double-x|kodak double x|eastman double-x|double-x 5222|5222|cinestill bwxx|bwxx|cinestill bw xx",
+     "柯达plusx|柯达doublex|电影卷bwxx", "film",
+     "Kodak Plus-X 125 and Double-X 5222 (and CineStill BwXX, Double-X respooled) (derived from the T-Max 100 "
+     "reference and the black-and-white films')",
+     LOOKS_FILM_BW_KODAK},
+    {"ilford ortho plus|ortho plus|ilford ortho|ortho plus 80|ilford ortho plus 80|kentmere|kentmere 400|kentmere "
+     "100|kentmere pan|kentmere pan 400|kentmere pan 100|ilford kentmere",
+     "伊尔福ortho|肯特米尔|肯特米尔400", "film",
+     "Ilford Ortho Plus and the Kentmere films Harman makes (derived from the Ilford references and the "
+     "black-and-white films')",
+     LOOKS_FILM_BW_ILFORD},
+    {"agfa optima|optima|optima 100|optima 200|optima 400|agfacolor optima|agfa optima ii|agfa hdc|agfacolor hdc",
+     "爱克发optima", "film",
+     "Agfacolor Optima II and HDC colour negatives (derived from the colour negatives' references: no family "
+     "reference)",
+     LOOKS_FILM_COLOR_NEGATIVE},
+    {"agfa rsx|rsx|rsx ii|agfa rsx ii|agfachrome|agfachrome rsx|rsx 50|rsx 100|rsx 200|agfa rsx 100|agfa rsx 200",
+     "爱克发rsx|爱克发反转片rsx", "film",
+     "Agfachrome RSX II slide films (derived from the slide films' references: no family reference)", LOOKS_FILM_SLIDE},
+    {"agfa scala|scala|scala 200|scala 200x|agfa scala 200|agfa scala 200x|agfapan scala",
+     "爱克发scala|爱克发黑白反转片", "film",
+     "Agfa Scala 200x black-and-white slide film (derived from the black-and-white films' references)",
+     LOOKS_FILM_BW_GENERIC},
+    {"lady grey|lady grey 400|lomography lady grey|earl grey|earl grey 100|lomography earl grey|berlin kino|berlin "
+     "kino 400|lomography berlin kino|potsdam kino|potsdam kino 100|lomography potsdam kino|lomography black and "
+     "white|lomo black and white",
+     "乐魔黑白|乐魔lady grey", "film",
+     "the Lomography black-and-white films: Lady Grey 400, Earl Grey 100, Berlin Kino 400, Potsdam Kino 100 (derived "
+     "from the black-and-white films' references: no family reference)",
+     LOOKS_FILM_BW_GENERIC},
     {"kodak hie|hie|kodak hie hs infra|hs infra|kodak high speed infrared|kodak infrared|high speed infrared",
      "柯达hie|柯达红外", "film",
      "Kodak HIE high-speed infrared black and white (derived from the T-Max 100 reference and the black-and-white "
@@ -746,8 +786,8 @@ static const char *const k_sep_zh[] = {"和", "与", "但", "但是", "而且", 
  * from its forms: the film terms with a form that starts with a maker's form ("kodak portra", "富士200"),
  * and the maker's own term. English and Chinese forms, '|' separated. */
 static const char *const k_makers[][2] = {
-    {"kodak", "柯达"},       {"fuji|fujifilm|fujicolor", "富士|富士胶片"},
-    {"ilford", "伊尔福"},    {"agfa|agfaphoto|agfacolor", "爱克发"},
+    {"kodak", "柯达"},       {"fuji|fujifilm|fujicolor|fujichrome", "富士|富士胶片"},
+    {"ilford", "伊尔福"},    {"agfa|agfaphoto|agfacolor|agfachrome", "爱克发"},
     {"polaroid", "宝丽来"},  {"lomography|lomo", "乐魔"},
     {"cinestill", "电影卷"},
 };
@@ -756,9 +796,9 @@ static const char *const k_makers[][2] = {
  * ("portra 160 nc", "superia hg 1600", "agfa ultra color 100", "tmax 3200 alt"), as a film speed does
  * (parse.c). The modifiers among them ("plus", "super") join only where no term follows them. */
 static const char *const k_stock_variants[] = {
-    "nc",      "vc",    "uc",           "vs",   "gx",       "hg",    "cn",     "hc",     "nt",
-    "plus",    "super", "pro",          "x",    "tra",      "xtra",  "ii",     "iii",    "alt",
-    "generic", "neg",   "professional", "film", "negative", "color", "colour", "presto", "extracolor",
+    "nc",           "vc",   "uc",       "vs",    "gx",     "hg",     "cn",         "hc",  "nt",      "plus",
+    "super",        "pro",  "x",        "tra",   "xtra",   "ii",     "iii",        "alt", "generic", "neg",
+    "professional", "film", "negative", "color", "colour", "presto", "extracolor", "sp",  "xr",
 };
 
 int looks_maker_count(void) {
