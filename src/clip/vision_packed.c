@@ -1,7 +1,7 @@
 /* The fp32 vision tower's Linear weights, packed once for the AVX-512
  * GEMM (dlut_sgemm_pack_b, src/tensor/sgemm.c "Pre-packed B"), so that the
  * products of clip_block_preln_forward / _backward no longer repack every
- * weight from memory on every call (perf on ViT-B/16, Zen 5: ~20% of the
+ * weight from memory on every call (perf on ViT-B/16, Zen 5: ~17% of the
  * fp32 forward+backward went to that packing).
  *
  * Per block, as the bf16 path packs them (vision_bf16.c): w^T for the
