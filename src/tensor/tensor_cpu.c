@@ -178,7 +178,7 @@ typedef struct {
 } act_ctx;
 
 /* QuickGELU (every OpenAI CLIP tower) with the vector exp of bf16.c where
- * the CPU has AVX512 (~1 ulp from expf; the scalar libm form was ~7% of
+ * the CPU has AVX512 (~1 ulp from expf; the scalar libm form was ~8% of
  * the fp32 ViT-B/16 forward+backward), the scalar formulas elsewhere. */
 static void act_fwd_range(void *vctx, int64_t i0, int64_t i1, int thread) {
   (void)thread;
