@@ -10,7 +10,10 @@
  * Linear forward out = inp @ w^T (NT: q/k/v as one product, out_proj,
  * fc1, fc2), the Linear input-gradient dinp += dout @ w (NN), and one
  * attention head's products (hd = 64): S = Q K^T (NT), O = P V (NN),
- * dV += P^T dO (TN). Two threads split C as dlut_sgemm_par
+ * dV += P^T dO (TN); for the Linear shapes also the AVX-512 kernel on B
+ * packed once beforehand (dlut_sgemm_packed, a model's pre-packed weight;
+ * here B stays in cache between calls, unlike a tower's weights, which
+ * stream from memory). Two threads split C as dlut_sgemm_par
  * does (columns when N >= M, else rows; OpenBLAS single-threaded inside
  * each block); attention heads run one per thread there, so their
  * two-thread figure is one product per thread side by side. */
@@ -34,6 +37,7 @@ typedef struct {
   float beta;
   const float *A, *B;
   float *C;
+  const float *Bp; /* op(B) pre-packed (dlut_sgemm_pack_b), for the "packed" timing (level 2), or NULL */
 } job;
 
 /* The CPU backend's split: block b of C (columns or rows), or a whole
@@ -58,6 +62,13 @@ static void run_block(void *ctx, int64_t b0, int64_t b1, int thread) {
 }
 
 static void run_once(job *g, int nt) {
+  if (g->level == 2) { /* the pre-packed B entry points, split as dlut_sgemm_par */
+    if (nt == 1)
+      dlut_sgemm_packed(g->ta, g->M, g->N, g->K, 1.0f, g->A, g->lda, g->Bp, g->beta, g->C, g->ldc);
+    else
+      dlut_sgemm_packed_par(g->ta, g->M, g->N, g->K, 1.0f, g->A, g->lda, g->Bp, g->beta, g->C, g->ldc);
+    return;
+  }
   if (nt == 1) {
     dlut_sgemm_with(g->level, g->ta, g->tb, g->M, g->N, g->K, 1.0f, g->A, g->lda, g->B, g->ldb, g->beta, g->C, g->ldc);
     return;
@@ -88,20 +99,25 @@ static void bench(const char *name, int M, int N, int K, int ta, int tb, float b
   for (size_t i = 0; i < na; i++) A[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
   for (size_t i = 0; i < nb; i++) B[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
   memset(C, 0, sizeof(float) * nc);
-  job g = {0, M, N, K, ta, tb, lda, ldb, ldc, 0, heads, beta, A, B, C};
+  job g = {0, M, N, K, ta, tb, lda, ldb, ldc, 0, heads, beta, A, B, C, NULL};
   dlut_threads_set(nt);
   double flop = 2.0 * M * N * K * (heads ? nt : 1);
   int reps = (int)(0.6e9 * nt / flop) + 1; /* ~5-10 ms per timing */
-  int hw = dlut_sgemm_hw();
-  double *t[2];
-  t[0] = malloc(sizeof(double) * rounds);
-  t[1] = malloc(sizeof(double) * rounds);
-  for (int lv = 0; lv <= hw; lv++) { /* warm-up: packing buffers, pages */
+  int hw = dlut_sgemm_hw(), top = hw;
+  float *Bp = NULL;
+  if (hw >= DLUT_SGEMM_AVX512 && !heads && (Bp = aligned_alloc(64, dlut_sgemm_packed_size(K, N) * sizeof(float)))) {
+    dlut_sgemm_pack_b(Bp, B, ldb, tb, K, N); /* B as a weight packed once */
+    g.Bp = Bp;
+    top = 2;
+  }
+  double *t[3];
+  for (int i = 0; i < 3; i++) t[i] = malloc(sizeof(double) * rounds);
+  for (int lv = 0; lv <= top; lv++) { /* warm-up: packing buffers, pages */
     g.level = lv;
     run_once(&g, nt);
   }
   for (int r = 0; r < rounds; r++)
-    for (int lv = 0; lv <= hw; lv++) {
+    for (int lv = 0; lv <= top; lv++) {
       g.level = lv;
       double t0 = now();
       for (int i = 0; i < reps; i++) run_once(&g, nt);
@@ -113,9 +129,13 @@ static void bench(const char *name, int M, int N, int K, int ta, int tb, float b
     qsort(t[1], rounds, sizeof(double), cmp_d);
     printf("  avx512 %6.1f GFLOP/s  %.2fx", flop / t[1][rounds / 2] * 1e-9, t[0][rounds / 2] / t[1][rounds / 2]);
   }
+  if (top == 2) {
+    qsort(t[2], rounds, sizeof(double), cmp_d);
+    printf("  packed B %6.1f GFLOP/s  %.2fx", flop / t[2][rounds / 2] * 1e-9, t[0][rounds / 2] / t[2][rounds / 2]);
+  }
   printf("\n");
   fflush(stdout);
-  free(t[0]), free(t[1]);
+  free(t[0]), free(t[1]), free(t[2]), free(Bp);
   free(A), free(B), free(C);
 }
 

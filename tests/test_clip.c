@@ -305,7 +305,49 @@ static void test_reference_case(const char *name) {
   dlut_clip_free(m);
 }
 
+/* The fp32 vision blocks on pre-packed weights (vision_packed.c): made on
+ * the first CPU forward where the AVX-512 kernel is in effect, equal to
+ * the unpacked products (DLUT_CLIP_PACKED=0) and to the reference backend;
+ * not used with the OpenBLAS kernel. Width 48 and MLP 100: panels that end
+ * inside the 32-column tile. */
+static void test_packed_weights(void) {
+  dlut_clip_config cfg = tiny_config(DLUT_CLIP_OPENAI);
+  cfg.vision = (dlut_clip_tower_config){48, 2, 3, 100, 1e-5f, DLUT_ACT_QUICK_GELU};
+  dlut_clip *m = dlut_clip_create_random(&cfg, 11);
+  CHECK_MSG(m != NULL, "create_random: %s", dlut_last_error());
+  if (!m) return;
+  enum { S = 16, E = 8, n = 3 * S * S };
+  float pix[n], r[E], e[3][E], g[3][n];
+  for (int i = 0; i < n; i++) pix[i] = 2.0f * frand();
+  for (int i = 0; i < E; i++) r[i] = frand();
+  int avx512 = dlut_sgemm_kernel() == DLUT_SGEMM_AVX512;
+  CHECK(m->vpack == NULL);
+  CHECK(dlut_clip_encode_image(m, pix, e[0]) == 0 && dlut_clip_image_backward(m, r, g[0]) == 0);
+  CHECK_MSG((m->vpack != NULL) == avx512, "packed weights %s with the %s kernel", m->vpack ? "made" : "not made",
+            dlut_sgemm_kernel_name(dlut_sgemm_kernel()));
+  setenv("DLUT_CLIP_PACKED", "0", 1);
+  CHECK(clip_vpack_get(m) == NULL);
+  CHECK(dlut_clip_encode_image(m, pix, e[1]) == 0 && dlut_clip_image_backward(m, r, g[1]) == 0);
+  unsetenv("DLUT_CLIP_PACKED");
+  m->be = dlut_tensor_backend_ref();
+  CHECK(clip_vpack_get(m) == NULL);
+  CHECK(dlut_clip_encode_image(m, pix, e[2]) == 0 && dlut_clip_image_backward(m, r, g[2]) == 0);
+  m->be = dlut_tensor_backend_cpu();
+  CHECK_MSG(max_rel(e[0], e[1], E) < 1e-6, "packed vs unpacked embed %g", max_rel(e[0], e[1], E));
+  CHECK_MSG(max_rel(g[0], g[1], n) < 1e-6, "packed vs unpacked grad %g", max_rel(g[0], g[1], n));
+  CHECK_MSG(max_rel(e[0], e[2], E) < 1e-5, "packed vs ref embed %g", max_rel(e[0], e[2], E));
+  CHECK_MSG(max_rel(g[0], g[2], n) < 1e-4, "packed vs ref grad %g", max_rel(g[0], g[2], n));
+  if (avx512) { /* the OpenBLAS kernel: the plain weights */
+    CHECK(dlut_sgemm_select(DLUT_SGEMM_BLAS) == DLUT_SGEMM_BLAS);
+    CHECK(clip_vpack_get(m) == NULL);
+    CHECK(dlut_sgemm_select(-1) == DLUT_SGEMM_AVX512);
+    CHECK(clip_vpack_get(m) != NULL);
+  }
+  dlut_clip_free(m);
+}
+
 int main(void) {
+  test_packed_weights();
   test_random_model(DLUT_CLIP_OPENAI);
   test_random_model(DLUT_CLIP_CHINESE);
   test_bad_configs();

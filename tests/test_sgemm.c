@@ -10,7 +10,10 @@
  * element within 1e-5 of sum_k |a_mk||b_kn| |alpha| (+ |beta c| rounding),
  * the worst case of fp32 accumulation order is ~K 2^-24 of that sum and
  * K <= 800 here. Elements of C outside the M x N block (the ldc padding)
- * must be untouched. Also: the selection (env rule, select, names). */
+ * must be untouched. Also: the selection (env rule, select, names), and the
+ * products on a pre-packed B (dlut_sgemm_pack_b, dlut_sgemm_packed and
+ * _par): against the reference within the same bound, and with the AVX-512
+ * kernel bit for bit equal to the unpacked product, at 1..3 threads. */
 #include <stdint.h>
 
 #include "dlut/parallel.h"
@@ -150,6 +153,122 @@ static void test_threads(int level) {
   free(A), free(B), free(C), free(R);
 }
 
+/* ==== Pre-packed B ==== */
+
+static float *alloc_packed(int K, int N) {
+  size_t n = dlut_sgemm_packed_size(K, N);
+  float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64 + 64);
+  if (!p) {
+    CHECK(!"out of memory");
+    exit(1);
+  }
+  return p;
+}
+
+/* dlut_sgemm_packed_with(level) on B packed by dlut_sgemm_pack_b_with(level)
+ * against dlut_sgemm_ref on B (the bound of gemm_case), and where level is
+ * the AVX-512 kernel: the packing equal to the plain C one float for float
+ * (padding zeros included) and C equal to dlut_sgemm_with(AVX512) on the
+ * unpacked B bit for bit; _par (1..3 threads) equal to the single call. */
+static int packed_case(int level, int M, int N, int K, int ta, int tb, float alpha, float beta) {
+  int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 7;
+  size_t na = (size_t)lda * (ta ? K : M), nb = (size_t)ldb * (tb ? N : K), nc = (size_t)ldc * M;
+  float *A = malloc(sizeof(float) * (na ? na : 1)), *B = malloc(sizeof(float) * (nb ? nb : 1));
+  float *C = malloc(sizeof(float) * nc), *R = malloc(sizeof(float) * nc), *C0 = malloc(sizeof(float) * nc);
+  float *U = malloc(sizeof(float) * nc), *P = malloc(sizeof(float) * nc);
+  float *Bp = alloc_packed(K, N), *Bc = alloc_packed(K, N);
+  if (!A || !B || !C || !R || !C0 || !U || !P) {
+    CHECK(!"out of memory");
+    exit(1);
+  }
+  size_t np = dlut_sgemm_packed_size(K, N);
+  CHECK(np == (size_t)K * ((N + 31) / 32 * 32));
+  for (size_t i = 0; i < na; i++) A[i] = frand();
+  for (size_t i = 0; i < nb; i++) B[i] = frand();
+  for (size_t i = 0; i < nc; i++) C0[i] = frand();
+  for (size_t i = 0; i < nc; i++) {
+    int n = (int)(i % ldc);
+    C[i] = R[i] = U[i] = P[i] = beta == 0.0f && n < N ? NAN : C0[i];
+  }
+  for (size_t i = 0; i < np; i++) Bp[i] = Bc[i] = NAN; /* every float must be written */
+  dlut_sgemm_pack_b_with(level, Bp, B, ldb, tb, K, N);
+  dlut_sgemm_packed_with(level, ta, M, N, K, alpha, A, lda, Bp, beta, C, ldc);
+  dlut_sgemm_ref(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
+  int bad = 0;
+  g_test_checks++;
+  if (level >= DLUT_SGEMM_AVX512) {
+    dlut_sgemm_pack_b_with(DLUT_SGEMM_BLAS, Bc, B, ldb, tb, K, N);
+    CHECK_MSG(memcmp(Bp, Bc, np * sizeof(float)) == 0, "%dx%d tb%d: AVX-512 packing differs from the C one", K, N, tb);
+    dlut_sgemm_with(level, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, U, ldc);
+    CHECK_MSG(memcmp(C, U, nc * sizeof(float)) == 0 || M == 0, "%dx%dx%d ta%d tb%d: packed != unpacked AVX-512", M, N,
+              K, ta, tb);
+  } else {
+    for (size_t i = 0; i < np; i++)
+      if (!(Bp[i] == Bp[i])) {
+        CHECK_MSG(0, "%dx%d tb%d: packed float %zu not written", K, N, tb, i);
+        break;
+      }
+  }
+  for (int nt = 1; nt <= 3 && level >= DLUT_SGEMM_AVX512; nt++) {
+    dlut_threads_set(nt);
+    for (size_t i = 0; i < nc; i++) P[i] = beta == 0.0f && (int)(i % ldc) < N ? NAN : C0[i];
+    dlut_sgemm_packed_par(ta, M, N, K, alpha, A, lda, Bp, beta, P, ldc);
+    CHECK_MSG(memcmp(C, P, nc * sizeof(float)) == 0, "%dx%dx%d ta%d tb%d: _par at %d threads differs", M, N, K, ta, tb,
+              nt);
+  }
+  dlut_threads_set(0);
+  for (int m = 0; m < M && bad < 3; m++)
+    for (int n = 0; n < ldc; n++) {
+      size_t i = (size_t)m * ldc + n;
+      if (n >= N) {
+        if (C[i] != C0[i]) {
+          CHECK_MSG(C[i] == C0[i], "packed %dx%dx%d ta%d tb%d: padding (%d,%d) changed", M, N, K, ta, tb, m, n);
+          bad++;
+        }
+        continue;
+      }
+      double s = 0;
+      for (int k = 0; k < K; k++)
+        s += fabs((double)(ta ? A[(size_t)k * lda + m] : A[(size_t)m * lda + k]) *
+                  (tb ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n]));
+      double bound = 1e-5 * (s * fabs(alpha) + (beta != 0.0f ? fabs(beta * C0[i]) : 0.0)) + 1e-30;
+      double err = fabs((double)C[i] - R[i]);
+      if (!(err <= bound)) {
+        CHECK_MSG(err <= bound, "packed %s %dx%dx%d ta%d tb%d alpha %g beta %g: C(%d,%d) = %.9g, ref %.9g",
+                  dlut_sgemm_kernel_name(level), M, N, K, ta, tb, alpha, beta, m, n, C[i], R[i]);
+        bad++;
+        break;
+      }
+      if (err / bound > g_worst) g_worst = err / bound;
+    }
+  free(A), free(B), free(C), free(R), free(C0), free(U), free(P), free(Bp), free(Bc);
+  return bad;
+}
+
+static void test_packed(int level) {
+  static const float alphas[2] = {1.0f, -0.75f}, betas[3] = {0.0f, 1.0f, 0.5f};
+  /* edges of the 14 x 32 tile and the 384 blocks; the Linear shapes of a
+   * small tower (T x 3C x C forward, T x C x 3C backward) */
+  static const int shapes[][3] = {{1, 1, 1},     {7, 15, 17},    {14, 32, 16},  {13, 31, 383}, {15, 33, 385},
+                                  {29, 17, 100}, {100, 400, 33}, {57, 769, 17}, {33, 65, 800}, {197, 96, 64},
+                                  {50, 96, 32},  {50, 32, 96},   {3, 1000, 40}, {300, 40, 100}};
+  g_level = level;
+  g_worst = 0;
+  int fails0 = g_test_failures, n = (int)(sizeof shapes / sizeof shapes[0]);
+  for (int s = 0; s < n; s++)
+    for (int ta = 0; ta < 2; ta++)
+      for (int tb = 0; tb < 2; tb++)
+        for (int a = 0; a < 2; a++)
+          for (int b = 0; b < 3; b++)
+            if (s < 4 || (a + b + ta + tb + s) % 3 == 0 || (a == 0 && b == 1))
+              packed_case(level, shapes[s][0], shapes[s][1], shapes[s][2], ta, tb, alphas[a], betas[b]);
+  packed_case(level, 0, 5, 5, 0, 0, 1.0f, 0.0f); /* empty: nothing written */
+  packed_case(level, 5, 5, 0, 0, 0, 1.0f, 0.0f); /* K = 0: C = beta C */
+  packed_case(level, 5, 5, 0, 1, 1, 1.0f, 0.5f);
+  printf("packed B, %s: worst error %.3f of the bound%s\n", level >= DLUT_SGEMM_AVX512 ? "avx512" : "plain C", g_worst,
+         g_test_failures > fails0 ? " (FAILURES)" : "");
+}
+
 int main(void) {
   int hw = dlut_sgemm_hw(), def = dlut_sgemm_kernel();
   printf("sgemm: hardware allows %s, default %s (DLUT_SGEMM_KERNEL=%s)\n", dlut_sgemm_kernel_name(hw),
@@ -161,6 +280,7 @@ int main(void) {
   for (int level = DLUT_SGEMM_BLAS; level <= hw; level++) {
     test_kernel(level);
     test_threads(level);
+    test_packed(level);
   }
   CHECK(dlut_sgemm_select(-1) == def);
   if (hw < DLUT_SGEMM_AVX512) printf("this CPU has no AVX-512F: only the OpenBLAS path was tested\n");

@@ -221,6 +221,31 @@ void dlut_sgemm_par(int transa, int transb, int M, int N, int K, float alpha, co
 void dlut_sgemm_ref(int transa, int transb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
                     int ldb, float beta, float *C, int ldc);
 
+/* Pre-packed B, for a matrix used in many products (a model's weights):
+ * dlut_sgemm_pack_b(dst, B, ldb, transb, K, N) writes op(B) (K, N) into
+ * dst, dlut_sgemm_packed_size(K, N) floats (K times N rounded up to 32;
+ * 64-byte aligned, the caller's), in the AVX-512 kernel's panel layout
+ * (src/tensor/sgemm.c, "Pre-packed B"). dlut_sgemm_packed(transa, M, N, K,
+ * alpha, A, lda, Bp, beta, C, ldc) is dlut_sgemm with that B: where the
+ * CPU has AVX-512F it runs the AVX-512 kernel whatever dlut_sgemm_kernel()
+ * says, and its results equal dlut_sgemm_with(DLUT_SGEMM_AVX512, ...) on
+ * the unpacked B bit for bit (the same blocks, minus the per-call packing
+ * of B); elsewhere it is a plain C loop on the same layout (correct, slow:
+ * pack only where dlut_sgemm_kernel() is DLUT_SGEMM_AVX512). N and K must
+ * be those given to the pack. _par splits over the dlut pool as
+ * dlut_sgemm_par does (columns in whole 32-wide panels). _with(level, ...)
+ * force the plain C forms with DLUT_SGEMM_BLAS (tests). Nothing here
+ * allocates (the A panel is 24 KiB of stack). */
+size_t dlut_sgemm_packed_size(int K, int N);
+void dlut_sgemm_pack_b(float *dst, const float *B, int ldb, int transb, int K, int N);
+void dlut_sgemm_pack_b_with(int level, float *dst, const float *B, int ldb, int transb, int K, int N);
+void dlut_sgemm_packed(int transa, int M, int N, int K, float alpha, const float *A, int lda, const float *Bp,
+                       float beta, float *C, int ldc);
+void dlut_sgemm_packed_with(int level, int transa, int M, int N, int K, float alpha, const float *A, int lda,
+                            const float *Bp, float beta, float *C, int ldc);
+void dlut_sgemm_packed_par(int transa, int M, int N, int K, float alpha, const float *A, int lda, const float *Bp,
+                           float beta, float *C, int ldc);
+
 /* FLOP counts used by the benchmark (multiply-add = 2). */
 static inline double dlut_matmul_flops(int N, int C, int OC) {
   return 2.0 * N * C * OC;

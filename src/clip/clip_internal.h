@@ -38,6 +38,14 @@ typedef struct clip_block_w {
   const float *fc2_w, *fc2_b;   /* (C, I), (C) */
 } clip_block_w;
 
+/* One pre-LN block's Linear weights packed for the fp32 AVX-512 GEMM
+ * (dlut_sgemm_pack_b; vision_packed.c): op(B) of each product. */
+typedef struct clip_block_pack {
+  const float *qkv_f, *o_f, *fc1_f, *fc2_f; /* forward w^T: (C, 3C) [q | k | v], (C, C), (C, I), (I, C) */
+  const float *qkv_b, *o_b, *fc1_b, *fc2_b; /* input gradient w: (3C, C) [q; k; v], (C, C), (I, C), (C, I) */
+  const float *qkv_bias;                    /* (3C) [q_b; k_b; v_b] */
+} clip_block_pack;
+
 typedef struct clip_vision_w {
   const float *patch_w;   /* (C, 3, p, p) */
   const float *class_emb; /* (C) */
@@ -125,6 +133,9 @@ struct dlut_clip {
   int32_t *ids_scratch; /* (context) */
   /* the bf16 vision path's packed weights and scratch (vision_bf16.c), or NULL */
   struct clip_vfast *vfast;
+  /* the fp32 vision blocks' packed weights (vision_packed.c), or NULL */
+  struct clip_vpack *vpack;
+  int vpack_failed; /* their allocation failed: the tower runs unpacked */
 };
 
 /* arenas (model.c) */
@@ -139,11 +150,14 @@ typedef struct clip_dims {
   float eps;
   dlut_act act;
 } clip_dims;
-void clip_block_preln_forward(const dlut_tensor_backend *be, const clip_block_w *w, clip_block_act *a,
-                              const float *x_in, float *x_out, const clip_dims *d, int causal, const float *key_bias);
+/* pk: the block's packed weights (clip_vpack_get), whose products then go
+ * to dlut_sgemm_packed_par; NULL: every product through be. */
+void clip_block_preln_forward(const dlut_tensor_backend *be, const clip_block_w *w, const clip_block_pack *pk,
+                              clip_block_act *a, const float *x_in, float *x_out, const clip_dims *d, int causal,
+                              const float *key_bias);
 /* d_res (T, C): on entry dL/dx_out, on exit dL/dx_in. Scratch from t. */
-void clip_block_preln_backward(const dlut_tensor_backend *be, const clip_block_w *w, const clip_block_act *a,
-                               const float *x_in, clip_tower_act *t, const clip_dims *d);
+void clip_block_preln_backward(const dlut_tensor_backend *be, const clip_block_w *w, const clip_block_pack *pk,
+                               const clip_block_act *a, const float *x_in, clip_tower_act *t, const clip_dims *d);
 void clip_block_postln_forward(const dlut_tensor_backend *be, const clip_block_w *w, clip_block_act *a,
                                const float *x_in, float *x_out, const clip_dims *d, const float *key_bias);
 
@@ -160,6 +174,11 @@ void clip_vfast_mark_unused(dlut_clip *m);
 void clip_vfast_free(dlut_clip *m);
 /* a->d_res (T, C) = dL/d(last block output) -> d_pixels (3,S,S), overwritten */
 void clip_vision_backward_blocks(dlut_clip *m, float *d_pixels);
+/* the fp32 vision blocks' packed weights (vision_packed.c): the (L) array
+ * when the packed products apply now (CPU backend, AVX-512 kernel, not
+ * DLUT_CLIP_PACKED=0), packing them on the first such call; else NULL */
+const clip_block_pack *clip_vpack_get(dlut_clip *m);
+void clip_vpack_free(dlut_clip *m);
 int clip_text_forward(dlut_clip *m, const int32_t *ids, int n_ids, int n_ctx);
 
 #endif

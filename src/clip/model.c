@@ -713,6 +713,7 @@ dlut_clip *dlut_clip_create_random(const dlut_clip_config *cfg, uint64_t seed) {
 void dlut_clip_free(dlut_clip *m) {
   if (!m) return;
   clip_vfast_free(m);
+  clip_vpack_free(m);
   clip_arenas_free(m);
   if (m->ck) dlut_ckpt_close(m->ck);
   if (m->tok) dlut_tokenizer_free(m->tok);

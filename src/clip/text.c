@@ -50,7 +50,7 @@ int clip_text_forward(dlut_clip *m, const int32_t *ids_in, int n_ids, int n_ctx)
   if (m->cfg.family == DLUT_CLIP_OPENAI) {
     memcpy(a->x[0], a->emb, sizeof(float) * (size_t)T * C);
     for (int l = 0; l < L; l++)
-      clip_block_preln_forward(be, &w->blocks[l], &a->blk[l], a->x[l], a->x[l + 1], &d, 1, NULL);
+      clip_block_preln_forward(be, &w->blocks[l], NULL, &a->blk[l], a->x[l], a->x[l + 1], &d, 1, NULL);
     be->layernorm_forward(a->final_out, a->final_mean, a->final_rstd, a->x[L], w->final_ln_w, w->final_ln_b, T, C,
                           d.eps);
     int eot = eot_position(ids, T, m->cfg.eos_token_id);

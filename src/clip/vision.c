@@ -37,8 +37,9 @@ int clip_vision_forward(dlut_clip *m, const float *pixels) {
       return -1;
     }
   } else {
+    const clip_block_pack *pk = clip_vpack_get(m); /* packed fp32 weights, or NULL (vision_packed.c) */
     for (int l = 0; l < L; l++)
-      clip_block_preln_forward(be, &w->blocks[l], &a->blk[l], a->x[l], a->x[l + 1], &d, 0, NULL);
+      clip_block_preln_forward(be, &w->blocks[l], pk ? &pk[l] : NULL, &a->blk[l], a->x[l], a->x[l + 1], &d, 0, NULL);
   }
   /* pooled (C) = post_layernorm(x_L[0]); embed (E) = pooled @ proj^T */
   be->layernorm_forward(a->pooled, a->pool_mean, a->pool_rstd, a->x[L], w->post_ln_w, w->post_ln_b, 1, C, d.eps);
@@ -78,13 +79,15 @@ void clip_vision_backward_blocks(dlut_clip *m, float *d_pixels) {
   int T = d.T, C = d.C, S = m->cfg.image_size, p = m->cfg.patch_size, L = m->cfg.vision.layers;
   if (clip_vfast_used(m)) /* the path the forward took */
     clip_vfast_blocks_backward(m, &d);
-  else
+  else {
+    const clip_block_pack *pk = clip_vpack_get(m);
     for (int l = L - 1; l >= 0; l--) {
       /* the probabilities of this layer, bit for bit as in the forward (one
        * slab serves all layers; about 1.5% more work than keeping them) */
       be->attention_probs(a->blk[l].att, a->blk[l].qkv, 3 * C, T, C, d.NH, 0, NULL);
-      clip_block_preln_backward(be, &w->blocks[l], &a->blk[l], a->x[l], a, &d);
+      clip_block_preln_backward(be, &w->blocks[l], pk ? &pk[l] : NULL, &a->blk[l], a->x[l], a, &d);
     }
+  }
   memset(a->d_emb, 0, sizeof(float) * (size_t)T * C);
   be->layernorm_backward(a->d_emb, a->d_res, a->emb, w->pre_ln_w, a->emb_mean, a->emb_rstd, T, C);
   /* emb rows 1.. are the patch outputs (+ constants) */

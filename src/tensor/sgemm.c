@@ -377,6 +377,49 @@ SG_TARGET static void sgemm_avx512(int ta, int tb, int M, int N, int K, float al
     }
   }
 }
+
+/* The same product with op(B) pre-packed (dlut_sgemm_pack_b's layout,
+ * below): the K and N blocks are cut as above, so every element of C is
+ * the same sum in the same order as sgemm_avx512's, bit for bit; only
+ * pack_b is gone. Bp covers columns [n0, n0 + N) of a packed matrix Np
+ * columns wide (n0 a multiple of 32). The A panel lives on the stack
+ * (24 KiB), so this path needs no per-thread buffer and cannot fail. */
+SG_TARGET static void sgemm_avx512_packed(int ta, int M, int N, int K, float alpha, const float *A, int lda,
+                                          const float *Bp, int n0, size_t Np, float beta, float *C, int ldc) {
+  if (K == 0 || alpha == 0.0f) {
+    scale_c(C, ldc, M, N, beta);
+    return;
+  }
+  float Ap[SG_KC * SG_AS] __attribute__((aligned(64)));
+  int nkb = (K + SG_KC - 1) / SG_KC, kcb = (K + nkb - 1) / nkb;
+  int nnb = (N + SG_NC - 1) / SG_NC, ncb = ((N + nnb - 1) / nnb + SG_NR - 1) / SG_NR * SG_NR;
+  for (int pc = 0; pc < K; pc += kcb) {
+    int kc = K - pc < kcb ? K - pc : kcb;
+    float be = pc == 0 ? beta : 1.0f;
+    const float *Bk = Bp + (size_t)pc * Np + (size_t)n0 * kc; /* this K block, panel n0 / 32 */
+    for (int jc = 0; jc < N; jc += ncb) {
+      int nc = N - jc < ncb ? N - jc : ncb;
+      for (int ic = 0; ic < M; ic += SG_MR) {
+        int mr = M - ic < SG_MR ? M - ic : SG_MR;
+        pack_a(Ap, A, lda, ta, ic, mr, pc, kc);
+        float *Crow = C + (size_t)ic * ldc + jc;
+        for (int jr = 0; jr < nc; jr += SG_NR) {
+          int nr = nc - jr < SG_NR ? nc - jr : SG_NR;
+          k_micro[mr][nr > 16](kc, Ap, Bk + (size_t)(jc + jr) * kc, Crow + jr, ldc, lane_mask(nr), lane_mask(nr - 16),
+                               alpha, be);
+        }
+      }
+    }
+  }
+}
+
+SG_TARGET static void pack_b_all_avx512(float *dst, const float *B, int ldb, int trans, int K, int N, size_t Np) {
+  int nkb = (K + SG_KC - 1) / SG_KC, kcb = (K + nkb - 1) / nkb;
+  for (int pc = 0; pc < K; pc += kcb) {
+    int kc = K - pc < kcb ? K - pc : kcb;
+    pack_b(dst + (size_t)pc * Np, B, ldb, trans, pc, kc, 0, N);
+  }
+}
 #endif /* DLUT_HAVE_AVX512_BUILD */
 
 /* ==== Entry points ==== */
@@ -467,4 +510,136 @@ void dlut_sgemm_par(int transa, int transb, int M, int N, int K, float alpha, co
   int64_t len = g.by_rows ? M : N;
   int64_t grain = ((len + nt - 1) / nt + 15) & ~(int64_t)15; /* <= nt blocks, 16-aligned edges */
   dlut_parallel_for(len, grain, sgemm_block, &g);
+}
+
+/* ==== Pre-packed B ====
+ *
+ * Layout (what pack_b makes for a whole N, block after block): op(B) (K,
+ * N) is cut into the kernel's K blocks (kcb from K alone, as in
+ * sgemm_avx512); the block starting at row pc holds every 32-column panel
+ * of N, panel p (columns 32 p .. 32 p + 31, zero beyond N) at
+ * dst + pc * Np + p * 32 * kc, element [k][j] at + k * 32 + j, with
+ * Np = N rounded up to 32. In all K * Np floats. A column range starting
+ * at a multiple of 32 is therefore a contiguous run of panels in every K
+ * block, which is how the pool splits a product by columns. */
+
+static size_t packed_cols(int N) {
+  return ((size_t)(N > 0 ? N : 0) + SG_NR - 1) / SG_NR * SG_NR;
+}
+
+size_t dlut_sgemm_packed_size(int K, int N) {
+  return (size_t)(K > 0 ? K : 0) * packed_cols(N);
+}
+
+static int kblock(int K) {
+  int nkb = (K + SG_KC - 1) / SG_KC;
+  return (K + nkb - 1) / nkb;
+}
+
+/* plain C: the same layout, for CPUs without AVX-512F */
+static void pack_b_all_c(float *dst, const float *B, int ldb, int trans, int K, int N, size_t Np) {
+  int kcb = kblock(K);
+  for (int pc = 0; pc < K; pc += kcb) {
+    int kc = K - pc < kcb ? K - pc : kcb;
+    float *d = dst + (size_t)pc * Np;
+    for (size_t n = 0; n < Np; n++)
+      for (int k = 0; k < kc; k++) {
+        float v = 0.0f;
+        if (n < (size_t)N) v = trans ? B[n * ldb + pc + k] : B[(size_t)(pc + k) * ldb + n];
+        d[n / SG_NR * SG_NR * kc + (size_t)k * SG_NR + n % SG_NR] = v;
+      }
+  }
+}
+
+void dlut_sgemm_pack_b_with(int level, float *dst, const float *B, int ldb, int transb, int K, int N) {
+  if (K <= 0 || N <= 0) return;
+  size_t Np = packed_cols(N);
+#if DLUT_HAVE_AVX512_BUILD
+  if (level >= DLUT_SGEMM_AVX512 && hw_level() >= DLUT_SGEMM_AVX512) {
+    pack_b_all_avx512(dst, B, ldb, transb, K, N, Np);
+    return;
+  }
+#endif
+  pack_b_all_c(dst, B, ldb, transb, K, N, Np);
+}
+
+void dlut_sgemm_pack_b(float *dst, const float *B, int ldb, int transb, int K, int N) {
+  dlut_sgemm_pack_b_with(hw_level(), dst, B, ldb, transb, K, N);
+}
+
+/* plain C on the packed layout (sums in double), for CPUs without AVX-512F */
+static void sgemm_packed_c(int ta, int M, int N, int K, float alpha, const float *A, int lda, const float *Bp, int n0,
+                           size_t Np, float beta, float *C, int ldc) {
+  int kcb = K > 0 ? kblock(K) : 1;
+  for (int m = 0; m < M; m++)
+    for (int n = 0; n < N; n++) {
+      size_t col = (size_t)n0 + n;
+      double s = 0.0;
+      for (int pc = 0; pc < K; pc += kcb) {
+        int kc = K - pc < kcb ? K - pc : kcb;
+        const float *b = Bp + (size_t)pc * Np + col / SG_NR * SG_NR * kc + col % SG_NR;
+        for (int k = 0; k < kc; k++)
+          s += (double)(ta ? A[(size_t)(pc + k) * lda + m] : A[(size_t)m * lda + pc + k]) * b[(size_t)k * SG_NR];
+      }
+      float *c = C + (size_t)m * ldc + n;
+      *c = (float)(alpha * s + (beta == 0.0f ? 0.0 : (double)beta * *c));
+    }
+}
+
+/* columns [n0, n0 + N) of a packed op(B) Ntot columns wide */
+static void packed_run(int level, int ta, int M, int N, int K, float alpha, const float *A, int lda, const float *Bp,
+                       int n0, int Ntot, float beta, float *C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+#if DLUT_HAVE_AVX512_BUILD
+  if (level >= DLUT_SGEMM_AVX512 && hw_level() >= DLUT_SGEMM_AVX512) {
+    sgemm_avx512_packed(ta, M, N, K, alpha, A, lda, Bp, n0, packed_cols(Ntot), beta, C, ldc);
+    return;
+  }
+#endif
+  sgemm_packed_c(ta, M, N, K, alpha, A, lda, Bp, n0, packed_cols(Ntot), beta, C, ldc);
+}
+
+void dlut_sgemm_packed_with(int level, int transa, int M, int N, int K, float alpha, const float *A, int lda,
+                            const float *Bp, float beta, float *C, int ldc) {
+  packed_run(level, transa, M, N, K, alpha, A, lda, Bp, 0, N, beta, C, ldc);
+}
+
+void dlut_sgemm_packed(int transa, int M, int N, int K, float alpha, const float *A, int lda, const float *Bp,
+                       float beta, float *C, int ldc) {
+  packed_run(hw_level(), transa, M, N, K, alpha, A, lda, Bp, 0, N, beta, C, ldc);
+}
+
+typedef struct {
+  int ta, M, N, K, lda, ldc, by_rows;
+  float alpha, beta;
+  const float *A, *Bp;
+  float *C;
+} packed_args;
+
+static void packed_block(void *ctx, int64_t b0, int64_t b1, int thread) {
+  (void)thread;
+  const packed_args *g = ctx;
+  int n = (int)(b1 - b0), lv = hw_level();
+  if (g->by_rows) {
+    const float *A = !g->ta ? g->A + b0 * g->lda : g->A + b0;
+    packed_run(lv, g->ta, n, g->N, g->K, g->alpha, A, g->lda, g->Bp, 0, g->N, g->beta, g->C + b0 * g->ldc, g->ldc);
+  } else {
+    packed_run(lv, g->ta, g->M, n, g->K, g->alpha, g->A, g->lda, g->Bp, (int)b0, g->N, g->beta, g->C + b0, g->ldc);
+  }
+}
+
+/* As dlut_sgemm_par; a split by columns cuts at multiples of 32 (whole
+ * panels). */
+void dlut_sgemm_packed_par(int transa, int M, int N, int K, float alpha, const float *A, int lda, const float *Bp,
+                           float beta, float *C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  int nt = dlut_threads_get();
+  if (nt <= 1 || 2.0 * M * N * K < 2e6 || (M < 32 * nt && N < 32 * nt)) {
+    dlut_sgemm_packed(transa, M, N, K, alpha, A, lda, Bp, beta, C, ldc);
+    return;
+  }
+  packed_args g = {transa, M, N, K, lda, ldc, M > N, alpha, beta, A, Bp, C};
+  int64_t len = g.by_rows ? M : N, align = g.by_rows ? 16 : SG_NR;
+  int64_t grain = ((len + nt - 1) / nt + align - 1) / align * align; /* <= nt blocks */
+  dlut_parallel_for(len, grain, packed_block, &g);
 }
