@@ -173,6 +173,7 @@ static void on_sigint(int sig) {
   static const char k_stop[] =
       "dlut grade: stopping at the next photo; nothing is written (Ctrl-C again to abort at once)\n";
   g_interrupted = 1;
+  if (g_optimising) g_optim_took = 1;       /* promised below: even if no step callback comes after this */
   signal(SIGINT, dlut_file_signal_cleanup); /* a second Ctrl-C ends at once, leaving no temporary files */
   ssize_t w = g_sig_newline ? write(2, "\n", 1) : 0;
   w = g_optimising ? write(2, k_optim, sizeof k_optim - 1) : write(2, k_stop, sizeof k_stop - 1);

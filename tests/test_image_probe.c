@@ -135,6 +135,33 @@ int main(void) {
     free(png60);
     dlut_image_free(im);
   }
+  /* WebP: the decoder (WebPDemux) takes an EXIF chunk only when the VP8X
+   * header's EXIF flag announces it, and so must the upright probe */
+  {
+    size_t n = 0;
+    uint8_t *d = dlut_file_read_all("fuzz/corpus/fuzz_image/s_exif3.webp", 1 << 20, &n);
+    CHECK(d != NULL && n > 30 && !memcmp(d + 12, "VP8X", 4));
+    size_t at = 0, len = 0;
+    for (size_t i = 12; d && i + 8 <= n; i += 8 + len + (len & 1)) {
+      len = (size_t)d[i + 4] | (size_t)d[i + 5] << 8 | (size_t)d[i + 6] << 16 | (size_t)d[i + 7] << 24;
+      if (i + 8 + len > n) break;
+      if (!memcmp(d + i, "EXIF", 4)) {
+        at = i + 8;
+        break;
+      }
+    }
+    CHECK(at > 0 && dlut_image_exif_set_orientation(d + at, len, 6) == 0);
+    if (at > 0) {
+      int w0 = 0, h0 = 0, w1 = 0, h1 = 0;
+      CHECK(dlut_image_probe(d, n, &w0, &h0) == 0 && w0 != h0);
+      upright_as_decoder(d, n, "WebP, orientation 6, EXIF flag set");
+      CHECK(dlut_image_probe_upright(d, n, &w1, &h1) == 0 && w1 == h0 && h1 == w0);
+      d[20] &= (uint8_t)~0x08; /* the chunk stays, the header no longer announces it */
+      upright_as_decoder(d, n, "WebP, orientation 6, EXIF flag clear");
+      CHECK(dlut_image_probe_upright(d, n, &w1, &h1) == 0 && w1 == w0 && h1 == h0);
+    }
+    free(d);
+  }
   /* a PNG header that claims 60000 x 60000: too large, from 33 bytes */
   uint8_t png[33] = {0x89, 'P', 'N', 'G',  '\r', '\n', 0x1a, '\n', 0,    0, 0, 13, 'I', 'H', 'D',
                      'R',  0,   0,   0xEA, 0x60, 0,    0,    0xEA, 0x60, 8, 2, 0,  0,   0};

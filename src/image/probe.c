@@ -162,8 +162,11 @@ static int orient_png(const uint8_t *d, size_t n) {
   return 0;
 }
 
-/* The EXIF chunk of the RIFF container (webp.c reads it through WebPDemux). */
+/* The EXIF chunk of the RIFF container, as webp.c reads it through
+ * WebPDemux: only in an extended file (VP8X first) whose header's EXIF flag
+ * (0x08) is set; libwebp skips an EXIF chunk the flags do not announce. */
 static int orient_webp(const uint8_t *d, size_t n) {
+  if (n < 21 || memcmp(d + 12, "VP8X", 4) || !(d[20] & 0x08)) return 0;
   size_t i = 12;
   while (i + 8 <= n) {
     const uint32_t len = le32(d + i + 4);

@@ -147,8 +147,9 @@ int dlut_job_bundle_set_check(const char *outdir) {
     }
     if (!listed || lstat(p, &st) != 0 || !S_ISREG(st.st_mode))
       rc = dlut_errorc(DLUT_ERR_INPUT,
-                       "%s was not written by dlut grade (%s/report.json does not list it), and %s is replaced "
-                       "whole: refusing to delete it; choose another output folder, or move it away",
+                       "%s is not listed in %s/report.json, the last run's report there (a file of yours, or "
+                       "of a set graded there before another run), and %s is replaced whole: refusing to "
+                       "delete it; choose another output folder, or move it away",
                        p, outdir, q);
   }
   closedir(d);

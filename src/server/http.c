@@ -536,11 +536,14 @@ int dlut_server_run(const dlut_server_opts *opts) {
       srv_unescape, s, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
       MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_LIMIT, 2000u,
       MHD_OPTION_END);
+  /* the socket is the daemon's now (MHD_stop_daemon closes it); if the
+   * start failed, the library's own clean-up may have closed it already:
+   * never close it here, the process is about to end anyway */
+  listen_fd = -1;
   if (!d) {
     dlut_errorc(DLUT_ERR_IO, "cannot start the HTTP server on %s:%d", opts->host, port);
     goto stop;
   }
-  listen_fd = -1;         /* the daemon's now: MHD_stop_daemon closes it */
   if (opts->ready_file) { /* an error, not a warning: a script waiting for the file would wait for ever */
     char line[320];
     snprintf(line, sizeof line, "%s\n", url);
