@@ -421,20 +421,13 @@ static int tokenize(const char *s, token *toks, int max) {
       continue;
     }
     if (is_word_byte(c)) {
-      /* word boundaries of up to MAX_PHRASE_WORDS words from i (stopping at non-word characters) */
-      int ends[MAX_PHRASE_WORDS], nw = 0, j = i;
-      while (nw < MAX_PHRASE_WORDS) {
-        while (j < len && is_word_byte((unsigned char)s[j])) j++;
-        ends[nw++] = j;
-        if (j + 1 < len && s[j] == ' ' && is_word_byte((unsigned char)s[j + 1]))
-          j++;
-        else
-          break;
-      }
+      /* the end of the word at i; the phrases of several words are longest_words' */
+      int word_end = i;
+      while (word_end < len && is_word_byte((unsigned char)s[word_end])) word_end++;
       const lex_entry *e = NULL;
       /* a word run straight into Chinese ("90年代", "ccd相机"): the longest mixed form, at a character boundary */
-      if (ends[0] < len && (unsigned char)s[ends[0]] >= 0x80) {
-        for (int l = (len - i < max_len ? len - i : max_len); l > ends[0] - i && !e; l--) {
+      if (word_end < len && (unsigned char)s[word_end] >= 0x80) {
+        for (int l = (len - i < max_len ? len - i : max_len); l > word_end - i && !e; l--) {
           if (i + l < len && ((unsigned char)s[i + l] & 0xC0) == 0x80) continue;
           if ((e = lex_find(s + i, (size_t)l)) != NULL) {
             PUSH_ENTRY(e, i, l);
@@ -444,16 +437,16 @@ static int tokenize(const char *s, token *toks, int max) {
         if (e) continue;
       }
       int end = longest_words(s, len, i, &e);
-      if (e && end > ends[0]) {
+      if (e && end > word_end) {
         /* a maker word that the longest phrase runs into a shorter stock ("fuji superia" + "x tra 400"):
          * the maker alone when its stock is longer from the next word ("fuji" + "superia x tra 400";
          * the two are joined after, see join_stocks) */
-        const lex_entry *mk = lex_find(s + i, (size_t)(ends[0] - i)), *e2 = NULL;
+        const lex_entry *mk = lex_find(s + i, (size_t)(word_end - i)), *e2 = NULL;
         if (mk && mk->kind == LEX_TERM && mk->maker >= 0) {
-          int end2 = longest_words(s, len, ends[0] + 1, &e2);
+          int end2 = longest_words(s, len, word_end + 1, &e2);
           if (e2 && e2->kind == LEX_TERM && e2->maker < 0 && (g_lex.term_makers[e2->id] & (1u << mk->maker)) &&
               end2 > end)
-            e = mk, end = ends[0];
+            e = mk, end = word_end;
         }
       }
       if (e) {
@@ -461,12 +454,12 @@ static int tokenize(const char *s, token *toks, int max) {
         i = end;
         continue;
       }
-      e = find_stemmed(s + i, (size_t)(ends[0] - i));
+      e = find_stemmed(s + i, (size_t)(word_end - i));
       if (e)
-        PUSH_ENTRY(e, i, ends[0] - i);
+        PUSH_ENTRY(e, i, word_end - i);
       else
-        PUSH(TOK_UNKNOWN, 0, i, ends[0] - i);
-      i = ends[0];
+        PUSH(TOK_UNKNOWN, 0, i, word_end - i);
+      i = word_end;
       continue;
     }
     /* ASCII punctuation: clause separators; other ASCII symbols are skipped. Non-ASCII
