@@ -196,8 +196,10 @@ with tempfile.TemporaryDirectory() as tmp:
             p.kill()
             _, err = p.communicate()
         lag = time.monotonic() - t1
+        # one photo's render and encode at most; AddressSanitizer makes that work about 3x slower
+        max_lag = 2.5 * (3 if "build-san" in os.environ.get("BUILD", "") else 1)
         check(p.returncode == 130 and "stopping at the next photo" in err and "nothing written" in err and
-              not os.path.exists(o) and not leftovers(tmp) and lag < 2.5,
+              not os.path.exists(o) and not leftovers(tmp) and lag < max_lag,
               f"Ctrl-C {delay} s into a no-model set: exit {p.returncode} {lag:.1f} s later, says so, writes nothing"
               f" ({err.strip().splitlines()[-1] if err.strip() else ''})")
         shutil.rmtree(o, ignore_errors=True)
