@@ -110,6 +110,27 @@ with tempfile.TemporaryDirectory() as tmp:
         os.unlink(mine)
     r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "warm", "-o", out, "-q")
     check(r.returncode == 0, "without it the set replaces graded/ again")
+    # a single photo graded into the set's folder carries the set's graded/ names in its report ("files"),
+    # so the set can be graded there again (before, graded/ was refused as not listed)
+    r = run("grade", f"{PHOTOS}/rocket.jpg", "warm", "-o", out, "-q")
+    rep = json.load(open(f"{out}/report.json"))
+    check(r.returncode == 0 and "graded/coffee.png" in rep.get("files", []) and "graded.jpg" in rep.get("files", []),
+          f"a single photo in the set's folder lists its files and the set's: {rep.get('files')} ({r.stderr.strip()})")
+    r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "cold", "-o", out, "-q")
+    check(r.returncode == 0 and sorted(os.listdir(f"{out}/graded")) == ["chelsea.png", "coffee.png"],
+          f"set, single photo, set again into one folder: the set runs ({r.returncode}: {r.stderr.strip()})")
+    # a single photo's stale graded.EXT is removed only when the last report lists it as DLUT's
+    solo = f"{tmp}/solo"
+    r = run("grade", f"{PHOTOS}/coffee.png", "warm", "-o", solo, "-q")
+    r2 = run("grade", f"{PHOTOS}/rocket.jpg", "warm", "-o", solo, "-q")
+    check(r.returncode == 0 and r2.returncode == 0 and sorted(os.listdir(solo)) ==
+          ["graded.jpg", "look.cube", "report.json", "strip.png"],
+          f"DLUT's own graded.png of the last run gives way to graded.jpg: {sorted(os.listdir(solo))}")
+    shutil.copy(f"{PHOTOS}/coffee.png", f"{solo}/graded.png")  # the user's own file of that name
+    r = run("grade", f"{PHOTOS}/rocket.jpg", "cold", "-o", solo, "-q")
+    check(r.returncode == 0 and os.path.exists(f"{solo}/graded.png") and
+          open(f"{solo}/graded.png", "rb").read() == open(f"{PHOTOS}/coffee.png", "rb").read(),
+          f"a graded.png the last report does not list is kept: {sorted(os.listdir(solo))}")
     own = f"{tmp}/own"  # a folder of the user's with a graded/ of their own and no report.json
     os.makedirs(f"{own}/graded")
     shutil.copy(f"{PHOTOS}/rocket.jpg", f"{own}/graded/rocket.jpg")

@@ -450,6 +450,59 @@ static void rm_tree_flat(const char *dir) { /* the staging folder holds plain fi
   rmdir(dir);
 }
 
+/* The files the report.json in `outdir` lists: a single photo's "files",
+ * and a set's "graded/NAME" (its "photos", or carried in "files"). Only
+ * these are removed as stale when a new bundle names other ones, so a
+ * graded.png of the user's beside a new graded.jpg, or a folder an older
+ * DLUT wrote, keeps its files. An empty array where there is no report. */
+static cJSON *earlier_files(const char *outdir) {
+  char p[4400];
+  snprintf(p, sizeof p, "%s/report.json", outdir);
+  size_t len = 0;
+  char *text = dlut_file_read_all(p, (size_t)16 << 20, &len);
+  dlut_error_clear();
+  cJSON *rep = text ? cJSON_Parse(text) : NULL, *out = cJSON_CreateArray();
+  free(text);
+  const cJSON *files = rep ? cJSON_GetObjectItemCaseSensitive(rep, "files") : NULL;
+  const cJSON *photos = rep ? cJSON_GetObjectItemCaseSensitive(rep, "photos") : NULL;
+  for (const cJSON *it = cJSON_IsArray(files) ? files->child : NULL; out && it; it = it->next)
+    if (cJSON_IsString(it)) cJSON_AddItemToArray(out, cJSON_CreateString(it->valuestring));
+  for (const cJSON *it = cJSON_IsArray(photos) ? photos->child : NULL; out && it; it = it->next) {
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(it, "graded");
+    if (cJSON_IsString(g) && !strncmp(g->valuestring, "graded/", 7))
+      cJSON_AddItemToArray(out, cJSON_CreateString(g->valuestring));
+  }
+  cJSON_Delete(rep);
+  return out;
+}
+
+static int files_list(const cJSON *files, const char *name) {
+  for (const cJSON *it = files ? files->child : NULL; it; it = it->next)
+    if (cJSON_IsString(it) && !strcmp(it->valuestring, name)) return 1;
+  return 0;
+}
+
+/* The report with "files": the bundle's names, and an earlier set's
+ * graded/NAME still in the folder (a set run there again replaces graded/
+ * whole, and may only if every file in it is listed). NULL: out of memory. */
+static char *report_with_files(const char *json, char (*names)[32], int nb, const cJSON *earlier, const char *outdir) {
+  cJSON *rep = cJSON_Parse(json);
+  if (!rep) return NULL;
+  cJSON_DeleteItemFromObjectCaseSensitive(rep, "files");
+  jsonb b = {0};
+  cJSON *list = jsonb_arr(&b, rep, "files");
+  for (int i = 0; list && i < nb; i++) jsonb_str(&b, list, NULL, names[i]);
+  for (const cJSON *it = earlier ? earlier->child : NULL; list && it; it = it->next) {
+    char p[4400];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", outdir, it->valuestring);
+    if (!strncmp(it->valuestring, "graded/", 7) && !files_list(list, it->valuestring) && lstat(p, &st) == 0 &&
+        S_ISREG(st.st_mode))
+      jsonb_str(&b, list, NULL, it->valuestring);
+  }
+  return jsonb_print(&b, rep, 1);
+}
+
 #define N_BUNDLE 4                                        /* look.cube, graded.EXT, strip.png, report.json */
 #define N_BUNDLE_MAX (N_BUNDLE + 2 * DLUT_REGION_MAX + 1) /* + region-N.cube, mask-N.png, heatmap.png */
 _Static_assert(N_BUNDLE_MAX + 8 <= DLUT__BUNDLE_SWAP_MAX, "a bundle's names fit dlut__bundle_swap");
@@ -463,6 +516,8 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   char old_names[N_BUNDLE_MAX + 8][32];
   int n_old = 0, tracked = 0, blocked = 0, nb = N_BUNDLE;
   char staged[N_BUNDLE_MAX][4400], stage_path[4200];
+  char *report = NULL;
+  cJSON *earlier = NULL;
   struct stat st;
   if (!res || !res->lut || !res->report_json || !photo || !outdir || !*outdir)
     return dlut_errorc(DLUT_ERR_INPUT, "bundle: nothing to write");
@@ -489,6 +544,10 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   }
 
   /* stage: inside an existing folder (same filesystem), else beside it */
+  if (existing && !(earlier = earlier_files(outdir))) {
+    dlut_errorc(DLUT_ERR_NOMEM, "out of memory reading %s/report.json", outdir);
+    goto fail;
+  }
   if (existing) {
     snprintf(stage, sizeof stage, "%s/.dlut-stage.XXXXXX", outdir);
   } else {
@@ -534,7 +593,11 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
       dlut_image_save(strip, p, &fast) != 0)
     goto fail;
   snprintf(p, sizeof p, "%s/%s", stage, names[3]);
-  if (write_text(p, res->report_json) != 0) goto fail;
+  if (!(report = report_with_files(res->report_json, names, nb, earlier, outdir))) {
+    dlut_errorc(DLUT_ERR_NOMEM, "out of memory building report.json");
+    goto fail;
+  }
+  if (write_text(p, report) != 0) goto fail;
   if (dlut_job_stop_check(o) != 0) goto fail; /* the last chance: after the swap the job is done */
 
   /* the swap is a handful of renames: no signal may stop it half-way */
@@ -547,15 +610,18 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
     }
     stage[0] = 0;
   } else {
-    /* set the earlier bundle aside (its four names and stale graded.*), move the new one in */
+    /* set the earlier bundle aside (the new names, and the stale graded.*
+     * and region files the earlier report lists), move the new one in */
     for (int i = 0; i < nb; i++) snprintf(old_names[n_old++], sizeof old_names[0], "%s", names[i]);
+    char stale[N_BUNDLE_MAX + 8][32];
+    int n_stale = 0;
     for (size_t k = 0; k < sizeof k_graded_exts / sizeof *k_graded_exts; k++) {
-      char nm[32];
-      snprintf(nm, sizeof nm, "graded.%s", k_graded_exts[k]);
-      if (strcmp(nm, names[1])) snprintf(old_names[n_old++], sizeof old_names[0], "%s", nm);
+      snprintf(stale[n_stale], sizeof stale[0], "graded.%s", k_graded_exts[k]);
+      if (strcmp(stale[n_stale], names[1])) n_stale++;
     }
-    /* region files of an earlier run with more regions */
-    n_old += dlut__job_region_stale(names, nb, old_names + n_old, N_BUNDLE_MAX + 8 - n_old);
+    n_stale += dlut__job_region_stale(names, nb, stale + n_stale, N_BUNDLE_MAX + 8 - n_stale);
+    for (int i = 0; i < n_stale && n_old < N_BUNDLE_MAX + 8; i++)
+      if (files_list(earlier, stale[i])) snprintf(old_names[n_old++], sizeof old_names[0], "%s", stale[i]);
     const char *olds[N_BUNDLE_MAX + 8], *news[N_BUNDLE_MAX];
     for (int i = 0; i < n_old; i++) olds[i] = old_names[i];
     for (int i = 0; i < nb; i++) news[i] = names[i];
@@ -573,5 +639,7 @@ fail:
   if (blocked) dlut_file_critical_end();
   dlut_image_free(graded);
   dlut_image_free(strip);
+  cJSON_Delete(earlier);
+  free(report);
   return rc;
 }

@@ -107,8 +107,9 @@ static void rm_tree2(const char *dir, int depth) {
 }
 
 /* graded/ of an existing outdir is replaced whole, so everything in it must
- * be DLUT's own: a plain file that the report.json beside it (an earlier
- * set's, set_report) lists as "graded/NAME". Anything else - the user's
+ * be DLUT's own: a plain file that the report.json beside it lists as
+ * "graded/NAME" (an earlier set's "photos", set_report, or the "files" of
+ * a single photo graded there after it). Anything else - the user's
  * own file, a folder, graded/ itself not a folder, no readable report - is
  * refused naming one such entry, before anything is written. 0 or -1. */
 int dlut_job_bundle_set_check(const char *outdir) {
@@ -129,6 +130,8 @@ int dlut_job_bundle_set_check(const char *outdir) {
   cJSON *rep = text ? cJSON_Parse(text) : NULL;
   free(text);
   const cJSON *photos = rep ? cJSON_GetObjectItemCaseSensitive(rep, "photos") : NULL;
+  /* a single photo graded into the folder after the set carries the set's names in "files" */
+  const cJSON *files = rep ? cJSON_GetObjectItemCaseSensitive(rep, "files") : NULL;
   DIR *d = opendir(q);
   if (!d) {
     cJSON_Delete(rep);
@@ -145,6 +148,9 @@ int dlut_job_bundle_set_check(const char *outdir) {
       if (cJSON_IsString(g) && !strncmp(g->valuestring, "graded/", 7) && !strcmp(g->valuestring + 7, e->d_name))
         listed = 1;
     }
+    for (const cJSON *it = cJSON_IsArray(files) ? files->child : NULL; it && !listed; it = it->next)
+      if (cJSON_IsString(it) && !strncmp(it->valuestring, "graded/", 7) && !strcmp(it->valuestring + 7, e->d_name))
+        listed = 1;
     if (!listed || lstat(p, &st) != 0 || !S_ISREG(st.st_mode))
       rc = dlut_errorc(DLUT_ERR_INPUT,
                        "%s is not listed in %s/report.json, the last run's report there (a file of yours, or "
