@@ -28,21 +28,37 @@ static int probe_png(const uint8_t *d, size_t n, int64_t *w, int64_t *h) {
   return 0;
 }
 
+/* One step through a JPEG's marker segments (T.81 B.1.1), from *i: fill
+ * bytes and the markers that have no length (SOI, RSTn, TEM) are passed
+ * over, and the next marker found at *i, with the length field after it in
+ * *len (unchecked; 0 for EOI). Returns 1 for a marker, 0 when fewer than 4
+ * bytes are left, -1 for a byte at *i that is not a marker. The three
+ * walkers below (size, orientation, whole) share it. */
+static int jpeg_marker(const uint8_t *d, size_t n, size_t *i, uint8_t *m, size_t *len) {
+  while (*i + 4 <= n) {
+    if (d[*i] != 0xFF) return -1;
+    const uint8_t c = d[*i + 1];
+    if (c == 0xFF) { /* fill byte */
+      (*i)++;
+      continue;
+    }
+    if (c == 0xD8 || (c >= 0xD0 && c <= 0xD7) || c == 0x01) { /* markers without a length */
+      *i += 2;
+      continue;
+    }
+    *m = c;
+    *len = c == 0xD9 ? 0 : be16(d + *i + 2);
+    return 1;
+  }
+  return 0;
+}
+
 static int probe_jpeg(const uint8_t *d, size_t n, int64_t *w, int64_t *h) {
-  size_t i = 2;
-  while (i + 4 <= n) {
-    if (d[i] != 0xFF) return dlut_errorc(DLUT_ERR_INPUT, "JPEG with a broken marker");
-    uint8_t m = d[i + 1];
-    if (m == 0xFF) { /* fill byte */
-      i++;
-      continue;
-    }
-    if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) { /* markers without a length */
-      i += 2;
-      continue;
-    }
+  size_t i = 2, len;
+  uint8_t m;
+  int r;
+  while ((r = jpeg_marker(d, n, &i, &m, &len)) > 0) {
     if (m == 0xD9 || m == 0xDA) break; /* end of image / start of scan before any frame header */
-    uint32_t len = be16(d + i + 2);
     if (len < 2) return dlut_errorc(DLUT_ERR_INPUT, "JPEG with a broken segment length");
     if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
       if (i + 9 > n) break;
@@ -52,6 +68,7 @@ static int probe_jpeg(const uint8_t *d, size_t n, int64_t *w, int64_t *h) {
     }
     i += 2 + len;
   }
+  if (r < 0) return dlut_errorc(DLUT_ERR_INPUT, "JPEG with a broken marker");
   return dlut_errorc(DLUT_ERR_INPUT, "JPEG without a frame header (truncated?)");
 }
 
@@ -127,21 +144,10 @@ static uint32_t le32(const uint8_t *p) {
 
 /* The first APP1 "Exif" segment before the scan (jpeg.c keeps the first one). */
 static int orient_jpeg(const uint8_t *d, size_t n) {
-  size_t i = 2;
-  while (i + 4 <= n) {
-    if (d[i] != 0xFF) return 0;
-    const uint8_t m = d[i + 1];
-    if (m == 0xFF) {
-      i++;
-      continue;
-    }
-    if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) {
-      i += 2;
-      continue;
-    }
-    if (m == 0xD9 || m == 0xDA) return 0;
-    const uint32_t len = be16(d + i + 2);
-    if (len < 2 || i + 2 + len > n) return 0;
+  size_t i = 2, len;
+  uint8_t m;
+  while (jpeg_marker(d, n, &i, &m, &len) > 0) {
+    if (m == 0xD9 || m == 0xDA || len < 2 || i + 2 + len > n) return 0;
     if (m == 0xE1 && len > 8 && !memcmp(d + i + 4, "Exif\0\0", 6))
       return dlut_image_exif_orientation(d + i + 4, len - 2);
     i += 2 + len;
@@ -242,27 +248,16 @@ int dlut_image_probe(const void *data, size_t size, int *width, int *height) {
  * or a restart marker (T.81 B.1.1.5), so an FF D9 there is the EOI. A
  * trailer after the EOI (a second image, maker data) is allowed. */
 static int whole_jpeg(const uint8_t *d, size_t n) {
-  size_t i = 2;
+  size_t i = 2, len;
+  uint8_t m;
   for (;;) {
-    if (i + 4 > n) return dlut_errorc(DLUT_ERR_INPUT, "truncated JPEG (it ends before its first scan)");
-    if (d[i] != 0xFF) return dlut_errorc(DLUT_ERR_INPUT, "JPEG with a broken marker");
-    const uint8_t m = d[i + 1];
-    if (m == 0xFF) {
-      i++;
-      continue;
-    }
-    if (m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) {
-      i += 2;
-      continue;
-    }
+    const int r = jpeg_marker(d, n, &i, &m, &len);
+    if (r == 0) return dlut_errorc(DLUT_ERR_INPUT, "truncated JPEG (it ends before its first scan)");
+    if (r < 0) return dlut_errorc(DLUT_ERR_INPUT, "JPEG with a broken marker");
     if (m == 0xD9) return dlut_errorc(DLUT_ERR_INPUT, "JPEG without a scan (no image data)");
-    const size_t len = be16(d + i + 2);
     if (len < 2) return dlut_errorc(DLUT_ERR_INPUT, "JPEG with a broken segment length");
-    if (m == 0xDA) {
-      i += 2 + len;
-      break;
-    }
     i += 2 + len;
+    if (m == 0xDA) break;
   }
   if (n >= 2 && d[n - 2] == 0xFF && d[n - 1] == 0xD9 && n - 2 >= i) return 0; /* the usual end */
   for (const uint8_t *p = d + i, *end = d + n; p + 1 < end; p++) {
