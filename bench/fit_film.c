@@ -25,7 +25,7 @@
  * a lattice line (docs/looks.md), which the looks tests forbid.
  *
  * Held out (leave one out): every stock of the folder is also predicted
- * from the other 16 references alone, by each of five rules fixed
+ * from the other 16 references alone, by each of six rules fixed
  * beforehand from two descriptors a stock with no reference also has (its
  * family: maker, type and line; its type: colour negative, slide, instant,
  * redscale, black and white): the old parameter mean of the family, and the
@@ -78,26 +78,28 @@ typedef struct stock {
   int bw;             /* black and white: mono = 1, fit the mixer */
   const char *family; /* maker + type (+ pro / consumer line) */
   const char *type;   /* neg, slide, instant, redscale, bw */
+  double sat, con;    /* the maker's words for saturation and contrast (see k_stocks) */
 } stock;
 
 static const stock k_stocks[] = {
-    {"kodak_portra_160.png", "PORTRA_160", "kodak portra 160", 0, "kodak_pro_neg", "neg"},
-    {"kodak_portra_800.png", "PORTRA_800", "portra 800", 0, "kodak_pro_neg", "neg"},
-    {"fuji_400h.png", "FUJI_400H", "fuji 400h", 0, "fuji_pro_neg", "neg"},
-    {"fuji_160c.png", "FUJI_160C", "fuji 160c", 0, "fuji_pro_neg", "neg"},
-    {"fuji_provia_100f.png", "PROVIA_100F", "fuji provia 100f", 0, "fuji_slide", "slide"},
-    {"fuji_astia_100f.png", "ASTIA_100F", "fuji astia 100f", 0, "fuji_slide", "slide"},
-    {"fuji_velvia_100_generic.png", "VELVIA_100", "fuji velvia 100", 0, "fuji_slide", "slide"},
-    {"kodak_kodachrome_25.png", "KODACHROME_25", "kodachrome 25", 0, "kodak_slide", "slide"},
-    {"kodak_ektachrome_100vs.png", "EKTACHROME_100VS", "ektachrome 100vs", 0, "kodak_slide", "slide"},
-    {"agfa_vista_200.png", "AGFA_VISTA_200", "agfa vista 200", 0, "fuji_consumer_neg", "neg"},
-    {"fuji_superia_200.png", "SUPERIA_200", "fuji superia 200", 0, "fuji_consumer_neg", "neg"},
-    {"polaroid_690.png", "POLAROID_690", "polaroid 690", 0, "polaroid_instant", "instant"},
-    {"lomography_redscale_100.png", "REDSCALE_100", "lomography redscale 100", 0, "lomography_redscale", "redscale"},
-    {"ilford_delta_100.png", "DELTA_100", "ilford delta 100", 1, "ilford_bw", "bw"},
-    {"kodak_tmax_100.png", "TMAX_100", "kodak tmax 100", 1, "kodak_bw", "bw"},
-    {"fuji_neopan_acros_100.png", "ACROS_100", "fuji neopan acros 100", 1, "fuji_bw", "bw"},
-    {"ilford_fp4_plus_125.png", "FP4_125", "ilford fp4 plus 125", 1, "ilford_bw", "bw"},
+    {"kodak_portra_160.png", "PORTRA_160", "kodak portra 160", 0, "kodak_pro_neg", "neg", -1, -1},
+    {"kodak_portra_800.png", "PORTRA_800", "portra 800", 0, "kodak_pro_neg", "neg", 0, 0},
+    {"fuji_400h.png", "FUJI_400H", "fuji 400h", 0, "fuji_pro_neg", "neg", -1, -1},
+    {"fuji_160c.png", "FUJI_160C", "fuji 160c", 0, "fuji_pro_neg", "neg", 1, 1},
+    {"fuji_provia_100f.png", "PROVIA_100F", "fuji provia 100f", 0, "fuji_slide", "slide", 0, 0},
+    {"fuji_astia_100f.png", "ASTIA_100F", "fuji astia 100f", 0, "fuji_slide", "slide", -1, -1},
+    {"fuji_velvia_100_generic.png", "VELVIA_100", "fuji velvia 100", 0, "fuji_slide", "slide", 2, 1},
+    {"kodak_kodachrome_25.png", "KODACHROME_25", "kodachrome 25", 0, "kodak_slide", "slide", 0, 0},
+    {"kodak_ektachrome_100vs.png", "EKTACHROME_100VS", "ektachrome 100vs", 0, "kodak_slide", "slide", 2, 0},
+    {"agfa_vista_200.png", "AGFA_VISTA_200", "agfa vista 200", 0, "fuji_consumer_neg", "neg", 1, 0},
+    {"fuji_superia_200.png", "SUPERIA_200", "fuji superia 200", 0, "fuji_consumer_neg", "neg", 0, 0},
+    {"polaroid_690.png", "POLAROID_690", "polaroid 690", 0, "polaroid_instant", "instant", 0, 0},
+    {"lomography_redscale_100.png", "REDSCALE_100", "lomography redscale 100", 0, "lomography_redscale", "redscale", 0,
+     0},
+    {"ilford_delta_100.png", "DELTA_100", "ilford delta 100", 1, "ilford_bw", "bw", 0, 0},
+    {"kodak_tmax_100.png", "TMAX_100", "kodak tmax 100", 1, "kodak_bw", "bw", 0, 0},
+    {"fuji_neopan_acros_100.png", "ACROS_100", "fuji neopan acros 100", 1, "fuji_bw", "bw", 0, 0},
+    {"ilford_fp4_plus_125.png", "FP4_125", "ilford fp4 plus 125", 1, "ilford_bw", "bw", 0, 0},
 };
 #define NSTOCKS ((int)(sizeof k_stocks / sizeof k_stocks[0]))
 
@@ -111,28 +113,33 @@ static const struct {
   const char *macro, *nearest, *type;
   int bw;
   const char *what;
+  double sat, con; /* as k_stocks' */
 } k_derived[] = {
-    {"PORTRA_400", "kodak_portra_160.png,kodak_portra_800.png", "neg", 0, "Kodak Portra 400 (line: Portra 160, 800)"},
-    {"EKTAR_100", "kodak_pro_neg", "neg", 0, "Kodak Ektar 100 (family: Kodak professional negatives)"},
-    {"SUPERIA_400", "fuji_superia_200.png", "neg", 0, "Fuji Superia X-TRA 400 (line: Superia 200)"},
-    {"FUJI_CONSUMER", "fuji_consumer_neg", "neg", 0, "a Fuji consumer negative: Natura, C200 kin (family)"},
-    {"FUJI_NEGATIVE", "fuji_pro_neg,fuji_consumer_neg", "neg", 0, "a Fujifilm colour negative (the Fuji families)"},
+    {"PORTRA_400", "kodak_portra_160.png,kodak_portra_800.png", "neg", 0, "Kodak Portra 400 (line: Portra 160, 800)",
+     -0.5, -0.5},
+    {"EKTAR_100", "kodak_pro_neg", "neg", 0, "Kodak Ektar 100 (family: Kodak professional negatives)", 2, 1},
+    {"SUPERIA_400", "fuji_superia_200.png", "neg", 0, "Fuji Superia X-TRA 400 (line: Superia 200)", 0, 0},
+    {"FUJI_CONSUMER", "fuji_consumer_neg", "neg", 0, "a Fuji consumer negative: Natura, C200 kin (family)", 0, 0},
+    {"FUJI_NEGATIVE", "fuji_pro_neg,fuji_consumer_neg", "neg", 0, "a Fujifilm colour negative (the Fuji families)", 0,
+     0},
     {"COLOR_NEGATIVE", "", "neg", 0,
      "a colour negative of a family with no reference (Kodak Gold, ColorPlus, UltraMax, Vision3, CineStill, "
-     "Lomography, Agfa Ultra): the type"},
-    {"VELVIA_50", "fuji_velvia_100_generic.png", "slide", 0, "Fuji Velvia 50 (line: Velvia 100)"},
-    {"PROVIA_400", "fuji_provia_100f.png", "slide", 0, "Fuji Provia 400F/400X (line: Provia 100F)"},
-    {"E100", "kodak_ektachrome_100vs.png", "slide", 0, "Kodak Ektachrome E100 (line: Ektachrome 100VS)"},
-    {"KODACHROME_64", "kodak_kodachrome_25.png", "slide", 0, "Kodachrome 64 (line: Kodachrome 25)"},
-    {"FUJI_SLIDE", "fuji_slide", "slide", 0, "a Fujichrome slide: Sensia, Fortia (family: Fuji slides)"},
-    {"KODAK_SLIDE", "kodak_slide", "slide", 0, "a Kodak slide: Elite Chrome, E200 (family: Kodak slides)"},
-    {"SLIDE", "", "slide", 0, "a slide film of a family with no reference (Agfa Precisa, generic slide): the type"},
-    {"POLAROID_600", "polaroid_690.png", "instant", 0, "Polaroid 600 / i-Type, SX-70 (line: Polaroid 690)"},
-    {"INSTANT", "", "instant", 0, "an instant film of another maker (Instax, generic instant): the type"},
-    {"BW_ILFORD", "ilford_bw", "bw", 1, "an Ilford black-and-white film: HP5, XP2, Pan F (family: Ilford)"},
-    {"DELTA_400", "ilford_delta_100.png", "bw", 1, "Ilford Delta 400 / 3200 (line: Delta 100)"},
-    {"BW_KODAK", "kodak_bw", "bw", 1, "a Kodak black-and-white film: Tri-X, T-Max 400 / P3200 (family: Kodak)"},
-    {"BW_GENERIC", "", "bw", 1, "a black-and-white film of another maker (Agfa APX): the type"},
+     "Lomography, Agfa Ultra): the type",
+     0, 0},
+    {"VELVIA_50", "fuji_velvia_100_generic.png", "slide", 0, "Fuji Velvia 50 (line: Velvia 100)", 2, 1},
+    {"PROVIA_400", "fuji_provia_100f.png", "slide", 0, "Fuji Provia 400F/400X (line: Provia 100F)", 0, 0},
+    {"E100", "kodak_ektachrome_100vs.png", "slide", 0, "Kodak Ektachrome E100 (line: Ektachrome 100VS)", 0, 0},
+    {"KODACHROME_64", "kodak_kodachrome_25.png", "slide", 0, "Kodachrome 64 (line: Kodachrome 25)", 0, 0},
+    {"FUJI_SLIDE", "fuji_slide", "slide", 0, "a Fujichrome slide: Sensia, Fortia (family: Fuji slides)", 0, 0},
+    {"KODAK_SLIDE", "kodak_slide", "slide", 0, "a Kodak slide: Elite Chrome, E200 (family: Kodak slides)", 0, 0},
+    {"SLIDE", "", "slide", 0, "a slide film of a family with no reference (Agfa Precisa, generic slide): the type", 0,
+     0},
+    {"POLAROID_600", "polaroid_690.png", "instant", 0, "Polaroid 600 / i-Type, SX-70 (line: Polaroid 690)", 0, 0},
+    {"INSTANT", "", "instant", 0, "an instant film of another maker (Instax, generic instant): the type", 0, 0},
+    {"BW_ILFORD", "ilford_bw", "bw", 1, "an Ilford black-and-white film: HP5, XP2, Pan F (family: Ilford)", 0, 0},
+    {"DELTA_400", "ilford_delta_100.png", "bw", 1, "Ilford Delta 400 / 3200 (line: Delta 100)", 0, 0},
+    {"BW_KODAK", "kodak_bw", "bw", 1, "a Kodak black-and-white film: Tri-X, T-Max 400 / P3200 (family: Kodak)", 0, 0},
+    {"BW_GENERIC", "", "bw", 1, "a black-and-white film of another maker (Agfa APX): the type", 0, 0},
 };
 #define NDERIVED ((int)(sizeof k_derived / sizeof k_derived[0]))
 
@@ -150,15 +157,17 @@ static const struct {
  * practice, kept for comparison: the mean of the fitted parameters of the
  * nearest non-empty level. */
 typedef enum {
-  RULE_PARAMS,      /* parameter mean of the nearest level (no fit) */
-  RULE_NEAREST,     /* target: the nearest non-empty level */
-  RULE_TYPE,        /* target: the type (else all) */
-  RULE_ALL,         /* target: every stock of the kind */
-  RULE_NEAREST_TYPE /* target: half the nearest level, half the type (a family mean shrunk to its type) */
+  RULE_PARAMS,       /* parameter mean of the nearest level (no fit) */
+  RULE_NEAREST,      /* target: the nearest non-empty level */
+  RULE_TYPE,         /* target: the type (else all) */
+  RULE_ALL,          /* target: every stock of the kind */
+  RULE_NEAREST_TYPE, /* target: half the nearest level, half the type (a family mean shrunk to its type) */
+  RULE_DESCRIBED     /* target: RULE_NEAREST_TYPE's, moved by the saturation and contrast words (below) */
 } rule_id;
-#define NRULES 5
-static const char *const k_rule_name[NRULES] = {"parameter mean of the family", "family", "type", "all of the kind",
-                                                "half family, half type"};
+#define NRULES 6
+static const char *const k_rule_name[NRULES] = {
+    "parameter mean of the family",         "family", "type", "all of the kind", "half family, half type",
+    "half and half, with the maker's words"};
 
 static int in_list(const char *list, const char *s) {
   size_t n = strlen(s);
@@ -172,12 +181,14 @@ static int in_list(const char *list, const char *s) {
 }
 
 /* Weights w[NSTOCKS] (summing to 1, or all 0 when no stock qualifies) of the
- * rule for a stock described by (nearest, type, bw), leaving out `exclude`. */
-static void rule_weights(rule_id r, const char *nearest, const char *type, int bw, int exclude, double *w) {
+ * rule for a stock described by (nearest, type, bw), leaving out `exclude`
+ * and `exclude2` (-1: none). */
+static void rule_weights2(rule_id r, const char *nearest, const char *type, int bw, int exclude, int exclude2,
+                          double *w) {
   int in[3][NSTOCKS], cnt[3] = {0, 0, 0};
   for (int j = 0; j < NSTOCKS; j++) {
     const stock *s = &k_stocks[j];
-    int ok = j != exclude && s->bw == bw;
+    int ok = j != exclude && j != exclude2 && s->bw == bw;
     in[0][j] = ok && (in_list(nearest, s->family) || in_list(nearest, s->file));
     in[1][j] = ok && strcmp(s->type, type) == 0;
     in[2][j] = ok;
@@ -196,6 +207,7 @@ static void rule_weights(rule_id r, const char *nearest, const char *type, int b
       lw[2] = 1;
       break;
     case RULE_NEAREST_TYPE:
+    case RULE_DESCRIBED:
       lw[0] = lw[1] = 0.5;
       break;
   }
@@ -206,6 +218,10 @@ static void rule_weights(rule_id r, const char *nearest, const char *type, int b
     for (int l = 0; l < 3; l++)
       if (in[l][j] && cnt[l]) w[j] += lw[l] / cnt[l];
   }
+}
+
+static void rule_weights(rule_id r, const char *nearest, const char *type, int bw, int exclude, double *w) {
+  rule_weights2(r, nearest, type, bw, exclude, -1, w);
 }
 
 /* A short list of the stocks a weight vector uses, for the report. */
@@ -221,6 +237,12 @@ static void weights_describe(const double *w, char *buf, size_t len) {
     int n = snprintf(buf + at, at < len ? len - at : 0, "%s%s %.2f", at ? ", " : "", name, w[j]);
     if (n > 0) at = at + (size_t)n < len ? at + (size_t)n : len - 1;
   }
+}
+
+/* Append the words' gains (RULE_DESCRIBED) to a weights description. */
+static void gains_describe(double gs, double gc, char *buf, size_t len) {
+  size_t at = strlen(buf);
+  if ((gs != 0 || gc != 0) && at < len) snprintf(buf + at, len - at, "; chroma x%.2f, contrast x%.2f", 1 + gs, 1 + gc);
 }
 
 static const char *const k_fit_photos[] = {"astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"};
@@ -598,16 +620,93 @@ static void look_wmean(const double *w, const dlut_look *looks, dlut_look *out) 
   }
 }
 
+/* ==== The maker's words: saturation and contrast ====
+ *
+ * RULE_DESCRIBED adds two more descriptors a stock with no reference also
+ * has: what its maker says of its saturation and its contrast (k_stocks'
+ * sat and con: -1 low or soft, 0 standard, 1 high, 2 the maker's highest,
+ * set from the makers' names and descriptions before this rule was run:
+ * Velvia's "ultra-high saturation", Ektachrome 100VS's "very saturated",
+ * 160C's "C", Astia's "soft", the portrait negatives' natural palette).
+ * The rule's target is RULE_NEAREST_TYPE's mean, with its chroma scaled by
+ * 1 + k_s * dS and its L* contrast about 50 by 1 + k_c * dC, where dS and
+ * dC are the stock's words minus the weighted mean of the words of the
+ * references in that mean. k_s and k_c are least squares over the other
+ * references of the same kind: each one, predicted by RULE_NEAREST_TYPE
+ * from the rest, against its own reference, on the fit's sample (with the
+ * held-out stock left out of everything). */
+typedef struct gains {
+  double s, c; /* chroma and L* contrast scale, minus 1 */
+} gains;
+
+static void words_mean(const double *w, double *sat, double *con) {
+  *sat = *con = 0;
+  for (int j = 0; j < NSTOCKS; j++)
+    if (w[j] > 0) *sat += w[j] * k_stocks[j].sat, *con += w[j] * k_stocks[j].con;
+}
+
+static void gains_apply(float *lab, int64_t n, gains g) {
+  if (g.s == 0 && g.c == 0) return;
+  float fs = (float)fmax(0.2, 1 + g.s), fc = (float)fmax(0.2, 1 + g.c);
+  for (int64_t i = 0; i < n; i++) {
+    float *p = lab + 3 * i;
+    p[0] = fminf(fmaxf(50 + (p[0] - 50) * fc, 0), 100);
+    p[1] *= fs, p[2] *= fs;
+  }
+}
+
+/* k_s and k_c from the references of kind `bw`, without `exclude` (-1: none). */
+static int words_coef(const data *d, int bw, int exclude, double *ks, double *kc) {
+  float *base = malloc(sizeof(float) * 3 * (size_t)d->fit.n);
+  if (!base) return -1;
+  double ns = 0, ds = 0, nc = 0, dc = 0;
+  for (int j = 0; j < NSTOCKS; j++) {
+    const stock *st = &k_stocks[j];
+    if (st->bw != bw || j == exclude) continue;
+    double w[NSTOCKS], s0, c0, sum = 0;
+    rule_weights2(RULE_NEAREST_TYPE, st->family, st->type, bw, j, exclude, w);
+    for (int q = 0; q < NSTOCKS; q++) sum += w[q];
+    if (sum <= 0) continue;
+    words_mean(w, &s0, &c0);
+    double wS = st->sat - s0, wC = st->con - c0;
+    lab_mean(w, (float *const *)d->fit_lab, d->fit.n, base);
+    for (int64_t i = 0; i < d->fit.n; i++) {
+      const float *b = base + 3 * i, *r = d->fit_lab[j] + 3 * i;
+      double x = b[1] * wS, y = b[2] * wS, z = (b[0] - 50) * wC;
+      ns += x * (r[1] - b[1]) + y * (r[2] - b[2]), ds += x * x + y * y;
+      nc += z * (r[0] - b[0]), dc += z * z;
+    }
+  }
+  free(base);
+  *ks = ds > 0 ? ns / ds : 0;
+  *kc = dc > 0 ? nc / dc : 0;
+  return 0;
+}
+
+/* The gains of rule r for a stock with words (sat, con) and weights w, the coefficients learned without
+ * `exclude`. */
+static int rule_gains(const data *d, rule_id r, const double *w, int bw, double sat, double con, int exclude,
+                      gains *g) {
+  g->s = g->c = 0;
+  if (r != RULE_DESCRIBED) return 0;
+  double ks, kc, s0, c0;
+  if (words_coef(d, bw, exclude, &ks, &kc) != 0) return -1;
+  words_mean(w, &s0, &c0);
+  g->s = ks * (sat - s0), g->c = kc * (con - c0);
+  return 0;
+}
+
 /* Fits of rule targets, shared between the rules and the derived stocks that ask for the same weights. */
 #define NCACHE 160
 typedef struct fit_cache {
   double w[NCACHE][NSTOCKS];
+  gains g[NCACHE];
   dlut_look look[NCACHE];
   double de[NCACHE]; /* on the fit's sample, to the target */
   int n;
 } fit_cache;
 
-static int rule_look(data *d, fit_cache *fc, const dlut_look *fitted, rule_id r, const double *w, int bw,
+static int rule_look(data *d, fit_cache *fc, const dlut_look *fitted, rule_id r, const double *w, gains g, int bw,
                      dlut_look *out, double *de_target) {
   if (r == RULE_PARAMS) {
     look_wmean(w, fitted, out);
@@ -615,7 +714,7 @@ static int rule_look(data *d, fit_cache *fc, const dlut_look *fitted, rule_id r,
     return 0;
   }
   for (int k = 0; k < fc->n; k++)
-    if (memcmp(fc->w[k], w, sizeof fc->w[k]) == 0) {
+    if (memcmp(fc->w[k], w, sizeof fc->w[k]) == 0 && fc->g[k].s == g.s && fc->g[k].c == g.c) {
       *out = fc->look[k];
       if (de_target) *de_target = fc->de[k];
       return 0;
@@ -623,7 +722,9 @@ static int rule_look(data *d, fit_cache *fc, const dlut_look *fitted, rule_id r,
   if (fc->n == NCACHE) return -1;
   int k = fc->n++, evals = 0;
   memcpy(fc->w[k], w, sizeof fc->w[k]);
+  fc->g[k] = g;
   lab_mean(w, d->fit_lab, d->fit.n, d->target);
+  gains_apply(d->target, d->fit.n, g);
   look_wmean(w, fitted, &fc->look[k]); /* start from the parameter mean */
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -631,8 +732,8 @@ static int rule_look(data *d, fit_cache *fc, const dlut_look *fitted, rule_id r,
   clock_gettime(CLOCK_MONOTONIC, &t1);
   char who[512];
   weights_describe(w, who, sizeof who);
-  fprintf(stderr, "fit_film:   target fit %6.2f  (%d evaluations, %.1f s)  %s\n", fc->de[k], evals,
-          (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9, who);
+  fprintf(stderr, "fit_film:   target fit %6.2f  (%d evaluations, %.1f s)  %s; gains %+.3f %+.3f\n", fc->de[k], evals,
+          (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9, who, g.s, g.c);
   *out = fc->look[k];
   if (de_target) *de_target = fc->de[k];
   return 0;
@@ -653,6 +754,7 @@ static int cmd_fit(const char *table_path, const char *report_path, int forced_r
   data d;
   static fit_cache fc;
   static dlut_look looks[NSTOCKS], held[NRULES][NSTOCKS], derived[NDERIVED];
+  static gains held_g[NRULES][NSTOCKS], derived_g[NDERIVED];
   double de_fit[NSTOCKS], de_id[NSTOCKS], m_id[NSTOCKS], m_fit[NSTOCKS], secs[NSTOCKS];
   double ratio[NRULES][NSTOCKS], oracle[NRULES][NSTOCKS], de_derived[NDERIVED];
   int evals[NSTOCKS], done_rule[NRULES] = {0};
@@ -682,10 +784,14 @@ static int cmd_fit(const char *table_path, const char *report_path, int forced_r
     for (int i = 0; i < NSTOCKS; i++) {
       const stock *st = &k_stocks[i];
       double w[NSTOCKS];
+      gains g;
       rule_weights((rule_id)r, st->family, st->type, st->bw, i, w);
-      if (rule_look(&d, &fc, looks, (rule_id)r, w, st->bw, &held[r][i], NULL) != 0) goto done;
+      if (rule_gains(&d, (rule_id)r, w, st->bw, st->sat, st->con, i, &g) != 0) goto done;
+      held_g[r][i] = g;
+      if (rule_look(&d, &fc, looks, (rule_id)r, w, g, st->bw, &held[r][i], NULL) != 0) goto done;
       ratio[r][i] = look_de_meas(&d, &held[r][i], d.meas_lab[i]) / m_id[i];
       lab_mean(w, d.meas_lab, d.meas.n, d.lab); /* the target itself, before the model */
+      gains_apply(d.lab, d.meas.n, g);
       oracle[r][i] = mean_de_lab(d.lab, d.meas_lab[i], d.meas.n) / m_id[i];
       fprintf(stderr, "fit_film: held out %-28s %-30s %.2f (target itself %.2f)\n", st->file, k_rule_name[r],
               ratio[r][i], oracle[r][i]);
@@ -706,7 +812,10 @@ static int cmd_fit(const char *table_path, const char *report_path, int forced_r
   for (int k = 0; k < NDERIVED; k++) {
     double w[NSTOCKS];
     rule_weights((rule_id)chosen, k_derived[k].nearest, k_derived[k].type, k_derived[k].bw, -1, w);
-    if (rule_look(&d, &fc, looks, (rule_id)chosen, w, k_derived[k].bw, &derived[k], &de_derived[k]) != 0) goto done;
+    if (rule_gains(&d, (rule_id)chosen, w, k_derived[k].bw, k_derived[k].sat, k_derived[k].con, -1, &derived_g[k]) !=
+            0 ||
+        rule_look(&d, &fc, looks, (rule_id)chosen, w, derived_g[k], k_derived[k].bw, &derived[k], &de_derived[k]) != 0)
+      goto done;
   }
   /* 5. the table and the report */
   tf = fopen(table_path, "w");
@@ -740,6 +849,7 @@ static int cmd_fit(const char *table_path, const char *report_path, int forced_r
     double w[NSTOCKS];
     rule_weights((rule_id)chosen, st->family, st->type, st->bw, i, w);
     weights_describe(w, who, sizeof who);
+    gains_describe(held_g[chosen][i].s, held_g[chosen][i].c, who, sizeof who);
     look_effect(&held[chosen][i], st->bw, eff, sizeof eff);
     fprintf(tf, "/* held out (%s): %s; %.2f of the untouched distance */\n#define LOOKS_FILM_%s_HELDOUT \"%s\"\n",
             k_rule_name[chosen], who, ratio[chosen][i], st->macro, eff);
@@ -749,6 +859,7 @@ static int cmd_fit(const char *table_path, const char *report_path, int forced_r
     double w[NSTOCKS];
     rule_weights((rule_id)chosen, k_derived[k].nearest, k_derived[k].type, k_derived[k].bw, -1, w);
     weights_describe(w, who, sizeof who);
+    gains_describe(derived_g[k].s, derived_g[k].c, who, sizeof who);
     look_effect(&derived[k], k_derived[k].bw, eff, sizeof eff);
     fprintf(tf, "/* %s, no reference (%s): %s */\n#define LOOKS_FILM_%s \"%s\"\n", k_derived[k].what,
             k_rule_name[chosen], who, k_derived[k].macro, eff);
@@ -802,6 +913,7 @@ static int cmd_fit(const char *table_path, const char *report_path, int forced_r
     char who[1024];
     rule_weights((rule_id)chosen, st->family, st->type, st->bw, i, w);
     weights_describe(w, who, sizeof who);
+    gains_describe(held_g[chosen][i].s, held_g[chosen][i].c, who, sizeof who);
     fprintf(rf, " %s |\n", who);
   }
   const char *sum_name[3] = {"mean", "stocks under 0.5", "worst"};
@@ -833,6 +945,7 @@ static int cmd_fit(const char *table_path, const char *report_path, int forced_r
     char who[1024];
     rule_weights((rule_id)chosen, k_derived[k].nearest, k_derived[k].type, k_derived[k].bw, -1, w);
     weights_describe(w, who, sizeof who);
+    gains_describe(derived_g[k].s, derived_g[k].c, who, sizeof who);
     fprintf(rf, "| LOOKS_FILM_%s | %s | %s | %.2f |\n", k_derived[k].macro, k_derived[k].what, who, de_derived[k]);
   }
   fprintf(rf, "\n## Parameters (effect strings, src/looks/film_fit.h)\n\n");

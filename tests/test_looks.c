@@ -80,7 +80,16 @@ static void test_vocabulary(void) {
         snprintf(form, sizeof form, "%.*s", (int)k, p);
         parse(form, &rep);
         forms++;
-        if (!(rep.n_matches == 1 && rep.matches[0].term == i && rep.matches[0].weight == 1.0f && !rep.ignored[0])) {
+        /* a comparative form of its own term ("warmer" beside "warm") weighs "more": 1.3 */
+        int comparative = 0;
+        for (const char *q = lang ? "" : t->en; *q && k > 2 && form[k - 1] == 'r';) {
+          size_t k2 = strcspn(q, "|");
+          if ((k2 == k - 1 || (k2 == k - 2 && form[k - 2] == 'e')) && !strncmp(q, form, k2)) comparative = 1;
+          q += k2;
+          if (*q == '|') q++;
+        }
+        float want = comparative ? 1.3f : 1.0f;
+        if (!(rep.n_matches == 1 && rep.matches[0].term == i && rep.matches[0].weight == want && !rep.ignored[0])) {
           shadowed++;
           CHECK_MSG(0, "form '%s' of term %d parses to %d matches (first term %d), ignored '%s'", form, i,
                     rep.n_matches, rep.n_matches ? rep.matches[0].term : -99, rep.ignored);
@@ -474,9 +483,27 @@ static void test_parser(void) {
   CHECK(t_very > t_plain && t_plain > t_slight && t_slight > 0);
   float z_very = parse("非常暖", NULL).temp, z_plain = parse("暖", NULL).temp, z_slight = parse("稍微暖", NULL).temp;
   CHECK(z_very > z_plain && z_plain > z_slight && z_slight > 0);
-  CHECK(parse("暖一点", NULL).temp == z_slight);       /* postfix softener */
-  CHECK(parse("稍微暖一点", NULL).temp == z_slight);   /* two softeners do not compound */
-  CHECK(parse("a bit warmer", NULL).temp == t_slight); /* comparative form */
+  CHECK(parse("暖一点", NULL).temp == z_slight);     /* postfix softener */
+  CHECK(parse("稍微暖一点", NULL).temp == z_slight); /* two softeners do not compound */
+  /* a comparative is "more": "a bit warmer" between "slightly warm" and "warm", "warmer" above "warm" */
+  CHECK(parse("a bit warmer", NULL).temp > t_slight && parse("a bit warmer", NULL).temp < t_plain);
+  CHECK(parse("warmer", NULL).temp > t_plain && parse("warmer", NULL).temp < t_very);
+  CHECK(parse("bluer", NULL).cast_ab[1] < parse("blue", NULL).cast_ab[1]); /* a stemmed one too */
+  /* the step above "very", and no overflow however many degree words are stacked */
+  float t_ext = parse("extremely warm", NULL).temp;
+  CHECK(t_ext > t_very && parse("极其暖", NULL).temp > z_very);
+  {
+    char many[4000] = "";
+    for (int k = 0; k < 300; k++) strcat(many, "very ");
+    strcat(many, "warm");
+    float t_many = parse(many, NULL).temp;
+    CHECK_MSG(isfinite(t_many) && t_many >= t_ext && t_many <= 1.5f * t_ext, "300 x very: temp %g", (double)t_many);
+    many[0] = '\0';
+    for (int k = 0; k < 300; k++) strcat(many, "非常");
+    strcat(many, "暗");
+    float b_many = parse(many, NULL).brightness;
+    CHECK_MSG(isfinite(b_many) && b_many < 0 && b_many > -5.0f, "300 x 非常暗: brightness %g", (double)b_many);
+  }
   /* direction words, prefix and postfix */
   CHECK(parse("low contrast", NULL).contrast < 0);
   CHECK(parse("high contrast", NULL).contrast > 0);

@@ -222,6 +222,47 @@ static char *write_mem(const dlut_lut *l, int fmt, int bits, size_t *len) {
   return buf;
 }
 
+/* A title cut at the field's 255 bytes in the middle of a 3-byte character (as snprintf cuts a long
+ * Chinese prompt) is written without the broken tail: .cube and .3dl stay valid UTF-8. */
+static int valid_utf8(const unsigned char *p) {
+  while (*p) {
+    int n = *p < 0x80 ? 0 : (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
+    if (n < 0) return 0;
+    for (int k = 1; k <= n; k++)
+      if ((p[k] & 0xC0) != 0x80) return 0;
+    p += n + 1;
+  }
+  return 1;
+}
+
+static void test_title_utf8_cut(void) {
+  for (int fmt = 0; fmt < 2; fmt++) {
+    dlut_lut *l = random_lut(5, 0);
+    if (!l) {
+      CHECK(0);
+      continue;
+    }
+    char t[400] = "ab";
+    for (int k = 0; k < 100; k++) strcat(t, "\xE6\x9A\x96"); /* 暖 */
+    snprintf(l->title, sizeof l->title, "%s", t);            /* 255 bytes: 2 + 84 x 3 + 1 of the 85th */
+    CHECK(strlen(l->title) == 255);
+    size_t len;
+    char *txt = write_mem(l, fmt, fmt ? 16 : 0, &len);
+    CHECK_MSG(txt != NULL, "%s", dlut_last_error());
+    if (txt) {
+      CHECK_MSG(valid_utf8((const unsigned char *)txt), "format %d: the written title is not valid UTF-8", fmt);
+      CHECK(strstr(txt, "ab\xE6\x9A\x96") != NULL); /* the whole characters are kept */
+      if (fmt == 0) {
+        dlut_lut *r = dlut_lut_parse_cube(txt, len, "t.cube");
+        CHECK(r && strlen(r->title) == 254 && memcmp(r->title, l->title, 254) == 0);
+        dlut_lut_free(r);
+      }
+    }
+    free(txt);
+    dlut_lut_free(l);
+  }
+}
+
 static void test_cube_roundtrip(void) {
   /* Adobe 3D, with and without a domain; 1D; Resolve shaper + 3D. */
   for (int variant = 0; variant < 4; variant++) {
@@ -661,6 +702,7 @@ int main(void) {
   test_cube_resolve();
   test_cube_malformed();
   test_cube_roundtrip();
+  test_title_utf8_cut();
   test_numbers();
   test_locale();
   test_3dl();

@@ -98,6 +98,7 @@ enum {
   LOOKS_QUAL_FOLIAGE,
   LOOKS_QUAL_SHADOWS,
   LOOKS_QUAL_HIGHLIGHTS,
+  LOOKS_QUAL_WATER,
   LOOKS_QUAL_COUNT
 };
 const char *looks_qual_forms(int q, int zh); /* '|'-separated forms, NULL for none */

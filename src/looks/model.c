@@ -99,6 +99,11 @@ static double softlim(double x, double lim) {
   return lim * tanh(x / lim);
 }
 
+/* Stacked lightening (exposure + 0.8 brightness, see looks_prepare): as asked up to the knee, then
+ * soft-limited to at most knee + room. */
+#define LIFT_KNEE 1.0
+#define LIFT_ROOM 0.3
+
 /* The tone curve's control points. x is encoded sRGB. */
 #define NCTRL 7
 static const double k_ctrl_x[NCTRL] = {0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0};
@@ -136,8 +141,20 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
   /* normalise so that white does not clip: the largest channel of M*(1,1,1) is 1 */
   double wmax = 0;
   for (int r = 0; r < 3; r++) wmax = fmax(wmax, m[3 * r] + m[3 * r + 1] + m[3 * r + 2]);
-  /* darkening terms stack (night, moody, low key ...): negative exposure is soft-limited */
-  double ev = lk->exposure < 0 ? -softlim(-lk->exposure, 0.6) : clampd(lk->exposure, 0, 3);
+  /* darkening terms stack (night, moody, low key ...): negative exposure is soft-limited; so do the
+   * lightening ones (bright, airy, high key, overexposed ...): exposure and brightness together lift
+   * up to LIFT_KNEE as asked (every measured stock lifts less), and beyond it saturate at about
+   * LIFT_KNEE + LIFT_ROOM, instead of adding up to a white frame */
+  double ex = lk->exposure, br = lk->brightness, shl = lk->shadows, fd = lk->fade;
+  double lift = fmax(ex, 0.0) + 0.8 * fmax(br, 0.0);
+  if (lift > LIFT_KNEE) { /* and the lifted shadows and the fade that come with such stacks */
+    double k = (LIFT_KNEE + softlim(lift - LIFT_KNEE, LIFT_ROOM)) / lift;
+    if (ex > 0) ex *= k;
+    if (br > 0) br *= k;
+    if (shl > 0) shl *= k;
+    fd *= k;
+  }
+  double ev = ex < 0 ? -softlim(-ex, 0.6) : clampd(ex, 0, 3);
   p->exposure = pow(2.0, ev);
   p->shoulder = ev > 0;
   for (int i = 0; i < 9; i++) p->wb[i] = m[i] / wmax;
@@ -152,9 +169,9 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
   for (int c = 0; c < 3; c++) p->mono_w[c] = ws > 1e-6 ? w[c] / ws : (c == 1 ? 1.0 : 0.0);
   p->mono = clampd(lk->mono, 0, 1);
   /* -- tone curve control points */
-  double b = lk->brightness < 0 ? -softlim(-lk->brightness, 0.7) : softlim(lk->brightness, 1.0),
-         c = clampd(softlim(lk->contrast, 1.2), -1, 1.5), sh = clampd(lk->shadows, -1, 1);
-  double hl = clampd(lk->highlights, -1, 1), fade = clampd(lk->fade, 0, 1);
+  double b = br < 0 ? -softlim(-br, 0.7) : softlim(br, 1.0), c = clampd(softlim(lk->contrast, 1.2), -1, 1.5),
+         sh = clampd(shl, -1, 1);
+  double hl = clampd(lk->highlights, -1, 1), fade = clampd(fd, 0, 1);
   double crush = clampd(softlim(fmax(lk->crush, 0.0f), 0.7), 0, 1); /* stacked crushes saturate */
   double roll = clampd(lk->rolloff, 0, 1);
   static const double w_sh[NCTRL] = {0, 0.6, 1.0, 0.35, 0.05, 0, 0};

@@ -22,10 +22,15 @@
 /* ==== The lexicon ==== */
 
 enum { LEX_TERM, LEX_QUAL, LEX_CAST, LEX_COLOR, LEX_MOD, LEX_STOP, LEX_SEP };
-enum { MOD_INTENS, MOD_MORE, MOD_LESS, MOD_SOFT, MOD_NEG, MOD_CAP, MOD_COUNT };
+enum { MOD_INTENS, MOD_MORE, MOD_LESS, MOD_SOFT, MOD_NEG, MOD_CAP, MOD_EXTREME, MOD_TOO, MOD_COUNT };
 /* NEG reverses at half strength; CAP ("not too X") keeps X's direction: 0.4 is X's gentle amount when
- * the prompt says nothing else, otherwise it only caps X at half its plain amount (see the summing). */
-static const float k_mod_weight[MOD_COUNT] = {1.6f, 1.3f, -0.8f, 0.5f, -0.5f, 0.4f};
+ * the prompt says nothing else, otherwise it only caps X at half its plain amount (see the summing).
+ * EXTREME is the step above "very"; TOO ("too", 过) means nothing alone, and after a negation it
+ * makes the negation a cap ("don't make it too warm", 不要过暖 = "not too warm"). */
+static const float k_mod_weight[MOD_COUNT] = {1.6f, 1.3f, -0.8f, 0.5f, -0.5f, 0.4f, 2.0f, 1.0f};
+/* Degree words compound ("very very warm" x2.56) up to this much of the plain term, either way: a
+ * prompt of a hundred "very"s is an extremely strong look, not an overflow. */
+#define WEIGHT_MAX 2.4f
 #define CAP_NEG 1      /* match.capped: "no X" */
 #define CAP_TOO 2      /* match.capped: "not too X" */
 #define CAP_LIMIT 0.5f /* "not too X" caps X at this fraction of its plain amount */
@@ -337,13 +342,21 @@ static int is_word_byte(unsigned char c) {
 }
 
 /* English fallback: try simple suffixes ("warmish", "greens", "contrasty") for terms and colours only. */
-static const lex_entry *find_stemmed(const char *w, size_t len) {
+/* A term or colour under an English ending ("warmer", "bluish", "faded"). *degree is the modifier the
+ * ending carries, or -1: the comparative is "more" ("warmer" as 更暖), the superlative "very"
+ * ("warmest"). */
+static const lex_entry *find_stemmed(const char *w, size_t len, int *degree) {
   static const char *const suffixes[] = {"ish", "es", "s", "er", "est", "y", "ly", "ed", "ness", "r", "d"};
+  *degree = -1;
   for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
     size_t sl = strlen(suffixes[i]);
     if (len > sl + 2 && memcmp(w + len - sl, suffixes[i], sl) == 0) {
       const lex_entry *e = lex_find(w, len - sl);
-      if (e && (e->kind == LEX_TERM || e->kind == LEX_COLOR)) return e;
+      if (e && (e->kind == LEX_TERM || e->kind == LEX_COLOR)) {
+        if (!strcmp(suffixes[i], "er") || !strcmp(suffixes[i], "r")) *degree = MOD_MORE;
+        if (!strcmp(suffixes[i], "est")) *degree = MOD_INTENS;
+        return e;
+      }
     }
   }
   return NULL;
@@ -450,14 +463,28 @@ static int tokenize(const char *s, token *toks, int max) {
         }
       }
       if (e) {
+        /* a comparative listed as a form of its own term ("warmer" beside "warm"): "more", as the
+         * stemmed ones are */
+        if (end == word_end && (e->kind == LEX_TERM || e->kind == LEX_COLOR))
+          for (int sl = 1; sl <= 2; sl++) {
+            int wl = word_end - i;
+            if (wl <= sl + 2 || s[word_end - 1] != 'r' || (sl == 2 && s[word_end - 2] != 'e')) continue;
+            const lex_entry *st = lex_find(s + i, (size_t)(wl - sl));
+            if (st && st->kind == e->kind && st->id == e->id) {
+              PUSH(TOK_MOD, MOD_MORE, i, 0);
+              break;
+            }
+          }
         PUSH_ENTRY(e, i, end - i);
         i = end;
         continue;
       }
-      e = find_stemmed(s + i, (size_t)(word_end - i));
-      if (e)
+      int degree;
+      e = find_stemmed(s + i, (size_t)(word_end - i), &degree);
+      if (e) {
+        if (degree >= 0) PUSH(TOK_MOD, degree, i, 0); /* the ending's degree, as a prefix of no length */
         PUSH_ENTRY(e, i, word_end - i);
-      else
+      } else
         PUSH(TOK_UNKNOWN, 0, i, word_end - i);
       i = word_end;
       continue;
@@ -640,6 +667,13 @@ static void combine(float *w, int *soft, int *cap, int mod) {
     if (*soft) return;
     *soft = 1;
   }
+  if (mod == MOD_TOO) {
+    if (*cap != CAP_NEG) return; /* "too" alone says nothing about the amount */
+    /* a negation then "too": the negation's reversal undone, "not too" in its place */
+    *cap = CAP_TOO;
+    *w = fabsf(*w / k_mod_weight[MOD_NEG]) * k_mod_weight[MOD_CAP];
+    return;
+  }
   if (mod == MOD_NEG && *cap != CAP_TOO) *cap = CAP_NEG;
   if (mod == MOD_CAP) {
     if (*cap == CAP_TOO) return; /* "不要太 ... 过于" once */
@@ -647,10 +681,13 @@ static void combine(float *w, int *soft, int *cap, int mod) {
     *w = fabsf(*w); /* "not too" after a "no" (不要 + 太): the cap wins */
   }
   *w *= k_mod_weight[mod];
+  if (*w > WEIGHT_MAX) *w = WEIGHT_MAX;
+  if (*w < -WEIGHT_MAX) *w = -WEIGHT_MAX;
 }
 
 /* Append s[at..at+len) to a match's text (with a space between English words). */
 static void match_text_add(dlut_looks_match *m, const char *s, int at, int len) {
+  if (len <= 0) return; /* a word ending's degree (find_stemmed) has no text of its own */
   size_t cur = strlen(m->text);
   int space = cur > 0 && (unsigned char)s[at] < 0x80 && (unsigned char)m->text[cur - 1] < 0x80;
   if (cur + (size_t)space + (size_t)len + 1 > sizeof m->text) return;
@@ -690,6 +727,16 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     for (size_t i = 0; i < nlen; i++) {
       unsigned char c = nf[i];
       if (c == '\'') continue;
+      /* the apostrophes phones and word processors type (U+2019, U+2018, U+02BC) are dropped like
+       * ASCII's: "don’t" reads as "dont" */
+      if (i + 2 < nlen && c == 0xE2 && nf[i + 1] == 0x80 && (nf[i + 2] == 0x98 || nf[i + 2] == 0x99)) {
+        i += 2;
+        continue;
+      }
+      if (i + 1 < nlen && c == 0xCA && nf[i + 1] == 0xBC) {
+        i += 1;
+        continue;
+      }
       if (c < 0x80 && !is_word_byte(c) && !strchr(",.;:!?()[]{}", c)) c = ' '; /* '-', '&', '_' ... join words */
       if (c == ' ' && (o == 0 || norm[o - 1] == ' ')) continue;
       norm[o++] = (char)c;
@@ -904,6 +951,10 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       if (d[j] < 0 && f[j] < lim) f[j] = lim;
     }
   }
+  /* the protections are switches in [0, 1] (1: skin follows the look; the paper's own ends), whatever
+   * the weights of the terms that set them ("warmer skin" x1.3) */
+  look->skin_follow = fminf(fmaxf(look->skin_follow, 0.0f), 1.0f);
+  look->tint_ends = fminf(fmaxf(look->tint_ends, 0.0f), 1.0f);
   free(qual_of), free(clause_of), free(match_of), free(eff);
   for (int k = 0; k < rep->n_matches; k++)
     append_list(rep->understood, sizeof rep->understood, rep->matches[k].text, (int)strlen(rep->matches[k].text));

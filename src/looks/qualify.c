@@ -39,6 +39,11 @@ static const qual_def k_quals[LOOKS_QUAL_COUNT] = {
                             20.0f},
     [LOOKS_QUAL_SHADOWS] = {NULL, NULL, {0}},
     [LOOKS_QUAL_HIGHLIGHTS] = {NULL, NULL, {0}},
+    /* water: the aquas and blues of sea, lake and pool (more aqua than the sky's, and no green) */
+    [LOOKS_QUAL_WATER] = {"water|sea|ocean|the sea|the ocean|lake|the lake|river|waves|seawater|sea water|pool",
+                          "海水|大海|海洋|海面|湖水|湖面|河水|水面|海浪|泳池|江水",
+                          {0, 0, 0, 0, 1.0f, 0.7f, 0, 0},
+                          20.0f},
 };
 
 static const char *const k_cast_en = "cast|colour cast|color cast|tint cast|colour tint|color tint";
@@ -52,7 +57,7 @@ const char *looks_cast_forms(int zh) {
   return zh ? k_cast_zh : k_cast_en;
 }
 const char *looks_qual_name(int q) {
-  static const char *const names[LOOKS_QUAL_COUNT] = {"", "sky", "skin", "foliage", "shadows", "highlights"};
+  static const char *const names[LOOKS_QUAL_COUNT] = {"", "sky", "skin", "foliage", "shadows", "highlights", "water"};
   return q > 0 && q < LOOKS_QUAL_COUNT ? names[q] : "";
 }
 

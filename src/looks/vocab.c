@@ -111,7 +111,7 @@ static const dlut_looks_term k_terms[] = {
     {"warm highlights", "暖高光|高光偏暖", "toning", "amber in the highlights only", "highlight=70@12"},
     {"cool shadows|blue shadows|cold shadows", "冷阴影|阴影偏冷|暗部偏蓝|暗部偏冷", "toning",
      "blue in the shadows only", "shadow=250@12"},
-    {"teal|teal shadows", "青|青调|青色调|蓝绿", "toning", "teal (blue-green) in the shadows and a teal cast",
+    {"teal", "青|青调|青色调|蓝绿", "toning", "teal (blue-green) in the shadows and a teal cast",
      "shadow=195@12 cast=195@4 hue.green=+12"},
 
     /* ==== Monochrome ==== */
@@ -159,14 +159,17 @@ static const dlut_looks_term k_terms[] = {
      LOOKS_FILM_PROVIA_100F},
     {"astia|fuji astia|astia 100f|fuji astia 100f|astia 100", "阿斯蒂亚|富士阿斯蒂亚", "film",
      "Fuji Astia 100F slide film (measured): soft contrast, gentle colour, for skin", LOOKS_FILM_ASTIA_100F},
-    /* tungsten-balanced stocks: the colour negatives' derived look plus the white balance of a
-     * 3200 K film in 5500 K daylight (1e6/3200 - 1e6/5500 = 131 mired, temp -5 in units of 25
-     * mired; the sum is soft-limited): a published property, not measured */
+/* tungsten-balanced stocks: the colour negatives' derived look plus the white balance of a
+ * 3200 K film in 5500 K daylight (1e6/3200 - 1e6/5500 = 131 mired, temp -5 in units of 25
+ * mired; the sum is soft-limited): a published property, not measured. Being unmeasured, that
+ * blue does not reach skin: the skin protection is back on (the derived look's skin_follow = 1
+ * taken back to 0) */
+#define LOOKS_TUNGSTEN_IN_DAYLIGHT " temp=-5 skin_follow=-0.5"
     {"cinestill|cinestill 800t|800t|tungsten film|cinestill 800|cinestill 800 tungsten|cinestill tungsten",
      "电影卷|钨丝灯片|cinestill|电影卷800t", "film",
      "CineStill 800T (derived from the colour negatives' references, no family reference; tungsten-balanced, so "
      "daylight turns cool)",
-     LOOKS_FILM_COLOR_NEGATIVE " temp=-5"},
+     LOOKS_FILM_COLOR_NEGATIVE LOOKS_TUNGSTEN_IN_DAYLIGHT},
     {"ektar|kodak ektar|ektar 100|kodak ektar 100", "艾克塔|艾克塔100|柯达ektar", "film",
      "Kodak Ektar 100 (derived from the Kodak professional negatives' references and the colour negatives')",
      LOOKS_FILM_EKTAR_100},
@@ -392,7 +395,7 @@ static const dlut_looks_term k_terms[] = {
      "柯达500t|柯达vision3 500t|500t电影卷|柯达200t", "film",
      "Kodak Vision3 500T and 200T (derived from the colour negatives' references; tungsten-balanced, so daylight "
      "turns cool)",
-     LOOKS_FILM_COLOR_NEGATIVE " temp=-5"},
+     LOOKS_FILM_COLOR_NEGATIVE LOOKS_TUNGSTEN_IN_DAYLIGHT},
     {"tri-x|tri x|trix|tri-x 400|tri x 400|kodak tri-x|kodak tri x|kodak trix|trix 400|tx400",
      "柯达trix|柯达tx400|柯达黑白400|特里x", "film",
      "Kodak Tri-X 400 (derived from the T-Max reference and the black-and-white films', with the harder contrast "
@@ -733,13 +736,15 @@ static const dlut_looks_term k_terms[] = {
 };
 
 static const dlut_looks_modifier k_modifiers[] = {
-    {"very|really|super|extremely|highly|strongly|so|heavily|heavy|strong|much|intensely|deeply|totally|ultra|deep",
-     "非常|很|超|超级|特别|十分|极|极其|太|浓|强烈|相当|格外|超级无敌|重度|深度", "intensify x1.6 (prefix)"},
+    {"very|really|super|highly|strongly|so|heavily|heavy|strong|much|intensely|deeply|deep|quite a lot",
+     "非常|很|超|特别|十分|太|浓|强烈|相当|格外|重度|深度", "intensify x1.6 (prefix)"},
     {"more|extra|plus|boost|boosted|increase|increased|add|higher|high|up|stronger|raise|raised|enhance|enhanced",
      "更|更加|多|提高|提升|增加|增强|加强|加|高|强|再|加大|偏高",
      "more / higher: x1.3 (prefix, or postfix as in 对比度高)"},
-    {"less|lower|low|reduce|reduced|decrease|decreased|minus|down|weaker|lessen|tone down|toned down|cut",
-     "少|降低|减少|减弱|减|低|弱|偏低|淡化", "less / lower: reverses the term, x-0.8 (prefix or postfix)"},
+    {"less|lower|low|reduce|reduced|decrease|decreased|minus|down|weaker|lessen|tone down|toned down|cut|not as|"
+     "less of",
+     "少|降低|减少|减弱|减|低|弱|偏低|淡化|不要那么|没那么|没有那么|别那么|不用那么|不那么",
+     "less / lower: reverses the term, x-0.8 (prefix or postfix; 没那么黄 \"not as yellow\" is less yellow)"},
     {"slightly|slight|a bit|a little|a little bit|a touch of|touch of|somewhat|mild|mildly|subtle|subtly|gently|"
      "kind of|kinda|sort of|bit|little|lightly|faintly|hint of|a hint of|barely",
      "稍微|稍|有点|有些|一点|一点点|一些|些|点|略|略微|微|轻微|淡淡|淡淡的|些许|轻度|一丢丢",
@@ -748,8 +753,13 @@ static const dlut_looks_modifier k_modifiers[] = {
      "neutralize|neutralised|neutralized|kill|lose",
      "不|不要|没有|无|别|去掉|去除|避免|不用|不想|不能|消除|去|除去|祛除",
      "negate: the term reversed at half strength and capped"},
-    {"not too|not so|not overly|not very|too much|not that", "不要太|别太|不太|不用太|不要那么|不要过于|不宜太|不能太",
+    {"not too|not so|not overly|not very|too much|not that|not excessively|not over",
+     "不要太|别太|不太|不用太|不要过于|不宜太|不能太|不是很|不是太|不要过|别过于|不必太|不会太",
      "cap: the term may not push its way (\"not too saturated\": saturation does not rise)"},
+    {"extremely|ultra|totally|insanely|incredibly|ridiculously|massively|hugely|super duper|maximum|max",
+     "极其|极度|极|超级|超级无敌|无比|最|极致|特别特别", "the step above very: x2.0 (prefix)"},
+    {"too|overly|excessively|over", "过|过于|过分|太过",
+     "too: alone, no change; after a negation, a cap (\"don't make it too warm\" = not too warm; 不要过暖)"},
 };
 
 /* Words that carry no grading meaning: skipped silently (not "ignored"). */

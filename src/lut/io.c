@@ -59,6 +59,23 @@ int lut_io_check(const dlut_lut *lut) {
   return 0;
 }
 
+void lut_title_line(const dlut_lut *lut, int no_quotes, char sub, char out[256]) {
+  size_t n = strnlen(lut->title, sizeof lut->title - 1);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)lut->title[i];
+    out[i] = ch < 0x20 || ch == 0x7f || (no_quotes && ch == '"') ? sub : (char)ch;
+  }
+  /* a multi-byte sequence cut short at the end: back to its lead byte, and drop it */
+  size_t k = n, cont = 0;
+  while (k > 0 && ((unsigned char)out[k - 1] & 0xC0) == 0x80 && cont < 3) k--, cont++;
+  if (k > 0) {
+    unsigned char lead = (unsigned char)out[k - 1];
+    size_t need = lead >= 0xF0 ? 3 : lead >= 0xE0 ? 2 : lead >= 0xC0 ? 1 : 0;
+    if (lead >= 0xC0 && cont < need) n = k - 1;
+  }
+  out[n] = '\0';
+}
+
 dlut_lut *dlut_lut_load_memory(const void *data, size_t n, dlut_lut_format fmt, const char *name) {
   dlut_lut *lut = NULL;
   if (!name) name = "LUT";

@@ -264,9 +264,7 @@ int dlut_lut_write_3dl(const dlut_lut *lut, FILE *f, int bits, const char *name)
   fprintf(f, "# Created by dlut: %ld^3 3D LUT, %d-bit output, blue fastest\n", n, bits);
   if (lut->title[0]) {
     char tt[256];
-    size_t k = strnlen(lut->title, sizeof lut->title - 1);
-    for (size_t i = 0; i < k; i++) tt[i] = (unsigned char)lut->title[i] < 0x20 ? ' ' : lut->title[i];
-    tt[k] = '\0';
+    lut_title_line(lut, 0, ' ', tt);
     fprintf(f, "# TITLE %s\n", tt);
   }
   /* Mesh line: evenly spaced 10-bit input positions. With 2 or 3 points it

@@ -369,12 +369,7 @@ int dlut_lut_write_cube(const dlut_lut *lut, FILE *f, const char *name) {
   if (lut->title[0]) {
     /* Quotes and control bytes cannot be written inside TITLE "...". */
     char tt[256];
-    size_t n = strnlen(lut->title, sizeof lut->title - 1);
-    for (size_t i = 0; i < n; i++) {
-      unsigned char ch = (unsigned char)lut->title[i];
-      tt[i] = ch < 0x20 || ch == 0x7f || ch == '"' ? '\'' : (char)ch;
-    }
-    tt[n] = '\0';
+    lut_title_line(lut, 1, '\'', tt);
     /* Resolve's shaper + 3D layout has no TITLE (OpenColorIO's reader of
      * that layout refuses the tag): the title goes into a comment there. */
     if (lut->size && lut->shaper_size)

@@ -97,4 +97,10 @@ dlut_image *dlut_lut_to_hald_image(const dlut_lut *lut, int bits, const char *na
  * invariants that every reader guarantees on what it returns. */
 int lut_io_check(const dlut_lut *lut);
 
+/* The title as a writer can put it on one line: control bytes (and, with
+ * no_quotes, '"') become `sub`, and a UTF-8 sequence cut short at the end
+ * (a title truncated to the field's 255 bytes in the middle of a Chinese
+ * character) is dropped, so the file stays valid UTF-8. out has 256 bytes. */
+void lut_title_line(const dlut_lut *lut, int no_quotes, char sub, char out[256]);
+
 #endif
