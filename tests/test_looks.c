@@ -630,6 +630,57 @@ static dlut_look random_look(void) {
   return l;
 }
 
+/* What people type that the vocabulary words differently: traditional characters, phone apostrophes,
+ * negations with "too", "not as X", adjective-first qualified colours, water. */
+static void test_phrasings(void) {
+  static const char *const same[][2] = {
+      {"復古 電影感 高對比", "复古 电影感 高对比"},
+      {"溫暖", "温暖"},
+      {"膚色紅潤", "肤色红润"},
+      {"天空更藍", "天空更蓝"},
+      {"不要太飽和", "不要太饱和"},
+      {"黑白 高對比", "黑白 高对比"},
+      {"don’t make it too warm", "dont make it too warm"},
+      {"don‘t make it too warm", "don't make it too warm"},
+  };
+  for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+    dlut_look a = parse(same[i][0], NULL), b = parse(same[i][1], NULL);
+    CHECK_MSG(memcmp(&a, &b, sizeof a) == 0, "'%s' does not read as '%s'", same[i][0], same[i][1]);
+  }
+  float warm = parse("warm", NULL).temp, zwarm = parse("暖", NULL).temp;
+  /* a negation with "too" is "not too": partial, in X's direction */
+  static const char *const not_too[] = {
+      "don't make it too warm", "do not make it too warm", "dont go too warm", "不要过暖", "不是很暖", "不要过于暖",
+      "not excessively warm"};
+  for (size_t i = 0; i < sizeof not_too / sizeof not_too[0]; i++) {
+    float t = parse(not_too[i], NULL).temp;
+    CHECK_MSG(t > 0 && t < 0.8f * (i >= 3 && i < 6 ? zwarm : warm), "'%s': temp %g", not_too[i], (double)t);
+  }
+  CHECK(parse("too warm", NULL).temp == warm); /* "too" alone changes nothing */
+  /* "not as X" is "less X": the complement */
+  CHECK(parse("没那么暖", NULL).temp < 0 && parse("不要那么暖", NULL).temp < 0 && parse("别那么暖", NULL).temp < 0);
+  dlut_look yel = parse("黄", NULL), less_yel = parse("没那么黄", NULL);
+  CHECK(yel.cast_ab[1] > 0 && less_yel.cast_ab[1] < 0);
+  /* a colour before "shadows" tones the shadows, with no cast over the frame */
+  dlut_look ts = parse("teal shadows", NULL), st = parse("shadows teal", NULL);
+  CHECK(ts.cast_ab[0] == 0 && ts.cast_ab[1] == 0 && ts.band_hue[3] == 0);
+  CHECK(fabsf(ts.shadow_ab[0] - st.shadow_ab[0]) < 1e-4f && fabsf(ts.shadow_ab[1] - st.shadow_ab[1]) < 1e-4f);
+  /* water: its bands only */
+  static const char *const water[] = {"bluer water", "bluer ocean", "海水更蓝", "湖水更蓝"};
+  for (size_t i = 0; i < sizeof water / sizeof water[0]; i++) {
+    dlut_looks_report rep;
+    dlut_look w = parse(water[i], &rep);
+    CHECK_MSG(w.cast_ab[0] == 0 && w.cast_ab[1] == 0 && w.temp == 0 && w.band_hue[4] > 0 && w.band_hue[3] == 0 &&
+                  rep.ignored[0] == '\0',
+              "'%s': cast %g,%g, aqua turn %g, ignored '%s'", water[i], (double)w.cast_ab[0], (double)w.cast_ab[1],
+              (double)w.band_hue[4], rep.ignored);
+  }
+  /* 洋红 is magenta */
+  dlut_looks_report rep;
+  parse("去掉洋红", &rep);
+  CHECK_MSG(rep.ignored[0] == '\0' && rep.n_matches == 1, "去掉洋红: ignored '%s'", rep.ignored);
+}
+
 static void test_bake_matches_reference(void) {
   for (int trial = 0; trial < 6; trial++) {
     dlut_look l = random_look();
@@ -904,6 +955,7 @@ int main(void) {
   test_vocabulary();
   test_film_names();
   test_parser();
+  test_phrasings();
   test_bake_matches_reference();
   test_lattice_properties();
   test_protections();

@@ -90,6 +90,9 @@ const char *looks_stock_variant_get(int i);
 /* The CIELAB hue of a faint cast that looks like the named colour (parse.c). */
 double looks_color_cast_hue(const unsigned char rgb8[3]);
 
+/* A traditional Chinese character's simplified form, or cp itself (hant.c). */
+uint32_t looks_hant_to_hans(uint32_t cp);
+
 /* Qualified edits (qualify.c). */
 enum {
   LOOKS_QUAL_NONE,

@@ -48,12 +48,12 @@ typedef struct lex_entry {
 static struct {
   lex_entry *entries;
   int n;
-  char *arena;                                     /* all normalised strings */
-  dlut_look *term_delta;                           /* (n_terms) the effect of each term at weight 1 */
-  dlut_look *color_delta;                          /* (n_colors) */
-  uint8_t *term_film;                              /* (n_terms) nonzero for the terms of group "film" */
-  uint16_t *term_makers;                           /* (n_terms) bit m: a stock of maker m (see stock_makers) */
-  int term_shadows, term_highlights, term_natural; /* terms that double as qualifiers (-1 if absent) */
+  char *arena;            /* all normalised strings */
+  dlut_look *term_delta;  /* (n_terms) the effect of each term at weight 1 */
+  dlut_look *color_delta; /* (n_colors) */
+  uint8_t *term_film;     /* (n_terms) nonzero for the terms of group "film" */
+  uint16_t *term_makers;  /* (n_terms) bit m: a stock of maker m (see stock_makers) */
+  int term_shadows, term_highlights, term_natural, term_sea; /* terms that double as qualifiers (-1 if absent) */
   int ok;
   char error[256];
 } g_lex;
@@ -101,6 +101,25 @@ static int normalise_form(const char *in, char *out, size_t cap) {
 too_long:
   free(n);
   return -1;
+}
+
+/* Traditional characters as the simplified ones of the vocabulary (hant.c), in place: both forms
+ * of every pair are 3 bytes of UTF-8. s is valid UTF-8. */
+static void hant_in_place(unsigned char *s) {
+  for (size_t i = 0; s[i];) {
+    if ((s[i] & 0xF0) != 0xE0) {
+      i++;
+      continue;
+    }
+    uint32_t cp = (uint32_t)(s[i] & 0x0F) << 12 | (uint32_t)(s[i + 1] & 0x3F) << 6 | (uint32_t)(s[i + 2] & 0x3F);
+    uint32_t to = looks_hant_to_hans(cp);
+    if (to != cp && to >= 0x800 && to <= 0xFFFF) {
+      s[i] = (unsigned char)(0xE0 | to >> 12);
+      s[i + 1] = (unsigned char)(0x80 | (to >> 6 & 0x3F));
+      s[i + 2] = (unsigned char)(0x80 | (to & 0x3F));
+    }
+    i += 3;
+  }
 }
 
 static int lex_cmp(const void *a, const void *b) {
@@ -290,9 +309,9 @@ static void lex_build(void) {
   for (int i = 0; i < nc; i++) color_effect(looks_color_get(i), &g_lex.color_delta[i]);
   for (int i = 0; i < nt; i++) g_lex.term_film[i] = strcmp(dlut_looks_term_get(i)->group, "film") == 0;
   if (stock_makers() != 0) return;
-  const char *probe[3] = {"shadows", "highlights", "natural"};
-  int *dst[3] = {&g_lex.term_shadows, &g_lex.term_highlights, &g_lex.term_natural};
-  for (int k = 0; k < 3; k++) {
+  const char *probe[4] = {"shadows", "highlights", "natural", "ocean"};
+  int *dst[4] = {&g_lex.term_shadows, &g_lex.term_highlights, &g_lex.term_natural, &g_lex.term_sea};
+  for (int k = 0; k < 4; k++) {
     const lex_entry *e = lex_find(probe[k], strlen(probe[k]));
     *dst[k] = e && e->kind == LEX_TERM ? e->id : -1;
   }
@@ -713,6 +732,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   /* normalise: NFKC + case fold, then English words separated by single spaces */
   utf8proc_uint8_t *nf = fold(prompt);
   if (!nf) return dlut_error("looks: prompt is not valid UTF-8");
+  hant_in_place(nf); /* 復古 reads as 复古 */
   size_t nlen = strlen((char *)nf);
   norm = malloc(nlen + 1);
   toks = malloc((nlen + 1) * sizeof *toks); /* a token is at least one byte */
@@ -782,6 +802,13 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
           chromatic = 1;
       }
       if (chromatic) qual_of[i] = toks[i].id == g_lex.term_shadows ? LOOKS_QUAL_SHADOWS : LOOKS_QUAL_HIGHLIGHTS;
+    }
+    /* the seaside look ("ocean", "sea", 大海) is the water qualifier when its clause names a colour
+     * ("bluer ocean", 大海更蓝); with other terms ("ocean sunset") it stays a look */
+    for (int i = 0; i < nt; i++) {
+      if (toks[i].kind != TOK_TERM || toks[i].id != g_lex.term_sea) continue;
+      for (int j = 0; j < nt; j++)
+        if (j != i && clause_of[j] == clause_of[i] && toks[j].kind == TOK_COLOR) qual_of[i] = LOOKS_QUAL_WATER;
     }
   }
   /* the qualifier token of a term: the nearest before it in its clause, else the first after it */
