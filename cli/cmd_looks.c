@@ -227,12 +227,23 @@ int dlut_cmd_looks(int argc, char **argv) {
     return cli_fail(k_cmd, "%s", dlut_last_error());
   }
   /* never silent: a prompt of which nothing was understood says so, with the nearest terms */
-  if (rep && rep->n_matches == 0) {
+  if (rep && rep->n_matches == 0 && !rep->neutral_wb) {
     fprintf(stderr, "dlut looks: no word of the prompt is in the vocabulary%s%s%s; 'dlut looks' lists it\n",
             rep->suggested[0] ? " (did you mean: " : "", rep->suggested, rep->suggested[0] ? "?)" : "");
     if (output) {
       free(rep);
       return cli_fail(k_cmd, "nothing understood: no LUT written (the look would be the identity)");
+    }
+  }
+  /* the photo's own cast: measured by dlut grade, which has the photo */
+  if (rep && rep->neutral_wb) {
+    fprintf(stderr,
+            "dlut looks: taking out the colour cast needs the photo: 'dlut grade PHOTO \"%s\"' measures it; the look "
+            "here leaves it%s\n",
+            prompt, rep->n_matches ? "" : " (the identity)");
+    if (output && rep->n_matches == 0) {
+      free(rep);
+      return cli_fail(k_cmd, "only the photo's colour cast to take out: no LUT written (see dlut grade)");
     }
   }
   char desc[2048];
@@ -247,7 +258,7 @@ int dlut_cmd_looks(int argc, char **argv) {
     free(text);
   } else {
     if (rep) {
-      printf("understood: %s\n", rep->n_matches ? rep->understood : "(nothing)");
+      printf("understood: %s\n", rep->understood[0] ? rep->understood : "(nothing)");
       printf("ignored:    %s%s%s%s\n", rep->ignored[0] ? rep->ignored : "(nothing)",
              rep->suggested[0] ? " (did you mean: " : "", rep->suggested, rep->suggested[0] ? "?)" : "");
       for (int i = 0; i < rep->n_matches; i++) {

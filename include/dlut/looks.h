@@ -93,6 +93,7 @@
 
 #include <stddef.h>
 
+#include "dlut/image.h"
 #include "dlut/lut.h"
 
 #ifdef __cplusplus
@@ -150,6 +151,8 @@ typedef struct dlut_looks_report {
   char ignored[1024];    /* "vibes, xyz" */
   char
       suggested[512]; /* nearest vocabulary forms for the ignored words ("cinematic, portra"; see dlut_looks_suggest) */
+  int neutral_wb;     /* "remove the colour cast", "auto white balance", 去掉偏色: the photo's own cast is to go
+                         (dlut_look_neutralize; the look itself does not hold it) */
 } dlut_looks_report;
 
 /* The identity look. */
@@ -231,6 +234,29 @@ int dlut_look_scale(dlut_look *look, float color, float tone);
  * skin). */
 int dlut_looks_bake_prompt(const char *prompt, int lut_size, float color, float tone, int skin_protect, dlut_lut **out,
                            dlut_looks_report *report);
+
+/* The same with the photos the LUT is for (n_photos >= 1; photos may be
+ * NULL with n_photos 0, as dlut_looks_bake_prompt): a prompt that asks for
+ * the photo's own colour cast to go ("remove the colour cast", "auto white
+ * balance", 去掉偏色; report->neutral_wb) has it measured on them and taken
+ * out by the look's white balance (dlut_look_neutralize) before the scaling;
+ * cast_ab (may be NULL) receives the measured cast (0, 0 when none). */
+int dlut_looks_bake_prompt_photos(const char *prompt, int lut_size, float color, float tone, int skin_protect,
+                                  const dlut_image *const *photos, int n_photos, dlut_lut **out,
+                                  dlut_looks_report *report, double cast_ab[2]);
+
+/* The photos' colour cast: the mean CIELAB (a*, b*) of their near-neutral
+ * pixels (chroma < 14, L* 15..95), or half the mean of all mid-tones where
+ * under 2% of the pixels are near neutral. neutral_share (may be NULL)
+ * receives that share. 0, or -1 with no photo. */
+int dlut_looks_photo_cast(const dlut_image *const *photos, int n_photos, double cast_ab[2], double *neutral_share);
+
+/* Add to the look's white balance (temp, tint) what takes the photos' cast
+ * back to neutral through the look (solved on dlut_look_eval, the look's
+ * other terms in place; at most 3 units either way), with the skin and
+ * white/black protections off (the cast is there too). cast_ab (may be
+ * NULL) receives the measured cast; under 0.5 nothing is changed. */
+int dlut_look_neutralize(dlut_look *look, const dlut_image *const *photos, int n_photos, double cast_ab[2]);
 
 /* ==== The vocabulary ==== */
 

@@ -151,6 +151,11 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
   if (r->understood[0] || r->method == DLUT_JOB_LOOKS) jsonb_str(&b, rep, "understood", r->understood);
   if (r->ignored[0]) jsonb_str(&b, rep, "ignored", r->ignored);
   if (r->suggested[0]) jsonb_str(&b, rep, "suggested", r->suggested);
+  if (r->neutral_wb) { /* "remove the colour cast": what was measured and taken out */
+    cJSON *c = jsonb_obj(&b, rep, "colour_cast");
+    jsonb_num(&b, c, "a", round(r->cast_ab[0] * 100) / 100);
+    jsonb_num(&b, c, "b", round(r->cast_ab[1] * 100) / 100);
+  }
   cJSON *set = jsonb_obj(&b, rep, "settings");
   const int steps_planned =
       r->method == DLUT_JOB_CLIP ? (g->steps ? g->steps : (g->param == DLUT_GRADE_PARAM_FIELD ? 1000 : 200)) : 0;
@@ -210,15 +215,21 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
 
 /* The prompt's offline look at the job's colour and tone strengths; what was understood, ignored
  * and suggested goes into res. */
-static int offline_look(const char *prompt, int lut_size, const dlut_job_opts *o, dlut_lut **lut,
-                        dlut_job_result *res) {
+static int offline_look(const char *prompt, int lut_size, const dlut_job_opts *o, const dlut_image *const *photos,
+                        int n_photos, dlut_lut **lut, dlut_job_result *res) {
   dlut_looks_report *rep = malloc(sizeof *rep);
   if (!rep) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
-  int rc = dlut_looks_bake_prompt(prompt, lut_size, o->color_strength, o->tone_strength, o->skin_protect, lut, rep);
+  double cast[2];
+  int rc = dlut_looks_bake_prompt_photos(prompt, lut_size, o->color_strength, o->tone_strength, o->skin_protect, photos,
+                                         n_photos, lut, rep, cast);
   if (rc == 0) {
     snprintf(res->understood, sizeof res->understood, "%s", rep->understood);
     snprintf(res->ignored, sizeof res->ignored, "%s", rep->ignored);
     snprintf(res->suggested, sizeof res->suggested, "%s", rep->suggested);
+    if (rep->neutral_wb) {
+      res->neutral_wb = 1;
+      res->cast_ab[0] = cast[0], res->cast_ab[1] = cast[1];
+    }
   }
   free(rep);
   return rc;
@@ -287,7 +298,7 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
       snprintf(res->start, sizeof res->start, "colour transfer towards the reference");
     } else if (o->start_look && prompt) {
       /* a prompt the looks cannot read (not UTF-8, too long) is still the model's to judge */
-      if (offline_look(prompt, g.lut_size, o, &start_lut, res) != 0) {
+      if (offline_look(prompt, g.lut_size, o, photos, n_photos, &start_lut, res) != 0) {
         dlut_lut_free(start_lut);
         start_lut = NULL;
         res->understood[0] = 0;
@@ -312,7 +323,7 @@ int dlut_job_run(const dlut_job_input *in, const dlut_job_opts *o, dlut_grade_ca
       snprintf(res->note, sizeof res->note, "no CLIP model: colour transfer towards the reference");
     } else {
       res->method = DLUT_JOB_LOOKS;
-      if (offline_look(prompt, o->grade.lut_size, o, &res->lut, res) != 0) {
+      if (offline_look(prompt, o->grade.lut_size, o, photos, n_photos, &res->lut, res) != 0) {
         dlut_error_set_code(DLUT_ERR_INPUT);
         goto fail;
       }

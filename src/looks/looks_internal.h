@@ -105,6 +105,7 @@ enum {
   LOOKS_QUAL_COUNT
 };
 const char *looks_qual_forms(int q, int zh); /* '|'-separated forms, NULL for none */
+const char *looks_awb_forms(int zh);         /* "auto white balance", 校正白平衡 */
 const char *looks_qual_name(int q);
 const char *looks_cast_forms(int zh);
 int looks_is_chromatic(const dlut_look *d);                    /* the term moves colours (white balance, toning) */

@@ -21,7 +21,7 @@
 
 /* ==== The lexicon ==== */
 
-enum { LEX_TERM, LEX_QUAL, LEX_CAST, LEX_COLOR, LEX_MOD, LEX_STOP, LEX_SEP };
+enum { LEX_TERM, LEX_QUAL, LEX_CAST, LEX_AWB, LEX_COLOR, LEX_MOD, LEX_STOP, LEX_SEP };
 enum { MOD_INTENS, MOD_MORE, MOD_LESS, MOD_SOFT, MOD_NEG, MOD_CAP, MOD_EXTREME, MOD_TOO, MOD_COUNT };
 /* NEG reverses at half strength; CAP ("not too X") keeps X's direction: 0.4 is X's gentle amount when
  * the prompt says nothing else, otherwise it only caps X at half its plain amount (see the summing).
@@ -175,7 +175,9 @@ static int add_all(size_t *n, size_t *bytes, int fill) {
     for (int zh = 0; zh < 2; zh++)
       if (add_forms(looks_qual_forms(q, zh), LEX_QUAL, q, n, bytes, fill)) return -1;
   for (int zh = 0; zh < 2; zh++)
-    if (add_forms(looks_cast_forms(zh), LEX_CAST, 0, n, bytes, fill)) return -1;
+    if (add_forms(looks_cast_forms(zh), LEX_CAST, 0, n, bytes, fill) ||
+        add_forms(looks_awb_forms(zh), LEX_AWB, 0, n, bytes, fill))
+      return -1;
   for (int zh = 0; zh < 2; zh++) {
     for (int i = 0; i < looks_stop_count(zh); i++)
       if (add_forms(looks_stop_get(zh, i), LEX_STOP, 0, n, bytes, fill)) return -1;
@@ -344,7 +346,7 @@ static const lex_entry *lex_find(const char *s, size_t len) {
 
 /* ==== Tokens ==== */
 
-enum { TOK_TERM, TOK_COLOR, TOK_MOD, TOK_STOP, TOK_SEP, TOK_UNKNOWN, TOK_QUAL, TOK_CAST };
+enum { TOK_TERM, TOK_COLOR, TOK_MOD, TOK_STOP, TOK_SEP, TOK_UNKNOWN, TOK_QUAL, TOK_CAST, TOK_AWB };
 
 typedef struct token {
   int kind;  /* TOK_* */
@@ -391,6 +393,8 @@ static int lex_kind_to_tok(int kind) {
       return TOK_QUAL;
     case LEX_CAST:
       return TOK_CAST;
+    case LEX_AWB:
+      return TOK_AWB;
     case LEX_MOD:
       return TOK_MOD;
     case LEX_STOP:
@@ -822,6 +826,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   } while (0)
 
   /* interpret */
+  char awb_text[256] = "";
   float pre_w = 1.0f;
   int pre_soft = 0, pre_cap = 0;
   int pre_text_at = -1, pre_text_end = -1; /* span of pending prefix modifiers */
@@ -830,6 +835,11 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   for (int i = 0; i < nt; i++) {
     token *t = &toks[i];
     if (t->kind == TOK_STOP || t->kind == TOK_CAST) continue;
+    if (t->kind == TOK_AWB) { /* "auto white balance", 校正白平衡: the photo's own cast, measured where it is known */
+      rep->neutral_wb = 1;
+      if (!list_contains(awb_text, norm + t->at, t->len)) append_list(awb_text, sizeof awb_text, norm + t->at, t->len);
+      continue;
+    }
     if (t->kind == TOK_SEP) {
       pre_w = 1.0f, pre_soft = pre_cap = 0, pre_text_at = -1, last = -1;
       continue;
@@ -857,7 +867,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       continue;
     }
     if (t->kind == TOK_MOD) {
-#define SKIPPABLE(k) ((k) == TOK_STOP || (k) == TOK_UNKNOWN || (k) == TOK_QUAL || (k) == TOK_CAST)
+#define SKIPPABLE(k) ((k) == TOK_STOP || (k) == TOK_UNKNOWN || (k) == TOK_QUAL || (k) == TOK_CAST || (k) == TOK_AWB)
       int nx = i + 1;
       while (nx < nt && SKIPPABLE(toks[nx].kind)) nx++;
       int next_is_term = nx < nt && (toks[nx].kind == TOK_TERM || toks[nx].kind == TOK_COLOR);
@@ -907,6 +917,23 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     pre_w = 1.0f, pre_soft = pre_cap = 0, pre_text_at = -1;
   }
 #undef QUAL_TOKEN_OF
+  /* a negated cast word with no colour in its clause ("remove the colour cast", 去掉偏色): the
+   * photo's own cast is what is to go, as "auto white balance" */
+  for (int i = 0; i < nt; i++) {
+    if (toks[i].kind != TOK_CAST) continue;
+    int neg = -1, named = 0;
+    for (int j = 0; j < nt; j++) {
+      if (clause_of[j] != clause_of[i]) continue;
+      if (toks[j].kind == TOK_MOD && toks[j].id == MOD_NEG && neg < 0) neg = j;
+      if (toks[j].kind == TOK_COLOR || toks[j].kind == TOK_TERM || match_of[j] >= 0) named = 1;
+    }
+    if (neg < 0 || named) continue;
+    rep->neutral_wb = 1;
+    int a = toks[neg].at < toks[i].at ? toks[neg].at : toks[i].at;
+    int e = toks[neg].at + toks[neg].len > toks[i].at + toks[i].len ? toks[neg].at + toks[neg].len
+                                                                    : toks[i].at + toks[i].len;
+    if (!list_contains(awb_text, norm + a, e - a)) append_list(awb_text, sizeof awb_text, norm + a, e - a);
+  }
 
   /* each match's effect at weight 1: its term's or colour's, confined to its qualifier's range; a
    * negated colour without a cast word ("不要蓝色", "no blue") takes that colour out of the image (its
@@ -985,6 +1012,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   free(qual_of), free(clause_of), free(match_of), free(eff);
   for (int k = 0; k < rep->n_matches; k++)
     append_list(rep->understood, sizeof rep->understood, rep->matches[k].text, (int)strlen(rep->matches[k].text));
+  if (awb_text[0]) append_list(rep->understood, sizeof rep->understood, awb_text, (int)strlen(awb_text));
   if (rep->ignored[0]) dlut_looks_suggest(rep->ignored, rep->suggested, sizeof rep->suggested);
   if (report) memcpy(report, rep, sizeof *rep);
   ret = 0;

@@ -49,6 +49,19 @@ static const qual_def k_quals[LOOKS_QUAL_COUNT] = {
 static const char *const k_cast_en = "cast|colour cast|color cast|tint cast|colour tint|color tint";
 static const char *const k_cast_zh = "偏色|色偏|色罩|偏色问题";
 
+/* Asking for the photo's own cast to be taken out: dlut_look_neutralize measures it (a LUT alone
+ * cannot know it). A negated cast word with no colour reads the same (parse.c). */
+static const char *const k_awb_en =
+    "auto white balance|automatic white balance|auto wb|awb|fix the white balance|fix white balance|correct the white "
+    "balance|correct white balance|white balance correction|balance the whites|neutralise the cast|neutralize the "
+    "cast|neutral whites|neutral greys|neutral grays|remove colour casts|remove color casts";
+static const char *const k_awb_zh =
+    "自动白平衡|校正白平衡|白平衡校正|修正白平衡|纠正白平衡|调整白平衡|矫正白平衡|校正偏色|纠正偏色|消除色偏|去偏色";
+
+const char *looks_awb_forms(int zh) {
+  return zh ? k_awb_zh : k_awb_en;
+}
+
 const char *looks_qual_forms(int q, int zh) {
   if (q <= 0 || q >= LOOKS_QUAL_COUNT) return NULL;
   return zh ? k_quals[q].zh : k_quals[q].en;
