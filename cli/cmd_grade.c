@@ -278,7 +278,8 @@ static int list_add(char ***list, int *n, int *cap, const char *path) {
 }
 
 /* The photos of a folder: its files with an image extension (not hidden,
- * not in subfolders), sorted by name. */
+ * not in subfolders, not the results of a bundle graded into it), sorted
+ * by name. */
 static int list_folder(const char *dir, char ***list, int *n, int *cap) {
   DIR *d = opendir(dir);
   if (!d) return dlut_errorc(DLUT_ERR_IO, "%s: cannot read the folder: %s", dir, strerror(errno));
@@ -286,7 +287,7 @@ static int list_folder(const char *dir, char ***list, int *n, int *cap) {
   int nn = 0, nc = 0, rc = 0;
   struct dirent *e;
   while ((e = readdir(d)) && rc == 0) {
-    if (e->d_name[0] == '.' || !looks_like_image_name(e->d_name)) continue;
+    if (e->d_name[0] == '.' || !looks_like_image_name(e->d_name) || dlut_job_bundle_owns(dir, e->d_name)) continue;
     char p[4400];
     struct stat st;
     snprintf(p, sizeof p, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);

@@ -110,15 +110,51 @@ with tempfile.TemporaryDirectory() as tmp:
         os.unlink(mine)
     r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "warm", "-o", out, "-q")
     check(r.returncode == 0, "without it the set replaces graded/ again")
-    # a single photo graded into the set's folder carries the set's graded/ names in its report ("files"),
-    # so the set can be graded there again (before, graded/ was refused as not listed)
+    # the set's report lists its files, as a single photo's does
+    rep = json.load(open(f"{out}/report.json"))
+    check(sorted(rep.get("files", [])) == ["contact.jpg", "graded/chelsea.png", "graded/coffee.png", "look.cube",
+                                           "report.json", "strip.png"], f"a set's report lists its files: {rep.get('files')}")
+    # a single photo graded into the set's folder replaces the set's bundle: its graded/ and contact sheet go
+    # (before, they stayed beside the new look for good); the set can be graded there again, and then the
+    # single photo's graded.jpg goes
     r = run("grade", f"{PHOTOS}/rocket.jpg", "warm", "-o", out, "-q")
     rep = json.load(open(f"{out}/report.json"))
-    check(r.returncode == 0 and "graded/coffee.png" in rep.get("files", []) and "graded.jpg" in rep.get("files", []),
-          f"a single photo in the set's folder lists its files and the set's: {rep.get('files')} ({r.stderr.strip()})")
+    check(r.returncode == 0 and sorted(os.listdir(out)) == ["graded.jpg", "look.cube", "report.json", "strip.png"] and
+          sorted(rep.get("files", [])) == ["graded.jpg", "look.cube", "report.json", "strip.png"],
+          f"a single photo in the set's folder leaves only its own bundle: {sorted(os.listdir(out))}, files "
+          f"{rep.get('files')} ({r.stderr.strip()})")
     r = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "cold", "-o", out, "-q")
-    check(r.returncode == 0 and sorted(os.listdir(f"{out}/graded")) == ["chelsea.png", "coffee.png"],
-          f"set, single photo, set again into one folder: the set runs ({r.returncode}: {r.stderr.strip()})")
+    check(r.returncode == 0 and sorted(os.listdir(f"{out}/graded")) == ["chelsea.png", "coffee.png"] and
+          sorted(os.listdir(out)) == ["contact.jpg", "graded", "look.cube", "report.json", "strip.png"],
+          f"set, single photo, set again into one folder: only the set's bundle ({r.returncode}: "
+          f"{sorted(os.listdir(out))} {r.stderr.strip()})")
+    # files of the user's with a bundle's names, in a folder no DLUT run wrote, are never overwritten
+    mine = f"{tmp}/mine"
+    os.makedirs(mine)
+    shutil.copy(f"{PHOTOS}/chelsea.png", f"{mine}/strip.png")
+    shutil.copy(f"{PHOTOS}/rocket.jpg", f"{mine}/graded.png")
+    shutil.copy(f"{PHOTOS}/coffee.png", f"{mine}/in.png")
+    before = {f: open(f"{mine}/{f}", "rb").read() for f in os.listdir(mine)}
+    r = run("grade", f"{mine}/in.png", "warm", "-o", mine, "-q")
+    check(r.returncode in (1, 2) and ("strip.png" in r.stderr or "graded.png" in r.stderr) and
+          "another output folder" in r.stderr and
+          {f: open(f"{mine}/{f}", "rb").read() for f in os.listdir(mine)} == before,
+          f"a user's strip.png and graded.png are refused, named and kept (rc {r.returncode}: {r.stderr.strip()})")
+    r = run("grade", f"{mine}/in.png", f"{PHOTOS}/rocket.jpg", "warm", "-o", mine, "-q")
+    check(r.returncode in (1, 2) and "strip.png" in r.stderr and
+          {f: open(f"{mine}/{f}", "rb").read() for f in os.listdir(mine)} == before,
+          f"and by a set too (rc {r.returncode}: {r.stderr.strip()})")
+    # a folder of photos graded into itself can be graded again: its own results are not taken for photos
+    selfd = f"{tmp}/self"
+    os.makedirs(selfd)
+    shutil.copy(f"{PHOTOS}/chelsea.png", f"{selfd}/a.png")
+    shutil.copy(f"{PHOTOS}/coffee.png", f"{selfd}/b.png")
+    r1 = run("grade", selfd, "warm", "-o", selfd, "-q")
+    r2 = run("grade", selfd, "cold", "-o", selfd, "-q")
+    rep = json.load(open(f"{selfd}/report.json")) if os.path.exists(f"{selfd}/report.json") else {}
+    check(r1.returncode == 0 and r2.returncode == 0 and len(rep.get("photos", [])) == 2,
+          f"a folder graded into itself twice: rc {r1.returncode}, {r2.returncode}, {len(rep.get('photos', []))} "
+          f"photos ({r2.stderr.strip()})")
     # a single photo's stale graded.EXT is removed only when the last report lists it as DLUT's
     solo = f"{tmp}/solo"
     r = run("grade", f"{PHOTOS}/coffee.png", "warm", "-o", solo, "-q")

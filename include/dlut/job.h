@@ -350,6 +350,13 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
  * or its graded/ does not exist; -1 (DLUT_ERR_INPUT, naming one entry). */
 int dlut_job_bundle_set_check(const char *outdir);
 
+/* Nonzero if `name` (a plain file name) in folder `dir` is one of the
+ * results of the DLUT bundle there, by its report.json (its "files", a
+ * set's contact sheet; an older DLUT's bundle names): a folder of photos
+ * graded into itself and listed again skips its own strip.png,
+ * contact.jpg and graded.EXT. */
+int dlut_job_bundle_owns(const char *dir, const char *name);
+
 /* The contact sheet of n photos (src/job/contact.c): each photo a pair of
  * thumbnails, before and after, each fitted into 320x240 (aspect kept,
  * centred) 4 px apart under a 28 px band with its number (1-based, in the

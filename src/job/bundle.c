@@ -8,7 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+
 #include "dlut/error.h"
+#include "dlut/file.h"
+#include "dlut/job.h"
 
 int dlut__bundle_swap(const char *stage, const char *outdir, const char *const *old_names, int n_old,
                       const char *const *new_names, int n_new) {
@@ -60,4 +65,62 @@ int dlut__fsync_dir(const char *dir) {
   int r = fsync(fd);
   close(fd);
   return r;
+}
+
+/* ==== Whose files ==== */
+
+cJSON *dlut__bundle_report(const char *outdir) {
+  char p[4400];
+  snprintf(p, sizeof p, "%s/report.json", outdir);
+  size_t len = 0;
+  char *text = dlut_file_read_all(p, (size_t)16 << 20, &len);
+  dlut_error_clear();
+  cJSON *rep = text ? cJSON_Parse(text) : NULL;
+  free(text);
+  return rep;
+}
+
+/* The names a bundle of any DLUT writes at the top of its folder. */
+static int standard_name(const char *name) {
+  static const char *const fixed[] = {"look.cube",  "strip.png",  "report.json", "contact.jpg", "heatmap.png",
+                                      "graded.jpg", "graded.png", "graded.webp", "graded.tif",  "graded.ppm"};
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+    if (!strcmp(name, fixed[i])) return 1;
+  int k = 0, used = 0;
+  if (sscanf(name, "region-%d.cube%n", &k, &used) == 1 && name[used] == '\0' && k >= 1 && k <= 99) return 1;
+  if (sscanf(name, "mask-%d.png%n", &k, &used) == 1 && name[used] == '\0' && k >= 1 && k <= 99) return 1;
+  return 0;
+}
+
+int dlut__bundle_ours(const cJSON *rep, const char *name) {
+  if (!rep || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(rep, "method"))) return 0; /* not a DLUT report */
+  if (!strcmp(name, "report.json")) return 1;
+  const cJSON *files = cJSON_GetObjectItemCaseSensitive(rep, "files");
+  if (!cJSON_IsArray(files)) return standard_name(name); /* an older DLUT's bundle */
+  for (const cJSON *it = files->child; it; it = it->next)
+    if (cJSON_IsString(it) && !strcmp(it->valuestring, name)) return 1;
+  const cJSON *sheet = cJSON_GetObjectItemCaseSensitive(rep, "contact_sheet");
+  return cJSON_IsString(sheet) && !strcmp(sheet->valuestring, name);
+}
+
+int dlut__bundle_check_replace(const char *outdir, const cJSON *rep, const char *const *names, int n) {
+  char p[4400];
+  struct stat st;
+  for (int i = 0; i < n; i++) {
+    snprintf(p, sizeof p, "%s/%s", outdir, names[i]);
+    if (lstat(p, &st) != 0 || dlut__bundle_ours(rep, names[i])) continue;
+    return dlut_errorc(DLUT_ERR_INPUT,
+                       "%s is already there and is not from an earlier dlut run (%s/report.json does not list it): "
+                       "refusing to overwrite it; choose another output folder, or move it away",
+                       p, outdir);
+  }
+  return 0;
+}
+
+int dlut_job_bundle_owns(const char *dir, const char *name) {
+  if (!dir || !name) return 0;
+  cJSON *rep = dlut__bundle_report(dir);
+  int ours = rep && strcmp(name, "report.json") && dlut__bundle_ours(rep, name);
+  cJSON_Delete(rep);
+  return ours;
 }

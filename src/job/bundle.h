@@ -22,4 +22,25 @@ int dlut__bundle_swap(const char *stage, const char *outdir, const char *const *
 /* fsync a folder (so that renames in it are on disk). 0 / -1 (errno). */
 int dlut__fsync_dir(const char *dir);
 
+/* ==== Whose files: a new bundle replaces only DLUT's ==== */
+
+struct cJSON;
+
+/* The report.json in outdir, parsed; NULL where there is none, or it is
+ * unreadable or not JSON. */
+struct cJSON *dlut__bundle_report(const char *outdir);
+
+/* Nonzero if `name` (a plain name in outdir) is an earlier bundle's file,
+ * by that bundle's report `rep`: a DLUT report (it has "method") that
+ * lists the name in "files" (or as a set's contact sheet); report.json
+ * itself; and, for a report of an older DLUT with no "files", the names a
+ * bundle writes (look.cube, strip.png, contact.jpg, graded.EXT,
+ * region-N.cube, mask-N.png, heatmap.png). */
+int dlut__bundle_ours(const struct cJSON *rep, const char *name);
+
+/* Refuse (DLUT_ERR_INPUT, -1), before anything is written, where one of
+ * the names exists in outdir and is not ours: a user's own strip.png or
+ * graded.png is never overwritten. 0 otherwise. */
+int dlut__bundle_check_replace(const char *outdir, const struct cJSON *rep, const char *const *names, int n);
+
 #endif

@@ -446,26 +446,31 @@ static int is_an_input(const char *path, const char *const *inputs) {
   return 0;
 }
 
-static void rm_tree_flat(const char *dir) { /* the staging folder holds plain files only */
+/* The staging folder: plain files, and an earlier set's graded/ set aside in it (files only). */
+static void rm_tree_flat(const char *dir, int depth) {
   DIR *d = opendir(dir);
   if (d) {
     struct dirent *e;
     char p[4400];
+    struct stat st;
     while ((e = readdir(d)))
       if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
+        if (depth > 0 && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+          rm_tree_flat(p, depth - 1);
+        else
+          unlink(p);
       }
     closedir(d);
   }
   rmdir(dir);
 }
 
-/* The files the report.json in `outdir` lists: a single photo's "files",
- * and a set's "graded/NAME" (its "photos", or carried in "files"). Only
- * these are removed as stale when a new bundle names other ones, so a
- * graded.png of the user's beside a new graded.jpg, or a folder an older
- * DLUT wrote, keeps its files. An empty array where there is no report. */
+/* The files the report.json in `outdir` lists: a bundle's "files", and a
+ * set's "graded/NAME" (its "photos") and contact sheet. Only these are
+ * removed as stale when a new bundle names other ones, so a graded.png of
+ * the user's beside a new graded.jpg, or a folder an older DLUT wrote,
+ * keeps its files. An empty array where there is no report. */
 static cJSON *earlier_files(const char *outdir) {
   char p[4400];
   snprintf(p, sizeof p, "%s/report.json", outdir);
@@ -483,6 +488,9 @@ static cJSON *earlier_files(const char *outdir) {
     if (cJSON_IsString(g) && !strncmp(g->valuestring, "graded/", 7))
       cJSON_AddItemToArray(out, cJSON_CreateString(g->valuestring));
   }
+  const cJSON *sheet = rep ? cJSON_GetObjectItemCaseSensitive(rep, "contact_sheet") : NULL;
+  if (out && cJSON_IsString(sheet) && !strcmp(sheet->valuestring, "contact.jpg"))
+    cJSON_AddItemToArray(out, cJSON_CreateString("contact.jpg"));
   cJSON_Delete(rep);
   return out;
 }
@@ -494,16 +502,19 @@ static int files_list(const cJSON *files, const char *name) {
 }
 
 /* The report with "files": the bundle's names, and an earlier set's
- * graded/NAME still in the folder (a set run there again replaces graded/
- * whole, and may only if every file in it is listed). NULL: out of memory. */
-static char *report_with_files(const char *json, char (*names)[32], int nb, const cJSON *earlier, const char *outdir) {
+ * graded/NAME that stay in the folder (kept is nonzero where that graded/
+ * could not be removed: a file in it the set's report does not list). A
+ * set run there again replaces graded/ whole, and may only if every file
+ * in it is listed. NULL: out of memory. */
+static char *report_with_files(const char *json, char (*names)[32], int nb, const cJSON *earlier, const char *outdir,
+                               int kept) {
   cJSON *rep = cJSON_Parse(json);
   if (!rep) return NULL;
   cJSON_DeleteItemFromObjectCaseSensitive(rep, "files");
   jsonb b = {0};
   cJSON *list = jsonb_arr(&b, rep, "files");
   for (int i = 0; list && i < nb; i++) jsonb_str(&b, list, NULL, names[i]);
-  for (const cJSON *it = earlier ? earlier->child : NULL; list && it; it = it->next) {
+  for (const cJSON *it = earlier && kept ? earlier->child : NULL; list && it; it = it->next) {
     char p[4400];
     struct stat st;
     snprintf(p, sizeof p, "%s/%s", outdir, it->valuestring);
@@ -512,6 +523,13 @@ static char *report_with_files(const char *json, char (*names)[32], int nb, cons
       jsonb_str(&b, list, NULL, it->valuestring);
   }
   return jsonb_print(&b, rep, 1);
+}
+
+/* Nonzero if the earlier report lists graded/NAME files (an earlier set's). */
+static int lists_graded(const cJSON *earlier) {
+  for (const cJSON *it = earlier ? earlier->child : NULL; it; it = it->next)
+    if (cJSON_IsString(it) && !strncmp(it->valuestring, "graded/", 7)) return 1;
+  return 0;
 }
 
 #define N_BUNDLE 4                                        /* look.cube, graded.EXT, strip.png, report.json */
@@ -554,11 +572,25 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
       return dlut_errorc(DLUT_ERR_INPUT, "%s is one of the inputs: refusing to replace it", p);
   }
 
+  /* a file of the same name that no earlier DLUT run here wrote (the user's own strip.png) is never
+   * overwritten */
+  if (existing) {
+    const char *nm[N_BUNDLE_MAX];
+    for (int i = 0; i < nb; i++) nm[i] = names[i];
+    cJSON *prev = dlut__bundle_report(outdir);
+    int bad = dlut__bundle_check_replace(outdir, prev, nm, nb);
+    cJSON_Delete(prev);
+    if (bad) return -1;
+  }
   /* stage: inside an existing folder (same filesystem), else beside it */
   if (existing && !(earlier = earlier_files(outdir))) {
     dlut_errorc(DLUT_ERR_NOMEM, "out of memory reading %s/report.json", outdir);
     goto fail;
   }
+  /* an earlier set's graded/ goes with the rest of that set's bundle, when every file in it is the
+   * set's; otherwise it stays, and its names are carried on in "files" */
+  int drop_graded = existing && lists_graded(earlier) && dlut_job_bundle_set_check(outdir) == 0;
+  dlut_error_clear();
   if (existing) {
     snprintf(stage, sizeof stage, "%s/.dlut-stage.XXXXXX", outdir);
   } else {
@@ -604,7 +636,7 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
       dlut_image_save(strip, p, &fast) != 0)
     goto fail;
   snprintf(p, sizeof p, "%s/%s", stage, names[3]);
-  if (!(report = report_with_files(res->report_json, names, nb, earlier, outdir))) {
+  if (!(report = report_with_files(res->report_json, names, nb, earlier, outdir, !drop_graded))) {
     dlut_errorc(DLUT_ERR_NOMEM, "out of memory building report.json");
     goto fail;
   }
@@ -631,8 +663,10 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
       if (strcmp(stale[n_stale], names[1])) n_stale++;
     }
     n_stale += dlut__job_region_stale(names, nb, stale + n_stale, N_BUNDLE_MAX + 8 - n_stale);
+    if (n_stale < N_BUNDLE_MAX + 8) snprintf(stale[n_stale++], sizeof stale[0], "contact.jpg"); /* a set's */
     for (int i = 0; i < n_stale && n_old < N_BUNDLE_MAX + 8; i++)
       if (files_list(earlier, stale[i])) snprintf(old_names[n_old++], sizeof old_names[0], "%s", stale[i]);
+    if (drop_graded && n_old < N_BUNDLE_MAX + 8) snprintf(old_names[n_old++], sizeof old_names[0], "graded");
     const char *olds[N_BUNDLE_MAX + 8], *news[N_BUNDLE_MAX];
     for (int i = 0; i < n_old; i++) olds[i] = old_names[i];
     for (int i = 0; i < nb; i++) news[i] = names[i];
@@ -642,7 +676,7 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   rc = 0;
   /* fall through: clean up the staging folder (with the earlier bundle in it) */
 fail:
-  if (stage[0]) rm_tree_flat(stage);
+  if (stage[0]) rm_tree_flat(stage, 1);
   if (tracked) {
     for (int i = 0; i < nb; i++) dlut_file_untrack(staged[i]);
     dlut_file_untrack(stage_path);

@@ -179,7 +179,43 @@ static char *set_report(const char *json, const char *const *paths, char (*names
     jsonb_str(&b, o, "graded", g);
   }
   jsonb_str(&b, rep, "contact_sheet", "contact.jpg");
+  /* every file of the bundle, as a single photo's report lists its own */
+  cJSON_DeleteItemFromObjectCaseSensitive(rep, "files");
+  cJSON *files = jsonb_arr(&b, rep, "files");
+  static const char *const top[] = {"look.cube", "strip.png", "report.json", "contact.jpg"};
+  for (size_t i = 0; files && i < sizeof top / sizeof top[0]; i++) jsonb_str(&b, files, NULL, top[i]);
+  for (int i = 0; files && i < n; i++) {
+    char g[DLUT_JOB_SET_NAME_LEN + 8];
+    snprintf(g, sizeof g, "graded/%s", names[i]);
+    jsonb_str(&b, files, NULL, g);
+  }
   return jsonb_print(&b, rep, 1);
+}
+
+/* The earlier single-photo bundle's files that a set does not write (graded.EXT, region-N.cube,
+ * mask-N.png, heatmap.png), where the report in outdir lists them: they go with it. */
+#define N_STALE_MAX (5 + 2 * DLUT_REGION_MAX + 1)
+static int single_stale(const char *outdir, char (*out)[32]) {
+  cJSON *rep = dlut__bundle_report(outdir);
+  const cJSON *files = rep ? cJSON_GetObjectItemCaseSensitive(rep, "files") : NULL;
+  int n = 0;
+  char nm[32];
+  for (int k = 0; k < N_STALE_MAX && cJSON_IsArray(files); k++) {
+    static const char *const ext[5] = {"jpg", "png", "webp", "tif", "ppm"};
+    if (k < 5)
+      snprintf(nm, sizeof nm, "graded.%s", ext[k]);
+    else if (k == N_STALE_MAX - 1)
+      snprintf(nm, sizeof nm, "heatmap.png");
+    else
+      snprintf(nm, sizeof nm, (k - 5) % 2 ? "mask-%d.png" : "region-%d.cube", (k - 5) / 2 + 1);
+    for (const cJSON *it = files->child; it; it = it->next)
+      if (cJSON_IsString(it) && !strcmp(it->valuestring, nm)) {
+        snprintf(out[n++], 32, "%s", nm);
+        break;
+      }
+  }
+  cJSON_Delete(rep);
+  return n;
 }
 
 /* ==== The bundle ==== */
@@ -241,6 +277,11 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
       goto fail;
     }
     if (dlut_job_bundle_set_check(outdir) != 0) goto fail;
+    /* a file of the same name that no earlier DLUT run here wrote is never overwritten */
+    cJSON *prev = dlut__bundle_report(outdir);
+    int refuse = dlut__bundle_check_replace(outdir, prev, k_fixed, N_FIXED - 1); /* graded/: checked above */
+    cJSON_Delete(prev);
+    if (refuse) goto fail;
   }
 
   /* stage: inside an existing folder (same filesystem), else beside it */
@@ -343,8 +384,14 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
       goto fail;
     }
     stage[0] = 0;
-  } else if (dlut__bundle_swap(stage, outdir, k_fixed, N_FIXED, k_fixed, N_FIXED) != 0) {
-    goto fail;
+  } else {
+    /* the earlier bundle's names set aside: the set's, and a single photo's the earlier report lists */
+    char stale[N_STALE_MAX][32];
+    const char *olds[N_FIXED + N_STALE_MAX];
+    int n_old = 0, n_stale = single_stale(outdir, stale);
+    for (int i = 0; i < N_FIXED; i++) olds[n_old++] = k_fixed[i];
+    for (int i = 0; i < n_stale; i++) olds[n_old++] = stale[i];
+    if (dlut__bundle_swap(stage, outdir, olds, n_old, k_fixed, N_FIXED) != 0) goto fail;
   }
   g_sig_n = 0; /* the results are in place: nothing for a signal to remove */
   dlut__fsync_dir(outdir);
