@@ -26,7 +26,8 @@ static void help(void) {
       "         is resampled to the nearest L^2 unless --hald-level is given\n"
       "\n"
       "options:\n"
-      "  --size N          resample onto an N^3 lattice over [0,1] (2..256),\n"
+      "  --size N          resample onto an N^3 lattice over [0,1] (2..256; .cube\n"
+      "                    and .3dl hold at most 129, as OpenColorIO reads),\n"
       "                    folding any shaper and domain in (default: keep)\n"
       "  --hald-level L    Hald level 2..16 (lattice L^2); implies --size L*L\n"
       "  --bits B          integer depth: .3dl 10, 12 (default) or 16;\n"
@@ -94,6 +95,12 @@ int dlut_cmd_convert(int argc, char **argv) {
     return cli_usage(k_cmd, "--size %d contradicts --hald-level %d (lattice %d)", size, level, level * level);
   if (level && fmt != DLUT_LUT_FORMAT_HALD) size = level * level;
   dlut_lut_save_opts opts = {0};
+  /* a text LUT holds at most what OpenColorIO reads: a larger --size would be resampled back down */
+  if (size > DLUT_LUT_MAX_PORTABLE && (fmt == DLUT_LUT_FORMAT_CUBE || fmt == DLUT_LUT_FORMAT_3DL))
+    return cli_usage(k_cmd,
+                     "--size %d: a %s is written with at most %d points a side (what OpenColorIO reads); a Hald "
+                     ".png takes up to %d",
+                     size, fmt == DLUT_LUT_FORMAT_CUBE ? ".cube" : ".3dl", DLUT_LUT_MAX_PORTABLE, DLUT_LUT_MAX_SIZE);
   if (bits) {
     if (fmt == DLUT_LUT_FORMAT_3DL && bits != 8)
       opts.bits_3dl = bits;

@@ -81,6 +81,9 @@ expect 2 "apply unknown output extension" "$DLUT" apply "$PHOTO" --lut "$T/id.cu
 expect 2 "convert one argument" "$DLUT" convert "$T/id.cube"
 expect 2 "convert --size 1" "$DLUT" convert "$T/id.cube" "$T/y.cube" --size 1
 expect 2 "convert unknown extension" "$DLUT" convert "$T/id.cube" "$T/y.txt"
+expect 2 "convert --size above what a .cube holds" "$DLUT" convert "$T/id.cube" "$T/y.cube" --size 200
+contains "$T/err" "at most 129" "convert says how large a .cube may be"
+[ ! -e "$T/y.cube" ] || bad "convert --size 200 wrote y.cube"
 expect 2 "info without a file" "$DLUT" info
 expect 2 "strip without -o" "$DLUT" strip "$T/id.cube"
 absent "$T/x.png"

@@ -464,6 +464,13 @@ static void test_hostile(void) {
     write_bytes(tmp("bomb.png"), png, n);
     expect_load_fails(tmp("bomb.png"), "PNG 60000x60000");
     CHECK(strstr(dlut_last_error(), "exceeds") != NULL);
+    /* wider than a side may be (70000 x 2): too large, not "damaged" (libpng's own IHDR limit) */
+    put32be(png + 16, 70000);
+    put32be(png + 20, 2);
+    put32be(png + 29, (uint32_t)crc32(0, png + 12, 17));
+    write_bytes(tmp("wide.png"), png, n);
+    expect_load_fails(tmp("wide.png"), "PNG 70000x2");
+    CHECK_MSG(strstr(dlut_last_error(), "exceeds the limit of 65535") != NULL, "%s", dlut_last_error());
     free(png);
   }
   /* A baseline JPEG missing only its EOI marker loads, identical to the

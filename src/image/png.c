@@ -184,7 +184,9 @@ int dlut__png_load(const uint8_t *data, size_t size, dlut__decoded *out) {
     goto fail;
   }
   png_set_read_fn(png, &src, read_mem);
-  png_set_user_limits(png, DLUT_IMAGE_MAX_DIM, DLUT_IMAGE_MAX_DIM);
+  /* libpng's own limit at the format's (2^31 - 1): a valid PNG larger than DLUT takes reaches
+   * dlut__check_dims below and is refused as too large, not as damaged ("Invalid IHDR data") */
+  png_set_user_limits(png, 0x7fffffffu, 0x7fffffffu);
   png_set_chunk_malloc_max(png, DLUT__MAX_META_BYTES);
   png_read_info(png, info);
   if (src.oom) {
