@@ -112,6 +112,8 @@ static void help(FILE *f) {
           "                       look.cube is always the full grade)\n"
           "  --quality Q          JPEG/WebP quality of graded.EXT, 1..100 (default 95)\n"
           "  -q, --quiet          no progress bar and no summary\n"
+          "  --                   the end of the options: every argument after it is a\n"
+          "                       photo, a folder or the prompt (a file named -x.png)\n"
           "\n"
           "grading by region (regions numbered 1, 2, ... in the order given, --region and\n"
           "--mask together; each adds OUTDIR/region-N.cube and OUTDIR/mask-N.png, a 16-bit\n"
@@ -330,9 +332,18 @@ int dlut_cmd_grade(int argc, char **argv) {
   void (*old_sigint)(int) = SIG_ERR;
   if (!pos) return cli_fail(k_cmd, "out of memory");
 
+  int only_pos = 0; /* after "--": every argument is a photo, a folder or the prompt ("-dash.png") */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     char nb[64];
+    if (!only_pos && !strcmp(a, "--")) {
+      only_pos = 1;
+      continue;
+    }
+    if (only_pos) {
+      pos[n_pos++] = a;
+      continue;
+    }
     if (cli_is_help(a)) {
       help(stdout);
       rc = DLUT_EXIT_OK;
@@ -452,7 +463,7 @@ int dlut_cmd_grade(int argc, char **argv) {
       if (looks_like_image_name(pos[i]) || strchr(pos[i], '/'))
         rc = cli_fail(k_cmd, "%s: no such file or folder", pos[i]);
       else
-        rc = cli_fail(k_cmd, "'%s' is neither a photo nor a folder (quote a prompt of several words)", pos[i]);
+        rc = cli_usage(k_cmd, "'%s' is neither a photo nor a folder (quote a prompt of several words)", pos[i]);
       goto done;
     }
     if (is_dir) is_set = 1;

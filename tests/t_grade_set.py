@@ -199,6 +199,17 @@ with tempfile.TemporaryDirectory() as tmp:
         line = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
         check(r.returncode in (1, 2) and say in line and not os.path.exists(o) and not leftovers(tmp),
               f"{what}: exit {r.returncode}, '{line}', no output folder")
+    r = run("grade", f"{PHOTOS}/coffee.png", "warm", "sunset", "-o", f"{tmp}/bad-out")
+    check(r.returncode == 2, f"an unquoted prompt is a usage error: exit {r.returncode}")
+    # "--" ends the options: a photo whose name starts with '-'
+    dash = f"{tmp}/-dash.png"
+    shutil.copy(f"{PHOTOS}/coffee.png", dash)
+    e = dict(os.environ, DLUT_MODELS="/nonexistent-dlut-models")
+    e.pop("DLUT_MODEL", None)
+    r = subprocess.run([os.path.abspath(DLUT), "grade", "-o", f"{tmp}/dash-out", "-q", "--", "-dash.png",
+                        "warm"], cwd=tmp, capture_output=True, text=True, env=e)
+    check(r.returncode == 0 and os.path.exists(f"{tmp}/dash-out/graded.png"),
+          f"'--' then a photo named -dash.png: exit {r.returncode} ({r.stderr.strip()})")
 
     # SIGTERM at any moment: the output folder is there whole or not at all, no staging left
     big = f"{tmp}/big"

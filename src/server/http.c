@@ -467,6 +467,14 @@ int dlut_server_run(const dlut_server_opts *opts) {
     goto done;
   }
   snprintf(s->token, sizeof s->token, "%s", tok ? tok : "");
+  /* every interface (or any address but loopback) with no token: anyone who reaches the port runs jobs
+   * and reads every result; said on stderr whatever --quiet says */
+  const char *host = s->o.host && *s->o.host ? s->o.host : "127.0.0.1";
+  if (!s->token[0] && strncmp(host, "127.", 4) != 0)
+    fprintf(stderr,
+            "dlut serve: warning: listening on %s with no --token (nor $DLUT_TOKEN): anyone who can reach this port "
+            "can run jobs and read every result\n",
+            host);
   if (s->o.queue_size < 1 || s->o.max_upload_mb < 1 || s->o.max_pixels < 1 || s->o.max_steps < 1 ||
       s->o.max_photos < 1 || s->o.max_photos > DLUT_SERVER_MAX_PHOTOS || !(s->o.keep_hours > 0)) {
     dlut_errorc(DLUT_ERR_INPUT, "server limits must be positive");
