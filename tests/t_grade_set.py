@@ -201,6 +201,27 @@ with tempfile.TemporaryDirectory() as tmp:
               f"{what}: exit {r.returncode}, '{line}', no output folder")
     r = run("grade", f"{PHOTOS}/coffee.png", "warm", "sunset", "-o", f"{tmp}/bad-out")
     check(r.returncode == 2, f"an unquoted prompt is a usage error: exit {r.returncode}")
+    # staging folders a run killed outright (SIGKILL: no handler) left are removed by the next run into the
+    # folder, when this host's process that made them is gone; a live one's are left alone
+    import re
+    import socket
+    host = re.sub(r"[^A-Za-z0-9]", "-", socket.gethostname())[:40] or "host"
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that no process has now
+    sweep = f"{tmp}/sweep"
+    r = run("grade", f"{PHOTOS}/coffee.png", "warm", "-o", sweep, "-q")
+    stale_in = f"{sweep}/.dlut-stage.{host}.{dead.pid}.abcdef"
+    live_in = f"{sweep}/.dlut-stage.{host}.{os.getpid()}.ghijkl"
+    stale_beside = f"{tmp}/sweep2.tmp.{host}.{dead.pid}.mnopqr"
+    for dd in (stale_in, live_in, f"{stale_in}/old.graded", stale_beside):
+        os.makedirs(dd, exist_ok=True)
+        open(f"{dd}/look.cube", "w").write("x")
+    r = run("grade", f"{PHOTOS}/coffee.png", "cold", "-o", sweep, "-q")
+    r2 = run("grade", f"{PHOTOS}/coffee.png", "cold", "-o", f"{tmp}/sweep2", "-q")
+    check(r.returncode == 0 and r2.returncode == 0 and not os.path.exists(stale_in) and os.path.exists(live_in) and
+          not os.path.exists(stale_beside),
+          f"a dead run's staging folders are swept, a live one's kept: {sorted(os.listdir(sweep))}")
+    shutil.rmtree(live_in)
     # "--" ends the options: a photo whose name starts with '-'
     dash = f"{tmp}/-dash.png"
     shutil.copy(f"{PHOTOS}/coffee.png", dash)

@@ -1,7 +1,9 @@
 /* Moving a staged bundle into place, for job.c and set.c (bundle.h). */
 #include "job/bundle.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -123,4 +125,86 @@ int dlut_job_bundle_owns(const char *dir, const char *name) {
   int ours = rep && strcmp(name, "report.json") && dlut__bundle_ours(rep, name);
   cJSON_Delete(rep);
   return ours;
+}
+
+/* ==== Staging folders ==== */
+
+void dlut__rm_tree(const char *dir, int depth) {
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *e;
+    char p[4400];
+    struct stat st;
+    while ((e = readdir(d)))
+      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (depth > 0 && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+          dlut__rm_tree(p, depth - 1);
+        else
+          unlink(p);
+      }
+    closedir(d);
+  }
+  rmdir(dir);
+}
+
+/* This host's name as it goes into a staging folder's name: letters, digits and '-' only. */
+static void host_tag(char *out, size_t len) {
+  char h[256] = "";
+  if (gethostname(h, sizeof h - 1) != 0 || !h[0]) snprintf(h, sizeof h, "host");
+  size_t o = 0;
+  for (size_t i = 0; h[i] && o + 1 < len && o < 40; i++) {
+    char c = h[i];
+    out[o++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? c : '-';
+  }
+  out[o] = '\0';
+}
+
+/* The folder the staging folders are in, and the start of their names. */
+static void stage_where(const char *outdir, int inside, char *dir, size_t dlen, char *prefix, size_t plen) {
+  char host[48];
+  host_tag(host, sizeof host);
+  if (inside) {
+    snprintf(dir, dlen, "%s", outdir);
+    snprintf(prefix, plen, ".dlut-stage.%s.", host);
+    return;
+  }
+  const char *slash = strrchr(outdir, '/');
+  if (!slash)
+    snprintf(dir, dlen, ".");
+  else if (slash == outdir)
+    snprintf(dir, dlen, "/");
+  else
+    snprintf(dir, dlen, "%.*s", (int)(slash - outdir), outdir);
+  snprintf(prefix, plen, "%s.tmp.%s.", slash ? slash + 1 : outdir, host);
+}
+
+void dlut__bundle_stage_template(char *buf, size_t len, const char *outdir, int inside) {
+  char host[48];
+  host_tag(host, sizeof host);
+  if (inside)
+    snprintf(buf, len, "%s/.dlut-stage.%s.%ld.XXXXXX", outdir, host, (long)getpid());
+  else
+    snprintf(buf, len, "%s.tmp.%s.%ld.XXXXXX", outdir, host, (long)getpid());
+}
+
+void dlut__bundle_sweep(const char *outdir, int inside) {
+  char dir[4400], prefix[4200], p[8800];
+  stage_where(outdir, inside, dir, sizeof dir, prefix, sizeof prefix);
+  size_t pl = strlen(prefix);
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (strncmp(e->d_name, prefix, pl) != 0) continue;
+    char *end = NULL;
+    long pid = strtol(e->d_name + pl, &end, 10);
+    /* PID then ".XXXXXX" (mkdtemp's six characters) */
+    if (!end || end == e->d_name + pl || *end != '.' || strlen(end + 1) != 6 || pid <= 0) continue;
+    if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    struct stat st;
+    if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) dlut__rm_tree(p, 2);
+  }
+  closedir(d);
 }

@@ -4,6 +4,8 @@
 #ifndef DLUT_JOB_BUNDLE_H
 #define DLUT_JOB_BUNDLE_H
 
+#include <stddef.h>
+
 /* The most names dlut__bundle_swap takes on either side. */
 #define DLUT__BUNDLE_SWAP_MAX 64
 
@@ -21,6 +23,22 @@ int dlut__bundle_swap(const char *stage, const char *outdir, const char *const *
 
 /* fsync a folder (so that renames in it are on disk). 0 / -1 (errno). */
 int dlut__fsync_dir(const char *dir);
+
+/* ==== Staging folders ==== */
+
+/* The mkdtemp template of a bundle's staging folder for outdir: inside it
+ * (outdir/.dlut-stage.HOST.PID.XXXXXX) when it exists, else beside it
+ * (outdir.tmp.HOST.PID.XXXXXX); HOST and PID are this process's, so that a
+ * later run can tell a dead run's folder from a live one's. */
+void dlut__bundle_stage_template(char *buf, size_t len, const char *outdir, int inside);
+
+/* Remove the staging folders a run killed outright (SIGKILL, a power cut:
+ * no handler ran) left for outdir: those of this host whose process is
+ * gone. Another host's, a live process's, and older unnamed ones are left. */
+void dlut__bundle_sweep(const char *outdir, int inside);
+
+/* Remove a folder of files and folders of files, `depth` levels down. */
+void dlut__rm_tree(const char *dir, int depth);
 
 /* ==== Whose files: a new bundle replaces only DLUT's ==== */
 

@@ -446,26 +446,6 @@ static int is_an_input(const char *path, const char *const *inputs) {
   return 0;
 }
 
-/* The staging folder: plain files, and an earlier set's graded/ set aside in it (files only). */
-static void rm_tree_flat(const char *dir, int depth) {
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    char p[4400];
-    struct stat st;
-    while ((e = readdir(d)))
-      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (depth > 0 && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-          rm_tree_flat(p, depth - 1);
-        else
-          unlink(p);
-      }
-    closedir(d);
-  }
-  rmdir(dir);
-}
-
 /* The files the report.json in `outdir` lists: a bundle's "files", and a
  * set's "graded/NAME" (its "photos") and contact sheet. Only these are
  * removed as stale when a new bundle names other ones, so a graded.png of
@@ -592,7 +572,8 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   int drop_graded = existing && lists_graded(earlier) && dlut_job_bundle_set_check(outdir) == 0;
   dlut_error_clear();
   if (existing) {
-    snprintf(stage, sizeof stage, "%s/.dlut-stage.XXXXXX", outdir);
+    dlut__bundle_sweep(outdir, 1);
+    dlut__bundle_stage_template(stage, sizeof stage, outdir, 1);
   } else {
     char parent[4096];
     snprintf(parent, sizeof parent, "%s", outdir);
@@ -602,7 +583,8 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
       if (dlut_file_mkdir_p(parent, 0777) != 0)
         return dlut_errorc(DLUT_ERR_IO, "cannot create the folder %s: %s", parent, strerror(errno));
     }
-    snprintf(stage, sizeof stage, "%s.tmp.XXXXXX", outdir);
+    dlut__bundle_sweep(outdir, 0);
+    dlut__bundle_stage_template(stage, sizeof stage, outdir, 0);
   }
   if (!mkdtemp(stage)) {
     stage[0] = 0;
@@ -676,7 +658,7 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   rc = 0;
   /* fall through: clean up the staging folder (with the earlier bundle in it) */
 fail:
-  if (stage[0]) rm_tree_flat(stage, 1);
+  if (stage[0]) dlut__rm_tree(stage, 1);
   if (tracked) {
     for (int i = 0; i < nb; i++) dlut_file_untrack(staged[i]);
     dlut_file_untrack(stage_path);

@@ -86,26 +86,6 @@ static int is_an_input(const char *path, const char *const *paths, int n, const 
   return 0;
 }
 
-/* Remove a folder holding files and folders of files (two levels). */
-static void rm_tree2(const char *dir, int depth) {
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    char p[PATH_LEN];
-    while ((e = readdir(d))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-      struct stat st;
-      if (depth > 0 && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-        rm_tree2(p, depth - 1);
-      else
-        unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(dir);
-}
-
 /* graded/ of an existing outdir is replaced whole, so everything in it must
  * be DLUT's own: a plain file that the report.json beside it lists as
  * "graded/NAME" (an earlier set's "photos", set_report, or the "files" of
@@ -286,7 +266,8 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
 
   /* stage: inside an existing folder (same filesystem), else beside it */
   if (existing) {
-    snprintf(stage, sizeof stage, "%s/.dlut-stage.XXXXXX", outdir);
+    dlut__bundle_sweep(outdir, 1);
+    dlut__bundle_stage_template(stage, sizeof stage, outdir, 1);
   } else {
     char parent[4096];
     snprintf(parent, sizeof parent, "%s", outdir);
@@ -298,7 +279,8 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
         goto fail;
       }
     }
-    snprintf(stage, sizeof stage, "%s.tmp.XXXXXX", outdir);
+    dlut__bundle_sweep(outdir, 0);
+    dlut__bundle_stage_template(stage, sizeof stage, outdir, 0);
   }
   if (!mkdtemp(stage)) {
     stage[0] = 0;
@@ -398,7 +380,7 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
   rc = 0;
   /* fall through: clean up the staging folder (with the earlier bundle in it) */
 fail:
-  if (stage[0]) rm_tree2(stage, 2);
+  if (stage[0]) dlut__rm_tree(stage, 2);
   g_sig_n = 0;
   dlut_file_set_cleanup_hook(NULL);
   if (blocked) dlut_file_critical_end();
