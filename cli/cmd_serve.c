@@ -23,8 +23,8 @@ static void help(FILE *f) {
           "a crash loses nothing: queued and running jobs run again, results stay.\n"
           "\n"
           "options:\n"
-          "  --host H             address to bind (default 127.0.0.1; 0.0.0.0 for every\n"
-          "                       interface: then set --token)\n"
+          "  --host H             IPv4 address to bind (default 127.0.0.1, also written\n"
+          "                       localhost; 0.0.0.0 for every interface: then set --token)\n"
           "  --port P             TCP port (default 8080; 0 = any free port)\n"
           "  --data DIR           state and files (default ./dlut-data)\n"
           "  --model DIR          CLIP model folder (default: found as 'dlut grade' finds\n"
@@ -87,7 +87,7 @@ int dlut_cmd_serve(int argc, char **argv) {
       }
     if (matched) continue;
     if (!strcmp(a, "--host"))
-      o.host = v;
+      o.host = !strcmp(v, "localhost") ? "127.0.0.1" : v; /* the server binds IPv4 addresses */
     else if (!strcmp(a, "--data"))
       o.data_dir = v;
     else if (!strcmp(a, "--model"))

@@ -675,6 +675,10 @@ static void test_phrasings(void) {
               "'%s': cast %g,%g, aqua turn %g, ignored '%s'", water[i], (double)w.cast_ab[0], (double)w.cast_ab[1],
               (double)w.band_hue[4], rep.ignored);
   }
+  /* "deep blue sky": the colour is the edit, on the sky's bands (it was all ignored: "blue sky" was the
+   * qualifier's own form) */
+  dlut_look sky = parse("deep blue sky", NULL);
+  CHECK(sky.cast_ab[0] == 0 && sky.cast_ab[1] == 0 && sky.band_sat[5] > 0 && sky.band_hue[4] > 0);
   /* 洋红 is magenta */
   dlut_looks_report rep;
   parse("去掉洋红", &rep);

@@ -25,7 +25,8 @@ typedef struct qual_def {
  * "shadows" and "highlights" (vocab.c) act as these qualifiers when their
  * clause holds a colour (parse.c). */
 static const qual_def k_quals[LOOKS_QUAL_COUNT] = {
-    [LOOKS_QUAL_SKY] = {"sky|skies|the sky|blue sky|sky tones",
+    /* not "blue sky": its colour word is the edit ("deep blue sky" = a deeper blue on the sky) */
+    [LOOKS_QUAL_SKY] = {"sky|skies|the sky|sky tones",
                         "天空|蓝天|天色|天空的颜色|天际",
                         {0, 0, 0, 0, 0.55f, 1.0f, 0.2f, 0},
                         20.0f},
