@@ -679,6 +679,16 @@ static void test_phrasings(void) {
    * qualifier's own form) */
   dlut_look sky = parse("deep blue sky", NULL);
   CHECK(sky.cast_ab[0] == 0 && sky.cast_ab[1] == 0 && sky.band_sat[5] > 0 && sky.band_hue[4] > 0);
+  /* a short word with another first letter is not offered as a typo of a term */
+  {
+    dlut_looks_report r2;
+    parse("breaking bad", &r2);
+    CHECK_MSG(!strstr(r2.suggested, "sad"), "'bad' suggests '%s'", r2.suggested);
+    parse("wrm", &r2);
+    CHECK_MSG(strstr(r2.suggested, "warm") != NULL, "'wrm' suggests '%s'", r2.suggested);
+    parse("old film", &r2);
+    CHECK_MSG(r2.n_matches == 2 && !r2.ignored[0], "'old film': %d matches, ignored '%s'", r2.n_matches, r2.ignored);
+  }
   /* 洋红 is magenta */
   dlut_looks_report rep;
   parse("去掉洋红", &rep);

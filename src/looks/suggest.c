@@ -6,7 +6,8 @@
  * checkers) to every form of every term, modifier and named colour, forms
  * compared without their spaces and punctuation ("tealorange" is one edit
  * from nothing but "teal orange"). A form is near when the distance is at
- * most 1 for words of 3-5 letters, 2 for 6-8, 3 for longer, or when the
+ * most 1 for words of 3-5 letters (with the same first letter: "old" is
+ * not a typo of "cold"), 2 for 6-8, 3 for longer, or when the
  * word is the first 4 or more letters of the form ("lomochr" ->
  * "lomochrome purple"); words of 1-2 letters get no suggestion.
  * Chinese (any non-ASCII character): the longest common substring in
@@ -141,6 +142,9 @@ static void score_forms(const char *forms, const char *w, int wn, int zh, int ra
     } else if (!zh && !has_zh && cap >= 0 && fk > 0) {
       int d = osa_distance(wkey, wk, fkey, fk, cap);
       if (d > cap && wk >= 4 && fk > wk && memcmp(fkey, wkey, (size_t)wk) == 0) d = cap; /* a prefix */
+      /* a short word with another first letter is another word, not a typo ("old" is not "cold", "bad"
+       * not "sad", "100" not "e100") */
+      if (wk <= 5 && fkey[0] != wkey[0]) d = cap + 1;
       if (d >= 1 && d <= cap) {
         int diff = fk > wk ? fk - wk : wk - fk;
         score = 100 * d + 10 * rank_bias + (diff < 9 ? diff : 9);
