@@ -227,7 +227,7 @@ int dlut_cmd_looks(int argc, char **argv) {
     return cli_fail(k_cmd, "%s", dlut_last_error());
   }
   /* never silent: a prompt of which nothing was understood says so, with the nearest terms */
-  if (rep && rep->n_matches == 0 && !rep->neutral_wb) {
+  if (rep && rep->n_matches == 0 && !rep->understood[0]) {
     fprintf(stderr, "dlut looks: no word of the prompt is in the vocabulary%s%s%s; 'dlut looks' lists it\n",
             rep->suggested[0] ? " (did you mean: " : "", rep->suggested, rep->suggested[0] ? "?)" : "");
     if (output) {

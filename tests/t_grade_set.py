@@ -128,6 +128,18 @@ with tempfile.TemporaryDirectory() as tmp:
           sorted(os.listdir(out)) == ["contact.jpg", "graded", "look.cube", "report.json", "strip.png"],
           f"set, single photo, set again into one folder: only the set's bundle ({r.returncode}: "
           f"{sorted(os.listdir(out))} {r.stderr.strip()})")
+    # an input is never removed as the earlier bundle's: a photo of the set's graded/ graded again into the
+    # folder keeps graded/ (and the contact sheet); a single photo's graded.png in a set keeps it
+    ins = f"{tmp}/ins"
+    run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "warm", "-o", ins, "-q")
+    r = run("grade", f"{ins}/graded/coffee.png", "cold", "-o", ins, "-q")
+    check(r.returncode == 0 and os.path.exists(f"{ins}/graded/coffee.png") and os.path.exists(f"{ins}/contact.jpg"),
+          f"a photo from graded/ graded into its folder keeps graded/ and contact.jpg ({r.stderr.strip()})")
+    ins2 = f"{tmp}/ins2"
+    run("grade", f"{PHOTOS}/coffee.png", "warm", "-o", ins2, "-q")
+    r = run("grade", f"{ins2}/graded.png", f"{PHOTOS}/chelsea.png", "cold", "-o", ins2, "-q")
+    check(r.returncode == 0 and os.path.exists(f"{ins2}/graded.png"),
+          f"a set with the folder's graded.png as an input keeps it ({r.returncode}: {r.stderr.strip()})")
     # files of the user's with a bundle's names, in a folder no DLUT run wrote, are never overwritten
     mine = f"{tmp}/mine"
     os.makedirs(mine)
@@ -219,9 +231,19 @@ with tempfile.TemporaryDirectory() as tmp:
     r = run("grade", f"{PHOTOS}/coffee.png", "cold", "-o", sweep, "-q")
     r2 = run("grade", f"{PHOTOS}/coffee.png", "cold", "-o", f"{tmp}/sweep2", "-q")
     check(r.returncode == 0 and r2.returncode == 0 and not os.path.exists(stale_in) and os.path.exists(live_in) and
-          not os.path.exists(stale_beside),
-          f"a dead run's staging folders are swept, a live one's kept: {sorted(os.listdir(sweep))}")
-    shutil.rmtree(live_in)
+          os.path.exists(stale_beside),
+          f"a dead run's staging folder inside is swept, a live one's kept, and none beside (a shared parent): "
+          f"{sorted(os.listdir(sweep))}")
+    # a link named like a dead run's staging folder is removed as a link: what it points to stays
+    victim = f"{tmp}/victim"
+    os.makedirs(victim, exist_ok=True)
+    open(f"{victim}/precious.txt", "w").write("keep")
+    os.symlink(victim, f"{sweep}/.dlut-stage.{host}.{dead.pid}.stuvwx")
+    r = run("grade", f"{PHOTOS}/coffee.png", "warm", "-o", sweep, "-q")
+    check(r.returncode == 0 and os.path.exists(f"{victim}/precious.txt"),
+          "a symlink in the folder named like a staging folder is never followed")
+    for p in (live_in, stale_beside):
+        shutil.rmtree(p)
     # "--" ends the options: a photo whose name starts with '-'
     dash = f"{tmp}/-dash.png"
     shutil.copy(f"{PHOTOS}/coffee.png", dash)

@@ -232,6 +232,7 @@ typedef struct dlut_job_result {
   char suggested[512];     /* the vocabulary forms nearest to the ignored words (dlut_looks_suggest) */
   int neutral_wb;          /* the prompt asked for the photo's own colour cast to go ("remove the colour cast") */
   double cast_ab[2];       /* then: the cast measured on the photos (CIELAB a*, b*; dlut_looks_photo_cast) */
+  double cast_taken;       /* and the fraction of it the look takes out (the colour strength; 0: none) */
   char start[1100];        /* where the optimisation started ("identity", "offline look: ...") */
   char note[1200];         /* one line for the user ("no CLIP model: offline looks understood ...") */
   char *report_json;       /* report.json (owned, UTF-8, valid JSON) */

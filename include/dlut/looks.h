@@ -239,24 +239,28 @@ int dlut_looks_bake_prompt(const char *prompt, int lut_size, float color, float 
  * NULL with n_photos 0, as dlut_looks_bake_prompt): a prompt that asks for
  * the photo's own colour cast to go ("remove the colour cast", "auto white
  * balance", 去掉偏色; report->neutral_wb) has it measured on them and taken
- * out by the look's white balance (dlut_look_neutralize) before the scaling;
- * cast_ab (may be NULL) receives the measured cast (0, 0 when none). */
+ * out (dlut_look_neutralize) after the scaling, `color` times (the colour
+ * strength scales the correction too); cast (may be NULL) receives the
+ * measured a*, b* and the fraction taken out (0 when nothing was). */
 int dlut_looks_bake_prompt_photos(const char *prompt, int lut_size, float color, float tone, int skin_protect,
                                   const dlut_image *const *photos, int n_photos, dlut_lut **out,
-                                  dlut_looks_report *report, double cast_ab[2]);
+                                  dlut_looks_report *report, double cast[3]);
 
-/* The photos' colour cast: the mean CIELAB (a*, b*) of their near-neutral
- * pixels (chroma < 14, L* 15..95), or half the mean of all mid-tones where
- * under 2% of the pixels are near neutral. neutral_share (may be NULL)
- * receives that share. 0, or -1 with no photo. */
+/* The photos' colour cast: the mean CIELAB (a*, b*) of their opaque
+ * near-neutral pixels (chroma < 14, L* 15..95); (0, 0) where under 2% of
+ * the pixels are near neutral (no grey to judge a cast by). neutral_share
+ * (may be NULL) receives that share. 0, or -1 with no photo. */
 int dlut_looks_photo_cast(const dlut_image *const *photos, int n_photos, double cast_ab[2], double *neutral_share);
 
-/* Add to the look's white balance (temp, tint) what takes the photos' cast
- * back to neutral through the look (solved on dlut_look_eval, the look's
- * other terms in place; at most 3 units either way), with the skin and
- * white/black protections off (the cast is there too). cast_ab (may be
- * NULL) receives the measured cast; under 0.5 nothing is changed. */
-int dlut_look_neutralize(dlut_look *look, const dlut_image *const *photos, int n_photos, double cast_ab[2]);
+/* Change the look's white balance (temp, tint within -4..4), exposure (at
+ * most 1 stop, keeping the cast's grey at its lightness) and, for what the
+ * white balance cannot reach, its mid-tone cast, so that the photos' cast
+ * (amount times it, 0..2) comes out neutral through the look (solved on
+ * dlut_look_eval, the look's other terms in place), with the skin and
+ * white/black protections off (the cast is there too). cast (may be NULL)
+ * receives the measured a*, b* and the amount taken out (0: a cast under
+ * 0.5, or amount 0, changes nothing). */
+int dlut_look_neutralize(dlut_look *look, const dlut_image *const *photos, int n_photos, float amount, double cast[3]);
 
 /* ==== The vocabulary ==== */
 

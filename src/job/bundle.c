@@ -120,7 +120,7 @@ int dlut__bundle_check_replace(const char *outdir, const cJSON *rep, const char 
 }
 
 int dlut_job_bundle_owns(const char *dir, const char *name) {
-  if (!dir || !name) return 0;
+  if (!dir || !name || !standard_name(name)) return 0; /* a bundle's files all have its names: no report read */
   cJSON *rep = dlut__bundle_report(dir);
   int ours = rep && strcmp(name, "report.json") && dlut__bundle_ours(rep, name);
   cJSON_Delete(rep);
@@ -129,23 +129,33 @@ int dlut_job_bundle_owns(const char *dir, const char *name) {
 
 /* ==== Staging folders ==== */
 
-void dlut__rm_tree(const char *dir, int depth) {
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    char p[4400];
-    struct stat st;
-    while ((e = readdir(d)))
-      if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (depth > 0 && lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-          dlut__rm_tree(p, depth - 1);
-        else
-          unlink(p);
-      }
-    closedir(d);
+/* Remove `name` in the folder dfd: a file, or a folder entered at most `levels` deep. Everything by
+ * descriptor, never following a symlink: a link swapped in for a folder after it was looked at is
+ * not entered (openat with O_NOFOLLOW fails on it), and what is inside an opened folder is removed
+ * relative to it, wherever that folder has been moved meanwhile. */
+static void rm_at(int dfd, const char *name, int levels) {
+  struct stat st;
+  if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+  if (!S_ISDIR(st.st_mode)) {
+    unlinkat(dfd, name, 0);
+    return;
   }
-  rmdir(dir);
+  if (levels > 0) {
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d && fd >= 0) close(fd);
+    if (d) {
+      struct dirent *e;
+      while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) rm_at(fd, e->d_name, levels - 1);
+      closedir(d); /* closes fd */
+    }
+  }
+  unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+void dlut__rm_tree(const char *dir, int depth) {
+  rm_at(AT_FDCWD, dir, depth + 1);
 }
 
 /* This host's name as it goes into a staging folder's name: letters, digits and '-' only. */
@@ -160,25 +170,6 @@ static void host_tag(char *out, size_t len) {
   out[o] = '\0';
 }
 
-/* The folder the staging folders are in, and the start of their names. */
-static void stage_where(const char *outdir, int inside, char *dir, size_t dlen, char *prefix, size_t plen) {
-  char host[48];
-  host_tag(host, sizeof host);
-  if (inside) {
-    snprintf(dir, dlen, "%s", outdir);
-    snprintf(prefix, plen, ".dlut-stage.%s.", host);
-    return;
-  }
-  const char *slash = strrchr(outdir, '/');
-  if (!slash)
-    snprintf(dir, dlen, ".");
-  else if (slash == outdir)
-    snprintf(dir, dlen, "/");
-  else
-    snprintf(dir, dlen, "%.*s", (int)(slash - outdir), outdir);
-  snprintf(prefix, plen, "%s.tmp.%s.", slash ? slash + 1 : outdir, host);
-}
-
 void dlut__bundle_stage_template(char *buf, size_t len, const char *outdir, int inside) {
   char host[48];
   host_tag(host, sizeof host);
@@ -189,11 +180,19 @@ void dlut__bundle_stage_template(char *buf, size_t len, const char *outdir, int 
 }
 
 void dlut__bundle_sweep(const char *outdir, int inside) {
-  char dir[4400], prefix[4200], p[8800];
-  stage_where(outdir, inside, dir, sizeof dir, prefix, sizeof prefix);
+  /* only inside the output folder, the user's own: the folder beside it (its parent, which may be
+   * a shared /tmp) is not swept, and what a run left there stays */
+  if (!inside) return;
+  char host[48], prefix[96];
+  host_tag(host, sizeof host);
+  snprintf(prefix, sizeof prefix, ".dlut-stage.%s.", host);
   size_t pl = strlen(prefix);
-  DIR *d = opendir(dir);
-  if (!d) return;
+  int dfd = open(outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+  if (!d) {
+    if (dfd >= 0) close(dfd);
+    return;
+  }
   struct dirent *e;
   while ((e = readdir(d))) {
     if (strncmp(e->d_name, prefix, pl) != 0) continue;
@@ -202,9 +201,10 @@ void dlut__bundle_sweep(const char *outdir, int inside) {
     /* PID then ".XXXXXX" (mkdtemp's six characters) */
     if (!end || end == e->d_name + pl || *end != '.' || strlen(end + 1) != 6 || pid <= 0) continue;
     if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    struct stat st;
-    if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) dlut__rm_tree(p, 2);
+    struct stat st; /* a folder of this user's, not a link */
+    if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+      continue;
+    rm_at(dfd, e->d_name, 3);
   }
   closedir(d);
 }

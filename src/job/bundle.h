@@ -33,11 +33,15 @@ int dlut__fsync_dir(const char *dir);
 void dlut__bundle_stage_template(char *buf, size_t len, const char *outdir, int inside);
 
 /* Remove the staging folders a run killed outright (SIGKILL, a power cut:
- * no handler ran) left for outdir: those of this host whose process is
- * gone. Another host's, a live process's, and older unnamed ones are left. */
+ * no handler ran) left inside outdir (inside = 1; beside it, in a parent
+ * that may be shared, nothing is swept): folders of this user and host
+ * whose process is gone, removed by descriptor without following links.
+ * Another host's or user's, a live process's, and older unnamed ones are
+ * left. */
 void dlut__bundle_sweep(const char *outdir, int inside);
 
-/* Remove a folder of files and folders of files, `depth` levels down. */
+/* Remove a folder of files and folders of files, `depth` levels down
+ * (by descriptor: a symlink is removed, never followed). */
 void dlut__rm_tree(const char *dir, int depth);
 
 /* ==== Whose files: a new bundle replaces only DLUT's ==== */

@@ -155,6 +155,7 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
     cJSON *c = jsonb_obj(&b, rep, "colour_cast");
     jsonb_num(&b, c, "a", round(r->cast_ab[0] * 100) / 100);
     jsonb_num(&b, c, "b", round(r->cast_ab[1] * 100) / 100);
+    jsonb_num(&b, c, "taken_out", r->cast_taken); /* 0: none (no grey to judge by, or colour strength 0) */
   }
   cJSON *set = jsonb_obj(&b, rep, "settings");
   const int steps_planned =
@@ -219,7 +220,7 @@ static int offline_look(const char *prompt, int lut_size, const dlut_job_opts *o
                         int n_photos, dlut_lut **lut, dlut_job_result *res) {
   dlut_looks_report *rep = malloc(sizeof *rep);
   if (!rep) return dlut_errorc(DLUT_ERR_NOMEM, "out of memory");
-  double cast[2];
+  double cast[3];
   int rc = dlut_looks_bake_prompt_photos(prompt, lut_size, o->color_strength, o->tone_strength, o->skin_protect, photos,
                                          n_photos, lut, rep, cast);
   if (rc == 0) {
@@ -228,7 +229,7 @@ static int offline_look(const char *prompt, int lut_size, const dlut_job_opts *o
     snprintf(res->suggested, sizeof res->suggested, "%s", rep->suggested);
     if (rep->neutral_wb) {
       res->neutral_wb = 1;
-      res->cast_ab[0] = cast[0], res->cast_ab[1] = cast[1];
+      res->cast_ab[0] = cast[0], res->cast_ab[1] = cast[1], res->cast_taken = cast[2];
     }
   }
   free(rep);
@@ -505,6 +506,23 @@ static char *report_with_files(const char *json, char (*names)[32], int nb, cons
   return jsonb_print(&b, rep, 1);
 }
 
+/* Nonzero if a file in outdir/graded/ is one of the inputs (a photo of an earlier set graded again):
+ * then that graded/ is not removed. */
+static int graded_holds_input(const char *outdir, const char *const *inputs) {
+  char q[4400], p[4700];
+  snprintf(q, sizeof q, "%s/graded", outdir);
+  DIR *d = opendir(q);
+  struct dirent *e;
+  int found = 0;
+  while (d && !found && (e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+      snprintf(p, sizeof p, "%s/%s", q, e->d_name);
+      found = is_an_input(p, inputs);
+    }
+  if (d) closedir(d);
+  return found;
+}
+
 /* Nonzero if the earlier report lists graded/NAME files (an earlier set's). */
 static int lists_graded(const cJSON *earlier) {
   for (const cJSON *it = earlier ? earlier->child : NULL; it; it = it->next)
@@ -569,7 +587,8 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   }
   /* an earlier set's graded/ goes with the rest of that set's bundle, when every file in it is the
    * set's; otherwise it stays, and its names are carried on in "files" */
-  int drop_graded = existing && lists_graded(earlier) && dlut_job_bundle_set_check(outdir) == 0;
+  int drop_graded = existing && lists_graded(earlier) && dlut_job_bundle_set_check(outdir) == 0 &&
+                    !graded_holds_input(outdir, inputs);
   dlut_error_clear();
   if (existing) {
     dlut__bundle_sweep(outdir, 1);
@@ -645,7 +664,8 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
       if (strcmp(stale[n_stale], names[1])) n_stale++;
     }
     n_stale += dlut__job_region_stale(names, nb, stale + n_stale, N_BUNDLE_MAX + 8 - n_stale);
-    if (n_stale < N_BUNDLE_MAX + 8) snprintf(stale[n_stale++], sizeof stale[0], "contact.jpg"); /* a set's */
+    if (drop_graded && n_stale < N_BUNDLE_MAX + 8) /* a set's contact sheet goes with its graded/ */
+      snprintf(stale[n_stale++], sizeof stale[0], "contact.jpg");
     for (int i = 0; i < n_stale && n_old < N_BUNDLE_MAX + 8; i++)
       if (files_list(earlier, stale[i])) snprintf(old_names[n_old++], sizeof old_names[0], "%s", stale[i]);
     if (drop_graded && n_old < N_BUNDLE_MAX + 8) snprintf(old_names[n_old++], sizeof old_names[0], "graded");

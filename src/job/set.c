@@ -372,7 +372,10 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
     const char *olds[N_FIXED + N_STALE_MAX];
     int n_old = 0, n_stale = single_stale(outdir, stale);
     for (int i = 0; i < N_FIXED; i++) olds[n_old++] = k_fixed[i];
-    for (int i = 0; i < n_stale; i++) olds[n_old++] = stale[i];
+    for (int i = 0; i < n_stale; i++) {
+      snprintf(q, sizeof q, "%s/%s", outdir, stale[i]);
+      if (!is_an_input(q, paths, n, inputs)) olds[n_old++] = stale[i]; /* an input stays where it is */
+    }
     if (dlut__bundle_swap(stage, outdir, olds, n_old, k_fixed, N_FIXED) != 0) goto fail;
   }
   g_sig_n = 0; /* the results are in place: nothing for a signal to remove */

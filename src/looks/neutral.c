@@ -1,16 +1,19 @@
 /* "Remove the colour cast" (auto white balance, 去掉偏色, 校正白平衡): a
  * 3D LUT cannot know a photo's cast, but the grade has the photo. The cast
  * is the mean CIELAB (a*, b*) of the photos' near-neutral pixels (chroma
- * under NEUTRAL_C, L* between 15 and 95: the greys, whites and concrete a
- * cast shows in, not the saturated colours that are meant to be there);
- * where fewer than 2% of the sampled pixels are near neutral, the mean of
- * all mid-tone pixels stands in, at half weight (grey world, which a
- * colourful photo would fool). The look's white balance (temp, tint) is
- * then solved so that the look takes that cast's grey to neutral: a few
- * Newton steps on dlut_look_eval itself, with the look's other terms in
- * place, so "remove the cast, then warm" ends warm from a neutral start.
- * The protections of skin and of pure white and black are off in such a
- * look: the cast is there too, and they would keep it. */
+ * under NEUTRAL_C, L* between 15 and 95, opaque: the greys, whites and
+ * concrete a cast shows in, not the saturated colours that are meant to be
+ * there). Where under 2% of the sampled pixels are near neutral there is
+ * nothing to judge a cast by (a red wall is red, not a cast): no
+ * correction. The look's white balance (temp, tint) and exposure are then
+ * solved so that the look takes that cast's grey to neutral at its own
+ * lightness (exposure: the white balance alone dims a colour it warms or
+ * cools): Newton steps on dlut_look_eval itself, with the look's other
+ * terms in place, so "remove the cast, then warm" ends warm from a neutral
+ * start. What the white balance cannot reach within its range (temp and
+ * tint -4..4) is taken by a mid-tone cast offset. The protections of skin
+ * and of pure white and black are off in such a look: the cast is there
+ * too, and they would keep it. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -20,25 +23,32 @@
 #include "dlut/looks.h"
 
 #define NEUTRAL_C 14.0          /* chroma of a near-neutral pixel */
+#define NEUTRAL_MIN_SHARE 0.02  /* share of near-neutral pixels below which no cast is judged */
 #define NEUTRAL_SAMPLES 40000.0 /* pixels sampled per photo, about */
-#define WB_LIMIT 3.0f           /* |temp|, |tint| the correction may reach */
+#define WB_MAX 4.0f             /* |temp|, |tint| of the corrected look (the documented range) */
+#define EV_MAX 1.0f             /* |exposure| the lightness compensation may add */
 
-/* Encoded sRGB of pixel (x, y), 0..1. */
-static void pixel_rgb(const dlut_image *img, int x, int y, float rgb[3]) {
+/* Encoded sRGB of pixel (x, y), 0..1; 0 for a pixel under half opacity (it is not seen). */
+static int pixel_rgb(const dlut_image *img, int x, int y, float rgb[3]) {
   const void *p = dlut_image_pixel(img, x, y);
-  for (int c = 0; c < 3; c++) {
+  float v[4] = {0, 0, 0, 1};
+  for (int c = 0; c < img->channels && c < 4; c++) {
     if (img->type == DLUT_PIXEL_U8)
-      rgb[c] = ((const uint8_t *)p)[c] / 255.0f;
+      v[c] = ((const uint8_t *)p)[c] / 255.0f;
     else if (img->type == DLUT_PIXEL_U16)
-      rgb[c] = ((const uint16_t *)p)[c] / 65535.0f;
+      v[c] = ((const uint16_t *)p)[c] / 65535.0f;
     else
-      rgb[c] = fminf(fmaxf(((const float *)p)[c], 0.0f), 1.0f);
+      v[c] = fminf(fmaxf(((const float *)p)[c], 0.0f), 1.0f);
   }
+  memcpy(rgb, v, 3 * sizeof(float));
+  return img->channels < 4 || v[3] >= 0.5f;
 }
 
 int dlut_looks_photo_cast(const dlut_image *const *photos, int n_photos, double cast_ab[2], double *neutral_share) {
-  double sn[3] = {0, 0, 0}, sa[3] = {0, 0, 0};
-  int64_t nn = 0, na = 0, total = 0;
+  double sa = 0, sb = 0;
+  int64_t nn = 0, total = 0;
+  cast_ab[0] = cast_ab[1] = 0.0;
+  if (neutral_share) *neutral_share = 0.0;
   if (!photos || n_photos < 1) return dlut_error("looks: no photo to measure the cast on");
   for (int i = 0; i < n_photos; i++) {
     const dlut_image *img = photos[i];
@@ -49,75 +59,101 @@ int dlut_looks_photo_cast(const dlut_image *const *photos, int n_photos, double 
     for (int y = step / 2; y < img->height; y += step)
       for (int x = step / 2; x < img->width; x += step) {
         float rgb[3], lab[3];
-        pixel_rgb(img, x, y, rgb);
-        dlut_color_srgb_to_lab(rgb, lab, 1);
+        if (!pixel_rgb(img, x, y, rgb)) continue;
         total++;
-        if (lab[0] < 15.0f || lab[0] > 95.0f) continue;
-        sa[0] += lab[1], sa[1] += lab[2], na++;
-        if (hypotf(lab[1], lab[2]) < NEUTRAL_C) sn[0] += lab[1], sn[1] += lab[2], nn++;
+        dlut_color_srgb_to_lab(rgb, lab, 1);
+        if (lab[0] < 15.0f || lab[0] > 95.0f || hypotf(lab[1], lab[2]) >= NEUTRAL_C) continue;
+        sa += lab[1], sb += lab[2], nn++;
       }
   }
   double share = total ? (double)nn / (double)total : 0.0;
   if (neutral_share) *neutral_share = share;
-  if (nn > 0 && share >= 0.02) {
-    cast_ab[0] = sn[0] / (double)nn, cast_ab[1] = sn[1] / (double)nn;
-  } else if (na > 0) {
-    cast_ab[0] = 0.5 * sa[0] / (double)na, cast_ab[1] = 0.5 * sa[1] / (double)na;
-  } else {
-    cast_ab[0] = cast_ab[1] = 0.0; /* all shadows or highlights: nothing to judge by */
-  }
+  if (nn > 0 && share >= NEUTRAL_MIN_SHARE) cast_ab[0] = sa / (double)nn, cast_ab[1] = sb / (double)nn;
   return 0;
 }
 
-/* (a*, b*) of the look applied to the CIELAB grey (50, a, b). */
-static void graded_ab(const dlut_look *lk, const float grey_rgb[3], double out[2]) {
+/* CIELAB of the look applied to one encoded sRGB colour. */
+static void graded_lab(const dlut_look *lk, const float rgb[3], double out[3]) {
   float o[3], lab[3];
-  dlut_look_eval(lk, grey_rgb, o);
+  dlut_look_eval(lk, rgb, o);
   dlut_color_srgb_to_lab(o, lab, 1);
-  out[0] = lab[1], out[1] = lab[2];
+  out[0] = lab[0], out[1] = lab[1], out[2] = lab[2];
 }
 
-int dlut_look_neutralize(dlut_look *look, const dlut_image *const *photos, int n_photos, double cast_ab[2]) {
+static float clampf(float v, float lo, float hi) {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Solve the n (2 or 3) unknowns vars[] so that the look takes `from` to `want` (its L*, a*, b*; with
+ * n = 2 only a*, b*), a few Newton steps with central-difference Jacobians. lo/hi bound each unknown. */
+static void solve(dlut_look *lk, float *const *vars, int n, const float *lo, const float *hi, const float from[3],
+                  const double want[3]) {
+  const int r0 = n == 3 ? 0 : 1; /* the residual rows: L*, a*, b* or a*, b* */
+  for (int it = 0; it < 10; it++) {
+    double cur[3], r[3] = {0, 0, 0}, j[3][3] = {{0}};
+    graded_lab(lk, from, cur);
+    double norm = 0;
+    for (int k = 0; k < n; k++) r[k] = cur[r0 + k] - want[r0 + k], norm += r[k] * r[k];
+    if (sqrt(norm) < 0.03) return;
+    for (int v = 0; v < n; v++) {
+      const float h = 0.04f, keep = *vars[v];
+      double ap[3], am[3];
+      *vars[v] = keep + h;
+      graded_lab(lk, from, ap);
+      *vars[v] = keep - h;
+      graded_lab(lk, from, am);
+      *vars[v] = keep;
+      for (int k = 0; k < n; k++) j[k][v] = (ap[r0 + k] - am[r0 + k]) / (2 * h);
+    }
+    /* solve J d = r (Cramer: n <= 3) */
+    double det = n == 2 ? j[0][0] * j[1][1] - j[0][1] * j[1][0]
+                        : j[0][0] * (j[1][1] * j[2][2] - j[1][2] * j[2][1]) -
+                              j[0][1] * (j[1][0] * j[2][2] - j[1][2] * j[2][0]) +
+                              j[0][2] * (j[1][0] * j[2][1] - j[1][1] * j[2][0]);
+    if (!(fabs(det) > 1e-12)) return;
+    for (int v = 0; v < n; v++) {
+      double m[3][3];
+      memcpy(m, j, sizeof m);
+      for (int k = 0; k < n; k++) m[k][v] = r[k];
+      double dv = n == 2 ? m[0][0] * m[1][1] - m[0][1] * m[1][0]
+                         : m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+                               m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+                               m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+      *vars[v] = clampf(*vars[v] - (float)(dv / det), lo[v], hi[v]);
+    }
+  }
+}
+
+int dlut_look_neutralize(dlut_look *look, const dlut_image *const *photos, int n_photos, float amount,
+                         double cast_out[3]) {
   double cast[2];
+  if (cast_out) cast_out[0] = cast_out[1] = cast_out[2] = 0.0;
   if (!look) return dlut_error("looks: NULL look");
+  if (!(amount >= 0.0f && amount <= DLUT_LOOK_MAX_STRENGTH))
+    return dlut_error("looks: correction amount %g out of range (0..%g)", (double)amount,
+                      (double)DLUT_LOOK_MAX_STRENGTH);
   if (dlut_looks_photo_cast(photos, n_photos, cast, NULL) != 0) return -1;
-  if (cast_ab) cast_ab[0] = cast[0], cast_ab[1] = cast[1];
-  if (hypot(cast[0], cast[1]) < 0.5) return 0; /* no cast worth taking out */
-  /* the cast's grey, and the look without the correction takes it to `want`: the same look on a
-   * true grey (the look's own toning stays, the photo's cast goes) */
-  float lab[3] = {50.0f, (float)cast[0], (float)cast[1]}, grey[3], neutral[3];
-  float lab0[3] = {50.0f, 0.0f, 0.0f};
+  if (cast_out) cast_out[0] = cast[0], cast_out[1] = cast[1];
+  if (hypot(cast[0], cast[1]) < 0.5 || amount == 0.0f) return 0; /* no cast worth taking out, or asked not to */
+  /* the cast's grey, and where the look takes a true grey: the cast's grey is to land there (the
+   * look's own colour stays, the photo's cast goes) */
+  float lab[3] = {50.0f, (float)(amount * cast[0]), (float)(amount * cast[1])}, grey[3], neutral[3];
+  const float lab0[3] = {50.0f, 0.0f, 0.0f};
   dlut_color_lab_to_srgb(lab, grey, 1);
   dlut_color_lab_to_srgb(lab0, neutral, 1);
-  double want[2], cur[2];
-  graded_ab(look, neutral, want);
+  double want[3];
   dlut_look lk = *look;
-  /* a cast is in the whites and on skin too: the protections, which keep those as they came in,
-   * would keep the cast there */
   lk.tint_ends = 1.0f, lk.skin_follow = 1.0f;
-  for (int it = 0; it < 8; it++) {
-    graded_ab(&lk, grey, cur);
-    double r0 = cur[0] - want[0], r1 = cur[1] - want[1];
-    if (hypot(r0, r1) < 0.05) break;
-    /* the Jacobian of (a*, b*) in (temp, tint), by central differences */
-    const float h = 0.05f;
-    double j[2][2];
-    for (int v = 0; v < 2; v++) {
-      dlut_look p = lk, m = lk;
-      float *fp = v == 0 ? &p.temp : &p.tint, *fm = v == 0 ? &m.temp : &m.tint;
-      *fp += h, *fm -= h;
-      double ap[2], am[2];
-      graded_ab(&p, grey, ap);
-      graded_ab(&m, grey, am);
-      j[0][v] = (ap[0] - am[0]) / (2 * h), j[1][v] = (ap[1] - am[1]) / (2 * h);
-    }
-    double det = j[0][0] * j[1][1] - j[0][1] * j[1][0];
-    if (fabs(det) < 1e-9) break;
-    double dt = (j[1][1] * r0 - j[0][1] * r1) / det, dm = (-j[1][0] * r0 + j[0][0] * r1) / det;
-    lk.temp = fminf(fmaxf(lk.temp - (float)dt, look->temp - WB_LIMIT), look->temp + WB_LIMIT);
-    lk.tint = fminf(fmaxf(lk.tint - (float)dm, look->tint - WB_LIMIT), look->tint + WB_LIMIT);
-  }
-  look->temp = lk.temp, look->tint = lk.tint;
-  look->tint_ends = lk.tint_ends, look->skin_follow = lk.skin_follow;
+  graded_lab(&lk, neutral, want);
+  /* white balance and exposure; then a mid-tone cast for what is left beyond the white balance's range */
+  float *wb[3] = {&lk.temp, &lk.tint, &lk.exposure};
+  const float lo[3] = {-WB_MAX, -WB_MAX, look->exposure - EV_MAX}, hi[3] = {WB_MAX, WB_MAX, look->exposure + EV_MAX};
+  solve(&lk, wb, 3, lo, hi, grey, want);
+  float *ab[2] = {&lk.cast_ab[0], &lk.cast_ab[1]};
+  const float alo[2] = {look->cast_ab[0] - 40.0f, look->cast_ab[1] - 40.0f},
+              ahi[2] = {look->cast_ab[0] + 40.0f, look->cast_ab[1] + 40.0f};
+  solve(&lk, ab, 2, alo, ahi, grey, want);
+  *look = lk;
+  if (cast_out) cast_out[2] = amount;
   return 0;
 }

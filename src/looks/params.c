@@ -287,21 +287,21 @@ done:
 
 int dlut_looks_bake_prompt_photos(const char *prompt, int lut_size, float color, float tone, int skin_protect,
                                   const dlut_image *const *photos, int n_photos, dlut_lut **out,
-                                  dlut_looks_report *report, double cast_ab[2]) {
+                                  dlut_looks_report *report, double cast[3]) {
   dlut_look look;
   dlut_looks_report local;
   if (!out) return dlut_error("looks: NULL output");
   *out = NULL;
-  if (cast_ab) cast_ab[0] = cast_ab[1] = 0.0;
+  if (cast) cast[0] = cast[1] = cast[2] = 0.0;
   if (lut_size == 0) lut_size = DLUT_LOOKS_DEFAULT_SIZE;
   if (lut_size < 2 || lut_size > DLUT_LUT_MAX_SIZE)
     return dlut_error("looks: LUT size %d out of range (2..%d)", lut_size, DLUT_LUT_MAX_SIZE);
   if (!report) report = &local;
   if (dlut_looks_parse(prompt, &look, report) != 0) return -1;
   if (!skin_protect) look.skin_follow = 1.0f;
-  if (report->neutral_wb && photos && n_photos > 0 && dlut_look_neutralize(&look, photos, n_photos, cast_ab) != 0)
-    return -1;
   if (dlut_look_scale(&look, color, tone) != 0) return -1;
+  if (report->neutral_wb && photos && n_photos > 0 && dlut_look_neutralize(&look, photos, n_photos, color, cast) != 0)
+    return -1;
   *out = dlut_look_bake(&look, lut_size);
   return *out ? 0 : -1;
 }

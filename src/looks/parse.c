@@ -25,8 +25,9 @@ enum { LEX_TERM, LEX_QUAL, LEX_CAST, LEX_AWB, LEX_COLOR, LEX_MOD, LEX_STOP, LEX_
 enum { MOD_INTENS, MOD_MORE, MOD_LESS, MOD_SOFT, MOD_NEG, MOD_CAP, MOD_EXTREME, MOD_TOO, MOD_COUNT };
 /* NEG reverses at half strength; CAP ("not too X") keeps X's direction: 0.4 is X's gentle amount when
  * the prompt says nothing else, otherwise it only caps X at half its plain amount (see the summing).
- * EXTREME is the step above "very"; TOO ("too", 过) means nothing alone, and after a negation it
- * makes the negation a cap ("don't make it too warm", 不要过暖 = "not too warm"). */
+ * EXTREME is the step above "very"; TOO ("too", 过) alone is a complaint, "less" ("too blue", 过暖:
+ * the photo is too blue), and after a negation it makes the negation a cap ("don't make it too
+ * warm", 不要过暖 = "not too warm"). */
 static const float k_mod_weight[MOD_COUNT] = {1.6f, 1.3f, -0.8f, 0.5f, -0.5f, 0.4f, 2.0f, 1.0f};
 /* Degree words compound ("very very warm" x2.56) up to this much of the plain term, either way: a
  * prompt of a hundred "very"s is an extremely strong look, not an overflow. */
@@ -369,6 +370,28 @@ static int is_word_byte(unsigned char c) {
 static const lex_entry *find_stemmed(const char *w, size_t len, int *degree) {
   static const char *const suffixes[] = {"ish", "es", "s", "er", "est", "y", "ly", "ed", "ness", "r", "d"};
   *degree = -1;
+  /* "moodier", "sunniest" (y -> ier, iest); "redder", "dimmest" (the consonant doubled) */
+  for (int sup = 0; sup < 2; sup++) {
+    size_t sl = sup ? 4 : 3;
+    if (len > sl + 2 && memcmp(w + len - sl, sup ? "iest" : "ier", sl) == 0 && len - sl + 1 < MAX_FORM) {
+      char b[MAX_FORM];
+      memcpy(b, w, len - sl);
+      b[len - sl] = 'y';
+      const lex_entry *e = lex_find(b, len - sl + 1);
+      if (e && (e->kind == LEX_TERM || e->kind == LEX_COLOR)) {
+        *degree = sup ? MOD_INTENS : MOD_MORE;
+        return e;
+      }
+    }
+    sl = sup ? 3 : 2;
+    if (len > sl + 3 && memcmp(w + len - sl, sup ? "est" : "er", sl) == 0 && w[len - sl - 1] == w[len - sl - 2]) {
+      const lex_entry *e = lex_find(w, len - sl - 1);
+      if (e && (e->kind == LEX_TERM || e->kind == LEX_COLOR)) {
+        *degree = sup ? MOD_INTENS : MOD_MORE;
+        return e;
+      }
+    }
+  }
   for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
     size_t sl = strlen(suffixes[i]);
     if (len > sl + 2 && memcmp(w + len - sl, suffixes[i], sl) == 0) {
@@ -691,7 +714,10 @@ static void combine(float *w, int *soft, int *cap, int mod) {
     *soft = 1;
   }
   if (mod == MOD_TOO) {
-    if (*cap != CAP_NEG) return; /* "too" alone says nothing about the amount */
+    if (*cap != CAP_NEG) { /* "too blue": there is too much of it */
+      *w *= k_mod_weight[MOD_LESS];
+      return;
+    }
     /* a negation then "too": the negation's reversal undone, "not too" in its place */
     *cap = CAP_TOO;
     *w = fabsf(*w / k_mod_weight[MOD_NEG]) * k_mod_weight[MOD_CAP];
@@ -836,8 +862,12 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     token *t = &toks[i];
     if (t->kind == TOK_STOP || t->kind == TOK_CAST) continue;
     if (t->kind == TOK_AWB) { /* "auto white balance", 校正白平衡: the photo's own cast, measured where it is known */
-      rep->neutral_wb = 1;
-      if (!list_contains(awb_text, norm + t->at, t->len)) append_list(awb_text, sizeof awb_text, norm + t->at, t->len);
+      /* negated ("not auto white balance", 不要校正白平衡): understood, and nothing is done */
+      int at = pre_text_at >= 0 ? pre_text_at : t->at;
+      if (pre_cap != CAP_NEG) rep->neutral_wb = 1;
+      if (!list_contains(awb_text, norm + at, t->at + t->len - at))
+        append_list(awb_text, sizeof awb_text, norm + at, t->at + t->len - at);
+      pre_w = 1.0f, pre_soft = pre_cap = 0, pre_text_at = -1;
       continue;
     }
     if (t->kind == TOK_SEP) {
@@ -884,8 +914,10 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         match_text_add(m, norm, t->at, t->len);
       } else {
         combine(&pre_w, &pre_soft, &pre_cap, t->id);
-        if (pre_text_at < 0) pre_text_at = t->at;
-        pre_text_end = t->at + t->len;
+        if (t->len > 0) { /* a word ending's degree (find_stemmed) has no text of its own */
+          if (pre_text_at < 0) pre_text_at = t->at;
+          pre_text_end = t->at + t->len;
+        }
       }
       continue;
     }
@@ -921,13 +953,20 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
    * photo's own cast is what is to go, as "auto white balance" */
   for (int i = 0; i < nt; i++) {
     if (toks[i].kind != TOK_CAST) continue;
-    int neg = -1, named = 0;
+    int neg = -1, n_neg = 0, named = 0;
     for (int j = 0; j < nt; j++) {
       if (clause_of[j] != clause_of[i]) continue;
-      if (toks[j].kind == TOK_MOD && toks[j].id == MOD_NEG && neg < 0) neg = j;
-      if (toks[j].kind == TOK_COLOR || toks[j].kind == TOK_TERM || match_of[j] >= 0) named = 1;
+      if (toks[j].kind == TOK_MOD && toks[j].id == MOD_NEG && n_neg++ == 0) neg = j;
+      if (toks[j].kind == TOK_COLOR || toks[j].kind == TOK_TERM || toks[j].kind == TOK_AWB || match_of[j] >= 0)
+        named = 1;
     }
+    /* one negation: "remove the cast"; two ("don't remove the cast", 不要去掉偏色) undo it */
     if (neg < 0 || named) continue;
+    if (n_neg != 1) {
+      int a = toks[neg].at, e = toks[i].at + toks[i].len;
+      if (!list_contains(awb_text, norm + a, e - a)) append_list(awb_text, sizeof awb_text, norm + a, e - a);
+      continue;
+    }
     rep->neutral_wb = 1;
     int a = toks[neg].at < toks[i].at ? toks[neg].at : toks[i].at;
     int e = toks[neg].at + toks[neg].len > toks[i].at + toks[i].len ? toks[neg].at + toks[neg].len
