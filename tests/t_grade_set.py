@@ -244,6 +244,13 @@ with tempfile.TemporaryDirectory() as tmp:
           "a symlink in the folder named like a staging folder is never followed")
     for p in (live_in, stale_beside):
         shutil.rmtree(p)
+    # an output folder typed with a trailing slash, new or existing, for a photo and for a set
+    r1 = run("grade", f"{PHOTOS}/coffee.png", "warm", "-o", f"{tmp}/slash/", "-q")
+    r2 = run("grade", f"{PHOTOS}/coffee.png", f"{PHOTOS}/chelsea.png", "warm", "-o", f"{tmp}/slash2//", "-q")
+    r3 = run("grade", f"{PHOTOS}/coffee.png", "cold", "-o", f"{tmp}/slash/", "-q")
+    check(r1.returncode == 0 and r2.returncode == 0 and r3.returncode == 0 and
+          os.path.exists(f"{tmp}/slash/graded.png") and os.path.exists(f"{tmp}/slash2/contact.jpg"),
+          f"-o DIR/ works ({r1.stderr.strip()} {r2.stderr.strip()} {r3.stderr.strip()})")
     # "--" ends the options: a photo whose name starts with '-'
     dash = f"{tmp}/-dash.png"
     shutil.copy(f"{PHOTOS}/coffee.png", dash)

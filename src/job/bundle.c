@@ -129,6 +129,13 @@ int dlut_job_bundle_owns(const char *dir, const char *name) {
 
 /* ==== Staging folders ==== */
 
+const char *dlut__bundle_dir(const char *outdir, char *buf, size_t len) {
+  snprintf(buf, len, "%s", outdir);
+  size_t n = strlen(buf);
+  while (n > 1 && buf[n - 1] == '/') buf[--n] = '\0';
+  return buf;
+}
+
 /* Remove `name` in the folder dfd: a file, or a folder entered at most `levels` deep. Everything by
  * descriptor, never following a symlink: a link swapped in for a folder after it was looked at is
  * not entered (openat with O_NOFOLLOW fails on it), and what is inside an opened folder is removed

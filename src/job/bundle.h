@@ -24,6 +24,10 @@ int dlut__bundle_swap(const char *stage, const char *outdir, const char *const *
 /* fsync a folder (so that renames in it are on disk). 0 / -1 (errno). */
 int dlut__fsync_dir(const char *dir);
 
+/* outdir without its trailing slashes ("out/" -> "out", "/" stays), in buf
+ * (len bytes, at least strlen(outdir) + 1); returns buf. */
+const char *dlut__bundle_dir(const char *outdir, char *buf, size_t len);
+
 /* ==== Staging folders ==== */
 
 /* The mkdtemp template of a bundle's staging folder for outdir: inside it

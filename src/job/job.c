@@ -549,6 +549,8 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   if (!res || !res->lut || !res->report_json || !photo || !outdir || !*outdir)
     return dlut_errorc(DLUT_ERR_INPUT, "bundle: nothing to write");
   if (strlen(outdir) > 3900) return dlut_errorc(DLUT_ERR_INPUT, "bundle: output folder name too long");
+  char outdir_buf[3904];
+  outdir = dlut__bundle_dir(outdir, outdir_buf, sizeof outdir_buf); /* "out/" is "out" */
   snprintf(names[0], sizeof names[0], "look.cube");
   snprintf(names[1], sizeof names[1], "graded.%s", dlut_job_graded_ext(format));
   snprintf(names[2], sizeof names[2], "strip.png");

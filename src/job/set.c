@@ -217,6 +217,8 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
   if (n < 1 || n > DLUT_GRADE_SET_MAX)
     return dlut_errorc(DLUT_ERR_INPUT, "bundle: %d photos (1..%d)", n, DLUT_GRADE_SET_MAX);
   if (strlen(outdir) > 3800) return dlut_errorc(DLUT_ERR_INPUT, "bundle: output folder name too long");
+  char outdir_buf[3804];
+  outdir = dlut__bundle_dir(outdir, outdir_buf, sizeof outdir_buf); /* "out/" is "out" */
   for (int i = 0; i < n; i++)
     if (!photos[i]) return dlut_errorc(DLUT_ERR_INPUT, "bundle: photo %d is missing", i + 1);
   pthread_mutex_lock(&g_set_mu);
