@@ -465,14 +465,24 @@ def upload_caps():
         check(st == 413 and j["error"]["code"] == "too_large",
               "an image over --max-pixels is refused at submission from its header (%s)" % j.get("error"))
         big = photo("wood-4096.webp")  # 1.1 MB
-        # Content-Length over the cap: 413 before the body is sent (a client that waits, as with
-        # Expect: 100-continue, reads it without uploading anything)
+        # Content-Length over the cap: 413 before the body is sent to a client that waits for it
+        # (Expect: 100-continue), without uploading anything
         so = socket.create_connection(("127.0.0.1", s.port), timeout=10)
         so.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-                   b"Content-Length: %d\r\n\r\n" % len(big))
+                   b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(big))
         resp = so.recv(4096)
         so.close()
         check(resp.startswith(b"HTTP/1.1 413") and b"too_large" in resp, "an upload over --max-upload-mb is 413 (%s)" % resp[:40])
+        # a client that sends it all without waiting (Python's http.client) reads the 413 after it, not a
+        # reset in the middle of its upload; five times, as the reset was a race
+        body, ct = multipart({"prompt": "warm"}, {"photo": ("w.webp", big * 8)})  # 9 MB
+        seen = []
+        for _ in range(5):
+            try:
+                seen.append(s.request("POST", "/v1/jobs", body, {"Content-Type": ct})[0])
+            except OSError as e:
+                seen.append(type(e).__name__)
+        check(seen == [413] * 5, "an upload over the cap sent without waiting reads its 413 (%s)" % seen)
         # chunked upload (no Content-Length) over the cap
         c = s.conn()
         body, ct = multipart({"prompt": "warm"}, {"photo": ("w.webp", big)})
@@ -512,6 +522,15 @@ def token():
         check(st == 202, "token: submit with the token")
         st, _ = s.submit({"prompt": "warm"}, {"photo": ("c.png", photo())})
         check(st == 401, "token: submit without it -> 401")
+        # a big upload without it reads its 401 after sending (the body is read away, not reset)
+        body, ct = multipart({"prompt": "warm"}, {"photo": ("w.webp", photo("wood-4096.webp") * 8)})
+        seen = []
+        for _ in range(3):
+            try:
+                seen.append(s.request("POST", "/v1/jobs", body, {"Content-Type": ct})[0])
+            except OSError as e:
+                seen.append(type(e).__name__)
+        check(seen == [401] * 3, "token: a 9 MB upload without it reads its 401 (%s)" % seen)
     finally:
         s.stop()
 

@@ -244,7 +244,9 @@ typedef struct req {
   uint8_t *body;
   size_t len, cap;
   int too_large;
-  int answered; /* a response was queued early (401, 413) */
+  int answered;               /* a response was queued early (401, 413) */
+  int refuse;                 /* 401 or 413 decided from the headers, answered once the body is read away */
+  unsigned long long dropped; /* bytes of a refused body read away */
   double t0;
 } req;
 
@@ -286,6 +288,15 @@ static int token_ok(const srv *s, struct MHD_Connection *c) {
   return diff == 0;
 }
 
+/* How much of a refused body is read and dropped past the cap before the
+ * answer instead of closing on it (see on_request). */
+#define SRV_DRAIN_MAX (64ull << 20)
+
+static int refuse(srv *s, struct MHD_Connection *c, int status) {
+  if (status == 401) return srv_respond_error(c, 401, "unauthorized", "this server needs Authorization: Bearer TOKEN");
+  return srv_respond_error(c, 413, "too_large", "the request body is larger than %d MB", s->o.max_upload_mb);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
   srv *s = cls;
@@ -298,26 +309,44 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
      * cannot send the token header on a navigation; the page then sends it) */
     const int public_route =
         !strcmp(url, "/healthz") || ((!strcmp(method, "GET") || !strcmp(method, "HEAD")) && srv_asset_find(url));
-    if (!public_route && !token_ok(s, c)) {
-      r->answered = 1;
-      return (enum MHD_Result)srv_respond_error(c, 401, "unauthorized",
-                                                "this server needs Authorization: Bearer TOKEN");
-    }
+    /* A refusal decided from the headers (no token, Content-Length over the
+     * cap) is answered at once only when the client waits for it (Expect:
+     * 100-continue, or no body) or the body is too big to read away: the
+     * library closes the connection with the body unread, and a client still
+     * sending then meets a reset instead of the answer (RFC 9112 9.6). Else
+     * the body is read and dropped, and the answer follows it. */
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+    const char *ex = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
+    unsigned long long declared = 0;
+    int bad_length = 0;
     if (cl) {
       char *end;
       errno = 0;
-      unsigned long long v = strtoull(cl, &end, 10);
-      if (errno || *end || v > (unsigned long long)s->o.max_upload_mb << 20) {
+      declared = strtoull(cl, &end, 10);
+      bad_length = errno || *end;
+    }
+    const unsigned long long cap = (unsigned long long)s->o.max_upload_mb << 20;
+    if (!public_route && !token_ok(s, c))
+      r->refuse = 401;
+    else if (bad_length || declared > cap)
+      r->refuse = 413;
+    if (r->refuse) {
+      const int waits = (ex && !strcasecmp(ex, "100-continue")) || (!te && declared == 0);
+      if (waits || bad_length || declared > cap + SRV_DRAIN_MAX) {
         r->answered = 1;
-        return (enum MHD_Result)srv_respond_error(c, 413, "too_large", "the request body is larger than %d MB",
-                                                  s->o.max_upload_mb);
+        return (enum MHD_Result)refuse(s, c, r->refuse);
       }
+      if (r->refuse == 413) r->too_large = 1;
     }
     return MHD_YES;
   }
-  if (*upload_size) { /* a piece of the body */
-    if (!r->answered && !r->too_large) {
+  if (*upload_size) {                /* a piece of the body */
+    if (r->refuse || r->too_large) { /* read away, up to a bound: past it the connection is closed */
+      r->dropped += *upload_size;
+      if (r->dropped > ((unsigned long long)s->o.max_upload_mb << 20) + SRV_DRAIN_MAX) return MHD_NO;
+    }
+    if (!r->answered && !r->too_large && !r->refuse) {
       size_t n = *upload_size, limit = (size_t)s->o.max_upload_mb << 20;
       if (r->len + n > limit) {
         r->too_large = 1;
@@ -342,9 +371,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
   }
   if (r->answered) return MHD_YES;
-  if (r->too_large)
-    return (enum MHD_Result)srv_respond_error(c, 413, "too_large", "the request body is larger than %d MB",
-                                              s->o.max_upload_mb);
+  if (r->refuse || r->too_large) {
+    r->answered = 1;
+    return (enum MHD_Result)refuse(s, c, r->refuse ? r->refuse : 413);
+  }
   if (r->body) r->body[r->len] = 0;
   srv_request rq = {.conn = c,
                     .method = method,
