@@ -19,6 +19,13 @@
 
 static const char *const k_cmd = "apply";
 
+/* -q was --quality here before it meant --quiet as in the other commands:
+ * a number after it still reads as the quality. */
+static int quality_like(const char *v) {
+  int q;
+  return cli_parse_int(v, &q) == 0;
+}
+
 static void help(void) {
   printf(
       "usage: dlut apply INPUT... --lut LUT -o OUTPUT [options]\n"
@@ -46,8 +53,9 @@ static void help(void) {
       "                        sRGB pictures); done as one baked 65^3 LUT. NAME is one\n"
       "                        of: slog3 logc3 logc4 vlog clog2 clog3 log3g10 flog2\n"
       "                        applelog dlog acescct ('--input help' describes them)\n"
-      "  -q, --quality Q       JPEG/WebP quality 1..100 (default 95)\n"
-      "  --quiet               no progress lines\n"
+      "  --quality Q           JPEG/WebP quality 1..100 (default 95)\n"
+      "  -q, --quiet           no progress lines (as in every dlut command; '-q N'\n"
+      "                        with a number is still read as --quality N)\n"
       "  -h, --help            this help\n"
       "\n"
       "video (INPUT .mp4 .mov .mkv .webm .avi .nut .mxf .ts .m2ts .mts; one at a time):\n"
@@ -228,13 +236,13 @@ int dlut_cmd_apply(int argc, char **argv) {
         goto done;
       }
       has_input = 1;
-    } else if (!strcmp(a, "-q") || !strcmp(a, "--quality")) {
+    } else if (!strcmp(a, "--quality") || (!strcmp(a, "-q") && has_val && quality_like(argv[i + 1]))) {
       if (!has_val) goto missing;
       if (cli_parse_int(argv[++i], &opts.quality) != 0 || opts.quality < 1 || opts.quality > 100) {
         status = cli_usage(k_cmd, "--quality must be an integer from 1 to 100, not '%s'", argv[i]);
         goto done;
       }
-    } else if (!strcmp(a, "--quiet")) {
+    } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
       quiet = 1;
     } else if (!strcmp(a, "--codec") || !strcmp(a, "--preset")) {
       if (!has_val) goto missing;

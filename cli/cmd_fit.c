@@ -56,18 +56,20 @@ int dlut_cmd_fit(int argc, char **argv) {
       out = argv[++i];
     } else if (!strcmp(a, "--size")) {
       if (cli_parse_int(argv[++i], &o.lut_size) || o.lut_size < 2 || o.lut_size > 129)
-        return cli_usage(cmd, "--size must be an integer in 2..129");
+        return cli_usage(cmd, "--size must be an integer in 2..129, not '%s'", argv[i]);
     } else if (!strcmp(a, "--smooth")) {
-      if (cli_parse_float(argv[++i], &o.smooth) || o.smooth < 0) return cli_usage(cmd, "--smooth must be >= 0");
+      if (cli_parse_float(argv[++i], &o.smooth) || o.smooth < 0)
+        return cli_usage(cmd, "--smooth must be a number >= 0, not '%s'", argv[i]);
     } else if (!strcmp(a, "--refine")) {
       if (cli_parse_int(argv[++i], &o.refine_steps) || o.refine_steps < 0 || o.refine_steps > 100000)
-        return cli_usage(cmd, "--refine must be an integer in 0..100000");
+        return cli_usage(cmd, "--refine must be an integer in 0..100000, not '%s'", argv[i]);
     } else if (!strcmp(a, "--samples")) {
       if (cli_parse_int(argv[++i], &o.max_samples) || o.max_samples < 16)
-        return cli_usage(cmd, "--samples must be an integer >= 16");
+        return cli_usage(cmd, "--samples must be an integer >= 16, not '%s'", argv[i]);
     } else if (!strcmp(a, "--seed")) {
       int s;
-      if (cli_parse_int(argv[++i], &s) || s < 0) return cli_usage(cmd, "--seed must be a non-negative integer");
+      if (cli_parse_int(argv[++i], &s) || s < 0)
+        return cli_usage(cmd, "--seed must be a non-negative integer, not '%s'", argv[i]);
       o.seed = (uint64_t)s;
     } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
       quiet = 1;

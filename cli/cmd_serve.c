@@ -81,7 +81,7 @@ int dlut_cmd_serve(int argc, char **argv) {
     for (size_t k = 0; k < sizeof ints / sizeof *ints; k++)
       if (!strcmp(a, ints[k].flag)) {
         if (cli_parse_int(v, &n) || n < ints[k].lo || n > ints[k].hi)
-          return cli_usage(k_cmd, "%s must be an integer in %d..%d", a, ints[k].lo, ints[k].hi);
+          return cli_usage(k_cmd, "%s must be an integer in %d..%d, not '%s'", a, ints[k].lo, ints[k].hi, v);
         *ints[k].dst = n;
         matched = 1;
       }
@@ -101,13 +101,13 @@ int dlut_cmd_serve(int argc, char **argv) {
     else if (!strcmp(a, "--keep-hours")) {
       float h;
       if (cli_parse_float(v, &h) || !(h > 0) || h > 24 * 365 * 10)
-        return cli_usage(k_cmd, "--keep-hours must be a number of hours above 0 (e.g. 168, or 0.5)");
+        return cli_usage(k_cmd, "--keep-hours must be a number of hours above 0 (e.g. 168, or 0.5), not '%s'", v);
       o.keep_hours = h;
     } else if (!strcmp(a, "--max-pixels")) {
       char *end;
       long long p = strtoll(v, &end, 10);
       if (*end || end == v || p < 1 || p > ((long long)1 << 28))
-        return cli_usage(k_cmd, "--max-pixels must be an integer in 1..268435456");
+        return cli_usage(k_cmd, "--max-pixels must be an integer in 1..268435456, not '%s'", v);
       o.max_pixels = p;
     } else
       return cli_usage(k_cmd, "unknown option '%s'", a);

@@ -61,7 +61,8 @@ int dlut_cmd_worker(int argc, char **argv) {
     else if (!strcmp(a, "--name"))
       o.name = v;
     else if (!strcmp(a, "--claim-idle") || !strcmp(a, "--job-timeout") || !strcmp(a, "--max-steps")) {
-      if (cli_parse_int(v, &n) || n < 1 || n > 10000000) return cli_usage(k_cmd, "%s must be a positive integer", a);
+      if (cli_parse_int(v, &n) || n < 1 || n > 10000000)
+        return cli_usage(k_cmd, "%s must be a positive integer, not '%s'", a, v);
       if (a[2] == 'c')
         o.claim_idle_s = n;
       else if (a[2] == 'j')
@@ -72,7 +73,7 @@ int dlut_cmd_worker(int argc, char **argv) {
       char *end;
       long long p = strtoll(v, &end, 10);
       if (*end || end == v || p < 1 || p > ((long long)1 << 28))
-        return cli_usage(k_cmd, "--max-pixels must be an integer in 1..268435456");
+        return cli_usage(k_cmd, "--max-pixels must be an integer in 1..268435456, not '%s'", v);
       o.max_pixels = p;
     } else
       return cli_usage(k_cmd, "unknown option '%s'", a);

@@ -150,6 +150,13 @@ grep -q "\[1/2\] .*astronaut.png -> $T/tty/astronaut.png" "$T/tty.log" && grep -
   ok "progress lines on a terminal" || bad "no progress lines on a terminal: $(head -2 "$T/tty.log")"
 "$DLUT" apply "$PHOTO" "$T/rocket.jpg" --lut "$T/rev.cube" -o "$T/notty" 2>"$T/err" </dev/null
 [ ! -s "$T/err" ] && ok "no progress lines into a pipe" || bad "stderr not empty without a terminal: $(head -2 "$T/err")"
+# -q is --quiet, as in every dlut command; '-q N' with a number is still the quality
+script -qec "'$DLUT' apply -q '$PHOTO' '$T/rocket.jpg' --lut '$T/rev.cube' -o '$T/ttyq'" /dev/null >"$T/tty.log" 2>&1
+[ -s "$T/ttyq/rocket.jpg" ] && ! grep -q "\[1/2\]" "$T/tty.log" && ok "-q: quiet on a terminal" ||
+  bad "-q: $(head -2 "$T/tty.log")"
+expect 0 "-q 20 is the JPEG quality" "$DLUT" apply "$T/rocket.jpg" -q 20 --lut "$T/rev.cube" -o "$T/q20.jpg"
+[ "$(stat -c %s "$T/q20.jpg")" -lt "$(stat -c %s "$T/ttyq/rocket.jpg")" ] && ok "-q 20 writes a smaller JPEG than 95" ||
+  bad "-q 20: $(stat -c %s "$T/q20.jpg") bytes vs $(stat -c %s "$T/ttyq/rocket.jpg")"
 expect 2 "two inputs with the same name" "$DLUT" apply "$PHOTO" "$T/in.png" "$T/in.png" --lut "$T/id.cube" -o "$T/dup"
 absent "$T/dup"
 

@@ -277,14 +277,17 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
   switch (in->kind) {
     case DLUT_JOB_OPT_INT:
       if (parse_ll(value, &iv) || (double)iv < in->min || (double)iv > in->max)
-        return dlut_errorc(DLUT_ERR_INPUT, "%s must be an integer in %.0f..%.0f", in->name, in->min, in->max);
+        return dlut_errorc(DLUT_ERR_INPUT, "%s must be an integer in %.0f..%.0f, not '%.40s'", in->name, in->min,
+                           in->max, value);
       break;
     case DLUT_JOB_OPT_FLOAT:
       if (parse_double(value, &fv) || fv < in->min || fv > in->max)
-        return dlut_errorc(DLUT_ERR_INPUT, "%s must be a number in %g..%g", in->name, in->min, in->max);
+        return dlut_errorc(DLUT_ERR_INPUT, "%s must be a number in %g..%g, not '%.40s'", in->name, in->min, in->max,
+                           value);
       break;
     case DLUT_JOB_OPT_BOOL:
-      if (parse_bool(value, &bv)) return dlut_errorc(DLUT_ERR_INPUT, "%s must be 1 or 0 (true/false)", in->name);
+      if (parse_bool(value, &bv))
+        return dlut_errorc(DLUT_ERR_INPUT, "%s must be 1 or 0 (true/false), not '%.40s'", in->name, value);
       break;
     case DLUT_JOB_OPT_ENUM: {
       ev = choice_index(in->choices, value);
@@ -293,7 +296,7 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
         snprintf(list, sizeof list, "%s", in->choices);
         for (char *p = list; *p; p++)
           if (*p == '|') *p = ',';
-        return dlut_errorc(DLUT_ERR_INPUT, "%s must be one of %s", in->name, list);
+        return dlut_errorc(DLUT_ERR_INPUT, "%s must be one of %s, not '%.40s'", in->name, list, value);
       }
       break;
     }

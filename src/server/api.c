@@ -536,7 +536,7 @@ static int list_jobs(srv *s, const srv_request *r) {
   long limit = 20, before = -1;
   const char *ls = query(r, "limit"), *bs = query(r, "before");
   if (ls && parse_int_arg(ls, 1, 100, &limit))
-    return srv_respond_error(r->conn, 400, "bad_input", "limit must be an integer in 1..100");
+    return srv_respond_error(r->conn, 400, "bad_input", "limit must be an integer in 1..100, not '%.40s'", ls);
   if (bs && parse_int_arg(bs, 0, 0x7fffffffL, &before))
     return srv_respond_error(r->conn, 400, "bad_input", "before must be a job sequence number");
   const char *state = query(r, "state");
@@ -975,7 +975,7 @@ static int post_looks(srv *s, const srv_request *r) {
   }
   long size = want_json || want_jpg ? 17 : 33;
   if (size_s && parse_int_arg(size_s, 2, 65, &size)) {
-    ret = srv_respond_error(c, 400, "bad_input", "lut_size must be an integer in 2..65");
+    ret = srv_respond_error(c, 400, "bad_input", "lut_size must be an integer in 2..65, not '%.40s'", size_s);
     goto done;
   }
   /* the look: from the prompt, or from its parameters ("params": the JSON of `dlut looks --json`, as text),
