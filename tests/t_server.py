@@ -6,6 +6,7 @@ requests, and a CLIP job (tiny random model) with live progress, previews
 and cancellation. Every server is started here on a free port and stopped
 at the end. Exits non-zero on any failure."""
 import json
+import shutil
 import os
 import socket
 import subprocess
@@ -752,6 +753,51 @@ def clip_job():
         s.stop()
 
 
+def stop_requeues():
+    """The server's own stop (SIGTERM, Ctrl-C) is not the user's cancel: a running job, a CLIP one at its
+    next step and an offline set between its photos, stops at once and is queued again on disk; the next
+    start runs it whole. (Before, a stopped CLIP job ended 'cancelled' for good, and an offline set held
+    the stop until it finished.)"""
+    tiny = os.path.join(SHARED, "data", "clip-ref", "openai_tiny")
+    data = tempfile.mkdtemp(prefix="dlut-srv-stop-")
+    for what, args, submit in (
+            ("a CLIP job", ["--model", tiny],
+             lambda s: s.submit({"prompt": "warm film", "steps": "2000", "lut_size": "9", "samples": "256"},
+                                {"photo": ("c.png", photo())})),
+            ("an offline set of 3 large photos", ["--model", "none", "--concurrency", "1"], big_set)):
+        s = Server(data=os.path.join(data, what[:6].strip().replace(" ", "_")), args=args)
+        try:
+            st, j = submit(s)
+            check(st == 202, "%s: submitted (%s %s)" % (what, st, j))
+            t0 = time.time()
+            while time.time() - t0 < 60:
+                job = s.json("GET", "/v1/jobs/" + j["id"])[1]
+                if job["state"] == "running" and (job.get("step", 0) >= 3 or "set" in what):
+                    break
+                time.sleep(0.05)
+            time.sleep(0.5 if "set" in what else 0)
+            t1 = time.time()
+            rc = s.stop(timeout=60)
+            lag = time.time() - t1
+            check(rc == 0 and lag < 3, "%s: the server stops within %.1f s of SIGTERM while it runs" % (what, lag))
+            s.start()
+            st, job = s.json("GET", "/v1/jobs/" + j["id"])
+            check(job.get("state") in ("queued", "running"), "%s: queued again after the restart (%s, %s)"
+                  % (what, job.get("state"), job.get("error")))
+            if "CLIP" in what:
+                s.json("DELETE", "/v1/jobs/" + j["id"])  # 2000 steps: the user's cancel ends it
+                job = s.wait_state(j["id"], timeout=60)
+                check(job["state"] == "cancelled", "%s: the user's DELETE still cancels it (%s)" % (what, job["state"]))
+            else:
+                job = s.wait_state(j["id"], timeout=180)
+                check(job["state"] == "done" and job.get("attempts") == 2,
+                      "%s: done after the restart, on its second attempt (%s, %s)"
+                      % (what, job["state"], job.get("attempts")))
+        finally:
+            s.stop()
+    shutil.rmtree(data, ignore_errors=True)
+
+
 def main():
     # under AddressSanitizer a small quarantine, so freed memory is reused and RSS means something
     env = {"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=4:thread_local_quarantine_size_kb=64"}
@@ -776,6 +822,7 @@ def main():
     crash_restart()
     stale_staging()
     clip_job()
+    stop_requeues()
     print("%d failures" % len(FAILS))
     return 1 if FAILS else 0
 

@@ -435,6 +435,7 @@ typedef struct run_ctx {
   double t0, last_preview;
   int timeout_s;
   int timed_out;
+  int shutdown; /* stopped by the server's own stop: queued again, not cancelled */
 } run_ctx;
 
 static int on_step(void *user, const dlut_grade_progress *p) {
@@ -464,6 +465,7 @@ static int on_step(void *user, const dlut_grade_progress *p) {
   }
   s->steps_total++;
   int stop = j->cancel || c->timed_out || s->shutdown;
+  if (s->shutdown && !j->cancel && !c->timed_out) c->shutdown = 1;
   srv_jobs_changed(s, j, 0);
   pthread_mutex_unlock(&s->mu);
   return stop;
@@ -471,14 +473,15 @@ static int on_step(void *user, const dlut_grade_progress *p) {
 
 /* The job options' stop (dlut/job.h, STOPPING): between the stages of a
  * job, which a job without a model is made of only (it has no steps for
- * on_step). A shutdown does not stop it: it finishes, as it always has. */
+ * on_step). The server's own stop stops it too, and it is queued again. */
 static int should_stop(void *user) {
   run_ctx *c = user;
   if (c->timeout_s > 0 && mono_now() - c->t0 > c->timeout_s) c->timed_out = 1;
   pthread_mutex_lock(&c->s->mu);
   const int cancel = c->j->cancel;
+  if (c->s->shutdown && !cancel && !c->timed_out) c->shutdown = 1;
   pthread_mutex_unlock(&c->s->mu);
-  return c->timed_out ? DLUT_ERR_TIMEOUT : cancel ? DLUT_ERR_CANCELLED : 0;
+  return c->timed_out ? DLUT_ERR_TIMEOUT : cancel || c->shutdown ? DLUT_ERR_CANCELLED : 0;
 }
 
 /* The options of a job (a JSON object of strings) into job options. */
@@ -617,6 +620,18 @@ end:;
     jpg = dlut_file_read_all(p, (size_t)64 << 20, &jn);
   }
   pthread_mutex_lock(&s->mu);
+  if (!ok && c.shutdown && !j->cancel && !c.timed_out) {
+    /* stopped by the server's own stop (SIGTERM, Ctrl-C): not the user's
+     * cancel, so it is queued again, on disk, and the next start runs it
+     * from the beginning, as after a crash */
+    j->state = SRV_QUEUED;
+    j->step = 0;
+    j->n_loss = 0;
+    s->running--;
+    srv_jobs_changed(s, j, 1);
+    pthread_mutex_unlock(&s->mu);
+    goto out;
+  }
   if (ok) {
     j->state = SRV_DONE;
     snprintf(j->method, sizeof j->method, "%s", dlut_job_method_name(r.method));
@@ -640,6 +655,7 @@ end:;
   s->running--;
   srv_jobs_changed(s, j, 1);
   pthread_mutex_unlock(&s->mu);
+out:
   free(options);
   free(jpg);
   dlut_image_free(small);
