@@ -1,5 +1,7 @@
 /* `dlut serve`: the web page and the HTTP API (dlut/server.h). Argument
  * parsing only; the server lives in src/server/. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +25,9 @@ static void help(FILE *f) {
           "a crash loses nothing: queued and running jobs run again, results stay.\n"
           "\n"
           "options:\n"
-          "  --host H             IPv4 address to bind (default 127.0.0.1, also written\n"
-          "                       localhost; 0.0.0.0 for every interface: then set --token)\n"
+          "  --host H             address to bind (default 127.0.0.1, also written\n"
+          "                       localhost; 0.0.0.0 for every interface: then set --token;\n"
+          "                       IPv6: ::1, or :: for every interface, IPv4 and IPv6)\n"
           "  --port P             TCP port (default 8080; 0 = any free port)\n"
           "  --data DIR           state and files (default ./dlut-data)\n"
           "  --model DIR          CLIP model folder (default: found as 'dlut grade' finds\n"
@@ -86,9 +89,15 @@ int dlut_cmd_serve(int argc, char **argv) {
         matched = 1;
       }
     if (matched) continue;
-    if (!strcmp(a, "--host"))
-      o.host = !strcmp(v, "localhost") ? "127.0.0.1" : v; /* the server binds IPv4 addresses */
-    else if (!strcmp(a, "--data"))
+    if (!strcmp(a, "--host")) {
+      o.host = !strcmp(v, "localhost") ? "127.0.0.1" : v; /* an address, not a name to resolve */
+      unsigned char buf[sizeof(struct in6_addr)];
+      if (inet_pton(strchr(o.host, ':') ? AF_INET6 : AF_INET, o.host, buf) != 1)
+        return cli_usage(k_cmd,
+                         "--host must be an IP address such as 127.0.0.1, 0.0.0.0 (every interface), ::1 or :: "
+                         "(every interface, IPv4 and IPv6), not '%s'",
+                         v);
+    } else if (!strcmp(a, "--data"))
       o.data_dir = v;
     else if (!strcmp(a, "--model"))
       o.model_dir = !strcmp(v, "none") ? "" : v;

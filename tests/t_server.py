@@ -5,6 +5,7 @@ and OpenColorIO, hostile requests, the token, a SIGKILL mid-queue, load
 requests, and a CLIP job (tiny random model) with live progress, previews
 and cancellation. Every server is started here on a free port and stopped
 at the end. Exits non-zero on any failure."""
+import http.client
 import json
 import shutil
 import os
@@ -557,6 +558,35 @@ def startup():
               "a --ready-file that cannot be written stops the server: " + r.stderr.strip())
     finally:
         a.stop()
+    r = subprocess.run([DLUT, "serve", "--host", "example.org", "--port", "0", "--model", "none",
+                        "--data", tempfile.mkdtemp(prefix="dlut-serve-")], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 2 and "--host must be an IP address" in r.stderr,
+          "--host with a name is a usage error: " + r.stderr.strip()[-120:])
+    ipv6()
+
+
+def ipv6():
+    """--host ::1 serves on IPv6 loopback; --host :: on every interface, IPv4 clients too (dual stack)."""
+    try:
+        probe = socket.socket(socket.AF_INET6)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError as e:
+        print("not tested here: this machine has no IPv6 loopback (%s)" % e, flush=True)
+        return
+    for host, clients in (("::1", ["::1"]), ("::", ["::1", "127.0.0.1"])):
+        s = Server(args=["--model", "none", "--host", host])
+        try:
+            got = []
+            for c in clients:
+                conn = http.client.HTTPConnection(c, s.port, timeout=10)
+                conn.request("GET", "/healthz")
+                got.append(conn.getresponse().status)
+                conn.close()
+            check(s.url == "http://[%s]:%d/" % (host, s.port) and got == [200] * len(clients),
+                  "--host %s: %s answers %s over %s" % (host, s.url, got, clients))
+        finally:
+            check(s.stop() == 0, "--host %s: stops cleanly" % host)
 
 
 def crash_restart():

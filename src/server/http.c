@@ -389,6 +389,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
       ip = inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, buf, sizeof buf);
+    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+      ip = inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, buf, sizeof buf);
     fprintf(stderr, "%s %s %.200s %.1f ms\n", ip ? ip : "?", method, url, (mono() - r->t0) * 1e3);
   }
   return (enum MHD_Result)ret;
@@ -466,19 +468,26 @@ static int lock_data_dir(const char *dir) {
  * stops the server before it touches the queue. SO_REUSEADDR lets a
  * restart bind while old connections linger in TIME_WAIT; SO_REUSEPORT is
  * not set, so a second server on a busy port fails instead of sharing it. */
-static int listen_on(const struct sockaddr_in *addr, const char *host, int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+static int listen_on(const struct sockaddr *addr, socklen_t len, const char *host, int port) {
+  int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, zero = 0;
   if (fd < 0) return dlut_errorc(DLUT_ERR_IO, "cannot open a socket: %s", strerror(errno));
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      bind(fd, (const struct sockaddr *)addr, sizeof *addr) != 0 || listen(fd, 128) != 0) {
+  /* "::" takes IPv4 clients too (dual stack), whatever the system's default */
+  if (addr->sa_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 || bind(fd, addr, len) != 0 ||
+      listen(fd, 128) != 0) {
     const int e = errno;
     close(fd);
-    return dlut_errorc(DLUT_ERR_IO, "cannot listen on %s:%d: %s%s", host, port, strerror(e),
+    return dlut_errorc(DLUT_ERR_IO, "cannot listen on %s port %d: %s%s", host, port, strerror(e),
                        e == EADDRINUSE ? " (another program has this port: pick another with --port, or 0 for "
                                          "any free one)"
                                        : "");
   }
   return fd;
+}
+
+/* A loopback address: 127.0.0.0/8 or ::1 (no token needed there). */
+static int host_is_loopback(const char *host) {
+  return !strncmp(host, "127.", 4) || !strcmp(host, "::1");
 }
 
 int dlut_server_run(const dlut_server_opts *opts) {
@@ -500,7 +509,7 @@ int dlut_server_run(const dlut_server_opts *opts) {
   /* every interface (or any address but loopback) with no token: anyone who reaches the port runs jobs
    * and reads every result; said on stderr whatever --quiet says */
   const char *host = s->o.host && *s->o.host ? s->o.host : "127.0.0.1";
-  if (!s->token[0] && strncmp(host, "127.", 4) != 0)
+  if (!s->token[0] && !host_is_loopback(host))
     fprintf(stderr,
             "dlut serve: warning: listening on %s with no --token (nor $DLUT_TOKEN): anyone who can reach this port "
             "can run jobs and read every result\n",
@@ -552,28 +561,45 @@ int dlut_server_run(const dlut_server_opts *opts) {
   }
   srv_asset_find("/"); /* builds the asset table before any request thread can */
 
-  struct sockaddr_in addr;
+  /* an IPv4 address, or an IPv6 one (:: is every interface, both stacks) */
+  struct sockaddr_storage addr;
+  socklen_t alen;
   memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t)opts->port);
-  if (inet_pton(AF_INET, opts->host, &addr.sin_addr) != 1) {
-    dlut_errorc(DLUT_ERR_INPUT, "--host must be an IPv4 address such as 127.0.0.1 or 0.0.0.0, not '%s'", opts->host);
+  struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+  const int v6 = strchr(opts->host, ':') != NULL;
+  if (v6) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)opts->port);
+    alen = sizeof *a6;
+  } else {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)opts->port);
+    alen = sizeof *a4;
+  }
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, opts->host, v6 ? (void *)&a6->sin6_addr : (void *)&a4->sin_addr) != 1) {
+    dlut_errorc(DLUT_ERR_INPUT,
+                "--host must be an IP address such as 127.0.0.1, 0.0.0.0 (every interface), ::1 or :: (every "
+                "interface, IPv4 and IPv6), not '%s'",
+                opts->host);
     goto done;
   }
-  if ((listen_fd = listen_on(&addr, opts->host, opts->port)) < 0) goto done;
-  struct sockaddr_in bound;
+  if ((listen_fd = listen_on((const struct sockaddr *)&addr, alen, opts->host, opts->port)) < 0) goto done;
+  struct sockaddr_storage bound;
   socklen_t bl = sizeof bound;
-  const int port = getsockname(listen_fd, (struct sockaddr *)&bound, &bl) == 0 ? ntohs(bound.sin_port) : opts->port;
+  int port = opts->port;
+  if (getsockname(listen_fd, (struct sockaddr *)&bound, &bl) == 0)
+    port = ntohs(v6 ? ((struct sockaddr_in6 *)&bound)->sin6_port : ((struct sockaddr_in *)&bound)->sin_port);
   char url[300];
-  snprintf(url, sizeof url, "http://%s:%d/", opts->host, port);
+  snprintf(url, sizeof url, v6 ? "http://[%s]:%d/" : "http://%s:%d/", opts->host, port);
   jobs_started = 1;
   if (srv_jobs_start(s) != 0) goto stop;
-  d = MHD_start_daemon(
-      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_POLL,
-      (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_UNESCAPE_CALLBACK,
-      srv_unescape, s, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-      MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_LIMIT, 2000u,
-      MHD_OPTION_END);
+  d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                           MHD_USE_POLL | (v6 ? MHD_USE_IPv6 : 0),
+                       (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+                       MHD_OPTION_UNESCAPE_CALLBACK, srv_unescape, s, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+                       MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                       MHD_OPTION_PER_IP_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_END);
   /* the socket is the daemon's now (MHD_stop_daemon closes it); if the
    * start failed, the library's own clean-up may have closed it already:
    * never close it here, the process is about to end anyway */
