@@ -506,9 +506,32 @@ int dlut_server_run(const dlut_server_opts *opts) {
     goto done;
   }
   snprintf(s->token, sizeof s->token, "%s", tok ? tok : "");
+  /* an IPv4 address, or an IPv6 one (:: is every interface, both stacks) */
+  const char *host = s->o.host && *s->o.host ? s->o.host : "127.0.0.1";
+  struct sockaddr_storage addr;
+  socklen_t alen;
+  memset(&addr, 0, sizeof addr);
+  struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
+  const int v6 = strchr(host, ':') != NULL;
+  if (v6) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)opts->port);
+    alen = sizeof *a6;
+  } else {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)opts->port);
+    alen = sizeof *a4;
+  }
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, host, v6 ? (void *)&a6->sin6_addr : (void *)&a4->sin_addr) != 1) {
+    dlut_errorc(DLUT_ERR_INPUT,
+                "--host must be an IP address such as 127.0.0.1, 0.0.0.0 (every interface), ::1 or :: (every "
+                "interface, IPv4 and IPv6), not '%s'",
+                host);
+    goto done;
+  }
   /* every interface (or any address but loopback) with no token: anyone who reaches the port runs jobs
    * and reads every result; said on stderr whatever --quiet says */
-  const char *host = s->o.host && *s->o.host ? s->o.host : "127.0.0.1";
   if (!s->token[0] && !host_is_loopback(host))
     fprintf(stderr,
             "dlut serve: warning: listening on %s with no --token (nor $DLUT_TOKEN): anyone who can reach this port "
@@ -561,37 +584,14 @@ int dlut_server_run(const dlut_server_opts *opts) {
   }
   srv_asset_find("/"); /* builds the asset table before any request thread can */
 
-  /* an IPv4 address, or an IPv6 one (:: is every interface, both stacks) */
-  struct sockaddr_storage addr;
-  socklen_t alen;
-  memset(&addr, 0, sizeof addr);
-  struct sockaddr_in *a4 = (struct sockaddr_in *)&addr;
-  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&addr;
-  const int v6 = strchr(opts->host, ':') != NULL;
-  if (v6) {
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons((uint16_t)opts->port);
-    alen = sizeof *a6;
-  } else {
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons((uint16_t)opts->port);
-    alen = sizeof *a4;
-  }
-  if (inet_pton(v6 ? AF_INET6 : AF_INET, opts->host, v6 ? (void *)&a6->sin6_addr : (void *)&a4->sin_addr) != 1) {
-    dlut_errorc(DLUT_ERR_INPUT,
-                "--host must be an IP address such as 127.0.0.1, 0.0.0.0 (every interface), ::1 or :: (every "
-                "interface, IPv4 and IPv6), not '%s'",
-                opts->host);
-    goto done;
-  }
-  if ((listen_fd = listen_on((const struct sockaddr *)&addr, alen, opts->host, opts->port)) < 0) goto done;
+  if ((listen_fd = listen_on((const struct sockaddr *)&addr, alen, host, opts->port)) < 0) goto done;
   struct sockaddr_storage bound;
   socklen_t bl = sizeof bound;
   int port = opts->port;
   if (getsockname(listen_fd, (struct sockaddr *)&bound, &bl) == 0)
     port = ntohs(v6 ? ((struct sockaddr_in6 *)&bound)->sin6_port : ((struct sockaddr_in *)&bound)->sin_port);
   char url[300];
-  snprintf(url, sizeof url, v6 ? "http://[%s]:%d/" : "http://%s:%d/", opts->host, port);
+  snprintf(url, sizeof url, v6 ? "http://[%s]:%d/" : "http://%s:%d/", host, port);
   jobs_started = 1;
   if (srv_jobs_start(s) != 0) goto stop;
   d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
@@ -605,7 +605,7 @@ int dlut_server_run(const dlut_server_opts *opts) {
    * never close it here, the process is about to end anyway */
   listen_fd = -1;
   if (!d) {
-    dlut_errorc(DLUT_ERR_IO, "cannot start the HTTP server on %s:%d", opts->host, port);
+    dlut_errorc(DLUT_ERR_IO, "cannot start the HTTP server on %s:%d", host, port);
     goto stop;
   }
   if (opts->ready_file) { /* an error, not a warning: a script waiting for the file would wait for ever */
