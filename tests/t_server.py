@@ -761,13 +761,17 @@ def clip_job():
         t0 = time.time()
         while s.json("GET", "/v1/jobs/" + j["id"])[1].get("step", 0) < 3 and time.time() - t0 < 60:
             time.sleep(0.05)
+        st_b, hd_b, before = s.request("GET", "/v1/jobs/%s/before.jpg" % j["id"])
+        check(st_b == 200 and before[:2] == b"\xff\xd8" and hd_b.get("content-type") == "image/jpeg",
+              "a running job serves its photo as before.jpg, for the page's job card (%s)" % st_b)
         st, _ = s.json("DELETE", "/v1/jobs/" + j["id"])
         at = s.json("GET", "/v1/jobs/" + j["id"])[1]["step"]
         job = s.wait_state(j["id"])
         check(st == 200 and job["state"] == "cancelled" and job["step"] <= at + 2,
               "DELETE stops a running job within a step (asked at %d, stopped at %d)" % (at, job["step"]))
         st, _, _ = s.request("GET", "/v1/jobs/%s/look.cube" % j["id"])
-        check(st == 404, "a cancelled job serves no results (%s)" % st)
+        st_b = s.request("GET", "/v1/jobs/%s/before.jpg" % j["id"])[0]
+        check(st == 404 and st_b == 404, "a cancelled job serves no results, nor before.jpg (%s %s)" % (st, st_b))
     finally:
         check(s.stop() == 0, "model server stops cleanly")
     # the time limit per job

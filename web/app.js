@@ -584,7 +584,10 @@ async function loadRecent() {
     for (const job of j.jobs) {
       const li = document.createElement("li"); li.dataset.id = job.id;
       const img = document.createElement("img"); img.alt = ""; img.loading = "lazy";
-      if (job.state === "done") api("/v1/jobs/" + job.id + "/preview.jpg").then((r) => r.blob()).then((b) => { img.src = URL.createObjectURL(b); }).catch(() => {});
+      // done: the graded preview; queued or running: the photo itself; failed or cancelled: none
+      const pic = job.state === "done" ? "preview.jpg" : job.state === "queued" || job.state === "running" ? "before.jpg" : "";
+      if (pic) api("/v1/jobs/" + job.id + "/" + pic).then((r) => { if (!r.ok) throw new Error(r.status); return r.blob(); }).then((b) => { img.src = URL.createObjectURL(b); }).catch(() => {});
+      else img.className = "none";
       const meta = document.createElement("div"); meta.className = "meta";
       const p = document.createElement("span"); p.className = "p"; p.textContent = job.prompt || job.photo_name || job.id; p.title = p.textContent;
       const st = document.createElement("span"); st.className = "state " + job.state; st.textContent = t(job.state === "running" ? "running" : job.state);

@@ -795,13 +795,9 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
     if (access(p, R_OK) != 0) return srv_respond_error(c, 404, "not_found", "no preview yet");
     return srv_respond_file(c, p, "image/jpeg", NULL);
   }
-  if (state == SRV_FAILED || state == SRV_CANCELLED)
-    return srv_respond_error(c, 404, "not_found", "job %s %s: it has no results", id,
-                             state == SRV_FAILED ? "failed" : "was cancelled");
-  if (state != SRV_DONE)
-    return srv_respond_error(c, 409, "not_ready", "job %s is %s: its results exist once it is done", id,
-                             srv_state_name((srv_state)state));
-  if (!strcmp(name, "before.jpg")) {
+  /* the photo before the grade (the first of a set), 640 px: a queued or
+   * running job's card shows it too; not a failed or cancelled job's */
+  if (!strcmp(name, "before.jpg") && state != SRV_FAILED && state != SRV_CANCELLED) {
     snprintf(p, sizeof p, "%s/before.jpg", dir);
     if (access(p, R_OK) != 0) { /* made once, when first asked for: most jobs never need it */
       if (!heavy_enter(s))
@@ -823,6 +819,12 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
     }
     return srv_respond_file(c, p, "image/jpeg", NULL);
   }
+  if (state == SRV_FAILED || state == SRV_CANCELLED)
+    return srv_respond_error(c, 404, "not_found", "job %s %s: it has no results", id,
+                             state == SRV_FAILED ? "failed" : "was cancelled");
+  if (state != SRV_DONE)
+    return srv_respond_error(c, 409, "not_ready", "job %s is %s: its results exist once it is done", id,
+                             srv_state_name((srv_state)state));
   /* a set's photos: photos/N is graded/NAME of the bundle, thumbs/N its thumbnail */
   if (!strncmp(name, "photos/", 7) || !strncmp(name, "thumbs/", 7)) {
     const int k = atoi(name + 7);

@@ -249,6 +249,9 @@ function check(cond, what) {
     await p3.waitForFunction(() => (document.getElementById("plot-line").getAttribute("points") || "").split(" ").length > 10, null, { timeout: 30000 });
     check(true, "while a CLIP job runs: progress " + (await p3.textContent("#progress-text")));
     check(await p3.isVisible("#cancel"), "a running job can be cancelled from the page");
+    // its card in the recent jobs shows the photo, not an empty box
+    await p3.waitForFunction(() => { const i = document.querySelector("#jobs li img"); return i && i.naturalWidth > 0; }, null, { timeout: 10000 });
+    check(true, "the running job's card shows its photo");
     await p3.screenshot({ path: path.join(out, "page-clip-running.png"), fullPage: true });
     await p3.waitForSelector("#result:not([hidden])", { timeout: 120000 });
     const info = await p3.textContent("#result-info");
