@@ -321,6 +321,21 @@ def test_alpha(tmp):
         got = im_decode(out, extra=("-alpha", "extract"))
         d = maxdiff(got, want)
         check(d == 0 and int(want.max()) > int(want.min()), "%s: alpha differs by %d" % (name, d))
+    # associated (premultiplied) alpha, as Nuke, After Effects and Photoshop may write a TIFF: the colour
+    # comes back straight (divided by alpha), not darkened by it; compared with the straight source where
+    # alpha >= 1/2 (8-bit premultiplication loses up to 255/alpha codes there, so 2)
+    alpha = im_decode(src, extra=("-alpha", "extract"))[..., 0]
+    want = im_decode(src, extra=("-alpha", "off"))
+    for name, args in [("assoc8.tif", ()), ("assoc16.tif", ("-depth", "16")),
+                       ("assocf.tif", ("-depth", "32", "-define", "quantum:format=floating-point"))]:
+        f = os.path.join(tmp, name)
+        magick(src, *args, "-define", "tiff:alpha=associated", f)
+        out = f + ".ours.png"
+        run(TOOL, "convert", f, out)
+        got = im_decode(out, extra=("-alpha", "off"))
+        m = alpha >= 128
+        d = int(np.abs(got.astype(int) - want.astype(int))[m].max())
+        check(d <= 2 and m.sum() > 100, "%s: straight colour within %d codes of the source (alpha >= 1/2)" % (name, d))
 
 
 # ==== Metadata ====

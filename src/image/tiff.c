@@ -509,6 +509,36 @@ static int read_rgba(TIFF *tif, dlut_image *img, tiff_src *src) {
   return 0;
 }
 
+/* Associated ("premultiplied") alpha, as Nuke, After Effects and Photoshop
+ * may write it, to the straight alpha every image here holds: colour over
+ * alpha where alpha is neither 0 nor full (read_rgba's path does the same
+ * at 8 bits). Where alpha is 0 the colour is left as stored. */
+static void unpremultiply(dlut_image *img) {
+  const size_t n = (size_t)img->width * (size_t)img->height;
+  if (img->type == DLUT_PIXEL_U8) {
+    uint8_t *d = img->data;
+    for (size_t i = 0; i < n; i++, d += 4)
+      if (d[3] > 0 && d[3] < 255)
+        for (int k = 0; k < 3; k++) {
+          const uint32_t v = ((uint32_t)d[k] * 255u + d[3] / 2u) / d[3];
+          d[k] = (uint8_t)(v > 255u ? 255u : v);
+        }
+  } else if (img->type == DLUT_PIXEL_U16) {
+    uint16_t *d = img->data;
+    for (size_t i = 0; i < n; i++, d += 4)
+      if (d[3] > 0 && d[3] < 65535)
+        for (int k = 0; k < 3; k++) {
+          const uint64_t v = ((uint64_t)d[k] * 65535u + d[3] / 2u) / d[3];
+          d[k] = (uint16_t)(v > 65535u ? 65535u : v);
+        }
+  } else {
+    float *d = img->data;
+    for (size_t i = 0; i < n; i++, d += 4)
+      if (d[3] > 0.0f && d[3] != 1.0f)
+        for (int k = 0; k < 3; k++) d[k] /= d[3];
+  }
+}
+
 int dlut__tiff_load(const uint8_t *data, size_t size, dlut__decoded *out) {
   tiff_src src = {data, size, 0, {0}};
   TIFFOpenOptions *opts = make_opts(&src);
@@ -558,6 +588,7 @@ int dlut__tiff_load(const uint8_t *data, size_t size, dlut__decoded *out) {
   out->img = dlut_image_alloc((int)w, (int)h, L.ch, t);
   if (!out->img) goto fail;
   if ((direct ? read_direct(tif, &L, out->img, &src) : read_rgba(tif, out->img, &src)) != 0) goto fail;
+  if (direct && has_alpha && extra[0] == EXTRASAMPLE_ASSOCALPHA) unpremultiply(out->img);
   out->orientation = orient >= 1 && orient <= 8 ? orient : 1;
   uint32_t n = 0;
   void *blob = NULL;
