@@ -31,7 +31,7 @@ static void help(void) {
       "usage: dlut apply INPUT... --lut LUT -o OUTPUT [options]\n"
       "\n"
       "Apply a 3D LUT to images. The LUT is a .cube (Adobe or Resolve, with or\n"
-      "without a 1D shaper), a .3dl or a Hald CLUT .png. Each output keeps its\n"
+      "without a 1D shaper), a .3dl or a Hald CLUT (.png, .tif). Each output keeps its\n"
       "input's bit depth (8 or 16 bit; a float TIFF stays float; JPEG and WebP\n"
       "are 8-bit only), alpha and EXIF/XMP metadata; the output format follows\n"
       "OUTPUT's extension (.jpg .png .webp .tif .ppm).\n"

@@ -14,7 +14,7 @@ static void help(void) {
   printf(
       "usage: dlut convert LUT_IN LUT_OUT [options]\n"
       "\n"
-      "Convert a LUT between .cube, .3dl and Hald CLUT .png (formats from the\n"
+      "Convert a LUT between .cube, .3dl and Hald CLUT .png or .tif (formats from the\n"
       "extensions), or resize it. Writes atomically: on failure LUT_OUT is not\n"
       "created (and an existing one is left as it was).\n"
       "\n"
@@ -22,8 +22,9 @@ static void help(void) {
       "  .cube  everything (1D, 3D, Resolve 1D shaper + 3D, any input domain)\n"
       "  .3dl   a 3D table over [0,1] in integers: a shaper or domain is folded\n"
       "         in by resampling; values are clamped to [0,1]\n"
-      "  .png   a Hald CLUT of level L holds an L^2 lattice over [0,1]; the LUT\n"
-      "         is resampled to the nearest L^2 unless --hald-level is given\n"
+      "  .png   a Hald CLUT (.tif too: 16-bit TIFF) of level L holds an L^2\n"
+      "         lattice over [0,1]; the LUT is resampled to the nearest L^2\n"
+      "         unless --hald-level is given\n"
       "\n"
       "options:\n"
       "  --size N          resample onto an N^3 lattice over [0,1] (2..256; .cube\n"
@@ -90,7 +91,7 @@ int dlut_cmd_convert(int argc, char **argv) {
   if (!strcmp(in, out) || dlut_file_same(in, out)) return cli_usage(k_cmd, "%s would overwrite the input %s", out, in);
   dlut_lut_format fmt = dlut_lut_format_from_path(out);
   if (fmt == DLUT_LUT_FORMAT_UNKNOWN)
-    return cli_usage(k_cmd, "%s: unknown LUT extension (use .cube, .3dl or .png)", out);
+    return cli_usage(k_cmd, "%s: unknown LUT extension (use .cube, .3dl, or .png / .tif for a Hald CLUT)", out);
   if (level && size && size != level * level)
     return cli_usage(k_cmd, "--size %d contradicts --hald-level %d (lattice %d)", size, level, level * level);
   if (level && fmt != DLUT_LUT_FORMAT_HALD) size = level * level;

@@ -83,7 +83,7 @@ int dlut_cmd_fit(int argc, char **argv) {
   if (nin < 2) return cli_usage(cmd, "expected two photos, BEFORE and AFTER");
   if (!out) return cli_usage(cmd, "no output LUT given (-o look.cube)");
   if (dlut_lut_format_from_path(out) == DLUT_LUT_FORMAT_UNKNOWN)
-    return cli_usage(cmd, "cannot tell the LUT format of '%s' (use .cube, .3dl or .png)", out);
+    return cli_usage(cmd, "cannot tell the LUT format of '%s' (use .cube, .3dl, or .png / .tif for a Hald CLUT)", out);
   for (int k = 0; k < 2; k++)
     if (!strcmp(out, in[k]) || dlut_file_same(out, in[k]))
       return cli_usage(cmd, "%s would overwrite the input %s", out, in[k]);

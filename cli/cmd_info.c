@@ -15,7 +15,7 @@ static void help(void) {
   printf(
       "usage: dlut info LUT [--json]\n"
       "\n"
-      "Describe a LUT file (.cube, .3dl, Hald .png):\n"
+      "Describe a LUT file (.cube, .3dl, Hald .png or .tif):\n"
       "  format, kind (3D, 1D, or 1D shaper + 3D), sizes, input domain, title,\n"
       "  the range of the output values per channel,\n"
       "  monotone: whether each output channel never decreases along its own\n"

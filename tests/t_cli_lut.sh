@@ -201,6 +201,28 @@ assert b['identity_close'], b
 else
   bad "no ICC profile at $ICC for the Hald test (install ghostscript's icc files)"
 fi
+# A Hald CLUT saved as TIFF (16-bit and float, as ImageMagick writes hald:4) reads as the same table as
+# the PNG, and convert writes one that ImageMagick reads
+convert hald:4 -depth 16 "$T/hald4.png"
+convert hald:4 -depth 16 "$T/hald4.tif"
+convert hald:4 -depth 32 -define quantum:format=floating-point "$T/hald4f.tif" 2>/dev/null
+expect 0 "convert a 16-bit Hald TIFF" "$DLUT" convert "$T/hald4.tif" "$T/h4t.cube"
+expect 0 "convert a float Hald TIFF" "$DLUT" convert "$T/hald4f.tif" "$T/h4f.cube"
+expect 0 "convert the Hald PNG" "$DLUT" convert "$T/hald4.png" "$T/h4p.cube"
+expect 0 "convert .cube -> Hald TIFF" "$DLUT" convert "$T/h4p.cube" "$T/h4o.tif"
+"$PY" - "$T" <<'PYEOF' && ok "Hald TIFF (16-bit, float) reads as the PNG's table; ours is a 64x64 16-bit TIFF" || bad "Hald TIFF: $(tail -1 "$T/err")"
+import sys, subprocess
+t = sys.argv[1]
+def table(p):
+    return [list(map(float, l.split())) for l in open(p) if l[:1].isdigit() or l[:1] == "-"]
+a, b, c = table(t + "/h4p.cube"), table(t + "/h4t.cube"), table(t + "/h4f.cube")
+assert len(a) == 4096 and len(b) == 4096 and len(c) == 4096, (len(a), len(b), len(c))
+d = max(abs(x - y) for p, q in zip(a, b) for x, y in zip(p, q))
+e = max(abs(x - y) for p, q in zip(a, c) for x, y in zip(p, q))
+assert d < 1e-6 and e < 1e-4, (d, e)
+info = subprocess.run(["identify", "-format", "%m %w %h %z", t + "/h4o.tif"], capture_output=True, text=True).stdout
+assert info == "TIFF 64 64 16", info
+PYEOF
 expect 0 "convert --size 9" "$DLUT" convert "$T/id.cube" "$T/id9.cube" --size 9
 expect 0 "info of the resized" "$DLUT" info --json "$T/id9.cube"
 "$PY" -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['size']==9 and j['identity_close'], j" "$T/out" 2>/dev/null &&

@@ -89,6 +89,16 @@ static void test_cube_adobe(void) {
     }
   }
 
+  /* Keywords in lower or mixed case (hand-edited files; OpenColorIO reads them too). */
+  l = parse_cube_str(
+      "title \"low\"\nlut_3d_size 2\nDomain_Min 0 0 0\ndomain_max 2 2 2\n"
+      "0 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 1 1\n1 1 1\n");
+  CHECK_MSG(l != NULL, "%s", dlut_last_error());
+  if (l) {
+    CHECK(l->size == 2 && strcmp(l->title, "low") == 0 && l->domain_max[1] == 2.f);
+    dlut_lut_free(l);
+  }
+
   /* 1D only: DOMAIN applies to it. */
   l = parse_cube_str("LUT_1D_SIZE 3\nDOMAIN_MIN 0 0 0\nDOMAIN_MAX 2 2 2\n0 0 0\n0.25 0.5 0.75\n1 1 1\n");
   CHECK_MSG(l != NULL, "%s", dlut_last_error());

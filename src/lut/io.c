@@ -24,15 +24,21 @@ dlut_lut_format dlut_lut_format_from_path(const char *path) {
   const char *ext = dlut_file_ext(path, buf);
   if (!strcmp(ext, "cube")) return DLUT_LUT_FORMAT_CUBE;
   if (!strcmp(ext, "3dl")) return DLUT_LUT_FORMAT_3DL;
-  if (!strcmp(ext, "png")) return DLUT_LUT_FORMAT_HALD;
+  if (!strcmp(ext, "png") || !strcmp(ext, "tif") || !strcmp(ext, "tiff")) return DLUT_LUT_FORMAT_HALD;
   return DLUT_LUT_FORMAT_UNKNOWN;
+}
+
+/* A lossless image a Hald CLUT may be stored in: PNG or TIFF (8, 16-bit or
+ * float), by its magic. */
+static int hald_image(const unsigned char *p, size_t n) {
+  const dlut_image_format f = dlut_image_format_sniff(p, n);
+  return f == DLUT_IMAGE_FORMAT_PNG || f == DLUT_IMAGE_FORMAT_TIFF;
 }
 
 /* Content sniffing for files whose extension says nothing: PNG magic, then
  * .cube keywords, else .3dl (lines of integers). */
 static dlut_lut_format sniff(const unsigned char *p, size_t n) {
-  static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  if (n >= 8 && memcmp(p, png, 8) == 0) return DLUT_LUT_FORMAT_HALD;
+  if (hald_image(p, n)) return DLUT_LUT_FORMAT_HALD;
   size_t m = n < 65536 ? n : 65536;
   if (memmem(p, m, "LUT_3D_SIZE", 11) || memmem(p, m, "LUT_1D_SIZE", 11)) return DLUT_LUT_FORMAT_CUBE;
   return DLUT_LUT_FORMAT_3DL;
@@ -89,9 +95,8 @@ dlut_lut *dlut_lut_load_memory(const void *data, size_t n, dlut_lut_format fmt, 
   }
   /* the content decides over the name: a PNG named .cube is a Hald CLUT;
    * text LUTs in UTF-16 or binary files get an error that says so */
-  static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   const unsigned char *u = data;
-  if (n >= 8 && !memcmp(u, png, 8)) fmt = DLUT_LUT_FORMAT_HALD;
+  if (hald_image(u, n)) fmt = DLUT_LUT_FORMAT_HALD;
   if (fmt != DLUT_LUT_FORMAT_HALD) {
     if (n >= 2 && ((u[0] == 0xFF && u[1] == 0xFE) || (u[0] == 0xFE && u[1] == 0xFF))) {
       dlut_errorc(DLUT_ERR_UNSUPPORTED, "%s: the file is UTF-16 text; save it as UTF-8 (or ASCII)", name);
@@ -100,7 +105,7 @@ dlut_lut *dlut_lut_load_memory(const void *data, size_t n, dlut_lut_format fmt, 
     if (memchr(u, 0, n < 4096 ? n : 4096)) {
       dlut_errorc(DLUT_ERR_INPUT, "%s: a binary file, not a text LUT (.cube or .3dl)%s", name,
                   dlut_image_format_sniff(u, n) != DLUT_IMAGE_FORMAT_UNKNOWN
-                      ? "; a Hald CLUT must be a PNG (it is stored as an image that loses colours otherwise)"
+                      ? "; a Hald CLUT must be a PNG or a TIFF (another image format loses colours)"
                       : "");
       return NULL;
     }
@@ -293,7 +298,8 @@ static int encode(const dlut_lut *lut, dlut_lut_format fmt, const dlut_lut_save_
       break;
     }
     default:
-      dlut_errorc(DLUT_ERR_UNSUPPORTED, "%s: unknown LUT file extension (use .cube, .3dl or .png)", name);
+      dlut_errorc(DLUT_ERR_UNSUPPORTED,
+                  "%s: unknown LUT file extension (use .cube, .3dl, or .png / .tif for a Hald CLUT)", name);
       goto fail;
   }
   rc = 0;
@@ -312,7 +318,8 @@ int dlut_lut_save(const dlut_lut *lut, const char *path, const dlut_lut_save_opt
     if (dlut_image_save(img, path, NULL) != 0) goto fail; /* atomic itself */
   } else if (fmt == DLUT_LUT_FORMAT_UNKNOWN) {
     if (lut_io_check(lut) != 0) return dlut_error_prefix(path);
-    dlut_errorc(DLUT_ERR_UNSUPPORTED, "%s: unknown LUT file extension (use .cube, .3dl or .png)", path);
+    dlut_errorc(DLUT_ERR_UNSUPPORTED,
+                "%s: unknown LUT file extension (use .cube, .3dl, or .png / .tif for a Hald CLUT)", path);
     goto fail;
   } else {
     if (lut_io_check(lut) != 0) return dlut_error_prefix(path);

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dlut/error.h"
 
@@ -76,8 +77,10 @@ int lut_text_error(const lut_text *t, const char *fmt, ...) {
 }
 
 int lut_tok_is(const char *tok, int len, const char *kw) {
+  /* in any case: the formats' writers use upper case, but hand-edited files
+   * and OpenColorIO (which reads them) also have lut_3d_size, title ... */
   size_t n = strlen(kw);
-  return (size_t)len == n && memcmp(tok, kw, n) == 0;
+  return (size_t)len == n && strncasecmp(tok, kw, n) == 0;
 }
 
 /* ==== Numbers ==== */
