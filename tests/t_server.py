@@ -787,6 +787,37 @@ def clip_job():
         s.stop()
 
 
+def hald_cache():
+    """hald.png and look.3dl are encoded once (a 65^3 Hald is a 45 MB PNG), under the limit on heavy work:
+    parallel first requests get the file or 503 busy, never a pile of encodes; later ones the same bytes
+    from the file. (Before, every request encoded its own, and 8 at once took 2.6 GB.)"""
+    s = Server(args=["--model", "none", "--concurrency", "1"])
+    try:
+        st, j = s.submit({"prompt": "warm", "lut_size": "65"}, {"photo": ("c.png", photo())})
+        check(s.wait_state(j["id"])["state"] == "done", "a 65^3 job is done")
+        rss0 = s.rss_kb()
+        url = "/v1/jobs/%s/hald.png" % j["id"]
+        with ThreadPoolExecutor(6) as ex:
+            first = list(ex.map(lambda _: s.request("GET", url), range(6)))
+        codes = sorted(r[0] for r in first)
+        bodies = {r[2] for r in first if r[0] == 200}
+        rss1 = s.rss_kb()
+        check(set(codes) <= {200, 503} and codes.count(200) >= 1 and len(bodies) == 1,
+              "6 parallel first hald.png requests: %s, one Hald" % codes)
+        check(all(r[1].get("retry-after") == "1" for r in first if r[0] == 503), "a 503 says Retry-After: 1")
+        again = [s.request("GET", url) for _ in range(3)]
+        check([r[0] for r in again] == [200] * 3 and {r[2] for r in again} == bodies,
+              "later requests: the same bytes from the file (%s)" % [r[0] for r in again])
+        big = len(next(iter(bodies)))
+        check(rss1 - rss0 < 400 * 1024, "memory while they ran: +%d MB for a %d MB Hald" % ((rss1 - rss0) // 1024,
+                                                                                      big >> 20))
+        st3, _, d3 = s.request("GET", "/v1/jobs/%s/look.3dl" % j["id"])
+        st4, _, d4 = s.request("GET", "/v1/jobs/%s/look.3dl" % j["id"])
+        check(st3 == 200 and d3 == d4 and b"\n" in d3, "look.3dl too (%s)" % st3)
+    finally:
+        s.stop()
+
+
 def stop_requeues():
     """The server's own stop (SIGTERM, Ctrl-C) is not the user's cancel: a running job, a CLIP one at its
     next step and an offline set between its photos, stops at once and is queued again on disk; the next
@@ -856,6 +887,7 @@ def main():
     crash_restart()
     stale_staging()
     clip_job()
+    hald_cache()
     stop_requeues()
     print("%d failures" % len(FAILS))
     return 1 if FAILS else 0

@@ -153,6 +153,11 @@ static int heavy_enter(srv *s) {
   return ok;
 }
 
+/* The answer when heavy_enter says no (503 carries Retry-After: 1). */
+static int srv_respond_busy(struct MHD_Connection *c) {
+  return srv_respond_error(c, 503, "busy", "too many photos being graded at once; try again shortly");
+}
+
 static void heavy_leave(srv *s) {
   pthread_mutex_lock(&s->mu);
   s->heavy--;
@@ -749,8 +754,7 @@ static int job_events(srv *s, const srv_request *r, const char *id) {
 static int render_at_strength(srv *s, struct MHD_Connection *c, const char *dir, const char *input, double strength,
                               dlut_image_format fmt, const char *dl) {
   char p[4400], out_dir[4400];
-  if (!heavy_enter(s))
-    return srv_respond_error(c, 503, "busy", "too many photos being graded at once; try again shortly");
+  if (!heavy_enter(s)) return srv_respond_busy(c);
   size_t n = 0;
   snprintf(p, sizeof p, "%s/%s", dir, input);
   snprintf(out_dir, sizeof out_dir, "%s/out", dir);
@@ -800,8 +804,7 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
   if (!strcmp(name, "before.jpg") && state != SRV_FAILED && state != SRV_CANCELLED) {
     snprintf(p, sizeof p, "%s/before.jpg", dir);
     if (access(p, R_OK) != 0) { /* made once, when first asked for: most jobs never need it */
-      if (!heavy_enter(s))
-        return srv_respond_error(c, 503, "busy", "too many photos being graded at once; try again shortly");
+      if (!heavy_enter(s)) return srv_respond_busy(c);
       char src[4400];
       snprintf(src, sizeof src, "%s/photo", dir);
       size_t n = 0;
@@ -917,19 +920,29 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
     /* another strength: the original through the bundle (with its regions), encoded as the original was */
     return render_at_strength(s, c, dir, "photo", strength, fmt, dl);
   }
-  /* .3dl and Hald from the stored .cube */
+  /* .3dl and Hald from the stored .cube: encoded once, under the limit on
+   * heavy work (a 65^3 Hald is a 45 MB PNG), then served from the file */
+  char cached[4400];
+  snprintf(cached, sizeof cached, "%s/cache.%s", dir, name);
+  snprintf(dl, sizeof dl, "dlut-%s.%s", id, is_3dl ? "3dl" : "png");
+  const char *mime = is_3dl ? "application/octet-stream" : "image/png";
+  if (access(cached, R_OK) == 0) return srv_respond_file(c, cached, mime, dl);
+  if (!heavy_enter(s)) return srv_respond_busy(c);
   snprintf(p, sizeof p, "%s/out/look.cube", dir);
   dlut_lut *lut = dlut_lut_load(p);
   uint8_t *out = NULL;
   size_t on = 0;
-  if (!lut ||
-      dlut_lut_save_memory(lut, is_3dl ? DLUT_LUT_FORMAT_3DL : DLUT_LUT_FORMAT_HALD, NULL, name, &out, &on) != 0) {
-    dlut_lut_free(lut);
+  int ok =
+      lut && dlut_lut_save_memory(lut, is_3dl ? DLUT_LUT_FORMAT_3DL : DLUT_LUT_FORMAT_HALD, NULL, name, &out, &on) == 0;
+  dlut_lut_free(lut);
+  if (ok && dlut_file_write_all(cached, out, on) != 0) /* served all the same; encoded again next time */
+    fprintf(stderr, "dlut serve: %s\n", dlut_last_error());
+  heavy_leave(s);
+  if (!ok) {
+    free(out);
     return fail_from_error(c);
   }
-  dlut_lut_free(lut);
-  snprintf(dl, sizeof dl, "dlut-%s.%s", id, is_3dl ? "3dl" : "png");
-  return srv_respond_download(c, is_3dl ? "application/octet-stream" : "image/png", out, on, dl);
+  return srv_respond_download(c, mime, out, on, dl);
 }
 
 /* ==== POST /v1/looks ==== */
@@ -1147,7 +1160,7 @@ static int post_apply(srv *s, const srv_request *r) {
     goto done;
   }
   if (!(heavy = heavy_enter(s))) { /* the decode below is the photo at full resolution */
-    ret = srv_respond_error(c, 503, "busy", "too many photos being graded at once; try again shortly");
+    ret = srv_respond_busy(c);
     goto done;
   }
   if (!(photo = dlut_image_load_memory(ph->data, ph->size, "photo"))) {

@@ -534,12 +534,13 @@ static const uint8_t *dir_blob(void *user, const char *name, size_t *size, int *
  * run's now); 1: the side files too (a run that failed or was stopped
  * leaves nothing half-written). */
 void srv_job_rm_leftovers(const char *dir, int all) {
-  static const char *k_prefixes[] = {"out.tmp.", "preview.jpg", "thumb-"};
+  /* always: an earlier attempt's staging and encoded downloads; with all, its previews too */
+  static const char *k_prefixes[] = {"out.tmp.", "cache.", "preview.jpg", "thumb-"};
   char p[4400];
   DIR *d = opendir(dir);
   struct dirent *e;
   while (d && (e = readdir(d))) {
-    for (int k = 0; k < (all ? 3 : 1); k++)
+    for (int k = 0; k < (all ? 4 : 2); k++)
       if (!strncmp(e->d_name, k_prefixes[k], strlen(k_prefixes[k]))) {
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
         rm_rf(p);
