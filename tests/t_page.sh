@@ -42,7 +42,9 @@ from PIL import Image; import sys
 w, h = Image.open(sys.argv[1]).size
 m = Image.new('L', (w, h), 0); m.paste(255, (w // 2, 0, w, h)); m.save(sys.argv[2])" "$photo" "$tmp/right-half.png"
 P=$SHARED/data/photos
-DLUT_MASK="$tmp/right-half.png" DLUT_SET="$P/coffee.png,$P/rocket.jpg,$P/astronaut.png" DLUT_TOKEN_URL="$url3" DLUT_TOKEN=s3cret \
+# photo 2 of the set has a Chinese name: its download keeps it (Content-Disposition filename*=UTF-8'')
+cp "$P/rocket.jpg" "$tmp/火箭.jpg"
+DLUT_MASK="$tmp/right-half.png" DLUT_SET="$P/coffee.png,$tmp/火箭.jpg,$P/astronaut.png" DLUT_TOKEN_URL="$url3" DLUT_TOKEN=s3cret \
   node tests/browser/page.test.js "$url" "$ART" "$photo" "$tmp/notes.jpg" "$url2"
 # the downloaded .cube in FFmpeg gives the graded photo the page downloaded (within 1 code) ...
 "$PY" - "$ART/page-look.cube" "$photo" "$ART/page-graded.png" <<'PYEOF'

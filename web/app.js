@@ -503,15 +503,28 @@ async function finished(j) {
 }
 
 // a download through fetch (the token header goes along), named as the server says
+// The file name of a Content-Disposition: filename*=UTF-8''... (RFC 6266: any characters, so a
+// 咖啡.png stays 咖啡.png) before the ASCII fallback filename="..."
+function downloadName(cd) {
+  const star = cd.match(/filename\*\s*=\s*UTF-8''([^;\s]+)/i);
+  if (star) { try { return decodeURIComponent(star[1]); } catch (e) { /* malformed: the fallback */ } }
+  const m = cd.match(/filename\s*=\s*"([^"]+)"/);
+  return m ? m[1] : "";
+}
 async function download(b, path, name) {
   const old = b.textContent; b.textContent = t("downloading"); b.disabled = true;
   try {
-    const r = await api(path);
-    const cd = r.headers.get("Content-Disposition") || "";
-    const m = cd.match(/filename="([^"]+)"/);
+    let r;
+    for (let i = 0; ; i++) {   // 503 busy: the server is encoding for someone else; it says when to come back
+      try { r = await api(path); break; }
+      catch (e) {
+        if (e.status !== 503 || i >= 20) throw e;
+        await new Promise((ok) => setTimeout(ok, 1000));
+      }
+    }
     const a = document.createElement("a");
     a.href = URL.createObjectURL(await r.blob());
-    a.download = m ? m[1] : name;
+    a.download = downloadName(r.headers.get("Content-Disposition") || "") || name;
     document.body.appendChild(a); a.click(); a.remove();
   } catch (e) { showMsg(e.message); }
   b.textContent = old; b.disabled = false;
