@@ -123,6 +123,12 @@ def api_basics(s):
     st, _, c2 = s.request("POST", "/v1/looks", json.dumps({"prompt": "warm film", "output": "cube"}),
                           {"Content-Type": "application/json"})
     check(st == 200 and b"LUT_3D_SIZE 33" in c2, "POST /v1/looks output=cube (JSON body)")
+    # a prompt of two lines as a browser's textarea sends it (CRLF) is text, for the preview and the job
+    body, ct = multipart({"prompt": "warm film\r\nteal shadows"}, {"photo": ("r.jpg", small)})
+    st, lk = s.json("POST", "/v1/looks", body, {"Content-Type": ct})
+    st2, j2 = s.submit({"prompt": "warm film\r\nteal shadows"}, {"photo": ("r.jpg", small)})
+    check(st == 200 and "teal shadows" in lk.get("understood", "") and st2 == 202,
+          "a CRLF in the prompt is a line end (%s %s, %s)" % (st, lk.get("understood") or lk, st2))
     # /v1/looks: suggestions, every parameter, the look read back from them, the strengths
     jh = {"Content-Type": "application/json"}
     st, lk = s.json("POST", "/v1/looks", json.dumps({"prompt": "cinematc warm film"}), jh)

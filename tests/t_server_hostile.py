@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -215,6 +216,27 @@ def content_length(s):
     check(s.request("GET", "/healthz")[0] == 200, "the server answers after them")
 
 
+def head_events(s, jid):
+    """HEAD on a job's event stream: its headers, no body, so the next request on the same connection reads
+    cleanly (a chunked stream's 0\\r\\n\\r\\n was left in front of the next answer); Allow names HEAD."""
+    so = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    so.sendall(b"HEAD /v1/jobs/%s/events HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+               % jid.encode())
+    out = b""
+    t0 = time.time()
+    while out.count(b"HTTP/1.1 ") < 2 or not out.endswith(b"}") and time.time() - t0 < 10:
+        d = so.recv(65536)
+        if not d:
+            break
+        out += d
+    so.close()
+    first, _, rest = out.partition(b"\r\n\r\n")
+    check(first.startswith(b"HTTP/1.1 200") and b"text/event-stream" in first and rest.startswith(b"HTTP/1.1 200"),
+          "HEAD on events: headers only, and the next answer on the connection is whole (%r)" % rest[:20])
+    st, hd, _ = s.request("PUT", "/v1/jobs/%s/events" % jid)
+    check(st == 405 and hd.get("allow") == "GET, HEAD", "405 on events allows 'GET, HEAD' (%s)" % hd.get("allow"))
+
+
 def main():
     td = tempfile.mkdtemp(prefix="dlut-hostile-")
     apply_busy(td)
@@ -224,6 +246,7 @@ def main():
         content_disposition(s)
         jid = query_strict(s, td)
         messages(s, jid)
+        head_events(s, jid)
         content_length(s)
     finally:
         check(s.stop() == 0, "server exits 0 on SIGTERM")

@@ -304,8 +304,9 @@ int dlut_job_opts_set(dlut_job_opts *o, const char *name, const char *value) {
       size_t n = strlen(value);
       if (n > in->max) return dlut_errorc(DLUT_ERR_TOO_LARGE, "%s is longer than %.0f bytes", in->name, in->max);
       if (!dlut_utf8_valid(value, n)) return dlut_errorc(DLUT_ERR_INPUT, "%s is not valid UTF-8 text", in->name);
+      /* line ends of any kind (a browser's textarea sends CRLF) and tabs are text */
       for (size_t i = 0; i < n; i++)
-        if ((unsigned char)value[i] < 0x20 && value[i] != '\n' && value[i] != '\t')
+        if ((unsigned char)value[i] < 0x20 && value[i] != '\n' && value[i] != '\r' && value[i] != '\t')
           return dlut_errorc(DLUT_ERR_INPUT, "%s holds a control character", in->name);
       break;
     }

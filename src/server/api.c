@@ -730,6 +730,19 @@ static int job_events(srv *s, const srv_request *r, const char *id) {
     free(e);
     return srv_respond_error(r->conn, 404, "not_found", "no job %s", id);
   }
+  if (!strcmp(r->method, "HEAD")) { /* the stream's headers and no body (a chunked one would end in 0\r\n\r\n) */
+    free(e);
+    pthread_mutex_lock(&s->mu);
+    j->refs--;
+    pthread_mutex_unlock(&s->mu);
+    struct MHD_Response *h = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!h) return MHD_NO;
+    MHD_add_response_header(h, "Content-Type", "text/event-stream; charset=utf-8");
+    MHD_add_response_header(h, "Cache-Control", "no-store");
+    int ret = MHD_queue_response(r->conn, 200, h);
+    MHD_destroy_response(h);
+    return ret;
+  }
   e->s = s;
   e->j = j;
   e->last_state = -1;
@@ -1395,17 +1408,17 @@ int srv_route(srv *s, const srv_request *r) {
     case SRV_R_TOO_LONG:
       return srv_respond_error(r->conn, 414, "bad_input", "the path is too long");
     case SRV_R_HEALTH:
-      return get ? healthz(s, r) : method_not_allowed(r, "GET");
+      return get ? healthz(s, r) : method_not_allowed(r, "GET, HEAD");
     case SRV_R_METRICS:
-      return get ? metrics(s, r) : method_not_allowed(r, "GET");
+      return get ? metrics(s, r) : method_not_allowed(r, "GET, HEAD");
     case SRV_R_OPENAPI: {
       const srv_asset *a = srv_asset_find("/openapi.json");
-      if (!get) return method_not_allowed(r, "GET");
+      if (!get) return method_not_allowed(r, "GET, HEAD");
       return a ? srv_respond(r->conn, 200, a->content_type, a->data, a->size, 1)
                : srv_respond_error(r->conn, 500, "internal", "no API document built in");
     }
     case SRV_R_JOBS:
-      return post ? post_job(s, r) : get ? list_jobs(s, r) : method_not_allowed(r, "GET, POST");
+      return post ? post_job(s, r) : get ? list_jobs(s, r) : method_not_allowed(r, "GET, HEAD, POST");
     case SRV_R_LOOKS:
       return post ? post_looks(s, r) : method_not_allowed(r, "POST");
     case SRV_R_APPLY:
@@ -1416,7 +1429,7 @@ int srv_route(srv *s, const srv_request *r) {
       if (del) {
         if (srv_job_cancel(s, rt.id) != 0) return fail_from_error(r->conn);
       } else if (!get) {
-        return method_not_allowed(r, "GET, DELETE");
+        return method_not_allowed(r, "GET, HEAD, DELETE");
       }
       pthread_mutex_lock(&s->mu);
       srv_job *j = srv_job_find(s, rt.id);
@@ -1426,16 +1439,16 @@ int srv_route(srv *s, const srv_request *r) {
       return srv_respond_json(r->conn, 200, js);
     }
     case SRV_R_JOB_EVENTS:
-      return get ? job_events(s, r, rt.id) : method_not_allowed(r, "GET");
+      return get ? job_events(s, r, rt.id) : method_not_allowed(r, "GET, HEAD");
     case SRV_R_JOB_FILE:
-      return get ? job_file(s, r, rt.id, rt.name) : method_not_allowed(r, "GET");
+      return get ? job_file(s, r, rt.id, rt.name) : method_not_allowed(r, "GET, HEAD");
     case SRV_R_NO_FILE:
       return srv_respond_error(r->conn, 404, "not_found", "no such file");
     case SRV_R_NO_ROUTE:
       return srv_respond_error(r->conn, 404, "not_found", "no route %.100s (see /v1/openapi.json)", r->url);
     case SRV_R_ASSET: {
       const srv_asset *a = srv_asset_find(r->url);
-      return get ? srv_respond(r->conn, 200, a->content_type, a->data, a->size, 1) : method_not_allowed(r, "GET");
+      return get ? srv_respond(r->conn, 200, a->content_type, a->data, a->size, 1) : method_not_allowed(r, "GET, HEAD");
     }
     default:
       return srv_respond_error(r->conn, 404, "not_found", "no page %.100s", r->url);
