@@ -33,6 +33,10 @@ static void help(FILE *f) {
           "  --model DIR          CLIP model folder (default: found as 'dlut grade' finds\n"
           "                       one); --model none grades with the offline looks only\n"
           "  --token T            require 'Authorization: Bearer T' (default $DLUT_TOKEN)\n"
+          "  --allow-host NAMES   on a loopback address the server answers only to\n"
+          "                       Host: localhost or an IP address (against DNS\n"
+          "                       rebinding); NAMES (comma-separated) are answered too,\n"
+          "                       e.g. the name a reverse proxy passes on\n"
           "  --concurrency N      jobs at once (default: cores without a model, 1 with)\n"
           "  --queue-size N       waiting jobs before new ones get 429 (default 256)\n"
           "  --job-timeout S      seconds a job may run (default 900)\n"
@@ -107,6 +111,8 @@ int dlut_cmd_serve(int argc, char **argv) {
       o.queue_url = v;
     else if (!strcmp(a, "--ready-file"))
       o.ready_file = v;
+    else if (!strcmp(a, "--allow-host"))
+      o.allow_hosts = v;
     else if (!strcmp(a, "--keep-hours")) {
       float h;
       if (cli_parse_float(v, &h) || !(h > 0) || h > 24 * 365 * 10)

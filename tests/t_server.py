@@ -476,7 +476,7 @@ def upload_caps():
         # Content-Length over the cap: 413 before the body is sent to a client that waits for it
         # (Expect: 100-continue), without uploading anything
         so = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-        so.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        so.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
                    b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(big))
         resp = so.recv(4096)
         so.close()

@@ -194,7 +194,7 @@ def content_length(s):
     as the known limit, not as a failure, until the library is fixed."""
     for cl in (b"999999999999", b"99999999999999999999999", b"-1", b"12abc"):
         so = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-        so.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        so.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
                    b"Content-Length: " + cl + b"\r\n\r\n")
         out = b""
         try:
@@ -220,7 +220,7 @@ def head_events(s, jid):
     """HEAD on a job's event stream: its headers, no body, so the next request on the same connection reads
     cleanly (a chunked stream's 0\\r\\n\\r\\n was left in front of the next answer); Allow names HEAD."""
     so = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-    so.sendall(b"HEAD /v1/jobs/%s/events HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    so.sendall(b"HEAD /v1/jobs/%s/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
                % jid.encode())
     out = b""
     t0 = time.time()
@@ -237,9 +237,61 @@ def head_events(s, jid):
     check(st == 405 and hd.get("allow") == "GET, HEAD", "405 on events allows 'GET, HEAD' (%s)" % hd.get("allow"))
 
 
+def rebinding_and_csrf(td):
+    """A loopback server answers only to Host: localhost or an IP address (a DNS-rebinding page sends its own
+    name), and refuses a change (POST, DELETE) from a page of another site (its Origin), which a plain HTML
+    form can send without a preflight; the page's own requests, scripts and --allow-host still work."""
+    s = Server(args=["--model", "none", "--allow-host", "dlut.example.org,proxy.lan"])
+    try:
+        own = "127.0.0.1:%d" % s.port
+        body, ct = multipart({"prompt": "warm"}, {"photo": ("c.png", photo())})
+        cases = [
+            ("GET /v1/jobs, Host: rebind.evil.example", "GET", "/v1/jobs", None, {"Host": "rebind.evil.example:%d" % s.port}, 403),
+            ("GET /healthz, Host: evil.example", "GET", "/healthz", None, {"Host": "evil.example"}, 403),
+            ("POST from another site's page", "POST", "/v1/jobs", body, {"Content-Type": ct, "Origin": "http://evil.example"}, 403),
+            ("POST from a sandboxed page (Origin: null)", "POST", "/v1/jobs", body, {"Content-Type": ct, "Origin": "null"}, 403),
+            ("POST from another port of this host", "POST", "/v1/looks", b'{"prompt":"warm"}',
+             {"Content-Type": "application/json", "Origin": "http://127.0.0.1:1"}, 403),
+            ("POST from the page itself", "POST", "/v1/jobs", body, {"Content-Type": ct, "Origin": "http://" + own}, 202),
+            ("POST from a script (no Origin)", "POST", "/v1/jobs", body, {"Content-Type": ct}, 202),
+            ("GET with Host: localhost", "GET", "/v1/jobs", None, {"Host": "localhost:%d" % s.port}, 200),
+            ("GET with Host: [::1]", "GET", "/v1/jobs", None, {"Host": "[::1]:%d" % s.port}, 200),
+            ("GET with Host: app.localhost", "GET", "/v1/jobs", None, {"Host": "app.localhost:%d" % s.port}, 200),
+            ("GET with an --allow-host name", "GET", "/v1/jobs", None, {"Host": "proxy.lan"}, 200),
+            ("POST through the proxy name, the page there", "POST", "/v1/looks", b'{"prompt":"warm"}',
+             {"Content-Type": "application/json", "Host": "dlut.example.org", "Origin": "https://dlut.example.org"}, 200),
+        ]
+        for what, m, path, b, hd, want in cases:
+            c = s.conn()
+            c.putrequest(m, path, skip_host="Host" in hd)
+            for k, v in hd.items():
+                c.putheader(k, v)
+            if b is not None:
+                c.putheader("Content-Length", str(len(b)))
+            c.endheaders(b)
+            r = c.getresponse()
+            data = r.read()
+            c.close()
+            ok = r.status == want and (want != 403 or b'"forbidden"' in data)
+            check(ok, "%s -> %d (%d %s)" % (what, want, r.status, data[:90]))
+    finally:
+        s.stop()
+    # a server on every interface takes any Host (the token guards it), but not another site's POST
+    s = Server(args=["--model", "none", "--host", "0.0.0.0", "--token", "t"])
+    try:
+        c = s.conn()
+        c.request("GET", "/healthz", headers={"Host": "dlut.example.net"})
+        st = c.getresponse().status
+        c.close()
+        check(st == 200, "on 0.0.0.0 any Host is answered (%d)" % st)
+    finally:
+        s.stop()
+
+
 def main():
     td = tempfile.mkdtemp(prefix="dlut-hostile-")
     apply_busy(td)
+    rebinding_and_csrf(td)
     s = Server(args=["--model", "none"])
     try:
         rotated_mask(s, td)

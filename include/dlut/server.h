@@ -46,23 +46,25 @@ extern "C" {
 #define DLUT_SERVER_MAX_PHOTOS 64 /* the most max_photos may be (a request holds at most 128 fields) */
 
 typedef struct dlut_server_opts {
-  const char *host;       /* bind address (default "127.0.0.1") */
-  int port;               /* TCP port (default 8080; 0 = any free port, printed) */
-  const char *data_dir;   /* state and files (default "dlut-data") */
-  const char *model_dir;  /* CLIP model folder, or NULL: discovered as `dlut grade` does; "" = none */
-  const char *queue_url;  /* NULL: in-process workers; "redis://HOST:PORT": Redis stream */
-  const char *token;      /* bearer token or NULL (also $DLUT_TOKEN) */
-  int concurrency;        /* in-process worker threads (default: cores without a model, 1 with) */
-  int queue_size;         /* queued jobs before 429 (default 256) */
-  int job_timeout_s;      /* per job (default 900) */
-  int max_upload_mb;      /* request body cap (default 64) */
-  int64_t max_pixels;     /* image cap, checked before decoding (default 50 000 000) */
-  int max_steps;          /* cap on a job's steps (default 2000) */
-  int max_photos;         /* photos in one set job (default 24, at most DLUT_SERVER_MAX_PHOTOS); their pixels
-                             together at most 4 x max_pixels */
-  double keep_hours;      /* job files kept after they finish (default 168 = 7 days; fractions allowed) */
-  int quiet;              /* no access log on stderr */
-  const char *ready_file; /* if set, written with "http://HOST:PORT/\n" once listening (tests) */
+  const char *host;        /* bind address (default "127.0.0.1") */
+  int port;                /* TCP port (default 8080; 0 = any free port, printed) */
+  const char *data_dir;    /* state and files (default "dlut-data") */
+  const char *model_dir;   /* CLIP model folder, or NULL: discovered as `dlut grade` does; "" = none */
+  const char *queue_url;   /* NULL: in-process workers; "redis://HOST:PORT": Redis stream */
+  const char *token;       /* bearer token or NULL (also $DLUT_TOKEN) */
+  int concurrency;         /* in-process worker threads (default: cores without a model, 1 with) */
+  int queue_size;          /* queued jobs before 429 (default 256) */
+  int job_timeout_s;       /* per job (default 900) */
+  int max_upload_mb;       /* request body cap (default 64) */
+  int64_t max_pixels;      /* image cap, checked before decoding (default 50 000 000) */
+  int max_steps;           /* cap on a job's steps (default 2000) */
+  int max_photos;          /* photos in one set job (default 24, at most DLUT_SERVER_MAX_PHOTOS); their pixels
+                              together at most 4 x max_pixels */
+  double keep_hours;       /* job files kept after they finish (default 168 = 7 days; fractions allowed) */
+  int quiet;               /* no access log on stderr */
+  const char *ready_file;  /* if set, written with "http://HOST:PORT/\n" once listening (tests) */
+  const char *allow_hosts; /* comma-separated host names a loopback server also answers to (a reverse proxy that
+                            * passes its own Host), besides IP addresses and localhost; NULL: none */
 } dlut_server_opts;
 
 void dlut_server_opts_init(dlut_server_opts *o);

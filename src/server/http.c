@@ -297,6 +297,73 @@ static int refuse(srv *s, struct MHD_Connection *c, int status) {
   return srv_respond_error(c, 413, "too_large", "the request body is larger than %d MB", s->o.max_upload_mb);
 }
 
+/* A request's Host and Origin, against DNS rebinding and cross-site forms
+ * (both need a browser the user runs, and matter most to a server with no
+ * token):
+ * - a server on a loopback address answers only to a Host that is an IP
+ *   address, localhost (or NAME.localhost) or one of --allow-host: a page
+ *   of evil.example whose name an attacker re-points at 127.0.0.1 sends
+ *   Host: evil.example, and is refused;
+ * - a request that changes something (not GET, HEAD, OPTIONS) from a
+ *   browser page of another origin (Origin: http://evil.example) is
+ *   refused, whatever the address: a plain HTML form can POST across sites
+ *   without a preflight.
+ * Returns NULL when allowed, else the reason. */
+static int host_name_eq(const char *a, size_t an, const char *b, size_t bn) {
+  return an == bn && !strncasecmp(a, b, an);
+}
+
+/* host[:port] without the port; [v6]:port -> the v6 inside the brackets */
+static void host_only(const char *h, const char **p, size_t *n) {
+  if (*h == '[') {
+    const char *e = strchr(h, ']');
+    *p = h + 1;
+    *n = e ? (size_t)(e - h - 1) : strlen(h + 1);
+    return;
+  }
+  const char *c = strchr(h, ':');
+  *p = h;
+  *n = c ? (size_t)(c - h) : strlen(h);
+}
+
+static const char *request_guard(const srv *s, struct MHD_Connection *c, const char *method) {
+  const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+  if (s->loopback && host) {
+    const char *h;
+    size_t n;
+    host_only(host, &h, &n);
+    char buf[256];
+    unsigned char ip[16];
+    int ok = n > 0 && n < sizeof buf;
+    if (ok) {
+      memcpy(buf, h, n);
+      buf[n] = 0;
+      ok = inet_pton(AF_INET, buf, ip) == 1 || inet_pton(AF_INET6, buf, ip) == 1 ||
+           host_name_eq(buf, n, "localhost", 9) || (n > 10 && !strcasecmp(buf + n - 10, ".localhost"));
+      for (const char *a = s->o.allow_hosts; !ok && a && *a;) {
+        const char *e = strchr(a, ',');
+        size_t an = e ? (size_t)(e - a) : strlen(a);
+        ok = an > 0 && host_name_eq(buf, n, a, an);
+        a = e ? e + 1 : a + an;
+      }
+    }
+    if (!ok)
+      return "this server listens on a loopback address and answers only to Host: localhost or an IP address "
+             "(dlut serve --allow-host NAME for a reverse proxy's name)";
+  }
+  if (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "OPTIONS")) {
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (origin) { /* the page's own requests carry Origin http://HOST, HOST as in Host */
+      const char *o = !strncasecmp(origin, "http://", 7)    ? origin + 7
+                      : !strncasecmp(origin, "https://", 8) ? origin + 8
+                                                            : NULL;
+      if (!o || !host || strcasecmp(o, host) != 0)
+        return "a request from a page of another site (its Origin is not this server) is refused";
+    }
+  }
+  return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
   srv *s = cls;
@@ -327,6 +394,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       bad_length = errno || *end;
     }
     const unsigned long long cap = (unsigned long long)s->o.max_upload_mb << 20;
+    const char *why = request_guard(s, c, method);
+    if (why) {
+      r->answered = 1;
+      return (enum MHD_Result)srv_respond_error(c, 403, "forbidden", "%s", why);
+    }
     if (!public_route && !token_ok(s, c))
       r->refuse = 401;
     else if (bad_length || declared > cap)
@@ -532,6 +604,7 @@ int dlut_server_run(const dlut_server_opts *opts) {
   }
   /* every interface (or any address but loopback) with no token: anyone who reaches the port runs jobs
    * and reads every result; said on stderr whatever --quiet says */
+  s->loopback = host_is_loopback(host);
   if (!s->token[0] && !host_is_loopback(host))
     fprintf(stderr,
             "dlut serve: warning: listening on %s with no --token (nor $DLUT_TOKEN): anyone who can reach this port "
