@@ -315,16 +315,23 @@ def set_vs_cli(s, tmp):
     # a name that is not ASCII stays the photo's name, and its download's (filename*=UTF-8'', RFC 6266)
     long_name = "日落" * 40 + ".png"  # 244 bytes of UTF-8: cut to 195 at a character boundary
     st, j3 = s.submit_parts([("photo", ("照片.png", photo("coffee.png"))), ("photo", (long_name, photo("chelsea.png"))),
-                             ("photo", ("日落" * 120 + ".png", photo("rocket.jpg"))),  # over 255 bytes: dropped
+                             ("photo", ("日落" * 120 + ".png", photo("rocket.jpg"))),  # over 255 bytes: cut too
                              ("prompt", "cold")])
     job3 = s.wait_state(j3["id"]) if st == 202 else {}
     nm = [p.get("name", "") for p in job3.get("photos", [])]
     st, h, _ = get(s, "/v1/jobs/%s/photos/1" % j3["id"]) if nm else (0, {}, b"")
-    check(len(nm) == 3 and nm[0] == "照片.png" and nm[1] == ("日落" * 33)[:65] + ".png" and nm[2] == "photo.jpg" and st == 200
+    check(len(nm) == 3 and nm[0] == "照片.png" and nm[1] == ("日落" * 33)[:65] + ".png" and nm[2] == ("日落" * 33)[:65] + ".jpg" and st == 200
           and h.get("content-disposition") == "attachment; filename=\"__.png\"; filename*=UTF-8''%E7%85%A7%E7%89%87.png",
-          "UTF-8 names are kept (a long one cut at a character boundary, one over 255 bytes dropped); their downloads "
+          "UTF-8 names are kept (long ones, over 255 bytes too, cut at a character boundary); their downloads "
           "carry them as filename*= beside an ASCII fallback (%s, %s)"
           % ([len(x.encode()) for x in nm], h.get("content-disposition")))
+    # a Windows path as it comes (backslashes unescaped, as browsers and curl send them) names its file;
+    # a hidden file's name keeps its letters
+    st, j4 = s.submit_parts([("photo", ("C:\\Users\\me\\win.png", photo("coffee.png"))),
+                             ("photo", (".hidden.png", photo("chelsea.png"))), ("prompt", "cold")])
+    job4 = s.wait_state(j4["id"]) if st == 202 else {}
+    nm = [p.get("name", "") for p in job4.get("photos", [])]
+    check(nm == ["win.png", "hidden.png"], "a Windows path and a hidden name: %s" % nm)
     return j["id"]
 
 

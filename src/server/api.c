@@ -170,13 +170,15 @@ static void heavy_leave(srv *s) {
  * its extension the one of its content, so a set's graded/NAME is written
  * in the photo's own format (dlut_job_set_names keeps it). */
 static void photo_label(const srv_form_part *p, dlut_image_format fmt, char *out, size_t cap) {
-  const char *base = strrchr(p->filename, '/');
-  base = base ? base + 1 : p->filename;
+  const char *base = p->filename; /* after the last folder, of either kind (C:\\Users\\me\\a.jpg) */
+  for (const char *q = p->filename; *q; q++)
+    if (*q == '/' || *q == '\\') base = q + 1;
   char clean[196]; /* cut at a character boundary; with ".EXT" within the 200 bytes a set's names keep */
   srv_label_clean(base, clean, sizeof clean);
   char *dot = strrchr(clean, '.');
   if (dot && dot != clean) *dot = 0;
-  if (!clean[0] || clean[0] == '.') snprintf(clean, sizeof clean, "photo");
+  if (clean[0] == '.') memmove(clean, clean + 1, strlen(clean)); /* .hidden.png: hidden.png */
+  if (!clean[0]) snprintf(clean, sizeof clean, "photo");
   snprintf(out, cap, "%s.%s", clean, dlut_job_graded_ext(fmt));
 }
 

@@ -165,7 +165,9 @@ static int header_param(const char *h, size_t n, const char *key, char *out, siz
     if (i < n && h[i] == '"') {
       i++;
       while (i < n && h[i] != '"') {
-        if (h[i] == '\\' && i + 1 < n) i++;
+        /* \" and \\ are escapes (RFC 7230 quoted-pair); any other backslash is itself: browsers and
+         * curl send names unescaped (WHATWG: only " CR LF, as %22 %0D %0A), C:\dir\a.jpg included */
+        if (h[i] == '\\' && i + 1 < n && (h[i + 1] == '"' || h[i + 1] == '\\')) i++;
         if (match && w + 1 < cap)
           out[w++] = h[i];
         else if (match)
@@ -194,6 +196,7 @@ static int header_param(const char *h, size_t n, const char *key, char *out, siz
     }
     if (match) {
       if (too_long) {
+        out[w] = 0; /* what fits, for a caller that takes a cut value */
         found = -2;
       } else {
         out[w] = 0;
@@ -288,7 +291,7 @@ int srv_form_parse_multipart(srv_form *f, const uint8_t *body, size_t n, const c
         if (r > 0 && memchr(name, 0, (size_t)r)) return dlut_errorc(DLUT_ERR_INPUT, "a field name holds a NUL byte");
         have_name = r > 0;
         r = header_param(v, vl, "filename", filename, sizeof filename);
-        if (r == -2) filename[0] = 0, r = 0; /* an over-long file name is only a label: drop it */
+        if (r == -2) r = 0; /* an over-long file name is only a label: its first 255 bytes (cut whole later) */
         have_filename = r >= 0;
       } else if (kl == 12 && !strncasecmp(line, "Content-Type", 12)) {
         size_t cl = vl < sizeof ctype - 1 ? vl : sizeof ctype - 1;
