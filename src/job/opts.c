@@ -452,7 +452,14 @@ int dlut_job_preflight(const dlut_job_opts *o, const dlut_job_preflight_info *p)
 }
 
 int dlut_job_opts_finish(dlut_job_opts *o, int has_ref) {
-  const int has_prompt = o->prompt && *o->prompt;
+  /* a prompt of only spaces and line ends says nothing: as no prompt */
+  int blank = 1;
+  for (const char *p = o->prompt; p && *p && blank; p++) blank = strchr(" \t\r\n", *p) != NULL;
+  if (o->prompt && blank) {
+    free(o->prompt);
+    o->prompt = NULL;
+  }
+  const int has_prompt = o->prompt != NULL;
   if (!has_ref && !has_prompt)
     return dlut_errorc(DLUT_ERR_INPUT, "empty prompt: say what the grade should look like, e.g. \"warm sunset film\"");
   if (o->grade.ref_transfer_init && !has_ref) return dlut_errorc(DLUT_ERR_INPUT, "transfer needs a reference photo");

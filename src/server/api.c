@@ -432,6 +432,25 @@ static int post_job(srv *s, const srv_request *r) {
     ret = fail_from_error(c);
     goto done;
   }
+  if (!s->model && !s->remote && !ref && check.prompt) {
+    /* no model here: the offline looks grade it, and tell in a millisecond whether they understand a word
+     * of it; a prompt they do not is refused now, not queued to fail */
+    dlut_look lk;
+    dlut_looks_report *rep = calloc(1, sizeof *rep);
+    if (!rep) {
+      ret = srv_respond_error(c, 503, "out_of_memory", "out of memory");
+      goto done;
+    }
+    const int none = dlut_looks_parse(check.prompt, &lk, rep) == 0 && !rep->understood[0] && !rep->neutral_wb;
+    if (none)
+      ret =
+          srv_respond_error(c, 400, "bad_input",
+                            "this server has no CLIP model, and the offline looks understand no word of the "
+                            "prompt%s%s%s (POST /v1/looks shows what they understand)",
+                            rep->suggested[0] ? "; did you mean: " : "", rep->suggested, rep->suggested[0] ? "?" : "");
+    free(rep);
+    if (none) goto done;
+  }
   pthread_mutex_lock(&s->mu);
   const int full = s->queued >= s->o.queue_size;
   if (full) s->rejected_full++;
