@@ -164,6 +164,21 @@ def messages(s, jid):
     st, _, d = s.request("POST", "/v1/jobs", body)
     check(st == 415 and "multipart/form-data" in message(d) and "control character" not in message(d),
           "a body with no Content-Type -> 415 'send multipart/form-data' (%s %s)" % (st, message(d)))
+    # (a2) a known query parameter with no value is not its default
+    st, _, d = s.request("GET", "/v1/jobs/%s/graded?strength" % jid)
+    check(st == 400 and "needs a value" in message(d), "?strength with no value -> 400 (%s %s)" % (st, message(d)))
+    # (a3) an empty reference: called empty; a form's empty file field (no file chosen) is no reference
+    st, j = s.submit({"prompt": "warm"}, {"photo": ("c.png", photo()), "reference": ("r.jpg", b"")})
+    m = (j.get("error") or {}).get("message", "")
+    check(st == 400 and "empty" in m and "r.jpg" in m, "an empty reference is called empty (%s %s)" % (st, m))
+    st, j = s.submit({"prompt": "warm"}, {"photo": ("c.png", photo()), "reference": ("", b"")})
+    check(st == 202, "a reference field with no file chosen is no reference (%s %s)" % (st, j))
+    # (a4) a job cancelled while queued says so, as one cancelled while running does
+    st, j = s.submit({"prompt": "warm"}, {"photo": ("c.png", photo())})
+    s.json("DELETE", "/v1/jobs/" + j["id"])
+    job = s.wait_state(j["id"])
+    check(job["state"] != "cancelled" or (job.get("error") or {}).get("code") == "cancelled",
+          "a job cancelled while queued has error code 'cancelled' (%s %s)" % (job["state"], job.get("error")))
     # (b) an empty photo
     st, j = s.submit({"prompt": "warm"}, {"photo": ("e.jpg", b"")})
     m = (j.get("error") or {}).get("message", "")

@@ -375,7 +375,14 @@ static int post_job(srv *s, const srv_request *r) {
                             n_photos, (long long)set_pixels, (long long)(4 * s->o.max_pixels));
     goto done;
   }
-  if (ref && (ref->size == 0 || dlut_image_format_sniff(ref->data, ref->size) == DLUT_IMAGE_FORMAT_UNKNOWN)) {
+  if (ref && ref->size == 0 && !ref->filename[0]) ref = NULL; /* a form's file field with no file chosen */
+  if (ref && ref->size == 0) {
+    char label[256];
+    srv_label_clean(ref->filename, label, sizeof label);
+    ret = srv_respond_error(c, 400, "bad_input", "the reference '%s' is empty (0 bytes)", label);
+    goto done;
+  }
+  if (ref && dlut_image_format_sniff(ref->data, ref->size) == DLUT_IMAGE_FORMAT_UNKNOWN) {
     ret = srv_respond_error(c, 415, "unsupported", "the reference is not a JPEG, PNG, WebP, TIFF or PPM image");
     goto done;
   }
@@ -1292,7 +1299,8 @@ typedef struct query_scan {
   const char *const *known; /* the route's parameters, NULL-terminated */
   int count[4];             /* times each known one was given */
   char unknown[72], twice[72];
-  int control; /* a key or value held a control character (see srv_unescape) */
+  int control;   /* a key or value held a control character (see srv_unescape) */
+  char bare[72]; /* a known parameter given with no value (?strength) */
 } query_scan;
 
 static enum MHD_Result query_scan_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
@@ -1307,6 +1315,7 @@ static enum MHD_Result query_scan_one(void *cls, enum MHD_ValueKind kind, const 
   } else if (++q->count[k] == 2 && !q->twice[0]) {
     snprintf(q->twice, sizeof q->twice, "%s", key);
   }
+  if (q->known[k] && (!value || !*value) && !q->bare[0]) snprintf(q->bare, sizeof q->bare, "%s", key);
   return MHD_YES;
 }
 
@@ -1317,6 +1326,10 @@ static int query_check(const srv_request *r, const char *const *known, int *ret)
   MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_scan_one, &q);
   if (q.control) {
     *ret = srv_respond_error(r->conn, 400, "bad_input", "the query string holds a control character");
+    return -1;
+  }
+  if (q.bare[0]) {
+    *ret = srv_respond_error(r->conn, 400, "bad_input", "query parameter '%s' needs a value (%s=...)", q.bare, q.bare);
     return -1;
   }
   if (q.unknown[0]) {

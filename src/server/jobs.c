@@ -230,6 +230,9 @@ int srv_job_cancel(srv *s, const char *id) {
       dequeue(s, j);
     j->state = SRV_CANCELLED;
     j->finished = srv_now();
+    free(j->error); /* as a running job's cancel says it */
+    j->error = strdup("cancelled");
+    snprintf(j->error_code, sizeof j->error_code, "%s", dlut_error_code_name(DLUT_ERR_CANCELLED));
     s->jobs_finished[SRV_CANCELLED]++;
     srv_jobs_changed(s, j, 1);
   } else if (j->state == SRV_RUNNING) {
