@@ -309,7 +309,9 @@ int dlut_cmd_apply(int argc, char **argv) {
     status = cli_usage(k_cmd, "%s: a video's output needs a video extension (.mp4 .mov .mkv ...)", out);
     goto done;
   }
-  if (!n_video && !folder && dlut_image_format_from_path(out) == DLUT_IMAGE_FORMAT_UNKNOWN) {
+  char oext[16];
+  if (!n_video && !folder &&
+      (dlut_image_format_from_path(out) == DLUT_IMAGE_FORMAT_UNKNOWN || !strcmp(dlut_file_ext(out, oext), "pgm"))) {
     status = cli_usage(k_cmd, "%s: unknown image extension (use .jpg .png .webp .tif .ppm)", out);
     goto done;
   }

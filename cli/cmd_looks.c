@@ -207,7 +207,7 @@ int dlut_cmd_looks(int argc, char **argv) {
   if (params) {
     size_t n = 0;
     char *text = dlut_file_read_all(params, DLUT_LOOK_MAX_JSON, &n);
-    if (!text) return cli_fail(k_cmd, "%s: %s", params, dlut_last_error());
+    if (!text) return cli_fail(k_cmd, "%s", dlut_last_error()); /* it names the file */
     int rc = dlut_look_from_json(text, n, &look);
     free(text);
     if (rc != 0)

@@ -59,7 +59,7 @@ int dlut_cmd_strip(int argc, char **argv) {
   if (!out) return cli_usage(k_cmd, "-o STRIP.png is required");
   if (!strcmp(in, out) || dlut_file_same(in, out)) return cli_usage(k_cmd, "%s would overwrite the input %s", out, in);
   if (dlut_image_format_from_path(out) == DLUT_IMAGE_FORMAT_UNKNOWN)
-    return cli_usage(k_cmd, "%s: unknown image extension (use .png)", out);
+    return cli_usage(k_cmd, "%s: unknown image extension (use .png, or .jpg .webp .tif .ppm)", out);
   dlut_lut *lut = dlut_lut_load(in);
   if (!lut) return cli_fail(k_cmd, "%s", dlut_last_error());
   dlut_image *img = dlut_lut_strip(lut, scale);

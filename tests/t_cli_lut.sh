@@ -78,6 +78,9 @@ expect 2 "apply unknown option" "$DLUT" apply "$PHOTO" --lut "$T/id.cube" -o "$T
 expect 2 "apply --strength 2" "$DLUT" apply "$PHOTO" --lut "$T/id.cube" -o "$T/x.png" --strength 2
 expect 2 "apply --interp cubic" "$DLUT" apply "$PHOTO" --lut "$T/id.cube" -o "$T/x.png" --interp cubic
 expect 2 "apply unknown output extension" "$DLUT" apply "$PHOTO" --lut "$T/id.cube" -o "$T/x.xyz"
+expect 2 "apply to .pgm (read, not written: a usage error like any unknown one)" "$DLUT" apply "$PHOTO" --lut "$T/id.cube" -o "$T/x.pgm"
+expect 1 "looks --params with a missing file" "$DLUT" looks --params "$T/missing.json"
+[ "$(grep -o "missing.json" "$T/err" | wc -l)" = 1 ] && ok "the missing file is named once" || bad "named: $(cat "$T/err")"
 expect 2 "convert one argument" "$DLUT" convert "$T/id.cube"
 expect 2 "convert --size 1" "$DLUT" convert "$T/id.cube" "$T/y.cube" --size 1
 expect 2 "convert unknown extension" "$DLUT" convert "$T/id.cube" "$T/y.txt"

@@ -602,7 +602,10 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
     if (slash && slash != parent) {
       *slash = 0;
       if (dlut_file_mkdir_p(parent, 0777) != 0)
-        return dlut_errorc(DLUT_ERR_IO, "cannot create the folder %s: %s", parent, strerror(errno));
+        return dlut_errorc(DLUT_ERR_IO, "cannot create the folder %s: %s", parent,
+                           errno == EEXIST || errno == ENOTDIR
+                               ? "a file of that name (or of a folder above it) is in the way"
+                               : strerror(errno));
     }
     dlut__bundle_sweep(outdir, 0);
     dlut__bundle_stage_template(stage, sizeof stage, outdir, 0);

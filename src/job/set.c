@@ -277,7 +277,9 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
     if (slash && slash != parent) {
       *slash = 0;
       if (dlut_file_mkdir_p(parent, 0777) != 0) {
-        dlut_errorc(DLUT_ERR_IO, "cannot create the folder %s: %s", parent, strerror(errno));
+        dlut_errorc(DLUT_ERR_IO, "cannot create the folder %s: %s", parent,
+                    errno == EEXIST || errno == ENOTDIR ? "a file of that name (or of a folder above it) is in the way"
+                                                        : strerror(errno));
         goto fail;
       }
     }
