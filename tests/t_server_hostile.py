@@ -306,6 +306,41 @@ def rebinding_and_csrf(td):
         s.stop()
 
 
+def framing(s):
+    """Framing two parsers could read apart (request smuggling behind a proxy) is a 400 before the body:
+    Content-Length twice with different values, Content-Length with Transfer-Encoding; and HTTP/1.1
+    without Host. The same Content-Length twice, and HTTP/1.0 without Host, are fine."""
+    def raw(req):
+        so = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        so.sendall(req)
+        out = b""
+        try:
+            while True:
+                d = so.recv(65536)
+                if not d:
+                    break
+                out += d
+        except OSError:
+            pass
+        so.close()
+        return out
+    body = b'{"prompt":"warm"}'
+    head = b"POST /v1/looks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    for what, req, want in (
+            ("Content-Length 17 and 5", head + b"Content-Length: 17\r\nContent-Length: 5\r\n\r\n" + body, b" 400 "),
+            ("Content-Length and Transfer-Encoding", head + b"Content-Length: 17\r\nTransfer-Encoding: chunked\r\n\r\n"
+             b"11\r\n" + body + b"\r\n0\r\n\r\n", b" 400 "),
+            ("HTTP/1.1 without Host", b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", b" 400 "),
+            ("the same Content-Length twice", head + b"Content-Length: 17\r\nContent-Length: 17\r\n\r\n" + body, b" 200 "),
+            ("HTTP/1.0 without Host", b"GET /healthz HTTP/1.0\r\n\r\n", b" 200 "),
+            ("an absolute-form target", b"GET http://127.0.0.1:%d/v1/jobs?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             b"Connection: close\r\n\r\n" % s.port, b" 200 ")):
+        out = raw(req)
+        first = out.split(b"\r\n", 1)[0]
+        check(want in first and (want != b" 400 " or b'"bad_request"' in out),
+              "%s -> %s (%s)" % (what, want.strip().decode(), first.decode(errors="replace")))
+
+
 def main():
     td = tempfile.mkdtemp(prefix="dlut-hostile-")
     apply_busy(td)
@@ -317,6 +352,7 @@ def main():
         jid = query_strict(s, td)
         messages(s, jid)
         head_events(s, jid)
+        framing(s)
         content_length(s)
     finally:
         check(s.stop() == 0, "server exits 0 on SIGTERM")

@@ -364,10 +364,47 @@ static const char *request_guard(const srv *s, struct MHD_Connection *c, const c
   return NULL;
 }
 
+/* Requests whose framing two parsers could read apart (a proxy in front
+ * and this server: request smuggling, RFC 9112 6.3 and 11.2), or that
+ * HTTP/1.1 forbids: Content-Length given twice with different values, both
+ * Content-Length and Transfer-Encoding, HTTP/1.1 without Host (RFC 9112
+ * 3.2). NULL when the request is well framed. */
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+  const char **first = cls;
+  (void)kind;
+  if (strcasecmp(key, "Content-Length")) return MHD_YES;
+  if (!first[0])
+    first[0] = value ? value : "";
+  else if (strcmp(first[0], value ? value : ""))
+    first[1] = "differs";
+  return MHD_YES;
+}
+
+/* The path of a request target: an absolute-form one (GET http://host/x,
+ * which servers must accept: RFC 9112 3.2.2) as its origin-form /x. */
+static const char *origin_form(const char *url) {
+  const char *p = !strncasecmp(url, "http://", 7) ? url + 7 : !strncasecmp(url, "https://", 8) ? url + 8 : NULL;
+  if (!p) return url;
+  const char *slash = strchr(p, '/');
+  return slash ? slash : "/";
+}
+
+static const char *framing_error(struct MHD_Connection *c, const char *version) {
+  const char *cl[2] = {NULL, NULL};
+  MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, cl);
+  if (cl[1]) return "Content-Length given twice with different values";
+  if (cl[0] && MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding"))
+    return "both Content-Length and Transfer-Encoding: send one";
+  if (version && !strcmp(version, "HTTP/1.1") && !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"))
+    return "an HTTP/1.1 request needs a Host header";
+  return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
   srv *s = cls;
   req *r = *con_cls;
+  url = origin_form(url);
   if (!r) { /* headers only: decide early what can be decided */
     if (!(r = calloc(1, sizeof *r))) return MHD_NO;
     r->t0 = mono();
@@ -394,6 +431,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       bad_length = errno || *end;
     }
     const unsigned long long cap = (unsigned long long)s->o.max_upload_mb << 20;
+    const char *bad = framing_error(c, version);
+    if (bad) {
+      r->answered = 1;
+      return (enum MHD_Result)srv_respond_error(c, 400, "bad_request", "%s", bad);
+    }
     const char *why = request_guard(s, c, method);
     if (why) {
       r->answered = 1;
