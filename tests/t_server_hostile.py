@@ -278,6 +278,9 @@ def rebinding_and_csrf(td):
             ("GET with an --allow-host name", "GET", "/v1/jobs", None, {"Host": "proxy.lan"}, 200),
             ("POST through the proxy name, the page there", "POST", "/v1/looks", b'{"prompt":"warm"}',
              {"Content-Type": "application/json", "Host": "dlut.example.org", "Origin": "https://dlut.example.org"}, 200),
+            ("POST from the proxy name's page, the proxy passing Host: 127.0.0.1", "POST", "/v1/looks",
+             b'{"prompt":"warm"}', {"Content-Type": "application/json", "Origin": "https://dlut.example.org"}, 200),
+            ("GET /?token= (the page, an empty token)", "GET", "/?token=", None, {}, 200),
         ]
         for what, m, path, b, hd, want in cases:
             c = s.conn()
@@ -294,16 +297,18 @@ def rebinding_and_csrf(td):
             check(ok, "%s -> %d (%d %s)" % (what, want, r.status, data[:90]))
     finally:
         s.stop()
-    # a server on every interface takes any Host (the token guards it), but not another site's POST
-    s = Server(args=["--model", "none", "--host", "0.0.0.0", "--token", "t"])
-    try:
-        c = s.conn()
-        c.request("GET", "/healthz", headers={"Host": "dlut.example.net"})
-        st = c.getresponse().status
-        c.close()
-        check(st == 200, "on 0.0.0.0 any Host is answered (%d)" % st)
-    finally:
-        s.stop()
+    # a server on every interface with a token takes any Host (the token guards it); without one it checks
+    # Host as on loopback (a LAN server reached through the user's own browser)
+    for args, want in ((["--token", "t"], 200), ([], 403)):
+        s = Server(args=["--model", "none", "--host", "0.0.0.0"] + args)
+        try:
+            c = s.conn()
+            c.request("GET", "/healthz", headers={"Host": "dlut.example.net"})
+            st = c.getresponse().status
+            c.close()
+            check(st == want, "on 0.0.0.0 %s: Host dlut.example.net -> %d (%d)" % ("with a token" if args else "without a token", want, st))
+        finally:
+            s.stop()
 
 
 def framing(s):
@@ -331,6 +336,11 @@ def framing(s):
             ("Content-Length and Transfer-Encoding", head + b"Content-Length: 17\r\nTransfer-Encoding: chunked\r\n\r\n"
              b"11\r\n" + body + b"\r\n0\r\n\r\n", b" 400 "),
             ("HTTP/1.1 without Host", b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", b" 400 "),
+            ("HTTP/1.2 without Host", b"GET /healthz HTTP/1.2\r\nConnection: close\r\n\r\n", b" 400 "),
+            ("Transfer-Encoding: gzip, chunked", head + b"Transfer-Encoding: gzip, chunked\r\n\r\n", b" 400 "),
+            ("Transfer-Encoding: gzip", head + b"Transfer-Encoding: gzip\r\n\r\n", b" 400 "),
+            ("Transfer-Encoding: chunked", head + b"Transfer-Encoding: chunked\r\n\r\n11\r\n" + body + b"\r\n0\r\n\r\n",
+             b" 200 "),
             ("the same Content-Length twice", head + b"Content-Length: 17\r\nContent-Length: 17\r\n\r\n" + body, b" 200 "),
             ("HTTP/1.0 without Host", b"GET /healthz HTTP/1.0\r\n\r\n", b" 200 "),
             ("an absolute-form target", b"GET http://127.0.0.1:%d/v1/jobs?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"

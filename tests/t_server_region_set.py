@@ -328,10 +328,12 @@ def set_vs_cli(s, tmp):
     # a Windows path as it comes (backslashes unescaped, as browsers and curl send them) names its file;
     # a hidden file's name keeps its letters
     st, j4 = s.submit_parts([("photo", ("C:\\Users\\me\\win.png", photo("coffee.png"))),
-                             ("photo", (".hidden.png", photo("chelsea.png"))), ("prompt", "cold")])
+                             ("photo", (".hidden.png", photo("chelsea.png"))), ("photo", ("..a.png", photo("coffee.png"))),
+                             ("prompt", "cold")])
     job4 = s.wait_state(j4["id"]) if st == 202 else {}
     nm = [p.get("name", "") for p in job4.get("photos", [])]
-    check(nm == ["win.png", "hidden.png"], "a Windows path and a hidden name: %s" % nm)
+    check(nm == ["win.png", "hidden.png", "a.png"] and job4.get("photo_name") == "win.png",
+          "a Windows path and hidden names: %s (the job's photo_name %s)" % (nm, job4.get("photo_name")))
     return j["id"]
 
 

@@ -660,6 +660,23 @@ static void test_files(void) {
   CHECK(dlut_lut_format_from_path("x.png") == DLUT_LUT_FORMAT_HALD);
   CHECK(dlut_lut_format_from_path("x.txt") == DLUT_LUT_FORMAT_UNKNOWN);
   CHECK(dlut_lut_format_from_path("cube") == DLUT_LUT_FORMAT_UNKNOWN);
+  CHECK(dlut_lut_format_from_path("h.TIFF") == DLUT_LUT_FORMAT_HALD);
+  /* sniffing a .cube with no telling name: its size keyword in lower case, after a 100 kB comment */
+  {
+    const char *body = "lut_3d_size 2\n0 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 1 1\n1 1 1\n";
+    size_t pad = 100000, bl = strlen(body);
+    char *t = malloc(pad + bl + 3);
+    if (t) {
+      t[0] = '#';
+      memset(t + 1, 'x', pad - 1);
+      t[pad] = '\n';
+      memcpy(t + pad + 1, body, bl + 1);
+      dlut_lut *sn = dlut_lut_load_memory(t, strlen(t), DLUT_LUT_FORMAT_UNKNOWN, "t.lut");
+      CHECK_MSG(sn && sn->size == 2, "sniffed: %s", dlut_last_error());
+      dlut_lut_free(sn);
+      free(t);
+    }
+  }
 
   const char *dir = test_tmpdir("lutio");
   char p[4200], q[4200];

@@ -532,9 +532,9 @@ static void unpremultiply(dlut_image *img) {
           d[k] = (uint16_t)(v > 65535u ? 65535u : v);
         }
   } else {
-    float *d = img->data;
+    float *d = img->data; /* alpha in (1e-6, 1): below it nothing is seen; above 1 is as 1; NaN fails both */
     for (size_t i = 0; i < n; i++, d += 4)
-      if (d[3] > 0.0f && d[3] != 1.0f)
+      if (d[3] > 1e-6f && d[3] < 1.0f)
         for (int k = 0; k < 3; k++) d[k] /= d[3];
   }
 }

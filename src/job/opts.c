@@ -452,9 +452,19 @@ int dlut_job_preflight(const dlut_job_opts *o, const dlut_job_preflight_info *p)
 }
 
 int dlut_job_opts_finish(dlut_job_opts *o, int has_ref) {
-  /* a prompt of only spaces and line ends says nothing: as no prompt */
+  /* a prompt of only spaces and line ends (the no-break and the ideographic space too) says nothing:
+   * as no prompt */
   int blank = 1;
-  for (const char *p = o->prompt; p && *p && blank; p++) blank = strchr(" \t\r\n", *p) != NULL;
+  for (const char *p = o->prompt; p && *p && blank;) {
+    if (strchr(" \t\r\n", *p))
+      p++;
+    else if (!strncmp(p, "\xC2\xA0", 2))
+      p += 2;
+    else if (!strncmp(p, "\xE3\x80\x80", 3))
+      p += 3;
+    else
+      blank = 0;
+  }
   if (o->prompt && blank) {
     free(o->prompt);
     o->prompt = NULL;

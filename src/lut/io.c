@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dlut/error.h"
 #include "dlut/file.h"
@@ -39,8 +40,12 @@ static int hald_image(const unsigned char *p, size_t n) {
  * .cube keywords, else .3dl (lines of integers). */
 static dlut_lut_format sniff(const unsigned char *p, size_t n) {
   if (hald_image(p, n)) return DLUT_LUT_FORMAT_HALD;
-  size_t m = n < 65536 ? n : 65536;
-  if (memmem(p, m, "LUT_3D_SIZE", 11) || memmem(p, m, "LUT_1D_SIZE", 11)) return DLUT_LUT_FORMAT_CUBE;
+  /* a .cube's size keyword, in any case, within the first MB (comments and a long TITLE may come first) */
+  size_t m = n < ((size_t)1 << 20) ? n : ((size_t)1 << 20);
+  for (size_t i = 0; i + 11 <= m; i++)
+    if ((p[i] | 0x20) == 'l' &&
+        (!strncasecmp((const char *)p + i, "LUT_3D_SIZE", 11) || !strncasecmp((const char *)p + i, "LUT_1D_SIZE", 11)))
+      return DLUT_LUT_FORMAT_CUBE;
   return DLUT_LUT_FORMAT_3DL;
 }
 

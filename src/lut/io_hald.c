@@ -58,6 +58,17 @@ dlut_lut *dlut_lut_parse_hald(const void *data, size_t size, const char *name) {
   /* A Hald is data, not a photo: an embedded ICC profile (Photoshop tags
    * PNGs it saves) must not be "converted to sRGB", which would change the
    * table, and EXIF orientation must not move its pixels. */
+  /* the size from the header first: an image that is no Hald is refused before it is decoded (a small
+   * compressed file can hold a large float image) */
+  int w = 0, h = 0, level = 0;
+  if (dlut_image_probe(data, size, &w, &h) == 0) {
+    for (int l = 2; l <= 16; l++)
+      if (w == l * l * l && h == l * l * l) level = l;
+    if (!level) {
+      dlut_errorc(DLUT_ERR_INPUT, "%s: not a Hald CLUT: %dx%d is not L^3 x L^3 for a level L of 2..16", name, w, h);
+      return NULL;
+    }
+  }
   dlut_image *img = dlut_image_load_memory_flags(data, size, name, DLUT_IMAGE_LOAD_RAW);
   if (!img) return NULL;
   dlut_lut *lut = dlut_lut_from_hald_image(img, name);

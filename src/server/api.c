@@ -169,15 +169,21 @@ static void heavy_leave(srv *s) {
 /* A photo's label: its upload's file name without folders (a label only),
  * its extension the one of its content, so a set's graded/NAME is written
  * in the photo's own format (dlut_job_set_names keeps it). */
-static void photo_label(const srv_form_part *p, dlut_image_format fmt, char *out, size_t cap) {
-  const char *base = p->filename; /* after the last folder, of either kind (C:\\Users\\me\\a.jpg) */
-  for (const char *q = p->filename; *q; q++)
+/* A file name after its last folder, of either kind (C:\\Users\\me\\a.jpg). */
+static const char *name_base(const char *name) {
+  const char *base = name;
+  for (const char *q = name; *q; q++)
     if (*q == '/' || *q == '\\') base = q + 1;
+  return base;
+}
+
+static void photo_label(const srv_form_part *p, dlut_image_format fmt, char *out, size_t cap) {
+  const char *base = name_base(p->filename);
   char clean[196]; /* cut at a character boundary; with ".EXT" within the 200 bytes a set's names keep */
   srv_label_clean(base, clean, sizeof clean);
   char *dot = strrchr(clean, '.');
   if (dot && dot != clean) *dot = 0;
-  if (clean[0] == '.') memmove(clean, clean + 1, strlen(clean)); /* .hidden.png: hidden.png */
+  while (clean[0] == '.') memmove(clean, clean + 1, strlen(clean)); /* .hidden.png, ..a.png: a file that shows */
   if (!clean[0]) snprintf(clean, sizeof clean, "photo");
   snprintf(out, cap, "%s.%s", clean, dlut_job_graded_ext(fmt));
 }
@@ -479,9 +485,8 @@ static int post_job(srv *s, const srv_request *r) {
   j->has_ref = ref != NULL;
   snprintf(j->graded_ext, sizeof j->graded_ext, "%s", dlut_job_graded_ext(fmts[0]));
   /* the file name is only a label: keep printable ASCII and UTF-8, drop paths */
-  const char *base = strrchr(photos[0]->filename, '/');
-  base = base ? base + 1 : photos[0]->filename;
-  srv_label_clean(base, j->photo_name, sizeof j->photo_name);
+  srv_label_clean(name_base(photos[0]->filename), j->photo_name, sizeof j->photo_name);
+  while (j->photo_name[0] == '.') memmove(j->photo_name, j->photo_name + 1, strlen(j->photo_name));
   if (s->model)
     j->steps = check.grade.steps ? check.grade.steps : (check.grade.param == DLUT_GRADE_PARAM_FIELD ? 1000 : 200);
 
@@ -1315,7 +1320,8 @@ static enum MHD_Result query_scan_one(void *cls, enum MHD_ValueKind kind, const 
   } else if (++q->count[k] == 2 && !q->twice[0]) {
     snprintf(q->twice, sizeof q->twice, "%s", key);
   }
-  if (q->known[k] && (!value || !*value) && !q->bare[0]) snprintf(q->bare, sizeof q->bare, "%s", key);
+  if (q->known[k] && (!value || !*value) && strcmp(key, "token") && !q->bare[0]) /* ?token= is the page's */
+    snprintf(q->bare, sizeof q->bare, "%s", key);
   return MHD_YES;
 }
 

@@ -328,7 +328,7 @@ static void host_only(const char *h, const char **p, size_t *n) {
 
 static const char *request_guard(const srv *s, struct MHD_Connection *c, const char *method) {
   const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-  if (s->loopback && host) {
+  if (s->check_host && host) {
     const char *h;
     size_t n;
     host_only(host, &h, &n);
@@ -348,8 +348,8 @@ static const char *request_guard(const srv *s, struct MHD_Connection *c, const c
       }
     }
     if (!ok)
-      return "this server listens on a loopback address and answers only to Host: localhost or an IP address "
-             "(dlut serve --allow-host NAME for a reverse proxy's name)";
+      return "this server answers only to Host: localhost or an IP address (against DNS rebinding; "
+             "dlut serve --allow-host NAME adds a name, such as a reverse proxy's, or --token T lifts it)";
   }
   if (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "OPTIONS")) {
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
@@ -357,8 +357,19 @@ static const char *request_guard(const srv *s, struct MHD_Connection *c, const c
       const char *o = !strncasecmp(origin, "http://", 7)    ? origin + 7
                       : !strncasecmp(origin, "https://", 8) ? origin + 8
                                                             : NULL;
-      if (!o || !host || strcasecmp(o, host) != 0)
-        return "a request from a page of another site (its Origin is not this server) is refused";
+      int same = o && host && !strcasecmp(o, host);
+      if (o && !same) { /* a name of --allow-host: the page behind a proxy that passes Host: 127.0.0.1:PORT */
+        const char *oh;
+        size_t on;
+        host_only(o, &oh, &on);
+        for (const char *a = s->o.allow_hosts; !same && a && *a;) {
+          const char *e = strchr(a, ',');
+          size_t an = e ? (size_t)(e - a) : strlen(a);
+          same = an > 0 && host_name_eq(oh, on, a, an);
+          a = e ? e + 1 : a + an;
+        }
+      }
+      if (!same) return "a request from a page of another site (its Origin is not this server) is refused";
     }
   }
   return NULL;
@@ -393,9 +404,12 @@ static const char *framing_error(struct MHD_Connection *c, const char *version) 
   const char *cl[2] = {NULL, NULL};
   MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, cl);
   if (cl[1]) return "Content-Length given twice with different values";
-  if (cl[0] && MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding"))
-    return "both Content-Length and Transfer-Encoding: send one";
-  if (version && !strcmp(version, "HTTP/1.1") && !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"))
+  const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+  if (cl[0] && te) return "both Content-Length and Transfer-Encoding: send one";
+  /* the library reads any other coding as a body that ends with the connection (RFC 9112 6.1: a 400) */
+  if (te && strcasecmp(te, "chunked")) return "Transfer-Encoding must be chunked (no other coding is read)";
+  if (te && version && !strcmp(version, "HTTP/1.0")) return "Transfer-Encoding is HTTP/1.1";
+  if (version && strcmp(version, "HTTP/1.0") && !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"))
     return "an HTTP/1.1 request needs a Host header";
   return NULL;
 }
@@ -600,8 +614,12 @@ static int listen_on(const struct sockaddr *addr, socklen_t len, const char *hos
 }
 
 /* A loopback address: 127.0.0.0/8 or ::1 (no token needed there). */
-static int host_is_loopback(const char *host) {
-  return !strncmp(host, "127.", 4) || !strcmp(host, "::1");
+/* A loopback address, from the parsed address (127.0.0.0/8, ::1 however
+ * written, ::ffff:127.x.y.z): no token needed there. */
+static int addr_is_loopback(const struct sockaddr_storage *a) {
+  if (a->ss_family == AF_INET) return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+  const struct in6_addr *x = &((const struct sockaddr_in6 *)a)->sin6_addr;
+  return IN6_IS_ADDR_LOOPBACK(x) || (IN6_IS_ADDR_V4MAPPED(x) && x->s6_addr[12] == 127);
 }
 
 int dlut_server_run(const dlut_server_opts *opts) {
@@ -646,8 +664,11 @@ int dlut_server_run(const dlut_server_opts *opts) {
   }
   /* every interface (or any address but loopback) with no token: anyone who reaches the port runs jobs
    * and reads every result; said on stderr whatever --quiet says */
-  s->loopback = host_is_loopback(host);
-  if (!s->token[0] && !host_is_loopback(host))
+  const int loopback = addr_is_loopback(&addr);
+  /* the Host check (request_guard) where a browser page could reach the server unasked: on loopback,
+   * and on any address without a token (a LAN server reached through the user's own browser) */
+  s->check_host = loopback || !s->token[0];
+  if (!s->token[0] && !loopback)
     fprintf(stderr,
             "dlut serve: warning: listening on %s with no --token (nor $DLUT_TOKEN): anyone who can reach this port "
             "can run jobs and read every result\n",

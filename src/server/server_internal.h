@@ -93,7 +93,7 @@ typedef struct srv {
   dlut_server_opts o;
   char data_dir[4096];
   char token[256];
-  int loopback; /* bound to a loopback address: Host is checked (http.c request_guard) */
+  int check_host; /* on loopback, or with no token: Host is checked (http.c request_guard) */
   srv_store *store;
   /* the live table: every job, in submission order, and by id */
   pthread_mutex_t mu;

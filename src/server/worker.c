@@ -102,7 +102,8 @@ static int should_stop(void *user) {
     c->last_cancel_check = now;
     if (srv_redis_is_cancelled(c->r, c->id) == 1) c->cancelled = 1;
   }
-  return c->timed_out ? DLUT_ERR_TIMEOUT : c->cancelled ? DLUT_ERR_CANCELLED : 0;
+  /* our own stop, too: the job stays pending for another worker (abandoned in run_one) */
+  return c->timed_out ? DLUT_ERR_TIMEOUT : c->cancelled || g_stop ? DLUT_ERR_CANCELLED : 0;
 }
 
 /* An input of a job from its Redis hash (run.c's srv_blob_fn): borrowed. */
@@ -263,6 +264,8 @@ static int run_one(srv_redis *r, const dlut_worker_opts *o, const char *me, dlut
   ok = 1;
 end:;
   int rc = 0;
+  if (!ok && g_stop && !c.cancelled && !c.timed_out && dlut_last_error_code() == DLUT_ERR_CANCELLED)
+    abandoned = 1; /* stopped between stages by our own shutdown (should_stop) */
   if (abandoned) {
     rc = -1;
   } else if (ok) {
