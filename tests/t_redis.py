@@ -234,6 +234,40 @@ def main():
         w2.stop()
         workers.remove(w2)
 
+        # ---- a worker's own stop (SIGTERM) in the middle of an offline set: it stops between the stages at
+        # once, the job stays pending in Redis, and another worker takes it over and finishes it ----
+        from io import BytesIO
+        from PIL import Image
+        side = 7000
+        x = (np.arange(side) * 255 // side).astype(np.uint8)
+        a = np.empty((side, side, 3), np.uint8)
+        a[:, :, 0], a[:, :, 1], a[:, :, 2] = x[None, :], x[:, None], 128
+        bb = BytesIO()
+        Image.fromarray(a).save(bb, "PNG", compress_level=1)
+        big = bb.getvalue()
+        w3 = Worker(rd.url, wlog, "--model", "none", "--name", "w3", "--claim-idle", "2")
+        workers.append(w3)
+        st, j = s.submit_parts([("photo", ("b%d.png" % i, big)) for i in range(3)] + [("prompt", "warm film")])
+        t0 = time.time()
+        while s.json("GET", "/v1/jobs/" + j["id"])[1].get("state") == "queued" and time.time() - t0 < 60:
+            time.sleep(0.02)
+        time.sleep(0.8)  # into the decoding of the photos
+        t1 = time.time()
+        rc = w3.stop()
+        lag = time.time() - t1
+        workers.remove(w3)
+        mid = s.json("GET", "/v1/jobs/" + j["id"])[1]
+        check(st == 202 and rc == 0 and lag < 3 and mid.get("state") in ("running", "queued"),
+              "a worker stopped in the middle of an offline set exits within %.1f s, the job not ended (%s)"
+              % (lag, mid.get("state")))
+        w4 = Worker(rd.url, wlog, "--model", "none", "--name", "w4", "--claim-idle", "2")
+        workers.append(w4)
+        job = s.wait_state(j["id"], timeout=180)
+        check(job["state"] == "done" and job.get("attempts", 0) >= 2,
+              "another worker takes the set over and finishes it (%s, attempt %s)" % (job["state"], job.get("attempts")))
+        w4.stop()
+        workers.remove(w4)
+
         # ---- Redis restarted mid-queue (AOF on): nothing lost ----
         ids = []
         for i in range(10):

@@ -356,9 +356,10 @@ int dlut_worker_run(const dlut_worker_opts *o) {
     }
     int rc = run_one(r, o, me, model, model_path, entry, id, &job);
     srv_kvs_free(&job);
-    /* a job stopped by our own shutdown stays pending: another worker (or we, restarted) takes it over */
-    if (g_stop) break;
+    /* a job finished is acknowledged even when a stop came meanwhile; one stopped by our own shutdown
+     * (rc != 0) stays pending: another worker (or we, restarted) takes it over */
     if (rc == 0) srv_redis_ack_job(r, entry);
+    if (g_stop) break;
   }
   fprintf(stderr, "dlut worker %s: stopping\n", me);
   dlut_clip_free(model);
