@@ -197,6 +197,10 @@ def messages(s, jid):
           "POST /v1/looks 'warm 🔥': understood warm, ignored 🔥 (%s)" % {k: lk.get(k) for k in ("understood", "ignored")})
     # and a job of it is refused at submission on a server without a model (not queued to fail), with the
     # nearest terms; a prompt of only blanks is an empty one
+    st, j = s.submit({"prompt": "你好世界"}, {"photo": ("c.png", photo())})
+    m = (j.get("error") or {}).get("message", "")
+    check(st == 400 and "?" not in m.replace("?)", "").replace("? (", "") and any(ord(ch) > 0x2E80 for ch in m),
+          "an error message keeps its Chinese (the suggestion), not '???' (%s)" % m)
     for prompt, want in (("🔥", "understand no word"), ("cinematc", "did you mean: cinematic"),
                          (" \r\n\t ", "empty prompt")):
         st, j = s.submit({"prompt": prompt}, {"photo": ("c.png", photo())})

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "dlut/error.h"
+#include "dlut/text.h"
 #include "dlut/file.h"
 #include "dlut/image.h"
 #include "dlut/job.h"
@@ -132,18 +133,30 @@ int srv_respond_json(struct MHD_Connection *c, int status, char *json) {
 
 /* JSON string escaping for messages that may hold anything */
 static void json_escape(const char *in, char *out, size_t cap) {
-  size_t w = 0;
-  for (const unsigned char *p = (const unsigned char *)in; *p && w + 7 < cap; p++) {
+  size_t w = 0, n = strlen(in);
+  const unsigned char *p = (const unsigned char *)in, *end = p + n;
+  while (p < end && w + 7 < cap) {
+    if (*p >= 0x80) { /* UTF-8 as it is (a prompt's or a file's name in Chinese); a broken byte as '?' */
+      const int len = dlut_utf8_seq_len(p, (size_t)(end - p));
+      if (len > 0 && w + (size_t)len + 7 < cap) {
+        memcpy(out + w, p, (size_t)len);
+        w += (size_t)len;
+        p += len;
+      } else {
+        out[w++] = '?';
+        p++;
+      }
+      continue;
+    }
     if (*p == '"' || *p == '\\') {
       out[w++] = '\\';
       out[w++] = (char)*p;
-    } else if (*p < 0x20) {
+    } else if (*p < 0x20 || *p == 0x7F) {
       w += (size_t)snprintf(out + w, cap - w, "\\u%04x", *p);
-    } else if (*p >= 0x80) {
-      out[w++] = '?'; /* messages are ours, but may quote a file name: keep the JSON valid UTF-8 */
     } else {
       out[w++] = (char)*p;
     }
+    p++;
   }
   out[w] = 0;
 }
