@@ -459,7 +459,7 @@ static int post_job(srv *s, const srv_request *r) {
       ret =
           srv_respond_error(c, 400, "bad_input",
                             "this server has no CLIP model, and the offline looks understand no word of the "
-                            "prompt%s%s%s (POST /v1/looks shows what they understand)",
+                            "prompt%s%s%s (they read words such as warm, film, teal night, 胶片, 冷色调)",
                             rep->suggested[0] ? "; did you mean: " : "", rep->suggested, rep->suggested[0] ? "?" : "");
     free(rep);
     if (none) goto done;
