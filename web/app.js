@@ -23,6 +23,8 @@ const T = {
     bad_token: "The server refused the access token: open the page again as {url}#token=YOUR_TOKEN.", took: "took", method_looks: "offline look",
     method_clip: "optimised through CLIP", method_transfer: "colour transfer", downloading: "Downloading…",
     lost: "Lost the connection to the job; reconnecting…",
+    ref_offline: "No CLIP model on this server: the grade takes the reference photo's colours, and the prompt is not used.",
+    nothing_understood_offline: "The offline looks know none of these words yet, and this server has no CLIP model to try them.",
     regions: "Grade parts differently (regions)",
     region_hint: "Each region gets its own look inside a mask: upload one (white = inside, the photo's shape) or, with a CLIP model, name the part.",
     region_add: "+ Add a region", feather: "Soften mask edges (px)", region_where_ph: "where, e.g. the sky",
@@ -63,6 +65,8 @@ const T = {
     needs_token: "这个服务器需要访问令牌：请用 {url}#token=你的令牌 打开本页（令牌只保存在这个标签页）。",
     bad_token: "服务器拒绝了这个访问令牌：请重新用 {url}#token=你的令牌 打开本页。", took: "用时", method_looks: "离线风格",
     method_clip: "经 CLIP 优化", method_transfer: "色彩迁移", downloading: "下载中…", lost: "与任务的连接中断，正在重连…",
+    ref_offline: "此服务器没有 CLIP 模型：将按参考照片的色彩调色，不使用文字描述。",
+    nothing_understood_offline: "离线风格库还不认识这些词，此服务器也没有 CLIP 模型可以尝试。",
   },
 };
 const EXAMPLES = {
@@ -326,8 +330,11 @@ function regionSpecs() {
   return { regions: out };
 }
 $("region-add").onclick = () => { $("regions-box").open = true; addRegionRow().querySelector(".region-where").focus(); };
-$("ref").onchange = () => { state.ref = $("ref").files[0] || null; updateGo(); };
-$("ref-clear").onclick = () => { $("ref").value = ""; state.ref = null; updateGo(); };
+$("ref").onchange = () => {
+  state.ref = $("ref").files[0] || null; updateGo();
+  showMsg(state.ref && !state.hasModel ? t("ref_offline") : "", true);
+};
+$("ref-clear").onclick = () => { $("ref").value = ""; state.ref = null; updateGo(); showMsg(""); };
 
 function updateGo() {
   const busy = state.job && (state.job.state === "queued" || state.job.state === "running");
@@ -341,10 +348,11 @@ function showUnderstood(j) {
   if (j.understood) {
     u.append(t("understood") + " "); const b = document.createElement("b"); b.textContent = j.understood; u.append(b);
     if (j.ignored) u.append(" · " + t("ignored") + " " + j.ignored);
-  } else if ($("prompt").value.trim()) u.textContent = t("nothing_understood");
+  } else if ($("prompt").value.trim()) u.textContent = t(state.hasModel ? "nothing_understood" : "nothing_understood_offline");
   if (j.suggested) u.append(" · " + t("did_you_mean") + " " + j.suggested + "?");
 }
 function onPromptInput() {
+  if (!state.ref || state.hasModel) showMsg("");   // a message about the earlier prompt no longer applies
   // a new prompt after a finished job: its result no longer matches the preview, so put it away
   const j = state.job;
   if (j && j.state !== "queued" && j.state !== "running" && $("prompt").value.trim() !== (j.prompt || "")) {
@@ -370,6 +378,9 @@ async function previewLook() {
   } catch (e) { if (seq === state.typingSeq) showMsg(e.message); }
 }
 $("prompt").addEventListener("input", onPromptInput);
+$("prompt").addEventListener("keydown", (e) => {   // Ctrl+Enter (Cmd+Enter) grades; Enter alone is a new line
+  if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !$("go").disabled) { e.preventDefault(); $("go").click(); }
+});
 // the offline look's colour and tone strengths and the skin protection: sent with the preview and the job
 function lookSettings(fd) {
   fd.append("color_strength", $("color_strength").value / 100);
@@ -446,6 +457,7 @@ async function follow(id, attempt = 0) {
         if (!data) continue;
         const d = JSON.parse(data);
         if (state.job && state.job.id !== id) return;
+        if (attempt) { showMsg(""); attempt = 0; }   // back in touch
         if (ev === "state" || ev === "end") { state.job = d; if (d.losses) state.losses = d.losses.slice(); renderJobState(d); }
         if (ev === "progress") { state.job.step = d.step; state.job.steps = d.steps; state.job.state = "running"; state.losses.push(d.loss); renderJobState(state.job); }
         if (ev === "preview" && state.before) { state.after = await loadImage("data:image/jpeg;base64," + d.jpeg); draw(); }
@@ -453,9 +465,9 @@ async function follow(id, attempt = 0) {
       }
     }
   } catch (e) { if (ac.signal.aborted) return; }
-  if (!ended && state.job && state.job.id === id && attempt < 20) {   // the stream broke: pick the job up again
-    showMsg(t("lost"), true);
-    setTimeout(() => follow(id, attempt + 1), 1000);
+  if (!ended && state.job && state.job.id === id) {   // the stream broke: pick the job up again, for as long as it takes
+    showMsg(t("lost"), true);                         // (a restarted server runs the job again and streams it)
+    setTimeout(() => { if (state.job && state.job.id === id) follow(id, attempt + 1); }, Math.min(5000, 1000 + 250 * attempt));
   }
 }
 
@@ -612,19 +624,26 @@ async function loadRecent() {
       }
       li.append(img, meta);
       li.onclick = () => openJob(job);
+      li.tabIndex = 0; li.setAttribute("role", "button");
+      li.onkeydown = (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); openJob(job); } };
       ul.appendChild(li);
     }
   } catch (e) { /* the list is a convenience; errors show elsewhere */ }
 }
 async function openJob(job) {
-  state.job = job; state.file = null; state.files = []; state.losses = []; renderSetPicked();
+  state.job = job; state.file = null; state.files = []; state.losses = []; state.small = null; renderSetPicked();
   $("photo-name").textContent = job.photo_name || "";
   $("prompt").value = job.prompt || "";
   showMsg("");
   try {
     const full = await (await api("/v1/jobs/" + job.id)).json();
     state.job = full; state.losses = full.losses || [];
-    if (full.state === "done") { setBefore(await imageFromApi("/v1/jobs/" + job.id + "/before.jpg")); await finished(full); }
+    if (full.state !== "failed" && full.state !== "cancelled") {
+      // the job's photo (640 px) is the before, and what a new prompt previews on
+      const b = await (await api("/v1/jobs/" + job.id + "/before.jpg")).blob();
+      state.small = b; setBefore(await loadImage(URL.createObjectURL(b)));
+    }
+    if (full.state === "done") await finished(full);
     else { renderJobState(full); follow(job.id); }
   } catch (e) { showMsg(e.message); }
   updateGo();

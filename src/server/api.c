@@ -970,7 +970,7 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
    * heavy work (a 65^3 Hald is a 45 MB PNG), then served from the file */
   char cached[4400];
   snprintf(cached, sizeof cached, "%s/cache.%s", dir, name);
-  snprintf(dl, sizeof dl, "dlut-%s.%s", id, is_3dl ? "3dl" : "png");
+  snprintf(dl, sizeof dl, "dlut-%s%s", id, is_3dl ? ".3dl" : "-hald.png"); /* not the graded photo's name */
   const char *mime = is_3dl ? "application/octet-stream" : "image/png";
   if (access(cached, R_OK) == 0) return srv_respond_file(c, cached, mime, dl);
   if (!heavy_enter(s)) return srv_respond_busy(c);

@@ -96,6 +96,35 @@ function check(cond, what) {
   await page.waitForSelector("#result", { state: "hidden", timeout: 5000 });
   check(true, "typing a new prompt puts the finished job's result away");
 
+  // an old job opened from the list: a new prompt previews on that job's photo, not on the last one picked;
+  // the cards open from the keyboard, and Ctrl+Enter in the prompt grades
+  {
+    const square = (process.env.DLUT_SET || "").split(",").filter((f) => /astronaut/.test(f))[0];
+    if (square) {
+      const p6 = await ctx.newPage();
+      p6.on("pageerror", (e) => errors.push(e.message));
+      await p6.goto(url);
+      await p6.setInputFiles("#file", square);           // 512 x 512
+      await p6.fill("#prompt", "cold teal night");
+      await p6.waitForSelector("#split:not([hidden])", { timeout: 10000 });
+      await p6.focus("#prompt");
+      await p6.keyboard.press("Control+Enter");
+      await p6.waitForSelector("#result:not([hidden])", { timeout: 30000 });
+      check(true, "Ctrl+Enter in the prompt grades");
+      await p6.waitForFunction(() => document.querySelectorAll("#jobs li").length >= 2, null, { timeout: 10000 });
+      await p6.focus("#jobs li:nth-child(2)");          // the earlier job, of the 3:2 photo
+      await p6.keyboard.press("Enter");
+      await p6.waitForFunction(() => /cold teal night|warm/.test(document.getElementById("prompt").value) &&
+        document.getElementById("prompt").value !== "cold teal night", null, { timeout: 10000 });
+      await p6.fill("#prompt", "black and white, punchy");
+      await p6.waitForFunction(() => state.after && state.after.naturalWidth > 0 && state.small, null, { timeout: 10000 });
+      await p6.waitForTimeout(600);
+      const ratio = await p6.evaluate(() => state.after.naturalWidth / state.after.naturalHeight);
+      check(Math.abs(ratio - 1) > 0.2, "a job opened by keyboard previews a new prompt on its own photo (aspect " + ratio.toFixed(2) + ", the last picked was square)");
+      await p6.close();
+    }
+  }
+
   // Chinese
   await page.click("#lang");
   check((await page.textContent("#go")).trim() === "开始调色", "the language switch turns the page Chinese");
