@@ -252,7 +252,9 @@ async function setPhoto(file, inSet) {
   try {
     const img = await loadImage(URL.createObjectURL(file));
     setBefore(img);
-    state.small = await smallJpeg(img, 512);
+    // the live preview's copy: as sharp as the picture is shown (device pixels), 640..1024 px (the server's cap)
+    const shown = Math.max(canvas.clientWidth, canvas.clientHeight) * (window.devicePixelRatio || 1);
+    state.small = await smallJpeg(img, Math.min(1024, Math.max(640, Math.round(shown))));
   } catch (e) { state.before = null; $("stage").classList.add("empty"); showMsg(t("no_browser_preview"), true); }
   updateGo(); onPromptInput();
 }
@@ -424,6 +426,9 @@ $("go").onclick = async () => {
     state.job = { id: j.id, state: "queued", step: 0, steps: 0 };
     state.losses = [];
     renderJobState(state.job);
+    // one column (a phone): the progress and the result are above the button, out of sight
+    const st = $("stage").getBoundingClientRect();
+    if (st.bottom < 0 || st.top > window.innerHeight) $("stage").scrollIntoView({ behavior: "smooth", block: "start" });
     follow(j.id);
     loadRecent();
   } catch (e) { showMsg(e.message); updateGo(); }
