@@ -103,6 +103,30 @@ def api_basics(s):
     hfa = np.frombuffer(hf, np.uint8).astype(int)
     mid = (a + np.frombuffer(orig, np.uint8).astype(int)) / 2
     check(st == 200 and np.abs(hfa - mid).max() <= 1.5, "graded?strength=0.5 is halfway")
+    # the LUT files at a strength: FFmpeg with look.cube?strength=0.3 gives graded?strength=0.3; the .3dl and
+    # the Hald at that strength load in OCIO and FFmpeg alike
+    st, hd3, c3 = s.request("GET", "/v1/jobs/%s/look.cube?strength=0.3" % jid)
+    p30 = os.path.join(tmp, "look30.cube")
+    open(p30, "wb").write(c3)
+    _, _, ff30 = ffmpeg_rgb(src, "lut3d=file=%s:interp=tetrahedral" % p30)
+    _, _, g30 = ffmpeg_rgb(s.request("GET", "/v1/jobs/%s/graded?strength=0.3" % jid)[2])
+    d30 = np.abs(np.frombuffer(ff30, np.uint8).astype(int) - np.frombuffer(g30, np.uint8).astype(int)).max()
+    check(st == 200 and d30 <= 1 and "-30.cube" in hd3.get("content-disposition", ""),
+          "look.cube?strength=0.3 in FFmpeg is graded?strength=0.3 (max %d; %s)" % (d30, hd3.get("content-disposition")))
+    st3, _, d3s = s.request("GET", "/v1/jobs/%s/look.3dl?strength=0.3" % jid)
+    p3s = os.path.join(tmp, "look30.3dl")
+    open(p3s, "wb").write(d3s)
+    o3s = img.copy()
+    cfg.getProcessor(OCIO.FileTransform(src=p3s, interpolation=OCIO.INTERP_TETRAHEDRAL)).getDefaultCPUProcessor().applyRGB(o3s)
+    d3d = np.abs(np.round(o3s * 255).astype(int).reshape(-1) - np.frombuffer(g30, np.uint8).astype(int)).max()
+    sth, _, h30 = s.request("GET", "/v1/jobs/%s/hald.png?strength=0.3" % jid)
+    ph30 = os.path.join(tmp, "hald30.png")
+    open(ph30, "wb").write(h30)
+    r = subprocess.run(["ffmpeg", "-v", "error", "-i", src, "-i", ph30, "-filter_complex", "[0][1]haldclut",
+                        "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True)
+    dh = np.abs(np.frombuffer(r.stdout, np.uint8).astype(int) - np.frombuffer(g30, np.uint8).astype(int)).max()
+    check(st3 == 200 and d3d <= 2 and sth == 200 and dh <= 3,
+          "look.3dl (OCIO, max %d) and hald.png (FFmpeg haldclut, max %d) at strength 0.3 too" % (d3d, dh))
     for name, magic in (("strip.png", b"\x89PNG"), ("preview.jpg", b"\xff\xd8"), ("before.jpg", b"\xff\xd8"),
                         ("report.json", b"{")):
         st, _, d = s.request("GET", "/v1/jobs/%s/%s" % (jid, name))

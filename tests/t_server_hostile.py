@@ -139,7 +139,7 @@ def query_strict(s, td):
         ("/v1/jobs?foo=bar", "unknown query parameter 'foo'", "limit, before, state"),
         ("/healthz?foo=bar", "unknown query parameter 'foo'", "takes none"),
         ("/v1/jobs/%s?x=1" % jid, "unknown query parameter 'x'", "takes none"),
-        ("/v1/jobs/%s/look.cube?strength=0.5" % jid, "unknown query parameter 'strength'", "takes none"),
+        ("/v1/jobs/%s/strip.png?strength=0.5" % jid, "unknown query parameter 'strength'", "takes none"),
         ("/?foo=1", "unknown query parameter 'foo'", "token"),
     ]
     for path, want, lists in cases:

@@ -654,6 +654,46 @@ static int count_tmp(const char *dir) {
   return system(cmd) == 0;
 }
 
+/* A LUT at a strength: applying it is the blend of the full grade and the original, exactly for a plain
+ * 3D LUT (interpolation is linear in the table and reproduces the identity lattice), and of the shaper
+ * folded into the table (dlut_lut_resample at the LUT's size) for one with a shaper. */
+static void test_at_strength(void) {
+  dlut_lut *l = random_lut(9, 0), *sh = random_lut(9, 17);
+  CHECK(l != NULL && sh != NULL);
+  if (!l || !sh) return;
+  for (int i = 0; i < 17; i++) /* a monotone shaper, as real ones are */
+    for (int c = 0; c < 3; c++) sh->shaper[3 * i + c] = powf((float)i / 16.0f, 0.8f + 0.2f * (float)c);
+  const float ks[] = {0.0f, 0.3f, 1.0f};
+  dlut_lut *folded = dlut_lut_resample(sh, 9, DLUT_INTERP_TETRAHEDRAL);
+  CHECK(folded != NULL);
+  if (!folded) return;
+  for (int t = 0; t < 3; t++) {
+    dlut_lut *a = dlut_lut_at_strength(l, ks[t]), *b = dlut_lut_at_strength(sh, ks[t]);
+    CHECK_MSG(a && b && a->size == 9 && b->size == 9 && !b->shaper_size, "%s", dlut_last_error());
+    double worst = 0, worst_sh = 0;
+    for (int i = 0; a && b && i < 500; i++) {
+      float x[3] = {(float)((i * 37) % 101) / 100.0f, (float)((i * 53) % 97) / 96.0f, (float)((i * 71) % 89) / 88.0f};
+      float full[3], got[3], fs[3], gs[3];
+      dlut_lut_eval(l, x, full, DLUT_INTERP_TETRAHEDRAL);
+      dlut_lut_eval(a, x, got, DLUT_INTERP_TETRAHEDRAL);
+      dlut_lut_eval(folded, x, fs, DLUT_INTERP_TETRAHEDRAL);
+      dlut_lut_eval(b, x, gs, DLUT_INTERP_TETRAHEDRAL);
+      for (int c = 0; c < 3; c++) {
+        worst = fmax(worst, fabs(got[c] - (ks[t] * full[c] + (1 - ks[t]) * x[c])));
+        worst_sh = fmax(worst_sh, fabs(gs[c] - (ks[t] * fs[c] + (1 - ks[t]) * x[c])));
+      }
+    }
+    CHECK_MSG(worst < 1e-5, "strength %g: max %g", (double)ks[t], worst);
+    CHECK_MSG(worst_sh < 1e-5, "strength %g with a shaper: max %g", (double)ks[t], worst_sh);
+    dlut_lut_free(a);
+    dlut_lut_free(b);
+  }
+  CHECK(dlut_lut_at_strength(l, 1.5f) == NULL && dlut_lut_at_strength(l, NAN) == NULL);
+  dlut_lut_free(l);
+  dlut_lut_free(sh);
+  dlut_lut_free(folded);
+}
+
 static void test_files(void) {
   CHECK(dlut_lut_format_from_path("a/b/Look.CUBE") == DLUT_LUT_FORMAT_CUBE);
   CHECK(dlut_lut_format_from_path("x.3dl") == DLUT_LUT_FORMAT_3DL);
@@ -736,5 +776,6 @@ int main(void) {
   test_hald_image();
   test_strip();
   test_files();
+  test_at_strength();
   return test_summary("lut_io");
 }

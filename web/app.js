@@ -551,7 +551,9 @@ document.querySelectorAll("[data-dl]").forEach((b) => {
     if (!state.job || state.job.state !== "done") return;
     const what = b.dataset.dl;
     let path = "/v1/jobs/" + state.job.id + "/" + what;
-    if (what === "graded") { const s = $("strength").value / 100; if (s < 1) path += "?strength=" + s; }
+    // the strength below 100% goes with every download: the LUT files blend with the identity as the photo does
+    const k = $("strength").value / 100;
+    if (k < 1 && (what === "graded" || /^(look\.cube|look\.3dl|hald\.png)$/.test(what))) path += "?strength=" + k;
     await download(b, path, what);
   };
 });

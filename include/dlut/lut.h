@@ -63,6 +63,14 @@ void dlut_lut_free(dlut_lut *lut);
  * onto a new 3D lattice of new_size over [0,1]. */
 dlut_lut *dlut_lut_resample(const dlut_lut *lut, int new_size, dlut_interp interp);
 
+/* The LUT blended with the identity: out = strength * LUT(x) + (1 - strength) * x,
+ * exactly (trilinear and tetrahedral interpolation are linear in the table,
+ * and reproduce the identity lattice), so applying it equals blending the
+ * full grade with the original at that strength. A shaper or a domain other
+ * than [0,1] is first folded into a 3D table of the LUT's size (33 for a 1D
+ * LUT) by dlut_lut_resample. strength in [0, 1]. */
+dlut_lut *dlut_lut_at_strength(const dlut_lut *lut, float strength);
+
 /* ==== Application ==== */
 
 /* Evaluate one colour (shaper then 3D). */

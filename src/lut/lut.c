@@ -88,6 +88,29 @@ dlut_lut *dlut_lut_clone(const dlut_lut *lut) {
   return out;
 }
 
+dlut_lut *dlut_lut_at_strength(const dlut_lut *lut, float strength) {
+  if (!lut || !(strength >= 0.0f && strength <= 1.0f)) {
+    dlut_errorc(DLUT_ERR_INPUT, "LUT strength must be in 0..1");
+    return NULL;
+  }
+  int plain = lut->size >= 2 && !lut->shaper_size;
+  for (int c = 0; c < 3 && plain; c++) plain = lut->domain_min[c] == 0.0f && lut->domain_max[c] == 1.0f;
+  dlut_lut *out =
+      plain ? dlut_lut_clone(lut) : dlut_lut_resample(lut, lut->size >= 2 ? lut->size : 33, DLUT_INTERP_TETRAHEDRAL);
+  if (!out) return NULL;
+  const int n = out->size;
+  const float k = strength, inv = 1.0f / (float)(n - 1);
+  for (int b = 0; b < n; b++)
+    for (int g = 0; g < n; g++)
+      for (int r = 0; r < n; r++) {
+        float *v = out->table + (((size_t)b * n + g) * n + r) * 3;
+        const float x[3] = {(float)r * inv, (float)g * inv, (float)b * inv};
+        for (int c = 0; c < 3; c++) v[c] = k * v[c] + (1.0f - k) * x[c];
+      }
+  memcpy(out->title, lut->title, sizeof out->title);
+  return out;
+}
+
 void dlut_lut_free(dlut_lut *lut) {
   if (!lut) return;
   free(lut->table);

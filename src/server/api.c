@@ -795,6 +795,35 @@ static int job_events(srv *s, const srv_request *r, const char *id) {
 
 /* ==== Job files ==== */
 
+/* look.cube, look.3dl or hald.png of job folder `dir` at strength k < 1, encoded for this request (under
+ * the limit on heavy work: a Hald is large), named dlut-ID-PCT.EXT. */
+static int lut_at_strength(srv *s, struct MHD_Connection *c, const char *dir, const char *id, const char *name,
+                           double k) {
+  char p[4400], dl[96];
+  if (!heavy_enter(s)) return srv_respond_busy(c);
+  snprintf(p, sizeof p, "%s/out/look.cube", dir);
+  dlut_lut *lut = dlut_lut_load(p), *at = lut ? dlut_lut_at_strength(lut, (float)k) : NULL;
+  const dlut_lut_format f = name[5] == 'c'   ? DLUT_LUT_FORMAT_CUBE
+                            : name[5] == '3' ? DLUT_LUT_FORMAT_3DL
+                                             : DLUT_LUT_FORMAT_HALD;
+  uint8_t *out = NULL;
+  size_t on = 0;
+  const int ok = at && dlut_lut_save_memory(at, f, NULL, name, &out, &on) == 0;
+  dlut_lut_free(at);
+  dlut_lut_free(lut);
+  heavy_leave(s);
+  if (!ok) {
+    free(out);
+    return fail_from_error(c);
+  }
+  const int pct = (int)(k * 100.0 + 0.5);
+  snprintf(dl, sizeof dl, "dlut-%s-%d%s", id, pct,
+           f == DLUT_LUT_FORMAT_CUBE  ? ".cube"
+           : f == DLUT_LUT_FORMAT_3DL ? ".3dl"
+                                      : "-hald.png");
+  return srv_respond_download(c, f == DLUT_LUT_FORMAT_HALD ? "image/png" : "application/octet-stream", out, on, dl);
+}
+
 /* An input of job folder `dir` through its bundle at `strength`
  * (dlut_job_bundle_render), as a download. */
 static int render_at_strength(srv *s, struct MHD_Connection *c, const char *dir, const char *input, double strength,
@@ -927,6 +956,15 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
                                  name[0] == 'h' ? "it has no text region" : "it is one photo, not a set");
       return srv_respond_file(c, p, name[0] == 'h' ? "image/png" : "image/jpeg", NULL);
     }
+  }
+  /* the LUT files at a strength below 1: the LUT blended with the identity (dlut_lut_at_strength), which
+   * grades as graded?strength= does (a global grade: region LUTs stay as they are) */
+  const int is_lut_file = !strcmp(name, "look.cube") || !strcmp(name, "look.3dl") || !strcmp(name, "hald.png");
+  if (is_lut_file && query(r, "strength")) {
+    double k = 1;
+    if (parse_float_arg(query(r, "strength"), 0, 1, &k))
+      return srv_respond_error(c, 400, "bad_input", "strength must be a number in 0..1");
+    if (k < 1) return lut_at_strength(s, c, dir, id, name, k);
   }
   if (!strcmp(name, "look.cube")) {
     snprintf(p, sizeof p, "%s/out/look.cube", dir);
@@ -1376,7 +1414,8 @@ static const char *const *route_query(const srv_route_match *rt, int get, int po
     case SRV_R_JOB_FILE: {
       if (!get) return NULL;
       const char *n = rt->name;
-      const int graded = (!strncmp(n, "graded", 6) && (n[6] == 0 || n[6] == '.')) || !strncmp(n, "photos/", 7);
+      const int graded = (!strncmp(n, "graded", 6) && (n[6] == 0 || n[6] == '.')) || !strncmp(n, "photos/", 7) ||
+                         !strcmp(n, "look.cube") || !strcmp(n, "look.3dl") || !strcmp(n, "hald.png");
       return graded ? strength : none;
     }
     case SRV_R_ASSET:
