@@ -23,6 +23,7 @@ const T = {
     bad_token: "The server refused the access token: open the page again as {url}#token=YOUR_TOKEN.", took: "took", method_looks: "offline look",
     method_clip: "optimised through CLIP", method_transfer: "colour transfer", downloading: "Downloading…",
     lost: "Lost the connection to the job; reconnecting…",
+    too_many_pixels: "This photo is {w} x {h} pixels; this server grades at most {mp} megapixels. Send a smaller copy.",
     ref_offline: "No CLIP model on this server: the grade takes the reference photo's colours, and the prompt is not used.",
     nothing_understood_offline: "The offline looks know none of these words yet, and this server has no CLIP model to try them.",
     regions: "Grade parts differently (regions)",
@@ -65,6 +66,7 @@ const T = {
     needs_token: "这个服务器需要访问令牌：请用 {url}#token=你的令牌 打开本页（令牌只保存在这个标签页）。",
     bad_token: "服务器拒绝了这个访问令牌：请重新用 {url}#token=你的令牌 打开本页。", took: "用时", method_looks: "离线风格",
     method_clip: "经 CLIP 优化", method_transfer: "色彩迁移", downloading: "下载中…", lost: "与任务的连接中断，正在重连…",
+    too_many_pixels: "这张照片是 {w} x {h} 像素；此服务器最多处理 {mp} 百万像素，请换一张较小的副本。",
     ref_offline: "此服务器没有 CLIP 模型：将按参考照片的色彩调色，不使用文字描述。",
     nothing_understood_offline: "离线风格库还不认识这些词，此服务器也没有 CLIP 模型可以尝试。",
   },
@@ -141,6 +143,8 @@ async function serverInfo() {
     const j = await (await api("/healthz")).json();
     state.hasModel = !!j.model;
     if (j.max_photos) state.maxPhotos = j.max_photos;
+    if (j.max_pixels) state.maxPixels = j.max_pixels;
+    $("steps").closest("label").hidden = !j.model;   // steps are the optimiser's: nothing to set without a model
     $("server-info").textContent = j.model ? t("model") : t("offline");
   } catch (e) { $("server-info").textContent = t("server_down"); }
 }
@@ -247,10 +251,17 @@ async function setPhoto(file, inSet) {
   if (!(await isImage(file))) { showMsg(t("not_image")); return; }
   if (!inSet) { state.files = [file]; renderSetPicked(); }
   showMsg(""); state.file = file; state.small = null;
-  $("photo-name").textContent = file.name + " · " + (file.size / 1e6).toFixed(1) + " MB";
+  $("photo-name").textContent = file.name + " · ";
+  const sz = document.createElement("span"); sz.className = "size"; sz.textContent = (file.size / 1e6).toFixed(1) + " MB";
+  $("photo-name").append(sz);
   $("result").hidden = true; $("progress").hidden = true;
   try {
     const img = await loadImage(URL.createObjectURL(file));
+    if (state.maxPixels && img.naturalWidth * img.naturalHeight > state.maxPixels) {   // said now, not after the upload
+      showMsg(t("too_many_pixels").replace("{w}", img.naturalWidth).replace("{h}", img.naturalHeight)
+        .replace("{mp}", Math.floor(state.maxPixels / 1e6)));
+      state.file = null; state.files = []; renderSetPicked(); updateGo(); return;
+    }
     setBefore(img);
     // the live preview's copy: as sharp as the picture is shown (device pixels), 640..1024 px (the server's cap)
     const shown = Math.max(canvas.clientWidth, canvas.clientHeight) * (window.devicePixelRatio || 1);
@@ -270,6 +281,12 @@ drop.onkeydown = (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDef
 fileInput.onchange = () => setPhotos(fileInput.files);
 drop.ondragover = (e) => { e.preventDefault(); drop.classList.add("over"); };
 drop.ondragleave = () => drop.classList.remove("over");
+window.addEventListener("dragover", (e) => e.preventDefault());
+window.addEventListener("drop", (e) => {   // a photo let go anywhere else: the same as on the drop box, not a navigation
+  e.preventDefault();
+  if (e.target.closest && e.target.closest("#drop")) return;
+  if (e.dataTransfer && e.dataTransfer.files.length) setPhotos(e.dataTransfer.files);
+});
 drop.ondrop = (e) => { e.preventDefault(); drop.classList.remove("over"); if (e.dataTransfer.files.length) setPhotos(e.dataTransfer.files); };
 window.addEventListener("paste", (e) => {
   const f = [...(e.clipboardData ? e.clipboardData.files : [])].find((x) => x.type.startsWith("image/"));
@@ -425,6 +442,7 @@ $("go").onclick = async () => {
     const j = await (await api("/v1/jobs", { method: "POST", body: fd })).json();
     state.job = { id: j.id, state: "queued", step: 0, steps: 0 };
     state.losses = [];
+    history.replaceState(null, "", "#job=" + j.id);   // a reload opens it again
     renderJobState(state.job);
     // one column (a phone): the progress and the result are above the button, out of sight
     const st = $("stage").getBoundingClientRect();
@@ -638,6 +656,7 @@ async function loadRecent() {
   } catch (e) { /* the list is a convenience; errors show elsewhere */ }
 }
 async function openJob(job) {
+  history.replaceState(null, "", "#job=" + job.id);
   state.job = job; state.file = null; state.files = []; state.losses = []; state.small = null; renderSetPicked();
   $("photo-name").textContent = job.photo_name || "";
   $("prompt").value = job.prompt || "";
@@ -645,6 +664,7 @@ async function openJob(job) {
   try {
     const full = await (await api("/v1/jobs/" + job.id)).json();
     state.job = full; state.losses = full.losses || [];
+    $("prompt").value = full.prompt || ""; $("photo-name").textContent = full.photo_name || "";
     if (full.state !== "failed" && full.state !== "cancelled") {
       // the job's photo (640 px) is the before, and what a new prompt previews on
       const b = await (await api("/v1/jobs/" + job.id + "/before.jpg")).blob();
@@ -658,3 +678,7 @@ async function openJob(job) {
 
 applyLang();
 loadRecent();
+{ // a reload (or a shared address) with #job=ID: that job again, running or done
+  const m = location.hash.match(/^#job=([0-9a-f]{8,32})$/);
+  if (m) openJob({ id: m[1] });
+}

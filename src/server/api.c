@@ -1279,9 +1279,11 @@ static int healthz(srv *s, const srv_request *r) {
   char *b = malloc(4600);
   if (!b) return MHD_NO;
   pthread_mutex_lock(&s->mu);
-  snprintf(b, 4600, "{\"ok\":true,\"queued\":%d,\"running\":%d,\"workers\":%d,\"model\":%s%s%s,\"max_photos\":%d}",
+  snprintf(b, 4600,
+           "{\"ok\":true,\"queued\":%d,\"running\":%d,\"workers\":%d,\"model\":%s%s%s,\"max_photos\":%d,"
+           "\"max_pixels\":%lld}",
            s->queued, s->running, s->n_workers, s->model ? "\"" : "", s->model ? "loaded" : "null",
-           s->model ? "\"" : "", s->o.max_photos);
+           s->model ? "\"" : "", s->o.max_photos, (long long)s->o.max_pixels);
   pthread_mutex_unlock(&s->mu);
   return srv_respond_json(r->conn, 200, b);
 }

@@ -121,6 +121,17 @@ function check(cond, what) {
       await p6.waitForTimeout(600);
       const ratio = await p6.evaluate(() => state.after.naturalWidth / state.after.naturalHeight);
       check(Math.abs(ratio - 1) > 0.2, "a job opened by keyboard previews a new prompt on its own photo (aspect " + ratio.toFixed(2) + ", the last picked was square)");
+      // the address names the job: a reload opens it again
+      const jobUrl = p6.url();
+      await p6.reload();
+      await p6.waitForFunction(() => /#job=[0-9a-f]+$/.test(location.href) && !document.getElementById("result").hidden &&
+        document.getElementById("prompt").value.length > 0, null, { timeout: 15000 });
+      check(/#job=/.test(jobUrl), "after a reload the job in the address (" + jobUrl.replace(/^.*#/, "#") + ") is open again");
+      // a photo dropped anywhere on the page goes to the drop box, and does not replace the page
+      const dt = await p6.evaluateHandle(() => { const d = new DataTransfer(); d.items.add(new File([new Uint8Array([1, 2, 3])], "x.txt", { type: "text/plain" })); return d; });
+      await p6.dispatchEvent("#stage", "drop", { dataTransfer: dt });
+      await p6.waitForSelector("#msg:not([hidden])", { timeout: 5000 });
+      check(/^http/.test(p6.url()) && /image/i.test(await p6.textContent("#msg")), "a file dropped on the picture is read as a photo (here: not an image) and the page stays: " + (await p6.textContent("#msg")));
       await p6.close();
     }
   }
