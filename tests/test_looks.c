@@ -439,7 +439,8 @@ static void test_film_names(void) {
   while (strlen(many) + 24 < DLUT_LOOKS_MAX_PROMPT) strcat(many, "kodak 400 nc 富士 200 ");
   dlut_look out;
   CHECK(dlut_looks_parse(many, &out, &rep) == 0 && rep.n_matches == DLUT_LOOKS_MAX_MATCHES);
-  CHECK_MSG(strncmp(rep.understood, "kodak 400 nc, 富士 200, kodak 400 nc", 36) == 0, "'%.60s'", rep.understood);
+  /* and the report says each term once, however often it is repeated */
+  CHECK_MSG(strcmp(rep.understood, "kodak 400 nc, 富士 200") == 0, "'%.60s'", rep.understood);
   /* a name stops growing at the length of a match's text: "fuji 1 fuji 1 ..." is many (equal) matches */
   many[0] = '\0';
   while (strlen(many) + 8 < DLUT_LOOKS_MAX_PROMPT) strcat(many, "fuji 1 ");

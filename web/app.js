@@ -23,6 +23,7 @@ const T = {
     bad_token: "The server refused the access token: open the page again as {url}#token=YOUR_TOKEN.", took: "took", method_looks: "offline look",
     method_clip: "optimised through CLIP", method_transfer: "colour transfer", downloading: "Downloading…",
     lost: "Lost the connection to the job; reconnecting…",
+    preview_this: "Preview the look on this photo", prompt_long: "{n} of 1000 characters",
     too_many_pixels: "This photo is {w} x {h} pixels; this server grades at most {mp} megapixels. Send a smaller copy.",
     ref_offline: "No CLIP model on this server: the grade takes the reference photo's colours, and the prompt is not used.",
     nothing_understood_offline: "The offline looks know none of these words yet, and this server has no CLIP model to try them.",
@@ -66,6 +67,7 @@ const T = {
     needs_token: "这个服务器需要访问令牌：请用 {url}#token=你的令牌 打开本页（令牌只保存在这个标签页）。",
     bad_token: "服务器拒绝了这个访问令牌：请重新用 {url}#token=你的令牌 打开本页。", took: "用时", method_looks: "离线风格",
     method_clip: "经 CLIP 优化", method_transfer: "色彩迁移", downloading: "下载中…", lost: "与任务的连接中断，正在重连…",
+    preview_this: "在这张照片上预览风格", prompt_long: "{n} / 1000 字符",
     too_many_pixels: "这张照片是 {w} x {h} 像素；此服务器最多处理 {mp} 百万像素，请换一张较小的副本。",
     ref_offline: "此服务器没有 CLIP 模型：将按参考照片的色彩调色，不使用文字描述。",
     nothing_understood_offline: "离线风格库还不认识这些词，此服务器也没有 CLIP 模型可以尝试。",
@@ -239,6 +241,15 @@ function renderSetPicked(relabel) {
     const img = document.createElement("img"); img.alt = f.name; img.title = f.name; img.src = URL.createObjectURL(f);
     const cap = document.createElement("span"); cap.textContent = (i + 1) + " · " + f.name;
     li.append(img, cap); ul.appendChild(li);
+    // a click (or Enter) previews the look on this photo of the set; the set stays as it is
+    li.tabIndex = 0; li.setAttribute("role", "button"); li.title = t("preview_this");
+    const pick = async () => {
+      await setPhoto(f, true); $("photo-name").textContent = tn("n_photos", state.files.length);
+      ul.querySelectorAll("li").forEach((x) => x.classList.toggle("on", x === li));
+    };
+    li.onclick = pick;
+    li.onkeydown = (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(); } };
+    if (i === 0) li.classList.add("on");
   });
 }
 $("set-clear").onclick = () => {
@@ -365,12 +376,16 @@ function showUnderstood(j) {
   const u = $("understood"); u.textContent = "";
   if (!j) return;
   if (j.understood) {
-    u.append(t("understood") + " "); const b = document.createElement("b"); b.textContent = j.understood; u.append(b);
+    u.append(t("understood") + " "); const b = document.createElement("b");
+    b.textContent = state.lang === "zh" ? j.understood.split(", ").join("、") : j.understood; u.append(b);
     if (j.ignored) u.append(" · " + t("ignored") + " " + j.ignored);
   } else if ($("prompt").value.trim()) u.textContent = t(state.hasModel ? "nothing_understood" : "nothing_understood_offline");
   if (j.suggested) u.append(" · " + t("did_you_mean") + " " + j.suggested + "?");
 }
 function onPromptInput() {
+  const len = $("prompt").value.length;
+  $("prompt-count").hidden = len < 900;
+  $("prompt-count").textContent = t("prompt_long").replace("{n}", len);
   if (!state.ref || state.hasModel) showMsg("");   // a message about the earlier prompt no longer applies
   // a new prompt after a finished job: its result no longer matches the preview, so put it away
   const j = state.job;

@@ -1049,8 +1049,11 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   look->skin_follow = fminf(fmaxf(look->skin_follow, 0.0f), 1.0f);
   look->tint_ends = fminf(fmaxf(look->tint_ends, 0.0f), 1.0f);
   free(qual_of), free(clause_of), free(match_of), free(eff);
-  for (int k = 0; k < rep->n_matches; k++)
-    append_list(rep->understood, sizeof rep->understood, rep->matches[k].text, (int)strlen(rep->matches[k].text));
+  for (int k = 0; k < rep->n_matches; k++) { /* each term said once, however often the prompt repeats it */
+    const int tl = (int)strlen(rep->matches[k].text);
+    if (!list_contains(rep->understood, rep->matches[k].text, tl))
+      append_list(rep->understood, sizeof rep->understood, rep->matches[k].text, tl);
+  }
   if (awb_text[0]) append_list(rep->understood, sizeof rep->understood, awb_text, (int)strlen(awb_text));
   if (rep->ignored[0]) dlut_looks_suggest(rep->ignored, rep->suggested, sizeof rep->suggested);
   if (report) memcpy(report, rep, sizeof *rep);

@@ -213,6 +213,13 @@ function check(cond, what) {
     await p4.waitForFunction((n) => (document.querySelector("#photo-name").textContent || "").includes(String(n)), setPhotos.length, { timeout: 5000 }).catch(() => {});
     const setName = await p4.textContent("#photo-name");
     check(new RegExp(String(setPhotos.length)).test(setName), "and says a set will be graded: " + setName);
+    // a thumbnail previews the look on that photo (the third, astronaut.png, is square; the first is 3:2)
+    await p4.click("#set-thumbs li:nth-child(3)");
+    await p4.waitForFunction(() => state.before && Math.abs(state.before.naturalWidth / state.before.naturalHeight - 1) < 0.05, null, { timeout: 10000 });
+    check((await p4.$$("#set-thumbs li.on")).length === 1 && (await p4.$$("#set-thumbs li")).length === setPhotos.length,
+          "a set's thumbnail previews that photo, and the set stays whole");
+    await p4.click("#set-thumbs li:nth-child(1)");
+    await p4.waitForFunction(() => state.before && state.before.naturalWidth / state.before.naturalHeight > 1.2, null, { timeout: 10000 });
     await p4.fill("#prompt", "cold teal night");
     await p4.click("#go");
     await p4.waitForSelector("#msg:not([hidden])", { timeout: 5000 });
