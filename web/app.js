@@ -96,6 +96,17 @@ const tn = (k, n) => t(n === 1 && T.en[k + "_one"] ? k + "_one" : k).replace("{n
   state.token = sessionStorage.getItem("dlut.token");
 })();
 
+// A server error as the page shows it: on the Chinese page, what its code means in Chinese first, then the
+// server's own words (which hold the numbers and names)
+const ZH_ERRORS = {
+  too_large: "太大了", queue_full: "队列已满，请稍后再试", busy: "服务器正忙，请稍后再试", not_found: "找不到",
+  not_ready: "任务还没有完成", unsupported: "不支持的文件", timeout: "任务超时", cancelled: "已取消",
+  forbidden: "请求被拒绝", bad_input: "输入有误", out_of_memory: "服务器内存不足",
+};
+function serverMessage(e) {
+  const m = e.message || "";
+  return state.lang === "zh" && ZH_ERRORS[e.code] ? ZH_ERRORS[e.code] + "：" + m : m;
+}
 async function api(path, opts = {}) {
   const headers = Object.assign({}, opts.headers || {});
   if (state.token) headers.Authorization = "Bearer " + state.token;
@@ -108,7 +119,7 @@ async function api(path, opts = {}) {
   }
   if (!r.ok) {
     let msg = r.status + " " + r.statusText;
-    try { const j = await r.json(); if (j.error && j.error.message) msg = j.error.message; } catch (e) { /* not JSON */ }
+    try { const j = await r.json(); if (j.error && j.error.message) msg = serverMessage(j.error); } catch (e) { /* not JSON */ }
     const err = new Error(msg); err.status = r.status; throw err;
   }
   return r;
@@ -545,7 +556,7 @@ async function finished(j) {
     const secs = j.timings && j.timings.run_s != null ? ` · ${t("took")} ${j.timings.run_s.toFixed(2)} s` : "";
     $("result-info").textContent = `${m}${j.understood ? " · " + j.understood : ""}${secs} · ${j.id}`;
   } else if (j.state === "failed") {
-    showMsg(t("failed") + ": " + (j.error ? j.error.message : ""));
+    showMsg(t("failed") + ": " + (j.error ? serverMessage(j.error) : ""));
   } else if (j.state === "cancelled") {
     showMsg(t("cancelled"), true);
   }
