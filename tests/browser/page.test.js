@@ -160,6 +160,11 @@ function check(cond, what) {
   const overflow = await p2.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   check(overflow <= 0, "nothing overflows a 390 px screen (" + overflow + " px)");
   await p2.screenshot({ path: path.join(out, "page-phone.png"), fullPage: true });
+  // a server error on the Chinese page: what it means in Chinese, then the server's words
+  await p2.fill("#prompt", "xyzzy qwertyuiop");
+  await p2.click("#go");
+  await p2.waitForFunction(() => /输入有误/.test(document.getElementById("msg").textContent), null, { timeout: 10000 });
+  check(true, "a refused prompt on the Chinese page: " + (await p2.textContent("#msg")).slice(0, 60));
 
   // ---- regions: a row with a mask, graded; its LUT and mask download ----
   const mask = process.env.DLUT_MASK, setPhotos = (process.env.DLUT_SET || "").split(",").filter(Boolean);
