@@ -326,14 +326,14 @@ function addRegionRow(where, look) {
   const mb = document.createElement("button"); mb.type = "button"; mb.className = "ghost small region-mask";
   const rm = document.createElement("button"); rm.type = "button"; rm.className = "ghost small region-remove"; rm.textContent = "×";
   w.addEventListener("input", () => { if (w.value.includes("=")) w.value = w.value.replace(/=/g, " "); updateGo(); });   // '=' splits WHERE=PROMPT
-  l.addEventListener("input", updateGo);
-  mb.onclick = () => { if (li.maskFile) { li.maskFile = null; mask.value = ""; labelRegionRow(li); updateGo(); } else mask.click(); };
+  l.addEventListener("input", () => { updateGo(); clearTimeout(state.typingTimer); state.typingTimer = setTimeout(previewLook, 250); });
+  mb.onclick = () => { if (li.maskFile) { li.maskFile = null; mask.value = ""; labelRegionRow(li); updateGo(); previewLook(); } else mask.click(); };
   mask.onchange = async () => {
     const f = mask.files[0];
     if (f && !(await isImage(f))) { showMsg(t("not_image")); mask.value = ""; return; }
-    li.maskFile = f || null; labelRegionRow(li); updateGo();
+    li.maskFile = f || null; labelRegionRow(li); updateGo(); previewLook();
   };
-  rm.onclick = () => { li.remove(); renumberRegions(); updateGo(); };
+  rm.onclick = () => { li.remove(); renumberRegions(); updateGo(); previewLook(); };
   const inputs = document.createElement("div"); inputs.className = "region-inputs"; inputs.append(w, l);
   li.append(num, inputs, mb, rm, mask);
   $("region-rows").appendChild(li);
@@ -419,8 +419,46 @@ async function previewLook() {
     const j = await (await api("/v1/looks", { method: "POST", body: fd })).json();
     if (seq !== state.typingSeq) return;      // a newer keystroke won
     showUnderstood(j);
-    if (j.preview && state.before) { state.after = await loadImage(j.preview); if (seq === state.typingSeq) draw(); }
+    if (j.preview && state.before) {
+      const after = await withMaskRegions(await loadImage(j.preview), seq);
+      if (seq === state.typingSeq) { state.after = after; draw(); }
+    }
   } catch (e) { if (seq === state.typingSeq) showMsg(e.message); }
+}
+// The regions that have a mask, in the live preview too: each region's look (its own /v1/looks preview)
+// over the global one inside its mask (white = inside), the edge softened as the job's feather does.
+// Text regions need a CLIP model to find their place: the preview leaves them to the job.
+async function withMaskRegions(global, seq) {
+  const rows = [...document.querySelectorAll("#region-rows li")].filter((li) => li.maskFile && li.querySelector(".region-look").value.trim());
+  if (!rows.length || state.files.length > 1) return global;
+  const w = global.naturalWidth, h = global.naturalHeight;
+  const out = document.createElement("canvas"); out.width = w; out.height = h;
+  const o = out.getContext("2d"); o.drawImage(global, 0, 0);
+  for (const li of rows) {
+    const fd = new FormData(); fd.append("prompt", li.querySelector(".region-look").value.trim());
+    lookSettings(fd);
+    fd.append("photo", state.small, "preview.jpg");
+    const j = await (await api("/v1/looks", { method: "POST", body: fd })).json();
+    if (seq !== state.typingSeq || !j.preview) return global;
+    if (!li.maskImage || li.maskImage.file !== li.maskFile) {
+      li.maskImage = await loadImage(URL.createObjectURL(li.maskFile)); li.maskImage.file = li.maskFile;
+    }
+    // the mask's grey as alpha, at the preview's size, blurred by the feather scaled to it
+    const m = document.createElement("canvas"); m.width = w; m.height = h;
+    const mc = m.getContext("2d");
+    const feather = +$("feather").value * w / Math.max(1, state.before.naturalWidth || w);
+    if (feather > 0.5) mc.filter = "blur(" + (feather / 2).toFixed(1) + "px)";
+    mc.drawImage(li.maskImage, 0, 0, w, h);
+    const md = mc.getImageData(0, 0, w, h), px = md.data;
+    const region = await loadImage(j.preview);
+    const r = document.createElement("canvas"); r.width = w; r.height = h;
+    const rc = r.getContext("2d"); rc.drawImage(region, 0, 0, w, h);
+    const rd = rc.getImageData(0, 0, w, h), rp = rd.data;
+    for (let i = 0; i < px.length; i += 4) rp[i + 3] = Math.round(0.299 * px[i] + 0.587 * px[i + 1] + 0.114 * px[i + 2]);
+    rc.putImageData(rd, 0, 0);
+    o.drawImage(r, 0, 0);
+  }
+  return out;
 }
 $("prompt").addEventListener("input", onPromptInput);
 $("prompt").addEventListener("keydown", (e) => {   // Ctrl+Enter (Cmd+Enter) grades; Enter alone is a new line

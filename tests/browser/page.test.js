@@ -190,6 +190,20 @@ function check(cond, what) {
     check(maskTaken && await p4.isDisabled("#region-rows li:nth-child(1) .region-where"), "a mask replaces the words of its row");
     check((await p4.textContent("#region-count")).includes("1"), "the regions box counts its rows: " + (await p4.textContent("#region-count")));
     await p4.fill("#feather", "16");
+    // the live preview shows the mask's region in its look: the right half (the mask) turns teal against the
+    // left (warm golden film): its mean blue minus red rises well above the left half's
+    await p4.waitForFunction(() => state.after && state.after.tagName === "CANVAS", null, { timeout: 10000 });
+    const halves = await p4.evaluate(() => {
+      const c = state.after, d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data, w = c.width;
+      let l = 0, r = 0, nl = 0, nr = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        const x = (i / 4) % w, v = d[i + 2] - d[i];
+        if (x < w * 0.4) { l += v; nl++; } else if (x > w * 0.6) { r += v; nr++; }
+      }
+      return [l / nl, r / nr];
+    });
+    check(halves[1] - halves[0] > 15, "the live preview grades the masked half in its own look (blue - red: left " +
+          halves[0].toFixed(1) + ", right " + halves[1].toFixed(1) + ")");
     await p4.click("#go");
     await p4.waitForSelector("#region-results:not([hidden])", { timeout: 60000 });
     // what the server was sent, from the job it made
