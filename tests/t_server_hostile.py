@@ -285,6 +285,14 @@ def rebinding_and_csrf(td):
             ("POST from the proxy name's page, the proxy passing Host: 127.0.0.1", "POST", "/v1/looks",
              b'{"prompt":"warm"}', {"Content-Type": "application/json", "Origin": "https://dlut.example.org"}, 200),
             ("GET /?token= (the page, an empty token)", "GET", "/?token=", None, {}, 200),
+            # current browsers say where the page is from (Sec-Fetch-Site), whatever Host a proxy passes
+            ("POST, Sec-Fetch-Site: cross-site", "POST", "/v1/looks", b'{"prompt":"warm"}',
+             {"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"}, 403),
+            ("POST, Sec-Fetch-Site: same-site", "POST", "/v1/looks", b'{"prompt":"warm"}',
+             {"Content-Type": "application/json", "Sec-Fetch-Site": "same-site", "Origin": "http://a.example"}, 403),
+            ("the page behind a proxy renaming it (Origin dlut.lan, Host 127.0.0.1, same-origin)", "POST", "/v1/looks",
+             b'{"prompt":"warm"}', {"Content-Type": "application/json", "Sec-Fetch-Site": "same-origin",
+                                    "Origin": "http://dlut.lan:8443"}, 200),
         ]
         for what, m, path, b, hd, want in cases:
             c = s.conn()

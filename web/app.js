@@ -303,8 +303,11 @@ drop.onkeydown = (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDef
 fileInput.onchange = () => setPhotos(fileInput.files);
 drop.ondragover = (e) => { e.preventDefault(); drop.classList.add("over"); };
 drop.ondragleave = () => drop.classList.remove("over");
-window.addEventListener("dragover", (e) => e.preventDefault());
+// a file let go on a file field (the reference, a region's mask) is that field's: the browser fills it
+const onFileField = (e) => e.target && e.target.matches && e.target.matches("input[type=file]");
+window.addEventListener("dragover", (e) => { if (!onFileField(e)) e.preventDefault(); });
 window.addEventListener("drop", (e) => {   // a photo let go anywhere else: the same as on the drop box, not a navigation
+  if (onFileField(e)) return;
   e.preventDefault();
   if (e.target.closest && e.target.closest("#drop")) return;
   if (e.dataTransfer && e.dataTransfer.files.length) setPhotos(e.dataTransfer.files);
@@ -551,7 +554,15 @@ async function follow(id, attempt = 0) {
         if (ev === "end") { ended = true; await finished(d); }
       }
     }
-  } catch (e) { if (ac.signal.aborted) return; }
+  } catch (e) {
+    if (ac.signal.aborted) return;
+    if (e.status === 404 || e.status === 401 || e.status === 403) {   // not a lost connection: say so, and stop
+      if (state.job && state.job.id === id) {
+        showMsg(e.message); state.job = null; $("cancel").hidden = true; $("progress").hidden = true; updateGo();
+      }
+      return;
+    }
+  }
   if (!ended && state.job && state.job.id === id) {   // the stream broke: pick the job up again, for as long as it takes
     showMsg(t("lost"), true);                         // (a restarted server runs the job again and streams it)
     setTimeout(() => { if (state.job && state.job.id === id) follow(id, attempt + 1); }, Math.min(5000, 1000 + 250 * attempt));
@@ -689,6 +700,18 @@ function renderResultExtras(j) {
 }
 
 // ---- recent jobs ----
+// A card's picture: the first of `names` the server has; 503 (busy making one for someone else) is asked
+// again a few times, as Retry-After says
+async function cardPicture(img, id, names) {
+  for (const name of names)
+    for (let i = 0; i < 8; i++) {
+      try { const b = await (await api("/v1/jobs/" + id + "/" + name)).blob(); img.src = URL.createObjectURL(b); return; }
+      catch (e) {
+        if (e.status !== 503) break;
+        await new Promise((ok) => setTimeout(ok, 1000 + 500 * i));
+      }
+    }
+}
 async function loadRecent() {
   const ul = $("jobs");
   try {
@@ -699,9 +722,9 @@ async function loadRecent() {
       const li = document.createElement("li"); li.dataset.id = job.id;
       const img = document.createElement("img"); img.alt = ""; img.loading = "lazy";
       // done: the graded preview; queued or running: the photo itself; failed or cancelled: none
-      const pic = job.state === "done" ? "preview.jpg" : job.state === "queued" || job.state === "running" ? "before.jpg" : "";
-      if (pic) api("/v1/jobs/" + job.id + "/" + pic).then((r) => { if (!r.ok) throw new Error(r.status); return r.blob(); }).then((b) => { img.src = URL.createObjectURL(b); }).catch(() => {});
-      else img.className = "none";
+      const pics = job.state === "done" ? ["preview.jpg"] : job.state === "running" ? ["preview.jpg", "before.jpg"]
+        : job.state === "queued" ? ["before.jpg"] : [];
+      if (pics.length) cardPicture(img, job.id, pics); else img.className = "none";
       const meta = document.createElement("div"); meta.className = "meta";
       const p = document.createElement("span"); p.className = "p"; p.textContent = job.prompt || job.photo_name || job.id; p.title = p.textContent;
       const st = document.createElement("span"); st.className = "state " + job.state; st.textContent = t(job.state === "running" ? "running" : job.state);
@@ -731,8 +754,15 @@ async function openJob(job) {
     $("prompt").value = full.prompt || ""; $("photo-name").textContent = full.photo_name || "";
     if (full.state !== "failed" && full.state !== "cancelled") {
       // the job's photo (640 px) is the before, and what a new prompt previews on
-      const b = await (await api("/v1/jobs/" + job.id + "/before.jpg")).blob();
-      state.small = b; setBefore(await loadImage(URL.createObjectURL(b)));
+      for (let i = 0; i < 8; i++) {
+        try {
+          const b = await (await api("/v1/jobs/" + job.id + "/before.jpg")).blob();
+          state.small = b; setBefore(await loadImage(URL.createObjectURL(b))); break;
+        } catch (e) {
+          if (e.status !== 503) break;
+          await new Promise((ok) => setTimeout(ok, 1000 + 500 * i));
+        }
+      }
     }
     if (full.state === "done") await finished(full);
     else { renderJobState(full); follow(job.id); }

@@ -361,12 +361,24 @@ static const char *request_guard(const srv *s, struct MHD_Connection *c, const c
       }
     }
     if (!ok)
-      return "this server answers only to Host: localhost or an IP address (against DNS rebinding; "
-             "dlut serve --allow-host NAME adds a name, such as a reverse proxy's, or --token T lifts it)";
+      return s->token[0]
+                 ? "this server listens on a loopback address and answers only to Host: localhost or an IP "
+                   "address (against DNS rebinding; dlut serve --allow-host NAME adds a name, such as a "
+                   "reverse proxy's)"
+                 : "this server answers only to Host: localhost or an IP address (against DNS rebinding; "
+                   "dlut serve --allow-host NAME adds a name, such as a reverse proxy's, or --token T lifts it)";
   }
   if (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "OPTIONS")) {
+    /* the browser's own word first: Sec-Fetch-Site (every current browser sends it) says whether the
+     * page that sent this is of this server's origin, whatever name a proxy in front passes as Host */
+    const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site) {
+      if (!strcasecmp(site, "cross-site") || !strcasecmp(site, "same-site"))
+        return "a request from a page of another site (Sec-Fetch-Site) is refused";
+      return NULL; /* same-origin, or none (the user's own navigation) */
+    }
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-    if (origin) { /* the page's own requests carry Origin http://HOST, HOST as in Host */
+    if (origin) { /* an older browser: its Origin is http://HOST, HOST as in Host (or an --allow-host name) */
       const char *o = !strncasecmp(origin, "http://", 7)    ? origin + 7
                       : !strncasecmp(origin, "https://", 8) ? origin + 8
                                                             : NULL;
@@ -382,7 +394,9 @@ static const char *request_guard(const srv *s, struct MHD_Connection *c, const c
           a = e ? e + 1 : a + an;
         }
       }
-      if (!same) return "a request from a page of another site (its Origin is not this server) is refused";
+      if (!same)
+        return "a request from a page of another site (its Origin is not this server) is refused (behind a proxy "
+               "that renames the server: dlut serve --allow-host NAME)";
     }
   }
   return NULL;

@@ -132,6 +132,17 @@ function check(cond, what) {
       await p6.dispatchEvent("#stage", "drop", { dataTransfer: dt });
       await p6.waitForSelector("#msg:not([hidden])", { timeout: 5000 });
       check(/^http/.test(p6.url()) && /image/i.test(await p6.textContent("#msg")), "a file dropped on the picture is read as a photo (here: not an image) and the page stays: " + (await p6.textContent("#msg")));
+      // a file dropped on a file field (the reference) is that field's: the photo stays
+      const before = await p6.textContent("#photo-name");
+      await p6.click("details.more summary");
+      const dt2 = await p6.evaluateHandle(() => { const d = new DataTransfer(); d.items.add(new File([new Uint8Array([137, 80, 78, 71])], "ref.png", { type: "image/png" })); return d; });
+      await p6.dispatchEvent("#ref", "drop", { dataTransfer: dt2 });
+      await p6.waitForTimeout(300);
+      check((await p6.textContent("#photo-name")) === before, "a drop on the reference field leaves the photo as it was (" + before + ")");
+      // a job the server does not have: the stream stops retrying and says so
+      await p6.evaluate(() => { state.job = { id: "ffffffffffffffff", state: "running" }; follow("ffffffffffffffff"); });
+      await p6.waitForFunction(() => /no job/.test(document.getElementById("msg").textContent) && !state.job, null, { timeout: 10000 });
+      check(true, "a job stream answered 404 ends with the server's message: " + (await p6.textContent("#msg")));
       await p6.close();
     }
   }
