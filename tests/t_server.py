@@ -68,6 +68,10 @@ def api_basics(s):
           "look.cube downloads")
     cube_path = os.path.join(tmp, "look.cube")
     open(cube_path, "wb").write(cube)
+    st_p, hd_p, orig_up = s.request("GET", "/v1/jobs/%s/photo" % jid)
+    check(st_p == 200 and orig_up == photo() and hd_p.get("content-type") == "image/png"
+          and "chelsea.png" in hd_p.get("content-disposition", ""),
+          "GET photo: the upload as it was, under its name (%s %s)" % (st_p, hd_p.get("content-disposition")))
     st, _, graded = s.request("GET", "/v1/jobs/%s/graded" % jid)
     check(st == 200 and graded[:8] == b"\x89PNG\r\n\x1a\n", "graded photo in the photo's format (PNG)")
     w, h, ours = ffmpeg_rgb(graded)

@@ -272,7 +272,7 @@ async function setPhoto(file, inSet) {
   if (!file) return;
   if (!(await isImage(file))) { showMsg(t("not_image")); return; }
   if (!inSet) { state.files = [file]; renderSetPicked(); }
-  showMsg(""); state.file = file; state.small = null;
+  showMsg(""); state.file = file; state.small = null; state.source = null;
   $("photo-name").textContent = file.name + " · ";
   const sz = document.createElement("span"); sz.className = "size"; sz.textContent = (file.size / 1e6).toFixed(1) + " MB";
   $("photo-name").append(sz);
@@ -382,7 +382,7 @@ $("ref-clear").onclick = () => { $("ref").value = ""; state.ref = null; updateGo
 
 function updateGo() {
   const busy = state.job && (state.job.state === "queued" || state.job.state === "running");
-  $("go").disabled = !state.file || busy || (!$("prompt").value.trim() && !state.ref);
+  $("go").disabled = (!state.file && !state.source) || busy || (!$("prompt").value.trim() && !state.ref);
 }
 
 // ---- the offline look as you type ----
@@ -484,6 +484,13 @@ $("split-range").addEventListener("input", draw);
 
 // ---- grading ----
 $("go").onclick = async () => {
+  if (!state.file && state.source) {   // an old job opened from the list: graded anew from its own photo
+    try {
+      const r = await api("/v1/jobs/" + state.source.id + "/photo");
+      const b = await r.blob();
+      state.file = new File([b], state.source.name || "photo", { type: b.type }); state.files = [state.file];
+    } catch (e) { showMsg(e.message); return; }
+  }
   if (!state.file) { showMsg(t("need_photo")); return; }
   const prompt = $("prompt").value.trim();
   if (!prompt && !state.ref) { showMsg(t("need_prompt")); return; }
@@ -744,13 +751,16 @@ async function loadRecent() {
 }
 async function openJob(job) {
   history.replaceState(null, "", "#job=" + job.id);
-  state.job = job; state.file = null; state.files = []; state.losses = []; state.small = null; renderSetPicked();
+  state.job = job; state.file = null; state.files = []; state.losses = []; state.small = null; state.source = null;
+  renderSetPicked();
   $("photo-name").textContent = job.photo_name || "";
   $("prompt").value = job.prompt || "";
   showMsg("");
   try {
     const full = await (await api("/v1/jobs/" + job.id)).json();
     state.job = full; state.losses = full.losses || [];
+    if (full.kind !== "set" && full.state !== "failed" && full.state !== "cancelled")
+      state.source = { id: full.id, name: full.photo_name };   // Grade takes this photo again, with a new prompt
     $("prompt").value = full.prompt || ""; $("photo-name").textContent = full.photo_name || "";
     if (full.state !== "failed" && full.state !== "cancelled") {
       // the job's photo (640 px) is the before, and what a new prompt previews on

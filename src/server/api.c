@@ -857,8 +857,10 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
   uint8_t *preview = NULL;
   size_t preview_size = 0;
   int set_n = 1; /* photos of a set (read under the lock: the janitor may remove j after it) */
+  char photo_name[256] = "";
   if (j) {
     set_n = srv_set_size(j->options);
+    snprintf(photo_name, sizeof photo_name, "%s", j->photo_name);
     snprintf(ext, sizeof ext, "%s", j->graded_ext);
     if (!strcmp(name, "preview.jpg") && j->preview && (preview = malloc(j->preview_size))) {
       memcpy(preview, j->preview, j->preview_size);
@@ -873,6 +875,17 @@ static int job_file(srv *s, const srv_request *r, const char *id, const char *na
     snprintf(p, sizeof p, "%s/preview.jpg", dir);
     if (access(p, R_OK) != 0) return srv_respond_error(c, 404, "not_found", "no preview yet");
     return srv_respond_file(c, p, "image/jpeg", NULL);
+  }
+  /* the photo as it was uploaded (the first of a set), under its own name: the page grades an old job
+   * anew from it */
+  if (!strcmp(name, "photo")) {
+    snprintf(p, sizeof p, "%s/photo", dir);
+    uint8_t head[16] = {0};
+    FILE *f = fopen(p, "rb");
+    const size_t hn = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f) fclose(f);
+    if (!hn) return srv_respond_error(c, 404, "not_found", "job %s has no photo any more", id);
+    return srv_respond_file(c, p, mime_for(dlut_image_format_sniff(head, hn)), photo_name[0] ? photo_name : "photo");
   }
   /* the photo before the grade (the first of a set), 640 px: a queued or
    * running job's card shows it too; not a failed or cancelled job's */

@@ -121,6 +121,13 @@ function check(cond, what) {
       await p6.waitForTimeout(600);
       const ratio = await p6.evaluate(() => state.after.naturalWidth / state.after.naturalHeight);
       check(Math.abs(ratio - 1) > 0.2, "a job opened by keyboard previews a new prompt on its own photo (aspect " + ratio.toFixed(2) + ", the last picked was square)");
+      // and Grade takes that job's own photo again with the new prompt
+      check(!(await p6.isDisabled("#go")), "Grade is open on an old job with a new prompt");
+      await p6.click("#go");
+      await p6.waitForSelector("#result:not([hidden])", { timeout: 30000 });
+      const regraded = await p6.evaluate(async () => (await (await fetch("/v1/jobs/" + state.job.id)).json()));
+      check(regraded.prompt === "black and white, punchy" && /chelsea/.test(regraded.photo_name || ""),
+            "the old job graded anew from its own photo: " + regraded.photo_name + " / " + regraded.prompt);
       // the address names the job: a reload opens it again
       const jobUrl = p6.url();
       await p6.reload();
