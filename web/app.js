@@ -729,8 +729,7 @@ async function loadRecent() {
       const li = document.createElement("li"); li.dataset.id = job.id;
       const img = document.createElement("img"); img.alt = ""; img.loading = "lazy";
       // done: the graded preview; queued or running: the photo itself; failed or cancelled: none
-      const pics = job.state === "done" ? ["preview.jpg"] : job.state === "running" ? ["preview.jpg", "before.jpg"]
-        : job.state === "queued" ? ["before.jpg"] : [];
+      const pics = job.state === "done" ? ["preview.jpg"] : job.state === "queued" || job.state === "running" ? ["before.jpg"] : [];
       if (pics.length) cardPicture(img, job.id, pics); else img.className = "none";
       const meta = document.createElement("div"); meta.className = "meta";
       const p = document.createElement("span"); p.className = "p"; p.textContent = job.prompt || job.photo_name || job.id; p.title = p.textContent;
@@ -751,17 +750,24 @@ async function loadRecent() {
 }
 async function openJob(job) {
   history.replaceState(null, "", "#job=" + job.id);
-  state.job = job; state.file = null; state.files = []; state.losses = []; state.small = null; state.source = null;
+  state.job = job; state.file = null; state.files = []; state.losses = []; state.small = null;
+  // Grade takes this job's photo again with a new prompt (a set's is not one photo)
+  state.source = job.kind !== "set" && job.state !== "failed" && job.state !== "cancelled" ? { id: job.id, name: job.photo_name } : null;
   renderSetPicked();
   $("photo-name").textContent = job.photo_name || "";
-  $("prompt").value = job.prompt || "";
-  showMsg("");
+  let asked = job.prompt || "";
+  $("prompt").value = asked;
+  showMsg(""); updateGo();
+  // typing a new prompt while the job loads: the new prompt wins, the old result stays away
+  const typed = () => $("prompt").value !== asked;
   try {
     const full = await (await api("/v1/jobs/" + job.id)).json();
-    state.job = full; state.losses = full.losses || [];
-    if (full.kind !== "set" && full.state !== "failed" && full.state !== "cancelled")
-      state.source = { id: full.id, name: full.photo_name };   // Grade takes this photo again, with a new prompt
-    $("prompt").value = full.prompt || ""; $("photo-name").textContent = full.photo_name || "";
+    state.source = full.kind !== "set" && full.state !== "failed" && full.state !== "cancelled" ? { id: full.id, name: full.photo_name } : null;
+    if (!typed()) {
+      state.job = full; state.losses = full.losses || [];
+      asked = full.prompt || ""; $("prompt").value = asked;
+    }
+    $("photo-name").textContent = full.photo_name || "";
     if (full.state !== "failed" && full.state !== "cancelled") {
       // the job's photo (640 px) is the before, and what a new prompt previews on
       for (let i = 0; i < 8; i++) {
@@ -774,7 +780,8 @@ async function openJob(job) {
         }
       }
     }
-    if (full.state === "done") await finished(full);
+    if (typed()) previewLook();                       // the new prompt, now on this photo
+    else if (full.state === "done") await finished(full);
     else { renderJobState(full); follow(job.id); }
   } catch (e) { showMsg(e.message); }
   updateGo();

@@ -124,7 +124,8 @@ function check(cond, what) {
       // and Grade takes that job's own photo again with the new prompt
       check(!(await p6.isDisabled("#go")), "Grade is open on an old job with a new prompt");
       await p6.click("#go");
-      await p6.waitForSelector("#result:not([hidden])", { timeout: 30000 });
+      await p6.waitForFunction(() => state.job && state.job.prompt === "black and white, punchy" && state.job.state === "done" &&
+        !document.getElementById("result").hidden, null, { timeout: 30000 });
       const regraded = await p6.evaluate(async () => (await (await fetch("/v1/jobs/" + state.job.id)).json()));
       check(regraded.prompt === "black and white, punchy" && /chelsea/.test(regraded.photo_name || ""),
             "the old job graded anew from its own photo: " + regraded.photo_name + " / " + regraded.prompt);
