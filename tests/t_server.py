@@ -494,6 +494,18 @@ def retention():
         s.stop()
 
 
+def upload_statuses(s, body, ct, times):
+    """POST body to /v1/jobs `times` times without waiting for an answer first (as http.client does): the
+    statuses, or the name of the error a reset gave instead."""
+    seen = []
+    for _ in range(times):
+        try:
+            seen.append(s.request("POST", "/v1/jobs", body, {"Content-Type": ct})[0])
+        except OSError as e:
+            seen.append(type(e).__name__)
+    return seen
+
+
 def upload_caps():
     s = Server(args=["--model", "none", "--max-upload-mb", "1", "--max-pixels", "100000"])
     try:
@@ -512,12 +524,7 @@ def upload_caps():
         # a client that sends it all without waiting (Python's http.client) reads the 413 after it, not a
         # reset in the middle of its upload; five times, as the reset was a race
         body, ct = multipart({"prompt": "warm"}, {"photo": ("w.webp", big * 8)})  # 9 MB
-        seen = []
-        for _ in range(5):
-            try:
-                seen.append(s.request("POST", "/v1/jobs", body, {"Content-Type": ct})[0])
-            except OSError as e:
-                seen.append(type(e).__name__)
+        seen = upload_statuses(s, body, ct, 5)
         check(seen == [413] * 5, "an upload over the cap sent without waiting reads its 413 (%s)" % seen)
         # chunked upload (no Content-Length) over the cap
         c = s.conn()
@@ -560,12 +567,7 @@ def token():
         check(st == 401, "token: submit without it -> 401")
         # a big upload without it reads its 401 after sending (the body is read away, not reset)
         body, ct = multipart({"prompt": "warm"}, {"photo": ("w.webp", photo("wood-4096.webp") * 8)})
-        seen = []
-        for _ in range(3):
-            try:
-                seen.append(s.request("POST", "/v1/jobs", body, {"Content-Type": ct})[0])
-            except OSError as e:
-                seen.append(type(e).__name__)
+        seen = upload_statuses(s, body, ct, 3)
         check(seen == [401] * 3, "token: a 9 MB upload without it reads its 401 (%s)" % seen)
     finally:
         s.stop()

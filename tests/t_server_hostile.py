@@ -164,6 +164,10 @@ def messages(s, jid):
     st, _, d = s.request("POST", "/v1/jobs", body)
     check(st == 415 and "multipart/form-data" in message(d) and "control character" not in message(d),
           "a body with no Content-Type -> 415 'send multipart/form-data' (%s %s)" % (st, message(d)))
+    # (a1) a LUT file at a strength out of range, or not a number
+    for v in ("2", "-0.1", "abc", "nan", "1e999"):
+        st, _, d = s.request("GET", "/v1/jobs/%s/look.cube?strength=%s" % (jid, v))
+        check(st == 400 and "strength" in message(d), "look.cube?strength=%s -> 400 (%s %s)" % (v, st, message(d)))
     # (a2) a known query parameter with no value is not its default
     st, _, d = s.request("GET", "/v1/jobs/%s/graded?strength" % jid)
     check(st == 400 and "needs a value" in message(d), "?strength with no value -> 400 (%s %s)" % (st, message(d)))
@@ -208,6 +212,23 @@ def messages(s, jid):
         check(st == 400 and want in m, "a job of %r is refused at submission: 400 '%s' (%s %s)" % (prompt, want, st, m))
 
 
+def raw_exchange(s, req):
+    """Send req as it is on a new connection; everything the server writes until it closes (or 10 s pass)."""
+    so = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    so.sendall(req)
+    out = b""
+    try:
+        while True:
+            d = so.recv(65536)
+            if not d:
+                break
+            out += d
+    except OSError:
+        pass
+    so.close()
+    return out
+
+
 def content_length(s):
     """Content-Length over the cap: our one 413. An unparsable one (-1, 10^22, 12abc) never reaches our code:
     libmicrohttpd answers it itself, and 0.9.75 sends that answer's header block twice (its state machine goes
@@ -215,19 +236,8 @@ def content_length(s):
     first response is a well-formed 400/413 and the connection is closed; a doubled header block is reported
     as the known limit, not as a failure, until the library is fixed."""
     for cl in (b"999999999999", b"99999999999999999999999", b"-1", b"12abc"):
-        so = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-        so.sendall(b"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
-                   b"Content-Length: " + cl + b"\r\n\r\n")
-        out = b""
-        try:
-            while True:
-                d = so.recv(65536)
-                if not d:
-                    break
-                out += d
-        except OSError:
-            pass
-        so.close()
+        out = raw_exchange(s, b"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; "
+                              b"boundary=b\r\nContent-Length: " + cl + b"\r\n\r\n")
         n = out.count(b"HTTP/1.1 ")
         ours = cl == b"999999999999"
         check(out.startswith((b"HTTP/1.1 400", b"HTTP/1.1 413")) and (n == 1 or not ours),
@@ -327,20 +337,6 @@ def framing(s):
     """Framing two parsers could read apart (request smuggling behind a proxy) is a 400 before the body:
     Content-Length twice with different values, Content-Length with Transfer-Encoding; and HTTP/1.1
     without Host. The same Content-Length twice, and HTTP/1.0 without Host, are fine."""
-    def raw(req):
-        so = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-        so.sendall(req)
-        out = b""
-        try:
-            while True:
-                d = so.recv(65536)
-                if not d:
-                    break
-                out += d
-        except OSError:
-            pass
-        so.close()
-        return out
     body = b'{"prompt":"warm"}'
     head = b"POST /v1/looks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\n"
     for what, req, want in (
@@ -357,7 +353,7 @@ def framing(s):
             ("HTTP/1.0 without Host", b"GET /healthz HTTP/1.0\r\n\r\n", b" 200 "),
             ("an absolute-form target", b"GET http://127.0.0.1:%d/v1/jobs?limit=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
              b"Connection: close\r\n\r\n" % s.port, b" 200 ")):
-        out = raw(req)
+        out = raw_exchange(s, req)
         first = out.split(b"\r\n", 1)[0]
         check(want in first and (want != b" 400 " or b'"bad_request"' in out),
               "%s -> %s (%s)" % (what, want.strip().decode(), first.decode(errors="replace")))

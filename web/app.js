@@ -96,6 +96,17 @@ const tn = (k, n) => t(n === 1 && T.en[k + "_one"] ? k + "_one" : k).replace("{n
   state.token = sessionStorage.getItem("dlut.token");
 })();
 
+// api() that asks again while the server answers 503 busy (encoding or decoding for someone else; it says
+// Retry-After): `tries` times, waiting 1 s more `step` ms per try
+async function apiPatient(path, tries, step) {
+  for (let i = 0; ; i++) {
+    try { return await api(path); }
+    catch (e) {
+      if (e.status !== 503 || i + 1 >= tries) throw e;
+      await new Promise((ok) => setTimeout(ok, 1000 + step * i));
+    }
+  }
+}
 // A server error as the page shows it: on the Chinese page, what its code means in Chinese first, then the
 // server's own words (which hold the numbers and names)
 const ZH_ERRORS = {
@@ -631,14 +642,7 @@ function downloadName(cd) {
 async function download(b, path, name) {
   const old = b.textContent; b.textContent = t("downloading"); b.disabled = true;
   try {
-    let r;
-    for (let i = 0; ; i++) {   // 503 busy: the server is encoding for someone else; it says when to come back
-      try { r = await api(path); break; }
-      catch (e) {
-        if (e.status !== 503 || i >= 20) throw e;
-        await new Promise((ok) => setTimeout(ok, 1000));
-      }
-    }
+    const r = await apiPatient(path, 21, 0);
     const a = document.createElement("a");
     a.href = URL.createObjectURL(await r.blob());
     a.download = downloadName(r.headers.get("Content-Disposition") || "") || name;
@@ -710,14 +714,10 @@ function renderResultExtras(j) {
 // A card's picture: the first of `names` the server has; 503 (busy making one for someone else) is asked
 // again a few times, as Retry-After says
 async function cardPicture(img, id, names) {
-  for (const name of names)
-    for (let i = 0; i < 8; i++) {
-      try { const b = await (await api("/v1/jobs/" + id + "/" + name)).blob(); img.src = URL.createObjectURL(b); return; }
-      catch (e) {
-        if (e.status !== 503) break;
-        await new Promise((ok) => setTimeout(ok, 1000 + 500 * i));
-      }
-    }
+  for (const name of names) {
+    try { const b = await (await apiPatient("/v1/jobs/" + id + "/" + name, 8, 500)).blob(); img.src = URL.createObjectURL(b); return; }
+    catch (e) { /* the next name, or none */ }
+  }
 }
 async function loadRecent() {
   const ul = $("jobs");
@@ -770,15 +770,10 @@ async function openJob(job) {
     $("photo-name").textContent = full.photo_name || "";
     if (full.state !== "failed" && full.state !== "cancelled") {
       // the job's photo (640 px) is the before, and what a new prompt previews on
-      for (let i = 0; i < 8; i++) {
-        try {
-          const b = await (await api("/v1/jobs/" + job.id + "/before.jpg")).blob();
-          state.small = b; setBefore(await loadImage(URL.createObjectURL(b))); break;
-        } catch (e) {
-          if (e.status !== 503) break;
-          await new Promise((ok) => setTimeout(ok, 1000 + 500 * i));
-        }
-      }
+      try {
+        const b = await (await apiPatient("/v1/jobs/" + job.id + "/before.jpg", 8, 500)).blob();
+        state.small = b; setBefore(await loadImage(URL.createObjectURL(b)));
+      } catch (e) { /* a nicety: the job opens without it */ }
     }
     if (typed()) previewLook();                       // the new prompt, now on this photo
     else if (full.state === "done") await finished(full);

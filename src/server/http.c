@@ -339,6 +339,17 @@ static void host_only(const char *h, const char **p, size_t *n) {
   *n = c ? (size_t)(c - h) : strlen(h);
 }
 
+/* 1 if name[0..n) is one of --allow-host's comma-separated names. */
+static int allowed_host(const srv *s, const char *name, size_t n) {
+  for (const char *a = s->o.allow_hosts; a && *a;) {
+    const char *e = strchr(a, ',');
+    const size_t an = e ? (size_t)(e - a) : strlen(a);
+    if (an > 0 && host_name_eq(name, n, a, an)) return 1;
+    a = e ? e + 1 : a + an;
+  }
+  return 0;
+}
+
 static const char *request_guard(const srv *s, struct MHD_Connection *c, const char *method) {
   const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
   if (s->check_host && host) {
@@ -352,13 +363,8 @@ static const char *request_guard(const srv *s, struct MHD_Connection *c, const c
       memcpy(buf, h, n);
       buf[n] = 0;
       ok = inet_pton(AF_INET, buf, ip) == 1 || inet_pton(AF_INET6, buf, ip) == 1 ||
-           host_name_eq(buf, n, "localhost", 9) || (n > 10 && !strcasecmp(buf + n - 10, ".localhost"));
-      for (const char *a = s->o.allow_hosts; !ok && a && *a;) {
-        const char *e = strchr(a, ',');
-        size_t an = e ? (size_t)(e - a) : strlen(a);
-        ok = an > 0 && host_name_eq(buf, n, a, an);
-        a = e ? e + 1 : a + an;
-      }
+           host_name_eq(buf, n, "localhost", 9) || (n > 10 && !strcasecmp(buf + n - 10, ".localhost")) ||
+           allowed_host(s, buf, n);
     }
     if (!ok)
       return s->token[0]
@@ -387,12 +393,7 @@ static const char *request_guard(const srv *s, struct MHD_Connection *c, const c
         const char *oh;
         size_t on;
         host_only(o, &oh, &on);
-        for (const char *a = s->o.allow_hosts; !same && a && *a;) {
-          const char *e = strchr(a, ',');
-          size_t an = e ? (size_t)(e - a) : strlen(a);
-          same = an > 0 && host_name_eq(oh, on, a, an);
-          a = e ? e + 1 : a + an;
-        }
+        same = allowed_host(s, oh, on);
       }
       if (!same)
         return "a request from a page of another site (its Origin is not this server) is refused (behind a proxy "
