@@ -945,6 +945,43 @@ static void test_protections(void) {
     /* a prompt about skin turns the protection off */
     CHECK(parse("warmer skin", NULL).skin_follow == 1.0f && parse("warm", NULL).skin_follow == 0.0f);
   }
+  /* the turn's cap: under looks that turn skin hues hard (a band turn, strong split toning; the blend
+   * alone left 8% of a 90 deg turn, 7 deg), a mid skin tone ends within about 3 deg of its hue, and the
+   * cap stays smooth: neighbouring colours 1/255 apart move by similar amounts */
+  {
+    const char *hard[] = {"red and orange bands -60 deg", "blue split toning and cast",
+                          "orange and yellow bands +60 deg", "temp -4, tint +4"};
+    const float skin[3] = {0.78f, 0.56f, 0.45f};
+    for (int i = 0; i < 4; i++) {
+      dlut_look l, u;
+      dlut_look_init(&l);
+      const float ca = cosf(250.0f * 3.14159265f / 180.0f), sa = sinf(250.0f * 3.14159265f / 180.0f);
+      if (i == 0) l.band_hue[0] = l.band_hue[1] = -60; /* bands: red, orange, yellow ... */
+      if (i == 1)
+        l.shadow_ab[0] = l.highlight_ab[0] = 30 * ca, l.shadow_ab[1] = l.highlight_ab[1] = 30 * sa,
+        l.cast_ab[0] = 20 * ca, l.cast_ab[1] = 20 * sa;
+      if (i == 2) l.band_hue[1] = l.band_hue[2] = 60;
+      if (i == 3) l.temp = -4, l.tint = 4;
+      u = l, u.skin_follow = 1;
+      float o[3], lab0[3], lab1[3], lab2[3];
+      dlut_color_srgb_to_lab(skin, lab0, 1);
+      dlut_look_eval(&l, skin, o);
+      dlut_color_srgb_to_lab(o, lab1, 1);
+      dlut_look_eval(&u, skin, o);
+      dlut_color_srgb_to_lab(o, lab2, 1);
+      double d1 = fabs(remainder(lab_hue_deg(lab1) - lab_hue_deg(lab0), 360.0));
+      double d2 = fabs(remainder(lab_hue_deg(lab2) - lab_hue_deg(lab0), 360.0));
+      CHECK_MSG(d1 <= 3.2 && d2 > 15.0, "'%s': protected skin turns %.2f deg (unprotected %.2f)", hard[i], d1, d2);
+      double worst = 0;
+      for (int s = -20; s <= 20; s++) {
+        float a[3] = {skin[0] + s / 255.0f, skin[1], skin[2]}, b[3] = {a[0] + 1.0f / 255.0f, a[1], a[2]}, oa[3], ob[3];
+        dlut_look_eval(&l, a, oa);
+        dlut_look_eval(&l, b, ob);
+        for (int c = 0; c < 3; c++) worst = fmax(worst, fabs((double)ob[c] - oa[c]));
+      }
+      CHECK_MSG(worst < 6.0 / 255.0, "'%s': a 1/255 step near skin moves the output by %.4f", hard[i], worst);
+    }
+  }
   /* saturation keeps hue: random colours of chroma >= 30 turn by under 1.5 deg on average */
   dlut_look l = parse("very saturated", NULL);
   uint64_t st = 7;

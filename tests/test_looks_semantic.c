@@ -378,6 +378,18 @@ static dlut_lut *look_lut(const char *prompt) {
   return lut;
 }
 
+/* The look for one photo, as `dlut grade` and the server make it: with the photo (its own cast for
+ * "remove the colour cast", its skin-toned share for the skin protection). */
+static dlut_lut *photo_look_lut(const char *prompt, const photo *ph) {
+  dlut_image img = {.width = (int)ph->n, .height = 1, .channels = 3, .type = DLUT_PIXEL_F32};
+  img.stride = sizeof(float) * 3 * (size_t)ph->n, img.data = ph->rgb;
+  const dlut_image *photos[1] = {&img};
+  dlut_lut *lut = NULL;
+  if (dlut_looks_bake_prompt_photos(prompt, 33, 1.0f, 1.0f, 1, photos, 1, &lut, NULL, NULL) != 0)
+    fprintf(stderr, "'%s': %s\n", prompt, dlut_last_error());
+  return lut;
+}
+
 /* The photo graded with lut, in Lab (n,3); NULL on failure. */
 static float *grade(const dlut_lut *lut, const photo *ph) {
   if (!lut) return NULL;
@@ -431,8 +443,8 @@ int main(int argc, char **argv) {
         for (const unsigned char *q = (const unsigned char *)cols[0]; *q; q++) zh |= *q >= 0xE4 && *q <= 0xE9;
         zh_rows += zh;
         int row_fails = 0;
-        dlut_lut *lut = look_lut(cols[0]), *lut_c = cols[2] ? look_lut(cols[2]) : NULL;
         for (int i = 0; i < NPH; i++) {
+          dlut_lut *lut = photo_look_lut(cols[0], &ph[i]), *lut_c = cols[2] ? photo_look_lut(cols[2], &ph[i]) : NULL;
           float *g = grade(lut, &ph[i]), *gc = cols[2] ? grade(lut_c, &ph[i]) : NULL;
           CHECK(g != NULL && (!cols[2] || gc != NULL));
           if (g && (!cols[2] || gc)) {
@@ -444,9 +456,9 @@ int main(int argc, char **argv) {
           }
           free(g);
           free(gc);
+          dlut_lut_free(lut);
+          dlut_lut_free(lut_c);
         }
-        dlut_lut_free(lut);
-        dlut_lut_free(lut_c);
         CHECK_MSG(row_fails == 0, "'%s' (%s) fails on %d of %d photos", cols[0], cols[1], row_fails, NPH);
         failed_rows += row_fails > 0;
       }

@@ -9,11 +9,12 @@
 #define LOOKS_GAMUT_ITERS 24   /* at most this many regula falsi steps for the gamut compression's chroma factor ... */
 #define LOOKS_GAMUT_TOL 1e-5   /* ... which stop once the excursion is this close to its target */
 #define LOOKS_SKIN_HUE 55.0    /* CIELAB hue (degrees) at the centre of the skin-tone window */
-#define LOOKS_SKIN_COS 0.57357643635104609 /* cos(55 deg) */
-#define LOOKS_SKIN_SIN 0.81915204428899179 /* sin(55 deg) */
-#define LOOKS_SKIN_KEEP 0.92               /* how much of the look's colour change a full skin tone is spared */
-#define LOOKS_SKIN_CMIN 0.9                /* protected skin keeps at least this much of its chroma ... */
-#define LOOKS_SKIN_CMAX 1.12               /* ... and gains at most this much */
+#define LOOKS_SKIN_COS 0.57357643635104609     /* cos(55 deg) */
+#define LOOKS_SKIN_SIN 0.81915204428899179     /* sin(55 deg) */
+#define LOOKS_SKIN_KEEP 0.92                   /* how much of the look's colour change a full skin tone is spared */
+#define LOOKS_SKIN_CMIN 0.9                    /* protected skin keeps at least this much of its chroma ... */
+#define LOOKS_SKIN_CMAX 1.12                   /* ... and gains at most this much */
+#define LOOKS_SKIN_TURN_SIN 0.0523359562429438 /* sin(3 deg): how far a full skin tone may turn (soft cap) */
 #define LOOKS_WHITE_FROM 0.87 /* linear min channel from which a colour counts as near-white (0.94 encoded) */
 #define LOOKS_TOE 0.35        /* tone controls keep a control point at least this fraction of its input from the ends */
 #define LOOKS_END_RAMP 0.12   /* toning fades in over this much of L* / 100 from pure black and white */

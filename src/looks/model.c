@@ -384,6 +384,24 @@ static double skin_weight(double L, double a, double b) {
          (1.0 - smooth01(L, 90.0, 98.0));
 }
 
+/* What the proportional blend above leaves of a large turn (8% of 90 deg is
+ * still 7 deg) is capped: a full skin tone ends within about LOOKS_SKIN_TURN
+ * of its own hue. In the input's hue frame (u, its perpendicular) the
+ * perpendicular part is soft-limited (x / (1 + x^4)^(1/4), small turns kept) to
+ * sin(LOOKS_SKIN_TURN) of the chroma
+ * and the parallel part takes the rest, faded in with the skin weight w;
+ * the chroma stays. Smooth in the colour. */
+static void skin_cap_turn(double ux, double uy, double w, double *a, double *b) {
+  double par = *a * ux + *b * uy, perp = -*a * uy + *b * ux, C = sqrt(par * par + perp * perp);
+  if (C <= 0) return;
+  double m = LOOKS_SKIN_TURN_SIN * C, r = perp / m, lim = perp / sqrt(sqrt(1.0 + r * r * r * r));
+  double par_l = sqrt(fmax(C * C - lim * lim, 0.0));
+  par += w * (par_l - par), perp += w * (lim - perp);
+  double k = C / fmax(sqrt(par * par + perp * perp), 1e-12);
+  par *= k, perp *= k;
+  *a = par * ux - perp * uy, *b = par * uy + perp * ux;
+}
+
 void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3]) {
   double lin[3], t[3];
   const double *M = dlut_color_rgb_to_xyz_matrix;
@@ -483,6 +501,7 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
       double s = clampd(Cn / Ci, LOOKS_SKIN_CMIN, LOOKS_SKIN_CMAX), w = LOOKS_SKIN_KEEP * w_skin;
       a += w * (in_a * s - a);
       bb += w * (in_b * s - bb);
+      skin_cap_turn(in_a / Ci, in_b / Ci, w_skin, &a, &bb);
     }
     a += w_white * (in_a - a);
     bb += w_white * (in_b - bb);
@@ -838,6 +857,20 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
                          fm_splat((float)LOOKS_SKIN_CMAX));
         fm_v8 w = (float)LOOKS_SKIN_KEEP * w_skin;
         a += w * (in_a * s - a), bb += w * (in_b * s - bb);
+        { /* the turn's cap, as skin_cap_turn */
+          fm_v8 inv = 1.0f / fm_max(Ci, fm_splat(1e-20f)), ux = in_a * inv, uy = in_b * inv;
+          fm_v8 par = a * ux + bb * uy, perp = bb * ux - a * uy, C2 = par * par + perp * perp, Cr = v_sqrt(C2);
+          fm_v8 m = (float)LOOKS_SKIN_TURN_SIN * Cr;
+          fm_v8 r = perp / fm_max(m, fm_splat(1e-30f)), r2 = r * r;
+          fm_v8 lim = perp / v_sqrt(v_sqrt(1.0f + r2 * r2));
+          fm_v8 par_l = v_sqrt(fm_max(C2 - lim * lim, fm_splat(0.0f)));
+          par += w_skin * (par_l - par), perp += w_skin * (lim - perp);
+          fm_v8 kr = Cr / fm_max(v_sqrt(par * par + perp * perp), fm_splat(1e-12f));
+          par *= kr, perp *= kr;
+          fm_v8 na = par * ux - perp * uy, nb = par * uy + perp * ux;
+          fm_i8 on = (w_skin > 0.0f) & (Cr > 0.0f);
+          a = fm_sel(on, na, a), bb = fm_sel(on, nb, bb);
+        }
         a += w_white * (in_a - a), bb += w_white * (in_b - bb);
       }
       /* 5. back to linear sRGB, gamut compression (OkLab chroma at the same luminance), encode */

@@ -520,7 +520,7 @@ static const dlut_looks_term k_terms[] = {
      "film",
      "a disposable camera (described): 800-speed consumer negative and flash: warm, saturated, contrasty, green "
      "shadows, lifted blacks",
-     "temp=+0.6 sat=+0.2 contrast=+0.3 fade=+0.15 shadow=150@4 highlight=70@4"},
+     "temp=+0.6 sat=+0.2 contrast=+0.3 fade=+0.15 shadow=150@5 highlight=70@4"},
     /* Stocks added for the RawTherapee Film Simulation names (issue 10): no reference of their own, each
      * takes the derived look of its family and type as bench/fit_film's rule makes it (film_fit.h). */
     {"fuji 800z|800z|pro 800z|fuji pro 800z|fujifilm 800z|fujifilm pro 800z|fujicolor pro 800z|fujicolor 800z|pro "
