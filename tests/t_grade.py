@@ -57,8 +57,12 @@ with tempfile.TemporaryDirectory() as tmp:
     # FFmpeg applies the LUT to the photo (and loads graded.png with it, as the brief's example)
     ff = ffmpeg_rgb(PHOTO, f"lut3d=file={out}/look.cube:interp=tetrahedral").astype(np.int32)
     ffmpeg_rgb(f"{out}/graded.png", f"lut3d=file={out}/look.cube")
-    d = np.abs(ff - graded)
-    check(d.max() <= 2 and d.mean() < 0.5, f"FFmpeg lut3d reproduces graded.png (max {d.max()}, mean {d.mean():.3f})")
+    # FFmpeg's 8-bit lut3d truncates where DLUT rounds: its pixels are DLUT's or one code below (about
+    # half of them, so a mean of 0.5 is what agreement looks like; a mean bound there was a coin toss)
+    d = graded - ff
+    check(d.min() >= -1 and d.max() <= 2 and (d > 1).mean() < 1e-3,
+          f"FFmpeg lut3d reproduces graded.png up to its truncation (DLUT - FFmpeg {d.min()}..{d.max()}, "
+          f"mean {d.mean():.3f}, {100 * (d > 1).mean():.3f}% beyond one code)")
     # OpenColorIO
     oc = np.clip(np.rint(ocio_apply(f"{out}/look.cube", photo) * 255), 0, 255).astype(np.int32)
     d = np.abs(oc - graded)

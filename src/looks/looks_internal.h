@@ -15,6 +15,8 @@
 #define LOOKS_SKIN_CMIN 0.9                    /* protected skin keeps at least this much of its chroma ... */
 #define LOOKS_SKIN_CMAX 1.12                   /* ... and gains at most this much */
 #define LOOKS_SKIN_TURN_SIN 0.0523359562429438 /* sin(3 deg): how far a full skin tone may turn (soft cap) */
+#define LOOKS_SKIN_CAP_C0 5.0                  /* the cap fades in over this CIELAB chroma ... */
+#define LOOKS_SKIN_CAP_C1 14.0                 /* ... to this */
 #define LOOKS_WHITE_FROM 0.87 /* linear min channel from which a colour counts as near-white (0.94 encoded) */
 #define LOOKS_TOE 0.35        /* tone controls keep a control point at least this fraction of its input from the ends */
 #define LOOKS_END_RAMP 0.12   /* toning fades in over this much of L* / 100 from pure black and white */

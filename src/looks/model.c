@@ -389,7 +389,9 @@ static double skin_weight(double L, double a, double b) {
  * of its own hue. In the input's hue frame (u, its perpendicular) the
  * perpendicular part is soft-limited (x / (1 + x^4)^(1/4), small turns kept) to
  * sin(LOOKS_SKIN_TURN) of the chroma
- * and the parallel part takes the rest, faded in with the skin weight w;
+ * and the parallel part takes the rest, faded in with the skin weight w
+ * (times a ramp on the input chroma, LOOKS_SKIN_CAP_C0..C1: near-greys that
+ * are barely skin keep the plain blend, or a warm backdrop turns blotchy);
  * the chroma stays. Smooth in the colour. */
 static void skin_cap_turn(double ux, double uy, double w, double *a, double *b) {
   double par = *a * ux + *b * uy, perp = -*a * uy + *b * ux, C = sqrt(par * par + perp * perp);
@@ -501,7 +503,7 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
       double s = clampd(Cn / Ci, LOOKS_SKIN_CMIN, LOOKS_SKIN_CMAX), w = LOOKS_SKIN_KEEP * w_skin;
       a += w * (in_a * s - a);
       bb += w * (in_b * s - bb);
-      skin_cap_turn(in_a / Ci, in_b / Ci, w_skin, &a, &bb);
+      skin_cap_turn(in_a / Ci, in_b / Ci, w_skin * smooth01(Ci, LOOKS_SKIN_CAP_C0, LOOKS_SKIN_CAP_C1), &a, &bb);
     }
     a += w_white * (in_a - a);
     bb += w_white * (in_b - bb);
@@ -864,7 +866,8 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
           fm_v8 r = perp / fm_max(m, fm_splat(1e-30f)), r2 = r * r;
           fm_v8 lim = perp / v_sqrt(v_sqrt(1.0f + r2 * r2));
           fm_v8 par_l = v_sqrt(fm_max(C2 - lim * lim, fm_splat(0.0f)));
-          par += w_skin * (par_l - par), perp += w_skin * (lim - perp);
+          fm_v8 w_cap = w_skin * v_smooth01(Ci, (float)LOOKS_SKIN_CAP_C0, (float)LOOKS_SKIN_CAP_C1);
+          par += w_cap * (par_l - par), perp += w_cap * (lim - perp);
           fm_v8 kr = Cr / fm_max(v_sqrt(par * par + perp * perp), fm_splat(1e-12f));
           par *= kr, perp *= kr;
           fm_v8 na = par * ux - perp * uy, nb = par * uy + perp * ux;

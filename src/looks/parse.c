@@ -978,7 +978,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
    * negated colour without a cast word ("不要蓝色", "no blue") takes that colour out of the image (its
    * hues lose chroma) instead of casting the complement; with one ("remove the green cast") it is the
    * complement, a correction */
-  int n_plain = 0, n_fix = 0;
+  int n_plain = 0;
   for (int k = 0; k < rep->n_matches; k++) {
     dlut_looks_match *m = &rep->matches[k];
     const dlut_look *d = m->term >= 0 ? &g_lex.term_delta[m->term] : &g_lex.color_delta[-1 - m->term];
@@ -989,7 +989,6 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     for (int i = 0; i < nt; i++)
       if (toks[i].kind == TOK_CAST && clause_of[i] == clause_of[tok_k]) cast_word = 1;
     eff[k] = *d;
-    n_fix += m->term < 0 && m->capped == CAP_NEG && cast_word; /* "remove the green cast": a correction */
     if (m->term < 0 && m->capped == CAP_NEG && !cast_word) {
       const looks_color_name *c = looks_color_get(-1 - m->term);
       float rgb[3] = {c->rgb[0] / 255.0f, c->rgb[1] / 255.0f, c->rgb[2] / 255.0f}, lab[3];
@@ -1045,9 +1044,6 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       if (d[j] < 0 && f[j] < lim) f[j] = lim;
     }
   }
-  /* a prompt that only takes casts out corrects the photo, and the cast is on the skin as well: the skin
-   * follows (as the measured white balance of "remove the colour cast" does) */
-  if (n_fix > 0 && n_fix == rep->n_matches) look->skin_follow = 1.0f;
   /* the protections are switches in [0, 1] (1: skin follows the look; the paper's own ends), whatever
    * the weights of the terms that set them ("warmer skin" x1.3) */
   look->skin_follow = fminf(fmaxf(look->skin_follow, 0.0f), 1.0f);
