@@ -513,24 +513,24 @@ static int read_rgba(TIFF *tif, dlut_image *img, tiff_src *src) {
  * may write it, to the straight alpha every image here holds: colour over
  * alpha where alpha is neither 0 nor full (read_rgba's path does the same
  * at 8 bits). Where alpha is 0 the colour is left as stored. */
+/* One integer sample, colour c under alpha a (0 < a < full), rounded and clamped to full. */
+static uint32_t unpremul_int(uint32_t c, uint32_t a, uint32_t full) {
+  const uint64_t v = ((uint64_t)c * full + a / 2u) / a;
+  return v > full ? full : (uint32_t)v;
+}
+
 static void unpremultiply(dlut_image *img) {
   const size_t n = (size_t)img->width * (size_t)img->height;
   if (img->type == DLUT_PIXEL_U8) {
     uint8_t *d = img->data;
     for (size_t i = 0; i < n; i++, d += 4)
       if (d[3] > 0 && d[3] < 255)
-        for (int k = 0; k < 3; k++) {
-          const uint32_t v = ((uint32_t)d[k] * 255u + d[3] / 2u) / d[3];
-          d[k] = (uint8_t)(v > 255u ? 255u : v);
-        }
+        for (int k = 0; k < 3; k++) d[k] = (uint8_t)unpremul_int(d[k], d[3], 255u);
   } else if (img->type == DLUT_PIXEL_U16) {
     uint16_t *d = img->data;
     for (size_t i = 0; i < n; i++, d += 4)
       if (d[3] > 0 && d[3] < 65535)
-        for (int k = 0; k < 3; k++) {
-          const uint64_t v = ((uint64_t)d[k] * 65535u + d[3] / 2u) / d[3];
-          d[k] = (uint16_t)(v > 65535u ? 65535u : v);
-        }
+        for (int k = 0; k < 3; k++) d[k] = (uint16_t)unpremul_int(d[k], d[3], 65535u);
   } else {
     float *d = img->data; /* alpha in (1e-6, 1): below it nothing is seen; above 1 is as 1; NaN fails both */
     for (size_t i = 0; i < n; i++, d += 4)
