@@ -194,8 +194,8 @@ static void test_act(void) {
   CHECK_NEAR(dlut_act_value(1.0f, DLUT_ACT_GELU_TANH), 0.841191990, 1e-6);
   for (int a = 0; a < 3; a++) {
     /* the scalar formulas exactly, except QuickGELU where the CPU has
-     * AVX512: the vector exp (bf16.c), a few ulp from expf */
-    int vec = acts[a] == DLUT_ACT_QUICK_GELU && dlut_cpu_has_avx512();
+     * AVX512 or AVX2: a vector exp (bf16.c, vec_avx2.c), a few ulp from expf */
+    int vec = acts[a] == DLUT_ACT_QUICK_GELU && (dlut_cpu_has_avx512() || dlut_cpu_has_avx2());
     cpu->act_forward(y, x, n, acts[a]);
     for (int i = 0; i < n; i++) {
       float want = dlut_act_value(x[i], acts[a]);
@@ -319,8 +319,82 @@ static void test_patch(void) {
   free(pix), free(w), free(cols), free(r), free(r2);
 }
 
+/* The AVX2 vector passes (src/tensor/vec_avx2.c) against double: exp over
+ * the whole float range, its clamps (0 below -87.3, finite up to 88.7,
+ * +inf above), every tail length 0..7, softmax rows and their backward,
+ * QuickGELU forward and backward-add. */
+static void test_vec_avx2(void) {
+  if (!dlut_cpu_has_avx2()) {
+    printf("test_tensor: this CPU has no AVX2 + FMA: the AVX2 vector passes not checked here\n");
+    return;
+  }
+  enum { N = 400 };
+  float in[N], out[N];
+  for (int i = 0; i < N; i++) in[i] = -100.0f + 190.0f * i / (N - 1); /* -100 .. 90 */
+  float s = dlut_vexp_sub_sum_avx2(out, in, N, 1.0f, 0.0f);
+  double worst = 0, sr = 0;
+  for (int i = 0; i < N; i++) {
+    double r = exp((double)in[i]);
+    if (in[i] < -87.3f) {
+      CHECK_MSG(out[i] == 0.0f || out[i] < 1e-37f, "exp(%g) = %g, want ~0", in[i], out[i]);
+      continue;
+    }
+    if (in[i] > 88.7f) {
+      CHECK_MSG(isinf(out[i]) || out[i] > 3e38f, "exp(%g) = %g, want inf", in[i], out[i]);
+      continue;
+    }
+    sr += r;
+    worst = fmax(worst, fabs(out[i] - r) / r);
+  }
+  CHECK_MSG(worst < 4e-7, "vexp avx2 relative error %g", worst);
+  (void)s;
+  float e887[8] = {88.5f, 88.6f, 88.7f, 88.38f, -87.0f, -87.3f, 0.0f, 1.0f}, o887[8];
+  dlut_vexp_sub_sum_avx2(o887, e887, 8, 1.0f, 0.0f);
+  for (int i = 0; i < 8; i++)
+    CHECK_MSG(isfinite(o887[i]) && fabs(o887[i] - exp((double)e887[i])) <= 4e-7 * exp((double)e887[i]),
+              "exp(%g) = %g near the ends of the range", e887[i], o887[i]);
+  /* tails: the sum counts only the n lanes, nothing beyond n is written */
+  for (int n = 0; n <= 19; n++) {
+    float x[24], y[24];
+    for (int i = 0; i < 24; i++) x[i] = 0.1f * i - 1.0f, y[i] = -7.0f;
+    float sum = dlut_vexp_sub_sum_avx2(y, x, n, 0.5f, 0.25f);
+    double want = 0;
+    for (int i = 0; i < n; i++) want += exp(0.5 * x[i] - 0.25);
+    CHECK_MSG(fabs(sum - want) <= 1e-6 * (want + 1), "vexp sum n=%d: %g, want %g", n, sum, want);
+    for (int i = n; i < 24; i++) CHECK(y[i] == -7.0f);
+  }
+  /* softmax row and backward */
+  for (int n = 1; n <= 77; n += 19) {
+    float row[80], p[80], d[80], g[80];
+    double mx = -1e30, sum = 0, es = 0, eb = 0, dot = 0;
+    for (int i = 0; i < n; i++) row[i] = 5.0f * frand(), mx = fmax(mx, row[i]), d[i] = frand();
+    for (int i = 0; i < n; i++) sum += exp(row[i] - mx);
+    memcpy(p, row, sizeof row);
+    float lse = dlut_vsoftmax_row_avx2(p, n);
+    CHECK(fabs(lse - (mx + log(sum))) < 1e-5 * fabs(mx + log(sum)) + 1e-6);
+    for (int i = 0; i < n; i++) es = fmax(es, fabs(p[i] - exp(row[i] - mx) / sum)), dot += (double)p[i] * d[i];
+    memcpy(g, d, sizeof d);
+    dlut_vsoftmax_backward_row_avx2(g, p, n);
+    for (int i = 0; i < n; i++) eb = fmax(eb, fabs(g[i] - p[i] * (d[i] - dot)));
+    CHECK_MSG(es < 1e-6 && eb < 1e-6, "softmax row avx2 n=%d: %g, backward %g", n, es, eb);
+  }
+  /* QuickGELU */
+  float x[101], y[101], gq[101], dy[101];
+  for (int i = 0; i < 101; i++) x[i] = (i - 50) * 0.37f, dy[i] = frand(), gq[i] = 0.5f;
+  dlut_vquickgelu_avx2(y, x, 101);
+  dlut_vquickgelu_backward_add_avx2(gq, x, dy, 101);
+  double ef = 0, eg = 0;
+  for (int i = 0; i < 101; i++) {
+    double v = dlut_act_value(x[i], DLUT_ACT_QUICK_GELU), gr = 0.5 + dlut_act_grad(x[i], DLUT_ACT_QUICK_GELU) * dy[i];
+    ef = fmax(ef, fabs(y[i] - v) / (fabs(v) + 1e-6));
+    eg = fmax(eg, fabs(gq[i] - gr) / (fabs(gr) + 0.5));
+  }
+  CHECK_MSG(ef < 1e-6 && eg < 1e-6, "quickgelu avx2 %g, backward %g", ef, eg);
+}
+
 int main(void) {
   dlut_tensor_threads_sync();
+  test_vec_avx2();
   test_matmul();
   test_layernorm();
   test_act();

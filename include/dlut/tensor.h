@@ -164,13 +164,23 @@ void dlut_vquickgelu(float *out, const float *in, int64_t n);
 void dlut_vquickgelu_backward(float *dinp, const float *in, const float *dout, int64_t n);
 /* dinp += QuickGELU'(in) * dout. The fp32 CPU backend uses these vector
  * forms of exp (softmax, QuickGELU) where dlut_cpu_has_avx512() (AVX512
- * F/BW/DQ/VL, checked once through CPUID), the scalar libm ones elsewhere. */
+ * F/BW/DQ/VL, checked once through CPUID), the AVX2 ones below where only
+ * those are there, the scalar libm ones elsewhere. */
 void dlut_vquickgelu_backward_add(float *dinp, const float *in, const float *dout, int64_t n);
 int dlut_cpu_has_avx512(void);
 /* softmax of one row in place, returning its log-sum-exp; the softmax
  * backward of one row d = p (d - p . d) in place */
 float dlut_vsoftmax_row(float *r, int n);
 void dlut_vsoftmax_backward_row(float *d, const float *p, int n);
+/* The same passes in AVX2 + FMA (src/tensor/vec_avx2.c), 8 lanes, about
+ * 1 ulp: what the fp32 CPU backend uses where dlut_cpu_has_avx2() (CPUID
+ * AVX2 and FMA) and not dlut_cpu_has_avx512(). */
+int dlut_cpu_has_avx2(void);
+float dlut_vexp_sub_sum_avx2(float *out, const float *in, int n, float scale, float sub);
+float dlut_vsoftmax_row_avx2(float *r, int n);
+void dlut_vsoftmax_backward_row_avx2(float *d, const float *p, int n);
+void dlut_vquickgelu_avx2(float *out, const float *in, int64_t n);
+void dlut_vquickgelu_backward_add_avx2(float *dinp, const float *in, const float *dout, int64_t n);
 /* Fused passes writing packed A (N, C) directly, C <= 16384, over the
  * pool: LayerNorm(x) (saving mean, rstd (N); float sums), QuickGELU(x),
  * QuickGELU'(x) * dout. And the LayerNorm backward, vectorised:

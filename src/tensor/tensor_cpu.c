@@ -177,14 +177,25 @@ typedef struct {
   dlut_act act;
 } act_ctx;
 
-/* QuickGELU (every OpenAI CLIP tower) with the vector exp of bf16.c where
- * the CPU has AVX512 (~1 ulp from expf; the scalar libm form was ~8% of
- * the fp32 ViT-B/16 forward+backward), the scalar formulas elsewhere. */
+/* The vector forms of exp: 2 AVX-512 (bf16.c), 1 AVX2 + FMA (vec_avx2.c),
+ * 0 none (libm's scalar expf). */
+static int vec_level(void) {
+  return dlut_cpu_has_avx512() ? 2 : dlut_cpu_has_avx2() ? 1 : 0;
+}
+
+/* QuickGELU (every OpenAI CLIP tower) with a vector exp where the CPU has
+ * one (~1 ulp from expf; the scalar libm form was ~8% of the fp32 ViT-B/16
+ * forward+backward), the scalar formulas elsewhere. */
 static void act_fwd_range(void *vctx, int64_t i0, int64_t i1, int thread) {
   (void)thread;
   act_ctx *c = vctx;
-  if (c->act == DLUT_ACT_QUICK_GELU && dlut_cpu_has_avx512()) {
+  int vec = c->act == DLUT_ACT_QUICK_GELU ? vec_level() : 0;
+  if (vec == 2) {
     dlut_vquickgelu(c->out + i0, c->inp + i0, i1 - i0);
+    return;
+  }
+  if (vec == 1) {
+    dlut_vquickgelu_avx2(c->out + i0, c->inp + i0, i1 - i0);
     return;
   }
   for (int64_t i = i0; i < i1; i++) c->out[i] = dlut_act_value(c->inp[i], c->act);
@@ -193,8 +204,13 @@ static void act_fwd_range(void *vctx, int64_t i0, int64_t i1, int thread) {
 static void act_bwd_range(void *vctx, int64_t i0, int64_t i1, int thread) {
   (void)thread;
   act_ctx *c = vctx;
-  if (c->act == DLUT_ACT_QUICK_GELU && dlut_cpu_has_avx512()) {
+  int vec = c->act == DLUT_ACT_QUICK_GELU ? vec_level() : 0;
+  if (vec == 2) {
     dlut_vquickgelu_backward_add(c->out + i0, c->inp + i0, c->dout + i0, i1 - i0);
+    return;
+  }
+  if (vec == 1) {
+    dlut_vquickgelu_backward_add_avx2(c->out + i0, c->inp + i0, c->dout + i0, i1 - i0);
     return;
   }
   for (int64_t i = i0; i < i1; i++) c->out[i] += dlut_act_grad(c->inp[i], c->act) * c->dout[i];
@@ -223,14 +239,17 @@ typedef struct {
 /* Row-wise softmax of the scores in a (T, T): adds the key bias, masks
  * j > i when causal, normalises. */
 static void softmax_head(float *att, int T, int causal, const float *key_bias) {
-  int vec = dlut_cpu_has_avx512();
+  int vec = vec_level();
   for (int i = 0; i < T; i++) {
     float *a = att + (size_t)i * T;
     int n = causal ? i + 1 : T;
     if (key_bias)
       for (int j = 0; j < n; j++) a[j] += key_bias[j];
-    if (vec) { /* the same three passes with a vector exp (bf16.c), ~1 ulp */
-      dlut_vsoftmax_row(a, n);
+    if (vec) { /* the same three passes with a vector exp, ~1 ulp */
+      if (vec == 2)
+        dlut_vsoftmax_row(a, n);
+      else
+        dlut_vsoftmax_row_avx2(a, n);
       for (int j = n; j < T; j++) a[j] = 0.0f;
       continue;
     }
@@ -297,7 +316,7 @@ static void cpu_attention_forward(float *out, float *att, const float *qkv, int 
 static void attn_bwd_heads(void *vctx, int64_t h0, int64_t h1, int thread) {
   (void)thread;
   attn_ctx *c = vctx;
-  int T = c->T, C = c->C, hd = C / c->NH, ld = c->ld;
+  int T = c->T, C = c->C, hd = C / c->NH, ld = c->ld, vec = vec_level();
   float scale = 1.0f / sqrtf((float)hd);
   for (int64_t h = h0; h < h1; h++) {
     const float *q = c->qkv + h * hd, *k = c->qkv + C + h * hd, *v = c->qkv + 2 * C + h * hd;
@@ -310,6 +329,14 @@ static void attn_bwd_heads(void *vctx, int64_t h0, int64_t h1, int thread) {
     for (int i = 0; i < T; i++) {
       const float *ai = a + (size_t)i * T;
       float *di = da + (size_t)i * T, dot = 0.0f;
+      if (vec) { /* the dot product in vector lanes (a different order of the fp32 sum) */
+        if (vec == 2)
+          dlut_vsoftmax_backward_row(di, ai, T);
+        else
+          dlut_vsoftmax_backward_row_avx2(di, ai, T);
+        for (int j = 0; j < T; j++) di[j] *= scale;
+        continue;
+      }
       for (int j = 0; j < T; j++) dot += ai[j] * di[j];
       for (int j = 0; j < T; j++) di[j] = scale * ai[j] * (di[j] - dot);
     }
