@@ -694,6 +694,48 @@ static void test_phrasings(void) {
   dlut_looks_report rep;
   parse("去掉洋红", &rep);
   CHECK_MSG(rep.ignored[0] == '\0' && rep.n_matches == 1, "去掉洋红: ignored '%s'", rep.ignored);
+  /* a negation carries over "and" / 和 to the next bare colour or tint, and no further: not to a term
+   * of another kind, a qualified colour or one with its own modifier */
+  static const struct {
+    const char *prompt;
+    int n;      /* matches */
+    int neg[2]; /* match k negated (weight < 0) */
+  } carry[] = {
+      {"remove the green cast and the magenta cast", 2, {1, 1}},
+      {"no green and red", 2, {1, 1}},
+      {"no green or red", 2, {1, 1}},
+      {"去掉偏绿和偏红", 2, {1, 1}},
+      {"不要蓝色和绿色", 2, {1, 1}},
+      {"no green and warm", 2, {1, 0}},
+      {"no green and more red", 2, {1, 0}},
+      {"no green but red", 2, {1, 0}},
+      {"remove the green cast and make the sky bluer", 2, {1, 0}},
+      {"green and no red", 2, {0, 1}},
+  };
+  for (size_t i = 0; i < sizeof carry / sizeof carry[0]; i++) {
+    parse(carry[i].prompt, &rep);
+    int ok = rep.n_matches == carry[i].n;
+    for (int k = 0; ok && k < carry[i].n; k++) ok = (rep.matches[k].weight < 0) == carry[i].neg[k];
+    CHECK_MSG(ok, "'%s': %d matches, weights %g %g", carry[i].prompt, rep.n_matches, (double)rep.matches[0].weight,
+              rep.n_matches > 1 ? (double)rep.matches[1].weight : 0.0);
+  }
+  /* the carried negation shares the list's cast word: both casts corrected (complement), not drained */
+  dlut_look yg = parse("remove the yellow and green cast", NULL);
+  CHECK_MSG(yg.cast_ab[1] < 0 && yg.cast_ab[0] > 0 && yg.band_sat[2] == 0 && yg.band_sat[3] == 0,
+            "remove the yellow and green cast: cast %g,%g, sat.yellow %g, sat.green %g", (double)yg.cast_ab[0],
+            (double)yg.cast_ab[1], (double)yg.band_sat[2], (double)yg.band_sat[3]);
+  /* "fix" / "correct" / 校正 of a colour remove it; before another term they are ignored */
+  CHECK(parse("fix the yellow cast", NULL).cast_ab[1] < 0 && parse("yellow cast", NULL).cast_ab[1] > 0);
+  CHECK(parse("correct the green cast", NULL).cast_ab[0] > 0 && parse("校正偏黄", NULL).cast_ab[1] < 0);
+  parse("fix the exposure", &rep);
+  CHECK_MSG(strcmp(rep.ignored, "fix") == 0 && rep.n_matches == 1 && rep.matches[0].weight > 0,
+            "fix the exposure: ignored '%s'", rep.ignored);
+  parse("correct the colour cast", &rep);
+  CHECK(rep.neutral_wb == 1 && rep.ignored[0] == '\0');
+  /* 太 is "too" (a complaint), 偏 before a colour its cast */
+  CHECK(parse("太暗了", NULL).brightness > 0 && parse("太黄了", NULL).cast_ab[1] < 0 && parse("太冷了", NULL).temp > 0);
+  dlut_look py = parse("去掉偏黄", NULL), ny = parse("去掉黄", NULL);
+  CHECK(py.cast_ab[1] < 0 && py.band_sat[2] == 0 && ny.cast_ab[1] == 0 && ny.band_sat[2] < 0);
 }
 
 static void test_bake_matches_reference(void) {

@@ -82,6 +82,7 @@ int looks_stop_count(int zh);
 const char *looks_stop_get(int zh, int i);
 int looks_sep_count(int zh);
 const char *looks_sep_get(int zh, int i);
+int looks_sep_is_list(int zh, int i); /* 1 for the separators that join a list ("and", "or", 和, 与, 及, 或) */
 
 /* Film makers ('|'-separated forms of maker m, English or Chinese; NULL out of range) and the words that
  * name a stock's variant ("nc", "vc", "plus" ...), joined to the stock before them (vocab.c, parse.c). */

@@ -22,13 +22,16 @@
 /* ==== The lexicon ==== */
 
 enum { LEX_TERM, LEX_QUAL, LEX_CAST, LEX_AWB, LEX_COLOR, LEX_MOD, LEX_STOP, LEX_SEP };
-enum { MOD_INTENS, MOD_MORE, MOD_LESS, MOD_SOFT, MOD_NEG, MOD_CAP, MOD_EXTREME, MOD_TOO, MOD_COUNT };
+enum { MOD_INTENS, MOD_MORE, MOD_LESS, MOD_SOFT, MOD_NEG, MOD_CAP, MOD_EXTREME, MOD_TOO, MOD_FIX, MOD_COUNT };
 /* NEG reverses at half strength; CAP ("not too X") keeps X's direction: 0.4 is X's gentle amount when
  * the prompt says nothing else, otherwise it only caps X at half its plain amount (see the summing).
  * EXTREME is the step above "very"; TOO ("too", 过) alone is a complaint, "less" ("too blue", 过暖:
  * the photo is too blue), and after a negation it makes the negation a cap ("don't make it too
- * warm", 不要过暖 = "not too warm"). */
-static const float k_mod_weight[MOD_COUNT] = {1.6f, 1.3f, -0.8f, 0.5f, -0.5f, 0.4f, 2.0f, 1.0f};
+ * warm", 不要过暖 = "not too warm"). FIX ("fix", "correct", 校正) is a negation of a colour or a
+ * tint ("fix the yellow cast" = "remove the yellow cast"), of a cast alone the photo's own cast ("correct
+ * the colour cast"); before anything else ("fix the exposure") it is ignored: there is nothing it
+ * could measure. */
+static const float k_mod_weight[MOD_COUNT] = {1.6f, 1.3f, -0.8f, 0.5f, -0.5f, 0.4f, 2.0f, 1.0f, -0.5f};
 /* Degree words compound ("very very warm" x2.56) up to this much of the plain term, either way: a
  * prompt of a hundred "very"s is an extremely strong look, not an overflow. */
 #define WEIGHT_MAX 2.4f
@@ -53,6 +56,7 @@ static struct {
   dlut_look *term_delta;  /* (n_terms) the effect of each term at weight 1 */
   dlut_look *color_delta; /* (n_colors) */
   uint8_t *term_film;     /* (n_terms) nonzero for the terms of group "film" */
+  uint8_t *term_tint;     /* (n_terms) nonzero for the terms of group "tint" (green tint, 偏粉 ...) */
   uint16_t *term_makers;  /* (n_terms) bit m: a stock of maker m (see stock_makers) */
   int term_shadows, term_highlights, term_natural, term_sea; /* terms that double as qualifiers (-1 if absent) */
   int ok;
@@ -183,7 +187,7 @@ static int add_all(size_t *n, size_t *bytes, int fill) {
     for (int i = 0; i < looks_stop_count(zh); i++)
       if (add_forms(looks_stop_get(zh, i), LEX_STOP, 0, n, bytes, fill)) return -1;
     for (int i = 0; i < looks_sep_count(zh); i++)
-      if (add_forms(looks_sep_get(zh, i), LEX_SEP, 0, n, bytes, fill)) return -1;
+      if (add_forms(looks_sep_get(zh, i), LEX_SEP, looks_sep_is_list(zh, i), n, bytes, fill)) return -1;
   }
   return 0;
 }
@@ -289,9 +293,10 @@ static void lex_build(void) {
   g_lex.term_delta = calloc((size_t)nt, sizeof(dlut_look));
   g_lex.color_delta = calloc((size_t)nc, sizeof(dlut_look));
   g_lex.term_film = calloc((size_t)nt, 1);
+  g_lex.term_tint = calloc((size_t)nt, 1);
   g_lex.term_makers = calloc((size_t)nt, sizeof *g_lex.term_makers);
   if (!g_lex.entries || !g_lex.arena || !g_lex.term_delta || !g_lex.color_delta || !g_lex.term_film ||
-      !g_lex.term_makers) {
+      !g_lex.term_tint || !g_lex.term_makers) {
     snprintf(g_lex.error, sizeof g_lex.error, "looks: out of memory building the vocabulary");
     return;
   }
@@ -310,7 +315,10 @@ static void lex_build(void) {
     }
   }
   for (int i = 0; i < nc; i++) color_effect(looks_color_get(i), &g_lex.color_delta[i]);
-  for (int i = 0; i < nt; i++) g_lex.term_film[i] = strcmp(dlut_looks_term_get(i)->group, "film") == 0;
+  for (int i = 0; i < nt; i++) {
+    g_lex.term_film[i] = strcmp(dlut_looks_term_get(i)->group, "film") == 0;
+    g_lex.term_tint[i] = strcmp(dlut_looks_term_get(i)->group, "tint") == 0;
+  }
   if (stock_makers() != 0) return;
   const char *probe[4] = {"shadows", "highlights", "natural", "ocean"};
   int *dst[4] = {&g_lex.term_shadows, &g_lex.term_highlights, &g_lex.term_natural, &g_lex.term_sea};
@@ -858,6 +866,19 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   int pre_text_at = -1, pre_text_end = -1; /* span of pending prefix modifiers */
   int last = -1;                           /* the match postfix modifiers attach to */
   int last_soft = 0;
+  int pre_fix = -1; /* a pending "fix" / 校正 token, or -1 */
+  int carry = -1;   /* a negated colour or tint before "and" / 和: the next bare one is negated too ("remove the
+                     * green and the magenta cast", 去掉偏绿和偏红), with the same weight */
+  /* clauses that a carried negation joined share their cast words ("remove the yellow and green cast") */
+  int *group_of = malloc(((size_t)nt + 1) * sizeof *group_of);
+  unsigned char *fix_used = calloc((size_t)nt + 1, 1);
+  if (!group_of || !fix_used) {
+    free(group_of), free(fix_used), free(qual_of), free(clause_of), free(match_of), free(eff);
+    dlut_error("looks: out of memory");
+    goto fail;
+  }
+  for (int i = 0; i <= nt; i++) group_of[i] = i;
+#define COLOURISH(tk) ((tk).kind == TOK_COLOR || ((tk).kind == TOK_TERM && g_lex.term_tint[(tk).id]))
   for (int i = 0; i < nt; i++) {
     token *t = &toks[i];
     if (t->kind == TOK_STOP || t->kind == TOK_CAST) continue;
@@ -871,7 +892,11 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       continue;
     }
     if (t->kind == TOK_SEP) {
-      pre_w = 1.0f, pre_soft = pre_cap = 0, pre_text_at = -1, last = -1;
+      carry = -1;
+      if (t->id == 1 && last >= 0 && rep->matches[last].capped == CAP_NEG && rep->matches[last].weight < 0.0f)
+        for (int j = i - 1; j >= 0 && carry < 0; j--)
+          if (match_of[j] == last && COLOURISH(toks[j])) carry = j;
+      pre_w = 1.0f, pre_soft = pre_cap = 0, pre_text_at = -1, last = -1, pre_fix = -1;
       continue;
     }
     if (qual_of[i]) { /* a qualifier: its words join the first match of its clause (see below) */
@@ -908,6 +933,10 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         next_is_mod_then_term = n2 < nt && (toks[n2].kind == TOK_TERM || toks[n2].kind == TOK_COLOR);
       }
 #undef SKIPPABLE
+      if (t->id == MOD_FIX) { /* a negation of what follows if it is a colour or tint (below) */
+        if (next_is_term) pre_fix = i;
+        continue; /* else a cast alone (the photo's own, below) or nothing: ignored there */
+      }
       if (last >= 0 && pre_text_at < 0 && !next_is_term && !next_is_mod_then_term) {
         dlut_looks_match *m = &rep->matches[last];
         combine(&m->weight, &last_soft, &m->capped, t->id);
@@ -926,6 +955,21 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
       continue;
     }
+    int fixed = 0;
+    if (pre_fix >= 0 && COLOURISH(*t)) { /* "fix the yellow cast", 校正偏黄: remove it */
+      combine(&pre_w, &pre_soft, &pre_cap, MOD_NEG);
+      fixed = 1;
+      fix_used[pre_fix] = 1;
+    }
+    if (carry >= 0 && pre_fix < 0 && pre_text_at < 0 && pre_cap == 0 && COLOURISH(*t)) {
+      int qt_;
+      QUAL_TOKEN_OF(i, qt_);
+      if (qt_ < 0) {
+        pre_w = rep->matches[match_of[carry]].weight, pre_cap = CAP_NEG;
+        group_of[clause_of[i]] = group_of[clause_of[carry]];
+      }
+    }
+    carry = -1;
     dlut_looks_match *m = &rep->matches[rep->n_matches];
     memset(m, 0, sizeof *m);
     m->term = t->kind == TOK_TERM ? t->id : -1 - t->id; /* colours are stored as -1 - index */
@@ -941,13 +985,15 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         if (match_of[j] >= 0) first = 0;
       if (first) match_text_add(m, norm, toks[qt].at, toks[qt].len);
     }
+    if (fixed) match_text_add(m, norm, toks[pre_fix].at, toks[pre_fix].len);
     if (pre_text_at >= 0) match_text_add(m, norm, pre_text_at, pre_text_end - pre_text_at);
     match_text_add(m, norm, t->at, t->len);
     match_of[i] = rep->n_matches;
     last = rep->n_matches++;
     last_soft = pre_soft;
-    pre_w = 1.0f, pre_soft = pre_cap = 0, pre_text_at = -1;
+    pre_w = 1.0f, pre_soft = pre_cap = 0, pre_text_at = -1, pre_fix = -1;
   }
+#undef COLOURISH
 #undef QUAL_TOKEN_OF
   /* a negated cast word with no colour in its clause ("remove the colour cast", 去掉偏色): the
    * photo's own cast is what is to go, as "auto white balance" */
@@ -956,7 +1002,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     int neg = -1, n_neg = 0, named = 0;
     for (int j = 0; j < nt; j++) {
       if (clause_of[j] != clause_of[i]) continue;
-      if (toks[j].kind == TOK_MOD && toks[j].id == MOD_NEG && n_neg++ == 0) neg = j;
+      if (toks[j].kind == TOK_MOD && (toks[j].id == MOD_NEG || toks[j].id == MOD_FIX) && n_neg++ == 0) neg = j;
       if (toks[j].kind == TOK_COLOR || toks[j].kind == TOK_TERM || toks[j].kind == TOK_AWB || match_of[j] >= 0)
         named = 1;
     }
@@ -968,11 +1014,17 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       continue;
     }
     rep->neutral_wb = 1;
+    fix_used[neg] = 1;
     int a = toks[neg].at < toks[i].at ? toks[neg].at : toks[i].at;
     int e = toks[neg].at + toks[neg].len > toks[i].at + toks[i].len ? toks[neg].at + toks[neg].len
                                                                     : toks[i].at + toks[i].len;
     if (!list_contains(awb_text, norm + a, e - a)) append_list(awb_text, sizeof awb_text, norm + a, e - a);
   }
+  /* a "fix" / 校正 that found neither a colour nor a cast ("fix the exposure") did nothing: say so */
+  for (int i = 0; i < nt; i++)
+    if (toks[i].kind == TOK_MOD && toks[i].id == MOD_FIX && !fix_used[i] &&
+        !list_contains(rep->ignored, norm + toks[i].at, toks[i].len))
+      append_list(rep->ignored, sizeof rep->ignored, norm + toks[i].at, toks[i].len);
 
   /* each match's effect at weight 1: its term's or colour's, confined to its qualifier's range; a
    * negated colour without a cast word ("不要蓝色", "no blue") takes that colour out of the image (its
@@ -987,7 +1039,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     for (int i = 0; i < nt && tok_k < 0; i++)
       if (match_of[i] == k) tok_k = i;
     for (int i = 0; i < nt; i++)
-      if (toks[i].kind == TOK_CAST && clause_of[i] == clause_of[tok_k]) cast_word = 1;
+      if (toks[i].kind == TOK_CAST && group_of[clause_of[i]] == group_of[clause_of[tok_k]]) cast_word = 1;
     eff[k] = *d;
     if (m->term < 0 && m->capped == CAP_NEG && !cast_word) {
       const looks_color_name *c = looks_color_get(-1 - m->term);
@@ -1048,7 +1100,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
    * the weights of the terms that set them ("warmer skin" x1.3) */
   look->skin_follow = fminf(fmaxf(look->skin_follow, 0.0f), 1.0f);
   look->tint_ends = fminf(fmaxf(look->tint_ends, 0.0f), 1.0f);
-  free(qual_of), free(clause_of), free(match_of), free(eff);
+  free(qual_of), free(clause_of), free(match_of), free(eff), free(group_of), free(fix_used);
   for (int k = 0; k < rep->n_matches; k++) { /* each term said once, however often the prompt repeats it */
     const int tl = (int)strlen(rep->matches[k].text);
     if (!list_contains(rep->understood, rep->matches[k].text, tl))

@@ -48,7 +48,7 @@ static const qual_def k_quals[LOOKS_QUAL_COUNT] = {
 };
 
 static const char *const k_cast_en = "cast|colour cast|color cast|tint cast|colour tint|color tint";
-static const char *const k_cast_zh = "偏色|色偏|色罩|偏色问题";
+static const char *const k_cast_zh = "偏色|色偏|色罩|偏色问题|偏";
 
 /* Asking for the photo's own cast to be taken out: dlut_look_neutralize measures it (a LUT alone
  * cannot know it). A negated cast word with no colour reads the same (parse.c). */
