@@ -727,6 +727,8 @@ static void test_phrasings(void) {
   /* "fix" / "correct" / 校正 of a colour remove it; before another term they are ignored */
   CHECK(parse("fix the yellow cast", NULL).cast_ab[1] < 0 && parse("yellow cast", NULL).cast_ab[1] > 0);
   CHECK(parse("correct the green cast", NULL).cast_ab[0] > 0 && parse("校正偏黄", NULL).cast_ab[1] < 0);
+  float fs = parse("fix the slight yellow cast", NULL).cast_ab[1], ff = parse("fix the yellow cast", NULL).cast_ab[1];
+  CHECK_MSG(fs < 0 && fs > ff, "fix the slight yellow cast: b %g (fix the yellow cast %g)", (double)fs, (double)ff);
   parse("fix the exposure", &rep);
   CHECK_MSG(strcmp(rep.ignored, "fix") == 0 && rep.n_matches == 1 && rep.matches[0].weight > 0,
             "fix the exposure: ignored '%s'", rep.ignored);

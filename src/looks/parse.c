@@ -934,7 +934,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       }
 #undef SKIPPABLE
       if (t->id == MOD_FIX) { /* a negation of what follows if it is a colour or tint (below) */
-        if (next_is_term) pre_fix = i;
+        if (next_is_term || next_is_mod_then_term) pre_fix = i; /* "fix the slight yellow cast" too */
         continue; /* else a cast alone (the photo's own, below) or nothing: ignored there */
       }
       if (last >= 0 && pre_text_at < 0 && !next_is_term && !next_is_mod_then_term) {
