@@ -933,6 +933,26 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         next_is_mod_then_term = n2 < nt && (toks[n2].kind == TOK_TERM || toks[n2].kind == TOK_COLOR);
       }
 #undef SKIPPABLE
+      /* a correction in a later clause than the colour it corrects, with nothing after it to act on
+       * ("the photo has a green tint, please remove it", 照片偏绿了，帮我校正一下): nothing after it in
+       * its clause, it removes that colour or tint, as "remove the green tint" does */
+      if ((t->id == MOD_FIX || t->id == MOD_NEG) && last < 0 && pre_text_at < 0 && rep->n_matches > 0) {
+        int later = 0, prev = -1;
+        for (int j = i + 1; j < nt && clause_of[j] == clause_of[i] && !later; j++)
+          later = toks[j].kind == TOK_TERM || toks[j].kind == TOK_COLOR;
+        for (int j = i - 1; j >= 0 && prev < 0; j--)
+          if (match_of[j] >= 0) prev = j;
+        dlut_looks_match *pm = prev >= 0 ? &rep->matches[match_of[prev]] : NULL;
+        if (!later && pm && match_of[prev] == rep->n_matches - 1 && COLOURISH(toks[prev])) {
+          if (pm->capped == 0 && pm->weight > 0.0f) { /* not already a complaint (发黄，修正一下) */
+            int soft_ = 0;
+            combine(&pm->weight, &soft_, &pm->capped, MOD_NEG);
+          }
+          match_text_add(pm, norm, t->at, t->len);
+          fix_used[i] = 1;
+          continue;
+        }
+      }
       if (t->id == MOD_FIX) { /* a negation of what follows if it is a colour or tint (below) */
         if (next_is_term || next_is_mod_then_term) pre_fix = i; /* "fix the slight yellow cast" too */
         continue; /* else a cast alone (the photo's own, below) or nothing: ignored there */

@@ -35,7 +35,7 @@ static const dlut_looks_term k_terms[] = {
     {"warm|warmer|warmth|warm tone|warm tones|warm colors|warm colours|warmed",
      "暖|温暖|暖色|暖色调|暖调|偏暖|暖暖|暖和", "temperature",
      "warmer white balance: whites and neutrals move towards amber", "temp=+1.6"},
-    {"cool|cooler|cold|colder|cool tone|cool tones|cold tone|cold tones|chilly|frosty",
+    {"cool|cooler|cold|colder|cool tone|cool tones|cold tone|cold tones|chilly|frosty|cool down|cool it down",
      "冷|冷色|冷色调|冷调|偏冷|清冷|寒冷|冰冷|冷峻", "temperature",
      "cooler white balance: whites and neutrals move towards blue", "temp=-1.6"},
     {"icy|ice|frozen", "冰|冰蓝|冰雪", "temperature", "very cold, bright and slightly desaturated, blue highlights",
@@ -70,8 +70,9 @@ static const dlut_looks_term k_terms[] = {
     {"faded|fade|matte|matt|lifted blacks|milky", "褪色|哑光|雾面|磨砂|灰调|黑位提升|奶灰", "tone",
      "lifted, milky blacks (the matte film look); a little less contrast and colour",
      "fade=+0.8 contrast=-0.15 sat=-0.15"},
-    {"crushed blacks|crushed|crush|deep blacks|inky|inky blacks|rich blacks", "死黑|压黑|深黑|浓黑|纯黑", "tone",
-     "crushed blacks: deep shadows pulled down to black", "crush=+0.8 contrast=+0.2"},
+    {"crushed blacks|crushed|crush|deep blacks|inky|inky blacks|rich blacks",
+     "死黑|压黑|深黑|浓黑|纯黑|压死|黑色压死|暗部压死", "tone", "crushed blacks: deep shadows pulled down to black",
+     "crush=+0.8 contrast=+0.2"},
     {"highlight rolloff|highlight roll off|soft highlights|roll off|rolloff|creamy highlights",
      "高光柔和|柔和高光|高光压缩|压高光|高光过渡", "tone",
      "a soft highlight shoulder: whites roll off instead of clipping", "rolloff=+0.9 highlights=-0.3"},
@@ -254,11 +255,11 @@ static const dlut_looks_term k_terms[] = {
     {"pastel|pastels|candy|soft colors|soft colours", "马卡龙|粉彩|糖果色|粉嫩色|奶油色系", "look",
      "pastel: light, low-contrast, desaturated colours",
      "sat=-0.35 fade=+0.3 bright=+0.35 contrast=-0.35 highlight=0@3"},
-    {"golden hour|sunset|sunrise|dusk|magic hour|golden|sunkissed|sun kissed",
-     "黄金时刻|日落|夕阳|落日|晚霞|黄昏|日出|朝阳|暖阳|金色|金黄|余晖|金", "light",
+    {"golden hour|sunset|sunrise|dusk|magic hour|golden|sunkissed|sun kissed|evening",
+     "黄金时刻|日落|夕阳|落日|晚霞|黄昏|傍晚|日出|朝阳|暖阳|金色|金黄|余晖|金", "light",
      "golden hour: strongly warm, amber highlights, richer warm colours",
      "temp=+2.0 highlight=70@10 cast=55@4 sat=+0.15 contrast=+0.1 hue.yellow=-10"},
-    {"blue hour|twilight|evening", "蓝调时刻|蓝调|蓝色时刻|暮光|傍晚", "light",
+    {"blue hour|twilight", "蓝调时刻|蓝调|蓝色时刻|暮光", "light",
      "blue hour: cool, blue-violet shadows, slightly darker",
      "temp=-1.7 shadow=270@10 highlight=250@4 sat=+0.1 bright=-0.2"},
     {"moonlight|moonlit|moon", "月光|月夜|月色", "light", "moonlight: cold blue, dark, desaturated (day-for-night)",
@@ -341,7 +342,7 @@ static const dlut_looks_term k_terms[] = {
      "bright=+0.35 temp=-0.5 vib=+0.2 contrast=+0.05 shadows=+0.3 hue.green=+10 fade=+0.05"},
     {"happy|cheerful|joyful|playful|fun", "欢快|快乐|明媚|开心|活泼|愉快", "mood", "cheerful: bright, warm, colourful",
      "bright=+0.3 sat=+0.3 temp=+0.6 contrast=+0.1"},
-    {"romantic|love|tender", "浪漫|爱情|温柔", "mood", "romantic: warm-pink, soft, bright",
+    {"romantic|tender|in love|lovey dovey", "浪漫|爱情|温柔", "mood", "romantic: warm-pink, soft, bright",
      "temp=+0.6 tint=+0.8 bright=+0.2 rolloff=+0.4 highlight=10@6"},
     {"mysterious|mystery|eerie", "神秘|诡秘|奇幻", "mood", "mysterious: dark, cool-violet shadows",
      "bright=-0.35 temp=-0.8 tint=+0.5 contrast=+0.2 shadow=290@8"},
@@ -769,11 +770,11 @@ static const dlut_looks_modifier k_modifiers[] = {
     {"very|really|super|highly|strongly|so|heavily|heavy|strong|much|intensely|deeply|deep|quite a lot|way",
      "非常|很|超|特别|十分|浓|强烈|相当|格外|重度|深度", "intensify x1.6 (prefix)"},
     {"more|extra|plus|boost|boosted|increase|increased|add|higher|high|up|stronger|raise|raised|enhance|enhanced",
-     "更|更加|多|提高|提升|增加|增强|加强|加|高|强|再|加大|偏高",
+     "更|更加|多|提高|提升|增加|增强|加强|加|高|强|再|加大|偏高|不够|还不够|不太够|提|提一提",
      "more / higher: x1.3 (prefix, or postfix as in 对比度高)"},
     {"less|lower|low|reduce|reduced|decrease|decreased|minus|down|weaker|lessen|tone down|toned down|cut|not as|"
      "less of",
-     "少|降低|减少|减弱|减|低|弱|偏低|淡化|不要那么|没那么|没有那么|别那么|不用那么|不那么",
+     "少|降低|降|压|压一压|压低|减少|减弱|减|低|弱|偏低|淡化|不要那么|没那么|没有那么|别那么|不用那么|不那么",
      "less / lower: reverses the term, x-0.8 (prefix or postfix; 没那么黄 \"not as yellow\" is less yellow)"},
     {"slightly|slight|a bit|a little|a little bit|a touch of|touch of|a touch|somewhat|mild|mildly|subtle|subtly|"
      "gently|kind of|kinda|sort of|bit|little|lightly|faintly|hint of|a hint of|barely",
@@ -788,7 +789,7 @@ static const dlut_looks_modifier k_modifiers[] = {
      "cap: the term may not push its way (\"not too saturated\": saturation does not rise)"},
     {"extremely|ultra|totally|insanely|incredibly|ridiculously|massively|hugely|super duper|maximum|max",
      "极其|极度|极|超级|超级无敌|无比|最|极致|特别特别", "the step above very: x2.0 (prefix)"},
-    {"too|overly|excessively|over", "过|过于|过分|太过|太",
+    {"too|overly|excessively|over", "过|过于|过分|太过|太|发",
      "too: alone, no change; after a negation, a cap (\"don't make it too warm\" = not too warm; 不要过暖)"},
     {"fix|correct|fixed|corrected", "校正|修正|纠正|矫正",
      "fix / correct: of a colour or a tint, removes it as \"remove\" does (\"fix the yellow cast\"); of a cast "
@@ -808,21 +809,23 @@ static const char *const k_stop_en[] = {
     "could",      "can",       "get",     "make it",  "making",   "made",   "one",    "shots",    "photos",
     "pictures",   "images",    "colored", "coloured", "palette",  "light",  "city",   "portrait", "portraits",
     "street",     "landscape", "texture", "keep",     "kept",     "stay",   "leave",  "towards",  "toward",
-    "blacks",     "whites",    "just",
+    "blacks",     "whites",    "just",    "you",      "than",     "now",    "thanks", "thank",    "has",
+    "have",       "love",      "id",      "them",
 };
 static const char *const k_stop_zh[] = {
-    "的",   "风",   "风格", "感",   "感觉", "色调",   "调",   "色",     "效果", "氛围",   "一种", "一张", "照片",
-    "图片", "画面", "给",   "让",   "请",   "把",     "要",   "我",     "想",   "带",     "有",   "了",   "吧",
-    "呢",   "啊",   "一下", "调色", "滤镜", "色彩",   "颜色", "味",     "系",   "的感觉", "那种", "这种", "样子",
-    "风的", "调子", "一样", "像",   "般",   "图",     "拍",   "照",     "里",   "中",     "下",   "上",   "是",
-    "得",   "地",   "着",   "被",   "它",   "这张",   "这个", "那个",   "成",   "变",     "变成", "弄",   "做",
-    "度",   "搞",   "来",   "去",   "个",   "些许的", "色系", "质感的", "光线", "光影",   "画风", "影调", "场景",
-    "质感", "人像", "人",   "城市", "街道", "街头",   "风景", "保持",   "保留", "往",     "向",
+    "的",   "风",     "风格",   "感",       "感觉",   "色调", "调",     "色",   "效果", "氛围",   "一种",
+    "一张", "照片",   "图片",   "画面",     "给",     "让",   "请",     "把",   "要",   "我",     "想",
+    "带",   "有",     "了",     "吧",       "呢",     "啊",   "一下",   "调色", "滤镜", "色彩",   "颜色",
+    "味",   "系",     "的感觉", "那种",     "这种",   "样子", "风的",   "调子", "一样", "像",     "般",
+    "图",   "拍",     "照",     "里",       "中",     "下",   "上",     "是",   "得",   "地",     "着",
+    "被",   "它",     "这张",   "这个",     "那个",   "成",   "变",     "变成", "弄",   "做",     "度",
+    "搞",   "来",     "去",     "个",       "些许的", "色系", "质感的", "光线", "光影", "画风",   "影调",
+    "场景", "质感",   "人像",   "人",       "城市",   "街道", "街头",   "风景", "保持", "保留",   "往",
+    "向",   "能不能", "能否",   "可不可以", "可以",   "帮",   "帮我",   "谢谢", "整体", "比现在", "也",
 };
 /* Clause separators: modifiers do not cross them. */
 static const char *const k_sep_en[] = {"and", "but", "yet", "while", "though", "although", "plus also", "then", "or"};
-static const char *const k_sep_zh[] = {"和", "与", "但", "但是", "而且", "并且", "又",
-                                       "还", "而", "及", "同时", "或",   "也"};
+static const char *const k_sep_zh[] = {"和", "与", "但", "但是", "而且", "并且", "又", "还", "而", "及", "同时", "或"};
 
 /* Film makers (issue 10): a maker word directly before or after a film stock of that maker is part of
  * the stock's name ("fuji neopan", "polaroid polachrome", "portra kodak"), not a second look; alone it
