@@ -331,8 +331,8 @@ static void test_vec_avx2(void) {
   enum { N = 400 };
   float in[N], out[N];
   for (int i = 0; i < N; i++) in[i] = -100.0f + 190.0f * i / (N - 1); /* -100 .. 90 */
-  float s = dlut_vexp_sub_sum_avx2(out, in, N, 1.0f, 0.0f);
-  double worst = 0, sr = 0;
+  dlut_vexp_sub_sum_avx2(out, in, N, 1.0f, 0.0f); /* the sum is +inf here (lanes above 88.7): tails below */
+  double worst = 0;
   for (int i = 0; i < N; i++) {
     double r = exp((double)in[i]);
     if (in[i] < -87.3f) {
@@ -343,11 +343,9 @@ static void test_vec_avx2(void) {
       CHECK_MSG(isinf(out[i]) || out[i] > 3e38f, "exp(%g) = %g, want inf", in[i], out[i]);
       continue;
     }
-    sr += r;
     worst = fmax(worst, fabs(out[i] - r) / r);
   }
   CHECK_MSG(worst < 4e-7, "vexp avx2 relative error %g", worst);
-  (void)s;
   float e887[8] = {88.5f, 88.6f, 88.7f, 88.38f, -87.0f, -87.3f, 0.0f, 1.0f}, o887[8];
   dlut_vexp_sub_sum_avx2(o887, e887, 8, 1.0f, 0.0f);
   for (int i = 0; i < 8; i++)

@@ -33,6 +33,7 @@
 
 #include "dlut/parallel.h"
 #include "dlut/tensor.h"
+#include "tensor/vexp.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
@@ -487,17 +488,17 @@ void dlut_bf16_gemm_ref(float *C, int ldc, const float *A, int lda, int transa, 
  * 2^n built in the exponent field; about 1 ulp over the float range,
  * 0 below -87.3, +inf above 88.7. */
 V512_TARGET static inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(VEXP_LO)), _mm512_set1_ps(VEXP_HI));
+  __m512 n =
+      _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(VEXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(VEXP_LN2_HI), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(VEXP_LN2_LO), r);
+  __m512 p = _mm512_set1_ps(VEXP_P5);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(VEXP_P4));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(VEXP_P3));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(VEXP_P2));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(VEXP_P1));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(VEXP_P0));
   p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
   return _mm512_scalef_ps(p, n);
 }

@@ -9,7 +9,7 @@
  * (577 tokens: 16 x 577^2 exps per layer, forward and again in the
  * backward's recomputation).
  *
- * exp8 is exp16 of bf16.c: x = n ln2 + r with the Cody-Waite split of
+ * exp8 is exp16 of bf16.c, on the same constants (tensor/vexp.h): x = n ln2 + r with the Cody-Waite split of
  * ln2, exp(r) by the Cephes degree-6 polynomial, then 2^n. AVX2 has no
  * scalef, so 2^n is built in the exponent field, in two factors
  * 2^(n/2) 2^(n - n/2) so that n = 128 (x up to 88.7, where exp is still
@@ -19,6 +19,7 @@
 #include <math.h>
 
 #include "dlut/tensor.h"
+#include "tensor/vexp.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define V2_BUILD 1
@@ -43,17 +44,17 @@ int dlut_cpu_has_avx2(void) {
 #define V2_TARGET __attribute__((target("avx2,fma")))
 
 V2_TARGET static inline __m256 exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(VEXP_LO)), _mm256_set1_ps(VEXP_HI));
+  __m256 n =
+      _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(VEXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(VEXP_LN2_HI), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(VEXP_LN2_LO), r);
+  __m256 p = _mm256_set1_ps(VEXP_P5);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(VEXP_P4));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(VEXP_P3));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(VEXP_P2));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(VEXP_P1));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(VEXP_P0));
   p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
   __m256i ni = _mm256_cvtps_epi32(n), h = _mm256_srai_epi32(ni, 1), bias = _mm256_set1_epi32(127);
   __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, bias), 23));
