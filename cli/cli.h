@@ -21,6 +21,10 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* Nonzero if s is "-h" or "--help". */
 int cli_is_help(const char *s);
 
+/* Nonzero if s looks like an option ("-o", "--size"): a prompt that starts with a number ("-0.5ev",
+ * "-20 saturation") is none. */
+int cli_is_option(const char *s);
+
 /* Parse a number argument strictly (whole string, finite). 0 ok, -1 bad. */
 int cli_parse_int(const char *s, int *out);
 int cli_parse_float(const char *s, float *out);

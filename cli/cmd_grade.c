@@ -430,7 +430,7 @@ int dlut_cmd_grade(int argc, char **argv) {
           rc = cli_usage(k_cmd, "%s: %s", a, msg);
         goto done;
       }
-    } else if (a[0] == '-' && a[1]) {
+    } else if (cli_is_option(a)) {
       rc = cli_usage(k_cmd, "unknown option '%s'", a);
       goto done;
     } else {

@@ -31,6 +31,13 @@ static void help(void) {
       "parameters of the resulting look; with -o, also write it as a LUT.\n"
       "`dlut grade PHOTO \"PROMPT\"` uses the same look when no model is given.\n"
       "\n"
+      "Numbers set a control as an editor's sliders do: \"contrast +20\",\n"
+      "\"saturation -30\", \"对比度 +20\" (50 is the plain word, 100 twice it),\n"
+      "\"exposure +0.5\" and \"+1 stop\" (stops), \"temperature 5600K\" (the white\n"
+      "balance set to that light), \"blacks -10\", \"tint +15\"; beside a look or a\n"
+      "stock a number is its strength in percent (\"portra 400 50%%\"). A prompt that\n"
+      "starts with a minus goes after --: dlut looks -- \"-0.5 ev\".\n"
+      "\n"
       "options:\n"
       "  -o, --output FILE   write the look as a LUT (.cube, .3dl or Hald .png)\n"
       "  -s, --size N        lattice points per axis for -o (2..256, default %d)\n"
@@ -185,7 +192,9 @@ int dlut_cmd_looks(int argc, char **argv) {
       if (++i >= argc || cli_parse_float(argv[i], dst) != 0 || !(*dst >= 0 && *dst <= DLUT_LOOK_MAX_STRENGTH))
         return cli_usage(k_cmd, "%s needs a number from 0 to %g", a, (double)DLUT_LOOK_MAX_STRENGTH);
       has_strength = 1;
-    } else if (a[0] == '-' && a[1] != '\0') {
+    } else if (strcmp(a, "--") == 0 && i + 1 < argc && !prompt) { /* what follows is the prompt */
+      prompt = argv[++i];
+    } else if (cli_is_option(a)) {
       return cli_usage(k_cmd, "unknown option '%s'", a);
     } else if (!prompt) {
       prompt = a;

@@ -42,6 +42,10 @@ int cli_is_help(const char *s) {
   return strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0;
 }
 
+int cli_is_option(const char *s) {
+  return s[0] == '-' && s[1] != '\0' && !(s[1] >= '0' && s[1] <= '9') && !(s[1] == '.' && s[2] >= '0' && s[2] <= '9');
+}
+
 int cli_parse_int(const char *s, int *out) {
   char *end;
   errno = 0;

@@ -740,6 +740,137 @@ static void test_phrasings(void) {
   CHECK(py.cast_ab[1] < 0 && py.band_sat[2] == 0 && ny.cast_ab[1] == 0 && ny.band_sat[2] < 0);
 }
 
+/* Numbers beside a control ("contrast +20", 曝光+0.5, "5600k"), as an editor's sliders read them. */
+static void test_numbers(void) {
+  const dlut_look plain_c = parse("contrast", NULL), plain_s = parse("saturation", NULL);
+  const dlut_look plain_b = parse("brightness", NULL);
+  static const struct {
+    const char *prompt;
+    int field;   /* 0 contrast, 1 sat, 2 brightness, 3 exposure (stops), 4 temp, 5 tint, 6 crush, 7 fade */
+    double want; /* the field's value; for 0-2 as a multiple of the plain term's */
+  } rows[] = {
+      {"brightness -10", 2, -0.2},
+      {"brightness +10", 2, 0.2},
+      {"contrast +20", 0, 0.4},
+      {"contrast: +20", 0, 0.4},
+      {"contrast=20", 0, 0.4},
+      {"+20 contrast", 0, 0.4},
+      {"对比度：+20", 0, 0.4},
+      {"saturation -30", 1, -0.6},
+      {"饱和度－20", 1, -0.4},
+      {"reduce the saturation by 20%", 1, -0.4},
+      {"降低饱和度20%", 1, -0.4},
+      {"increase contrast by 50", 0, 1.0},
+      {"saturation -100", 1, -2.0},
+      {"亮度 \xE2\x88\x92"
+       "15",
+       2, -0.3}, /* U+2212, the typographic minus */
+      {"exposure +1", 3, 1.0},
+      {"exposure -0.7", 3, -0.7},
+      {"曝光+0.5", 3, 0.5},
+      {"+1 stop", 3, 1.0},
+      {"1/3 stop", 3, 1.0 / 3.0},
+      {"brighter by 1 stop", 3, 1.0},
+      {"darker by half a stop", 3, 0.0}, /* "half a" is no number: not a stop */
+      {"2 stops darker", 3, -2.0},
+      {"-0.5ev", 3, -0.5},
+      {"tint +20", 5, 0.4 * 2.2},
+      {"blacks -20", 6, 0.4 * 0.8},
+      {"blacks +25", 7, 0.5 * 0.8},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    dlut_looks_report rep;
+    dlut_look l = parse(rows[i].prompt, &rep);
+    double got = 0;
+    switch (rows[i].field) {
+      case 0:
+        got = l.contrast / plain_c.contrast;
+        break;
+      case 1:
+        got = l.saturation / plain_s.saturation;
+        break;
+      case 2:
+        got = l.brightness / plain_b.brightness;
+        break;
+      case 3:
+        got = l.exposure;
+        break;
+      case 4:
+        got = l.temp;
+        break;
+      case 5:
+        got = l.tint;
+        break;
+      case 6:
+        got = l.crush;
+        break;
+      default:
+        got = l.fade;
+        break;
+    }
+    if (rows[i].want == 0.0) /* not read as stops: the plain term's exposure, under one stop */
+      CHECK_MSG(fabs(got) < 0.5 && rep.n_matches >= 1, "'%s': exposure %g", rows[i].prompt, got);
+    else
+      CHECK_MSG(fabs(got - rows[i].want) < 1e-4 && !rep.ignored[0], "'%s': %g (want %g), ignored '%s'", rows[i].prompt,
+                got, rows[i].want, rep.ignored);
+  }
+  /* temperature in kelvin: the white balance set to that light (3200 K cools a daylight photo, 10000 K warms
+   * it), or, with no temperature word, a light of that colour (a 3200 K light is warm) */
+  CHECK(parse("white balance 3200k", NULL).temp < -3 && parse("temperature 10000 k", NULL).temp > 1.5);
+  CHECK(parse("色温 5600K", NULL).temp < 0 && parse("3200k light", NULL).temp > 3);
+  CHECK(fabsf(parse("temperature 6504k", NULL).temp) < 0.01f);
+  CHECK(parse("色温 +30", NULL).temp > 0 && parse("temperature -30", NULL).temp < 0);
+  /* a film speed is no degree; a signed number after a stock is its strength; a big number is nothing */
+  dlut_looks_report rep;
+  dlut_look p400 = parse("portra 400", &rep), p50 = parse("portra 400 50%", NULL);
+  CHECK(rep.n_matches == 1 && fabsf(p50.temp - 0.5f * p400.temp) < 1e-4f);
+  CHECK(fabsf(parse("portra 400 +20", NULL).temp - 0.2f * p400.temp) < 1e-4f);
+  parse("contrast +999", &rep);
+  CHECK_MSG(rep.n_matches == 1 && rep.matches[0].weight == 1.0f && strcmp(rep.ignored, "+999") == 0,
+            "contrast +999: weight %g, ignored '%s'", (double)rep.matches[0].weight, rep.ignored);
+  /* hyphens inside names stay hyphens */
+  parse("sx-70", &rep);
+  CHECK(rep.n_matches == 1 && !rep.ignored[0] && rep.matches[0].weight == 1.0f);
+  /* a control no LUT can be: said, with its number, and nothing done */
+  dlut_look cl = parse("clarity +20", &rep);
+  dlut_look id;
+  dlut_look_init(&id);
+  CHECK_MSG(rep.n_matches == 0 && strcmp(rep.ignored, "clarity +20") == 0 && memcmp(&cl, &id, sizeof cl) == 0,
+            "clarity +20: ignored '%s'", rep.ignored);
+  /* two sliders, one number each */
+  dlut_look two = parse("contrast 20 saturation -10", NULL);
+  CHECK(fabsf(two.contrast - 0.4f * plain_c.contrast) < 1e-4f &&
+        fabsf(two.saturation + 0.2f * plain_s.saturation) < 1e-4f);
+}
+
+/* Complaints without "too" ("it looks washed out", 照片有点灰), "keep X", "not X enough", "X too". */
+static void test_states(void) {
+  CHECK(parse("it looks washed out", NULL).contrast > 0 && parse("washed out", NULL).contrast < 0);
+  CHECK(parse("照片有点灰", NULL).saturation > 0 && parse("有点灰", NULL).saturation < 0);
+  CHECK(parse("the photo is a bit dark", NULL).brightness > 0 && parse("it's dark", NULL).brightness > 0);
+  CHECK(parse("照片很暗", NULL).brightness > 0 && parse("照片偏黄", NULL).cast_ab[1] < 0);
+  CHECK(parse("it looks dark and flat", NULL).contrast > 0); /* the state carries over "and" */
+  /* requests stay requests */
+  CHECK(parse("make the photo look dark", NULL).brightness < 0 && parse("把照片调暗", NULL).brightness < 0);
+  CHECK(parse("照片亮一点", NULL).brightness > 0 && parse("让画面看起来暖一点", NULL).temp > 0);
+  CHECK(parse("this is a sunset photo, make it warmer", NULL).temp > parse("sunset", NULL).temp);
+  CHECK(parse("整体偏冷", NULL).temp < 0);
+  /* "too" after a state is one complaint, not two */
+  CHECK(parse("it's too dark", NULL).brightness > 0 && parse("it's not bright", NULL).brightness > 0);
+  /* "not X enough": more X */
+  CHECK(parse("not bright enough", NULL).brightness > 0 && parse("not warm enough", NULL).temp > 0);
+  CHECK(parse("warm enough", NULL).temp > 0);
+  /* "X too" at the end is "also" */
+  CHECK(parse("make it warm too", NULL).temp > 0 && parse("too warm", NULL).temp < 0);
+  /* keep: a control's name stays where it is, a description is asked for */
+  dlut_looks_report rep;
+  dlut_look k = parse("brighter but keep the highlights", &rep);
+  CHECK_MSG(k.highlights == 0.0f && k.brightness > 0 && rep.n_matches == 2, "highlights %g, brightness %g",
+            (double)k.highlights, (double)k.brightness);
+  CHECK(parse("brighter highlights", NULL).highlights > 0 && parse("保留高光", NULL).highlights == 0.0f);
+  CHECK(parse("hdr, keep the contrast", NULL).contrast == 0.0f && parse("keep it warm", NULL).temp > 0);
+}
+
 static void test_bake_matches_reference(void) {
   for (int trial = 0; trial < 6; trial++) {
     dlut_look l = random_look();
@@ -1052,6 +1183,8 @@ int main(void) {
   test_film_names();
   test_parser();
   test_phrasings();
+  test_numbers();
+  test_states();
   test_bake_matches_reference();
   test_lattice_properties();
   test_protections();

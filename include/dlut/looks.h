@@ -38,6 +38,20 @@
  *                with a cast word, "remove the green cast", is corrected)
  *     cap        not too, 不要太, 别太, 不太 (X at most half its plain amount;
  *                a prompt that is only "not too X" gives a gentle X)
+ *     too        too, 太, 过 (a complaint: less X); "X too" at the end is "also"
+ *     enough     "not bright enough" is more of it
+ *     keep       keep, preserve, 保留, 保持: before a control's name ("keep the
+ *                highlights") that control stays at zero; else nothing
+ *   A complaint needs no "too": "it looks washed out", "the photo is a bit
+ *   dark", 照片有点灰 (a state word before a tone, colour, saturation or
+ *   temperature word, with no request such as make / 把 / 调 before it)
+ *   take the word back, as "too" does.
+ *   Numbers set a control's degree as an editor's sliders do: "contrast +20",
+ *   "saturation -30", 对比度+20 (-100..100, 50 = the plain word), "exposure
+ *   +0.5", "+1 stop", "1/3 stop" (stops), "temperature 5600K", "色温 3200K"
+ *   (the white balance set to that light; a kelvin value alone is a light
+ *   of that colour), "tint +10", "blacks -10", "whites +20"; beside a look, a
+ *   stock or a colour a number is its strength in percent ("portra 400 50%").
  *   A film stock's name is one term: a maker word (kodak, fuji, ilford,
  *   agfa, polaroid, lomography, cinestill, 柯达, 富士 ...) before or after one
  *   of its stocks, and a film speed or variant after any film term ("400",

@@ -84,6 +84,24 @@ int looks_sep_count(int zh);
 const char *looks_sep_get(int zh, int i);
 int looks_sep_is_list(int zh, int i); /* 1 for the separators that join a list ("and", "or", 和, 与, 及, 或) */
 
+/* Sliders: the names of an editor's controls that take their term and degree from a number beside them
+ * ("temperature +20", "blacks -10"; vocab.c, parse.c). */
+enum { LOOKS_SLIDER_TEMP, LOOKS_SLIDER_TINT, LOOKS_SLIDER_WHITES, LOOKS_SLIDER_BLACKS, LOOKS_SLIDER_SPATIAL };
+typedef struct looks_slider {
+  const char *en, *zh; /* '|'-separated forms */
+  int kind;            /* LOOKS_SLIDER_* */
+} looks_slider;
+int looks_slider_count(void);
+const looks_slider *looks_slider_get(int i);
+/* The names of controls that "keep" holds ("highlights", 高光), the words that say the photo is so now
+ * ("it looks", 照片), and those that make such a word a request ("make", 把) (vocab.c). */
+int looks_control_noun_count(void);
+const char *looks_control_noun_get(int i);
+int looks_state_count(int zh);
+const char *looks_state_get(int zh, int i);
+int looks_request_word_count(void);
+const char *looks_request_word_get(int i);
+
 /* Film makers ('|'-separated forms of maker m, English or Chinese; NULL out of range) and the words that
  * name a stock's variant ("nc", "vc", "plus" ...), joined to the stock before them (vocab.c, parse.c). */
 int looks_maker_count(void);

@@ -21,8 +21,21 @@
 
 /* ==== The lexicon ==== */
 
-enum { LEX_TERM, LEX_QUAL, LEX_CAST, LEX_AWB, LEX_COLOR, LEX_MOD, LEX_STOP, LEX_SEP };
-enum { MOD_INTENS, MOD_MORE, MOD_LESS, MOD_SOFT, MOD_NEG, MOD_CAP, MOD_EXTREME, MOD_TOO, MOD_FIX, MOD_COUNT };
+enum { LEX_TERM, LEX_QUAL, LEX_CAST, LEX_AWB, LEX_COLOR, LEX_MOD, LEX_SLIDER, LEX_STATE, LEX_STOP, LEX_SEP };
+enum {
+  MOD_INTENS,
+  MOD_MORE,
+  MOD_LESS,
+  MOD_SOFT,
+  MOD_NEG,
+  MOD_CAP,
+  MOD_EXTREME,
+  MOD_TOO,
+  MOD_FIX,
+  MOD_ENOUGH,
+  MOD_KEEP,
+  MOD_COUNT
+};
 /* NEG reverses at half strength; CAP ("not too X") keeps X's direction: 0.4 is X's gentle amount when
  * the prompt says nothing else, otherwise it only caps X at half its plain amount (see the summing).
  * EXTREME is the step above "very"; TOO ("too", 过) alone is a complaint, "less" ("too blue", 过暖:
@@ -30,13 +43,16 @@ enum { MOD_INTENS, MOD_MORE, MOD_LESS, MOD_SOFT, MOD_NEG, MOD_CAP, MOD_EXTREME, 
  * warm", 不要过暖 = "not too warm"). FIX ("fix", "correct", 校正) is a negation of a colour or a
  * tint ("fix the yellow cast" = "remove the yellow cast"), of a cast alone the photo's own cast ("correct
  * the colour cast"); before anything else ("fix the exposure") it is ignored: there is nothing it
- * could measure. */
-static const float k_mod_weight[MOD_COUNT] = {1.6f, 1.3f, -0.8f, 0.5f, -0.5f, 0.4f, 2.0f, 1.0f, -0.5f};
+ * could measure. ENOUGH after a negation is "more" ("not bright enough"), alone nothing. KEEP before a
+ * control's name ("keep the highlights") holds that control where it is (CAP_KEEP), before anything
+ * else it is nothing ("keep it warm" is warm). */
+static const float k_mod_weight[MOD_COUNT] = {1.6f, 1.3f, -0.8f, 0.5f, -0.5f, 0.4f, 2.0f, 1.0f, -0.5f, 1.0f, 1.0f};
 /* Degree words compound ("very very warm" x2.56) up to this much of the plain term, either way: a
  * prompt of a hundred "very"s is an extremely strong look, not an overflow. */
 #define WEIGHT_MAX 2.4f
 #define CAP_NEG 1      /* match.capped: "no X" */
 #define CAP_TOO 2      /* match.capped: "not too X" */
+#define CAP_KEEP 3     /* match.capped: "keep X": X's controls stay at zero, whatever the other terms do */
 #define CAP_LIMIT 0.5f /* "not too X" caps X at this fraction of its plain amount */
 
 typedef struct lex_entry {
@@ -59,6 +75,8 @@ static struct {
   uint8_t *term_tint;     /* (n_terms) nonzero for the terms of group "tint" (green tint, 偏粉 ...) */
   uint16_t *term_makers;  /* (n_terms) bit m: a stock of maker m (see stock_makers) */
   int term_shadows, term_highlights, term_natural, term_sea; /* terms that double as qualifiers (-1 if absent) */
+  int term_warm, term_magenta, term_faded, term_crushed, term_exposure, term_bright, term_dark; /* sliders' terms */
+  uint8_t *term_slider; /* (n_terms) nonzero for the terms a number reads on the editors' -100..100 scale */
   int ok;
   char error[256];
 } g_lex;
@@ -183,6 +201,13 @@ static int add_all(size_t *n, size_t *bytes, int fill) {
     if (add_forms(looks_cast_forms(zh), LEX_CAST, 0, n, bytes, fill) ||
         add_forms(looks_awb_forms(zh), LEX_AWB, 0, n, bytes, fill))
       return -1;
+  for (int i = 0; i < looks_slider_count(); i++) {
+    const looks_slider *sl = looks_slider_get(i);
+    if (add_forms(sl->en, LEX_SLIDER, i, n, bytes, fill) || add_forms(sl->zh, LEX_SLIDER, i, n, bytes, fill)) return -1;
+  }
+  for (int zh = 0; zh < 2; zh++)
+    for (int i = 0; i < looks_state_count(zh); i++)
+      if (add_forms(looks_state_get(zh, i), LEX_STATE, 0, n, bytes, fill)) return -1;
   for (int zh = 0; zh < 2; zh++) {
     for (int i = 0; i < looks_stop_count(zh); i++)
       if (add_forms(looks_stop_get(zh, i), LEX_STOP, 0, n, bytes, fill)) return -1;
@@ -295,8 +320,9 @@ static void lex_build(void) {
   g_lex.term_film = calloc((size_t)nt, 1);
   g_lex.term_tint = calloc((size_t)nt, 1);
   g_lex.term_makers = calloc((size_t)nt, sizeof *g_lex.term_makers);
+  g_lex.term_slider = calloc((size_t)nt, 1);
   if (!g_lex.entries || !g_lex.arena || !g_lex.term_delta || !g_lex.color_delta || !g_lex.term_film ||
-      !g_lex.term_tint || !g_lex.term_makers) {
+      !g_lex.term_tint || !g_lex.term_makers || !g_lex.term_slider) {
     snprintf(g_lex.error, sizeof g_lex.error, "looks: out of memory building the vocabulary");
     return;
   }
@@ -318,13 +344,23 @@ static void lex_build(void) {
   for (int i = 0; i < nt; i++) {
     g_lex.term_film[i] = strcmp(dlut_looks_term_get(i)->group, "film") == 0;
     g_lex.term_tint[i] = strcmp(dlut_looks_term_get(i)->group, "tint") == 0;
+    const char *gr = dlut_looks_term_get(i)->group;
+    g_lex.term_slider[i] =
+        !strcmp(gr, "temperature") || !strcmp(gr, "tint") || !strcmp(gr, "tone") || !strcmp(gr, "saturation");
   }
   if (stock_makers() != 0) return;
-  const char *probe[4] = {"shadows", "highlights", "natural", "ocean"};
-  int *dst[4] = {&g_lex.term_shadows, &g_lex.term_highlights, &g_lex.term_natural, &g_lex.term_sea};
-  for (int k = 0; k < 4; k++) {
+  const char *probe[11] = {"shadows", "highlights", "natural",  "ocean",  "warm", "magenta tint",
+                           "faded",   "crushed",    "exposure", "bright", "dark"};
+  int *dst[11] = {&g_lex.term_shadows,  &g_lex.term_highlights, &g_lex.term_natural, &g_lex.term_sea,
+                  &g_lex.term_warm,     &g_lex.term_magenta,    &g_lex.term_faded,   &g_lex.term_crushed,
+                  &g_lex.term_exposure, &g_lex.term_bright,     &g_lex.term_dark};
+  for (int k = 0; k < 11; k++) {
     const lex_entry *e = lex_find(probe[k], strlen(probe[k]));
     *dst[k] = e && e->kind == LEX_TERM ? e->id : -1;
+    if (k >= 4 && *dst[k] < 0) { /* the sliders need these: a bug in vocab.c */
+      snprintf(g_lex.error, sizeof g_lex.error, "looks: the vocabulary has no term '%s'", probe[k]);
+      return;
+    }
   }
   g_lex.ok = 1;
 }
@@ -355,15 +391,32 @@ static const lex_entry *lex_find(const char *s, size_t len) {
 
 /* ==== Tokens ==== */
 
-enum { TOK_TERM, TOK_COLOR, TOK_MOD, TOK_STOP, TOK_SEP, TOK_UNKNOWN, TOK_QUAL, TOK_CAST, TOK_AWB };
+enum {
+  TOK_TERM,
+  TOK_COLOR,
+  TOK_MOD,
+  TOK_STOP,
+  TOK_SEP,
+  TOK_UNKNOWN,
+  TOK_QUAL,
+  TOK_CAST,
+  TOK_AWB,
+  TOK_SLIDER,
+  TOK_STATE,
+  TOK_NUM
+};
 
 typedef struct token {
-  int kind;  /* TOK_* */
-  int id;    /* term / colour / modifier id */
-  int at;    /* byte offset in the normalised prompt */
-  int len;   /* bytes */
-  int maker; /* the token is a film maker's name alone ("kodak", "富士"): its looks_maker_forms index, else -1 */
+  int kind;   /* TOK_* */
+  int id;     /* term / colour / modifier id */
+  int at;     /* byte offset in the normalised prompt */
+  int len;    /* bytes */
+  int maker;  /* the token is a film maker's name alone ("kodak", "富士"): its looks_maker_forms index, else -1 */
+  double val; /* TOK_NUM: the number, signed */
+  int unit;   /* TOK_NUM: NUM_PLAIN, NUM_KELVIN, NUM_STOPS */
+  int point;  /* TOK_NUM: written with a decimal point */
 } token;
+enum { NUM_PLAIN, NUM_KELVIN, NUM_STOPS };
 
 #define MAX_PHRASE_WORDS 5
 
@@ -430,6 +483,10 @@ static int lex_kind_to_tok(int kind) {
       return TOK_MOD;
     case LEX_STOP:
       return TOK_STOP;
+    case LEX_SLIDER:
+      return TOK_SLIDER;
+    case LEX_STATE:
+      return TOK_STATE;
     default:
       return TOK_SEP;
   }
@@ -474,7 +531,7 @@ static int tokenize(const char *s, token *toks, int max) {
 #define PUSH(K, ID, AT, LEN)                                                           \
   do {                                                                                 \
     if (n >= max) return dlut_error("looks: prompt has too many words (max %d)", max); \
-    toks[n++] = (token){(K), (ID), (AT), (LEN), -1};                                   \
+    toks[n++] = (token){(K), (ID), (AT), (LEN), -1, 0, 0, 0};                          \
   } while (0)
 #define PUSH_ENTRY(E, AT, LEN)                                   \
   do {                                                           \
@@ -663,7 +720,8 @@ static int join_stocks(const char *s, token *toks, int n) {
         ; /* stock + maker */
       else if (t->kind == TOK_TERM && t->id == cur.id)
         maker = cur.maker >= 0 && t->maker >= 0 ? cur.maker : -1; /* the same stock again */
-      else if (t->kind == TOK_UNKNOWN && is_speed(s + t->at, t->len))
+      else if (t->kind == TOK_UNKNOWN && is_speed(s + t->at, t->len) && s[t->at - 1] != '+' && s[t->at - 1] != '-' &&
+               s[t->at + t->len] != '%')
         ;
       else if (t->kind != TOK_SEP && t->kind != TOK_QUAL && is_variant(s + t->at, t->len)) {
         if (t->kind == TOK_MOD && k + 1 < n &&
@@ -688,6 +746,249 @@ static int join_stocks(const char *s, token *toks, int n) {
     toks[w++] = cur;
   }
   return w;
+}
+
+/* ==== Numbers ("contrast +20", "曝光 +0.5", "5600k", "+1 stop") ==== */
+
+/* The words left unknown that are numbers become TOK_NUM (tokens merged in place; returns their new
+ * count): digits, a decimal point ("0.5": three tokens, the point a separator), the sign before them
+ * (kept by the normalisation), and a unit run into them or after a space: "k" (kelvin, 1000-40000),
+ * "ev", "stop", "stops", 档 (exposure stops). A film speed after a stock ("portra 400") was joined to the
+ * stock before this. */
+static int read_numbers(const char *s, token *toks, int n) {
+  int w = 0;
+  for (int r = 0; r < n; r++) {
+    token t = toks[r];
+    const char *p = s + t.at;
+    int d = 0;
+    while (d < t.len && p[d] >= '0' && p[d] <= '9') d++;
+    const char *rest = p + d;
+    int rl = t.len - d, unit = -1;
+    if (t.kind == TOK_UNKNOWN && d > 0 && d <= 6) {
+      if (rl == 0)
+        unit = NUM_PLAIN;
+      else if (rl == 1 && rest[0] == 'k')
+        unit = NUM_KELVIN;
+      else if ((rl == 2 && !memcmp(rest, "ev", 2)) || (rl == 4 && !memcmp(rest, "stop", 4)) ||
+               (rl == 5 && !memcmp(rest, "stops", 5)))
+        unit = NUM_STOPS;
+    }
+    if (unit < 0) {
+      toks[w++] = t;
+      continue;
+    }
+    char buf[32];
+    int bl = d;
+    memcpy(buf, p, (size_t)d);
+    int end = r, point = 0;
+    /* the decimals: "0" "." "5" written together */
+    if (unit == NUM_PLAIN && r + 2 < n && toks[r + 1].kind == TOK_SEP && s[toks[r + 1].at] == '.' &&
+        toks[r + 1].at == t.at + t.len && toks[r + 2].at == t.at + t.len + 1 && toks[r + 2].kind == TOK_UNKNOWN) {
+      const token *f = &toks[r + 2];
+      int fd = 0;
+      while (fd < f->len && s[f->at + fd] >= '0' && s[f->at + fd] <= '9') fd++;
+      const char *fr = s + f->at + fd;
+      int frl = f->len - fd;
+      int fu = frl == 0                                                                     ? NUM_PLAIN
+               : (frl == 2 && !memcmp(fr, "ev", 2)) || (frl == 4 && !memcmp(fr, "stop", 4)) ? NUM_STOPS
+                                                                                            : -1;
+      if (fd > 0 && fd <= 6 && fu >= 0) {
+        buf[bl++] = '.';
+        memcpy(buf + bl, s + f->at, (size_t)fd);
+        bl += fd;
+        unit = fu, point = 1, end = r + 2;
+      }
+    }
+    buf[bl] = '\0';
+    double v = strtod(buf, NULL);
+    /* a fraction: "1/3" (two tokens, the slash between them skipped) */
+    if (unit == NUM_PLAIN && !point && end + 1 < n && s[t.at + t.len] == '/' && toks[end + 1].kind == TOK_UNKNOWN &&
+        toks[end + 1].at == t.at + t.len + 1) {
+      const token *f = &toks[end + 1];
+      int fd = 0;
+      while (fd < f->len && s[f->at + fd] >= '0' && s[f->at + fd] <= '9') fd++;
+      const char *fr = s + f->at + fd;
+      int frl = f->len - fd;
+      int fu = frl == 0                                                                     ? NUM_PLAIN
+               : (frl == 2 && !memcmp(fr, "ev", 2)) || (frl == 4 && !memcmp(fr, "stop", 4)) ? NUM_STOPS
+                                                                                            : -1;
+      double den = fd > 0 && fd <= 6 ? strtod(s + f->at, NULL) : 0.0;
+      if (fu >= 0 && den > 0.0) {
+        v /= den;
+        unit = fu, point = 1, end++;
+      }
+    }
+    int at = t.at, last = end;
+    if (at > 0 && (s[at - 1] == '+' || s[at - 1] == '-')) {
+      if (s[at - 1] == '-') v = -v;
+      at--;
+    }
+    /* a unit after a space: "5600 k", "+1 ev", "1 stop", 1档 */
+    if (unit == NUM_PLAIN && last + 1 < n) {
+      const token *u = &toks[last + 1];
+      int ul = u->len;
+      const char *us = s + u->at;
+      int kel = ul == 1 && us[0] == 'k',
+          stops = (ul == 2 && !memcmp(us, "ev", 2)) || (ul == 4 && !memcmp(us, "stop", 4)) ||
+                  (ul == 5 && !memcmp(us, "stops", 5)) || (ul == 3 && !memcmp(us, "档", 3));
+      if (kel || stops) {
+        unit = kel ? NUM_KELVIN : NUM_STOPS;
+        last++;
+      }
+    }
+    if (unit == NUM_KELVIN && (point || v < 1000.0 || v > 40000.0)) unit = -1; /* not a colour temperature */
+    if (unit < 0) {
+      toks[w++] = t;
+      continue;
+    }
+    t.kind = TOK_NUM, t.id = 0, t.val = v, t.unit = unit, t.point = point;
+    t.at = at, t.len = toks[last].at + toks[last].len - at;
+    if (s[t.at + t.len] == '%') t.len++;
+    toks[w++] = t;
+    r = last;
+  }
+  return w;
+}
+
+/* The scale of a number beside a term: the editors' -100..+100 for the tone, colour and saturation
+ * controls, where 50 is the plain term ("contrast +50" is "contrast", +100 twice it); a strength in
+ * percent for a look, a stock or a colour ("vintage 50%" is half of it); exposure in stops. */
+#define NUM_SLIDER_UNIT 50.0
+#define NUM_PERCENT_UNIT 100.0
+#define NUM_EV_MAX 3.0    /* stops, either way (the look's range) */
+#define NUM_PLAIN_MAX 150 /* a larger plain number is no degree (the editors' tint runs to 150) */
+#define NUM_MIRED 25.0    /* mired per unit of temp (model.c) */
+#define NUM_D65_K 6504.0  /* the neutral white's colour temperature */
+
+static int is_temperature_term(int id) {
+  return strcmp(dlut_looks_term_get(id)->group, "temperature") == 0;
+}
+
+/* Can the number at toks[k] set the degree of toks[j]? A temperature in kelvin goes to a temperature
+ * (the slider or a word: "warm 3200k"), stops to a term that moves the exposure, a plain number to any. */
+static int number_fits(const token *toks, int j, int k) {
+  const token *t = &toks[j], *nm = &toks[k];
+  if (nm->unit == NUM_PLAIN && fabs(nm->val) > NUM_PLAIN_MAX) return 0; /* "warm 400": no degree */
+  if (t->kind == TOK_SLIDER) {
+    int kind = looks_slider_get(t->id)->kind;
+    if (nm->unit == NUM_KELVIN) return kind == LOOKS_SLIDER_TEMP;
+    return nm->unit == NUM_PLAIN || kind == LOOKS_SLIDER_SPATIAL;
+  }
+  if (t->kind == TOK_COLOR) return nm->unit == NUM_PLAIN;
+  if (t->kind != TOK_TERM) return 0;
+  if (nm->unit == NUM_KELVIN) return is_temperature_term(t->id);
+  if (nm->unit == NUM_STOPS) return g_lex.term_slider[t->id] && g_lex.term_delta[t->id].exposure != 0.0f;
+  return 1;
+}
+
+/* Which term each number belongs to (link[] both ways: a number's term, a term's number; -1 for none):
+ * the nearest term, colour or slider before it in its clause with no number yet ("contrast 20,
+ * saturation -10"), else the first after it ("+20 contrast", 20%的饱和度). */
+static void link_numbers(const token *toks, int nt, const int *clause_of, int *link) {
+  for (int i = 0; i < nt; i++) link[i] = -1;
+#define CANDIDATE(k) ((k) == TOK_TERM || (k) == TOK_COLOR || (k) == TOK_SLIDER)
+  for (int k = 0; k < nt; k++) {
+    if (toks[k].kind != TOK_NUM) continue;
+    int owner = -1;
+    for (int j = k - 1; j >= 0 && clause_of[j] == clause_of[k] && toks[j].kind != TOK_NUM; j--)
+      if (CANDIDATE(toks[j].kind)) {
+        if (link[j] < 0 && number_fits(toks, j, k)) owner = j;
+        break;
+      }
+    for (int j = k + 1; owner < 0 && j < nt && clause_of[j] == clause_of[k] && toks[j].kind != TOK_NUM; j++)
+      if (CANDIDATE(toks[j].kind)) {
+        if (link[j] < 0 && number_fits(toks, j, k)) owner = j;
+        break;
+      }
+    if (owner >= 0) link[k] = owner, link[owner] = k;
+  }
+#undef CANDIDATE
+}
+
+/* The term and degree of a term, colour or slider token t with the number nm (sgn: -1 when a degree word
+ * before it reverses it, "reduce the contrast by 20"). Returns 0, or -1 when t is a control no LUT can be
+ * (clarity, vignette: ignored). *term is a term index, or -1 - colour index. */
+static int number_degree(const token *t, const token *nm, float sgn, int *term, float *w) {
+  double v = nm->val, x;
+  if (t->kind == TOK_SLIDER) {
+    switch (looks_slider_get(t->id)->kind) {
+      case LOOKS_SLIDER_TEMP:
+        *term = g_lex.term_warm;
+        if (nm->unit == NUM_KELVIN) { /* the white balance set to that light: 3200 K cools daylight */
+          x = fmax(-4.0, fmin(4.0, (1e6 / NUM_D65_K - 1e6 / v) / NUM_MIRED));
+          *w = (float)(x / g_lex.term_delta[g_lex.term_warm].temp);
+          return 0;
+        }
+        break;
+      case LOOKS_SLIDER_TINT: /* + is magenta, as in the editors */
+        *term = g_lex.term_magenta;
+        break;
+      case LOOKS_SLIDER_WHITES:
+        *term = g_lex.term_highlights;
+        break;
+      case LOOKS_SLIDER_BLACKS: /* + lifts them (faded), - crushes them */
+        *term = sgn * v >= 0 ? g_lex.term_faded : g_lex.term_crushed;
+        v = fabs(v), sgn = 1.0f;
+        break;
+      default:
+        return -1;
+    }
+    x = sgn * v / NUM_SLIDER_UNIT;
+  } else if (t->kind == TOK_COLOR) {
+    *term = -1 - t->id;
+    x = sgn * v / NUM_PERCENT_UNIT;
+  } else {
+    *term = t->id;
+    if (nm->unit == NUM_KELVIN) { /* a light of that colour ("warm 3200k light"): 3200 K is warm */
+      *term = g_lex.term_warm;
+      x = fmax(-4.0, fmin(4.0, (1e6 / v - 1e6 / NUM_D65_K) / NUM_MIRED));
+      *w = (float)(x / g_lex.term_delta[g_lex.term_warm].temp);
+      return 0;
+    }
+    const float ev = g_lex.term_delta[t->id].exposure;
+    if (nm->unit == NUM_STOPS || (t->id == g_lex.term_exposure && (nm->point || fabs(v) <= 5.0))) {
+      /* stops: "+1 stop brighter", "exposure -0.7" */
+      *term = g_lex.term_exposure;
+      x = sgn * (ev < 0 ? -v : v) / g_lex.term_delta[g_lex.term_exposure].exposure;
+      const double lim = NUM_EV_MAX / g_lex.term_delta[g_lex.term_exposure].exposure;
+      *w = (float)fmax(-lim, fmin(lim, x));
+      return 0;
+    }
+    x = sgn * v / (g_lex.term_slider[t->id] ? NUM_SLIDER_UNIT : NUM_PERCENT_UNIT);
+  }
+  *w = (float)fmax(-WEIGHT_MAX, fmin(WEIGHT_MAX, x));
+  return 0;
+}
+
+/* Nonzero if s[0..len) is one of a word list's words (vocab.c). */
+static int word_in(const char *s, int len, int (*count)(void), const char *(*get)(int)) {
+  for (int i = 0; i < count(); i++) {
+    const char *w = get(i);
+    if ((int)strlen(w) == len && memcmp(w, s, (size_t)len) == 0) return 1;
+  }
+  return 0;
+}
+
+/* Does the state word at toks[st] ("it looks", 照片) make the term at toks[i] a complaint ("it looks washed
+ * out", 照片有点灰)? Only for a tone, colour, saturation or temperature word (not "this is a sunset"),
+ * with only degree words, negations and stop words between them, no request before it in its clause
+ * ("make the photo look warm", 把照片调暗, 让画面显得暖) and no degree after it (照片亮一点 asks for it). */
+static int state_applies(const char *s, const token *toks, int nt, const int *clause_of, int st, int i) {
+  const token *t = &toks[i];
+  if (!(t->kind == TOK_COLOR || (t->kind == TOK_TERM && g_lex.term_slider[t->id]))) return 0;
+  for (int j = st + 1; j < i; j++) {
+    const token *b = &toks[j];
+    if (b->kind == TOK_MOD &&
+        (b->id == MOD_MORE || b->id == MOD_LESS || b->id == MOD_CAP || b->id == MOD_FIX || b->id == MOD_KEEP))
+      return 0;
+    if (b->kind == TOK_TERM || b->kind == TOK_COLOR || b->kind == TOK_SLIDER || b->kind == TOK_QUAL ||
+        b->kind == TOK_NUM || b->kind == TOK_AWB)
+      return 0;
+  }
+  for (int j = i - 1; j >= 0 && clause_of[j] == clause_of[i]; j--)
+    if (word_in(s + toks[j].at, toks[j].len, looks_request_word_count, looks_request_word_get)) return 0;
+  if (i + 1 < nt && toks[i + 1].kind == TOK_MOD && (toks[i + 1].id == MOD_SOFT || toks[i + 1].id == MOD_MORE)) return 0;
+  return 1;
 }
 
 /* ==== Interpretation ==== */
@@ -729,6 +1030,13 @@ static void combine(float *w, int *soft, int *cap, int mod) {
     /* a negation then "too": the negation's reversal undone, "not too" in its place */
     *cap = CAP_TOO;
     *w = fabsf(*w / k_mod_weight[MOD_NEG]) * k_mod_weight[MOD_CAP];
+    return;
+  }
+  if (mod == MOD_ENOUGH) { /* "not bright enough": more of it; "bright enough": nothing */
+    if (*cap == CAP_NEG) {
+      *cap = 0;
+      *w = fabsf(*w / k_mod_weight[MOD_NEG]) * k_mod_weight[MOD_MORE];
+    }
     return;
   }
   if (mod == MOD_NEG && *cap != CAP_TOO) *cap = CAP_NEG;
@@ -795,6 +1103,34 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         i += 1;
         continue;
       }
+      /* a number's sign ("contrast -20", 曝光+0.5; U+2212 is the typographic minus) stays, unless a letter
+       * or digit is just before it */
+      int digit_next = i + 1 < nlen && nf[i + 1] >= '0' && nf[i + 1] <= '9';
+      if (i + 3 < nlen && c == 0xE2 && nf[i + 1] == 0x88 && nf[i + 2] == 0x92 && nf[i + 3] >= '0' && nf[i + 3] <= '9') {
+        c = '-', i += 2, digit_next = 1;
+      }
+      int after_word = o > 0 && norm[o - 1] != ' ' && (unsigned char)norm[o - 1] < 0x80 &&
+                       !strchr(",.;:!?()[]{}", norm[o - 1]); /* "sx-70", "fp-100c": a hyphen; "10-20" a range */
+      if ((c == '+' || c == '-') && digit_next && !after_word) {
+        norm[o++] = (char)c;
+        continue;
+      }
+      /* a percent sign stays with its number ("50%": no film speed) */
+      if (c == '%' && o > 0 && norm[o - 1] >= '0' && norm[o - 1] <= '9') {
+        norm[o++] = '%';
+        continue;
+      }
+      /* a fraction ("1/3 stop") stays one */
+      if (c == '/' && digit_next && o > 0 && norm[o - 1] >= '0' && norm[o - 1] <= '9') {
+        norm[o++] = '/';
+        continue;
+      }
+      /* a colon before a number is no clause break ("exposure: +0.5", 对比度：20) */
+      if (c == ':') {
+        size_t k = i + 1;
+        while (k < nlen && nf[k] == ' ') k++;
+        if (k < nlen && ((nf[k] >= '0' && nf[k] <= '9') || nf[k] == '+' || nf[k] == '-')) c = ' ';
+      }
       if (c < 0x80 && !is_word_byte(c) && !strchr(",.;:!?()[]{}", c)) c = ' '; /* '-', '&', '_' ... join words */
       if (c == ' ' && (o == 0 || norm[o - 1] == ' ')) continue;
       norm[o++] = (char)c;
@@ -806,16 +1142,18 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   int nt = tokenize(norm, toks, (int)nlen + 1);
   if (nt < 0) goto fail;
   nt = join_stocks(norm, toks, nt);
+  nt = read_numbers(norm, toks, nt);
 
   /* clauses: a qualifier ("the sky", "skin", and "shadows"/"highlights" in a clause that names a
    * colour) acts on the terms of its clause; a cast word changes what a negated colour means */
   int *qual_of = malloc(((size_t)nt + 1) * sizeof *qual_of); /* per token: its qualifier kind (qualifier tokens) */
   int *clause_of = malloc(((size_t)nt + 1) * sizeof *clause_of);
   int *match_of = malloc(((size_t)nt + 1) * sizeof *match_of);   /* per token: the match it made, or -1 */
+  int *num_link = malloc(((size_t)nt + 1) * sizeof *num_link);   /* a number's term, a term's number (link_numbers) */
   dlut_look *eff = malloc(DLUT_LOOKS_MAX_MATCHES * sizeof *eff); /* per match: its effect at weight 1 */
   int mqual_tok[DLUT_LOOKS_MAX_MATCHES], mneg_color[DLUT_LOOKS_MAX_MATCHES];
-  if (!qual_of || !clause_of || !match_of || !eff) {
-    free(qual_of), free(clause_of), free(match_of), free(eff);
+  if (!qual_of || !clause_of || !match_of || !eff || !num_link) {
+    free(qual_of), free(clause_of), free(match_of), free(eff), free(num_link);
     dlut_error("looks: out of memory");
     goto fail;
   }
@@ -827,6 +1165,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       match_of[i] = -1;
       if (toks[i].kind == TOK_SEP) c++;
     }
+    link_numbers(toks, nt, clause_of, num_link);
     /* "shadows"/"highlights" are qualifiers when their clause has a chromatic term or a colour */
     for (int i = 0; i < nt; i++) {
       if (toks[i].kind != TOK_TERM || (toks[i].id != g_lex.term_shadows && toks[i].id != g_lex.term_highlights))
@@ -866,14 +1205,20 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   int pre_text_at = -1, pre_text_end = -1; /* span of pending prefix modifiers */
   int last = -1;                           /* the match postfix modifiers attach to */
   int last_soft = 0;
-  int pre_fix = -1; /* a pending "fix" / 校正 token, or -1 */
-  int carry = -1;   /* a negated colour or tint before "and" / 和: the next bare one is negated too ("remove the
-                     * green and the magenta cast", 去掉偏绿和偏红), with the same weight */
+  int pre_fix = -1;    /* a pending "fix" / 校正 token, or -1 */
+  int pre_too = 0;     /* a "too" among the pending prefix modifiers */
+  int pre_keep = 0;    /* a pending "keep" / 保留 */
+  int state = -1;      /* a pending "it looks" / 照片 (a complaint about the next tone or colour word), or -1 */
+  int state_from = -1; /* where its words end: the state, or the "and" it carried over */
+  int state_used = -1; /* the state that the clause's last match took: it carries over "and" ("it looks dark and
+                        * flat") */
+  int carry = -1;      /* a negated colour or tint before "and" / 和: the next bare one is negated too ("remove the
+                        * green and the magenta cast", 去掉偏绿和偏红), with the same weight */
   /* clauses that a carried negation joined share their cast words ("remove the yellow and green cast") */
   int *group_of = malloc(((size_t)nt + 1) * sizeof *group_of);
   unsigned char *fix_used = calloc((size_t)nt + 1, 1);
   if (!group_of || !fix_used) {
-    free(group_of), free(fix_used), free(qual_of), free(clause_of), free(match_of), free(eff);
+    free(group_of), free(fix_used), free(qual_of), free(clause_of), free(match_of), free(eff), free(num_link);
     dlut_error("looks: out of memory");
     goto fail;
   }
@@ -882,6 +1227,20 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   for (int i = 0; i < nt; i++) {
     token *t = &toks[i];
     if (t->kind == TOK_STOP || t->kind == TOK_CAST) continue;
+    if (t->kind == TOK_STATE) {
+      state = state_from = i;
+      continue;
+    }
+    if (t->kind == TOK_SLIDER && num_link[i] < 0) { /* a slider's name alone: nothing to do */
+      if (looks_slider_get(t->id)->kind == LOOKS_SLIDER_SPATIAL && !list_contains(rep->ignored, norm + t->at, t->len))
+        append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
+      continue;
+    }
+    if (t->kind == TOK_NUM && (num_link[i] >= 0 || t->unit == NUM_PLAIN)) {
+      if (num_link[i] < 0 && !list_contains(rep->ignored, norm + t->at, t->len)) /* a number of nothing */
+        append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
+      continue; /* else read with its term */
+    }
     if (t->kind == TOK_AWB) { /* "auto white balance", 校正白平衡: the photo's own cast, measured where it is known */
       /* negated ("not auto white balance", 不要校正白平衡): understood, and nothing is done */
       int at = pre_text_at >= 0 ? pre_text_at : t->at;
@@ -893,10 +1252,13 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     }
     if (t->kind == TOK_SEP) {
       carry = -1;
+      state = t->id == 1 ? state_used : -1;
+      state_from = i;
+      state_used = -1;
       if (t->id == 1 && last >= 0 && rep->matches[last].capped == CAP_NEG && rep->matches[last].weight < 0.0f)
         for (int j = i - 1; j >= 0 && carry < 0; j--)
           if (match_of[j] == last && COLOURISH(toks[j])) carry = j;
-      pre_w = 1.0f, pre_soft = pre_cap = 0, pre_text_at = -1, last = -1, pre_fix = -1;
+      pre_w = 1.0f, pre_soft = pre_cap = pre_too = pre_keep = 0, pre_text_at = -1, last = -1, pre_fix = -1;
       continue;
     }
     if (qual_of[i]) { /* a qualifier: its words join the first match of its clause (see below) */
@@ -922,16 +1284,20 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       continue;
     }
     if (t->kind == TOK_MOD) {
-#define SKIPPABLE(k) ((k) == TOK_STOP || (k) == TOK_UNKNOWN || (k) == TOK_QUAL || (k) == TOK_CAST || (k) == TOK_AWB)
+#define SKIPPABLE(k)                                                                                                  \
+  ((k) == TOK_STOP || (k) == TOK_UNKNOWN || (k) == TOK_QUAL || (k) == TOK_CAST || (k) == TOK_AWB || (k) == TOK_NUM || \
+   (k) == TOK_STATE)
+#define TERMISH(k) ((k) == TOK_TERM || (k) == TOK_COLOR || (k) == TOK_SLIDER)
       int nx = i + 1;
       while (nx < nt && SKIPPABLE(toks[nx].kind)) nx++;
-      int next_is_term = nx < nt && (toks[nx].kind == TOK_TERM || toks[nx].kind == TOK_COLOR);
+      int next_is_term = nx < nt && TERMISH(toks[nx].kind);
       int next_is_mod_then_term = 0;
       if (nx < nt && toks[nx].kind == TOK_MOD) {
         int n2 = nx + 1;
         while (n2 < nt && SKIPPABLE(toks[n2].kind)) n2++;
-        next_is_mod_then_term = n2 < nt && (toks[n2].kind == TOK_TERM || toks[n2].kind == TOK_COLOR);
+        next_is_mod_then_term = n2 < nt && TERMISH(toks[n2].kind);
       }
+#undef TERMISH
 #undef SKIPPABLE
       /* a correction in a later clause than the colour it corrects, with nothing after it to act on
        * ("the photo has a green tint, please remove it", 照片偏绿了，帮我校正一下): nothing after it in
@@ -957,12 +1323,20 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         if (next_is_term || next_is_mod_then_term) pre_fix = i; /* "fix the slight yellow cast" too */
         continue; /* else a cast alone (the photo's own, below) or nothing: ignored there */
       }
+      if (t->id == MOD_KEEP) { /* held until its term: a control's name is kept, a description is asked for */
+        pre_keep = 1;
+        if (pre_text_at < 0) pre_text_at = t->at;
+        pre_text_end = t->at + t->len;
+        continue;
+      }
       if (last >= 0 && pre_text_at < 0 && !next_is_term && !next_is_mod_then_term) {
         dlut_looks_match *m = &rep->matches[last];
+        if (t->id == MOD_TOO && t->len == 3 && !memcmp(norm + t->at, "too", 3)) continue; /* "warm too": also */
         combine(&m->weight, &last_soft, &m->capped, t->id);
         match_text_add(m, norm, t->at, t->len);
       } else {
         combine(&pre_w, &pre_soft, &pre_cap, t->id);
+        if (t->id == MOD_TOO) pre_too = 1;
         if (t->len > 0) { /* a word ending's degree (find_stemmed) has no text of its own */
           if (pre_text_at < 0) pre_text_at = t->at;
           pre_text_end = t->at + t->len;
@@ -990,11 +1364,51 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       }
     }
     carry = -1;
+    /* a number: the degree it says ("contrast +20", "5600k"), reversed by a degree word before it ("reduce
+     * the contrast by 20"); a temperature in kelvin alone is a light of that colour, stops alone ("+1 ev")
+     * the exposure */
+    const int nk = t->kind == TOK_NUM ? i : num_link[i];
+    int mterm = t->kind == TOK_TERM ? t->id : -1 - t->id; /* colours are stored as -1 - index */
+    float mw = pre_w;
+    int mcap = pre_cap;
+    if (nk >= 0) {
+      const token alone = {
+          TOK_TERM, t->unit == NUM_KELVIN ? g_lex.term_warm : g_lex.term_exposure, t->at, t->len, -1, 0, 0, 0};
+      if (number_degree(t->kind == TOK_NUM ? &alone : t, &toks[nk], pre_w < 0 ? -1.0f : 1.0f, &mterm, &mw) != 0) {
+        /* a control no LUT can be ("clarity +20"): said, with its number */
+        int a = t->at < toks[nk].at ? t->at : toks[nk].at;
+        int e = t->at + t->len > toks[nk].at + toks[nk].len ? t->at + t->len : toks[nk].at + toks[nk].len;
+        if (!list_contains(rep->ignored, norm + a, e - a))
+          append_list(rep->ignored, sizeof rep->ignored, norm + a, e - a);
+        pre_w = 1.0f, pre_soft = pre_cap = pre_too = pre_keep = 0, pre_text_at = -1, pre_fix = -1;
+        continue;
+      }
+      mcap = 0;
+    }
     dlut_looks_match *m = &rep->matches[rep->n_matches];
     memset(m, 0, sizeof *m);
-    m->term = t->kind == TOK_TERM ? t->id : -1 - t->id; /* colours are stored as -1 - index */
-    m->weight = pre_w;
-    m->capped = pre_cap;
+    m->term = mterm;
+    m->weight = mw;
+    m->capped = mcap;
+    /* "it looks washed out", 照片有点灰: a complaint, as "too" is ("it's not bright" asks for bright) */
+    int stated = 0;
+    if (state >= 0 && nk < 0 && mcap != CAP_TOO && state_applies(norm, toks, nt, clause_of, state_from, i)) {
+      if (mcap == CAP_NEG) {
+        m->weight = fabsf(m->weight / k_mod_weight[MOD_NEG]);
+        m->capped = 0;
+      } else if (!pre_too) {
+        m->weight *= k_mod_weight[MOD_LESS];
+      }
+      stated = 1;
+      state_used = state;
+      state = -1;
+    }
+    /* "keep the highlights", 保留高光: the control stays where it is */
+    if (pre_keep && nk < 0 && t->kind == TOK_TERM &&
+        word_in(norm + t->at, t->len, looks_control_noun_count, looks_control_noun_get)) {
+      m->weight = 0.0f;
+      m->capped = CAP_KEEP;
+    }
     int qt;
     QUAL_TOKEN_OF(i, qt);
     mqual_tok[rep->n_matches] = qt;
@@ -1005,13 +1419,15 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         if (match_of[j] >= 0) first = 0;
       if (first) match_text_add(m, norm, toks[qt].at, toks[qt].len);
     }
+    if (stated && state_from == state_used) match_text_add(m, norm, toks[state_used].at, toks[state_used].len);
     if (fixed) match_text_add(m, norm, toks[pre_fix].at, toks[pre_fix].len);
     if (pre_text_at >= 0) match_text_add(m, norm, pre_text_at, pre_text_end - pre_text_at);
     match_text_add(m, norm, t->at, t->len);
+    if (nk >= 0 && nk != i) match_text_add(m, norm, toks[nk].at, toks[nk].len);
     match_of[i] = rep->n_matches;
     last = rep->n_matches++;
     last_soft = pre_soft;
-    pre_w = 1.0f, pre_soft = pre_cap = 0, pre_text_at = -1, pre_fix = -1;
+    pre_w = 1.0f, pre_soft = pre_cap = pre_too = pre_keep = 0, pre_text_at = -1, pre_fix = -1;
   }
 #undef COLOURISH
 #undef QUAL_TOKEN_OF
@@ -1079,7 +1495,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         eff[k] = q;
       }
     }
-    if (m->capped != CAP_TOO) n_plain++;
+    if (m->capped != CAP_TOO && m->capped != CAP_KEEP) n_plain++;
   }
 
   /* sum the terms */
@@ -1112,6 +1528,10 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     for (int j = 0; j < LOOKS_NFIELDS; j++) {
       if (fabsf(d[j]) / looks_field_scale(j) < 0.5f * dmax || d[j] == 0) continue;
       float lim = m->capped == CAP_TOO ? CAP_LIMIT * d[j] : 0.0f; /* in the plain term's direction */
+      if (m->capped == CAP_KEEP) {                                /* held where it is, either way */
+        f[j] = 0.0f;
+        continue;
+      }
       if (d[j] > 0 && f[j] > lim) f[j] = lim;
       if (d[j] < 0 && f[j] < lim) f[j] = lim;
     }
@@ -1120,7 +1540,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
    * the weights of the terms that set them ("warmer skin" x1.3) */
   look->skin_follow = fminf(fmaxf(look->skin_follow, 0.0f), 1.0f);
   look->tint_ends = fminf(fmaxf(look->tint_ends, 0.0f), 1.0f);
-  free(qual_of), free(clause_of), free(match_of), free(eff), free(group_of), free(fix_used);
+  free(qual_of), free(clause_of), free(match_of), free(eff), free(group_of), free(fix_used), free(num_link);
   for (int k = 0; k < rep->n_matches; k++) { /* each term said once, however often the prompt repeats it */
     const int tl = (int)strlen(rep->matches[k].text);
     if (!list_contains(rep->understood, rep->matches[k].text, tl))

@@ -767,7 +767,8 @@ static const dlut_looks_term k_terms[] = {
 };
 
 static const dlut_looks_modifier k_modifiers[] = {
-    {"very|really|super|highly|strongly|so|heavily|heavy|strong|much|intensely|deeply|deep|quite a lot|way",
+    {"very|really|super|highly|strongly|so|heavily|heavy|strong|much|intensely|deeply|deep|quite a lot|way|quite|"
+     "pretty|rather|fairly",
      "非常|很|超|特别|十分|浓|强烈|相当|格外|重度|深度", "intensify x1.6 (prefix)"},
     {"more|extra|plus|boost|boosted|increase|increased|add|higher|high|up|stronger|raise|raised|enhance|enhanced",
      "更|更加|多|提高|提升|增加|增强|加强|加|高|强|再|加大|偏高|不够|还不够|不太够|提|提一提",
@@ -794,34 +795,82 @@ static const dlut_looks_modifier k_modifiers[] = {
     {"fix|correct|fixed|corrected", "校正|修正|纠正|矫正",
      "fix / correct: of a colour or a tint, removes it as \"remove\" does (\"fix the yellow cast\"); of a cast "
      "alone, the photo's own cast (\"correct the colour cast\"); ignored before other terms"},
+    {"enough|sufficiently", "", "enough: after a negation, more (\"not bright enough\" brightens); alone, no change"},
+    {"keep|preserve|protect|retain|maintain|leave|dont change|dont touch|untouched|unchanged",
+     "保留|保持|保护|不动|别动|不要动|不变|维持",
+     "keep: before a control's name (\"keep the highlights\", 保留高光) that control stays where it is, whatever "
+     "the other words do; before a description (\"keep it warm\") no change"},
+};
+
+/* The names of an editor's sliders that are no term of their own (issue 10: "temperature +20", "色温 5600k",
+ * "blacks -10"): they take their term and their degree from a number beside them (parse.c, numbers);
+ * without one they are ignored (the blacks and whites: skipped, as "don't crush the blacks" names them).
+ * The number's scale is the editors' -100..+100, where 50 is the plain term; a temperature in kelvin is
+ * the white balance set to that light (Lightroom's convention: 3200 K cools a daylight photo). */
+static const looks_slider k_sliders[] = {
+    {"temperature|temp|colour temperature|color temperature|white balance|wb|kelvin", "色温|白平衡", LOOKS_SLIDER_TEMP},
+    {"tint", "色调|色偏", LOOKS_SLIDER_TINT},
+    {"whites|white level|white point|white slider", "白色色阶|白场|白色阶", LOOKS_SLIDER_WHITES},
+    {"blacks|black level|black point|black slider", "黑色色阶|黑场|黑色阶|黑位", LOOKS_SLIDER_BLACKS},
+    /* spatial controls: no LUT can do them; named so that their numbers are not read as another control's */
+    {"clarity|texture|sharpness|sharpen|sharpening|noise reduction|denoise|vignette|vignetting|structure|grain "
+     "amount|grain size|blur|dehaze amount",
+     "清晰度|纹理|锐化|锐度|降噪|暗角|晕影|结构|模糊", LOOKS_SLIDER_SPATIAL},
+};
+
+/* The forms of the controls that "keep" holds where they are ("keep the highlights", 保留高光): the names
+ * of tone and colour controls, not descriptions ("keep it bright" asks for bright). */
+static const char *const k_control_nouns[] = {
+    "highlights", "highlight", "shadows", "shadow", "contrast", "saturation", "brightness",
+    "exposure",   "vibrance",  "warmth",  "高光",   "亮部",     "阴影",       "暗部",
+    "对比",       "对比度",    "饱和度",  "亮度",   "曝光",     "曝光度",     "自然饱和度",
+};
+
+/* Words that say the photo is so now (issue 10: "it looks washed out", 照片有点灰): before a tone, colour,
+ * saturation or temperature word, the prompt complains about it, as "too" does (parse.c, states). */
+static const char *const k_state_en[] = {
+    "it looks",         "it is",         "its",          "it seems",    "it feels",    "this looks",  "this is",
+    "this seems",       "looks",         "seems",        "photo looks", "photo is",    "photo seems", "image looks",
+    "image is",         "picture looks", "picture is",   "pic looks",   "pic is",      "shot looks",  "shot is",
+    "everything looks", "everything is", "colours look", "colors look", "colours are", "colors are",  "colours seem",
+    "colors seem",      "it came out",   "came out",     "they look",   "they are",    "theyre",      "it appears",
+    "appears",
+};
+static const char *const k_state_zh[] = {
+    "照片",     "图片",   "画面",   "相片", "片子", "这张",   "这张照片", "这张图",
+    "这张图片", "看起来", "看上去", "看着", "显得", "拍出来", "拍得",     "出片",
+};
+/* Words before a state that make it a request ("make the photo look warm", 把照片调暗, 让画面显得暖): a state
+ * with one of these earlier in its clause is no complaint. */
+static const char *const k_request_words[] = {
+    "make", "make it", "making", "give", "get",  "turn", "want", "should", "could", "can", "would", "let",
+    "把",   "让",      "给",     "帮",   "帮我", "调",   "调成", "变",     "变成",  "成",  "弄",    "做",
+    "搞",   "改",      "能不能", "可以", "想要", "希望", "要",   "想",     "使",    "将",
 };
 
 /* Words that carry no grading meaning: skipped silently (not "ignored"). */
 static const char *const k_stop_en[] = {
-    "a",          "an",        "the",     "with",     "of",       "in",     "on",     "at",       "to",
-    "for",        "like",      "look",    "looks",    "looking",  "style",  "styled", "photo",    "photograph",
-    "picture",    "image",     "shot",    "make",     "it",       "please", "me",     "my",       "this",
-    "that",       "is",        "be",      "give",     "color",    "colour", "colors", "colours",  "tone",
-    "tones",      "toned",     "grade",   "graded",   "grading",  "effect", "mood",   "feel",     "feeling",
-    "atmosphere", "some",      "ish",     "version",  "type",     "kind",   "vibe",   "lut",      "filter",
-    "preset",     "edit",      "toning",  "scene",    "lighting", "lights", "its",    "was",      "are",
-    "into",       "as",        "by",      "from",     "we",       "i",      "want",   "should",   "would",
-    "could",      "can",       "get",     "make it",  "making",   "made",   "one",    "shots",    "photos",
-    "pictures",   "images",    "colored", "coloured", "palette",  "light",  "city",   "portrait", "portraits",
-    "street",     "landscape", "texture", "keep",     "kept",     "stay",   "leave",  "towards",  "toward",
-    "blacks",     "whites",    "just",    "you",      "than",     "now",    "thanks", "thank",    "has",
-    "have",       "love",      "id",      "them",
+    "a",     "an",       "the",       "with",    "of",        "in",     "on",      "at",         "to",         "for",
+    "like",  "look",     "looks",     "looking", "style",     "styled", "photo",   "photograph", "picture",    "image",
+    "shot",  "stop",     "stops",     "ev",      "make",      "it",     "please",  "me",         "my",         "this",
+    "that",  "is",       "be",        "give",    "color",     "colour", "colors",  "colours",    "tone",       "tones",
+    "toned", "grade",    "graded",    "grading", "effect",    "mood",   "feel",    "feeling",    "atmosphere", "some",
+    "ish",   "version",  "type",      "kind",    "vibe",      "lut",    "filter",  "preset",     "edit",       "toning",
+    "scene", "lighting", "lights",    "its",     "was",       "are",    "into",    "as",         "by",         "from",
+    "we",    "i",        "want",      "should",  "would",     "could",  "can",     "get",        "make it",    "making",
+    "made",  "one",      "shots",     "photos",  "pictures",  "images", "colored", "coloured",   "palette",    "light",
+    "city",  "portrait", "portraits", "street",  "landscape", "kept",   "stay",    "towards",    "toward",     "just",
+    "you",   "than",     "now",       "thanks",  "thank",     "has",    "have",    "love",       "id",         "them",
 };
 static const char *const k_stop_zh[] = {
-    "的",   "风",     "风格",   "感",       "感觉",   "色调", "调",     "色",   "效果", "氛围",   "一种",
-    "一张", "照片",   "图片",   "画面",     "给",     "让",   "请",     "把",   "要",   "我",     "想",
-    "带",   "有",     "了",     "吧",       "呢",     "啊",   "一下",   "调色", "滤镜", "色彩",   "颜色",
-    "味",   "系",     "的感觉", "那种",     "这种",   "样子", "风的",   "调子", "一样", "像",     "般",
-    "图",   "拍",     "照",     "里",       "中",     "下",   "上",     "是",   "得",   "地",     "着",
-    "被",   "它",     "这张",   "这个",     "那个",   "成",   "变",     "变成", "弄",   "做",     "度",
-    "搞",   "来",     "去",     "个",       "些许的", "色系", "质感的", "光线", "光影", "画风",   "影调",
-    "场景", "质感",   "人像",   "人",       "城市",   "街道", "街头",   "风景", "保持", "保留",   "往",
-    "向",   "能不能", "能否",   "可不可以", "可以",   "帮",   "帮我",   "谢谢", "整体", "比现在", "也",
+    "的",   "风",   "风格", "感",   "感觉", "色调",   "调",   "色",     "效果", "氛围",   "一种",   "一张", "照片",
+    "图片", "画面", "给",   "让",   "请",   "把",     "要",   "我",     "想",   "带",     "有",     "了",   "吧",
+    "呢",   "啊",   "一下", "调色", "滤镜", "色彩",   "颜色", "味",     "系",   "的感觉", "那种",   "这种", "样子",
+    "风的", "调子", "一样", "像",   "般",   "图",     "拍",   "照",     "里",   "中",     "下",     "上",   "是",
+    "得",   "地",   "着",   "被",   "它",   "这张",   "这个", "那个",   "成",   "变",     "变成",   "弄",   "做",
+    "度",   "搞",   "来",   "去",   "个",   "些许的", "色系", "质感的", "光线", "光影",   "画风",   "影调", "场景",
+    "质感", "人像", "人",   "城市", "街道", "街头",   "风景", "往",     "向",   "档",     "能不能", "能否", "可不可以",
+    "可以", "帮",   "帮我", "谢谢", "整体", "比现在", "也",
 };
 /* Clause separators: modifiers do not cross them. */
 static const char *const k_sep_en[] = {"and", "but", "yet", "while", "though", "although", "plus also", "then", "or"};
@@ -887,6 +936,31 @@ int looks_sep_is_list(int zh, int i) {
   for (size_t k = 0; w && k < sizeof list / sizeof *list; k++)
     if (strcmp(w, list[k]) == 0) return 1;
   return 0;
+}
+
+int looks_slider_count(void) {
+  return (int)(sizeof k_sliders / sizeof *k_sliders);
+}
+const looks_slider *looks_slider_get(int i) {
+  return i >= 0 && i < looks_slider_count() ? &k_sliders[i] : NULL;
+}
+int looks_control_noun_count(void) {
+  return (int)(sizeof k_control_nouns / sizeof *k_control_nouns);
+}
+const char *looks_control_noun_get(int i) {
+  return k_control_nouns[i];
+}
+int looks_state_count(int zh) {
+  return zh ? (int)(sizeof k_state_zh / sizeof *k_state_zh) : (int)(sizeof k_state_en / sizeof *k_state_en);
+}
+const char *looks_state_get(int zh, int i) {
+  return zh ? k_state_zh[i] : k_state_en[i];
+}
+int looks_request_word_count(void) {
+  return (int)(sizeof k_request_words / sizeof *k_request_words);
+}
+const char *looks_request_word_get(int i) {
+  return k_request_words[i];
 }
 
 int looks_sep_count(int zh) {
