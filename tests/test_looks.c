@@ -360,8 +360,8 @@ static void test_film_names(void) {
   dlut_look l = parse("portra 400 super warm", &rep);
   CHECK_MSG(rep.n_matches == 2 && l.temp > parse("portra 400 warm", NULL).temp && t_warm > 0,
             "portra 400 super warm: '%s'", rep.understood);
-  parse("portra 400 vibes", &rep);
-  CHECK(rep.n_matches == 1 && strcmp(rep.ignored, "vibes") == 0);
+  parse("portra 400 sparkle", &rep);
+  CHECK(rep.n_matches == 1 && strcmp(rep.ignored, "sparkle") == 0);
   parse("portra, 400", &rep);
   CHECK(rep.n_matches == 1 && strcmp(rep.ignored, "400") == 0);
   parse("warm 400", &rep); /* a number after a term that is not a film is not a speed */
@@ -470,9 +470,9 @@ static void test_parser(void) {
   l = parse("cold teal night, high contrast", &rep);
   CHECK_MSG(strcmp(rep.understood, "cold, teal, night, high contrast") == 0, "understood '%s'", rep.understood);
   CHECK(l.temp < -1.0f && l.contrast > 0.5f);
-  l = parse("warm film vibes", &rep);
+  l = parse("warm film sparkle", &rep);
   CHECK(strcmp(rep.understood, "warm, film") == 0);
-  CHECK_MSG(strcmp(rep.ignored, "vibes") == 0, "ignored '%s'", rep.ignored);
+  CHECK_MSG(strcmp(rep.ignored, "sparkle") == 0, "ignored '%s'", rep.ignored);
   /* unknown Chinese runs are grouped and reported */
   parse("暖色调的猫咪照片", &rep);
   CHECK(rep.n_matches == 1);
@@ -556,8 +556,8 @@ static void test_parser(void) {
   /* nothing understood is not an error */
   l = parse("", &rep);
   CHECK(rep.n_matches == 0 && rep.understood[0] == '\0');
-  parse("vibes, warm vibes 猫咪 猫咪", &rep);
-  CHECK_MSG(strcmp(rep.ignored, "vibes, 猫咪") == 0, "ignored '%s'", rep.ignored); /* each ignored word once */
+  parse("sparkle, warm sparkle 猫咪 猫咪", &rep);
+  CHECK_MSG(strcmp(rep.ignored, "sparkle, 猫咪") == 0, "ignored '%s'", rep.ignored); /* each ignored word once */
   l = parse("lorem ipsum 你好", &rep);
   CHECK(rep.n_matches == 0 && strcmp(rep.ignored, "lorem, ipsum, 你好") == 0);
   /* emoji are words not understood, reported as ignored (a prompt of emoji alone is not silently empty) */
@@ -869,6 +869,23 @@ static void test_states(void) {
             (double)k.highlights, (double)k.brightness);
   CHECK(parse("brighter highlights", NULL).highlights > 0 && parse("保留高光", NULL).highlights == 0.0f);
   CHECK(parse("hdr, keep the contrast", NULL).contrast == 0.0f && parse("keep it warm", NULL).temp > 0);
+  /* a colour that names a thing in the photo is no grade */
+  dlut_look cat = parse("a photo of my orange cat, make it black and white", &rep), bw = parse("black and white", NULL);
+  CHECK_MSG(memcmp(&cat, &bw, sizeof cat) == 0 && strstr(rep.ignored, "orange cat") != NULL, "ignored '%s'",
+            rep.ignored);
+  CHECK(parse("橙色的猫，调成黑白", NULL).cast_ab[1] == 0.0f && parse("橙色", NULL).cast_ab[1] > 0);
+  /* an explicit control against a style's default of the other sign: the control wins */
+  CHECK(parse("vintage but cool", NULL).temp == parse("cool", NULL).temp && parse("vintage", NULL).temp > 0);
+  CHECK(parse("vintage, warm", NULL).temp > parse("warm", NULL).temp); /* the same sign: they add */
+  /* two "lower" words are one direction (降到最低), not a double negative */
+  CHECK(parse("饱和度降到最低", NULL).saturation < parse("饱和度降低", NULL).saturation);
+  /* a slider's name with a degree word and no number */
+  CHECK(parse("色温调高", NULL).temp > 0 && parse("lower the temperature", NULL).temp < 0);
+  CHECK(parse("lower the blacks", NULL).crush > 0 && parse("黑位压低", NULL).crush > 0 &&
+        parse("raise the blacks", NULL).fade > 0 && parse("temperature", NULL).temp == 0.0f);
+  /* English puts the colour before its qualifier, Chinese after */
+  dlut_look tso = parse("teal shadows orange highlights", NULL), zso = parse("阴影偏青高光偏橙", NULL);
+  CHECK(tso.shadow_ab[1] < 0 && tso.highlight_ab[1] > 0 && zso.shadow_ab[1] < 0 && zso.highlight_ab[1] > 0);
 }
 
 static void test_bake_matches_reference(void) {

@@ -260,7 +260,7 @@ static void test_suggest(void) {
   static const struct {
     const char *word, *want;
   } k_cases[] = {
-      {"cinematc", "cinematic"}, {"portr", "portra"},     {"wram", "warm"},          {"saturatd", "saturated"},
+      {"cinematc", "cinematic"}, {"portr", "portra"},     {"wram", "warm"},          {"saturatd", "saturate"},
       {"contrst", "contrast"},   {"vintge", "vintage"},   {"cyberpnk", "cyberpunk"}, {"teel", "teal"},
       {"kodakk", "kodak"},       {"slighly", "slightly"}, {"赛博朋", "赛博朋克"},    {"日系小清", "日系小清新"},
       {"港风味道", "港风"},      {"波特兰", "波特拉"},    {"岩井", "岩井俊二"},      {"维尔维", "维尔维亚"},

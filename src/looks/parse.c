@@ -855,10 +855,11 @@ static int read_numbers(const char *s, token *toks, int n) {
  * percent for a look, a stock or a colour ("vintage 50%" is half of it); exposure in stops. */
 #define NUM_SLIDER_UNIT 50.0
 #define NUM_PERCENT_UNIT 100.0
-#define NUM_EV_MAX 3.0    /* stops, either way (the look's range) */
-#define NUM_PLAIN_MAX 150 /* a larger plain number is no degree (the editors' tint runs to 150) */
-#define NUM_MIRED 25.0    /* mired per unit of temp (model.c) */
-#define NUM_D65_K 6504.0  /* the neutral white's colour temperature */
+#define NUM_EV_MAX 3.0       /* stops, either way (the look's range) */
+#define NUM_SCALAR_FIELDS 12 /* dlut_look's first fields, temp .. vibrance: one control each */
+#define NUM_PLAIN_MAX 150    /* a larger plain number is no degree (the editors' tint runs to 150) */
+#define NUM_MIRED 25.0       /* mired per unit of temp (model.c) */
+#define NUM_D65_K 6504.0     /* the neutral white's colour temperature */
 
 static int is_temperature_term(int id) {
   return strcmp(dlut_looks_term_get(id)->group, "temperature") == 0;
@@ -1039,6 +1040,10 @@ static void combine(float *w, int *soft, int *cap, int mod) {
     }
     return;
   }
+  if (mod == MOD_LESS && *cap == 0 && *w < 0) { /* 降到最低, "lower ... low": one direction, stronger */
+    *w = fmaxf(*w * k_mod_weight[MOD_MORE], -WEIGHT_MAX);
+    return;
+  }
   if (mod == MOD_NEG && *cap != CAP_TOO) *cap = CAP_NEG;
   if (mod == MOD_CAP) {
     if (*cap == CAP_TOO) return; /* "不要太 ... 过于" once */
@@ -1188,10 +1193,15 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         if (j != i && clause_of[j] == clause_of[i] && toks[j].kind == TOK_COLOR) qual_of[i] = LOOKS_QUAL_WATER;
     }
   }
-  /* the qualifier token of a term: the nearest before it in its clause, else the first after it */
+  /* the qualifier token of a term: in English the one right after it ("teal shadows orange highlights"; Chinese
+   * puts it first: 阴影偏青高光偏橙), else the nearest
+   * before it in its clause, else the first after it */
 #define QUAL_TOKEN_OF(i, out)                                                           \
   do {                                                                                  \
-    (out) = -1;                                                                         \
+    (out) = (i) + 1 < nt && clause_of[(i) + 1] == clause_of[i] && qual_of[(i) + 1] &&   \
+                    (unsigned char)norm[toks[i].at] < 0x80                              \
+                ? (i) + 1                                                               \
+                : -1;                                                                   \
     for (int q_ = (i)-1; q_ >= 0 && clause_of[q_] == clause_of[i] && (out) < 0; q_--)   \
       if (qual_of[q_]) (out) = q_;                                                      \
     for (int q_ = (i) + 1; q_ < nt && clause_of[q_] == clause_of[i] && (out) < 0; q_++) \
@@ -1208,6 +1218,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   int pre_fix = -1;    /* a pending "fix" / 校正 token, or -1 */
   int pre_too = 0;     /* a "too" among the pending prefix modifiers */
   int pre_keep = 0;    /* a pending "keep" / 保留 */
+  int skip_mod = -1;   /* a modifier already read with the slider before it (黑位压低) */
   int state = -1;      /* a pending "it looks" / 照片 (a complaint about the next tone or colour word), or -1 */
   int state_from = -1; /* where its words end: the state, or the "and" it carried over */
   int state_used = -1; /* the state that the clause's last match took: it carries over "and" ("it looks dark and
@@ -1231,10 +1242,34 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       state = state_from = i;
       continue;
     }
-    if (t->kind == TOK_SLIDER && num_link[i] < 0) { /* a slider's name alone: nothing to do */
-      if (looks_slider_get(t->id)->kind == LOOKS_SLIDER_SPATIAL && !list_contains(rep->ignored, norm + t->at, t->len))
-        append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
-      continue;
+    int slider_term = -1; /* a slider's name with a degree word and no number ("increase the temperature", 色温调高) */
+    if (t->kind == TOK_SLIDER && num_link[i] < 0) {
+      const int sk = looks_slider_get(t->id)->kind;
+      int dir = pre_text_at >= 0 && pre_w != 1.0f ? (pre_w < 0 ? -1 : 1) : 0;
+      int after = -1;
+      for (int j = i + 1; !dir && j < nt && clause_of[j] == clause_of[i]; j++) {
+        if (toks[j].kind == TOK_MOD && (toks[j].id == MOD_MORE || toks[j].id == MOD_LESS))
+          dir = toks[j].id == MOD_MORE ? 2 : -2, after = j; /* after it: the modifier attaches to it below */
+        else if (!(toks[j].kind == TOK_STOP || toks[j].kind == TOK_UNKNOWN ||
+                   (toks[j].kind == TOK_MOD && (toks[j].id == MOD_SOFT || toks[j].id == MOD_INTENS))))
+          break;
+      }
+      if (dir && sk != LOOKS_SLIDER_SPATIAL) {
+        slider_term = sk == LOOKS_SLIDER_TEMP     ? g_lex.term_warm
+                      : sk == LOOKS_SLIDER_TINT   ? g_lex.term_magenta
+                      : sk == LOOKS_SLIDER_WHITES ? g_lex.term_highlights
+                      : dir > 0                   ? g_lex.term_faded
+                                                  : g_lex.term_crushed;
+        if (sk == LOOKS_SLIDER_BLACKS && dir == -1) pre_w = -pre_w; /* "lower the blacks": crushed, as asked */
+        if (sk == LOOKS_SLIDER_BLACKS && dir == -2) { /* 黑位压低: crushed by the "lower" after it, not reversed */
+          pre_w = -k_mod_weight[MOD_LESS];
+          skip_mod = after;
+        }
+      } else { /* a slider's name alone: nothing to do */
+        if (sk == LOOKS_SLIDER_SPATIAL && !list_contains(rep->ignored, norm + t->at, t->len))
+          append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
+        continue;
+      }
     }
     if (t->kind == TOK_NUM && (num_link[i] >= 0 || t->unit == NUM_PLAIN)) {
       if (num_link[i] < 0 && !list_contains(rep->ignored, norm + t->at, t->len)) /* a number of nothing */
@@ -1281,6 +1316,10 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     if (t->kind == TOK_UNKNOWN) {
       if (!list_contains(rep->ignored, norm + t->at, t->len)) /* each ignored word once */
         append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
+      continue;
+    }
+    if (t->kind == TOK_MOD && i == skip_mod) {
+      match_text_add(&rep->matches[last], norm, t->at, t->len);
       continue;
     }
     if (t->kind == TOK_MOD) {
@@ -1344,6 +1383,21 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       }
       continue;
     }
+    /* a colour that names a thing in the photo ("my orange cat", "a red car", 红色的墙, 绿裙子): no grade, said as
+     * ignored with its thing */
+    if (t->kind == TOK_COLOR && pre_text_at < 0 && pre_fix < 0 && num_link[i] < 0) {
+      int j = i + 1;
+      const int zh = (unsigned char)norm[t->at] >= 0x80;
+      if (zh && j < nt && toks[j].kind == TOK_STOP && toks[j].len == 3 && !memcmp(norm + toks[j].at, "的", 3)) j++;
+      if (j < nt && toks[j].kind == TOK_UNKNOWN && clause_of[j] == clause_of[i] &&
+          ((unsigned char)norm[toks[j].at] >= 0x80) == zh) {
+        const int e = toks[j].at + toks[j].len;
+        if (!list_contains(rep->ignored, norm + t->at, e - t->at))
+          append_list(rep->ignored, sizeof rep->ignored, norm + t->at, e - t->at);
+        i = j;
+        continue;
+      }
+    }
     /* a term or a colour */
     if (rep->n_matches >= DLUT_LOOKS_MAX_MATCHES) {
       append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
@@ -1368,7 +1422,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
      * the contrast by 20"); a temperature in kelvin alone is a light of that colour, stops alone ("+1 ev")
      * the exposure */
     const int nk = t->kind == TOK_NUM ? i : num_link[i];
-    int mterm = t->kind == TOK_TERM ? t->id : -1 - t->id; /* colours are stored as -1 - index */
+    int mterm = slider_term >= 0 ? slider_term : t->kind == TOK_TERM ? t->id : -1 - t->id; /* colours: -1 - index */
     float mw = pre_w;
     int mcap = pre_cap;
     if (nk >= 0) {
@@ -1500,6 +1554,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
 
   /* sum the terms */
   float *f = (float *)look;
+  float f_ctl[NUM_SCALAR_FIELDS] = {0}, f_style[NUM_SCALAR_FIELDS] = {0};
   for (int k = 0; k < rep->n_matches; k++) {
     const dlut_looks_match *m = &rep->matches[k];
     /* a term named twice ("cyberpunk 赛博朋克") counts once, at its strongest */
@@ -1514,8 +1569,17 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     if (m->capped == CAP_TOO && n_plain > 0) continue;
     const float *d = (const float *)&eff[k];
     float w = mneg_color[k] ? fabsf(m->weight) : m->weight; /* the colour's chroma goes, whatever the sign */
-    for (int j = 0; j < LOOKS_NFIELDS; j++) f[j] += w * d[j];
+    /* an explicit control (a tone, temperature, tint or saturation word, or a colour) and a style (a look, a
+     * stock, a mood) pushing one field opposite ways: the control wins ("vintage but cool" is cool, not the
+     * two cancelled); the style's share of that field is dropped below */
+    const int explicit_ = m->term < 0 || g_lex.term_slider[m->term];
+    for (int j = 0; j < LOOKS_NFIELDS; j++) {
+      f[j] += w * d[j];
+      if (j < NUM_SCALAR_FIELDS) (explicit_ ? f_ctl : f_style)[j] += w * d[j];
+    }
   }
+  for (int j = 0; j < NUM_SCALAR_FIELDS; j++)
+    if (f_ctl[j] * f_style[j] < 0.0f) f[j] = f_ctl[j];
   /* caps on a term's main fields: "no X" (X may not move its way at all), "not too X" (X at most half its
    * plain amount) */
   for (int k = 0; k < rep->n_matches; k++) {
