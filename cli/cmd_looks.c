@@ -270,6 +270,8 @@ int dlut_cmd_looks(int argc, char **argv) {
       printf("understood: %s\n", rep->understood[0] ? rep->understood : "(nothing)");
       printf("ignored:    %s%s%s%s\n", rep->ignored[0] ? rep->ignored : "(nothing)",
              rep->suggested[0] ? " (did you mean: " : "", rep->suggested, rep->suggested[0] ? "?)" : "");
+      if (rep->corrected[0]) printf("read as:    %s\n", rep->corrected);
+      if (rep->scene[0]) printf("scene:      %s (what the photo shows, before the request: not graded)\n", rep->scene);
       for (int i = 0; i < rep->n_matches; i++) {
         char name[64];
         dlut_looks_match_name(&rep->matches[i], name, sizeof name);

@@ -35,26 +35,26 @@ for w in "== film ==" "portra" "港风" "莫兰迪" "== modifiers" "不要太" "
 done
 "$DLUT" looks --colors | grep -q "#008080  teal" || bad "dlut looks --colors does not list teal"
 "$DLUT" looks --colors | grep -q "霁青" || bad "dlut looks --colors does not list 霁青"
-"$DLUT" looks "warm film vibes" >"$tmp/rep" || bad "dlut looks PROMPT exits non-zero"
+"$DLUT" looks "warm film sparkle" >"$tmp/rep" || bad "dlut looks PROMPT exits non-zero"
 grep -q "^understood: warm, film$" "$tmp/rep" || bad "understood line: $(cat "$tmp/rep")"
-grep -q "^ignored:    vibes$" "$tmp/rep" || bad "ignored line: $(cat "$tmp/rep")"
+grep -q "^ignored:    sparkle$" "$tmp/rep" || bad "ignored line: $(cat "$tmp/rep")"
 grep -q "^look: .*temp=+" "$tmp/rep" || bad "look line has no temp"
 "$DLUT" looks "温暖的日落胶片风，不要太饱和" -o "$tmp/look.cube" -s 17 >"$tmp/rep2" || bad "dlut looks -o failed"
 grep -q "^understood: 温暖, 日落, 胶片风, 不要太饱和$" "$tmp/rep2" || bad "Chinese understood line: $(head -1 "$tmp/rep2")"
 grep -q "^LUT_3D_SIZE 17" "$tmp/look.cube" || bad "look.cube is not a 17^3 .cube"
 [ "$(grep -cE '^[0-9.eE+-]+ [0-9.eE+-]+ [0-9.eE+-]+$' "$tmp/look.cube")" -eq $((17 * 17 * 17)) ] || bad "look.cube does not have 17^3 rows"
 "$DLUT" looks --help | grep -q "^usage: dlut looks" || bad "no --help"
-"$DLUT" looks "very warm film vibes" --json >"$tmp/rep.json" || bad "dlut looks --json failed"
+"$DLUT" looks "very warm film sparkle" --json >"$tmp/rep.json" || bad "dlut looks --json failed"
 "$PY" - "$tmp/rep.json" <<'PYEOF' || bad "dlut looks --json: $(cat "$tmp/rep.json")"
 import json, sys
 r = json.load(open(sys.argv[1]))
-assert r["understood"] == "very warm, film" and r["ignored"] == "vibes", r
+assert r["understood"] == "very warm, film" and r["ignored"] == "sparkle", r
 assert [m["term"] for m in r["matches"]] == ["warm", "film"] and r["matches"][0]["weight"] == 1.6, r
 assert r["params"]["temp"] > 2 and r["look"].startswith("temp=+"), r
 PYEOF
 # suggestions: an ignored word gets the nearest terms; nothing understood is never silent
-"$DLUT" looks "cinematc warm" >"$tmp/sug" || bad "dlut looks with a typo exits non-zero"
-grep -q "^ignored:    cinematc (did you mean: cinematic?)$" "$tmp/sug" || bad "suggestion line: $(cat "$tmp/sug")"
+"$DLUT" looks "cinemattik warm" >"$tmp/sug" || bad "dlut looks with a typo exits non-zero"
+grep -q "^ignored:    cinemattik (did you mean: cinematic?)$" "$tmp/sug" || bad "suggestion line: $(cat "$tmp/sug")"
 "$DLUT" looks "wram portr" >/dev/null 2>"$tmp/sug.err" || bad "nothing understood (no -o) exits non-zero"
 grep -q "no word of the prompt is in the vocabulary (did you mean: warm, portra" "$tmp/sug.err" ||
   bad "nothing understood says nothing on stderr: $(cat "$tmp/sug.err")"
@@ -130,15 +130,15 @@ done <"$TSV"
 echo "checked $n graded photos from $rows prompts"
 [ "$n" -ge 20 ] || bad "only $n graded photos checked"
 # dlut grade (offline): the suggestion in the note and in report.json; the strengths
-"$DLUT" grade "${photos[0]}" "cinematc warm" -o "$tmp/gs" >"$tmp/gs.out" 2>/dev/null || bad "dlut grade with a typo failed"
-grep -q 'ignored "cinematc" (did you mean: cinematic?)' "$tmp/gs.out" || bad "grade note: $(cat "$tmp/gs.out")"
+"$DLUT" grade "${photos[0]}" "cinemattik warm" -o "$tmp/gs" >"$tmp/gs.out" 2>/dev/null || bad "dlut grade with a typo failed"
+grep -q 'ignored "cinemattik" (did you mean: cinematic?)' "$tmp/gs.out" || bad "grade note: $(cat "$tmp/gs.out")"
 grep -q '"suggested":[[:space:]]*"cinematic"' "$tmp/gs/report.json" || bad "report.json has no suggestion"
-"$DLUT" grade "${photos[0]}" "cinematc" -o "$tmp/gs2" >/dev/null 2>"$tmp/gs2.err"; [ $? -ne 0 ] || bad "grade with nothing understood succeeded"
+"$DLUT" grade "${photos[0]}" "cinemattik" -o "$tmp/gs2" >/dev/null 2>"$tmp/gs2.err"; [ $? -ne 0 ] || bad "grade with nothing understood succeeded"
 grep -q "did you mean: cinematic" "$tmp/gs2.err" || bad "grade error has no suggestion: $(cat "$tmp/gs2.err")"
 "$DLUT" grade "${photos[0]}" "very warm" --color-strength 0 -o "$tmp/gs3" >/dev/null 2>&1 || bad "grade --color-strength failed"
 "$CHECK" --check "${photos[0]}" "$tmp/gs3/graded.png" "b<= b>=" 2>/dev/null || bad "colour strength 0 still changes b*"
 grep -q '"color_strength":[[:space:]]*0' "$tmp/gs3/report.json" || bad "report.json has no color_strength"
-"$DLUT" grade "${photos[0]}" warm --mask "${photos[0]}=cinematc" -o "$tmp/gs4" >/dev/null 2>"$tmp/gs4.err"
+"$DLUT" grade "${photos[0]}" warm --mask "${photos[0]}=cinemattik" -o "$tmp/gs4" >/dev/null 2>"$tmp/gs4.err"
 grep -q "region 1 .*did you mean: cinematic" "$tmp/gs4.err" || bad "region prompt error has no suggestion: $(cat "$tmp/gs4.err")"
 # the checker is not a rubber stamp: an ungraded photo fails "warm"
 "$CHECK" --check "${photos[0]}" "${photos[0]}" "b+" 2>/dev/null && bad "the checker passed an ungraded photo as warm"

@@ -159,13 +159,18 @@ def api_basics(s):
           "a CRLF in the prompt is a line end (%s %s, %s)" % (st, lk.get("understood") or lk, st2))
     # /v1/looks: suggestions, every parameter, the look read back from them, the strengths
     jh = {"Content-Type": "application/json"}
-    st, lk = s.json("POST", "/v1/looks", json.dumps({"prompt": "cinematc warm film"}), jh)
-    check(st == 200 and lk.get("ignored") == "cinematc" and lk.get("suggested") == "cinematic" and
+    st, lk = s.json("POST", "/v1/looks", json.dumps({"prompt": "cinemattik warm film"}), jh)
+    check(st == 200 and lk.get("ignored") == "cinemattik" and lk.get("suggested") == "cinematic" and
           lk.get("params", {}).get("temp", 0) > 0 and len(lk["params"].get("band_hue", [])) == 8,
           "POST /v1/looks: suggested + params (%s)" % {k: lk.get(k) for k in ("ignored", "suggested")})
+    st, lk2 = s.json("POST", "/v1/looks", json.dumps({"prompt": "cinematik, a picture at sunset, I want it cold"}), jh)
+    check(st == 200 and lk2.get("corrected") == "cinematik \u2192 cinematic" and lk2.get("scene") == "sunset" and
+          "cinematik" in lk2.get("understood", "") and not lk2.get("ignored"),
+          "POST /v1/looks: a typing slip read as meant, a scene word not graded (%s)" %
+          {k: lk2.get(k) for k in ("corrected", "scene", "understood", "ignored")})
     st, _, c3 = s.request("POST", "/v1/looks", json.dumps({"params": json.dumps(lk.get("params", {})),
                                                            "output": "cube"}), jh)
-    st2, _, c4 = s.request("POST", "/v1/looks", json.dumps({"prompt": "cinematc warm film", "output": "cube"}), jh)
+    st2, _, c4 = s.request("POST", "/v1/looks", json.dumps({"prompt": "cinemattik warm film", "output": "cube"}), jh)
     check(st == 200 and st2 == 200 and c3 == c4, "POST /v1/looks params= gives the prompt's LUT")
     st, lk0 = s.json("POST", "/v1/looks", json.dumps({"prompt": "very warm", "color_strength": "0"}), jh)
     check(st == 200 and lk0.get("params", {}).get("temp") == 0, "POST /v1/looks color_strength=0")

@@ -205,7 +205,7 @@ def messages(s, jid):
     m = (j.get("error") or {}).get("message", "")
     check(st == 400 and "?" not in m.replace("?)", "").replace("? (", "") and any(ord(ch) > 0x2E80 for ch in m),
           "an error message keeps its Chinese (the suggestion), not '???' (%s)" % m)
-    for prompt, want in (("🔥", "understand no word"), ("cinematc", "did you mean: cinematic"),
+    for prompt, want in (("🔥", "understand no word"), ("cinemattik", "did you mean: cinematic"),
                          (" \r\n\t ", "empty prompt")):
         st, j = s.submit({"prompt": prompt}, {"photo": ("c.png", photo())})
         m = (j.get("error") or {}).get("message", "")

@@ -883,6 +883,15 @@ static void test_states(void) {
   CHECK(parse("色温调高", NULL).temp > 0 && parse("lower the temperature", NULL).temp < 0);
   CHECK(parse("lower the blacks", NULL).crush > 0 && parse("黑位压低", NULL).crush > 0 &&
         parse("raise the blacks", NULL).fade > 0 && parse("temperature", NULL).temp == 0.0f);
+  /* scene words before a request say what the photo shows; alone, or after it, they are the look */
+  dlut_look sc = parse("a picture of mountains at sunrise, I want it cold", &rep);
+  CHECK_MSG(sc.temp == parse("cold", NULL).temp && strcmp(rep.scene, "sunrise") == 0, "temp %g, scene '%s'",
+            (double)sc.temp, rep.scene);
+  CHECK(parse("雪山日出，想要冷一点的感觉", NULL).temp < 0 && parse("雪山日出", NULL).temp != 0.0f);
+  CHECK(parse("make it cold, sunrise", NULL).highlight_ab[1] > 0 && parse("cold", NULL).highlight_ab[1] == 0.0f);
+  CHECK(parse("温暖的日落胶片风", &rep).temp > parse("温暖的胶片风", NULL).temp && !rep.scene[0]);
+  /* stretched letters */
+  CHECK(parse("moooody", NULL).brightness == parse("moody", NULL).brightness && parse("warmmm", NULL).temp > 0);
   /* English puts the colour before its qualifier, Chinese after */
   dlut_look tso = parse("teal shadows orange highlights", NULL), zso = parse("阴影偏青高光偏橙", NULL);
   CHECK(tso.shadow_ab[1] < 0 && tso.highlight_ab[1] > 0 && zso.shadow_ab[1] < 0 && zso.highlight_ab[1] > 0);

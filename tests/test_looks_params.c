@@ -286,12 +286,29 @@ static void test_suggest(void) {
   /* the report: parse fills it, each form once, in the order of the words */
   dlut_looks_report rep;
   dlut_look look;
-  CHECK(dlut_looks_parse("cinematc portr, wram, xyzzy, 波特兰", &look, &rep) == 0);
-  CHECK(rep.n_matches == 0);
+  CHECK(dlut_looks_parse("cinemattik portr, wram, xyzzy, 波特兰", &look, &rep) == 0);
+  CHECK_MSG(rep.n_matches == 0 && !rep.corrected[0], "%d matches, corrected '%s'", rep.n_matches, rep.corrected);
   CHECK_MSG(strncmp(rep.suggested, "cinematic, portra", 17) == 0 && strstr(rep.suggested, "warm") &&
                 strstr(rep.suggested, "波特拉"),
             "suggested '%s'", rep.suggested);
   CHECK(dlut_looks_parse("warm film", &look, &rep) == 0 && rep.suggested[0] == '\0');
+  /* a typing slip one edit from one term (7 letters or more), or two letters swapped or one doubled (5-6): read
+   * as that term, and said; a real word one letter from a term is not ("bench" is not "beach") */
+  static const char *const k_slips[][2] = {{"cinematc", "cinematic"}, {"cinematik", "cinematic"},
+                                           {"vinatge", "vintage"},    {"dessaturated", "desaturated"},
+                                           {"pastle", "pastel"},      {"sepiaa", "sepia"}};
+  for (size_t i = 0; i < sizeof k_slips / sizeof *k_slips; i++) {
+    dlut_looks_report want;
+    dlut_look lw, ls;
+    CHECK(dlut_looks_parse(k_slips[i][1], &lw, &want) == 0 && dlut_looks_parse(k_slips[i][0], &ls, &rep) == 0);
+    CHECK_MSG(memcmp(&lw, &ls, sizeof lw) == 0 && strstr(rep.corrected, k_slips[i][1]) && !rep.ignored[0],
+              "'%s': corrected '%s', ignored '%s'", k_slips[i][0], rep.corrected, rep.ignored);
+  }
+  static const char *const k_words[] = {"bench", "puppy", "bridge", "lovely", "story", "laughter", "clouds", "vintge"};
+  for (size_t i = 0; i < sizeof k_words / sizeof *k_words; i++) {
+    CHECK(dlut_looks_parse(k_words[i], &look, &rep) == 0);
+    CHECK_MSG(!rep.corrected[0] && rep.n_matches == 0, "'%s' read as '%s'", k_words[i], rep.corrected);
+  }
   /* lists and truncation */
   CHECK(dlut_looks_suggest("cinematc, cinematc, wram", out, sizeof out) == 3 && strcmp(out, "cinematic, warm") == 0);
   CHECK(dlut_looks_suggest("cinematc, wram", out, 12) >= 1 && strcmp(out, "cinematic") == 0);

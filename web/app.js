@@ -9,7 +9,8 @@ const T = {
     prompt_ph: "e.g. warm sunset film, soft highlights", more: "Reference photo and settings",
     reference: "Reference photo (grade towards its look)", clear: "Clear", steps: "Steps", lut_size: "LUT size",
     color_strength: "Colour (white balance, saturation, toning)", tone_strength: "Tone (contrast, brightness, fade)",
-    skin_protect: "Keep skin tones natural", did_you_mean: "did you mean",
+    skin_protect: "Keep skin tones natural", did_you_mean: "did you mean", read_as: "read as:",
+    scene: "what the photo shows (not graded):",
     strength: "Strength", grade: "Grade", cancel: "Cancel", preview: "Preview", before: "Before", after: "After",
     placeholder: "Your photo appears here. Type a look and watch it change.", graded_photo: "Graded photo",
     recent: "Recent jobs", no_jobs: "No jobs yet.", understood: "Understood:", ignored: "not understood:",
@@ -55,7 +56,8 @@ const T = {
     region_incomplete: "每个区域都需要风格，以及部位或蒙版。",
     too_many_photos: "这台服务器一次最多 {n} 张照片。", steps: "步数", lut_size: "LUT 尺寸", strength: "强度",
     color_strength: "色彩（白平衡、饱和度、分离色调）", tone_strength: "影调（对比、亮度、褪色）",
-    skin_protect: "保持肤色自然", did_you_mean: "你是不是想说",
+    skin_protect: "保持肤色自然", did_you_mean: "你是不是想说", read_as: "已更正：",
+    scene: "画面内容（不调色）：",
     grade: "开始调色", cancel: "取消", preview: "预览", before: "原图", after: "调色后",
     placeholder: "照片会显示在这里。输入风格，实时看到变化。", graded_photo: "调色后的照片", recent: "最近的任务",
     no_jobs: "还没有任务。", understood: "理解为：", ignored: "未理解：",
@@ -406,6 +408,8 @@ function showUnderstood(j) {
     if (j.ignored) u.append(" · " + t("ignored") + " " + j.ignored);
   } else if ($("prompt").value.trim()) u.textContent = t(state.hasModel ? "nothing_understood" : "nothing_understood_offline");
   if (j.suggested) u.append(" · " + t("did_you_mean") + " " + j.suggested + "?");
+  if (j.corrected) u.append(" · " + t("read_as") + " " + j.corrected);
+  if (j.scene) u.append(" · " + t("scene") + " " + j.scene);
 }
 function onPromptInput() {
   const len = $("prompt").value.length;

@@ -230,6 +230,8 @@ typedef struct dlut_job_result {
   char understood[1024];   /* what the offline looks understood of the prompt ("" = nothing) */
   char ignored[1024];      /* words they did not */
   char suggested[512];     /* the vocabulary forms nearest to the ignored words (dlut_looks_suggest) */
+  char corrected[256];     /* typing slips read as the words meant ("cinematik → cinematic") */
+  char scene[256];         /* scene words read as what the photo shows, not graded (dlut_looks_report.scene) */
   int neutral_wb;          /* the prompt asked for the photo's own colour cast to go ("remove the colour cast") */
   double cast_ab[2];       /* then: the cast measured on the photos (CIELAB a*, b*; dlut_looks_photo_cast) */
   double cast_taken;       /* and the fraction of it the look takes out (the colour strength; 0: none) */

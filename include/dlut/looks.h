@@ -167,6 +167,10 @@ typedef struct dlut_looks_report {
       suggested[512]; /* nearest vocabulary forms for the ignored words ("cinematic, portra"; see dlut_looks_suggest) */
   int neutral_wb;     /* "remove the colour cast", "auto white balance", 去掉偏色: the photo's own cast is to go
                          (dlut_look_neutralize; the look itself does not hold it) */
+  char corrected[256]; /* typing slips read as the term meant: "cinematik → cinematic" (one edit from one term's
+                          form, two for words of 8 letters or more; words under 5 letters never) */
+  char scene[256];     /* scene words read as what the photo shows, not graded: in a sentence with a request,
+                          those before it ("a picture of mountains at sunrise, I want it cold": "sunrise") */
 } dlut_looks_report;
 
 /* The identity look. */

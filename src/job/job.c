@@ -151,6 +151,8 @@ static char *build_report(const dlut_job_input *in, const dlut_job_opts *o, cons
   if (r->understood[0] || r->method == DLUT_JOB_LOOKS) jsonb_str(&b, rep, "understood", r->understood);
   if (r->ignored[0]) jsonb_str(&b, rep, "ignored", r->ignored);
   if (r->suggested[0]) jsonb_str(&b, rep, "suggested", r->suggested);
+  if (r->corrected[0]) jsonb_str(&b, rep, "corrected", r->corrected);
+  if (r->scene[0]) jsonb_str(&b, rep, "scene", r->scene);
   if (r->neutral_wb) { /* "remove the colour cast": what was measured and taken out */
     cJSON *c = jsonb_obj(&b, rep, "colour_cast");
     jsonb_num(&b, c, "a", round(r->cast_ab[0] * 100) / 100);
@@ -227,6 +229,8 @@ static int offline_look(const char *prompt, int lut_size, const dlut_job_opts *o
     snprintf(res->understood, sizeof res->understood, "%s", rep->understood);
     snprintf(res->ignored, sizeof res->ignored, "%s", rep->ignored);
     snprintf(res->suggested, sizeof res->suggested, "%s", rep->suggested);
+    snprintf(res->corrected, sizeof res->corrected, "%s", rep->corrected);
+    snprintf(res->scene, sizeof res->scene, "%s", rep->scene);
     if (rep->neutral_wb) {
       res->neutral_wb = 1;
       res->cast_ab[0] = cast[0], res->cast_ab[1] = cast[1], res->cast_taken = cast[2];

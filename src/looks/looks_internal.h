@@ -115,6 +115,9 @@ double looks_color_cast_hue(const unsigned char rgb8[3]);
 /* A traditional Chinese character's simplified form, or cp itself (hant.c). */
 uint32_t looks_hant_to_hans(uint32_t cp);
 
+/* A typing slip's term form ("cinematik": "cinematic"), or 0 (suggest.c). */
+int looks_typo_fix(const char *w, int wn, const char **form);
+
 /* Qualified edits (qualify.c). */
 enum {
   LOOKS_QUAL_NONE,

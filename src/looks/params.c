@@ -130,7 +130,8 @@ char *dlut_look_to_json(const dlut_look *look, const dlut_looks_report *rep) {
   if (!(o = cJSON_CreateObject())) goto nomem;
   if (rep) {
     if (!cJSON_AddStringToObject(o, "understood", rep->understood) ||
-        !cJSON_AddStringToObject(o, "ignored", rep->ignored) ||
+        !cJSON_AddStringToObject(o, "ignored", rep->ignored) || !cJSON_AddStringToObject(o, "scene", rep->scene) ||
+        !cJSON_AddStringToObject(o, "corrected", rep->corrected) ||
         !cJSON_AddStringToObject(o, "suggested", rep->suggested) ||
         !cJSON_AddBoolToObject(o, "photo_cast", rep->neutral_wb != 0)) /* the photo's cast is to go (grade) */
       goto nomem;

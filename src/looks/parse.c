@@ -77,6 +77,8 @@ static struct {
   int term_shadows, term_highlights, term_natural, term_sea; /* terms that double as qualifiers (-1 if absent) */
   int term_warm, term_magenta, term_faded, term_crushed, term_exposure, term_bright, term_dark; /* sliders' terms */
   uint8_t *term_slider; /* (n_terms) nonzero for the terms a number reads on the editors' -100..100 scale */
+  uint8_t *term_scene;  /* (n_terms) nonzero for the words that can say what the photo shows (light, season,
+                         * sea, fog): in a description before a request they are content, not the grade */
   int ok;
   char error[256];
 } g_lex;
@@ -321,8 +323,9 @@ static void lex_build(void) {
   g_lex.term_tint = calloc((size_t)nt, 1);
   g_lex.term_makers = calloc((size_t)nt, sizeof *g_lex.term_makers);
   g_lex.term_slider = calloc((size_t)nt, 1);
+  g_lex.term_scene = calloc((size_t)nt, 1);
   if (!g_lex.entries || !g_lex.arena || !g_lex.term_delta || !g_lex.color_delta || !g_lex.term_film ||
-      !g_lex.term_tint || !g_lex.term_makers || !g_lex.term_slider) {
+      !g_lex.term_tint || !g_lex.term_makers || !g_lex.term_slider || !g_lex.term_scene) {
     snprintf(g_lex.error, sizeof g_lex.error, "looks: out of memory building the vocabulary");
     return;
   }
@@ -347,6 +350,7 @@ static void lex_build(void) {
     const char *gr = dlut_looks_term_get(i)->group;
     g_lex.term_slider[i] =
         !strcmp(gr, "temperature") || !strcmp(gr, "tint") || !strcmp(gr, "tone") || !strcmp(gr, "saturation");
+    g_lex.term_scene[i] = !strcmp(gr, "light") || !strcmp(gr, "season");
   }
   if (stock_makers() != 0) return;
   const char *probe[11] = {"shadows", "highlights", "natural",  "ocean",  "warm", "magenta tint",
@@ -362,6 +366,9 @@ static void lex_build(void) {
       return;
     }
   }
+  const lex_entry *fog = lex_find("foggy", 5);
+  if (g_lex.term_sea >= 0) g_lex.term_scene[g_lex.term_sea] = 1;
+  if (fog && fog->kind == LEX_TERM) g_lex.term_scene[fog->id] = 1;
   g_lex.ok = 1;
 }
 
@@ -415,6 +422,7 @@ typedef struct token {
   double val; /* TOK_NUM: the number, signed */
   int unit;   /* TOK_NUM: NUM_PLAIN, NUM_KELVIN, NUM_STOPS */
   int point;  /* TOK_NUM: written with a decimal point */
+  const char *typo; /* a typing slip read as this lexicon form ("cinematik": "cinematic"), else NULL */
 } token;
 enum { NUM_PLAIN, NUM_KELVIN, NUM_STOPS };
 
@@ -463,6 +471,32 @@ static const lex_entry *find_stemmed(const char *w, size_t len, int *degree) {
         return e;
       }
     }
+  }
+  return NULL;
+}
+
+/* A word typed with a letter held down ("moooody", "warmmm", "brighterrr"): each run of three or more of one
+ * letter read as two, then as one, as a form or under an ending (find_stemmed). */
+static const lex_entry *find_stretched(const char *w, int len, int *degree) {
+  int run = 0;
+  for (int k = 2; k < len && !run; k++) run = w[k] == w[k - 1] && w[k] == w[k - 2] && w[k] >= 'a' && w[k] <= 'z';
+  if (!run || len >= MAX_FORM) return NULL;
+  for (int keep = 2; keep >= 1; keep--) {
+    char b[MAX_FORM];
+    int o = 0;
+    for (int k = 0; k < len;) {
+      int r = k;
+      while (r < len && w[r] == w[k]) r++;
+      int n = r - k >= 3 ? keep : r - k; /* a run of three or more: `keep` of it */
+      for (int c = 0; c < n; c++) b[o++] = w[k];
+      k = r;
+    }
+    const lex_entry *e = lex_find(b, (size_t)o);
+    if (e && (e->kind == LEX_TERM || e->kind == LEX_COLOR)) {
+      *degree = -1;
+      return e;
+    }
+    if ((e = find_stemmed(b, (size_t)o, degree)) != NULL) return e;
   }
   return NULL;
 }
@@ -531,7 +565,7 @@ static int tokenize(const char *s, token *toks, int max) {
 #define PUSH(K, ID, AT, LEN)                                                           \
   do {                                                                                 \
     if (n >= max) return dlut_error("looks: prompt has too many words (max %d)", max); \
-    toks[n++] = (token){(K), (ID), (AT), (LEN), -1, 0, 0, 0};                          \
+    toks[n++] = (token){(K), (ID), (AT), (LEN), -1, 0, 0, 0, NULL};                    \
   } while (0)
 #define PUSH_ENTRY(E, AT, LEN)                                   \
   do {                                                           \
@@ -592,9 +626,26 @@ static int tokenize(const char *s, token *toks, int max) {
       }
       int degree;
       e = find_stemmed(s + i, (size_t)(word_end - i), &degree);
+      if (!e) e = find_stretched(s + i, word_end - i, &degree);
+      const char *slip = NULL;
+      if (!e) { /* a typing slip ("cinematik"): the one term form it is one edit from */
+        char fn[MAX_FORM];
+        int fl = looks_typo_fix(s + i, word_end - i, &slip), nl = -1;
+        if (fl > 0 && fl < MAX_FORM) {
+          char raw[MAX_FORM];
+          memcpy(raw, slip, (size_t)fl);
+          raw[fl] = '\0';
+          nl = normalise_form(raw, fn, sizeof fn);
+        }
+        e = nl > 0 ? lex_find(fn, (size_t)nl) : NULL;
+        if (e && e->kind != LEX_TERM) e = NULL;
+        slip = e ? e->s : NULL;
+        degree = -1;
+      }
       if (e) {
         if (degree >= 0) PUSH(TOK_MOD, degree, i, 0); /* the ending's degree, as a prefix of no length */
         PUSH_ENTRY(e, i, word_end - i);
+        toks[n - 1].typo = slip;
       } else
         PUSH(TOK_UNKNOWN, 0, i, word_end - i);
       i = word_end;
@@ -992,6 +1043,11 @@ static int state_applies(const char *s, const token *toks, int nt, const int *cl
   return 1;
 }
 
+/* A separator that ends a sentence: . ! ? ; a line break, 。 */
+static int is_sentence_end(const char *s, int len) {
+  return (len == 1 && strchr(".!?;\n", s[0])) || (len == 3 && !memcmp(s, "\xE3\x80\x82", 3));
+}
+
 /* ==== Interpretation ==== */
 
 static void append_list(char *buf, size_t cap, const char *text, int tlen) {
@@ -1148,6 +1204,13 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   if (nt < 0) goto fail;
   nt = join_stocks(norm, toks, nt);
   nt = read_numbers(norm, toks, nt);
+  for (int i = 0; i < nt; i++)
+    if (toks[i].typo) { /* "cinematik → cinematic" */
+      char c[2 * MAX_FORM + 8];
+      int cl = snprintf(c, sizeof c, "%.*s \xE2\x86\x92 %s", toks[i].len, norm + toks[i].at, toks[i].typo);
+      if (cl > 0 && cl < (int)sizeof c && !list_contains(rep->corrected, c, cl))
+        append_list(rep->corrected, sizeof rep->corrected, c, cl);
+    }
 
   /* clauses: a qualifier ("the sky", "skin", and "shadows"/"highlights" in a clause that names a
    * colour) acts on the terms of its clause; a cast word changes what a negated colour means */
@@ -1155,10 +1218,11 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   int *clause_of = malloc(((size_t)nt + 1) * sizeof *clause_of);
   int *match_of = malloc(((size_t)nt + 1) * sizeof *match_of);   /* per token: the match it made, or -1 */
   int *num_link = malloc(((size_t)nt + 1) * sizeof *num_link);   /* a number's term, a term's number (link_numbers) */
+  unsigned char *desc = malloc((size_t)nt + 1);                  /* per clause: a description before a request */
   dlut_look *eff = malloc(DLUT_LOOKS_MAX_MATCHES * sizeof *eff); /* per match: its effect at weight 1 */
   int mqual_tok[DLUT_LOOKS_MAX_MATCHES], mneg_color[DLUT_LOOKS_MAX_MATCHES];
-  if (!qual_of || !clause_of || !match_of || !eff || !num_link) {
-    free(qual_of), free(clause_of), free(match_of), free(eff), free(num_link);
+  if (!qual_of || !clause_of || !match_of || !eff || !num_link || !desc) {
+    free(qual_of), free(clause_of), free(match_of), free(eff), free(num_link), free(desc);
     dlut_error("looks: out of memory");
     goto fail;
   }
@@ -1171,6 +1235,20 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       if (toks[i].kind == TOK_SEP) c++;
     }
     link_numbers(toks, nt, clause_of, num_link);
+    /* descriptions: in a sentence with a request ("..., I want it moody", "..., 想要冷一点的感觉"), the
+     * clauses before the first request say what the photo shows ("a picture of mountains at sunrise",
+     * 雪山日出): their scene words are content, not the grade */
+    for (int i = 0; i <= nt; i++) desc[i] = 0;
+    for (int a = 0; a < nt;) {
+      int b = a, first_req = -1;
+      while (b < nt && !(toks[b].kind == TOK_SEP && is_sentence_end(norm + toks[b].at, toks[b].len))) b++;
+      for (int j = a; j < b && first_req < 0; j++)
+        if (word_in(norm + toks[j].at, toks[j].len, looks_request_word_count, looks_request_word_get))
+          first_req = clause_of[j];
+      for (int j = a; j < b && first_req >= 0; j++)
+        if (clause_of[j] < first_req) desc[clause_of[j]] = 1;
+      a = b + 1;
+    }
     /* "shadows"/"highlights" are qualifiers when their clause has a chromatic term or a colour */
     for (int i = 0; i < nt; i++) {
       if (toks[i].kind != TOK_TERM || (toks[i].id != g_lex.term_shadows && toks[i].id != g_lex.term_highlights))
@@ -1229,7 +1307,8 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   int *group_of = malloc(((size_t)nt + 1) * sizeof *group_of);
   unsigned char *fix_used = calloc((size_t)nt + 1, 1);
   if (!group_of || !fix_used) {
-    free(group_of), free(fix_used), free(qual_of), free(clause_of), free(match_of), free(eff), free(num_link);
+    free(group_of), free(fix_used), free(qual_of), free(clause_of), free(match_of), free(eff), free(num_link),
+        free(desc);
     dlut_error("looks: out of memory");
     goto fail;
   }
@@ -1398,6 +1477,14 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         continue;
       }
     }
+    /* a scene word in a description before a request ("a picture of mountains at sunrise, I want it cold"):
+     * what the photo shows */
+    if (t->kind == TOK_TERM && g_lex.term_scene[t->id] && desc[clause_of[i]] && num_link[i] < 0) {
+      if (!list_contains(rep->scene, norm + t->at, t->len))
+        append_list(rep->scene, sizeof rep->scene, norm + t->at, t->len);
+      pre_w = 1.0f, pre_soft = pre_cap = pre_too = pre_keep = 0, pre_text_at = -1, pre_fix = -1;
+      continue;
+    }
     /* a term or a colour */
     if (rep->n_matches >= DLUT_LOOKS_MAX_MATCHES) {
       append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
@@ -1427,7 +1514,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     int mcap = pre_cap;
     if (nk >= 0) {
       const token alone = {
-          TOK_TERM, t->unit == NUM_KELVIN ? g_lex.term_warm : g_lex.term_exposure, t->at, t->len, -1, 0, 0, 0};
+          TOK_TERM, t->unit == NUM_KELVIN ? g_lex.term_warm : g_lex.term_exposure, t->at, t->len, -1, 0, 0, 0, NULL};
       if (number_degree(t->kind == TOK_NUM ? &alone : t, &toks[nk], pre_w < 0 ? -1.0f : 1.0f, &mterm, &mw) != 0) {
         /* a control no LUT can be ("clarity +20"): said, with its number */
         int a = t->at < toks[nk].at ? t->at : toks[nk].at;
@@ -1604,7 +1691,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
    * the weights of the terms that set them ("warmer skin" x1.3) */
   look->skin_follow = fminf(fmaxf(look->skin_follow, 0.0f), 1.0f);
   look->tint_ends = fminf(fmaxf(look->tint_ends, 0.0f), 1.0f);
-  free(qual_of), free(clause_of), free(match_of), free(eff), free(group_of), free(fix_used), free(num_link);
+  free(qual_of), free(clause_of), free(match_of), free(eff), free(group_of), free(fix_used), free(num_link), free(desc);
   for (int k = 0; k < rep->n_matches; k++) { /* each term said once, however often the prompt repeats it */
     const int tl = (int)strlen(rep->matches[k].text);
     if (!list_contains(rep->understood, rep->matches[k].text, tl))

@@ -208,6 +208,56 @@ int dlut_looks_suggest_word(const char *word, char *out, size_t len) {
   return n;
 }
 
+/* Is a (n letters) b with two neighbouring letters swapped ("pastle") or one letter doubled ("sepiaa")? */
+static int swapped_or_doubled(const char *a, int n, const char *b, int m) {
+  if (n == m) {
+    int i = 0;
+    while (i < n && a[i] == b[i]) i++;
+    return i + 1 < n && a[i] == b[i + 1] && a[i + 1] == b[i] && !memcmp(a + i + 2, b + i + 2, (size_t)(n - i - 2));
+  }
+  if (n != m + 1) return 0;
+  int i = 0;
+  while (i < m && a[i] == b[i]) i++;
+  return i > 0 && a[i] == a[i - 1] && !memcmp(a + i + 1, b + i, (size_t)(m - i));
+}
+
+/* A typing slip read as the word meant (parse.c): the English one-word term form nearest to w[0..wn) that
+ * starts with the same letter, when no form of another term is as near: for words of 7 letters or more one
+ * edit away (a letter added, dropped, changed, or two swapped: "cinematik", "vinatge", "dessaturated"); for
+ * 5 or 6 letters only two neighbours swapped or one letter doubled ("pastle", "sepiaa"), since one changed
+ * or dropped letter there is often another word ("bench" is not "beach", "bridge" not "bride"); under 5
+ * letters never. Returns the form's length with *form pointing at it (not 0-terminated), or 0. */
+int looks_typo_fix(const char *w, int wn, const char **form) {
+  char wkey[MAX_KEY];
+  if (wn < 5 || wn >= MAX_KEY) return 0;
+  int wk = key_of(w, wn, wkey);
+  if (wk < 5) return 0;
+  const int cap = 1;
+  int best_d = cap + 1, best_owner = -1, tie = 0, best_len = 0;
+  const char *best = NULL;
+  for (int i = 0; i < dlut_looks_term_count(); i++) {
+    const char *forms = dlut_looks_term_get(i)->en;
+    for (const char *p = forms; p && *p;) {
+      int n = (int)strcspn(p, "|");
+      char fkey[MAX_KEY];
+      int fk = key_of(p, n, fkey);
+      if (fk > 0 && fkey[0] == wkey[0] && (int)strcspn(p, " ") >= n) { /* one word forms only */
+        int d = osa_distance(wkey, wk, fkey, fk, cap);
+        if (wk < 7 && d == 1 && !swapped_or_doubled(wkey, wk, fkey, fk)) d = cap + 1;
+        if (d >= 1 && d < best_d)
+          best_d = d, best_owner = i, tie = 0, best = p, best_len = n;
+        else if (d >= 1 && d == best_d && i != best_owner)
+          tie = 1;
+      }
+      p += n;
+      if (*p == '|') p++;
+    }
+  }
+  if (!best || tie || best_d > cap) return 0;
+  *form = best;
+  return best_len;
+}
+
 int dlut_looks_suggest(const char *ignored, char *out, size_t len) {
   if (!out || !len) return 0;
   out[0] = '\0';

@@ -812,7 +812,7 @@ static const dlut_looks_modifier k_modifiers[] = {
      "fix / correct: of a colour or a tint, removes it as \"remove\" does (\"fix the yellow cast\"); of a cast "
      "alone, the photo's own cast (\"correct the colour cast\"); ignored before other terms"},
     {"enough|sufficiently", "", "enough: after a negation, more (\"not bright enough\" brightens); alone, no change"},
-    {"keep|preserve|protect|retain|maintain|leave|dont change|dont touch|untouched|unchanged",
+    {"keep|preserve|protect|leave|dont change|dont touch|untouched|unchanged",
      "保留|保持|保护|不动|别动|不要动|不变|维持",
      "keep: before a control's name (\"keep the highlights\", 保留高光) that control stays where it is, whatever "
      "the other words do; before a description (\"keep it warm\") no change"},
@@ -856,12 +856,13 @@ static const char *const k_state_zh[] = {
     "照片",     "图片",   "画面",   "相片", "片子", "这张",   "这张照片", "这张图",
     "这张图片", "看起来", "看上去", "看着", "显得", "拍出来", "拍得",     "出片",
 };
-/* Words before a state that make it a request ("make the photo look warm", 把照片调暗, 让画面显得暖): a state
- * with one of these earlier in its clause is no complaint. */
+/* Request words ("make the photo look warm", 把照片调暗, 让画面显得暖): a state with one of these earlier in its
+ * clause is no complaint, and in a sentence with one the clauses before it describe the photo (parse.c). */
 static const char *const k_request_words[] = {
-    "make", "make it", "making", "give", "get",  "turn", "want", "should", "could", "can", "would", "let",
-    "把",   "让",      "给",     "帮",   "帮我", "调",   "调成", "变",     "变成",  "成",  "弄",    "做",
-    "搞",   "改",      "能不能", "可以", "想要", "希望", "要",   "想",     "使",    "将",
+    "make", "make it", "making", "give", "get",    "turn",  "want",  "should", "could", "can",  "would",
+    "let",  "把",      "让",     "给",   "帮",     "帮我",  "调",    "调成",   "变",    "变成", "成",
+    "弄",   "做",      "搞",     "改",   "能不能", "可以",  "想要",  "希望",   "要",    "想",   "使",
+    "将",   "please",  "asked",  "ask",  "need",   "needs", "wants", "wish",   "hope",  "需要", "帮忙",
 };
 
 /* Words that carry no grading meaning: skipped silently (not "ignored"). */

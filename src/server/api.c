@@ -1172,6 +1172,8 @@ static int post_looks(srv *s, const srv_request *r) {
   jsonb_str(&jb, j, "understood", rep->understood);
   jsonb_str(&jb, j, "ignored", rep->ignored);
   jsonb_str(&jb, j, "suggested", rep->suggested);
+  if (rep->corrected[0]) jsonb_str(&jb, j, "corrected", rep->corrected);
+  if (rep->scene[0]) jsonb_str(&jb, j, "scene", rep->scene);
   jsonb_str(&jb, j, "parameters", desc);
   char *lj = dlut_look_to_json(&look, NULL); /* every parameter by name, for sliders and edits */
   cJSON *lo = lj ? cJSON_Parse(lj) : NULL;
