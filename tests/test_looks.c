@@ -892,6 +892,15 @@ static void test_states(void) {
   CHECK(parse("温暖的日落胶片风", &rep).temp > parse("温暖的胶片风", NULL).temp && !rep.scene[0]);
   /* stretched letters */
   CHECK(parse("moooody", NULL).brightness == parse("moody", NULL).brightness && parse("warmmm", NULL).temp > 0);
+  /* a colour named as the range to edit: its band only, no cast */
+  dlut_look db = parse("desaturate the blues", NULL), gz = parse("绿色降饱和", NULL),
+            rc = parse("make reds deeper", NULL);
+  CHECK_MSG(db.band_sat[5] < -0.3f && db.saturation == 0.0f && db.cast_ab[0] == 0.0f && db.band_sat[3] == 0.0f,
+            "desaturate the blues: sat.blue %g, sat %g", (double)db.band_sat[5], (double)db.saturation);
+  CHECK(gz.band_sat[3] < -0.3f && gz.saturation == 0.0f && rc.band_sat[0] > 0.2f && rc.cast_ab[0] == 0.0f);
+  dlut_look bc = parse("make the blues more cyan", NULL), gy = parse("绿色往黄色偏", NULL);
+  CHECK(bc.band_hue[5] < -5.0f && bc.cast_ab[1] == 0.0f && gy.band_hue[3] < -5.0f && gy.cast_ab[1] == 0.0f);
+  CHECK(parse("blue", NULL).cast_ab[1] < 0 && parse("no blues", NULL).band_sat[5] < 0); /* as before */
   /* English puts the colour before its qualifier, Chinese after */
   dlut_look tso = parse("teal shadows orange highlights", NULL), zso = parse("阴影偏青高光偏橙", NULL);
   CHECK(tso.shadow_ab[1] < 0 && tso.highlight_ab[1] > 0 && zso.shadow_ab[1] < 0 && zso.highlight_ab[1] > 0);

@@ -127,6 +127,7 @@ enum {
   LOOKS_QUAL_SHADOWS,
   LOOKS_QUAL_HIGHLIGHTS,
   LOOKS_QUAL_WATER,
+  LOOKS_QUAL_HUE, /* a colour named as the range to edit ("desaturate the blues", 绿色降饱和): looks_qualify_hue */
   LOOKS_QUAL_COUNT
 };
 const char *looks_qual_forms(int q, int zh); /* '|'-separated forms, NULL for none */
@@ -136,5 +137,7 @@ const char *looks_cast_forms(int zh);
 int looks_is_chromatic(const dlut_look *d);                    /* the term moves colours (white balance, toning) */
 void looks_qualify(const dlut_look *d, int q, dlut_look *out); /* d's effect confined to q's range */
 void looks_band_desaturate(double hue_deg, float amount, dlut_look *out); /* "no blue": the blues lose chroma */
+/* d's effect confined to the bands around CIELAB hue hue_deg, as the sky's to its bands ("the blues more cyan") */
+void looks_qualify_hue(const dlut_look *d, double hue_deg, dlut_look *out);
 
 #endif

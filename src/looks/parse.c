@@ -75,6 +75,7 @@ static struct {
   uint8_t *term_tint;     /* (n_terms) nonzero for the terms of group "tint" (green tint, 偏粉 ...) */
   uint16_t *term_makers;  /* (n_terms) bit m: a stock of maker m (see stock_makers) */
   int term_shadows, term_highlights, term_natural, term_sea; /* terms that double as qualifiers (-1 if absent) */
+  int term_saturated;                                        /* the degree-only hue edit ("make reds deeper") */
   int term_warm, term_magenta, term_faded, term_crushed, term_exposure, term_bright, term_dark; /* sliders' terms */
   uint8_t *term_slider; /* (n_terms) nonzero for the terms a number reads on the editors' -100..100 scale */
   uint8_t *term_scene;  /* (n_terms) nonzero for the words that can say what the photo shows (light, season,
@@ -365,6 +366,12 @@ static void lex_build(void) {
       snprintf(g_lex.error, sizeof g_lex.error, "looks: the vocabulary has no term '%s'", probe[k]);
       return;
     }
+  }
+  const lex_entry *sat = lex_find("saturated", 9);
+  g_lex.term_saturated = sat && sat->kind == LEX_TERM ? sat->id : -1;
+  if (g_lex.term_saturated < 0) {
+    snprintf(g_lex.error, sizeof g_lex.error, "looks: the vocabulary has no term 'saturated'");
+    return;
   }
   const lex_entry *fog = lex_find("foggy", 5);
   if (g_lex.term_sea >= 0) g_lex.term_scene[g_lex.term_sea] = 1;
@@ -1048,6 +1055,74 @@ static int is_sentence_end(const char *s, int len) {
   return (len == 1 && strchr(".!?;\n", s[0])) || (len == 3 && !memcmp(s, "\xE3\x80\x82", 3));
 }
 
+/* Colours named as the range to edit (LOOKS_QUAL_HUE), as an editor's HSL panel: "desaturate the blues",
+ * "richer reds", "make the blues more cyan", "make reds deeper", 绿色降饱和, 绿色往黄色偏, 红色更浓. In English a
+ * plural colour ("blues") or one after "the", in Chinese a colour that opens its clause, with a saturation word, a
+ * target colour after it, or only degree words ("deeper", 更浓: richer, hue_rich[i] their degree) in its clause, and
+ * no other qualifier, negation, "not too" or (without a target) cast word there. */
+static void mark_hue_ranges(const char *s, const token *toks, int nt, const int *clause_of, int *qual_of,
+                            double *hue_of, float *hue_rich, unsigned char *skip_tok) {
+  for (int i = 0; i < nt; i++) {
+    hue_rich[i] = 0.0f;
+    if (toks[i].kind != TOK_COLOR) continue;
+    const int c = clause_of[i], en = (unsigned char)s[toks[i].at] < 0x80;
+    int blocked = 0, cast = 0, sat_term = -1, target = -1, first = 1, other_term = 0, deeper = 0;
+    float degree = 1.0f;
+    for (int j = 0; j < nt; j++) {
+      if (clause_of[j] != c || j == i) continue;
+      const token *b = &toks[j];
+      if (qual_of[j]) blocked = 1;
+      if (b->kind == TOK_CAST) cast = 1;
+      if (b->kind == TOK_MOD && (b->id == MOD_NEG || b->id == MOD_FIX || b->id == MOD_CAP)) blocked = 1;
+      if (b->kind == TOK_TERM) {
+        const char *gr = dlut_looks_term_get(b->id)->group;
+        if (!strcmp(gr, "saturation"))
+          sat_term = j;
+        else if (j > i && target < 0 && (!strcmp(gr, "toning") || !strcmp(gr, "tint")) &&
+                 looks_is_chromatic(&g_lex.term_delta[b->id]))
+          target = j;
+        else
+          other_term = 1;
+        if (j < i) first = 0;
+      }
+      if (b->kind == TOK_COLOR && j > i && target < 0) target = j;
+      if (b->kind == TOK_COLOR && j < i) first = 0;
+      if (b->kind == TOK_MOD && j > i && (b->id == MOD_MORE || b->id == MOD_INTENS || b->id == MOD_EXTREME))
+        degree *= k_mod_weight[b->id];
+      if (b->kind == TOK_UNKNOWN && en &&
+          ((b->len == 6 && !memcmp(s + b->at, "deeper", 6)) || (b->len == 4 && !memcmp(s + b->at, "deep", 4))))
+        deeper = 1;
+    }
+    if (blocked || (cast && target < 0)) continue;
+    const int plural = en && toks[i].len >= 4 && s[toks[i].at + toks[i].len - 1] == 's';
+    const int the =
+        en && i > 0 && clause_of[i - 1] == c && toks[i - 1].len == 3 && !memcmp(s + toks[i - 1].at, "the", 3);
+    const int only_degree = sat_term < 0 && target < 0 && !other_term && (deeper || degree > 1.0f);
+    int hue;
+    if (en)
+      hue = (plural || the) && (sat_term >= 0 || target >= 0 || only_degree);
+    else
+      hue = first && (sat_term > i || target >= 0 || (only_degree && degree > 1.0f));
+    if (!hue) continue;
+    qual_of[i] = LOOKS_QUAL_HUE;
+    /* the band the colour names (its cast hue's nearest band centre: "blue" is the blues, not blue-violet) */
+    const double h = looks_color_cast_hue(looks_color_get(toks[i].id)->rgb);
+    int nb = 0;
+    for (int k = 1; k < DLUT_LOOK_NBANDS; k++)
+      if (fabs(remainder(h - dlut_looks_band_center[k], 360.0)) <
+          fabs(remainder(h - dlut_looks_band_center[nb], 360.0)))
+        nb = k;
+    hue_of[i] = dlut_looks_band_center[nb];
+    if (!only_degree) continue;
+    hue_rich[i] = fminf(0.6f * (deeper ? fmaxf(degree, k_mod_weight[MOD_MORE]) : degree), 1.5f);
+    for (int j = 0; j < nt; j++) /* "deeper" is read with it, wherever it stands in the clause */
+      if (clause_of[j] == c && toks[j].kind == TOK_UNKNOWN &&
+          ((toks[j].len == 6 && !memcmp(s + toks[j].at, "deeper", 6)) ||
+           (toks[j].len == 4 && !memcmp(s + toks[j].at, "deep", 4))))
+        skip_tok[j] = 1;
+  }
+}
+
 /* ==== Interpretation ==== */
 
 static void append_list(char *buf, size_t cap, const char *text, int tlen) {
@@ -1219,10 +1294,14 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   int *match_of = malloc(((size_t)nt + 1) * sizeof *match_of);   /* per token: the match it made, or -1 */
   int *num_link = malloc(((size_t)nt + 1) * sizeof *num_link);   /* a number's term, a term's number (link_numbers) */
   unsigned char *desc = malloc((size_t)nt + 1);                  /* per clause: a description before a request */
+  double *hue_of = malloc(((size_t)nt + 1) * sizeof *hue_of);    /* per LOOKS_QUAL_HUE token: its CIELAB hue */
+  unsigned char *skip_tok = calloc((size_t)nt + 1, 1);           /* tokens already read with a hue edit */
+  float *hue_rich = malloc(((size_t)nt + 1) * sizeof *hue_rich); /* and the degree of "richer" when nothing else */
   dlut_look *eff = malloc(DLUT_LOOKS_MAX_MATCHES * sizeof *eff); /* per match: its effect at weight 1 */
   int mqual_tok[DLUT_LOOKS_MAX_MATCHES], mneg_color[DLUT_LOOKS_MAX_MATCHES];
-  if (!qual_of || !clause_of || !match_of || !eff || !num_link || !desc) {
-    free(qual_of), free(clause_of), free(match_of), free(eff), free(num_link), free(desc);
+  if (!qual_of || !clause_of || !match_of || !eff || !num_link || !desc || !hue_of || !hue_rich || !skip_tok) {
+    free(qual_of), free(clause_of), free(match_of), free(eff), free(num_link), free(desc), free(hue_of), free(hue_rich),
+        free(skip_tok);
     dlut_error("looks: out of memory");
     goto fail;
   }
@@ -1270,6 +1349,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       for (int j = 0; j < nt; j++)
         if (j != i && clause_of[j] == clause_of[i] && toks[j].kind == TOK_COLOR) qual_of[i] = LOOKS_QUAL_WATER;
     }
+    mark_hue_ranges(norm, toks, nt, clause_of, qual_of, hue_of, hue_rich, skip_tok);
   }
   /* the qualifier token of a term: in English the one right after it ("teal shadows orange highlights"; Chinese
    * puts it first: 阴影偏青高光偏橙), else the nearest
@@ -1308,7 +1388,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   unsigned char *fix_used = calloc((size_t)nt + 1, 1);
   if (!group_of || !fix_used) {
     free(group_of), free(fix_used), free(qual_of), free(clause_of), free(match_of), free(eff), free(num_link),
-        free(desc);
+        free(desc), free(hue_of), free(hue_rich), free(skip_tok);
     dlut_error("looks: out of memory");
     goto fail;
   }
@@ -1375,6 +1455,24 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       pre_w = 1.0f, pre_soft = pre_cap = pre_too = pre_keep = 0, pre_text_at = -1, last = -1, pre_fix = -1;
       continue;
     }
+    if (qual_of[i] == LOOKS_QUAL_HUE && hue_rich[i] > 0.0f && rep->n_matches < DLUT_LOOKS_MAX_MATCHES) {
+      /* "make reds deeper", 红色更浓: the range richer; the degree words were read with it */
+      dlut_looks_match *m = &rep->matches[rep->n_matches];
+      memset(m, 0, sizeof *m);
+      m->term = g_lex.term_saturated;
+      m->weight = hue_rich[i];
+      mqual_tok[rep->n_matches] = i;
+      mneg_color[rep->n_matches] = 0;
+      for (int j = 0; j < nt; j++) /* its words in order: "deeper" (marked), itself, its degree words after it */
+        if (clause_of[j] == clause_of[i] && (j == i || skip_tok[j] || (j > i && toks[j].kind == TOK_MOD))) {
+          if (j != i) skip_tok[j] = 1;
+          match_text_add(m, norm, toks[j].at, toks[j].len);
+        }
+      match_of[i] = rep->n_matches++;
+      pre_w = 1.0f, pre_soft = pre_cap = pre_too = pre_keep = 0, pre_text_at = -1, pre_fix = -1;
+      continue;
+    }
+    if (skip_tok[i]) continue;
     if (qual_of[i]) { /* a qualifier: its words join the first match of its clause (see below) */
       int has_term = 0;
       for (int j = 0; j < nt && !has_term; j++)
@@ -1632,7 +1730,10 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         dlut_look_init(&eff[k]); /* "keep the skin natural": the protection, which is on already */
       } else {
         dlut_look q;
-        looks_qualify(&eff[k], qual, &q);
+        if (qual == LOOKS_QUAL_HUE)
+          looks_qualify_hue(&eff[k], hue_of[mqual_tok[k]], &q);
+        else
+          looks_qualify(&eff[k], qual, &q);
         eff[k] = q;
       }
     }
@@ -1691,7 +1792,8 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
    * the weights of the terms that set them ("warmer skin" x1.3) */
   look->skin_follow = fminf(fmaxf(look->skin_follow, 0.0f), 1.0f);
   look->tint_ends = fminf(fmaxf(look->tint_ends, 0.0f), 1.0f);
-  free(qual_of), free(clause_of), free(match_of), free(eff), free(group_of), free(fix_used), free(num_link), free(desc);
+  free(qual_of), free(clause_of), free(match_of), free(eff), free(group_of), free(fix_used), free(num_link), free(desc),
+      free(hue_of), free(hue_rich), free(skip_tok);
   for (int k = 0; k < rep->n_matches; k++) { /* each term said once, however often the prompt repeats it */
     const int tl = (int)strlen(rep->matches[k].text);
     if (!list_contains(rep->understood, rep->matches[k].text, tl))

@@ -39,6 +39,7 @@ static const qual_def k_quals[LOOKS_QUAL_COUNT] = {
                             {0, 0, 0.45f, 1.0f, 0.3f, 0, 0, 0},
                             20.0f},
     [LOOKS_QUAL_SHADOWS] = {NULL, NULL, {0}},
+    [LOOKS_QUAL_HUE] = {NULL, NULL, {0}},
     [LOOKS_QUAL_HIGHLIGHTS] = {NULL, NULL, {0}},
     /* water: the aquas and blues of sea, lake and pool (more aqua than the sky's, and no green) */
     [LOOKS_QUAL_WATER] = {"water|sea|ocean|the sea|the ocean|lake|the lake|river|waves|seawater|sea water|pool",
@@ -71,7 +72,8 @@ const char *looks_cast_forms(int zh) {
   return zh ? k_cast_zh : k_cast_en;
 }
 const char *looks_qual_name(int q) {
-  static const char *const names[LOOKS_QUAL_COUNT] = {"", "sky", "skin", "foliage", "shadows", "highlights", "water"};
+  static const char *const names[LOOKS_QUAL_COUNT] = {"",        "sky",        "skin",  "foliage",
+                                                      "shadows", "highlights", "water", "hue"};
   return q > 0 && q < LOOKS_QUAL_COUNT ? names[q] : "";
 }
 
@@ -93,11 +95,40 @@ int looks_is_chromatic(const dlut_look *d) {
   return hypot(v[0], v[1]) > 0.5;
 }
 
+/* The band loop of a hue-range qualifier: band_w the weight of each band, max_shift its largest hue turn. */
+static void qualify_bands(const dlut_look *d, const float *band_w, float max_shift, dlut_look *out) {
+  double v[2];
+  chroma_push(d, v);
+  double m = hypot(v[0], v[1]);
+  double th = atan2(v[1], v[0]) * 180.0 / M_PI, strength = fmin(1.0, m / 8.0);
+  for (int k = 0; k < DLUT_LOOK_NBANDS; k++) {
+    float w = band_w[k];
+    if (w == 0) continue;
+    if (m > 0.5) {
+      double dh = remainder(th - dlut_looks_band_center[k], 360.0); /* -180..180: towards the push */
+      double shift = dh > 0 ? fmin(dh * 0.35, max_shift) : fmax(dh * 0.35, -max_shift);
+      out->band_hue[k] += (float)(w * shift * strength);
+      out->band_sat[k] += (float)(w * 0.35 * cos(dh * M_PI / 180.0) * strength); /* richer towards it */
+    }
+    out->band_sat[k] += w * (d->saturation + 0.7f * d->vibrance);
+    out->band_lum[k] += w * (0.8f * d->brightness + 0.5f * d->exposure);
+  }
+}
+
+void looks_qualify_hue(const dlut_look *d, double hue_deg, dlut_look *out) {
+  float w[DLUT_LOOK_NBANDS];
+  for (int k = 0; k < DLUT_LOOK_NBANDS; k++) { /* a raised cosine of the band half width around the hue */
+    double dd = fabs(remainder(hue_deg - dlut_looks_band_center[k], 360.0));
+    w[k] = dd < 45.0 ? (float)(0.5 * (1.0 + cos(M_PI * dd / 45.0))) : 0.0f;
+  }
+  dlut_look_init(out);
+  qualify_bands(d, w, 30.0f, out);
+}
+
 void looks_qualify(const dlut_look *d, int q, dlut_look *out) {
   dlut_look_init(out);
   double v[2];
   chroma_push(d, v);
-  double m = hypot(v[0], v[1]);
   if (q == LOOKS_QUAL_SHADOWS || q == LOOKS_QUAL_HIGHLIGHTS) {
     float *ab = q == LOOKS_QUAL_SHADOWS ? out->shadow_ab : out->highlight_ab;
     ab[0] = (float)(1.3 * v[0]);
@@ -109,21 +140,8 @@ void looks_qualify(const dlut_look *d, int q, dlut_look *out) {
       out->highlights = 1.2f * tone + d->highlights;
     return;
   }
-  if (q <= 0 || q >= LOOKS_QUAL_COUNT) return;
-  const qual_def *qd = &k_quals[q];
-  double th = atan2(v[1], v[0]) * 180.0 / M_PI, strength = fmin(1.0, m / 8.0);
-  for (int k = 0; k < DLUT_LOOK_NBANDS; k++) {
-    float w = qd->band_w[k];
-    if (w == 0) continue;
-    if (m > 0.5) {
-      double dh = remainder(th - dlut_looks_band_center[k], 360.0); /* -180..180: towards the push */
-      double shift = dh > 0 ? fmin(dh * 0.35, qd->max_shift) : fmax(dh * 0.35, -qd->max_shift);
-      out->band_hue[k] += (float)(w * shift * strength);
-      out->band_sat[k] += (float)(w * 0.35 * cos(dh * M_PI / 180.0) * strength); /* richer towards it */
-    }
-    out->band_sat[k] += w * (d->saturation + 0.7f * d->vibrance);
-    out->band_lum[k] += w * (0.8f * d->brightness + 0.5f * d->exposure);
-  }
+  if (q <= 0 || q >= LOOKS_QUAL_COUNT || q == LOOKS_QUAL_HUE) return;
+  qualify_bands(d, k_quals[q].band_w, k_quals[q].max_shift, out);
   if (q == LOOKS_QUAL_SKIN) out->skin_follow = 1.0f; /* the prompt is about skin: no protection from itself */
 }
 

@@ -105,7 +105,8 @@ static const dlut_looks_term k_terms[] = {
      "饱和|饱和度|鲜艳|艳丽|浓郁|色彩丰富|鲜明|高饱和|艳", "saturation", "more chroma everywhere", "sat=+0.5"},
     {"vibrant|vibrance|lively", "自然饱和度|生动|鲜活|活力", "saturation",
      "more chroma in muted colours, skin and vivid colours spared", "vib=+0.7 sat=+0.05"},
-    {"desaturated|desaturate|muted|subdued|dull|pale|washed|low saturation|undersaturated|de saturate|de saturated",
+    {"desaturated|desaturate|muted|subdued|dull|pale|washed|low saturation|undersaturated|de saturate|de saturated|"
+     "mute",
      "低饱和|去饱和|淡|淡雅|素|素雅|暗淡|清淡|寡淡|灰暗", "saturation", "less chroma everywhere", "sat=-0.5"},
     {"grey|gray|greyish|grayish", "灰|灰色调|高级灰", "saturation", "greyish: much less colour, slightly flatter",
      "sat=-0.6 contrast=-0.1"},
