@@ -55,6 +55,11 @@ PYEOF
 # suggestions: an ignored word gets the nearest terms; nothing understood is never silent
 "$DLUT" looks "cinemattik warm" >"$tmp/sug" || bad "dlut looks with a typo exits non-zero"
 grep -q "^ignored:    cinemattik (did you mean: cinematic?)$" "$tmp/sug" || bad "suggestion line: $(cat "$tmp/sug")"
+# a 6-letter slip is read as meant with the system's word list, and only suggested without one
+"$DLUT" looks "dreemy warm" >"$tmp/slip" || bad "dlut looks with a slip exits non-zero"
+grep -q "^read as:    dreemy → dreamy$" "$tmp/slip" || bad "slip with the word list: $(cat "$tmp/slip")"
+DLUT_WORDS="$tmp/no-such-list" "$DLUT" looks "dreemy warm" >"$tmp/slip2" || bad "dlut looks without a word list failed"
+grep -q "^ignored:    dreemy (did you mean: dreamy?)$" "$tmp/slip2" || bad "slip without the word list: $(cat "$tmp/slip2")"
 "$DLUT" looks "wram portr" >/dev/null 2>"$tmp/sug.err" || bad "nothing understood (no -o) exits non-zero"
 grep -q "no word of the prompt is in the vocabulary (did you mean: warm, portra" "$tmp/sug.err" ||
   bad "nothing understood says nothing on stderr: $(cat "$tmp/sug.err")"

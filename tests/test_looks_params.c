@@ -292,11 +292,13 @@ static void test_suggest(void) {
                 strstr(rep.suggested, "波特拉"),
             "suggested '%s'", rep.suggested);
   CHECK(dlut_looks_parse("warm film", &look, &rep) == 0 && rep.suggested[0] == '\0');
-  /* a typing slip one edit from one term (7 letters or more), or two letters swapped or one doubled (5-6): read
-   * as that term, and said; a real word one letter from a term is not ("bench" is not "beach") */
-  static const char *const k_slips[][2] = {{"cinematc", "cinematic"}, {"cinematik", "cinematic"},
-                                           {"vinatge", "vintage"},    {"dessaturated", "desaturated"},
-                                           {"pastle", "pastel"},      {"sepiaa", "sepia"}};
+  /* a typing slip one edit from one term (6 letters or more), or two letters swapped or one doubled (5): read as
+   * that term, and said; a real word one letter from a term is not ("bench" is not "beach", "contract" not
+   * "contrast") */
+  static const char *const k_slips[][2] = {
+      {"cinematc", "cinematic"}, {"cinematik", "cinematic"}, {"vinatge", "vintage"}, {"dessaturated", "desaturated"},
+      {"pastle", "pastel"},      {"sepiaa", "sepia"},        {"vintge", "vintage"},  {"vinage", "vintage"},
+      {"dreemy", "dreamy"},      {"mooddy", "moody"}};
   for (size_t i = 0; i < sizeof k_slips / sizeof *k_slips; i++) {
     dlut_looks_report want;
     dlut_look lw, ls;
@@ -304,11 +306,37 @@ static void test_suggest(void) {
     CHECK_MSG(memcmp(&lw, &ls, sizeof lw) == 0 && strstr(rep.corrected, k_slips[i][1]) && !rep.ignored[0],
               "'%s': corrected '%s', ignored '%s'", k_slips[i][0], rep.corrected, rep.ignored);
   }
-  static const char *const k_words[] = {"bench", "puppy", "bridge", "lovely", "story", "laughter", "clouds", "vintge"};
+  static const char *const k_words[] = {"bench",    "puppy",    "bridge",  "lovely",  "story",   "laughter", "clouds",
+                                        "contract", "mourning", "growing", "dessert", "vantage", "incense",  "precise",
+                                        "topical",  "gentile",  "vision",  "double",  "pairs",   "brighton"};
   for (size_t i = 0; i < sizeof k_words / sizeof *k_words; i++) {
     CHECK(dlut_looks_parse(k_words[i], &look, &rep) == 0);
     CHECK_MSG(!rep.corrected[0] && rep.n_matches == 0, "'%s' read as '%s'", k_words[i], rep.corrected);
   }
+  /* every word of the system's word list (wamerican, a test dependency): none is read as a slip, unless the term
+   * is that word with an ending ("highlight" -> "highlights") */
+  FILE *f = fopen("/usr/share/dict/words", "r");
+  CHECK_MSG(f != NULL, "no /usr/share/dict/words (Debian's wamerican)");
+  int words = 0, slips = 0;
+  char line[128];
+  while (f && fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\r\n")] = '\0';
+    size_t n = strlen(line), k = 0;
+    while (k < n && ((line[k] >= 'a' && line[k] <= 'z') || (line[k] >= 'A' && line[k] <= 'Z'))) k++;
+    if (n < 5 || k < n) continue;
+    words++;
+    if (dlut_looks_parse(line, &look, &rep) != 0 || !rep.corrected[0]) continue;
+    const char *to = strstr(rep.corrected, "\xe2\x86\x92 "); /* "word → term" */
+    char low[128];
+    for (size_t i = 0; i <= n; i++) low[i] = (char)(line[i] >= 'A' && line[i] <= 'Z' ? line[i] - 'A' + 'a' : line[i]);
+    int ending = to && strncmp(to + 4, low, n) == 0 &&
+                 (!strcmp(to + 4 + n, "s") || !strcmp(to + 4 + n, "d") || !strcmp(to + 4 + n, "ed"));
+    slips += !ending;
+    CHECK_MSG(ending, "the word '%s' read as a slip: '%s'", line, rep.corrected);
+  }
+  if (f) fclose(f);
+  CHECK_MSG(!f || words > 10000, "%d words", words);
+  printf("  word list: %d words of 5 letters or more, %d read as slips\n", words, slips);
   /* lists and truncation */
   CHECK(dlut_looks_suggest("cinematc, cinematc, wram", out, sizeof out) == 3 && strcmp(out, "cinematic, warm") == 0);
   CHECK(dlut_looks_suggest("cinematc, wram", out, 12) >= 1 && strcmp(out, "cinematic") == 0);

@@ -168,7 +168,8 @@ typedef struct dlut_looks_report {
   int neutral_wb;     /* "remove the colour cast", "auto white balance", 去掉偏色: the photo's own cast is to go
                          (dlut_look_neutralize; the look itself does not hold it) */
   char corrected[256]; /* typing slips read as the term meant: "cinematik → cinematic" (one edit from one term's
-                          form, two for words of 8 letters or more; words under 5 letters never) */
+                          form for words of 6 letters or more, a swap or a doubled letter for 5; never a word of
+                          the system's word list, /usr/share/dict/words) */
   char scene[256];     /* scene words read as what the photo shows, not graded: in a sentence with a request,
                           those before it ("a picture of mountains at sunrise, I want it cold": "sunrise") */
 } dlut_looks_report;

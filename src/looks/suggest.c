@@ -16,9 +16,12 @@
  * run, then terms before colours and modifiers, then the closest length)
  * are kept, at most 3 a word, each form once.
  *
- * Nothing global: the vocabulary tables are walked on every call (about
- * 2,000 forms, a fraction of a millisecond a word), only for ignored words. */
+ * The vocabulary tables are walked on every call (about 2,000 forms, a
+ * fraction of a millisecond a word), only for ignored words. The one
+ * global is the system's word list, read once for the typing slips. */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dlut/looks.h"
@@ -221,20 +224,94 @@ static int swapped_or_doubled(const char *a, int n, const char *b, int m) {
   return i > 0 && a[i] == a[i - 1] && !memcmp(a + i + 1, b + i, (size_t)(m - i));
 }
 
+/* ==== The word list: a real English word is not a typing slip ==== */
+
+/* The system's word list (Debian's wamerican, /usr/share/dict/words, or DLUT_WORDS), read once, the
+ * first time a slip is considered: its words lower-cased, letters only, sorted for a binary search.
+ * Without it the slip rule stands alone (with 5 or 6 letter words only swapped or doubled letters). */
+static struct {
+  char *text;
+  char **words;
+  size_t n;
+} g_dict;
+static pthread_once_t g_dict_once = PTHREAD_ONCE_INIT;
+
+static int cmp_word(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void dict_load(void) {
+  const char *path = getenv("DLUT_WORDS");
+  FILE *f = fopen(path && *path ? path : "/usr/share/dict/words", "rb");
+  if (!f) return;
+  char *text = NULL, **words = NULL;
+  size_t cap = 0, len = 0, n = 0;
+  for (;;) { /* the whole file; a word list is about a megabyte */
+    if (len + 65536 + 1 > cap) {
+      size_t nc = cap ? cap * 2 : (size_t)1 << 20;
+      char *t = realloc(text, nc);
+      if (!t) goto fail;
+      text = t, cap = nc;
+    }
+    size_t got = fread(text + len, 1, 65536, f);
+    len += got;
+    if (got < 65536) break;
+  }
+  text[len] = '\0';
+  for (size_t i = 0; i < len; i++) n += text[i] == '\n';
+  words = malloc((n + 1) * sizeof *words);
+  if (!words) goto fail;
+  n = 0;
+  for (char *p = text; *p;) {
+    size_t l = strcspn(p, "\r\n");
+    int letters = l > 0;
+    for (size_t i = 0; i < l; i++) {
+      unsigned char c = (unsigned char)p[i];
+      if (c >= 'A' && c <= 'Z')
+        p[i] = (char)(c - 'A' + 'a');
+      else if (c < 'a' || c > 'z')
+        letters = 0; /* "Brighton's", accented words: not compared */
+    }
+    char *next = p + l;
+    while (*next == '\r' || *next == '\n') next++;
+    p[l] = '\0';
+    if (letters) words[n++] = p;
+    p = next;
+  }
+  qsort(words, n, sizeof *words, cmp_word);
+  fclose(f);
+  g_dict.text = text, g_dict.words = words, g_dict.n = n;
+  return;
+fail:
+  fclose(f);
+  free(text);
+  free(words);
+}
+
+/* 1 when the lower-case key is a word of the list, 0 when not, -1 when there is no list. */
+static int dict_has(const char *key) {
+  pthread_once(&g_dict_once, dict_load);
+  if (!g_dict.n) return -1;
+  return bsearch(&key, g_dict.words, g_dict.n, sizeof *g_dict.words, cmp_word) != NULL;
+}
+
 /* A typing slip read as the word meant (parse.c): the English one-word term form nearest to w[0..wn) that
- * starts with the same letter, when no form of another term is as near: for words of 7 letters or more one
- * edit away (a letter added, dropped, changed, or two swapped: "cinematik", "vinatge", "dessaturated"); for
- * 5 or 6 letters only two neighbours swapped or one letter doubled ("pastle", "sepiaa"), since one changed
- * or dropped letter there is often another word ("bench" is not "beach", "bridge" not "bride"); under 5
- * letters never. Returns the form's length with *form pointing at it (not 0-terminated), or 0. */
+ * starts with the same letter, when no form of another term is as near, one edit away (a letter added,
+ * dropped, changed, or two swapped: "cinematik", "vinatge", "vintge", "dreemy", "dessaturated"). A word
+ * of the system's word list is what it says, not a slip ("contract" is not "contrast", "mourning" not
+ * "morning", "bench" not "beach"), unless the form is that word with -s, -d or -ed ("highlight" ->
+ * "highlights"). Words of 5 letters, and of 6 without the list, take only two neighbours swapped or one
+ * letter doubled ("pastle", "sepiaa"); under 5 letters never. Returns the form's length with *form
+ * pointing at it (not 0-terminated), or 0. */
 int looks_typo_fix(const char *w, int wn, const char **form) {
   char wkey[MAX_KEY];
   if (wn < 5 || wn >= MAX_KEY) return 0;
   int wk = key_of(w, wn, wkey);
   if (wk < 5) return 0;
   const int cap = 1;
-  int best_d = cap + 1, best_owner = -1, tie = 0, best_len = 0;
+  int best_d = cap + 1, best_owner = -1, tie = 0, best_len = 0, have_list = -2;
   const char *best = NULL;
+  char best_key[MAX_KEY];
   for (int i = 0; i < dlut_looks_term_count(); i++) {
     const char *forms = dlut_looks_term_get(i)->en;
     for (const char *p = forms; p && *p;) {
@@ -243,9 +320,12 @@ int looks_typo_fix(const char *w, int wn, const char **form) {
       int fk = key_of(p, n, fkey);
       if (fk > 0 && fkey[0] == wkey[0] && (int)strcspn(p, " ") >= n) { /* one word forms only */
         int d = osa_distance(wkey, wk, fkey, fk, cap);
-        if (wk < 7 && d == 1 && !swapped_or_doubled(wkey, wk, fkey, fk)) d = cap + 1;
+        if (d == 1 && wk < 7 && !swapped_or_doubled(wkey, wk, fkey, fk)) {
+          if (have_list == -2) have_list = dict_has(wkey) >= 0;
+          if (wk < 6 || !have_list) d = cap + 1;
+        }
         if (d >= 1 && d < best_d)
-          best_d = d, best_owner = i, tie = 0, best = p, best_len = n;
+          best_d = d, best_owner = i, tie = 0, best = p, best_len = n, memcpy(best_key, fkey, (size_t)fk + 1);
         else if (d >= 1 && d == best_d && i != best_owner)
           tie = 1;
       }
@@ -254,6 +334,11 @@ int looks_typo_fix(const char *w, int wn, const char **form) {
     }
   }
   if (!best || tie || best_d > cap) return 0;
+  if (dict_has(wkey) == 1) { /* a real word: only when the form is it with an ending */
+    const char *end = best_key + wk;
+    if (memcmp(best_key, wkey, (size_t)wk) != 0 || (strcmp(end, "s") && strcmp(end, "d") && strcmp(end, "ed")))
+      return 0; /* "vision" is not "vision3", "double" not "double x" */
+  }
   *form = best;
   return best_len;
 }
