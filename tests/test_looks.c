@@ -907,10 +907,12 @@ static void test_states(void) {
 }
 
 static void test_bake_matches_reference(void) {
-  for (int trial = 0; trial < 6; trial++) {
+  for (int trial = 0; trial < 9; trial++) {
     dlut_look l = random_look();
     if (trial == 0) dlut_look_init(&l);
-    int n = trial == 5 ? 33 : 9 + trial * 2;
+    if (trial >= 6) /* the tone-weighted saturation too */
+      l.shadow_sat = (float)(rnd() * 2 - 1), l.highlight_sat = (float)(rnd() * 2 - 1);
+    int n = trial == 5 ? 33 : trial >= 6 ? 17 : 9 + trial * 2;
     dlut_lut *lut = dlut_look_bake(&l, n);
     CHECK(lut != NULL);
     if (!lut) continue;

@@ -63,6 +63,7 @@ typedef struct stats {
   double black;      /* mean L* of the original's darkest quarter (pure black, L* < 3, left out) */
   double white;      /* mean L* of the original's brightest quarter (pure white, L* > 97, left out) */
   double nb, na;     /* mean b*, a* of the pixels that were near-neutral (C* < 12) in the original */
+  double bC, wC;     /* mean chroma of those darkest and brightest quarters */
 } stats;
 
 static int cmp_float(const void *x, const void *y) {
@@ -77,19 +78,21 @@ static stats lab_stats(const float *lab, const float *orig, int64_t n, float *sc
   for (int64_t i = 0; i < n; i++) scratch[i] = orig[3 * i];
   qsort(scratch, (size_t)n, sizeof(float), cmp_float);
   double q25 = scratch[(int64_t)(0.25 * (n - 1))], q75 = scratch[(int64_t)(0.75 * (n - 1))];
-  double sb = 0, sw = 0, snb = 0, sna = 0, l2 = 0;
+  double sb = 0, sw = 0, snb = 0, sna = 0, l2 = 0, sbc = 0, swc = 0;
   int64_t nb = 0, nw = 0, nn = 0;
   for (int64_t i = 0; i < n; i++) {
     double L = lab[3 * i], a = lab[3 * i + 1], b = lab[3 * i + 2], Lo = orig[3 * i];
     s.L += L, s.a += a, s.b += b, s.C += sqrt(a * a + b * b), l2 += L * L;
-    if (Lo <= q25 && Lo >= 3) sb += L, nb++;
-    if (Lo >= q75 && Lo <= 97) sw += L, nw++;
+    if (Lo <= q25 && Lo >= 3) sb += L, sbc += sqrt(a * a + b * b), nb++;
+    if (Lo >= q75 && Lo <= 97) sw += L, swc += sqrt(a * a + b * b), nw++;
     if (orig[3 * i + 1] * orig[3 * i + 1] + orig[3 * i + 2] * orig[3 * i + 2] < 144) snb += b, sna += a, nn++;
   }
   s.L /= n, s.a /= n, s.b /= n, s.C /= n;
   s.spread = sqrt(fmax(l2 / n - s.L * s.L, 0.0));
   s.black = nb ? sb / nb : NAN;
   s.white = nw ? sw / nw : NAN;
+  s.bC = nb ? sbc / nb : NAN;
+  s.wC = nw ? swc / nw : NAN;
   s.nb = nn > n / 50 ? snb / nn : NAN; /* needs 2% near-neutral pixels */
   s.na = nn > n / 50 ? sna / nn : NAN;
   return s;
@@ -150,6 +153,8 @@ static double metric(const stats *s, const char *name, size_t len) {
   M(white);
   M(nb);
   M(na);
+  M(bC);
+  M(wC);
 #undef M
   return NAN;
 }

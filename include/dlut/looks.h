@@ -145,8 +145,11 @@ typedef struct dlut_look {
   float band_sat[DLUT_LOOK_NBANDS]; /* chroma x (1 + band_sat) within the band, -1..1.5 */
   float band_lum[DLUT_LOOK_NBANDS]; /* L* shift within the band, in L* units x 10, -1..1 */
   float clip;                       /* 0 = soft gamut compression; 1 = hard clip only (asked for "clipped", "harsh") */
-  float skin_follow; /* 0 = skin tones protected (default), 1 = skin follows the look like every colour; 0..1 */
-  float tint_ends;   /* 0 = pure white and black stay neutral (default), 1 = the look may tint them; 0..1 */
+  float skin_follow;   /* 0 = skin tones protected (default), 1 = skin follows the look like every colour; 0..1 */
+  float tint_ends;     /* 0 = pure white and black stay neutral (default), 1 = the look may tint them; 0..1 */
+  float shadow_sat;    /* chroma x (1 + shadow_sat (1 - L* / 100)^2): the shadows' saturation, -1..1 */
+  float highlight_sat; /* chroma x (1 + highlight_sat (L* / 100)^2): the highlights' saturation (a boost still
+                          fades out at white), -1..1 */
 } dlut_look;
 
 /* What the parser understood: one entry per matched term. */

@@ -38,6 +38,8 @@ static const struct {
     {"mono.b", F(mono_mix[2])},
     {"skin_follow", F(skin_follow)},
     {"tint_ends", F(tint_ends)},
+    {"shadow_sat", F(shadow_sat)},
+    {"highlight_sat", F(highlight_sat)},
 };
 
 float looks_field_scale(int i) {

@@ -25,14 +25,15 @@
 
 /* A look turned into the numbers both evaluation paths use. */
 typedef struct looks_prepared {
-  double wb[9];     /* linear sRGB white-balance matrix, row-major, white normalised to not clip */
-  double exposure;  /* linear gain 2^ev */
-  int shoulder;     /* nonzero when exposure > 1: soft shoulder mapping `exposure` to 1 */
-  double mono_w[3]; /* channel-mixer weights, sum 1 */
-  double mono;      /* blend towards the mixer output */
-  double ctrl_y[7]; /* tone curve control values at x = 0 .1 .25 .5 .75 .9 1 */
-  double ctrl_m[7]; /* their Fritsch-Carlson tangents */
-  double sat, vib;  /* chroma multiplier, vibrance */
+  double wb[9];                     /* linear sRGB white-balance matrix, row-major, white normalised to not clip */
+  double exposure;                  /* linear gain 2^ev */
+  int shoulder;                     /* nonzero when exposure > 1: soft shoulder mapping `exposure` to 1 */
+  double mono_w[3];                 /* channel-mixer weights, sum 1 */
+  double mono;                      /* blend towards the mixer output */
+  double ctrl_y[7];                 /* tone curve control values at x = 0 .1 .25 .5 .75 .9 1 */
+  double ctrl_m[7];                 /* their Fritsch-Carlson tangents */
+  double sat, vib;                  /* chroma multiplier, vibrance */
+  double sat_shadow, sat_highlight; /* the tone-weighted chroma changes */
   double shadow_ab[2], highlight_ab[2], cast_ab[2];
   int any_band; /* nonzero if any hue band is active */
   double band_hue[DLUT_LOOK_NBANDS], band_sat[DLUT_LOOK_NBANDS], band_lum[DLUT_LOOK_NBANDS];
@@ -59,7 +60,7 @@ double looks_tone(const looks_prepared *p, double x); /* the tone curve on encod
 void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3]);
 
 /* dlut_look seen as an array of floats (all its fields are floats). */
-#define LOOKS_NFIELDS 49
+#define LOOKS_NFIELDS 51
 float looks_field_scale(int field); /* typical magnitude of a field, for comparing them */
 
 /* Apply an effect string ("temp=+1 shadow=200@8 hue.green=+20") scaled by

@@ -223,6 +223,8 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
   /* -- Lab work */
   p->sat = 1.0 + clampd(lk->saturation < 0 ? lk->saturation : softlim(lk->saturation, 1.5), -1, 1.5);
   p->vib = clampd(lk->vibrance, -1, 1);
+  p->sat_shadow = clampd(lk->shadow_sat, -1, 1);
+  p->sat_highlight = clampd(lk->highlight_sat, -1, 1);
   /* toning vectors: soft-limited in magnitude to 30 (direction kept) */
   const float *src_ab[3] = {lk->shadow_ab, lk->highlight_ab, lk->cast_ab};
   double *dst_ab[3] = {p->shadow_ab, p->highlight_ab, p->cast_ab};
@@ -246,7 +248,8 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
    * compression starts: nowhere for the identity (so it bakes to the exact
    * identity), from 85% of the way to the boundary for strong looks. */
   double push = fmax(p->sat - 1.0, 0.0) + fmax(p->vib, 0.0) + fabs(softlim(lk->temp, 3.0)) / 3.0 +
-                fabs(softlim(lk->tint, 3.0)) / 3.0 + fmax(ev, 0.0) / 2.0;
+                fabs(softlim(lk->tint, 3.0)) / 3.0 + fmax(ev, 0.0) / 2.0 +
+                (fmax(p->sat_shadow, 0.0) + fmax(p->sat_highlight, 0.0)) / 2.0;
   for (int k = 0; k < 3; k++) push += hypot(dst_ab[k][0], dst_ab[k][1]) / 20.0;
   for (int k = 0; k < DLUT_LOOK_NBANDS; k++) push += fmax(p->band_sat[k], 0.0) / 2.0 + fabs(p->band_hue[k]) / 120.0;
   p->knee = 1.0 - (1.0 - LOOKS_GAMUT_KNEE) * fmin(push, 1.0);
@@ -456,6 +459,10 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
   double C = sqrt(a * a + bb * bb), h = atan2(bb, a) * 180.0 / M_PI; /* before any change */
   /* saturation and vibrance; a boost fades out towards white and black (highlight roll-off) */
   double k = p->sat * (1.0 + p->vib * exp(-C / 35.0));
+  if (p->sat_shadow != 0 || p->sat_highlight != 0) { /* the tone-weighted saturation, as the split toning */
+    double tk = clampd(L / 100.0, 0.0, 1.0);
+    k *= fmax(1.0 + p->sat_shadow * (1.0 - tk) * (1.0 - tk) + p->sat_highlight * tk * tk, 0.0);
+  }
   if (k > 1.0) {
     double e = 2.0 * clampd(L / 100.0, 0.0, 1.0) - 1.0, e2 = e * e;
     k = 1.0 + (k - 1.0) * (1.0 - e2 * e2);
@@ -726,6 +733,7 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
   const int shoulder = p->shoulder, any_band = p->any_band, hard_clip = p->clip;
   const float mono = (float)p->mono, mw0 = (float)p->mono_w[0], mw1 = (float)p->mono_w[1], mw2 = (float)p->mono_w[2];
   const float k_sat = (float)p->sat, k_vib = (float)p->vib;
+  const float k_ssh = (float)p->sat_shadow, k_shi = (float)p->sat_highlight;
   const float knee = (float)p->knee, inv_range = knee < 1.0f ? 1.0f / (1.0f - knee) : 0.0f;
   const float sh_a = (float)p->shadow_ab[0], sh_b = (float)p->shadow_ab[1];
   const float hi_a = (float)p->highlight_ab[0], hi_b = (float)p->highlight_ab[1];
@@ -811,6 +819,10 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
       fm_v8 C = v_sqrt(a * a + bb * bb);
       fm_v8 k = fm_splat(k_sat);
       if (k_vib != 0.0f) k = k_sat * (1.0f + k_vib * fm_exp2(C * (-1.4426950f / 35.0f)));
+      if (k_ssh != 0.0f || k_shi != 0.0f) {
+        fm_v8 tk = v_clamp01(L * 0.01f), sk = 1.0f - tk;
+        k *= fm_max(1.0f + k_ssh * sk * sk + k_shi * tk * tk, fm_splat(0.0f));
+      }
       {
         fm_v8 e = 2.0f * v_clamp01(L * 0.01f) - 1.0f, e2 = e * e;
         k = fm_sel(k > 1.0f, 1.0f + (k - 1.0f) * (1.0f - e2 * e2), k);

@@ -60,6 +60,8 @@ static const struct {
     {"clip", F(clip), N(clip), -50, 50, KIND_NONE},                      /* a switch: on above 0.5 */
     {"skin_follow", F(skin_follow), N(skin_follow), -50, 50, KIND_NONE}, /* 0 = skin protected */
     {"tint_ends", F(tint_ends), N(tint_ends), -50, 50, KIND_NONE},       /* 0 = pure white and black neutral */
+    {"shadow_sat", F(shadow_sat), N(shadow_sat), -50, 50, KIND_COLOR},
+    {"highlight_sat", F(highlight_sat), N(highlight_sat), -50, 50, KIND_COLOR},
 };
 #define NFIELDS ((int)(sizeof k_fields / sizeof k_fields[0]))
 

@@ -1328,7 +1328,9 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         if (clause_of[j] < first_req) desc[clause_of[j]] = 1;
       a = b + 1;
     }
-    /* "shadows"/"highlights" are qualifiers when their clause has a chromatic term or a colour */
+    /* "shadows"/"highlights" are qualifiers when their clause has a chromatic term, a colour or a saturation
+     * word ("desaturated shadows", "lower saturation in the shadows", 暗部饱和度低一点: the shadows' chroma,
+     * not a lift) */
     for (int i = 0; i < nt; i++) {
       if (toks[i].kind != TOK_TERM || (toks[i].id != g_lex.term_shadows && toks[i].id != g_lex.term_highlights))
         continue;
@@ -1337,7 +1339,8 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         if (j == i || clause_of[j] != clause_of[i]) continue;
         if (toks[j].kind == TOK_COLOR) chromatic = 1;
         if (toks[j].kind == TOK_TERM && toks[j].id != g_lex.term_shadows && toks[j].id != g_lex.term_highlights &&
-            looks_is_chromatic(&g_lex.term_delta[toks[j].id]))
+            (looks_is_chromatic(&g_lex.term_delta[toks[j].id]) ||
+             !strcmp(dlut_looks_term_get(toks[j].id)->group, "saturation")))
           chromatic = 1;
       }
       if (chromatic) qual_of[i] = toks[i].id == g_lex.term_shadows ? LOOKS_QUAL_SHADOWS : LOOKS_QUAL_HIGHLIGHTS;

@@ -133,11 +133,11 @@ void looks_qualify(const dlut_look *d, int q, dlut_look *out) {
     float *ab = q == LOOKS_QUAL_SHADOWS ? out->shadow_ab : out->highlight_ab;
     ab[0] = (float)(1.3 * v[0]);
     ab[1] = (float)(1.3 * v[1]);
-    float tone = d->brightness + 0.7f * d->exposure;
+    float tone = d->brightness + 0.7f * d->exposure, sat = d->saturation + 0.7f * d->vibrance;
     if (q == LOOKS_QUAL_SHADOWS)
-      out->shadows = 1.2f * tone + d->shadows;
+      out->shadows = 1.2f * tone + d->shadows, out->shadow_sat = 1.5f * sat;
     else
-      out->highlights = 1.2f * tone + d->highlights;
+      out->highlights = 1.2f * tone + d->highlights, out->highlight_sat = 1.5f * sat;
     return;
   }
   if (q <= 0 || q >= LOOKS_QUAL_COUNT || q == LOOKS_QUAL_HUE) return;
