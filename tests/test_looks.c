@@ -631,6 +631,58 @@ static dlut_look random_look(void) {
   return l;
 }
 
+/* Exceptions: the range after "except" / 除了 / "keep" (in a prompt that drains colour) keeps its colour and
+ * qualifies nothing; "keep only" drains the rest by itself; an exception with no range is said as ignored. */
+static void test_exceptions(void) {
+  dlut_looks_report rep;
+  dlut_look l = parse("black and white except the reds", &rep);
+  CHECK(l.mono == 1.0f && l.band_keep[0] > 0.8f && l.band_keep[5] == 0.0f && strstr(rep.understood, "except the reds"));
+  dlut_look k = parse("black and white but keep the reds", NULL), z = parse("除了红色都变黑白", NULL);
+  CHECK(!memcmp(k.band_keep, l.band_keep, sizeof l.band_keep) && !memcmp(z.band_keep, l.band_keep, sizeof l.band_keep));
+  l = parse("keep only the reds", &rep);
+  CHECK(l.saturation == -1.0f && l.band_keep[0] > 0.8f && rep.ignored[0] == '\0');
+  l = parse("只保留红色", NULL);
+  CHECK(l.saturation == -1.0f && l.band_keep[0] > 0.8f);
+  /* the skin: not the qualifier of "desaturate" (which desaturated only the skin), the protection kept */
+  l = parse("desaturate everything except skin", &rep);
+  CHECK(l.saturation < -0.3f && l.skin_follow == 0.0f && l.band_sat[1] == 0.0f && rep.ignored[0] == '\0');
+  l = parse("除了肤色都降低饱和度", NULL);
+  CHECK(l.saturation < -0.3f && l.band_sat[1] == 0.0f);
+  l = parse("portra 400 except the skin", NULL); /* a stock lets skin follow; the exception holds it */
+  CHECK(l.skin_follow == 0.0f);
+  l = parse("black and white except the skin", NULL); /* no protection under mono: the skin's bands keep */
+  CHECK(l.band_keep[1] == 1.0f);
+  l = parse("desaturate everything but the sky and the skin", NULL);
+  CHECK(l.band_keep[5] == 1.0f && l.skin_follow == 0.0f && l.saturation < -0.3f);
+  l = parse("天空以外都变黑白", NULL);
+  CHECK(l.band_keep[5] == 1.0f && l.mono == 1.0f);
+  /* "keep the reds" without a drain is not an exception, nor is "but not" (a negation) */
+  l = parse("keep the reds", NULL);
+  CHECK(l.band_keep[0] == 0.0f);
+  l = parse("vivid but not too saturated", NULL);
+  CHECK(l.saturation > 0.0f && l.band_keep[0] == 0.0f);
+  parse("warm, except", &rep);
+  CHECK(strstr(rep.ignored, "except") != NULL);
+  /* a kept band spares the look's colour change and nothing else: the identity with kept bands is the
+   * identity, and a kept red stays red under black and white while a blue goes grey */
+  dlut_look id;
+  dlut_look_init(&id);
+  for (int b = 0; b < DLUT_LOOK_NBANDS; b++) id.band_keep[b] = 1.0f;
+  dlut_lut *lut = dlut_look_bake(&id, 9);
+  dlut_look_init(&id);
+  dlut_lut *plain = dlut_look_bake(&id, 9);
+  CHECK(lut && plain && !memcmp(lut->table, plain->table, sizeof(float) * 3 * 9 * 9 * 9));
+  dlut_lut_free(lut);
+  dlut_lut_free(plain);
+  l = parse("black and white except the reds", NULL);
+  const float red[3] = {0.8f, 0.15f, 0.1f}, blue[3] = {0.15f, 0.3f, 0.8f};
+  float o[3];
+  dlut_look_eval(&l, red, o);
+  CHECK_MSG(o[0] - o[1] > 0.5f, "kept red: %g %g %g", o[0], o[1], o[2]);
+  dlut_look_eval(&l, blue, o);
+  CHECK_MSG(fabsf(o[2] - o[0]) < 0.02f, "drained blue: %g %g %g", o[0], o[1], o[2]);
+}
+
 /* What people type that the vocabulary words differently: traditional characters, phone apostrophes,
  * negations with "too", "not as X", adjective-first qualified colours, water. */
 static void test_phrasings(void) {
@@ -910,8 +962,10 @@ static void test_bake_matches_reference(void) {
   for (int trial = 0; trial < 9; trial++) {
     dlut_look l = random_look();
     if (trial == 0) dlut_look_init(&l);
-    if (trial >= 6) /* the tone-weighted saturation too */
+    if (trial >= 6) { /* the tone-weighted saturation and the kept bands too */
       l.shadow_sat = (float)(rnd() * 2 - 1), l.highlight_sat = (float)(rnd() * 2 - 1);
+      for (int k = 0; k < DLUT_LOOK_NBANDS; k++) l.band_keep[k] = rnd() < 0.4 ? (float)rnd() : 0.0f;
+    }
     int n = trial == 5 ? 33 : trial >= 6 ? 17 : 9 + trial * 2;
     dlut_lut *lut = dlut_look_bake(&l, n);
     CHECK(lut != NULL);
@@ -1220,6 +1274,7 @@ int main(void) {
   test_film_names();
   test_parser();
   test_phrasings();
+  test_exceptions();
   test_numbers();
   test_states();
   test_bake_matches_reference();

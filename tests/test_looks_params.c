@@ -230,8 +230,12 @@ static void test_scale(void) {
   CHECK(dlut_look_scale(&s, 0, 0) == 0);
   int left = 0;
   for (int j = 0; j < NFLOATS; j++) left += f[j] != 0;
-  CHECK_MSG(left <= 3 && s.clip == 1.0f && s.skin_follow == 1.0f && s.tint_ends == 1.0f,
-            "%d fields are neither colour nor tone", left); /* the switches: clip and the two protections */
+  int kept = 0;
+  for (int k = 0; k < DLUT_LOOK_NBANDS; k++) kept += s.band_keep[k] == 1.0f;
+  /* the switches: clip, the two protections and the kept bands (an exception is spared at any strength) */
+  CHECK_MSG(left <= 3 + DLUT_LOOK_NBANDS && s.clip == 1.0f && s.skin_follow == 1.0f && s.tint_ends == 1.0f &&
+                kept == DLUT_LOOK_NBANDS,
+            "%d fields are neither colour nor tone", left);
   /* tone strength 0 on a tone-only prompt bakes the identity; the library entry point */
   dlut_lut *lut = NULL;
   dlut_looks_report rep;

@@ -280,6 +280,28 @@ static int run_checks(const char *checks, const float *orig, const float *graded
       out_de = n_out ? out_de / n_out : 0, in_de = n_in ? in_de / n_in : 0;
       ok = out_de <= 1.5 && (n_in < n / 100 || in_de >= 1.0);
       got = out_de > 1.5 ? out_de : in_de, want = out_de > 1.5 ? 1.5 : 1.0;
+    } else if (at && strncmp(item, "keep", 4) == 0) {
+      /* an exception keeps its range: colours within 15 deg of H (chroma >= 15) keep their a*, b* (a mean
+       * shift of at most 3), and those more than 90 deg from it (chroma >= 8) move by at least 2; each part
+       * where it has 0.5% of the photo, at least one of them */
+      double h = atof(at + 1), in_d = 0, out_d = 0;
+      int64_t n_in = 0, n_out = 0;
+      for (int64_t i = 0; i < n; i++) {
+        const float *o = orig + 3 * i, *g = graded + 3 * i;
+        double c = hypot(o[1], o[2]), d = fabs(remainder(atan2(o[2], o[1]) * 180.0 / M_PI - h, 360.0));
+        double dab = hypot(g[1] - o[1], g[2] - o[2]);
+        if (c >= 15 && d < 15) in_d += dab, n_in++;
+        if (c >= 8 && d > 90) out_d += dab, n_out++;
+      }
+      const int has_in = n_in >= n / 200, has_out = n_out >= n / 200;
+      if (!has_in && !has_out) {
+        fprintf(stderr, "  %s: %s: fewer than 0.5%% of the photo in the range or outside it\n", label, item);
+        fails++;
+        continue;
+      }
+      in_d = n_in ? in_d / n_in : 0, out_d = n_out ? out_d / n_out : 0;
+      ok = (!has_in || in_d <= 3.0) && (!has_out || out_d >= 2.0);
+      got = has_in && in_d > 3.0 ? in_d : out_d, want = has_in && in_d > 3.0 ? 3.0 : 2.0;
     } else if (at) {
       double h = atof(at + 1);
       size_t nl = (size_t)(at - item);
@@ -498,6 +520,16 @@ int main(int argc, char **argv) {
     g = grade(lut, &ph[0]);
     dlut_lut_free(lut);
     CHECK(g && run_checks("okhue", lab[0], g, NULL, ph[0].n, scratch, "very saturated") == 0);
+    free(g);
+  }
+  /* and keep@ catches a range that lost its colour: plain black and white fails "keep the reds", and the
+   * identity fails it too (nothing outside the range changed) */
+  {
+    dlut_lut *lut = look_lut("black and white");
+    float *g = grade(lut, &ph[0]);
+    dlut_lut_free(lut);
+    CHECK(g && run_checks("keep@35", lab[0], g, NULL, ph[0].n, scratch, "(expected to fail) reds drained") == 1);
+    CHECK(run_checks("keep@35", lab[0], lab[0], NULL, ph[0].n, scratch, "(expected to fail) nothing changed") == 1);
     free(g);
   }
   free(tsv);

@@ -150,6 +150,8 @@ typedef struct dlut_look {
   float shadow_sat;    /* chroma x (1 + shadow_sat (1 - L* / 100)^2): the shadows' saturation, -1..1 */
   float highlight_sat; /* chroma x (1 + highlight_sat (L* / 100)^2): the highlights' saturation (a boost still
                           fades out at white), -1..1 */
+  float band_keep[DLUT_LOOK_NBANDS]; /* how much of the look's colour change (a*, b*) each hue band of the input is
+                                        spared, 0..1 ("black and white except the reds", 除了天空都降低饱和度) */
 } dlut_look;
 
 /* What the parser understood: one entry per matched term. */

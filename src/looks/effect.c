@@ -92,10 +92,16 @@ int looks_effect_apply(const char *effect, float weight, dlut_look *look) {
       f[base] += weight * c * (float)cos(h);
       f[base + 1] += weight * c * (float)sin(h);
       done = 1;
-    } else if (klen > 4 && (memcmp(p, "hue.", 4) == 0 || memcmp(p, "sat.", 4) == 0 || memcmp(p, "lum.", 4) == 0)) {
-      int base = p[0] == 'h' ? F(band_hue[0]) : p[0] == 's' ? F(band_sat[0]) : F(band_lum[0]);
+    } else if ((klen > 4 && (memcmp(p, "hue.", 4) == 0 || memcmp(p, "sat.", 4) == 0 || memcmp(p, "lum.", 4) == 0)) ||
+               (klen > 5 && memcmp(p, "keep.", 5) == 0)) {
+      const size_t pre = p[0] == 'k' ? 5 : 4;
+      int base = p[0] == 'h'   ? F(band_hue[0])
+                 : p[0] == 's' ? F(band_sat[0])
+                 : p[0] == 'l' ? F(band_lum[0])
+                               : F(band_keep[0]);
       for (int k = 0; k < DLUT_LOOK_NBANDS && !done; k++)
-        if (strlen(dlut_looks_band_name[k]) == klen - 4 && memcmp(p + 4, dlut_looks_band_name[k], klen - 4) == 0) {
+        if (strlen(dlut_looks_band_name[k]) == klen - pre &&
+            memcmp(p + pre, dlut_looks_band_name[k], klen - pre) == 0) {
           f[base + k] += weight * a;
           done = 1;
         }
@@ -141,9 +147,9 @@ size_t dlut_look_describe(const dlut_look *look, char *buf, size_t len) {
     snprintf(tmp, sizeof tmp, "%s=%.0f@%.1f", ab_names[k], h, c);
     at = append(buf, len, at, "%s%s", 0, tmp);
   }
-  static const char *const band_kind[3] = {"hue", "sat", "lum"};
-  const int band_base[3] = {F(band_hue[0]), F(band_sat[0]), F(band_lum[0])};
-  for (int k = 0; k < 3; k++)
+  static const char *const band_kind[4] = {"hue", "sat", "lum", "keep"};
+  const int band_base[4] = {F(band_hue[0]), F(band_sat[0]), F(band_lum[0]), F(band_keep[0])};
+  for (int k = 0; k < 4; k++)
     for (int b = 0; b < DLUT_LOOK_NBANDS; b++) {
       float v = f[band_base[k] + b];
       if (fabsf(v) < 0.005f) continue;

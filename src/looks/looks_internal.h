@@ -39,11 +39,13 @@ typedef struct looks_prepared {
   double band_hue[DLUT_LOOK_NBANDS], band_sat[DLUT_LOOK_NBANDS], band_lum[DLUT_LOOK_NBANDS];
   double band_cos[DLUT_LOOK_NBANDS], band_sin[DLUT_LOOK_NBANDS]; /* unit vectors of the band centres */
   int clip;                                                      /* hard clip instead of soft gamut compression */
-  double knee;     /* soft gamut compression starts at this excursion (1 = only beyond the boundary) */
-  double y_white;  /* luminance of white after the white balance (its lightness is restored to 1) */
-  double skin;     /* strength of the skin-tone protection, 0..1 (0 for monochrome) */
-  double ends;     /* strength of the white/black neutrality, 0..1 */
-  int any_protect; /* nonzero when skin or ends is active */
+  double knee;                   /* soft gamut compression starts at this excursion (1 = only beyond the boundary) */
+  double y_white;                /* luminance of white after the white balance (its lightness is restored to 1) */
+  double skin;                   /* strength of the skin-tone protection, 0..1 (0 for monochrome) */
+  double ends;                   /* strength of the white/black neutrality, 0..1 */
+  double keep[DLUT_LOOK_NBANDS]; /* band_keep, clamped */
+  int any_keep;                  /* nonzero when a band is spared */
+  int any_protect;               /* nonzero when skin, ends or a kept band is active */
 } looks_prepared;
 
 /* OkLab (Ottosson 2020), the space whose hue the chroma operations keep (model.c):
@@ -60,7 +62,7 @@ double looks_tone(const looks_prepared *p, double x); /* the tone curve on encod
 void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3]);
 
 /* dlut_look seen as an array of floats (all its fields are floats). */
-#define LOOKS_NFIELDS 51
+#define LOOKS_NFIELDS 59
 float looks_field_scale(int field); /* typical magnitude of a field, for comparing them */
 
 /* Apply an effect string ("temp=+1 shadow=200@8 hue.green=+20") scaled by
@@ -100,6 +102,8 @@ int looks_control_noun_count(void);
 const char *looks_control_noun_get(int i);
 int looks_state_count(int zh);
 const char *looks_state_get(int zh, int i);
+int looks_except_count(int zh);
+const char *looks_except_get(int zh, int i, int *only); /* "except", 除了; *only: "keep only", 只保留 */
 int looks_request_word_count(void);
 const char *looks_request_word_get(int i);
 
@@ -140,5 +144,7 @@ void looks_qualify(const dlut_look *d, int q, dlut_look *out); /* d's effect con
 void looks_band_desaturate(double hue_deg, float amount, dlut_look *out); /* "no blue": the blues lose chroma */
 /* d's effect confined to the bands around CIELAB hue hue_deg, as the sky's to its bands ("the blues more cyan") */
 void looks_qualify_hue(const dlut_look *d, double hue_deg, dlut_look *out);
+void looks_hue_band_w(double hue_deg, float w[DLUT_LOOK_NBANDS]); /* the bands around a hue (raised cosine, 45 deg) */
+void looks_qual_band_w(int q, float w[DLUT_LOOK_NBANDS]);         /* a qualifier's bands (0 for tone ranges) */
 
 #endif

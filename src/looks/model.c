@@ -263,7 +263,13 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
   dlut_look_init(&id);
   id.skin_follow = lk->skin_follow;
   id.tint_ends = lk->tint_ends;
-  p->any_protect = memcmp(&id, lk, sizeof id) != 0 && (p->skin > 0 || p->ends > 0);
+  memcpy(id.band_keep, lk->band_keep, sizeof id.band_keep); /* sparing the identity's change changes nothing */
+  p->any_keep = 0;
+  for (int k = 0; k < DLUT_LOOK_NBANDS; k++) {
+    p->keep[k] = clampd(lk->band_keep[k], 0, 1);
+    if (p->keep[k] > 0) p->any_keep = 1;
+  }
+  p->any_protect = memcmp(&id, lk, sizeof id) != 0 && (p->skin > 0 || p->ends > 0 || p->any_keep);
 }
 
 double looks_tone(const looks_prepared *p, double x) {
@@ -412,7 +418,7 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
   const double *M = dlut_color_rgb_to_xyz_matrix;
   /* 0. the input's CIELAB, for the protections */
   for (int c = 0; c < 3; c++) lin[c] = srgb_dec(clampd(in[c], 0.0, 1.0));
-  double in_L = 0, in_a = 0, in_b = 0, w_skin = 0, w_white = 0;
+  double in_L = 0, in_a = 0, in_b = 0, w_skin = 0, w_white = 0, w_keep = 0;
   if (p->any_protect) {
     double fx = lab_f((M[0] * lin[0] + M[1] * lin[1] + M[2] * lin[2]) / DLUT_D65_X);
     double fy = lab_f(M[3] * lin[0] + M[4] * lin[1] + M[5] * lin[2]);
@@ -420,6 +426,13 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
     in_L = 116.0 * fy - 16.0, in_a = 500.0 * (fx - fy), in_b = 200.0 * (fy - fz);
     w_skin = p->skin * skin_weight(in_L, in_a, in_b);
     w_white = p->ends * smooth01(fmin(lin[0], fmin(lin[1], lin[2])), LOOKS_WHITE_FROM, 1.0);
+    if (p->any_keep) { /* the kept bands, by the input's hue, gated at low chroma as the bands are */
+      double Ci = in_a * in_a + in_b * in_b, hi = atan2(in_b, in_a) * 180.0 / M_PI;
+      if (hi < 0) hi += 360.0; /* band_weight takes 0..360 */
+      for (int k = 0; k < DLUT_LOOK_NBANDS; k++) w_keep += p->keep[k] * band_weight(hi, dlut_looks_band_center[k]);
+      w_keep = 1.0 - (1.0 - fmin(w_keep, 1.0)) * (1.0 - fmin(w_keep, 1.0)); /* flat across the kept hues */
+      w_keep *= Ci / (Ci + 25.0);
+    }
   }
   /* 1. white balance, exposure */
   for (int r = 0; r < 3; r++) t[r] = p->wb[3 * r] * lin[0] + p->wb[3 * r + 1] * lin[1] + p->wb[3 * r + 2] * lin[2];
@@ -505,6 +518,8 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
   bb += ws * p->shadow_ab[1] + wh * p->highlight_ab[1] + wc * p->cast_ab[1];
   /* the protections: skin keeps its hue and most of its chroma; near-white keeps its colour */
   if (p->any_protect) {
+    a += w_keep * (in_a - a); /* a kept band: the input's own colour, at the look's lightness */
+    bb += w_keep * (in_b - bb);
     double Ci = sqrt(in_a * in_a + in_b * in_b), Cn = sqrt(a * a + bb * bb);
     if (w_skin > 0 && Ci > 0) {
       double s = clampd(Cn / Ci, LOOKS_SKIN_CMIN, LOOKS_SKIN_CMAX), w = LOOKS_SKIN_KEEP * w_skin;
@@ -740,6 +755,9 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
   const float ca_a = (float)p->cast_ab[0], ca_b = (float)p->cast_ab[1];
   const int protect = p->any_protect;
   const float k_skin = (float)p->skin, k_ends = (float)p->ends, inv_yw = (float)(1.0 / p->y_white);
+  const int any_keep = p->any_keep;
+  float bkeep[DLUT_LOOK_NBANDS];
+  for (int i = 0; i < DLUT_LOOK_NBANDS; i++) bkeep[i] = (float)p->keep[i];
   float M[9], N[9], W[9], cy[NCTRL], cm[NCTRL], K[36];
   float bcos[DLUT_LOOK_NBANDS], bsin[DLUT_LOOK_NBANDS], bhue[DLUT_LOOK_NBANDS], bsat[DLUT_LOOK_NBANDS],
       blum[DLUT_LOOK_NBANDS];
@@ -768,7 +786,7 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
     for (int r0 = 0; r0 < n; r0 += FM_N) {
       fm_v8 d = fm_load(dec + r0); /* dec is padded to a multiple of FM_N */
       /* 0. the input's CIELAB, for the protections */
-      fm_v8 in_a = fm_splat(0.0f), in_b = fm_splat(0.0f), w_skin = in_a, w_white = in_a;
+      fm_v8 in_a = fm_splat(0.0f), in_b = fm_splat(0.0f), w_skin = in_a, w_white = in_a, w_keep = in_a;
       if (protect) {
         fm_v8 fx = v_labf((M[0] * d + (M[1] * dec[g] + M[2] * dec[b])) * (1.0f / DLUT_D65_X));
         fm_v8 fy_ = v_labf(M[3] * d + (M[4] * dec[g] + M[5] * dec[b]));
@@ -785,6 +803,17 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
         w_skin = fm_sel(Ci > 1e-9f, w_skin, fm_splat(0.0f));
         fm_v8 mn = fm_min(d, fm_splat(dec[g] < dec[b] ? dec[g] : dec[b]));
         w_white = k_ends * v_smooth01(mn, (float)LOOKS_WHITE_FROM, 1.0f);
+        if (any_keep) { /* the kept bands, weighted as the hue bands (cos^2(2d) from the dot product) */
+          fm_v8 ux = in_a / fm_max(Ci, fm_splat(1e-20f)), uy = in_b / fm_max(Ci, fm_splat(1e-20f));
+          for (int i = 0; i < DLUT_LOOK_NBANDS; i++) {
+            if (bkeep[i] == 0.0f) continue;
+            fm_v8 xb = ux * bcos[i] + uy * bsin[i], cb = 2.0f * xb * xb - 1.0f;
+            w_keep += bkeep[i] * fm_sel(xb > (float)LOOKS_BAND_COS_HALF, cb * cb, fm_splat(0.0f));
+          }
+          fm_v8 C2i = Ci * Ci;
+          fm_v8 wk1 = 1.0f - fm_min(w_keep, fm_splat(1.0f));
+          w_keep = (1.0f - wk1 * wk1) * C2i / (C2i + 25.0f);
+        }
       }
       /* 1. white balance, exposure */
       fm_v8 c0 = fm_max(W[0] * d + p0, fm_splat(0.0f)) * exposure;
@@ -866,6 +895,7 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
       a += ws * sh_a + wh * hi_a + wc * ca_a;
       bb += ws * sh_b + wh * hi_b + wc * ca_b;
       if (protect) {
+        a += w_keep * (in_a - a), bb += w_keep * (in_b - bb);
         fm_v8 Ci = v_sqrt(in_a * in_a + in_b * in_b), Cn = v_sqrt(a * a + bb * bb);
         fm_v8 s = fm_min(fm_max(Cn / fm_max(Ci, fm_splat(1e-20f)), fm_splat((float)LOOKS_SKIN_CMIN)),
                          fm_splat((float)LOOKS_SKIN_CMAX));

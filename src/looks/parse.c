@@ -21,7 +21,19 @@
 
 /* ==== The lexicon ==== */
 
-enum { LEX_TERM, LEX_QUAL, LEX_CAST, LEX_AWB, LEX_COLOR, LEX_MOD, LEX_SLIDER, LEX_STATE, LEX_STOP, LEX_SEP };
+enum {
+  LEX_TERM,
+  LEX_QUAL,
+  LEX_CAST,
+  LEX_AWB,
+  LEX_COLOR,
+  LEX_MOD,
+  LEX_SLIDER,
+  LEX_STATE,
+  LEX_EXCEPT,
+  LEX_STOP,
+  LEX_SEP
+};
 enum {
   MOD_INTENS,
   MOD_MORE,
@@ -211,6 +223,12 @@ static int add_all(size_t *n, size_t *bytes, int fill) {
   for (int zh = 0; zh < 2; zh++)
     for (int i = 0; i < looks_state_count(zh); i++)
       if (add_forms(looks_state_get(zh, i), LEX_STATE, 0, n, bytes, fill)) return -1;
+  for (int zh = 0; zh < 2; zh++)
+    for (int i = 0; i < looks_except_count(zh); i++) {
+      int only;
+      const char *form = looks_except_get(zh, i, &only);
+      if (add_forms(form, LEX_EXCEPT, only, n, bytes, fill)) return -1;
+    }
   for (int zh = 0; zh < 2; zh++) {
     for (int i = 0; i < looks_stop_count(zh); i++)
       if (add_forms(looks_stop_get(zh, i), LEX_STOP, 0, n, bytes, fill)) return -1;
@@ -417,6 +435,7 @@ enum {
   TOK_AWB,
   TOK_SLIDER,
   TOK_STATE,
+  TOK_EXCEPT, /* "except", 除了 (id 0), "keep only", 只保留 (id 1) */
   TOK_NUM
 };
 
@@ -528,6 +547,8 @@ static int lex_kind_to_tok(int kind) {
       return TOK_SLIDER;
     case LEX_STATE:
       return TOK_STATE;
+    case LEX_EXCEPT:
+      return TOK_EXCEPT;
     default:
       return TOK_SEP;
   }
@@ -1125,6 +1146,97 @@ static void mark_hue_ranges(const char *s, const token *toks, int nt, const int 
 
 /* ==== Interpretation ==== */
 
+static void append_list(char *buf, size_t cap, const char *text, int tlen);
+static int list_contains(const char *list, const char *text, int tlen);
+
+/* A term that takes colour out of the whole image: black and white, desaturated, muted. */
+static int drains_colour(const dlut_look *d) {
+  return d->mono >= 0.5f || d->saturation <= -0.3f;
+}
+
+/* The range an exception names: a colour, a hue range or a qualifier (sky, skin, foliage, water) at toks[j]; its
+ * bands into w (the skin: *skin instead, the protection). 0 when toks[j] names none. */
+static int except_target(const token *t, int qual, double hue, float w[DLUT_LOOK_NBANDS], int *skin) {
+  float b[DLUT_LOOK_NBANDS] = {0};
+  if (t->kind == TOK_QUAL && qual == LOOKS_QUAL_SKIN) {
+    *skin = 1;
+    return 1;
+  }
+  if (t->kind == TOK_QUAL && qual > 0 && qual != LOOKS_QUAL_HUE) {
+    looks_qual_band_w(qual, b);
+  } else if (t->kind == TOK_COLOR) {
+    const looks_color_name *c = looks_color_get(t->id);
+    float rgb[3] = {c->rgb[0] / 255.0f, c->rgb[1] / 255.0f, c->rgb[2] / 255.0f}, lab[3];
+    dlut_color_srgb_to_lab(rgb, lab, 1);
+    if (hypotf(lab[1], lab[2]) < 10.0f) return 0; /* white, grey, black: no hue to keep (the ends stay anyway) */
+    looks_hue_band_w(qual == LOOKS_QUAL_HUE ? hue : looks_color_cast_hue(c->rgb), b);
+  } else {
+    return 0;
+  }
+  for (int k = 0; k < DLUT_LOOK_NBANDS; k++) w[k] = fmaxf(w[k], b[k]);
+  return 1;
+}
+
+/* Exceptions: "except" / 除了 / "everything but" before a colour, a hue range or a qualifier, 以外 / 之外 after
+ * one, and "keep" before one in a prompt that drains colour ("black and white but keep the reds", "keep only the
+ * reds", 只保留红色): the range keeps its own colour (band_keep; the skin its protection) and is no qualifier
+ * of its clause (so "desaturate everything except the skin" desaturates the rest, not the skin). A list after
+ * one ("except the sky and the skin") is excepted whole. The words go to the report; an exception that names
+ * no range is reported as ignored. */
+static void except_ranges(const char *s, const token *toks, int nt, const int *clause_of, int *qual_of,
+                          const double *hue_of, float *hue_rich, unsigned char *skip_tok, float *keep_w, int *keep_skin,
+                          int *keep_only, char *text, size_t text_cap, dlut_looks_report *rep) {
+  int drain = 0;
+  for (int i = 0; i < nt; i++)
+    if (toks[i].kind == TOK_TERM && drains_colour(&g_lex.term_delta[toks[i].id])) drain = 1;
+  for (int i = 0; i < nt; i++) {
+    const token *t = &toks[i];
+    const int keep = t->kind == TOK_MOD && t->id == MOD_KEEP && drain;
+    if ((t->kind != TOK_EXCEPT && !keep) || skip_tok[i]) continue;
+    const int after = t->kind == TOK_EXCEPT && t->len >= 3 && (unsigned char)s[t->at] >= 0x80 &&
+                      (!memcmp(s + t->at, "以外", 6) || !memcmp(s + t->at, "之外", 6) || !memcmp(s + t->at, "除外", 6));
+    int first = -1, last = -1, found = 0;
+    if (after) { /* 天空以外: the range before it, unless 除了 took it already */
+      for (int j = i - 1; j >= 0 && clause_of[j] == clause_of[i] && first < 0; j--) {
+        if (toks[j].kind == TOK_STOP) continue;
+        if (skip_tok[j]) { /* 除了天空以外: read with the 除了 */
+          found = 1;
+          break;
+        }
+        if (except_target(&toks[j], qual_of[j], hue_of[j], keep_w, keep_skin)) first = last = j;
+        break;
+      }
+    } else {
+      int want = 1; /* a range is wanted next: after the exception word, or after "and" in its list */
+      for (int j = i + 1; j < nt; j++) {
+        const token *b = &toks[j];
+        if (b->kind == TOK_STOP) continue;
+        if (want && (b->kind == TOK_EXCEPT || (b->kind == TOK_MOD && b->id == MOD_KEEP))) continue; /* "除了保留" */
+        if (b->kind == TOK_SEP && b->id == 1 && !want) { /* a list: "and", "or", 和, 与 */
+          want = 1;
+          continue;
+        }
+        if (b->kind == TOK_SEP || !want) break;
+        if (!except_target(b, qual_of[j], hue_of[j], keep_w, keep_skin)) break;
+        if (first < 0) first = j;
+        last = j;
+        want = 0;
+      }
+    }
+    if (first < 0) {
+      if (!found && t->kind == TOK_EXCEPT && !list_contains(rep->ignored, s + t->at, t->len))
+        append_list(rep->ignored, sizeof rep->ignored, s + t->at, t->len);
+      continue;
+    }
+    if (t->kind == TOK_EXCEPT && t->id == 1 && !drain) *keep_only = 1;
+    for (int j = first; j <= last; j++) qual_of[j] = 0, hue_rich[j] = 0.0f;
+    for (int j = i < first ? i : first; j <= (i > last ? i : last); j++) skip_tok[j] = 1; /* all its words */
+    const int a = i < first ? t->at : toks[first].at;
+    const int e = i > last ? t->at + t->len : toks[last].at + toks[last].len;
+    if (!list_contains(text, s + a, e - a)) append_list(text, text_cap, s + a, e - a);
+  }
+}
+
 static void append_list(char *buf, size_t cap, const char *text, int tlen) {
   size_t at = strlen(buf);
   if (at + (at ? 2 : 0) + (size_t)tlen + 1 > cap) return; /* full: drop rather than cut a character */
@@ -1299,6 +1411,11 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   float *hue_rich = malloc(((size_t)nt + 1) * sizeof *hue_rich); /* and the degree of "richer" when nothing else */
   dlut_look *eff = malloc(DLUT_LOOKS_MAX_MATCHES * sizeof *eff); /* per match: its effect at weight 1 */
   int mqual_tok[DLUT_LOOKS_MAX_MATCHES], mneg_color[DLUT_LOOKS_MAX_MATCHES];
+  /* exceptions ("black and white except the reds"): the bands that keep their colour, the skin kept, a
+   * "keep only" with nothing else draining the colour, and their words for the report */
+  float keep_w[DLUT_LOOK_NBANDS] = {0};
+  int keep_skin = 0, keep_only = 0;
+  char except_text[256] = "";
   if (!qual_of || !clause_of || !match_of || !eff || !num_link || !desc || !hue_of || !hue_rich || !skip_tok) {
     free(qual_of), free(clause_of), free(match_of), free(eff), free(num_link), free(desc), free(hue_of), free(hue_rich),
         free(skip_tok);
@@ -1353,6 +1470,8 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         if (j != i && clause_of[j] == clause_of[i] && toks[j].kind == TOK_COLOR) qual_of[i] = LOOKS_QUAL_WATER;
     }
     mark_hue_ranges(norm, toks, nt, clause_of, qual_of, hue_of, hue_rich, skip_tok);
+    except_ranges(norm, toks, nt, clause_of, qual_of, hue_of, hue_rich, skip_tok, keep_w, &keep_skin, &keep_only,
+                  except_text, sizeof except_text, rep);
   }
   /* the qualifier token of a term: in English the one right after it ("teal shadows orange highlights"; Chinese
    * puts it first: 阴影偏青高光偏橙), else the nearest
@@ -1476,7 +1595,8 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       continue;
     }
     if (skip_tok[i]) continue;
-    if (qual_of[i]) { /* a qualifier: its words join the first match of its clause (see below) */
+    if (t->kind == TOK_EXCEPT) continue; /* one that named no range is in the ignored list already */
+    if (qual_of[i]) {                    /* a qualifier: its words join the first match of its clause (see below) */
       int has_term = 0;
       for (int j = 0; j < nt && !has_term; j++)
         has_term = j != i && clause_of[j] == clause_of[i] && (toks[j].kind == TOK_COLOR || toks[j].kind == TOK_TERM) &&
@@ -1795,6 +1915,16 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
    * the weights of the terms that set them ("warmer skin" x1.3) */
   look->skin_follow = fminf(fmaxf(look->skin_follow, 0.0f), 1.0f);
   look->tint_ends = fminf(fmaxf(look->tint_ends, 0.0f), 1.0f);
+  /* the exceptions: their bands keep their colour, an excepted skin its protection, and "keep only" with no
+   * other word draining the colour drains it (only the kept range stays in colour) */
+  for (int k = 0; k < DLUT_LOOK_NBANDS; k++) look->band_keep[k] = fminf(fmaxf(look->band_keep[k], keep_w[k]), 1.0f);
+  if (keep_skin) look->skin_follow = 0.0f;
+  if (keep_skin && look->mono > 0.0f) { /* black and white turns the protection off: the skin's bands keep */
+    float sw[DLUT_LOOK_NBANDS];
+    looks_qual_band_w(LOOKS_QUAL_SKIN, sw);
+    for (int k = 0; k < DLUT_LOOK_NBANDS; k++) look->band_keep[k] = fmaxf(look->band_keep[k], sw[k]);
+  }
+  if (keep_only) look->saturation = -1.0f;
   free(qual_of), free(clause_of), free(match_of), free(eff), free(group_of), free(fix_used), free(num_link), free(desc),
       free(hue_of), free(hue_rich), free(skip_tok);
   for (int k = 0; k < rep->n_matches; k++) { /* each term said once, however often the prompt repeats it */
@@ -1803,6 +1933,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       append_list(rep->understood, sizeof rep->understood, rep->matches[k].text, tl);
   }
   if (awb_text[0]) append_list(rep->understood, sizeof rep->understood, awb_text, (int)strlen(awb_text));
+  if (except_text[0]) append_list(rep->understood, sizeof rep->understood, except_text, (int)strlen(except_text));
   if (rep->ignored[0]) dlut_looks_suggest(rep->ignored, rep->suggested, sizeof rep->suggested);
   if (report) memcpy(report, rep, sizeof *rep);
   ret = 0;

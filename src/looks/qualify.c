@@ -115,12 +115,20 @@ static void qualify_bands(const dlut_look *d, const float *band_w, float max_shi
   }
 }
 
-void looks_qualify_hue(const dlut_look *d, double hue_deg, dlut_look *out) {
-  float w[DLUT_LOOK_NBANDS];
+void looks_hue_band_w(double hue_deg, float w[DLUT_LOOK_NBANDS]) {
   for (int k = 0; k < DLUT_LOOK_NBANDS; k++) { /* a raised cosine of the band half width around the hue */
     double dd = fabs(remainder(hue_deg - dlut_looks_band_center[k], 360.0));
     w[k] = dd < 45.0 ? (float)(0.5 * (1.0 + cos(M_PI * dd / 45.0))) : 0.0f;
   }
+}
+
+void looks_qual_band_w(int q, float w[DLUT_LOOK_NBANDS]) {
+  for (int k = 0; k < DLUT_LOOK_NBANDS; k++) w[k] = q > 0 && q < LOOKS_QUAL_COUNT ? k_quals[q].band_w[k] : 0.0f;
+}
+
+void looks_qualify_hue(const dlut_look *d, double hue_deg, dlut_look *out) {
+  float w[DLUT_LOOK_NBANDS];
+  looks_hue_band_w(hue_deg, w);
   dlut_look_init(out);
   qualify_bands(d, w, 30.0f, out);
 }
