@@ -64,6 +64,8 @@ typedef struct stats {
   double white;      /* mean L* of the original's brightest quarter (pure white, L* > 97, left out) */
   double nb, na;     /* mean b*, a* of the pixels that were near-neutral (C* < 12) in the original */
   double bC, wC;     /* mean chroma of those darkest and brightest quarters */
+  double sL, sb, sC; /* mean L*, b*, chroma of the pixels that were skin-toned (as the skin check: hue 30-75,
+                        chroma 10-45, L* 30-90) */
 } stats;
 
 static int cmp_float(const void *x, const void *y) {
@@ -78,19 +80,26 @@ static stats lab_stats(const float *lab, const float *orig, int64_t n, float *sc
   for (int64_t i = 0; i < n; i++) scratch[i] = orig[3 * i];
   qsort(scratch, (size_t)n, sizeof(float), cmp_float);
   double q25 = scratch[(int64_t)(0.25 * (n - 1))], q75 = scratch[(int64_t)(0.75 * (n - 1))];
-  double sb = 0, sw = 0, snb = 0, sna = 0, l2 = 0, sbc = 0, swc = 0;
-  int64_t nb = 0, nw = 0, nn = 0;
+  double sb = 0, sw = 0, snb = 0, sna = 0, l2 = 0, sbc = 0, swc = 0, ssl = 0, ssb = 0, ssc = 0;
+  int64_t nb = 0, nw = 0, nn = 0, ns = 0;
   for (int64_t i = 0; i < n; i++) {
     double L = lab[3 * i], a = lab[3 * i + 1], b = lab[3 * i + 2], Lo = orig[3 * i];
     s.L += L, s.a += a, s.b += b, s.C += sqrt(a * a + b * b), l2 += L * L;
     if (Lo <= q25 && Lo >= 3) sb += L, sbc += sqrt(a * a + b * b), nb++;
     if (Lo >= q75 && Lo <= 97) sw += L, swc += sqrt(a * a + b * b), nw++;
     if (orig[3 * i + 1] * orig[3 * i + 1] + orig[3 * i + 2] * orig[3 * i + 2] < 144) snb += b, sna += a, nn++;
+    const double co = hypot(orig[3 * i + 1], orig[3 * i + 2]),
+                 ho = atan2(orig[3 * i + 2], orig[3 * i + 1]) * 180 / M_PI;
+    if (co >= 10 && co <= 45 && ho >= 30 && ho <= 75 && Lo >= 30 && Lo <= 90)
+      ssl += L, ssb += b, ssc += sqrt(a * a + b * b), ns++;
   }
   s.L /= n, s.a /= n, s.b /= n, s.C /= n;
   s.spread = sqrt(fmax(l2 / n - s.L * s.L, 0.0));
   s.black = nb ? sb / nb : NAN;
   s.white = nw ? sw / nw : NAN;
+  s.sL = ns > n / 100 ? ssl / ns : NAN; /* needs 1% skin-toned pixels */
+  s.sb = ns > n / 100 ? ssb / ns : NAN;
+  s.sC = ns > n / 100 ? ssc / ns : NAN;
   s.bC = nb ? sbc / nb : NAN;
   s.wC = nw ? swc / nw : NAN;
   s.nb = nn > n / 50 ? snb / nn : NAN; /* needs 2% near-neutral pixels */
@@ -155,6 +164,9 @@ static double metric(const stats *s, const char *name, size_t len) {
   M(na);
   M(bC);
   M(wC);
+  M(sL);
+  M(sb);
+  M(sC);
 #undef M
   return NAN;
 }
@@ -332,7 +344,10 @@ static int run_checks(const char *checks, const float *orig, const float *graded
       if (nl == 0 || nl == len) return -1;
       const char *op = item + nl;
       double go = metric(&so, item, nl), gg = metric(&sg, item, nl), step = metric_step(item, nl);
-      if (isnan(go) && !(nl == 2 && (memcmp(item, "nb", 2) == 0 || memcmp(item, "na", 2) == 0))) return -1;
+      if (isnan(go) &&
+          !(nl == 2 && (memcmp(item, "nb", 2) == 0 || memcmp(item, "na", 2) == 0 || memcmp(item, "sL", 2) == 0 ||
+                        memcmp(item, "sb", 2) == 0 || memcmp(item, "sC", 2) == 0)))
+        return -1; /* (those need enough neutral or skin-toned pixels: a photo without fails the check) */
       if (strcmp(op, "+") == 0)
         got = gg - go, want = step, ok = got >= want;
       else if (strcmp(op, "-") == 0)

@@ -164,7 +164,7 @@ static const looks_color_name k_colors[] = {
     {"turquoise", "绿松石|松石绿", {0x40, 0xe0, 0xd0}, "css"},
     {"violet", "紫罗兰|紫罗兰色", {0xee, 0x82, 0xee}, "css"},
     {"wheat", NULL, {0xf5, 0xde, 0xb3}, "css"},
-    {"white", NULL, {0xff, 0xff, 0xff}, "css"},
+    {"white", "白|白色", {0xff, 0xff, 0xff}, "css"},
     {"whitesmoke", NULL, {0xf5, 0xf5, 0xf5}, "css"},
     {"yellow", "黄|黄色", {0xff, 0xff, 0x00}, "css"},
     {"yellowgreen", NULL, {0x9a, 0xcd, 0x32}, "css"},

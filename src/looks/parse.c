@@ -1866,6 +1866,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   /* sum the terms */
   float *f = (float *)look;
   float f_ctl[NUM_SCALAR_FIELDS] = {0}, f_style[NUM_SCALAR_FIELDS] = {0};
+  float skin_on = 0.0f; /* the largest skin_follow a term asks for, whatever its degree (a switch) */
   for (int k = 0; k < rep->n_matches; k++) {
     const dlut_looks_match *m = &rep->matches[k];
     /* a term named twice ("cyberpunk 赛博朋克") counts once, at its strongest */
@@ -1884,6 +1885,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
      * stock, a mood) pushing one field opposite ways: the control wins ("vintage but cool" is cool, not the
      * two cancelled); the style's share of that field is dropped below */
     const int explicit_ = m->term < 0 || g_lex.term_slider[m->term];
+    if (w > 0 && eff[k].skin_follow > skin_on) skin_on = eff[k].skin_follow; /* "肤色更白一点" is about skin too */
     for (int j = 0; j < LOOKS_NFIELDS; j++) {
       f[j] += w * d[j];
       if (j < NUM_SCALAR_FIELDS) (explicit_ ? f_ctl : f_style)[j] += w * d[j];
@@ -1913,7 +1915,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   }
   /* the protections are switches in [0, 1] (1: skin follows the look; the paper's own ends), whatever
    * the weights of the terms that set them ("warmer skin" x1.3) */
-  look->skin_follow = fminf(fmaxf(look->skin_follow, 0.0f), 1.0f);
+  look->skin_follow = fminf(fmaxf(fmaxf(look->skin_follow, skin_on), 0.0f), 1.0f);
   look->tint_ends = fminf(fmaxf(look->tint_ends, 0.0f), 1.0f);
   /* the exceptions: their bands keep their colour, an excepted skin its protection, and "keep only" with no
    * other word draining the colour drains it (only the kept range stays in colour) */

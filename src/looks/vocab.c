@@ -713,6 +713,18 @@ static const dlut_looks_term k_terms[] = {
      "era", "the 1920s-40s (民国): sepia-brown, faded, soft, little colour, warm",
      "fade=+0.35 sat=-0.6 temp=+0.8 cast=70@8 contrast=-0.05 rolloff=+0.4 highlight=80@3"},
 
+    /* ==== Skin (issue 10: 美白, 冷白皮): the skin tones' own range, as "whiter skin" qualifies "white" ==== */
+    {"fair skin|fairer skin|fair complexion|skin whitening|whiten skin|whiten the skin|whitening|brighter "
+     "complexion|luminous skin",
+     "美白|皮肤美白|肤色美白|美白皮肤|美白肤色|白皙|皮肤白皙|肤色白皙|白皙皮肤|白皮|提亮肤色|肤色提亮一点|透白", "look",
+     "fair skin (美白): the skin tones lighter and a little less yellow, the rest untouched",
+     "lum.red=+0.12 lum.orange=+0.3 lum.yellow=+0.05 sat.red=-0.05 sat.orange=-0.15 hue.orange=-3 hue.red=-1 "
+     "skin_follow=+1"},
+    {"cool fair skin|cool white skin|porcelain skin|porcelain", "冷白皮|冷白皮肤|冷白肤色|冷白|瓷白|瓷白皮", "look",
+     "porcelain skin (冷白皮): the skin tones lighter, less yellow and a touch pink, the rest untouched",
+     "lum.red=+0.12 lum.orange=+0.3 lum.yellow=+0.05 sat.red=-0.1 sat.orange=-0.28 sat.yellow=-0.1 hue.orange=-6 "
+     "hue.red=-2 skin_follow=+1"},
+
     /* ==== Platforms ==== */
     {"xiaohongshu|rednote|little red book|red app", "小红书|小红书风|红书", "platform",
      "小红书 style: bright, clean, warm-pink skin, soft contrast, gently vivid",
