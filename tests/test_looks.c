@@ -683,6 +683,21 @@ static void test_exceptions(void) {
   CHECK_MSG(fabsf(o[2] - o[0]) < 0.02f, "drained blue: %g %g %g", o[0], o[1], o[2]);
 }
 
+/* A style's toning against an explicit colour is weakened, its hue kept; its matte gives way to contrast. */
+static void test_style_conflicts(void) {
+  dlut_look moody = parse("moody", NULL), wm = parse("warm moody", NULL), tao = parse("teal and orange", NULL);
+  dlut_look wtao = parse("warm teal and orange", NULL), film = parse("film look", NULL);
+  dlut_look hcf = parse("high contrast film look", NULL), hc = parse("high contrast", NULL);
+  CHECK(hypotf(wm.shadow_ab[0], wm.shadow_ab[1]) < 0.5f * hypotf(moody.shadow_ab[0], moody.shadow_ab[1]));
+  double h0 = atan2(tao.shadow_ab[1], tao.shadow_ab[0]), h1 = atan2(wtao.shadow_ab[1], wtao.shadow_ab[0]);
+  CHECK_MSG(fabs(remainder(h1 - h0, 2 * M_PI)) < 1e-4, "teal turned from %g to %g", h0, h1);
+  CHECK(hypotf(wtao.shadow_ab[0], wtao.shadow_ab[1]) > 0.3f * hypotf(tao.shadow_ab[0], tao.shadow_ab[1]));
+  CHECK(hcf.contrast >= hc.contrast && hcf.fade < 0.5f * film.fade && hcf.rolloff < 0.5f * film.rolloff);
+  /* a style alone, and a colour along the style's own toning, are untouched */
+  dlut_look cm = parse("cool moody", NULL);
+  CHECK(!memcmp(cm.shadow_ab, moody.shadow_ab, sizeof cm.shadow_ab));
+}
+
 /* What people type that the vocabulary words differently: traditional characters, phone apostrophes,
  * negations with "too", "not as X", adjective-first qualified colours, water. */
 static void test_phrasings(void) {
@@ -1282,6 +1297,7 @@ int main(void) {
   test_parser();
   test_phrasings();
   test_exceptions();
+  test_style_conflicts();
   test_numbers();
   test_states();
   test_bake_matches_reference();

@@ -340,7 +340,7 @@ static int run_checks(const char *checks, const float *orig, const float *graded
         ok = (got >= want || rotated) && cnt >= n / 100; /* at least 1% of the photo in the band */
       }
     } else {
-      size_t nl = strcspn(item, "+-<>=~^");
+      size_t nl = strcspn(item, "+-<>=~^_");
       if (nl == 0 || nl == len) return -1;
       const char *op = item + nl;
       double go = metric(&so, item, nl), gg = metric(&sg, item, nl), step = metric_step(item, nl);
@@ -358,6 +358,11 @@ static int run_checks(const char *checks, const float *orig, const float *graded
         if (!cmp) return -1;
         double gc = metric(&sc, item, nl);
         got = fabs(gg - go), want = atof(op + 1) * fabs(gc - go) + 0.5 * step, ok = atof(op + 1) > 0 && got <= want;
+      } else if (*op == '_') { /* not eaten: the change is at least R times the change under COMPARE */
+        if (!cmp) return -1;
+        double gc = metric(&sc, item, nl), r = atof(op + 1);
+        got = gg - go, want = r * (gc - go);
+        ok = r > 0 && fabs(gc - go) >= step && (gc > go ? got >= want : got <= want);
       } else if (*op == '~') /* bounded: |change| <= N */
         got = fabs(gg - go), want = atof(op + 1), ok = want > 0 && got <= want;
       else if (strcmp(op, ">=") == 0)

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1146,6 +1147,41 @@ static void mark_hue_ranges(const char *s, const token *toks, int nt, const int 
 
 /* ==== Interpretation ==== */
 
+/* Where an explicit control and a style disagree on what is not one field (the sum's scalar rule handles
+ * those): a style's milky blacks and soft shoulder (fade, rolloff) give way to explicit contrast or crushed
+ * blacks, to 1 / (1 + firm / 0.15) of themselves ("high contrast film look": film's fade 0.3 and roll-off 0.5
+ * took back 40% of the contrast), a style's crushed blacks to explicit fade or low contrast; and a style's toning
+ * (shadows, highlights, cast) that points against the explicit colour is weakened by the cosine of the angle between
+ * them, its hue kept ("warm moody": moody's blue shadows at 0.29 of their chroma; "warm teal and orange": the teal at
+ * half). */
+#define F_SHADOW_AB ((int)(offsetof(dlut_look, shadow_ab) / sizeof(float))) /* shadow, highlight, cast: 6 floats */
+_Static_assert(offsetof(dlut_look, highlight_ab) == offsetof(dlut_look, shadow_ab) + 2 * sizeof(float) &&
+                   offsetof(dlut_look, cast_ab) == offsetof(dlut_look, shadow_ab) + 4 * sizeof(float),
+               "the toning vectors are adjacent");
+
+static void resolve_style_conflicts(const float *ctl, const float *style, dlut_look *look) {
+  const dlut_look *c = (const dlut_look *)ctl, *st = (const dlut_look *)style;
+  const float firm = fmaxf(c->contrast, 0.0f) + fmaxf(c->crush, 0.0f), soft = fmaxf(-c->contrast, 0.0f) + c->fade;
+  if (firm > 0.0f && st->fade > 0.0f) look->fade -= st->fade * (1.0f - 1.0f / (1.0f + firm / 0.15f));
+  if (firm > 0.0f && st->rolloff > 0.0f) look->rolloff -= st->rolloff * (1.0f - 1.0f / (1.0f + firm / 0.15f));
+  if (soft > 0.0f && st->crush > 0.0f) look->crush -= st->crush * (1.0f - 1.0f / (1.0f + soft / 0.3f));
+  /* the explicit colour's direction in (a*, b*), as qualify.c's chroma push: temp towards amber (75 deg),
+   * tint towards magenta (340 deg), the casts and toning as they are */
+  const double dt = 75.0 * M_PI / 180.0, dm = 340.0 * M_PI / 180.0;
+  double u[2] = {
+      c->cast_ab[0] + 0.6 * (c->shadow_ab[0] + c->highlight_ab[0]) + 6.0 * c->temp * cos(dt) + 5.0 * c->tint * cos(dm),
+      c->cast_ab[1] + 0.6 * (c->shadow_ab[1] + c->highlight_ab[1]) + 6.0 * c->temp * sin(dt) + 5.0 * c->tint * sin(dm)};
+  double m = hypot(u[0], u[1]);
+  if (m < 2.0) return; /* no clear explicit colour */
+  u[0] /= m, u[1] /= m;
+  const float *sv[3] = {st->shadow_ab, st->highlight_ab, st->cast_ab};
+  float *lv[3] = {look->shadow_ab, look->highlight_ab, look->cast_ab};
+  for (int k = 0; k < 3; k++) { /* scaled by 1 + cos of the angle between them, its hue kept */
+    double v = hypot(sv[k][0], sv[k][1]), p = sv[k][0] * u[0] + sv[k][1] * u[1];
+    if (v > 0 && p < 0) lv[k][0] += (float)(p / v * sv[k][0]), lv[k][1] += (float)(p / v * sv[k][1]);
+  }
+}
+
 static void append_list(char *buf, size_t cap, const char *text, int tlen);
 static int list_contains(const char *list, const char *text, int tlen);
 
@@ -1865,7 +1901,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
 
   /* sum the terms */
   float *f = (float *)look;
-  float f_ctl[NUM_SCALAR_FIELDS] = {0}, f_style[NUM_SCALAR_FIELDS] = {0};
+  float f_ctl[LOOKS_NFIELDS] = {0}, f_style[LOOKS_NFIELDS] = {0};
   float skin_on = 0.0f; /* the largest skin_follow a term asks for, whatever its degree (a switch) */
   for (int k = 0; k < rep->n_matches; k++) {
     const dlut_looks_match *m = &rep->matches[k];
@@ -1885,14 +1921,18 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
      * stock, a mood) pushing one field opposite ways: the control wins ("vintage but cool" is cool, not the
      * two cancelled); the style's share of that field is dropped below */
     const int explicit_ = m->term < 0 || g_lex.term_slider[m->term];
+    /* a toning term's toning is what it asks for ("warm teal and orange" keeps its teal): no style's there */
+    const int toning_ = m->term >= 0 && !strcmp(dlut_looks_term_get(m->term)->group, "toning");
     if (w > 0 && eff[k].skin_follow > skin_on) skin_on = eff[k].skin_follow; /* "肤色更白一点" is about skin too */
     for (int j = 0; j < LOOKS_NFIELDS; j++) {
       f[j] += w * d[j];
-      if (j < NUM_SCALAR_FIELDS) (explicit_ ? f_ctl : f_style)[j] += w * d[j];
+      if (toning_ && !explicit_ && j >= F_SHADOW_AB && j < F_SHADOW_AB + 6) continue; /* (below) */
+      (explicit_ ? f_ctl : f_style)[j] += w * d[j];
     }
   }
   for (int j = 0; j < NUM_SCALAR_FIELDS; j++)
     if (f_ctl[j] * f_style[j] < 0.0f) f[j] = f_ctl[j];
+  resolve_style_conflicts(f_ctl, f_style, look);
   /* caps on a term's main fields: "no X" (X may not move its way at all), "not too X" (X at most half its
    * plain amount) */
   for (int k = 0; k < rep->n_matches; k++) {
