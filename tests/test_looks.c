@@ -696,6 +696,24 @@ static void test_style_conflicts(void) {
   /* a style alone, and a colour along the style's own toning, are untouched */
   dlut_look cm = parse("cool moody", NULL);
   CHECK(!memcmp(cm.shadow_ab, moody.shadow_ab, sizeof cm.shadow_ab));
+  /* neutral greys: with a colour word the look spares them, alone the photo's cast goes (the report says so) */
+  dlut_looks_report rep;
+  dlut_look kn = parse("keep the greys neutral, warmer", &rep);
+  CHECK(kn.keep_neutral == 1.0f && kn.temp > 1.0f && kn.saturation == 0.0f && !rep.neutral_wb);
+  kn = parse("暖一点，白色不要偏色", &rep);
+  CHECK(kn.keep_neutral == 1.0f && kn.temp > 0.0f && !rep.neutral_wb);
+  kn = parse("neutral greys", &rep);
+  CHECK(kn.keep_neutral == 0.0f && rep.neutral_wb);
+  /* a near-grey keeps its colour under "warm, neutral whites", a saturated colour does not */
+  kn = parse("warm, neutral whites", NULL);
+  const float grey[3] = {0.5f, 0.5f, 0.5f}, blue[3] = {0.2f, 0.35f, 0.8f};
+  float o[3], o2[3];
+  dlut_look_eval(&kn, grey, o);
+  CHECK_MSG(fabsf(o[0] - o[2]) < 2e-3f, "kept grey: %g %g %g", o[0], o[1], o[2]);
+  dlut_look_eval(&kn, blue, o);
+  dlut_look w = parse("warm", NULL);
+  dlut_look_eval(&w, blue, o2);
+  CHECK_MSG(fabsf(o[2] - o2[2]) < 1e-6f, "saturated blue: %g vs warm %g", o[2], o2[2]);
 }
 
 /* What people type that the vocabulary words differently: traditional characters, phone apostrophes,
@@ -980,6 +998,7 @@ static void test_bake_matches_reference(void) {
     if (trial >= 6) { /* the tone-weighted saturation and the kept bands too */
       l.shadow_sat = (float)(rnd() * 2 - 1), l.highlight_sat = (float)(rnd() * 2 - 1);
       for (int k = 0; k < DLUT_LOOK_NBANDS; k++) l.band_keep[k] = rnd() < 0.4 ? (float)rnd() : 0.0f;
+      l.keep_neutral = trial == 7 ? (float)rnd() : 0.0f;
     }
     int n = trial == 5 ? 33 : trial >= 6 ? 17 : 9 + trial * 2;
     dlut_lut *lut = dlut_look_bake(&l, n);

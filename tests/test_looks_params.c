@@ -232,9 +232,9 @@ static void test_scale(void) {
   for (int j = 0; j < NFLOATS; j++) left += f[j] != 0;
   int kept = 0;
   for (int k = 0; k < DLUT_LOOK_NBANDS; k++) kept += s.band_keep[k] == 1.0f;
-  /* the switches: clip, the two protections and the kept bands (an exception is spared at any strength) */
-  CHECK_MSG(left <= 3 + DLUT_LOOK_NBANDS && s.clip == 1.0f && s.skin_follow == 1.0f && s.tint_ends == 1.0f &&
-                kept == DLUT_LOOK_NBANDS,
+  /* the switches: clip, the two protections, the kept bands and neutrals (spared at any strength) */
+  CHECK_MSG(left <= 4 + DLUT_LOOK_NBANDS && s.clip == 1.0f && s.skin_follow == 1.0f && s.tint_ends == 1.0f &&
+                kept == DLUT_LOOK_NBANDS && s.keep_neutral == 1.0f,
             "%d fields are neither colour nor tone", left);
   /* tone strength 0 on a tone-only prompt bakes the identity; the library entry point */
   dlut_lut *lut = NULL;

@@ -152,6 +152,8 @@ typedef struct dlut_look {
                           fades out at white), -1..1 */
   float band_keep[DLUT_LOOK_NBANDS]; /* how much of the look's colour change (a*, b*) each hue band of the input is
                                         spared, 0..1 ("black and white except the reds", 除了天空都降低饱和度) */
+  float keep_neutral; /* how much of the look's colour change near-neutral colours (CIELAB chroma under about 10)
+                         are spared, 0..1 ("warmer, but keep the greys neutral", 白色不要偏色) */
 } dlut_look;
 
 /* What the parser understood: one entry per matched term. */

@@ -40,6 +40,7 @@ static const struct {
     {"tint_ends", F(tint_ends)},
     {"shadow_sat", F(shadow_sat)},
     {"highlight_sat", F(highlight_sat)},
+    {"keep_neutral", F(keep_neutral)},
 };
 
 float looks_field_scale(int i) {

@@ -21,6 +21,8 @@
 #define LOOKS_TOE 0.35        /* tone controls keep a control point at least this fraction of its input from the ends */
 #define LOOKS_END_RAMP 0.12   /* toning fades in over this much of L* / 100 from pure black and white */
 #define LOOKS_BAND_COS_HALF 0.70710678118654752 /* cos(45 deg), the band half width */
+#define LOOKS_NEUTRAL_C0 6.0                    /* keep_neutral: full below this CIELAB chroma of the input ... */
+#define LOOKS_NEUTRAL_C1 20.0                   /* ... and none from this one */
 #define LOOKS_OK_GREY 0.0057 /* OkLab chroma of CIELAB chroma 2: below it a colour has little hue to keep */
 
 /* A look turned into the numbers both evaluation paths use. */
@@ -44,7 +46,8 @@ typedef struct looks_prepared {
   double skin;                   /* strength of the skin-tone protection, 0..1 (0 for monochrome) */
   double ends;                   /* strength of the white/black neutrality, 0..1 */
   double keep[DLUT_LOOK_NBANDS]; /* band_keep, clamped */
-  int any_keep;                  /* nonzero when a band is spared */
+  int any_keep;                  /* nonzero when a band or the neutrals are spared */
+  double keep_neutral;           /* keep_neutral, clamped */
   int any_protect;               /* nonzero when skin, ends or a kept band is active */
 } looks_prepared;
 
@@ -62,7 +65,7 @@ double looks_tone(const looks_prepared *p, double x); /* the tone curve on encod
 void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3]);
 
 /* dlut_look seen as an array of floats (all its fields are floats). */
-#define LOOKS_NFIELDS 59
+#define LOOKS_NFIELDS 60
 float looks_field_scale(int field); /* typical magnitude of a field, for comparing them */
 
 /* Apply an effect string ("temp=+1 shadow=200@8 hue.green=+20") scaled by
@@ -139,6 +142,7 @@ const char *looks_qual_forms(int q, int zh); /* '|'-separated forms, NULL for no
 const char *looks_awb_forms(int zh);         /* "auto white balance", 校正白平衡 */
 const char *looks_qual_name(int q);
 const char *looks_cast_forms(int zh);
+const char *looks_neutral_forms(int zh); /* "keep the greys neutral", 白色不要偏色 (parse.c: keep_neutral or AWB) */
 int looks_is_chromatic(const dlut_look *d);                    /* the term moves colours (white balance, toning) */
 void looks_qualify(const dlut_look *d, int q, dlut_look *out); /* d's effect confined to q's range */
 void looks_band_desaturate(double hue_deg, float amount, dlut_look *out); /* "no blue": the blues lose chroma */

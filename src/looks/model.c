@@ -264,7 +264,9 @@ void looks_prepare(const dlut_look *lk, looks_prepared *p) {
   id.skin_follow = lk->skin_follow;
   id.tint_ends = lk->tint_ends;
   memcpy(id.band_keep, lk->band_keep, sizeof id.band_keep); /* sparing the identity's change changes nothing */
-  p->any_keep = 0;
+  id.keep_neutral = lk->keep_neutral;
+  p->keep_neutral = clampd(lk->keep_neutral, 0, 1);
+  p->any_keep = p->keep_neutral > 0;
   for (int k = 0; k < DLUT_LOOK_NBANDS; k++) {
     p->keep[k] = clampd(lk->band_keep[k], 0, 1);
     if (p->keep[k] > 0) p->any_keep = 1;
@@ -432,6 +434,9 @@ void looks_eval_prepared(const looks_prepared *p, const float in[3], float out[3
       for (int k = 0; k < DLUT_LOOK_NBANDS; k++) w_keep += p->keep[k] * band_weight(hi, dlut_looks_band_center[k]);
       w_keep = 1.0 - (1.0 - fmin(w_keep, 1.0)) * (1.0 - fmin(w_keep, 1.0)); /* flat across the kept hues */
       w_keep *= Ci / (Ci + 25.0);
+      /* and the near-neutrals, fading out from chroma 4 to 16 */
+      double w_neu = p->keep_neutral * (1.0 - smooth01(sqrt(Ci), LOOKS_NEUTRAL_C0, LOOKS_NEUTRAL_C1));
+      w_keep = 1.0 - (1.0 - w_keep) * (1.0 - w_neu);
     }
   }
   /* 1. white balance, exposure */
@@ -756,6 +761,7 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
   const int protect = p->any_protect;
   const float k_skin = (float)p->skin, k_ends = (float)p->ends, inv_yw = (float)(1.0 / p->y_white);
   const int any_keep = p->any_keep;
+  const float k_neutral = (float)p->keep_neutral;
   float bkeep[DLUT_LOOK_NBANDS];
   for (int i = 0; i < DLUT_LOOK_NBANDS; i++) bkeep[i] = (float)p->keep[i];
   float M[9], N[9], W[9], cy[NCTRL], cm[NCTRL], K[36];
@@ -813,6 +819,8 @@ static void bake_task(void *vctx, int64_t begin, int64_t end, int thread) {
           fm_v8 C2i = Ci * Ci;
           fm_v8 wk1 = 1.0f - fm_min(w_keep, fm_splat(1.0f));
           w_keep = (1.0f - wk1 * wk1) * C2i / (C2i + 25.0f);
+          fm_v8 w_neu = k_neutral * (1.0f - v_smooth01(Ci, (float)LOOKS_NEUTRAL_C0, (float)LOOKS_NEUTRAL_C1));
+          w_keep = 1.0f - (1.0f - w_keep) * (1.0f - w_neu);
         }
       }
       /* 1. white balance, exposure */

@@ -62,7 +62,8 @@ static const struct {
     {"tint_ends", F(tint_ends), N(tint_ends), -50, 50, KIND_NONE},       /* 0 = pure white and black neutral */
     {"shadow_sat", F(shadow_sat), N(shadow_sat), -50, 50, KIND_COLOR},
     {"highlight_sat", F(highlight_sat), N(highlight_sat), -50, 50, KIND_COLOR},
-    {"band_keep", F(band_keep), N(band_keep), -50, 50, KIND_NONE}, /* 1 = the band keeps its colour */
+    {"band_keep", F(band_keep), N(band_keep), -50, 50, KIND_NONE},          /* 1 = the band keeps its colour */
+    {"keep_neutral", F(keep_neutral), N(keep_neutral), -50, 50, KIND_NONE}, /* 1 = near-greys keep theirs */
 };
 #define NFIELDS ((int)(sizeof k_fields / sizeof k_fields[0]))
 

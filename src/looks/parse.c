@@ -215,7 +215,8 @@ static int add_all(size_t *n, size_t *bytes, int fill) {
       if (add_forms(looks_qual_forms(q, zh), LEX_QUAL, q, n, bytes, fill)) return -1;
   for (int zh = 0; zh < 2; zh++)
     if (add_forms(looks_cast_forms(zh), LEX_CAST, 0, n, bytes, fill) ||
-        add_forms(looks_awb_forms(zh), LEX_AWB, 0, n, bytes, fill))
+        add_forms(looks_awb_forms(zh), LEX_AWB, 0, n, bytes, fill) ||
+        add_forms(looks_neutral_forms(zh), LEX_AWB, 1, n, bytes, fill))
       return -1;
   for (int i = 0; i < looks_slider_count(); i++) {
     const looks_slider *sl = looks_slider_get(i);
@@ -1526,6 +1527,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
 
   /* interpret */
   char awb_text[256] = "";
+  int want_neutral = 0; /* "keep the greys neutral", 白色不要偏色: the look spares them, or alone the photo's cast */
   float pre_w = 1.0f;
   int pre_soft = 0, pre_cap = 0;
   int pre_text_at = -1, pre_text_end = -1; /* span of pending prefix modifiers */
@@ -1596,7 +1598,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     if (t->kind == TOK_AWB) { /* "auto white balance", 校正白平衡: the photo's own cast, measured where it is known */
       /* negated ("not auto white balance", 不要校正白平衡): understood, and nothing is done */
       int at = pre_text_at >= 0 ? pre_text_at : t->at;
-      if (pre_cap != CAP_NEG) rep->neutral_wb = 1;
+      if (pre_cap != CAP_NEG) *(t->id == 1 ? &want_neutral : &rep->neutral_wb) = 1; /* neutral greys: below */
       if (!list_contains(awb_text, norm + at, t->at + t->len - at))
         append_list(awb_text, sizeof awb_text, norm + at, t->at + t->len - at);
       pre_w = 1.0f, pre_soft = pre_cap = 0, pre_text_at = -1;
@@ -1967,6 +1969,12 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     for (int k = 0; k < DLUT_LOOK_NBANDS; k++) look->band_keep[k] = fmaxf(look->band_keep[k], sw[k]);
   }
   if (keep_only) look->saturation = -1.0f;
+  /* neutral greys with a look that moves colour: it leaves them alone; with nothing else, the photo's own cast
+   * is what is to go (as "auto white balance") */
+  if (want_neutral && looks_is_chromatic(look))
+    look->keep_neutral = 1.0f;
+  else if (want_neutral)
+    rep->neutral_wb = 1;
   free(qual_of), free(clause_of), free(match_of), free(eff), free(group_of), free(fix_used), free(num_link), free(desc),
       free(hue_of), free(hue_rich), free(skip_tok);
   for (int k = 0; k < rep->n_matches; k++) { /* each term said once, however often the prompt repeats it */

@@ -56,7 +56,25 @@ static const char *const k_cast_zh = "偏色|色偏|色罩|偏色问题|偏";
 static const char *const k_awb_en =
     "auto white balance|automatic white balance|auto wb|awb|fix the white balance|fix white balance|correct the white "
     "balance|correct white balance|white balance correction|balance the whites|neutralise the cast|neutralize the "
-    "cast|neutral whites|neutral greys|neutral grays|remove colour casts|remove color casts";
+    "cast|remove colour casts|remove color casts";
+
+/* Neutral greys and whites: with another colour word in the prompt ("warmer, but keep the greys neutral"), the
+ * look leaves near-neutral colours alone (keep_neutral); alone, the photo's own cast goes, as the AWB words say
+ * (parse.c). */
+static const char *const k_neutral_en =
+    "neutral whites|neutral white|neutral greys|neutral grays|neutral grey|neutral gray|neutral neutrals|keep the "
+    "greys neutral|keep greys neutral|keep the grays neutral|keep grays neutral|keep the whites neutral|keep whites "
+    "neutral|keep the whites white|keep whites white|keep the whites clean|keep whites clean|keep the neutrals "
+    "neutral|keep neutrals neutral|keep the greys grey|keep the grays gray|clean whites|true whites|pure whites|whites "
+    "stay white|whites stay neutral|greys stay neutral|grays stay neutral|no cast on the whites|no colour cast on the "
+    "whites|no color cast on the whites|no cast in the whites";
+static const char *const k_neutral_zh =
+    "白色不要偏色|白色不偏色|白色别偏色|白色不要带色|白色不带色|白的要白|白色保持中性|白色保持白色|保持白色中性|"
+    "灰色中性|保持灰色中性|灰色保持中性|灰色不偏色|灰色不要偏色|中性灰|白色干净|白色纯净|白色要干净|白色要纯净";
+
+const char *looks_neutral_forms(int zh) {
+  return zh ? k_neutral_zh : k_neutral_en;
+}
 static const char *const k_awb_zh =
     "自动白平衡|校正白平衡|白平衡校正|修正白平衡|纠正白平衡|调整白平衡|矫正白平衡|校正偏色|纠正偏色|消除色偏|去偏色";
 
