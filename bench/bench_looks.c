@@ -54,6 +54,7 @@ static const char *k_prompts[] = {
     "cyberpunk neon, teal and orange, very vivid, not too dark",
     "日系小清新，稍微冷一点，不要太饱和，高光柔和",
     "Fuji Superia X-Tra 400, Kodak Portra 160 NC 2, a bit warmer", /* film stock names joined (issue 10) */
+    "warm moody, desaturated shadows, keep the greys neutral, except the skin and the sky", /* the protections */
 };
 enum { NPROMPT = sizeof k_prompts / sizeof k_prompts[0], RUNS = 21 };
 
