@@ -196,9 +196,12 @@ def check_cli(exe, tmp, rng):
         err = np.abs(got - ref)
         # a 65^3 lattice over log code values (see tests/test_camlog.c, which
         # says why the hue-keeping look's worst case is steeper than before):
-        # mean within 0.25/255, 97% of values within 1/255, worst within 40/255
+        # mean within 0.25/255, 97% of values within 1.5/255, worst within 40/255
+        # (measured 0.16, 1.18-1.23 and 12-13 since 'high contrast' keeps its
+        # spread against the film look's fade and roll-off: a steeper toe than
+        # before, when it passed under 1/255: the lattice error grows with the slope)
         check("%s vs OCIO(plain LUT) of DLUT's rendering: mean" % label, err.mean() * 255, 0.25)
-        check("%s: 97th percentile" % label, np.quantile(err, 0.97) * 255, 1.0)
+        check("%s: 97th percentile" % label, np.quantile(err, 0.97) * 255, 1.5)
         check("%s: worst (x/255)" % label, err.max() * 255, 40.0)
 
 
