@@ -211,6 +211,7 @@ static const looks_color_name k_colors[] = {
     {NULL, "玄青|玄青色", {0x3d, 0x3b, 0x4f}, "zh"},
     {NULL, "缃|缃色", {0xf0, 0xc2, 0x39}, "zh"},
     {NULL, "琉璃|琉璃色", {0x3b, 0x7d, 0xb9}, "zh"},
+    {NULL, "翠|翠绿|翠绿色|翠色", {0x20, 0xa1, 0x62}, "zh"},
 };
 
 int looks_color_count(void) {

@@ -1680,9 +1680,10 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
        * ("the photo has a green tint, please remove it", 照片偏绿了，帮我校正一下): nothing after it in
        * its clause, it removes that colour or tint, as "remove the green tint" does */
       if ((t->id == MOD_FIX || t->id == MOD_NEG) && last < 0 && pre_text_at < 0 && rep->n_matches > 0) {
-        int later = 0, prev = -1;
+        int later = 0, prev = -1; /* (a thing after it is what it is about: 不要影响人物, "don't change the car") */
         for (int j = i + 1; j < nt && clause_of[j] == clause_of[i] && !later; j++)
-          later = toks[j].kind == TOK_TERM || toks[j].kind == TOK_COLOR;
+          later = toks[j].kind == TOK_TERM || toks[j].kind == TOK_COLOR || toks[j].kind == TOK_UNKNOWN ||
+                  toks[j].kind == TOK_QUAL;
         for (int j = i - 1; j >= 0 && prev < 0; j--)
           if (match_of[j] >= 0) prev = j;
         dlut_looks_match *pm = prev >= 0 ? &rep->matches[match_of[prev]] : NULL;
@@ -1811,6 +1812,14 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     }
     int qt;
     QUAL_TOKEN_OF(i, qt);
+    if (qt >= 0 && t->kind == TOK_TERM && !g_lex.term_slider[t->id] &&
+        strcmp(dlut_looks_term_get(t->id)->group, "toning")) {
+      /* a style (a look, a mood, a stock) takes only a qualifier right beside it ("moody sky"): "moody forest with
+       * deep greens" is moody, and the greens deeper, not moody greens; a toning colour is a colour (海水更青) */
+      int lo = qt < i ? qt : i, hi = qt < i ? i : qt, beside = 1;
+      for (int j = lo + 1; j < hi && beside; j++) beside = toks[j].kind == TOK_STOP;
+      if (!beside) qt = -1;
+    }
     mqual_tok[rep->n_matches] = qt;
     mneg_color[rep->n_matches] = 0;
     if (qt >= 0 && qt < i) { /* the qualifier's words first ("天空更蓝"), once per clause */

@@ -116,7 +116,9 @@ static const dlut_looks_term k_terms[] = {
      "青橙|橙青|青橙色调|橙青色调|好莱坞|大片感", "toning",
      "teal shadows, orange highlights and skin; greens pushed towards teal; more contrast",
      "shadow=200@20 highlight=65@10 hue.green=+30 hue.aqua=+5 hue.yellow=-15 sat.orange=+0.1 contrast=+0.25"},
-    {"split toning|split tone|split toned", "分离色调|分离色|色调分离", "toning",
+    {"split toning|split tone|split toned|warm cool contrast|cool warm contrast|warm and cool contrast|cool and warm "
+     "contrast",
+     "分离色调|分离色|色调分离|冷暖对比|冷暖反差|冷暖色调对比|冷暖撞色|冷暖分离", "toning",
      "the classic split tone: cool shadows, warm highlights", "shadow=230@9 highlight=75@9"},
     {"warm highlights", "暖高光|高光偏暖", "toning", "amber in the highlights only", "highlight=70@12"},
     {"cool shadows|blue shadows|cold shadows", "冷阴影|阴影偏冷|暗部偏蓝|暗部偏冷", "toning",
@@ -826,7 +828,7 @@ static const dlut_looks_modifier k_modifiers[] = {
      "alone, the photo's own cast (\"correct the colour cast\"); ignored before other terms"},
     {"enough|sufficiently", "", "enough: after a negation, more (\"not bright enough\" brightens); alone, no change"},
     {"keep|preserve|protect|leave|dont change|dont touch|untouched|unchanged",
-     "保留|保持|保护|不动|别动|不要动|不变|维持",
+     "保留|保持|保护|不动|别动|不要动|不变|维持|不要改变|不改变|别改变|不要改|别改",
      "keep: before a control's name (\"keep the highlights\", 保留高光) that control stays where it is, whatever "
      "the other words do; before a description (\"keep it warm\") no change"},
 };
@@ -883,10 +885,13 @@ static const char *const k_request_words[] = {
  * (band_keep); "keep only" / 只保留 also drains every other colour when nothing else in the prompt does.
  * 以外 / 之外 / 除外 close 除了 X 以外, or name the range before them alone (天空以外都变黑白). */
 static const char *const k_except_en[] = {
-    "except",  "except for", "excepting",      "apart from",        "other than", "excluding",
-    "all but", "all except", "everything but", "everything except", "save for",   "not including",
+    "except",        "except for",    "excepting",         "apart from",       "other than",
+    "excluding",     "all but",       "all except",        "everything but",   "everything except",
+    "save for",      "not including", "without affecting", "without touching", "dont affect",
+    "do not affect", "not affecting",
 };
-static const char *const k_except_zh[] = {"除了", "除", "除开", "以外", "之外", "除外"};
+static const char *const k_except_zh[] = {"除了",     "除",     "除开",   "以外",       "之外",     "除外",
+                                          "不要影响", "不影响", "别影响", "不要影响到", "不影响到", "别影响到"};
 static const char *const k_only_en[] = {"keep only", "only keep",    "keep just",
                                         "just keep", "only keeping", "leave only"};
 static const char *const k_only_zh[] = {"只保留", "只留", "仅保留", "只留下", "仅留"};
@@ -1025,7 +1030,8 @@ static const char *const k_stop_zh[] = {
     "成",     "变",     "变成", "弄",   "做",   "度",     "搞",   "来",       "去",   "个",   "些许的", "色系",
     "质感的", "光线",   "光影", "画风", "影调", "场景",   "质感", "人像",     "人",   "城市", "街道",   "街头",
     "风景",   "往",     "向",   "档",   "到",   "能不能", "能否", "可不可以", "可以", "帮",   "帮我",   "谢谢",
-    "整体",   "比现在", "也",   "都",   "其他", "其它",   "其余", "其他的",   "全部", "所有",
+    "整体",   "比现在", "也",   "都",   "其他", "其它",   "其余", "其他的",   "全部", "所有", "街拍",   "扫街",
+    "街景",   "人物",   "模特",
 };
 /* Clause separators: modifiers do not cross them. */
 static const char *const k_sep_en[] = {"and", "but", "yet", "while", "though", "although", "plus also", "then", "or"};
