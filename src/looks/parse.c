@@ -1073,6 +1073,53 @@ static int state_applies(const char *s, const token *toks, int nt, const int *cl
   return 1;
 }
 
+/* Is the colour or tone word at toks[i], with the qualifier at toks[qt], what the skin is now (皮肤偏黄, 肤色偏暗,
+ * 脸色偏青, 皮肤有点黑)? In Chinese 偏 or 有点 before a colour after the skin says how it is, for the colours skin is
+ * not wanted to be (yellow, red, green, cyan, purple, grey, dark, black): a complaint, as 照片偏黄 is. Not with a
+ * degree after it (肤色偏红一点 asks for it) or a request before it in its clause (让皮肤偏黄); a colour skin may be
+ * asked to lean to (肤色偏暖, 偏粉) is what the prompt wants. */
+static int skin_complaint(const char *s, const token *toks, int nt, const int *clause_of, const int *qual_of, int qt,
+                          int i) {
+  static const char *const k_unwanted[] = {"黄", "红", "绿", "青", "紫", "灰", "暗", "黑"};
+  const token *t = &toks[i];
+  if (qt < 0 || qt >= i || qual_of[qt] != LOOKS_QUAL_SKIN || (unsigned char)s[t->at] < 0x80) return 0;
+  if (t->kind != TOK_COLOR && t->kind != TOK_TERM) return 0;
+  const char *w = s + t->at;
+  int len = t->len, lean = 0;
+  if (len > 3 && !memcmp(w, "偏", 3)) w += 3, len -= 3, lean = 1; /* 偏暗: one word */
+  for (int j = qt + 1; j < i; j++) {
+    const char *b = s + toks[j].at;
+    if (toks[j].kind == TOK_CAST && toks[j].len == 3 && !memcmp(b, "偏", 3))
+      lean = 1;
+    else if (toks[j].kind == TOK_MOD && toks[j].len == 6 && (!memcmp(b, "有点", 6) || !memcmp(b, "有些", 6)))
+      lean = 1; /* 皮肤有点黑 */
+    else if (toks[j].kind != TOK_STOP)
+      return 0;
+  }
+  if (!lean) return 0;
+  int unwanted = 0;
+  for (size_t k = 0; k < sizeof k_unwanted / sizeof *k_unwanted && !unwanted; k++)
+    unwanted = !memcmp(w, k_unwanted[k], 3) && (len == 3 || (len == 6 && !memcmp(w + 3, "色", 3)));
+  if (!unwanted) return 0;
+  if (i + 1 < nt && clause_of[i + 1] == clause_of[i] && toks[i + 1].kind == TOK_MOD) return 0;
+  for (int j = i - 1; j >= 0 && clause_of[j] == clause_of[i]; j--)
+    if (word_in(s + toks[j].at, toks[j].len, looks_request_word_count, looks_request_word_get)) return 0;
+  return 1;
+}
+
+/* Is toks[i] the only word of its clause that asks for something, with only stop words and degree words beside
+ * it (调白一点), and none saying the whole photo (整体暖一点)? */
+static int clause_alone(const char *s, const token *toks, int nt, const int *clause_of, int i) {
+  static const char *const k_whole[] = {"整体", "全部", "所有", "其他", "其它", "其余", "其他的", "都", "整个", "整张"};
+  for (int j = 0; j < nt; j++) {
+    if (j == i || clause_of[j] != clause_of[i]) continue;
+    if (toks[j].kind != TOK_STOP && toks[j].kind != TOK_MOD) return 0;
+    for (size_t k = 0; k < sizeof k_whole / sizeof *k_whole; k++) /* 整体暖一点: the whole photo */
+      if ((int)strlen(k_whole[k]) == toks[j].len && !memcmp(s + toks[j].at, k_whole[k], (size_t)toks[j].len)) return 0;
+  }
+  return 1;
+}
+
 /* A separator that ends a sentence: . ! ? ; a line break, 。 */
 static int is_sentence_end(const char *s, int len) {
   return (len == 1 && strchr(".!?;\n", s[0])) || (len == 3 && !memcmp(s, "\xE3\x80\x82", 3));
@@ -1539,6 +1586,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   int skip_mod = -1;   /* a modifier already read with the slider before it (黑位压低) */
   int state = -1;      /* a pending "it looks" / 照片 (a complaint about the next tone or colour word), or -1 */
   int state_from = -1; /* where its words end: the state, or the "and" it carried over */
+  int skin_said = -1;  /* the skin qualifier of a complaint about the skin (皮肤偏黄), or -1 */
   int state_used = -1; /* the state that the clause's last match took: it carries over "and" ("it looks dark and
                         * flat") */
   int carry = -1;      /* a negated colour or tint before "and" / 和: the next bare one is negated too ("remove the
@@ -1812,6 +1860,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     }
     int qt;
     QUAL_TOKEN_OF(i, qt);
+    const int tone_word = t->kind == TOK_TERM && g_lex.term_slider[t->id];
     if (qt >= 0 && t->kind == TOK_TERM && !g_lex.term_slider[t->id] &&
         strcmp(dlut_looks_term_get(t->id)->group, "toning")) {
       /* a style (a look, a mood, a stock) takes only a qualifier right beside it ("moody sky"): "moody forest with
@@ -1819,6 +1868,16 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       int lo = qt < i ? qt : i, hi = qt < i ? i : qt, beside = 1;
       for (int j = lo + 1; j < hi && beside; j++) beside = toks[j].kind == TOK_STOP;
       if (!beside) qt = -1;
+    }
+    if (!stated && nk < 0 && mcap == 0 && skin_complaint(norm, toks, nt, clause_of, qual_of, qt, i)) {
+      m->weight *= k_mod_weight[MOD_LESS]; /* 皮肤偏黄: the skin is yellowish now, less of it */
+      if (t->kind == TOK_COLOR && g_lex.term_dark >= 0 && looks_color_get(t->id)->rgb[0] == 0 &&
+          looks_color_get(t->id)->rgb[1] == 0 && looks_color_get(t->id)->rgb[2] == 0)
+        m->term = g_lex.term_dark; /* 皮肤偏黑 is skin too dark, not too black in colour: lighter, its chroma kept */
+      skin_said = qt;
+    } else if (qt < 0 && skin_said >= 0 && clause_of[i] == clause_of[skin_said] + 1 && (COLOURISH(*t) || tone_word) &&
+               clause_alone(norm, toks, nt, clause_of, i)) {
+      qt = skin_said; /* 皮肤偏黄，调白一点: the request after the skin's complaint is about the skin */
     }
     mqual_tok[rep->n_matches] = qt;
     mneg_color[rep->n_matches] = 0;
@@ -1934,7 +1993,9 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     const int explicit_ = m->term < 0 || g_lex.term_slider[m->term];
     /* a toning term's toning is what it asks for ("warm teal and orange" keeps its teal): no style's there */
     const int toning_ = m->term >= 0 && !strcmp(dlut_looks_term_get(m->term)->group, "toning");
-    if (w > 0 && eff[k].skin_follow > skin_on) skin_on = eff[k].skin_follow; /* "肤色更白一点" is about skin too */
+    /* (a skin-qualified edit either way: "less yellow skin" is about skin too) */
+    if ((w > 0 || mqual_tok[k] >= 0) && eff[k].skin_follow > skin_on)
+      skin_on = eff[k].skin_follow; /* "肤色更白一点" is about skin too */
     for (int j = 0; j < LOOKS_NFIELDS; j++) {
       f[j] += w * d[j];
       if (toning_ && !explicit_ && j >= F_SHADOW_AB && j < F_SHADOW_AB + 6) continue; /* (below) */

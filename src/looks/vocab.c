@@ -276,7 +276,7 @@ static const dlut_looks_term k_terms[] = {
      "temp=-1.7 shadow=270@10 highlight=250@4 sat=+0.1 bright=-0.2"},
     {"moonlight|moonlit|moon", "月光|月夜|月色", "light", "moonlight: cold blue, dark, desaturated (day-for-night)",
      "temp=-2.0 bright=-0.4 exposure=-0.3 sat=-0.35 shadow=250@8 contrast=+0.2"},
-    {"night|nighttime|midnight", "夜|夜晚|夜景|夜色|深夜|午夜", "light", "night: darker, cooler, deeper blacks",
+    {"night|nighttime|midnight", "夜|夜晚|夜景|夜色|深夜|午夜|黑夜", "light", "night: darker, cooler, deeper blacks",
      "bright=-0.25 temp=-0.8 crush=+0.1 contrast=+0.1 shadow=250@6"},
     {"daylight|midday|noon|sunlight|sunny|sunshine|sunlit", "日光|正午|阳光|晴天|晴朗|太阳|晒太阳|大太阳", "light",
      "bright daylight: slightly warm, brighter, clear colours", "bright=+0.3 temp=+0.5 sat=+0.15 contrast=+0.15"},
