@@ -1073,6 +1073,16 @@ static int state_applies(const char *s, const token *toks, int nt, const int *cl
   return 1;
 }
 
+/* Is the token the word w? */
+static int word_is(const char *s, const token *t, const char *w) {
+  return (int)strlen(w) == t->len && !memcmp(s + t->at, w, (size_t)t->len);
+}
+
+static int is_article(const char *s, const token *t) {
+  return word_is(s, t, "a") || word_is(s, t, "an") || word_is(s, t, "the") || word_is(s, t, "plain") ||
+         word_is(s, t, "pure");
+}
+
 /* Is the colour or tone word at toks[i], with the qualifier at toks[qt], what the skin is now (皮肤偏黄, 肤色偏暗,
  * 脸色偏青, 皮肤有点黑)? In Chinese 偏 or 有点 before a colour after the skin says how it is, for the colours skin is
  * not wanted to be (yellow, red, green, cyan, purple, grey, dark, black): a complaint, as 照片偏黄 is. Not with a
@@ -1782,6 +1792,17 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         if (!list_contains(rep->ignored, norm + t->at, e - t->at))
           append_list(rep->ignored, sizeof rep->ignored, norm + t->at, e - t->at);
         i = j;
+        continue;
+      }
+      /* a backdrop ("a watch on black", "shot against white"): what the photo shows (report.scene), not "a bit
+       * on the blue side" */
+      int b = i - 1;
+      while (b >= 0 && clause_of[b] == clause_of[i] && toks[b].kind == TOK_STOP && is_article(norm, &toks[b])) b--;
+      if (!zh && b >= 0 && clause_of[b] == clause_of[i] &&
+          (word_is(norm, &toks[b], "on") || word_is(norm, &toks[b], "against")) &&
+          !(i + 1 < nt && word_is(norm, &toks[i + 1], "side"))) {
+        const int a = toks[b].at, e = t->at + t->len;
+        if (!list_contains(rep->scene, norm + a, e - a)) append_list(rep->scene, sizeof rep->scene, norm + a, e - a);
         continue;
       }
     }
