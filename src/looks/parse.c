@@ -1078,6 +1078,30 @@ static int word_is(const char *s, const token *t, const char *w) {
   return (int)strlen(w) == t->len && !memcmp(s + t->at, w, (size_t)t->len);
 }
 
+/* The rest of the photo beside its subject: 背景, "background" */
+static int is_background(const char *s, const token *t) {
+  static const char *const k_bg[] = {"背景", "背景色", "环境", "background", "backgrounds", "backdrop"};
+  for (size_t k = 0; k < sizeof k_bg / sizeof *k_bg; k++)
+    if (word_is(s, t, k_bg[k])) return 1;
+  return 0;
+}
+
+/* The subject set against the background: 人像, "the person" */
+static int is_person(const char *s, const token *t) {
+  static const char *const k_person[] = {"人像", "人物", "人", "主体", "模特", "person", "people", "subject", "model"};
+  for (size_t k = 0; k < sizeof k_person / sizeof *k_person; k++)
+    if (word_is(s, t, k_person[k])) return 1;
+  return 0;
+}
+
+/* A Chinese degree word that follows the word it grades (暖一点, 亮一些) */
+static int is_zh_postfix(const char *s, const token *t) {
+  static const char *const k_post[] = {"一点", "一点点", "一些", "点", "些", "一点儿", "点儿"};
+  for (size_t k = 0; k < sizeof k_post / sizeof *k_post; k++)
+    if (word_is(s, t, k_post[k])) return 1;
+  return 0;
+}
+
 static int is_article(const char *s, const token *t) {
   return word_is(s, t, "a") || word_is(s, t, "an") || word_is(s, t, "the") || word_is(s, t, "plain") ||
          word_is(s, t, "pure");
@@ -1496,7 +1520,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   /* clauses: a qualifier ("the sky", "skin", and "shadows"/"highlights" in a clause that names a
    * colour) acts on the terms of its clause; a cast word changes what a negated colour means */
   int *qual_of = malloc(((size_t)nt + 1) * sizeof *qual_of); /* per token: its qualifier kind (qualifier tokens) */
-  int *clause_of = malloc(((size_t)nt + 1) * sizeof *clause_of);
+  int *clause_of = calloc((size_t)nt + 1, sizeof *clause_of);
   int *match_of = malloc(((size_t)nt + 1) * sizeof *match_of);   /* per token: the match it made, or -1 */
   int *num_link = malloc(((size_t)nt + 1) * sizeof *num_link);   /* a number's term, a term's number (link_numbers) */
   unsigned char *desc = malloc((size_t)nt + 1);                  /* per clause: a description before a request */
@@ -1517,9 +1541,16 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     goto fail;
   }
   {
-    int c = 0;
+    int c = 0, c_terms = 0;
     for (int i = 0; i < nt; i++) {
+      /* 人物暖一点背景冷一点: the background, or the subject, after a term starts a clause of its own */
+      if (c_terms && (toks[i].kind == TOK_UNKNOWN || toks[i].kind == TOK_STOP) &&
+          (toks[i - 1].kind == TOK_MOD || toks[i - 1].kind == TOK_TERM) && /* (黑色的背景: a black background) */
+          (is_background(norm, &toks[i]) || is_person(norm, &toks[i])))
+        c++, c_terms = 0;
       clause_of[i] = c;
+      if (toks[i].kind == TOK_TERM || toks[i].kind == TOK_COLOR) c_terms = 1;
+      if (toks[i].kind == TOK_SEP) c_terms = 0;
       qual_of[i] = toks[i].kind == TOK_QUAL ? toks[i].id : 0;
       match_of[i] = -1;
       if (toks[i].kind == TOK_SEP) c++;
@@ -1539,6 +1570,17 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         if (clause_of[j] < first_req) desc[clause_of[j]] = 1;
       a = b + 1;
     }
+    /* a subject set against the background ("人像暖一点，背景冷一点", "the person warmer, the background cooler"):
+     * the person's words are the skin's qualifier; alone (清冷感人像) they say what the photo shows */
+    int n_bg = 0;
+    for (int i = 0; i < nt; i++) n_bg += toks[i].kind == TOK_UNKNOWN && is_background(norm, &toks[i]);
+    for (int i = 0; i < nt && n_bg > 0; i++)
+      if ((toks[i].kind == TOK_STOP || toks[i].kind == TOK_UNKNOWN) && is_person(norm, &toks[i])) {
+        int bg_here = 0;
+        for (int j = 0; j < nt && !bg_here; j++)
+          bg_here = clause_of[j] == clause_of[i] && toks[j].kind == TOK_UNKNOWN && is_background(norm, &toks[j]);
+        if (!bg_here) qual_of[i] = LOOKS_QUAL_SKIN;
+      }
     /* "shadows"/"highlights" are qualifiers when their clause has a chromatic term, a colour or a saturation
      * word ("desaturated shadows", "lower saturation in the shadows", 暗部饱和度低一点: the shadows' chroma,
      * not a lift) */
@@ -1597,6 +1639,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   int state = -1;      /* a pending "it looks" / 照片 (a complaint about the next tone or colour word), or -1 */
   int state_from = -1; /* where its words end: the state, or the "and" it carried over */
   int skin_said = -1;  /* the skin qualifier of a complaint about the skin (皮肤偏黄), or -1 */
+  int bg_tok = -1;     /* a "background" word whose clause's terms are not for the skin (背景冷一点), or -1 */
   int state_used = -1; /* the state that the clause's last match took: it carries over "and" ("it looks dark and
                         * flat") */
   int carry = -1;      /* a negated colour or tint before "and" / 和: the next bare one is negated too ("remove the
@@ -1709,6 +1752,20 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
           }
       continue;
     }
+    if (t->kind == TOK_UNKNOWN && is_background(norm, t)) {
+      /* "背景冷一点", "background cooler", "make the background black and white": the rest of the photo, the
+       * skin kept as it is (the look's one skin switch: with a skin edit too, the skin is protected) */
+      int has_term = 0;
+      for (int j = i + 1; j < nt && clause_of[j] == clause_of[i] && !has_term; j++)
+        has_term = toks[j].kind == TOK_TERM || toks[j].kind == TOK_COLOR;
+      for (int j = i - 1; j >= 0 && clause_of[j] == clause_of[i] && !has_term; j--)
+        has_term = toks[j].kind == TOK_TERM || toks[j].kind == TOK_COLOR;
+      if (has_term) {
+        keep_skin = 1;
+        bg_tok = i;
+        continue;
+      }
+    }
     if (t->kind == TOK_UNKNOWN) {
       if (!list_contains(rep->ignored, norm + t->at, t->len)) /* each ignored word once */
         append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
@@ -1765,7 +1822,10 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         pre_text_end = t->at + t->len;
         continue;
       }
-      if (last >= 0 && pre_text_at < 0 && !next_is_term && !next_is_mod_then_term) {
+      /* 暖一点冷一点: a Chinese degree word that follows its word is that word's, whatever comes after */
+      const int zh_post = last >= 0 && pre_text_at < 0 && i > 0 && match_of[i - 1] == last &&
+                          toks[i - 1].at + toks[i - 1].len == t->at && is_zh_postfix(norm, t);
+      if (zh_post || (last >= 0 && pre_text_at < 0 && !next_is_term && !next_is_mod_then_term)) {
         dlut_looks_match *m = &rep->matches[last];
         if (t->id == MOD_TOO && t->len == 3 && !memcmp(norm + t->at, "too", 3)) continue; /* "warm too": also */
         combine(&m->weight, &last_soft, &m->capped, t->id);
@@ -1907,6 +1967,10 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       for (int j = qt + 1; j < i; j++)
         if (match_of[j] >= 0) first = 0;
       if (first) match_text_add(m, norm, toks[qt].at, toks[qt].len);
+    }
+    if (bg_tok >= 0 && clause_of[bg_tok] == clause_of[i]) {
+      match_text_add(m, norm, toks[bg_tok].at, toks[bg_tok].len);
+      bg_tok = -1;
     }
     if (stated && state_from == state_used) match_text_add(m, norm, toks[state_used].at, toks[state_used].len);
     if (fixed) match_text_add(m, norm, toks[pre_fix].at, toks[pre_fix].len);
