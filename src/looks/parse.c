@@ -1830,6 +1830,9 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         if (t->id == MOD_TOO && t->len == 3 && !memcmp(norm + t->at, "too", 3)) continue; /* "warm too": also */
         combine(&m->weight, &last_soft, &m->capped, t->id);
         match_text_add(m, norm, t->at, t->len);
+      } else if (t->id == MOD_TOO && pre_cap == CAP_NEG && word_is(norm, t, "发")) {
+        pre_text_end = t->at + t->len; /* 不要发蓝: "don't turn blue", the cast refused, as 不要偏蓝 (not "not too") */
+        t->kind = TOK_CAST;
       } else {
         combine(&pre_w, &pre_soft, &pre_cap, t->id);
         if (t->id == MOD_TOO) pre_too = 1;
@@ -2109,6 +2112,47 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       if (d[j] > 0 && f[j] > lim) f[j] = lim;
       if (d[j] < 0 && f[j] < lim) f[j] = lim;
     }
+  }
+  /* a refused cast beside a term that casts it ("雪景，不要发蓝", "snow scene, not blue", "night, no blue cast"):
+   * the other terms' push towards that hue goes (their white balance, cast and toning along it), and the
+   * correction, which is for a photo's own cast, is not added on top; alone (不要偏蓝) it corrects the photo */
+  for (int k = 0; k < rep->n_matches; k++) {
+    const dlut_looks_match *m = &rep->matches[k];
+    if (m->capped != CAP_NEG || mneg_color[k] || mqual_tok[k] >= 0) continue;
+    double hue;
+    if (m->term < 0)
+      hue = looks_color_cast_hue(looks_color_get(-1 - m->term)->rgb);
+    else if (g_lex.term_tint[m->term])
+      hue = m->term == g_lex.term_magenta ? 340.0 : 160.0;
+    else
+      continue;
+    const double ux = cos(hue * M_PI / 180.0), uy = sin(hue * M_PI / 180.0);
+    dlut_look rest = *look; /* the look without this correction */
+    const float *d = (const float *)&eff[k];
+    float *r = (float *)&rest;
+    for (int j = 0; j < LOOKS_NFIELDS; j++) r[j] -= m->weight * d[j];
+    const double dt = 75.0 * M_PI / 180.0, dm = 340.0 * M_PI / 180.0;
+    double px = rest.cast_ab[0] + 0.6 * (rest.shadow_ab[0] + rest.highlight_ab[0]) + 6.0 * rest.temp * cos(dt) +
+                5.0 * rest.tint * cos(dm);
+    double py = rest.cast_ab[1] + 0.6 * (rest.shadow_ab[1] + rest.highlight_ab[1]) + 6.0 * rest.temp * sin(dt) +
+                5.0 * rest.tint * sin(dm);
+    /* nothing else casts it: no push within 60 deg of it, 1 unit along it ("remove the green cast and warm it
+     * up": amber is 60 deg from green, a warmth, not a green cast) */
+    const double along = px * ux + py * uy;
+    if (along < 1.0 || along < 0.5 * hypot(px, py)) continue;
+#define NEAR(c) fmax(0.0, ((c)-0.5) / 0.5) /* 1 on the hue, 0 from 60 deg away */
+    const double ct = NEAR((rest.temp > 0 ? 1 : -1) * (cos(dt) * ux + sin(dt) * uy)),
+                 cm = NEAR((rest.tint > 0 ? 1 : -1) * (cos(dm) * ux + sin(dm) * uy));
+    rest.temp *= (float)(1.0 - ct);
+    rest.tint *= (float)(1.0 - cm);
+    float *abs_[3] = {rest.cast_ab, rest.shadow_ab, rest.highlight_ab};
+    for (int q = 0; q < 3; q++) { /* less of a toning the nearer its hue is, its hue kept (not turned away) */
+      const double len = hypot(abs_[q][0], abs_[q][1]);
+      const double c = len > 0 ? NEAR((abs_[q][0] * ux + abs_[q][1] * uy) / len) : 0.0;
+      abs_[q][0] *= (float)(1.0 - c), abs_[q][1] *= (float)(1.0 - c);
+    }
+#undef NEAR
+    *look = rest;
   }
   /* the protections are switches in [0, 1] (1: skin follows the look; the paper's own ends), whatever
    * the weights of the terms that set them ("warmer skin" x1.3) */
