@@ -1180,7 +1180,9 @@ static void mark_hue_ranges(const char *s, const token *toks, int nt, const int 
       if (b->kind == TOK_MOD && (b->id == MOD_NEG || b->id == MOD_FIX || b->id == MOD_CAP)) blocked = 1;
       if (b->kind == TOK_TERM) {
         const char *gr = dlut_looks_term_get(b->id)->group;
-        if (!strcmp(gr, "saturation"))
+        const int pop = en && (b->len == 3 || b->len == 4) && (!memcmp(s + b->at, "pop", 3)) &&
+                        (b->len == 3 || s[b->at + 3] == 's'); /* "make the reds pop": the reds' colour */
+        if (!strcmp(gr, "saturation") || pop)
           sat_term = j;
         else if (j > i && target < 0 && (!strcmp(gr, "toning") || !strcmp(gr, "tint")) &&
                  looks_is_chromatic(&g_lex.term_delta[b->id]))
@@ -1191,7 +1193,8 @@ static void mark_hue_ranges(const char *s, const token *toks, int nt, const int 
       }
       if (b->kind == TOK_COLOR && j > i && target < 0) target = j;
       if (b->kind == TOK_COLOR && j < i) first = 0;
-      if (b->kind == TOK_MOD && j > i && (b->id == MOD_MORE || b->id == MOD_INTENS || b->id == MOD_EXTREME))
+      /* (in English before it too: "boost the blues", "enhance the reds") */
+      if (b->kind == TOK_MOD && (j > i || en) && (b->id == MOD_MORE || b->id == MOD_INTENS || b->id == MOD_EXTREME))
         degree *= k_mod_weight[b->id];
       if (b->kind == TOK_UNKNOWN && en &&
           ((b->len == 6 && !memcmp(s + b->at, "deeper", 6)) || (b->len == 4 && !memcmp(s + b->at, "deep", 4))))
@@ -1724,6 +1727,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       m->weight = hue_rich[i];
       mqual_tok[rep->n_matches] = i;
       mneg_color[rep->n_matches] = 0;
+      if (pre_text_at >= 0) match_text_add(m, norm, pre_text_at, pre_text_end - pre_text_at); /* "boost the blues" */
       for (int j = 0; j < nt; j++) /* its words in order: "deeper" (marked), itself, its degree words after it */
         if (clause_of[j] == clause_of[i] && (j == i || skip_tok[j] || (j > i && toks[j].kind == TOK_MOD))) {
           if (j != i) skip_tok[j] = 1;
@@ -1740,6 +1744,24 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       for (int j = 0; j < nt && !has_term; j++)
         has_term = j != i && clause_of[j] == clause_of[i] && (toks[j].kind == TOK_COLOR || toks[j].kind == TOK_TERM) &&
                    !qual_of[j];
+      const int q = qual_of[i];
+      if (!has_term && pre_w > 1.0f && pre_cap == 0 && g_lex.term_saturated >= 0 &&
+          (q == LOOKS_QUAL_SKY || q == LOOKS_QUAL_FOLIAGE || q == LOOKS_QUAL_WATER) &&
+          rep->n_matches < DLUT_LOOKS_MAX_MATCHES) {
+        /* "boost the greens", "more greens", "enhance the sky": the range richer, as "richer greens" */
+        dlut_looks_match *m = &rep->matches[rep->n_matches];
+        memset(m, 0, sizeof *m);
+        m->term = g_lex.term_saturated;
+        m->weight = fminf(0.6f * pre_w, 1.5f);
+        mqual_tok[rep->n_matches] = i;
+        mneg_color[rep->n_matches] = 0;
+        if (pre_text_at >= 0) match_text_add(m, norm, pre_text_at, pre_text_end - pre_text_at);
+        match_text_add(m, norm, t->at, t->len);
+        match_of[i] = rep->n_matches;
+        last = rep->n_matches++;
+        pre_w = 1.0f, pre_soft = pre_cap = pre_too = pre_keep = 0, pre_text_at = -1, pre_fix = -1;
+        continue;
+      }
       if (!has_term && !list_contains(rep->ignored, norm + t->at, t->len))
         append_list(rep->ignored, sizeof rep->ignored, norm + t->at, t->len);
       if (has_term) /* qualifier after its term ("bluer sky"): add its words to that match now */
