@@ -396,6 +396,8 @@ static void lex_build(void) {
   const lex_entry *fog = lex_find("foggy", 5);
   if (g_lex.term_sea >= 0) g_lex.term_scene[g_lex.term_sea] = 1;
   if (fog && fog->kind == LEX_TERM) g_lex.term_scene[fog->id] = 1;
+  const lex_entry *food = lex_find("food", 4); /* "a photo of food, make it cold" */
+  if (food && food->kind == LEX_TERM) g_lex.term_scene[food->id] = 1;
   g_lex.ok = 1;
 }
 

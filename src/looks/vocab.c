@@ -761,6 +761,11 @@ static const dlut_looks_term k_terms[] = {
     {"wedding|wedding photo|bridal|bride", "婚礼|婚纱|婚纱照|婚礼照", "phrase",
      "wedding: bright, soft, airy, warm skin, gentle contrast, clean whites",
      "bright=+0.35 exposure=+0.1 contrast=-0.15 shadows=+0.2 temp=+0.3 sat=-0.1 vib=+0.1 highlights=-0.1"},
+    {"food|food photo|food photography|tasty|delicious|appetizing|appetising|mouth watering|mouthwatering|yummy|"
+     "foodie|appetite",
+     "美食|食物|好吃|诱人|食欲|有食欲|食欲感|美味|美食照|美食风|美食摄影", "phrase",
+     "food: warm, richer reds, oranges and yellows, fresh greens, a little more contrast and light",
+     "temp=+0.5 contrast=+0.15 bright=+0.1 vib=+0.25 sat.red=+0.15 sat.orange=+0.2 sat.yellow=+0.15 sat.green=+0.1"},
     {"editorial|magazine|fashion editorial|vogue", "杂志|杂志风|时尚大片", "phrase",
      "editorial: clean, neutral, crisp contrast, restrained colour", "contrast=+0.3 sat=-0.1 vib=+0.1 crush=+0.05"},
     {"christmas|xmas|festive|holiday season", "圣诞|圣诞节|节日氛围|过年|新年", "phrase",
