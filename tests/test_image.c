@@ -684,6 +684,66 @@ static void test_atomic(void) {
   dlut_image_free(large);
 }
 
+/* A stop that says stop at its n-th question (0: never), counting the questions */
+typedef struct stop_after {
+  int n, asked;
+} stop_after;
+
+static int stop_at(void *user) {
+  stop_after *s = user;
+  s->asked++;
+  return s->n > 0 && s->asked >= s->n;
+}
+
+/* dlut_image_save_opts.stop: asked while encoding; a stop leaves nothing at the path (an earlier file
+ * stays), no temporary file, DLUT_ERR_CANCELLED; a stop that never says stop writes the same bytes as
+ * none. */
+static void test_save_stop(void) {
+  dlut_image *img = make_image(300, 700, 3, DLUT_PIXEL_U8, 1); /* 700 rows: 11 blocks of 64 */
+  dlut_image *small = make_image(8, 8, 3, DLUT_PIXEL_U8, 1);
+  const char *exts[] = {"stop.png", "stop.jpg", "stop.tif", "stop.webp"};
+  for (int e = 0; e < 4; e++) {
+    const char *path = tmp(exts[e]);
+    remove(path);
+    stop_after never = {0, 0};
+    dlut_image_save_opts so = {.stop = stop_at, .stop_user = &never};
+    CHECK(dlut_image_save(img, path, &so) == 0);
+    CHECK_MSG(never.asked >= (e == 3 ? 1 : 2), "%s: the stop was asked %d times", exts[e], never.asked);
+    size_t n0 = 0, n1 = 0;
+    void *with = read_bytes(path, &n0);
+    CHECK(dlut_image_save(img, path, NULL) == 0);
+    void *without = read_bytes(path, &n1);
+    CHECK_MSG(with && without && n0 == n1 && memcmp(with, without, n0) == 0,
+              "%s: a stop that never stops changed the file", exts[e]);
+    free(with);
+    free(without);
+    /* a stop part-way: the file there before is kept as it was */
+    CHECK(dlut_image_save(small, path, NULL) == 0);
+    void *before = read_bytes(path, &n0);
+    stop_after second = {2, 0};
+    so.stop_user = &second;
+    int rc = dlut_image_save(img, path, &so);
+    CHECK_MSG(rc != 0 && dlut_last_error_code() == DLUT_ERR_CANCELLED, "%s: a stop part-way: rc %d, %s", exts[e], rc,
+              dlut_last_error());
+    void *after = read_bytes(path, &n1);
+    CHECK_MSG(before && after && n0 == n1 && memcmp(before, after, n0) == 0, "%s: the earlier file changed", exts[e]);
+    CHECK(count_tmp_files() == 0);
+    free(before);
+    free(after);
+    /* into memory too */
+    uint8_t *data = NULL;
+    size_t size = 0;
+    second.asked = 0;
+    const dlut_image_format fmt[] = {DLUT_IMAGE_FORMAT_PNG, DLUT_IMAGE_FORMAT_JPEG, DLUT_IMAGE_FORMAT_TIFF,
+                                     DLUT_IMAGE_FORMAT_WEBP};
+    CHECK(dlut_image_save_memory(img, fmt[e], &so, &data, &size) != 0 && data == NULL &&
+          dlut_last_error_code() == DLUT_ERR_CANCELLED);
+    free(data);
+  }
+  dlut_image_free(img);
+  dlut_image_free(small);
+}
+
 /* ==== Metadata ==== */
 
 static const char XMP[] =
@@ -1197,6 +1257,7 @@ int main(int argc, char **argv) {
   test_ppm();
   test_hostile();
   test_atomic();
+  test_save_stop();
   test_metadata();
   test_save_memory();
   test_tiff_exif();

@@ -131,6 +131,11 @@ typedef struct dlut_image_save_opts {
   int fast;       /* faster, larger: JPEG with standard Huffman tables instead of optimised ones (the
                      same pixels, ~10% larger at quality 95, half the time), PNG at zlib level 1
                      instead of 3 (previews, LUT strips) */
+  /* Asked every few rows while a JPEG, PNG or TIFF is encoded (WebP: at libwebp's progress steps); nonzero
+   * stops the save: -1 with DLUT_ERR_CANCELLED, nothing written at the path. NULL = never stop. A large
+   * photo takes seconds to encode, and a Ctrl-C or a job's time limit should not wait for it. */
+  int (*stop)(void *user);
+  void *stop_user;
 } dlut_image_save_opts;
 
 /* Save atomically, format from the extension. U16 images keep 16 bits in

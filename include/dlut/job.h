@@ -121,8 +121,9 @@ typedef struct dlut_job_opts {
  * conversion of log footage), in dlut_job_bundle_write (before the render,
  * each encode and the move into place) and dlut_job_bundle_write_set
  * (before each photo's render and encode, the contact sheet, the report and
- * the move into place), so a stopped job ends within about one photo's
- * work. It returns 0 to go on, else the reason: DLUT_ERR_TIMEOUT, or any
+ * the move into place), and every 64 rows while a graded photo or the
+ * contact sheet is encoded (dlut_image_save_opts.stop), so a stopped job
+ * ends within about one photo's render. It returns 0 to go on, else the reason: DLUT_ERR_TIMEOUT, or any
  * other nonzero value for DLUT_ERR_CANCELLED. The function then fails with
  * that code ("cancelled" / "stopped: past the time limit"), and a bundle
  * leaves nothing behind (its staging folder is removed; an earlier bundle

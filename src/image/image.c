@@ -713,6 +713,11 @@ dlut_image *dlut_image_load_flags(const char *path, unsigned flags) {
 
 /* ==== Save ==== */
 
+int dlut__save_stopped(const dlut_image_save_opts *o) {
+  if (!o || !o->stop || !o->stop(o->stop_user)) return 0;
+  return dlut_errorc(DLUT_ERR_CANCELLED, "cancelled while writing");
+}
+
 /* Convert, prepare metadata and encode img as format f into fp (a temporary
  * file: the atomic one for dlut_image_save, tmpfile() for the memory
  * variant). Errors are not yet prefixed with a name. */
@@ -815,6 +820,7 @@ int dlut_image_save(const dlut_image *img, const char *path, const dlut_image_sa
      * "Output file write error" in libjpeg's: name the real cause */
     const int e = errno, stream = ferror(out.fp);
     dlut_atomic_abort(&out);
+    if (dlut_last_error_code() == DLUT_ERR_CANCELLED) return -1; /* o->stop: nothing written, said as it was */
     if (e == ENOSPC || e == EFBIG || e == EDQUOT || e == EIO || (stream && e))
       return dlut_errorc(DLUT_ERR_IO, "%s: cannot write: %s", path, strerror(e));
     dlut_error_prefix(path);

@@ -73,6 +73,11 @@ int dlut__tiff_load(const uint8_t *data, size_t size, dlut__decoded *out);
 
 int dlut__ppm_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const dlut_image_save_opts *o);
 int dlut__png_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const dlut_image_save_opts *o);
+
+/* The encoders' stop check (o->stop, may be absent): 0 to go on, else -1 with DLUT_ERR_CANCELLED set. */
+int dlut__save_stopped(const dlut_image_save_opts *o);
+/* How many rows an encoder writes between two stop checks */
+#define DLUT__SAVE_STOP_ROWS 64
 int dlut__jpeg_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const dlut_image_save_opts *o);
 int dlut__webp_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const dlut_image_save_opts *o);
 int dlut__tiff_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const dlut_image_save_opts *o);

@@ -269,6 +269,10 @@ int dlut__jpeg_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const 
   }
   jpeg_write_icc_profile(&cinfo, icc, (unsigned)icc_n);
   while (cinfo.next_scanline < cinfo.image_height) {
+    if (cinfo.next_scanline % DLUT__SAVE_STOP_ROWS == 0 && dlut__save_stopped(o) != 0) {
+      jpeg_destroy_compress(&cinfo); /* (an abort: nothing more is written) */
+      return -1;
+    }
     JSAMPROW row = (JSAMPROW)img->data + (size_t)cinfo.next_scanline * img->stride;
     jpeg_write_scanlines(&cinfo, &row, 1);
   }

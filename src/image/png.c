@@ -262,7 +262,6 @@ fail:
 /* ==== Save ==== */
 
 int dlut__png_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const dlut_image_save_opts *o) {
-  (void)o;
   png_src err = {0};
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, on_error, on_warning);
   png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -319,7 +318,16 @@ int dlut__png_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const d
   rows = malloc(sizeof *rows * (size_t)img->height);
   if (!rows) png_error(png, "out of memory");
   for (int y = 0; y < img->height; y++) rows[y] = (png_bytep)img->data + (size_t)y * img->stride;
-  png_write_image(png, rows);
+  for (int y = 0; y < img->height; y += DLUT__SAVE_STOP_ROWS) { /* in row blocks, asking o->stop between them */
+    if (dlut__save_stopped(o) != 0) {
+      free(rows);
+      png_destroy_write_struct(&png, &info);
+      free(xmp);
+      return -1;
+    }
+    const int n = img->height - y < DLUT__SAVE_STOP_ROWS ? img->height - y : DLUT__SAVE_STOP_ROWS;
+    png_write_rows(png, rows + y, (png_uint_32)n);
+  }
   png_write_end(png, NULL); /* not info: libpng would write eXIf a second time after IDAT */
   free(rows);
   png_destroy_write_struct(&png, &info);

@@ -713,6 +713,7 @@ int dlut__tiff_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const 
     uint32_t rows = (uint32_t)img->height - y < rps ? (uint32_t)img->height - y : rps;
     size_t n = img->stride * rows;
     memcpy(buf, (const uint8_t *)img->data + (size_t)y * img->stride, n);
+    if (dlut__save_stopped(o) != 0) goto done; /* a strip is about 256 KB */
     if (TIFFWriteEncodedStrip(tif, s, buf, (tmsize_t)n) < 0) {
       dlut_error("%s", err.msg[0] ? err.msg : "TIFF write failed");
       goto done;

@@ -134,6 +134,13 @@ static const char *enc_error(WebPEncodingError e) {
   }
 }
 
+/* libwebp's progress hook: 0 aborts the encode (o->stop said stop) */
+static int on_progress(int percent, const WebPPicture *pic) {
+  (void)percent;
+  const dlut_image_save_opts *o = pic->user_data;
+  return !(o && o->stop && o->stop(o->stop_user));
+}
+
 int dlut__webp_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const dlut_image_save_opts *o) {
   if (img->type != DLUT_PIXEL_U8) return dlut_error("WebP writer needs U8");
   if (img->width > WEBP_MAX_DIMENSION || img->height > WEBP_MAX_DIMENSION)
@@ -167,8 +174,15 @@ int dlut__webp_save(const dlut_image *img, FILE *fp, const dlut__meta *m, const 
   }
   pic.writer = WebPMemoryWrite;
   pic.custom_ptr = &wr;
+  if (o->stop) {
+    pic.progress_hook = on_progress;
+    pic.user_data = (void *)o;
+  }
   if (!WebPEncode(&cfg, &pic)) {
-    dlut_error("%s", enc_error(pic.error_code));
+    if (pic.error_code == VP8_ENC_ERROR_USER_ABORT)
+      dlut_errorc(DLUT_ERR_CANCELLED, "cancelled while writing");
+    else
+      dlut_error("%s", enc_error(pic.error_code));
     goto done;
   }
   const uint8_t *bytes = wr.mem;

@@ -24,6 +24,7 @@
 #include "dlut/file.h"
 #include "dlut/looks.h"
 #include "job/bundle.h"
+#include "job/job_private.h"
 #include "job/job_region.h"
 
 static double now_s(void) {
@@ -639,7 +640,7 @@ int dlut_job_bundle_write(const dlut_job_result *res, const dlut_image *photo, d
   so.quality = o ? o->quality : 0;
   so.fast = o ? o->fast_encode : 0;
   snprintf(p, sizeof p, "%s/%s", stage, names[1]);
-  if (dlut_job_stop_check(o) != 0 || dlut_image_save(graded, p, &so) != 0) goto fail;
+  if (dlut_job_stop_check(o) != 0 || dlut__job_save_image(graded, p, &so, o) != 0) goto fail;
   snprintf(p, sizeof p, "%s/%s", stage, names[2]);
   dlut_image_save_opts fast = {.fast = 1};
   if (!(strip = dlut_lut_strip(res->lut, res->lut->size >= 33 ? 1 : (33 + res->lut->size - 1) / res->lut->size)) ||

@@ -12,6 +12,7 @@
 #include "dlut/error.h"
 #include "dlut/job.h"
 #include "dlut/text.h"
+#include "job/job_private.h"
 
 /* clang-format off */
 static const dlut_job_opt_info k_opts[] = {
@@ -491,6 +492,18 @@ int dlut_job_opts_finish(dlut_job_opts *o, int has_ref) {
   o->grade.source_prompt = o->source && *o->source ? o->source : NULL;
   o->grade.ref_anchor = o->ref_anchor && *o->ref_anchor ? o->ref_anchor : NULL;
   return 0;
+}
+
+int dlut__job_save_image(const dlut_image *img, const char *path, const dlut_image_save_opts *so,
+                         const dlut_job_opts *o) {
+  dlut_image_save_opts s = {0};
+  if (so) s = *so;
+  if (o && o->stop) s.stop = o->stop, s.stop_user = o->stop_user;
+  if (dlut_image_save(img, path, &s) == 0) return 0;
+  if (dlut_last_error_code() == DLUT_ERR_CANCELLED && o && o->stop) {
+    if (dlut_job_stop_check(o) == 0) return dlut_errorc(DLUT_ERR_CANCELLED, "cancelled"); /* (asked once more) */
+  }
+  return -1;
 }
 
 int dlut_job_stop_check(const dlut_job_opts *o) {

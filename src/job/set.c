@@ -20,6 +20,7 @@
 #include "dlut/file.h"
 #include "dlut/job.h"
 #include "job/bundle.h"
+#include "job/job_private.h"
 
 #define NAME_MAX_LEN 256
 #define PATH_LEN 4400
@@ -323,7 +324,7 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
     so.quality = o ? o->quality : 0;
     so.fast = o ? o->fast_encode : 0;
     snprintf(p, sizeof p, "%s/graded/%s", stage, names[i]);
-    if (dlut_job_stop_check(o) != 0 || dlut_image_save(graded, p, &so) != 0) goto fail;
+    if (dlut_job_stop_check(o) != 0 || dlut__job_save_image(graded, p, &so, o) != 0) goto fail;
     /* log footage: "before" is the photo as displayed, not its flat code values */
     if (res->camlog >= 0) {
       dlut_image *shown = dlut_camlog_image_to_display((dlut_camlog)res->camlog, photos[i]);
@@ -339,7 +340,7 @@ int dlut_job_bundle_write_set(const dlut_job_result *res, const dlut_image *cons
   }
   snprintf(p, sizeof p, "%s/contact.jpg", stage);
   dlut_image_save_opts sheet_opts = {.quality = 90};
-  if (dlut_job_stop_check(o) != 0 || dlut_image_save(sheet, p, &sheet_opts) != 0) goto fail;
+  if (dlut_job_stop_check(o) != 0 || dlut__job_save_image(sheet, p, &sheet_opts, o) != 0) goto fail;
   if (!(report = set_report(res->report_json, paths, names, n))) {
     dlut_errorc(DLUT_ERR_NOMEM, "out of memory building report.json");
     goto fail;
