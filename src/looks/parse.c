@@ -1143,6 +1143,29 @@ static int skin_complaint(const char *s, const token *toks, int nt, const int *c
   return 1;
 }
 
+/* Is the tone or colour word at toks[i] said with 了 after it (高光偏黄了, 欠曝了, 暗部死黑了, 照片变暗了): how the
+ * photo is now, a complaint, as 太暗了 is? Not with a request before it in its clause (把它调暖了, 让画面亮了), but
+ * 变 is how it came to be (变暗了). */
+static int said_so(const char *s, const token *toks, int nt, const int *clause_of, int i) {
+  const token *t = &toks[i];
+  if ((unsigned char)s[t->at] < 0x80 || i + 1 >= nt || clause_of[i + 1] != clause_of[i] ||
+      toks[i + 1].kind != TOK_STOP || !word_is(s, &toks[i + 1], "了"))
+    return 0;
+  if (t->kind == TOK_TERM) {
+    const char *gr = dlut_looks_term_get(t->id)->group;
+    if (!g_lex.term_slider[t->id] && !g_lex.term_tint[t->id] && strcmp(gr, "tone") && strcmp(gr, "temperature") &&
+        strcmp(gr, "saturation"))
+      return 0;
+  } else if (t->kind != TOK_COLOR) {
+    return 0;
+  }
+  for (int j = i - 1; j >= 0 && clause_of[j] == clause_of[i]; j--)
+    if (!word_is(s, &toks[j], "变") && !word_is(s, &toks[j], "变得") &&
+        word_in(s + toks[j].at, toks[j].len, looks_request_word_count, looks_request_word_get))
+      return 0;
+  return 1;
+}
+
 /* Is toks[i] the only word of its clause that asks for something, with only stop words and degree words beside
  * it (调白一点), and none saying the whole photo (整体暖一点)? */
 static int clause_alone(const char *s, const token *toks, int nt, const int *clause_of, int i) {
@@ -1593,12 +1616,18 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       if (toks[i].kind != TOK_TERM || (toks[i].id != g_lex.term_shadows && toks[i].id != g_lex.term_highlights))
         continue;
       int chromatic = 0;
+      /* the control's bare name ("shadows", 阴影, 高光) with a lightness word: that range lighter or darker
+       * (阴影暗一点 lifted the shadows and darkened the rest; 高光过曝了: the highlights down) */
+      const int noun = word_in(norm + toks[i].at, toks[i].len, looks_control_noun_count, looks_control_noun_get);
       for (int j = 0; j < nt && !chromatic; j++) {
         if (j == i || clause_of[j] != clause_of[i]) continue;
         if (toks[j].kind == TOK_COLOR) chromatic = 1;
-        if (toks[j].kind == TOK_TERM && toks[j].id != g_lex.term_shadows && toks[j].id != g_lex.term_highlights &&
-            (looks_is_chromatic(&g_lex.term_delta[toks[j].id]) ||
-             !strcmp(dlut_looks_term_get(toks[j].id)->group, "saturation")))
+        if (toks[j].kind != TOK_TERM || toks[j].id == g_lex.term_shadows || toks[j].id == g_lex.term_highlights)
+          continue;
+        const dlut_look *d = &g_lex.term_delta[toks[j].id];
+        if (looks_is_chromatic(d) || !strcmp(dlut_looks_term_get(toks[j].id)->group, "saturation")) chromatic = 1;
+        if (noun && !strcmp(dlut_looks_term_get(toks[j].id)->group, "tone") &&
+            (d->brightness != 0.0f || d->exposure != 0.0f) && d->contrast == 0.0f)
           chromatic = 1;
       }
       if (chromatic) qual_of[i] = toks[i].id == g_lex.term_shadows ? LOOKS_QUAL_SHADOWS : LOOKS_QUAL_HIGHLIGHTS;
@@ -1983,6 +2012,8 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
           looks_color_get(t->id)->rgb[1] == 0 && looks_color_get(t->id)->rgb[2] == 0)
         m->term = g_lex.term_dark; /* 皮肤偏黑 is skin too dark, not too black in colour: lighter, its chroma kept */
       skin_said = qt;
+    } else if (!stated && nk < 0 && mcap == 0 && m->weight > 0.0f && said_so(norm, toks, nt, clause_of, i)) {
+      m->weight *= k_mod_weight[MOD_LESS]; /* 高光偏黄了, 欠曝了: how the photo is now, less of it */
     } else if (qt < 0 && skin_said >= 0 && clause_of[i] == clause_of[skin_said] + 1 && (COLOURISH(*t) || tone_word) &&
                clause_alone(norm, toks, nt, clause_of, i)) {
       qt = skin_said; /* 皮肤偏黄，调白一点: the request after the skin's complaint is about the skin */

@@ -40,7 +40,7 @@ static const dlut_looks_term k_terms[] = {
      "cooler white balance: whites and neutrals move towards blue", "temp=-1.6"},
     {"icy|ice|frozen", "冰|冰蓝|冰雪", "temperature", "very cold, bright and slightly desaturated, blue highlights",
      "temp=-2.2 sat=-0.2 bright=+0.2 highlight=240@5"},
-    {"tungsten|incandescent|candlelight|candle light|lamplight", "钨丝灯|烛光|灯光|暖光|白炽灯|昏黄|路灯|暖黄灯光",
+    {"tungsten|incandescent|candlelight|candle light|lamplight", "钨丝灯|烛光|暖光|白炽灯|昏黄|路灯|暖黄灯光",
      "temperature", "the amber of tungsten light: strongly warm, soft highlights",
      "temp=+2.4 bright=-0.1 rolloff=+0.4"},
     {"magenta tint|pinkish|rosy", "偏粉|偏品红|粉调|粉嫩|红润|粉润", "tint", "tint towards magenta (away from green)",
@@ -66,7 +66,7 @@ static const dlut_looks_term k_terms[] = {
     {"soft|gentle|smooth|low contrast|soft contrast|gentle contrast",
      "柔和|柔|柔光|柔焦|低对比|低反差|柔美|柔和对比|对比柔和", "tone",
      "lower contrast, the highlights a little gentler, white and black kept", "contrast=-0.5 highlights=-0.15"},
-    {"flat|log|washed out", "平淡|灰片|发灰|灰蒙蒙", "tone", "flat, greyish: low contrast, lifted blacks, less colour",
+    {"flat|log|washed out", "平淡|灰片|灰蒙蒙", "tone", "flat, greyish: low contrast, lifted blacks, less colour",
      "contrast=-0.6 fade=+0.3 sat=-0.2"},
     {"faded|fade|matte|matt|lifted blacks|milky|lift the blacks|lift blacks|raise the blacks|raise blacks|lifted black",
      "褪色|哑光|雾面|磨砂|灰调|黑位提升|奶灰|提黑位|黑位提高", "tone",
@@ -807,12 +807,19 @@ static const dlut_looks_modifier k_modifiers[] = {
      "非常|很|超|特别|十分|浓|强烈|相当|格外|重度|深度", "intensify x1.6 (prefix)"},
     {"more|extra|plus|boost|boosted|increase|increased|add|higher|high|up|stronger|raise|raised|enhance|enhanced|"
      "lift|bump up|push",
-     "更|更加|多|提高|提升|增加|增强|加强|加|高|强|再|加大|偏高|不够|还不够|不太够|提|提一提",
-     "more / higher: x1.3 (prefix, or postfix as in 对比度高)"},
+     "更|更加|多|提高|提升|增加|增强|加强|加|高|强|再|加大|偏高|不够|还不够|不太够|提|提一提|太低|过低|太少|过少|太弱|"
+     "过弱|"
+     "too low|too little|too weak",
+     "more / higher: x1.3 (prefix, or postfix as in 对比度高); a complaint of too little (对比度太低, \"too little "
+     "contrast\") asks for more"},
     {"less|lower|low|reduce|reduced|decrease|decreased|minus|down|weaker|lessen|tone down|toned down|cut|not as|"
      "less of|drop|lose some|pull down|bring down",
-     "少|降低|降|压|压一压|压低|减少|减弱|减|低|弱|偏低|淡化|不要那么|没那么|没有那么|别那么|不用那么|不那么",
-     "less / lower: reverses the term, x-0.8 (prefix or postfix; 没那么黄 \"not as yellow\" is less yellow)"},
+     "少|降低|降|压|压一压|压低|减少|减弱|减|低|弱|偏低|淡化|不要那么|没那么|没有那么|别那么|不用那么|不那么|太高|过高|"
+     "太多|"
+     "过多|太强|过强|too much|too high|too strong",
+     "less / lower: reverses the term, x-0.8 (prefix or postfix; 没那么黄 \"not as yellow\" is less yellow; a "
+     "complaint "
+     "of too much, 对比度太高, \"too much contrast\", asks for less)"},
     {"slightly|slight|a bit|a little|a little bit|a touch of|touch of|a touch|somewhat|mild|mildly|subtle|subtly|"
      "gently|kind of|kinda|sort of|bit|little|lightly|faintly|hint of|a hint of|barely",
      "稍微|稍|有点|有些|一点|一点点|一些|些|点|略|略微|微|轻微|淡淡|淡淡的|些许|轻度|一丢丢",
@@ -821,8 +828,9 @@ static const dlut_looks_modifier k_modifiers[] = {
      "neutralize|neutralised|neutralized|kill|lose",
      "不|不要|没有|无|别|去掉|去除|避免|不用|不想|不能|消除|去|除去|祛除",
      "negate: the term reversed at half strength and capped"},
-    {"not too|not so|not overly|not very|too much|not that|not excessively|not over",
-     "不要太|别太|不太|不用太|不要过于|不宜太|不能太|不是很|不是太|不要过|别过于|不必太|不会太",
+    {"not too|not so|not overly|not very|not too much|not that|not excessively|not over|not too strong",
+     "不要太|别太|不太|不用太|不要过于|不宜太|不能太|不是很|不是太|不要过|别过于|不必太|不会太|不要太多|别太多|"
+     "不要太强",
      "cap: the term may not push its way (\"not too saturated\": saturation does not rise)"},
     {"extremely|ultra|totally|insanely|incredibly|ridiculously|massively|hugely|super duper|maximum|max",
      "极其|极度|极|超级|超级无敌|无比|最|极致|特别特别", "the step above very: x2.0 (prefix)"},
@@ -865,16 +873,31 @@ static const char *const k_control_nouns[] = {
 /* Words that say the photo is so now (issue 10: "it looks washed out", 照片有点灰): before a tone, colour,
  * saturation or temperature word, the prompt complains about it, as "too" does (parse.c, states). */
 static const char *const k_state_en[] = {
-    "it looks",         "it is",         "its",          "it seems",    "it feels",    "this looks",  "this is",
-    "this seems",       "looks",         "seems",        "photo looks", "photo is",    "photo seems", "image looks",
-    "image is",         "picture looks", "picture is",   "pic looks",   "pic is",      "shot looks",  "shot is",
-    "everything looks", "everything is", "colours look", "colors look", "colours are", "colors are",  "colours seem",
-    "colors seem",      "it came out",   "came out",     "they look",   "they are",    "theyre",      "it appears",
-    "appears",
+    "it looks",      "it is",
+    "its",           "it seems",
+    "it feels",      "this looks",
+    "this is",       "this seems",
+    "looks",         "seems",
+    "photo looks",   "photo is",
+    "photo seems",   "image looks",
+    "image is",      "picture looks",
+    "picture is",    "pic looks",
+    "pic is",        "shot looks",
+    "shot is",       "everything looks",
+    "everything is", "colours look",
+    "colors look",   "colours are",
+    "colors are",    "colours seem",
+    "colors seem",   "it came out",
+    "came out",      "they look",
+    "they are",      "theyre",
+    "it appears",    "appears",
+    "the light is",  "light is",
+    "lighting is",   "the lighting is",
+    "light looks",   "lighting looks",
 };
 static const char *const k_state_zh[] = {
-    "照片",     "图片",   "画面",   "相片", "片子", "这张",   "这张照片", "这张图",
-    "这张图片", "看起来", "看上去", "看着", "显得", "拍出来", "拍得",     "出片",
+    "照片",   "图片",   "画面", "相片", "片子",   "这张", "这张照片", "这张图", "这张图片",
+    "看起来", "看上去", "看着", "显得", "拍出来", "拍得", "出片",     "灯光",   "室内灯光",
 };
 /* Request words ("make the photo look warm", 把照片调暗, 让画面显得暖): a state with one of these earlier in its
  * clause is no complaint, and in a sentence with one the clauses before it describe the photo (parse.c). */
@@ -903,6 +926,8 @@ static const char *const k_only_zh[] = {"只保留", "只留", "仅保留", "只
 
 /* Words that carry no grading meaning: skipped silently (not "ignored"). */
 static const char *const k_stop_en[] = {
+    "coffee shop",
+    "cafe",
     "a",
     "an",
     "the",
@@ -1029,16 +1054,16 @@ static const char *const k_stop_en[] = {
     "all the rest",
 };
 static const char *const k_stop_zh[] = {
-    "的",     "风",     "风格", "感",   "感觉", "色调",   "调",   "色",       "效果", "氛围", "一种",   "一张",
-    "照片",   "图片",   "画面", "给",   "让",   "请",     "把",   "要",       "我",   "想",   "带",     "有",
-    "了",     "吧",     "呢",   "啊",   "一下", "调色",   "滤镜", "色彩",     "颜色", "味",   "系",     "的感觉",
-    "那种",   "这种",   "样子", "风的", "调子", "一样",   "像",   "般",       "图",   "拍",   "照",     "里",
-    "中",     "下",     "上",   "是",   "得",   "地",     "着",   "被",       "它",   "这张", "这个",   "那个",
-    "成",     "变",     "变成", "弄",   "做",   "度",     "搞",   "来",       "去",   "个",   "些许的", "色系",
-    "质感的", "光线",   "光影", "画风", "影调", "场景",   "质感", "人像",     "人",   "城市", "街道",   "街头",
-    "风景",   "往",     "向",   "档",   "到",   "能不能", "能否", "可不可以", "可以", "帮",   "帮我",   "谢谢",
-    "整体",   "比现在", "也",   "都",   "其他", "其它",   "其余", "其他的",   "全部", "所有", "街拍",   "扫街",
-    "街景",   "人物",   "模特",
+    "的",     "风",     "风格", "感",     "感觉",   "色调",   "调",   "色",       "效果", "氛围", "一种",   "一张",
+    "照片",   "图片",   "画面", "给",     "让",     "请",     "把",   "要",       "我",   "想",   "带",     "有",
+    "了",     "吧",     "呢",   "啊",     "一下",   "调色",   "滤镜", "色彩",     "颜色", "味",   "系",     "的感觉",
+    "那种",   "这种",   "样子", "风的",   "调子",   "一样",   "像",   "般",       "图",   "拍",   "照",     "里",
+    "中",     "下",     "上",   "是",     "得",     "地",     "着",   "被",       "它",   "这张", "这个",   "那个",
+    "成",     "变",     "变成", "弄",     "做",     "度",     "搞",   "来",       "去",   "个",   "些许的", "色系",
+    "质感的", "光线",   "光影", "画风",   "影调",   "场景",   "质感", "人像",     "人",   "城市", "街道",   "街头",
+    "风景",   "往",     "向",   "档",     "到",     "能不能", "能否", "可不可以", "可以", "帮",   "帮我",   "谢谢",
+    "整体",   "比现在", "也",   "都",     "其他",   "其它",   "其余", "其他的",   "全部", "所有", "街拍",   "扫街",
+    "街景",   "人物",   "模特", "咖啡馆", "咖啡厅", "咖啡店",
 };
 /* Clause separators: modifiers do not cross them. */
 static const char *const k_sep_en[] = {"and", "but", "yet", "while", "though", "although", "plus also", "then", "or"};
