@@ -1310,6 +1310,43 @@ static void test_protections(void) {
   test_okhue();
 }
 
+/* A clause of degree words alone after the terms is the strength of everything before it: "but subtle",
+ * 但是不要太重 and "not too strong" halve the look's every field, "but strong" makes it stronger; "very
+ * slightly" is slighter than "slightly". */
+static void test_strength_clause(void) {
+  static const char *const halves[][2] = {
+      {"orange and teal but subtle", "orange and teal"},
+      {"青橙色调但是不要太重", "青橙色调"},
+      {"warm, not too strong", "warm"},
+      {"cinematic, teal shadows, but subtle", "cinematic, teal shadows"},
+  };
+  for (size_t i = 0; i < sizeof halves / sizeof *halves; i++) {
+    dlut_looks_report r1, r2;
+    parse(halves[i][0], &r1);
+    parse(halves[i][1], &r2);
+    int ok = r1.n_matches == r2.n_matches && r1.n_matches > 0;
+    for (int k = 0; ok && k < r1.n_matches; k++)
+      ok =
+          r1.matches[k].term == r2.matches[k].term && fabsf(r1.matches[k].weight - 0.5f * r2.matches[k].weight) < 1e-6f;
+    CHECK_MSG(ok, "'%s' is not half of '%s'", halves[i][0], halves[i][1]);
+  }
+  dlut_look strong = parse("cinematic, but strong", NULL), plain = parse("cinematic", NULL);
+  CHECK(strong.contrast > plain.contrast * 1.2f);
+  dlut_look vs = parse("very slightly warm", NULL), sl = parse("slightly warm", NULL);
+  CHECK_MSG(vs.temp > 0.0f && vs.temp < sl.temp, "very slightly %g, slightly %g", vs.temp, sl.temp);
+  /* said with 了, the photo's state: the other way (高光偏黄了 takes yellow out of the highlights) */
+  dlut_look hy = parse("高光偏黄了", NULL), hyr = parse("高光偏黄", NULL);
+  CHECK_MSG(hy.highlight_ab[1] < 0.0f && hyr.highlight_ab[1] > 0.0f, "高光偏黄了 b %g, 高光偏黄 b %g",
+            hy.highlight_ab[1], hyr.highlight_ab[1]);
+  CHECK(parse("欠曝了", NULL).exposure > 0.0f && parse("欠曝", NULL).exposure < 0.0f);
+  /* a control's name then "untouched": held; the shadows' bare name with a lightness word is that range */
+  dlut_look su = parse("highlights warmer, shadows untouched", NULL);
+  CHECK(su.shadows == 0.0f && hypotf(su.highlight_ab[0], su.highlight_ab[1]) > 5.0f);
+  dlut_look sd = parse("阴影暗一点", NULL);
+  CHECK_MSG(sd.shadows < 0.0f && sd.brightness == 0.0f && sd.exposure == 0.0f, "阴影暗一点: shadows %g bright %g",
+            sd.shadows, sd.brightness);
+}
+
 int main(void) {
   test_vocabulary();
   test_film_names();
@@ -1322,5 +1359,6 @@ int main(void) {
   test_bake_matches_reference();
   test_lattice_properties();
   test_protections();
+  test_strength_clause();
   return test_summary("looks");
 }

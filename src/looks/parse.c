@@ -491,6 +491,17 @@ static const lex_entry *find_stemmed(const char *w, size_t len, int *degree) {
       }
     }
   }
+  /* "warming", "cooling", "fading" (an e dropped), "dimming" (the consonant doubled): the verb, no degree */
+  if (len > 6 && memcmp(w + len - 3, "ing", 3) == 0 && len - 2 < MAX_FORM) {
+    const size_t bl = len - 3;
+    char b[MAX_FORM];
+    memcpy(b, w, bl);
+    b[bl] = 'e';
+    const lex_entry *e = lex_find(w, bl);
+    if (!e || (e->kind != LEX_TERM && e->kind != LEX_COLOR)) e = lex_find(b, bl + 1);
+    if ((!e || (e->kind != LEX_TERM && e->kind != LEX_COLOR)) && w[bl - 1] == w[bl - 2]) e = lex_find(w, bl - 1);
+    if (e && (e->kind == LEX_TERM || e->kind == LEX_COLOR)) return e;
+  }
   for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
     size_t sl = strlen(suffixes[i]);
     if (len > sl + 2 && memcmp(w + len - sl, suffixes[i], sl) == 0) {
@@ -1411,6 +1422,11 @@ static void combine(float *w, int *soft, int *cap, int mod) {
   if (mod == MOD_SOFT) {
     if (*soft) return;
     *soft = 1;
+    if (fabsf(*w) > 1.5f && *cap == 0) { /* "very slightly", 非常轻微: the slightness made stronger, not the term (a
+                                          * "more" before it is a bit more: 高一点) */
+      *w = *w > 0 ? 0.3f : -0.3f;
+      return;
+    }
   }
   if (mod == MOD_TOO) {
     if (*cap != CAP_NEG) { /* "too blue": there is too much of it */
@@ -1672,7 +1688,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   int skip_mod = -1;   /* a modifier already read with the slider before it (黑位压低) */
   int state = -1;      /* a pending "it looks" / 照片 (a complaint about the next tone or colour word), or -1 */
   int state_from = -1; /* where its words end: the state, or the "and" it carried over */
-  int skin_said = -1;  /* the skin qualifier of a complaint about the skin (皮肤偏黄), or -1 */
+  int skin_said = -1;  /* the qualifier of a complaint about a thing (皮肤偏黄, 草地太黄了), or -1 */
   int bg_tok = -1;     /* a "background" word whose clause's terms are not for the skin (背景冷一点), or -1 */
   int state_used = -1; /* the state that the clause's last match took: it carries over "and" ("it looks dark and
                         * flat") */
@@ -1776,6 +1792,15 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         has_term = j != i && clause_of[j] == clause_of[i] && (toks[j].kind == TOK_COLOR || toks[j].kind == TOK_TERM) &&
                    !qual_of[j];
       const int q = qual_of[i];
+      int keep_here = pre_keep;
+      for (int j = i + 1; j < nt && clause_of[j] == clause_of[i]; j++)
+        keep_here |= toks[j].kind == TOK_MOD && toks[j].id == MOD_KEEP;
+      if (!has_term && q == LOOKS_QUAL_SKIN && keep_here) { /* "skin untouched", 皮肤不变: the protection */
+        keep_skin = 1;
+        if (!list_contains(except_text, norm + t->at, t->len))
+          append_list(except_text, sizeof except_text, norm + t->at, t->len);
+        continue;
+      }
       if (!has_term && pre_w > 1.0f && pre_cap == 0 && g_lex.term_saturated >= 0 &&
           (q == LOOKS_QUAL_SKY || q == LOOKS_QUAL_FOLIAGE || q == LOOKS_QUAL_WATER) &&
           rep->n_matches < DLUT_LOOKS_MAX_MATCHES) {
@@ -1828,6 +1853,29 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       match_text_add(&rep->matches[last], norm, t->at, t->len);
       continue;
     }
+    /* a clause of degree words alone after the terms ("teal and orange, but subtle", "warm, not too strong",
+     * 青橙色调但是不要太重, "cinematic, but strong"): the strength of everything before it */
+    if (t->kind == TOK_MOD && last < 0 && pre_text_at < 0 && rep->n_matches > 0 &&
+        (t->id == MOD_SOFT || t->id == MOD_CAP || t->id == MOD_INTENS || t->id == MOD_EXTREME ||
+         (t->id == MOD_NEG && i + 1 < nt && toks[i + 1].kind == TOK_MOD && toks[i + 1].id == MOD_INTENS))) {
+      int alone = 1, e = i;
+      for (int j = i; j < nt && clause_of[j] == clause_of[i]; j++, e = j)
+        if (toks[j].kind != TOK_MOD && toks[j].kind != TOK_STOP) alone = 0;
+      if (alone) {
+        float tw = 1.0f;
+        int ts = 0, tc = 0;
+        for (int j = i; j < e; j++)
+          if (toks[j].kind == TOK_MOD) combine(&tw, &ts, &tc, toks[j].id);
+        /* softer ("subtle", "not too strong": a negation or a cap of strength) or stronger ("but strong") */
+        const float k = tc || tw < 0.0f || tw < 1.0f ? 0.5f : fminf(tw, 1.6f);
+        for (int k2 = 0; k2 < rep->n_matches;
+             k2++) /* (a capped term is moderate already: "not too warm, just a touch") */
+          if (k > 1.0f || !rep->matches[k2].capped) rep->matches[k2].weight *= k;
+        match_text_add(&rep->matches[rep->n_matches - 1], norm, t->at, toks[e - 1].at + toks[e - 1].len - t->at);
+        i = e - 1;
+        continue;
+      }
+    }
     if (t->kind == TOK_MOD) {
 #define SKIPPABLE(k)                                                                                                  \
   ((k) == TOK_STOP || (k) == TOK_UNKNOWN || (k) == TOK_QUAL || (k) == TOK_CAST || (k) == TOK_AWB || (k) == TOK_NUM || \
@@ -1868,6 +1916,19 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       if (t->id == MOD_FIX) { /* a negation of what follows if it is a colour or tint (below) */
         if (next_is_term || next_is_mod_then_term) pre_fix = i; /* "fix the slight yellow cast" too */
         continue; /* else a cast alone (the photo's own, below) or nothing: ignored there */
+      }
+      if (t->id == MOD_KEEP && !next_is_term && !next_is_mod_then_term && last >= 0 && pre_text_at < 0) {
+        /* after a control's name ("shadows untouched", 阴影不变, 高光不变): that control stays where it is */
+        int lt = -1;
+        for (int j = i - 1; j >= 0 && clause_of[j] == clause_of[i] && lt < 0; j--)
+          if (match_of[j] == last) lt = j;
+        if (lt >= 0 && toks[lt].kind == TOK_TERM &&
+            word_in(norm + toks[lt].at, toks[lt].len, looks_control_noun_count, looks_control_noun_get)) {
+          rep->matches[last].weight = 0.0f;
+          rep->matches[last].capped = CAP_KEEP;
+          match_text_add(&rep->matches[last], norm, t->at, t->len);
+          continue;
+        }
       }
       if (t->id == MOD_KEEP) { /* held until its term: a control's name is kept, a description is asked for */
         pre_keep = 1;
@@ -2018,6 +2079,12 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
                clause_alone(norm, toks, nt, clause_of, i)) {
       qt = skin_said; /* 皮肤偏黄，调白一点: the request after the skin's complaint is about the skin */
     }
+    /* a complaint about a thing in the photo (草地太黄了, 天空太灰了, 皮肤偏黄): the request after it is about it too
+     * (草地太黄了，想要更绿) */
+    if (qt >= 0 && m->weight < 0.0f && m->capped == 0 &&
+        (qual_of[qt] == LOOKS_QUAL_SKIN || qual_of[qt] == LOOKS_QUAL_SKY || qual_of[qt] == LOOKS_QUAL_FOLIAGE ||
+         qual_of[qt] == LOOKS_QUAL_WATER))
+      skin_said = qt;
     mqual_tok[rep->n_matches] = qt;
     mneg_color[rep->n_matches] = 0;
     if (qt >= 0 && qt < i) { /* the qualifier's words first ("天空更蓝"), once per clause */

@@ -72,15 +72,22 @@ static const dlut_looks_term k_terms[] = {
      "褪色|哑光|雾面|磨砂|灰调|黑位提升|奶灰|提黑位|黑位提高", "tone",
      "lifted, milky blacks (the matte film look); a little less contrast and colour",
      "fade=+0.8 contrast=-0.15 sat=-0.15"},
-    {"crushed blacks|crushed|crush|deep blacks|inky|inky blacks|rich blacks",
-     "死黑|压黑|深黑|浓黑|纯黑|压死|黑色压死|暗部压死", "tone", "crushed blacks: deep shadows pulled down to black",
-     "crush=+0.8 contrast=+0.2"},
+    {"crushed blacks|crushed|crush|deep blacks|inky|inky blacks|rich blacks|deeper blacks|blacker blacks|"
+     "richer blacks|denser blacks|dense blacks|solid blacks|true blacks|make blacks blacker|make the blacks blacker|"
+     "blacks blacker|deepen the blacks|deepen blacks|crush the blacks",
+     "死黑|压黑|深黑|浓黑|纯黑|压死|黑色压死|暗部压死|黑色更黑|黑位更黑|黑色不够黑|黑色再黑一点|黑色沉一点|黑色更沉|"
+     "黑得更沉",
+     "tone", "crushed blacks: deep shadows pulled down to black", "crush=+0.8 contrast=+0.2"},
     {"highlight rolloff|highlight roll off|soft highlights|roll off|rolloff|creamy highlights|roll off the highlights|"
      "recover the highlights|recover highlights|highlight recovery|tame the highlights|tame highlights|"
-     "pull down the highlights",
-     "高光柔和|柔和高光|高光压缩|压高光|高光过渡|压暗高光|高光压暗|高光压一压|降低高光", "tone",
-     "a soft highlight shoulder: whites roll off instead of clipping", "rolloff=+0.9 highlights=-0.3"},
-    {"lifted shadows|lift shadows|open shadows|shadow detail|shadows", "提亮阴影|暗部提亮|阴影|暗部|亮部阴影", "tone",
+     "pull down the highlights|pull the highlights|pull highlights|pull the highlights down|pull in the highlights|"
+     "bring the highlights down|bring down the highlights",
+     "高光柔和|柔和高光|高光压缩|压高光|高光过渡|压暗高光|高光压暗|高光压一压|降低高光|高光往下拉|高光拉下来|高光下拉|"
+     "拉低高光|高光拉低",
+     "tone", "a soft highlight shoulder: whites roll off instead of clipping", "rolloff=+0.9 highlights=-0.3"},
+    {"lifted shadows|lift shadows|open shadows|shadow detail|shadows|pull up the shadows|pull the shadows up|"
+     "bring up the shadows|bring the shadows up|open up the shadows",
+     "提亮阴影|暗部提亮|阴影|暗部|亮部阴影|阴影往上拉|暗部往上拉|阴影拉起来|暗部拉起来|拉起暗部|拉亮暗部", "tone",
      "lifted shadows (\"low shadows\" deepens them)", "shadows=+0.7"},
     {"deep shadows|dark shadows|heavy shadows|deepen the shadows|deepen shadows|darken the shadows|darken shadows|"
      "deeper shadows",
@@ -804,7 +811,7 @@ static const dlut_looks_term k_terms[] = {
 static const dlut_looks_modifier k_modifiers[] = {
     {"very|really|super|highly|strongly|so|heavily|heavy|strong|much|intensely|deeply|deep|quite a lot|way|quite|"
      "pretty|rather|fairly",
-     "非常|很|超|特别|十分|浓|强烈|相当|格外|重度|深度", "intensify x1.6 (prefix)"},
+     "非常|很|超|特别|十分|浓|强烈|相当|格外|重度|深度|重|浓重", "intensify x1.6 (prefix)"},
     {"more|extra|plus|boost|boosted|increase|increased|add|higher|high|up|stronger|raise|raised|enhance|enhanced|"
      "lift|bump up|push",
      "更|更加|多|提高|提升|增加|增强|加强|加|高|强|再|加大|偏高|不够|还不够|不太够|提|提一提|太低|过低|太少|过少|太弱|"
@@ -821,7 +828,8 @@ static const dlut_looks_modifier k_modifiers[] = {
      "complaint "
      "of too much, 对比度太高, \"too much contrast\", asks for less)"},
     {"slightly|slight|a bit|a little|a little bit|a touch of|touch of|a touch|somewhat|mild|mildly|subtle|subtly|"
-     "gently|kind of|kinda|sort of|bit|little|lightly|faintly|hint of|a hint of|barely",
+     "gently|kind of|kinda|sort of|bit|little|lightly|faintly|hint of|a hint of|barely|a tad|tad|a smidge|smidge|"
+     "a hair|a little more",
      "稍微|稍|有点|有些|一点|一点点|一些|些|点|略|略微|微|轻微|淡淡|淡淡的|些许|轻度|一丢丢",
      "soften x0.5 (prefix, or postfix as in 暖一点)"},
     {"no|not|without|non|dont|don't|never|avoid|zero|nothing|remove|removed|get rid of|eliminate|neutralise|"
@@ -836,7 +844,7 @@ static const dlut_looks_modifier k_modifiers[] = {
      "极其|极度|极|超级|超级无敌|无比|最|极致|特别特别", "the step above very: x2.0 (prefix)"},
     {"too|overly|excessively|over", "过|过于|过分|太过|太|发",
      "too: alone, no change; after a negation, a cap (\"don't make it too warm\" = not too warm; 不要过暖)"},
-    {"fix|correct|fixed|corrected", "校正|修正|纠正|矫正",
+    {"fix|correct|fixed|corrected", "校正|修正|纠正|矫正|调正常|恢复正常|调回正常|正常一点|还原一下",
      "fix / correct: of a colour or a tint, removes it as \"remove\" does (\"fix the yellow cast\"); of a cast "
      "alone, the photo's own cast (\"correct the colour cast\"); ignored before other terms"},
     {"enough|sufficiently", "", "enough: after a negation, more (\"not bright enough\" brightens); alone, no change"},
