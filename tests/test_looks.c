@@ -10,6 +10,7 @@
 #include "dlut/error.h"
 #include "dlut/looks.h"
 #include "dlut/lut.h"
+#include "looks/looks_internal.h"
 #include "test.h"
 
 /* ==== Helpers ==== */
@@ -1342,6 +1343,23 @@ static void test_strength_clause(void) {
   /* a control's name then "untouched": held; the shadows' bare name with a lightness word is that range */
   dlut_look su = parse("highlights warmer, shadows untouched", NULL);
   CHECK(su.shadows == 0.0f && hypotf(su.highlight_ab[0], su.highlight_ab[1]) > 5.0f);
+  /* colours listed with a range edit: each edited, none cast over the frame */
+  static const char *const lists[][3] = {{"红色和绿色更浓", "red", "green"},
+                                         {"desaturate the reds and the oranges", "red", "orange"},
+                                         {"红色、黄色和绿色降饱和", "red", "green"},
+                                         {"make the blues and greens more vivid", "blue", "green"}};
+  for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+    dlut_look l = parse(lists[i][0], NULL);
+    int b1 = -1, b2 = -1;
+    for (int k = 0; k < DLUT_LOOK_NBANDS; k++) {
+      if (!strcmp(dlut_looks_band_name[k], lists[i][1])) b1 = k;
+      if (!strcmp(dlut_looks_band_name[k], lists[i][2])) b2 = k;
+    }
+    CHECK_MSG(b1 >= 0 && b2 >= 0 && l.band_sat[b1] * l.band_sat[b2] > 0.0f && fabsf(l.band_sat[b1]) > 0.2f &&
+                  l.cast_ab[0] == 0.0f && l.cast_ab[1] == 0.0f,
+              "'%s': %s %g, %s %g, cast %g %g", lists[i][0], lists[i][1], b1 >= 0 ? l.band_sat[b1] : 0.0f, lists[i][2],
+              b2 >= 0 ? l.band_sat[b2] : 0.0f, l.cast_ab[0], l.cast_ab[1]);
+  }
   dlut_look sd = parse("阴影暗一点", NULL);
   CHECK_MSG(sd.shadows < 0.0f && sd.brightness == 0.0f && sd.exposure == 0.0f, "阴影暗一点: shadows %g bright %g",
             sd.shadows, sd.brightness);

@@ -1266,6 +1266,53 @@ static void mark_hue_ranges(const char *s, const token *toks, int nt, const int 
   }
 }
 
+/* Colours listed before a range edit ("红色和绿色更浓", "the reds and the oranges desaturated",
+ * 红色、黄色和绿色降饱和): each is edited as the last one is. A colour alone in its clause, then "and" / 和 / 与 / 及 /
+ * 、, then a clause whose first word is a colour read as a range: hue_list[i] is that colour's token (the one whose
+ * match it takes), else -1. */
+static void list_hue_ranges(const char *s, const token *toks, int nt, const int *clause_of, int *qual_of,
+                            double *hue_of, unsigned char *skip_tok, int *hue_list) {
+  static const char *const k_and[] = {"和", "与", "及", "跟", "、", "and", "&", ","};
+  for (int i = 0; i < nt; i++) hue_list[i] = -1;
+  for (int i = nt - 1; i >= 0; i--) {
+    if (toks[i].kind != TOK_COLOR || qual_of[i]) continue;
+    int alone = 1, sep = -1, back = -1;
+    for (int j = 0; j < nt && alone; j++)
+      if (j != i && clause_of[j] == clause_of[i] && toks[j].kind != TOK_STOP && toks[j].kind != TOK_SEP) alone = 0;
+    for (int j = i + 1; j < nt && sep < 0; j++)
+      if (toks[j].kind == TOK_SEP) sep = j;
+    for (int j = i - 1; j >= 0 && back < 0; j--)
+      if (toks[j].kind == TOK_SEP) back = j;
+    if (!alone) continue;
+    int listed = 0, nx = -1;
+    for (size_t k = 0; sep >= 0 && k < sizeof k_and / sizeof *k_and && !listed; k++)
+      listed = word_is(s, &toks[sep], k_and[k]);
+    if (listed) { /* the edit after it: 红色和绿色更浓 */
+      nx = sep + 1;
+      while (nx < nt && toks[nx].kind == TOK_STOP) nx++;
+      const int q = nx < nt ? qual_of[nx] : 0; /* (a colour read as a range, or the greens, the sky) */
+      if (!(q == LOOKS_QUAL_HUE || q == LOOKS_QUAL_FOLIAGE || q == LOOKS_QUAL_SKY || q == LOOKS_QUAL_WATER)) nx = -1;
+    }
+    listed = 0;
+    for (size_t k = 0; nx < 0 && back >= 0 && k < sizeof k_and / sizeof *k_and && !listed; k++)
+      listed = word_is(s, &toks[back], k_and[k]);
+    if (nx < 0 && listed) /* or before it: "desaturate the reds and the oranges" */
+      for (int j = back - 1; j >= 0 && clause_of[j] == clause_of[back] && nx < 0; j--)
+        if (toks[j].kind == TOK_COLOR && qual_of[j] == LOOKS_QUAL_HUE) nx = j;
+    if (nx < 0) continue;
+    qual_of[i] = LOOKS_QUAL_HUE;
+    const double h = looks_color_cast_hue(looks_color_get(toks[i].id)->rgb);
+    int nb = 0;
+    for (int k = 1; k < DLUT_LOOK_NBANDS; k++)
+      if (fabs(remainder(h - dlut_looks_band_center[k], 360.0)) <
+          fabs(remainder(h - dlut_looks_band_center[nb], 360.0)))
+        nb = k;
+    hue_of[i] = dlut_looks_band_center[nb];
+    hue_list[i] = hue_list[nx] >= 0 ? hue_list[nx] : nx;
+    skip_tok[i] = 1;
+  }
+}
+
 /* ==== Interpretation ==== */
 
 /* Where an explicit control and a style disagree on what is not one field (the sum's scalar rule handles
@@ -1571,6 +1618,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   double *hue_of = malloc(((size_t)nt + 1) * sizeof *hue_of);    /* per LOOKS_QUAL_HUE token: its CIELAB hue */
   unsigned char *skip_tok = calloc((size_t)nt + 1, 1);           /* tokens already read with a hue edit */
   float *hue_rich = malloc(((size_t)nt + 1) * sizeof *hue_rich); /* and the degree of "richer" when nothing else */
+  int *hue_list = malloc(((size_t)nt + 1) * sizeof *hue_list);   /* a listed colour's range edit: its partner's */
   dlut_look *eff = malloc(DLUT_LOOKS_MAX_MATCHES * sizeof *eff); /* per match: its effect at weight 1 */
   int mqual_tok[DLUT_LOOKS_MAX_MATCHES], mneg_color[DLUT_LOOKS_MAX_MATCHES];
   /* exceptions ("black and white except the reds"): the bands that keep their colour, the skin kept, a
@@ -1578,9 +1626,10 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   float keep_w[DLUT_LOOK_NBANDS] = {0};
   int keep_skin = 0, keep_only = 0;
   char except_text[256] = "";
-  if (!qual_of || !clause_of || !match_of || !eff || !num_link || !desc || !hue_of || !hue_rich || !skip_tok) {
+  if (!qual_of || !clause_of || !match_of || !eff || !num_link || !desc || !hue_of || !hue_rich || !skip_tok ||
+      !hue_list) {
     free(qual_of), free(clause_of), free(match_of), free(eff), free(num_link), free(desc), free(hue_of), free(hue_rich),
-        free(skip_tok);
+        free(skip_tok), free(hue_list);
     dlut_error("looks: out of memory");
     goto fail;
   }
@@ -1656,6 +1705,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         if (j != i && clause_of[j] == clause_of[i] && toks[j].kind == TOK_COLOR) qual_of[i] = LOOKS_QUAL_WATER;
     }
     mark_hue_ranges(norm, toks, nt, clause_of, qual_of, hue_of, hue_rich, skip_tok);
+    list_hue_ranges(norm, toks, nt, clause_of, qual_of, hue_of, skip_tok, hue_list);
     except_ranges(norm, toks, nt, clause_of, qual_of, hue_of, hue_rich, skip_tok, keep_w, &keep_skin, &keep_only,
                   except_text, sizeof except_text, rep);
   }
@@ -1699,7 +1749,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   unsigned char *fix_used = calloc((size_t)nt + 1, 1);
   if (!group_of || !fix_used) {
     free(group_of), free(fix_used), free(qual_of), free(clause_of), free(match_of), free(eff), free(num_link),
-        free(desc), free(hue_of), free(hue_rich), free(skip_tok);
+        free(desc), free(hue_of), free(hue_rich), free(skip_tok), free(hue_list);
     dlut_error("looks: out of memory");
     goto fail;
   }
@@ -2140,6 +2190,21 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         !list_contains(rep->ignored, norm + toks[i].at, toks[i].len))
       append_list(rep->ignored, sizeof rep->ignored, norm + toks[i].at, toks[i].len);
 
+  /* a listed colour takes its partner's range edit (红色和绿色更浓: the reds richer too, not a red cast) */
+  for (int i = 0; i < nt; i++) {
+    if (hue_list[i] < 0 || rep->n_matches >= DLUT_LOOKS_MAX_MATCHES) continue;
+    for (int k = 0; k < rep->n_matches; k++) {
+      if (mqual_tok[k] != hue_list[i]) continue;
+      dlut_looks_match *m = &rep->matches[rep->n_matches];
+      *m = rep->matches[k];
+      m->text[0] = '\0';
+      match_text_add(m, norm, toks[i].at, toks[i].len);
+      mqual_tok[rep->n_matches] = i;
+      mneg_color[rep->n_matches] = mneg_color[k];
+      match_of[i] = rep->n_matches++;
+      break;
+    }
+  }
   /* each match's effect at weight 1: its term's or colour's, confined to its qualifier's range; a
    * negated colour without a cast word ("不要蓝色", "no blue") takes that colour out of the image (its
    * hues lose chroma) instead of casting the complement; with one ("remove the green cast") it is the
@@ -2155,7 +2220,10 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     for (int i = 0; i < nt; i++)
       if (toks[i].kind == TOK_CAST && group_of[clause_of[i]] == group_of[clause_of[tok_k]]) cast_word = 1;
     eff[k] = *d;
-    if (m->term < 0 && m->capped == CAP_NEG && !cast_word) {
+    /* (in the shadows or the highlights, "no blue in the shadows", the toning's correction: a tone range has no
+     * hue band to drain) */
+    if (m->term < 0 && m->capped == CAP_NEG && !cast_word && qual != LOOKS_QUAL_SHADOWS &&
+        qual != LOOKS_QUAL_HIGHLIGHTS) {
       const looks_color_name *c = looks_color_get(-1 - m->term);
       float rgb[3] = {c->rgb[0] / 255.0f, c->rgb[1] / 255.0f, c->rgb[2] / 255.0f}, lab[3];
       dlut_color_srgb_to_lab(rgb, lab, 1);
@@ -2297,7 +2365,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   else if (want_neutral)
     rep->neutral_wb = 1;
   free(qual_of), free(clause_of), free(match_of), free(eff), free(group_of), free(fix_used), free(num_link), free(desc),
-      free(hue_of), free(hue_rich), free(skip_tok);
+      free(hue_of), free(hue_rich), free(skip_tok), free(hue_list);
   for (int k = 0; k < rep->n_matches; k++) { /* each term said once, however often the prompt repeats it */
     const int tl = (int)strlen(rep->matches[k].text);
     if (!list_contains(rep->understood, rep->matches[k].text, tl))
