@@ -105,7 +105,7 @@ static const looks_color_name k_colors[] = {
     {"lime", "青柠|荧光绿", {0x00, 0xff, 0x00}, "css"},
     {"limegreen", NULL, {0x32, 0xcd, 0x32}, "css"},
     {"linen", NULL, {0xfa, 0xf0, 0xe6}, "css"},
-    {"magenta", "洋红色|品红色|洋红", {0xff, 0x00, 0xff}, "css"},
+    {"magenta", "洋红色|品红色|洋红|品红", {0xff, 0x00, 0xff}, "css"},
     {"maroon", "栗色|酒红|酒红色", {0x80, 0x00, 0x00}, "css"},
     {"mediumaquamarine", NULL, {0x66, 0xcd, 0xaa}, "css"},
     {"mediumblue", NULL, {0x00, 0x00, 0xcd}, "css"},

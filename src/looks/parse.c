@@ -454,7 +454,7 @@ typedef struct token {
   int point;  /* TOK_NUM: written with a decimal point */
   const char *typo; /* a typing slip read as this lexicon form ("cinematik": "cinematic"), else NULL */
 } token;
-enum { NUM_PLAIN, NUM_KELVIN, NUM_STOPS };
+enum { NUM_PLAIN, NUM_KELVIN, NUM_STOPS, NUM_KELVIN_DELTA /* "+500K", 调低500k: a change of the white balance */ };
 
 #define MAX_PHRASE_WORDS 5
 
@@ -930,6 +930,10 @@ static int read_numbers(const char *s, token *toks, int n) {
         last++;
       }
     }
+    /* a change: under 1500 K (no light is that red), or signed ("+2000K", 色温-800k) */
+    if (unit == NUM_KELVIN && !point && fabs(v) >= 50.0 && fabs(v) <= 20000.0 &&
+        (fabs(v) < 1500.0 || v < 0.0 || s[at] == '+'))
+      unit = NUM_KELVIN_DELTA;
     if (unit == NUM_KELVIN && (point || v < 1000.0 || v > 40000.0)) unit = -1; /* not a colour temperature */
     if (unit < 0) {
       toks[w++] = t;
@@ -966,12 +970,12 @@ static int number_fits(const token *toks, int j, int k) {
   if (nm->unit == NUM_PLAIN && fabs(nm->val) > NUM_PLAIN_MAX) return 0; /* "warm 400": no degree */
   if (t->kind == TOK_SLIDER) {
     int kind = looks_slider_get(t->id)->kind;
-    if (nm->unit == NUM_KELVIN) return kind == LOOKS_SLIDER_TEMP;
+    if (nm->unit == NUM_KELVIN || nm->unit == NUM_KELVIN_DELTA) return kind == LOOKS_SLIDER_TEMP;
     return nm->unit == NUM_PLAIN || kind == LOOKS_SLIDER_SPATIAL;
   }
   if (t->kind == TOK_COLOR) return nm->unit == NUM_PLAIN;
   if (t->kind != TOK_TERM) return 0;
-  if (nm->unit == NUM_KELVIN) return is_temperature_term(t->id);
+  if (nm->unit == NUM_KELVIN || nm->unit == NUM_KELVIN_DELTA) return is_temperature_term(t->id);
   if (nm->unit == NUM_STOPS) return g_lex.term_slider[t->id] && g_lex.term_delta[t->id].exposure != 0.0f;
   return 1;
 }
@@ -1009,7 +1013,9 @@ static int number_degree(const token *t, const token *nm, float sgn, int *term, 
     switch (looks_slider_get(t->id)->kind) {
       case LOOKS_SLIDER_TEMP:
         *term = g_lex.term_warm;
-        if (nm->unit == NUM_KELVIN) { /* the white balance set to that light: 3200 K cools daylight */
+        if (nm->unit == NUM_KELVIN_DELTA) v = NUM_D65_K + sgn * v;    /* "-500K", 调低500k: from the neutral white */
+        if (nm->unit == NUM_KELVIN || nm->unit == NUM_KELVIN_DELTA) { /* the white balance set to that light: 3200 K
+                                                                       * cools daylight */
           x = fmax(-4.0, fmin(4.0, (1e6 / NUM_D65_K - 1e6 / v) / NUM_MIRED));
           *w = (float)(x / g_lex.term_delta[g_lex.term_warm].temp);
           return 0;
@@ -1034,6 +1040,13 @@ static int number_degree(const token *t, const token *nm, float sgn, int *term, 
     x = sgn * v / NUM_PERCENT_UNIT;
   } else {
     *term = t->id;
+    if (nm->unit == NUM_KELVIN_DELTA) { /* "warmer by 500K": its way, by that much from the neutral white */
+      const double k = NUM_D65_K + (g_lex.term_delta[t->id].temp < 0 ? 1 : -1) * sgn * fabs(v);
+      *term = g_lex.term_warm;
+      x = fmax(-4.0, fmin(4.0, (1e6 / k - 1e6 / NUM_D65_K) / NUM_MIRED));
+      *w = (float)(x / g_lex.term_delta[g_lex.term_warm].temp);
+      return 0;
+    }
     if (nm->unit == NUM_KELVIN) { /* a light of that colour ("warm 3200k light"): 3200 K is warm */
       *term = g_lex.term_warm;
       x = fmax(-4.0, fmin(4.0, (1e6 / v - 1e6 / NUM_D65_K) / NUM_MIRED));
@@ -2035,7 +2048,21 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     }
     /* a scene word in a description before a request ("a picture of mountains at sunrise, I want it cold"):
      * what the photo shows */
-    if (t->kind == TOK_TERM && g_lex.term_scene[t->id] && desc[clause_of[i]] && num_link[i] < 0) {
+    /* (or the subject of a complaint: 雪发蓝, 天空太灰 with a scene word, "the snow looks blue") */
+    int subject = 0;
+    if (t->kind == TOK_TERM && g_lex.term_scene[t->id] && num_link[i] < 0) {
+      int j = i + 1;
+      while (j < nt && clause_of[j] == clause_of[i] && (toks[j].kind == TOK_STOP || toks[j].kind == TOK_STATE)) j++;
+      const int in = j < nt && clause_of[j] == clause_of[i];
+      if (in && j > i + 1 && toks[j - 1].kind == TOK_STATE) { /* "the snow looks blue" */
+        subject = COLOURISH(toks[j]);
+      } else if (in && ((toks[j].kind == TOK_MOD && toks[j].id == MOD_TOO) || toks[j].kind == TOK_CAST)) { /* 雪发蓝 */
+        int k = j + 1;
+        while (k < nt && clause_of[k] == clause_of[i] && (toks[k].kind == TOK_STOP || toks[k].kind == TOK_MOD)) k++;
+        subject = k < nt && clause_of[k] == clause_of[i] && COLOURISH(toks[k]);
+      }
+    }
+    if (t->kind == TOK_TERM && g_lex.term_scene[t->id] && (desc[clause_of[i]] || subject) && num_link[i] < 0) {
       if (!list_contains(rep->scene, norm + t->at, t->len))
         append_list(rep->scene, sizeof rep->scene, norm + t->at, t->len);
       pre_w = 1.0f, pre_soft = pre_cap = pre_too = pre_keep = 0, pre_text_at = -1, pre_fix = -1;
