@@ -2141,7 +2141,8 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       /* a style (a look, a mood, a stock) takes only a qualifier right beside it ("moody sky"): "moody forest with
        * deep greens" is moody, and the greens deeper, not moody greens; a toning colour is a colour (海水更青) */
       int lo = qt < i ? qt : i, hi = qt < i ? i : qt, beside = 1;
-      for (int j = lo + 1; j < hi && beside; j++) beside = toks[j].kind == TOK_STOP;
+      for (int j = lo + 1; j < hi && beside; j++) /* (or a keep: 树叶保持自然) */
+        beside = toks[j].kind == TOK_STOP || (toks[j].kind == TOK_MOD && toks[j].id == MOD_KEEP);
       if (!beside) qt = -1;
     }
     if (!stated && nk < 0 && mcap == 0 && skin_complaint(norm, toks, nt, clause_of, qual_of, qt, i)) {
@@ -2262,6 +2263,13 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
     if (qual && !mneg_color[k]) {
       if (qual == LOOKS_QUAL_SKIN && m->term == g_lex.term_natural) {
         dlut_look_init(&eff[k]); /* "keep the skin natural": the protection, which is on already */
+      } else if ((qual == LOOKS_QUAL_SKY || qual == LOOKS_QUAL_FOLIAGE || qual == LOOKS_QUAL_WATER) &&
+                 m->term == g_lex.term_natural) {
+        /* "keep the trees natural", 天空保持自然: that range keeps its colour, as an exception does */
+        float bw[DLUT_LOOK_NBANDS];
+        looks_qual_band_w(qual, bw);
+        for (int b = 0; b < DLUT_LOOK_NBANDS; b++) keep_w[b] = fmaxf(keep_w[b], bw[b]);
+        dlut_look_init(&eff[k]);
       } else {
         dlut_look q;
         if (qual == LOOKS_QUAL_HUE)
