@@ -1922,7 +1922,7 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
         (t->id == MOD_SOFT || t->id == MOD_CAP || t->id == MOD_INTENS || t->id == MOD_EXTREME ||
          (t->id == MOD_NEG && i + 1 < nt && toks[i + 1].kind == TOK_MOD && toks[i + 1].id == MOD_INTENS))) {
       int alone = 1, e = i;
-      for (int j = i; j < nt && clause_of[j] == clause_of[i]; j++, e = j)
+      for (int j = i; j < nt && clause_of[j] == clause_of[i] && toks[j].kind != TOK_SEP; j++, e = j)
         if (toks[j].kind != TOK_MOD && toks[j].kind != TOK_STOP) alone = 0;
       if (alone) {
         float tw = 1.0f;
