@@ -1124,6 +1124,20 @@ static void test_lattice_properties(void) {
     CHECK_MSG(check_lattice(lut, prompt, 0, 0) == 0, "lattice properties of '%s'", prompt);
     dlut_lut_free(lut);
   }
+  /* a band's lightness asked for by a colour and a lightness word: bounded as the skin terms are */
+  const char *band_light[] = {"brighter greens", "very bright blues", "darken the blues",     "蓝色亮度降低",
+                              "红色暗一点",      "绿色非常亮",        "the sky is blown out", "much darker reds"};
+  for (size_t i = 0; i < sizeof band_light / sizeof *band_light; i++) {
+    dlut_look l = parse(band_light[i], NULL);
+    dlut_lut *lut = dlut_look_bake(&l, n);
+    CHECK(lut != NULL);
+    if (!lut) continue;
+    double lum_edit = 0;
+    for (int b = 0; b < DLUT_LOOK_NBANDS; b++) lum_edit = fmax(lum_edit, fabs(l.band_lum[b]));
+    CHECK_MSG(lum_edit > 0.1, "'%s' is no band lightness edit", band_light[i]);
+    CHECK_MSG(check_lattice(lut, band_light[i], 0, lum_edit) == 0, "lattice properties of '%s'", band_light[i]);
+    dlut_lut_free(lut);
+  }
   const char *combos[] = {"very warm golden hour sunset, very saturated, very high contrast",
                           "cyberpunk neon teal and orange, very vivid, crushed blacks",
                           "very cold moonlight, very faded, very bright, high key",
@@ -1360,6 +1374,14 @@ static void test_strength_clause(void) {
               "'%s': %s %g, %s %g, cast %g %g", lists[i][0], lists[i][1], b1 >= 0 ? l.band_sat[b1] : 0.0f, lists[i][2],
               b2 >= 0 ? l.band_sat[b2] : 0.0f, l.cast_ab[0], l.cast_ab[1]);
   }
+  /* blown highlights are a fix, whatever state word is before it; in a range, that range darker */
+  dlut_look hb = parse("highlights are blown", NULL), sb = parse("the sky is blown out", NULL);
+  CHECK_MSG(hb.highlights < 0.0f && hb.rolloff > 0.0f, "highlights are blown: %g %g", hb.highlights, hb.rolloff);
+  CHECK_MSG(sb.band_lum[5] < -0.1f && sb.exposure == 0.0f, "the sky is blown out: blue lum %g", sb.band_lum[5]);
+  /* crushed blacks complained of lift the shadows; a description before the request is not graded */
+  CHECK(parse("the shadows are crushed, lift them", NULL).shadows > 0.3f);
+  dlut_look gm = parse("green trees and blue sky, make it moody", NULL), mo = parse("moody", NULL);
+  CHECK(!memcmp(&gm, &mo, sizeof gm));
   dlut_look sd = parse("阴影暗一点", NULL);
   CHECK_MSG(sd.shadows < 0.0f && sd.brightness == 0.0f && sd.exposure == 0.0f, "阴影暗一点: shadows %g bright %g",
             sd.shadows, sd.brightness);

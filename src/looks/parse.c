@@ -89,6 +89,7 @@ static struct {
   uint16_t *term_makers;  /* (n_terms) bit m: a stock of maker m (see stock_makers) */
   int term_shadows, term_highlights, term_natural, term_sea; /* terms that double as qualifiers (-1 if absent) */
   int term_saturated;                                        /* the degree-only hue edit ("make reds deeper") */
+  int term_recover; /* the highlight roll-off, a correction itself ("blown", 溢出): no complaint turns it round */
   int term_warm, term_magenta, term_faded, term_crushed, term_exposure, term_bright, term_dark; /* sliders' terms */
   uint8_t *term_slider; /* (n_terms) nonzero for the terms a number reads on the editors' -100..100 scale */
   uint8_t *term_scene;  /* (n_terms) nonzero for the words that can say what the photo shows (light, season,
@@ -387,6 +388,8 @@ static void lex_build(void) {
       return;
     }
   }
+  const lex_entry *rec = lex_find("highlight rolloff", 17);
+  g_lex.term_recover = rec && rec->kind == LEX_TERM ? rec->id : -1;
   const lex_entry *sat = lex_find("saturated", 9);
   g_lex.term_saturated = sat && sat->kind == LEX_TERM ? sat->id : -1;
   if (g_lex.term_saturated < 0) {
@@ -953,11 +956,12 @@ static int read_numbers(const char *s, token *toks, int n) {
  * percent for a look, a stock or a colour ("vintage 50%" is half of it); exposure in stops. */
 #define NUM_SLIDER_UNIT 50.0
 #define NUM_PERCENT_UNIT 100.0
-#define NUM_EV_MAX 3.0       /* stops, either way (the look's range) */
-#define NUM_SCALAR_FIELDS 12 /* dlut_look's first fields, temp .. vibrance: one control each */
-#define NUM_PLAIN_MAX 150    /* a larger plain number is no degree (the editors' tint runs to 150) */
-#define NUM_MIRED 25.0       /* mired per unit of temp (model.c) */
-#define NUM_D65_K 6504.0     /* the neutral white's colour temperature */
+#define NUM_EV_MAX 3.0          /* stops, either way (the look's range) */
+#define NUM_SCALAR_FIELDS 12    /* dlut_look's first fields, temp .. vibrance: one control each */
+#define NUM_PLAIN_MAX 150       /* a larger plain number is no degree (the editors' tint runs to 150) */
+#define NUM_MIRED 25.0          /* mired per unit of temp (model.c) */
+#define LOOKS_BAND_LUM_MAX 0.4f /* the largest band lightness a prompt may ask for */
+#define NUM_D65_K 6504.0        /* the neutral white's colour temperature */
 
 static int is_temperature_term(int id) {
   return strcmp(dlut_looks_term_get(id)->group, "temperature") == 0;
@@ -1084,6 +1088,7 @@ static int word_in(const char *s, int len, int (*count)(void), const char *(*get
 static int state_applies(const char *s, const token *toks, int nt, const int *clause_of, int st, int i) {
   const token *t = &toks[i];
   if (!(t->kind == TOK_COLOR || (t->kind == TOK_TERM && g_lex.term_slider[t->id]))) return 0;
+  if (t->kind == TOK_TERM && t->id == g_lex.term_recover) return 0; /* "the highlights are blown": a fix already */
   for (int j = st + 1; j < i; j++) {
     const token *b = &toks[j];
     if (b->kind == TOK_MOD &&
@@ -1177,6 +1182,7 @@ static int said_so(const char *s, const token *toks, int nt, const int *clause_o
     return 0;
   if (t->kind == TOK_TERM) {
     const char *gr = dlut_looks_term_get(t->id)->group;
+    if (t->id == g_lex.term_recover) return 0; /* 高光溢出了: the fix is asked for, not a state */
     if (!g_lex.term_slider[t->id] && !g_lex.term_tint[t->id] && strcmp(gr, "tone") && strcmp(gr, "temperature") &&
         strcmp(gr, "saturation"))
       return 0;
@@ -1231,7 +1237,11 @@ static void mark_hue_ranges(const char *s, const token *toks, int nt, const int 
         const char *gr = dlut_looks_term_get(b->id)->group;
         const int pop = en && (b->len == 3 || b->len == 4) && (!memcmp(s + b->at, "pop", 3)) &&
                         (b->len == 3 || s[b->at + 3] == 's'); /* "make the reds pop": the reds' colour */
-        if (!strcmp(gr, "saturation") || pop)
+        const dlut_look *dd = &g_lex.term_delta[b->id];
+        /* (a lightness word: 蓝色亮度降低, "darken the blues", 绿色亮一点: that band's lightness) */
+        const int light = !strcmp(gr, "tone") && (dd->brightness != 0.0f || dd->exposure != 0.0f) &&
+                          dd->contrast == 0.0f && b->id != g_lex.term_shadows && b->id != g_lex.term_highlights;
+        if (!strcmp(gr, "saturation") || pop || light)
           sat_term = j;
         else if (j > i && target < 0 && (!strcmp(gr, "toning") || !strcmp(gr, "tint")) &&
                  looks_is_chromatic(&g_lex.term_delta[b->id]))
@@ -1709,6 +1719,12 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
           chromatic = 1;
       }
       if (chromatic) qual_of[i] = toks[i].id == g_lex.term_shadows ? LOOKS_QUAL_SHADOWS : LOOKS_QUAL_HIGHLIGHTS;
+      /* the bare name beside another tone word is where that word acts, no edit of its own ("highlights are
+       * blown", 亮部不要过曝, 暗部太死了: "highlights" brightened them on top) */
+      for (int j = 0; j < nt && noun && !chromatic && !skip_tok[i]; j++)
+        if (j != i && clause_of[j] == clause_of[i] && toks[j].kind == TOK_TERM && toks[j].id != g_lex.term_shadows &&
+            toks[j].id != g_lex.term_highlights && !strcmp(dlut_looks_term_get(toks[j].id)->group, "tone"))
+          skip_tok[i] = 1;
     }
     /* the seaside look ("ocean", "sea", 大海) is the water qualifier when its clause names a colour
      * ("bluer ocean", 大海更蓝); with other terms ("ocean sunset") it stays a look */
@@ -1745,18 +1761,19 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   int pre_text_at = -1, pre_text_end = -1; /* span of pending prefix modifiers */
   int last = -1;                           /* the match postfix modifiers attach to */
   int last_soft = 0;
-  int pre_fix = -1;    /* a pending "fix" / 校正 token, or -1 */
-  int pre_too = 0;     /* a "too" among the pending prefix modifiers */
-  int pre_keep = 0;    /* a pending "keep" / 保留 */
-  int skip_mod = -1;   /* a modifier already read with the slider before it (黑位压低) */
-  int state = -1;      /* a pending "it looks" / 照片 (a complaint about the next tone or colour word), or -1 */
-  int state_from = -1; /* where its words end: the state, or the "and" it carried over */
-  int skin_said = -1;  /* the qualifier of a complaint about a thing (皮肤偏黄, 草地太黄了), or -1 */
-  int bg_tok = -1;     /* a "background" word whose clause's terms are not for the skin (背景冷一点), or -1 */
-  int state_used = -1; /* the state that the clause's last match took: it carries over "and" ("it looks dark and
-                        * flat") */
-  int carry = -1;      /* a negated colour or tint before "and" / 和: the next bare one is negated too ("remove the
-                        * green and the magenta cast", 去掉偏绿和偏红), with the same weight */
+  int pre_fix = -1;     /* a pending "fix" / 校正 token, or -1 */
+  int pre_too = 0;      /* a "too" among the pending prefix modifiers */
+  int pre_keep = 0;     /* a pending "keep" / 保留 */
+  int skip_mod = -1;    /* a modifier already read with the slider before it (黑位压低) */
+  int state = -1;       /* a pending "it looks" / 照片 (a complaint about the next tone or colour word), or -1 */
+  int state_from = -1;  /* where its words end: the state, or the "and" it carried over */
+  int skin_said = -1;   /* the qualifier of a complaint about a thing (皮肤偏黄, 草地太黄了), or -1 */
+  int skin_include = 0; /* the skin named as included (包括皮肤): it follows the look */
+  int bg_tok = -1;      /* a "background" word whose clause's terms are not for the skin (背景冷一点), or -1 */
+  int state_used = -1;  /* the state that the clause's last match took: it carries over "and" ("it looks dark and
+                         * flat") */
+  int carry = -1;       /* a negated colour or tint before "and" / 和: the next bare one is negated too ("remove the
+                         * green and the magenta cast", 去掉偏绿和偏红), with the same weight */
   /* clauses that a carried negation joined share their cast words ("remove the yellow and green cast") */
   int *group_of = malloc(((size_t)nt + 1) * sizeof *group_of);
   unsigned char *fix_used = calloc((size_t)nt + 1, 1);
@@ -1858,11 +1875,37 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       int keep_here = pre_keep;
       for (int j = i + 1; j < nt && clause_of[j] == clause_of[i]; j++)
         keep_here |= toks[j].kind == TOK_MOD && toks[j].id == MOD_KEEP;
+      int include = 0; /* 整体暖，包括皮肤, "warm, including the skin": the skin follows the look */
+      for (int j = 0; j < nt && q == LOOKS_QUAL_SKIN && !has_term; j++)
+        if (clause_of[j] == clause_of[i] &&
+            (word_is(norm, &toks[j], "包括") || word_is(norm, &toks[j], "包含") ||
+             word_is(norm, &toks[j], "including") || word_is(norm, &toks[j], "include") ||
+             word_is(norm, &toks[j], "也") || word_is(norm, &toks[j], "too")))
+          include = 1;
+      if (include && !keep_here) {
+        skin_include = 1;
+        if (rep->n_matches > 0) match_text_add(&rep->matches[rep->n_matches - 1], norm, t->at, t->len);
+        continue;
+      }
       if (!has_term && q == LOOKS_QUAL_SKIN && keep_here) { /* "skin untouched", 皮肤不变: the protection */
         keep_skin = 1;
         if (!list_contains(except_text, norm + t->at, t->len))
           append_list(except_text, sizeof except_text, norm + t->at, t->len);
         continue;
+      }
+      if (!has_term &&
+          (q == LOOKS_QUAL_SKY || q == LOOKS_QUAL_FOLIAGE || q == LOOKS_QUAL_WATER || q == LOOKS_QUAL_SKIN)) {
+        /* a thing named alone, then one colour or tone word alone (只调天空，变蓝; 皮肤，白一点): about that thing */
+        int nx = -1;
+        for (int j = i + 1; j < nt && nx < 0 && clause_of[j] <= clause_of[i] + 1; j++)
+          if (clause_of[j] == clause_of[i] + 1 &&
+              (COLOURISH(toks[j]) || (toks[j].kind == TOK_TERM && g_lex.term_slider[toks[j].id])))
+            nx = j;
+        if (nx >= 0 && clause_alone(norm, toks, nt, clause_of, nx)) {
+          skin_said = i;
+          match_of[i] = -1;
+          continue;
+        }
       }
       if (!has_term && pre_w > 1.0f && pre_cap == 0 && g_lex.term_saturated >= 0 &&
           (q == LOOKS_QUAL_SKY || q == LOOKS_QUAL_FOLIAGE || q == LOOKS_QUAL_WATER) &&
@@ -2157,6 +2200,25 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
                clause_alone(norm, toks, nt, clause_of, i)) {
       qt = skin_said; /* 皮肤偏黄，调白一点: the request after the skin's complaint is about the skin */
     }
+    /* a thing's colour in a description before the request ("green trees and blue sky, make it moody",
+     * 天空和海都很蓝，想要更通透): what the photo shows, unless it complains (太, 偏, "too") or compares (更) */
+    if (qt >= 0 && desc[clause_of[i]] && COLOURISH(*t) && nk < 0 &&
+        (qual_of[qt] == LOOKS_QUAL_SKY || qual_of[qt] == LOOKS_QUAL_FOLIAGE || qual_of[qt] == LOOKS_QUAL_WATER ||
+         qual_of[qt] == LOOKS_QUAL_SKIN)) {
+      int plain = 1;
+      for (int j = 0; j < nt && plain; j++)
+        if (clause_of[j] == clause_of[i] &&
+            (toks[j].kind == TOK_CAST ||
+             (toks[j].kind == TOK_MOD && toks[j].id != MOD_INTENS && toks[j].id != MOD_SOFT)))
+          plain = 0;
+      if (plain) {
+        const int a = toks[qt].at < t->at ? toks[qt].at : t->at;
+        const int e = toks[qt].at < t->at ? t->at + t->len : toks[qt].at + toks[qt].len;
+        if (!list_contains(rep->scene, norm + a, e - a)) append_list(rep->scene, sizeof rep->scene, norm + a, e - a);
+        pre_w = 1.0f, pre_soft = pre_cap = pre_too = pre_keep = 0, pre_text_at = -1, pre_fix = -1;
+        continue;
+      }
+    }
     /* a complaint about a thing in the photo (草地太黄了, 天空太灰了, 皮肤偏黄): the request after it is about it too
      * (草地太黄了，想要更绿) */
     if (qt >= 0 && m->weight < 0.0f && m->capped == 0 &&
@@ -2233,6 +2295,14 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
       break;
     }
   }
+  /* crushed blacks complained of (暗部死黑了, 暗部太死了, "the shadows are crushed"): the shadows lifted, which a
+   * crush below zero cannot say */
+  for (int k = 0; k < rep->n_matches; k++)
+    if (rep->matches[k].term == g_lex.term_crushed && rep->matches[k].weight < 0.0f && !rep->matches[k].capped &&
+        g_lex.term_shadows >= 0) {
+      rep->matches[k].term = g_lex.term_shadows;
+      rep->matches[k].weight = -rep->matches[k].weight;
+    }
   /* each match's effect at weight 1: its term's or colour's, confined to its qualifier's range; a
    * negated colour without a cast word ("不要蓝色", "no blue") takes that colour out of the image (its
    * hues lose chroma) instead of casting the complement; with one ("remove the green cast") it is the
@@ -2386,6 +2456,12 @@ int dlut_looks_parse(const char *prompt, dlut_look *look, dlut_looks_report *rep
   /* the exceptions: their bands keep their colour, an excepted skin its protection, and "keep only" with no
    * other word draining the colour drains it (only the kept range stays in colour) */
   for (int k = 0; k < DLUT_LOOK_NBANDS; k++) look->band_keep[k] = fminf(fmaxf(look->band_keep[k], keep_w[k]), 1.0f);
+  if (skin_include) look->skin_follow = 1.0f;
+  /* a band's lightness within +-LOOKS_BAND_LUM_MAX: beyond it a lifted band bends luminance against its
+   * neighbours ("very bright blues" at +0.76 failed the lattice test's smoothness, 绿色非常亮 at 0.5 its
+   * monotony along an axis; 0.4 passes both) */
+  for (int k = 0; k < DLUT_LOOK_NBANDS; k++)
+    look->band_lum[k] = fminf(fmaxf(look->band_lum[k], -LOOKS_BAND_LUM_MAX), LOOKS_BAND_LUM_MAX);
   if (keep_skin) look->skin_follow = 0.0f;
   if (keep_skin && look->mono > 0.0f) { /* black and white turns the protection off: the skin's bands keep */
     float sw[DLUT_LOOK_NBANDS];

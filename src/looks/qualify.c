@@ -129,7 +129,8 @@ static void qualify_bands(const dlut_look *d, const float *band_w, float max_shi
       out->band_sat[k] += (float)(w * 0.35 * cos(dh * M_PI / 180.0) * strength); /* richer towards it */
     }
     out->band_sat[k] += w * (d->saturation + 0.7f * d->vibrance);
-    out->band_lum[k] += w * (0.8f * d->brightness + 0.5f * d->exposure);
+    /* (a highlight recovery darkens the range: "the sky is blown out") */
+    out->band_lum[k] += w * (0.8f * d->brightness + 0.5f * d->exposure + 0.5f * d->highlights - 0.2f * d->rolloff);
   }
 }
 

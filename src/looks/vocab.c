@@ -36,7 +36,7 @@ static const dlut_looks_term k_terms[] = {
      "暖|温暖|暖色|暖色调|暖调|偏暖|暖暖|暖和", "temperature",
      "warmer white balance: whites and neutrals move towards amber", "temp=+1.6"},
     {"cool|cooler|cold|colder|cool tone|cool tones|cold tone|cold tones|chilly|frosty|cool down|cool it down",
-     "冷|冷色|冷色调|冷调|偏冷|清冷|寒冷|冰冷|冷峻", "temperature",
+     "冷|冷色|冷色调|冷调|偏冷|清冷|寒冷|冰冷|冷峻|清凉|凉爽|凉快|清凉感", "temperature",
      "cooler white balance: whites and neutrals move towards blue", "temp=-1.6"},
     {"icy|ice|frozen", "冰|冰蓝|冰雪", "temperature", "very cold, bright and slightly desaturated, blue highlights",
      "temp=-2.2 sat=-0.2 bright=+0.2 highlight=240@5"},
@@ -49,13 +49,14 @@ static const dlut_looks_term k_terms[] = {
      "tint=-2.2"},
 
     /* ==== Tone ==== */
-    {"bright|brighter|brightness|lighter|brighten|luminous", "亮|明亮|亮度|提亮|光亮|亮堂|明快", "tone",
-     "brighter midtones, endpoints kept", "bright=+0.5 exposure=+0.15"},
+    {"bright|brighter|brightness|lighter|brighten|luminous|luminance|lightness|luma",
+     "亮|明亮|亮度|提亮|光亮|亮堂|明快|明度", "tone", "brighter midtones, endpoints kept",
+     "bright=+0.5 exposure=+0.15"},
     {"dark|darker|darken|dim|darkness|shadowy", "暗|昏暗|压暗|黑暗|暗沉|偏暗", "tone",
      "darker midtones, endpoints kept", "bright=-0.5 exposure=-0.15"},
     {"exposure|exposed", "曝光|曝光度", "tone", "exposure in stops (highlights roll off instead of clipping)",
      "exposure=+0.6"},
-    {"overexposed|overexposure|blown out", "过曝|过度曝光", "tone", "a stop over, with a soft shoulder",
+    {"overexposed|overexposure", "过曝|过度曝光", "tone", "a stop over, with a soft shoulder",
      "exposure=+1 rolloff=+0.3"},
     {"underexposed|underexposure", "欠曝|曝光不足", "tone", "a stop under", "exposure=-1"},
     {"contrast|contrasty|high contrast", "对比|对比度|反差|高对比|高反差|大对比", "tone",
@@ -66,7 +67,7 @@ static const dlut_looks_term k_terms[] = {
     {"soft|gentle|smooth|low contrast|soft contrast|gentle contrast",
      "柔和|柔|柔光|柔焦|低对比|低反差|柔美|柔和对比|对比柔和", "tone",
      "lower contrast, the highlights a little gentler, white and black kept", "contrast=-0.5 highlights=-0.15"},
-    {"flat|log|washed out", "平淡|灰片|灰蒙蒙", "tone", "flat, greyish: low contrast, lifted blacks, less colour",
+    {"flat|washed out|flat look", "平淡|灰片|灰蒙蒙", "tone", "flat, greyish: low contrast, lifted blacks, less colour",
      "contrast=-0.6 fade=+0.3 sat=-0.2"},
     {"faded|fade|matte|matt|lifted blacks|milky|lift the blacks|lift blacks|raise the blacks|raise blacks|lifted black",
      "褪色|哑光|雾面|磨砂|灰调|黑位提升|奶灰|提黑位|黑位提高", "tone",
@@ -75,15 +76,16 @@ static const dlut_looks_term k_terms[] = {
     {"crushed blacks|crushed|crush|deep blacks|inky|inky blacks|rich blacks|deeper blacks|blacker blacks|"
      "richer blacks|denser blacks|dense blacks|solid blacks|true blacks|make blacks blacker|make the blacks blacker|"
      "blacks blacker|deepen the blacks|deepen blacks|crush the blacks",
-     "死黑|压黑|深黑|浓黑|纯黑|压死|黑色压死|暗部压死|黑色更黑|黑位更黑|黑色不够黑|黑色再黑一点|黑色沉一点|黑色更沉|"
+     "死黑|死|压黑|深黑|浓黑|纯黑|压死|黑色压死|暗部压死|黑色更黑|黑位更黑|黑色不够黑|黑色再黑一点|黑色沉一点|黑色更沉|"
      "黑得更沉",
      "tone", "crushed blacks: deep shadows pulled down to black", "crush=+0.8 contrast=+0.2"},
     {"highlight rolloff|highlight roll off|soft highlights|roll off|rolloff|creamy highlights|roll off the highlights|"
      "recover the highlights|recover highlights|highlight recovery|tame the highlights|tame highlights|"
      "pull down the highlights|pull the highlights|pull highlights|pull the highlights down|pull in the highlights|"
-     "bring the highlights down|bring down the highlights",
+     "bring the highlights down|bring down the highlights|blown|blown out|blown highlights|clipping|"
+     "clipped highlights|highlights clipping",
      "高光柔和|柔和高光|高光压缩|压高光|高光过渡|压暗高光|高光压暗|高光压一压|降低高光|高光往下拉|高光拉下来|高光下拉|"
-     "拉低高光|高光拉低",
+     "拉低高光|高光拉低|溢出|高光溢出|不要过曝|别过曝|不要曝光过度|不要溢出|过曝的高光",
      "tone", "a soft highlight shoulder: whites roll off instead of clipping", "rolloff=+0.9 highlights=-0.3"},
     {"lifted shadows|lift shadows|open shadows|shadow detail|shadows|pull up the shadows|pull the shadows up|"
      "bring up the shadows|bring the shadows up|open up the shadows",
@@ -108,12 +110,12 @@ static const dlut_looks_term k_terms[] = {
 
     /* ==== Saturation ==== */
     {"saturated|saturation|vivid|colorful|colourful|rich colors|rich colours|rich|bold colors|bold colours|saturate|"
-     "saturate it",
+     "saturate it|sat",
      "饱和|饱和度|鲜艳|艳丽|浓郁|色彩丰富|鲜明|高饱和|艳", "saturation", "more chroma everywhere", "sat=+0.5"},
     {"vibrant|vibrance|lively", "自然饱和度|生动|鲜活|活力", "saturation",
      "more chroma in muted colours, skin and vivid colours spared", "vib=+0.7 sat=+0.05"},
     {"desaturated|desaturate|muted|subdued|dull|pale|washed|low saturation|undersaturated|de saturate|de saturated|"
-     "mute",
+     "mute|desat|desatted",
      "低饱和|去饱和|淡|淡雅|素|素雅|暗淡|清淡|寡淡|灰暗", "saturation", "less chroma everywhere", "sat=-0.5"},
     {"grey|gray|greyish|grayish", "灰|灰色调|高级灰", "saturation", "greyish: much less colour, slightly flatter",
      "sat=-0.6 contrast=-0.1"},
@@ -340,6 +342,15 @@ static const dlut_looks_term k_terms[] = {
     {"wes anderson|anderson|grand budapest hotel|the grand budapest hotel|moonrise kingdom",
      "韦斯安德森|布达佩斯大饭店", "look", "Wes Anderson: warm pastel palette, rich yellows and reds, soft contrast",
      "sat=+0.1 temp=+0.7 fade=+0.2 contrast=-0.1 sat.red=+0.2 sat.yellow=+0.3 hue.green=-10 bright=+0.2"},
+    {"makoto shinkai|shinkai|your name|weathering with you|5 centimeters per second",
+     "新海诚|新海诚风|你的名字|天气之子|秒速五厘米", "look",
+     "Makoto Shinkai (新海诚): luminous, clean and vivid: deep saturated blue skies, cyan highlights, glowing light",
+     "bright=+0.2 contrast=+0.15 sat=+0.2 vib=+0.2 temp=-0.2 sat.blue=+0.35 sat.aqua=+0.3 hue.blue=-6 highlight=200@4 "
+     "rolloff=+0.2"},
+    {"ghibli|studio ghibli|miyazaki|hayao miyazaki|totoro|spirited away",
+     "宫崎骏|吉卜力|宫崎骏风|龙猫|千与千寻|宫崎骏动画", "look",
+     "Studio Ghibli (宫崎骏): soft, warm and pastoral: lush greens, clear skies, gentle contrast, a painted softness",
+     "temp=+0.4 contrast=-0.15 sat=+0.1 vib=+0.2 sat.green=+0.3 hue.green=-5 sat.blue=+0.15 fade=+0.1 bright=+0.15"},
     {"matrix|the matrix", "黑客帝国|矩阵绿", "look", "The Matrix: sickly green cast, contrasty, drained",
      "tint=-2.5 contrast=+0.4 sat=-0.3 cast=140@6 crush=+0.2"},
     {"clipped|harsh|hard clip", "硬朗|生硬", "look", "hard contrast and a hard gamut clip instead of soft compression",
@@ -816,14 +827,15 @@ static const dlut_looks_modifier k_modifiers[] = {
      "lift|bump up|push",
      "更|更加|多|提高|提升|增加|增强|加强|加|高|强|再|加大|偏高|不够|还不够|不太够|提|提一提|太低|过低|太少|过少|太弱|"
      "过弱|"
-     "too low|too little|too weak",
+     "too low|too little|too weak|twice|twice as|double|doubled",
      "more / higher: x1.3 (prefix, or postfix as in 对比度高); a complaint of too little (对比度太低, \"too little "
      "contrast\") asks for more"},
     {"less|lower|low|reduce|reduced|decrease|decreased|minus|down|weaker|lessen|tone down|toned down|cut|not as|"
      "less of|drop|lose some|pull down|bring down",
      "少|降低|降|压|压一压|压低|减少|减弱|减|低|弱|偏低|淡化|不要那么|没那么|没有那么|别那么|不用那么|不那么|太高|过高|"
      "太多|"
-     "过多|太强|过强|too much|too high|too strong",
+     "过多|太强|过强|太重|过重|太浓|过浓|过头|过头了|太过了|too much|too high|too strong|half|half as much|"
+     "by half|halve|halved",
      "less / lower: reverses the term, x-0.8 (prefix or postfix; 没那么黄 \"not as yellow\" is less yellow; a "
      "complaint "
      "of too much, 对比度太高, \"too much contrast\", asks for less)"},
@@ -881,27 +893,56 @@ static const char *const k_control_nouns[] = {
 /* Words that say the photo is so now (issue 10: "it looks washed out", 照片有点灰): before a tone, colour,
  * saturation or temperature word, the prompt complains about it, as "too" does (parse.c, states). */
 static const char *const k_state_en[] = {
-    "it looks",      "it is",
-    "its",           "it seems",
-    "it feels",      "this looks",
-    "this is",       "this seems",
-    "looks",         "seems",
-    "photo looks",   "photo is",
-    "photo seems",   "image looks",
-    "image is",      "picture looks",
-    "picture is",    "pic looks",
-    "pic is",        "shot looks",
-    "shot is",       "everything looks",
-    "everything is", "colours look",
-    "colors look",   "colours are",
-    "colors are",    "colours seem",
-    "colors seem",   "it came out",
-    "came out",      "they look",
-    "they are",      "theyre",
-    "it appears",    "appears",
-    "the light is",  "light is",
-    "lighting is",   "the lighting is",
-    "light looks",   "lighting looks",
+    "it looks",
+    "it is",
+    "its",
+    "it seems",
+    "it feels",
+    "this looks",
+    "this is",
+    "this seems",
+    "looks",
+    "seems",
+    "photo looks",
+    "photo is",
+    "photo seems",
+    "image looks",
+    "image is",
+    "picture looks",
+    "picture is",
+    "pic looks",
+    "pic is",
+    "shot looks",
+    "shot is",
+    "everything looks",
+    "everything is",
+    "colours look",
+    "colors look",
+    "colours are",
+    "colors are",
+    "colours seem",
+    "colors seem",
+    "it came out",
+    "came out",
+    "they look",
+    "they are",
+    "theyre",
+    "it appears",
+    "appears",
+    "the light is",
+    "light is",
+    "lighting is",
+    "the lighting is",
+    "light looks",
+    "lighting looks",
+    "is",
+    "are",
+    "look",
+    "were",
+    "was",
+    "got",
+    "became",
+    "turned",
 };
 static const char *const k_state_zh[] = {
     "照片",   "图片",   "画面", "相片", "片子",   "这张", "这张照片", "这张图", "这张图片",
@@ -935,6 +976,8 @@ static const char *const k_only_zh[] = {"只保留", "只留", "仅保留", "只
 /* Words that carry no grading meaning: skipped silently (not "ignored"). */
 static const char *const k_stop_en[] = {
     "coffee shop",
+    "including",
+    "include",
     "cafe",
     "a",
     "an",
@@ -1071,7 +1114,7 @@ static const char *const k_stop_zh[] = {
     "质感的", "光线",   "光影", "画风",   "影调",   "场景",   "质感", "人像",     "人",   "城市", "街道",   "街头",
     "风景",   "往",     "向",   "档",     "到",     "能不能", "能否", "可不可以", "可以", "帮",   "帮我",   "谢谢",
     "整体",   "比现在", "也",   "都",     "其他",   "其它",   "其余", "其他的",   "全部", "所有", "街拍",   "扫街",
-    "街景",   "人物",   "模特", "咖啡馆", "咖啡厅", "咖啡店",
+    "街景",   "人物",   "模特", "咖啡馆", "咖啡厅", "咖啡店", "只",   "只调",     "包括", "包含",
 };
 /* Clause separators: modifiers do not cross them. */
 static const char *const k_sep_en[] = {"and", "but", "yet", "while", "though", "although", "plus also", "then", "or"};
