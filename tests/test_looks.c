@@ -1349,6 +1349,8 @@ static void test_strength_clause(void) {
   CHECK(strong.contrast > plain.contrast * 1.2f);
   dlut_look vs = parse("very slightly warm", NULL), sl = parse("slightly warm", NULL);
   CHECK_MSG(vs.temp > 0.0f && vs.temp < sl.temp, "very slightly %g, slightly %g", vs.temp, sl.temp);
+  dlut_look tad = parse("warm it up a tad", NULL), up = parse("warm it up", NULL);
+  CHECK_MSG(tad.temp > 0.0f && tad.temp < 0.6f * up.temp, "a tad %g, warm it up %g", tad.temp, up.temp);
   /* said with 了, the photo's state: the other way (高光偏黄了 takes yellow out of the highlights) */
   dlut_look hy = parse("高光偏黄了", NULL), hyr = parse("高光偏黄", NULL);
   CHECK_MSG(hy.highlight_ab[1] < 0.0f && hyr.highlight_ab[1] > 0.0f, "高光偏黄了 b %g, 高光偏黄 b %g",
