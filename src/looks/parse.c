@@ -1109,28 +1109,29 @@ static int word_is(const char *s, const token *t, const char *w) {
   return (int)strlen(w) == t->len && !memcmp(s + t->at, w, (size_t)t->len);
 }
 
+static int word_is_any(const char *s, const token *t, const char *const *words, size_t n) {
+  for (size_t k = 0; k < n; k++)
+    if (word_is(s, t, words[k])) return 1;
+  return 0;
+}
+#define WORD_IS_ANY(s, t, list) word_is_any((s), (t), (list), sizeof(list) / sizeof *(list))
+
 /* The rest of the photo beside its subject: 背景, "background" */
 static int is_background(const char *s, const token *t) {
   static const char *const k_bg[] = {"背景", "背景色", "环境", "background", "backgrounds", "backdrop"};
-  for (size_t k = 0; k < sizeof k_bg / sizeof *k_bg; k++)
-    if (word_is(s, t, k_bg[k])) return 1;
-  return 0;
+  return WORD_IS_ANY(s, t, k_bg);
 }
 
 /* The subject set against the background: 人像, "the person" */
 static int is_person(const char *s, const token *t) {
   static const char *const k_person[] = {"人像", "人物", "人", "主体", "模特", "person", "people", "subject", "model"};
-  for (size_t k = 0; k < sizeof k_person / sizeof *k_person; k++)
-    if (word_is(s, t, k_person[k])) return 1;
-  return 0;
+  return WORD_IS_ANY(s, t, k_person);
 }
 
 /* A Chinese degree word that follows the word it grades (暖一点, 亮一些) */
 static int is_zh_postfix(const char *s, const token *t) {
   static const char *const k_post[] = {"一点", "一点点", "一些", "点", "些", "一点儿", "点儿"};
-  for (size_t k = 0; k < sizeof k_post / sizeof *k_post; k++)
-    if (word_is(s, t, k_post[k])) return 1;
-  return 0;
+  return WORD_IS_ANY(s, t, k_post);
 }
 
 static int is_article(const char *s, const token *t) {
@@ -1214,6 +1215,16 @@ static int is_sentence_end(const char *s, int len) {
   return (len == 1 && strchr(".!?;\n", s[0])) || (len == 3 && !memcmp(s, "\xE3\x80\x82", 3));
 }
 
+/* The band a colour names: its cast hue's nearest band centre ("blue" is the blues, not blue-violet). */
+static double color_band_center(int color) {
+  const double h = looks_color_cast_hue(looks_color_get(color)->rgb);
+  int nb = 0;
+  for (int k = 1; k < DLUT_LOOK_NBANDS; k++)
+    if (fabs(remainder(h - dlut_looks_band_center[k], 360.0)) < fabs(remainder(h - dlut_looks_band_center[nb], 360.0)))
+      nb = k;
+  return dlut_looks_band_center[nb];
+}
+
 /* Colours named as the range to edit (LOOKS_QUAL_HUE), as an editor's HSL panel: "desaturate the blues",
  * "richer reds", "make the blues more cyan", "make reds deeper", 绿色降饱和, 绿色往黄色偏, 红色更浓. In English a
  * plural colour ("blues") or one after "the", in Chinese a colour that opens its clause, with a saturation word, a
@@ -1271,14 +1282,7 @@ static void mark_hue_ranges(const char *s, const token *toks, int nt, const int 
       hue = first && (sat_term > i || target >= 0 || (only_degree && degree > 1.0f));
     if (!hue) continue;
     qual_of[i] = LOOKS_QUAL_HUE;
-    /* the band the colour names (its cast hue's nearest band centre: "blue" is the blues, not blue-violet) */
-    const double h = looks_color_cast_hue(looks_color_get(toks[i].id)->rgb);
-    int nb = 0;
-    for (int k = 1; k < DLUT_LOOK_NBANDS; k++)
-      if (fabs(remainder(h - dlut_looks_band_center[k], 360.0)) <
-          fabs(remainder(h - dlut_looks_band_center[nb], 360.0)))
-        nb = k;
-    hue_of[i] = dlut_looks_band_center[nb];
+    hue_of[i] = color_band_center(toks[i].id);
     if (!only_degree) continue;
     hue_rich[i] = fminf(0.6f * (deeper ? fmaxf(degree, k_mod_weight[MOD_MORE]) : degree), 1.5f);
     for (int j = 0; j < nt; j++) /* "deeper" is read with it, wherever it stands in the clause */
@@ -1324,13 +1328,7 @@ static void list_hue_ranges(const char *s, const token *toks, int nt, const int 
         if (toks[j].kind == TOK_COLOR && qual_of[j] == LOOKS_QUAL_HUE) nx = j;
     if (nx < 0) continue;
     qual_of[i] = LOOKS_QUAL_HUE;
-    const double h = looks_color_cast_hue(looks_color_get(toks[i].id)->rgb);
-    int nb = 0;
-    for (int k = 1; k < DLUT_LOOK_NBANDS; k++)
-      if (fabs(remainder(h - dlut_looks_band_center[k], 360.0)) <
-          fabs(remainder(h - dlut_looks_band_center[nb], 360.0)))
-        nb = k;
-    hue_of[i] = dlut_looks_band_center[nb];
+    hue_of[i] = color_band_center(toks[i].id);
     hue_list[i] = hue_list[nx] >= 0 ? hue_list[nx] : nx;
     skip_tok[i] = 1;
   }
